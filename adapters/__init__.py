@@ -1,0 +1,1 @@
+"""The edges: event store, serialization, store configuration, import, CLI."""

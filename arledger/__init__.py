@@ -1,0 +1,47 @@
+"""arledger: an event-sourced accounts-receivable ledger and collections core.
+
+The public API, re-exported from the layers: the domain's values, events and errors, the
+projections' read models, and the ``Ledger`` application that records commands.
+"""
+
+from arledger.adapters.ledger import Ledger
+from arledger.domain.errors import (
+    ArledgerError,
+    ConcurrencyError,
+    CurrencyMismatchError,
+    CustomerNotFoundError,
+    DuplicateKeyConflictError,
+    InvalidCommandError,
+    InvoiceNotFoundError,
+    MoneyError,
+    NotFoundError,
+    OverAllocationError,
+    PaymentNotFoundError,
+)
+from arledger.domain.events import Instalment, PaymentTermsKind
+from arledger.domain.money import Money
+from arledger.domain.policy import AgeingBasis, AgeingPolicy
+from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
+
+__all__ = [
+    "AgeingBasis",
+    "AgeingGrouping",
+    "AgeingPolicy",
+    "AgeingReport",
+    "AgeingRow",
+    "ArledgerError",
+    "ConcurrencyError",
+    "CurrencyMismatchError",
+    "CustomerNotFoundError",
+    "DuplicateKeyConflictError",
+    "Instalment",
+    "InvalidCommandError",
+    "InvoiceNotFoundError",
+    "Ledger",
+    "Money",
+    "MoneyError",
+    "NotFoundError",
+    "OverAllocationError",
+    "PaymentNotFoundError",
+    "PaymentTermsKind",
+]

@@ -1,0 +1,1 @@
+"""The pure domain: money, events, aggregates (decide/evolve), policy and errors."""

@@ -1,0 +1,113 @@
+"""Domain errors: one hierarchy under ``ArledgerError``.
+
+Operating errors are things a customer or bad data can cause. Each carries the ids and amounts
+involved as attributes, not only in its message, so a service can react without parsing text.
+Programmer errors (broken invariants) are ``assert`` statements, never these classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ArledgerError(Exception):
+    """Base of every error arledger raises on purpose."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        for key, value in details.items():
+            setattr(self, key, value)
+
+
+# Money and currencies -------------------------------------------------------------------------
+
+
+class MoneyError(ArledgerError, ValueError):
+    """An amount or currency that cannot be represented exactly."""
+
+
+class UnknownCurrencyError(MoneyError):
+    """The currency code is not in the exponent table."""
+
+
+class CurrencyMismatchError(MoneyError):
+    """Two amounts, or an amount and an account, are in different currencies."""
+
+
+class AmountPrecisionError(MoneyError):
+    """An amount has more decimals than its currency's minor unit allows, or is a float."""
+
+
+class InvalidAmountError(MoneyError):
+    """An amount that must be positive is zero or negative, or is not a number at all."""
+
+
+# Commands on aggregates ----------------------------------------------------------------------
+
+
+class InvalidCommandError(ArledgerError, ValueError):
+    """A command that breaks a business rule; nothing was recorded."""
+
+
+class InvalidDateError(InvalidCommandError):
+    """A date that is impossible in context, such as a due date before the issue date."""
+
+
+class InvalidInstalmentScheduleError(InvalidCommandError):
+    """An instalment schedule that does not sum to the invoice amount or is out of order."""
+
+
+class OverAllocationError(InvalidCommandError):
+    """An allocation larger than the payment's unapplied amount or the invoice's open amount."""
+
+
+class InvoiceStateError(InvalidCommandError):
+    """The invoice is not in a state that allows the command (written off, settled, ...)."""
+
+
+class PaymentStateError(InvalidCommandError):
+    """The payment is not in a state that allows the command (already reversed, ...)."""
+
+
+class DuplicateKeyConflictError(InvalidCommandError):
+    """A business key (invoice number, bank reference, ...) is reused with different content."""
+
+
+class TooManyItemsError(InvalidCommandError):
+    """A command names more items than a documented maximum allows."""
+
+
+# Look-ups -----------------------------------------------------------------------------------
+
+
+class NotFoundError(ArledgerError, LookupError):
+    """Something named by a command does not exist in the ledger."""
+
+
+class CustomerNotFoundError(NotFoundError):
+    """No customer account with that code or id."""
+
+
+class InvoiceNotFoundError(NotFoundError):
+    """No invoice with that number or id."""
+
+
+class PaymentNotFoundError(NotFoundError):
+    """No payment with that bank reference or id."""
+
+
+# Infrastructure, as the domain sees it -------------------------------------------------------
+
+
+class ConcurrencyError(ArledgerError, RuntimeError):
+    """Another writer kept changing the same aggregates; retries were exhausted."""
+
+
+class ImportRowError(ArledgerError, ValueError):
+    """A row of an imported file is invalid; nothing of the file was recorded."""
+
+
+class ConfigurationError(ArledgerError, ValueError):
+    """The store or policy configuration is invalid."""

@@ -1,0 +1,28 @@
+"""Deterministic ids: uuid5 over one namespace and the business key.
+
+Invariant: the same business key always gives the same id, so re-submitting a command or
+re-importing a file addresses the same aggregate and can be recognised as a repeat.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from uuid import UUID, uuid5
+
+ARLEDGER_NAMESPACE: Final = UUID("8f0c8a52-4b1e-5d7a-9f57-6a1d5e0b2c11")
+
+
+def _key_id(kind: str, key: str) -> UUID:
+    return uuid5(ARLEDGER_NAMESPACE, f"{kind}:{key}")
+
+
+def customer_id(customer_code: str) -> UUID:
+    return _key_id("customer", customer_code)
+
+
+def invoice_id(invoice_number: str) -> UUID:
+    return _key_id("invoice", invoice_number)
+
+
+def payment_id(bank_reference: str) -> UUID:
+    return _key_id("payment", bank_reference)

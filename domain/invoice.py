@@ -1,0 +1,540 @@
+"""Invoice aggregate: what a customer owes for one sale, and everything that reduced it.
+
+Invariant: open = amount - payments applied (net of reversals) - credit notes - concessions
+- written off, and 0 <= open <= amount at every version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Final
+from uuid import UUID
+
+import attrs
+
+from . import ids
+from .customer import CustomerAccount, add_invoice
+from .errors import (
+    CustomerNotFoundError,
+    DuplicateKeyConflictError,
+    InvalidDateError,
+    InvalidInstalmentScheduleError,
+    InvoiceStateError,
+    OverAllocationError,
+    TooManyItemsError,
+)
+from .events import (
+    ConcessionApproved,
+    CreditNoteApplied,
+    Event,
+    Instalment,
+    InvoiceIssued,
+    InvoiceReinstated,
+    InvoiceWrittenOff,
+    PaymentApplied,
+    PaymentUnapplied,
+)
+from .money import check_currency
+from .rules import (
+    TEXT_LENGTH_MAX,
+    require_date,
+    require_key,
+    require_positive,
+    require_reason,
+    require_recorded_at,
+    require_text,
+)
+
+INSTALMENTS_MAX: Final = 120
+"""Ten years of monthly instalments; a longer schedule is a data error."""
+
+DUE_DAYS_MAX: Final = 3650
+"""A due date more than ten years after issue is a data error, not a trade credit."""
+
+
+@attrs.frozen(kw_only=True)
+class Invoice:
+    id: UUID
+    version: int
+    invoice_number: str
+    customer_id: UUID
+    amount_minor: int
+    currency: str
+    issued_on: date
+    due_on: date
+    instalments: tuple[Instalment, ...]
+    contract_reference: str
+    applied_by_payment: dict[UUID, int] = attrs.field(factory=dict)
+    credited_minor: int = 0
+    conceded_minor: int = 0
+    written_off_minor: int = 0
+    is_written_off: bool = False
+    written_off_on: date | None = None
+    credit_note_numbers: frozenset[str] = frozenset()
+    # Business dates of movements, kept so that every as-of view of the invoice is a consistent
+    # one: reductions are never dated before the latest reopening, and reopenings never before
+    # any earlier movement (see ``movement_floor_on``).
+    last_movement_on: date | None = None
+    reopened_on: date | None = None
+
+    @property
+    def applied_minor(self) -> int:
+        return sum(self.applied_by_payment.values())
+
+    @property
+    def open_minor(self) -> int:
+        return (
+            self.amount_minor
+            - self.applied_minor
+            - self.credited_minor
+            - self.conceded_minor
+            - self.written_off_minor
+        )
+
+    @property
+    def reduction_floor_on(self) -> date:
+        """Earliest date a new reduction (payment, credit, concession, write-off) may carry."""
+        return max(self.issued_on, self.reopened_on or self.issued_on)
+
+    @property
+    def reopening_floor_on(self) -> date:
+        """Earliest date a new reopening (payment reversal, reinstatement) may carry."""
+        return max(self.issued_on, self.last_movement_on or self.issued_on)
+
+    @property
+    def schedule(self) -> tuple[Instalment, ...]:
+        """The instalments, or the whole amount as one instalment on the due date."""
+        if self.instalments:
+            return self.instalments
+        return (Instalment(due_on=self.due_on, amount_minor=self.amount_minor),)
+
+
+def open_by_instalment(
+    schedule: Sequence[Instalment], settled_minor: int
+) -> list[tuple[date, int]]:
+    """Open amount of each instalment when ``settled_minor`` has been settled in all.
+
+    Settlements go to the oldest instalment first, so what stays open is the latest part.
+    """
+    assert settled_minor >= 0
+    remaining = settled_minor
+    result = []
+    for instalment in schedule:
+        taken = min(remaining, instalment.amount_minor)
+        remaining -= taken
+        result.append((instalment.due_on, instalment.amount_minor - taken))
+    assert remaining == 0, "settled more than the schedule holds"
+    return result
+
+
+def _check_invariants(state: Invoice) -> Invoice:
+    assert state.open_minor >= 0, f"invoice {state.invoice_number} open below zero"
+    assert state.open_minor <= state.amount_minor
+    assert all(amount >= 0 for amount in state.applied_by_payment.values())
+    return state
+
+
+def evolve(state: Invoice | None, event: Event) -> Invoice:
+    """Apply one invoice event; checks invariants, decides nothing."""
+    if isinstance(event, InvoiceIssued):
+        assert state is None
+        return Invoice(
+            id=event.originator_id,
+            version=event.originator_version,
+            invoice_number=event.invoice_number,
+            customer_id=event.customer_id,
+            amount_minor=event.amount_minor,
+            currency=event.currency,
+            issued_on=event.issued_on,
+            due_on=event.due_on,
+            instalments=event.instalments,
+            contract_reference=event.contract_reference,
+        )
+    assert state is not None
+    assert event.originator_version == state.version + 1
+    version = event.originator_version
+    if isinstance(event, PaymentApplied):
+        applied = dict(state.applied_by_payment)
+        applied[event.payment_id] = applied.get(event.payment_id, 0) + event.amount_minor
+        new = attrs.evolve(
+            state,
+            version=version,
+            applied_by_payment=applied,
+            last_movement_on=_later(state.last_movement_on, event.applied_on),
+        )
+    elif isinstance(event, PaymentUnapplied):
+        applied = dict(state.applied_by_payment)
+        applied[event.payment_id] = applied.get(event.payment_id, 0) - event.amount_minor
+        if applied[event.payment_id] == 0:
+            del applied[event.payment_id]
+        new = attrs.evolve(
+            state,
+            version=version,
+            applied_by_payment=applied,
+            last_movement_on=_later(state.last_movement_on, event.unapplied_on),
+            reopened_on=event.unapplied_on,
+        )
+    elif isinstance(event, CreditNoteApplied):
+        new = attrs.evolve(
+            state,
+            version=version,
+            credited_minor=state.credited_minor + event.amount_minor,
+            credit_note_numbers=state.credit_note_numbers | {event.credit_note_number},
+            last_movement_on=_later(state.last_movement_on, event.applied_on),
+        )
+    elif isinstance(event, ConcessionApproved):
+        new = attrs.evolve(
+            state,
+            version=version,
+            conceded_minor=state.conceded_minor + event.amount_minor,
+            last_movement_on=_later(state.last_movement_on, event.approved_on),
+        )
+    elif isinstance(event, InvoiceWrittenOff):
+        new = attrs.evolve(
+            state,
+            version=version,
+            written_off_minor=state.written_off_minor + event.amount_minor,
+            is_written_off=True,
+            written_off_on=event.written_off_on,
+            last_movement_on=_later(state.last_movement_on, event.written_off_on),
+        )
+    elif isinstance(event, InvoiceReinstated):
+        assert event.amount_minor == state.written_off_minor
+        new = attrs.evolve(
+            state,
+            version=version,
+            written_off_minor=0,
+            is_written_off=False,
+            written_off_on=None,
+            last_movement_on=_later(state.last_movement_on, event.reinstated_on),
+            reopened_on=event.reinstated_on,
+        )
+    else:
+        raise AssertionError(f"not an invoice event: {type(event).__name__}")
+    return _check_invariants(new)
+
+
+def _later(known: date | None, on: date) -> date:
+    return on if known is None or on > known else known
+
+
+def fold(events: Iterable[Event], state: Invoice | None = None) -> Invoice | None:
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+# Commands -------------------------------------------------------------------------------------
+
+
+def issue_invoice(
+    existing: Invoice | None,
+    customer: CustomerAccount | None,
+    *,
+    invoice_number: str,
+    customer_code: str,
+    amount_minor: int,
+    currency: str,
+    issued_on: date,
+    due_on: date | None = None,
+    instalments: Sequence[Instalment] = (),
+    contract_reference: str = "",
+    recorded_at: datetime,
+) -> list[Event]:
+    """Issue an invoice to an open account; the same invoice again is a no-op.
+
+    The due date is ``due_on``, else the last instalment's, else the account's terms.
+    Returns the invoice's event and the account's index entry, to be saved together.
+    """
+    require_key("invoice_number", invoice_number)
+    require_positive("amount_minor", amount_minor)
+    check_currency(currency)
+    require_date("issued_on", issued_on)
+    require_recorded_at(recorded_at)
+    if contract_reference:
+        require_text("contract_reference", contract_reference, length_max=TEXT_LENGTH_MAX)
+    if customer is None:
+        raise CustomerNotFoundError(
+            f"no customer account {customer_code!r}; open it before invoicing",
+            customer_code=customer_code,
+            invoice_number=invoice_number,
+        )
+    schedule = tuple(instalments)
+    _check_schedule(invoice_number, amount_minor, issued_on, schedule)
+    if due_on is None:
+        due_on = schedule[-1].due_on if schedule else customer.due_on_for(issued_on)
+    require_date("due_on", due_on)
+    if due_on < issued_on:
+        raise InvalidDateError(
+            f"invoice {invoice_number}: due date {due_on} is before issue date {issued_on}",
+            invoice_number=invoice_number,
+            issued_on=issued_on,
+            due_on=due_on,
+        )
+    if due_on > issued_on + timedelta(days=DUE_DAYS_MAX):
+        raise InvalidDateError(
+            f"invoice {invoice_number}: due date {due_on} is over {DUE_DAYS_MAX} days after issue",
+            invoice_number=invoice_number,
+            due_on=due_on,
+        )
+    if schedule and schedule[-1].due_on != due_on:
+        raise InvalidInstalmentScheduleError(
+            f"invoice {invoice_number}: due date {due_on} is not the last instalment's "
+            f"({schedule[-1].due_on})",
+            invoice_number=invoice_number,
+        )
+    invoice_id = ids.invoice_id(invoice_number)
+    issued = InvoiceIssued(
+        originator_id=invoice_id,
+        originator_version=1,
+        timestamp=recorded_at,
+        invoice_number=invoice_number,
+        customer_id=customer.id,
+        amount_minor=amount_minor,
+        currency=currency,
+        issued_on=issued_on,
+        due_on=due_on,
+        instalments=schedule,
+        contract_reference=contract_reference,
+    )
+    if existing is not None:
+        same = (
+            existing.customer_id == customer.id
+            and existing.amount_minor == amount_minor
+            and existing.currency == currency
+            and existing.issued_on == issued_on
+            and existing.due_on == due_on
+            and existing.instalments == schedule
+            and existing.contract_reference == contract_reference
+        )
+        if same:
+            return []
+        raise DuplicateKeyConflictError(
+            f"invoice {invoice_number} was already issued with different content",
+            invoice_number=invoice_number,
+            invoice_id=invoice_id,
+        )
+    return [
+        issued,
+        *add_invoice(
+            customer, invoice_id=invoice_id, invoice_number=invoice_number, recorded_at=recorded_at
+        ),
+    ]
+
+
+def _check_schedule(
+    invoice_number: str, amount_minor: int, issued_on: date, schedule: tuple[Instalment, ...]
+) -> None:
+    if not schedule:
+        return
+    if len(schedule) > INSTALMENTS_MAX:
+        raise TooManyItemsError(
+            f"invoice {invoice_number}: {len(schedule)} instalments; at most {INSTALMENTS_MAX}",
+            invoice_number=invoice_number,
+        )
+    for instalment in schedule:
+        require_positive("instalment amount_minor", instalment.amount_minor)
+        require_date("instalment due_on", instalment.due_on)
+    if sum(i.amount_minor for i in schedule) != amount_minor:
+        raise InvalidInstalmentScheduleError(
+            f"invoice {invoice_number}: instalments sum to "
+            f"{sum(i.amount_minor for i in schedule)}, not the amount {amount_minor}",
+            invoice_number=invoice_number,
+            amount_minor=amount_minor,
+        )
+    due_dates = [i.due_on for i in schedule]
+    if due_dates != sorted(set(due_dates)):
+        raise InvalidInstalmentScheduleError(
+            f"invoice {invoice_number}: instalment due dates must be strictly increasing",
+            invoice_number=invoice_number,
+        )
+    if due_dates[0] < issued_on:
+        raise InvalidDateError(
+            f"invoice {invoice_number}: instalment due {due_dates[0]} before issue {issued_on}",
+            invoice_number=invoice_number,
+        )
+
+
+def _require_reducible(invoice: Invoice, amount_minor: int, what: str) -> None:
+    require_positive("amount_minor", amount_minor)
+    if invoice.is_written_off:
+        raise InvoiceStateError(
+            f"invoice {invoice.invoice_number} is written off; reinstate it before a {what}",
+            invoice_number=invoice.invoice_number,
+        )
+    if amount_minor > invoice.open_minor:
+        raise OverAllocationError(
+            f"{what} of {amount_minor} exceeds invoice {invoice.invoice_number}'s open amount "
+            f"{invoice.open_minor}",
+            invoice_number=invoice.invoice_number,
+            invoice_id=invoice.id,
+            amount_minor=amount_minor,
+            open_minor=invoice.open_minor,
+        )
+
+
+def _require_not_before(invoice: Invoice, field: str, on: date, floor_on: date) -> None:
+    """Movements may not be back-dated before the invoice's issue or an earlier movement."""
+    require_date(field, on)
+    if on < floor_on:
+        raise InvalidDateError(
+            f"invoice {invoice.invoice_number}: {field} {on} is before {floor_on}, the issue "
+            f"date or the date of an earlier movement on it",
+            invoice_number=invoice.invoice_number,
+            field=field,
+            floor_on=floor_on,
+        )
+
+
+def apply_credit_note(
+    invoice: Invoice,
+    *,
+    credit_note_number: str,
+    amount_minor: int,
+    applied_on: date,
+    reason: str,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Reduce the invoice by a credit note; the same note number again is a no-op."""
+    require_key("credit_note_number", credit_note_number)
+    require_reason("reason", reason)
+    require_recorded_at(recorded_at)
+    if credit_note_number in invoice.credit_note_numbers:
+        return []
+    _require_reducible(invoice, amount_minor, "credit note")
+    _require_not_before(invoice, "applied_on", applied_on, invoice.reduction_floor_on)
+    return [
+        CreditNoteApplied(
+            originator_id=invoice.id,
+            originator_version=invoice.version + 1,
+            timestamp=recorded_at,
+            credit_note_number=credit_note_number,
+            amount_minor=amount_minor,
+            currency=invoice.currency,
+            applied_on=applied_on,
+            reason=reason,
+        )
+    ]
+
+
+def approve_concession(
+    invoice: Invoice,
+    *,
+    amount_minor: int,
+    approved_on: date,
+    reason: str,
+    approver: str,
+    recorded_at: datetime,
+) -> list[Event]:
+    """An explicit, approved reduction of the invoice (never an implicit edit)."""
+    require_reason("reason", reason)
+    require_text("approver", approver)
+    require_recorded_at(recorded_at)
+    _require_reducible(invoice, amount_minor, "concession")
+    _require_not_before(invoice, "approved_on", approved_on, invoice.reduction_floor_on)
+    return [
+        ConcessionApproved(
+            originator_id=invoice.id,
+            originator_version=invoice.version + 1,
+            timestamp=recorded_at,
+            amount_minor=amount_minor,
+            currency=invoice.currency,
+            approved_on=approved_on,
+            reason=reason,
+            approver=approver,
+        )
+    ]
+
+
+def write_off(
+    invoice: Invoice, *, written_off_on: date, reason: str, approver: str, recorded_at: datetime
+) -> list[Event]:
+    """Write off whatever is open on the invoice as a bad debt."""
+    require_reason("reason", reason)
+    require_text("approver", approver)
+    require_recorded_at(recorded_at)
+    if invoice.is_written_off:
+        raise InvoiceStateError(
+            f"invoice {invoice.invoice_number} is already written off",
+            invoice_number=invoice.invoice_number,
+        )
+    if invoice.open_minor == 0:
+        raise InvoiceStateError(
+            f"invoice {invoice.invoice_number} has nothing open to write off",
+            invoice_number=invoice.invoice_number,
+        )
+    _require_not_before(invoice, "written_off_on", written_off_on, invoice.reduction_floor_on)
+    return [
+        InvoiceWrittenOff(
+            originator_id=invoice.id,
+            originator_version=invoice.version + 1,
+            timestamp=recorded_at,
+            amount_minor=invoice.open_minor,
+            currency=invoice.currency,
+            written_off_on=written_off_on,
+            reason=reason,
+            approver=approver,
+        )
+    ]
+
+
+def reinstate(
+    invoice: Invoice, *, reinstated_on: date, reason: str, approver: str, recorded_at: datetime
+) -> list[Event]:
+    """Undo a write-off: the written-off amount is due again."""
+    require_reason("reason", reason)
+    require_text("approver", approver)
+    require_recorded_at(recorded_at)
+    require_date("reinstated_on", reinstated_on)
+    if not invoice.is_written_off:
+        raise InvoiceStateError(
+            f"invoice {invoice.invoice_number} is not written off",
+            invoice_number=invoice.invoice_number,
+        )
+    _require_not_before(invoice, "reinstated_on", reinstated_on, invoice.reopening_floor_on)
+    return [
+        InvoiceReinstated(
+            originator_id=invoice.id,
+            originator_version=invoice.version + 1,
+            timestamp=recorded_at,
+            amount_minor=invoice.written_off_minor,
+            currency=invoice.currency,
+            reinstated_on=reinstated_on,
+            reason=reason,
+            approver=approver,
+        )
+    ]
+
+
+def payment_applied(
+    invoice: Invoice, *, payment_id: UUID, amount_minor: int, applied_on: date, recorded_at: datetime
+) -> PaymentApplied:
+    """The invoice side of an allocation; the payment module decides, this checks the invoice."""
+    _require_reducible(invoice, amount_minor, "payment allocation")
+    return PaymentApplied(
+        originator_id=invoice.id,
+        originator_version=invoice.version + 1,
+        timestamp=recorded_at,
+        payment_id=payment_id,
+        amount_minor=amount_minor,
+        currency=invoice.currency,
+        applied_on=max(applied_on, invoice.reduction_floor_on),
+    )
+
+
+def payment_unapplied(
+    invoice: Invoice, *, payment_id: UUID, unapplied_on: date, reason: str, recorded_at: datetime
+) -> PaymentUnapplied:
+    amount_minor = invoice.applied_by_payment.get(payment_id, 0)
+    assert amount_minor > 0, "unapplying a payment that settles nothing here"
+    return PaymentUnapplied(
+        originator_id=invoice.id,
+        originator_version=invoice.version + 1,
+        timestamp=recorded_at,
+        payment_id=payment_id,
+        amount_minor=amount_minor,
+        currency=invoice.currency,
+        unapplied_on=max(unapplied_on, invoice.reopening_floor_on),
+        reason=reason,
+    )

@@ -1,0 +1,351 @@
+"""Payment aggregate: money received, where it went, and whether it bounced.
+
+Invariant: allocations never exceed the amount received; unapplied = amount - allocations
+(zero once reversed, when every allocation has been released back to its invoice).
+Allocation decides events for the payment and its invoices together; they are saved atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Final
+from uuid import UUID
+
+import attrs
+
+from . import ids
+from .customer import CustomerAccount
+from .errors import (
+    CurrencyMismatchError,
+    CustomerNotFoundError,
+    DuplicateKeyConflictError,
+    InvalidCommandError,
+    InvalidDateError,
+    OverAllocationError,
+    PaymentStateError,
+    TooManyItemsError,
+)
+from .events import (
+    AllocationReleased,
+    Event,
+    PaymentAllocated,
+    PaymentReceived,
+    PaymentReversed,
+)
+from .invoice import Invoice, payment_applied, payment_unapplied
+from .money import check_currency
+from .rules import require_date, require_key, require_positive, require_reason, require_recorded_at
+
+ALLOCATION_TARGETS_MAX: Final = 1000
+"""One payment settling more than a thousand invoices is a remittance file, not a command."""
+
+
+@attrs.frozen(kw_only=True)
+class Payment:
+    id: UUID
+    version: int
+    bank_reference: str
+    payer_customer_id: UUID
+    amount_minor: int
+    currency: str
+    value_on: date
+    allocations: dict[UUID, int] = attrs.field(factory=dict)
+    is_reversed: bool = False
+    reversed_on: date | None = None
+
+    @property
+    def allocated_minor(self) -> int:
+        return sum(self.allocations.values())
+
+    @property
+    def unapplied_minor(self) -> int:
+        if self.is_reversed:
+            return 0
+        return self.amount_minor - self.allocated_minor
+
+
+def evolve(state: Payment | None, event: Event) -> Payment:
+    """Apply one payment event; checks invariants, decides nothing."""
+    if isinstance(event, PaymentReceived):
+        assert state is None
+        return Payment(
+            id=event.originator_id,
+            version=event.originator_version,
+            bank_reference=event.bank_reference,
+            payer_customer_id=event.payer_customer_id,
+            amount_minor=event.amount_minor,
+            currency=event.currency,
+            value_on=event.value_on,
+        )
+    assert state is not None
+    assert event.originator_version == state.version + 1
+    if isinstance(event, PaymentAllocated):
+        allocations = dict(state.allocations)
+        allocations[event.invoice_id] = allocations.get(event.invoice_id, 0) + event.amount_minor
+        new = attrs.evolve(state, version=event.originator_version, allocations=allocations)
+    elif isinstance(event, PaymentReversed):
+        assert {r.invoice_id: r.amount_minor for r in event.released} == state.allocations
+        new = attrs.evolve(
+            state,
+            version=event.originator_version,
+            allocations={},
+            is_reversed=True,
+            reversed_on=event.reversed_on,
+        )
+    else:
+        raise AssertionError(f"not a payment event: {type(event).__name__}")
+    assert new.allocated_minor <= new.amount_minor
+    return new
+
+
+def fold(events: Iterable[Event], state: Payment | None = None) -> Payment | None:
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+# Commands -------------------------------------------------------------------------------------
+
+
+def receive_payment(
+    existing: Payment | None,
+    payer: CustomerAccount | None,
+    *,
+    bank_reference: str,
+    payer_code: str,
+    amount_minor: int,
+    currency: str,
+    value_on: date,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Record money received; the same bank reference with the same content is a no-op."""
+    require_key("bank_reference", bank_reference)
+    require_positive("amount_minor", amount_minor)
+    check_currency(currency)
+    require_date("value_on", value_on)
+    require_recorded_at(recorded_at)
+    if payer is None:
+        raise CustomerNotFoundError(
+            f"no customer account {payer_code!r} for payment {bank_reference}",
+            customer_code=payer_code,
+            bank_reference=bank_reference,
+        )
+    payment_id = ids.payment_id(bank_reference)
+    if existing is not None:
+        same = (
+            existing.payer_customer_id == payer.id
+            and existing.amount_minor == amount_minor
+            and existing.currency == currency
+            and existing.value_on == value_on
+        )
+        if same:
+            return []
+        raise DuplicateKeyConflictError(
+            f"bank reference {bank_reference} was already recorded with different content",
+            bank_reference=bank_reference,
+            payment_id=payment_id,
+        )
+    return [
+        PaymentReceived(
+            originator_id=payment_id,
+            originator_version=1,
+            timestamp=recorded_at,
+            bank_reference=bank_reference,
+            payer_customer_id=payer.id,
+            amount_minor=amount_minor,
+            currency=currency,
+            value_on=value_on,
+        )
+    ]
+
+
+def plan_oldest_due_first(payment: Payment, invoices: Iterable[Invoice]) -> list[tuple[Invoice, int]]:
+    """Spread the unapplied amount over the payer's open invoices, oldest due date first.
+
+    Only invoices of the payer, in the payment's currency, open and not written off qualify;
+    ties on the due date go to the earlier issue date, then the invoice number.
+    """
+    candidates = sorted(
+        (
+            invoice
+            for invoice in invoices
+            if invoice.customer_id == payment.payer_customer_id
+            and invoice.currency == payment.currency
+            and invoice.open_minor > 0
+            and not invoice.is_written_off
+        ),
+        key=lambda invoice: (invoice.due_on, invoice.issued_on, invoice.invoice_number),
+    )
+    remaining = payment.unapplied_minor
+    plan = []
+    for invoice in candidates:
+        if remaining == 0:
+            break
+        amount = min(remaining, invoice.open_minor)
+        plan.append((invoice, amount))
+        remaining -= amount
+    return plan
+
+
+def allocate_payment(
+    payment: Payment,
+    targets: Sequence[tuple[Invoice, int]],
+    *,
+    allocated_on: date | None = None,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Allocate parts of the payment to invoices; payment and invoice events, saved together.
+
+    Each target is (invoice, amount in minor units). The invoice side is dated the later of the
+    allocation date (default: the payment's value date) and the invoice's issue date, since money
+    cannot settle an invoice before it exists.
+    """
+    require_recorded_at(recorded_at)
+    if payment.is_reversed:
+        raise PaymentStateError(
+            f"payment {payment.bank_reference} was reversed; it cannot be allocated",
+            bank_reference=payment.bank_reference,
+            payment_id=payment.id,
+        )
+    if not targets:
+        raise InvalidCommandError(
+            f"payment {payment.bank_reference}: no invoice to allocate to",
+            bank_reference=payment.bank_reference,
+        )
+    if len(targets) > ALLOCATION_TARGETS_MAX:
+        raise TooManyItemsError(
+            f"payment {payment.bank_reference}: {len(targets)} targets; "
+            f"at most {ALLOCATION_TARGETS_MAX}",
+            bank_reference=payment.bank_reference,
+        )
+    on = payment.value_on if allocated_on is None else require_date("allocated_on", allocated_on)
+    if on < payment.value_on:
+        raise InvalidDateError(
+            f"payment {payment.bank_reference}: allocation date {on} is before value date "
+            f"{payment.value_on}",
+            bank_reference=payment.bank_reference,
+        )
+    seen: set[UUID] = set()
+    total = 0
+    for invoice, amount in targets:
+        require_positive("amount_minor", amount)
+        if invoice.id in seen:
+            raise InvalidCommandError(
+                f"invoice {invoice.invoice_number} is named twice in one allocation",
+                invoice_number=invoice.invoice_number,
+            )
+        seen.add(invoice.id)
+        if invoice.currency != payment.currency:
+            raise CurrencyMismatchError(
+                f"payment {payment.bank_reference} is in {payment.currency}, invoice "
+                f"{invoice.invoice_number} in {invoice.currency}",
+                bank_reference=payment.bank_reference,
+                invoice_number=invoice.invoice_number,
+                currency=payment.currency,
+                other_currency=invoice.currency,
+            )
+        if invoice.customer_id != payment.payer_customer_id:
+            # Triangular debt: never net one customer's money against another's receivable.
+            raise InvalidCommandError(
+                f"payment {payment.bank_reference} is from another customer than invoice "
+                f"{invoice.invoice_number}'s",
+                bank_reference=payment.bank_reference,
+                invoice_number=invoice.invoice_number,
+            )
+        total += amount
+    if total > payment.unapplied_minor:
+        raise OverAllocationError(
+            f"payment {payment.bank_reference}: allocating {total} exceeds its unapplied amount "
+            f"{payment.unapplied_minor}",
+            bank_reference=payment.bank_reference,
+            payment_id=payment.id,
+            amount_minor=total,
+            unapplied_minor=payment.unapplied_minor,
+        )
+    events: list[Event] = []
+    version = payment.version
+    for invoice, amount in targets:
+        events.append(
+            payment_applied(
+                invoice,
+                payment_id=payment.id,
+                amount_minor=amount,
+                applied_on=on,
+                recorded_at=recorded_at,
+            )
+        )
+        version += 1
+        events.append(
+            PaymentAllocated(
+                originator_id=payment.id,
+                originator_version=version,
+                timestamp=recorded_at,
+                invoice_id=invoice.id,
+                amount_minor=amount,
+                currency=payment.currency,
+                allocated_on=on,
+            )
+        )
+    return events
+
+
+def reverse_payment(
+    payment: Payment,
+    invoices: Sequence[Invoice],
+    *,
+    reversed_on: date,
+    reason: str,
+    recorded_at: datetime,
+) -> list[Event]:
+    """The payment bounced: release every allocation so its invoices reopen.
+
+    ``invoices`` must hold every invoice the payment settles.
+    """
+    require_reason("reason", reason)
+    require_date("reversed_on", reversed_on)
+    require_recorded_at(recorded_at)
+    if payment.is_reversed:
+        raise PaymentStateError(
+            f"payment {payment.bank_reference} is already reversed",
+            bank_reference=payment.bank_reference,
+        )
+    if reversed_on < payment.value_on:
+        raise InvalidDateError(
+            f"payment {payment.bank_reference}: reversal {reversed_on} before value date "
+            f"{payment.value_on}",
+            bank_reference=payment.bank_reference,
+        )
+    by_id = {invoice.id: invoice for invoice in invoices}
+    assert set(payment.allocations) <= set(by_id), "reverse_payment needs every settled invoice"
+    events: list[Event] = [
+        payment_unapplied(
+            by_id[invoice_id],
+            payment_id=payment.id,
+            unapplied_on=reversed_on,
+            reason=reason,
+            recorded_at=recorded_at,
+        )
+        for invoice_id in payment.allocations
+    ]
+    for unapplied, invoice_id in zip(events, payment.allocations, strict=True):
+        assert unapplied.amount_minor == payment.allocations[invoice_id]  # type: ignore[attr-defined]
+    events.append(
+        PaymentReversed(
+            originator_id=payment.id,
+            originator_version=payment.version + 1,
+            timestamp=recorded_at,
+            reversed_on=reversed_on,
+            reason=reason,
+            released=tuple(
+                AllocationReleased(invoice_id=invoice_id, amount_minor=amount)
+                for invoice_id, amount in payment.allocations.items()
+            ),
+        )
+    )
+    return events
+
+
+def require_payment_key(bank_reference: str) -> UUID:
+    require_key("bank_reference", bank_reference)
+    return ids.payment_id(bank_reference)

@@ -1,0 +1,1 @@
+"""Pure read models: folds over events and their queries."""

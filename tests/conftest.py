@@ -1,0 +1,111 @@
+"""Shared fixtures: Hypothesis profiles, a fixed clock, and stores for the ledger suite.
+
+PostgreSQL is at 127.0.0.1:5432, database ``test`` (trust auth). Each test gets a schema of
+its own, dropped afterwards. Under CI=true a missing server fails the tests instead of
+skipping them, so CI can never pass by not testing the production store.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "dev", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+POSTGRES_TEST = {
+    "host": "127.0.0.1",
+    "port": "5432",
+    "dbname": "test",
+    "user": os.environ.get("ARLEDGER_TEST_POSTGRES_USER", "postgres"),
+}
+
+
+class FixedClock:
+    """A clock for tests: starts at a fixed UTC instant and moves one second per reading."""
+
+    def __init__(self, start: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+def postgres_available() -> str | None:
+    """None when the test database answers, else the reason it does not."""
+    try:
+        import psycopg
+    except ImportError as error:  # pragma: no cover - dev extra missing
+        return f"psycopg not installed: {error}"
+    try:
+        with psycopg.connect(
+            host=POSTGRES_TEST["host"],
+            port=POSTGRES_TEST["port"],
+            dbname=POSTGRES_TEST["dbname"],
+            user=POSTGRES_TEST["user"],
+            connect_timeout=5,
+        ) as connection:
+            connection.execute("SELECT 1")
+    except Exception as error:
+        return f"PostgreSQL at 127.0.0.1:5432/test unavailable: {error}"
+    return None
+
+
+def require_postgres() -> None:
+    reason = postgres_available()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI=true needs PostgreSQL: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[dict[str, str]]:
+    """A fresh PostgreSQL schema and the ledger env pointing at it."""
+    require_postgres()
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    connect = {k: POSTGRES_TEST[k] for k in ("host", "port", "dbname", "user")}
+    with psycopg.connect(**connect, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield {
+            "ARLEDGER_STORE": "postgres",
+            "ARLEDGER_POSTGRES_HOST": POSTGRES_TEST["host"],
+            "ARLEDGER_POSTGRES_PORT": POSTGRES_TEST["port"],
+            "ARLEDGER_POSTGRES_DBNAME": POSTGRES_TEST["dbname"],
+            "ARLEDGER_POSTGRES_USER": POSTGRES_TEST["user"],
+            "ARLEDGER_POSTGRES_SCHEMA": schema,
+        }
+    finally:
+        with psycopg.connect(**connect, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store_env(request: pytest.FixtureRequest, tmp_path) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The ledger environment for each of the three stores, in turn."""
+    if request.param == "memory":
+        yield {"ARLEDGER_STORE": "memory"}
+    elif request.param == "sqlite":
+        yield {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    else:
+        yield request.getfixturevalue("postgres_schema")
