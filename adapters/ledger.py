@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -266,7 +266,9 @@ class Session:
             )
         )
 
-    def reverse_payment(self, *, bank_reference: str, reversed_on: date, reason: str) -> list[Event]:
+    def reverse_payment(
+        self, *, bank_reference: str, reversed_on: date, reason: str
+    ) -> list[Event]:
         payment = self.require_payment(bank_reference)
         invoices = [self.invoice_by_id(invoice_id) for invoice_id in payment.allocations]
         return self.record(
@@ -376,7 +378,9 @@ class Ledger(Application[UUID]):
         super().__init__(env=self.store_settings)
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=CattrsMapper)
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=CattrsMapper
+        )
 
     @property
     def store_description(self) -> str:
@@ -431,7 +435,9 @@ class Ledger(Application[UUID]):
             )
         )
 
-    def reverse_payment(self, bank_reference: str, *, reversed_on: date, reason: str) -> list[Event]:
+    def reverse_payment(
+        self, bank_reference: str, *, reversed_on: date, reason: str
+    ) -> list[Event]:
         return self.run(
             lambda s: s.reverse_payment(
                 bank_reference=bank_reference, reversed_on=reversed_on, reason=reason
@@ -469,7 +475,7 @@ class Ledger(Application[UUID]):
             if not page:
                 return
             for notification in page:
-                yield self.mapper.to_domain_event(notification)
+                yield cast(Event, self.mapper.to_domain_event(notification))
             start = page[-1].id + 1
 
     def ageing(

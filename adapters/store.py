@@ -54,8 +54,13 @@ def store_env(environ: Mapping[str, str]) -> dict[str, str]:
         schema = environ.get("ARLEDGER_POSTGRES_SCHEMA", "")
         if schema:
             env["POSTGRES_SCHEMA"] = schema
-    for key in ("PERSISTENCE_MODULE", "SQLITE_DBNAME", "COMPRESSOR_TOPIC", "CIPHER_TOPIC",
-                "CIPHER_KEY"):
+    for key in (
+        "PERSISTENCE_MODULE",
+        "SQLITE_DBNAME",
+        "COMPRESSOR_TOPIC",
+        "CIPHER_TOPIC",
+        "CIPHER_KEY",
+    ):
         if key in environ:
             env[key] = environ[key]
     return env

@@ -33,7 +33,10 @@ class CustomerAccount:
 
     def due_on_for(self, issued_on: date) -> date:
         """The due date the account's terms give an invoice issued on ``issued_on``."""
-        if self.terms_kind is PaymentTermsKind.NET or self.terms_kind is PaymentTermsKind.INSTALMENTS:
+        if (
+            self.terms_kind is PaymentTermsKind.NET
+            or self.terms_kind is PaymentTermsKind.INSTALMENTS
+        ):
             return issued_on + timedelta(days=self.terms_days)
         return issued_on
 

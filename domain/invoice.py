@@ -94,12 +94,13 @@ class Invoice:
 
     @property
     def reduction_floor_on(self) -> date:
-        """Earliest date a new reduction (payment, credit, concession, write-off) may carry."""
+        """Earliest date a new reduction (payment, credit note, concession) may carry."""
         return max(self.issued_on, self.reopened_on or self.issued_on)
 
     @property
     def reopening_floor_on(self) -> date:
-        """Earliest date a new reopening (payment reversal, reinstatement) may carry."""
+        """Earliest date a new reopening (payment reversal, reinstatement) or write-off may
+        carry: none may be dated before an earlier movement."""
         return max(self.issued_on, self.last_movement_on or self.issued_on)
 
     @property
@@ -464,7 +465,10 @@ def write_off(
             f"invoice {invoice.invoice_number} has nothing open to write off",
             invoice_number=invoice.invoice_number,
         )
-    _require_not_before(invoice, "written_off_on", written_off_on, invoice.reduction_floor_on)
+    # The amount written off is what is open after every movement recorded so far, so the
+    # write-off may not be dated before the latest of them: dated earlier, an as-of view
+    # between the two dates would show a written-off invoice still partly open.
+    _require_not_before(invoice, "written_off_on", written_off_on, invoice.reopening_floor_on)
     return [
         InvoiceWrittenOff(
             originator_id=invoice.id,
@@ -508,7 +512,12 @@ def reinstate(
 
 
 def payment_applied(
-    invoice: Invoice, *, payment_id: UUID, amount_minor: int, applied_on: date, recorded_at: datetime
+    invoice: Invoice,
+    *,
+    payment_id: UUID,
+    amount_minor: int,
+    applied_on: date,
+    recorded_at: datetime,
 ) -> PaymentApplied:
     """The invoice side of an allocation; the payment module decides, this checks the invoice."""
     _require_reducible(invoice, amount_minor, "payment allocation")

@@ -112,9 +112,7 @@ def parse_amount(text: str | Decimal | int, currency: str) -> int:
         except InvalidOperation:
             raise InvalidAmountError(f"{text!r} is not a decimal amount", value=text) from None
     else:
-        raise InvalidAmountError(
-            f"cannot read an amount from {type(text).__name__}", value=text
-        )
+        raise InvalidAmountError(f"cannot read an amount from {type(text).__name__}", value=text)
     return to_minor(value, currency)
 
 
@@ -190,7 +188,8 @@ class Money:
     def allocate(self, weights: Sequence[int]) -> tuple[Money, ...]:
         """Split by ``weights`` with the largest-remainder method; parts sum to the whole."""
         return tuple(
-            Money(part, self.currency) for part in split_largest_remainder(self.amount_minor, weights)
+            Money(part, self.currency)
+            for part in split_largest_remainder(self.amount_minor, weights)
         )
 
 

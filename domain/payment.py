@@ -160,7 +160,9 @@ def receive_payment(
     ]
 
 
-def plan_oldest_due_first(payment: Payment, invoices: Iterable[Invoice]) -> list[tuple[Invoice, int]]:
+def plan_oldest_due_first(
+    payment: Payment, invoices: Iterable[Invoice]
+) -> list[tuple[Invoice, int]]:
     """Spread the unapplied amount over the payer's open invoices, oldest due date first.
 
     Only invoices of the payer, in the payment's currency, open and not written off qualify;

@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -101,11 +102,22 @@ def postgres_schema() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store_env(request: pytest.FixtureRequest, tmp_path) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
     """The ledger environment for each of the three stores, in turn."""
     if request.param == "memory":
         yield {"ARLEDGER_STORE": "memory"}
     elif request.param == "sqlite":
+        yield {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    else:
+        yield request.getfixturevalue("postgres_schema")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def persistent_store_env(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    """The stores that outlive one Ledger instance (every in-memory ledger is its own store)."""
+    if request.param == "sqlite":
         yield {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
     else:
         yield request.getfixturevalue("postgres_schema")

@@ -1,0 +1,31 @@
+"""The README's first screen promises two set-up commands; CI must run the second verbatim."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_SCREEN_LINES = 40
+
+
+def first_screen_commands() -> list[str]:
+    first_screen = "\n".join(
+        (ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:FIRST_SCREEN_LINES]
+    )
+    return [block.strip() for block in re.findall(r"```sh\n(.*?)```", first_screen, re.S)]
+
+
+def test_the_first_screen_gives_exactly_two_commands_demo_then_tests() -> None:
+    commands = first_screen_commands()
+
+    assert 2 == len(commands)
+    assert all("\n" not in command for command in commands)
+    assert commands[0].endswith("arledger demo")
+    assert commands[1].endswith("pytest")
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+    assert first_screen_commands()[1] in ci_lines
