@@ -21,29 +21,47 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Mapper
 
+from arledger.domain import collection_case as case_module
 from arledger.domain import customer as customer_module
 from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
+from arledger.domain import policy_book as policy_book_module
+from arledger.domain import promise as promise_module
+from arledger.domain.collection_case import CollectionCase
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     ConcurrencyError,
     CustomerNotFoundError,
     InvoiceNotFoundError,
     PaymentNotFoundError,
+    PromiseNotFoundError,
 )
 from arledger.domain.events import (
+    CASE_EVENTS,
+    COLLECTION_CUSTOMER_EVENTS,
     CUSTOMER_EVENTS,
+    DISPUTE_EVENTS,
     INVOICE_EVENTS,
     PAYMENT_EVENTS,
+    POLICY_EVENTS,
+    PROMISE_EVENTS,
+    ActionChannel,
+    ContactRole,
+    DelinquencyType,
+    DisputeOutcome,
+    DisputeReason,
     Event,
     Instalment,
     PaymentTermsKind,
+    RiskRating,
 )
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
 from arledger.domain.payment import Payment
-from arledger.domain.policy import AgeingPolicy
+from arledger.domain.policy import AgeingPolicy, EscalationPolicy
+from arledger.domain.policy_book import PolicyBook
+from arledger.domain.promise import Promise
 from arledger.projections import ageing
 
 from .serialization import CattrsMapper, register_event_topics
@@ -75,6 +93,9 @@ class Session:
         self.customers: dict[UUID, CustomerAccount | None] = {}
         self.invoices: dict[UUID, Invoice | None] = {}
         self.payments: dict[UUID, Payment | None] = {}
+        self.promises: dict[UUID, Promise | None] = {}
+        self.cases: dict[UUID, CollectionCase | None] = {}
+        self.policy_books: dict[UUID, PolicyBook | None] = {}
         self.pending: list[Event] = []
 
     # Loading ----------------------------------------------------------------------------------
@@ -136,20 +157,9 @@ class Session:
     def record(self, events: Sequence[Event]) -> list[Event]:
         """Apply new events to the cached states and queue them for the commit."""
         for event in events:
-            event_type = type(event)
-            if event_type in INVOICE_EVENTS:
-                self.invoices[event.originator_id] = invoice_module.evolve(
-                    self.invoices.get(event.originator_id), event
-                )
-            elif event_type in PAYMENT_EVENTS:
-                self.payments[event.originator_id] = payment_module.evolve(
-                    self.payments.get(event.originator_id), event
-                )
-            else:
-                assert event_type in CUSTOMER_EVENTS, event_type
-                self.customers[event.originator_id] = customer_module.evolve(
-                    self.customers.get(event.originator_id), event
-                )
+            cache_name, evolve = _EVOLVERS[type(event)]
+            cache: dict[UUID, Any] = getattr(self, cache_name)
+            cache[event.originator_id] = evolve(cache.get(event.originator_id), event)
         self.pending.extend(events)
         return list(events)
 
@@ -347,9 +357,426 @@ class Session:
             )
         )
 
+    # Collections commands ---------------------------------------------------------------------
+
+    def promise(self, promise_reference: str) -> Promise | None:
+        state: Promise | None = self._load(
+            self.promises, ids.promise_id(promise_reference), promise_module.fold
+        )
+        return state
+
+    def require_promise(self, promise_reference: str) -> Promise:
+        state = self.promise(promise_reference)
+        if state is None:
+            raise PromiseNotFoundError(
+                f"no promise to pay {promise_reference!r}", promise_reference=promise_reference
+            )
+        return state
+
+    def case(self, customer_code: str) -> CollectionCase | None:
+        state: CollectionCase | None = self._load(
+            self.cases, ids.collection_case_id(customer_code), case_module.fold
+        )
+        return state
+
+    def policy_book(self) -> PolicyBook | None:
+        state: PolicyBook | None = self._load(
+            self.policy_books, ids.policy_book_id(), policy_book_module.fold
+        )
+        return state
+
+    def set_credit_line(
+        self,
+        *,
+        customer_code: str,
+        amount: Money,
+        effective_on: date,
+        approver: str,
+        reason: str,
+        registered_capital: Money | None = None,
+    ) -> list[Event]:
+        account = self.require_customer(customer_code)
+        _account_currency(account, amount)
+        if registered_capital is not None:
+            _account_currency(account, registered_capital)
+        return self.record(
+            customer_module.set_credit_line(
+                account,
+                amount_minor=amount.amount_minor,
+                effective_on=effective_on,
+                approver=approver,
+                reason=reason,
+                registered_capital_minor=None
+                if registered_capital is None
+                else registered_capital.amount_minor,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def rate_risk(
+        self, *, customer_code: str, rating: RiskRating, rated_on: date, reason: str
+    ) -> list[Event]:
+        return self.record(
+            customer_module.rate_risk(
+                self.require_customer(customer_code),
+                rating=rating,
+                rated_on=rated_on,
+                reason=reason,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def blacklist(self, *, customer_code: str, blacklisted_on: date, reason: str) -> list[Event]:
+        return self.record(
+            customer_module.blacklist(
+                self.require_customer(customer_code),
+                blacklisted_on=blacklisted_on,
+                reason=reason,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def clear_blacklist(self, *, customer_code: str, cleared_on: date, reason: str) -> list[Event]:
+        return self.record(
+            customer_module.clear_blacklist(
+                self.require_customer(customer_code),
+                cleared_on=cleared_on,
+                reason=reason,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def change_terms(
+        self,
+        *,
+        customer_code: str,
+        terms_kind: PaymentTermsKind,
+        terms_days: int,
+        changed_on: date,
+    ) -> list[Event]:
+        return self.record(
+            customer_module.change_terms(
+                self.require_customer(customer_code),
+                terms_kind=terms_kind,
+                terms_days=terms_days,
+                changed_on=changed_on,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def set_payment_calendar(
+        self,
+        *,
+        customer_code: str,
+        book_closing_day: int | None,
+        payment_run_days: Sequence[int],
+        set_on: date,
+    ) -> list[Event]:
+        return self.record(
+            customer_module.set_payment_calendar(
+                self.require_customer(customer_code),
+                book_closing_day=book_closing_day,
+                payment_run_days=tuple(payment_run_days),
+                set_on=set_on,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def change_owner(
+        self, *, customer_code: str, collection_owner: str, changed_on: date
+    ) -> list[Event]:
+        return self.record(
+            customer_module.change_owner(
+                self.require_customer(customer_code),
+                collection_owner=collection_owner,
+                changed_on=changed_on,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def set_key_contact(
+        self,
+        *,
+        customer_code: str,
+        role: ContactRole,
+        name: str,
+        set_on: date,
+        phone: str = "",
+        email: str = "",
+    ) -> list[Event]:
+        return self.record(
+            customer_module.set_key_contact(
+                self.require_customer(customer_code),
+                role=role,
+                name=name,
+                phone=phone,
+                email=email,
+                set_on=set_on,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def hold_supply(
+        self, *, customer_code: str, held_on: date, reason: str, by_policy: bool = False
+    ) -> list[Event]:
+        return self.record(
+            customer_module.hold_supply(
+                self.require_customer(customer_code),
+                held_on=held_on,
+                reason=reason,
+                by_policy=by_policy,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def release_supply(
+        self, *, customer_code: str, released_on: date, reason: str, by_policy: bool = False
+    ) -> list[Event]:
+        return self.record(
+            customer_module.release_supply(
+                self.require_customer(customer_code),
+                released_on=released_on,
+                reason=reason,
+                by_policy=by_policy,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def send_balance_confirmation(
+        self,
+        *,
+        customer_code: str,
+        confirmation_reference: str,
+        balance_as_of: date,
+        sent_on: date,
+    ) -> list[Event]:
+        """Record a confirmation sent with the ledger's open balance as of ``balance_as_of``
+        (in the account's currency), worked out from the ageing fold."""
+        account = self.require_customer(customer_code)
+        report = self.ledger.ageing(balance_as_of, grouping=ageing.AgeingGrouping.CUSTOMER)
+        balance = sum(
+            row.open_minor
+            for row in report.rows
+            if row.key == account.customer_code and row.currency == account.currency
+        )
+        return self.record(
+            customer_module.send_balance_confirmation(
+                account,
+                confirmation_reference=confirmation_reference,
+                balance_as_of=balance_as_of,
+                ledger_balance_minor=balance,
+                sent_on=sent_on,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def acknowledge_balance_confirmation(
+        self,
+        *,
+        customer_code: str,
+        confirmation_reference: str,
+        confirmed_balance: Money,
+        acknowledged_on: date,
+    ) -> list[Event]:
+        account = self.require_customer(customer_code)
+        _account_currency(account, confirmed_balance)
+        return self.record(
+            customer_module.acknowledge_balance_confirmation(
+                account,
+                confirmation_reference=confirmation_reference,
+                confirmed_balance_minor=confirmed_balance.amount_minor,
+                acknowledged_on=acknowledged_on,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def open_dispute(
+        self,
+        *,
+        invoice_number: str,
+        dispute_reference: str,
+        amount: Money,
+        reason_code: DisputeReason,
+        root_cause: str,
+        opened_on: date,
+    ) -> list[Event]:
+        invoice = self.require_invoice(invoice_number)
+        _same_currency(invoice, amount)
+        return self.record(
+            invoice_module.open_dispute(
+                invoice,
+                dispute_reference=dispute_reference,
+                amount_minor=amount.amount_minor,
+                reason_code=reason_code,
+                root_cause=root_cause,
+                opened_on=opened_on,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def resolve_dispute(
+        self,
+        *,
+        invoice_number: str,
+        dispute_reference: str,
+        outcome: DisputeOutcome,
+        resolved_on: date,
+        note: str,
+        upheld: Money | None = None,
+        credit_note_number: str | None = None,
+    ) -> list[Event]:
+        invoice = self.require_invoice(invoice_number)
+        if upheld is not None:
+            _same_currency(invoice, upheld)
+        return self.record(
+            invoice_module.resolve_dispute(
+                invoice,
+                dispute_reference=dispute_reference,
+                outcome=outcome,
+                resolved_on=resolved_on,
+                note=note,
+                upheld_minor=None if upheld is None else upheld.amount_minor,
+                credit_note_number=credit_note_number,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def make_promise(
+        self,
+        *,
+        customer_code: str,
+        promise_reference: str,
+        amount: Money,
+        promised_on: date,
+        made_on: date,
+        contact: str,
+        invoice_numbers: Sequence[str] = (),
+        supersedes: str | None = None,
+    ) -> list[Event]:
+        account = self.require_customer(customer_code)
+        existing = self.promise(promise_reference) if isinstance(promise_reference, str) else None
+        return self.record(
+            promise_module.make_promise(
+                existing,
+                account,
+                promise_reference=promise_reference,
+                amount_minor=amount.amount_minor,
+                currency=amount.currency,
+                promised_on=promised_on,
+                made_on=made_on,
+                contact=contact,
+                invoices=[self.require_invoice(number) for number in invoice_numbers],
+                supersedes=None if supersedes is None else self.require_promise(supersedes),
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def withdraw_promise(
+        self, *, promise_reference: str, withdrawn_on: date, reason: str
+    ) -> list[Event]:
+        return self.record(
+            promise_module.withdraw_promise(
+                self.require_promise(promise_reference),
+                withdrawn_on=withdrawn_on,
+                reason=reason,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def record_action(
+        self,
+        *,
+        customer_code: str,
+        channel: ActionChannel,
+        taken_on: date,
+        collector: str,
+        contact: str,
+        outcome: str,
+        next_step: str = "",
+        next_step_on: date | None = None,
+    ) -> list[Event]:
+        account = self.require_customer(customer_code)
+        return self.record(
+            case_module.record_action(
+                self.case(customer_code),
+                account,
+                channel=channel,
+                taken_on=taken_on,
+                collector=collector,
+                contact=contact,
+                outcome=outcome,
+                next_step=next_step,
+                next_step_on=next_step_on,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def diagnose(
+        self,
+        *,
+        customer_code: str,
+        delinquency_type: DelinquencyType,
+        diagnosed_on: date,
+        note: str,
+    ) -> list[Event]:
+        account = self.require_customer(customer_code)
+        return self.record(
+            case_module.diagnose(
+                self.case(customer_code),
+                account,
+                delinquency_type=delinquency_type,
+                diagnosed_on=diagnosed_on,
+                note=note,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+    def adopt_policy(
+        self, *, policy: EscalationPolicy, effective_on: date, approver: str, reason: str
+    ) -> list[Event]:
+        return self.record(
+            policy_book_module.adopt_policy(
+                self.policy_book(),
+                policy=policy,
+                effective_on=effective_on,
+                approver=approver,
+                reason=reason,
+                recorded_at=self.recorded_at,
+            )
+        )
+
+
+_EVOLVERS: Final[dict[type[Event], tuple[str, Callable[[Any, Event], Any]]]] = {
+    **{t: ("customers", customer_module.evolve) for t in CUSTOMER_EVENTS},
+    **{t: ("customers", customer_module.evolve) for t in COLLECTION_CUSTOMER_EVENTS},
+    **{t: ("invoices", invoice_module.evolve) for t in INVOICE_EVENTS},
+    **{t: ("invoices", invoice_module.evolve) for t in DISPUTE_EVENTS},
+    **{t: ("payments", payment_module.evolve) for t in PAYMENT_EVENTS},
+    **{t: ("promises", promise_module.evolve) for t in PROMISE_EVENTS},
+    **{t: ("cases", case_module.evolve) for t in CASE_EVENTS},
+    **{t: ("policy_books", policy_book_module.evolve) for t in POLICY_EVENTS},
+}
+"""Which cache and evolve function each event type belongs to."""
+
 
 def _same_currency(invoice: Invoice, amount: Money) -> None:
     Money.zero(invoice.currency) + amount  # raises CurrencyMismatchError when they differ
+
+
+def _account_currency(account: CustomerAccount, amount: Money) -> None:
+    Money.zero(account.currency) + amount  # raises CurrencyMismatchError when they differ
+
+
+def _one_transaction(name: str) -> Callable[..., list[Event]]:
+    """A Ledger command that runs the Session command ``name`` in its own transaction."""
+
+    def command(self: Ledger, **fields: Any) -> list[Event]:
+        return self.run(lambda session: getattr(session, name)(**fields))
+
+    command.__name__ = name
+    command.__qualname__ = f"Ledger.{name}"
+    command.__doc__ = getattr(Session, name).__doc__
+    return command
 
 
 class Ledger(Application[UUID]):
@@ -455,6 +882,27 @@ class Ledger(Application[UUID]):
 
     def reinstate(self, invoice_number: str, **fields: Any) -> list[Event]:
         return self.run(lambda s: s.reinstate(invoice_number=invoice_number, **fields))
+
+    # Collections commands, keyword arguments only, each one transaction (see ``Session``).
+    set_credit_line = _one_transaction("set_credit_line")
+    rate_risk = _one_transaction("rate_risk")
+    blacklist = _one_transaction("blacklist")
+    clear_blacklist = _one_transaction("clear_blacklist")
+    change_terms = _one_transaction("change_terms")
+    set_payment_calendar = _one_transaction("set_payment_calendar")
+    change_owner = _one_transaction("change_owner")
+    set_key_contact = _one_transaction("set_key_contact")
+    hold_supply = _one_transaction("hold_supply")
+    release_supply = _one_transaction("release_supply")
+    send_balance_confirmation = _one_transaction("send_balance_confirmation")
+    acknowledge_balance_confirmation = _one_transaction("acknowledge_balance_confirmation")
+    open_dispute = _one_transaction("open_dispute")
+    resolve_dispute = _one_transaction("resolve_dispute")
+    make_promise = _one_transaction("make_promise")
+    withdraw_promise = _one_transaction("withdraw_promise")
+    record_action = _one_transaction("record_action")
+    diagnose = _one_transaction("diagnose")
+    adopt_policy = _one_transaction("adopt_policy")
 
     # Queries ----------------------------------------------------------------------------------
 

@@ -1,21 +1,56 @@
-"""Customer account aggregate: who the customer is, its terms, owner and its invoices.
+"""Customer account aggregate: who the customer is, its terms, owner, credit and its invoices.
 
-Invariant: an account is opened once; its invoice index lists each invoice once.
+Invariant: an account is opened once; its invoice index lists each invoice once; the blacklist
+and supply hold flags only change through their own events, and only from the other state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import TypedDict
 from uuid import UUID
 
 import attrs
 
 from . import ids
-from .errors import DuplicateKeyConflictError, InvalidCommandError
-from .events import CustomerAccountOpened, Event, InvoiceAddedToAccount, PaymentTermsKind
+from .errors import (
+    ConfirmationNotFoundError,
+    CustomerStateError,
+    DuplicateKeyConflictError,
+    InvalidAmountError,
+    InvalidCommandError,
+)
+from .events import (
+    BalanceConfirmationAcknowledged,
+    BalanceConfirmationSent,
+    CollectionOwnerChanged,
+    ContactRole,
+    CreditLineSet,
+    CustomerAccountOpened,
+    CustomerBlacklisted,
+    CustomerCleared,
+    Event,
+    InvoiceAddedToAccount,
+    KeyContactSet,
+    PaymentCalendarSet,
+    PaymentTermsChanged,
+    PaymentTermsKind,
+    RiskRated,
+    RiskRating,
+    SupplyHeld,
+    SupplyReleased,
+)
 from .money import check_currency
-from .rules import TERMS_DAYS_MAX, require_date, require_key, require_recorded_at, require_text
+from .policy import EscalationPolicy
+from .rules import (
+    TERMS_DAYS_MAX,
+    require_date,
+    require_key,
+    require_reason,
+    require_recorded_at,
+    require_text,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -30,6 +65,15 @@ class CustomerAccount:
     terms_days: int
     opened_on: date
     invoice_ids: tuple[UUID, ...] = ()
+    credit_line_minor: int | None = None
+    risk_rating: RiskRating | None = None
+    is_blacklisted: bool = False
+    is_supply_held: bool = False
+    book_closing_day: int | None = None
+    payment_run_days: tuple[int, ...] = ()
+    contacts: dict[ContactRole, tuple[str, str, str]] = attrs.field(factory=dict)
+    confirmations_sent: dict[str, int] = attrs.field(factory=dict)
+    confirmations_acknowledged: frozenset[str] = frozenset()
 
     def due_on_for(self, issued_on: date) -> date:
         """The due date the account's terms give an invoice issued on ``issued_on``."""
@@ -65,6 +109,52 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
             version=event.originator_version,
             invoice_ids=(*state.invoice_ids, event.invoice_id),
         )
+    version = event.originator_version
+    if isinstance(event, CreditLineSet):
+        return attrs.evolve(state, version=version, credit_line_minor=event.amount_minor)
+    if isinstance(event, RiskRated):
+        return attrs.evolve(state, version=version, risk_rating=event.rating)
+    if isinstance(event, CustomerBlacklisted):
+        assert not state.is_blacklisted
+        return attrs.evolve(state, version=version, is_blacklisted=True)
+    if isinstance(event, CustomerCleared):
+        assert state.is_blacklisted
+        return attrs.evolve(state, version=version, is_blacklisted=False)
+    if isinstance(event, PaymentTermsChanged):
+        return attrs.evolve(
+            state, version=version, terms_kind=event.terms_kind, terms_days=event.terms_days
+        )
+    if isinstance(event, PaymentCalendarSet):
+        return attrs.evolve(
+            state,
+            version=version,
+            book_closing_day=event.book_closing_day,
+            payment_run_days=event.payment_run_days,
+        )
+    if isinstance(event, CollectionOwnerChanged):
+        return attrs.evolve(state, version=version, collection_owner=event.collection_owner)
+    if isinstance(event, KeyContactSet):
+        contacts = dict(state.contacts)
+        contacts[event.role] = (event.name, event.phone, event.email)
+        return attrs.evolve(state, version=version, contacts=contacts)
+    if isinstance(event, SupplyHeld):
+        assert not state.is_supply_held
+        return attrs.evolve(state, version=version, is_supply_held=True)
+    if isinstance(event, SupplyReleased):
+        assert state.is_supply_held
+        return attrs.evolve(state, version=version, is_supply_held=False)
+    if isinstance(event, BalanceConfirmationSent):
+        sent = dict(state.confirmations_sent)
+        sent[event.confirmation_reference] = event.ledger_balance_minor
+        return attrs.evolve(state, version=version, confirmations_sent=sent)
+    if isinstance(event, BalanceConfirmationAcknowledged):
+        assert event.confirmation_reference in state.confirmations_sent
+        return attrs.evolve(
+            state,
+            version=version,
+            confirmations_acknowledged=state.confirmations_acknowledged
+            | {event.confirmation_reference},
+        )
     raise AssertionError(f"not a customer event: {type(event).__name__}")
 
 
@@ -93,16 +183,7 @@ def open_account(
     require_text("collection_owner", collection_owner)
     require_date("opened_on", opened_on)
     require_recorded_at(recorded_at)
-    if not isinstance(terms_kind, PaymentTermsKind):
-        raise InvalidCommandError(f"unknown payment terms {terms_kind!r}", field="terms_kind")
-    if type(terms_days) is not int or not 0 <= terms_days <= TERMS_DAYS_MAX:
-        raise InvalidCommandError(
-            f"terms_days must be a whole number from 0 to {TERMS_DAYS_MAX}, got {terms_days!r}",
-            field="terms_days",
-            terms_days=terms_days,
-        )
-    if terms_kind in (PaymentTermsKind.PREPAYMENT, PaymentTermsKind.CASH_ON_DELIVERY):
-        terms_days = 0
+    terms_kind, terms_days = _check_terms(terms_kind, terms_days)
     account_id = ids.customer_id(customer_code)
     opened = CustomerAccountOpened(
         originator_id=account_id,
@@ -148,5 +229,360 @@ def add_invoice(
             timestamp=recorded_at,
             invoice_id=invoice_id,
             invoice_number=invoice_number,
+        )
+    ]
+
+
+# Collections commands -------------------------------------------------------------------------
+
+
+class Envelope(TypedDict):
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+
+
+def _next(account: CustomerAccount, recorded_at: datetime) -> Envelope:
+    """The envelope of the account's next event."""
+    require_recorded_at(recorded_at)
+    return Envelope(
+        originator_id=account.id, originator_version=account.version + 1, timestamp=recorded_at
+    )
+
+
+def propose_credit_line(registered_capital_minor: int, policy: EscalationPolicy) -> int:
+    """The house rule: a share of registered capital (default 50%), rounded down to a unit."""
+    if type(registered_capital_minor) is not int or registered_capital_minor < 0:
+        raise InvalidAmountError(
+            f"registered capital must be a non-negative int of minor units, got "
+            f"{registered_capital_minor!r}",
+            registered_capital_minor=registered_capital_minor,
+        )
+    # Rounded down: a proposed line never exceeds the policy's share of the capital.
+    return registered_capital_minor * policy.credit_line_capital_ratio_bps // 10000
+
+
+def set_credit_line(
+    account: CustomerAccount,
+    *,
+    amount_minor: int,
+    effective_on: date,
+    approver: str,
+    reason: str,
+    registered_capital_minor: int | None = None,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Grant or change the credit line (0 = no credit); always approved by a named person."""
+    if type(amount_minor) is not int or amount_minor < 0:
+        raise InvalidAmountError(
+            f"credit line must be a non-negative int of minor units, got {amount_minor!r}",
+            customer_code=account.customer_code,
+            amount_minor=amount_minor,
+        )
+    require_date("effective_on", effective_on)
+    require_text("approver", approver)
+    require_reason("reason", reason)
+    return [
+        CreditLineSet(
+            **_next(account, recorded_at),
+            amount_minor=amount_minor,
+            currency=account.currency,
+            effective_on=effective_on,
+            approver=approver,
+            reason=reason,
+            registered_capital_minor=registered_capital_minor,
+        )
+    ]
+
+
+def rate_risk(
+    account: CustomerAccount,
+    *,
+    rating: RiskRating,
+    rated_on: date,
+    reason: str,
+    recorded_at: datetime,
+) -> list[Event]:
+    if not isinstance(rating, RiskRating):
+        raise InvalidCommandError(f"risk rating must be A, B, C or D, got {rating!r}")
+    require_date("rated_on", rated_on)
+    require_reason("reason", reason)
+    return [
+        RiskRated(
+            **_next(account, recorded_at),
+            rating=rating,
+            rated_on=rated_on,
+            reason=reason,
+        )
+    ]
+
+
+def blacklist(
+    account: CustomerAccount, *, blacklisted_on: date, reason: str, recorded_at: datetime
+) -> list[Event]:
+    require_date("blacklisted_on", blacklisted_on)
+    require_reason("reason", reason)
+    if account.is_blacklisted:
+        raise CustomerStateError(
+            f"customer {account.customer_code} is already blacklisted",
+            customer_code=account.customer_code,
+        )
+    return [
+        CustomerBlacklisted(
+            **_next(account, recorded_at),
+            blacklisted_on=blacklisted_on,
+            reason=reason,
+        )
+    ]
+
+
+def clear_blacklist(
+    account: CustomerAccount, *, cleared_on: date, reason: str, recorded_at: datetime
+) -> list[Event]:
+    require_date("cleared_on", cleared_on)
+    require_reason("reason", reason)
+    if not account.is_blacklisted:
+        raise CustomerStateError(
+            f"customer {account.customer_code} is not blacklisted",
+            customer_code=account.customer_code,
+        )
+    return [
+        CustomerCleared(
+            **_next(account, recorded_at),
+            cleared_on=cleared_on,
+            reason=reason,
+        )
+    ]
+
+
+def change_terms(
+    account: CustomerAccount,
+    *,
+    terms_kind: PaymentTermsKind,
+    terms_days: int,
+    changed_on: date,
+    recorded_at: datetime,
+) -> list[Event]:
+    terms_kind, terms_days = _check_terms(terms_kind, terms_days)
+    require_date("changed_on", changed_on)
+    if (account.terms_kind, account.terms_days) == (terms_kind, terms_days):
+        return []
+    return [
+        PaymentTermsChanged(
+            **_next(account, recorded_at),
+            terms_kind=terms_kind,
+            terms_days=terms_days,
+            changed_on=changed_on,
+        )
+    ]
+
+
+def _check_terms(terms_kind: PaymentTermsKind, terms_days: int) -> tuple[PaymentTermsKind, int]:
+    if not isinstance(terms_kind, PaymentTermsKind):
+        raise InvalidCommandError(f"unknown payment terms {terms_kind!r}", field="terms_kind")
+    if type(terms_days) is not int or not 0 <= terms_days <= TERMS_DAYS_MAX:
+        raise InvalidCommandError(
+            f"terms_days must be a whole number from 0 to {TERMS_DAYS_MAX}, got {terms_days!r}",
+            field="terms_days",
+            terms_days=terms_days,
+        )
+    if terms_kind in (PaymentTermsKind.PREPAYMENT, PaymentTermsKind.CASH_ON_DELIVERY):
+        terms_days = 0
+    return terms_kind, terms_days
+
+
+def set_payment_calendar(
+    account: CustomerAccount,
+    *,
+    book_closing_day: int | None,
+    payment_run_days: tuple[int, ...],
+    set_on: date,
+    recorded_at: datetime,
+) -> list[Event]:
+    """The customer's book-closing day and payment-run days (days of the month, 1-31)."""
+    require_date("set_on", set_on)
+    days = tuple(payment_run_days)
+    for day in (*days, *(() if book_closing_day is None else (book_closing_day,))):
+        if type(day) is not int or not 1 <= day <= 31:
+            raise InvalidCommandError(
+                f"calendar days are days of the month from 1 to 31, got {day!r}",
+                customer_code=account.customer_code,
+            )
+    if list(days) != sorted(set(days)):
+        raise InvalidCommandError(
+            "payment-run days must be strictly increasing", customer_code=account.customer_code
+        )
+    return [
+        PaymentCalendarSet(
+            **_next(account, recorded_at),
+            book_closing_day=book_closing_day,
+            payment_run_days=days,
+            set_on=set_on,
+        )
+    ]
+
+
+def change_owner(
+    account: CustomerAccount, *, collection_owner: str, changed_on: date, recorded_at: datetime
+) -> list[Event]:
+    require_text("collection_owner", collection_owner)
+    require_date("changed_on", changed_on)
+    if collection_owner == account.collection_owner:
+        return []
+    return [
+        CollectionOwnerChanged(
+            **_next(account, recorded_at),
+            collection_owner=collection_owner,
+            changed_on=changed_on,
+        )
+    ]
+
+
+def set_key_contact(
+    account: CustomerAccount,
+    *,
+    role: ContactRole,
+    name: str,
+    phone: str = "",
+    email: str = "",
+    set_on: date,
+    recorded_at: datetime,
+) -> list[Event]:
+    if not isinstance(role, ContactRole):
+        raise InvalidCommandError(f"unknown contact role {role!r}", field="role")
+    require_text("name", name)
+    for field, value in (("phone", phone), ("email", email)):
+        if value:
+            require_text(field, value)
+    require_date("set_on", set_on)
+    if account.contacts.get(role) == (name, phone, email):
+        return []
+    return [
+        KeyContactSet(
+            **_next(account, recorded_at),
+            role=role,
+            name=name,
+            phone=phone,
+            email=email,
+            set_on=set_on,
+        )
+    ]
+
+
+def hold_supply(
+    account: CustomerAccount, *, held_on: date, reason: str, by_policy: bool, recorded_at: datetime
+) -> list[Event]:
+    """Stop supply: by policy recommendation (escalation level) or by hand."""
+    require_date("held_on", held_on)
+    require_reason("reason", reason)
+    if account.is_supply_held:
+        raise CustomerStateError(
+            f"supply to {account.customer_code} is already on hold",
+            customer_code=account.customer_code,
+        )
+    return [
+        SupplyHeld(
+            **_next(account, recorded_at),
+            held_on=held_on,
+            reason=reason,
+            by_policy=bool(by_policy),
+        )
+    ]
+
+
+def release_supply(
+    account: CustomerAccount,
+    *,
+    released_on: date,
+    reason: str,
+    by_policy: bool,
+    recorded_at: datetime,
+) -> list[Event]:
+    require_date("released_on", released_on)
+    require_reason("reason", reason)
+    if not account.is_supply_held:
+        raise CustomerStateError(
+            f"supply to {account.customer_code} is not on hold",
+            customer_code=account.customer_code,
+        )
+    return [
+        SupplyReleased(
+            **_next(account, recorded_at),
+            released_on=released_on,
+            reason=reason,
+            by_policy=bool(by_policy),
+        )
+    ]
+
+
+def send_balance_confirmation(
+    account: CustomerAccount,
+    *,
+    confirmation_reference: str,
+    balance_as_of: date,
+    ledger_balance_minor: int,
+    sent_on: date,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Record a balance confirmation sent, with the balance the ledger showed (worked out by
+    the caller from the ageing projection as of ``balance_as_of``)."""
+    require_key("confirmation_reference", confirmation_reference)
+    require_date("balance_as_of", balance_as_of)
+    require_date("sent_on", sent_on)
+    if type(ledger_balance_minor) is not int or ledger_balance_minor < 0:
+        raise InvalidAmountError("ledger balance must be a non-negative int of minor units")
+    if confirmation_reference in account.confirmations_sent:
+        if account.confirmations_sent[confirmation_reference] == ledger_balance_minor:
+            return []
+        raise DuplicateKeyConflictError(
+            f"balance confirmation {confirmation_reference} was already sent with another balance",
+            confirmation_reference=confirmation_reference,
+        )
+    return [
+        BalanceConfirmationSent(
+            **_next(account, recorded_at),
+            confirmation_reference=confirmation_reference,
+            balance_as_of=balance_as_of,
+            ledger_balance_minor=ledger_balance_minor,
+            currency=account.currency,
+            sent_on=sent_on,
+        )
+    ]
+
+
+def acknowledge_balance_confirmation(
+    account: CustomerAccount,
+    *,
+    confirmation_reference: str,
+    confirmed_balance_minor: int,
+    acknowledged_on: date,
+    recorded_at: datetime,
+) -> list[Event]:
+    """The customer stamped the confirmation; a difference from the ledger is kept, signed."""
+    require_date("acknowledged_on", acknowledged_on)
+    if type(confirmed_balance_minor) is not int or confirmed_balance_minor < 0:
+        raise InvalidAmountError("confirmed balance must be a non-negative int of minor units")
+    if confirmation_reference not in account.confirmations_sent:
+        raise ConfirmationNotFoundError(
+            f"no balance confirmation {confirmation_reference!r} was sent to "
+            f"{account.customer_code}",
+            confirmation_reference=confirmation_reference,
+            customer_code=account.customer_code,
+        )
+    if confirmation_reference in account.confirmations_acknowledged:
+        raise CustomerStateError(
+            f"balance confirmation {confirmation_reference} is already acknowledged",
+            confirmation_reference=confirmation_reference,
+        )
+    ledger_balance_minor = account.confirmations_sent[confirmation_reference]
+    return [
+        BalanceConfirmationAcknowledged(
+            **_next(account, recorded_at),
+            confirmation_reference=confirmation_reference,
+            confirmed_balance_minor=confirmed_balance_minor,
+            ledger_balance_minor=ledger_balance_minor,
+            difference_minor=confirmed_balance_minor - ledger_balance_minor,
+            currency=account.currency,
+            acknowledged_on=acknowledged_on,
         )
     ]

@@ -71,6 +71,22 @@ class PaymentStateError(InvalidCommandError):
     """The payment is not in a state that allows the command (already reversed, ...)."""
 
 
+class CustomerStateError(InvalidCommandError):
+    """The customer account is not in a state that allows the command (already on hold, ...)."""
+
+
+class DisputedAmountError(InvalidCommandError):
+    """A disputed or upheld amount larger than what is open (or disputed)."""
+
+
+class DisputeStateError(InvalidCommandError):
+    """The dispute is not in a state that allows the command (already resolved, ...)."""
+
+
+class PromiseStateError(InvalidCommandError):
+    """The promise is not open (withdrawn or superseded)."""
+
+
 class DuplicateKeyConflictError(InvalidCommandError):
     """A business key (invoice number, bank reference, ...) is reused with different content."""
 
@@ -99,6 +115,18 @@ class PaymentNotFoundError(NotFoundError):
 
 
 # Infrastructure, as the domain sees it -------------------------------------------------------
+
+
+class ConfirmationNotFoundError(NotFoundError):
+    """No balance confirmation with that reference was sent."""
+
+
+class DisputeNotFoundError(NotFoundError):
+    """No dispute with that reference on the invoice."""
+
+
+class PromiseNotFoundError(NotFoundError):
+    """No promise to pay with that reference."""
 
 
 class ConcurrencyError(ArledgerError, RuntimeError):

@@ -14,6 +14,8 @@ from uuid import UUID
 
 import attrs
 
+from .policy import EscalationPolicy
+
 
 class PaymentTermsKind(enum.Enum):
     """How a customer is allowed to pay; stored by value."""
@@ -192,3 +194,261 @@ INVOICE_EVENTS: tuple[type[Event], ...] = (
 )
 PAYMENT_EVENTS: tuple[type[Event], ...] = (PaymentReceived, PaymentAllocated, PaymentReversed)
 ALL_EVENTS: tuple[type[Event], ...] = CUSTOMER_EVENTS + INVOICE_EVENTS + PAYMENT_EVENTS
+
+
+# Collections (issue 3) ------------------------------------------------------------------------
+
+
+class RiskRating(enum.Enum):
+    """Credit risk grade of a customer, A (best) to D (worst); stored by value."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class ContactRole(enum.Enum):
+    """Key persons on the customer's side (DOMAIN.md: parties and roles)."""
+
+    ACCEPTOR = "acceptor"
+    PAYMENT_RESPONSIBLE = "payment_responsible"
+    PAYMENT_APPROVER = "payment_approver"
+    KEY_PERSON = "key_person"
+
+
+class DisputeReason(enum.Enum):
+    QUALITY = "quality"
+    DELIVERY = "delivery"
+    PRICING = "pricing"
+    QUANTITY = "quantity"
+    DOCUMENTS = "documents"
+    OTHER = "other"
+
+
+class DisputeOutcome(enum.Enum):
+    UPHELD = "upheld"
+    REJECTED = "rejected"
+
+
+class ActionChannel(enum.Enum):
+    """Collection tools, from mild to severe."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+    FAX = "fax"
+    OVERDUE_NOTICE = "overdue_notice"
+    FINANCE_LETTER = "finance_letter"
+    VISIT = "visit"
+    DEMAND_LETTER = "demand_letter"
+    LAWYER_LETTER = "lawyer_letter"
+    LEGAL_FILING = "legal_filing"
+
+
+class DelinquencyType(enum.Enum):
+    """The seven diagnosed causes of late payment (DOMAIN.md)."""
+
+    WEAK_CHASING = "weak_chasing"
+    CONTRACT_DISPUTE = "contract_dispute"
+    OVERSTOCK = "overstock"
+    POOR_BUSINESS = "poor_business"
+    CASH_FLOW_SQUEEZE = "cash_flow_squeeze"
+    DELIBERATE_DELAY = "deliberate_delay"
+    ACCIDENT = "accident"
+
+
+@attrs.frozen(kw_only=True)
+class CreditLineSet(Event):
+    """The credit line granted, or changed; ``amount_minor`` 0 means no credit."""
+
+    amount_minor: int
+    currency: str
+    effective_on: date
+    approver: str
+    reason: str
+    registered_capital_minor: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RiskRated(Event):
+    rating: RiskRating
+    rated_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class CustomerBlacklisted(Event):
+    blacklisted_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class CustomerCleared(Event):
+    """Taken off the blacklist."""
+
+    cleared_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class PaymentTermsChanged(Event):
+    terms_kind: PaymentTermsKind
+    terms_days: int
+    changed_on: date
+
+
+@attrs.frozen(kw_only=True)
+class PaymentCalendarSet(Event):
+    """The customer's payment process: book-closing day and payment-run days of the month."""
+
+    book_closing_day: int | None
+    payment_run_days: tuple[int, ...]
+    set_on: date
+
+
+@attrs.frozen(kw_only=True)
+class CollectionOwnerChanged(Event):
+    collection_owner: str
+    changed_on: date
+
+
+@attrs.frozen(kw_only=True)
+class KeyContactSet(Event):
+    role: ContactRole
+    name: str
+    phone: str = ""
+    email: str = ""
+    set_on: date
+
+
+@attrs.frozen(kw_only=True)
+class SupplyHeld(Event):
+    held_on: date
+    reason: str
+    by_policy: bool
+
+
+@attrs.frozen(kw_only=True)
+class SupplyReleased(Event):
+    released_on: date
+    reason: str
+    by_policy: bool
+
+
+@attrs.frozen(kw_only=True)
+class BalanceConfirmationSent(Event):
+    """A balance confirmation (statement to be stamped) with the ledger's open balance."""
+
+    confirmation_reference: str
+    balance_as_of: date
+    ledger_balance_minor: int
+    currency: str
+    sent_on: date
+
+
+@attrs.frozen(kw_only=True)
+class BalanceConfirmationAcknowledged(Event):
+    """The customer confirmed a balance; ``difference_minor`` = confirmed - ledger (signed)."""
+
+    confirmation_reference: str
+    confirmed_balance_minor: int
+    ledger_balance_minor: int
+    difference_minor: int
+    currency: str
+    acknowledged_on: date
+
+
+@attrs.frozen(kw_only=True)
+class DisputeOpened(Event):
+    dispute_reference: str
+    amount_minor: int
+    currency: str
+    reason_code: DisputeReason
+    root_cause: str
+    opened_on: date
+
+
+@attrs.frozen(kw_only=True)
+class DisputeResolved(Event):
+    """Upheld disputes are accompanied by a ``CreditNoteApplied`` for ``upheld_minor``."""
+
+    dispute_reference: str
+    outcome: DisputeOutcome
+    upheld_minor: int
+    currency: str
+    resolved_on: date
+    note: str
+
+
+@attrs.frozen(kw_only=True)
+class PromiseMade(Event):
+    promise_reference: str
+    customer_id: UUID
+    amount_minor: int
+    currency: str
+    promised_on: date
+    made_on: date
+    contact: str
+    invoice_ids: tuple[UUID, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class PromiseWithdrawn(Event):
+    withdrawn_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class PromiseSuperseded(Event):
+    superseded_on: date
+    superseded_by: str
+
+
+@attrs.frozen(kw_only=True)
+class CollectionActionRecorded(Event):
+    customer_id: UUID
+    channel: ActionChannel
+    taken_on: date
+    collector: str
+    contact: str
+    outcome: str
+    next_step: str = ""
+    next_step_on: date | None = None
+
+
+@attrs.frozen(kw_only=True)
+class DelinquencyDiagnosed(Event):
+    customer_id: UUID
+    delinquency_type: DelinquencyType
+    diagnosed_on: date
+    note: str
+
+
+@attrs.frozen(kw_only=True)
+class EscalationPolicyAdopted(Event):
+    """A version of the escalation policy, in force from ``effective_on`` until the next one."""
+
+    policy: EscalationPolicy
+    effective_on: date
+    approver: str
+    reason: str
+
+
+COLLECTION_CUSTOMER_EVENTS: tuple[type[Event], ...] = (
+    CreditLineSet,
+    RiskRated,
+    CustomerBlacklisted,
+    CustomerCleared,
+    PaymentTermsChanged,
+    PaymentCalendarSet,
+    CollectionOwnerChanged,
+    KeyContactSet,
+    SupplyHeld,
+    SupplyReleased,
+    BalanceConfirmationSent,
+    BalanceConfirmationAcknowledged,
+)
+DISPUTE_EVENTS: tuple[type[Event], ...] = (DisputeOpened, DisputeResolved)
+PROMISE_EVENTS: tuple[type[Event], ...] = (PromiseMade, PromiseWithdrawn, PromiseSuperseded)
+CASE_EVENTS: tuple[type[Event], ...] = (CollectionActionRecorded, DelinquencyDiagnosed)
+POLICY_EVENTS: tuple[type[Event], ...] = (EscalationPolicyAdopted,)

@@ -26,3 +26,16 @@ def invoice_id(invoice_number: str) -> UUID:
 
 def payment_id(bank_reference: str) -> UUID:
     return _key_id("payment", bank_reference)
+
+
+def promise_id(promise_reference: str) -> UUID:
+    return _key_id("promise", promise_reference)
+
+
+def collection_case_id(customer_code: str) -> UUID:
+    """One collection case per customer: the record of actions and diagnoses."""
+    return _key_id("collection-case", customer_code)
+
+
+def policy_book_id(policy_name: str = "escalation") -> UUID:
+    return _key_id("policy", policy_name)

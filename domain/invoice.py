@@ -17,7 +17,11 @@ from . import ids
 from .customer import CustomerAccount, add_invoice
 from .errors import (
     CustomerNotFoundError,
+    DisputedAmountError,
+    DisputeNotFoundError,
+    DisputeStateError,
     DuplicateKeyConflictError,
+    InvalidCommandError,
     InvalidDateError,
     InvalidInstalmentScheduleError,
     InvoiceStateError,
@@ -27,6 +31,10 @@ from .errors import (
 from .events import (
     ConcessionApproved,
     CreditNoteApplied,
+    DisputeOpened,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeResolved,
     Event,
     Instalment,
     InvoiceIssued,
@@ -72,9 +80,11 @@ class Invoice:
     is_written_off: bool = False
     written_off_on: date | None = None
     credit_note_numbers: frozenset[str] = frozenset()
+    open_disputes: dict[str, int] = attrs.field(factory=dict)
+    dispute_openings: dict[str, tuple[int, DisputeReason, str, date]] = attrs.field(factory=dict)
     # Business dates of movements, kept so that every as-of view of the invoice is a consistent
     # one: reductions are never dated before the latest reopening, and reopenings never before
-    # any earlier movement (see ``movement_floor_on``).
+    # any earlier movement (see ``reduction_floor_on`` and ``reopening_floor_on``).
     last_movement_on: date | None = None
     reopened_on: date | None = None
 
@@ -91,6 +101,11 @@ class Invoice:
             - self.conceded_minor
             - self.written_off_minor
         )
+
+    @property
+    def disputed_minor(self) -> int:
+        """What is in open dispute, at most what is still open."""
+        return min(sum(self.open_disputes.values()), self.open_minor)
 
     @property
     def reduction_floor_on(self) -> date:
@@ -211,6 +226,26 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             last_movement_on=_later(state.last_movement_on, event.reinstated_on),
             reopened_on=event.reinstated_on,
         )
+    elif isinstance(event, DisputeOpened):
+        assert event.dispute_reference not in state.dispute_openings
+        new = attrs.evolve(
+            state,
+            version=version,
+            open_disputes={**state.open_disputes, event.dispute_reference: event.amount_minor},
+            dispute_openings={
+                **state.dispute_openings,
+                event.dispute_reference: (
+                    event.amount_minor,
+                    event.reason_code,
+                    event.root_cause,
+                    event.opened_on,
+                ),
+            },
+        )
+    elif isinstance(event, DisputeResolved):
+        open_disputes = dict(state.open_disputes)
+        del open_disputes[event.dispute_reference]
+        new = attrs.evolve(state, version=version, open_disputes=open_disputes)
     else:
         raise AssertionError(f"not an invoice event: {type(event).__name__}")
     return _check_invariants(new)
@@ -547,3 +582,142 @@ def payment_unapplied(
         unapplied_on=max(unapplied_on, invoice.reopening_floor_on),
         reason=reason,
     )
+
+
+# Disputes -------------------------------------------------------------------------------------
+
+
+def open_dispute(
+    invoice: Invoice,
+    *,
+    dispute_reference: str,
+    amount_minor: int,
+    reason_code: DisputeReason,
+    root_cause: str,
+    opened_on: date,
+    recorded_at: datetime,
+) -> list[Event]:
+    """The customer disputes part or all of what is open; the same dispute again is a no-op."""
+    require_key("dispute_reference", dispute_reference)
+    require_positive("amount_minor", amount_minor)
+    if not isinstance(reason_code, DisputeReason):
+        raise InvalidCommandError(
+            f"dispute reason must be one of {', '.join(r.value for r in DisputeReason)}, "
+            f"got {reason_code!r}",
+            field="reason_code",
+        )
+    require_reason("root_cause", root_cause)
+    require_recorded_at(recorded_at)
+    if dispute_reference in invoice.dispute_openings:
+        if invoice.dispute_openings[dispute_reference] == (
+            amount_minor,
+            reason_code,
+            root_cause,
+            opened_on,
+        ):
+            return []
+        raise DuplicateKeyConflictError(
+            f"dispute {dispute_reference} was already opened with different content",
+            dispute_reference=dispute_reference,
+            invoice_number=invoice.invoice_number,
+        )
+    if invoice.is_written_off:
+        raise InvoiceStateError(
+            f"invoice {invoice.invoice_number} is written off; nothing to dispute",
+            invoice_number=invoice.invoice_number,
+        )
+    undisputed_minor = invoice.open_minor - sum(invoice.open_disputes.values())
+    if amount_minor > undisputed_minor:
+        raise DisputedAmountError(
+            f"dispute of {amount_minor} exceeds invoice {invoice.invoice_number}'s open "
+            f"undisputed amount {max(undisputed_minor, 0)}",
+            invoice_number=invoice.invoice_number,
+            amount_minor=amount_minor,
+            open_minor=invoice.open_minor,
+        )
+    _require_not_before(invoice, "opened_on", opened_on, invoice.issued_on)
+    return [
+        DisputeOpened(
+            originator_id=invoice.id,
+            originator_version=invoice.version + 1,
+            timestamp=recorded_at,
+            dispute_reference=dispute_reference,
+            amount_minor=amount_minor,
+            currency=invoice.currency,
+            reason_code=reason_code,
+            root_cause=root_cause,
+            opened_on=opened_on,
+        )
+    ]
+
+
+def resolve_dispute(
+    invoice: Invoice,
+    *,
+    dispute_reference: str,
+    outcome: DisputeOutcome,
+    resolved_on: date,
+    note: str,
+    upheld_minor: int | None = None,
+    credit_note_number: str | None = None,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Close a dispute. Upheld: a credit note for the upheld amount (default: all of it).
+    Rejected: the amount returns to collection."""
+    require_reason("note", note)
+    require_recorded_at(recorded_at)
+    if not isinstance(outcome, DisputeOutcome):
+        raise InvalidCommandError(f"dispute outcome must be upheld or rejected, got {outcome!r}")
+    if dispute_reference not in invoice.dispute_openings:
+        raise DisputeNotFoundError(
+            f"invoice {invoice.invoice_number} has no dispute {dispute_reference!r}",
+            invoice_number=invoice.invoice_number,
+            dispute_reference=dispute_reference,
+        )
+    if dispute_reference not in invoice.open_disputes:
+        raise DisputeStateError(
+            f"dispute {dispute_reference} on invoice {invoice.invoice_number} is already resolved",
+            invoice_number=invoice.invoice_number,
+            dispute_reference=dispute_reference,
+        )
+    opened_on = invoice.dispute_openings[dispute_reference][3]
+    _require_not_before(invoice, "resolved_on", resolved_on, opened_on)
+    disputed = invoice.open_disputes[dispute_reference]
+    if outcome is DisputeOutcome.REJECTED:
+        if upheld_minor:
+            raise InvalidCommandError(
+                "a rejected dispute upholds nothing", upheld_minor=upheld_minor
+            )
+        upheld = 0
+    else:
+        upheld = min(disputed, invoice.open_minor) if upheld_minor is None else upheld_minor
+        require_positive("upheld_minor", upheld)
+        if upheld > disputed:
+            raise DisputedAmountError(
+                f"upholding {upheld} exceeds the disputed {disputed}",
+                invoice_number=invoice.invoice_number,
+                amount_minor=upheld,
+                disputed_minor=disputed,
+            )
+    resolved = DisputeResolved(
+        originator_id=invoice.id,
+        originator_version=invoice.version + 1,
+        timestamp=recorded_at,
+        dispute_reference=dispute_reference,
+        outcome=outcome,
+        upheld_minor=upheld,
+        currency=invoice.currency,
+        resolved_on=resolved_on,
+        note=note,
+    )
+    if upheld == 0:
+        return [resolved]
+    credit = apply_credit_note(
+        evolve(invoice, resolved),
+        credit_note_number=credit_note_number or f"{dispute_reference}-CN",
+        amount_minor=upheld,
+        applied_on=resolved_on,
+        reason=f"dispute {dispute_reference} upheld",
+        recorded_at=recorded_at,
+    )
+    return [resolved, *credit]

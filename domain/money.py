@@ -55,6 +55,12 @@ def currency_exponent(currency: str) -> int:
         ) from None
 
 
+def minor_per_major(currency: str) -> int:
+    """Minor units in one major unit: 100 for USD, 1 for JPY, 1000 for KWD."""
+    scale: int = 10 ** currency_exponent(currency)
+    return scale
+
+
 def check_currency(currency: str) -> str:
     """Return ``currency`` when it is a known code, else raise ``UnknownCurrencyError``."""
     currency_exponent(currency)
@@ -97,7 +103,7 @@ def parse_amount(text: str | Decimal | int, currency: str) -> int:
 
     Floats are refused: their binary value is not the decimal the user meant.
     """
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, bool | float):
         raise AmountPrecisionError(
             f"floats are not accepted for money ({text!r}); pass a str or Decimal", value=text
         )

@@ -11,6 +11,7 @@ import enum
 import attrs
 
 from .errors import ConfigurationError
+from .money import minor_per_major
 
 
 class AgeingBasis(enum.Enum):
@@ -60,3 +61,172 @@ class AgeingPolicy:
             if days_past_due <= edge:
                 return index
         return len(self.edges_days) + 1
+
+
+# Escalation policy ----------------------------------------------------------------------------
+
+
+class Grade(enum.Enum):
+    """The collection type from the age x amount grid, mild to severe (DOMAIN.md)."""
+
+    FINANCE_FOLLOW_UP = "finance_follow_up"  # short & small
+    FOCUSED_PURSUIT = "focused_pursuit"  # short & large
+    SETTLE = "settle"  # long & small
+    LEGAL_COLLECTION = "legal_collection"  # long & large
+
+
+class TriggerRule(enum.Enum):
+    """What a level trigger measures; stored by value."""
+
+    DAYS_PAST_DUE = "days_past_due"  # oldest undisputed days past due >= threshold
+    OVERDUE_AMOUNT = "overdue_amount"  # undisputed overdue >= threshold (major units, per ccy)
+    BROKEN_PROMISES = "broken_promises"  # broken promises (ever) >= threshold
+    RISK_RATING = "risk_rating"  # rating at or worse than threshold (1=A .. 4=D)
+    BLACKLISTED = "blacklisted"  # on the blacklist (threshold ignored)
+
+
+class WorklistKey(enum.Enum):
+    LEVEL = "level"
+    OVERDUE_AMOUNT = "overdue_amount"
+    DAYS_PAST_DUE = "days_past_due"
+    BROKEN_PROMISES = "broken_promises"
+
+
+@attrs.frozen(kw_only=True)
+class Trigger:
+    rule: TriggerRule
+    threshold: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class EscalationLevel:
+    """One rung of the ladder: entered when any trigger fires."""
+
+    level: int
+    name: str
+    triggers: tuple[Trigger, ...] = ()
+    required_actions: tuple[str, ...] = ()
+    action_due_days: int = 0
+    supply_hold: bool = False
+
+
+def _default_levels() -> tuple[EscalationLevel, ...]:
+    return (
+        EscalationLevel(level=0, name="current"),
+        EscalationLevel(
+            level=1,
+            name="reminder",
+            triggers=(Trigger(rule=TriggerRule.DAYS_PAST_DUE, threshold=1),),
+            required_actions=("overdue_notice", "phone"),
+            action_due_days=3,
+        ),
+        EscalationLevel(
+            level=2,
+            name="pursuit",
+            triggers=(
+                Trigger(rule=TriggerRule.DAYS_PAST_DUE, threshold=31),
+                Trigger(rule=TriggerRule.OVERDUE_AMOUNT, threshold=100_000),
+                Trigger(rule=TriggerRule.BROKEN_PROMISES, threshold=1),
+            ),
+            required_actions=("finance_letter", "visit"),
+            action_due_days=7,
+        ),
+        EscalationLevel(
+            level=3,
+            name="demand",
+            triggers=(
+                Trigger(rule=TriggerRule.DAYS_PAST_DUE, threshold=61),
+                Trigger(rule=TriggerRule.BROKEN_PROMISES, threshold=2),
+                Trigger(rule=TriggerRule.RISK_RATING, threshold=4),
+            ),
+            required_actions=("demand_letter", "visit"),
+            action_due_days=7,
+            supply_hold=True,
+        ),
+        EscalationLevel(
+            level=4,
+            name="legal",
+            triggers=(
+                Trigger(rule=TriggerRule.DAYS_PAST_DUE, threshold=91),
+                Trigger(rule=TriggerRule.BROKEN_PROMISES, threshold=3),
+                Trigger(rule=TriggerRule.BLACKLISTED),
+            ),
+            required_actions=("lawyer_letter", "legal_filing"),
+            action_due_days=14,
+            supply_hold=True,
+        ),
+    )
+
+
+def _check_levels(
+    _instance: object, _attribute: object, levels: tuple[EscalationLevel, ...]
+) -> None:
+    if [level.level for level in levels] != list(range(len(levels))):
+        raise ConfigurationError("escalation levels must be numbered 0, 1, 2, ... in order")
+    if levels and levels[0].triggers:
+        raise ConfigurationError("level 0 is where a customer with no trigger stands")
+
+
+@attrs.frozen(kw_only=True)
+class EscalationPolicy:
+    """Everything the collection rules depend on, as data, versioned by adoption events.
+
+    Amount thresholds are in major units of the customer's currency (``large_above`` = 100,000
+    means 100,000.00 USD, 100,000 JPY); ``large_above_by_currency`` overrides it per currency.
+    """
+
+    version: int = 1
+    ageing: AgeingPolicy = attrs.field(factory=AgeingPolicy)
+    long_after_days: int = 30
+    large_above: int = 100_000
+    large_above_by_currency: dict[str, int] = attrs.field(factory=dict)
+    disputed_counts: bool = False
+    promise_tolerance_days: int = 3
+    promise_suspends: bool = True
+    levels: tuple[EscalationLevel, ...] = attrs.field(
+        factory=_default_levels, converter=tuple, validator=_check_levels
+    )
+    credit_block_level: int = 3
+    credit_line_capital_ratio_bps: int = 5000
+    provision_rates_bps: tuple[int, ...] = attrs.field(
+        default=(50, 200, 1000, 2500, 5000, 10000), converter=tuple
+    )
+    worklist_priority: tuple[WorklistKey, ...] = attrs.field(
+        default=(
+            WorklistKey.LEVEL,
+            WorklistKey.OVERDUE_AMOUNT,
+            WorklistKey.DAYS_PAST_DUE,
+            WorklistKey.BROKEN_PROMISES,
+        ),
+        converter=tuple,
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.provision_rates_bps) != len(self.ageing.bucket_labels):
+            raise ConfigurationError(
+                f"{len(self.provision_rates_bps)} provision rates for "
+                f"{len(self.ageing.bucket_labels)} ageing buckets",
+            )
+        if any(not 0 <= rate <= 10000 for rate in self.provision_rates_bps):
+            raise ConfigurationError("provision rates are basis points from 0 to 10000")
+        if self.long_after_days < 0 or self.large_above < 0 or self.promise_tolerance_days < 0:
+            raise ConfigurationError("policy thresholds must not be negative")
+
+    def large_above_minor(self, currency: str) -> int:
+        """The 'large' threshold in minor units of ``currency``."""
+        major = self.large_above_by_currency.get(currency, self.large_above)
+        return major * minor_per_major(currency)
+
+    def grade(self, days_past_due: int, overdue_minor: int, currency: str) -> Grade:
+        """Grade by age x amount: long after ``long_after_days``, large above ``large_above``."""
+        long = days_past_due > self.long_after_days
+        large = overdue_minor > self.large_above_minor(currency)
+        if long:
+            return Grade.LEGAL_COLLECTION if large else Grade.SETTLE
+        return Grade.FOCUSED_PURSUIT if large else Grade.FINANCE_FOLLOW_UP
+
+    def level(self, number: int) -> EscalationLevel:
+        return self.levels[number]
+
+
+DEFAULT_ESCALATION_POLICY = EscalationPolicy()

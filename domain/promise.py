@@ -1,0 +1,224 @@
+"""Promise-to-pay aggregate: what a customer promised, when, for which invoices, and by whom.
+
+Invariant: a promise is made once and then may only be withdrawn or superseded, once. Whether
+it was kept is not recorded here: it is judged from payments by the promise projection.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from uuid import UUID
+
+import attrs
+
+from . import ids
+from .customer import CustomerAccount
+from .errors import (
+    CurrencyMismatchError,
+    DuplicateKeyConflictError,
+    InvalidCommandError,
+    InvalidDateError,
+    PromiseStateError,
+)
+from .events import Event, PromiseMade, PromiseSuperseded, PromiseWithdrawn
+from .invoice import Invoice
+from .rules import (
+    require_date,
+    require_key,
+    require_positive,
+    require_reason,
+    require_recorded_at,
+    require_text,
+)
+
+
+class PromiseState(enum.Enum):
+    OPEN = "open"
+    WITHDRAWN = "withdrawn"
+    SUPERSEDED = "superseded"
+
+
+@attrs.frozen(kw_only=True)
+class Promise:
+    id: UUID
+    version: int
+    promise_reference: str
+    customer_id: UUID
+    amount_minor: int
+    currency: str
+    promised_on: date
+    made_on: date
+    contact: str
+    invoice_ids: tuple[UUID, ...]
+    state: PromiseState = PromiseState.OPEN
+    closed_on: date | None = None
+
+
+def evolve(state: Promise | None, event: Event) -> Promise:
+    if isinstance(event, PromiseMade):
+        assert state is None
+        return Promise(
+            id=event.originator_id,
+            version=event.originator_version,
+            promise_reference=event.promise_reference,
+            customer_id=event.customer_id,
+            amount_minor=event.amount_minor,
+            currency=event.currency,
+            promised_on=event.promised_on,
+            made_on=event.made_on,
+            contact=event.contact,
+            invoice_ids=event.invoice_ids,
+        )
+    assert state is not None
+    assert state.state is PromiseState.OPEN
+    assert event.originator_version == state.version + 1
+    if isinstance(event, PromiseWithdrawn):
+        return attrs.evolve(
+            state,
+            version=event.originator_version,
+            state=PromiseState.WITHDRAWN,
+            closed_on=event.withdrawn_on,
+        )
+    if isinstance(event, PromiseSuperseded):
+        return attrs.evolve(
+            state,
+            version=event.originator_version,
+            state=PromiseState.SUPERSEDED,
+            closed_on=event.superseded_on,
+        )
+    raise AssertionError(f"not a promise event: {type(event).__name__}")
+
+
+def fold(events: Iterable[Event], state: Promise | None = None) -> Promise | None:
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def make_promise(
+    existing: Promise | None,
+    customer: CustomerAccount,
+    *,
+    promise_reference: str,
+    amount_minor: int,
+    currency: str,
+    promised_on: date,
+    made_on: date,
+    contact: str,
+    invoices: Sequence[Invoice] = (),
+    supersedes: Promise | None = None,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Record a promise to pay; optionally replacing an open one (which is then superseded)."""
+    require_key("promise_reference", promise_reference)
+    require_positive("amount_minor", amount_minor)
+    require_date("promised_on", promised_on)
+    require_date("made_on", made_on)
+    require_text("contact", contact)
+    require_recorded_at(recorded_at)
+    if promised_on < made_on:
+        raise InvalidDateError(
+            f"promise {promise_reference}: promised date {promised_on} is before {made_on}, "
+            "when it was made",
+            promise_reference=promise_reference,
+        )
+    if currency != customer.currency:
+        raise CurrencyMismatchError(
+            f"promise {promise_reference} is in {currency}; {customer.customer_code}'s account "
+            f"is in {customer.currency}",
+            currency=currency,
+            other_currency=customer.currency,
+        )
+    for invoice in invoices:
+        if invoice.customer_id != customer.id:
+            raise InvalidCommandError(
+                f"invoice {invoice.invoice_number} is not {customer.customer_code}'s",
+                invoice_number=invoice.invoice_number,
+                promise_reference=promise_reference,
+            )
+    invoice_ids = tuple(invoice.id for invoice in invoices)
+    if len(set(invoice_ids)) != len(invoice_ids):
+        raise InvalidCommandError("an invoice is named twice in the promise")
+    made = PromiseMade(
+        originator_id=ids.promise_id(promise_reference),
+        originator_version=1,
+        timestamp=recorded_at,
+        promise_reference=promise_reference,
+        customer_id=customer.id,
+        amount_minor=amount_minor,
+        currency=currency,
+        promised_on=promised_on,
+        made_on=made_on,
+        contact=contact,
+        invoice_ids=invoice_ids,
+    )
+    if existing is not None:
+        same = (
+            existing.customer_id == customer.id
+            and existing.amount_minor == amount_minor
+            and existing.currency == currency
+            and existing.promised_on == promised_on
+            and existing.made_on == made_on
+            and existing.contact == contact
+            and existing.invoice_ids == invoice_ids
+        )
+        if same:
+            return []
+        raise DuplicateKeyConflictError(
+            f"promise {promise_reference} was already recorded with different content",
+            promise_reference=promise_reference,
+        )
+    events: list[Event] = []
+    if supersedes is not None:
+        if supersedes.customer_id != customer.id:
+            raise InvalidCommandError("a promise can only supersede the same customer's promise")
+        _require_open(supersedes)
+        if made_on < supersedes.made_on:
+            raise InvalidDateError(
+                f"promise {promise_reference} made {made_on}, before the promise it replaces",
+                promise_reference=promise_reference,
+            )
+        events.append(
+            PromiseSuperseded(
+                originator_id=supersedes.id,
+                originator_version=supersedes.version + 1,
+                timestamp=recorded_at,
+                superseded_on=made_on,
+                superseded_by=promise_reference,
+            )
+        )
+    events.append(made)
+    return events
+
+
+def _require_open(promise: Promise) -> None:
+    if promise.state is not PromiseState.OPEN:
+        raise PromiseStateError(
+            f"promise {promise.promise_reference} is {promise.state.value}",
+            promise_reference=promise.promise_reference,
+        )
+
+
+def withdraw_promise(
+    promise: Promise, *, withdrawn_on: date, reason: str, recorded_at: datetime
+) -> list[Event]:
+    require_date("withdrawn_on", withdrawn_on)
+    require_reason("reason", reason)
+    require_recorded_at(recorded_at)
+    _require_open(promise)
+    if withdrawn_on < promise.made_on:
+        raise InvalidDateError(
+            f"promise {promise.promise_reference} withdrawn before it was made",
+            promise_reference=promise.promise_reference,
+        )
+    return [
+        PromiseWithdrawn(
+            originator_id=promise.id,
+            originator_version=promise.version + 1,
+            timestamp=recorded_at,
+            withdrawn_on=withdrawn_on,
+            reason=reason,
+        )
+    ]

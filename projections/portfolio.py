@@ -1,0 +1,391 @@
+"""Portfolio facts: one fold over the whole log keeping every fact the collection read models
+need, each with its business date, so that any of them can be asked "as of" any date.
+
+Builds on the ageing fold (invoices and their dated movements) and adds customers' dated
+histories (owner, credit line, rating, blacklist, supply hold, terms, calendar, contacts,
+balance confirmations), disputes, payments, promises, collection actions, diagnoses and the
+escalation policy versions. Invariant: nothing here decides anything; the queries in
+``promises``, ``escalation`` and ``kpis`` do, from these facts and an ``as_of`` date.
+
+Like the ageing state it is mutated in place for speed; ``fold`` returns the state it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import TypeVar
+from uuid import UUID
+
+import attrs
+
+from arledger.domain.events import (
+    ActionChannel,
+    BalanceConfirmationAcknowledged,
+    BalanceConfirmationSent,
+    CollectionActionRecorded,
+    CollectionOwnerChanged,
+    ContactRole,
+    CreditLineSet,
+    CustomerAccountOpened,
+    CustomerBlacklisted,
+    CustomerCleared,
+    DelinquencyDiagnosed,
+    DelinquencyType,
+    DisputeOpened,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeResolved,
+    EscalationPolicyAdopted,
+    Event,
+    InvoiceAddedToAccount,
+    KeyContactSet,
+    PaymentApplied,
+    PaymentCalendarSet,
+    PaymentReceived,
+    PaymentReversed,
+    PaymentTermsChanged,
+    PaymentTermsKind,
+    PaymentUnapplied,
+    PromiseMade,
+    PromiseSuperseded,
+    PromiseWithdrawn,
+    RiskRated,
+    RiskRating,
+    SupplyHeld,
+    SupplyReleased,
+)
+from arledger.domain.policy import EscalationPolicy
+from arledger.domain.policy_book import PolicyVersion, policy_in_force
+
+from . import ageing
+from .ageing import InvoiceFacts
+
+V = TypeVar("V")
+
+
+def value_on(history: Sequence[tuple[date, V]], on: date, default: V) -> V:
+    """The value a dated history had on ``on``: the last entry dated on or before it.
+
+    Entries are kept in recording order; for equal dates the later-recorded one wins.
+    """
+    result = default
+    for entry_on, value in history:
+        if entry_on <= on:
+            result = value
+    return result
+
+
+@attrs.define
+class CustomerHistory:
+    customer_id: UUID
+    customer_code: str
+    name: str
+    currency: str
+    opened_on: date
+    owners: list[tuple[date, str]]
+    terms: list[tuple[date, tuple[PaymentTermsKind, int]]]
+    credit_lines: list[tuple[date, int]] = attrs.field(factory=list)
+    ratings: list[tuple[date, RiskRating]] = attrs.field(factory=list)
+    blacklisted: list[tuple[date, bool]] = attrs.field(factory=list)
+    supply_held: list[tuple[date, bool]] = attrs.field(factory=list)
+    calendar: tuple[int | None, tuple[int, ...]] = (None, ())
+    contacts: dict[ContactRole, tuple[str, str, str]] = attrs.field(factory=dict)
+    confirmations: list[Confirmation] = attrs.field(factory=list)
+    invoice_ids: list[UUID] = attrs.field(factory=list)
+
+    def owner_on(self, on: date) -> str:
+        return value_on(self.owners, on, self.owners[0][1])
+
+    def credit_line_on(self, on: date) -> int | None:
+        return value_on(self.credit_lines, on, None)
+
+    def rating_on(self, on: date) -> RiskRating | None:
+        return value_on(self.ratings, on, None)
+
+    def is_blacklisted_on(self, on: date) -> bool:
+        return value_on(self.blacklisted, on, False)
+
+    def is_supply_held_on(self, on: date) -> bool:
+        return value_on(self.supply_held, on, False)
+
+
+@attrs.define
+class Confirmation:
+    reference: str
+    balance_as_of: date
+    ledger_balance_minor: int
+    currency: str
+    sent_on: date
+    confirmed_balance_minor: int | None = None
+    difference_minor: int | None = None
+    acknowledged_on: date | None = None
+
+
+@attrs.define
+class DisputeFacts:
+    reference: str
+    invoice_id: UUID
+    amount_minor: int
+    reason_code: DisputeReason
+    root_cause: str
+    opened_on: date
+    resolved_on: date | None = None
+    outcome: DisputeOutcome | None = None
+    upheld_minor: int = 0
+
+    def is_open_on(self, on: date) -> bool:
+        return self.opened_on <= on and (self.resolved_on is None or self.resolved_on > on)
+
+
+@attrs.define
+class PaymentFacts:
+    payment_id: UUID
+    bank_reference: str
+    customer_id: UUID
+    amount_minor: int
+    currency: str
+    value_on: date
+    reversed_on: date | None = None
+
+    def counts_on(self, on: date) -> bool:
+        """Received by ``on`` and not reversed by then."""
+        return self.value_on <= on and (self.reversed_on is None or self.reversed_on > on)
+
+
+@attrs.define
+class PromiseFacts:
+    promise_id: UUID
+    reference: str
+    customer_id: UUID
+    amount_minor: int
+    currency: str
+    promised_on: date
+    made_on: date
+    contact: str
+    invoice_ids: tuple[UUID, ...]
+    withdrawn_on: date | None = None
+    superseded_on: date | None = None
+    superseded_by: str | None = None
+
+
+@attrs.define
+class ActionFacts:
+    customer_id: UUID
+    channel: ActionChannel
+    taken_on: date
+    collector: str
+    contact: str
+    outcome: str
+    next_step: str
+    next_step_on: date | None
+
+
+@attrs.define
+class DiagnosisFacts:
+    customer_id: UUID
+    delinquency_type: DelinquencyType
+    diagnosed_on: date
+    note: str
+
+
+@attrs.define
+class PortfolioState:
+    ageing: ageing.AgeingState = attrs.field(factory=ageing.initial)
+    customers: dict[UUID, CustomerHistory] = attrs.field(factory=dict)
+    disputes: dict[UUID, list[DisputeFacts]] = attrs.field(factory=dict)
+    payments: dict[UUID, PaymentFacts] = attrs.field(factory=dict)
+    # invoice id -> [(payment id, business date, minor units: + applied, - unapplied)]
+    applications: dict[UUID, list[tuple[UUID, date, int]]] = attrs.field(factory=dict)
+    promises: dict[UUID, PromiseFacts] = attrs.field(factory=dict)
+    promise_ids_by_reference: dict[str, UUID] = attrs.field(factory=dict)
+    actions: dict[UUID, list[ActionFacts]] = attrs.field(factory=dict)
+    diagnoses: dict[UUID, list[DiagnosisFacts]] = attrs.field(factory=dict)
+    policy_versions: list[PolicyVersion] = attrs.field(factory=list)
+
+    def policy_on(self, on: date) -> EscalationPolicy:
+        return policy_in_force(self.policy_versions, on)
+
+    def invoices_of(self, customer_id: UUID) -> list[InvoiceFacts]:
+        history = self.customers.get(customer_id)
+        if history is None:
+            return []
+        return [self.ageing.invoices[invoice_id] for invoice_id in history.invoice_ids]
+
+    def disputed_minor_on(self, invoice_id: UUID, on: date) -> int:
+        """What is in open dispute on ``on``, at most what is open then."""
+        disputed = sum(
+            dispute.amount_minor
+            for dispute in self.disputes.get(invoice_id, ())
+            if dispute.is_open_on(on)
+        )
+        if disputed == 0:
+            return 0
+        return min(disputed, self.ageing.invoices[invoice_id].open_minor_on(on))
+
+
+def initial() -> PortfolioState:
+    return PortfolioState()
+
+
+def fold(state: PortfolioState, event: Event) -> PortfolioState:
+    """Fold one event; every event type of the ledger is known here or in the ageing fold."""
+    ageing.fold(state.ageing, event)
+    customer = state.customers.get(event.originator_id)
+    if isinstance(event, CustomerAccountOpened):
+        state.customers[event.originator_id] = CustomerHistory(
+            customer_id=event.originator_id,
+            customer_code=event.customer_code,
+            name=event.name,
+            currency=event.currency,
+            opened_on=event.opened_on,
+            owners=[(event.opened_on, event.collection_owner)],
+            terms=[(event.opened_on, (event.terms_kind, event.terms_days))],
+        )
+    elif isinstance(event, InvoiceAddedToAccount):
+        assert customer is not None
+        customer.invoice_ids.append(event.invoice_id)
+    elif isinstance(event, CollectionOwnerChanged):
+        assert customer is not None
+        customer.owners.append((event.changed_on, event.collection_owner))
+    elif isinstance(event, CreditLineSet):
+        assert customer is not None
+        customer.credit_lines.append((event.effective_on, event.amount_minor))
+    elif isinstance(event, RiskRated):
+        assert customer is not None
+        customer.ratings.append((event.rated_on, event.rating))
+    elif isinstance(event, CustomerBlacklisted):
+        assert customer is not None
+        customer.blacklisted.append((event.blacklisted_on, True))
+    elif isinstance(event, CustomerCleared):
+        assert customer is not None
+        customer.blacklisted.append((event.cleared_on, False))
+    elif isinstance(event, SupplyHeld):
+        assert customer is not None
+        customer.supply_held.append((event.held_on, True))
+    elif isinstance(event, SupplyReleased):
+        assert customer is not None
+        customer.supply_held.append((event.released_on, False))
+    elif isinstance(event, PaymentTermsChanged):
+        assert customer is not None
+        customer.terms.append((event.changed_on, (event.terms_kind, event.terms_days)))
+    elif isinstance(event, PaymentCalendarSet):
+        assert customer is not None
+        customer.calendar = (event.book_closing_day, event.payment_run_days)
+    elif isinstance(event, KeyContactSet):
+        assert customer is not None
+        customer.contacts[event.role] = (event.name, event.phone, event.email)
+    elif isinstance(event, BalanceConfirmationSent):
+        assert customer is not None
+        customer.confirmations.append(
+            Confirmation(
+                reference=event.confirmation_reference,
+                balance_as_of=event.balance_as_of,
+                ledger_balance_minor=event.ledger_balance_minor,
+                currency=event.currency,
+                sent_on=event.sent_on,
+            )
+        )
+    elif isinstance(event, BalanceConfirmationAcknowledged):
+        assert customer is not None
+        for confirmation in customer.confirmations:
+            if confirmation.reference == event.confirmation_reference:
+                confirmation.confirmed_balance_minor = event.confirmed_balance_minor
+                confirmation.difference_minor = event.difference_minor
+                confirmation.acknowledged_on = event.acknowledged_on
+    else:
+        _fold_other(state, event)
+    return state
+
+
+def _fold_other(state: PortfolioState, event: Event) -> None:
+    if isinstance(event, DisputeOpened):
+        state.disputes.setdefault(event.originator_id, []).append(
+            DisputeFacts(
+                reference=event.dispute_reference,
+                invoice_id=event.originator_id,
+                amount_minor=event.amount_minor,
+                reason_code=event.reason_code,
+                root_cause=event.root_cause,
+                opened_on=event.opened_on,
+            )
+        )
+    elif isinstance(event, DisputeResolved):
+        for dispute in state.disputes[event.originator_id]:
+            if dispute.reference == event.dispute_reference:
+                dispute.resolved_on = event.resolved_on
+                dispute.outcome = event.outcome
+                dispute.upheld_minor = event.upheld_minor
+    elif isinstance(event, PaymentReceived):
+        state.payments[event.originator_id] = PaymentFacts(
+            payment_id=event.originator_id,
+            bank_reference=event.bank_reference,
+            customer_id=event.payer_customer_id,
+            amount_minor=event.amount_minor,
+            currency=event.currency,
+            value_on=event.value_on,
+        )
+    elif isinstance(event, PaymentReversed):
+        state.payments[event.originator_id].reversed_on = event.reversed_on
+    elif isinstance(event, PaymentApplied):
+        state.applications.setdefault(event.originator_id, []).append(
+            (event.payment_id, event.applied_on, event.amount_minor)
+        )
+    elif isinstance(event, PaymentUnapplied):
+        state.applications.setdefault(event.originator_id, []).append(
+            (event.payment_id, event.unapplied_on, -event.amount_minor)
+        )
+    elif isinstance(event, PromiseMade):
+        state.promises[event.originator_id] = PromiseFacts(
+            promise_id=event.originator_id,
+            reference=event.promise_reference,
+            customer_id=event.customer_id,
+            amount_minor=event.amount_minor,
+            currency=event.currency,
+            promised_on=event.promised_on,
+            made_on=event.made_on,
+            contact=event.contact,
+            invoice_ids=event.invoice_ids,
+        )
+        state.promise_ids_by_reference[event.promise_reference] = event.originator_id
+    elif isinstance(event, PromiseWithdrawn):
+        state.promises[event.originator_id].withdrawn_on = event.withdrawn_on
+    elif isinstance(event, PromiseSuperseded):
+        promise = state.promises[event.originator_id]
+        promise.superseded_on = event.superseded_on
+        promise.superseded_by = event.superseded_by
+    elif isinstance(event, CollectionActionRecorded):
+        state.actions.setdefault(event.customer_id, []).append(
+            ActionFacts(
+                customer_id=event.customer_id,
+                channel=event.channel,
+                taken_on=event.taken_on,
+                collector=event.collector,
+                contact=event.contact,
+                outcome=event.outcome,
+                next_step=event.next_step,
+                next_step_on=event.next_step_on,
+            )
+        )
+    elif isinstance(event, DelinquencyDiagnosed):
+        state.diagnoses.setdefault(event.customer_id, []).append(
+            DiagnosisFacts(
+                customer_id=event.customer_id,
+                delinquency_type=event.delinquency_type,
+                diagnosed_on=event.diagnosed_on,
+                note=event.note,
+            )
+        )
+    elif isinstance(event, EscalationPolicyAdopted):
+        state.policy_versions.append(
+            PolicyVersion(effective_on=event.effective_on, policy=event.policy)
+        )
+
+
+def fold_all(events: Iterable[Event], *, known_at: datetime | None = None) -> PortfolioState:
+    """Fold a whole log; with ``known_at``, only events recorded by then count (for audits)."""
+    state = initial()
+    for event in events:
+        if known_at is None or event.timestamp <= known_at:
+            fold(state, event)
+    return state
