@@ -63,6 +63,8 @@ from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.policy_book import PolicyBook
 from arledger.domain.promise import Promise
 from arledger.projections import ageing
+from arledger.projections.portfolio import PortfolioState
+from arledger.projections.portfolio import fold_all as fold_portfolio
 
 from .serialization import CattrsMapper, register_event_topics
 from .store import describe_store, store_env
@@ -937,3 +939,70 @@ class Ledger(Application[UUID]):
         """The ageing table as of ``as_of``, folded from the whole log."""
         state = ageing.fold_all(self.iter_events(), known_at=known_at)
         return ageing.ageing_report(state, as_of, policy=policy, grouping=grouping)
+
+    # Collections queries: pure read models over a fold of the log --------------------------
+
+    def portfolio(self, *, known_at: datetime | None = None) -> PortfolioState:
+        """Every fact of the ledger with its business date (optionally as recorded by
+        ``known_at``), ready for the as-of queries below."""
+        return fold_portfolio(self.iter_events(), known_at=known_at)
+
+    def escalation_status(
+        self, customer_code: str, as_of: date, *, known_at: datetime | None = None
+    ) -> Any:
+        """Level, grade, reasons, suspension, next action and history of one customer."""
+        from arledger.projections import escalation
+
+        customer_id = self.customer(customer_code).id
+        return escalation.escalation_status(self.portfolio(known_at=known_at), customer_id, as_of)
+
+    def worklist(
+        self, as_of: date, *, owner: str | None = None, known_at: datetime | None = None
+    ) -> Any:
+        """Customers needing action as of ``as_of``, in the policy's priority order."""
+        from arledger.projections import escalation
+
+        return escalation.worklist(self.portfolio(known_at=known_at), as_of, owner=owner)
+
+    def explain(self, customer_code: str, as_of: date, *, known_at: datetime | None = None) -> str:
+        """Why the customer stands at its level, in words and figures."""
+        from arledger.projections import escalation
+
+        customer_id = self.customer(customer_code).id
+        return escalation.explain(self.portfolio(known_at=known_at), customer_id, as_of)
+
+    def check_credit(self, customer_code: str, order_amount: Money, as_of: date) -> Any:
+        """Approve or block an order, with every reason."""
+        from arledger.projections import credit
+
+        customer_id = self.customer(customer_code).id
+        return credit.check_credit(
+            self.portfolio(),
+            customer_id,
+            order_amount_minor=order_amount.amount_minor,
+            currency=order_amount.currency,
+            as_of=as_of,
+        )
+
+    def kpis(
+        self,
+        start_on: date,
+        end_on: date,
+        *,
+        grouping: str = "portfolio",
+        known_at: datetime | None = None,
+    ) -> Any:
+        """Collection KPIs for the period ``start_on``..``end_on`` (inclusive)."""
+        from arledger.projections import kpis
+
+        return kpis.kpi_report(
+            self.portfolio(known_at=known_at), start_on, end_on, grouping=grouping
+        )
+
+    def propose_credit_line(self, registered_capital: Money, on: date) -> Money:
+        """The credit line the policy in force on ``on`` proposes for a registered capital."""
+        policy = self.portfolio().policy_on(on)
+        return Money(
+            customer_module.propose_credit_line(registered_capital.amount_minor, policy),
+            registered_capital.currency,
+        )
