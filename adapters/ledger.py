@@ -1006,3 +1006,8 @@ class Ledger(Application[UUID]):
             customer_module.propose_credit_line(registered_capital.amount_minor, policy),
             registered_capital.currency,
         )
+
+    def expected_pay_on(self, invoice_number: str) -> date:
+        """When the customer's payment calendar (book-closing and payment-run days) lets the
+        invoice's money arrive."""
+        return self.portfolio().expected_pay_on(self.invoice(invoice_number).id)

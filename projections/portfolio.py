@@ -55,6 +55,7 @@ from arledger.domain.events import (
     SupplyHeld,
     SupplyReleased,
 )
+from arledger.domain.calendar import expected_pay_on
 from arledger.domain.policy import EscalationPolicy
 from arledger.domain.policy_book import PolicyVersion, policy_in_force
 
@@ -211,6 +212,17 @@ class PortfolioState:
         if history is None:
             return []
         return [self.ageing.invoices[invoice_id] for invoice_id in history.invoice_ids]
+
+    def expected_pay_on(self, invoice_id: UUID) -> date:
+        """When the customer's payment calendar lets the invoice's money arrive."""
+        invoice = self.ageing.invoices[invoice_id]
+        book_closing_day, payment_run_days = self.customers[invoice.customer_id].calendar
+        return expected_pay_on(
+            issued_on=invoice.issued_on,
+            due_on=invoice.due_on,
+            book_closing_day=book_closing_day,
+            payment_run_days=payment_run_days,
+        )
 
     def disputed_minor_on(self, invoice_id: UUID, on: date) -> int:
         """What is in open dispute on ``on``, at most what is open then."""
