@@ -184,7 +184,7 @@ class Session:
         collection_owner: str,
         opened_on: date,
         terms_kind: PaymentTermsKind = PaymentTermsKind.NET,
-        terms_days: int = 30,
+        terms_days: int = customer_module.DEFAULT_TERMS_DAYS,
     ) -> list[Event]:
         existing = self.customer(customer_code) if isinstance(customer_code, str) else None
         return self.record(

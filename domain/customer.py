@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import TypedDict
+from typing import Final, TypedDict
 from uuid import UUID
 
 import attrs
@@ -51,6 +51,10 @@ from .rules import (
     require_recorded_at,
     require_text,
 )
+
+
+DEFAULT_TERMS_DAYS: Final = 30
+"""Net days when an account is opened without terms."""
 
 
 @attrs.frozen(kw_only=True)
@@ -173,7 +177,7 @@ def open_account(
     collection_owner: str,
     opened_on: date,
     terms_kind: PaymentTermsKind = PaymentTermsKind.NET,
-    terms_days: int = 30,
+    terms_days: int = DEFAULT_TERMS_DAYS,
     recorded_at: datetime,
 ) -> list[Event]:
     """Open a customer account; repeating the same opening is a no-op."""

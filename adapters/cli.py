@@ -1,0 +1,710 @@
+"""The command line: ``arledger demo``, ``arledger import`` and ``arledger ageing``.
+
+The store is the one ``Ledger()`` picks from the environment (SQLite ``arledger.db`` in the
+working directory unless ``ARLEDGER_STORE`` / ``ARLEDGER_DB`` say otherwise). Invariant: an error
+arledger raises on purpose ends the command with a plain message on stderr and exit code 1 (bad
+data or a refused command) or 2 (bad usage or configuration), never with a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import typer
+from eventsourcing.persistence import (
+    InfrastructureFactoryError,
+    IntegrityError,
+    PersistenceError,
+)
+from rich.console import Console
+from rich.table import Table
+
+from arledger.domain.errors import ArledgerError, ConfigurationError
+from arledger.domain.money import format_minor
+from arledger.projections import ageing, kpis
+
+from .demo import DEMO_AS_OF, DEMO_SEED_DEFAULT, SEED_MAX, generate_demo, record_demo
+from .importer import (
+    PRESETS,
+    ColumnMapping,
+    ImportKind,
+    ImportResult,
+    import_file,
+    load_mapping,
+    preset,
+)
+from .ledger import Ledger
+from .store import describe_store, store_env
+
+EXIT_REFUSED: Final = 1
+"""Bad data or a command the domain refused: nothing was recorded."""
+EXIT_USAGE: Final = 2
+"""Bad usage or configuration (the same code click uses for usage errors)."""
+
+TOP_OVERDUE_DEFAULT: Final = 10
+TABLE_WIDTH_UNATTENDED: Final = 160
+"""Width of tables when stdout is not a terminal, so that piped tables do not wrap numbers."""
+
+_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+app = typer.Typer(
+    name="arledger",
+    help="arledger: an event-sourced accounts-receivable ledger.\n\n"
+    "The store is SQLite arledger.db in the working directory, or the one ARLEDGER_STORE "
+    "(sqlite|memory|postgres) and ARLEDGER_DB name.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Markdown rewraps docstring paragraphs to the terminal instead of keeping source lines.
+    rich_markup_mode="markdown",
+)
+
+
+class OutputFormat(enum.Enum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+def parse_iso_date(value: str | date) -> date:
+    """A date written as ISO YYYY-MM-DD; anything else is a usage error."""
+    if isinstance(value, date):
+        return value
+    text = value.strip()
+    try:
+        if not _ISO_DATE.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date in ISO form YYYY-MM-DD") from None
+
+
+def _stdout() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=TABLE_WIDTH_UNATTENDED)
+    return console
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def _reported_errors() -> Iterator[None]:
+    """Turn arledger's own errors into a message on stderr and an exit code."""
+    try:
+        yield
+    except ConfigurationError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except ArledgerError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+    except IntegrityError:
+        typer.echo(
+            "error: another writer changed the same records at the same time; what was being "
+            "saved was not recorded, run the command again",
+            err=True,
+        )
+        raise typer.Exit(EXIT_REFUSED) from None
+    except (PersistenceError, InfrastructureFactoryError) as error:
+        typer.echo(f"error: {_store_name()} cannot be used: {error}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+
+
+def _store_name() -> str:
+    try:
+        return describe_store(store_env(os.environ))
+    except ConfigurationError:
+        return "the store"
+
+
+def _ledger() -> Ledger:
+    return Ledger()
+
+
+# demo -----------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    seed: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=SEED_MAX,
+            help="Seed of the generator: the same seed always gives the same ledger.",
+        ),
+    ] = DEMO_SEED_DEFAULT,
+    as_of: Annotated[
+        date | None,
+        typer.Option(
+            "--as-of",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help=f"Date of the report; by default {DEMO_AS_OF}, the end of the generated year.",
+            show_default=False,
+        ),
+    ] = None,
+    top: Annotated[
+        int, typer.Option(min=1, max=100, help="Customers listed per currency as most overdue.")
+    ] = TOP_OVERDUE_DEFAULT,
+) -> None:
+    """Record a seeded demo ledger (200 customers, 5,000 invoices) and print its ageing.
+
+    Invoices in CNY, USD and EUR, some with instalment schedules, paid on time, late, in part
+    or not at all. Running it again on the same store adds nothing.
+    """
+    report_on = as_of or DEMO_AS_OF
+    with _reported_errors():
+        ledger = _ledger()
+        plan = generate_demo(seed)
+        status = _stderr().status("Recording the demo ledger...")
+        with status:
+            result = record_demo(
+                ledger,
+                plan,
+                progress=lambda done, total: status.update(
+                    f"Recording the demo ledger: {done} of {total} commands"
+                ),
+            )
+        out = _stdout()
+        where = ledger.store_description
+        if result.already_recorded:
+            out.print(
+                f"The demo ledger (seed {seed}) is already recorded in {where}: nothing added."
+            )
+        else:
+            out.print(
+                f"Recorded the demo ledger (seed {seed}) in {where}: {result.customers} customers, "
+                f"{result.invoices} invoices, {result.payments} payments "
+                f"({result.events_recorded} events)."
+            )
+        state = ageing.fold_all(ledger.iter_events())
+        report = ageing.ageing_report(state, report_on, grouping=ageing.AgeingGrouping.PORTFOLIO)
+        out.print(_ageing_table(report))
+        out.print(_top_overdue_table(ageing.top_overdue_customers(state, report_on, limit=top)))
+
+
+def _top_overdue_table(rows: Sequence[ageing.AgeingRow]) -> Table:
+    table = Table(title="Customers with the most overdue money", title_justify="left")
+    table.add_column("Currency")
+    table.add_column("Customer")
+    table.add_column("Name")
+    table.add_column("Overdue", justify="right", no_wrap=True)
+    table.add_column("Open", justify="right", no_wrap=True)
+    table.add_column("Days past due (max)", justify="right")
+    for row in rows:
+        table.add_row(
+            row.currency,
+            row.key,
+            row.label,
+            format_minor(row.overdue_minor, row.currency),
+            format_minor(row.open_minor, row.currency),
+            str(row.days_past_due_max),
+        )
+    return table
+
+
+# import ---------------------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="The CSV file (UTF-8, with a header)."
+        ),
+    ],
+    kind: Annotated[
+        ImportKind,
+        typer.Option(help="What each row is: an invoice (optionally settled) or a payment."),
+    ] = ImportKind.INVOICES,
+    preset_name: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            metavar="NAME",
+            help=f"A built-in column mapping: {', '.join(sorted(PRESETS))} (the IBM "
+            "late-payment histories: one settled invoice per row).",
+        ),
+    ] = None,
+    mapping_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="FILE",
+            help='A JSON column mapping: {"columns": {"customer_code": "Customer", '
+            '"invoice_number": "Invoice", "amount": "Amount", "issued_on": "Date", ...}, '
+            '"date_format": "%Y-%m-%d", "currency": "EUR"}.',
+        ),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            metavar="CODE",
+            help="Currency of rows without a currency column (ISO 4217); by default the "
+            "mapping's, else USD.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Import invoices or payments from a CSV file, all rows or none.
+
+    Invoice fields: customer_code, invoice_number, amount, issued_on, and optionally due_on,
+    terms_days, settled_on (recorded as a payment `SETTLE-<invoice number>`), paid_amount,
+    currency, customer_name, collection_owner, contract_reference. Payment fields:
+    bank_reference, customer_code, amount, value_on, and optionally invoice_number (else the
+    payment settles the payer's oldest due invoices first), currency, customer_name,
+    collection_owner. New customers are opened from the file; importing a file again changes
+    nothing. Bad rows are listed with their line numbers and nothing is recorded.
+    """
+    if (preset_name is None) == (mapping_file is None):
+        raise typer.BadParameter("give exactly one of --preset NAME or --mapping FILE")
+    with _reported_errors():
+        mapping: ColumnMapping = (
+            preset(preset_name) if preset_name is not None else load_mapping(_given(mapping_file))
+        )
+        if currency is not None:
+            mapping = mapping.with_currency(currency.strip().upper())
+        ledger = _ledger()
+        # A refused file raises ImportRowError: its message lists every bad row by line.
+        with _stderr().status(f"Importing {file}..."):
+            result = import_file(ledger, file, mapping, kind=kind)
+        _stdout().print(_import_summary(file, ledger.store_description, result))
+
+
+def _given(path: Path | None) -> Path:
+    assert path is not None
+    return path
+
+
+def _import_summary(file: Path, where: str, result: ImportResult) -> str:
+    if result.already_recorded:
+        return f"{file} is already recorded in {where}: nothing changed ({result.rows} rows)."
+    return (
+        f"Imported {result.rows} rows of {result.kind.value} from {file} into {where}: "
+        f"{result.customers_opened} customers opened, {result.invoices_issued} invoices issued, "
+        f"{result.payments_received} payments received ({result.events_recorded} events)."
+    )
+
+
+# ageing ---------------------------------------------------------------------------------------
+
+
+@app.command("ageing")
+def ageing_command(
+    as_of: Annotated[
+        date,
+        typer.Option(
+            "--as-of",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="Age open invoices as of the end of this day.",
+        ),
+    ],
+    by: Annotated[
+        ageing.AgeingGrouping,
+        typer.Option("--by", help="One row per portfolio, currency, owner, customer or invoice."),
+    ] = ageing.AgeingGrouping.PORTFOLIO,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format", help="A table for people, or CSV / JSON with exact decimal amounts."
+        ),
+    ] = OutputFormat.TABLE,
+) -> None:
+    """Print the ageing table: open receivables by days past due, per currency.
+
+    Buckets: current (not yet overdue; due on the as-of date counts as current), 1-30, 31-60,
+    61-90, 91-120 and over 120 days past due. Amounts are never added across currencies.
+    """
+    with _reported_errors():
+        report = _ledger().ageing(as_of, grouping=by)
+    if output_format is OutputFormat.CSV:
+        sys.stdout.write(ageing_csv(report))
+    elif output_format is OutputFormat.JSON:
+        sys.stdout.write(json.dumps(ageing_json(report), indent=2) + "\n")
+    else:
+        _stdout().print(_ageing_table(report))
+
+
+def ageing_csv(report: ageing.AgeingReport) -> str:
+    """One CSV line per row: as-of date, grouping, key, label, currency, buckets, open."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "as_of",
+            "grouping",
+            "key",
+            "label",
+            "currency",
+            *report.bucket_labels,
+            "open",
+            "days_past_due_max",
+        ]
+    )
+    for row in report.rows:
+        writer.writerow(
+            [
+                report.as_of.isoformat(),
+                report.grouping.value,
+                row.key,
+                row.label,
+                row.currency,
+                *(format_minor(amount, row.currency) for amount in row.buckets_minor),
+                format_minor(row.open_minor, row.currency),
+                row.days_past_due_max,
+            ]
+        )
+    return buffer.getvalue()
+
+
+def ageing_json(report: ageing.AgeingReport) -> dict[str, Any]:
+    """The report as JSON-ready data; amounts are exact decimal strings."""
+
+    def buckets(amounts: Sequence[int], currency: str) -> dict[str, str]:
+        return {
+            label: format_minor(amount, currency)
+            for label, amount in zip(report.bucket_labels, amounts, strict=True)
+        }
+
+    return {
+        "as_of": report.as_of.isoformat(),
+        "grouping": report.grouping.value,
+        "basis": report.policy.basis.value,
+        "bucket_labels": list(report.bucket_labels),
+        "rows": [
+            {
+                "key": row.key,
+                "label": row.label,
+                "currency": row.currency,
+                "buckets": buckets(row.buckets_minor, row.currency),
+                "open": format_minor(row.open_minor, row.currency),
+                "overdue": format_minor(row.overdue_minor, row.currency),
+                "days_past_due_max": row.days_past_due_max,
+            }
+            for row in report.rows
+        ],
+        "totals": [
+            {
+                "currency": currency,
+                "buckets": buckets(amounts, currency),
+                "open": format_minor(sum(amounts), currency),
+            }
+            for currency, amounts in report.totals_by_currency().items()
+        ],
+    }
+
+
+def _ageing_table(report: ageing.AgeingReport) -> Table:
+    grouping = report.grouping
+    table = Table(
+        title=f"Ageing as of {report.as_of} by {grouping.value} (days past due)",
+        title_justify="left",
+        show_footer=False,
+    )
+    show_key = grouping not in (ageing.AgeingGrouping.PORTFOLIO, ageing.AgeingGrouping.CURRENCY)
+    show_label = grouping is ageing.AgeingGrouping.CUSTOMER
+    if show_key:
+        table.add_column(grouping.value.capitalize())
+    if show_label:
+        table.add_column("Name")
+    table.add_column("Currency")
+    for label in report.bucket_labels:
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("Open", justify="right", no_wrap=True, style="bold")
+    lead_columns = int(show_key) + int(show_label)
+    for row in report.rows:
+        table.add_row(
+            *([row.key] if show_key else []),
+            *([row.label] if show_label else []),
+            row.currency,
+            *(format_minor(amount, row.currency) for amount in row.buckets_minor),
+            format_minor(row.open_minor, row.currency),
+        )
+    if show_key and report.rows:
+        table.add_section()
+        for currency, amounts in report.totals_by_currency().items():
+            table.add_row(
+                "total",
+                *([""] * (lead_columns - 1)),
+                currency,
+                *(format_minor(amount, currency) for amount in amounts),
+                format_minor(sum(amounts), currency),
+                style="bold",
+            )
+    if not report.rows:
+        table.caption = "Nothing is open on this date."
+    return table
+
+
+def main() -> None:
+    """Entry point of the ``arledger`` script and of ``python -m arledger``."""
+    app()
+
+
+# kpis -----------------------------------------------------------------------------------------
+
+
+@app.command("kpis")
+def kpis_command(
+    start_on: Annotated[
+        date | None,
+        typer.Option(
+            "--from",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="First day of the period (with --to).",
+            show_default=False,
+        ),
+    ] = None,
+    end_on: Annotated[
+        date | None,
+        typer.Option(
+            "--to",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="Last day of the period, included (with --from).",
+            show_default=False,
+        ),
+    ] = None,
+    as_of: Annotated[
+        date | None,
+        typer.Option(
+            "--as-of",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="Instead of --from/--to: the trailing --months ending on this day.",
+            show_default=False,
+        ),
+    ] = None,
+    months: Annotated[
+        int,
+        typer.Option(min=1, max=kpis.TRAILING_MONTHS_MAX, help="Months before --as-of."),
+    ] = 3,
+    by: Annotated[
+        kpis.KpiGrouping,
+        typer.Option("--by", help="One row per portfolio, owner or customer (and currency)."),
+    ] = kpis.KpiGrouping.PORTFOLIO,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format", help="A table for people, or CSV / JSON with exact decimal amounts."
+        ),
+    ] = OutputFormat.TABLE,
+) -> None:
+    """Print the collection KPIs of a period, per currency: DSO (standard, countback, best
+    possible), average days delinquent, CEI (total sales and monthly average), collection rate,
+    promise-kept rates and the expected credit loss by provision matrix.
+
+    Days are to 0.1 and percentages to 0.01; a ratio whose denominator is zero is left empty.
+    The definitions are in the docstring of arledger.projections.kpis.
+    """
+    if as_of is not None:
+        if start_on is not None or end_on is not None:
+            raise typer.BadParameter("give either --as-of or --from and --to, not both")
+        start_on, end_on = kpis.trailing_period(as_of, months)
+    if start_on is None or end_on is None:
+        raise typer.BadParameter("give --from and --to, or --as-of")
+    if start_on > end_on:
+        raise typer.BadParameter(f"--from {start_on} is after --to {end_on}")
+    with _reported_errors():
+        report = _ledger().kpis(start_on, end_on, grouping=by.value)
+    if output_format is OutputFormat.CSV:
+        sys.stdout.write(kpis_csv(report))
+    elif output_format is OutputFormat.JSON:
+        sys.stdout.write(json.dumps(kpis_json(report), indent=2) + "\n")
+    else:
+        _stdout().print(_kpis_table(report))
+
+
+KPI_COLUMNS: Final = (
+    "start_on",
+    "end_on",
+    "grouping",
+    "key",
+    "label",
+    "currency",
+    "beginning_ar",
+    "credit_sales",
+    "ending_ar",
+    "current_ar",
+    "overdue_ar",
+    "cash_collected",
+    "dso_days",
+    "dso_days_countback",
+    "dso_days_best_possible",
+    "days_delinquent_average",
+    "cei_total_sales",
+    "cei_monthly_average",
+    "collection_rate",
+    "promises_judged",
+    "promises_kept",
+    "promised",
+    "promised_paid",
+    "promise_kept_rate_by_count",
+    "promise_kept_rate_by_amount",
+)
+"""The KPI figures of a CSV line, before the expected credit loss per bucket and in total."""
+
+
+def _ratio_text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def kpi_values(report: kpis.KpiReport, row: kpis.KpiRow) -> dict[str, Any]:
+    """One row's figures by name: amounts as exact decimal strings, ratios as strings or None."""
+
+    def money(amount_minor: int) -> str:
+        return format_minor(amount_minor, row.currency)
+
+    values: dict[str, Any] = {
+        "start_on": report.start_on.isoformat(),
+        "end_on": report.end_on.isoformat(),
+        "grouping": report.grouping.value,
+        "key": row.key,
+        "label": row.label,
+        "currency": row.currency,
+        "beginning_ar": money(row.receivables_minor_beginning),
+        "credit_sales": money(row.credit_sales_minor),
+        "ending_ar": money(row.receivables_minor_ending),
+        "current_ar": money(row.receivables_minor_current),
+        "overdue_ar": money(row.receivables_minor_overdue),
+        "cash_collected": money(row.cash_collected_minor),
+        "dso_days": _ratio_text(row.dso_days),
+        "dso_days_countback": _ratio_text(row.dso_days_countback),
+        "dso_days_best_possible": _ratio_text(row.dso_days_best_possible),
+        "days_delinquent_average": _ratio_text(row.days_delinquent_average),
+        "cei_total_sales": _ratio_text(row.cei_total_sales),
+        "cei_monthly_average": _ratio_text(row.cei_monthly_average),
+        "collection_rate": _ratio_text(row.collection_rate),
+        "promises_judged": row.promises_judged,
+        "promises_kept": row.promises_kept,
+        "promised": money(row.promised_minor),
+        "promised_paid": money(row.promised_minor_paid),
+        "promise_kept_rate_by_count": _ratio_text(row.promise_kept_rate_by_count),
+        "promise_kept_rate_by_amount": _ratio_text(row.promise_kept_rate_by_amount),
+    }
+    for label, amount in zip(report.bucket_labels, row.ecl_minor_by_bucket, strict=True):
+        values[f"ecl {label}"] = money(amount)
+    values["ecl"] = money(row.ecl_minor)
+    return values
+
+
+def kpi_columns(report: kpis.KpiReport) -> list[str]:
+    """The names of ``kpi_values``, in order: the CSV header."""
+    return [
+        *KPI_COLUMNS,
+        *(f"ecl {label}" for label in report.bucket_labels),
+        "ecl",
+    ]
+
+
+def kpis_csv(report: kpis.KpiReport) -> str:
+    """One CSV line per row; a ratio with a zero denominator is an empty field."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    columns = kpi_columns(report)
+    writer.writerow(columns)
+    for row in report.rows:
+        values = kpi_values(report, row)
+        assert columns == list(values)
+        writer.writerow(["" if value is None else value for value in values.values()])
+    return buffer.getvalue()
+
+
+def kpis_json(report: kpis.KpiReport) -> dict[str, Any]:
+    """The report as JSON-ready data; amounts and ratios are exact decimal strings or null."""
+    rows = []
+    for row in report.rows:
+        values = kpi_values(report, row)
+        for name in ("start_on", "end_on", "grouping"):
+            del values[name]
+        rows.append(values)
+    return {
+        "start_on": report.start_on.isoformat(),
+        "end_on": report.end_on.isoformat(),
+        "days": report.days,
+        "grouping": report.grouping.value,
+        "policy_version": report.policy_version,
+        "bucket_labels": list(report.bucket_labels),
+        "provision_rates_bps": list(report.provision_rates_bps),
+        "rows": rows,
+    }
+
+
+def _kpis_table(report: kpis.KpiReport) -> Table:
+    table = Table(
+        title=f"KPIs {report.start_on} to {report.end_on} ({report.days} days) "
+        f"by {report.grouping.value}",
+        title_justify="left",
+    )
+    show_key = report.grouping is not kpis.KpiGrouping.PORTFOLIO
+    if show_key:
+        table.add_column(report.grouping.value.capitalize())
+    table.add_column("Currency")
+    for heading in (
+        "Sales",
+        "AR end",
+        "Cash",
+        "DSO",
+        "DSO cb",
+        "DSO best",
+        "ADD",
+        "CEI %",
+        "CEI/m %",
+        "Coll. %",
+        "Kept n%",
+        "Kept amt%",
+        "ECL",
+    ):
+        table.add_column(heading, justify="right", no_wrap=True)
+
+    def ratio(value: Decimal | None) -> str:
+        return "-" if value is None else str(value)
+
+    for row in report.rows:
+        table.add_row(
+            *([row.key] if show_key else []),
+            row.currency,
+            format_minor(row.credit_sales_minor, row.currency),
+            format_minor(row.receivables_minor_ending, row.currency),
+            format_minor(row.cash_collected_minor, row.currency),
+            ratio(row.dso_days),
+            ratio(row.dso_days_countback),
+            ratio(row.dso_days_best_possible),
+            ratio(row.days_delinquent_average),
+            ratio(row.cei_total_sales),
+            ratio(row.cei_monthly_average),
+            ratio(row.collection_rate),
+            ratio(row.promise_kept_rate_by_count),
+            ratio(row.promise_kept_rate_by_amount),
+            format_minor(row.ecl_minor, row.currency),
+        )
+    table.caption = (
+        "DSO cb: countback DSO; ADD: average days delinquent; CEI/m: CEI on the average "
+        "30-day month's sales; Coll.: collection rate; Kept n% / amt%: promises kept by count / "
+        "by amount; ECL: expected credit loss. '-': no denominator."
+        if report.rows
+        else "No receivables, sales, cash or promises in this period."
+    )
+    return table
