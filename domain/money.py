@@ -7,6 +7,7 @@ formatting, and every Decimal-to-int conversion goes through ``to_minor`` with a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Final
@@ -35,6 +36,10 @@ CURRENCY_EXPONENTS: Final[dict[str, int]] = {
     "UAH": 2, "ILS": 2, "AED": 2, "SAR": 2, "QAR": 2, "EGP": 2, "ZAR": 2, "NGN": 2, "KES": 2,
     "MAD": 2, "MXN": 2, "BRL": 2, "ARS": 2, "COP": 2, "PEN": 2,
 }  # fmt: skip
+
+_GROUPED_THOUSANDS: Final = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+"""A comma is read only as a thousands separator ("1,234.50"). Anywhere else it is refused:
+"1,50" is 1.50 in much of Europe, and silently dropping the comma would book 150.00."""
 
 AMOUNT_MINOR_MAX: Final = 10**15
 """Largest amount accepted in one figure: 10 trillion units of a 2-decimal currency.
@@ -112,7 +117,13 @@ def parse_amount(text: str | Decimal | int, currency: str) -> int:
     elif isinstance(text, Decimal):
         value = text
     elif isinstance(text, str):
-        cleaned = text.strip().replace(",", "").replace("_", "")
+        cleaned = text.strip().replace("_", "")
+        if "," in cleaned:
+            if not _GROUPED_THOUSANDS.fullmatch(cleaned):
+                raise InvalidAmountError(
+                    f"{text!r}: a comma may only separate thousands, as in 1,234.50", value=text
+                )
+            cleaned = cleaned.replace(",", "")
         try:
             value = Decimal(cleaned)
         except InvalidOperation:

@@ -1,0 +1,331 @@
+"""Properties of the Ledger over random command sequences, valid and refused alike.
+
+Each sequence runs through an in-memory ``Ledger``. A refused command must record nothing; an
+accepted one records exactly the events it returned. Afterwards money must be conserved on both
+sides of every allocation, the stored log must fold back to the very states the sessions held,
+and the ageing table must age exactly what is open on each as-of date.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any, TypeAlias
+from uuid import UUID
+
+import attrs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from arledger.adapters.ledger import Ledger, Session
+from arledger.domain import customer as customer_module
+from arledger.domain import invoice as invoice_module
+from arledger.domain import payment as payment_module
+from arledger.domain.customer import CustomerAccount
+from arledger.domain.errors import ArledgerError
+from arledger.domain.events import (
+    CUSTOMER_EVENTS,
+    INVOICE_EVENTS,
+    ConcessionApproved,
+    CreditNoteApplied,
+    Event,
+    InvoiceIssued,
+    InvoiceReinstated,
+    InvoiceWrittenOff,
+    PaymentApplied,
+    PaymentUnapplied,
+)
+from arledger.domain.invoice import Invoice
+from arledger.domain.payment import Payment
+from arledger.projections import ageing
+from arledger.projections.ageing import AgeingGrouping
+from tests.conftest import FixedClock
+from tests.strategies import (
+    DATE_MAX,
+    WINDOW_DAYS,
+    WINDOW_START,
+    Command,
+    command_sequences,
+    window_dates,
+)
+
+State: TypeAlias = CustomerAccount | Invoice | Payment
+
+
+@attrs.define
+class Run:
+    """A ledger after a command sequence, and what the sessions saw along the way."""
+
+    ledger: Ledger
+    live: dict[UUID, State]
+    accepted: list[Command]
+    refused: list[tuple[Command, ArledgerError]]
+
+
+def _session_states(session: Session) -> dict[UUID, State]:
+    states: dict[UUID, State] = {}
+    for cache in (session.customers, session.invoices, session.payments):
+        states.update({key: state for key, state in cache.items() if state is not None})
+    return states
+
+
+def _event_count(ledger: Ledger) -> int:
+    return ledger.recorder.max_notification_id() or 0
+
+
+def _auto_allocation_expectation(ledger: Ledger, command: Command) -> tuple[int, list[Invoice]]:
+    """What oldest-due-first must allocate, worked out here without the domain's planner."""
+    session = ledger.session()
+    payment = session.payment(command.fields["bank_reference"])
+    if payment is None:
+        return 0, []
+    payer = session.customer_by_id(payment.payer_customer_id)
+    assert payer is not None
+    eligible = []
+    for invoice_id in payer.invoice_ids:
+        invoice = session.invoice_by_id(invoice_id)
+        assert invoice is not None
+        if (
+            invoice.currency == payment.currency
+            and not invoice.is_written_off
+            and invoice.open_minor > 0
+        ):
+            eligible.append(invoice)
+    eligible.sort(key=lambda i: (i.due_on, i.issued_on, i.invoice_number))
+    return min(payment.unapplied_minor, sum(i.open_minor for i in eligible)), eligible
+
+
+def _check_auto_allocation(
+    expected_total: int, eligible: list[Invoice], recorded: list[Event]
+) -> None:
+    applied = {e.originator_id: e.amount_minor for e in recorded if isinstance(e, PaymentApplied)}
+    assert expected_total == sum(applied.values())
+    # Oldest due first: once an invoice is left partly open, no later one gets anything.
+    left_open = False
+    for invoice in eligible:
+        amount = applied.get(invoice.id, 0)
+        if left_open:
+            assert 0 == amount
+        if amount < invoice.open_minor:
+            left_open = True
+
+
+def run_commands(commands: list[Command]) -> Run:
+    ledger = Ledger(env={"ARLEDGER_STORE": "memory"}, clock=FixedClock())
+    run = Run(ledger=ledger, live={}, accepted=[], refused=[])
+    for command in commands:
+        before = _event_count(ledger)
+        auto = command.name == "allocate_payment" and command.fields["allocations"] is None
+        if auto:
+            expected_total, eligible = _auto_allocation_expectation(ledger, command)
+
+        def work(session: Session, command: Command = command) -> tuple[list[Event], Any]:
+            return command(session), _session_states(session)
+
+        try:
+            recorded, states = ledger.run(work)
+        except ArledgerError as error:
+            assert before == _event_count(ledger), f"refused {command!r} recorded events"
+            run.refused.append((command, error))
+            continue
+        assert before + len(recorded) == _event_count(ledger)
+        if auto:
+            _check_auto_allocation(expected_total, eligible, recorded)
+        run.live.update(states)
+        run.accepted.append(command)
+    return run
+
+
+def replay(events: list[Event]) -> dict[UUID, State]:
+    """Fold a log from scratch with the domain folds, one aggregate per originator id."""
+    by_originator: dict[UUID, list[Event]] = defaultdict(list)
+    for event in events:
+        by_originator[event.originator_id].append(event)
+    states: dict[UUID, State] = {}
+    for originator_id, stream in by_originator.items():
+        kind = type(stream[0])
+        fold: Any
+        if kind in CUSTOMER_EVENTS:
+            fold = customer_module.fold
+        elif kind in INVOICE_EVENTS:
+            fold = invoice_module.fold
+        else:
+            fold = payment_module.fold
+        state = fold(stream)
+        assert state is not None
+        states[originator_id] = state
+    return states
+
+
+def _of(states: dict[UUID, State], kind: type[Any]) -> list[Any]:
+    return [state for state in states.values() if isinstance(state, kind)]
+
+
+# Each dated movement on an invoice: the event type, its business-date field, and +1 when it
+# reduces what is open or -1 when it reopens.
+MOVEMENTS: dict[type[Event], tuple[str, int]] = {
+    PaymentApplied: ("applied_on", 1),
+    PaymentUnapplied: ("unapplied_on", -1),
+    CreditNoteApplied: ("applied_on", 1),
+    ConcessionApproved: ("approved_on", 1),
+    InvoiceWrittenOff: ("written_off_on", 1),
+    InvoiceReinstated: ("reinstated_on", -1),
+}
+
+
+def open_minor_on(events: list[Event], as_of: date) -> dict[str, int]:
+    """Each invoice's open amount at the end of ``as_of``, worked out from the dated events."""
+    issued: dict[UUID, InvoiceIssued] = {}
+    settled: dict[UUID, int] = defaultdict(int)
+    for event in events:
+        if isinstance(event, InvoiceIssued):
+            issued[event.originator_id] = event
+        elif type(event) in MOVEMENTS:
+            field, sign = MOVEMENTS[type(event)]
+            if getattr(event, field) <= as_of:
+                settled[event.originator_id] += sign * event.amount_minor  # type: ignore[attr-defined]
+    return {
+        invoice.invoice_number: (
+            0 if invoice.issued_on > as_of else invoice.amount_minor - settled[invoice_id]
+        )
+        for invoice_id, invoice in issued.items()
+    }
+
+
+sequences = command_sequences()
+as_of_lists = st.lists(window_dates, min_size=1, max_size=3)
+
+
+@given(commands=sequences)
+def test_refused_commands_record_nothing_and_accepted_ones_record_what_they_return(
+    commands: list[Command],
+) -> None:
+    run = run_commands(commands)
+    assert len(commands) == len(run.accepted) + len(run.refused)
+    assert all(isinstance(error, ValueError | LookupError) for _c, error in run.refused)
+
+
+@given(commands=sequences)
+def test_money_received_is_allocated_or_kept_unapplied_per_currency(
+    commands: list[Command],
+) -> None:
+    run = run_commands(commands)
+    states = replay(list(run.ledger.iter_events()))
+    payments: list[Payment] = _of(states, Payment)
+    invoices = {invoice.id: invoice for invoice in _of(states, Invoice)}
+    received: dict[str, int] = defaultdict(int)
+    kept: dict[str, int] = defaultdict(int)
+    allocated: dict[str, int] = defaultdict(int)
+    applied: dict[str, int] = defaultdict(int)
+    for payment in payments:
+        assert 0 <= payment.unapplied_minor
+        assert payment.allocated_minor <= payment.amount_minor
+        if payment.is_reversed:
+            assert {} == payment.allocations
+            continue
+        received[payment.currency] += payment.amount_minor
+        kept[payment.currency] += payment.unapplied_minor
+        allocated[payment.currency] += payment.allocated_minor
+        for invoice_id, amount_minor in payment.allocations.items():
+            # Both sides of every allocation agree.
+            assert amount_minor == invoices[invoice_id].applied_by_payment[payment.id]
+    for invoice in invoices.values():
+        applied[invoice.currency] += invoice.applied_minor
+    for currency, amount_minor in received.items():
+        assert amount_minor == allocated[currency] + kept[currency]
+    assert {c: a for c, a in allocated.items() if a} == {c: a for c, a in applied.items() if a}
+
+
+@given(commands=sequences)
+def test_every_invoice_reconciles_with_its_events_and_is_never_over_settled(
+    commands: list[Command],
+) -> None:
+    run = run_commands(commands)
+    events = list(run.ledger.iter_events())
+    states = replay(events)
+    payments = {payment.id: payment for payment in _of(states, Payment)}
+    totals: dict[UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for event in events:
+        totals_of = totals[event.originator_id]
+        if isinstance(event, PaymentApplied):
+            totals_of["applied"] += event.amount_minor
+        elif isinstance(event, PaymentUnapplied):
+            totals_of["applied"] -= event.amount_minor
+        elif isinstance(event, CreditNoteApplied):
+            totals_of["credited"] += event.amount_minor
+        elif isinstance(event, ConcessionApproved):
+            totals_of["conceded"] += event.amount_minor
+        elif isinstance(event, InvoiceWrittenOff):
+            totals_of["written_off"] += event.amount_minor
+        elif isinstance(event, InvoiceReinstated):
+            totals_of["written_off"] -= event.amount_minor
+    for invoice in _of(states, Invoice):
+        seen = totals[invoice.id]
+        assert seen["applied"] == invoice.applied_minor
+        assert seen["credited"] == invoice.credited_minor
+        assert seen["conceded"] == invoice.conceded_minor
+        assert seen["written_off"] == invoice.written_off_minor
+        assert invoice.amount_minor == (
+            invoice.open_minor
+            + seen["applied"]
+            + seen["credited"]
+            + seen["conceded"]
+            + seen["written_off"]
+        )
+        assert 0 <= invoice.open_minor <= invoice.amount_minor
+        for payment_id, amount_minor in invoice.applied_by_payment.items():
+            assert 0 < amount_minor
+            assert not payments[payment_id].is_reversed
+            assert amount_minor == payments[payment_id].allocations[invoice.id]
+
+
+@given(commands=sequences)
+def test_replaying_the_stored_log_gives_the_states_the_sessions_held(
+    commands: list[Command],
+) -> None:
+    run = run_commands(commands)
+    events = list(run.ledger.iter_events())
+    assert run.live == replay(events)
+    assert replay(events) == replay(events)
+    for state in run.live.values():
+        if isinstance(state, Invoice):
+            assert state == run.ledger.invoice(state.invoice_number)
+        elif isinstance(state, Payment):
+            assert state == run.ledger.payment(state.bank_reference)
+        else:
+            assert state == run.ledger.customer(state.customer_code)
+
+
+@given(commands=sequences, as_of_dates=as_of_lists)
+def test_ageing_replays_identically_and_ages_exactly_what_is_open(
+    commands: list[Command], as_of_dates: list[date]
+) -> None:
+    run = run_commands(commands)
+    events = list(run.ledger.iter_events())
+    invoices: list[Invoice] = _of(replay(events), Invoice)
+    boundaries = {WINDOW_START - timedelta(days=1), WINDOW_START + timedelta(days=WINDOW_DAYS)}
+    for invoice in invoices:
+        boundaries |= {invoice.due_on, invoice.due_on + timedelta(days=1)}
+    for as_of in [*as_of_dates, *sorted(boundaries), DATE_MAX]:
+        report = run.ledger.ageing(as_of, grouping=AgeingGrouping.INVOICE)
+        assert report == ageing.ageing_report(
+            ageing.fold_all(events), as_of, grouping=AgeingGrouping.INVOICE
+        )
+        open_on = open_minor_on(events, as_of)
+        expected = {number: amount for number, amount in open_on.items() if amount}
+        assert expected == {row.key: row.open_minor for row in report.rows}
+        for row in report.rows:
+            assert row.open_minor == sum(row.buckets_minor)
+            assert 0 <= min(row.buckets_minor)
+        portfolio = run.ledger.ageing(as_of)
+        by_currency: dict[str, int] = defaultdict(int)
+        for row in report.rows:
+            by_currency[row.currency] += row.open_minor
+        assert dict(by_currency) == {
+            currency: sum(buckets) for currency, buckets in portfolio.totals_by_currency().items()
+        }
+    # Long after every movement, the table holds each invoice's current open amount.
+    final = run.ledger.ageing(DATE_MAX, grouping=AgeingGrouping.INVOICE)
+    assert {i.invoice_number: i.open_minor for i in invoices if i.open_minor} == {
+        row.key: row.open_minor for row in final.rows
+    }
