@@ -193,7 +193,6 @@ INVOICE_EVENTS: tuple[type[Event], ...] = (
     InvoiceReinstated,
 )
 PAYMENT_EVENTS: tuple[type[Event], ...] = (PaymentReceived, PaymentAllocated, PaymentReversed)
-ALL_EVENTS: tuple[type[Event], ...] = CUSTOMER_EVENTS + INVOICE_EVENTS + PAYMENT_EVENTS
 
 
 # Collections (issue 3) ------------------------------------------------------------------------
@@ -452,3 +451,13 @@ DISPUTE_EVENTS: tuple[type[Event], ...] = (DisputeOpened, DisputeResolved)
 PROMISE_EVENTS: tuple[type[Event], ...] = (PromiseMade, PromiseWithdrawn, PromiseSuperseded)
 CASE_EVENTS: tuple[type[Event], ...] = (CollectionActionRecorded, DelinquencyDiagnosed)
 POLICY_EVENTS: tuple[type[Event], ...] = (EscalationPolicyAdopted,)
+ALL_EVENTS: tuple[type[Event], ...] = (
+    CUSTOMER_EVENTS
+    + INVOICE_EVENTS
+    + PAYMENT_EVENTS
+    + COLLECTION_CUSTOMER_EVENTS
+    + DISPUTE_EVENTS
+    + PROMISE_EVENTS
+    + CASE_EVENTS
+    + POLICY_EVENTS
+)

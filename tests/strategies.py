@@ -18,24 +18,51 @@ import attrs
 from hypothesis import strategies as st
 
 from arledger.domain.events import (
+    ActionChannel,
     AllocationReleased,
+    BalanceConfirmationAcknowledged,
+    BalanceConfirmationSent,
+    CollectionActionRecorded,
+    CollectionOwnerChanged,
     ConcessionApproved,
+    ContactRole,
+    CreditLineSet,
     CreditNoteApplied,
     CustomerAccountOpened,
+    CustomerBlacklisted,
+    CustomerCleared,
+    DelinquencyDiagnosed,
+    DelinquencyType,
+    DisputeOpened,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeResolved,
+    EscalationPolicyAdopted,
     Event,
     Instalment,
     InvoiceAddedToAccount,
     InvoiceIssued,
     InvoiceReinstated,
     InvoiceWrittenOff,
+    KeyContactSet,
     PaymentAllocated,
     PaymentApplied,
+    PaymentCalendarSet,
     PaymentReceived,
     PaymentReversed,
+    PaymentTermsChanged,
     PaymentTermsKind,
     PaymentUnapplied,
+    PromiseMade,
+    PromiseSuperseded,
+    PromiseWithdrawn,
+    RiskRated,
+    RiskRating,
+    SupplyHeld,
+    SupplyReleased,
 )
 from arledger.domain.money import Money
+from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy
 from arledger.domain.rules import TERMS_DAYS_MAX
 
 AMOUNT_MINOR_MIN: Final = 1
@@ -183,6 +210,178 @@ EVENT_STRATEGIES: Final[dict[type[Event], st.SearchStrategy[Any]]] = {
         ).map(tuple),
     ),
 }
+
+# Collections events: one strategy each, with the same bounds.
+_opt_dates = st.none() | business_dates
+_small_ints = st.integers(0, 10**6)
+escalation_policies = st.builds(
+    EscalationPolicy,
+    version=st.integers(2, 50),
+    ageing=st.builds(
+        AgeingPolicy,
+        edges_days=st.lists(st.integers(1, 400), min_size=4, max_size=4, unique=True).map(
+            lambda edges: tuple(sorted(edges))
+        ),
+        basis=st.sampled_from(AgeingBasis),
+    ),
+    long_after_days=st.integers(0, 365),
+    large_above=st.integers(0, 10**9),
+    large_above_by_currency=st.dictionaries(currencies, st.integers(0, 10**9), max_size=3),
+    disputed_counts=st.booleans(),
+    promise_tolerance_days=st.integers(0, 30),
+    promise_suspends=st.booleans(),
+    partly_kept_counts_as_broken=st.booleans(),
+    credit_block_level=st.integers(0, 4),
+    credit_line_capital_ratio_bps=st.integers(0, 10000),
+    provision_rates_bps=st.lists(st.integers(0, 10000), min_size=6, max_size=6).map(tuple),
+)
+EVENT_STRATEGIES.update(
+    {
+        CreditLineSet: st.builds(
+            CreditLineSet,
+            **_envelope(),
+            amount_minor=st.integers(0, AMOUNT_MINOR_MAX),
+            currency=currencies,
+            effective_on=business_dates,
+            approver=texts,
+            reason=texts,
+            registered_capital_minor=st.none() | amounts_minor,
+        ),
+        RiskRated: st.builds(
+            RiskRated,
+            **_envelope(),
+            rating=st.sampled_from(RiskRating),
+            rated_on=business_dates,
+            reason=texts,
+        ),
+        CustomerBlacklisted: st.builds(
+            CustomerBlacklisted, **_envelope(), blacklisted_on=business_dates, reason=texts
+        ),
+        CustomerCleared: st.builds(
+            CustomerCleared, **_envelope(), cleared_on=business_dates, reason=texts
+        ),
+        PaymentTermsChanged: st.builds(
+            PaymentTermsChanged,
+            **_envelope(),
+            terms_kind=terms_kinds,
+            terms_days=terms_days,
+            changed_on=business_dates,
+        ),
+        PaymentCalendarSet: st.builds(
+            PaymentCalendarSet,
+            **_envelope(),
+            book_closing_day=st.none() | st.integers(1, 31),
+            payment_run_days=st.lists(st.integers(1, 31), unique=True, max_size=4).map(
+                lambda days: tuple(sorted(days))
+            ),
+            set_on=business_dates,
+        ),
+        CollectionOwnerChanged: st.builds(
+            CollectionOwnerChanged, **_envelope(), collection_owner=texts, changed_on=business_dates
+        ),
+        KeyContactSet: st.builds(
+            KeyContactSet,
+            **_envelope(),
+            role=st.sampled_from(ContactRole),
+            name=texts,
+            phone=st.just("") | texts,
+            email=st.just("") | texts,
+            set_on=business_dates,
+        ),
+        SupplyHeld: st.builds(
+            SupplyHeld, **_envelope(), held_on=business_dates, reason=texts, by_policy=st.booleans()
+        ),
+        SupplyReleased: st.builds(
+            SupplyReleased,
+            **_envelope(),
+            released_on=business_dates,
+            reason=texts,
+            by_policy=st.booleans(),
+        ),
+        BalanceConfirmationSent: st.builds(
+            BalanceConfirmationSent,
+            **_envelope(),
+            confirmation_reference=keys,
+            balance_as_of=business_dates,
+            ledger_balance_minor=_small_ints,
+            currency=currencies,
+            sent_on=business_dates,
+        ),
+        BalanceConfirmationAcknowledged: st.builds(
+            BalanceConfirmationAcknowledged,
+            **_envelope(),
+            confirmation_reference=keys,
+            confirmed_balance_minor=_small_ints,
+            ledger_balance_minor=_small_ints,
+            difference_minor=st.integers(-(10**6), 10**6),
+            currency=currencies,
+            acknowledged_on=business_dates,
+        ),
+        DisputeOpened: _movement(
+            DisputeOpened,
+            "opened_on",
+            dispute_reference=keys,
+            reason_code=st.sampled_from(DisputeReason),
+            root_cause=texts,
+        ),
+        DisputeResolved: st.builds(
+            DisputeResolved,
+            **_envelope(),
+            dispute_reference=keys,
+            outcome=st.sampled_from(DisputeOutcome),
+            upheld_minor=_small_ints,
+            currency=currencies,
+            resolved_on=business_dates,
+            note=texts,
+        ),
+        PromiseMade: st.builds(
+            PromiseMade,
+            **_envelope(),
+            promise_reference=keys,
+            customer_id=st.uuids(),
+            amount_minor=amounts_minor,
+            currency=currencies,
+            promised_on=business_dates,
+            made_on=business_dates,
+            contact=texts,
+            invoice_ids=st.lists(st.uuids(), max_size=3).map(tuple),
+        ),
+        PromiseWithdrawn: st.builds(
+            PromiseWithdrawn, **_envelope(), withdrawn_on=business_dates, reason=texts
+        ),
+        PromiseSuperseded: st.builds(
+            PromiseSuperseded, **_envelope(), superseded_on=business_dates, superseded_by=keys
+        ),
+        CollectionActionRecorded: st.builds(
+            CollectionActionRecorded,
+            **_envelope(),
+            customer_id=st.uuids(),
+            channel=st.sampled_from(ActionChannel),
+            taken_on=business_dates,
+            collector=texts,
+            contact=texts,
+            outcome=texts,
+            next_step=st.just("") | texts,
+            next_step_on=_opt_dates,
+        ),
+        DelinquencyDiagnosed: st.builds(
+            DelinquencyDiagnosed,
+            **_envelope(),
+            customer_id=st.uuids(),
+            delinquency_type=st.sampled_from(DelinquencyType),
+            diagnosed_on=business_dates,
+            note=texts,
+        ),
+        EscalationPolicyAdopted: st.builds(
+            EscalationPolicyAdopted,
+            **_envelope(),
+            policy=escalation_policies,
+            effective_on=business_dates,
+            approver=texts,
+            reason=texts,
+        ),
+    }
+)
 
 events = st.one_of(*EVENT_STRATEGIES.values())
 
