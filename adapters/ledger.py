@@ -13,7 +13,7 @@ pending events together. Imports and the demo use one session for many commands.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Final, TypeVar, cast
 from uuid import UUID
@@ -32,6 +32,7 @@ from arledger.domain.collection_case import CollectionCase
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     ConcurrencyError,
+    ConfigurationError,
     CustomerNotFoundError,
     InvoiceNotFoundError,
     PaymentNotFoundError,
@@ -66,6 +67,7 @@ from arledger.projections import ageing
 from arledger.projections.portfolio import PortfolioState
 from arledger.projections.portfolio import fold_all as fold_portfolio
 
+from .read_models import ProjectionRunner, StaleRunnerError
 from .serialization import CattrsMapper, register_event_topics
 from .store import describe_store, store_env
 
@@ -796,15 +798,46 @@ class Ledger(Application[UUID]):
         *,
         clock: Clock | None = None,
         retries_max: int = RETRIES_MAX,
+        read_models: str | None = None,
     ) -> None:
+        """``read_models``: ``"stored"`` serves queries from the read models stored beside the
+        log (caught up before each query), ``"replay"`` folds the log on each query. Default:
+        ``ARLEDGER_READ_MODELS``, else stored for SQLite and PostgreSQL, replay in memory."""
         self.clock: Clock = clock or system_clock
         self.retries_max = retries_max
         merged = dict(os.environ)
         if env:
             merged.update(env)
         self.store_settings = store_env(merged)
+        in_memory = self.store_settings["PERSISTENCE_MODULE"].endswith("popo")
+        self.read_models = (
+            read_models
+            or merged.get("ARLEDGER_READ_MODELS")
+            or ("replay" if in_memory else "stored")
+        )
+        if self.read_models not in ("stored", "replay") or (
+            in_memory and self.read_models == "stored"
+        ):
+            raise ConfigurationError(
+                f"read_models={self.read_models!r}; expected 'stored' (SQLite, PostgreSQL) or "
+                "'replay'",
+                read_models=self.read_models,
+            )
+        self._runner: ProjectionRunner | None = None
         register_event_topics()
         super().__init__(env=self.store_settings)
+
+    def projection_runner(self) -> ProjectionRunner:
+        """The runner of the stored read models (SQLite and PostgreSQL stores)."""
+        if self._runner is None:
+            self._runner = ProjectionRunner(self)
+        return self._runner
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+        super().close()
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
@@ -936,16 +969,33 @@ class Ledger(Application[UUID]):
         policy: AgeingPolicy | None = None,
         known_at: datetime | None = None,
     ) -> ageing.AgeingReport:
-        """The ageing table as of ``as_of``, folded from the whole log."""
-        state = ageing.fold_all(self.iter_events(), known_at=known_at)
+        """The ageing table as of ``as_of`` (as recorded by ``known_at``, if given)."""
+        if self.read_models == "stored" and known_at is None:
+            state = self.portfolio().ageing
+        else:
+            state = ageing.fold_all(self.iter_events(), known_at=known_at)
         return ageing.ageing_report(state, as_of, policy=policy, grouping=grouping)
 
     # Collections queries: pure read models over a fold of the log --------------------------
 
-    def portfolio(self, *, known_at: datetime | None = None) -> PortfolioState:
-        """Every fact of the ledger with its business date (optionally as recorded by
-        ``known_at``), ready for the as-of queries below."""
-        return fold_portfolio(self.iter_events(), known_at=known_at)
+    def portfolio(
+        self, *, known_at: datetime | None = None, customer_ids: Iterable[UUID] | None = None
+    ) -> PortfolioState:
+        """Every fact of the ledger with its business date, ready for the as-of queries below.
+
+        From the stored read models (caught up first) unless replaying; ``known_at`` (only
+        events recorded by then) always replays, since stored models hold the latest facts.
+        ``customer_ids`` limits the stored read to those customers' partitions.
+        """
+        if self.read_models == "replay" or known_at is not None:
+            return fold_portfolio(self.iter_events(), known_at=known_at)
+        runner = self.projection_runner()
+        while True:
+            try:
+                runner.catch_up()
+            except StaleRunnerError:
+                continue  # another runner committed this batch first: read on from there
+            return runner.portfolio(customer_ids)
 
     def escalation_status(
         self, customer_code: str, as_of: date, *, known_at: datetime | None = None
@@ -954,7 +1004,8 @@ class Ledger(Application[UUID]):
         from arledger.projections import escalation
 
         customer_id = self.customer(customer_code).id
-        return escalation.escalation_status(self.portfolio(known_at=known_at), customer_id, as_of)
+        state = self.portfolio(known_at=known_at, customer_ids=[customer_id])
+        return escalation.escalation_status(state, customer_id, as_of)
 
     def worklist(
         self, as_of: date, *, owner: str | None = None, known_at: datetime | None = None
@@ -969,7 +1020,8 @@ class Ledger(Application[UUID]):
         from arledger.projections import escalation
 
         customer_id = self.customer(customer_code).id
-        return escalation.explain(self.portfolio(known_at=known_at), customer_id, as_of)
+        state = self.portfolio(known_at=known_at, customer_ids=[customer_id])
+        return escalation.explain(state, customer_id, as_of)
 
     def check_credit(self, customer_code: str, order_amount: Money, as_of: date) -> Any:
         """Approve or block an order, with every reason."""
@@ -977,7 +1029,7 @@ class Ledger(Application[UUID]):
 
         customer_id = self.customer(customer_code).id
         return credit.check_credit(
-            self.portfolio(),
+            self.portfolio(customer_ids=[customer_id]),
             customer_id,
             order_amount_minor=order_amount.amount_minor,
             currency=order_amount.currency,
@@ -1010,4 +1062,6 @@ class Ledger(Application[UUID]):
     def expected_pay_on(self, invoice_number: str) -> date:
         """When the customer's payment calendar (book-closing and payment-run days) lets the
         invoice's money arrive."""
-        return self.portfolio().expected_pay_on(self.invoice(invoice_number).id)
+        invoice = self.invoice(invoice_number)
+        state = self.portfolio(customer_ids=[invoice.customer_id])
+        return state.expected_pay_on(invoice.id)
