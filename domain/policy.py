@@ -80,7 +80,7 @@ class TriggerRule(enum.Enum):
 
     DAYS_PAST_DUE = "days_past_due"  # oldest undisputed days past due >= threshold
     OVERDUE_AMOUNT = "overdue_amount"  # undisputed overdue >= threshold (major units, per ccy)
-    BROKEN_PROMISES = "broken_promises"  # broken promises (ever) >= threshold
+    BROKEN_PROMISES = "broken_promises"  # broken (and partly kept, by policy) promises >= threshold
     RISK_RATING = "risk_rating"  # rating at or worse than threshold (1=A .. 4=D)
     BLACKLISTED = "blacklisted"  # on the blacklist (threshold ignored)
 
@@ -183,6 +183,7 @@ class EscalationPolicy:
     disputed_counts: bool = False
     promise_tolerance_days: int = 3
     promise_suspends: bool = True
+    partly_kept_counts_as_broken: bool = True
     levels: tuple[EscalationLevel, ...] = attrs.field(
         factory=_default_levels, converter=tuple, validator=_check_levels
     )

@@ -1,9 +1,10 @@
 """Ageing table: open receivables by days past due, as of any date (and known-at instant).
 
 A pure fold over the event log keeps, per invoice, its schedule and its dated movements; the
-query ``ageing_report`` then ages what is open on ``as_of``. Invariant: for every row, the
-bucket amounts add up to the open amount, and every invoice's open amount as of any date lies
-between zero and its amount.
+query ``ageing_report`` then ages what is open on ``as_of``, showing apart what of it is in
+open dispute, and grouping by owner as of ``as_of``. Invariant: for every row, the bucket amounts
+add up to the open amount, the disputed amount is at most the open amount, and every invoice's
+open amount as of any date lies between zero and its amount.
 
 The fold state is mutable on purpose: a portfolio holds thousands of invoices and copying the
 state per event would make replay quadratic. ``fold`` still returns the state it was given, so it
@@ -20,9 +21,12 @@ from uuid import UUID
 import attrs
 
 from arledger.domain.events import (
+    CollectionOwnerChanged,
     ConcessionApproved,
     CreditNoteApplied,
     CustomerAccountOpened,
+    DisputeOpened,
+    DisputeResolved,
     Event,
     Instalment,
     InvoiceIssued,
@@ -50,6 +54,16 @@ class CustomerFacts:
     name: str
     collection_owner: str
     currency: str
+    # (business date, owner) changes after opening, in recording order
+    owner_changes: list[tuple[date, str]] = attrs.field(factory=list)
+
+    def owner_on(self, as_of: date) -> str:
+        """The collection owner on ``as_of``: the last change dated on or before it."""
+        owner = self.collection_owner
+        for changed_on, changed_to in self.owner_changes:
+            if changed_on <= as_of:
+                owner = changed_to
+        return owner
 
 
 @attrs.define
@@ -64,6 +78,8 @@ class InvoiceFacts:
     schedule: tuple[Instalment, ...]
     # (business date, minor units settled: positive reduces what is open, negative reopens)
     movements: list[tuple[date, int]] = attrs.field(factory=list)
+    # dispute reference -> (amount disputed, opened on, resolved on or None)
+    disputes: dict[str, tuple[int, date, date | None]] = attrs.field(factory=dict)
 
     def open_minor_on(self, as_of: date) -> int:
         """What is open at the end of ``as_of``: movements dated after it do not count."""
@@ -74,6 +90,17 @@ class InvoiceFacts:
         assert open_minor >= 0, f"invoice {self.invoice_number} open below zero on {as_of}"
         assert open_minor <= self.amount_minor
         return open_minor
+
+    def disputed_minor_on(self, as_of: date) -> int:
+        """What is in open dispute at the end of ``as_of``, at most what is open then."""
+        disputed = sum(
+            amount
+            for amount, opened_on, resolved_on in self.disputes.values()
+            if opened_on <= as_of and (resolved_on is None or resolved_on > as_of)
+        )
+        if disputed == 0:
+            return 0
+        return min(disputed, self.open_minor_on(as_of))
 
 
 @attrs.define
@@ -128,6 +155,20 @@ def fold(state: AgeingState, event: Event) -> AgeingState:
         state.invoices[event.originator_id].movements.append(
             (event.reinstated_on, -event.amount_minor)
         )
+    elif isinstance(event, DisputeOpened):
+        state.invoices[event.originator_id].disputes[event.dispute_reference] = (
+            event.amount_minor,
+            event.opened_on,
+            None,
+        )
+    elif isinstance(event, DisputeResolved):
+        disputes = state.invoices[event.originator_id].disputes
+        amount, opened_on, _ = disputes[event.dispute_reference]
+        disputes[event.dispute_reference] = (amount, opened_on, event.resolved_on)
+    elif isinstance(event, CollectionOwnerChanged):
+        state.customers[event.originator_id].owner_changes.append(
+            (event.changed_on, event.collection_owner)
+        )
     return state
 
 
@@ -150,6 +191,8 @@ class AgeingRow:
     buckets_minor: tuple[int, ...]
     open_minor: int
     days_past_due_max: int
+    disputed_minor: int = 0
+    """What of ``open_minor`` is in open dispute on the report date (shown apart, not a bucket)."""
 
     @property
     def overdue_minor(self) -> int:
@@ -223,11 +266,12 @@ def ageing_report(
     groups: dict[tuple[str, str], list[int]] = {}
     labels: dict[tuple[str, str], str] = {}
     days_max: dict[tuple[str, str], int] = {}
+    disputed: dict[tuple[str, str], int] = {}
     for invoice in state.invoices.values():
         buckets, open_minor, invoice_days_max = invoice_buckets(invoice, as_of, policy)
         if open_minor == 0:
             continue
-        key, label = _group_key(state, invoice, grouping)
+        key, label = _group_key(state, invoice, grouping, as_of)
         group = (key, invoice.currency)
         acc = groups.setdefault(group, [0] * (width + 1))
         for index, amount in enumerate(buckets):
@@ -235,6 +279,7 @@ def ageing_report(
         acc[width] += open_minor
         labels[group] = label
         days_max[group] = max(days_max.get(group, 0), invoice_days_max)
+        disputed[group] = disputed.get(group, 0) + invoice.disputed_minor_on(as_of)
     rows = []
     for group in sorted(groups):
         acc = groups[group]
@@ -245,14 +290,16 @@ def ageing_report(
             buckets_minor=tuple(acc[:width]),
             open_minor=acc[width],
             days_past_due_max=days_max[group],
+            disputed_minor=disputed[group],
         )
         assert sum(row.buckets_minor) == row.open_minor
+        assert 0 <= row.disputed_minor <= row.open_minor
         rows.append(row)
     return AgeingReport(as_of=as_of, policy=policy, grouping=grouping, rows=tuple(rows))
 
 
 def _group_key(
-    state: AgeingState, invoice: InvoiceFacts, grouping: AgeingGrouping
+    state: AgeingState, invoice: InvoiceFacts, grouping: AgeingGrouping, as_of: date
 ) -> tuple[str, str]:
     if grouping is AgeingGrouping.INVOICE:
         return invoice.invoice_number, invoice.invoice_number
@@ -264,7 +311,8 @@ def _group_key(
     if grouping is AgeingGrouping.CUSTOMER:
         return customer.customer_code, customer.name
     assert grouping is AgeingGrouping.OWNER
-    return customer.collection_owner, customer.collection_owner
+    owner = customer.owner_on(as_of)
+    return owner, owner
 
 
 def top_overdue_customers(state: AgeingState, as_of: date, *, limit: int = 10) -> list[AgeingRow]:

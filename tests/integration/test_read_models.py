@@ -5,6 +5,7 @@ Runs on SQLite files and PostgreSQL schemas (the stores that keep read models).
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import date
 
 import pytest
@@ -105,10 +106,11 @@ def test_a_runner_resumes_from_its_last_batch_and_equals_a_rebuild(
     first.close()
 
     second = ProjectionRunner(Ledger(env=persistent_store_env), batch_size=7)
-    folded = second.catch_up()
-    resumed = second.portfolio()
-    total = second.rebuild()
-    rebuilt = second.portfolio()
+    with closing(second):
+        folded = second.catch_up()
+        resumed = second.portfolio()
+        total = second.rebuild()
+        rebuilt = second.portfolio()
 
     assert 14 == position
     assert total == folded + position
@@ -119,22 +121,22 @@ def test_a_runner_resumes_from_its_last_batch_and_equals_a_rebuild(
 def test_a_stale_runner_writes_nothing(ledger: Ledger) -> None:
     record_some_history(ledger, customers=2)
     runner = ProjectionRunner(ledger, batch_size=5)
-    runner.run_batch()
+    with closing(runner):
+        runner.run_batch()
 
-    with pytest.raises(StaleRunnerError):
-        runner.tables.write_batch({"x": "{}"}, {}, 0, 99)
+        with pytest.raises(StaleRunnerError):
+            runner.tables.write_batch({"x": "{}"}, {}, 0, 99)
 
-    assert 5 == runner.status().position
-    assert "x" not in runner.tables.partitions(None)
+        assert 5 == runner.status().position
+        assert "x" not in runner.tables.partitions(None)
 
 
 def test_status_reports_the_lag_behind_the_log(ledger: Ledger) -> None:
     record_some_history(ledger, customers=2)
-    runner = ProjectionRunner(ledger, batch_size=4)
-
-    before = runner.status()
-    runner.run_batch()
-    after = runner.status()
+    with closing(ProjectionRunner(ledger, batch_size=4)) as runner:
+        before = runner.status()
+        runner.run_batch()
+        after = runner.status()
 
     assert before.head == before.lag
     assert before.head - 4 == after.lag

@@ -1,0 +1,988 @@
+"""Escalation status: where a customer stands on the policy's escalation ladder, as of a date.
+
+Everything is worked out from the portfolio facts and the policy version in force on the date
+asked about (``PortfolioState.policy_on``); nothing is stored and nothing is scheduled.
+
+- Figures: per open invoice, the undisputed overdue amount and the days past due of its oldest
+  undisputed overdue part (``as_of - due_on``, an instalment due today is not overdue). Unless
+  the policy says disputed money counts, what is in open dispute is taken off the invoice's
+  overdue parts, oldest first (as the credit note of an upheld dispute would be), so a fully
+  disputed invoice adds neither money nor days. Broken promises are those judged broken (and,
+  by policy, partly kept) as of the date.
+- Raw level: the highest level with a firing trigger. Reasons: for each rule, its firing
+  trigger of the highest level, with the policy version, threshold, actual figure and the
+  invoices (and promises) involved.
+- Suspension: while a promise is open (made and neither kept, withdrawn, superseded nor past
+  its date plus tolerance) and the policy lets promises suspend, the levels reached through the
+  passage of time (days past due, overdue amount, broken promises) stay capped at the level
+  they gave on the day the earliest open promise was made. Levels from decisions (risk rating,
+  blacklisting) are never suspended. Open disputes are listed as suspensions for their invoices.
+- History: the level is evaluated on every date on which it can change (business dates of the
+  customer's facts, each instalment's due date plus each day-count threshold, each promise's
+  deadline plus one, each policy's effective date); the changes are the history.
+- Next threshold: the same dates after ``as_of``, within ``NEXT_THRESHOLD_HORIZON_DAYS``,
+  evaluated on the facts as of ``as_of`` alone ("if nothing happens"): the first date the level
+  rises.
+
+Invariant: a status as of a date depends only on facts dated on or before it; every query first
+narrows the portfolio to the customer's facts dated by then (``narrow``). So a replay of the
+log gives the live answer, and a policy version changes nothing dated before it takes effect.
+"""
+
+from __future__ import annotations
+
+import enum
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Final, TypeVar
+from uuid import UUID
+
+import attrs
+
+from arledger.domain.errors import CustomerNotFoundError
+from arledger.domain.events import RiskRating
+from arledger.domain.invoice import open_by_instalment
+from arledger.domain.money import format_minor, minor_per_major
+from arledger.domain.policy import (
+    DEFAULT_ESCALATION_POLICY,
+    EscalationPolicy,
+    Grade,
+    Trigger,
+    TriggerRule,
+    WorklistKey,
+)
+
+from .ageing import InvoiceFacts
+from .portfolio import CustomerHistory, PaymentFacts, PortfolioState, PromiseFacts
+from .promises import PromiseJudgement, PromiseStatus, deadline_on, judge
+
+V = TypeVar("V")
+
+NEXT_THRESHOLD_HORIZON_DAYS: Final = 3 * 365 + 1
+"""How far past ``as_of`` the next threshold is looked for: three years covers every trigger of
+a sensible policy on any invoice already due; a crossing further off is not predicted."""
+
+EXPLAIN_INVOICES_SHOWN_MAX: Final = 10
+"""Invoices named per reason in ``explain``; the reason itself keeps them all."""
+
+RATING_ORDINAL: Final = {RiskRating.A: 1, RiskRating.B: 2, RiskRating.C: 3, RiskRating.D: 4}
+"""The RISK_RATING trigger fires for a rating at or worse than its threshold (1=A .. 4=D)."""
+
+TIME_RULES: Final = frozenset(
+    {TriggerRule.DAYS_PAST_DUE, TriggerRule.OVERDUE_AMOUNT, TriggerRule.BROKEN_PROMISES}
+)
+"""Rules that fire with the passage of time; an open promise suspends these, and only these."""
+
+
+class SuspensionKind(enum.Enum):
+    PROMISE = "promise"
+    DISPUTE = "dispute"
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceFigures:
+    """One open invoice as the escalation rules see it on a date."""
+
+    invoice_number: str
+    open_minor: int
+    disputed_minor: int
+    overdue_minor: int
+    """Overdue and counted: without what is in dispute unless the policy counts disputed money."""
+    days_past_due: int
+    """Of the oldest counted overdue part; 0 when nothing counted is overdue."""
+
+
+@attrs.frozen(kw_only=True)
+class Reason:
+    """A firing trigger. ``threshold`` and ``actual`` are in the rule's unit: days, minor units
+    of the account's currency, a count of promises, a rating ordinal (1=A .. 4=D), or 1 for
+    blacklisted."""
+
+    rule: TriggerRule
+    level: int
+    policy_version: int
+    threshold: int
+    actual: int
+    invoice_numbers: tuple[str, ...] = ()
+    promise_references: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Suspension:
+    kind: SuspensionKind
+    reference: str
+    since_on: date
+    until_on: date | None
+    """A promise's date plus tolerance; None for a dispute (until resolved)."""
+    amount_minor: int
+    invoice_numbers: tuple[str, ...]
+    level_cap: int | None
+    """The level time-driven escalation is held at; None when this suspends no level."""
+
+
+@attrs.frozen(kw_only=True)
+class Evaluation:
+    """The customer's standing on one date, under the policy in force that day."""
+
+    customer_id: UUID
+    on: date
+    currency: str
+    policy_version: int
+    level: int
+    level_name: str
+    raw_level: int
+    """The level the triggers alone give, before any suspension."""
+    grade: Grade | None
+    overdue_minor: int
+    disputed_minor: int
+    days_past_due_max: int
+    broken_promises: int
+    rating: RiskRating | None
+    is_blacklisted: bool
+    invoices: tuple[InvoiceFigures, ...]
+    reasons: tuple[Reason, ...]
+    suspensions: tuple[Suspension, ...]
+
+    @property
+    def is_suspended(self) -> bool:
+        """An open promise holds the level below what the triggers give."""
+        return self.level < self.raw_level
+
+
+@attrs.frozen(kw_only=True)
+class LevelChange:
+    on: date
+    level: int
+    level_name: str
+    previous_level: int
+    policy_version: int
+
+
+@attrs.frozen(kw_only=True)
+class NextAction:
+    action: str
+    level: int
+    due_on: date
+    is_overdue: bool
+
+
+@attrs.frozen(kw_only=True)
+class ThresholdCrossing:
+    on: date
+    level: int
+    level_name: str
+    reasons: tuple[Reason, ...]
+
+
+@attrs.frozen(kw_only=True)
+class EscalationStatus:
+    customer_id: UUID
+    customer_code: str
+    name: str
+    owner: str
+    as_of: date
+    current: Evaluation
+    level_entered_on: date | None
+    next_action: NextAction | None
+    actions_done: tuple[str, ...]
+    """Required actions of the current level already taken since it was entered."""
+    history: tuple[LevelChange, ...]
+    next_threshold: ThresholdCrossing | None
+    supply_hold_recommended: bool
+
+    @property
+    def level(self) -> int:
+        return self.current.level
+
+    @property
+    def level_name(self) -> str:
+        return self.current.level_name
+
+    @property
+    def grade(self) -> Grade | None:
+        return self.current.grade
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        return self.current.reasons
+
+    @property
+    def suspensions(self) -> tuple[Suspension, ...]:
+        return self.current.suspensions
+
+    @property
+    def policy_version(self) -> int:
+        return self.current.policy_version
+
+
+@attrs.frozen(kw_only=True)
+class WorklistItem:
+    customer_id: UUID
+    customer_code: str
+    name: str
+    owner: str
+    currency: str
+    level: int
+    level_name: str
+    grade: Grade | None
+    overdue_minor: int
+    days_past_due_max: int
+    broken_promises: int
+    is_suspended: bool
+    next_action: NextAction | None
+
+
+# Narrowing ------------------------------------------------------------------------------------
+
+
+def narrow(
+    state: PortfolioState,
+    customer_id: UUID,
+    until_on: date,
+    *,
+    payments_by_customer: Mapping[UUID, list[UUID]] | None = None,
+) -> PortfolioState:
+    """A portfolio holding only the customer's facts (and the policies) dated on or before
+    ``until_on``: what was known on that day, so that later dates see nothing happen.
+
+    ``payments_by_customer`` (from ``_payments_by_customer``) saves a pass over every payment
+    when narrowing for many customers."""
+    history = state.customers.get(customer_id)
+    if history is None:
+        raise CustomerNotFoundError(f"no customer with id {customer_id}", customer_id=customer_id)
+    view = PortfolioState()
+    invoice_ids = []
+    if payments_by_customer is None:
+        payments_by_customer = _payments_by_customer(state)
+    payment_ids = set(payments_by_customer.get(customer_id, ()))
+    for invoice_id in history.invoice_ids:
+        invoice = state.ageing.invoices[invoice_id]
+        if invoice.issued_on > until_on:
+            continue
+        invoice_ids.append(invoice_id)
+        view.ageing.invoices[invoice_id] = attrs.evolve(
+            invoice,
+            movements=[movement for movement in invoice.movements if movement[0] <= until_on],
+            disputes={
+                reference: (amount, opened_on, _by(resolved_on, until_on))
+                for reference, (amount, opened_on, resolved_on) in invoice.disputes.items()
+                if opened_on <= until_on
+            },
+        )
+        view.disputes[invoice_id] = [
+            dispute
+            if _by(dispute.resolved_on, until_on) is not None
+            else attrs.evolve(dispute, resolved_on=None, outcome=None, upheld_minor=0)
+            for dispute in state.disputes.get(invoice_id, ())
+            if dispute.opened_on <= until_on
+        ]
+        applications = state.applications.get(invoice_id, ())
+        view.applications[invoice_id] = [entry for entry in applications if entry[1] <= until_on]
+        payment_ids.update(entry[0] for entry in view.applications[invoice_id])
+    for payment_id in payment_ids:
+        payment = state.payments[payment_id]
+        if payment.value_on <= until_on:
+            view.payments[payment_id] = _payment_until(payment, until_on)
+    for invoice_id, entries in view.applications.items():
+        view.applications[invoice_id] = [entry for entry in entries if entry[0] in view.payments]
+    if customer_id in state.ageing.customers:
+        view.ageing.customers[customer_id] = state.ageing.customers[customer_id]
+    view.customers[customer_id] = _history_until(history, invoice_ids, until_on)
+    for promise in state.promises.values():
+        if promise.customer_id == customer_id and promise.made_on <= until_on:
+            view.promises[promise.promise_id] = _promise_until(promise, until_on)
+            view.promise_ids_by_reference[promise.reference] = promise.promise_id
+    view.actions[customer_id] = [
+        action for action in state.actions.get(customer_id, ()) if action.taken_on <= until_on
+    ]
+    view.policy_versions = [v for v in state.policy_versions if v.effective_on <= until_on]
+    return view
+
+
+def _payments_by_customer(state: PortfolioState) -> dict[UUID, list[UUID]]:
+    index: dict[UUID, list[UUID]] = {}
+    for payment in state.payments.values():
+        index.setdefault(payment.customer_id, []).append(payment.payment_id)
+    return index
+
+
+def _by(on: date | None, until_on: date) -> date | None:
+    """``on`` if it happened by ``until_on``, else None (not yet happened)."""
+    return on if on is not None and on <= until_on else None
+
+
+def _payment_until(payment: PaymentFacts, until_on: date) -> PaymentFacts:
+    return attrs.evolve(payment, reversed_on=_by(payment.reversed_on, until_on))
+
+
+def _promise_until(promise: PromiseFacts, until_on: date) -> PromiseFacts:
+    superseded_on = _by(promise.superseded_on, until_on)
+    return attrs.evolve(
+        promise,
+        withdrawn_on=_by(promise.withdrawn_on, until_on),
+        superseded_on=superseded_on,
+        superseded_by=None if superseded_on is None else promise.superseded_by,
+    )
+
+
+def _history_until(
+    history: CustomerHistory, invoice_ids: list[UUID], until_on: date
+) -> CustomerHistory:
+    def dated(entries: list[tuple[date, V]]) -> list[tuple[date, V]]:
+        return [entry for entry in entries if entry[0] <= until_on]
+
+    return attrs.evolve(
+        history,
+        # The opening owner stays first: owner_on falls back to it for any earlier date.
+        owners=history.owners[:1] + dated(history.owners[1:]),
+        credit_lines=dated(history.credit_lines),
+        ratings=dated(history.ratings),
+        blacklisted=dated(history.blacklisted),
+        supply_held=dated(history.supply_held),
+        invoice_ids=invoice_ids,
+    )
+
+
+# Evaluation -----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class _Raw:
+    """What the triggers give on a date, before suspension."""
+
+    policy: EscalationPolicy
+    invoices: tuple[InvoiceFigures, ...]
+    overdue_minor: int
+    disputed_minor: int
+    days_past_due_max: int
+    judgements: tuple[PromiseJudgement, ...]
+    broken: tuple[PromiseJudgement, ...]
+    rating: RiskRating | None
+    is_blacklisted: bool
+    fired: tuple[Reason, ...]
+
+    @property
+    def level(self) -> int:
+        return max((reason.level for reason in self.fired), default=0)
+
+    @property
+    def time_level(self) -> int:
+        return max((r.level for r in self.fired if r.rule in TIME_RULES), default=0)
+
+    @property
+    def decision_level(self) -> int:
+        return max((r.level for r in self.fired if r.rule not in TIME_RULES), default=0)
+
+
+@attrs.frozen
+class _Timeline:
+    """An invoice's movements in date order with the amount settled by each, so that the open
+    amount on a date is one bisection: the history evaluates many dates."""
+
+    invoice: InvoiceFacts
+    dates: list[date]
+    settled: list[int]
+    closed_from: date | None
+    """From this date on nothing is open (settled in full by the last movement)."""
+    has_disputes: bool
+
+    @classmethod
+    def of(cls, invoice: InvoiceFacts, has_disputes: bool) -> _Timeline:
+        dates: list[date] = []
+        settled: list[int] = []
+        for on, amount in sorted(invoice.movements, key=lambda movement: movement[0]):
+            dates.append(on)
+            settled.append((settled[-1] if settled else 0) + amount)
+        closed = bool(settled) and settled[-1] == invoice.amount_minor
+        return cls(invoice, dates, settled, dates[-1] if closed else None, has_disputes)
+
+    def may_be_open_on(self, on: date) -> bool:
+        return self.invoice.issued_on <= on and (self.closed_from is None or on < self.closed_from)
+
+    def open_minor_on(self, on: date) -> int:
+        """``InvoiceFacts.open_minor_on``, by bisection."""
+        if self.invoice.issued_on > on:
+            return 0
+        index = bisect_right(self.dates, on)
+        return self.invoice.amount_minor - (self.settled[index - 1] if index else 0)
+
+
+class _Evaluator:
+    """Evaluates one customer on any date over a narrowed portfolio, remembering each date."""
+
+    def __init__(self, view: PortfolioState, customer_id: UUID) -> None:
+        self.view = view
+        self.customer = view.customers[customer_id]
+        self.invoices = view.invoices_of(customer_id)
+        self.promises = [p for p in view.promises.values() if p.customer_id == customer_id]
+        self._timelines = [
+            _Timeline.of(invoice, bool(view.disputes.get(invoice.invoice_id)))
+            for invoice in self.invoices
+        ]
+        self._raw: dict[date, _Raw] = {}
+        self._evaluations: dict[date, Evaluation] = {}
+
+    def raw(self, on: date) -> _Raw:
+        if on not in self._raw:
+            self._raw[on] = self._compute_raw(on)
+        return self._raw[on]
+
+    def _compute_raw(self, on: date) -> _Raw:
+        policy = self.view.policy_on(on)
+        figures = tuple(
+            figure
+            for figure in (
+                self._invoice_figures(timeline, on, policy)
+                for timeline in self._timelines
+                if timeline.may_be_open_on(on)
+            )
+            if figure is not None
+        )
+        judgements = tuple(
+            judgement
+            for judgement in (judge(self.view, promise, on) for promise in self.promises)
+            if judgement is not None
+        )
+        broken_statuses = {PromiseStatus.BROKEN}
+        if policy.partly_kept_counts_as_broken:
+            broken_statuses.add(PromiseStatus.PARTLY_KEPT)
+        raw = _Raw(
+            policy=policy,
+            invoices=figures,
+            overdue_minor=sum(figure.overdue_minor for figure in figures),
+            disputed_minor=sum(figure.disputed_minor for figure in figures),
+            days_past_due_max=max((figure.days_past_due for figure in figures), default=0),
+            judgements=judgements,
+            broken=tuple(j for j in judgements if j.status in broken_statuses),
+            rating=self.customer.rating_on(on),
+            is_blacklisted=self.customer.is_blacklisted_on(on),
+            fired=(),
+        )
+        return attrs.evolve(raw, fired=self._fire(raw))
+
+    def _invoice_figures(
+        self, timeline: _Timeline, on: date, policy: EscalationPolicy
+    ) -> InvoiceFigures | None:
+        """None when nothing of the invoice is open on ``on``."""
+        invoice = timeline.invoice
+        open_minor = timeline.open_minor_on(on)
+        if open_minor == 0:
+            return None
+        disputed = 0
+        if timeline.has_disputes:
+            disputed = self.view.disputed_minor_on(invoice.invoice_id, on)
+        uncounted = 0 if policy.disputed_counts else disputed
+        overdue = 0
+        days_max = 0
+        parts = open_by_instalment(invoice.schedule, invoice.amount_minor - open_minor)
+        for due_on, part_open in parts:
+            days = (on - due_on).days
+            if part_open == 0 or days < 1:
+                continue
+            taken_off = min(part_open, uncounted)
+            uncounted -= taken_off
+            if part_open > taken_off:
+                overdue += part_open - taken_off
+                days_max = max(days_max, days)
+        return InvoiceFigures(
+            invoice_number=invoice.invoice_number,
+            open_minor=open_minor,
+            disputed_minor=disputed,
+            overdue_minor=overdue,
+            days_past_due=days_max,
+        )
+
+    def _fire(self, raw: _Raw) -> tuple[Reason, ...]:
+        """Per rule, the firing trigger of the highest level; highest level first."""
+        best: dict[TriggerRule, Reason] = {}
+        for level in raw.policy.levels:
+            for trigger in level.triggers:
+                reason = self._check(trigger, level.level, raw)
+                if reason is not None and (
+                    trigger.rule not in best or best[trigger.rule].level < level.level
+                ):
+                    best[trigger.rule] = reason
+        rule_order = list(TriggerRule)
+        return tuple(sorted(best.values(), key=lambda r: (-r.level, rule_order.index(r.rule))))
+
+    def _check(self, trigger: Trigger, level: int, raw: _Raw) -> Reason | None:
+        version = raw.policy.version
+        rule = trigger.rule
+        if rule is TriggerRule.DAYS_PAST_DUE:
+            if raw.overdue_minor == 0 or raw.days_past_due_max < trigger.threshold:
+                return None
+            involved = tuple(
+                f.invoice_number for f in raw.invoices if f.days_past_due >= trigger.threshold
+            )
+            return Reason(
+                rule=rule,
+                level=level,
+                policy_version=version,
+                threshold=trigger.threshold,
+                actual=raw.days_past_due_max,
+                invoice_numbers=involved,
+            )
+        if rule is TriggerRule.OVERDUE_AMOUNT:
+            threshold_minor = trigger.threshold * minor_per_major(self.customer.currency)
+            if raw.overdue_minor == 0 or raw.overdue_minor < threshold_minor:
+                return None
+            return Reason(
+                rule=rule,
+                level=level,
+                policy_version=version,
+                threshold=threshold_minor,
+                actual=raw.overdue_minor,
+                invoice_numbers=tuple(f.invoice_number for f in raw.invoices if f.overdue_minor),
+            )
+        if rule is TriggerRule.BROKEN_PROMISES:
+            count = len(raw.broken)
+            if count == 0 or count < trigger.threshold:
+                return None
+            numbers = {
+                self.view.ageing.invoices[invoice_id].invoice_number
+                for judgement in raw.broken
+                for invoice_id in self.view.promises[judgement.promise_id].invoice_ids
+                if invoice_id in self.view.ageing.invoices
+            }
+            return Reason(
+                rule=rule,
+                level=level,
+                policy_version=version,
+                threshold=trigger.threshold,
+                actual=count,
+                invoice_numbers=tuple(sorted(numbers)),
+                promise_references=tuple(j.reference for j in raw.broken),
+            )
+        if rule is TriggerRule.RISK_RATING:
+            if raw.rating is None or RATING_ORDINAL[raw.rating] < trigger.threshold:
+                return None
+            return Reason(
+                rule=rule,
+                level=level,
+                policy_version=version,
+                threshold=trigger.threshold,
+                actual=RATING_ORDINAL[raw.rating],
+            )
+        assert rule is TriggerRule.BLACKLISTED
+        if not raw.is_blacklisted:
+            return None
+        return Reason(
+            rule=rule, level=level, policy_version=version, threshold=trigger.threshold, actual=1
+        )
+
+    def evaluate(self, on: date) -> Evaluation:
+        if on not in self._evaluations:
+            self._evaluations[on] = self._compute(on)
+        return self._evaluations[on]
+
+    def _compute(self, on: date) -> Evaluation:
+        raw = self.raw(on)
+        policy = raw.policy
+        open_promises = [j for j in raw.judgements if j.status is PromiseStatus.OPEN]
+        level = raw.level
+        cap: int | None = None
+        if open_promises and policy.promise_suspends:
+            since = min(j.made_on for j in open_promises)
+            cap = self.raw(since).time_level
+            level = max(min(raw.time_level, cap), raw.decision_level)
+        suspensions = [
+            Suspension(
+                kind=SuspensionKind.PROMISE,
+                reference=j.reference,
+                since_on=j.made_on,
+                until_on=j.deadline_on,
+                amount_minor=j.promised_minor,
+                invoice_numbers=self._numbers(self.view.promises[j.promise_id].invoice_ids),
+                level_cap=cap,
+            )
+            for j in open_promises
+        ]
+        for timeline in self._timelines:
+            if not timeline.has_disputes:
+                continue
+            invoice = timeline.invoice
+            for dispute in self.view.disputes[invoice.invoice_id]:
+                if dispute.is_open_on(on):
+                    suspensions.append(
+                        Suspension(
+                            kind=SuspensionKind.DISPUTE,
+                            reference=dispute.reference,
+                            since_on=dispute.opened_on,
+                            until_on=None,
+                            amount_minor=dispute.amount_minor,
+                            invoice_numbers=(invoice.invoice_number,),
+                            level_cap=None,
+                        )
+                    )
+        grade = None
+        if raw.overdue_minor > 0:
+            grade = policy.grade(raw.days_past_due_max, raw.overdue_minor, self.customer.currency)
+        return Evaluation(
+            customer_id=self.customer.customer_id,
+            on=on,
+            currency=self.customer.currency,
+            policy_version=policy.version,
+            level=level,
+            level_name=policy.level(level).name,
+            raw_level=raw.level,
+            grade=grade,
+            overdue_minor=raw.overdue_minor,
+            disputed_minor=raw.disputed_minor,
+            days_past_due_max=raw.days_past_due_max,
+            broken_promises=len(raw.broken),
+            rating=raw.rating,
+            is_blacklisted=raw.is_blacklisted,
+            invoices=raw.invoices,
+            reasons=raw.fired,
+            suspensions=tuple(suspensions),
+        )
+
+    def _numbers(self, invoice_ids: Iterable[UUID]) -> tuple[str, ...]:
+        return tuple(
+            self.view.ageing.invoices[invoice_id].invoice_number
+            for invoice_id in invoice_ids
+            if invoice_id in self.view.ageing.invoices
+        )
+
+    def candidate_dates(self) -> set[date]:
+        """Every date on which the level can change (a superset is harmless)."""
+        customer = self.customer
+        policies = [DEFAULT_ESCALATION_POLICY, *(v.policy for v in self.view.policy_versions)]
+        day_counts = {1} | {
+            trigger.threshold
+            for policy in policies
+            for level in policy.levels
+            for trigger in level.triggers
+            if trigger.rule is TriggerRule.DAYS_PAST_DUE and trigger.threshold >= 1
+        }
+        dates = {customer.opened_on}
+        for invoice in self.invoices:
+            dates.add(invoice.issued_on)
+            dates.update(on for on, _ in invoice.movements)
+            for instalment in invoice.schedule:
+                dates.update(instalment.due_on + timedelta(days=n) for n in day_counts)
+            for dispute in self.view.disputes.get(invoice.invoice_id, ()):
+                dates.add(dispute.opened_on)
+                if dispute.resolved_on is not None:
+                    dates.add(dispute.resolved_on)
+            dates.update(on for _, on, _ in self.view.applications.get(invoice.invoice_id, ()))
+        for payment in self.view.payments.values():
+            dates.add(payment.value_on)
+            if payment.reversed_on is not None:
+                dates.add(payment.reversed_on)
+        for promise in self.promises:
+            dates.add(promise.made_on)
+            dates.add(deadline_on(self.view, promise) + timedelta(days=1))
+            for closed_on in (promise.withdrawn_on, promise.superseded_on):
+                if closed_on is not None:
+                    dates.add(closed_on)
+        dates.update(on for on, _ in customer.ratings)
+        dates.update(on for on, _ in customer.blacklisted)
+        dates.update(v.effective_on for v in self.view.policy_versions)
+        return dates
+
+
+# Queries --------------------------------------------------------------------------------------
+
+
+def evaluate(state: PortfolioState, customer_id: UUID, on: date) -> Evaluation:
+    """The customer's level, grade, reasons and suspensions on ``on``."""
+    return _Evaluator(narrow(state, customer_id, on), customer_id).evaluate(on)
+
+
+def escalation_status(state: PortfolioState, customer_id: UUID, as_of: date) -> EscalationStatus:
+    """Level, grade, reasons, suspensions, next action, history and next threshold."""
+    view = narrow(state, customer_id, as_of)
+    evaluator = _Evaluator(view, customer_id)
+    current = evaluator.evaluate(as_of)
+    candidates = evaluator.candidate_dates()
+    history = _history(evaluator, sorted({on for on in candidates if on < as_of} | {as_of}))
+    assert current.level == (history[-1].level if history else 0)
+    entered_on = history[-1].on if history and current.level > 0 else None
+    rung = view.policy_on(as_of).level(current.level)
+    next_action, actions_done = _next_action(view, customer_id, as_of, current, entered_on)
+    horizon_on = as_of + timedelta(days=NEXT_THRESHOLD_HORIZON_DAYS)
+    crossing = None
+    for on in sorted(on for on in candidates if as_of < on <= horizon_on):
+        ahead = evaluator.evaluate(on)
+        if ahead.level > current.level:
+            crossing = ThresholdCrossing(
+                on=on, level=ahead.level, level_name=ahead.level_name, reasons=ahead.reasons
+            )
+            break
+    customer = view.customers[customer_id]
+    return EscalationStatus(
+        customer_id=customer_id,
+        customer_code=customer.customer_code,
+        name=customer.name,
+        owner=customer.owner_on(as_of),
+        as_of=as_of,
+        current=current,
+        level_entered_on=entered_on,
+        next_action=next_action,
+        actions_done=actions_done,
+        history=history,
+        next_threshold=crossing,
+        supply_hold_recommended=rung.supply_hold,
+    )
+
+
+def _next_action(
+    view: PortfolioState,
+    customer_id: UUID,
+    as_of: date,
+    current: Evaluation,
+    entered_on: date | None,
+) -> tuple[NextAction | None, tuple[str, ...]]:
+    """The first required action of the current level not taken since it was entered (due
+    ``action_due_days`` after entering), and those taken."""
+    if entered_on is None:
+        return None, ()
+    rung = view.policy_on(as_of).level(current.level)
+    taken = {
+        action.channel.value
+        for action in view.actions.get(customer_id, ())
+        if entered_on <= action.taken_on <= as_of
+    }
+    done = tuple(action for action in rung.required_actions if action in taken)
+    due_on = entered_on + timedelta(days=rung.action_due_days)
+    for action in rung.required_actions:
+        if action not in taken:
+            return NextAction(
+                action=action, level=rung.level, due_on=due_on, is_overdue=due_on < as_of
+            ), done
+    return None, done
+
+
+def _entered_on(evaluator: _Evaluator, as_of: date) -> date | None:
+    """When the current level was entered, found walking back from ``as_of`` (the date of the
+    history's last change, without evaluating the whole history)."""
+    level = evaluator.evaluate(as_of).level
+    if level == 0:
+        return None
+    entered_on = as_of
+    for on in sorted((on for on in evaluator.candidate_dates() if on < as_of), reverse=True):
+        if evaluator.evaluate(on).level != level:
+            return entered_on
+        entered_on = on
+    return entered_on
+
+
+def _history(evaluator: _Evaluator, dates: Sequence[date]) -> tuple[LevelChange, ...]:
+    changes = []
+    level = 0
+    for on in dates:
+        evaluation = evaluator.evaluate(on)
+        if evaluation.level != level:
+            changes.append(
+                LevelChange(
+                    on=on,
+                    level=evaluation.level,
+                    level_name=evaluation.level_name,
+                    previous_level=level,
+                    policy_version=evaluation.policy_version,
+                )
+            )
+            level = evaluation.level
+    return tuple(changes)
+
+
+def worklist(state: PortfolioState, as_of: date, *, owner: str | None = None) -> list[WorklistItem]:
+    """Customers at level 1 or above on ``as_of`` (of one owner, if given), most urgent first.
+
+    The order follows ``worklist_priority`` of the policy in force on ``as_of``, each key
+    descending, then the customer code. Overdue amounts in different currencies are compared
+    as a share of each currency's "large" threshold (``large_above_minor``), never as raw minor
+    units: 50,000.00 USD and 50,000.00 CNY are not the same urgency.
+    """
+    policy = state.policy_on(as_of)
+    payments_by_customer = _payments_by_customer(state)
+    items = []
+    for customer_id, customer in state.customers.items():
+        if customer.opened_on > as_of:
+            continue
+        if owner is not None and customer.owner_on(as_of) != owner:
+            continue
+        # The worklist needs no history or next threshold: only the date the level was
+        # entered, for the next action, so it walks back instead of replaying every change.
+        view = narrow(state, customer_id, as_of, payments_by_customer=payments_by_customer)
+        evaluator = _Evaluator(view, customer_id)
+        current = evaluator.evaluate(as_of)
+        if current.level == 0:
+            continue
+        entered_on = _entered_on(evaluator, as_of)
+        next_action, _ = _next_action(view, customer_id, as_of, current, entered_on)
+        items.append(
+            WorklistItem(
+                customer_id=customer_id,
+                customer_code=customer.customer_code,
+                name=customer.name,
+                owner=customer.owner_on(as_of),
+                currency=current.currency,
+                level=current.level,
+                level_name=current.level_name,
+                grade=current.grade,
+                overdue_minor=current.overdue_minor,
+                days_past_due_max=current.days_past_due_max,
+                broken_promises=current.broken_promises,
+                is_suspended=current.is_suspended,
+                next_action=next_action,
+            )
+        )
+    items.sort(key=lambda item: item.customer_code)
+    items.sort(key=lambda item: _priority(item, policy), reverse=True)
+    return items
+
+
+def _priority(item: WorklistItem, policy: EscalationPolicy) -> tuple[Fraction, ...]:
+    values = {
+        WorklistKey.LEVEL: Fraction(item.level),
+        WorklistKey.OVERDUE_AMOUNT: Fraction(
+            item.overdue_minor, max(1, policy.large_above_minor(item.currency))
+        ),
+        WorklistKey.DAYS_PAST_DUE: Fraction(item.days_past_due_max),
+        WorklistKey.BROKEN_PROMISES: Fraction(item.broken_promises),
+    }
+    return tuple(values[key] for key in policy.worklist_priority)
+
+
+# Explanation ----------------------------------------------------------------------------------
+
+
+def explain(state: PortfolioState, customer_id: UUID, as_of: date) -> str:
+    """Why the customer stands at its level on ``as_of``, in words and figures."""
+    status = escalation_status(state, customer_id, as_of)
+    current = status.current
+    policy = state.policy_on(as_of)
+    currency = current.currency
+    lines = [
+        f"{status.customer_code} ({status.name}), owner {status.owner}, as of {as_of}, "
+        f"policy version {current.policy_version}",
+        f"Level {current.level} {current.level_name}"
+        + (
+            f" (the triggers alone give level {current.raw_level}; held by an open promise)"
+            if current.is_suspended
+            else ""
+        ),
+    ]
+    if current.grade is None:
+        lines.append("Grade: none, nothing counted is overdue")
+    else:
+        lines.append(
+            f"Grade: {current.grade.value.replace('_', ' ')} "
+            f"({current.days_past_due_max} days past due, long after {policy.long_after_days}; "
+            f"{format_money(current.overdue_minor, currency)} overdue, large above "
+            f"{format_money(policy.large_above_minor(currency), currency)})"
+        )
+    disputed_note = "counted" if policy.disputed_counts else "not counted"
+    lines.append(
+        f"Overdue {format_money(current.overdue_minor, currency)}; in dispute "
+        f"{format_money(current.disputed_minor, currency)} ({disputed_note} by policy); "
+        f"broken promises {current.broken_promises}"
+    )
+    lines.append("Reasons:" if current.reasons else "Reasons: no trigger fires")
+    lines.extend(f"  - {_describe(reason, currency, policy)}" for reason in current.reasons)
+    lines.append("Suspensions:" if current.suspensions else "Suspensions: none")
+    for suspension in current.suspensions:
+        lines.append(f"  - {_describe_suspension(suspension, currency)}")
+    if status.next_action is not None:
+        action = status.next_action
+        lines.append(
+            f"Next action: {action.action}, due {action.due_on}"
+            + (" (overdue)" if action.is_overdue else "")
+            + f"; level {current.level} entered {status.level_entered_on}"
+        )
+    elif current.level > 0:
+        lines.append(f"Next action: none, every required action of level {current.level} taken")
+    else:
+        lines.append("Next action: none required")
+    lines.append("History:" if status.history else "History: always level 0")
+    lines.extend(
+        f"  {change.on} level {change.previous_level} -> {change.level} {change.level_name} "
+        f"(policy version {change.policy_version})"
+        for change in status.history
+    )
+    if status.next_threshold is None:
+        lines.append(
+            f"Next threshold: none within {NEXT_THRESHOLD_HORIZON_DAYS} days if nothing happens"
+        )
+    else:
+        crossing = status.next_threshold
+        firing = "; ".join(
+            _describe(reason, currency, policy)
+            for reason in crossing.reasons
+            if reason.level == crossing.level
+        )
+        lines.append(
+            f"Next threshold: {crossing.on} level {crossing.level} {crossing.level_name} "
+            f"if nothing happens ({firing})"
+        )
+    lines.append(
+        "Supply hold: " + ("recommended" if status.supply_hold_recommended else "not recommended")
+    )
+    return "\n".join(lines)
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    """An amount for people: thousands separated, exact decimals, then the currency."""
+    return f"{Decimal(format_minor(amount_minor, currency)):,} {currency}"
+
+
+def _describe(reason: Reason, currency: str, policy: EscalationPolicy) -> str:
+    name = policy.level(reason.level).name if reason.level < len(policy.levels) else "?"
+    rule = reason.rule
+    if rule is TriggerRule.DAYS_PAST_DUE:
+        figure = f"{reason.actual} days past due >= {reason.threshold}"
+    elif rule is TriggerRule.OVERDUE_AMOUNT:
+        actual = format_money(reason.actual, currency)
+        figure = f"{actual} overdue >= {format_money(reason.threshold, currency)}"
+    elif rule is TriggerRule.BROKEN_PROMISES:
+        figure = f"{reason.actual} broken promises >= {reason.threshold}"
+    elif rule is TriggerRule.RISK_RATING:
+        figure = (
+            f"risk rating {_rating(reason.actual)} at or worse than {_rating(reason.threshold)}"
+        )
+    else:
+        figure = "on the blacklist"
+    involved = []
+    if reason.invoice_numbers:
+        involved.append("invoices " + _listed(reason.invoice_numbers))
+    if reason.promise_references:
+        involved.append("promises " + ", ".join(reason.promise_references))
+    where = "; ".join([f"policy version {reason.policy_version}", *involved])
+    return f"level {reason.level} {name}: {rule.value.replace('_', ' ')}, {figure} ({where})"
+
+
+def _listed(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:EXPLAIN_INVOICES_SHOWN_MAX])
+    if len(names) <= EXPLAIN_INVOICES_SHOWN_MAX:
+        return shown
+    return f"{shown} and {len(names) - EXPLAIN_INVOICES_SHOWN_MAX} more"
+
+
+def _rating(ordinal: int) -> str:
+    for rating, number in RATING_ORDINAL.items():
+        if number == ordinal:
+            return rating.value
+    return str(ordinal)
+
+
+def _describe_suspension(suspension: Suspension, currency: str) -> str:
+    amount = format_money(suspension.amount_minor, currency)
+    invoices = f" on {', '.join(suspension.invoice_numbers)}" if suspension.invoice_numbers else ""
+    if suspension.kind is SuspensionKind.DISPUTE:
+        return (
+            f"dispute {suspension.reference}{invoices}: {amount} open since {suspension.since_on}"
+        )
+    held = (
+        f"; escalation held at level {suspension.level_cap}"
+        if suspension.level_cap is not None
+        else "; the policy lets no promise suspend escalation"
+    )
+    return (
+        f"promise {suspension.reference}{invoices}: {amount} made {suspension.since_on}, "
+        f"open until {suspension.until_on}{held}"
+    )

@@ -1,0 +1,431 @@
+"""Properties of the escalation status (projections/escalation.py) over random collections
+histories: invoices, payments and bounces, disputes, promises, ratings, blacklisting, actions
+and policy versions, run through an in-memory ``Ledger`` (refused commands are skipped).
+
+- The status replayed from the stored log equals the live one, folded from the events as the
+  commands returned them, and the one the Ledger answers.
+- Adopting a policy version effective on E changes no evaluation or status dated before E;
+  from E on, the new version decides.
+- The history is consistent with day-by-day evaluation, the worklist agrees with the status,
+  and the next threshold is the first day the level rises if nothing happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any, Final
+
+import attrs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from arledger.adapters.ledger import Ledger, Session
+from arledger.domain.errors import ArledgerError
+from arledger.domain.events import ActionChannel, DisputeOutcome, DisputeReason, Event, RiskRating
+from arledger.domain.money import Money
+from arledger.domain.policy import EscalationLevel, EscalationPolicy, Trigger, TriggerRule
+from arledger.projections import escalation
+from arledger.projections import portfolio as portfolio_module
+from tests.conftest import FixedClock
+
+START: Final = date(2025, 1, 1)
+WINDOW_DAYS: Final = 150
+CUSTOMERS: Final = (("ACME", "USD", "li"), ("BETA", "CNY", "wang"))
+INVOICES: Final = ("I-1", "I-2", "I-3")
+
+day_offsets = st.integers(0, WINDOW_DAYS)
+amounts_minor = st.integers(1, 15_000_000)
+invoice_numbers = st.sampled_from(INVOICES)
+customer_indexes = st.integers(0, len(CUSTOMERS) - 1)
+
+
+def _on(offset: int) -> date:
+    return START + timedelta(days=offset)
+
+
+Op = Callable[[Session], list[Event]]
+
+
+@attrs.frozen
+class Step:
+    """One command for a session, shown by name and arguments when a property fails."""
+
+    name: str
+    args: tuple[Any, ...]
+
+    def __call__(self, session: Session) -> list[Event]:
+        result: list[Event] = OPS[self.name](session, *self.args)
+        return result
+
+
+def _issue(
+    session: Session, number: str, customer: int, amount: int, issued: int, days: int
+) -> list[Event]:
+    code, currency, _ = CUSTOMERS[customer]
+    return session.issue_invoice(
+        invoice_number=number,
+        customer_code=code,
+        amount=Money(amount, currency),
+        issued_on=_on(issued),
+        due_on=_on(issued + days),
+    )
+
+
+def _pay(
+    session: Session, reference: str, number: str, amount: int, on: int, bounce: int | None
+) -> list[Event]:
+    invoice = session.require_invoice(number)
+    customer = session.customer_by_id(invoice.customer_id)
+    assert customer is not None
+    money = Money(min(amount, max(1, invoice.open_minor)), invoice.currency)
+    events = session.receive_payment(
+        bank_reference=reference, payer_code=customer.customer_code, amount=money, value_on=_on(on)
+    )
+    events += session.allocate_payment(
+        bank_reference=reference, allocations={number: money}, allocated_on=_on(on)
+    )
+    if bounce is not None:
+        events += _bounce(session, reference, on + bounce)
+    return events
+
+
+def _bounce(session: Session, reference: str, on: int) -> list[Event]:
+    return session.reverse_payment(bank_reference=reference, reversed_on=_on(on), reason="bounced")
+
+
+def _dispute(session: Session, number: str, reference: str, amount: int, on: int) -> list[Event]:
+    invoice = session.require_invoice(number)
+    return session.open_dispute(
+        invoice_number=number,
+        dispute_reference=reference,
+        amount=Money(min(amount, max(1, invoice.open_minor)), invoice.currency),
+        reason_code=DisputeReason.QUALITY,
+        root_cause="damaged",
+        opened_on=_on(on),
+    )
+
+
+def _resolve(session: Session, number: str, reference: str, on: int) -> list[Event]:
+    return session.resolve_dispute(
+        invoice_number=number,
+        dispute_reference=reference,
+        outcome=DisputeOutcome.REJECTED,
+        resolved_on=_on(on),
+        note="no fault found",
+    )
+
+
+def _promise(
+    session: Session, customer: int, reference: str, amount: int, made: int, days: int, named: bool
+) -> list[Event]:
+    code, currency, _ = CUSTOMERS[customer]
+    account = session.require_customer(code)
+    numbers = []
+    if named:
+        for invoice_id in account.invoice_ids:
+            invoice = session.invoice_by_id(invoice_id)
+            assert invoice is not None
+            numbers.append(invoice.invoice_number)
+    return session.make_promise(
+        customer_code=code,
+        promise_reference=reference,
+        amount=Money(amount, currency),
+        promised_on=_on(made + days),
+        made_on=_on(made),
+        contact="AP",
+        invoice_numbers=numbers[:1],
+    )
+
+
+def _withdraw(session: Session, reference: str, on: int) -> list[Event]:
+    return session.withdraw_promise(promise_reference=reference, withdrawn_on=_on(on), reason="x")
+
+
+def _rate(session: Session, customer: int, rating: RiskRating, on: int) -> list[Event]:
+    return session.rate_risk(
+        customer_code=CUSTOMERS[customer][0], rating=rating, rated_on=_on(on), reason="review"
+    )
+
+
+def _blacklist(session: Session, customer: int, on: int) -> list[Event]:
+    return session.blacklist(
+        customer_code=CUSTOMERS[customer][0], blacklisted_on=_on(on), reason="fraud"
+    )
+
+
+def _act(session: Session, customer: int, channel: ActionChannel, on: int) -> list[Event]:
+    return session.record_action(
+        customer_code=CUSTOMERS[customer][0],
+        channel=channel,
+        taken_on=_on(on),
+        collector="li",
+        contact="AP",
+        outcome="called",
+    )
+
+
+def _change_owner(session: Session, customer: int, owner: str, on: int) -> list[Event]:
+    return session.change_owner(
+        customer_code=CUSTOMERS[customer][0], collection_owner=owner, changed_on=_on(on)
+    )
+
+
+def _adopt(session: Session, policy: EscalationPolicy, on: int) -> list[Event]:
+    book = session.policy_book()
+    version = 2 if book is None else book.latest_version + 1
+    return session.adopt_policy(
+        policy=attrs.evolve(policy, version=version),
+        effective_on=_on(on),
+        approver="CFO",
+        reason="review",
+    )
+
+
+OPS: Final[dict[str, Callable[..., list[Event]]]] = {
+    "issue": _issue,
+    "pay": _pay,
+    "bounce": _bounce,
+    "dispute": _dispute,
+    "resolve": _resolve,
+    "promise": _promise,
+    "withdraw": _withdraw,
+    "rate": _rate,
+    "blacklist": _blacklist,
+    "act": _act,
+    "change_owner": _change_owner,
+    "adopt": _adopt,
+}
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> EscalationPolicy:
+    """A variant of the default policy (its version is set when adopted)."""
+    default = EscalationPolicy()
+    days = sorted(draw(st.lists(st.integers(1, 120), min_size=4, max_size=4, unique=True)))
+    levels = [default.levels[0]]
+    for rung, day_count in zip(default.levels[1:], days, strict=True):
+        triggers = tuple(
+            Trigger(rule=t.rule, threshold=day_count) if t.rule is TriggerRule.DAYS_PAST_DUE else t
+            for t in rung.triggers
+        )
+        levels.append(
+            EscalationLevel(
+                level=rung.level,
+                name=rung.name,
+                triggers=triggers,
+                required_actions=rung.required_actions,
+                action_due_days=draw(st.integers(0, 10)),
+                supply_hold=rung.supply_hold,
+            )
+        )
+    return EscalationPolicy(
+        long_after_days=draw(st.integers(0, 90)),
+        large_above=draw(st.integers(0, 200_000)),
+        disputed_counts=draw(st.booleans()),
+        promise_tolerance_days=draw(st.integers(0, 10)),
+        promise_suspends=draw(st.booleans()),
+        partly_kept_counts_as_broken=draw(st.booleans()),
+        levels=tuple(levels),
+        credit_block_level=draw(st.integers(1, 4)),
+    )
+
+
+payment_references = st.sampled_from(("BANK-1", "BANK-2", "BANK-3"))
+dispute_references = st.sampled_from(("D-1", "D-2"))
+promise_references = st.sampled_from(("P-1", "P-2", "P-3"))
+
+issue_steps = st.builds(
+    lambda *a: Step("issue", a),
+    invoice_numbers,
+    customer_indexes,
+    amounts_minor,
+    st.integers(0, 60),
+    st.integers(0, 60),
+)
+pay_steps = st.builds(
+    lambda *a: Step("pay", a),
+    payment_references,
+    invoice_numbers,
+    amounts_minor,
+    day_offsets,
+    st.none() | st.integers(0, 60),
+)
+bounce_steps = st.builds(lambda *a: Step("bounce", a), payment_references, day_offsets)
+# Payments and bounces weigh double: they are what moves most levels up and down.
+steps = st.one_of(
+    issue_steps,
+    pay_steps,
+    pay_steps,
+    bounce_steps,
+    st.builds(
+        lambda *a: Step("dispute", a),
+        invoice_numbers,
+        dispute_references,
+        amounts_minor,
+        day_offsets,
+    ),
+    st.builds(lambda *a: Step("resolve", a), invoice_numbers, dispute_references, day_offsets),
+    st.builds(
+        lambda *a: Step("promise", a),
+        customer_indexes,
+        promise_references,
+        amounts_minor,
+        day_offsets,
+        st.integers(0, 30),
+        st.booleans(),
+    ),
+    st.builds(lambda *a: Step("withdraw", a), promise_references, day_offsets),
+    st.builds(
+        lambda *a: Step("rate", a), customer_indexes, st.sampled_from(RiskRating), day_offsets
+    ),
+    st.builds(lambda *a: Step("blacklist", a), customer_indexes, day_offsets),
+    st.builds(
+        lambda *a: Step("act", a), customer_indexes, st.sampled_from(ActionChannel), day_offsets
+    ),
+    st.builds(
+        lambda *a: Step("change_owner", a),
+        customer_indexes,
+        st.sampled_from(("li", "zhao")),
+        day_offsets,
+    ),
+    st.builds(lambda *a: Step("adopt", a), policies(), day_offsets),
+)
+# Issue every invoice first so that most later steps have something to act on.
+histories = st.tuples(
+    st.tuples(
+        *(
+            st.builds(
+                lambda *a, number=number: Step("issue", (number, *a)),
+                customer_indexes,
+                amounts_minor,
+                st.integers(0, 60),
+                st.integers(0, 60),
+            )
+            for number in INVOICES
+        )
+    ).map(list),
+    st.lists(steps, max_size=16),
+).map(lambda parts: parts[0] + parts[1])
+as_of_dates = st.lists(st.integers(0, WINDOW_DAYS + 60).map(_on), min_size=1, max_size=3)
+
+
+@attrs.define
+class History:
+    ledger: Ledger
+    live: portfolio_module.PortfolioState
+
+
+def run(history: list[Step]) -> History:
+    ledger = Ledger(env={"ARLEDGER_STORE": "memory"}, clock=FixedClock())
+    live = portfolio_module.initial()
+    for code, currency, owner in CUSTOMERS:
+        for event in ledger.run(
+            lambda s, c=code, cur=currency, o=owner: s.open_account(
+                customer_code=c, name=c, currency=cur, collection_owner=o, opened_on=START
+            )
+        ):
+            portfolio_module.fold(live, event)
+    for step in history:
+        try:
+            events = ledger.run(step)
+        except ArledgerError:
+            continue
+        for event in events:
+            portfolio_module.fold(live, event)
+    return History(ledger=ledger, live=live)
+
+
+def replayed(ledger: Ledger) -> portfolio_module.PortfolioState:
+    return portfolio_module.fold_all(list(ledger.iter_events()))
+
+
+def customer_ids(ledger: Ledger) -> list[Any]:
+    return [ledger.customer(code).id for code, _, _ in CUSTOMERS]
+
+
+@given(history=histories, dates=as_of_dates)
+def test_the_status_replayed_from_the_log_equals_the_live_one(
+    history: list[Step], dates: list[date]
+) -> None:
+    run_ = run(history)
+    replay = replayed(run_.ledger)
+
+    for customer_id in customer_ids(run_.ledger):
+        for as_of in dates:
+            live = escalation.escalation_status(run_.live, customer_id, as_of)
+            assert live == escalation.escalation_status(replay, customer_id, as_of)
+    code = CUSTOMERS[0][0]
+    assert escalation.escalation_status(
+        run_.live, customer_ids(run_.ledger)[0], dates[0]
+    ) == run_.ledger.escalation_status(code, dates[0])
+    assert escalation.worklist(run_.live, dates[0]) == run_.ledger.worklist(dates[0])
+
+
+@given(history=histories, policy=policies(), effective=day_offsets, data=st.data())
+def test_a_new_policy_version_changes_nothing_dated_before_its_effective_date(
+    history: list[Step], policy: EscalationPolicy, effective: int, data: st.DataObject
+) -> None:
+    run_ = run(history)
+    effective_on = _on(effective)
+    before = [_on(d) for d in data.draw(st.lists(st.integers(0, effective), max_size=3))]
+    before = [on for on in before if on < effective_on]
+    after = [
+        _on(d) for d in data.draw(st.lists(st.integers(effective, WINDOW_DAYS + 60), max_size=2))
+    ]
+    ids = customer_ids(run_.ledger)
+    state = replayed(run_.ledger)
+    old_status = {(c, on): escalation.escalation_status(state, c, on) for c in ids for on in before}
+    old_evaluation = {(c, on): escalation.evaluate(state, c, on) for c in ids for on in before}
+
+    events = run_.ledger.run(lambda s: _adopt(s, policy, effective))
+    new_state = replayed(run_.ledger)
+
+    version = events[0].policy.version  # type: ignore[attr-defined]
+    for (customer_id, on), status in old_status.items():
+        assert status == escalation.escalation_status(new_state, customer_id, on)
+        assert old_evaluation[customer_id, on] == escalation.evaluate(new_state, customer_id, on)
+    for customer_id in ids:
+        for on in after:
+            assert version == escalation.evaluate(new_state, customer_id, on).policy_version
+
+
+@given(history=histories, as_of=st.integers(0, WINDOW_DAYS + 60).map(_on))
+def test_history_worklist_and_next_threshold_agree_with_day_by_day_evaluation(
+    history: list[Step], as_of: date
+) -> None:
+    run_ = run(history)
+    state = run_.live
+    worklist = {item.customer_id: item for item in escalation.worklist(state, as_of)}
+
+    for customer_id in customer_ids(run_.ledger):
+        status = escalation.escalation_status(state, customer_id, as_of)
+        # The worklist finds the level's entry date walking back; the status from its history.
+        if status.level == 0:
+            assert customer_id not in worklist
+        else:
+            item = worklist[customer_id]
+            assert (status.level, status.next_action) == (item.level, item.next_action)
+        # Level changes found day by day over a stretch before as_of are those of the history.
+        first = as_of - timedelta(days=45)
+        level = escalation.evaluate(state, customer_id, first - timedelta(days=1)).level
+        changes = []
+        for n in range((as_of - first).days + 1):
+            on = first + timedelta(days=n)
+            evaluation = escalation.evaluate(state, customer_id, on)
+            if evaluation.level != level:
+                changes.append((on, evaluation.level))
+                level = evaluation.level
+        assert changes == [(c.on, c.level) for c in status.history if c.on >= first]
+        assert status.level == level
+        # Nothing happening after as_of: the level first rises on the predicted date.
+        view = escalation.narrow(state, customer_id, as_of)
+        crossing = status.next_threshold
+        horizon = 61 if crossing is None else (crossing.on - as_of).days
+        for n in range(1, min(horizon, 60) + 1):
+            ahead = escalation.evaluate(view, customer_id, as_of + timedelta(days=n))
+            if n < horizon:
+                assert ahead.level <= status.level
+            else:
+                assert crossing is not None
+                assert crossing.level == ahead.level
