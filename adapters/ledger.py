@@ -64,7 +64,7 @@ from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.policy_book import PolicyBook
 from arledger.domain.promise import Promise
 from arledger.projections import ageing
-from arledger.projections.portfolio import PortfolioState
+from arledger.projections.portfolio import Confirmation, PortfolioState
 from arledger.projections.portfolio import fold_all as fold_portfolio
 
 from .read_models import ProjectionRunner, StaleRunnerError
@@ -1065,3 +1065,10 @@ class Ledger(Application[UUID]):
         invoice = self.invoice(invoice_number)
         state = self.portfolio(customer_ids=[invoice.customer_id])
         return state.expected_pay_on(invoice.id)
+
+    def balance_confirmations(self, customer_code: str) -> list[Confirmation]:
+        """The customer's balance confirmations, acknowledged ones with their (flagged)
+        difference from the ledger."""
+        customer_id = self.customer(customer_code).id
+        state = self.portfolio(customer_ids=[customer_id])
+        return list(state.customers[customer_id].confirmations)

@@ -19,6 +19,7 @@ from uuid import UUID
 
 import attrs
 
+from arledger.domain.calendar import expected_pay_on
 from arledger.domain.events import (
     ActionChannel,
     BalanceConfirmationAcknowledged,
@@ -55,7 +56,6 @@ from arledger.domain.events import (
     SupplyHeld,
     SupplyReleased,
 )
-from arledger.domain.calendar import expected_pay_on
 from arledger.domain.policy import EscalationPolicy
 from arledger.domain.policy_book import PolicyVersion, policy_in_force
 
@@ -121,6 +121,11 @@ class Confirmation:
     confirmed_balance_minor: int | None = None
     difference_minor: int | None = None
     acknowledged_on: date | None = None
+
+    @property
+    def has_difference(self) -> bool:
+        """Flagged: the customer confirmed a balance other than the ledger's."""
+        return bool(self.difference_minor)
 
 
 @attrs.define
