@@ -20,6 +20,7 @@ from .errors import (
     DuplicateKeyConflictError,
     InvalidAmountError,
     InvalidCommandError,
+    InvalidDateError,
 )
 from .events import (
     BalanceConfirmationAcknowledged,
@@ -52,7 +53,6 @@ from .rules import (
     require_text,
 )
 
-
 DEFAULT_TERMS_DAYS: Final = 30
 """Net days when an account is opened without terms."""
 
@@ -77,6 +77,7 @@ class CustomerAccount:
     payment_run_days: tuple[int, ...] = ()
     contacts: dict[ContactRole, tuple[str, str, str]] = attrs.field(factory=dict)
     confirmations_sent: dict[str, int] = attrs.field(factory=dict)
+    confirmations_sent_on: dict[str, date] = attrs.field(factory=dict)
     confirmations_acknowledged: frozenset[str] = frozenset()
 
     def due_on_for(self, issued_on: date) -> date:
@@ -150,7 +151,11 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
     if isinstance(event, BalanceConfirmationSent):
         sent = dict(state.confirmations_sent)
         sent[event.confirmation_reference] = event.ledger_balance_minor
-        return attrs.evolve(state, version=version, confirmations_sent=sent)
+        sent_on = dict(state.confirmations_sent_on)
+        sent_on[event.confirmation_reference] = event.sent_on
+        return attrs.evolve(
+            state, version=version, confirmations_sent=sent, confirmations_sent_on=sent_on
+        )
     if isinstance(event, BalanceConfirmationAcknowledged):
         assert event.confirmation_reference in state.confirmations_sent
         return attrs.evolve(
@@ -286,6 +291,15 @@ def set_credit_line(
     require_date("effective_on", effective_on)
     require_text("approver", approver)
     require_reason("reason", reason)
+    if registered_capital_minor is not None and (
+        type(registered_capital_minor) is not int or registered_capital_minor < 0
+    ):
+        raise InvalidAmountError(
+            f"registered capital must be a non-negative int of minor units, got "
+            f"{registered_capital_minor!r}",
+            customer_code=account.customer_code,
+            registered_capital_minor=registered_capital_minor,
+        )
     return [
         CreditLineSet(
             **_next(account, recorded_at),
@@ -576,6 +590,14 @@ def acknowledge_balance_confirmation(
     if confirmation_reference in account.confirmations_acknowledged:
         raise CustomerStateError(
             f"balance confirmation {confirmation_reference} is already acknowledged",
+            confirmation_reference=confirmation_reference,
+        )
+    sent_on = account.confirmations_sent_on[confirmation_reference]
+    if acknowledged_on < sent_on:
+        raise InvalidDateError(
+            f"balance confirmation {confirmation_reference} acknowledged on {acknowledged_on}, "
+            f"before it was sent on {sent_on}",
+            field="acknowledged_on",
             confirmation_reference=confirmation_reference,
         )
     ledger_balance_minor = account.confirmations_sent[confirmation_reference]

@@ -634,6 +634,7 @@ def open_dispute(
             invoice_number=invoice.invoice_number,
             amount_minor=amount_minor,
             open_minor=invoice.open_minor,
+            undisputed_minor=max(undisputed_minor, 0),
         )
     _require_not_before(invoice, "opened_on", opened_on, invoice.issued_on)
     return [

@@ -26,7 +26,8 @@ from arledger import Ledger, Money, AgeingGrouping
 assert importlib.util.find_spec("domain") is None, "a top-level 'domain' package leaked"
 assert "site-packages" in arledger.__file__, arledger.__file__
 ledger = Ledger(env={"ARLEDGER_STORE": "memory"})
-ledger.open_account("C1", name="C", currency="EUR", collection_owner="o", opened_on=date(2024, 1, 1))
+ledger.open_account("C1", name="C", currency="EUR", collection_owner="o",
+                    opened_on=date(2024, 1, 1))
 ledger.issue_invoice("I1", customer_code="C1", amount=Money.parse("9.99", "EUR"),
                      issued_on=date(2024, 1, 1))
 row = ledger.ageing(date(2024, 3, 1), grouping=AgeingGrouping.CUSTOMER).rows[0]
