@@ -73,6 +73,9 @@ class CustomerAccount:
     risk_rating: RiskRating | None = None
     is_blacklisted: bool = False
     is_supply_held: bool = False
+    # Dates of the latest change of each flag: the opposite change may not be dated before it.
+    blacklist_changed_on: date | None = None
+    supply_changed_on: date | None = None
     book_closing_day: int | None = None
     payment_run_days: tuple[int, ...] = ()
     contacts: dict[ContactRole, tuple[str, str, str]] = attrs.field(factory=dict)
@@ -121,10 +124,14 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
         return attrs.evolve(state, version=version, risk_rating=event.rating)
     if isinstance(event, CustomerBlacklisted):
         assert not state.is_blacklisted
-        return attrs.evolve(state, version=version, is_blacklisted=True)
+        return attrs.evolve(
+            state, version=version, is_blacklisted=True, blacklist_changed_on=event.blacklisted_on
+        )
     if isinstance(event, CustomerCleared):
         assert state.is_blacklisted
-        return attrs.evolve(state, version=version, is_blacklisted=False)
+        return attrs.evolve(
+            state, version=version, is_blacklisted=False, blacklist_changed_on=event.cleared_on
+        )
     if isinstance(event, PaymentTermsChanged):
         return attrs.evolve(
             state, version=version, terms_kind=event.terms_kind, terms_days=event.terms_days
@@ -144,10 +151,14 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
         return attrs.evolve(state, version=version, contacts=contacts)
     if isinstance(event, SupplyHeld):
         assert not state.is_supply_held
-        return attrs.evolve(state, version=version, is_supply_held=True)
+        return attrs.evolve(
+            state, version=version, is_supply_held=True, supply_changed_on=event.held_on
+        )
     if isinstance(event, SupplyReleased):
         assert state.is_supply_held
-        return attrs.evolve(state, version=version, is_supply_held=False)
+        return attrs.evolve(
+            state, version=version, is_supply_held=False, supply_changed_on=event.released_on
+        )
     if isinstance(event, BalanceConfirmationSent):
         sent = dict(state.confirmations_sent)
         sent[event.confirmation_reference] = event.ledger_balance_minor
@@ -271,6 +282,20 @@ def propose_credit_line(registered_capital_minor: int, policy: EscalationPolicy)
     return registered_capital_minor * policy.credit_line_capital_ratio_bps // 10000
 
 
+def _require_not_before_change(
+    account: CustomerAccount, field: str, on: date, changed_on: date | None
+) -> None:
+    """A flag's change may not be dated before its previous change (an as-of history of the
+    blacklist or the supply hold must read in date order)."""
+    if changed_on is not None and on < changed_on:
+        raise InvalidDateError(
+            f"customer {account.customer_code}: {field} {on} is before the previous change "
+            f"on {changed_on}",
+            customer_code=account.customer_code,
+            field=field,
+        )
+
+
 def set_credit_line(
     account: CustomerAccount,
     *,
@@ -345,6 +370,9 @@ def blacklist(
             f"customer {account.customer_code} is already blacklisted",
             customer_code=account.customer_code,
         )
+    _require_not_before_change(
+        account, "blacklisted_on", blacklisted_on, account.blacklist_changed_on
+    )
     return [
         CustomerBlacklisted(
             **_next(account, recorded_at),
@@ -364,6 +392,7 @@ def clear_blacklist(
             f"customer {account.customer_code} is not blacklisted",
             customer_code=account.customer_code,
         )
+    _require_not_before_change(account, "cleared_on", cleared_on, account.blacklist_changed_on)
     return [
         CustomerCleared(
             **_next(account, recorded_at),
@@ -498,6 +527,7 @@ def hold_supply(
             f"supply to {account.customer_code} is already on hold",
             customer_code=account.customer_code,
         )
+    _require_not_before_change(account, "held_on", held_on, account.supply_changed_on)
     return [
         SupplyHeld(
             **_next(account, recorded_at),
@@ -523,6 +553,7 @@ def release_supply(
             f"supply to {account.customer_code} is not on hold",
             customer_code=account.customer_code,
         )
+    _require_not_before_change(account, "released_on", released_on, account.supply_changed_on)
     return [
         SupplyReleased(
             **_next(account, recorded_at),

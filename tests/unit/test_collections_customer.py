@@ -833,3 +833,25 @@ def test_an_acknowledgement_on_the_day_the_confirmation_was_sent_is_allowed() ->
     )
 
     assert 1 == len(events)
+
+
+def test_a_release_dated_before_the_hold_is_refused() -> None:
+    account = given(opened(), held())
+
+    with pytest.raises(InvalidDateError) as error:
+        customer_module.release_supply(
+            account, released_on=date(2024, 2, 28), reason="paid", by_policy=False, recorded_at=AT
+        )
+
+    assert "released_on" == error.value.field
+
+
+def test_clearing_a_blacklisting_before_its_date_is_refused() -> None:
+    account = given(opened(), blacklisted())
+
+    with pytest.raises(InvalidDateError) as error:
+        customer_module.clear_blacklist(
+            account, cleared_on=date(2024, 2, 1), reason="paid up", recorded_at=AT
+        )
+
+    assert "cleared_on" == error.value.field
