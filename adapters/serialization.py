@@ -39,6 +39,11 @@ def _structure_date(value: Any, _type: type) -> date:
     return date.fromisoformat(value)
 
 
+def _structure_uuid(value: Any, _type: type) -> UUID:
+    # The envelope's id arrives as a UUID already (the recorder parsed it); fields as text.
+    return value if isinstance(value, UUID) else UUID(value)
+
+
 def _unstructure_datetime(value: datetime) -> str:
     if value.utcoffset() is None:
         raise ValueError(f"refusing to store a naive datetime: {value!r}")
@@ -53,7 +58,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_unstructure_hook(date, date.isoformat)
     converter.register_structure_hook(date, _structure_date)
     converter.register_unstructure_hook(UUID, str)
-    converter.register_structure_hook(UUID, lambda value, _t: UUID(value))
+    converter.register_structure_hook(UUID, _structure_uuid)
     converter.register_unstructure_hook(Decimal, str)
     converter.register_structure_hook(Decimal, lambda value, _t: Decimal(str(value)))
     converter.register_unstructure_hook(enum.Enum, lambda member: member.value)
@@ -115,7 +120,7 @@ class CattrsMapper(Mapper[UUID]):
         while from_version < class_version:
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
             from_version += 1
-        state["originator_id"] = str(stored_event.originator_id)
+        state["originator_id"] = stored_event.originator_id
         state["originator_version"] = stored_event.originator_version
         return CONVERTER.structure(state, cls)
 
