@@ -10,6 +10,7 @@ a fresh file or a fresh schema.
 from __future__ import annotations
 
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,16 @@ from tests.conftest import POSTGRES_TEST, require_postgres
 APPLICATION_NAME = "arledger"
 
 
+def join_the_suites_reader_threads() -> None:
+    """Wait for the reader threads ``test_concurrent_no_conflicts`` signals to stop but does not
+    join: closing the store while one of them is inside SQLite crashes the interpreter."""
+    for thread in threading.enumerate():
+        target = getattr(thread, "_target", None)
+        if getattr(target, "__name__", "") == "read_continuously":
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "a reader thread of the suite did not stop"
+
+
 class SQLiteStore:
     """A fresh SQLite file per test, configured the way the Ledger configures it."""
 
@@ -64,6 +75,7 @@ class SQLiteStore:
         super().setUp()  # type: ignore[misc]
 
     def tearDown(self) -> None:
+        join_the_suites_reader_threads()
         super().tearDown()  # type: ignore[misc]
         self.factory.close()
         self._tmp.cleanup()
@@ -95,6 +107,7 @@ class PostgresStore:
         super().setUp()  # type: ignore[misc]
 
     def tearDown(self) -> None:
+        join_the_suites_reader_threads()
         super().tearDown()  # type: ignore[misc]
         self.factory.close()
         import psycopg
