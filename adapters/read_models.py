@@ -335,14 +335,17 @@ class PostgresTables:
             )
             if cursor.rowcount != 1:
                 raise StaleRunnerError(f"tracking position is no longer {old_position}")
-            cursor.executemany(
-                "INSERT INTO arledger_rm_partitions (partition_key, state) VALUES (%s, %s) "
+            # One statement per table (arrays unnested server-side), not one per row.
+            cursor.execute(
+                "INSERT INTO arledger_rm_partitions (partition_key, state) "
+                "SELECT * FROM unnest(%b::text[], %b::text[]) "
                 "ON CONFLICT (partition_key) DO UPDATE SET state = excluded.state",
-                list(partitions.items()),
+                (list(partitions.keys()), list(partitions.values())),
             )
-            cursor.executemany(
-                "INSERT INTO arledger_rm_routes (aggregate_id, partition_key) VALUES (%s, %s)",
-                list(routes.items()),
+            cursor.execute(
+                "INSERT INTO arledger_rm_routes (aggregate_id, partition_key) "
+                "SELECT * FROM unnest(%b::uuid[], %b::text[])",
+                (list(routes.keys()), list(routes.values())),
             )
 
     def reset(self) -> None:
@@ -387,6 +390,27 @@ Progress = Callable[[int, int], None]
 """Called after each batch with (position, head)."""
 
 
+class _Working:
+    """What one catch-up holds between its batches: the partitions and routes it has read or
+    written, as of the tracking position it last committed (None: nothing is held).
+
+    ``complete``: the tables were empty at its start (position 0), so every partition and route
+    that exists is held here, and the tables need not be asked.
+    """
+
+    def __init__(self) -> None:
+        self.position: int | None = None
+        self.complete = False
+        self.states: dict[str, PortfolioState] = {}
+        self.routes: dict[UUID, str] = {}
+
+    def reset(self, position: int | None, *, complete: bool) -> None:
+        self.position = position
+        self.complete = complete
+        self.states = {}
+        self.routes = {}
+
+
 class ProjectionRunner:
     """Catches the stored portfolio read model up with a ledger's event log, in batches."""
 
@@ -408,12 +432,33 @@ class ProjectionRunner:
 
     def run_batch(self) -> int:
         """Fold the next batch after the tracking position; returns how many events."""
+        return self._run_batch(_Working())
+
+    def _run_batch(self, working: _Working) -> int:
         position = self.tables.position()
+        if working.position != position:
+            # Another runner moved the position (or this is the first batch): what this one
+            # holds no longer reflects the stored tables.
+            working.reset(position, complete=position == 0)
         notifications = self.ledger.recorder.select_notifications(position + 1, self.batch_size)
         if not notifications:
             return 0
         events: list[Event] = [self.ledger.mapper.to_domain_event(n) for n in notifications]
-        routes = self.tables.routes({event.originator_id for event in events})
+        try:
+            self._fold_and_write(working, events, position, notifications[-1].id)
+        except BaseException:
+            # Routes and states held were changed in place: they no longer match the tables.
+            working.reset(None, complete=False)
+            raise
+        working.position = notifications[-1].id
+        return len(notifications)
+
+    def _fold_and_write(
+        self, working: _Working, events: list[Event], position: int, new_position: int
+    ) -> None:
+        routes = working.routes
+        if not working.complete:
+            routes.update(self.tables.routes({e.originator_id for e in events} - routes.keys()))
         new_routes: dict[UUID, str] = {}
         keys: list[str] = []
         for event in events:
@@ -422,26 +467,33 @@ class ProjectionRunner:
                 routes[routed] = key
                 new_routes[routed] = key
             keys.append(key)
-        stored = self.tables.partitions(set(keys))
-        states = {key: load_partition(text) for key, text in stored.items()}
+        states = working.states
+        touched = set(keys)
+        if not working.complete:
+            stored = self.tables.partitions(touched - states.keys())
+            states.update((key, load_partition(text)) for key, text in stored.items())
         for event, key in zip(events, keys, strict=True):
             state = states.get(key)
             if state is None:
                 state = states[key] = portfolio.initial()
             portfolio.fold(state, event)
         self.tables.write_batch(
-            {key: dump_partition(state) for key, state in states.items()},
+            {key: dump_partition(states[key]) for key in touched},
             new_routes,
             position,
-            notifications[-1].id,
+            new_position,
         )
-        return len(notifications)
 
     def catch_up(self, progress: Progress | None = None) -> int:
-        """Run batches until the log's head; returns how many events were folded."""
+        """Run batches until the log's head; returns how many events were folded.
+
+        The partitions and routes of earlier batches stay in memory until it returns, so each
+        batch reads from the tables only what it has not seen yet (nothing, from position 0).
+        """
+        working = _Working()
         total = 0
         while True:
-            count = self.run_batch()
+            count = self._run_batch(working)
             if count == 0:
                 return total
             total += count
