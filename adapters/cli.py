@@ -33,10 +33,12 @@ from rich.table import Table
 
 from arledger.domain.errors import ArledgerError, ConfigurationError
 from arledger.domain.money import format_minor
-from arledger.projections import ageing, kpis
+from arledger.projections import ageing, escalation, kpis
 
+from .bulk import progress_bar
 from .demo import DEMO_AS_OF, DEMO_SEED_DEFAULT, SEED_MAX, generate_demo, record_demo
 from .importer import (
+    IMPORT_PROBLEMS_MAX,
     PRESETS,
     ColumnMapping,
     ImportKind,
@@ -265,6 +267,18 @@ def import_command(
             show_default=False,
         ),
     ] = None,
+    rejects_to: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects-to",
+            dir_okay=False,
+            metavar="FILE",
+            help="Record the good rows and write each rejected row to this CSV file (line, "
+            "field, reason, then the row's cells) instead of recording nothing when a row is "
+            "bad. The file is written even when no row is rejected.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Import invoices or payments from a CSV file, all rows or none.
 
@@ -274,7 +288,9 @@ def import_command(
     bank_reference, customer_code, amount, value_on, and optionally invoice_number (else the
     payment settles the payer's oldest due invoices first), currency, customer_name,
     collection_owner. New customers are opened from the file; importing a file again changes
-    nothing. Bad rows are listed with their line numbers and nothing is recorded.
+    nothing. Bad rows are listed with their line numbers and nothing is recorded; with
+    --rejects-to the good rows are recorded, the bad ones (and rows that depend on them) are
+    written to that file, and the exit code is 0.
     """
     if (preset_name is None) == (mapping_file is None):
         raise typer.BadParameter("give exactly one of --preset NAME or --mapping FILE")
@@ -286,9 +302,13 @@ def import_command(
             mapping = mapping.with_currency(currency.strip().upper())
         ledger = _ledger()
         # A refused file raises ImportRowError: its message lists every bad row by line.
-        with _stderr().status(f"Importing {file}..."):
-            result = import_file(ledger, file, mapping, kind=kind)
+        with progress_bar(_stderr(), f"Importing {file}") as progress:
+            result = import_file(
+                ledger, file, mapping, kind=kind, rejects_to=rejects_to, progress=progress
+            )
         _stdout().print(_import_summary(file, ledger.store_description, result))
+        if rejects_to is not None and result.rejected:
+            _report_rejects(rejects_to, result)
 
 
 def _given(path: Path | None) -> Path:
@@ -299,11 +319,34 @@ def _given(path: Path | None) -> Path:
 def _import_summary(file: Path, where: str, result: ImportResult) -> str:
     if result.already_recorded:
         return f"{file} is already recorded in {where}: nothing changed ({result.rows} rows)."
+    kept = result.rows - result.rows_rejected
+    if result.events_recorded == 0 and kept:
+        return (
+            f"The {kept} good rows of {file} are already recorded in {where}: nothing changed "
+            f"({result.rows_rejected} of {result.rows} rows rejected)."
+        )
+    rows = (
+        f"{kept} of {result.rows} rows ({result.rows_rejected} rejected)"
+        if result.rejected
+        else f"{result.rows} rows"
+    )
     return (
-        f"Imported {result.rows} rows of {result.kind.value} from {file} into {where}: "
+        f"Imported {rows} of {result.kind.value} from {file} into {where}: "
         f"{result.customers_opened} customers opened, {result.invoices_issued} invoices issued, "
         f"{result.payments_received} payments received ({result.events_recorded} events)."
     )
+
+
+def _report_rejects(rejects_to: Path, result: ImportResult) -> None:
+    """List the rejected rows on stderr, as many as an error report shows."""
+    typer.echo(
+        f"warning: {result.rows_rejected} row(s) rejected and written to {rejects_to}:", err=True
+    )
+    shown = result.rejected[:IMPORT_PROBLEMS_MAX]
+    for problem in shown:
+        typer.echo(f"  {problem}", err=True)
+    if result.rows_rejected > len(shown):
+        typer.echo(f"  ... and {result.rows_rejected - len(shown)} more", err=True)
 
 
 # ageing ---------------------------------------------------------------------------------------
@@ -708,3 +751,139 @@ def _kpis_table(report: kpis.KpiReport) -> Table:
         else "No receivables, sales, cash or promises in this period."
     )
     return table
+
+
+# worklist and explain -------------------------------------------------------------------------
+
+
+class WorklistFormat(enum.Enum):
+    TABLE = "table"
+    JSON = "json"
+
+
+@app.command("worklist")
+def worklist_command(
+    as_of: Annotated[
+        date,
+        typer.Option(
+            "--as-of",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="Who needs collection action at the end of this day.",
+        ),
+    ],
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            "--owner",
+            help="Only this collection owner's customers (owner on --as-of).",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        WorklistFormat,
+        typer.Option("--format", help="A table for people, or JSON with exact decimal amounts."),
+    ] = WorklistFormat.TABLE,
+) -> None:
+    """Print the customers at escalation level 1 or above, most urgent first.
+
+    The order is the escalation policy's priority (by default level, then overdue amount as a
+    share of the currency's "large" threshold, days past due, broken promises). Each line
+    gives the next required action and when it is due.
+    """
+    with _reported_errors():
+        items = _ledger().worklist(as_of, owner=owner)
+    if output_format is WorklistFormat.JSON:
+        sys.stdout.write(json.dumps(worklist_json(as_of, owner, items), indent=2) + "\n")
+    else:
+        _stdout().print(_worklist_table(as_of, owner, items))
+
+
+def worklist_json(
+    as_of: date, owner: str | None, items: Sequence[escalation.WorklistItem]
+) -> dict[str, Any]:
+    """The worklist as JSON-ready data; amounts are exact decimal strings."""
+    return {
+        "as_of": as_of.isoformat(),
+        "owner": owner,
+        "items": [
+            {
+                "rank": rank,
+                "customer_code": item.customer_code,
+                "name": item.name,
+                "owner": item.owner,
+                "level": item.level,
+                "level_name": item.level_name,
+                "grade": None if item.grade is None else item.grade.value,
+                "currency": item.currency,
+                "overdue": format_minor(item.overdue_minor, item.currency),
+                "days_past_due_max": item.days_past_due_max,
+                "broken_promises": item.broken_promises,
+                "suspended": item.is_suspended,
+                "next_action": None if item.next_action is None else item.next_action.action,
+                "next_action_due_on": None
+                if item.next_action is None
+                else item.next_action.due_on.isoformat(),
+            }
+            for rank, item in enumerate(items, start=1)
+        ],
+    }
+
+
+def _worklist_table(
+    as_of: date, owner: str | None, items: Sequence[escalation.WorklistItem]
+) -> Table:
+    title = f"Worklist as of {as_of.isoformat()}" + (f", owner {owner}" if owner else "")
+    table = Table(title=title)
+    # Codes, amounts and dates never wrap; names and grades may.
+    for header in ("#", "Customer", "Name", "Owner", "Level", "Grade", "Currency"):
+        table.add_column(header, no_wrap=header in ("Customer", "Currency"))
+    for header in ("Overdue", "Days past due", "Broken"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("Next action", no_wrap=True)
+    table.add_column("Due", no_wrap=True)
+    for rank, item in enumerate(items, start=1):
+        action = item.next_action
+        table.add_row(
+            str(rank),
+            item.customer_code,
+            item.name,
+            item.owner,
+            f"{item.level} {item.level_name}" + (" (held)" if item.is_suspended else ""),
+            "-" if item.grade is None else item.grade.value.replace("_", " "),
+            item.currency,
+            format_minor(item.overdue_minor, item.currency),
+            str(item.days_past_due_max),
+            str(item.broken_promises),
+            "-" if action is None else action.action,
+            "-"
+            if action is None
+            else action.due_on.isoformat() + (" !" if action.is_overdue else ""),
+        )
+    table.caption = (
+        "Held: an open promise holds the level; '!': the action is overdue."
+        if items
+        else "No customer needs collection action on this date."
+    )
+    return table
+
+
+@app.command("explain")
+def explain_command(
+    customer: Annotated[str, typer.Argument(help="The customer code.", show_default=False)],
+    as_of: Annotated[
+        date,
+        typer.Option(
+            "--as-of", parser=parse_iso_date, metavar="YYYY-MM-DD", help="Explain as of this day."
+        ),
+    ],
+) -> None:
+    """Explain a customer's escalation level: why, in words and figures.
+
+    Level, grade, each firing rule with its threshold, actual figure, policy version and
+    invoices; suspensions; the next required action; level history; and the date the next
+    threshold is crossed if nothing happens.
+    """
+    with _reported_errors():
+        text = _ledger().explain(customer, as_of)
+    sys.stdout.write(text + "\n")

@@ -5,26 +5,37 @@ are written, and where the currency comes from (a column, else one fixed currenc
 known exports (``ibm``: the sample late-payment histories); any other export is described by a
 JSON file.
 
-Invariant: a file is recorded whole or not at all. Every row is parsed and then decided in one
-``Session``; the session is committed once, only when no row has a problem, and otherwise every
-problem is reported with its line number, field and reason. Ids come from business keys
-(customer code, invoice number, bank reference), so importing the same file again records
-nothing new.
+Invariant: by default a file is recorded whole or not at all. Every row is parsed and then
+decided in one ``Session``; the session is written only when no row has a problem, and
+otherwise every problem is reported with its line number, field and reason. Ids come from
+business keys (customer code, invoice number, bank reference), so importing the same file again
+records nothing new. The write goes in batches of whole rows, one transaction each
+(``arledger.adapters.bulk``): a write cut short (a crash, a conflict) leaves whole rows, and
+importing the file again records exactly the rest.
+
+Opt-in (``rejects_to``): the good rows are recorded and every rejected row is written to a CSV
+file with its line, field and reason before its original cells. Nothing of a rejected row is
+recorded: each row is decided on a scratch copy of the session that is merged only when all of
+the row's commands succeed, a row that repeats the key of a rejected row or belongs to a customer
+whose account could not be opened is rejected too, and a customer is opened only from rows that
+are kept.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import enum
 import io
 import json
+import re
+from collections import ChainMap
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
 import attrs
-from eventsourcing.persistence import IntegrityError
 
 from arledger.domain import ids
 from arledger.domain.customer import DEFAULT_TERMS_DAYS
@@ -36,6 +47,7 @@ from arledger.domain.errors import (
     CustomerNotFoundError,
     DuplicateKeyConflictError,
     ImportRowError,
+    InvalidCommandError,
     InvalidDateError,
     InvoiceNotFoundError,
     MoneyError,
@@ -46,11 +58,12 @@ from arledger.domain.money import Money, check_currency, parse_amount
 from arledger.domain.payment import plan_oldest_due_first
 from arledger.domain.rules import TERMS_DAYS_MAX
 
+from . import bulk
 from .ledger import Ledger, Session
 
 IMPORT_ROWS_MAX: Final = 100_000
-"""Data rows per file. One file is one transaction: a larger export belongs in several files
-(one per period), so that a single commit stays within seconds and memory stays small."""
+"""Data rows per file. A file is decided whole in memory before it is written: a larger export
+belongs in several files (one per period), so that memory stays small."""
 
 IMPORT_FILE_BYTES_MAX: Final = 64 * 1024 * 1024
 """Size of an import file: 100,000 rows of a wide ERP export fit in well under 64 MiB."""
@@ -63,6 +76,11 @@ IMPORT_PROBLEMS_MAX: Final = 100
 """Problems kept for the report. Beyond this the file is plainly in the wrong shape; the report
 says how many more rows were bad instead of listing them all."""
 
+IMPORT_YEAR_MIN: Final = 1900
+IMPORT_YEAR_MAX: Final = 2199
+"""Years a date in a file may have. Earlier or later is a mistyped year or a shifted column
+(an amount or serial number read as a date), not an invoice, due or payment date."""
+
 MAPPING_BYTES_MAX: Final = 64 * 1024
 """Size of a JSON mapping file: a mapping names a dozen columns."""
 
@@ -71,6 +89,10 @@ SETTLEMENT_REFERENCE_PREFIX: Final = "SETTLE-"
 
 DEFAULT_CURRENCY: Final = "USD"
 DEFAULT_OWNER: Final = "unassigned"
+
+REJECT_COLUMNS: Final = ("reject_line", "reject_field", "reject_reason")
+"""Leading columns of a rejects file, before the row's original cells. Named so that they cannot
+be taken for a column of the export: the same mapping reads the corrected rejects file."""
 
 
 class ImportKind(enum.Enum):
@@ -251,7 +273,11 @@ def _file_error(path: Path, line: int, field: str, reason: str) -> ImportRowErro
 
 @attrs.frozen(kw_only=True)
 class ImportResult:
-    """What an import recorded. All zero when the file was already imported."""
+    """What an import recorded. All zero when the file was already imported.
+
+    ``rejected`` lists the rows left out, by line, when the import was asked to keep the good
+    rows and write the rejects to a file; it is empty otherwise.
+    """
 
     kind: ImportKind
     rows: int
@@ -259,10 +285,15 @@ class ImportResult:
     invoices_issued: int
     payments_received: int
     events_recorded: int
+    rejected: tuple[RowProblem, ...] = ()
+
+    @property
+    def rows_rejected(self) -> int:
+        return len(self.rejected)
 
     @property
     def already_recorded(self) -> bool:
-        return self.events_recorded == 0
+        return self.events_recorded == 0 and not self.rejected
 
 
 # Reading the file -----------------------------------------------------------------------------
@@ -281,18 +312,33 @@ def _decode(path: Path) -> str:
         raw = path.read_bytes()
     except OSError as error:
         raise _file_error(path, 1, "file", f"cannot be read: {error.strerror}") from None
-    try:
-        # utf-8-sig: spreadsheet programs put a byte-order mark before the header.
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        raise _file_error(
-            path,
-            line,
-            "encoding",
-            f"the file is not UTF-8: byte 0x{raw[error.start]:02x} cannot be decoded; "
-            "save the file as UTF-8 (CSV UTF-8) and import it again",
-        ) from None
+    # utf-8-sig: spreadsheet programs put a byte-order mark before the header. A byte that is not
+    # UTF-8 becomes a lone surrogate, so that each row holding one is reported on its own line
+    # (and, when keeping the good rows, only those rows are left out).
+    return raw.decode("utf-8-sig", errors="surrogateescape")
+
+
+_UNDECODED: Final = re.compile("[\udc80-\udcff]")
+"""What ``surrogateescape`` turns a byte that is not UTF-8 into."""
+
+
+def _undecoded(cells: Sequence[str], header: Sequence[str]) -> str | None:
+    """Why ``cells`` cannot be read as UTF-8, or None when they can."""
+    for position, cell in enumerate(cells):
+        found = _UNDECODED.search(cell)
+        if found is not None:
+            column = header[position] if position < len(header) else f"#{position + 1}"
+            byte = ord(found.group()) - 0xDC00
+            return (
+                f"the file is not UTF-8: byte 0x{byte:02x} in column {column!r} cannot be "
+                "decoded; save the file as UTF-8 (CSV UTF-8) and import it again"
+            )
+    return None
+
+
+def _printable(cell: str) -> str:
+    """A cell as UTF-8 text, each byte that was not UTF-8 shown as an escape such as \\xfc."""
+    return cell.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
@@ -309,19 +355,24 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
 
 @attrs.frozen(kw_only=True)
 class _Row:
-    """One data row's cells by field name, as text, with its line number."""
+    """One data row's cells by field name, as text, with its line number and original cells."""
 
     line: int
     cells: dict[str, str]
+    record: tuple[str, ...] = ()
 
 
-def _read_rows(path: Path, mapping: ColumnMapping) -> list[_Row]:
+def _read_rows(path: Path, mapping: ColumnMapping) -> tuple[list[str], list[_Row]]:
+    """The header and the data rows of ``path``."""
     text = _decode(path)
     records = _records(path, text)
     header_record = next(records, None)
     if header_record is None:
         raise _file_error(path, 1, "header", "the file is empty; expected a header line")
     header = [name.strip() for name in header_record[1]]
+    undecoded = _undecoded(header, header)
+    if undecoded is not None:
+        raise _file_error(path, 1, "encoding", undecoded)
     positions: dict[str, int] = {}
     for field, column in mapping.columns.items():
         if column not in header:
@@ -350,9 +401,10 @@ def _read_rows(path: Path, mapping: ColumnMapping) -> list[_Row]:
                     field: cells[position].strip() if position < len(cells) else ""
                     for field, position in positions.items()
                 },
+                record=tuple(cells),
             )
         )
-    return rows
+    return header, rows
 
 
 # Parsing rows ---------------------------------------------------------------------------------
@@ -422,11 +474,18 @@ class _CellReader:
         if value is None:
             return None
         try:
-            return datetime.strptime(value, self.mapping.date_format).date()
+            parsed = datetime.strptime(value, self.mapping.date_format).date()
         except ValueError:
             raise _CellError(
                 field, f"{value!r} is not a date in the format {self.mapping.date_format}"
             ) from None
+        if not IMPORT_YEAR_MIN <= parsed.year <= IMPORT_YEAR_MAX:
+            raise _CellError(
+                field,
+                f"{value!r} is outside the years {IMPORT_YEAR_MIN} to {IMPORT_YEAR_MAX} an "
+                "import accepts",
+            )
+        return parsed
 
     def currency(self) -> str:
         value = self.text("currency") or self.mapping.currency or self.currency_default
@@ -523,6 +582,9 @@ def _field_of(error: ArledgerError, kind: ImportKind) -> str:
     field = error.details.get("field")
     if field == "opened_on":
         return "issued_on" if kind is ImportKind.INVOICES else "value_on"
+    if field == "bank_reference" and kind is ImportKind.INVOICES:
+        # An invoice file's settlement takes its bank reference from the invoice number.
+        return "invoice_number"
     if isinstance(field, str):
         return _DOMAIN_FIELDS.get(field, field)
     if isinstance(error, InvalidDateError):
@@ -536,6 +598,8 @@ def _field_of(error: ArledgerError, kind: ImportKind) -> str:
     if isinstance(error, InvoiceNotFoundError):
         return "invoice_number"
     if isinstance(error, PaymentNotFoundError | DuplicateKeyConflictError):
+        if "bank_reference" in error.details and kind is ImportKind.INVOICES:
+            return "settled_on"  # the settlement recorded before differs from this row's
         if "bank_reference" in error.details:
             return "bank_reference"
         if "customer_code" in error.details:
@@ -543,32 +607,73 @@ def _field_of(error: ArledgerError, kind: ImportKind) -> str:
         return "invoice_number"
     if isinstance(error, MoneyError):
         return "amount"
+    if (
+        isinstance(error, InvalidCommandError)
+        and kind is ImportKind.PAYMENTS
+        and {"bank_reference", "invoice_number"} <= error.details.keys()
+    ):
+        # The domain refuses to settle one customer's invoice with another customer's money:
+        # the payer is not the invoice's customer.
+        return "customer_code"
     return "row"
 
 
-class _Problems:
-    """Collects problems up to ``IMPORT_PROBLEMS_MAX`` and counts the rest."""
+# Rows are decided each on a scratch copy of the session: its cached states are read through to
+# the session's, and what the row changes stays in the copy until every command of the row has
+# succeeded. A refused row therefore leaves neither events nor changed states behind, and the
+# rows after it are decided as if it were not in the file.
 
-    def __init__(self) -> None:
-        self.kept: list[RowProblem] = []
-        self.total = 0
 
-    def add(self, line: int, field: str, reason: str) -> None:
-        self.total += 1
-        if len(self.kept) < IMPORT_PROBLEMS_MAX:
-            self.kept.append(RowProblem(line=line, field=field, reason=reason))
+def _scratch(session: Session) -> Session:
+    """A copy of ``session`` for one row's commands; ``_keep`` merges it back."""
+    scratch = copy.copy(session)
+    for name, value in vars(session).items():
+        if isinstance(value, dict):
+            setattr(scratch, name, ChainMap({}, value))
+        elif isinstance(value, list):
+            setattr(scratch, name, [])  # pending events and the like: the row's own, if kept
+    return scratch
+
+
+def _keep(session: Session, scratch: Session) -> None:
+    """Merge the states and events of a row that succeeded into ``session``."""
+    assert isinstance(session.pending, list)
+    for name, value in vars(scratch).items():
+        if isinstance(value, ChainMap):
+            getattr(session, name).update(value.maps[0])
+    session.pending.extend(scratch.pending)
+    session.end_unit()  # a row is written whole: a bulk write never splits it
+
+
+def _prefetch(session: Session, rows: Sequence[_InvoiceRow | _PaymentRow]) -> None:
+    """Read every customer, invoice and payment the rows name with a few queries, instead of
+    one query per key while deciding."""
+    bank_references = [
+        row.bank_reference
+        if isinstance(row, _PaymentRow)
+        else f"{SETTLEMENT_REFERENCE_PREFIX}{row.invoice_number}"
+        for row in rows
+        if isinstance(row, _PaymentRow) or row.settled_on is not None
+    ]
+    bulk.prefetch(
+        session,
+        customer_ids=[ids.customer_id(row.customer_code) for row in rows],
+        invoice_ids=[ids.invoice_id(row.invoice_number) for row in rows if row.invoice_number],
+        payment_ids=[ids.payment_id(reference) for reference in bank_references],
+    )
 
 
 def _open_customers(
-    session: Session,
-    rows: Sequence[_InvoiceRow | _PaymentRow],
-    kind: ImportKind,
-    problems: _Problems,
-) -> tuple[int, set[str]]:
-    """Open the accounts of customers new to the ledger; returns (opened, codes that failed).
+    session: Session, rows: Sequence[_InvoiceRow | _PaymentRow], kind: ImportKind
+) -> tuple[int, dict[int, str], dict[str, RowProblem]]:
+    """Open the accounts of customers new to the ledger.
 
-    A new customer opens on its earliest date in the file (issue or value date), with the
+    A new customer opens on its earliest date among ``rows`` (issue or value date), with the
     name, owner and currency of that row. Customers already open are used as they are.
+
+    Returns:
+        (accounts opened, the lines whose rows opened them with their customer codes, the
+        problem of each customer whose account could not be opened).
     """
     first_rows: dict[str, _InvoiceRow | _PaymentRow] = {}
     for row in rows:
@@ -576,26 +681,32 @@ def _open_customers(
         if known is None or _row_date(row) < _row_date(known):
             first_rows[row.customer_code] = row
     opened = 0
-    failed: set[str] = set()
+    opening_lines: dict[int, str] = {}
+    failed: dict[str, RowProblem] = {}
     for code, row in first_rows.items():
+        if session.customer(code) is not None:
+            continue
+        scratch = _scratch(session)
         try:
-            if session.customer(code) is not None:
-                continue
             terms_days = row.terms_days if isinstance(row, _InvoiceRow) else None
-            opened += bool(
-                session.open_account(
-                    customer_code=code,
-                    name=row.customer_name or code,
-                    currency=row.amount.currency,
-                    collection_owner=row.collection_owner or DEFAULT_OWNER,
-                    opened_on=_row_date(row),
-                    terms_days=DEFAULT_TERMS_DAYS if terms_days is None else terms_days,
-                )
+            events = scratch.open_account(
+                customer_code=code,
+                name=row.customer_name or code,
+                currency=row.amount.currency,
+                collection_owner=row.collection_owner or DEFAULT_OWNER,
+                opened_on=_row_date(row),
+                terms_days=DEFAULT_TERMS_DAYS if terms_days is None else terms_days,
             )
         except ArledgerError as error:
-            failed.add(code)
-            problems.add(row.line, _field_of(error, kind), error.message)
-    return opened, failed
+            failed[code] = RowProblem(
+                line=row.line, field=_field_of(error, kind), reason=error.message
+            )
+            continue
+        _keep(session, scratch)
+        if events:
+            opened += 1
+            opening_lines[row.line] = code
+    return opened, opening_lines, failed
 
 
 def _row_date(row: _InvoiceRow | _PaymentRow) -> date:
@@ -675,35 +786,183 @@ def _record_payment(
     return 1
 
 
-def _decide(
-    session: Session,
-    rows: Sequence[_InvoiceRow | _PaymentRow],
+def _record_row(session: Session, row: _InvoiceRow | _PaymentRow) -> tuple[int, int]:
+    """Record one row; returns (invoices issued, payments received)."""
+    if isinstance(row, _InvoiceRow):
+        return _record_invoice(session, row)
+    received = _record_payment(
+        session,
+        bank_reference=row.bank_reference,
+        customer_code=row.customer_code,
+        amount=row.amount,
+        value_on=row.value_on,
+        invoice_number=row.invoice_number,
+    )
+    return 0, received
+
+
+_Key = tuple[str, str]
+"""A business key as (field, value): ("invoice_number", "R-1")."""
+
+_KEY_NOUNS: Final = {"invoice_number": "invoice", "bank_reference": "payment"}
+
+
+def _row_keys(kind: ImportKind, raw: _Row) -> tuple[_Key | None, _Key | None]:
+    """(the key of what the row records, the key of a record it refers to), from its cells."""
+    if kind is ImportKind.INVOICES:
+        own, refers = ("invoice_number", raw.cells.get("invoice_number", "")), None
+    else:
+        own = ("bank_reference", raw.cells.get("bank_reference", ""))
+        refers = ("invoice_number", raw.cells.get("invoice_number", ""))
+    return (own if own[1] else None), (refers if refers is not None and refers[1] else None)
+
+
+def _dependency(
     kind: ImportKind,
-    problems: _Problems,
-) -> tuple[int, int, int]:
-    customers_opened, failed_customers = _open_customers(session, rows, kind, problems)
+    raw: _Row,
+    row: _InvoiceRow | _PaymentRow,
+    customers_failed: Mapping[str, RowProblem],
+    keys_rejected: Mapping[_Key, int],
+) -> RowProblem | None:
+    """The problem of a row that stands on a rejected one, else None."""
+    failed = customers_failed.get(row.customer_code)
+    if failed is not None:
+        if failed.line == raw.line:
+            return failed
+        return RowProblem(
+            line=raw.line,
+            field="customer_code",
+            reason=f"the account of customer {row.customer_code} could not be opened "
+            f"(line {failed.line}, {failed.field}: {failed.reason})",
+        )
+    for key in _row_keys(kind, raw):
+        if key is not None and key in keys_rejected:
+            field, value = key
+            return RowProblem(
+                line=raw.line,
+                field=field,
+                reason=f"{_KEY_NOUNS[field]} {value} was rejected on line {keys_rejected[key]}",
+            )
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class _Decision:
+    """One pass over a file's rows: a session holding the kept rows' events, and the rest."""
+
+    session: Session
+    customers_opened: int
+    invoices_issued: int
+    payments_received: int
+    rejected: dict[int, RowProblem]
+    opening_lines: frozenset[int]
+    """Lines of the rows whose name, owner, terms and date opened a new customer."""
+
+
+def _decide(
+    ledger: Ledger,
+    entries: Sequence[tuple[_Row, _InvoiceRow | _PaymentRow | None]],
+    kind: ImportKind,
+    rejected_before: Mapping[int, RowProblem],
+) -> _Decision:
+    """Decide every row in a new session; rows in ``rejected_before`` are left out.
+
+    A row is rejected when a command of it is refused, when its customer's account could not be
+    opened, or when it repeats the key of a rejected row (or refers to one): an earlier row with
+    the same key that was kept stands, and a differing repeat of it is refused on its own.
+    """
+    session = ledger.session()
+    rejected = dict(rejected_before)
+    kept = [row for raw, row in entries if row is not None and raw.line not in rejected]
+    _prefetch(session, kept)
+    customers_opened, opening_lines, customers_failed = _open_customers(session, kept, kind)
     invoices_issued = 0
     payments_received = 0
-    for row in rows:
-        if row.customer_code in failed_customers:
-            continue  # already reported on the customer's first row
-        try:
-            if isinstance(row, _InvoiceRow):
-                issued, received = _record_invoice(session, row)
+    keys_kept: set[_Key] = set()
+    keys_rejected: dict[_Key, int] = {}
+    for raw, row in entries:
+        own, _refers = _row_keys(kind, raw)
+        problem = rejected.get(raw.line)
+        if problem is None:
+            assert row is not None  # a row that could not be read has its cell problem
+            problem = _dependency(kind, raw, row, customers_failed, keys_rejected)
+        if problem is None:
+            assert row is not None
+            scratch = _scratch(session)
+            try:
+                issued, received = _record_row(scratch, row)
+            except ArledgerError as error:
+                problem = RowProblem(
+                    line=raw.line, field=_field_of(error, kind), reason=error.message
+                )
+            else:
+                _keep(session, scratch)
                 invoices_issued += issued
                 payments_received += received
-            else:
-                payments_received += _record_payment(
-                    session,
-                    bank_reference=row.bank_reference,
-                    customer_code=row.customer_code,
-                    amount=row.amount,
-                    value_on=row.value_on,
-                    invoice_number=row.invoice_number,
-                )
-        except ArledgerError as error:
-            problems.add(row.line, _field_of(error, kind), error.message)
-    return customers_opened, invoices_issued, payments_received
+                if own is not None:
+                    keys_kept.add(own)
+                continue
+        rejected[raw.line] = problem
+        if own is not None and own not in keys_kept:
+            keys_rejected.setdefault(own, raw.line)
+    return _Decision(
+        session=session,
+        customers_opened=customers_opened,
+        invoices_issued=invoices_issued,
+        payments_received=payments_received,
+        rejected=rejected,
+        opening_lines=frozenset(opening_lines),
+    )
+
+
+def _parse_row(
+    raw: _Row, header: Sequence[str], mapping: ColumnMapping, currency: str, kind: ImportKind
+) -> _InvoiceRow | _PaymentRow:
+    undecoded = _undecoded(raw.record, header)
+    if undecoded is not None:
+        raise _CellError("encoding", undecoded)
+    reader = _CellReader(raw, mapping, currency)
+    return _parse_invoice(reader) if kind is ImportKind.INVOICES else _parse_payment(reader)
+
+
+def _rows_error(path: Path, rejected: Mapping[int, RowProblem]) -> ImportRowError:
+    """The error for a file with bad rows: the first ``IMPORT_PROBLEMS_MAX`` in file order."""
+    shown = [rejected[line] for line in sorted(rejected)[:IMPORT_PROBLEMS_MAX]]
+    more = len(rejected) - len(shown)
+    summary = f"{path}: {len(rejected)} problem(s); nothing was recorded"
+    lines = [summary, *(f"  {problem}" for problem in shown)]
+    if more:
+        lines.append(f"  ... and {more} more (only the first {IMPORT_PROBLEMS_MAX} are shown)")
+    return ImportRowError(
+        "\n".join(lines),
+        path=str(path),
+        problems=tuple(shown),
+        problems_total=len(rejected),
+    )
+
+
+def _write_rejects(
+    path: Path, header: Sequence[str], rows: Sequence[_Row], rejected: Mapping[int, RowProblem]
+) -> None:
+    """Write each rejected row, in file order: line, field and reason, then its original cells.
+
+    Every rejected row is written, however many: unlike the error report, this file is the
+    record of what was left out.
+    """
+    records = {row.line: row.record for row in rows}
+    try:
+        with path.open("w", encoding="utf-8", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow([*REJECT_COLUMNS, *header])
+            for line in sorted(rejected):
+                problem = rejected[line]
+                cells = [_printable(cell) for cell in records[line]]
+                writer.writerow([line, problem.field, problem.reason, *cells])
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot write the rejected rows to {path}: {error.strerror}; nothing was recorded",
+            path=str(path),
+        ) from None
 
 
 # The import -----------------------------------------------------------------------------------
@@ -716,53 +975,62 @@ def import_file(
     *,
     kind: ImportKind = ImportKind.INVOICES,
     currency: str = DEFAULT_CURRENCY,
+    rejects_to: Path | None = None,
+    progress: bulk.Progress | None = None,
 ) -> ImportResult:
-    """Import every row of ``path`` in one transaction, or nothing.
+    """Import every row of ``path``, or nothing (written in batches of whole rows).
 
     ``currency`` is used for rows when the mapping has neither a currency column nor a fixed
-    currency.
+    currency. With ``rejects_to``, the good rows are recorded instead and every rejected row is
+    written to that CSV file (line, field and reason, then the row's cells); the file is written,
+    possibly with no rows, before anything is recorded. ``progress(events written, events to
+    write)`` is called after each batch (see ``bulk.write_pending``).
 
     Raises:
-        ConfigurationError: the mapping does not fit ``kind``.
-        ImportRowError: the file cannot be read as CSV with the mapped header, or some rows are
-            invalid; ``problems`` lists each (line, field, reason). Nothing was recorded.
+        ConfigurationError: the mapping does not fit ``kind``, or ``rejects_to`` is ``path``
+            or cannot be written. Nothing was recorded.
+        ImportRowError: the file cannot be read as CSV with the mapped header, or (without
+            ``rejects_to``) some rows are invalid; ``problems`` lists each (line, field,
+            reason). Nothing was recorded.
     """
     mapping.require_fields(kind)
     check_currency(currency)
-    raw_rows = _read_rows(path, mapping)
-    problems = _Problems()
-    rows: list[_InvoiceRow | _PaymentRow] = []
-    for raw in raw_rows:
-        reader = _CellReader(raw, mapping, currency)
-        try:
-            rows.append(
-                _parse_invoice(reader) if kind is ImportKind.INVOICES else _parse_payment(reader)
-            )
-        except _CellError as error:
-            problems.add(raw.line, error.field, error.reason)
-    session = ledger.session()
-    customers_opened, invoices_issued, payments_received = _decide(session, rows, kind, problems)
-    if problems.total:
-        # Cell problems are found before domain ones; the report reads in file order.
-        shown = sorted(problems.kept, key=lambda problem: problem.line)
-        more = problems.total - len(shown)
-        summary = f"{path}: {problems.total} problem(s); nothing was recorded"
-        lines = [summary, *(f"  {problem}" for problem in shown)]
-        if more:
-            lines.append(f"  ... and {more} more (only the first {IMPORT_PROBLEMS_MAX} are shown)")
-        raise ImportRowError(
-            "\n".join(lines),
-            path=str(path),
-            problems=tuple(shown),
-            problems_total=problems.total,
+    if rejects_to is not None and rejects_to.resolve() == path.resolve():
+        raise ConfigurationError(
+            f"the rejected rows cannot be written over the imported file {path}", path=str(path)
         )
+    header, raw_rows = _read_rows(path, mapping)
+    entries: list[tuple[_Row, _InvoiceRow | _PaymentRow | None]] = []
+    rejected: dict[int, RowProblem] = {}
+    for raw in raw_rows:
+        try:
+            entries.append((raw, _parse_row(raw, header, mapping, currency, kind)))
+        except _CellError as error:
+            entries.append((raw, None))
+            rejected[raw.line] = RowProblem(line=raw.line, field=error.field, reason=error.reason)
+    decision = _decide(ledger, entries, kind, rejected)
+    while rejects_to is not None and decision.opening_lines & decision.rejected.keys():
+        # A customer was opened from a row rejected afterwards: decide again without that row,
+        # so that the account opens from a kept row and nothing of the rejected one is
+        # recorded. Each pass starts with more rows rejected than the last, so this ends.
+        decision = _decide(ledger, entries, kind, decision.rejected)
+    if decision.rejected and rejects_to is None:
+        raise _rows_error(path, decision.rejected)
+    if rejects_to is not None:
+        _write_rejects(rejects_to, header, raw_rows, decision.rejected)
+    session = decision.session
+    customers_opened = decision.customers_opened
+    invoices_issued = decision.invoices_issued
+    payments_received = decision.payments_received
     try:
-        events_recorded = session.commit()
-    except IntegrityError:
+        events_recorded = bulk.write_pending(ledger, session, progress=progress)
+    except bulk.PartialWriteError as error:
         raise ConcurrencyError(
             f"{path}: another writer changed the same customers, invoices or payments while "
-            "this file was imported; nothing was recorded, import it again",
+            f"this file was imported; {error.events_written} of {error.events_total} events "
+            "(whole rows) were recorded, import the file again to record the rest",
             path=str(path),
+            events_recorded=error.events_written,
         ) from None
     return ImportResult(
         kind=kind,
@@ -771,4 +1039,5 @@ def import_file(
         invoices_issued=invoices_issued,
         payments_received=payments_received,
         events_recorded=events_recorded,
+        rejected=tuple(decision.rejected[line] for line in sorted(decision.rejected)),
     )

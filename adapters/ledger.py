@@ -58,7 +58,7 @@ from arledger.domain.events import (
     RiskRating,
 )
 from arledger.domain.invoice import Invoice
-from arledger.domain.money import Money
+from arledger.domain.money import Money, require_money
 from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.policy_book import PolicyBook
@@ -101,6 +101,9 @@ class Session:
         self.cases: dict[UUID, CollectionCase | None] = {}
         self.policy_books: dict[UUID, PolicyBook | None] = {}
         self.pending: list[Event] = []
+        self.unit_ends: list[int] = []
+        """Lengths of ``pending`` where a unit ended (``end_unit``): the only places a bulk write
+        may cut ``pending`` into transactions (see ``arledger.adapters.bulk``)."""
 
     # Loading ----------------------------------------------------------------------------------
 
@@ -167,12 +170,19 @@ class Session:
         self.pending.extend(events)
         return list(events)
 
+    def end_unit(self) -> None:
+        """Mark the events pending so far as whole units (an import's rows, each decided in
+        full): a bulk write may start a new transaction here, and nowhere else."""
+        if self.pending and (not self.unit_ends or self.unit_ends[-1] != len(self.pending)):
+            self.unit_ends.append(len(self.pending))
+
     def commit(self) -> int:
         """Save every pending event in one transaction; returns how many were saved."""
         count = len(self.pending)
         if count:
             self.ledger.save(*self.pending)
             self.pending = []
+            self.unit_ends = []
         return count
 
     # Commands ---------------------------------------------------------------------------------
@@ -214,6 +224,7 @@ class Session:
         instalments: Sequence[Instalment] = (),
         contract_reference: str = "",
     ) -> list[Event]:
+        amount = require_money("amount", amount)
         existing = self.invoice(invoice_number) if isinstance(invoice_number, str) else None
         account = self.customer(customer_code) if isinstance(customer_code, str) else None
         return self.record(
@@ -235,6 +246,7 @@ class Session:
     def receive_payment(
         self, *, bank_reference: str, payer_code: str, amount: Money, value_on: date
     ) -> list[Event]:
+        amount = require_money("amount", amount)
         existing = self.payment(bank_reference) if isinstance(bank_reference, str) else None
         payer = self.customer(payer_code) if isinstance(payer_code, str) else None
         return self.record(
@@ -271,6 +283,7 @@ class Session:
             targets = []
             for invoice_number, amount in allocations.items():
                 invoice = self.require_invoice(invoice_number)
+                amount = require_money("amount", amount)
                 if amount.currency != payment.currency:
                     amount = amount + Money.zero(payment.currency)  # raises the mismatch
                 targets.append((invoice, amount.amount_minor))
@@ -658,6 +671,7 @@ class Session:
         supersedes: str | None = None,
     ) -> list[Event]:
         account = self.require_customer(customer_code)
+        amount = require_money("amount", amount)
         existing = self.promise(promise_reference) if isinstance(promise_reference, str) else None
         return self.record(
             promise_module.make_promise(

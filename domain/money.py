@@ -41,6 +41,11 @@ _GROUPED_THOUSANDS: Final = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 """A comma is read only as a thousands separator ("1,234.50"). Anywhere else it is refused:
 "1,50" is 1.50 in much of Europe, and silently dropping the comma would book 150.00."""
 
+_PLAIN_DECIMAL: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+"""What an amount in text may look like once thousands separators are gone: ASCII digits with at
+most one decimal point. Exponents are refused: a spreadsheet writes "1.23457E+11" for a figure
+it has already rounded, and Decimal would book that rounded figure as if it were exact."""
+
 AMOUNT_MINOR_MAX: Final = 10**15
 """Largest amount accepted in one figure: 10 trillion units of a 2-decimal currency.
 
@@ -64,6 +69,15 @@ def minor_per_major(currency: str) -> int:
     """Minor units in one major unit: 100 for USD, 1 for JPY, 1000 for KWD."""
     scale: int = 10 ** currency_exponent(currency)
     return scale
+
+
+def require_money(field: str, value: object) -> Money:
+    """``value`` when it is ``Money``; commands take amounts as Money, never as text or floats."""
+    if not isinstance(value, Money):
+        raise InvalidAmountError(
+            f"{field} must be Money, got {type(value).__name__}", field=field, value=value
+        )
+    return value
 
 
 def check_currency(currency: str) -> str:
@@ -124,9 +138,13 @@ def parse_amount(text: str | Decimal | int, currency: str) -> int:
                     f"{text!r}: a comma may only separate thousands, as in 1,234.50", value=text
                 )
             cleaned = cleaned.replace(",", "")
+        if not _PLAIN_DECIMAL.fullmatch(cleaned):
+            raise InvalidAmountError(
+                f"{text!r} is not a decimal amount such as 1234.50", value=text
+            )
         try:
             value = Decimal(cleaned)
-        except InvalidOperation:
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
             raise InvalidAmountError(f"{text!r} is not a decimal amount", value=text) from None
     else:
         raise InvalidAmountError(f"cannot read an amount from {type(text).__name__}", value=text)
@@ -162,6 +180,7 @@ class Money:
         return cls(0, currency)
 
     def _same(self, other: Money) -> None:
+        require_money("amount", other)
         if self.currency != other.currency:
             raise CurrencyMismatchError(
                 f"cannot combine {self.currency} with {other.currency}",

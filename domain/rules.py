@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Final
 
 from .errors import InvalidAmountError, InvalidCommandError, InvalidDateError
+from .money import AMOUNT_MINOR_MAX
 
 KEY_LENGTH_MAX: Final = 64
 """Business keys (invoice numbers, bank references, customer codes): ERP keys are short."""
@@ -65,6 +66,13 @@ def require_positive(field: str, amount_minor: int) -> int:
     if amount_minor <= 0:
         raise InvalidAmountError(
             f"{field} must be positive, got {amount_minor}", field=field, amount_minor=amount_minor
+        )
+    if amount_minor > AMOUNT_MINOR_MAX:
+        # The same bound as on parsed amounts: a command must not book what an import refuses.
+        raise InvalidAmountError(
+            f"{field} {amount_minor} exceeds the largest accepted amount {AMOUNT_MINOR_MAX}",
+            field=field,
+            amount_minor=amount_minor,
         )
     return amount_minor
 
