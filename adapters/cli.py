@@ -390,7 +390,8 @@ def ageing_command(
 
 
 def ageing_csv(report: ageing.AgeingReport) -> str:
-    """One CSV line per row: as-of date, grouping, key, label, currency, buckets, open."""
+    """One CSV line per row: as-of date, grouping, key, label, currency, buckets, open, the part
+    of it in open dispute, and the largest days past due."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
@@ -402,6 +403,7 @@ def ageing_csv(report: ageing.AgeingReport) -> str:
             "currency",
             *report.bucket_labels,
             "open",
+            "disputed",
             "days_past_due_max",
         ]
     )
@@ -415,6 +417,7 @@ def ageing_csv(report: ageing.AgeingReport) -> str:
                 row.currency,
                 *(format_minor(amount, row.currency) for amount in row.buckets_minor),
                 format_minor(row.open_minor, row.currency),
+                format_minor(row.disputed_minor, row.currency),
                 row.days_past_due_max,
             ]
         )
@@ -443,6 +446,7 @@ def ageing_json(report: ageing.AgeingReport) -> dict[str, Any]:
                 "buckets": buckets(row.buckets_minor, row.currency),
                 "open": format_minor(row.open_minor, row.currency),
                 "overdue": format_minor(row.overdue_minor, row.currency),
+                "disputed": format_minor(row.disputed_minor, row.currency),
                 "days_past_due_max": row.days_past_due_max,
             }
             for row in report.rows
@@ -475,6 +479,7 @@ def _ageing_table(report: ageing.AgeingReport) -> Table:
     for label in report.bucket_labels:
         table.add_column(label, justify="right", no_wrap=True)
     table.add_column("Open", justify="right", no_wrap=True, style="bold")
+    table.add_column("of which disputed", justify="right", no_wrap=True)
     lead_columns = int(show_key) + int(show_label)
     for row in report.rows:
         table.add_row(
@@ -483,6 +488,7 @@ def _ageing_table(report: ageing.AgeingReport) -> Table:
             row.currency,
             *(format_minor(amount, row.currency) for amount in row.buckets_minor),
             format_minor(row.open_minor, row.currency),
+            format_minor(row.disputed_minor, row.currency),
         )
     if show_key and report.rows:
         table.add_section()
@@ -493,6 +499,10 @@ def _ageing_table(report: ageing.AgeingReport) -> Table:
                 currency,
                 *(format_minor(amount, currency) for amount in amounts),
                 format_minor(sum(amounts), currency),
+                format_minor(
+                    sum(row.disputed_minor for row in report.rows if row.currency == currency),
+                    currency,
+                ),
                 style="bold",
             )
     if not report.rows:
@@ -887,3 +897,45 @@ def explain_command(
     with _reported_errors():
         text = _ledger().explain(customer, as_of)
     sys.stdout.write(text + "\n")
+
+
+projections_app = typer.Typer(
+    help="The read models stored beside the event log (SQLite and PostgreSQL stores).",
+    no_args_is_help=True,
+)
+app.add_typer(projections_app, name="projections")
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """How far the stored read models are behind the event log."""
+    with _reported_errors():
+        ledger = _ledger()
+        status = ledger.projection_runner().status()
+    _stdout().print(
+        f"{ledger.store_description}: read models at event {status.position} of "
+        f"{status.head}; lag {status.lag} event(s)"
+    )
+
+
+@projections_app.command("catch-up")
+def projections_catch_up() -> None:
+    """Fold the events recorded since the last run into the stored read models."""
+    with _reported_errors():
+        ledger = _ledger()
+        runner = ledger.projection_runner()
+        with progress_bar(_stderr(), "Catching up") as progress:
+            count = runner.catch_up(progress)
+        status = runner.status()
+    _stdout().print(f"Folded {count} event(s); read models at event {status.position}.")
+
+
+@projections_app.command("rebuild")
+def projections_rebuild() -> None:
+    """Clear the stored read models and fold the whole event log again, in batches."""
+    with _reported_errors():
+        ledger = _ledger()
+        runner = ledger.projection_runner()
+        with progress_bar(_stderr(), "Rebuilding") as progress:
+            count = runner.rebuild(progress)
+    _stdout().print(f"Rebuilt the read models from {count} event(s).")

@@ -29,6 +29,7 @@ from uuid import UUID
 
 import attrs
 
+from arledger.domain.errors import ConfigurationError
 from arledger.domain.events import (
     CollectionActionRecorded,
     CustomerAccountOpened,
@@ -373,7 +374,10 @@ def tables_for(settings: Mapping[str, str]) -> ReadModelTables:
             },
             settings.get("POSTGRES_SCHEMA") or None,
         )
-    raise ValueError("stored read models need SQLite or PostgreSQL; in-memory ledgers replay")
+    raise ConfigurationError(
+        "stored read models need a SQLite or PostgreSQL store; in-memory ledgers replay",
+        store=module,
+    )
 
 
 @attrs.frozen(kw_only=True)

@@ -125,7 +125,7 @@ def test_ageing_csv_has_the_buckets_and_they_add_up_to_each_open_total(demo_stor
     reader = csv.DictReader(io.StringIO(result.stdout))
     rows = list(reader)
     expected_header = ["as_of", "grouping", "key", "label", "currency", *BUCKET_LABELS]
-    assert [*expected_header, "open", "days_past_due_max"] == reader.fieldnames
+    assert [*expected_header, "open", "disputed", "days_past_due_max"] == reader.fieldnames
     assert len(rows) >= 100
     for row in rows:
         assert ("2024-09-30", "customer") == (row["as_of"], row["grouping"])
