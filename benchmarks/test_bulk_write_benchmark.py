@@ -40,7 +40,7 @@ from arledger.adapters import bulk
 from arledger.adapters.ledger import Ledger
 from arledger.domain.events import Event
 from arledger.domain.money import Money
-from tests.conftest import POSTGRES_TEST, FixedClock, require_postgres
+from tests.conftest import FixedClock, postgres_schemas
 
 SEED = 20_260_101
 CUSTOMERS = 600
@@ -114,42 +114,11 @@ def synthetic() -> Synthetic:
     return generate(CUSTOMERS, INVOICES)
 
 
-def connect() -> Any:
-    import psycopg
-
-    return psycopg.connect(
-        host=POSTGRES_TEST["host"],
-        port=POSTGRES_TEST["port"],
-        dbname=POSTGRES_TEST["dbname"],
-        user=POSTGRES_TEST["user"],
-        autocommit=True,
-    )
-
-
 @pytest.fixture(scope="module")
 def fresh_postgres() -> Iterator[Callable[[], dict[str, str]]]:
     """Makes fresh schemas (the ledger env for each); drops them all at the end."""
-    require_postgres()
-    made: list[str] = []
-
-    def make() -> dict[str, str]:
-        schema = f"bulk_{uuid.uuid4().hex[:12]}"
-        with connect() as connection:
-            connection.execute(f"CREATE SCHEMA {schema}")
-        made.append(schema)
-        return {
-            "ARLEDGER_STORE": "postgres",
-            "ARLEDGER_POSTGRES_HOST": POSTGRES_TEST["host"],
-            "ARLEDGER_POSTGRES_PORT": POSTGRES_TEST["port"],
-            "ARLEDGER_POSTGRES_DBNAME": POSTGRES_TEST["dbname"],
-            "ARLEDGER_POSTGRES_USER": POSTGRES_TEST["user"],
-            "ARLEDGER_POSTGRES_SCHEMA": schema,
-        }
-
-    yield make
-    with connect() as connection:
-        for schema in made:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with postgres_schemas("bulk") as make:
+        yield make
 
 
 @pytest.fixture(scope="module")
@@ -286,8 +255,6 @@ def large() -> Synthetic:
     [("sqlite", "baseline"), ("sqlite", "bulk"), ("postgres", "baseline"), ("postgres", "bulk")],
 )
 def test_large(benchmark: Any, store: str, way: str, request: pytest.FixtureRequest) -> None:
-    if "large" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("the large profile runs by hand: pytest benchmarks -m large")
     large: Synthetic = request.getfixturevalue("large")
     make_env = request.getfixturevalue(f"fresh_{store}")
     write = save_per_row if way == "baseline" else write_in_batches

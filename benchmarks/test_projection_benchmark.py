@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import statistics
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from typing import Any
@@ -39,7 +38,7 @@ from benchmarks.stock_projection import (
     StockPortfolioProjection,
     StockPortfolioView,
 )
-from tests.conftest import POSTGRES_TEST, FixedClock, require_postgres
+from tests.conftest import FixedClock, postgres_connection, postgres_schemas
 
 SEED = 20_240_101
 SMALL_CUSTOMERS = 100
@@ -66,42 +65,11 @@ class Log:
         self.folded = portfolio.fold_all(self.ledger.iter_events())
 
 
-def connect() -> Any:
-    import psycopg
-
-    return psycopg.connect(
-        host=POSTGRES_TEST["host"],
-        port=POSTGRES_TEST["port"],
-        dbname=POSTGRES_TEST["dbname"],
-        user=POSTGRES_TEST["user"],
-        autocommit=True,
-    )
-
-
 @pytest.fixture(scope="module")
 def schemas() -> Iterator[Callable[[], dict[str, str]]]:
     """Makes fresh schemas (the ledger env for each); drops them all at the end."""
-    require_postgres()
-    made: list[str] = []
-
-    def make() -> dict[str, str]:
-        schema = f"bench_{uuid.uuid4().hex[:12]}"
-        with connect() as connection:
-            connection.execute(f"CREATE SCHEMA {schema}")
-        made.append(schema)
-        return {
-            "ARLEDGER_STORE": "postgres",
-            "ARLEDGER_POSTGRES_HOST": POSTGRES_TEST["host"],
-            "ARLEDGER_POSTGRES_PORT": POSTGRES_TEST["port"],
-            "ARLEDGER_POSTGRES_DBNAME": POSTGRES_TEST["dbname"],
-            "ARLEDGER_POSTGRES_USER": POSTGRES_TEST["user"],
-            "ARLEDGER_POSTGRES_SCHEMA": schema,
-        }
-
-    yield make
-    with connect() as connection:
-        for schema in made:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with postgres_schemas("bench") as make:
+        yield make
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +95,7 @@ FIGURES: dict[str, float] = {}
 def drop_stock_tables(env: dict[str, str]) -> None:
     schema = env["ARLEDGER_POSTGRES_SCHEMA"]
     tracking = f"{StockPortfolioProjection.name}_tracking"
-    with connect() as connection:
+    with postgres_connection() as connection:
         for table in (PARTITIONS_TABLE, ROUTES_TABLE, tracking):
             connection.execute(f"DROP TABLE IF EXISTS {schema}.{table}")
 

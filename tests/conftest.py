@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -77,28 +79,66 @@ def require_postgres() -> None:
     pytest.skip(reason)
 
 
+def postgres_connection() -> Any:
+    """An autocommit connection to the test database."""
+    import psycopg
+
+    return psycopg.connect(
+        host=POSTGRES_TEST["host"],
+        port=POSTGRES_TEST["port"],
+        dbname=POSTGRES_TEST["dbname"],
+        user=POSTGRES_TEST["user"],
+        autocommit=True,
+    )
+
+
+def create_postgres_schema(prefix: str = "t") -> tuple[str, dict[str, str]]:
+    """A fresh schema in the test database and the ledger env pointing at it."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with postgres_connection() as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    return schema, {
+        "ARLEDGER_STORE": "postgres",
+        "ARLEDGER_POSTGRES_HOST": POSTGRES_TEST["host"],
+        "ARLEDGER_POSTGRES_PORT": POSTGRES_TEST["port"],
+        "ARLEDGER_POSTGRES_DBNAME": POSTGRES_TEST["dbname"],
+        "ARLEDGER_POSTGRES_USER": POSTGRES_TEST["user"],
+        "ARLEDGER_POSTGRES_SCHEMA": schema,
+    }
+
+
+def drop_postgres_schemas(*schemas: str) -> None:
+    with postgres_connection() as connection:
+        for schema in schemas:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def postgres_schemas(prefix: str) -> Iterator[Callable[[], dict[str, str]]]:
+    """A maker of fresh schemas (returning the ledger env of each); all dropped at the end."""
+    require_postgres()
+    made: list[str] = []
+
+    def make() -> dict[str, str]:
+        schema, env = create_postgres_schema(prefix)
+        made.append(schema)
+        return env
+
+    try:
+        yield make
+    finally:
+        drop_postgres_schemas(*made)
+
+
 @pytest.fixture
 def postgres_schema() -> Iterator[dict[str, str]]:
     """A fresh PostgreSQL schema and the ledger env pointing at it."""
     require_postgres()
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    connect = {k: POSTGRES_TEST[k] for k in ("host", "port", "dbname", "user")}
-    with psycopg.connect(**connect, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
+    schema, env = create_postgres_schema()
     try:
-        yield {
-            "ARLEDGER_STORE": "postgres",
-            "ARLEDGER_POSTGRES_HOST": POSTGRES_TEST["host"],
-            "ARLEDGER_POSTGRES_PORT": POSTGRES_TEST["port"],
-            "ARLEDGER_POSTGRES_DBNAME": POSTGRES_TEST["dbname"],
-            "ARLEDGER_POSTGRES_USER": POSTGRES_TEST["user"],
-            "ARLEDGER_POSTGRES_SCHEMA": schema,
-        }
+        yield env
     finally:
-        with psycopg.connect(**connect, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+        drop_postgres_schemas(schema)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
