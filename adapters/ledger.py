@@ -413,9 +413,9 @@ class Session:
         registered_capital: Money | None = None,
     ) -> list[Event]:
         account = self.require_customer(customer_code)
-        _account_currency(account, amount)
+        _same_currency(account, amount)
         if registered_capital is not None:
-            _account_currency(account, registered_capital)
+            _same_currency(account, registered_capital)
         return self.record(
             customer_module.set_credit_line(
                 account,
@@ -596,7 +596,7 @@ class Session:
         acknowledged_on: date,
     ) -> list[Event]:
         account = self.require_customer(customer_code)
-        _account_currency(account, confirmed_balance)
+        _same_currency(account, confirmed_balance)
         return self.record(
             customer_module.acknowledge_balance_confirmation(
                 account,
@@ -777,12 +777,9 @@ _EVOLVERS: Final[dict[type[Event], tuple[str, Callable[[Any, Event], Any]]]] = {
 """Which cache and evolve function each event type belongs to."""
 
 
-def _same_currency(invoice: Invoice, amount: Money) -> None:
-    Money.zero(invoice.currency) + amount  # raises CurrencyMismatchError when they differ
-
-
-def _account_currency(account: CustomerAccount, amount: Money) -> None:
-    Money.zero(account.currency) + amount  # raises CurrencyMismatchError when they differ
+def _same_currency(holder: Invoice | CustomerAccount, amount: Money) -> None:
+    """Refuse an amount in another currency than the invoice's or the account's."""
+    Money.zero(holder.currency) + amount  # raises CurrencyMismatchError when they differ
 
 
 def _one_transaction(name: str) -> Callable[..., list[Event]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import tempfile
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,7 @@ from eventsourcing.tests.persistence import (
 from eventsourcing.utils import Environment
 
 from arledger.adapters.store import store_env
-from tests.conftest import POSTGRES_TEST, require_postgres
+from tests.conftest import create_postgres_schema, drop_postgres_schemas, require_postgres
 
 APPLICATION_NAME = "arledger"
 
@@ -86,23 +85,8 @@ class PostgresStore:
 
     def setUp(self) -> None:
         require_postgres()
-        import psycopg
-
-        self._schema = f"c_{uuid.uuid4().hex[:12]}"
-        self._connect = {k: POSTGRES_TEST[k] for k in ("host", "port", "dbname", "user")}
-        with psycopg.connect(**self._connect, autocommit=True) as connection:
-            connection.execute(f"CREATE SCHEMA {self._schema}")
-        settings = store_env(
-            {
-                "ARLEDGER_STORE": "postgres",
-                "ARLEDGER_POSTGRES_HOST": POSTGRES_TEST["host"],
-                "ARLEDGER_POSTGRES_PORT": POSTGRES_TEST["port"],
-                "ARLEDGER_POSTGRES_DBNAME": POSTGRES_TEST["dbname"],
-                "ARLEDGER_POSTGRES_USER": POSTGRES_TEST["user"],
-                "ARLEDGER_POSTGRES_SCHEMA": self._schema,
-            }
-        )
-        self.env = Environment(APPLICATION_NAME, settings)
+        self._schema, ledger_env = create_postgres_schema("c")
+        self.env = Environment(APPLICATION_NAME, store_env(ledger_env))
         self.factory: Any = InfrastructureFactory.construct(self.env)
         super().setUp()  # type: ignore[misc]
 
@@ -110,10 +94,7 @@ class PostgresStore:
         join_the_suites_reader_threads()
         super().tearDown()  # type: ignore[misc]
         self.factory.close()
-        import psycopg
-
-        with psycopg.connect(**self._connect, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {self._schema} CASCADE")
+        drop_postgres_schemas(self._schema)
 
 
 # SQLite -----------------------------------------------------------------------------------------
