@@ -1,0 +1,478 @@
+"""The event log in columnar form: one Arrow table per event class, read in pages.
+
+The layout, written down once (the generator and the fast path rely on it):
+
+- Every event class has its own table, named by the class name, with ``seq`` (int64: the
+  event's position in the log, 1-based, recording order), ``originator_id``,
+  ``originator_version`` (int64) and ``timestamp`` (when it was recorded, microseconds UTC),
+  then the class's own fields in declaration order.
+- UUIDs are int32 indexes into one ``ids`` table (fixed 16 bytes per id, in order of first
+  appearance), so joins are integer joins. Dates are date32, datetimes timestamps in UTC, ints
+  int64, enums their value as a string, other strings strings; ``X | None`` is a nullable X;
+  tuples are lists (of structs for attrs classes); the escalation policy is its JSON form.
+- On disk (Parquet): a directory with ``ids.parquet``, one ``<ClassName>.parquet`` per class
+  present, and ``manifest.json`` (layout version and row counts). Writers append record batches
+  (pages), so a log of any size streams through a bounded buffer.
+
+``columns`` turns tables into plain NumPy arrays for the pure fast path (which imports neither
+pyarrow nor this module): dates become int32 days since 1970-01-01, timestamps int64
+microseconds, strings dictionary codes (int32) with their values, lists offsets plus flattened
+children.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import json
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final
+from uuid import UUID
+
+import attrs
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from arledger.domain import events as events_module
+from arledger.domain.events import ALL_EVENTS, Event
+from arledger.domain.policy import EscalationPolicy
+
+from .serialization import CONVERTER
+
+LAYOUT_VERSION: Final = 1
+PAGE_ROWS_DEFAULT: Final = 65_536
+"""Rows per record batch (and Parquet row group) per class: a few MB per page."""
+
+NULL_DATE: Final = np.iinfo(np.int32).min
+"""A null date in ``columns`` (days since epoch)."""
+NULL_INT: Final = np.iinfo(np.int64).min
+"""A null int in ``columns``."""
+
+EVENT_CLASSES: Final[dict[str, type[Event]]] = {cls.__name__: cls for cls in ALL_EVENTS}
+ENVELOPE: Final = ("seq", "originator_id", "originator_version", "timestamp")
+IDS_SCHEMA: Final = pa.schema([pa.field("id", pa.binary(16), nullable=False)])
+TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
+EPOCH: Final = date(1970, 1, 1)
+
+
+# Schema ---------------------------------------------------------------------------------------
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, vars(events_module))
+
+
+def _arrow_type(hint: Any) -> tuple[pa.DataType, bool]:
+    """(Arrow type, nullable) for a field's type hint."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        (inner,) = args
+        return _arrow_type(inner)[0], True
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        return pa.list_(pa.field("item", _arrow_type(item)[0], nullable=False)), False
+    if hint is UUID:
+        return pa.int32(), False
+    if hint is bool:
+        return pa.bool_(), False
+    if hint is int:
+        return pa.int64(), False
+    if hint is str or (isinstance(hint, type) and issubclass(hint, enum.Enum)):
+        return pa.string(), False
+    if hint is datetime:
+        return TIMESTAMP, False
+    if hint is date:
+        return pa.date32(), False
+    if hint is EscalationPolicy:
+        return pa.string(), False
+    if attrs.has(hint):
+        fields = [pa.field(name, *_arrow_type(sub)) for name, sub in _hints(hint).items()]
+        return pa.struct(fields), False
+    raise TypeError(f"no columnar type for {hint!r}")
+
+
+def schema_for(cls: type[Event]) -> pa.Schema:
+    """The table schema of an event class (envelope first, then its fields in order)."""
+    hints = _hints(cls)
+    fields = [pa.field("seq", pa.int64(), nullable=False)]
+    for field in attrs.fields(cls):
+        arrow_type, nullable = _arrow_type(hints[field.name])
+        fields.append(pa.field(field.name, arrow_type, nullable=nullable))
+    return pa.schema(fields, metadata={"arledger_layout": str(LAYOUT_VERSION)})
+
+
+SCHEMAS: Final[dict[str, pa.Schema]] = {
+    name: schema_for(cls) for name, cls in EVENT_CLASSES.items()
+}
+
+
+# Events -> columns ----------------------------------------------------------------------------
+
+
+class IdIndex:
+    """UUIDs to dense int32 indexes, in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.index: dict[UUID, int] = {}
+        self.pending: list[bytes] = []
+
+    def __call__(self, value: UUID) -> int:
+        found = self.index.get(value)
+        if found is None:
+            found = self.index[value] = len(self.index)
+            self.pending.append(value.bytes)
+        return found
+
+    def take_pending(self) -> pa.RecordBatch | None:
+        if not self.pending:
+            return None
+        batch = pa.record_batch([pa.array(self.pending, pa.binary(16))], schema=IDS_SCHEMA)
+        self.pending = []
+        return batch
+
+
+def _encoder(hint: Any, ids: IdIndex) -> Callable[[Any], Any]:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        encode = _encoder(inner, ids)
+        return lambda value: None if value is None else encode(value)
+    if origin is tuple:
+        encode_item = _encoder(typing.get_args(hint)[0], ids)
+        return lambda value: [encode_item(item) for item in value]
+    if hint is UUID:
+        return ids
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return lambda value: value.value
+    if hint is EscalationPolicy:
+        return lambda value: json.dumps(CONVERTER.unstructure(value), sort_keys=True)
+    if attrs.has(hint):
+        encoders = {name: _encoder(sub, ids) for name, sub in _hints(hint).items()}
+        return lambda value: {name: enc(getattr(value, name)) for name, enc in encoders.items()}
+    return lambda value: value
+
+
+def _decoder(hint: Any, ids: Callable[[int], UUID]) -> Callable[[Any], Any]:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        decode = _decoder(inner, ids)
+        return lambda value: None if value is None else decode(value)
+    if origin is tuple:
+        decode_item = _decoder(typing.get_args(hint)[0], ids)
+        return lambda value: tuple(decode_item(item) for item in value)
+    if hint is UUID:
+        return ids
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint
+    if hint is EscalationPolicy:
+        return lambda value: CONVERTER.structure(json.loads(value), EscalationPolicy)
+    if hint is datetime:
+        return lambda value: value.astimezone(UTC)
+    if attrs.has(hint):
+        decoders = {name: _decoder(sub, ids) for name, sub in _hints(hint).items()}
+        return lambda value: hint(**{name: dec(value[name]) for name, dec in decoders.items()})
+    return lambda value: value
+
+
+class ColumnarWriter:
+    """Turns events into per-class record batches of at most ``page_rows`` rows.
+
+    ``sink`` receives each full page as (class name, record batch) and the new ids as
+    ("ids", record batch) before any page that refers to them.
+    """
+
+    def __init__(
+        self,
+        sink: Callable[[str, pa.RecordBatch], None],
+        *,
+        page_rows: int = PAGE_ROWS_DEFAULT,
+    ) -> None:
+        if page_rows < 1:
+            raise ValueError("page_rows must be positive")
+        self.sink = sink
+        self.page_rows = page_rows
+        self.ids = IdIndex()
+        self.seq = 0
+        self._rows: dict[str, list[list[Any]]] = {}
+        self._encoders: dict[str, list[Callable[[Any], Any]]] = {}
+        self._names: dict[str, list[str]] = {}
+        for name, cls in EVENT_CLASSES.items():
+            hints = _hints(cls)
+            self._names[name] = [field.name for field in attrs.fields(cls)]
+            self._encoders[name] = [_encoder(hints[f], self.ids) for f in self._names[name]]
+
+    def write(self, event: Event) -> None:
+        name = type(event).__name__
+        if name not in EVENT_CLASSES:
+            raise TypeError(f"not an arledger event: {type(event)!r}")
+        self.seq += 1
+        columns = self._rows.get(name)
+        if columns is None:
+            columns = self._rows[name] = [[] for _ in range(len(self._names[name]) + 1)]
+        columns[0].append(self.seq)
+        for column, field_name, encode in zip(
+            columns[1:], self._names[name], self._encoders[name], strict=True
+        ):
+            column.append(encode(getattr(event, field_name)))
+        if len(columns[0]) >= self.page_rows:
+            self._flush(name)
+
+    def write_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.write(event)
+
+    def _flush(self, name: str) -> None:
+        columns = self._rows.pop(name, None)
+        if not columns or not columns[0]:
+            return
+        schema = SCHEMAS[name]
+        arrays = [
+            pa.array(values, type=field.type) for values, field in zip(columns, schema, strict=True)
+        ]
+        ids = self.ids.take_pending()
+        if ids is not None:
+            self.sink("ids", ids)
+        self.sink(name, pa.record_batch(arrays, schema=schema))
+
+    def close(self) -> None:
+        """Flush every partial page."""
+        for name in list(self._rows):
+            self._flush(name)
+        ids = self.ids.take_pending()
+        if ids is not None:
+            self.sink("ids", ids)
+
+
+@attrs.frozen
+class ColumnarLog:
+    """The columnar log in memory: ``ids`` and one table per event class present."""
+
+    ids: pa.Table
+    tables: Mapping[str, pa.Table]
+
+    @property
+    def event_count(self) -> int:
+        return sum(table.num_rows for table in self.tables.values())
+
+    @property
+    def nbytes(self) -> int:
+        return self.ids.nbytes + sum(table.nbytes for table in self.tables.values())
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.batches: dict[str, list[pa.RecordBatch]] = {}
+
+    def __call__(self, name: str, batch: pa.RecordBatch) -> None:
+        self.batches.setdefault(name, []).append(batch)
+
+    def log(self) -> ColumnarLog:
+        ids = pa.Table.from_batches(self.batches.pop("ids", []), schema=IDS_SCHEMA)
+        return ColumnarLog(
+            ids=ids,
+            tables={
+                name: pa.Table.from_batches(batches, schema=SCHEMAS[name])
+                for name, batches in self.batches.items()
+            },
+        )
+
+
+def to_columnar(events: Iterable[Event], *, page_rows: int = PAGE_ROWS_DEFAULT) -> ColumnarLog:
+    """The columnar form of a log (in memory)."""
+    collector = _Collector()
+    writer = ColumnarWriter(collector, page_rows=page_rows)
+    writer.write_all(events)
+    writer.close()
+    return collector.log()
+
+
+def from_columnar(log: ColumnarLog) -> Iterator[Event]:
+    """The events back, in log order (``seq``)."""
+    id_values = [UUID(bytes=raw) for raw in log.ids.column("id").to_pylist()]
+    streams = []
+    for name, table in log.tables.items():
+        cls = EVENT_CLASSES[name]
+        hints = _hints(cls)
+        decoders = {
+            f.name: _decoder(hints[f.name], id_values.__getitem__) for f in attrs.fields(cls)
+        }
+        streams.append(_rows_of(cls, table, decoders))
+    for _seq, event in heapq.merge(*streams, key=lambda pair: pair[0]):
+        yield event
+
+
+def _rows_of(
+    cls: type[Event], table: pa.Table, decoders: Mapping[str, Callable[[Any], Any]]
+) -> Iterator[tuple[int, Event]]:
+    for batch in table.to_batches():
+        for row in batch.to_pylist():
+            seq = row.pop("seq")
+            yield seq, cls(**{name: decoders[name](value) for name, value in row.items()})
+
+
+# Parquet --------------------------------------------------------------------------------------
+
+
+class ParquetSink:
+    """Writes pages to a directory of Parquet files (one per class, row group per page)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.parquet"):
+            stale.unlink()
+        manifest = directory / "manifest.json"
+        manifest.unlink(missing_ok=True)
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self.rows: dict[str, int] = {}
+
+    def __call__(self, name: str, batch: pa.RecordBatch) -> None:
+        writer = self._writers.get(name)
+        if writer is None:
+            writer = self._writers[name] = pq.ParquetWriter(
+                self.directory / f"{name}.parquet", batch.schema, compression="zstd"
+            )
+        writer.write_batch(batch, row_group_size=max(batch.num_rows, 1))
+        self.rows[name] = self.rows.get(name, 0) + batch.num_rows
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        if "ids" not in self.rows:
+            pq.write_table(
+                pa.table({"id": pa.array([], pa.binary(16))}, schema=IDS_SCHEMA),
+                self.directory / "ids.parquet",
+            )
+            self.rows["ids"] = 0
+        # Written last: a directory without a manifest is an export that did not finish.
+        (self.directory / "manifest.json").write_text(
+            json.dumps({"layout": LAYOUT_VERSION, "rows": self.rows}, indent=2, sort_keys=True)
+        )
+
+
+def write_parquet(
+    events: Iterable[Event], directory: Path, *, page_rows: int = PAGE_ROWS_DEFAULT
+) -> dict[str, int]:
+    """Stream a log to Parquet; returns rows written per table."""
+    sink = ParquetSink(directory)
+    writer = ColumnarWriter(sink, page_rows=page_rows)
+    writer.write_all(events)
+    writer.close()
+    sink.close()
+    return dict(sink.rows)
+
+
+class IncompleteExportError(ValueError):
+    """A Parquet directory without its manifest: the export did not finish."""
+
+
+def read_parquet(directory: Path) -> ColumnarLog:
+    """A columnar log from a directory written by ``write_parquet`` (memory-mapped)."""
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.exists():
+        raise IncompleteExportError(f"{directory}: no manifest.json (export not finished?)")
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("layout") != LAYOUT_VERSION:
+        raise IncompleteExportError(
+            f"{directory}: layout {manifest.get('layout')!r}, expected {LAYOUT_VERSION}"
+        )
+    tables = {}
+    for name in manifest["rows"]:
+        if name == "ids":
+            continue
+        if name not in SCHEMAS:
+            raise IncompleteExportError(f"{directory}: unknown event table {name!r}")
+        tables[name] = pq.read_table(directory / f"{name}.parquet", memory_map=True)
+    ids = pq.read_table(directory / "ids.parquet", memory_map=True)
+    return ColumnarLog(ids=ids, tables=tables)
+
+
+# NumPy columns for the fast path --------------------------------------------------------------
+
+Columns = dict[str, dict[str, Any]]
+"""Per class name, per column name: a NumPy array (or, for ``<name>.dictionary``, a tuple)."""
+
+
+def _to_numpy(prefix: str, array: pa.Array | pa.ChunkedArray, out: dict[str, Any]) -> None:
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    kind = array.type
+    if pa.types.is_list(kind):
+        offsets = array.offsets.to_numpy().astype(np.int64)
+        out[f"{prefix}.offsets"] = offsets - offsets[0] if len(offsets) else offsets
+        values = array.flatten()
+        if pa.types.is_struct(values.type):
+            for index in range(values.type.num_fields):
+                child = values.type.field(index).name
+                _to_numpy(f"{prefix}.{child}", values.field(index), out)
+        else:
+            _to_numpy(f"{prefix}.values", values, out)
+        return
+    if pa.types.is_date32(kind):
+        days = array.cast(pa.int32())
+        out[prefix] = days.fill_null(NULL_DATE).to_numpy()
+        return
+    if pa.types.is_timestamp(kind):
+        out[prefix] = array.cast(pa.int64()).to_numpy()
+        return
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        encoded = pc.dictionary_encode(array)
+        out[prefix] = encoded.indices.cast(pa.int32()).to_numpy()
+        out[f"{prefix}.dictionary"] = tuple(encoded.dictionary.to_pylist())
+        return
+    if pa.types.is_dictionary(kind):
+        out[prefix] = array.indices.cast(pa.int32()).to_numpy()
+        out[f"{prefix}.dictionary"] = tuple(array.dictionary.to_pylist())
+        return
+    if pa.types.is_integer(kind):
+        if array.null_count:
+            array = array.fill_null(NULL_INT)
+        out[prefix] = array.to_numpy()
+        return
+    if pa.types.is_boolean(kind):
+        out[prefix] = array.to_numpy(zero_copy_only=False)
+        return
+    raise TypeError(f"no NumPy form for column {prefix} of type {kind}")
+
+
+def columns(log: ColumnarLog, select: Mapping[str, Iterable[str]] | None = None) -> Columns:
+    """NumPy arrays per class and column (empty for classes absent from the log).
+
+    ``select``: class name -> the columns wanted (a list column brings all its children);
+    without it, every column of every class (string columns of unique values, such as invoice
+    numbers, are costly to encode at scale: select what you need).
+    """
+    wanted: Mapping[str, Iterable[str] | None] = (
+        dict.fromkeys(EVENT_CLASSES) if select is None else select
+    )
+    result: Columns = {}
+    for name, column_names in wanted.items():
+        table = log.tables.get(name)
+        if table is None:
+            table = SCHEMAS[name].empty_table()
+        out: dict[str, Any] = {}
+        for column_name in table.schema.names if column_names is None else column_names:
+            _to_numpy(column_name, table.column(column_name), out)
+        result[name] = out
+    return result
+
+
+def days(on: date) -> int:
+    """A date as the fast path's int (days since 1970-01-01)."""
+    return (on - EPOCH).days
+
+
+def microseconds(at: datetime) -> int:
+    """A recorded time as the fast path's int (microseconds since the epoch, UTC)."""
+    if at.utcoffset() is None:
+        raise ValueError(f"naive datetime: {at!r}")
+    delta = at - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
