@@ -1,0 +1,189 @@
+"""The columnar log: every event survives events -> Arrow/Parquet -> events; NumPy columns."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from uuid import UUID
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arledger.adapters import columnar
+from arledger.adapters.columnar import (
+    NULL_DATE,
+    SCHEMAS,
+    IncompleteExportError,
+    columns,
+    from_columnar,
+    read_parquet,
+    to_columnar,
+    write_parquet,
+)
+from arledger.domain.events import (
+    ALL_EVENTS,
+    ActionChannel,
+    CollectionActionRecorded,
+    Event,
+    Instalment,
+    InvoiceIssued,
+    PaymentApplied,
+)
+from tests.strategies import events
+
+CUSTOMER = UUID("00000000-0000-4000-8000-0000000000c1")
+INVOICE = UUID("00000000-0000-4000-8000-0000000000a1")
+PAYMENT = UUID("00000000-0000-4000-8000-0000000000b1")
+AT = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
+
+
+def issued(version: int = 1) -> InvoiceIssued:
+    return InvoiceIssued(
+        originator_id=INVOICE,
+        originator_version=version,
+        timestamp=AT,
+        invoice_number="INV-1",
+        customer_id=CUSTOMER,
+        amount_minor=1_000_00,
+        currency="EUR",
+        issued_on=date(2026, 1, 10),
+        due_on=date(2026, 3, 10),
+        instalments=(
+            Instalment(due_on=date(2026, 2, 10), amount_minor=400_00),
+            Instalment(due_on=date(2026, 3, 10), amount_minor=600_00),
+        ),
+    )
+
+
+def applied() -> PaymentApplied:
+    return PaymentApplied(
+        originator_id=INVOICE,
+        originator_version=2,
+        timestamp=AT,
+        payment_id=PAYMENT,
+        amount_minor=250_00,
+        currency="EUR",
+        applied_on=date(2026, 2, 1),
+    )
+
+
+def test_every_event_class_has_a_schema_with_the_envelope_first() -> None:
+    assert {cls.__name__ for cls in ALL_EVENTS} == set(SCHEMAS)
+    for schema in SCHEMAS.values():
+        assert ["seq", "originator_id", "originator_version", "timestamp"] == schema.names[:4]
+
+
+@settings(max_examples=60)
+@given(st.lists(events, max_size=40), st.integers(1, 7))
+def test_any_log_survives_the_columnar_form_in_any_page_size(
+    log: list[Event], page_rows: int
+) -> None:
+    columnar_log = to_columnar(log, page_rows=page_rows)
+
+    assert log == list(from_columnar(columnar_log))
+    assert len(log) == columnar_log.event_count
+
+
+def test_ids_are_shared_indexes_in_order_of_first_appearance() -> None:
+    log = to_columnar([issued(), applied()])
+
+    ids = [UUID(bytes=raw) for raw in log.ids.column("id").to_pylist()]
+    assert [INVOICE, CUSTOMER, PAYMENT] == ids
+    cols = columns(log, {"InvoiceIssued": ["originator_id", "customer_id"]})
+    assert [0] == cols["InvoiceIssued"]["originator_id"].tolist()
+    assert [1] == cols["InvoiceIssued"]["customer_id"].tolist()
+
+
+def test_numpy_columns_give_dates_as_days_lists_as_offsets_and_strings_as_codes() -> None:
+    log = to_columnar([issued(), applied()])
+
+    invoice = columns(log)["InvoiceIssued"]
+
+    assert [columnar.days(date(2026, 1, 10))] == invoice["issued_on"].tolist()
+    assert np.int32 == invoice["issued_on"].dtype
+    assert [0, 2] == invoice["instalments.offsets"].tolist()
+    assert [400_00, 600_00] == invoice["instalments.amount_minor"].tolist()
+    assert [columnar.microseconds(AT)] == invoice["timestamp"].tolist()
+    assert ("EUR",) == invoice["currency.dictionary"]
+    assert [0] == invoice["currency"].tolist()
+    assert [2] == columns(log)["PaymentApplied"]["seq"].tolist()
+
+
+def test_absent_classes_give_empty_columns_and_null_dates_a_sentinel() -> None:
+    action = CollectionActionRecorded(
+        originator_id=CUSTOMER,
+        originator_version=1,
+        timestamp=AT,
+        customer_id=CUSTOMER,
+        channel=ActionChannel.PHONE,
+        taken_on=date(2026, 3, 1),
+        collector="ana",
+        contact="bob",
+        outcome="no answer",
+    )
+    cols = columns(to_columnar([action]))
+
+    assert [NULL_DATE] == cols["CollectionActionRecorded"]["next_step_on"].tolist()
+    assert 0 == len(cols["PaymentReversed"]["seq"])
+    assert [0] == cols["PaymentReversed"]["released.offsets"].tolist()
+
+
+def test_parquet_round_trip_in_pages(tmp_path: Path) -> None:
+    log = [issued(), applied()]
+
+    rows = write_parquet(log, tmp_path, page_rows=1)
+
+    assert {"ids": 3, "InvoiceIssued": 1, "PaymentApplied": 1} == rows
+    assert log == list(from_columnar(read_parquet(tmp_path)))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert columnar.LAYOUT_VERSION == manifest["layout"]
+
+
+def test_an_unfinished_export_is_refused(tmp_path: Path) -> None:
+    write_parquet([issued()], tmp_path)
+    (tmp_path / "manifest.json").unlink()
+
+    with pytest.raises(IncompleteExportError, match="manifest"):
+        read_parquet(tmp_path)
+
+
+def test_a_new_export_replaces_the_old_files(tmp_path: Path) -> None:
+    write_parquet([issued(), applied()], tmp_path)
+
+    write_parquet([issued()], tmp_path)
+
+    assert not (tmp_path / "PaymentApplied.parquet").exists()
+    assert [issued()] == list(from_columnar(read_parquet(tmp_path)))
+
+
+def test_an_empty_log_exports_and_reads_back(tmp_path: Path) -> None:
+    write_parquet([], tmp_path)
+
+    log = read_parquet(tmp_path)
+
+    assert 0 == log.event_count
+    assert [] == list(from_columnar(log))
+
+
+def test_not_an_event_is_refused() -> None:
+    with pytest.raises(TypeError, match="not an arledger event"):
+        to_columnar([object()])  # type: ignore[list-item]
+
+
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        columnar.microseconds(datetime(2026, 1, 1))
+
+
+def test_arrow_types_follow_the_field_types() -> None:
+    schema = SCHEMAS["InvoiceIssued"]
+
+    assert pa.int32() == schema.field("customer_id").type
+    assert pa.date32() == schema.field("issued_on").type
+    assert pa.int64() == schema.field("amount_minor").type
+    assert pa.types.is_list(schema.field("instalments").type)
+    assert SCHEMAS["CollectionActionRecorded"].field("next_step_on").nullable
