@@ -139,7 +139,9 @@ class PartialWriteError(IntegrityError):
 
 
 @contextmanager
-def progress_bar(console: Console, description: str) -> Iterator[Progress | None]:
+def progress_bar(
+    console: Console, description: str, *, unit: str = "events"
+) -> Iterator[Progress | None]:
     """A rich progress bar of the events written, for a command line.
 
     It pulses with ``description`` until the first batch is written (a file is checked whole
@@ -153,7 +155,7 @@ def progress_bar(console: Console, description: str) -> Iterator[Progress | None
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("events"),
+        TextColumn(unit),
         TimeRemainingColumn(),
         console=console,
         transient=True,

@@ -36,7 +36,7 @@ from arledger.domain.events import Event
 from arledger.domain.money import format_minor
 from arledger.projections import ageing, escalation, kpis
 
-from . import columnar
+from . import columnar, generate
 from .bulk import Progress, progress_bar
 from .demo import DEMO_AS_OF, DEMO_SEED_DEFAULT, SEED_MAX, generate_demo, record_demo
 from .importer import (
@@ -899,6 +899,63 @@ def explain_command(
     with _reported_errors():
         text = _ledger().explain(customer, as_of)
     sys.stdout.write(text + "\n")
+
+
+# generate -------------------------------------------------------------------------------------
+
+
+class GenerateOut(enum.Enum):
+    STORE = "store"
+    PARQUET = "parquet"
+
+
+@app.command("generate")
+def generate_command(
+    invoices: Annotated[
+        int,
+        typer.Option(
+            min=generate.INVOICES_MIN, max=generate.INVOICES_MAX, help="Invoices to generate."
+        ),
+    ],
+    seed: Annotated[
+        int, typer.Option(min=0, max=generate.SEED_MAX, help="Same seed, same ledger.")
+    ] = 0,
+    out: Annotated[
+        GenerateOut, typer.Option(help="Record in the store, or write Parquet to --directory.")
+    ] = GenerateOut.STORE,
+    directory: Annotated[
+        Path | None, typer.Option(help="Folder for the Parquet files (replaced); --out parquet.")
+    ] = None,
+) -> None:
+    """Generate a synthetic ledger with behaviour profiles, deterministic per seed.
+
+    Customers pay promptly, late, chronically late or in part, break promises, dispute, bounce
+    payments or default and are written off; invoices in CNY, USD and EUR, some in instalments.
+    """
+    if out is GenerateOut.PARQUET and directory is None:
+        typer.echo("error: --out parquet needs --directory", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if out is GenerateOut.STORE and directory is not None:
+        typer.echo("error: --directory is for --out parquet", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    with _reported_errors(), progress_bar(_stderr(), "Generating", unit="invoices") as progress:
+        if directory is not None:
+            rows = generate.generate_parquet(invoices, seed, directory, progress=progress)
+            events = sum(count for name, count in rows.items() if name != "ids")
+            where = str(directory)
+        else:
+            ledger = _ledger()
+            try:
+                events = generate.generate_to_store(ledger, invoices, seed, progress=progress)
+            except IntegrityError:
+                typer.echo(
+                    f"error: {ledger.store_description} already holds ledger keys of seed {seed} "
+                    "(G{seed}-...); nothing more was recorded: use another seed or a new store",
+                    err=True,
+                )
+                raise typer.Exit(EXIT_REFUSED) from None
+            where = ledger.store_description
+    _stdout().print(f"Generated {invoices} invoice(s) (seed {seed}): {events} event(s) in {where}.")
 
 
 # export ---------------------------------------------------------------------------------------

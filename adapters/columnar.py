@@ -264,7 +264,7 @@ class ColumnarLog:
 
     @property
     def nbytes(self) -> int:
-        return self.ids.nbytes + sum(table.nbytes for table in self.tables.values())
+        return int(self.ids.nbytes) + sum(int(table.nbytes) for table in self.tables.values())
 
 
 class _Collector:

@@ -1,0 +1,1683 @@
+"""Synthetic ledgers: a seeded plan per chunk of customers, emitted straight in the columnar layout.
+
+A ledger is a pure function of ``(invoices, seed)`` and the documented options (period,
+``chunk_customers``). Customers are cut into chunks of ``chunk_customers``; each chunk draws its
+plan from its own ``numpy.random.Generator(PCG64(SeedSequence([seed, chunk])))``, with vectorised
+NumPy: customers (currency, collection owner, behaviour profile, terms), their invoices (some with
+instalment schedules) and what happens to each invoice (payments, bounced payments, disputes,
+promises, collection actions, write-offs), every amount in integer minor units. Changing
+``chunk_customers`` changes the ledger (other draws); the default is fixed.
+
+The log order is the order in which the domain commands would record the ledger: chunk after
+chunk, and within a chunk by business date, then customer, then command kind (account before
+invoice before dispute before payment before action before promise before write-off), then
+invoice. Commands dated after the period's end have not happened and are left out, which never
+strands a later command: everything a command needs is dated on or before it. Each command is
+recorded one second after the previous one, from midnight UTC after the period's end, as if the
+history were loaded in one run (as an import of ERP history is): timestamps grow with ``seq``
+and never depend on the chunking of the work. Every command's events share its timestamp.
+
+Invariant: the events are valid by construction and equal, event for event, to what ``Ledger``
+records when ``replay`` feeds it ``commands`` with ``recording_clock`` (tested at small sizes).
+Ids are the domain's uuid5 of the business keys; the ``ids`` table lists them in order of first
+appearance, which is always the creating event's ``originator_id``. Only NumPy arrays of one chunk
+are held at a time: a log of any size streams through the sink in pages.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from arledger.domain.errors import InvalidCommandError
+from arledger.domain.events import (
+    ActionChannel,
+    DisputeOutcome,
+    DisputeReason,
+    Event,
+    Instalment,
+    PaymentTermsKind,
+    RiskRating,
+)
+from arledger.domain.ids import ARLEDGER_NAMESPACE
+from arledger.domain.money import Money
+
+from . import bulk
+from .columnar import (
+    EPOCH,
+    IDS_SCHEMA,
+    PAGE_ROWS_DEFAULT,
+    SCHEMAS,
+    TIMESTAMP,
+    ColumnarLog,
+    ParquetSink,
+    from_columnar,
+)
+from .ledger import Ledger
+
+Sink = Callable[[str, pa.RecordBatch], None]
+Progress = Callable[[int, int], None]
+"""Called after each chunk with (invoices done, invoices in all)."""
+
+INVOICES_MIN: Final = 1
+INVOICES_MAX: Final = 10_000_000
+"""The issue's largest ledger; invoice numbers have eight digits, customer codes seven."""
+SEED_MAX: Final = 2**32 - 1
+"""Seeds are part of the business keys (``G<seed>-...``), so they stay short."""
+INVOICES_PER_CUSTOMER: Final = 10
+"""Customers = invoices / 10 (rounded up); each customer has at least one invoice."""
+CHUNK_CUSTOMERS_DEFAULT: Final = 5_000
+"""Customers per chunk: about 50,000 invoices and 200,000 events, a few tens of MB of arrays.
+Part of the ledger's definition (each chunk has its own random stream)."""
+START_ON_DEFAULT: Final = date(2024, 1, 1)
+END_ON_DEFAULT: Final = date(2025, 12, 31)
+"""The default period. Nothing reads the clock: the same arguments give the same ledger."""
+TICK: Final = timedelta(seconds=1)
+"""Recording time between two commands (the test suite's ``FixedClock`` step)."""
+
+_NEVER: Final = 1 << 40
+"""A business day (days since 1970) that never comes: 'this does not happen'."""
+_CUSTOMER_DIGITS: Final = 7
+_INVOICE_DIGITS: Final = 8
+
+CURRENCIES: Final = ("CNY", "USD", "EUR")
+_CURRENCY_P: Final = (0.5, 0.3, 0.2)
+AMOUNT_SCALE: Final = (7, 1, 1)
+"""Major-unit scale of a typical amount per currency (CNY, USD, EUR), so values look alike."""
+OWNERS: Final = (
+    "Li Wei",
+    "Wang Fang",
+    "Zhang Min",
+    "Chen Jing",
+    "Liu Yang",
+    "Maria Schmidt",
+    "John Carter",
+    "Ana Silva",
+)
+CONTACTS: Final = (
+    "Zhao Lei (finance)",
+    "Sun Li (purchasing)",
+    "Zhou Qiang (CFO)",
+    "Wu Hong (accounts payable)",
+    "Emma Brown (accounts payable)",
+    "Lukas Meyer (finance)",
+)
+_PLACES: Final = (
+    ("Huadong", "Shenzhen", "Hangzhou", "Suzhou", "Chengdu", "Wuhan"),
+    ("Lakeside", "Bay Area", "Midwest", "Hudson", "Pacific", "Gulf Coast"),
+    ("Rhein", "Lombardia", "Flandern", "Catalonia", "Baltic", "Alpen"),
+)
+_TRADES: Final = (
+    "Trading",
+    "Electronics",
+    "Machinery",
+    "Foods",
+    "Textiles",
+    "Logistics",
+    "Chemicals",
+    "Building Materials",
+)
+_NET_DAYS: Final = (30, 30, 45, 60, 90)
+INSTALMENT_DAYS: Final = (30, 60, 90)
+"""An instalment invoice is due in three parts, 30, 60 and 90 days after issue."""
+APPROVER: Final = "Finance Director"
+CREDIT_APPROVER: Final = "Credit Committee"
+
+
+class Profile(enum.Enum):
+    """How a customer behaves; it sets the odds of what happens to each of its invoices."""
+
+    PROMPT = "prompt"
+    LATE = "late"
+    CHRONICALLY_LATE = "chronically_late"
+    PARTIAL_PAYER = "partial_payer"
+    PROMISE_BREAKER = "promise_breaker"
+    DISPUTER = "disputer"
+    DEFAULTER = "defaulter"
+    BOUNCED_PAYER = "bounced_payer"
+
+
+PROFILES: Final = tuple(Profile)
+PROFILE_WEIGHTS: Final = (35, 20, 10, 10, 8, 8, 5, 4)
+"""Per cent of customers of each profile, in ``PROFILES`` order."""
+
+
+class _Fate(enum.IntEnum):
+    """What happens to one invoice."""
+
+    PROMPT = 0  # paid in full on or before the due date
+    LATE = 1  # paid 1-60 days late, a reminder call after a week
+    LATE_PROMISED = 2  # a call and a promise after the due date, kept
+    CHRONIC = 3  # paid 60-200 days late after call, notice and demand letter
+    PARTIAL = 4  # part paid around the due date; half pay the rest later
+    PROMISE_BROKEN = 5  # a promise broken; some make a second one (superseding), broken too
+    DISPUTED = 6  # disputed, upheld (credit note) or rejected, the rest paid
+    DEFAULT = 7  # chased up to a lawyer's letter and written off (some part paid first)
+    BOUNCED = 8  # paid on time, the payment bounced, paid again
+
+
+# Per cent of each profile's invoices by fate (rows: PROFILES order; columns: _Fate order).
+_FATE_WEIGHTS: Final = np.array(
+    [
+        [92, 8, 0, 0, 0, 0, 0, 0, 0],
+        [15, 60, 25, 0, 0, 0, 0, 0, 0],
+        [0, 20, 0, 80, 0, 0, 0, 0, 0],
+        [20, 20, 0, 0, 60, 0, 0, 0, 0],
+        [0, 20, 20, 0, 0, 60, 0, 0, 0],
+        [30, 20, 0, 0, 0, 0, 50, 0, 0],
+        [0, 0, 0, 30, 0, 0, 0, 70, 0],
+        [30, 20, 0, 0, 0, 0, 0, 0, 50],
+    ],
+    dtype=np.int64,
+)
+_FATE_CUMULATIVE: Final = np.cumsum(_FATE_WEIGHTS, axis=1)
+assert (_FATE_CUMULATIVE[:, -1] == 100).all()
+
+
+@attrs.frozen
+class _ActionKind:
+    channel: ActionChannel
+    outcome: str
+    next_step: str
+    next_step_days: int | None
+
+
+_ACTIONS: Final = (
+    _ActionKind(ActionChannel.PHONE, "customer will pay soon", "call again", 7),
+    _ActionKind(ActionChannel.PHONE, "promised to pay", "check the payment", 14),
+    _ActionKind(ActionChannel.EMAIL, "asked for the balance", "", None),
+    _ActionKind(ActionChannel.OVERDUE_NOTICE, "overdue notice sent", "", None),
+    _ActionKind(ActionChannel.DEMAND_LETTER, "demand letter sent", "escalate to legal", 30),
+    _ActionKind(ActionChannel.FINANCE_LETTER, "finance dunning letter sent", "", None),
+    _ActionKind(ActionChannel.LAWYER_LETTER, "lawyer's letter sent", "prepare a filing", 30),
+    _ActionKind(ActionChannel.PHONE, "payment bounced; asked to pay again", "check it", 7),
+    _ActionKind(ActionChannel.PHONE, "promised again", "check the payment", 14),
+)
+(
+    _A_REMINDER,
+    _A_PROMISE,
+    _A_BALANCE,
+    _A_NOTICE,
+    _A_DEMAND,
+    _A_FINANCE,
+    _A_LAWYER,
+    _A_BOUNCE,
+    _A_PROMISE_AGAIN,
+) = range(len(_ACTIONS))
+_ACTION_SLOTS: Final = 4
+
+_DISPUTE_REASONS: Final = tuple(DisputeReason)
+_ROOT_CAUSES: Final = (
+    "batch failed incoming inspection",
+    "goods arrived two weeks late",
+    "price differs from the contract",
+    "short delivery",
+    "invoice without delivery note",
+    "customer disputes the scope",
+)
+_RESOLVE_NOTES: Final = ("credit note agreed", "delivery records confirm the invoice")
+_RATING_REASON: Final = "payment behaviour review"
+_CREDIT_REASON: Final = "opening credit review"
+_REVERSAL_REASON: Final = "bounced: insufficient funds"
+_WRITE_OFF_REASON: Final = "uncollectable after legal letter"
+
+
+class _Kind(enum.IntEnum):
+    """Commands, in the order they run on one customer's same business day."""
+
+    OPEN = 0
+    CREDIT = 1
+    OWNER = 2
+    RATE = 3
+    ISSUE = 4
+    DISPUTE = 5
+    RESOLVE = 6
+    RECEIVE = 7
+    ALLOCATE = 8
+    REVERSE = 9
+    ACTION = 10
+    PROMISE = 11
+    WRITE_OFF = 12
+
+
+_EVENTS_PER_COMMAND: Final = np.array([1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1], dtype=np.int64)
+"""Events of each command kind; an upheld dispute and a superseding promise add one."""
+
+
+# The plan -------------------------------------------------------------------------------------
+
+
+@attrs.define(eq=False)
+class _Plan:
+    """One chunk: NumPy arrays per customer and per invoice (days are days since 1970)."""
+
+    seed: int
+    chunk: int
+    customer_first: int
+    invoice_first: int
+    # Customers
+    currency: np.ndarray
+    owner: np.ndarray
+    profile: np.ndarray
+    instalment_terms: np.ndarray
+    terms_days: np.ndarray
+    opened_on: np.ndarray
+    place: np.ndarray
+    trade: np.ndarray
+    contact: np.ndarray
+    credit_line: np.ndarray
+    owner_new: np.ndarray
+    owner_changed_on: np.ndarray
+    rating: np.ndarray
+    rated_on: np.ndarray
+    # Invoices, in number order
+    customer: np.ndarray
+    issued_on: np.ndarray
+    due_on: np.ndarray
+    amount: np.ndarray
+    fate: np.ndarray
+    pay_on: np.ndarray  # (n, 2)
+    pay_amount: np.ndarray  # (n, 2)
+    reversed_on: np.ndarray
+    dispute_on: np.ndarray
+    resolved_on: np.ndarray
+    disputed: np.ndarray
+    upheld: np.ndarray
+    dispute_reason: np.ndarray
+    promise_made: np.ndarray  # (n, 2)
+    promise_on: np.ndarray  # (n, 2)
+    action_on: np.ndarray  # (n, _ACTION_SLOTS)
+    action_kind: np.ndarray  # (n, _ACTION_SLOTS)
+    written_off_on: np.ndarray
+
+
+def _random(seed: int, chunk: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, chunk])))
+
+
+def _plan(
+    seed: int,
+    chunk: int,
+    customers: tuple[int, int],
+    invoices: tuple[int, int],
+    start: int,
+    end: int,
+) -> _Plan:
+    """Draw one chunk's plan (all amounts integers; floats only weigh random choices)."""
+    rng = _random(seed, chunk)
+    nc = customers[1] - customers[0]
+    ni = invoices[1] - invoices[0]
+    span = end - start + 1
+    currency = rng.choice(len(CURRENCIES), nc, p=_CURRENCY_P)
+    owner = rng.integers(0, len(OWNERS), nc)
+    profile = rng.choice(len(PROFILES), nc, p=np.array(PROFILE_WEIGHTS) / 100)
+    instalment_terms = rng.integers(0, 10, nc) == 0
+    terms_days = np.where(
+        instalment_terms, INSTALMENT_DAYS[-1], np.array(_NET_DAYS)[rng.integers(0, 5, nc)]
+    )
+    opened_on = start - rng.integers(30, 721, nc)
+    place = rng.integers(0, len(_PLACES[0]), nc)
+    trade = rng.integers(0, len(_TRADES), nc)
+    contact = rng.integers(0, len(CONTACTS), nc)
+    scale = np.array(AMOUNT_SCALE)[currency]
+    credit_line = rng.integers(5, 51, nc) * 10_000 * 100 * scale
+    changes_owner = rng.integers(0, 20, nc) == 0
+    owner_new = np.where(
+        changes_owner, (owner + rng.integers(1, len(OWNERS), nc)) % len(OWNERS), -1
+    )
+    owner_changed_on = start + rng.integers(0, span, nc)
+    rating = np.full(nc, -1)
+    rating[profile == PROFILES.index(Profile.CHRONICALLY_LATE)] = 2
+    rating[profile == PROFILES.index(Profile.BOUNCED_PAYER)] = 2
+    rating[profile == PROFILES.index(Profile.DEFAULTER)] = 3
+    rated_on = start + rng.integers(90, max(span, 91), nc)
+
+    # Invoices: at least one per customer, the rest to a few big customers (Pareto weights).
+    counts = np.ones(nc, dtype=np.int64) if ni >= nc else np.zeros(nc, dtype=np.int64)
+    weights = rng.pareto(1.5, nc) + 1.0
+    counts += rng.multinomial(ni - int(counts.sum()), weights / weights.sum())
+    customer = np.repeat(np.arange(nc), counts)
+    issued_on = start + rng.integers(0, span, ni)
+    order = np.lexsort((customer, issued_on))
+    customer = customer[order]
+    issued_on = issued_on[order]
+    mantissa = rng.integers(100, 1000, ni)
+    magnitude = 10 ** rng.integers(0, 4, ni)
+    amount = (mantissa * magnitude * np.array(AMOUNT_SCALE)[currency[customer]]) * 100 + (
+        rng.integers(0, 100, ni)
+    )
+    terms = terms_days[customer]
+    due_on = issued_on + terms
+    fate = (rng.integers(0, 100, ni)[:, None] >= _FATE_CUMULATIVE[profile[customer]]).sum(axis=1)
+
+    def draw(low: int, high: int) -> np.ndarray:
+        """One draw per invoice from low..high inclusive (drawn for all, used by some)."""
+        return rng.integers(low, high + 1, ni)
+
+    never = np.full(ni, _NEVER, dtype=np.int64)
+    pay_on = np.stack([never, never], axis=1)
+    pay_amount = np.zeros((ni, 2), dtype=np.int64)
+    reversed_on = never.copy()
+    dispute_on = never.copy()
+    resolved_on = never.copy()
+    promise_made = np.stack([never, never], axis=1)
+    promise_on = np.stack([never, never], axis=1)
+    action_on = np.full((ni, _ACTION_SLOTS), _NEVER, dtype=np.int64)
+    action_kind = np.zeros((ni, _ACTION_SLOTS), dtype=np.int64)
+    written_off_on = never.copy()
+
+    on_time = issued_on + rng.integers(0, terms + 1)
+    late_days = draw(1, 60)
+    chronic_days = draw(60, 200)
+    percent = draw(30, 90)
+    second = draw(0, 1) == 1
+    delay_a = draw(0, 30)
+    delay_b = draw(30, 90)
+    promise_a = draw(1, 30)
+    promise_b = draw(7, 21)
+    promise_c = draw(10, 30)
+    promise_d = draw(7, 21)
+    early = draw(0, 2)
+    disputed = np.maximum(amount * draw(10, 100) // 100, 1)
+    upheld_is = draw(0, 4) < 3
+    dispute_reason = draw(0, len(_DISPUTE_REASONS) - 1)
+    default_percent = draw(10, 40)
+    write_off_days = draw(180, 240)
+
+    def at(f: _Fate) -> np.ndarray:
+        mask: np.ndarray = fate == f
+        return mask
+
+    def slot(mask: np.ndarray, index: int, on: np.ndarray, kind: int) -> None:
+        action_on[mask, index] = on[mask]
+        action_kind[mask, index] = kind
+
+    m = at(_Fate.PROMPT)
+    pay_on[m, 0] = on_time[m]
+    pay_amount[m, 0] = amount[m]
+
+    m = at(_Fate.LATE)
+    pay_on[m, 0] = due_on[m] + late_days[m]
+    pay_amount[m, 0] = amount[m]
+    slot(m & (late_days > 7), 0, due_on + 7, _A_REMINDER)
+
+    m = at(_Fate.LATE_PROMISED)
+    made = due_on + (promise_a + 2) // 3  # 1-10 days after the due date
+    promised = made + promise_b - 4  # 3-17 days after it was made
+    promise_made[m, 0] = made[m]
+    promise_on[m, 0] = promised[m]
+    pay_on[m, 0] = np.maximum(made, promised - early)[m]
+    pay_amount[m, 0] = amount[m]
+    slot(m, 0, made, _A_PROMISE)
+
+    m = at(_Fate.CHRONIC)
+    paid = due_on + chronic_days
+    pay_on[m, 0] = paid[m]
+    pay_amount[m, 0] = amount[m]
+    for index, (days, kind) in enumerate(((15, _A_REMINDER), (45, _A_NOTICE), (90, _A_DEMAND))):
+        slot(m & (due_on + days < paid), index, due_on + days, kind)
+
+    m = at(_Fate.PARTIAL)
+    first = due_on + delay_a
+    part = np.maximum(amount * percent // 100, 1)
+    pay_on[m, 0] = first[m]
+    pay_amount[m, 0] = part[m]
+    rest = m & second
+    pay_on[rest, 1] = (first + delay_b)[rest]
+    pay_amount[rest, 1] = (amount - part)[rest]
+    slot(m & (pay_on[:, 1] > first + 14), 0, first + 14, _A_BALANCE)
+
+    m = at(_Fate.PROMISE_BROKEN)
+    made = due_on + 9 + promise_a  # 10-39 days after the due date
+    promised = made + promise_b
+    again = promised + promise_c
+    promise_made[m, 0] = made[m]
+    promise_on[m, 0] = promised[m]
+    slot(m, 0, made, _A_PROMISE)
+    twice = m & second
+    promise_made[twice, 1] = again[twice]
+    promise_on[twice, 1] = (again + promise_d)[twice]
+    slot(twice, 1, again, _A_PROMISE_AGAIN)
+    pay_on[m, 0] = np.where(second, again + promise_d + 15 + delay_b // 2, promised + delay_b)[m]
+    pay_amount[m, 0] = amount[m]
+
+    m = at(_Fate.DISPUTED)
+    opened = issued_on + 3 + promise_b - 7  # 3-17 days after issue
+    resolved = opened + 10 + 2 * promise_c - 20  # 10-50 days after opening
+    dispute_on[m] = opened[m]
+    resolved_on[m] = resolved[m]
+    upheld = np.where(m & upheld_is, disputed, 0)
+    remaining = amount - upheld
+    paying = m & (remaining > 0)
+    pay_on[paying, 0] = (resolved + delay_a // 2)[paying]
+    pay_amount[paying, 0] = remaining[paying]
+
+    m = at(_Fate.DEFAULT)
+    pays_part = m & (draw(0, 9) < 3)
+    pay_on[pays_part, 0] = (due_on + delay_a // 2)[pays_part]
+    pay_amount[pays_part, 0] = np.maximum(amount * default_percent // 100, 1)[pays_part]
+    for index, (days, kind) in enumerate(
+        ((15, _A_REMINDER), (45, _A_FINANCE), (90, _A_DEMAND), (150, _A_LAWYER))
+    ):
+        slot(m, index, due_on + days, kind)
+    written_off_on[m] = (due_on + write_off_days)[m]
+
+    m = at(_Fate.BOUNCED)
+    pay_on[m, 0] = on_time[m]
+    pay_amount[m, 0] = amount[m]
+    bounced = on_time + 2 + delay_a // 6  # 2-7 days after the value date
+    reversed_on[m] = bounced[m]
+    pay_on[m, 1] = (bounced + 3 + delay_a // 2)[m]
+    pay_amount[m, 1] = amount[m]
+    slot(m, 0, bounced + 1, _A_BOUNCE)
+
+    return _Plan(
+        seed=seed,
+        chunk=chunk,
+        customer_first=customers[0],
+        invoice_first=invoices[0],
+        currency=currency,
+        owner=owner,
+        profile=profile,
+        instalment_terms=instalment_terms,
+        terms_days=terms_days,
+        opened_on=opened_on,
+        place=place,
+        trade=trade,
+        contact=contact,
+        credit_line=credit_line,
+        owner_new=owner_new,
+        owner_changed_on=owner_changed_on,
+        rating=rating,
+        rated_on=rated_on,
+        customer=customer,
+        issued_on=issued_on,
+        due_on=due_on,
+        amount=amount,
+        fate=fate,
+        pay_on=pay_on,
+        pay_amount=pay_amount,
+        reversed_on=reversed_on,
+        dispute_on=dispute_on,
+        resolved_on=resolved_on,
+        disputed=np.where(at(_Fate.DISPUTED), disputed, 0),
+        upheld=upheld,
+        dispute_reason=dispute_reason,
+        promise_made=promise_made,
+        promise_on=promise_on,
+        action_on=action_on,
+        action_kind=action_kind,
+        written_off_on=written_off_on,
+    )
+
+
+# Commands in log order ------------------------------------------------------------------------
+
+
+@attrs.define(eq=False)
+class _Commands:
+    """A chunk's commands sorted in log order, with where each one's events start."""
+
+    kind: np.ndarray
+    on: np.ndarray
+    customer: np.ndarray
+    invoice: np.ndarray
+    sub: np.ndarray
+    first: np.ndarray  # local seq (0-based) of the command's first event
+    events: int
+
+
+def _commands(plan: _Plan, end: int) -> _Commands:
+    nc = len(plan.currency)
+    ni = len(plan.amount)
+    customers = np.arange(nc)
+    invoices = np.arange(ni)
+    parts: list[tuple[_Kind, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(
+        kind: _Kind, on: np.ndarray, customer: np.ndarray, invoice: np.ndarray, sub: int
+    ) -> None:
+        keep = on <= end
+        parts.append((kind, on[keep], customer[keep], invoice[keep], np.full(int(keep.sum()), sub)))
+
+    none = np.full(nc, -1)
+    add(_Kind.OPEN, plan.opened_on, customers, none, 0)
+    add(_Kind.CREDIT, plan.opened_on, customers, none, 0)
+    add(
+        _Kind.OWNER,
+        np.where(plan.owner_new >= 0, plan.owner_changed_on, _NEVER),
+        customers,
+        none,
+        0,
+    )
+    add(_Kind.RATE, np.where(plan.rating >= 0, plan.rated_on, _NEVER), customers, none, 0)
+    owner_of = plan.customer
+    add(_Kind.ISSUE, plan.issued_on, owner_of, invoices, 0)
+    add(_Kind.DISPUTE, plan.dispute_on, owner_of, invoices, 0)
+    add(_Kind.RESOLVE, plan.resolved_on, owner_of, invoices, 0)
+    for second in (0, 1):
+        add(_Kind.RECEIVE, plan.pay_on[:, second], owner_of, invoices, second)
+        add(_Kind.ALLOCATE, plan.pay_on[:, second], owner_of, invoices, second)
+        add(_Kind.PROMISE, plan.promise_made[:, second], owner_of, invoices, second)
+    add(_Kind.REVERSE, plan.reversed_on, owner_of, invoices, 0)
+    for index in range(_ACTION_SLOTS):
+        add(_Kind.ACTION, plan.action_on[:, index], owner_of, invoices, index)
+    add(_Kind.WRITE_OFF, plan.written_off_on, owner_of, invoices, 0)
+
+    kind = np.concatenate([np.full(len(p[1]), int(p[0])) for p in parts])
+    on = np.concatenate([p[1] for p in parts])
+    customer = np.concatenate([p[2] for p in parts])
+    invoice = np.concatenate([p[3] for p in parts])
+    sub = np.concatenate([p[4] for p in parts])
+    order = np.lexsort((sub, invoice, kind, customer, on))
+    kind, on, customer, invoice, sub = (a[order] for a in (kind, on, customer, invoice, sub))
+    counts = _EVENTS_PER_COMMAND[kind]
+    upheld = (kind == _Kind.RESOLVE) & (plan.upheld[np.maximum(invoice, 0)] > 0)
+    superseding = (kind == _Kind.PROMISE) & (sub == 1)
+    counts = counts + upheld + superseding
+    ends = np.cumsum(counts)
+    return _Commands(
+        kind=kind,
+        on=on,
+        customer=customer,
+        invoice=invoice,
+        sub=sub,
+        first=ends - counts,
+        events=int(ends[-1]) if len(ends) else 0,
+    )
+
+
+# Strings and ids ------------------------------------------------------------------------------
+
+
+def _digits(numbers: np.ndarray, width: int) -> np.ndarray:
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return ((numbers[:, None] // powers) % 10 + 48).astype(np.uint8)
+
+
+def _text(value: str, rows: int) -> np.ndarray:
+    raw = np.frombuffer(value.encode(), dtype=np.uint8)
+    return np.broadcast_to(raw, (rows, len(raw)))
+
+
+def _keys(
+    prefix: str, numbers: np.ndarray, width: int, suffix: np.ndarray | None = None
+) -> np.ndarray:
+    """Fixed-width ASCII keys, one row of bytes each: prefix, zero-padded number[, -digit]."""
+    rows = len(numbers)
+    parts = [_text(prefix, rows), _digits(numbers, width)]
+    if suffix is not None:
+        parts += [_text("-", rows), _digits(suffix, 1)]
+    return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+
+def _strings(keys: np.ndarray) -> pa.Array:
+    """A string array over fixed-width key rows (no Python object per row)."""
+    rows, width = keys.shape
+    offsets = (np.arange(rows + 1, dtype=np.int32) * width).astype(np.int32)
+    return pa.StringArray.from_buffers(
+        rows, pa.py_buffer(offsets.tobytes()), pa.py_buffer(keys.tobytes())
+    )
+
+
+def _uuid5(kind: str, keys: np.ndarray) -> np.ndarray:
+    """``domain.ids`` uuid5 of each key row, as (rows, 16) bytes (version 5, RFC 4122 variant)."""
+    rows, width = keys.shape
+    base = hashlib.sha1(ARLEDGER_NAMESPACE.bytes + f"{kind}:".encode(), usedforsecurity=False)
+    data = keys.tobytes()
+    digests = bytearray()
+    for start in range(0, rows * width, width):
+        hasher = base.copy()
+        hasher.update(data[start : start + width])
+        digests += hasher.digest()
+    raw = np.frombuffer(bytes(digests), dtype=np.uint8).reshape(rows, 20)[:, :16].copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    return raw
+
+
+def _pool(values: tuple[str, ...], codes: np.ndarray) -> pa.Array:
+    return pa.array(values, pa.string()).take(pa.array(codes.astype(np.int64)))
+
+
+def _constant(value: str, rows: int) -> pa.Array:
+    return _pool((value,), np.zeros(rows, dtype=np.int64))
+
+
+def _dates(days: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    values = pa.array(days.astype(np.int32), mask=None if valid is None else ~valid)
+    return values.view(pa.date32())
+
+
+def _ints(values: np.ndarray) -> pa.Array:
+    return pa.array(values.astype(np.int64))
+
+
+def _ids(values: np.ndarray) -> pa.Array:
+    return pa.array(values.astype(np.int32))
+
+
+# Events of one chunk --------------------------------------------------------------------------
+
+
+@attrs.define(eq=False)
+class _Chunk:
+    ids: pa.RecordBatch
+    batches: dict[str, pa.RecordBatch]
+    first: np.ndarray  # global seq (1-based) of each command's first event, in log order
+    events: int
+    commands: int
+
+
+class _Aggregates:
+    """One index space for the chunk's aggregates: customers, cases, invoices, payments (two
+    per invoice) and promises (two per invoice)."""
+
+    def __init__(self, customers: int, invoices: int) -> None:
+        self.case_base = customers
+        self.invoice_base = 2 * customers
+        self.payment_base = self.invoice_base + invoices
+        self.promise_base = self.payment_base + 2 * invoices
+        self.size = self.promise_base + 2 * invoices
+
+    def invoice(self, invoice: np.ndarray) -> np.ndarray:
+        result: np.ndarray = self.invoice_base + invoice
+        return result
+
+    def payment(self, invoice: np.ndarray, sub: np.ndarray | int) -> np.ndarray:
+        result: np.ndarray = self.payment_base + 2 * invoice + sub
+        return result
+
+    def promise(self, invoice: np.ndarray, sub: np.ndarray | int) -> np.ndarray:
+        result: np.ndarray = self.promise_base + 2 * invoice + sub
+        return result
+
+
+def _build(
+    plan: _Plan, end: int, *, seq_base: int, ids_base: int, tick_base: int, recorded_from: int
+) -> _Chunk:
+    """The chunk's events as record batches (one per class present), and its new ids."""
+    commands = _commands(plan, end)
+    nc = len(plan.currency)
+    ni = len(plan.amount)
+    space = _Aggregates(nc, ni)
+    total = commands.events
+    agg_by_seq = np.full(total, -1, dtype=np.int64)
+    kind = commands.kind
+
+    # Which commands make each class's rows, the event's place in its command, its aggregate.
+    rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def rows_of(
+        name: str,
+        mask: np.ndarray,
+        offset: np.ndarray | int,
+        aggregate: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        positions = np.flatnonzero(mask)
+        offsets = offset[positions] if isinstance(offset, np.ndarray) else offset
+        local = commands.first[positions] + offsets
+        agg = np.asarray(aggregate(positions), dtype=np.int64)
+        agg_by_seq[local] = agg
+        rows[name] = (positions, local, agg)
+
+    cust = commands.customer
+    inv = commands.invoice
+    sub = commands.sub
+    upheld = (kind == _Kind.RESOLVE) & (plan.upheld[np.maximum(inv, 0)] > 0)
+    rows_of("CustomerAccountOpened", kind == _Kind.OPEN, 0, lambda p: cust[p])
+    rows_of("CreditLineSet", kind == _Kind.CREDIT, 0, lambda p: cust[p])
+    rows_of("CollectionOwnerChanged", kind == _Kind.OWNER, 0, lambda p: cust[p])
+    rows_of("RiskRated", kind == _Kind.RATE, 0, lambda p: cust[p])
+    rows_of("InvoiceIssued", kind == _Kind.ISSUE, 0, lambda p: space.invoice(inv[p]))
+    rows_of("InvoiceAddedToAccount", kind == _Kind.ISSUE, 1, lambda p: cust[p])
+    rows_of("DisputeOpened", kind == _Kind.DISPUTE, 0, lambda p: space.invoice(inv[p]))
+    rows_of("DisputeResolved", kind == _Kind.RESOLVE, 0, lambda p: space.invoice(inv[p]))
+    rows_of("CreditNoteApplied", upheld, 1, lambda p: space.invoice(inv[p]))
+    rows_of("PaymentReceived", kind == _Kind.RECEIVE, 0, lambda p: space.payment(inv[p], sub[p]))
+    rows_of("PaymentApplied", kind == _Kind.ALLOCATE, 0, lambda p: space.invoice(inv[p]))
+    rows_of("PaymentAllocated", kind == _Kind.ALLOCATE, 1, lambda p: space.payment(inv[p], sub[p]))
+    rows_of("PaymentUnapplied", kind == _Kind.REVERSE, 0, lambda p: space.invoice(inv[p]))
+    rows_of("PaymentReversed", kind == _Kind.REVERSE, 1, lambda p: space.payment(inv[p], 0))
+    rows_of("CollectionActionRecorded", kind == _Kind.ACTION, 0, lambda p: nc + cust[p])
+    superseding = (kind == _Kind.PROMISE) & (sub == 1)
+    rows_of("PromiseSuperseded", superseding, 0, lambda p: space.promise(inv[p], 0))
+    rows_of(
+        "PromiseMade", kind == _Kind.PROMISE, superseding.astype(np.int64),
+        lambda p: space.promise(inv[p], sub[p]),
+    )  # fmt: skip
+    rows_of("InvoiceWrittenOff", kind == _Kind.WRITE_OFF, 0, lambda p: space.invoice(inv[p]))
+    assert (agg_by_seq >= 0).all(), "every event belongs to an aggregate"
+
+    # Versions: each event's rank among its aggregate's events, in log order.
+    by_aggregate = np.argsort(agg_by_seq, kind="stable")
+    sorted_aggs = agg_by_seq[by_aggregate]
+    starts = np.flatnonzero(np.r_[True, sorted_aggs[1:] != sorted_aggs[:-1]])
+    group_start = np.repeat(starts, np.diff(np.r_[starts, total]))
+    version_by_seq = np.empty(total, dtype=np.int64)
+    version_by_seq[by_aggregate] = np.arange(total) - group_start + 1
+
+    # Ids in order of first appearance: the creating event (version 1) always names it first.
+    created = agg_by_seq[version_by_seq == 1]
+    id_of = np.full(space.size, -1, dtype=np.int64)
+    id_of[created] = ids_base + np.arange(len(created))
+    id_bytes = _id_bytes(plan, space, created)
+
+    tick = TICK // timedelta(microseconds=1)
+    timestamps = recorded_from + (tick_base + np.arange(len(kind)) + 1) * tick
+    batches: dict[str, pa.RecordBatch] = {}
+    for name, (positions, local, agg) in rows.items():
+        if not len(positions):
+            continue
+        envelope = [
+            _ints(seq_base + local + 1),
+            _ids(id_of[agg]),
+            _ints(version_by_seq[local]),
+            pa.array(timestamps[positions]).view(TIMESTAMP),
+        ]
+        fields = _FIELDS[name](
+            plan,
+            _Rows(
+                customer=cust[positions],
+                invoice=inv[positions],
+                sub=sub[positions],
+                ids=id_of,
+                space=space,
+            ),
+        )
+        batches[name] = pa.record_batch(envelope + fields, schema=SCHEMAS[name])
+    return _Chunk(
+        ids=_id_batch(id_bytes),
+        batches=batches,
+        first=seq_base + commands.first + 1,
+        events=total,
+        commands=len(kind),
+    )
+
+
+def _id_batch(id_bytes: np.ndarray) -> pa.RecordBatch:
+    rows = len(id_bytes)
+    array = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), rows, [None, pa.py_buffer(np.ascontiguousarray(id_bytes).tobytes())]
+    )
+    return pa.record_batch([array], schema=IDS_SCHEMA)
+
+
+def _id_bytes(plan: _Plan, space: _Aggregates, created: np.ndarray) -> np.ndarray:
+    """The uuid5 of each created aggregate, in creation order."""
+    out = np.empty((len(created), 16), dtype=np.uint8)
+    prefix = f"G{plan.seed}-"
+    kinds: list[tuple[int, int, str, Callable[[np.ndarray], np.ndarray]]] = [
+        (0, space.case_base, "customer", lambda a: _customer_keys(plan, a)),
+        (space.case_base, space.invoice_base, "collection-case",
+         lambda a: _customer_keys(plan, a - space.case_base)),
+        (space.invoice_base, space.payment_base, "invoice",
+         lambda a: _invoice_keys(plan, a - space.invoice_base)),
+        (space.payment_base, space.promise_base, "payment",
+         lambda a: _keys(prefix + "P", _number(plan, (a - space.payment_base) // 2),
+                         _INVOICE_DIGITS, (a - space.payment_base) % 2 + 1)),
+        (space.promise_base, space.size, "promise",
+         lambda a: _keys(prefix + "R", _number(plan, (a - space.promise_base) // 2),
+                         _INVOICE_DIGITS, (a - space.promise_base) % 2 + 1)),
+    ]  # fmt: skip
+    for low, high, kind, keys in kinds:
+        mask = (created >= low) & (created < high)
+        if mask.any():
+            out[mask] = _uuid5(kind, keys(created[mask]))
+    return out
+
+
+def _number(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
+    """The invoice's number in the ledger (1-based)."""
+    return plan.invoice_first + invoice + 1
+
+
+def _customer_keys(plan: _Plan, customer: np.ndarray) -> np.ndarray:
+    return _keys(f"G{plan.seed}-C", plan.customer_first + customer + 1, _CUSTOMER_DIGITS)
+
+
+def _invoice_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
+    return _keys(f"G{plan.seed}-I", _number(plan, invoice), _INVOICE_DIGITS)
+
+
+def _dispute_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
+    return _keys(f"G{plan.seed}-D", _number(plan, invoice), _INVOICE_DIGITS)
+
+
+# Field columns per class ----------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Rows:
+    """The commands making one class's rows: their customers, invoices and subs (payment,
+    promise or action slot), and the chunk's id index per aggregate."""
+
+    customer: np.ndarray
+    invoice: np.ndarray
+    sub: np.ndarray
+    ids: np.ndarray
+    space: _Aggregates
+
+    @property
+    def count(self) -> int:
+        return len(self.customer)
+
+
+Fields = Callable[[_Plan, _Rows], list[pa.Array]]
+
+
+def _currency(plan: _Plan, customer: np.ndarray) -> pa.Array:
+    return _pool(CURRENCIES, plan.currency[customer])
+
+
+def _opened(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    customer = rows.customer
+    number = plan.customer_first + customer + 1
+    names = pc.binary_join_element_wise(
+        _pool(tuple(x for places in _PLACES for x in places), plan.currency[customer] * 6
+              + plan.place[customer]),
+        _pool(_TRADES, plan.trade[customer]),
+        _strings(_digits(number, _CUSTOMER_DIGITS)),
+        " ",
+    )  # fmt: skip
+    instalments = plan.instalment_terms[customer]
+    return [
+        _strings(_customer_keys(plan, customer)),
+        names,
+        _currency(plan, customer),
+        _pool(OWNERS, plan.owner[customer]),
+        _pool(
+            (PaymentTermsKind.NET.value, PaymentTermsKind.INSTALMENTS.value),
+            instalments.astype(np.int64),
+        ),
+        _ints(plan.terms_days[customer]),
+        _dates(plan.opened_on[customer]),
+    ]
+
+
+def _credit_line(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    customer = rows.customer
+    return [
+        _ints(plan.credit_line[customer]),
+        _currency(plan, customer),
+        _dates(plan.opened_on[customer]),
+        _constant(CREDIT_APPROVER, rows.count),
+        _constant(_CREDIT_REASON, rows.count),
+        pa.nulls(rows.count, pa.int64()),
+    ]
+
+
+def _owner_changed(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    customer = rows.customer
+    return [_pool(OWNERS, plan.owner_new[customer]), _dates(plan.owner_changed_on[customer])]
+
+
+def _rated(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    customer = rows.customer
+    return [
+        _pool(tuple(r.value for r in RiskRating), plan.rating[customer]),
+        _dates(plan.rated_on[customer]),
+        _constant(_RATING_REASON, rows.count),
+    ]
+
+
+def _schedule(plan: _Plan, invoice: np.ndarray) -> pa.Array:
+    """Three instalments for invoices of instalment customers, largest remainder split."""
+    has = plan.instalment_terms[plan.customer[invoice]]
+    parts = len(INSTALMENT_DAYS)
+    counts = np.where(has, parts, 0)
+    offsets = np.r_[0, np.cumsum(counts)].astype(np.int32)
+    chosen = invoice[has]
+    amount = plan.amount[chosen]
+    base = amount // parts
+    remainder = amount % parts
+    amounts = base[:, None] + (np.arange(parts)[None, :] < remainder[:, None])
+    assert (amounts.sum(axis=1) == amount).all()
+    due = plan.issued_on[chosen][:, None] + np.array(INSTALMENT_DAYS)[None, :]
+    field_type = SCHEMAS["InvoiceIssued"].field("instalments").type
+    values = pa.StructArray.from_arrays(
+        [_dates(due.ravel()), _ints(amounts.ravel())], fields=list(field_type.value_type)
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets), values, type=field_type)
+
+
+def _issued(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    customer = rows.customer
+    return [
+        _strings(_invoice_keys(plan, invoice)),
+        _ids(rows.ids[customer]),
+        _ints(plan.amount[invoice]),
+        _currency(plan, customer),
+        _dates(plan.issued_on[invoice]),
+        _dates(plan.due_on[invoice]),
+        _schedule(plan, invoice),
+        _constant("", rows.count),
+    ]
+
+
+def _added(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    return [_ids(rows.ids[rows.space.invoice(invoice)]), _strings(_invoice_keys(plan, invoice))]
+
+
+def _dispute_opened(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    reason = plan.dispute_reason[invoice]
+    return [
+        _strings(_dispute_keys(plan, invoice)),
+        _ints(plan.disputed[invoice]),
+        _currency(plan, rows.customer),
+        _pool(tuple(r.value for r in _DISPUTE_REASONS), reason),
+        _pool(_ROOT_CAUSES, reason),
+        _dates(plan.dispute_on[invoice]),
+    ]
+
+
+def _dispute_resolved(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    rejected = (plan.upheld[invoice] == 0).astype(np.int64)
+    return [
+        _strings(_dispute_keys(plan, invoice)),
+        _pool((DisputeOutcome.UPHELD.value, DisputeOutcome.REJECTED.value), rejected),
+        _ints(plan.upheld[invoice]),
+        _currency(plan, rows.customer),
+        _dates(plan.resolved_on[invoice]),
+        _pool(_RESOLVE_NOTES, rejected),
+    ]
+
+
+def _credit_note(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    # The ledger's defaults for an upheld dispute: note "<dispute>-CN", reason "dispute <ref>
+    # upheld".
+    invoice = rows.invoice
+    reference = _strings(_dispute_keys(plan, invoice))
+    return [
+        pc.binary_join_element_wise(reference, _constant("CN", rows.count), "-"),
+        _ints(plan.upheld[invoice]),
+        _currency(plan, rows.customer),
+        _dates(plan.resolved_on[invoice]),
+        pc.binary_join_element_wise(
+            _constant("dispute", rows.count), reference, _constant("upheld", rows.count), " "
+        ),
+    ]
+
+
+def _payment_keys(plan: _Plan, invoice: np.ndarray, sub: np.ndarray) -> np.ndarray:
+    return _keys(f"G{plan.seed}-P", _number(plan, invoice), _INVOICE_DIGITS, sub + 1)
+
+
+def _received(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice, sub, customer = rows.invoice, rows.sub, rows.customer
+    return [
+        _strings(_payment_keys(plan, invoice, sub)),
+        _ids(rows.ids[customer]),
+        _ints(plan.pay_amount[invoice, sub]),
+        _currency(plan, customer),
+        _dates(plan.pay_on[invoice, sub]),
+    ]
+
+
+def _applied(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    # Applied on the value date: no payment is planned before its invoice's issue or reopening.
+    invoice, sub = rows.invoice, rows.sub
+    return [
+        _ids(rows.ids[rows.space.payment(invoice, sub)]),
+        _ints(plan.pay_amount[invoice, sub]),
+        _currency(plan, rows.customer),
+        _dates(plan.pay_on[invoice, sub]),
+    ]
+
+
+def _allocated(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice, sub = rows.invoice, rows.sub
+    return [
+        _ids(rows.ids[rows.space.invoice(invoice)]),
+        _ints(plan.pay_amount[invoice, sub]),
+        _currency(plan, rows.customer),
+        _dates(plan.pay_on[invoice, sub]),
+    ]
+
+
+def _unapplied(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    return [
+        _ids(rows.ids[rows.space.payment(invoice, np.zeros_like(invoice))]),
+        _ints(plan.pay_amount[invoice, 0]),
+        _currency(plan, rows.customer),
+        _dates(plan.reversed_on[invoice]),
+        _constant(_REVERSAL_REASON, rows.count),
+    ]
+
+
+def _reversed(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    field_type = SCHEMAS["PaymentReversed"].field("released").type
+    values = pa.StructArray.from_arrays(
+        [_ids(rows.ids[rows.space.invoice(invoice)]), _ints(plan.pay_amount[invoice, 0])],
+        fields=list(field_type.value_type),
+    )
+    offsets = pa.array(np.arange(rows.count + 1, dtype=np.int32))
+    return [
+        _dates(plan.reversed_on[invoice]),
+        _constant(_REVERSAL_REASON, rows.count),
+        pa.ListArray.from_arrays(offsets, values, type=field_type),
+    ]
+
+
+def _owner_on(plan: _Plan, customer: np.ndarray, on: np.ndarray) -> np.ndarray:
+    changed = (plan.owner_new[customer] >= 0) & (plan.owner_changed_on[customer] <= on)
+    owner: np.ndarray = np.where(changed, plan.owner_new[customer], plan.owner[customer])
+    return owner
+
+
+def _action(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice, index, customer = rows.invoice, rows.sub, rows.customer
+    taken = plan.action_on[invoice, index]
+    kind = plan.action_kind[invoice, index]
+    step_days = np.array([a.next_step_days or 0 for a in _ACTIONS])[kind]
+    has_step = np.array([a.next_step_days is not None for a in _ACTIONS])[kind]
+    return [
+        _ids(rows.ids[customer]),
+        _pool(tuple(a.channel.value for a in _ACTIONS), kind),
+        _dates(taken),
+        _pool(OWNERS, _owner_on(plan, customer, taken)),
+        _pool(CONTACTS, plan.contact[customer]),
+        _pool(tuple(a.outcome for a in _ACTIONS), kind),
+        _pool(tuple(a.next_step for a in _ACTIONS), kind),
+        _dates(taken + step_days, has_step),
+    ]
+
+
+def _promise_keys(plan: _Plan, invoice: np.ndarray, sub: np.ndarray) -> np.ndarray:
+    return _keys(f"G{plan.seed}-R", _number(plan, invoice), _INVOICE_DIGITS, sub + 1)
+
+
+def _superseded(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    return [
+        _dates(plan.promise_made[invoice, 1]),
+        _strings(_promise_keys(plan, invoice, np.ones_like(invoice))),
+    ]
+
+
+def _promised(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice, sub, customer = rows.invoice, rows.sub, rows.customer
+    offsets = pa.array(np.arange(rows.count + 1, dtype=np.int32))
+    field_type = SCHEMAS["PromiseMade"].field("invoice_ids").type
+    return [
+        _strings(_promise_keys(plan, invoice, sub)),
+        _ids(rows.ids[customer]),
+        _ints(plan.amount[invoice]),
+        _currency(plan, customer),
+        _dates(plan.promise_on[invoice, sub]),
+        _dates(plan.promise_made[invoice, sub]),
+        _pool(CONTACTS, plan.contact[customer]),
+        pa.ListArray.from_arrays(
+            offsets, _ids(rows.ids[rows.space.invoice(invoice)]), type=field_type
+        ),
+    ]
+
+
+def _written_off(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    # What is open: the amount less the part paid before (always dated earlier).
+    invoice = rows.invoice
+    return [
+        _ints(plan.amount[invoice] - plan.pay_amount[invoice, 0]),
+        _currency(plan, rows.customer),
+        _dates(plan.written_off_on[invoice]),
+        _constant(_WRITE_OFF_REASON, rows.count),
+        _constant(APPROVER, rows.count),
+    ]
+
+
+_FIELDS: Final[dict[str, Fields]] = {
+    "CustomerAccountOpened": _opened,
+    "CreditLineSet": _credit_line,
+    "CollectionOwnerChanged": _owner_changed,
+    "RiskRated": _rated,
+    "InvoiceIssued": _issued,
+    "InvoiceAddedToAccount": _added,
+    "DisputeOpened": _dispute_opened,
+    "DisputeResolved": _dispute_resolved,
+    "CreditNoteApplied": _credit_note,
+    "PaymentReceived": _received,
+    "PaymentApplied": _applied,
+    "PaymentAllocated": _allocated,
+    "PaymentUnapplied": _unapplied,
+    "PaymentReversed": _reversed,
+    "CollectionActionRecorded": _action,
+    "PromiseSuperseded": _superseded,
+    "PromiseMade": _promised,
+    "InvoiceWrittenOff": _written_off,
+}
+
+
+# Chunks and pages -----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class _Options:
+    invoices: int
+    seed: int
+    chunk_customers: int
+    start_on: date
+    end_on: date
+
+    @property
+    def start(self) -> int:
+        return (self.start_on - EPOCH).days
+
+    @property
+    def end(self) -> int:
+        return (self.end_on - EPOCH).days
+
+    @property
+    def customers(self) -> int:
+        return -(-self.invoices // INVOICES_PER_CUSTOMER)
+
+    @property
+    def recorded_from(self) -> datetime:
+        """Midnight UTC after the period: the recording clock's start (first command a tick
+        later)."""
+        return datetime.combine(self.end_on + timedelta(days=1), datetime.min.time(), UTC)
+
+
+def _options(
+    invoices: int, seed: int, chunk_customers: int, start_on: date, end_on: date
+) -> _Options:
+    if type(invoices) is not int or not INVOICES_MIN <= invoices <= INVOICES_MAX:
+        raise InvalidCommandError(
+            f"invoices must be a whole number from {INVOICES_MIN} to {INVOICES_MAX:,}, "
+            f"got {invoices!r}",
+            field="invoices",
+        )
+    if type(seed) is not int or not 0 <= seed <= SEED_MAX:
+        raise InvalidCommandError(
+            f"seed must be a whole number from 0 to {SEED_MAX}, got {seed!r}", field="seed"
+        )
+    if type(chunk_customers) is not int or chunk_customers < 1:
+        raise InvalidCommandError(
+            f"chunk_customers must be a positive whole number, got {chunk_customers!r}",
+            field="chunk_customers",
+        )
+    if not isinstance(start_on, date) or not isinstance(end_on, date) or end_on < start_on:
+        raise InvalidCommandError(
+            f"the period {start_on!r} .. {end_on!r} must be two dates in order", field="end_on"
+        )
+    return _Options(
+        invoices=invoices,
+        seed=seed,
+        chunk_customers=chunk_customers,
+        start_on=start_on,
+        end_on=end_on,
+    )
+
+
+def _plans(options: _Options) -> Iterator[_Plan]:
+    """Each chunk's plan: customers in chunks, invoices shared out in proportion."""
+    customers = options.customers
+    for chunk, low in enumerate(range(0, customers, options.chunk_customers)):
+        high = min(low + options.chunk_customers, customers)
+        invoices = (options.invoices * low // customers, options.invoices * high // customers)
+        yield _plan(options.seed, chunk, (low, high), invoices, options.start, options.end)
+
+
+def _chunks(options: _Options, *, ids_per_chunk: bool = False) -> Iterator[tuple[_Plan, _Chunk]]:
+    """Each chunk's events; ids index the whole log's ``ids`` table, or with ``ids_per_chunk``
+    the chunk's own (to decode a chunk alone)."""
+    recorded_from = int(options.recorded_from.timestamp()) * 1_000_000
+    seq = ids = ticks = 0
+    for plan in _plans(options):
+        chunk = _build(
+            plan,
+            options.end,
+            seq_base=seq,
+            ids_base=0 if ids_per_chunk else ids,
+            tick_base=ticks,
+            recorded_from=recorded_from,
+        )
+        seq += chunk.events
+        ids += chunk.ids.num_rows
+        ticks += chunk.commands
+        yield plan, chunk
+
+
+class _Pages:
+    """Gathers each class's rows into pages of ``page_rows`` for the sink."""
+
+    def __init__(self, sink: Sink, page_rows: int) -> None:
+        if page_rows < 1:
+            raise ValueError("page_rows must be positive")
+        self.sink = sink
+        self.page_rows = page_rows
+        self.pending: dict[str, list[pa.RecordBatch]] = {}
+        self.rows: dict[str, int] = {}
+
+    def emit(self, name: str, batch: pa.RecordBatch) -> None:
+        self.sink(name, batch)
+        self.rows[name] = self.rows.get(name, 0) + batch.num_rows
+
+    def add(self, name: str, batch: pa.RecordBatch) -> None:
+        pending = self.pending.setdefault(name, [])
+        pending.append(batch)
+        if sum(b.num_rows for b in pending) < self.page_rows:
+            return
+        merged = pa.concat_batches(pending)
+        start = 0
+        while merged.num_rows - start >= self.page_rows:
+            self.emit(name, merged.slice(start, self.page_rows))
+            start += self.page_rows
+        self.pending[name] = [merged.slice(start)] if start < merged.num_rows else []
+
+    def close(self) -> None:
+        for name in SCHEMAS:
+            pending = self.pending.pop(name, [])
+            if pending:
+                self.emit(name, pa.concat_batches(pending))
+
+
+# Public API -----------------------------------------------------------------------------------
+
+
+def generate(
+    invoices: int,
+    seed: int,
+    sink: Sink,
+    *,
+    chunk_customers: int = CHUNK_CUSTOMERS_DEFAULT,
+    start_on: date = START_ON_DEFAULT,
+    end_on: date = END_ON_DEFAULT,
+    page_rows: int = PAGE_ROWS_DEFAULT,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Stream the synthetic ledger to ``sink`` in the columnar layout; returns rows per table.
+
+    ``sink`` gets ("ids", batch) before any page that refers to those ids, and pages of at most
+    ``page_rows`` rows per class, as ``columnar.ColumnarWriter`` gives them. ``progress(done,
+    total)`` is called after each chunk with invoices generated so far.
+    """
+    options = _options(invoices, seed, chunk_customers, start_on, end_on)
+    pages = _Pages(sink, page_rows)
+    for plan, chunk in _chunks(options):
+        pages.emit("ids", chunk.ids)
+        for name, batch in chunk.batches.items():
+            pages.add(name, batch)
+        if progress is not None:
+            progress(plan.invoice_first + len(plan.amount), invoices)
+    pages.close()
+    return dict(pages.rows)
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.batches: dict[str, list[pa.RecordBatch]] = {}
+
+    def __call__(self, name: str, batch: pa.RecordBatch) -> None:
+        self.batches.setdefault(name, []).append(batch)
+
+    def log(self) -> ColumnarLog:
+        ids = pa.Table.from_batches(self.batches.pop("ids", []), schema=IDS_SCHEMA)
+        tables = {
+            name: pa.Table.from_batches(self.batches[name], schema=SCHEMAS[name])
+            for name in SCHEMAS
+            if name in self.batches
+        }
+        return ColumnarLog(ids=ids, tables=tables)
+
+
+def generate_columnar(invoices: int, seed: int, **options: Any) -> ColumnarLog:
+    """The synthetic ledger in memory (for tests and benchmarks); options as ``generate``."""
+    collector = _Collector()
+    generate(invoices, seed, collector, **options)
+    return collector.log()
+
+
+def generate_parquet(invoices: int, seed: int, directory: Path, **options: Any) -> dict[str, int]:
+    """Write the synthetic ledger to a Parquet directory (``columnar.read_parquet`` reads it);
+    returns rows per table. Options as ``generate``."""
+    sink = ParquetSink(directory)
+    generate(invoices, seed, sink, **options)
+    sink.close()
+    return dict(sink.rows)
+
+
+def generate_to_store(
+    ledger: Ledger,
+    invoices: int,
+    seed: int,
+    *,
+    chunk_customers: int = CHUNK_CUSTOMERS_DEFAULT,
+    start_on: date = START_ON_DEFAULT,
+    end_on: date = END_ON_DEFAULT,
+    events_per_batch: int = bulk.EVENTS_PER_BATCH,
+    progress: Progress | None = None,
+) -> int:
+    """Record the synthetic ledger in ``ledger``'s store; returns how many events.
+
+    Each chunk is decoded to events (as ``columnar.from_columnar`` does) and written by the bulk
+    path, one transaction per ``events_per_batch`` events, never splitting a command's events;
+    nothing is kept from one chunk to the next. The keys (``G<seed>-...``) must be new to the
+    store: a repeat meets the library's ``IntegrityError`` on the first batch.
+    """
+    options = _options(invoices, seed, chunk_customers, start_on, end_on)
+    if events_per_batch < 1:
+        raise ValueError(f"events_per_batch must be positive, got {events_per_batch}")
+    written = 0
+    for plan, chunk in _chunks(options, ids_per_chunk=True):
+        log = ColumnarLog(
+            ids=pa.Table.from_batches([chunk.ids]),
+            tables={name: pa.Table.from_batches([b]) for name, b in chunk.batches.items()},
+        )
+        events = list(from_columnar(log))
+        assert len(events) == chunk.events
+        for low, high in _cuts(chunk.first - chunk.first[0], len(events), events_per_batch):
+            bulk.insert_events(ledger, events[low:high])
+            written += high - low
+        if progress is not None:
+            progress(plan.invoice_first + len(plan.amount), invoices)
+    return written
+
+
+def _cuts(starts: np.ndarray, total: int, size: int) -> Iterator[tuple[int, int]]:
+    """Slices of at most ``size`` events, each starting at a command's first event (``starts``,
+    increasing from 0), so that no command is split; a command larger than ``size`` is a slice
+    of its own."""
+    low = 0
+    while low < total:
+        high = low + size
+        if high >= total:
+            high = total
+        else:
+            # The last command starting at or before ``high``; if that is the one at ``low``,
+            # the command after it.
+            index = int(np.searchsorted(starts, high, side="right")) - 1
+            if int(starts[index]) > low:
+                high = int(starts[index])
+            else:
+                following = int(np.searchsorted(starts, low, side="right"))
+                high = int(starts[following]) if following < len(starts) else total
+        yield low, high
+        low = high
+
+
+def customer_profiles(invoices: int, seed: int, **options: Any) -> dict[str, Profile]:
+    """Each customer code's behaviour profile (the events do not carry it)."""
+    chosen = _options(
+        invoices,
+        seed,
+        options.get("chunk_customers", CHUNK_CUSTOMERS_DEFAULT),
+        options.get("start_on", START_ON_DEFAULT),
+        options.get("end_on", END_ON_DEFAULT),
+    )
+    result: dict[str, Profile] = {}
+    for plan in _plans(chosen):
+        for index, profile in enumerate(plan.profile.tolist()):
+            result[_code(plan, index)] = PROFILES[profile]
+    return result
+
+
+# The same ledger through the domain commands --------------------------------------------------
+
+
+@attrs.frozen
+class Command:
+    """One ``Ledger`` command: the method's name and its keyword arguments."""
+
+    name: str
+    fields: Mapping[str, Any]
+
+
+def _day(days: Any) -> date:
+    return EPOCH + timedelta(days=int(days))
+
+
+def _code(plan: _Plan, customer: int) -> str:
+    return f"G{plan.seed}-C{plan.customer_first + customer + 1:07d}"
+
+
+def commands(
+    invoices: int,
+    seed: int,
+    *,
+    chunk_customers: int = CHUNK_CUSTOMERS_DEFAULT,
+    start_on: date = START_ON_DEFAULT,
+    end_on: date = END_ON_DEFAULT,
+) -> Iterator[Command]:
+    """The synthetic ledger as ``Ledger`` commands, in log order (for small sizes: one Python
+    object per command). Keys and texts are formatted here independently of the columnar path."""
+    options = _options(invoices, seed, chunk_customers, start_on, end_on)
+    for plan in _plans(options):
+        table = _commands(plan, options.end)
+        for kind, on, customer, invoice, sub in zip(
+            table.kind.tolist(),
+            table.on.tolist(),
+            table.customer.tolist(),
+            table.invoice.tolist(),
+            table.sub.tolist(),
+            strict=True,
+        ):
+            yield _command(plan, _Kind(kind), _day(on), customer, invoice, sub)
+
+
+def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, sub: int) -> Command:
+    code = _code(plan, customer)
+    currency = CURRENCIES[int(plan.currency[customer])]
+    contact = CONTACTS[int(plan.contact[customer])]
+    if kind is _Kind.OPEN:
+        places = _PLACES[int(plan.currency[customer])]
+        number = plan.customer_first + customer + 1
+        by_instalments = bool(plan.instalment_terms[customer])
+        return Command(
+            "open_account",
+            {
+                "customer_code": code,
+                "name": f"{places[int(plan.place[customer])]} "
+                f"{_TRADES[int(plan.trade[customer])]} {number:07d}",
+                "currency": currency,
+                "collection_owner": OWNERS[int(plan.owner[customer])],
+                "opened_on": on,
+                "terms_kind": PaymentTermsKind.INSTALMENTS
+                if by_instalments
+                else PaymentTermsKind.NET,
+                "terms_days": int(plan.terms_days[customer]),
+            },
+        )
+    if kind is _Kind.CREDIT:
+        return Command(
+            "set_credit_line",
+            {
+                "customer_code": code,
+                "amount": Money(int(plan.credit_line[customer]), currency),
+                "effective_on": on,
+                "approver": CREDIT_APPROVER,
+                "reason": _CREDIT_REASON,
+            },
+        )
+    if kind is _Kind.OWNER:
+        return Command(
+            "change_owner",
+            {
+                "customer_code": code,
+                "collection_owner": OWNERS[int(plan.owner_new[customer])],
+                "changed_on": on,
+            },
+        )
+    if kind is _Kind.RATE:
+        return Command(
+            "rate_risk",
+            {
+                "customer_code": code,
+                "rating": tuple(RiskRating)[int(plan.rating[customer])],
+                "rated_on": on,
+                "reason": _RATING_REASON,
+            },
+        )
+    number = plan.invoice_first + invoice + 1
+    invoice_number = f"G{plan.seed}-I{number:08d}"
+    amount = int(plan.amount[invoice])
+    dispute_reference = f"G{plan.seed}-D{number:08d}"
+    bank_reference = f"G{plan.seed}-P{number:08d}-{sub + 1}"
+    if kind is _Kind.ISSUE:
+        instalments: tuple[Instalment, ...] = ()
+        if plan.instalment_terms[customer]:
+            parts = len(INSTALMENT_DAYS)
+            instalments = tuple(
+                Instalment(
+                    due_on=on + timedelta(days=days),
+                    amount_minor=amount // parts + (index < amount % parts),
+                )
+                for index, days in enumerate(INSTALMENT_DAYS)
+            )
+        return Command(
+            "issue_invoice",
+            {
+                "invoice_number": invoice_number,
+                "customer_code": code,
+                "amount": Money(amount, currency),
+                "issued_on": on,
+                "due_on": _day(plan.due_on[invoice]),
+                "instalments": instalments,
+            },
+        )
+    if kind is _Kind.DISPUTE:
+        reason = int(plan.dispute_reason[invoice])
+        return Command(
+            "open_dispute",
+            {
+                "invoice_number": invoice_number,
+                "dispute_reference": dispute_reference,
+                "amount": Money(int(plan.disputed[invoice]), currency),
+                "reason_code": _DISPUTE_REASONS[reason],
+                "root_cause": _ROOT_CAUSES[reason],
+                "opened_on": on,
+            },
+        )
+    if kind is _Kind.RESOLVE:
+        upheld = int(plan.upheld[invoice]) > 0
+        return Command(
+            "resolve_dispute",
+            {
+                "invoice_number": invoice_number,
+                "dispute_reference": dispute_reference,
+                "outcome": DisputeOutcome.UPHELD if upheld else DisputeOutcome.REJECTED,
+                "resolved_on": on,
+                "note": _RESOLVE_NOTES[0 if upheld else 1],
+            },
+        )
+    if kind is _Kind.RECEIVE:
+        return Command(
+            "receive_payment",
+            {
+                "bank_reference": bank_reference,
+                "payer_code": code,
+                "amount": Money(int(plan.pay_amount[invoice, sub]), currency),
+                "value_on": on,
+            },
+        )
+    if kind is _Kind.ALLOCATE:
+        paid = Money(int(plan.pay_amount[invoice, sub]), currency)
+        return Command(
+            "allocate_payment",
+            {"bank_reference": bank_reference, "allocations": {invoice_number: paid}},
+        )
+    if kind is _Kind.REVERSE:
+        return Command(
+            "reverse_payment",
+            {"bank_reference": bank_reference, "reversed_on": on, "reason": _REVERSAL_REASON},
+        )
+    if kind is _Kind.ACTION:
+        action = _ACTIONS[int(plan.action_kind[invoice, sub])]
+        changed = plan.owner_new[customer] >= 0 and _day(plan.owner_changed_on[customer]) <= on
+        owner = plan.owner_new[customer] if changed else plan.owner[customer]
+        return Command(
+            "record_action",
+            {
+                "customer_code": code,
+                "channel": action.channel,
+                "taken_on": on,
+                "collector": OWNERS[int(owner)],
+                "contact": contact,
+                "outcome": action.outcome,
+                "next_step": action.next_step,
+                "next_step_on": None
+                if action.next_step_days is None
+                else on + timedelta(days=action.next_step_days),
+            },
+        )
+    if kind is _Kind.PROMISE:
+        return Command(
+            "make_promise",
+            {
+                "customer_code": code,
+                "promise_reference": f"G{plan.seed}-R{number:08d}-{sub + 1}",
+                "amount": Money(amount, currency),
+                "promised_on": _day(plan.promise_on[invoice, sub]),
+                "made_on": on,
+                "contact": contact,
+                "invoice_numbers": (invoice_number,),
+                "supersedes": f"G{plan.seed}-R{number:08d}-1" if sub == 1 else None,
+            },
+        )
+    assert kind is _Kind.WRITE_OFF
+    return Command(
+        "write_off",
+        {
+            "invoice_number": invoice_number,
+            "written_off_on": on,
+            "reason": _WRITE_OFF_REASON,
+            "approver": APPROVER,
+        },
+    )
+
+
+class _Ticks:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += TICK
+        return self.now
+
+
+def recording_clock(*, end_on: date = END_ON_DEFAULT) -> Callable[[], datetime]:
+    """The clock the generator's timestamps follow: from midnight UTC after ``end_on``, one
+    ``TICK`` per reading. Give it to the ``Ledger`` that ``replay`` feeds."""
+    return _Ticks(datetime.combine(end_on + timedelta(days=1), datetime.min.time(), UTC))
+
+
+def replay(
+    ledger: Ledger,
+    invoices: int,
+    seed: int,
+    *,
+    chunk_customers: int = CHUNK_CUSTOMERS_DEFAULT,
+    start_on: date = START_ON_DEFAULT,
+    end_on: date = END_ON_DEFAULT,
+) -> int:
+    """Run ``commands`` through the ledger's public API, one transaction each; returns how many.
+
+    With ``recording_clock(end_on=end_on)`` as the ledger's clock (one reading per command) the
+    recorded events equal ``generate``'s, event for event.
+    """
+    count = 0
+    for command in commands(
+        invoices, seed, chunk_customers=chunk_customers, start_on=start_on, end_on=end_on
+    ):
+        getattr(ledger, command.name)(**command.fields)
+        count += 1
+    return count
+
+
+def events(invoices: int, seed: int, **options: Any) -> Iterator[Event]:
+    """The synthetic ledger as event objects, in log order (small sizes)."""
+    return from_columnar(generate_columnar(invoices, seed, **options))

@@ -1,0 +1,301 @@
+"""Synthetic ledgers in memory: deterministic per seed, valid by construction, in the layout."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+import pyarrow as pa
+import pytest
+
+from arledger.adapters import generate
+from arledger.adapters.columnar import ColumnarLog, columns, from_columnar, to_columnar
+from arledger.adapters.generate import Profile
+from arledger.domain import ids
+from arledger.domain.errors import InvalidCommandError
+from arledger.domain.events import (
+    CollectionActionRecorded,
+    CollectionOwnerChanged,
+    CreditNoteApplied,
+    CustomerAccountOpened,
+    DisputeOpened,
+    DisputeOutcome,
+    DisputeResolved,
+    Event,
+    InvoiceIssued,
+    InvoiceWrittenOff,
+    PaymentApplied,
+    PaymentReceived,
+    PaymentReversed,
+    PaymentUnapplied,
+    PromiseMade,
+    PromiseSuperseded,
+    RiskRated,
+)
+from arledger.projections import portfolio
+
+SEED = 20240101
+INVOICES = 2_500
+
+
+@pytest.fixture(scope="module")
+def log() -> ColumnarLog:
+    return generate.generate_columnar(INVOICES, SEED)
+
+
+@pytest.fixture(scope="module")
+def events(log: ColumnarLog) -> list[Event]:
+    return list(from_columnar(log))
+
+
+def assert_same_log(expected: ColumnarLog, actual: ColumnarLog) -> None:
+    assert expected.ids.equals(actual.ids)
+    assert sorted(expected.tables) == sorted(actual.tables)
+    for name, table in expected.tables.items():
+        assert table.equals(actual.tables[name]), name
+
+
+def test_the_same_seed_gives_the_same_ledger(log: ColumnarLog) -> None:
+    assert_same_log(log, generate.generate_columnar(INVOICES, SEED))
+
+
+def test_another_seed_gives_another_ledger(log: ColumnarLog) -> None:
+    other = generate.generate_columnar(INVOICES, SEED + 1)
+    assert not log.ids.equals(other.ids)
+    assert not log.tables["InvoiceIssued"].equals(other.tables["InvoiceIssued"])
+
+
+def test_page_size_changes_the_pages_not_the_ledger(log: ColumnarLog) -> None:
+    pages: Counter[str] = Counter()
+    small = generate.generate_columnar(INVOICES, SEED, page_rows=500)
+    for name, table in small.tables.items():
+        assert all(len(chunk) <= 500 for chunk in table.column("seq").chunks)
+        pages[name] = table.column("seq").num_chunks
+    assert pages["InvoiceIssued"] == 5
+    assert_same_log(log, small)
+
+
+def test_a_chunk_is_the_same_whatever_follows_it() -> None:
+    # With 200 customers per chunk, 2,000 invoices are exactly the first chunk of 4,000.
+    alone = list(generate.events(2_000, SEED, chunk_customers=200))
+    longer = list(generate.events(4_000, SEED, chunk_customers=200))
+    assert len(longer) > len(alone)
+    assert alone == longer[: len(alone)]
+
+
+def test_the_layout_is_what_the_columnar_writer_makes_of_the_events(
+    log: ColumnarLog, events: list[Event]
+) -> None:
+    # The same ids in the same order of first appearance, the same seq, versions and columns.
+    assert_same_log(to_columnar(events), log)
+
+
+def test_seq_counts_the_log_and_timestamps_tick_once_per_command(log: ColumnarLog) -> None:
+    arrays = columns(log, {name: ["seq", "timestamp"] for name in log.tables})
+    seq = sorted(
+        (int(s), int(t))
+        for cols in arrays.values()
+        for s, t in zip(cols["seq"], cols["timestamp"], strict=True)
+    )
+    assert list(range(1, log.event_count + 1)) == [s for s, _ in seq]
+    stamps = [t for _, t in seq]
+    assert all(b - a in (0, 1_000_000) for a, b in itertools.pairwise(stamps))
+    start = datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)
+    assert int(start.timestamp()) * 1_000_000 == stamps[0]
+
+
+def test_ids_are_the_domains_ids_of_the_business_keys(events: list[Event]) -> None:
+    for event in events[:2000]:
+        if isinstance(event, CustomerAccountOpened):
+            assert ids.customer_id(event.customer_code) == event.originator_id
+        elif isinstance(event, InvoiceIssued):
+            assert ids.invoice_id(event.invoice_number) == event.originator_id
+        elif isinstance(event, PaymentReceived):
+            assert ids.payment_id(event.bank_reference) == event.originator_id
+        elif isinstance(event, PromiseMade):
+            assert ids.promise_id(event.promise_reference) == event.originator_id
+
+
+def test_versions_count_each_aggregates_events(events: list[Event]) -> None:
+    seen: Counter[UUID] = Counter()
+    for event in events:
+        seen[event.originator_id] += 1
+        assert seen[event.originator_id] == event.originator_version
+
+
+def test_the_ledger_has_every_kind_of_fact(events: list[Event]) -> None:
+    kinds = Counter(type(event).__name__ for event in events)
+    for name in (
+        "CustomerAccountOpened",
+        "CreditLineSet",
+        "CollectionOwnerChanged",
+        "RiskRated",
+        "InvoiceIssued",
+        "InvoiceAddedToAccount",
+        "PaymentReceived",
+        "PaymentAllocated",
+        "PaymentApplied",
+        "PaymentReversed",
+        "PaymentUnapplied",
+        "DisputeOpened",
+        "DisputeResolved",
+        "CreditNoteApplied",
+        "PromiseMade",
+        "PromiseSuperseded",
+        "CollectionActionRecorded",
+        "InvoiceWrittenOff",
+    ):
+        assert kinds[name] > 0, name
+    assert INVOICES == kinds["InvoiceIssued"]
+    assert INVOICES // 10 == kinds["CustomerAccountOpened"]
+    opened = [e for e in events if isinstance(e, CustomerAccountOpened)]
+    assert {"CNY", "USD", "EUR"} == {e.currency for e in opened}
+    assert len({e.collection_owner for e in opened}) == len(generate.OWNERS)
+    issued = [e for e in events if isinstance(e, InvoiceIssued)]
+    with_schedule = [e for e in issued if e.instalments]
+    assert with_schedule
+    for invoice in with_schedule:
+        assert invoice.amount_minor == sum(i.amount_minor for i in invoice.instalments)
+        assert invoice.due_on == invoice.instalments[-1].due_on
+    resolved = [e for e in events if isinstance(e, DisputeResolved)]
+    assert {DisputeOutcome.UPHELD, DisputeOutcome.REJECTED} == {e.outcome for e in resolved}
+    upheld = sum(e.outcome is DisputeOutcome.UPHELD for e in resolved)
+    assert upheld == kinds["CreditNoteApplied"]
+    actions = [e for e in events if isinstance(e, CollectionActionRecorded)]
+    assert len({e.channel for e in actions}) >= 6
+    assert any(e.next_step_on is None for e in actions)
+    assert any(e.next_step_on is not None for e in actions)
+
+
+def test_every_profile_shows_in_what_its_customers_do(events: list[Event]) -> None:
+    profiles = generate.customer_profiles(INVOICES, SEED)
+    assert set(Profile) == set(profiles.values())
+    code_of = {ids.customer_id(code): code for code in profiles}
+    invoices = {e.originator_id: e for e in events if isinstance(e, InvoiceIssued)}
+    promises = {e.originator_id: e for e in events if isinstance(e, PromiseMade)}
+    shown: dict[Profile, set[str]] = defaultdict(set)
+
+    def show(customer_id: UUID, sign: str) -> None:
+        shown[profiles[code_of[customer_id]]].add(sign)
+
+    for event in events:
+        if isinstance(event, PaymentApplied):
+            invoice = invoices[event.originator_id]
+            late = (event.applied_on - invoice.due_on).days
+            if event.amount_minor < invoice.amount_minor:
+                show(invoice.customer_id, "partial")
+            elif late <= 0:
+                show(invoice.customer_id, "on time")
+            elif late <= 60:
+                show(invoice.customer_id, "late")
+            else:
+                show(invoice.customer_id, "very late")
+        elif isinstance(event, PaymentReversed):
+            show(invoices[event.released[0].invoice_id].customer_id, "bounced")
+        elif isinstance(event, DisputeOpened):
+            show(invoices[event.originator_id].customer_id, "disputed")
+        elif isinstance(event, InvoiceWrittenOff):
+            show(invoices[event.originator_id].customer_id, "written off")
+        elif isinstance(event, PromiseSuperseded):
+            show(promises[event.originator_id].customer_id, "promised again")
+    assert {"on time"} <= shown[Profile.PROMPT]
+    assert {"late"} <= shown[Profile.LATE]
+    assert {"very late"} <= shown[Profile.CHRONICALLY_LATE]
+    assert {"partial"} <= shown[Profile.PARTIAL_PAYER]
+    assert {"promised again"} <= shown[Profile.PROMISE_BREAKER]
+    assert {"disputed"} <= shown[Profile.DISPUTER]
+    assert {"written off"} <= shown[Profile.DEFAULTER]
+    assert {"bounced"} <= shown[Profile.BOUNCED_PAYER]
+    assert not shown[Profile.PROMPT] & {"bounced", "written off", "disputed", "very late"}
+
+
+def test_no_invoice_is_ever_settled_beyond_its_amount(events: list[Event]) -> None:
+    state = portfolio.fold_all(events)
+    assert INVOICES == len(state.ageing.invoices)
+    start, end = generate.START_ON_DEFAULT, generate.END_ON_DEFAULT
+    for as_of in (start + timedelta(days=days) for days in range(0, 800, 50)):
+        for invoice in state.ageing.invoices.values():
+            assert 0 <= invoice.open_minor_on(as_of) <= invoice.amount_minor
+    # Reconciled: amount - open = applied - unapplied + credited + written off.
+    settled: defaultdict[UUID, int] = defaultdict(int)
+    for event in events:
+        if isinstance(event, PaymentApplied | CreditNoteApplied | InvoiceWrittenOff):
+            settled[event.originator_id] += event.amount_minor
+        elif isinstance(event, PaymentUnapplied):
+            settled[event.originator_id] -= event.amount_minor
+    for invoice_id, invoice in state.ageing.invoices.items():
+        assert invoice.amount_minor - invoice.open_minor_on(end) == settled[invoice_id]
+    still_open = sum(inv.open_minor_on(end) > 0 for inv in state.ageing.invoices.values())
+    assert 0 < still_open < INVOICES // 4
+    written_off = [e for e in events if isinstance(e, InvoiceWrittenOff)]
+    assert all(state.ageing.invoices[e.originator_id].open_minor_on(end) == 0 for e in written_off)
+
+
+def test_every_business_date_lies_in_the_period_except_account_openings(
+    events: list[Event],
+) -> None:
+    start, end = generate.START_ON_DEFAULT, generate.END_ON_DEFAULT
+    for event in events:
+        if isinstance(event, CustomerAccountOpened):
+            assert event.opened_on < start
+        elif isinstance(event, InvoiceIssued):
+            assert start <= event.issued_on <= end
+        elif isinstance(event, PaymentReceived | RiskRated | CollectionOwnerChanged):
+            on = getattr(event, "value_on", None) or getattr(event, "rated_on", None)
+            on = on or getattr(event, "changed_on")  # noqa: B009
+            assert start <= on <= end
+
+
+def test_a_shorter_period_has_fewer_settlements_and_nothing_after_its_end() -> None:
+    end = date(2024, 6, 30)
+    events = list(generate.events(1_000, SEED, end_on=end))
+    for event in events:
+        for field in ("issued_on", "value_on", "applied_on", "taken_on", "made_on"):
+            on = getattr(event, field, None)
+            assert on is None or on <= end
+    assert datetime(2024, 7, 1, 0, 0, 1, tzinfo=UTC) == events[0].timestamp
+
+
+def test_progress_is_reported_after_each_chunk() -> None:
+    calls: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+
+    generate.generate(
+        1_000, SEED, lambda _name, _batch: None, chunk_customers=40, progress=progress
+    )
+    assert [(400, 1000), (800, 1000), (1000, 1000)] == calls
+
+
+def test_the_sink_gets_ids_before_the_pages_that_use_them() -> None:
+    known = 0
+    checked = 0
+
+    def sink(name: str, batch: pa.RecordBatch) -> None:
+        nonlocal known, checked
+        if name == "ids":
+            known += batch.num_rows
+            return
+        assert pa.compute.max(batch.column("originator_id")).as_py() < known
+        checked += 1
+
+    rows = generate.generate(3_000, SEED, sink, chunk_customers=50, page_rows=700)
+    assert known == rows["ids"]
+    assert checked > 20
+
+
+@pytest.mark.parametrize(
+    ("invoices", "seed"),
+    [(0, 1), (generate.INVOICES_MAX + 1, 1), (10, -1), (10, 2**32), (True, 1), (10.0, 1)],
+)
+def test_sizes_and_seeds_out_of_range_are_refused(invoices: object, seed: object) -> None:
+    with pytest.raises(InvalidCommandError):
+        generate.generate_columnar(invoices, seed)  # type: ignore[arg-type]
+
+
+def test_a_period_ending_before_it_starts_is_refused() -> None:
+    with pytest.raises(InvalidCommandError):
+        generate.generate_columnar(100, 1, start_on=date(2025, 1, 1), end_on=date(2024, 1, 1))
