@@ -1,0 +1,863 @@
+"""The columnar fast path: the ageing, escalation and promise read models of a whole portfolio,
+as of a date (and known-at instant), from the NumPy columns of the event log.
+
+It recomputes what the pure folds give (``ageing.ageing_report``, ``escalation.evaluate``,
+``promises.judge``) with Numba loops over arrays (``fast_kernels``) instead of Python objects:
+the rules are the folds', restated once as loops, and a differential test holds the two equal
+field by field. Input: ``adapters.columnar.columns(log, select=SELECT)``; ids are the log's
+int32 id indexes, dates int32 days since 1970-01-01, and no invoice number is ever read.
+
+Invariant: like every query of the folds, a result as of a date depends only on facts dated on
+or before it and, with ``known_at``, only on events recorded by then; the one exception is the
+folds' own: a promise's ``deadline_on`` is its promised date plus the tolerance of the policy in
+force on that date, as ``promises.judge`` on the whole state has it, even when that policy takes
+effect after ``as_of``. (``escalation.evaluate`` narrows the state first and so takes the policy
+in force on the earlier of the two dates; the statuses, and so every figure here, are the same
+either way, because both deadlines then lie after ``as_of``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any, Final
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from arledger.domain.events import RiskRating
+from arledger.domain.money import minor_per_major
+from arledger.domain.policy import (
+    DEFAULT_ESCALATION_POLICY,
+    AgeingBasis,
+    AgeingPolicy,
+    EscalationPolicy,
+    Grade,
+    TriggerRule,
+)
+
+from . import fast_kernels as kernels
+from .ageing import AgeingRow
+from .escalation import RATING_ORDINAL, Evaluation
+from .fast_kernels import Applications, Payments
+from .promises import PromiseStatus
+
+EPOCH: Final = date(1970, 1, 1)
+NO_DATE: Final = kernels.NO_DATE
+"""A date that never comes, in date columns of the result (no judged date, for example)."""
+
+Columns = Mapping[str, Mapping[str, Any]]
+Int32s = npt.NDArray[np.int32]
+Int64s = npt.NDArray[np.int64]
+
+SELECT: Final[Mapping[str, tuple[str, ...]]] = {
+    "CustomerAccountOpened": ("originator_id", "timestamp", "currency"),
+    "InvoiceIssued": (
+        "originator_id",
+        "timestamp",
+        "customer_id",
+        "amount_minor",
+        "issued_on",
+        "due_on",
+        "instalments",
+    ),
+    "PaymentApplied": ("originator_id", "timestamp", "payment_id", "amount_minor", "applied_on"),
+    "PaymentUnapplied": ("originator_id", "timestamp", "amount_minor", "unapplied_on"),
+    "CreditNoteApplied": ("originator_id", "timestamp", "amount_minor", "applied_on"),
+    "ConcessionApproved": ("originator_id", "timestamp", "amount_minor", "approved_on"),
+    "InvoiceWrittenOff": ("originator_id", "timestamp", "amount_minor", "written_off_on"),
+    "InvoiceReinstated": ("originator_id", "timestamp", "amount_minor", "reinstated_on"),
+    "DisputeOpened": (
+        "originator_id",
+        "timestamp",
+        "dispute_reference",
+        "amount_minor",
+        "opened_on",
+    ),
+    "DisputeResolved": ("originator_id", "timestamp", "dispute_reference", "resolved_on"),
+    "PaymentReceived": (
+        "originator_id",
+        "timestamp",
+        "payer_customer_id",
+        "amount_minor",
+        "currency",
+        "value_on",
+    ),
+    "PaymentReversed": ("originator_id", "timestamp", "reversed_on"),
+    "PromiseMade": (
+        "originator_id",
+        "timestamp",
+        "customer_id",
+        "amount_minor",
+        "currency",
+        "promised_on",
+        "made_on",
+        "invoice_ids",
+    ),
+    "PromiseWithdrawn": ("originator_id", "timestamp", "withdrawn_on"),
+    "PromiseSuperseded": ("originator_id", "timestamp", "superseded_on"),
+    "RiskRated": ("originator_id", "timestamp", "seq", "rating", "rated_on"),
+    "CustomerBlacklisted": ("originator_id", "timestamp", "seq", "blacklisted_on"),
+    "CustomerCleared": ("originator_id", "timestamp", "seq", "cleared_on"),
+    "EscalationPolicyAdopted": ("timestamp", "policy", "effective_on"),
+}
+"""The columns the fast path reads, per event class: pass it to ``columns(log, select=...)``.
+String columns are only the few with few distinct values (currencies, ratings, policies) and
+dispute references, needed to match a resolution to its dispute."""
+
+MOVEMENTS: Final = (
+    ("PaymentApplied", "applied_on", 1),
+    ("PaymentUnapplied", "unapplied_on", -1),
+    ("CreditNoteApplied", "applied_on", 1),
+    ("ConcessionApproved", "approved_on", 1),
+    ("InvoiceWrittenOff", "written_off_on", 1),
+    ("InvoiceReinstated", "reinstated_on", -1),
+)
+"""Every event that changes what an invoice has open, with its date column and direction (the
+ageing fold's movements)."""
+
+GRADES: Final = tuple(Grade)
+"""Grade codes of the result: the index in ``Grade`` (-1: no grade, nothing counted overdue)."""
+RULES: Final = tuple(TriggerRule)
+"""Rule codes: the index in ``TriggerRule`` (the order ``escalation`` sorts reasons by)."""
+STATUSES: Final = tuple(PromiseStatus)
+"""Promise status codes: the index in ``PromiseStatus`` (-1: not yet made on the date)."""
+RATINGS: Final = {rating.value: RATING_ORDINAL[rating] for rating in RiskRating}
+
+
+# The result -----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class InvoiceColumns:
+    """Per invoice, in the order of the ``InvoiceIssued`` table (known by ``known_at``).
+
+    Figures are zero for an invoice with nothing open on the date (or not yet issued).
+    ``overdue_minor`` and ``days_past_due`` are the escalation's (without what is in dispute,
+    unless the policy counts it; due-date basis, of the oldest counted overdue part);
+    ``buckets_minor`` and ``ageing_days_max`` the ageing's (under the ageing policy's basis).
+    """
+
+    invoice_id: Int32s
+    """The log's id index (a row of the ``ids`` table)."""
+    customer: Int32s
+    """Row of the customer in ``CustomerColumns``."""
+    open_minor: Int64s
+    disputed_minor: Int64s
+    overdue_minor: Int64s
+    days_past_due: Int32s
+    ageing_days_max: Int32s
+    buckets_minor: Int64s
+    """Shape (invoices, buckets), the ageing policy's buckets; (0, buckets) unless asked for."""
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class CustomerColumns:
+    """Per customer, in the order of the ``CustomerAccountOpened`` table.
+
+    ``reasons`` has shape (customers, rules, 3): level, threshold and actual figure of each
+    rule's firing trigger of the highest level (level -1 when the rule does not fire), in the
+    rule's unit (days, minor units, a count, a rating ordinal, 1).
+    """
+
+    customer_id: Int32s
+    currency: Int32s
+    """Index into ``FastPortfolio.currencies``."""
+    open_minor: Int64s
+    buckets_minor: Int64s
+    ageing_days_max: Int64s
+    disputed_minor: Int64s
+    overdue_minor: Int64s
+    days_past_due_max: Int64s
+    broken_promises: Int64s
+    rating: Int32s
+    """Rating ordinal (1=A .. 4=D), 0 when not rated."""
+    is_blacklisted: npt.NDArray[np.bool_]
+    raw_level: Int64s
+    level: Int64s
+    level_cap: Int64s
+    """The level an open promise holds time-driven escalation at; -1 when none does."""
+    grade: npt.NDArray[np.int8]
+    reasons: Int64s
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class PromiseColumns:
+    """Per promise, in the order of the ``PromiseMade`` table, judged as ``promises.judge``."""
+
+    promise_id: Int32s
+    customer: Int32s
+    status: npt.NDArray[np.int8]
+    paid_minor: Int64s
+    deadline_on: Int32s
+    judged_on: Int32s
+    """``NO_DATE`` when the status is not final."""
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class FastPortfolio:
+    as_of: date
+    known_at: datetime | None
+    policy: EscalationPolicy
+    """The escalation policy in force on ``as_of``."""
+    ageing_policy: AgeingPolicy
+    currencies: tuple[str, ...]
+    invoices: InvoiceColumns
+    customers: CustomerColumns
+    promises: PromiseColumns
+
+    @property
+    def policy_version(self) -> int:
+        return self.policy.version
+
+
+@attrs.frozen(kw_only=True)
+class CustomerValues:
+    """One customer's figures as plain values, comparable with what the folds give."""
+
+    ageing: tuple[tuple[int, ...], int, int, int] | None
+    """(bucket amounts, open, days past due max, disputed) of its ageing row; None if no row."""
+    policy_version: int
+    level: int
+    raw_level: int
+    grade: Grade | None
+    overdue_minor: int
+    disputed_minor: int
+    days_past_due_max: int
+    broken_promises: int
+    rating: RiskRating | None
+    is_blacklisted: bool
+    reasons: tuple[tuple[TriggerRule, int, int, int], ...]
+    """(rule, level, threshold, actual), highest level first, then in rule order."""
+
+
+def customer_values(result: FastPortfolio, customer: int) -> CustomerValues:
+    """The fast path's figures for the customer in row ``customer``."""
+    columns = result.customers
+    ageing = None
+    if columns.open_minor[customer] > 0:
+        ageing = (
+            tuple(int(amount) for amount in columns.buckets_minor[customer]),
+            int(columns.open_minor[customer]),
+            int(columns.ageing_days_max[customer]),
+            int(columns.disputed_minor[customer]),
+        )
+    reasons = [
+        (RULES[rule], int(level), int(threshold), int(actual))
+        for rule, (level, threshold, actual) in enumerate(columns.reasons[customer])
+        if level >= 0
+    ]
+    reasons.sort(key=lambda reason: (-reason[1], RULES.index(reason[0])))
+    rating = int(columns.rating[customer])
+    grade = int(columns.grade[customer])
+    return CustomerValues(
+        ageing=ageing,
+        policy_version=result.policy_version,
+        level=int(columns.level[customer]),
+        raw_level=int(columns.raw_level[customer]),
+        grade=None if grade < 0 else GRADES[grade],
+        overdue_minor=int(columns.overdue_minor[customer]),
+        disputed_minor=int(columns.disputed_minor[customer]),
+        days_past_due_max=int(columns.days_past_due_max[customer]),
+        broken_promises=int(columns.broken_promises[customer]),
+        rating=None if rating == 0 else _rating(rating),
+        is_blacklisted=bool(columns.is_blacklisted[customer]),
+        reasons=tuple(reasons),
+    )
+
+
+def values_of(evaluation: Evaluation, row: AgeingRow | None) -> CustomerValues:
+    """The same values from the folds: ``escalation.evaluate`` and the customer's row of
+    ``ageing_report`` grouped by customer (None when it has none)."""
+    return CustomerValues(
+        ageing=None
+        if row is None
+        else (row.buckets_minor, row.open_minor, row.days_past_due_max, row.disputed_minor),
+        policy_version=evaluation.policy_version,
+        level=evaluation.level,
+        raw_level=evaluation.raw_level,
+        grade=evaluation.grade,
+        overdue_minor=evaluation.overdue_minor,
+        disputed_minor=evaluation.disputed_minor,
+        days_past_due_max=evaluation.days_past_due_max,
+        broken_promises=evaluation.broken_promises,
+        rating=evaluation.rating,
+        is_blacklisted=evaluation.is_blacklisted,
+        reasons=tuple(
+            (reason.rule, reason.level, reason.threshold, reason.actual)
+            for reason in evaluation.reasons
+        ),
+    )
+
+
+def _rating(ordinal: int) -> RiskRating:
+    return next(rating for rating, number in RATING_ORDINAL.items() if number == ordinal)
+
+
+def days(on: date) -> int:
+    """A date as the fast path's int (days since 1970-01-01)."""
+    return (on - EPOCH).days
+
+
+def on_date(day: int) -> date:
+    """A date column's value back as a date."""
+    return date.fromordinal(EPOCH.toordinal() + int(day))
+
+
+# The query ------------------------------------------------------------------------------------
+
+
+def fast_portfolio(
+    columns: Columns,
+    as_of: date,
+    *,
+    decode_policy: Callable[[str], EscalationPolicy],
+    known_at: datetime | None = None,
+    ageing_policy: AgeingPolicy | None = None,
+    invoice_buckets: bool = False,
+) -> FastPortfolio:
+    """Ageing, escalation and promises of every invoice, customer and promise as of ``as_of``.
+
+    Args:
+        columns: ``adapters.columnar.columns(log, select=SELECT)``.
+        decode_policy: an ``EscalationPolicyAdopted.policy`` column value (the policy's JSON
+            form) to the policy; the adapters own that form.
+        known_at: only events recorded (timestamped) by then count.
+        ageing_policy: the buckets and basis of the ageing (default: ``AgeingPolicy()``, as
+            ``ageing_report``'s).
+        invoice_buckets: also each invoice's bucket amounts (``InvoiceColumns.buckets_minor``,
+            8 bytes per bucket per invoice: 480 MB for ten million invoices); without it that
+            array has no rows, and the customers' bucket totals are made all the same.
+    """
+    ageing_policy = ageing_policy or AgeingPolicy()
+    tables = {name: dict(columns.get(name, {})) for name in SELECT}
+    if known_at is not None:
+        limit = _microseconds(known_at)
+        tables = {name: _known(table, limit) for name, table in tables.items()}
+    on = days(as_of)
+    prepared = _Prepared(tables, decode_policy)
+    return prepared.run(on, as_of, known_at, ageing_policy, invoice_buckets)
+
+
+def _microseconds(at: datetime) -> int:
+    if at.utcoffset() is None:
+        raise ValueError(f"naive datetime: {at!r}")
+    delta = at - datetime(1970, 1, 1, tzinfo=at.tzinfo)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _known(table: dict[str, Any], limit: int) -> dict[str, Any]:
+    """The rows of one class's columns recorded by ``limit`` (microseconds)."""
+    timestamp = table.get("timestamp")
+    if timestamp is None or len(timestamp) == 0:
+        return table
+    keep = timestamp <= limit
+    if keep.all():
+        return table
+    lists = [key[: -len(".offsets")] for key in table if key.endswith(".offsets")]
+    result: dict[str, Any] = {}
+    for key, value in table.items():
+        if key.endswith(".dictionary"):
+            result[key] = value
+            continue
+        owner = next((name for name in lists if key.startswith(name + ".")), None)
+        if owner is None:
+            result[key] = value[keep]
+            continue
+        if key != owner + ".offsets":
+            continue
+        offsets = value
+        lengths = np.diff(offsets)[keep]
+        starts = offsets[:-1][keep]
+        result[key] = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+        # Child rows of the kept parents: each parent's run of child positions, in order.
+        child_rows = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            int(lengths.sum())
+        )
+        for child, child_value in table.items():
+            if child.startswith(owner + ".") and child != key and not child.endswith(".dictionary"):
+                result[child] = child_value[child_rows]
+    return result
+
+
+def _int32(values: Any) -> Int32s:
+    return np.ascontiguousarray(values, dtype=np.int32)
+
+
+def _int64(values: Any) -> Int64s:
+    return np.ascontiguousarray(values, dtype=np.int64)
+
+
+class _Prepared:
+    """The arrays the kernels read, built once per query: rows by id, codes made common."""
+
+    def __init__(
+        self, tables: dict[str, dict[str, Any]], decode_policy: Callable[[str], EscalationPolicy]
+    ) -> None:
+        self.tables = tables
+        customers = tables["CustomerAccountOpened"]
+        invoices = tables["InvoiceIssued"]
+        payments = tables["PaymentReceived"]
+        promises = tables["PromiseMade"]
+        id_columns = [
+            table["originator_id"] for table in tables.values() if "originator_id" in table
+        ]
+        id_columns += [
+            invoices["customer_id"],
+            tables["PaymentApplied"]["payment_id"],
+            payments["payer_customer_id"],
+            promises["customer_id"],
+            promises["invoice_ids.values"],
+        ]
+        id_count = 1 + max((int(column.max()) for column in id_columns if len(column)), default=0)
+        # Customers, invoices, payments and promises are different aggregates, so their ids
+        # never collide: one array maps any of them to its row in its own table.
+        row_of_id = np.full(id_count, -1, np.int32)
+        for name in ("CustomerAccountOpened", "InvoiceIssued", "PaymentReceived", "PromiseMade"):
+            ids = tables[name]["originator_id"]
+            row_of_id[ids] = np.arange(len(ids), dtype=np.int32)
+        self.row_of_id = row_of_id
+        self.customer_count = len(customers["originator_id"])
+        self.invoice_count = len(invoices["originator_id"])
+
+        self.currencies: tuple[str, ...] = tuple(
+            sorted(
+                set(customers["currency.dictionary"])
+                | set(payments["currency.dictionary"])
+                | set(promises["currency.dictionary"])
+            )
+        )
+        self.minor_per_major = _int64([minor_per_major(code) for code in self.currencies])
+        self.customer_currency = self._currency(customers)
+
+        self.customer_of_invoice = _int32(row_of_id[invoices["customer_id"]])
+        self.amount_minor = _int64(invoices["amount_minor"])
+        self.issued_on = _int32(invoices["issued_on"])
+        self.due_on = _int32(invoices["due_on"])
+        self.schedule = (
+            _int64(invoices["instalments.offsets"]),
+            _int32(invoices["instalments.due_on"]),
+            _int64(invoices["instalments.amount_minor"]),
+        )
+        self.disputes = self._disputes(tables["DisputeOpened"], tables["DisputeResolved"])
+
+        reversed_on = np.full(len(payments["originator_id"]), NO_DATE, np.int32)
+        reversals = tables["PaymentReversed"]
+        reversed_on[row_of_id[reversals["originator_id"]]] = reversals["reversed_on"]
+        self.payment_reversed_on = reversed_on
+
+        promise_count = len(promises["originator_id"])
+        self.promise_customer = _int32(row_of_id[promises["customer_id"]])
+        closings = []
+        for name, column in (
+            ("PromiseWithdrawn", "withdrawn_on"),
+            ("PromiseSuperseded", "superseded_on"),
+        ):
+            closed_on = np.full(promise_count, NO_DATE, np.int32)
+            closed_on[row_of_id[tables[name]["originator_id"]]] = tables[name][column]
+            closings.append(closed_on)
+        invoice_rows = _int32(row_of_id[promises["invoice_ids.values"]])
+        self.promises = (
+            self.promise_customer,
+            _int32(promises["made_on"]),
+            _int64(promises["amount_minor"]),
+            self._currency(promises),
+            closings[0],
+            closings[1],
+            _int32(promises["promised_on"]),
+            _int64(promises["invoice_ids.offsets"]),
+            invoice_rows,
+        )
+        self.promise_start, self.promise_order = kernels.group(
+            self.promise_customer, self.customer_count
+        )
+        self.applications = self._applications(tables["PaymentApplied"], invoice_rows)
+        self.payments = self._payments(payments, promises)
+
+        self.ratings = self._ratings(tables["RiskRated"])
+        self.policies = self._policies(tables["EscalationPolicyAdopted"], decode_policy)
+
+    def _currency(self, table: Mapping[str, Any]) -> Int32s:
+        common = np.asarray(
+            [self.currencies.index(code) for code in table["currency.dictionary"]] or [0],
+            np.int32,
+        )
+        return _int32(common[table["currency"]])
+
+    def _disputes(
+        self, opened: Mapping[str, Any], resolved: Mapping[str, Any]
+    ) -> tuple[Int32s, Int64s, Int32s, Int32s]:
+        """(invoice id, amount, opened on, resolved on) per dispute; a resolution is matched to
+        its dispute by invoice and reference (unique per invoice)."""
+        resolved_on = np.full(len(opened["originator_id"]), NO_DATE, np.int32)
+        if len(resolved["originator_id"]):
+            code_of = {ref: code for code, ref in enumerate(opened["dispute_reference.dictionary"])}
+            width = max(len(code_of), 1)
+            keys = opened["originator_id"].astype(np.int64) * width + opened["dispute_reference"]
+            codes = np.asarray(
+                [code_of[ref] for ref in resolved["dispute_reference.dictionary"]], np.int64
+            )
+            wanted = (
+                resolved["originator_id"].astype(np.int64) * width
+                + codes[resolved["dispute_reference"]]
+            )
+            order = np.argsort(keys, kind="stable")
+            found = order[np.searchsorted(keys[order], wanted)]
+            assert (keys[found] == wanted).all(), "a dispute resolved before it was opened"
+            resolved_on[found] = resolved["resolved_on"]
+        return (
+            _int32(opened["originator_id"]),
+            _int64(opened["amount_minor"]),
+            _int32(opened["opened_on"]),
+            resolved_on,
+        )
+
+    def _applications(self, applied: Mapping[str, Any], invoice_rows: Int32s) -> Applications:
+        """Payment applications grouped by invoice, for the invoices promises name only."""
+        named = np.zeros(self.invoice_count + 1, np.bool_)
+        named[invoice_rows] = True
+        named[-1] = False
+        start, order = kernels.group_wanted(
+            _int32(applied["originator_id"]), self.row_of_id, named, self.invoice_count
+        )
+        return (
+            start,
+            order,
+            self.row_of_id,
+            _int32(applied["payment_id"]),
+            _int32(applied["applied_on"]),
+            _int64(applied["amount_minor"]),
+        )
+
+    def _payments(self, payments: Mapping[str, Any], promises: Mapping[str, Any]) -> Payments:
+        """Payments grouped by payer, for the customers with a promise naming no invoice."""
+        unnamed = np.zeros(self.customer_count + 1, np.bool_)
+        offsets = promises["invoice_ids.offsets"]
+        unnamed[self.promise_customer[np.diff(offsets) == 0]] = True
+        unnamed[-1] = False
+        start, order = kernels.group_wanted(
+            _int32(payments["payer_customer_id"]), self.row_of_id, unnamed, self.customer_count
+        )
+        return (
+            start,
+            order,
+            _int32(payments["value_on"]),
+            _int64(payments["amount_minor"]),
+            self._currency(payments),
+            self.payment_reversed_on,
+        )
+
+    def _ratings(self, rated: Mapping[str, Any]) -> tuple[Int32s, Int64s, Int32s, Int32s]:
+        ordinals = np.asarray(
+            [RATINGS[value] for value in rated["rating.dictionary"]] or [0], np.int32
+        )
+        return (
+            _int32(rated["originator_id"]),
+            _int64(rated["seq"]),
+            _int32(rated["rated_on"]),
+            _int32(ordinals[rated["rating"]]),
+        )
+
+    def _policies(
+        self, adopted: Mapping[str, Any], decode_policy: Callable[[str], EscalationPolicy]
+    ) -> _Policies:
+        texts = adopted["policy.dictionary"]
+        decoded = {code: decode_policy(text) for code, text in enumerate(texts)}
+        versions = [
+            (int(effective_on), decoded[int(code)])
+            for code, effective_on in zip(adopted["policy"], adopted["effective_on"], strict=True)
+        ]
+        return _Policies(versions, self.currencies)
+
+    def customer_rows(self, on_by_customer: Int32s) -> tuple[Int32s, Int32s, Int64s]:
+        """(rating ordinal, blacklisted 0/1) per customer on its date."""
+        customer_of_id = self.row_of_id
+        rating = np.zeros(self.customer_count, np.int32)
+        seq_best = np.full(self.customer_count, -1, np.int64)
+        originator_id, seq, rated_on, ordinal = self.ratings
+        kernels.latest(
+            customer_of_id, originator_id, seq, rated_on, ordinal, on_by_customer, seq_best, rating
+        )
+        blacklisted = np.zeros(self.customer_count, np.int32)
+        seq_best = np.full(self.customer_count, -1, np.int64)
+        for name, column, value in (
+            ("CustomerBlacklisted", "blacklisted_on", 1),
+            ("CustomerCleared", "cleared_on", 0),
+        ):
+            table = self.tables[name]
+            kernels.latest(
+                customer_of_id,
+                _int32(table["originator_id"]),
+                _int64(table["seq"]),
+                _int32(table[column]),
+                np.full(len(table["originator_id"]), value, np.int32),
+                on_by_customer,
+                seq_best,
+                blacklisted,
+            )
+        return rating, blacklisted, seq_best
+
+    def figures(
+        self,
+        on_by_customer: Int32s,
+        policy_by_customer: Int32s,
+        ageing: AgeingPolicy | None,
+        *,
+        per_invoice: bool,
+        invoice_buckets: bool = False,
+    ) -> tuple[list[npt.NDArray[Any]], Int64s, Int64s]:
+        """``invoice_pass`` on each customer's date: (per-invoice columns: open, disputed,
+        overdue, days past due, ageing days, buckets; customer columns; customer buckets)."""
+        open_minor = self.amount_minor.copy()
+        for name, column, sign in MOVEMENTS:
+            table = self.tables[name]
+            kernels.settle(
+                self.row_of_id,
+                _int32(table["originator_id"]),
+                _int32(table[column]),
+                _int64(table["amount_minor"]),
+                sign,
+                self.customer_of_invoice,
+                on_by_customer,
+                open_minor,
+            )
+        disputed = np.zeros(self.invoice_count, np.int64)
+        originator_id, amount, opened_on, resolved_on = self.disputes
+        kernels.dispute(
+            self.row_of_id,
+            originator_id,
+            amount,
+            opened_on,
+            resolved_on,
+            self.customer_of_invoice,
+            on_by_customer,
+            disputed,
+        )
+        width = 0 if ageing is None else len(ageing.bucket_labels)
+        rows = self.invoice_count if per_invoice else 0
+        overdue = np.empty(rows, np.int64)
+        days_max = np.empty(rows, np.int32)
+        ageing_days = np.empty(rows, np.int32)
+        buckets = np.zeros((rows if invoice_buckets else 0, width), np.int64)
+        customer_out = np.zeros((self.customer_count, 5), np.int64)
+        customer_buckets = np.zeros((self.customer_count, width), np.int64)
+        offsets, schedule_due_on, schedule_amount = self.schedule
+        kernels.invoice_pass(
+            self.customer_of_invoice,
+            on_by_customer,
+            self.policies.disputed_counts[policy_by_customer],
+            self.amount_minor,
+            self.issued_on,
+            self.due_on,
+            offsets,
+            schedule_due_on,
+            schedule_amount,
+            open_minor,
+            disputed,
+            _int64(() if ageing is None else ageing.edges_days),
+            ageing is not None and ageing.basis is AgeingBasis.ISSUE_DATE,
+            overdue,
+            days_max,
+            ageing_days,
+            buckets,
+            customer_out,
+            customer_buckets,
+        )
+        return (
+            [open_minor, disputed, overdue, days_max, ageing_days, buckets],
+            (customer_out),
+            customer_buckets,
+        )
+
+    def triggers(
+        self,
+        on_by_customer: Int32s,
+        policy_by_customer: Int32s,
+        figures: Int64s,
+        deadline_on: Int32s,
+    ) -> tuple[Int64s, Int64s, Int32s, Int32s]:
+        """``customer_pass`` on each customer's date: (reasons, customer columns, rating,
+        blacklisted)."""
+        rating, blacklisted, _ = self.customer_rows(on_by_customer)
+        reasons = np.zeros((self.customer_count, kernels.RULES, 3), np.int64)
+        out = np.zeros((self.customer_count, 5), np.int64)
+        policies = self.policies
+        kernels.customer_pass(
+            on_by_customer,
+            policy_by_customer,
+            self.customer_currency,
+            self.minor_per_major,
+            figures,
+            rating,
+            blacklisted,
+            deadline_on,
+            self.promise_start,
+            self.promise_order,
+            self.promises,
+            self.applications,
+            self.payments,
+            policies.partly_kept_counts,
+            policies.trigger_start,
+            policies.trigger_level,
+            policies.trigger_rule,
+            policies.trigger_threshold,
+            reasons,
+            out,
+        )
+        return reasons, out, rating, blacklisted
+
+    def run(
+        self,
+        on: int,
+        as_of: date,
+        known_at: datetime | None,
+        ageing_policy: AgeingPolicy,
+        invoice_buckets: bool,
+    ) -> FastPortfolio:
+        policies = self.policies
+        customer_count = self.customer_count
+        on_by_customer = np.full(customer_count, on, np.int32)
+        policy_now = int(policies.index_on(np.asarray([on], np.int32))[0])
+        policy_by_customer = np.full(customer_count, policy_now, np.int32)
+        invoice_columns, figures, customer_buckets = self.figures(
+            on_by_customer,
+            policy_by_customer,
+            ageing_policy,
+            per_invoice=True,
+            invoice_buckets=invoice_buckets,
+        )
+        promised_on = self.promises[6]
+        deadline_on = policies.deadline_on(promised_on)
+        reasons, out, rating, blacklisted = self.triggers(
+            on_by_customer, policy_by_customer, figures, deadline_on
+        )
+        raw_level = out[:, 2].copy()
+        level = raw_level.copy()
+        level_cap = np.full(customer_count, -1, np.int64)
+        since = _int32(out[:, 1])
+        held = since != NO_DATE
+        if policies.promise_suspends[policy_now] and held.any():
+            # The time-driven level is held where it stood on the day the earliest open
+            # promise was made: the same evaluation, on that day.
+            on_since = _int32(np.where(held, since, NO_DATE))
+            policy_since = policies.index_on(on_since)
+            _, figures_since, _ = self.figures(on_since, policy_since, None, per_invoice=False)
+            _, out_since, _, _ = self.triggers(on_since, policy_since, figures_since, deadline_on)
+            level_cap = np.where(held, out_since[:, 3], -1)
+            level = np.where(held, np.maximum(np.minimum(out[:, 3], level_cap), out[:, 4]), level)
+        overdue = figures[:, 2]
+        days_max = figures[:, 3]
+        long = days_max > policies.long_after_days[policy_now]
+        large = overdue > policies.large_above_minor[policy_now][self.customer_currency]
+        grade = np.where(long, np.where(large, 3, 2), np.where(large, 1, 0))
+        grade = np.where(overdue > 0, grade, -1).astype(np.int8)
+
+        status = np.empty(len(promised_on), np.int32)
+        paid = np.empty(len(promised_on), np.int64)
+        paid_on = np.empty(len(promised_on), np.int32)
+        kernels.promise_pass(
+            on, deadline_on, self.promises, self.applications, self.payments, status, paid, paid_on
+        )
+        judged_on = np.where(
+            status == kernels.KEPT,
+            paid_on,
+            np.where(
+                (status == kernels.PARTLY_KEPT) | (status == kernels.BROKEN),
+                deadline_on + 1,
+                NO_DATE,
+            ),
+        )
+        invoices = self.tables["InvoiceIssued"]
+        return FastPortfolio(
+            as_of=as_of,
+            known_at=known_at,
+            policy=policies.policies[policy_now],
+            ageing_policy=ageing_policy,
+            currencies=self.currencies,
+            invoices=InvoiceColumns(
+                invoice_id=_int32(invoices["originator_id"]),
+                customer=self.customer_of_invoice,
+                open_minor=invoice_columns[0],
+                disputed_minor=invoice_columns[1],
+                overdue_minor=invoice_columns[2],
+                days_past_due=invoice_columns[3],
+                ageing_days_max=invoice_columns[4],
+                buckets_minor=invoice_columns[5],
+            ),
+            customers=CustomerColumns(
+                customer_id=_int32(self.tables["CustomerAccountOpened"]["originator_id"]),
+                currency=self.customer_currency,
+                open_minor=figures[:, 0],
+                buckets_minor=customer_buckets,
+                ageing_days_max=figures[:, 4],
+                disputed_minor=figures[:, 1],
+                overdue_minor=overdue,
+                days_past_due_max=days_max,
+                broken_promises=out[:, 0],
+                rating=rating,
+                is_blacklisted=blacklisted == 1,
+                raw_level=raw_level,
+                level=level,
+                level_cap=level_cap,
+                grade=grade,
+                reasons=reasons,
+            ),
+            promises=PromiseColumns(
+                promise_id=_int32(self.tables["PromiseMade"]["originator_id"]),
+                customer=self.promise_customer,
+                status=status.astype(np.int8),
+                paid_minor=paid,
+                deadline_on=deadline_on,
+                judged_on=_int32(judged_on),
+            ),
+        )
+
+
+class _Policies:
+    """The policy versions as arrays: index 0 is the built-in default, then one per adoption
+    in recording order (``policy_book.policy_in_force`` semantics)."""
+
+    def __init__(
+        self, versions: list[tuple[int, EscalationPolicy]], currencies: tuple[str, ...]
+    ) -> None:
+        self.versions = versions
+        self.policies = [DEFAULT_ESCALATION_POLICY] + [policy for _, policy in versions]
+        policies = self.policies
+        self.version = _int64([policy.version for policy in policies])
+        self.disputed_counts = np.asarray([p.disputed_counts for p in policies], np.bool_)
+        self.partly_kept_counts = np.asarray(
+            [p.partly_kept_counts_as_broken for p in policies], np.bool_
+        )
+        self.promise_suspends = [p.promise_suspends for p in policies]
+        self.tolerance_days = _int32([p.promise_tolerance_days for p in policies])
+        self.long_after_days = [p.long_after_days for p in policies]
+        self.large_above_minor = [
+            _int64([p.large_above_minor(code) for code in currencies] or [0]) for p in policies
+        ]
+        levels, rules, thresholds, start = [], [], [], [0]
+        for policy in policies:
+            for level in policy.levels:
+                for trigger in level.triggers:
+                    levels.append(level.level)
+                    rules.append(RULES.index(trigger.rule))
+                    thresholds.append(trigger.threshold)
+            start.append(len(levels))
+        self.trigger_level = _int32(levels)
+        self.trigger_rule = _int32(rules)
+        self.trigger_threshold = _int64(thresholds)
+        self.trigger_start = _int64(start)
+
+    def index_on(self, on: Int32s) -> Int32s:
+        """The policy in force on each date: the highest version effective by then."""
+        index = np.zeros(len(on), np.int32)
+        version = np.full(len(on), DEFAULT_ESCALATION_POLICY.version, np.int64)
+        for position, (effective_on, policy) in enumerate(self.versions, start=1):
+            newer = (effective_on <= on) & (policy.version > version)
+            index[newer] = position
+            version[newer] = policy.version
+        return index
+
+    def deadline_on(self, promised_on: Int32s) -> Int32s:
+        """Promised date plus the tolerance of the policy in force on it."""
+        return _int32(promised_on + self.tolerance_days[self.index_on(promised_on)])

@@ -1,0 +1,403 @@
+"""The columnar fast path (projections/fast_path.py) equals the pure folds, field by field.
+
+For every invoice: its ``ageing_report`` row (grouped by invoice) and the escalation's figures
+of it; for every customer: ``escalation.evaluate`` and its ``ageing_report`` row (grouped by
+customer); for every promise: ``promises.judge``. Compared on Hypothesis-generated collections
+histories (the command steps of test_escalation_properties, plus a second policy version with
+other thresholds effective mid-period), several as-of dates, a known-at cut and drawn ageing
+policies; and on a demo ledger of 10,000 invoices with disputes, promises, ratings and a
+policy version added through the Ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Final
+from uuid import UUID
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from arledger.adapters.columnar import columns, to_columnar
+from arledger.adapters.demo import generate_demo, record_demo
+from arledger.adapters.ledger import Ledger, Session
+from arledger.adapters.serialization import CONVERTER
+from arledger.domain.errors import ArledgerError
+from arledger.domain.events import DisputeOutcome, DisputeReason, Event, PromiseMade, RiskRating
+from arledger.domain.money import Money
+from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy
+from arledger.projections import ageing, escalation, portfolio, promises
+from arledger.projections.fast_path import (
+    NO_DATE,
+    SELECT,
+    STATUSES,
+    customer_values,
+    fast_portfolio,
+    on_date,
+    values_of,
+)
+from tests.conftest import FixedClock
+from tests.property.test_escalation_properties import (
+    INVOICES,
+    START,
+    WINDOW_DAYS,
+    Step,
+    histories,
+    run,
+)
+from tests.property.test_escalation_properties import policies as escalation_policies
+
+
+def decode_policy(text: str) -> EscalationPolicy:
+    return CONVERTER.structure(json.loads(text), EscalationPolicy)
+
+
+def assert_fast_path_equals_folds(
+    events: Sequence[Event],
+    as_of: date,
+    *,
+    known_at: datetime | None = None,
+    ageing_policy: AgeingPolicy | None = None,
+) -> None:
+    log = to_columnar(events)
+    ids = [UUID(bytes=raw) for raw in log.ids.column("id").to_pylist()]
+    result = fast_portfolio(
+        columns(log, select=SELECT),
+        as_of,
+        decode_policy=decode_policy,
+        known_at=known_at,
+        ageing_policy=ageing_policy,
+        invoice_buckets=True,
+    )
+    state = portfolio.fold_all(events, known_at=known_at)
+    invoices = result.invoices
+    customers = result.customers
+
+    assert set(state.ageing.invoices) == {ids[i] for i in invoices.invoice_id}
+    assert set(state.customers) == {ids[c] for c in customers.customer_id}
+    assert state.policy_on(as_of) == result.policy
+
+    # Every invoice: the ageing row grouped by invoice, and the escalation's figures.
+    report = ageing.ageing_report(
+        state.ageing, as_of, policy=ageing_policy, grouping=ageing.AgeingGrouping.INVOICE
+    )
+    rows = {row.key: row for row in report.rows}
+    evaluations = {
+        customer_id: escalation.evaluate(state, customer_id, as_of)
+        for customer_id in state.customers
+    }
+    figures = {
+        figure.invoice_number: figure
+        for evaluation in evaluations.values()
+        for figure in evaluation.invoices
+    }
+    for index, invoice_id in enumerate(invoices.invoice_id):
+        facts = state.ageing.invoices[ids[invoice_id]]
+        assert ids[customers.customer_id[invoices.customer[index]]] == facts.customer_id
+        number = facts.invoice_number
+        row = rows.get(number)
+        fast_row = (
+            tuple(int(amount) for amount in invoices.buckets_minor[index]),
+            int(invoices.open_minor[index]),
+            int(invoices.ageing_days_max[index]),
+            int(invoices.disputed_minor[index]),
+        )
+        if row is None:
+            assert 0 == fast_row[1]
+        else:
+            assert (
+                row.buckets_minor,
+                row.open_minor,
+                row.days_past_due_max,
+                row.disputed_minor,
+            ) == (fast_row)
+        figure = figures.get(number)
+        fast_figure = (
+            int(invoices.open_minor[index]),
+            int(invoices.disputed_minor[index]),
+            int(invoices.overdue_minor[index]),
+            int(invoices.days_past_due[index]),
+        )
+        if figure is None:
+            assert 0 == fast_figure[0]
+        else:
+            expected = (
+                figure.open_minor,
+                figure.disputed_minor,
+                figure.overdue_minor,
+                figure.days_past_due,
+            )
+            assert expected == fast_figure
+
+    # Every customer: evaluate and the ageing row grouped by customer.
+    by_customer = ageing.ageing_report(
+        state.ageing, as_of, policy=ageing_policy, grouping=ageing.AgeingGrouping.CUSTOMER
+    )
+    customer_rows = {row.key: row for row in by_customer.rows}
+    assert len(customer_rows) == len(by_customer.rows), "one currency per customer"
+    for index, customer_id in enumerate(customers.customer_id):
+        history = state.customers[ids[customer_id]]
+        row = customer_rows.get(history.customer_code)
+        assert history.currency == result.currencies[customers.currency[index]]
+        expected_values = values_of(evaluations[history.customer_id], row)
+        assert expected_values == customer_values(result, index)
+
+    # Every promise: judge on the whole state, as judge_all and the KPIs do.
+    judged = result.promises
+    assert set(state.promises) == {ids[p] for p in judged.promise_id}
+    for index, promise_id in enumerate(judged.promise_id):
+        promise = state.promises[ids[promise_id]]
+        judgement = promises.judge(state, promise, as_of)
+        if judgement is None:
+            assert -1 == judged.status[index]
+            continue
+        judged_on = None if judged.judged_on[index] == NO_DATE else on_date(judged.judged_on[index])
+        assert (
+            judgement.status,
+            judgement.paid_minor,
+            judgement.deadline_on,
+            judgement.judged_on,
+        ) == (
+            STATUSES[judged.status[index]],
+            int(judged.paid_minor[index]),
+            on_date(judged.deadline_on[index]),
+            judged_on,
+        )
+
+
+ageing_policies = st.builds(
+    lambda edges, basis: AgeingPolicy(edges_days=tuple(sorted(edges)), basis=basis),
+    st.sets(st.integers(1, 150), min_size=1, max_size=5),
+    st.sampled_from(AgeingBasis),
+)
+
+
+@given(
+    history=histories,
+    policy=escalation_policies(),
+    effective=st.integers(0, WINDOW_DAYS),
+    dates=st.lists(st.integers(0, WINDOW_DAYS + 60), min_size=1, max_size=3),
+    cut=st.floats(0, 1),
+    ageing_policy=st.none() | ageing_policies,
+    data=st.data(),
+)
+def test_the_fast_path_equals_the_folds_on_generated_histories(
+    history: list[Step],
+    policy: EscalationPolicy,
+    effective: int,
+    dates: list[int],
+    cut: float,
+    ageing_policy: AgeingPolicy | None,
+    data: st.DataObject,
+) -> None:
+    """Every as-of date, on the whole log and on the log as known at a cut in its recording.
+
+    Besides dates drawn over the whole window, dates while a promise may be open (from the
+    day it was made to past its deadline), where suspension and deadlines decide.
+    """
+    ledger = run([*history, Step("adopt", (policy, effective))]).ledger
+    events = list(ledger.iter_events())
+    stamps = sorted({event.timestamp for event in events})
+    known_at = stamps[min(int(cut * len(stamps)), len(stamps) - 1)]
+    made = [event.made_on for event in events if isinstance(event, PromiseMade)]
+    on_promises = [made_on + timedelta(days=data.draw(st.integers(0, 45))) for made_on in made[:2]]
+    for as_of in [START + timedelta(days=offset) for offset in dates] + on_promises:
+        assert_fast_path_equals_folds(events, as_of, ageing_policy=ageing_policy)
+        assert_fast_path_equals_folds(events, as_of, known_at=known_at, ageing_policy=ageing_policy)
+
+
+# Invoices falling due while a promise is open: where suspension caps the level.
+suspension_histories = st.tuples(
+    st.lists(
+        st.builds(
+            lambda number, *a: Step("issue", (number, *a)),
+            st.sampled_from(INVOICES),
+            st.just(0),
+            st.integers(1, 15_000_000),
+            st.integers(0, 30),
+            st.integers(0, 40),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.lists(
+        st.builds(
+            lambda *a: Step("promise", (0, *a)),
+            st.sampled_from(("P-1", "P-2")),
+            st.integers(10_000_000, 40_000_000),
+            st.integers(20, 80),
+            st.integers(10, 40),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=2,
+    ),
+    st.lists(
+        st.builds(
+            lambda *a: Step("pay", a),
+            st.sampled_from(("BANK-1", "BANK-2")),
+            st.sampled_from(INVOICES),
+            st.integers(1, 15_000_000),
+            st.integers(20, 120),
+            st.none() | st.integers(0, 30),
+        ),
+        max_size=2,
+    ),
+).map(lambda parts: parts[0] + parts[1] + parts[2])
+
+
+@given(
+    history=suspension_histories,
+    policy=escalation_policies(),
+    effective=st.integers(0, WINDOW_DAYS),
+    offsets=st.lists(st.integers(0, 50), min_size=1, max_size=3),
+)
+def test_the_fast_path_equals_the_folds_while_promises_are_open(
+    history: list[Step], policy: EscalationPolicy, effective: int, offsets: list[int]
+) -> None:
+    ledger = run([*history, Step("adopt", (policy, effective))]).ledger
+    events = list(ledger.iter_events())
+    made = min((e.made_on for e in events if isinstance(e, PromiseMade)), default=START)
+    for offset in offsets:
+        assert_fast_path_equals_folds(events, made + timedelta(days=offset))
+
+
+# A demo ledger of 10,000 invoices with collections facts added -------------------------------
+
+DEMO_INVOICES: Final = 10_000
+DEMO_CUSTOMERS: Final = 200
+
+
+@attrs.frozen
+class PromiseTerms:
+    reference: str
+    customer_code: str
+    amount: Money
+    made_on: date
+    promised_on: date
+    named: tuple[str, ...]
+
+    def make(self, session: Session) -> list[Event]:
+        return session.make_promise(
+            customer_code=self.customer_code,
+            promise_reference=self.reference,
+            amount=self.amount,
+            promised_on=self.promised_on,
+            made_on=self.made_on,
+            contact="AP",
+            invoice_numbers=self.named,
+        )
+
+
+def demo_with_collections(seed: int) -> list[Event]:
+    """The demo ledger plus disputes, promises (named and not), withdrawals, ratings, a blacklist
+    and a stricter policy version effective mid-year, added through the Ledger."""
+    ledger = Ledger(env={"ARLEDGER_STORE": "memory"}, clock=FixedClock())
+    demo = generate_demo(seed, customers=DEMO_CUSTOMERS, invoices=DEMO_INVOICES)
+    record_demo(ledger, demo)
+    stricter = EscalationPolicy(
+        version=2,
+        long_after_days=45,
+        large_above=20_000,
+        disputed_counts=True,
+        promise_tolerance_days=7,
+        partly_kept_counts_as_broken=False,
+    )
+    ledger.run(
+        lambda s: s.adopt_policy(
+            policy=stricter, effective_on=date(2024, 7, 1), approver="CFO", reason="review"
+        )
+    )
+    ratings = tuple(RiskRating)
+    for number, invoice in enumerate(demo.invoices):
+        if number % 37 == 0:
+            reference = f"DSP-{number}"
+            opened_on = invoice.due_on + timedelta(days=number % 20)
+
+            def open_dispute(s, invoice=invoice, reference=reference, opened_on=opened_on):  # type: ignore[no-untyped-def]
+                state = s.require_invoice(invoice.invoice_number)
+                amount = max(1, state.open_minor // 2)
+                return s.open_dispute(
+                    invoice_number=invoice.invoice_number,
+                    dispute_reference=reference,
+                    amount=Money(amount, invoice.amount.currency),
+                    reason_code=DisputeReason.QUALITY,
+                    root_cause="damaged",
+                    opened_on=opened_on,
+                )
+
+            try:
+                ledger.run(open_dispute)
+                if number % 2 == 0:
+                    ledger.run(
+                        lambda s, invoice=invoice, reference=reference, opened_on=opened_on: (
+                            s.resolve_dispute(
+                                invoice_number=invoice.invoice_number,
+                                dispute_reference=reference,
+                                outcome=DisputeOutcome.REJECTED,
+                                resolved_on=opened_on + timedelta(days=40),
+                                note="no fault",
+                            )
+                        )
+                    )
+            except ArledgerError:
+                pass
+        if number % 53 == 0:
+            made_on = invoice.due_on + timedelta(days=number % 30)
+            reference = f"PRM-{number}"
+            promise = PromiseTerms(
+                reference=reference,
+                customer_code=invoice.customer_code,
+                amount=Money(invoice.amount.amount_minor // 3 + 1, invoice.amount.currency),
+                made_on=made_on,
+                promised_on=made_on + timedelta(days=number % 25),
+                named=(invoice.invoice_number,) if number % 2 else (),
+            )
+            ledger.run(promise.make)
+            if number % 5 == 0:
+                ledger.run(
+                    lambda s, reference=reference, made_on=made_on: s.withdraw_promise(
+                        promise_reference=reference,
+                        withdrawn_on=made_on + timedelta(days=3),
+                        reason="renegotiated",
+                    )
+                )
+    for number, customer in enumerate(demo.customers):
+        if number % 9 == 0:
+            ledger.run(
+                lambda s, customer=customer, number=number: s.rate_risk(
+                    customer_code=customer.customer_code,
+                    rating=ratings[number % 4],
+                    rated_on=date(2024, 1 + number % 12, 15),
+                    reason="review",
+                )
+            )
+    ledger.run(
+        lambda s: s.blacklist(
+            customer_code=demo.customers[3].customer_code,
+            blacklisted_on=date(2024, 9, 1),
+            reason="fraud",
+        )
+    )
+    return list(ledger.iter_events())
+
+
+@pytest.mark.slow
+def test_the_fast_path_equals_the_folds_on_a_demo_ledger_of_10000_invoices() -> None:
+    events = demo_with_collections(20240101)
+    assert DEMO_INVOICES == sum(1 for event in events if type(event).__name__ == "InvoiceIssued")
+    assert any(isinstance(event, PromiseMade) for event in events)
+    stamps = sorted({event.timestamp for event in events})
+    known_at = stamps[len(stamps) * 2 // 3]
+    for as_of in (date(2024, 3, 31), date(2024, 7, 15), date(2024, 12, 31)):
+        assert_fast_path_equals_folds(events, as_of)
+    assert_fast_path_equals_folds(
+        events,
+        date(2024, 10, 31),
+        known_at=known_at,
+        ageing_policy=AgeingPolicy(edges_days=(15, 45)),
+    )
