@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_SCREEN_LINES = 40
+README = ROOT / "README.md"
 
 
 def first_screen_commands() -> list[str]:
@@ -29,3 +31,16 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
     assert first_screen_commands()[1] in ci_lines
+
+
+def test_the_fast_path_example_runs_as_written(tmp_path: Path, monkeypatch: Any) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    (example,) = [block for block in blocks if "fast_portfolio(" in block]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {}
+
+    exec("from datetime import date\n" + example, namespace)
+
+    result = namespace["result"]
+    assert len(result.customers.level) == len(result.customers.grade) > 0
+    assert 100_000 == len(result.invoices.open_minor)
