@@ -5,13 +5,20 @@ Runs on SQLite files and PostgreSQL schemas (the stores that keep read models).
 
 from __future__ import annotations
 
+import gc
 from contextlib import closing
 from datetime import date
+from typing import Any
 
 import pytest
 
 from arledger import AgeingGrouping, Ledger, Money
-from arledger.adapters.read_models import ProjectionRunner, StaleRunnerError
+from arledger.adapters.read_models import (
+    ProjectionRunner,
+    ReadModelTables,
+    StaleRunnerError,
+    tables_for,
+)
 from arledger.projections import portfolio
 from tests.conftest import FixedClock
 
@@ -140,3 +147,85 @@ def test_status_reports_the_lag_behind_the_log(ledger: Ledger) -> None:
 
     assert before.head == before.lag
     assert before.head - 4 == after.lag
+
+
+class CommitsFirst:
+    """The tables of a runner, through which another runner commits one batch just before this
+    runner's first write (a real race, made to happen at a known point)."""
+
+    def __init__(self, tables: ReadModelTables, other: ProjectionRunner) -> None:
+        self.tables = tables
+        self.other = other
+        self.raced = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tables, name)
+
+    def write_batch(self, *args: Any) -> None:
+        if not self.raced:
+            self.raced = True
+            self.other.run_batch()
+        self.tables.write_batch(*args)
+
+
+def test_a_catch_up_that_lost_a_race_goes_on_from_the_winners_position(
+    ledger: Ledger, persistent_store_env: dict[str, str]
+) -> None:
+    record_some_history(ledger)
+    other = ProjectionRunner(Ledger(env=persistent_store_env), batch_size=3)
+    tables = CommitsFirst(tables_for(ledger.store_settings), other)
+    runner = ProjectionRunner(ledger, batch_size=5, tables=tables)
+    with closing(runner), closing(other):
+        folded = runner.catch_up()
+        status = runner.status()
+        stored = runner.portfolio()
+
+    assert tables.raced
+    assert status.head - 3 == folded
+    assert 0 == status.lag
+    assert same(fresh_fold(ledger), stored)
+
+
+def test_later_batches_of_a_catch_up_grow_with_what_it_has_folded(ledger: Ledger) -> None:
+    record_some_history(ledger, customers=12)
+    committed: list[int] = []
+    with closing(ProjectionRunner(ledger, batch_size=5)) as runner:
+        folded = runner.catch_up(lambda position, head: committed.append(position))
+        stored = runner.portfolio()
+
+    sizes = [b - a for a, b in zip([0, *committed], committed, strict=False)]
+    assert [5, 10, 30, 90] == sizes[:4]
+    assert 0 < sizes[-1] <= 2 * committed[-2]
+    assert committed[-1] == folded
+    assert same(fresh_fold(ledger), stored)
+
+
+class FailsToWrite:
+    """Tables whose writes fail, noting whether the garbage collector was on at the time."""
+
+    def __init__(self, tables: ReadModelTables) -> None:
+        self.tables = tables
+        self.collector_on: list[bool] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tables, name)
+
+    def write_batch(self, *args: Any) -> None:
+        self.collector_on.append(gc.isenabled())
+        raise OSError("disk full")
+
+
+def test_the_collector_pauses_during_a_catch_up_and_is_back_on_after_a_failing_one(
+    ledger: Ledger,
+) -> None:
+    record_some_history(ledger, customers=2)
+    tables = FailsToWrite(tables_for(ledger.store_settings))
+    runner = ProjectionRunner(ledger, tables=tables)
+    with closing(runner):
+        with pytest.raises(OSError, match="disk full"):
+            runner.catch_up()
+        status = runner.status()
+
+    assert [False] == tables.collector_on
+    assert gc.isenabled()
+    assert 0 == status.position

@@ -1,9 +1,10 @@
 """A projection runner killed mid-batch resumes to results equal to a rebuild.
 
-Real processes, no mocks: a child process rebuilds the stored read model in small batches over
-a few thousand events; the test polls the tracking position in the database until the child
-has committed some batches but not all, SIGKILLs it, then resumes in this process with
-``catch_up`` and checks the stored portfolio against a rebuild and a fresh fold of the log.
+Real processes, no mocks: a child process rebuilds the stored read model over a few thousand
+events, from a small first batch (later batches of a catch-up grow); the test polls the
+tracking position in the database until the child has committed some batches but not all,
+SIGKILLs it, then resumes in this process with ``catch_up`` and checks the stored portfolio
+against a rebuild and a fresh fold of the log.
 Runs on a SQLite file and a PostgreSQL schema.
 """
 
@@ -27,7 +28,8 @@ from arledger.projections import portfolio
 from tests.conftest import FixedClock
 
 CHILD_BATCH_SIZE = 10
-"""Small batches: a few hundred commits, so the child is caught between two of them."""
+"""A small first batch: commits start early (at 10, 30, 90, ... events as batches grow), so the
+child is caught between two of them."""
 DEADLINE_S = 60.0
 
 CHILD = """
