@@ -83,8 +83,11 @@ def assert_same(expected: FastPortfolio, actual: FastPortfolio) -> None:
             assert np.array_equal(want, got), f"{part}.{field.name}"
 
 
-def run(benchmark: Any, log: ColumnarLog, rounds: int) -> dict[str, Any]:
-    """Time ``apply`` per batch against the full recompute; assert the answers agree."""
+def run(benchmark: Any | None, log: ColumnarLog, rounds: int) -> dict[str, Any]:
+    """Time ``apply`` per batch against the full recompute; assert the answers agree.
+
+    ``benchmark``: pytest-benchmark's fixture, or None to time the same rounds by hand (the
+    fast path's large profile records these figures in its results file)."""
     total = log.event_count
     cuts = [total - (1 + rounds - index) * BATCH_EVENTS for index in range(rounds + 2)]
     started = time.perf_counter()
@@ -110,7 +113,13 @@ def run(benchmark: Any, log: ColumnarLog, rounds: int) -> dict[str, Any]:
         updates.append(portfolio.last_update)
         return result
 
-    benchmark.pedantic(apply, setup=lambda: ((next(batches),), {}), rounds=rounds, warmup_rounds=1)
+    if benchmark is None:
+        for _ in range(rounds + 1):  # one warm-up batch, as pedantic's
+            apply(next(batches))
+    else:
+        benchmark.pedantic(
+            apply, setup=lambda: ((next(batches),), {}), rounds=rounds, warmup_rounds=1
+        )
     for batch in batches:  # any batch a disabled benchmark left over
         portfolio.apply(batch)
 
@@ -140,7 +149,8 @@ def run(benchmark: Any, log: ColumnarLog, rounds: int) -> dict[str, Any]:
         "rows_recomputed": statistics.median(update.rows for update in updates),
         "target_ms": 5,
     }
-    benchmark.extra_info.update(figures)
+    if benchmark is not None:
+        benchmark.extra_info.update(figures)
     print(json.dumps(figures, indent=2))
     return figures
 
