@@ -273,7 +273,9 @@ class ColumnarLog:
         return int(self.ids.nbytes) + sum(int(table.nbytes) for table in self.tables.values())
 
 
-class _Collector:
+class Collector:
+    """A sink that keeps the pages in memory; ``log()`` is the columnar log they make."""
+
     def __init__(self) -> None:
         self.batches: dict[str, list[pa.RecordBatch]] = {}
 
@@ -293,7 +295,7 @@ class _Collector:
 
 def to_columnar(events: Iterable[Event], *, page_rows: int = PAGE_ROWS_DEFAULT) -> ColumnarLog:
     """The columnar form of a log (in memory)."""
-    collector = _Collector()
+    collector = Collector()
     writer = ColumnarWriter(collector, page_rows=page_rows)
     writer.write_all(events)
     writer.close()

@@ -58,6 +58,7 @@ from .columnar import (
     PAGE_ROWS_DEFAULT,
     SCHEMAS,
     TIMESTAMP,
+    Collector,
     ColumnarLog,
     ParquetSink,
     from_columnar,
@@ -1318,26 +1319,9 @@ def generate(
     return dict(pages.rows)
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.batches: dict[str, list[pa.RecordBatch]] = {}
-
-    def __call__(self, name: str, batch: pa.RecordBatch) -> None:
-        self.batches.setdefault(name, []).append(batch)
-
-    def log(self) -> ColumnarLog:
-        ids = pa.Table.from_batches(self.batches.pop("ids", []), schema=IDS_SCHEMA)
-        tables = {
-            name: pa.Table.from_batches(self.batches[name], schema=SCHEMAS[name])
-            for name in SCHEMAS
-            if name in self.batches
-        }
-        return ColumnarLog(ids=ids, tables=tables)
-
-
 def generate_columnar(invoices: int, seed: int, **options: Any) -> ColumnarLog:
     """The synthetic ledger in memory (for tests and benchmarks); options as ``generate``."""
-    collector = _Collector()
+    collector = Collector()
     generate(invoices, seed, collector, **options)
     return collector.log()
 
