@@ -268,6 +268,19 @@ class ColumnarLog:
     def event_count(self) -> int:
         return sum(table.num_rows for table in self.tables.values())
 
+    def between(self, after: int, upto: int) -> ColumnarLog:
+        """The events with ``after < seq <= upto`` (the ids table shared): a batch of the log,
+        as an incremental update takes it."""
+        return ColumnarLog(
+            ids=self.ids,
+            tables={
+                name: table.filter(
+                    pc.and_(pc.greater(table["seq"], after), pc.less_equal(table["seq"], upto))
+                )
+                for name, table in self.tables.items()
+            },
+        )
+
     @property
     def nbytes(self) -> int:
         return int(self.ids.nbytes) + sum(int(table.nbytes) for table in self.tables.values())

@@ -63,6 +63,7 @@ from .columnar import (
     ParquetSink,
     from_columnar,
 )
+from .demo import OWNERS
 from .ledger import Ledger
 
 Sink = Callable[[str, pa.RecordBatch], None]
@@ -94,16 +95,6 @@ CURRENCIES: Final = ("CNY", "USD", "EUR")
 _CURRENCY_P: Final = (0.5, 0.3, 0.2)
 AMOUNT_SCALE: Final = (7, 1, 1)
 """Major-unit scale of a typical amount per currency (CNY, USD, EUR), so values look alike."""
-OWNERS: Final = (
-    "Li Wei",
-    "Wang Fang",
-    "Zhang Min",
-    "Chen Jing",
-    "Liu Yang",
-    "Maria Schmidt",
-    "John Carter",
-    "Ana Silva",
-)
 CONTACTS: Final = (
     "Zhao Lei (finance)",
     "Sun Li (purchasing)",

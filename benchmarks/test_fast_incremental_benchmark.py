@@ -34,7 +34,6 @@ from typing import Any, Final
 
 import attrs
 import numpy as np
-import pyarrow.compute as pc
 import pytest
 
 from arledger.adapters import columnar
@@ -60,19 +59,6 @@ def decode_policy(text: str) -> EscalationPolicy:
     return CONVERTER.structure(json.loads(text), EscalationPolicy)
 
 
-def slice_log(log: ColumnarLog, after: int, upto: int) -> ColumnarLog:
-    """The events with ``after < seq <= upto`` (the ids table shared)."""
-    return ColumnarLog(
-        ids=log.ids,
-        tables={
-            name: table.filter(
-                pc.and_(pc.greater(table["seq"], after), pc.less_equal(table["seq"], upto))
-            )
-            for name, table in log.tables.items()
-        },
-    )
-
-
 def assert_same(expected: FastPortfolio, actual: FastPortfolio) -> None:
     assert (expected.policy, expected.currencies) == (actual.policy, actual.currencies)
     for part in ("invoices", "customers", "promises"):
@@ -92,14 +78,14 @@ def run(benchmark: Any | None, log: ColumnarLog, rounds: int) -> dict[str, Any]:
     cuts = [total - (1 + rounds - index) * BATCH_EVENTS for index in range(rounds + 2)]
     started = time.perf_counter()
     portfolio = IncrementalPortfolio(
-        columnar.columns(slice_log(log, 0, cuts[0]), select=SELECT),
+        columnar.columns(log.between(0, cuts[0]), select=SELECT),
         AS_OF,
         decode_policy=decode_policy,
     )
     build_s = time.perf_counter() - started
     batches = iter(
         [
-            columnar.columns(slice_log(log, after, upto), select=SELECT)
+            columnar.columns(log.between(after, upto), select=SELECT)
             for after, upto in itertools.pairwise(cuts)
         ]
     )

@@ -21,7 +21,6 @@ from typing import Any, Final
 
 import attrs
 import numpy as np
-import pyarrow.compute as pc
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -68,19 +67,6 @@ def assert_same(expected: FastPortfolio, actual: FastPortfolio) -> None:
             assert np.array_equal(want, got), f"{part}.{field.name}"
 
 
-def slice_log(log: ColumnarLog, after: int, upto: int) -> ColumnarLog:
-    """The events with ``after < seq <= upto`` (the ids table shared)."""
-    return ColumnarLog(
-        ids=log.ids,
-        tables={
-            name: table.filter(
-                pc.and_(pc.greater(table["seq"], after), pc.less_equal(table["seq"], upto))
-            )
-            for name, table in log.tables.items()
-        },
-    )
-
-
 def slice_columns(whole: dict[str, dict[str, Any]], after: int, upto: int) -> dict[str, Any]:
     """The same cut made on the whole log's columns (so with the whole log's dictionaries)."""
     return {
@@ -105,7 +91,7 @@ def check_batches(
 
     def part(after: int, upto: int) -> dict[str, Any]:
         if own_dictionaries:
-            return columns(slice_log(log, after, upto), select=WITH_SEQ)
+            return columns(log.between(after, upto), select=WITH_SEQ)
         return slice_columns(whole, after, upto)
 
     def full(upto: int) -> FastPortfolio:
@@ -230,7 +216,7 @@ def portfolio_of(
     log: ColumnarLog, upto: int, as_of: date = date(2025, 12, 31)
 ) -> IncrementalPortfolio:
     return IncrementalPortfolio(
-        columns(slice_log(log, 0, upto), select=SELECT),
+        columns(log.between(0, upto), select=SELECT),
         as_of,
         decode_policy=decode_policy,
         share_full=1.0,
@@ -239,7 +225,7 @@ def portfolio_of(
 
 def full_of(log: ColumnarLog, upto: int, as_of: date = date(2025, 12, 31)) -> FastPortfolio:
     return fast_portfolio(
-        columns(slice_log(log, 0, upto), select=SELECT), as_of, decode_policy=decode_policy
+        columns(log.between(0, upto), select=SELECT), as_of, decode_policy=decode_policy
     )
 
 
@@ -249,7 +235,7 @@ def test_a_batch_with_new_customers_and_invoices_recomputes_only_its_customers()
     total = log.event_count
     base = total * 2 // 3
     portfolio = portfolio_of(log, base)
-    batch = columns(slice_log(log, base, total), select=SELECT)
+    batch = columns(log.between(base, total), select=SELECT)
     assert len(batch["CustomerAccountOpened"]["originator_id"]) > 0
     assert len(batch["InvoiceIssued"]["originator_id"]) > 0
     customers_before = len(portfolio.result.customers.customer_id)
@@ -266,7 +252,7 @@ def test_an_empty_batch_changes_nothing() -> None:
     total = log.event_count
     portfolio = portfolio_of(log, total)
     before = full_of(log, total)
-    assert_same(before, portfolio.apply(columns(slice_log(log, total, total), select=SELECT)))
+    assert_same(before, portfolio.apply(columns(log.between(total, total), select=SELECT)))
     assert 0 == portfolio.last_update.events
     assert_same(before, portfolio.apply({}))
     assert 0 == portfolio.last_update.events
@@ -281,7 +267,7 @@ def test_a_policy_version_in_a_batch_recomputes_everyone() -> None:
     assert 1 == log.tables["EscalationPolicyAdopted"].num_rows
     as_of = date(2025, 3, 1)
     portfolio = portfolio_of(log, total - 1, as_of)
-    result = portfolio.apply(columns(slice_log(log, total - 1, total), select=SELECT))
+    result = portfolio.apply(columns(log.between(total - 1, total), select=SELECT))
     assert portfolio.last_update.full
     assert_same(full_of(log, total, as_of), result)
     assert 2 == result.policy_version
@@ -303,7 +289,7 @@ def test_a_batch_with_a_new_currency_recomputes_everyone() -> None:
     total = log.event_count
     portfolio = portfolio_of(log, first_cny - 1, date(2025, 3, 1))
     assert ("USD",) == portfolio.result.currencies
-    result = portfolio.apply(columns(slice_log(log, first_cny - 1, total), select=SELECT))
+    result = portfolio.apply(columns(log.between(first_cny - 1, total), select=SELECT))
     assert portfolio.last_update.full
     assert_same(full_of(log, total, date(2025, 3, 1)), result)
 
@@ -314,11 +300,11 @@ def test_a_payment_settling_another_customers_invoice_is_refused_and_changes_not
     base = total - 200
     portfolio = portfolio_of(log, base)
     before = full_of(log, base)
-    batch = columns(slice_log(log, base, total), select=SELECT)
+    batch = columns(log.between(base, total), select=SELECT)
     applied = batch["PaymentApplied"]
     assert len(applied["payment_id"]) > 0
     # Point the batch's first application at a payment of a customer other than the invoice's.
-    received = columns(slice_log(log, 0, base), select=SELECT)["PaymentReceived"]
+    received = columns(log.between(0, base), select=SELECT)["PaymentReceived"]
     payer_of = dict(
         zip(received["originator_id"].tolist(), received["payer_customer_id"].tolist(), strict=True)
     )
@@ -348,7 +334,7 @@ def test_a_row_of_an_unknown_aggregate_is_refused_and_changes_nothing() -> None:
     total = log.event_count
     base = total - 200
     portfolio = portfolio_of(log, base)
-    batch = columns(slice_log(log, base, total), select=SELECT)
+    batch = columns(log.between(base, total), select=SELECT)
     forged = dict(batch)
     invoices = dict(batch["InvoiceIssued"])
     customer_ids = invoices["customer_id"].copy()
