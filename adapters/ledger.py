@@ -69,7 +69,7 @@ from arledger.projections.portfolio import fold_all as fold_portfolio
 
 from .read_models import ProjectionRunner, StaleRunnerError
 from .serialization import CattrsMapper, register_event_topics
-from .store import describe_store, store_env
+from .store import describe_store, store_env, table_creation_serialised
 
 T = TypeVar("T")
 
@@ -836,7 +836,8 @@ class Ledger(Application[UUID]):
             )
         self._runner: ProjectionRunner | None = None
         register_event_topics()
-        super().__init__(env=self.store_settings)
+        with table_creation_serialised(self.store_settings):
+            super().__init__(env=self.store_settings)
 
     def projection_runner(self) -> ProjectionRunner:
         """The runner of the stored read models (SQLite and PostgreSQL stores)."""

@@ -61,6 +61,7 @@ from .runner_events import (
     RecorderEventReader,
     StoredRow,
 )
+from .store import postgres_connect_args
 
 BATCH_SIZE_DEFAULT: Final = 5000
 """Events in a catch-up's first transaction (and in ``run_batch``'s): large enough to amortise
@@ -486,14 +487,7 @@ def tables_for(settings: Mapping[str, str]) -> ReadModelTables:
         return SQLiteTables(settings["SQLITE_DBNAME"])
     if module.endswith("postgres"):
         return PostgresTables(
-            {
-                "host": settings["POSTGRES_HOST"],
-                "port": settings["POSTGRES_PORT"],
-                "dbname": settings["POSTGRES_DBNAME"],
-                "user": settings["POSTGRES_USER"],
-                "password": settings.get("POSTGRES_PASSWORD", ""),
-            },
-            settings.get("POSTGRES_SCHEMA") or None,
+            postgres_connect_args(settings), settings.get("POSTGRES_SCHEMA") or None
         )
     raise ConfigurationError(
         "stored read models need a SQLite or PostgreSQL store; in-memory ledgers replay",

@@ -10,7 +10,8 @@ The result is the eventsourcing environment for ``Ledger``; keys eventsourcing a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Final
 
 from arledger.domain.errors import ConfigurationError
@@ -77,3 +78,41 @@ def describe_store(env: Mapping[str, str]) -> str:
             f"{env.get('POSTGRES_PORT')}/{env.get('POSTGRES_DBNAME')}"
         )
     return "in-memory"
+
+
+TABLE_CREATION_LOCK: Final = 4_242_016
+"""PostgreSQL advisory lock key held while a Ledger creates the library's tables."""
+
+
+def postgres_connect_args(settings: Mapping[str, str]) -> dict[str, str]:
+    """psycopg.connect keyword arguments for the PostgreSQL store an environment selects."""
+    return {
+        "host": settings["POSTGRES_HOST"],
+        "port": settings["POSTGRES_PORT"],
+        "dbname": settings["POSTGRES_DBNAME"],
+        "user": settings["POSTGRES_USER"],
+        "password": settings.get("POSTGRES_PASSWORD", ""),
+    }
+
+
+@contextmanager
+def table_creation_serialised(settings: Mapping[str, str]) -> Iterator[None]:
+    """On PostgreSQL, one process at a time creates the store's tables.
+
+    The library creates its tables with CREATE ... IF NOT EXISTS when a Ledger is constructed;
+    PostgreSQL fails such statements run at the same moment in two sessions ("duplicate key
+    value violates unique constraint pg_type_typname_nsp_index", "tuple concurrently updated"),
+    so services starting together on a new schema would crash. A session-level advisory lock on
+    a connection of its own makes them take turns; other stores need nothing.
+    """
+    if not settings.get("PERSISTENCE_MODULE", "").endswith("postgres"):
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(**postgres_connect_args(settings), autocommit=True) as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (TABLE_CREATION_LOCK,))
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (TABLE_CREATION_LOCK,))

@@ -6,9 +6,8 @@ and each makes 550 allocation attempts on random payments: three in four explici
 the ten invoices, 1.00 to 10.00 each), one in four automatic (oldest due first). Every command
 runs through ``Ledger.run``, which re-runs it from fresh state after a version conflict; a command
 that still conflicts after its retries raises ``ConcurrencyError`` and is counted as reported.
-The domain refuses what would over-allocate a payment or an invoice. (The workers construct
-their ledgers one at a time: the library's table creation, run by several processes at the same
-moment, fails on PostgreSQL with "tuple concurrently updated".)
+The domain refuses what would over-allocate a payment or an invoice. The workers construct their
+ledgers at the same moment too (the Ledger serialises the library's table creation).
 
 Afterwards, from the store:
 - every allocation a worker saw succeed is stored exactly once, and nothing else is
@@ -116,23 +115,21 @@ class CountingLedger(Ledger):  # type: ignore[misc]  # mypy sees the re-exported
         return super().session()
 
 
-def worker(env: dict[str, str], seed: int, barrier: Any, starting: Any, results: Any) -> None:
+def worker(env: dict[str, str], seed: int, barrier: Any, results: Any) -> None:
     """Run the attempts; put (seed, outcomes, allocations) or (seed, traceback, None)."""
     try:
-        results.put(attempt_allocations(env, seed, barrier, starting))
+        results.put(attempt_allocations(env, seed, barrier))
     except BaseException:
         barrier.abort()  # the others stop waiting for this one at once
         results.put((seed, traceback.format_exc(), None))
         raise
 
 
-def attempt_allocations(env: dict[str, str], seed: int, barrier: Any, starting: Any) -> Report:
+def attempt_allocations(env: dict[str, str], seed: int, barrier: Any) -> Report:
     """Make ``ATTEMPTS_PER_WORKER`` allocation attempts; report each outcome."""
     rng = random.Random(seed)
-    # One at a time: constructing a ledger runs the library's CREATE ... IF NOT EXISTS, and
-    # PostgreSQL fails such statements run at the same moment ("tuple concurrently updated").
-    with starting:
-        ledger = CountingLedger(env)
+    # All at once: the Ledger serialises its table creation (test_concurrent_start.py).
+    ledger = CountingLedger(env)
     outcomes: Counter[str] = Counter()
     allocations: list[Allocation] = []
     try:
@@ -171,10 +168,9 @@ def attempt_allocations(env: dict[str, str], seed: int, barrier: Any, starting: 
 def run_workers(env: dict[str, str]) -> list[Report]:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(WORKERS)
-    starting = context.Lock()
     results = context.Queue()
     processes = [
-        context.Process(target=worker, args=(env, seed, barrier, starting, results))
+        context.Process(target=worker, args=(env, seed, barrier, results))
         for seed in range(WORKERS)
     ]
     for process in processes:
