@@ -5,8 +5,14 @@ Each kernel restates one piece of a pure fold's sequential semantics (oldest ins
 first, disputed money taken off the oldest overdue parts, a promise judged from the payments in
 its window) as a loop, because those rules are sequential by nature and a loop states them
 exactly; ``fast_path`` prepares the arrays and is the public API. Invariant: every kernel is a
-function of its inputs only and writes nothing but the output arrays it is given; a date of
-``NO_DATE`` means "never" (not yet happened, or no evaluation for this customer).
+function of its inputs only and writes nothing but the output arrays it is given, each output
+element by exactly one loop iteration in a fixed order, so a result never depends on how the
+work was split between threads; a date of ``NO_DATE`` means "never" (not yet happened, or no
+evaluation for this customer).
+
+The portfolio is evaluated on one date, and for the customers an open promise holds (see
+``fast_path``) once more on the day their earliest open promise was made: every pass over
+movements and invoices does both evaluations at once, so each row is read once.
 
 Codes shared with ``fast_path``: promise status is the index in ``PromiseStatus`` (``NOT_MADE``
 before it was made); a rule is the index in ``TriggerRule``.
@@ -41,6 +47,11 @@ BROKEN_PROMISES: Final = 2
 RISK_RATING: Final = 3
 BLACKLISTED: Final = 4
 
+SCRATCH: Final = 64
+"""Payments a promise's window holds before ``judge`` needs a larger buffer than its thread's."""
+CHUNKS_PER_THREAD: Final = 8
+"""Work items per thread in the parallel passes: small enough to even out uneven chunks."""
+
 Int32s = npt.NDArray[np.int32]
 Int64s = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -49,6 +60,32 @@ Bools = npt.NDArray[np.bool_]
 def _kernel(function: F) -> F:
     """``numba.njit(cache=True)``, typed for mypy (numba ships no type hints)."""
     return cast(F, numba.njit(cache=True, nogil=True)(function))
+
+
+def _inline(function: F) -> F:
+    """``_kernel`` inlined into its callers (in Numba's IR): a call passes every array of its
+    tuples, with a reference count taken and dropped on each, which shared between threads
+    would cost more than the work."""
+    return cast(F, numba.njit(cache=True, nogil=True, inline="always")(function))
+
+
+def _parallel_kernel(function: F) -> F:
+    """``_kernel`` whose ``numba.prange`` loops run on Numba's threads."""
+    return cast(F, numba.njit(cache=True, nogil=True, parallel=True)(function))
+
+
+def threads() -> int:
+    """How many threads the parallel kernels split their work between (Numba's setting, read
+    outside the kernels: read inside, it would keep them from being cached)."""
+    return int(numba.get_num_threads())
+
+
+@_kernel
+def index_rows(originator_id: Int32s, row_of_id: Int32s) -> None:
+    """Write each id's row into ``row_of_id`` (what ``row_of_id[ids] = arange`` does, without
+    the arange: millions of rows)."""
+    for row in range(originator_id.shape[0]):
+        row_of_id[originator_id[row]] = row
 
 
 @_kernel
@@ -75,15 +112,41 @@ def group(keys: Int32s, group_count: int) -> tuple[Int64s, Int64s]:
 
 
 @_kernel
-def group_wanted(
-    ids: Int32s, row_of_id: Int32s, wanted: Bools, group_count: int
-) -> tuple[Int64s, Int64s]:
-    """``group`` keyed by the row of each id, leaving out rows whose key is not ``wanted``."""
-    keys = np.empty(ids.shape[0], np.int32)
-    for row in range(ids.shape[0]):
-        key = row_of_id[ids[row]]
-        keys[row] = key if key >= 0 and wanted[key] else -1
-    return group(keys, group_count)
+def link(row_of_id: Int32s, originator_id: Int32s, group_count: int) -> tuple[Int32s, Int32s]:
+    """(first, next): the rows of each group (the row of each originator) as a chain in row
+    order, ``first[g]``, ``next[first[g]]``, ... until -1; rows of unknown originators left
+    out. For few rows over many groups, where ``group`` would cost a long ``start`` array."""
+    first = np.full(group_count, -1, np.int32)
+    after = np.full(originator_id.shape[0], -1, np.int32)
+    for row in range(originator_id.shape[0] - 1, -1, -1):
+        key = row_of_id[originator_id[row]]
+        if key >= 0:
+            after[row] = first[key]
+            first[key] = row
+    return first, after
+
+
+@_kernel
+def match_resolutions(
+    row_of_id: Int32s,
+    first: Int32s,
+    after: Int32s,
+    originator_id: Int32s,
+    resolved_on: Int32s,
+    resolved_on_out: Int32s,
+    ambiguous_out: Bools,
+) -> None:
+    """Date each dispute resolved (``resolved_on_out``, by dispute row), for resolutions whose
+    invoice has one dispute: a resolution names a dispute of its invoice, so that one. Where an
+    invoice has several, ``ambiguous_out`` marks the resolution, to be matched by reference."""
+    for row in range(originator_id.shape[0]):
+        invoice = row_of_id[originator_id[row]]
+        dispute = first[invoice] if invoice >= 0 else -1
+        assert dispute >= 0, "a dispute resolved before it was opened"
+        if after[dispute] < 0:
+            resolved_on_out[dispute] = resolved_on[row]
+        else:
+            ambiguous_out[row] = True
 
 
 @_kernel
@@ -93,40 +156,28 @@ def settle(
     on: Int32s,
     amount_minor: Int64s,
     sign: int,
+    as_of: int,
     customer_of_invoice: Int32s,
-    on_by_customer: Int32s,
-    open_minor: Int64s,
+    since_by_customer: Int32s,
+    settled_minor: Int64s,
+    settled_minor_since: Int64s,
 ) -> None:
-    """Take each movement dated on or before its customer's date off its invoice's open
-    amount (``sign`` -1 for a movement that reopens)."""
+    """Add each movement dated on or before ``as_of`` to what its invoice has settled, and
+    those dated on or before its customer's ``since_by_customer`` date (when not ``NO_DATE``)
+    to ``settled_minor_since`` (no rows: no customer has one); ``sign`` -1 for a movement
+    that reopens."""
+    with_since = settled_minor_since.shape[0] > 0
     for row in range(originator_id.shape[0]):
         invoice = invoice_of_id[originator_id[row]]
         if invoice < 0:
             continue
-        limit = on_by_customer[customer_of_invoice[invoice]]
-        if limit != NO_DATE and on[row] <= limit:
-            open_minor[invoice] -= sign * amount_minor[row]
-
-
-@_kernel
-def dispute(
-    invoice_of_id: Int32s,
-    originator_id: Int32s,
-    amount_minor: Int64s,
-    opened_on: Int32s,
-    resolved_on: Int32s,
-    customer_of_invoice: Int32s,
-    on_by_customer: Int32s,
-    disputed_minor: Int64s,
-) -> None:
-    """Add each dispute open on its customer's date (opened by then, not resolved by then)."""
-    for row in range(originator_id.shape[0]):
-        invoice = invoice_of_id[originator_id[row]]
-        if invoice < 0:
-            continue
-        limit = on_by_customer[customer_of_invoice[invoice]]
-        if limit != NO_DATE and opened_on[row] <= limit and resolved_on[row] > limit:
-            disputed_minor[invoice] += amount_minor[row]
+        day = on[row]
+        if day <= as_of:
+            settled_minor[invoice] += sign * amount_minor[row]
+        if with_since:
+            limit = since_by_customer[customer_of_invoice[invoice]]
+            if limit != NO_DATE and day <= limit:
+                settled_minor_since[invoice] += sign * amount_minor[row]
 
 
 @_kernel
@@ -152,97 +203,218 @@ def latest(
             value_best[customer] = value[row]
 
 
-@_kernel
-def invoice_pass(
-    customer_of_invoice: Int32s,
-    on_by_customer: Int32s,
-    disputed_counts_by_customer: Bools,
-    amount_minor: Int64s,
-    issued_on: Int32s,
-    due_on: Int32s,
-    schedule_offsets: Int64s,
-    schedule_due_on: Int32s,
-    schedule_amount_minor: Int64s,
-    open_minor: Int64s,
-    disputed_minor: Int64s,
+Disputes = tuple[Int32s, Int32s, Int64s, Int32s, Int32s]
+"""By invoice (first, next chains), amount, opened on, resolved on."""
+Schedule = tuple[Int64s, Int32s, Int32s, Int64s, Int32s, Int64s]
+"""Per invoice: amount, issued on, due on, instalment offsets, instalment due on and amount."""
+
+
+@_inline
+def _disputed(disputes: Disputes, invoice: int, on: int) -> int:
+    """What is in dispute on ``invoice`` on ``on``: opened by then, not resolved by then."""
+    first, after, amount_minor, opened_on, resolved_on = disputes
+    total = 0
+    dispute = first[invoice]
+    while dispute >= 0:
+        if opened_on[dispute] <= on and resolved_on[dispute] > on:
+            total += amount_minor[dispute]
+        dispute = after[dispute]
+    return total
+
+
+@_inline
+def _bucket(basis_days: int, edges_days: Int64s) -> int:
+    if basis_days <= 0:
+        return 0
+    for edge in range(edges_days.shape[0]):
+        if basis_days <= edges_days[edge]:
+            return edge + 1
+    return int(edges_days.shape[0] + 1)
+
+
+@_inline
+def _age(
+    invoice: int,
+    on: int,
+    open_amount: int,
+    uncounted: int,
+    schedule: Schedule,
+    ageing: bool,
     edges_days: Int64s,
     issue_basis: bool,
+    customer: int,
+    customer_buckets_out: Int64s,
+    buckets_out: Int64s,
+) -> tuple[int, int, int]:
+    """(overdue, days past due, ageing days) of an invoice with ``open_amount`` open on
+    ``on``, part by part, ``uncounted`` (disputed money the policy does not count) taken off
+    the oldest overdue parts; with ``ageing``, adds its ageing buckets to
+    ``customer_buckets_out[customer]`` (when it has columns) and to ``buckets_out[invoice]``
+    (when it has rows)."""
+    amount_minor, issued_on, due_on, offsets, part_due_on_of, part_amount_of = schedule
+    width = customer_buckets_out.shape[1] if ageing else 0
+    with_buckets = buckets_out.shape[0] > 0
+    amount = amount_minor[invoice]
+    remaining = amount - open_amount
+    first = offsets[invoice]
+    last = offsets[invoice + 1]
+    parts = last - first if last > first else 1
+    overdue = 0
+    days_max = 0
+    ageing_days_max = 0
+    for part in range(parts):
+        if last > first:
+            part_due_on = part_due_on_of[first + part]
+            part_amount = part_amount_of[first + part]
+        else:
+            part_due_on = due_on[invoice]
+            part_amount = amount
+        # Settlements go to the oldest instalment first (``open_by_instalment``).
+        taken = min(remaining, part_amount)
+        remaining -= taken
+        part_open = part_amount - taken
+        if part_open == 0:
+            continue
+        days = on - part_due_on
+        if width:
+            basis_days = on - issued_on[invoice] if issue_basis else days
+            index = _bucket(basis_days, edges_days)
+            customer_buckets_out[customer, index] += part_open
+            if with_buckets:
+                buckets_out[invoice, index] += part_open
+            ageing_days_max = max(ageing_days_max, basis_days)
+        if days < 1:
+            continue
+        # Disputed money comes off the oldest overdue parts first.
+        taken_off = min(part_open, uncounted)
+        uncounted -= taken_off
+        if part_open > taken_off:
+            overdue += part_open - taken_off
+            days_max = max(days_max, days)
+    assert remaining == 0
+    return overdue, days_max, ageing_days_max
+
+
+@_parallel_kernel
+def invoice_pass(
+    threads: int,
+    customer_of_invoice: Int32s,
+    as_of: int,
+    disputed_counts: bool,
+    since_by_customer: Int32s,
+    disputed_counts_since: Bools,
+    schedule: Schedule,
+    settled_minor: Int64s,
+    settled_minor_since: Int64s,
+    disputes: Disputes,
+    edges_days: Int64s,
+    issue_basis: bool,
+    open_out: Int64s,
+    disputed_out: Int64s,
     overdue_out: Int64s,
     days_out: Int32s,
     ageing_days_out: Int32s,
     buckets_out: Int64s,
     customer_out: Int64s,
     customer_buckets_out: Int64s,
+    customer_since_out: Int64s,
 ) -> None:
-    """Per invoice on its customer's date: what is open, disputed, overdue and counted, days
-    past due, and the ageing buckets; summed per customer.
+    """Per invoice on ``as_of``: what is open, disputed, overdue and counted, days past due,
+    and the ageing buckets; summed per customer. For the invoices of a customer with a
+    ``since_by_customer`` date, also its overdue amount and days past due on that date
+    (``disputed_counts_since`` of the policy then; no ageing), summed per customer.
 
-    ``open_minor`` comes in as amount minus what ``settle`` counted and ``disputed_minor`` as
-    what ``dispute`` counted; both leave clamped (0 for an invoice not yet issued). The
-    per-invoice outputs may be empty (then only the customer sums are made), as may
-    ``buckets_out`` (per-invoice buckets: 8 bytes per bucket per invoice) and the bucket width
-    (then no ageing). ``customer_out`` columns: open, disputed, overdue, days past due max,
-    ageing days max.
+    ``settled_minor`` (and ``_since``) come from ``settle``. ``buckets_out`` (per-invoice
+    buckets: 8 bytes per bucket per invoice) may have no rows. ``customer_out`` columns: open,
+    disputed, overdue, days past due max, ageing days max; ``customer_since_out``: overdue,
+    days past due max. Each thread takes the invoices of one range of customers, so every
+    customer's sums are added by one thread, in invoice order.
     """
-    with_invoices = overdue_out.shape[0] > 0
-    with_buckets = buckets_out.shape[0] > 0
-    width = customer_buckets_out.shape[1]
-    edge_count = edges_days.shape[0]
+    customer_count = customer_out.shape[0]
+    ranges = threads if customer_count >= 1024 * threads else 1
+    for part in numba.prange(ranges):
+        _invoices(
+            customer_count * part // ranges,
+            customer_count * (part + 1) // ranges,
+            customer_of_invoice,
+            as_of,
+            disputed_counts,
+            since_by_customer,
+            disputed_counts_since,
+            schedule,
+            settled_minor,
+            settled_minor_since,
+            disputes,
+            edges_days,
+            issue_basis,
+            open_out,
+            disputed_out,
+            overdue_out,
+            days_out,
+            ageing_days_out,
+            buckets_out,
+            customer_out,
+            customer_buckets_out,
+            customer_since_out,
+        )
+
+
+@_kernel
+def _invoices(
+    low: int,
+    high: int,
+    customer_of_invoice: Int32s,
+    as_of: int,
+    disputed_counts: bool,
+    since_by_customer: Int32s,
+    disputed_counts_since: Bools,
+    schedule: Schedule,
+    settled_minor: Int64s,
+    settled_minor_since: Int64s,
+    disputes: Disputes,
+    edges_days: Int64s,
+    issue_basis: bool,
+    open_out: Int64s,
+    disputed_out: Int64s,
+    overdue_out: Int64s,
+    days_out: Int32s,
+    ageing_days_out: Int32s,
+    buckets_out: Int64s,
+    customer_out: Int64s,
+    customer_buckets_out: Int64s,
+    customer_since_out: Int64s,
+) -> None:
+    """``invoice_pass`` for the invoices of the customers in rows ``low`` to ``high``."""
+    amount_minor, issued_on = schedule[0], schedule[1]
+    no_buckets = customer_buckets_out[:0]
     for invoice in range(customer_of_invoice.shape[0]):
         customer = customer_of_invoice[invoice]
-        on = on_by_customer[customer]
-        if on == NO_DATE:
+        assert customer >= 0, "an invoice of an unknown customer"
+        if customer < low or customer >= high:
             continue
-        amount = amount_minor[invoice]
-        open_amount = open_minor[invoice] if issued_on[invoice] <= on else 0
+        open_amount = 0
+        disputed = 0
         overdue = 0
         days_max = 0
         ageing_days_max = 0
-        disputed = 0
+        if issued_on[invoice] <= as_of:
+            open_amount = amount_minor[invoice] - settled_minor[invoice]
         if open_amount > 0:
-            assert open_amount <= amount
-            disputed = min(disputed_minor[invoice], open_amount)
-            uncounted = 0 if disputed_counts_by_customer[customer] else disputed
-            remaining = amount - open_amount
-            first = schedule_offsets[invoice]
-            last = schedule_offsets[invoice + 1]
-            parts = last - first if last > first else 1
-            for part in range(parts):
-                if last > first:
-                    part_due_on = schedule_due_on[first + part]
-                    part_amount = schedule_amount_minor[first + part]
-                else:
-                    part_due_on = due_on[invoice]
-                    part_amount = amount
-                # Settlements go to the oldest instalment first (``open_by_instalment``).
-                taken = min(remaining, part_amount)
-                remaining -= taken
-                part_open = part_amount - taken
-                if part_open == 0:
-                    continue
-                days = on - part_due_on
-                if width:
-                    basis_days = on - issued_on[invoice] if issue_basis else days
-                    index = 0
-                    if basis_days > 0:
-                        index = edge_count + 1
-                        for edge in range(edge_count):
-                            if basis_days <= edges_days[edge]:
-                                index = edge + 1
-                                break
-                    customer_buckets_out[customer, index] += part_open
-                    if with_buckets:
-                        buckets_out[invoice, index] += part_open
-                    ageing_days_max = max(ageing_days_max, basis_days)
-                if days < 1:
-                    continue
-                # Disputed money comes off the oldest overdue parts first.
-                taken_off = min(part_open, uncounted)
-                uncounted -= taken_off
-                if part_open > taken_off:
-                    overdue += part_open - taken_off
-                    days_max = max(days_max, days)
-            assert remaining == 0
+            assert open_amount <= amount_minor[invoice]
+            disputed = min(_disputed(disputes, invoice, as_of), open_amount)
+            overdue, days_max, ageing_days_max = _age(
+                invoice,
+                as_of,
+                open_amount,
+                0 if disputed_counts else disputed,
+                schedule,
+                True,
+                edges_days,
+                issue_basis,
+                customer,
+                customer_buckets_out,
+                buckets_out,
+            )
             customer_out[customer, 0] += open_amount
             customer_out[customer, 1] += disputed
             customer_out[customer, 2] += overdue
@@ -250,42 +422,234 @@ def invoice_pass(
             customer_out[customer, 4] = max(customer_out[customer, 4], ageing_days_max)
         else:
             assert open_amount == 0
-        if with_invoices:
-            open_minor[invoice] = open_amount
-            disputed_minor[invoice] = disputed
-            overdue_out[invoice] = overdue
-            days_out[invoice] = days_max
-            ageing_days_out[invoice] = ageing_days_max
+        open_out[invoice] = open_amount
+        disputed_out[invoice] = disputed
+        overdue_out[invoice] = overdue
+        days_out[invoice] = days_max
+        ageing_days_out[invoice] = ageing_days_max
+        since = since_by_customer[customer]
+        if since == NO_DATE or issued_on[invoice] > since:
+            continue
+        open_since = amount_minor[invoice] - settled_minor_since[invoice]
+        if open_since > 0:
+            assert open_since <= amount_minor[invoice]
+            disputed = min(_disputed(disputes, invoice, since), open_since)
+            overdue, days_max, _ = _age(
+                invoice,
+                since,
+                open_since,
+                0 if disputed_counts_since[customer] else disputed,
+                schedule,
+                False,
+                edges_days,
+                issue_basis,
+                customer,
+                no_buckets,
+                no_buckets,
+            )
+            customer_since_out[customer, 0] += overdue
+            customer_since_out[customer, 1] = max(customer_since_out[customer, 1], days_max)
+        else:
+            assert open_since == 0
 
 
 Promises = tuple[Int32s, Int32s, Int64s, Int32s, Int32s, Int32s, Int32s, Int64s, Int32s]
 """customer, made on, amount, currency, withdrawn on, superseded on, promised on, named invoices
 (offsets, invoice rows)."""
-Applications = tuple[Int64s, Int64s, Int32s, Int32s, Int32s, Int64s]
-"""By invoice (start, order), row of id, payment id, applied on, amount."""
-Payments = tuple[Int64s, Int64s, Int32s, Int64s, Int32s, Int32s]
-"""By payer (start, order), value on, amount, currency, reversed on."""
+Applications = tuple[Int32s, Int64s, Int32s, Int64s, Int32s, Int32s]
+"""The payment applications to the invoices promises name, grouped by invoice: the group of
+each named invoice (per ``Promises`` named-invoice entry; -1: an unknown invoice), then per
+group (start), then per application in its group: applied on, amount, and its payment's value
+on and reversed on (``NO_DATE`` for an unknown payment, which never counts). Gathered once,
+so that judging a promise reads its applications in one run."""
+Payments = tuple[Int64s, Int32s, Int64s, Int32s, Int32s]
+"""The payments of the customers with a promise naming no invoice, grouped by payer: per
+customer (start), then per payment in its group: value on, amount, currency, reversed on."""
 
 
 @_kernel
-def window_size(
-    promise: int, promises: Promises, applications: Applications, payments: Payments
-) -> int:
-    """How many movements may count toward the promise: the size of ``judge``'s buffers."""
-    first = promises[7][promise]
-    last = promises[7][promise + 1]
-    if last == first:
-        customer = promises[0][promise]
-        return int(payments[0][customer + 1] - payments[0][customer])
-    size = 0
-    for named in range(first, last):
-        invoice = promises[8][named]
-        if invoice >= 0:
-            size += applications[0][invoice + 1] - applications[0][invoice]
-    return int(size)
+def named_groups(invoice_rows: Int32s, invoice_count: int) -> tuple[Int32s, Int32s, int]:
+    """(group of each named-invoice entry, group of each invoice, groups): one group per
+    invoice some promise names (-1: none), numbered in order of first naming, so that promises
+    judged in table order read the groups in about that order."""
+    group_of_invoice = np.full(invoice_count, -1, np.int32)
+    group_of_named = np.full(invoice_rows.shape[0], -1, np.int32)
+    groups = 0
+    for named in range(invoice_rows.shape[0]):
+        invoice = invoice_rows[named]
+        if invoice < 0:
+            continue
+        if group_of_invoice[invoice] < 0:
+            group_of_invoice[invoice] = groups
+            groups += 1
+        group_of_named[named] = group_of_invoice[invoice]
+    return group_of_named, group_of_invoice, groups
 
 
 @_kernel
+def group_applications(
+    row_of_id: Int32s,
+    group_of_invoice: Int32s,
+    groups: int,
+    originator_id: Int32s,
+    payment_id: Int32s,
+    applied_on: Int32s,
+    amount_minor: Int64s,
+    value_on: Int32s,
+    reversed_on: Int32s,
+) -> tuple[Int64s, Int32s, Int64s, Int32s, Int32s]:
+    """The applications of each group's invoice (``named_groups``), in row order: (start,
+    applied on, amount, payment value on, payment reversed on). A counting sort that looks
+    each row's group up twice rather than keep an array of them (millions of rows, mostly of
+    no group)."""
+    start = np.zeros(groups + 1, np.int64)
+    for row in range(originator_id.shape[0]):
+        invoice = row_of_id[originator_id[row]]
+        if invoice >= 0 and group_of_invoice[invoice] >= 0:
+            start[group_of_invoice[invoice] + 1] += 1
+    for key in range(groups):
+        start[key + 1] += start[key]
+    fill = start[:-1].copy()
+    size = start[groups]
+    slot_applied_on = np.empty(size, np.int32)
+    slot_amount = np.empty(size, np.int64)
+    slot_value_on = np.empty(size, np.int32)
+    slot_reversed_on = np.empty(size, np.int32)
+    for row in range(originator_id.shape[0]):
+        invoice = row_of_id[originator_id[row]]
+        if invoice < 0 or group_of_invoice[invoice] < 0:
+            continue
+        slot = fill[group_of_invoice[invoice]]
+        fill[group_of_invoice[invoice]] += 1
+        slot_applied_on[slot] = applied_on[row]
+        slot_amount[slot] = amount_minor[row]
+        payment = row_of_id[payment_id[row]]
+        slot_value_on[slot] = value_on[payment] if payment >= 0 else NO_DATE
+        slot_reversed_on[slot] = reversed_on[payment] if payment >= 0 else NO_DATE
+    return start, slot_applied_on, slot_amount, slot_value_on, slot_reversed_on
+
+
+@_kernel
+def group_payments(
+    row_of_id: Int32s,
+    wanted: Bools,
+    customer_count: int,
+    payer_id: Int32s,
+    value_on: Int32s,
+    amount_minor: Int64s,
+    currency: Int32s,
+    reversed_on: Int32s,
+) -> tuple[Int64s, Int32s, Int64s, Int32s, Int32s]:
+    """The payments of each ``wanted`` customer, in row order: (start, value on, amount,
+    currency, reversed on)."""
+    keys = np.empty(payer_id.shape[0], np.int32)
+    for row in range(payer_id.shape[0]):
+        customer = row_of_id[payer_id[row]]
+        keys[row] = customer if customer >= 0 and wanted[customer] else -1
+    start, order = group(keys, customer_count)
+    size = order.shape[0]
+    slot_value_on = np.empty(size, np.int32)
+    slot_amount = np.empty(size, np.int64)
+    slot_currency = np.empty(size, np.int32)
+    slot_reversed_on = np.empty(size, np.int32)
+    for slot in range(size):
+        row = order[slot]
+        slot_value_on[slot] = value_on[row]
+        slot_amount[slot] = amount_minor[row]
+        slot_currency[slot] = currency[row]
+        slot_reversed_on[slot] = reversed_on[row]
+    return start, slot_value_on, slot_amount, slot_currency, slot_reversed_on
+
+
+@_inline
+def _window(
+    promise: int,
+    on: int,
+    window_end: int,
+    promises: Promises,
+    applications: Applications,
+    payments: Payments,
+    dates: Int32s,
+    amounts: Int64s,
+) -> tuple[int, int]:
+    """(how many, total) of the movements counting toward the promise: applications to its
+    named invoices, else its customer's payments in its currency, from the day it was made to
+    ``window_end``, and not reversed by ``on``. The first ones go into ``dates`` and
+    ``amounts``, as many as they hold."""
+    customer_of, made_on, currency_of, invoice_offsets = (
+        promises[0],
+        promises[1],
+        promises[3],
+        promises[7],
+    )
+    group_of_named, app_start, app_on, app_amount, app_value_on, app_reversed_on = applications
+    pay_start, pay_value_on, pay_amount, pay_currency, pay_reversed_on = payments
+    made = made_on[promise]
+    room = dates.shape[0]
+    first = invoice_offsets[promise]
+    last = invoice_offsets[promise + 1]
+    found = 0
+    paid = 0
+    if last > first:
+        for named in range(first, last):
+            key = group_of_named[named]
+            if key < 0:
+                continue
+            for slot in range(app_start[key], app_start[key + 1]):
+                applied_on = app_on[slot]
+                if not made <= applied_on <= window_end:
+                    continue
+                if app_value_on[slot] <= on and app_reversed_on[slot] > on:
+                    if found < room:
+                        dates[found] = applied_on
+                        amounts[found] = app_amount[slot]
+                    paid += app_amount[slot]
+                    found += 1
+    else:
+        customer = customer_of[promise]
+        currency = currency_of[promise]
+        for slot in range(pay_start[customer], pay_start[customer + 1]):
+            value_on = pay_value_on[slot]
+            if pay_currency[slot] != currency or not made <= value_on <= window_end:
+                continue
+            if value_on <= on and pay_reversed_on[slot] > on:
+                if found < room:
+                    dates[found] = value_on
+                    amounts[found] = pay_amount[slot]
+                paid += pay_amount[slot]
+                found += 1
+    return found, paid
+
+
+@_inline
+def _reaching(dates: Int32s, amounts: Int64s, found: int, amount: int) -> int:
+    """The first date on which the running total of the movements, in date order, reaches
+    ``amount``: the smallest date whose movements up to it add up to ``amount``, whatever the
+    order of movements of one date. Sorts the buffers' first ``found`` entries in place."""
+    if found <= SCRATCH:
+        # Insertion sort: a window holds a handful of movements.
+        for index in range(1, found):
+            day = dates[index]
+            value = amounts[index]
+            position = index - 1
+            while position >= 0 and dates[position] > day:
+                dates[position + 1] = dates[position]
+                amounts[position + 1] = amounts[position]
+                position -= 1
+            dates[position + 1] = day
+            amounts[position + 1] = value
+        order = np.arange(found)
+    else:
+        order = np.argsort(dates[:found], kind="mergesort")
+    running = 0
+    for entry in order:
+        running += amounts[entry]
+        if running >= amount:
+            return int(dates[entry])
+    return NO_DATE
+
+
+@_inline
 def judge(
     promise: int,
     on: int,
@@ -300,70 +664,28 @@ def judge(
 
     Money counts from the day the promise was made to the earlier of its deadline and ``on``:
     applications to the named invoices, else the customer's payments in its currency; a
-    payment reversed by ``on`` does not count. ``dates`` and ``amounts`` are scratch buffers of
-    at least ``window_size``.
+    payment reversed by ``on`` does not count. ``dates`` and ``amounts`` are scratch buffers
+    (a window larger than they are gets buffers of its own).
     """
-    (
-        customer_of,
-        made_on,
-        amount_of,
-        currency_of,
-        withdrawn_on,
-        superseded_on,
-        _promised_on,
-        (invoice_offsets),
-        invoice_rows,
-    ) = promises
-    app_start, app_order, row_of_id, app_payment, app_on, app_amount = applications
-    pay_start, pay_order, pay_value_on, pay_amount, pay_currency, pay_reversed_on = payments
+    made_on, amount_of, withdrawn_on, superseded_on = (
+        promises[1],
+        promises[2],
+        promises[4],
+        promises[5],
+    )
     made = made_on[promise]
     if made > on:
         return NOT_MADE, 0, NO_DATE
     window_end = min(deadline_on, on)
     amount = amount_of[promise]
-    first = invoice_offsets[promise]
-    last = invoice_offsets[promise + 1]
-    found = 0
-    paid = 0
-    if last > first:
-        for named in range(first, last):
-            invoice = invoice_rows[named]
-            if invoice < 0:
-                continue
-            for slot in range(app_start[invoice], app_start[invoice + 1]):
-                row = app_order[slot]
-                applied_on = app_on[row]
-                payment = row_of_id[app_payment[row]]
-                if payment < 0 or not made <= applied_on <= window_end:
-                    continue
-                if pay_value_on[payment] <= on and pay_reversed_on[payment] > on:
-                    dates[found] = applied_on
-                    amounts[found] = app_amount[row]
-                    paid += app_amount[row]
-                    found += 1
-    else:
-        customer = customer_of[promise]
-        currency = currency_of[promise]
-        for slot in range(pay_start[customer], pay_start[customer + 1]):
-            payment = pay_order[slot]
-            value_on = pay_value_on[payment]
-            if pay_currency[payment] != currency or not made <= value_on <= window_end:
-                continue
-            if value_on <= on and pay_reversed_on[payment] > on:
-                dates[found] = value_on
-                amounts[found] = pay_amount[payment]
-                paid += pay_amount[payment]
-                found += 1
+    found, paid = _window(promise, on, window_end, promises, applications, payments, dates, amounts)
     paid_in_full_on = NO_DATE
     if paid >= amount and found:
-        # The day the running total, in date order, first reaches the promised amount.
-        order = np.argsort(dates[:found], kind="mergesort")
-        running = 0
-        for index in order:
-            running += amounts[index]
-            if running >= amount:
-                paid_in_full_on = dates[index]
-                break
+        if found > dates.shape[0]:
+            dates = np.empty(found, np.int32)
+            amounts = np.empty(found, np.int64)
+            _window(promise, on, window_end, promises, applications, payments, dates, amounts)
+        paid_in_full_on = _reaching(dates, amounts, found, amount)
     paid = min(paid, amount)
     withdrawn = withdrawn_on[promise] <= on
     superseded = superseded_on[promise] <= on
@@ -381,19 +703,9 @@ def judge(
     return (PARTLY_KEPT if paid > 0 else BROKEN), paid, NO_DATE
 
 
-@_kernel
-def buffers(
-    promise_order: Int64s, promises: Promises, applications: Applications, payments: Payments
-) -> tuple[Int32s, Int64s]:
-    """Scratch buffers for ``judge``, large enough for every promise in ``promise_order``."""
-    size = 0
-    for promise in promise_order:
-        size = max(size, window_size(promise, promises, applications, payments))
-    return np.empty(size, np.int32), np.empty(size, np.int64)
-
-
-@_kernel
+@_parallel_kernel
 def promise_pass(
+    threads: int,
     on: int,
     deadline_on: Int32s,
     promises: Promises,
@@ -404,25 +716,121 @@ def promise_pass(
     paid_in_full_on_out: Int32s,
 ) -> None:
     """Judge every promise on ``on`` against the deadlines given."""
-    dates, amounts = buffers(
-        np.arange(deadline_on.shape[0], dtype=np.int64), promises, applications, payments
-    )
-    for promise in range(deadline_on.shape[0]):
-        status, paid, paid_in_full_on = judge(
-            promise, on, deadline_on[promise], promises, applications, payments, dates, amounts
-        )
-        status_out[promise] = status
-        paid_out[promise] = paid
-        paid_in_full_on_out[promise] = paid_in_full_on
+    count = deadline_on.shape[0]
+    chunks = max(1, min(count // 256, threads * CHUNKS_PER_THREAD))
+    for chunk in numba.prange(chunks):
+        dates = np.empty(SCRATCH, np.int32)
+        amounts = np.empty(SCRATCH, np.int64)
+        for promise in range(count * chunk // chunks, count * (chunk + 1) // chunks):
+            status, paid, paid_in_full_on = judge(
+                promise, on, deadline_on[promise], promises, applications, payments, dates, amounts
+            )
+            status_out[promise] = status
+            paid_out[promise] = paid
+            paid_in_full_on_out[promise] = paid_in_full_on
 
 
 @_kernel
+def promise_summary(
+    status: Int32s,
+    made_on: Int32s,
+    partly_kept_counts: bool,
+    promise_start: Int64s,
+    promise_order: Int64s,
+    broken_out: Int64s,
+    since_out: Int32s,
+) -> None:
+    """Per customer, from its promises' statuses: how many count as broken and the day its
+    earliest open promise was made (``NO_DATE``: none is open)."""
+    for customer in range(broken_out.shape[0]):
+        broken = 0
+        since = NO_DATE
+        for slot in range(promise_start[customer], promise_start[customer + 1]):
+            promise = promise_order[slot]
+            if status[promise] == BROKEN or (status[promise] == PARTLY_KEPT and partly_kept_counts):
+                broken += 1
+            elif status[promise] == OPEN:
+                since = min(since, made_on[promise])
+        broken_out[customer] = broken
+        since_out[customer] = since
+
+
+Triggers = tuple[Int64s, Int32s, Int32s, Int64s]
+"""Per policy (start), then per trigger: level, rule, threshold."""
+
+
+@_inline
+def _levels(
+    customer: int,
+    policy: int,
+    overdue: int,
+    days: int,
+    broken: int,
+    rating: int,
+    blacklisted: bool,
+    minor_per_major: int,
+    triggers: Triggers,
+    reason_out: Int64s,
+) -> tuple[int, int, int]:
+    """(raw, time-driven, decision-driven) level of the policy's triggers that fire; each
+    rule's firing trigger of the highest level into ``reason_out[customer]`` (when it has
+    rows)."""
+    trigger_start, trigger_level, trigger_rule, trigger_threshold = triggers
+    with_reasons = reason_out.shape[0] > 0
+    if with_reasons:
+        for rule in range(RULES):
+            reason_out[customer, rule, 0] = -1
+    raw_level = 0
+    time_level = 0
+    decision_level = 0
+    for trigger in range(trigger_start[policy], trigger_start[policy + 1]):
+        level = trigger_level[trigger]
+        rule = trigger_rule[trigger]
+        threshold = trigger_threshold[trigger]
+        fired = False
+        actual = 0
+        if rule == DAYS_PAST_DUE:
+            fired = overdue > 0 and days >= threshold
+            actual = days
+        elif rule == OVERDUE_AMOUNT:
+            threshold = threshold * minor_per_major
+            fired = overdue > 0 and overdue >= threshold
+            actual = overdue
+        elif rule == BROKEN_PROMISES:
+            fired = broken > 0 and broken >= threshold
+            actual = broken
+        elif rule == RISK_RATING:
+            fired = rating > 0 and rating >= threshold
+            actual = rating
+        else:
+            fired = blacklisted
+            actual = 1
+        if not fired:
+            continue
+        raw_level = max(raw_level, level)
+        if rule <= BROKEN_PROMISES:
+            time_level = max(time_level, level)
+        else:
+            decision_level = max(decision_level, level)
+        if with_reasons and reason_out[customer, rule, 0] < level:
+            reason_out[customer, rule, 0] = level
+            reason_out[customer, rule, 1] = threshold
+            reason_out[customer, rule, 2] = actual
+    return raw_level, time_level, decision_level
+
+
+@_parallel_kernel
 def customer_pass(
-    on_by_customer: Int32s,
-    policy_by_customer: Int32s,
+    threads: int,
+    as_of: int,
+    policy_now: int,
+    since_by_customer: Int32s,
+    policy_since: Int32s,
     currency_by_customer: Int32s,
     minor_per_major: Int64s,
     figures: Int64s,
+    figures_since: Int64s,
+    broken_by_customer: Int64s,
     rating_by_customer: Int32s,
     blacklisted_by_customer: Int32s,
     deadline_on: Int32s,
@@ -432,78 +840,71 @@ def customer_pass(
     applications: Applications,
     payments: Payments,
     partly_kept_counts: Bools,
-    trigger_start: Int64s,
-    trigger_level: Int32s,
-    trigger_rule: Int32s,
-    trigger_threshold: Int64s,
+    triggers: Triggers,
     reason_out: Int64s,
-    customer_out: Int64s,
+    level_out: Int64s,
 ) -> None:
-    """Per customer on its date: broken promises, the earliest open promise, and the triggers.
+    """Per customer: the triggers on ``as_of``, and for a customer with a ``since_by_customer``
+    date the time-driven level on that date (its promises judged then, under the policy then).
 
-    ``figures`` holds ``invoice_pass``'s customer columns (overdue at 2, days past due at 3).
-    ``reason_out[customer, rule]``: level, threshold, actual of the rule's firing trigger of the
-    highest level (level -1: none fires). ``customer_out`` columns: broken promises, made_on of
-    the earliest open promise (``NO_DATE``: none), raw level, time level, decision level.
+    ``figures`` holds ``invoice_pass``'s customer columns (overdue at 2, days past due at 3),
+    ``figures_since`` its columns on the since date. ``reason_out[customer, rule]``: level,
+    threshold, actual of the rule's firing trigger of the highest level (level -1: none fires).
+    ``level_out`` columns: raw level, time level, decision level, time level on the since date
+    (-1: no since date).
     """
-    dates, amounts = buffers(promise_order, promises, applications, payments)
-    for customer in range(on_by_customer.shape[0]):
-        on = on_by_customer[customer]
-        if on == NO_DATE:
-            continue
-        policy = policy_by_customer[customer]
-        broken = 0
-        since = NO_DATE
-        for slot in range(promise_start[customer], promise_start[customer + 1]):
-            promise = promise_order[slot]
-            status, _paid, _paid_on = judge(
-                promise, on, deadline_on[promise], promises, applications, payments, dates, amounts
+    no_reasons = reason_out[:0]
+    count = since_by_customer.shape[0]
+    chunks = max(1, min(count // 256, threads * CHUNKS_PER_THREAD))
+    for chunk in numba.prange(chunks):
+        dates = np.empty(SCRATCH, np.int32)
+        amounts = np.empty(SCRATCH, np.int64)
+        for customer in range(count * chunk // chunks, count * (chunk + 1) // chunks):
+            per_major = minor_per_major[currency_by_customer[customer]]
+            raw_level, time_level, decision_level = _levels(
+                customer,
+                policy_now,
+                figures[customer, 2],
+                figures[customer, 3],
+                broken_by_customer[customer],
+                rating_by_customer[customer],
+                blacklisted_by_customer[customer] == 1,
+                per_major,
+                triggers,
+                reason_out,
             )
-            if status == BROKEN or (status == PARTLY_KEPT and partly_kept_counts[policy]):
-                broken += 1
-            elif status == OPEN:
-                since = min(since, promises[1][promise])
-        overdue = figures[customer, 2]
-        days = figures[customer, 3]
-        rating = rating_by_customer[customer]
-        raw_level = 0
-        time_level = 0
-        decision_level = 0
-        for rule in range(RULES):
-            reason_out[customer, rule, 0] = -1
-        for trigger in range(trigger_start[policy], trigger_start[policy + 1]):
-            level = trigger_level[trigger]
-            rule = trigger_rule[trigger]
-            threshold = trigger_threshold[trigger]
-            fired = False
-            actual = 0
-            if rule == DAYS_PAST_DUE:
-                fired = overdue > 0 and days >= threshold
-                actual = days
-            elif rule == OVERDUE_AMOUNT:
-                threshold = threshold * minor_per_major[currency_by_customer[customer]]
-                fired = overdue > 0 and overdue >= threshold
-                actual = overdue
-            elif rule == BROKEN_PROMISES:
-                fired = broken > 0 and broken >= threshold
-                actual = broken
-            elif rule == RISK_RATING:
-                fired = rating > 0 and rating >= threshold
-                actual = rating
-            else:
-                fired = blacklisted_by_customer[customer] == 1
-                actual = 1
-            if fired and reason_out[customer, rule, 0] < level:
-                reason_out[customer, rule, 0] = level
-                reason_out[customer, rule, 1] = threshold
-                reason_out[customer, rule, 2] = actual
-                raw_level = max(raw_level, level)
-                if rule <= BROKEN_PROMISES:
-                    time_level = max(time_level, level)
-                else:
-                    decision_level = max(decision_level, level)
-        customer_out[customer, 0] = broken
-        customer_out[customer, 1] = since
-        customer_out[customer, 2] = raw_level
-        customer_out[customer, 3] = time_level
-        customer_out[customer, 4] = decision_level
+            level_out[customer, 0] = raw_level
+            level_out[customer, 1] = time_level
+            level_out[customer, 2] = decision_level
+            level_out[customer, 3] = -1
+            since = since_by_customer[customer]
+            if since == NO_DATE:
+                continue
+            policy = policy_since[customer]
+            broken = 0
+            for slot in range(promise_start[customer], promise_start[customer + 1]):
+                promise = promise_order[slot]
+                status, _paid, _paid_on = judge(
+                    promise,
+                    since,
+                    deadline_on[promise],
+                    promises,
+                    applications,
+                    payments,
+                    dates,
+                    amounts,
+                )
+                if status == BROKEN or (status == PARTLY_KEPT and partly_kept_counts[policy]):
+                    broken += 1
+            _, level_out[customer, 3], _ = _levels(
+                customer,
+                policy,
+                figures_since[customer, 0],
+                figures_since[customer, 1],
+                broken,
+                0,
+                False,
+                per_major,
+                triggers,
+                no_reasons,
+            )

@@ -415,8 +415,7 @@ class _Prepared:
         # never collide: one array maps any of them to its row in its own table.
         row_of_id = np.full(id_count, -1, np.int32)
         for name in ("CustomerAccountOpened", "InvoiceIssued", "PaymentReceived", "PromiseMade"):
-            ids = tables[name]["originator_id"]
-            row_of_id[ids] = np.arange(len(ids), dtype=np.int32)
+            kernels.index_rows(_int32(tables[name]["originator_id"]), row_of_id)
         self.row_of_id = row_of_id
         self.customer_count = len(customers["originator_id"])
         self.invoice_count = len(invoices["originator_id"])
@@ -432,10 +431,10 @@ class _Prepared:
         self.customer_currency = self._currency(customers)
 
         self.customer_of_invoice = _int32(row_of_id[invoices["customer_id"]])
-        self.amount_minor = _int64(invoices["amount_minor"])
-        self.issued_on = _int32(invoices["issued_on"])
-        self.due_on = _int32(invoices["due_on"])
-        self.schedule = (
+        self.schedule: kernels.Schedule = (
+            _int64(invoices["amount_minor"]),
+            _int32(invoices["issued_on"]),
+            _int32(invoices["due_on"]),
             _int64(invoices["instalments.offsets"]),
             _int32(invoices["instalments.due_on"]),
             _int64(invoices["instalments.amount_minor"]),
@@ -446,6 +445,7 @@ class _Prepared:
         reversals = tables["PaymentReversed"]
         reversed_on[row_of_id[reversals["originator_id"]]] = reversals["reversed_on"]
         self.payment_reversed_on = reversed_on
+        self.payment_value_on = _int32(payments["value_on"])
 
         promise_count = len(promises["originator_id"])
         self.promise_customer = _int32(row_of_id[promises["customer_id"]])
@@ -458,7 +458,7 @@ class _Prepared:
             closed_on[row_of_id[tables[name]["originator_id"]]] = tables[name][column]
             closings.append(closed_on)
         invoice_rows = _int32(row_of_id[promises["invoice_ids.values"]])
-        self.promises = (
+        self.promises: kernels.Promises = (
             self.promise_customer,
             _int32(promises["made_on"]),
             _int64(promises["amount_minor"]),
@@ -485,29 +485,41 @@ class _Prepared:
         )
         return _int32(common[table["currency"]])
 
-    def _disputes(
-        self, opened: Mapping[str, Any], resolved: Mapping[str, Any]
-    ) -> tuple[Int32s, Int64s, Int32s, Int32s]:
-        """(invoice id, amount, opened on, resolved on) per dispute; a resolution is matched to
-        its dispute by invoice and reference (unique per invoice)."""
+    def _disputes(self, opened: Mapping[str, Any], resolved: Mapping[str, Any]) -> kernels.Disputes:
+        """The disputes chained by invoice, with the date each was resolved (``NO_DATE``: not).
+
+        A resolution names a dispute of its invoice by reference (unique per invoice). Where
+        the invoice has one dispute, that is the one, so references are compared (as strings of
+        the two tables' dictionaries) only for invoices with several.
+        """
+        first, after = kernels.link(
+            self.row_of_id, _int32(opened["originator_id"]), self.invoice_count
+        )
         resolved_on = np.full(len(opened["originator_id"]), NO_DATE, np.int32)
-        if len(resolved["originator_id"]):
-            code_of = {ref: code for code, ref in enumerate(opened["dispute_reference.dictionary"])}
-            width = max(len(code_of), 1)
-            keys = opened["originator_id"].astype(np.int64) * width + opened["dispute_reference"]
-            codes = np.asarray(
-                [code_of[ref] for ref in resolved["dispute_reference.dictionary"]], np.int64
-            )
-            wanted = (
-                resolved["originator_id"].astype(np.int64) * width
-                + codes[resolved["dispute_reference"]]
-            )
-            order = np.argsort(keys, kind="stable")
-            found = order[np.searchsorted(keys[order], wanted)]
-            assert (keys[found] == wanted).all(), "a dispute resolved before it was opened"
-            resolved_on[found] = resolved["resolved_on"]
+        ambiguous = np.zeros(len(resolved["originator_id"]), np.bool_)
+        kernels.match_resolutions(
+            self.row_of_id,
+            first,
+            after,
+            _int32(resolved["originator_id"]),
+            _int32(resolved["resolved_on"]),
+            resolved_on,
+            ambiguous,
+        )
+        for row in np.flatnonzero(ambiguous):
+            reference = resolved["dispute_reference.dictionary"][resolved["dispute_reference"][row]]
+            dispute = int(first[self.row_of_id[resolved["originator_id"][row]]])
+            opened_references = opened["dispute_reference.dictionary"]
+            while (
+                dispute >= 0
+                and opened_references[opened["dispute_reference"][dispute]] != reference
+            ):
+                dispute = int(after[dispute])
+            assert dispute >= 0, "a dispute resolved before it was opened"
+            resolved_on[dispute] = resolved["resolved_on"][row]
         return (
-            _int32(opened["originator_id"]),
+            first,
+            after,
             _int64(opened["amount_minor"]),
             _int32(opened["opened_on"]),
             resolved_on,
@@ -515,34 +527,36 @@ class _Prepared:
 
     def _applications(self, applied: Mapping[str, Any], invoice_rows: Int32s) -> Applications:
         """Payment applications grouped by invoice, for the invoices promises name only."""
-        named = np.zeros(self.invoice_count + 1, np.bool_)
-        named[invoice_rows] = True
-        named[-1] = False
-        start, order = kernels.group_wanted(
-            _int32(applied["originator_id"]), self.row_of_id, named, self.invoice_count
+        group_of_named, group_of_invoice, groups = kernels.named_groups(
+            invoice_rows, self.invoice_count
         )
         return (
-            start,
-            order,
-            self.row_of_id,
-            _int32(applied["payment_id"]),
-            _int32(applied["applied_on"]),
-            _int64(applied["amount_minor"]),
+            group_of_named,
+            *kernels.group_applications(
+                self.row_of_id,
+                group_of_invoice,
+                groups,
+                _int32(applied["originator_id"]),
+                _int32(applied["payment_id"]),
+                _int32(applied["applied_on"]),
+                _int64(applied["amount_minor"]),
+                self.payment_value_on,
+                self.payment_reversed_on,
+            ),
         )
 
     def _payments(self, payments: Mapping[str, Any], promises: Mapping[str, Any]) -> Payments:
         """Payments grouped by payer, for the customers with a promise naming no invoice."""
-        unnamed = np.zeros(self.customer_count + 1, np.bool_)
+        unnamed = np.zeros(self.customer_count, np.bool_)
         offsets = promises["invoice_ids.offsets"]
-        unnamed[self.promise_customer[np.diff(offsets) == 0]] = True
-        unnamed[-1] = False
-        start, order = kernels.group_wanted(
-            _int32(payments["payer_customer_id"]), self.row_of_id, unnamed, self.customer_count
-        )
-        return (
-            start,
-            order,
-            _int32(payments["value_on"]),
+        customers = self.promise_customer[np.diff(offsets) == 0]
+        unnamed[customers[customers >= 0]] = True
+        return kernels.group_payments(
+            self.row_of_id,
+            unnamed,
+            self.customer_count,
+            _int32(payments["payer_customer_id"]) if unnamed.any() else np.empty(0, np.int32),
+            self.payment_value_on,
             _int64(payments["amount_minor"]),
             self._currency(payments),
             self.payment_reversed_on,
@@ -570,9 +584,10 @@ class _Prepared:
         ]
         return _Policies(versions, self.currencies)
 
-    def customer_rows(self, on_by_customer: Int32s) -> tuple[Int32s, Int32s, Int64s]:
-        """(rating ordinal, blacklisted 0/1) per customer on its date."""
+    def customer_rows(self, on: int) -> tuple[Int32s, Int32s]:
+        """(rating ordinal, blacklisted 0/1) per customer on ``on``."""
         customer_of_id = self.row_of_id
+        on_by_customer = np.full(self.customer_count, on, np.int32)
         rating = np.zeros(self.customer_count, np.int32)
         seq_best = np.full(self.customer_count, -1, np.int64)
         originator_id, seq, rated_on, ordinal = self.ratings
@@ -596,20 +611,24 @@ class _Prepared:
                 seq_best,
                 blacklisted,
             )
-        return rating, blacklisted, seq_best
+        return rating, blacklisted
 
     def figures(
         self,
-        on_by_customer: Int32s,
-        policy_by_customer: Int32s,
-        ageing: AgeingPolicy | None,
-        *,
-        per_invoice: bool,
-        invoice_buckets: bool = False,
-    ) -> tuple[list[npt.NDArray[Any]], Int64s, Int64s]:
-        """``invoice_pass`` on each customer's date: (per-invoice columns: open, disputed,
-        overdue, days past due, ageing days, buckets; customer columns; customer buckets)."""
-        open_minor = self.amount_minor.copy()
+        on: int,
+        policy_now: int,
+        since_by_customer: Int32s,
+        policy_since: Int32s,
+        ageing: AgeingPolicy,
+        invoice_buckets: bool,
+    ) -> tuple[list[npt.NDArray[Any]], Int64s, Int64s, Int64s]:
+        """``settle`` and ``invoice_pass`` on ``on`` and on each customer's since date:
+        (per-invoice columns: open, disputed, overdue, days past due, ageing days, buckets;
+        customer columns; customer buckets; customer columns on the since date)."""
+        invoice_count = self.invoice_count
+        held = bool((since_by_customer != NO_DATE).any())
+        settled = np.zeros(invoice_count, np.int64)
+        settled_since = np.zeros(invoice_count if held else 0, np.int64)
         for name, column, sign in MOVEMENTS:
             table = self.tables[name]
             kernels.settle(
@@ -618,94 +637,53 @@ class _Prepared:
                 _int32(table[column]),
                 _int64(table["amount_minor"]),
                 sign,
+                on,
                 self.customer_of_invoice,
-                on_by_customer,
-                open_minor,
+                since_by_customer,
+                settled,
+                settled_since,
             )
-        disputed = np.zeros(self.invoice_count, np.int64)
-        originator_id, amount, opened_on, resolved_on = self.disputes
-        kernels.dispute(
-            self.row_of_id,
-            originator_id,
-            amount,
-            opened_on,
-            resolved_on,
-            self.customer_of_invoice,
-            on_by_customer,
-            disputed,
-        )
-        width = 0 if ageing is None else len(ageing.bucket_labels)
-        rows = self.invoice_count if per_invoice else 0
-        overdue = np.empty(rows, np.int64)
-        days_max = np.empty(rows, np.int32)
-        ageing_days = np.empty(rows, np.int32)
-        buckets = np.zeros((rows if invoice_buckets else 0, width), np.int64)
+        width = len(ageing.bucket_labels)
+        # ``settled`` becomes the open amounts: the two are never needed at once.
+        open_minor = settled
+        disputed = np.empty(invoice_count, np.int64)
+        overdue = np.empty(invoice_count, np.int64)
+        days_max = np.empty(invoice_count, np.int32)
+        ageing_days = np.empty(invoice_count, np.int32)
+        buckets = np.zeros((invoice_count if invoice_buckets else 0, width), np.int64)
         customer_out = np.zeros((self.customer_count, 5), np.int64)
         customer_buckets = np.zeros((self.customer_count, width), np.int64)
-        offsets, schedule_due_on, schedule_amount = self.schedule
+        customer_since = np.zeros((self.customer_count, 2), np.int64)
+        policies = self.policies
         kernels.invoice_pass(
+            kernels.threads(),
             self.customer_of_invoice,
-            on_by_customer,
-            self.policies.disputed_counts[policy_by_customer],
-            self.amount_minor,
-            self.issued_on,
-            self.due_on,
-            offsets,
-            schedule_due_on,
-            schedule_amount,
+            on,
+            bool(policies.disputed_counts[policy_now]),
+            since_by_customer,
+            policies.disputed_counts[policy_since],
+            self.schedule,
+            settled,
+            settled_since,
+            self.disputes,
+            _int64(ageing.edges_days),
+            ageing.basis is AgeingBasis.ISSUE_DATE,
             open_minor,
             disputed,
-            _int64(() if ageing is None else ageing.edges_days),
-            ageing is not None and ageing.basis is AgeingBasis.ISSUE_DATE,
             overdue,
             days_max,
             ageing_days,
             buckets,
             customer_out,
             customer_buckets,
+            customer_since,
         )
         return (
             [open_minor, disputed, overdue, days_max, ageing_days, buckets],
-            (customer_out),
+            customer_out,
             customer_buckets,
+            customer_since,
         )
-
-    def triggers(
-        self,
-        on_by_customer: Int32s,
-        policy_by_customer: Int32s,
-        figures: Int64s,
-        deadline_on: Int32s,
-    ) -> tuple[Int64s, Int64s, Int32s, Int32s]:
-        """``customer_pass`` on each customer's date: (reasons, customer columns, rating,
-        blacklisted)."""
-        rating, blacklisted, _ = self.customer_rows(on_by_customer)
-        reasons = np.zeros((self.customer_count, kernels.RULES, 3), np.int64)
-        out = np.zeros((self.customer_count, 5), np.int64)
-        policies = self.policies
-        kernels.customer_pass(
-            on_by_customer,
-            policy_by_customer,
-            self.customer_currency,
-            self.minor_per_major,
-            figures,
-            rating,
-            blacklisted,
-            deadline_on,
-            self.promise_start,
-            self.promise_order,
-            self.promises,
-            self.applications,
-            self.payments,
-            policies.partly_kept_counts,
-            policies.trigger_start,
-            policies.trigger_level,
-            policies.trigger_rule,
-            policies.trigger_threshold,
-            reasons,
-            out,
-        )
-        return reasons, out, rating, blacklisted
 
     def run(
         self,
@@ -717,35 +695,77 @@ class _Prepared:
     ) -> FastPortfolio:
         policies = self.policies
         customer_count = self.customer_count
-        on_by_customer = np.full(customer_count, on, np.int32)
         policy_now = int(policies.index_on(np.asarray([on], np.int32))[0])
-        policy_by_customer = np.full(customer_count, policy_now, np.int32)
-        invoice_columns, figures, customer_buckets = self.figures(
-            on_by_customer,
-            policy_by_customer,
-            ageing_policy,
-            per_invoice=True,
-            invoice_buckets=invoice_buckets,
-        )
         promised_on = self.promises[6]
         deadline_on = policies.deadline_on(promised_on)
-        reasons, out, rating, blacklisted = self.triggers(
-            on_by_customer, policy_by_customer, figures, deadline_on
+
+        promise_count = len(promised_on)
+        status = np.empty(promise_count, np.int32)
+        paid = np.empty(promise_count, np.int64)
+        paid_on = np.empty(promise_count, np.int32)
+        kernels.promise_pass(
+            kernels.threads(),
+            on,
+            deadline_on,
+            self.promises,
+            self.applications,
+            self.payments,
+            status,
+            paid,
+            paid_on,
         )
-        raw_level = out[:, 2].copy()
-        level = raw_level.copy()
-        level_cap = np.full(customer_count, -1, np.int64)
-        since = _int32(out[:, 1])
-        held = since != NO_DATE
-        if policies.promise_suspends[policy_now] and held.any():
-            # The time-driven level is held where it stood on the day the earliest open
-            # promise was made: the same evaluation, on that day.
-            on_since = _int32(np.where(held, since, NO_DATE))
-            policy_since = policies.index_on(on_since)
-            _, figures_since, _ = self.figures(on_since, policy_since, None, per_invoice=False)
-            _, out_since, _, _ = self.triggers(on_since, policy_since, figures_since, deadline_on)
-            level_cap = np.where(held, out_since[:, 3], -1)
-            level = np.where(held, np.maximum(np.minimum(out[:, 3], level_cap), out[:, 4]), level)
+        broken = np.empty(customer_count, np.int64)
+        since = np.empty(customer_count, np.int32)
+        kernels.promise_summary(
+            status,
+            self.promises[1],
+            bool(policies.partly_kept_counts[policy_now]),
+            self.promise_start,
+            self.promise_order,
+            broken,
+            since,
+        )
+        # The time-driven level is held where it stood on the day the earliest open promise
+        # was made: the same evaluation, on that day, for the customers with one.
+        suspends = policies.promise_suspends[policy_now]
+        since_by_customer = since if suspends else np.full(customer_count, NO_DATE, np.int32)
+        policy_since = policies.index_on(since_by_customer)
+        invoice_columns, figures, customer_buckets, figures_since = self.figures(
+            on, policy_now, since_by_customer, policy_since, ageing_policy, invoice_buckets
+        )
+        rating, blacklisted = self.customer_rows(on)
+        reasons = np.zeros((customer_count, kernels.RULES, 3), np.int64)
+        levels = np.empty((customer_count, 4), np.int64)
+        kernels.customer_pass(
+            kernels.threads(),
+            on,
+            policy_now,
+            since_by_customer,
+            policy_since,
+            self.customer_currency,
+            self.minor_per_major,
+            figures,
+            figures_since,
+            broken,
+            rating,
+            blacklisted,
+            deadline_on,
+            self.promise_start,
+            self.promise_order,
+            self.promises,
+            self.applications,
+            self.payments,
+            policies.partly_kept_counts,
+            policies.triggers,
+            reasons,
+            levels,
+        )
+        raw_level = levels[:, 0].copy()
+        level_cap = levels[:, 3].copy()
+        held = level_cap >= 0
+        level = np.where(
+            held, np.maximum(np.minimum(levels[:, 1], level_cap), levels[:, 2]), raw_level
+        )
         overdue = figures[:, 2]
         days_max = figures[:, 3]
         long = days_max > policies.long_after_days[policy_now]
@@ -753,12 +773,6 @@ class _Prepared:
         grade = np.where(long, np.where(large, 3, 2), np.where(large, 1, 0))
         grade = np.where(overdue > 0, grade, -1).astype(np.int8)
 
-        status = np.empty(len(promised_on), np.int32)
-        paid = np.empty(len(promised_on), np.int64)
-        paid_on = np.empty(len(promised_on), np.int32)
-        kernels.promise_pass(
-            on, deadline_on, self.promises, self.applications, self.payments, status, paid, paid_on
-        )
         judged_on = np.where(
             status == kernels.KEPT,
             paid_on,
@@ -794,7 +808,7 @@ class _Prepared:
                 disputed_minor=figures[:, 1],
                 overdue_minor=overdue,
                 days_past_due_max=days_max,
-                broken_promises=out[:, 0],
+                broken_promises=broken,
                 rating=rating,
                 is_blacklisted=blacklisted == 1,
                 raw_level=raw_level,
@@ -843,10 +857,12 @@ class _Policies:
                     rules.append(RULES.index(trigger.rule))
                     thresholds.append(trigger.threshold)
             start.append(len(levels))
-        self.trigger_level = _int32(levels)
-        self.trigger_rule = _int32(rules)
-        self.trigger_threshold = _int64(thresholds)
-        self.trigger_start = _int64(start)
+        self.triggers: kernels.Triggers = (
+            _int64(start),
+            _int32(levels),
+            _int32(rules),
+            _int64(thresholds),
+        )
 
     def index_on(self, on: Int32s) -> Int32s:
         """The policy in force on each date: the highest version effective by then."""
