@@ -112,6 +112,37 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
     name: schema_for(cls) for name, cls in EVENT_CLASSES.items()
 }
 
+FEW_VALUED: Final = frozenset({"currency", "collection_owner", "collector", "dispute_reference"})
+"""String fields with few distinct values per log (plus every enum): kept dictionary-encoded
+in a query-ready log, so that ``columns`` hands out their codes without encoding them again."""
+
+
+def _few_valued(cls: type[Event]) -> tuple[str, ...]:
+    hints = _hints(cls)
+    return tuple(
+        field.name
+        for field in attrs.fields(cls)
+        if field.name in FEW_VALUED
+        or (isinstance(hints[field.name], type) and issubclass(hints[field.name], enum.Enum))
+    )
+
+
+DICTIONARY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    name: _few_valued(cls) for name, cls in EVENT_CLASSES.items()
+}
+
+
+def query_ready(name: str, table: pa.Table) -> pa.Table:
+    """The table as queries want it: one chunk per column (so NumPy views need no copy) and
+    the few-valued strings dictionary-encoded once, here, rather than at every query."""
+    table = table.combine_chunks()
+    for column in DICTIONARY_COLUMNS[name]:
+        index = table.schema.get_field_index(column)
+        values = table.column(index)
+        if not pa.types.is_dictionary(values.type):
+            table = table.set_column(index, column, pc.dictionary_encode(values))
+    return table
+
 
 # Events -> columns ----------------------------------------------------------------------------
 
@@ -270,16 +301,18 @@ class ColumnarLog:
 
     def between(self, after: int, upto: int) -> ColumnarLog:
         """The events with ``after < seq <= upto`` (the ids table shared): a batch of the log,
-        as an incremental update takes it."""
-        return ColumnarLog(
-            ids=self.ids,
-            tables={
-                name: table.filter(
-                    pc.and_(pc.greater(table["seq"], after), pc.less_equal(table["seq"], upto))
-                )
-                for name, table in self.tables.items()
-            },
-        )
+        as an incremental update takes it. Query-ready, with dictionaries of its own values in
+        order of first appearance, as a log of just those events would have."""
+        tables = {}
+        for name, table in self.tables.items():
+            part = table.filter(
+                pc.and_(pc.greater(table["seq"], after), pc.less_equal(table["seq"], upto))
+            )
+            for column in DICTIONARY_COLUMNS[name]:
+                index = part.schema.get_field_index(column)
+                part = part.set_column(index, column, part.column(index).cast(pa.string()))
+            tables[name] = query_ready(name, part)
+        return ColumnarLog(ids=self.ids, tables=tables)
 
     @property
     def nbytes(self) -> int:
@@ -300,7 +333,7 @@ class Collector:
         return ColumnarLog(
             ids=ids,
             tables={
-                name: pa.Table.from_batches(batches, schema=SCHEMAS[name])
+                name: query_ready(name, pa.Table.from_batches(batches, schema=SCHEMAS[name]))
                 for name, batches in self.batches.items()
             },
         )
@@ -411,8 +444,10 @@ def read_parquet(directory: Path) -> ColumnarLog:
             continue
         if name not in SCHEMAS:
             raise IncompleteExportError(f"{directory}: unknown event table {name!r}")
-        tables[name] = pq.read_table(directory / f"{name}.parquet", memory_map=True)
-    ids = pq.read_table(directory / "ids.parquet", memory_map=True)
+        tables[name] = query_ready(
+            name, pq.read_table(directory / f"{name}.parquet", memory_map=True)
+        )
+    ids = pq.read_table(directory / "ids.parquet", memory_map=True).combine_chunks()
     return ColumnarLog(ids=ids, tables=tables)
 
 
@@ -450,7 +485,7 @@ def _to_numpy(prefix: str, array: pa.Array | pa.ChunkedArray, out: dict[str, Any
         out[f"{prefix}.dictionary"] = tuple(encoded.dictionary.to_pylist())
         return
     if pa.types.is_dictionary(kind):
-        out[prefix] = array.indices.cast(pa.int32()).to_numpy()
+        out[prefix] = array.indices.cast(pa.int32()).to_numpy(zero_copy_only=False)
         out[f"{prefix}.dictionary"] = tuple(array.dictionary.to_pylist())
         return
     if pa.types.is_integer(kind):
