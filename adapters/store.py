@@ -110,7 +110,15 @@ def table_creation_serialised(settings: Mapping[str, str]) -> Iterator[None]:
         return
     import psycopg
 
-    with psycopg.connect(**postgres_connect_args(settings), autocommit=True) as connection:
+    connect = postgres_connect_args(settings)
+    with psycopg.connect(
+        host=connect["host"],
+        port=connect["port"],
+        dbname=connect["dbname"],
+        user=connect["user"],
+        password=connect["password"],
+        autocommit=True,
+    ) as connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (TABLE_CREATION_LOCK,))
         try:
             yield
