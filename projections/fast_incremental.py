@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
@@ -897,5 +897,5 @@ def _microseconds(at: datetime) -> int:
     """A recorded time as the columns' int (microseconds since the epoch, UTC)."""
     if at.utcoffset() is None:
         raise ValueError(f"naive datetime: {at!r}")
-    delta = at - datetime(1970, 1, 1, tzinfo=at.tzinfo)
+    delta = at - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

@@ -19,7 +19,7 @@ either way, because both deadlines then lie after ``as_of``.)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import attrs
@@ -44,6 +44,10 @@ from .fast_kernels import Applications, Payments
 from .promises import PromiseStatus
 
 EPOCH: Final = date(1970, 1, 1)
+INT64_MAX: Final = int(np.iinfo(np.int64).max)
+THRESHOLD_MAX: Final = INT64_MAX // 1000
+"""Trigger thresholds above this are capped to it: the kernels multiply amount thresholds by
+up to 1,000 minor units per major unit, and no overdue sum of a log reaches the capped value."""
 NO_DATE: Final = kernels.NO_DATE
 """A date that never comes, in date columns of the result (no judged date, for example)."""
 
@@ -343,7 +347,9 @@ def fast_portfolio(
 def _microseconds(at: datetime) -> int:
     if at.utcoffset() is None:
         raise ValueError(f"naive datetime: {at!r}")
-    delta = at - datetime(1970, 1, 1, tzinfo=at.tzinfo)
+    # The epoch in UTC, not in ``at``'s zone: subtracting two datetimes of one tzinfo ignores
+    # their offset, which would move the cut by the zone's offset.
+    delta = at - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -846,8 +852,11 @@ class _Policies:
         self.promise_suspends = [p.promise_suspends for p in policies]
         self.tolerance_days = _int32([p.promise_tolerance_days for p in policies])
         self.long_after_days = [p.long_after_days for p in policies]
+        # Thresholds beyond int64 are capped where no amount can reach them, so that the
+        # kernels' int64 arithmetic cannot wrap (a policy may say "never" with a huge figure).
         self.large_above_minor = [
-            _int64([p.large_above_minor(code) for code in currencies] or [0]) for p in policies
+            _int64([min(p.large_above_minor(code), INT64_MAX) for code in currencies] or [0])
+            for p in policies
         ]
         levels, rules, thresholds, start = [], [], [], [0]
         for policy in policies:
@@ -855,7 +864,7 @@ class _Policies:
                 for trigger in level.triggers:
                     levels.append(level.level)
                     rules.append(RULES.index(trigger.rule))
-                    thresholds.append(trigger.threshold)
+                    thresholds.append(min(trigger.threshold, THRESHOLD_MAX))
             start.append(len(levels))
         self.triggers: kernels.Triggers = (
             _int64(start),

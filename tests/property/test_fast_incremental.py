@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import attrs
@@ -129,7 +129,7 @@ def limit(known_at: datetime | None) -> int:
     """``known_at`` as the columns' microseconds (no limit: the largest timestamp)."""
     if known_at is None:
         return int(np.iinfo(np.int64).max)
-    return (known_at - datetime(1970, 1, 1, tzinfo=known_at.tzinfo)) // timedelta(microseconds=1)
+    return (known_at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def drawn_cuts(data: st.DataObject, total: int) -> list[int]:

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, timedelta, timezone
 from uuid import UUID
+
+import attrs
 
 from arledger.adapters.columnar import columns, to_columnar
 from arledger.adapters.ledger import Ledger
 from arledger.adapters.serialization import CONVERTER
 from arledger.domain.events import DisputeReason, Event, Instalment
 from arledger.domain.money import Money
-from arledger.domain.policy import EscalationPolicy, TriggerRule
+from arledger.domain.policy import (
+    DEFAULT_ESCALATION_POLICY,
+    EscalationLevel,
+    EscalationPolicy,
+    Grade,
+    Trigger,
+    TriggerRule,
+)
 from arledger.projections.fast_path import (
+    GRADES,
     SELECT,
     STATUSES,
     FastPortfolio,
@@ -21,6 +31,7 @@ from arledger.projections.fast_path import (
 )
 from arledger.projections.promises import PromiseStatus
 from tests.conftest import FixedClock
+from tests.property.test_fast_path_differential import assert_fast_path_equals_folds
 
 
 def decode_policy(text: str) -> EscalationPolicy:
@@ -164,3 +175,47 @@ def test_a_known_at_cut_leaves_out_events_recorded_later() -> None:
     assert 300_00 == as_known.invoices.open_minor[0]
     ids = [UUID(bytes=raw) for raw in to_columnar(events).ids.column("id").to_pylist()]
     assert ledger.customer("ACME").id == ids[everything.customers.customer_id[0]]
+
+
+def test_a_known_at_in_any_time_zone_cuts_at_the_same_instant() -> None:
+    ledger = ledger_with_invoice()
+    pay(ledger, "B-1", 100_00, date(2025, 1, 20))
+    events = list(ledger.iter_events())
+    paid_at = max(e.timestamp for e in events if type(e).__name__ == "PaymentApplied")
+    before = paid_at - timedelta(seconds=1)
+    zones = (UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5)))
+
+    opens = [
+        result(events, date(2025, 2, 15), known_at=before.astimezone(zone)).invoices.open_minor[0]
+        for zone in zones
+    ]
+
+    assert [300_00, 300_00, 300_00] == [int(amount) for amount in opens]
+    for zone in zones:
+        assert_fast_path_equals_folds(events, date(2025, 2, 15), known_at=before.astimezone(zone))
+
+
+def test_thresholds_beyond_int64_mean_never_as_in_the_folds() -> None:
+    never = attrs.evolve(
+        DEFAULT_ESCALATION_POLICY,
+        version=2,
+        large_above=10**19,
+        levels=(
+            EscalationLevel(level=0, name="none"),
+            EscalationLevel(
+                level=1,
+                name="amount",
+                triggers=(Trigger(rule=TriggerRule.OVERDUE_AMOUNT, threshold=10**17),),
+            ),
+        ),
+    )
+    ledger = ledger_with_invoice()
+    ledger.adopt_policy(policy=never, effective_on=date(2025, 1, 1), approver="CFO", reason="r")
+    events = list(ledger.iter_events())
+
+    customer = result(events, date(2025, 3, 1)).customers
+
+    assert 0 == customer.level[0]
+    # Never large: a small grade, whatever the age.
+    assert customer.grade[0] in {GRADES.index(Grade.FINANCE_FOLLOW_UP), GRADES.index(Grade.SETTLE)}
+    assert_fast_path_equals_folds(events, date(2025, 3, 1))
