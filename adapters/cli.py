@@ -127,6 +127,10 @@ def _reported_errors() -> Iterator[None]:
     except (PersistenceError, InfrastructureFactoryError) as error:
         typer.echo(f"error: {_store_name()} cannot be used: {error}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
+    except OSError as error:
+        # Files the command reads or writes (a folder that is a file, no permission, disk full).
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
 
 
 def _store_name() -> str:
@@ -950,7 +954,9 @@ def generate_command(
             except IntegrityError:
                 typer.echo(
                     f"error: {ledger.store_description} already holds ledger keys of seed {seed} "
-                    "(G{seed}-...); nothing more was recorded: use another seed or a new store",
+                    f"(G{seed}-...): an earlier run recorded them, in full or, if it was "
+                    "interrupted, in part (whole transactions); nothing more was recorded: "
+                    "use another seed or a new store",
                     err=True,
                 )
                 raise typer.Exit(EXIT_REFUSED) from None

@@ -22,9 +22,12 @@ children.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import heapq
 import json
+import shutil
+import tempfile
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -40,6 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from arledger.domain import events as events_module
+from arledger.domain.errors import ArledgerError
 from arledger.domain.events import ALL_EVENTS, Event
 from arledger.domain.policy import EscalationPolicy
 
@@ -375,52 +379,105 @@ def _rows_of(
 # Parquet --------------------------------------------------------------------------------------
 
 
+class ExportDirectoryError(ArledgerError, ValueError):
+    """A folder an export may not replace: a file, or a folder holding something else."""
+
+
+def _replaceable(directory: Path) -> None:
+    """Refuse to replace anything but a finished or unfinished export of ours, or nothing."""
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise ExportDirectoryError(f"{directory} is a file, not a folder", directory=str(directory))
+    entries = {entry.name for entry in directory.iterdir()}
+    ours = {"manifest.json"} | {f"{name}.parquet" for name in ("ids", *EVENT_CLASSES)}
+    if entries - ours:
+        raise ExportDirectoryError(
+            f"{directory} holds files that are not an arledger export "
+            f"({', '.join(sorted(entries - ours)[:3])}...); nothing was written: "
+            "choose a new or empty folder",
+            directory=str(directory),
+        )
+
+
 class ParquetSink:
-    """Writes pages to a directory of Parquet files (one per class, row group per page)."""
+    """Writes pages to a directory of Parquet files (one per class, row group per page).
+
+    The files are written into a hidden folder beside ``directory`` and swapped in by renames
+    only when ``close`` has finished them: an export that fails or is killed leaves the previous
+    export as it was (and, at worst, a hidden ``.<name>.partial-*`` folder). Only a folder that
+    is empty or holds an earlier export is replaced; anything else is refused before writing.
+    Used as a context manager, it closes on success and aborts on an error.
+    """
 
     def __init__(self, directory: Path) -> None:
+        _replaceable(directory)
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob("*.parquet"):
-            stale.unlink()
-        manifest = directory / "manifest.json"
-        manifest.unlink(missing_ok=True)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = Path(
+            tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent)
+        )
         self._writers: dict[str, pq.ParquetWriter] = {}
         self.rows: dict[str, int] = {}
+
+    def __enter__(self) -> ParquetSink:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
 
     def __call__(self, name: str, batch: pa.RecordBatch) -> None:
         writer = self._writers.get(name)
         if writer is None:
             writer = self._writers[name] = pq.ParquetWriter(
-                self.directory / f"{name}.parquet", batch.schema, compression="zstd"
+                self.partial / f"{name}.parquet", batch.schema, compression="zstd"
             )
         writer.write_batch(batch, row_group_size=max(batch.num_rows, 1))
         self.rows[name] = self.rows.get(name, 0) + batch.num_rows
 
     def close(self) -> None:
+        """Finish the files and put them in place of ``directory``."""
         for writer in self._writers.values():
             writer.close()
         if "ids" not in self.rows:
             pq.write_table(
                 pa.table({"id": pa.array([], pa.binary(16))}, schema=IDS_SCHEMA),
-                self.directory / "ids.parquet",
+                self.partial / "ids.parquet",
             )
             self.rows["ids"] = 0
         # Written last: a directory without a manifest is an export that did not finish.
-        (self.directory / "manifest.json").write_text(
+        (self.partial / "manifest.json").write_text(
             json.dumps({"layout": LAYOUT_VERSION, "rows": self.rows}, indent=2, sort_keys=True)
         )
+        _replaceable(self.directory)  # still: nothing else appeared there meanwhile
+        previous = None
+        if self.directory.exists():
+            previous = self.directory.rename(
+                self.directory.parent / f"{self.partial.name}.previous"
+            )
+        self.partial.rename(self.directory)
+        if previous is not None:
+            shutil.rmtree(previous)
+
+    def abort(self) -> None:
+        """Drop what was written; ``directory`` stays as it was."""
+        for writer in self._writers.values():
+            with contextlib.suppress(Exception):
+                writer.close()
+        shutil.rmtree(self.partial, ignore_errors=True)
 
 
 def write_parquet(
     events: Iterable[Event], directory: Path, *, page_rows: int = PAGE_ROWS_DEFAULT
 ) -> dict[str, int]:
     """Stream a log to Parquet; returns rows written per table."""
-    sink = ParquetSink(directory)
-    writer = ColumnarWriter(sink, page_rows=page_rows)
-    writer.write_all(events)
-    writer.close()
-    sink.close()
+    with ParquetSink(directory) as sink:
+        writer = ColumnarWriter(sink, page_rows=page_rows)
+        writer.write_all(events)
+        writer.close()
     return dict(sink.rows)
 
 

@@ -1320,9 +1320,8 @@ def generate_columnar(invoices: int, seed: int, **options: Any) -> ColumnarLog:
 def generate_parquet(invoices: int, seed: int, directory: Path, **options: Any) -> dict[str, int]:
     """Write the synthetic ledger to a Parquet directory (``columnar.read_parquet`` reads it);
     returns rows per table. Options as ``generate``."""
-    sink = ParquetSink(directory)
-    generate(invoices, seed, sink, **options)
-    sink.close()
+    with ParquetSink(directory) as sink:
+        generate(invoices, seed, sink, **options)
     return dict(sink.rows)
 
 

@@ -14,6 +14,10 @@ The portfolio is evaluated on one date, and for the customers an open promise ho
 ``fast_path``) once more on the day their earliest open promise was made: every pass over
 movements and invoices does both evaluations at once, so each row is read once.
 
+The one exception to this package's "no I/O" rule is Numba's own: the compiled kernels are
+cached in ``__pycache__`` beside this file (or where ``NUMBA_CACHE_DIR`` says) and Numba reads
+its ``NUMBA_*`` settings. Neither changes a result; the code here reads and writes nothing.
+
 Codes shared with ``fast_path``: promise status is the index in ``PromiseStatus`` (``NOT_MADE``
 before it was made); a rule is the index in ``TriggerRule``.
 """

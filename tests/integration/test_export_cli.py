@@ -59,3 +59,30 @@ def test_a_bad_page_size_is_a_usage_error(tmp_path: Path, sqlite_env: dict[str, 
 
     assert 2 == result.exit_code
     assert not (tmp_path / "x").exists()
+
+
+def test_export_refuses_a_folder_holding_other_files_and_writes_nothing(
+    tmp_path: Path, sqlite_env: dict[str, str]
+) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "sales.parquet").write_text("not ours")
+
+    result = CliRunner().invoke(app, ["export", str(folder)], env=sqlite_env)
+
+    assert 1 == result.exit_code
+    assert "holds files that are not an arledger export" in result.output
+    assert ["sales.parquet"] == [p.name for p in folder.iterdir()]
+    assert not list(tmp_path.glob(".mine*"))  # no partial folder left behind
+
+
+def test_export_to_a_file_is_an_error_not_a_traceback(
+    tmp_path: Path, sqlite_env: dict[str, str]
+) -> None:
+    (tmp_path / "afile").write_text("x")
+
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "afile")], env=sqlite_env)
+
+    assert 1 == result.exit_code
+    assert "is a file, not a folder" in result.output
+    assert "Traceback" not in result.output

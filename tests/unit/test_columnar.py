@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID
@@ -187,3 +188,19 @@ def test_arrow_types_follow_the_field_types() -> None:
     assert pa.int64() == schema.field("amount_minor").type
     assert pa.types.is_list(schema.field("instalments").type)
     assert SCHEMAS["CollectionActionRecorded"].field("next_step_on").nullable
+
+
+def test_a_failed_export_leaves_the_previous_one_as_it_was(tmp_path: Path) -> None:
+    out = tmp_path / "log"
+    write_parquet([issued()], out)
+
+    def failing() -> Iterator[Event]:
+        yield issued()
+        yield applied()
+        raise RuntimeError("the store went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        write_parquet(failing(), out, page_rows=1)
+
+    assert [issued()] == list(from_columnar(read_parquet(out)))
+    assert [out] == list(tmp_path.iterdir())  # the partial folder is gone
