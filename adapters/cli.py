@@ -928,7 +928,11 @@ def generate_command(
         GenerateOut, typer.Option(help="Record in the store, or write Parquet to --directory.")
     ] = GenerateOut.STORE,
     directory: Annotated[
-        Path | None, typer.Option(help="Folder for the Parquet files (replaced); --out parquet.")
+        Path | None,
+        typer.Option(
+            help="Folder for the Parquet files (new, empty or an earlier export, which is "
+            "replaced once the new one is complete); --out parquet."
+        ),
     ] = None,
 ) -> None:
     """Generate a synthetic ledger with behaviour profiles, deterministic per seed.
@@ -982,7 +986,13 @@ def _counted(events: Iterable[Event], total: int, progress: Progress | None) -> 
 
 @app.command("export")
 def export_command(
-    directory: Annotated[Path, typer.Argument(help="Folder for the Parquet files (replaced).")],
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder for the Parquet files (new, empty or an earlier export, which is "
+            "replaced once the new one is complete)."
+        ),
+    ],
     page_rows: Annotated[
         int, typer.Option(min=1, help="Rows per page (Parquet row group) and event class.")
     ] = columnar.PAGE_ROWS_DEFAULT,
