@@ -111,16 +111,18 @@ def table_creation_serialised(settings: Mapping[str, str]) -> Iterator[None]:
     import psycopg
 
     connect = postgres_connect_args(settings)
-    with psycopg.connect(
-        host=connect["host"],
-        port=connect["port"],
-        dbname=connect["dbname"],
-        user=connect["user"],
-        password=connect["password"],
-        autocommit=True,
-    ) as connection:
-        connection.execute("SELECT pg_advisory_lock(%s)", (TABLE_CREATION_LOCK,))
-        try:
-            yield
-        finally:
-            connection.execute("SELECT pg_advisory_unlock(%s)", (TABLE_CREATION_LOCK,))
+    with (
+        psycopg.connect(
+            host=connect["host"],
+            port=connect["port"],
+            dbname=connect["dbname"],
+            user=connect["user"],
+            password=connect["password"],
+            autocommit=True,
+        ) as connection,
+        connection.transaction(),
+    ):
+        # A transaction-level lock: released however the transaction ends (no unlock to lose,
+        # also behind a pooler in transaction mode).
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (TABLE_CREATION_LOCK,))
+        yield
