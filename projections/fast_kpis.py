@@ -39,13 +39,13 @@ from .kpis import (
     KpiGrouping,
     KpiReport,
     KpiRow,
-    _days,
-    _percent,
-    _ratio,
     countback_dso,
+    days_of,
     expected_credit_loss,
     parse_grouping,
+    percent_of,
     period_days,
+    ratio_of,
 )
 from .promises import PromiseRates
 
@@ -991,13 +991,13 @@ def _row(
     assert sum(buckets) == ending
     assert 0 <= current <= ending
 
-    dso = _days(_ratio(ending, sales), days)
-    dso_best = _days(_ratio(current, sales), days)
+    dso = days_of(ratio_of(ending, sales), days)
+    dso_best = days_of(ratio_of(current, sales), days)
     delinquent = None if dso is None or dso_best is None else dso - dso_best
 
     sales_monthly = Decimal(sales) * DAYS_PER_MONTH_CEI / days
-    cei_total = _ratio(beginning + sales - ending, beginning + sales - current)
-    cei_monthly = _ratio(beginning + sales_monthly - ending, beginning + sales_monthly - current)
+    cei_total = ratio_of(beginning + sales - ending, beginning + sales - current)
+    cei_monthly = ratio_of(beginning + sales_monthly - ending, beginning + sales_monthly - current)
 
     currency_exponent(currency)  # An unknown currency is refused here as the fold refuses it.
     if ecl_by_bucket is None:
@@ -1015,15 +1015,15 @@ def _row(
         dso_days_countback=countback,
         dso_days_best_possible=dso_best,
         days_delinquent_average=delinquent,
-        cei_total_sales=_percent(cei_total),
-        cei_monthly_average=_percent(cei_monthly),
-        collection_rate=_percent(_ratio(cash, beginning + sales)),
+        cei_total_sales=percent_of(cei_total),
+        cei_monthly_average=percent_of(cei_monthly),
+        collection_rate=percent_of(ratio_of(cash, beginning + sales)),
         promises_judged=rates.judged_count,
         promises_kept=rates.kept_count,
         promised_minor=rates.promised_minor,
         promised_minor_paid=rates.paid_minor,
-        promise_kept_rate_by_count=_percent(rates.kept_rate_by_count),
-        promise_kept_rate_by_amount=_percent(rates.kept_rate_by_amount),
+        promise_kept_rate_by_count=percent_of(rates.kept_rate_by_count),
+        promise_kept_rate_by_amount=percent_of(rates.kept_rate_by_amount),
         buckets_minor=buckets,
         ecl_minor_by_bucket=ecl_by_bucket,
         ecl_minor=sum(ecl_by_bucket),

@@ -149,18 +149,18 @@ def quantize_percent(value: Decimal) -> Decimal:
     return value.quantize(PERCENT_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-def _ratio(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
+def ratio_of(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
     """numerator / denominator, or None when there is nothing (or less) to divide by."""
     if denominator <= 0:
         return None
     return Decimal(numerator) / Decimal(denominator)
 
 
-def _days(ratio: Decimal | None, days: int) -> Decimal | None:
+def days_of(ratio: Decimal | None, days: int) -> Decimal | None:
     return None if ratio is None else quantize_days(ratio * days)
 
 
-def _percent(ratio: Decimal | None) -> Decimal | None:
+def percent_of(ratio: Decimal | None) -> Decimal | None:
     return None if ratio is None else quantize_percent(ratio * 100)
 
 
@@ -405,13 +405,13 @@ def _row(
     assert sum(group.buckets_minor) == ending
     assert 0 <= current <= ending
 
-    dso = _days(_ratio(ending, sales), days)
-    dso_best = _days(_ratio(current, sales), days)
+    dso = days_of(ratio_of(ending, sales), days)
+    dso_best = days_of(ratio_of(current, sales), days)
     delinquent = None if dso is None or dso_best is None else dso - dso_best
 
     sales_monthly = Decimal(sales) * DAYS_PER_MONTH_CEI / days
-    cei_total = _ratio(beginning + sales - ending, beginning + sales - current)
-    cei_monthly = _ratio(beginning + sales_monthly - ending, beginning + sales_monthly - current)
+    cei_total = ratio_of(beginning + sales - ending, beginning + sales - current)
+    cei_monthly = ratio_of(beginning + sales_monthly - ending, beginning + sales_monthly - current)
 
     monthly: list[tuple[int, int]] = []
     if group.first_issued_on is not None:
@@ -437,15 +437,15 @@ def _row(
         dso_days_countback=countback,
         dso_days_best_possible=dso_best,
         days_delinquent_average=delinquent,
-        cei_total_sales=_percent(cei_total),
-        cei_monthly_average=_percent(cei_monthly),
-        collection_rate=_percent(_ratio(group.cash_collected_minor, beginning + sales)),
+        cei_total_sales=percent_of(cei_total),
+        cei_monthly_average=percent_of(cei_monthly),
+        collection_rate=percent_of(ratio_of(group.cash_collected_minor, beginning + sales)),
         promises_judged=rates.judged_count,
         promises_kept=rates.kept_count,
         promised_minor=rates.promised_minor,
         promised_minor_paid=rates.paid_minor,
-        promise_kept_rate_by_count=_percent(rates.kept_rate_by_count),
-        promise_kept_rate_by_amount=_percent(rates.kept_rate_by_amount),
+        promise_kept_rate_by_count=percent_of(rates.kept_rate_by_count),
+        promise_kept_rate_by_amount=percent_of(rates.kept_rate_by_amount),
         buckets_minor=tuple(group.buckets_minor),
         ecl_minor_by_bucket=ecl_by_bucket,
         ecl_minor=sum(ecl_by_bucket),
