@@ -11,8 +11,9 @@ work was split between threads; a date of ``NO_DATE`` means "never" (not yet hap
 evaluation for this customer).
 
 The portfolio is evaluated on one date, and for the customers an open promise holds (see
-``fast_path``) once more on the day their earliest open promise was made: every pass over
-movements and invoices does both evaluations at once, so each row is read once.
+``fast_path``) once more on the day their earliest open promise was made: the one pass over
+the movements keeps those of the invoices that may be held (a few), and the pass over invoices
+does both evaluations at once, so each row is read once.
 
 The one exception to this package's "no I/O" rule is Numba's own: the compiled kernels are
 cached in ``__pycache__`` beside this file (or where ``NUMBA_CACHE_DIR`` says) and Numba reads
@@ -116,18 +117,18 @@ def group(keys: Int32s, group_count: int) -> tuple[Int64s, Int64s]:
 
 
 @_kernel
-def link(row_of_id: Int32s, originator_id: Int32s, group_count: int) -> tuple[Int32s, Int32s]:
-    """(first, next): the rows of each group (the row of each originator) as a chain in row
-    order, ``first[g]``, ``next[first[g]]``, ... until -1; rows of unknown originators left
-    out. For few rows over many groups, where ``group`` would cost a long ``start`` array."""
-    first = np.full(group_count, -1, np.int32)
+def link(row_of_id: Int32s, originator_id: Int32s, first: Int32s) -> Int32s:
+    """next: the rows of each group (the row of each originator) as a chain in row order,
+    ``first[g]``, ``next[first[g]]``, ... until -1; rows of unknown originators left out. For
+    few rows over many groups, where ``group`` would cost a long ``start`` array. ``first``
+    comes filled with -1 (NumPy's allocation of a long array is the faster)."""
     after = np.full(originator_id.shape[0], -1, np.int32)
     for row in range(originator_id.shape[0] - 1, -1, -1):
         key = row_of_id[originator_id[row]]
         if key >= 0:
             after[row] = first[key]
             first[key] = row
-    return first, after
+    return after
 
 
 @_kernel
@@ -153,35 +154,164 @@ def match_resolutions(
             ambiguous_out[row] = True
 
 
-@_kernel
+NAMED: Final = 1
+"""``marks`` bit of an invoice some promise names: its applications are gathered by invoice."""
+HELD: Final = 2
+"""``marks`` bit of an invoice whose customer may have an open promise on the date: its
+movements are kept, to be settled again on the day that promise was made."""
+
+
+@_parallel_kernel
+def invoice_customers(
+    threads: int,
+    row_of_id: Int32s,
+    customer_id: Int32s,
+    candidate: Bools,
+    customer_out: Int32s,
+    marks_out: npt.NDArray[np.int8],
+    settled_minor_since_out: Int64s,
+) -> None:
+    """Each invoice's customer row, and ``HELD`` in ``marks_out`` for the invoices of a
+    ``candidate`` customer (no other bit set), whose ``settled_minor_since_out`` it zeroes (for
+    ``settle_since``; the other entries are never read)."""
+    count = customer_id.shape[0]
+    chunks = max(1, min(count // 65536, threads * CHUNKS_PER_THREAD))
+    for chunk in numba.prange(chunks):
+        for invoice in range(count * chunk // chunks, count * (chunk + 1) // chunks):
+            customer = row_of_id[customer_id[invoice]]
+            customer_out[invoice] = customer
+            if customer >= 0 and candidate[customer]:
+                marks_out[invoice] = HELD
+                settled_minor_since_out[invoice] = 0
+            else:
+                marks_out[invoice] = 0
+
+
+@_parallel_kernel
 def settle(
+    threads: int,
     invoice_of_id: Int32s,
     originator_id: Int32s,
     on: Int32s,
     amount_minor: Int64s,
     sign: int,
     as_of: int,
+    marks: npt.NDArray[np.int8],
+    group_of_invoice: Int32s,
+    settled_minor: Int64s,
+    named_rows_out: Int64s,
+    named_groups_out: Int32s,
+    held_invoice_out: Int32s,
+    held_on_out: Int32s,
+    held_minor_out: Int64s,
+    counts: Int64s,
+) -> None:
+    """Add each movement dated on or before ``as_of`` to what its invoice has settled
+    (``sign`` -1 for a movement that reopens). On the way, one read of ``marks`` per row: the
+    rows of ``NAMED`` invoices go to ``named_rows_out`` with their group in ``named_groups_out``
+    (a zero-length buffer: none gathered), and the movements of ``HELD`` invoices dated by
+    ``as_of`` (invoice, date, signed amount) to the ``held_`` buffers.
+
+    ``counts`` has one row per part: part ``p`` takes the rows of the ``p``-th range of
+    invoices (every part reads every row, and adds only its own), so each invoice's sum is
+    added by one thread, and writes its gatherings in row order from ``counts[p]`` on (regions
+    of the buffers given to it, as long as all its rows could need).
+    """
+    parts = counts.shape[0]
+    invoice_count = settled_minor.shape[0]
+    for part in numba.prange(parts):
+        low = invoice_count * part // parts
+        high = invoice_count * (part + 1) // parts
+        counts[part, 0], counts[part, 1] = settle_part(
+            low,
+            high,
+            invoice_of_id,
+            originator_id,
+            on,
+            amount_minor,
+            sign,
+            as_of,
+            marks,
+            group_of_invoice,
+            settled_minor,
+            named_rows_out,
+            named_groups_out,
+            held_invoice_out,
+            held_on_out,
+            held_minor_out,
+            counts[part, 0],
+            counts[part, 1],
+        )
+
+
+@_kernel
+def settle_part(
+    low: int,
+    high: int,
+    invoice_of_id: Int32s,
+    originator_id: Int32s,
+    on: Int32s,
+    amount_minor: Int64s,
+    sign: int,
+    as_of: int,
+    marks: npt.NDArray[np.int8],
+    group_of_invoice: Int32s,
+    settled_minor: Int64s,
+    named_rows_out: Int64s,
+    named_groups_out: Int32s,
+    held_invoice_out: Int32s,
+    held_on_out: Int32s,
+    held_minor_out: Int64s,
+    named: int,
+    held: int,
+) -> tuple[int, int]:
+    """``settle`` for the invoices in rows ``low`` to ``high``, from the buffers' entries
+    ``named`` and ``held`` on: their next free entries after it. Called alone (one part, no
+    threads to start) for a small log."""
+    with_named = named_rows_out.shape[0] > 0
+    # One unsigned comparison tells rows of other parts (and of unknown invoices, -1) apart:
+    # two signed ones made the loop a third slower.
+    span = np.uint64(high - low)
+    base = np.uint64(low)
+    for row in range(originator_id.shape[0]):
+        local = np.uint64(np.int64(invoice_of_id[originator_id[row]]) - low)
+        if local >= span:
+            continue
+        invoice = local + base
+        day = on[row]
+        mark = marks[invoice]
+        if day <= as_of:
+            amount = sign * amount_minor[row]
+            settled_minor[invoice] += amount
+            if mark & HELD:
+                held_invoice_out[held] = invoice
+                held_on_out[held] = day
+                held_minor_out[held] = amount
+                held += 1
+        if with_named and mark & NAMED:
+            named_rows_out[named] = row
+            named_groups_out[named] = group_of_invoice[invoice]
+            named += 1
+    return named, held
+
+
+@_kernel
+def settle_since(
+    held_invoice: Int32s,
+    held_on: Int32s,
+    held_minor: Int64s,
     customer_of_invoice: Int32s,
     since_by_customer: Int32s,
-    settled_minor: Int64s,
     settled_minor_since: Int64s,
 ) -> None:
-    """Add each movement dated on or before ``as_of`` to what its invoice has settled, and
-    those dated on or before its customer's ``since_by_customer`` date (when not ``NO_DATE``)
-    to ``settled_minor_since`` (no rows: no customer has one); ``sign`` -1 for a movement
-    that reopens."""
-    with_since = settled_minor_since.shape[0] > 0
-    for row in range(originator_id.shape[0]):
-        invoice = invoice_of_id[originator_id[row]]
-        if invoice < 0:
-            continue
-        day = on[row]
-        if day <= as_of:
-            settled_minor[invoice] += sign * amount_minor[row]
-        if with_since:
-            limit = since_by_customer[customer_of_invoice[invoice]]
-            if limit != NO_DATE and day <= limit:
-                settled_minor_since[invoice] += sign * amount_minor[row]
+    """Add to what each ``HELD`` invoice had settled on its customer's ``since_by_customer``
+    date (when not ``NO_DATE``) the kept movements (``settle``) dated by then; the entries of
+    ``HELD`` invoices come zeroed (``invoice_customers``), the others are never read."""
+    for entry in range(held_invoice.shape[0]):
+        invoice = held_invoice[entry]
+        limit = since_by_customer[customer_of_invoice[invoice]]
+        if limit != NO_DATE and held_on[entry] <= limit:
+            settled_minor_since[invoice] += held_minor[entry]
 
 
 @_kernel
@@ -328,7 +458,9 @@ def invoice_pass(
     ``since_by_customer`` date, also its overdue amount and days past due on that date
     (``disputed_counts_since`` of the policy then; no ageing), summed per customer.
 
-    ``settled_minor`` (and ``_since``) come from ``settle``. ``buckets_out`` (per-invoice
+    ``settled_minor`` (and ``_since``) come from ``settle`` (and ``settle_since``); each may
+    be the same array as an output (``open_out``, ``disputed_out``): an invoice's entry is read
+    before its outputs are written. ``buckets_out`` (per-invoice
     buckets: 8 bytes per bucket per invoice) may have no rows. ``customer_out`` columns: open,
     disputed, overdue, days past due max, ageing days max; ``customer_since_out``: overdue,
     days past due max. Each thread takes the invoices of one range of customers, so every
@@ -391,11 +523,18 @@ def _invoices(
     """``invoice_pass`` for the invoices of the customers in rows ``low`` to ``high``."""
     amount_minor, issued_on = schedule[0], schedule[1]
     no_buckets = customer_buckets_out[:0]
+    # One unsigned comparison tells invoices of other parts apart (as in ``settle_part``).
+    span = np.uint64(high - low)
     for invoice in range(customer_of_invoice.shape[0]):
         customer = customer_of_invoice[invoice]
-        assert customer >= 0, "an invoice of an unknown customer"
-        if customer < low or customer >= high:
+        if np.uint64(np.int64(customer) - low) >= span:
+            assert customer >= 0, "an invoice of an unknown customer"
             continue
+        # Read before any output of this invoice is written: the settled amounts may share
+        # their arrays with outputs (see ``invoice_pass``).
+        since = since_by_customer[customer]
+        with_since = since != NO_DATE and issued_on[invoice] <= since
+        open_since = amount_minor[invoice] - settled_minor_since[invoice] if with_since else 0
         open_amount = 0
         disputed = 0
         overdue = 0
@@ -431,10 +570,8 @@ def _invoices(
         overdue_out[invoice] = overdue
         days_out[invoice] = days_max
         ageing_days_out[invoice] = ageing_days_max
-        since = since_by_customer[customer]
-        if since == NO_DATE or issued_on[invoice] > since:
+        if not with_since:
             continue
-        open_since = amount_minor[invoice] - settled_minor_since[invoice]
         if open_since > 0:
             assert open_since <= amount_minor[invoice]
             disputed = min(_disputed(disputes, invoice, since), open_since)
@@ -472,30 +609,33 @@ customer (start), then per payment in its group: value on, amount, currency, rev
 
 
 @_kernel
-def named_groups(invoice_rows: Int32s, invoice_count: int) -> tuple[Int32s, Int32s, int]:
-    """(group of each named-invoice entry, group of each invoice, groups): one group per
-    invoice some promise names (-1: none), numbered in order of first naming, so that promises
-    judged in table order read the groups in about that order."""
-    group_of_invoice = np.full(invoice_count, -1, np.int32)
+def named_groups(
+    invoice_rows: Int32s, marks: npt.NDArray[np.int8], group_of_invoice: Int32s
+) -> tuple[Int32s, int]:
+    """(group of each named-invoice entry, groups): one group per invoice some promise names
+    (-1: an unknown invoice), numbered in order of first naming, so that promises judged in
+    table order read the groups in about that order. Sets ``NAMED`` in ``marks`` and writes
+    ``group_of_invoice`` of the named invoices (its other entries are never read)."""
     group_of_named = np.full(invoice_rows.shape[0], -1, np.int32)
     groups = 0
     for named in range(invoice_rows.shape[0]):
         invoice = invoice_rows[named]
         if invoice < 0:
             continue
-        if group_of_invoice[invoice] < 0:
+        if not marks[invoice] & NAMED:
+            marks[invoice] |= NAMED
             group_of_invoice[invoice] = groups
             groups += 1
         group_of_named[named] = group_of_invoice[invoice]
-    return group_of_named, group_of_invoice, groups
+    return group_of_named, groups
 
 
 @_kernel
 def group_applications(
-    row_of_id: Int32s,
-    group_of_invoice: Int32s,
     groups: int,
-    originator_id: Int32s,
+    rows: Int64s,
+    group_of_row: Int32s,
+    row_of_id: Int32s,
     payment_id: Int32s,
     applied_on: Int32s,
     amount_minor: Int64s,
@@ -503,14 +643,12 @@ def group_applications(
     reversed_on: Int32s,
 ) -> tuple[Int64s, Int32s, Int64s, Int32s, Int32s]:
     """The applications of each group's invoice (``named_groups``), in row order: (start,
-    applied on, amount, payment value on, payment reversed on). A counting sort that looks
-    each row's group up twice rather than keep an array of them (millions of rows, mostly of
-    no group)."""
+    applied on, amount, payment value on, payment reversed on). ``rows`` and ``group_of_row``:
+    the applications to named invoices and their groups, in row order (``settle`` gathers
+    them); a counting sort of those alone."""
     start = np.zeros(groups + 1, np.int64)
-    for row in range(originator_id.shape[0]):
-        invoice = row_of_id[originator_id[row]]
-        if invoice >= 0 and group_of_invoice[invoice] >= 0:
-            start[group_of_invoice[invoice] + 1] += 1
+    for entry in range(rows.shape[0]):
+        start[group_of_row[entry] + 1] += 1
     for key in range(groups):
         start[key + 1] += start[key]
     fill = start[:-1].copy()
@@ -519,12 +657,11 @@ def group_applications(
     slot_amount = np.empty(size, np.int64)
     slot_value_on = np.empty(size, np.int32)
     slot_reversed_on = np.empty(size, np.int32)
-    for row in range(originator_id.shape[0]):
-        invoice = row_of_id[originator_id[row]]
-        if invoice < 0 or group_of_invoice[invoice] < 0:
-            continue
-        slot = fill[group_of_invoice[invoice]]
-        fill[group_of_invoice[invoice]] += 1
+    for entry in range(rows.shape[0]):
+        row = rows[entry]
+        key = group_of_row[entry]
+        slot = fill[key]
+        fill[key] += 1
         slot_applied_on[slot] = applied_on[row]
         slot_amount[slot] = amount_minor[row]
         payment = row_of_id[payment_id[row]]
@@ -715,11 +852,13 @@ def promise_pass(
     promises: Promises,
     applications: Applications,
     payments: Payments,
-    status_out: Int32s,
+    status_out: npt.NDArray[np.int8],
     paid_out: Int64s,
-    paid_in_full_on_out: Int32s,
+    judged_on_out: Int32s,
 ) -> None:
-    """Judge every promise on ``on`` against the deadlines given."""
+    """Judge every promise on ``on`` against the deadlines given: its status, what counts as
+    paid, and the day it was judged (paid in full when kept, the day after its deadline when
+    partly kept or broken, else ``NO_DATE``)."""
     count = deadline_on.shape[0]
     chunks = max(1, min(count // 256, threads * CHUNKS_PER_THREAD))
     for chunk in numba.prange(chunks):
@@ -731,12 +870,18 @@ def promise_pass(
             )
             status_out[promise] = status
             paid_out[promise] = paid
-            paid_in_full_on_out[promise] = paid_in_full_on
+            judged_on = NO_DATE
+            if status == KEPT:
+                judged_on = paid_in_full_on
+            elif status in (PARTLY_KEPT, BROKEN):
+                judged_on = deadline_on[promise] + 1
+            judged_on_out[promise] = judged_on
 
 
-@_kernel
+@_parallel_kernel
 def promise_summary(
-    status: Int32s,
+    threads: int,
+    status: npt.NDArray[np.int8],
     made_on: Int32s,
     partly_kept_counts: bool,
     promise_start: Int64s,
@@ -746,17 +891,21 @@ def promise_summary(
 ) -> None:
     """Per customer, from its promises' statuses: how many count as broken and the day its
     earliest open promise was made (``NO_DATE``: none is open)."""
-    for customer in range(broken_out.shape[0]):
-        broken = 0
-        since = NO_DATE
-        for slot in range(promise_start[customer], promise_start[customer + 1]):
-            promise = promise_order[slot]
-            if status[promise] == BROKEN or (status[promise] == PARTLY_KEPT and partly_kept_counts):
-                broken += 1
-            elif status[promise] == OPEN:
-                since = min(since, made_on[promise])
-        broken_out[customer] = broken
-        since_out[customer] = since
+    count = broken_out.shape[0]
+    chunks = max(1, min(count // 65536, threads * CHUNKS_PER_THREAD))
+    for chunk in numba.prange(chunks):
+        for customer in range(count * chunk // chunks, count * (chunk + 1) // chunks):
+            broken = 0
+            since = NO_DATE
+            for slot in range(promise_start[customer], promise_start[customer + 1]):
+                promise = promise_order[slot]
+                code = status[promise]
+                if code == BROKEN or (code == PARTLY_KEPT and partly_kept_counts):
+                    broken += 1
+                elif code == OPEN:
+                    since = min(since, made_on[promise])
+            broken_out[customer] = broken
+            since_out[customer] = since
 
 
 Triggers = tuple[Int64s, Int32s, Int32s, Int64s]
@@ -845,8 +994,13 @@ def customer_pass(
     payments: Payments,
     partly_kept_counts: Bools,
     triggers: Triggers,
+    long_after_days: int,
+    large_above_minor: Int64s,
     reason_out: Int64s,
+    raw_level_out: Int64s,
     level_out: Int64s,
+    level_cap_out: Int64s,
+    grade_out: npt.NDArray[np.int8],
 ) -> None:
     """Per customer: the triggers on ``as_of``, and for a customer with a ``since_by_customer``
     date the time-driven level on that date (its promises judged then, under the policy then).
@@ -854,8 +1008,11 @@ def customer_pass(
     ``figures`` holds ``invoice_pass``'s customer columns (overdue at 2, days past due at 3),
     ``figures_since`` its columns on the since date. ``reason_out[customer, rule]``: level,
     threshold, actual of the rule's firing trigger of the highest level (level -1: none fires).
-    ``level_out`` columns: raw level, time level, decision level, time level on the since date
-    (-1: no since date).
+    ``raw_level_out``: the level the triggers give; ``level_cap_out``: the time-driven level on
+    the since date (-1: no since date), which caps the time-driven level; ``level_out``: the
+    level, the capped time-driven level or the decision-driven one, whichever is higher, where
+    there is a cap; ``grade_out``: the 2x2 grade of the overdue amount (``large_above_minor``
+    by currency) and days past due (``long_after_days``), -1 when nothing is overdue.
     """
     no_reasons = reason_out[:0]
     count = since_by_customer.shape[0]
@@ -864,7 +1021,17 @@ def customer_pass(
         dates = np.empty(SCRATCH, np.int32)
         amounts = np.empty(SCRATCH, np.int64)
         for customer in range(count * chunk // chunks, count * (chunk + 1) // chunks):
-            per_major = minor_per_major[currency_by_customer[customer]]
+            currency = currency_by_customer[customer]
+            per_major = minor_per_major[currency]
+            overdue = figures[customer, 2]
+            grade = -1
+            if overdue > 0:
+                large = overdue > large_above_minor[currency]
+                if figures[customer, 3] > long_after_days:
+                    grade = 3 if large else 2
+                else:
+                    grade = 1 if large else 0
+            grade_out[customer] = grade
             raw_level, time_level, decision_level = _levels(
                 customer,
                 policy_now,
@@ -877,10 +1044,9 @@ def customer_pass(
                 triggers,
                 reason_out,
             )
-            level_out[customer, 0] = raw_level
-            level_out[customer, 1] = time_level
-            level_out[customer, 2] = decision_level
-            level_out[customer, 3] = -1
+            raw_level_out[customer] = raw_level
+            level_out[customer] = raw_level
+            level_cap_out[customer] = -1
             since = since_by_customer[customer]
             if since == NO_DATE:
                 continue
@@ -900,7 +1066,7 @@ def customer_pass(
                 )
                 if status == BROKEN or (status == PARTLY_KEPT and partly_kept_counts[policy]):
                     broken += 1
-            _, level_out[customer, 3], _ = _levels(
+            _, cap, _ = _levels(
                 customer,
                 policy,
                 figures_since[customer, 0],
@@ -912,3 +1078,5 @@ def customer_pass(
                 triggers,
                 no_reasons,
             )
+            level_cap_out[customer] = cap
+            level_out[customer] = max(min(time_level, cap), decision_level)

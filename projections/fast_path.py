@@ -340,7 +340,7 @@ def fast_portfolio(
         limit = _microseconds(known_at)
         tables = {name: _known(table, limit) for name, table in tables.items()}
     on = days(as_of)
-    prepared = _Prepared(tables, decode_policy)
+    prepared = _Prepared(tables, decode_policy, on)
     return prepared.run(on, as_of, known_at, ageing_policy, invoice_buckets)
 
 
@@ -387,6 +387,13 @@ def _known(table: dict[str, Any], limit: int) -> dict[str, Any]:
     return result
 
 
+def _joined(values: npt.NDArray[Any], parts: list[slice]) -> npt.NDArray[Any]:
+    """The parts of a buffer, one after the other (the part itself when there is one)."""
+    if len(parts) == 1:
+        return values[parts[0]]
+    return np.concatenate([values[part] for part in parts])
+
+
 def _int32(values: Any) -> Int32s:
     return np.ascontiguousarray(values, dtype=np.int32)
 
@@ -396,10 +403,14 @@ def _int64(values: Any) -> Int64s:
 
 
 class _Prepared:
-    """The arrays the kernels read, built once per query: rows by id, codes made common."""
+    """The arrays the kernels read, built once per query on the date ``on``: rows by id, codes
+    made common, and what each invoice has settled by then (one pass over the movements)."""
 
     def __init__(
-        self, tables: dict[str, dict[str, Any]], decode_policy: Callable[[str], EscalationPolicy]
+        self,
+        tables: dict[str, dict[str, Any]],
+        decode_policy: Callable[[str], EscalationPolicy],
+        on: int,
     ) -> None:
         self.tables = tables
         customers = tables["CustomerAccountOpened"]
@@ -436,7 +447,6 @@ class _Prepared:
         self.minor_per_major = _int64([minor_per_major(code) for code in self.currencies])
         self.customer_currency = self._currency(customers)
 
-        self.customer_of_invoice = _int32(row_of_id[invoices["customer_id"]])
         self.schedule: kernels.Schedule = (
             _int64(invoices["amount_minor"]),
             _int32(invoices["issued_on"]),
@@ -455,6 +465,7 @@ class _Prepared:
 
         promise_count = len(promises["originator_id"])
         self.promise_customer = _int32(row_of_id[promises["customer_id"]])
+        self.policies = self._policies(tables["EscalationPolicyAdopted"], decode_policy)
         closings = []
         for name, column in (
             ("PromiseWithdrawn", "withdrawn_on"),
@@ -478,18 +489,130 @@ class _Prepared:
         self.promise_start, self.promise_order = kernels.group(
             self.promise_customer, self.customer_count
         )
-        self.applications = self._applications(tables["PaymentApplied"], invoice_rows)
-        self.payments = self._payments(payments, promises)
+        self.policy_now = int(self.policies.index_on(np.asarray([on], np.int32))[0])
+        self.deadline_on = self.policies.deadline_on(self.promises[6])
+        # The invoices' disputed amounts, written by ``figures``, hold until then what held
+        # invoices had settled on the since date (``kernels.settle_since``).
+        self.disputed_minor = np.empty(self.invoice_count, np.int64)
+        self.customer_of_invoice, marks = self._marks(on, _int32(invoices["customer_id"]))
+        # The group of each named invoice (``marks`` says which) goes where the invoices' days
+        # past due go later (``figures``): a fresh array fewer in each query.
+        self.days_past_due = np.empty(self.invoice_count, np.int32)
+        group_of_invoice = self.days_past_due
+        group_of_named, groups = kernels.named_groups(invoice_rows, marks, group_of_invoice)
+        self.settled_minor, named_rows, named_groups, self.held = self._settle(
+            on, marks, group_of_invoice
+        )
 
+        self.applications: Applications = (
+            group_of_named,
+            *kernels.group_applications(
+                groups,
+                named_rows,
+                named_groups,
+                row_of_id,
+                _int32(tables["PaymentApplied"]["payment_id"]),
+                _int32(tables["PaymentApplied"]["applied_on"]),
+                _int64(tables["PaymentApplied"]["amount_minor"]),
+                self.payment_value_on,
+                self.payment_reversed_on,
+            ),
+        )
+        self.payments = self._payments(payments, promises)
         self.ratings = self._ratings(tables["RiskRated"])
-        self.policies = self._policies(tables["EscalationPolicyAdopted"], decode_policy)
+
+    def _marks(self, on: int, customer_id: Int32s) -> tuple[Int32s, npt.NDArray[np.int8]]:
+        """(customer row of each invoice, its ``kernels.HELD`` mark): the invoices of the
+        customers that may have a promise open on ``on`` (made by then, deadline not passed),
+        when the policy then holds levels for open promises; the others are never held."""
+        candidate = np.zeros(self.customer_count, np.bool_)
+        if self.policies.promise_suspends[self.policy_now]:
+            made_on = self.promises[1]
+            customers = self.promise_customer[
+                (made_on <= on) & (on <= self.deadline_on) & (self.promise_customer >= 0)
+            ]
+            candidate[customers] = True
+        customer_of_invoice = np.empty(self.invoice_count, np.int32)
+        marks = np.empty(self.invoice_count, np.int8)
+        kernels.invoice_customers(
+            kernels.threads(),
+            self.row_of_id,
+            customer_id,
+            candidate,
+            customer_of_invoice,
+            marks,
+            self.disputed_minor,
+        )
+        return customer_of_invoice, marks
+
+    def _settle(
+        self, on: int, marks: npt.NDArray[np.int8], group_of_invoice: Int32s
+    ) -> tuple[Int64s, Int64s, Int32s, tuple[Int32s, Int32s, Int64s]]:
+        """(settled by ``on`` per invoice, the rows of applications to named invoices and
+        their groups, the movements of held invoices dated by ``on``: invoice, date, signed
+        amount)."""
+        threads = kernels.threads()
+        # Split between threads only where the rows are many enough to pay for it.
+        parts = threads if self.invoice_count >= 65536 * threads else 1
+        rows = sum(len(self.tables[name]["originator_id"]) for name, _, _ in MOVEMENTS)
+        applied = len(self.tables["PaymentApplied"]["originator_id"])
+        settled = np.zeros(self.invoice_count, np.int64)
+        # Each part has a region of the buffers as long as all rows could need; only the pages
+        # written are ever touched.
+        named_rows = np.empty(parts * applied, np.int64)
+        named_groups = np.empty(parts * applied, np.int32)
+        held_invoice = np.empty(parts * rows, np.int32)
+        held_on = np.empty(parts * rows, np.int32)
+        held_minor = np.empty(parts * rows, np.int64)
+        counts = np.empty((parts, 2), np.int64)
+        counts[:, 0] = np.arange(parts) * applied
+        counts[:, 1] = np.arange(parts) * rows
+        for name, column, sign in MOVEMENTS:
+            table = self.tables[name]
+            if not len(table["originator_id"]):
+                continue
+            columns = (
+                self.row_of_id,
+                _int32(table["originator_id"]),
+                _int32(table[column]),
+                _int64(table["amount_minor"]),
+                sign,
+                on,
+                marks,
+                group_of_invoice,
+                settled,
+                named_rows if name == "PaymentApplied" else named_rows[:0],
+                named_groups,
+                held_invoice,
+                held_on,
+                held_minor,
+            )
+            if parts > 1:
+                kernels.settle(threads, *columns, counts)
+            else:
+                counts[0] = kernels.settle_part(
+                    0, self.invoice_count, *columns, int(counts[0, 0]), int(counts[0, 1])
+                )
+        named = [slice(part * applied, counts[part, 0]) for part in range(parts)]
+        held = [slice(part * rows, counts[part, 1]) for part in range(parts)]
+        return (
+            settled,
+            _joined(named_rows, named),
+            _joined(named_groups, named),
+            (
+                _joined(held_invoice, held),
+                _joined(held_on, held),
+                _joined(held_minor, held),
+            ),
+        )
 
     def _currency(self, table: Mapping[str, Any]) -> Int32s:
-        common = np.asarray(
-            [self.currencies.index(code) for code in table["currency.dictionary"]] or [0],
-            np.int32,
-        )
-        return _int32(common[table["currency"]])
+        """A table's currency codes as indexes into ``currencies`` (the column itself when its
+        dictionary is already in that order, as it is when all tables have the same)."""
+        codes = [self.currencies.index(code) for code in table["currency.dictionary"]]
+        if codes == list(range(len(codes))):
+            return _int32(table["currency"])
+        return _int32(np.asarray(codes or [0], np.int32)[table["currency"]])
 
     def _disputes(self, opened: Mapping[str, Any], resolved: Mapping[str, Any]) -> kernels.Disputes:
         """The disputes chained by invoice, with the date each was resolved (``NO_DATE``: not).
@@ -498,9 +621,8 @@ class _Prepared:
         the invoice has one dispute, that is the one, so references are compared (as strings of
         the two tables' dictionaries) only for invoices with several.
         """
-        first, after = kernels.link(
-            self.row_of_id, _int32(opened["originator_id"]), self.invoice_count
-        )
+        first = np.full(self.invoice_count, -1, np.int32)
+        after = kernels.link(self.row_of_id, _int32(opened["originator_id"]), first)
         resolved_on = np.full(len(opened["originator_id"]), NO_DATE, np.int32)
         ambiguous = np.zeros(len(resolved["originator_id"]), np.bool_)
         kernels.match_resolutions(
@@ -531,40 +653,23 @@ class _Prepared:
             resolved_on,
         )
 
-    def _applications(self, applied: Mapping[str, Any], invoice_rows: Int32s) -> Applications:
-        """Payment applications grouped by invoice, for the invoices promises name only."""
-        group_of_named, group_of_invoice, groups = kernels.named_groups(
-            invoice_rows, self.invoice_count
-        )
-        return (
-            group_of_named,
-            *kernels.group_applications(
-                self.row_of_id,
-                group_of_invoice,
-                groups,
-                _int32(applied["originator_id"]),
-                _int32(applied["payment_id"]),
-                _int32(applied["applied_on"]),
-                _int64(applied["amount_minor"]),
-                self.payment_value_on,
-                self.payment_reversed_on,
-            ),
-        )
-
     def _payments(self, payments: Mapping[str, Any], promises: Mapping[str, Any]) -> Payments:
         """Payments grouped by payer, for the customers with a promise naming no invoice."""
         unnamed = np.zeros(self.customer_count, np.bool_)
         offsets = promises["invoice_ids.offsets"]
         customers = self.promise_customer[np.diff(offsets) == 0]
         unnamed[customers[customers >= 0]] = True
+        # Without such a customer no payment is read: the payments' columns are not prepared.
+        wanted = bool(unnamed.any())
+        no_rows = np.empty(0, np.int32)
         return kernels.group_payments(
             self.row_of_id,
             unnamed,
             self.customer_count,
-            _int32(payments["payer_customer_id"]) if unnamed.any() else np.empty(0, np.int32),
+            _int32(payments["payer_customer_id"]) if wanted else no_rows,
             self.payment_value_on,
             _int64(payments["amount_minor"]),
-            self._currency(payments),
+            self._currency(payments) if wanted else no_rows,
             self.payment_reversed_on,
         )
 
@@ -633,28 +738,20 @@ class _Prepared:
         customer columns; customer buckets; customer columns on the since date)."""
         invoice_count = self.invoice_count
         held = bool((since_by_customer != NO_DATE).any())
-        settled = np.zeros(invoice_count, np.int64)
-        settled_since = np.zeros(invoice_count if held else 0, np.int64)
-        for name, column, sign in MOVEMENTS:
-            table = self.tables[name]
-            kernels.settle(
-                self.row_of_id,
-                _int32(table["originator_id"]),
-                _int32(table[column]),
-                _int64(table["amount_minor"]),
-                sign,
-                on,
-                self.customer_of_invoice,
-                since_by_customer,
-                settled,
-                settled_since,
+        settled = self.settled_minor
+        disputed = self.disputed_minor
+        # What held invoices had settled on the since date is in ``disputed`` until the invoice
+        # pass reads it and writes the invoice's disputed amount over it.
+        settled_since = disputed if held else np.empty(0, np.int64)
+        if held:
+            kernels.settle_since(
+                *self.held, self.customer_of_invoice, since_by_customer, settled_since
             )
         width = len(ageing.bucket_labels)
         # ``settled`` becomes the open amounts: the two are never needed at once.
         open_minor = settled
-        disputed = np.empty(invoice_count, np.int64)
         overdue = np.empty(invoice_count, np.int64)
-        days_max = np.empty(invoice_count, np.int32)
+        days_max = self.days_past_due
         ageing_days = np.empty(invoice_count, np.int32)
         buckets = np.zeros((invoice_count if invoice_buckets else 0, width), np.int64)
         customer_out = np.zeros((self.customer_count, 5), np.int64)
@@ -701,14 +798,12 @@ class _Prepared:
     ) -> FastPortfolio:
         policies = self.policies
         customer_count = self.customer_count
-        policy_now = int(policies.index_on(np.asarray([on], np.int32))[0])
-        promised_on = self.promises[6]
-        deadline_on = policies.deadline_on(promised_on)
-
-        promise_count = len(promised_on)
-        status = np.empty(promise_count, np.int32)
+        policy_now = self.policy_now
+        deadline_on = self.deadline_on
+        promise_count = len(deadline_on)
+        status = np.empty(promise_count, np.int8)
         paid = np.empty(promise_count, np.int64)
-        paid_on = np.empty(promise_count, np.int32)
+        judged_on = np.empty(promise_count, np.int32)
         kernels.promise_pass(
             kernels.threads(),
             on,
@@ -718,11 +813,12 @@ class _Prepared:
             self.payments,
             status,
             paid,
-            paid_on,
+            judged_on,
         )
         broken = np.empty(customer_count, np.int64)
         since = np.empty(customer_count, np.int32)
         kernels.promise_summary(
+            kernels.threads(),
             status,
             self.promises[1],
             bool(policies.partly_kept_counts[policy_now]),
@@ -741,7 +837,10 @@ class _Prepared:
         )
         rating, blacklisted = self.customer_rows(on)
         reasons = np.zeros((customer_count, kernels.RULES, 3), np.int64)
-        levels = np.empty((customer_count, 4), np.int64)
+        raw_level = np.empty(customer_count, np.int64)
+        level = np.empty(customer_count, np.int64)
+        level_cap = np.empty(customer_count, np.int64)
+        grade = np.empty(customer_count, np.int8)
         kernels.customer_pass(
             kernels.threads(),
             on,
@@ -763,31 +862,17 @@ class _Prepared:
             self.payments,
             policies.partly_kept_counts,
             policies.triggers,
+            min(policies.long_after_days[policy_now], INT64_MAX),
+            policies.large_above_minor[policy_now],
             reasons,
-            levels,
-        )
-        raw_level = levels[:, 0].copy()
-        level_cap = levels[:, 3].copy()
-        held = level_cap >= 0
-        level = np.where(
-            held, np.maximum(np.minimum(levels[:, 1], level_cap), levels[:, 2]), raw_level
+            raw_level,
+            level,
+            level_cap,
+            grade,
         )
         overdue = figures[:, 2]
         days_max = figures[:, 3]
-        long = days_max > policies.long_after_days[policy_now]
-        large = overdue > policies.large_above_minor[policy_now][self.customer_currency]
-        grade = np.where(long, np.where(large, 3, 2), np.where(large, 1, 0))
-        grade = np.where(overdue > 0, grade, -1).astype(np.int8)
 
-        judged_on = np.where(
-            status == kernels.KEPT,
-            paid_on,
-            np.where(
-                (status == kernels.PARTLY_KEPT) | (status == kernels.BROKEN),
-                deadline_on + 1,
-                NO_DATE,
-            ),
-        )
         invoices = self.tables["InvoiceIssued"]
         return FastPortfolio(
             as_of=as_of,
@@ -826,10 +911,10 @@ class _Prepared:
             promises=PromiseColumns(
                 promise_id=_int32(self.tables["PromiseMade"]["originator_id"]),
                 customer=self.promise_customer,
-                status=status.astype(np.int8),
+                status=status,
                 paid_minor=paid,
                 deadline_on=deadline_on,
-                judged_on=_int32(judged_on),
+                judged_on=judged_on,
             ),
         )
 
