@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Final, TypeVar, cast
 from uuid import UUID
 
@@ -57,6 +57,8 @@ from .fast_path import (
     InvoiceColumns,
     PromiseColumns,
     fast_portfolio,
+    microseconds,
+    take_rows,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -317,35 +319,6 @@ class _Table:
         return table
 
 
-def take_rows(table: Mapping[str, Any], rows: npt.NDArray[np.integer[Any]]) -> dict[str, Any]:
-    """Some rows of one class's columns (``columns`` layout), in the order given: list columns
-    get new offsets and their children's rows; dictionaries are kept as they are."""
-    lists = [key[: -len(".offsets")] for key in table if key.endswith(".offsets")]
-    result: dict[str, Any] = {}
-    for key, value in table.items():
-        if key.endswith(".dictionary"):
-            result[key] = value
-            continue
-        owner = next((name for name in lists if key.startswith(name + ".")), None)
-        if owner is None:
-            result[key] = value[rows]
-            continue
-        if key != owner + ".offsets":
-            continue
-        starts = value[:-1][rows]
-        lengths = value[1:][rows] - starts
-        ends = np.cumsum(lengths)
-        result[key] = np.concatenate((np.zeros(1, np.int64), ends)).astype(np.int64)
-        # Each kept parent's run of child positions, in order.
-        child_rows = np.repeat(starts - ends + lengths, lengths) + np.arange(
-            int(ends[-1]) if len(ends) else 0
-        )
-        for child, child_value in table.items():
-            if child.startswith(owner + ".") and child != key and not child.endswith(".dictionary"):
-                result[child] = child_value[child_rows]
-    return result
-
-
 # Kernels --------------------------------------------------------------------------------------
 
 
@@ -490,7 +463,7 @@ class IncrementalPortfolio:
         self.ageing_policy = ageing_policy or AgeingPolicy()
         self.invoice_buckets = invoice_buckets
         self._decode = _CachedDecode(decode_policy)
-        self._limit = None if known_at is None else _microseconds(known_at)
+        self._limit = None if known_at is None else microseconds(known_at)
         for name, selected in SELECT.items():
             given = columns.get(name, {})
             missing = [c for c in selected if c not in given and f"{c}.offsets" not in given]
@@ -891,11 +864,3 @@ class IncrementalPortfolio:
         for array in arrays:
             count = _renumber(array, local_of_id, touched, count)
         local_of_id[touched[:count]] = -1
-
-
-def _microseconds(at: datetime) -> int:
-    """A recorded time as the columns' int (microseconds since the epoch, UTC)."""
-    if at.utcoffset() is None:
-        raise ValueError(f"naive datetime: {at!r}")
-    delta = at - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -33,6 +33,7 @@ from arledger.domain.errors import InvalidAmountError, InvalidDateError
 from arledger.domain.money import AMOUNT_MINOR_MAX, currency_exponent
 from arledger.domain.policy import DEFAULT_ESCALATION_POLICY, AgeingBasis, AgeingPolicy
 
+from .fast_path import MOVEMENTS, microseconds
 from .kpis import (
     BPS_PER_UNIT,
     DAYS_PER_MONTH_CEI,
@@ -91,16 +92,6 @@ SELECT: Final[dict[str, tuple[str, ...]]] = {
 }
 """The columns ``kpi_report_fast`` reads: pass it as ``select`` to ``columns``."""
 
-# Each dated movement on an invoice: the class, its business-date column and +1 when it reduces
-# what is open or -1 when it reopens (the ageing fold's movements).
-MOVEMENTS: Final = (
-    ("PaymentApplied", "applied_on", 1),
-    ("PaymentUnapplied", "unapplied_on", -1),
-    ("CreditNoteApplied", "applied_on", 1),
-    ("ConcessionApproved", "approved_on", 1),
-    ("InvoiceWrittenOff", "written_off_on", 1),
-    ("InvoiceReinstated", "reinstated_on", -1),
-)
 
 SUM_MINOR_MAX: Final = 2**62
 """Most the amounts read may add up to (in minor units, all currencies together): every int64
@@ -122,13 +113,6 @@ def _day(on: date) -> int:
 
 def _date(day: int) -> date:
     return date.fromordinal(day + _EPOCH_ORDINAL)
-
-
-def _microseconds(at: datetime) -> int:
-    if at.utcoffset() is None:
-        raise InvalidDateError(f"known_at must be timezone-aware, got {at!r}", known_at=at)
-    delta = at - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _month(days: npt.NDArray[Any]) -> Ints:
@@ -404,7 +388,7 @@ def kpi_report_fast(
             end_on=end_on,
         )
     _check_headroom(cols)
-    known_at_us = None if known_at is None else _microseconds(known_at)
+    known_at_us = None if known_at is None else microseconds(known_at)
     start_day, end_day = _day(start_on), _day(end_on)
     beginning_day = start_day - 1
     ids = _id_space(cols)

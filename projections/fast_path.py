@@ -26,6 +26,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from arledger.domain.errors import InvalidDateError
 from arledger.domain.events import RiskRating
 from arledger.domain.money import minor_per_major
 from arledger.domain.policy import (
@@ -337,20 +338,50 @@ def fast_portfolio(
     ageing_policy = ageing_policy or AgeingPolicy()
     tables = {name: dict(columns.get(name, {})) for name in SELECT}
     if known_at is not None:
-        limit = _microseconds(known_at)
+        limit = microseconds(known_at)
         tables = {name: _known(table, limit) for name, table in tables.items()}
     on = days(as_of)
     prepared = _Prepared(tables, decode_policy, on)
     return prepared.run(on, as_of, known_at, ageing_policy, invoice_buckets)
 
 
-def _microseconds(at: datetime) -> int:
+def microseconds(at: datetime) -> int:
+    """A recorded instant as the columns' int: microseconds since the epoch, UTC."""
     if at.utcoffset() is None:
-        raise ValueError(f"naive datetime: {at!r}")
+        raise InvalidDateError(f"known_at must be timezone-aware, got {at!r}", known_at=at)
     # The epoch in UTC, not in ``at``'s zone: subtracting two datetimes of one tzinfo ignores
     # their offset, which would move the cut by the zone's offset.
     delta = at - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def take_rows(table: Mapping[str, Any], rows: npt.NDArray[np.integer[Any]]) -> dict[str, Any]:
+    """Some rows of one class's columns (``columns`` layout), in the order given: list columns
+    get new offsets and their children's rows; dictionaries are kept as they are."""
+    lists = [key[: -len(".offsets")] for key in table if key.endswith(".offsets")]
+    result: dict[str, Any] = {}
+    for key, value in table.items():
+        if key.endswith(".dictionary"):
+            result[key] = value
+            continue
+        owner = next((name for name in lists if key.startswith(name + ".")), None)
+        if owner is None:
+            result[key] = value[rows]
+            continue
+        if key != owner + ".offsets":
+            continue
+        starts = value[:-1][rows]
+        lengths = value[1:][rows] - starts
+        ends = np.cumsum(lengths)
+        result[key] = np.concatenate((np.zeros(1, np.int64), ends)).astype(np.int64)
+        # Each kept parent's run of child positions, in order.
+        child_rows = np.repeat(starts - ends + lengths, lengths) + np.arange(
+            int(ends[-1]) if len(ends) else 0
+        )
+        for child, child_value in table.items():
+            if child.startswith(owner + ".") and child != key and not child.endswith(".dictionary"):
+                result[child] = child_value[child_rows]
+    return result
 
 
 def _known(table: dict[str, Any], limit: int) -> dict[str, Any]:
@@ -361,30 +392,7 @@ def _known(table: dict[str, Any], limit: int) -> dict[str, Any]:
     keep = timestamp <= limit
     if keep.all():
         return table
-    lists = [key[: -len(".offsets")] for key in table if key.endswith(".offsets")]
-    result: dict[str, Any] = {}
-    for key, value in table.items():
-        if key.endswith(".dictionary"):
-            result[key] = value
-            continue
-        owner = next((name for name in lists if key.startswith(name + ".")), None)
-        if owner is None:
-            result[key] = value[keep]
-            continue
-        if key != owner + ".offsets":
-            continue
-        offsets = value
-        lengths = np.diff(offsets)[keep]
-        starts = offsets[:-1][keep]
-        result[key] = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-        # Child rows of the kept parents: each parent's run of child positions, in order.
-        child_rows = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
-            int(lengths.sum())
-        )
-        for child, child_value in table.items():
-            if child.startswith(owner + ".") and child != key and not child.endswith(".dictionary"):
-                result[child] = child_value[child_rows]
-    return result
+    return take_rows(table, np.flatnonzero(keep))
 
 
 def _joined(values: npt.NDArray[Any], parts: list[slice]) -> npt.NDArray[Any]:
