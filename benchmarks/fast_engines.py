@@ -34,7 +34,6 @@ held to the same answer. Benchmarks only: nothing in the product imports this mo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Final
@@ -47,8 +46,7 @@ import polars as pl
 import pyarrow as pa
 
 from arledger.adapters import columnar
-from arledger.adapters.columnar import ColumnarLog, Columns
-from arledger.adapters.serialization import CONVERTER
+from arledger.adapters.columnar import ColumnarLog, Columns, decode_policy
 from arledger.domain.events import Event
 from arledger.domain.policy import DEFAULT_ESCALATION_POLICY, EscalationPolicy, Grade
 from arledger.projections import ageing, fast_path
@@ -628,12 +626,6 @@ def duckdb_engine(log: ColumnarLog, query: Query) -> CustomerAgeing:
 
 
 # The product's fast path -----------------------------------------------------------------------
-
-
-def decode_policy(text: str) -> EscalationPolicy:
-    """An ``EscalationPolicyAdopted.policy`` column value (its JSON form) as the policy."""
-    policy: EscalationPolicy = CONVERTER.structure(json.loads(text), EscalationPolicy)
-    return policy
 
 
 def fast_path_engine(log: ColumnarLog, query: Query) -> CustomerAgeing:

@@ -37,10 +37,8 @@ import numpy as np
 import pytest
 
 from arledger.adapters import columnar
-from arledger.adapters.columnar import ColumnarLog
+from arledger.adapters.columnar import ColumnarLog, decode_policy
 from arledger.adapters.generate import generate_parquet
-from arledger.adapters.serialization import CONVERTER
-from arledger.domain.policy import EscalationPolicy
 from arledger.projections.fast_incremental import IncrementalPortfolio
 from arledger.projections.fast_path import SELECT, FastPortfolio, fast_portfolio
 
@@ -53,10 +51,6 @@ ROUNDS: Final = 5
 FULL_ROUNDS: Final = 3
 AS_OF: Final = date(2025, 12, 31)
 """The generated ledgers' last day."""
-
-
-def decode_policy(text: str) -> EscalationPolicy:
-    return CONVERTER.structure(json.loads(text), EscalationPolicy)
 
 
 def assert_same(expected: FastPortfolio, actual: FastPortfolio) -> None:

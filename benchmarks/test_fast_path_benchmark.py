@@ -236,22 +236,18 @@ def peak_rss_bytes():
                 return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
-import json as policy_json
 from datetime import date
 from arledger.adapters import columnar
 engine, as_of = sys.argv[2], date.fromisoformat(sys.argv[3])
 if engine == "fast_path":
     # Only what a service calling the fast path imports (no Polars, DuckDB or benchmarks).
-    from arledger.adapters.serialization import CONVERTER
-    from arledger.domain.policy import EscalationPolicy
     from arledger.projections import fast_path
-
-    def decode(text):
-        return CONVERTER.structure(policy_json.loads(text), EscalationPolicy)
 
     def run(log):
         columns = columnar.columns(log, fast_path.SELECT)
-        return fast_path.fast_portfolio(columns, as_of, decode_policy=decode)
+        return fast_path.fast_portfolio(
+            columns, as_of, decode_policy=columnar.decode_policy
+        )
 else:
     from benchmarks import fast_engines
 

@@ -36,24 +36,11 @@ from arledger.domain.events import (
     InvoiceAddedToAccount,
     PaymentTermsKind,
 )
+from tests.property.test_serialization import ReminderSent
 from tests.strategies import EVENT_STRATEGIES, events
 
 ORIGINATOR_ID = UUID("00000000-0000-4000-8000-000000000001")
 AT = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@attrs.frozen(kw_only=True)
-class ReminderSent(Event):
-    """A test-only event at version 2, as in ``tests/property/test_serialization.py``."""
-
-    class_version = 2
-
-    channel: str
-    terms_kind: PaymentTermsKind
-
-    @staticmethod
-    def upcast_v1_v2(state: dict[str, Any]) -> None:
-        state["channel"] = "letter"
 
 
 @attrs.frozen(kw_only=True)

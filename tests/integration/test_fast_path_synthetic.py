@@ -13,29 +13,16 @@ from datetime import UTC, date, datetime
 import pytest
 
 from arledger import Ledger
-from arledger.adapters.columnar import columns, to_columnar
+from arledger.adapters.columnar import columns, decode_policy, to_columnar
 from arledger.adapters.generate import END_ON_DEFAULT, generate_to_store
 from arledger.domain.events import DisputeOpened, EscalationPolicyAdopted, PromiseMade
-from arledger.domain.policy import EscalationPolicy
 from arledger.projections.ageing import AgeingPolicy
 from arledger.projections.fast_path import SELECT, fast_portfolio
 from tests.conftest import FixedClock
-from tests.property.test_fast_path_differential import (
-    assert_fast_path_equals_folds,
-    decode_policy,
-)
+from tests.property.test_fast_path_differential import STRICTER, assert_fast_path_equals_folds
 
 INVOICES = 10_000
 SEED = 20_261_130
-STRICTER = EscalationPolicy(
-    version=2,
-    long_after_days=45,
-    large_above=20_000,
-    disputed_counts=True,
-    promise_tolerance_days=7,
-    partly_kept_counts_as_broken=False,
-)
-"""Different thresholds from the default: grades, broken promises and overdue money change."""
 
 
 @pytest.mark.slow

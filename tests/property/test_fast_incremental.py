@@ -14,7 +14,6 @@ some batches take the full-recompute path). Batches come both with their own dic
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
@@ -25,9 +24,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.columnar import ColumnarLog, columns, to_columnar
+from arledger.adapters.columnar import ColumnarLog, columns, decode_policy, to_columnar
 from arledger.adapters.generate import generate_columnar
-from arledger.adapters.serialization import CONVERTER
 from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy
 from arledger.projections import fast_incremental
 from arledger.projections.fast_incremental import (
@@ -44,10 +42,6 @@ WITH_SEQ: Final = {
 """The fast path's columns plus ``seq``, to cut the log by it."""
 GENERATED_AS_OF: Final = (date(2024, 3, 31), date(2025, 6, 30), date(2025, 12, 31))
 """Inside the generated ledgers' period (2024-2025) and at its end."""
-
-
-def decode_policy(text: str) -> EscalationPolicy:
-    return CONVERTER.structure(json.loads(text), EscalationPolicy)
 
 
 def assert_same(expected: FastPortfolio, actual: FastPortfolio) -> None:

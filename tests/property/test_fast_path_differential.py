@@ -11,7 +11,6 @@ policy version added through the Ledger.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Final
@@ -22,10 +21,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.columnar import columns, to_columnar
+from arledger.adapters.columnar import columns, decode_policy, to_columnar
 from arledger.adapters.demo import generate_demo, record_demo
 from arledger.adapters.ledger import Ledger, Session
-from arledger.adapters.serialization import CONVERTER
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import DisputeOutcome, DisputeReason, Event, PromiseMade, RiskRating
 from arledger.domain.money import Money
@@ -50,10 +48,6 @@ from tests.property.test_escalation_properties import (
     run,
 )
 from tests.property.test_escalation_properties import policies as escalation_policies
-
-
-def decode_policy(text: str) -> EscalationPolicy:
-    return CONVERTER.structure(json.loads(text), EscalationPolicy)
 
 
 def assert_fast_path_equals_folds(
@@ -293,23 +287,27 @@ class PromiseTerms:
         )
 
 
+STRICTER = EscalationPolicy(
+    version=2,
+    long_after_days=45,
+    large_above=20_000,
+    disputed_counts=True,
+    promise_tolerance_days=7,
+    partly_kept_counts_as_broken=False,
+)
+"""A second policy version with other thresholds: grades, broken promises and overdue money
+change from the day it takes effect."""
+
+
 def demo_with_collections(seed: int) -> list[Event]:
     """The demo ledger plus disputes, promises (named and not), withdrawals, ratings, a blacklist
     and a stricter policy version effective mid-year, added through the Ledger."""
     ledger = Ledger(env={"ARLEDGER_STORE": "memory"}, clock=FixedClock())
     demo = generate_demo(seed, customers=DEMO_CUSTOMERS, invoices=DEMO_INVOICES)
     record_demo(ledger, demo)
-    stricter = EscalationPolicy(
-        version=2,
-        long_after_days=45,
-        large_above=20_000,
-        disputed_counts=True,
-        promise_tolerance_days=7,
-        partly_kept_counts_as_broken=False,
-    )
     ledger.run(
         lambda s: s.adopt_policy(
-            policy=stricter, effective_on=date(2024, 7, 1), approver="CFO", reason="review"
+            policy=STRICTER, effective_on=date(2024, 7, 1), approver="CFO", reason="review"
         )
     )
     ratings = tuple(RiskRating)

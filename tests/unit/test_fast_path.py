@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, timedelta, timezone
 from uuid import UUID
 
 import attrs
 
-from arledger.adapters.columnar import columns, to_columnar
+from arledger.adapters.columnar import columns, decode_policy, to_columnar
 from arledger.adapters.ledger import Ledger
-from arledger.adapters.serialization import CONVERTER
 from arledger.domain.events import DisputeReason, Event, Instalment
 from arledger.domain.money import Money
 from arledger.domain.policy import (
     DEFAULT_ESCALATION_POLICY,
     EscalationLevel,
-    EscalationPolicy,
     Grade,
     Trigger,
     TriggerRule,
@@ -32,10 +29,6 @@ from arledger.projections.fast_path import (
 from arledger.projections.promises import PromiseStatus
 from tests.conftest import FixedClock
 from tests.property.test_fast_path_differential import assert_fast_path_equals_folds
-
-
-def decode_policy(text: str) -> EscalationPolicy:
-    return CONVERTER.structure(json.loads(text), EscalationPolicy)
 
 
 def ledger_with_invoice(instalments: tuple[Instalment, ...] = ()) -> Ledger:
