@@ -19,8 +19,7 @@ changes, reversals, withdrawals and supersessions.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -31,7 +30,12 @@ import numpy.typing as npt
 
 from arledger.domain.errors import InvalidAmountError, InvalidDateError
 from arledger.domain.money import AMOUNT_MINOR_MAX, currency_exponent
-from arledger.domain.policy import DEFAULT_ESCALATION_POLICY, AgeingBasis, AgeingPolicy
+from arledger.domain.policy import (
+    DEFAULT_ESCALATION_POLICY,
+    AgeingBasis,
+    AgeingPolicy,
+    EscalationPolicy,
+)
 
 from .fast_path import MOVEMENTS, microseconds
 from .kpis import (
@@ -199,75 +203,37 @@ def _unify(dictionaries: Iterable[Sequence[str]]) -> tuple[list[str], list[Ints]
 # Policy versions ------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class _PolicyTerms:
-    """What the KPIs need of one escalation policy version."""
-
-    version: int
-    ageing: AgeingPolicy
-    promise_tolerance_days: int
-    provision_rates_bps: tuple[int, ...]
-
-
-_DEFAULT_TERMS: Final = _PolicyTerms(
-    version=DEFAULT_ESCALATION_POLICY.version,
-    ageing=DEFAULT_ESCALATION_POLICY.ageing,
-    promise_tolerance_days=DEFAULT_ESCALATION_POLICY.promise_tolerance_days,
-    provision_rates_bps=DEFAULT_ESCALATION_POLICY.provision_rates_bps,
-)
-
-
-def _terms_of(text: str) -> _PolicyTerms:
-    """The KPI terms of a policy in the columnar layout's JSON form (fields by name)."""
-    data = json.loads(text)
-    ageing = data.get("ageing", {})
-    default = _DEFAULT_TERMS
-    # Passed as a dict: mypy's attrs plugin cannot type the generic ``tuple`` converter.
-    ageing_fields: dict[str, Any] = {
-        "edges_days": tuple(int(e) for e in ageing.get("edges_days", default.ageing.edges_days)),
-        "basis": AgeingBasis(ageing.get("basis", default.ageing.basis.value)),
-    }
-    return _PolicyTerms(
-        version=int(data.get("version", default.version)),
-        ageing=AgeingPolicy(**ageing_fields),
-        promise_tolerance_days=int(
-            data.get("promise_tolerance_days", default.promise_tolerance_days)
-        ),
-        provision_rates_bps=tuple(
-            int(r) for r in data.get("provision_rates_bps", default.provision_rates_bps)
-        ),
-    )
-
-
-def _policy_versions(cols: Columns, known: Mask) -> list[tuple[int, _PolicyTerms]]:
-    """(effective day, terms) of every adopted version known, in log order."""
+def _policy_versions(
+    cols: Columns, known: Mask, decode_policy: Callable[[str], EscalationPolicy]
+) -> list[tuple[int, EscalationPolicy]]:
+    """(effective day, policy) of every adopted version known, in log order."""
     table = cols["EscalationPolicyAdopted"]
     dictionary = table["policy.dictionary"]
-    parsed: dict[int, _PolicyTerms] = {}
+    parsed: dict[int, EscalationPolicy] = {}
     versions = []
     for code, effective_day in zip(
         table["policy"][known].tolist(), table["effective_on"][known].tolist(), strict=True
     ):
         terms = parsed.get(code)
         if terms is None:
-            terms = parsed[code] = _terms_of(dictionary[code])
+            terms = parsed[code] = decode_policy(dictionary[code])
         versions.append((effective_day, terms))
     return versions
 
 
-def _terms_on(versions: Sequence[tuple[int, _PolicyTerms]], day: int) -> _PolicyTerms:
+def _terms_on(versions: Sequence[tuple[int, EscalationPolicy]], day: int) -> EscalationPolicy:
     """``policy_book.policy_in_force`` on the fast path's days."""
-    in_force = _DEFAULT_TERMS
+    in_force = DEFAULT_ESCALATION_POLICY
     for effective_day, terms in versions:
         if effective_day <= day and terms.version > in_force.version:
             in_force = terms
     return in_force
 
 
-def _tolerance_on(versions: Sequence[tuple[int, _PolicyTerms]], days: npt.NDArray[Any]) -> Ints:
+def _tolerance_on(versions: Sequence[tuple[int, EscalationPolicy]], days: npt.NDArray[Any]) -> Ints:
     """The promise tolerance of the policy in force on each day (same scan, vectorised)."""
-    tolerance = np.full(len(days), _DEFAULT_TERMS.promise_tolerance_days, np.int64)
-    in_force = np.full(len(days), _DEFAULT_TERMS.version, np.int64)
+    tolerance = np.full(len(days), DEFAULT_ESCALATION_POLICY.promise_tolerance_days, np.int64)
+    in_force = np.full(len(days), DEFAULT_ESCALATION_POLICY.version, np.int64)
     for effective_day, terms in versions:
         take = (effective_day <= days) & (terms.version > in_force)
         tolerance[take] = terms.promise_tolerance_days
@@ -368,12 +334,14 @@ def kpi_report_fast(
     start_on: date,
     end_on: date,
     *,
+    decode_policy: Callable[[str], EscalationPolicy],
     grouping: KpiGrouping | str = KpiGrouping.PORTFOLIO,
     known_at: datetime | None = None,
 ) -> KpiReport:
     """``kpis.kpi_report(portfolio.fold_all(log, known_at=known_at), start_on, end_on)``.
 
-    ``cols`` is ``columns(log, select=SELECT)`` (or with more columns).
+    ``cols`` is ``columns(log, select=SELECT)`` (or with more columns); ``decode_policy`` turns
+    an adopted policy's stored form back into the policy, as for ``fast_path.fast_portfolio``.
 
     Raises:
         InvalidDateError: ``start_on`` is after ``end_on``, or ``known_at`` is naive.
@@ -393,7 +361,9 @@ def kpi_report_fast(
     beginning_day = start_day - 1
     ids = _id_space(cols)
 
-    versions = _policy_versions(cols, _known(cols["EscalationPolicyAdopted"], known_at_us))
+    versions = _policy_versions(
+        cols, _known(cols["EscalationPolicyAdopted"], known_at_us), decode_policy
+    )
     policy = _terms_on(versions, end_day)
 
     # Customers and their groups.
@@ -763,7 +733,7 @@ def _promise_rates(
     cols: Columns,
     promise_rows: npt.NDArray[np.intp],
     promise_group: Ints,
-    versions: Sequence[tuple[int, _PolicyTerms]],
+    versions: Sequence[tuple[int, EscalationPolicy]],
     known_at_us: int | None,
     start_day: int,
     end_day: int,
