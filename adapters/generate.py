@@ -63,7 +63,7 @@ from .columnar import (
     ParquetSink,
     from_columnar,
 )
-from .demo import OWNERS
+from .demo import NAME_PLACES, NAME_TRADES, OWNERS
 from .ledger import Ledger
 
 Sink = Callable[[str, pa.RecordBatch], None]
@@ -103,21 +103,9 @@ CONTACTS: Final = (
     "Emma Brown (accounts payable)",
     "Lukas Meyer (finance)",
 )
-_PLACES: Final = (
-    ("Huadong", "Shenzhen", "Hangzhou", "Suzhou", "Chengdu", "Wuhan"),
-    ("Lakeside", "Bay Area", "Midwest", "Hudson", "Pacific", "Gulf Coast"),
-    ("Rhein", "Lombardia", "Flandern", "Catalonia", "Baltic", "Alpen"),
-)
-_TRADES: Final = (
-    "Trading",
-    "Electronics",
-    "Machinery",
-    "Foods",
-    "Textiles",
-    "Logistics",
-    "Chemicals",
-    "Building Materials",
-)
+_PLACES: Final = tuple(NAME_PLACES[currency][:6] for currency in CURRENCIES)
+"""Six place names per currency (CNY, USD, EUR), from the demo's: names index them by 6 * c."""
+_TRADES: Final = NAME_TRADES
 _NET_DAYS: Final = (30, 30, 45, 60, 90)
 INSTALMENT_DAYS: Final = (30, 60, 90)
 """An instalment invoice is due in three parts, 30, 60 and 90 days after issue."""
