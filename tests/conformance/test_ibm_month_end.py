@@ -31,7 +31,7 @@ from arledger.projections.ageing import AgeingReport, AgeingState, ageing_report
 from tests.conftest import FixedClock
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT.parent / "shared" / "data" / "ibm-late-payment-histories.csv"
+SAMPLE = ROOT / "tests" / "data" / "ibm-late-payment-histories.csv"
 
 CUSTOMER = AgeingGrouping.CUSTOMER
 PORTFOLIO = AgeingGrouping.PORTFOLIO

@@ -21,13 +21,7 @@ from arledger.adapters.ledger import Ledger
 from arledger.domain.events import CustomerAccountOpened, InvoiceIssued
 from arledger.projections import ageing
 
-IBM_CSV = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "data"
-    / "ibm-late-payment-histories.csv"
-)
+IBM_CSV = Path(__file__).resolve().parents[1] / "data" / "ibm-late-payment-histories.csv"
 BUCKET_LABELS = ["current", "1-30", "31-60", "61-90", "91-120", "over 120"]
 
 

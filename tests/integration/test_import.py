@@ -23,13 +23,7 @@ from arledger.domain.errors import ConfigurationError, ImportRowError
 from arledger.domain.events import CustomerAccountOpened, InvoiceIssued, PaymentReceived
 from arledger.projections import ageing
 
-IBM_CSV = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "data"
-    / "ibm-late-payment-histories.csv"
-)
+IBM_CSV = Path(__file__).resolve().parents[1] / "data" / "ibm-late-payment-histories.csv"
 
 INVOICE_MAPPING = ColumnMapping(
     columns={
