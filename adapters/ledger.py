@@ -65,6 +65,7 @@ from arledger.domain.policy_book import PolicyBook
 from arledger.domain.promise import Promise
 from arledger.projections import ageing
 from arledger.projections.portfolio import Confirmation, PortfolioState
+from arledger.projections.portfolio import ageing_report as portfolio_ageing_report
 from arledger.projections.portfolio import fold_all as fold_portfolio
 
 from .read_models import ProjectionRunner, StaleRunnerError
@@ -979,14 +980,21 @@ class Ledger(Application[UUID]):
         *,
         grouping: ageing.AgeingGrouping = ageing.AgeingGrouping.PORTFOLIO,
         policy: AgeingPolicy | None = None,
+        edges_days: Sequence[int] | None = None,
         known_at: datetime | None = None,
     ) -> ageing.AgeingReport:
-        """The ageing table as of ``as_of`` (as recorded by ``known_at``, if given)."""
-        if self.read_models == "stored" and known_at is None:
-            state = self.portfolio().ageing
-        else:
-            state = ageing.fold_all(self.iter_events(), known_at=known_at)
-        return ageing.ageing_report(state, as_of, policy=policy, grouping=grouping)
+        """The ageing table as of ``as_of`` (as recorded by ``known_at``, if given).
+
+        Buckets and basis are those of the escalation policy version in force on ``as_of``
+        (as known at ``known_at``), like every other query; ``edges_days`` replaces its
+        bucket edges for a one-off view, and an explicit ``policy`` replaces it whole.
+        """
+        state = self.portfolio(known_at=known_at)
+        if policy is not None:
+            if edges_days is not None:
+                policy = AgeingPolicy(edges_days=edges_days, basis=policy.basis)
+            return ageing.ageing_report(state.ageing, as_of, policy=policy, grouping=grouping)
+        return portfolio_ageing_report(state, as_of, grouping=grouping, edges_days=edges_days)
 
     # Collections queries: pure read models over a fold of the log --------------------------
 

@@ -846,3 +846,83 @@ def test_the_ledger_ages_its_own_log_as_of_a_date_and_as_known_at_an_instant() -
     assert {("ACME", "USD"): buckets(current=10_000)} == table(before)
     assert () == after.rows
     assert {("ACME", "USD"): buckets(d1_30=10_000)} == table(as_known)
+
+
+# The ageing policy in force (issue 9.7) -------------------------------------------------------
+
+SHORT_EDGES = AgeingPolicy(edges_days=(15, 45))
+
+
+def _ledger_with_an_invoice_and_short_edges_from(effective_on: date) -> Any:
+    """Given: ACME owes 10,000 due 2025-01-31; version 2, edges (15, 45), from ``effective_on``."""
+    from arledger import Ledger, Money
+    from arledger.domain.policy import EscalationPolicy
+    from tests.conftest import FixedClock
+
+    ledger = Ledger(env={"ARLEDGER_STORE": "memory"}, clock=FixedClock())
+    ledger.open_account(
+        "ACME", name="Acme", currency="USD", collection_owner="alice", opened_on=ISSUED_ON
+    )
+    ledger.issue_invoice(
+        "INV-1",
+        customer_code="ACME",
+        amount=Money(10_000, "USD"),
+        issued_on=ISSUED_ON,
+        due_on=DUE_ON,
+    )
+    ledger.adopt_policy(
+        policy=EscalationPolicy(
+            version=2, ageing=SHORT_EDGES, provision_rates_bps=(50, 500, 2500, 10000)
+        ),
+        effective_on=effective_on,
+        approver="cfo",
+        reason="shorter buckets",
+    )
+    return ledger
+
+
+def test_the_ledger_ages_with_the_buckets_of_the_version_in_force_on_the_as_of_date() -> None:
+    ledger = _ledger_with_an_invoice_and_short_edges_from(date(2025, 3, 1))
+
+    before = ledger.ageing(date(2025, 2, 20))  # 20 days past due, version 1 in force
+    after = ledger.ageing(date(2025, 3, 10))  # 38 days past due, version 2 in force
+
+    assert DEFAULT_LABELS == before.bucket_labels
+    assert "1-30" == label_of(before, before.rows[0])
+    assert ("current", "1-15", "16-45", "over 45") == after.bucket_labels
+    assert "16-45" == label_of(after, after.rows[0])
+    kpis = ledger.kpis(date(2025, 3, 1), date(2025, 3, 10))
+    assert kpis.bucket_labels == after.bucket_labels
+
+
+def test_a_policy_adopted_after_known_at_does_not_age_the_audit_view() -> None:
+    ledger = _ledger_with_an_invoice_and_short_edges_from(date(2025, 3, 1))
+    adopted_at = max(event.timestamp for event in ledger.iter_events())
+
+    audit = ledger.ageing(date(2025, 3, 10), known_at=adopted_at - timedelta(seconds=1))
+    now = ledger.ageing(date(2025, 3, 10), known_at=adopted_at)
+
+    assert DEFAULT_LABELS == audit.bucket_labels
+    assert SHORT_EDGES.bucket_labels == now.bucket_labels
+
+
+def test_an_explicit_policy_still_wins_over_the_one_in_force() -> None:
+    ledger = _ledger_with_an_invoice_and_short_edges_from(date(2025, 1, 1))
+
+    report = ledger.ageing(date(2025, 3, 10), policy=AgeingPolicy())
+
+    assert DEFAULT_LABELS == report.bucket_labels
+
+
+def test_the_portfolio_ageing_query_takes_the_policy_in_force_and_one_off_edges() -> None:
+    from arledger.projections import portfolio
+
+    ledger = _ledger_with_an_invoice_and_short_edges_from(date(2025, 3, 1))
+    state = portfolio.fold_all(ledger.iter_events())
+
+    in_force = portfolio.ageing_report(state, date(2025, 3, 10))
+    one_off = portfolio.ageing_report(state, date(2025, 3, 10), edges_days=(30, 60, 90))
+
+    assert SHORT_EDGES.bucket_labels == in_force.bucket_labels
+    assert ("current", "1-30", "31-60", "61-90", "over 90") == one_off.bucket_labels
+    assert "31-60" == label_of(one_off, one_off.rows[0])
