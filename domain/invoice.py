@@ -393,11 +393,19 @@ def _check_schedule(
 
 
 def _require_reducible(invoice: Invoice, amount_minor: int, what: str) -> None:
+    """Only what is open may be reduced. On a written-off invoice that is the money a later
+    bounce reopened (the write-off covered only what was open when it was recorded): it may be
+    settled, credited, conceded or written off again like any open money."""
     require_positive("amount_minor", amount_minor)
-    if invoice.is_written_off:
+    if invoice.is_written_off and amount_minor > invoice.open_minor:
         raise InvoiceStateError(
-            f"invoice {invoice.invoice_number} is written off; reinstate it before a {what}",
+            f"invoice {invoice.invoice_number} is written off and has {invoice.open_minor} "
+            f"open (reopened by a bounce since), less than the {what} of {amount_minor}; "
+            "reinstate it to settle more",
             invoice_number=invoice.invoice_number,
+            invoice_id=invoice.id,
+            amount_minor=amount_minor,
+            open_minor=invoice.open_minor,
         )
     if amount_minor > invoice.open_minor:
         raise OverAllocationError(
@@ -486,11 +494,15 @@ def approve_concession(
 def write_off(
     invoice: Invoice, *, written_off_on: date, reason: str, approver: str, recorded_at: datetime
 ) -> list[Event]:
-    """Write off whatever is open on the invoice as a bad debt."""
+    """Write off whatever is open on the invoice as a bad debt.
+
+    On an invoice written off already, what is open is money a later bounce reopened: a further
+    approved write-off takes it, and a reinstatement undoes every write-off together.
+    """
     require_reason("reason", reason)
     require_text("approver", approver)
     require_recorded_at(recorded_at)
-    if invoice.is_written_off:
+    if invoice.is_written_off and invoice.open_minor == 0:
         raise InvoiceStateError(
             f"invoice {invoice.invoice_number} is already written off",
             invoice_number=invoice.invoice_number,
@@ -521,7 +533,7 @@ def write_off(
 def reinstate(
     invoice: Invoice, *, reinstated_on: date, reason: str, approver: str, recorded_at: datetime
 ) -> list[Event]:
-    """Undo a write-off: the written-off amount is due again."""
+    """Undo the write-offs: everything written off is due again."""
     require_reason("reason", reason)
     require_text("approver", approver)
     require_recorded_at(recorded_at)
@@ -621,7 +633,7 @@ def open_dispute(
             dispute_reference=dispute_reference,
             invoice_number=invoice.invoice_number,
         )
-    if invoice.is_written_off:
+    if invoice.is_written_off and invoice.open_minor == 0:
         raise InvoiceStateError(
             f"invoice {invoice.invoice_number} is written off; nothing to dispute",
             invoice_number=invoice.invoice_number,

@@ -165,8 +165,9 @@ def plan_oldest_due_first(
 ) -> list[tuple[Invoice, int]]:
     """Spread the unapplied amount over the payer's open invoices, oldest due date first.
 
-    Only invoices of the payer, in the payment's currency, open and not written off qualify;
-    ties on the due date go to the earlier issue date, then the invoice number.
+    Only open invoices of the payer in the payment's currency qualify (on a written-off invoice
+    only money a later bounce reopened is open); ties on the due date go to the earlier issue
+    date, then the invoice number.
     """
     candidates = sorted(
         (
@@ -175,7 +176,6 @@ def plan_oldest_due_first(
             if invoice.customer_id == payment.payer_customer_id
             and invoice.currency == payment.currency
             and invoice.open_minor > 0
-            and not invoice.is_written_off
         ),
         key=lambda invoice: (invoice.due_on, invoice.issued_on, invoice.invoice_number),
     )

@@ -85,11 +85,8 @@ def _auto_allocation_expectation(ledger: Ledger, command: Command) -> tuple[int,
     for invoice_id in payer.invoice_ids:
         invoice = session.invoice_by_id(invoice_id)
         assert invoice is not None
-        if (
-            invoice.currency == payment.currency
-            and not invoice.is_written_off
-            and invoice.open_minor > 0
-        ):
+        # Open money of a written-off invoice is what a later bounce reopened: it qualifies.
+        if invoice.currency == payment.currency and invoice.open_minor > 0:
             eligible.append(invoice)
     eligible.sort(key=lambda i: (i.due_on, i.issued_on, i.invoice_number))
     return min(payment.unapplied_minor, sum(i.open_minor for i in eligible)), eligible

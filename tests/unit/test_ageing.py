@@ -703,6 +703,23 @@ def test_a_reinstated_invoice_is_aged_again_from_its_reinstatement_date(book: Bo
     assert {("INV-1", "USD"): buckets(d31_60=10_000)} == table(book.report(date(2025, 4, 1)))
 
 
+def test_money_a_bounce_reopens_after_a_write_off_is_aged_from_its_due_date(book: Book) -> None:
+    # The write-off of 30 June covered the 6,000 open then; the 4,000 payment bounces on
+    # 15 July, so that money was never received and is owed again, as old as the invoice.
+    book.issue("INV-1", "ACME", 10_000)
+    book.pay("PAY-1", "ACME", 4_000, value_on=date(2025, 2, 1), allocations={"INV-1": 4_000})
+    book.write_off("INV-1", written_off_on=date(2025, 6, 30))
+    book.reverse("PAY-1", reversed_on=date(2025, 7, 15))
+
+    assert () == book.report(date(2025, 7, 14)).rows
+    assert {("INV-1", "USD"): buckets(over_120=4_000)} == table(book.report(date(2025, 7, 15)))
+
+    book.pay("PAY-2", "ACME", 4_000, value_on=date(2025, 8, 1))  # oldest due first
+
+    assert () == book.report(date(2025, 8, 1)).rows
+    assert {("INV-1", "USD"): buckets(over_120=4_000)} == table(book.report(date(2025, 7, 31)))
+
+
 def test_a_write_off_cannot_be_dated_before_an_earlier_payment_on_the_invoice(
     book: Book,
 ) -> None:

@@ -31,6 +31,7 @@ from arledger.domain.events import (
     InvoiceIssued,
     InvoiceWrittenOff,
     PaymentApplied,
+    PaymentUnapplied,
 )
 from arledger.domain.invoice import Invoice, open_dispute, resolve_dispute
 
@@ -246,6 +247,36 @@ def test_a_written_off_invoice_cannot_be_disputed() -> None:
 
     with pytest.raises(InvoiceStateError):
         open_(given(issued(), written_off))
+
+
+def test_money_a_bounce_reopened_on_a_written_off_invoice_can_be_disputed() -> None:
+    # 40,000 paid, the 60,000 left written off, then the payment bounced: 40,000 open again.
+    invoice = given(
+        issued(),
+        paid(40_000),
+        InvoiceWrittenOff(
+            **envelope(0),
+            amount_minor=60_000,
+            currency="USD",
+            written_off_on=date(2024, 2, 5),
+            reason="insolvent",
+            approver="cfo",
+        ),
+        PaymentUnapplied(
+            **envelope(0),
+            payment_id=ids.payment_id("BR-1"),
+            amount_minor=40_000,
+            currency="USD",
+            unapplied_on=date(2024, 2, 10),
+            reason="bounced",
+        ),
+    )
+
+    events = open_(invoice, amount_minor=40_000)
+
+    assert [40_000] == [event.amount_minor for event in events]  # type: ignore[attr-defined]
+    with pytest.raises(DisputedAmountError):
+        open_(invoice, dispute_reference="D-2", amount_minor=40_001)
 
 
 def test_the_same_dispute_submitted_again_is_a_no_op() -> None:

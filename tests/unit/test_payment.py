@@ -486,6 +486,40 @@ def test_automatic_allocation_skips_other_currencies_customers_settled_and_writt
     assert [(target, 300)] == plan_oldest_due_first(given(received(300)), [*others, target])
 
 
+def test_automatic_allocation_settles_money_a_bounce_reopened_on_a_written_off_invoice() -> None:
+    # INV-W: 1000, 400 paid by another payment, the 600 left written off, then the 400 bounced.
+    other = ids.payment_id("BR-0")
+    written = given_invoice(
+        issued("INV-W", due_on=date(2024, 1, 10)),
+        attrs.evolve(applied("INV-W", 400, 0, on=date(2024, 1, 20)), payment_id=other),
+        InvoiceWrittenOff(
+            originator_id=ids.invoice_id("INV-W"),
+            originator_version=0,
+            timestamp=AT,
+            amount_minor=600,
+            currency="USD",
+            written_off_on=date(2024, 2, 1),
+            reason="insolvent",
+            approver="cfo",
+        ),
+        PaymentUnapplied(
+            originator_id=ids.invoice_id("INV-W"),
+            originator_version=0,
+            timestamp=AT,
+            payment_id=other,
+            amount_minor=400,
+            currency="USD",
+            unapplied_on=date(2024, 2, 5),
+            reason="bounced",
+        ),
+    )
+    later = invoice("INV-1", 1000, due_on=date(2024, 6, 1))
+
+    plan = plan_oldest_due_first(given(received(500)), [later, written])
+
+    assert [(written, 400), (later, 100)] == plan
+
+
 def test_automatic_allocation_of_a_fully_applied_payment_plans_nothing() -> None:
     payment = given(received(100), allocated(invoice("INV-1").id, 100))
     assert [] == plan_oldest_due_first(payment, [invoice("INV-2")])
