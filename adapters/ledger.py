@@ -135,6 +135,12 @@ class Session:
         )
         return state
 
+    def invoices_of(self, account: CustomerAccount) -> list[Invoice]:
+        """Every invoice of the account (its index lists only invoices that exist)."""
+        invoices = [self.invoice_by_id(invoice_id) for invoice_id in account.invoice_ids]
+        assert all(invoice is not None for invoice in invoices)
+        return [invoice for invoice in invoices if invoice is not None]
+
     def require_customer(self, customer_code: str) -> CustomerAccount:
         state = self.customer(customer_code)
         if state is None:
@@ -674,6 +680,9 @@ class Session:
         account = self.require_customer(customer_code)
         amount = require_money("amount", amount)
         existing = self.promise(promise_reference) if isinstance(promise_reference, str) else None
+        invoices = [self.require_invoice(number) for number in invoice_numbers]
+        # Naming no invoice, a promise is held to what the whole account has open.
+        account_invoices = [] if invoices else self.invoices_of(account)
         return self.record(
             promise_module.make_promise(
                 existing,
@@ -684,7 +693,8 @@ class Session:
                 promised_on=promised_on,
                 made_on=made_on,
                 contact=contact,
-                invoices=[self.require_invoice(number) for number in invoice_numbers],
+                invoices=invoices,
+                account_invoices=account_invoices,
                 supersedes=None if supersedes is None else self.require_promise(supersedes),
                 recorded_at=self.recorded_at,
             )

@@ -87,6 +87,10 @@ class PromiseStateError(InvalidCommandError):
     """The promise is not open (withdrawn or superseded)."""
 
 
+class PromiseAmountError(InvalidCommandError):
+    """A promise larger than what its invoices (or the account) had open the day it was made."""
+
+
 class DuplicateKeyConflictError(InvalidCommandError):
     """A business key (invoice number, bank reference, ...) is reused with different content."""
 

@@ -87,6 +87,9 @@ class Invoice:
     # any earlier movement (see ``reduction_floor_on`` and ``reopening_floor_on``).
     last_movement_on: date | None = None
     reopened_on: date | None = None
+    # Every movement as (business date, minor units: + reduces what is open, - reopens), in
+    # recording order, so that what was open on any date can be told (``open_minor_on``).
+    movements: tuple[tuple[date, int], ...] = ()
 
     @property
     def applied_minor(self) -> int:
@@ -101,6 +104,17 @@ class Invoice:
             - self.conceded_minor
             - self.written_off_minor
         )
+
+    def open_minor_on(self, on: date) -> int:
+        """What was open at the end of ``on``: nothing before the issue date, and movements
+        dated after ``on`` do not count (as the ageing fold's ``InvoiceFacts`` reads it)."""
+        if on < self.issued_on:
+            return 0
+        open_minor = self.amount_minor - sum(
+            amount for moved_on, amount in self.movements if moved_on <= on
+        )
+        assert 0 <= open_minor <= self.amount_minor
+        return open_minor
 
     @property
     def disputed_minor(self) -> int:
@@ -147,6 +161,7 @@ def open_by_instalment(
 def _check_invariants(state: Invoice) -> Invoice:
     assert state.open_minor >= 0, f"invoice {state.invoice_number} open below zero"
     assert state.open_minor <= state.amount_minor
+    assert state.open_minor == state.amount_minor - sum(amount for _on, amount in state.movements)
     assert all(amount >= 0 for amount in state.applied_by_payment.values())
     return state
 
@@ -178,6 +193,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             version=version,
             applied_by_payment=applied,
             last_movement_on=_later(state.last_movement_on, event.applied_on),
+            movements=(*state.movements, (event.applied_on, event.amount_minor)),
         )
     elif isinstance(event, PaymentUnapplied):
         applied = dict(state.applied_by_payment)
@@ -190,6 +206,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             applied_by_payment=applied,
             last_movement_on=_later(state.last_movement_on, event.unapplied_on),
             reopened_on=event.unapplied_on,
+            movements=(*state.movements, (event.unapplied_on, -event.amount_minor)),
         )
     elif isinstance(event, CreditNoteApplied):
         new = attrs.evolve(
@@ -198,6 +215,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             credited_minor=state.credited_minor + event.amount_minor,
             credit_note_numbers=state.credit_note_numbers | {event.credit_note_number},
             last_movement_on=_later(state.last_movement_on, event.applied_on),
+            movements=(*state.movements, (event.applied_on, event.amount_minor)),
         )
     elif isinstance(event, ConcessionApproved):
         new = attrs.evolve(
@@ -205,6 +223,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             version=version,
             conceded_minor=state.conceded_minor + event.amount_minor,
             last_movement_on=_later(state.last_movement_on, event.approved_on),
+            movements=(*state.movements, (event.approved_on, event.amount_minor)),
         )
     elif isinstance(event, InvoiceWrittenOff):
         new = attrs.evolve(
@@ -214,6 +233,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             is_written_off=True,
             written_off_on=event.written_off_on,
             last_movement_on=_later(state.last_movement_on, event.written_off_on),
+            movements=(*state.movements, (event.written_off_on, event.amount_minor)),
         )
     elif isinstance(event, InvoiceReinstated):
         assert event.amount_minor == state.written_off_minor
@@ -225,6 +245,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             written_off_on=None,
             last_movement_on=_later(state.last_movement_on, event.reinstated_on),
             reopened_on=event.reinstated_on,
+            movements=(*state.movements, (event.reinstated_on, -event.amount_minor)),
         )
     elif isinstance(event, DisputeOpened):
         assert event.dispute_reference not in state.dispute_openings

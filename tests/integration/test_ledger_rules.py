@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from arledger import AgeingGrouping, Ledger, Money
+from arledger.domain.errors import PromiseAmountError
 from tests.conftest import FixedClock
 
 
@@ -83,4 +86,70 @@ def test_money_a_bounce_reopens_on_a_written_off_invoice_can_be_written_off_agai
     assert {} == open_by_invoice(ledger, date(2024, 9, 30))
     ledger.reinstate("INV-1", reinstated_on=date(2024, 10, 1), reason="paid", approver="cfo")
     assert {"INV-1": 10_000} == open_by_invoice(ledger, date(2024, 10, 1))
+    ledger.close()
+
+
+# 9.6: a promise is never larger than what is open ----------------------------------------------
+
+
+def test_promises_larger_than_what_is_open_are_refused_and_escalate_nobody(store_env):
+    ledger = acme(store_env)
+    ledger.receive_payment(
+        "BANK-1", payer_code="ACME", amount=usd("100.00"), value_on=date(2024, 1, 20)
+    )
+    ledger.allocate_payment("BANK-1", {"INV-1": usd("100.00")})
+    ledger.set_credit_line(
+        customer_code="ACME",
+        amount=usd("1000.00"),
+        effective_on=date(2024, 1, 1),
+        approver="cfo",
+        reason="new customer",
+    )
+    events_before = sum(1 for _ in ledger.iter_events())
+
+    for number, named in enumerate((["INV-1"], [], ["INV-1"]), 1):
+        with pytest.raises(PromiseAmountError) as refused:
+            ledger.make_promise(
+                customer_code="ACME",
+                promise_reference=f"P-{number}",
+                amount=usd("5000.00"),
+                promised_on=date(2024, 2, 10 + number),
+                made_on=date(2024, 2, 1 + number),
+                contact="Mr Wu",
+                invoice_numbers=named,
+            )
+        assert 0 == refused.value.open_minor
+
+    assert events_before == sum(1 for _ in ledger.iter_events())
+    assert 0 == ledger.escalation_status("ACME", date(2024, 6, 30)).level
+    assert ledger.check_credit("ACME", usd("10.00"), date(2024, 6, 30)).approved
+    ledger.close()
+
+
+def test_a_promise_of_what_is_open_on_the_day_it_is_made_is_accepted(store_env):
+    ledger = acme(store_env)
+    ledger.receive_payment(
+        "BANK-1", payer_code="ACME", amount=usd("30.00"), value_on=date(2024, 2, 20)
+    )
+    ledger.allocate_payment("BANK-1", {"INV-1": usd("30.00")})
+
+    made = ledger.make_promise(
+        customer_code="ACME",
+        promise_reference="P-1",
+        amount=usd("70.00"),
+        promised_on=date(2024, 3, 10),
+        made_on=date(2024, 3, 1),
+        contact="Mr Wu",
+    )
+    before_payment = ledger.make_promise(
+        customer_code="ACME",
+        promise_reference="P-2",
+        amount=usd("100.00"),
+        promised_on=date(2024, 2, 25),
+        made_on=date(2024, 2, 15),
+        contact="Mr Wu",
+        invoice_numbers=["INV-1"],
+    )
+
+    assert [7_000, 10_000] == [event.amount_minor for event in [*made, *before_payment]]
     ledger.close()

@@ -186,6 +186,7 @@ def _promise_more(
         invoice = session.invoice_by_id(invoice_id)
         assert invoice is not None
         numbers.append(invoice.invoice_number)
+    amount = min(amount, max(1, escalation_cases.open_on(session, code, numbers, _on(made))))
     return session.make_promise(
         customer_code=code,
         promise_reference=reference,

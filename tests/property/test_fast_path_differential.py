@@ -46,6 +46,7 @@ from tests.property.test_escalation_properties import (
     WINDOW_DAYS,
     Step,
     histories,
+    open_on,
     run,
 )
 from tests.property.test_escalation_properties import policies as escalation_policies
@@ -449,10 +450,15 @@ class PromiseTerms:
     named: tuple[str, ...]
 
     def make(self, session: Session) -> list[Event]:
+        """The promise, at most what its invoices (or the account) had open when it was made;
+        nothing when nothing was open (a promise of more is refused)."""
+        open_minor = open_on(session, self.customer_code, list(self.named), self.made_on)
+        if open_minor == 0:
+            return []
         return session.make_promise(
             customer_code=self.customer_code,
             promise_reference=self.reference,
-            amount=self.amount,
+            amount=Money(min(self.amount.amount_minor, open_minor), self.amount.currency),
             promised_on=self.promised_on,
             made_on=self.made_on,
             contact="AP",
@@ -528,8 +534,8 @@ def demo_with_collections(seed: int) -> list[Event]:
                 promised_on=made_on + timedelta(days=number % 25),
                 named=(invoice.invoice_number,) if number % 2 else (),
             )
-            ledger.run(promise.make)
-            if number % 5 == 0:
+            made = ledger.run(promise.make)
+            if made and number % 5 == 0:
                 ledger.run(
                     lambda s, reference=reference, made_on=made_on: s.withdraw_promise(
                         promise_reference=reference,
