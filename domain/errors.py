@@ -36,6 +36,11 @@ class CurrencyMismatchError(MoneyError):
     """Two amounts, or an amount and an account, are in different currencies."""
 
 
+class AccountCurrencyError(CurrencyMismatchError):
+    """An invoice, payment, credit note or order in another currency than the customer's
+    account (``customer_code``, ``account_currency``, the given ``currency``)."""
+
+
 class AmountPrecisionError(MoneyError):
     """An amount has more decimals than its currency's minor unit allows, or is a float."""
 

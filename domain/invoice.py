@@ -14,7 +14,7 @@ from uuid import UUID
 import attrs
 
 from . import ids
-from .customer import CustomerAccount, add_invoice
+from .customer import CustomerAccount, add_invoice, require_account_currency
 from .errors import (
     CustomerNotFoundError,
     DisputedAmountError,
@@ -372,6 +372,11 @@ def issue_invoice(
             invoice_number=invoice_number,
             invoice_id=invoice_id,
         )
+    # Checked after the repeat above, so that re-sending an invoice recorded before this rule
+    # stays a no-op.
+    require_account_currency(
+        customer, currency, f"invoice {invoice_number}", invoice_number=invoice_number
+    )
     return [
         issued,
         *add_invoice(

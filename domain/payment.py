@@ -15,7 +15,7 @@ from uuid import UUID
 import attrs
 
 from . import ids
-from .customer import CustomerAccount
+from .customer import CustomerAccount, require_account_currency
 from .errors import (
     CurrencyMismatchError,
     CustomerNotFoundError,
@@ -146,6 +146,10 @@ def receive_payment(
             bank_reference=bank_reference,
             payment_id=payment_id,
         )
+    # After the repeat above: a payment recorded before this rule re-sent stays a no-op.
+    require_account_currency(
+        payer, currency, f"payment {bank_reference}", bank_reference=bank_reference
+    )
     return [
         PaymentReceived(
             originator_id=payment_id,

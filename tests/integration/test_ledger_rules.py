@@ -13,7 +13,8 @@ from datetime import date
 import pytest
 
 from arledger import AgeingGrouping, Ledger, Money
-from arledger.domain.errors import PromiseAmountError
+from arledger.adapters.importer import ColumnMapping, import_file
+from arledger.domain.errors import AccountCurrencyError, ImportRowError, PromiseAmountError
 from tests.conftest import FixedClock
 
 
@@ -153,3 +154,71 @@ def test_a_promise_of_what_is_open_on_the_day_it_is_made_is_accepted(store_env):
 
     assert [7_000, 10_000] == [event.amount_minor for event in [*made, *before_payment]]
     ledger.close()
+
+
+# 9.4: one currency per customer -----------------------------------------------------------------
+
+
+def test_an_account_takes_invoices_and_payments_in_its_own_currency_only(store_env):
+    ledger = acme(store_env)
+    events_before = sum(1 for _ in ledger.iter_events())
+
+    with pytest.raises(AccountCurrencyError) as invoice_refused:
+        ledger.issue_invoice(
+            "INV-EUR",
+            customer_code="ACME",
+            amount=Money.parse("900000.00", "EUR"),
+            issued_on=date(2024, 1, 2),
+        )
+    with pytest.raises(AccountCurrencyError) as payment_refused:
+        ledger.receive_payment(
+            "BANK-EUR",
+            payer_code="ACME",
+            amount=Money.parse("50.00", "EUR"),
+            value_on=date(2024, 1, 3),
+        )
+
+    for refused in (invoice_refused, payment_refused):
+        assert ("ACME", "USD", "EUR") == (
+            refused.value.customer_code,
+            refused.value.account_currency,
+            refused.value.currency,
+        )
+    assert events_before == sum(1 for _ in ledger.iter_events())
+    assert {"USD"} == {row.currency for row in ledger.ageing(date(2024, 3, 31)).rows}
+    ledger.close()
+
+
+INVOICES_CSV = (
+    "Customer,Invoice,Amount,Currency,Issued\n"
+    "ACME,I-1,60.00,USD,2024-01-01\n"
+    "ACME,I-2,50.00,EUR,2024-01-02\n"
+    "ACME,I-3,10.00,USD,2024-01-03\n"
+)
+INVOICE_COLUMNS = ColumnMapping(
+    columns={
+        "customer_code": "Customer",
+        "invoice_number": "Invoice",
+        "amount": "Amount",
+        "currency": "Currency",
+        "issued_on": "Issued",
+    }
+)
+
+
+def test_an_import_refuses_the_rows_in_another_currency_than_the_customers(tmp_path):
+    ledger = Ledger({"ARLEDGER_STORE": "memory"}, clock=FixedClock())
+    path = tmp_path / "invoices.csv"
+    path.write_text(INVOICES_CSV, encoding="utf-8")
+
+    with pytest.raises(ImportRowError) as refused:
+        import_file(ledger, path, INVOICE_COLUMNS)
+    assert [(3, "currency")] == [(p.line, p.field) for p in refused.value.problems]
+    assert "EUR" in refused.value.problems[0].reason
+    assert 0 == sum(1 for _ in ledger.iter_events())
+
+    result = import_file(ledger, path, INVOICE_COLUMNS, rejects_to=tmp_path / "rejects.csv")
+    assert [3] == [problem.line for problem in result.rejected]
+    assert 2 == result.invoices_issued
+    report = ledger.ageing(date(2024, 1, 31), grouping=AgeingGrouping.CUSTOMER)
+    assert [("ACME", "USD", 7_000)] == [(r.key, r.currency, r.open_minor) for r in report.rows]

@@ -156,10 +156,15 @@ def invoice_rows(draw: st.DrawFn, layout: Layout, rows_min: int = 1) -> list[Row
     numbers = draw(st.lists(keys, min_size=rows_min, max_size=6, unique=True))
     codes = draw(st.lists(keys, min_size=1, max_size=3, unique=True))
     customer_names = {code: draw(names) for code in codes}
+    # One currency per customer: an account takes nothing in another (a row would be refused).
+    currencies = {
+        code: draw(st.sampled_from(CURRENCIES)) if "currency" in layout.fields else "USD"
+        for code in codes
+    }
     rows = []
     for number in numbers:
         code = draw(st.sampled_from(codes))
-        currency = draw(st.sampled_from(CURRENCIES)) if "currency" in layout.fields else "USD"
+        currency = currencies[code]
         amount_minor = draw(st.integers(1, 10**9))
         issued_on = draw(business_dates)
         due_on = issued_on + timedelta(days=draw(st.integers(0, 120)))
@@ -217,10 +222,10 @@ def payment_rows(draw: st.DrawFn, invoices: list[Row]) -> list[Row]:
         )
     for reference in references[len(paid) :]:
         if draw(st.booleans()):
-            payers = [invoice.cells["customer_code"] for invoice in invoices]
+            currency_of = {invoice.cells["customer_code"]: invoice.currency for invoice in invoices}
             # A new payer is opened by the file; its money stays unapplied.
-            payer = draw(st.sampled_from(payers) | keys.map(lambda key: "P-" + key))
-            currency = draw(st.sampled_from(CURRENCIES))
+            payer = draw(st.sampled_from(sorted(currency_of)) | keys.map(lambda key: "P-" + key))
+            currency = currency_of.get(payer) or draw(st.sampled_from(CURRENCIES))
             amount_minor = draw(st.integers(1, 10**9))
             rows.append(_payment(reference, payer, amount_minor, currency, draw(business_dates)))
     return rows

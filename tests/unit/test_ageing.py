@@ -504,12 +504,15 @@ def test_a_fully_settled_customer_has_no_row(portfolio: Book) -> None:
 
 
 def test_amounts_in_different_currencies_are_never_added_together() -> None:
+    # One currency per customer (an account takes nothing in another), several per owner.
     given = Book()
     given.open_account("ACME", owner="alice")
     given.open_account("BOLT", owner="alice", currency="EUR")
+    given.open_account("CASK", owner="alice", currency="EUR")
+    given.open_account("DOJO", owner="alice", currency="JPY")
     given.issue("A-USD", "ACME", 10_000)
-    given.issue("A-EUR", "ACME", 3_000, currency="EUR")
-    given.issue("A-JPY", "ACME", 500, currency="JPY")
+    given.issue("C-EUR", "CASK", 3_000, currency="EUR")
+    given.issue("D-JPY", "DOJO", 500, currency="JPY")
     given.issue("B-EUR", "BOLT", 4_000, currency="EUR")
     as_of = DUE_ON + timedelta(days=5)
 
@@ -519,10 +522,10 @@ def test_amounts_in_different_currencies_are_never_added_together() -> None:
     by_currency = given.report(as_of, grouping=CURRENCY)
 
     assert {
-        ("ACME", "EUR"): buckets(d1_30=3_000),
-        ("ACME", "JPY"): buckets(d1_30=500),
         ("ACME", "USD"): buckets(d1_30=10_000),
         ("BOLT", "EUR"): buckets(d1_30=4_000),
+        ("CASK", "EUR"): buckets(d1_30=3_000),
+        ("DOJO", "JPY"): buckets(d1_30=500),
     } == table(by_customer)
     assert {
         ("alice", "EUR"): buckets(d1_30=7_000),

@@ -16,7 +16,9 @@ from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
+    AccountCurrencyError,
     ArledgerError,
+    CurrencyMismatchError,
     CustomerNotFoundError,
     DuplicateKeyConflictError,
     InvalidAmountError,
@@ -312,6 +314,17 @@ def test_an_invoice_amount_must_be_positive(amount_minor: int) -> None:
 def test_an_invoice_in_an_unknown_currency_is_refused() -> None:
     with pytest.raises(UnknownCurrencyError):
         issue(currency="XXX")
+
+
+def test_an_invoice_in_another_currency_than_the_accounts_is_refused() -> None:
+    with pytest.raises(AccountCurrencyError) as raised:
+        issue(currency="EUR")  # C1's account is in USD
+
+    assert "C1" == raised.value.customer_code
+    assert "USD" == raised.value.account_currency
+    assert "EUR" == raised.value.currency
+    assert NUMBER == raised.value.invoice_number
+    assert isinstance(raised.value, CurrencyMismatchError)
 
 
 def test_invoicing_an_account_that_is_not_open_is_refused() -> None:

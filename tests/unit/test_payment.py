@@ -18,6 +18,7 @@ from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
+    AccountCurrencyError,
     ArledgerError,
     CurrencyMismatchError,
     CustomerNotFoundError,
@@ -213,6 +214,17 @@ def reverse(
 
 
 # Receiving ------------------------------------------------------------------------------------
+
+
+def test_a_payment_in_another_currency_than_the_payers_account_is_refused() -> None:
+    with pytest.raises(AccountCurrencyError) as raised:
+        receive(currency="EUR")  # C1's account is in USD
+
+    assert "C1" == raised.value.customer_code
+    assert "USD" == raised.value.account_currency
+    assert "EUR" == raised.value.currency
+    assert REFERENCE == raised.value.bank_reference
+    assert isinstance(raised.value, CurrencyMismatchError)
 
 
 def test_receiving_records_the_payment_wholly_unapplied() -> None:
