@@ -22,6 +22,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Mapper
 
 from arledger.domain import collection_case as case_module
+from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
 from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
@@ -29,6 +30,7 @@ from arledger.domain import payment as payment_module
 from arledger.domain import policy_book as policy_book_module
 from arledger.domain import promise as promise_module
 from arledger.domain.collection_case import CollectionCase
+from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     ConcurrencyError,
@@ -41,6 +43,7 @@ from arledger.domain.errors import (
 from arledger.domain.events import (
     CASE_EVENTS,
     COLLECTION_CUSTOMER_EVENTS,
+    CREDIT_NOTE_EVENTS,
     CUSTOMER_EVENTS,
     DISPUTE_EVENTS,
     INVOICE_EVENTS,
@@ -101,6 +104,7 @@ class Session:
         self.promises: dict[UUID, Promise | None] = {}
         self.cases: dict[UUID, CollectionCase | None] = {}
         self.policy_books: dict[UUID, PolicyBook | None] = {}
+        self.credit_notes: dict[UUID, CreditNote | None] = {}
         self.pending: list[Event] = []
         self.unit_ends: list[int] = []
         """Lengths of ``pending`` where a unit ended (``end_unit``): the only places a bulk write
@@ -140,6 +144,13 @@ class Session:
         invoices = [self.invoice_by_id(invoice_id) for invoice_id in account.invoice_ids]
         assert all(invoice is not None for invoice in invoices)
         return [invoice for invoice in invoices if invoice is not None]
+
+    def credit_note(self, credit_note_number: str) -> CreditNote | None:
+        """The registration of a credit-note number, if it was ever used."""
+        state: CreditNote | None = self._load(
+            self.credit_notes, ids.credit_note_id(credit_note_number), credit_note_module.fold
+        )
+        return state
 
     def require_customer(self, customer_code: str) -> CustomerAccount:
         state = self.customer(customer_code)
@@ -325,12 +336,20 @@ class Session:
         reason: str,
     ) -> list[Event]:
         invoice = self.require_invoice(invoice_number)
-        _same_currency(invoice, amount)
+        amount = require_money("amount", amount)
+        account = self.customer_by_id(invoice.customer_id)
+        assert account is not None
+        registered = (
+            self.credit_note(credit_note_number) if isinstance(credit_note_number, str) else None
+        )
         return self.record(
             invoice_module.apply_credit_note(
                 invoice,
+                account,
+                registered,
                 credit_note_number=credit_note_number,
                 amount_minor=amount.amount_minor,
+                currency=amount.currency,
                 applied_on=applied_on,
                 reason=reason,
                 recorded_at=self.recorded_at,
@@ -652,6 +671,8 @@ class Session:
         invoice = self.require_invoice(invoice_number)
         if upheld is not None:
             _same_currency(invoice, upheld)
+        number = invoice_module.dispute_credit_note_number(dispute_reference, credit_note_number)
+        registered = self.credit_note(number) if isinstance(number, str) else None
         return self.record(
             invoice_module.resolve_dispute(
                 invoice,
@@ -661,6 +682,7 @@ class Session:
                 note=note,
                 upheld_minor=None if upheld is None else upheld.amount_minor,
                 credit_note_number=credit_note_number,
+                registered=registered,
                 recorded_at=self.recorded_at,
             )
         )
@@ -784,6 +806,7 @@ _EVOLVERS: Final[dict[type[Event], tuple[str, Callable[[Any, Event], Any]]]] = {
     **{t: ("promises", promise_module.evolve) for t in PROMISE_EVENTS},
     **{t: ("cases", case_module.evolve) for t in CASE_EVENTS},
     **{t: ("policy_books", policy_book_module.evolve) for t in POLICY_EVENTS},
+    **{t: ("credit_notes", credit_note_module.evolve) for t in CREDIT_NOTE_EVENTS},
 }
 """Which cache and evolve function each event type belongs to."""
 

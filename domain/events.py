@@ -182,6 +182,23 @@ class PaymentReversed(Event):
     released: tuple[AllocationReleased, ...]
 
 
+# Credit note ----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class CreditNoteRegistered(Event):
+    """A credit-note number is taken: it credits this invoice with this amount, and no other
+    (the number's registration, saved with the invoice's ``CreditNoteApplied``)."""
+
+    credit_note_number: str
+    invoice_id: UUID
+    customer_id: UUID
+    amount_minor: int
+    currency: str
+    applied_on: date
+    reason: str
+
+
 CUSTOMER_EVENTS: tuple[type[Event], ...] = (CustomerAccountOpened, InvoiceAddedToAccount)
 INVOICE_EVENTS: tuple[type[Event], ...] = (
     InvoiceIssued,
@@ -193,6 +210,7 @@ INVOICE_EVENTS: tuple[type[Event], ...] = (
     InvoiceReinstated,
 )
 PAYMENT_EVENTS: tuple[type[Event], ...] = (PaymentReceived, PaymentAllocated, PaymentReversed)
+CREDIT_NOTE_EVENTS: tuple[type[Event], ...] = (CreditNoteRegistered,)
 
 
 # Collections (issue 3) ------------------------------------------------------------------------
@@ -460,4 +478,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     + PROMISE_EVENTS
     + CASE_EVENTS
     + POLICY_EVENTS
+    + CREDIT_NOTE_EVENTS
 )

@@ -14,8 +14,10 @@ from uuid import UUID
 import attrs
 
 from . import ids
+from .credit_note import CreditNote
 from .customer import CustomerAccount, add_invoice, require_account_currency
 from .errors import (
+    CurrencyMismatchError,
     CustomerNotFoundError,
     DisputedAmountError,
     DisputeNotFoundError,
@@ -31,6 +33,7 @@ from .errors import (
 from .events import (
     ConcessionApproved,
     CreditNoteApplied,
+    CreditNoteRegistered,
     DisputeOpened,
     DisputeOutcome,
     DisputeReason,
@@ -79,7 +82,8 @@ class Invoice:
     written_off_minor: int = 0
     is_written_off: bool = False
     written_off_on: date | None = None
-    credit_note_numbers: frozenset[str] = frozenset()
+    # credit-note number -> (amount, applied on, reason) of each credit note applied here
+    credit_notes: dict[str, tuple[int, date, str]] = attrs.field(factory=dict)
     open_disputes: dict[str, int] = attrs.field(factory=dict)
     dispute_openings: dict[str, tuple[int, DisputeReason, str, date]] = attrs.field(factory=dict)
     # Business dates of movements, kept so that every as-of view of the invoice is a consistent
@@ -209,11 +213,15 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             movements=(*state.movements, (event.unapplied_on, -event.amount_minor)),
         )
     elif isinstance(event, CreditNoteApplied):
+        assert event.credit_note_number not in state.credit_notes
         new = attrs.evolve(
             state,
             version=version,
             credited_minor=state.credited_minor + event.amount_minor,
-            credit_note_numbers=state.credit_note_numbers | {event.credit_note_number},
+            credit_notes={
+                **state.credit_notes,
+                event.credit_note_number: (event.amount_minor, event.applied_on, event.reason),
+            },
             last_movement_on=_later(state.last_movement_on, event.applied_on),
             movements=(*state.movements, (event.applied_on, event.amount_minor)),
         )
@@ -459,6 +467,86 @@ def _require_not_before(invoice: Invoice, field: str, on: date, floor_on: date) 
 
 def apply_credit_note(
     invoice: Invoice,
+    account: CustomerAccount,
+    registered: CreditNote | None,
+    *,
+    credit_note_number: str,
+    amount_minor: int,
+    currency: str,
+    applied_on: date,
+    reason: str,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Reduce the invoice by a credit note and register its number for the whole ledger.
+
+    ``registered`` is the number's registration, if it was used before (on any invoice): the
+    same credit note again is a no-op, any other content (another invoice, amount, date or
+    reason) a ``DuplicateKeyConflictError``. Returns the invoice's ``CreditNoteApplied`` and
+    the number's ``CreditNoteRegistered``, to be saved together.
+    """
+    require_key("credit_note_number", credit_note_number)
+    require_reason("reason", reason)
+    require_recorded_at(recorded_at)
+    assert account.id == invoice.customer_id, "the invoice's own account"
+    if registered is not None:
+        same = registered.is_the_same(
+            invoice_id=invoice.id,
+            amount_minor=amount_minor,
+            currency=currency,
+            applied_on=applied_on,
+            reason=reason,
+        )
+        if same:
+            return []
+        raise _credit_note_taken(invoice, credit_note_number, registered.invoice_id)
+    recorded = invoice.credit_notes.get(credit_note_number)
+    if recorded is not None:
+        # Applied here before numbers were registered: the invoice remembers its content.
+        if recorded == (amount_minor, applied_on, reason) and currency == invoice.currency:
+            return []
+        raise _credit_note_taken(invoice, credit_note_number, invoice.id)
+    require_account_currency(
+        account,
+        currency,
+        f"credit note {credit_note_number}",
+        credit_note_number=credit_note_number,
+        invoice_number=invoice.invoice_number,
+    )
+    if currency != invoice.currency:
+        raise CurrencyMismatchError(
+            f"credit note {credit_note_number} is in {currency}, invoice "
+            f"{invoice.invoice_number} in {invoice.currency}",
+            credit_note_number=credit_note_number,
+            invoice_number=invoice.invoice_number,
+            currency=currency,
+            other_currency=invoice.currency,
+        )
+    return _credited(
+        invoice,
+        credit_note_number=credit_note_number,
+        amount_minor=amount_minor,
+        applied_on=applied_on,
+        reason=reason,
+        recorded_at=recorded_at,
+    )
+
+
+def _credit_note_taken(
+    invoice: Invoice, credit_note_number: str, used_on_invoice_id: UUID
+) -> DuplicateKeyConflictError:
+    where = "this invoice" if used_on_invoice_id == invoice.id else "another invoice"
+    return DuplicateKeyConflictError(
+        f"credit note {credit_note_number} was already applied to {where} with different "
+        f"content; a credit-note number credits one invoice, once",
+        credit_note_number=credit_note_number,
+        credit_note_id=ids.credit_note_id(credit_note_number),
+        invoice_number=invoice.invoice_number,
+        used_on_invoice_id=used_on_invoice_id,
+    )
+
+
+def _credited(
+    invoice: Invoice,
     *,
     credit_note_number: str,
     amount_minor: int,
@@ -466,12 +554,7 @@ def apply_credit_note(
     reason: str,
     recorded_at: datetime,
 ) -> list[Event]:
-    """Reduce the invoice by a credit note; the same note number again is a no-op."""
-    require_key("credit_note_number", credit_note_number)
-    require_reason("reason", reason)
-    require_recorded_at(recorded_at)
-    if credit_note_number in invoice.credit_note_numbers:
-        return []
+    """The invoice's ``CreditNoteApplied`` and the number's ``CreditNoteRegistered``."""
     _require_reducible(invoice, amount_minor, "credit note")
     _require_not_before(invoice, "applied_on", applied_on, invoice.reduction_floor_on)
     return [
@@ -484,7 +567,19 @@ def apply_credit_note(
             currency=invoice.currency,
             applied_on=applied_on,
             reason=reason,
-        )
+        ),
+        CreditNoteRegistered(
+            originator_id=ids.credit_note_id(credit_note_number),
+            originator_version=1,
+            timestamp=recorded_at,
+            credit_note_number=credit_note_number,
+            invoice_id=invoice.id,
+            customer_id=invoice.customer_id,
+            amount_minor=amount_minor,
+            currency=invoice.currency,
+            applied_on=applied_on,
+            reason=reason,
+        ),
     ]
 
 
@@ -699,10 +794,13 @@ def resolve_dispute(
     note: str,
     upheld_minor: int | None = None,
     credit_note_number: str | None = None,
+    registered: CreditNote | None,
     recorded_at: datetime,
 ) -> list[Event]:
-    """Close a dispute. Upheld: a credit note for the upheld amount (default: all of it).
-    Rejected: the amount returns to collection."""
+    """Close a dispute. Upheld: a credit note for the upheld amount (default: all of it),
+    numbered ``credit_note_number`` or ``<dispute reference>-CN``; ``registered`` is that
+    number's registration if it was ever used, which refuses it (a new credit note needs a new
+    number). Rejected: the amount returns to collection."""
     require_reason("note", note)
     require_recorded_at(recorded_at)
     if not isinstance(outcome, DisputeOutcome):
@@ -751,12 +849,23 @@ def resolve_dispute(
     )
     if upheld == 0:
         return [resolved]
-    credit = apply_credit_note(
+    number = dispute_credit_note_number(dispute_reference, credit_note_number)
+    require_key("credit_note_number", number)
+    if registered is not None:
+        raise _credit_note_taken(invoice, number, registered.invoice_id)
+    if number in invoice.credit_notes:
+        raise _credit_note_taken(invoice, number, invoice.id)
+    credit = _credited(
         evolve(invoice, resolved),
-        credit_note_number=credit_note_number or f"{dispute_reference}-CN",
+        credit_note_number=number,
         amount_minor=upheld,
         applied_on=resolved_on,
         reason=f"dispute {dispute_reference} upheld",
         recorded_at=recorded_at,
     )
     return [resolved, *credit]
+
+
+def dispute_credit_note_number(dispute_reference: str, credit_note_number: str | None) -> str:
+    """The number of an upheld dispute's credit note: the one given, else ``<reference>-CN``."""
+    return credit_note_number or f"{dispute_reference}-CN"

@@ -28,6 +28,7 @@ from arledger.domain.events import (
     ContactRole,
     CreditLineSet,
     CreditNoteApplied,
+    CreditNoteRegistered,
     CustomerAccountOpened,
     CustomerBlacklisted,
     CustomerCleared,
@@ -191,6 +192,14 @@ EVENT_STRATEGIES: Final[dict[type[Event], st.SearchStrategy[Any]]] = {
     ),
     CreditNoteApplied: _movement(
         CreditNoteApplied, "applied_on", credit_note_number=keys, reason=texts
+    ),
+    CreditNoteRegistered: _movement(
+        CreditNoteRegistered,
+        "applied_on",
+        credit_note_number=keys,
+        invoice_id=st.uuids(),
+        customer_id=st.uuids(),
+        reason=texts,
     ),
     ConcessionApproved: _movement(ConcessionApproved, "approved_on", reason=texts, approver=texts),
     InvoiceWrittenOff: _movement(InvoiceWrittenOff, "written_off_on", reason=texts, approver=texts),

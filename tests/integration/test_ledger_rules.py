@@ -12,9 +12,10 @@ from datetime import date
 
 import pytest
 
-from arledger import AgeingGrouping, Ledger, Money
+from arledger import AgeingGrouping, DuplicateKeyConflictError, Ledger, Money
 from arledger.adapters.importer import ColumnMapping, import_file
 from arledger.domain.errors import AccountCurrencyError, ImportRowError, PromiseAmountError
+from arledger.domain.events import DisputeOutcome, DisputeReason
 from tests.conftest import FixedClock
 
 
@@ -222,3 +223,63 @@ def test_an_import_refuses_the_rows_in_another_currency_than_the_customers(tmp_p
     assert 2 == result.invoices_issued
     report = ledger.ageing(date(2024, 1, 31), grouping=AgeingGrouping.CUSTOMER)
     assert [("ACME", "USD", 7_000)] == [(r.key, r.currency, r.open_minor) for r in report.rows]
+
+
+# 9.5: a credit-note number is a business key across the ledger ------------------------------
+
+
+def test_a_credit_note_number_credits_one_invoice_once(store_env):
+    ledger = acme(store_env)
+    ledger.issue_invoice(
+        "INV-2", customer_code="ACME", amount=usd("100.00"), issued_on=date(2024, 1, 1)
+    )
+    note = {"credit_note_number": "CN-1", "applied_on": date(2024, 1, 5), "reason": "damaged"}
+    first = ledger.apply_credit_note("INV-1", amount=usd("100.00"), **note)
+    events_after_first = sum(1 for _ in ledger.iter_events())
+
+    again = ledger.apply_credit_note("INV-1", amount=usd("100.00"), **note)
+    with pytest.raises(DuplicateKeyConflictError) as other_invoice:
+        ledger.apply_credit_note("INV-2", amount=usd("100.00"), **note)
+    with pytest.raises(DuplicateKeyConflictError) as other_amount:
+        ledger.apply_credit_note("INV-1", amount=usd("60.00"), **note)
+
+    assert 2 == len(first)
+    assert [] == again
+    assert ("CN-1", "INV-2") == (
+        other_invoice.value.credit_note_number,
+        other_invoice.value.invoice_number,
+    )
+    assert "CN-1" == other_amount.value.credit_note_number
+    assert events_after_first == sum(1 for _ in ledger.iter_events())
+    assert {"INV-2": 10_000} == open_by_invoice(ledger, date(2024, 1, 31))
+    ledger.close()
+
+
+def test_upheld_disputes_bring_their_own_credit_notes_and_never_share_a_number(store_env):
+    ledger = acme(store_env)
+    ledger.issue_invoice(
+        "INV-2", customer_code="ACME", amount=usd("100.00"), issued_on=date(2024, 1, 1)
+    )
+    for number in ("INV-1", "INV-2"):
+        ledger.open_dispute(
+            invoice_number=number,
+            dispute_reference="D-1",  # dispute references are the invoice's own keys
+            amount=usd("30.00"),
+            reason_code=DisputeReason.QUALITY,
+            root_cause="scratched",
+            opened_on=date(2024, 1, 10),
+        )
+    uphold = {
+        "dispute_reference": "D-1",
+        "outcome": DisputeOutcome.UPHELD,
+        "resolved_on": date(2024, 1, 20),
+        "note": "confirmed",
+    }
+
+    ledger.resolve_dispute(invoice_number="INV-1", **uphold)  # credit note D-1-CN
+    with pytest.raises(DuplicateKeyConflictError):
+        ledger.resolve_dispute(invoice_number="INV-2", **uphold)
+    ledger.resolve_dispute(invoice_number="INV-2", credit_note_number="D-1-CN-INV-2", **uphold)
+
+    assert {"INV-1": 7_000, "INV-2": 7_000} == open_by_invoice(ledger, date(2024, 1, 31))
+    ledger.close()

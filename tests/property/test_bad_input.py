@@ -36,6 +36,7 @@ from arledger.adapters.importer import (
 )
 from arledger.adapters.ledger import Ledger
 from arledger.domain.errors import (
+    AccountCurrencyError,
     ArledgerError,
     CurrencyMismatchError,
     CustomerNotFoundError,
@@ -925,8 +926,8 @@ BAD_COMMANDS: Final[dict[str, st.SearchStrategy[BadCommand]]] = {
                 applied_on=ON,
                 reason="damaged",
             ),
-            CurrencyMismatchError,
-            {"currency": "USD", "other_currency": currency},
+            AccountCurrencyError,
+            {"currency": currency, "account_currency": "USD", "credit_note_number": "CN-1"},
         )
     ),
     "write-off of an unknown invoice": unknown_keys.map(

@@ -18,12 +18,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arledger.adapters.ledger import Ledger, Session
+from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
+from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import (
+    CREDIT_NOTE_EVENTS,
     CUSTOMER_EVENTS,
     INVOICE_EVENTS,
     ConcessionApproved,
@@ -49,7 +52,7 @@ from tests.strategies import (
     window_dates,
 )
 
-State: TypeAlias = CustomerAccount | Invoice | Payment
+State: TypeAlias = CustomerAccount | Invoice | Payment | CreditNote
 
 
 @attrs.define
@@ -64,7 +67,7 @@ class Run:
 
 def _session_states(session: Session) -> dict[UUID, State]:
     states: dict[UUID, State] = {}
-    for cache in (session.customers, session.invoices, session.payments):
+    for cache in (session.customers, session.invoices, session.payments, session.credit_notes):
         states.update({key: state for key, state in cache.items() if state is not None})
     return states
 
@@ -146,6 +149,8 @@ def replay(events: list[Event]) -> dict[UUID, State]:
             fold = customer_module.fold
         elif kind in INVOICE_EVENTS:
             fold = invoice_module.fold
+        elif kind in CREDIT_NOTE_EVENTS:
+            fold = credit_note_module.fold
         else:
             fold = payment_module.fold
         state = fold(stream)
@@ -289,6 +294,8 @@ def test_replaying_the_stored_log_gives_the_states_the_sessions_held(
             assert state == run.ledger.invoice(state.invoice_number)
         elif isinstance(state, Payment):
             assert state == run.ledger.payment(state.bank_reference)
+        elif isinstance(state, CreditNote):
+            assert state == run.ledger.session().credit_note(state.credit_note_number)
         else:
             assert state == run.ledger.customer(state.customer_code)
 

@@ -16,12 +16,14 @@ from uuid import UUID
 
 import pytest
 
+from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
 from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain.errors import ConfigurationError, InvalidDateError
 from arledger.domain.events import (
+    CREDIT_NOTE_EVENTS,
     CUSTOMER_EVENTS,
     INVOICE_EVENTS,
     PAYMENT_EVENTS,
@@ -75,6 +77,8 @@ class Book:
                 evolve = invoice_module.evolve
             elif type(event) in PAYMENT_EVENTS:
                 evolve = payment_module.evolve
+            elif type(event) in CREDIT_NOTE_EVENTS:
+                evolve = credit_note_module.evolve
             else:
                 assert type(event) in CUSTOMER_EVENTS
                 evolve = customer_module.evolve
@@ -181,11 +185,15 @@ class Book:
         )
 
     def credit(self, number: str, note: str, amount_minor: int, *, applied_on: date) -> None:
+        invoice = self.invoice(number)
         self._record(
             invoice_module.apply_credit_note(
-                self.invoice(number),
+                invoice,
+                self.states[invoice.customer_id],
+                self.states.get(ids.credit_note_id(note)),
                 credit_note_number=note,
                 amount_minor=amount_minor,
+                currency=invoice.currency,
                 applied_on=applied_on,
                 reason="damaged goods",
                 recorded_at=self._tick(),

@@ -23,6 +23,7 @@ from arledger.domain.errors import (
 )
 from arledger.domain.events import (
     CreditNoteApplied,
+    CreditNoteRegistered,
     DisputeOpened,
     DisputeOutcome,
     DisputeReason,
@@ -120,6 +121,7 @@ def resolve(invoice: Invoice, **fields: Any) -> list[Event]:
         "outcome": DisputeOutcome.UPHELD,
         "resolved_on": RESOLVED_ON,
         "note": "inspection confirmed",
+        "registered": None,
         "recorded_at": AT,
     }
     command.update(fields)
@@ -149,8 +151,26 @@ def credited(amount_minor: int, version: int, number: str = "D-1-CN") -> CreditN
     )
 
 
+def registered(amount_minor: int, number: str = "D-1-CN") -> CreditNoteRegistered:
+    """The registration of the upheld dispute's credit-note number, saved with it."""
+    return CreditNoteRegistered(
+        originator_id=ids.credit_note_id(number),
+        originator_version=1,
+        timestamp=AT,
+        credit_note_number=number,
+        invoice_id=INVOICE_ID,
+        customer_id=CUSTOMER_ID,
+        amount_minor=amount_minor,
+        currency="USD",
+        applied_on=RESOLVED_ON,
+        reason="dispute D-1 upheld",
+    )
+
+
 def after(invoice: Invoice, events: Sequence[Event]) -> Invoice:
-    state = invoice_module.fold(events, invoice)
+    """The invoice after the events of a command (a credit note's registration is not its)."""
+    own = [event for event in events if event.originator_id == invoice.id]
+    state = invoice_module.fold(own, invoice)
     assert state is not None
     return state
 
@@ -308,7 +328,7 @@ def test_an_upheld_dispute_credits_the_whole_disputed_amount_in_the_same_list() 
     events = resolve(invoice)
 
     then(
-        [resolved(DisputeOutcome.UPHELD, 30_000, 3), credited(30_000, 4)],
+        [resolved(DisputeOutcome.UPHELD, 30_000, 3), credited(30_000, 4), registered(30_000)],
         events,
     )
     state = after(invoice, events)
@@ -322,7 +342,11 @@ def test_a_dispute_may_be_upheld_in_part() -> None:
     events = resolve(invoice, upheld_minor=10_000, credit_note_number="CN-77")
 
     then(
-        [resolved(DisputeOutcome.UPHELD, 10_000, 3), credited(10_000, 4, "CN-77")],
+        [
+            resolved(DisputeOutcome.UPHELD, 10_000, 3),
+            credited(10_000, 4, "CN-77"),
+            registered(10_000, "CN-77"),
+        ],
         events,
     )
     assert 90_000 == after(invoice, events).open_minor
@@ -392,7 +416,7 @@ def test_an_upheld_dispute_credits_at_most_what_is_still_open() -> None:
     events = resolve(invoice)
 
     then(
-        [resolved(DisputeOutcome.UPHELD, 20_000, 4), credited(20_000, 5)],
+        [resolved(DisputeOutcome.UPHELD, 20_000, 4), credited(20_000, 5), registered(20_000)],
         events,
     )
     assert 0 == after(invoice, events).open_minor
