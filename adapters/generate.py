@@ -1058,6 +1058,7 @@ def _allocated(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _ints(plan.pay_amount[invoice, sub]),
         _currency(plan, rows.customer),
         _dates(plan.pay_on[invoice, sub]),
+        pa.nulls(rows.count, pa.string()),  # allocation_key: the generator's commands give none
     ]
 
 

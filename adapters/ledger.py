@@ -57,6 +57,8 @@ from arledger.domain.events import (
     DisputeReason,
     Event,
     Instalment,
+    PaymentAllocated,
+    PaymentApplied,
     PaymentTermsKind,
     RiskRating,
 )
@@ -286,30 +288,77 @@ class Session:
         bank_reference: str,
         allocations: Mapping[str, Money] | None = None,
         allocated_on: date | None = None,
+        allocation_key: str | None = None,
     ) -> list[Event]:
         """Allocate explicitly (invoice number -> amount) or, without ``allocations``,
-        automatically to the payer's open invoices, oldest due date first."""
+        automatically to the payer's open invoices, oldest due date first.
+
+        ``allocation_key`` (optional, the client's, unique per payment) makes a retry safe:
+        the same key with the same content records nothing and returns the events the first
+        allocation recorded; with other content it is refused (``AllocationKeyConflictError``).
+        """
         payment = self.require_payment(bank_reference)
-        if allocations is None:
-            payer = self.customer_by_id(payment.payer_customer_id)
-            assert payer is not None
-            invoices = [self.invoice_by_id(invoice_id) for invoice_id in payer.invoice_ids]
-            targets = payment_module.plan_oldest_due_first(
-                payment, [invoice for invoice in invoices if invoice is not None]
-            )
-        else:
-            targets = []
+        explicit: list[tuple[Invoice, int]] | None = None
+        if allocations is not None:
+            explicit = []
             for invoice_number, amount in allocations.items():
                 invoice = self.require_invoice(invoice_number)
                 amount = require_money("amount", amount)
                 if amount.currency != payment.currency:
                     amount = amount + Money.zero(payment.currency)  # raises the mismatch
-                targets.append((invoice, amount.amount_minor))
+                explicit.append((invoice, amount.amount_minor))
+        if allocation_key is not None and payment_module.replayed_allocation(
+            payment, allocation_key=allocation_key, targets=explicit, allocated_on=allocated_on
+        ):
+            return self._keyed_allocation(payment, allocation_key)
+        if explicit is None:
+            payer = self.customer_by_id(payment.payer_customer_id)
+            assert payer is not None
+            targets = payment_module.plan_oldest_due_first(payment, self.invoices_of(payer))
+        else:
+            targets = explicit
         return self.record(
             payment_module.allocate_payment(
-                payment, targets, allocated_on=allocated_on, recorded_at=self.recorded_at
+                payment,
+                targets,
+                allocated_on=allocated_on,
+                allocation_key=allocation_key,
+                recorded_at=self.recorded_at,
             )
         )
+
+    def _keyed_allocation(self, payment: Payment, allocation_key: str) -> list[Event]:
+        """The events an allocation with this key recorded, in the order it returned them:
+        each invoice's ``PaymentApplied`` then the payment's ``PaymentAllocated``. Read from
+        the store (and this session's pending events), so a retry from another process or
+        after a restart gets the same answer."""
+        allocated = [
+            event
+            for event in self._events_of(payment.id)
+            if isinstance(event, PaymentAllocated) and event.allocation_key == allocation_key
+        ]
+        result: list[Event] = []
+        taken: set[tuple[UUID, int]] = set()
+        for part in allocated:
+            # The invoice side was recorded in the same command: same payment, amount and
+            # recording instant (the invoice's version is not on the payment's event).
+            applied = next(
+                event
+                for event in self._events_of(part.invoice_id)
+                if isinstance(event, PaymentApplied)
+                and event.payment_id == payment.id
+                and event.amount_minor == part.amount_minor
+                and event.timestamp == part.timestamp
+                and (event.originator_id, event.originator_version) not in taken
+            )
+            taken.add((applied.originator_id, applied.originator_version))
+            result += [applied, part]
+        return result
+
+    def _events_of(self, aggregate_id: UUID) -> list[Event]:
+        stored = cast(list[Event], list(self.ledger.events.get(aggregate_id)))
+        pending = [event for event in self.pending if event.originator_id == aggregate_id]
+        return stored + pending
 
     def reverse_payment(
         self, *, bank_reference: str, reversed_on: date, reason: str
@@ -936,10 +985,16 @@ class Ledger(Application[UUID]):
         allocations: Mapping[str, Money] | None = None,
         *,
         allocated_on: date | None = None,
+        allocation_key: str | None = None,
     ) -> list[Event]:
+        """Allocate a payment (see ``Session.allocate_payment``); with an ``allocation_key``,
+        a retry returns the first result and records nothing."""
         return self.run(
             lambda s: s.allocate_payment(
-                bank_reference=bank_reference, allocations=allocations, allocated_on=allocated_on
+                bank_reference=bank_reference,
+                allocations=allocations,
+                allocated_on=allocated_on,
+                allocation_key=allocation_key,
             )
         )
 

@@ -6,6 +6,8 @@ projections' read models, and the ``Ledger`` application that records commands.
 
 from arledger.adapters.ledger import Ledger
 from arledger.domain.errors import (
+    AccountCurrencyError,
+    AllocationKeyConflictError,
     ArledgerError,
     ConcurrencyError,
     CurrencyMismatchError,
@@ -17,6 +19,7 @@ from arledger.domain.errors import (
     NotFoundError,
     OverAllocationError,
     PaymentNotFoundError,
+    PromiseAmountError,
 )
 from arledger.domain.events import Instalment, PaymentTermsKind
 from arledger.domain.money import Money
@@ -24,11 +27,13 @@ from arledger.domain.policy import AgeingBasis, AgeingPolicy
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
 
 __all__ = [
+    "AccountCurrencyError",
     "AgeingBasis",
     "AgeingGrouping",
     "AgeingPolicy",
     "AgeingReport",
     "AgeingRow",
+    "AllocationKeyConflictError",
     "ArledgerError",
     "ConcurrencyError",
     "CurrencyMismatchError",
@@ -44,4 +49,5 @@ __all__ = [
     "OverAllocationError",
     "PaymentNotFoundError",
     "PaymentTermsKind",
+    "PromiseAmountError",
 ]

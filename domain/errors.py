@@ -100,6 +100,11 @@ class DuplicateKeyConflictError(InvalidCommandError):
     """A business key (invoice number, bank reference, ...) is reused with different content."""
 
 
+class AllocationKeyConflictError(DuplicateKeyConflictError):
+    """An allocation key already used on the payment for another allocation (``allocation_key``,
+    ``bank_reference``)."""
+
+
 class TooManyItemsError(InvalidCommandError):
     """A command names more items than a documented maximum allows."""
 

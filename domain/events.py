@@ -157,12 +157,17 @@ class PaymentReceived(Event):
 
 @attrs.frozen(kw_only=True)
 class PaymentAllocated(Event):
-    """Part of the payment settles an invoice (the payment side of an allocation)."""
+    """Part of the payment settles an invoice (the payment side of an allocation).
+
+    ``allocation_key``: the client's idempotency key of the allocation this is part of, if it
+    gave one (events recorded before keys existed have none).
+    """
 
     invoice_id: UUID
     amount_minor: int
     currency: str
     allocated_on: date
+    allocation_key: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -207,7 +207,9 @@ EVENT_STRATEGIES: Final[dict[type[Event], st.SearchStrategy[Any]]] = {
     PaymentReceived: _movement(
         PaymentReceived, "value_on", bank_reference=keys, payer_customer_id=st.uuids()
     ),
-    PaymentAllocated: _movement(PaymentAllocated, "allocated_on", invoice_id=st.uuids()),
+    PaymentAllocated: _movement(
+        PaymentAllocated, "allocated_on", invoice_id=st.uuids(), allocation_key=st.none() | keys
+    ),
     PaymentReversed: st.builds(
         PaymentReversed,
         **_envelope(),
@@ -422,6 +424,7 @@ CUSTOMER_CODES: Final = ("C1", "C2")
 INVOICE_NUMBERS: Final = ("INV-1", "INV-2", "INV-3", "INV-4")
 BANK_REFERENCES: Final = ("BR-1", "BR-2", "BR-3")
 CREDIT_NOTE_NUMBERS: Final = ("CN-1", "CN-2", "CN-3")
+ALLOCATION_KEYS: Final = ("K-1", "K-2", " K-3")  # the last one is refused: not a clean key
 UNKNOWN_KEY: Final = "UNKNOWN-9"
 
 window_dates = st.integers(0, WINDOW_DAYS).map(lambda days: WINDOW_START + timedelta(days=days))
@@ -543,6 +546,10 @@ def allocate_commands(draw: st.DrawFn) -> Command:
     allocated_on = draw(rarely_bad(st.none(), window_dates))
     if allocated_on is not None:
         fields["allocated_on"] = allocated_on
+    # A small pool of idempotency keys: some allocations are retried, some keys reused.
+    allocation_key = draw(st.none() | st.none() | st.sampled_from(ALLOCATION_KEYS))
+    if allocation_key is not None:
+        fields["allocation_key"] = allocation_key
     return Command("allocate_payment", fields)
 
 
@@ -634,6 +641,15 @@ def command_sequences(draw: st.DrawFn, *, length_max: int = COMMANDS_MAX) -> lis
     prefix = [*opens, *issues, *receipts]
     room = length_max - len(prefix)
     rest = draw(st.lists(any_commands, min_size=min(room, 6), max_size=room))
+    # Retries: a keyed allocation sent again later (the same content, or another under its key).
+    for command in list(rest):
+        if len(rest) >= room:
+            break
+        if command.name == "allocate_payment" and "allocation_key" in command.fields:
+            retry = command
+            if draw(st.booleans()):
+                retry = Command(command.name, {**command.fields, "allocated_on": None})
+            rest.insert(draw(st.integers(rest.index(command) + 1, len(rest))), retry)
     sequence = prefix + rest
     assert len(sequence) <= length_max
     return sequence

@@ -8,14 +8,29 @@ sessions, its transactions and, on SQLite and PostgreSQL, its stored read models
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from arledger import AgeingGrouping, DuplicateKeyConflictError, Ledger, Money
 from arledger.adapters.importer import ColumnMapping, import_file
-from arledger.domain.errors import AccountCurrencyError, ImportRowError, PromiseAmountError
-from arledger.domain.events import DisputeOutcome, DisputeReason
+from arledger.adapters.runner_events import EventDecoder, RecorderEventReader
+from arledger.domain import ids
+from arledger.domain.errors import (
+    AccountCurrencyError,
+    AllocationKeyConflictError,
+    ImportRowError,
+    PromiseAmountError,
+)
+from arledger.domain.events import (
+    DisputeOutcome,
+    DisputeReason,
+    PaymentAllocated,
+    PaymentApplied,
+)
 from tests.conftest import FixedClock
 
 
@@ -283,3 +298,126 @@ def test_upheld_disputes_bring_their_own_credit_notes_and_never_share_a_number(s
 
     assert {"INV-1": 7_000, "INV-2": 7_000} == open_by_invoice(ledger, date(2024, 1, 31))
     ledger.close()
+
+
+# 9.3: an allocation retried with its key is applied once ---------------------------------------
+
+
+def paid(env: dict[str, str]) -> Ledger:
+    """ACME owes INV-1 (100.00) and INV-2 (50.00); BANK-1 brings 120.00."""
+    ledger = acme(env)
+    ledger.issue_invoice(
+        "INV-2", customer_code="ACME", amount=usd("50.00"), issued_on=date(2024, 1, 5)
+    )
+    ledger.receive_payment(
+        "BANK-1", payer_code="ACME", amount=usd("120.00"), value_on=date(2024, 2, 1)
+    )
+    return ledger
+
+
+def test_an_explicit_allocation_retried_with_its_key_is_applied_once(store_env):
+    ledger = paid(store_env)
+    split = {"INV-1": usd("80.00"), "INV-2": usd("20.00")}
+
+    first = ledger.allocate_payment("BANK-1", split, allocation_key="remit-7")
+    events_after_first = sum(1 for _ in ledger.iter_events())
+    again = ledger.allocate_payment("BANK-1", split, allocation_key="remit-7")
+
+    assert first == again  # the first result, recorded once
+    assert events_after_first == sum(1 for _ in ledger.iter_events())
+    assert {"INV-1": 2_000, "INV-2": 3_000} == open_by_invoice(ledger, date(2024, 2, 1))
+    assert 2_000 == ledger.payment("BANK-1").unapplied_minor
+    with pytest.raises(AllocationKeyConflictError) as refused:
+        ledger.allocate_payment("BANK-1", {"INV-1": usd("20.00")}, allocation_key="remit-7")
+    assert ("remit-7", "BANK-1") == (refused.value.allocation_key, refused.value.bank_reference)
+    ledger.close()
+
+
+def test_an_automatic_allocation_retried_with_its_key_is_applied_once(store_env):
+    ledger = paid(store_env)
+
+    first = ledger.allocate_payment("BANK-1", allocation_key="auto-1")
+    again = ledger.allocate_payment("BANK-1", allocation_key="auto-1")
+
+    assert first == again
+    assert {"INV-2": 3_000} == open_by_invoice(ledger, date(2024, 2, 1))
+    ledger.close()
+
+
+def test_an_allocation_key_survives_a_restart_and_is_seen_by_another_process(
+    persistent_store_env,
+):
+    ledger = paid(persistent_store_env)
+    first = ledger.allocate_payment("BANK-1", {"INV-1": usd("100.00")}, allocation_key="K")
+    ledger.close()
+
+    other = Ledger(persistent_store_env, clock=FixedClock())  # as a new process would
+    again = other.allocate_payment("BANK-1", {"INV-1": usd("100.00")}, allocation_key="K")
+
+    assert first == again
+    assert {"INV-2": 5_000} == open_by_invoice(other, date(2024, 2, 1))
+    other.close()
+
+
+def test_a_session_retries_a_keyed_allocation_it_made_itself_as_a_no_op(store_env):
+    ledger = paid(store_env)
+    session = ledger.session()
+    split = {"INV-1": usd("100.00")}
+
+    first = session.allocate_payment(bank_reference="BANK-1", allocations=split, allocation_key="K")
+    again = session.allocate_payment(bank_reference="BANK-1", allocations=split, allocation_key="K")
+    session.commit()
+
+    assert first == again
+    assert {"INV-2": 5_000} == open_by_invoice(ledger, date(2024, 2, 1))
+    ledger.close()
+
+
+def test_allocations_stored_before_keys_existed_still_load(persistent_store_env):
+    # A PaymentAllocated stored as it was written before the allocation_key field existed.
+    ledger = paid(persistent_store_env)
+    invoice_id = ids.invoice_id("INV-1")
+    payment_id = ids.payment_id("BANK-1")
+    applied = {
+        "timestamp": "2026-01-01T00:00:30+00:00",
+        "payment_id": str(payment_id),
+        "amount_minor": 1000,
+        "currency": "USD",
+        "applied_on": "2024-02-01",
+    }
+    allocated = {
+        "timestamp": "2026-01-01T00:00:30+00:00",
+        "invoice_id": str(invoice_id),
+        "amount_minor": 1000,
+        "currency": "USD",
+        "allocated_on": "2024-02-01",
+    }
+    ledger.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=invoice_id,
+                originator_version=2,
+                topic=get_topic(PaymentApplied),
+                state=json.dumps(applied).encode(),
+            ),
+            StoredEvent(
+                originator_id=payment_id,
+                originator_version=2,
+                topic=get_topic(PaymentAllocated),
+                state=json.dumps(allocated).encode(),
+            ),
+        ]
+    )
+    ledger.close()
+
+    reader = Ledger(persistent_store_env, clock=FixedClock())
+    loaded = [e for e in reader.iter_events() if isinstance(e, PaymentAllocated)]
+    decoded = EventDecoder(reader.mapper).decode(RecorderEventReader(reader.recorder).read(1, 100))
+
+    assert [None] == [event.allocation_key for event in loaded]
+    assert loaded == [e for e in decoded if isinstance(e, PaymentAllocated)]
+    assert {} == reader.payment("BANK-1").allocation_keys
+    assert {"INV-1": 9_000, "INV-2": 5_000} == open_by_invoice(reader, date(2024, 2, 1))
+    reader.allocate_payment("BANK-1", {"INV-1": usd("10.00")}, allocation_key="K")
+    assert {"INV-1": 8_000, "INV-2": 5_000} == open_by_invoice(reader, date(2024, 2, 1))
+    reader.close()

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from arledger.adapters.ledger import Ledger, Session
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
+from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain.credit_note import CreditNote
@@ -35,6 +36,7 @@ from arledger.domain.events import (
     InvoiceIssued,
     InvoiceReinstated,
     InvoiceWrittenOff,
+    PaymentAllocated,
     PaymentApplied,
     PaymentUnapplied,
 )
@@ -128,9 +130,17 @@ def run_commands(commands: list[Command]) -> Run:
             assert before == _event_count(ledger), f"refused {command!r} recorded events"
             run.refused.append((command, error))
             continue
-        assert before + len(recorded) == _event_count(ledger)
-        if auto:
-            _check_auto_allocation(expected_total, eligible, recorded)
+        if before == _event_count(ledger) and recorded:
+            # An allocation retried with its key records nothing and returns what the first
+            # one recorded.
+            assert command.name == "allocate_payment"
+            assert command.fields.get("allocation_key")
+            log = list(ledger.iter_events())
+            assert all(event in log for event in recorded)
+        else:
+            assert before + len(recorded) == _event_count(ledger)
+            if auto:
+                _check_auto_allocation(expected_total, eligible, recorded)
         run.live.update(states)
         run.accepted.append(command)
     return run
@@ -205,6 +215,36 @@ def test_refused_commands_record_nothing_and_accepted_ones_record_what_they_retu
     run = run_commands(commands)
     assert len(commands) == len(run.accepted) + len(run.refused)
     assert all(isinstance(error, ValueError | LookupError) for _c, error in run.refused)
+
+
+@given(commands=sequences)
+def test_an_accepted_allocation_retried_with_its_key_records_nothing_and_returns_the_first(
+    commands: list[Command],
+) -> None:
+    # Every allocation gets a key of its own; then each accepted one is sent again.
+    keyed = [
+        Command(c.name, {**c.fields, "allocation_key": f"R-{n}"})
+        if c.name == "allocate_payment"
+        else c
+        for n, c in enumerate(commands)
+    ]
+    run = run_commands(keyed)
+    for command in run.accepted:
+        if command.name != "allocate_payment":
+            continue
+        before = _event_count(run.ledger)
+        again = run.ledger.run(command)
+        assert before == _event_count(run.ledger)
+        reference, key = command.fields["bank_reference"], command.fields["allocation_key"]
+        first = [
+            event
+            for event in run.ledger.iter_events()
+            if isinstance(event, PaymentAllocated)
+            and event.allocation_key == key
+            and event.originator_id == ids.payment_id(reference)
+        ]
+        assert first == [event for event in again if isinstance(event, PaymentAllocated)]
+        assert len(again) == 2 * len(first)
 
 
 @given(commands=sequences)

@@ -19,6 +19,7 @@ from arledger.domain import payment as payment_module
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     AccountCurrencyError,
+    AllocationKeyConflictError,
     ArledgerError,
     CurrencyMismatchError,
     CustomerNotFoundError,
@@ -52,6 +53,7 @@ from arledger.domain.payment import (
     allocate_payment,
     plan_oldest_due_first,
     receive_payment,
+    replayed_allocation,
     reverse_payment,
 )
 
@@ -440,6 +442,109 @@ def test_an_allocation_never_exceeds_the_unapplied_or_the_open_amount(
         open_minor - amount_minor
         == given_invoice(issued("INV-1", open_minor), events[0]).open_minor
     )
+
+
+# Allocation keys (issue 9.3) ----------------------------------------------------------------
+
+
+def keyed(event: PaymentAllocated, key: str = "K-1") -> PaymentAllocated:
+    return attrs.evolve(event, allocation_key=key)
+
+
+def test_an_allocation_with_a_key_records_it_on_each_of_its_allocations() -> None:
+    first, second = invoice("INV-1"), invoice("INV-2")
+
+    events = allocate(given(received(1500)), (first, 1000), (second, 300), allocation_key="K-1")
+
+    assert [None, "K-1", None, "K-1"] == [getattr(e, "allocation_key", None) for e in events]
+    then(
+        [keyed(allocated(first.id, 1000, 2)), keyed(allocated(second.id, 300, 3))],
+        events[1::2],
+    )
+    payment = given(received(1500), *events[1::2])
+    assert {"K-1": (VALUE_ON, ((first.id, 1000), (second.id, 300)))} == payment.allocation_keys
+
+
+def test_an_allocation_retried_with_its_key_is_a_no_op() -> None:
+    first, second = invoice("INV-1"), invoice("INV-2")
+    payment = given(
+        received(1500), keyed(allocated(first.id, 1000)), keyed(allocated(second.id, 300))
+    )
+
+    # The same invoices and amounts, in any order; the date defaults to the value date.
+    assert [] == allocate(payment, (second, 300), (first, 1000), allocation_key="K-1")
+    assert [] == allocate(payment, (first, 1000), (second, 300), allocation_key="K-1",
+                          allocated_on=VALUE_ON)  # fmt: skip
+
+
+def test_without_a_key_the_same_allocation_again_is_applied_again() -> None:
+    first = invoice("INV-1")
+    payment = given(received(1500), allocated(first.id, 500))
+
+    assert 2 == len(allocate(payment, (first, 500)))
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"targets": (("INV-1", 999), ("INV-2", 300))},
+        {"targets": (("INV-1", 1000),)},
+        {"targets": (("INV-1", 1000), ("INV-3", 300))},
+        {"allocated_on": date(2024, 3, 2)},
+    ],
+)
+def test_a_key_reused_with_other_content_is_refused(other: dict[str, Any]) -> None:
+    invoices = {number: invoice(number) for number in ("INV-1", "INV-2", "INV-3")}
+    payment = given(
+        received(5000),
+        keyed(allocated(invoices["INV-1"].id, 1000)),
+        keyed(allocated(invoices["INV-2"].id, 300)),
+    )
+    targets = [(invoices[n], a) for n, a in other.get("targets", (("INV-1", 1000), ("INV-2", 300)))]
+
+    with pytest.raises(AllocationKeyConflictError) as refused:
+        allocate(payment, *targets, allocation_key="K-1", **{
+            k: v for k, v in other.items() if k != "targets"
+        })  # fmt: skip
+
+    assert "K-1" == refused.value.allocation_key
+    assert REFERENCE == refused.value.bank_reference
+    assert isinstance(refused.value, DuplicateKeyConflictError)
+
+
+def test_a_key_is_a_clean_short_text() -> None:
+    with pytest.raises(InvalidCommandError):
+        allocate(given(received()), (invoice("INV-1"), 100), allocation_key=" K-1")
+
+
+def test_an_automatic_allocation_retried_with_its_key_repeats_whatever_it_allocated() -> None:
+    first = invoice("INV-1")
+    payment = given(received(1500), keyed(allocated(first.id, 1000)))
+
+    assert replayed_allocation(payment, allocation_key="K-1", targets=None, allocated_on=None)
+    assert not replayed_allocation(payment, allocation_key="K-2", targets=None, allocated_on=None)
+    with pytest.raises(AllocationKeyConflictError):
+        replayed_allocation(
+            payment, allocation_key="K-1", targets=None, allocated_on=date(2024, 3, 5)
+        )
+
+
+def test_a_keyed_allocation_retried_after_its_payment_bounced_is_still_a_no_op() -> None:
+    first = invoice("INV-1")
+    payment = given(
+        received(1500),
+        keyed(allocated(first.id, 1000)),
+        PaymentReversed(
+            originator_id=PAYMENT_ID,
+            originator_version=0,
+            timestamp=AT,
+            reversed_on=VALUE_ON,
+            reason="bounced",
+            released=(AllocationReleased(invoice_id=first.id, amount_minor=1000),),
+        ),
+    )
+
+    assert [] == allocate(payment, (first, 1000), allocation_key="K-1")
 
 
 # Automatic allocation -----------------------------------------------------------------------
