@@ -684,10 +684,10 @@ def _open_customers(
     opening_lines: dict[int, str] = {}
     failed: dict[str, RowProblem] = {}
     for code, row in first_rows.items():
-        if session.customer(code) is not None:
-            continue
-        scratch = _scratch(session)
         try:
+            if session.customer(code) is not None:  # refuses a code that is not a key
+                continue
+            scratch = _scratch(session)
             terms_days = row.terms_days if isinstance(row, _InvoiceRow) else None
             events = scratch.open_account(
                 customer_code=code,

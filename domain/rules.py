@@ -8,54 +8,38 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Final
 
-from .errors import InvalidAmountError, InvalidCommandError, InvalidDateError
+from .errors import InvalidAmountError, InvalidDateError
 from .money import AMOUNT_MINOR_MAX
+from .text import (
+    KEY_LENGTH_MAX,
+    REASON_LENGTH_MAX,
+    TEXT_LENGTH_MAX,
+    require_key,
+    require_person,
+    require_text,
+)
 
-KEY_LENGTH_MAX: Final = 64
-"""Business keys (invoice numbers, bank references, customer codes): ERP keys are short."""
-
-TEXT_LENGTH_MAX: Final = 200
-"""Names, owners, approvers, contract references."""
-
-REASON_LENGTH_MAX: Final = 2000
-"""Free-text reasons: enough for a paragraph of explanation, not for a pasted document."""
+__all__ = [
+    "KEY_LENGTH_MAX",
+    "REASON_LENGTH_MAX",
+    "TERMS_DAYS_MAX",
+    "TEXT_LENGTH_MAX",
+    "require_date",
+    "require_key",
+    "require_person",
+    "require_positive",
+    "require_reason",
+    "require_recorded_at",
+    "require_text",
+]
 
 TERMS_DAYS_MAX: Final = 3650
 """Payment terms beyond ten years are an input error, not a trade credit."""
 
 
-def require_key(field: str, value: str) -> str:
-    """A non-blank business key without surrounding spaces or control characters."""
-    return _require_text(field, value, KEY_LENGTH_MAX)
-
-
-def require_text(field: str, value: str, *, length_max: int = TEXT_LENGTH_MAX) -> str:
-    return _require_text(field, value, length_max)
-
-
 def require_reason(field: str, value: str) -> str:
-    return _require_text(field, value, REASON_LENGTH_MAX)
-
-
-def _require_text(field: str, value: str, length_max: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidCommandError(f"{field} must be text, got {type(value).__name__}", field=field)
-    if not value.strip():
-        raise InvalidCommandError(f"{field} must not be blank", field=field)
-    if value != value.strip():
-        raise InvalidCommandError(
-            f"{field} {value!r} has leading or trailing spaces", field=field, value=value
-        )
-    if len(value) > length_max:
-        raise InvalidCommandError(
-            f"{field} is {len(value)} characters long; at most {length_max} allowed",
-            field=field,
-            length=len(value),
-            length_max=length_max,
-        )
-    if any(ord(c) < 32 and c not in "\n\t" for c in value):
-        raise InvalidCommandError(f"{field} contains control characters", field=field)
-    return value
+    """Free text of up to a paragraph (reasons, notes, outcomes): lines separated by newlines."""
+    return require_text(field, value, length_max=REASON_LENGTH_MAX, multiline=True)
 
 
 def require_positive(field: str, amount_minor: int) -> int:

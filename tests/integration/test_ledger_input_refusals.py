@@ -1,0 +1,160 @@
+"""Text, dates and amounts through the ``Ledger`` (issue 9.11, 9.13, 9.14), on the in-memory and
+SQLite stores: what the domain refuses is refused the same way by the API's commands and
+queries, nothing is recorded, and the ledger's reports and export keep working."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arledger import Ledger, Money
+from arledger.adapters import columnar
+from arledger.domain.errors import InvalidTextError
+from arledger.domain.events import ActionChannel
+from tests.conftest import FixedClock
+
+AS_OF = date(2024, 5, 31)
+
+
+def usd(text: str) -> Money:
+    return Money.parse(text, "USD")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock) -> Iterator[Ledger]:
+    if request.param == "memory":
+        env = {"ARLEDGER_STORE": "memory"}
+    else:
+        env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    ledger = Ledger(env=env, clock=clock)
+    ledger.open_account(
+        "ACME",
+        name="Acme Ltd",
+        currency="USD",
+        collection_owner="li",
+        opened_on=date(2024, 1, 1),
+        terms_days=30,
+    )
+    ledger.issue_invoice(
+        "INV-1", customer_code="ACME", amount=usd("1200.00"), issued_on=date(2024, 1, 10)
+    )
+    ledger.receive_payment(
+        "BANK-1", payer_code="ACME", amount=usd("500.00"), value_on=date(2024, 2, 20)
+    )
+    yield ledger
+    ledger.close()
+
+
+def event_count(ledger: Ledger) -> int:
+    return sum(1 for _ in ledger.iter_events())
+
+
+def every_report_works(ledger: Ledger, directory: Path) -> None:
+    assert ledger.ageing(AS_OF).rows
+    assert ledger.worklist(AS_OF)
+    assert "ACME" in ledger.explain("ACME", AS_OF)
+    assert ledger.kpis(date(2024, 1, 1), AS_OF).rows
+    columnar.write_parquet(ledger.iter_events(), directory)
+
+
+# Text -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        (
+            lambda ledger: ledger.open_account(
+                "BAD",
+                name="Bad\ud800Name",
+                currency="USD",
+                collection_owner="li",
+                opened_on=date(2024, 1, 1),
+            ),
+            "name",
+        ),
+        (
+            lambda ledger: ledger.open_account(
+                "C\udcffX",
+                name="Bad",
+                currency="USD",
+                collection_owner="li",
+                opened_on=date(2024, 1, 1),
+            ),
+            "customer_code",
+        ),
+        (
+            lambda ledger: ledger.issue_invoice(
+                "INV-1\u200b",
+                customer_code="ACME",
+                amount=usd("1.00"),
+                issued_on=date(2024, 1, 10),
+            ),
+            "invoice_number",
+        ),
+        (
+            lambda ledger: ledger.change_owner(
+                customer_code="ACME", collection_owner="li\u200b", changed_on=date(2024, 2, 1)
+            ),
+            "collection_owner",
+        ),
+        (
+            lambda ledger: ledger.record_action(
+                customer_code="ACME",
+                channel=ActionChannel.PHONE,
+                taken_on=date(2024, 4, 1),
+                collector="li",
+                contact="Mr\tWu",
+                outcome="no answer",
+            ),
+            "contact",
+        ),
+    ],
+)
+def test_text_that_cannot_be_printed_is_refused_and_every_report_still_works(
+    ledger: Ledger, tmp_path: Path, command: Callable[[Ledger], Any], field: str
+) -> None:
+    before = event_count(ledger)
+
+    with pytest.raises(InvalidTextError) as raised:
+        command(ledger)
+
+    assert field == raised.value.field
+    assert before == event_count(ledger)
+    every_report_works(ledger, tmp_path / "export")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        lambda ledger, key: ledger.customer(key),
+        lambda ledger, key: ledger.invoice(key),
+        lambda ledger, key: ledger.payment(key),
+        lambda ledger, key: ledger.explain(key, AS_OF),
+        lambda ledger, key: ledger.escalation_status(key, AS_OF),
+        lambda ledger, key: ledger.check_credit(key, usd("1.00"), AS_OF),
+        lambda ledger, key: ledger.balance_confirmations(key),
+        lambda ledger, key: ledger.expected_pay_on(key),
+        lambda ledger, key: ledger.worklist(AS_OF, owner=key),
+        lambda ledger, key: ledger.allocate_payment(key),
+        lambda ledger, key: ledger.allocate_payment("BANK-1", {key: usd("1.00")}),
+        lambda ledger, key: ledger.withdraw_promise(
+            promise_reference=key, withdrawn_on=AS_OF, reason="r"
+        ),
+    ],
+)
+@pytest.mark.parametrize("key", ["C\udcffX", "ACME\u200b", "AC\tME", "CAFE\u0301"])
+def test_a_query_by_an_invalid_key_is_refused_as_the_commands_refuse_it(
+    ledger: Ledger, query: Callable[[Ledger, str], Any], key: str
+) -> None:
+    before = event_count(ledger)
+
+    with pytest.raises(InvalidTextError) as raised:
+        query(ledger, key)
+
+    assert raised.value.value.isprintable()
+    assert before == event_count(ledger)
