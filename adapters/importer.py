@@ -56,7 +56,7 @@ from arledger.domain.errors import (
 )
 from arledger.domain.money import Money, check_currency, parse_amount
 from arledger.domain.payment import plan_oldest_due_first
-from arledger.domain.rules import TERMS_DAYS_MAX
+from arledger.domain.rules import DATE_MAX, DATE_MIN, TERMS_DAYS_MAX
 
 from . import bulk
 from .ledger import Ledger, Session
@@ -76,8 +76,8 @@ IMPORT_PROBLEMS_MAX: Final = 100
 """Problems kept for the report. Beyond this the file is plainly in the wrong shape; the report
 says how many more rows were bad instead of listing them all."""
 
-IMPORT_YEAR_MIN: Final = 1900
-IMPORT_YEAR_MAX: Final = 2199
+IMPORT_YEAR_MIN: Final = DATE_MIN.year
+IMPORT_YEAR_MAX: Final = DATE_MAX.year
 """Years a date in a file may have. Earlier or later is a mistyped year or a shifted column
 (an amount or serial number read as a date), not an invoice, due or payment date."""
 

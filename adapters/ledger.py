@@ -63,6 +63,7 @@ from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.policy_book import PolicyBook
 from arledger.domain.promise import Promise
+from arledger.domain.rules import require_date
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
 from arledger.projections.portfolio import Confirmation, PortfolioState
@@ -1074,7 +1075,7 @@ class Ledger(Application[UUID]):
 
     def propose_credit_line(self, registered_capital: Money, on: date) -> Money:
         """The credit line the policy in force on ``on`` proposes for a registered capital."""
-        policy = self.portfolio().policy_on(on)
+        policy = self.portfolio().policy_on(require_date("on", on))
         return Money(
             customer_module.propose_credit_line(registered_capital.amount_minor, policy),
             registered_capital.currency,

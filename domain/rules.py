@@ -20,12 +20,15 @@ from .text import (
 )
 
 __all__ = [
+    "DATE_MAX",
+    "DATE_MIN",
     "KEY_LENGTH_MAX",
     "REASON_LENGTH_MAX",
     "TERMS_DAYS_MAX",
     "TEXT_LENGTH_MAX",
     "require_date",
     "require_key",
+    "require_period",
     "require_person",
     "require_positive",
     "require_reason",
@@ -35,6 +38,15 @@ __all__ = [
 
 TERMS_DAYS_MAX: Final = 3650
 """Payment terms beyond ten years are an input error, not a trade credit."""
+
+DATE_MIN: Final = date(1900, 1, 1)
+DATE_MAX: Final = date(2199, 12, 31)
+"""The business dates the ledger accepts, in commands and queries alike (``require_date``).
+
+Earlier or later is a mistyped year or a shifted column (an amount or serial number read as a
+date), not an invoice, due, payment or report date. The bounds leave the queries room to count
+back (months of sales, the day before a period) and forward (due dates, promise deadlines,
+next thresholds) without leaving the dates Python can represent."""
 
 
 def require_reason(field: str, value: str) -> str:
@@ -62,9 +74,31 @@ def require_positive(field: str, amount_minor: int) -> int:
 
 
 def require_date(field: str, value: date) -> date:
+    """A business date inside ``DATE_MIN``..``DATE_MAX``."""
     if not isinstance(value, date) or isinstance(value, datetime):
         raise InvalidDateError(f"{field} must be a date, got {value!r}", field=field)
+    if not DATE_MIN <= value <= DATE_MAX:
+        raise InvalidDateError(
+            f"{field} {value} is outside the dates the ledger accepts, {DATE_MIN} to {DATE_MAX}",
+            field=field,
+            value=value,
+            date_min=DATE_MIN,
+            date_max=DATE_MAX,
+        )
     return value
+
+
+def require_period(start_on: date, end_on: date) -> tuple[date, date]:
+    """A period of business dates, both ends included: ``start_on`` no later than ``end_on``."""
+    require_date("start_on", start_on)
+    require_date("end_on", end_on)
+    if start_on > end_on:
+        raise InvalidDateError(
+            f"the period starts on {start_on}, after it ends on {end_on}",
+            start_on=start_on,
+            end_on=end_on,
+        )
+    return start_on, end_on
 
 
 def require_recorded_at(recorded_at: datetime) -> datetime:

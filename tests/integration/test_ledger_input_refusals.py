@@ -13,7 +13,7 @@ import pytest
 
 from arledger import Ledger, Money
 from arledger.adapters import columnar
-from arledger.domain.errors import InvalidTextError
+from arledger.domain.errors import InvalidDateError, InvalidTextError
 from arledger.domain.events import ActionChannel
 from tests.conftest import FixedClock
 
@@ -158,3 +158,71 @@ def test_a_query_by_an_invalid_key_is_refused_as_the_commands_refuse_it(
 
     assert raised.value.value.isprintable()
     assert before == event_count(ledger)
+
+
+# Dates ------------------------------------------------------------------------------------------
+
+OUTSIDE = [date(1, 1, 1), date(1899, 12, 31), date(2200, 1, 1), date(9999, 12, 31)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        lambda ledger, on: ledger.ageing(on),
+        lambda ledger, on: ledger.worklist(on),
+        lambda ledger, on: ledger.explain("ACME", on),
+        lambda ledger, on: ledger.escalation_status("ACME", on),
+        lambda ledger, on: ledger.check_credit("ACME", usd("1.00"), on),
+        lambda ledger, on: ledger.kpis(on, date(2024, 6, 30)),
+        lambda ledger, on: ledger.kpis(date(2024, 1, 1), on),
+        lambda ledger, on: ledger.propose_credit_line(usd("1000.00"), on),
+    ],
+)
+@pytest.mark.parametrize("on", OUTSIDE)
+def test_a_query_dated_outside_the_range_is_refused(
+    ledger: Ledger, query: Callable[[Ledger, date], Any], on: date
+) -> None:
+    with pytest.raises(InvalidDateError) as raised:
+        query(ledger, on)
+
+    assert on == raised.value.value
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda ledger, on: ledger.issue_invoice(
+            "INV-2", customer_code="ACME", amount=usd("1.00"), issued_on=on
+        ),
+        lambda ledger, on: ledger.receive_payment(
+            "BANK-2", payer_code="ACME", amount=usd("1.00"), value_on=on
+        ),
+        lambda ledger, on: ledger.allocate_payment("BANK-1", allocated_on=on),
+        lambda ledger, on: ledger.make_promise(
+            customer_code="ACME",
+            promise_reference="P-1",
+            amount=usd("1.00"),
+            promised_on=on,
+            made_on=date(2024, 3, 1),
+            contact="Mr Wu",
+        ),
+    ],
+)
+@pytest.mark.parametrize("on", OUTSIDE)
+def test_a_command_dated_outside_the_range_is_refused_and_records_nothing(
+    ledger: Ledger, command: Callable[[Ledger, date], Any], on: date
+) -> None:
+    before = event_count(ledger)
+
+    with pytest.raises(InvalidDateError) as raised:
+        command(ledger, on)
+
+    assert on == raised.value.value
+    assert before == event_count(ledger)
+
+
+def test_a_period_that_starts_after_it_ends_is_refused(ledger: Ledger) -> None:
+    with pytest.raises(InvalidDateError) as raised:
+        ledger.kpis(date(2024, 2, 1), date(2024, 1, 31))
+
+    assert date(2024, 2, 1) == raised.value.start_on
