@@ -511,7 +511,8 @@ class _CellReader:
         value = self.text(field)
         if value is None:
             return None
-        if not value.isdigit() or int(value) > TERMS_DAYS_MAX:
+        # ASCII digits only: str.isdigit also takes "２" and "²", which int() reads or rejects.
+        if not (value.isascii() and value.isdigit()) or int(value) > TERMS_DAYS_MAX:
             raise _CellError(
                 field, f"{value!r} is not a whole number of days up to {TERMS_DAYS_MAX}"
             )

@@ -13,7 +13,8 @@ import pytest
 
 from arledger import Ledger, Money
 from arledger.adapters import columnar
-from arledger.domain.errors import InvalidDateError, InvalidTextError
+from arledger.adapters.importer import ColumnMapping, import_file
+from arledger.domain.errors import ImportRowError, InvalidDateError, InvalidTextError
 from arledger.domain.events import ActionChannel
 from tests.conftest import FixedClock
 
@@ -226,3 +227,47 @@ def test_a_period_that_starts_after_it_ends_is_refused(ledger: Ledger) -> None:
         ledger.kpis(date(2024, 2, 1), date(2024, 1, 31))
 
     assert date(2024, 2, 1) == raised.value.start_on
+
+
+# Amounts and numbers in imported files ----------------------------------------------------------
+
+IMPORT_MAPPING = ColumnMapping(
+    columns={
+        "customer_code": "Customer",
+        "invoice_number": "Invoice",
+        "amount": "Amount",
+        "issued_on": "Issued",
+        "terms_days": "Terms",
+    },
+    date_format="%Y-%m-%d",
+    currency="USD",
+)
+
+
+@pytest.mark.parametrize(
+    ("amount", "terms", "field"),
+    [
+        ("1_000", "30", "amount"),
+        ("\uff11\uff12", "30", "amount"),
+        ("NaN", "30", "amount"),
+        ("1 000", "30", "amount"),
+        ("10.00", "\uff13\uff10", "terms_days"),  # full-width 30
+        ("10.00", "\u00b2", "terms_days"),  # a superscript two: a digit to str.isdigit
+        ("10.00", "1_0", "terms_days"),
+    ],
+)
+def test_an_imported_number_that_is_not_ascii_digits_is_a_rejected_row(
+    ledger: Ledger, tmp_path: Path, amount: str, terms: str, field: str
+) -> None:
+    path = tmp_path / "invoices.csv"
+    path.write_text(
+        f'Customer,Invoice,Amount,Issued,Terms\nNEW,INV-9,"{amount}",2024-03-01,{terms}\n',
+        encoding="utf-8",
+    )
+    before = event_count(ledger)
+
+    with pytest.raises(ImportRowError) as raised:
+        import_file(ledger, path, IMPORT_MAPPING)
+
+    assert [(2, field)] == [(problem.line, problem.field) for problem in raised.value.problems]
+    assert before == event_count(ledger)
