@@ -578,6 +578,7 @@ class Session:
         """Record a confirmation sent with the ledger's open balance as of ``balance_as_of``
         (in the account's currency), worked out from the ageing fold."""
         account = self.require_customer(customer_code)
+        require_date("balance_as_of", balance_as_of)  # before the ageing, which says "as_of"
         report = self.ledger.ageing(balance_as_of, grouping=ageing.AgeingGrouping.CUSTOMER)
         balance = sum(
             row.open_minor
