@@ -447,6 +447,9 @@ class _PaymentRow:
     invoice_number: str | None
 
 
+_ASCII_DIGITS: Final = re.compile("[0-9]+")
+
+
 class _CellReader:
     """Reads typed values out of one row, each failure naming its field."""
 
@@ -473,6 +476,11 @@ class _CellReader:
         value = self.required(field) if required else self.text(field)
         if value is None:
             return None
+        # strptime reads any script's digits where the format has a number (2024-01-1 followed by
+        # an Arabic-Indic zero is 10 January); a date is written with 0-9, whatever letters its
+        # format has (such as %Y年%m月%d日).
+        if any(character.isdigit() and not character.isascii() for character in value):
+            raise _CellError(field, f"{value!r} has digits other than 0-9")
         try:
             parsed = datetime.strptime(value, self.mapping.date_format).date()
         except ValueError:
@@ -511,9 +519,11 @@ class _CellReader:
         value = self.text(field)
         if value is None:
             return None
-        if not value.isdigit() or int(value) > TERMS_DAYS_MAX:
+        # Only the digits 0-9: str.isdigit() is also true for superscripts and circled digits
+        # (which int() cannot read) and for other scripts' digits (which it reads).
+        if _ASCII_DIGITS.fullmatch(value) is None or int(value) > TERMS_DAYS_MAX:
             raise _CellError(
-                field, f"{value!r} is not a whole number of days up to {TERMS_DAYS_MAX}"
+                field, f"{value!r} is not a whole number of days (0-9) up to {TERMS_DAYS_MAX}"
             )
         return int(value)
 

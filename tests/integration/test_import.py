@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import attrs
 import pytest
 
 from arledger.adapters import importer
@@ -428,3 +429,65 @@ def test_a_payment_larger_than_its_invoice_or_for_an_unknown_invoice_is_reported
 
     assert [(2, "amount"), (3, "invoice_number"), (4, "value_on")] == problems_of(error)
     assert events_before == event_count(ledger)
+
+
+# Cells that must be refused as bad rows (issue 9) ------------------------------------------------
+
+TERMS_MAPPING = ColumnMapping(
+    columns={
+        "customer_code": "Customer",
+        "invoice_number": "Invoice",
+        "amount": "Amount",
+        "issued_on": "Issued",
+        "terms_days": "Terms",
+    },
+    date_format="%Y-%m-%d",
+)
+TERMS_HEADER = "Customer,Invoice,Amount,Issued,Terms\n"
+
+
+@pytest.mark.parametrize("terms", ["²", "①", "٣٠", "３０", "3²", "𝟑𝟎"])
+def test_terms_days_written_with_digits_other_than_ascii_are_a_bad_row(ledger, tmp_path, terms):
+    """``str.isdigit`` is true for superscripts, circled and other scripts' digits; ``int``
+    fails on the first two and reads the others: only 0-9 are days."""
+    path = write(
+        tmp_path,
+        "invoices.csv",
+        TERMS_HEADER + "K1,R-1,10.00,2024-01-01,30\n" + f"K1,R-2,10.00,2024-01-01,{terms}\n",
+    )
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, TERMS_MAPPING)
+    assert [(3, "terms_days")] == problems_of(error)
+    assert 0 == event_count(ledger)
+
+    result = import_file(ledger, path, TERMS_MAPPING, rejects_to=tmp_path / "rejects.csv")
+    assert [(3, "terms_days")] == [(p.line, p.field) for p in result.rejected]
+    assert 1 == result.invoices_issued
+    assert date(2024, 1, 31) == ledger.invoice("R-1").due_on
+
+
+@pytest.mark.parametrize("issued", ["2024-01-1٠", "２024-01-10", "2024-0𝟏-10"])
+def test_dates_written_with_digits_other_than_ascii_are_a_bad_row(ledger, tmp_path, issued):
+    """``strptime`` reads any script's digits where the format has a number: 2024-01-1٠ would
+    be 10 January."""
+    path = write(
+        tmp_path,
+        "invoices.csv",
+        TERMS_HEADER + "K1,R-1,10.00,2024-01-01,30\n" + f"K1,R-2,10.00,{issued},30\n",
+    )
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, TERMS_MAPPING)
+
+    assert [(3, "issued_on")] == problems_of(error)
+    assert 0 == event_count(ledger)
+
+
+def test_a_date_format_with_letters_other_than_ascii_still_reads(ledger, tmp_path):
+    mapping = attrs.evolve(TERMS_MAPPING, date_format="%Y年%m月%d日")
+    path = write(tmp_path, "invoices.csv", TERMS_HEADER + "K1,R-1,10.00,2024年01月10日,30\n")
+
+    import_file(ledger, path, mapping)
+
+    assert date(2024, 1, 10) == ledger.invoice("R-1").issued_on
