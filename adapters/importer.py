@@ -95,6 +95,11 @@ REJECT_COLUMNS: Final = ("reject_line", "reject_field", "reject_reason")
 be taken for a column of the export: the same mapping reads the corrected rejects file."""
 
 
+def is_rejects_header(cells: Sequence[str]) -> bool:
+    """Whether a CSV header is that of a rejects file arledger wrote."""
+    return tuple(cells[: len(REJECT_COLUMNS)]) == REJECT_COLUMNS
+
+
 class ImportKind(enum.Enum):
     """What a file's rows are."""
 
@@ -373,6 +378,7 @@ def _read_rows(path: Path, mapping: ColumnMapping) -> tuple[list[str], list[_Row
     undecoded = _undecoded(header, header)
     if undecoded is not None:
         raise _file_error(path, 1, "encoding", undecoded)
+    _check_header_names(path, header)
     positions: dict[str, int] = {}
     for field, column in mapping.columns.items():
         if column not in header:
@@ -405,6 +411,22 @@ def _read_rows(path: Path, mapping: ColumnMapping) -> tuple[list[str], list[_Row
             )
         )
     return header, rows
+
+
+def _check_header_names(path: Path, header: Sequence[str]) -> None:
+    """Refuse a header naming two columns alike: a mapping could not say which one it means,
+    and a corrected rejects file could not be read back."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise _file_error(
+                path,
+                1,
+                "header",
+                f"column {name!r} is named twice (columns {seen[name]} and {position}); "
+                "give each column its own name",
+            )
+        seen[name] = position
 
 
 # Parsing rows ---------------------------------------------------------------------------------
@@ -928,6 +950,19 @@ def _decide(
 def _parse_row(
     raw: _Row, header: Sequence[str], mapping: ColumnMapping, currency: str, kind: ImportKind
 ) -> _InvoiceRow | _PaymentRow:
+    # A row with more cells than the header has a cell split in two (1,000.00 unquoted) and
+    # its later cells shifted; one with fewer has lost some. Either way no cell can be trusted
+    # to be in its column.
+    if len(raw.record) != len(header):
+        hint = (
+            "a value holding a comma, such as 1,000.00, must be in double quotes"
+            if len(raw.record) > len(header)
+            else "give every column a cell, an empty one if need be"
+        )
+        raise _CellError(
+            "row",
+            f"{len(raw.record)} cells but the header has {len(header)} columns ({hint})",
+        )
     undecoded = _undecoded(raw.record, header)
     if undecoded is not None:
         raise _CellError("encoding", undecoded)
@@ -938,6 +973,14 @@ def _parse_row(
 def _rows_error(path: Path, rejected: Mapping[int, RowProblem]) -> ImportRowError:
     """The error for a file with bad rows: the first ``IMPORT_PROBLEMS_MAX`` in file order."""
     shown = [rejected[line] for line in sorted(rejected)[:IMPORT_PROBLEMS_MAX]]
+    if len(rejected) == 1:
+        # One problem, one line, as a problem with the whole file is reported.
+        return ImportRowError(
+            f"{path}: {shown[0]}; nothing was recorded",
+            path=str(path),
+            problems=tuple(shown),
+            problems_total=1,
+        )
     more = len(rejected) - len(shown)
     summary = f"{path}: {len(rejected)} problem(s); nothing was recorded"
     lines = [summary, *(f"  {problem}" for problem in shown)]
@@ -959,11 +1002,14 @@ def _write_rejects(
     Every rejected row is written, however many: unlike the error report, this file is the
     record of what was left out.
     """
-    records = {row.line: row.record for row in rows}
+    # The rejects of a rejects file take its rows' cells without their old line, field and
+    # reason: the new file has the columns of the first and reads back with the same mapping.
+    skip = len(REJECT_COLUMNS) if is_rejects_header(header) else 0
+    records = {row.line: row.record[skip:] for row in rows}
     try:
         with path.open("w", encoding="utf-8", newline="") as file:
             writer = csv.writer(file)
-            writer.writerow([*REJECT_COLUMNS, *header])
+            writer.writerow([*REJECT_COLUMNS, *header[skip:]])
             for line in sorted(rejected):
                 problem = rejected[line]
                 cells = [_printable(cell) for cell in records[line]]

@@ -491,3 +491,95 @@ def test_a_date_format_with_letters_other_than_ascii_still_reads(ledger, tmp_pat
     import_file(ledger, path, mapping)
 
     assert date(2024, 1, 10) == ledger.invoice("R-1").issued_on
+
+
+CELLS_MAPPING = ColumnMapping(
+    columns={
+        "customer_code": "cust",
+        "invoice_number": "inv",
+        "issued_on": "issued",
+        "amount": "amt",
+        "customer_name": "name",
+    },
+)
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused_not_cut_short(ledger, tmp_path):
+    """1,000.00 unquoted is two cells: the amount must not be read as 1.00."""
+    path = write(
+        tmp_path,
+        "invoices.csv",
+        "cust,inv,issued,amt,name\n"
+        "C1,INV-0,2024-01-10,5.00,Acme\n"
+        "C1,INV-1,2024-01-10,1,000.00,Acme\n",
+    )
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, CELLS_MAPPING)
+
+    assert [(3, "row")] == problems_of(error)
+    assert "6 cells but the header has 5 columns" in error.value.message
+    assert 0 == event_count(ledger)
+
+
+def test_a_row_with_fewer_cells_than_the_header_is_refused_not_read_without_its_last_fields(
+    ledger, tmp_path
+):
+    path = write(
+        tmp_path,
+        "invoices.csv",
+        "cust,inv,issued,amt,name\nC1,INV-0,2024-01-10,5.00,Acme\nC1,INV-1,2024-01-10,5.00\n",
+    )
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, CELLS_MAPPING)
+
+    assert [(3, "row")] == problems_of(error)
+    assert "4 cells but the header has 5 columns" in error.value.message
+    assert 0 == event_count(ledger)
+
+
+def test_a_row_with_the_wrong_number_of_cells_is_rejected_alone_on_request(ledger, tmp_path):
+    path = write(
+        tmp_path,
+        "invoices.csv",
+        "cust,inv,issued,amt,name\n"
+        "C1,INV-0,2024-01-10,5.00,Acme\n"
+        "C1,INV-1,2024-01-10,1,000.00,Acme\n"
+        "C1,INV-2,2024-01-10,7.00\n",
+    )
+
+    result = import_file(ledger, path, CELLS_MAPPING, rejects_to=tmp_path / "rejects.csv")
+
+    assert [(3, "row"), (4, "row")] == [(p.line, p.field) for p in result.rejected]
+    assert 500 == ledger.invoice("INV-0").amount_minor
+    with pytest.raises(LookupError):
+        ledger.invoice("INV-1")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["cust,inv,issued,amt,amt", "cust,inv,issued,amt,name, cust", "cust,x,inv,issued,amt,x"],
+)
+def test_a_header_with_two_columns_of_the_same_name_is_refused(ledger, tmp_path, header):
+    cells = ",".join(["C1", "INV-1", "2024-01-10", "5.00", "A", "B"][: len(header.split(","))])
+    path = write(tmp_path, "invoices.csv", f"{header}\n{cells}\n")
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, CELLS_MAPPING, rejects_to=tmp_path / "rejects.csv")
+
+    assert [(1, "header")] == problems_of(error)
+    assert "twice" in error.value.message
+    assert 0 == event_count(ledger)
+    assert not (tmp_path / "rejects.csv").exists()
+
+
+def test_one_bad_row_is_reported_on_one_line(ledger, tmp_path):
+    path = write(tmp_path, "invoices.csv", "cust,inv,issued,amt,name\nC1,INV-1,2024-01-10,0,A\n")
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, CELLS_MAPPING)
+
+    assert [f"{path}: line 2, amount: 0 must be positive; nothing was recorded"] == (
+        error.value.message.splitlines()
+    )

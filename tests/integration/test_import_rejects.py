@@ -411,3 +411,21 @@ MAPPING_JSON = (
     '"Invoice", "amount": "Amount", "currency": "Currency", "issued_on": "Issued", "due_on": '
     '"Due", "settled_on": "Settled", "paid_amount": "Paid"}, "date_format": "%d.%m.%Y"}'
 )
+
+
+def test_the_rejects_of_a_rejects_file_have_the_columns_of_the_first_and_read_back(
+    ledger, tmp_path
+):
+    path = write(tmp_path, "invoices.csv", MIXED)
+    first = tmp_path / "rejects-1.csv"
+    second = tmp_path / "rejects-2.csv"
+    import_file(ledger, path, MAPPING, rejects_to=first)
+
+    import_file(ledger, first, MAPPING, rejects_to=second)
+    written = read_rejects(second)
+
+    assert [*REJECT_COLUMNS, *HEADER_CELLS] == written[0]
+    assert [row[3:] for row in read_rejects(first)[1:]] == [row[3:] for row in written[1:]]
+    assert [str(line) for line in range(2, len(written) + 1)] == [row[0] for row in written[1:]]
+    again = import_file(ledger, second, MAPPING, rejects_to=tmp_path / "rejects-3.csv")
+    assert len(written) - 1 == again.rows_rejected
