@@ -31,7 +31,7 @@ from eventsourcing.persistence import (
 from rich.console import Console
 from rich.table import Table
 
-from arledger.domain.errors import ArledgerError, ConfigurationError
+from arledger.domain.errors import ArledgerError, ConfigurationError, RejectsPathError
 from arledger.domain.events import Event
 from arledger.domain.money import format_minor
 from arledger.projections import ageing, escalation, kpis
@@ -45,6 +45,7 @@ from .importer import (
     ColumnMapping,
     ImportKind,
     ImportResult,
+    RejectsConflict,
     import_file,
     load_mapping,
     preset,
@@ -277,14 +278,22 @@ def import_command(
         Path | None,
         typer.Option(
             "--rejects-to",
-            dir_okay=False,
             metavar="FILE",
-            help="Record the good rows and write each rejected row to this CSV file (line, "
+            help="Record the good rows and write each rejected row to this new CSV file (line, "
             "field, reason, then the row's cells) instead of recording nothing when a row is "
-            "bad. The file is written even when no row is rejected.",
+            "bad. The file is written even when no row is rejected. Never the store, the "
+            "imported file, a directory or an existing file.",
             show_default=False,
         ),
     ] = None,
+    overwrite_rejects: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite-rejects",
+            help="Let --rejects-to replace a rejects file an earlier import wrote (one whose "
+            "first line begins reject_line,reject_field,reject_reason); no other file.",
+        ),
+    ] = False,
 ) -> None:
     """Import invoices or payments from a CSV file, all rows or none.
 
@@ -294,9 +303,10 @@ def import_command(
     bank_reference, customer_code, amount, value_on, and optionally invoice_number (else the
     payment settles the payer's oldest due invoices first), currency, customer_name,
     collection_owner. New customers are opened from the file; importing a file again changes
-    nothing. Bad rows are listed with their line numbers and nothing is recorded; with
-    --rejects-to the good rows are recorded, the bad ones (and rows that depend on them) are
-    written to that file, and the exit code is 0.
+    nothing. Bad rows (a cell that cannot be read, a row with more or fewer cells than the
+    header) are listed with their line numbers and nothing is recorded; with --rejects-to the
+    good rows are recorded, the bad ones (and rows that depend on them) are written to that new
+    file, and the exit code is 0.
     """
     if (preset_name is None) == (mapping_file is None):
         raise typer.BadParameter("give exactly one of --preset NAME or --mapping FILE")
@@ -309,9 +319,24 @@ def import_command(
         ledger = _ledger()
         # A refused file raises ImportRowError: its message lists every bad row by line.
         with progress_bar(_stderr(), f"Importing {file}") as progress:
-            result = import_file(
-                ledger, file, mapping, kind=kind, rejects_to=rejects_to, progress=progress
-            )
+            try:
+                result = import_file(
+                    ledger,
+                    file,
+                    mapping,
+                    kind=kind,
+                    rejects_to=rejects_to,
+                    rejects_overwrite=overwrite_rejects,
+                    progress=progress,
+                )
+            except RejectsPathError as error:
+                hint = (
+                    " (--overwrite-rejects replaces a rejects file an earlier import wrote)"
+                    if error.details.get("conflict") is RejectsConflict.EXISTS
+                    else ""
+                )
+                typer.echo(f"error: {error.message}{hint}", err=True)
+                raise typer.Exit(EXIT_USAGE) from None
         _stdout().print(_import_summary(file, ledger.store_description, result))
         if rejects_to is not None and result.rejected:
             _report_rejects(rejects_to, result)

@@ -26,9 +26,13 @@ from __future__ import annotations
 import copy
 import csv
 import enum
+import errno
 import io
 import json
+import os
 import re
+import stat
+import tempfile
 from collections import ChainMap
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -53,6 +57,7 @@ from arledger.domain.errors import (
     MoneyError,
     OverAllocationError,
     PaymentNotFoundError,
+    RejectsPathError,
 )
 from arledger.domain.money import Money, check_currency, parse_amount
 from arledger.domain.payment import plan_oldest_due_first
@@ -95,9 +100,30 @@ REJECT_COLUMNS: Final = ("reject_line", "reject_field", "reject_reason")
 be taken for a column of the export: the same mapping reads the corrected rejects file."""
 
 
+REJECTS_HEAD_BYTES_MAX: Final = 64 * 1024
+"""Bytes read from the start of an existing file to tell whether it is a rejects file."""
+
+SQLITE_SIDECARS: Final = ("", "-wal", "-shm", "-journal")
+"""Suffixes of the files SQLite keeps for a store: the rejects may go to none of them."""
+
+
 def is_rejects_header(cells: Sequence[str]) -> bool:
     """Whether a CSV header is that of a rejects file arledger wrote."""
     return tuple(cells[: len(REJECT_COLUMNS)]) == REJECT_COLUMNS
+
+
+class RejectsConflict(enum.Enum):
+    """Why the rejected rows of an import cannot be written to a path."""
+
+    INPUT = "it is the imported file"
+    STORE = "it is a file of the ledger's store"
+    DIRECTORY = "it is a directory"
+    NO_DIRECTORY = "its directory does not exist"
+    EXISTS = "it exists; write the rejects to a new file"
+    NOT_REJECTS = (
+        "it exists and is not a rejects file arledger wrote (its first line does not begin "
+        "with reject_line,reject_field,reject_reason), so it is not replaced"
+    )
 
 
 class ImportKind(enum.Enum):
@@ -994,31 +1020,154 @@ def _rows_error(path: Path, rejected: Mapping[int, RowProblem]) -> ImportRowErro
     )
 
 
+def _rejects_refused(path: Path, conflict: RejectsConflict) -> RejectsPathError:
+    return RejectsPathError(
+        f"the rejected rows cannot be written to {path}: {conflict.value}; nothing was recorded",
+        path=str(path),
+        conflict=conflict,
+    )
+
+
+def _store_paths(ledger: Ledger) -> list[Path]:
+    """The files of the ledger's store, when it is a SQLite file."""
+    settings = ledger.store_settings
+    if not settings.get("PERSISTENCE_MODULE", "").endswith("sqlite"):
+        return []
+    name = settings.get("SQLITE_DBNAME", "")
+    if name.startswith("file:"):  # a URI: file:path?options
+        name = name.removeprefix("file:").split("?", 1)[0]
+    if not name or name == ":memory:" or "mode=memory" in settings.get("SQLITE_DBNAME", ""):
+        return []
+    return [Path(name + suffix) for suffix in SQLITE_SIDECARS]
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    if one.resolve() == other.resolve():
+        return True
+    try:
+        return os.path.samefile(one, other)  # hard links, bind mounts
+    except OSError:
+        return False  # one of them does not exist
+
+
+def _is_rejects_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file whose first line is a rejects file's header."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False  # a link, a device, a pipe: never read nor replaced
+        with path.open("rb") as file:
+            head = file.read(REJECTS_HEAD_BYTES_MAX)
+    except OSError:
+        return False
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")
+    try:
+        first = next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error:
+        return False
+    return is_rejects_header(first)
+
+
+def check_rejects_path(
+    ledger: Ledger, rejects_to: Path, imported: Path, *, overwrite: bool = False
+) -> None:
+    """Refuse a path the rejected rows of importing ``imported`` must not be written to.
+
+    Never the imported file, a file of the ledger's store, or a directory; an existing file
+    only with ``overwrite`` and only when it is a rejects file arledger wrote.
+
+    Raises:
+        RejectsPathError: with ``conflict``, a ``RejectsConflict``.
+    """
+    if _same_file(rejects_to, imported):
+        raise _rejects_refused(rejects_to, RejectsConflict.INPUT)
+    if any(_same_file(rejects_to, store) for store in _store_paths(ledger)):
+        raise _rejects_refused(rejects_to, RejectsConflict.STORE)
+    if rejects_to.is_dir():
+        raise _rejects_refused(rejects_to, RejectsConflict.DIRECTORY)
+    if not rejects_to.parent.is_dir():
+        raise _rejects_refused(rejects_to, RejectsConflict.NO_DIRECTORY)
+    if os.path.lexists(rejects_to):
+        if not overwrite:
+            raise _rejects_refused(rejects_to, RejectsConflict.EXISTS)
+        if not _is_rejects_file(rejects_to):
+            raise _rejects_refused(rejects_to, RejectsConflict.NOT_REJECTS)
+
+
 def _write_rejects(
-    path: Path, header: Sequence[str], rows: Sequence[_Row], rejected: Mapping[int, RowProblem]
+    path: Path,
+    header: Sequence[str],
+    rows: Sequence[_Row],
+    rejected: Mapping[int, RowProblem],
+    *,
+    overwrite: bool,
 ) -> None:
     """Write each rejected row, in file order: line, field and reason, then its original cells.
 
     Every rejected row is written, however many: unlike the error report, this file is the
-    record of what was left out.
+    record of what was left out. The file is written aside (mode 0600) and renamed into place
+    when complete, so a write cut short leaves no half file and an earlier rejects file as it
+    was. A file that appeared at ``path`` since ``check_rejects_path`` is never replaced; a
+    replaced rejects file keeps its mode.
     """
     # The rejects of a rejects file take its rows' cells without their old line, field and
     # reason: the new file has the columns of the first and reads back with the same mapping.
     skip = len(REJECT_COLUMNS) if is_rejects_header(header) else 0
     records = {row.line: row.record[skip:] for row in rows}
     try:
-        with path.open("w", encoding="utf-8", newline="") as file:
+        # mkstemp creates the file readable and writable by its owner only: rejected rows are
+        # customers' data.
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    except OSError as error:
+        raise _rejects_unwritable(path, error) from None
+    partial = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
             writer = csv.writer(file)
             writer.writerow([*REJECT_COLUMNS, *header[skip:]])
             for line in sorted(rejected):
                 problem = rejected[line]
                 cells = [_printable(cell) for cell in records[line]]
                 writer.writerow([line, problem.field, problem.reason, *cells])
+            file.flush()
+            os.fsync(file.fileno())
+        _put_in_place(partial, path, overwrite=overwrite)
     except OSError as error:
-        raise ConfigurationError(
-            f"cannot write the rejected rows to {path}: {error.strerror}; nothing was recorded",
-            path=str(path),
-        ) from None
+        raise _rejects_unwritable(path, error) from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _put_in_place(partial: Path, path: Path, *, overwrite: bool) -> None:
+    if overwrite and os.path.lexists(path):
+        if not _is_rejects_file(path):
+            raise _rejects_refused(path, RejectsConflict.NOT_REJECTS)
+        os.chmod(partial, stat.S_IMODE(path.stat().st_mode))
+        os.replace(partial, path)
+        return
+    try:
+        # A hard link is made only where nothing is: unlike a rename, it never replaces a file
+        # that appeared since the path was checked.
+        os.link(partial, path)
+    except FileExistsError:
+        raise _rejects_refused(path, RejectsConflict.EXISTS) from None
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        if os.path.lexists(path):
+            raise _rejects_refused(path, RejectsConflict.EXISTS) from None
+        os.replace(partial, path)
+
+
+_NO_HARD_LINKS: Final = frozenset({errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP})
+"""What ``os.link`` raises on file systems without hard links (FAT, some network shares)."""
+
+
+def _rejects_unwritable(path: Path, error: OSError) -> ConfigurationError:
+    return ConfigurationError(
+        f"cannot write the rejected rows to {path}: {error.strerror or error}; nothing was "
+        "recorded",
+        path=str(path),
+    )
 
 
 # The import -----------------------------------------------------------------------------------
@@ -1032,6 +1181,7 @@ def import_file(
     kind: ImportKind = ImportKind.INVOICES,
     currency: str = DEFAULT_CURRENCY,
     rejects_to: Path | None = None,
+    rejects_overwrite: bool = False,
     progress: bulk.Progress | None = None,
 ) -> ImportResult:
     """Import every row of ``path``, or nothing (written in batches of whole rows).
@@ -1039,22 +1189,25 @@ def import_file(
     ``currency`` is used for rows when the mapping has neither a currency column nor a fixed
     currency. With ``rejects_to``, the good rows are recorded instead and every rejected row is
     written to that CSV file (line, field and reason, then the row's cells); the file is written,
-    possibly with no rows, before anything is recorded. ``progress(events written, events to
-    write)`` is called after each batch (see ``bulk.write_pending``).
+    possibly with no rows, before anything is recorded. It must be a new file, or with
+    ``rejects_overwrite`` a rejects file an earlier import wrote (see ``check_rejects_path``,
+    checked before anything else). ``progress(events written, events to write)`` is called
+    after each batch (see ``bulk.write_pending``).
 
     Raises:
-        ConfigurationError: the mapping does not fit ``kind``, or ``rejects_to`` is ``path``
-            or cannot be written. Nothing was recorded.
+        RejectsPathError: ``rejects_to`` is the imported file, a file of the store, a
+            directory, or a file that exists (and, with ``rejects_overwrite``, is not a rejects
+            file). Nothing was recorded.
+        ConfigurationError: the mapping does not fit ``kind``, or ``rejects_to`` cannot be
+            written. Nothing was recorded.
         ImportRowError: the file cannot be read as CSV with the mapped header, or (without
             ``rejects_to``) some rows are invalid; ``problems`` lists each (line, field,
             reason). Nothing was recorded.
     """
     mapping.require_fields(kind)
     check_currency(currency)
-    if rejects_to is not None and rejects_to.resolve() == path.resolve():
-        raise ConfigurationError(
-            f"the rejected rows cannot be written over the imported file {path}", path=str(path)
-        )
+    if rejects_to is not None:
+        check_rejects_path(ledger, rejects_to, path, overwrite=rejects_overwrite)
     header, raw_rows = _read_rows(path, mapping)
     entries: list[tuple[_Row, _InvoiceRow | _PaymentRow | None]] = []
     rejected: dict[int, RowProblem] = {}
@@ -1073,7 +1226,7 @@ def import_file(
     if decision.rejected and rejects_to is None:
         raise _rows_error(path, decision.rejected)
     if rejects_to is not None:
-        _write_rejects(rejects_to, header, raw_rows, decision.rejected)
+        _write_rejects(rejects_to, header, raw_rows, decision.rejected, overwrite=rejects_overwrite)
     session = decision.session
     customers_opened = decision.customers_opened
     invoices_issued = decision.invoices_issued
