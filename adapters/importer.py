@@ -63,7 +63,7 @@ from arledger.domain.money import Money, check_currency, parse_amount
 from arledger.domain.payment import plan_oldest_due_first
 from arledger.domain.rules import TERMS_DAYS_MAX
 
-from . import bulk
+from . import bulk, csv_output
 from .ledger import Ledger, Session
 
 IMPORT_ROWS_MAX: Final = 100_000
@@ -400,7 +400,12 @@ def _read_rows(path: Path, mapping: ColumnMapping) -> tuple[list[str], list[_Row
     header_record = next(records, None)
     if header_record is None:
         raise _file_error(path, 1, "header", "the file is empty; expected a header line")
-    header = [name.strip() for name in header_record[1]]
+    header_cells = header_record[1]
+    # A rejects file was written neutralised for spreadsheets: read back the cells as they were.
+    restoring = is_rejects_header(header_cells)
+    if restoring:
+        header_cells = [csv_output.restore(cell) for cell in header_cells]
+    header = [name.strip() for name in header_cells]
     undecoded = _undecoded(header, header)
     if undecoded is not None:
         raise _file_error(path, 1, "encoding", undecoded)
@@ -416,7 +421,8 @@ def _read_rows(path: Path, mapping: ColumnMapping) -> tuple[list[str], list[_Row
             )
         positions[field] = header.index(column)
     rows: list[_Row] = []
-    for line, cells in records:
+    for line, record in records:
+        cells = [csv_output.restore(cell) for cell in record] if restoring else record
         if not any(cell.strip() for cell in cells):
             continue  # blank lines, such as a trailing one, carry nothing
         if len(rows) == IMPORT_ROWS_MAX:
@@ -1100,6 +1106,7 @@ def _write_rejects(
     rejected: Mapping[int, RowProblem],
     *,
     overwrite: bool,
+    raw: bool = False,
 ) -> None:
     """Write each rejected row, in file order: line, field and reason, then its original cells.
 
@@ -1107,7 +1114,8 @@ def _write_rejects(
     record of what was left out. The file is written aside (mode 0600) and renamed into place
     when complete, so a write cut short leaves no half file and an earlier rejects file as it
     was. A file that appeared at ``path`` since ``check_rejects_path`` is never replaced; a
-    replaced rejects file keeps its mode.
+    replaced rejects file keeps its mode. Cells are neutralised for spreadsheets unless ``raw``
+    (``csv_output``); the importer restores them when it reads the file back.
     """
     # The rejects of a rejects file take its rows' cells without their old line, field and
     # reason: the new file has the columns of the first and reads back with the same mapping.
@@ -1122,7 +1130,7 @@ def _write_rejects(
     partial = Path(name)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            writer = csv.writer(file)
+            writer = csv_output.writer(file, raw=raw)
             writer.writerow([*REJECT_COLUMNS, *header[skip:]])
             for line in sorted(rejected):
                 problem = rejected[line]
@@ -1182,6 +1190,7 @@ def import_file(
     currency: str = DEFAULT_CURRENCY,
     rejects_to: Path | None = None,
     rejects_overwrite: bool = False,
+    rejects_raw: bool = False,
     progress: bulk.Progress | None = None,
 ) -> ImportResult:
     """Import every row of ``path``, or nothing (written in batches of whole rows).
@@ -1191,7 +1200,8 @@ def import_file(
     written to that CSV file (line, field and reason, then the row's cells); the file is written,
     possibly with no rows, before anything is recorded. It must be a new file, or with
     ``rejects_overwrite`` a rejects file an earlier import wrote (see ``check_rejects_path``,
-    checked before anything else). ``progress(events written, events to write)`` is called
+    checked before anything else); its cells are neutralised for spreadsheets unless
+    ``rejects_raw`` (``csv_output``). ``progress(events written, events to write)`` is called
     after each batch (see ``bulk.write_pending``).
 
     Raises:
@@ -1226,7 +1236,14 @@ def import_file(
     if decision.rejected and rejects_to is None:
         raise _rows_error(path, decision.rejected)
     if rejects_to is not None:
-        _write_rejects(rejects_to, header, raw_rows, decision.rejected, overwrite=rejects_overwrite)
+        _write_rejects(
+            rejects_to,
+            header,
+            raw_rows,
+            decision.rejected,
+            overwrite=rejects_overwrite,
+            raw=rejects_raw,
+        )
     session = decision.session
     customers_opened = decision.customers_opened
     invoices_issued = decision.invoices_issued
