@@ -370,6 +370,19 @@ def _given(path: Path | None) -> Path:
 
 
 def _import_summary(file: Path, where: str, result: ImportResult) -> str:
+    return "\n".join(
+        [
+            _import_summary_line(file, where, result),
+            *(
+                f'Not imported: column {left.column} ("{left.value}" on {left.rows} of '
+                f"{result.rows} rows): {left.reason}."
+                for left in result.not_imported
+            ),
+        ]
+    )
+
+
+def _import_summary_line(file: Path, where: str, result: ImportResult) -> str:
     if result.already_recorded:
         return f"{file} is already recorded in {where}: nothing changed ({result.rows} rows)."
     kept = result.rows - result.rows_rejected

@@ -176,6 +176,23 @@ def _to_columns(columns: Mapping[str, str]) -> dict[str, str]:
     return dict(columns)
 
 
+@attrs.frozen(kw_only=True)
+class ColumnNotImported:
+    """A column of a known export that the ledger does not import, and why.
+
+    The rows whose cell is ``value`` (ignoring case) are counted on each import and reported
+    with ``reason``, so that what a file says and the ledger leaves out is said, not silent.
+    """
+
+    column: str
+    value: str
+    reason: str
+
+
+def _to_not_imported(columns: Sequence[ColumnNotImported]) -> tuple[ColumnNotImported, ...]:
+    return tuple(columns)
+
+
 def _check_fixed_currency(_instance: object, _attribute: object, currency: str | None) -> None:
     if currency is not None:
         check_currency(currency)
@@ -193,6 +210,9 @@ class ColumnMapping:
     columns: Mapping[str, str] = attrs.field(converter=_to_columns, validator=_check_columns)
     date_format: str = "%Y-%m-%d"
     currency: str | None = attrs.field(default=None, validator=_check_fixed_currency)
+    not_imported: tuple[ColumnNotImported, ...] = attrs.field(
+        default=(), converter=_to_not_imported
+    )
 
     def require_fields(self, kind: ImportKind) -> None:
         """Raise ``ConfigurationError`` unless every field ``kind`` needs is mapped."""
@@ -230,6 +250,20 @@ PRESETS: Final[dict[str, ColumnMapping]] = {
             "settled_on": "SettledDate",
         },
         date_format="%m/%d/%Y",
+        # Disputed is a Yes/No flag. The ledger records a dispute with the amount in dispute,
+        # the date it was opened, a reason and, once resolved, its date and outcome (upheld
+        # with a credit note, or rejected); the file has none of these, and every invoice in
+        # it is settled in full. Any mapping (the whole amount, disputed from issue to
+        # settlement, rejected) would invent facts, so the flag is counted and reported.
+        not_imported=(
+            ColumnNotImported(
+                column="Disputed",
+                value="Yes",
+                reason="the file flags disputes without the amount, dates and outcome a "
+                "dispute is recorded with, so none is recorded and 'of which disputed' leaves "
+                "these invoices out; record them with Ledger.open_dispute if needed",
+            ),
+        ),
     ),
 }
 
@@ -303,6 +337,16 @@ def _file_error(path: Path, line: int, field: str, reason: str) -> ImportRowErro
 
 
 @attrs.frozen(kw_only=True)
+class NotImportedRows:
+    """A column the import left out (``ColumnNotImported``) and how many rows held ``value``."""
+
+    column: str
+    value: str
+    reason: str
+    rows: int
+
+
+@attrs.frozen(kw_only=True)
 class ImportResult:
     """What an import recorded. All zero when the file was already imported.
 
@@ -317,6 +361,9 @@ class ImportResult:
     payments_received: int
     events_recorded: int
     rejected: tuple[RowProblem, ...] = ()
+    not_imported: tuple[NotImportedRows, ...] = ()
+    """The mapping's columns not imported that some rows had a value in (whatever was recorded,
+    even when the file was already recorded)."""
 
     @property
     def rows_rejected(self) -> int:
@@ -1002,6 +1049,30 @@ def _parse_row(
     return _parse_invoice(reader) if kind is ImportKind.INVOICES else _parse_payment(reader)
 
 
+def _count_not_imported(
+    mapping: ColumnMapping, header: Sequence[str], rows: Sequence[_Row]
+) -> tuple[NotImportedRows, ...]:
+    """The mapping's columns not imported, with the rows holding their value (when any do)."""
+    counted = []
+    for column in mapping.not_imported:
+        if column.column not in header:
+            continue
+        position = header.index(column.column)
+        value = column.value.casefold()
+        holding = sum(
+            1
+            for row in rows
+            if position < len(row.record) and row.record[position].strip().casefold() == value
+        )
+        if holding:
+            counted.append(
+                NotImportedRows(
+                    column=column.column, value=column.value, reason=column.reason, rows=holding
+                )
+            )
+    return tuple(counted)
+
+
 def _rows_error(path: Path, rejected: Mapping[int, RowProblem]) -> ImportRowError:
     """The error for a file with bad rows: the first ``IMPORT_PROBLEMS_MAX`` in file order."""
     shown = [rejected[line] for line in sorted(rejected)[:IMPORT_PROBLEMS_MAX]]
@@ -1219,6 +1290,7 @@ def import_file(
     if rejects_to is not None:
         check_rejects_path(ledger, rejects_to, path, overwrite=rejects_overwrite)
     header, raw_rows = _read_rows(path, mapping)
+    not_imported = _count_not_imported(mapping, header, raw_rows)
     entries: list[tuple[_Row, _InvoiceRow | _PaymentRow | None]] = []
     rejected: dict[int, RowProblem] = {}
     for raw in raw_rows:
@@ -1266,4 +1338,5 @@ def import_file(
         payments_received=payments_received,
         events_recorded=events_recorded,
         rejected=tuple(decision.rejected[line] for line in sorted(decision.rejected)),
+        not_imported=not_imported,
     )

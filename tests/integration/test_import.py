@@ -116,6 +116,22 @@ def test_ibm_preset_imports_every_invoice_settled_in_full_and_a_second_import_ad
     assert events_before == event_count(ledger)
 
 
+def test_the_ibm_disputed_column_is_reported_as_not_imported_with_its_yes_rows(ledger, tmp_path):
+    """The file flags 561 of its 2,466 invoices as disputed, with no amount, dates or outcome:
+    nothing to record a dispute from, so the import says what it left out."""
+    result = import_file(ledger, IBM_CSV, preset("ibm"))
+
+    assert [("Disputed", "Yes", 561, 2466)] == [
+        (left.column, left.value, left.rows, result.rows) for left in result.not_imported
+    ]
+    assert "amount" in result.not_imported[0].reason
+    again = import_file(ledger, IBM_CSV, preset("ibm"))
+    assert again.already_recorded
+    assert 561 == again.not_imported[0].rows
+    no = write(tmp_path, "no.csv", IBM_CSV.read_text(encoding="utf-8").replace(",Yes,", ",No,"))
+    assert () == import_file(ledger, no, preset("ibm")).not_imported
+
+
 def test_ibm_import_leaves_nothing_open_after_the_last_settlement(ledger):
     import_file(ledger, IBM_CSV, preset("ibm"), currency="CNY")
 
