@@ -23,6 +23,7 @@ with one of the formula characters only when it is a plain number.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable
 from typing import Final, TextIO
@@ -54,18 +55,32 @@ def restore(cell: str) -> str:
     return cell
 
 
+_RECORD_END: Final = "\r\n"
+
+
 class SpreadsheetWriter:
-    """A ``csv.writer`` whose rows are neutralised cell by cell (unless raw)."""
+    """A ``csv.writer`` whose rows are neutralised cell by cell (unless raw).
+
+    ``csv.writer`` quotes a cell for the characters of its own line terminator only: with
+    ``"\n"`` a carriage return in a name is written bare and splits the row when read. Each
+    row is therefore formatted as if records ended in CR LF (so both are quoted), and its end
+    is then written as ``lineterminator``.
+    """
 
     def __init__(self, file: TextIO, *, raw: bool, lineterminator: str) -> None:
-        self._writer = csv.writer(file, lineterminator=lineterminator)
+        self._file = file
+        self._line = io.StringIO(newline="")
+        self._writer = csv.writer(self._line, lineterminator=_RECORD_END)
         self.raw = raw
+        self.lineterminator = lineterminator
 
     def writerow(self, cells: Iterable[object]) -> None:
-        if self.raw:
-            self._writer.writerow(cells)
-        else:
-            self._writer.writerow([neutralise(cell) for cell in cells])
+        self._line.seek(0)
+        self._line.truncate()
+        self._writer.writerow(cells if self.raw else [neutralise(cell) for cell in cells])
+        record = self._line.getvalue()
+        assert record.endswith(_RECORD_END)
+        self._file.write(record[: -len(_RECORD_END)] + self.lineterminator)
 
 
 def writer(file: TextIO, *, raw: bool = False, lineterminator: str = "\r\n") -> SpreadsheetWriter:

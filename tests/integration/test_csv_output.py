@@ -241,3 +241,18 @@ def test_every_csv_writer_of_the_adapters_is_the_one_helper():
     assert {"csv_output.py"} == writers
     assert "def writer(" in (ADAPTERS / "csv_output.py").read_text(encoding="utf-8")
     assert csv_output.writer is not None
+
+
+@pytest.mark.parametrize("lineterminator", ["\n", "\r\n"])
+@pytest.mark.parametrize("raw", [False, True])
+def test_a_cell_holding_a_line_break_is_quoted_whatever_the_line_ending(lineterminator, raw):
+    """csv.writer quotes only the characters of its own line terminator: with "\\n" a bare CR
+    in a name went out unquoted and split the row in two when read."""
+    buffer = io.StringIO(newline="")
+    writer = csv_output.writer(buffer, raw=raw, lineterminator=lineterminator)
+    cells = ["K1", "Acme\rLtd", "two\nlines", "both\r\n", "-1.00"]
+
+    writer.writerow(cells)
+
+    assert buffer.getvalue().endswith(lineterminator)
+    assert [cells] == list(csv.reader(io.StringIO(buffer.getvalue(), newline="")))
