@@ -13,12 +13,20 @@ records nothing new. The write goes in batches of whole rows, one transaction ea
 (``arledger.adapters.bulk``): a write cut short (a crash, a conflict) leaves whole rows, and
 importing the file again records exactly the rest.
 
+A row must have exactly one cell per header column, and the header must name each column once:
+otherwise no cell can be trusted to be in its column (an unquoted 1,000.00 is two cells).
+
 Opt-in (``rejects_to``): the good rows are recorded and every rejected row is written to a CSV
 file with its line, field and reason before its original cells. Nothing of a rejected row is
 recorded: each row is decided on a scratch copy of the session that is merged only when all of
 the row's commands succeed, a row that repeats the key of a rejected row or belongs to a customer
 whose account could not be opened is rejected too, and a customer is opened only from rows that
-are kept.
+are kept. The rejects file never replaces anything but an earlier rejects file, and that only
+when asked (``check_rejects_path``); it is written aside and renamed when complete, its cells
+neutralised for spreadsheets (``csv_output``), which reading it back undoes.
+
+Columns a preset knows and does not import (``ColumnMapping.not_imported``: the IBM sample's
+Disputed flag) are counted and reported in the result, never dropped in silence.
 """
 
 from __future__ import annotations
