@@ -234,7 +234,7 @@ def test_every_csv_writer_of_the_adapters_is_the_one_helper():
     """The rule has one home: no adapter makes a csv.writer of its own."""
     writers = {
         path.name
-        for path in ADAPTERS.glob("*.py")
+        for path in ADAPTERS.rglob("*.py")
         if re.search(r"\bcsv\.(writer|DictWriter)\b", path.read_text(encoding="utf-8"))
     }
 
