@@ -139,3 +139,9 @@ class ImportRowError(ArledgerError, ValueError):
 
 class ConfigurationError(ArledgerError, ValueError):
     """The store or policy configuration is invalid."""
+
+
+class RejectsPathError(ConfigurationError):
+    """The rejected rows of an import cannot go to that path (the store, the imported file, a
+    directory, a file arledger did not write); ``path`` and ``conflict`` say which and why.
+    Nothing was recorded."""
