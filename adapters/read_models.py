@@ -35,13 +35,13 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeAlias
 from uuid import UUID
 
 import attrs
 import msgspec
 
-from arledger.domain.errors import ConfigurationError
+from arledger.domain.errors import ConfigurationError, ReadModelMismatchError
 from arledger.domain.events import (
     CollectionActionRecorded,
     CustomerAccountOpened,
@@ -206,10 +206,25 @@ def partition_keys(
     return keys
 
 
+FoldedEvent: TypeAlias = tuple[str, int]
+"""The identity of an event the read models folded: originator id (as text) and version."""
+
+
+@attrs.frozen
+class Tracking:
+    """The read models' tracking row: the position (the id of the last event folded) and, when
+    known, that event's identity, to check that the log still holds it there."""
+
+    position: int
+    folded: FoldedEvent | None
+
+
 class ReadModelTables(Protocol):
     """The few statements the runner needs, per database."""
 
     def position(self) -> int: ...
+
+    def tracking(self) -> Tracking: ...
 
     def partitions(self, keys: Iterable[str] | None) -> dict[str, str]: ...
 
@@ -221,6 +236,7 @@ class ReadModelTables(Protocol):
         routes: Mapping[UUID, str],
         old_position: int,
         new_position: int,
+        folded: FoldedEvent | None = None,
     ) -> None: ...
 
     def reset(self) -> None: ...
@@ -228,6 +244,22 @@ class ReadModelTables(Protocol):
     def event_reader(self, recorder: Any) -> EventReader: ...
 
     def close(self) -> None: ...
+
+
+TRACKING_IDENTITY_ADDED: Final = {
+    "originator_id": "ALTER TABLE arledger_rm_tracking ADD COLUMN originator_id TEXT",
+    "originator_version": "ALTER TABLE arledger_rm_tracking ADD COLUMN originator_version BIGINT",
+}
+"""The columns of the tracking row naming the last event folded, as added to the tables of
+earlier versions (the same statements on SQLite and PostgreSQL)."""
+
+
+def _tracking(row: Any) -> Tracking:
+    if row is None:
+        return Tracking(0, None)
+    position, originator_id, originator_version = row
+    folded = None if originator_id is None else (str(originator_id), int(originator_version))
+    return Tracking(int(position), folded)
 
 
 class StaleRunnerError(RuntimeError):
@@ -247,9 +279,26 @@ class SQLiteTables:
             CREATE TABLE IF NOT EXISTS arledger_rm_routes (
                 aggregate_id TEXT PRIMARY KEY, partition_key TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS arledger_rm_tracking (
-                name TEXT PRIMARY KEY, notification_id INTEGER NOT NULL);
+                name TEXT PRIMARY KEY, notification_id INTEGER NOT NULL,
+                originator_id TEXT, originator_version INTEGER);
             """
         )
+        # Tracking tables of earlier versions lack the folded event's identity.
+        if self._identity_missing(self.connection.cursor()):
+            with self._transaction() as cursor:
+                for statement in self._identity_missing(cursor):
+                    cursor.execute(statement)
+
+    @staticmethod
+    def _identity_missing(cursor: sqlite3.Cursor) -> list[str]:
+        """The statements adding what an earlier version's tracking table lacks (asked before
+        taking the write lock, and again under it)."""
+        present = {row[1] for row in cursor.execute("PRAGMA table_info(arledger_rm_tracking)")}
+        return [
+            statement
+            for column, statement in TRACKING_IDENTITY_ADDED.items()
+            if column not in present
+        ]
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -263,10 +312,15 @@ class SQLiteTables:
         cursor.execute("COMMIT")
 
     def position(self) -> int:
+        return self.tracking().position
+
+    def tracking(self) -> Tracking:
         row = self.connection.execute(
-            "SELECT notification_id FROM arledger_rm_tracking WHERE name = ?", (RUNNER_NAME,)
+            "SELECT notification_id, originator_id, originator_version "
+            "FROM arledger_rm_tracking WHERE name = ?",
+            (RUNNER_NAME,),
         ).fetchone()
-        return 0 if row is None else int(row[0])
+        return _tracking(row)
 
     def partitions(self, keys: Iterable[str] | None) -> dict[str, str]:
         if keys is None:
@@ -308,9 +362,10 @@ class SQLiteTables:
         routes: Mapping[UUID, str],
         old_position: int,
         new_position: int,
+        folded: FoldedEvent | None = None,
     ) -> None:
         with self._transaction() as cursor:
-            if self._moved(cursor, old_position, new_position):
+            if self._moved(cursor, old_position, new_position, folded):
                 raise StaleRunnerError(f"tracking position is no longer {old_position}")
             cursor.executemany(
                 "INSERT INTO arledger_rm_partitions (partition_key, state) VALUES (?, ?) "
@@ -322,17 +377,24 @@ class SQLiteTables:
                 [(str(i), key) for i, key in routes.items()],
             )
 
-    def _moved(self, cursor: sqlite3.Cursor, old_position: int, new_position: int) -> bool:
+    def _moved(
+        self,
+        cursor: sqlite3.Cursor,
+        old_position: int,
+        new_position: int,
+        folded: FoldedEvent | None,
+    ) -> bool:
         if old_position == 0:
             cursor.execute(
                 "INSERT INTO arledger_rm_tracking (name, notification_id) VALUES (?, ?) "
                 "ON CONFLICT (name) DO NOTHING",
                 (RUNNER_NAME, 0),
             )
+        originator_id, originator_version = folded or (None, None)
         cursor.execute(
-            "UPDATE arledger_rm_tracking SET notification_id = ? "
-            "WHERE name = ? AND notification_id = ?",
-            (new_position, RUNNER_NAME, old_position),
+            "UPDATE arledger_rm_tracking SET notification_id = ?, originator_id = ?, "
+            "originator_version = ? WHERE name = ? AND notification_id = ?",
+            (new_position, originator_id, originator_version, RUNNER_NAME, old_position),
         )
         return cursor.rowcount != 1
 
@@ -384,14 +446,32 @@ class PostgresTables:
             )
             self.connection.execute(
                 "CREATE TABLE IF NOT EXISTS arledger_rm_tracking ("
-                "name TEXT PRIMARY KEY, notification_id BIGINT NOT NULL)"
+                "name TEXT PRIMARY KEY, notification_id BIGINT NOT NULL, "
+                "originator_id TEXT, originator_version BIGINT)"
             )
+            # Tracking tables of earlier versions lack the folded event's identity. Asked
+            # first: ALTER TABLE locks the table even when it has nothing to add.
+            present = {
+                row[0]
+                for row in self.connection.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = 'arledger_rm_tracking'"
+                )
+            }
+            for column, statement in TRACKING_IDENTITY_ADDED.items():
+                if column not in present:
+                    self.connection.execute(statement)
 
     def position(self) -> int:
+        return self.tracking().position
+
+    def tracking(self) -> Tracking:
         row = self.connection.execute(
-            "SELECT notification_id FROM arledger_rm_tracking WHERE name = %s", (RUNNER_NAME,)
+            "SELECT notification_id, originator_id, originator_version "
+            "FROM arledger_rm_tracking WHERE name = %s",
+            (RUNNER_NAME,),
         ).fetchone()
-        return 0 if row is None else int(row[0])
+        return _tracking(row)
 
     def partitions(self, keys: Iterable[str] | None) -> dict[str, str]:
         if keys is None:
@@ -420,7 +500,9 @@ class PostgresTables:
         routes: Mapping[UUID, str],
         old_position: int,
         new_position: int,
+        folded: FoldedEvent | None = None,
     ) -> None:
+        originator_id, originator_version = folded or (None, None)
         with self.connection.transaction(), self.connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO arledger_rm_tracking (name, notification_id) VALUES (%s, 0) "
@@ -428,9 +510,9 @@ class PostgresTables:
                 (RUNNER_NAME,),
             )
             cursor.execute(
-                "UPDATE arledger_rm_tracking SET notification_id = %s "
-                "WHERE name = %s AND notification_id = %s",
-                (new_position, RUNNER_NAME, old_position),
+                "UPDATE arledger_rm_tracking SET notification_id = %s, originator_id = %s, "
+                "originator_version = %s WHERE name = %s AND notification_id = %s",
+                (new_position, originator_id, originator_version, RUNNER_NAME, old_position),
             )
             if cursor.rowcount != 1:
                 raise StaleRunnerError(f"tracking position is no longer {old_position}")
@@ -535,6 +617,7 @@ class _Working:
     def __init__(self, position: int) -> None:
         self.start = position
         self.position = position
+        self.folded: FoldedEvent | None = None  # the last event read, once one was
         self.at_head = False
         self.complete = position == 0
         self.states: dict[str, PortfolioState] = {}
@@ -580,19 +663,71 @@ class ProjectionRunner:
         self.tables.close()
 
     def status(self) -> ProjectionStatus:
+        """The tracking position and the log's head; raises ``ReadModelMismatchError`` if the
+        log no longer holds what the read models folded."""
+        position, head = self._checked_position()
+        return ProjectionStatus(position=position, head=head)
+
+    def _checked_position(self) -> tuple[int, int]:
+        """(tracking position, head of the log), once the log is seen to still hold the event
+        the read models folded last, at that position.
+
+        Event ids are never reused while the log only grows, but SQLite hands out the id of a
+        deleted last row again (no AUTOINCREMENT in the library's table), and a PostgreSQL table
+        can be restored or truncated under its sequence: the read models would then skip the
+        new events at ids they have passed, or keep facts the log no longer has. Checked before
+        every catch-up (one indexed read); the position is read before the head, so a runner
+        moving it meanwhile cannot make a sound log look short.
+        """
+        tracking = self.tables.tracking()
         head = self.ledger.recorder.max_notification_id() or 0
-        return ProjectionStatus(position=self.tables.position(), head=head)
+        position = tracking.position
+        if position == 0:
+            return position, head
+        found: FoldedEvent | None = None
+        if head >= position and tracking.folded is not None:
+            rows = self.reader.read(position, 1)
+            if rows and rows[0][0] == position:
+                found = (rows[0][1], rows[0][2])
+            if found == tracking.folded:
+                return position, head
+        elif head >= position:
+            return position, head  # tracked by an earlier version: the head is all to check
+        raise self._mismatch(position, head, tracking.folded, found)
+
+    def _mismatch(
+        self, position: int, head: int, folded: FoldedEvent | None, found: FoldedEvent | None
+    ) -> ReadModelMismatchError:
+        store = self.ledger.store_description
+        if head < position:
+            what = f"are at event {position} but its event log ends at event {head}"
+        else:
+            held = "no event" if found is None else f"{found[0]} v{found[1]}"
+            assert folded is not None
+            what = (
+                f"folded event {position} as {folded[0]} v{folded[1]}, but the event log now "
+                f"holds {held} there"
+            )
+        return ReadModelMismatchError(
+            f"the read models stored in {store} {what}: events were removed or the store was "
+            "restored from an older copy; nothing was served or changed; rebuild them "
+            "(arledger projections rebuild)",
+            position=position,
+            head=head,
+            store=store,
+        )
 
     def run_batch(self) -> int:
         """Fold the next batch after the tracking position; returns how many events."""
-        position = self.tables.position()
+        position, _ = self._checked_position()
         rows = self.reader.read(position + 1, self.batch_size)
         if not rows:
             return 0
         working = _Working(position)
         self._fold(working, self.decoder.decode(rows))
         partitions, routes = working.take_batch()
-        self.tables.write_batch(partitions, routes, position, rows[-1][0])
+        last = rows[-1]
+        self.tables.write_batch(partitions, routes, position, last[0], (last[1], last[2]))
         return len(rows)
 
     def catch_up(self, progress: Progress | None = None) -> int:
@@ -627,7 +762,7 @@ class ProjectionRunner:
     def _catch_up(
         self, pages: _ReadAhead, writer: Executor, progress: Progress | None, folded: list[int]
     ) -> None:
-        working = _Working(self.tables.position())
+        working = _Working(self._checked_position()[0])
         writing: tuple[Future[None], int, int] | None = None  # (write, events, last position)
         while True:
             start = working.position
@@ -642,7 +777,12 @@ class ProjectionRunner:
                 return
             partitions, routes = working.take_batch()
             write = writer.submit(
-                self.tables.write_batch, partitions, routes, start, working.position
+                self.tables.write_batch,
+                partitions,
+                routes,
+                start,
+                working.position,
+                working.folded,
             )
             writing = (write, count, working.position)
             if not working.complete:
@@ -669,7 +809,9 @@ class ProjectionRunner:
             if not rows:
                 break
             count += len(rows)
-            working.position = rows[-1][0]
+            last = rows[-1]
+            working.position = last[0]
+            working.folded = (last[1], last[2])
             if not working.at_head:
                 ahead = target - count if count < target else self._batch_target(working)
                 pages.ask(working.position + 1, min(ahead, EVENTS_PER_READ_MAX))
