@@ -558,10 +558,15 @@ def polars_engine(log: ColumnarLog, query: Query) -> CustomerAgeing:
 # DuckDB ---------------------------------------------------------------------------------------
 
 
+def _quoted(name: str) -> str:
+    """A table or column name as a DuckDB identifier (a double quote inside doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _duckdb_sql(query: Query) -> str:
     movements = "\n    UNION ALL ".join(
-        f"SELECT originator_id, {'' if sign > 0 else '-'}amount_minor AS amount, {on} AS on_day "
-        f"FROM {name}"
+        f"SELECT originator_id, {'' if sign > 0 else '-'}amount_minor AS amount, "
+        f"{_quoted(on)} AS on_day FROM {_quoted(name)}"
         for name, (on, sign) in SETTLEMENTS.items()
     )
     bucket = f"{len(query.policy.ageing.edges_days) + 1}"

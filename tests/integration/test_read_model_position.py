@@ -151,20 +151,20 @@ def test_read_models_written_before_the_check_existed_are_still_served(
     record_customers(ledger, 0, 3)
     ledger.projection_runner().catch_up()
     ledger.close()
-    statement = "ALTER TABLE {}arledger_rm_tracking DROP COLUMN {}"
+    columns = ("originator_id", "originator_version")
     if persistent_store_env["ARLEDGER_STORE"] == "sqlite":
         with closing(sqlite3.connect(persistent_store_env["ARLEDGER_DB"])) as connection:
-            for column in ("originator_id", "originator_version"):
-                connection.execute(statement.format("", column))
+            connection.execute("ALTER TABLE arledger_rm_tracking DROP COLUMN originator_id")
+            connection.execute("ALTER TABLE arledger_rm_tracking DROP COLUMN originator_version")
     else:
         from psycopg.sql import SQL, Identifier
 
+        schema = Identifier(persistent_store_env["ARLEDGER_POSTGRES_SCHEMA"])
         with postgres_connection() as connection:
-            for column in ("originator_id", "originator_version"):
+            for column in columns:
                 connection.execute(
-                    SQL(statement.format("{}.", "{}")).format(
-                        Identifier(persistent_store_env["ARLEDGER_POSTGRES_SCHEMA"]),
-                        Identifier(column),
+                    SQL("ALTER TABLE {}.arledger_rm_tracking DROP COLUMN {}").format(
+                        schema, Identifier(column)
                     )
                 )
     ledger = Ledger(env=persistent_store_env, clock=FixedClock())
