@@ -199,3 +199,16 @@ def test_a_schema_name_cannot_run_sql_in_the_read_model_tables() -> None:
     finally:
         with postgres_connection() as connection:
             connection.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(victim)))
+
+
+def test_the_constructors_store_settings_win_over_the_process_environment_for_the_library(
+    postgres_schema: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The library looks up ``ARLEDGER_<key>`` before ``<key>``: a schema in the process
+    environment must not send its tables elsewhere than the read models."""
+    monkeypatch.setenv("ARLEDGER_POSTGRES_SCHEMA", "not_this_one")
+
+    ledger = Ledger(env=postgres_schema)
+
+    assert postgres_schema["ARLEDGER_POSTGRES_SCHEMA"] == ledger.recorder.datastore.schema
+    ledger.close()
