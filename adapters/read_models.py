@@ -29,6 +29,7 @@ partition_key)``, ``arledger_rm_tracking(name, notification_id)``.
 
 from __future__ import annotations
 
+import base64
 import gc
 import json
 import sqlite3
@@ -101,6 +102,61 @@ def load_partition(text: str | bytes) -> PortfolioState:
         # An escaped lone surrogate, which msgspec's JSON reader refuses: read it with the json
         # module, then let msgspec build the state (it raises if the state is not one).
         return msgspec.convert(json.loads(text), PortfolioState)
+
+
+ENCRYPTED_PREFIX: Final = "enc1:"
+"""Starts a partition stored encrypted (then base64 of the cipher's output); a plaintext
+partition is a JSON object and starts with ``{``."""
+
+
+class PartitionCodec:
+    """Partitions to the text stored and back, through the event store's cipher if it has one.
+
+    With ``CIPHER_TOPIC``/``CIPHER_KEY`` configured the library encrypts every stored event;
+    the read models hold the same names and amounts, so they are encrypted with the same
+    cipher (AES-GCM for the library's ``AESCipher``: each partition written gets a nonce of its
+    own, and a changed or foreign partition fails its check). The text columns stay text:
+    base64 after a prefix, so that tables written with and without a cipher tell themselves
+    apart and a mismatch is a clear error rather than a decoding failure.
+    """
+
+    def __init__(self, cipher: Any = None) -> None:
+        self.cipher = cipher
+
+    def dump(self, state: PortfolioState) -> str:
+        text = dump_partition(state)
+        if self.cipher is None:
+            return text
+        sealed = self.cipher.encrypt(text.encode("utf-8"))
+        return ENCRYPTED_PREFIX + base64.b64encode(sealed).decode("ascii")
+
+    def load(self, text: str) -> PortfolioState:
+        encrypted = text.startswith(ENCRYPTED_PREFIX)
+        if self.cipher is None:
+            if encrypted:
+                raise ConfigurationError(
+                    "the stored read models are encrypted and no cipher is configured: set "
+                    "CIPHER_TOPIC and CIPHER_KEY as for the events",
+                    setting="CIPHER_KEY",
+                )
+            return load_partition(text)
+        if not encrypted:
+            raise ConfigurationError(
+                "the stored read models are not encrypted but a cipher is configured: they "
+                "were written without one; rebuild them (arledger projections rebuild) with "
+                "the CIPHER_TOPIC and CIPHER_KEY of the events",
+                setting="CIPHER_KEY",
+            )
+        try:
+            plain = self.cipher.decrypt(base64.b64decode(text[len(ENCRYPTED_PREFIX) :]))
+        except ValueError:
+            # AES-GCM's tag check: another key, or a partition that was altered.
+            raise ConfigurationError(
+                "the stored read models cannot be decrypted with this CIPHER_KEY (another key, "
+                "or altered rows); use the key of the events, or rebuild them",
+                setting="CIPHER_KEY",
+            ) from None
+        return load_partition(plain)
 
 
 def merge(states: Iterable[PortfolioState]) -> PortfolioState:
@@ -604,7 +660,8 @@ class _Working:
     log found fewer events than it asked for, so there is nothing more to read for now.
     """
 
-    def __init__(self, position: int) -> None:
+    def __init__(self, position: int, dump: Callable[[PortfolioState], str]) -> None:
+        self.dump = dump
         self.start = position
         self.position = position
         self.folded: FoldedEvent | None = None  # the last event read, once one was
@@ -619,7 +676,8 @@ class _Working:
     def take_batch(self) -> tuple[dict[str, str], dict[UUID, str]]:
         """The changed partitions (dumped now, before later folds change them) and new routes."""
         states = self.states
-        changed = {key: dump_partition(states[key]) for key in self.touched}
+        dump = self.dump
+        changed = {key: dump(states[key]) for key in self.touched}
         routes = self.new_routes
         self.touched = set()
         self.new_routes = {}
@@ -648,6 +706,7 @@ class ProjectionRunner:
         self.tables: ReadModelTables = tables or tables_for(ledger.store_settings)
         self.reader: EventReader = self.tables.event_reader(ledger.recorder)
         self.decoder = EventDecoder(ledger.mapper)
+        self.codec = PartitionCodec(ledger.mapper.cipher)
 
     def close(self) -> None:
         self.tables.close()
@@ -713,7 +772,7 @@ class ProjectionRunner:
         rows = self.reader.read(position + 1, self.batch_size)
         if not rows:
             return 0
-        working = _Working(position)
+        working = _Working(position, self.codec.dump)
         self._fold(working, self.decoder.decode(rows))
         partitions, routes = working.take_batch()
         last = rows[-1]
@@ -752,7 +811,7 @@ class ProjectionRunner:
     def _catch_up(
         self, pages: _ReadAhead, writer: Executor, progress: Progress | None, folded: list[int]
     ) -> None:
-        working = _Working(self._checked_position()[0])
+        working = _Working(self._checked_position()[0], self.codec.dump)
         writing: tuple[Future[None], int, int] | None = None  # (write, events, last position)
         while True:
             start = working.position
@@ -822,7 +881,8 @@ class ProjectionRunner:
         touched = set(keys)
         if not working.complete:
             stored = self.tables.partitions(touched - states.keys())
-            states.update((key, load_partition(text)) for key, text in stored.items())
+            load = self.codec.load
+            states.update((key, load(text)) for key, text in stored.items())
         fold = portfolio.fold
         for event, key in zip(events, keys, strict=True):
             state = states.get(key)
@@ -839,7 +899,8 @@ class ProjectionRunner:
     def portfolio(self, customer_ids: Iterable[UUID] | None = None) -> PortfolioState:
         """The stored portfolio (all customers, or some, with the policy versions)."""
         keys = None if customer_ids is None else [*map(str, customer_ids), POLICY_PARTITION]
-        return merge(load_partition(text) for text in self.tables.partitions(keys).values())
+        load = self.codec.load
+        return merge(load(text) for text in self.tables.partitions(keys).values())
 
 
 class _ReadAhead:

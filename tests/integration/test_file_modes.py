@@ -69,3 +69,89 @@ def test_an_existing_sqlite_file_keeps_its_mode(tmp_path: Path) -> None:
     assert 0o640 == mode(path)
     assert 0o640 == mode(Path(f"{path}-wal"))  # SQLite copies the database file's mode
     ledger.close()
+
+
+# The read models under the event store's cipher ---------------------------------------------
+
+
+def cipher_env(env: dict[str, str]) -> dict[str, str]:
+    from eventsourcing.cipher import AESCipher
+
+    return {
+        **env,
+        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+        "CIPHER_KEY": AESCipher.create_key(32),
+    }
+
+
+def stored_partitions(env: dict[str, str]) -> list[str]:
+    if env["ARLEDGER_STORE"] == "sqlite":
+        import sqlite3
+        from contextlib import closing
+
+        with closing(sqlite3.connect(env["ARLEDGER_DB"])) as connection:
+            rows = connection.execute("SELECT state FROM arledger_rm_partitions").fetchall()
+    else:
+        from psycopg.sql import SQL, Identifier
+
+        from tests.conftest import postgres_connection
+
+        with postgres_connection() as connection:
+            rows = connection.execute(
+                SQL("SELECT state FROM {}.arledger_rm_partitions").format(
+                    Identifier(env["ARLEDGER_POSTGRES_SCHEMA"])
+                )
+            ).fetchall()
+    return [row[0] for row in rows]
+
+
+def test_with_a_cipher_the_stored_read_models_are_encrypted_too(
+    persistent_store_env: dict[str, str],
+) -> None:
+    from arledger.projections import portfolio
+
+    env = cipher_env(persistent_store_env)
+    ledger = Ledger(env=env, clock=FixedClock())
+    ledger.open_account(
+        "ACME",
+        name="Zebulon Secretive Trading",
+        currency="USD",
+        collection_owner="li",
+        opened_on=date(2024, 1, 1),
+    )
+    ledger.issue_invoice(
+        "INV-1",
+        customer_code="ACME",
+        amount=Money.parse("98765.43", "USD"),
+        issued_on=date(2024, 1, 5),
+    )
+
+    served = ledger.portfolio()
+
+    assert portfolio.fold_all(ledger.iter_events()) == served
+    states = stored_partitions(env)
+    assert states  # the read models were stored
+    for state in states:
+        assert "Zebulon" not in state
+        assert "9876543" not in state
+        assert "INV-1" not in state
+    # Another process with the same key reads them back.
+    assert served == Ledger(env=env).portfolio()
+    ledger.close()
+
+
+def test_encrypted_read_models_are_refused_without_the_key(
+    persistent_store_env: dict[str, str],
+) -> None:
+    from arledger.adapters.read_models import ProjectionRunner
+    from arledger.domain.errors import ConfigurationError
+
+    env = cipher_env(persistent_store_env)
+    ledger = Ledger(env=env, clock=FixedClock())
+    record_something(ledger)
+    ledger.portfolio()
+    other_key = cipher_env(persistent_store_env)
+
+    with pytest.raises(ConfigurationError, match="CIPHER_KEY"):
+        ProjectionRunner(Ledger(env=other_key)).portfolio()
+    ledger.close()
