@@ -1006,6 +1006,7 @@ def export_command(
 ) -> None:
     """Export the event log to Parquet in the columnar layout the fast path reads."""
     with _reported_errors():
+        columnar.export_target(directory)  # a folder it may not replace: refused before any work
         ledger = _ledger()
         head = ledger.recorder.max_notification_id() or 0
         with progress_bar(_stderr(), f"Exporting to {directory}") as progress:
