@@ -22,9 +22,15 @@ compressed with lz4, batches of a catch-up grow so that a rebuild writes each pa
 one and a half times rather than once per batch, and the garbage collector pauses while the
 partitions are built.
 
+Before serving, the runner checks that the log still holds, at its tracking position, the
+event it folded last (``ProjectionRunner._checked_position``): a log cut short or restored
+from an older copy is refused with ``ReadModelMismatchError`` until ``rebuild``. With the
+event store's cipher configured, partitions are stored encrypted with it (``PartitionCodec``).
+
 Tables (SQLite file or PostgreSQL schema of the ledger):
 ``arledger_rm_partitions(partition_key, state)``, ``arledger_rm_routes(aggregate_id,
-partition_key)``, ``arledger_rm_tracking(name, notification_id)``.
+partition_key)``, ``arledger_rm_tracking(name, notification_id, originator_id,
+originator_version)`` (the last two: the identity of the event at ``notification_id``).
 """
 
 from __future__ import annotations
