@@ -46,7 +46,7 @@ from arledger.domain.events import Event
 
 from .bulk_encoding import Row, StateEncoder
 from .ledger import Ledger, Session
-from .store import sqlite_identifier
+from .store import quoted_identifier
 
 EVENTS_PER_BATCH: Final = 10_000
 """Events per transaction. Measured on two cores with 2,000 to 20,000: PostgreSQL is as fast at
@@ -310,7 +310,7 @@ def _selector(ledger: Ledger) -> Selector | None:
             marks = ",".join("?" * len(aggregate_ids))
             statement = (
                 "SELECT originator_id, originator_version, topic, state "
-                f"FROM {sqlite_identifier(recorder.events_table_name)} "
+                f"FROM {quoted_identifier(recorder.events_table_name)} "
                 f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version"
             )
             with recorder.datastore.transaction(commit=False) as cursor:

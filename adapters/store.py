@@ -103,9 +103,9 @@ def store_env(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def sqlite_identifier(name: str) -> str:
-    """``name`` quoted as a SQLite identifier (SQLite has no composition API like psycopg's
-    ``sql.Identifier``; a double quote inside is doubled, as the SQL standard says)."""
+def quoted_identifier(name: str) -> str:
+    """``name`` quoted as a standard SQL identifier, for SQLite and DuckDB, which have no
+    composition API like psycopg's ``sql.Identifier``: a double quote inside is doubled."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -143,9 +143,11 @@ def describe_store(env: Mapping[str, str]) -> str:
     if module.endswith("sqlite"):
         return f"SQLite {env.get('SQLITE_DBNAME')}"
     if module.endswith("postgres"):
-        return (
-            f"PostgreSQL {env.get('POSTGRES_USER')}@{env.get('POSTGRES_HOST')}:"
-            f"{env.get('POSTGRES_PORT')}/{env.get('POSTGRES_DBNAME')}"
+        return _describe_postgres(
+            env.get("POSTGRES_USER"),
+            env.get("POSTGRES_HOST"),
+            env.get("POSTGRES_PORT"),
+            env.get("POSTGRES_DBNAME"),
         )
     return "in-memory"
 
@@ -187,11 +189,10 @@ def connect_postgres(connect: Mapping[str, str]) -> Any:
         raise postgres_unavailable(error, connect) from error
 
 
-def _describe_postgres(connect: Mapping[str, str]) -> str:
-    return (
-        f"PostgreSQL {connect.get('user')}@{connect.get('host')}:{connect.get('port')}/"
-        f"{connect.get('dbname')}"
-    )
+def _describe_postgres(
+    user: str | None, host: str | None, port: str | None, dbname: str | None
+) -> str:
+    return f"PostgreSQL {user}@{host}:{port}/{dbname}"
 
 
 _PSYCOPG_PREFIX: Final = re.compile(
@@ -233,7 +234,9 @@ def postgres_unavailable(error: BaseException, connect: Mapping[str, str]) -> St
         if all(word in lowered for word in words):
             setting = settings
             break
-    store = _describe_postgres(connect)
+    store = _describe_postgres(
+        connect.get("user"), connect.get("host"), connect.get("port"), connect.get("dbname")
+    )
     hint = " and that the server is running" if setting.startswith("ARLEDGER_POSTGRES_HOST") else ""
     return StoreUnavailableError(
         f"{store} cannot be used: {reason}; check {setting}{hint}",

@@ -5,21 +5,20 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from contextlib import closing
-from datetime import date
 from pathlib import Path
 
-import pytest
+from arledger import Ledger
+from tests.conftest import FixedClock, postgres_connection, require_postgres
+from tests.integration.test_read_model_position import delete_last_events, record_customers
+from tests.integration.test_store_errors import closed_port, postgres_env, silent_server
 
-from arledger import Ledger, Money
-from tests.conftest import POSTGRES_TEST, FixedClock, postgres_connection, require_postgres
+__all__ = ["silent_server"]  # a fixture, used by name
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 RUN_SECONDS_MAX = 60
@@ -54,29 +53,8 @@ def one_line_refusal(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def postgres_env(**overrides: str) -> dict[str, str]:
-    return {
-        "ARLEDGER_STORE": "postgres",
-        "ARLEDGER_POSTGRES_HOST": POSTGRES_TEST["host"],
-        "ARLEDGER_POSTGRES_PORT": POSTGRES_TEST["port"],
-        "ARLEDGER_POSTGRES_DBNAME": POSTGRES_TEST["dbname"],
-        "ARLEDGER_POSTGRES_USER": POSTGRES_TEST["user"],
-        **overrides,
-    }
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def files_under(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-def usd(text: str) -> Money:
-    return Money.parse(text, "USD")
 
 
 # PostgreSQL ----------------------------------------------------------------------------------
@@ -98,14 +76,6 @@ def test_an_unreachable_postgres_port(tmp_path: Path) -> None:
     assert "Connection refused" in line
     assert "ARLEDGER_POSTGRES_PORT" in line
     assert {} == files_under(tmp_path)
-
-
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(16)
-        yield int(server.getsockname()[1])
 
 
 def test_a_postgres_server_that_never_answers_times_out(tmp_path: Path, silent_server: int) -> None:
@@ -217,27 +187,11 @@ def test_a_store_whose_head_is_below_the_tracked_position(tmp_path: Path) -> Non
     path = tmp_path / "books.db"
     env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)}
     ledger = Ledger(env=env, clock=FixedClock())
-    for number in range(4):
-        ledger.open_account(
-            f"C{number}",
-            name=f"Customer {number}",
-            currency="USD",
-            collection_owner="li",
-            opened_on=date(2024, 1, 1),
-        )
-        ledger.issue_invoice(
-            f"INV-{number}",
-            customer_code=f"C{number}",
-            amount=usd("100.00"),
-            issued_on=date(2024, 1, 5),
-        )
+    record_customers(ledger, 0, 4)
     ledger.portfolio()  # the read models at the head
     tracked = ledger.projection_runner().status().position
     ledger.close()
-    with closing(sqlite3.connect(path)) as connection, connection:
-        connection.execute(
-            "DELETE FROM stored_events WHERE rowid = (SELECT MAX(rowid) FROM stored_events)"
-        )
+    delete_last_events(env, 1)
 
     def tables() -> tuple[object, ...]:
         with closing(sqlite3.connect(path)) as connection:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +28,9 @@ from arledger.adapters.columnar import (
     write_parquet,
 )
 from arledger.domain.events import InvoiceIssued
+from tests.integration.test_file_modes import mode, usual_umask
+
+__all__ = ["usual_umask"]  # an autouse fixture: files are created under umask 022 here too
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -45,19 +47,6 @@ def issued(number: str = "INV-1") -> InvoiceIssued:
         issued_on=date(2024, 1, 1),
         due_on=date(2024, 1, 31),
     )
-
-
-@pytest.fixture(autouse=True)
-def usual_umask() -> Iterator[None]:
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 def partials(target: Path) -> list[Path]:
