@@ -50,7 +50,7 @@ from .importer import (
     preset,
 )
 from .ledger import Ledger
-from .store import describe_store, store_env
+from .store import describe_store, first_line, is_driver_error, store_env
 
 EXIT_REFUSED: Final = 1
 """Bad data or a command the domain refused: nothing was recorded."""
@@ -139,11 +139,18 @@ def _reported_errors() -> Iterator[None]:
         )
         raise typer.Exit(EXIT_REFUSED) from None
     except (PersistenceError, InfrastructureFactoryError) as error:
-        typer.echo(f"error: {_store_name()} cannot be used: {error}", err=True)
+        typer.echo(f"error: {_store_name()} cannot be used: {first_line(error)}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
     except OSError as error:
         # Files the command reads or writes (a folder that is a file, no permission, disk full).
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"error: {first_line(error)}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+    except Exception as error:
+        # The store failing after it was opened (a server restarted, a disk error), on a
+        # connection of arledger's own: the driver's first line, not its traceback.
+        if not is_driver_error(error):
+            raise
+        typer.echo(f"error: {_store_name()} failed: {first_line(error)}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
 
 
@@ -1065,6 +1072,7 @@ def export_command(
 ) -> None:
     """Export the event log to Parquet in the columnar layout the fast path reads."""
     with _reported_errors():
+        columnar.export_target(directory)  # a folder it may not replace: refused before any work
         ledger = _ledger()
         head = ledger.recorder.max_notification_id() or 0
         with progress_bar(_stderr(), f"Exporting to {directory}") as progress:

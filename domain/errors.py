@@ -133,6 +133,18 @@ class ConcurrencyError(ArledgerError, RuntimeError):
     """Another writer kept changing the same aggregates; retries were exhausted."""
 
 
+class StoreUnavailableError(ArledgerError, RuntimeError):
+    """The event store cannot be opened or reached: a server that does not answer, a database
+    or user that does not exist, a file that is not a SQLite database. ``store`` describes it,
+    ``setting`` names the setting to check; nothing was read or recorded."""
+
+
+class ReadModelMismatchError(ArledgerError, RuntimeError):
+    """The stored read models have folded events the log no longer holds at their positions
+    (events removed, or the store restored from an older copy): ``position`` is where the read
+    models are, ``head`` the log's last event. Nothing is served until they are rebuilt."""
+
+
 class ImportRowError(ArledgerError, ValueError):
     """A row of an imported file is invalid; nothing of the file was recorded."""
 
