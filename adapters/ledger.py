@@ -20,6 +20,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.utils import Environment
 
 from arledger.domain import collection_case as case_module
 from arledger.domain import customer as customer_module
@@ -71,7 +72,13 @@ from arledger.projections.portfolio import fold_all as fold_portfolio
 
 from .read_models import ProjectionRunner, StaleRunnerError
 from .serialization import CattrsMapper, register_event_topics
-from .store import describe_store, store_env, table_creation_serialised
+from .store import (
+    describe_store,
+    prepare_sqlite_file,
+    store_env,
+    store_errors,
+    table_creation_serialised,
+)
 
 T = TypeVar("T")
 
@@ -845,8 +852,26 @@ class Ledger(Application[UUID]):
             )
         self._runner: ProjectionRunner | None = None
         register_event_topics()
-        with table_creation_serialised(self.store_settings):
-            super().__init__(env=self.store_settings)
+        # A store that cannot be opened raises StoreUnavailableError (what, where, what to
+        # check), not the driver's error.
+        with store_errors(self.store_settings):
+            prepare_sqlite_file(self.store_settings)
+            with table_creation_serialised(self.store_settings):
+                super().__init__(env=self.store_settings)
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        """The library's environment, with the store settings ``store_env`` resolved winning.
+
+        The library looks a key up with the application's name as a prefix first
+        (``ARLEDGER_POSTGRES_SCHEMA`` before ``POSTGRES_SCHEMA``), and it merges ``os.environ``
+        under the settings given: arledger's own ``ARLEDGER_POSTGRES_*`` variables in the
+        process environment would otherwise win over what the constructor's ``env`` chose,
+        and the library and the read models could use different schemas or timeouts.
+        """
+        environment = super().construct_env(name, env)
+        for key in env or {}:
+            environment.pop(f"{name.upper()}_{key}", None)
+        return environment
 
     def projection_runner(self) -> ProjectionRunner:
         """The runner of the stored read models (SQLite and PostgreSQL stores)."""

