@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, NoReturn
 
 import typer
 from eventsourcing.persistence import (
@@ -30,9 +30,15 @@ from eventsourcing.persistence import (
 from rich.console import Console
 from rich.table import Table
 
-from arledger.domain.errors import ArledgerError, ConfigurationError, RejectsPathError
+from arledger.domain.errors import (
+    ArledgerError,
+    ConfigurationError,
+    InvalidDateError,
+    RejectsPathError,
+)
 from arledger.domain.events import Event
 from arledger.domain.money import format_minor
+from arledger.domain.rules import require_date
 from arledger.projections import ageing, escalation, kpis
 
 from . import columnar, csv_output, generate
@@ -82,6 +88,22 @@ class OutputFormat(enum.Enum):
     JSON = "json"
 
 
+def usage_error(message: str) -> NoReturn:
+    """End the command with a usage error: one line on stderr, exit code 2.
+
+    Used instead of ``typer.BadParameter``, which prints the usage and a framed box over several
+    lines: a script reading stderr gets one line per problem, as for every other refusal.
+    """
+    typer.echo(f"error: {_printable(message)}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _printable(message: str) -> str:
+    """``message`` with any lone surrogate it quotes spelled out, so that printing it cannot
+    fail (an import's message lists one bad row per line: its lines are kept)."""
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 _CSV_RAW_OPTION: Final = typer.Option(
     "--csv-raw",
     help="Write CSV cells as they are. By default a cell beginning with = + - @, a tab or a "
@@ -97,16 +119,32 @@ def _check_csv_raw(csv_raw: bool, output_format: OutputFormat) -> None:
 
 
 def parse_iso_date(value: str | date) -> date:
-    """A date written as ISO YYYY-MM-DD; anything else is a usage error."""
+    """A date written as ISO YYYY-MM-DD, inside the dates the ledger accepts (``DATE_MIN`` to
+    ``DATE_MAX``); anything else is a usage error."""
     if isinstance(value, date):
-        return value
-    text = value.strip()
+        parsed = value
+    else:
+        text = value.strip()
+        try:
+            if not _ISO_DATE.fullmatch(text):
+                raise ValueError(text)
+            parsed = date.fromisoformat(text)
+        except ValueError:
+            usage_error(f"{value!r} is not a date in ISO form YYYY-MM-DD")
     try:
-        if not _ISO_DATE.fullmatch(text):
-            raise ValueError(text)
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date in ISO form YYYY-MM-DD") from None
+        return require_date("date", parsed)
+    except InvalidDateError as error:
+        usage_error(error.message)
+
+
+def _utf8_directory(directory: Path) -> Path:
+    """A folder for Parquet files: Arrow takes only paths that are UTF-8, and a name holding
+    other bytes (decoded by Python as lone surrogates) is refused before anything is written."""
+    try:
+        str(directory).encode("utf-8")
+    except UnicodeEncodeError:
+        usage_error(f"the folder {str(directory)!r} is not a UTF-8 path, which Parquet needs")
+    return directory
 
 
 def _stdout() -> Console:
@@ -126,10 +164,10 @@ def _reported_errors() -> Iterator[None]:
     try:
         yield
     except ConfigurationError as error:
-        typer.echo(f"error: {error.message}", err=True)
+        typer.echo(f"error: {_printable(error.message)}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     except ArledgerError as error:
-        typer.echo(f"error: {error.message}", err=True)
+        typer.echo(f"error: {_printable(error.message)}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
     except IntegrityError:
         typer.echo(
@@ -337,7 +375,7 @@ def import_command(
     file, and the exit code is 0.
     """
     if (preset_name is None) == (mapping_file is None):
-        raise typer.BadParameter("give exactly one of --preset NAME or --mapping FILE")
+        usage_error("give exactly one of --preset NAME or --mapping FILE")
     with _reported_errors():
         mapping: ColumnMapping = (
             preset(preset_name) if preset_name is not None else load_mapping(_given(mapping_file))
@@ -651,12 +689,13 @@ def kpis_command(
     """
     if as_of is not None:
         if start_on is not None or end_on is not None:
-            raise typer.BadParameter("give either --as-of or --from and --to, not both")
-        start_on, end_on = kpis.trailing_period(as_of, months)
+            usage_error("give either --as-of or --from and --to, not both")
+        with _reported_errors():
+            start_on, end_on = kpis.trailing_period(as_of, months)
     if start_on is None or end_on is None:
-        raise typer.BadParameter("give --from and --to, or --as-of")
+        usage_error("give --from and --to, or --as-of")
     if start_on > end_on:
-        raise typer.BadParameter(f"--from {start_on} is after --to {end_on}")
+        usage_error(f"--from {start_on} is after --to {end_on}")
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
         report = _ledger().kpis(start_on, end_on, grouping=by.value)
@@ -1019,6 +1058,8 @@ def generate_command(
     if out is GenerateOut.STORE and directory is not None:
         typer.echo("error: --directory is for --out parquet", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if directory is not None:
+        _utf8_directory(directory)
     with _reported_errors(), progress_bar(_stderr(), "Generating", unit="invoices") as progress:
         if directory is not None:
             rows = generate.generate_parquet(invoices, seed, directory, progress=progress)
@@ -1071,6 +1112,7 @@ def export_command(
     ] = columnar.PAGE_ROWS_DEFAULT,
 ) -> None:
     """Export the event log to Parquet in the columnar layout the fast path reads."""
+    _utf8_directory(directory)
     with _reported_errors():
         columnar.export_target(directory)  # a folder it may not replace: refused before any work
         ledger = _ledger()

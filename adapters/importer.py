@@ -69,7 +69,7 @@ from arledger.domain.errors import (
 )
 from arledger.domain.money import Money, check_currency, parse_amount
 from arledger.domain.payment import plan_oldest_due_first
-from arledger.domain.rules import TERMS_DAYS_MAX
+from arledger.domain.rules import DATE_MAX, DATE_MIN, TERMS_DAYS_MAX
 
 from . import bulk, csv_output
 from .ledger import Ledger, Session
@@ -89,8 +89,8 @@ IMPORT_PROBLEMS_MAX: Final = 100
 """Problems kept for the report. Beyond this the file is plainly in the wrong shape; the report
 says how many more rows were bad instead of listing them all."""
 
-IMPORT_YEAR_MIN: Final = 1900
-IMPORT_YEAR_MAX: Final = 2199
+IMPORT_YEAR_MIN: Final = DATE_MIN.year
+IMPORT_YEAR_MAX: Final = DATE_MAX.year
 """Years a date in a file may have. Earlier or later is a mistyped year or a shifted column
 (an amount or serial number read as a date), not an invoice, due or payment date."""
 
@@ -803,10 +803,10 @@ def _open_customers(
     opening_lines: dict[int, str] = {}
     failed: dict[str, RowProblem] = {}
     for code, row in first_rows.items():
-        if session.customer(code) is not None:
-            continue
-        scratch = _scratch(session)
         try:
+            if session.customer(code) is not None:  # refuses a code that is not a key
+                continue
+            scratch = _scratch(session)
             terms_days = row.terms_days if isinstance(row, _InvoiceRow) else None
             events = scratch.open_account(
                 customer_code=code,

@@ -52,7 +52,17 @@ class InvalidCommandError(ArledgerError, ValueError):
 
 
 class InvalidDateError(InvalidCommandError):
-    """A date that is impossible in context, such as a due date before the issue date."""
+    """A date that is impossible in context, such as a due date before the issue date, or one
+    outside the dates the ledger accepts (``rules.DATE_MIN`` to ``rules.DATE_MAX``)."""
+
+
+class InvalidTextError(InvalidCommandError):
+    """Text that is not what its field accepts (``domain/text.py``): not Unicode scalar values,
+    control characters, invisible characters in a key, blank, padded or too long.
+
+    ``field`` names the argument; ``value`` is a printable escape of the text, never the text
+    itself, so the error can be printed and logged whatever the text held.
+    """
 
 
 class InvalidInstalmentScheduleError(InvalidCommandError):

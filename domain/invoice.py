@@ -48,6 +48,7 @@ from .rules import (
     TEXT_LENGTH_MAX,
     require_date,
     require_key,
+    require_person,
     require_positive,
     require_reason,
     require_recorded_at,
@@ -465,7 +466,7 @@ def approve_concession(
 ) -> list[Event]:
     """An explicit, approved reduction of the invoice (never an implicit edit)."""
     require_reason("reason", reason)
-    require_text("approver", approver)
+    require_person("approver", approver)
     require_recorded_at(recorded_at)
     _require_reducible(invoice, amount_minor, "concession")
     _require_not_before(invoice, "approved_on", approved_on, invoice.reduction_floor_on)
@@ -488,7 +489,7 @@ def write_off(
 ) -> list[Event]:
     """Write off whatever is open on the invoice as a bad debt."""
     require_reason("reason", reason)
-    require_text("approver", approver)
+    require_person("approver", approver)
     require_recorded_at(recorded_at)
     if invoice.is_written_off:
         raise InvoiceStateError(
@@ -523,7 +524,7 @@ def reinstate(
 ) -> list[Event]:
     """Undo a write-off: the written-off amount is due again."""
     require_reason("reason", reason)
-    require_text("approver", approver)
+    require_person("approver", approver)
     require_recorded_at(recorded_at)
     require_date("reinstated_on", reinstated_on)
     if not invoice.is_written_off:
@@ -665,6 +666,7 @@ def resolve_dispute(
 ) -> list[Event]:
     """Close a dispute. Upheld: a credit note for the upheld amount (default: all of it).
     Rejected: the amount returns to collection."""
+    require_key("dispute_reference", dispute_reference)
     require_reason("note", note)
     require_recorded_at(recorded_at)
     if not isinstance(outcome, DisputeOutcome):
