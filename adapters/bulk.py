@@ -46,6 +46,7 @@ from arledger.domain.events import Event
 
 from .bulk_encoding import Row, StateEncoder
 from .ledger import Ledger, Session
+from .store import quoted_identifier
 
 EVENTS_PER_BATCH: Final = 10_000
 """Events per transaction. Measured on two cores with 2,000 to 20,000: PostgreSQL is as fast at
@@ -309,8 +310,8 @@ def _selector(ledger: Ledger) -> Selector | None:
             marks = ",".join("?" * len(aggregate_ids))
             statement = (
                 "SELECT originator_id, originator_version, topic, state "
-                f"FROM {recorder.events_table_name} WHERE originator_id IN ({marks}) "
-                "ORDER BY originator_id, originator_version"
+                f"FROM {quoted_identifier(recorder.events_table_name)} "
+                f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version"
             )
             with recorder.datastore.transaction(commit=False) as cursor:
                 cursor.execute(statement, [i.hex for i in aggregate_ids])

@@ -8,7 +8,6 @@ data or a refused command) or 2 (bad usage or configuration), never with a trace
 
 from __future__ import annotations
 
-import csv
 import enum
 import io
 import itertools
@@ -21,7 +20,7 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, NoReturn
 
 import typer
 from eventsourcing.persistence import (
@@ -32,12 +31,18 @@ from eventsourcing.persistence import (
 from rich.console import Console
 from rich.table import Table
 
-from arledger.domain.errors import ArledgerError, ConfigurationError
+from arledger.domain.errors import (
+    ArledgerError,
+    ConfigurationError,
+    InvalidDateError,
+    RejectsPathError,
+)
 from arledger.domain.events import Event
 from arledger.domain.money import format_minor
+from arledger.domain.rules import require_date
 from arledger.projections import ageing, escalation, kpis, portfolio
 
-from . import columnar, generate
+from . import columnar, csv_output, generate
 from .bulk import Progress, progress_bar
 from .demo import DEMO_AS_OF, DEMO_SEED_DEFAULT, SEED_MAX, generate_demo, record_demo
 from .importer import (
@@ -46,12 +51,13 @@ from .importer import (
     ColumnMapping,
     ImportKind,
     ImportResult,
+    RejectsConflict,
     import_file,
     load_mapping,
     preset,
 )
 from .ledger import Ledger
-from .store import describe_store, store_env
+from .store import describe_store, first_line, is_driver_error, store_env
 
 EXIT_REFUSED: Final = 1
 """Bad data or a command the domain refused: nothing was recorded."""
@@ -83,17 +89,63 @@ class OutputFormat(enum.Enum):
     JSON = "json"
 
 
+def usage_error(message: str) -> NoReturn:
+    """End the command with a usage error: one line on stderr, exit code 2.
+
+    Used instead of ``typer.BadParameter``, which prints the usage and a framed box over several
+    lines: a script reading stderr gets one line per problem, as for every other refusal.
+    """
+    typer.echo(f"error: {_printable(message)}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _printable(message: str) -> str:
+    """``message`` with any lone surrogate it quotes spelled out, so that printing it cannot
+    fail (an import's message lists one bad row per line: its lines are kept)."""
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_CSV_RAW_OPTION: Final = typer.Option(
+    "--csv-raw",
+    help="Write CSV cells as they are. By default a cell beginning with = + - @, a tab or a "
+    "carriage return (and not a plain number such as -12.00) gets an apostrophe before it, so "
+    "that a spreadsheet shows it instead of evaluating it as a formula.",
+)
+
+
+def _check_csv_raw(csv_raw: bool, output_format: OutputFormat) -> None:
+    if csv_raw and output_format is not OutputFormat.CSV:
+        typer.echo("error: --csv-raw is for --format csv", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+
 def parse_iso_date(value: str | date) -> date:
-    """A date written as ISO YYYY-MM-DD; anything else is a usage error."""
+    """A date written as ISO YYYY-MM-DD, inside the dates the ledger accepts (``DATE_MIN`` to
+    ``DATE_MAX``); anything else is a usage error."""
     if isinstance(value, date):
-        return value
-    text = value.strip()
+        parsed = value
+    else:
+        text = value.strip()
+        try:
+            if not _ISO_DATE.fullmatch(text):
+                raise ValueError(text)
+            parsed = date.fromisoformat(text)
+        except ValueError:
+            usage_error(f"{value!r} is not a date in ISO form YYYY-MM-DD")
     try:
-        if not _ISO_DATE.fullmatch(text):
-            raise ValueError(text)
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date in ISO form YYYY-MM-DD") from None
+        return require_date("date", parsed)
+    except InvalidDateError as error:
+        usage_error(error.message)
+
+
+def _utf8_directory(directory: Path) -> Path:
+    """A folder for Parquet files: Arrow takes only paths that are UTF-8, and a name holding
+    other bytes (decoded by Python as lone surrogates) is refused before anything is written."""
+    try:
+        str(directory).encode("utf-8")
+    except UnicodeEncodeError:
+        usage_error(f"the folder {str(directory)!r} is not a UTF-8 path, which Parquet needs")
+    return directory
 
 
 def _stdout() -> Console:
@@ -113,10 +165,10 @@ def _reported_errors() -> Iterator[None]:
     try:
         yield
     except ConfigurationError as error:
-        typer.echo(f"error: {error.message}", err=True)
+        typer.echo(f"error: {_printable(error.message)}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     except ArledgerError as error:
-        typer.echo(f"error: {error.message}", err=True)
+        typer.echo(f"error: {_printable(error.message)}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
     except IntegrityError:
         typer.echo(
@@ -126,11 +178,18 @@ def _reported_errors() -> Iterator[None]:
         )
         raise typer.Exit(EXIT_REFUSED) from None
     except (PersistenceError, InfrastructureFactoryError) as error:
-        typer.echo(f"error: {_store_name()} cannot be used: {error}", err=True)
+        typer.echo(f"error: {_store_name()} cannot be used: {first_line(error)}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
     except OSError as error:
         # Files the command reads or writes (a folder that is a file, no permission, disk full).
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"error: {first_line(error)}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from None
+    except Exception as error:
+        # The store failing after it was opened (a server restarted, a disk error), on a
+        # connection of arledger's own: the driver's first line, not its traceback.
+        if not is_driver_error(error):
+            raise
+        typer.echo(f"error: {_store_name()} failed: {first_line(error)}", err=True)
         raise typer.Exit(EXIT_REFUSED) from None
 
 
@@ -284,14 +343,30 @@ def import_command(
         Path | None,
         typer.Option(
             "--rejects-to",
-            dir_okay=False,
             metavar="FILE",
-            help="Record the good rows and write each rejected row to this CSV file (line, "
+            help="Record the good rows and write each rejected row to this new CSV file (line, "
             "field, reason, then the row's cells) instead of recording nothing when a row is "
-            "bad. The file is written even when no row is rejected.",
+            "bad. The file is written even when no row is rejected. Never the store, the "
+            "imported file, a directory or an existing file.",
             show_default=False,
         ),
     ] = None,
+    overwrite_rejects: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite-rejects",
+            help="Let --rejects-to replace a rejects file an earlier import wrote (one whose "
+            "first line begins reject_line,reject_field,reject_reason); no other file.",
+        ),
+    ] = False,
+    csv_raw: Annotated[
+        bool,
+        typer.Option(
+            "--csv-raw",
+            help="Write the rejects file's cells as they are, not neutralised for spreadsheets "
+            "(see ageing --help).",
+        ),
+    ] = False,
 ) -> None:
     """Import invoices or payments from a CSV file, all rows or none.
 
@@ -301,12 +376,13 @@ def import_command(
     bank_reference, customer_code, amount, value_on, and optionally invoice_number (else the
     payment settles the payer's oldest due invoices first), currency, customer_name,
     collection_owner. New customers are opened from the file; importing a file again changes
-    nothing. Bad rows are listed with their line numbers and nothing is recorded; with
-    --rejects-to the good rows are recorded, the bad ones (and rows that depend on them) are
-    written to that file, and the exit code is 0.
+    nothing. Bad rows (a cell that cannot be read, a row with more or fewer cells than the
+    header) are listed with their line numbers and nothing is recorded; with --rejects-to the
+    good rows are recorded, the bad ones (and rows that depend on them) are written to that new
+    file, and the exit code is 0.
     """
     if (preset_name is None) == (mapping_file is None):
-        raise typer.BadParameter("give exactly one of --preset NAME or --mapping FILE")
+        usage_error("give exactly one of --preset NAME or --mapping FILE")
     with _reported_errors():
         mapping: ColumnMapping = (
             preset(preset_name) if preset_name is not None else load_mapping(_given(mapping_file))
@@ -316,9 +392,25 @@ def import_command(
         ledger = _ledger()
         # A refused file raises ImportRowError: its message lists every bad row by line.
         with progress_bar(_stderr(), f"Importing {file}") as progress:
-            result = import_file(
-                ledger, file, mapping, kind=kind, rejects_to=rejects_to, progress=progress
-            )
+            try:
+                result = import_file(
+                    ledger,
+                    file,
+                    mapping,
+                    kind=kind,
+                    rejects_to=rejects_to,
+                    rejects_overwrite=overwrite_rejects,
+                    rejects_raw=csv_raw,
+                    progress=progress,
+                )
+            except RejectsPathError as error:
+                hint = (
+                    " (--overwrite-rejects replaces a rejects file an earlier import wrote)"
+                    if error.details.get("conflict") is RejectsConflict.EXISTS
+                    else ""
+                )
+                typer.echo(f"error: {error.message}{hint}", err=True)
+                raise typer.Exit(EXIT_USAGE) from None
         _stdout().print(_import_summary(file, ledger.store_description, result))
         if rejects_to is not None and result.rejected:
             _report_rejects(rejects_to, result)
@@ -330,6 +422,19 @@ def _given(path: Path | None) -> Path:
 
 
 def _import_summary(file: Path, where: str, result: ImportResult) -> str:
+    return "\n".join(
+        [
+            _import_summary_line(file, where, result),
+            *(
+                f'Not imported: column {left.column} ("{left.value}" on {left.rows} of '
+                f"{result.rows} rows): {left.reason}."
+                for left in result.not_imported
+            ),
+        ]
+    )
+
+
+def _import_summary_line(file: Path, where: str, result: ImportResult) -> str:
     if result.already_recorded:
         return f"{file} is already recorded in {where}: nothing changed ({result.rows} rows)."
     kept = result.rows - result.rows_rejected
@@ -396,6 +501,7 @@ def ageing_command(
             show_default=False,
         ),
     ] = None,
+    csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
 ) -> None:
     """Print the ageing table: open receivables by days past due, per currency.
 
@@ -403,11 +509,12 @@ def ageing_command(
     current, 1-30, 31-60, 61-90, 91-120 and over 120 days past due; due on the as-of date counts
     as current), or the --edges given. Amounts are never added across currencies.
     """
+    _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
         edges_days = None if edges is None else parse_edges(edges)
         report = _ledger().ageing(as_of, grouping=by, edges_days=edges_days)
     if output_format is OutputFormat.CSV:
-        sys.stdout.write(ageing_csv(report))
+        sys.stdout.write(ageing_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
         sys.stdout.write(json.dumps(ageing_json(report), indent=2) + "\n")
     else:
@@ -435,11 +542,12 @@ def parse_edges(text: str) -> tuple[int, ...]:
     return days
 
 
-def ageing_csv(report: ageing.AgeingReport) -> str:
+def ageing_csv(report: ageing.AgeingReport, *, raw: bool = False) -> str:
     """One CSV line per row: as-of date, grouping, key, label, currency, buckets, open, the part
-    of it in open dispute, and the largest days past due."""
+    of it in open dispute, and the largest days past due. Cells are neutralised for
+    spreadsheets unless ``raw`` (``csv_output``)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_output.writer(buffer, raw=raw, lineterminator="\n")
     writer.writerow(
         [
             "as_of",
@@ -610,6 +718,7 @@ def kpis_command(
             "--format", help="A table for people, or CSV / JSON with exact decimal amounts."
         ),
     ] = OutputFormat.TABLE,
+    csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
 ) -> None:
     """Print the collection KPIs of a period, per currency: DSO (standard, countback, best
     possible), average days delinquent, CEI (total sales and monthly average), collection rate,
@@ -620,16 +729,18 @@ def kpis_command(
     """
     if as_of is not None:
         if start_on is not None or end_on is not None:
-            raise typer.BadParameter("give either --as-of or --from and --to, not both")
-        start_on, end_on = kpis.trailing_period(as_of, months)
+            usage_error("give either --as-of or --from and --to, not both")
+        with _reported_errors():
+            start_on, end_on = kpis.trailing_period(as_of, months)
     if start_on is None or end_on is None:
-        raise typer.BadParameter("give --from and --to, or --as-of")
+        usage_error("give --from and --to, or --as-of")
     if start_on > end_on:
-        raise typer.BadParameter(f"--from {start_on} is after --to {end_on}")
+        usage_error(f"--from {start_on} is after --to {end_on}")
+    _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
         report = _ledger().kpis(start_on, end_on, grouping=by.value)
     if output_format is OutputFormat.CSV:
-        sys.stdout.write(kpis_csv(report))
+        sys.stdout.write(kpis_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
         sys.stdout.write(json.dumps(kpis_json(report), indent=2) + "\n")
     else:
@@ -718,10 +829,11 @@ def kpi_columns(report: kpis.KpiReport) -> list[str]:
     ]
 
 
-def kpis_csv(report: kpis.KpiReport) -> str:
-    """One CSV line per row; a ratio with a zero denominator is an empty field."""
+def kpis_csv(report: kpis.KpiReport, *, raw: bool = False) -> str:
+    """One CSV line per row; a ratio with a zero denominator is an empty field. Cells are
+    neutralised for spreadsheets unless ``raw`` (``csv_output``)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_output.writer(buffer, raw=raw, lineterminator="\n")
     columns = kpi_columns(report)
     writer.writerow(columns)
     for row in report.rows:
@@ -986,6 +1098,8 @@ def generate_command(
     if out is GenerateOut.STORE and directory is not None:
         typer.echo("error: --directory is for --out parquet", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if directory is not None:
+        _utf8_directory(directory)
     with _reported_errors(), progress_bar(_stderr(), "Generating", unit="invoices") as progress:
         if directory is not None:
             rows = generate.generate_parquet(invoices, seed, directory, progress=progress)
@@ -1038,7 +1152,9 @@ def export_command(
     ] = columnar.PAGE_ROWS_DEFAULT,
 ) -> None:
     """Export the event log to Parquet in the columnar layout the fast path reads."""
+    _utf8_directory(directory)
     with _reported_errors():
+        columnar.export_target(directory)  # a folder it may not replace: refused before any work
         ledger = _ledger()
         head = ledger.recorder.max_notification_id() or 0
         with progress_bar(_stderr(), f"Exporting to {directory}") as progress:

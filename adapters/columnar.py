@@ -23,10 +23,15 @@ children.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import enum
+import errno
 import heapq
 import json
+import os
 import shutil
+import stat
+import sys
 import tempfile
 import types
 import typing
@@ -48,6 +53,11 @@ from arledger.domain.events import ALL_EVENTS, Event
 from arledger.domain.policy import EscalationPolicy
 
 from .serialization import CONVERTER
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no locks, and no partial is ever deleted
+    fcntl = None  # type: ignore[assignment]
 
 LAYOUT_VERSION: Final = 1
 PAGE_ROWS_DEFAULT: Final = 65_536
@@ -378,45 +388,231 @@ def _rows_of(
 
 # Parquet --------------------------------------------------------------------------------------
 
+PARTIAL_MARKER: Final = ".arledger-export"
+"""A file in every folder an export writes, and kept in the finished export: it marks the folder
+as arledger's (an abandoned partial export may be deleted only if it has one), and an export
+holds a lock on it (``flock``) for as long as it uses the folder, so that no other export
+deletes a partial that a live process is writing, or an old export that one is replacing. The
+lock dies with its process: a killed export's folder is free to clean."""
+
+_OURS: Final = frozenset(
+    {"manifest.json", PARTIAL_MARKER} | {f"{name}.parquet" for name in ("ids", *EVENT_CLASSES)}
+)
+"""Every name an export writes into its folder."""
+
+EXPORT_FILE_MODE: Final = 0o600
+"""The files of a new export: the whole ledger in plaintext, so its owner's only. The files
+of an export that replaces another take the mode the other's manifest had."""
+
 
 class ExportDirectoryError(ArledgerError, ValueError):
-    """A folder an export may not replace: a file, or a folder holding something else."""
+    """A folder an export may not replace: a file, the working folder, or a folder holding
+    something else."""
 
 
-def _replaceable(directory: Path) -> None:
+def export_target(directory: Path) -> Path:
+    """The folder an export to ``directory`` replaces, checked before any work is done.
+
+    A symbolic link is followed (the link stays, the folder it names is replaced): the new
+    export is written beside that folder, on its file system, and renamed into its place.
+    The working folder and its ancestors are refused: replacing a folder means renaming it
+    away, which cannot be done to the one a process works in (``export .`` used to do the
+    whole export and then fail).
+    """
+    target = Path(os.path.realpath(directory))
+    working = Path.cwd().resolve()
+    if target == working or target in working.parents:
+        raise ExportDirectoryError(
+            f"{directory} is the working folder or holds it: an export replaces its folder, "
+            "so name a folder of its own (for example export/); nothing was written",
+            directory=str(directory),
+        )
+    _replaceable(target, shown=directory)
+    return target
+
+
+def _replaceable(directory: Path, *, shown: Path | None = None) -> None:
     """Refuse to replace anything but a finished or unfinished export of ours, or nothing."""
+    name = shown if shown is not None else directory
     if not directory.exists():
         return
     if not directory.is_dir():
-        raise ExportDirectoryError(f"{directory} is a file, not a folder", directory=str(directory))
+        raise ExportDirectoryError(f"{name} is a file, not a folder", directory=str(name))
     entries = {entry.name for entry in directory.iterdir()}
-    ours = {"manifest.json"} | {f"{name}.parquet" for name in ("ids", *EVENT_CLASSES)}
-    if entries - ours:
+    if entries - _OURS:
         raise ExportDirectoryError(
-            f"{directory} holds files that are not an arledger export "
-            f"({', '.join(sorted(entries - ours)[:3])}...); nothing was written: "
+            f"{name} holds files that are not an arledger export "
+            f"({', '.join(sorted(entries - _OURS)[:3])}...); nothing was written: "
             "choose a new or empty folder",
-            directory=str(directory),
+            directory=str(name),
         )
+
+
+def _lock(path: Path, *, wait: bool) -> int | None:
+    """A descriptor of ``path`` holding its exclusive lock; None if another process holds it
+    (``wait`` False) or the lock cannot be taken here (no ``flock``)."""
+    if fcntl is None:
+        return None
+    descriptor = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _new_marker(folder: Path) -> int | None:
+    """Create the folder's marker with its lock already held: written under another name,
+    locked, then renamed (a rename keeps the file and its lock), so that no cleaner ever sees
+    the marker unlocked while this process lives."""
+    staged = folder / f"{PARTIAL_MARKER}.new"
+    descriptor = os.open(staged, os.O_RDWR | os.O_CREAT | os.O_EXCL, EXPORT_FILE_MODE)
+    try:
+        if fcntl is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        os.rename(staged, folder / PARTIAL_MARKER)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _lock_export(folder: Path) -> int | None:
+    """Lock an existing export (or empty folder) that is about to be replaced, creating its
+    marker if it has none; waits while another export replaces it. Checked after locking that
+    the marker is still the folder's (another export may have swapped it away meanwhile)."""
+    marker = folder / PARTIAL_MARKER
+    while True:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(marker, os.O_RDWR | os.O_CREAT | os.O_EXCL, EXPORT_FILE_MODE))
+        descriptor = _lock(marker, wait=True)
+        if descriptor is None:
+            return None
+        try:
+            current = os.stat(marker, follow_symlinks=False)
+        except FileNotFoundError:
+            current = None
+        held = os.fstat(descriptor)
+        if current is not None and (current.st_dev, current.st_ino) == (
+            held.st_dev,
+            held.st_ino,
+        ):
+            return descriptor
+        os.close(descriptor)
+
+
+def _release(descriptor: int | None) -> None:
+    if descriptor is not None:
+        os.close(descriptor)
+
+
+def _remove_abandoned_partials(target: Path) -> None:
+    """Delete the partial exports (``.<name>.partial-*``) of earlier exports to ``target`` that
+    were killed or cut short: only folders holding an export's files and nothing else, with a
+    marker no live export holds locked. Anything else named so is left as it is."""
+    if fcntl is None:
+        return  # no way to tell a live export's folder from an abandoned one: keep them all
+    prefix = f".{target.name}.partial-"
+    for folder in target.parent.iterdir():
+        if not folder.name.startswith(prefix):
+            continue
+        try:
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            names = {entry.name for entry in folder.iterdir()}
+            if PARTIAL_MARKER not in names or names - _OURS:
+                continue
+            descriptor = _lock(folder / PARTIAL_MARKER, wait=False)
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if descriptor is None:
+            continue  # a live export is writing it, or replacing the export it holds
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(descriptor)
+
+
+def _fsync(path: Path) -> None:
+    """Force a file's or a folder's content (a folder's: its entries) to the disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+RENAME_EXCHANGE: Final = 2
+"""renameat2's flag swapping two existing entries atomically (Linux 3.15+)."""
+AT_FDCWD: Final = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two folders in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where
+    the system or file system cannot, and the caller falls back to two renames."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False  # a C library without renameat2 (glibc before 2.28, musl before 1.2.?)
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    renameat2.restype = ctypes.c_int
+    if renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE):
+        number = ctypes.get_errno()
+        if number in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            return False
+        raise OSError(number, os.strerror(number), str(first), None, str(second))
+    return True
 
 
 class ParquetSink:
     """Writes pages to a directory of Parquet files (one per class, row group per page).
 
-    The files are written into a hidden folder beside ``directory`` and swapped in by renames
-    only when ``close`` has finished them: an export that fails or is killed leaves the previous
-    export as it was (and, at worst, a hidden ``.<name>.partial-*`` folder). Only a folder that
-    is empty or holds an earlier export is replaced; anything else is refused before writing.
+    The files are written into a hidden folder beside ``directory`` (``.<name>.partial-*``)
+    and swapped in only when ``close`` has finished them: an export that fails or is killed
+    leaves the previous export as it was. Only a folder that is empty or holds an earlier
+    export is replaced; anything else, and the working folder, are refused before writing. A
+    symbolic link is followed: the folder it names is replaced and the link kept.
+
+    Safety, in order: the next export deletes partial folders that killed exports left (see
+    ``PARTIAL_MARKER``: never one a live export holds, never a folder holding anything else);
+    every file is synced, then the manifest (written last: a folder without one is refused on
+    read), then the folder; the swap is one atomic exchange of the two folders where Linux
+    offers it (``renameat2``), else two renames with a moment between them when ``directory``
+    does not exist (a reader then finds nothing, never a mix; an export killed there leaves
+    the new export complete in ``.<name>.partial-*`` and the old one in
+    ``.<name>.partial-*.previous``, both deleted by the next export); then the parent folder
+    is synced, and the old export deleted. The folder keeps the mode it had (a new one is its
+    owner's only) and the files the mode the old manifest had (new: 0600).
     Used as a context manager, it closes on success and aborts on an error.
     """
 
     def __init__(self, directory: Path) -> None:
-        _replaceable(directory)
+        target = export_target(directory)
         self.directory = directory
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        self.partial = Path(
-            tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent)
-        )
+        self.target = target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_partials(target)
+        manifest = target / "manifest.json"
+        self.file_mode = stat.S_IMODE(manifest.stat().st_mode) if manifest.exists() else None
+        self.partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        try:
+            self._marker: int | None = _new_marker(self.partial)
+        except BaseException:
+            shutil.rmtree(self.partial, ignore_errors=True)
+            raise
         self._writers: dict[str, pq.ParquetWriter] = {}
         self.rows: dict[str, int] = {}
 
@@ -429,45 +625,104 @@ class ParquetSink:
         else:
             self.abort()
 
+    def _new_file(self, name: str) -> Path:
+        """An empty file of the export, created with its mode (writers then truncate it)."""
+        path = self.partial / name
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, EXPORT_FILE_MODE))
+        if self.file_mode is not None:
+            path.chmod(self.file_mode)
+        return path
+
     def __call__(self, name: str, batch: pa.RecordBatch) -> None:
         writer = self._writers.get(name)
         if writer is None:
             writer = self._writers[name] = pq.ParquetWriter(
-                self.partial / f"{name}.parquet", batch.schema, compression="zstd"
+                self._new_file(f"{name}.parquet"), batch.schema, compression="zstd"
             )
         writer.write_batch(batch, row_group_size=max(batch.num_rows, 1))
         self.rows[name] = self.rows.get(name, 0) + batch.num_rows
 
     def close(self) -> None:
         """Finish the files and put them in place of ``directory``."""
-        for writer in self._writers.values():
-            writer.close()
-        if "ids" not in self.rows:
-            pq.write_table(
-                pa.table({"id": pa.array([], pa.binary(16))}, schema=IDS_SCHEMA),
-                self.partial / "ids.parquet",
+        try:
+            for writer in self._writers.values():
+                writer.close()
+            if "ids" not in self.rows:
+                pq.write_table(
+                    pa.table({"id": pa.array([], pa.binary(16))}, schema=IDS_SCHEMA),
+                    self._new_file("ids.parquet"),
+                )
+                self.rows["ids"] = 0
+            for name in self.rows:
+                _fsync(self.partial / f"{name}.parquet")
+            # Written last: a directory without a manifest is an export that did not finish.
+            manifest = self._new_file("manifest.json")
+            manifest.write_text(
+                json.dumps({"layout": LAYOUT_VERSION, "rows": self.rows}, indent=2, sort_keys=True)
             )
-            self.rows["ids"] = 0
-        # Written last: a directory without a manifest is an export that did not finish.
-        (self.partial / "manifest.json").write_text(
-            json.dumps({"layout": LAYOUT_VERSION, "rows": self.rows}, indent=2, sort_keys=True)
+            _fsync(manifest)
+            _fsync(self.partial)
+            self._swap()
+        except BaseException:
+            self.abort()
+            raise
+        _release(self._marker)
+        self._marker = None
+
+    def _swap(self) -> None:
+        target, partial = self.target, self.partial
+        for _attempt in range(SWAP_ATTEMPTS_MAX):
+            if not target.exists():
+                try:
+                    # Replaces nothing, or an empty folder that appeared meanwhile.
+                    partial.rename(target)
+                except OSError as error:
+                    if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise
+                    continue  # another export put one there first: replace it as below
+                _fsync(target.parent)
+                return
+            previous_lock = _lock_export(target)
+            try:
+                _replaceable(target, shown=self.directory)  # nothing else appeared meanwhile
+                partial.chmod(stat.S_IMODE(target.stat().st_mode))
+                if _exchange(partial, target):
+                    old = partial  # the exchanged name now holds the old export
+                else:
+                    old = partial.with_name(f"{partial.name}.previous")
+                    target.rename(old)
+                    try:
+                        partial.rename(target)
+                    except BaseException:
+                        old.rename(target)  # the old export back where it was
+                        raise
+                _fsync(target.parent)
+                # The old export, still locked against cleaners; its deletion failing leaves
+                # a folder the next export deletes, not a failed export.
+                shutil.rmtree(old, ignore_errors=True)
+            finally:
+                _release(previous_lock)
+            return
+        raise ExportDirectoryError(
+            f"{self.directory} kept changing while the export was put in its place; "
+            "nothing was replaced",
+            directory=str(self.directory),
         )
-        _replaceable(self.directory)  # still: nothing else appeared there meanwhile
-        previous = None
-        if self.directory.exists():
-            previous = self.directory.rename(
-                self.directory.parent / f"{self.partial.name}.previous"
-            )
-        self.partial.rename(self.directory)
-        if previous is not None:
-            shutil.rmtree(previous)
 
     def abort(self) -> None:
         """Drop what was written; ``directory`` stays as it was."""
         for writer in self._writers.values():
             with contextlib.suppress(Exception):
                 writer.close()
+        # What the partial's name holds: this export's files, or after an exchange the old
+        # export it replaced.
         shutil.rmtree(self.partial, ignore_errors=True)
+        _release(self._marker)
+        self._marker = None
+
+
+SWAP_ATTEMPTS_MAX: Final = 3
+"""Swaps tried when other exports to the same folder keep replacing it at the same moment."""
 
 
 def write_parquet(

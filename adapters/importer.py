@@ -13,12 +13,20 @@ records nothing new. The write goes in batches of whole rows, one transaction ea
 (``arledger.adapters.bulk``): a write cut short (a crash, a conflict) leaves whole rows, and
 importing the file again records exactly the rest.
 
+A row must have exactly one cell per header column, and the header must name each column once:
+otherwise no cell can be trusted to be in its column (an unquoted 1,000.00 is two cells).
+
 Opt-in (``rejects_to``): the good rows are recorded and every rejected row is written to a CSV
 file with its line, field and reason before its original cells. Nothing of a rejected row is
 recorded: each row is decided on a scratch copy of the session that is merged only when all of
 the row's commands succeed, a row that repeats the key of a rejected row or belongs to a customer
 whose account could not be opened is rejected too, and a customer is opened only from rows that
-are kept.
+are kept. The rejects file never replaces anything but an earlier rejects file, and that only
+when asked (``check_rejects_path``); it is written aside and renamed when complete, its cells
+neutralised for spreadsheets (``csv_output``), which reading it back undoes.
+
+Columns a preset knows and does not import (``ColumnMapping.not_imported``: the IBM sample's
+Disputed flag) are counted and reported in the result, never dropped in silence.
 """
 
 from __future__ import annotations
@@ -26,9 +34,13 @@ from __future__ import annotations
 import copy
 import csv
 import enum
+import errno
 import io
 import json
+import os
 import re
+import stat
+import tempfile
 from collections import ChainMap
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -53,12 +65,13 @@ from arledger.domain.errors import (
     MoneyError,
     OverAllocationError,
     PaymentNotFoundError,
+    RejectsPathError,
 )
 from arledger.domain.money import Money, check_currency, parse_amount
 from arledger.domain.payment import plan_oldest_due_first
-from arledger.domain.rules import TERMS_DAYS_MAX
+from arledger.domain.rules import DATE_MAX, DATE_MIN, TERMS_DAYS_MAX
 
-from . import bulk
+from . import bulk, csv_output
 from .ledger import Ledger, Session
 
 IMPORT_ROWS_MAX: Final = 100_000
@@ -76,8 +89,8 @@ IMPORT_PROBLEMS_MAX: Final = 100
 """Problems kept for the report. Beyond this the file is plainly in the wrong shape; the report
 says how many more rows were bad instead of listing them all."""
 
-IMPORT_YEAR_MIN: Final = 1900
-IMPORT_YEAR_MAX: Final = 2199
+IMPORT_YEAR_MIN: Final = DATE_MIN.year
+IMPORT_YEAR_MAX: Final = DATE_MAX.year
 """Years a date in a file may have. Earlier or later is a mistyped year or a shifted column
 (an amount or serial number read as a date), not an invoice, due or payment date."""
 
@@ -93,6 +106,32 @@ DEFAULT_OWNER: Final = "unassigned"
 REJECT_COLUMNS: Final = ("reject_line", "reject_field", "reject_reason")
 """Leading columns of a rejects file, before the row's original cells. Named so that they cannot
 be taken for a column of the export: the same mapping reads the corrected rejects file."""
+
+
+REJECTS_HEAD_BYTES_MAX: Final = 64 * 1024
+"""Bytes read from the start of an existing file to tell whether it is a rejects file."""
+
+SQLITE_SIDECARS: Final = ("", "-wal", "-shm", "-journal")
+"""Suffixes of the files SQLite keeps for a store: the rejects may go to none of them."""
+
+
+def is_rejects_header(cells: Sequence[str]) -> bool:
+    """Whether a CSV header is that of a rejects file arledger wrote."""
+    return tuple(cells[: len(REJECT_COLUMNS)]) == REJECT_COLUMNS
+
+
+class RejectsConflict(enum.Enum):
+    """Why the rejected rows of an import cannot be written to a path."""
+
+    INPUT = "it is the imported file"
+    STORE = "it is a file of the ledger's store"
+    DIRECTORY = "it is a directory"
+    NO_DIRECTORY = "its directory does not exist"
+    EXISTS = "it exists; write the rejects to a new file"
+    NOT_REJECTS = (
+        "it exists and is not a rejects file arledger wrote (its first line does not begin "
+        "with reject_line,reject_field,reject_reason), so it is not replaced"
+    )
 
 
 class ImportKind(enum.Enum):
@@ -145,6 +184,23 @@ def _to_columns(columns: Mapping[str, str]) -> dict[str, str]:
     return dict(columns)
 
 
+@attrs.frozen(kw_only=True)
+class ColumnNotImported:
+    """A column of a known export that the ledger does not import, and why.
+
+    The rows whose cell is ``value`` (ignoring case) are counted on each import and reported
+    with ``reason``, so that what a file says and the ledger leaves out is said, not silent.
+    """
+
+    column: str
+    value: str
+    reason: str
+
+
+def _to_not_imported(columns: Sequence[ColumnNotImported]) -> tuple[ColumnNotImported, ...]:
+    return tuple(columns)
+
+
 def _check_fixed_currency(_instance: object, _attribute: object, currency: str | None) -> None:
     if currency is not None:
         check_currency(currency)
@@ -162,6 +218,9 @@ class ColumnMapping:
     columns: Mapping[str, str] = attrs.field(converter=_to_columns, validator=_check_columns)
     date_format: str = "%Y-%m-%d"
     currency: str | None = attrs.field(default=None, validator=_check_fixed_currency)
+    not_imported: tuple[ColumnNotImported, ...] = attrs.field(
+        default=(), converter=_to_not_imported
+    )
 
     def require_fields(self, kind: ImportKind) -> None:
         """Raise ``ConfigurationError`` unless every field ``kind`` needs is mapped."""
@@ -199,6 +258,20 @@ PRESETS: Final[dict[str, ColumnMapping]] = {
             "settled_on": "SettledDate",
         },
         date_format="%m/%d/%Y",
+        # Disputed is a Yes/No flag. The ledger records a dispute with the amount in dispute,
+        # the date it was opened, a reason and, once resolved, its date and outcome (upheld
+        # with a credit note, or rejected); the file has none of these, and every invoice in
+        # it is settled in full. Any mapping (the whole amount, disputed from issue to
+        # settlement, rejected) would invent facts, so the flag is counted and reported.
+        not_imported=(
+            ColumnNotImported(
+                column="Disputed",
+                value="Yes",
+                reason="the file flags disputes without the amount, dates and outcome a "
+                "dispute is recorded with, so none is recorded and 'of which disputed' leaves "
+                "these invoices out; record them with Ledger.open_dispute if needed",
+            ),
+        ),
     ),
 }
 
@@ -272,6 +345,16 @@ def _file_error(path: Path, line: int, field: str, reason: str) -> ImportRowErro
 
 
 @attrs.frozen(kw_only=True)
+class NotImportedRows:
+    """A column the import left out (``ColumnNotImported``) and how many rows held ``value``."""
+
+    column: str
+    value: str
+    reason: str
+    rows: int
+
+
+@attrs.frozen(kw_only=True)
 class ImportResult:
     """What an import recorded. All zero when the file was already imported.
 
@@ -286,6 +369,9 @@ class ImportResult:
     payments_received: int
     events_recorded: int
     rejected: tuple[RowProblem, ...] = ()
+    not_imported: tuple[NotImportedRows, ...] = ()
+    """The mapping's columns not imported that some rows had a value in (whatever was recorded,
+    even when the file was already recorded)."""
 
     @property
     def rows_rejected(self) -> int:
@@ -369,10 +455,16 @@ def _read_rows(path: Path, mapping: ColumnMapping) -> tuple[list[str], list[_Row
     header_record = next(records, None)
     if header_record is None:
         raise _file_error(path, 1, "header", "the file is empty; expected a header line")
-    header = [name.strip() for name in header_record[1]]
+    header_cells = header_record[1]
+    # A rejects file was written neutralised for spreadsheets: read back the cells as they were.
+    restoring = is_rejects_header(header_cells)
+    if restoring:
+        header_cells = [csv_output.restore(cell) for cell in header_cells]
+    header = [name.strip() for name in header_cells]
     undecoded = _undecoded(header, header)
     if undecoded is not None:
         raise _file_error(path, 1, "encoding", undecoded)
+    _check_header_names(path, header)
     positions: dict[str, int] = {}
     for field, column in mapping.columns.items():
         if column not in header:
@@ -384,7 +476,8 @@ def _read_rows(path: Path, mapping: ColumnMapping) -> tuple[list[str], list[_Row
             )
         positions[field] = header.index(column)
     rows: list[_Row] = []
-    for line, cells in records:
+    for line, record in records:
+        cells = [csv_output.restore(cell) for cell in record] if restoring else record
         if not any(cell.strip() for cell in cells):
             continue  # blank lines, such as a trailing one, carry nothing
         if len(rows) == IMPORT_ROWS_MAX:
@@ -405,6 +498,22 @@ def _read_rows(path: Path, mapping: ColumnMapping) -> tuple[list[str], list[_Row
             )
         )
     return header, rows
+
+
+def _check_header_names(path: Path, header: Sequence[str]) -> None:
+    """Refuse a header naming two columns alike: a mapping could not say which one it means,
+    and a corrected rejects file could not be read back."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise _file_error(
+                path,
+                1,
+                "header",
+                f"column {name!r} is named twice (columns {seen[name]} and {position}); "
+                "give each column its own name",
+            )
+        seen[name] = position
 
 
 # Parsing rows ---------------------------------------------------------------------------------
@@ -447,6 +556,9 @@ class _PaymentRow:
     invoice_number: str | None
 
 
+_ASCII_DIGITS: Final = re.compile("[0-9]+")
+
+
 class _CellReader:
     """Reads typed values out of one row, each failure naming its field."""
 
@@ -473,6 +585,11 @@ class _CellReader:
         value = self.required(field) if required else self.text(field)
         if value is None:
             return None
+        # strptime reads any script's digits where the format has a number (2024-01-1 followed by
+        # an Arabic-Indic zero is 10 January); a date is written with 0-9, whatever letters its
+        # format has (such as %Y年%m月%d日).
+        if any(character.isdigit() and not character.isascii() for character in value):
+            raise _CellError(field, f"{value!r} has digits other than 0-9")
         try:
             parsed = datetime.strptime(value, self.mapping.date_format).date()
         except ValueError:
@@ -511,9 +628,11 @@ class _CellReader:
         value = self.text(field)
         if value is None:
             return None
-        if not value.isdigit() or int(value) > TERMS_DAYS_MAX:
+        # Only the digits 0-9: str.isdigit() is also true for superscripts and circled digits
+        # (which int() cannot read) and for other scripts' digits (which it reads).
+        if _ASCII_DIGITS.fullmatch(value) is None or int(value) > TERMS_DAYS_MAX:
             raise _CellError(
-                field, f"{value!r} is not a whole number of days up to {TERMS_DAYS_MAX}"
+                field, f"{value!r} is not a whole number of days (0-9) up to {TERMS_DAYS_MAX}"
             )
         return int(value)
 
@@ -684,10 +803,10 @@ def _open_customers(
     opening_lines: dict[int, str] = {}
     failed: dict[str, RowProblem] = {}
     for code, row in first_rows.items():
-        if session.customer(code) is not None:
-            continue
-        scratch = _scratch(session)
         try:
+            if session.customer(code) is not None:  # refuses a code that is not a key
+                continue
+            scratch = _scratch(session)
             terms_days = row.terms_days if isinstance(row, _InvoiceRow) else None
             events = scratch.open_account(
                 customer_code=code,
@@ -918,6 +1037,19 @@ def _decide(
 def _parse_row(
     raw: _Row, header: Sequence[str], mapping: ColumnMapping, currency: str, kind: ImportKind
 ) -> _InvoiceRow | _PaymentRow:
+    # A row with more cells than the header has a cell split in two (1,000.00 unquoted) and
+    # its later cells shifted; one with fewer has lost some. Either way no cell can be trusted
+    # to be in its column.
+    if len(raw.record) != len(header):
+        hint = (
+            "a value holding a comma, such as 1,000.00, must be in double quotes"
+            if len(raw.record) > len(header)
+            else "give every column a cell, an empty one if need be"
+        )
+        raise _CellError(
+            "row",
+            f"{len(raw.record)} cells but the header has {len(header)} columns ({hint})",
+        )
     undecoded = _undecoded(raw.record, header)
     if undecoded is not None:
         raise _CellError("encoding", undecoded)
@@ -925,9 +1057,41 @@ def _parse_row(
     return _parse_invoice(reader) if kind is ImportKind.INVOICES else _parse_payment(reader)
 
 
+def _count_not_imported(
+    mapping: ColumnMapping, header: Sequence[str], rows: Sequence[_Row]
+) -> tuple[NotImportedRows, ...]:
+    """The mapping's columns not imported, with the rows holding their value (when any do)."""
+    counted = []
+    for column in mapping.not_imported:
+        if column.column not in header:
+            continue
+        position = header.index(column.column)
+        value = column.value.casefold()
+        holding = sum(
+            1
+            for row in rows
+            if position < len(row.record) and row.record[position].strip().casefold() == value
+        )
+        if holding:
+            counted.append(
+                NotImportedRows(
+                    column=column.column, value=column.value, reason=column.reason, rows=holding
+                )
+            )
+    return tuple(counted)
+
+
 def _rows_error(path: Path, rejected: Mapping[int, RowProblem]) -> ImportRowError:
     """The error for a file with bad rows: the first ``IMPORT_PROBLEMS_MAX`` in file order."""
     shown = [rejected[line] for line in sorted(rejected)[:IMPORT_PROBLEMS_MAX]]
+    if len(rejected) == 1:
+        # One problem, one line, as a problem with the whole file is reported.
+        return ImportRowError(
+            f"{path}: {shown[0]}; nothing was recorded",
+            path=str(path),
+            problems=tuple(shown),
+            problems_total=1,
+        )
     more = len(rejected) - len(shown)
     summary = f"{path}: {len(rejected)} problem(s); nothing was recorded"
     lines = [summary, *(f"  {problem}" for problem in shown)]
@@ -941,28 +1105,156 @@ def _rows_error(path: Path, rejected: Mapping[int, RowProblem]) -> ImportRowErro
     )
 
 
+def _rejects_refused(path: Path, conflict: RejectsConflict) -> RejectsPathError:
+    return RejectsPathError(
+        f"the rejected rows cannot be written to {path}: {conflict.value}; nothing was recorded",
+        path=str(path),
+        conflict=conflict,
+    )
+
+
+def _store_paths(ledger: Ledger) -> list[Path]:
+    """The files of the ledger's store, when it is a SQLite file."""
+    settings = ledger.store_settings
+    if not settings.get("PERSISTENCE_MODULE", "").endswith("sqlite"):
+        return []
+    name = settings.get("SQLITE_DBNAME", "")
+    if name.startswith("file:"):  # a URI: file:path?options
+        name = name.removeprefix("file:").split("?", 1)[0]
+    if not name or name == ":memory:" or "mode=memory" in settings.get("SQLITE_DBNAME", ""):
+        return []
+    return [Path(name + suffix) for suffix in SQLITE_SIDECARS]
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    if one.resolve() == other.resolve():
+        return True
+    try:
+        return os.path.samefile(one, other)  # hard links, bind mounts
+    except OSError:
+        return False  # one of them does not exist
+
+
+def _is_rejects_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file whose first line is a rejects file's header."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False  # a link, a device, a pipe: never read nor replaced
+        with path.open("rb") as file:
+            head = file.read(REJECTS_HEAD_BYTES_MAX)
+    except OSError:
+        return False
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")
+    try:
+        first = next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error:
+        return False
+    return is_rejects_header(first)
+
+
+def check_rejects_path(
+    ledger: Ledger, rejects_to: Path, imported: Path, *, overwrite: bool = False
+) -> None:
+    """Refuse a path the rejected rows of importing ``imported`` must not be written to.
+
+    Never the imported file, a file of the ledger's store, or a directory; an existing file
+    only with ``overwrite`` and only when it is a rejects file arledger wrote.
+
+    Raises:
+        RejectsPathError: with ``conflict``, a ``RejectsConflict``.
+    """
+    if _same_file(rejects_to, imported):
+        raise _rejects_refused(rejects_to, RejectsConflict.INPUT)
+    if any(_same_file(rejects_to, store) for store in _store_paths(ledger)):
+        raise _rejects_refused(rejects_to, RejectsConflict.STORE)
+    if rejects_to.is_dir():
+        raise _rejects_refused(rejects_to, RejectsConflict.DIRECTORY)
+    if not rejects_to.parent.is_dir():
+        raise _rejects_refused(rejects_to, RejectsConflict.NO_DIRECTORY)
+    if os.path.lexists(rejects_to):
+        if not overwrite:
+            raise _rejects_refused(rejects_to, RejectsConflict.EXISTS)
+        if not _is_rejects_file(rejects_to):
+            raise _rejects_refused(rejects_to, RejectsConflict.NOT_REJECTS)
+
+
 def _write_rejects(
-    path: Path, header: Sequence[str], rows: Sequence[_Row], rejected: Mapping[int, RowProblem]
+    path: Path,
+    header: Sequence[str],
+    rows: Sequence[_Row],
+    rejected: Mapping[int, RowProblem],
+    *,
+    overwrite: bool,
+    raw: bool = False,
 ) -> None:
     """Write each rejected row, in file order: line, field and reason, then its original cells.
 
     Every rejected row is written, however many: unlike the error report, this file is the
-    record of what was left out.
+    record of what was left out. The file is written aside (mode 0600) and renamed into place
+    when complete, so a write cut short leaves no half file and an earlier rejects file as it
+    was. A file that appeared at ``path`` since ``check_rejects_path`` is never replaced; a
+    replaced rejects file keeps its mode. Cells are neutralised for spreadsheets unless ``raw``
+    (``csv_output``); the importer restores them when it reads the file back.
     """
-    records = {row.line: row.record for row in rows}
+    # The rejects of a rejects file take its rows' cells without their old line, field and
+    # reason: the new file has the columns of the first and reads back with the same mapping.
+    skip = len(REJECT_COLUMNS) if is_rejects_header(header) else 0
+    records = {row.line: row.record[skip:] for row in rows}
     try:
-        with path.open("w", encoding="utf-8", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow([*REJECT_COLUMNS, *header])
+        # mkstemp creates the file readable and writable by its owner only: rejected rows are
+        # customers' data.
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    except OSError as error:
+        raise _rejects_unwritable(path, error) from None
+    partial = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            writer = csv_output.writer(file, raw=raw)
+            writer.writerow([*REJECT_COLUMNS, *header[skip:]])
             for line in sorted(rejected):
                 problem = rejected[line]
                 cells = [_printable(cell) for cell in records[line]]
                 writer.writerow([line, problem.field, problem.reason, *cells])
+            file.flush()
+            os.fsync(file.fileno())
+        _put_in_place(partial, path, overwrite=overwrite)
     except OSError as error:
-        raise ConfigurationError(
-            f"cannot write the rejected rows to {path}: {error.strerror}; nothing was recorded",
-            path=str(path),
-        ) from None
+        raise _rejects_unwritable(path, error) from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _put_in_place(partial: Path, path: Path, *, overwrite: bool) -> None:
+    if overwrite and os.path.lexists(path):
+        if not _is_rejects_file(path):
+            raise _rejects_refused(path, RejectsConflict.NOT_REJECTS)
+        os.chmod(partial, stat.S_IMODE(path.stat().st_mode))
+        os.replace(partial, path)
+        return
+    try:
+        # A hard link is made only where nothing is: unlike a rename, it never replaces a file
+        # that appeared since the path was checked.
+        os.link(partial, path)
+    except FileExistsError:
+        raise _rejects_refused(path, RejectsConflict.EXISTS) from None
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        if os.path.lexists(path):
+            raise _rejects_refused(path, RejectsConflict.EXISTS) from None
+        os.replace(partial, path)
+
+
+_NO_HARD_LINKS: Final = frozenset({errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP})
+"""What ``os.link`` raises on file systems without hard links (FAT, some network shares)."""
+
+
+def _rejects_unwritable(path: Path, error: OSError) -> ConfigurationError:
+    return ConfigurationError(
+        f"cannot write the rejected rows to {path}: {error.strerror or error}; nothing was "
+        "recorded",
+        path=str(path),
+    )
 
 
 # The import -----------------------------------------------------------------------------------
@@ -976,6 +1268,8 @@ def import_file(
     kind: ImportKind = ImportKind.INVOICES,
     currency: str = DEFAULT_CURRENCY,
     rejects_to: Path | None = None,
+    rejects_overwrite: bool = False,
+    rejects_raw: bool = False,
     progress: bulk.Progress | None = None,
 ) -> ImportResult:
     """Import every row of ``path``, or nothing (written in batches of whole rows).
@@ -983,23 +1277,28 @@ def import_file(
     ``currency`` is used for rows when the mapping has neither a currency column nor a fixed
     currency. With ``rejects_to``, the good rows are recorded instead and every rejected row is
     written to that CSV file (line, field and reason, then the row's cells); the file is written,
-    possibly with no rows, before anything is recorded. ``progress(events written, events to
-    write)`` is called after each batch (see ``bulk.write_pending``).
+    possibly with no rows, before anything is recorded. It must be a new file, or with
+    ``rejects_overwrite`` a rejects file an earlier import wrote (see ``check_rejects_path``,
+    checked before anything else); its cells are neutralised for spreadsheets unless
+    ``rejects_raw`` (``csv_output``). ``progress(events written, events to write)`` is called
+    after each batch (see ``bulk.write_pending``).
 
     Raises:
-        ConfigurationError: the mapping does not fit ``kind``, or ``rejects_to`` is ``path``
-            or cannot be written. Nothing was recorded.
+        RejectsPathError: ``rejects_to`` is the imported file, a file of the store, a
+            directory, or a file that exists (and, with ``rejects_overwrite``, is not a rejects
+            file). Nothing was recorded.
+        ConfigurationError: the mapping does not fit ``kind``, or ``rejects_to`` cannot be
+            written. Nothing was recorded.
         ImportRowError: the file cannot be read as CSV with the mapped header, or (without
             ``rejects_to``) some rows are invalid; ``problems`` lists each (line, field,
             reason). Nothing was recorded.
     """
     mapping.require_fields(kind)
     check_currency(currency)
-    if rejects_to is not None and rejects_to.resolve() == path.resolve():
-        raise ConfigurationError(
-            f"the rejected rows cannot be written over the imported file {path}", path=str(path)
-        )
+    if rejects_to is not None:
+        check_rejects_path(ledger, rejects_to, path, overwrite=rejects_overwrite)
     header, raw_rows = _read_rows(path, mapping)
+    not_imported = _count_not_imported(mapping, header, raw_rows)
     entries: list[tuple[_Row, _InvoiceRow | _PaymentRow | None]] = []
     rejected: dict[int, RowProblem] = {}
     for raw in raw_rows:
@@ -1017,7 +1316,14 @@ def import_file(
     if decision.rejected and rejects_to is None:
         raise _rows_error(path, decision.rejected)
     if rejects_to is not None:
-        _write_rejects(rejects_to, header, raw_rows, decision.rejected)
+        _write_rejects(
+            rejects_to,
+            header,
+            raw_rows,
+            decision.rejected,
+            overwrite=rejects_overwrite,
+            raw=rejects_raw,
+        )
     session = decision.session
     customers_opened = decision.customers_opened
     invoices_issued = decision.invoices_issued
@@ -1040,4 +1346,5 @@ def import_file(
         payments_received=payments_received,
         events_recorded=events_recorded,
         rejected=tuple(decision.rejected[line] for line in sorted(decision.rejected)),
+        not_imported=not_imported,
     )

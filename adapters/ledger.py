@@ -20,6 +20,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.utils import Environment
 
 from arledger.domain import collection_case as case_module
 from arledger.domain import credit_note as credit_note_module
@@ -68,6 +69,8 @@ from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.policy_book import PolicyBook
 from arledger.domain.promise import Promise
+from arledger.domain.rules import require_date
+from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
 from arledger.projections.portfolio import Confirmation, PortfolioState
 from arledger.projections.portfolio import ageing_report as portfolio_ageing_report
@@ -75,7 +78,13 @@ from arledger.projections.portfolio import fold_all as fold_portfolio
 
 from .read_models import ProjectionRunner, StaleRunnerError
 from .serialization import CattrsMapper, register_event_topics
-from .store import describe_store, store_env, table_creation_serialised
+from .store import (
+    describe_store,
+    prepare_sqlite_file,
+    store_env,
+    store_errors,
+    table_creation_serialised,
+)
 
 T = TypeVar("T")
 
@@ -126,18 +135,20 @@ class Session:
         return state
 
     def customer(self, customer_code: str) -> CustomerAccount | None:
-        return self.customer_by_id(ids.customer_id(customer_code))
+        return self.customer_by_id(ids.customer_id(require_key("customer_code", customer_code)))
 
     def invoice_by_id(self, invoice_id: UUID) -> Invoice | None:
         state: Invoice | None = self._load(self.invoices, invoice_id, invoice_module.fold)
         return state
 
     def invoice(self, invoice_number: str) -> Invoice | None:
-        return self.invoice_by_id(ids.invoice_id(invoice_number))
+        return self.invoice_by_id(ids.invoice_id(require_key("invoice_number", invoice_number)))
 
     def payment(self, bank_reference: str) -> Payment | None:
         state: Payment | None = self._load(
-            self.payments, ids.payment_id(bank_reference), payment_module.fold
+            self.payments,
+            ids.payment_id(require_key("bank_reference", bank_reference)),
+            payment_module.fold,
         )
         return state
 
@@ -453,7 +464,9 @@ class Session:
 
     def promise(self, promise_reference: str) -> Promise | None:
         state: Promise | None = self._load(
-            self.promises, ids.promise_id(promise_reference), promise_module.fold
+            self.promises,
+            ids.promise_id(require_key("promise_reference", promise_reference)),
+            promise_module.fold,
         )
         return state
 
@@ -467,7 +480,9 @@ class Session:
 
     def case(self, customer_code: str) -> CollectionCase | None:
         state: CollectionCase | None = self._load(
-            self.cases, ids.collection_case_id(customer_code), case_module.fold
+            self.cases,
+            ids.collection_case_id(require_key("customer_code", customer_code)),
+            case_module.fold,
         )
         return state
 
@@ -645,6 +660,7 @@ class Session:
         """Record a confirmation sent with the ledger's open balance as of ``balance_as_of``
         (in the account's currency), worked out from the ageing fold."""
         account = self.require_customer(customer_code)
+        require_date("balance_as_of", balance_as_of)  # before the ageing, which says "as_of"
         report = self.ledger.ageing(balance_as_of, grouping=ageing.AgeingGrouping.CUSTOMER)
         balance = sum(
             row.open_minor
@@ -919,8 +935,26 @@ class Ledger(Application[UUID]):
             )
         self._runner: ProjectionRunner | None = None
         register_event_topics()
-        with table_creation_serialised(self.store_settings):
-            super().__init__(env=self.store_settings)
+        # A store that cannot be opened raises StoreUnavailableError (what, where, what to
+        # check), not the driver's error.
+        with store_errors(self.store_settings):
+            prepare_sqlite_file(self.store_settings)
+            with table_creation_serialised(self.store_settings):
+                super().__init__(env=self.store_settings)
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        """The library's environment, with the store settings ``store_env`` resolved winning.
+
+        The library looks a key up with the application's name as a prefix first
+        (``ARLEDGER_POSTGRES_SCHEMA`` before ``POSTGRES_SCHEMA``), and it merges ``os.environ``
+        under the settings given: arledger's own ``ARLEDGER_POSTGRES_*`` variables in the
+        process environment would otherwise win over what the constructor's ``env`` chose,
+        and the library and the read models could use different schemas or timeouts.
+        """
+        environment = super().construct_env(name, env)
+        for key in env or {}:
+            environment.pop(f"{name.upper()}_{key}", None)
+        return environment
 
     def projection_runner(self) -> ProjectionRunner:
         """The runner of the stored read models (SQLite and PostgreSQL stores)."""
@@ -1121,6 +1155,8 @@ class Ledger(Application[UUID]):
         """Customers needing action as of ``as_of``, in the policy's priority order."""
         from arledger.projections import escalation
 
+        if owner is not None:
+            require_person("owner", owner)
         return escalation.worklist(self.portfolio(known_at=known_at), as_of, owner=owner)
 
     def explain(self, customer_code: str, as_of: date, *, known_at: datetime | None = None) -> str:
@@ -1161,7 +1197,7 @@ class Ledger(Application[UUID]):
 
     def propose_credit_line(self, registered_capital: Money, on: date) -> Money:
         """The credit line the policy in force on ``on`` proposes for a registered capital."""
-        policy = self.portfolio().policy_on(on)
+        policy = self.portfolio().policy_on(require_date("on", on))
         return Money(
             customer_module.propose_credit_line(registered_capital.amount_minor, policy),
             registered_capital.currency,

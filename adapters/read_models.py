@@ -22,26 +22,33 @@ compressed with lz4, batches of a catch-up grow so that a rebuild writes each pa
 one and a half times rather than once per batch, and the garbage collector pauses while the
 partitions are built.
 
+Before serving, the runner checks that the log still holds, at its tracking position, the
+event it folded last (``ProjectionRunner._checked_position``): a log cut short or restored
+from an older copy is refused with ``ReadModelMismatchError`` until ``rebuild``. With the
+event store's cipher configured, partitions are stored encrypted with it (``PartitionCodec``).
+
 Tables (SQLite file or PostgreSQL schema of the ledger):
 ``arledger_rm_partitions(partition_key, state)``, ``arledger_rm_routes(aggregate_id,
-partition_key)``, ``arledger_rm_tracking(name, notification_id)``.
+partition_key)``, ``arledger_rm_tracking(name, notification_id, originator_id,
+originator_version)`` (the last two: the identity of the event at ``notification_id``).
 """
 
 from __future__ import annotations
 
+import base64
 import gc
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeAlias
 from uuid import UUID
 
 import attrs
 import msgspec
 
-from arledger.domain.errors import ConfigurationError
+from arledger.domain.errors import ConfigurationError, ReadModelMismatchError
 from arledger.domain.events import (
     CollectionActionRecorded,
     CreditNoteRegistered,
@@ -63,7 +70,7 @@ from .runner_events import (
     RecorderEventReader,
     StoredRow,
 )
-from .store import postgres_connect_args
+from .store import connect_postgres, postgres_connect_args, postgres_schema, store_errors
 
 BATCH_SIZE_DEFAULT: Final = 5000
 """Events in a catch-up's first transaction (and in ``run_batch``'s): large enough to amortise
@@ -102,6 +109,61 @@ def load_partition(text: str | bytes) -> PortfolioState:
         # An escaped lone surrogate, which msgspec's JSON reader refuses: read it with the json
         # module, then let msgspec build the state (it raises if the state is not one).
         return msgspec.convert(json.loads(text), PortfolioState)
+
+
+ENCRYPTED_PREFIX: Final = "enc1:"
+"""Starts a partition stored encrypted (then base64 of the cipher's output); a plaintext
+partition is a JSON object and starts with ``{``."""
+
+
+class PartitionCodec:
+    """Partitions to the text stored and back, through the event store's cipher if it has one.
+
+    With ``CIPHER_TOPIC``/``CIPHER_KEY`` configured the library encrypts every stored event;
+    the read models hold the same names and amounts, so they are encrypted with the same
+    cipher (AES-GCM for the library's ``AESCipher``: each partition written gets a nonce of its
+    own, and a changed or foreign partition fails its check). The text columns stay text:
+    base64 after a prefix, so that tables written with and without a cipher tell themselves
+    apart and a mismatch is a clear error rather than a decoding failure.
+    """
+
+    def __init__(self, cipher: Any = None) -> None:
+        self.cipher = cipher
+
+    def dump(self, state: PortfolioState) -> str:
+        text = dump_partition(state)
+        if self.cipher is None:
+            return text
+        sealed = self.cipher.encrypt(text.encode("utf-8"))
+        return ENCRYPTED_PREFIX + base64.b64encode(sealed).decode("ascii")
+
+    def load(self, text: str) -> PortfolioState:
+        encrypted = text.startswith(ENCRYPTED_PREFIX)
+        if self.cipher is None:
+            if encrypted:
+                raise ConfigurationError(
+                    "the stored read models are encrypted and no cipher is configured: set "
+                    "CIPHER_TOPIC and CIPHER_KEY as for the events",
+                    setting="CIPHER_KEY",
+                )
+            return load_partition(text)
+        if not encrypted:
+            raise ConfigurationError(
+                "the stored read models are not encrypted but a cipher is configured: they "
+                "were written without one; rebuild them (arledger projections rebuild) with "
+                "the CIPHER_TOPIC and CIPHER_KEY of the events",
+                setting="CIPHER_KEY",
+            )
+        try:
+            plain = self.cipher.decrypt(base64.b64decode(text[len(ENCRYPTED_PREFIX) :]))
+        except ValueError:
+            # AES-GCM's tag check: another key, or a partition that was altered.
+            raise ConfigurationError(
+                "the stored read models cannot be decrypted with this CIPHER_KEY (another key, "
+                "or altered rows); use the key of the events, or rebuild them",
+                setting="CIPHER_KEY",
+            ) from None
+        return load_partition(plain)
 
 
 def merge(states: Iterable[PortfolioState]) -> PortfolioState:
@@ -208,10 +270,25 @@ def partition_keys(
     return keys
 
 
+FoldedEvent: TypeAlias = tuple[str, int]
+"""The identity of an event the read models folded: originator id (as text) and version."""
+
+
+@attrs.frozen
+class Tracking:
+    """The read models' tracking row: the position (the id of the last event folded) and, when
+    known, that event's identity, to check that the log still holds it there."""
+
+    position: int
+    folded: FoldedEvent | None
+
+
 class ReadModelTables(Protocol):
     """The few statements the runner needs, per database."""
 
     def position(self) -> int: ...
+
+    def tracking(self) -> Tracking: ...
 
     def partitions(self, keys: Iterable[str] | None) -> dict[str, str]: ...
 
@@ -223,6 +300,7 @@ class ReadModelTables(Protocol):
         routes: Mapping[UUID, str],
         old_position: int,
         new_position: int,
+        folded: FoldedEvent | None = None,
     ) -> None: ...
 
     def reset(self) -> None: ...
@@ -230,6 +308,22 @@ class ReadModelTables(Protocol):
     def event_reader(self, recorder: Any) -> EventReader: ...
 
     def close(self) -> None: ...
+
+
+TRACKING_IDENTITY_ADDED: Final = {
+    "originator_id": "ALTER TABLE arledger_rm_tracking ADD COLUMN originator_id TEXT",
+    "originator_version": "ALTER TABLE arledger_rm_tracking ADD COLUMN originator_version BIGINT",
+}
+"""The columns of the tracking row naming the last event folded, as added to the tables of
+earlier versions (the same statements on SQLite and PostgreSQL)."""
+
+
+def _tracking(row: Any) -> Tracking:
+    if row is None:
+        return Tracking(0, None)
+    position, originator_id, originator_version = row
+    folded = None if originator_id is None else (str(originator_id), int(originator_version))
+    return Tracking(int(position), folded)
 
 
 class StaleRunnerError(RuntimeError):
@@ -249,9 +343,26 @@ class SQLiteTables:
             CREATE TABLE IF NOT EXISTS arledger_rm_routes (
                 aggregate_id TEXT PRIMARY KEY, partition_key TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS arledger_rm_tracking (
-                name TEXT PRIMARY KEY, notification_id INTEGER NOT NULL);
+                name TEXT PRIMARY KEY, notification_id INTEGER NOT NULL,
+                originator_id TEXT, originator_version INTEGER);
             """
         )
+        # Tracking tables of earlier versions lack the folded event's identity.
+        if self._identity_missing(self.connection.cursor()):
+            with self._transaction() as cursor:
+                for statement in self._identity_missing(cursor):
+                    cursor.execute(statement)
+
+    @staticmethod
+    def _identity_missing(cursor: sqlite3.Cursor) -> list[str]:
+        """The statements adding what an earlier version's tracking table lacks (asked before
+        taking the write lock, and again under it)."""
+        present = {row[1] for row in cursor.execute("PRAGMA table_info(arledger_rm_tracking)")}
+        return [
+            statement
+            for column, statement in TRACKING_IDENTITY_ADDED.items()
+            if column not in present
+        ]
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -265,10 +376,15 @@ class SQLiteTables:
         cursor.execute("COMMIT")
 
     def position(self) -> int:
+        return self.tracking().position
+
+    def tracking(self) -> Tracking:
         row = self.connection.execute(
-            "SELECT notification_id FROM arledger_rm_tracking WHERE name = ?", (RUNNER_NAME,)
+            "SELECT notification_id, originator_id, originator_version "
+            "FROM arledger_rm_tracking WHERE name = ?",
+            (RUNNER_NAME,),
         ).fetchone()
-        return 0 if row is None else int(row[0])
+        return _tracking(row)
 
     def partitions(self, keys: Iterable[str] | None) -> dict[str, str]:
         if keys is None:
@@ -310,9 +426,10 @@ class SQLiteTables:
         routes: Mapping[UUID, str],
         old_position: int,
         new_position: int,
+        folded: FoldedEvent | None = None,
     ) -> None:
         with self._transaction() as cursor:
-            if self._moved(cursor, old_position, new_position):
+            if self._moved(cursor, old_position, new_position, folded):
                 raise StaleRunnerError(f"tracking position is no longer {old_position}")
             cursor.executemany(
                 "INSERT INTO arledger_rm_partitions (partition_key, state) VALUES (?, ?) "
@@ -324,17 +441,24 @@ class SQLiteTables:
                 [(str(i), key) for i, key in routes.items()],
             )
 
-    def _moved(self, cursor: sqlite3.Cursor, old_position: int, new_position: int) -> bool:
+    def _moved(
+        self,
+        cursor: sqlite3.Cursor,
+        old_position: int,
+        new_position: int,
+        folded: FoldedEvent | None,
+    ) -> bool:
         if old_position == 0:
             cursor.execute(
                 "INSERT INTO arledger_rm_tracking (name, notification_id) VALUES (?, ?) "
                 "ON CONFLICT (name) DO NOTHING",
                 (RUNNER_NAME, 0),
             )
+        originator_id, originator_version = folded or (None, None)
         cursor.execute(
-            "UPDATE arledger_rm_tracking SET notification_id = ? "
-            "WHERE name = ? AND notification_id = ?",
-            (new_position, RUNNER_NAME, old_position),
+            "UPDATE arledger_rm_tracking SET notification_id = ?, originator_id = ?, "
+            "originator_version = ? WHERE name = ? AND notification_id = ?",
+            (new_position, originator_id, originator_version, RUNNER_NAME, old_position),
         )
         return cursor.rowcount != 1
 
@@ -354,19 +478,15 @@ class SQLiteTables:
 class PostgresTables:
     def __init__(self, connect: Mapping[str, str], schema: str | None) -> None:
         import psycopg
+        from psycopg.sql import SQL, Identifier
 
+        # Refused before connecting; composed as an identifier all the same.
+        search_path = None if not schema else postgres_schema(schema, "POSTGRES_SCHEMA")
         self.connect = dict(connect)
-        self.connection = psycopg.connect(
-            host=connect["host"],
-            port=connect["port"],
-            dbname=connect["dbname"],
-            user=connect["user"],
-            password=connect.get("password", ""),
-            autocommit=True,
-        )
+        self.connection = connect_postgres(connect)
         self.reading: Any = None  # the event reader's connection, opened when first asked
-        if schema:
-            self.connection.execute(f'SET search_path TO "{schema}"')
+        if search_path is not None:
+            self.connection.execute(SQL("SET search_path TO {}").format(Identifier(search_path)))
         # Partitions are large JSON values, compressed as they are written: lz4 takes a fifth
         # of the server time of the default pglz (measured: a rebuild's last write of 3.6 MB,
         # 70 ms against 14 ms) for a little more disk. Servers built without lz4 refuse the
@@ -386,14 +506,32 @@ class PostgresTables:
             )
             self.connection.execute(
                 "CREATE TABLE IF NOT EXISTS arledger_rm_tracking ("
-                "name TEXT PRIMARY KEY, notification_id BIGINT NOT NULL)"
+                "name TEXT PRIMARY KEY, notification_id BIGINT NOT NULL, "
+                "originator_id TEXT, originator_version BIGINT)"
             )
+            # Tracking tables of earlier versions lack the folded event's identity. Asked
+            # first: ALTER TABLE locks the table even when it has nothing to add.
+            present = {
+                row[0]
+                for row in self.connection.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = 'arledger_rm_tracking'"
+                )
+            }
+            for column, statement in TRACKING_IDENTITY_ADDED.items():
+                if column not in present:
+                    self.connection.execute(statement)
 
     def position(self) -> int:
+        return self.tracking().position
+
+    def tracking(self) -> Tracking:
         row = self.connection.execute(
-            "SELECT notification_id FROM arledger_rm_tracking WHERE name = %s", (RUNNER_NAME,)
+            "SELECT notification_id, originator_id, originator_version "
+            "FROM arledger_rm_tracking WHERE name = %s",
+            (RUNNER_NAME,),
         ).fetchone()
-        return 0 if row is None else int(row[0])
+        return _tracking(row)
 
     def partitions(self, keys: Iterable[str] | None) -> dict[str, str]:
         if keys is None:
@@ -422,7 +560,9 @@ class PostgresTables:
         routes: Mapping[UUID, str],
         old_position: int,
         new_position: int,
+        folded: FoldedEvent | None = None,
     ) -> None:
+        originator_id, originator_version = folded or (None, None)
         with self.connection.transaction(), self.connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO arledger_rm_tracking (name, notification_id) VALUES (%s, 0) "
@@ -430,9 +570,9 @@ class PostgresTables:
                 (RUNNER_NAME,),
             )
             cursor.execute(
-                "UPDATE arledger_rm_tracking SET notification_id = %s "
-                "WHERE name = %s AND notification_id = %s",
-                (new_position, RUNNER_NAME, old_position),
+                "UPDATE arledger_rm_tracking SET notification_id = %s, originator_id = %s, "
+                "originator_version = %s WHERE name = %s AND notification_id = %s",
+                (new_position, originator_id, originator_version, RUNNER_NAME, old_position),
             )
             if cursor.rowcount != 1:
                 raise StaleRunnerError(f"tracking position is no longer {old_position}")
@@ -472,20 +612,12 @@ class PostgresTables:
     def event_reader(self, recorder: Any) -> EventReader:
         """The events table read with one binary query a page, on a connection of its own (a
         rebuild reads while it writes); the library's reads for any other recorder."""
-        import psycopg
         from eventsourcing.postgres import PostgresApplicationRecorder
 
         if not isinstance(recorder, PostgresApplicationRecorder):
             return RecorderEventReader(recorder)
         if self.reading is None:
-            self.reading = psycopg.connect(
-                host=self.connect["host"],
-                port=self.connect["port"],
-                dbname=self.connect["dbname"],
-                user=self.connect["user"],
-                password=self.connect.get("password", ""),
-                autocommit=True,
-            )
+            self.reading = connect_postgres(self.connect)
         return PostgresEventReader(
             self.reading, recorder.datastore.schema, recorder.events_table_name
         )
@@ -500,11 +632,13 @@ def tables_for(settings: Mapping[str, str]) -> ReadModelTables:
     """The read-model tables beside the event store that ``settings`` configure."""
     module = settings.get("PERSISTENCE_MODULE", "")
     if module.endswith("sqlite"):
-        return SQLiteTables(settings["SQLITE_DBNAME"])
+        with store_errors(settings):
+            return SQLiteTables(settings["SQLITE_DBNAME"])
     if module.endswith("postgres"):
-        return PostgresTables(
-            postgres_connect_args(settings), settings.get("POSTGRES_SCHEMA") or None
-        )
+        with store_errors(settings):
+            return PostgresTables(
+                postgres_connect_args(settings), settings.get("POSTGRES_SCHEMA") or None
+            )
     raise ConfigurationError(
         "stored read models need a SQLite or PostgreSQL store; in-memory ledgers replay",
         store=module,
@@ -534,9 +668,11 @@ class _Working:
     log found fewer events than it asked for, so there is nothing more to read for now.
     """
 
-    def __init__(self, position: int) -> None:
+    def __init__(self, position: int, dump: Callable[[PortfolioState], str]) -> None:
+        self.dump = dump
         self.start = position
         self.position = position
+        self.folded: FoldedEvent | None = None  # the last event read, once one was
         self.at_head = False
         self.complete = position == 0
         self.states: dict[str, PortfolioState] = {}
@@ -548,7 +684,8 @@ class _Working:
     def take_batch(self) -> tuple[dict[str, str], dict[UUID, str]]:
         """The changed partitions (dumped now, before later folds change them) and new routes."""
         states = self.states
-        changed = {key: dump_partition(states[key]) for key in self.touched}
+        dump = self.dump
+        changed = {key: dump(states[key]) for key in self.touched}
         routes = self.new_routes
         self.touched = set()
         self.new_routes = {}
@@ -577,24 +714,77 @@ class ProjectionRunner:
         self.tables: ReadModelTables = tables or tables_for(ledger.store_settings)
         self.reader: EventReader = self.tables.event_reader(ledger.recorder)
         self.decoder = EventDecoder(ledger.mapper)
+        self.codec = PartitionCodec(ledger.mapper.cipher)
 
     def close(self) -> None:
         self.tables.close()
 
     def status(self) -> ProjectionStatus:
+        """The tracking position and the log's head; raises ``ReadModelMismatchError`` if the
+        log no longer holds what the read models folded."""
+        position, head = self._checked_position()
+        return ProjectionStatus(position=position, head=head)
+
+    def _checked_position(self) -> tuple[int, int]:
+        """(tracking position, head of the log), once the log is seen to still hold the event
+        the read models folded last, at that position.
+
+        Event ids are never reused while the log only grows, but SQLite hands out the id of a
+        deleted last row again (no AUTOINCREMENT in the library's table), and a PostgreSQL table
+        can be restored or truncated under its sequence: the read models would then skip the
+        new events at ids they have passed, or keep facts the log no longer has. Checked before
+        every catch-up (one indexed read); the position is read before the head, so a runner
+        moving it meanwhile cannot make a sound log look short.
+        """
+        tracking = self.tables.tracking()
         head = self.ledger.recorder.max_notification_id() or 0
-        return ProjectionStatus(position=self.tables.position(), head=head)
+        position = tracking.position
+        if position == 0:
+            return position, head
+        found: FoldedEvent | None = None
+        if head >= position and tracking.folded is not None:
+            rows = self.reader.read(position, 1)
+            if rows and rows[0][0] == position:
+                found = (rows[0][1], rows[0][2])
+            if found == tracking.folded:
+                return position, head
+        elif head >= position:
+            return position, head  # tracked by an earlier version: the head is all to check
+        raise self._mismatch(position, head, tracking.folded, found)
+
+    def _mismatch(
+        self, position: int, head: int, folded: FoldedEvent | None, found: FoldedEvent | None
+    ) -> ReadModelMismatchError:
+        store = self.ledger.store_description
+        if head < position:
+            what = f"are at event {position} but its event log ends at event {head}"
+        else:
+            held = "no event" if found is None else f"{found[0]} v{found[1]}"
+            assert folded is not None
+            what = (
+                f"folded event {position} as {folded[0]} v{folded[1]}, but the event log now "
+                f"holds {held} there"
+            )
+        return ReadModelMismatchError(
+            f"the read models stored in {store} {what}: events were removed or the store was "
+            "restored from an older copy; nothing was served or changed; rebuild them "
+            "(arledger projections rebuild)",
+            position=position,
+            head=head,
+            store=store,
+        )
 
     def run_batch(self) -> int:
         """Fold the next batch after the tracking position; returns how many events."""
-        position = self.tables.position()
+        position, _ = self._checked_position()
         rows = self.reader.read(position + 1, self.batch_size)
         if not rows:
             return 0
-        working = _Working(position)
+        working = _Working(position, self.codec.dump)
         self._fold(working, self.decoder.decode(rows))
         partitions, routes = working.take_batch()
-        self.tables.write_batch(partitions, routes, position, rows[-1][0])
+        last = rows[-1]
+        self.tables.write_batch(partitions, routes, position, last[0], (last[1], last[2]))
         return len(rows)
 
     def catch_up(self, progress: Progress | None = None) -> int:
@@ -629,7 +819,7 @@ class ProjectionRunner:
     def _catch_up(
         self, pages: _ReadAhead, writer: Executor, progress: Progress | None, folded: list[int]
     ) -> None:
-        working = _Working(self.tables.position())
+        working = _Working(self._checked_position()[0], self.codec.dump)
         writing: tuple[Future[None], int, int] | None = None  # (write, events, last position)
         while True:
             start = working.position
@@ -644,7 +834,12 @@ class ProjectionRunner:
                 return
             partitions, routes = working.take_batch()
             write = writer.submit(
-                self.tables.write_batch, partitions, routes, start, working.position
+                self.tables.write_batch,
+                partitions,
+                routes,
+                start,
+                working.position,
+                working.folded,
             )
             writing = (write, count, working.position)
             if not working.complete:
@@ -671,7 +866,9 @@ class ProjectionRunner:
             if not rows:
                 break
             count += len(rows)
-            working.position = rows[-1][0]
+            last = rows[-1]
+            working.position = last[0]
+            working.folded = (last[1], last[2])
             if not working.at_head:
                 ahead = target - count if count < target else self._batch_target(working)
                 pages.ask(working.position + 1, min(ahead, EVENTS_PER_READ_MAX))
@@ -692,7 +889,8 @@ class ProjectionRunner:
         touched = set(keys)
         if not working.complete:
             stored = self.tables.partitions(touched - states.keys())
-            states.update((key, load_partition(text)) for key, text in stored.items())
+            load = self.codec.load
+            states.update((key, load(text)) for key, text in stored.items())
         fold = portfolio.fold
         for event, key in zip(events, keys, strict=True):
             state = states.get(key)
@@ -709,7 +907,8 @@ class ProjectionRunner:
     def portfolio(self, customer_ids: Iterable[UUID] | None = None) -> PortfolioState:
         """The stored portfolio (all customers, or some, with the policy versions)."""
         keys = None if customer_ids is None else [*map(str, customer_ids), POLICY_PARTITION]
-        return merge(load_partition(text) for text in self.tables.partitions(keys).values())
+        load = self.codec.load
+        return merge(load(text) for text in self.tables.partitions(keys).values())
 
 
 class _ReadAhead:

@@ -3,18 +3,32 @@
 ``ARLEDGER_STORE`` = ``sqlite`` (default) | ``memory`` | ``postgres``.
 - sqlite: the file in ``ARLEDGER_DB``, default ``arledger.db`` in the working directory.
 - postgres: ``ARLEDGER_POSTGRES_HOST`` (127.0.0.1), ``_PORT`` (5432), ``_DBNAME`` (postgres),
-  ``_USER`` (postgres), ``_PASSWORD`` (empty), ``_SCHEMA`` (empty: the default schema).
+  ``_USER`` (postgres), ``_PASSWORD`` (empty), ``_SCHEMA`` (empty: the default schema; else a
+  plain lower-case identifier), ``_CONNECT_TIMEOUT`` (10 seconds).
 The result is the eventsourcing environment for ``Ledger``; keys eventsourcing already knows
 (``PERSISTENCE_MODULE`` and friends) given explicitly win, so the library's own settings work.
+
+Opening a store that cannot be used (a server that refuses or does not answer, a database or
+user that does not exist, a file that is not a SQLite database) raises
+``StoreUnavailableError`` naming the store, the reason and the setting to check: one line,
+for services and the command line alike. A SQLite file the Ledger creates is readable by its
+owner only (0600); SQLite gives its -wal and -shm files the database file's mode.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import sqlite3
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
-from arledger.domain.errors import ConfigurationError
+from eventsourcing.persistence import InfrastructureFactoryError, PersistenceError
+
+from arledger.domain.errors import ConfigurationError, StoreUnavailableError
 
 STORES: Final = {
     "memory": "eventsourcing.popo",
@@ -22,6 +36,24 @@ STORES: Final = {
     "postgres": "eventsourcing.postgres",
 }
 DEFAULT_SQLITE_PATH: Final = "arledger.db"
+
+POSTGRES_CONNECT_TIMEOUT_DEFAULT: Final = 10
+"""Seconds to wait for a PostgreSQL server to accept a connection (per attempt) before
+giving up: long enough for a loaded server across a network, short enough that a command
+pointed at a host that swallows packets fails in seconds rather than hanging (psycopg's own
+default is 130 s, the kernel's TCP retries about as long)."""
+
+SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+"""A PostgreSQL schema name arledger accepts: a plain identifier (lower case, as PostgreSQL
+folds unquoted names, so that the schema a person creates with ``CREATE SCHEMA ar`` is the
+one used), at most 63 bytes (PostgreSQL's limit). Anything else is refused before connecting:
+the name is composed into statements, always as an identifier, but a name that needs quoting
+is a mistake, and it once ran SQL of its own."""
+
+SQLITE_HEADER: Final = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+SQLITE_FILE_MODE: Final = 0o600
+"""A new store file holds names and amounts: readable and writable by its owner only."""
 
 
 def store_kind(environ: Mapping[str, str]) -> str:
@@ -52,19 +84,57 @@ def store_env(environ: Mapping[str, str]) -> dict[str, str]:
                 "POSTGRES_PASSWORD": environ.get("ARLEDGER_POSTGRES_PASSWORD", ""),
             }
         )
+        env["POSTGRES_CONNECT_TIMEOUT"] = _connect_timeout(environ)
         schema = environ.get("ARLEDGER_POSTGRES_SCHEMA", "")
         if schema:
-            env["POSTGRES_SCHEMA"] = schema
+            env["POSTGRES_SCHEMA"] = postgres_schema(schema, "ARLEDGER_POSTGRES_SCHEMA")
     for key in (
         "PERSISTENCE_MODULE",
         "SQLITE_DBNAME",
+        "POSTGRES_SCHEMA",
         "COMPRESSOR_TOPIC",
         "CIPHER_TOPIC",
         "CIPHER_KEY",
     ):
         if key in environ:
             env[key] = environ[key]
+    if env.get("POSTGRES_SCHEMA"):
+        postgres_schema(env["POSTGRES_SCHEMA"], "POSTGRES_SCHEMA")
     return env
+
+
+def quoted_identifier(name: str) -> str:
+    """``name`` quoted as a standard SQL identifier, for SQLite and DuckDB, which have no
+    composition API like psycopg's ``sql.Identifier``: a double quote inside is doubled."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def postgres_schema(name: str, setting: str = "ARLEDGER_POSTGRES_SCHEMA") -> str:
+    """``name`` if it is a schema name arledger accepts (see ``SCHEMA_NAME``), else a
+    ``ConfigurationError`` naming the setting."""
+    if SCHEMA_NAME.fullmatch(name) is None:
+        raise ConfigurationError(
+            f"{setting}={name!r} is not a plain schema name: use lower-case letters a-z, digits "
+            "and underscores, not starting with a digit, at most 63 characters",
+            schema=name,
+            setting=setting,
+        )
+    return name
+
+
+def _connect_timeout(environ: Mapping[str, str]) -> str:
+    # The library reads the prefixed key first (its application is named arledger), so the
+    # same order here keeps its pool and arledger's own connections on one timeout.
+    for key in ("ARLEDGER_POSTGRES_CONNECT_TIMEOUT", "POSTGRES_CONNECT_TIMEOUT"):
+        text = environ.get(key)
+        if text is None:
+            continue
+        if not text.strip().isdigit() or int(text) < 1:
+            raise ConfigurationError(
+                f"{key}={text!r}: expected a whole number of seconds, at least 1", setting=key
+            )
+        return str(int(text))
+    return str(POSTGRES_CONNECT_TIMEOUT_DEFAULT)
 
 
 def describe_store(env: Mapping[str, str]) -> str:
@@ -73,9 +143,11 @@ def describe_store(env: Mapping[str, str]) -> str:
     if module.endswith("sqlite"):
         return f"SQLite {env.get('SQLITE_DBNAME')}"
     if module.endswith("postgres"):
-        return (
-            f"PostgreSQL {env.get('POSTGRES_USER')}@{env.get('POSTGRES_HOST')}:"
-            f"{env.get('POSTGRES_PORT')}/{env.get('POSTGRES_DBNAME')}"
+        return _describe_postgres(
+            env.get("POSTGRES_USER"),
+            env.get("POSTGRES_HOST"),
+            env.get("POSTGRES_PORT"),
+            env.get("POSTGRES_DBNAME"),
         )
     return "in-memory"
 
@@ -92,7 +164,176 @@ def postgres_connect_args(settings: Mapping[str, str]) -> dict[str, str]:
         "dbname": settings["POSTGRES_DBNAME"],
         "user": settings["POSTGRES_USER"],
         "password": settings.get("POSTGRES_PASSWORD", ""),
+        "connect_timeout": settings.get(
+            "POSTGRES_CONNECT_TIMEOUT", str(POSTGRES_CONNECT_TIMEOUT_DEFAULT)
+        ),
     }
+
+
+def connect_postgres(connect: Mapping[str, str]) -> Any:
+    """An autocommit psycopg connection (``connect``: ``postgres_connect_args``); a server that
+    cannot be used raises ``StoreUnavailableError``."""
+    import psycopg
+
+    try:
+        return psycopg.connect(
+            host=connect["host"],
+            port=connect["port"],
+            dbname=connect["dbname"],
+            user=connect["user"],
+            password=connect.get("password", ""),
+            connect_timeout=int(connect.get("connect_timeout", POSTGRES_CONNECT_TIMEOUT_DEFAULT)),
+            autocommit=True,
+        )
+    except psycopg.Error as error:
+        raise postgres_unavailable(error, connect) from error
+
+
+def _describe_postgres(
+    user: str | None, host: str | None, port: str | None, dbname: str | None
+) -> str:
+    return f"PostgreSQL {user}@{host}:{port}/{dbname}"
+
+
+_PSYCOPG_PREFIX: Final = re.compile(
+    r'^connection failed: connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed: '
+)
+"""What psycopg puts before the reason a connection failed (the host and port, which the
+store's description already names)."""
+
+
+def first_line(error: BaseException) -> str:
+    """A driver's message on one line, without what the store's description already says."""
+    text = " ".join(str(error).split("\n")[0].split()) or type(error).__name__
+    text = _PSYCOPG_PREFIX.sub("", text)
+    return text.replace("FATAL: ", "").replace("ERROR: ", "")
+
+
+_NO_ANSWER: Final = (
+    "ARLEDGER_POSTGRES_HOST, ARLEDGER_POSTGRES_PORT, ARLEDGER_POSTGRES_CONNECT_TIMEOUT"
+)
+_POSTGRES_CAUSES: Final = (
+    # (words in the driver's message, settings to check), first match wins.
+    (("timeout",), _NO_ANSWER),
+    (("couldn't get a connection",), _NO_ANSWER),  # the library's pool waited in vain
+    (("database", "does not exist"), "ARLEDGER_POSTGRES_DBNAME"),
+    (("role", "does not exist"), "ARLEDGER_POSTGRES_USER"),
+    (("authentication",), "ARLEDGER_POSTGRES_USER, ARLEDGER_POSTGRES_PASSWORD"),
+    (("password",), "ARLEDGER_POSTGRES_USER, ARLEDGER_POSTGRES_PASSWORD"),
+    (("schema", "does not exist"), "ARLEDGER_POSTGRES_SCHEMA"),
+    (("permission denied",), "ARLEDGER_POSTGRES_USER (its rights on the database and schema)"),
+)
+
+
+def postgres_unavailable(error: BaseException, connect: Mapping[str, str]) -> StoreUnavailableError:
+    """A driver's or the library's error on opening a PostgreSQL store, as arledger's."""
+    reason = first_line(error)
+    lowered = reason.lower()
+    setting = "ARLEDGER_POSTGRES_HOST, ARLEDGER_POSTGRES_PORT"
+    for words, settings in _POSTGRES_CAUSES:
+        if all(word in lowered for word in words):
+            setting = settings
+            break
+    store = _describe_postgres(
+        connect.get("user"), connect.get("host"), connect.get("port"), connect.get("dbname")
+    )
+    hint = " and that the server is running" if setting.startswith("ARLEDGER_POSTGRES_HOST") else ""
+    return StoreUnavailableError(
+        f"{store} cannot be used: {reason}; check {setting}{hint}",
+        store=store,
+        setting=setting,
+        reason=reason,
+    )
+
+
+def sqlite_unavailable(error: BaseException | str, path: str) -> StoreUnavailableError:
+    """A driver's or the library's error on opening a SQLite store, as arledger's."""
+    reason = error if isinstance(error, str) else first_line(error)
+    store = f"SQLite {path}"
+    return StoreUnavailableError(
+        f"{store} cannot be used: {reason}; check ARLEDGER_DB (a SQLite database file, or the "
+        "name of a new one in a folder you can write to)",
+        store=store,
+        setting="ARLEDGER_DB",
+        reason=reason,
+    )
+
+
+def _sqlite_path(settings: Mapping[str, str]) -> str | None:
+    """The file of a SQLite store, or None for in-memory databases and URIs."""
+    if not settings.get("PERSISTENCE_MODULE", "").endswith("sqlite"):
+        return None
+    name = settings.get("SQLITE_DBNAME", "")
+    if not name or ":memory:" in name or "mode=memory" in name or name.startswith("file:"):
+        return None
+    return name
+
+
+def prepare_sqlite_file(settings: Mapping[str, str]) -> None:
+    """Check the SQLite file a store names before the library opens it, and create it
+    readable by its owner only if it does not exist yet.
+
+    The library would create it with the process's umask (0644: anyone on the machine could
+    read the ledger), and it opens a file that is not a database without complaint until its
+    first statement fails; neither happens here. An existing file keeps the mode it has.
+    """
+    name = _sqlite_path(settings)
+    if name is None:
+        return
+    path = Path(name)
+    if path.is_dir():
+        raise sqlite_unavailable("it is a folder, not a file", name)
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        raise sqlite_unavailable(f"the folder {path.parent} does not exist", name) from None
+    except OSError as error:
+        raise sqlite_unavailable(error.strerror or str(error), name) from None
+    else:
+        os.close(descriptor)
+        return
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise sqlite_unavailable(error.strerror or str(error), name) from None
+    if header and header != SQLITE_HEADER:
+        raise sqlite_unavailable("the file is not a SQLite database", name)
+
+
+@contextmanager
+def store_errors(settings: Mapping[str, str]) -> Iterator[None]:
+    """Errors of the driver or the library while opening the store ``settings`` select,
+    raised as ``StoreUnavailableError`` (one line: what failed, where, what to check)."""
+    module = settings.get("PERSISTENCE_MODULE", "")
+    try:
+        yield
+    except (PersistenceError, sqlite3.Error) as error:
+        if module.endswith("sqlite"):
+            raise sqlite_unavailable(error, settings.get("SQLITE_DBNAME", "")) from error
+        if module.endswith("postgres"):
+            raise postgres_unavailable(error, postgres_connect_args(settings)) from error
+        raise
+    except InfrastructureFactoryError as error:
+        raise ConfigurationError(
+            f"{describe_store(settings)}: {first_line(error)}", store=module
+        ) from error
+    except Exception as error:
+        if module.endswith("postgres") and _is_psycopg_error(error):
+            raise postgres_unavailable(error, postgres_connect_args(settings)) from error
+        raise
+
+
+def _is_psycopg_error(error: BaseException) -> bool:
+    psycopg = sys.modules.get("psycopg")  # never imported here when it was not used
+    return psycopg is not None and isinstance(error, psycopg.Error)
+
+
+def is_driver_error(error: BaseException) -> bool:
+    """An error of a database driver (sqlite3, psycopg) that the library did not translate."""
+    return isinstance(error, sqlite3.Error) or _is_psycopg_error(error)
 
 
 @contextmanager
@@ -108,18 +349,8 @@ def table_creation_serialised(settings: Mapping[str, str]) -> Iterator[None]:
     if not settings.get("PERSISTENCE_MODULE", "").endswith("postgres"):
         yield
         return
-    import psycopg
-
-    connect = postgres_connect_args(settings)
     with (
-        psycopg.connect(
-            host=connect["host"],
-            port=connect["port"],
-            dbname=connect["dbname"],
-            user=connect["user"],
-            password=connect["password"],
-            autocommit=True,
-        ) as connection,
+        connect_postgres(postgres_connect_args(settings)) as connection,
         connection.transaction(),
     ):
         # A transaction-level lock: released however the transaction ends (no unlock to lose,

@@ -10,6 +10,7 @@ from arledger.domain.errors import (
     AllocationKeyConflictError,
     ArledgerError,
     ConcurrencyError,
+    ConfigurationError,
     CurrencyMismatchError,
     CustomerNotFoundError,
     DuplicateKeyConflictError,
@@ -20,6 +21,8 @@ from arledger.domain.errors import (
     OverAllocationError,
     PaymentNotFoundError,
     PromiseAmountError,
+    ReadModelMismatchError,
+    StoreUnavailableError,
 )
 from arledger.domain.events import Instalment, PaymentTermsKind
 from arledger.domain.money import Money
@@ -36,6 +39,7 @@ __all__ = [
     "AllocationKeyConflictError",
     "ArledgerError",
     "ConcurrencyError",
+    "ConfigurationError",
     "CurrencyMismatchError",
     "CustomerNotFoundError",
     "DuplicateKeyConflictError",
@@ -50,4 +54,6 @@ __all__ = [
     "PaymentNotFoundError",
     "PaymentTermsKind",
     "PromiseAmountError",
+    "ReadModelMismatchError",
+    "StoreUnavailableError",
 ]

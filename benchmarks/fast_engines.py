@@ -47,6 +47,7 @@ import pyarrow as pa
 
 from arledger.adapters import columnar
 from arledger.adapters.columnar import ColumnarLog, Columns, decode_policy
+from arledger.adapters.store import quoted_identifier
 from arledger.domain.events import Event
 from arledger.domain.policy import DEFAULT_ESCALATION_POLICY, EscalationPolicy, Grade
 from arledger.projections import ageing, fast_path
@@ -560,8 +561,8 @@ def polars_engine(log: ColumnarLog, query: Query) -> CustomerAgeing:
 
 def _duckdb_sql(query: Query) -> str:
     movements = "\n    UNION ALL ".join(
-        f"SELECT originator_id, {'' if sign > 0 else '-'}amount_minor AS amount, {on} AS on_day "
-        f"FROM {name}"
+        f"SELECT originator_id, {'' if sign > 0 else '-'}amount_minor AS amount, "
+        f"{quoted_identifier(on)} AS on_day FROM {quoted_identifier(name)}"
         for name, (on, sign) in SETTLEMENTS.items()
     )
     bucket = f"{len(query.policy.ageing.edges_days) + 1}"

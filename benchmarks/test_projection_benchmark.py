@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from eventsourcing.projection import ProjectionRunner as StockProjectionRunner
+from psycopg.sql import SQL, Identifier
 
 from arledger.adapters.demo import generate_demo, record_demo
 from arledger.adapters.ledger import Ledger
@@ -100,7 +101,9 @@ def drop_stock_tables(env: dict[str, str]) -> None:
     tracking = f"{StockPortfolioProjection.name}_tracking"
     with postgres_connection() as connection:
         for table in (PARTITIONS_TABLE, ROUTES_TABLE, tracking):
-            connection.execute(f"DROP TABLE IF EXISTS {schema}.{table}")
+            connection.execute(
+                SQL("DROP TABLE IF EXISTS {}.{}").format(Identifier(schema), Identifier(table))
+            )
 
 
 def run_stock(log: Log, durations: list[float]) -> PortfolioState:

@@ -22,7 +22,13 @@ from .events import (
     DelinquencyType,
     Event,
 )
-from .rules import require_date, require_reason, require_recorded_at, require_text
+from .rules import (
+    require_date,
+    require_person,
+    require_reason,
+    require_recorded_at,
+    require_text,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -85,7 +91,7 @@ def record_action(
             field="channel",
         )
     require_date("taken_on", taken_on)
-    require_text("collector", collector)
+    require_person("collector", collector)
     require_text("contact", contact)
     require_reason("outcome", outcome)
     require_recorded_at(recorded_at)

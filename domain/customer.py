@@ -49,6 +49,7 @@ from .rules import (
     TERMS_DAYS_MAX,
     require_date,
     require_key,
+    require_person,
     require_reason,
     require_recorded_at,
     require_text,
@@ -217,7 +218,7 @@ def open_account(
     require_key("customer_code", customer_code)
     require_text("name", name)
     check_currency(currency)
-    require_text("collection_owner", collection_owner)
+    require_person("collection_owner", collection_owner)
     require_date("opened_on", opened_on)
     require_recorded_at(recorded_at)
     terms_kind, terms_days = _check_terms(terms_kind, terms_days)
@@ -331,7 +332,7 @@ def set_credit_line(
             amount_minor=amount_minor,
         )
     require_date("effective_on", effective_on)
-    require_text("approver", approver)
+    require_person("approver", approver)
     require_reason("reason", reason)
     if registered_capital_minor is not None and (
         type(registered_capital_minor) is not int or registered_capital_minor < 0
@@ -489,7 +490,7 @@ def set_payment_calendar(
 def change_owner(
     account: CustomerAccount, *, collection_owner: str, changed_on: date, recorded_at: datetime
 ) -> list[Event]:
-    require_text("collection_owner", collection_owner)
+    require_person("collection_owner", collection_owner)
     require_date("changed_on", changed_on)
     if collection_owner == account.collection_owner:
         return []
@@ -625,6 +626,7 @@ def acknowledge_balance_confirmation(
     recorded_at: datetime,
 ) -> list[Event]:
     """The customer stamped the confirmation; a difference from the ledger is kept, signed."""
+    require_key("confirmation_reference", confirmation_reference)
     require_date("acknowledged_on", acknowledged_on)
     if type(confirmed_balance_minor) is not int or confirmed_balance_minor < 0:
         raise InvalidAmountError("confirmed balance must be a non-negative int of minor units")

@@ -57,7 +57,17 @@ class InvalidCommandError(ArledgerError, ValueError):
 
 
 class InvalidDateError(InvalidCommandError):
-    """A date that is impossible in context, such as a due date before the issue date."""
+    """A date that is impossible in context, such as a due date before the issue date, or one
+    outside the dates the ledger accepts (``rules.DATE_MIN`` to ``rules.DATE_MAX``)."""
+
+
+class InvalidTextError(InvalidCommandError):
+    """Text that is not what its field accepts (``domain/text.py``): not Unicode scalar values,
+    control characters, invisible characters in a key, blank, padded or too long.
+
+    ``field`` names the argument; ``value`` is a printable escape of the text, never the text
+    itself, so the error can be printed and logged whatever the text held.
+    """
 
 
 class InvalidInstalmentScheduleError(InvalidCommandError):
@@ -147,9 +157,27 @@ class ConcurrencyError(ArledgerError, RuntimeError):
     """Another writer kept changing the same aggregates; retries were exhausted."""
 
 
+class StoreUnavailableError(ArledgerError, RuntimeError):
+    """The event store cannot be opened or reached: a server that does not answer, a database
+    or user that does not exist, a file that is not a SQLite database. ``store`` describes it,
+    ``setting`` names the setting to check; nothing was read or recorded."""
+
+
+class ReadModelMismatchError(ArledgerError, RuntimeError):
+    """The stored read models have folded events the log no longer holds at their positions
+    (events removed, or the store restored from an older copy): ``position`` is where the read
+    models are, ``head`` the log's last event. Nothing is served until they are rebuilt."""
+
+
 class ImportRowError(ArledgerError, ValueError):
     """A row of an imported file is invalid; nothing of the file was recorded."""
 
 
 class ConfigurationError(ArledgerError, ValueError):
     """The store or policy configuration is invalid."""
+
+
+class RejectsPathError(ConfigurationError):
+    """The rejected rows of an import cannot go to that path (the store, the imported file, a
+    directory, a file arledger did not write); ``path`` and ``conflict`` say which and why.
+    Nothing was recorded."""

@@ -51,6 +51,7 @@ from .rules import (
     TEXT_LENGTH_MAX,
     require_date,
     require_key,
+    require_person,
     require_positive,
     require_reason,
     require_recorded_at,
@@ -594,7 +595,7 @@ def approve_concession(
 ) -> list[Event]:
     """An explicit, approved reduction of the invoice (never an implicit edit)."""
     require_reason("reason", reason)
-    require_text("approver", approver)
+    require_person("approver", approver)
     require_recorded_at(recorded_at)
     _require_reducible(invoice, amount_minor, "concession")
     _require_not_before(invoice, "approved_on", approved_on, invoice.reduction_floor_on)
@@ -621,7 +622,7 @@ def write_off(
     approved write-off takes it, and a reinstatement undoes every write-off together.
     """
     require_reason("reason", reason)
-    require_text("approver", approver)
+    require_person("approver", approver)
     require_recorded_at(recorded_at)
     if invoice.is_written_off and invoice.open_minor == 0:
         raise InvoiceStateError(
@@ -656,7 +657,7 @@ def reinstate(
 ) -> list[Event]:
     """Undo the write-offs: everything written off is due again."""
     require_reason("reason", reason)
-    require_text("approver", approver)
+    require_person("approver", approver)
     require_recorded_at(recorded_at)
     require_date("reinstated_on", reinstated_on)
     if not invoice.is_written_off:
@@ -801,6 +802,7 @@ def resolve_dispute(
     numbered ``credit_note_number`` or ``<dispute reference>-CN``; ``registered`` is that
     number's registration if it was ever used, which refuses it (a new credit note needs a new
     number). Rejected: the amount returns to collection."""
+    require_key("dispute_reference", dispute_reference)
     require_reason("note", note)
     require_recorded_at(recorded_at)
     if not isinstance(outcome, DisputeOutcome):

@@ -37,7 +37,7 @@ CURRENCY_EXPONENTS: Final[dict[str, int]] = {
     "MAD": 2, "MXN": 2, "BRL": 2, "ARS": 2, "COP": 2, "PEN": 2,
 }  # fmt: skip
 
-_GROUPED_THOUSANDS: Final = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+_GROUPED_THOUSANDS: Final = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
 """A comma is read only as a thousands separator ("1,234.50"). Anywhere else it is refused:
 "1,50" is 1.50 in much of Europe, and silently dropping the comma would book 150.00."""
 
@@ -45,6 +45,9 @@ _PLAIN_DECIMAL: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 """What an amount in text may look like once thousands separators are gone: ASCII digits with at
 most one decimal point. Exponents are refused: a spreadsheet writes "1.23457E+11" for a figure
 it has already rounded, and Decimal would book that rounded figure as if it were exact."""
+
+AMOUNT_BLANKS: Final = " \t"
+"""Characters ignored around an amount in text (a padded spreadsheet cell), and nowhere else."""
 
 AMOUNT_MINOR_MAX: Final = 10**15
 """Largest amount accepted in one figure: 10 trillion units of a 2-decimal currency.
@@ -120,6 +123,9 @@ def to_minor(value: Decimal, currency: str, *, rounding: str | None = None) -> i
 def parse_amount(text: str | Decimal | int, currency: str) -> int:
     """Parse an exact decimal amount ("1234.50", Decimal, or int major units) to minor units.
 
+    Text is ASCII digits with an optional sign, at most one decimal point and commas between
+    groups of three digits ("-1,234.50"), with spaces or tabs around it; anything else
+    (underscores, inner spaces, other scripts' digits, exponents, NaN, Infinity) is refused.
     Floats are refused: their binary value is not the decimal the user meant.
     """
     if isinstance(text, bool | float):
@@ -131,7 +137,10 @@ def parse_amount(text: str | Decimal | int, currency: str) -> int:
     elif isinstance(text, Decimal):
         value = text
     elif isinstance(text, str):
-        cleaned = text.strip().replace("_", "")
+        # Only ASCII blanks around the figure are ignored. Nothing inside it is: Decimal() and
+        # int() read "1_000" as 1000, "１２" as 12 and " NaN " as not-a-number; an amount is
+        # ASCII digits, one sign, one decimal point and commas between thousands, or refused.
+        cleaned = text.strip(AMOUNT_BLANKS)
         if "," in cleaned:
             if not _GROUPED_THOUSANDS.fullmatch(cleaned):
                 raise InvalidAmountError(

@@ -17,7 +17,13 @@ from . import ids
 from .errors import ConfigurationError, DuplicateKeyConflictError
 from .events import EscalationPolicyAdopted, Event
 from .policy import DEFAULT_ESCALATION_POLICY, EscalationPolicy
-from .rules import require_date, require_reason, require_recorded_at, require_text
+from .rules import (
+    require_date,
+    require_person,
+    require_reason,
+    require_recorded_at,
+    require_text,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -83,8 +89,12 @@ def adopt_policy(
     if not isinstance(policy, EscalationPolicy):
         raise ConfigurationError("adopt an EscalationPolicy", policy=policy)
     require_date("effective_on", effective_on)
-    require_text("approver", approver)
+    require_person("approver", approver)
     require_reason("reason", reason)
+    for index, level in enumerate(policy.levels):
+        require_text(f"levels[{index}].name", level.name)
+        for action in level.required_actions:
+            require_text(f"levels[{index}].required_actions", action)
     require_recorded_at(recorded_at)
     known = {} if book is None else {v.policy.version: v for v in book.versions}
     if policy.version in known:

@@ -8,54 +8,50 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Final
 
-from .errors import InvalidAmountError, InvalidCommandError, InvalidDateError
+from .errors import InvalidAmountError, InvalidDateError
 from .money import AMOUNT_MINOR_MAX
+from .text import (
+    KEY_LENGTH_MAX,
+    REASON_LENGTH_MAX,
+    TEXT_LENGTH_MAX,
+    require_key,
+    require_person,
+    require_text,
+)
 
-KEY_LENGTH_MAX: Final = 64
-"""Business keys (invoice numbers, bank references, customer codes): ERP keys are short."""
-
-TEXT_LENGTH_MAX: Final = 200
-"""Names, owners, approvers, contract references."""
-
-REASON_LENGTH_MAX: Final = 2000
-"""Free-text reasons: enough for a paragraph of explanation, not for a pasted document."""
+__all__ = [
+    "DATE_MAX",
+    "DATE_MIN",
+    "KEY_LENGTH_MAX",
+    "REASON_LENGTH_MAX",
+    "TERMS_DAYS_MAX",
+    "TEXT_LENGTH_MAX",
+    "require_date",
+    "require_key",
+    "require_period",
+    "require_person",
+    "require_positive",
+    "require_reason",
+    "require_recorded_at",
+    "require_text",
+]
 
 TERMS_DAYS_MAX: Final = 3650
 """Payment terms beyond ten years are an input error, not a trade credit."""
 
+DATE_MIN: Final = date(1900, 1, 1)
+DATE_MAX: Final = date(2199, 12, 31)
+"""The business dates the ledger accepts, in commands and queries alike (``require_date``).
 
-def require_key(field: str, value: str) -> str:
-    """A non-blank business key without surrounding spaces or control characters."""
-    return _require_text(field, value, KEY_LENGTH_MAX)
-
-
-def require_text(field: str, value: str, *, length_max: int = TEXT_LENGTH_MAX) -> str:
-    return _require_text(field, value, length_max)
+Earlier or later is a mistyped year or a shifted column (an amount or serial number read as a
+date), not an invoice, due, payment or report date. The bounds leave the queries room to count
+back (months of sales, the day before a period) and forward (due dates, promise deadlines,
+next thresholds) without leaving the dates Python can represent."""
 
 
 def require_reason(field: str, value: str) -> str:
-    return _require_text(field, value, REASON_LENGTH_MAX)
-
-
-def _require_text(field: str, value: str, length_max: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidCommandError(f"{field} must be text, got {type(value).__name__}", field=field)
-    if not value.strip():
-        raise InvalidCommandError(f"{field} must not be blank", field=field)
-    if value != value.strip():
-        raise InvalidCommandError(
-            f"{field} {value!r} has leading or trailing spaces", field=field, value=value
-        )
-    if len(value) > length_max:
-        raise InvalidCommandError(
-            f"{field} is {len(value)} characters long; at most {length_max} allowed",
-            field=field,
-            length=len(value),
-            length_max=length_max,
-        )
-    if any(ord(c) < 32 and c not in "\n\t" for c in value):
-        raise InvalidCommandError(f"{field} contains control characters", field=field)
-    return value
+    """Free text of up to a paragraph (reasons, notes, outcomes): lines separated by newlines."""
+    return require_text(field, value, length_max=REASON_LENGTH_MAX, multiline=True)
 
 
 def require_positive(field: str, amount_minor: int) -> int:
@@ -78,9 +74,31 @@ def require_positive(field: str, amount_minor: int) -> int:
 
 
 def require_date(field: str, value: date) -> date:
+    """A business date inside ``DATE_MIN``..``DATE_MAX``."""
     if not isinstance(value, date) or isinstance(value, datetime):
         raise InvalidDateError(f"{field} must be a date, got {value!r}", field=field)
+    if not DATE_MIN <= value <= DATE_MAX:
+        raise InvalidDateError(
+            f"{field} {value} is outside the dates the ledger accepts, {DATE_MIN} to {DATE_MAX}",
+            field=field,
+            value=value,
+            date_min=DATE_MIN,
+            date_max=DATE_MAX,
+        )
     return value
+
+
+def require_period(start_on: date, end_on: date) -> tuple[date, date]:
+    """A period of business dates, both ends included: ``start_on`` no later than ``end_on``."""
+    require_date("start_on", start_on)
+    require_date("end_on", end_on)
+    if start_on > end_on:
+        raise InvalidDateError(
+            f"the period starts on {start_on}, after it ends on {end_on}",
+            start_on=start_on,
+            end_on=end_on,
+        )
+    return start_on, end_on
 
 
 def require_recorded_at(recorded_at: datetime) -> datetime:

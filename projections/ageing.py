@@ -37,6 +37,7 @@ from arledger.domain.events import (
 )
 from arledger.domain.invoice import open_by_instalment
 from arledger.domain.policy import AgeingBasis, AgeingPolicy
+from arledger.domain.rules import require_date
 
 
 class AgeingGrouping(enum.Enum):
@@ -261,6 +262,7 @@ def ageing_report(
 
     Rows are per group and currency, ordered by key; groups with nothing open are left out.
     """
+    require_date("as_of", as_of)
     policy = policy or AgeingPolicy()
     width = len(policy.bucket_labels)
     groups: dict[tuple[str, str], list[int]] = {}

@@ -21,6 +21,7 @@ from uuid import UUID
 import attrs
 
 from arledger.domain.errors import AccountCurrencyError, CustomerNotFoundError, InvalidAmountError
+from arledger.domain.rules import require_date
 
 from . import escalation
 from .portfolio import PortfolioState
@@ -82,7 +83,9 @@ def check_credit(
         AccountCurrencyError: the order is not in the account's currency.
         InvalidAmountError: the order amount is negative.
         CustomerNotFoundError: no such customer in the portfolio.
+        InvalidDateError: ``as_of`` is outside the dates the ledger accepts.
     """
+    require_date("as_of", as_of)
     customer = state.customers.get(customer_id)
     if customer is None:
         raise CustomerNotFoundError(f"no customer with id {customer_id}", customer_id=customer_id)

@@ -54,6 +54,7 @@ from arledger.domain.policy import (
     TriggerRule,
     WorklistKey,
 )
+from arledger.domain.rules import require_date
 
 from .ageing import InvoiceFacts
 from .portfolio import CustomerHistory, PaymentFacts, PortfolioState, PromiseFacts
@@ -695,6 +696,7 @@ def evaluate(state: PortfolioState, customer_id: UUID, on: date) -> Evaluation:
 
 def escalation_status(state: PortfolioState, customer_id: UUID, as_of: date) -> EscalationStatus:
     """Level, grade, reasons, suspensions, next action, history and next threshold."""
+    require_date("as_of", as_of)
     view = narrow(state, customer_id, as_of)
     evaluator = _Evaluator(view, customer_id)
     current = evaluator.evaluate(as_of)
@@ -798,6 +800,7 @@ def worklist(state: PortfolioState, as_of: date, *, owner: str | None = None) ->
     as a share of each currency's "large" threshold (``large_above_minor``), never as raw minor
     units: 50,000.00 USD and 50,000.00 CNY are not the same urgency.
     """
+    require_date("as_of", as_of)
     policy = state.policy_on(as_of)
     payments_by_customer = _payments_by_customer(state)
     items = []

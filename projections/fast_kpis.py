@@ -28,7 +28,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from arledger.domain.errors import InvalidAmountError, InvalidDateError
+from arledger.domain.errors import InvalidAmountError
 from arledger.domain.money import AMOUNT_MINOR_MAX, currency_exponent
 from arledger.domain.policy import (
     DEFAULT_ESCALATION_POLICY,
@@ -36,6 +36,7 @@ from arledger.domain.policy import (
     AgeingPolicy,
     EscalationPolicy,
 )
+from arledger.domain.rules import require_period
 
 from .fast_path import MOVEMENTS, microseconds
 from .kpis import (
@@ -349,12 +350,7 @@ def kpi_report_fast(
         InvalidAmountError: the log's amounts add up to more than ``SUM_MINOR_MAX``.
     """
     kind = parse_grouping(grouping)
-    if start_on > end_on:
-        raise InvalidDateError(
-            f"the period starts on {start_on}, after it ends on {end_on}",
-            start_on=start_on,
-            end_on=end_on,
-        )
+    require_period(start_on, end_on)
     _check_headroom(cols)
     known_at_us = None if known_at is None else microseconds(known_at)
     start_day, end_day = _day(start_on), _day(end_on)

@@ -37,6 +37,7 @@ from arledger.domain.policy import (
     Grade,
     TriggerRule,
 )
+from arledger.domain.rules import require_date
 
 from . import fast_kernels as kernels
 from .ageing import AgeingRow
@@ -335,6 +336,7 @@ def fast_portfolio(
             8 bytes per bucket per invoice: 480 MB for ten million invoices); without it that
             array has no rows, and the customers' bucket totals are made all the same.
     """
+    require_date("as_of", as_of)
     ageing_policy = ageing_policy or AgeingPolicy()
     tables = {name: dict(columns.get(name, {})) for name in SELECT}
     if known_at is not None:

@@ -60,6 +60,7 @@ import attrs
 
 from arledger.domain.errors import ConfigurationError, InvalidAmountError, InvalidDateError
 from arledger.domain.money import currency_exponent, to_minor
+from arledger.domain.rules import require_date, require_period
 
 from .ageing import invoice_buckets
 from .portfolio import CustomerHistory, PortfolioState
@@ -228,12 +229,13 @@ def trailing_period(as_of: date, months: int) -> tuple[date, date]:
             f"trailing months must be from 1 to {TRAILING_MONTHS_MAX}, got {months}",
             months=months,
         )
+    require_date("as_of", as_of)
     last_day = calendar.monthrange(as_of.year, as_of.month)[1]
     if as_of.day == last_day:
-        back = _add_months(as_of.replace(day=1), -(months - 1))
-        return back, as_of
-    back = _add_months(as_of, -months)
-    return back + timedelta(days=1), as_of
+        start_on = _add_months(as_of.replace(day=1), -(months - 1))
+    else:
+        start_on = _add_months(as_of, -months) + timedelta(days=1)
+    return require_date("start_on", start_on), as_of
 
 
 def _add_months(on: date, months: int) -> date:
@@ -299,16 +301,12 @@ def kpi_report(
     """The KPIs of ``start_on``..``end_on`` (both included), one row per group and currency.
 
     Raises:
-        InvalidDateError: ``start_on`` is after ``end_on``.
+        InvalidDateError: ``start_on`` is after ``end_on``, or either is outside the dates the
+            ledger accepts.
         ConfigurationError: ``grouping`` is not portfolio, owner or customer.
     """
     kind = parse_grouping(grouping)
-    if start_on > end_on:
-        raise InvalidDateError(
-            f"the period starts on {start_on}, after it ends on {end_on}",
-            start_on=start_on,
-            end_on=end_on,
-        )
+    require_period(start_on, end_on)
     policy = state.policy_on(end_on)
     width = len(policy.ageing.bucket_labels)
     beginning_on = start_on - timedelta(days=1)

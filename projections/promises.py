@@ -22,6 +22,8 @@ from uuid import UUID
 
 import attrs
 
+from arledger.domain.rules import require_date
+
 from .portfolio import PortfolioState, PromiseFacts
 
 
@@ -128,6 +130,7 @@ def judge_all(
     state: PortfolioState, as_of: date, *, customer_id: UUID | None = None
 ) -> list[PromiseJudgement]:
     """Every promise made by ``as_of`` (of one customer, if given), in order of making."""
+    require_date("as_of", as_of)
     judgements = []
     for promise in state.promises.values():
         if customer_id is not None and promise.customer_id != customer_id:

@@ -94,9 +94,11 @@ def postgres_connection() -> Any:
 
 def create_postgres_schema(prefix: str = "t") -> tuple[str, dict[str, str]]:
     """A fresh schema in the test database and the ledger env pointing at it."""
+    from psycopg.sql import SQL, Identifier
+
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with postgres_connection() as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
+        connection.execute(SQL("CREATE SCHEMA {}").format(Identifier(schema)))
     return schema, {
         "ARLEDGER_STORE": "postgres",
         "ARLEDGER_POSTGRES_HOST": POSTGRES_TEST["host"],
@@ -108,9 +110,11 @@ def create_postgres_schema(prefix: str = "t") -> tuple[str, dict[str, str]]:
 
 
 def drop_postgres_schemas(*schemas: str) -> None:
+    from psycopg.sql import SQL, Identifier
+
     with postgres_connection() as connection:
         for schema in schemas:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+            connection.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(schema)))
 
 
 @contextmanager

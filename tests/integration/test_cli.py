@@ -215,8 +215,11 @@ def test_import_with_the_ibm_preset_then_again_then_ageing_as_python_m_arledger(
     assert 0 == first.returncode, first.stderr
     assert "2466 invoices issued" in first.stdout
     assert "100 customers opened" in first.stdout
+    said = " ".join(first.stdout.split())  # rich wraps long lines
+    assert 'Not imported: column Disputed ("Yes" on 561 of 2466 rows)' in said
     assert 0 == second.returncode, second.stderr
     assert "already recorded" in second.stdout
+    assert 'column Disputed ("Yes" on 561 of 2466 rows)' in " ".join(second.stdout.split())
     assert events_after_first == event_count(env)
     assert 0 == report.returncode, report.stderr
     rows = json.loads(report.stdout)["rows"]

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import attrs
 import pytest
 
 from arledger.adapters import importer
@@ -113,6 +114,22 @@ def test_ibm_preset_imports_every_invoice_settled_in_full_and_a_second_import_ad
 
     assert again.already_recorded
     assert events_before == event_count(ledger)
+
+
+def test_the_ibm_disputed_column_is_reported_as_not_imported_with_its_yes_rows(ledger, tmp_path):
+    """The file flags 561 of its 2,466 invoices as disputed, with no amount, dates or outcome:
+    nothing to record a dispute from, so the import says what it left out."""
+    result = import_file(ledger, IBM_CSV, preset("ibm"))
+
+    assert [("Disputed", "Yes", 561, 2466)] == [
+        (left.column, left.value, left.rows, result.rows) for left in result.not_imported
+    ]
+    assert "amount" in result.not_imported[0].reason
+    again = import_file(ledger, IBM_CSV, preset("ibm"))
+    assert again.already_recorded
+    assert 561 == again.not_imported[0].rows
+    no = write(tmp_path, "no.csv", IBM_CSV.read_text(encoding="utf-8").replace(",Yes,", ",No,"))
+    assert () == import_file(ledger, no, preset("ibm")).not_imported
 
 
 def test_ibm_import_leaves_nothing_open_after_the_last_settlement(ledger):
@@ -428,3 +445,157 @@ def test_a_payment_larger_than_its_invoice_or_for_an_unknown_invoice_is_reported
 
     assert [(2, "amount"), (3, "invoice_number"), (4, "value_on")] == problems_of(error)
     assert events_before == event_count(ledger)
+
+
+# Cells that must be refused as bad rows (issue 9) ------------------------------------------------
+
+TERMS_MAPPING = ColumnMapping(
+    columns={
+        "customer_code": "Customer",
+        "invoice_number": "Invoice",
+        "amount": "Amount",
+        "issued_on": "Issued",
+        "terms_days": "Terms",
+    },
+    date_format="%Y-%m-%d",
+)
+TERMS_HEADER = "Customer,Invoice,Amount,Issued,Terms\n"
+
+
+@pytest.mark.parametrize("terms", ["²", "①", "٣٠", "３０", "3²", "𝟑𝟎"])
+def test_terms_days_written_with_digits_other_than_ascii_are_a_bad_row(ledger, tmp_path, terms):
+    """``str.isdigit`` is true for superscripts, circled and other scripts' digits; ``int``
+    fails on the first two and reads the others: only 0-9 are days."""
+    path = write(
+        tmp_path,
+        "invoices.csv",
+        TERMS_HEADER + "K1,R-1,10.00,2024-01-01,30\n" + f"K1,R-2,10.00,2024-01-01,{terms}\n",
+    )
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, TERMS_MAPPING)
+    assert [(3, "terms_days")] == problems_of(error)
+    assert 0 == event_count(ledger)
+
+    result = import_file(ledger, path, TERMS_MAPPING, rejects_to=tmp_path / "rejects.csv")
+    assert [(3, "terms_days")] == [(p.line, p.field) for p in result.rejected]
+    assert 1 == result.invoices_issued
+    assert date(2024, 1, 31) == ledger.invoice("R-1").due_on
+
+
+@pytest.mark.parametrize("issued", ["2024-01-1٠", "２024-01-10", "2024-0𝟏-10"])
+def test_dates_written_with_digits_other_than_ascii_are_a_bad_row(ledger, tmp_path, issued):
+    """``strptime`` reads any script's digits where the format has a number: 2024-01-1٠ would
+    be 10 January."""
+    path = write(
+        tmp_path,
+        "invoices.csv",
+        TERMS_HEADER + "K1,R-1,10.00,2024-01-01,30\n" + f"K1,R-2,10.00,{issued},30\n",
+    )
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, TERMS_MAPPING)
+
+    assert [(3, "issued_on")] == problems_of(error)
+    assert 0 == event_count(ledger)
+
+
+def test_a_date_format_with_letters_other_than_ascii_still_reads(ledger, tmp_path):
+    mapping = attrs.evolve(TERMS_MAPPING, date_format="%Y年%m月%d日")
+    path = write(tmp_path, "invoices.csv", TERMS_HEADER + "K1,R-1,10.00,2024年01月10日,30\n")
+
+    import_file(ledger, path, mapping)
+
+    assert date(2024, 1, 10) == ledger.invoice("R-1").issued_on
+
+
+CELLS_MAPPING = ColumnMapping(
+    columns={
+        "customer_code": "cust",
+        "invoice_number": "inv",
+        "issued_on": "issued",
+        "amount": "amt",
+        "customer_name": "name",
+    },
+)
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused_not_cut_short(ledger, tmp_path):
+    """1,000.00 unquoted is two cells: the amount must not be read as 1.00."""
+    path = write(
+        tmp_path,
+        "invoices.csv",
+        "cust,inv,issued,amt,name\n"
+        "C1,INV-0,2024-01-10,5.00,Acme\n"
+        "C1,INV-1,2024-01-10,1,000.00,Acme\n",
+    )
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, CELLS_MAPPING)
+
+    assert [(3, "row")] == problems_of(error)
+    assert "6 cells but the header has 5 columns" in error.value.message
+    assert 0 == event_count(ledger)
+
+
+def test_a_row_with_fewer_cells_than_the_header_is_refused_not_read_without_its_last_fields(
+    ledger, tmp_path
+):
+    path = write(
+        tmp_path,
+        "invoices.csv",
+        "cust,inv,issued,amt,name\nC1,INV-0,2024-01-10,5.00,Acme\nC1,INV-1,2024-01-10,5.00\n",
+    )
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, CELLS_MAPPING)
+
+    assert [(3, "row")] == problems_of(error)
+    assert "4 cells but the header has 5 columns" in error.value.message
+    assert 0 == event_count(ledger)
+
+
+def test_a_row_with_the_wrong_number_of_cells_is_rejected_alone_on_request(ledger, tmp_path):
+    path = write(
+        tmp_path,
+        "invoices.csv",
+        "cust,inv,issued,amt,name\n"
+        "C1,INV-0,2024-01-10,5.00,Acme\n"
+        "C1,INV-1,2024-01-10,1,000.00,Acme\n"
+        "C1,INV-2,2024-01-10,7.00\n",
+    )
+
+    result = import_file(ledger, path, CELLS_MAPPING, rejects_to=tmp_path / "rejects.csv")
+
+    assert [(3, "row"), (4, "row")] == [(p.line, p.field) for p in result.rejected]
+    assert 500 == ledger.invoice("INV-0").amount_minor
+    with pytest.raises(LookupError):
+        ledger.invoice("INV-1")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["cust,inv,issued,amt,amt", "cust,inv,issued,amt,name, cust", "cust,x,inv,issued,amt,x"],
+)
+def test_a_header_with_two_columns_of_the_same_name_is_refused(ledger, tmp_path, header):
+    cells = ",".join(["C1", "INV-1", "2024-01-10", "5.00", "A", "B"][: len(header.split(","))])
+    path = write(tmp_path, "invoices.csv", f"{header}\n{cells}\n")
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, CELLS_MAPPING, rejects_to=tmp_path / "rejects.csv")
+
+    assert [(1, "header")] == problems_of(error)
+    assert "twice" in error.value.message
+    assert 0 == event_count(ledger)
+    assert not (tmp_path / "rejects.csv").exists()
+
+
+def test_one_bad_row_is_reported_on_one_line(ledger, tmp_path):
+    path = write(tmp_path, "invoices.csv", "cust,inv,issued,amt,name\nC1,INV-1,2024-01-10,0,A\n")
+
+    with pytest.raises(ImportRowError) as error:
+        import_file(ledger, path, CELLS_MAPPING)
+
+    assert [f"{path}: line 2, amount: 0 must be positive; nothing was recorded"] == (
+        error.value.message.splitlines()
+    )

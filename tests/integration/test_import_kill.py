@@ -129,6 +129,7 @@ def stored_count(env: dict[str, str]) -> int:
             raise
         return int(row[0])
     import psycopg
+    from psycopg.sql import SQL, Identifier
 
     schema = env["ARLEDGER_POSTGRES_SCHEMA"]
     with psycopg.connect(
@@ -139,7 +140,9 @@ def stored_count(env: dict[str, str]) -> int:
         autocommit=True,
     ) as connection:
         try:
-            row = connection.execute(f"SELECT count(*) FROM {schema}.arledger_events").fetchone()
+            row = connection.execute(
+                SQL("SELECT count(*) FROM {}.arledger_events").format(Identifier(schema))
+            ).fetchone()
         except psycopg.errors.UndefinedTable:
             return 0
     assert row is not None

@@ -9,6 +9,8 @@ be opened) are rejected with it. The default stays all or nothing.
 from __future__ import annotations
 
 import csv
+import errno
+import stat
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -16,16 +18,18 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from arledger.adapters import importer
 from arledger.adapters.cli import app
 from arledger.adapters.importer import (
     REJECT_COLUMNS,
     ColumnMapping,
     ImportKind,
+    RejectsConflict,
     RowProblem,
     import_file,
 )
 from arledger.adapters.ledger import Ledger
-from arledger.domain.errors import ConfigurationError, ImportRowError
+from arledger.domain.errors import ConfigurationError, ImportRowError, RejectsPathError
 from arledger.domain.events import InvoiceIssued, PaymentReceived
 
 MAPPING = ColumnMapping(
@@ -332,9 +336,9 @@ def test_importing_the_same_file_again_with_rejects_records_nothing_new(ledger, 
 def test_a_file_without_bad_rows_writes_a_rejects_file_with_only_its_header(ledger, tmp_path):
     path = write(tmp_path, "invoices.csv", HEADER + "K1,K1,R-1,10.00,EUR,01.01.2024,,,\n")
     rejects = tmp_path / "rejects.csv"
-    rejects.write_text("stale,rows\n", encoding="utf-8")
+    rejects.write_text("reject_line,reject_field,reject_reason,A\n9,amount,stale,x\n", "utf-8")
 
-    result = import_file(ledger, path, MAPPING, rejects_to=rejects)
+    result = import_file(ledger, path, MAPPING, rejects_to=rejects, rejects_overwrite=True)
 
     assert () == result.rejected
     assert [[*REJECT_COLUMNS, *HEADER_CELLS]] == read_rejects(rejects)
@@ -366,6 +370,177 @@ def test_a_whole_file_problem_records_nothing_even_with_a_rejects_file(ledger, t
     assert 0 == event_count(ledger)
 
 
+# Where the rejects may go -----------------------------------------------------------------------
+
+
+def sqlite_ledger(path: Path, clock) -> Ledger:  # type: ignore[no-untyped-def]
+    return Ledger({"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)}, clock=clock)
+
+
+def test_the_rejects_are_refused_over_the_store_and_nothing_is_recorded(
+    tmp_path, clock, monkeypatch
+):
+    """The reported case: --rejects-to ledger.db with one bad row replaced the store by a CSV."""
+    monkeypatch.chdir(tmp_path)
+    ledger = sqlite_ledger(Path("ledger.db"), clock)  # relative, as ARLEDGER_DB is by default
+    import_file(
+        ledger, write(tmp_path, "first.csv", HEADER + "K9,N,R-9,1.00,EUR,01.01.2024,,,\n"), MAPPING
+    )
+    store = tmp_path / "ledger.db"
+    before = store.read_bytes()
+    events = event_count(ledger)
+    path = write(tmp_path, "invoices.csv", MIXED)
+
+    for overwrite in (False, True):
+        with pytest.raises(RejectsPathError) as refused:
+            import_file(ledger, path, MAPPING, rejects_to=store, rejects_overwrite=overwrite)
+        assert RejectsConflict.STORE is refused.value.conflict
+        assert str(store) == refused.value.path
+        assert "nothing was recorded" in refused.value.message
+
+    assert before == store.read_bytes()
+    assert events == event_count(ledger)
+    for sidecar in ("ledger.db-wal", "ledger.db-journal"):
+        with pytest.raises(RejectsPathError) as refused:
+            import_file(ledger, path, MAPPING, rejects_to=tmp_path / sidecar)
+        assert RejectsConflict.STORE is refused.value.conflict
+    link = tmp_path / "link.csv"
+    link.symlink_to(store)
+    with pytest.raises(RejectsPathError):
+        import_file(ledger, path, MAPPING, rejects_to=link, rejects_overwrite=True)
+    assert before == store.read_bytes()
+    assert events == event_count(ledger)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_the_rejects_are_refused_over_a_file_arledger_did_not_write(ledger, tmp_path, overwrite):
+    path = write(tmp_path, "invoices.csv", MIXED)
+    notes = write(tmp_path, "notes.csv", "reject_line,reject_field\nkeep me\n")
+    mapping = write(tmp_path, "mapping.json", MAPPING_JSON)
+
+    for existing in (notes, mapping):
+        with pytest.raises(RejectsPathError) as refused:
+            import_file(ledger, path, MAPPING, rejects_to=existing, rejects_overwrite=overwrite)
+        expected = RejectsConflict.NOT_REJECTS if overwrite else RejectsConflict.EXISTS
+        assert expected is refused.value.conflict
+
+    assert "reject_line,reject_field\nkeep me\n" == notes.read_text(encoding="utf-8")
+    assert MAPPING_JSON == mapping.read_text(encoding="utf-8")
+    assert 0 == event_count(ledger)
+
+
+def test_a_previous_rejects_file_is_replaced_only_when_asked(ledger, tmp_path):
+    path = write(tmp_path, "invoices.csv", MIXED)
+    rejects = tmp_path / "rejects.csv"
+    rejects.write_text("reject_line,reject_field,reject_reason,A\n9,amount,old,x\n", "utf-8")
+    before = rejects.read_bytes()
+
+    with pytest.raises(RejectsPathError) as refused:
+        import_file(ledger, path, MAPPING, rejects_to=rejects)
+
+    assert RejectsConflict.EXISTS is refused.value.conflict
+    assert before == rejects.read_bytes()
+    assert 0 == event_count(ledger)
+    result = import_file(ledger, path, MAPPING, rejects_to=rejects, rejects_overwrite=True)
+    assert len(MIXED_EXPECTED) + 1 == len(read_rejects(rejects))
+    assert 0 < result.events_recorded
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_the_rejects_are_refused_over_a_directory_or_the_imported_file(ledger, tmp_path, overwrite):
+    path = write(tmp_path, "invoices.csv", MIXED)
+    (tmp_path / "folder").mkdir()
+    cases = {
+        tmp_path / "folder": RejectsConflict.DIRECTORY,
+        tmp_path / "." / "invoices.csv": RejectsConflict.INPUT,
+        tmp_path / "no-such-folder" / "rejects.csv": RejectsConflict.NO_DIRECTORY,
+    }
+    for rejects, conflict in cases.items():
+        with pytest.raises(RejectsPathError) as refused:
+            import_file(ledger, path, MAPPING, rejects_to=rejects, rejects_overwrite=overwrite)
+        assert conflict is refused.value.conflict
+
+    assert MIXED == path.read_text(encoding="utf-8")
+    assert [] == list((tmp_path / "folder").iterdir())
+    assert 0 == event_count(ledger)
+
+
+def test_a_rejects_file_imported_again_cannot_take_its_own_rejects(ledger, tmp_path):
+    path = write(tmp_path, "invoices.csv", MIXED)
+    rejects = tmp_path / "rejects.csv"
+    import_file(ledger, path, MAPPING, rejects_to=rejects)
+    before = rejects.read_bytes()
+
+    with pytest.raises(RejectsPathError) as refused:
+        import_file(ledger, rejects, MAPPING, rejects_to=rejects, rejects_overwrite=True)
+
+    assert RejectsConflict.INPUT is refused.value.conflict
+    assert before == rejects.read_bytes()
+
+
+def test_a_new_rejects_file_is_private_and_a_replaced_one_keeps_its_mode(ledger, tmp_path):
+    path = write(tmp_path, "invoices.csv", MIXED)
+    new = tmp_path / "new.csv"
+    shared = tmp_path / "shared.csv"
+    shared.write_text("reject_line,reject_field,reject_reason\n", encoding="utf-8")
+    shared.chmod(0o640)
+
+    import_file(ledger, path, MAPPING, rejects_to=new)
+    import_file(ledger, path, MAPPING, rejects_to=shared, rejects_overwrite=True)
+
+    assert 0o600 == stat.S_IMODE(new.stat().st_mode)
+    assert 0o640 == stat.S_IMODE(shared.stat().st_mode)
+    assert read_rejects(new) == read_rejects(shared)
+
+
+def test_a_rejects_file_cut_short_leaves_the_previous_one_and_records_nothing(
+    ledger, tmp_path, monkeypatch
+):
+    path = write(tmp_path, "invoices.csv", MIXED)
+    rejects = tmp_path / "rejects.csv"
+    rejects.write_text("reject_line,reject_field,reject_reason,A\n9,amount,old,x\n", "utf-8")
+    before = rejects.read_bytes()
+    written: list[str] = []
+
+    def printable_then_disk_full(cell: str) -> str:
+        written.append(cell)
+        if len(written) > 20:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return cell
+
+    monkeypatch.setattr(importer, "_printable", printable_then_disk_full)
+
+    with pytest.raises(ConfigurationError) as refused:
+        import_file(ledger, path, MAPPING, rejects_to=rejects, rejects_overwrite=True)
+
+    assert "No space left on device; nothing was recorded" in refused.value.message
+    assert before == rejects.read_bytes()
+    assert ["invoices.csv", "rejects.csv"] == sorted(p.name for p in tmp_path.iterdir())
+    assert 0 == event_count(ledger)
+
+
+def test_a_file_that_appears_at_the_rejects_path_while_importing_is_left_alone(
+    ledger, tmp_path, monkeypatch
+):
+    path = write(tmp_path, "invoices.csv", MIXED)
+    rejects = tmp_path / "rejects.csv"
+    decide = importer._decide
+
+    def decide_while_someone_writes(*args, **kwargs):  # type: ignore[no-untyped-def]
+        rejects.write_text("someone else's\n", encoding="utf-8")
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "_decide", decide_while_someone_writes)
+
+    with pytest.raises(RejectsPathError) as refused:
+        import_file(ledger, path, MAPPING, rejects_to=rejects)
+
+    assert RejectsConflict.EXISTS is refused.value.conflict
+    assert "someone else's\n" == rejects.read_text(encoding="utf-8")
+    assert ["invoices.csv", "rejects.csv"] == sorted(p.name for p in tmp_path.iterdir())
+    assert 0 == event_count(ledger)
+
+
 # The command line -------------------------------------------------------------------------------
 
 
@@ -392,9 +567,27 @@ def test_import_with_rejects_to_records_the_good_rows_lists_the_bad_and_exits_0(
     assert f"warning: 8 row(s) rejected and written to {rejects}:" == lines[0]
     assert lines[1].startswith("  line 3, amount: 1.234 has more decimals than EUR allows")
     assert 9 == len(read_rejects(rejects))
-    again = runner.invoke(
+    kept = rejects.read_bytes()
+    refused_over_rejects = runner.invoke(
         app,
         ["import", str(path), "--mapping", str(mapping), "--rejects-to", str(rejects)],
+        env=env,
+    )
+    assert 2 == refused_over_rejects.exit_code
+    assert 1 == len(refused_over_rejects.stderr.splitlines())
+    assert "--overwrite-rejects" in refused_over_rejects.stderr
+    assert kept == rejects.read_bytes()
+    again = runner.invoke(
+        app,
+        [
+            "import",
+            str(path),
+            "--mapping",
+            str(mapping),
+            "--rejects-to",
+            str(rejects),
+            "--overwrite-rejects",
+        ],
         env=env,
     )
     assert 0 == again.exit_code, again.output
@@ -411,3 +604,21 @@ MAPPING_JSON = (
     '"Invoice", "amount": "Amount", "currency": "Currency", "issued_on": "Issued", "due_on": '
     '"Due", "settled_on": "Settled", "paid_amount": "Paid"}, "date_format": "%d.%m.%Y"}'
 )
+
+
+def test_the_rejects_of_a_rejects_file_have_the_columns_of_the_first_and_read_back(
+    ledger, tmp_path
+):
+    path = write(tmp_path, "invoices.csv", MIXED)
+    first = tmp_path / "rejects-1.csv"
+    second = tmp_path / "rejects-2.csv"
+    import_file(ledger, path, MAPPING, rejects_to=first)
+
+    import_file(ledger, first, MAPPING, rejects_to=second)
+    written = read_rejects(second)
+
+    assert [*REJECT_COLUMNS, *HEADER_CELLS] == written[0]
+    assert [row[3:] for row in read_rejects(first)[1:]] == [row[3:] for row in written[1:]]
+    assert [str(line) for line in range(2, len(written) + 1)] == [row[0] for row in written[1:]]
+    again = import_file(ledger, second, MAPPING, rejects_to=tmp_path / "rejects-3.csv")
+    assert len(written) - 1 == again.rows_rejected

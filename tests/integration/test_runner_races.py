@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from arledger import Ledger
@@ -23,6 +24,7 @@ from arledger.adapters.read_models import PostgresTables, StaleRunnerError
 from arledger.adapters.runner_events import EventDecoder
 from arledger.adapters.serialization import CattrsMapper
 from arledger.adapters.store import postgres_connect_args, store_env
+from arledger.domain import customer
 from arledger.projections import portfolio
 from tests.conftest import postgres_connection, postgres_schemas
 
@@ -129,6 +131,8 @@ def test_events_the_fast_decoder_cannot_read_still_reach_the_read_models(
     tmp_path: Path,
 ) -> None:
     # An offset with seconds and a lone surrogate: the mapper reads both, msgspec neither.
+    # Commands refuse a lone surrogate since issue 9.11, but a log may hold one recorded
+    # before: it is saved here as such an event, past the decide functions.
     odd_zone = timezone(timedelta(hours=2, seconds=30))
     ticks = iter(range(1, 100))
 
@@ -138,13 +142,16 @@ def test_events_the_fast_decoder_cannot_read_still_reach_the_read_models(
     env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "odd.db")}
     ledger = Ledger(env=env, clock=clock)
     try:
-        ledger.open_account(
-            "C1",
-            name="Half \ud800 pair",
+        (opened,) = customer.open_account(
+            None,
+            customer_code="C1",
+            name="Half pair",
             currency="USD",
             collection_owner="li",
             opened_on=date(2024, 1, 1),
+            recorded_at=clock(),
         )
+        ledger.save(attrs.evolve(opened, name="Half \ud800 pair"))
         ledger.open_account(
             "C2", name="Plain", currency="USD", collection_owner="li", opened_on=date(2024, 1, 1)
         )

@@ -26,6 +26,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from arledger.adapters.cli import ageing_csv, kpis_csv
+from arledger.adapters.csv_output import neutralise, restore
 from arledger.adapters.importer import (
     FIELD_LENGTH_MAX,
     REJECT_COLUMNS,
@@ -45,12 +47,24 @@ from arledger.domain.errors import (
     InvalidAmountError,
     InvalidCommandError,
     InvalidDateError,
+    InvalidTextError,
     InvoiceNotFoundError,
     OverAllocationError,
     PaymentNotFoundError,
     UnknownCurrencyError,
 )
-from arledger.domain.events import Event, InvoiceIssued, PaymentReceived
+from arledger.domain.events import (
+    ActionChannel,
+    ContactRole,
+    DelinquencyType,
+    DisputeOutcome,
+    DisputeReason,
+    Event,
+    InvoiceIssued,
+    PaymentReceived,
+    PaymentTermsKind,
+    RiskRating,
+)
 from arledger.domain.money import (
     AMOUNT_MINOR_MAX,
     CURRENCY_EXPONENTS,
@@ -58,8 +72,19 @@ from arledger.domain.money import (
     currency_exponent,
     format_minor,
 )
+from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.rules import KEY_LENGTH_MAX, REASON_LENGTH_MAX, TEXT_LENGTH_MAX
+from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
+from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow
+from tests import strategies
 from tests.conftest import FixedClock
+from tests.strategies import (
+    bad_amount_texts,
+    bad_keys,
+    bad_names,
+    bad_notes,
+    dates_outside_range,
+)
 
 DATE_MIN: Final = date(2000, 1, 1)
 DATE_MAX: Final = date(2099, 12, 31)
@@ -221,12 +246,16 @@ def payment_rows(draw: st.DrawFn, invoices: list[Row]) -> list[Row]:
                 invoice.invoice_number,
             )
         )
+    # One currency per customer: a payer's payments are in its account's currency.
+    currency_of = {invoice.cells["customer_code"]: invoice.currency for invoice in invoices}
     for reference in references[len(paid) :]:
         if draw(st.booleans()):
-            currency_of = {invoice.cells["customer_code"]: invoice.currency for invoice in invoices}
             # A new payer is opened by the file; its money stays unapplied.
-            payer = draw(st.sampled_from(sorted(currency_of)) | keys.map(lambda key: "P-" + key))
-            currency = currency_of.get(payer) or draw(st.sampled_from(CURRENCIES))
+            payer = draw(
+                st.sampled_from(sorted({i.cells["customer_code"] for i in invoices}))
+                | keys.map(lambda key: "P-" + key)
+            )
+            currency = currency_of.setdefault(payer, draw(st.sampled_from(CURRENCIES)))
             amount_minor = draw(st.integers(1, 10**9))
             rows.append(_payment(reference, payer, amount_minor, currency, draw(business_dates)))
     return rows
@@ -633,7 +662,10 @@ def check_bad_file(
         header = [*REJECT_COLUMNS, *(column for _field, column in layout.columns)]
         reason = result.rejected[0].reason
         assert reason
-        assert [header, [str(line), field, reason, *cells_of(layout, rows[index])]] == written
+        # The rejects file is for spreadsheets: its cells are neutralised (tests for that rule
+        # are in test_csv_output.py and below).
+        expected = [str(line), field, reason, *cells_of(layout, rows[index])]
+        assert [header, [neutralise(cell) for cell in expected]] == written
 
 
 # Files --------------------------------------------------------------------------------------------
@@ -991,3 +1023,640 @@ def test_money_cannot_be_made_in_an_unknown_currency(currency: Any) -> None:
     with pytest.raises(UnknownCurrencyError) as raised:
         Money(100, currency)
     assert currency == raised.value.currency
+
+
+# Bad text, dates and amounts in commands and queries (issue 9.11, 9.13, 9.14) -----------------
+# Every argument of the Ledger's commands and queries that is a key, a name, a note or a business
+# date gets a bad one from tests/strategies.py (bad_keys, bad_names, bad_notes,
+# dates_outside_range): the typed error names the argument and nothing is recorded. Amount texts
+# that Decimal() would read (bad_amount_texts) are refused by Money.parse and by an import.
+
+PROMISED_ON: Final = date(2024, 1, 20)
+
+
+def setup_collections(ledger: Ledger) -> None:
+    """``setup_ledger``, then promise P-1 of K1 (1.00 USD), dispute D-1 of 1.00 USD on R-1 and
+    balance confirmation BC-1 sent to K1; every command a no-op when repeated."""
+    setup_ledger(ledger)
+    ledger.make_promise(
+        customer_code="K1",
+        promise_reference="P-1",
+        amount=Money(100, "USD"),
+        promised_on=PROMISED_ON,
+        made_on=ON,
+        contact="Mr Wu",
+    )
+    ledger.open_dispute(
+        invoice_number="R-1",
+        dispute_reference="D-1",
+        amount=Money(100, "USD"),
+        reason_code=DisputeReason.QUALITY,
+        root_cause="scratched",
+        opened_on=ON,
+    )
+    ledger.send_balance_confirmation(
+        customer_code="K1", confirmation_reference="BC-1", balance_as_of=ON, sent_on=ON
+    )
+
+
+@attrs.frozen
+class Hole:
+    """A Ledger call with good arguments but one, and the field its error must name."""
+
+    method: str
+    fields: dict[str, Any]
+    argument: str
+    field: str = ""
+
+    def run(self, value: Any) -> Callable[[Ledger], object]:
+        fields = dict(self.fields)
+        if self.argument == "allocations":
+            fields["allocations"] = {value: Money(100, "USD")}
+        elif self.argument == "invoice_numbers":
+            fields["invoice_numbers"] = [value]
+        else:
+            fields[self.argument] = value
+        return lambda ledger: getattr(ledger, self.method)(**fields)
+
+    @property
+    def named(self) -> str:
+        return self.field or self.argument
+
+
+USD_1: Final = Money(100, "USD")
+_OPEN = {
+    "customer_code": "K-NEW",
+    "name": "K",
+    "currency": "USD",
+    "collection_owner": "Li",
+    "opened_on": ON,
+}
+_ISSUE = {"invoice_number": "R-NEW", "customer_code": "K1", "amount": USD_1, "issued_on": ON}
+_RECEIVE = {"bank_reference": "B-NEW", "payer_code": "K1", "amount": USD_1, "value_on": ON}
+_ALLOCATE = {"bank_reference": "B-1", "allocations": {"R-1": USD_1}, "allocated_on": ON}
+_REVERSE = {"bank_reference": "B-1", "reversed_on": ON, "reason": "bounced"}
+_CREDIT = {
+    "invoice_number": "R-1",
+    "credit_note_number": "CN-NEW",
+    "amount": USD_1,
+    "applied_on": ON,
+    "reason": "damaged",
+}
+_CONCEDE = {
+    "invoice_number": "R-1",
+    "amount": USD_1,
+    "approved_on": ON,
+    "reason": "goodwill",
+    "approver": "cfo",
+}
+_WRITE_OFF = {"invoice_number": "R-1", "written_off_on": ON, "reason": "gone", "approver": "cfo"}
+_REINSTATE = {"invoice_number": "R-1", "reinstated_on": ON, "reason": "back", "approver": "cfo"}
+_LINE = {
+    "customer_code": "K1",
+    "amount": USD_1,
+    "effective_on": ON,
+    "approver": "cfo",
+    "reason": "half the capital",
+}
+_RATE = {"customer_code": "K1", "rating": RiskRating.B, "rated_on": ON, "reason": "late"}
+_BLACKLIST = {"customer_code": "K1", "blacklisted_on": ON, "reason": "fraud"}
+_TERMS = {
+    "customer_code": "K1",
+    "terms_kind": PaymentTermsKind.NET,
+    "terms_days": 45,
+    "changed_on": ON,
+}
+_CALENDAR = {"customer_code": "K1", "book_closing_day": 25, "payment_run_days": [10], "set_on": ON}
+_OWNER = {"customer_code": "K1", "collection_owner": "Wang", "changed_on": ON}
+_CONTACT = {
+    "customer_code": "K1",
+    "role": ContactRole.ACCEPTOR,
+    "name": "Mr Wu",
+    "phone": "+86 10 1234",
+    "email": "wu@example.com",
+    "set_on": ON,
+}
+_HOLD = {"customer_code": "K1", "held_on": ON, "reason": "overdue"}
+_SEND = {
+    "customer_code": "K1",
+    "confirmation_reference": "BC-NEW",
+    "balance_as_of": ON,
+    "sent_on": ON,
+}
+_ACKNOWLEDGE = {
+    "customer_code": "K1",
+    "confirmation_reference": "BC-1",
+    "confirmed_balance": USD_1,
+    "acknowledged_on": ON,
+}
+_DISPUTE = {
+    "invoice_number": "R-1",
+    "dispute_reference": "D-NEW",
+    "amount": USD_1,
+    "reason_code": DisputeReason.QUALITY,
+    "root_cause": "dented",
+    "opened_on": ON,
+}
+_RESOLVE = {
+    "invoice_number": "R-1",
+    "dispute_reference": "D-1",
+    "outcome": DisputeOutcome.REJECTED,
+    "resolved_on": ON,
+    "note": "delivered as ordered",
+}
+_PROMISE = {
+    "customer_code": "K1",
+    "promise_reference": "P-NEW",
+    "amount": USD_1,
+    "promised_on": PROMISED_ON,
+    "made_on": ON,
+    "contact": "Mr Wu",
+    "invoice_numbers": ["R-1"],
+    "supersedes": "P-1",
+}
+_WITHDRAW = {"promise_reference": "P-1", "withdrawn_on": ON, "reason": "paid otherwise"}
+_ACTION = {
+    "customer_code": "K1",
+    "channel": ActionChannel.PHONE,
+    "taken_on": ON,
+    "collector": "Li",
+    "contact": "Mr Wu",
+    "outcome": "promised to pay",
+    "next_step": "call again",
+    "next_step_on": PROMISED_ON,
+}
+_DIAGNOSE = {
+    "customer_code": "K1",
+    "delinquency_type": DelinquencyType.CASH_FLOW_SQUEEZE,
+    "diagnosed_on": ON,
+    "note": "waiting for its customers",
+}
+_ADOPT = {
+    "policy": EscalationPolicy(version=2),
+    "effective_on": ON,
+    "approver": "cfo",
+    "reason": "looser",
+}
+
+KEY_HOLES: Final = (
+    Hole("open_account", _OPEN, "customer_code"),
+    Hole("open_account", _OPEN, "collection_owner"),
+    Hole("issue_invoice", _ISSUE, "invoice_number"),
+    Hole("issue_invoice", _ISSUE, "customer_code"),
+    Hole("receive_payment", _RECEIVE, "bank_reference"),
+    Hole("receive_payment", _RECEIVE, "payer_code", "customer_code"),
+    Hole("allocate_payment", _ALLOCATE, "bank_reference"),
+    Hole("allocate_payment", _ALLOCATE, "allocations", "invoice_number"),
+    Hole("reverse_payment", _REVERSE, "bank_reference"),
+    Hole("apply_credit_note", _CREDIT, "invoice_number"),
+    Hole("apply_credit_note", _CREDIT, "credit_note_number"),
+    Hole("approve_concession", _CONCEDE, "approver"),
+    Hole("write_off", _WRITE_OFF, "approver"),
+    Hole("reinstate", _REINSTATE, "approver"),
+    Hole("set_credit_line", _LINE, "customer_code"),
+    Hole("set_credit_line", _LINE, "approver"),
+    Hole("rate_risk", _RATE, "customer_code"),
+    Hole("change_owner", _OWNER, "collection_owner"),
+    Hole("send_balance_confirmation", _SEND, "confirmation_reference"),
+    Hole("acknowledge_balance_confirmation", _ACKNOWLEDGE, "confirmation_reference"),
+    Hole("open_dispute", _DISPUTE, "dispute_reference"),
+    Hole("resolve_dispute", _RESOLVE, "dispute_reference"),
+    Hole("make_promise", _PROMISE, "promise_reference"),
+    Hole("make_promise", _PROMISE, "invoice_numbers", "invoice_number"),
+    Hole("make_promise", _PROMISE, "supersedes", "promise_reference"),
+    Hole("withdraw_promise", _WITHDRAW, "promise_reference"),
+    Hole("record_action", _ACTION, "customer_code"),
+    Hole("record_action", _ACTION, "collector"),
+    Hole("diagnose", _DIAGNOSE, "customer_code"),
+    Hole("adopt_policy", _ADOPT, "approver"),
+)
+NAME_HOLES: Final = (
+    Hole("open_account", _OPEN, "name"),
+    Hole("issue_invoice", _ISSUE, "contract_reference"),
+    Hole("set_key_contact", _CONTACT, "name"),
+    Hole("set_key_contact", _CONTACT, "phone"),
+    Hole("set_key_contact", _CONTACT, "email"),
+    Hole("make_promise", _PROMISE, "contact"),
+    Hole("record_action", _ACTION, "contact"),
+)
+NOTE_HOLES: Final = (
+    Hole("reverse_payment", _REVERSE, "reason"),
+    Hole("apply_credit_note", _CREDIT, "reason"),
+    Hole("approve_concession", _CONCEDE, "reason"),
+    Hole("write_off", _WRITE_OFF, "reason"),
+    Hole("reinstate", _REINSTATE, "reason"),
+    Hole("set_credit_line", _LINE, "reason"),
+    Hole("rate_risk", _RATE, "reason"),
+    Hole("blacklist", _BLACKLIST, "reason"),
+    Hole("hold_supply", _HOLD, "reason"),
+    Hole("open_dispute", _DISPUTE, "root_cause"),
+    Hole("resolve_dispute", _RESOLVE, "note"),
+    Hole("withdraw_promise", _WITHDRAW, "reason"),
+    Hole("record_action", _ACTION, "outcome"),
+    Hole("record_action", _ACTION, "next_step"),
+    Hole("diagnose", _DIAGNOSE, "note"),
+    Hole("adopt_policy", _ADOPT, "reason"),
+)
+DATE_HOLES: Final = (
+    Hole("open_account", _OPEN, "opened_on"),
+    Hole("issue_invoice", _ISSUE, "issued_on"),
+    Hole("issue_invoice", _ISSUE, "due_on"),
+    Hole("receive_payment", _RECEIVE, "value_on"),
+    Hole("allocate_payment", _ALLOCATE, "allocated_on"),
+    Hole("reverse_payment", _REVERSE, "reversed_on"),
+    Hole("apply_credit_note", _CREDIT, "applied_on"),
+    Hole("approve_concession", _CONCEDE, "approved_on"),
+    Hole("write_off", _WRITE_OFF, "written_off_on"),
+    Hole("set_credit_line", _LINE, "effective_on"),
+    Hole("rate_risk", _RATE, "rated_on"),
+    Hole("blacklist", _BLACKLIST, "blacklisted_on"),
+    Hole("change_terms", _TERMS, "changed_on"),
+    Hole("set_payment_calendar", _CALENDAR, "set_on"),
+    Hole("change_owner", _OWNER, "changed_on"),
+    Hole("set_key_contact", _CONTACT, "set_on"),
+    Hole("hold_supply", _HOLD, "held_on"),
+    Hole("send_balance_confirmation", _SEND, "balance_as_of"),
+    Hole("send_balance_confirmation", _SEND, "sent_on"),
+    Hole("acknowledge_balance_confirmation", _ACKNOWLEDGE, "acknowledged_on"),
+    Hole("open_dispute", _DISPUTE, "opened_on"),
+    Hole("resolve_dispute", _RESOLVE, "resolved_on"),
+    Hole("make_promise", _PROMISE, "promised_on"),
+    Hole("make_promise", _PROMISE, "made_on"),
+    Hole("withdraw_promise", _WITHDRAW, "withdrawn_on"),
+    Hole("record_action", _ACTION, "taken_on"),
+    Hole("record_action", _ACTION, "next_step_on"),
+    Hole("diagnose", _DIAGNOSE, "diagnosed_on"),
+    Hole("adopt_policy", _ADOPT, "effective_on"),
+    # Queries: refused the same way.
+    Hole("ageing", {}, "as_of"),
+    Hole("worklist", {}, "as_of"),
+    Hole("explain", {"customer_code": "K1"}, "as_of"),
+    Hole("escalation_status", {"customer_code": "K1"}, "as_of"),
+    Hole("check_credit", {"customer_code": "K1", "order_amount": USD_1}, "as_of"),
+    Hole("kpis", {"end_on": date(2024, 12, 31)}, "start_on"),
+    Hole("kpis", {"start_on": date(2024, 1, 1)}, "end_on"),
+    Hole("propose_credit_line", {"registered_capital": USD_1}, "on"),
+)
+KEY_QUERY_HOLES: Final = (
+    Hole("customer", {}, "customer_code"),
+    Hole("invoice", {}, "invoice_number"),
+    Hole("payment", {}, "bank_reference"),
+    Hole("explain", {"as_of": ON}, "customer_code"),
+    Hole("escalation_status", {"as_of": ON}, "customer_code"),
+    Hole("check_credit", {"order_amount": USD_1, "as_of": ON}, "customer_code"),
+    Hole("balance_confirmations", {}, "customer_code"),
+    Hole("expected_pay_on", {}, "invoice_number"),
+    Hole("worklist", {"as_of": ON}, "owner"),
+)
+
+
+def bad_text_commands(
+    holes: tuple[Hole, ...], values: st.SearchStrategy[str]
+) -> st.SearchStrategy[BadCommand]:
+    return st.tuples(st.sampled_from(holes), values).map(
+        lambda drawn: BadCommand(
+            drawn[0].run(drawn[1]), InvalidTextError, {"field": drawn[0].named}
+        )
+    )
+
+
+BAD_INPUT_COMMANDS: Final[dict[str, st.SearchStrategy[BadCommand]]] = {
+    "key": bad_text_commands(KEY_HOLES, bad_keys),
+    "key of a query": bad_text_commands(KEY_QUERY_HOLES, bad_keys),
+    "name": bad_text_commands(NAME_HOLES, bad_names),
+    "note": bad_text_commands(NOTE_HOLES, bad_notes),
+    "date": st.tuples(st.sampled_from(DATE_HOLES), dates_outside_range).map(
+        lambda drawn: BadCommand(
+            drawn[0].run(drawn[1]),
+            InvalidDateError,
+            {"field": drawn[0].named, "value": drawn[1]},
+        )
+    ),
+}
+
+
+_GOOD_VALUES: Final = {
+    "allocations": "R-1",
+    "invoice_numbers": "R-1",
+    "customer_code": "K1",
+    "invoice_number": "R-1",
+    "bank_reference": "B-1",
+    "as_of": ON,
+    "on": ON,
+    "start_on": date(2024, 1, 1),
+    "end_on": date(2024, 12, 31),
+    "owner": "Li",
+}
+
+
+def test_every_hole_is_good_but_for_its_bad_argument() -> None:
+    """Each call above succeeds with a good value in the hole (a reinstatement once R-1 is
+    written off): the refusals below are the bad argument's alone."""
+    for hole in (*KEY_HOLES, *NAME_HOLES, *NOTE_HOLES, *DATE_HOLES, *KEY_QUERY_HOLES):
+        ledger = memory_ledger()
+        setup_collections(ledger)
+        if hole.method == "reinstate":
+            ledger.write_off(**_WRITE_OFF)
+        good = _GOOD_VALUES.get(hole.argument, hole.fields.get(hole.argument))
+        if hole.argument in hole.fields and hole.argument not in ("allocations", "invoice_numbers"):
+            good = hole.fields[hole.argument]
+
+        hole.run(good)(ledger)
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUT_COMMANDS))
+@settings(max_examples=60)
+@given(data=st.data())
+def test_bad_text_or_a_date_out_of_range_is_refused_with_the_typed_error_and_records_nothing(
+    kind: str, data: st.DataObject
+) -> None:
+    command = data.draw(BAD_INPUT_COMMANDS[kind], label="command")
+    ledger = memory_ledger()
+    setup_collections(ledger)
+
+    check_bad_command(ledger, command)
+
+
+@given(text=bad_amount_texts())
+def test_an_amount_text_decimal_would_forgive_is_refused_by_money_parse(text: str) -> None:
+    with pytest.raises(InvalidAmountError) as raised:
+        Money.parse(text, "USD")
+    assert text == raised.value.value
+
+
+AMOUNT_IMPORT: Final = ColumnMapping(
+    columns={
+        "customer_code": "Customer",
+        "invoice_number": "Invoice",
+        "amount": "Amount",
+        "issued_on": "Issued",
+    },
+    date_format="%Y-%m-%d",
+    currency="USD",
+)
+
+
+@settings(max_examples=30)
+@given(text=bad_amount_texts())
+def test_an_imported_amount_decimal_would_forgive_is_a_bad_row_and_records_nothing(
+    text: str,
+) -> None:
+    ledger = memory_ledger()
+    setup_ledger(ledger)
+    before = totals(ledger)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(
+        [["Customer", "Invoice", "Amount", "Issued"], ["K1", "R-9", text, "2024-01-05"]]
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        path = write(Path(directory), "invoices.csv", buffer.getvalue().encode("utf-8"))
+
+        with pytest.raises(ImportRowError) as raised:
+            import_file(ledger, path, AMOUNT_IMPORT)
+
+    assert [(2, "amount")] == [(problem.line, problem.field) for problem in raised.value.problems]
+    assert before == totals(ledger)
+
+
+# Issue 9: cell counts, repeated column names, digits other than 0-9, formula text -------------
+# Kept apart from the breakers above: these change the shape of a file (cells, header) or check
+# what arledger writes, rather than one cell's value.
+
+ISSUE_9_EXAMPLES_MAX: Final = 25
+
+
+def check_refused_row(layout: Layout, content: bytes, good: bytes, line: int) -> list[str]:
+    """The file is refused naming ``line`` (field "row") and records nothing; with a rejects
+    file it records what ``good`` records. Returns the rejected row as written."""
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        path = write(directory, "bad.csv", content)
+        ledger = memory_ledger()
+        with pytest.raises(ImportRowError) as refused:
+            import_file(ledger, path, layout.mapping, kind=layout.kind)
+        assert [(line, "row")] == [(p.line, p.field) for p in refused.value.problems]
+        assert f"line {line}, row: " in refused.value.message
+        assert 0 == totals(ledger)[0]
+
+        rejects = directory / "rejects.csv"
+        result = import_file(ledger, path, layout.mapping, kind=layout.kind, rejects_to=rejects)
+        reference = memory_ledger()
+        import_file(reference, write(directory, "good.csv", good), layout.mapping)
+        assert [(line, "row")] == [(p.line, p.field) for p in result.rejected]
+        assert facts(reference) == facts(ledger)
+        with rejects.open(encoding="utf-8", newline="") as file:
+            written = list(csv.reader(file))
+        assert 2 == len(written)
+        return written[1]
+
+
+def _rendered(layout: Layout, header: list[str], records: list[list[str]]) -> bytes:
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(records)
+    return text.getvalue().encode("utf-8")
+
+
+def _records(layout: Layout, rows: list[Row]) -> list[list[str]]:
+    return [[row.cells[field or column] for field, column in layout.columns] for row in rows]
+
+
+@pytest.mark.parametrize("layout", [IBM, CUSTOM], ids=lambda layout: layout.name)
+@settings(max_examples=ISSUE_9_EXAMPLES_MAX)
+@given(data=st.data())
+def test_a_row_with_more_or_fewer_cells_than_the_header_is_refused_by_its_line(
+    layout: Layout, data: st.DataObject
+) -> None:
+    rows = data.draw(invoice_rows(layout), label="rows")
+    records = _records(layout, rows)
+    header = [column for _field, column in layout.columns]
+    index = data.draw(st.integers(0, len(rows) - 1), label="row broken")
+    change = data.draw(strategies.cell_count_changes(len(header)), label="cells added")
+    broken = list(records[index])
+    if change > 0:
+        extra = data.draw(st.lists(strategies.csv_texts, min_size=change, max_size=change))
+        broken += extra
+    else:
+        broken = broken[:change]
+    records[index] = broken
+    good = records[:index] + records[index + 1 :]
+
+    written = check_refused_row(
+        layout, _rendered(layout, header, records), _rendered(layout, header, good), index + 2
+    )
+
+    assert [neutralise(cell) for cell in broken] == written[len(REJECT_COLUMNS) :]
+
+
+@pytest.mark.parametrize("layout", [IBM, CUSTOM, PAYMENTS], ids=lambda layout: layout.name)
+@settings(max_examples=ISSUE_9_EXAMPLES_MAX)
+@given(data=st.data())
+def test_a_header_naming_a_column_twice_is_refused_whole_even_when_keeping_good_rows(
+    layout: Layout, data: st.DataObject
+) -> None:
+    rows = data.draw(invoice_rows(CUSTOM), label="rows")
+    if layout.kind is ImportKind.PAYMENTS:
+        rows = data.draw(payment_rows(rows), label="payments")
+    header = data.draw(
+        strategies.repeated_column_names([column for _field, column in layout.columns]),
+        label="header",
+    )
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        path = write(directory, "bad.csv", _rendered(layout, header, _records(layout, rows)))
+        rejects = directory / "rejects.csv"
+        ledger = memory_ledger()
+
+        for keep_good_rows in (False, True):
+            with pytest.raises(ImportRowError) as refused:
+                import_file(
+                    ledger,
+                    path,
+                    layout.mapping,
+                    kind=layout.kind,
+                    rejects_to=rejects if keep_good_rows else None,
+                )
+            assert [(1, "header")] == [(p.line, p.field) for p in refused.value.problems]
+            assert "is named twice" in refused.value.message
+
+        assert 0 == totals(ledger)[0]
+        assert not rejects.exists()
+
+
+TERMS: Final = Layout(
+    name="terms",
+    kind=ImportKind.INVOICES,
+    mapping=ColumnMapping(
+        columns={
+            "customer_code": "Kunde",
+            "invoice_number": "Rechnung",
+            "amount": "Betrag",
+            "issued_on": "Datum",
+            "terms_days": "Zahlungsziel",
+        },
+        date_format="%d.%m.%Y",
+    ),
+    columns=(
+        ("customer_code", "Kunde"),
+        ("invoice_number", "Rechnung"),
+        ("amount", "Betrag"),
+        ("issued_on", "Datum"),
+        ("terms_days", "Zahlungsziel"),
+    ),
+)
+
+
+@settings(max_examples=ISSUE_9_EXAMPLES_MAX)
+@given(data=st.data())
+def test_terms_days_with_a_digit_other_than_0_to_9_are_a_bad_row(data: st.DataObject) -> None:
+    """``str.isdigit`` admits them; ``int`` crashed on some and read the others."""
+    rows = data.draw(invoice_rows(TERMS), label="rows")
+    for row in rows:
+        row.cells["terms_days"] = str(data.draw(st.integers(0, 120)))
+    index = data.draw(st.integers(0, len(rows) - 1), label="row broken")
+    rows[index].cells["terms_days"] = data.draw(strategies.non_ascii_digit_texts(), label="days")
+
+    check_bad_file(TERMS, rows, index, "terms_days")
+
+
+@given(text=strategies.formula_texts | strategies.csv_texts)
+def test_neutralising_a_cell_is_undone_by_restoring_it_and_leaves_no_formula(text: str) -> None:
+    written = neutralise(text)
+
+    assert text == restore(written)
+    assert written in (text, "'" + text)
+    if written and written[0] in strategies.FORMULA_STARTS_TEXT:
+        assert float(written) == float(text)  # only a plain number starts so
+
+
+def _ageing_with(key: str, label: str) -> AgeingReport:
+    return AgeingReport(
+        as_of=ON,
+        policy=AgeingPolicy(),
+        grouping=AgeingGrouping.CUSTOMER,
+        rows=(
+            AgeingRow(
+                key=key,
+                label=label,
+                currency="USD",
+                buckets_minor=(100, 0, 0, 0, 0, 0),
+                open_minor=100,
+                days_past_due_max=0,
+            ),
+        ),
+    )
+
+
+def _kpis_with(key: str, label: str) -> KpiReport:
+    row = KpiRow(
+        key=key,
+        label=label,
+        currency="USD",
+        receivables_minor_beginning=0,
+        credit_sales_minor=0,
+        receivables_minor_ending=0,
+        receivables_minor_current=0,
+        cash_collected_minor=0,
+        dso_days=None,
+        dso_days_countback=None,
+        dso_days_best_possible=None,
+        days_delinquent_average=None,
+        cei_total_sales=None,
+        cei_monthly_average=None,
+        collection_rate=None,
+        promises_judged=0,
+        promises_kept=0,
+        promised_minor=0,
+        promised_minor_paid=0,
+        promise_kept_rate_by_count=None,
+        promise_kept_rate_by_amount=None,
+        buckets_minor=(0,) * 6,
+        ecl_minor_by_bucket=(0,) * 6,
+        ecl_minor=0,
+    )
+    return KpiReport(
+        start_on=ON,
+        end_on=ON,
+        grouping=KpiGrouping.CUSTOMER,
+        rows=(row,),
+        bucket_labels=AgeingPolicy().bucket_labels,
+        provision_rates_bps=(0,) * 6,
+        policy_version=1,
+    )
+
+
+@settings(max_examples=ISSUE_9_EXAMPLES_MAX)
+@given(key=strategies.formula_texts, label=strategies.formula_texts)
+def test_formula_text_round_trips_through_every_csv_writer_neutralised(
+    key: str, label: str
+) -> None:
+    """ageing and KPI CSV, and the rejects file: the text comes back neutralised, and exactly
+    as it was once restored; --csv-raw gives it back as it is."""
+    outputs = {
+        "ageing": (ageing_csv(_ageing_with(key, label)), 2, 3),
+        "kpis": (kpis_csv(_kpis_with(key, label)), 3, 4),
+    }
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        layout = CUSTOM
+        header = [column for _field, column in layout.columns]
+        record = [key, label, "R-1", "0", "EUR", "01.01.2024", "", "", ""]  # amount 0: rejected
+        path = write(directory, "bad.csv", _rendered(layout, header, [record]))
+        rejects = directory / "rejects.csv"
+        import_file(memory_ledger(), path, layout.mapping, rejects_to=rejects)
+        with rejects.open(encoding="utf-8", newline="") as file:  # a cell may hold a CR
+            outputs["rejects"] = (file.read(), 3, 4)
+    raw = {
+        "ageing": ageing_csv(_ageing_with(key, label), raw=True),
+        "kpis": kpis_csv(_kpis_with(key, label), raw=True),
+    }
+
+    for output, (text, key_at, label_at) in outputs.items():
+        cells = list(csv.reader(io.StringIO(text, newline="")))[1]
+        assert [neutralise(key), neutralise(label)] == [cells[key_at], cells[label_at]], output
+        assert [key, label] == [restore(cells[key_at]), restore(cells[label_at])], output
+        if output in raw:
+            raw_cells = list(csv.reader(io.StringIO(raw[output], newline="")))[1]
+            assert [key, label] == [raw_cells[key_at], raw_cells[label_at]], output

@@ -810,6 +810,22 @@ def test_a_period_ending_before_it_starts_is_refused_the_same_way(
     assert expected.value.details == actual.value.details
 
 
+@pytest.mark.parametrize(
+    ("start_on", "end_on"),
+    [(date(1, 1, 1), date(2024, 1, 31)), (date(2024, 1, 1), date(9999, 12, 31))],
+)
+def test_a_period_outside_the_dates_the_ledger_accepts_is_refused_the_same_way(
+    small_log: tuple[PortfolioState, Columns], start_on: date, end_on: date
+) -> None:
+    state, cols = small_log
+    with pytest.raises(InvalidDateError) as expected:
+        kpi_report(state, start_on, end_on)
+    with pytest.raises(InvalidDateError) as actual:
+        kpi_report_fast(cols, start_on, end_on, decode_policy=decode_policy)
+    assert str(expected.value) == str(actual.value)
+    assert expected.value.details == actual.value.details
+
+
 def test_an_unknown_grouping_is_refused_the_same_way(
     small_log: tuple[PortfolioState, Columns],
 ) -> None:

@@ -6,9 +6,11 @@ from datetime import UTC, date, timedelta, timezone
 from uuid import UUID
 
 import attrs
+import pytest
 
 from arledger.adapters.columnar import columns, decode_policy, to_columnar
 from arledger.adapters.ledger import Ledger
+from arledger.domain.errors import InvalidDateError
 from arledger.domain.events import DisputeReason, Event, Instalment
 from arledger.domain.money import Money
 from arledger.domain.policy import (
@@ -18,6 +20,7 @@ from arledger.domain.policy import (
     Trigger,
     TriggerRule,
 )
+from arledger.projections import ageing
 from arledger.projections.fast_path import (
     GRADES,
     SELECT,
@@ -26,6 +29,7 @@ from arledger.projections.fast_path import (
     customer_values,
     fast_portfolio,
 )
+from arledger.projections.portfolio import fold_all
 from arledger.projections.promises import PromiseStatus
 from tests.conftest import FixedClock
 from tests.property.test_fast_path_differential import assert_fast_path_equals_folds
@@ -212,3 +216,15 @@ def test_thresholds_beyond_int64_mean_never_as_in_the_folds() -> None:
     # Never large: a small grade, whatever the age.
     assert customer.grade[0] in {GRADES.index(Grade.FINANCE_FOLLOW_UP), GRADES.index(Grade.SETTLE)}
     assert_fast_path_equals_folds(events, date(2025, 3, 1))
+
+
+def test_the_fast_path_refuses_an_as_of_date_outside_the_range_as_the_folds_do() -> None:
+    ledger = ledger_with_invoice()
+    events = list(ledger.iter_events())
+    cols = columns(to_columnar(events), SELECT)
+    for outside in (date(1, 1, 1), date(2200, 1, 1), date(9999, 12, 31)):
+        with pytest.raises(InvalidDateError) as expected:
+            ageing.ageing_report(fold_all(events).ageing, outside)
+        with pytest.raises(InvalidDateError) as actual:
+            fast_portfolio(cols, outside, decode_policy=decode_policy)
+        assert expected.value.details == actual.value.details

@@ -205,3 +205,74 @@ def test_split_parts_add_up_to_the_whole_and_stay_within_a_unit_of_the_exact_sha
 @given(amount_minor=amounts_minor, currency=currencies)
 def test_formatting_then_parsing_gives_the_same_amount(amount_minor: int, currency: str) -> None:
     assert amount_minor == parse_amount(format_minor(amount_minor, currency), currency)
+
+
+# Amounts in text: ASCII digits, one sign, one point, commas between thousands (issue 9.14).
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1_000",  # Decimal and int accept underscores between digits
+        "1_000.00",
+        "1,000_000",
+        "1 000",  # a space inside: a thousands separator in much of Europe, or a typo
+        "1\u00a0000",
+        "1\u202f000",
+        "\uff11\uff12",  # full-width digits: int() and Decimal() read them as 12
+        "\u0661\u0662\u0663",  # Arabic-Indic digits
+        "\u0967\u0968",  # Devanagari digits
+        "\uff11,\uff12\uff13\uff14",
+        "12\u3000",  # an ideographic space around the figure
+        "\u200b12",  # a zero-width space
+        "NaN",
+        "nan",
+        "sNaN",
+        "Infinity",
+        "-Infinity",
+        "inf",
+        "1e3",
+        "1E+2",
+        "0x10",
+        "+-1",
+        "--1",
+        "1.2.3",
+        "1,234.5.6",
+        ".",
+        "-",
+        "1\n",
+    ],
+)
+def test_an_amount_in_text_is_ascii_digits_with_a_sign_a_point_and_thousands_commas(
+    text: str,
+) -> None:
+    with pytest.raises(InvalidAmountError) as raised:
+        parse_amount(text, "USD")
+
+    assert text == raised.value.value
+    with pytest.raises(InvalidAmountError):
+        Money.parse(text, "USD")
+
+
+@pytest.mark.parametrize(
+    ("text", "amount_minor"),
+    [
+        ("1000", 100000),
+        ("+1000", 100000),
+        ("-1,000", -100000),
+        ("1,000.5", 100050),
+        (".5", 50),
+        ("5.", 500),
+        ("  7  ", 700),
+        ("\t7", 700),
+        ("0001", 100),
+    ],
+)
+def test_the_documented_forms_of_an_amount_still_parse(text: str, amount_minor: int) -> None:
+    assert amount_minor == parse_amount(text, "USD")
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("sNaN"), Decimal("-Infinity")])
+def test_a_decimal_that_is_not_a_finite_number_is_refused(value: Decimal) -> None:
+    with pytest.raises(InvalidAmountError):
+        parse_amount(value, "USD")
