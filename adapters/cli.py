@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import io
+import itertools
 import json
 import os
 import re
@@ -39,7 +40,7 @@ from arledger.domain.errors import (
 from arledger.domain.events import Event
 from arledger.domain.money import format_minor
 from arledger.domain.rules import require_date
-from arledger.projections import ageing, escalation, kpis
+from arledger.projections import ageing, escalation, kpis, portfolio
 
 from . import columnar, csv_output, generate
 from .bulk import Progress, progress_bar
@@ -260,10 +261,16 @@ def demo(
                 f"{result.invoices} invoices, {result.payments} payments "
                 f"({result.events_recorded} events)."
             )
-        state = ageing.fold_all(ledger.iter_events())
-        report = ageing.ageing_report(state, report_on, grouping=ageing.AgeingGrouping.PORTFOLIO)
+        state = ledger.portfolio()
+        report = portfolio.ageing_report(state, report_on)  # the policy in force on report_on
         out.print(_ageing_table(report))
-        out.print(_top_overdue_table(ageing.top_overdue_customers(state, report_on, limit=top)))
+        out.print(
+            _top_overdue_table(
+                ageing.top_overdue_customers(
+                    state.ageing, report_on, limit=top, policy=report.policy
+                )
+            )
+        )
 
 
 def _top_overdue_table(rows: Sequence[ageing.AgeingRow]) -> Table:
@@ -484,22 +491,55 @@ def ageing_command(
             "--format", help="A table for people, or CSV / JSON with exact decimal amounts."
         ),
     ] = OutputFormat.TABLE,
+    edges: Annotated[
+        str | None,
+        typer.Option(
+            "--edges",
+            metavar="DAYS,DAYS,...",
+            help="Bucket edges for this view only, e.g. 30,60,90 (increasing whole days); by "
+            "default the policy's.",
+            show_default=False,
+        ),
+    ] = None,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
 ) -> None:
     """Print the ageing table: open receivables by days past due, per currency.
 
-    Buckets: current (not yet overdue; due on the as-of date counts as current), 1-30, 31-60,
-    61-90, 91-120 and over 120 days past due. Amounts are never added across currencies.
+    Buckets are those of the escalation policy version in force on the as-of date (by default
+    current, 1-30, 31-60, 61-90, 91-120 and over 120 days past due; due on the as-of date counts
+    as current), or the --edges given. Amounts are never added across currencies.
     """
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
-        report = _ledger().ageing(as_of, grouping=by)
+        edges_days = None if edges is None else parse_edges(edges)
+        report = _ledger().ageing(as_of, grouping=by, edges_days=edges_days)
     if output_format is OutputFormat.CSV:
         sys.stdout.write(ageing_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
         sys.stdout.write(json.dumps(ageing_json(report), indent=2) + "\n")
     else:
         _stdout().print(_ageing_table(report))
+
+
+def parse_edges(text: str) -> tuple[int, ...]:
+    """``--edges``: comma-separated, strictly increasing, positive whole days."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isascii() and part.lstrip("-").isdigit() for part in parts):
+        raise ConfigurationError(
+            f"--edges {text!r}: bucket edges must be whole numbers of days separated by "
+            "commas, e.g. 30,60,90",
+            edges=text,
+        )
+    days = tuple(int(part) for part in parts)
+    if any(day <= 0 for day in days):
+        raise ConfigurationError(
+            f"--edges {text!r}: bucket edges must be positive numbers of days", edges=text
+        )
+    if any(later <= earlier for earlier, later in itertools.pairwise(days)):
+        raise ConfigurationError(
+            f"--edges {text!r}: bucket edges must be strictly increasing", edges=text
+        )
+    return days
 
 
 def ageing_csv(report: ageing.AgeingReport, *, raw: bool = False) -> str:

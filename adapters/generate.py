@@ -230,7 +230,8 @@ class _Kind(enum.IntEnum):
 
 
 _EVENTS_PER_COMMAND: Final = np.array([1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1], dtype=np.int64)
-"""Events of each command kind; an upheld dispute and a superseding promise add one."""
+"""Events of each command kind; an upheld dispute adds two (its credit note and the note's
+registration), a superseding promise one."""
 
 
 # The plan -------------------------------------------------------------------------------------
@@ -563,7 +564,7 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     counts = _EVENTS_PER_COMMAND[kind]
     upheld = (kind == _Kind.RESOLVE) & (plan.upheld[np.maximum(invoice, 0)] > 0)
     superseding = (kind == _Kind.PROMISE) & (sub == 1)
-    counts = counts + upheld + superseding
+    counts = counts + 2 * upheld + superseding
     ends = np.cumsum(counts)
     return _Commands(
         kind=kind,
@@ -660,14 +661,15 @@ class _Chunk:
 
 class _Aggregates:
     """One index space for the chunk's aggregates: customers, cases, invoices, payments (two
-    per invoice) and promises (two per invoice)."""
+    per invoice), promises (two per invoice) and credit-note registrations (one per invoice)."""
 
     def __init__(self, customers: int, invoices: int) -> None:
         self.case_base = customers
         self.invoice_base = 2 * customers
         self.payment_base = self.invoice_base + invoices
         self.promise_base = self.payment_base + 2 * invoices
-        self.size = self.promise_base + 2 * invoices
+        self.credit_note_base = self.promise_base + 2 * invoices
+        self.size = self.credit_note_base + invoices
 
     def invoice(self, invoice: np.ndarray) -> np.ndarray:
         result: np.ndarray = self.invoice_base + invoice
@@ -679,6 +681,10 @@ class _Aggregates:
 
     def promise(self, invoice: np.ndarray, sub: np.ndarray | int) -> np.ndarray:
         result: np.ndarray = self.promise_base + 2 * invoice + sub
+        return result
+
+    def credit_note(self, invoice: np.ndarray) -> np.ndarray:
+        result: np.ndarray = self.credit_note_base + invoice
         return result
 
 
@@ -723,6 +729,7 @@ def _build(
     rows_of("DisputeOpened", kind == _Kind.DISPUTE, 0, lambda p: space.invoice(inv[p]))
     rows_of("DisputeResolved", kind == _Kind.RESOLVE, 0, lambda p: space.invoice(inv[p]))
     rows_of("CreditNoteApplied", upheld, 1, lambda p: space.invoice(inv[p]))
+    rows_of("CreditNoteRegistered", upheld, 2, lambda p: space.credit_note(inv[p]))
     rows_of("PaymentReceived", kind == _Kind.RECEIVE, 0, lambda p: space.payment(inv[p], sub[p]))
     rows_of("PaymentApplied", kind == _Kind.ALLOCATE, 0, lambda p: space.invoice(inv[p]))
     rows_of("PaymentAllocated", kind == _Kind.ALLOCATE, 1, lambda p: space.payment(inv[p], sub[p]))
@@ -805,9 +812,11 @@ def _id_bytes(plan: _Plan, space: _Aggregates, created: np.ndarray) -> np.ndarra
         (space.payment_base, space.promise_base, "payment",
          lambda a: _keys(prefix + "P", _number(plan, (a - space.payment_base) // 2),
                          _INVOICE_DIGITS, (a - space.payment_base) % 2 + 1)),
-        (space.promise_base, space.size, "promise",
+        (space.promise_base, space.credit_note_base, "promise",
          lambda a: _keys(prefix + "R", _number(plan, (a - space.promise_base) // 2),
                          _INVOICE_DIGITS, (a - space.promise_base) % 2 + 1)),
+        (space.credit_note_base, space.size, "credit-note",
+         lambda a: _credit_note_keys(plan, a - space.credit_note_base)),
     ]  # fmt: skip
     for low, high, kind, keys in kinds:
         mask = (created >= low) & (created < high)
@@ -831,6 +840,12 @@ def _invoice_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
 
 def _dispute_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
     return _keys(f"G{plan.seed}-D", _number(plan, invoice), _INVOICE_DIGITS)
+
+
+def _credit_note_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
+    """The upheld dispute's credit-note number, the ledger's default ``<dispute>-CN``."""
+    keys = _dispute_keys(plan, invoice)
+    return np.ascontiguousarray(np.concatenate([keys, _text("-CN", len(keys))], axis=1))
 
 
 # Field columns per class ----------------------------------------------------------------------
@@ -980,16 +995,34 @@ def _credit_note(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     # The ledger's defaults for an upheld dispute: note "<dispute>-CN", reason "dispute <ref>
     # upheld".
     invoice = rows.invoice
-    reference = _strings(_dispute_keys(plan, invoice))
     return [
-        pc.binary_join_element_wise(reference, _constant("CN", rows.count), "-"),
+        _strings(_credit_note_keys(plan, invoice)),
         _ints(plan.upheld[invoice]),
         _currency(plan, rows.customer),
         _dates(plan.resolved_on[invoice]),
-        pc.binary_join_element_wise(
-            _constant("dispute", rows.count), reference, _constant("upheld", rows.count), " "
-        ),
+        _credit_note_reason(plan, rows),
     ]
+
+
+def _credit_note_registered(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    """The registration of the upheld dispute's credit-note number, with the same content."""
+    invoice = rows.invoice
+    return [
+        _strings(_credit_note_keys(plan, invoice)),
+        _ids(rows.ids[rows.space.invoice(invoice)]),
+        _ids(rows.ids[rows.customer]),
+        _ints(plan.upheld[invoice]),
+        _currency(plan, rows.customer),
+        _dates(plan.resolved_on[invoice]),
+        _credit_note_reason(plan, rows),
+    ]
+
+
+def _credit_note_reason(plan: _Plan, rows: _Rows) -> pa.Array:
+    reference = _strings(_dispute_keys(plan, rows.invoice))
+    return pc.binary_join_element_wise(
+        _constant("dispute", rows.count), reference, _constant("upheld", rows.count), " "
+    )
 
 
 def _payment_keys(plan: _Plan, invoice: np.ndarray, sub: np.ndarray) -> np.ndarray:
@@ -1025,6 +1058,7 @@ def _allocated(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _ints(plan.pay_amount[invoice, sub]),
         _currency(plan, rows.customer),
         _dates(plan.pay_on[invoice, sub]),
+        pa.nulls(rows.count, pa.string()),  # allocation_key: the generator's commands give none
     ]
 
 
@@ -1130,6 +1164,7 @@ _FIELDS: Final[dict[str, Fields]] = {
     "DisputeOpened": _dispute_opened,
     "DisputeResolved": _dispute_resolved,
     "CreditNoteApplied": _credit_note,
+    "CreditNoteRegistered": _credit_note_registered,
     "PaymentReceived": _received,
     "PaymentApplied": _applied,
     "PaymentAllocated": _allocated,

@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, Mapper
 from eventsourcing.utils import Environment
 
 from arledger.domain import collection_case as case_module
+from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
 from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
@@ -30,6 +31,7 @@ from arledger.domain import payment as payment_module
 from arledger.domain import policy_book as policy_book_module
 from arledger.domain import promise as promise_module
 from arledger.domain.collection_case import CollectionCase
+from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     ConcurrencyError,
@@ -42,6 +44,7 @@ from arledger.domain.errors import (
 from arledger.domain.events import (
     CASE_EVENTS,
     COLLECTION_CUSTOMER_EVENTS,
+    CREDIT_NOTE_EVENTS,
     CUSTOMER_EVENTS,
     DISPUTE_EVENTS,
     INVOICE_EVENTS,
@@ -55,6 +58,8 @@ from arledger.domain.events import (
     DisputeReason,
     Event,
     Instalment,
+    PaymentAllocated,
+    PaymentApplied,
     PaymentTermsKind,
     RiskRating,
 )
@@ -68,6 +73,7 @@ from arledger.domain.rules import require_date
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
 from arledger.projections.portfolio import Confirmation, PortfolioState
+from arledger.projections.portfolio import ageing_report as portfolio_ageing_report
 from arledger.projections.portfolio import fold_all as fold_portfolio
 
 from .read_models import ProjectionRunner, StaleRunnerError
@@ -109,6 +115,7 @@ class Session:
         self.promises: dict[UUID, Promise | None] = {}
         self.cases: dict[UUID, CollectionCase | None] = {}
         self.policy_books: dict[UUID, PolicyBook | None] = {}
+        self.credit_notes: dict[UUID, CreditNote | None] = {}
         self.pending: list[Event] = []
         self.unit_ends: list[int] = []
         """Lengths of ``pending`` where a unit ended (``end_unit``): the only places a bulk write
@@ -142,6 +149,19 @@ class Session:
             self.payments,
             ids.payment_id(require_key("bank_reference", bank_reference)),
             payment_module.fold,
+        )
+        return state
+
+    def invoices_of(self, account: CustomerAccount) -> list[Invoice]:
+        """Every invoice of the account (its index lists only invoices that exist)."""
+        invoices = [self.invoice_by_id(invoice_id) for invoice_id in account.invoice_ids]
+        assert all(invoice is not None for invoice in invoices)
+        return [invoice for invoice in invoices if invoice is not None]
+
+    def credit_note(self, credit_note_number: str) -> CreditNote | None:
+        """The registration of a credit-note number, if it was ever used."""
+        state: CreditNote | None = self._load(
+            self.credit_notes, ids.credit_note_id(credit_note_number), credit_note_module.fold
         )
         return state
 
@@ -279,30 +299,77 @@ class Session:
         bank_reference: str,
         allocations: Mapping[str, Money] | None = None,
         allocated_on: date | None = None,
+        allocation_key: str | None = None,
     ) -> list[Event]:
         """Allocate explicitly (invoice number -> amount) or, without ``allocations``,
-        automatically to the payer's open invoices, oldest due date first."""
+        automatically to the payer's open invoices, oldest due date first.
+
+        ``allocation_key`` (optional, the client's, unique per payment) makes a retry safe:
+        the same key with the same content records nothing and returns the events the first
+        allocation recorded; with other content it is refused (``AllocationKeyConflictError``).
+        """
         payment = self.require_payment(bank_reference)
-        if allocations is None:
-            payer = self.customer_by_id(payment.payer_customer_id)
-            assert payer is not None
-            invoices = [self.invoice_by_id(invoice_id) for invoice_id in payer.invoice_ids]
-            targets = payment_module.plan_oldest_due_first(
-                payment, [invoice for invoice in invoices if invoice is not None]
-            )
-        else:
-            targets = []
+        explicit: list[tuple[Invoice, int]] | None = None
+        if allocations is not None:
+            explicit = []
             for invoice_number, amount in allocations.items():
                 invoice = self.require_invoice(invoice_number)
                 amount = require_money("amount", amount)
                 if amount.currency != payment.currency:
                     amount = amount + Money.zero(payment.currency)  # raises the mismatch
-                targets.append((invoice, amount.amount_minor))
+                explicit.append((invoice, amount.amount_minor))
+        if allocation_key is not None and payment_module.replayed_allocation(
+            payment, allocation_key=allocation_key, targets=explicit, allocated_on=allocated_on
+        ):
+            return self._keyed_allocation(payment, allocation_key)
+        if explicit is None:
+            payer = self.customer_by_id(payment.payer_customer_id)
+            assert payer is not None
+            targets = payment_module.plan_oldest_due_first(payment, self.invoices_of(payer))
+        else:
+            targets = explicit
         return self.record(
             payment_module.allocate_payment(
-                payment, targets, allocated_on=allocated_on, recorded_at=self.recorded_at
+                payment,
+                targets,
+                allocated_on=allocated_on,
+                allocation_key=allocation_key,
+                recorded_at=self.recorded_at,
             )
         )
+
+    def _keyed_allocation(self, payment: Payment, allocation_key: str) -> list[Event]:
+        """The events an allocation with this key recorded, in the order it returned them:
+        each invoice's ``PaymentApplied`` then the payment's ``PaymentAllocated``. Read from
+        the store (and this session's pending events), so a retry from another process or
+        after a restart gets the same answer."""
+        allocated = [
+            event
+            for event in self._events_of(payment.id)
+            if isinstance(event, PaymentAllocated) and event.allocation_key == allocation_key
+        ]
+        result: list[Event] = []
+        taken: set[tuple[UUID, int]] = set()
+        for part in allocated:
+            # The invoice side was recorded in the same command: same payment, amount and
+            # recording instant (the invoice's version is not on the payment's event).
+            applied = next(
+                event
+                for event in self._events_of(part.invoice_id)
+                if isinstance(event, PaymentApplied)
+                and event.payment_id == payment.id
+                and event.amount_minor == part.amount_minor
+                and event.timestamp == part.timestamp
+                and (event.originator_id, event.originator_version) not in taken
+            )
+            taken.add((applied.originator_id, applied.originator_version))
+            result += [applied, part]
+        return result
+
+    def _events_of(self, aggregate_id: UUID) -> list[Event]:
+        stored = cast(list[Event], list(self.ledger.events.get(aggregate_id)))
+        pending = [event for event in self.pending if event.originator_id == aggregate_id]
+        return stored + pending
 
     def reverse_payment(
         self, *, bank_reference: str, reversed_on: date, reason: str
@@ -329,12 +396,20 @@ class Session:
         reason: str,
     ) -> list[Event]:
         invoice = self.require_invoice(invoice_number)
-        _same_currency(invoice, amount)
+        amount = require_money("amount", amount)
+        account = self.customer_by_id(invoice.customer_id)
+        assert account is not None
+        registered = (
+            self.credit_note(credit_note_number) if isinstance(credit_note_number, str) else None
+        )
         return self.record(
             invoice_module.apply_credit_note(
                 invoice,
+                account,
+                registered,
                 credit_note_number=credit_note_number,
                 amount_minor=amount.amount_minor,
+                currency=amount.currency,
                 applied_on=applied_on,
                 reason=reason,
                 recorded_at=self.recorded_at,
@@ -661,6 +736,8 @@ class Session:
         invoice = self.require_invoice(invoice_number)
         if upheld is not None:
             _same_currency(invoice, upheld)
+        number = invoice_module.dispute_credit_note_number(dispute_reference, credit_note_number)
+        registered = self.credit_note(number) if isinstance(number, str) else None
         return self.record(
             invoice_module.resolve_dispute(
                 invoice,
@@ -670,6 +747,7 @@ class Session:
                 note=note,
                 upheld_minor=None if upheld is None else upheld.amount_minor,
                 credit_note_number=credit_note_number,
+                registered=registered,
                 recorded_at=self.recorded_at,
             )
         )
@@ -689,6 +767,9 @@ class Session:
         account = self.require_customer(customer_code)
         amount = require_money("amount", amount)
         existing = self.promise(promise_reference) if isinstance(promise_reference, str) else None
+        invoices = [self.require_invoice(number) for number in invoice_numbers]
+        # Naming no invoice, a promise is held to what the whole account has open.
+        account_invoices = [] if invoices else self.invoices_of(account)
         return self.record(
             promise_module.make_promise(
                 existing,
@@ -699,7 +780,8 @@ class Session:
                 promised_on=promised_on,
                 made_on=made_on,
                 contact=contact,
-                invoices=[self.require_invoice(number) for number in invoice_numbers],
+                invoices=invoices,
+                account_invoices=account_invoices,
                 supersedes=None if supersedes is None else self.require_promise(supersedes),
                 recorded_at=self.recorded_at,
             )
@@ -789,6 +871,7 @@ _EVOLVERS: Final[dict[type[Event], tuple[str, Callable[[Any, Event], Any]]]] = {
     **{t: ("promises", promise_module.evolve) for t in PROMISE_EVENTS},
     **{t: ("cases", case_module.evolve) for t in CASE_EVENTS},
     **{t: ("policy_books", policy_book_module.evolve) for t in POLICY_EVENTS},
+    **{t: ("credit_notes", credit_note_module.evolve) for t in CREDIT_NOTE_EVENTS},
 }
 """Which cache and evolve function each event type belongs to."""
 
@@ -936,10 +1019,16 @@ class Ledger(Application[UUID]):
         allocations: Mapping[str, Money] | None = None,
         *,
         allocated_on: date | None = None,
+        allocation_key: str | None = None,
     ) -> list[Event]:
+        """Allocate a payment (see ``Session.allocate_payment``); with an ``allocation_key``,
+        a retry returns the first result and records nothing."""
         return self.run(
             lambda s: s.allocate_payment(
-                bank_reference=bank_reference, allocations=allocations, allocated_on=allocated_on
+                bank_reference=bank_reference,
+                allocations=allocations,
+                allocated_on=allocated_on,
+                allocation_key=allocation_key,
             )
         )
 
@@ -1013,14 +1102,21 @@ class Ledger(Application[UUID]):
         *,
         grouping: ageing.AgeingGrouping = ageing.AgeingGrouping.PORTFOLIO,
         policy: AgeingPolicy | None = None,
+        edges_days: Sequence[int] | None = None,
         known_at: datetime | None = None,
     ) -> ageing.AgeingReport:
-        """The ageing table as of ``as_of`` (as recorded by ``known_at``, if given)."""
-        if self.read_models == "stored" and known_at is None:
-            state = self.portfolio().ageing
-        else:
-            state = ageing.fold_all(self.iter_events(), known_at=known_at)
-        return ageing.ageing_report(state, as_of, policy=policy, grouping=grouping)
+        """The ageing table as of ``as_of`` (as recorded by ``known_at``, if given).
+
+        Buckets and basis are those of the escalation policy version in force on ``as_of``
+        (as known at ``known_at``), like every other query; ``edges_days`` replaces its
+        bucket edges for a one-off view, and an explicit ``policy`` replaces it whole.
+        """
+        state = self.portfolio(known_at=known_at)
+        if policy is not None:
+            if edges_days is not None:
+                policy = AgeingPolicy(edges_days=edges_days, basis=policy.basis)
+            return ageing.ageing_report(state.ageing, as_of, policy=policy, grouping=grouping)
+        return portfolio_ageing_report(state, as_of, grouping=grouping, edges_days=edges_days)
 
     # Collections queries: pure read models over a fold of the log --------------------------
 

@@ -51,6 +51,7 @@ import msgspec
 from arledger.domain.errors import ConfigurationError, ReadModelMismatchError
 from arledger.domain.events import (
     CollectionActionRecorded,
+    CreditNoteRegistered,
     CustomerAccountOpened,
     DelinquencyDiagnosed,
     EscalationPolicyAdopted,
@@ -190,6 +191,7 @@ _CUSTOMER_FIELDS: Final[tuple[tuple[type[Event], str, bool], ...]] = (
     (PromiseMade, "customer_id", True),
     (CollectionActionRecorded, "customer_id", False),
     (DelinquencyDiagnosed, "customer_id", False),
+    (CreditNoteRegistered, "customer_id", False),
 )
 """Events that name their customer: the field naming it, and whether the event starts a route
 from its aggregate (originator) to that customer."""

@@ -6,6 +6,8 @@ projections' read models, and the ``Ledger`` application that records commands.
 
 from arledger.adapters.ledger import Ledger
 from arledger.domain.errors import (
+    AccountCurrencyError,
+    AllocationKeyConflictError,
     ArledgerError,
     ConcurrencyError,
     ConfigurationError,
@@ -18,6 +20,7 @@ from arledger.domain.errors import (
     NotFoundError,
     OverAllocationError,
     PaymentNotFoundError,
+    PromiseAmountError,
     ReadModelMismatchError,
     StoreUnavailableError,
 )
@@ -27,11 +30,13 @@ from arledger.domain.policy import AgeingBasis, AgeingPolicy
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
 
 __all__ = [
+    "AccountCurrencyError",
     "AgeingBasis",
     "AgeingGrouping",
     "AgeingPolicy",
     "AgeingReport",
     "AgeingRow",
+    "AllocationKeyConflictError",
     "ArledgerError",
     "ConcurrencyError",
     "ConfigurationError",
@@ -48,6 +53,7 @@ __all__ = [
     "OverAllocationError",
     "PaymentNotFoundError",
     "PaymentTermsKind",
+    "PromiseAmountError",
     "ReadModelMismatchError",
     "StoreUnavailableError",
 ]

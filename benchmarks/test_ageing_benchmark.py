@@ -120,8 +120,11 @@ def generate(seed: int = SEED) -> Synthetic:
             events.extend(
                 invoice_module.apply_credit_note(
                     invoice,
+                    account,
+                    None,
                     credit_note_number=f"CN-{k:06d}",
                     amount_minor=amount_minor // 4,
+                    currency=account.currency,
                     applied_on=credited_on,
                     reason="price adjustment",
                     recorded_at=recorded_at,

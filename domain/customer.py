@@ -15,6 +15,7 @@ import attrs
 
 from . import ids
 from .errors import (
+    AccountCurrencyError,
     ConfirmationNotFoundError,
     CustomerStateError,
     DuplicateKeyConflictError,
@@ -92,6 +93,22 @@ class CustomerAccount:
         ):
             return issued_on + timedelta(days=self.terms_days)
         return issued_on
+
+
+def require_account_currency(
+    account: CustomerAccount, currency: str, what: str, **keys: str
+) -> None:
+    """A customer has one currency, its account's: invoices, payments, credit notes and orders
+    in another are refused (amounts in two currencies can never be added into one figure)."""
+    if currency != account.currency:
+        raise AccountCurrencyError(
+            f"{what} is in {currency}; {account.customer_code}'s account is in {account.currency}",
+            customer_code=account.customer_code,
+            account_currency=account.currency,
+            currency=currency,
+            other_currency=account.currency,
+            **keys,
+        )
 
 
 def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:

@@ -36,6 +36,11 @@ class CurrencyMismatchError(MoneyError):
     """Two amounts, or an amount and an account, are in different currencies."""
 
 
+class AccountCurrencyError(CurrencyMismatchError):
+    """An invoice, payment, credit note or order in another currency than the customer's
+    account (``customer_code``, ``account_currency``, the given ``currency``)."""
+
+
 class AmountPrecisionError(MoneyError):
     """An amount has more decimals than its currency's minor unit allows, or is a float."""
 
@@ -97,8 +102,17 @@ class PromiseStateError(InvalidCommandError):
     """The promise is not open (withdrawn or superseded)."""
 
 
+class PromiseAmountError(InvalidCommandError):
+    """A promise larger than what its invoices (or the account) had open the day it was made."""
+
+
 class DuplicateKeyConflictError(InvalidCommandError):
     """A business key (invoice number, bank reference, ...) is reused with different content."""
+
+
+class AllocationKeyConflictError(DuplicateKeyConflictError):
+    """An allocation key already used on the payment for another allocation (``allocation_key``,
+    ``bank_reference``)."""
 
 
 class TooManyItemsError(InvalidCommandError):

@@ -157,12 +157,17 @@ class PaymentReceived(Event):
 
 @attrs.frozen(kw_only=True)
 class PaymentAllocated(Event):
-    """Part of the payment settles an invoice (the payment side of an allocation)."""
+    """Part of the payment settles an invoice (the payment side of an allocation).
+
+    ``allocation_key``: the client's idempotency key of the allocation this is part of, if it
+    gave one (events recorded before keys existed have none).
+    """
 
     invoice_id: UUID
     amount_minor: int
     currency: str
     allocated_on: date
+    allocation_key: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -182,6 +187,23 @@ class PaymentReversed(Event):
     released: tuple[AllocationReleased, ...]
 
 
+# Credit note ----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class CreditNoteRegistered(Event):
+    """A credit-note number is taken: it credits this invoice with this amount, and no other
+    (the number's registration, saved with the invoice's ``CreditNoteApplied``)."""
+
+    credit_note_number: str
+    invoice_id: UUID
+    customer_id: UUID
+    amount_minor: int
+    currency: str
+    applied_on: date
+    reason: str
+
+
 CUSTOMER_EVENTS: tuple[type[Event], ...] = (CustomerAccountOpened, InvoiceAddedToAccount)
 INVOICE_EVENTS: tuple[type[Event], ...] = (
     InvoiceIssued,
@@ -193,6 +215,7 @@ INVOICE_EVENTS: tuple[type[Event], ...] = (
     InvoiceReinstated,
 )
 PAYMENT_EVENTS: tuple[type[Event], ...] = (PaymentReceived, PaymentAllocated, PaymentReversed)
+CREDIT_NOTE_EVENTS: tuple[type[Event], ...] = (CreditNoteRegistered,)
 
 
 # Collections (issue 3) ------------------------------------------------------------------------
@@ -460,4 +483,5 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     + PROMISE_EVENTS
     + CASE_EVENTS
     + POLICY_EVENTS
+    + CREDIT_NOTE_EVENTS
 )

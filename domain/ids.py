@@ -28,6 +28,11 @@ def payment_id(bank_reference: str) -> UUID:
     return _key_id("payment", bank_reference)
 
 
+def credit_note_id(credit_note_number: str) -> UUID:
+    """One registration per credit-note number: a number credits one invoice, once."""
+    return _key_id("credit-note", credit_note_number)
+
+
 def promise_id(promise_reference: str) -> UUID:
     return _key_id("promise", promise_reference)
 

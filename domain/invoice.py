@@ -14,8 +14,10 @@ from uuid import UUID
 import attrs
 
 from . import ids
-from .customer import CustomerAccount, add_invoice
+from .credit_note import CreditNote
+from .customer import CustomerAccount, add_invoice, require_account_currency
 from .errors import (
+    CurrencyMismatchError,
     CustomerNotFoundError,
     DisputedAmountError,
     DisputeNotFoundError,
@@ -31,6 +33,7 @@ from .errors import (
 from .events import (
     ConcessionApproved,
     CreditNoteApplied,
+    CreditNoteRegistered,
     DisputeOpened,
     DisputeOutcome,
     DisputeReason,
@@ -80,7 +83,8 @@ class Invoice:
     written_off_minor: int = 0
     is_written_off: bool = False
     written_off_on: date | None = None
-    credit_note_numbers: frozenset[str] = frozenset()
+    # credit-note number -> (amount, applied on, reason) of each credit note applied here
+    credit_notes: dict[str, tuple[int, date, str]] = attrs.field(factory=dict)
     open_disputes: dict[str, int] = attrs.field(factory=dict)
     dispute_openings: dict[str, tuple[int, DisputeReason, str, date]] = attrs.field(factory=dict)
     # Business dates of movements, kept so that every as-of view of the invoice is a consistent
@@ -88,6 +92,9 @@ class Invoice:
     # any earlier movement (see ``reduction_floor_on`` and ``reopening_floor_on``).
     last_movement_on: date | None = None
     reopened_on: date | None = None
+    # Every movement as (business date, minor units: + reduces what is open, - reopens), in
+    # recording order, so that what was open on any date can be told (``open_minor_on``).
+    movements: tuple[tuple[date, int], ...] = ()
 
     @property
     def applied_minor(self) -> int:
@@ -102,6 +109,17 @@ class Invoice:
             - self.conceded_minor
             - self.written_off_minor
         )
+
+    def open_minor_on(self, on: date) -> int:
+        """What was open at the end of ``on``: nothing before the issue date, and movements
+        dated after ``on`` do not count (as the ageing fold's ``InvoiceFacts`` reads it)."""
+        if on < self.issued_on:
+            return 0
+        open_minor = self.amount_minor - sum(
+            amount for moved_on, amount in self.movements if moved_on <= on
+        )
+        assert 0 <= open_minor <= self.amount_minor
+        return open_minor
 
     @property
     def disputed_minor(self) -> int:
@@ -148,6 +166,7 @@ def open_by_instalment(
 def _check_invariants(state: Invoice) -> Invoice:
     assert state.open_minor >= 0, f"invoice {state.invoice_number} open below zero"
     assert state.open_minor <= state.amount_minor
+    assert state.open_minor == state.amount_minor - sum(amount for _on, amount in state.movements)
     assert all(amount >= 0 for amount in state.applied_by_payment.values())
     return state
 
@@ -179,6 +198,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             version=version,
             applied_by_payment=applied,
             last_movement_on=_later(state.last_movement_on, event.applied_on),
+            movements=(*state.movements, (event.applied_on, event.amount_minor)),
         )
     elif isinstance(event, PaymentUnapplied):
         applied = dict(state.applied_by_payment)
@@ -191,14 +211,20 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             applied_by_payment=applied,
             last_movement_on=_later(state.last_movement_on, event.unapplied_on),
             reopened_on=event.unapplied_on,
+            movements=(*state.movements, (event.unapplied_on, -event.amount_minor)),
         )
     elif isinstance(event, CreditNoteApplied):
+        assert event.credit_note_number not in state.credit_notes
         new = attrs.evolve(
             state,
             version=version,
             credited_minor=state.credited_minor + event.amount_minor,
-            credit_note_numbers=state.credit_note_numbers | {event.credit_note_number},
+            credit_notes={
+                **state.credit_notes,
+                event.credit_note_number: (event.amount_minor, event.applied_on, event.reason),
+            },
             last_movement_on=_later(state.last_movement_on, event.applied_on),
+            movements=(*state.movements, (event.applied_on, event.amount_minor)),
         )
     elif isinstance(event, ConcessionApproved):
         new = attrs.evolve(
@@ -206,6 +232,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             version=version,
             conceded_minor=state.conceded_minor + event.amount_minor,
             last_movement_on=_later(state.last_movement_on, event.approved_on),
+            movements=(*state.movements, (event.approved_on, event.amount_minor)),
         )
     elif isinstance(event, InvoiceWrittenOff):
         new = attrs.evolve(
@@ -215,6 +242,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             is_written_off=True,
             written_off_on=event.written_off_on,
             last_movement_on=_later(state.last_movement_on, event.written_off_on),
+            movements=(*state.movements, (event.written_off_on, event.amount_minor)),
         )
     elif isinstance(event, InvoiceReinstated):
         assert event.amount_minor == state.written_off_minor
@@ -226,6 +254,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             written_off_on=None,
             last_movement_on=_later(state.last_movement_on, event.reinstated_on),
             reopened_on=event.reinstated_on,
+            movements=(*state.movements, (event.reinstated_on, -event.amount_minor)),
         )
     elif isinstance(event, DisputeOpened):
         assert event.dispute_reference not in state.dispute_openings
@@ -352,6 +381,11 @@ def issue_invoice(
             invoice_number=invoice_number,
             invoice_id=invoice_id,
         )
+    # Checked after the repeat above, so that re-sending an invoice recorded before this rule
+    # stays a no-op.
+    require_account_currency(
+        customer, currency, f"invoice {invoice_number}", invoice_number=invoice_number
+    )
     return [
         issued,
         *add_invoice(
@@ -394,11 +428,19 @@ def _check_schedule(
 
 
 def _require_reducible(invoice: Invoice, amount_minor: int, what: str) -> None:
+    """Only what is open may be reduced. On a written-off invoice that is the money a later
+    bounce reopened (the write-off covered only what was open when it was recorded): it may be
+    settled, credited, conceded or written off again like any open money."""
     require_positive("amount_minor", amount_minor)
-    if invoice.is_written_off:
+    if invoice.is_written_off and amount_minor > invoice.open_minor:
         raise InvoiceStateError(
-            f"invoice {invoice.invoice_number} is written off; reinstate it before a {what}",
+            f"invoice {invoice.invoice_number} is written off and has {invoice.open_minor} "
+            f"open (reopened by a bounce since), less than the {what} of {amount_minor}; "
+            "reinstate it to settle more",
             invoice_number=invoice.invoice_number,
+            invoice_id=invoice.id,
+            amount_minor=amount_minor,
+            open_minor=invoice.open_minor,
         )
     if amount_minor > invoice.open_minor:
         raise OverAllocationError(
@@ -426,6 +468,86 @@ def _require_not_before(invoice: Invoice, field: str, on: date, floor_on: date) 
 
 def apply_credit_note(
     invoice: Invoice,
+    account: CustomerAccount,
+    registered: CreditNote | None,
+    *,
+    credit_note_number: str,
+    amount_minor: int,
+    currency: str,
+    applied_on: date,
+    reason: str,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Reduce the invoice by a credit note and register its number for the whole ledger.
+
+    ``registered`` is the number's registration, if it was used before (on any invoice): the
+    same credit note again is a no-op, any other content (another invoice, amount, date or
+    reason) a ``DuplicateKeyConflictError``. Returns the invoice's ``CreditNoteApplied`` and
+    the number's ``CreditNoteRegistered``, to be saved together.
+    """
+    require_key("credit_note_number", credit_note_number)
+    require_reason("reason", reason)
+    require_recorded_at(recorded_at)
+    assert account.id == invoice.customer_id, "the invoice's own account"
+    if registered is not None:
+        same = registered.is_the_same(
+            invoice_id=invoice.id,
+            amount_minor=amount_minor,
+            currency=currency,
+            applied_on=applied_on,
+            reason=reason,
+        )
+        if same:
+            return []
+        raise _credit_note_taken(invoice, credit_note_number, registered.invoice_id)
+    recorded = invoice.credit_notes.get(credit_note_number)
+    if recorded is not None:
+        # Applied here before numbers were registered: the invoice remembers its content.
+        if recorded == (amount_minor, applied_on, reason) and currency == invoice.currency:
+            return []
+        raise _credit_note_taken(invoice, credit_note_number, invoice.id)
+    require_account_currency(
+        account,
+        currency,
+        f"credit note {credit_note_number}",
+        credit_note_number=credit_note_number,
+        invoice_number=invoice.invoice_number,
+    )
+    if currency != invoice.currency:
+        raise CurrencyMismatchError(
+            f"credit note {credit_note_number} is in {currency}, invoice "
+            f"{invoice.invoice_number} in {invoice.currency}",
+            credit_note_number=credit_note_number,
+            invoice_number=invoice.invoice_number,
+            currency=currency,
+            other_currency=invoice.currency,
+        )
+    return _credited(
+        invoice,
+        credit_note_number=credit_note_number,
+        amount_minor=amount_minor,
+        applied_on=applied_on,
+        reason=reason,
+        recorded_at=recorded_at,
+    )
+
+
+def _credit_note_taken(
+    invoice: Invoice, credit_note_number: str, used_on_invoice_id: UUID
+) -> DuplicateKeyConflictError:
+    where = "this invoice" if used_on_invoice_id == invoice.id else "another invoice"
+    return DuplicateKeyConflictError(
+        f"credit note {credit_note_number} was already applied to {where} with different "
+        f"content; a credit-note number credits one invoice, once",
+        credit_note_number=credit_note_number,
+        credit_note_id=ids.credit_note_id(credit_note_number),
+        invoice_number=invoice.invoice_number,
+        used_on_invoice_id=used_on_invoice_id,
+    )
+
+
+def _credited(
+    invoice: Invoice,
     *,
     credit_note_number: str,
     amount_minor: int,
@@ -433,12 +555,7 @@ def apply_credit_note(
     reason: str,
     recorded_at: datetime,
 ) -> list[Event]:
-    """Reduce the invoice by a credit note; the same note number again is a no-op."""
-    require_key("credit_note_number", credit_note_number)
-    require_reason("reason", reason)
-    require_recorded_at(recorded_at)
-    if credit_note_number in invoice.credit_note_numbers:
-        return []
+    """The invoice's ``CreditNoteApplied`` and the number's ``CreditNoteRegistered``."""
     _require_reducible(invoice, amount_minor, "credit note")
     _require_not_before(invoice, "applied_on", applied_on, invoice.reduction_floor_on)
     return [
@@ -451,7 +568,19 @@ def apply_credit_note(
             currency=invoice.currency,
             applied_on=applied_on,
             reason=reason,
-        )
+        ),
+        CreditNoteRegistered(
+            originator_id=ids.credit_note_id(credit_note_number),
+            originator_version=1,
+            timestamp=recorded_at,
+            credit_note_number=credit_note_number,
+            invoice_id=invoice.id,
+            customer_id=invoice.customer_id,
+            amount_minor=amount_minor,
+            currency=invoice.currency,
+            applied_on=applied_on,
+            reason=reason,
+        ),
     ]
 
 
@@ -487,11 +616,15 @@ def approve_concession(
 def write_off(
     invoice: Invoice, *, written_off_on: date, reason: str, approver: str, recorded_at: datetime
 ) -> list[Event]:
-    """Write off whatever is open on the invoice as a bad debt."""
+    """Write off whatever is open on the invoice as a bad debt.
+
+    On an invoice written off already, what is open is money a later bounce reopened: a further
+    approved write-off takes it, and a reinstatement undoes every write-off together.
+    """
     require_reason("reason", reason)
     require_person("approver", approver)
     require_recorded_at(recorded_at)
-    if invoice.is_written_off:
+    if invoice.is_written_off and invoice.open_minor == 0:
         raise InvoiceStateError(
             f"invoice {invoice.invoice_number} is already written off",
             invoice_number=invoice.invoice_number,
@@ -522,7 +655,7 @@ def write_off(
 def reinstate(
     invoice: Invoice, *, reinstated_on: date, reason: str, approver: str, recorded_at: datetime
 ) -> list[Event]:
-    """Undo a write-off: the written-off amount is due again."""
+    """Undo the write-offs: everything written off is due again."""
     require_reason("reason", reason)
     require_person("approver", approver)
     require_recorded_at(recorded_at)
@@ -622,7 +755,7 @@ def open_dispute(
             dispute_reference=dispute_reference,
             invoice_number=invoice.invoice_number,
         )
-    if invoice.is_written_off:
+    if invoice.is_written_off and invoice.open_minor == 0:
         raise InvoiceStateError(
             f"invoice {invoice.invoice_number} is written off; nothing to dispute",
             invoice_number=invoice.invoice_number,
@@ -662,10 +795,13 @@ def resolve_dispute(
     note: str,
     upheld_minor: int | None = None,
     credit_note_number: str | None = None,
+    registered: CreditNote | None,
     recorded_at: datetime,
 ) -> list[Event]:
-    """Close a dispute. Upheld: a credit note for the upheld amount (default: all of it).
-    Rejected: the amount returns to collection."""
+    """Close a dispute. Upheld: a credit note for the upheld amount (default: all of it),
+    numbered ``credit_note_number`` or ``<dispute reference>-CN``; ``registered`` is that
+    number's registration if it was ever used, which refuses it (a new credit note needs a new
+    number). Rejected: the amount returns to collection."""
     require_key("dispute_reference", dispute_reference)
     require_reason("note", note)
     require_recorded_at(recorded_at)
@@ -715,12 +851,23 @@ def resolve_dispute(
     )
     if upheld == 0:
         return [resolved]
-    credit = apply_credit_note(
+    number = dispute_credit_note_number(dispute_reference, credit_note_number)
+    require_key("credit_note_number", number)
+    if registered is not None:
+        raise _credit_note_taken(invoice, number, registered.invoice_id)
+    if number in invoice.credit_notes:
+        raise _credit_note_taken(invoice, number, invoice.id)
+    credit = _credited(
         evolve(invoice, resolved),
-        credit_note_number=credit_note_number or f"{dispute_reference}-CN",
+        credit_note_number=number,
         amount_minor=upheld,
         applied_on=resolved_on,
         reason=f"dispute {dispute_reference} upheld",
         recorded_at=recorded_at,
     )
     return [resolved, *credit]
+
+
+def dispute_credit_note_number(dispute_reference: str, credit_note_number: str | None) -> str:
+    """The number of an upheld dispute's credit note: the one given, else ``<reference>-CN``."""
+    return credit_note_number or f"{dispute_reference}-CN"

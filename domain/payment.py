@@ -15,8 +15,9 @@ from uuid import UUID
 import attrs
 
 from . import ids
-from .customer import CustomerAccount
+from .customer import CustomerAccount, require_account_currency
 from .errors import (
+    AllocationKeyConflictError,
     CurrencyMismatchError,
     CustomerNotFoundError,
     DuplicateKeyConflictError,
@@ -53,6 +54,10 @@ class Payment:
     allocations: dict[UUID, int] = attrs.field(factory=dict)
     is_reversed: bool = False
     reversed_on: date | None = None
+    # allocation key -> (allocated on, ((invoice id, amount), ...) in the order allocated)
+    allocation_keys: dict[str, tuple[date, tuple[tuple[UUID, int], ...]]] = attrs.field(
+        factory=dict
+    )
 
     @property
     def allocated_minor(self) -> int:
@@ -83,7 +88,20 @@ def evolve(state: Payment | None, event: Event) -> Payment:
     if isinstance(event, PaymentAllocated):
         allocations = dict(state.allocations)
         allocations[event.invoice_id] = allocations.get(event.invoice_id, 0) + event.amount_minor
-        new = attrs.evolve(state, version=event.originator_version, allocations=allocations)
+        keys = state.allocation_keys
+        if event.allocation_key is not None:
+            on, parts = keys.get(event.allocation_key, (event.allocated_on, ()))
+            assert on == event.allocated_on, "one keyed allocation has one date"
+            keys = {
+                **keys,
+                event.allocation_key: (on, (*parts, (event.invoice_id, event.amount_minor))),
+            }
+        new = attrs.evolve(
+            state,
+            version=event.originator_version,
+            allocations=allocations,
+            allocation_keys=keys,
+        )
     elif isinstance(event, PaymentReversed):
         assert {r.invoice_id: r.amount_minor for r in event.released} == state.allocations
         new = attrs.evolve(
@@ -146,6 +164,10 @@ def receive_payment(
             bank_reference=bank_reference,
             payment_id=payment_id,
         )
+    # After the repeat above: a payment recorded before this rule re-sent stays a no-op.
+    require_account_currency(
+        payer, currency, f"payment {bank_reference}", bank_reference=bank_reference
+    )
     return [
         PaymentReceived(
             originator_id=payment_id,
@@ -165,8 +187,9 @@ def plan_oldest_due_first(
 ) -> list[tuple[Invoice, int]]:
     """Spread the unapplied amount over the payer's open invoices, oldest due date first.
 
-    Only invoices of the payer, in the payment's currency, open and not written off qualify;
-    ties on the due date go to the earlier issue date, then the invoice number.
+    Only open invoices of the payer in the payment's currency qualify (on a written-off invoice
+    only money a later bounce reopened is open); ties on the due date go to the earlier issue
+    date, then the invoice number.
     """
     candidates = sorted(
         (
@@ -175,7 +198,6 @@ def plan_oldest_due_first(
             if invoice.customer_id == payment.payer_customer_id
             and invoice.currency == payment.currency
             and invoice.open_minor > 0
-            and not invoice.is_written_off
         ),
         key=lambda invoice: (invoice.due_on, invoice.issued_on, invoice.invoice_number),
     )
@@ -190,20 +212,63 @@ def plan_oldest_due_first(
     return plan
 
 
+def replayed_allocation(
+    payment: Payment,
+    *,
+    allocation_key: str,
+    targets: Sequence[tuple[Invoice, int]] | None,
+    allocated_on: date | None,
+) -> bool:
+    """Whether an allocation with this key was already made on the payment with this content.
+
+    The content is the allocation date (default: the value date) and, for an explicit
+    allocation, the invoices and amounts (in any order); an automatic allocation
+    (``targets`` None) lets the ledger choose, so it repeats whatever the key allocated.
+    Raises ``AllocationKeyConflictError`` when the key was used with other content.
+    """
+    require_key("allocation_key", allocation_key)
+    recorded = payment.allocation_keys.get(allocation_key)
+    if recorded is None:
+        return False
+    recorded_on, parts = recorded
+    on = payment.value_on if allocated_on is None else allocated_on
+    same = on == recorded_on and (
+        targets is None
+        or sorted((invoice.id, amount) for invoice, amount in targets) == sorted(parts)
+    )
+    if not same:
+        raise AllocationKeyConflictError(
+            f"payment {payment.bank_reference}: allocation key {allocation_key!r} was already "
+            "used for another allocation",
+            allocation_key=allocation_key,
+            bank_reference=payment.bank_reference,
+            payment_id=payment.id,
+        )
+    return True
+
+
 def allocate_payment(
     payment: Payment,
     targets: Sequence[tuple[Invoice, int]],
     *,
     allocated_on: date | None = None,
+    allocation_key: str | None = None,
     recorded_at: datetime,
 ) -> list[Event]:
     """Allocate parts of the payment to invoices; payment and invoice events, saved together.
 
     Each target is (invoice, amount in minor units). The invoice side is dated the later of the
     allocation date (default: the payment's value date) and the invoice's issue date, since money
-    cannot settle an invoice before it exists.
+    cannot settle an invoice before it exists. With an ``allocation_key`` (the client's, unique
+    per payment), an allocation retried with the same content is a no-op (nothing new), with
+    other content an ``AllocationKeyConflictError``; the key is recorded on each
+    ``PaymentAllocated``.
     """
     require_recorded_at(recorded_at)
+    if allocation_key is not None and replayed_allocation(
+        payment, allocation_key=allocation_key, targets=targets, allocated_on=allocated_on
+    ):
+        return []
     if payment.is_reversed:
         raise PaymentStateError(
             f"payment {payment.bank_reference} was reversed; it cannot be allocated",
@@ -287,6 +352,7 @@ def allocate_payment(
                 amount_minor=amount,
                 currency=payment.currency,
                 allocated_on=on,
+                allocation_key=allocation_key,
             )
         )
     return events

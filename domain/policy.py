@@ -7,6 +7,7 @@ cover every day count exactly once (current, then one bucket per edge, then the 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 import attrs
 
@@ -19,6 +20,11 @@ class AgeingBasis(enum.Enum):
 
     DUE_DATE = "due_date"
     ISSUE_DATE = "issue_date"
+
+
+def _to_edges(edges: Iterable[int]) -> tuple[int, ...]:
+    # A typed converter: ``converter=tuple`` leaves the argument's type unbound for mypy.
+    return tuple(edges)
 
 
 def _check_edges(_instance: object, _attribute: object, edges: tuple[int, ...]) -> None:
@@ -39,7 +45,7 @@ class AgeingPolicy:
     """
 
     edges_days: tuple[int, ...] = attrs.field(
-        default=(30, 60, 90, 120), converter=tuple, validator=_check_edges
+        default=(30, 60, 90, 120), converter=_to_edges, validator=_check_edges
     )
     basis: AgeingBasis = AgeingBasis.DUE_DATE
 

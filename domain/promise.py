@@ -20,6 +20,7 @@ from .errors import (
     DuplicateKeyConflictError,
     InvalidCommandError,
     InvalidDateError,
+    PromiseAmountError,
     PromiseStateError,
 )
 from .events import Event, PromiseMade, PromiseSuperseded, PromiseWithdrawn
@@ -108,10 +109,17 @@ def make_promise(
     made_on: date,
     contact: str,
     invoices: Sequence[Invoice] = (),
+    account_invoices: Sequence[Invoice] = (),
     supersedes: Promise | None = None,
     recorded_at: datetime,
 ) -> list[Event]:
-    """Record a promise to pay; optionally replacing an open one (which is then superseded)."""
+    """Record a promise to pay; optionally replacing an open one (which is then superseded).
+
+    A promise is never larger than what the invoices it names had open on the day it was made,
+    or, naming none, what the whole account had open then: ``account_invoices`` must then be
+    every invoice of the account. (Promising more than is owed would be judged broken and
+    escalate a customer who owes nothing.)
+    """
     require_key("promise_reference", promise_reference)
     require_positive("amount_minor", amount_minor)
     require_date("promised_on", promised_on)
@@ -170,6 +178,15 @@ def make_promise(
             f"promise {promise_reference} was already recorded with different content",
             promise_reference=promise_reference,
         )
+    _require_open_enough(
+        customer,
+        promise_reference=promise_reference,
+        amount_minor=amount_minor,
+        currency=currency,
+        made_on=made_on,
+        invoices=invoices or account_invoices,
+        named=bool(invoices),
+    )
     events: list[Event] = []
     if supersedes is not None:
         if supersedes.customer_id != customer.id:
@@ -191,6 +208,36 @@ def make_promise(
         )
     events.append(made)
     return events
+
+
+def _require_open_enough(
+    customer: CustomerAccount,
+    *,
+    promise_reference: str,
+    amount_minor: int,
+    currency: str,
+    made_on: date,
+    invoices: Sequence[Invoice],
+    named: bool,
+) -> None:
+    if not named:
+        assert {invoice.id for invoice in invoices} == set(customer.invoice_ids), (
+            "a promise naming no invoice is checked against every invoice of the account"
+        )
+    open_minor = sum(
+        invoice.open_minor_on(made_on) for invoice in invoices if invoice.currency == currency
+    )
+    if amount_minor > open_minor:
+        what = "the invoices it names" if named else f"{customer.customer_code}'s account"
+        raise PromiseAmountError(
+            f"promise {promise_reference} of {amount_minor} is more than {what} had open on "
+            f"{made_on}, when it was made: {open_minor} (minor units of {currency})",
+            promise_reference=promise_reference,
+            customer_code=customer.customer_code,
+            amount_minor=amount_minor,
+            open_minor=open_minor,
+            made_on=made_on,
+        )
 
 
 def _require_open(promise: Promise) -> None:

@@ -317,12 +317,14 @@ def _group_key(
     return owner, owner
 
 
-def top_overdue_customers(state: AgeingState, as_of: date, *, limit: int = 10) -> list[AgeingRow]:
+def top_overdue_customers(
+    state: AgeingState, as_of: date, *, limit: int = 10, policy: AgeingPolicy | None = None
+) -> list[AgeingRow]:
     """Per currency, the ``limit`` customers with the most overdue money, largest first.
 
     Amounts in different currencies are never compared, so each currency has its own list.
     """
-    report = ageing_report(state, as_of, grouping=AgeingGrouping.CUSTOMER)
+    report = ageing_report(state, as_of, policy=policy, grouping=AgeingGrouping.CUSTOMER)
     overdue = [row for row in report.rows if row.overdue_minor > 0]
     overdue.sort(key=lambda row: (row.currency, -row.overdue_minor, row.key))
     result: list[AgeingRow] = []

@@ -20,7 +20,7 @@ from uuid import UUID
 
 import attrs
 
-from arledger.domain.errors import CurrencyMismatchError, CustomerNotFoundError, InvalidAmountError
+from arledger.domain.errors import AccountCurrencyError, CustomerNotFoundError, InvalidAmountError
 from arledger.domain.rules import require_date
 
 from . import escalation
@@ -80,7 +80,7 @@ def check_credit(
     """Approve or block an order of ``order_amount_minor`` on ``as_of``, with every reason.
 
     Raises:
-        CurrencyMismatchError: the order is not in the account's currency.
+        AccountCurrencyError: the order is not in the account's currency.
         InvalidAmountError: the order amount is negative.
         CustomerNotFoundError: no such customer in the portfolio.
         InvalidDateError: ``as_of`` is outside the dates the ledger accepts.
@@ -90,11 +90,12 @@ def check_credit(
     if customer is None:
         raise CustomerNotFoundError(f"no customer with id {customer_id}", customer_id=customer_id)
     if currency != customer.currency:
-        raise CurrencyMismatchError(
-            f"an order in {currency} for an account in {customer.currency}",
+        raise AccountCurrencyError(
+            f"an order in {currency} for {customer.customer_code}'s account in {customer.currency}",
+            customer_code=customer.customer_code,
+            account_currency=customer.currency,
             currency=currency,
             other_currency=customer.currency,
-            customer_code=customer.customer_code,
         )
     if order_amount_minor < 0:
         raise InvalidAmountError(

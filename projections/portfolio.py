@@ -56,7 +56,7 @@ from arledger.domain.events import (
     SupplyHeld,
     SupplyReleased,
 )
-from arledger.domain.policy import EscalationPolicy
+from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.policy_book import PolicyVersion, policy_in_force
 
 from . import ageing
@@ -406,3 +406,21 @@ def fold_all(events: Iterable[Event], *, known_at: datetime | None = None) -> Po
         if known_at is None or event.timestamp <= known_at:
             fold(state, event)
     return state
+
+
+def ageing_report(
+    state: PortfolioState,
+    as_of: date,
+    *,
+    grouping: ageing.AgeingGrouping = ageing.AgeingGrouping.PORTFOLIO,
+    edges_days: Sequence[int] | None = None,
+) -> ageing.AgeingReport:
+    """The ageing table as of ``as_of`` with the ageing policy of the escalation policy version
+    in force on that date, as every other as-of query uses it.
+
+    ``edges_days`` replaces that policy's bucket edges for a one-off view (its basis stays).
+    """
+    policy = state.policy_on(as_of).ageing
+    if edges_days is not None:
+        policy = AgeingPolicy(edges_days=edges_days, basis=policy.basis)
+    return ageing.ageing_report(state.ageing, as_of, policy=policy, grouping=grouping)

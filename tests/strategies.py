@@ -28,6 +28,7 @@ from arledger.domain.events import (
     ContactRole,
     CreditLineSet,
     CreditNoteApplied,
+    CreditNoteRegistered,
     CustomerAccountOpened,
     CustomerBlacklisted,
     CustomerCleared,
@@ -194,13 +195,23 @@ EVENT_STRATEGIES: Final[dict[type[Event], st.SearchStrategy[Any]]] = {
     CreditNoteApplied: _movement(
         CreditNoteApplied, "applied_on", credit_note_number=keys, reason=texts
     ),
+    CreditNoteRegistered: _movement(
+        CreditNoteRegistered,
+        "applied_on",
+        credit_note_number=keys,
+        invoice_id=st.uuids(),
+        customer_id=st.uuids(),
+        reason=texts,
+    ),
     ConcessionApproved: _movement(ConcessionApproved, "approved_on", reason=texts, approver=texts),
     InvoiceWrittenOff: _movement(InvoiceWrittenOff, "written_off_on", reason=texts, approver=texts),
     InvoiceReinstated: _movement(InvoiceReinstated, "reinstated_on", reason=texts, approver=texts),
     PaymentReceived: _movement(
         PaymentReceived, "value_on", bank_reference=keys, payer_customer_id=st.uuids()
     ),
-    PaymentAllocated: _movement(PaymentAllocated, "allocated_on", invoice_id=st.uuids()),
+    PaymentAllocated: _movement(
+        PaymentAllocated, "allocated_on", invoice_id=st.uuids(), allocation_key=st.none() | keys
+    ),
     PaymentReversed: st.builds(
         PaymentReversed,
         **_envelope(),
@@ -415,6 +426,7 @@ CUSTOMER_CODES: Final = ("C1", "C2")
 INVOICE_NUMBERS: Final = ("INV-1", "INV-2", "INV-3", "INV-4")
 BANK_REFERENCES: Final = ("BR-1", "BR-2", "BR-3")
 CREDIT_NOTE_NUMBERS: Final = ("CN-1", "CN-2", "CN-3")
+ALLOCATION_KEYS: Final = ("K-1", "K-2", " K-3")  # the last one is refused: not a clean key
 UNKNOWN_KEY: Final = "UNKNOWN-9"
 
 window_dates = st.integers(0, WINDOW_DAYS).map(lambda days: WINDOW_START + timedelta(days=days))
@@ -536,6 +548,10 @@ def allocate_commands(draw: st.DrawFn) -> Command:
     allocated_on = draw(rarely_bad(st.none(), window_dates))
     if allocated_on is not None:
         fields["allocated_on"] = allocated_on
+    # A small pool of idempotency keys: some allocations are retried, some keys reused.
+    allocation_key = draw(st.none() | st.none() | st.sampled_from(ALLOCATION_KEYS))
+    if allocation_key is not None:
+        fields["allocation_key"] = allocation_key
     return Command("allocate_payment", fields)
 
 
@@ -627,6 +643,15 @@ def command_sequences(draw: st.DrawFn, *, length_max: int = COMMANDS_MAX) -> lis
     prefix = [*opens, *issues, *receipts]
     room = length_max - len(prefix)
     rest = draw(st.lists(any_commands, min_size=min(room, 6), max_size=room))
+    # Retries: a keyed allocation sent again later (the same content, or another under its key).
+    for command in list(rest):
+        if len(rest) >= room:
+            break
+        if command.name == "allocate_payment" and "allocation_key" in command.fields:
+            retry = command
+            if draw(st.booleans()):
+                retry = Command(command.name, {**command.fields, "allocated_on": None})
+            rest.insert(draw(st.integers(rest.index(command) + 1, len(rest))), retry)
     sequence = prefix + rest
     assert len(sequence) <= length_max
     return sequence

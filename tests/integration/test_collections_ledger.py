@@ -31,6 +31,7 @@ from arledger.domain.events import (
     CollectionActionRecorded,
     ContactRole,
     CreditNoteApplied,
+    CreditNoteRegistered,
     DelinquencyType,
     DisputeOutcome,
     DisputeReason,
@@ -446,7 +447,9 @@ def test_an_upheld_dispute_and_its_credit_note_are_saved_together(ledger: Ledger
         upheld=usd("100.00"),
     )
 
-    assert [DisputeResolved, CreditNoteApplied] == [type(event) for event in events]
+    assert [DisputeResolved, CreditNoteApplied, CreditNoteRegistered] == [
+        type(event) for event in events
+    ]
     stored = list(ledger.iter_events())[before:]
     assert events == stored
     assert 1 == len({event.timestamp for event in stored})

@@ -293,8 +293,11 @@ def test_rival_credit_note_decided_on_a_stale_state_is_refused_by_the_store(
     )
     late = apply_credit_note(
         stale_invoice,
+        ledger.customer("BETA"),
+        None,
         credit_note_number="CN-2",
         amount_minor=100,
+        currency="USD",
         applied_on=date(2024, 3, 1),
         reason="rebate",
         recorded_at=ledger.clock(),

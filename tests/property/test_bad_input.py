@@ -38,6 +38,7 @@ from arledger.adapters.importer import (
 )
 from arledger.adapters.ledger import Ledger
 from arledger.domain.errors import (
+    AccountCurrencyError,
     ArledgerError,
     CurrencyMismatchError,
     CustomerNotFoundError,
@@ -181,10 +182,15 @@ def invoice_rows(draw: st.DrawFn, layout: Layout, rows_min: int = 1) -> list[Row
     numbers = draw(st.lists(keys, min_size=rows_min, max_size=6, unique=True))
     codes = draw(st.lists(keys, min_size=1, max_size=3, unique=True))
     customer_names = {code: draw(names) for code in codes}
+    # One currency per customer: an account takes nothing in another (a row would be refused).
+    currencies = {
+        code: draw(st.sampled_from(CURRENCIES)) if "currency" in layout.fields else "USD"
+        for code in codes
+    }
     rows = []
     for number in numbers:
         code = draw(st.sampled_from(codes))
-        currency = draw(st.sampled_from(CURRENCIES)) if "currency" in layout.fields else "USD"
+        currency = currencies[code]
         amount_minor = draw(st.integers(1, 10**9))
         issued_on = draw(business_dates)
         due_on = issued_on + timedelta(days=draw(st.integers(0, 120)))
@@ -240,12 +246,16 @@ def payment_rows(draw: st.DrawFn, invoices: list[Row]) -> list[Row]:
                 invoice.invoice_number,
             )
         )
+    # One currency per customer: a payer's payments are in its account's currency.
+    currency_of = {invoice.cells["customer_code"]: invoice.currency for invoice in invoices}
     for reference in references[len(paid) :]:
         if draw(st.booleans()):
-            payers = [invoice.cells["customer_code"] for invoice in invoices]
             # A new payer is opened by the file; its money stays unapplied.
-            payer = draw(st.sampled_from(payers) | keys.map(lambda key: "P-" + key))
-            currency = draw(st.sampled_from(CURRENCIES))
+            payer = draw(
+                st.sampled_from(sorted({i.cells["customer_code"] for i in invoices}))
+                | keys.map(lambda key: "P-" + key)
+            )
+            currency = currency_of.setdefault(payer, draw(st.sampled_from(CURRENCIES)))
             amount_minor = draw(st.integers(1, 10**9))
             rows.append(_payment(reference, payer, amount_minor, currency, draw(business_dates)))
     return rows
@@ -948,8 +958,8 @@ BAD_COMMANDS: Final[dict[str, st.SearchStrategy[BadCommand]]] = {
                 applied_on=ON,
                 reason="damaged",
             ),
-            CurrencyMismatchError,
-            {"currency": "USD", "other_currency": currency},
+            AccountCurrencyError,
+            {"currency": currency, "account_currency": "USD", "credit_note_number": "CN-1"},
         )
     ),
     "write-off of an unknown invoice": unknown_keys.map(

@@ -127,6 +127,7 @@ def _promise(
             invoice = session.invoice_by_id(invoice_id)
             assert invoice is not None
             numbers.append(invoice.invoice_number)
+    amount = min(amount, max(1, open_on(session, code, numbers[:1], _on(made))))
     return session.make_promise(
         customer_code=code,
         promise_reference=reference,
@@ -136,6 +137,16 @@ def _promise(
         contact="AP",
         invoice_numbers=numbers[:1],
     )
+
+
+def open_on(session: Session, code: str, numbers: list[str], on: date) -> int:
+    """What the named invoices (or, naming none, the account) had open on ``on``: no promise
+    may be larger (a larger one is refused, so these histories keep to it)."""
+    if numbers:
+        invoices = [session.require_invoice(number) for number in numbers]
+    else:
+        invoices = session.invoices_of(session.require_customer(code))
+    return sum(invoice.open_minor_on(on) for invoice in invoices)
 
 
 def _withdraw(session: Session, reference: str, on: int) -> list[Event]:

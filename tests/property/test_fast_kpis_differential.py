@@ -41,6 +41,11 @@ from arledger.projections.portfolio import PortfolioState, fold_all
 from arledger.projections.promises import PromiseStatus, judge_all
 from tests.conftest import FixedClock
 from tests.property import test_escalation_properties as escalation_cases
+from tests.property.test_fast_path_differential import (
+    SETTLEMENTS,
+    WrittenOffThenBounced,
+    written_off_cases,
+)
 from tests.strategies import WINDOW_START, Command, command_sequences
 
 # Periods -------------------------------------------------------------------------------------
@@ -181,6 +186,7 @@ def _promise_more(
         invoice = session.invoice_by_id(invoice_id)
         assert invoice is not None
         numbers.append(invoice.invoice_number)
+    amount = min(amount, max(1, escalation_cases.open_on(session, code, numbers, _on(made))))
     return session.make_promise(
         customer_code=code,
         promise_reference=reference,
@@ -491,6 +497,34 @@ def test_promises_are_judged_alike_on_the_fast_path_in_every_month(
     assert_fast_equals_fold(events, [*months, half_year])
     for cut in cuts:
         assert_fast_equals_fold(events, [half_year, months[2]], known_at=cut_known_at(events, cut))
+
+
+@given(
+    steps=st.tuples(
+        escalation_cases.histories,
+        st.lists(written_off_cases, min_size=1, max_size=3),
+    ).map(lambda parts: [*parts[0], *parts[1]]),
+    period_list=st.lists(periods(escalation_cases.START, escalation_cases.WINDOW_DAYS), max_size=3),
+    cut=st.integers(0, 10_000),
+)
+def test_money_a_bounce_reopens_on_written_off_invoices_gives_the_same_kpis_on_the_fast_path(
+    steps: list[Callable[[Session], list[Event]]],
+    period_list: list[tuple[date, date]],
+    cut: int,
+) -> None:
+    events = run_steps(steps)
+    months = [month_of(_on(31 * n)) for n in range(8)]
+    assert_fast_equals_fold(events, [*months, *period_list])
+    assert_fast_equals_fold(events, months[2:5], known_at=cut_known_at(events, cut))
+
+
+def test_each_way_of_settling_reopened_money_gives_the_same_kpis_on_the_fast_path() -> None:
+    for settlement in SETTLEMENTS:
+        case = WrittenOffThenBounced("I-1", 40, 40, 20, 30, settlement, 5, 100)
+        issue = escalation_cases.Step("issue", ("I-1", 0, 10_000, 0, 30))
+        events = run_steps([issue, case])
+        assert any(type(event).__name__ == "PaymentUnapplied" for event in events)
+        assert_fast_equals_fold(events, [month_of(_on(31 * n)) for n in range(6)])
 
 
 def run_commands(commands: Sequence[Command]) -> list[Event]:

@@ -11,9 +11,10 @@ policy version added through the Ledger.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
 import attrs
@@ -45,6 +46,7 @@ from tests.property.test_escalation_properties import (
     WINDOW_DAYS,
     Step,
     histories,
+    open_on,
     run,
 )
 from tests.property.test_escalation_properties import policies as escalation_policies
@@ -204,6 +206,178 @@ def test_the_fast_path_equals_the_folds_on_generated_histories(
         assert_fast_path_equals_folds(events, as_of, known_at=known_at, ageing_policy=ageing_policy)
 
 
+# A bounce after a write-off (issue 9.8): the money it reopens is open, aged from the invoice's
+# due dates, and settled by a payment, a credit note, a concession or a further write-off.
+
+SETTLEMENTS: Final = ("pay", "auto", "credit_note", "concession", "write_off", "reinstate", None)
+
+
+@attrs.frozen
+class WrittenOffThenBounced:
+    """Pay part of an invoice, write the rest off, bounce the payment (its date drawn before or
+    after the write-off's), then settle what reopened. Refused commands are left out."""
+
+    number: str
+    percent: int
+    paid: int
+    written_off_after: int
+    bounced_after: int
+    settlement: str | None
+    settled_after: int
+    settled_percent: int
+
+    def __call__(self, session: Session) -> list[Event]:
+        events: list[Event] = []
+
+        def attempt(command: Any, **fields: Any) -> None:
+            with contextlib.suppress(ArledgerError):
+                events.extend(command(**fields))
+
+        invoice = session.require_invoice(self.number)
+        customer = session.customer_by_id(invoice.customer_id)
+        assert customer is not None
+        first = f"WO-{self.number}-1"
+        paid = Money(max(1, invoice.open_minor * self.percent // 100), invoice.currency)
+        paid_on = START + timedelta(days=self.paid)
+        attempt(
+            session.receive_payment,
+            bank_reference=first,
+            payer_code=customer.customer_code,
+            amount=paid,
+            value_on=paid_on,
+        )
+        attempt(
+            session.allocate_payment,
+            bank_reference=first,
+            allocations={self.number: paid},
+            allocated_on=paid_on,
+        )
+        written_off_on = paid_on + timedelta(days=self.written_off_after)
+        attempt(
+            session.write_off,
+            invoice_number=self.number,
+            written_off_on=written_off_on,
+            reason="insolvent",
+            approver="cfo",
+        )
+        attempt(
+            session.reverse_payment,
+            bank_reference=first,
+            reversed_on=paid_on + timedelta(days=self.bounced_after),
+            reason="bounced",
+        )
+        after = session.require_invoice(self.number)
+        reopened = after.open_minor
+        on = max(written_off_on, after.reduction_floor_on) + timedelta(days=self.settled_after)
+        amount = Money(max(1, reopened * self.settled_percent // 100), invoice.currency)
+        if self.settlement in ("pay", "auto"):
+            second = f"WO-{self.number}-2"
+            attempt(
+                session.receive_payment,
+                bank_reference=second,
+                payer_code=customer.customer_code,
+                amount=amount,
+                value_on=on,
+            )
+            attempt(
+                session.allocate_payment,
+                bank_reference=second,
+                allocations={self.number: amount} if self.settlement == "pay" else None,
+                allocated_on=on,
+            )
+        elif self.settlement == "credit_note":
+            attempt(
+                session.apply_credit_note,
+                invoice_number=self.number,
+                credit_note_number=f"CN-{self.number}",
+                amount=amount,
+                applied_on=on,
+                reason="goodwill",
+            )
+        elif self.settlement == "concession":
+            attempt(
+                session.approve_concession,
+                invoice_number=self.number,
+                amount=amount,
+                approved_on=on,
+                reason="goodwill",
+                approver="cfo",
+            )
+        elif self.settlement in ("write_off", "reinstate"):
+            attempt(
+                getattr(session, self.settlement),
+                invoice_number=self.number,
+                reason="review",
+                approver="cfo",
+                **{"written_off_on" if self.settlement == "write_off" else "reinstated_on": on},
+            )
+        return events
+
+
+written_off_cases = st.builds(
+    WrittenOffThenBounced,
+    st.sampled_from(INVOICES),
+    st.integers(1, 99),
+    st.integers(0, 60),
+    st.integers(0, 40),
+    st.integers(0, 80),
+    st.sampled_from(SETTLEMENTS),
+    st.integers(0, 40),
+    st.sampled_from((30, 100, 150)),
+)
+
+
+@given(
+    history=histories,
+    cases=st.lists(written_off_cases, min_size=1, max_size=3),
+    dates=st.lists(st.integers(0, WINDOW_DAYS + 120), min_size=1, max_size=3),
+    cut=st.floats(0, 1),
+)
+def test_the_fast_path_equals_the_folds_when_a_bounce_reopens_a_written_off_invoice(
+    history: list[Step],
+    cases: list[WrittenOffThenBounced],
+    dates: list[int],
+    cut: float,
+) -> None:
+    ledger = run([*history, *cases]).ledger  # type: ignore[list-item]
+    events = list(ledger.iter_events())
+    stamps = sorted({event.timestamp for event in events})
+    known_at = stamps[min(int(cut * len(stamps)), len(stamps) - 1)]
+    moved = sorted(
+        {
+            on
+            for event in events
+            for on in (getattr(event, "unapplied_on", None), getattr(event, "written_off_on", None))
+            if on is not None
+        }
+    )
+    for as_of in [START + timedelta(days=offset) for offset in dates] + moved:
+        assert_fast_path_equals_folds(events, as_of)
+        assert_fast_path_equals_folds(events, as_of, known_at=known_at)
+
+
+def test_the_fast_path_equals_the_folds_on_each_way_of_settling_reopened_money() -> None:
+    for settlement in SETTLEMENTS:
+        case = WrittenOffThenBounced("I-1", 40, 40, 20, 30, settlement, 5, 100)
+        history = [Step("issue", ("I-1", 0, 10_000, 0, 30)), case]
+        events = list(run(history).ledger.iter_events())  # type: ignore[list-item]
+        kinds = [type(event).__name__ for event in events]
+        after_bounce = kinds[kinds.index("PaymentUnapplied") + 1 :]
+        assert "InvoiceWrittenOff" in kinds[: kinds.index("PaymentUnapplied")]
+        settled_by = {
+            "pay": "PaymentApplied",
+            "auto": "PaymentApplied",
+            "credit_note": "CreditNoteApplied",
+            "concession": "ConcessionApproved",
+            "write_off": "InvoiceWrittenOff",
+            "reinstate": "InvoiceReinstated",
+        }
+        if settlement is not None:
+            assert settled_by[settlement] in after_bounce, settlement
+        for offset in range(0, 140, 7):
+            assert_fast_path_equals_folds(events, START + timedelta(days=offset))
+
+
 # Invoices falling due while a promise is open: where suspension caps the level.
 suspension_histories = st.tuples(
     st.lists(
@@ -276,10 +450,15 @@ class PromiseTerms:
     named: tuple[str, ...]
 
     def make(self, session: Session) -> list[Event]:
+        """The promise, at most what its invoices (or the account) had open when it was made;
+        nothing when nothing was open (a promise of more is refused)."""
+        open_minor = open_on(session, self.customer_code, list(self.named), self.made_on)
+        if open_minor == 0:
+            return []
         return session.make_promise(
             customer_code=self.customer_code,
             promise_reference=self.reference,
-            amount=self.amount,
+            amount=Money(min(self.amount.amount_minor, open_minor), self.amount.currency),
             promised_on=self.promised_on,
             made_on=self.made_on,
             contact="AP",
@@ -355,8 +534,8 @@ def demo_with_collections(seed: int) -> list[Event]:
                 promised_on=made_on + timedelta(days=number % 25),
                 named=(invoice.invoice_number,) if number % 2 else (),
             )
-            ledger.run(promise.make)
-            if number % 5 == 0:
+            made = ledger.run(promise.make)
+            if made and number % 5 == 0:
                 ledger.run(
                     lambda s, reference=reference, made_on=made_on: s.withdraw_promise(
                         promise_reference=reference,

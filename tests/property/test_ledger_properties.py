@@ -18,12 +18,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arledger.adapters.ledger import Ledger, Session
+from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
+from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
+from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import (
+    CREDIT_NOTE_EVENTS,
     CUSTOMER_EVENTS,
     INVOICE_EVENTS,
     ConcessionApproved,
@@ -32,6 +36,7 @@ from arledger.domain.events import (
     InvoiceIssued,
     InvoiceReinstated,
     InvoiceWrittenOff,
+    PaymentAllocated,
     PaymentApplied,
     PaymentUnapplied,
 )
@@ -49,7 +54,7 @@ from tests.strategies import (
     window_dates,
 )
 
-State: TypeAlias = CustomerAccount | Invoice | Payment
+State: TypeAlias = CustomerAccount | Invoice | Payment | CreditNote
 
 
 @attrs.define
@@ -64,7 +69,7 @@ class Run:
 
 def _session_states(session: Session) -> dict[UUID, State]:
     states: dict[UUID, State] = {}
-    for cache in (session.customers, session.invoices, session.payments):
+    for cache in (session.customers, session.invoices, session.payments, session.credit_notes):
         states.update({key: state for key, state in cache.items() if state is not None})
     return states
 
@@ -85,11 +90,8 @@ def _auto_allocation_expectation(ledger: Ledger, command: Command) -> tuple[int,
     for invoice_id in payer.invoice_ids:
         invoice = session.invoice_by_id(invoice_id)
         assert invoice is not None
-        if (
-            invoice.currency == payment.currency
-            and not invoice.is_written_off
-            and invoice.open_minor > 0
-        ):
+        # Open money of a written-off invoice is what a later bounce reopened: it qualifies.
+        if invoice.currency == payment.currency and invoice.open_minor > 0:
             eligible.append(invoice)
     eligible.sort(key=lambda i: (i.due_on, i.issued_on, i.invoice_number))
     return min(payment.unapplied_minor, sum(i.open_minor for i in eligible)), eligible
@@ -128,9 +130,17 @@ def run_commands(commands: list[Command]) -> Run:
             assert before == _event_count(ledger), f"refused {command!r} recorded events"
             run.refused.append((command, error))
             continue
-        assert before + len(recorded) == _event_count(ledger)
-        if auto:
-            _check_auto_allocation(expected_total, eligible, recorded)
+        if before == _event_count(ledger) and recorded:
+            # An allocation retried with its key records nothing and returns what the first
+            # one recorded.
+            assert command.name == "allocate_payment"
+            assert command.fields.get("allocation_key")
+            log = list(ledger.iter_events())
+            assert all(event in log for event in recorded)
+        else:
+            assert before + len(recorded) == _event_count(ledger)
+            if auto:
+                _check_auto_allocation(expected_total, eligible, recorded)
         run.live.update(states)
         run.accepted.append(command)
     return run
@@ -149,6 +159,8 @@ def replay(events: list[Event]) -> dict[UUID, State]:
             fold = customer_module.fold
         elif kind in INVOICE_EVENTS:
             fold = invoice_module.fold
+        elif kind in CREDIT_NOTE_EVENTS:
+            fold = credit_note_module.fold
         else:
             fold = payment_module.fold
         state = fold(stream)
@@ -203,6 +215,36 @@ def test_refused_commands_record_nothing_and_accepted_ones_record_what_they_retu
     run = run_commands(commands)
     assert len(commands) == len(run.accepted) + len(run.refused)
     assert all(isinstance(error, ValueError | LookupError) for _c, error in run.refused)
+
+
+@given(commands=sequences)
+def test_an_accepted_allocation_retried_with_its_key_records_nothing_and_returns_the_first(
+    commands: list[Command],
+) -> None:
+    # Every allocation gets a key of its own; then each accepted one is sent again.
+    keyed = [
+        Command(c.name, {**c.fields, "allocation_key": f"R-{n}"})
+        if c.name == "allocate_payment"
+        else c
+        for n, c in enumerate(commands)
+    ]
+    run = run_commands(keyed)
+    for command in run.accepted:
+        if command.name != "allocate_payment":
+            continue
+        before = _event_count(run.ledger)
+        again = run.ledger.run(command)
+        assert before == _event_count(run.ledger)
+        reference, key = command.fields["bank_reference"], command.fields["allocation_key"]
+        first = [
+            event
+            for event in run.ledger.iter_events()
+            if isinstance(event, PaymentAllocated)
+            and event.allocation_key == key
+            and event.originator_id == ids.payment_id(reference)
+        ]
+        assert first == [event for event in again if isinstance(event, PaymentAllocated)]
+        assert len(again) == 2 * len(first)
 
 
 @given(commands=sequences)
@@ -292,6 +334,8 @@ def test_replaying_the_stored_log_gives_the_states_the_sessions_held(
             assert state == run.ledger.invoice(state.invoice_number)
         elif isinstance(state, Payment):
             assert state == run.ledger.payment(state.bank_reference)
+        elif isinstance(state, CreditNote):
+            assert state == run.ledger.session().credit_note(state.credit_note_number)
         else:
             assert state == run.ledger.customer(state.customer_code)
 

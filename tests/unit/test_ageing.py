@@ -16,12 +16,14 @@ from uuid import UUID
 
 import pytest
 
+from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
 from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain.errors import ConfigurationError, InvalidDateError
 from arledger.domain.events import (
+    CREDIT_NOTE_EVENTS,
     CUSTOMER_EVENTS,
     INVOICE_EVENTS,
     PAYMENT_EVENTS,
@@ -75,6 +77,8 @@ class Book:
                 evolve = invoice_module.evolve
             elif type(event) in PAYMENT_EVENTS:
                 evolve = payment_module.evolve
+            elif type(event) in CREDIT_NOTE_EVENTS:
+                evolve = credit_note_module.evolve
             else:
                 assert type(event) in CUSTOMER_EVENTS
                 evolve = customer_module.evolve
@@ -181,11 +185,15 @@ class Book:
         )
 
     def credit(self, number: str, note: str, amount_minor: int, *, applied_on: date) -> None:
+        invoice = self.invoice(number)
         self._record(
             invoice_module.apply_credit_note(
-                self.invoice(number),
+                invoice,
+                self.states[invoice.customer_id],
+                self.states.get(ids.credit_note_id(note)),
                 credit_note_number=note,
                 amount_minor=amount_minor,
+                currency=invoice.currency,
                 applied_on=applied_on,
                 reason="damaged goods",
                 recorded_at=self._tick(),
@@ -504,12 +512,15 @@ def test_a_fully_settled_customer_has_no_row(portfolio: Book) -> None:
 
 
 def test_amounts_in_different_currencies_are_never_added_together() -> None:
+    # One currency per customer (an account takes nothing in another), several per owner.
     given = Book()
     given.open_account("ACME", owner="alice")
     given.open_account("BOLT", owner="alice", currency="EUR")
+    given.open_account("CASK", owner="alice", currency="EUR")
+    given.open_account("DOJO", owner="alice", currency="JPY")
     given.issue("A-USD", "ACME", 10_000)
-    given.issue("A-EUR", "ACME", 3_000, currency="EUR")
-    given.issue("A-JPY", "ACME", 500, currency="JPY")
+    given.issue("C-EUR", "CASK", 3_000, currency="EUR")
+    given.issue("D-JPY", "DOJO", 500, currency="JPY")
     given.issue("B-EUR", "BOLT", 4_000, currency="EUR")
     as_of = DUE_ON + timedelta(days=5)
 
@@ -519,10 +530,10 @@ def test_amounts_in_different_currencies_are_never_added_together() -> None:
     by_currency = given.report(as_of, grouping=CURRENCY)
 
     assert {
-        ("ACME", "EUR"): buckets(d1_30=3_000),
-        ("ACME", "JPY"): buckets(d1_30=500),
         ("ACME", "USD"): buckets(d1_30=10_000),
         ("BOLT", "EUR"): buckets(d1_30=4_000),
+        ("CASK", "EUR"): buckets(d1_30=3_000),
+        ("DOJO", "JPY"): buckets(d1_30=500),
     } == table(by_customer)
     assert {
         ("alice", "EUR"): buckets(d1_30=7_000),
@@ -703,6 +714,23 @@ def test_a_reinstated_invoice_is_aged_again_from_its_reinstatement_date(book: Bo
     assert {("INV-1", "USD"): buckets(d31_60=10_000)} == table(book.report(date(2025, 4, 1)))
 
 
+def test_money_a_bounce_reopens_after_a_write_off_is_aged_from_its_due_date(book: Book) -> None:
+    # The write-off of 30 June covered the 6,000 open then; the 4,000 payment bounces on
+    # 15 July, so that money was never received and is owed again, as old as the invoice.
+    book.issue("INV-1", "ACME", 10_000)
+    book.pay("PAY-1", "ACME", 4_000, value_on=date(2025, 2, 1), allocations={"INV-1": 4_000})
+    book.write_off("INV-1", written_off_on=date(2025, 6, 30))
+    book.reverse("PAY-1", reversed_on=date(2025, 7, 15))
+
+    assert () == book.report(date(2025, 7, 14)).rows
+    assert {("INV-1", "USD"): buckets(over_120=4_000)} == table(book.report(date(2025, 7, 15)))
+
+    book.pay("PAY-2", "ACME", 4_000, value_on=date(2025, 8, 1))  # oldest due first
+
+    assert () == book.report(date(2025, 8, 1)).rows
+    assert {("INV-1", "USD"): buckets(over_120=4_000)} == table(book.report(date(2025, 7, 31)))
+
+
 def test_a_write_off_cannot_be_dated_before_an_earlier_payment_on_the_invoice(
     book: Book,
 ) -> None:
@@ -846,3 +874,83 @@ def test_the_ledger_ages_its_own_log_as_of_a_date_and_as_known_at_an_instant() -
     assert {("ACME", "USD"): buckets(current=10_000)} == table(before)
     assert () == after.rows
     assert {("ACME", "USD"): buckets(d1_30=10_000)} == table(as_known)
+
+
+# The ageing policy in force (issue 9.7) -------------------------------------------------------
+
+SHORT_EDGES = AgeingPolicy(edges_days=(15, 45))
+
+
+def _ledger_with_an_invoice_and_short_edges_from(effective_on: date) -> Any:
+    """Given: ACME owes 10,000 due 2025-01-31; version 2, edges (15, 45), from ``effective_on``."""
+    from arledger import Ledger, Money
+    from arledger.domain.policy import EscalationPolicy
+    from tests.conftest import FixedClock
+
+    ledger = Ledger(env={"ARLEDGER_STORE": "memory"}, clock=FixedClock())
+    ledger.open_account(
+        "ACME", name="Acme", currency="USD", collection_owner="alice", opened_on=ISSUED_ON
+    )
+    ledger.issue_invoice(
+        "INV-1",
+        customer_code="ACME",
+        amount=Money(10_000, "USD"),
+        issued_on=ISSUED_ON,
+        due_on=DUE_ON,
+    )
+    ledger.adopt_policy(
+        policy=EscalationPolicy(
+            version=2, ageing=SHORT_EDGES, provision_rates_bps=(50, 500, 2500, 10000)
+        ),
+        effective_on=effective_on,
+        approver="cfo",
+        reason="shorter buckets",
+    )
+    return ledger
+
+
+def test_the_ledger_ages_with_the_buckets_of_the_version_in_force_on_the_as_of_date() -> None:
+    ledger = _ledger_with_an_invoice_and_short_edges_from(date(2025, 3, 1))
+
+    before = ledger.ageing(date(2025, 2, 20))  # 20 days past due, version 1 in force
+    after = ledger.ageing(date(2025, 3, 10))  # 38 days past due, version 2 in force
+
+    assert DEFAULT_LABELS == before.bucket_labels
+    assert "1-30" == label_of(before, before.rows[0])
+    assert ("current", "1-15", "16-45", "over 45") == after.bucket_labels
+    assert "16-45" == label_of(after, after.rows[0])
+    kpis = ledger.kpis(date(2025, 3, 1), date(2025, 3, 10))
+    assert kpis.bucket_labels == after.bucket_labels
+
+
+def test_a_policy_adopted_after_known_at_does_not_age_the_audit_view() -> None:
+    ledger = _ledger_with_an_invoice_and_short_edges_from(date(2025, 3, 1))
+    adopted_at = max(event.timestamp for event in ledger.iter_events())
+
+    audit = ledger.ageing(date(2025, 3, 10), known_at=adopted_at - timedelta(seconds=1))
+    now = ledger.ageing(date(2025, 3, 10), known_at=adopted_at)
+
+    assert DEFAULT_LABELS == audit.bucket_labels
+    assert SHORT_EDGES.bucket_labels == now.bucket_labels
+
+
+def test_an_explicit_policy_still_wins_over_the_one_in_force() -> None:
+    ledger = _ledger_with_an_invoice_and_short_edges_from(date(2025, 1, 1))
+
+    report = ledger.ageing(date(2025, 3, 10), policy=AgeingPolicy())
+
+    assert DEFAULT_LABELS == report.bucket_labels
+
+
+def test_the_portfolio_ageing_query_takes_the_policy_in_force_and_one_off_edges() -> None:
+    from arledger.projections import portfolio
+
+    ledger = _ledger_with_an_invoice_and_short_edges_from(date(2025, 3, 1))
+    state = portfolio.fold_all(ledger.iter_events())
+
+    in_force = portfolio.ageing_report(state, date(2025, 3, 10))
+    one_off = portfolio.ageing_report(state, date(2025, 3, 10), edges_days=(30, 60, 90))
+
+    assert SHORT_EDGES.bucket_labels == in_force.bucket_labels
+    assert ("current", "1-30", "31-60", "61-90", "over 90") == one_off.bucket_labels
+    assert "31-60" == label_of(one_off, one_off.rows[0])

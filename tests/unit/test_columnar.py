@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID
 
+import attrs
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -204,3 +205,35 @@ def test_a_failed_export_leaves_the_previous_one_as_it_was(tmp_path: Path) -> No
 
     assert [issued()] == list(from_columnar(read_parquet(out)))
     assert [out] == list(tmp_path.iterdir())  # the partial folder is gone
+
+
+def test_an_export_written_before_allocation_keys_existed_reads_back_without_them(
+    tmp_path: Path,
+) -> None:
+    # PaymentAllocated gained ``allocation_key`` (optional, default None): an export written
+    # before has no such column, and must still read back, the key absent.
+    import pyarrow.parquet as pq
+
+    from arledger.domain.events import PaymentAllocated
+
+    allocated = PaymentAllocated(
+        originator_id=PAYMENT,
+        originator_version=2,
+        timestamp=AT,
+        invoice_id=INVOICE,
+        amount_minor=100_00,
+        currency="EUR",
+        allocated_on=date(2026, 2, 1),
+    )
+    keyed = attrs.evolve(allocated, originator_version=3, allocation_key="remit-7")
+    directory = tmp_path / "export"
+    write_parquet([issued(), allocated, keyed], directory)
+    path = directory / "PaymentAllocated.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["allocation_key"]), path)
+
+    old = list(from_columnar(read_parquet(directory)))
+
+    assert [issued(), allocated, attrs.evolve(keyed, allocation_key=None)] == old
+    selected = columns(read_parquet(directory), select={"PaymentAllocated": ["amount_minor"]})
+    assert [100_00, 100_00] == selected["PaymentAllocated"]["amount_minor"].tolist()

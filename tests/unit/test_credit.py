@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 
 from arledger.adapters.ledger import Ledger
-from arledger.domain.errors import CurrencyMismatchError, InvalidAmountError
+from arledger.domain.errors import AccountCurrencyError, CurrencyMismatchError, InvalidAmountError
 from arledger.domain.events import DisputeReason, RiskRating
 from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy
@@ -194,8 +194,13 @@ def test_disputed_money_still_counts_toward_exposure() -> None:
 
 
 def test_an_order_in_another_currency_is_refused() -> None:
-    with pytest.raises(CurrencyMismatchError):
+    with pytest.raises(AccountCurrencyError) as raised:
         acme().check_credit("ACME", Money.parse("100.00", "EUR"), AS_OF)
+
+    assert "ACME" == raised.value.customer_code
+    assert "USD" == raised.value.account_currency
+    assert "EUR" == raised.value.currency
+    assert isinstance(raised.value, CurrencyMismatchError)
 
 
 def test_a_negative_order_is_refused() -> None:

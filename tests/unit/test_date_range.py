@@ -23,6 +23,7 @@ from tests.unit.test_text import (
     AT,
     ON,
     account,
+    apply_credit_note,
     issue_invoice,
     issued_invoice,
     make_promise,
@@ -56,7 +57,7 @@ DATE_ARGUMENTS: dict[str, tuple[Callable[..., list[Event]], dict[str, Any], str]
         "balance_as_of",
     ),
     "credit note applied": (
-        on_invoice(invoice.apply_credit_note),
+        apply_credit_note,
         {"credit_note_number": "CN-1", "amount_minor": 100, "reason": "damaged"},
         "applied_on",
     ),

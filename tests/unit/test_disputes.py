@@ -23,6 +23,7 @@ from arledger.domain.errors import (
 )
 from arledger.domain.events import (
     CreditNoteApplied,
+    CreditNoteRegistered,
     DisputeOpened,
     DisputeOutcome,
     DisputeReason,
@@ -31,6 +32,7 @@ from arledger.domain.events import (
     InvoiceIssued,
     InvoiceWrittenOff,
     PaymentApplied,
+    PaymentUnapplied,
 )
 from arledger.domain.invoice import Invoice, open_dispute, resolve_dispute
 
@@ -119,6 +121,7 @@ def resolve(invoice: Invoice, **fields: Any) -> list[Event]:
         "outcome": DisputeOutcome.UPHELD,
         "resolved_on": RESOLVED_ON,
         "note": "inspection confirmed",
+        "registered": None,
         "recorded_at": AT,
     }
     command.update(fields)
@@ -148,8 +151,26 @@ def credited(amount_minor: int, version: int, number: str = "D-1-CN") -> CreditN
     )
 
 
+def registered(amount_minor: int, number: str = "D-1-CN") -> CreditNoteRegistered:
+    """The registration of the upheld dispute's credit-note number, saved with it."""
+    return CreditNoteRegistered(
+        originator_id=ids.credit_note_id(number),
+        originator_version=1,
+        timestamp=AT,
+        credit_note_number=number,
+        invoice_id=INVOICE_ID,
+        customer_id=CUSTOMER_ID,
+        amount_minor=amount_minor,
+        currency="USD",
+        applied_on=RESOLVED_ON,
+        reason="dispute D-1 upheld",
+    )
+
+
 def after(invoice: Invoice, events: Sequence[Event]) -> Invoice:
-    state = invoice_module.fold(events, invoice)
+    """The invoice after the events of a command (a credit note's registration is not its)."""
+    own = [event for event in events if event.originator_id == invoice.id]
+    state = invoice_module.fold(own, invoice)
     assert state is not None
     return state
 
@@ -248,6 +269,36 @@ def test_a_written_off_invoice_cannot_be_disputed() -> None:
         open_(given(issued(), written_off))
 
 
+def test_money_a_bounce_reopened_on_a_written_off_invoice_can_be_disputed() -> None:
+    # 40,000 paid, the 60,000 left written off, then the payment bounced: 40,000 open again.
+    invoice = given(
+        issued(),
+        paid(40_000),
+        InvoiceWrittenOff(
+            **envelope(0),
+            amount_minor=60_000,
+            currency="USD",
+            written_off_on=date(2024, 2, 5),
+            reason="insolvent",
+            approver="cfo",
+        ),
+        PaymentUnapplied(
+            **envelope(0),
+            payment_id=ids.payment_id("BR-1"),
+            amount_minor=40_000,
+            currency="USD",
+            unapplied_on=date(2024, 2, 10),
+            reason="bounced",
+        ),
+    )
+
+    events = open_(invoice, amount_minor=40_000)
+
+    assert [40_000] == [event.amount_minor for event in events]  # type: ignore[attr-defined]
+    with pytest.raises(DisputedAmountError):
+        open_(invoice, dispute_reference="D-2", amount_minor=40_001)
+
+
 def test_the_same_dispute_submitted_again_is_a_no_op() -> None:
     then([], open_(given(issued(), opened())))
 
@@ -277,7 +328,7 @@ def test_an_upheld_dispute_credits_the_whole_disputed_amount_in_the_same_list() 
     events = resolve(invoice)
 
     then(
-        [resolved(DisputeOutcome.UPHELD, 30_000, 3), credited(30_000, 4)],
+        [resolved(DisputeOutcome.UPHELD, 30_000, 3), credited(30_000, 4), registered(30_000)],
         events,
     )
     state = after(invoice, events)
@@ -291,7 +342,11 @@ def test_a_dispute_may_be_upheld_in_part() -> None:
     events = resolve(invoice, upheld_minor=10_000, credit_note_number="CN-77")
 
     then(
-        [resolved(DisputeOutcome.UPHELD, 10_000, 3), credited(10_000, 4, "CN-77")],
+        [
+            resolved(DisputeOutcome.UPHELD, 10_000, 3),
+            credited(10_000, 4, "CN-77"),
+            registered(10_000, "CN-77"),
+        ],
         events,
     )
     assert 90_000 == after(invoice, events).open_minor
@@ -361,7 +416,7 @@ def test_an_upheld_dispute_credits_at_most_what_is_still_open() -> None:
     events = resolve(invoice)
 
     then(
-        [resolved(DisputeOutcome.UPHELD, 20_000, 4), credited(20_000, 5)],
+        [resolved(DisputeOutcome.UPHELD, 20_000, 4), credited(20_000, 5), registered(20_000)],
         events,
     )
     assert 0 == after(invoice, events).open_minor

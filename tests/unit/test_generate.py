@@ -243,6 +243,36 @@ def test_no_invoice_is_ever_settled_beyond_its_amount(events: list[Event]) -> No
     assert all(state.ageing.invoices[e.originator_id].open_minor_on(end) == 0 for e in written_off)
 
 
+def test_every_customer_deals_in_its_accounts_currency_only(events: list[Event]) -> None:
+    # The domain refuses an invoice, payment, credit note or promise in another currency than
+    # the account's (issue 9.4); the generator, which bypasses the commands, must keep to it.
+    account_currency = {
+        event.originator_id: event.currency
+        for event in events
+        if isinstance(event, CustomerAccountOpened)
+    }
+    invoice_customer = {
+        event.originator_id: event.customer_id
+        for event in events
+        if isinstance(event, InvoiceIssued)
+    }
+    currencies_seen: defaultdict[UUID, set[str]] = defaultdict(set)
+    for event in events:
+        if isinstance(event, InvoiceIssued | PromiseMade):
+            customer_id = event.customer_id
+        elif isinstance(event, PaymentReceived):
+            customer_id = event.payer_customer_id
+        elif isinstance(event, PaymentApplied | CreditNoteApplied | InvoiceWrittenOff):
+            customer_id = invoice_customer[event.originator_id]
+        else:
+            continue
+        currencies_seen[customer_id].add(event.currency)
+    assert len(currencies_seen) > 100
+    for customer_id, seen in currencies_seen.items():
+        assert {account_currency[customer_id]} == seen
+    assert {"CNY", "EUR", "USD"} == set(account_currency.values())
+
+
 def test_every_business_date_lies_in_the_period_except_account_openings(
     events: list[Event],
 ) -> None:

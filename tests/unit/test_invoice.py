@@ -16,7 +16,9 @@ from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
+    AccountCurrencyError,
     ArledgerError,
+    CurrencyMismatchError,
     CustomerNotFoundError,
     DuplicateKeyConflictError,
     InvalidAmountError,
@@ -31,6 +33,7 @@ from arledger.domain.errors import (
 from arledger.domain.events import (
     ConcessionApproved,
     CreditNoteApplied,
+    CreditNoteRegistered,
     CustomerAccountOpened,
     Event,
     Instalment,
@@ -213,14 +216,20 @@ def issue(
 
 
 def credit(invoice: Invoice, amount_minor: int, on: date, note: str = "CN-1") -> list[Event]:
-    return apply_credit_note(
+    """The invoice's side of a credit note whose number is new to the ledger (its registration,
+    tested in test_credit_notes.py, is left out)."""
+    events = apply_credit_note(
         invoice,
+        account(),
+        None,
         credit_note_number=note,
         amount_minor=amount_minor,
+        currency="USD",
         applied_on=on,
         reason="damaged goods",
         recorded_at=AT,
     )
+    return [event for event in events if not isinstance(event, CreditNoteRegistered)]
 
 
 def concede(invoice: Invoice, amount_minor: int, on: date) -> list[Event]:
@@ -312,6 +321,17 @@ def test_an_invoice_amount_must_be_positive(amount_minor: int) -> None:
 def test_an_invoice_in_an_unknown_currency_is_refused() -> None:
     with pytest.raises(UnknownCurrencyError):
         issue(currency="XXX")
+
+
+def test_an_invoice_in_another_currency_than_the_accounts_is_refused() -> None:
+    with pytest.raises(AccountCurrencyError) as raised:
+        issue(currency="EUR")  # C1's account is in USD
+
+    assert "C1" == raised.value.customer_code
+    assert "USD" == raised.value.account_currency
+    assert "EUR" == raised.value.currency
+    assert NUMBER == raised.value.invoice_number
+    assert isinstance(raised.value, CurrencyMismatchError)
 
 
 def test_invoicing_an_account_that_is_not_open_is_refused() -> None:
@@ -615,6 +635,83 @@ def test_a_reinstated_invoice_can_be_written_off_again() -> None:
         issued(1000), written_off(1000, date(2024, 6, 30)), reinstated(1000, date(2024, 7, 1))
     )
     then([written_off(1000, date(2024, 7, 2), version=4)], write(invoice, date(2024, 7, 2)))
+
+
+# A bounce after a write-off (issue 9.8) ---------------------------------------------------------
+
+# 1000 issued; 400 paid on 20 January; the 600 left written off on 30 June; the 400 payment
+# bounces on 15 July: the write-off covered only the 600 open then, the 400 was never received.
+WRITTEN_OFF_THEN_BOUNCED = (
+    issued(1000),
+    applied(400, date(2024, 1, 20)),
+    written_off(600, date(2024, 6, 30)),
+    unapplied(400, date(2024, 7, 15)),
+)
+
+
+def test_a_bounce_after_a_write_off_reopens_the_bounced_money_only() -> None:
+    invoice = given(*WRITTEN_OFF_THEN_BOUNCED)
+
+    assert 400 == invoice.open_minor
+    assert 600 == invoice.written_off_minor
+    assert invoice.is_written_off
+
+
+@pytest.mark.parametrize(
+    ("reduce", "kind"),
+    [
+        (lambda invoice: credit(invoice, 400, date(2024, 7, 20)), CreditNoteApplied),
+        (lambda invoice: concede(invoice, 400, date(2024, 7, 20)), ConcessionApproved),
+        (
+            lambda invoice: [
+                payment_applied(
+                    invoice,
+                    payment_id=OTHER_PAYMENT_ID,
+                    amount_minor=400,
+                    applied_on=date(2024, 7, 20),
+                    recorded_at=AT,
+                )
+            ],
+            PaymentApplied,
+        ),
+    ],
+)
+def test_money_reopened_on_a_written_off_invoice_can_be_settled(reduce: Any, kind: type) -> None:
+    invoice = given(*WRITTEN_OFF_THEN_BOUNCED)
+
+    events = reduce(invoice)
+
+    assert [kind] == [type(event) for event in events]
+    assert 400 == events[0].amount_minor
+    assert 0 == given(*WRITTEN_OFF_THEN_BOUNCED, *events).open_minor
+
+
+def test_money_reopened_on_a_written_off_invoice_can_be_written_off_again() -> None:
+    invoice = given(*WRITTEN_OFF_THEN_BOUNCED)
+
+    events = write(invoice, date(2024, 8, 31))
+
+    then([written_off(400, date(2024, 8, 31), version=5)], events)
+    after = given(*WRITTEN_OFF_THEN_BOUNCED, *events)
+    assert 0 == after.open_minor
+    assert 1000 == after.written_off_minor
+    # A reinstatement then undoes both write-offs.
+    then([reinstated(1000, date(2024, 9, 1), version=6)], restore(after, date(2024, 9, 1)))
+
+
+def test_settling_more_than_the_reopened_money_is_refused() -> None:
+    invoice = given(*WRITTEN_OFF_THEN_BOUNCED)
+
+    with pytest.raises(InvoiceStateError) as raised:
+        credit(invoice, 401, date(2024, 7, 20))
+
+    assert NUMBER == raised.value.invoice_number
+    assert 400 == raised.value.open_minor
+
+
+def test_reopened_money_on_a_written_off_invoice_is_settled_no_earlier_than_the_bounce() -> None:
+    with pytest.raises(InvalidDateError):
+        credit(given(*WRITTEN_OFF_THEN_BOUNCED), 400, date(2024, 7, 14))
 
 
 # Payment reversal, seen from the invoice --------------------------------------------------------

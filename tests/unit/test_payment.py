@@ -18,6 +18,8 @@ from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
+    AccountCurrencyError,
+    AllocationKeyConflictError,
     ArledgerError,
     CurrencyMismatchError,
     CustomerNotFoundError,
@@ -51,6 +53,7 @@ from arledger.domain.payment import (
     allocate_payment,
     plan_oldest_due_first,
     receive_payment,
+    replayed_allocation,
     reverse_payment,
 )
 
@@ -213,6 +216,17 @@ def reverse(
 
 
 # Receiving ------------------------------------------------------------------------------------
+
+
+def test_a_payment_in_another_currency_than_the_payers_account_is_refused() -> None:
+    with pytest.raises(AccountCurrencyError) as raised:
+        receive(currency="EUR")  # C1's account is in USD
+
+    assert "C1" == raised.value.customer_code
+    assert "USD" == raised.value.account_currency
+    assert "EUR" == raised.value.currency
+    assert REFERENCE == raised.value.bank_reference
+    assert isinstance(raised.value, CurrencyMismatchError)
 
 
 def test_receiving_records_the_payment_wholly_unapplied() -> None:
@@ -430,6 +444,109 @@ def test_an_allocation_never_exceeds_the_unapplied_or_the_open_amount(
     )
 
 
+# Allocation keys (issue 9.3) ----------------------------------------------------------------
+
+
+def keyed(event: PaymentAllocated, key: str = "K-1") -> PaymentAllocated:
+    return attrs.evolve(event, allocation_key=key)
+
+
+def test_an_allocation_with_a_key_records_it_on_each_of_its_allocations() -> None:
+    first, second = invoice("INV-1"), invoice("INV-2")
+
+    events = allocate(given(received(1500)), (first, 1000), (second, 300), allocation_key="K-1")
+
+    assert [None, "K-1", None, "K-1"] == [getattr(e, "allocation_key", None) for e in events]
+    then(
+        [keyed(allocated(first.id, 1000, 2)), keyed(allocated(second.id, 300, 3))],
+        events[1::2],
+    )
+    payment = given(received(1500), *events[1::2])
+    assert {"K-1": (VALUE_ON, ((first.id, 1000), (second.id, 300)))} == payment.allocation_keys
+
+
+def test_an_allocation_retried_with_its_key_is_a_no_op() -> None:
+    first, second = invoice("INV-1"), invoice("INV-2")
+    payment = given(
+        received(1500), keyed(allocated(first.id, 1000)), keyed(allocated(second.id, 300))
+    )
+
+    # The same invoices and amounts, in any order; the date defaults to the value date.
+    assert [] == allocate(payment, (second, 300), (first, 1000), allocation_key="K-1")
+    assert [] == allocate(payment, (first, 1000), (second, 300), allocation_key="K-1",
+                          allocated_on=VALUE_ON)  # fmt: skip
+
+
+def test_without_a_key_the_same_allocation_again_is_applied_again() -> None:
+    first = invoice("INV-1")
+    payment = given(received(1500), allocated(first.id, 500))
+
+    assert 2 == len(allocate(payment, (first, 500)))
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"targets": (("INV-1", 999), ("INV-2", 300))},
+        {"targets": (("INV-1", 1000),)},
+        {"targets": (("INV-1", 1000), ("INV-3", 300))},
+        {"allocated_on": date(2024, 3, 2)},
+    ],
+)
+def test_a_key_reused_with_other_content_is_refused(other: dict[str, Any]) -> None:
+    invoices = {number: invoice(number) for number in ("INV-1", "INV-2", "INV-3")}
+    payment = given(
+        received(5000),
+        keyed(allocated(invoices["INV-1"].id, 1000)),
+        keyed(allocated(invoices["INV-2"].id, 300)),
+    )
+    targets = [(invoices[n], a) for n, a in other.get("targets", (("INV-1", 1000), ("INV-2", 300)))]
+
+    with pytest.raises(AllocationKeyConflictError) as refused:
+        allocate(payment, *targets, allocation_key="K-1", **{
+            k: v for k, v in other.items() if k != "targets"
+        })  # fmt: skip
+
+    assert "K-1" == refused.value.allocation_key
+    assert REFERENCE == refused.value.bank_reference
+    assert isinstance(refused.value, DuplicateKeyConflictError)
+
+
+def test_a_key_is_a_clean_short_text() -> None:
+    with pytest.raises(InvalidCommandError):
+        allocate(given(received()), (invoice("INV-1"), 100), allocation_key=" K-1")
+
+
+def test_an_automatic_allocation_retried_with_its_key_repeats_whatever_it_allocated() -> None:
+    first = invoice("INV-1")
+    payment = given(received(1500), keyed(allocated(first.id, 1000)))
+
+    assert replayed_allocation(payment, allocation_key="K-1", targets=None, allocated_on=None)
+    assert not replayed_allocation(payment, allocation_key="K-2", targets=None, allocated_on=None)
+    with pytest.raises(AllocationKeyConflictError):
+        replayed_allocation(
+            payment, allocation_key="K-1", targets=None, allocated_on=date(2024, 3, 5)
+        )
+
+
+def test_a_keyed_allocation_retried_after_its_payment_bounced_is_still_a_no_op() -> None:
+    first = invoice("INV-1")
+    payment = given(
+        received(1500),
+        keyed(allocated(first.id, 1000)),
+        PaymentReversed(
+            originator_id=PAYMENT_ID,
+            originator_version=0,
+            timestamp=AT,
+            reversed_on=VALUE_ON,
+            reason="bounced",
+            released=(AllocationReleased(invoice_id=first.id, amount_minor=1000),),
+        ),
+    )
+
+    assert [] == allocate(payment, (first, 1000), allocation_key="K-1")
+
+
 # Automatic allocation -----------------------------------------------------------------------
 
 
@@ -484,6 +601,40 @@ def test_automatic_allocation_skips_other_currencies_customers_settled_and_writt
     ]
     target = invoice("INV-1", 1000, due_on=date(2024, 6, 1))
     assert [(target, 300)] == plan_oldest_due_first(given(received(300)), [*others, target])
+
+
+def test_automatic_allocation_settles_money_a_bounce_reopened_on_a_written_off_invoice() -> None:
+    # INV-W: 1000, 400 paid by another payment, the 600 left written off, then the 400 bounced.
+    other = ids.payment_id("BR-0")
+    written = given_invoice(
+        issued("INV-W", due_on=date(2024, 1, 10)),
+        attrs.evolve(applied("INV-W", 400, 0, on=date(2024, 1, 20)), payment_id=other),
+        InvoiceWrittenOff(
+            originator_id=ids.invoice_id("INV-W"),
+            originator_version=0,
+            timestamp=AT,
+            amount_minor=600,
+            currency="USD",
+            written_off_on=date(2024, 2, 1),
+            reason="insolvent",
+            approver="cfo",
+        ),
+        PaymentUnapplied(
+            originator_id=ids.invoice_id("INV-W"),
+            originator_version=0,
+            timestamp=AT,
+            payment_id=other,
+            amount_minor=400,
+            currency="USD",
+            unapplied_on=date(2024, 2, 5),
+            reason="bounced",
+        ),
+    )
+    later = invoice("INV-1", 1000, due_on=date(2024, 6, 1))
+
+    plan = plan_oldest_due_first(given(received(500)), [later, written])
+
+    assert [(written, 400), (later, 100)] == plan
 
 
 def test_automatic_allocation_of_a_fully_applied_payment_plans_nothing() -> None:

@@ -21,6 +21,7 @@ from arledger.domain.errors import (
     InvalidAmountError,
     InvalidCommandError,
     InvalidDateError,
+    PromiseAmountError,
     PromiseStateError,
 )
 from arledger.domain.events import (
@@ -28,6 +29,7 @@ from arledger.domain.events import (
     CustomerAccountOpened,
     EscalationPolicyAdopted,
     Event,
+    InvoiceAddedToAccount,
     InvoiceIssued,
     PaymentApplied,
     PaymentReceived,
@@ -91,14 +93,31 @@ def invoice_issued(number: str, customer_code: str = "C1") -> InvoiceIssued:
     )
 
 
-def account(code: str = "C1", currency: str = "USD") -> CustomerAccount:
-    state = customer_module.fold([account_opened(code, currency)])
+def account(
+    code: str = "C1", currency: str = "USD", invoice_numbers: Sequence[str] = ()
+) -> CustomerAccount:
+    state = customer_module.fold(
+        [
+            account_opened(code, currency),
+            *(
+                InvoiceAddedToAccount(
+                    originator_id=ids.customer_id(code),
+                    originator_version=version,
+                    timestamp=AT,
+                    invoice_id=ids.invoice_id(number),
+                    invoice_number=number,
+                )
+                for version, number in enumerate(invoice_numbers, 2)
+            ),
+        ]
+    )
     assert state is not None
     return state
 
 
-def invoice(number: str, customer_code: str = "C1") -> Invoice:
-    state = invoice_module.fold([invoice_issued(number, customer_code)])
+def invoice(number: str, customer_code: str = "C1", *movements: Event) -> Invoice:
+    numbered = [attrs.evolve(m, originator_version=n) for n, m in enumerate(movements, 2)]
+    state = invoice_module.fold([invoice_issued(number, customer_code), *numbered])
     assert state is not None
     return state
 
@@ -242,7 +261,9 @@ def make(existing: Promise | None = None, **fields: Any) -> list[Event]:
         "recorded_at": AT,
     }
     command.update(fields)
-    customer = command.pop("customer", None) or account()
+    # By default C1 owes INV-1 and INV-2, 1,000.00 each, unpaid.
+    customer = command.pop("customer", None) or account(invoice_numbers=("INV-1", "INV-2"))
+    command.setdefault("account_invoices", [invoice("INV-1"), invoice("INV-2")])
     return make_promise(existing, customer, **command)
 
 
@@ -358,6 +379,56 @@ def test_a_replacement_made_before_the_promise_it_replaces_is_refused() -> None:
 
     with pytest.raises(InvalidDateError):
         make(promise_reference="P-2", made_on=date(2024, 2, 28), supersedes=old)
+
+
+# The aggregate: a promise is never larger than what is open (issue 9.6) ----------------------
+
+
+def test_a_promise_larger_than_what_its_invoice_has_open_on_the_day_is_refused() -> None:
+    # INV-1 (1,000.00) was paid in full on 20 February; on 1 March nothing is open on it.
+    paid = invoice("INV-1", "C1", applied("INV-1", "BR-1", 100_000, date(2024, 2, 20)))
+
+    with pytest.raises(PromiseAmountError) as caught:
+        make(amount_minor=500_000, invoices=[paid])
+
+    assert "P-1" == caught.value.promise_reference
+    assert 500_000 == caught.value.amount_minor
+    assert 0 == caught.value.open_minor
+    assert MADE_ON == caught.value.made_on
+    assert isinstance(caught.value, InvalidCommandError)
+
+
+def test_a_promise_of_exactly_what_its_invoices_have_open_is_accepted() -> None:
+    part_paid = invoice("INV-1", "C1", applied("INV-1", "BR-1", 30_000, date(2024, 2, 20)))
+
+    assert 1 == len(make(amount_minor=170_000, invoices=[part_paid, invoice("INV-2")]))
+    with pytest.raises(PromiseAmountError) as caught:
+        make(amount_minor=170_001, invoices=[part_paid, invoice("INV-2")])
+    assert 170_000 == caught.value.open_minor
+
+
+def test_a_promise_naming_no_invoice_is_held_to_what_the_whole_account_has_open() -> None:
+    assert 1 == len(make(amount_minor=200_000))
+    with pytest.raises(PromiseAmountError) as caught:
+        make(amount_minor=200_001)
+    assert 200_000 == caught.value.open_minor
+    assert "C1" == caught.value.customer_code
+
+
+def test_what_is_open_is_taken_on_the_day_the_promise_is_made() -> None:
+    # Paid on 5 March, after the promise of 1 March: on 1 March all of it was still open.
+    paid_later = invoice("INV-1", "C1", applied("INV-1", "BR-1", 100_000, date(2024, 3, 5)))
+    # Issued on 10 January but for a promise made on 9 January nothing was open yet.
+    assert 1 == len(make(invoices=[paid_later]))
+    with pytest.raises(PromiseAmountError):
+        make(invoices=[invoice("INV-1")], made_on=date(2024, 1, 9))
+
+
+def test_a_promise_made_again_is_a_no_op_even_after_its_invoice_was_paid() -> None:
+    paid = invoice("INV-1", "C1", applied("INV-1", "BR-1", 100_000, date(2024, 2, 20)))
+    made = promise(promise_made(invoice_numbers=("INV-1",)))
+
+    assert [] == make(made, invoices=[paid])
 
 
 # The aggregate: withdrawing -----------------------------------------------------------------

@@ -125,7 +125,8 @@ def make_promise(**fields: Any) -> list[Event]:
         "recorded_at": AT,
         **fields,
     }
-    return promise.make_promise(None, account(), **command)
+    # Naming the invoice, open for 100.00 on the day: no promise may be larger (issue 9.6).
+    return promise.make_promise(None, account(), invoices=[issued_invoice()], **command)
 
 
 def record_action(**fields: Any) -> list[Event]:
@@ -147,6 +148,18 @@ def on_account(decide: Callable[..., list[Event]]) -> Callable[..., list[Event]]
 
 def on_invoice(decide: Callable[..., list[Event]]) -> Callable[..., list[Event]]:
     return lambda **fields: decide(issued_invoice(), recorded_at=AT, **fields)
+
+
+def apply_credit_note(**fields: Any) -> list[Event]:
+    """A credit note on INV-1 whose number is new to the ledger."""
+    return invoice.apply_credit_note(
+        issued_invoice(), account(), None, currency="USD", recorded_at=AT, **fields
+    )
+
+
+def resolve_dispute(**fields: Any) -> list[Event]:
+    """Resolve a dispute on INV-1; an upheld one's credit-note number is new to the ledger."""
+    return invoice.resolve_dispute(issued_invoice(), registered=None, recorded_at=AT, **fields)
 
 
 # Every decide function with a text argument, the argument and the rule it follows.
@@ -176,7 +189,7 @@ KEY_ARGUMENTS: dict[str, tuple[Callable[..., list[Event]], dict[str, Any], str]]
         "confirmation_reference",
     ),
     "credit note number": (
-        on_invoice(invoice.apply_credit_note),
+        apply_credit_note,
         {"amount_minor": 100, "applied_on": ON, "reason": "damaged"},
         "credit_note_number",
     ),
@@ -201,7 +214,7 @@ KEY_ARGUMENTS: dict[str, tuple[Callable[..., list[Event]], dict[str, Any], str]]
         "dispute_reference",
     ),
     "resolved dispute reference": (
-        on_invoice(invoice.resolve_dispute),
+        resolve_dispute,
         {"outcome": DisputeOutcome.REJECTED, "resolved_on": ON, "note": "n"},
         "dispute_reference",
     ),
@@ -256,7 +269,7 @@ NOTE_ARGUMENTS: dict[str, tuple[Callable[..., list[Event]], dict[str, Any], str]
         "reason",
     ),
     "credit note reason": (
-        on_invoice(invoice.apply_credit_note),
+        apply_credit_note,
         {"credit_note_number": "CN-1", "amount_minor": 100, "applied_on": ON},
         "reason",
     ),
