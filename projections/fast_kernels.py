@@ -1367,27 +1367,32 @@ def _policy_on(on: int, steps: Steps) -> int:
     return policy_at[low - 1] if low > 0 else 0
 
 
+Owned = tuple[Int64s, Int32s, Int32s]
+"""One customer's invoices, side by side (``_candidates`` writes them): row, issued on, and
+the day from which nothing is open (``Timelines``); a customer with thousands of invoices has
+most of them closed on any date, and this way they are passed over without reading a row."""
+
+
 @_inline
 def _figures_on(
-    customer: int,
     on: int,
     disputed_counts: bool,
     facts: Facts,
+    owned: Owned,
+    size: int,
     no_edges: Int64s,
     no_buckets: Int64s,
 ) -> tuple[int, int]:
-    """(overdue, days past due max) of the customer's invoices on ``on`` (``invoice_pass``'s
-    sums for one customer on any date)."""
-    start, order = facts.invoices
-    schedule = facts.schedule
-    amount_minor, issued_on = schedule[0], schedule[1]
-    closed_from = facts.timelines[3]
+    """(overdue, days past due max) of the ``size`` invoices ``owned`` on ``on``
+    (``invoice_pass``'s sums for one customer on any date)."""
+    rows, issued_on, closed_from = owned
+    amount_minor = facts.schedule[0]
     overdue = 0
     days_max = 0
-    for slot in range(start[customer], start[customer + 1]):
-        invoice = order[slot]
-        if issued_on[invoice] > on or on >= closed_from[invoice]:
+    for slot in range(size):
+        if issued_on[slot] > on or on >= closed_from[slot]:
             continue
+        invoice = rows[slot]
         open_amount = amount_minor[invoice] - _settled_on(facts.timelines, invoice, on)
         if open_amount == 0:
             continue
@@ -1397,7 +1402,7 @@ def _figures_on(
             on,
             open_amount,
             disputed_counts,
-            schedule,
+            facts.schedule,
             facts.disputes,
             no_edges,
             no_buckets,
@@ -1412,6 +1417,8 @@ def _level_on(
     customer: int,
     on: int,
     facts: Facts,
+    owned: Owned,
+    size: int,
     memo: Int64s,
     dates: Int32s,
     amounts: Int64s,
@@ -1419,6 +1426,7 @@ def _level_on(
     """The customer's level on ``on`` (``customer_pass``'s for one customer on any date): the
     triggers of the policy in force then; while a promise is open and that policy suspends,
     the time-driven level held at what it was on the day the earliest open one was made.
+    ``owned``: its ``size`` invoices (``_candidates``).
 
     ``memo`` keeps that day and that level, the last computed (the next dates mostly share
     them); ``dates`` and ``amounts`` are ``judge``'s scratch buffers."""
@@ -1437,7 +1445,7 @@ def _level_on(
     while level < 0:
         policy = _policy_on(day, facts.steps)
         overdue, days = _figures_on(
-            customer, day, disputed_counts[policy], facts, no_edges, no_buckets
+            day, disputed_counts[policy], facts, owned, size, no_edges, no_buckets
         )
         broken, since = _tally(
             customer,
@@ -1526,7 +1534,7 @@ def _next_day(heap: Int32s, start: int, size: int, sign: int, previous: int) -> 
 
 @_kernel
 def _candidates(
-    customer: int, buffer: Int32s, as_of: int, last: int, facts: Facts
+    customer: int, buffer: Int32s, as_of: int, last: int, facts: Facts, owned: Owned
 ) -> tuple[int, int, int]:
     """The customer's candidate dates other than ``as_of`` and up to ``last``: those of
     ``escalation._Evaluator.candidate_dates`` on the facts dated by ``as_of``.
@@ -1534,16 +1542,21 @@ def _candidates(
     (count, past, later): the ``past`` ones (before ``as_of``) in a heap at the start of the
     buffer, the latest on top, the ``later`` ones in a heap after them, the earliest on top;
     a date may be there more than once. A ``count`` beyond the buffer's length: it had no
-    room for them all, and holds nothing that can be read."""
+    room for them all, and holds nothing that can be read. Writes the customer's invoices into
+    ``owned`` (as long as the customer's invoices are many)."""
     _, issued_on, due_on, offsets, part_due_on, _ = facts.schedule
     timeline_start, timeline_on = facts.timelines[0], facts.timelines[1]
     first_dispute, after, _, opened_on, resolved_on = facts.disputes
     promises = facts.promises
     made_on, withdrawn_on, superseded_on = promises[1], promises[4], promises[5]
     start, order = facts.invoices
+    rows, owned_issued_on, owned_closed_from = owned
     count = _push(buffer, 0, facts.opened_on[customer], as_of, last)
     for slot in range(start[customer], start[customer + 1]):
         invoice = order[slot]
+        rows[slot - start[customer]] = invoice
+        owned_issued_on[slot - start[customer]] = issued_on[invoice]
+        owned_closed_from[slot - start[customer]] = facts.timelines[3][invoice]
         count = _push(buffer, count, issued_on[invoice], as_of, last)
         for entry in range(timeline_start[invoice], timeline_start[invoice + 1]):
             count = _push(buffer, count, timeline_on[entry], as_of, last)
@@ -1615,16 +1628,17 @@ def timeline_part(
     entered_on_out: Int32s,
     crossing_on_out: Int32s,
     crossing_level_out: Int64s,
-    scratch: tuple[Int32s, Int32s, Int64s, Int64s],
+    scratch: tuple[Int32s, Int32s, Int64s, Int64s, Owned],
 ) -> None:
     """For ``customers[low:high]``: the level on ``as_of``; the day it was entered, walking
     back over the customer's candidate dates while the level holds (``NO_DATE`` at level 0);
     and the first candidate date after ``as_of``, up to ``last``, on which the level is higher,
     with that level (``NO_DATE`` and -1 where there is none; none is looked for at
     ``level_max``). ``scratch``: buffers for the candidates (``CANDIDATES_SCRATCH``), for
-    ``judge`` (``SCRATCH`` dates and amounts) and two entries for ``_level_on``'s memo."""
+    ``judge`` (``SCRATCH`` dates and amounts), two entries for ``_level_on``'s memo, and
+    ``Owned`` as long as the most invoices a customer has."""
     facts = _borrowed(facts)
-    candidates, dates, amounts, memo = _borrowed(scratch)
+    candidates, dates, amounts, memo, owned = _borrowed(scratch)
     customers = _borrowed(customers)
     for index in range(low, high):
         customer = customers[index]
@@ -1633,7 +1647,8 @@ def timeline_part(
         while count < 0 or count > buffer.shape[0]:
             if count > buffer.shape[0]:
                 buffer = np.empty(count, np.int32)
-            count, past, later = _candidates(customer, buffer, as_of, last, facts)
+            count, past, later = _candidates(customer, buffer, as_of, last, facts, owned)
+        size = facts.invoices[0][customer + 1] - facts.invoices[0][customer]
         later_start = past
         memo[0] = NO_DATE
         level = -1
@@ -1645,7 +1660,7 @@ def timeline_part(
         day = as_of
         backward = True
         while day != NO_DATE:
-            found = _level_on(customer, day, facts, memo, dates, amounts)
+            found = _level_on(customer, day, facts, owned, size, memo, dates, amounts)
             if level < 0:
                 level = found
                 backward = level > 0
@@ -1671,41 +1686,3 @@ def timeline_part(
         entered_on_out[index] = entered_on
         crossing_on_out[index] = crossing_on
         crossing_level_out[index] = crossing_level
-
-
-@_parallel_kernel
-def timeline_pass(
-    threads: int,
-    customers: Int32s,
-    as_of: int,
-    last: int,
-    level_max: int,
-    facts: Facts,
-    level_out: Int64s,
-    entered_on_out: Int32s,
-    crossing_on_out: Int32s,
-    crossing_level_out: Int64s,
-) -> None:
-    """``timeline_part`` over all ``customers``, in chunks on Numba's threads."""
-    count = customers.shape[0]
-    chunks = max(1, min(count // 64, threads * CHUNKS_PER_THREAD))
-    for chunk in numba.prange(chunks):
-        timeline_part(
-            count * chunk // chunks,
-            count * (chunk + 1) // chunks,
-            customers,
-            as_of,
-            last,
-            level_max,
-            facts,
-            level_out,
-            entered_on_out,
-            crossing_on_out,
-            crossing_level_out,
-            (
-                np.empty(CANDIDATES_SCRATCH, np.int32),
-                np.empty(SCRATCH, np.int32),
-                np.empty(SCRATCH, np.int64),
-                np.empty(2, np.int64),
-            ),
-        )

@@ -22,6 +22,7 @@ are those it paid.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -29,6 +30,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from arledger.domain.errors import CustomerNotFoundError
 from arledger.domain.policy import EscalationPolicy
 
 from . import fast_kernels as kernels
@@ -47,9 +49,9 @@ SELECT: Final[Mapping[str, tuple[str, ...]]] = {
 """The columns read: the fast path's, and the day each account was opened (a candidate date
 of the folds'). Pass it to ``columns(log, select=...)``; ``fast_portfolio`` reads it too."""
 
-PARALLEL_CUSTOMERS_MIN: Final = 2048
-"""Fewer customers than this are done on the calling thread: starting Numba's threads would
-cost more than it saves."""
+PARALLEL_CUSTOMERS_MIN: Final = 512
+"""Fewer customers than this are done on the calling thread: starting threads (and handing
+each part the arrays) would cost more than it saves."""
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -127,6 +129,9 @@ def fast_timeline(
         customers: rows of the customers to look at (for the worklist: those whose
             ``fast_portfolio`` level is 1 or more); every customer by default.
         next_threshold: also the next threshold crossing (the worklist does not need it).
+
+    Raises:
+        CustomerNotFoundError: a row is not one of the customers' table (``row``).
     """
     on = days(as_of)
     tables = fast_path.known_tables(columns, known_at)
@@ -137,6 +142,10 @@ def fast_timeline(
         if customers is None
         else np.ascontiguousarray(customers, np.int32)
     )
+    outside = rows[(rows < 0) | (rows >= customer_count)]
+    if len(outside):
+        row = int(outside[0])
+        raise CustomerNotFoundError(f"no customer in row {row} of {customer_count}", row=row)
     selected = np.zeros(customer_count, np.bool_)
     selected[rows] = True
     # The preparation keeps the movements of the selected customers' invoices dated by as_of.
@@ -214,17 +223,37 @@ def fast_timeline(
     last = on + NEXT_THRESHOLD_HORIZON_DAYS if next_threshold else on
     level_max = max((rung.level for rung in policy.levels if rung.triggers), default=0)
     outputs = (level, entered_on, crossing_on, crossing_level)
-    threads = kernels.threads()
-    if threads > 1 and count >= PARALLEL_CUSTOMERS_MIN:
-        kernels.timeline_pass(threads, rows, on, last, level_max, facts, *outputs)
-    else:
+
+    invoice_start = facts.invoices[0]
+    owned_max = int((invoice_start[rows + 1] - invoice_start[rows]).max(initial=0))
+
+    def walk(low: int, high: int) -> None:
         scratch = (
             np.empty(kernels.CANDIDATES_SCRATCH, np.int32),
             np.empty(kernels.SCRATCH, np.int32),
             np.empty(kernels.SCRATCH, np.int64),
             np.empty(2, np.int64),
+            (
+                np.empty(owned_max, np.int64),
+                np.empty(owned_max, np.int32),
+                np.empty(owned_max, np.int32),
+            ),
         )
-        kernels.timeline_part(0, count, rows, on, last, level_max, facts, *outputs, scratch)
+        kernels.timeline_part(low, high, rows, on, last, level_max, facts, *outputs, scratch)
+
+    # The kernel releases the GIL: parts of the customers on threads of their own, more parts
+    # than threads so that none waits long for the last (customers differ in their work, a few
+    # a hundred times the others'). Numba's ``parallel=True`` would compile the walk once more,
+    # and its parallel loops cannot take a tuple of arrays of one type (``Groups``).
+    threads = kernels.threads() if count >= PARALLEL_CUSTOMERS_MIN else 1
+    parts = threads * kernels.CHUNKS_PER_THREAD if threads > 1 else 1
+    bounds = [(count * part // parts, count * (part + 1) // parts) for part in range(parts)]
+    if parts == 1:
+        walk(0, count)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            for done in pool.map(lambda bound: walk(*bound), bounds):
+                assert done is None
     due_days = _int64([rung.action_due_days for rung in policy.levels])
     action_due_on = np.full(count, NO_DATE, np.int32)
     entered = level > 0

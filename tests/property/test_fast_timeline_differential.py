@@ -23,15 +23,17 @@ from hypothesis import strategies as st
 from arledger.adapters.columnar import columns, decode_policy, from_columnar, to_columnar
 from arledger.adapters.generate import END_ON_DEFAULT, generate_columnar
 from arledger.adapters.ledger import Ledger
+from arledger.domain.errors import CustomerNotFoundError
 from arledger.domain.events import EscalationPolicyAdopted, Event, PromiseMade
 from arledger.domain.policy import EscalationPolicy
 from arledger.projections import escalation, portfolio
+from arledger.projections import fast_kernels as kernels
 from arledger.projections.fast_path import NO_DATE, fast_portfolio, on_date
 from arledger.projections.fast_timeline import SELECT, fast_timeline, timeline_values, values_of
 from tests.conftest import FixedClock
 from tests.property.test_escalation_properties import START, WINDOW_DAYS, Step, histories, run
 from tests.property.test_escalation_properties import policies as escalation_policies
-from tests.property.test_fast_path_differential import STRICTER
+from tests.property.test_fast_path_differential import STRICTER, assert_fast_path_equals_folds
 
 
 def assert_timelines_equal_folds(
@@ -148,3 +150,61 @@ def test_the_timelines_equal_the_folds_on_a_synthetic_ledger_of_10000_invoices()
         assert 100 <= assert_timelines_equal_folds(events, as_of)
     known_at = events[len(events) * 2 // 3].timestamp
     assert_timelines_equal_folds(events, date(2025, 10, 15), known_at=known_at)
+
+
+@pytest.mark.parametrize("row", [-1, 2])
+def test_a_row_that_is_no_customer_is_refused(row: int) -> None:
+    """A row outside the customers' table is refused with the row named, never read (a
+    negative one would otherwise be taken from the end)."""
+    ledger = run([]).ledger
+    selected = columns(to_columnar(list(ledger.iter_events())), select=SELECT)
+    assert 2 == len(selected["CustomerAccountOpened"]["originator_id"])
+    with pytest.raises(CustomerNotFoundError) as refused:
+        fast_timeline(selected, START, decode_policy=decode_policy, customers=[0, row])
+    assert row == refused.value.row
+
+
+# Promises whose windows hold more movements than judge's scratch buffers -------------------
+
+
+@given(
+    movements=st.lists(
+        st.tuples(st.integers(0, 400), st.integers(1, 1_000)),
+        min_size=1,
+        max_size=3 * kernels.SCRATCH,
+    ),
+    share=st.floats(0, 1.2),
+)
+def test_reaching_finds_the_first_date_the_running_total_reaches_the_amount(
+    movements: list[tuple[int, int]], share: float
+) -> None:
+    """Insertion sort for a handful of movements, heap sort beyond ``SCRATCH``: either way,
+    the smallest date by which the movements add up to the amount (``NO_DATE``: never)."""
+    amount = max(1, int(share * sum(value for _, value in movements)))
+    expected = next(
+        (
+            day
+            for day in sorted({day for day, _ in movements})
+            if sum(value for on, value in movements if on <= day) >= amount
+        ),
+        NO_DATE,
+    )
+    dates = np.asarray([day for day, _ in movements], np.int32)
+    amounts = np.asarray([value for _, value in movements], np.int64)
+    assert expected == kernels._reaching(dates, amounts, len(movements), amount)
+
+
+def test_a_promise_kept_by_more_payments_than_the_scratch_buffers_hold() -> None:
+    """A promise naming an invoice paid in more instalments than ``judge``'s buffers hold is
+    judged from buffers of its own, as the folds judge it, on the fast path and its timeline."""
+    payments = kernels.SCRATCH + 6
+    issue = Step("issue", ("I-1", 0, 100 * payments, 0, 10))
+    promise = Step("promise", (0, "P-1", 100 * (payments - 3), 1, 120, True))
+    steps = [issue, promise] + [
+        Step("pay", (f"BANK-{n}", "I-1", 100, 2 + n, None)) for n in range(payments)
+    ]
+    events = list(run(steps).ledger.iter_events())
+    assert payments == sum(1 for event in events if type(event).__name__ == "PaymentReceived")
+    for as_of in (START + timedelta(days=days) for days in (30, payments, payments + 5, 200)):
+        assert_fast_path_equals_folds(events, as_of)
+        assert_timelines_equal_folds(events, as_of)
