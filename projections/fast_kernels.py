@@ -13,7 +13,9 @@ evaluation for this customer).
 The portfolio is evaluated on one date, and for the customers an open promise holds (see
 ``fast_path``) once more on the day their earliest open promise was made: the one pass over
 the movements keeps those of the invoices that may be held (a few), and the pass over invoices
-does both evaluations at once, so each row is read once.
+does both evaluations at once, so each row is read once. The timeline kernels (the last
+section, for ``fast_timeline``) evaluate one customer on any of its dates instead, with the
+same building blocks.
 
 The one exception to this package's "no I/O" rule is Numba's own: the compiled kernels are
 cached in ``__pycache__`` beside this file (or where ``NUMBA_CACHE_DIR`` says) and Numba reads
