@@ -651,14 +651,7 @@ class _Evaluator:
     def candidate_dates(self) -> set[date]:
         """Every date on which the level can change (a superset is harmless)."""
         customer = self.customer
-        policies = [DEFAULT_ESCALATION_POLICY, *(v.policy for v in self.view.policy_versions)]
-        day_counts = {1} | {
-            trigger.threshold
-            for policy in policies
-            for level in policy.levels
-            for trigger in level.triggers
-            if trigger.rule is TriggerRule.DAYS_PAST_DUE and trigger.threshold >= 1
-        }
+        day_counts = candidate_day_counts(v.policy for v in self.view.policy_versions)
         dates = {customer.opened_on}
         for invoice in self.invoices:
             dates.add(invoice.issued_on)
@@ -684,6 +677,18 @@ class _Evaluator:
         dates.update(on for on, _ in customer.blacklisted)
         dates.update(v.effective_on for v in self.view.policy_versions)
         return dates
+
+
+def candidate_day_counts(policies: Iterable[EscalationPolicy]) -> set[int]:
+    """Days after an instalment's due date on which a level can change under these policy
+    versions (or the default): the first day overdue, and each days-past-due threshold."""
+    return {1} | {
+        trigger.threshold
+        for policy in (DEFAULT_ESCALATION_POLICY, *policies)
+        for level in policy.levels
+        for trigger in level.triggers
+        if trigger.rule is TriggerRule.DAYS_PAST_DUE and trigger.threshold >= 1
+    }
 
 
 # Queries --------------------------------------------------------------------------------------

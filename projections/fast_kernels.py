@@ -13,7 +13,9 @@ evaluation for this customer).
 The portfolio is evaluated on one date, and for the customers an open promise holds (see
 ``fast_path``) once more on the day their earliest open promise was made: the one pass over
 the movements keeps those of the invoices that may be held (a few), and the pass over invoices
-does both evaluations at once, so each row is read once.
+does both evaluations at once, so each row is read once. The timeline kernels (the last
+section, for ``fast_timeline``) evaluate one customer on any of its dates instead, with the
+same building blocks.
 
 The one exception to this package's "no I/O" rule is Numba's own: the compiled kernels are
 cached in ``__pycache__`` beside this file (or where ``NUMBA_CACHE_DIR`` says) and Numba reads
@@ -26,11 +28,13 @@ before it was made); a rule is the index in ``TriggerRule``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, NamedTuple, TypeVar, cast
 
 import numba
 import numpy as np
 import numpy.typing as npt
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -314,6 +318,13 @@ def settle_since(
             settled_minor_since[invoice] += held_minor[entry]
 
 
+@_inline
+def _newer(on: int, seq: int, limit: int, seq_best: int) -> bool:
+    """An entry of a dated history dated by ``limit`` (``NO_DATE``: no date asked) recorded
+    after the best so far: on a date, the last recorded entry dated by then holds."""
+    return limit != NO_DATE and on <= limit and seq > seq_best
+
+
 @_kernel
 def latest(
     customer_of_id: Int32s,
@@ -331,8 +342,7 @@ def latest(
         customer = customer_of_id[originator_id[row]]
         if customer < 0:
             continue
-        limit = on_by_customer[customer]
-        if limit != NO_DATE and on[row] <= limit and seq[row] > seq_best[customer]:
+        if _newer(on[row], seq[row], on_by_customer[customer], seq_best[customer]):
             seq_best[customer] = seq[row]
             value_best[customer] = value[row]
 
@@ -427,6 +437,37 @@ def _age(
             days_max = max(days_max, days)
     assert remaining == 0
     return overdue, days_max, ageing_days_max
+
+
+@_inline
+def _overdue(
+    invoice: int,
+    on: int,
+    open_amount: int,
+    disputed_counts: bool,
+    schedule: Schedule,
+    disputes: Disputes,
+    edges_days: Int64s,
+    no_buckets: Int64s,
+) -> tuple[int, int]:
+    """(overdue, days past due) of an invoice with ``open_amount`` open on ``on``, without
+    what is in dispute then (at most what is open) unless the policy counts disputed money;
+    no ageing (``no_buckets`` has no rows)."""
+    disputed = min(_disputed(disputes, invoice, on), open_amount)
+    overdue, days, _ = _age(
+        invoice,
+        on,
+        open_amount,
+        0 if disputed_counts else disputed,
+        schedule,
+        False,
+        edges_days,
+        False,
+        0,
+        no_buckets,
+        no_buckets,
+    )
+    return overdue, days
 
 
 @_parallel_kernel
@@ -574,18 +615,14 @@ def _invoices(
             continue
         if open_since > 0:
             assert open_since <= amount_minor[invoice]
-            disputed = min(_disputed(disputes, invoice, since), open_since)
-            overdue, days_max, _ = _age(
+            overdue, days_max = _overdue(
                 invoice,
                 since,
                 open_since,
-                0 if disputed_counts_since[customer] else disputed,
+                disputed_counts_since[customer],
                 schedule,
-                False,
+                disputes,
                 edges_days,
-                issue_basis,
-                customer,
-                no_buckets,
                 no_buckets,
             )
             customer_since_out[customer, 0] += overdue
@@ -763,12 +800,33 @@ def _window(
 
 
 @_inline
+def _sift_dated(dates: Int32s, amounts: Int64s, size: int, position: int) -> None:
+    """Restore the heap of the first ``size`` movements, latest on top, below ``position``."""
+    day = dates[position]
+    value = amounts[position]
+    while True:
+        child = 2 * position + 1
+        if child >= size:
+            break
+        if child + 1 < size and dates[child + 1] > dates[child]:
+            child += 1
+        if dates[child] <= day:
+            break
+        dates[position] = dates[child]
+        amounts[position] = amounts[child]
+        position = child
+    dates[position] = day
+    amounts[position] = value
+
+
+@_inline
 def _reaching(dates: Int32s, amounts: Int64s, found: int, amount: int) -> int:
     """The first date on which the running total of the movements, in date order, reaches
     ``amount``: the smallest date whose movements up to it add up to ``amount``, whatever the
-    order of movements of one date. Sorts the buffers' first ``found`` entries in place."""
+    order of movements of one date. Sorts the buffers' first ``found`` entries in place, by an
+    insertion sort (a window holds a handful of movements) or, beyond ``SCRATCH``, a heap sort
+    (allocating nothing, and quicker to compile than NumPy's sorts)."""
     if found <= SCRATCH:
-        # Insertion sort: a window holds a handful of movements.
         for index in range(1, found):
             day = dates[index]
             value = amounts[index]
@@ -779,11 +837,19 @@ def _reaching(dates: Int32s, amounts: Int64s, found: int, amount: int) -> int:
                 position -= 1
             dates[position + 1] = day
             amounts[position + 1] = value
-        order = np.arange(found)
     else:
-        order = np.argsort(dates[:found], kind="mergesort")
+        for position in range(found // 2 - 1, -1, -1):
+            _sift_dated(dates, amounts, found, position)
+        for end in range(found - 1, 0, -1):
+            day = dates[end]
+            value = amounts[end]
+            dates[end] = dates[0]
+            amounts[end] = amounts[0]
+            dates[0] = day
+            amounts[0] = value
+            _sift_dated(dates, amounts, end, 0)
     running = 0
-    for entry in order:
+    for entry in range(found):
         running += amounts[entry]
         if running >= amount:
             return int(dates[entry])
@@ -819,13 +885,19 @@ def judge(
         return NOT_MADE, 0, NO_DATE
     window_end = min(deadline_on, on)
     amount = amount_of[promise]
-    found, paid = _window(promise, on, window_end, promises, applications, payments, dates, amounts)
-    paid_in_full_on = NO_DATE
-    if paid >= amount and found:
-        if found > dates.shape[0]:
+    found = -1
+    paid = 0
+    # Once, or twice where the movements reaching the amount are more than the buffers hold:
+    # then into buffers of their own (one call site: ``_window`` is inlined once).
+    while found < 0 or (paid >= amount and found > dates.shape[0]):
+        if found >= 0:
             dates = np.empty(found, np.int32)
             amounts = np.empty(found, np.int64)
-            _window(promise, on, window_end, promises, applications, payments, dates, amounts)
+        found, paid = _window(
+            promise, on, window_end, promises, applications, payments, dates, amounts
+        )
+    paid_in_full_on = NO_DATE
+    if paid >= amount and found:
         paid_in_full_on = _reaching(dates, amounts, found, amount)
     paid = min(paid, amount)
     withdrawn = withdrawn_on[promise] <= on
@@ -878,6 +950,43 @@ def promise_pass(
             judged_on_out[promise] = judged_on
 
 
+@_inline
+def _is_broken(status: int, partly_kept_counts: bool) -> bool:
+    """A promise of this status counts as broken (partly kept ones where the policy says)."""
+    return status == BROKEN or (status == PARTLY_KEPT and partly_kept_counts)
+
+
+@_inline
+def _tally(
+    customer: int,
+    on: int,
+    deadline_on: Int32s,
+    promise_start: Int64s,
+    promise_order: Int64s,
+    promises: Promises,
+    applications: Applications,
+    payments: Payments,
+    partly_kept_counts: bool,
+    dates: Int32s,
+    amounts: Int64s,
+) -> tuple[int, int]:
+    """(how many count as broken, the day the earliest open one was made: ``NO_DATE`` when
+    none is open) of the customer's promises judged on ``on``."""
+    made_on = promises[1]
+    broken = 0
+    since = NO_DATE
+    for slot in range(promise_start[customer], promise_start[customer + 1]):
+        promise = promise_order[slot]
+        status, _paid, _paid_on = judge(
+            promise, on, deadline_on[promise], promises, applications, payments, dates, amounts
+        )
+        if _is_broken(status, partly_kept_counts):
+            broken += 1
+        elif status == OPEN:
+            since = min(since, made_on[promise])
+    return broken, since
+
+
 @_parallel_kernel
 def promise_summary(
     threads: int,
@@ -900,7 +1009,7 @@ def promise_summary(
             for slot in range(promise_start[customer], promise_start[customer + 1]):
                 promise = promise_order[slot]
                 code = status[promise]
-                if code == BROKEN or (code == PARTLY_KEPT and partly_kept_counts):
+                if _is_broken(code, partly_kept_counts):
                     broken += 1
                 elif code == OPEN:
                     since = min(since, made_on[promise])
@@ -970,6 +1079,13 @@ def _levels(
             reason_out[customer, rule, 1] = threshold
             reason_out[customer, rule, 2] = actual
     return raw_level, time_level, decision_level
+
+
+@_inline
+def _held_level(time_level: int, cap: int, decision_level: int) -> int:
+    """The level while an open promise holds time-driven escalation at ``cap``: decisions
+    (rating, blacklist) are never held."""
+    return max(min(time_level, cap), decision_level)
 
 
 @_parallel_kernel
@@ -1051,21 +1167,19 @@ def customer_pass(
             if since == NO_DATE:
                 continue
             policy = policy_since[customer]
-            broken = 0
-            for slot in range(promise_start[customer], promise_start[customer + 1]):
-                promise = promise_order[slot]
-                status, _paid, _paid_on = judge(
-                    promise,
-                    since,
-                    deadline_on[promise],
-                    promises,
-                    applications,
-                    payments,
-                    dates,
-                    amounts,
-                )
-                if status == BROKEN or (status == PARTLY_KEPT and partly_kept_counts[policy]):
-                    broken += 1
+            broken, _ = _tally(
+                customer,
+                since,
+                deadline_on,
+                promise_start,
+                promise_order,
+                promises,
+                applications,
+                payments,
+                partly_kept_counts[policy],
+                dates,
+                amounts,
+            )
             _, cap, _ = _levels(
                 customer,
                 policy,
@@ -1079,4 +1193,498 @@ def customer_pass(
                 no_reasons,
             )
             level_cap_out[customer] = cap
-            level_out[customer] = max(min(time_level, cap), decision_level)
+            level_out[customer] = _held_level(time_level, cap, decision_level)
+
+
+# Timelines: one customer on any date ------------------------------------------------------------
+#
+# The worklist and the escalation status need, per customer, the day its level was entered and
+# the next threshold: its level evaluated on its own candidate dates, each on the facts dated
+# by the query's date ``as_of`` alone (``escalation.narrow``), as ``fast_timeline`` says. The
+# kernels below evaluate one customer on any date with the building blocks above, over each
+# invoice's movements in date order with running sums (bisected) instead of ``settle``'s sums
+# on one date, and over facts "cut" to ``as_of`` by ``fast_timeline``: a date after it is
+# ``NO_DATE``, never. They are in this file because Numba's cache of a kernel is invalidated
+# only by a change of the file it is in, not of the files whose functions it inlines.
+
+Timelines = tuple[Int64s, Int32s, Int64s, Int32s]
+"""Per invoice (start), then per kept movement in date order: its date, and what it and those
+before it settled (a reopening counts negative); per invoice: the day from which nothing is
+open (``NO_DATE``: no such day, or no movements kept)."""
+Groups = tuple[Int64s, Int64s]
+"""Rows by customer: customer ``c``'s in ``order[start[c]:start[c + 1]]`` (start, order)."""
+History = tuple[Int64s, Int32s, Int64s, Int32s]
+"""A dated history by customer: per customer (start), then per entry: dated on, ``seq``,
+value."""
+Steps = tuple[Int32s, Int32s, Bools, Bools, Bools]
+"""The policy in force from each of some dates (ascending; before the first, policy 0, the
+default), then per policy: disputed money counts, partly kept promises count as broken, open
+promises suspend."""
+
+
+class Facts(NamedTuple):
+    """What the timeline kernels read, dated by ``as_of`` (later dates ``NO_DATE``)."""
+
+    opened_on: Int32s
+    """Per customer."""
+    currency: Int32s
+    """Per customer."""
+    minor_per_major: Int64s
+    """Per currency."""
+    invoices: Groups
+    """The customer's invoices issued by ``as_of``."""
+    schedule: Schedule
+    timelines: Timelines
+    disputes: Disputes
+    day_counts: Int64s
+    """Days after a due date on which a level can change (``candidate_day_counts``)."""
+    customer_payments: Payments
+    """The payments of each customer, for their dates (uncut, currency not read)."""
+    deadline_on: Int32s
+    """Per promise, under the policy versions effective by ``as_of``."""
+    promise_start: Int64s
+    promise_order: Int64s
+    promises: Promises
+    applications: Applications
+    payments: Payments
+    ratings: History
+    blacklists: History
+    steps: Steps
+    effective_on: Int32s
+    """Every policy version's effective date (by ``as_of``)."""
+    triggers: Triggers
+
+
+def _borrow(typingctx: Any, value: Any) -> Any:
+    """The value (an array, or a tuple of them, nested or not) with no reference counts: the
+    arrays' views with no owner, for which Numba's reference counting is a test of a null
+    pointer, where otherwise every array a function unpacks from a tuple is counted (atomically)
+    on each call of the inlined building blocks: several times the work of the rules.
+
+    Only for arrays that outlive the kernel that borrows them (its arguments), and never for a
+    value it returns or stores."""
+    null = cast(Any, cgutils).get_null_value
+
+    def borrow(context: Any, builder: Any, kind: Any, item: Any) -> Any:
+        if isinstance(kind, types.Array):
+            array = context.make_array(kind)(context, builder, value=item)
+            array.meminfo = null(array.meminfo.type)
+            array.parent = null(array.parent.type)
+            return array._getvalue()
+        if isinstance(kind, types.BaseTuple):
+            items = [
+                borrow(context, builder, element, builder.extract_value(item, index))
+                for index, element in enumerate(cast(Any, kind))
+            ]
+            return context.make_tuple(builder, kind, items)
+        return item
+
+    def codegen(context: Any, builder: Any, signature: Any, arguments: Any) -> Any:
+        return borrow(context, builder, signature.args[0], arguments[0])
+
+    return value(value), codegen
+
+
+V = TypeVar("V")
+_borrowed = cast(Callable[[V], V], intrinsic(_borrow))
+
+
+@_kernel
+def timelines(
+    held_invoice: Int32s, held_on: Int32s, held_minor: Int64s, amount_minor: Int64s
+) -> Timelines:
+    """The movements ``settle`` kept (of ``HELD`` invoices, dated by its date) as timelines:
+    per invoice in date order, with running sums of what they settled."""
+    invoice_count = amount_minor.shape[0]
+    start, order = group(held_invoice, invoice_count)
+    on = np.empty(order.shape[0], np.int32)
+    settled = np.empty(order.shape[0], np.int64)
+    closed_from = np.full(invoice_count, NO_DATE, np.int32)
+    for invoice in range(invoice_count):
+        first = start[invoice]
+        last = start[invoice + 1]
+        if last == first:
+            continue
+        # Insertion sort by date: an invoice has a handful of movements.
+        for slot in range(first, last):
+            day = held_on[order[slot]]
+            amount = held_minor[order[slot]]
+            position = slot - 1
+            while position >= first and on[position] > day:
+                on[position + 1] = on[position]
+                settled[position + 1] = settled[position]
+                position -= 1
+            on[position + 1] = day
+            settled[position + 1] = amount
+        running = 0
+        for slot in range(first, last):
+            running += settled[slot]
+            settled[slot] = running
+        if running == amount_minor[invoice]:
+            closed_from[invoice] = on[last - 1]
+    return start, on, settled, closed_from
+
+
+@_inline
+def _settled_on(timelines: Timelines, invoice: int, on: int) -> int:
+    """What the invoice's kept movements dated by ``on`` settled (a bisection)."""
+    start, dates, settled, _ = timelines
+    first = start[invoice]
+    low = first
+    high = start[invoice + 1]
+    while low < high:
+        middle = (low + high) // 2
+        if dates[middle] <= on:
+            low = middle + 1
+        else:
+            high = middle
+    return settled[low - 1] if low > first else 0
+
+
+@_inline
+def _value_on(history: History, customer: int, on: int, default: int) -> int:
+    """The customer's dated history on ``on`` (``latest`` for one customer on any date)."""
+    start, dates, seq, value = history
+    seq_best = -1
+    result = default
+    for slot in range(start[customer], start[customer + 1]):
+        if _newer(dates[slot], seq[slot], on, seq_best):
+            seq_best = seq[slot]
+            result = value[slot]
+    return result
+
+
+@_inline
+def _policy_on(on: int, steps: Steps) -> int:
+    """The policy in force on ``on`` (a bisection of the dates it changes)."""
+    dates, policy_at = steps[0], steps[1]
+    low = 0
+    high = dates.shape[0]
+    while low < high:
+        middle = (low + high) // 2
+        if dates[middle] <= on:
+            low = middle + 1
+        else:
+            high = middle
+    return policy_at[low - 1] if low > 0 else 0
+
+
+Owned = tuple[Int64s, Int32s, Int32s]
+"""One customer's invoices, side by side (``_candidates`` writes them): row, issued on, and
+the day from which nothing is open (``Timelines``); a customer with thousands of invoices has
+most of them closed on any date, and this way they are passed over without reading a row."""
+
+
+@_inline
+def _figures_on(
+    on: int,
+    disputed_counts: bool,
+    facts: Facts,
+    owned: Owned,
+    size: int,
+    no_edges: Int64s,
+    no_buckets: Int64s,
+) -> tuple[int, int]:
+    """(overdue, days past due max) of the ``size`` invoices ``owned`` on ``on``
+    (``invoice_pass``'s sums for one customer on any date)."""
+    rows, issued_on, closed_from = owned
+    amount_minor = facts.schedule[0]
+    overdue = 0
+    days_max = 0
+    for slot in range(size):
+        if issued_on[slot] > on or on >= closed_from[slot]:
+            continue
+        invoice = rows[slot]
+        open_amount = amount_minor[invoice] - _settled_on(facts.timelines, invoice, on)
+        if open_amount == 0:
+            continue
+        assert 0 < open_amount <= amount_minor[invoice]
+        invoice_overdue, days = _overdue(
+            invoice,
+            on,
+            open_amount,
+            disputed_counts,
+            facts.schedule,
+            facts.disputes,
+            no_edges,
+            no_buckets,
+        )
+        overdue += invoice_overdue
+        days_max = max(days_max, days)
+    return overdue, days_max
+
+
+@_inline
+def _level_on(
+    customer: int,
+    on: int,
+    facts: Facts,
+    owned: Owned,
+    size: int,
+    memo: Int64s,
+    dates: Int32s,
+    amounts: Int64s,
+) -> int:
+    """The customer's level on ``on`` (``customer_pass``'s for one customer on any date): the
+    triggers of the policy in force then; while a promise is open and that policy suspends,
+    the time-driven level held at what it was on the day the earliest open one was made.
+    ``owned``: its ``size`` invoices (``_candidates``).
+
+    ``memo`` keeps that day and that level, the last computed (the next dates mostly share
+    them); ``dates`` and ``amounts`` are ``judge``'s scratch buffers."""
+    disputed_counts, partly_kept_counts, suspends = facts.steps[2], facts.steps[3], facts.steps[4]
+    no_edges = facts.day_counts[:0]
+    no_buckets = no_edges.reshape((0, 0))
+    no_reasons = no_edges.reshape((0, RULES, 3))
+    minor_per_major = facts.minor_per_major[facts.currency[customer]]
+    day = on
+    capping = False
+    time_then = 0
+    decision_then = 0
+    level = -1
+    # One evaluation in the loop (inlined once): of ``on``, then, where an open promise holds
+    # the level and the memo has not the day it was made, of that day.
+    while level < 0:
+        policy = _policy_on(day, facts.steps)
+        overdue, days = _figures_on(
+            day, disputed_counts[policy], facts, owned, size, no_edges, no_buckets
+        )
+        broken, since = _tally(
+            customer,
+            day,
+            facts.deadline_on,
+            facts.promise_start,
+            facts.promise_order,
+            facts.promises,
+            facts.applications,
+            facts.payments,
+            partly_kept_counts[policy],
+            dates,
+            amounts,
+        )
+        raw_level, time_level, decision_level = _levels(
+            customer,
+            policy,
+            overdue,
+            days,
+            broken,
+            _value_on(facts.ratings, customer, day, 0),
+            _value_on(facts.blacklists, customer, day, 0) == 1,
+            minor_per_major,
+            facts.triggers,
+            no_reasons,
+        )
+        if capping:
+            memo[0] = day
+            memo[1] = time_level
+            level = _held_level(time_then, time_level, decision_then)
+        elif since == NO_DATE or not suspends[policy]:
+            level = raw_level
+        elif memo[0] == since:
+            level = _held_level(time_level, memo[1], decision_level)
+        else:
+            capping = True
+            time_then = time_level
+            decision_then = decision_level
+            day = since
+    return level
+
+
+@_inline
+def _push(buffer: Int32s, count: int, day: int, as_of: int, last: int) -> int:
+    """Add ``day`` to the candidates, unless it is ``as_of`` or after ``last``, where the
+    buffer has room: the count of those added, and of those that found no room."""
+    if day == as_of or day > last:
+        return count
+    if count < buffer.shape[0]:
+        buffer[count] = day
+    return count + 1
+
+
+@_inline
+def _sift_down(heap: Int32s, start: int, size: int, position: int, sign: int) -> None:
+    """Restore the heap ``heap[start:start + size]`` below ``position`` (``sign`` 1: the
+    largest on top; -1: the smallest)."""
+    value = heap[start + position]
+    while True:
+        child = 2 * position + 1
+        if child >= size:
+            break
+        if child + 1 < size and sign * heap[start + child + 1] > sign * heap[start + child]:
+            child += 1
+        if sign * heap[start + child] <= sign * value:
+            break
+        heap[start + position] = heap[start + child]
+        position = child
+    heap[start + position] = value
+
+
+@_inline
+def _next_day(heap: Int32s, start: int, size: int, sign: int, previous: int) -> tuple[int, int]:
+    """(the top of the heap other than ``previous``, ``NO_DATE`` when none is left; the heap's
+    size without it and those equal to ``previous``)."""
+    while size > 0:
+        day = heap[start]
+        size -= 1
+        if size > 0:
+            heap[start] = heap[start + size]
+            _sift_down(heap, start, size, 0, sign)
+        if day != previous:
+            return day, size
+    return NO_DATE, size
+
+
+@_kernel
+def _candidates(
+    customer: int, buffer: Int32s, as_of: int, last: int, facts: Facts, owned: Owned
+) -> tuple[int, int, int]:
+    """The customer's candidate dates other than ``as_of`` and up to ``last``: those of
+    ``escalation._Evaluator.candidate_dates`` on the facts dated by ``as_of``.
+
+    (count, past, later): the ``past`` ones (before ``as_of``) in a heap at the start of the
+    buffer, the latest on top, the ``later`` ones in a heap after them, the earliest on top;
+    a date may be there more than once. A ``count`` beyond the buffer's length: it had no
+    room for them all, and holds nothing that can be read. Writes the customer's invoices into
+    ``owned`` (as long as the customer's invoices are many)."""
+    _, issued_on, due_on, offsets, part_due_on, _ = facts.schedule
+    timeline_start, timeline_on = facts.timelines[0], facts.timelines[1]
+    first_dispute, after, _, opened_on, resolved_on = facts.disputes
+    promises = facts.promises
+    made_on, withdrawn_on, superseded_on = promises[1], promises[4], promises[5]
+    start, order = facts.invoices
+    rows, owned_issued_on, owned_closed_from = owned
+    count = _push(buffer, 0, facts.opened_on[customer], as_of, last)
+    for slot in range(start[customer], start[customer + 1]):
+        invoice = order[slot]
+        rows[slot - start[customer]] = invoice
+        owned_issued_on[slot - start[customer]] = issued_on[invoice]
+        owned_closed_from[slot - start[customer]] = facts.timelines[3][invoice]
+        count = _push(buffer, count, issued_on[invoice], as_of, last)
+        for entry in range(timeline_start[invoice], timeline_start[invoice + 1]):
+            count = _push(buffer, count, timeline_on[entry], as_of, last)
+        first = offsets[invoice]
+        final = offsets[invoice + 1]
+        for part in range(final - first if final > first else 1):
+            due = np.int64(part_due_on[first + part] if final > first else due_on[invoice])
+            for days in facts.day_counts:
+                count = _push(buffer, count, due + days, as_of, last)
+        dispute = first_dispute[invoice]
+        while dispute >= 0:
+            if opened_on[dispute] != NO_DATE:
+                count = _push(buffer, count, opened_on[dispute], as_of, last)
+                if resolved_on[dispute] != NO_DATE:
+                    count = _push(buffer, count, resolved_on[dispute], as_of, last)
+            dispute = after[dispute]
+    payment_start, value_on, _, _, reversed_on = facts.customer_payments
+    for slot in range(payment_start[customer], payment_start[customer + 1]):
+        if value_on[slot] <= as_of:
+            count = _push(buffer, count, value_on[slot], as_of, last)
+            if reversed_on[slot] <= as_of:
+                count = _push(buffer, count, reversed_on[slot], as_of, last)
+    for slot in range(facts.promise_start[customer], facts.promise_start[customer + 1]):
+        promise = facts.promise_order[slot]
+        if made_on[promise] == NO_DATE:
+            continue
+        count = _push(buffer, count, made_on[promise], as_of, last)
+        count = _push(buffer, count, facts.deadline_on[promise] + 1, as_of, last)
+        for closed_on in (withdrawn_on[promise], superseded_on[promise]):
+            if closed_on != NO_DATE:
+                count = _push(buffer, count, closed_on, as_of, last)
+    for history in (facts.ratings, facts.blacklists):
+        for slot in range(history[0][customer], history[0][customer + 1]):
+            count = _push(buffer, count, history[1][slot], as_of, last)
+    for day in facts.effective_on:
+        count = _push(buffer, count, day, as_of, last)
+    if count > buffer.shape[0]:
+        return count, 0, 0
+    # The past dates first, then the later ones, each as a heap: the walks take a few of each,
+    # where sorting them all would cost more.
+    past = 0
+    for slot in range(count):
+        day = buffer[slot]
+        if day < as_of:
+            buffer[slot] = buffer[past]
+            buffer[past] = day
+            past += 1
+    for heap_start, size, sign in ((0, past, 1), (past, count - past, -1)):
+        for position in range(size // 2 - 1, -1, -1):
+            _sift_down(buffer, heap_start, size, position, sign)
+    return count, past, count - past
+
+
+CANDIDATES_SCRATCH: Final = 1024
+"""Candidate dates a customer has before ``timeline_part`` needs a larger buffer than its
+thread's (a customer has some tens)."""
+
+
+@_kernel
+def timeline_part(
+    low: int,
+    high: int,
+    customers: Int32s,
+    as_of: int,
+    last: int,
+    level_max: int,
+    facts: Facts,
+    level_out: Int64s,
+    entered_on_out: Int32s,
+    crossing_on_out: Int32s,
+    crossing_level_out: Int64s,
+    scratch: tuple[Int32s, Int32s, Int64s, Int64s, Owned],
+) -> None:
+    """For ``customers[low:high]``: the level on ``as_of``; the day it was entered, walking
+    back over the customer's candidate dates while the level holds (``NO_DATE`` at level 0);
+    and the first candidate date after ``as_of``, up to ``last``, on which the level is higher,
+    with that level (``NO_DATE`` and -1 where there is none; none is looked for at
+    ``level_max``). ``scratch``: buffers for the candidates (``CANDIDATES_SCRATCH``), for
+    ``judge`` (``SCRATCH`` dates and amounts), two entries for ``_level_on``'s memo, and
+    ``Owned`` as long as the most invoices a customer has."""
+    facts = _borrowed(facts)
+    candidates, dates, amounts, memo, owned = _borrowed(scratch)
+    customers = _borrowed(customers)
+    for index in range(low, high):
+        customer = customers[index]
+        buffer = candidates
+        count = -1
+        while count < 0 or count > buffer.shape[0]:
+            if count > buffer.shape[0]:
+                buffer = np.empty(count, np.int32)
+            count, past, later = _candidates(customer, buffer, as_of, last, facts, owned)
+        size = facts.invoices[0][customer + 1] - facts.invoices[0][customer]
+        later_start = past
+        memo[0] = NO_DATE
+        level = -1
+        entered_on = NO_DATE
+        crossing_on = NO_DATE
+        crossing_level = -1
+        # One evaluation in the loop (inlined once): ``as_of``, then back from it while the
+        # level holds, then ahead until it rises.
+        day = as_of
+        backward = True
+        while day != NO_DATE:
+            found = _level_on(customer, day, facts, owned, size, memo, dates, amounts)
+            if level < 0:
+                level = found
+                backward = level > 0
+                if backward:
+                    entered_on = as_of
+            elif backward:
+                if found == level:
+                    entered_on = day
+                else:
+                    backward = False
+            elif found > level:
+                crossing_on = day
+                crossing_level = found
+                break
+            previous = day
+            day = NO_DATE
+            if backward:
+                day, past = _next_day(buffer, 0, past, 1, previous)
+                backward = day != NO_DATE
+            if not backward and level < level_max:
+                day, later = _next_day(buffer, later_start, later, -1, previous)
+        level_out[index] = level
+        entered_on_out[index] = entered_on
+        crossing_on_out[index] = crossing_on
+        crossing_level_out[index] = crossing_level

@@ -338,13 +338,19 @@ def fast_portfolio(
     """
     require_date("as_of", as_of)
     ageing_policy = ageing_policy or AgeingPolicy()
+    on = days(as_of)
+    prepared = _Prepared(known_tables(columns, known_at), decode_policy, on)
+    return prepared.run(on, as_of, known_at, ageing_policy, invoice_buckets)
+
+
+def known_tables(columns: Columns, known_at: datetime | None) -> dict[str, dict[str, Any]]:
+    """The tables of ``SELECT``'s classes, with every column ``columns`` has for them (more
+    than ``SELECT``'s, if selected), cut to the rows recorded by ``known_at`` when given."""
     tables = {name: dict(columns.get(name, {})) for name in SELECT}
     if known_at is not None:
         limit = microseconds(known_at)
         tables = {name: _known(table, limit) for name, table in tables.items()}
-    on = days(as_of)
-    prepared = _Prepared(tables, decode_policy, on)
-    return prepared.run(on, as_of, known_at, ageing_policy, invoice_buckets)
+    return tables
 
 
 def microseconds(at: datetime) -> int:
@@ -414,13 +420,17 @@ def _int64(values: Any) -> Int64s:
 
 class _Prepared:
     """The arrays the kernels read, built once per query on the date ``on``: rows by id, codes
-    made common, and what each invoice has settled by then (one pass over the movements)."""
+    made common, and what each invoice has settled by then (one pass over the movements).
+
+    ``held``: customers (by row) whose invoices' movements dated by ``on`` are kept in
+    ``self.held`` besides those the query itself needs (``fast_timeline`` reads them)."""
 
     def __init__(
         self,
         tables: dict[str, dict[str, Any]],
         decode_policy: Callable[[str], EscalationPolicy],
         on: int,
+        held: npt.NDArray[np.bool_] | None = None,
     ) -> None:
         self.tables = tables
         customers = tables["CustomerAccountOpened"]
@@ -504,7 +514,7 @@ class _Prepared:
         # The invoices' disputed amounts, written by ``figures``, hold until then what held
         # invoices had settled on the since date (``kernels.settle_since``).
         self.disputed_minor = np.empty(self.invoice_count, np.int64)
-        self.customer_of_invoice, marks = self._marks(on, _int32(invoices["customer_id"]))
+        self.customer_of_invoice, marks = self._marks(on, _int32(invoices["customer_id"]), held)
         # The group of each named invoice (``marks`` says which) goes where the invoices' days
         # past due go later (``figures``): a fresh array fewer in each query.
         self.days_past_due = np.empty(self.invoice_count, np.int32)
@@ -531,11 +541,14 @@ class _Prepared:
         self.payments = self._payments(payments, promises)
         self.ratings = self._ratings(tables["RiskRated"])
 
-    def _marks(self, on: int, customer_id: Int32s) -> tuple[Int32s, npt.NDArray[np.int8]]:
+    def _marks(
+        self, on: int, customer_id: Int32s, held: npt.NDArray[np.bool_] | None
+    ) -> tuple[Int32s, npt.NDArray[np.int8]]:
         """(customer row of each invoice, its ``kernels.HELD`` mark): the invoices of the
         customers that may have a promise open on ``on`` (made by then, deadline not passed),
-        when the policy then holds levels for open promises; the others are never held."""
-        candidate = np.zeros(self.customer_count, np.bool_)
+        when the policy then holds levels for open promises, and of the ``held`` customers;
+        the others are never held."""
+        candidate = np.zeros(self.customer_count, np.bool_) if held is None else held.copy()
         if self.policies.promise_suspends[self.policy_now]:
             made_on = self.promises[1]
             customers = self.promise_customer[
