@@ -4,7 +4,7 @@ The public API, re-exported from the layers: the domain's values, events and err
 projections' read models, and the ``Ledger`` application that records commands.
 """
 
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
 from arledger.domain.errors import (
     AccountCurrencyError,
     AllocationKeyConflictError,

@@ -1,6 +1,6 @@
 """`python -m arledger`: the command line."""
 
-from arledger.adapters.cli import main
+from arledger.adapters.cli.app import main
 
 if __name__ == "__main__":
     main()

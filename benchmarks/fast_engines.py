@@ -28,7 +28,7 @@ Engines, each from the same ``ColumnarLog`` to the same ``CustomerAgeing``: a Nu
 (``np.add.at``), a Polars lazy query and DuckDB SQL over the Arrow tables (registered without a
 copy), plus the baselines: the fold over decoded events and one NumPy sum over exactly the
 columns the query reads (the memory-bandwidth floor). And the product's fast path
-(``projections/fast_path.py``), which computes far more (escalation, promises, disputes) and is
+(``projections/fast/portfolio.py``), which computes far more (escalation, promises, disputes) and is
 held to the same answer. Benchmarks only: nothing in the product imports this module.
 """
 
@@ -45,12 +45,13 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from arledger.adapters import columnar
-from arledger.adapters.columnar import ColumnarLog, Columns, decode_policy
-from arledger.adapters.store import quoted_identifier
+from arledger.adapters.persistence.store import quoted_identifier
+from arledger.adapters.read_models import columnar
+from arledger.adapters.read_models.columnar import ColumnarLog, Columns, decode_policy
 from arledger.domain.events import Event
 from arledger.domain.policy import DEFAULT_ESCALATION_POLICY, EscalationPolicy, Grade
-from arledger.projections import ageing, fast_path
+from arledger.projections import ageing
+from arledger.projections.fast import portfolio as fast_path
 
 SETTLEMENTS: Final[dict[str, tuple[str, int]]] = {
     "PaymentApplied": ("applied_on", 1),
@@ -630,7 +631,7 @@ def duckdb_engine(log: ColumnarLog, query: Query) -> CustomerAgeing:
 
 
 def fast_path_engine(log: ColumnarLog, query: Query) -> CustomerAgeing:
-    """The full fast path (``projections/fast_path.py``): it computes ageing, escalation and
+    """The full fast path (``projections/fast/portfolio.py``): it computes ageing, escalation and
     promises for every customer; this keeps the figures the simplified query has.
 
     The fast path's overdue amount and grade are the escalation's, which leave out what is in

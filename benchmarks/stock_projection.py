@@ -2,7 +2,7 @@
 
 ``StockPortfolioProjection`` is a library ``Projection`` whose view is a
 ``PostgresTrackingRecorder`` subclass holding the SAME read model as
-``arledger.adapters.read_models``: one row per partition (customer, or the policy partition)
+``arledger.adapters.read_models.runner``: one row per partition (customer, or the policy partition)
 with the partition's portfolio state as JSON, and the routes from invoice, payment and promise
 ids to their customer. It is run by the library's ``ProjectionRunner``, which feeds it one
 event at a time from a subscription; ``process_event`` looks up the event's route, loads its
@@ -24,7 +24,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from psycopg.sql import SQL, Identifier
 
-from arledger.adapters.read_models import dump_partition, load_partition, merge, partition_of
+from arledger.adapters.read_models.runner import dump_partition, load_partition, merge, partition_of
 from arledger.projections import portfolio
 from arledger.projections.portfolio import PortfolioState
 

@@ -37,8 +37,8 @@ from typing import Any
 
 import pytest
 
-from arledger.adapters import bulk
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.persistence import bulk
 from arledger.domain.events import Event
 from arledger.domain.money import Money
 from tests.conftest import FixedClock, postgres_schemas

@@ -36,11 +36,11 @@ import attrs
 import numpy as np
 import pytest
 
-from arledger.adapters import columnar
-from arledger.adapters.columnar import ColumnarLog, decode_policy
-from arledger.adapters.generate import generate_parquet
-from arledger.projections.fast_incremental import IncrementalPortfolio
-from arledger.projections.fast_path import SELECT, FastPortfolio, fast_portfolio
+from arledger.adapters.read_models import columnar
+from arledger.adapters.read_models.columnar import ColumnarLog, decode_policy
+from arledger.adapters.synthetic.generate import generate_parquet
+from arledger.projections.fast.incremental import IncrementalPortfolio
+from arledger.projections.fast.portfolio import SELECT, FastPortfolio, fast_portfolio
 
 SEED: Final = 20_240_101
 SMALL_INVOICES: Final = 1_000_000

@@ -1,16 +1,17 @@
 """The fast path against its baselines: one ageing-and-grading query, every engine, one log.
 
 The query is the simplified ageing + 2x2 grading of ``benchmarks/fast_engines.py`` (its
-docstring defines it). Every engine reads the same columnar log (``adapters/columnar.py``) in
-the same process and must give the same per-customer answer; timings are medians, and each
-engine's ratios to the baselines measured in the same run go into ``benchmark.extra_info``:
+docstring defines it). Every engine reads the same columnar log
+(``adapters/read_models/columnar.py``) in the same process and must give the same per-customer
+answer; timings are medians, and each engine's ratios to the baselines measured in the same
+run go into ``benchmark.extra_info``:
 
 - the fold: ``projections.ageing`` fold + ``ageing_report`` + the grade, over decoded events
   (decoding is not timed);
 - Polars (lazy) and DuckDB (SQL over the Arrow tables), and the better of the two;
 - the bandwidth pass: one NumPy sum over exactly the columns the query reads.
 
-The log is the seeded synthetic ledger of ``adapters/generate.py`` (about six events an
+The log is the seeded synthetic ledger of ``adapters/synthetic/generate.py`` (about six events an
 invoice: payments, bounces, credit notes, write-offs, disputes, promises, actions). It makes no
 concessions or reinstatements, so the answers are also checked on the demo ledger with every
 kind of movement added through the ledger's commands.
@@ -55,14 +56,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from arledger.adapters import columnar
-from arledger.adapters.columnar import ColumnarLog
-from arledger.adapters.demo import generate_demo, record_demo
-from arledger.adapters.generate import generate_columnar
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.read_models import columnar
+from arledger.adapters.read_models.columnar import ColumnarLog
+from arledger.adapters.synthetic.demo import generate_demo, record_demo
+from arledger.adapters.synthetic.generate import generate_columnar
 from arledger.domain.events import Event
 from arledger.domain.money import Money
-from arledger.projections import fast_path
+from arledger.projections.fast import portfolio as fast_path
 from benchmarks import fast_engines
 from benchmarks import test_fast_incremental_benchmark as incremental
 from benchmarks.fast_engines import CustomerAgeing, Query, assert_same
@@ -95,7 +96,8 @@ REPOSITORY: Final = Path(__file__).parents[1]
 
 
 def build_log(invoices: int, seed: int = SEED) -> ColumnarLog:
-    """The benchmark's columnar log: the seeded synthetic ledger of ``adapters/generate.py``."""
+    """The benchmark's columnar log: the seeded synthetic ledger of
+    ``adapters/synthetic/generate.py``."""
     return generate_columnar(invoices, seed)
 
 
@@ -237,11 +239,11 @@ def peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 from datetime import date
-from arledger.adapters import columnar
+from arledger.adapters.read_models import columnar
 engine, as_of = sys.argv[2], date.fromisoformat(sys.argv[3])
 if engine == "fast_path":
     # Only what a service calling the fast path imports (no Polars, DuckDB or benchmarks).
-    from arledger.projections import fast_path
+    from arledger.projections.fast import portfolio as fast_path
 
     def run(log):
         columns = columnar.columns(log, fast_path.SELECT)
@@ -555,7 +557,8 @@ def fast_path_column_figures(log: ColumnarLog, query: Query, rounds: int) -> dic
             "median_s": bandwidth,
             "bytes": fast_engines.column_bytes(cols),
             "gb_per_s": fast_engines.column_bytes(cols) / bandwidth / 1e9,
-            "note": "every column projections/fast_path.py reads (it computes more than the query)",
+            "note": "every column projections/fast/portfolio.py reads (it computes more than the"
+            " query)",
         },
         "fast_path_kernels": {"median_s": kernels, "note": "columns already pulled out"},
     }

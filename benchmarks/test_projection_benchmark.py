@@ -28,10 +28,10 @@ import pytest
 from eventsourcing.projection import ProjectionRunner as StockProjectionRunner
 from psycopg.sql import SQL, Identifier
 
-from arledger.adapters.demo import generate_demo, record_demo
-from arledger.adapters.ledger import Ledger
-from arledger.adapters.read_models import ProjectionRunner
-from arledger.adapters.store import store_env
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.persistence.store import store_env
+from arledger.adapters.read_models.runner import ProjectionRunner
+from arledger.adapters.synthetic.demo import generate_demo, record_demo
 from arledger.projections import portfolio
 from arledger.projections.portfolio import PortfolioState
 from benchmarks.stock_projection import (

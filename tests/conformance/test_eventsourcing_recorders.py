@@ -3,8 +3,8 @@
 The suites (``eventsourcing.tests.persistence``) are what the library's authors hold every
 recorder to: inserting and selecting, optimistic concurrency, notification ids, tracking and
 waiting, concurrent writers. Here they run against the recorders our store configuration
-(``arledger.adapters.store.store_env``) builds, for SQLite files and PostgreSQL; each test gets
-a fresh file or a fresh schema.
+(``arledger.adapters.persistence.store.store_env``) builds, for SQLite files and PostgreSQL;
+each test gets a fresh file or a fresh schema.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from eventsourcing.tests.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from arledger.adapters.store import store_env
+from arledger.adapters.persistence.store import store_env
 from tests.conftest import create_postgres_schema, drop_postgres_schemas, require_postgres
 
 APPLICATION_NAME = "arledger"

@@ -15,8 +15,8 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from arledger.adapters.cli import app
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.cli.app import app
 from arledger.domain.money import Money
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from tests.conftest import FixedClock

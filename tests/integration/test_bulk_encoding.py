@@ -26,9 +26,9 @@ from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.bulk_encoding import Row, StateEncoder
-from arledger.adapters.runner_events import EventDecoder
-from arledger.adapters.serialization import CattrsMapper
+from arledger.adapters.persistence.bulk_encoding import Row, StateEncoder
+from arledger.adapters.persistence.serialization import CattrsMapper
+from arledger.adapters.read_models.runner_events import EventDecoder
 from arledger.domain.events import (
     ALL_EVENTS,
     CustomerAccountOpened,

@@ -1,4 +1,5 @@
-"""The bulk write path (``arledger.adapters.bulk``): batches of whole units, on every store.
+"""The bulk write path (``arledger.adapters.persistence.bulk``): batches of whole units, on every
+store.
 
 Units are what a caller marks with ``Session.end_unit`` (an import's rows); a batch is one
 transaction and never splits a unit. A conflict in a later batch keeps the earlier batches, and
@@ -23,9 +24,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from arledger.adapters import bulk
-from arledger.adapters.importer import import_file, preset
-from arledger.adapters.ledger import Ledger, Session
+from arledger.adapters.application.ledger import Ledger, Session
+from arledger.adapters.ingest.importer import import_file, preset
+from arledger.adapters.persistence import bulk
 from arledger.domain import ids
 from arledger.domain.errors import ConcurrencyError
 from arledger.domain.events import Event, InvoiceIssued, PaymentAllocated, PaymentReceived

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from arledger.adapters.cli import app
-from arledger.adapters.demo import DEMO_AS_OF, DemoOutcome, generate_demo
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.cli.app import app
+from arledger.adapters.synthetic.demo import DEMO_AS_OF, DemoOutcome, generate_demo
 from arledger.domain.events import CustomerAccountOpened, InvoiceIssued
 from arledger.projections import ageing
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from arledger.adapters.importer import ColumnMapping, import_file
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.ingest.importer import ColumnMapping, import_file
 
 MAPPING_JSON = (
     '{"columns": {"customer_code": "cust", "invoice_number": "inv", "issued_on": "issued", '

@@ -34,7 +34,7 @@ from uuid import UUID
 
 import pytest
 
-from arledger.adapters.ledger import Ledger, Session
+from arledger.adapters.application.ledger import Ledger, Session
 from arledger.domain import ids
 from arledger.domain.errors import ArledgerError, ConcurrencyError
 from arledger.domain.events import (

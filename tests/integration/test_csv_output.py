@@ -18,10 +18,10 @@ import pytest
 from typer.testing import CliRunner
 
 from arledger.adapters import csv_output
-from arledger.adapters.cli import ageing_csv, app, kpis_csv
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.cli.app import ageing_csv, app, kpis_csv
 from arledger.adapters.csv_output import neutralise, restore
-from arledger.adapters.importer import ColumnMapping, import_file
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.ingest.importer import ColumnMapping, import_file
 from arledger.domain.money import Money
 from arledger.domain.policy import AgeingPolicy
 from arledger.projections import ageing, kpis

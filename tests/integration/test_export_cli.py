@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from arledger import Ledger
-from arledger.adapters import columnar
-from arledger.adapters.cli import app
-from arledger.adapters.demo import generate_demo, record_demo
+from arledger.adapters.cli.app import app
+from arledger.adapters.read_models import columnar
+from arledger.adapters.synthetic.demo import generate_demo, record_demo
 from tests.conftest import FixedClock
 
 

@@ -17,9 +17,9 @@ from uuid import uuid4
 import pytest
 from typer.testing import CliRunner
 
-from arledger.adapters import columnar
-from arledger.adapters.cli import app
-from arledger.adapters.columnar import (
+from arledger.adapters.cli.app import app
+from arledger.adapters.read_models import columnar
+from arledger.adapters.read_models.columnar import (
     PARTIAL_MARKER,
     ExportDirectoryError,
     ParquetSink,
@@ -58,7 +58,7 @@ def partials(target: Path) -> list[Path]:
 CHILD = """
 import sys
 from pathlib import Path
-from arledger.adapters.columnar import ColumnarWriter, ParquetSink
+from arledger.adapters.read_models.columnar import ColumnarWriter, ParquetSink
 from tests.integration.test_export_safety import issued
 
 sink = ParquetSink(Path(sys.argv[1]))

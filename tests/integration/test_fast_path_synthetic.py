@@ -13,11 +13,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from arledger import Ledger
-from arledger.adapters.columnar import columns, decode_policy, to_columnar
-from arledger.adapters.generate import END_ON_DEFAULT, generate_to_store
+from arledger.adapters.read_models.columnar import columns, decode_policy, to_columnar
+from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_to_store
 from arledger.domain.events import DisputeOpened, EscalationPolicyAdopted, PromiseMade
 from arledger.projections.ageing import AgeingPolicy
-from arledger.projections.fast_path import SELECT, fast_portfolio
+from arledger.projections.fast.portfolio import SELECT, fast_portfolio
 from tests.conftest import FixedClock
 from tests.property.test_fast_path_differential import STRICTER, assert_fast_path_equals_folds
 

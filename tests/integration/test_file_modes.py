@@ -143,7 +143,7 @@ def test_with_a_cipher_the_stored_read_models_are_encrypted_too(
 def test_encrypted_read_models_are_refused_without_the_key(
     persistent_store_env: dict[str, str],
 ) -> None:
-    from arledger.adapters.read_models import ProjectionRunner
+    from arledger.adapters.read_models.runner import ProjectionRunner
     from arledger.domain.errors import ConfigurationError
 
     env = cipher_env(persistent_store_env)

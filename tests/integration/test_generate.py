@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from arledger.adapters import generate
-from arledger.adapters.columnar import read_parquet
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.read_models.columnar import read_parquet
+from arledger.adapters.synthetic import generate
 from arledger.domain.events import Event
 
 SEED = 77
@@ -70,7 +70,7 @@ def test_generate_to_store_writes_the_generated_events(store_env: dict[str, str]
 def test_a_batch_never_splits_a_command(
     monkeypatch: pytest.MonkeyPatch, events_per_batch: int
 ) -> None:
-    from arledger.adapters import bulk
+    from arledger.adapters.persistence import bulk
 
     batches: list[list[Event]] = []
     real = bulk.insert_events

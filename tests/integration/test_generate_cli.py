@@ -7,9 +7,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from arledger import Ledger
-from arledger.adapters import columnar
-from arledger.adapters.cli import app
-from arledger.adapters.generate import generate_columnar
+from arledger.adapters.cli.app import app
+from arledger.adapters.read_models import columnar
+from arledger.adapters.synthetic.generate import generate_columnar
 
 
 def test_generate_to_parquet_writes_the_seeded_ledger(tmp_path: Path) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 import attrs
 import pytest
 
-from arledger.adapters import columnar, generate
-from arledger.adapters.demo import generate_demo, record_demo
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.read_models import columnar
+from arledger.adapters.synthetic import generate
+from arledger.adapters.synthetic.demo import generate_demo, record_demo
 from arledger.domain.events import ALL_EVENTS, EscalationPolicyAdopted, Event
 from arledger.domain.money import check_currency
 from arledger.domain.rules import require_date

@@ -10,15 +10,15 @@ from pathlib import Path
 import attrs
 import pytest
 
-from arledger.adapters import importer
-from arledger.adapters.importer import (
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.ingest import importer
+from arledger.adapters.ingest.importer import (
     ColumnMapping,
     ImportKind,
     import_file,
     load_mapping,
     preset,
 )
-from arledger.adapters.ledger import Ledger
 from arledger.domain import ids
 from arledger.domain.errors import ConfigurationError, ImportRowError
 from arledger.domain.events import CustomerAccountOpened, InvoiceIssued, PaymentReceived

@@ -33,8 +33,8 @@ from uuid import UUID
 
 import pytest
 
-from arledger.adapters.importer import import_file, preset
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.ingest.importer import import_file, preset
 from arledger.domain import ids
 from arledger.domain.events import (
     CustomerAccountOpened,

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from arledger.adapters import importer
-from arledger.adapters.cli import app
-from arledger.adapters.importer import (
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.cli.app import app
+from arledger.adapters.ingest import importer
+from arledger.adapters.ingest.importer import (
     REJECT_COLUMNS,
     ColumnMapping,
     ImportKind,
@@ -28,7 +29,6 @@ from arledger.adapters.importer import (
     RowProblem,
     import_file,
 )
-from arledger.adapters.ledger import Ledger
 from arledger.domain.errors import ConfigurationError, ImportRowError, RejectsPathError
 from arledger.domain.events import InvoiceIssued, PaymentReceived
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from arledger import Ledger, Money
-from arledger.adapters import columnar
-from arledger.adapters.importer import ColumnMapping, import_file
+from arledger.adapters.ingest.importer import ColumnMapping, import_file
+from arledger.adapters.read_models import columnar
 from arledger.domain.errors import ImportRowError, InvalidDateError, InvalidTextError
 from arledger.domain.events import ActionChannel
 from tests.conftest import FixedClock

@@ -16,8 +16,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from arledger import AgeingGrouping, DuplicateKeyConflictError, Ledger, Money
-from arledger.adapters.importer import ColumnMapping, import_file
-from arledger.adapters.runner_events import EventDecoder, RecorderEventReader
+from arledger.adapters.ingest.importer import ColumnMapping, import_file
+from arledger.adapters.read_models.runner_events import EventDecoder, RecorderEventReader
 from arledger.domain import ids
 from arledger.domain.errors import (
     AccountCurrencyError,

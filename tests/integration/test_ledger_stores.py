@@ -18,7 +18,7 @@ from arledger import (
     Money,
     OverAllocationError,
 )
-from arledger.adapters.ledger import Session
+from arledger.adapters.application.ledger import Session
 from arledger.domain.errors import CurrencyMismatchError, InvoiceNotFoundError
 from arledger.domain.events import (
     CreditNoteApplied,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from arledger import Ledger, Money
-from arledger.adapters.cli import app
+from arledger.adapters.cli.app import app
 from arledger.domain.events import DisputeReason
 from tests.conftest import FixedClock
 

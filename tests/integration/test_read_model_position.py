@@ -18,7 +18,7 @@ from datetime import date
 import pytest
 
 from arledger import Ledger, Money
-from arledger.adapters.read_models import ProjectionRunner
+from arledger.adapters.read_models.runner import ProjectionRunner
 from arledger.domain.errors import ReadModelMismatchError
 from arledger.projections import portfolio
 from tests.conftest import FixedClock, postgres_connection

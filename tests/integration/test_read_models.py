@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from arledger import AgeingGrouping, Ledger, Money
-from arledger.adapters.read_models import (
+from arledger.adapters.read_models.runner import (
     ProjectionRunner,
     ReadModelTables,
     StaleRunnerError,

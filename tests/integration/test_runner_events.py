@@ -23,10 +23,10 @@ from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.ledger import Ledger
-from arledger.adapters.read_models import dump_partition, load_partition, partition_of
-from arledger.adapters.runner_events import EventDecoder, RecorderEventReader, StoredRow
-from arledger.adapters.serialization import CattrsMapper, make_converter
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.persistence.serialization import CattrsMapper, make_converter
+from arledger.adapters.read_models.runner import dump_partition, load_partition, partition_of
+from arledger.adapters.read_models.runner_events import EventDecoder, RecorderEventReader, StoredRow
 from arledger.domain.events import (
     ALL_EVENTS,
     BalanceConfirmationAcknowledged,

@@ -21,9 +21,9 @@ from contextlib import closing
 
 import pytest
 
-from arledger.adapters.demo import generate_demo, record_demo
-from arledger.adapters.ledger import Ledger
-from arledger.adapters.read_models import ProjectionRunner, ReadModelTables, tables_for
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.read_models.runner import ProjectionRunner, ReadModelTables, tables_for
+from arledger.adapters.synthetic.demo import generate_demo, record_demo
 from arledger.projections import portfolio
 from tests.conftest import FixedClock
 
@@ -33,8 +33,8 @@ child is caught between two of them."""
 DEADLINE_S = 60.0
 
 CHILD = """
-from arledger.adapters.ledger import Ledger
-from arledger.adapters.read_models import ProjectionRunner
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.read_models.runner import ProjectionRunner
 
 runner = ProjectionRunner(Ledger(), batch_size={batch_size})
 runner.rebuild()

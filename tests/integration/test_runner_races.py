@@ -20,10 +20,10 @@ import attrs
 import pytest
 
 from arledger import Ledger
-from arledger.adapters.read_models import PostgresTables, StaleRunnerError
-from arledger.adapters.runner_events import EventDecoder
-from arledger.adapters.serialization import CattrsMapper
-from arledger.adapters.store import postgres_connect_args, store_env
+from arledger.adapters.persistence.serialization import CattrsMapper
+from arledger.adapters.persistence.store import postgres_connect_args, store_env
+from arledger.adapters.read_models.runner import PostgresTables, StaleRunnerError
+from arledger.adapters.read_models.runner_events import EventDecoder
 from arledger.domain import customer
 from arledger.projections import portfolio
 from tests.conftest import postgres_connection, postgres_schemas

@@ -2,7 +2,7 @@
 
 Events stored years ago are never rewritten. A class that gained a field carries
 ``class_version`` and ``upcast_vN_vN+1``; a class that was renamed or moved keeps loading by
-its old topic through ``arledger.adapters.serialization.OLD_TOPICS``.
+its old topic through ``arledger.adapters.persistence.serialization.OLD_TOPICS``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from arledger import Ledger, Money
-from arledger.adapters import serialization
+from arledger.adapters.persistence import serialization
 from arledger.domain import ids
 from arledger.domain.events import Event, InvoiceIssued
 from tests.conftest import FixedClock

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from arledger import Ledger
-from arledger.adapters.store import store_env
+from arledger.adapters.persistence.store import store_env
 from arledger.domain.errors import ConfigurationError
 
 

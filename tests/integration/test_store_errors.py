@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from arledger import Ledger
-from arledger.adapters.read_models import PostgresTables
-from arledger.adapters.store import postgres_connect_args, store_env
+from arledger.adapters.persistence.store import postgres_connect_args, store_env
+from arledger.adapters.read_models.runner import PostgresTables
 from arledger.domain.errors import ConfigurationError, StoreUnavailableError
 from tests.conftest import POSTGRES_TEST, postgres_connection, require_postgres
 

@@ -62,7 +62,7 @@ def test_the_wheel_maps_the_root_folders_under_arledger(wheel: Path) -> None:
 
     assert "arledger/domain/money.py" in names
     assert "arledger/projections/ageing.py" in names
-    assert "arledger/adapters/ledger.py" in names
+    assert "arledger/adapters/application/ledger.py" in names
     assert "arledger/domain/README.md" in names
     assert not [name for name in names if name.startswith(("domain/", "adapters/", "tests/"))]
 

@@ -26,9 +26,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from arledger.adapters.cli import ageing_csv, kpis_csv
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.cli.app import ageing_csv, kpis_csv
 from arledger.adapters.csv_output import neutralise, restore
-from arledger.adapters.importer import (
+from arledger.adapters.ingest.importer import (
     FIELD_LENGTH_MAX,
     REJECT_COLUMNS,
     ColumnMapping,
@@ -36,7 +37,6 @@ from arledger.adapters.importer import (
     import_file,
     preset,
 )
-from arledger.adapters.ledger import Ledger
 from arledger.domain.errors import (
     AccountCurrencyError,
     ArledgerError,

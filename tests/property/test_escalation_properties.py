@@ -20,7 +20,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.ledger import Ledger, Session
+from arledger.adapters.application.ledger import Ledger, Session
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import ActionChannel, DisputeOutcome, DisputeReason, Event, RiskRating
 from arledger.domain.money import Money

@@ -1,11 +1,11 @@
-"""The incremental fast path (projections/fast_incremental.py) equals a full recompute.
+"""The incremental fast path (projections/fast/incremental.py) equals a full recompute.
 
 A ledger is cut at drawn ``seq`` points into a base and one to three batches (every table by
 its ``seq`` column; the ids table is shared); the base builds an ``IncrementalPortfolio``, each
 batch is applied, and after every batch the result equals ``fast_portfolio`` on the log up to
 that batch, array for array (values, dtypes and shapes) and field for field, for drawn as-of
 dates, ageing policies and known-at cuts. Ledgers: the seeded synthetic ledger of
-``adapters/generate.py`` (new customers and invoices arrive in later batches) and the
+``adapters/synthetic/generate.py`` (new customers and invoices arrive in later batches) and the
 command-driven collections histories of the escalation properties (with policy versions, so
 some batches take the full-recompute path). Batches come both with their own dictionaries (the
 ``columns`` of the batch's slice of the log) and with the whole log's.
@@ -24,16 +24,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.columnar import ColumnarLog, columns, decode_policy, to_columnar
-from arledger.adapters.generate import generate_columnar
+from arledger.adapters.read_models.columnar import ColumnarLog, columns, decode_policy, to_columnar
+from arledger.adapters.synthetic.generate import generate_columnar
 from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy
-from arledger.projections import fast_incremental
-from arledger.projections.fast_incremental import (
+from arledger.projections.fast import incremental as fast_incremental
+from arledger.projections.fast.incremental import (
     IncrementalPortfolio,
     IncrementalRefusedError,
     take_rows,
 )
-from arledger.projections.fast_path import SELECT, FastPortfolio, fast_portfolio
+from arledger.projections.fast.portfolio import SELECT, FastPortfolio, fast_portfolio
 from tests.property.test_escalation_properties import Step, histories, policies, run
 
 WITH_SEQ: Final = {

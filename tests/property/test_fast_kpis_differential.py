@@ -1,4 +1,4 @@
-"""The KPI fast path (projections/fast_kpis.py) against the pure fold (projections/kpis.py).
+"""The KPI fast path (projections/fast/kpis.py) against the pure fold (projections/kpis.py).
 
 Every report is compared whole with ``==``: every row, every field, every exact Decimal. The
 ledgers come from the Ledger's commands: the collections histories of the escalation
@@ -27,15 +27,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.columnar import columns, decode_policy, from_columnar, to_columnar
-from arledger.adapters.demo import DemoLedger, generate_demo, record_demo
-from arledger.adapters.generate import generate_columnar
-from arledger.adapters.ledger import Ledger, Session
+from arledger.adapters.application.ledger import Ledger, Session
+from arledger.adapters.read_models.columnar import (
+    columns,
+    decode_policy,
+    from_columnar,
+    to_columnar,
+)
+from arledger.adapters.synthetic.demo import DemoLedger, generate_demo, record_demo
+from arledger.adapters.synthetic.generate import generate_columnar
 from arledger.domain.errors import ArledgerError, ConfigurationError, InvalidDateError
 from arledger.domain.events import Event, Instalment
 from arledger.domain.money import Money
 from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy
-from arledger.projections.fast_kpis import SELECT, Columns, kpi_report_fast
+from arledger.projections.fast.kpis import SELECT, Columns, kpi_report_fast
 from arledger.projections.kpis import KpiGrouping, KpiReport, kpi_report
 from arledger.projections.portfolio import PortfolioState, fold_all
 from arledger.projections.promises import PromiseStatus, judge_all

@@ -1,4 +1,4 @@
-"""The columnar fast path (projections/fast_path.py) equals the pure folds, field by field.
+"""The columnar fast path (projections/fast/portfolio.py) equals the pure folds, field by field.
 
 For every invoice: its ``ageing_report`` row (grouped by invoice) and the escalation's figures
 of it; for every customer: ``escalation.evaluate`` and its ``ageing_report`` row (grouped by
@@ -22,15 +22,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.columnar import columns, decode_policy, to_columnar
-from arledger.adapters.demo import generate_demo, record_demo
-from arledger.adapters.ledger import Ledger, Session
+from arledger.adapters.application.ledger import Ledger, Session
+from arledger.adapters.read_models.columnar import columns, decode_policy, to_columnar
+from arledger.adapters.synthetic.demo import generate_demo, record_demo
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import DisputeOutcome, DisputeReason, Event, PromiseMade, RiskRating
 from arledger.domain.money import Money
 from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy
 from arledger.projections import ageing, escalation, portfolio, promises
-from arledger.projections.fast_path import (
+from arledger.projections.fast.portfolio import (
     NO_DATE,
     SELECT,
     STATUSES,

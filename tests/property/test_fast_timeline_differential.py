@@ -1,4 +1,4 @@
-"""The escalation timelines of the fast path (projections/fast_timeline.py) equal the folds'.
+"""The escalation timelines of the fast path (projections/fast/timeline.py) equal the folds'.
 
 For every customer, field by field: the level on ``as_of`` (also the fast path's own), the day
 it was entered and the next threshold crossing of ``escalation.escalation_status``, and the
@@ -20,16 +20,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.columnar import columns, decode_policy, from_columnar, to_columnar
-from arledger.adapters.generate import END_ON_DEFAULT, generate_columnar
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.read_models.columnar import (
+    columns,
+    decode_policy,
+    from_columnar,
+    to_columnar,
+)
+from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_columnar
 from arledger.domain.errors import CustomerNotFoundError
 from arledger.domain.events import EscalationPolicyAdopted, Event, PromiseMade
 from arledger.domain.policy import EscalationPolicy
 from arledger.projections import escalation, portfolio
-from arledger.projections import fast_kernels as kernels
-from arledger.projections.fast_path import NO_DATE, fast_portfolio, on_date
-from arledger.projections.fast_timeline import SELECT, fast_timeline, timeline_values, values_of
+from arledger.projections.fast import kernels
+from arledger.projections.fast.portfolio import NO_DATE, fast_portfolio, on_date
+from arledger.projections.fast.timeline import SELECT, fast_timeline, timeline_values, values_of
 from tests.conftest import FixedClock
 from tests.property.test_escalation_properties import START, WINDOW_DAYS, Step, histories, run
 from tests.property.test_escalation_properties import policies as escalation_policies

@@ -17,7 +17,7 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.ledger import Ledger, Session
+from arledger.adapters.application.ledger import Ledger, Session
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
 from arledger.domain import ids

@@ -15,7 +15,7 @@ from eventsourcing.utils import get_topic
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.serialization import CattrsMapper
+from arledger.adapters.persistence.serialization import CattrsMapper
 from arledger.domain.events import (
     ALL_EVENTS,
     Event,

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arledger.adapters import columnar
-from arledger.adapters.columnar import (
+from arledger.adapters.read_models import columnar
+from arledger.adapters.read_models.columnar import (
     NULL_DATE,
     SCHEMAS,
     IncompleteExportError,

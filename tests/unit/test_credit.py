@@ -14,7 +14,7 @@ from datetime import date
 
 import pytest
 
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
 from arledger.domain.errors import AccountCurrencyError, CurrencyMismatchError, InvalidAmountError
 from arledger.domain.events import DisputeReason, RiskRating
 from arledger.domain.money import Money

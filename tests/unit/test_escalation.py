@@ -20,7 +20,7 @@ from uuid import UUID
 
 import pytest
 
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
 from arledger.domain.errors import CustomerNotFoundError
 from arledger.domain.events import ActionChannel, DisputeOutcome, DisputeReason, RiskRating
 from arledger.domain.money import Money

@@ -1,4 +1,4 @@
-"""The KPI fast path (projections/fast_kpis.py) on its edges: an empty log, what it reads, what
+"""The KPI fast path (projections/fast/kpis.py) on its edges: an empty log, what it reads, what
 it refuses, and its integer expected credit loss against the Decimal one. The differential
 properties in tests/property compare whole reports with the fold's."""
 
@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.adapters.columnar import SCHEMAS, columns, decode_policy, to_columnar
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.read_models.columnar import SCHEMAS, columns, decode_policy, to_columnar
 from arledger.domain.errors import InvalidAmountError, InvalidDateError
 from arledger.domain.money import Money
-from arledger.projections.fast_kpis import (
+from arledger.projections.fast.kpis import (
     SELECT,
     SUM_MINOR_MAX,
     _expected_credit_loss,

@@ -8,8 +8,8 @@ from uuid import UUID
 import attrs
 import pytest
 
-from arledger.adapters.columnar import columns, decode_policy, to_columnar
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.read_models.columnar import columns, decode_policy, to_columnar
 from arledger.domain.errors import InvalidDateError
 from arledger.domain.events import DisputeReason, Event, Instalment
 from arledger.domain.money import Money
@@ -21,7 +21,7 @@ from arledger.domain.policy import (
     TriggerRule,
 )
 from arledger.projections import ageing
-from arledger.projections.fast_path import (
+from arledger.projections.fast.portfolio import (
     GRADES,
     SELECT,
     STATUSES,

@@ -10,15 +10,15 @@ from uuid import UUID
 import pyarrow as pa
 import pytest
 
-from arledger.adapters import generate
-from arledger.adapters.columnar import (
+from arledger.adapters.read_models.columnar import (
     Collector,
     ColumnarLog,
     columns,
     from_columnar,
     to_columnar,
 )
-from arledger.adapters.generate import Profile
+from arledger.adapters.synthetic import generate
+from arledger.adapters.synthetic.generate import Profile
 from arledger.domain import ids
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (

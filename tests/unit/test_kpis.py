@@ -25,7 +25,7 @@ from decimal import Decimal
 
 import pytest
 
-from arledger.adapters.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger
 from arledger.domain.errors import ConfigurationError, InvalidAmountError, InvalidDateError
 from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy

@@ -38,6 +38,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.persistence import bulk
+from arledger.adapters.read_models.columnar import (
+    EPOCH,
+    IDS_SCHEMA,
+    PAGE_ROWS_DEFAULT,
+    SCHEMAS,
+    TIMESTAMP,
+    Collector,
+    ColumnarLog,
+    ParquetSink,
+    from_columnar,
+)
+from arledger.adapters.synthetic.demo import NAME_PLACES, NAME_TRADES, OWNERS
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
     ActionChannel,
@@ -50,21 +64,6 @@ from arledger.domain.events import (
 )
 from arledger.domain.ids import ARLEDGER_NAMESPACE
 from arledger.domain.money import Money
-
-from . import bulk
-from .columnar import (
-    EPOCH,
-    IDS_SCHEMA,
-    PAGE_ROWS_DEFAULT,
-    SCHEMAS,
-    TIMESTAMP,
-    Collector,
-    ColumnarLog,
-    ParquetSink,
-    from_columnar,
-)
-from .demo import NAME_PLACES, NAME_TRADES, OWNERS
-from .ledger import Ledger
 
 Sink = Callable[[str, pa.RecordBatch], None]
 Progress = Callable[[int, int], None]

@@ -48,9 +48,8 @@ import numpy.typing as npt
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import ALL_EVENTS
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
-
-from . import fast_path
-from .fast_path import (
+from arledger.projections.fast import portfolio as fast_path
+from arledger.projections.fast.portfolio import (
     Columns,
     CustomerColumns,
     FastPortfolio,

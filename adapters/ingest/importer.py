@@ -10,8 +10,8 @@ decided in one ``Session``; the session is written only when no row has a proble
 otherwise every problem is reported with its line number, field and reason. Ids come from
 business keys (customer code, invoice number, bank reference), so importing the same file again
 records nothing new. The write goes in batches of whole rows, one transaction each
-(``arledger.adapters.bulk``): a write cut short (a crash, a conflict) leaves whole rows, and
-importing the file again records exactly the rest.
+(``arledger.adapters.persistence.bulk``): a write cut short (a crash, a conflict) leaves whole
+rows, and importing the file again records exactly the rest.
 
 A row must have exactly one cell per header column, and the header must name each column once:
 otherwise no cell can be trusted to be in its column (an unquoted 1,000.00 is two cells).
@@ -49,6 +49,9 @@ from typing import Final
 
 import attrs
 
+from arledger.adapters import csv_output
+from arledger.adapters.application.ledger import Ledger, Session
+from arledger.adapters.persistence import bulk
 from arledger.domain import ids
 from arledger.domain.customer import DEFAULT_TERMS_DAYS
 from arledger.domain.errors import (
@@ -70,9 +73,6 @@ from arledger.domain.errors import (
 from arledger.domain.money import Money, check_currency, parse_amount
 from arledger.domain.payment import plan_oldest_due_first
 from arledger.domain.rules import DATE_MAX, DATE_MIN, TERMS_DAYS_MAX
-
-from . import bulk, csv_output
-from .ledger import Ledger, Session
 
 IMPORT_ROWS_MAX: Final = 100_000
 """Data rows per file. A file is decided whole in memory before it is written: a larger export

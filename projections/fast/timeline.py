@@ -32,11 +32,14 @@ import numpy.typing as npt
 
 from arledger.domain.errors import CustomerNotFoundError
 from arledger.domain.policy import EscalationPolicy
-
-from . import fast_kernels as kernels
-from . import fast_path
-from .escalation import NEXT_THRESHOLD_HORIZON_DAYS, EscalationStatus, candidate_day_counts
-from .fast_path import NO_DATE, Columns, days, on_date
+from arledger.projections.escalation import (
+    NEXT_THRESHOLD_HORIZON_DAYS,
+    EscalationStatus,
+    candidate_day_counts,
+)
+from arledger.projections.fast import kernels
+from arledger.projections.fast import portfolio as fast_path
+from arledger.projections.fast.portfolio import NO_DATE, Columns, days, on_date
 
 Int32s = npt.NDArray[np.int32]
 Int64s = npt.NDArray[np.int64]

@@ -3,9 +3,9 @@
 ``CattrsMapper.to_stored_event`` unstructures an event into a dict field by field and then runs
 ``json.dumps`` over it, about 8 microseconds an event here. ``StateEncoder`` encodes the attrs
 event straight to JSON with msgspec in C (about 0.5 microseconds) and cuts the envelope out of
-the bytes. msgspec makes the decisions of ``adapters/serialization.py`` itself: dates as ISO
-``YYYY-MM-DD``, UUIDs as canonical strings, enums by value, Decimals as strings, tuples as
-lists. Timestamps are ISO 8601 with offset too, though UTC is written ``Z`` rather than
+the bytes. msgspec makes the decisions of ``adapters/persistence/serialization.py`` itself:
+dates as ISO ``YYYY-MM-DD``, UUIDs as canonical strings, enums by value, Decimals as strings,
+tuples as lists. Timestamps are ISO 8601 with offset too, though UTC is written ``Z`` rather than
 ``+00:00``, which ``datetime.fromisoformat`` and msgspec both read. Keys are in msgspec's order,
 not sorted: the stored bytes differ from the mapper's, the events read back do not.
 
@@ -36,9 +36,8 @@ import msgspec
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
+from arledger.adapters.persistence.serialization import CattrsMapper
 from arledger.domain.events import Event
-
-from .serialization import CattrsMapper
 
 Row: TypeAlias = tuple[UUID, int, str, bytes]
 """One event as the store keeps it: originator id, originator version, topic, state."""

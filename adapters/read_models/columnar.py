@@ -47,12 +47,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from arledger.adapters.persistence.serialization import CONVERTER
 from arledger.domain import events as events_module
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import ALL_EVENTS, Event
 from arledger.domain.policy import EscalationPolicy
-
-from .serialization import CONVERTER
 
 try:
     import fcntl

@@ -20,11 +20,10 @@ from typing import Final, TypeVar
 
 import attrs
 
+from arledger.adapters.application.ledger import Ledger, Session
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import Instalment, PaymentTermsKind
 from arledger.domain.money import Money, split_largest_remainder
-
-from .ledger import Ledger, Session
 
 T = TypeVar("T")
 

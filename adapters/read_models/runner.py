@@ -48,6 +48,19 @@ from uuid import UUID
 import attrs
 import msgspec
 
+from arledger.adapters.persistence.store import (
+    connect_postgres,
+    postgres_connect_args,
+    postgres_schema,
+    store_errors,
+)
+from arledger.adapters.read_models.runner_events import (
+    EventDecoder,
+    EventReader,
+    PostgresEventReader,
+    RecorderEventReader,
+    StoredRow,
+)
 from arledger.domain.errors import ConfigurationError, ReadModelMismatchError
 from arledger.domain.events import (
     CollectionActionRecorded,
@@ -62,15 +75,6 @@ from arledger.domain.events import (
 )
 from arledger.projections import portfolio
 from arledger.projections.portfolio import PortfolioState
-
-from .runner_events import (
-    EventDecoder,
-    EventReader,
-    PostgresEventReader,
-    RecorderEventReader,
-    StoredRow,
-)
-from .store import connect_postgres, postgres_connect_args, postgres_schema, store_errors
 
 BATCH_SIZE_DEFAULT: Final = 5000
 """Events in a catch-up's first transaction (and in ``run_batch``'s): large enough to amortise

@@ -31,21 +31,9 @@ from eventsourcing.persistence import (
 from rich.console import Console
 from rich.table import Table
 
-from arledger.domain.errors import (
-    ArledgerError,
-    ConfigurationError,
-    InvalidDateError,
-    RejectsPathError,
-)
-from arledger.domain.events import Event
-from arledger.domain.money import format_minor
-from arledger.domain.rules import require_date
-from arledger.projections import ageing, escalation, kpis, portfolio
-
-from . import columnar, csv_output, generate
-from .bulk import Progress, progress_bar
-from .demo import DEMO_AS_OF, DEMO_SEED_DEFAULT, SEED_MAX, generate_demo, record_demo
-from .importer import (
+from arledger.adapters import csv_output
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.ingest.importer import (
     IMPORT_PROBLEMS_MAX,
     PRESETS,
     ColumnMapping,
@@ -56,8 +44,32 @@ from .importer import (
     load_mapping,
     preset,
 )
-from .ledger import Ledger
-from .store import describe_store, first_line, is_driver_error, store_env
+from arledger.adapters.persistence.bulk import Progress, progress_bar
+from arledger.adapters.persistence.store import (
+    describe_store,
+    first_line,
+    is_driver_error,
+    store_env,
+)
+from arledger.adapters.read_models import columnar
+from arledger.adapters.synthetic import generate
+from arledger.adapters.synthetic.demo import (
+    DEMO_AS_OF,
+    DEMO_SEED_DEFAULT,
+    SEED_MAX,
+    generate_demo,
+    record_demo,
+)
+from arledger.domain.errors import (
+    ArledgerError,
+    ConfigurationError,
+    InvalidDateError,
+    RejectsPathError,
+)
+from arledger.domain.events import Event
+from arledger.domain.money import format_minor
+from arledger.domain.rules import require_date
+from arledger.projections import ageing, escalation, kpis, portfolio
 
 EXIT_REFUSED: Final = 1
 """Bad data or a command the domain refused: nothing was recorded."""

@@ -38,12 +38,11 @@ from arledger.domain.policy import (
     TriggerRule,
 )
 from arledger.domain.rules import require_date
-
-from . import fast_kernels as kernels
-from .ageing import AgeingRow
-from .escalation import RATING_ORDINAL, Evaluation
-from .fast_kernels import Applications, Payments
-from .promises import PromiseStatus
+from arledger.projections.ageing import AgeingRow
+from arledger.projections.escalation import RATING_ORDINAL, Evaluation
+from arledger.projections.fast import kernels
+from arledger.projections.fast.kernels import Applications, Payments
+from arledger.projections.promises import PromiseStatus
 
 EPOCH: Final = date(1970, 1, 1)
 INT64_MAX: Final = int(np.iinfo(np.int64).max)

@@ -22,6 +22,15 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Mapper
 from eventsourcing.utils import Environment
 
+from arledger.adapters.persistence.serialization import CattrsMapper, register_event_topics
+from arledger.adapters.persistence.store import (
+    describe_store,
+    prepare_sqlite_file,
+    store_env,
+    store_errors,
+    table_creation_serialised,
+)
+from arledger.adapters.read_models.runner import ProjectionRunner, StaleRunnerError
 from arledger.domain import collection_case as case_module
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
@@ -76,16 +85,6 @@ from arledger.projections.portfolio import Confirmation, PortfolioState
 from arledger.projections.portfolio import ageing_report as portfolio_ageing_report
 from arledger.projections.portfolio import fold_all as fold_portfolio
 
-from .read_models import ProjectionRunner, StaleRunnerError
-from .serialization import CattrsMapper, register_event_topics
-from .store import (
-    describe_store,
-    prepare_sqlite_file,
-    store_env,
-    store_errors,
-    table_creation_serialised,
-)
-
 T = TypeVar("T")
 
 RETRIES_MAX: Final = 5
@@ -119,7 +118,7 @@ class Session:
         self.pending: list[Event] = []
         self.unit_ends: list[int] = []
         """Lengths of ``pending`` where a unit ended (``end_unit``): the only places a bulk write
-        may cut ``pending`` into transactions (see ``arledger.adapters.bulk``)."""
+        may cut ``pending`` into transactions (see ``arledger.adapters.persistence.bulk``)."""
 
     # Loading ----------------------------------------------------------------------------------
 
@@ -894,7 +893,8 @@ def _one_transaction(name: str) -> Callable[..., list[Event]]:
 
 
 class Ledger(Application[UUID]):
-    """The receivables ledger. Store chosen by environment (see ``arledger.adapters.store``).
+    """The receivables ledger. Store chosen by environment (see
+    ``arledger.adapters.persistence.store``).
 
     ``env`` entries given to the constructor win over ``os.environ``.
     """

@@ -37,9 +37,8 @@ from arledger.domain.policy import (
     EscalationPolicy,
 )
 from arledger.domain.rules import require_period
-
-from .fast_path import MOVEMENTS, microseconds
-from .kpis import (
+from arledger.projections.fast.portfolio import MOVEMENTS, microseconds
+from arledger.projections.kpis import (
     BPS_PER_UNIT,
     DAYS_PER_MONTH_CEI,
     KpiGrouping,
@@ -53,7 +52,7 @@ from .kpis import (
     period_days,
     ratio_of,
 )
-from .promises import PromiseRates
+from arledger.projections.promises import PromiseRates
 
 Columns = Mapping[str, Mapping[str, Any]]
 """Per class name, per column name: a NumPy array (or, for ``<name>.dictionary``, a tuple)."""

@@ -1,0 +1,1 @@
+"""arledger.adapters.cli."""
