@@ -36,7 +36,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from fractions import Fraction
+from math import lcm
 from typing import Final, TypeVar
 from uuid import UUID
 
@@ -840,21 +840,32 @@ def worklist(state: PortfolioState, as_of: date, *, owner: str | None = None) ->
                 next_action=next_action,
             )
         )
-    items.sort(key=lambda item: item.customer_code)
-    items.sort(key=lambda item: _priority(item, policy), reverse=True)
-    return items
+    return sort_worklist(items, policy)
 
 
-def _priority(item: WorklistItem, policy: EscalationPolicy) -> tuple[Fraction, ...]:
-    values = {
-        WorklistKey.LEVEL: Fraction(item.level),
-        WorklistKey.OVERDUE_AMOUNT: Fraction(
-            item.overdue_minor, max(1, policy.large_above_minor(item.currency))
-        ),
-        WorklistKey.DAYS_PAST_DUE: Fraction(item.days_past_due_max),
-        WorklistKey.BROKEN_PROMISES: Fraction(item.broken_promises),
+def sort_worklist(items: list[WorklistItem], policy: EscalationPolicy) -> list[WorklistItem]:
+    """The worklist order: ``policy.worklist_priority``'s keys descending, then the customer
+    code. Overdue amounts compare as shares of each currency's "large" threshold, exactly:
+    every share is scaled to one common denominator (the thresholds' least common multiple),
+    so the keys are integers and no fraction is built per item."""
+    denominators = {
+        item.currency: max(1, policy.large_above_minor(item.currency)) for item in items
     }
-    return tuple(values[key] for key in policy.worklist_priority)
+    common = lcm(*denominators.values()) if denominators else 1
+    scale = {currency: common // denominator for currency, denominator in denominators.items()}
+
+    def priority(item: WorklistItem) -> tuple[int, ...]:
+        values = {
+            WorklistKey.LEVEL: item.level,
+            WorklistKey.OVERDUE_AMOUNT: item.overdue_minor * scale[item.currency],
+            WorklistKey.DAYS_PAST_DUE: item.days_past_due_max,
+            WorklistKey.BROKEN_PROMISES: item.broken_promises,
+        }
+        return tuple(values[key] for key in policy.worklist_priority)
+
+    items = sorted(items, key=lambda item: item.customer_code)
+    items.sort(key=priority, reverse=True)
+    return items
 
 
 # Explanation ----------------------------------------------------------------------------------

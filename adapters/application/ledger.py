@@ -13,6 +13,7 @@ pending events together. Imports and the demo use one session for many commands.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Final, TypeVar, cast
@@ -30,6 +31,7 @@ from arledger.adapters.persistence.store import (
     store_errors,
     table_creation_serialised,
 )
+from arledger.adapters.read_models.engine import QueryEngine
 from arledger.adapters.read_models.runner import ProjectionRunner, StaleRunnerError
 from arledger.domain import collection_case as case_module
 from arledger.domain import credit_note as credit_note_module
@@ -910,30 +912,32 @@ class Ledger(Application[UUID]):
         retries_max: int = RETRIES_MAX,
         read_models: str | None = None,
     ) -> None:
-        """``read_models``: ``"stored"`` serves queries from the read models stored beside the
-        log (caught up before each query), ``"replay"`` folds the log on each query. Default:
-        ``ARLEDGER_READ_MODELS``, else stored for SQLite and PostgreSQL, replay in memory."""
+        """``read_models``: ``"stored"`` serves portfolio queries (ageing, worklist, KPIs) from
+        the query engine's live columnar log and one customer's queries from the stored read
+        models (caught up before each query); ``"replay"`` folds the log on each query (the
+        reference path). Default: ``ARLEDGER_READ_MODELS``, else stored for SQLite and
+        PostgreSQL, replay in memory (where "stored" keeps the columnar log in memory only).
+        """
         self.clock: Clock = clock or system_clock
         self.retries_max = retries_max
         merged = dict(os.environ)
         if env:
             merged.update(env)
         self.store_settings = store_env(merged)
-        in_memory = self.store_settings["PERSISTENCE_MODULE"].endswith("popo")
+        self.in_memory = self.store_settings["PERSISTENCE_MODULE"].endswith("popo")
         self.read_models = (
             read_models
             or merged.get("ARLEDGER_READ_MODELS")
-            or ("replay" if in_memory else "stored")
+            or ("replay" if self.in_memory else "stored")
         )
-        if self.read_models not in ("stored", "replay") or (
-            in_memory and self.read_models == "stored"
-        ):
+        if self.read_models not in ("stored", "replay"):
             raise ConfigurationError(
-                f"read_models={self.read_models!r}; expected 'stored' (SQLite, PostgreSQL) or "
-                "'replay'",
+                f"read_models={self.read_models!r}; expected 'stored' or 'replay'",
                 read_models=self.read_models,
             )
         self._runner: ProjectionRunner | None = None
+        self._engine: QueryEngine | None = None
+        self._engine_lock = threading.Lock()
         register_event_topics()
         # A store that cannot be opened raises StoreUnavailableError (what, where, what to
         # check), not the driver's error.
@@ -962,10 +966,21 @@ class Ledger(Application[UUID]):
             self._runner = ProjectionRunner(self)
         return self._runner
 
+    def query_engine(self) -> QueryEngine:
+        """The engine answering portfolio queries from the live columnar log (one per Ledger,
+        shared by its threads)."""
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = QueryEngine.for_ledger(self)
+            return self._engine
+
     def close(self) -> None:
         if self._runner is not None:
             self._runner.close()
             self._runner = None
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
         super().close()
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -1110,7 +1125,16 @@ class Ledger(Application[UUID]):
         Buckets and basis are those of the escalation policy version in force on ``as_of``
         (as known at ``known_at``), like every other query; ``edges_days`` replaces its
         bucket edges for a one-off view, and an explicit ``policy`` replaces it whole.
+        Served by the query engine (``read_models="stored"``), or replayed.
         """
+        if self.read_models != "replay":
+            return self.query_engine().ageing(
+                as_of,
+                grouping=grouping,
+                policy=policy,
+                edges_days=None if edges_days is None else tuple(edges_days),
+                known_at=known_at,
+            )
         state = self.portfolio(known_at=known_at)
         if policy is not None:
             if edges_days is not None:
@@ -1129,7 +1153,7 @@ class Ledger(Application[UUID]):
         events recorded by then) always replays, since stored models hold the latest facts.
         ``customer_ids`` limits the stored read to those customers' partitions.
         """
-        if self.read_models == "replay" or known_at is not None:
+        if self.read_models == "replay" or known_at is not None or self.in_memory:
             return fold_portfolio(self.iter_events(), known_at=known_at)
         runner = self.projection_runner()
         while True:
@@ -1157,6 +1181,8 @@ class Ledger(Application[UUID]):
 
         if owner is not None:
             require_person("owner", owner)
+        if self.read_models != "replay":
+            return self.query_engine().worklist(as_of, owner=owner, known_at=known_at)
         return escalation.worklist(self.portfolio(known_at=known_at), as_of, owner=owner)
 
     def explain(self, customer_code: str, as_of: date, *, known_at: datetime | None = None) -> str:
@@ -1191,6 +1217,8 @@ class Ledger(Application[UUID]):
         """Collection KPIs for the period ``start_on``..``end_on`` (inclusive)."""
         from arledger.projections import kpis
 
+        if self.read_models != "replay":
+            return self.query_engine().kpis(start_on, end_on, grouping=grouping, known_at=known_at)
         return kpis.kpi_report(
             self.portfolio(known_at=known_at), start_on, end_on, grouping=grouping
         )

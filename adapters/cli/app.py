@@ -1193,9 +1193,14 @@ def projections_status() -> None:
     with _reported_errors():
         ledger = _ledger()
         status = ledger.projection_runner().status()
+        engine = ledger.query_engine().status()
     _stdout().print(
         f"{ledger.store_description}: read models at event {status.position} of "
         f"{status.head}; lag {status.lag} event(s)"
+    )
+    _stdout().print(
+        f"Columnar log: {engine['persisted']:,} event(s) in stored segments "
+        f"(this process caught up to {engine['events']:,})"
     )
 
 
@@ -1208,6 +1213,8 @@ def projections_catch_up() -> None:
         with progress_bar(_stderr(), "Catching up") as progress:
             count = runner.catch_up(progress)
         status = runner.status()
+        engine = ledger.query_engine()
+        engine.persist()
     _stdout().print(f"Folded {count} event(s); read models at event {status.position}.")
 
 
@@ -1219,4 +1226,6 @@ def projections_rebuild() -> None:
         runner = ledger.projection_runner()
         with progress_bar(_stderr(), "Rebuilding") as progress:
             count = runner.rebuild(progress)
+        ledger.query_engine().rebuild()
+        ledger.query_engine().persist()
     _stdout().print(f"Rebuilt the read models from {count} event(s).")

@@ -161,18 +161,25 @@ def query_ready(name: str, table: pa.Table) -> pa.Table:
 
 
 class IdIndex:
-    """UUIDs to dense int32 indexes, in order of first appearance."""
+    """UUIDs to dense int32 indexes, in order of first appearance (keyed by the UUID's 16 bytes:
+    a loaded log's index is rebuilt from the ids table without making a UUID per id)."""
 
     def __init__(self) -> None:
-        self.index: dict[UUID, int] = {}
+        self.index: dict[bytes, int] = {}
         self.pending: list[bytes] = []
 
     def __call__(self, value: UUID) -> int:
-        found = self.index.get(value)
+        key = value.bytes
+        found = self.index.get(key)
         if found is None:
-            found = self.index[value] = len(self.index)
-            self.pending.append(value.bytes)
+            found = self.index[key] = len(self.index)
+            self.pending.append(key)
         return found
+
+    def restore(self, ids: list[bytes]) -> None:
+        """Continue after a log whose ids table holds ``ids`` (nothing pending)."""
+        self.index = dict(zip(ids, range(len(ids)), strict=True))
+        self.pending = []
 
     def take_pending(self) -> pa.RecordBatch | None:
         if not self.pending:

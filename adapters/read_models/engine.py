@@ -1,0 +1,465 @@
+"""The query engine: the Ledger's portfolio queries answered from a live columnar read model.
+
+``LiveLog`` keeps the event log in the columnar layout (``columnar``: one Arrow table per event
+class) in memory and up to date: each refresh reads the events recorded since its position
+(one query per page, decoded by ``EventDecoder``), appends them through one long-lived
+``ColumnarWriter`` (so ids keep their numbers), and, once enough have gathered, appends them to
+the persisted segments (``segments``) with the position they reach, exactly once. A new process
+loads the segments and reads only what came after them.
+
+``QueryEngine`` answers ageing (every grouping), the worklist and KPIs with the fast path
+(``fast_portfolio``, ``fast_timeline``, ``kpi_report_fast``, ``reports``) over the log's NumPy
+columns, which are converted once per class after each change and cached; ``known_at`` cuts
+the columns by recording time (no replay). Results equal the folds', field by field and in the
+same order (tests/property/test_engine_differential.py).
+
+Threads: one lock per engine serialises refreshes and the caches; the fast path's work runs
+outside it on arrays that are never changed in place (a refresh makes new ones).
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+import threading
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Final
+from uuid import UUID
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from arledger.adapters.read_models.columnar import (
+    IDS_SCHEMA,
+    SCHEMAS,
+    ColumnarLog,
+    ColumnarWriter,
+    columns,
+    decode_policy,
+    query_ready,
+)
+from arledger.adapters.read_models.runner_events import (
+    EventDecoder,
+    EventReader,
+    PostgresEventReader,
+    RecorderEventReader,
+    StoredRow,
+)
+from arledger.adapters.read_models.segments import Segment, SegmentStore
+from arledger.domain.policy import AgeingPolicy, EscalationPolicy
+from arledger.domain.policy_book import PolicyVersion, policy_in_force
+from arledger.domain.rules import require_date
+from arledger.projections import kpis as kpis_module
+from arledger.projections.ageing import AgeingGrouping, AgeingReport
+from arledger.projections.escalation import WorklistItem
+from arledger.projections.fast import kpis as fast_kpis
+from arledger.projections.fast import portfolio as fast_path
+from arledger.projections.fast import reports
+from arledger.projections.fast import timeline as fast_timeline
+from arledger.projections.fast.portfolio import FastPortfolio
+
+READ_ROWS: Final = 20_000
+"""Stored events read per query while catching up."""
+PERSIST_EVENTS_MIN: Final = 10_000
+"""New events gathered before they are appended to the persisted segments (fewer stay in
+memory only: a process that starts meanwhile reads them from the store, a few ms)."""
+SEGMENTS_MAX: Final = 16
+"""More segments than this are compacted into one (loading many small ones costs more)."""
+RESULTS_CACHED: Final = 8
+"""Fast-path results kept per log version (several as-of dates in use at once)."""
+
+
+def _union(*selects: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    merged: dict[str, list[str]] = {}
+    for select in selects:
+        for name, names in select.items():
+            known = merged.setdefault(name, [])
+            known.extend(column for column in names if column not in known)
+    return {name: tuple(names) for name, names in merged.items()}
+
+
+SELECT: Final = _union(
+    fast_path.SELECT, fast_timeline.SELECT, fast_kpis.SELECT, reports.REPORT_SELECT
+)
+"""Every column the engine's queries read (invoice numbers apart: only the invoice grouping)."""
+
+
+class SQLiteEventReader:
+    """The ledger's SQLite events table, one query a page, on a connection of its own."""
+
+    def __init__(self, path: str, table: str) -> None:
+        self.connection = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self.statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+            "WHERE rowid >= ? ORDER BY rowid LIMIT ?"
+        )
+
+    def read(self, start: int, limit: int) -> list[StoredRow]:
+        rows: list[StoredRow] = self.connection.execute(self.statement, (start, limit)).fetchall()
+        return rows
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class LiveLog:
+    """The columnar log of one store, in memory, kept up to date and persisted in segments."""
+
+    def __init__(
+        self, reader: EventReader, decoder: EventDecoder, segments: SegmentStore | None
+    ) -> None:
+        self.reader = reader
+        self.decoder = decoder
+        self.segments = segments
+        self.position = 0
+        """Notification id of the last event in the log."""
+        self.events = 0
+        """Events in the log (the last ``seq``)."""
+        self.persisted = 0
+        """Events known to be in the stored segments."""
+        self.version = 0
+        """Changes with every refresh that brings events."""
+        self._loaded = False
+        self._writer: ColumnarWriter | None = None
+        self._raw: dict[str, pa.Table] = {}
+        self._pending: dict[str, list[pa.RecordBatch]] = {}
+        self._ready: dict[str, pa.Table] = {}
+        self._columns: dict[str, dict[str, Any]] = {}
+        self._ids: list[UUID | None] = []
+
+    # Catching up ------------------------------------------------------------------------------
+
+    def refresh(self) -> int:
+        """Read and append every event recorded since the position; the count appended."""
+        if not self._loaded:
+            self._load()
+        added = 0
+        while True:
+            rows = self.reader.read(self.position + 1, READ_ROWS)
+            if not rows:
+                break
+            writer = self._writer_ready()
+            for event in self.decoder.decode(rows):
+                writer.write(event)
+            self.position = int(rows[-1][0])
+            added += len(rows)
+        if added:
+            assert self._writer is not None
+            self._writer.close()  # flushes partial pages; the writer stays usable
+            self.events = self._writer.seq
+            self._merge()
+            self.version += 1
+            self.persist(force=self.persisted == 0)
+        return added
+
+    def _load(self) -> None:
+        self._loaded = True
+        if self.segments is None:
+            return
+        for segment in self.segments.load():
+            for name, table in segment.tables.items():
+                self._pending.setdefault(name, []).extend(table.to_batches())
+            self.events = self.persisted = segment.last_event
+            self.position = segment.position
+        self._merge()
+        self.version += 1
+
+    def _sink(self, name: str, batch: pa.RecordBatch) -> None:
+        self._pending.setdefault(name, []).append(batch)
+
+    def _writer_ready(self) -> ColumnarWriter:
+        if self._writer is None:
+            writer = ColumnarWriter(self._sink)
+            writer.seq = self.events
+            ids = self._raw.get("ids")
+            writer.ids.restore([] if ids is None else ids.column("id").to_pylist())
+            self._writer = writer
+        return self._writer
+
+    def _merge(self) -> None:
+        for name, batches in self._pending.items():
+            if not batches:
+                continue
+            schema = IDS_SCHEMA if name == "ids" else SCHEMAS[name]
+            parts = [pa.Table.from_batches(batches, schema=schema)]
+            if name in self._raw:
+                parts.insert(0, self._raw[name])
+            self._raw[name] = pa.concat_tables(parts).combine_chunks()
+            self._ready.pop(name, None)
+            self._columns.pop(name, None)
+        self._pending = {}
+        if "ids" in self._raw:
+            self._ids.extend([None] * (self._raw["ids"].num_rows - len(self._ids)))
+
+    # Persisting -------------------------------------------------------------------------------
+
+    def persist(self, *, force: bool = False) -> bool:
+        """Append the events not yet in the stored segments (when enough have gathered, or
+        ``force``); compact when there are many segments. False when nothing was written."""
+        if self.segments is None or self.events == self.persisted:
+            return False
+        if not force and self.events - self.persisted < PERSIST_EVENTS_MIN:
+            return False
+        end, ids_count = self.segments.chain_end()
+        if end >= self.events:
+            self.persisted = min(end, self.events)
+            return False
+        whole = self.segments.count() >= SEGMENTS_MAX
+        after, ids_after = (0, 0) if whole else (end, ids_count)
+        written = self.segments.write(self._segment(after, ids_after), replace_all=whole)
+        if written:
+            self.persisted = self.events
+        return written
+
+    def _segment(self, after: int, ids_after: int) -> Segment:
+        tables: dict[str, pa.Table] = {}
+        for name, table in self._raw.items():
+            if name == "ids":
+                continue
+            part = table.filter(pc.greater(table["seq"], after)) if after else table
+            if part.num_rows:
+                tables[name] = part
+        ids = self._raw.get("ids", IDS_SCHEMA.empty_table())
+        tables["ids"] = ids.slice(ids_after)
+        return Segment(
+            first_event=after + 1,
+            last_event=self.events,
+            position=self.position,
+            ids_count=ids.num_rows,
+            tables=tables,
+        )
+
+    # Reading ----------------------------------------------------------------------------------
+
+    def table(self, name: str) -> pa.Table:
+        """One class's rows, query-ready (``columnar.query_ready``)."""
+        ready = self._ready.get(name)
+        if ready is None:
+            raw = self._raw.get(name)
+            ready = SCHEMAS[name].empty_table() if raw is None else raw
+            ready = self._ready[name] = query_ready(name, ready)
+        return ready
+
+    def columns(self, select: Mapping[str, tuple[str, ...]] = SELECT) -> dict[str, dict[str, Any]]:
+        """NumPy columns of ``select`` (cached per class until the class changes)."""
+        result: dict[str, dict[str, Any]] = {}
+        for name, names in select.items():
+            cached = self._columns.get(name)
+            if cached is None or any(column not in cached for column in names):
+                log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables={name: self.table(name)})
+                converted = columns(log, {name: names})[name]
+                cached = self._columns[name] = {**(cached or {}), **converted}
+            result[name] = cached
+        return result
+
+    def id_of(self, index: int) -> UUID:
+        found = self._ids[index]
+        if found is None:
+            found = self._ids[index] = UUID(bytes=self._raw["ids"]["id"][index].as_py())
+        return found
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(table.nbytes) for table in self._raw.values())
+
+    def close(self) -> None:
+        for part in (self.reader, self.segments):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
+
+
+class QueryEngine:
+    """Portfolio queries of one store, from its live columnar log (see the module's doc)."""
+
+    def __init__(self, log: LiveLog) -> None:
+        self.log = log
+        self._lock = threading.RLock()
+        self._results: dict[tuple[Any, ...], FastPortfolio] = {}
+        self._results_version = -1
+        self._decode = functools.lru_cache(maxsize=64)(decode_policy)
+
+    @classmethod
+    def for_ledger(cls, ledger: Any) -> QueryEngine:
+        """The engine of a Ledger's store: SQLite and PostgreSQL read their events table
+        directly and persist segments beside it; other stores read through the recorder and
+        keep the log in memory only."""
+        settings = ledger.store_settings
+        module = settings.get("PERSISTENCE_MODULE", "")
+        recorder = ledger.recorder
+        reader: EventReader
+        segments = None
+        if module.endswith("sqlite"):
+            reader = SQLiteEventReader(settings["SQLITE_DBNAME"], recorder.events_table_name)
+            segments = SegmentStore(settings, cipher=ledger.mapper.cipher)
+        elif module.endswith("postgres"):
+            from arledger.adapters.persistence.store import (
+                connect_postgres,
+                postgres_connect_args,
+            )
+
+            reader = PostgresEventReader(
+                connect_postgres(postgres_connect_args(settings)),
+                recorder.datastore.schema,
+                recorder.events_table_name,
+            )
+            segments = SegmentStore(settings, cipher=ledger.mapper.cipher)
+        else:
+            reader = RecorderEventReader(recorder)
+        return cls(LiveLog(reader, EventDecoder(ledger.mapper), segments))
+
+    def refresh(self) -> int:
+        """Catch up with the store; the count of new events."""
+        with self._lock:
+            return self.log.refresh()
+
+    def persist(self) -> bool:
+        """Write every event still held in memory only to the stored segments."""
+        with self._lock:
+            self.log.refresh()
+            return self.log.persist(force=True)
+
+    def rebuild(self) -> int:
+        """Forget the columnar log and the stored segments, and build them again."""
+        with self._lock:
+            if self.log.segments is not None:
+                self.log.segments.reset()
+            self.log = LiveLog(self.log.reader, self.log.decoder, self.log.segments)
+            self._results = {}
+            return self.log.refresh()
+
+    def close(self) -> None:
+        self.log.close()
+
+    # Queries ----------------------------------------------------------------------------------
+
+    def _snapshot(self) -> tuple[dict[str, dict[str, Any]], int]:
+        with self._lock:
+            self.log.refresh()
+            return self.log.columns(), self.log.version
+
+    def policy_on(self, on: date, known_at: datetime | None = None) -> EscalationPolicy:
+        """The escalation policy in force on ``on`` (as known at ``known_at``)."""
+        cols, _ = self._snapshot()
+        return self._policy_on(cols, on, known_at)
+
+    def _policy_on(
+        self, cols: Mapping[str, Mapping[str, Any]], on: date, known_at: datetime | None
+    ) -> EscalationPolicy:
+        adopted = fast_path.known_tables(cols, known_at)["EscalationPolicyAdopted"]
+        texts = adopted.get("policy.dictionary", ())
+        versions = [
+            PolicyVersion(policy=self._decode(texts[code]), effective_on=fast_path.on_date(day))
+            for code, day in zip(
+                adopted.get("policy", ()), adopted.get("effective_on", ()), strict=True
+            )
+        ]
+        return policy_in_force(versions, on)
+
+    def _portfolio(
+        self,
+        cols: Mapping[str, Mapping[str, Any]],
+        version: int,
+        as_of: date,
+        known_at: datetime | None,
+        ageing_policy: AgeingPolicy | None = None,
+        invoice_buckets: bool = False,
+    ) -> FastPortfolio:
+        key = (as_of, known_at, ageing_policy, invoice_buckets)
+        with self._lock:
+            if self._results_version != version:
+                self._results, self._results_version = {}, version
+            found = self._results.get(key)
+        if found is not None:
+            return found
+        result = fast_path.fast_portfolio(
+            cols,
+            as_of,
+            decode_policy=self._decode,
+            known_at=known_at,
+            ageing_policy=ageing_policy,
+            invoice_buckets=invoice_buckets,
+        )
+        with self._lock:
+            if self._results_version == version:
+                if len(self._results) >= RESULTS_CACHED:
+                    self._results.pop(next(iter(self._results)))
+                self._results[key] = result
+        return result
+
+    def ageing(
+        self,
+        as_of: date,
+        *,
+        grouping: AgeingGrouping = AgeingGrouping.PORTFOLIO,
+        policy: AgeingPolicy | None = None,
+        edges_days: tuple[int, ...] | None = None,
+        known_at: datetime | None = None,
+    ) -> AgeingReport:
+        """As ``Ledger.ageing``: the policy in force on ``as_of`` unless one is given."""
+        require_date("as_of", as_of)
+        cols, version = self._snapshot()
+        if policy is None:
+            policy = self._policy_on(cols, as_of, known_at).ageing
+        if edges_days is not None:
+            policy = AgeingPolicy(edges_days=edges_days, basis=policy.basis)
+        result = self._portfolio(cols, version, as_of, known_at, policy, invoice_buckets=True)
+        numbers = None
+        if grouping is AgeingGrouping.INVOICE:
+            numbers = self._invoice_numbers(known_at)
+        return reports.ageing_report(cols, result, grouping=grouping, invoice_numbers=numbers)
+
+    def _invoice_numbers(self, known_at: datetime | None) -> list[str]:
+        with self._lock:
+            table = self.log.table("InvoiceIssued")
+        if known_at is not None:
+            limit = pa.scalar(known_at, type=table.schema.field("timestamp").type)
+            table = table.filter(pc.less_equal(table["timestamp"], limit))
+        numbers: list[str] = table.column("invoice_number").to_pylist()
+        return numbers
+
+    def worklist(
+        self, as_of: date, *, owner: str | None = None, known_at: datetime | None = None
+    ) -> list[WorklistItem]:
+        """As ``escalation.worklist``."""
+        require_date("as_of", as_of)
+        cols, version = self._snapshot()
+        result = self._portfolio(cols, version, as_of, known_at)
+        rows = reports.worklist_rows(cols, result, owner=owner)
+        timeline = fast_timeline.fast_timeline(
+            cols,
+            as_of,
+            decode_policy=self._decode,
+            known_at=known_at,
+            customers=rows.astype(np.int32),
+            next_threshold=False,
+        )
+        with self._lock:
+            id_of = self.log.id_of
+            return reports.worklist(cols, result, timeline, id_of=id_of)
+
+    def kpis(
+        self,
+        start_on: date,
+        end_on: date,
+        *,
+        grouping: kpis_module.KpiGrouping | str = kpis_module.KpiGrouping.PORTFOLIO,
+        known_at: datetime | None = None,
+    ) -> kpis_module.KpiReport:
+        """As ``kpis.kpi_report``."""
+        cols, _ = self._snapshot()
+        return fast_kpis.kpi_report_fast(
+            cols, start_on, end_on, decode_policy=self._decode, grouping=grouping, known_at=known_at
+        )
+
+    def status(self) -> dict[str, int]:
+        """Position, events, events persisted and bytes held (for ``arledger projections``)."""
+        with self._lock:
+            return {
+                "position": self.log.position,
+                "events": self.log.events,
+                "persisted": self.log.persisted,
+                "bytes": self.log.nbytes,
+            }
