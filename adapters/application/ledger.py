@@ -1170,7 +1170,7 @@ class Ledger(Application[UUID]):
         from arledger.projections import escalation
 
         customer_id = self.customer(customer_code).id
-        state = self.portfolio(known_at=known_at, customer_ids=[customer_id])
+        state = self._customer_portfolio(customer_id, known_at)
         return escalation.escalation_status(state, customer_id, as_of)
 
     def worklist(
@@ -1190,8 +1190,16 @@ class Ledger(Application[UUID]):
         from arledger.projections import escalation
 
         customer_id = self.customer(customer_code).id
-        state = self.portfolio(known_at=known_at, customer_ids=[customer_id])
+        state = self._customer_portfolio(customer_id, known_at)
         return escalation.explain(state, customer_id, as_of)
+
+    def _customer_portfolio(self, customer_id: UUID, known_at: datetime | None) -> PortfolioState:
+        """One customer's facts: from its stored partition; as known at ``known_at``, from the
+        query engine's columnar log (that customer's events only), not a replay of the log."""
+        if known_at is not None and self.read_models != "replay":
+            events = self.query_engine().customer_events(customer_id, known_at)
+            return fold_portfolio(events, known_at=known_at)
+        return self.portfolio(known_at=known_at, customer_ids=[customer_id])
 
     def check_credit(self, customer_code: str, order_amount: Money, as_of: date) -> Any:
         """Approve or block an order, with every reason."""

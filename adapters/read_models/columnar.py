@@ -368,16 +368,19 @@ def to_columnar(events: Iterable[Event], *, page_rows: int = PAGE_ROWS_DEFAULT) 
     return collector.log()
 
 
-def from_columnar(log: ColumnarLog) -> Iterator[Event]:
-    """The events back, in log order (``seq``)."""
-    id_values = [UUID(bytes=raw) for raw in log.ids.column("id").to_pylist()]
+def from_columnar(
+    log: ColumnarLog, *, id_of: Callable[[int], UUID] | None = None
+) -> Iterator[Event]:
+    """The events back, in log order (``seq``). ``id_of`` turns an id index into its UUID
+    (default: a UUID made for every id of ``log.ids`` first; a caller decoding a few events of
+    a large log passes a cached lookup instead)."""
+    if id_of is None:
+        id_of = [UUID(bytes=raw) for raw in log.ids.column("id").to_pylist()].__getitem__
     streams = []
     for name, table in log.tables.items():
         cls = EVENT_CLASSES[name]
         hints = _hints(cls)
-        decoders = {
-            f.name: _decoder(hints[f.name], id_values.__getitem__) for f in attrs.fields(cls)
-        }
+        decoders = {f.name: _decoder(hints[f.name], id_of) for f in attrs.fields(cls)}
         streams.append(_rows_of(cls, table, decoders))
     for _seq, event in heapq.merge(*streams, key=lambda pair: pair[0]):
         yield event

@@ -38,6 +38,7 @@ from arledger.adapters.read_models.columnar import (
     ColumnarWriter,
     columns,
     decode_policy,
+    from_columnar,
     query_ready,
 )
 from arledger.adapters.read_models.runner_events import (
@@ -48,6 +49,7 @@ from arledger.adapters.read_models.runner_events import (
     StoredRow,
 )
 from arledger.adapters.read_models.segments import Segment, SegmentStore
+from arledger.domain.events import Event
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.policy_book import PolicyVersion, policy_in_force
 from arledger.domain.rules import require_date
@@ -67,6 +69,9 @@ PERSIST_EVENTS_MIN: Final = 10_000
 memory only: a process that starts meanwhile reads them from the store, a few ms)."""
 SEGMENTS_MAX: Final = 16
 """More segments than this are compacted into one (loading many small ones costs more)."""
+CUSTOMER_COLUMNS: Final = ("customer_id", "payer_customer_id")
+"""Columns naming the customer an aggregate belongs to (an invoice, payment, promise, case or
+credit note: each aggregate's events name it in at least one of its events)."""
 RESULTS_CACHED: Final = 8
 """Fast-path results kept per log version (several as-of dates in use at once)."""
 
@@ -254,11 +259,19 @@ class LiveLog:
             result[name] = cached
         return result
 
+    def index_of(self, value: UUID) -> int | None:
+        """The id index of ``value`` in the log; None if no event names it."""
+        return self._writer_ready().ids.index.get(value.bytes)
+
     def id_of(self, index: int) -> UUID:
         found = self._ids[index]
         if found is None:
             found = self._ids[index] = UUID(bytes=self._raw["ids"]["id"][index].as_py())
         return found
+
+    def names(self) -> list[str]:
+        """The event classes present in the log."""
+        return [name for name in self._raw if name != "ids"]
 
     @property
     def nbytes(self) -> int:
@@ -439,6 +452,40 @@ class QueryEngine:
         with self._lock:
             id_of = self.log.id_of
             return reports.worklist(cols, result, timeline, id_of=id_of)
+
+    def customer_events(self, customer_id: UUID, known_at: datetime | None) -> list[Event]:
+        """Every event of one customer's aggregates (its account, invoices, payments, promises,
+        cases, credit notes) and of the escalation policies, recorded by ``known_at``, in log
+        order: a fold of them answers that customer's as-known-at queries as a replay of the
+        whole log would, from the columnar log (no JSON decoding, no other customer)."""
+        with self._lock:
+            self.log.refresh()
+            index = self.log.index_of(customer_id)
+            if index is None:
+                return []
+            tables = {name: self.log.table(name) for name in self.log.names()}
+            id_of = self.log.id_of
+        owned = {index}
+        for table in tables.values():
+            for column in CUSTOMER_COLUMNS:
+                if column in table.column_names:
+                    mine = table.filter(pc.equal(table[column], index))
+                    owned.update(mine.column("originator_id").to_pylist())
+        if "EscalationPolicyAdopted" in tables:
+            owned.update(tables["EscalationPolicyAdopted"].column("originator_id").to_pylist())
+        wanted = pa.array(sorted(owned), pa.int32())
+        picked: dict[str, pa.Table] = {}
+        for name, table in tables.items():
+            rows = pc.is_in(table["originator_id"], value_set=wanted)
+            if known_at is not None:
+                limit = pa.scalar(known_at, type=table.schema.field("timestamp").type)
+                rows = pc.and_(rows, pc.less_equal(table["timestamp"], limit))
+            part = table.filter(rows)
+            if part.num_rows:
+                picked[name] = part
+        log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables=picked)
+        with self._lock:
+            return list(from_columnar(log, id_of=id_of))
 
     def kpis(
         self,

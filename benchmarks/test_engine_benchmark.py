@@ -1,0 +1,193 @@
+"""The Ledger's portfolio queries through the query engine against the replayed folds, on a
+generated ledger in a SQLite store (issue 11's targets).
+
+Medium profile (CI): 100,000 invoices. ``Ledger.worklist``, ``Ledger.ageing`` (portfolio and
+by customer) and quarter ``Ledger.kpis`` are timed through the engine (warm: the columnar log
+loaded; the engine's result cache cleared before each round, so every round recomputes) and
+once through ``read_models="replay"`` on the same Ledger in the same run; the ratios go into
+``benchmark.extra_info`` and are printed. A query after 10,000 new events (the refresh that
+reads and appends them included) is timed against the same query without them.
+
+Asserted: the answers (engine == replay, field by field), and each ratio no lower than a tenth
+of its target (the worklist's target is 1,000x: far outside noise, never an absolute time).
+
+Large profile (``pytest benchmarks -m large -s``): 1,000,000 invoices, the engine only (the
+replay would take hours); figures are written to ``benchmarks/results/engine-<date>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.read_models.engine import QueryEngine
+from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_to_store
+from arledger.projections.ageing import AgeingGrouping
+from arledger.projections.kpis import KpiGrouping
+
+SEED: Final = 20_261_206
+MEDIUM_INVOICES: Final = 100_000
+LARGE_INVOICES: Final = 1_000_000
+NEW_EVENTS_SEED: Final = 7
+NEW_EVENTS_INVOICES: Final = 1_700
+"""About 10,000 events."""
+AS_OF: Final = END_ON_DEFAULT
+QUARTER: Final = (AS_OF - timedelta(days=91), AS_OF)
+ROUNDS: Final = 5
+TARGETS: Final = {"worklist": 1_000.0, "ageing_portfolio": 10.0, "ageing_customer": 10.0}
+"""Engine vs replay, times faster; a run fails below a tenth of these. The issue names the
+worklist's; the others are what the engine must at least give to be worth serving them."""
+RESULTS: Final = Path(__file__).parent / "results"
+
+
+def generated_store(directory: Path, invoices: int) -> dict[str, str]:
+    path = directory / f"generated-{invoices}.db"
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)}
+    ledger = Ledger(env=env)
+    try:
+        generate_to_store(ledger, invoices, SEED)
+    finally:
+        ledger.close()
+    return env
+
+
+def engine_queries(ledger: Ledger) -> dict[str, Callable[[], Any]]:
+    return {
+        "worklist": lambda: ledger.worklist(AS_OF),
+        "ageing_portfolio": lambda: ledger.ageing(AS_OF),
+        "ageing_customer": lambda: ledger.ageing(AS_OF, grouping=AgeingGrouping.CUSTOMER),
+        "kpis_quarter": lambda: ledger.kpis(*QUARTER, grouping=KpiGrouping.PORTFOLIO),
+    }
+
+
+def median_s(query: Callable[[], Any], engine: QueryEngine, rounds: int = ROUNDS) -> float:
+    """Median seconds of ``query`` with the engine's result cache cleared before each round."""
+    times = []
+    for _ in range(rounds):
+        engine._results.clear()
+        started = time.perf_counter()
+        query()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+@pytest.fixture(scope="module")
+def medium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    yield generated_store(tmp_path_factory.mktemp("engine-medium"), MEDIUM_INVOICES)
+
+
+@pytest.mark.slow
+def test_engine_against_replay_at_100k_invoices(benchmark: Any, medium: dict[str, str]) -> None:
+    ledger = Ledger(env=medium)
+    try:
+        engine = ledger.query_engine()
+        started = time.perf_counter()
+        engine.refresh()
+        figures: dict[str, Any] = {"load_s": time.perf_counter() - started}
+        queries = engine_queries(ledger)
+        for name, query in queries.items():
+            query()  # warm: compiled, columns converted
+            figures[f"{name}_engine_s"] = median_s(query, engine)
+        benchmark.pedantic(
+            lambda: (engine._results.clear(), queries["worklist"]()), rounds=ROUNDS, iterations=1
+        )
+        for name, query in queries.items():
+            answer = query()
+            ledger.read_models = "replay"
+            try:
+                started = time.perf_counter()
+                replayed = query()
+                figures[f"{name}_replay_s"] = time.perf_counter() - started
+            finally:
+                ledger.read_models = "stored"
+            assert answer == replayed, name
+            figures[f"{name}_x_faster"] = figures[f"{name}_replay_s"] / figures[f"{name}_engine_s"]
+        figures["worklist_items"] = len(ledger.worklist(AS_OF))
+
+        # A query after ~10,000 new events: the refresh reading and appending them included.
+        before = figures["worklist_engine_s"]
+        writer = Ledger(env=medium)
+        try:
+            figures["new_events"] = generate_to_store(writer, NEW_EVENTS_INVOICES, NEW_EVENTS_SEED)
+        finally:
+            writer.close()
+        engine._results.clear()
+        started = time.perf_counter()
+        ledger.worklist(AS_OF)
+        figures["worklist_after_new_events_s"] = time.perf_counter() - started
+        figures["worklist_after_new_events_extra_ms"] = (
+            figures["worklist_after_new_events_s"] - before
+        ) * 1000
+    finally:
+        ledger.close()
+    benchmark.extra_info.update(figures)
+    print(json.dumps(figures, indent=2))
+    for name, target in TARGETS.items():
+        assert figures[f"{name}_x_faster"] >= target / 10, (name, figures)
+
+
+@pytest.mark.large
+def test_engine_at_1m_invoices(tmp_path: Path) -> None:
+    env = generated_store(tmp_path, LARGE_INVOICES)
+    ledger = Ledger(env=env)
+    figures: dict[str, Any] = {
+        "profile": "large",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "invoices": LARGE_INVOICES,
+    }
+    try:
+        engine = ledger.query_engine()
+        started = time.perf_counter()
+        engine.refresh()
+        figures["load_s"] = time.perf_counter() - started
+        figures["persist_s"] = -time.perf_counter()
+        engine.persist()
+        figures["persist_s"] += time.perf_counter()
+        figures.update(engine.status())
+        for name, query in engine_queries(ledger).items():
+            query()
+            figures[f"{name}_engine_s"] = median_s(query, engine)
+        code = next(iter(ledger.worklist(AS_OF))).customer_code
+        for name, one in {
+            "escalation_status": lambda: ledger.escalation_status(code, AS_OF),
+            "explain": lambda: ledger.explain(code, AS_OF),
+        }.items():
+            one()
+            times = []
+            for _ in range(ROUNDS):
+                started = time.perf_counter()
+                one()
+                times.append(time.perf_counter() - started)
+            figures[f"{name}_s"] = statistics.median(times)
+        known_at = datetime(2026, 1, 2, tzinfo=UTC)
+        figures["ageing_known_at_s"] = median_s(
+            lambda: ledger.ageing(AS_OF, known_at=known_at), engine
+        )
+    finally:
+        ledger.close()
+    # A new process's first worklist: segments loaded, the Numba cache warm.
+    script = (
+        "import time; t=time.perf_counter(); from datetime import date;"
+        "from arledger.adapters.application.ledger import Ledger;"
+        f"l=Ledger(env={env!r}); l.worklist(date({AS_OF.year},{AS_OF.month},{AS_OF.day}));"
+        "print(time.perf_counter()-t)"
+    )
+    import subprocess
+    import sys
+
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    figures["new_process_first_worklist_s"] = float(out.stdout.strip().splitlines()[-1])
+    figures["new_process_wall_s"] = time.perf_counter() - started
+    print(json.dumps(figures, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    day = date.today().isoformat()
+    (RESULTS / f"engine-{day}.json").write_text(json.dumps(figures, indent=2) + "\n")
