@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any, Final
 from uuid import UUID
@@ -41,6 +41,7 @@ from arledger.adapters.read_models.columnar import (
     from_columnar,
     query_ready,
 )
+from arledger.adapters.read_models.runner import log_mismatch
 from arledger.adapters.read_models.runner_events import (
     EventDecoder,
     EventReader,
@@ -49,6 +50,7 @@ from arledger.adapters.read_models.runner_events import (
     StoredRow,
 )
 from arledger.adapters.read_models.segments import Segment, SegmentStore
+from arledger.domain.errors import ReadModelMismatchError
 from arledger.domain.events import Event
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.policy_book import PolicyVersion, policy_in_force
@@ -113,11 +115,23 @@ class LiveLog:
     """The columnar log of one store, in memory, kept up to date and persisted in segments."""
 
     def __init__(
-        self, reader: EventReader, decoder: EventDecoder, segments: SegmentStore | None
+        self,
+        reader: EventReader,
+        decoder: EventDecoder,
+        segments: SegmentStore | None,
+        *,
+        store: str = "the store",
+        head: Callable[[], int] | None = None,
     ) -> None:
         self.reader = reader
         self.decoder = decoder
         self.segments = segments
+        self.store = store
+        """The store, as error messages name it."""
+        self.head = head
+        """The log's last notification id (for error messages)."""
+        self._last: tuple[UUID, int] | None = None
+        """Originator id and version of the event at ``position``."""
         self.position = 0
         """Notification id of the last event in the log."""
         self.events = 0
@@ -137,19 +151,32 @@ class LiveLog:
     # Catching up ------------------------------------------------------------------------------
 
     def refresh(self) -> int:
-        """Read and append every event recorded since the position; the count appended."""
+        """Read and append every event recorded since the position; the count appended.
+
+        The first page is read from the position itself: the log must still hold there the
+        event read last, else ``ReadModelMismatchError`` (events removed, or the store restored
+        from an older copy: the log would otherwise skip new events at ids it has passed)."""
         if not self._loaded:
             self._load()
         added = 0
+        rows = self.reader.read(self.position, READ_ROWS + 1) if self.position else []
+        if self.position:
+            first = (UUID(rows[0][1]), rows[0][2]) if rows else None
+            if not rows or rows[0][0] != self.position or first != self._last:
+                raise self._mismatch(first)
+            rows = rows[1:]
         while True:
-            rows = self.reader.read(self.position + 1, READ_ROWS)
+            if not rows:
+                rows = self.reader.read(self.position + 1, READ_ROWS)
             if not rows:
                 break
             writer = self._writer_ready()
             for event in self.decoder.decode(rows):
                 writer.write(event)
             self.position = int(rows[-1][0])
+            self._last = (UUID(rows[-1][1]), rows[-1][2])
             added += len(rows)
+            rows = []
         if added:
             assert self._writer is not None
             self._writer.close()  # flushes partial pages; the writer stays usable
@@ -158,6 +185,16 @@ class LiveLog:
             self.version += 1
             self.persist(force=self.persisted == 0)
         return added
+
+    def _mismatch(self, found: tuple[UUID, int] | None) -> ReadModelMismatchError:
+        head = self.head() if self.head is not None else 0
+        return log_mismatch(
+            self.store,
+            self.position,
+            head,
+            None if self._last is None else (str(self._last[0]), self._last[1]),
+            None if found is None else (str(found[0]), found[1]),
+        )
 
     def _load(self) -> None:
         self._loaded = True
@@ -170,6 +207,19 @@ class LiveLog:
             self.position = segment.position
         self._merge()
         self.version += 1
+        if self.events:
+            self._last = self._event_at(self.events)
+
+    def _event_at(self, seq: int) -> tuple[UUID, int]:
+        """Originator id and version of the event numbered ``seq`` in the log."""
+        for name, table in self._raw.items():
+            if name == "ids":
+                continue
+            found = table.filter(pc.equal(table["seq"], seq))
+            if found.num_rows:
+                index = found.column("originator_id")[0].as_py()
+                return self.id_of(index), found.column("originator_version")[0].as_py()
+        raise AssertionError(f"the columnar log has no event {seq}")
 
     def _sink(self, name: str, batch: pa.RecordBatch) -> None:
         self._pending.setdefault(name, []).append(batch)
@@ -321,7 +371,15 @@ class QueryEngine:
             segments = SegmentStore(settings, cipher=ledger.mapper.cipher)
         else:
             reader = RecorderEventReader(recorder)
-        return cls(LiveLog(reader, EventDecoder(ledger.mapper), segments))
+        return cls(
+            LiveLog(
+                reader,
+                EventDecoder(ledger.mapper),
+                segments,
+                store=ledger.store_description,
+                head=lambda: recorder.max_notification_id() or 0,
+            )
+        )
 
     def refresh(self) -> int:
         """Catch up with the store; the count of new events."""
@@ -339,7 +397,10 @@ class QueryEngine:
         with self._lock:
             if self.log.segments is not None:
                 self.log.segments.reset()
-            self.log = LiveLog(self.log.reader, self.log.decoder, self.log.segments)
+            log = self.log
+            self.log = LiveLog(
+                log.reader, log.decoder, log.segments, store=log.store, head=log.head
+            )
             self._results = {}
             return self.log.refresh()
 

@@ -759,24 +759,7 @@ class ProjectionRunner:
     def _mismatch(
         self, position: int, head: int, folded: FoldedEvent | None, found: FoldedEvent | None
     ) -> ReadModelMismatchError:
-        store = self.ledger.store_description
-        if head < position:
-            what = f"are at event {position} but its event log ends at event {head}"
-        else:
-            held = "no event" if found is None else f"{found[0]} v{found[1]}"
-            assert folded is not None
-            what = (
-                f"folded event {position} as {folded[0]} v{folded[1]}, but the event log now "
-                f"holds {held} there"
-            )
-        return ReadModelMismatchError(
-            f"the read models stored in {store} {what}: events were removed or the store was "
-            "restored from an older copy; nothing was served or changed; rebuild them "
-            "(arledger projections rebuild)",
-            position=position,
-            head=head,
-            store=store,
-        )
+        return log_mismatch(self.ledger.store_description, position, head, folded, found)
 
     def run_batch(self) -> int:
         """Fold the next batch after the tracking position; returns how many events."""
@@ -951,3 +934,27 @@ def _collection_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def log_mismatch(
+    store: str, position: int, head: int, folded: FoldedEvent | None, found: FoldedEvent | None
+) -> ReadModelMismatchError:
+    """The refusal of read models (stored or columnar) at ``position`` over a log that no
+    longer holds, there, the event they read last (``folded``; ``found`` is what it holds)."""
+    if head < position:
+        what = f"are at event {position} but its event log ends at event {head}"
+    else:
+        held = "no event" if found is None else f"{found[0]} v{found[1]}"
+        assert folded is not None
+        what = (
+            f"folded event {position} as {folded[0]} v{folded[1]}, but the event log now "
+            f"holds {held} there"
+        )
+    return ReadModelMismatchError(
+        f"the read models stored in {store} {what}: events were removed or the store was "
+        "restored from an older copy; nothing was served or changed; rebuild them "
+        "(arledger projections rebuild)",
+        position=position,
+        head=head,
+        store=store,
+    )
