@@ -936,6 +936,11 @@ def _kpis_table(report: kpis.KpiReport) -> Table:
 # worklist and explain -------------------------------------------------------------------------
 
 
+WORKLIST_TABLE_ROWS: Final = 100
+"""Customers a worklist table shows by default: a terminal is read from the top, and drawing
+tens of thousands of rows takes longer than answering the query (JSON holds all)."""
+
+
 class WorklistFormat(enum.Enum):
     TABLE = "table"
     JSON = "json"
@@ -964,6 +969,14 @@ def worklist_command(
         WorklistFormat,
         typer.Option("--format", help="A table for people, or JSON with exact decimal amounts."),
     ] = WorklistFormat.TABLE,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit",
+            min=0,
+            help="Show the first N customers in the table (0: all). JSON always holds all.",
+        ),
+    ] = WORKLIST_TABLE_ROWS,
 ) -> None:
     """Print the customers at escalation level 1 or above, most urgent first.
 
@@ -976,7 +989,7 @@ def worklist_command(
     if output_format is WorklistFormat.JSON:
         sys.stdout.write(json.dumps(worklist_json(as_of, owner, items), indent=2) + "\n")
     else:
-        _stdout().print(_worklist_table(as_of, owner, items))
+        _stdout().print(_worklist_table(as_of, owner, items, limit=limit))
 
 
 def worklist_json(
@@ -1011,10 +1024,13 @@ def worklist_json(
 
 
 def _worklist_table(
-    as_of: date, owner: str | None, items: Sequence[escalation.WorklistItem]
+    as_of: date, owner: str | None, items: Sequence[escalation.WorklistItem], *, limit: int = 0
 ) -> Table:
     title = f"Worklist as of {as_of.isoformat()}" + (f", owner {owner}" if owner else "")
     table = Table(title=title)
+    total = len(items)
+    if limit and total > limit:
+        items = list(items)[:limit]
     # Codes, amounts and dates never wrap; names and grades may.
     for header in ("#", "Customer", "Name", "Owner", "Level", "Grade", "Currency"):
         table.add_column(header, no_wrap=header in ("Customer", "Currency"))
@@ -1045,6 +1061,11 @@ def _worklist_table(
         if items
         else "No customer needs collection action on this date."
     )
+    if len(items) < total:
+        table.caption += (
+            f" The first {len(items):,} of {total:,} customers: --limit 0 shows all,"
+            " --format json gives them as data."
+        )
     return table
 
 

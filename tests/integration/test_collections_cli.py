@@ -133,6 +133,20 @@ def test_worklist_table_shows_each_customer_and_its_next_action(
     assert "DELTA" not in result.stdout
 
 
+def test_worklist_table_shows_the_first_customers_and_says_how_many_more(
+    runner: CliRunner, store: dict[str, str]
+) -> None:
+    result = runner.invoke(app, ["worklist", *AS_OF, "--limit", "1"], env=store)
+
+    assert 0 == result.exit_code, result.output
+    assert "ACME" in result.stdout
+    assert "BETA" not in result.stdout
+    assert "The first 1 of 2 customers: --limit 0 shows all" in " ".join(result.stdout.split())
+    everyone = runner.invoke(app, ["worklist", *AS_OF, "--limit", "0"], env=store)
+    assert "BETA" in everyone.stdout
+    assert "The first" not in everyone.stdout
+
+
 def test_worklist_on_a_quiet_day_says_so(runner: CliRunner, store: dict[str, str]) -> None:
     result = runner.invoke(app, ["worklist", "--as-of", "2025-01-15"], env=store)
 
