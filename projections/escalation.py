@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from math import lcm
-from typing import Final, TypeVar
+from typing import Final, TypeAlias, TypeVar
 from uuid import UUID
 
 import attrs
@@ -844,28 +844,52 @@ def worklist(state: PortfolioState, as_of: date, *, owner: str | None = None) ->
 
 
 def sort_worklist(items: list[WorklistItem], policy: EscalationPolicy) -> list[WorklistItem]:
-    """The worklist order: ``policy.worklist_priority``'s keys descending, then the customer
-    code. Overdue amounts compare as shares of each currency's "large" threshold, exactly:
-    every share is scaled to one common denominator (the thresholds' least common multiple),
-    so the keys are integers and no fraction is built per item."""
+    """The worklist order (``worklist_order``) of ``items``."""
+    order = worklist_order(
+        [
+            (
+                item.level,
+                item.overdue_minor,
+                item.days_past_due_max,
+                item.broken_promises,
+                item.currency,
+                item.customer_code,
+            )
+            for item in items
+        ],
+        policy,
+    )
+    return [items[index] for index in order]
+
+
+WorklistFigures: TypeAlias = tuple[int, int, int, int, str, str]
+"""Level, overdue minor units, days past due, broken promises, currency, customer code."""
+
+
+def worklist_order(figures: Sequence[WorklistFigures], policy: EscalationPolicy) -> list[int]:
+    """Positions of ``figures`` in worklist order: ``policy.worklist_priority``'s keys
+    descending, then the customer code. Overdue amounts compare as shares of each currency's
+    "large" threshold, exactly: every share is scaled to one common denominator (the
+    thresholds' least common multiple), so the keys are integers and no fraction is built."""
     denominators = {
-        item.currency: max(1, policy.large_above_minor(item.currency)) for item in items
+        currency: max(1, policy.large_above_minor(currency)) for *_, currency, _ in figures
     }
     common = lcm(*denominators.values()) if denominators else 1
     scale = {currency: common // denominator for currency, denominator in denominators.items()}
-
-    def priority(item: WorklistItem) -> tuple[int, ...]:
-        values = {
-            WorklistKey.LEVEL: item.level,
-            WorklistKey.OVERDUE_AMOUNT: item.overdue_minor * scale[item.currency],
-            WorklistKey.DAYS_PAST_DUE: item.days_past_due_max,
-            WorklistKey.BROKEN_PROMISES: item.broken_promises,
-        }
-        return tuple(values[key] for key in policy.worklist_priority)
-
-    items = sorted(items, key=lambda item: item.customer_code)
-    items.sort(key=priority, reverse=True)
-    return items
+    position = {
+        WorklistKey.LEVEL: 0,
+        WorklistKey.OVERDUE_AMOUNT: 1,
+        WorklistKey.DAYS_PAST_DUE: 2,
+        WorklistKey.BROKEN_PROMISES: 3,
+    }
+    chosen = [position[key] for key in policy.worklist_priority]
+    keys = []
+    for level, overdue, days_past_due, broken, currency, _ in figures:
+        values = (level, overdue * scale[currency], days_past_due, broken)
+        keys.append(tuple(values[at] for at in chosen))
+    order = sorted(range(len(figures)), key=lambda index: figures[index][5])
+    order.sort(key=keys.__getitem__, reverse=True)  # stable: codes stay ascending within ties
+    return order
 
 
 # Explanation ----------------------------------------------------------------------------------
