@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from math import lcm
-from typing import Final, TypeAlias, TypeVar
+from typing import Final, TypeAlias, TypeVar, assert_never
 from uuid import UUID
 
 import attrs
@@ -55,6 +55,8 @@ from arledger.domain.policy import (
     WorklistKey,
 )
 from arledger.domain.rules import require_date
+from arledger.domain.trigger_rules import TIME_RULES as TIME_RULES
+from arledger.domain.trigger_rules import TRIGGER_RULES
 
 from .ageing import InvoiceFacts
 from .portfolio import CustomerHistory, PaymentFacts, PortfolioState, PromiseFacts
@@ -71,11 +73,6 @@ EXPLAIN_INVOICES_SHOWN_MAX: Final = 10
 
 RATING_ORDINAL: Final = {RiskRating.A: 1, RiskRating.B: 2, RiskRating.C: 3, RiskRating.D: 4}
 """The RISK_RATING trigger fires for a rating at or worse than its threshold (1=A .. 4=D)."""
-
-TIME_RULES: Final = frozenset(
-    {TriggerRule.DAYS_PAST_DUE, TriggerRule.OVERDUE_AMOUNT, TriggerRule.BROKEN_PROMISES}
-)
-"""Rules that fire with the passage of time; an open promise suspends these, and only these."""
 
 
 class SuspensionKind(enum.Enum):
@@ -510,69 +507,57 @@ class _Evaluator:
         return tuple(sorted(best.values(), key=lambda r: (-r.level, rule_order.index(r.rule))))
 
     def _check(self, trigger: Trigger, level: int, raw: _Raw) -> Reason | None:
-        version = raw.policy.version
-        rule = trigger.rule
-        if rule is TriggerRule.DAYS_PAST_DUE:
-            if raw.overdue_minor == 0 or raw.days_past_due_max < trigger.threshold:
-                return None
-            involved = tuple(
-                f.invoice_number for f in raw.invoices if f.days_past_due >= trigger.threshold
-            )
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=trigger.threshold,
-                actual=raw.days_past_due_max,
-                invoice_numbers=involved,
-            )
-        if rule is TriggerRule.OVERDUE_AMOUNT:
-            threshold_minor = trigger.threshold * minor_per_major(self.customer.currency)
-            if raw.overdue_minor == 0 or raw.overdue_minor < threshold_minor:
-                return None
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=threshold_minor,
-                actual=raw.overdue_minor,
-                invoice_numbers=tuple(f.invoice_number for f in raw.invoices if f.overdue_minor),
-            )
-        if rule is TriggerRule.BROKEN_PROMISES:
-            count = len(raw.broken)
-            if count == 0 or count < trigger.threshold:
-                return None
-            numbers = {
-                self.view.ageing.invoices[invoice_id].invoice_number
-                for judgement in raw.broken
-                for invoice_id in self.view.promises[judgement.promise_id].invoice_ids
-                if invoice_id in self.view.ageing.invoices
-            }
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=trigger.threshold,
-                actual=count,
-                invoice_numbers=tuple(sorted(numbers)),
-                promise_references=tuple(j.reference for j in raw.broken),
-            )
-        if rule is TriggerRule.RISK_RATING:
-            if raw.rating is None or RATING_ORDINAL[raw.rating] < trigger.threshold:
-                return None
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=trigger.threshold,
-                actual=RATING_ORDINAL[raw.rating],
-            )
-        assert rule is TriggerRule.BLACKLISTED
-        if not raw.is_blacklisted:
+        """The trigger's reason when it fires: the rule's figure (``_measure``) compared with
+        its threshold as the rule table says (``TRIGGER_RULES``)."""
+        spec = TRIGGER_RULES[trigger.rule]
+        threshold = spec.threshold_compared(
+            trigger.threshold, minor_per_major(self.customer.currency)
+        )
+        actual, invoice_numbers, promise_references = self._measure(trigger.rule, raw, threshold)
+        if not spec.fires(actual, threshold):
             return None
         return Reason(
-            rule=rule, level=level, policy_version=version, threshold=trigger.threshold, actual=1
+            rule=trigger.rule,
+            level=level,
+            policy_version=raw.policy.version,
+            threshold=threshold,
+            actual=actual,
+            invoice_numbers=invoice_numbers,
+            promise_references=promise_references,
         )
+
+    def _measure(
+        self, rule: TriggerRule, raw: _Raw, threshold: int
+    ) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
+        """(figure, invoices involved, promises involved) of the rule on the raw figures, for a
+        trigger of ``threshold`` (in the figure's unit); the figure is 0 when there is nothing
+        to measure. The kernel's ``_levels`` measures the
+        same figures (``tests/unit/test_trigger_rules.py`` ties the two)."""
+        match rule:
+            case TriggerRule.DAYS_PAST_DUE:
+                days = raw.days_past_due_max if raw.overdue_minor > 0 else 0
+                involved = tuple(
+                    f.invoice_number for f in raw.invoices if f.days_past_due >= threshold
+                )
+                return days, involved, ()
+            case TriggerRule.OVERDUE_AMOUNT:
+                involved = tuple(f.invoice_number for f in raw.invoices if f.overdue_minor)
+                return raw.overdue_minor, involved, ()
+            case TriggerRule.BROKEN_PROMISES:
+                numbers = {
+                    self.view.ageing.invoices[invoice_id].invoice_number
+                    for judgement in raw.broken
+                    for invoice_id in self.view.promises[judgement.promise_id].invoice_ids
+                    if invoice_id in self.view.ageing.invoices
+                }
+                references = tuple(j.reference for j in raw.broken)
+                return len(raw.broken), tuple(sorted(numbers)), references
+            case TriggerRule.RISK_RATING:
+                return (0 if raw.rating is None else RATING_ORDINAL[raw.rating]), (), ()
+            case TriggerRule.BLACKLISTED:
+                return (1 if raw.is_blacklisted else 0), (), ()
+            case _ as unreachable:
+                assert_never(unreachable)
 
     def evaluate(self, on: date) -> Evaluation:
         if on not in self._evaluations:

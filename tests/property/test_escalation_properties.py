@@ -232,7 +232,7 @@ def policies(draw: st.DrawFn) -> EscalationPolicy:
         )
     return EscalationPolicy(
         long_after_days=draw(st.integers(0, 90)),
-        large_above=draw(st.integers(0, 200_000)),
+        large_above_major=draw(st.integers(0, 200_000)),
         disputed_counts=draw(st.booleans()),
         promise_tolerance_days=draw(st.integers(0, 10)),
         promise_suspends=draw(st.booleans()),
