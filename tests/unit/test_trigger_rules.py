@@ -16,7 +16,10 @@ from typing import Final
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from arledger.domain.policy import AgeingPolicy
 from arledger.domain.trigger_rules import (
     TIME_RULES,
     TRIGGER_RULES,
@@ -26,6 +29,7 @@ from arledger.domain.trigger_rules import (
 )
 from arledger.projections import escalation
 from arledger.projections.fast import codes, kernels
+from arledger.projections.fast.kpis import bucket_indexes
 
 MINOR_PER_MAJOR: Final = 100
 
@@ -135,3 +139,21 @@ def test_the_kernel_fires_every_rule_as_the_table_says(rule: TriggerRule) -> Non
             *((1, compared, actual) if fires else (-1, 0, 0)),
         )
         assert expected == _kernel_levels(rule, actual, threshold), (actual, threshold)
+
+
+# Bucket choice has three copies: the fold's, the kernels' and the fast KPIs' (vectorised) ----
+
+
+@given(
+    edges=st.lists(st.integers(1, 400), min_size=1, max_size=6, unique=True).map(sorted),
+    days=st.lists(st.integers(-30, 500), min_size=1, max_size=50),
+)
+def test_the_fold_the_kernel_and_the_fast_kpis_choose_the_same_ageing_bucket(
+    edges: list[int], days: list[int]
+) -> None:
+    policy = AgeingPolicy(edges_days=edges)
+    edges_array = np.array(edges, np.int64)
+    expected = [policy.bucket_index(day) for day in days]
+
+    assert expected == [int(kernels._bucket(day, edges_array)) for day in days]
+    assert expected == bucket_indexes(np.array(days, np.int64), policy).tolist()
