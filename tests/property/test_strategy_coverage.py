@@ -5,7 +5,8 @@ These meta-tests draw a fixed sample from each strategy (derandomized, no shrink
 that it holds every ``TriggerRule`` at every level of the ladders the collections histories
 adopt (``test_escalation_properties.policies``, used by the fast-path, timeline, KPI and engine
 differential tests), every ``DisputeOutcome`` and ``ActionChannel`` in their steps, and every
-``PromiseStatus`` some history's promise is judged to have.
+``PromiseStatus`` some history's promise is judged to have; and the collections commands in
+the command sequences of the ledger's properties and the KPI differential tests.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tests.property.test_escalation_properties import (
     run,
     steps,
 )
+from tests.strategies import command_sequences
 
 T = TypeVar("T")
 
@@ -96,3 +98,28 @@ def test_the_histories_judge_promises_with_every_status() -> None:
     }
 
     assert set(PromiseStatus) == statuses
+
+
+COLLECTIONS_COMMANDS: Final = frozenset(
+    {
+        "open_dispute",
+        "resolve_dispute",
+        "make_promise",
+        "withdraw_promise",
+        "rate_risk",
+        "blacklist",
+        "clear_blacklist",
+        "record_action",
+        "set_credit_line",
+        "change_owner",
+        "hold_supply",
+        "release_supply",
+    }
+)
+
+
+def test_the_command_sequences_draw_the_collections_commands() -> None:
+    names = {command.name for sequence in drawn(command_sequences(), 200) for command in sequence}
+
+    assert COLLECTIONS_COMMANDS <= names
+    assert {"issue_invoice", "receive_payment", "allocate_payment", "write_off"} <= names
