@@ -1,4 +1,6 @@
-"""The trigger rule table and the two evaluations that read it: the fold and the kernel.
+"""The trigger rule table and the two evaluations that read it: the fold and the kernel; and
+the rules that keep separate copies in the fold, the kernels and the fast KPIs (ageing bucket
+choice, the policy in force), tied here by property tests.
 
 Adding a trigger rule touches ``domain/trigger_rules.py`` (enum member and row),
 ``projections/escalation.py`` (``_Evaluator._measure``), ``projections/fast/codes.py`` (its code)
