@@ -110,9 +110,20 @@ class DuplicateKeyConflictError(InvalidCommandError):
     """A business key (invoice number, bank reference, ...) is reused with different content."""
 
 
-class AllocationKeyConflictError(DuplicateKeyConflictError):
+class IdempotencyKeyConflictError(DuplicateKeyConflictError):
+    """An idempotency key already used for other content (``idempotency_key``): a retry must
+    send the same commands, field for field, as the first attempt. Nothing was recorded."""
+
+
+class AllocationKeyConflictError(IdempotencyKeyConflictError):
     """An allocation key already used on the payment for another allocation (``allocation_key``,
-    ``bank_reference``)."""
+    also as ``idempotency_key``, and ``bank_reference``): the per-payment form of an
+    idempotency key."""
+
+
+class CommandFormatError(InvalidCommandError):
+    """Data that describes no command (unknown ``command_name``, missing, unknown or mistyped
+    fields): nothing was recorded."""
 
 
 class TooManyItemsError(InvalidCommandError):

@@ -241,6 +241,7 @@ def replayed_allocation(
             f"payment {payment.bank_reference}: allocation key {allocation_key!r} was already "
             "used for another allocation",
             allocation_key=allocation_key,
+            idempotency_key=allocation_key,
             bank_reference=payment.bank_reference,
             payment_id=payment.id,
         )
