@@ -20,7 +20,9 @@ from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain import policy_book as policy_book_module
 from arledger.domain import promise as promise_module
+from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
+from arledger.domain.errors import InvalidTextError
 from arledger.domain.events import Event, PaymentAllocated, PaymentApplied
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money, require_money
@@ -54,6 +56,18 @@ def handle(command: c.Command, uow: UnitOfWork) -> list[Event]:
 def _same_currency(holder: Invoice | CustomerAccount, amount: Money) -> None:
     """Refuse an amount in another currency than the invoice's or the account's."""
     Money.zero(holder.currency) + amount  # raises CurrencyMismatchError when they differ
+
+
+def _registration(uow: UnitOfWork, credit_note_number: object) -> CreditNote | None:
+    """The registration of a credit-note number; None for a value that is no key at all (the
+    domain function then refuses it, naming the field the caller gave: the number, or the
+    dispute reference it was made from)."""
+    if not isinstance(credit_note_number, str):
+        return None
+    try:
+        return uow.credit_note(credit_note_number)
+    except InvalidTextError:
+        return None
 
 
 # Receivables ------------------------------------------------------------------------------
@@ -209,7 +223,7 @@ def apply_credit_note(command: c.ApplyCreditNote, uow: UnitOfWork) -> list[Event
     account = uow.customer_by_id(invoice.customer_id)
     assert account is not None
     number = command.credit_note_number
-    registered = uow.credit_note(number) if isinstance(number, str) else None
+    registered = _registration(uow, number)
     return uow.record(
         invoice_module.apply_credit_note(
             invoice,
@@ -475,7 +489,7 @@ def resolve_dispute(command: c.ResolveDispute, uow: UnitOfWork) -> list[Event]:
     number = invoice_module.dispute_credit_note_number(
         command.dispute_reference, command.credit_note_number
     )
-    registered = uow.credit_note(number) if isinstance(number, str) else None
+    registered = _registration(uow, number)
     return uow.record(
         invoice_module.resolve_dispute(
             invoice,

@@ -37,7 +37,11 @@ from arledger.adapters.persistence.store import (
     table_creation_serialised,
 )
 from arledger.adapters.read_models.engine import QueryEngine
-from arledger.adapters.read_models.runner import ProjectionRunner, StaleRunnerError
+from arledger.adapters.read_models.runner import (
+    STALE_RETRIES_MAX,
+    ProjectionRunner,
+    StaleRunnerError,
+)
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
 from arledger.domain import idempotency, ids
@@ -994,12 +998,16 @@ class Ledger(Application[UUID]):
         if self.read_models == "replay" or known_at is not None or self.in_memory:
             return fold_portfolio(self.iter_events(), known_at=known_at)
         runner = self.projection_runner()
-        while True:
+        for _attempt in range(STALE_RETRIES_MAX):
             try:
                 runner.catch_up()
             except StaleRunnerError:
                 continue  # another runner committed this batch first: read on from there
             return runner.portfolio(customer_ids)
+        raise ConcurrencyError(
+            f"gave up catching up the read models after {STALE_RETRIES_MAX} attempts",
+            attempts=STALE_RETRIES_MAX,
+        )
 
     def escalation_status(
         self, customer_code: str, as_of: date, *, known_at: datetime | None = None

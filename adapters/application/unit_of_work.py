@@ -179,7 +179,7 @@ class UnitOfWork:
 
     def credit_note(self, credit_note_number: str) -> CreditNote | None:
         """The registration of a credit-note number, if it was ever used."""
-        credit_note_id = ids.credit_note_id(credit_note_number)
+        credit_note_id = ids.credit_note_id(require_key("credit_note_number", credit_note_number))
         return cast(CreditNote | None, self._load(AggregateKind.CREDIT_NOTE, credit_note_id))
 
     def invoices_of(self, account: CustomerAccount) -> list[Invoice]:
