@@ -3,8 +3,10 @@ savepoints that roll a refused row back, units and hand-over for the bulk writer
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -172,3 +174,23 @@ def test_every_event_the_commands_record_belongs_to_a_kind_the_unit_of_work_cach
     from arledger.domain.events import ALL_EVENTS
 
     assert set(ALL_EVENTS) == set(unit_of_work._EVOLVERS)
+
+
+def test_no_module_outside_the_unit_of_work_touches_its_insides() -> None:
+    """The importer and the bulk writer once copied sessions (copy.copy, vars(), ChainMap) and
+    reassigned their pending events; only the public surface is used now."""
+    root = Path(__file__).resolve().parents[2]
+    private = re.compile(
+        r"(?<!self)\.(_states|_pending|_unit_ends|_undo|_accepted)\b|copy\.copy\(\s*session|ChainMap"
+        r"|vars\(\s*(session|scratch|uow)|\b(session|uow)\.(pending|unit_ends)\s*=(?!=)"
+    )
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("adapters", "domain", "projections", "arledger", "benchmarks", "tests")
+        for path in (root / folder).rglob("*.py")
+        if path.name not in ("unit_of_work.py", "test_unit_of_work.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if private.search(line)
+    ]
+
+    assert [] == offenders
