@@ -1,13 +1,16 @@
-"""``Ledger``: the public command API, an eventsourcing Application over the pure domain.
+"""``Ledger``: the public API, an eventsourcing Application over the pure domain.
 
-A command loads the aggregates it needs, asks the domain to decide, and saves every resulting
-event in one transaction (``Application.save`` is atomic across aggregates). A version conflict
-means another writer got there first: the command is re-run from fresh state a bounded number of
-times, then ``ConcurrencyError`` is raised. Nothing is recorded when the domain refuses.
+Every command is a record (``arledger.domain.commands``); ``Ledger.execute`` runs one or more
+in one transaction: each handler (``handlers``) loads the aggregates it needs into the unit of
+work (``unit_of_work``), asks the domain to decide, and records the events; the unit of work
+saves them all at once (``Application.save`` is atomic across aggregates). A version conflict
+means another writer got there first: the commands are re-run from fresh state a bounded number
+of times, then ``ConcurrencyError`` is raised. Nothing is recorded when the domain refuses. An
+``idempotency_key`` makes a retried call answer the first result (``domain/idempotency.py``).
+The typed methods (``issue_invoice``, ``make_promise``, ...) build a command and execute it.
 
-A ``Session`` is the unit of work behind every command: it caches the states it loaded, applies
-new events to them at once (so later commands in the same session see them), and commits all
-pending events together. Imports and the demo use one session for many commands.
+``ledger.session()`` is a unit of work with a method per command (``session``): imports and the
+demo decide many commands in one.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from arledger.domain.events import (
 )
 from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy
+from arledger.projections.portfolio import fold_all as fold_portfolio
 
 
 def usd(text: str) -> Money:
@@ -480,4 +481,8 @@ def test_the_key_outlives_the_process_and_the_read_models_never_see_it(
     report = second_process.ageing(D)  # the stored read models read past the key's record
     assert [usd("1500.00").amount_minor - 100_00 - 50_00] == [row.open_minor for row in report.rows]
     assert all(type(event).__module__.endswith("events") for event in second_process.iter_events())
+    stored = second_process.portfolio()  # the projection runner's read models, caught up
+    replayed = fold_portfolio(second_process.iter_events())
+    assert replayed.customers.keys() == stored.customers.keys()
+    assert replayed.ageing.invoices == stored.ageing.invoices
     second_process.close()
