@@ -1169,8 +1169,7 @@ class Ledger(Application[UUID]):
         """Level, grade, reasons, suspension, next action and history of one customer."""
         from arledger.projections import escalation
 
-        customer_id = self.customer(customer_code).id
-        state = self._customer_portfolio(customer_id, known_at)
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
         return escalation.escalation_status(state, customer_id, as_of)
 
     def worklist(
@@ -1189,17 +1188,26 @@ class Ledger(Application[UUID]):
         """Why the customer stands at its level, in words and figures."""
         from arledger.projections import escalation
 
-        customer_id = self.customer(customer_code).id
-        state = self._customer_portfolio(customer_id, known_at)
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
         return escalation.explain(state, customer_id, as_of)
 
-    def _customer_portfolio(self, customer_id: UUID, known_at: datetime | None) -> PortfolioState:
-        """One customer's facts: from its stored partition; as known at ``known_at``, from the
-        query engine's columnar log (that customer's events only), not a replay of the log."""
+    def _customer_portfolio(
+        self, customer_code: str, known_at: datetime | None
+    ) -> tuple[UUID, PortfolioState]:
+        """One customer's id and facts: from its stored partition; as known at ``known_at``,
+        from the query engine's columnar log (that customer's events only), not a replay of
+        the log. The id comes from the code (no fold of the customer's aggregate)."""
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
         if known_at is not None and self.read_models != "replay":
             events = self.query_engine().customer_events(customer_id, known_at)
-            return fold_portfolio(events, known_at=known_at)
-        return self.portfolio(known_at=known_at, customer_ids=[customer_id])
+            state = fold_portfolio(events, known_at=known_at)
+        else:
+            state = self.portfolio(known_at=known_at, customer_ids=[customer_id])
+        if customer_id not in state.customers:
+            raise CustomerNotFoundError(
+                f"no customer account {customer_code!r}", customer_code=customer_code
+            )
+        return customer_id, state
 
     def check_credit(self, customer_code: str, order_amount: Money, as_of: date) -> Any:
         """Approve or block an order, with every reason."""
