@@ -1213,9 +1213,9 @@ class Ledger(Application[UUID]):
         """Approve or block an order, with every reason."""
         from arledger.projections import credit
 
-        customer_id = self.customer(customer_code).id
+        customer_id, state = self._customer_portfolio(customer_code, None)
         return credit.check_credit(
-            self.portfolio(customer_ids=[customer_id]),
+            state,
             customer_id,
             order_amount_minor=order_amount.amount_minor,
             currency=order_amount.currency,
@@ -1257,6 +1257,5 @@ class Ledger(Application[UUID]):
     def balance_confirmations(self, customer_code: str) -> list[Confirmation]:
         """The customer's balance confirmations, acknowledged ones with their (flagged)
         difference from the ledger."""
-        customer_id = self.customer(customer_code).id
-        state = self.portfolio(customer_ids=[customer_id])
+        customer_id, state = self._customer_portfolio(customer_code, None)
         return list(state.customers[customer_id].confirmations)
