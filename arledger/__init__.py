@@ -1,10 +1,14 @@
 """arledger: an event-sourced accounts-receivable ledger and collections core.
 
 The public API, re-exported from the layers: the domain's values, events and errors, the
-projections' read models, and the ``Ledger`` application that records commands.
+projections' read models (every query's named result type), the ``Ledger`` application that
+records commands and answers queries, and ``to_data``, which turns any result into JSON-ready
+data. Every signature here is typed without ``Any`` (tests/packaging/test_public_types.py).
 """
 
 from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.data_output import JsonData, to_data
+from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     AccountCurrencyError,
     AllocationKeyConflictError,
@@ -14,6 +18,7 @@ from arledger.domain.errors import (
     CurrencyMismatchError,
     CustomerNotFoundError,
     DuplicateKeyConflictError,
+    GroupingTypeError,
     InvalidCommandError,
     InvoiceNotFoundError,
     MoneyError,
@@ -24,10 +29,28 @@ from arledger.domain.errors import (
     ReadModelMismatchError,
     StoreUnavailableError,
 )
-from arledger.domain.events import Instalment, PaymentTermsKind
+from arledger.domain.events import Instalment, PaymentTermsKind, RiskRating
+from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
-from arledger.domain.policy import AgeingBasis, AgeingPolicy
+from arledger.domain.payment import Payment
+from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy, Grade, TriggerRule
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
+from arledger.projections.credit import CreditDecision, CreditReason, CreditReasonKind
+from arledger.projections.escalation import (
+    EscalationStatus,
+    Evaluation,
+    InvoiceFigures,
+    LevelChange,
+    NextAction,
+    Reason,
+    Suspension,
+    SuspensionKind,
+    ThresholdCrossing,
+    WorklistItem,
+)
+from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow
+from arledger.projections.portfolio import Confirmation
+from arledger.projections.results import Explanation, Worklist
 
 __all__ = [
     "AccountCurrencyError",
@@ -40,20 +63,49 @@ __all__ = [
     "ArledgerError",
     "ConcurrencyError",
     "ConfigurationError",
+    "Confirmation",
+    "CreditDecision",
+    "CreditReason",
+    "CreditReasonKind",
     "CurrencyMismatchError",
+    "CustomerAccount",
     "CustomerNotFoundError",
     "DuplicateKeyConflictError",
+    "EscalationPolicy",
+    "EscalationStatus",
+    "Evaluation",
+    "Explanation",
+    "Grade",
+    "GroupingTypeError",
     "Instalment",
     "InvalidCommandError",
+    "Invoice",
+    "InvoiceFigures",
     "InvoiceNotFoundError",
+    "JsonData",
+    "KpiGrouping",
+    "KpiReport",
+    "KpiRow",
     "Ledger",
+    "LevelChange",
     "Money",
     "MoneyError",
+    "NextAction",
     "NotFoundError",
     "OverAllocationError",
+    "Payment",
     "PaymentNotFoundError",
     "PaymentTermsKind",
     "PromiseAmountError",
     "ReadModelMismatchError",
+    "Reason",
+    "RiskRating",
     "StoreUnavailableError",
+    "Suspension",
+    "SuspensionKind",
+    "ThresholdCrossing",
+    "TriggerRule",
+    "Worklist",
+    "WorklistItem",
+    "to_data",
 ]

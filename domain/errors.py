@@ -7,13 +7,11 @@ Programmer errors (broken invariants) are ``assert`` statements, never these cla
 
 from __future__ import annotations
 
-from typing import Any
-
 
 class ArledgerError(Exception):
     """Base of every error arledger raises on purpose."""
 
-    def __init__(self, message: str, **details: Any) -> None:
+    def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
@@ -167,6 +165,12 @@ class ReadModelMismatchError(ArledgerError, RuntimeError):
     """The stored read models have folded events the log no longer holds at their positions
     (events removed, or the store restored from an older copy): ``position`` is where the read
     models are, ``head`` the log's last event. Nothing is served until they are rebuilt."""
+
+
+class GroupingTypeError(ArledgerError, TypeError):
+    """A query's grouping given as something other than its enum (e.g. the text ``"owner"``
+    where ``KpiGrouping.OWNER`` is expected): ``grouping`` is what was given, ``expected`` the
+    enum's name. Nothing is guessed from text; a CLI or service parses it first."""
 
 
 class ImportRowError(ArledgerError, ValueError):
