@@ -50,7 +50,8 @@ from arledger.projections.escalation import (
 )
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow
 from arledger.projections.portfolio import Confirmation
-from arledger.projections.results import Explanation, Worklist
+from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
+from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
 
 __all__ = [
     "AccountCurrencyError",
@@ -61,6 +62,7 @@ __all__ = [
     "AgeingRow",
     "AllocationKeyConflictError",
     "ArledgerError",
+    "CaseReport",
     "ConcurrencyError",
     "ConfigurationError",
     "Confirmation",
@@ -97,6 +99,10 @@ __all__ = [
     "PaymentNotFoundError",
     "PaymentTermsKind",
     "PromiseAmountError",
+    "PromiseJudgement",
+    "PromiseRates",
+    "PromiseReport",
+    "PromiseStatus",
     "ReadModelMismatchError",
     "Reason",
     "RiskRating",

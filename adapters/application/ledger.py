@@ -91,7 +91,14 @@ from arledger.projections.kpis import KpiGrouping, KpiReport
 from arledger.projections.portfolio import Confirmation, PortfolioState
 from arledger.projections.portfolio import ageing_report as portfolio_ageing_report
 from arledger.projections.portfolio import fold_all as fold_portfolio
-from arledger.projections.results import Explanation, Worklist
+from arledger.projections.results import (
+    CaseReport,
+    Explanation,
+    PromiseReport,
+    Worklist,
+    case_report,
+    promise_report,
+)
 
 T = TypeVar("T")
 
@@ -1219,6 +1226,25 @@ class Ledger(Application[UUID]):
             text=escalation.explain(state, customer_id, as_of, status=status),
         )
 
+    def promises(
+        self, customer_code: str, as_of: date, *, known_at: datetime | None = None
+    ) -> PromiseReport:
+        """The customer's promises to pay made by ``as_of``, each judged on ``as_of`` (kept,
+        partly kept, broken, open, withdrawn, superseded), with the kept rates."""
+        customer_id = self.customer(customer_code).id
+        as_of = require_date("as_of", as_of)
+        state = self._customer_portfolio(customer_id, known_at)
+        return promise_report(state, customer_id, as_of)
+
+    def collection_case(
+        self, customer_code: str, as_of: date, *, known_at: datetime | None = None
+    ) -> CaseReport:
+        """The collection actions taken for the customer and the diagnoses made, by ``as_of``."""
+        customer_id = self.customer(customer_code).id
+        as_of = require_date("as_of", as_of)
+        state = self._customer_portfolio(customer_id, known_at)
+        return case_report(state, customer_id, as_of)
+
     def _customer_portfolio(self, customer_id: UUID, known_at: datetime | None) -> PortfolioState:
         """One customer's facts: from its stored partition; as known at ``known_at``, from the
         query engine's columnar log (that customer's events only), not a replay of the log."""
@@ -1292,6 +1318,7 @@ QUERY_METHODS: Final = frozenset(
         "ageing",
         "balance_confirmations",
         "check_credit",
+        "collection_case",
         "customer",
         "escalation_status",
         "expected_pay_on",
@@ -1301,6 +1328,7 @@ QUERY_METHODS: Final = frozenset(
         "kpis",
         "payment",
         "portfolio",
+        "promises",
         "propose_credit_line",
         "worklist",
     }
