@@ -1200,14 +1200,14 @@ class Ledger(Application[UUID]):
         if owner is not None:
             require_person("owner", owner)
         if self.read_models != "replay":
-            engine = self.query_engine()
-            items = engine.worklist(as_of, owner=owner, known_at=known_at)
-            policy = engine.policy_on(as_of, known_at)
-        else:
-            state = self.portfolio(known_at=known_at)
-            items = escalation.worklist(state, as_of, owner=owner)
-            policy = state.policy_on(as_of)
-        return Worklist(as_of=as_of, owner=owner, policy_version=policy.version, items=tuple(items))
+            return self.query_engine().worklist(as_of, owner=owner, known_at=known_at)
+        state = self.portfolio(known_at=known_at)
+        return Worklist(
+            as_of=as_of,
+            owner=owner,
+            policy_version=state.policy_on(as_of).version,
+            items=tuple(escalation.worklist(state, as_of, owner=owner)),
+        )
 
     def explain(
         self, customer_code: str, as_of: date, *, known_at: datetime | None = None
