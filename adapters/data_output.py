@@ -15,7 +15,8 @@ text keys, so ``json.dumps`` takes it as it is; no float is ever produced.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Final, TypeAlias
@@ -32,7 +33,10 @@ JsonData: TypeAlias = bool | int | str | list["JsonData"] | dict[str, "JsonData"
 
 
 def _make_converter() -> cattrs.Converter:
-    converter = make_converter()
+    # Tuples and sets become lists in the converter's own pass (no second walk).
+    converter = make_converter().copy(
+        unstruct_collection_overrides={Sequence: list, AbstractSet: list}
+    )
     # A sequence-like result (``Worklist``) is a record first: its fields, not its items.
     converter.register_unstructure_hook_factory(attrs.has, converter.gen_unstructure_attrs_fromdict)
     return converter
@@ -48,7 +52,7 @@ def to_data(result: object) -> JsonData:
     Raises:
         TypeError: ``result`` holds something that is not data (a float, a function, ...).
     """
-    return _json_ready(_CONVERTER.unstructure(result))
+    return _checked(_CONVERTER.unstructure(result))
 
 
 def major_text(amount_minor: int, currency: str) -> str:
@@ -98,26 +102,37 @@ def amounts_text(record: dict[str, JsonData], field: str) -> list[str]:
     return [major_text(minor_of(value), currency) for value in values]
 
 
-def _json_ready(value: object) -> JsonData:
-    if value is None or isinstance(value, bool | int | str):
-        return value
+_PLAIN: Final = frozenset({str, int, bool, type(None)})
+
+
+def _checked(value: object) -> JsonData:
+    """``value`` as the converter left it, checked (and, where a container it could not see
+    into held other values, finished): only JSON's values, lists and text-keyed dicts."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value  # type: ignore[return-value]
+    if kind is list:
+        return [_checked(item) for item in value]  # type: ignore[attr-defined]
+    if kind is dict:
+        return {
+            key if type(key) is str else _key(key): _checked(item)
+            for key, item in value.items()  # type: ignore[attr-defined]
+        }
     if isinstance(value, Mapping):
-        return {_key(key): _json_ready(item) for key, item in value.items()}
+        return {_key(key): _checked(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        items = [_json_ready(item) for item in value]
+        items = [_checked(item) for item in value]
         if isinstance(value, set | frozenset):
             items.sort(key=repr)  # sets have no order; data should be the same every time
         return items
     # What the converter's hooks leave unconverted inside containers it does not walk.
-    if isinstance(value, datetime | date | UUID | Decimal | enum.Enum):
-        return _json_ready(_CONVERTER.unstructure(value))
-    if attrs.has(type(value)):
-        return _json_ready(_CONVERTER.unstructure(value))
-    raise TypeError(f"not JSON-ready data: {value!r} ({type(value).__name__})")
+    if isinstance(value, datetime | date | UUID | Decimal | enum.Enum) or attrs.has(kind):
+        return _checked(_CONVERTER.unstructure(value))
+    raise TypeError(f"not JSON-ready data: {value!r} ({kind.__name__})")
 
 
 def _key(key: object) -> str:
-    data = _json_ready(key)
+    data = _checked(key)
     if isinstance(data, str):
         return data
     if isinstance(data, int) and not isinstance(data, bool):

@@ -819,23 +819,25 @@ KPI_AMOUNTS: Final = {
 every other figure of ``KPI_COLUMNS`` has its field's name."""
 
 
-def kpi_values(report: kpis.KpiReport, row: kpis.KpiRow) -> dict[str, JsonData]:
-    """One row's figures by name (``to_data``): amounts as exact decimal strings, ratios as
-    strings or None."""
+def kpi_values(report: kpis.KpiReport) -> list[dict[str, JsonData]]:
+    """Each row's figures by name (from ``to_data``, taken once for the whole report): amounts
+    as exact decimal strings, ratios as strings or None."""
     head = record_of(to_data(report))
-    data = record_of(to_data(row))
-    data["receivables_minor_overdue"] = row.receivables_minor_overdue  # a property, not a field
-    values: dict[str, JsonData] = {}
-    for column in KPI_COLUMNS:
-        if column in KPI_AMOUNTS:
-            values[column] = amount_text(data, KPI_AMOUNTS[column])
-        else:  # the period and grouping are the report's
-            values[column] = data[column] if column in data else head[column]
-    ecl = amounts_text(data, "ecl_minor_by_bucket")
-    for label, amount in zip(report.bucket_labels, ecl, strict=True):
-        values[f"ecl {label}"] = amount
-    values["ecl"] = amount_text(data, "ecl_minor")
-    return values
+    lines = []
+    for row, data in zip(report.rows, records_of(head["rows"]), strict=True):
+        data["receivables_minor_overdue"] = row.receivables_minor_overdue  # a property
+        values: dict[str, JsonData] = {}
+        for column in KPI_COLUMNS:
+            if column in KPI_AMOUNTS:
+                values[column] = amount_text(data, KPI_AMOUNTS[column])
+            else:  # the period and grouping are the report's
+                values[column] = data[column] if column in data else head[column]
+        ecl = amounts_text(data, "ecl_minor_by_bucket")
+        for label, amount in zip(report.bucket_labels, ecl, strict=True):
+            values[f"ecl {label}"] = amount
+        values["ecl"] = amount_text(data, "ecl_minor")
+        lines.append(values)
+    return lines
 
 
 def kpi_columns(report: kpis.KpiReport) -> list[str]:
@@ -854,8 +856,7 @@ def kpis_csv(report: kpis.KpiReport, *, raw: bool = False) -> str:
     writer = csv_output.writer(buffer, raw=raw, lineterminator="\n")
     columns = kpi_columns(report)
     writer.writerow(columns)
-    for row in report.rows:
-        values = kpi_values(report, row)
+    for values in kpi_values(report):
         assert columns == list(values)
         writer.writerow(["" if value is None else value for value in values.values()])
     return buffer.getvalue()
@@ -866,8 +867,7 @@ def kpis_json(report: kpis.KpiReport) -> dict[str, JsonData]:
     strings or null."""
     data = record_of(to_data(report))
     rows: list[JsonData] = []
-    for row in report.rows:
-        values = kpi_values(report, row)
+    for values in kpi_values(report):
         for name in ("start_on", "end_on", "grouping"):
             del values[name]
         rows.append(values)
