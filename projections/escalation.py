@@ -1051,9 +1051,19 @@ def worklist_order(figures: Sequence[WorklistFigures], policy: EscalationPolicy)
 # Explanation ----------------------------------------------------------------------------------
 
 
-def explain(state: PortfolioState, customer_id: UUID, as_of: date) -> str:
-    """Why the customer stands at its level on ``as_of``, in words and figures."""
-    status = escalation_status(state, customer_id, as_of)
+def explain(
+    state: PortfolioState,
+    customer_id: UUID,
+    as_of: date,
+    *,
+    status: EscalationStatus | None = None,
+) -> str:
+    """Why the customer stands at its level on ``as_of``, in words and figures (from
+    ``status``, that customer's ``escalation_status`` on ``as_of``, when already worked out)."""
+    if status is None:
+        status = escalation_status(state, customer_id, as_of)
+    assert status.customer_id == customer_id
+    assert status.as_of == as_of
     current = status.current
     policy = state.policy_on(as_of)
     currency = current.currency
