@@ -41,8 +41,7 @@ kpis = ledger.kpis(date(2025, 1, 1), date(2025, 3, 31), grouping=KpiGrouping.OWN
 print(report.rows, kpis.rows, Money.parse("12.00", "USD"))
 """
 """Each line marked WRONG must get a mypy error; the rest of the file is correct. The line
-marked COMMAND passes text where ``issue_invoice`` expects Money: rejected once issue 10.1
-types the commands."""
+marked COMMAND passes text where ``issue_invoice`` expects Money (typed by issue 10.1)."""
 
 
 def readme_examples() -> str:
@@ -131,11 +130,6 @@ def test_mypy_rejects_each_wrong_query_call_and_nothing_else(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="issue 10.1 (branch i10-cmd) gives issue_invoice a typed signature",
-    raises=AssertionError,
-    strict=True,
-)
 def test_mypy_rejects_text_where_a_command_expects_money(
     mypy_results: dict[str, tuple[int, str]],
 ) -> None:
