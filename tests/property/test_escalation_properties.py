@@ -382,7 +382,7 @@ def test_the_status_replayed_from_the_log_equals_the_live_one(
     assert escalation.escalation_status(
         run_.live, customer_ids(run_.ledger)[0], dates[0]
     ) == run_.ledger.escalation_status(code, dates[0])
-    assert escalation.worklist(run_.live, dates[0]) == run_.ledger.worklist(dates[0])
+    assert escalation.worklist(run_.live, dates[0]) == list(run_.ledger.worklist(dates[0]))
 
 
 @given(history=histories, policy=policies(), effective=day_offsets, data=st.data())
