@@ -1186,8 +1186,7 @@ class Ledger(Application[UUID]):
         """Level, grade, reasons, suspension, next action and history of one customer."""
         from arledger.projections import escalation
 
-        customer_id = self.customer(customer_code).id
-        state = self._customer_portfolio(customer_id, known_at)
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
         return escalation.escalation_status(state, customer_id, as_of)
 
     def worklist(
@@ -1216,8 +1215,7 @@ class Ledger(Application[UUID]):
         and figures (``str(explanation)``)."""
         from arledger.projections import escalation
 
-        customer_id = self.customer(customer_code).id
-        state = self._customer_portfolio(customer_id, known_at)
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
         status = escalation.escalation_status(state, customer_id, as_of)
         return Explanation(
             customer_code=status.customer_code,
@@ -1231,36 +1229,44 @@ class Ledger(Application[UUID]):
     ) -> PromiseReport:
         """The customer's promises to pay made by ``as_of``, each judged on ``as_of`` (kept,
         partly kept, broken, open, withdrawn, superseded), with the kept rates."""
-        customer_id = self.customer(customer_code).id
         as_of = require_date("as_of", as_of)
-        state = self._customer_portfolio(customer_id, known_at)
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
         return promise_report(state, customer_id, as_of)
 
     def collection_case(
         self, customer_code: str, as_of: date, *, known_at: datetime | None = None
     ) -> CaseReport:
         """The collection actions taken for the customer and the diagnoses made, by ``as_of``."""
-        customer_id = self.customer(customer_code).id
         as_of = require_date("as_of", as_of)
-        state = self._customer_portfolio(customer_id, known_at)
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
         return case_report(state, customer_id, as_of)
 
-    def _customer_portfolio(self, customer_id: UUID, known_at: datetime | None) -> PortfolioState:
-        """One customer's facts: from its stored partition; as known at ``known_at``, from the
-        query engine's columnar log (that customer's events only), not a replay of the log."""
+    def _customer_portfolio(
+        self, customer_code: str, known_at: datetime | None
+    ) -> tuple[UUID, PortfolioState]:
+        """One customer's id and facts: from its stored partition; as known at ``known_at``,
+        from the query engine's columnar log (that customer's events only), not a replay of
+        the log. The id comes from the code (no fold of the customer's aggregate)."""
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
         if known_at is not None and self.read_models != "replay":
             events = self.query_engine().customer_events(customer_id, known_at)
-            return fold_portfolio(events, known_at=known_at)
-        return self.portfolio(known_at=known_at, customer_ids=[customer_id])
+            state = fold_portfolio(events, known_at=known_at)
+        else:
+            state = self.portfolio(known_at=known_at, customer_ids=[customer_id])
+        if customer_id not in state.customers:
+            raise CustomerNotFoundError(
+                f"no customer account {customer_code!r}", customer_code=customer_code
+            )
+        return customer_id, state
 
     def check_credit(self, customer_code: str, order_amount: Money, as_of: date) -> CreditDecision:
         """Approve or block an order, with every reason."""
         from arledger.projections import credit
 
         order_amount = require_money("order_amount", order_amount)
-        customer_id = self.customer(customer_code).id
+        customer_id, state = self._customer_portfolio(customer_code, None)
         return credit.check_credit(
-            self.portfolio(customer_ids=[customer_id]),
+            state,
             customer_id,
             order_amount_minor=order_amount.amount_minor,
             currency=order_amount.currency,
@@ -1308,8 +1314,7 @@ class Ledger(Application[UUID]):
     def balance_confirmations(self, customer_code: str) -> list[Confirmation]:
         """The customer's balance confirmations, acknowledged ones with their (flagged)
         difference from the ledger."""
-        customer_id = self.customer(customer_code).id
-        state = self.portfolio(customer_ids=[customer_id])
+        customer_id, state = self._customer_portfolio(customer_code, None)
         return list(state.customers[customer_id].confirmations)
 
 
