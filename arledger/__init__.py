@@ -3,7 +3,8 @@
 The public API, re-exported from the layers: the domain's values, events and errors, the
 projections' read models (every query's named result type), the ``Ledger`` application that
 records commands and answers queries, and ``to_data``, which turns any result into JSON-ready
-data. Every signature here is typed without ``Any`` (tests/packaging/test_public_types.py).
+data. Signatures are typed without ``Any`` (tests/packaging/test_public_types.py holds every
+query and exported class to it).
 """
 
 from arledger.adapters.application.ledger import Ledger
