@@ -7,27 +7,33 @@ data. Signatures are typed without ``Any`` (tests/packaging/test_public_types.py
 query and exported class to it).
 """
 
-from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.application.ledger import Ledger, Result
 from arledger.adapters.data_output import JsonData, to_data
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     AccountCurrencyError,
     AllocationKeyConflictError,
     ArledgerError,
+    CommandFormatError,
     ConcurrencyError,
     ConfigurationError,
     CurrencyMismatchError,
+    CustomerMismatchError,
     CustomerNotFoundError,
     DuplicateKeyConflictError,
     GroupingTypeError,
+    IdempotencyKeyConflictError,
+    InvalidChoiceError,
     InvalidCommandError,
     InvoiceNotFoundError,
     MoneyError,
     NotFoundError,
+    NothingToAllocateError,
     OverAllocationError,
     PaymentNotFoundError,
     PromiseAmountError,
     ReadModelMismatchError,
+    RepeatedInvoiceError,
     StoreUnavailableError,
 )
 from arledger.domain.events import Instalment, PaymentTermsKind, RiskRating
@@ -64,6 +70,7 @@ __all__ = [
     "AllocationKeyConflictError",
     "ArledgerError",
     "CaseReport",
+    "CommandFormatError",
     "ConcurrencyError",
     "ConfigurationError",
     "Confirmation",
@@ -72,6 +79,7 @@ __all__ = [
     "CreditReasonKind",
     "CurrencyMismatchError",
     "CustomerAccount",
+    "CustomerMismatchError",
     "CustomerNotFoundError",
     "DuplicateKeyConflictError",
     "EscalationPolicy",
@@ -80,7 +88,9 @@ __all__ = [
     "Explanation",
     "Grade",
     "GroupingTypeError",
+    "IdempotencyKeyConflictError",
     "Instalment",
+    "InvalidChoiceError",
     "InvalidCommandError",
     "Invoice",
     "InvoiceFigures",
@@ -95,6 +105,7 @@ __all__ = [
     "MoneyError",
     "NextAction",
     "NotFoundError",
+    "NothingToAllocateError",
     "OverAllocationError",
     "Payment",
     "PaymentNotFoundError",
@@ -106,6 +117,8 @@ __all__ = [
     "PromiseStatus",
     "ReadModelMismatchError",
     "Reason",
+    "RepeatedInvoiceError",
+    "Result",
     "RiskRating",
     "StoreUnavailableError",
     "Suspension",

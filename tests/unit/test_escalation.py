@@ -164,7 +164,7 @@ def test_the_large_threshold_is_per_currency() -> None:
     issue(ledger, "J-1", Money.parse("2000000", "JPY"), code="NIPPON")
     adopt(
         ledger,
-        EscalationPolicy(version=2, large_above_by_currency={"JPY": 15_000_000}),
+        EscalationPolicy(version=2, large_above_major_by_currency={"JPY": 15_000_000}),
         ISSUED_ON,
     )
 
@@ -712,7 +712,7 @@ def test_the_worklist_compares_amounts_across_currencies_by_their_large_threshol
     ledger = worklist_ledger()
     adopt(
         ledger,
-        EscalationPolicy(version=2, large_above_by_currency={"CNY": 1_000_000}),
+        EscalationPolicy(version=2, large_above_major_by_currency={"CNY": 1_000_000}),
         ISSUED_ON,
     )
 
