@@ -22,6 +22,7 @@ from arledger.domain.errors import (
     PaymentNotFoundError,
     PromiseAmountError,
     ReadModelMismatchError,
+    StoreBusyError,
     StoreUnavailableError,
 )
 from arledger.domain.events import Instalment, PaymentTermsKind
@@ -55,5 +56,6 @@ __all__ = [
     "PaymentTermsKind",
     "PromiseAmountError",
     "ReadModelMismatchError",
+    "StoreBusyError",
     "StoreUnavailableError",
 ]
