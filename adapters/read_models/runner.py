@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import itertools
 import json
 import sqlite3
 import threading
@@ -734,8 +735,12 @@ class ProjectionRunner:
         self.codec = PartitionCodec(ledger.mapper.cipher)
         self._catching_up = threading.Lock()
         """One catch-up at a time per runner: the threads of a Ledger sharing it wait for the
-        one at work, then find little or nothing left, rather than folding the same batches
-        and losing the race to commit them."""
+        one at work rather than folding the same batches and losing the race to commit them."""
+        self._tickets = itertools.count(1)
+        """Numbers the calls of ``catch_up`` in their order of arrival."""
+        self._covered = 0
+        """Every call numbered up to this arrived before a catch-up that has since completed
+        began: the log it read holds everything they could ask to see."""
 
     def close(self) -> None:
         self.tables.close()
@@ -808,6 +813,7 @@ class ProjectionRunner:
         """
         settings = self.ledger.store_settings
         limits = timeouts(settings)
+        ticket = next(self._tickets)
         # As long as a catch-up's statements may take, and its lock waits: a thread never waits
         # for ever behind another one's catch-up.
         if not self._catching_up.acquire(timeout=limits.statement_s + limits.lock_s):
@@ -815,8 +821,15 @@ class ProjectionRunner:
                 settings, "waiting for another thread's catch-up", "ARLEDGER_LOCK_TIMEOUT"
             )
         try:
+            if self._covered >= ticket:
+                # A catch-up that began after this call arrived has completed while it waited:
+                # under load, one catch-up serves the queries queued behind the one before.
+                return 0
+            begins = next(self._tickets) - 1
             with busy_errors(settings):
-                return self._catch_up_locked(progress)
+                folded = self._catch_up_locked(progress)
+            self._covered = max(self._covered, begins)
+            return folded
         finally:
             self._catching_up.release()
 
