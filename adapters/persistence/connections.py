@@ -120,6 +120,12 @@ class PostgresConnections:
     def close(self) -> None:
         self.pool.close()
 
+    def __del__(self) -> None:
+        # A Ledger dropped without close(): the pool's worker threads hold the pool, not this
+        # object, so closing here ends them and the sessions.
+        with suppress(Exception):
+            self.pool.close(timeout=0)
+
 
 class SQLiteConnections:
     """The read models' SQLite connections (see the module's doc)."""

@@ -35,7 +35,8 @@ import pytest
 
 from arledger import Ledger, Money, StoreBusyError
 from arledger.adapters.persistence.connections import PostgresConnections
-from arledger.domain.errors import DuplicateKeyConflictError
+from arledger.adapters.persistence.store import Timeouts, store_env, timeouts
+from arledger.domain.errors import ConfigurationError, DuplicateKeyConflictError
 from arledger.domain.events import InvoiceIssued, PaymentReceived
 from arledger.projections import portfolio
 from arledger.projections.ageing import AgeingGrouping
@@ -467,3 +468,55 @@ def test_a_sqlite_command_behind_another_writer_raises_store_busy(tmp_path: Path
             issued_on=date(2025, 3, 1),
         )
         assert 2 == len(ledger.portfolio().ageing.invoices)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["ARLEDGER_LOCK_TIMEOUT", "ARLEDGER_STATEMENT_TIMEOUT", "ARLEDGER_IDLE_IN_TRANSACTION_TIMEOUT"],
+)
+@pytest.mark.parametrize("text", ["0", "-1", "soon", "nan", "inf"])
+def test_a_timeout_must_be_a_number_of_seconds_above_zero(setting: str, text: str) -> None:
+    with pytest.raises(ConfigurationError) as error:
+        store_env({"ARLEDGER_STORE": "postgres", setting: text})
+
+    assert setting == error.value.setting
+
+
+def test_the_timeouts_are_resolved_for_the_library_and_for_arledgers_sessions() -> None:
+    settings = store_env(
+        {
+            "ARLEDGER_STORE": "postgres",
+            "ARLEDGER_LOCK_TIMEOUT": "2.5",
+            "ARLEDGER_STATEMENT_TIMEOUT": "30",
+        }
+    )
+
+    assert Timeouts(lock_s=2.5, statement_s=30.0, idle_in_transaction_s=60.0) == timeouts(settings)
+    assert "3" == settings["POSTGRES_LOCK_TIMEOUT"]  # the library's whole seconds, rounded up
+    assert "60" == settings["POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"]
+    assert (
+        "-c lock_timeout=2500 -c statement_timeout=30000 "
+        "-c idle_in_transaction_session_timeout=60000"
+    ) == timeouts(settings).postgres_options()
+
+
+@pytest.mark.postgres
+def test_the_librarys_sessions_and_the_read_models_have_the_timeouts() -> None:
+    with postgres_schemas("limits") as make:
+        env = {**make(), "ARLEDGER_LOCK_TIMEOUT": "2.5", "ARLEDGER_STATEMENT_TIMEOUT": "30"}
+        with closing(Ledger(env)) as ledger:
+            connections = ledger.read_model_connections()
+            assert isinstance(connections, PostgresConnections)
+            with connections.connection() as connection:
+                read_models = [
+                    connection.execute(f"SHOW {name}").fetchone()[0]
+                    for name in ("lock_timeout", "statement_timeout")
+                ]
+            with ledger.factory.datastore.get_connection() as connection:
+                library = [
+                    connection.execute(f"SHOW {name}").fetchone()[name]
+                    for name in ("lock_timeout", "statement_timeout")
+                ]
+
+        assert ["2500ms", "30s"] == read_models
+        assert ["2500ms", "30s"] == library
