@@ -33,6 +33,7 @@ from arledger.domain.errors import (
     PromiseAmountError,
     ReadModelMismatchError,
     RepeatedInvoiceError,
+    StoreBusyError,
     StoreUnavailableError,
 )
 from arledger.domain.events import Instalment, PaymentTermsKind, RiskRating
@@ -119,6 +120,7 @@ __all__ = [
     "RepeatedInvoiceError",
     "Result",
     "RiskRating",
+    "StoreBusyError",
     "StoreUnavailableError",
     "Suspension",
     "SuspensionKind",

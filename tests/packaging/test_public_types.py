@@ -65,50 +65,19 @@ INFRASTRUCTURE: typing.Final = frozenset(
     {
         "close",
         "construct_env",
+        "construct_factory",
         "construct_mapper",
         "projection_runner",
         "query_engine",
+        "read_model_connections",
         "run",
+        "save",
         "session",
         "store_description",
     }
 )
 """Units of work, read-model machinery and the library's hooks: typed, but their results
 (``Session``, ``ProjectionRunner``, ``QueryEngine``) are not walked as part of the API."""
-
-UNTYPED_COMMANDS: typing.Final = frozenset(
-    {
-        "acknowledge_balance_confirmation",
-        "adopt_policy",
-        "apply_credit_note",
-        "approve_concession",
-        "blacklist",
-        "change_owner",
-        "change_terms",
-        "clear_blacklist",
-        "diagnose",
-        "hold_supply",
-        "issue_invoice",
-        "make_promise",
-        "open_account",
-        "open_dispute",
-        "rate_risk",
-        "receive_payment",
-        "record_action",
-        "reinstate",
-        "release_supply",
-        "resolve_dispute",
-        "send_balance_confirmation",
-        "set_credit_line",
-        "set_key_contact",
-        "set_payment_calendar",
-        "withdraw_promise",
-        "write_off",
-    }
-)
-"""Commands still taking ``**fields: Any``: issue 10.1 (branch i10-cmd) gives them full keyword
-signatures. Each is a strict xfail below, so the day one is typed the test says to drop it
-from this set."""
 
 
 def _is_arledger(cls: type) -> bool:
@@ -190,7 +159,7 @@ def class_problems(cls: type) -> tuple[list[str], list[object]]:
     for name in dir(cls):
         if name.startswith("_") and not (name == "__init__" and not attrs.has(cls)):
             continue
-        if cls is Ledger and name in INFRASTRUCTURE | UNTYPED_COMMANDS:
+        if cls is Ledger and name in INFRASTRUCTURE:
             continue  # checked on their own below
         if not _defined_by_arledger(cls, name):
             continue
@@ -238,21 +207,7 @@ def test_each_ledger_query_is_typed_without_any(name: str) -> None:
     assert hints[-1] is not type(None)  # a query answers something
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                name in UNTYPED_COMMANDS,
-                reason="issue 10.1 (commands as data) types this command",
-                raises=AssertionError,
-                strict=True,
-            ),
-        )
-        for name in sorted((COMMANDS | INFRASTRUCTURE) & public_ledger_methods())
-    ],
-)
+@pytest.mark.parametrize("name", sorted((COMMANDS | INFRASTRUCTURE) & public_ledger_methods()))
 def test_each_ledger_command_and_infrastructure_method_is_typed_without_any(name: str) -> None:
     member = _callable_of(vars(Ledger).get(name, getattr(Ledger, name)))
     assert member is not None
