@@ -1250,3 +1250,32 @@ def projections_rebuild() -> None:
         ledger.query_engine().rebuild()
         ledger.query_engine().persist()
     _stdout().print(f"Rebuilt the read models from {count} event(s).")
+
+
+# warm-up --------------------------------------------------------------------------------------
+
+
+@app.command("warm-up")
+def warm_up_command(
+    kernels: Annotated[
+        bool, typer.Option("--kernels", help="List each kernel and its compiled variants.")
+    ] = False,
+) -> None:
+    """Compile the query engine's Numba kernels into the on-disk cache (run after installing or
+    upgrading, so no query waits for compilation). Touches no store."""
+    from arledger.adapters.read_models import warm_up
+
+    with _reported_errors(), _stderr().status("Compiling the query engine's kernels"):
+        report = warm_up.warm_up()
+    if kernels:
+        table = Table("kernel", "variants", "compiled", "from cache")
+        for kernel in report.kernels:
+            table.add_row(
+                kernel.name, str(kernel.signatures), str(kernel.compiled), str(kernel.loaded)
+            )
+        _stdout().print(table)
+    _stdout().print(
+        f"Warm: {report.signatures} kernel variant(s), {report.compiled} compiled and "
+        f"{report.loaded} loaded from the cache, in {report.seconds:.1f} s; "
+        f"cache: {report.cache_dir}"
+    )
