@@ -27,7 +27,7 @@ import attrs
 import numba
 
 from arledger.projections.ageing import AgeingGrouping
-from arledger.projections.fast import kernels
+from arledger.projections.fast import incremental, kernels
 from arledger.projections.kpis import KpiGrouping
 
 INVOICES: Final = 300
@@ -76,11 +76,14 @@ class WarmUpReport:
 
 
 def dispatchers() -> dict[str, numba.core.registry.CPUDispatcher]:
-    """The engine's Numba kernels by name (the module's compiled functions)."""
+    """The fast path's Numba kernels by name: ``kernels`` (the engine's) and ``incremental``'s
+    (used by the incremental fast path, not by the engine: the warm-up leaves them alone)."""
     found = {}
-    for name, value in vars(kernels).items():
-        if isinstance(value, numba.core.registry.CPUDispatcher):
-            found[name] = value
+    for module in (kernels, incremental):
+        prefix = "" if module is kernels else "incremental."
+        for name, value in vars(module).items():
+            if isinstance(value, numba.core.registry.CPUDispatcher):
+                found[prefix + name] = value
     return found
 
 

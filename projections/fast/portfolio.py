@@ -629,11 +629,13 @@ class _Prepared:
         )
 
     def _currency(self, table: Mapping[str, Any]) -> Int32s:
-        """A table's currency codes as indexes into ``currencies`` (the column itself when its
-        dictionary is already in that order, as it is when all tables have the same)."""
+        """A table's currency codes as indexes into ``currencies`` (a copy of the column when its
+        dictionary is already in that order, as it is when all tables have the same: always a
+        new, writable array, so the kernels see one argument type whatever the data, and the
+        variants ``arledger warm-up`` compiles are the ones every ledger uses)."""
         codes = [self.currencies.index(code) for code in table["currency.dictionary"]]
         if codes == list(range(len(codes))):
-            return _int32(table["currency"])
+            return np.array(table["currency"], dtype=np.int32)
         return _int32(np.asarray(codes or [0], np.int32)[table["currency"]])
 
     def _disputes(self, opened: Mapping[str, Any], resolved: Mapping[str, Any]) -> kernels.Disputes:
