@@ -216,6 +216,21 @@ def _ledger() -> Ledger:
     return Ledger()
 
 
+def _query_ledger() -> Ledger:
+    """The ledger for a portfolio query; on an empty Numba cache (the first query after an
+    install or upgrade, no ``arledger warm-up``) a note on stderr says why it waits."""
+    ledger = _ledger()
+    if ledger.read_models != "replay":
+        from arledger.adapters.read_models import warm_up
+
+        if warm_up.cached() is False:
+            _stderr().print(
+                "note: compiling the query engine's kernels (first query after an install or "
+                "upgrade, about half a minute); `arledger warm-up` does this once at install"
+            )
+    return ledger
+
+
 # demo -----------------------------------------------------------------------------------------
 
 
@@ -524,7 +539,7 @@ def ageing_command(
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
         edges_days = None if edges is None else parse_edges(edges)
-        report = _ledger().ageing(as_of, grouping=by, edges_days=edges_days)
+        report = _query_ledger().ageing(as_of, grouping=by, edges_days=edges_days)
     if output_format is OutputFormat.CSV:
         sys.stdout.write(ageing_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
@@ -750,7 +765,7 @@ def kpis_command(
         usage_error(f"--from {start_on} is after --to {end_on}")
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
-        report = _ledger().kpis(start_on, end_on, grouping=by.value)
+        report = _query_ledger().kpis(start_on, end_on, grouping=by.value)
     if output_format is OutputFormat.CSV:
         sys.stdout.write(kpis_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
@@ -985,7 +1000,7 @@ def worklist_command(
     gives the next required action and when it is due.
     """
     with _reported_errors():
-        items = _ledger().worklist(as_of, owner=owner)
+        items = _query_ledger().worklist(as_of, owner=owner)
     if output_format is WorklistFormat.JSON:
         sys.stdout.write(json.dumps(worklist_json(as_of, owner, items), indent=2) + "\n")
     else:

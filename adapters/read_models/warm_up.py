@@ -106,6 +106,43 @@ def kernel_stats() -> tuple[KernelStats, ...]:
     return tuple(stats)
 
 
+ENGINE_KERNELS: Final = (
+    "customer_pass",
+    "group",
+    "group_applications",
+    "group_payments",
+    "index_rows",
+    "invoice_customers",
+    "invoice_pass",
+    "latest",
+    "link",
+    "match_resolutions",
+    "named_groups",
+    "promise_pass",
+    "promise_summary",
+    "settle_part",
+    "settle_since",
+    "timeline_part",
+    "timelines",
+)
+"""The kernels the engine calls (the ones it inlines into them are compiled with them)."""
+
+
+def cached() -> bool | None:
+    """Whether Numba's on-disk cache holds compiled variants of every kernel the engine calls,
+    for this Numba and these sources (None: the cache cannot be inspected). Reads only the
+    cache's small index files; says nothing of whether the variants match (the warm-up's do)."""
+    try:
+        found = dispatchers()
+        for name in ENGINE_KERNELS:
+            cache = found[name]._cache  # type: ignore[attr-defined]
+            if not cache._cache_file._load_index():
+                return False
+        return True
+    except (AttributeError, KeyError, OSError):  # Numba's private cache API changed
+        return None
+
+
 def cache_dir() -> Path:
     """Where Numba caches the kernels: ``NUMBA_CACHE_DIR``, else ``__pycache__`` beside them."""
     configured: str = getattr(numba.config, "CACHE_DIR", "")

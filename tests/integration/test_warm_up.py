@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.cli.app import app
+from arledger.adapters.read_models import warm_up
 from arledger.adapters.synthetic.generate import generate_to_store
 
 SEED = 4_242
@@ -29,7 +32,11 @@ INVOICES = 400
 FIRST_QUERIES = """
 import json, sys
 from datetime import date, timedelta
+from typer.testing import CliRunner
+
 from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.cli.app import app
+from arledger.adapters.read_models import warm_up
 from arledger.adapters.read_models.warm_up import kernel_stats
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.kpis import KpiGrouping
@@ -47,6 +54,8 @@ ledger.close()
 stats = {k.name: [k.signatures, k.compiled, k.loaded] for k in kernel_stats()}
 print(json.dumps({"answers": answers, "kernels": stats}))
 """
+
+CACHED = "from arledger.adapters.read_models import warm_up; print(warm_up.cached())"
 
 
 def run(args: list[str], cache: Path) -> subprocess.CompletedProcess[str]:
@@ -80,6 +89,7 @@ def test_after_warm_up_a_new_process_answers_without_compiling(
 ) -> None:
     cache = tmp_path / "numba-cache"
     cache.mkdir()
+    assert "False" == run(["-c", CACHED], cache).stdout.strip()
 
     warmed = run(["-m", "arledger", "warm-up", "--kernels"], cache)
     summary = re.search(
@@ -89,6 +99,7 @@ def test_after_warm_up_a_new_process_answers_without_compiling(
     variants, compiled_here, loaded_here = map(int, summary.groups())
     assert (variants, 0) == (compiled_here, loaded_here)  # an empty cache: all compiled
     assert any(cache.rglob("*.nbi")), "warm-up wrote no cache index"
+    assert "True" == run(["-c", CACHED], cache).stdout.strip()
 
     answered = first_queries(sqlite_ledger, cache)
     assert answered["answers"]["worklist"] > 0
@@ -97,3 +108,28 @@ def test_after_warm_up_a_new_process_answers_without_compiling(
     compiled = {name: counts[1] for name, counts in kernels.items() if counts[1]}
     assert {} == compiled, "compiled after warm-up"
     assert all(signatures == loaded for signatures, _, loaded in kernels.values())
+
+
+def test_the_warm_up_compiles_every_kernel_the_engine_calls(
+    compiled_kernels: warm_up.WarmUpReport,
+) -> None:
+    names = {kernel.name for kernel in compiled_kernels.kernels}
+    assert set(warm_up.ENGINE_KERNELS) <= names
+    # Besides them, only the helpers inlined into them (compiled with them, never loaded).
+    assert all(name.startswith("_") for name in names - set(warm_up.ENGINE_KERNELS))
+    assert compiled_kernels.signatures >= len(warm_up.ENGINE_KERNELS)
+    assert warm_up.cached() is True  # the session's warm-up filled the cache
+
+
+@pytest.mark.parametrize(("cached", "noted"), [(False, True), (True, False), (None, False)])
+def test_a_query_on_an_empty_cache_says_why_it_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool | None, noted: bool
+) -> None:
+    monkeypatch.setattr(warm_up, "cached", lambda: cached)
+    monkeypatch.setenv("ARLEDGER_STORE", "sqlite")
+    monkeypatch.setenv("ARLEDGER_DB", str(tmp_path / "ledger.db"))
+
+    result = CliRunner().invoke(app, ["worklist", "--as-of", "2025-12-31"])
+
+    assert 0 == result.exit_code, result.output
+    assert noted == ("arledger warm-up" in result.stderr)
