@@ -13,11 +13,13 @@ on a small generated ledger held in memory. The kernels see the same argument ty
 real ledger (the columns come through the same ``LiveLog``), so every variant the engine uses is
 compiled and written to the cache; a later process, on any store and any size, loads them
 (tests/integration/test_warm_up.py proves it by Numba's cache statistics, not by timing).
-Run it after installing or upgrading (``arledger warm-up``), e.g. in a container image's build.
+Run it after installing or upgrading (``arledger warm-up``), e.g. in a container image's build;
+a service that cannot may call ``warm_up_in_background()`` as it starts.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -182,3 +184,15 @@ def warm_up(*, invoices: int = INVOICES) -> WarmUpReport:
     return WarmUpReport(
         kernels=kernel_stats(), seconds=time.perf_counter() - started, cache_dir=cache_dir()
     )
+
+
+def warm_up_in_background() -> threading.Thread | None:
+    """For a service: when the cache lacks the engine's kernels, start ``warm_up`` on a daemon
+    thread (and return it), so that compiling overlaps the service's start-up instead of its
+    first query. A query arriving meanwhile waits only for what is left (Numba compiles under
+    one lock and reuses what the thread compiled). None when the cache is warm or unknown."""
+    if cached() is not False:
+        return None
+    thread = threading.Thread(target=warm_up, name="arledger-warm-up", daemon=True)
+    thread.start()
+    return thread

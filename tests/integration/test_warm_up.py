@@ -133,3 +133,20 @@ def test_a_query_on_an_empty_cache_says_why_it_waits(
 
     assert 0 == result.exit_code, result.output
     assert noted == ("arledger warm-up" in result.stderr)
+
+
+def test_a_service_warms_up_in_the_background_only_on_an_empty_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(warm_up, "warm_up", lambda: ran.append("warm-up"))
+    for cached in (True, None):
+        monkeypatch.setattr(warm_up, "cached", lambda cached=cached: cached)
+        assert warm_up.warm_up_in_background() is None
+    monkeypatch.setattr(warm_up, "cached", lambda: False)
+
+    thread = warm_up.warm_up_in_background()
+
+    assert thread is not None and thread.daemon
+    thread.join(timeout=60)
+    assert ["warm-up"] == ran
