@@ -28,6 +28,7 @@ from arledger.domain.events import Instalment, PaymentTermsKind
 from arledger.domain.money import Money
 from arledger.domain.policy import AgeingBasis, AgeingPolicy
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
+from arledger.projections.statement import MovementKind, Statement, StatementLine
 
 __all__ = [
     "AccountCurrencyError",
@@ -49,11 +50,14 @@ __all__ = [
     "Ledger",
     "Money",
     "MoneyError",
+    "MovementKind",
     "NotFoundError",
     "OverAllocationError",
     "PaymentNotFoundError",
     "PaymentTermsKind",
     "PromiseAmountError",
     "ReadModelMismatchError",
+    "Statement",
+    "StatementLine",
     "StoreUnavailableError",
 ]

@@ -80,12 +80,14 @@ from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.policy_book import PolicyBook
 from arledger.domain.promise import Promise
-from arledger.domain.rules import require_date
+from arledger.domain.rules import require_date, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
+from arledger.projections import statement as statement_projection
 from arledger.projections.portfolio import Confirmation, PortfolioState
 from arledger.projections.portfolio import ageing_report as portfolio_ageing_report
 from arledger.projections.portfolio import fold_all as fold_portfolio
+from arledger.projections.statement import Statement
 
 T = TypeVar("T")
 
@@ -1252,3 +1254,28 @@ class Ledger(Application[UUID]):
         customer_id = self.customer(customer_code).id
         state = self.portfolio(customer_ids=[customer_id])
         return list(state.customers[customer_id].confirmations)
+
+    def statement(
+        self, customer_code: str, from_on: date, to_on: date, *, known_at: datetime | None = None
+    ) -> Statement:
+        """The customer's statement of account for ``from_on``..``to_on`` (both included):
+        opening balance, every movement with its date and reference, closing balance, its
+        ageing, and unapplied cash (as recorded by ``known_at``, if given).
+
+        Folds that customer's events: from the query engine's columnar log, or a replay. The
+        stored partitions hold balances by date but not each movement's kind and reference.
+        """
+        require_period(from_on, to_on)
+        customer_id = self.customer(customer_code).id
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().customer_events(customer_id, known_at)
+        else:
+            events = self.iter_events()
+        state = statement_projection.fold_all(events, known_at=known_at)
+        if customer_id not in state.portfolio.customers:
+            raise CustomerNotFoundError(
+                f"no customer account {customer_code!r} as known at {known_at}",
+                customer_code=customer_code,
+                known_at=known_at,
+            )
+        return statement_projection.statement_of_account(state, customer_id, from_on, to_on)
