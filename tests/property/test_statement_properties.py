@@ -13,14 +13,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 from datetime import date, timedelta
-from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from arledger.adapters.application.ledger import Ledger
 from arledger.domain.errors import ArledgerError
-from arledger.domain.events import InvoiceIssued
+from arledger.domain.events import InvoiceIssued, PaymentTermsKind
 from arledger.domain.money import Money
 from arledger.domain.rules import DATE_MAX, DATE_MIN
 from arledger.projections import statement
@@ -28,7 +27,15 @@ from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.portfolio import ageing_report
 from arledger.projections.statement import BALANCE_EVENTS
 from tests.conftest import FixedClock
-from tests.strategies import Command, command_sequences, window_dates
+from tests.strategies import (
+    BANK_REFERENCES,
+    CREDIT_NOTE_NUMBERS,
+    INVOICE_NUMBERS,
+    WINDOW_START,
+    Command,
+    command_sequences,
+    window_dates,
+)
 
 
 def _recorded(commands: list[Command]) -> Ledger:
@@ -40,28 +47,92 @@ def _recorded(commands: list[Command]) -> Ledger:
     return ledger
 
 
-def _in_usd(value: Any) -> Any:
-    if isinstance(value, Money):
-        return Money(value.amount_minor, "USD")
-    if isinstance(value, dict):
-        return {key: _in_usd(item) for key, item in value.items()}
-    return value
+invoice_amounts = st.integers(300, 1200).map(lambda minor: Money(minor, "USD"))
+usd_amounts = st.integers(1, 300).map(lambda minor: Money(minor, "USD"))
+approved = {"reason": "agreed", "approver": "cfo"}
+# Invoices and payments in the first half of the window, movements after: fewer are refused for
+# being dated before what they move.
+early_dates = st.integers(0, 45).map(lambda days: WINDOW_START + timedelta(days=days))
+late_dates = st.integers(46, 120).map(lambda days: WINDOW_START + timedelta(days=days))
 
 
-def one_currency(commands: list[Command]) -> list[Command]:
-    """The sequence with every account and amount in USD: far fewer commands are refused for a
-    currency mismatch, so credit notes, reversals and reinstatements happen more often."""
-    result = []
-    for command in commands:
-        fields = {key: _in_usd(value) for key, value in command.fields.items()}
-        if command.name == "open_account":
-            fields["currency"] = "USD"
-        result.append(Command(command.name, fields))
-    return result
+@st.composite
+def movement_commands(draw: st.DrawFn) -> Command:
+    """A command that moves a USD customer's balance, with good text: refused, if at all, for
+    its amount or date (so that every movement kind happens often)."""
+    invoice_number = draw(st.sampled_from(INVOICE_NUMBERS))
+    on = draw(late_dates)
+    kind = draw(st.sampled_from(MOVEMENT_COMMANDS))
+    if kind == "allocate_payment":
+        allocations = draw(st.none() | st.just({invoice_number: draw(usd_amounts)}))
+        return Command(
+            kind,
+            {
+                "bank_reference": draw(st.sampled_from(BANK_REFERENCES)),
+                "allocations": allocations,
+                "allocated_on": on,
+            },
+        )
+    if kind == "reverse_payment":
+        bank_reference = draw(st.sampled_from(BANK_REFERENCES))
+        return Command(kind, {"bank_reference": bank_reference, "reversed_on": on, "reason": "x"})
+    if kind == "apply_credit_note":
+        fields = {
+            "credit_note_number": draw(st.sampled_from(CREDIT_NOTE_NUMBERS)),
+            "amount": draw(usd_amounts),
+            "applied_on": on,
+            "reason": "returned",
+        }
+    elif kind == "approve_concession":
+        fields = {"amount": draw(usd_amounts), "approved_on": on, **approved}
+    elif kind == "write_off":
+        fields = {"written_off_on": on, **approved}
+    else:
+        fields = {"reinstated_on": on, **approved}
+    return Command(kind, {"invoice_number": invoice_number, **fields})
+
+
+MOVEMENT_COMMANDS = (
+    "allocate_payment",
+    "allocate_payment",
+    "reverse_payment",
+    "apply_credit_note",
+    "approve_concession",
+    "write_off",
+    "reinstate",
+    "reinstate",
+)
+
+
+@st.composite
+def one_customer_sequences(draw: st.DrawFn) -> list[Command]:
+    """One USD customer, its invoices and payments, then 4 to 20 movements."""
+    opening = {
+        "customer_code": "C1",
+        "name": "Customer C1",
+        "currency": "USD",
+        "collection_owner": "li",
+        "opened_on": WINDOW_START,
+        "terms_kind": PaymentTermsKind.NET,
+        "terms_days": 30,
+    }
+    commands = [Command("open_account", opening)]
+    for invoice_number in INVOICE_NUMBERS:
+        fields = {
+            "customer_code": "C1",
+            "amount": draw(usd_amounts),
+            "issued_on": draw(window_dates),
+        }
+        commands.append(Command("issue_invoice", {"invoice_number": invoice_number, **fields}))
+    for bank_reference in BANK_REFERENCES:
+        amount = draw(invoice_amounts)
+        fields = {"payer_code": "C1", "amount": amount, "value_on": draw(early_dates)}
+        commands.append(Command("receive_payment", {"bank_reference": bank_reference, **fields}))
+    return commands + draw(st.lists(movement_commands(), min_size=4, max_size=20))
 
 
 @given(
-    commands=command_sequences() | command_sequences().map(one_currency),
+    commands=command_sequences() | one_customer_sequences(),
     cuts=st.lists(window_dates, min_size=2, max_size=4, unique=True).map(sorted),
 )
 def test_statements_reconcile_with_the_ageing_and_chain_period_to_period(
