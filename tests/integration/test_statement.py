@@ -13,10 +13,15 @@ applied. After the period: INV-3 reinstated on 04-05. Closing balance: INV-1 700
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from arledger import (
     AgeingGrouping,
@@ -26,6 +31,8 @@ from arledger import (
     MovementKind,
     Statement,
 )
+from arledger.adapters.cli.app import app
+from arledger.adapters.cli.statement import STATEMENT_COLUMNS
 from arledger.domain.errors import InvalidDateError
 from arledger.domain.events import PaymentApplied
 from tests.conftest import FixedClock
@@ -222,3 +229,134 @@ def test_a_period_that_starts_after_it_ends_is_refused(ledger: Ledger) -> None:
 def test_a_period_outside_the_ledgers_dates_is_refused(ledger: Ledger) -> None:
     with pytest.raises(InvalidDateError):
         ledger.statement("ACME", date(1800, 1, 1), TO_ON)
+
+
+# The command line ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cli_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    env = {
+        "ARLEDGER_STORE": "sqlite",
+        "ARLEDGER_DB": str(tmp_path_factory.mktemp("statement") / "ledger.db"),
+    }
+    record_example(Ledger(env=env, clock=FixedClock()))
+    return env
+
+
+PERIOD = ["--from", "2024-02-01", "--to", "2024-03-31"]
+
+
+def invoke(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(app, ["statement", *args], env=env)
+
+
+def test_cli_json_carries_every_figure_as_exact_decimals(cli_store: dict[str, str]) -> None:
+    result = invoke(cli_store, "ACME", *PERIOD, "--format", "json")
+    assert 0 == result.exit_code, result.output
+    data = json.loads(result.stdout)
+    assert ("ACME", "USD", "2024-02-01", "2024-03-31", None) == (
+        data["customer_code"],
+        data["currency"],
+        data["from_on"],
+        data["to_on"],
+        data["known_at"],
+    )
+    assert ("1600.00", "1350.00", "250.00", "1100.00") == (
+        data["opening_balance"],
+        data["closing_balance"],
+        data["unapplied_cash"],
+        data["net_balance"],
+    )
+    assert [
+        ("2024-02-15", "invoice", "INV-2", "800.00", "2400.00"),
+        ("2024-02-20", "payment", "BANK-1", "-500.00", "1900.00"),
+        ("2024-03-01", "credit_note", "CN-1", "-100.00", "1800.00"),
+        ("2024-03-05", "payment", "BANK-2", "-300.00", "1500.00"),
+        ("2024-03-12", "payment_reversal", "BANK-2", "300.00", "1800.00"),
+        ("2024-03-15", "concession", "INV-2", "-50.00", "1750.00"),
+        ("2024-03-25", "write_off", "INV-3", "-400.00", "1350.00"),
+    ] == [
+        (line["on"], line["kind"], line["reference"], line["amount"], line["balance"])
+        for line in data["lines"]
+    ]
+    assert {"1-30": "650.00", "31-60": "700.00"} == {
+        label: amount for label, amount in data["ageing"]["buckets"].items() if amount != "0.00"
+    }
+    assert ("1350.00", "1350.00") == (data["ageing"]["open"], data["ageing"]["overdue"])
+
+
+def test_cli_csv_has_the_opening_movements_closing_cash_and_ageing(
+    cli_store: dict[str, str],
+) -> None:
+    result = invoke(cli_store, "ACME", *PERIOD, "--format", "csv")
+    assert 0 == result.exit_code, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(STATEMENT_COLUMNS) == list(rows[0])
+    assert ("opening_balance", "2024-02-01", "1600.00") == (
+        rows[0]["kind"],
+        rows[0]["on"],
+        rows[0]["balance"],
+    )
+    movements = [row for row in rows if row["amount"] and row["balance"]]
+    assert 7 == len(movements)
+    assert ("write_off", "INV-3", "-400.00", "customer insolvent") == (
+        movements[-1]["kind"],
+        movements[-1]["reference"],
+        movements[-1]["amount"],
+        movements[-1]["note"],
+    )
+    (closing,) = [row for row in rows if row["kind"] == "closing_balance"]
+    (cash,) = [row for row in rows if row["kind"] == "unapplied_cash"]
+    assert ("2024-03-31", "1350.00", "250.00") == (
+        closing["on"],
+        closing["balance"],
+        cash["amount"],
+    )
+    ageing_rows = {row["reference"]: row["amount"] for row in rows if row["kind"] == "ageing"}
+    assert "650.00" == ageing_rows["1-30"]
+    assert "700.00" == ageing_rows["31-60"]
+    assert "1350.00" == str(sum(Decimal(amount) for amount in ageing_rows.values()))
+    assert all(row["customer_code"] == "ACME" and row["currency"] == "USD" for row in rows)
+
+
+def test_cli_table_shows_the_balances_and_the_ageing(cli_store: dict[str, str]) -> None:
+    result = invoke(cli_store, "ACME", *PERIOD)
+    assert 0 == result.exit_code, result.output
+    for text in ("opening balance", "1600.00", "payment reversal", "CN-1", "closing balance"):
+        assert text in result.stdout
+    assert "Unapplied cash 250.00; net of it the customer owes 1100.00." in result.stdout
+    assert "Closing balance aged as of 2024-03-31" in result.stdout
+
+
+def test_cli_known_at_gives_the_statement_as_recorded_then(cli_store: dict[str, str]) -> None:
+    ledger = Ledger(env=cli_store)
+    (applied, *_) = [e for e in ledger.iter_events() if isinstance(e, PaymentApplied)]
+    known_at = applied.timestamp.isoformat()
+    result = invoke(cli_store, "ACME", *PERIOD, "--known-at", known_at, "--format", "json")
+    assert 0 == result.exit_code, result.output
+    data = json.loads(result.stdout)
+    assert known_at == data["known_at"]
+    assert ["invoice", "payment"] == [line["kind"] for line in data["lines"]]
+    assert "1900.00" == data["closing_balance"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["NOPE", *PERIOD], 1, "no customer account 'NOPE'"),
+        (["ACME", "--from", "2024-03-31", "--to", "2024-02-01"], 2, "is after --to"),
+        (["ACME", "--from", "2024-02-30", "--to", "2024-03-31"], 2, "not a date"),
+        (["ACME", *PERIOD, "--known-at", "2026-01-01T00:00:00"], 2, "no UTC offset"),
+        (["ACME", *PERIOD, "--known-at", "yesterday"], 2, "not an instant"),
+        (["ACME", *PERIOD, "--csv-raw"], 2, "--csv-raw is for --format csv"),
+    ],
+)
+def test_cli_refuses_bad_input_in_one_line(
+    cli_store: dict[str, str], args: list[str], code: int, message: str
+) -> None:
+    result = invoke(cli_store, *args)
+    assert code == result.exit_code
+    assert message in result.stderr
+    assert 1 == len(result.stderr.strip().splitlines())
+    assert "Traceback" not in result.output
