@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -360,3 +361,30 @@ def test_cli_refuses_bad_input_in_one_line(
     assert message in result.stderr
     assert 1 == len(result.stderr.strip().splitlines())
     assert "Traceback" not in result.output
+
+
+def test_the_readme_statement_example_prints_what_its_comments_say(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    (example,) = [block for block in blocks if "ledger.statement(" in block]
+    # It continues the library example and the collections example before it.
+    earlier = blocks[: blocks.index(example)]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ARLEDGER_STORE", raising=False)
+    monkeypatch.delenv("ARLEDGER_DB", raising=False)
+    namespace: dict[str, object] = {}
+    for block in earlier:
+        if "ledger." in block:
+            exec(block, namespace)
+    capsys.readouterr()
+
+    exec(example, namespace)
+
+    printed = capsys.readouterr().out.splitlines()
+    commented = [line.removeprefix("# ") for line in example.splitlines() if line.startswith("# ")]
+    assert "0 60000" == printed[0]
+    assert commented == printed[1:4]
+    assert "'31-60': 60000" in printed[4]
+    assert "0 60000" == printed[5]
