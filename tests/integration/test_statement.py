@@ -104,16 +104,16 @@ def record_example(ledger: Ledger) -> None:
     )
 
 
-STORES = ["memory", "sqlite"]
-
-
-@pytest.fixture(params=STORES)
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
-    """The example on the in-memory store (replayed) and on SQLite (the query engine)."""
+    """The example on the in-memory store (replayed), on SQLite and on PostgreSQL (the query
+    engine over the columnar log)."""
     if request.param == "memory":
         env = {"ARLEDGER_STORE": "memory"}
-    else:
+    elif request.param == "sqlite":
         env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    else:
+        env = request.getfixturevalue("postgres_schema")
     result = Ledger(env=env, clock=FixedClock())
     record_example(result)
     return result
@@ -207,6 +207,21 @@ def test_known_at_shows_the_statement_as_recorded_by_then(ledger: Ledger) -> Non
         statement.unapplied_cash_minor,
     )
     assert statement.ageing.open_minor == statement.closing_balance_minor
+
+
+def test_a_balance_confirmation_records_the_statements_closing_balance(ledger: Ledger) -> None:
+    statement = ledger.statement("ACME", FROM_ON, TO_ON)
+    ledger.send_balance_confirmation(
+        customer_code="ACME",
+        confirmation_reference="BC-2024-03",
+        balance_as_of=TO_ON,
+        sent_on=date(2024, 4, 2),
+    )
+    (confirmation,) = ledger.balance_confirmations("ACME")
+    assert (TO_ON, statement.closing_balance_minor) == (
+        confirmation.balance_as_of,
+        confirmation.ledger_balance_minor,
+    )
 
 
 def test_an_unknown_customer_is_refused(ledger: Ledger) -> None:

@@ -13,9 +13,11 @@ from arledger.domain.errors import CustomerNotFoundError, InvalidDateError
 from arledger.domain.events import (
     ALL_EVENTS,
     INVOICE_EVENTS,
+    CreditNoteApplied,
     CustomerAccountOpened,
     InvoiceAddedToAccount,
     InvoiceIssued,
+    InvoiceWrittenOff,
     PaymentTermsKind,
 )
 from arledger.projections import statement
@@ -109,3 +111,58 @@ def test_a_period_ending_before_it_starts_is_refused() -> None:
     (customer_id,) = state.portfolio.customers
     with pytest.raises(InvalidDateError, match="after it ends"):
         statement.statement_of_account(state, customer_id, date(2024, 2, 1), date(2024, 1, 31))
+
+
+def test_movements_of_one_day_keep_the_order_they_were_recorded_in() -> None:
+    state = _one_invoice()
+    (customer_id,) = state.portfolio.customers
+    (invoice_id,) = state.portfolio.ageing.invoices
+    later_invoice_id = uuid4()
+    on = date(2024, 2, 10)
+    for event in (
+        # A credit note, then an invoice of the same day, then a write-off dated the day before.
+        CreditNoteApplied(
+            originator_id=invoice_id,
+            originator_version=2,
+            timestamp=AT,
+            credit_note_number="CN-9",
+            amount_minor=45,
+            currency="EUR",
+            applied_on=on,
+            reason="short delivery",
+        ),
+        InvoiceIssued(
+            originator_id=later_invoice_id,
+            originator_version=1,
+            timestamp=AT,
+            invoice_number="INV-0",
+            customer_id=customer_id,
+            amount_minor=100,
+            currency="EUR",
+            issued_on=on,
+            due_on=on,
+        ),
+        InvoiceAddedToAccount(
+            originator_id=customer_id,
+            originator_version=3,
+            timestamp=AT,
+            invoice_id=later_invoice_id,
+            invoice_number="INV-0",
+        ),
+        InvoiceWrittenOff(
+            originator_id=invoice_id,
+            originator_version=3,
+            timestamp=AT,
+            amount_minor=12300,
+            currency="EUR",
+            written_off_on=date(2024, 2, 9),
+            reason="insolvent",
+            approver="cfo",
+        ),
+    ):
+        statement.fold(state, event)
+    result = statement.statement_of_account(state, customer_id, date(2024, 2, 1), on)
+    assert [("INV-1", -12300, 45), ("CN-9", -45, 0), ("INV-0", 100, 100)] == [
+        (line.reference, line.amount_minor, line.balance_minor) for line in result.lines
+    ]
+    assert 100 == result.closing_balance_minor
