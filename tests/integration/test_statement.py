@@ -403,3 +403,31 @@ def test_the_readme_statement_example_prints_what_its_comments_say(
     assert commented == printed[1:4]
     assert "'31-60': 60000" in printed[4]
     assert "0 60000" == printed[5]
+
+
+def test_cli_csv_neutralises_a_formula_in_a_note_unless_raw(tmp_path: Path) -> None:
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    ledger = Ledger(env=env, clock=FixedClock())
+    ledger.open_account(
+        "ACME", name="Acme Ltd", currency="USD", collection_owner="li", opened_on=date(2024, 1, 1)
+    )
+    ledger.issue_invoice(
+        "INV-1", customer_code="ACME", amount=usd("100.00"), issued_on=date(2024, 2, 1)
+    )
+    formula = '=HYPERLINK("http://example.com","click")'
+    ledger.apply_credit_note(
+        "INV-1",
+        credit_note_number="CN-1",
+        amount=usd("10.00"),
+        applied_on=date(2024, 2, 2),
+        reason=formula,
+    )
+    notes = {}
+    for raw in (False, True):
+        result = invoke(env, "ACME", *PERIOD, "--format", "csv", *(["--csv-raw"] if raw else []))
+        assert 0 == result.exit_code, result.output
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        (credit,) = [row for row in rows if row["kind"] == "credit_note"]
+        assert "-10.00" == credit["amount"]  # a plain number stays a number
+        notes[raw] = credit["note"]
+    assert {False: "'" + formula, True: formula} == notes
