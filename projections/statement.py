@@ -66,7 +66,7 @@ from arledger.domain.events import (
     SupplyReleased,
 )
 from arledger.domain.policy import AgeingPolicy
-from arledger.domain.rules import require_period
+from arledger.domain.rules import require_date, require_period
 
 from . import ageing, portfolio
 from .ageing import AgeingRow
@@ -308,7 +308,7 @@ def statement_of_account(
     Raises ``InvalidDateError`` for a period that starts after it ends or lies outside the
     ledger's dates, and ``CustomerNotFoundError`` for a customer the state does not hold.
     """
-    require_period(from_on, to_on)
+    require_period(require_date("from_on", from_on), require_date("to_on", to_on))
     facts = state.portfolio
     customer = facts.customers.get(customer_id)
     if customer is None:

@@ -1265,7 +1265,7 @@ class Ledger(Application[UUID]):
         Folds that customer's events: from the query engine's columnar log, or a replay. The
         stored partitions hold balances by date but not each movement's kind and reference.
         """
-        require_period(from_on, to_on)
+        require_period(require_date("from_on", from_on), require_date("to_on", to_on))
         customer_id = self.customer(customer_code).id
         if self.read_models != "replay":
             events: Iterable[Event] = self.query_engine().customer_events(customer_id, known_at)
