@@ -59,6 +59,7 @@ from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow
 from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
+from arledger.projections.statement import MovementKind, Statement, StatementLine
 
 __all__ = [
     "AccountCurrencyError",
@@ -103,6 +104,7 @@ __all__ = [
     "LevelChange",
     "Money",
     "MoneyError",
+    "MovementKind",
     "NextAction",
     "NotFoundError",
     "NothingToAllocateError",
@@ -120,6 +122,8 @@ __all__ = [
     "RepeatedInvoiceError",
     "Result",
     "RiskRating",
+    "Statement",
+    "StatementLine",
     "StoreBusyError",
     "StoreUnavailableError",
     "Suspension",

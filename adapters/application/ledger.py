@@ -75,9 +75,10 @@ from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money, require_money
 from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
-from arledger.domain.rules import require_date
+from arledger.domain.rules import require_date, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
+from arledger.projections import statement as statement_projection
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
 from arledger.projections.kpis import KpiGrouping, KpiReport
@@ -92,6 +93,7 @@ from arledger.projections.results import (
     case_report,
     promise_report,
 )
+from arledger.projections.statement import Statement
 
 T = TypeVar("T")
 
@@ -1200,6 +1202,30 @@ class Ledger(Application[UUID]):
         customer_id, state = self._customer_portfolio(customer_code, None)
         return list(state.customers[customer_id].confirmations)
 
+    def statement(
+        self, customer_code: str, from_on: date, to_on: date, *, known_at: datetime | None = None
+    ) -> Statement:
+        """The customer's statement of account for ``from_on``..``to_on`` (both included):
+        opening balance, every movement with its date and reference, closing balance, its
+        ageing, and unapplied cash (as recorded by ``known_at``, if given).
+
+        Folds that customer's events: from the query engine's columnar log, or a replay. The
+        stored partitions hold balances by date but not each movement's kind and reference.
+        """
+        require_period(require_date("from_on", from_on), require_date("to_on", to_on))
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().customer_events(customer_id, known_at)
+        else:
+            events = self.iter_events()
+        state = statement_projection.fold_all(events, known_at=known_at)
+        if customer_id not in state.portfolio.customers:
+            recorded = "" if known_at is None else f" recorded by {known_at.isoformat()}"
+            raise CustomerNotFoundError(
+                f"no customer account {customer_code!r}{recorded}", customer_code=customer_code
+            )
+        return statement_projection.statement_of_account(state, customer_id, from_on, to_on)
+
 
 QUERY_METHODS: Final = frozenset(
     {
@@ -1218,6 +1244,7 @@ QUERY_METHODS: Final = frozenset(
         "portfolio",
         "promises",
         "propose_credit_line",
+        "statement",
         "worklist",
     }
 )
