@@ -34,6 +34,7 @@ from arledger.domain.errors import (
     PromiseAmountError,
     ReadModelMismatchError,
     RepeatedInvoiceError,
+    StoreBusyError,
     StoreUnavailableError,
 )
 from arledger.domain.events import Instalment, PaymentTermsKind, RiskRating
@@ -59,6 +60,7 @@ from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow
 from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
+from arledger.projections.statement import MovementKind, Statement, StatementLine
 
 __all__ = [
     "AccountCurrencyError",
@@ -103,6 +105,7 @@ __all__ = [
     "LevelChange",
     "Money",
     "MoneyError",
+    "MovementKind",
     "NextAction",
     "NotFoundError",
     "NothingToAllocateError",
@@ -120,6 +123,9 @@ __all__ = [
     "RepeatedInvoiceError",
     "Result",
     "RiskRating",
+    "Statement",
+    "StatementLine",
+    "StoreBusyError",
     "StoreUnavailableError",
     "Suspension",
     "SuspensionKind",
