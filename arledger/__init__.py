@@ -4,7 +4,7 @@ The public API, re-exported from the layers: the domain's values, events and err
 projections' read models (every query's named result type), the ``Ledger`` application that
 records commands and answers queries, and ``to_data``, which turns any result into JSON-ready
 data. Signatures are typed without ``Any`` (tests/packaging/test_public_types.py holds every
-query and exported class to it).
+command, query and exported class to it).
 """
 
 from arledger.adapters.application.ledger import Ledger, Result
