@@ -3,7 +3,8 @@
 The public API, re-exported from the layers: the domain's values, events and errors, the
 projections' read models (every query's named result type), the ``Ledger`` application that
 records commands and answers queries, and ``to_data``, which turns any result into JSON-ready
-data. Every signature here is typed without ``Any`` (tests/packaging/test_public_types.py).
+data. Signatures are typed without ``Any`` (tests/packaging/test_public_types.py holds every
+command, query and exported class to it).
 """
 
 from arledger.adapters.application.ledger import Ledger, Result
@@ -33,6 +34,7 @@ from arledger.domain.errors import (
     PromiseAmountError,
     ReadModelMismatchError,
     RepeatedInvoiceError,
+    StoreBusyError,
     StoreUnavailableError,
 )
 from arledger.domain.events import Instalment, PaymentTermsKind, RiskRating
@@ -58,6 +60,7 @@ from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow
 from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
+from arledger.projections.statement import MovementKind, Statement, StatementLine
 
 __all__ = [
     "AccountCurrencyError",
@@ -102,6 +105,7 @@ __all__ = [
     "LevelChange",
     "Money",
     "MoneyError",
+    "MovementKind",
     "NextAction",
     "NotFoundError",
     "NothingToAllocateError",
@@ -119,6 +123,9 @@ __all__ = [
     "RepeatedInvoiceError",
     "Result",
     "RiskRating",
+    "Statement",
+    "StatementLine",
+    "StoreBusyError",
     "StoreUnavailableError",
     "Suspension",
     "SuspensionKind",

@@ -338,6 +338,18 @@ class StoreUnavailableError(ArledgerError, RuntimeError):
     reason: str | None = None
 
 
+class StoreBusyError(ArledgerError, RuntimeError):
+    """A wait on the store ran out of time: a lock another session held (``setting``
+    ``ARLEDGER_LOCK_TIMEOUT``), a statement that ran too long (``ARLEDGER_STATEMENT_TIMEOUT``)
+    or no free connection. ``store`` describes it, ``waited_s`` is the limit that ran out.
+    What was being written was rolled back (nothing recorded); the call may be retried."""
+
+    store: str | None = None
+    setting: str | None = None
+    waited_s: float | None = None
+    reason: str | None = None
+
+
 class ReadModelMismatchError(ArledgerError, RuntimeError):
     """The stored read models have folded events the log no longer holds at their positions
     (events removed, or the store restored from an older copy): ``position`` is where the read

@@ -25,15 +25,19 @@ from uuid import UUID
 
 import attrs
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Mapper, Recording
 from eventsourcing.utils import Environment
 
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
 from arledger.adapters.application.session import invoice_amounts
+from arledger.adapters.persistence.connections import Connections, connections_for
 from arledger.adapters.persistence.serialization import CattrsMapper, register_event_topics
 from arledger.adapters.persistence.store import (
+    busy_errors,
+    configure_library_store,
     describe_store,
     prepare_sqlite_file,
     store_env,
@@ -74,9 +78,10 @@ from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money, require_money
 from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
-from arledger.domain.rules import require_date
+from arledger.domain.rules import require_date, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
+from arledger.projections import statement as statement_projection
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
 from arledger.projections.kpis import KpiGrouping, KpiReport
@@ -91,6 +96,7 @@ from arledger.projections.results import (
     case_report,
     promise_report,
 )
+from arledger.projections.statement import Statement
 
 T = TypeVar("T")
 
@@ -184,6 +190,7 @@ class Ledger(Application[UUID]):
         self._runner: ProjectionRunner | None = None
         self._engine: QueryEngine | None = None
         self._engine_lock = threading.Lock()
+        self._connections: Connections | None = None
         register_event_topics()
         # A store that cannot be opened raises StoreUnavailableError (what, where, what to
         # check), not the driver's error.
@@ -206,19 +213,47 @@ class Ledger(Application[UUID]):
             environment.pop(f"{name.upper()}_{key}", None)
         return environment
 
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        """The library's factory, its PostgreSQL sessions given arledger's timeouts."""
+        factory = super().construct_factory(env)
+        configure_library_store(factory, self.store_settings)
+        return factory
+
+    def read_model_connections(self) -> Connections | None:
+        """The pool the runner and the query engine share (None in memory); see
+        ``adapters/persistence/connections.py``."""
+        with self._engine_lock:
+            if self._connections is None and not self.in_memory:
+                self._connections = connections_for(self.store_settings)
+            return self._connections
+
     def projection_runner(self) -> ProjectionRunner:
-        """The runner of the stored read models (SQLite and PostgreSQL stores)."""
-        if self._runner is None:
-            self._runner = ProjectionRunner(self)
-        return self._runner
+        """The runner of the stored read models (SQLite and PostgreSQL stores), one per Ledger,
+        shared by its threads."""
+        connections = self.read_model_connections()
+        with self._engine_lock:
+            if self._runner is None:
+                self._runner = ProjectionRunner(self, connections=connections)
+            return self._runner
 
     def query_engine(self) -> QueryEngine:
         """The engine answering portfolio queries from the live columnar log (one per Ledger,
         shared by its threads)."""
+        connections = self.read_model_connections()
         with self._engine_lock:
             if self._engine is None:
-                self._engine = QueryEngine.for_ledger(self)
+                self._engine = QueryEngine.for_ledger(self, connections)
             return self._engine
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: object,
+    ) -> list[Recording[UUID]]:
+        """The library's save; a lock or statement that outlasts its timeout raises
+        ``StoreBusyError`` (rolled back: nothing recorded)."""
+        with busy_errors(self.store_settings):
+            return super().save(*objs, **kwargs)
 
     def close(self) -> None:
         if self._runner is not None:
@@ -227,6 +262,9 @@ class Ledger(Application[UUID]):
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+        if self._connections is not None:
+            self._connections.close()
+            self._connections = None
         super().close()
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -1167,6 +1205,30 @@ class Ledger(Application[UUID]):
         customer_id, state = self._customer_portfolio(customer_code, None)
         return list(state.customers[customer_id].confirmations)
 
+    def statement(
+        self, customer_code: str, from_on: date, to_on: date, *, known_at: datetime | None = None
+    ) -> Statement:
+        """The customer's statement of account for ``from_on``..``to_on`` (both included):
+        opening balance, every movement with its date and reference, closing balance, its
+        ageing, and unapplied cash (as recorded by ``known_at``, if given).
+
+        Folds that customer's events: from the query engine's columnar log, or a replay. The
+        stored partitions hold balances by date but not each movement's kind and reference.
+        """
+        require_period(require_date("from_on", from_on), require_date("to_on", to_on))
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().customer_events(customer_id, known_at)
+        else:
+            events = self.iter_events()
+        state = statement_projection.fold_all(events, known_at=known_at)
+        if customer_id not in state.portfolio.customers:
+            recorded = "" if known_at is None else f" recorded by {known_at.isoformat()}"
+            raise CustomerNotFoundError(
+                f"no customer account {customer_code!r}{recorded}", customer_code=customer_code
+            )
+        return statement_projection.statement_of_account(state, customer_id, from_on, to_on)
+
 
 QUERY_METHODS: Final = frozenset(
     {
@@ -1185,6 +1247,7 @@ QUERY_METHODS: Final = frozenset(
         "portfolio",
         "promises",
         "propose_credit_line",
+        "statement",
         "worklist",
     }
 )

@@ -225,6 +225,21 @@ def _ledger() -> Ledger:
     return Ledger()
 
 
+def _query_ledger() -> Ledger:
+    """The ledger for a portfolio query; on an empty Numba cache (the first query after an
+    install or upgrade, no ``arledger warm-up``) a note on stderr says why it waits."""
+    ledger = _ledger()
+    if ledger.read_models != "replay":
+        from arledger.adapters.read_models import warm_up
+
+        if warm_up.cached() is False:
+            _stderr().print(
+                "note: compiling the query engine's kernels (first query after an install or "
+                "upgrade, about half a minute); `arledger warm-up` does this once at install"
+            )
+    return ledger
+
+
 # demo -----------------------------------------------------------------------------------------
 
 
@@ -533,7 +548,7 @@ def ageing_command(
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
         edges_days = None if edges is None else parse_edges(edges)
-        report = _ledger().ageing(as_of, grouping=by, edges_days=edges_days)
+        report = _query_ledger().ageing(as_of, grouping=by, edges_days=edges_days)
     if output_format is OutputFormat.CSV:
         sys.stdout.write(ageing_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
@@ -766,7 +781,7 @@ def kpis_command(
         usage_error(f"--from {start_on} is after --to {end_on}")
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
-        report = _ledger().kpis(start_on, end_on, grouping=by)
+        report = _query_ledger().kpis(start_on, end_on, grouping=by)
     if output_format is OutputFormat.CSV:
         sys.stdout.write(kpis_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
@@ -993,7 +1008,7 @@ def worklist_command(
     gives the next required action and when it is due.
     """
     with _reported_errors():
-        items = _ledger().worklist(as_of, owner=owner)
+        items = _query_ledger().worklist(as_of, owner=owner)
     if output_format is WorklistFormat.JSON:
         sys.stdout.write(json.dumps(worklist_json(items), indent=2) + "\n")
     else:
@@ -1259,3 +1274,32 @@ def projections_rebuild() -> None:
         ledger.query_engine().rebuild()
         ledger.query_engine().persist()
     _stdout().print(f"Rebuilt the read models from {count} event(s).")
+
+
+# warm-up --------------------------------------------------------------------------------------
+
+
+@app.command("warm-up")
+def warm_up_command(
+    kernels: Annotated[
+        bool, typer.Option("--kernels", help="List each kernel and its compiled variants.")
+    ] = False,
+) -> None:
+    """Compile the query engine's Numba kernels into the on-disk cache (run after installing or
+    upgrading, so no query waits for compilation). Touches no store."""
+    from arledger.adapters.read_models import warm_up
+
+    with _reported_errors(), _stderr().status("Compiling the query engine's kernels"):
+        report = warm_up.warm_up()
+    if kernels:
+        table = Table("kernel", "variants", "compiled", "from cache")
+        for kernel in report.kernels:
+            table.add_row(
+                kernel.name, str(kernel.signatures), str(kernel.compiled), str(kernel.loaded)
+            )
+        _stdout().print(table)
+    _stdout().print(
+        f"Warm: {report.signatures} kernel variant(s), {report.compiled} compiled and "
+        f"{report.loaded} loaded from the cache, in {report.seconds:.1f} s; "
+        f"cache: {report.cache_dir}"
+    )

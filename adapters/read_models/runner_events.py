@@ -60,19 +60,20 @@ class RecorderEventReader:
 
 
 class PostgresEventReader:
-    """The ledger's PostgreSQL events table, read on a connection the caller owns."""
+    """The ledger's PostgreSQL events table, each page read on a connection borrowed from
+    ``connections`` (a pool's ``connection()`` context) for that read only."""
 
-    def __init__(self, connection: Any, schema: str, table: str) -> None:
+    def __init__(self, connections: Any, schema: str, table: str) -> None:
         from psycopg.sql import SQL, Identifier
 
-        self.connection = connection
+        self.connections = connections
         self.statement = SQL(
             "SELECT notification_id, originator_id::text, originator_version, topic, state "
             "FROM {}.{} WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
         ).format(Identifier(schema), Identifier(table))
 
     def read(self, start: int, limit: int) -> list[StoredRow]:
-        with self.connection.cursor(binary=True) as cursor:
+        with self.connections.connection() as connection, connection.cursor(binary=True) as cursor:
             cursor.execute(self.statement, (start, limit), prepare=True)
             rows: list[StoredRow] = cursor.fetchall()
             return rows

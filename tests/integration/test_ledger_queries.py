@@ -97,3 +97,12 @@ def test_an_unknown_customer_or_a_date_out_of_range_is_refused(ledger: Ledger) -
         ledger.promises("NOPE", date(2025, 2, 5))
     with pytest.raises(InvalidDateError):
         ledger.collection_case("ACME", date(1800, 1, 1))
+
+
+def test_as_known_at_an_instant_only_what_was_recorded_by_then_counts(ledger: Ledger) -> None:
+    opened_at = min(event.timestamp for event in ledger.iter_events())
+    as_of = date(2025, 3, 31)
+
+    assert () == ledger.promises("ACME", as_of, known_at=opened_at).promises
+    assert () == ledger.collection_case("ACME", as_of, known_at=opened_at).actions
+    assert 1 == len(ledger.promises("ACME", as_of).promises)

@@ -65,10 +65,13 @@ INFRASTRUCTURE: typing.Final = frozenset(
     {
         "close",
         "construct_env",
+        "construct_factory",
         "construct_mapper",
         "projection_runner",
         "query_engine",
+        "read_model_connections",
         "run",
+        "save",
         "session",
         "store_description",
     }
