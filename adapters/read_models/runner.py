@@ -64,7 +64,11 @@ from arledger.adapters.read_models.runner_events import (
     RecorderEventReader,
     StoredRow,
 )
-from arledger.domain.errors import ConfigurationError, ReadModelMismatchError
+from arledger.domain.errors import (
+    ConcurrencyError,
+    ConfigurationError,
+    ReadModelMismatchError,
+)
 from arledger.domain.events import (
     CollectionActionRecorded,
     CreditNoteRegistered,
@@ -88,6 +92,11 @@ runner loses. Memory is bounded apart, by reading the log in pages."""
 EVENTS_PER_READ_MAX: Final = 5000
 """Events read, decoded and folded at a time (a few megabytes of stored events and their
 decoded objects)."""
+
+STALE_RETRIES_MAX: Final = 100
+"""Catch-ups restarted because another runner wrote a batch first, before giving up with
+``ConcurrencyError``. Each restart reads on from the other runner's position, so every retry
+is progress; a hundred in a row means runners are racing without end (a bug worth seeing)."""
 
 POLICY_PARTITION: Final = "policy"
 RUNNER_NAME: Final = "portfolio"
@@ -841,12 +850,17 @@ class ProjectionRunner:
             ThreadPoolExecutor(1, "arledger-read-model-writer") as writer,
         ):
             pages = _ReadAhead(self.reader, reader)
-            while True:
+            for _attempt in range(STALE_RETRIES_MAX):
                 try:
                     self._catch_up(pages, writer, progress, folded)
                 except StaleRunnerError:
                     continue
                 return folded[0]
+        raise ConcurrencyError(
+            f"gave up catching up after {STALE_RETRIES_MAX} attempts: other runners kept "
+            "writing the same batches first",
+            attempts=STALE_RETRIES_MAX,
+        )
 
     def _catch_up(
         self, pages: _ReadAhead, writer: Executor, progress: Progress | None, folded: list[int]

@@ -91,7 +91,8 @@ class EventDecoder:
         self.mapper = mapper
         self.fast = not (mapper.cipher or mapper.compressor)
         # topic -> (class, its decoder, checked against the mapper yet); decoder None: mapper.
-        self._by_topic: dict[str, tuple[type[Event], msgspec.json.Decoder[Any] | None]] = {}
+        # Class None: a record that is not a ledger event (``domain/idempotency.py``), skipped.
+        self._by_topic: dict[str, tuple[type[Event] | None, msgspec.json.Decoder[Any] | None]] = {}
         self._checked: set[str] = set()
 
     def decode(self, rows: Sequence[StoredRow]) -> list[Event]:
@@ -103,6 +104,8 @@ class EventDecoder:
             known = by_topic.get(topic)
             if known is None:
                 known = by_topic[topic] = self._decoder_for(topic)
+            if known[0] is None:
+                continue  # bookkeeping (an idempotency record), not an event of the ledger
             decoder = known[1]
             if decoder is None or len(state) < 3 or state[-1:] != b"}":
                 append(self._by_mapper(row))
@@ -124,8 +127,12 @@ class EventDecoder:
             append(event)
         return events
 
-    def _decoder_for(self, topic: str) -> tuple[type[Event], msgspec.json.Decoder[Any] | None]:
-        cls: type[Event] = resolve_topic(topic)
+    def _decoder_for(
+        self, topic: str
+    ) -> tuple[type[Event] | None, msgspec.json.Decoder[Any] | None]:
+        cls: type[Any] = resolve_topic(topic)
+        if not issubclass(cls, Event):
+            return None, None
         if not self.fast or getattr(cls, "class_version", 1) != 1:
             return cls, None
         return cls, msgspec.json.Decoder(cls)
