@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 import pytest
 
-from arledger import Ledger, Money, StoreBusyError
+from arledger import Ledger, Money, StoreBusyError, StoreUnavailableError
 from arledger.adapters.persistence.connections import PostgresConnections
 from arledger.adapters.persistence.store import Timeouts, store_env, timeouts
 from arledger.domain.errors import ConfigurationError, DuplicateKeyConflictError
@@ -305,8 +305,10 @@ def test_a_backend_terminated_mid_catch_up_is_recovered_by_the_next_query() -> N
                 real_write(*args, **kwargs)
 
         runner.tables.write_batch = write_on_a_killed_session
-        with pytest.raises(psycopg.OperationalError):
+        with pytest.raises(StoreUnavailableError) as error:
             runner.catch_up()
+        assert isinstance(error.value.__cause__, psycopg.OperationalError)
+        assert "terminating connection" in (error.value.reason or "")
         del runner.tables.write_batch
 
         # The batch was rolled back with the session: nothing written, nothing left holding.
