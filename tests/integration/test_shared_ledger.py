@@ -34,7 +34,7 @@ import attrs
 import pytest
 
 from arledger import Ledger, Money, StoreBusyError, StoreUnavailableError
-from arledger.adapters.persistence.connections import PostgresConnections
+from arledger.adapters.persistence.connections import PostgresConnections, SQLiteConnections
 from arledger.adapters.persistence.store import Timeouts, store_env, timeouts
 from arledger.domain.errors import ConfigurationError, DuplicateKeyConflictError
 from arledger.domain.events import InvoiceIssued, PaymentReceived
@@ -549,3 +549,55 @@ def test_segments_written_through_the_pool_load_in_a_new_ledger(store: str, tmp_
             assert 0 == engine.refresh()  # everything came from the segments
             assert events == engine.status()["persisted"] == engine.status()["events"]
             assert expected == again.ageing(AS_OF, grouping=AgeingGrouping.INVOICE)
+
+
+STATEMENT_TIMEOUT_S = 0.3
+
+
+def test_a_sqlite_statement_past_the_statement_timeout_is_interrupted(tmp_path: Path) -> None:
+    settings = store_env(
+        {
+            "ARLEDGER_STORE": "sqlite",
+            "ARLEDGER_DB": str(tmp_path / "slow.db"),
+            "ARLEDGER_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT_S),
+        }
+    )
+    connections = SQLiteConnections(settings)
+    endless = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    )
+    try:
+
+        def run() -> None:
+            with connections.connection() as connection:
+                connection.execute(endless).fetchall()
+
+        error, took = within(HANG_S, run)
+
+        assert isinstance(error, StoreBusyError)
+        assert "ARLEDGER_STATEMENT_TIMEOUT" == error.setting
+        assert STATEMENT_TIMEOUT_S <= took < HANG_S
+        with connections.connection() as connection:  # the connection serves again
+            assert [(1,)] == connection.execute("SELECT 1").fetchall()
+    finally:
+        connections.close()
+
+
+@pytest.mark.postgres
+def test_a_postgres_statement_past_the_statement_timeout_is_cancelled() -> None:
+    with postgres_schemas("slow") as make:
+        settings = store_env({**make(), "ARLEDGER_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT_S)})
+        connections = PostgresConnections(settings)
+        try:
+
+            def run() -> None:
+                with connections.connection() as connection:
+                    connection.execute("SELECT pg_sleep(60)")
+
+            error, took = within(HANG_S, run)
+
+            assert isinstance(error, StoreBusyError)
+            assert "ARLEDGER_STATEMENT_TIMEOUT" == error.setting
+            assert STATEMENT_TIMEOUT_S <= took < HANG_S
+        finally:
+            connections.close()
