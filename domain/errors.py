@@ -360,6 +360,15 @@ class ReadModelMismatchError(ArledgerError, RuntimeError):
     store: str | None = None
 
 
+class GroupingTypeError(ArledgerError, TypeError):
+    """A query's grouping given as something other than its enum (e.g. the text ``"owner"``
+    where ``KpiGrouping.OWNER`` is expected): ``grouping`` is what was given, ``expected`` the
+    enum's name. Nothing is guessed from text; a CLI or service parses it first."""
+
+    grouping: object = None
+    expected: str | None = None
+
+
 class ImportRowError(ArledgerError, ValueError):
     """A row of an imported file is invalid; nothing of the file was recorded."""
 

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from math import lcm
-from typing import Final, TypeAlias, TypeVar
+from typing import Final, TypeAlias, TypeVar, assert_never
 from uuid import UUID
 
 import attrs
@@ -56,6 +56,8 @@ from arledger.domain.policy import (
     WorklistKey,
 )
 from arledger.domain.rules import require_date
+from arledger.domain.trigger_rules import TIME_RULES as TIME_RULES
+from arledger.domain.trigger_rules import TRIGGER_RULES
 
 from .ageing import InvoiceFacts
 from .portfolio import CustomerHistory, PaymentFacts, PortfolioState, PromiseFacts
@@ -72,11 +74,6 @@ EXPLAIN_INVOICES_SHOWN_MAX: Final = 10
 
 RATING_ORDINAL: Final = {RiskRating.A: 1, RiskRating.B: 2, RiskRating.C: 3, RiskRating.D: 4}
 """The RISK_RATING trigger fires for a rating at or worse than its threshold (1=A .. 4=D)."""
-
-TIME_RULES: Final = frozenset(
-    {TriggerRule.DAYS_PAST_DUE, TriggerRule.OVERDUE_AMOUNT, TriggerRule.BROKEN_PROMISES}
-)
-"""Rules that fire with the passage of time; an open promise suspends these, and only these."""
 
 
 class SuspensionKind(enum.Enum):
@@ -522,91 +519,42 @@ class _Evaluator:
         rule_order = list(TriggerRule)
         return tuple(sorted(best.values(), key=lambda r: (-r.level, rule_order.index(r.rule))))
 
-    def _fires(self, trigger: Trigger, raw: _Raw) -> bool:
-        """Whether ``trigger`` fires on the figures of ``raw``: the one place each rule
-        compares (``_check`` explains a firing; ``_fired_levels`` needs only the levels)."""
-        rule = trigger.rule
-        if rule is TriggerRule.DAYS_PAST_DUE:
-            return raw.overdue_minor > 0 and raw.days_past_due_max >= trigger.threshold
-        if rule is TriggerRule.OVERDUE_AMOUNT:
-            threshold_minor = trigger.threshold * minor_per_major(self.customer.currency)
-            return raw.overdue_minor > 0 and raw.overdue_minor >= threshold_minor
-        if rule is TriggerRule.BROKEN_PROMISES:
-            return len(raw.broken) > 0 and len(raw.broken) >= trigger.threshold
-        if rule is TriggerRule.RISK_RATING:
-            return raw.rating is not None and RATING_ORDINAL[raw.rating] >= trigger.threshold
-        assert rule is TriggerRule.BLACKLISTED
-        return raw.is_blacklisted
-
     def _fired_levels(self, raw: _Raw) -> tuple[int, int]:
         """The highest levels fired by time-driven rules and by the others (``_fire``'s
-        ``time_level`` and ``decision_level``, without building the reasons)."""
+        ``time_level`` and ``decision_level``): the rule table's comparison of ``_measure``'s
+        figures, as ``_check`` makes it, without building the reasons."""
         time_level = decision_level = 0
+        per_major = minor_per_major(self.customer.currency)
         for level in raw.policy.levels:
             for trigger in level.triggers:
-                if self._fires(trigger, raw):
-                    if trigger.rule in TIME_RULES:
+                spec = TRIGGER_RULES[trigger.rule]
+                threshold = spec.threshold_compared(trigger.threshold, per_major)
+                actual, _, _ = self._measure(trigger.rule, raw, threshold)
+                if spec.fires(actual, threshold):
+                    if spec.time_driven:
                         time_level = max(time_level, level.level)
                     else:
                         decision_level = max(decision_level, level.level)
         return time_level, decision_level
 
     def _check(self, trigger: Trigger, level: int, raw: _Raw) -> Reason | None:
-        if not self._fires(trigger, raw):
+        """The trigger's reason when it fires: the rule's figure (``_measure``) compared with
+        its threshold as the rule table says (``TRIGGER_RULES``)."""
+        spec = TRIGGER_RULES[trigger.rule]
+        threshold = spec.threshold_compared(
+            trigger.threshold, minor_per_major(self.customer.currency)
+        )
+        actual, invoice_numbers, promise_references = self._measure(trigger.rule, raw, threshold)
+        if not spec.fires(actual, threshold):
             return None
-        version = raw.policy.version
-        rule = trigger.rule
-        if rule is TriggerRule.DAYS_PAST_DUE:
-            involved = tuple(
-                f.invoice_number for f in raw.invoices if f.days_past_due >= trigger.threshold
-            )
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=trigger.threshold,
-                actual=raw.days_past_due_max,
-                invoice_numbers=involved,
-            )
-        if rule is TriggerRule.OVERDUE_AMOUNT:
-            threshold_minor = trigger.threshold * minor_per_major(self.customer.currency)
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=threshold_minor,
-                actual=raw.overdue_minor,
-                invoice_numbers=tuple(f.invoice_number for f in raw.invoices if f.overdue_minor),
-            )
-        if rule is TriggerRule.BROKEN_PROMISES:
-            count = len(raw.broken)
-            numbers = {
-                self.view.ageing.invoices[invoice_id].invoice_number
-                for judgement in raw.broken
-                for invoice_id in self.view.promises[judgement.promise_id].invoice_ids
-                if invoice_id in self.view.ageing.invoices
-            }
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=trigger.threshold,
-                actual=count,
-                invoice_numbers=tuple(sorted(numbers)),
-                promise_references=tuple(j.reference for j in raw.broken),
-            )
-        if rule is TriggerRule.RISK_RATING:
-            assert raw.rating is not None
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=trigger.threshold,
-                actual=RATING_ORDINAL[raw.rating],
-            )
-        assert rule is TriggerRule.BLACKLISTED
         return Reason(
-            rule=rule, level=level, policy_version=version, threshold=trigger.threshold, actual=1
+            rule=trigger.rule,
+            level=level,
+            policy_version=raw.policy.version,
+            threshold=threshold,
+            actual=actual,
+            invoice_numbers=invoice_numbers,
+            promise_references=promise_references,
         )
 
     def levels(self, dates: Sequence[date]) -> list[tuple[int, EscalationPolicy]]:
@@ -628,7 +576,7 @@ class _Evaluator:
 
     def _lean_levels(self, dates: Sequence[date]) -> None:
         """``_LeanLevels`` for each date. The rules fire on totals only (the key below holds
-        every figure ``_fires`` reads), so dates with the same totals are fired once."""
+        every figure ``_measure`` reads), so dates with the same totals are fired once."""
         if not dates:
             return
         policies = [self.view.policy_on(on) for on in dates]
@@ -728,6 +676,39 @@ class _Evaluator:
             overdue += invoice_overdue
             days_past_due = np.maximum(days_past_due, invoice_days)
         return overdue.tolist(), disputed_total.tolist(), days_past_due.tolist()
+
+    def _measure(
+        self, rule: TriggerRule, raw: _Raw, threshold: int
+    ) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
+        """(figure, invoices involved, promises involved) of the rule on the raw figures, for a
+        trigger of ``threshold`` (in the figure's unit); the figure is 0 when there is nothing
+        to measure. The kernel's ``_levels`` measures the
+        same figures (``tests/unit/test_trigger_rules.py`` ties the two)."""
+        match rule:
+            case TriggerRule.DAYS_PAST_DUE:
+                days = raw.days_past_due_max if raw.overdue_minor > 0 else 0
+                involved = tuple(
+                    f.invoice_number for f in raw.invoices if f.days_past_due >= threshold
+                )
+                return days, involved, ()
+            case TriggerRule.OVERDUE_AMOUNT:
+                involved = tuple(f.invoice_number for f in raw.invoices if f.overdue_minor)
+                return raw.overdue_minor, involved, ()
+            case TriggerRule.BROKEN_PROMISES:
+                numbers = {
+                    self.view.ageing.invoices[invoice_id].invoice_number
+                    for judgement in raw.broken
+                    for invoice_id in self.view.promises[judgement.promise_id].invoice_ids
+                    if invoice_id in self.view.ageing.invoices
+                }
+                references = tuple(j.reference for j in raw.broken)
+                return len(raw.broken), tuple(sorted(numbers)), references
+            case TriggerRule.RISK_RATING:
+                return (0 if raw.rating is None else RATING_ORDINAL[raw.rating]), (), ()
+            case TriggerRule.BLACKLISTED:
+                return (1 if raw.is_blacklisted else 0), (), ()
+            case _ as unreachable:
+                assert_never(unreachable)
 
     def evaluate(self, on: date) -> Evaluation:
         if on not in self._evaluations:
@@ -1051,9 +1032,19 @@ def worklist_order(figures: Sequence[WorklistFigures], policy: EscalationPolicy)
 # Explanation ----------------------------------------------------------------------------------
 
 
-def explain(state: PortfolioState, customer_id: UUID, as_of: date) -> str:
-    """Why the customer stands at its level on ``as_of``, in words and figures."""
-    status = escalation_status(state, customer_id, as_of)
+def explain(
+    state: PortfolioState,
+    customer_id: UUID,
+    as_of: date,
+    *,
+    status: EscalationStatus | None = None,
+) -> str:
+    """Why the customer stands at its level on ``as_of``, in words and figures (from
+    ``status``, that customer's ``escalation_status`` on ``as_of``, when already worked out)."""
+    if status is None:
+        status = escalation_status(state, customer_id, as_of)
+    assert status.customer_id == customer_id
+    assert status.as_of == as_of
     current = status.current
     policy = state.policy_on(as_of)
     currency = current.currency

@@ -12,16 +12,18 @@ pending events together. Imports and the demo use one session for many commands.
 
 from __future__ import annotations
 
+import enum
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, Final, TypeVar
+from typing import ClassVar, Final, TypeVar
 from uuid import UUID
 
 import attrs
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Mapper, Recording
 from eventsourcing.utils import Environment
 
 from arledger.adapters.application.command_json import content_digest
@@ -54,6 +56,7 @@ from arledger.domain.errors import (
     ConcurrencyError,
     ConfigurationError,
     CustomerNotFoundError,
+    GroupingTypeError,
     InvalidCommandError,
 )
 from arledger.domain.events import (
@@ -69,15 +72,28 @@ from arledger.domain.events import (
 )
 from arledger.domain.idempotency import EventReference
 from arledger.domain.invoice import Invoice
-from arledger.domain.money import Money
+from arledger.domain.money import Money, require_money
 from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
-from arledger.domain.rules import require_date
+from arledger.domain.rules import require_date, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
+from arledger.projections import statement as statement_projection
+from arledger.projections.credit import CreditDecision
+from arledger.projections.escalation import EscalationStatus
+from arledger.projections.kpis import KpiGrouping, KpiReport
 from arledger.projections.portfolio import Confirmation, PortfolioState
 from arledger.projections.portfolio import ageing_report as portfolio_ageing_report
 from arledger.projections.portfolio import fold_all as fold_portfolio
+from arledger.projections.results import (
+    CaseReport,
+    Explanation,
+    PromiseReport,
+    Worklist,
+    case_report,
+    promise_report,
+)
+from arledger.projections.statement import Statement
 
 T = TypeVar("T")
 
@@ -194,7 +210,7 @@ class Ledger(Application[UUID]):
             environment.pop(f"{name.upper()}_{key}", None)
         return environment
 
-    def construct_factory(self, env: Environment) -> Any:
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
         """The library's factory, its PostgreSQL sessions given arledger's timeouts."""
         factory = super().construct_factory(env)
         configure_library_store(factory, self.store_settings)
@@ -226,7 +242,11 @@ class Ledger(Application[UUID]):
                 self._engine = QueryEngine.for_ledger(self, connections)
             return self._engine
 
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: object,
+    ) -> list[Recording[UUID]]:
         """The library's save; a lock or statement that outlasts its timeout raises
         ``StoreBusyError`` (rolled back: nothing recorded)."""
         with busy_errors(self.store_settings):
@@ -1000,7 +1020,11 @@ class Ledger(Application[UUID]):
         (as known at ``known_at``), like every other query; ``edges_days`` replaces its
         bucket edges for a one-off view, and an explicit ``policy`` replaces it whole.
         Served by the query engine (``read_models="stored"``), or replayed.
+
+        Raises:
+            GroupingTypeError: ``grouping`` is not an ``AgeingGrouping`` (text is not parsed).
         """
+        _require_grouping(grouping, ageing.AgeingGrouping)
         if self.read_models != "replay":
             return self.query_engine().ageing(
                 as_of,
@@ -1043,7 +1067,7 @@ class Ledger(Application[UUID]):
 
     def escalation_status(
         self, customer_code: str, as_of: date, *, known_at: datetime | None = None
-    ) -> Any:
+    ) -> EscalationStatus:
         """Level, grade, reasons, suspension, next action and history of one customer."""
         from arledger.projections import escalation
 
@@ -1052,22 +1076,55 @@ class Ledger(Application[UUID]):
 
     def worklist(
         self, as_of: date, *, owner: str | None = None, known_at: datetime | None = None
-    ) -> Any:
-        """Customers needing action as of ``as_of``, in the policy's priority order."""
+    ) -> Worklist:
+        """Customers needing action as of ``as_of``, in the policy's priority order (a
+        sequence of ``WorklistItem`` naming the policy version that ordered it)."""
         from arledger.projections import escalation
 
         if owner is not None:
             require_person("owner", owner)
         if self.read_models != "replay":
             return self.query_engine().worklist(as_of, owner=owner, known_at=known_at)
-        return escalation.worklist(self.portfolio(known_at=known_at), as_of, owner=owner)
+        state = self.portfolio(known_at=known_at)
+        return Worklist(
+            as_of=as_of,
+            owner=owner,
+            policy_version=state.policy_on(as_of).version,
+            items=tuple(escalation.worklist(state, as_of, owner=owner)),
+        )
 
-    def explain(self, customer_code: str, as_of: date, *, known_at: datetime | None = None) -> str:
-        """Why the customer stands at its level, in words and figures."""
+    def explain(
+        self, customer_code: str, as_of: date, *, known_at: datetime | None = None
+    ) -> Explanation:
+        """Why the customer stands at its level: its escalation status and the same in words
+        and figures (``str(explanation)``)."""
         from arledger.projections import escalation
 
         customer_id, state = self._customer_portfolio(customer_code, known_at)
-        return escalation.explain(state, customer_id, as_of)
+        status = escalation.escalation_status(state, customer_id, as_of)
+        return Explanation(
+            customer_code=status.customer_code,
+            as_of=as_of,
+            status=status,
+            text=escalation.explain(state, customer_id, as_of, status=status),
+        )
+
+    def promises(
+        self, customer_code: str, as_of: date, *, known_at: datetime | None = None
+    ) -> PromiseReport:
+        """The customer's promises to pay made by ``as_of``, each judged on ``as_of`` (kept,
+        partly kept, broken, open, withdrawn, superseded), with the kept rates."""
+        as_of = require_date("as_of", as_of)
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
+        return promise_report(state, customer_id, as_of)
+
+    def collection_case(
+        self, customer_code: str, as_of: date, *, known_at: datetime | None = None
+    ) -> CaseReport:
+        """The collection actions taken for the customer and the diagnoses made, by ``as_of``."""
+        as_of = require_date("as_of", as_of)
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
+        return case_report(state, customer_id, as_of)
 
     def _customer_portfolio(
         self, customer_code: str, known_at: datetime | None
@@ -1087,10 +1144,11 @@ class Ledger(Application[UUID]):
             )
         return customer_id, state
 
-    def check_credit(self, customer_code: str, order_amount: Money, as_of: date) -> Any:
+    def check_credit(self, customer_code: str, order_amount: Money, as_of: date) -> CreditDecision:
         """Approve or block an order, with every reason."""
         from arledger.projections import credit
 
+        order_amount = require_money("order_amount", order_amount)
         customer_id, state = self._customer_portfolio(customer_code, None)
         return credit.check_credit(
             state,
@@ -1105,12 +1163,18 @@ class Ledger(Application[UUID]):
         start_on: date,
         end_on: date,
         *,
-        grouping: str = "portfolio",
+        grouping: KpiGrouping = KpiGrouping.PORTFOLIO,
         known_at: datetime | None = None,
-    ) -> Any:
-        """Collection KPIs for the period ``start_on``..``end_on`` (inclusive)."""
+    ) -> KpiReport:
+        """Collection KPIs for the period ``start_on``..``end_on`` (inclusive), one row per
+        group (``KpiGrouping``: portfolio, owner or customer) and currency.
+
+        Raises:
+            GroupingTypeError: ``grouping`` is not a ``KpiGrouping`` (text is not parsed).
+        """
         from arledger.projections import kpis
 
+        _require_grouping(grouping, KpiGrouping)
         if self.read_models != "replay":
             return self.query_engine().kpis(start_on, end_on, grouping=grouping, known_at=known_at)
         return kpis.kpi_report(
@@ -1137,3 +1201,67 @@ class Ledger(Application[UUID]):
         difference from the ledger."""
         customer_id, state = self._customer_portfolio(customer_code, None)
         return list(state.customers[customer_id].confirmations)
+
+    def statement(
+        self, customer_code: str, from_on: date, to_on: date, *, known_at: datetime | None = None
+    ) -> Statement:
+        """The customer's statement of account for ``from_on``..``to_on`` (both included):
+        opening balance, every movement with its date and reference, closing balance, its
+        ageing, and unapplied cash (as recorded by ``known_at``, if given).
+
+        Folds that customer's events: from the query engine's columnar log, or a replay. The
+        stored partitions hold balances by date but not each movement's kind and reference.
+        """
+        require_period(require_date("from_on", from_on), require_date("to_on", to_on))
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().customer_events(customer_id, known_at)
+        else:
+            events = self.iter_events()
+        state = statement_projection.fold_all(events, known_at=known_at)
+        if customer_id not in state.portfolio.customers:
+            recorded = "" if known_at is None else f" recorded by {known_at.isoformat()}"
+            raise CustomerNotFoundError(
+                f"no customer account {customer_code!r}{recorded}", customer_code=customer_code
+            )
+        return statement_projection.statement_of_account(state, customer_id, from_on, to_on)
+
+
+QUERY_METHODS: Final = frozenset(
+    {
+        "ageing",
+        "balance_confirmations",
+        "check_credit",
+        "collection_case",
+        "customer",
+        "escalation_status",
+        "expected_pay_on",
+        "explain",
+        "invoice",
+        "iter_events",
+        "kpis",
+        "payment",
+        "portfolio",
+        "promises",
+        "propose_credit_line",
+        "statement",
+        "worklist",
+    }
+)
+"""The Ledger's public queries: each returns a named, typed result and records nothing
+(tests/packaging/test_public_types.py holds every public method to a kind)."""
+
+
+G = TypeVar("G", bound=enum.Enum)
+
+
+def _require_grouping(grouping: object, expected: type[G]) -> None:
+    """Refuse a grouping that is not a member of its enum, with a typed error (text such as
+    ``"owner"`` is the caller's to parse: ``KpiGrouping("owner")``)."""
+    if not isinstance(grouping, expected):
+        choices = ", ".join(f"{expected.__name__}.{member.name}" for member in expected)
+        raise GroupingTypeError(
+            f"grouping {grouping!r} is not a {expected.__name__}; expected one of {choices}",
+            grouping=grouping,
+            expected=expected.__name__,
+        )

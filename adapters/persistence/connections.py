@@ -205,7 +205,7 @@ class SQLiteConnections:
             connection.close()
 
 
-Connections: TypeAlias = "PostgresConnections | SQLiteConnections"
+Connections: TypeAlias = PostgresConnections | SQLiteConnections
 """A source of database connections, each borrowed for one block (``connection()``)."""
 
 

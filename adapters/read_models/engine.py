@@ -57,12 +57,12 @@ from arledger.domain.policy_book import PolicyVersion, policy_in_force
 from arledger.domain.rules import require_date
 from arledger.projections import kpis as kpis_module
 from arledger.projections.ageing import AgeingGrouping, AgeingReport
-from arledger.projections.escalation import WorklistItem
 from arledger.projections.fast import kpis as fast_kpis
 from arledger.projections.fast import portfolio as fast_path
 from arledger.projections.fast import reports
 from arledger.projections.fast import timeline as fast_timeline
 from arledger.projections.fast.portfolio import FastPortfolio
+from arledger.projections.results import Worklist
 
 READ_ROWS: Final = 20_000
 """Stored events read per query while catching up."""
@@ -491,8 +491,9 @@ class QueryEngine:
 
     def worklist(
         self, as_of: date, *, owner: str | None = None, known_at: datetime | None = None
-    ) -> list[WorklistItem]:
-        """As ``escalation.worklist``."""
+    ) -> Worklist:
+        """As ``escalation.worklist``, with the version of the policy that ordered it (read
+        from the same snapshot of the log)."""
         require_date("as_of", as_of)
         cols, version = self._snapshot()
         result = self._portfolio(cols, version, as_of, known_at)
@@ -507,7 +508,9 @@ class QueryEngine:
         )
         with self._lock:
             id_of = self.log.id_of
-            return reports.worklist(cols, result, timeline, id_of=id_of)
+            items = reports.worklist(cols, result, timeline, id_of=id_of)
+        policy = self._policy_on(cols, as_of, known_at)
+        return Worklist(as_of=as_of, owner=owner, policy_version=policy.version, items=tuple(items))
 
     def customer_events(self, customer_id: UUID, known_at: datetime | None) -> list[Event]:
         """Every event of one customer's aggregates (its account, invoices, payments, promises,

@@ -40,6 +40,7 @@ from arledger.domain.errors import ConfigurationError, DuplicateKeyConflictError
 from arledger.domain.events import InvoiceIssued, PaymentReceived
 from arledger.projections import portfolio
 from arledger.projections.ageing import AgeingGrouping
+from arledger.projections.kpis import KpiGrouping
 from tests.conftest import postgres_connection, postgres_schemas
 
 THREADS = 16
@@ -87,7 +88,7 @@ def every_query(ledger: Ledger, code: str) -> None:
     assert all(row.open_minor >= 0 for row in report.rows)
     worklist = ledger.worklist(AS_OF)
     assert all(item.level >= 1 for item in worklist)
-    kpis = ledger.kpis(START_ON, AS_OF, grouping="customer")
+    kpis = ledger.kpis(START_ON, AS_OF, grouping=KpiGrouping.CUSTOMER)
     assert kpis.rows is not None
     status = ledger.escalation_status(code, AS_OF)
     assert status is not None
