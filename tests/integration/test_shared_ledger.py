@@ -530,7 +530,7 @@ def test_the_librarys_sessions_and_the_read_models_have_the_timeouts() -> None:
         assert ["250ms", "30s"] == library  # a tenth per try: the library tries ten times
 
 
-@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_segments_written_through_the_pool_load_in_a_new_ledger(store: str, tmp_path: Path) -> None:
     with postgres_schemas("segments") if store == "postgres" else nullcontext(None) as make:
         env = (
