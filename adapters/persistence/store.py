@@ -167,10 +167,10 @@ def store_env(environ: Mapping[str, str]) -> dict[str, str]:
             }
         )
         env["POSTGRES_CONNECT_TIMEOUT"] = _connect_timeout(environ)
-        # The library's own pool: its LOCK TABLE waits at most the lock timeout, a session idle
-        # in a transaction is ended by the server, and a connection is checked before it is
-        # handed out (a backend terminated meanwhile is replaced, not failed on).
-        # ``configure_library_store`` adds the statement timeout to its sessions.
+        # The library's own pool: a session idle in a transaction is ended by the server, and
+        # a connection is checked before it is handed out (a backend terminated meanwhile is
+        # replaced, not failed on). ``configure_library_store`` then sets its lock timeout per
+        # try (a tenth of ours) and gives its sessions the statement timeout.
         env["POSTGRES_LOCK_TIMEOUT"] = lock_whole
         env["POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"] = str(
             math.ceil(limits["ARLEDGER_IDLE_IN_TRANSACTION_TIMEOUT"])
