@@ -28,11 +28,13 @@ from contextlib import contextmanager, suppress
 from typing import Any, Final, TypeAlias
 
 from arledger.adapters.persistence.store import (
+    busy_error,
     busy_errors,
     connect_postgres,
     postgres_connect_args,
     postgres_connect_kwargs,
     postgres_schema,
+    postgres_unavailable,
     store_errors,
     timeouts,
 )
@@ -113,9 +115,19 @@ class PostgresConnections:
     @contextmanager
     def connection(self) -> Iterator[Any]:
         """A connection for this block: rolled back if the block leaves it in a transaction,
-        dropped if it broke; ``StoreBusyError`` for a wait that ran out."""
-        with busy_errors(self.settings), self.pool.connection() as connection:
-            yield connection
+        dropped if it broke; ``StoreBusyError`` for a wait that ran out, and
+        ``StoreUnavailableError`` for a session lost on the way (its backend terminated, the
+        server restarted): the next call gets a fresh connection."""
+        import psycopg
+
+        with busy_errors(self.settings):
+            try:
+                with self.pool.connection() as connection:
+                    yield connection
+            except psycopg.OperationalError as error:
+                if busy_error(error, self.settings) is not None:
+                    raise  # StoreBusyError, just above
+                raise postgres_unavailable(error, self.connect_args) from error
 
     def close(self) -> None:
         self.pool.close()

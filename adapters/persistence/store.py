@@ -167,10 +167,10 @@ def store_env(environ: Mapping[str, str]) -> dict[str, str]:
             }
         )
         env["POSTGRES_CONNECT_TIMEOUT"] = _connect_timeout(environ)
-        # The library's own pool: its LOCK TABLE waits at most the lock timeout, a session idle
-        # in a transaction is ended by the server, and a connection is checked before it is
-        # handed out (a backend terminated meanwhile is replaced, not failed on).
-        # ``configure_library_store`` adds the statement timeout to its sessions.
+        # The library's own pool: a session idle in a transaction is ended by the server, and
+        # a connection is checked before it is handed out (a backend terminated meanwhile is
+        # replaced, not failed on). ``configure_library_store`` then sets its lock timeout per
+        # try (a tenth of ours) and gives its sessions the statement timeout.
         env["POSTGRES_LOCK_TIMEOUT"] = lock_whole
         env["POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"] = str(
             math.ceil(limits["ARLEDGER_IDLE_IN_TRANSACTION_TIMEOUT"])
@@ -287,15 +287,28 @@ def connect_postgres(connect: Mapping[str, str], limits: Timeouts | None = None)
         raise postgres_unavailable(error, connect) from error
 
 
+LIBRARY_WRITE_ATTEMPTS: Final = 10
+"""How many times the eventsourcing library tries a PostgreSQL write (or read) that fails with
+an operational error, such as a lock timeout, pausing 0.2 s between tries (its ``@retry`` on
+``insert_events``): each try gets a tenth of the lock timeout, so that a command behind a held
+lock gives up after about the lock timeout (plus ~2 s of pauses), not ten times it."""
+
+
 def configure_library_store(factory: Any, settings: Mapping[str, str]) -> None:
-    """Give the eventsourcing library's PostgreSQL sessions the statement and lock timeouts
-    (it has settings for neither beyond its own LOCK TABLE): its pool's connection arguments
-    get the same libpq ``options`` as arledger's sessions, before the pool opens."""
-    datastore = getattr(factory, "datastore", None)
+    """Give the eventsourcing library's PostgreSQL sessions arledger's timeouts, before its
+    pool opens and its recorder is built: the statement and idle-in-transaction timeouts as
+    they are, the lock timeout split over the library's tries (``LIBRARY_WRITE_ATTEMPTS``), for
+    its own ``LOCK TABLE`` (which sets it per transaction) and every other statement."""
+    datastore: Any = getattr(factory, "datastore", None)
     pool = getattr(datastore, "pool", None)
     if not settings.get("PERSISTENCE_MODULE", "").endswith("postgres") or pool is None:
         return
-    pool.kwargs["options"] = timeouts(settings).postgres_options()
+    limits = timeouts(settings)
+    per_try = attrs.evolve(limits, lock_s=round(limits.lock_s / LIBRARY_WRITE_ATTEMPTS, 3))
+    # The library formats it into "SET LOCAL lock_timeout = '{0}s'"; PostgreSQL takes a
+    # fraction of a second there (0.1s is 100 ms).
+    datastore.lock_timeout = per_try.lock_s
+    pool.kwargs["options"] = per_try.postgres_options()
 
 
 _PSYCOPG_LOCK_CODES: Final = {"55P03"}

@@ -27,6 +27,12 @@ event it folded last (``ProjectionRunner._checked_position``): a log cut short o
 from an older copy is refused with ``ReadModelMismatchError`` until ``rebuild``. With the
 event store's cipher configured, partitions are stored encrypted with it (``PartitionCodec``).
 
+Threads: every statement or transaction runs on a connection borrowed from the Ledger's pool
+(``adapters/persistence/connections.py``) and given back outside any transaction, so a
+failed catch-up is rolled back and holds nothing; one catch-up runs at a time per runner, and
+the calls queued behind it are served by the next one (it began after they arrived). Waits
+are bounded by the store's lock and statement timeouts (``StoreBusyError``).
+
 Tables (SQLite file or PostgreSQL schema of the ledger):
 ``arledger_rm_partitions(partition_key, state)``, ``arledger_rm_routes(aggregate_id,
 partition_key)``, ``arledger_rm_tracking(name, notification_id, originator_id,
