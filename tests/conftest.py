@@ -1,4 +1,10 @@
-"""Shared fixtures: Hypothesis profiles, a fixed clock, and stores for the ledger suite.
+"""Shared fixtures: Hypothesis profiles, a fixed clock, stores for the ledger suite, and the
+Numba kernels compiled once per session.
+
+The query engine's kernels are compiled (or, with a warm cache, loaded) by ``arledger
+warm-up``'s function before the first test, and the time it took is printed, so no test pays
+~35 s of compilation unknowingly; the summary at the end names any kernel variant compiled
+after it (a test that feeds the kernels arrays of other types than the engine does).
 
 PostgreSQL is at 127.0.0.1:5432, database ``test`` (trust auth). Each test gets a schema of
 its own, dropped afterwards. Under CI=true a missing server fails the tests instead of
@@ -17,6 +23,8 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from arledger.adapters.read_models import warm_up
 
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -165,3 +173,35 @@ def persistent_store_env(
         yield {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
     else:
         yield request.getfixturevalue("postgres_schema")
+
+
+WARMED_UP: dict[str, int] = {}
+"""Kernel variants per kernel right after the session's warm-up (empty before it ran)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels(request: pytest.FixtureRequest) -> warm_up.WarmUpReport:
+    """Every kernel variant the engine uses, compiled (or loaded from the cache) once."""
+    report = warm_up.warm_up()
+    WARMED_UP.update({name: len(d.signatures) for name, d in warm_up.dispatchers().items()})
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"numba warm-up: {report.compiled} kernel variant(s) compiled, {report.loaded} "
+            f"loaded from {report.cache_dir}, {report.seconds:.1f} s"
+        )
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name the kernel variants compiled after the warm-up (types the engine never uses)."""
+    if not WARMED_UP:
+        return
+    later = {
+        name: len(d.signatures) - WARMED_UP.get(name, 0)
+        for name, d in warm_up.dispatchers().items()
+        if len(d.signatures) > WARMED_UP.get(name, 0)
+    }
+    if later:
+        listed = ", ".join(f"{name} +{count}" for name, count in sorted(later.items()))
+        terminalreporter.write_line(f"numba: variants compiled after the warm-up: {listed}")

@@ -360,7 +360,9 @@ def microseconds(at: datetime) -> int:
 
 def take_rows(table: Mapping[str, Any], rows: npt.NDArray[np.integer[Any]]) -> dict[str, Any]:
     """Some rows of one class's columns (``columns`` layout), in the order given: list columns
-    get new offsets and their children's rows; dictionaries are kept as they are."""
+    get new offsets and their children's rows; dictionaries are kept as they are. Each new
+    array is read-only where its column is (``_like``), so a cut feeds the kernels the argument
+    types the whole columns do: the same compiled variants, those ``arledger warm-up`` made."""
     lists = [key[: -len(".offsets")] for key in table if key.endswith(".offsets")]
     result: dict[str, Any] = {}
     for key, value in table.items():
@@ -369,22 +371,29 @@ def take_rows(table: Mapping[str, Any], rows: npt.NDArray[np.integer[Any]]) -> d
             continue
         owner = next((name for name in lists if key.startswith(name + ".")), None)
         if owner is None:
-            result[key] = value[rows]
+            result[key] = _like(value, value[rows])
             continue
         if key != owner + ".offsets":
             continue
         starts = value[:-1][rows]
         lengths = value[1:][rows] - starts
         ends = np.cumsum(lengths)
-        result[key] = np.concatenate((np.zeros(1, np.int64), ends)).astype(np.int64)
+        result[key] = _like(value, np.concatenate((np.zeros(1, np.int64), ends)).astype(np.int64))
         # Each kept parent's run of child positions, in order.
         child_rows = np.repeat(starts - ends + lengths, lengths) + np.arange(
             int(ends[-1]) if len(ends) else 0
         )
         for child, child_value in table.items():
             if child.startswith(owner + ".") and child != key and not child.endswith(".dictionary"):
-                result[child] = child_value[child_rows]
+                result[child] = _like(child_value, child_value[child_rows])
     return result
+
+
+def _like(column: npt.NDArray[Any], taken: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``taken`` (a new array of some of ``column``'s rows), read-only if ``column`` is."""
+    if not column.flags.writeable:
+        taken.flags.writeable = False
+    return taken
 
 
 def _known(table: dict[str, Any], limit: int) -> dict[str, Any]:
@@ -625,11 +634,13 @@ class _Prepared:
         )
 
     def _currency(self, table: Mapping[str, Any]) -> Int32s:
-        """A table's currency codes as indexes into ``currencies`` (the column itself when its
-        dictionary is already in that order, as it is when all tables have the same)."""
+        """A table's currency codes as indexes into ``currencies`` (a copy of the column when its
+        dictionary is already in that order, as it is when all tables have the same: always a
+        new, writable array, so the kernels see one argument type whatever the data, and the
+        variants ``arledger warm-up`` compiles are the ones every ledger uses)."""
         codes = [self.currencies.index(code) for code in table["currency.dictionary"]]
         if codes == list(range(len(codes))):
-            return _int32(table["currency"])
+            return np.array(table["currency"], dtype=np.int32)
         return _int32(np.asarray(codes or [0], np.int32)[table["currency"]])
 
     def _disputes(self, opened: Mapping[str, Any], resolved: Mapping[str, Any]) -> kernels.Disputes:

@@ -133,6 +133,7 @@ def assert_engine_equals_replay(
     cut=st.floats(0, 1),
 )
 @settings(max_examples=25)
+@pytest.mark.slow
 def test_the_engine_answers_as_the_replay_on_generated_histories(
     history: list[Step],
     policy: EscalationPolicy,

@@ -435,7 +435,7 @@ def test_the_status_replayed_from_the_log_equals_the_live_one(
     assert escalation.escalation_status(
         run_.live, customer_ids(run_.ledger)[0], dates[0]
     ) == run_.ledger.escalation_status(code, dates[0])
-    assert escalation.worklist(run_.live, dates[0]) == run_.ledger.worklist(dates[0])
+    assert escalation.worklist(run_.live, dates[0]) == list(run_.ledger.worklist(dates[0]))
 
 
 @given(history=histories, policy=policies(), effective=day_offsets, data=st.data())
@@ -505,3 +505,18 @@ def test_history_worklist_and_next_threshold_agree_with_day_by_day_evaluation(
             else:
                 assert crossing is not None
                 assert crossing.level == ahead.level
+
+
+@given(history=histories, as_of=st.integers(0, WINDOW_DAYS + 60).map(_on))
+def test_levels_from_totals_equal_full_evaluations_on_every_candidate_date(
+    history: list[Step], as_of: date
+) -> None:
+    """The history's level series (totals over all dates at once) is the full evaluation's."""
+    run_ = run(history)
+    for customer_id in customer_ids(run_.ledger):
+        view = escalation.narrow(run_.live, customer_id, as_of)
+        dates = sorted(escalation._Evaluator(view, customer_id).candidate_dates() | {as_of})
+        levels = escalation._Evaluator(view, customer_id).levels(dates)
+        full = escalation._Evaluator(view, customer_id)
+        assert [level for level, _ in levels] == [full.evaluate(on).level for on in dates]
+        assert [policy for _, policy in levels] == [view.policy_on(on) for on in dates]

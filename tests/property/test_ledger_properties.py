@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arledger.adapters.application.ledger import Ledger, Session
+from arledger.adapters.application.unit_of_work import AggregateKind
 from arledger.domain import collection_case as case_module
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
@@ -76,16 +77,15 @@ class Run:
 
 def _session_states(session: Session) -> dict[UUID, State]:
     states: dict[UUID, State] = {}
-    caches = (
-        session.customers,
-        session.invoices,
-        session.payments,
-        session.credit_notes,
-        session.promises,
-        session.cases,
-    )
-    for cache in caches:
-        states.update({key: state for key, state in cache.items() if state is not None})
+    for kind in (
+        AggregateKind.CUSTOMER,
+        AggregateKind.INVOICE,
+        AggregateKind.PAYMENT,
+        AggregateKind.CREDIT_NOTE,
+        AggregateKind.PROMISE,
+        AggregateKind.CASE,
+    ):
+        states.update(session.states(kind))
     return states
 
 
