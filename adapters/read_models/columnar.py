@@ -823,6 +823,48 @@ def _to_numpy(prefix: str, array: pa.Array | pa.ChunkedArray, out: dict[str, Any
     raise TypeError(f"no NumPy form for column {prefix} of type {kind}")
 
 
+def append_columns(
+    old: Mapping[str, Any], new: Mapping[str, Any], code_maps: dict[str, dict[Any, int]]
+) -> dict[str, Any]:
+    """``old`` followed by ``new`` (both ``columns`` of one class: ``new`` converted from the
+    rows after ``old``'s), equal to converting all the rows at once.
+
+    List offsets continue from ``old``'s last; dictionary codes are mapped into ``old``'s
+    dictionary, values not yet in it appended in order of first appearance (as
+    ``dictionary_encode`` orders them). ``code_maps`` keeps each dictionary's value -> code
+    between calls (keyed by column), so a call costs the new rows and new values, plus copying
+    the arrays."""
+    result: dict[str, Any] = {}
+    for key, values in old.items():
+        if key.endswith(".dictionary"):
+            continue
+        added = new[key]
+        if key.endswith(".offsets"):
+            end = values[-1] if len(values) else 0
+            result[key] = np.concatenate([values, added[1:] + end]) if len(values) else added
+        elif f"{key}.dictionary" in old:
+            dictionary = old[f"{key}.dictionary"]
+            codes = code_maps.get(key)
+            if codes is None or len(codes) != len(dictionary):
+                codes = code_maps[key] = dict(zip(dictionary, range(len(dictionary)), strict=True))
+            appended = []
+            remap = np.empty(len(new[f"{key}.dictionary"]), dtype=np.int32)
+            for at, value in enumerate(new[f"{key}.dictionary"]):
+                code = codes.get(value)
+                if code is None:
+                    code = codes[value] = len(codes)
+                    appended.append(value)
+                remap[at] = code
+            result[key] = np.concatenate([values, remap[added]]).astype(values.dtype, copy=False)
+            result[f"{key}.dictionary"] = (*dictionary, *appended)
+        else:
+            result[key] = np.concatenate([values, added])
+    for values in result.values():
+        if isinstance(values, np.ndarray):
+            values.flags.writeable = False  # as Arrow's views: the kernels' compiled variants
+    return result
+
+
 def columns(log: ColumnarLog, select: Mapping[str, Iterable[str]] | None = None) -> Columns:
     """NumPy arrays per class and column (empty for classes absent from the log).
 

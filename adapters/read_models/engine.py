@@ -36,6 +36,7 @@ from arledger.adapters.read_models.columnar import (
     SCHEMAS,
     ColumnarLog,
     ColumnarWriter,
+    append_columns,
     columns,
     decode_policy,
     from_columnar,
@@ -64,6 +65,9 @@ from arledger.projections.fast import timeline as fast_timeline
 from arledger.projections.fast.portfolio import FastPortfolio
 from arledger.projections.results import Worklist
 
+MERGED_CHUNKS_MAX: Final = 64
+"""Chunks a class's table may grow to (one per refresh that brings its events) before they are
+combined: queries read the NumPy columns, which extend without it."""
 READ_ROWS: Final = 20_000
 """Stored events read per query while catching up."""
 PERSIST_EVENTS_MIN: Final = 10_000
@@ -145,6 +149,10 @@ class LiveLog:
         self._pending: dict[str, list[pa.RecordBatch]] = {}
         self._ready: dict[str, pa.Table] = {}
         self._columns: dict[str, dict[str, Any]] = {}
+        """Per class, NumPy columns of its first ``_converted`` rows (``_selected`` columns)."""
+        self._converted: dict[str, int] = {}
+        self._selected: dict[str, tuple[str, ...]] = {}
+        self._code_maps: dict[str, dict[str, dict[Any, int]]] = {}
         self._ids: list[UUID | None] = []
 
     # Catching up ------------------------------------------------------------------------------
@@ -240,9 +248,11 @@ class LiveLog:
             parts = [pa.Table.from_batches(batches, schema=schema)]
             if name in self._raw:
                 parts.insert(0, self._raw[name])
-            self._raw[name] = pa.concat_tables(parts).combine_chunks()
-            self._ready.pop(name, None)
-            self._columns.pop(name, None)
+            merged = pa.concat_tables(parts)  # no copy: the new rows become new chunks
+            if merged.column(0).num_chunks > MERGED_CHUNKS_MAX:
+                merged = merged.combine_chunks()
+            self._raw[name] = merged
+            self._ready.pop(name, None)  # the NumPy columns (``columns``) extend instead
         self._pending = {}
         if "ids" in self._raw:
             self._ids.extend([None] * (self._raw["ids"].num_rows - len(self._ids)))
@@ -300,11 +310,24 @@ class LiveLog:
         """NumPy columns of ``select`` (cached per class until the class changes)."""
         result: dict[str, dict[str, Any]] = {}
         for name, names in select.items():
+            rows = self._raw[name].num_rows if name in self._raw else 0
             cached = self._columns.get(name)
-            if cached is None or any(column not in cached for column in names):
+            covered = self._converted.get(name, 0)
+            if cached is not None and covered < rows and all(c in cached for c in names):
+                # Events appended since: convert those rows only, and extend (O(new rows)).
+                added = query_ready(name, self._raw[name].slice(covered))
+                log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables={name: added})
+                converted = columns(log, {name: tuple(self._selected[name])})[name]
+                maps = self._code_maps.setdefault(name, {})
+                cached = self._columns[name] = append_columns(cached, converted, maps)
+                self._converted[name] = rows
+            elif cached is None or covered < rows or any(c not in cached for c in names):
                 log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables={name: self.table(name)})
-                converted = columns(log, {name: names})[name]
-                cached = self._columns[name] = {**(cached or {}), **converted}
+                wanted = tuple(dict.fromkeys((*self._selected.get(name, ()), *names)))
+                cached = self._columns[name] = columns(log, {name: wanted})[name]
+                self._selected[name] = wanted
+                self._converted[name] = rows
+                self._code_maps.pop(name, None)
             result[name] = cached
         return result
 

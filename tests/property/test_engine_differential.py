@@ -23,7 +23,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.read_models.engine import LiveLog
 from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_to_store
+from arledger.domain.errors import ArledgerError
 from arledger.domain.policy import EscalationPolicy
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.kpis import KpiGrouping
@@ -166,6 +168,46 @@ def test_the_engine_follows_new_events_between_queries() -> None:
     assert ledger.query_engine() is engine
     assert after >= before
     assert ledger.worklist(as_of, owner="li")  # the new invoice puts ACME on the worklist
+
+
+def assert_same_columns(
+    found: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]
+) -> None:
+    assert found.keys() == expected.keys()
+    for name, table in expected.items():
+        assert found[name].keys() == table.keys(), name
+        for key, values in table.items():
+            if isinstance(values, tuple):
+                assert found[name][key] == values, (name, key)
+            else:
+                assert found[name][key].dtype == values.dtype, (name, key)
+                assert found[name][key].tolist() == values.tolist(), (name, key)
+
+
+@given(history=histories, split=st.floats(0, 1), date_offset=st.integers(0, WINDOW_DAYS + 60))
+@settings(max_examples=20)
+def test_columns_extended_with_new_events_equal_columns_converted_at_once(
+    history: list[Step], split: float, date_offset: int
+) -> None:
+    """The live log extends its NumPy columns with each batch of new events (codes mapped into
+    the dictionaries so far): the same arrays, dtypes and dictionaries as converting every row
+    at once, and the same answers as the replay."""
+    cut = int(split * len(history))
+    ledger = run(history[:cut]).ledger
+    as_of = START + timedelta(days=date_offset)
+    engine = ledger.query_engine()
+    assert_engine_equals_replay(ledger, as_of, None, OWNERS)
+    for step in history[cut:]:
+        try:
+            ledger.run(step)
+        except ArledgerError:
+            continue  # a refused step records nothing, as in run()
+        engine.log.refresh()
+        engine.log.columns()  # extended batch by batch
+    assert_engine_equals_replay(ledger, as_of, None, OWNERS)
+    fresh = LiveLog(engine.log.reader, engine.log.decoder, None)
+    fresh.refresh()
+    assert_same_columns(engine.log.columns(), fresh.columns())
 
 
 GENERATED_INVOICES: Final = 10_000
