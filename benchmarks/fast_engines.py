@@ -16,7 +16,7 @@ thresholds unless given):
 3. Per customer (rows only for customers with something open): open amount, bucket amounts,
    overdue amount (open minus the current bucket), the largest days past due of an open part
    (floored at zero), and the 2x2 grade of ``EscalationPolicy.grade``: long when the days past
-   due exceed ``long_after_days``, large when overdue exceeds ``large_above`` major units of
+   due exceed ``long_after_days``, large when overdue exceeds ``large_above_major`` major units of
    the customer's currency; no grade when nothing is overdue. Plus the bucket totals per
    currency.
 

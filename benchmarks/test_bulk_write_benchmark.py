@@ -23,6 +23,7 @@ instead.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import statistics
@@ -109,7 +110,9 @@ def generate(customers: int, invoices: int, seed: int = SEED) -> Synthetic:
                 bank_reference=reference, allocations={f"BI{n:07d}": Money(paid_minor, "USD")}
             )
         session.end_unit()
-    return Synthetic(list(session.pending), list(session.unit_ends))
+    units = session.units()
+    ends = list(itertools.accumulate(len(unit) for unit in units))
+    return Synthetic([event for unit in units for event in unit], ends)
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +147,7 @@ def save_per_row(ledger: Ledger, synthetic: Synthetic) -> None:
 
 
 def write_in_batches(ledger: Ledger, synthetic: Synthetic) -> None:
-    session = ledger.session()
-    session.pending = list(synthetic.events)
-    session.unit_ends = list(synthetic.unit_ends)
-    assert len(synthetic.events) == bulk.write_pending(ledger, session)
+    assert len(synthetic.events) == bulk.write_units(ledger, synthetic.units())
 
 
 def stored_keys(ledger: Ledger) -> list[tuple[uuid.UUID, int]]:

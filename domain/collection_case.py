@@ -14,7 +14,7 @@ import attrs
 
 from . import ids
 from .customer import CustomerAccount
-from .errors import InvalidCommandError, InvalidDateError
+from .errors import InvalidChoiceError, InvalidCommandError, InvalidDateError
 from .events import (
     ActionChannel,
     CollectionActionRecorded,
@@ -86,9 +86,10 @@ def record_action(
 ) -> list[Event]:
     """Record a collection action taken (a fact, never a plan)."""
     if not isinstance(channel, ActionChannel):
-        raise InvalidCommandError(
+        raise InvalidChoiceError(
             f"channel must be one of {', '.join(c.value for c in ActionChannel)}, got {channel!r}",
             field="channel",
+            value=channel,
         )
     require_date("taken_on", taken_on)
     require_person("collector", collector)
@@ -134,9 +135,10 @@ def diagnose(
 ) -> list[Event]:
     """Record the diagnosed cause of late payment: find the cause before acting."""
     if not isinstance(delinquency_type, DelinquencyType):
-        raise InvalidCommandError(
+        raise InvalidChoiceError(
             f"delinquency type must be one of {', '.join(t.value for t in DelinquencyType)}",
             field="delinquency_type",
+            value=delinquency_type,
         )
     require_date("diagnosed_on", diagnosed_on)
     require_reason("note", note)

@@ -20,6 +20,7 @@ from .errors import (
     CustomerStateError,
     DuplicateKeyConflictError,
     InvalidAmountError,
+    InvalidChoiceError,
     InvalidCommandError,
     InvalidDateError,
 )
@@ -365,7 +366,9 @@ def rate_risk(
     recorded_at: datetime,
 ) -> list[Event]:
     if not isinstance(rating, RiskRating):
-        raise InvalidCommandError(f"risk rating must be A, B, C or D, got {rating!r}")
+        raise InvalidChoiceError(
+            f"risk rating must be A, B, C or D, got {rating!r}", field="rating", value=rating
+        )
     require_date("rated_on", rated_on)
     require_reason("reason", reason)
     return [
@@ -444,7 +447,9 @@ def change_terms(
 
 def _check_terms(terms_kind: PaymentTermsKind, terms_days: int) -> tuple[PaymentTermsKind, int]:
     if not isinstance(terms_kind, PaymentTermsKind):
-        raise InvalidCommandError(f"unknown payment terms {terms_kind!r}", field="terms_kind")
+        raise InvalidChoiceError(
+            f"unknown payment terms {terms_kind!r}", field="terms_kind", value=terms_kind
+        )
     if type(terms_days) is not int or not 0 <= terms_days <= TERMS_DAYS_MAX:
         raise InvalidCommandError(
             f"terms_days must be a whole number from 0 to {TERMS_DAYS_MAX}, got {terms_days!r}",
@@ -514,7 +519,7 @@ def set_key_contact(
     recorded_at: datetime,
 ) -> list[Event]:
     if not isinstance(role, ContactRole):
-        raise InvalidCommandError(f"unknown contact role {role!r}", field="role")
+        raise InvalidChoiceError(f"unknown contact role {role!r}", field="role", value=role)
     require_text("name", name)
     for field, value in (("phone", phone), ("email", email)):
         if value:

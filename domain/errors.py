@@ -7,18 +7,50 @@ Programmer errors (broken invariants) are ``assert`` statements, never these cla
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from datetime import date, datetime
+from uuid import UUID
 
 
 class ArledgerError(Exception):
-    """Base of every error arledger raises on purpose."""
+    """Base of every error arledger raises on purpose.
 
-    def __init__(self, message: str, **details: Any) -> None:
+    Each class declares the fields it carries as typed class attributes (None when a raise
+    site has nothing to say for one), so a caller reads ``error.invoice_number`` with its type
+    known. The constructor takes them as keywords and refuses one its class does not declare
+    (``TypeError``: a programmer error). ``details`` holds the ones given, for logs.
+    """
+
+    message: str
+    details: dict[str, object]
+
+    def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
         self.message = message
+        declared = _declared_fields(type(self))
+        unknown = sorted(details.keys() - declared) if declared else []
+        if unknown:
+            raise TypeError(f"{type(self).__name__} declares no field {', '.join(unknown)}")
         self.details = details
-        for key, value in details.items():
-            setattr(self, key, value)
+        vars(self).update(details)
+
+
+_FIELDS: dict[type, frozenset[str]] = {}
+"""Per error class, the fields it and its bases declare (filled on first use)."""
+
+
+def _declared_fields(cls: type[ArledgerError]) -> frozenset[str]:
+    """The fields the class and its bases declare (empty: a class outside this module that
+    declares none, whose details are not checked)."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(
+            name
+            for klass in cls.__mro__
+            if klass is not ArledgerError and issubclass(klass, ArledgerError)
+            for name in inspect.get_annotations(klass)
+        )
+    return names
 
 
 # Money and currencies -------------------------------------------------------------------------
@@ -26,6 +58,10 @@ class ArledgerError(Exception):
 
 class MoneyError(ArledgerError, ValueError):
     """An amount or currency that cannot be represented exactly."""
+
+    currency: str | None = None
+    value: object = None
+    """The value refused, as given."""
 
 
 class UnknownCurrencyError(MoneyError):
@@ -35,18 +71,38 @@ class UnknownCurrencyError(MoneyError):
 class CurrencyMismatchError(MoneyError):
     """Two amounts, or an amount and an account, are in different currencies."""
 
+    other_currency: str | None = None
+    bank_reference: str | None = None
+    invoice_number: str | None = None
+    credit_note_number: str | None = None
+
 
 class AccountCurrencyError(CurrencyMismatchError):
     """An invoice, payment, credit note or order in another currency than the customer's
     account (``customer_code``, ``account_currency``, the given ``currency``)."""
 
+    customer_code: str | None = None
+    account_currency: str | None = None
+
 
 class AmountPrecisionError(MoneyError):
     """An amount has more decimals than its currency's minor unit allows, or is a float."""
 
+    exponent: int | None = None
+
 
 class InvalidAmountError(MoneyError):
     """An amount that must be positive is zero or negative, or is not a number at all."""
+
+    field: str | None = None
+    amount_minor: int | None = None
+    total_minor: int | None = None
+    weights: list[int] | None = None
+    registered_capital_minor: int | None = None
+    customer_code: str | None = None
+    ending_ar_minor: int | None = None
+    sales_minor: int | None = None
+    total_minor_approximate: int | None = None
 
 
 # Commands on aggregates ----------------------------------------------------------------------
@@ -55,10 +111,33 @@ class InvalidAmountError(MoneyError):
 class InvalidCommandError(ArledgerError, ValueError):
     """A command that breaks a business rule; nothing was recorded."""
 
+    field: str | None = None
+    """The argument refused."""
+    value: object = None
+    customer_code: str | None = None
+    invoice_number: str | None = None
+    bank_reference: str | None = None
+    promise_reference: str | None = None
+    upheld_minor: int | None = None
+    terms_days: object = None
+    commands: int | None = None
+
 
 class InvalidDateError(InvalidCommandError):
     """A date that is impossible in context, such as a due date before the issue date, or one
     outside the dates the ledger accepts (``rules.DATE_MIN`` to ``rules.DATE_MAX``)."""
+
+    date_min: date | None = None
+    date_max: date | None = None
+    start_on: date | None = None
+    end_on: date | None = None
+    issued_on: date | None = None
+    due_on: date | None = None
+    floor_on: date | None = None
+    made_on: date | None = None
+    confirmation_reference: str | None = None
+    days: int | None = None
+    known_at: datetime | None = None
 
 
 class InvalidTextError(InvalidCommandError):
@@ -69,33 +148,61 @@ class InvalidTextError(InvalidCommandError):
     itself, so the error can be printed and logged whatever the text held.
     """
 
+    position: int | None = None
+    code_point: int | None = None
+    length: int | None = None
+    length_max: int | None = None
+
 
 class InvalidInstalmentScheduleError(InvalidCommandError):
     """An instalment schedule that does not sum to the invoice amount or is out of order."""
+
+    amount_minor: int | None = None
 
 
 class OverAllocationError(InvalidCommandError):
     """An allocation larger than the payment's unapplied amount or the invoice's open amount."""
 
+    payment_id: UUID | None = None
+    invoice_id: UUID | None = None
+    amount_minor: int | None = None
+    unapplied_minor: int | None = None
+    open_minor: int | None = None
+
 
 class InvoiceStateError(InvalidCommandError):
     """The invoice is not in a state that allows the command (written off, settled, ...)."""
+
+    invoice_id: UUID | None = None
+    amount_minor: int | None = None
+    open_minor: int | None = None
 
 
 class PaymentStateError(InvalidCommandError):
     """The payment is not in a state that allows the command (already reversed, ...)."""
 
+    payment_id: UUID | None = None
+
 
 class CustomerStateError(InvalidCommandError):
     """The customer account is not in a state that allows the command (already on hold, ...)."""
+
+    confirmation_reference: str | None = None
 
 
 class DisputedAmountError(InvalidCommandError):
     """A disputed or upheld amount larger than what is open (or disputed)."""
 
+    amount_minor: int | None = None
+    open_minor: int | None = None
+    undisputed_minor: int | None = None
+    disputed_minor: int | None = None
+
 
 class DisputeStateError(InvalidCommandError):
     """The dispute is not in a state that allows the command (already resolved, ...)."""
+
+    dispute_reference: str | None = None
 
 
 class PromiseStateError(InvalidCommandError):
@@ -105,14 +212,65 @@ class PromiseStateError(InvalidCommandError):
 class PromiseAmountError(InvalidCommandError):
     """A promise larger than what its invoices (or the account) had open the day it was made."""
 
+    amount_minor: int | None = None
+    open_minor: int | None = None
+    made_on: date | None = None
+
 
 class DuplicateKeyConflictError(InvalidCommandError):
     """A business key (invoice number, bank reference, ...) is reused with different content."""
 
+    payment_id: UUID | None = None
+    invoice_id: UUID | None = None
+    customer_id: UUID | None = None
+    credit_note_number: str | None = None
+    credit_note_id: UUID | None = None
+    used_on_invoice_id: UUID | None = None
+    dispute_reference: str | None = None
+    confirmation_reference: str | None = None
+    policy_version: int | None = None
 
-class AllocationKeyConflictError(DuplicateKeyConflictError):
+
+class IdempotencyKeyConflictError(DuplicateKeyConflictError):
+    """An idempotency key already used for other content (``idempotency_key``): a retry must
+    send the same commands, field for field, as the first attempt. Nothing was recorded."""
+
+    idempotency_key: str | None = None
+
+
+class AllocationKeyConflictError(IdempotencyKeyConflictError):
     """An allocation key already used on the payment for another allocation (``allocation_key``,
-    ``bank_reference``)."""
+    also as ``idempotency_key``, and ``bank_reference``): the per-payment form of an
+    idempotency key."""
+
+    allocation_key: str | None = None
+
+
+class CommandFormatError(InvalidCommandError):
+    """Data that describes no command (unknown ``command_name``, missing, unknown or mistyped
+    fields): nothing was recorded."""
+
+    command_name: str | None = None
+
+
+class CustomerMismatchError(InvalidCommandError):
+    """An invoice of another customer named where only the customer's own may be: in the
+    allocation of a payment (``bank_reference``), in a promise, or a promise superseding
+    another customer's (``promise_reference``). Nothing was recorded."""
+
+
+class RepeatedInvoiceError(InvalidCommandError):
+    """An invoice named twice in one allocation or one promise."""
+
+
+class NothingToAllocateError(InvalidCommandError):
+    """An automatic allocation found no open invoice of the payer to settle
+    (``bank_reference``): the payment stays unapplied."""
+
+
+class InvalidChoiceError(InvalidCommandError):
+    """A value that is not one of its field's choices (an enum: a channel, a rating, a dispute
+    reason or outcome, a contact role, terms, a delinquency type): ``field``, ``value``."""
 
 
 class TooManyItemsError(InvalidCommandError):
@@ -124,6 +282,15 @@ class TooManyItemsError(InvalidCommandError):
 
 class NotFoundError(ArledgerError, LookupError):
     """Something named by a command does not exist in the ledger."""
+
+    customer_code: str | None = None
+    customer_id: UUID | None = None
+    invoice_number: str | None = None
+    bank_reference: str | None = None
+    promise_reference: str | None = None
+    dispute_reference: str | None = None
+    confirmation_reference: str | None = None
+    row: object = None
 
 
 class CustomerNotFoundError(NotFoundError):
@@ -156,11 +323,31 @@ class PromiseNotFoundError(NotFoundError):
 class ConcurrencyError(ArledgerError, RuntimeError):
     """Another writer kept changing the same aggregates; retries were exhausted."""
 
+    attempts: int | None = None
+    path: str | None = None
+    events_recorded: int | None = None
+
 
 class StoreUnavailableError(ArledgerError, RuntimeError):
     """The event store cannot be opened or reached: a server that does not answer, a database
     or user that does not exist, a file that is not a SQLite database. ``store`` describes it,
     ``setting`` names the setting to check; nothing was read or recorded."""
+
+    store: str | None = None
+    setting: str | None = None
+    reason: str | None = None
+
+
+class StoreBusyError(ArledgerError, RuntimeError):
+    """A wait on the store ran out of time: a lock another session held (``setting``
+    ``ARLEDGER_LOCK_TIMEOUT``), a statement that ran too long (``ARLEDGER_STATEMENT_TIMEOUT``)
+    or no free connection. ``store`` describes it, ``waited_s`` is the limit that ran out.
+    What was being written was rolled back (nothing recorded); the call may be retried."""
+
+    store: str | None = None
+    setting: str | None = None
+    waited_s: float | None = None
+    reason: str | None = None
 
 
 class ReadModelMismatchError(ArledgerError, RuntimeError):
@@ -168,16 +355,52 @@ class ReadModelMismatchError(ArledgerError, RuntimeError):
     (events removed, or the store restored from an older copy): ``position`` is where the read
     models are, ``head`` the log's last event. Nothing is served until they are rebuilt."""
 
+    position: int | None = None
+    head: int | None = None
+    store: str | None = None
+
+
+class GroupingTypeError(ArledgerError, TypeError):
+    """A query's grouping given as something other than its enum (e.g. the text ``"owner"``
+    where ``KpiGrouping.OWNER`` is expected): ``grouping`` is what was given, ``expected`` the
+    enum's name. Nothing is guessed from text; a CLI or service parses it first."""
+
+    grouping: object = None
+    expected: str | None = None
+
 
 class ImportRowError(ArledgerError, ValueError):
     """A row of an imported file is invalid; nothing of the file was recorded."""
 
+    path: str | None = None
+    problems: tuple[object, ...] | None = None
+    problems_total: int | None = None
+
 
 class ConfigurationError(ArledgerError, ValueError):
     """The store or policy configuration is invalid."""
+
+    field: str | None = None
+    store: str | None = None
+    setting: str | None = None
+    schema: str | None = None
+    path: str | None = None
+    preset: str | None = None
+    read_models: str | None = None
+    edges: object = None
+    policy: object = None
+    policy_version: int | None = None
+    latest_version: int | None = None
+    missing: object = None
+    kind: object = None
+    extra: object = None
+    months: object = None
+    grouping: object = None
 
 
 class RejectsPathError(ConfigurationError):
     """The rejected rows of an import cannot go to that path (the store, the imported file, a
     directory, a file arledger did not write); ``path`` and ``conflict`` say which and why.
     Nothing was recorded."""
+
+    conflict: object = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any, Final
 from uuid import UUID
 
 import attrs
@@ -448,12 +449,36 @@ class DelinquencyDiagnosed(Event):
 
 @attrs.frozen(kw_only=True)
 class EscalationPolicyAdopted(Event):
-    """A version of the escalation policy, in force from ``effective_on`` until the next one."""
+    """A version of the escalation policy, in force from ``effective_on`` until the next one.
+
+    Class version 2: the policy's ``large_above`` and ``large_above_by_currency`` became
+    ``large_above_major`` and ``large_above_major_by_currency`` (the unit in the name)."""
+
+    class_version = 2
 
     policy: EscalationPolicy
     effective_on: date
     approver: str
     reason: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        upcast_policy_v1_v2(state["policy"])
+
+
+POLICY_RENAMED_V2: Final = {
+    "large_above": "large_above_major",
+    "large_above_by_currency": "large_above_major_by_currency",
+}
+"""Keys of a stored policy renamed in ``EscalationPolicyAdopted`` class version 2."""
+
+
+def upcast_policy_v1_v2(policy: dict[str, Any]) -> None:
+    """A policy's stored state before class version 2, renamed in place (nothing else moved);
+    a state already at version 2 is left as it is."""
+    for old, new in POLICY_RENAMED_V2.items():
+        if old in policy:
+            policy[new] = policy.pop(old)
 
 
 COLLECTION_CUSTOMER_EVENTS: tuple[type[Event], ...] = (

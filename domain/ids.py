@@ -44,3 +44,8 @@ def collection_case_id(customer_code: str) -> UUID:
 
 def policy_book_id(policy_name: str = "escalation") -> UUID:
     return _key_id("policy", policy_name)
+
+
+def idempotency_key_id(idempotency_key: str) -> UUID:
+    """One record per client idempotency key (``domain/idempotency.py``)."""
+    return _key_id("idempotency-key", idempotency_key)

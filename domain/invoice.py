@@ -23,6 +23,7 @@ from .errors import (
     DisputeNotFoundError,
     DisputeStateError,
     DuplicateKeyConflictError,
+    InvalidChoiceError,
     InvalidCommandError,
     InvalidDateError,
     InvalidInstalmentScheduleError,
@@ -735,10 +736,11 @@ def open_dispute(
     require_key("dispute_reference", dispute_reference)
     require_positive("amount_minor", amount_minor)
     if not isinstance(reason_code, DisputeReason):
-        raise InvalidCommandError(
+        raise InvalidChoiceError(
             f"dispute reason must be one of {', '.join(r.value for r in DisputeReason)}, "
             f"got {reason_code!r}",
             field="reason_code",
+            value=reason_code,
         )
     require_reason("root_cause", root_cause)
     require_recorded_at(recorded_at)
@@ -806,7 +808,11 @@ def resolve_dispute(
     require_reason("note", note)
     require_recorded_at(recorded_at)
     if not isinstance(outcome, DisputeOutcome):
-        raise InvalidCommandError(f"dispute outcome must be upheld or rejected, got {outcome!r}")
+        raise InvalidChoiceError(
+            f"dispute outcome must be upheld or rejected, got {outcome!r}",
+            field="outcome",
+            value=outcome,
+        )
     if dispute_reference not in invoice.dispute_openings:
         raise DisputeNotFoundError(
             f"invoice {invoice.invoice_number} has no dispute {dispute_reference!r}",

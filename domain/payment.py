@@ -19,12 +19,14 @@ from .customer import CustomerAccount, require_account_currency
 from .errors import (
     AllocationKeyConflictError,
     CurrencyMismatchError,
+    CustomerMismatchError,
     CustomerNotFoundError,
     DuplicateKeyConflictError,
-    InvalidCommandError,
     InvalidDateError,
+    NothingToAllocateError,
     OverAllocationError,
     PaymentStateError,
+    RepeatedInvoiceError,
     TooManyItemsError,
 )
 from .events import (
@@ -241,6 +243,7 @@ def replayed_allocation(
             f"payment {payment.bank_reference}: allocation key {allocation_key!r} was already "
             "used for another allocation",
             allocation_key=allocation_key,
+            idempotency_key=allocation_key,
             bank_reference=payment.bank_reference,
             payment_id=payment.id,
         )
@@ -276,7 +279,7 @@ def allocate_payment(
             payment_id=payment.id,
         )
     if not targets:
-        raise InvalidCommandError(
+        raise NothingToAllocateError(
             f"payment {payment.bank_reference}: no invoice to allocate to",
             bank_reference=payment.bank_reference,
         )
@@ -298,9 +301,10 @@ def allocate_payment(
     for invoice, amount in targets:
         require_positive("amount_minor", amount)
         if invoice.id in seen:
-            raise InvalidCommandError(
+            raise RepeatedInvoiceError(
                 f"invoice {invoice.invoice_number} is named twice in one allocation",
                 invoice_number=invoice.invoice_number,
+                bank_reference=payment.bank_reference,
             )
         seen.add(invoice.id)
         if invoice.currency != payment.currency:
@@ -314,7 +318,7 @@ def allocate_payment(
             )
         if invoice.customer_id != payment.payer_customer_id:
             # Triangular debt: never net one customer's money against another's receivable.
-            raise InvalidCommandError(
+            raise CustomerMismatchError(
                 f"payment {payment.bank_reference} is from another customer than invoice "
                 f"{invoice.invoice_number}'s",
                 bank_reference=payment.bank_reference,

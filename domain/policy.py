@@ -13,6 +13,7 @@ import attrs
 
 from .errors import ConfigurationError
 from .money import minor_per_major
+from .trigger_rules import TriggerRule as TriggerRule  # re-exported: triggers name it
 
 
 class AgeingBasis(enum.Enum):
@@ -81,16 +82,6 @@ class Grade(enum.Enum):
     LEGAL_COLLECTION = "legal_collection"  # long & large
 
 
-class TriggerRule(enum.Enum):
-    """What a level trigger measures; stored by value."""
-
-    DAYS_PAST_DUE = "days_past_due"  # oldest undisputed days past due >= threshold
-    OVERDUE_AMOUNT = "overdue_amount"  # undisputed overdue >= threshold (major units, per ccy)
-    BROKEN_PROMISES = "broken_promises"  # broken (and partly kept, by policy) promises >= threshold
-    RISK_RATING = "risk_rating"  # rating at or worse than threshold (1=A .. 4=D)
-    BLACKLISTED = "blacklisted"  # on the blacklist (threshold ignored)
-
-
 class WorklistKey(enum.Enum):
     LEVEL = "level"
     OVERDUE_AMOUNT = "overdue_amount"
@@ -100,6 +91,10 @@ class WorklistKey(enum.Enum):
 
 @attrs.frozen(kw_only=True)
 class Trigger:
+    """Fires when the rule's figure reaches ``threshold``, in the rule's unit: days, major
+    units of the account's currency, promises, a rating ordinal, or none
+    (``domain.trigger_rules.TRIGGER_RULES`` says which, and how it compares)."""
+
     rule: TriggerRule
     threshold: int = 0
 
@@ -177,15 +172,16 @@ def _check_levels(
 class EscalationPolicy:
     """Everything the collection rules depend on, as data, versioned by adoption events.
 
-    Amount thresholds are in major units of the customer's currency (``large_above`` = 100,000
-    means 100,000.00 USD, 100,000 JPY); ``large_above_by_currency`` overrides it per currency.
+    Amount thresholds are in major units of the customer's currency (``large_above_major`` =
+    100,000 means 100,000.00 USD, 100,000 JPY); ``large_above_major_by_currency`` overrides it
+    per currency. A trigger's threshold is in its rule's unit (``TRIGGER_RULES``).
     """
 
     version: int = 1
     ageing: AgeingPolicy = attrs.field(factory=AgeingPolicy)
     long_after_days: int = 30
-    large_above: int = 100_000
-    large_above_by_currency: dict[str, int] = attrs.field(factory=dict)
+    large_above_major: int = 100_000
+    large_above_major_by_currency: dict[str, int] = attrs.field(factory=dict)
     disputed_counts: bool = False
     promise_tolerance_days: int = 3
     promise_suspends: bool = True
@@ -216,16 +212,21 @@ class EscalationPolicy:
             )
         if any(not 0 <= rate <= 10000 for rate in self.provision_rates_bps):
             raise ConfigurationError("provision rates are basis points from 0 to 10000")
-        if self.long_after_days < 0 or self.large_above < 0 or self.promise_tolerance_days < 0:
+        if (
+            self.long_after_days < 0
+            or self.large_above_major < 0
+            or self.promise_tolerance_days < 0
+        ):
             raise ConfigurationError("policy thresholds must not be negative")
 
     def large_above_minor(self, currency: str) -> int:
         """The 'large' threshold in minor units of ``currency``."""
-        major = self.large_above_by_currency.get(currency, self.large_above)
+        major = self.large_above_major_by_currency.get(currency, self.large_above_major)
         return major * minor_per_major(currency)
 
     def grade(self, days_past_due: int, overdue_minor: int, currency: str) -> Grade:
-        """Grade by age x amount: long after ``long_after_days``, large above ``large_above``."""
+        """Grade by age x amount: long after ``long_after_days``, large above
+        ``large_above_minor(currency)``."""
         long = days_past_due > self.long_after_days
         large = overdue_minor > self.large_above_minor(currency)
         if long:

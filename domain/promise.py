@@ -17,11 +17,12 @@ from . import ids
 from .customer import CustomerAccount
 from .errors import (
     CurrencyMismatchError,
+    CustomerMismatchError,
     DuplicateKeyConflictError,
-    InvalidCommandError,
     InvalidDateError,
     PromiseAmountError,
     PromiseStateError,
+    RepeatedInvoiceError,
 )
 from .events import Event, PromiseMade, PromiseSuperseded, PromiseWithdrawn
 from .invoice import Invoice
@@ -141,14 +142,16 @@ def make_promise(
         )
     for invoice in invoices:
         if invoice.customer_id != customer.id:
-            raise InvalidCommandError(
+            raise CustomerMismatchError(
                 f"invoice {invoice.invoice_number} is not {customer.customer_code}'s",
                 invoice_number=invoice.invoice_number,
                 promise_reference=promise_reference,
             )
     invoice_ids = tuple(invoice.id for invoice in invoices)
     if len(set(invoice_ids)) != len(invoice_ids):
-        raise InvalidCommandError("an invoice is named twice in the promise")
+        raise RepeatedInvoiceError(
+            "an invoice is named twice in the promise", promise_reference=promise_reference
+        )
     made = PromiseMade(
         originator_id=ids.promise_id(promise_reference),
         originator_version=1,
@@ -190,7 +193,11 @@ def make_promise(
     events: list[Event] = []
     if supersedes is not None:
         if supersedes.customer_id != customer.id:
-            raise InvalidCommandError("a promise can only supersede the same customer's promise")
+            raise CustomerMismatchError(
+                "a promise can only supersede the same customer's promise",
+                promise_reference=promise_reference,
+                customer_code=customer.customer_code,
+            )
         _require_open(supersedes)
         if made_on < supersedes.made_on:
             raise InvalidDateError(

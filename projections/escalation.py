@@ -37,10 +37,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from math import lcm
-from typing import Final, TypeAlias, TypeVar
+from typing import Final, TypeAlias, TypeVar, assert_never
 from uuid import UUID
 
 import attrs
+import numpy as np
 
 from arledger.domain.errors import CustomerNotFoundError
 from arledger.domain.events import RiskRating
@@ -55,6 +56,8 @@ from arledger.domain.policy import (
     WorklistKey,
 )
 from arledger.domain.rules import require_date
+from arledger.domain.trigger_rules import TIME_RULES as TIME_RULES
+from arledger.domain.trigger_rules import TRIGGER_RULES
 
 from .ageing import InvoiceFacts
 from .portfolio import CustomerHistory, PaymentFacts, PortfolioState, PromiseFacts
@@ -71,11 +74,6 @@ EXPLAIN_INVOICES_SHOWN_MAX: Final = 10
 
 RATING_ORDINAL: Final = {RiskRating.A: 1, RiskRating.B: 2, RiskRating.C: 3, RiskRating.D: 4}
 """The RISK_RATING trigger fires for a rating at or worse than its threshold (1=A .. 4=D)."""
-
-TIME_RULES: Final = frozenset(
-    {TriggerRule.DAYS_PAST_DUE, TriggerRule.OVERDUE_AMOUNT, TriggerRule.BROKEN_PROMISES}
-)
-"""Rules that fire with the passage of time; an open promise suspends these, and only these."""
 
 
 class SuspensionKind(enum.Enum):
@@ -379,6 +377,17 @@ class _Raw:
 
 
 @attrs.frozen
+class _LeanLevels:
+    """What the level on a date needs: the levels fired by time-driven and by other rules,
+    and since when a promise has been open (for the cap)."""
+
+    policy: EscalationPolicy
+    time_level: int
+    decision_level: int
+    open_promise_since: date | None
+
+
+@attrs.frozen
 class _Timeline:
     """An invoice's movements in date order with the amount settled by each, so that the open
     amount on a date is one bisection: the history evaluates many dates."""
@@ -425,6 +434,7 @@ class _Evaluator:
         ]
         self._raw: dict[date, _Raw] = {}
         self._evaluations: dict[date, Evaluation] = {}
+        self._lean: dict[date, _LeanLevels] = {}
 
     def raw(self, on: date) -> _Raw:
         if on not in self._raw:
@@ -509,70 +519,196 @@ class _Evaluator:
         rule_order = list(TriggerRule)
         return tuple(sorted(best.values(), key=lambda r: (-r.level, rule_order.index(r.rule))))
 
+    def _fired_levels(self, raw: _Raw) -> tuple[int, int]:
+        """The highest levels fired by time-driven rules and by the others (``_fire``'s
+        ``time_level`` and ``decision_level``): the rule table's comparison of ``_measure``'s
+        figures, as ``_check`` makes it, without building the reasons."""
+        time_level = decision_level = 0
+        per_major = minor_per_major(self.customer.currency)
+        for level in raw.policy.levels:
+            for trigger in level.triggers:
+                spec = TRIGGER_RULES[trigger.rule]
+                threshold = spec.threshold_compared(trigger.threshold, per_major)
+                actual, _, _ = self._measure(trigger.rule, raw, threshold)
+                if spec.fires(actual, threshold):
+                    if spec.time_driven:
+                        time_level = max(time_level, level.level)
+                    else:
+                        decision_level = max(decision_level, level.level)
+        return time_level, decision_level
+
     def _check(self, trigger: Trigger, level: int, raw: _Raw) -> Reason | None:
-        version = raw.policy.version
-        rule = trigger.rule
-        if rule is TriggerRule.DAYS_PAST_DUE:
-            if raw.overdue_minor == 0 or raw.days_past_due_max < trigger.threshold:
-                return None
-            involved = tuple(
-                f.invoice_number for f in raw.invoices if f.days_past_due >= trigger.threshold
-            )
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=trigger.threshold,
-                actual=raw.days_past_due_max,
-                invoice_numbers=involved,
-            )
-        if rule is TriggerRule.OVERDUE_AMOUNT:
-            threshold_minor = trigger.threshold * minor_per_major(self.customer.currency)
-            if raw.overdue_minor == 0 or raw.overdue_minor < threshold_minor:
-                return None
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=threshold_minor,
-                actual=raw.overdue_minor,
-                invoice_numbers=tuple(f.invoice_number for f in raw.invoices if f.overdue_minor),
-            )
-        if rule is TriggerRule.BROKEN_PROMISES:
-            count = len(raw.broken)
-            if count == 0 or count < trigger.threshold:
-                return None
-            numbers = {
-                self.view.ageing.invoices[invoice_id].invoice_number
-                for judgement in raw.broken
-                for invoice_id in self.view.promises[judgement.promise_id].invoice_ids
-                if invoice_id in self.view.ageing.invoices
-            }
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=trigger.threshold,
-                actual=count,
-                invoice_numbers=tuple(sorted(numbers)),
-                promise_references=tuple(j.reference for j in raw.broken),
-            )
-        if rule is TriggerRule.RISK_RATING:
-            if raw.rating is None or RATING_ORDINAL[raw.rating] < trigger.threshold:
-                return None
-            return Reason(
-                rule=rule,
-                level=level,
-                policy_version=version,
-                threshold=trigger.threshold,
-                actual=RATING_ORDINAL[raw.rating],
-            )
-        assert rule is TriggerRule.BLACKLISTED
-        if not raw.is_blacklisted:
+        """The trigger's reason when it fires: the rule's figure (``_measure``) compared with
+        its threshold as the rule table says (``TRIGGER_RULES``)."""
+        spec = TRIGGER_RULES[trigger.rule]
+        threshold = spec.threshold_compared(
+            trigger.threshold, minor_per_major(self.customer.currency)
+        )
+        actual, invoice_numbers, promise_references = self._measure(trigger.rule, raw, threshold)
+        if not spec.fires(actual, threshold):
             return None
         return Reason(
-            rule=rule, level=level, policy_version=version, threshold=trigger.threshold, actual=1
+            rule=trigger.rule,
+            level=level,
+            policy_version=raw.policy.version,
+            threshold=threshold,
+            actual=actual,
+            invoice_numbers=invoice_numbers,
+            promise_references=promise_references,
         )
+
+    def levels(self, dates: Sequence[date]) -> list[tuple[int, EscalationPolicy]]:
+        """The level (and the policy in force) on each of ``dates``: what ``evaluate(on).level``
+        gives, from totals computed for every date at once (``_totals``) instead of one
+        evaluation per date. The history and the next threshold walk hundreds of dates."""
+        self._lean_levels([on for on in dates if on not in self._lean])
+        result = []
+        for on in dates:
+            lean = self._lean[on]
+            level = max(lean.time_level, lean.decision_level)
+            if lean.open_promise_since is not None and lean.policy.promise_suspends:
+                since = lean.open_promise_since
+                self._lean_levels([since] if since not in self._lean else [])
+                cap = self._lean[since].time_level
+                level = max(min(lean.time_level, cap), lean.decision_level)
+            result.append((level, lean.policy))
+        return result
+
+    def _lean_levels(self, dates: Sequence[date]) -> None:
+        """``_LeanLevels`` for each date. The rules fire on totals only (the key below holds
+        every figure ``_measure`` reads), so dates with the same totals are fired once."""
+        if not dates:
+            return
+        policies = [self.view.policy_on(on) for on in dates]
+        overdue, disputed, days_past_due = self._totals(dates, policies)
+        fired: dict[tuple[object, ...], tuple[int, int]] = {}
+        for index, on in enumerate(dates):
+            policy = policies[index]
+            judgements = tuple(
+                judgement
+                for judgement in (judge(self.view, promise, on) for promise in self.promises)
+                if judgement is not None
+            )
+            broken_statuses = {PromiseStatus.BROKEN}
+            if policy.partly_kept_counts_as_broken:
+                broken_statuses.add(PromiseStatus.PARTLY_KEPT)
+            broken = tuple(j for j in judgements if j.status in broken_statuses)
+            rating = self.customer.rating_on(on)
+            is_blacklisted = self.customer.is_blacklisted_on(on)
+            key = (
+                policy.version,
+                overdue[index],
+                days_past_due[index],
+                len(broken),
+                rating,
+                is_blacklisted,
+            )
+            if key not in fired:
+                raw = _Raw(
+                    policy=policy,
+                    invoices=(),
+                    overdue_minor=overdue[index],
+                    disputed_minor=disputed[index],
+                    days_past_due_max=days_past_due[index],
+                    judgements=judgements,
+                    broken=broken,
+                    rating=rating,
+                    is_blacklisted=is_blacklisted,
+                    fired=(),
+                )
+                fired[key] = self._fired_levels(raw)
+            made = [j.made_on for j in judgements if j.status is PromiseStatus.OPEN]
+            self._lean[on] = _LeanLevels(
+                policy=policy,
+                time_level=fired[key][0],
+                decision_level=fired[key][1],
+                open_promise_since=min(made, default=None),
+            )
+
+    def _totals(
+        self, dates: Sequence[date], policies: Sequence[EscalationPolicy]
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Per date: overdue, disputed and the most days past due over the customer's
+        invoices, as ``_invoice_figures`` sums them, one invoice at a time over every date."""
+        day = np.array([on.toordinal() for on in dates], dtype=np.int64)
+        counts_disputed = np.array([policy.disputed_counts for policy in policies], dtype=bool)
+        overdue = np.zeros(len(dates), dtype=np.int64)
+        disputed_total = np.zeros(len(dates), dtype=np.int64)
+        days_past_due = np.zeros(len(dates), dtype=np.int64)
+        for timeline in self._timelines:
+            invoice = timeline.invoice
+            issued = day >= invoice.issued_on.toordinal()
+            if not issued.any():
+                continue
+            settled = np.zeros(len(dates), dtype=np.int64)
+            if timeline.dates:
+                moved = np.array([on.toordinal() for on in timeline.dates], dtype=np.int64)
+                cumulative = np.array([0, *timeline.settled], dtype=np.int64)
+                settled = cumulative[np.searchsorted(moved, day, side="right")]
+            is_open = issued & (settled < invoice.amount_minor)
+            if not is_open.any():
+                continue
+            uncounted = np.zeros(len(dates), dtype=np.int64)
+            if timeline.has_disputes:
+                in_dispute = np.array(
+                    [
+                        self.view.disputed_minor_on(invoice.invoice_id, on) if open_ else 0
+                        for on, open_ in zip(dates, is_open.tolist(), strict=True)
+                    ],
+                    dtype=np.int64,
+                )
+                disputed_total += in_dispute
+                uncounted = np.where(counts_disputed, 0, in_dispute)
+            remaining = settled.copy()
+            invoice_overdue = np.zeros(len(dates), dtype=np.int64)
+            invoice_days = np.zeros(len(dates), dtype=np.int64)
+            for instalment in invoice.schedule:
+                taken = np.minimum(remaining, instalment.amount_minor)
+                remaining -= taken
+                part_open = instalment.amount_minor - taken
+                days = day - instalment.due_on.toordinal()
+                active = is_open & (part_open > 0) & (days >= 1)
+                taken_off = np.where(active, np.minimum(part_open, uncounted), 0)
+                uncounted = uncounted - taken_off
+                counted = active & (part_open > taken_off)
+                invoice_overdue += np.where(counted, part_open - taken_off, 0)
+                invoice_days = np.where(counted, np.maximum(invoice_days, days), invoice_days)
+            overdue += invoice_overdue
+            days_past_due = np.maximum(days_past_due, invoice_days)
+        return overdue.tolist(), disputed_total.tolist(), days_past_due.tolist()
+
+    def _measure(
+        self, rule: TriggerRule, raw: _Raw, threshold: int
+    ) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
+        """(figure, invoices involved, promises involved) of the rule on the raw figures, for a
+        trigger of ``threshold`` (in the figure's unit); the figure is 0 when there is nothing
+        to measure. The kernel's ``_levels`` measures the
+        same figures (``tests/unit/test_trigger_rules.py`` ties the two)."""
+        match rule:
+            case TriggerRule.DAYS_PAST_DUE:
+                days = raw.days_past_due_max if raw.overdue_minor > 0 else 0
+                involved = tuple(
+                    f.invoice_number for f in raw.invoices if f.days_past_due >= threshold
+                )
+                return days, involved, ()
+            case TriggerRule.OVERDUE_AMOUNT:
+                involved = tuple(f.invoice_number for f in raw.invoices if f.overdue_minor)
+                return raw.overdue_minor, involved, ()
+            case TriggerRule.BROKEN_PROMISES:
+                numbers = {
+                    self.view.ageing.invoices[invoice_id].invoice_number
+                    for judgement in raw.broken
+                    for invoice_id in self.view.promises[judgement.promise_id].invoice_ids
+                    if invoice_id in self.view.ageing.invoices
+                }
+                references = tuple(j.reference for j in raw.broken)
+                return len(raw.broken), tuple(sorted(numbers)), references
+            case TriggerRule.RISK_RATING:
+                return (0 if raw.rating is None else RATING_ORDINAL[raw.rating]), (), ()
+            case TriggerRule.BLACKLISTED:
+                return (1 if raw.is_blacklisted else 0), (), ()
+            case _ as unreachable:
+                assert_never(unreachable)
 
     def evaluate(self, on: date) -> Evaluation:
         if on not in self._evaluations:
@@ -713,9 +849,11 @@ def escalation_status(state: PortfolioState, customer_id: UUID, as_of: date) -> 
     next_action, actions_done = _next_action(view, customer_id, as_of, current, entered_on)
     horizon_on = as_of + timedelta(days=NEXT_THRESHOLD_HORIZON_DAYS)
     crossing = None
-    for on in sorted(on for on in candidates if as_of < on <= horizon_on):
-        ahead = evaluator.evaluate(on)
-        if ahead.level > current.level:
+    ahead_dates = sorted(on for on in candidates if as_of < on <= horizon_on)
+    for on, (level_ahead, _) in zip(ahead_dates, evaluator.levels(ahead_dates), strict=True):
+        if level_ahead > current.level:
+            ahead = evaluator.evaluate(on)
+            assert ahead.level == level_ahead
             crossing = ThresholdCrossing(
                 on=on, level=ahead.level, level_name=ahead.level_name, reasons=ahead.reasons
             )
@@ -781,19 +919,18 @@ def _entered_on(evaluator: _Evaluator, as_of: date) -> date | None:
 def _history(evaluator: _Evaluator, dates: Sequence[date]) -> tuple[LevelChange, ...]:
     changes = []
     level = 0
-    for on in dates:
-        evaluation = evaluator.evaluate(on)
-        if evaluation.level != level:
+    for on, (level_on, policy) in zip(dates, evaluator.levels(dates), strict=True):
+        if level_on != level:
             changes.append(
                 LevelChange(
                     on=on,
-                    level=evaluation.level,
-                    level_name=evaluation.level_name,
+                    level=level_on,
+                    level_name=policy.level(level_on).name,
                     previous_level=level,
-                    policy_version=evaluation.policy_version,
+                    policy_version=policy.version,
                 )
             )
-            level = evaluation.level
+            level = level_on
     return tuple(changes)
 
 
@@ -895,9 +1032,19 @@ def worklist_order(figures: Sequence[WorklistFigures], policy: EscalationPolicy)
 # Explanation ----------------------------------------------------------------------------------
 
 
-def explain(state: PortfolioState, customer_id: UUID, as_of: date) -> str:
-    """Why the customer stands at its level on ``as_of``, in words and figures."""
-    status = escalation_status(state, customer_id, as_of)
+def explain(
+    state: PortfolioState,
+    customer_id: UUID,
+    as_of: date,
+    *,
+    status: EscalationStatus | None = None,
+) -> str:
+    """Why the customer stands at its level on ``as_of``, in words and figures (from
+    ``status``, that customer's ``escalation_status`` on ``as_of``, when already worked out)."""
+    if status is None:
+        status = escalation_status(state, customer_id, as_of)
+    assert status.customer_id == customer_id
+    assert status.as_of == as_of
     current = status.current
     policy = state.policy_on(as_of)
     currency = current.currency

@@ -63,7 +63,14 @@ from arledger.domain.events import (
     SupplyReleased,
 )
 from arledger.domain.money import Money
-from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy
+from arledger.domain.policy import (
+    AgeingBasis,
+    AgeingPolicy,
+    EscalationLevel,
+    EscalationPolicy,
+    Trigger,
+    TriggerRule,
+)
 from arledger.domain.rules import DATE_MAX as RULES_DATE_MAX
 from arledger.domain.rules import DATE_MIN as RULES_DATE_MIN
 from arledger.domain.rules import TERMS_DAYS_MAX
@@ -224,6 +231,51 @@ EVENT_STRATEGIES: Final[dict[type[Event], st.SearchStrategy[Any]]] = {
     ),
 }
 
+# Escalation ladders ----------------------------------------------------------------------------
+
+TRIGGER_THRESHOLDS: Final[dict[TriggerRule, st.SearchStrategy[int]]] = {
+    # Each rule's thresholds in its unit (TRIGGER_RULES): mostly ones a small history crosses,
+    # now and then one nothing reaches. A rule missing here fails every test importing this.
+    TriggerRule.DAYS_PAST_DUE: st.integers(0, 200) | st.just(10_000),
+    TriggerRule.OVERDUE_AMOUNT: st.integers(0, 5) | st.integers(0, 200_000) | st.just(10**12),
+    TriggerRule.BROKEN_PROMISES: st.integers(0, 4),
+    TriggerRule.RISK_RATING: st.integers(0, 5),
+    TriggerRule.BLACKLISTED: st.integers(0, 3),
+}
+assert set(TRIGGER_THRESHOLDS) == set(TriggerRule), "every trigger rule needs thresholds"
+REQUIRED_ACTIONS: Final = (*(channel.value for channel in ActionChannel), "legal_review")
+"""Action names a rung can require: every channel, and one no action is ever recorded as."""
+
+
+@st.composite
+def ladders(
+    draw: st.DrawFn,
+    *,
+    levels_max: int = 4,
+    thresholds: dict[TriggerRule, st.SearchStrategy[int]] | None = None,
+) -> tuple[EscalationLevel, ...]:
+    """An escalation ladder: level 0 without triggers, then 1 to ``levels_max`` levels, each
+    with up to four triggers of any rule (a rule twice on a level too) at any threshold."""
+    thresholds = TRIGGER_THRESHOLDS if thresholds is None else thresholds
+    levels = [EscalationLevel(level=0, name="current")]
+    for number in range(1, draw(st.integers(1, levels_max)) + 1):
+        rules = draw(st.lists(st.sampled_from(TriggerRule), max_size=4))
+        triggers = tuple(Trigger(rule=rule, threshold=draw(thresholds[rule])) for rule in rules)
+        levels.append(
+            EscalationLevel(
+                level=number,
+                name=f"rung {number}",
+                triggers=triggers,
+                required_actions=tuple(
+                    draw(st.lists(st.sampled_from(REQUIRED_ACTIONS), max_size=3, unique=True))
+                ),
+                action_due_days=draw(st.integers(0, 10)),
+                supply_hold=draw(st.booleans()),
+            )
+        )
+    return tuple(levels)
+
+
 # Collections events: one strategy each, with the same bounds.
 _opt_dates = st.none() | business_dates
 _small_ints = st.integers(0, 10**6)
@@ -238,8 +290,9 @@ escalation_policies = st.builds(
         basis=st.sampled_from(AgeingBasis),
     ),
     long_after_days=st.integers(0, 365),
-    large_above=st.integers(0, 10**9),
-    large_above_by_currency=st.dictionaries(currencies, st.integers(0, 10**9), max_size=3),
+    large_above_major=st.integers(0, 10**9),
+    large_above_major_by_currency=st.dictionaries(currencies, st.integers(0, 10**9), max_size=3),
+    levels=ladders(),
     disputed_counts=st.booleans(),
     promise_tolerance_days=st.integers(0, 30),
     promise_suspends=st.booleans(),

@@ -1,1 +1,9 @@
-"""arledger.adapters.cli."""
+"""arledger.adapters.cli.
+
+The commands live in ``app`` and in modules of their own that register on its ``app``; they are
+imported here, so that ``app`` has every command whichever module is imported first.
+"""
+
+from arledger.adapters.cli import statement as statement
+
+__all__ = ["statement"]

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Final, NoReturn
+from typing import Annotated, Final, NoReturn
 
 import typer
 from eventsourcing.persistence import (
@@ -33,6 +33,14 @@ from rich.table import Table
 
 from arledger.adapters import csv_output
 from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.data_output import (
+    JsonData,
+    amount_text,
+    amounts_text,
+    record_of,
+    records_of,
+    to_data,
+)
 from arledger.adapters.ingest.importer import (
     IMPORT_PROBLEMS_MAX,
     PRESETS,
@@ -70,6 +78,7 @@ from arledger.domain.events import Event
 from arledger.domain.money import format_minor
 from arledger.domain.rules import require_date
 from arledger.projections import ageing, escalation, kpis, portfolio
+from arledger.projections.results import Worklist
 
 EXIT_REFUSED: Final = 1
 """Bad data or a command the domain refused: nothing was recorded."""
@@ -588,57 +597,64 @@ def ageing_csv(report: ageing.AgeingReport, *, raw: bool = False) -> str:
             "days_past_due_max",
         ]
     )
-    for row in report.rows:
+    data = record_of(to_data(report))
+    for row in records_of(data["rows"]):
         writer.writerow(
             [
-                report.as_of.isoformat(),
-                report.grouping.value,
-                row.key,
-                row.label,
-                row.currency,
-                *(format_minor(amount, row.currency) for amount in row.buckets_minor),
-                format_minor(row.open_minor, row.currency),
-                format_minor(row.disputed_minor, row.currency),
-                row.days_past_due_max,
+                data["as_of"],
+                data["grouping"],
+                row["key"],
+                row["label"],
+                row["currency"],
+                *amounts_text(row, "buckets_minor"),
+                amount_text(row, "open_minor"),
+                amount_text(row, "disputed_minor"),
+                row["days_past_due_max"],
             ]
         )
     return buffer.getvalue()
 
 
-def ageing_json(report: ageing.AgeingReport) -> dict[str, Any]:
-    """The report as JSON-ready data; amounts are exact decimal strings."""
+def ageing_json(report: ageing.AgeingReport) -> dict[str, JsonData]:
+    """The report as JSON-ready data (``to_data``); amounts are exact decimal strings."""
+    data = record_of(to_data(report))
+    labels: list[JsonData] = list(report.bucket_labels)
 
-    def buckets(amounts: Sequence[int], currency: str) -> dict[str, str]:
-        return {
-            label: format_minor(amount, currency)
-            for label, amount in zip(report.bucket_labels, amounts, strict=True)
-        }
+    def buckets(record: dict[str, JsonData], field: str) -> JsonData:
+        return dict(zip(map(str, labels), amounts_text(record, field), strict=True))
 
+    totals = [
+        {"currency": currency, "buckets_minor": to_data(amounts), "open_minor": sum(amounts)}
+        for currency, amounts in report.totals_by_currency().items()
+    ]
     return {
-        "as_of": report.as_of.isoformat(),
-        "grouping": report.grouping.value,
-        "basis": report.policy.basis.value,
-        "bucket_labels": list(report.bucket_labels),
+        "as_of": data["as_of"],
+        "grouping": data["grouping"],
+        "basis": record_of(data["policy"])["basis"],
+        "bucket_labels": labels,
         "rows": [
             {
-                "key": row.key,
-                "label": row.label,
-                "currency": row.currency,
-                "buckets": buckets(row.buckets_minor, row.currency),
-                "open": format_minor(row.open_minor, row.currency),
-                "overdue": format_minor(row.overdue_minor, row.currency),
-                "disputed": format_minor(row.disputed_minor, row.currency),
-                "days_past_due_max": row.days_past_due_max,
+                "key": row["key"],
+                "label": row["label"],
+                "currency": row["currency"],
+                "buckets": buckets(row, "buckets_minor"),
+                "open": amount_text(row, "open_minor"),
+                # A property of the row (open less the current bucket), not a field.
+                "overdue": amount_text(
+                    {**row, "overdue_minor": value.overdue_minor}, "overdue_minor"
+                ),
+                "disputed": amount_text(row, "disputed_minor"),
+                "days_past_due_max": row["days_past_due_max"],
             }
-            for row in report.rows
+            for row, value in zip(records_of(data["rows"]), report.rows, strict=True)
         ],
         "totals": [
             {
-                "currency": currency,
-                "buckets": buckets(amounts, currency),
-                "open": format_minor(sum(amounts), currency),
+                "currency": total["currency"],
+                "buckets": buckets(total, "buckets_minor"),
+                "open": amount_text(total, "open_minor"),
             }
-            for currency, amounts in report.totals_by_currency().items()
+            for total in records_of(to_data(totals))
         ],
     }
 
@@ -765,7 +781,7 @@ def kpis_command(
         usage_error(f"--from {start_on} is after --to {end_on}")
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
-        report = _query_ledger().kpis(start_on, end_on, grouping=by.value)
+        report = _query_ledger().kpis(start_on, end_on, grouping=by)
     if output_format is OutputFormat.CSV:
         sys.stdout.write(kpis_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
@@ -804,47 +820,39 @@ KPI_COLUMNS: Final = (
 """The KPI figures of a CSV line, before the expected credit loss per bucket and in total."""
 
 
-def _ratio_text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+KPI_AMOUNTS: Final = {
+    "beginning_ar": "receivables_minor_beginning",
+    "credit_sales": "credit_sales_minor",
+    "ending_ar": "receivables_minor_ending",
+    "current_ar": "receivables_minor_current",
+    "overdue_ar": "receivables_minor_overdue",
+    "cash_collected": "cash_collected_minor",
+    "promised": "promised_minor",
+    "promised_paid": "promised_minor_paid",
+}
+"""The CLI's name of each KPI amount -> the ``KpiRow`` field (minor units) it is written from;
+every other figure of ``KPI_COLUMNS`` has its field's name."""
 
 
-def kpi_values(report: kpis.KpiReport, row: kpis.KpiRow) -> dict[str, Any]:
-    """One row's figures by name: amounts as exact decimal strings, ratios as strings or None."""
-
-    def money(amount_minor: int) -> str:
-        return format_minor(amount_minor, row.currency)
-
-    values: dict[str, Any] = {
-        "start_on": report.start_on.isoformat(),
-        "end_on": report.end_on.isoformat(),
-        "grouping": report.grouping.value,
-        "key": row.key,
-        "label": row.label,
-        "currency": row.currency,
-        "beginning_ar": money(row.receivables_minor_beginning),
-        "credit_sales": money(row.credit_sales_minor),
-        "ending_ar": money(row.receivables_minor_ending),
-        "current_ar": money(row.receivables_minor_current),
-        "overdue_ar": money(row.receivables_minor_overdue),
-        "cash_collected": money(row.cash_collected_minor),
-        "dso_days": _ratio_text(row.dso_days),
-        "dso_days_countback": _ratio_text(row.dso_days_countback),
-        "dso_days_best_possible": _ratio_text(row.dso_days_best_possible),
-        "days_delinquent_average": _ratio_text(row.days_delinquent_average),
-        "cei_total_sales": _ratio_text(row.cei_total_sales),
-        "cei_monthly_average": _ratio_text(row.cei_monthly_average),
-        "collection_rate": _ratio_text(row.collection_rate),
-        "promises_judged": row.promises_judged,
-        "promises_kept": row.promises_kept,
-        "promised": money(row.promised_minor),
-        "promised_paid": money(row.promised_minor_paid),
-        "promise_kept_rate_by_count": _ratio_text(row.promise_kept_rate_by_count),
-        "promise_kept_rate_by_amount": _ratio_text(row.promise_kept_rate_by_amount),
-    }
-    for label, amount in zip(report.bucket_labels, row.ecl_minor_by_bucket, strict=True):
-        values[f"ecl {label}"] = money(amount)
-    values["ecl"] = money(row.ecl_minor)
-    return values
+def kpi_values(report: kpis.KpiReport) -> list[dict[str, JsonData]]:
+    """Each row's figures by name (from ``to_data``, taken once for the whole report): amounts
+    as exact decimal strings, ratios as strings or None."""
+    head = record_of(to_data(report))
+    lines = []
+    for row, data in zip(report.rows, records_of(head["rows"]), strict=True):
+        data["receivables_minor_overdue"] = row.receivables_minor_overdue  # a property
+        values: dict[str, JsonData] = {}
+        for column in KPI_COLUMNS:
+            if column in KPI_AMOUNTS:
+                values[column] = amount_text(data, KPI_AMOUNTS[column])
+            else:  # the period and grouping are the report's
+                values[column] = data[column] if column in data else head[column]
+        ecl = amounts_text(data, "ecl_minor_by_bucket")
+        for label, amount in zip(report.bucket_labels, ecl, strict=True):
+            values[f"ecl {label}"] = amount
+        values["ecl"] = amount_text(data, "ecl_minor")
+        lines.append(values)
+    return lines
 
 
 def kpi_columns(report: kpis.KpiReport) -> list[str]:
@@ -863,29 +871,29 @@ def kpis_csv(report: kpis.KpiReport, *, raw: bool = False) -> str:
     writer = csv_output.writer(buffer, raw=raw, lineterminator="\n")
     columns = kpi_columns(report)
     writer.writerow(columns)
-    for row in report.rows:
-        values = kpi_values(report, row)
+    for values in kpi_values(report):
         assert columns == list(values)
         writer.writerow(["" if value is None else value for value in values.values()])
     return buffer.getvalue()
 
 
-def kpis_json(report: kpis.KpiReport) -> dict[str, Any]:
-    """The report as JSON-ready data; amounts and ratios are exact decimal strings or null."""
-    rows = []
-    for row in report.rows:
-        values = kpi_values(report, row)
+def kpis_json(report: kpis.KpiReport) -> dict[str, JsonData]:
+    """The report as JSON-ready data (``to_data``); amounts and ratios are exact decimal
+    strings or null."""
+    data = record_of(to_data(report))
+    rows: list[JsonData] = []
+    for values in kpi_values(report):
         for name in ("start_on", "end_on", "grouping"):
             del values[name]
         rows.append(values)
     return {
-        "start_on": report.start_on.isoformat(),
-        "end_on": report.end_on.isoformat(),
+        "start_on": data["start_on"],
+        "end_on": data["end_on"],
         "days": report.days,
-        "grouping": report.grouping.value,
-        "policy_version": report.policy_version,
-        "bucket_labels": list(report.bucket_labels),
-        "provision_rates_bps": list(report.provision_rates_bps),
+        "grouping": data["grouping"],
+        "policy_version": data["policy_version"],
+        "bucket_labels": data["bucket_labels"],
+        "provision_rates_bps": data["provision_rates_bps"],
         "rows": rows,
     }
 
@@ -1002,40 +1010,41 @@ def worklist_command(
     with _reported_errors():
         items = _query_ledger().worklist(as_of, owner=owner)
     if output_format is WorklistFormat.JSON:
-        sys.stdout.write(json.dumps(worklist_json(as_of, owner, items), indent=2) + "\n")
+        sys.stdout.write(json.dumps(worklist_json(items), indent=2) + "\n")
     else:
         _stdout().print(_worklist_table(as_of, owner, items, limit=limit))
 
 
-def worklist_json(
-    as_of: date, owner: str | None, items: Sequence[escalation.WorklistItem]
-) -> dict[str, Any]:
-    """The worklist as JSON-ready data; amounts are exact decimal strings."""
-    return {
-        "as_of": as_of.isoformat(),
-        "owner": owner,
-        "items": [
+def worklist_json(worklist: Worklist) -> dict[str, JsonData]:
+    """The worklist as JSON-ready data (``to_data``); amounts are exact decimal strings."""
+    data = record_of(to_data(worklist))
+    items: list[JsonData] = []
+    for rank, item in enumerate(records_of(data["items"]), start=1):
+        action = None if item["next_action"] is None else record_of(item["next_action"])
+        items.append(
             {
                 "rank": rank,
-                "customer_code": item.customer_code,
-                "name": item.name,
-                "owner": item.owner,
-                "level": item.level,
-                "level_name": item.level_name,
-                "grade": None if item.grade is None else item.grade.value,
-                "currency": item.currency,
-                "overdue": format_minor(item.overdue_minor, item.currency),
-                "days_past_due_max": item.days_past_due_max,
-                "broken_promises": item.broken_promises,
-                "suspended": item.is_suspended,
-                "next_action": None if item.next_action is None else item.next_action.action,
-                "next_action_due_on": None
-                if item.next_action is None
-                else item.next_action.due_on.isoformat(),
+                **{
+                    name: item[name]
+                    for name in (
+                        "customer_code",
+                        "name",
+                        "owner",
+                        "level",
+                        "level_name",
+                        "grade",
+                        "currency",
+                    )
+                },
+                "overdue": amount_text(item, "overdue_minor"),
+                "days_past_due_max": item["days_past_due_max"],
+                "broken_promises": item["broken_promises"],
+                "suspended": item["is_suspended"],
+                "next_action": None if action is None else action["action"],
+                "next_action_due_on": None if action is None else action["due_on"],
             }
-            for rank, item in enumerate(items, start=1)
-        ],
-    }
+        )
+    return {"as_of": data["as_of"], "owner": data["owner"], "items": items}
 
 
 def _worklist_table(
@@ -1101,7 +1110,7 @@ def explain_command(
     threshold is crossed if nothing happens.
     """
     with _reported_errors():
-        text = _ledger().explain(customer, as_of)
+        text = _ledger().explain(customer, as_of).text
     sys.stdout.write(text + "\n")
 
 

@@ -18,12 +18,13 @@ otherwise no cell can be trusted to be in its column (an unquoted 1,000.00 is tw
 
 Opt-in (``rejects_to``): the good rows are recorded and every rejected row is written to a CSV
 file with its line, field and reason before its original cells. Nothing of a rejected row is
-recorded: each row is decided on a scratch copy of the session that is merged only when all of
-the row's commands succeed, a row that repeats the key of a rejected row or belongs to a customer
-whose account could not be opened is rejected too, and a customer is opened only from rows that
-are kept. The rejects file never replaces anything but an earlier rejects file, and that only
-when asked (``check_rejects_path``); it is written aside and renamed when complete, its cells
-neutralised for spreadsheets (``csv_output``), which reading it back undoes.
+recorded: each row is decided in a savepoint of the session (``UnitOfWork.savepoint``), kept
+only when all of the row's commands succeed, a row that repeats the key of a rejected row or
+belongs to a customer whose account could not be opened is rejected too, and a customer is
+opened only from rows that are kept. The rejects file never replaces anything but an earlier
+rejects file, and that only when asked (``check_rejects_path``); it is written aside and renamed
+when complete, its cells neutralised for spreadsheets (``csv_output``), which reading it back
+undoes.
 
 Columns a preset knows and does not import (``ColumnMapping.not_imported``: the IBM sample's
 Disputed flag) are counted and reported in the result, never dropped in silence.
@@ -31,7 +32,6 @@ Disputed flag) are counted and reported in the result, never dropped in silence.
 
 from __future__ import annotations
 
-import copy
 import csv
 import enum
 import errno
@@ -41,7 +41,6 @@ import os
 import re
 import stat
 import tempfile
-from collections import ChainMap
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -50,7 +49,8 @@ from typing import Final
 import attrs
 
 from arledger.adapters import csv_output
-from arledger.adapters.application.ledger import Ledger, Session
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.application.session import Session
 from arledger.adapters.persistence import bulk
 from arledger.domain import ids
 from arledger.domain.customer import DEFAULT_TERMS_DAYS
@@ -737,31 +737,9 @@ def _field_of(error: ArledgerError, kind: ImportKind) -> str:
     return "row"
 
 
-# Rows are decided each on a scratch copy of the session: its cached states are read through to
-# the session's, and what the row changes stays in the copy until every command of the row has
-# succeeded. A refused row therefore leaves neither events nor changed states behind, and the
-# rows after it are decided as if it were not in the file.
-
-
-def _scratch(session: Session) -> Session:
-    """A copy of ``session`` for one row's commands; ``_keep`` merges it back."""
-    scratch = copy.copy(session)
-    for name, value in vars(session).items():
-        if isinstance(value, dict):
-            setattr(scratch, name, ChainMap({}, value))
-        elif isinstance(value, list):
-            setattr(scratch, name, [])  # pending events and the like: the row's own, if kept
-    return scratch
-
-
-def _keep(session: Session, scratch: Session) -> None:
-    """Merge the states and events of a row that succeeded into ``session``."""
-    assert isinstance(session.pending, list)
-    for name, value in vars(scratch).items():
-        if isinstance(value, ChainMap):
-            getattr(session, name).update(value.maps[0])
-    session.pending.extend(scratch.pending)
-    session.end_unit()  # a row is written whole: a bulk write never splits it
+# Rows are decided each in a savepoint of the session: what a refused row recorded is rolled
+# back, so it leaves neither events nor changed states behind, and the rows after it are decided
+# as if it were not in the file. A kept row ends a unit: a bulk write never splits it.
 
 
 def _prefetch(session: Session, rows: Sequence[_InvoiceRow | _PaymentRow]) -> None:
@@ -806,22 +784,22 @@ def _open_customers(
         try:
             if session.customer(code) is not None:  # refuses a code that is not a key
                 continue
-            scratch = _scratch(session)
             terms_days = row.terms_days if isinstance(row, _InvoiceRow) else None
-            events = scratch.open_account(
-                customer_code=code,
-                name=row.customer_name or code,
-                currency=row.amount.currency,
-                collection_owner=row.collection_owner or DEFAULT_OWNER,
-                opened_on=_row_date(row),
-                terms_days=DEFAULT_TERMS_DAYS if terms_days is None else terms_days,
-            )
+            with session.savepoint():
+                events = session.open_account(
+                    customer_code=code,
+                    name=row.customer_name or code,
+                    currency=row.amount.currency,
+                    collection_owner=row.collection_owner or DEFAULT_OWNER,
+                    opened_on=_row_date(row),
+                    terms_days=DEFAULT_TERMS_DAYS if terms_days is None else terms_days,
+                )
         except ArledgerError as error:
             failed[code] = RowProblem(
                 line=row.line, field=_field_of(error, kind), reason=error.message
             )
             continue
-        _keep(session, scratch)
+        session.end_unit()
         if events:
             opened += 1
             opening_lines[row.line] = code
@@ -1007,15 +985,15 @@ def _decide(
             problem = _dependency(kind, raw, row, customers_failed, keys_rejected)
         if problem is None:
             assert row is not None
-            scratch = _scratch(session)
             try:
-                issued, received = _record_row(scratch, row)
+                with session.savepoint():
+                    issued, received = _record_row(session, row)
             except ArledgerError as error:
                 problem = RowProblem(
                     line=raw.line, field=_field_of(error, kind), reason=error.message
                 )
             else:
-                _keep(session, scratch)
+                session.end_unit()
                 invoices_issued += issued
                 payments_received += received
                 if own is not None:

@@ -7,12 +7,12 @@ one transaction holds the lock for the whole write and loses everything on a cra
 events are cut into batches of about ``EVENTS_PER_BATCH`` and each batch is one transaction.
 
 Invariant: a batch holds whole units, in the order they were recorded, and never splits one. A
-unit is what the caller marked with ``Session.end_unit``: for an import, one row with all its
+unit is what the caller marked with ``UnitOfWork.end_unit``: for an import, one row with all its
 commands (an invoice with its entry in the account's index, its settlement's receipt and the
 allocation's payment and invoice events). A crash or a conflict therefore leaves a prefix of the
 rows, each one whole, and since ids come from business keys a re-run records exactly the rest.
 Events after the last mark form one unit, so a session nobody marked is written in one
-transaction, as ``Session.commit`` would.
+transaction, as ``UnitOfWork.commit`` would.
 
 For speed the batches bypass ``Application.save`` on SQLite and PostgreSQL: events are encoded
 with msgspec (``bulk_encoding.StateEncoder``: what it stores reads back through the ledger's
@@ -29,7 +29,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from itertools import pairwise
 from typing import Any, Final, cast
 from uuid import UUID
 
@@ -39,7 +38,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
-from arledger.adapters.application.ledger import Ledger, Session
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.application.unit_of_work import AggregateKind, UnitOfWork
 from arledger.adapters.persistence.bulk_encoding import Row, StateEncoder
 from arledger.adapters.persistence.store import quoted_identifier
 from arledger.domain import customer as customer_module
@@ -63,13 +63,9 @@ Progress = Callable[[int, int], None]
 # Commands and batches -------------------------------------------------------------------------
 
 
-def pending_units(session: Session) -> list[list[Event]]:
-    """The session's pending events cut into its units (see ``Session.end_unit``), in order."""
-    pending = session.pending
-    ends = [end for end in session.unit_ends if 0 < end < len(pending)]
-    assert ends == sorted(set(ends)), "unit ends must increase"
-    bounds = [0, *ends, len(pending)]
-    return [pending[start:stop] for start, stop in pairwise(bounds) if start < stop]
+def pending_units(session: UnitOfWork) -> list[list[Event]]:
+    """The session's pending events cut into its units (see ``UnitOfWork.end_unit``)."""
+    return session.units()
 
 
 def batches(units: Iterable[Sequence[Event]], events_per_batch: int) -> Iterator[list[Event]]:
@@ -89,23 +85,37 @@ def batches(units: Iterable[Sequence[Event]], events_per_batch: int) -> Iterator
 
 def write_pending(
     ledger: Ledger,
-    session: Session,
+    session: UnitOfWork,
     *,
     events_per_batch: int | None = None,
     progress: Progress | None = None,
 ) -> int:
     """Save the session's pending events in batches of whole units; returns how many.
 
+    The session hands its events over (``take_pending``): when a batch fails it is spent.
+    """
+    return write_units(
+        ledger, session.take_pending(), events_per_batch=events_per_batch, progress=progress
+    )
+
+
+def write_units(
+    ledger: Ledger,
+    units: Sequence[Sequence[Event]],
+    *,
+    events_per_batch: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Save decided events in batches of whole units; returns how many.
+
     Each batch is one transaction of at most ``events_per_batch`` events (by default
     ``EVENTS_PER_BATCH``) unless one unit is larger. When one fails, ``PartialWriteError`` (a
     version conflict: the library's ``IntegrityError``) says how many events the batches before
-    it recorded; the session is then spent.
+    it recorded.
     """
     if events_per_batch is None:
         events_per_batch = EVENTS_PER_BATCH
-    units = pending_units(session)
-    total = len(session.pending)
-    assert total == sum(len(unit) for unit in units)
+    total = sum(len(unit) for unit in units)
     written = 0
     for batch in batches(units, events_per_batch):
         try:
@@ -119,8 +129,6 @@ def write_pending(
         written += len(batch)
         if progress is not None:
             progress(written, total)
-    session.pending = []
-    session.unit_ends = []
     return written
 
 
@@ -249,16 +257,16 @@ def to_stored_events(ledger: Ledger, events: Sequence[Event]) -> list[StoredEven
 # Reading many aggregates at once --------------------------------------------------------------
 
 
-_FOLDS: Final[dict[str, Callable[[Iterable[Event]], Any]]] = {
-    "customers": customer_module.fold,
-    "invoices": invoice_module.fold,
-    "payments": payment_module.fold,
+_FOLDS: Final[dict[AggregateKind, Callable[[Iterable[Event]], Any]]] = {
+    AggregateKind.CUSTOMER: customer_module.fold,
+    AggregateKind.INVOICE: invoice_module.fold,
+    AggregateKind.PAYMENT: payment_module.fold,
 }
-"""Session caches ``prefetch`` fills, with the fold that builds their states."""
+"""Kinds of state ``prefetch`` fills, with the fold that builds their states."""
 
 
 def prefetch(
-    session: Session,
+    session: UnitOfWork,
     *,
     customer_ids: Iterable[UUID] = (),
     invoice_ids: Iterable[UUID] = (),
@@ -275,23 +283,28 @@ def prefetch(
     if select is None:
         return 0
     found = 0
-    for cache_name, aggregate_ids in (
-        ("customers", customer_ids),
-        ("invoices", invoice_ids),
-        ("payments", payment_ids),
+    for kind, aggregate_ids in (
+        (AggregateKind.CUSTOMER, customer_ids),
+        (AggregateKind.INVOICE, invoice_ids),
+        (AggregateKind.PAYMENT, payment_ids),
     ):
-        cache = getattr(session, cache_name)
-        wanted = list(dict.fromkeys(i for i in aggregate_ids if i not in cache))
-        fold = _FOLDS[cache_name]
+        wanted = list(dict.fromkeys(i for i in aggregate_ids if not session.holds(kind, i)))
+        fold = _FOLDS[kind]
         for start in range(0, len(wanted), IDS_PER_QUERY_MAX):
             chunk = wanted[start : start + IDS_PER_QUERY_MAX]
             events: dict[UUID, list[Event]] = defaultdict(list)
             for stored in select(chunk):
                 event = cast(Event, session.ledger.mapper.to_domain_event(stored))
                 events[event.originator_id].append(event)
-            for aggregate_id in chunk:
-                history = events.get(aggregate_id)
-                cache[aggregate_id] = None if history is None else fold(history)
+            session.preload(
+                kind,
+                {
+                    aggregate_id: None
+                    if (history := events.get(aggregate_id)) is None
+                    else fold(history)
+                    for aggregate_id in chunk
+                },
+            )
             found += len(events)
     return found
 

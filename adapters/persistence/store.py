@@ -5,6 +5,12 @@
 - postgres: ``ARLEDGER_POSTGRES_HOST`` (127.0.0.1), ``_PORT`` (5432), ``_DBNAME`` (postgres),
   ``_USER`` (postgres), ``_PASSWORD`` (empty), ``_SCHEMA`` (empty: the default schema; else a
   plain lower-case identifier), ``_CONNECT_TIMEOUT`` (10 seconds).
+- every store: ``ARLEDGER_LOCK_TIMEOUT`` (10 s: the longest wait for a lock or a free
+  connection), ``ARLEDGER_STATEMENT_TIMEOUT`` (120 s: the longest statement),
+  ``ARLEDGER_IDLE_IN_TRANSACTION_TIMEOUT`` (60 s, PostgreSQL: a session left idle inside a
+  transaction is ended by the server, and its locks with it). Read here, never in the domain;
+  ``timeouts(settings)`` gives them to the adapters, and a wait that runs out raises
+  ``StoreBusyError`` (``busy_errors``).
 The result is the eventsourcing environment for ``Ledger``; keys eventsourcing already knows
 (``PERSISTENCE_MODULE`` and friends) given explicitly win, so the library's own settings work.
 
@@ -17,6 +23,7 @@ owner only (0600); SQLite gives its -wal and -shm files the database file's mode
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sqlite3
@@ -26,9 +33,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+import attrs
 from eventsourcing.persistence import InfrastructureFactoryError, PersistenceError
 
-from arledger.domain.errors import ConfigurationError, StoreUnavailableError
+from arledger.domain.errors import ConfigurationError, StoreBusyError, StoreUnavailableError
 
 STORES: Final = {
     "memory": "eventsourcing.popo",
@@ -50,6 +58,76 @@ one used), at most 63 bytes (PostgreSQL's limit). Anything else is refused befor
 the name is composed into statements, always as an identifier, but a name that needs quoting
 is a mistake, and it once ran SQL of its own."""
 
+LOCK_TIMEOUT_DEFAULT: Final = 10.0
+"""Seconds any database wait for a lock (or for a free pooled connection) lasts at most before
+``StoreBusyError``: a session that holds a lock for longer is stuck or doing something no
+interactive query should wait behind; a service's request fails and can be retried rather than
+queueing forever (the hang of issue 11: one connection idle in transaction stopped every
+query of every process)."""
+STATEMENT_TIMEOUT_DEFAULT: Final = 120.0
+"""Seconds one statement may run: well above the longest one arledger issues (a page of
+20,000 events, a batch of partitions; a rebuild's largest write is a few seconds)."""
+IDLE_IN_TRANSACTION_TIMEOUT_DEFAULT: Final = 60.0
+"""Seconds PostgreSQL lets a session sit idle inside a transaction before ending it and
+releasing its locks: a process that stops mid-transaction (stopped in a debugger, paused,
+cut off) cannot hold the read models' tracking row for longer."""
+TIMEOUT_SETTINGS: Final = {
+    "ARLEDGER_LOCK_TIMEOUT": LOCK_TIMEOUT_DEFAULT,
+    "ARLEDGER_STATEMENT_TIMEOUT": STATEMENT_TIMEOUT_DEFAULT,
+    "ARLEDGER_IDLE_IN_TRANSACTION_TIMEOUT": IDLE_IN_TRANSACTION_TIMEOUT_DEFAULT,
+}
+
+
+@attrs.frozen
+class Timeouts:
+    """The database waits' limits, in seconds (see ``TIMEOUT_SETTINGS``)."""
+
+    lock_s: float
+    statement_s: float
+    idle_in_transaction_s: float
+
+    def postgres_options(self) -> str:
+        """libpq ``options`` giving every statement of a session these limits."""
+        return " ".join(
+            f"-c {name}={round(seconds * 1000)}"
+            for name, seconds in (
+                ("lock_timeout", self.lock_s),
+                ("statement_timeout", self.statement_s),
+                ("idle_in_transaction_session_timeout", self.idle_in_transaction_s),
+            )
+        )
+
+
+def timeouts(settings: Mapping[str, str]) -> Timeouts:
+    """The limits ``store_env`` resolved (the defaults for settings made otherwise)."""
+
+    def seconds(key: str) -> float:
+        text = settings.get(key)
+        return TIMEOUT_SETTINGS[key] if text is None else float(text)
+
+    return Timeouts(
+        lock_s=seconds("ARLEDGER_LOCK_TIMEOUT"),
+        statement_s=seconds("ARLEDGER_STATEMENT_TIMEOUT"),
+        idle_in_transaction_s=seconds("ARLEDGER_IDLE_IN_TRANSACTION_TIMEOUT"),
+    )
+
+
+def _seconds_setting(environ: Mapping[str, str], key: str) -> float:
+    text = environ.get(key)
+    if text is None or not text.strip():
+        return TIMEOUT_SETTINGS[key]
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(
+            f"{key}={text!r}: expected a number of seconds above 0 (there is no 'wait forever')",
+            setting=key,
+        )
+    return value
+
+
 SQLITE_HEADER: Final = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 SQLITE_FILE_MODE: Final = 0o600
@@ -69,11 +147,15 @@ def store_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The eventsourcing environment for the store ``environ`` selects."""
     kind = store_kind(environ)
     env = {"PERSISTENCE_MODULE": STORES[kind]}
+    limits = {key: _seconds_setting(environ, key) for key in TIMEOUT_SETTINGS}
+    env.update({key: repr(value) for key, value in limits.items()})
+    # The library takes whole seconds; rounded up, so that it never waits less than asked.
+    lock_whole = str(math.ceil(limits["ARLEDGER_LOCK_TIMEOUT"]))
     if kind == "sqlite":
         env["SQLITE_DBNAME"] = environ.get("ARLEDGER_DB") or DEFAULT_SQLITE_PATH
-        # Only in-memory SQLite needs a shared cache; a file needs no lock timeout games, but a
-        # second process writing at once should wait rather than fail at once.
-        env["SQLITE_LOCK_TIMEOUT"] = environ.get("ARLEDGER_SQLITE_LOCK_TIMEOUT", "10")
+        # A second writer (thread or process) waits for the write lock rather than failing at
+        # once, but not for ever. ARLEDGER_SQLITE_LOCK_TIMEOUT is the earlier name.
+        env["SQLITE_LOCK_TIMEOUT"] = environ.get("ARLEDGER_SQLITE_LOCK_TIMEOUT", lock_whole)
     elif kind == "postgres":
         env.update(
             {
@@ -85,6 +167,15 @@ def store_env(environ: Mapping[str, str]) -> dict[str, str]:
             }
         )
         env["POSTGRES_CONNECT_TIMEOUT"] = _connect_timeout(environ)
+        # The library's own pool: a session idle in a transaction is ended by the server, and
+        # a connection is checked before it is handed out (a backend terminated meanwhile is
+        # replaced, not failed on). ``configure_library_store`` then sets its lock timeout per
+        # try (a tenth of ours) and gives its sessions the statement timeout.
+        env["POSTGRES_LOCK_TIMEOUT"] = lock_whole
+        env["POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"] = str(
+            math.ceil(limits["ARLEDGER_IDLE_IN_TRANSACTION_TIMEOUT"])
+        )
+        env["POSTGRES_PRE_PING"] = "y"
         schema = environ.get("ARLEDGER_POSTGRES_SCHEMA", "")
         if schema:
             env["POSTGRES_SCHEMA"] = postgres_schema(schema, "ARLEDGER_POSTGRES_SCHEMA")
@@ -170,23 +261,129 @@ def postgres_connect_args(settings: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def connect_postgres(connect: Mapping[str, str]) -> Any:
-    """An autocommit psycopg connection (``connect``: ``postgres_connect_args``); a server that
-    cannot be used raises ``StoreUnavailableError``."""
+def postgres_connect_kwargs(connect: Mapping[str, str], limits: Timeouts | None) -> dict[str, Any]:
+    """psycopg.connect keyword arguments: an autocommit session with ``limits`` on its waits
+    (the defaults when None)."""
+    return {
+        "host": connect["host"],
+        "port": connect["port"],
+        "dbname": connect["dbname"],
+        "user": connect["user"],
+        "password": connect.get("password", ""),
+        "connect_timeout": int(connect.get("connect_timeout", POSTGRES_CONNECT_TIMEOUT_DEFAULT)),
+        "autocommit": True,
+        "options": (limits or timeouts({})).postgres_options(),
+    }
+
+
+def connect_postgres(connect: Mapping[str, str], limits: Timeouts | None = None) -> Any:
+    """An autocommit psycopg connection (``connect``: ``postgres_connect_args``) whose waits
+    have ``limits``; a server that cannot be used raises ``StoreUnavailableError``."""
     import psycopg
 
     try:
-        return psycopg.connect(
-            host=connect["host"],
-            port=connect["port"],
-            dbname=connect["dbname"],
-            user=connect["user"],
-            password=connect.get("password", ""),
-            connect_timeout=int(connect.get("connect_timeout", POSTGRES_CONNECT_TIMEOUT_DEFAULT)),
-            autocommit=True,
-        )
+        return psycopg.connect(**postgres_connect_kwargs(connect, limits))
     except psycopg.Error as error:
         raise postgres_unavailable(error, connect) from error
+
+
+LIBRARY_WRITE_ATTEMPTS: Final = 10
+"""How many times the eventsourcing library tries a PostgreSQL write (or read) that fails with
+an operational error, such as a lock timeout, pausing 0.2 s between tries (its ``@retry`` on
+``insert_events``): each try gets a tenth of the lock timeout, so that a command behind a held
+lock gives up after about the lock timeout (plus ~2 s of pauses), not ten times it."""
+
+
+def configure_library_store(factory: Any, settings: Mapping[str, str]) -> None:
+    """Give the eventsourcing library's PostgreSQL sessions arledger's timeouts, before its
+    pool opens and its recorder is built: the statement and idle-in-transaction timeouts as
+    they are, the lock timeout split over the library's tries (``LIBRARY_WRITE_ATTEMPTS``), for
+    its own ``LOCK TABLE`` (which sets it per transaction) and every other statement."""
+    datastore: Any = getattr(factory, "datastore", None)
+    pool = getattr(datastore, "pool", None)
+    if not settings.get("PERSISTENCE_MODULE", "").endswith("postgres") or pool is None:
+        return
+    limits = timeouts(settings)
+    per_try = attrs.evolve(limits, lock_s=round(limits.lock_s / LIBRARY_WRITE_ATTEMPTS, 3))
+    # The library formats it into "SET LOCAL lock_timeout = '{0}s'"; PostgreSQL takes a
+    # fraction of a second there (0.1s is 100 ms).
+    datastore.lock_timeout = per_try.lock_s
+    pool.kwargs["options"] = per_try.postgres_options()
+
+
+_PSYCOPG_LOCK_CODES: Final = {"55P03"}
+"""SQLSTATE lock_not_available: ``lock_timeout`` ran out (or NOWAIT)."""
+_PSYCOPG_STATEMENT_CODES: Final = {"57014"}
+"""SQLSTATE query_canceled: ``statement_timeout`` ran out (or a cancel request)."""
+
+
+def busy_error(error: BaseException, settings: Mapping[str, str]) -> StoreBusyError | None:
+    """``error`` (or one it was raised from) as ``StoreBusyError`` when it is a database wait
+    that ran out of time; None otherwise."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found = _busy_kind(current)
+        if found is not None:
+            return store_busy(settings, *found, reason=first_line(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def store_busy(
+    settings: Mapping[str, str], what: str, setting: str, *, reason: str = ""
+) -> StoreBusyError:
+    """The refusal of a call whose ``what`` outlasted the limit ``setting`` names."""
+    limits = timeouts(settings)
+    waited = limits.statement_s if setting == "ARLEDGER_STATEMENT_TIMEOUT" else limits.lock_s
+    store = describe_store(settings)
+    return StoreBusyError(
+        f"{store} is busy: {what} took longer than {waited:g} s ({setting}); nothing was "
+        "recorded by this call, which may be retried",
+        store=store,
+        setting=setting,
+        waited_s=waited,
+        reason=reason or what,
+    )
+
+
+def _busy_kind(error: BaseException) -> tuple[str, str] | None:
+    """(what waited, the setting that limits it) for a wait that ran out, else None."""
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        if "locked" in text or "busy" in text:
+            return "waiting for a lock", "ARLEDGER_LOCK_TIMEOUT"
+        if "interrupted" in text:
+            return "a statement", "ARLEDGER_STATEMENT_TIMEOUT"
+        return None
+    pool_module = sys.modules.get("psycopg_pool")
+    if pool_module is not None and isinstance(error, pool_module.PoolTimeout):
+        return "waiting for a free connection", "ARLEDGER_LOCK_TIMEOUT"
+    if type(error).__name__ == "ConnectionUnavailableError":  # the library's pools
+        return "waiting for a free connection", "ARLEDGER_LOCK_TIMEOUT"
+    code = (
+        getattr(getattr(error, "diag", None), "sqlstate", None)
+        if _is_psycopg_error(error)
+        else None
+    )
+    if code in _PSYCOPG_LOCK_CODES:
+        return "waiting for a lock", "ARLEDGER_LOCK_TIMEOUT"
+    if code in _PSYCOPG_STATEMENT_CODES:
+        return "a statement", "ARLEDGER_STATEMENT_TIMEOUT"
+    return None
+
+
+@contextmanager
+def busy_errors(settings: Mapping[str, str]) -> Iterator[None]:
+    """Database waits that run out of time within, raised as ``StoreBusyError``."""
+    try:
+        yield
+    except Exception as error:
+        busy = busy_error(error, settings)
+        if busy is None:
+            raise
+        raise busy from error
 
 
 def _describe_postgres(

@@ -50,7 +50,7 @@ import pyarrow.parquet as pq
 from arledger.adapters.persistence.serialization import CONVERTER
 from arledger.domain import events as events_module
 from arledger.domain.errors import ArledgerError
-from arledger.domain.events import ALL_EVENTS, Event
+from arledger.domain.events import ALL_EVENTS, Event, upcast_policy_v1_v2
 from arledger.domain.policy import EscalationPolicy
 
 try:
@@ -235,8 +235,11 @@ def _decoder(hint: Any, ids: Callable[[int], UUID]) -> Callable[[Any], Any]:
 
 def decode_policy(text: str) -> EscalationPolicy:
     """A policy column's JSON back to the policy (what the fast path's ``decode_policy`` wants:
-    projections/ cannot use the adapters' converter)."""
-    return CONVERTER.structure(json.loads(text), EscalationPolicy)
+    projections/ cannot use the adapters' converter). A policy written before
+    ``EscalationPolicyAdopted`` class version 2 (persisted segments may hold one) is upcast."""
+    state = json.loads(text)
+    upcast_policy_v1_v2(state)
+    return CONVERTER.structure(state, EscalationPolicy)
 
 
 class ColumnarWriter:

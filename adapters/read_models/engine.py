@@ -20,7 +20,6 @@ outside it on arrays that are never changed in place (a refresh makes new ones).
 from __future__ import annotations
 
 import functools
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
@@ -31,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from arledger.adapters.persistence.connections import Connections, connections_for
 from arledger.adapters.read_models.columnar import (
     IDS_SCHEMA,
     SCHEMAS,
@@ -57,12 +57,12 @@ from arledger.domain.policy_book import PolicyVersion, policy_in_force
 from arledger.domain.rules import require_date
 from arledger.projections import kpis as kpis_module
 from arledger.projections.ageing import AgeingGrouping, AgeingReport
-from arledger.projections.escalation import WorklistItem
 from arledger.projections.fast import kpis as fast_kpis
 from arledger.projections.fast import portfolio as fast_path
 from arledger.projections.fast import reports
 from arledger.projections.fast import timeline as fast_timeline
 from arledger.projections.fast.portfolio import FastPortfolio
+from arledger.projections.results import Worklist
 
 READ_ROWS: Final = 20_000
 """Stored events read per query while catching up."""
@@ -94,21 +94,20 @@ SELECT: Final = _union(
 
 
 class SQLiteEventReader:
-    """The ledger's SQLite events table, one query a page, on a connection of its own."""
+    """The ledger's SQLite events table, one query a page, each on a pooled connection (with
+    the store's busy and statement timeouts, ``connections.SQLiteConnections``)."""
 
-    def __init__(self, path: str, table: str) -> None:
-        self.connection = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    def __init__(self, connections: Any, table: str) -> None:
+        self.connections = connections
         self.statement = (
             f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
             "WHERE rowid >= ? ORDER BY rowid LIMIT ?"
         )
 
     def read(self, start: int, limit: int) -> list[StoredRow]:
-        rows: list[StoredRow] = self.connection.execute(self.statement, (start, limit)).fetchall()
-        return rows
-
-    def close(self) -> None:
-        self.connection.close()
+        with self.connections.connection() as connection:
+            rows: list[StoredRow] = connection.execute(self.statement, (start, limit)).fetchall()
+            return rows
 
 
 class LiveLog:
@@ -345,30 +344,26 @@ class QueryEngine:
         self._decode = functools.lru_cache(maxsize=64)(decode_policy)
 
     @classmethod
-    def for_ledger(cls, ledger: Any) -> QueryEngine:
+    def for_ledger(cls, ledger: Any, connections: Connections | None = None) -> QueryEngine:
         """The engine of a Ledger's store: SQLite and PostgreSQL read their events table
-        directly and persist segments beside it; other stores read through the recorder and
-        keep the log in memory only."""
+        directly and persist segments beside it, on ``connections`` (the Ledger's shared
+        read-model pool; a pool of the engine's own if None); other stores read through the
+        recorder and keep the log in memory only."""
         settings = ledger.store_settings
         module = settings.get("PERSISTENCE_MODULE", "")
         recorder = ledger.recorder
         reader: EventReader
         segments = None
-        if module.endswith("sqlite"):
-            reader = SQLiteEventReader(settings["SQLITE_DBNAME"], recorder.events_table_name)
-            segments = SegmentStore(settings, cipher=ledger.mapper.cipher)
-        elif module.endswith("postgres"):
-            from arledger.adapters.persistence.store import (
-                connect_postgres,
-                postgres_connect_args,
-            )
-
-            reader = PostgresEventReader(
-                connect_postgres(postgres_connect_args(settings)),
-                recorder.datastore.schema,
-                recorder.events_table_name,
-            )
-            segments = SegmentStore(settings, cipher=ledger.mapper.cipher)
+        if module.endswith(("sqlite", "postgres")):
+            owned = connections is None
+            pool = connections_for(settings) if connections is None else connections
+            if module.endswith("sqlite"):
+                reader = SQLiteEventReader(pool, recorder.events_table_name)
+            else:
+                reader = PostgresEventReader(
+                    pool, recorder.datastore.schema, recorder.events_table_name
+                )
+            segments = SegmentStore(pool, cipher=ledger.mapper.cipher, owned=owned)
         else:
             reader = RecorderEventReader(recorder)
         return cls(
@@ -496,8 +491,9 @@ class QueryEngine:
 
     def worklist(
         self, as_of: date, *, owner: str | None = None, known_at: datetime | None = None
-    ) -> list[WorklistItem]:
-        """As ``escalation.worklist``."""
+    ) -> Worklist:
+        """As ``escalation.worklist``, with the version of the policy that ordered it (read
+        from the same snapshot of the log)."""
         require_date("as_of", as_of)
         cols, version = self._snapshot()
         result = self._portfolio(cols, version, as_of, known_at)
@@ -512,7 +508,9 @@ class QueryEngine:
         )
         with self._lock:
             id_of = self.log.id_of
-            return reports.worklist(cols, result, timeline, id_of=id_of)
+            items = reports.worklist(cols, result, timeline, id_of=id_of)
+        policy = self._policy_on(cols, as_of, known_at)
+        return Worklist(as_of=as_of, owner=owner, policy_version=policy.version, items=tuple(items))
 
     def customer_events(self, customer_id: UUID, known_at: datetime | None) -> list[Event]:
         """Every event of one customer's aggregates (its account, invoices, payments, promises,

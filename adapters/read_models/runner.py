@@ -27,6 +27,12 @@ event it folded last (``ProjectionRunner._checked_position``): a log cut short o
 from an older copy is refused with ``ReadModelMismatchError`` until ``rebuild``. With the
 event store's cipher configured, partitions are stored encrypted with it (``PartitionCodec``).
 
+Threads: every statement or transaction runs on a connection borrowed from the Ledger's pool
+(``adapters/persistence/connections.py``) and given back outside any transaction, so a
+failed catch-up is rolled back and holds nothing; one catch-up runs at a time per runner, and
+the calls queued behind it are served by the next one (it began after they arrived). Waits
+are bounded by the store's lock and statement timeouts (``StoreBusyError``).
+
 Tables (SQLite file or PostgreSQL schema of the ledger):
 ``arledger_rm_partitions(partition_key, state)``, ``arledger_rm_routes(aggregate_id,
 partition_key)``, ``arledger_rm_tracking(name, notification_id, originator_id,
@@ -37,23 +43,26 @@ from __future__ import annotations
 
 import base64
 import gc
+import itertools
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any, Final, Protocol, TypeAlias
 from uuid import UUID
 
 import attrs
 import msgspec
 
-from arledger.adapters.persistence.store import (
-    connect_postgres,
-    postgres_connect_args,
-    postgres_schema,
-    store_errors,
+from arledger.adapters.persistence.connections import (
+    Connections,
+    PostgresConnections,
+    SQLiteConnections,
+    connections_for,
 )
+from arledger.adapters.persistence.store import busy_errors, store_busy, store_errors, timeouts
 from arledger.adapters.read_models.runner_events import (
     EventDecoder,
     EventReader,
@@ -61,7 +70,11 @@ from arledger.adapters.read_models.runner_events import (
     RecorderEventReader,
     StoredRow,
 )
-from arledger.domain.errors import ConfigurationError, ReadModelMismatchError
+from arledger.domain.errors import (
+    ConcurrencyError,
+    ConfigurationError,
+    ReadModelMismatchError,
+)
 from arledger.domain.events import (
     CollectionActionRecorded,
     CreditNoteRegistered,
@@ -85,6 +98,11 @@ runner loses. Memory is bounded apart, by reading the log in pages."""
 EVENTS_PER_READ_MAX: Final = 5000
 """Events read, decoded and folded at a time (a few megabytes of stored events and their
 decoded objects)."""
+
+STALE_RETRIES_MAX: Final = 100
+"""Catch-ups restarted because another runner wrote a batch first, before giving up with
+``ConcurrencyError``. Each restart reads on from the other runner's position, so every retry
+is progress; a hundred in a row means runners are racing without end (a bug worth seeing)."""
 
 POLICY_PARTITION: Final = "policy"
 RUNNER_NAME: Final = "portfolio"
@@ -335,27 +353,29 @@ class StaleRunnerError(RuntimeError):
 
 
 class SQLiteTables:
-    def __init__(self, path: str) -> None:
-        # check_same_thread=False: the Ledger may be closed (garbage collected) on another thread.
-        self.connection = sqlite3.connect(
-            path, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self.connection.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS arledger_rm_partitions (
-                partition_key TEXT PRIMARY KEY, state TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS arledger_rm_routes (
-                aggregate_id TEXT PRIMARY KEY, partition_key TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS arledger_rm_tracking (
-                name TEXT PRIMARY KEY, notification_id INTEGER NOT NULL,
-                originator_id TEXT, originator_version INTEGER);
-            """
-        )
-        # Tracking tables of earlier versions lack the folded event's identity.
-        if self._identity_missing(self.connection.cursor()):
-            with self._transaction() as cursor:
-                for statement in self._identity_missing(cursor):
-                    cursor.execute(statement)
+    """The runner's tables in a SQLite file, each statement on a pooled connection."""
+
+    def __init__(self, connections: SQLiteConnections, *, owned: bool = False) -> None:
+        self.connections = connections
+        self.owned = owned
+        """Close ``connections`` with the tables (they were made for them alone)."""
+        with connections.connection() as connection:
+            connection.executescript(
+                """
+                CREATE TABLE IF NOT EXISTS arledger_rm_partitions (
+                    partition_key TEXT PRIMARY KEY, state TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS arledger_rm_routes (
+                    aggregate_id TEXT PRIMARY KEY, partition_key TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS arledger_rm_tracking (
+                    name TEXT PRIMARY KEY, notification_id INTEGER NOT NULL,
+                    originator_id TEXT, originator_version INTEGER);
+                """
+            )
+            # Tracking tables of earlier versions lack the folded event's identity.
+            if self._identity_missing(connection.cursor()):
+                with self._transaction() as cursor:
+                    for statement in self._identity_missing(cursor):
+                        cursor.execute(statement)
 
     @staticmethod
     def _identity_missing(cursor: sqlite3.Cursor) -> list[str]:
@@ -370,58 +390,63 @@ class SQLiteTables:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
-        cursor = self.connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            yield cursor
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        cursor.execute("COMMIT")
+        """A write transaction on a connection of its own, rolled back however it fails."""
+        with self.connections.connection() as connection:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+
+    def _fetchall(self, statement: str, parameters: Iterable[Any] = ()) -> list[Any]:
+        with self.connections.connection() as connection:
+            return connection.execute(statement, tuple(parameters)).fetchall()
 
     def position(self) -> int:
         return self.tracking().position
 
     def tracking(self) -> Tracking:
-        row = self.connection.execute(
+        rows = self._fetchall(
             "SELECT notification_id, originator_id, originator_version "
             "FROM arledger_rm_tracking WHERE name = ?",
             (RUNNER_NAME,),
-        ).fetchone()
-        return _tracking(row)
+        )
+        return _tracking(rows[0] if rows else None)
 
     def partitions(self, keys: Iterable[str] | None) -> dict[str, str]:
         if keys is None:
-            rows = self.connection.execute(
-                "SELECT partition_key, state FROM arledger_rm_partitions"
-            ).fetchall()
-            return dict(rows)
+            return dict(self._fetchall("SELECT partition_key, state FROM arledger_rm_partitions"))
         found: dict[str, str] = {}
         wanted = list(keys)
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                self.connection.execute(
-                    "SELECT partition_key, state FROM arledger_rm_partitions "
-                    f"WHERE partition_key IN ({marks})",
-                    chunk,
-                ).fetchall()
-            )
+        with self.connections.connection() as connection:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    connection.execute(
+                        "SELECT partition_key, state FROM arledger_rm_partitions "
+                        f"WHERE partition_key IN ({marks})",
+                        chunk,
+                    ).fetchall()
+                )
         return found
 
     def routes(self, ids: Iterable[UUID]) -> dict[UUID, str]:
         found: dict[UUID, str] = {}
         wanted = [str(i) for i in ids]
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for aggregate_id, key in self.connection.execute(
-                "SELECT aggregate_id, partition_key FROM arledger_rm_routes "
-                f"WHERE aggregate_id IN ({marks})",
-                chunk,
-            ):
-                found[UUID(aggregate_id)] = key
+        with self.connections.connection() as connection:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for aggregate_id, key in connection.execute(
+                    "SELECT aggregate_id, partition_key FROM arledger_rm_routes "
+                    f"WHERE aggregate_id IN ({marks})",
+                    chunk,
+                ):
+                    found[UUID(aggregate_id)] = key
         return found
 
     def write_batch(
@@ -476,39 +501,30 @@ class SQLiteTables:
         return RecorderEventReader(recorder)
 
     def close(self) -> None:
-        self.connection.close()
+        if self.owned:
+            self.connections.close()
 
 
 class PostgresTables:
-    def __init__(self, connect: Mapping[str, str], schema: str | None) -> None:
-        import psycopg
-        from psycopg.sql import SQL, Identifier
+    """The runner's tables in a PostgreSQL schema, each statement or transaction on a pooled
+    connection (several threads of a Ledger at once; a catch-up reads and writes on two)."""
 
-        # Refused before connecting; composed as an identifier all the same.
-        search_path = None if not schema else postgres_schema(schema, "POSTGRES_SCHEMA")
-        self.connect = dict(connect)
-        self.connection = connect_postgres(connect)
-        self.reading: Any = None  # the event reader's connection, opened when first asked
-        if search_path is not None:
-            self.connection.execute(SQL("SET search_path TO {}").format(Identifier(search_path)))
-        # Partitions are large JSON values, compressed as they are written: lz4 takes a fifth
-        # of the server time of the default pglz (measured: a rebuild's last write of 3.6 MB,
-        # 70 ms against 14 ms) for a little more disk. Servers built without lz4 refuse the
-        # setting and keep pglz.
-        with suppress(psycopg.Error):
-            self.connection.execute("SET default_toast_compression = 'lz4'")
-        with self.connection.transaction():
+    def __init__(self, connections: PostgresConnections, *, owned: bool = False) -> None:
+        self.connections = connections
+        self.owned = owned
+        """Close ``connections`` with the tables (they were made for them alone)."""
+        with connections.connection() as connection, connection.transaction():
             # Serialise table creation between runners starting at once.
-            self.connection.execute("SELECT pg_advisory_xact_lock(4242017)")
-            self.connection.execute(
+            connection.execute("SELECT pg_advisory_xact_lock(4242017)")
+            connection.execute(
                 "CREATE TABLE IF NOT EXISTS arledger_rm_partitions ("
                 "partition_key TEXT PRIMARY KEY, state TEXT NOT NULL)"
             )
-            self.connection.execute(
+            connection.execute(
                 "CREATE TABLE IF NOT EXISTS arledger_rm_routes ("
                 "aggregate_id UUID PRIMARY KEY, partition_key TEXT NOT NULL)"
             )
-            self.connection.execute(
+            connection.execute(
                 "CREATE TABLE IF NOT EXISTS arledger_rm_tracking ("
                 "name TEXT PRIMARY KEY, notification_id BIGINT NOT NULL, "
                 "originator_id TEXT, originator_version BIGINT)"
@@ -517,45 +533,48 @@ class PostgresTables:
             # first: ALTER TABLE locks the table even when it has nothing to add.
             present = {
                 row[0]
-                for row in self.connection.execute(
+                for row in connection.execute(
                     "SELECT column_name FROM information_schema.columns "
                     "WHERE table_schema = current_schema() AND table_name = 'arledger_rm_tracking'"
                 )
             }
             for column, statement in TRACKING_IDENTITY_ADDED.items():
                 if column not in present:
-                    self.connection.execute(statement)
+                    connection.execute(statement)
+
+    def _fetchall(self, statement: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        with self.connections.connection() as connection:
+            rows: list[Any] = connection.execute(statement, parameters).fetchall()
+            return rows
 
     def position(self) -> int:
         return self.tracking().position
 
     def tracking(self) -> Tracking:
-        row = self.connection.execute(
+        rows = self._fetchall(
             "SELECT notification_id, originator_id, originator_version "
             "FROM arledger_rm_tracking WHERE name = %s",
             (RUNNER_NAME,),
-        ).fetchone()
-        return _tracking(row)
+        )
+        return _tracking(rows[0] if rows else None)
 
     def partitions(self, keys: Iterable[str] | None) -> dict[str, str]:
         if keys is None:
-            rows = self.connection.execute(
-                "SELECT partition_key, state FROM arledger_rm_partitions"
-            ).fetchall()
+            rows = self._fetchall("SELECT partition_key, state FROM arledger_rm_partitions")
         else:
-            rows = self.connection.execute(
+            rows = self._fetchall(
                 "SELECT partition_key, state FROM arledger_rm_partitions "
                 "WHERE partition_key = ANY(%s)",
                 (list(keys),),
-            ).fetchall()
+            )
         return {key: state for key, state in rows}
 
     def routes(self, ids: Iterable[UUID]) -> dict[UUID, str]:
-        rows = self.connection.execute(
+        rows = self._fetchall(
             "SELECT aggregate_id, partition_key FROM arledger_rm_routes "
             "WHERE aggregate_id = ANY(%s)",
             (list(ids),),
-        ).fetchall()
+        )
         return {aggregate_id: key for aggregate_id, key in rows}
 
     def write_batch(
@@ -567,7 +586,11 @@ class PostgresTables:
         folded: FoldedEvent | None = None,
     ) -> None:
         originator_id, originator_version = folded or (None, None)
-        with self.connection.transaction(), self.connection.cursor() as cursor:
+        with (
+            self.connections.connection() as connection,
+            connection.transaction(),
+            connection.cursor() as cursor,
+        ):
             cursor.execute(
                 "INSERT INTO arledger_rm_tracking (name, notification_id) VALUES (%s, 0) "
                 "ON CONFLICT (name) DO NOTHING",
@@ -608,45 +631,45 @@ class PostgresTables:
         # The tracking row first: deleting it waits for a runner's batch in flight (which holds
         # that row) and makes a later one stale, so the partitions and routes deleted next
         # cannot be joined by rows of a batch committed meanwhile.
-        with self.connection.transaction():
-            self.connection.execute("DELETE FROM arledger_rm_tracking")
-            self.connection.execute("DELETE FROM arledger_rm_partitions")
-            self.connection.execute("DELETE FROM arledger_rm_routes")
+        with self.connections.connection() as connection, connection.transaction():
+            connection.execute("DELETE FROM arledger_rm_tracking")
+            connection.execute("DELETE FROM arledger_rm_partitions")
+            connection.execute("DELETE FROM arledger_rm_routes")
 
     def event_reader(self, recorder: Any) -> EventReader:
-        """The events table read with one binary query a page, on a connection of its own (a
+        """The events table read with one binary query a page, on a pooled connection (a
         rebuild reads while it writes); the library's reads for any other recorder."""
         from eventsourcing.postgres import PostgresApplicationRecorder
 
         if not isinstance(recorder, PostgresApplicationRecorder):
             return RecorderEventReader(recorder)
-        if self.reading is None:
-            self.reading = connect_postgres(self.connect)
         return PostgresEventReader(
-            self.reading, recorder.datastore.schema, recorder.events_table_name
+            self.connections, recorder.datastore.schema, recorder.events_table_name
         )
 
     def close(self) -> None:
-        if self.reading is not None:
-            self.reading.close()
-        self.connection.close()
+        if self.owned:
+            self.connections.close()
 
 
-def tables_for(settings: Mapping[str, str]) -> ReadModelTables:
-    """The read-model tables beside the event store that ``settings`` configure."""
-    module = settings.get("PERSISTENCE_MODULE", "")
-    if module.endswith("sqlite"):
-        with store_errors(settings):
-            return SQLiteTables(settings["SQLITE_DBNAME"])
-    if module.endswith("postgres"):
-        with store_errors(settings):
-            return PostgresTables(
-                postgres_connect_args(settings), settings.get("POSTGRES_SCHEMA") or None
-            )
-    raise ConfigurationError(
-        "stored read models need a SQLite or PostgreSQL store; in-memory ledgers replay",
-        store=module,
-    )
+def tables_for(
+    settings: Mapping[str, str], connections: Connections | None = None
+) -> ReadModelTables:
+    """The read-model tables beside the event store that ``settings`` configure, on
+    ``connections`` (a Ledger's shared pool), or on a pool of their own, closed with them."""
+    owned = connections is None
+    with store_errors(settings):
+        if connections is None:
+            connections = connections_for(settings)
+        try:
+            if isinstance(connections, SQLiteConnections):
+                return SQLiteTables(connections, owned=owned)
+            assert isinstance(connections, PostgresConnections)
+            return PostgresTables(connections, owned=owned)
+        except BaseException:
+            if owned:
+                connections.close()
+            raise
 
 
 @attrs.frozen(kw_only=True)
@@ -709,16 +732,30 @@ class ProjectionRunner:
     """
 
     def __init__(
-        self, ledger: Any, *, batch_size: int = BATCH_SIZE_DEFAULT, tables: Any = None
+        self,
+        ledger: Any,
+        *,
+        batch_size: int = BATCH_SIZE_DEFAULT,
+        tables: Any = None,
+        connections: Connections | None = None,
     ) -> None:
+        """``connections``: the Ledger's shared pool (a pool of the runner's own if None)."""
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         self.ledger = ledger
         self.batch_size = batch_size
-        self.tables: ReadModelTables = tables or tables_for(ledger.store_settings)
+        self.tables: ReadModelTables = tables or tables_for(ledger.store_settings, connections)
         self.reader: EventReader = self.tables.event_reader(ledger.recorder)
         self.decoder = EventDecoder(ledger.mapper)
         self.codec = PartitionCodec(ledger.mapper.cipher)
+        self._catching_up = threading.Lock()
+        """One catch-up at a time per runner: the threads of a Ledger sharing it wait for the
+        one at work rather than folding the same batches and losing the race to commit them."""
+        self._tickets = itertools.count(1)
+        """Numbers the calls of ``catch_up`` in their order of arrival."""
+        self._covered = 0
+        """Every call numbered up to this arrived before a catch-up that has since completed
+        began: the log it read holds everything they could ask to see."""
 
     def close(self) -> None:
         self.tables.close()
@@ -789,6 +826,29 @@ class ProjectionRunner:
         is in flight, and none is asked for before the one before it committed, so a stale
         runner's first failed write is its last.
         """
+        settings = self.ledger.store_settings
+        limits = timeouts(settings)
+        ticket = next(self._tickets)
+        # As long as a catch-up's statements may take, and its lock waits: a thread never waits
+        # for ever behind another one's catch-up.
+        if not self._catching_up.acquire(timeout=limits.statement_s + limits.lock_s):
+            raise store_busy(
+                settings, "waiting for another thread's catch-up", "ARLEDGER_LOCK_TIMEOUT"
+            )
+        try:
+            if self._covered >= ticket:
+                # A catch-up that began after this call arrived has completed while it waited:
+                # under load, one catch-up serves the queries queued behind the one before.
+                return 0
+            begins = next(self._tickets) - 1
+            with busy_errors(settings):
+                folded = self._catch_up_locked(progress)
+            self._covered = max(self._covered, begins)
+            return folded
+        finally:
+            self._catching_up.release()
+
+    def _catch_up_locked(self, progress: Progress | None) -> int:
         folded = [0]
         with (
             _collection_paused(),
@@ -796,12 +856,17 @@ class ProjectionRunner:
             ThreadPoolExecutor(1, "arledger-read-model-writer") as writer,
         ):
             pages = _ReadAhead(self.reader, reader)
-            while True:
+            for _attempt in range(STALE_RETRIES_MAX):
                 try:
                     self._catch_up(pages, writer, progress, folded)
                 except StaleRunnerError:
                     continue
                 return folded[0]
+        raise ConcurrencyError(
+            f"gave up catching up after {STALE_RETRIES_MAX} attempts: other runners kept "
+            "writing the same batches first",
+            attempts=STALE_RETRIES_MAX,
+        )
 
     def _catch_up(
         self, pages: _ReadAhead, writer: Executor, progress: Progress | None, folded: list[int]

@@ -60,19 +60,20 @@ class RecorderEventReader:
 
 
 class PostgresEventReader:
-    """The ledger's PostgreSQL events table, read on a connection the caller owns."""
+    """The ledger's PostgreSQL events table, each page read on a connection borrowed from
+    ``connections`` (a pool's ``connection()`` context) for that read only."""
 
-    def __init__(self, connection: Any, schema: str, table: str) -> None:
+    def __init__(self, connections: Any, schema: str, table: str) -> None:
         from psycopg.sql import SQL, Identifier
 
-        self.connection = connection
+        self.connections = connections
         self.statement = SQL(
             "SELECT notification_id, originator_id::text, originator_version, topic, state "
             "FROM {}.{} WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
         ).format(Identifier(schema), Identifier(table))
 
     def read(self, start: int, limit: int) -> list[StoredRow]:
-        with self.connection.cursor(binary=True) as cursor:
+        with self.connections.connection() as connection, connection.cursor(binary=True) as cursor:
             cursor.execute(self.statement, (start, limit), prepare=True)
             rows: list[StoredRow] = cursor.fetchall()
             return rows
@@ -90,7 +91,8 @@ class EventDecoder:
         self.mapper = mapper
         self.fast = not (mapper.cipher or mapper.compressor)
         # topic -> (class, its decoder, checked against the mapper yet); decoder None: mapper.
-        self._by_topic: dict[str, tuple[type[Event], msgspec.json.Decoder[Any] | None]] = {}
+        # Class None: a record that is not a ledger event (``domain/idempotency.py``), skipped.
+        self._by_topic: dict[str, tuple[type[Event] | None, msgspec.json.Decoder[Any] | None]] = {}
         self._checked: set[str] = set()
 
     def decode(self, rows: Sequence[StoredRow]) -> list[Event]:
@@ -102,6 +104,8 @@ class EventDecoder:
             known = by_topic.get(topic)
             if known is None:
                 known = by_topic[topic] = self._decoder_for(topic)
+            if known[0] is None:
+                continue  # bookkeeping (an idempotency record), not an event of the ledger
             decoder = known[1]
             if decoder is None or len(state) < 3 or state[-1:] != b"}":
                 append(self._by_mapper(row))
@@ -123,8 +127,12 @@ class EventDecoder:
             append(event)
         return events
 
-    def _decoder_for(self, topic: str) -> tuple[type[Event], msgspec.json.Decoder[Any] | None]:
-        cls: type[Event] = resolve_topic(topic)
+    def _decoder_for(
+        self, topic: str
+    ) -> tuple[type[Event] | None, msgspec.json.Decoder[Any] | None]:
+        cls: type[Any] = resolve_topic(topic)
+        if not issubclass(cls, Event):
+            return None, None
         if not self.fast or getattr(cls, "class_version", 1) != 1:
             return cls, None
         return cls, msgspec.json.Decoder(cls)

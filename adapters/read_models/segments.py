@@ -28,13 +28,15 @@ from typing import Any, Final
 import attrs
 import pyarrow as pa
 
-from arledger.adapters.persistence.store import connect_postgres, postgres_connect_args
+from arledger.adapters.persistence.connections import PostgresConnections
+from arledger.domain.errors import StoreBusyError
 
 TABLE: Final = "arledger_rm_columnar"
 IPC_OPTIONS: Final = pa.ipc.IpcWriteOptions(compression="lz4")
-LOCK_TIMEOUT: Final = "5s"
-"""How long a segment writer waits for another one (PostgreSQL); it then gives up writing (the
-log stays in memory and the next write tries again): never a query blocked behind a writer."""
+SEGMENT_LOCK_TIMEOUT_S: Final = 5.0
+"""Longest a segment writer waits for another one (less if ``ARLEDGER_LOCK_TIMEOUT`` is less);
+it then gives up writing (the log stays in memory and the next write tries again): never a
+query blocked long behind a writer."""
 
 
 @attrs.frozen(kw_only=True)
@@ -60,56 +62,59 @@ def decode_table(data: bytes) -> pa.Table:
 
 
 class SegmentStore:
-    """Segments in a SQLite file or a PostgreSQL database, on a connection of its own."""
+    """Segments in a SQLite file or a PostgreSQL database, each operation on a connection
+    borrowed from the Ledger's read-model pool (``connections``)."""
 
-    def __init__(self, settings: Mapping[str, str], cipher: Any = None) -> None:
-        module = settings.get("PERSISTENCE_MODULE", "")
+    def __init__(self, connections: Any, cipher: Any = None, *, owned: bool = False) -> None:
+        self.connections = connections
         self.cipher = cipher
-        self.postgres = module.endswith("postgres")
-        if self.postgres:
-            self.connection = connect_postgres(postgres_connect_args(settings))
-            schema = settings.get("POSTGRES_SCHEMA") or None
-            if schema:
-                from psycopg.sql import SQL, Identifier
-
-                self.connection.execute(SQL("SET search_path TO {}").format(Identifier(schema)))
-            self.marker = "%s"
-            blob = "BYTEA"
-        else:
-            self.connection = sqlite3.connect(
-                settings["SQLITE_DBNAME"], timeout=30, isolation_level=None, check_same_thread=False
-            )
-            self.marker = "?"
-            blob = "BLOB"
-        with self._transaction():
+        self.owned = owned
+        """Close ``connections`` with the store (they were made for it alone)."""
+        self.postgres = isinstance(connections, PostgresConnections)
+        self.marker = "%s" if self.postgres else "?"
+        blob = "BYTEA" if self.postgres else "BLOB"
+        with self._transaction() as connection:
             self._execute(
+                connection,
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (first_event BIGINT NOT NULL, "
                 "last_event BIGINT NOT NULL, position BIGINT NOT NULL, ids_count BIGINT NOT NULL, "
-                f"name TEXT NOT NULL, data {blob} NOT NULL, PRIMARY KEY (first_event, name))"
+                f"name TEXT NOT NULL, data {blob} NOT NULL, PRIMARY KEY (first_event, name))",
             )
 
     def close(self) -> None:
-        self.connection.close()
+        if self.owned:
+            self.connections.close()
 
-    def _execute(self, statement: str, parameters: tuple[Any, ...] = ()) -> Any:
-        return self.connection.execute(statement.replace("?", self.marker), parameters)
+    def _execute(self, connection: Any, statement: str, parameters: tuple[Any, ...] = ()) -> Any:
+        return connection.execute(statement.replace("?", self.marker), parameters)
+
+    def _fetchall(self, statement: str) -> list[Any]:
+        with self.connections.connection() as connection:
+            rows: list[Any] = self._execute(connection, statement).fetchall()
+            return rows
 
     @contextlib.contextmanager
-    def _transaction(self, *, locked: bool = False) -> Iterator[None]:
-        if self.postgres:
-            with self.connection.transaction():
-                if locked:
-                    self._execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                    self._execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
-                yield
-            return
-        self.connection.execute("BEGIN IMMEDIATE" if locked else "BEGIN")
-        try:
-            yield
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        self.connection.execute("COMMIT")
+    def _transaction(self, *, locked: bool = False) -> Iterator[Any]:
+        """A transaction on a connection of its own (its lock bounded by the lock timeout:
+        ``SEGMENT_LOCK_TIMEOUT_S`` at most), rolled back however it fails."""
+        with self.connections.connection() as connection:
+            if self.postgres:
+                with connection.transaction():
+                    if locked:
+                        limit = min(self.connections.limits.lock_s, SEGMENT_LOCK_TIMEOUT_S)
+                        self._execute(
+                            connection, f"SET LOCAL lock_timeout = '{round(limit * 1000)}ms'"
+                        )
+                        self._execute(connection, f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
+                    yield connection
+                return
+            connection.execute("BEGIN IMMEDIATE" if locked else "BEGIN")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
 
     def _seal(self, data: bytes) -> bytes:
         return data if self.cipher is None else bytes(self.cipher.encrypt(data))
@@ -119,10 +124,10 @@ class SegmentStore:
 
     def load(self) -> list[Segment]:
         """The chain of segments from the first event on (a broken chain: up to the break)."""
-        rows = self._execute(
+        rows = self._fetchall(
             f"SELECT first_event, last_event, position, ids_count, name, data FROM {TABLE} "
             "ORDER BY first_event, name"
-        ).fetchall()
+        )
         grouped: dict[int, list[Any]] = {}
         for row in rows:
             grouped.setdefault(int(row[0]), []).append(row)
@@ -145,12 +150,17 @@ class SegmentStore:
             expected = int(last_event) + 1
         return segments
 
-    def chain_end(self) -> tuple[int, int]:
-        """(last event, ids count) of the chain as stored (0, 0 when empty)."""
-        rows = self._execute(
+    def chain_end(self, connection: Any = None) -> tuple[int, int]:
+        """(last event, ids count) of the chain as stored (0, 0 when empty); on ``connection``
+        (inside its transaction) if given."""
+        statement = (
             f"SELECT first_event, last_event, ids_count FROM {TABLE} WHERE name = 'ids' "
             "ORDER BY first_event"
-        ).fetchall()
+        )
+        if connection is None:
+            rows = self._fetchall(statement)
+        else:
+            rows = self._execute(connection, statement).fetchall()
         end, ids_count = 0, 0
         for first_event, last_event, count in rows:
             if int(first_event) != end + 1:
@@ -159,23 +169,24 @@ class SegmentStore:
         return end, ids_count
 
     def count(self) -> int:
-        return int(self._execute(f"SELECT COUNT(*) FROM {TABLE} WHERE name = 'ids'").fetchone()[0])
+        return int(self._fetchall(f"SELECT COUNT(*) FROM {TABLE} WHERE name = 'ids'")[0][0])
 
     def write(self, segment: Segment, *, replace_all: bool = False) -> bool:
         """Append ``segment`` after the stored chain's end (or replace every segment by it);
         False when another writer got there first or holds the lock."""
         try:
-            with self._transaction(locked=True):
-                end, _ = self.chain_end()
+            with self._transaction(locked=True) as connection:
+                end, _ = self.chain_end(connection)
                 if replace_all:
-                    self._execute(f"DELETE FROM {TABLE}")
+                    self._execute(connection, f"DELETE FROM {TABLE}")
                 elif end + 1 != segment.first_event:
                     return False
                 else:
                     # Rows past a break of the chain are never loaded: make room.
-                    self._execute(f"DELETE FROM {TABLE} WHERE first_event > ?", (end,))
+                    self._execute(connection, f"DELETE FROM {TABLE} WHERE first_event > ?", (end,))
                 for name, table in segment.tables.items():
                     self._execute(
+                        connection,
                         f"INSERT INTO {TABLE} (first_event, last_event, position, ids_count, "
                         "name, data) VALUES (?, ?, ?, ?, ?, ?)",
                         (
@@ -194,12 +205,14 @@ class SegmentStore:
         return True
 
     def reset(self) -> None:
-        with self._transaction(locked=True):
-            self._execute(f"DELETE FROM {TABLE}")
+        with self._transaction(locked=True) as connection:
+            self._execute(connection, f"DELETE FROM {TABLE}")
 
 
 def _is_contention(error: Exception) -> bool:
     """A lock not granted in time or a duplicate segment: another writer is at work."""
+    if isinstance(error, StoreBusyError):
+        return getattr(error, "setting", "") == "ARLEDGER_LOCK_TIMEOUT"
     if isinstance(error, sqlite3.OperationalError | sqlite3.IntegrityError):
         return "locked" in str(error) or "UNIQUE" in str(error)
     try:

@@ -177,7 +177,7 @@ def warm_up(*, invoices: int = INVOICES) -> WarmUpReport:
                 ledger.ageing(as_of, grouping=grouping, known_at=known_at)
             ledger.ageing(as_of, edges_days=EDGES_DAYS, known_at=known_at)
             for kpi_grouping in KpiGrouping:
-                ledger.kpis(*quarter, grouping=kpi_grouping.value, known_at=known_at)
+                ledger.kpis(*quarter, grouping=kpi_grouping, known_at=known_at)
         ledger.worklist(date(as_of.year, 1, 1))
     finally:
         ledger.close()

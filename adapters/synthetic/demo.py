@@ -20,7 +20,8 @@ from typing import Final, TypeVar
 
 import attrs
 
-from arledger.adapters.application.ledger import Ledger, Session
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.application.session import Session
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import Instalment, PaymentTermsKind
 from arledger.domain.money import Money, split_largest_remainder

@@ -21,8 +21,10 @@ The one exception to this package's "no I/O" rule is Numba's own: the compiled k
 cached in ``__pycache__`` beside this file (or where ``NUMBA_CACHE_DIR`` says) and Numba reads
 its ``NUMBA_*`` settings. Neither changes a result; the code here reads and writes nothing.
 
-Codes shared with ``fast_path``: promise status is the index in ``PromiseStatus`` (``NOT_MADE``
-before it was made); a rule is the index in ``TriggerRule``.
+Codes shared with ``fast_path`` come from ``codes``, derived from the enums and the rule table:
+promise status is the index in ``PromiseStatus`` (``NOT_MADE`` before it was made), a rule the
+index in ``TriggerRule``, a grade the index in ``Grade``. Numba compiles them in as constants
+and keys its cache on this file only: see ``codes`` before changing an enum's order.
 """
 
 from __future__ import annotations
@@ -36,25 +38,36 @@ import numpy.typing as npt
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from .codes import (
+    BLACKLISTED,
+    BROKEN,
+    BROKEN_PROMISES,
+    DAYS_PAST_DUE,
+    FINANCE_FOLLOW_UP,
+    FOCUSED_PURSUIT,
+    IS_SET_RULES,
+    KEPT,
+    LEGAL_COLLECTION,
+    MAJOR_UNIT_RULES,
+    NOT_MADE,
+    OPEN,
+    OVERDUE_AMOUNT,
+    PARTLY_KEPT,
+    RISK_RATING,
+    RULE_COUNT,
+    SETTLE,
+    SUPERSEDED,
+    TIME_DRIVEN_RULES,
+    WITHDRAWN,
+)
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 NO_DATE: Final = np.iinfo(np.int32).max
 """A date that never comes: an unresolved dispute, an unreversed payment, a skipped customer."""
 
-NOT_MADE: Final = -1
-OPEN: Final = 0
-KEPT: Final = 1
-PARTLY_KEPT: Final = 2
-BROKEN: Final = 3
-WITHDRAWN: Final = 4
-SUPERSEDED: Final = 5
-
-RULES: Final = 5
-DAYS_PAST_DUE: Final = 0
-OVERDUE_AMOUNT: Final = 1
-BROKEN_PROMISES: Final = 2
-RISK_RATING: Final = 3
-BLACKLISTED: Final = 4
+RULES: Final = RULE_COUNT
+"""Rows of a customer's reasons: one per rule code."""
 
 SCRATCH: Final = 64
 """Payments a promise's window holds before ``judge`` needs a larger buffer than its thread's."""
@@ -81,6 +94,33 @@ def _inline(function: F) -> F:
 def _parallel_kernel(function: F) -> F:
     """``_kernel`` whose ``numba.prange`` loops run on Numba's threads."""
     return cast(F, numba.njit(cache=True, nogil=True, parallel=True)(function))
+
+
+@_kernel
+def compiled_codes() -> tuple[int, ...]:
+    """``codes.COMPILED`` as the cached kernels were compiled with it (see ``codes``)."""
+    return (
+        RULE_COUNT,
+        DAYS_PAST_DUE,
+        OVERDUE_AMOUNT,
+        BROKEN_PROMISES,
+        RISK_RATING,
+        BLACKLISTED,
+        TIME_DRIVEN_RULES,
+        MAJOR_UNIT_RULES,
+        IS_SET_RULES,
+        NOT_MADE,
+        OPEN,
+        KEPT,
+        PARTLY_KEPT,
+        BROKEN,
+        WITHDRAWN,
+        SUPERSEDED,
+        FINANCE_FOLLOW_UP,
+        FOCUSED_PURSUIT,
+        SETTLE,
+        LEGAL_COLLECTION,
+    )
 
 
 def threads() -> int:
@@ -1049,28 +1089,28 @@ def _levels(
         level = trigger_level[trigger]
         rule = trigger_rule[trigger]
         threshold = trigger_threshold[trigger]
-        fired = False
+        # The rule's figure (0: nothing to measure), as ``escalation._measure``; then the
+        # rule table's unit and comparison (``codes``' masks), as ``TriggerRuleSpec.fires``.
+        # A rule without a branch here never fires (no raise inside the parallel loops):
+        # tests/unit/test_trigger_rules.py fails for it.
         actual = 0
         if rule == DAYS_PAST_DUE:
-            fired = overdue > 0 and days >= threshold
-            actual = days
+            actual = days if overdue > 0 else 0
         elif rule == OVERDUE_AMOUNT:
-            threshold = threshold * minor_per_major
-            fired = overdue > 0 and overdue >= threshold
             actual = overdue
         elif rule == BROKEN_PROMISES:
-            fired = broken > 0 and broken >= threshold
             actual = broken
         elif rule == RISK_RATING:
-            fired = rating > 0 and rating >= threshold
             actual = rating
-        else:
-            fired = blacklisted
-            actual = 1
-        if not fired:
+        elif rule == BLACKLISTED:
+            actual = 1 if blacklisted else 0
+        if (MAJOR_UNIT_RULES >> rule) & 1:
+            threshold = threshold * minor_per_major
+        # Comparison.IS_SET ignores the threshold; Comparison.AT_LEAST does not.
+        if actual <= 0 or (not (IS_SET_RULES >> rule) & 1 and actual < threshold):
             continue
         raw_level = max(raw_level, level)
-        if rule <= BROKEN_PROMISES:
+        if (TIME_DRIVEN_RULES >> rule) & 1:
             time_level = max(time_level, level)
         else:
             decision_level = max(decision_level, level)
@@ -1144,9 +1184,9 @@ def customer_pass(
             if overdue > 0:
                 large = overdue > large_above_minor[currency]
                 if figures[customer, 3] > long_after_days:
-                    grade = 3 if large else 2
+                    grade = LEGAL_COLLECTION if large else SETTLE
                 else:
-                    grade = 1 if large else 0
+                    grade = FOCUSED_PURSUIT if large else FINANCE_FOLLOW_UP
             grade_out[customer] = grade
             raw_level, time_level, decision_level = _levels(
                 customer,

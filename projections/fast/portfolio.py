@@ -41,8 +41,10 @@ from arledger.domain.rules import require_date
 from arledger.projections.ageing import AgeingRow
 from arledger.projections.escalation import RATING_ORDINAL, Evaluation
 from arledger.projections.fast import kernels
+from arledger.projections.fast.codes import GRADES as GRADES
+from arledger.projections.fast.codes import RULES as RULES
+from arledger.projections.fast.codes import STATUSES as STATUSES
 from arledger.projections.fast.kernels import Applications, Payments
-from arledger.projections.promises import PromiseStatus
 
 EPOCH: Final = date(1970, 1, 1)
 INT64_MAX: Final = int(np.iinfo(np.int64).max)
@@ -122,12 +124,6 @@ MOVEMENTS: Final = (
 """Every event that changes what an invoice has open, with its date column and direction (the
 ageing fold's movements)."""
 
-GRADES: Final = tuple(Grade)
-"""Grade codes of the result: the index in ``Grade`` (-1: no grade, nothing counted overdue)."""
-RULES: Final = tuple(TriggerRule)
-"""Rule codes: the index in ``TriggerRule`` (the order ``escalation`` sorts reasons by)."""
-STATUSES: Final = tuple(PromiseStatus)
-"""Promise status codes: the index in ``PromiseStatus`` (-1: not yet made on the date)."""
 RATINGS: Final = {rating.value: RATING_ORDINAL[rating] for rating in RiskRating}
 
 

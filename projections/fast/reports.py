@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from arledger.domain.policy import AgeingPolicy
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
-from arledger.projections.escalation import NextAction, WorklistItem, sort_worklist
+from arledger.projections.escalation import NextAction, WorklistItem, worklist_order
 from arledger.projections.fast import portfolio as fast_path
 from arledger.projections.fast.portfolio import NO_DATE, FastPortfolio, days, on_date
 from arledger.projections.fast.timeline import FastTimeline
@@ -199,12 +199,29 @@ def worklist(
     owners = owners_on(columns, as_of, known_at)
     currencies = result.currencies
     taken = _actions_taken(columns, customers, rows, timeline, as_of, known_at)
+    # Plain lists first: per-element numpy indexing costs more than building the items.
+    levels = figures.level[rows].tolist()
+    raw_levels = figures.raw_level[rows].tolist()
+    grades = figures.grade[rows].tolist()
+    overdue = figures.overdue_minor[rows].tolist()
+    days_past_due = figures.days_past_due_max[rows].tolist()
+    broken = figures.broken_promises[rows].tolist()
+    currency_of = [currencies[code] for code in figures.currency[rows].tolist()]
+    code_of = codes[rows].tolist()
+    entered_on = timeline.level_entered_on.tolist()
+    order = worklist_order(
+        list(zip(levels, overdue, days_past_due, broken, currency_of, code_of, strict=True)),
+        policy,
+    )
+    originators = customers["originator_id"][rows].tolist()
+    names_of = names[rows].tolist()
+    owners_of = owners[rows].tolist()
+    rungs = {level: policy.level(level) for level in set(levels)}
     items = []
-    for index, row in enumerate(rows.tolist()):
-        level = int(figures.level[row])
-        rung = policy.level(level)
-        grade = int(figures.grade[row])
-        entered = int(timeline.level_entered_on[index])
+    for index in order:
+        rung = rungs[levels[index]]
+        grade = grades[index]
+        entered = entered_on[index]
         next_action = None
         if entered != NO_DATE:
             due_on = on_date(entered) + timedelta(days=rung.action_due_days)
@@ -216,22 +233,22 @@ def worklist(
                 )
         items.append(
             WorklistItem(
-                customer_id=id_of(int(customers["originator_id"][row])),
-                customer_code=codes[row],
-                name=names[row],
-                owner=owners[row],
-                currency=currencies[int(figures.currency[row])],
-                level=level,
+                customer_id=id_of(originators[index]),
+                customer_code=code_of[index],
+                name=names_of[index],
+                owner=owners_of[index],
+                currency=currency_of[index],
+                level=levels[index],
                 level_name=rung.name,
                 grade=None if grade < 0 else fast_path.GRADES[grade],
-                overdue_minor=int(figures.overdue_minor[row]),
-                days_past_due_max=int(figures.days_past_due_max[row]),
-                broken_promises=int(figures.broken_promises[row]),
-                is_suspended=int(figures.level[row]) < int(figures.raw_level[row]),
+                overdue_minor=overdue[index],
+                days_past_due_max=days_past_due[index],
+                broken_promises=broken[index],
+                is_suspended=levels[index] < raw_levels[index],
                 next_action=next_action,
             )
         )
-    return sort_worklist(items, policy)
+    return items
 
 
 def _actions_taken(

@@ -677,9 +677,9 @@ def test_action_errors_record_nothing(ledger: Ledger) -> None:
 
 
 def test_policy_versions_are_adopted_once_and_must_rise(ledger: Ledger) -> None:
-    def adopt(version: int, effective_on: date, large_above: int = 100_000) -> Any:
+    def adopt(version: int, effective_on: date, large_above_major: int = 100_000) -> Any:
         return ledger.adopt_policy(
-            policy=EscalationPolicy(version=version, large_above=large_above),
+            policy=EscalationPolicy(version=version, large_above_major=large_above_major),
             effective_on=effective_on,
             approver="cfo",
             reason="review",
@@ -693,6 +693,6 @@ def test_policy_versions_are_adopted_once_and_must_rise(ledger: Ledger) -> None:
     refused(ledger, ConfigurationError, lambda: adopt(3, date(2024, 8, 1)))
 
     state = ledger.portfolio()
-    assert 100_000 == state.policy_on(date(2024, 6, 30)).large_above
-    assert 50_000 == state.policy_on(date(2024, 7, 1)).large_above
-    assert 80_000 == state.policy_on(date(2024, 9, 1)).large_above
+    assert 100_000 == state.policy_on(date(2024, 6, 30)).large_above_major
+    assert 50_000 == state.policy_on(date(2024, 7, 1)).large_above_major
+    assert 80_000 == state.policy_on(date(2024, 9, 1)).large_above_major

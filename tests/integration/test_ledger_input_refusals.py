@@ -57,7 +57,7 @@ def event_count(ledger: Ledger) -> int:
 def every_report_works(ledger: Ledger, directory: Path) -> None:
     assert ledger.ageing(AS_OF).rows
     assert ledger.worklist(AS_OF)
-    assert "ACME" in ledger.explain("ACME", AS_OF)
+    assert "ACME" in ledger.explain("ACME", AS_OF).text
     assert ledger.kpis(date(2024, 1, 1), AS_OF).rows
     columnar.write_parquet(ledger.iter_events(), directory)
 

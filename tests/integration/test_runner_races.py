@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ import attrs
 import pytest
 
 from arledger import Ledger
+from arledger.adapters.persistence.connections import PostgresConnections
 from arledger.adapters.persistence.serialization import CattrsMapper
-from arledger.adapters.persistence.store import postgres_connect_args, store_env
+from arledger.adapters.persistence.store import store_env
 from arledger.adapters.read_models.runner import PostgresTables, StaleRunnerError
 from arledger.adapters.read_models.runner_events import EventDecoder
 from arledger.domain import customer
@@ -39,10 +41,9 @@ def tables() -> Iterator[Callable[[], tuple[PostgresTables, PostgresTables, dict
 
         def two() -> tuple[PostgresTables, PostgresTables, dict[str, str]]:
             settings = store_env(make())
-            connect = postgres_connect_args(settings)
             pair = (
-                PostgresTables(connect, settings["POSTGRES_SCHEMA"]),
-                PostgresTables(connect, settings["POSTGRES_SCHEMA"]),
+                PostgresTables(PostgresConnections(settings), owned=True),
+                PostgresTables(PostgresConnections(settings), owned=True),
             )
             opened.extend(pair)
             return pair[0], pair[1], settings
@@ -52,17 +53,27 @@ def tables() -> Iterator[Callable[[], tuple[PostgresTables, PostgresTables, dict
             handle.close()
 
 
-def wait_until_waiting_on_a_lock(backend_pid: int) -> None:
-    """Poll PostgreSQL until the session ``backend_pid`` is blocked on a lock."""
+def wait_until_waiting_on_a_lock(blocker_pid: int) -> None:
+    """Poll PostgreSQL until a session is blocked on a lock that ``blocker_pid`` holds (the
+    waiting side runs on a pooled connection: which backend is not known in advance)."""
     deadline = time.monotonic() + WAIT_TIMEOUT_S
     with postgres_connection() as connection:
         while time.monotonic() < deadline:
             row = connection.execute(
-                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (backend_pid,)
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND %s = ANY(pg_blocking_pids(pid))",
+                (blocker_pid,),
             ).fetchone()
-            if row is not None and row[0] == "Lock":
+            if row is not None and row[0] > 0:
                 return
-    raise AssertionError(f"session {backend_pid} never waited on a lock")
+    raise AssertionError(f"no session ever waited on a lock of session {blocker_pid}")
+
+
+@contextmanager
+def held_connection(tables: PostgresTables) -> Iterator[Any]:
+    """One of the tables' pooled connections, held for the block."""
+    with tables.connections.connection() as connection:
+        yield connection
 
 
 def in_thread(function: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
@@ -85,18 +96,18 @@ def test_a_reset_during_a_batch_in_flight_leaves_nothing_of_it(tables: Any) -> N
     first, second = uuid.uuid4(), uuid.uuid4()
     runner.write_batch({"c-a": "at 10"}, {first: "c-a"}, 0, 10)
     # The next batch, as write_batch runs it, not yet committed.
-    connection = runner.connection
-    transaction = connection.transaction()
-    transaction.__enter__()
-    connection.execute(
-        "UPDATE arledger_rm_tracking SET notification_id = 20 WHERE notification_id = 10"
-    )
-    connection.execute("INSERT INTO arledger_rm_partitions VALUES ('c-b', 'at 20')")
-    connection.execute("INSERT INTO arledger_rm_routes VALUES (%s, 'c-b')", (second,))
+    with held_connection(runner) as connection:
+        transaction = connection.transaction()
+        transaction.__enter__()
+        connection.execute(
+            "UPDATE arledger_rm_tracking SET notification_id = 20 WHERE notification_id = 10"
+        )
+        connection.execute("INSERT INTO arledger_rm_partitions VALUES ('c-b', 'at 20')")
+        connection.execute("INSERT INTO arledger_rm_routes VALUES (%s, 'c-b')", (second,))
 
-    thread, outcome = in_thread(operator.reset)
-    wait_until_waiting_on_a_lock(operator.connection.info.backend_pid)
-    transaction.__exit__(None, None, None)
+        thread, outcome = in_thread(operator.reset)
+        wait_until_waiting_on_a_lock(connection.info.backend_pid)
+        transaction.__exit__(None, None, None)
     thread.join(WAIT_TIMEOUT_S)
 
     assert [None] == outcome
@@ -110,16 +121,16 @@ def test_a_batch_after_a_reset_began_is_stale_and_writes_nothing(tables: Any) ->
     runner, operator, _ = tables()
     runner.write_batch({"c-a": "at 10"}, {}, 0, 10)
     # The reset, as reset() runs it, not yet committed.
-    connection = operator.connection
-    transaction = connection.transaction()
-    transaction.__enter__()
-    connection.execute("DELETE FROM arledger_rm_tracking")
+    with held_connection(operator) as connection:
+        transaction = connection.transaction()
+        transaction.__enter__()
+        connection.execute("DELETE FROM arledger_rm_tracking")
 
-    thread, outcome = in_thread(lambda: runner.write_batch({"c-a": "at 20"}, {}, 10, 20))
-    wait_until_waiting_on_a_lock(runner.connection.info.backend_pid)
-    connection.execute("DELETE FROM arledger_rm_partitions")
-    connection.execute("DELETE FROM arledger_rm_routes")
-    transaction.__exit__(None, None, None)
+        thread, outcome = in_thread(lambda: runner.write_batch({"c-a": "at 20"}, {}, 10, 20))
+        wait_until_waiting_on_a_lock(connection.info.backend_pid)
+        connection.execute("DELETE FROM arledger_rm_partitions")
+        connection.execute("DELETE FROM arledger_rm_routes")
+        transaction.__exit__(None, None, None)
     thread.join(WAIT_TIMEOUT_S)
 
     assert 1 == len(outcome) and isinstance(outcome[0], StaleRunnerError)

@@ -10,19 +10,25 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
 import attrs
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from eventsourcing.utils import get_topic
 
 from arledger import Ledger, Money
 from arledger.adapters.persistence import serialization
+from arledger.adapters.persistence.serialization import CONVERTER, CattrsMapper
+from arledger.adapters.read_models.columnar import decode_policy
+from arledger.adapters.read_models.runner_events import EventDecoder
 from arledger.domain import ids
-from arledger.domain.events import Event, InvoiceIssued
+from arledger.domain.events import EscalationPolicyAdopted, Event, InvoiceIssued
+from arledger.domain.policy import EscalationPolicy
 from tests.conftest import FixedClock
 
 AT = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
+POLICY_ID = ids.policy_book_id()
 
 
 @attrs.frozen(kw_only=True)
@@ -104,3 +110,72 @@ def test_a_renamed_event_class_still_loads_by_its_old_topic(
     assert Money(12345, "USD") == Money(invoice.open_minor, invoice.currency)
     assert date(2020, 2, 9) == invoice.due_on
     assert 12345 == report.rows[0].open_minor
+
+
+# EscalationPolicyAdopted version 2: the policy's amount thresholds carry their unit -----------
+
+
+def _policy_v1_state() -> dict[str, Any]:
+    """A version 1 stored policy: what ``CattrsMapper`` wrote before the rename."""
+    state: dict[str, Any] = CONVERTER.unstructure(
+        EscalationPolicy(
+            version=2, large_above_major=50_000, large_above_major_by_currency={"JPY": 7_000_000}
+        )
+    )
+    state["large_above"] = state.pop("large_above_major")
+    state["large_above_by_currency"] = state.pop("large_above_major_by_currency")
+    return state
+
+
+def _adopted_v1_row() -> tuple[int, str, int, str, bytes]:
+    state = {
+        "timestamp": AT.isoformat(),
+        "policy": _policy_v1_state(),
+        "effective_on": "2024-07-01",
+        "approver": "cfo",
+        "reason": "review",
+    }
+    return (1, str(POLICY_ID), 1, get_topic(EscalationPolicyAdopted), json.dumps(state).encode())
+
+
+def test_a_policy_adopted_before_the_rename_loads_with_its_thresholds(
+    persistent_store_env: dict[str, str],
+) -> None:
+    _, originator_id, version, topic, state = _adopted_v1_row()
+    ledger = Ledger(env=persistent_store_env, clock=FixedClock())
+    ledger.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=UUID(originator_id),
+                originator_version=version,
+                topic=topic,
+                state=state,
+            )
+        ]
+    )
+
+    reader = Ledger(env=persistent_store_env)  # kept: a dropped Application closes its pool
+    (event,) = reader.events.get(POLICY_ID)
+
+    assert 50_000 == event.policy.large_above_major
+    assert {"JPY": 7_000_000} == event.policy.large_above_major_by_currency
+    assert 7_000_000 == event.policy.large_above_minor("JPY")
+    mapper = CattrsMapper(transcoder=JSONTranscoder())
+    assert 2 == json.loads(mapper.to_stored_event(event).state)["class_version"]
+
+
+def test_the_runners_decoder_upcasts_an_old_policy_through_the_mapper() -> None:
+    decoder = EventDecoder(CattrsMapper(transcoder=JSONTranscoder()))
+
+    (event,) = decoder.decode([_adopted_v1_row()])
+
+    assert isinstance(event, EscalationPolicyAdopted)
+    assert 50_000 == event.policy.large_above_major
+
+
+def test_a_columnar_policy_written_before_the_rename_decodes() -> None:
+    """Persisted segments hold the policy's JSON as it was written."""
+    policy = decode_policy(json.dumps(_policy_v1_state()))
+
+    assert 5_000_000 == policy.large_above_minor("USD")
+    assert {"JPY": 7_000_000} == policy.large_above_major_by_currency

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from arledger import Ledger
+from arledger.adapters.persistence.connections import PostgresConnections
 from arledger.adapters.persistence.store import postgres_connect_args, store_env
-from arledger.adapters.read_models.runner import PostgresTables
 from arledger.domain.errors import ConfigurationError, StoreUnavailableError
 from tests.conftest import POSTGRES_TEST, postgres_connection, require_postgres
 
@@ -166,10 +166,10 @@ def test_the_librarys_own_schema_key_is_checked_too() -> None:
 
 
 def test_read_model_tables_refuse_a_schema_that_is_not_a_plain_identifier() -> None:
-    connect = postgres_connect_args(store_env(postgres_env(ARLEDGER_POSTGRES_PORT="1")))
+    settings = store_env(postgres_env(ARLEDGER_POSTGRES_PORT="1"))
 
     with pytest.raises(ConfigurationError):
-        PostgresTables(connect, 'x"; DROP TABLE y; --')
+        PostgresConnections({**settings, "POSTGRES_SCHEMA": 'x"; DROP TABLE y; --'})
 
 
 def test_a_schema_name_cannot_run_sql_in_the_read_model_tables() -> None:
@@ -183,10 +183,10 @@ def test_a_schema_name_cannot_run_sql_in_the_read_model_tables() -> None:
     with postgres_connection() as connection:
         connection.execute(SQL("CREATE SCHEMA {}").format(Identifier(victim)))
         connection.execute(SQL("CREATE TABLE {}.precious (id int)").format(Identifier(victim)))
-    connect = postgres_connect_args(store_env(postgres_env()))
+    settings = store_env(postgres_env())
     try:
         with pytest.raises(ConfigurationError) as error:
-            PostgresTables(connect, hostile)
+            PostgresConnections({**settings, "POSTGRES_SCHEMA": hostile})
 
         assert hostile == error.value.schema
         with postgres_connection() as connection:

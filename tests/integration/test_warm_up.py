@@ -48,7 +48,7 @@ for grouping in AgeingGrouping:
     answers[grouping.value] = len(ledger.ageing(as_of, grouping=grouping).rows)
 for kpi_grouping in KpiGrouping:
     answers[kpi_grouping.value + "_kpis"] = len(
-        ledger.kpis(as_of - timedelta(days=91), as_of, grouping=kpi_grouping.value).rows
+        ledger.kpis(as_of - timedelta(days=91), as_of, grouping=kpi_grouping).rows
     )
 ledger.close()
 stats = {k.name: [k.signatures, k.compiled, k.loaded] for k in kernel_stats()}

@@ -1296,6 +1296,8 @@ DATE_HOLES: Final = (
     Hole("kpis", {"end_on": date(2024, 12, 31)}, "start_on"),
     Hole("kpis", {"start_on": date(2024, 1, 1)}, "end_on"),
     Hole("propose_credit_line", {"registered_capital": USD_1}, "on"),
+    Hole("statement", {"customer_code": "K1", "to_on": date(2024, 12, 31)}, "from_on"),
+    Hole("statement", {"customer_code": "K1", "from_on": date(2024, 1, 1)}, "to_on"),
 )
 KEY_QUERY_HOLES: Final = (
     Hole("customer", {}, "customer_code"),
@@ -1307,6 +1309,7 @@ KEY_QUERY_HOLES: Final = (
     Hole("balance_confirmations", {}, "customer_code"),
     Hole("expected_pay_on", {}, "invoice_number"),
     Hole("worklist", {"as_of": ON}, "owner"),
+    Hole("statement", {"from_on": date(2024, 1, 1), "to_on": date(2024, 12, 31)}, "customer_code"),
 )
 
 
@@ -1345,6 +1348,8 @@ _GOOD_VALUES: Final = {
     "on": ON,
     "start_on": date(2024, 1, 1),
     "end_on": date(2024, 12, 31),
+    "from_on": date(2024, 1, 1),
+    "to_on": date(2024, 12, 31),
     "owner": "Li",
 }
 

@@ -24,14 +24,18 @@ from arledger.adapters.application.ledger import Ledger, Session
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import ActionChannel, DisputeOutcome, DisputeReason, Event, RiskRating
 from arledger.domain.money import Money
-from arledger.domain.policy import EscalationLevel, EscalationPolicy, Trigger, TriggerRule
+from arledger.domain.policy import EscalationPolicy
 from arledger.projections import escalation
 from arledger.projections import portfolio as portfolio_module
 from tests.conftest import FixedClock
+from tests.strategies import ladders
 
 START: Final = date(2025, 1, 1)
 WINDOW_DAYS: Final = 150
-CUSTOMERS: Final = (("ACME", "USD", "li"), ("BETA", "CNY", "wang"))
+CUSTOMERS: Final = (("ACME", "USD", "li"), ("BETA", "CNY", "wang"), ("GAMMA", "JPY", "li"))
+"""Three currencies, one without minor units: amount thresholds in major units scale per
+currency."""
+CURRENCIES: Final = tuple(sorted({currency for _, currency, _ in CUSTOMERS}))
 INVOICES: Final = ("I-1", "I-2", "I-3")
 
 day_offsets = st.integers(0, WINDOW_DAYS)
@@ -106,18 +110,31 @@ def _dispute(session: Session, number: str, reference: str, amount: int, on: int
     )
 
 
-def _resolve(session: Session, number: str, reference: str, on: int) -> list[Event]:
+def _resolve(
+    session: Session,
+    number: str,
+    reference: str,
+    on: int,
+    outcome: DisputeOutcome = DisputeOutcome.REJECTED,
+) -> list[Event]:
     return session.resolve_dispute(
         invoice_number=number,
         dispute_reference=reference,
-        outcome=DisputeOutcome.REJECTED,
+        outcome=outcome,
         resolved_on=_on(on),
-        note="no fault found",
+        note="inspected",
     )
 
 
 def _promise(
-    session: Session, customer: int, reference: str, amount: int, made: int, days: int, named: bool
+    session: Session,
+    customer: int,
+    reference: str,
+    amount: int,
+    made: int,
+    days: int,
+    named: bool,
+    supersedes: str | None = None,
 ) -> list[Event]:
     code, currency, _ = CUSTOMERS[customer]
     account = session.require_customer(code)
@@ -136,6 +153,7 @@ def _promise(
         made_on=_on(made),
         contact="AP",
         invoice_numbers=numbers[:1],
+        supersedes=supersedes,
     )
 
 
@@ -211,33 +229,20 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
 
 @st.composite
 def policies(draw: st.DrawFn) -> EscalationPolicy:
-    """A variant of the default policy (its version is set when adopted)."""
-    default = EscalationPolicy()
-    days = sorted(draw(st.lists(st.integers(1, 120), min_size=4, max_size=4, unique=True)))
-    levels = [default.levels[0]]
-    for rung, day_count in zip(default.levels[1:], days, strict=True):
-        triggers = tuple(
-            Trigger(rule=t.rule, threshold=day_count) if t.rule is TriggerRule.DAYS_PAST_DUE else t
-            for t in rung.triggers
-        )
-        levels.append(
-            EscalationLevel(
-                level=rung.level,
-                name=rung.name,
-                triggers=triggers,
-                required_actions=rung.required_actions,
-                action_due_days=draw(st.integers(0, 10)),
-                supply_hold=rung.supply_hold,
-            )
-        )
+    """Any policy over any ladder (``tests.strategies.ladders``: every trigger rule at any
+    level and threshold), with "large" thresholds per currency (its version is set when
+    adopted)."""
     return EscalationPolicy(
         long_after_days=draw(st.integers(0, 90)),
-        large_above=draw(st.integers(0, 200_000)),
+        large_above_major=draw(st.integers(0, 200_000)),
+        large_above_major_by_currency=draw(
+            st.dictionaries(st.sampled_from(CURRENCIES), st.integers(0, 200_000), max_size=2)
+        ),
         disputed_counts=draw(st.booleans()),
         promise_tolerance_days=draw(st.integers(0, 10)),
         promise_suspends=draw(st.booleans()),
         partly_kept_counts_as_broken=draw(st.booleans()),
-        levels=tuple(levels),
+        levels=draw(ladders()),
         credit_block_level=draw(st.integers(1, 4)),
     )
 
@@ -276,7 +281,13 @@ steps = st.one_of(
         amounts_minor,
         day_offsets,
     ),
-    st.builds(lambda *a: Step("resolve", a), invoice_numbers, dispute_references, day_offsets),
+    st.builds(
+        lambda *a: Step("resolve", a),
+        invoice_numbers,
+        dispute_references,
+        day_offsets,
+        st.sampled_from(DisputeOutcome),
+    ),
     st.builds(
         lambda *a: Step("promise", a),
         customer_indexes,
@@ -285,6 +296,7 @@ steps = st.one_of(
         day_offsets,
         st.integers(0, 30),
         st.booleans(),
+        st.none() | promise_references,
     ),
     st.builds(lambda *a: Step("withdraw", a), promise_references, day_offsets),
     st.builds(
@@ -370,7 +382,7 @@ def test_the_status_replayed_from_the_log_equals_the_live_one(
     assert escalation.escalation_status(
         run_.live, customer_ids(run_.ledger)[0], dates[0]
     ) == run_.ledger.escalation_status(code, dates[0])
-    assert escalation.worklist(run_.live, dates[0]) == run_.ledger.worklist(dates[0])
+    assert escalation.worklist(run_.live, dates[0]) == list(run_.ledger.worklist(dates[0]))
 
 
 @given(history=histories, policy=policies(), effective=day_offsets, data=st.data())
@@ -440,3 +452,18 @@ def test_history_worklist_and_next_threshold_agree_with_day_by_day_evaluation(
             else:
                 assert crossing is not None
                 assert crossing.level == ahead.level
+
+
+@given(history=histories, as_of=st.integers(0, WINDOW_DAYS + 60).map(_on))
+def test_levels_from_totals_equal_full_evaluations_on_every_candidate_date(
+    history: list[Step], as_of: date
+) -> None:
+    """The history's level series (totals over all dates at once) is the full evaluation's."""
+    run_ = run(history)
+    for customer_id in customer_ids(run_.ledger):
+        view = escalation.narrow(run_.live, customer_id, as_of)
+        dates = sorted(escalation._Evaluator(view, customer_id).candidate_dates() | {as_of})
+        levels = escalation._Evaluator(view, customer_id).levels(dates)
+        full = escalation._Evaluator(view, customer_id)
+        assert [level for level, _ in levels] == [full.evaluate(on).level for on in dates]
+        assert [policy for _, policy in levels] == [view.policy_on(on) for on in dates]

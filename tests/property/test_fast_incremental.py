@@ -253,7 +253,7 @@ def test_an_empty_batch_changes_nothing() -> None:
 
 
 def test_a_policy_version_in_a_batch_recomputes_everyone() -> None:
-    stricter = EscalationPolicy(long_after_days=5, large_above=1, promise_tolerance_days=9)
+    stricter = EscalationPolicy(long_after_days=5, large_above_major=1, promise_tolerance_days=9)
     history = [Step("issue", ("I-1", 0, 5_000_000, 0, 10)), Step("issue", ("I-2", 1, 70, 3, 0))]
     ledger = run([*history, Step("adopt", (stricter, 2))]).ledger
     log = to_columnar(list(ledger.iter_events()))

@@ -469,7 +469,7 @@ class PromiseTerms:
 STRICTER = EscalationPolicy(
     version=2,
     long_after_days=45,
-    large_above=20_000,
+    large_above_major=20_000,
     disputed_counts=True,
     promise_tolerance_days=7,
     partly_kept_counts_as_broken=False,

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arledger.adapters.application.ledger import Ledger, Session
+from arledger.adapters.application.unit_of_work import AggregateKind
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
 from arledger.domain import ids
@@ -69,8 +70,13 @@ class Run:
 
 def _session_states(session: Session) -> dict[UUID, State]:
     states: dict[UUID, State] = {}
-    for cache in (session.customers, session.invoices, session.payments, session.credit_notes):
-        states.update({key: state for key, state in cache.items() if state is not None})
+    for kind in (
+        AggregateKind.CUSTOMER,
+        AggregateKind.INVOICE,
+        AggregateKind.PAYMENT,
+        AggregateKind.CREDIT_NOTE,
+    ):
+        states.update(session.states(kind))
     return states
 
 

@@ -164,7 +164,7 @@ def test_the_large_threshold_is_per_currency() -> None:
     issue(ledger, "J-1", Money.parse("2000000", "JPY"), code="NIPPON")
     adopt(
         ledger,
-        EscalationPolicy(version=2, large_above_by_currency={"JPY": 15_000_000}),
+        EscalationPolicy(version=2, large_above_major_by_currency={"JPY": 15_000_000}),
         ISSUED_ON,
     )
 
@@ -712,7 +712,7 @@ def test_the_worklist_compares_amounts_across_currencies_by_their_large_threshol
     ledger = worklist_ledger()
     adopt(
         ledger,
-        EscalationPolicy(version=2, large_above_by_currency={"CNY": 1_000_000}),
+        EscalationPolicy(version=2, large_above_major_by_currency={"CNY": 1_000_000}),
         ISSUED_ON,
     )
 
@@ -731,6 +731,17 @@ def test_the_worklist_priority_is_policy_configurable() -> None:
     items = ledger.worklist(AS_OF)
 
     assert ["ACME", "BETA", "CNCO"] == [item.customer_code for item in items]
+    assert (AS_OF, None, 2, 3) == (items.as_of, items.owner, items.policy_version, len(items))
+    assert items[0] == next(iter(items))
+
+
+def test_the_worklist_names_what_it_was_asked_and_the_policy_version_that_ordered_it() -> None:
+    ledger = worklist_ledger()
+
+    items = ledger.worklist(AS_OF, owner="wang")
+
+    assert (AS_OF, "wang", 1) == (items.as_of, items.owner, items.policy_version)
+    assert ("BETA",) == tuple(item.customer_code for item in items.items)
 
 
 def test_the_worklist_filters_by_owner_as_of_the_date() -> None:
@@ -769,7 +780,7 @@ def test_explain_says_why_in_words_and_figures() -> None:
     ledger = one_invoice("120000.00")
     promise(ledger, "P-1", usd("5000.00"), made_on=date(2025, 2, 5), on=date(2025, 2, 10))
 
-    text = ledger.explain("ACME", AS_OF)
+    explanation = ledger.explain("ACME", AS_OF)
 
     expected = "\n".join(
         [
@@ -795,14 +806,16 @@ def test_explain_says_why_in_words_and_figures() -> None:
             "Supply hold: not recommended",
         ]
     )
-    assert expected == text
+    assert expected == explanation.text
+    assert expected == str(explanation)
+    assert ledger.escalation_status("ACME", AS_OF) == explanation.status
 
 
 def test_explain_names_the_promise_holding_the_level() -> None:
     ledger = one_invoice("20000.00")
     promise(ledger, "P-1", usd("20000.00"), made_on=date(2025, 2, 20), on=date(2025, 3, 10))
 
-    text = ledger.explain("ACME", date(2025, 3, 5))
+    text = ledger.explain("ACME", date(2025, 3, 5)).text
 
     assert "Level 1 reminder (the triggers alone give level 2; held by an open promise)" in text
     assert (

@@ -196,7 +196,7 @@ def test_thresholds_beyond_int64_mean_never_as_in_the_folds() -> None:
     never = attrs.evolve(
         DEFAULT_ESCALATION_POLICY,
         version=2,
-        large_above=10**19,
+        large_above_major=10**19,
         levels=(
             EscalationLevel(level=0, name="none"),
             EscalationLevel(

@@ -26,7 +26,12 @@ from decimal import Decimal
 import pytest
 
 from arledger.adapters.application.ledger import Ledger
-from arledger.domain.errors import ConfigurationError, InvalidAmountError, InvalidDateError
+from arledger.domain.errors import (
+    ConfigurationError,
+    GroupingTypeError,
+    InvalidAmountError,
+    InvalidDateError,
+)
 from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy
 from arledger.projections.kpis import (
@@ -194,9 +199,18 @@ def test_a_period_ending_before_it_starts_is_refused(ledger: Ledger) -> None:
         ledger.kpis(Q1_END, Q1_START)
 
 
-def test_an_unknown_grouping_is_refused(ledger: Ledger) -> None:
+def test_a_grouping_given_as_text_is_refused_with_a_typed_error(ledger: Ledger) -> None:
+    with pytest.raises(GroupingTypeError) as refused:
+        ledger.kpis(Q1_START, Q1_END, grouping="owner")  # type: ignore[arg-type]
+
+    assert "owner" == refused.value.grouping
+    assert "KpiGrouping" == refused.value.expected
+    assert isinstance(refused.value, TypeError)
+
+
+def test_an_unknown_grouping_text_is_refused_by_the_projection(ledger: Ledger) -> None:
     with pytest.raises(ConfigurationError):
-        ledger.kpis(Q1_START, Q1_END, grouping="region")
+        kpi_report(ledger.portfolio(), Q1_START, Q1_END, grouping="region")
 
 
 # The quarter, per portfolio ---------------------------------------------------------------------
@@ -303,7 +317,7 @@ def test_currencies_are_never_mixed(ledger: Ledger) -> None:
 
 
 def test_customer_rows_of_the_quarter(ledger: Ledger) -> None:
-    report = ledger.kpis(Q1_START, Q1_END, grouping="customer")
+    report = ledger.kpis(Q1_START, Q1_END, grouping=KpiGrouping.CUSTOMER)
     acme = row_of(report, "ACME", "USD")
     beta = row_of(report, "BETA", "USD")
 
@@ -341,7 +355,7 @@ def test_customer_rows_of_the_quarter(ledger: Ledger) -> None:
 
 
 def test_owner_rows_use_the_owner_on_the_last_day_of_the_period(ledger: Ledger) -> None:
-    report = ledger.kpis(Q1_START, Q1_END, grouping="owner")
+    report = ledger.kpis(Q1_START, Q1_END, grouping=KpiGrouping.OWNER)
 
     assert [("li", "CNY"), ("wang", "USD"), ("zhao", "USD")] == [
         (row.key, row.currency) for row in report.rows
@@ -375,7 +389,7 @@ def test_a_period_without_sales_has_no_dso(ledger: Ledger) -> None:
 
 
 def test_a_customer_without_judged_promises_has_no_promise_rates(ledger: Ledger) -> None:
-    report = ledger.kpis(date(2025, 4, 1), date(2025, 4, 30), grouping="customer")
+    report = ledger.kpis(date(2025, 4, 1), date(2025, 4, 30), grouping=KpiGrouping.CUSTOMER)
 
     # PR-3 was broken in April; BETA promised nothing due then.
     assert Decimal("0.00") == row_of(report, "ACME", "USD").promise_kept_rate_by_count
@@ -479,3 +493,10 @@ def test_cei_is_none_when_everything_billed_is_still_current(yen_ledger: Ledger)
         row.dso_days_best_possible,
         row.days_delinquent_average,
     )
+
+
+def test_the_ageing_grouping_given_as_text_is_refused_with_a_typed_error(ledger: Ledger) -> None:
+    with pytest.raises(GroupingTypeError) as refused:
+        ledger.ageing(Q1_END, grouping="customer")  # type: ignore[arg-type]
+
+    assert "AgeingGrouping" == refused.value.expected

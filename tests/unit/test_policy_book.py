@@ -101,22 +101,22 @@ def test_a_version_below_the_latest_adopted_is_refused() -> None:
 
 
 def test_the_same_version_with_the_same_content_is_a_no_op() -> None:
-    book = given(adopted(2, date(2024, 7, 1), large_above=50_000))
+    book = given(adopted(2, date(2024, 7, 1), large_above_major=50_000))
 
-    assert [] == adopt(book, 2, date(2024, 7, 1), large_above=50_000)
+    assert [] == adopt(book, 2, date(2024, 7, 1), large_above_major=50_000)
 
 
 @pytest.mark.parametrize(
     ("effective_on", "fields"),
     [
-        (date(2024, 7, 2), {"large_above": 50_000}),
-        (date(2024, 7, 1), {"large_above": 60_000}),
+        (date(2024, 7, 2), {"large_above_major": 50_000}),
+        (date(2024, 7, 1), {"large_above_major": 60_000}),
     ],
 )
 def test_the_same_version_with_other_content_is_refused(
     effective_on: date, fields: dict[str, Any]
 ) -> None:
-    book = given(adopted(2, date(2024, 7, 1), large_above=50_000))
+    book = given(adopted(2, date(2024, 7, 1), large_above_major=50_000))
 
     with pytest.raises(DuplicateKeyConflictError) as caught:
         adopt(book, 2, effective_on, **fields)
@@ -190,7 +190,8 @@ def test_a_version_back_dated_below_an_earlier_one_takes_over_from_its_own_date(
 def test_the_policy_in_force_decides_the_grade() -> None:
     book = [
         PolicyVersion(
-            effective_on=date(2024, 7, 1), policy=policy(2, long_after_days=60, large_above=1_000)
+            effective_on=date(2024, 7, 1),
+            policy=policy(2, long_after_days=60, large_above_major=1_000),
         )
     ]
 

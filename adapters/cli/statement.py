@@ -1,0 +1,278 @@
+"""``arledger statement``: a customer's statement of account (对账单) for a period.
+
+Registered on the ``app`` of ``adapters/cli/app.py`` (imported at its end), kept in a module of
+its own. Invariant: as every query command, an error arledger raises on purpose is one line on
+stderr and exit code 1 (refused) or 2 (bad usage), never a traceback; the table, CSV and JSON
+carry the same figures, the CSV and JSON as exact decimal strings.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from datetime import date, datetime
+from typing import Annotated, Any, Final
+
+import typer
+from rich.table import Table
+
+from arledger.adapters import csv_output
+from arledger.adapters.cli.app import (
+    _CSV_RAW_OPTION,
+    OutputFormat,
+    _check_csv_raw,
+    _ledger,
+    _reported_errors,
+    _stdout,
+    app,
+    parse_iso_date,
+    usage_error,
+)
+from arledger.domain.money import format_minor
+from arledger.projections.statement import Statement
+
+_ISO_INSTANT: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?"
+)
+
+STATEMENT_COLUMNS: Final = (
+    "customer_code",
+    "currency",
+    "on",
+    "kind",
+    "reference",
+    "invoice_number",
+    "amount",
+    "balance",
+    "note",
+)
+
+
+def parse_instant(value: str | datetime) -> datetime:
+    """An instant written in ISO 8601 with its offset (``2026-01-01T09:30:00Z``,
+    ``...+08:00``); one without an offset is refused, since it would name no instant."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = value.strip()
+        try:
+            if not _ISO_INSTANT.fullmatch(text):
+                raise ValueError(text)
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            usage_error(
+                f"{value!r} is not an instant in ISO form with its offset, "
+                "e.g. 2026-01-01T09:30:00Z or 2026-01-01T17:30:00+08:00"
+            )
+    if parsed.utcoffset() is None:
+        usage_error(f"{value!r} has no UTC offset: add Z or +HH:MM")
+    return parsed
+
+
+@app.command("statement")
+def statement_command(
+    customer: Annotated[str, typer.Argument(help="The customer code.", show_default=False)],
+    from_on: Annotated[
+        date,
+        typer.Option(
+            "--from",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="First day of the period.",
+            show_default=False,
+        ),
+    ],
+    to_on: Annotated[
+        date,
+        typer.Option(
+            "--to",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="Last day of the period, included.",
+            show_default=False,
+        ),
+    ],
+    known_at: Annotated[
+        datetime | None,
+        typer.Option(
+            "--known-at",
+            parser=parse_instant,
+            metavar="INSTANT",
+            help="The statement as the ledger had recorded it by this instant (ISO 8601 with "
+            "offset, e.g. 2026-01-01T09:30:00Z).",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format", help="A table for people, or CSV / JSON with exact decimal amounts."
+        ),
+    ] = OutputFormat.TABLE,
+    csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
+) -> None:
+    """Print a customer's statement of account for a period.
+
+    The opening balance (what was open at the end of the day before --from), every movement of
+    the period by date (invoices, payments applied, payment reversals, credit notes,
+    concessions, write-offs, reinstatements) with its reference, signed amount and running
+    balance, the closing balance (what was open at the end of --to) aged with the policy in
+    force on --to, and unapplied cash (received, not applied).
+    """
+    if from_on > to_on:
+        usage_error(f"--from {from_on} is after --to {to_on}")
+    _check_csv_raw(csv_raw, output_format)
+    with _reported_errors():
+        result = _ledger().statement(customer, from_on, to_on, known_at=known_at)
+    if output_format is OutputFormat.CSV:
+        sys.stdout.write(statement_csv(result, raw=csv_raw))
+    elif output_format is OutputFormat.JSON:
+        sys.stdout.write(json.dumps(statement_json(result, known_at=known_at), indent=2) + "\n")
+    else:
+        _stdout().print(_statement_table(result))
+        _stdout().print(_statement_ageing_table(result))
+
+
+def statement_json(result: Statement, *, known_at: datetime | None = None) -> dict[str, Any]:
+    """The statement as JSON-ready data; amounts are exact decimal strings."""
+
+    def money(amount_minor: int) -> str:
+        return format_minor(amount_minor, result.currency)
+
+    row = result.ageing
+    return {
+        "customer_code": result.customer_code,
+        "customer_name": result.customer_name,
+        "currency": result.currency,
+        "from_on": result.from_on.isoformat(),
+        "to_on": result.to_on.isoformat(),
+        "known_at": None if known_at is None else known_at.isoformat(),
+        "opening_balance": money(result.opening_balance_minor),
+        "lines": [
+            {
+                "on": line.on.isoformat(),
+                "kind": line.kind.value,
+                "reference": line.reference,
+                "invoice_number": line.invoice_number,
+                "amount": money(line.amount_minor),
+                "balance": money(line.balance_minor),
+                "note": line.note,
+            }
+            for line in result.lines
+        ],
+        "closing_balance": money(result.closing_balance_minor),
+        "ageing": {
+            "bucket_labels": list(result.bucket_labels),
+            "buckets": {
+                label: money(amount)
+                for label, amount in zip(result.bucket_labels, row.buckets_minor, strict=True)
+            },
+            "open": money(row.open_minor),
+            "overdue": money(row.overdue_minor),
+            "disputed": money(row.disputed_minor),
+            "days_past_due_max": row.days_past_due_max,
+        },
+        "unapplied_cash": money(result.unapplied_cash_minor),
+        "net_balance": money(result.net_balance_minor),
+    }
+
+
+def statement_csv(result: Statement, *, raw: bool = False) -> str:
+    """One CSV line per figure, all with the same columns: the opening balance, each movement,
+    the closing balance, unapplied cash, then the closing balance per ageing bucket (its label
+    as the reference). Cells are neutralised for spreadsheets unless ``raw``."""
+
+    def money(amount_minor: int) -> str:
+        return format_minor(amount_minor, result.currency)
+
+    code, currency = result.customer_code, result.currency
+    buffer = io.StringIO()
+    writer = csv_output.writer(buffer, raw=raw, lineterminator="\n")
+    writer.writerow(STATEMENT_COLUMNS)
+    opening = money(result.opening_balance_minor)
+    writer.writerow([code, currency, result.from_on, "opening_balance", "", "", "", opening, ""])
+    for line in result.lines:
+        writer.writerow(
+            [
+                code,
+                currency,
+                line.on.isoformat(),
+                line.kind.value,
+                line.reference,
+                line.invoice_number,
+                money(line.amount_minor),
+                money(line.balance_minor),
+                line.note,
+            ]
+        )
+    to_on = result.to_on.isoformat()
+    closing = money(result.closing_balance_minor)
+    unapplied = money(result.unapplied_cash_minor)
+    writer.writerow([code, currency, to_on, "closing_balance", "", "", "", closing, ""])
+    writer.writerow([code, currency, to_on, "unapplied_cash", "", "", unapplied, "", ""])
+    for label, amount in zip(result.bucket_labels, result.ageing.buckets_minor, strict=True):
+        writer.writerow([code, currency, to_on, "ageing", label, "", money(amount), "", ""])
+    return buffer.getvalue()
+
+
+def _statement_table(result: Statement) -> Table:
+    def money(amount_minor: int) -> str:
+        return format_minor(amount_minor, result.currency)
+
+    table = Table(
+        title=f"Statement of account {result.customer_code} ({result.customer_name}) "
+        f"{result.from_on} to {result.to_on}, {result.currency}",
+        title_justify="left",
+    )
+    for heading in ("Date", "Kind", "Reference", "Invoice"):
+        table.add_column(heading)
+    table.add_column("Amount", justify="right", no_wrap=True)
+    table.add_column("Balance", justify="right", no_wrap=True)
+    table.add_column("Note")
+    table.add_row(
+        str(result.from_on), "opening balance", "", "", "", money(result.opening_balance_minor)
+    )
+    for line in result.lines:
+        table.add_row(
+            str(line.on),
+            line.kind.value.replace("_", " "),
+            line.reference,
+            line.invoice_number,
+            money(line.amount_minor),
+            money(line.balance_minor),
+            line.note,
+        )
+    table.add_section()
+    table.add_row(
+        str(result.to_on),
+        "closing balance",
+        "",
+        "",
+        "",
+        money(result.closing_balance_minor),
+        style="bold",
+    )
+    table.caption = (
+        f"Unapplied cash {money(result.unapplied_cash_minor)}; net of it the customer owes "
+        f"{money(result.net_balance_minor)}."
+    )
+    return table
+
+
+def _statement_ageing_table(result: Statement) -> Table:
+    table = Table(
+        title=f"Closing balance aged as of {result.to_on} (days past due)", title_justify="left"
+    )
+    for label in result.bucket_labels:
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("Open", justify="right", no_wrap=True, style="bold")
+    table.add_column("of which disputed", justify="right", no_wrap=True)
+    row = result.ageing
+    table.add_row(
+        *(format_minor(amount, result.currency) for amount in row.buckets_minor),
+        format_minor(row.open_minor, result.currency),
+        format_minor(row.disputed_minor, result.currency),
+    )
+    return table

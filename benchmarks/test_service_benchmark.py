@@ -1,0 +1,86 @@
+"""The embedded-service case on PostgreSQL (issue 11's target): 16 concurrent clients mixing
+commands and queries against ONE shared Ledger, against the same load with every call
+serialised by one global lock (the workaround when a shared Ledger was not safe), in the same
+run on the same ledger (``benchmarks/service.py`` is the driver).
+
+Budget: no errors at all (each call a command that succeeds or a query that answers), and the
+shared Ledger's throughput at least ``RATIO_FLOOR`` times the serialised one's: loose, as the
+machine is shared (measured 1.7x on a quiet one; the gain is the database's and the other
+clients' work overlapping while one client waits). Throughput and p50/p99 latency of both, per
+kind of call too, are written to ``benchmarks/results/service-<date>.json`` and printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from arledger import Ledger
+from benchmarks import service
+from tests.conftest import postgres_schemas
+
+CLIENTS: Final = 16
+OPERATIONS: Final = 40
+"""Calls per client in each mode: 640 in all."""
+RATIO_FLOOR: Final = 0.75
+RESULTS: Final = Path(__file__).parent / "results"
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def test_sixteen_clients_share_one_ledger_on_postgres(benchmark: Any) -> None:
+    with postgres_schemas("service") as make, closing(Ledger(make())) as ledger:
+        service.prepare(ledger)
+        # Warm: the query engine's log loaded, the kernels compiled, the read models caught up.
+        service.run(ledger, clients=2, operations=10, seed=1)
+
+        serialised = service.run(
+            ledger, clients=CLIENTS, operations=OPERATIONS, serialised=True, seed=2
+        )
+        shared = benchmark.pedantic(
+            lambda: service.run(ledger, clients=CLIENTS, operations=OPERATIONS, seed=3),
+            rounds=1,
+            iterations=1,
+        )
+
+    ratio = shared.throughput_ops_s / serialised.throughput_ops_s
+    figures = {
+        "command": "pytest benchmarks/test_service_benchmark.py",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "store": "PostgreSQL 127.0.0.1:5432",
+        "customers": service.CUSTOMERS_DEFAULT,
+        "invoices_at_start": service.CUSTOMERS_DEFAULT * service.INVOICES_PER_CUSTOMER,
+        "mix": service.MIX,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "shared": shared.as_json(),
+        "serialised": serialised.as_json(),
+        "x_throughput_shared_vs_serialised": ratio,
+    }
+    benchmark.extra_info.update(
+        {
+            "shared_ops_s": shared.throughput_ops_s,
+            "shared_p50_ms": shared.p50_ms,
+            "shared_p99_ms": shared.p99_ms,
+            "serialised_ops_s": serialised.throughput_ops_s,
+            "x_throughput": ratio,
+        }
+    )
+    day = datetime.now(UTC).date().isoformat()
+    (RESULTS / f"service-{day}.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(
+        f"\nshared: {shared.throughput_ops_s:.0f} ops/s, p50 {shared.p50_ms:.1f} ms, "
+        f"p99 {shared.p99_ms:.1f} ms; serialised: {serialised.throughput_ops_s:.0f} ops/s, "
+        f"p50 {serialised.p50_ms:.1f} ms, p99 {serialised.p99_ms:.1f} ms; x{ratio:.2f}"
+    )
+
+    assert [] == shared.errors
+    assert [] == serialised.errors
+    assert CLIENTS * OPERATIONS == shared.operations
+    assert ratio >= RATIO_FLOOR

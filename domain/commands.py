@@ -1,0 +1,391 @@
+"""Commands as data: one frozen record per thing a caller can ask the ledger to do.
+
+A command names what to do in business terms (keys, ``Money``, dates, enums); it decides
+nothing. The handlers (``arledger.adapters.application.handlers``) load the aggregates it names
+and ask the domain functions to decide; ``Ledger.execute`` runs one or more commands in one
+transaction. Fields are not validated here: the domain functions refuse bad values with the
+same typed errors whichever way a command arrives (a convenience method, JSON, a test), and
+a command that would be refused is still a value that can be logged.
+
+Invariant: the fields of a command are exactly the keyword arguments of its ``Ledger``
+convenience method, so the two cannot drift (``tests/unit/test_commands.py`` checks it).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import attrs
+
+from .customer import DEFAULT_TERMS_DAYS
+from .events import (
+    ActionChannel,
+    ContactRole,
+    DelinquencyType,
+    DisputeOutcome,
+    DisputeReason,
+    Instalment,
+    PaymentTermsKind,
+    RiskRating,
+)
+from .money import Money
+from .policy import EscalationPolicy
+
+
+@attrs.frozen(kw_only=True)
+class Command:
+    """Base of every command."""
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceAmount:
+    """One explicit target of an allocation: how much of a payment goes to which invoice."""
+
+    invoice_number: str
+    amount: Money
+
+
+# Receivables ------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class OpenAccount(Command):
+    """Open a customer account: one currency, one collection owner, payment terms."""
+
+    customer_code: str
+    name: str
+    currency: str
+    collection_owner: str
+    opened_on: date
+    terms_kind: PaymentTermsKind = PaymentTermsKind.NET
+    terms_days: int = DEFAULT_TERMS_DAYS
+
+
+@attrs.frozen(kw_only=True)
+class IssueInvoice(Command):
+    """Issue an invoice to a customer; without ``due_on`` the due date comes from the terms."""
+
+    invoice_number: str
+    customer_code: str
+    amount: Money
+    issued_on: date
+    due_on: date | None = None
+    instalments: tuple[Instalment, ...] = ()
+    contract_reference: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ReceivePayment(Command):
+    """Record money received from a payer, not yet allocated to invoices."""
+
+    bank_reference: str
+    payer_code: str
+    amount: Money
+    value_on: date
+
+
+@attrs.frozen(kw_only=True)
+class AllocatePayment(Command):
+    """Allocate a payment: to the listed invoices, or (``allocations`` None) to the payer's
+    open invoices, oldest due date first. ``allocation_key`` (the client's, unique per
+    payment) makes a retry record nothing and answer the first allocation's events."""
+
+    bank_reference: str
+    allocations: tuple[InvoiceAmount, ...] | None = None
+    allocated_on: date | None = None
+    allocation_key: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ReversePayment(Command):
+    """Reverse a payment (returned by the bank): what it settled is open again."""
+
+    bank_reference: str
+    reversed_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ApplyCreditNote(Command):
+    """Credit an invoice; a credit-note number credits one invoice, once."""
+
+    invoice_number: str
+    credit_note_number: str
+    amount: Money
+    applied_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ApproveConcession(Command):
+    """Approve a concession (a discount agreed after issue) on an invoice."""
+
+    invoice_number: str
+    amount: Money
+    approved_on: date
+    reason: str
+    approver: str
+
+
+@attrs.frozen(kw_only=True)
+class WriteOff(Command):
+    """Book what is open on an invoice as a bad debt."""
+
+    invoice_number: str
+    written_off_on: date
+    reason: str
+    approver: str
+
+
+@attrs.frozen(kw_only=True)
+class Reinstate(Command):
+    """Undo an invoice's write-off."""
+
+    invoice_number: str
+    reinstated_on: date
+    reason: str
+    approver: str
+
+
+# Collections: the account -----------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SetCreditLine(Command):
+    """Set the customer's credit line from ``effective_on``."""
+
+    customer_code: str
+    amount: Money
+    effective_on: date
+    approver: str
+    reason: str
+    registered_capital: Money | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RateRisk(Command):
+    """Rate the customer's credit risk."""
+
+    customer_code: str
+    rating: RiskRating
+    rated_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class Blacklist(Command):
+    """Put the customer on the blacklist."""
+
+    customer_code: str
+    blacklisted_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ClearBlacklist(Command):
+    """Take the customer off the blacklist."""
+
+    customer_code: str
+    cleared_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ChangeTerms(Command):
+    """Change the payment terms of the customer's future invoices."""
+
+    customer_code: str
+    terms_kind: PaymentTermsKind
+    terms_days: int
+    changed_on: date
+
+
+@attrs.frozen(kw_only=True)
+class SetPaymentCalendar(Command):
+    """Set the customer's book-closing day and payment-run days (days of the month)."""
+
+    customer_code: str
+    book_closing_day: int | None
+    payment_run_days: tuple[int, ...]
+    set_on: date
+
+
+@attrs.frozen(kw_only=True)
+class ChangeOwner(Command):
+    """Hand the account to another collection owner."""
+
+    customer_code: str
+    collection_owner: str
+    changed_on: date
+
+
+@attrs.frozen(kw_only=True)
+class SetKeyContact(Command):
+    """Name the customer's contact for a role."""
+
+    customer_code: str
+    role: ContactRole
+    name: str
+    set_on: date
+    phone: str = ""
+    email: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class HoldSupply(Command):
+    """Stop supplying the customer (``by_policy``: because the escalation policy says so)."""
+
+    customer_code: str
+    held_on: date
+    reason: str
+    by_policy: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ReleaseSupply(Command):
+    """Supply the customer again."""
+
+    customer_code: str
+    released_on: date
+    reason: str
+    by_policy: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class SendBalanceConfirmation(Command):
+    """Send the customer the ledger's open balance as of ``balance_as_of`` to confirm."""
+
+    customer_code: str
+    confirmation_reference: str
+    balance_as_of: date
+    sent_on: date
+
+
+@attrs.frozen(kw_only=True)
+class AcknowledgeBalanceConfirmation(Command):
+    """Record the balance the customer confirmed (a difference is flagged, not corrected)."""
+
+    customer_code: str
+    confirmation_reference: str
+    confirmed_balance: Money
+    acknowledged_on: date
+
+
+# Collections: disputes, promises, actions, policy -------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class OpenDispute(Command):
+    """Open a dispute over part of an invoice: the disputed amount is not chased."""
+
+    invoice_number: str
+    dispute_reference: str
+    amount: Money
+    reason_code: DisputeReason
+    root_cause: str
+    opened_on: date
+
+
+@attrs.frozen(kw_only=True)
+class ResolveDispute(Command):
+    """Resolve a dispute; an upheld one credits the invoice (``upheld``, default all of it)
+    with a credit note numbered ``credit_note_number`` (default from the dispute)."""
+
+    invoice_number: str
+    dispute_reference: str
+    outcome: DisputeOutcome
+    resolved_on: date
+    note: str
+    upheld: Money | None = None
+    credit_note_number: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MakePromise(Command):
+    """Record a promise to pay ``amount`` by ``promised_on`` (for the named invoices, or the
+    account), possibly replacing an earlier promise (``supersedes``, its reference)."""
+
+    customer_code: str
+    promise_reference: str
+    amount: Money
+    promised_on: date
+    made_on: date
+    contact: str
+    invoice_numbers: tuple[str, ...] = ()
+    supersedes: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WithdrawPromise(Command):
+    """Withdraw an open promise to pay."""
+
+    promise_reference: str
+    withdrawn_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class RecordAction(Command):
+    """Record a collection action (a call, a letter, ...) and the next step agreed."""
+
+    customer_code: str
+    channel: ActionChannel
+    taken_on: date
+    collector: str
+    contact: str
+    outcome: str
+    next_step: str = ""
+    next_step_on: date | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Diagnose(Command):
+    """Record why the customer is late (the delinquency type)."""
+
+    customer_code: str
+    delinquency_type: DelinquencyType
+    diagnosed_on: date
+    note: str
+
+
+@attrs.frozen(kw_only=True)
+class AdoptPolicy(Command):
+    """Adopt a version of the escalation policy from ``effective_on``."""
+
+    policy: EscalationPolicy
+    effective_on: date
+    approver: str
+    reason: str
+
+
+ALL_COMMANDS: tuple[type[Command], ...] = (
+    OpenAccount,
+    IssueInvoice,
+    ReceivePayment,
+    AllocatePayment,
+    ReversePayment,
+    ApplyCreditNote,
+    ApproveConcession,
+    WriteOff,
+    Reinstate,
+    SetCreditLine,
+    RateRisk,
+    Blacklist,
+    ClearBlacklist,
+    ChangeTerms,
+    SetPaymentCalendar,
+    ChangeOwner,
+    SetKeyContact,
+    HoldSupply,
+    ReleaseSupply,
+    SendBalanceConfirmation,
+    AcknowledgeBalanceConfirmation,
+    OpenDispute,
+    ResolveDispute,
+    MakePromise,
+    WithdrawPromise,
+    RecordAction,
+    Diagnose,
+    AdoptPolicy,
+)
+"""Every command, in the order the README lists them."""
