@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import assert_never
 from uuid import UUID
 
 import attrs
@@ -17,6 +18,7 @@ from .customer import CustomerAccount
 from .errors import InvalidChoiceError, InvalidCommandError, InvalidDateError
 from .events import (
     ActionChannel,
+    CaseEvent,
     CollectionActionRecorded,
     DelinquencyDiagnosed,
     DelinquencyType,
@@ -42,23 +44,26 @@ class CollectionCase:
 
 
 def evolve(state: CollectionCase | None, event: Event) -> CollectionCase:
+    assert isinstance(event, CaseEvent), f"not a collection case event: {type(event).__name__}"
     if state is None:
         assert event.originator_version == 1
         assert isinstance(event, CollectionActionRecorded | DelinquencyDiagnosed)
         state = CollectionCase(id=event.originator_id, version=0, customer_id=event.customer_id)
     assert event.originator_version == state.version + 1
-    if isinstance(event, CollectionActionRecorded):
-        return attrs.evolve(
-            state,
-            version=event.originator_version,
-            actions_count=state.actions_count + 1,
-            last_action_on=max(state.last_action_on or event.taken_on, event.taken_on),
-        )
-    if isinstance(event, DelinquencyDiagnosed):
-        return attrs.evolve(
-            state, version=event.originator_version, delinquency_type=event.delinquency_type
-        )
-    raise AssertionError(f"not a collection case event: {type(event).__name__}")
+    match event:
+        case CollectionActionRecorded():
+            return attrs.evolve(
+                state,
+                version=event.originator_version,
+                actions_count=state.actions_count + 1,
+                last_action_on=max(state.last_action_on or event.taken_on, event.taken_on),
+            )
+        case DelinquencyDiagnosed():
+            return attrs.evolve(
+                state, version=event.originator_version, delinquency_type=event.delinquency_type
+            )
+        case _ as unreachable:
+            assert_never(unreachable)
 
 
 def fold(events: Iterable[Event], state: CollectionCase | None = None) -> CollectionCase | None:

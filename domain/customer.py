@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Final, TypedDict
+from typing import Final, TypedDict, assert_never
 from uuid import UUID
 
 import attrs
@@ -33,6 +33,7 @@ from .events import (
     CustomerAccountOpened,
     CustomerBlacklisted,
     CustomerCleared,
+    CustomerEvent,
     Event,
     InvoiceAddedToAccount,
     KeyContactSet,
@@ -114,6 +115,7 @@ def require_account_currency(
 
 def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
     """Apply one customer event; no validation beyond invariants."""
+    assert isinstance(event, CustomerEvent), f"not a customer event: {type(event).__name__}"
     if isinstance(event, CustomerAccountOpened):
         assert state is None
         return CustomerAccount(
@@ -129,72 +131,77 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
         )
     assert state is not None
     assert event.originator_version == state.version + 1
-    if isinstance(event, InvoiceAddedToAccount):
-        assert event.invoice_id not in state.invoice_ids
-        return attrs.evolve(
-            state,
-            version=event.originator_version,
-            invoice_ids=(*state.invoice_ids, event.invoice_id),
-        )
     version = event.originator_version
-    if isinstance(event, CreditLineSet):
-        return attrs.evolve(state, version=version, credit_line_minor=event.amount_minor)
-    if isinstance(event, RiskRated):
-        return attrs.evolve(state, version=version, risk_rating=event.rating)
-    if isinstance(event, CustomerBlacklisted):
-        assert not state.is_blacklisted
-        return attrs.evolve(
-            state, version=version, is_blacklisted=True, blacklist_changed_on=event.blacklisted_on
-        )
-    if isinstance(event, CustomerCleared):
-        assert state.is_blacklisted
-        return attrs.evolve(
-            state, version=version, is_blacklisted=False, blacklist_changed_on=event.cleared_on
-        )
-    if isinstance(event, PaymentTermsChanged):
-        return attrs.evolve(
-            state, version=version, terms_kind=event.terms_kind, terms_days=event.terms_days
-        )
-    if isinstance(event, PaymentCalendarSet):
-        return attrs.evolve(
-            state,
-            version=version,
-            book_closing_day=event.book_closing_day,
-            payment_run_days=event.payment_run_days,
-        )
-    if isinstance(event, CollectionOwnerChanged):
-        return attrs.evolve(state, version=version, collection_owner=event.collection_owner)
-    if isinstance(event, KeyContactSet):
-        contacts = dict(state.contacts)
-        contacts[event.role] = (event.name, event.phone, event.email)
-        return attrs.evolve(state, version=version, contacts=contacts)
-    if isinstance(event, SupplyHeld):
-        assert not state.is_supply_held
-        return attrs.evolve(
-            state, version=version, is_supply_held=True, supply_changed_on=event.held_on
-        )
-    if isinstance(event, SupplyReleased):
-        assert state.is_supply_held
-        return attrs.evolve(
-            state, version=version, is_supply_held=False, supply_changed_on=event.released_on
-        )
-    if isinstance(event, BalanceConfirmationSent):
-        sent = dict(state.confirmations_sent)
-        sent[event.confirmation_reference] = event.ledger_balance_minor
-        sent_on = dict(state.confirmations_sent_on)
-        sent_on[event.confirmation_reference] = event.sent_on
-        return attrs.evolve(
-            state, version=version, confirmations_sent=sent, confirmations_sent_on=sent_on
-        )
-    if isinstance(event, BalanceConfirmationAcknowledged):
-        assert event.confirmation_reference in state.confirmations_sent
-        return attrs.evolve(
-            state,
-            version=version,
-            confirmations_acknowledged=state.confirmations_acknowledged
-            | {event.confirmation_reference},
-        )
-    raise AssertionError(f"not a customer event: {type(event).__name__}")
+    match event:
+        case InvoiceAddedToAccount():
+            assert event.invoice_id not in state.invoice_ids
+            return attrs.evolve(
+                state,
+                version=event.originator_version,
+                invoice_ids=(*state.invoice_ids, event.invoice_id),
+            )
+        case CreditLineSet():
+            return attrs.evolve(state, version=version, credit_line_minor=event.amount_minor)
+        case RiskRated():
+            return attrs.evolve(state, version=version, risk_rating=event.rating)
+        case CustomerBlacklisted():
+            assert not state.is_blacklisted
+            return attrs.evolve(
+                state,
+                version=version,
+                is_blacklisted=True,
+                blacklist_changed_on=event.blacklisted_on,
+            )
+        case CustomerCleared():
+            assert state.is_blacklisted
+            return attrs.evolve(
+                state, version=version, is_blacklisted=False, blacklist_changed_on=event.cleared_on
+            )
+        case PaymentTermsChanged():
+            return attrs.evolve(
+                state, version=version, terms_kind=event.terms_kind, terms_days=event.terms_days
+            )
+        case PaymentCalendarSet():
+            return attrs.evolve(
+                state,
+                version=version,
+                book_closing_day=event.book_closing_day,
+                payment_run_days=event.payment_run_days,
+            )
+        case CollectionOwnerChanged():
+            return attrs.evolve(state, version=version, collection_owner=event.collection_owner)
+        case KeyContactSet():
+            contacts = dict(state.contacts)
+            contacts[event.role] = (event.name, event.phone, event.email)
+            return attrs.evolve(state, version=version, contacts=contacts)
+        case SupplyHeld():
+            assert not state.is_supply_held
+            return attrs.evolve(
+                state, version=version, is_supply_held=True, supply_changed_on=event.held_on
+            )
+        case SupplyReleased():
+            assert state.is_supply_held
+            return attrs.evolve(
+                state, version=version, is_supply_held=False, supply_changed_on=event.released_on
+            )
+        case BalanceConfirmationSent():
+            sent = dict(state.confirmations_sent)
+            sent[event.confirmation_reference] = event.ledger_balance_minor
+            sent_on = dict(state.confirmations_sent_on)
+            sent_on[event.confirmation_reference] = event.sent_on
+            return attrs.evolve(
+                state, version=version, confirmations_sent=sent, confirmations_sent_on=sent_on
+            )
+        case BalanceConfirmationAcknowledged():
+            assert event.confirmation_reference in state.confirmations_sent
+            return attrs.evolve(
+                state,
+                version=version,
+                confirmations_acknowledged=state.confirmations_acknowledged
+                | {event.confirmation_reference},
+            )
+        case _ as unreachable:
+            assert_never(unreachable)
 
 
 def fold(events: Iterable[Event], state: CustomerAccount | None = None) -> CustomerAccount | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeAlias, get_args
 from uuid import UUID
 
 import attrs
@@ -510,3 +510,43 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     + POLICY_EVENTS
     + CREDIT_NOTE_EVENTS
 )
+
+
+# Each aggregate's events as a union: its ``evolve`` matches over it, so mypy proves (through
+# ``assert_never``) that every event is handled; the tuples above list the same classes.
+CustomerEvent: TypeAlias = (
+    CustomerAccountOpened
+    | InvoiceAddedToAccount
+    | CreditLineSet
+    | RiskRated
+    | CustomerBlacklisted
+    | CustomerCleared
+    | PaymentTermsChanged
+    | PaymentCalendarSet
+    | CollectionOwnerChanged
+    | KeyContactSet
+    | SupplyHeld
+    | SupplyReleased
+    | BalanceConfirmationSent
+    | BalanceConfirmationAcknowledged
+)
+InvoiceEvent: TypeAlias = (
+    InvoiceIssued
+    | PaymentApplied
+    | PaymentUnapplied
+    | CreditNoteApplied
+    | ConcessionApproved
+    | InvoiceWrittenOff
+    | InvoiceReinstated
+    | DisputeOpened
+    | DisputeResolved
+)
+PaymentEvent: TypeAlias = PaymentReceived | PaymentAllocated | PaymentReversed
+PromiseEvent: TypeAlias = PromiseMade | PromiseWithdrawn | PromiseSuperseded
+CaseEvent: TypeAlias = CollectionActionRecorded | DelinquencyDiagnosed
+
+assert set(get_args(CustomerEvent)) == set(CUSTOMER_EVENTS + COLLECTION_CUSTOMER_EVENTS)
+assert set(get_args(InvoiceEvent)) == set(INVOICE_EVENTS + DISPUTE_EVENTS)
+assert set(get_args(PaymentEvent)) == set(PAYMENT_EVENTS)
+assert set(get_args(PromiseEvent)) == set(PROMISE_EVENTS)
+assert set(get_args(CaseEvent)) == set(CASE_EVENTS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Final, assert_never
 from uuid import UUID
 
 import attrs
@@ -41,6 +41,7 @@ from .events import (
     DisputeResolved,
     Event,
     Instalment,
+    InvoiceEvent,
     InvoiceIssued,
     InvoiceReinstated,
     InvoiceWrittenOff,
@@ -174,6 +175,7 @@ def _check_invariants(state: Invoice) -> Invoice:
 
 def evolve(state: Invoice | None, event: Event) -> Invoice:
     """Apply one invoice event; checks invariants, decides nothing."""
+    assert isinstance(event, InvoiceEvent), f"not a invoice event: {type(event).__name__}"
     if isinstance(event, InvoiceIssued):
         assert state is None
         return Invoice(
@@ -191,94 +193,95 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
     assert state is not None
     assert event.originator_version == state.version + 1
     version = event.originator_version
-    if isinstance(event, PaymentApplied):
-        applied = dict(state.applied_by_payment)
-        applied[event.payment_id] = applied.get(event.payment_id, 0) + event.amount_minor
-        new = attrs.evolve(
-            state,
-            version=version,
-            applied_by_payment=applied,
-            last_movement_on=_later(state.last_movement_on, event.applied_on),
-            movements=(*state.movements, (event.applied_on, event.amount_minor)),
-        )
-    elif isinstance(event, PaymentUnapplied):
-        applied = dict(state.applied_by_payment)
-        applied[event.payment_id] = applied.get(event.payment_id, 0) - event.amount_minor
-        if applied[event.payment_id] == 0:
-            del applied[event.payment_id]
-        new = attrs.evolve(
-            state,
-            version=version,
-            applied_by_payment=applied,
-            last_movement_on=_later(state.last_movement_on, event.unapplied_on),
-            reopened_on=event.unapplied_on,
-            movements=(*state.movements, (event.unapplied_on, -event.amount_minor)),
-        )
-    elif isinstance(event, CreditNoteApplied):
-        assert event.credit_note_number not in state.credit_notes
-        new = attrs.evolve(
-            state,
-            version=version,
-            credited_minor=state.credited_minor + event.amount_minor,
-            credit_notes={
-                **state.credit_notes,
-                event.credit_note_number: (event.amount_minor, event.applied_on, event.reason),
-            },
-            last_movement_on=_later(state.last_movement_on, event.applied_on),
-            movements=(*state.movements, (event.applied_on, event.amount_minor)),
-        )
-    elif isinstance(event, ConcessionApproved):
-        new = attrs.evolve(
-            state,
-            version=version,
-            conceded_minor=state.conceded_minor + event.amount_minor,
-            last_movement_on=_later(state.last_movement_on, event.approved_on),
-            movements=(*state.movements, (event.approved_on, event.amount_minor)),
-        )
-    elif isinstance(event, InvoiceWrittenOff):
-        new = attrs.evolve(
-            state,
-            version=version,
-            written_off_minor=state.written_off_minor + event.amount_minor,
-            is_written_off=True,
-            written_off_on=event.written_off_on,
-            last_movement_on=_later(state.last_movement_on, event.written_off_on),
-            movements=(*state.movements, (event.written_off_on, event.amount_minor)),
-        )
-    elif isinstance(event, InvoiceReinstated):
-        assert event.amount_minor == state.written_off_minor
-        new = attrs.evolve(
-            state,
-            version=version,
-            written_off_minor=0,
-            is_written_off=False,
-            written_off_on=None,
-            last_movement_on=_later(state.last_movement_on, event.reinstated_on),
-            reopened_on=event.reinstated_on,
-            movements=(*state.movements, (event.reinstated_on, -event.amount_minor)),
-        )
-    elif isinstance(event, DisputeOpened):
-        assert event.dispute_reference not in state.dispute_openings
-        new = attrs.evolve(
-            state,
-            version=version,
-            open_disputes={**state.open_disputes, event.dispute_reference: event.amount_minor},
-            dispute_openings={
-                **state.dispute_openings,
-                event.dispute_reference: (
-                    event.amount_minor,
-                    event.reason_code,
-                    event.root_cause,
-                    event.opened_on,
-                ),
-            },
-        )
-    elif isinstance(event, DisputeResolved):
-        open_disputes = dict(state.open_disputes)
-        del open_disputes[event.dispute_reference]
-        new = attrs.evolve(state, version=version, open_disputes=open_disputes)
-    else:
-        raise AssertionError(f"not an invoice event: {type(event).__name__}")
+    match event:
+        case PaymentApplied():
+            applied = dict(state.applied_by_payment)
+            applied[event.payment_id] = applied.get(event.payment_id, 0) + event.amount_minor
+            new = attrs.evolve(
+                state,
+                version=version,
+                applied_by_payment=applied,
+                last_movement_on=_later(state.last_movement_on, event.applied_on),
+                movements=(*state.movements, (event.applied_on, event.amount_minor)),
+            )
+        case PaymentUnapplied():
+            applied = dict(state.applied_by_payment)
+            applied[event.payment_id] = applied.get(event.payment_id, 0) - event.amount_minor
+            if applied[event.payment_id] == 0:
+                del applied[event.payment_id]
+            new = attrs.evolve(
+                state,
+                version=version,
+                applied_by_payment=applied,
+                last_movement_on=_later(state.last_movement_on, event.unapplied_on),
+                reopened_on=event.unapplied_on,
+                movements=(*state.movements, (event.unapplied_on, -event.amount_minor)),
+            )
+        case CreditNoteApplied():
+            assert event.credit_note_number not in state.credit_notes
+            new = attrs.evolve(
+                state,
+                version=version,
+                credited_minor=state.credited_minor + event.amount_minor,
+                credit_notes={
+                    **state.credit_notes,
+                    event.credit_note_number: (event.amount_minor, event.applied_on, event.reason),
+                },
+                last_movement_on=_later(state.last_movement_on, event.applied_on),
+                movements=(*state.movements, (event.applied_on, event.amount_minor)),
+            )
+        case ConcessionApproved():
+            new = attrs.evolve(
+                state,
+                version=version,
+                conceded_minor=state.conceded_minor + event.amount_minor,
+                last_movement_on=_later(state.last_movement_on, event.approved_on),
+                movements=(*state.movements, (event.approved_on, event.amount_minor)),
+            )
+        case InvoiceWrittenOff():
+            new = attrs.evolve(
+                state,
+                version=version,
+                written_off_minor=state.written_off_minor + event.amount_minor,
+                is_written_off=True,
+                written_off_on=event.written_off_on,
+                last_movement_on=_later(state.last_movement_on, event.written_off_on),
+                movements=(*state.movements, (event.written_off_on, event.amount_minor)),
+            )
+        case InvoiceReinstated():
+            assert event.amount_minor == state.written_off_minor
+            new = attrs.evolve(
+                state,
+                version=version,
+                written_off_minor=0,
+                is_written_off=False,
+                written_off_on=None,
+                last_movement_on=_later(state.last_movement_on, event.reinstated_on),
+                reopened_on=event.reinstated_on,
+                movements=(*state.movements, (event.reinstated_on, -event.amount_minor)),
+            )
+        case DisputeOpened():
+            assert event.dispute_reference not in state.dispute_openings
+            new = attrs.evolve(
+                state,
+                version=version,
+                open_disputes={**state.open_disputes, event.dispute_reference: event.amount_minor},
+                dispute_openings={
+                    **state.dispute_openings,
+                    event.dispute_reference: (
+                        event.amount_minor,
+                        event.reason_code,
+                        event.root_cause,
+                        event.opened_on,
+                    ),
+                },
+            )
+        case DisputeResolved():
+            open_disputes = dict(state.open_disputes)
+            del open_disputes[event.dispute_reference]
+            new = attrs.evolve(state, version=version, open_disputes=open_disputes)
+        case _ as unreachable:
+            assert_never(unreachable)
     return _check_invariants(new)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Final
+from typing import Final, assert_never
 from uuid import UUID
 
 import attrs
@@ -33,6 +33,7 @@ from .events import (
     AllocationReleased,
     Event,
     PaymentAllocated,
+    PaymentEvent,
     PaymentReceived,
     PaymentReversed,
 )
@@ -74,6 +75,7 @@ class Payment:
 
 def evolve(state: Payment | None, event: Event) -> Payment:
     """Apply one payment event; checks invariants, decides nothing."""
+    assert isinstance(event, PaymentEvent), f"not a payment event: {type(event).__name__}"
     if isinstance(event, PaymentReceived):
         assert state is None
         return Payment(
@@ -87,34 +89,37 @@ def evolve(state: Payment | None, event: Event) -> Payment:
         )
     assert state is not None
     assert event.originator_version == state.version + 1
-    if isinstance(event, PaymentAllocated):
-        allocations = dict(state.allocations)
-        allocations[event.invoice_id] = allocations.get(event.invoice_id, 0) + event.amount_minor
-        keys = state.allocation_keys
-        if event.allocation_key is not None:
-            on, parts = keys.get(event.allocation_key, (event.allocated_on, ()))
-            assert on == event.allocated_on, "one keyed allocation has one date"
-            keys = {
-                **keys,
-                event.allocation_key: (on, (*parts, (event.invoice_id, event.amount_minor))),
-            }
-        new = attrs.evolve(
-            state,
-            version=event.originator_version,
-            allocations=allocations,
-            allocation_keys=keys,
-        )
-    elif isinstance(event, PaymentReversed):
-        assert {r.invoice_id: r.amount_minor for r in event.released} == state.allocations
-        new = attrs.evolve(
-            state,
-            version=event.originator_version,
-            allocations={},
-            is_reversed=True,
-            reversed_on=event.reversed_on,
-        )
-    else:
-        raise AssertionError(f"not a payment event: {type(event).__name__}")
+    match event:
+        case PaymentAllocated():
+            allocations = dict(state.allocations)
+            allocations[event.invoice_id] = (
+                allocations.get(event.invoice_id, 0) + event.amount_minor
+            )
+            keys = state.allocation_keys
+            if event.allocation_key is not None:
+                on, parts = keys.get(event.allocation_key, (event.allocated_on, ()))
+                assert on == event.allocated_on, "one keyed allocation has one date"
+                keys = {
+                    **keys,
+                    event.allocation_key: (on, (*parts, (event.invoice_id, event.amount_minor))),
+                }
+            new = attrs.evolve(
+                state,
+                version=event.originator_version,
+                allocations=allocations,
+                allocation_keys=keys,
+            )
+        case PaymentReversed():
+            assert {r.invoice_id: r.amount_minor for r in event.released} == state.allocations
+            new = attrs.evolve(
+                state,
+                version=event.originator_version,
+                allocations={},
+                is_reversed=True,
+                reversed_on=event.reversed_on,
+            )
+        case _ as unreachable:
+            assert_never(unreachable)
     assert new.allocated_minor <= new.amount_minor
     return new
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import assert_never
 from uuid import UUID
 
 import attrs
@@ -24,7 +25,7 @@ from .errors import (
     PromiseStateError,
     RepeatedInvoiceError,
 )
-from .events import Event, PromiseMade, PromiseSuperseded, PromiseWithdrawn
+from .events import Event, PromiseEvent, PromiseMade, PromiseSuperseded, PromiseWithdrawn
 from .invoice import Invoice
 from .rules import (
     require_date,
@@ -59,38 +60,44 @@ class Promise:
 
 
 def evolve(state: Promise | None, event: Event) -> Promise:
-    if isinstance(event, PromiseMade):
-        assert state is None
-        return Promise(
-            id=event.originator_id,
-            version=event.originator_version,
-            promise_reference=event.promise_reference,
-            customer_id=event.customer_id,
-            amount_minor=event.amount_minor,
-            currency=event.currency,
-            promised_on=event.promised_on,
-            made_on=event.made_on,
-            contact=event.contact,
-            invoice_ids=event.invoice_ids,
-        )
+    assert isinstance(event, PromiseEvent), f"not a promise event: {type(event).__name__}"
+    match event:
+        case PromiseMade():
+            assert state is None
+            return Promise(
+                id=event.originator_id,
+                version=event.originator_version,
+                promise_reference=event.promise_reference,
+                customer_id=event.customer_id,
+                amount_minor=event.amount_minor,
+                currency=event.currency,
+                promised_on=event.promised_on,
+                made_on=event.made_on,
+                contact=event.contact,
+                invoice_ids=event.invoice_ids,
+            )
+        case PromiseWithdrawn():
+            return attrs.evolve(
+                _next(state, event),
+                state=PromiseState.WITHDRAWN,
+                closed_on=event.withdrawn_on,
+            )
+        case PromiseSuperseded():
+            return attrs.evolve(
+                _next(state, event),
+                state=PromiseState.SUPERSEDED,
+                closed_on=event.superseded_on,
+            )
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def _next(state: Promise | None, event: Event) -> Promise:
+    """The open promise an event closes, at the event's version."""
     assert state is not None
     assert state.state is PromiseState.OPEN
     assert event.originator_version == state.version + 1
-    if isinstance(event, PromiseWithdrawn):
-        return attrs.evolve(
-            state,
-            version=event.originator_version,
-            state=PromiseState.WITHDRAWN,
-            closed_on=event.withdrawn_on,
-        )
-    if isinstance(event, PromiseSuperseded):
-        return attrs.evolve(
-            state,
-            version=event.originator_version,
-            state=PromiseState.SUPERSEDED,
-            closed_on=event.superseded_on,
-        )
-    raise AssertionError(f"not a promise event: {type(event).__name__}")
+    return attrs.evolve(state, version=event.originator_version)
 
 
 def fold(events: Iterable[Event], state: Promise | None = None) -> Promise | None:

@@ -1124,19 +1124,21 @@ def format_money(amount_minor: int, currency: str) -> str:
 def _describe(reason: Reason, currency: str, policy: EscalationPolicy) -> str:
     name = policy.level(reason.level).name if reason.level < len(policy.levels) else "?"
     rule = reason.rule
-    if rule is TriggerRule.DAYS_PAST_DUE:
-        figure = f"{reason.actual} days past due >= {reason.threshold}"
-    elif rule is TriggerRule.OVERDUE_AMOUNT:
-        actual = format_money(reason.actual, currency)
-        figure = f"{actual} overdue >= {format_money(reason.threshold, currency)}"
-    elif rule is TriggerRule.BROKEN_PROMISES:
-        figure = f"{reason.actual} broken promises >= {reason.threshold}"
-    elif rule is TriggerRule.RISK_RATING:
-        figure = (
-            f"risk rating {_rating(reason.actual)} at or worse than {_rating(reason.threshold)}"
-        )
-    else:
-        figure = "on the blacklist"
+    match rule:
+        case TriggerRule.DAYS_PAST_DUE:
+            figure = f"{reason.actual} days past due >= {reason.threshold}"
+        case TriggerRule.OVERDUE_AMOUNT:
+            actual = format_money(reason.actual, currency)
+            figure = f"{actual} overdue >= {format_money(reason.threshold, currency)}"
+        case TriggerRule.BROKEN_PROMISES:
+            figure = f"{reason.actual} broken promises >= {reason.threshold}"
+        case TriggerRule.RISK_RATING:
+            worst = _rating(reason.threshold)
+            figure = f"risk rating {_rating(reason.actual)} at or worse than {worst}"
+        case TriggerRule.BLACKLISTED:
+            figure = "on the blacklist"
+        case _ as unreachable:
+            assert_never(unreachable)
     involved = []
     if reason.invoice_numbers:
         involved.append("invoices " + _listed(reason.invoice_numbers))

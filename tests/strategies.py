@@ -667,7 +667,97 @@ def _invoice_state_command(name: str, on: str) -> Callable[[], st.SearchStrategy
 write_off_commands = _invoice_state_command("write_off", "written_off_on")
 reinstate_commands = _invoice_state_command("reinstate", "reinstated_on")
 
+# Collections commands: disputes, promises, ratings, the blacklist, actions, credit lines,
+# owners and supply holds, over the same pools, so they meet the invoices and payments above.
+DISPUTE_REFERENCES: Final = ("D-1", "D-2")
+PROMISE_REFERENCES: Final = ("P-1", "P-2")
+dispute_references = st.sampled_from(DISPUTE_REFERENCES)
+promise_references = st.sampled_from(PROMISE_REFERENCES)
+
+
+def _command(name: str, **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Command]:
+    return st.fixed_dictionaries(fields).map(lambda drawn: Command(name, drawn))
+
+
+collections_commands = st.one_of(
+    _command(
+        "open_dispute",
+        invoice_number=invoice_numbers,
+        dispute_reference=dispute_references,
+        amount=command_moneys(),
+        reason_code=st.sampled_from(DisputeReason),
+        root_cause=st.just("damaged"),
+        opened_on=window_dates,
+    ),
+    _command(
+        "resolve_dispute",
+        invoice_number=invoice_numbers,
+        dispute_reference=dispute_references,
+        outcome=st.sampled_from(DisputeOutcome),
+        resolved_on=window_dates,
+        note=st.just("inspected"),
+    ),
+    _command(
+        "make_promise",
+        customer_code=customer_codes,
+        promise_reference=promise_references,
+        amount=command_moneys(),
+        promised_on=window_dates,
+        made_on=window_dates,
+        contact=st.just("AP"),
+        invoice_numbers=st.lists(invoice_numbers, max_size=2, unique=True).map(tuple),
+        supersedes=st.none() | promise_references,
+    ),
+    _command(
+        "withdraw_promise",
+        promise_reference=promise_references,
+        withdrawn_on=window_dates,
+        reason=reasons,
+    ),
+    _command(
+        "rate_risk",
+        customer_code=customer_codes,
+        rating=st.sampled_from(RiskRating),
+        rated_on=window_dates,
+        reason=reasons,
+    ),
+    _command(
+        "blacklist", customer_code=customer_codes, blacklisted_on=window_dates, reason=reasons
+    ),
+    _command(
+        "clear_blacklist", customer_code=customer_codes, cleared_on=window_dates, reason=reasons
+    ),
+    _command(
+        "record_action",
+        customer_code=customer_codes,
+        channel=st.sampled_from(ActionChannel),
+        taken_on=window_dates,
+        collector=st.just("li"),
+        contact=st.just("AP"),
+        outcome=st.just("called"),
+    ),
+    _command(
+        "set_credit_line",
+        customer_code=customer_codes,
+        amount=command_moneys(),
+        effective_on=window_dates,
+        approver=approvers,
+        reason=reasons,
+    ),
+    _command(
+        "change_owner",
+        customer_code=customer_codes,
+        collection_owner=st.sampled_from(("li", "wang")),
+        changed_on=window_dates,
+    ),
+    _command("hold_supply", customer_code=customer_codes, held_on=window_dates, reason=reasons),
+    _command(
+        "release_supply", customer_code=customer_codes, released_on=window_dates, reason=reasons
+    ),
+)
+
 any_commands = st.one_of(
+    collections_commands,
     issue_invoice_commands(),
     receive_payment_commands(),
     allocate_commands(),

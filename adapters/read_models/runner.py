@@ -76,6 +76,7 @@ from arledger.domain.errors import (
     ReadModelMismatchError,
 )
 from arledger.domain.events import (
+    POLICY_RENAMED_V2,
     CollectionActionRecorded,
     CreditNoteRegistered,
     CustomerAccountOpened,
@@ -85,6 +86,7 @@ from arledger.domain.events import (
     InvoiceIssued,
     PaymentReceived,
     PromiseMade,
+    upcast_policy_v1_v2,
 )
 from arledger.projections import portfolio
 from arledger.projections.portfolio import PortfolioState
@@ -124,7 +126,25 @@ def dump_partition(state: PortfolioState) -> str:
         return json.dumps(msgspec.to_builtins(state), separators=(",", ":"))
 
 
+_POLICY_KEYS_V1: Final = tuple(f'"{old}":' for old in POLICY_RENAMED_V2)
+"""Keys of a policy stored before ``EscalationPolicyAdopted`` class version 2. Only a key is
+followed by a colon outside a string (a string's own quotes are escaped), so finding one means
+a partition written before the rename."""
+
+
 def load_partition(text: str | bytes) -> PortfolioState:
+    """The state of a partition ``dump_partition`` wrote, by this version or an earlier one:
+    policies stored before their thresholds were renamed (``large_above``) are upcast, which
+    msgspec would not do (it would drop the unknown key and take the default)."""
+    if isinstance(text, str):
+        written_before = any(key in text for key in _POLICY_KEYS_V1)
+    else:
+        written_before = any(key.encode() in text for key in _POLICY_KEYS_V1)
+    if written_before:
+        state = json.loads(text)
+        for version in state.get("policy_versions", ()):
+            upcast_policy_v1_v2(version["policy"])
+        return msgspec.convert(state, PortfolioState)
     try:
         return _PARTITION_DECODER.decode(text)
     except msgspec.DecodeError:

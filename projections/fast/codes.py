@@ -65,34 +65,26 @@ FOCUSED_PURSUIT: Final = GRADES.index(Grade.FOCUSED_PURSUIT)
 SETTLE: Final = GRADES.index(Grade.SETTLE)
 LEGAL_COLLECTION: Final = GRADES.index(Grade.LEGAL_COLLECTION)
 
+RULE_CODES: Final = (DAYS_PAST_DUE, OVERDUE_AMOUNT, BROKEN_PROMISES, RISK_RATING, BLACKLISTED)
+STATUS_CODES: Final = (OPEN, KEPT, PARTLY_KEPT, BROKEN, WITHDRAWN, SUPERSEDED)
+GRADE_CODES: Final = (FINANCE_FOLLOW_UP, FOCUSED_PURSUIT, SETTLE, LEGAL_COLLECTION)
+
 COMPILED: Final = (
     RULE_COUNT,
-    DAYS_PAST_DUE,
-    OVERDUE_AMOUNT,
-    BROKEN_PROMISES,
-    RISK_RATING,
-    BLACKLISTED,
+    *RULE_CODES,
     TIME_DRIVEN_RULES,
     MAJOR_UNIT_RULES,
     IS_SET_RULES,
     NOT_MADE,
-    OPEN,
-    KEPT,
-    PARTLY_KEPT,
-    BROKEN,
-    WITHDRAWN,
-    SUPERSEDED,
-    FINANCE_FOLLOW_UP,
-    FOCUSED_PURSUIT,
-    SETTLE,
-    LEGAL_COLLECTION,
+    *STATUS_CODES,
+    *GRADE_CODES,
 )
 """Every code the kernels compile in, in the order ``kernels.compiled_codes`` returns them."""
 
-# Checked at import: each code names its value, and the masks fit the kernels' int64.
+# Checked at import: each enum value has its named code, and the masks fit the kernels' int64.
 assert RULE_COUNT == len(TRIGGER_RULES)
 assert RULE_COUNT < 63, "rule masks are int64 bit sets"
-assert {RULES[code] for code in COMPILED[1:6]} == set(TriggerRule), "a rule with no kernel code"
-assert {STATUSES[code] for code in COMPILED[10:16]} == set(PromiseStatus)
+assert {RULES[code] for code in RULE_CODES} == set(TriggerRule), "a rule with no kernel code"
+assert {STATUSES[code] for code in STATUS_CODES} == set(PromiseStatus)
 assert NOT_MADE not in range(len(STATUSES))
-assert {GRADES[code] for code in COMPILED[16:20]} == set(Grade)
+assert {GRADES[code] for code in GRADE_CODES} == set(Grade)

@@ -607,12 +607,19 @@ def _buckets(
     else:
         basis_day = issued["issued_on"][rows][part_invoice].astype(np.int64)
     days_past_due = end_day - basis_day
-    edges = np.array(ageing.edges_days, np.int64)
-    bucket = np.where(days_past_due <= 0, 0, np.searchsorted(edges, days_past_due, "left") + 1)
+    bucket = bucket_indexes(days_past_due, ageing)
     width = len(ageing.bucket_labels)
     flat = _sums(group[part_invoice] * width + bucket, part_open, group_count * width)
     result: npt.NDArray[np.int64] = flat.reshape(group_count, width)
     return result
+
+
+def bucket_indexes(basis_days: Ints, ageing: AgeingPolicy) -> Ints:
+    """``AgeingPolicy.bucket_index`` of each day count, vectorised (the kernels' ``_bucket``
+    is a third copy: tests/unit/test_trigger_rules.py ties the three)."""
+    edges = np.array(ageing.edges_days, np.int64)
+    buckets: Ints = np.where(basis_days <= 0, 0, np.searchsorted(edges, basis_days, "left") + 1)
+    return buckets
 
 
 def _countback_parts(

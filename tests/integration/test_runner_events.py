@@ -147,8 +147,9 @@ class DriftingMapper(CattrsMapper):
         return attrs.evolve(event, originator_version=event.originator_version + 1)
 
 
-@given(event=events)
+@given(event=events.filter(lambda event: getattr(type(event), "class_version", 1) == 1))
 def test_a_decoder_that_disagrees_with_the_mapper_raises_instead_of_folding(event: Event) -> None:
+    # A class above version 1 is decoded by the mapper itself: nothing to disagree with.
     drifting = DriftingMapper(transcoder=MAPPER.transcoder)
     rows = stored_rows(drifting, [event])
 

@@ -21,10 +21,13 @@ from arledger import Ledger, Money
 from arledger.adapters.persistence import serialization
 from arledger.adapters.persistence.serialization import CONVERTER, CattrsMapper
 from arledger.adapters.read_models.columnar import decode_policy
+from arledger.adapters.read_models.runner import dump_partition, load_partition
 from arledger.adapters.read_models.runner_events import EventDecoder
 from arledger.domain import ids
 from arledger.domain.events import EscalationPolicyAdopted, Event, InvoiceIssued
 from arledger.domain.policy import EscalationPolicy
+from arledger.domain.policy_book import PolicyVersion
+from arledger.projections import portfolio
 from tests.conftest import FixedClock
 
 AT = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
@@ -179,3 +182,21 @@ def test_a_columnar_policy_written_before_the_rename_decodes() -> None:
 
     assert 5_000_000 == policy.large_above_minor("USD")
     assert {"JPY": 7_000_000} == policy.large_above_major_by_currency
+
+
+def test_a_read_model_partition_written_before_the_rename_keeps_its_policy() -> None:
+    """msgspec would drop the unknown ``large_above`` and take the default: upcast instead."""
+    state = portfolio.initial()
+    adopted = EscalationPolicy(
+        version=2, large_above_major=50_000, large_above_major_by_currency={"JPY": 7_000_000}
+    )
+    state.policy_versions.append(PolicyVersion(effective_on=date(2024, 7, 1), policy=adopted))
+    text = dump_partition(state)
+    old = text.replace('"large_above_major":', '"large_above":').replace(
+        '"large_above_major_by_currency":', '"large_above_by_currency":'
+    )
+    assert old != text
+
+    assert [adopted] == [v.policy for v in load_partition(old).policy_versions]
+    assert [adopted] == [v.policy for v in load_partition(old.encode()).policy_versions]
+    assert [adopted] == [v.policy for v in load_partition(text).policy_versions]

@@ -167,6 +167,35 @@ def open_on(session: Session, code: str, numbers: list[str], on: date) -> int:
     return sum(invoice.open_minor_on(on) for invoice in invoices)
 
 
+def _keep(session: Session, reference: str, percent: int, days_early: int) -> list[Event]:
+    """The customer pays ``percent`` of the promise ``days_early`` before its promised date,
+    to its named invoice (else oldest due first)."""
+    promise = session.require_promise(reference)
+    customer = session.customer_by_id(promise.customer_id)
+    assert customer is not None
+    amount = Money(max(1, promise.amount_minor * percent // 100), promise.currency)
+    on = promise.promised_on - timedelta(days=days_early)
+    bank_reference = f"KEEP-{reference}-{percent}-{days_early}"
+    events = session.receive_payment(
+        bank_reference=bank_reference,
+        payer_code=customer.customer_code,
+        amount=amount,
+        value_on=on,
+    )
+    allocations = None
+    if promise.invoice_ids:
+        invoice = session.invoice_by_id(promise.invoice_ids[0])
+        assert invoice is not None
+        share = min(amount.amount_minor, invoice.open_minor)
+        if share == 0:
+            return events
+        allocations = {invoice.invoice_number: Money(share, promise.currency)}
+    events += session.allocate_payment(
+        bank_reference=bank_reference, allocations=allocations, allocated_on=on
+    )
+    return events
+
+
 def _withdraw(session: Session, reference: str, on: int) -> list[Event]:
     return session.withdraw_promise(promise_reference=reference, withdrawn_on=_on(on), reason="x")
 
@@ -219,6 +248,7 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "resolve": _resolve,
     "promise": _promise,
     "withdraw": _withdraw,
+    "keep": _keep,
     "rate": _rate,
     "blacklist": _blacklist,
     "act": _act,
@@ -268,6 +298,16 @@ pay_steps = st.builds(
     st.none() | st.integers(0, 60),
 )
 bounce_steps = st.builds(lambda *a: Step("bounce", a), payment_references, day_offsets)
+promise_steps = st.builds(
+    lambda *a: Step("promise", a),
+    customer_indexes,
+    promise_references,
+    amounts_minor,
+    day_offsets,
+    st.integers(0, 30),
+    st.booleans(),
+    st.none() | st.none() | promise_references,  # supersedes: mostly none
+)
 # Payments and bounces weigh double: they are what moves most levels up and down.
 steps = st.one_of(
     issue_steps,
@@ -288,16 +328,7 @@ steps = st.one_of(
         day_offsets,
         st.sampled_from(DisputeOutcome),
     ),
-    st.builds(
-        lambda *a: Step("promise", a),
-        customer_indexes,
-        promise_references,
-        amounts_minor,
-        day_offsets,
-        st.integers(0, 30),
-        st.booleans(),
-        st.none() | promise_references,
-    ),
+    promise_steps,
     st.builds(lambda *a: Step("withdraw", a), promise_references, day_offsets),
     st.builds(
         lambda *a: Step("rate", a), customer_indexes, st.sampled_from(RiskRating), day_offsets
@@ -314,7 +345,28 @@ steps = st.one_of(
     ),
     st.builds(lambda *a: Step("adopt", a), policies(), day_offsets),
 )
-# Issue every invoice first so that most later steps have something to act on.
+
+
+@st.composite
+def promise_episodes(draw: st.DrawFn) -> list[Step]:
+    """A promise made, then kept in full or in part, withdrawn, superseded or left to be
+    judged: a history of random steps rarely holds a promise and a payment into its window."""
+    promise = draw(promise_steps)
+    customer, reference, _amount, made, days = promise.args[:5]
+    follow = draw(st.sampled_from(("keep", "part", "withdraw", "supersede", "none")))
+    if follow in ("keep", "part"):
+        percent = 100 if follow == "keep" else draw(st.integers(1, 99))
+        return [promise, Step("keep", (reference, percent, draw(st.integers(0, days))))]
+    if follow == "withdraw":
+        return [promise, Step("withdraw", (reference, made + draw(st.integers(0, days))))]
+    if follow == "supersede":
+        again = Step("promise", (customer, "P-9", *promise.args[2:6], reference))
+        return [promise, again]
+    return [promise]
+
+
+# Issue every invoice first so that most later steps have something to act on; promise
+# episodes last, after the payments and disputes that decide what is open.
 histories = st.tuples(
     st.tuples(
         *(
@@ -329,7 +381,8 @@ histories = st.tuples(
         )
     ).map(list),
     st.lists(steps, max_size=16),
-).map(lambda parts: parts[0] + parts[1])
+    st.lists(promise_episodes(), max_size=2),
+).map(lambda parts: parts[0] + parts[1] + [step for episode in parts[2] for step in episode])
 as_of_dates = st.lists(st.integers(0, WINDOW_DAYS + 60).map(_on), min_size=1, max_size=3)
 
 

@@ -36,7 +36,14 @@ from arledger.projections.fast import kernels
 from arledger.projections.fast.portfolio import NO_DATE, fast_portfolio, on_date
 from arledger.projections.fast.timeline import SELECT, fast_timeline, timeline_values, values_of
 from tests.conftest import FixedClock
-from tests.property.test_escalation_properties import START, WINDOW_DAYS, Step, histories, run
+from tests.property.test_escalation_properties import (
+    CUSTOMERS,
+    START,
+    WINDOW_DAYS,
+    Step,
+    histories,
+    run,
+)
 from tests.property.test_escalation_properties import policies as escalation_policies
 from tests.property.test_fast_path_differential import STRICTER, assert_fast_path_equals_folds
 
@@ -157,13 +164,13 @@ def test_the_timelines_equal_the_folds_on_a_synthetic_ledger_of_10000_invoices()
     assert_timelines_equal_folds(events, date(2025, 10, 15), known_at=known_at)
 
 
-@pytest.mark.parametrize("row", [-1, 2])
+@pytest.mark.parametrize("row", [-1, len(CUSTOMERS)])
 def test_a_row_that_is_no_customer_is_refused(row: int) -> None:
     """A row outside the customers' table is refused with the row named, never read (a
     negative one would otherwise be taken from the end)."""
     ledger = run([]).ledger
     selected = columns(to_columnar(list(ledger.iter_events())), select=SELECT)
-    assert 2 == len(selected["CustomerAccountOpened"]["originator_id"])
+    assert len(CUSTOMERS) == len(selected["CustomerAccountOpened"]["originator_id"])
     with pytest.raises(CustomerNotFoundError) as refused:
         fast_timeline(selected, START, decode_policy=decode_policy, customers=[0, row])
     assert row == refused.value.row

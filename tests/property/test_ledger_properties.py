@@ -19,18 +19,24 @@ from hypothesis import strategies as st
 
 from arledger.adapters.application.ledger import Ledger, Session
 from arledger.adapters.application.unit_of_work import AggregateKind
+from arledger.domain import collection_case as case_module
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
 from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
+from arledger.domain import promise as promise_module
+from arledger.domain.collection_case import CollectionCase
 from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import (
+    CASE_EVENTS,
     CREDIT_NOTE_EVENTS,
     CUSTOMER_EVENTS,
     INVOICE_EVENTS,
+    PAYMENT_EVENTS,
+    PROMISE_EVENTS,
     ConcessionApproved,
     CreditNoteApplied,
     Event,
@@ -43,6 +49,7 @@ from arledger.domain.events import (
 )
 from arledger.domain.invoice import Invoice
 from arledger.domain.payment import Payment
+from arledger.domain.promise import Promise
 from arledger.projections import ageing
 from arledger.projections.ageing import AgeingGrouping
 from tests.conftest import FixedClock
@@ -55,7 +62,7 @@ from tests.strategies import (
     window_dates,
 )
 
-State: TypeAlias = CustomerAccount | Invoice | Payment | CreditNote
+State: TypeAlias = CustomerAccount | Invoice | Payment | CreditNote | Promise | CollectionCase
 
 
 @attrs.define
@@ -75,6 +82,8 @@ def _session_states(session: Session) -> dict[UUID, State]:
         AggregateKind.INVOICE,
         AggregateKind.PAYMENT,
         AggregateKind.CREDIT_NOTE,
+        AggregateKind.PROMISE,
+        AggregateKind.CASE,
     ):
         states.update(session.states(kind))
     return states
@@ -167,7 +176,12 @@ def replay(events: list[Event]) -> dict[UUID, State]:
             fold = invoice_module.fold
         elif kind in CREDIT_NOTE_EVENTS:
             fold = credit_note_module.fold
+        elif kind in PROMISE_EVENTS:
+            fold = promise_module.fold
+        elif kind in CASE_EVENTS:
+            fold = case_module.fold
         else:
+            assert kind in PAYMENT_EVENTS
             fold = payment_module.fold
         state = fold(stream)
         assert state is not None
@@ -342,6 +356,13 @@ def test_replaying_the_stored_log_gives_the_states_the_sessions_held(
             assert state == run.ledger.payment(state.bank_reference)
         elif isinstance(state, CreditNote):
             assert state == run.ledger.session().credit_note(state.credit_note_number)
+        elif isinstance(state, Promise):
+            assert state == run.ledger.session().promise(state.promise_reference)
+        elif isinstance(state, CollectionCase):
+            session = run.ledger.session()
+            customer = session.customer_by_id(state.customer_id)
+            assert customer is not None
+            assert state == session.case(customer.customer_code)
         else:
             assert state == run.ledger.customer(state.customer_code)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-import attrs
 import pytest
 
 from arledger.domain import collection_case as case_module
@@ -24,6 +23,7 @@ from arledger.domain.events import (
     PaymentTermsKind,
 )
 from arledger.projections import portfolio
+from tests.given import given_case as given
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 CODE = "C1"
@@ -51,11 +51,6 @@ def customer() -> CustomerAccount:
     state = customer_module.fold([opened()])
     assert state is not None
     return state
-
-
-def given(*events: Event) -> CollectionCase | None:
-    numbered = [attrs.evolve(event, originator_version=n) for n, event in enumerate(events, 1)]
-    return case_module.fold(numbered)
 
 
 def action(

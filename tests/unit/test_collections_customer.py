@@ -58,6 +58,8 @@ from arledger.domain.events import (
 from arledger.domain.invoice import issue_invoice
 from arledger.domain.policy import DEFAULT_ESCALATION_POLICY, EscalationPolicy
 from arledger.projections import portfolio
+from tests.given import given_customer as given
+from tests.given import then
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 CODE = "C1"
@@ -84,18 +86,6 @@ def opened(
         terms_days=terms_days,
         opened_on=OPENED_ON,
     )
-
-
-def given(*events: Event) -> CustomerAccount:
-    """Fold the history; versions are numbered here so that tests list only the facts."""
-    numbered = [attrs.evolve(event, originator_version=n) for n, event in enumerate(events, 1)]
-    state = customer_module.fold(numbered)
-    assert state is not None
-    return state
-
-
-def then(expected: Sequence[Event], actual: Sequence[Event]) -> None:
-    assert list(expected) == list(actual)
 
 
 def after(account: CustomerAccount, events: Sequence[Event]) -> CustomerAccount:

@@ -11,13 +11,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-import attrs
 import pytest
 
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
 from arledger.domain import ids
-from arledger.domain import invoice as invoice_module
 from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
@@ -39,6 +37,7 @@ from arledger.domain.events import (
     PaymentTermsKind,
 )
 from arledger.domain.invoice import Invoice, apply_credit_note, resolve_dispute
+from tests.given import given_invoice as given
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 CUSTOMER_ID = ids.customer_id("C1")
@@ -79,13 +78,6 @@ def issued(number: str = "INV-1", amount_minor: int = 1000) -> InvoiceIssued:
         issued_on=ISSUED_ON,
         due_on=date(2024, 2, 9),
     )
-
-
-def given(*events: Event) -> Invoice:
-    numbered = [attrs.evolve(event, originator_version=n) for n, event in enumerate(events, 1)]
-    state = invoice_module.fold(numbered)
-    assert state is not None
-    return state
 
 
 def applied(

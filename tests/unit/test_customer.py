@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import attrs
 import pytest
 
-from arledger.domain import customer as customer_module
 from arledger.domain import ids
 from arledger.domain.customer import CustomerAccount, add_invoice, open_account
 from arledger.domain.errors import (
@@ -27,22 +24,13 @@ from arledger.domain.events import (
     PaymentTermsKind,
 )
 from arledger.domain.rules import TERMS_DAYS_MAX
+from tests.given import given_customer as given
+from tests.given import then
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 CODE = "C1"
 CUSTOMER_ID = ids.customer_id(CODE)
 OPENED_ON = date(2024, 1, 1)
-
-
-def given(*events: Event) -> CustomerAccount:
-    numbered = [attrs.evolve(event, originator_version=n) for n, event in enumerate(events, 1)]
-    state = customer_module.fold(numbered)
-    assert state is not None
-    return state
-
-
-def then(expected: Sequence[Event], actual: Sequence[Event]) -> None:
-    assert list(expected) == list(actual)
 
 
 def opened(

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-import attrs
 import pytest
 
 from arledger.domain import ids
@@ -35,6 +34,8 @@ from arledger.domain.events import (
     PaymentUnapplied,
 )
 from arledger.domain.invoice import Invoice, open_dispute, resolve_dispute
+from tests.given import given_invoice as given
+from tests.given import then
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 NUMBER = "INV-1"
@@ -46,17 +47,6 @@ RESOLVED_ON = date(2024, 3, 1)
 
 
 # Given, when, then --------------------------------------------------------------------------
-
-
-def given(*events: Event) -> Invoice:
-    numbered = [attrs.evolve(event, originator_version=n) for n, event in enumerate(events, 1)]
-    state = invoice_module.fold(numbered)
-    assert state is not None
-    return state
-
-
-def then(expected: Sequence[Event], actual: Sequence[Event]) -> None:
-    assert list(expected) == list(actual)
 
 
 def envelope(version: int) -> dict[str, Any]:

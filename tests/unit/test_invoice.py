@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -57,6 +56,8 @@ from arledger.domain.invoice import (
     reinstate,
     write_off,
 )
+from tests.given import given_invoice as given
+from tests.given import then
 from tests.strategies import amounts_minor, instalment_schedules
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -70,18 +71,6 @@ OTHER_PAYMENT_ID = ids.payment_id("BR-2")
 
 
 # Given, when, then --------------------------------------------------------------------------
-
-
-def given(*events: Event) -> Invoice:
-    """Fold the history; versions are numbered here so that tests list only the facts."""
-    numbered = [attrs.evolve(event, originator_version=n) for n, event in enumerate(events, 1)]
-    state = invoice_module.fold(numbered)
-    assert state is not None
-    return state
-
-
-def then(expected: Sequence[Event], actual: Sequence[Event]) -> None:
-    assert list(expected) == list(actual)
 
 
 def account(

@@ -14,8 +14,6 @@ from hypothesis import strategies as st
 
 from arledger.domain import customer as customer_module
 from arledger.domain import ids
-from arledger.domain import invoice as invoice_module
-from arledger.domain import payment as payment_module
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     AccountCurrencyError,
@@ -56,6 +54,8 @@ from arledger.domain.payment import (
     replayed_allocation,
     reverse_payment,
 )
+from tests.given import given_invoice, then
+from tests.given import given_payment as given
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 VALUE_ON = date(2024, 3, 1)
@@ -66,25 +66,6 @@ OTHER_CUSTOMER_ID = ids.customer_id("C2")
 
 
 # Given, when, then --------------------------------------------------------------------------
-
-
-def given(*events: Event) -> Payment:
-    """Fold the payment's history; versions are numbered here."""
-    numbered = [attrs.evolve(event, originator_version=n) for n, event in enumerate(events, 1)]
-    state = payment_module.fold(numbered)
-    assert state is not None
-    return state
-
-
-def given_invoice(*events: Event) -> Invoice:
-    numbered = [attrs.evolve(event, originator_version=n) for n, event in enumerate(events, 1)]
-    state = invoice_module.fold(numbered)
-    assert state is not None
-    return state
-
-
-def then(expected: Sequence[Event], actual: Sequence[Event]) -> None:
-    assert list(expected) == list(actual)
 
 
 def account(code: str = "C1") -> CustomerAccount:

@@ -19,6 +19,7 @@ from arledger.domain.errors import (
 from arledger.domain.events import EscalationPolicyAdopted, Event
 from arledger.domain.policy import DEFAULT_ESCALATION_POLICY, EscalationPolicy, Grade
 from arledger.domain.policy_book import PolicyBook, PolicyVersion, adopt_policy, policy_in_force
+from tests.given import given_policy_book as given
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 BOOK_ID = ids.policy_book_id()
@@ -38,11 +39,6 @@ def adopted(version: int, effective_on: date, **fields: Any) -> EscalationPolicy
         approver="cfo",
         reason="board decision",
     )
-
-
-def given(*events: Event) -> PolicyBook | None:
-    numbered = [attrs.evolve(event, originator_version=n) for n, event in enumerate(events, 1)]
-    return policy_book_module.fold(numbered)
 
 
 def adopt(book: PolicyBook | None, version: int, effective_on: date, **fields: Any) -> list[Event]:

@@ -1,4 +1,6 @@
-"""The trigger rule table and the two evaluations that read it: the fold and the kernel.
+"""The trigger rule table and the two evaluations that read it: the fold and the kernel; and
+the rules that keep separate copies in the fold, the kernels and the fast KPIs (ageing bucket
+choice, the policy in force), tied here by property tests.
 
 Adding a trigger rule touches ``domain/trigger_rules.py`` (enum member and row),
 ``projections/escalation.py`` (``_Evaluator._measure``), ``projections/fast/codes.py`` (its code)
@@ -12,11 +14,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Final
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from arledger.domain.policy import AgeingPolicy, EscalationPolicy
+from arledger.domain.policy_book import PolicyVersion, policy_in_force
 from arledger.domain.trigger_rules import (
     TIME_RULES,
     TRIGGER_RULES,
@@ -26,6 +33,10 @@ from arledger.domain.trigger_rules import (
 )
 from arledger.projections import escalation
 from arledger.projections.fast import codes, kernels
+from arledger.projections.fast import kpis as fast_kpis
+from arledger.projections.fast.kpis import bucket_indexes
+from arledger.projections.fast.portfolio import _Policies
+from arledger.projections.fast.portfolio import days as portfolio_days
 
 MINOR_PER_MAJOR: Final = 100
 
@@ -135,3 +146,63 @@ def test_the_kernel_fires_every_rule_as_the_table_says(rule: TriggerRule) -> Non
             *((1, compared, actual) if fires else (-1, 0, 0)),
         )
         assert expected == _kernel_levels(rule, actual, threshold), (actual, threshold)
+
+
+# Bucket choice has three copies: the fold's, the kernels' and the fast KPIs' (vectorised) ----
+
+
+@given(
+    edges=st.lists(st.integers(1, 400), min_size=1, max_size=6, unique=True).map(sorted),
+    days=st.lists(st.integers(-30, 500), min_size=1, max_size=50),
+)
+def test_the_fold_the_kernel_and_the_fast_kpis_choose_the_same_ageing_bucket(
+    edges: list[int], days: list[int]
+) -> None:
+    policy = AgeingPolicy(edges_days=edges)
+    edges_array = np.array(edges, np.int64)
+    expected = [policy.bucket_index(day) for day in days]
+
+    assert expected == [int(kernels._bucket(day, edges_array)) for day in days]
+    assert expected == bucket_indexes(np.array(days, np.int64), policy).tolist()
+
+
+# The policy in force, a promise's judgement input, has three copies too: the fold's
+# (policy_in_force, which promises.deadline_on reads), the fast path's (_Policies) and the fast
+# KPIs' (_terms_on, _tolerance_on) ---------------------------------------------------------------
+
+EPOCH_DAY: Final = date(2024, 1, 1)
+
+
+@given(
+    adoptions=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 30)), max_size=4),
+    days=st.lists(st.integers(-5, 70), min_size=1, max_size=30),
+)
+def test_the_fold_the_fast_path_and_the_fast_kpis_agree_on_the_policy_in_force(
+    adoptions: list[tuple[int, int]], days: list[int]
+) -> None:
+    """Versions 2, 3, ... adopted in order, each effective on its own day (a later version may
+    take effect earlier), with its own promise tolerance."""
+    policies = [
+        EscalationPolicy(version=version, promise_tolerance_days=tolerance)
+        for version, (_, tolerance) in enumerate(adoptions, start=2)
+    ]
+    book = [
+        PolicyVersion(effective_on=EPOCH_DAY + timedelta(days=effective), policy=policy)
+        for (effective, _), policy in zip(adoptions, policies, strict=True)
+    ]
+    offset = portfolio_days(EPOCH_DAY)
+    versions = [
+        (offset + effective, policy)
+        for (effective, _), policy in zip(adoptions, policies, strict=True)
+    ]
+    on = np.array([offset + day for day in days], np.int32)
+    expected = [
+        policy_in_force(book, EPOCH_DAY + timedelta(days=day)).promise_tolerance_days
+        for day in days
+    ]
+
+    assert expected == [
+        fast_kpis._terms_on(versions, int(day)).promise_tolerance_days for day in on
+    ]
+    assert expected == fast_kpis._tolerance_on(versions, on.astype(np.int64)).tolist()
+    assert expected == (_Policies(versions, ()).deadline_on(on) - on).tolist()

@@ -1,0 +1,125 @@
+"""The strategies of the differential tests reach every value a rule can branch on.
+
+A differential test (fold against fast path) only catches drift in what its strategies draw.
+These meta-tests draw a fixed sample from each strategy (derandomized, no shrinking) and check
+that it holds every ``TriggerRule`` at every level of the ladders the collections histories
+adopt (``test_escalation_properties.policies``, used by the fast-path, timeline, KPI and engine
+differential tests), every ``DisputeOutcome`` and ``ActionChannel`` in their steps, and every
+``PromiseStatus`` some history's promise is judged to have; and the collections commands in
+the command sequences of the ledger's properties and the KPI differential tests.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from arledger.domain.events import ActionChannel, DisputeOutcome
+from arledger.domain.trigger_rules import TriggerRule
+from arledger.projections.promises import PromiseStatus, judge_all
+from tests.property.test_escalation_properties import (
+    WINDOW_DAYS,
+    Step,
+    _on,
+    histories,
+    policies,
+    run,
+    steps,
+)
+from tests.strategies import command_sequences
+
+T = TypeVar("T")
+
+LEVELS: Final = (1, 2, 3, 4)
+"""Every level ``ladders()`` draws above level 0 (its ``levels_max``)."""
+JUDGED_ON: Final = tuple(_on(day) for day in range(0, WINDOW_DAYS + 61, 15))
+
+
+def drawn(strategy: st.SearchStrategy[T], count: int) -> list[T]:
+    """``count`` examples of ``strategy``, the same on every run (derandomized, no shrinking)."""
+    seen: list[T] = []
+
+    @settings(
+        max_examples=count,
+        database=None,
+        phases=[Phase.generate],
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def collect(value: Any) -> None:
+        seen.append(value)
+
+    collect()
+    assert count == len(seen)
+    return seen
+
+
+def test_the_adopted_policies_draw_every_trigger_rule_at_every_level() -> None:
+    pairs = {
+        (trigger.rule, rung.level)
+        for policy in drawn(policies(), 300)
+        for rung in policy.levels
+        for trigger in rung.triggers
+    }
+
+    assert {(rule, level) for rule in TriggerRule for level in LEVELS} == pairs
+
+
+@functools.cache
+def _steps() -> tuple[Step, ...]:
+    """One sample of steps for the tests below (each step kind is about one in thirteen)."""
+    return tuple(drawn(steps, 1500))
+
+
+def _values(step_name: str, pick: Callable[[Step], Any]) -> set[Any]:
+    return {pick(step) for step in _steps() if step.name == step_name}
+
+
+def test_the_steps_resolve_disputes_with_every_outcome() -> None:
+    assert set(DisputeOutcome) == _values("resolve", lambda step: step.args[-1])
+
+
+def test_the_steps_record_actions_on_every_channel() -> None:
+    assert set(ActionChannel) == _values("act", lambda step: step.args[1])
+
+
+def test_the_histories_judge_promises_with_every_status() -> None:
+    statuses = {
+        judgement.status
+        for history in drawn(histories, 150)
+        for on in JUDGED_ON
+        for judgement in judge_all(run(history).live, on)
+    }
+
+    assert set(PromiseStatus) == statuses
+
+
+COLLECTIONS_COMMANDS: Final = frozenset(
+    {
+        "open_dispute",
+        "resolve_dispute",
+        "make_promise",
+        "withdraw_promise",
+        "rate_risk",
+        "blacklist",
+        "clear_blacklist",
+        "record_action",
+        "set_credit_line",
+        "change_owner",
+        "hold_supply",
+        "release_supply",
+    }
+)
+
+
+def test_the_command_sequences_draw_the_collections_commands() -> None:
+    names = {command.name for sequence in drawn(command_sequences(), 200) for command in sequence}
+
+    assert COLLECTIONS_COMMANDS <= names
+    assert {"issue_invoice", "receive_payment", "allocate_payment", "write_off"} <= names
