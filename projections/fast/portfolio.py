@@ -340,8 +340,15 @@ def fast_portfolio(
 
 def known_tables(columns: Columns, known_at: datetime | None) -> dict[str, dict[str, Any]]:
     """The tables of ``SELECT``'s classes, with every column ``columns`` has for them (more
-    than ``SELECT``'s, if selected), cut to the rows recorded by ``known_at`` when given."""
-    tables = {name: dict(columns.get(name, {})) for name in SELECT}
+    than ``SELECT``'s, if selected), cut to the rows recorded by ``known_at`` when given.
+
+    Every array is handed on read-only (a view where it was writable): the kernels then see one
+    argument type whatever made the columns (Arrow, the incremental path's buffers, a cut), so
+    one set of compiled variants serves them all, the set ``arledger warm-up`` compiles."""
+    tables = {
+        name: {key: _read_only(value) for key, value in columns.get(name, {}).items()}
+        for name in SELECT
+    }
     if known_at is not None:
         limit = microseconds(known_at)
         tables = {name: _known(table, limit) for name, table in tables.items()}
@@ -387,6 +394,14 @@ def take_rows(table: Mapping[str, Any], rows: npt.NDArray[np.integer[Any]]) -> d
             if child.startswith(owner + ".") and child != key and not child.endswith(".dictionary"):
                 result[child] = _like(child_value, child_value[child_rows])
     return result
+
+
+def _read_only(value: Any) -> Any:
+    """An array as a read-only view (itself if it is one); anything else as it is."""
+    if isinstance(value, np.ndarray) and value.flags.writeable:
+        value = value.view()
+        value.flags.writeable = False
+    return value
 
 
 def _like(column: npt.NDArray[Any], taken: npt.NDArray[Any]) -> npt.NDArray[Any]:
