@@ -32,6 +32,7 @@ from arledger.adapters.read_models.engine import QueryEngine
 from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_to_store
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.kpis import KpiGrouping
+from tests.conftest import report_figures
 
 SEED: Final = 20_261_206
 MEDIUM_INVOICES: Final = 100_000
@@ -124,6 +125,7 @@ def test_engine_against_replay_at_100k_invoices(benchmark: Any, medium: dict[str
         ledger.close()
     benchmark.extra_info.update(figures)
     print(json.dumps(figures, indent=2))
+    report_figures("engine vs replay, 100k invoices", figures)
     for name, target in TARGETS.items():
         assert figures[f"{name}_x_faster"] >= target / 10, (name, figures)
 
