@@ -210,6 +210,7 @@ def test_engine_at_1m_invoices(tmp_path: Path) -> None:
     figures["new_process_peak_rss_bytes"] = int(peak_rss)
     figures["peak_rss_x_log"] = int(peak_rss) / figures["bytes"]
     print(json.dumps(figures, indent=2))
+    report_figures("engine, 1M invoices", figures)
     assert figures["peak_rss_x_log"] <= 3 * 10, figures  # far outside noise: a leak, not jitter
     RESULTS.mkdir(exist_ok=True)
     day = date.today().isoformat()
