@@ -32,7 +32,7 @@ from arledger.adapters.read_models.engine import QueryEngine
 from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_to_store
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.kpis import KpiGrouping
-from tests.conftest import report_figures
+from benchmarks.figures import report_figures
 
 SEED: Final = 20_261_206
 MEDIUM_INVOICES: Final = 100_000

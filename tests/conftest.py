@@ -13,10 +13,9 @@ skipping them, so CI can never pass by not testing the production store.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -194,19 +193,8 @@ def compiled_kernels(request: pytest.FixtureRequest) -> warm_up.WarmUpReport:
     return report
 
 
-FIGURES: dict[str, dict[str, object]] = {}
-"""Benchmark figures printed at the end of the run (``report_figures``): CI's log shows them."""
-
-
-def report_figures(name: str, figures: Mapping[str, object]) -> None:
-    FIGURES[name] = dict(figures)
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The benchmarks' figures; the kernel variants compiled after the warm-up (types the
-    engine never uses)."""
-    for name, figures in FIGURES.items():
-        terminalreporter.write_line(f"{name}: {json.dumps(figures, default=str)}")
+    """Name the kernel variants compiled after the warm-up (types the engine never uses)."""
     if not WARMED_UP:
         return
     later = {
