@@ -376,6 +376,16 @@ class _Raw:
         return max((r.level for r in self.fired if r.rule not in TIME_RULES), default=0)
 
 
+def _broken(
+    policy: EscalationPolicy, judgements: Iterable[PromiseJudgement]
+) -> tuple[PromiseJudgement, ...]:
+    """The judgements the policy counts as broken promises (partly kept ones too, if it says)."""
+    statuses = {PromiseStatus.BROKEN}
+    if policy.partly_kept_counts_as_broken:
+        statuses.add(PromiseStatus.PARTLY_KEPT)
+    return tuple(j for j in judgements if j.status in statuses)
+
+
 @attrs.frozen
 class _LeanLevels:
     """What the level on a date needs: the levels fired by time-driven and by other rules,
@@ -457,9 +467,6 @@ class _Evaluator:
             for judgement in (judge(self.view, promise, on) for promise in self.promises)
             if judgement is not None
         )
-        broken_statuses = {PromiseStatus.BROKEN}
-        if policy.partly_kept_counts_as_broken:
-            broken_statuses.add(PromiseStatus.PARTLY_KEPT)
         raw = _Raw(
             policy=policy,
             invoices=figures,
@@ -467,7 +474,7 @@ class _Evaluator:
             disputed_minor=sum(figure.disputed_minor for figure in figures),
             days_past_due_max=max((figure.days_past_due for figure in figures), default=0),
             judgements=judgements,
-            broken=tuple(j for j in judgements if j.status in broken_statuses),
+            broken=_broken(policy, judgements),
             rating=self.customer.rating_on(on),
             is_blacklisted=self.customer.is_blacklisted_on(on),
             fired=(),
@@ -589,10 +596,7 @@ class _Evaluator:
                 for judgement in (judge(self.view, promise, on) for promise in self.promises)
                 if judgement is not None
             )
-            broken_statuses = {PromiseStatus.BROKEN}
-            if policy.partly_kept_counts_as_broken:
-                broken_statuses.add(PromiseStatus.PARTLY_KEPT)
-            broken = tuple(j for j in judgements if j.status in broken_statuses)
+            broken = _broken(policy, judgements)
             rating = self.customer.rating_on(on)
             is_blacklisted = self.customer.is_blacklisted_on(on)
             key = (
