@@ -462,11 +462,7 @@ class _Evaluator:
             )
             if figure is not None
         )
-        judgements = tuple(
-            judgement
-            for judgement in (judge(self.view, promise, on) for promise in self.promises)
-            if judgement is not None
-        )
+        judgements = self._judgements(on)
         raw = _Raw(
             policy=policy,
             invoices=figures,
@@ -480,6 +476,14 @@ class _Evaluator:
             fired=(),
         )
         return attrs.evolve(raw, fired=self._fire(raw))
+
+    def _judgements(self, on: date) -> tuple[PromiseJudgement, ...]:
+        """The customer's promises made by ``on``, judged on ``on``."""
+        return tuple(
+            judgement
+            for judgement in (judge(self.view, promise, on) for promise in self.promises)
+            if judgement is not None
+        )
 
     def _invoice_figures(
         self, timeline: _Timeline, on: date, policy: EscalationPolicy
@@ -591,11 +595,7 @@ class _Evaluator:
         fired: dict[tuple[object, ...], tuple[int, int]] = {}
         for index, on in enumerate(dates):
             policy = policies[index]
-            judgements = tuple(
-                judgement
-                for judgement in (judge(self.view, promise, on) for promise in self.promises)
-                if judgement is not None
-            )
+            judgements = self._judgements(on)
             broken = _broken(policy, judgements)
             rating = self.customer.rating_on(on)
             is_blacklisted = self.customer.is_blacklisted_on(on)
