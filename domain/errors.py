@@ -276,8 +276,10 @@ class CommandFormatError(InvalidCommandError):
 @attrs.define(kw_only=True, slots=False)
 class CustomerMismatchError(InvalidCommandError):
     """An invoice of another customer named where only the customer's own may be: in the
-    allocation of a payment (``bank_reference``), in a promise, or a promise superseding
-    another customer's (``promise_reference``). Nothing was recorded."""
+    allocation of a payment (``bank_reference``, ``invoice_number``), in a promise
+    (``promise_reference``, ``invoice_number``, the promising ``customer_code``), or a promise
+    superseding another customer's (``promise_reference``, ``customer_code``). Nothing was
+    recorded."""
 
 
 @attrs.define(kw_only=True, slots=False)

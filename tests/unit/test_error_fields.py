@@ -143,7 +143,11 @@ def test_a_promise_for_another_customers_invoice_is_a_customer_mismatch(ledger: 
             invoice_numbers=["INV-B"],
         )
 
-    assert "P-1" == refused.value.promise_reference
+    assert ("P-1", "INV-B", "ACME") == (
+        refused.value.promise_reference,
+        refused.value.invoice_number,
+        refused.value.customer_code,
+    )
 
 
 def test_an_invoice_named_twice_in_a_promise_is_a_repeated_invoice(ledger: Ledger) -> None:
