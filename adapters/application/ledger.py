@@ -32,7 +32,6 @@ from eventsourcing.utils import Environment
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
-from arledger.adapters.application.session import invoice_amounts
 from arledger.adapters.persistence.connections import Connections, connections_for
 from arledger.adapters.persistence.serialization import CattrsMapper, register_event_topics
 from arledger.adapters.persistence.store import (
@@ -345,6 +344,10 @@ class Ledger(Application[UUID]):
 
     # Commands: each builds its command and executes it in one transaction ---------------------
 
+    def _events(self, command: Command, idempotency_key: str | None) -> list[Event]:
+        """Execute one command; its events (or, for a repeated key, the first call's)."""
+        return list(self.execute(command, idempotency_key=idempotency_key).events_of(0))
+
     def open_account(
         self,
         customer_code: str,
@@ -396,7 +399,7 @@ class Ledger(Application[UUID]):
                 amount=amount,
                 issued_on=issued_on,
                 due_on=due_on,
-                instalments=tuple(instalments),
+                instalments=instalments,
                 contract_reference=contract_reference,
             ),
             idempotency_key=idempotency_key,
@@ -440,16 +443,15 @@ class Ledger(Application[UUID]):
         unique per payment) makes a retry record nothing and answer the first
         allocation's events. (``AllocatePayment``)
         """
-        result = self.execute(
+        return self._events(
             c.AllocatePayment(
                 bank_reference=bank_reference,
-                allocations=None if allocations is None else invoice_amounts(allocations),
+                allocations=allocations,
                 allocated_on=allocated_on,
                 allocation_key=allocation_key,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def reverse_payment(
         self,
@@ -462,11 +464,10 @@ class Ledger(Application[UUID]):
         """Reverse a payment (returned by the bank): what it settled is open again.
         (``ReversePayment``)
         """
-        result = self.execute(
+        return self._events(
             c.ReversePayment(bank_reference=bank_reference, reversed_on=reversed_on, reason=reason),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def apply_credit_note(
         self,
@@ -481,7 +482,7 @@ class Ledger(Application[UUID]):
         """Credit an invoice; a credit-note number credits one invoice, once.
         (``ApplyCreditNote``)
         """
-        result = self.execute(
+        return self._events(
             c.ApplyCreditNote(
                 invoice_number=invoice_number,
                 credit_note_number=credit_note_number,
@@ -489,9 +490,8 @@ class Ledger(Application[UUID]):
                 applied_on=applied_on,
                 reason=reason,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def approve_concession(
         self,
@@ -506,7 +506,7 @@ class Ledger(Application[UUID]):
         """Approve a concession (a discount agreed after issue) on an invoice.
         (``ApproveConcession``)
         """
-        result = self.execute(
+        return self._events(
             c.ApproveConcession(
                 invoice_number=invoice_number,
                 amount=amount,
@@ -514,9 +514,8 @@ class Ledger(Application[UUID]):
                 reason=reason,
                 approver=approver,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def write_off(
         self,
@@ -528,16 +527,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Book what is open on an invoice as a bad debt. (``WriteOff``)"""
-        result = self.execute(
+        return self._events(
             c.WriteOff(
                 invoice_number=invoice_number,
                 written_off_on=written_off_on,
                 reason=reason,
                 approver=approver,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def reinstate(
         self,
@@ -549,16 +547,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Undo an invoice's write-off. (``Reinstate``)"""
-        result = self.execute(
+        return self._events(
             c.Reinstate(
                 invoice_number=invoice_number,
                 reinstated_on=reinstated_on,
                 reason=reason,
                 approver=approver,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def set_credit_line(
         self,
@@ -572,7 +569,7 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Set the customer's credit line from ``effective_on``. (``SetCreditLine``)"""
-        result = self.execute(
+        return self._events(
             c.SetCreditLine(
                 customer_code=customer_code,
                 amount=amount,
@@ -581,9 +578,8 @@ class Ledger(Application[UUID]):
                 reason=reason,
                 registered_capital=registered_capital,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def rate_risk(
         self,
@@ -595,13 +591,12 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Rate the customer's credit risk. (``RateRisk``)"""
-        result = self.execute(
+        return self._events(
             c.RateRisk(
                 customer_code=customer_code, rating=rating, rated_on=rated_on, reason=reason
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def blacklist(
         self,
@@ -612,11 +607,10 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Put the customer on the blacklist. (``Blacklist``)"""
-        result = self.execute(
+        return self._events(
             c.Blacklist(customer_code=customer_code, blacklisted_on=blacklisted_on, reason=reason),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def clear_blacklist(
         self,
@@ -627,11 +621,10 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Take the customer off the blacklist. (``ClearBlacklist``)"""
-        result = self.execute(
+        return self._events(
             c.ClearBlacklist(customer_code=customer_code, cleared_on=cleared_on, reason=reason),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def change_terms(
         self,
@@ -643,16 +636,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Change the payment terms of the customer's future invoices. (``ChangeTerms``)"""
-        result = self.execute(
+        return self._events(
             c.ChangeTerms(
                 customer_code=customer_code,
                 terms_kind=terms_kind,
                 terms_days=terms_days,
                 changed_on=changed_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def set_payment_calendar(
         self,
@@ -666,16 +658,15 @@ class Ledger(Application[UUID]):
         """Set the customer's book-closing day and payment-run days (days of the month).
         (``SetPaymentCalendar``)
         """
-        result = self.execute(
+        return self._events(
             c.SetPaymentCalendar(
                 customer_code=customer_code,
                 book_closing_day=book_closing_day,
-                payment_run_days=tuple(payment_run_days),
+                payment_run_days=payment_run_days,
                 set_on=set_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def change_owner(
         self,
@@ -686,15 +677,14 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Hand the account to another collection owner. (``ChangeOwner``)"""
-        result = self.execute(
+        return self._events(
             c.ChangeOwner(
                 customer_code=customer_code,
                 collection_owner=collection_owner,
                 changed_on=changed_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def set_key_contact(
         self,
@@ -708,7 +698,7 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Name the customer's contact for a role. (``SetKeyContact``)"""
-        result = self.execute(
+        return self._events(
             c.SetKeyContact(
                 customer_code=customer_code,
                 role=role,
@@ -717,9 +707,8 @@ class Ledger(Application[UUID]):
                 phone=phone,
                 email=email,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def hold_supply(
         self,
@@ -733,13 +722,12 @@ class Ledger(Application[UUID]):
         """Stop supplying the customer (``by_policy``: because the escalation policy says so).
         (``HoldSupply``)
         """
-        result = self.execute(
+        return self._events(
             c.HoldSupply(
                 customer_code=customer_code, held_on=held_on, reason=reason, by_policy=by_policy
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def release_supply(
         self,
@@ -751,16 +739,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Supply the customer again. (``ReleaseSupply``)"""
-        result = self.execute(
+        return self._events(
             c.ReleaseSupply(
                 customer_code=customer_code,
                 released_on=released_on,
                 reason=reason,
                 by_policy=by_policy,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def send_balance_confirmation(
         self,
@@ -774,16 +761,15 @@ class Ledger(Application[UUID]):
         """Send the customer the ledger's open balance as of ``balance_as_of`` to confirm.
         (``SendBalanceConfirmation``)
         """
-        result = self.execute(
+        return self._events(
             c.SendBalanceConfirmation(
                 customer_code=customer_code,
                 confirmation_reference=confirmation_reference,
                 balance_as_of=balance_as_of,
                 sent_on=sent_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def acknowledge_balance_confirmation(
         self,
@@ -797,16 +783,15 @@ class Ledger(Application[UUID]):
         """Record the balance the customer confirmed (a difference is flagged, not corrected).
         (``AcknowledgeBalanceConfirmation``)
         """
-        result = self.execute(
+        return self._events(
             c.AcknowledgeBalanceConfirmation(
                 customer_code=customer_code,
                 confirmation_reference=confirmation_reference,
                 confirmed_balance=confirmed_balance,
                 acknowledged_on=acknowledged_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def open_dispute(
         self,
@@ -822,7 +807,7 @@ class Ledger(Application[UUID]):
         """Open a dispute over part of an invoice: the disputed amount is not chased.
         (``OpenDispute``)
         """
-        result = self.execute(
+        return self._events(
             c.OpenDispute(
                 invoice_number=invoice_number,
                 dispute_reference=dispute_reference,
@@ -831,9 +816,8 @@ class Ledger(Application[UUID]):
                 root_cause=root_cause,
                 opened_on=opened_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def resolve_dispute(
         self,
@@ -851,7 +835,7 @@ class Ledger(Application[UUID]):
         with a credit note numbered ``credit_note_number`` (default from the
         dispute). (``ResolveDispute``)
         """
-        result = self.execute(
+        return self._events(
             c.ResolveDispute(
                 invoice_number=invoice_number,
                 dispute_reference=dispute_reference,
@@ -861,9 +845,8 @@ class Ledger(Application[UUID]):
                 upheld=upheld,
                 credit_note_number=credit_note_number,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def make_promise(
         self,
@@ -882,7 +865,7 @@ class Ledger(Application[UUID]):
         the account), possibly replacing an earlier promise (``supersedes``, its
         reference). (``MakePromise``)
         """
-        result = self.execute(
+        return self._events(
             c.MakePromise(
                 customer_code=customer_code,
                 promise_reference=promise_reference,
@@ -890,12 +873,11 @@ class Ledger(Application[UUID]):
                 promised_on=promised_on,
                 made_on=made_on,
                 contact=contact,
-                invoice_numbers=tuple(invoice_numbers),
+                invoice_numbers=invoice_numbers,
                 supersedes=supersedes,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def withdraw_promise(
         self,
@@ -906,13 +888,12 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Withdraw an open promise to pay. (``WithdrawPromise``)"""
-        result = self.execute(
+        return self._events(
             c.WithdrawPromise(
                 promise_reference=promise_reference, withdrawn_on=withdrawn_on, reason=reason
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def record_action(
         self,
@@ -930,7 +911,7 @@ class Ledger(Application[UUID]):
         """Record a collection action (a call, a letter, ...) and the next step agreed.
         (``RecordAction``)
         """
-        result = self.execute(
+        return self._events(
             c.RecordAction(
                 customer_code=customer_code,
                 channel=channel,
@@ -941,9 +922,8 @@ class Ledger(Application[UUID]):
                 next_step=next_step,
                 next_step_on=next_step_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def diagnose(
         self,
@@ -955,16 +935,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Record why the customer is late (the delinquency type). (``Diagnose``)"""
-        result = self.execute(
+        return self._events(
             c.Diagnose(
                 customer_code=customer_code,
                 delinquency_type=delinquency_type,
                 diagnosed_on=diagnosed_on,
                 note=note,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def adopt_policy(
         self,
@@ -976,13 +955,12 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Adopt a version of the escalation policy from ``effective_on``. (``AdoptPolicy``)"""
-        result = self.execute(
+        return self._events(
             c.AdoptPolicy(
                 policy=policy, effective_on=effective_on, approver=approver, reason=reason
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     # Queries ----------------------------------------------------------------------------------
 

@@ -442,7 +442,7 @@ def import_command(
             except RejectsPathError as error:
                 hint = (
                     " (--overwrite-rejects replaces a rejects file an earlier import wrote)"
-                    if error.details.get("conflict") is RejectsConflict.EXISTS
+                    if error.conflict is RejectsConflict.EXISTS
                     else ""
                 )
                 typer.echo(f"error: {error.message}{hint}", err=True)
