@@ -992,10 +992,11 @@ class Ledger(Application[UUID]):
 
     def customer(self, customer_code: str, *, known_at: datetime | None = None) -> CustomerAccount:
         """The customer's account (as recorded by ``known_at``, if given)."""
-        if require_known_at(known_at) is None:
+        cut = require_known_at(known_at)
+        if cut is None:
             return self.session().require_customer(customer_code)
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
-        account = customer_module.fold(self._events_known_at(customer_id, known_at))
+        account = customer_module.fold(self._events_known_at(customer_id, cut))
         if account is None:
             raise CustomerNotFoundError(
                 f"no customer account {customer_code!r}{_recorded_by(known_at)}",
@@ -1005,10 +1006,11 @@ class Ledger(Application[UUID]):
 
     def invoice(self, invoice_number: str, *, known_at: datetime | None = None) -> Invoice:
         """The invoice (as recorded by ``known_at``, if given)."""
-        if require_known_at(known_at) is None:
+        cut = require_known_at(known_at)
+        if cut is None:
             return self.session().require_invoice(invoice_number)
         invoice_id = ids.invoice_id(require_key("invoice_number", invoice_number))
-        invoice = invoice_module.fold(self._events_known_at(invoice_id, known_at))
+        invoice = invoice_module.fold(self._events_known_at(invoice_id, cut))
         if invoice is None:
             raise InvoiceNotFoundError(
                 f"no invoice {invoice_number!r}{_recorded_by(known_at)}",
@@ -1018,10 +1020,11 @@ class Ledger(Application[UUID]):
 
     def payment(self, bank_reference: str, *, known_at: datetime | None = None) -> Payment:
         """The payment (as recorded by ``known_at``, if given)."""
-        if require_known_at(known_at) is None:
+        cut = require_known_at(known_at)
+        if cut is None:
             return self.session().require_payment(bank_reference)
         payment_id = ids.payment_id(require_key("bank_reference", bank_reference))
-        payment = payment_module.fold(self._events_known_at(payment_id, known_at))
+        payment = payment_module.fold(self._events_known_at(payment_id, cut))
         if payment is None:
             raise PaymentNotFoundError(
                 f"no payment with bank reference {bank_reference!r}{_recorded_by(known_at)}",
@@ -1038,8 +1041,18 @@ class Ledger(Application[UUID]):
             if isinstance(event, Event) and event.timestamp <= known_at
         ]
 
-    def iter_events(self, *, page_size: int = EVENTS_PER_READ_MAX) -> Iterator[Event]:
-        """Every event in recording order, read in pages."""
+    def iter_events(
+        self, *, page_size: int = EVENTS_PER_READ_MAX, known_at: datetime | None = None
+    ) -> Iterator[Event]:
+        """Every event in recording order, read in pages (those stamped by ``known_at``, if
+        given; a naive ``known_at`` is refused here, not at the first ``next``)."""
+        cut = require_known_at(known_at)
+        events = self._events_in_pages(page_size)
+        if cut is None:
+            return events
+        return (event for event in events if event.timestamp <= cut)
+
+    def _events_in_pages(self, page_size: int) -> Iterator[Event]:
         start = 1
         while True:
             page = self.recorder.select_notifications(start, page_size)
@@ -1094,11 +1107,14 @@ class Ledger(Application[UUID]):
     ) -> PortfolioState:
         """Every fact of the ledger with its business date, ready for the as-of queries below.
 
-        From the stored read models (caught up first) unless replaying; ``known_at`` (only
-        events recorded by then) always replays, since stored models hold the latest facts.
-        ``customer_ids`` limits the stored read to those customers' partitions.
+        From the stored read models (caught up first) unless replaying. As known at
+        ``known_at`` (only events stamped by then), the stored models cannot serve (they hold
+        the latest facts): the events come from the query engine's columnar log, cut by stamp
+        (no JSON decoding), and folded whole, as a replay does (``customer_ids`` is a hint for
+        the stored read only).
         """
-        require_known_at(known_at)
+        if require_known_at(known_at) is not None and self.read_models != "replay":
+            return fold_portfolio(self.query_engine().events(known_at), known_at=known_at)
         if self.read_models == "replay" or known_at is not None or self.in_memory:
             return fold_portfolio(self.iter_events(), known_at=known_at)
         runner = self.projection_runner()

@@ -186,6 +186,7 @@ def queries(
             lambda g=kpi_grouping: ledger.kpis(start_on, as_of, grouping=g, known_at=known_at),
         )
     yield "portfolio", lambda: ledger.portfolio(known_at=known_at)
+    yield "iter_events", lambda: list(ledger.iter_events(known_at=known_at))
     yield (
         "propose_credit_line",
         lambda: ledger.propose_credit_line(
