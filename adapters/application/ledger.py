@@ -667,8 +667,9 @@ class Ledger(Application[UUID]):
         set_on: date,
         idempotency_key: str | None = None,
     ) -> list[Event]:
-        """Set the customer's book-closing day and payment-run days (days of the month).
-        (``SetPaymentCalendar``)
+        """Set the customer's book-closing day and payment-run days (days of the month), in
+        force from ``set_on``: invoices due before it keep the calendar they had (see
+        ``expected_pay_on``). (``SetPaymentCalendar``)
         """
         result = self.execute(
             c.SetPaymentCalendar(
