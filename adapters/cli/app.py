@@ -184,6 +184,10 @@ def parse_instant(value: str | datetime) -> datetime:
     return parsed
 
 
+def _instant_text(known_at: datetime | None) -> str | None:
+    return None if known_at is None else known_at.isoformat()
+
+
 def known_at_option(what: str) -> Any:
     """``--known-at INSTANT`` of a query command: ``what`` (e.g. "The table") as the ledger
     had recorded it by that instant; a bad or offset-less instant is a usage error."""
@@ -593,7 +597,7 @@ def ageing_command(
     if output_format is OutputFormat.CSV:
         sys.stdout.write(ageing_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
-        sys.stdout.write(json.dumps(ageing_json(report), indent=2) + "\n")
+        sys.stdout.write(json.dumps(ageing_json(report, known_at=known_at), indent=2) + "\n")
     else:
         _stdout().print(_ageing_table(report))
 
@@ -656,8 +660,12 @@ def ageing_csv(report: ageing.AgeingReport, *, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
-def ageing_json(report: ageing.AgeingReport) -> dict[str, JsonData]:
-    """The report as JSON-ready data (``to_data``); amounts are exact decimal strings."""
+def ageing_json(
+    report: ageing.AgeingReport, *, known_at: datetime | None = None
+) -> dict[str, JsonData]:
+    """The report as JSON-ready data (``to_data``); amounts are exact decimal strings.
+    ``known_at``: the cut it was asked at (null: everything recorded), so that the file says
+    which ledger it reflects."""
     data = record_of(to_data(report))
     labels: list[JsonData] = list(report.bucket_labels)
 
@@ -670,6 +678,7 @@ def ageing_json(report: ageing.AgeingReport) -> dict[str, JsonData]:
     ]
     return {
         "as_of": data["as_of"],
+        "known_at": _instant_text(known_at),
         "grouping": data["grouping"],
         "basis": record_of(data["policy"])["basis"],
         "bucket_labels": labels,
@@ -827,7 +836,7 @@ def kpis_command(
     if output_format is OutputFormat.CSV:
         sys.stdout.write(kpis_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
-        sys.stdout.write(json.dumps(kpis_json(report), indent=2) + "\n")
+        sys.stdout.write(json.dumps(kpis_json(report, known_at=known_at), indent=2) + "\n")
     else:
         _stdout().print(_kpis_table(report))
 
@@ -919,9 +928,9 @@ def kpis_csv(report: kpis.KpiReport, *, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
-def kpis_json(report: kpis.KpiReport) -> dict[str, JsonData]:
+def kpis_json(report: kpis.KpiReport, *, known_at: datetime | None = None) -> dict[str, JsonData]:
     """The report as JSON-ready data (``to_data``); amounts and ratios are exact decimal
-    strings or null."""
+    strings or null. ``known_at`` as for ``ageing_json``."""
     data = record_of(to_data(report))
     rows: list[JsonData] = []
     for values in kpi_values(report):
@@ -931,6 +940,7 @@ def kpis_json(report: kpis.KpiReport) -> dict[str, JsonData]:
     return {
         "start_on": data["start_on"],
         "end_on": data["end_on"],
+        "known_at": _instant_text(known_at),
         "days": report.days,
         "grouping": data["grouping"],
         "policy_version": data["policy_version"],
@@ -1053,13 +1063,14 @@ def worklist_command(
     with _reported_errors():
         items = _query_ledger().worklist(as_of, owner=owner, known_at=known_at)
     if output_format is WorklistFormat.JSON:
-        sys.stdout.write(json.dumps(worklist_json(items), indent=2) + "\n")
+        sys.stdout.write(json.dumps(worklist_json(items, known_at=known_at), indent=2) + "\n")
     else:
         _stdout().print(_worklist_table(as_of, owner, items, limit=limit))
 
 
-def worklist_json(worklist: Worklist) -> dict[str, JsonData]:
-    """The worklist as JSON-ready data (``to_data``); amounts are exact decimal strings."""
+def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> dict[str, JsonData]:
+    """The worklist as JSON-ready data (``to_data``); amounts are exact decimal strings.
+    ``known_at`` as for ``ageing_json``."""
     data = record_of(to_data(worklist))
     items: list[JsonData] = []
     for rank, item in enumerate(records_of(data["items"]), start=1):
@@ -1087,7 +1098,12 @@ def worklist_json(worklist: Worklist) -> dict[str, JsonData]:
                 "next_action_due_on": None if action is None else action["due_on"],
             }
         )
-    return {"as_of": data["as_of"], "owner": data["owner"], "items": items}
+    return {
+        "as_of": data["as_of"],
+        "known_at": _instant_text(known_at),
+        "owner": data["owner"],
+        "items": items,
+    }
 
 
 def _worklist_table(

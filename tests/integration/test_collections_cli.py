@@ -225,6 +225,9 @@ def test_known_at_gives_each_query_command_the_ledger_as_recorded_then(
         run("kpis", "--from", "2025-01-01", "--to", "2025-03-17", "--format", "json", *known_at)
     )
     assert ["120000.00"] == [row["credit_sales"] for row in kpis["rows"]]
+    # Each file names the cut it reflects (null: everything recorded).
+    assert [known_at[1]] * 3 == [data["known_at"] for data in (worklist, ageing, kpis)]
+    assert ageing_now["known_at"] is None
     assert "ACME" in run("explain", "ACME", *AS_OF, *known_at)
 
 
