@@ -8,8 +8,9 @@ the store holding only the events stamped at or before T (recorded order kept). 
 original's paths are held to it: the query engine's (``read_models="stored"``: the columnar
 log cut by stamp, or the fold of one customer's events from it) and the replay's; the copy
 answers by replay, the reference (in memory for the Hypothesis histories; on SQLite, with the
-engine's persisted segments loaded by a new Ledger, for a fixed history). A refusal (a customer or invoice not yet recorded at T) must
-be the same refusal, its message apart from the cut it names.
+engine's persisted segments loaded by a new Ledger, for a fixed history). A refusal (a
+customer or invoice not yet recorded at T) must be the same refusal, its message apart from
+the cut it names.
 
 This is "stamped by T", not "committed by T" (issue 12 item 3 is about commit order).
 """
