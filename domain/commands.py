@@ -238,7 +238,8 @@ class ChangeTerms(Command):
 
 @attrs.frozen(kw_only=True)
 class SetPaymentCalendar(Command):
-    """Set the customer's book-closing day and payment-run days (days of the month)."""
+    """Set the customer's book-closing day and payment-run days (days of the month), in force
+    from ``set_on`` (calendars are dated history: an earlier-due invoice keeps its calendar)."""
 
     customer_code: str
     book_closing_day: int | None

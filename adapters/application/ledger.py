@@ -52,6 +52,8 @@ from arledger.adapters.read_models.runner import (
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
 from arledger.domain import idempotency, ids
+from arledger.domain import invoice as invoice_module
+from arledger.domain import payment as payment_module
 from arledger.domain.commands import Command
 from arledger.domain.customer import DEFAULT_TERMS_DAYS, CustomerAccount
 from arledger.domain.errors import (
@@ -60,6 +62,8 @@ from arledger.domain.errors import (
     CustomerNotFoundError,
     GroupingTypeError,
     InvalidCommandError,
+    InvoiceNotFoundError,
+    PaymentNotFoundError,
 )
 from arledger.domain.events import (
     ActionChannel,
@@ -77,7 +81,7 @@ from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money, require_money
 from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
-from arledger.domain.rules import require_date, require_period
+from arledger.domain.rules import require_date, require_known_at, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
 from arledger.projections import statement as statement_projection
@@ -655,8 +659,9 @@ class Ledger(Application[UUID]):
         set_on: date,
         idempotency_key: str | None = None,
     ) -> list[Event]:
-        """Set the customer's book-closing day and payment-run days (days of the month).
-        (``SetPaymentCalendar``)
+        """Set the customer's book-closing day and payment-run days (days of the month), in
+        force from ``set_on``: invoices due before it keep the calendar they had (see
+        ``expected_pay_on``). (``SetPaymentCalendar``)
         """
         return self._events(
             c.SetPaymentCalendar(
@@ -964,17 +969,69 @@ class Ledger(Application[UUID]):
 
     # Queries ----------------------------------------------------------------------------------
 
-    def customer(self, customer_code: str) -> CustomerAccount:
-        return self.session().require_customer(customer_code)
+    def customer(self, customer_code: str, *, known_at: datetime | None = None) -> CustomerAccount:
+        """The customer's account (as recorded by ``known_at``, if given)."""
+        cut = require_known_at(known_at)
+        if cut is None:
+            return self.session().require_customer(customer_code)
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
+        account = customer_module.fold(self._events_known_at(customer_id, cut))
+        if account is None:
+            raise CustomerNotFoundError(
+                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                customer_code=customer_code,
+            )
+        return account
 
-    def invoice(self, invoice_number: str) -> Invoice:
-        return self.session().require_invoice(invoice_number)
+    def invoice(self, invoice_number: str, *, known_at: datetime | None = None) -> Invoice:
+        """The invoice (as recorded by ``known_at``, if given)."""
+        cut = require_known_at(known_at)
+        if cut is None:
+            return self.session().require_invoice(invoice_number)
+        invoice_id = ids.invoice_id(require_key("invoice_number", invoice_number))
+        invoice = invoice_module.fold(self._events_known_at(invoice_id, cut))
+        if invoice is None:
+            raise InvoiceNotFoundError(
+                f"no invoice {invoice_number!r}{_recorded_by(known_at)}",
+                invoice_number=invoice_number,
+            )
+        return invoice
 
-    def payment(self, bank_reference: str) -> Payment:
-        return self.session().require_payment(bank_reference)
+    def payment(self, bank_reference: str, *, known_at: datetime | None = None) -> Payment:
+        """The payment (as recorded by ``known_at``, if given)."""
+        cut = require_known_at(known_at)
+        if cut is None:
+            return self.session().require_payment(bank_reference)
+        payment_id = ids.payment_id(require_key("bank_reference", bank_reference))
+        payment = payment_module.fold(self._events_known_at(payment_id, cut))
+        if payment is None:
+            raise PaymentNotFoundError(
+                f"no payment with bank reference {bank_reference!r}{_recorded_by(known_at)}",
+                bank_reference=bank_reference,
+            )
+        return payment
 
-    def iter_events(self, *, page_size: int = EVENTS_PER_READ_MAX) -> Iterator[Event]:
-        """Every event in recording order, read in pages."""
+    def _events_known_at(self, aggregate_id: UUID, known_at: datetime) -> list[Event]:
+        """One aggregate's events stamped by ``known_at``: folded, they are the aggregate as
+        the ledger held it then (its events are few; no other aggregate is read)."""
+        return [
+            event
+            for event in self.events.get(aggregate_id)
+            if isinstance(event, Event) and event.timestamp <= known_at
+        ]
+
+    def iter_events(
+        self, *, page_size: int = EVENTS_PER_READ_MAX, known_at: datetime | None = None
+    ) -> Iterator[Event]:
+        """Every event in recording order, read in pages (those stamped by ``known_at``, if
+        given; a naive ``known_at`` is refused here, not at the first ``next``)."""
+        cut = require_known_at(known_at)
+        events = self._events_in_pages(page_size)
+        if cut is None:
+            return events
+        return (event for event in events if event.timestamp <= cut)
+
+    def _events_in_pages(self, page_size: int) -> Iterator[Event]:
         start = 1
         while True:
             page = self.recorder.select_notifications(start, page_size)
@@ -1006,6 +1063,7 @@ class Ledger(Application[UUID]):
             GroupingTypeError: ``grouping`` is not an ``AgeingGrouping`` (text is not parsed).
         """
         _require_grouping(grouping, ageing.AgeingGrouping)
+        require_known_at(known_at)
         if self.read_models != "replay":
             return self.query_engine().ageing(
                 as_of,
@@ -1028,10 +1086,14 @@ class Ledger(Application[UUID]):
     ) -> PortfolioState:
         """Every fact of the ledger with its business date, ready for the as-of queries below.
 
-        From the stored read models (caught up first) unless replaying; ``known_at`` (only
-        events recorded by then) always replays, since stored models hold the latest facts.
-        ``customer_ids`` limits the stored read to those customers' partitions.
+        From the stored read models (caught up first) unless replaying. As known at
+        ``known_at`` (only events stamped by then), the stored models cannot serve (they hold
+        the latest facts): the events come from the query engine's columnar log, cut by stamp
+        (no JSON decoding), and folded whole, as a replay does (``customer_ids`` is a hint for
+        the stored read only).
         """
+        if require_known_at(known_at) is not None and self.read_models != "replay":
+            return fold_portfolio(self.query_engine().events(known_at), known_at=known_at)
         if self.read_models == "replay" or known_at is not None or self.in_memory:
             return fold_portfolio(self.iter_events(), known_at=known_at)
         runner = self.projection_runner()
@@ -1064,6 +1126,7 @@ class Ledger(Application[UUID]):
 
         if owner is not None:
             require_person("owner", owner)
+        require_known_at(known_at)
         if self.read_models != "replay":
             return self.query_engine().worklist(as_of, owner=owner, known_at=known_at)
         state = self.portfolio(known_at=known_at)
@@ -1114,23 +1177,32 @@ class Ledger(Application[UUID]):
         from the query engine's columnar log (that customer's events only), not a replay of
         the log. The id comes from the code (no fold of the customer's aggregate)."""
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
-        if known_at is not None and self.read_models != "replay":
+        if require_known_at(known_at) is not None and self.read_models != "replay":
             events = self.query_engine().customer_events(customer_id, known_at)
             state = fold_portfolio(events, known_at=known_at)
         else:
             state = self.portfolio(known_at=known_at, customer_ids=[customer_id])
         if customer_id not in state.customers:
             raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}", customer_code=customer_code
+                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                customer_code=customer_code,
             )
         return customer_id, state
 
-    def check_credit(self, customer_code: str, order_amount: Money, as_of: date) -> CreditDecision:
-        """Approve or block an order, with every reason."""
+    def check_credit(
+        self,
+        customer_code: str,
+        order_amount: Money,
+        as_of: date,
+        *,
+        known_at: datetime | None = None,
+    ) -> CreditDecision:
+        """Approve or block an order, with every reason (as the ledger had recorded the
+        customer by ``known_at``, if given: what a credit check answered then)."""
         from arledger.projections import credit
 
         order_amount = require_money("order_amount", order_amount)
-        customer_id, state = self._customer_portfolio(customer_code, None)
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
         return credit.check_credit(
             state,
             customer_id,
@@ -1156,31 +1228,50 @@ class Ledger(Application[UUID]):
         from arledger.projections import kpis
 
         _require_grouping(grouping, KpiGrouping)
+        require_known_at(known_at)
         if self.read_models != "replay":
             return self.query_engine().kpis(start_on, end_on, grouping=grouping, known_at=known_at)
         return kpis.kpi_report(
             self.portfolio(known_at=known_at), start_on, end_on, grouping=grouping
         )
 
-    def propose_credit_line(self, registered_capital: Money, on: date) -> Money:
-        """The credit line the policy in force on ``on`` proposes for a registered capital."""
-        policy = self.portfolio().policy_on(require_date("on", on))
+    def propose_credit_line(
+        self, registered_capital: Money, on: date, *, known_at: datetime | None = None
+    ) -> Money:
+        """The credit line the policy in force on ``on`` (as known at ``known_at``, if given)
+        proposes for a registered capital."""
+        require_date("on", on)
+        if require_known_at(known_at) is not None and self.read_models != "replay":
+            policy = self.query_engine().policy_on(on, known_at)
+        else:
+            policy = self.portfolio(known_at=known_at).policy_on(on)
         return Money(
             customer_module.propose_credit_line(registered_capital.amount_minor, policy),
             registered_capital.currency,
         )
 
-    def expected_pay_on(self, invoice_number: str) -> date:
+    def expected_pay_on(self, invoice_number: str, *, known_at: datetime | None = None) -> date:
         """When the customer's payment calendar (book-closing and payment-run days) lets the
-        invoice's money arrive."""
-        invoice = self.invoice(invoice_number)
-        state = self.portfolio(customer_ids=[invoice.customer_id])
+        invoice's money arrive: the calendar in force on the invoice's due date
+        (``PortfolioState.expected_pay_on``), as recorded by ``known_at`` if given.
+
+        The invoice's customer's events are folded from the query engine's columnar log (or
+        replayed), as for a statement: partitions stored before calendars were dated hold only
+        the latest calendar. As known at a cut, the invoice must have been recorded by then."""
+        invoice = self.invoice(invoice_number, known_at=known_at)
+        if self.read_models != "replay":
+            events = self.query_engine().customer_events(invoice.customer_id, known_at)
+            state = fold_portfolio(events, known_at=known_at)
+        else:
+            state = self.portfolio(known_at=known_at, customer_ids=[invoice.customer_id])
         return state.expected_pay_on(invoice.id)
 
-    def balance_confirmations(self, customer_code: str) -> list[Confirmation]:
+    def balance_confirmations(
+        self, customer_code: str, *, known_at: datetime | None = None
+    ) -> list[Confirmation]:
         """The customer's balance confirmations, acknowledged ones with their (flagged)
-        difference from the ledger."""
-        customer_id, state = self._customer_portfolio(customer_code, None)
+        difference from the ledger (those sent and acknowledged by ``known_at``, if given)."""
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
         return list(state.customers[customer_id].confirmations)
 
     def statement(
@@ -1195,15 +1286,16 @@ class Ledger(Application[UUID]):
         """
         require_period(require_date("from_on", from_on), require_date("to_on", to_on))
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
+        require_known_at(known_at)
         if self.read_models != "replay":
             events: Iterable[Event] = self.query_engine().customer_events(customer_id, known_at)
         else:
             events = self.iter_events()
         state = statement_projection.fold_all(events, known_at=known_at)
         if customer_id not in state.portfolio.customers:
-            recorded = "" if known_at is None else f" recorded by {known_at.isoformat()}"
             raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{recorded}", customer_code=customer_code
+                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                customer_code=customer_code,
             )
         return statement_projection.statement_of_account(state, customer_id, from_on, to_on)
 
@@ -1234,6 +1326,11 @@ QUERY_METHODS: Final = frozenset(
 
 
 G = TypeVar("G", bound=enum.Enum)
+
+
+def _recorded_by(known_at: datetime | None) -> str:
+    """The cut an as-known-at refusal names (nothing without one)."""
+    return "" if known_at is None else f" recorded by {known_at.isoformat()}"
 
 
 def _require_grouping(grouping: object, expected: type[G]) -> None:
