@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arledger.adapters.application.ledger import Ledger, Session
-from arledger.adapters.read_models.columnar import columns, decode_policy, to_columnar
+from arledger.adapters.read_models.columnar import ColumnarLog, columns, decode_policy, to_columnar
 from arledger.adapters.synthetic.demo import generate_demo, record_demo
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import DisputeOutcome, DisputeReason, Event, PromiseMade, RiskRating
@@ -58,8 +58,14 @@ def assert_fast_path_equals_folds(
     *,
     known_at: datetime | None = None,
     ageing_policy: AgeingPolicy | None = None,
+    folded: portfolio.PortfolioState | None = None,
+    log: ColumnarLog | None = None,
 ) -> None:
-    log = to_columnar(events)
+    """``folded`` and ``log``, when given, are ``fold_all(events, known_at=known_at)`` and
+    ``to_columnar(events)`` computed once by a caller comparing several dates (both are pure
+    functions of the events; no query mutates them)."""
+    if log is None:
+        log = to_columnar(events)
     ids = [UUID(bytes=raw) for raw in log.ids.column("id").to_pylist()]
     result = fast_portfolio(
         columns(log, select=SELECT),
@@ -69,7 +75,7 @@ def assert_fast_path_equals_folds(
         ageing_policy=ageing_policy,
         invoice_buckets=True,
     )
-    state = portfolio.fold_all(events, known_at=known_at)
+    state = portfolio.fold_all(events, known_at=known_at) if folded is None else folded
     invoices = result.invoices
     customers = result.customers
 
