@@ -320,6 +320,19 @@ class PromiseNotFoundError(NotFoundError):
     """No promise to pay with that reference."""
 
 
+class ReconciliationNotFoundError(NotFoundError):
+    """No reconciliation item for that confirmation: none was sent, it is not acknowledged
+    yet, or it was acknowledged without a difference (``confirmation_reference``)."""
+
+
+class ReconciliationReferenceError(NotFoundError):
+    """The credit note, payment or dispute named to resolve a reconciliation item is not the
+    customer's in the log (``resolution``, ``reference``)."""
+
+    resolution: str | None = None
+    reference: str | None = None
+
+
 class ConcurrencyError(ArledgerError, RuntimeError):
     """Another writer kept changing the same aggregates; retries were exhausted."""
 

@@ -24,6 +24,7 @@ from arledger.domain.events import (
     Event,
     Instalment,
     PaymentTermsKind,
+    ReconciliationResolution,
     RiskRating,
 )
 from arledger.domain.money import Money
@@ -361,9 +362,16 @@ class Session(UnitOfWork):
         )
 
     def send_balance_confirmation(
-        self, *, customer_code: str, confirmation_reference: str, balance_as_of: date, sent_on: date
+        self,
+        *,
+        customer_code: str,
+        confirmation_reference: str,
+        balance_as_of: date,
+        sent_on: date,
+        statement_from_on: date | None = None,
     ) -> list[Event]:
-        """Send the customer the ledger's open balance as of ``balance_as_of`` to confirm.
+        """Send the customer its statement of account for ``statement_from_on``..
+        ``balance_as_of`` (default: from the account's opening) to confirm its closing balance.
         (``SendBalanceConfirmation``)
         """
         return handle(
@@ -372,6 +380,7 @@ class Session(UnitOfWork):
                 confirmation_reference=confirmation_reference,
                 balance_as_of=balance_as_of,
                 sent_on=sent_on,
+                statement_from_on=statement_from_on,
             ),
             self,
         )
@@ -393,6 +402,55 @@ class Session(UnitOfWork):
                 confirmation_reference=confirmation_reference,
                 confirmed_balance=confirmed_balance,
                 acknowledged_on=acknowledged_on,
+            ),
+            self,
+        )
+
+    def resolve_reconciliation(
+        self,
+        *,
+        customer_code: str,
+        confirmation_reference: str,
+        resolution: ReconciliationResolution,
+        reference: str,
+        resolved_on: date,
+        note: str,
+    ) -> list[Event]:
+        """Close the reconciliation item a confirmation's difference opened, with the credit
+        note, payment (bank reference) or dispute of the customer that explains it.
+        (``ResolveReconciliation``)
+        """
+        return handle(
+            c.ResolveReconciliation(
+                customer_code=customer_code,
+                confirmation_reference=confirmation_reference,
+                resolution=resolution,
+                reference=reference,
+                resolved_on=resolved_on,
+                note=note,
+            ),
+            self,
+        )
+
+    def accept_reconciliation(
+        self,
+        *,
+        customer_code: str,
+        confirmation_reference: str,
+        approver: str,
+        accepted_on: date,
+        reason: str,
+    ) -> list[Event]:
+        """Close the reconciliation item a confirmation's difference opened by accepting the
+        difference, on an approver's authority. (``AcceptReconciliation``)
+        """
+        return handle(
+            c.AcceptReconciliation(
+                customer_code=customer_code,
+                confirmation_reference=confirmation_reference,
+                approver=approver,
+                accepted_on=accepted_on,
+                reason=reason,
             ),
             self,
         )
