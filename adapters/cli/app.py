@@ -1001,11 +1001,13 @@ def worklist_command(
         ),
     ] = WORKLIST_TABLE_ROWS,
 ) -> None:
-    """Print the customers at escalation level 1 or above, most urgent first.
+    """Print the customers at escalation level 1 or above, most urgent first, and those with
+    a reconciliation item open (a difference acknowledged on a balance confirmation).
 
     The order is the escalation policy's priority (by default level, then overdue amount as a
     share of the currency's "large" threshold, days past due, broken promises). Each line
-    gives the next required action and when it is due.
+    gives the next required action and when it is due; open reconciliation items follow in a
+    table of their own.
     """
     with _reported_errors():
         items = _query_ledger().worklist(as_of, owner=owner)
@@ -1013,6 +1015,8 @@ def worklist_command(
         sys.stdout.write(json.dumps(worklist_json(items), indent=2) + "\n")
     else:
         _stdout().print(_worklist_table(as_of, owner, items, limit=limit))
+        if any(item.reconciliations for item in items):
+            _stdout().print(_reconciliations_table(items))
 
 
 def worklist_json(worklist: Worklist) -> dict[str, JsonData]:
@@ -1042,9 +1046,38 @@ def worklist_json(worklist: Worklist) -> dict[str, JsonData]:
                 "suspended": item["is_suspended"],
                 "next_action": None if action is None else action["action"],
                 "next_action_due_on": None if action is None else action["due_on"],
+                "reconciliations": [
+                    {
+                        "confirmation_reference": found["confirmation_reference"],
+                        "difference": amount_text(found, "difference_minor"),
+                        "opened_on": found["opened_on"],
+                    }
+                    for found in records_of(item["reconciliations"])
+                ],
             }
         )
     return {"as_of": data["as_of"], "owner": data["owner"], "items": items}
+
+
+def _reconciliations_table(items: Sequence[escalation.WorklistItem]) -> Table:
+    """The reconciliation items open on the worklist's customers, in worklist order: the
+    collector follows each difference up until it is resolved or accepted."""
+    table = Table(title="Reconciliation items open")
+    for header in ("Customer", "Confirmation", "Currency", "Difference", "Open since"):
+        table.add_column(
+            header, no_wrap=True, justify="right" if header == "Difference" else "left"
+        )
+    for item in items:
+        for found in item.reconciliations:
+            table.add_row(
+                item.customer_code,
+                found.confirmation_reference,
+                found.currency,
+                format_minor(found.difference_minor, found.currency),
+                found.opened_on.isoformat(),
+            )
+    table.caption = "Difference: the balance the customer confirmed less the ledger's."
+    return table
 
 
 def _worklist_table(

@@ -14,7 +14,6 @@ import pytest
 from arledger.domain.customer import (
     CustomerAccount,
     accept_reconciliation,
-    acknowledge_balance_confirmation,
     resolve_reconciliation,
 )
 from arledger.domain.errors import (
