@@ -8,7 +8,8 @@ need in the unit of work and turns ``Money`` into the minor units and currency t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, Final, TypeVar
 from uuid import UUID
@@ -34,6 +35,8 @@ from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money, require_money
 from arledger.domain.payment import Payment
 from arledger.domain.rules import require_date
+from arledger.projections import statement as statement_projection
+from arledger.projections.statement import Statement
 
 C = TypeVar("C", bound=c.Command)
 Handler = Callable[[Any, UnitOfWork], list[Event]]
@@ -435,7 +438,7 @@ def send_balance_confirmation(command: c.SendBalanceConfirmation, uow: UnitOfWor
     from_on = command.statement_from_on
     if from_on is None:
         from_on = min(account.opened_on, to_on)
-    statement = uow.ledger.statement(account.customer_code, from_on, to_on)
+    statement = _statement(uow, account, require_date("statement_from_on", from_on), to_on)
     return uow.record(
         customer_module.send_balance_confirmation(
             account,
@@ -448,6 +451,20 @@ def send_balance_confirmation(command: c.SendBalanceConfirmation, uow: UnitOfWor
             recorded_at=uow.recorded_at,
         )
     )
+
+
+def _statement(uow: UnitOfWork, account: CustomerAccount, from_on: date, to_on: date) -> Statement:
+    """The account's statement of account as this unit of work sees it: the customer's events
+    in the log (as ``Ledger.statement`` reads them) and those recorded in the unit so far, so
+    that an account opened or an invoice issued earlier in the same session counts."""
+    ledger = uow.ledger
+    recorded: Iterable[Event]
+    if ledger.read_models != "replay":
+        recorded = ledger.query_engine().customer_events(account.id, None)
+    else:
+        recorded = ledger.iter_events()
+    state = statement_projection.fold_all(itertools.chain(recorded, uow.pending))
+    return statement_projection.statement_of_account(state, account.id, from_on, to_on)
 
 
 @handles(c.AcknowledgeBalanceConfirmation)

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from arledger import Ledger, Money
 from arledger.adapters.cli.app import app
+from arledger.domain import commands as c
 from arledger.domain.errors import (
     CurrencyMismatchError,
     CustomerStateError,
@@ -129,6 +130,36 @@ def test_without_a_start_the_statement_runs_from_the_accounts_opening(ledger: Le
         event.ledger_balance_minor,
     )
     assert statement.closing_balance_minor == event.ledger_balance_minor
+
+
+def test_a_confirmation_counts_what_its_own_transaction_recorded_before_it(
+    ledger: Ledger,
+) -> None:
+    result = ledger.execute(
+        c.OpenAccount(
+            customer_code="NEW",
+            name="New Ltd",
+            currency="USD",
+            collection_owner="li",
+            opened_on=date(2024, 1, 1),
+        ),
+        c.IssueInvoice(
+            invoice_number="N-1",
+            customer_code="NEW",
+            amount=usd("70.00"),
+            issued_on=date(2024, 1, 5),
+        ),
+        c.SendBalanceConfirmation(
+            customer_code="NEW",
+            confirmation_reference="BC-N",
+            balance_as_of=date(2024, 1, 31),
+            sent_on=date(2024, 2, 1),
+        ),
+    )
+
+    (event,) = result.events_of(2)
+    assert isinstance(event, BalanceConfirmationSent)
+    assert (7_000, 1) == (event.ledger_balance_minor, event.statement_lines)
 
 
 def test_a_difference_stays_on_the_worklist_and_the_status_until_resolved(
