@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from typer.testing import CliRunner
 
@@ -387,3 +388,44 @@ def test_the_cli_worklist_and_explain_show_an_open_item(tmp_path: Path) -> None:
     assert ["ACME", "BC-1", "USD", "-500.00", "2024-03-05"] == line.replace("│", " ").split()
     assert 0 == explained.exit_code, explained.output
     assert "confirmation BC-1: difference -500.00 USD open since 2024-03-05" in explained.stdout
+
+
+def test_engine_segments_stored_before_confirmations_had_statements_keep_loading(
+    tmp_path: Path,
+) -> None:
+    """The query engine's persisted segments hold ``BalanceConfirmationSent`` rows as they were
+    written: rows of the layout before ``statement_from_on`` and ``statement_lines`` must load
+    beside new ones."""
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    writer = Ledger(env=env, clock=FixedClock())
+    seed(writer)
+    confirm_with_difference(writer)
+    segments = writer.query_engine().log.segments
+    assert segments is not None
+    writer.query_engine().persist()
+    stored = segments.load()
+    segments.reset()
+    for segment in stored:
+        tables = dict(segment.tables)
+        if "BalanceConfirmationSent" in tables:
+            tables["BalanceConfirmationSent"] = tables["BalanceConfirmationSent"].drop_columns(
+                ["statement_from_on", "statement_lines"]
+            )
+        assert segments.write(attrs.evolve(segment, tables=tables))
+    assert any("BalanceConfirmationSent" in segment.tables for segment in stored)
+
+    reader = Ledger(env=env, clock=FixedClock())
+    reader.send_balance_confirmation(
+        customer_code="ACME",
+        confirmation_reference="BC-2",
+        balance_as_of=date(2024, 3, 31),
+        sent_on=date(2024, 4, 1),
+    )
+
+    sent = [
+        (event.confirmation_reference, event.statement_lines)
+        for event in reader.query_engine().customer_events(reader.customer("ACME").id, None)
+        if isinstance(event, BalanceConfirmationSent)
+    ]
+    assert [("BC-1", None), ("BC-2", 3)] == sent
+    assert [(OPEN_ITEM,)] == reconciling(reader, date(2024, 3, 6))
