@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from arledger import Ledger, Money
 from arledger.adapters.cli.app import app
+from arledger.adapters.read_models.runner import dump_partition, load_partition
 from arledger.domain import commands as c
 from arledger.domain.errors import (
     CurrencyMismatchError,
@@ -35,11 +36,14 @@ from arledger.domain.events import (
     ReconciliationResolution,
     ReconciliationResolved,
 )
+from arledger.projections import portfolio
 from arledger.projections.escalation import WorklistItem
 from arledger.projections.portfolio import OpenReconciliation
 from tests.conftest import FixedClock
 from tests.integration.test_collections_ledger import ledger as ledger
 from tests.integration.test_collections_ledger import refused, seed, usd
+from tests.unit.test_collections_customer import CUSTOMER_ID, opened, sent
+from tests.unit.test_reconciliation import acknowledged
 
 SENT_ON = date(2024, 3, 1)
 ACKNOWLEDGED_ON = date(2024, 3, 5)
@@ -429,3 +433,20 @@ def test_engine_segments_stored_before_confirmations_had_statements_keep_loading
     ]
     assert [("BC-1", None), ("BC-2", 3)] == sent
     assert [(OPEN_ITEM,)] == reconciling(reader, date(2024, 3, 6))
+
+
+def test_read_model_partitions_stored_before_reconciliation_items_show_their_differences() -> None:
+    """A stored partition written before items were kept holds the acknowledged difference but
+    no item: it loads with the item open, as a replay of the log gives it."""
+    history = [opened(), sent(2, from_statement=False), acknowledged(3)]
+    state = portfolio.fold_all(history)
+    data = json.loads(dump_partition(state))
+    for customer in data["customers"].values():
+        del customer["reconciliations"]
+        for confirmation in customer["confirmations"]:
+            del confirmation["statement_from_on"], confirmation["statement_lines"]
+
+    old = load_partition(json.dumps(data))
+
+    assert state.customers == old.customers
+    assert 1 == len(old.customers[CUSTOMER_ID].reconciliations)
