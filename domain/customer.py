@@ -650,9 +650,11 @@ def send_balance_confirmation(
             field="statement_lines",
         )
     if confirmation_reference in account.confirmations_sent:
-        same = (
-            account.confirmations_sent[confirmation_reference] == ledger_balance_minor
-            and account.confirmations_from_on.get(confirmation_reference) == statement_from_on
+        # A confirmation recorded before they were issued from statements has no period: the
+        # same balance again is the same confirmation.
+        recorded_from_on = account.confirmations_from_on.get(confirmation_reference)
+        same = account.confirmations_sent[confirmation_reference] == ledger_balance_minor and (
+            recorded_from_on in (None, statement_from_on)
         )
         if same:
             return []

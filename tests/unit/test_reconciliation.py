@@ -15,9 +15,11 @@ from arledger.domain.customer import (
     CustomerAccount,
     accept_reconciliation,
     resolve_reconciliation,
+    send_balance_confirmation,
 )
 from arledger.domain.errors import (
     CustomerStateError,
+    DuplicateKeyConflictError,
     InvalidChoiceError,
     InvalidDateError,
     InvalidTextError,
@@ -206,6 +208,31 @@ def test_a_confirmation_recorded_before_statements_still_opens_and_closes_an_ite
     state = portfolio.fold_all([opened(), sent(2, from_statement=False)])
     (confirmation,) = state.customers[CUSTOMER_ID].confirmations
     assert (None, None) == (confirmation.statement_from_on, confirmation.statement_lines)
+
+
+@pytest.mark.parametrize(
+    ("from_statement", "expected"), [(True, DuplicateKeyConflictError), (False, None)]
+)
+def test_sending_a_confirmation_again_for_another_period_conflicts_unless_it_had_none(
+    from_statement: bool, expected: type[Exception] | None
+) -> None:
+    def again() -> list[Event]:
+        return send_balance_confirmation(
+            given(opened(), sent(from_statement=from_statement)),
+            confirmation_reference="BC-1",
+            balance_as_of=date(2024, 2, 29),
+            ledger_balance_minor=150_000,
+            sent_on=date(2024, 3, 1),
+            statement_from_on=date(2024, 2, 1),
+            statement_lines=2,
+            recorded_at=AT,
+        )
+
+    if expected is None:
+        assert [] == again()
+    else:
+        with pytest.raises(expected):
+            again()
 
 
 def test_the_item_is_open_from_the_acknowledgement_until_the_resolution_date() -> None:
