@@ -42,6 +42,7 @@ from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
 from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy, Grade, TriggerRule
+from arledger.domain.trigger_rules import FigureUnit
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
 from arledger.projections.credit import CreditDecision, CreditReason, CreditReasonKind
 from arledger.projections.escalation import (
@@ -88,6 +89,7 @@ __all__ = [
     "EscalationStatus",
     "Evaluation",
     "Explanation",
+    "FigureUnit",
     "Grade",
     "GroupingTypeError",
     "IdempotencyKeyConflictError",

@@ -27,10 +27,10 @@ from typing import Any, Final
 import pytest
 
 from arledger.adapters.application.ledger import Ledger
-from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_to_store
+from arledger.adapters.synthetic.generate import END_ON_DEFAULT
+from benchmarks.conftest import MEDIUM_INVOICES, copy_store
 
-INVOICES: Final = 100_000
-SEED: Final = 20_261_206
+INVOICES: Final = MEDIUM_INVOICES
 RATIO_MIN: Final = 5.0
 WARM_ROUNDS: Final = 3
 
@@ -76,18 +76,18 @@ def first_worklist(database: Path, cache: Path) -> dict[str, Any]:
     return figures
 
 
-@pytest.fixture(scope="module")
-def ledger_100k(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    database = tmp_path_factory.mktemp("cold-start") / "ledger.db"
+@pytest.fixture
+def ledger_100k(generated_100k: Path, tmp_path: Path) -> Path:
+    database = copy_store(generated_100k, tmp_path / "ledger.db")
     ledger = Ledger(env={"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(database)})
     try:
-        generate_to_store(ledger, INVOICES, SEED)
         ledger.query_engine().persist()  # the stored segments every run loads
     finally:
         ledger.close()
     return database
 
 
+@pytest.mark.medium
 @pytest.mark.slow
 def test_first_worklist_cold_against_after_warm_up(
     benchmark: Any, ledger_100k: Path, tmp_path: Path

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -32,10 +32,10 @@ from arledger.adapters.read_models.engine import QueryEngine
 from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_to_store
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.kpis import KpiGrouping
+from benchmarks.conftest import MEDIUM_INVOICES, copy_store
 from benchmarks.figures import report_figures
 
 SEED: Final = 20_261_206
-MEDIUM_INVOICES: Final = 100_000
 LARGE_INVOICES: Final = 1_000_000
 NEW_EVENTS_SEED: Final = 7
 NEW_EVENTS_INVOICES: Final = 1_700
@@ -80,11 +80,13 @@ def median_s(query: Callable[[], Any], engine: QueryEngine, rounds: int = ROUNDS
     return statistics.median(times)
 
 
-@pytest.fixture(scope="module")
-def medium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    yield generated_store(tmp_path_factory.mktemp("engine-medium"), MEDIUM_INVOICES)
+@pytest.fixture
+def medium(generated_100k: Path, tmp_path: Path) -> dict[str, str]:
+    path = copy_store(generated_100k, tmp_path / f"generated-{MEDIUM_INVOICES}.db")
+    return {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)}
 
 
+@pytest.mark.medium
 @pytest.mark.slow
 def test_engine_against_replay_at_100k_invoices(benchmark: Any, medium: dict[str, str]) -> None:
     ledger = Ledger(env=medium)
@@ -149,6 +151,7 @@ def after_new_events(ledger: Ledger, env: dict[str, str], before_s: float) -> di
     }
 
 
+@pytest.mark.medium
 @pytest.mark.large
 def test_engine_at_1m_invoices(tmp_path: Path) -> None:
     env = generated_store(tmp_path, LARGE_INVOICES)

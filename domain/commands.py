@@ -8,11 +8,13 @@ same typed errors whichever way a command arrives (a convenience method, JSON, a
 a command that would be refused is still a value that can be logged.
 
 Invariant: the fields of a command are exactly the keyword arguments of its ``Ledger``
-convenience method, so the two cannot drift (``tests/unit/test_commands.py`` checks it).
+convenience method, so the two cannot drift (``tests/unit/test_commands.py`` checks it); the
+session's methods are derived from these classes (``adapters/application/session.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import attrs
@@ -46,6 +48,38 @@ class InvoiceAmount:
     amount: Money
 
 
+# Converters: a caller may give a list or a mapping; the command keeps a tuple, so it stays a
+# hashable value that compares, logs and digests the same however it was built. mypy reads
+# each converter's parameter as the constructor's (a generic one would lose the item type).
+
+
+def invoice_amounts(
+    allocations: Mapping[str, Money] | Sequence[InvoiceAmount] | None,
+) -> tuple[InvoiceAmount, ...] | None:
+    """An allocation's targets as the command holds them: a mapping (invoice number ->
+    amount) becomes ``InvoiceAmount`` records, in its order."""
+    if allocations is None or isinstance(allocations, tuple):
+        return allocations
+    if isinstance(allocations, Mapping):
+        return tuple(
+            InvoiceAmount(invoice_number=number, amount=amount)
+            for number, amount in allocations.items()
+        )
+    return tuple(allocations)
+
+
+def _instalments(instalments: Sequence[Instalment]) -> tuple[Instalment, ...]:
+    return tuple(instalments)
+
+
+def _texts(texts: Sequence[str]) -> tuple[str, ...]:
+    return tuple(texts)
+
+
+def _days(days: Sequence[int]) -> tuple[int, ...]:
+    return tuple(days)
+
+
 # Receivables ------------------------------------------------------------------------------
 
 
@@ -71,7 +105,7 @@ class IssueInvoice(Command):
     amount: Money
     issued_on: date
     due_on: date | None = None
-    instalments: tuple[Instalment, ...] = ()
+    instalments: tuple[Instalment, ...] = attrs.field(default=(), converter=_instalments)
     contract_reference: str = ""
 
 
@@ -92,7 +126,9 @@ class AllocatePayment(Command):
     payment) makes a retry record nothing and answer the first allocation's events."""
 
     bank_reference: str
-    allocations: tuple[InvoiceAmount, ...] | None = None
+    allocations: tuple[InvoiceAmount, ...] | None = attrs.field(
+        default=None, converter=invoice_amounts
+    )
     allocated_on: date | None = None
     allocation_key: str | None = None
 
@@ -203,11 +239,12 @@ class ChangeTerms(Command):
 
 @attrs.frozen(kw_only=True)
 class SetPaymentCalendar(Command):
-    """Set the customer's book-closing day and payment-run days (days of the month)."""
+    """Set the customer's book-closing day and payment-run days (days of the month), in force
+    from ``set_on`` (calendars are dated history: an earlier-due invoice keeps its calendar)."""
 
     customer_code: str
     book_closing_day: int | None
-    payment_run_days: tuple[int, ...]
+    payment_run_days: tuple[int, ...] = attrs.field(converter=_days)
     set_on: date
 
 
@@ -339,7 +376,7 @@ class MakePromise(Command):
     promised_on: date
     made_on: date
     contact: str
-    invoice_numbers: tuple[str, ...] = ()
+    invoice_numbers: tuple[str, ...] = attrs.field(default=(), converter=_texts)
     supersedes: str | None = None
 
 

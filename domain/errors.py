@@ -1,61 +1,60 @@
 """Domain errors: one hierarchy under ``ArledgerError``.
 
 Operating errors are things a customer or bad data can cause. Each carries the ids and amounts
-involved as attributes, not only in its message, so a service can react without parsing text.
-Programmer errors (broken invariants) are ``assert`` statements, never these classes.
+involved as typed attributes, not only in its message, so a service can react without parsing
+text. Programmer errors (broken invariants) are ``assert`` statements, never these classes.
 """
 
 from __future__ import annotations
 
-import inspect
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
+import attrs
 
+
+@attrs.define(kw_only=True, slots=False)
 class ArledgerError(Exception):
     """Base of every error arledger raises on purpose.
 
-    Each class declares the fields it carries as typed class attributes (None when a raise
-    site has nothing to say for one), so a caller reads ``error.invoice_number`` with its type
-    known. The constructor takes them as keywords and refuses one its class does not declare
-    (``TypeError``: a programmer error). ``details`` holds the ones given, for logs.
+    Each class is an attrs class declaring the fields it carries, typed, defaulting to None
+    (a raise site with nothing to say for one leaves it out). The constructor takes the
+    message and then those fields by keyword, so mypy checks every raise site: a field the
+    class does not declare, or a value of the wrong type, fails the type check (and the
+    undeclared one, a ``TypeError`` at run time), and a caller reads ``error.invoice_number``
+    with its type known. ``str(error)`` is the message alone.
     """
 
-    message: str
-    details: dict[str, object]
+    message: str = attrs.field(kw_only=False)
 
-    def __init__(self, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
-        declared = _declared_fields(type(self))
-        unknown = sorted(details.keys() - declared) if declared else []
-        if unknown:
-            raise TypeError(f"{type(self).__name__} declares no field {', '.join(unknown)}")
-        self.details = details
-        vars(self).update(details)
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def details(self) -> dict[str, object]:
+        """The fields that have a value, by name: for logs, and for code that treats every
+        error alike (the importer naming the field of a refused row)."""
+        return {
+            field.name: value
+            for field in attrs.fields(type(self))
+            if field.name != "message" and (value := getattr(self, field.name)) is not None
+        }
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle by field: the exception default rebuilds from ``args`` positionally, which
+        holds every field's value and would not fit the keyword-only constructor."""
+        return (_rebuilt, (type(self), attrs.asdict(self, recurse=False)))
 
 
-_FIELDS: dict[type, frozenset[str]] = {}
-"""Per error class, the fields it and its bases declare (filled on first use)."""
-
-
-def _declared_fields(cls: type[ArledgerError]) -> frozenset[str]:
-    """The fields the class and its bases declare (empty: a class outside this module that
-    declares none, whose details are not checked)."""
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = frozenset(
-            name
-            for klass in cls.__mro__
-            if klass is not ArledgerError and issubclass(klass, ArledgerError)
-            for name in inspect.get_annotations(klass)
-        )
-    return names
+def _rebuilt(cls: type[ArledgerError], fields: dict[str, Any]) -> ArledgerError:
+    return cls(**fields)
 
 
 # Money and currencies -------------------------------------------------------------------------
 
 
+@attrs.define(kw_only=True, slots=False)
 class MoneyError(ArledgerError, ValueError):
     """An amount or currency that cannot be represented exactly."""
 
@@ -64,10 +63,12 @@ class MoneyError(ArledgerError, ValueError):
     """The value refused, as given."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class UnknownCurrencyError(MoneyError):
     """The currency code is not in the exponent table."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class CurrencyMismatchError(MoneyError):
     """Two amounts, or an amount and an account, are in different currencies."""
 
@@ -77,6 +78,7 @@ class CurrencyMismatchError(MoneyError):
     credit_note_number: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class AccountCurrencyError(CurrencyMismatchError):
     """An invoice, payment, credit note or order in another currency than the customer's
     account (``customer_code``, ``account_currency``, the given ``currency``)."""
@@ -85,12 +87,14 @@ class AccountCurrencyError(CurrencyMismatchError):
     account_currency: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class AmountPrecisionError(MoneyError):
     """An amount has more decimals than its currency's minor unit allows, or is a float."""
 
     exponent: int | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class InvalidAmountError(MoneyError):
     """An amount that must be positive is zero or negative, or is not a number at all."""
 
@@ -102,12 +106,13 @@ class InvalidAmountError(MoneyError):
     customer_code: str | None = None
     ending_ar_minor: int | None = None
     sales_minor: int | None = None
-    total_minor_approximate: int | None = None
+    total_minor_approximate: float | None = None
 
 
 # Commands on aggregates ----------------------------------------------------------------------
 
 
+@attrs.define(kw_only=True, slots=False)
 class InvalidCommandError(ArledgerError, ValueError):
     """A command that breaks a business rule; nothing was recorded."""
 
@@ -123,6 +128,7 @@ class InvalidCommandError(ArledgerError, ValueError):
     commands: int | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class InvalidDateError(InvalidCommandError):
     """A date that is impossible in context, such as a due date before the issue date, or one
     outside the dates the ledger accepts (``rules.DATE_MIN`` to ``rules.DATE_MAX``)."""
@@ -140,6 +146,7 @@ class InvalidDateError(InvalidCommandError):
     known_at: datetime | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class InvalidTextError(InvalidCommandError):
     """Text that is not what its field accepts (``domain/text.py``): not Unicode scalar values,
     control characters, invisible characters in a key, blank, padded or too long.
@@ -154,12 +161,14 @@ class InvalidTextError(InvalidCommandError):
     length_max: int | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class InvalidInstalmentScheduleError(InvalidCommandError):
     """An instalment schedule that does not sum to the invoice amount or is out of order."""
 
     amount_minor: int | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class OverAllocationError(InvalidCommandError):
     """An allocation larger than the payment's unapplied amount or the invoice's open amount."""
 
@@ -170,6 +179,7 @@ class OverAllocationError(InvalidCommandError):
     open_minor: int | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class InvoiceStateError(InvalidCommandError):
     """The invoice is not in a state that allows the command (written off, settled, ...)."""
 
@@ -178,18 +188,21 @@ class InvoiceStateError(InvalidCommandError):
     open_minor: int | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class PaymentStateError(InvalidCommandError):
     """The payment is not in a state that allows the command (already reversed, ...)."""
 
     payment_id: UUID | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class CustomerStateError(InvalidCommandError):
     """The customer account is not in a state that allows the command (already on hold, ...)."""
 
     confirmation_reference: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class DisputedAmountError(InvalidCommandError):
     """A disputed or upheld amount larger than what is open (or disputed)."""
 
@@ -199,16 +212,19 @@ class DisputedAmountError(InvalidCommandError):
     disputed_minor: int | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class DisputeStateError(InvalidCommandError):
     """The dispute is not in a state that allows the command (already resolved, ...)."""
 
     dispute_reference: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class PromiseStateError(InvalidCommandError):
     """The promise is not open (withdrawn or superseded)."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class PromiseAmountError(InvalidCommandError):
     """A promise larger than what its invoices (or the account) had open the day it was made."""
 
@@ -217,6 +233,7 @@ class PromiseAmountError(InvalidCommandError):
     made_on: date | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class DuplicateKeyConflictError(InvalidCommandError):
     """A business key (invoice number, bank reference, ...) is reused with different content."""
 
@@ -231,6 +248,7 @@ class DuplicateKeyConflictError(InvalidCommandError):
     policy_version: int | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class IdempotencyKeyConflictError(DuplicateKeyConflictError):
     """An idempotency key already used for other content (``idempotency_key``): a retry must
     send the same commands, field for field, as the first attempt. Nothing was recorded."""
@@ -238,6 +256,7 @@ class IdempotencyKeyConflictError(DuplicateKeyConflictError):
     idempotency_key: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class AllocationKeyConflictError(IdempotencyKeyConflictError):
     """An allocation key already used on the payment for another allocation (``allocation_key``,
     also as ``idempotency_key``, and ``bank_reference``): the per-payment form of an
@@ -246,6 +265,7 @@ class AllocationKeyConflictError(IdempotencyKeyConflictError):
     allocation_key: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class CommandFormatError(InvalidCommandError):
     """Data that describes no command (unknown ``command_name``, missing, unknown or mistyped
     fields): nothing was recorded."""
@@ -253,26 +273,33 @@ class CommandFormatError(InvalidCommandError):
     command_name: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class CustomerMismatchError(InvalidCommandError):
     """An invoice of another customer named where only the customer's own may be: in the
-    allocation of a payment (``bank_reference``), in a promise, or a promise superseding
-    another customer's (``promise_reference``). Nothing was recorded."""
+    allocation of a payment (``bank_reference``, ``invoice_number``), in a promise
+    (``promise_reference``, ``invoice_number``, the promising ``customer_code``), or a promise
+    superseding another customer's (``promise_reference``, ``customer_code``). Nothing was
+    recorded."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class RepeatedInvoiceError(InvalidCommandError):
     """An invoice named twice in one allocation or one promise."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class NothingToAllocateError(InvalidCommandError):
     """An automatic allocation found no open invoice of the payer to settle
     (``bank_reference``): the payment stays unapplied."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class InvalidChoiceError(InvalidCommandError):
     """A value that is not one of its field's choices (an enum: a channel, a rating, a dispute
     reason or outcome, a contact role, terms, a delinquency type): ``field``, ``value``."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class TooManyItemsError(InvalidCommandError):
     """A command names more items than a documented maximum allows."""
 
@@ -280,6 +307,7 @@ class TooManyItemsError(InvalidCommandError):
 # Look-ups -----------------------------------------------------------------------------------
 
 
+@attrs.define(kw_only=True, slots=False)
 class NotFoundError(ArledgerError, LookupError):
     """Something named by a command does not exist in the ledger."""
 
@@ -293,14 +321,17 @@ class NotFoundError(ArledgerError, LookupError):
     row: object = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class CustomerNotFoundError(NotFoundError):
     """No customer account with that code or id."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class InvoiceNotFoundError(NotFoundError):
     """No invoice with that number or id."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class PaymentNotFoundError(NotFoundError):
     """No payment with that bank reference or id."""
 
@@ -308,23 +339,28 @@ class PaymentNotFoundError(NotFoundError):
 # Infrastructure, as the domain sees it -------------------------------------------------------
 
 
+@attrs.define(kw_only=True, slots=False)
 class ConfirmationNotFoundError(NotFoundError):
     """No balance confirmation with that reference was sent."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class DisputeNotFoundError(NotFoundError):
     """No dispute with that reference on the invoice."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class PromiseNotFoundError(NotFoundError):
     """No promise to pay with that reference."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class ReconciliationNotFoundError(NotFoundError):
     """No reconciliation item for that confirmation: none was sent, it is not acknowledged
     yet, or it was acknowledged without a difference (``confirmation_reference``)."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class ReconciliationReferenceError(NotFoundError):
     """The credit note, payment or dispute named to resolve a reconciliation item is not the
     customer's in the log (``resolution``, ``reference``)."""
@@ -333,6 +369,7 @@ class ReconciliationReferenceError(NotFoundError):
     reference: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class ConcurrencyError(ArledgerError, RuntimeError):
     """Another writer kept changing the same aggregates; retries were exhausted."""
 
@@ -341,6 +378,7 @@ class ConcurrencyError(ArledgerError, RuntimeError):
     events_recorded: int | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class StoreUnavailableError(ArledgerError, RuntimeError):
     """The event store cannot be opened or reached: a server that does not answer, a database
     or user that does not exist, a file that is not a SQLite database. ``store`` describes it,
@@ -351,6 +389,7 @@ class StoreUnavailableError(ArledgerError, RuntimeError):
     reason: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class StoreBusyError(ArledgerError, RuntimeError):
     """A wait on the store ran out of time: a lock another session held (``setting``
     ``ARLEDGER_LOCK_TIMEOUT``), a statement that ran too long (``ARLEDGER_STATEMENT_TIMEOUT``)
@@ -363,6 +402,7 @@ class StoreBusyError(ArledgerError, RuntimeError):
     reason: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class ReadModelMismatchError(ArledgerError, RuntimeError):
     """The stored read models have folded events the log no longer holds at their positions
     (events removed, or the store restored from an older copy): ``position`` is where the read
@@ -373,6 +413,7 @@ class ReadModelMismatchError(ArledgerError, RuntimeError):
     store: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class GroupingTypeError(ArledgerError, TypeError):
     """A query's grouping given as something other than its enum (e.g. the text ``"owner"``
     where ``KpiGrouping.OWNER`` is expected): ``grouping`` is what was given, ``expected`` the
@@ -382,6 +423,7 @@ class GroupingTypeError(ArledgerError, TypeError):
     expected: str | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class ImportRowError(ArledgerError, ValueError):
     """A row of an imported file is invalid; nothing of the file was recorded."""
 
@@ -390,6 +432,7 @@ class ImportRowError(ArledgerError, ValueError):
     problems_total: int | None = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class ConfigurationError(ArledgerError, ValueError):
     """The store or policy configuration is invalid."""
 
@@ -411,6 +454,7 @@ class ConfigurationError(ArledgerError, ValueError):
     grouping: object = None
 
 
+@attrs.define(kw_only=True, slots=False)
 class RejectsPathError(ConfigurationError):
     """The rejected rows of an import cannot go to that path (the store, the imported file, a
     directory, a file arledger did not write); ``path`` and ``conflict`` say which and why.

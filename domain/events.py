@@ -333,7 +333,9 @@ class PaymentTermsChanged(Event):
 
 @attrs.frozen(kw_only=True)
 class PaymentCalendarSet(Event):
-    """The customer's payment process: book-closing day and payment-run days of the month."""
+    """The customer's payment process: book-closing day and payment-run days of the month, in
+    force from ``set_on`` until the next calendar's (``PortfolioState.expected_pay_on`` uses the
+    one in force on an invoice's due date)."""
 
     book_closing_day: int | None
     payment_run_days: tuple[int, ...]

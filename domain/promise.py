@@ -153,6 +153,7 @@ def make_promise(
                 f"invoice {invoice.invoice_number} is not {customer.customer_code}'s",
                 invoice_number=invoice.invoice_number,
                 promise_reference=promise_reference,
+                customer_code=customer.customer_code,
             )
     invoice_ids = tuple(invoice.id for invoice in invoices)
     if len(set(invoice_ids)) != len(invoice_ids):

@@ -28,6 +28,7 @@ __all__ = [
     "TEXT_LENGTH_MAX",
     "require_date",
     "require_key",
+    "require_known_at",
     "require_period",
     "require_person",
     "require_positive",
@@ -109,3 +110,18 @@ def require_recorded_at(recorded_at: datetime) -> datetime:
             field="recorded_at",
         )
     return recorded_at
+
+
+def require_known_at(known_at: datetime | None) -> datetime | None:
+    """A query's ``known_at`` cut: None (everything recorded) or a timezone-aware instant.
+
+    Events are stamped in UTC; a naive datetime names no instant (whose 09:30?), and comparing
+    it with the stamps would fail deep inside a fold, so it is refused up front."""
+    if known_at is None:
+        return None
+    if not isinstance(known_at, datetime) or known_at.utcoffset() is None:
+        raise InvalidDateError(
+            f"known_at must be a timezone-aware datetime (or None), got {known_at!r}",
+            field="known_at",
+        )
+    return known_at

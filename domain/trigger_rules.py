@@ -46,6 +46,20 @@ class RuleUnit(enum.Enum):
     """The threshold is ignored."""
 
 
+class FigureUnit(enum.Enum):
+    """The unit of a rule's figure, and of its threshold as compared (a ``Reason``'s
+    ``threshold`` and ``actual``): the policy's major units become minor units."""
+
+    DAYS = "days"
+    MINOR_UNITS = "minor_units"
+    """Of the customer's currency."""
+    PROMISES = "promises"
+    RATING_ORDINAL = "rating_ordinal"
+    """1=A .. 4=D: a higher ordinal is a worse rating."""
+    FLAG = "flag"
+    """1 when the fact holds (the threshold, ignored, is 0)."""
+
+
 class Comparison(enum.Enum):
     """How a rule's figure (0 when there is nothing to measure) fires its trigger."""
 
@@ -59,6 +73,8 @@ class Comparison(enum.Enum):
 class TriggerRuleSpec:
     rule: TriggerRule
     unit: RuleUnit
+    figure_unit: FigureUnit
+    """The unit the figure is measured, and the threshold compared, in."""
     time_driven: bool
     """True when the passage of time alone can make it fire: an open promise suspends these
     rules (and only these); the others come from decisions (a rating, the blacklist)."""
@@ -89,6 +105,7 @@ _ROWS: Final = (
     TriggerRuleSpec(
         rule=TriggerRule.DAYS_PAST_DUE,
         unit=RuleUnit.DAYS,
+        figure_unit=FigureUnit.DAYS,
         time_driven=True,
         comparison=Comparison.AT_LEAST,
         threshold_max=10_000,
@@ -97,6 +114,7 @@ _ROWS: Final = (
     TriggerRuleSpec(
         rule=TriggerRule.OVERDUE_AMOUNT,
         unit=RuleUnit.MAJOR_UNITS,
+        figure_unit=FigureUnit.MINOR_UNITS,
         time_driven=True,
         comparison=Comparison.AT_LEAST,
         threshold_max=10**12,
@@ -105,6 +123,7 @@ _ROWS: Final = (
     TriggerRuleSpec(
         rule=TriggerRule.BROKEN_PROMISES,
         unit=RuleUnit.PROMISES,
+        figure_unit=FigureUnit.PROMISES,
         time_driven=True,
         comparison=Comparison.AT_LEAST,
         threshold_max=1_000,
@@ -113,6 +132,7 @@ _ROWS: Final = (
     TriggerRuleSpec(
         rule=TriggerRule.RISK_RATING,
         unit=RuleUnit.RATING_ORDINAL,
+        figure_unit=FigureUnit.RATING_ORDINAL,
         time_driven=False,
         comparison=Comparison.AT_LEAST,
         threshold_max=4,
@@ -121,6 +141,7 @@ _ROWS: Final = (
     TriggerRuleSpec(
         rule=TriggerRule.BLACKLISTED,
         unit=RuleUnit.NONE,
+        figure_unit=FigureUnit.FLAG,
         time_driven=False,
         comparison=Comparison.IS_SET,
         threshold_max=0,

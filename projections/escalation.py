@@ -57,7 +57,7 @@ from arledger.domain.policy import (
 )
 from arledger.domain.rules import require_date
 from arledger.domain.trigger_rules import TIME_RULES as TIME_RULES
-from arledger.domain.trigger_rules import TRIGGER_RULES
+from arledger.domain.trigger_rules import TRIGGER_RULES, FigureUnit
 
 from .ageing import InvoiceFacts
 from .portfolio import (
@@ -102,13 +102,15 @@ class InvoiceFigures:
 
 @attrs.frozen(kw_only=True)
 class Reason:
-    """A firing trigger. ``threshold`` and ``actual`` are in the rule's unit: days, minor units
-    of the account's currency, a count of promises, a rating ordinal (1=A .. 4=D), or 1 for
-    blacklisted."""
+    """A firing trigger. ``threshold`` and ``actual`` are in the rule's figure's unit, which
+    ``unit`` names so that a reader of the JSON need not know the rule table: days, minor
+    units of the account's currency, a count of promises, a rating ordinal (1=A .. 4=D), or
+    a flag (1 for blacklisted)."""
 
     rule: TriggerRule
     level: int
     policy_version: int
+    unit: FigureUnit
     threshold: int
     actual: int
     invoice_numbers: tuple[str, ...] = ()
@@ -574,6 +576,7 @@ class _Evaluator:
             rule=trigger.rule,
             level=level,
             policy_version=raw.policy.version,
+            unit=spec.figure_unit,
             threshold=threshold,
             actual=actual,
             invoice_numbers=invoice_numbers,

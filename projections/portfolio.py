@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Final, TypeAlias, TypeVar
 from uuid import UUID
 
 import attrs
@@ -66,6 +66,10 @@ from .ageing import InvoiceFacts
 
 V = TypeVar("V")
 
+PaymentCalendar: TypeAlias = tuple[int | None, tuple[int, ...]]
+"""A payment calendar: the book-closing day (or None) and the payment-run days of the month."""
+NO_CALENDAR: Final[PaymentCalendar] = (None, ())
+
 
 def value_on(history: Sequence[tuple[date, V]], on: date, default: V) -> V:
     """The value a dated history had on ``on``: the last entry dated on or before it.
@@ -92,7 +96,8 @@ class CustomerHistory:
     ratings: list[tuple[date, RiskRating]] = attrs.field(factory=list)
     blacklisted: list[tuple[date, bool]] = attrs.field(factory=list)
     supply_held: list[tuple[date, bool]] = attrs.field(factory=list)
-    calendar: tuple[int | None, tuple[int, ...]] = (None, ())
+    calendars: list[tuple[date, PaymentCalendar]] = attrs.field(factory=list)
+    """The payment calendar's history: each from the date it was set (``set_on``)."""
     contacts: dict[ContactRole, tuple[str, str, str]] = attrs.field(factory=dict)
     confirmations: list[Confirmation] = attrs.field(factory=list)
     invoice_ids: list[UUID] = attrs.field(factory=list)
@@ -112,6 +117,11 @@ class CustomerHistory:
 
     def is_supply_held_on(self, on: date) -> bool:
         return value_on(self.supply_held, on, False)
+
+    def calendar_on(self, on: date) -> PaymentCalendar:
+        """The payment calendar in force on ``on``: none (pay on the due date) before the
+        first one was set."""
+        return value_on(self.calendars, on, NO_CALENDAR)
 
     def reconciliations_open_on(self, on: date) -> tuple[OpenReconciliation, ...]:
         """The reconciliation items open at the end of ``on``, in order of opening."""
@@ -269,9 +279,15 @@ class PortfolioState:
         return [self.ageing.invoices[invoice_id] for invoice_id in history.invoice_ids]
 
     def expected_pay_on(self, invoice_id: UUID) -> date:
-        """When the customer's payment calendar lets the invoice's money arrive."""
+        """When the customer's payment calendar lets the invoice's money arrive.
+
+        The calendar is the one in force on the invoice's due date: the day the customer's
+        payment process takes the invoice up. A calendar set later (with a later ``set_on``)
+        changes the expected pay date of invoices due from then on, never of those due
+        before: history is not rewritten by a new calendar."""
         invoice = self.ageing.invoices[invoice_id]
-        book_closing_day, payment_run_days = self.customers[invoice.customer_id].calendar
+        customer = self.customers[invoice.customer_id]
+        book_closing_day, payment_run_days = customer.calendar_on(invoice.due_on)
         return expected_pay_on(
             issued_on=invoice.issued_on,
             due_on=invoice.due_on,
@@ -338,7 +354,7 @@ def fold(state: PortfolioState, event: Event) -> PortfolioState:
         customer.terms.append((event.changed_on, (event.terms_kind, event.terms_days)))
     elif isinstance(event, PaymentCalendarSet):
         assert customer is not None
-        customer.calendar = (event.book_closing_day, event.payment_run_days)
+        customer.calendars.append((event.set_on, (event.book_closing_day, event.payment_run_days)))
     elif isinstance(event, KeyContactSet):
         assert customer is not None
         customer.contacts[event.role] = (event.name, event.phone, event.email)

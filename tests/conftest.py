@@ -205,15 +205,3 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if later:
         listed = ", ".join(f"{name} +{count}" for name, count in sorted(later.items()))
         terminalreporter.write_line(f"numba: variants compiled after the warm-up: {listed}")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the large profile deselected under any ``-m`` that does not name it: an ``-m``
-    given on the command line replaces the default ``-m 'not large'`` of pyproject.toml, so
-    ``pytest -m "not slow"`` would otherwise run the 1M- and 10M-invoice benchmarks (~15 min)."""
-    if "large" in (config.getoption("markexpr") or ""):
-        return
-    large = [item for item in items if item.get_closest_marker("large") is not None]
-    if large:
-        config.hook.pytest_deselected(items=large)
-        items[:] = [item for item in items if item.get_closest_marker("large") is None]

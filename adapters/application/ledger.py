@@ -32,7 +32,6 @@ from eventsourcing.utils import Environment
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
-from arledger.adapters.application.session import invoice_amounts
 from arledger.adapters.persistence.connections import Connections, connections_for
 from arledger.adapters.persistence.serialization import CattrsMapper, register_event_topics
 from arledger.adapters.persistence.store import (
@@ -53,6 +52,8 @@ from arledger.adapters.read_models.runner import (
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
 from arledger.domain import idempotency, ids
+from arledger.domain import invoice as invoice_module
+from arledger.domain import payment as payment_module
 from arledger.domain.commands import Command
 from arledger.domain.customer import DEFAULT_TERMS_DAYS, CustomerAccount
 from arledger.domain.errors import (
@@ -61,6 +62,8 @@ from arledger.domain.errors import (
     CustomerNotFoundError,
     GroupingTypeError,
     InvalidCommandError,
+    InvoiceNotFoundError,
+    PaymentNotFoundError,
 )
 from arledger.domain.events import (
     ActionChannel,
@@ -79,7 +82,7 @@ from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money, require_money
 from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
-from arledger.domain.rules import require_date, require_period
+from arledger.domain.rules import require_date, require_known_at, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
 from arledger.projections import statement as statement_projection
@@ -346,6 +349,10 @@ class Ledger(Application[UUID]):
 
     # Commands: each builds its command and executes it in one transaction ---------------------
 
+    def _events(self, command: Command, idempotency_key: str | None) -> list[Event]:
+        """Execute one command; its events (or, for a repeated key, the first call's)."""
+        return list(self.execute(command, idempotency_key=idempotency_key).events_of(0))
+
     def open_account(
         self,
         customer_code: str,
@@ -397,7 +404,7 @@ class Ledger(Application[UUID]):
                 amount=amount,
                 issued_on=issued_on,
                 due_on=due_on,
-                instalments=tuple(instalments),
+                instalments=instalments,
                 contract_reference=contract_reference,
             ),
             idempotency_key=idempotency_key,
@@ -441,16 +448,15 @@ class Ledger(Application[UUID]):
         unique per payment) makes a retry record nothing and answer the first
         allocation's events. (``AllocatePayment``)
         """
-        result = self.execute(
+        return self._events(
             c.AllocatePayment(
                 bank_reference=bank_reference,
-                allocations=None if allocations is None else invoice_amounts(allocations),
+                allocations=allocations,
                 allocated_on=allocated_on,
                 allocation_key=allocation_key,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def reverse_payment(
         self,
@@ -463,11 +469,10 @@ class Ledger(Application[UUID]):
         """Reverse a payment (returned by the bank): what it settled is open again.
         (``ReversePayment``)
         """
-        result = self.execute(
+        return self._events(
             c.ReversePayment(bank_reference=bank_reference, reversed_on=reversed_on, reason=reason),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def apply_credit_note(
         self,
@@ -482,7 +487,7 @@ class Ledger(Application[UUID]):
         """Credit an invoice; a credit-note number credits one invoice, once.
         (``ApplyCreditNote``)
         """
-        result = self.execute(
+        return self._events(
             c.ApplyCreditNote(
                 invoice_number=invoice_number,
                 credit_note_number=credit_note_number,
@@ -490,9 +495,8 @@ class Ledger(Application[UUID]):
                 applied_on=applied_on,
                 reason=reason,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def approve_concession(
         self,
@@ -507,7 +511,7 @@ class Ledger(Application[UUID]):
         """Approve a concession (a discount agreed after issue) on an invoice.
         (``ApproveConcession``)
         """
-        result = self.execute(
+        return self._events(
             c.ApproveConcession(
                 invoice_number=invoice_number,
                 amount=amount,
@@ -515,9 +519,8 @@ class Ledger(Application[UUID]):
                 reason=reason,
                 approver=approver,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def write_off(
         self,
@@ -529,16 +532,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Book what is open on an invoice as a bad debt. (``WriteOff``)"""
-        result = self.execute(
+        return self._events(
             c.WriteOff(
                 invoice_number=invoice_number,
                 written_off_on=written_off_on,
                 reason=reason,
                 approver=approver,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def reinstate(
         self,
@@ -550,16 +552,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Undo an invoice's write-off. (``Reinstate``)"""
-        result = self.execute(
+        return self._events(
             c.Reinstate(
                 invoice_number=invoice_number,
                 reinstated_on=reinstated_on,
                 reason=reason,
                 approver=approver,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def set_credit_line(
         self,
@@ -573,7 +574,7 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Set the customer's credit line from ``effective_on``. (``SetCreditLine``)"""
-        result = self.execute(
+        return self._events(
             c.SetCreditLine(
                 customer_code=customer_code,
                 amount=amount,
@@ -582,9 +583,8 @@ class Ledger(Application[UUID]):
                 reason=reason,
                 registered_capital=registered_capital,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def rate_risk(
         self,
@@ -596,13 +596,12 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Rate the customer's credit risk. (``RateRisk``)"""
-        result = self.execute(
+        return self._events(
             c.RateRisk(
                 customer_code=customer_code, rating=rating, rated_on=rated_on, reason=reason
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def blacklist(
         self,
@@ -613,11 +612,10 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Put the customer on the blacklist. (``Blacklist``)"""
-        result = self.execute(
+        return self._events(
             c.Blacklist(customer_code=customer_code, blacklisted_on=blacklisted_on, reason=reason),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def clear_blacklist(
         self,
@@ -628,11 +626,10 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Take the customer off the blacklist. (``ClearBlacklist``)"""
-        result = self.execute(
+        return self._events(
             c.ClearBlacklist(customer_code=customer_code, cleared_on=cleared_on, reason=reason),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def change_terms(
         self,
@@ -644,16 +641,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Change the payment terms of the customer's future invoices. (``ChangeTerms``)"""
-        result = self.execute(
+        return self._events(
             c.ChangeTerms(
                 customer_code=customer_code,
                 terms_kind=terms_kind,
                 terms_days=terms_days,
                 changed_on=changed_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def set_payment_calendar(
         self,
@@ -664,19 +660,19 @@ class Ledger(Application[UUID]):
         set_on: date,
         idempotency_key: str | None = None,
     ) -> list[Event]:
-        """Set the customer's book-closing day and payment-run days (days of the month).
-        (``SetPaymentCalendar``)
+        """Set the customer's book-closing day and payment-run days (days of the month), in
+        force from ``set_on``: invoices due before it keep the calendar they had (see
+        ``expected_pay_on``). (``SetPaymentCalendar``)
         """
-        result = self.execute(
+        return self._events(
             c.SetPaymentCalendar(
                 customer_code=customer_code,
                 book_closing_day=book_closing_day,
-                payment_run_days=tuple(payment_run_days),
+                payment_run_days=payment_run_days,
                 set_on=set_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def change_owner(
         self,
@@ -687,15 +683,14 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Hand the account to another collection owner. (``ChangeOwner``)"""
-        result = self.execute(
+        return self._events(
             c.ChangeOwner(
                 customer_code=customer_code,
                 collection_owner=collection_owner,
                 changed_on=changed_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def set_key_contact(
         self,
@@ -709,7 +704,7 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Name the customer's contact for a role. (``SetKeyContact``)"""
-        result = self.execute(
+        return self._events(
             c.SetKeyContact(
                 customer_code=customer_code,
                 role=role,
@@ -718,9 +713,8 @@ class Ledger(Application[UUID]):
                 phone=phone,
                 email=email,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def hold_supply(
         self,
@@ -734,13 +728,12 @@ class Ledger(Application[UUID]):
         """Stop supplying the customer (``by_policy``: because the escalation policy says so).
         (``HoldSupply``)
         """
-        result = self.execute(
+        return self._events(
             c.HoldSupply(
                 customer_code=customer_code, held_on=held_on, reason=reason, by_policy=by_policy
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def release_supply(
         self,
@@ -752,16 +745,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Supply the customer again. (``ReleaseSupply``)"""
-        result = self.execute(
+        return self._events(
             c.ReleaseSupply(
                 customer_code=customer_code,
                 released_on=released_on,
                 reason=reason,
                 by_policy=by_policy,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def send_balance_confirmation(
         self,
@@ -777,7 +769,7 @@ class Ledger(Application[UUID]):
         ``balance_as_of`` (default: from the account's opening) to confirm its closing balance.
         (``SendBalanceConfirmation``)
         """
-        result = self.execute(
+        return self._events(
             c.SendBalanceConfirmation(
                 customer_code=customer_code,
                 confirmation_reference=confirmation_reference,
@@ -785,9 +777,8 @@ class Ledger(Application[UUID]):
                 sent_on=sent_on,
                 statement_from_on=statement_from_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def acknowledge_balance_confirmation(
         self,
@@ -801,16 +792,15 @@ class Ledger(Application[UUID]):
         """Record the balance the customer confirmed (a difference is flagged, not corrected).
         (``AcknowledgeBalanceConfirmation``)
         """
-        result = self.execute(
+        return self._events(
             c.AcknowledgeBalanceConfirmation(
                 customer_code=customer_code,
                 confirmation_reference=confirmation_reference,
                 confirmed_balance=confirmed_balance,
                 acknowledged_on=acknowledged_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def resolve_reconciliation(
         self,
@@ -827,7 +817,7 @@ class Ledger(Application[UUID]):
         note, payment (bank reference) or dispute of the customer that explains it.
         (``ResolveReconciliation``)
         """
-        result = self.execute(
+        return self._events(
             c.ResolveReconciliation(
                 customer_code=customer_code,
                 confirmation_reference=confirmation_reference,
@@ -836,9 +826,8 @@ class Ledger(Application[UUID]):
                 resolved_on=resolved_on,
                 note=note,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def accept_reconciliation(
         self,
@@ -853,7 +842,7 @@ class Ledger(Application[UUID]):
         """Close the reconciliation item a confirmation's difference opened by accepting the
         difference, on an approver's authority. (``AcceptReconciliation``)
         """
-        result = self.execute(
+        return self._events(
             c.AcceptReconciliation(
                 customer_code=customer_code,
                 confirmation_reference=confirmation_reference,
@@ -861,9 +850,8 @@ class Ledger(Application[UUID]):
                 accepted_on=accepted_on,
                 reason=reason,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def open_dispute(
         self,
@@ -879,7 +867,7 @@ class Ledger(Application[UUID]):
         """Open a dispute over part of an invoice: the disputed amount is not chased.
         (``OpenDispute``)
         """
-        result = self.execute(
+        return self._events(
             c.OpenDispute(
                 invoice_number=invoice_number,
                 dispute_reference=dispute_reference,
@@ -888,9 +876,8 @@ class Ledger(Application[UUID]):
                 root_cause=root_cause,
                 opened_on=opened_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def resolve_dispute(
         self,
@@ -908,7 +895,7 @@ class Ledger(Application[UUID]):
         with a credit note numbered ``credit_note_number`` (default from the
         dispute). (``ResolveDispute``)
         """
-        result = self.execute(
+        return self._events(
             c.ResolveDispute(
                 invoice_number=invoice_number,
                 dispute_reference=dispute_reference,
@@ -918,9 +905,8 @@ class Ledger(Application[UUID]):
                 upheld=upheld,
                 credit_note_number=credit_note_number,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def make_promise(
         self,
@@ -939,7 +925,7 @@ class Ledger(Application[UUID]):
         the account), possibly replacing an earlier promise (``supersedes``, its
         reference). (``MakePromise``)
         """
-        result = self.execute(
+        return self._events(
             c.MakePromise(
                 customer_code=customer_code,
                 promise_reference=promise_reference,
@@ -947,12 +933,11 @@ class Ledger(Application[UUID]):
                 promised_on=promised_on,
                 made_on=made_on,
                 contact=contact,
-                invoice_numbers=tuple(invoice_numbers),
+                invoice_numbers=invoice_numbers,
                 supersedes=supersedes,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def withdraw_promise(
         self,
@@ -963,13 +948,12 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Withdraw an open promise to pay. (``WithdrawPromise``)"""
-        result = self.execute(
+        return self._events(
             c.WithdrawPromise(
                 promise_reference=promise_reference, withdrawn_on=withdrawn_on, reason=reason
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def record_action(
         self,
@@ -987,7 +971,7 @@ class Ledger(Application[UUID]):
         """Record a collection action (a call, a letter, ...) and the next step agreed.
         (``RecordAction``)
         """
-        result = self.execute(
+        return self._events(
             c.RecordAction(
                 customer_code=customer_code,
                 channel=channel,
@@ -998,9 +982,8 @@ class Ledger(Application[UUID]):
                 next_step=next_step,
                 next_step_on=next_step_on,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def diagnose(
         self,
@@ -1012,16 +995,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Record why the customer is late (the delinquency type). (``Diagnose``)"""
-        result = self.execute(
+        return self._events(
             c.Diagnose(
                 customer_code=customer_code,
                 delinquency_type=delinquency_type,
                 diagnosed_on=diagnosed_on,
                 note=note,
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     def adopt_policy(
         self,
@@ -1033,27 +1015,78 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Adopt a version of the escalation policy from ``effective_on``. (``AdoptPolicy``)"""
-        result = self.execute(
+        return self._events(
             c.AdoptPolicy(
                 policy=policy, effective_on=effective_on, approver=approver, reason=reason
             ),
-            idempotency_key=idempotency_key,
+            idempotency_key,
         )
-        return list(result.events_of(0))
 
     # Queries ----------------------------------------------------------------------------------
 
-    def customer(self, customer_code: str) -> CustomerAccount:
-        return self.session().require_customer(customer_code)
+    def customer(self, customer_code: str, *, known_at: datetime | None = None) -> CustomerAccount:
+        """The customer's account (as recorded by ``known_at``, if given)."""
+        cut = require_known_at(known_at)
+        if cut is None:
+            return self.session().require_customer(customer_code)
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
+        account = customer_module.fold(self._events_known_at(customer_id, cut))
+        if account is None:
+            raise CustomerNotFoundError(
+                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                customer_code=customer_code,
+            )
+        return account
 
-    def invoice(self, invoice_number: str) -> Invoice:
-        return self.session().require_invoice(invoice_number)
+    def invoice(self, invoice_number: str, *, known_at: datetime | None = None) -> Invoice:
+        """The invoice (as recorded by ``known_at``, if given)."""
+        cut = require_known_at(known_at)
+        if cut is None:
+            return self.session().require_invoice(invoice_number)
+        invoice_id = ids.invoice_id(require_key("invoice_number", invoice_number))
+        invoice = invoice_module.fold(self._events_known_at(invoice_id, cut))
+        if invoice is None:
+            raise InvoiceNotFoundError(
+                f"no invoice {invoice_number!r}{_recorded_by(known_at)}",
+                invoice_number=invoice_number,
+            )
+        return invoice
 
-    def payment(self, bank_reference: str) -> Payment:
-        return self.session().require_payment(bank_reference)
+    def payment(self, bank_reference: str, *, known_at: datetime | None = None) -> Payment:
+        """The payment (as recorded by ``known_at``, if given)."""
+        cut = require_known_at(known_at)
+        if cut is None:
+            return self.session().require_payment(bank_reference)
+        payment_id = ids.payment_id(require_key("bank_reference", bank_reference))
+        payment = payment_module.fold(self._events_known_at(payment_id, cut))
+        if payment is None:
+            raise PaymentNotFoundError(
+                f"no payment with bank reference {bank_reference!r}{_recorded_by(known_at)}",
+                bank_reference=bank_reference,
+            )
+        return payment
 
-    def iter_events(self, *, page_size: int = EVENTS_PER_READ_MAX) -> Iterator[Event]:
-        """Every event in recording order, read in pages."""
+    def _events_known_at(self, aggregate_id: UUID, known_at: datetime) -> list[Event]:
+        """One aggregate's events stamped by ``known_at``: folded, they are the aggregate as
+        the ledger held it then (its events are few; no other aggregate is read)."""
+        return [
+            event
+            for event in self.events.get(aggregate_id)
+            if isinstance(event, Event) and event.timestamp <= known_at
+        ]
+
+    def iter_events(
+        self, *, page_size: int = EVENTS_PER_READ_MAX, known_at: datetime | None = None
+    ) -> Iterator[Event]:
+        """Every event in recording order, read in pages (those stamped by ``known_at``, if
+        given; a naive ``known_at`` is refused here, not at the first ``next``)."""
+        cut = require_known_at(known_at)
+        events = self._events_in_pages(page_size)
+        if cut is None:
+            return events
+        return (event for event in events if event.timestamp <= cut)
+
+    def _events_in_pages(self, page_size: int) -> Iterator[Event]:
         start = 1
         while True:
             page = self.recorder.select_notifications(start, page_size)
@@ -1085,6 +1118,7 @@ class Ledger(Application[UUID]):
             GroupingTypeError: ``grouping`` is not an ``AgeingGrouping`` (text is not parsed).
         """
         _require_grouping(grouping, ageing.AgeingGrouping)
+        require_known_at(known_at)
         if self.read_models != "replay":
             return self.query_engine().ageing(
                 as_of,
@@ -1107,10 +1141,14 @@ class Ledger(Application[UUID]):
     ) -> PortfolioState:
         """Every fact of the ledger with its business date, ready for the as-of queries below.
 
-        From the stored read models (caught up first) unless replaying; ``known_at`` (only
-        events recorded by then) always replays, since stored models hold the latest facts.
-        ``customer_ids`` limits the stored read to those customers' partitions.
+        From the stored read models (caught up first) unless replaying. As known at
+        ``known_at`` (only events stamped by then), the stored models cannot serve (they hold
+        the latest facts): the events come from the query engine's columnar log, cut by stamp
+        (no JSON decoding), and folded whole, as a replay does (``customer_ids`` is a hint for
+        the stored read only).
         """
+        if require_known_at(known_at) is not None and self.read_models != "replay":
+            return fold_portfolio(self.query_engine().events(known_at), known_at=known_at)
         if self.read_models == "replay" or known_at is not None or self.in_memory:
             return fold_portfolio(self.iter_events(), known_at=known_at)
         runner = self.projection_runner()
@@ -1143,6 +1181,7 @@ class Ledger(Application[UUID]):
 
         if owner is not None:
             require_person("owner", owner)
+        require_known_at(known_at)
         if self.read_models != "replay":
             return self.query_engine().worklist(as_of, owner=owner, known_at=known_at)
         state = self.portfolio(known_at=known_at)
@@ -1193,23 +1232,32 @@ class Ledger(Application[UUID]):
         from the query engine's columnar log (that customer's events only), not a replay of
         the log. The id comes from the code (no fold of the customer's aggregate)."""
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
-        if known_at is not None and self.read_models != "replay":
+        if require_known_at(known_at) is not None and self.read_models != "replay":
             events = self.query_engine().customer_events(customer_id, known_at)
             state = fold_portfolio(events, known_at=known_at)
         else:
             state = self.portfolio(known_at=known_at, customer_ids=[customer_id])
         if customer_id not in state.customers:
             raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}", customer_code=customer_code
+                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                customer_code=customer_code,
             )
         return customer_id, state
 
-    def check_credit(self, customer_code: str, order_amount: Money, as_of: date) -> CreditDecision:
-        """Approve or block an order, with every reason."""
+    def check_credit(
+        self,
+        customer_code: str,
+        order_amount: Money,
+        as_of: date,
+        *,
+        known_at: datetime | None = None,
+    ) -> CreditDecision:
+        """Approve or block an order, with every reason (as the ledger had recorded the
+        customer by ``known_at``, if given: what a credit check answered then)."""
         from arledger.projections import credit
 
         order_amount = require_money("order_amount", order_amount)
-        customer_id, state = self._customer_portfolio(customer_code, None)
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
         return credit.check_credit(
             state,
             customer_id,
@@ -1235,31 +1283,50 @@ class Ledger(Application[UUID]):
         from arledger.projections import kpis
 
         _require_grouping(grouping, KpiGrouping)
+        require_known_at(known_at)
         if self.read_models != "replay":
             return self.query_engine().kpis(start_on, end_on, grouping=grouping, known_at=known_at)
         return kpis.kpi_report(
             self.portfolio(known_at=known_at), start_on, end_on, grouping=grouping
         )
 
-    def propose_credit_line(self, registered_capital: Money, on: date) -> Money:
-        """The credit line the policy in force on ``on`` proposes for a registered capital."""
-        policy = self.portfolio().policy_on(require_date("on", on))
+    def propose_credit_line(
+        self, registered_capital: Money, on: date, *, known_at: datetime | None = None
+    ) -> Money:
+        """The credit line the policy in force on ``on`` (as known at ``known_at``, if given)
+        proposes for a registered capital."""
+        require_date("on", on)
+        if require_known_at(known_at) is not None and self.read_models != "replay":
+            policy = self.query_engine().policy_on(on, known_at)
+        else:
+            policy = self.portfolio(known_at=known_at).policy_on(on)
         return Money(
             customer_module.propose_credit_line(registered_capital.amount_minor, policy),
             registered_capital.currency,
         )
 
-    def expected_pay_on(self, invoice_number: str) -> date:
+    def expected_pay_on(self, invoice_number: str, *, known_at: datetime | None = None) -> date:
         """When the customer's payment calendar (book-closing and payment-run days) lets the
-        invoice's money arrive."""
-        invoice = self.invoice(invoice_number)
-        state = self.portfolio(customer_ids=[invoice.customer_id])
+        invoice's money arrive: the calendar in force on the invoice's due date
+        (``PortfolioState.expected_pay_on``), as recorded by ``known_at`` if given.
+
+        The invoice's customer's events are folded from the query engine's columnar log (or
+        replayed), as for a statement: partitions stored before calendars were dated hold only
+        the latest calendar. As known at a cut, the invoice must have been recorded by then."""
+        invoice = self.invoice(invoice_number, known_at=known_at)
+        if self.read_models != "replay":
+            events = self.query_engine().customer_events(invoice.customer_id, known_at)
+            state = fold_portfolio(events, known_at=known_at)
+        else:
+            state = self.portfolio(known_at=known_at, customer_ids=[invoice.customer_id])
         return state.expected_pay_on(invoice.id)
 
-    def balance_confirmations(self, customer_code: str) -> list[Confirmation]:
+    def balance_confirmations(
+        self, customer_code: str, *, known_at: datetime | None = None
+    ) -> list[Confirmation]:
         """The customer's balance confirmations, acknowledged ones with their (flagged)
-        difference from the ledger."""
-        customer_id, state = self._customer_portfolio(customer_code, None)
+        difference from the ledger (those sent and acknowledged by ``known_at``, if given)."""
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
         return list(state.customers[customer_id].confirmations)
 
     def statement(
@@ -1274,15 +1341,16 @@ class Ledger(Application[UUID]):
         """
         require_period(require_date("from_on", from_on), require_date("to_on", to_on))
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
+        require_known_at(known_at)
         if self.read_models != "replay":
             events: Iterable[Event] = self.query_engine().customer_events(customer_id, known_at)
         else:
             events = self.iter_events()
         state = statement_projection.fold_all(events, known_at=known_at)
         if customer_id not in state.portfolio.customers:
-            recorded = "" if known_at is None else f" recorded by {known_at.isoformat()}"
             raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{recorded}", customer_code=customer_code
+                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                customer_code=customer_code,
             )
         return statement_projection.statement_of_account(state, customer_id, from_on, to_on)
 
@@ -1313,6 +1381,11 @@ QUERY_METHODS: Final = frozenset(
 
 
 G = TypeVar("G", bound=enum.Enum)
+
+
+def _recorded_by(known_at: datetime | None) -> str:
+    """The cut an as-known-at refusal names (nothing without one)."""
+    return "" if known_at is None else f" recorded by {known_at.isoformat()}"
 
 
 def _require_grouping(grouping: object, expected: type[G]) -> None:

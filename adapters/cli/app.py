@@ -17,10 +17,10 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Final, NoReturn
+from typing import Annotated, Any, Final, NoReturn
 
 import typer
 from eventsourcing.persistence import (
@@ -90,6 +90,10 @@ TABLE_WIDTH_UNATTENDED: Final = 160
 """Width of tables when stdout is not a terminal, so that piped tables do not wrap numbers."""
 
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_INSTANT: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?"
+)
+
 
 app = typer.Typer(
     name="arledger",
@@ -157,6 +161,44 @@ def parse_iso_date(value: str | date) -> date:
         return require_date("date", parsed)
     except InvalidDateError as error:
         usage_error(error.message)
+
+
+def parse_instant(value: str | datetime) -> datetime:
+    """An instant written in ISO 8601 with its offset (``2026-01-01T09:30:00Z``,
+    ``...+08:00``); one without an offset is refused, since it would name no instant."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = value.strip()
+        try:
+            if not _ISO_INSTANT.fullmatch(text):
+                raise ValueError(text)
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            usage_error(
+                f"{value!r} is not an instant in ISO form with its offset, "
+                "e.g. 2026-01-01T09:30:00Z or 2026-01-01T17:30:00+08:00"
+            )
+    if parsed.utcoffset() is None:
+        usage_error(f"{value!r} has no UTC offset: add Z or +HH:MM")
+    return parsed
+
+
+def _instant_text(known_at: datetime | None) -> str | None:
+    return None if known_at is None else known_at.isoformat()
+
+
+def known_at_option(what: str) -> Any:
+    """``--known-at INSTANT`` of a query command: ``what`` (e.g. "The table") as the ledger
+    had recorded it by that instant; a bad or offset-less instant is a usage error."""
+    return typer.Option(
+        "--known-at",
+        parser=parse_instant,
+        metavar="INSTANT",
+        help=f"{what} as the ledger had recorded it by this instant (ISO 8601 with its "
+        "offset, e.g. 2026-01-01T09:30:00Z): only events stamped by then count.",
+        show_default=False,
+    )
 
 
 def _utf8_directory(directory: Path) -> Path:
@@ -442,7 +484,7 @@ def import_command(
             except RejectsPathError as error:
                 hint = (
                     " (--overwrite-rejects replaces a rejects file an earlier import wrote)"
-                    if error.details.get("conflict") is RejectsConflict.EXISTS
+                    if error.conflict is RejectsConflict.EXISTS
                     else ""
                 )
                 typer.echo(f"error: {error.message}{hint}", err=True)
@@ -537,6 +579,7 @@ def ageing_command(
             show_default=False,
         ),
     ] = None,
+    known_at: Annotated[datetime | None, known_at_option("The table")] = None,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
 ) -> None:
     """Print the ageing table: open receivables by days past due, per currency.
@@ -548,11 +591,13 @@ def ageing_command(
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
         edges_days = None if edges is None else parse_edges(edges)
-        report = _query_ledger().ageing(as_of, grouping=by, edges_days=edges_days)
+        report = _query_ledger().ageing(
+            as_of, grouping=by, edges_days=edges_days, known_at=known_at
+        )
     if output_format is OutputFormat.CSV:
         sys.stdout.write(ageing_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
-        sys.stdout.write(json.dumps(ageing_json(report), indent=2) + "\n")
+        sys.stdout.write(json.dumps(ageing_json(report, known_at=known_at), indent=2) + "\n")
     else:
         _stdout().print(_ageing_table(report))
 
@@ -615,8 +660,12 @@ def ageing_csv(report: ageing.AgeingReport, *, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
-def ageing_json(report: ageing.AgeingReport) -> dict[str, JsonData]:
-    """The report as JSON-ready data (``to_data``); amounts are exact decimal strings."""
+def ageing_json(
+    report: ageing.AgeingReport, *, known_at: datetime | None = None
+) -> dict[str, JsonData]:
+    """The report as JSON-ready data (``to_data``); amounts are exact decimal strings.
+    ``known_at``: the cut it was asked at (null: everything recorded), so that the file says
+    which ledger it reflects."""
     data = record_of(to_data(report))
     labels: list[JsonData] = list(report.bucket_labels)
 
@@ -629,6 +678,7 @@ def ageing_json(report: ageing.AgeingReport) -> dict[str, JsonData]:
     ]
     return {
         "as_of": data["as_of"],
+        "known_at": _instant_text(known_at),
         "grouping": data["grouping"],
         "basis": record_of(data["policy"])["basis"],
         "bucket_labels": labels,
@@ -761,6 +811,7 @@ def kpis_command(
             "--format", help="A table for people, or CSV / JSON with exact decimal amounts."
         ),
     ] = OutputFormat.TABLE,
+    known_at: Annotated[datetime | None, known_at_option("The KPIs")] = None,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
 ) -> None:
     """Print the collection KPIs of a period, per currency: DSO (standard, countback, best
@@ -781,11 +832,11 @@ def kpis_command(
         usage_error(f"--from {start_on} is after --to {end_on}")
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
-        report = _query_ledger().kpis(start_on, end_on, grouping=by)
+        report = _query_ledger().kpis(start_on, end_on, grouping=by, known_at=known_at)
     if output_format is OutputFormat.CSV:
         sys.stdout.write(kpis_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
-        sys.stdout.write(json.dumps(kpis_json(report), indent=2) + "\n")
+        sys.stdout.write(json.dumps(kpis_json(report, known_at=known_at), indent=2) + "\n")
     else:
         _stdout().print(_kpis_table(report))
 
@@ -877,9 +928,9 @@ def kpis_csv(report: kpis.KpiReport, *, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
-def kpis_json(report: kpis.KpiReport) -> dict[str, JsonData]:
+def kpis_json(report: kpis.KpiReport, *, known_at: datetime | None = None) -> dict[str, JsonData]:
     """The report as JSON-ready data (``to_data``); amounts and ratios are exact decimal
-    strings or null."""
+    strings or null. ``known_at`` as for ``ageing_json``."""
     data = record_of(to_data(report))
     rows: list[JsonData] = []
     for values in kpi_values(report):
@@ -889,6 +940,7 @@ def kpis_json(report: kpis.KpiReport) -> dict[str, JsonData]:
     return {
         "start_on": data["start_on"],
         "end_on": data["end_on"],
+        "known_at": _instant_text(known_at),
         "days": report.days,
         "grouping": data["grouping"],
         "policy_version": data["policy_version"],
@@ -1000,6 +1052,7 @@ def worklist_command(
             help="Show the first N customers in the table (0: all). JSON always holds all.",
         ),
     ] = WORKLIST_TABLE_ROWS,
+    known_at: Annotated[datetime | None, known_at_option("The worklist")] = None,
 ) -> None:
     """Print the customers at escalation level 1 or above, most urgent first, and those with
     a reconciliation item open (a difference acknowledged on a balance confirmation).
@@ -1010,17 +1063,18 @@ def worklist_command(
     table of their own.
     """
     with _reported_errors():
-        items = _query_ledger().worklist(as_of, owner=owner)
+        items = _query_ledger().worklist(as_of, owner=owner, known_at=known_at)
     if output_format is WorklistFormat.JSON:
-        sys.stdout.write(json.dumps(worklist_json(items), indent=2) + "\n")
+        sys.stdout.write(json.dumps(worklist_json(items, known_at=known_at), indent=2) + "\n")
     else:
         _stdout().print(_worklist_table(as_of, owner, items, limit=limit))
         if any(item.reconciliations for item in items):
             _stdout().print(_reconciliations_table(items))
 
 
-def worklist_json(worklist: Worklist) -> dict[str, JsonData]:
-    """The worklist as JSON-ready data (``to_data``); amounts are exact decimal strings."""
+def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> dict[str, JsonData]:
+    """The worklist as JSON-ready data (``to_data``); amounts are exact decimal strings.
+    ``known_at`` as for ``ageing_json``."""
     data = record_of(to_data(worklist))
     items: list[JsonData] = []
     for rank, item in enumerate(records_of(data["items"]), start=1):
@@ -1056,7 +1110,12 @@ def worklist_json(worklist: Worklist) -> dict[str, JsonData]:
                 ],
             }
         )
-    return {"as_of": data["as_of"], "owner": data["owner"], "items": items}
+    return {
+        "as_of": data["as_of"],
+        "known_at": _instant_text(known_at),
+        "owner": data["owner"],
+        "items": items,
+    }
 
 
 def _reconciliations_table(items: Sequence[escalation.WorklistItem]) -> Table:
@@ -1135,6 +1194,7 @@ def explain_command(
             "--as-of", parser=parse_iso_date, metavar="YYYY-MM-DD", help="Explain as of this day."
         ),
     ],
+    known_at: Annotated[datetime | None, known_at_option("The explanation")] = None,
 ) -> None:
     """Explain a customer's escalation level: why, in words and figures.
 
@@ -1143,7 +1203,7 @@ def explain_command(
     threshold is crossed if nothing happens.
     """
     with _reported_errors():
-        text = _ledger().explain(customer, as_of).text
+        text = _ledger().explain(customer, as_of, known_at=known_at).text
     sys.stdout.write(text + "\n")
 
 

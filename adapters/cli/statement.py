@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import sys
 from datetime import date, datetime
 from typing import Annotated, Any, Final
@@ -27,15 +26,12 @@ from arledger.adapters.cli.app import (
     _reported_errors,
     _stdout,
     app,
+    known_at_option,
     parse_iso_date,
     usage_error,
 )
 from arledger.domain.money import format_minor
 from arledger.projections.statement import Statement
-
-_ISO_INSTANT: Final = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?"
-)
 
 STATEMENT_COLUMNS: Final = (
     "customer_code",
@@ -48,27 +44,6 @@ STATEMENT_COLUMNS: Final = (
     "balance",
     "note",
 )
-
-
-def parse_instant(value: str | datetime) -> datetime:
-    """An instant written in ISO 8601 with its offset (``2026-01-01T09:30:00Z``,
-    ``...+08:00``); one without an offset is refused, since it would name no instant."""
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        text = value.strip()
-        try:
-            if not _ISO_INSTANT.fullmatch(text):
-                raise ValueError(text)
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            usage_error(
-                f"{value!r} is not an instant in ISO form with its offset, "
-                "e.g. 2026-01-01T09:30:00Z or 2026-01-01T17:30:00+08:00"
-            )
-    if parsed.utcoffset() is None:
-        usage_error(f"{value!r} has no UTC offset: add Z or +HH:MM")
-    return parsed
 
 
 @app.command("statement")
@@ -94,17 +69,7 @@ def statement_command(
             show_default=False,
         ),
     ],
-    known_at: Annotated[
-        datetime | None,
-        typer.Option(
-            "--known-at",
-            parser=parse_instant,
-            metavar="INSTANT",
-            help="The statement as the ledger had recorded it by this instant (ISO 8601 with "
-            "offset, e.g. 2026-01-01T09:30:00Z).",
-            show_default=False,
-        ),
-    ] = None,
+    known_at: Annotated[datetime | None, known_at_option("The statement")] = None,
     output_format: Annotated[
         OutputFormat,
         typer.Option(

@@ -435,9 +435,12 @@ EXPORT_FILE_MODE: Final = 0o600
 of an export that replaces another take the mode the other's manifest had."""
 
 
+@attrs.define(kw_only=True, slots=False)
 class ExportDirectoryError(ArledgerError, ValueError):
     """A folder an export may not replace: a file, the working folder, or a folder holding
-    something else."""
+    something else (``directory``)."""
+
+    directory: str | None = None
 
 
 def export_target(directory: Path) -> Path:

@@ -569,6 +569,25 @@ class QueryEngine:
         with self._lock:
             return list(from_columnar(log, id_of=id_of))
 
+    def events(self, known_at: datetime | None) -> list[Event]:
+        """Every event recorded by ``known_at``, in log order, from the columnar log (no JSON
+        decoding): folded, the whole portfolio as the ledger held it then (the stored read
+        models hold only the latest facts)."""
+        with self._lock:
+            self.log.refresh()
+            tables = {name: self.log.table(name) for name in self.log.names()}
+            id_of = self.log.id_of
+        picked: dict[str, pa.Table] = {}
+        for name, table in tables.items():
+            if known_at is not None:
+                limit = pa.scalar(known_at, type=table.schema.field("timestamp").type)
+                table = table.filter(pc.less_equal(table["timestamp"], limit))
+            if table.num_rows:
+                picked[name] = table
+        log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables=picked)
+        with self._lock:
+            return list(from_columnar(log, id_of=id_of))
+
     def kpis(
         self,
         start_on: date,

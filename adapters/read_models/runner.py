@@ -132,10 +132,27 @@ followed by a colon outside a string (a string's own quotes are escaped), so fin
 a partition written before the rename."""
 
 
+_CALENDAR_KEY_V1: Final = '"calendar":'
+"""A customer's one payment calendar, as partitions stored it before calendars became dated
+history (``CustomerHistory.calendars``)."""
+
+
+def _upcast_calendar_v1(customer: dict[str, Any]) -> None:
+    """A customer stored with its latest calendar only: its history is not in the partition,
+    so that calendar is taken as in force from the account's opening (what every query
+    assumed then); ``projections rebuild`` folds the dated history from the log.
+    ``Ledger.expected_pay_on`` does not read partitions: it folds the customer's events."""
+    calendar = customer.pop("calendar", None)
+    if "calendars" not in customer:
+        unset = calendar is None or (calendar[0] is None and not calendar[1])
+        customer["calendars"] = [] if unset else [[customer["opened_on"], calendar]]
+
+
 def load_partition(text: str | bytes) -> PortfolioState:
     """The state of a partition ``dump_partition`` wrote, by this version or an earlier one:
-    policies stored before their thresholds were renamed (``large_above``) are upcast, which
-    msgspec would not do (it would drop the unknown key and take the default), and so are
+    policies stored before their thresholds were renamed (``large_above``) are upcast, and a
+    customer's calendar stored before calendars were dated becomes a history of one entry,
+    which msgspec would not do (it would drop the unknown key and take the default); so are
     customers stored before reconciliation items were kept (``_with_reconciliations``)."""
     return _with_reconciliations(_decoded_partition(text))
 
@@ -161,14 +178,17 @@ def _with_reconciliations(state: PortfolioState) -> PortfolioState:
 
 
 def _decoded_partition(text: str | bytes) -> PortfolioState:
+    keys = (*_POLICY_KEYS_V1, _CALENDAR_KEY_V1)
     if isinstance(text, str):
-        written_before = any(key in text for key in _POLICY_KEYS_V1)
+        written_before = any(key in text for key in keys)
     else:
-        written_before = any(key.encode() in text for key in _POLICY_KEYS_V1)
+        written_before = any(key.encode() in text for key in keys)
     if written_before:
         state = json.loads(text)
         for version in state.get("policy_versions", ()):
             upcast_policy_v1_v2(version["policy"])
+        for customer in state.get("customers", {}).values():
+            _upcast_calendar_v1(customer)
         return msgspec.convert(state, PortfolioState)
     try:
         return _PARTITION_DECODER.decode(text)

@@ -149,12 +149,18 @@ def _id_columns() -> dict[str, tuple[str, ...]]:
 ID_COLUMNS: Final = _id_columns()
 
 
+@attrs.define(kw_only=True, slots=False)
 class IncrementalRefusedError(ArledgerError, ValueError):
     """A batch (or base log) the incremental update cannot take; nothing was changed.
 
     ``table`` and ``reason`` say which rows and why: an unknown aggregate, an aggregate created
     twice, or a link across customers that the domain forbids.
     """
+
+    table: str | None = None
+    reason: str | None = None
+    rows: int | None = None
+    """How many rows of the batch were refused, when counted."""
 
 
 @attrs.frozen(kw_only=True)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.cli.app import app
-from arledger.domain.events import ActionChannel
+from arledger.domain.events import ActionChannel, InvoiceIssued
 from arledger.domain.money import Money
 from tests.conftest import FixedClock
 
@@ -187,3 +187,79 @@ def test_a_bad_as_of_date_is_a_usage_error(runner: CliRunner, store: dict[str, s
     result = runner.invoke(app, ["worklist", "--as-of", "17/03/2025"], env=store)
 
     assert 2 == result.exit_code
+
+
+# --known-at on every query command ----------------------------------------------------------
+
+
+def stamp_of_invoice(store: dict[str, str], invoice_number: str) -> str:
+    """The instant ``invoice_number`` was recorded, as a --known-at argument."""
+    ledger = Ledger(env=store)
+    try:
+        (issued,) = [
+            event
+            for event in ledger.iter_events()
+            if isinstance(event, InvoiceIssued) and event.invoice_number == invoice_number
+        ]
+        return issued.timestamp.isoformat()
+    finally:
+        ledger.close()
+
+
+def test_known_at_gives_each_query_command_the_ledger_as_recorded_then(
+    runner: CliRunner, store: dict[str, str]
+) -> None:
+    """Cut just after ACME's invoice: BETA and DELTA were not recorded yet."""
+    known_at = ["--known-at", stamp_of_invoice(store, "A-1")]
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, list(args), env=store)
+        assert 0 == result.exit_code, result.output
+        return result.stdout
+
+    worklist = json.loads(run("worklist", *AS_OF, "--format", "json", *known_at))
+    assert ["ACME"] == [item["customer_code"] for item in worklist["items"]]
+    ageing = json.loads(run("ageing", *AS_OF, "--format", "json", *known_at))
+    assert ["120000.00"] == [total["open"] for total in ageing["totals"]]
+    ageing_now = json.loads(run("ageing", *AS_OF, "--format", "json"))
+    assert ["141000.00"] == [total["open"] for total in ageing_now["totals"]]
+    kpis = json.loads(
+        run("kpis", "--from", "2025-01-01", "--to", "2025-03-17", "--format", "json", *known_at)
+    )
+    assert ["120000.00"] == [row["credit_sales"] for row in kpis["rows"]]
+    # Each file names the cut it reflects (null: everything recorded).
+    assert [known_at[1]] * 3 == [data["known_at"] for data in (worklist, ageing, kpis)]
+    assert ageing_now["known_at"] is None
+    assert "ACME" in run("explain", "ACME", *AS_OF, *known_at)
+
+
+def test_known_at_before_a_customer_was_recorded_refuses_its_explanation(
+    runner: CliRunner, store: dict[str, str]
+) -> None:
+    known_at = stamp_of_invoice(store, "A-1")
+    result = runner.invoke(app, ["explain", "BETA", *AS_OF, "--known-at", known_at], env=store)
+
+    assert 1 == result.exit_code
+    assert f"no customer account 'BETA' recorded by {known_at}" in result.stderr
+    assert runner.invoke(app, ["explain", "BETA", *AS_OF], env=store).exit_code == 0
+
+
+@pytest.mark.parametrize("command", ["ageing", "worklist", "kpis", "explain"])
+@pytest.mark.parametrize(
+    ("instant", "message"),
+    [("2025-03-17T09:30:00", "no UTC offset"), ("yesterday", "not an instant")],
+)
+def test_a_bad_known_at_is_a_usage_error_in_one_line(
+    runner: CliRunner, store: dict[str, str], command: str, instant: str, message: str
+) -> None:
+    args = {
+        "ageing": ["ageing", *AS_OF],
+        "worklist": ["worklist", *AS_OF],
+        "kpis": ["kpis", *AS_OF],
+        "explain": ["explain", "ACME", *AS_OF],
+    }[command]
+    result = runner.invoke(app, [*args, "--known-at", instant], env=store)
+
+    assert 2 == result.exit_code
+    assert message in result.stderr
+    assert 1 == len(result.stderr.strip().splitlines())

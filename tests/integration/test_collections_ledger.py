@@ -4,7 +4,7 @@ stores: Money arguments, one transaction per command, nothing recorded when refu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from arledger.domain.errors import (
     InvalidAmountError,
     InvalidCommandError,
     InvalidDateError,
+    InvoiceNotFoundError,
     PromiseNotFoundError,
     PromiseStateError,
 )
@@ -276,6 +277,79 @@ def test_the_payment_calendar_gives_each_invoice_its_expected_pay_date(ledger: L
     assert date(2024, 4, 10) == ledger.expected_pay_on("INV-3")
     # INV-4 due 15 April: the run on the 31st is on the 30th in April.
     assert date(2024, 4, 30) == ledger.expected_pay_on("INV-4")
+
+
+def last_stamp(ledger: Ledger) -> datetime:
+    """The instant of the last event recorded: a known-at cut just after it."""
+    return max(event.timestamp for event in ledger.iter_events())
+
+
+def test_a_later_calendar_does_not_rewrite_the_expected_pay_date_of_invoices_due_before(
+    ledger: Ledger,
+) -> None:
+    """Calendars are dated history: the one in force on an invoice's due date decides. A
+    change set in December moves the invoices due from December on, not one due in May
+    (05-25 under the May calendar; the December one would have made it 05-05)."""
+    ledger.open_account(
+        "ACME", name="Acme Ltd", currency="USD", collection_owner="li", opened_on=date(2025, 1, 1)
+    )
+    ledger.issue_invoice(
+        "INV-MAY",
+        customer_code="ACME",
+        amount=usd("100.00"),
+        issued_on=date(2025, 4, 1),
+        due_on=date(2025, 5, 1),
+    )
+    no_calendar_yet = last_stamp(ledger)
+    ledger.set_payment_calendar(
+        customer_code="ACME", book_closing_day=None, payment_run_days=[25], set_on=date(2025, 1, 1)
+    )
+    may_calendar = last_stamp(ledger)
+    ledger.set_payment_calendar(
+        customer_code="ACME", book_closing_day=None, payment_run_days=[5], set_on=date(2025, 12, 1)
+    )
+    ledger.issue_invoice(
+        "INV-DEC",
+        customer_code="ACME",
+        amount=usd("100.00"),
+        issued_on=date(2025, 11, 1),
+        due_on=date(2025, 12, 2),
+    )
+
+    assert date(2025, 5, 25) == ledger.expected_pay_on("INV-MAY")
+    assert date(2025, 12, 5) == ledger.expected_pay_on("INV-DEC")  # the December calendar
+    # As known before any calendar: the due date; before the December change: the same 05-25.
+    assert date(2025, 5, 1) == ledger.expected_pay_on("INV-MAY", known_at=no_calendar_yet)
+    assert date(2025, 5, 25) == ledger.expected_pay_on("INV-MAY", known_at=may_calendar)
+    with pytest.raises(InvoiceNotFoundError, match="recorded by"):
+        ledger.expected_pay_on("INV-DEC", known_at=may_calendar)
+
+
+def test_a_calendar_set_on_the_due_date_applies_to_that_invoice(ledger: Ledger) -> None:
+    """In force on the due date: set on that very day counts (the later-recorded entry wins
+    among calendars set on the same day)."""
+    ledger.open_account(
+        "ACME", name="Acme Ltd", currency="USD", collection_owner="li", opened_on=date(2025, 1, 1)
+    )
+    ledger.issue_invoice(
+        "INV-1",
+        customer_code="ACME",
+        amount=usd("100.00"),
+        issued_on=date(2025, 2, 1),
+        due_on=date(2025, 3, 3),
+    )
+    for run_day in (10, 20):
+        ledger.set_payment_calendar(
+            customer_code="ACME",
+            book_closing_day=None,
+            payment_run_days=[run_day],
+            set_on=date(2025, 3, 3),
+        )
+    ledger.set_payment_calendar(
+        customer_code="ACME", book_closing_day=None, payment_run_days=[4], set_on=date(2025, 3, 4)
+    )
+
+    assert date(2025, 3, 20) == ledger.expected_pay_on("INV-1")
 
 
 def test_bad_calendar_days_are_refused_and_record_nothing(ledger: Ledger) -> None:

@@ -4,14 +4,16 @@ queries, nothing is recorded, and the ledger's reports and export keep working."
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
 from arledger import Ledger, Money
+from arledger.adapters.application.ledger import QUERY_METHODS
 from arledger.adapters.ingest.importer import ColumnMapping, import_file
 from arledger.adapters.read_models import columnar
 from arledger.domain.errors import ImportRowError, InvalidDateError, InvalidTextError
@@ -187,6 +189,60 @@ def test_a_query_dated_outside_the_range_is_refused(
         query(ledger, on)
 
     assert on == raised.value.value
+
+
+KNOWN_AT_QUERIES: Final[dict[str, Callable[[Ledger, Any], Any]]] = {
+    "ageing": lambda ledger, at: ledger.ageing(AS_OF, known_at=at),
+    "balance_confirmations": lambda ledger, at: ledger.balance_confirmations("ACME", known_at=at),
+    "check_credit": lambda ledger, at: ledger.check_credit("ACME", usd("1.00"), AS_OF, known_at=at),
+    "collection_case": lambda ledger, at: ledger.collection_case("ACME", AS_OF, known_at=at),
+    "customer": lambda ledger, at: ledger.customer("ACME", known_at=at),
+    "escalation_status": lambda ledger, at: ledger.escalation_status("ACME", AS_OF, known_at=at),
+    "expected_pay_on": lambda ledger, at: ledger.expected_pay_on("INV-1", known_at=at),
+    "explain": lambda ledger, at: ledger.explain("ACME", AS_OF, known_at=at),
+    "invoice": lambda ledger, at: ledger.invoice("INV-1", known_at=at),
+    "iter_events": lambda ledger, at: ledger.iter_events(known_at=at),
+    "kpis": lambda ledger, at: ledger.kpis(date(2024, 1, 1), AS_OF, known_at=at),
+    "payment": lambda ledger, at: ledger.payment("BANK-1", known_at=at),
+    "portfolio": lambda ledger, at: ledger.portfolio(known_at=at),
+    "promises": lambda ledger, at: ledger.promises("ACME", AS_OF, known_at=at),
+    "propose_credit_line": lambda ledger, at: ledger.propose_credit_line(
+        usd("1000.00"), AS_OF, known_at=at
+    ),
+    "statement": lambda ledger, at: ledger.statement("ACME", date(2024, 1, 1), AS_OF, known_at=at),
+    "worklist": lambda ledger, at: ledger.worklist(AS_OF, known_at=at),
+}
+"""Every public query, asked as known at an instant (tests/property/test_known_at_truncation.py
+holds each to the store cut at that instant)."""
+
+
+def test_every_public_query_can_be_asked_as_known_at_an_instant() -> None:
+    assert QUERY_METHODS == KNOWN_AT_QUERIES.keys()
+    for name in QUERY_METHODS:
+        assert "known_at" in inspect.signature(getattr(Ledger, name)).parameters, name
+
+
+@pytest.mark.parametrize("query", KNOWN_AT_QUERIES.values(), ids=list(KNOWN_AT_QUERIES))
+@pytest.mark.parametrize("known_at", [datetime(2026, 1, 1, 9, 30), date(2026, 1, 1), "2026-01-01"])
+def test_a_known_at_that_names_no_instant_is_refused(
+    ledger: Ledger, query: Callable[[Ledger, Any], Any], known_at: Any
+) -> None:
+    """A naive datetime (whose 09:30?), a date or text: refused up front, nothing recorded."""
+    before = event_count(ledger)
+
+    with pytest.raises(InvalidDateError) as raised:
+        query(ledger, known_at)
+
+    assert "known_at" == raised.value.field
+    assert before == event_count(ledger)
+
+
+def test_an_aware_known_at_in_any_offset_names_the_same_instant(ledger: Ledger) -> None:
+    stamp = max(event.timestamp for event in ledger.iter_events())
+    east = stamp.astimezone(timezone(timedelta(hours=8)))
+
+    assert ledger.portfolio(known_at=stamp) == ledger.portfolio(known_at=east)
+    assert ledger.invoice("INV-1", known_at=east) == ledger.invoice("INV-1")
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,13 @@ from arledger.adapters.read_models.columnar import decode_policy
 from arledger.adapters.read_models.runner import dump_partition, load_partition
 from arledger.adapters.read_models.runner_events import EventDecoder
 from arledger.domain import ids
-from arledger.domain.events import EscalationPolicyAdopted, Event, InvoiceIssued
+from arledger.domain.events import (
+    CustomerAccountOpened,
+    EscalationPolicyAdopted,
+    Event,
+    InvoiceIssued,
+    PaymentTermsKind,
+)
 from arledger.domain.policy import EscalationPolicy
 from arledger.domain.policy_book import PolicyVersion
 from arledger.projections import portfolio
@@ -200,3 +206,54 @@ def test_a_read_model_partition_written_before_the_rename_keeps_its_policy() -> 
     assert [adopted] == [v.policy for v in load_partition(old).policy_versions]
     assert [adopted] == [v.policy for v in load_partition(old.encode()).policy_versions]
     assert [adopted] == [v.policy for v in load_partition(text).policy_versions]
+
+
+def test_a_read_model_partition_written_before_dated_calendars_keeps_its_calendar() -> None:
+    """A partition stored one calendar per customer (``"calendar"``): it loads as a history of
+    that one calendar from the account's opening (what queries assumed then), a customer
+    without one as no history; msgspec alone would drop the key and forget the calendar."""
+    state = portfolio.fold_all(
+        [
+            CustomerAccountOpened(
+                originator_id=ids.customer_id("ACME"),
+                originator_version=1,
+                timestamp=AT,
+                customer_code="ACME",
+                name="Acme Ltd",
+                currency="USD",
+                collection_owner="li",
+                opened_on=date(2024, 1, 1),
+                terms_kind=PaymentTermsKind.NET,
+                terms_days=30,
+            ),
+            CustomerAccountOpened(
+                originator_id=ids.customer_id("BETA"),
+                originator_version=1,
+                timestamp=AT,
+                customer_code="BETA",
+                name="Beta",
+                currency="USD",
+                collection_owner="li",
+                opened_on=date(2024, 2, 1),
+                terms_kind=PaymentTermsKind.NET,
+                terms_days=30,
+            ),
+        ]
+    )
+    text = dump_partition(state)
+    stored = json.loads(text)
+    for customer in stored["customers"].values():
+        del customer["calendars"]
+        customer["calendar"] = [25, [10, 31]] if customer["customer_code"] == "ACME" else [None, []]
+    old = json.dumps(stored)
+
+    loaded = load_partition(old)
+
+    histories = {c.customer_code: c.calendars for c in loaded.customers.values()}
+    assert {"ACME": [(date(2024, 1, 1), (25, (10, 31)))], "BETA": []} == histories
+    assert histories == {
+        c.customer_code: c.calendars for c in load_partition(old.encode()).customers.values()
+    }
+    assert {"ACME": [], "BETA": []} == {
+        c.customer_code: c.calendars for c in load_partition(text).customers.values()
+    }

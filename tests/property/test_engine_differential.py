@@ -229,10 +229,38 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield path
 
 
+def fold_once_per_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replayed queries fold the log once per known-at cut instead of once per query.
+
+    ``read_models="replay"`` decodes and folds the whole log on every query (~1 s per query
+    at 10,000 invoices, most of this test's time); the fold is a pure function of the log and
+    the cut, the store does not change during the test, and no query mutates the state, so
+    the reference answers are the same. Only the replay side is memoised: the engine's own
+    answers never go through it."""
+    fold = Ledger.portfolio
+    folded: dict[datetime | None, Any] = {}
+
+    def portfolio(
+        self: Ledger, *, known_at: datetime | None = None, customer_ids: Any = None
+    ) -> Any:
+        if self.read_models != "replay" or customer_ids is not None:
+            return fold(self, known_at=known_at, customer_ids=customer_ids)
+        if known_at not in folded:
+            folded[known_at] = fold(self, known_at=known_at)
+        return folded[known_at]
+
+    monkeypatch.setattr(Ledger, "portfolio", portfolio)
+
+
+def engine_answers(ledger: Ledger, as_of: date) -> list[tuple[str, Any]]:
+    return [(name, query()) for name, query in queries(ledger, as_of, None, ())]
+
+
 @pytest.mark.slow
 def test_the_engine_answers_as_the_replay_on_a_generated_ledger_of_10000_invoices(
-    generated: Path,
+    generated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    fold_once_per_cut(monkeypatch)
     env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(generated)}
     ledger = Ledger(env=env)
     try:
@@ -248,14 +276,16 @@ def test_the_engine_answers_as_the_replay_on_a_generated_ledger_of_10000_invoice
             assert_engine_equals_replay(ledger, date(2025, 10, 15), known_at, owners[:1], codes) > 0
         )
         assert ledger.query_engine().persist() or ledger.query_engine().status()["persisted"]
+        proven = engine_answers(ledger, END_ON_DEFAULT)  # equal to the replay, above
     finally:
         ledger.close()
-    # A new Ledger loads the persisted segments instead of decoding the JSON log again.
+    # A new Ledger loads the persisted segments instead of decoding the JSON log again, and
+    # answers as the first one did.
     again = Ledger(env=env)
     try:
         engine = again.query_engine()
         assert engine.refresh() == 0
         assert engine.status()["persisted"] == engine.status()["events"]
-        assert_engine_equals_replay(again, END_ON_DEFAULT, None, ())
+        assert engine_answers(again, END_ON_DEFAULT) == proven
     finally:
         again.close()

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from arledger.adapters.application import command_json
 from arledger.adapters.application.handlers import HANDLERS
 from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.application.session import Session
 from arledger.domain import commands
 from arledger.domain.commands import ALL_COMMANDS, Command, InvoiceAmount, IssueInvoice
 from arledger.domain.errors import CommandFormatError
@@ -108,6 +109,50 @@ def test_each_ledger_method_takes_exactly_its_commands_fields(cls: type[Command]
         parameters, key=[field.name for field in attrs.fields(cls)].index
     )
     assert all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+@pytest.mark.parametrize("cls", ALL_COMMANDS, ids=lambda cls: cls.__name__)
+def test_each_session_method_is_its_command_with_the_commands_fields(
+    cls: type[Command],
+) -> None:
+    """The session's methods are derived from the command classes (``_handled``): none is
+    missing, each is named for its command and shows its fields to ``inspect``."""
+    method = getattr(Session, snake(cls.__name__))
+    parameters = dict(inspect.signature(method).parameters)
+
+    assert snake(cls.__name__) == method.__name__
+    assert ["self", *(field.name for field in attrs.fields(cls))] == list(parameters)
+    assert all(
+        p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in parameters.items() if name != "self"
+    )
+
+
+def test_a_command_keeps_tuples_whatever_sequence_or_mapping_it_was_given() -> None:
+    """A list or a mapping given (as the Ledger and the session methods accept) is kept as a
+    tuple, so the command is the same hashable value, and digest, as one built with tuples."""
+    amount = Money(1_00, "USD")
+    from_mapping = commands.AllocatePayment(bank_reference="B-1", allocations={"I-1": amount})
+    from_records = commands.AllocatePayment(
+        bank_reference="B-1",
+        allocations=[InvoiceAmount(invoice_number="I-1", amount=amount)],
+    )
+    promise = commands.MakePromise(
+        customer_code="A",
+        promise_reference="P-1",
+        amount=amount,
+        promised_on=date(2024, 2, 1),
+        made_on=date(2024, 1, 1),
+        contact="Wu",
+        invoice_numbers=["I-1", "I-2"],
+    )
+
+    assert (InvoiceAmount(invoice_number="I-1", amount=amount),) == from_mapping.allocations
+    assert from_mapping == from_records
+    assert hash(from_mapping) == hash(from_records)
+    assert ("I-1", "I-2") == promise.invoice_numbers
+    assert command_json.content_digest([from_mapping]) == command_json.content_digest(
+        [from_records]
+    )
 
 
 def test_the_json_form_is_documented_and_stable() -> None:

@@ -20,6 +20,7 @@ from uuid import UUID
 
 import pytest
 
+from arledger import to_data
 from arledger.adapters.application.ledger import Ledger
 from arledger.domain.errors import CustomerNotFoundError
 from arledger.domain.events import ActionChannel, DisputeOutcome, DisputeReason, RiskRating
@@ -32,6 +33,7 @@ from arledger.domain.policy import (
     TriggerRule,
     WorklistKey,
 )
+from arledger.domain.trigger_rules import FigureUnit
 from arledger.projections import escalation
 from arledger.projections.ageing import AgeingGrouping, ageing_report
 from arledger.projections.escalation import (
@@ -183,6 +185,7 @@ def test_one_day_past_due_is_a_reminder_with_its_reason() -> None:
         rule=TriggerRule.DAYS_PAST_DUE,
         level=1,
         policy_version=1,
+        unit=FigureUnit.DAYS,
         threshold=1,
         actual=1,
         invoice_numbers=("INV-1",),
@@ -201,12 +204,16 @@ def test_100_000_overdue_is_pursuit_at_once_with_the_amount_as_the_reason() -> N
             rule=TriggerRule.OVERDUE_AMOUNT,
             level=2,
             policy_version=1,
+            unit=FigureUnit.MINOR_UNITS,
             threshold=10_000_000,
             actual=10_000_000,
             invoice_numbers=("INV-1",),
         )
         == status.reasons[0]
     )
+    data = to_data(status.reasons[0])
+    assert isinstance(data, dict)
+    assert ("minor_units", 10_000_000) == (data["unit"], data["threshold"])
 
 
 def test_days_past_due_climb_the_ladder_at_31_61_and_91_days() -> None:
@@ -232,6 +239,7 @@ def test_the_oldest_invoice_decides_the_days_and_every_overdue_invoice_is_listed
             rule=TriggerRule.DAYS_PAST_DUE,
             level=2,
             policy_version=1,
+            unit=FigureUnit.DAYS,
             threshold=31,
             actual=33,
             invoice_numbers=("INV-1",),
@@ -251,7 +259,14 @@ def test_a_risk_rating_of_d_puts_the_customer_at_demand() -> None:
 
     assert (3, "demand") == (status.level, status.level_name)
     assert (
-        Reason(rule=TriggerRule.RISK_RATING, level=3, policy_version=1, threshold=4, actual=4)
+        Reason(
+            rule=TriggerRule.RISK_RATING,
+            level=3,
+            policy_version=1,
+            unit=FigureUnit.RATING_ORDINAL,
+            threshold=4,
+            actual=4,
+        )
         == status.reasons[0]
     )
     assert status.supply_hold_recommended
@@ -359,6 +374,7 @@ def test_a_broken_promise_raises_the_level_the_day_after_its_tolerance() -> None
             rule=TriggerRule.BROKEN_PROMISES,
             level=2,
             policy_version=1,
+            unit=FigureUnit.PROMISES,
             threshold=1,
             actual=1,
             invoice_numbers=("INV-1",),

@@ -1,0 +1,43 @@
+"""Fixtures shared by the benchmark suites.
+
+The medium profile's two 100,000-invoice benchmarks (the engine against the replay, and the
+cold start) measure the same generated ledger; generating it takes over a minute, so it is
+generated once per run and each benchmark works on its own copy (one appends events to it,
+the other persists segments in it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.synthetic.generate import generate_to_store
+
+MEDIUM_INVOICES: Final = 100_000
+MEDIUM_SEED: Final = 20_261_206
+
+
+@pytest.fixture(scope="session")
+def generated_100k(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store holding the generated ledger of 100,000 invoices (do not write to it:
+    take a ``copy_store`` of it)."""
+    path = tmp_path_factory.mktemp("generated-100k") / "generated.db"
+    ledger = Ledger(env={"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)})
+    try:
+        generate_to_store(ledger, MEDIUM_INVOICES, MEDIUM_SEED)
+    finally:
+        ledger.close()
+    return path
+
+
+def copy_store(source: Path, target: Path) -> Path:
+    """A consistent copy of a SQLite store (SQLite's online backup: WAL content included)."""
+    with sqlite3.connect(source) as reading, sqlite3.connect(target) as writing:
+        reading.backup(writing)
+    reading.close()
+    writing.close()
+    return target
