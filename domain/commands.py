@@ -28,6 +28,7 @@ from .events import (
     DisputeReason,
     Instalment,
     PaymentTermsKind,
+    ReconciliationResolution,
     RiskRating,
 )
 from .money import Money
@@ -290,12 +291,14 @@ class ReleaseSupply(Command):
 
 @attrs.frozen(kw_only=True)
 class SendBalanceConfirmation(Command):
-    """Send the customer the ledger's open balance as of ``balance_as_of`` to confirm."""
+    """Send the customer its statement of account for ``statement_from_on``..``balance_as_of``
+    (default: from the account's opening) to confirm its closing balance."""
 
     customer_code: str
     confirmation_reference: str
     balance_as_of: date
     sent_on: date
+    statement_from_on: date | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -306,6 +309,31 @@ class AcknowledgeBalanceConfirmation(Command):
     confirmation_reference: str
     confirmed_balance: Money
     acknowledged_on: date
+
+
+@attrs.frozen(kw_only=True)
+class ResolveReconciliation(Command):
+    """Close the reconciliation item a confirmation's difference opened, with the credit note,
+    payment (bank reference) or dispute of the customer that explains it."""
+
+    customer_code: str
+    confirmation_reference: str
+    resolution: ReconciliationResolution
+    reference: str
+    resolved_on: date
+    note: str
+
+
+@attrs.frozen(kw_only=True)
+class AcceptReconciliation(Command):
+    """Close the reconciliation item a confirmation's difference opened by accepting the
+    difference, on an approver's authority."""
+
+    customer_code: str
+    confirmation_reference: str
+    approver: str
+    accepted_on: date
+    reason: str
 
 
 # Collections: disputes, promises, actions, policy -------------------------------------------
@@ -417,6 +445,8 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     ReleaseSupply,
     SendBalanceConfirmation,
     AcknowledgeBalanceConfirmation,
+    ResolveReconciliation,
+    AcceptReconciliation,
     OpenDispute,
     ResolveDispute,
     MakePromise,

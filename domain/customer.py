@@ -23,6 +23,8 @@ from .errors import (
     InvalidChoiceError,
     InvalidCommandError,
     InvalidDateError,
+    ReconciliationNotFoundError,
+    ReconciliationReferenceError,
 )
 from .events import (
     BalanceConfirmationAcknowledged,
@@ -40,6 +42,8 @@ from .events import (
     PaymentCalendarSet,
     PaymentTermsChanged,
     PaymentTermsKind,
+    ReconciliationResolution,
+    ReconciliationResolved,
     RiskRated,
     RiskRating,
     SupplyHeld,
@@ -86,6 +90,11 @@ class CustomerAccount:
     confirmations_sent: dict[str, int] = attrs.field(factory=dict)
     confirmations_sent_on: dict[str, date] = attrs.field(factory=dict)
     confirmations_acknowledged: frozenset[str] = frozenset()
+    confirmations_from_on: dict[str, date | None] = attrs.field(factory=dict)
+    # Reconciliation items by confirmation reference: open ones with the day they opened (the
+    # acknowledgement's), and those resolved or accepted.
+    reconciliations_open: dict[str, date] = attrs.field(factory=dict)
+    reconciliations_closed: frozenset[str] = frozenset()
 
     def due_on_for(self, issued_on: date) -> date:
         """The due date the account's terms give an invoice issued on ``issued_on``."""
@@ -189,15 +198,35 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
             sent[event.confirmation_reference] = event.ledger_balance_minor
             sent_on = dict(state.confirmations_sent_on)
             sent_on[event.confirmation_reference] = event.sent_on
+            from_on = dict(state.confirmations_from_on)
+            from_on[event.confirmation_reference] = event.statement_from_on
             return attrs.evolve(
-                state, version=version, confirmations_sent=sent, confirmations_sent_on=sent_on
+                state,
+                version=version,
+                confirmations_sent=sent,
+                confirmations_sent_on=sent_on,
+                confirmations_from_on=from_on,
             )
         case BalanceConfirmationAcknowledged():
             assert event.confirmation_reference in state.confirmations_sent
+            opened = state.reconciliations_open
+            if event.difference_minor != 0:
+                opened = {**opened, event.confirmation_reference: event.acknowledged_on}
             return attrs.evolve(
                 state,
                 version=version,
                 confirmations_acknowledged=state.confirmations_acknowledged
+                | {event.confirmation_reference},
+                reconciliations_open=opened,
+            )
+        case ReconciliationResolved():
+            opened = dict(state.reconciliations_open)
+            del opened[event.confirmation_reference]
+            return attrs.evolve(
+                state,
+                version=version,
+                reconciliations_open=opened,
+                reconciliations_closed=state.reconciliations_closed
                 | {event.confirmation_reference},
             )
         case _ as unreachable:
@@ -601,17 +630,33 @@ def send_balance_confirmation(
     balance_as_of: date,
     ledger_balance_minor: int,
     sent_on: date,
+    statement_from_on: date,
+    statement_lines: int,
     recorded_at: datetime,
 ) -> list[Event]:
-    """Record a balance confirmation sent, with the balance the ledger showed (worked out by
-    the caller from the ageing projection as of ``balance_as_of``)."""
+    """Record a balance confirmation issued from the statement of account for
+    ``statement_from_on``..``balance_as_of`` (worked out by the caller): its closing balance
+    and its count of lines are what the customer is asked to confirm, so a difference can be
+    traced to the lines later."""
     require_key("confirmation_reference", confirmation_reference)
     require_date("balance_as_of", balance_as_of)
     require_date("sent_on", sent_on)
+    require_date("statement_from_on", statement_from_on)
     if type(ledger_balance_minor) is not int or ledger_balance_minor < 0:
         raise InvalidAmountError("ledger balance must be a non-negative int of minor units")
+    if type(statement_lines) is not int or statement_lines < 0:
+        raise InvalidCommandError(
+            f"statement lines must be a non-negative int, got {statement_lines!r}",
+            field="statement_lines",
+        )
     if confirmation_reference in account.confirmations_sent:
-        if account.confirmations_sent[confirmation_reference] == ledger_balance_minor:
+        # A confirmation recorded before they were issued from statements has no period: the
+        # same balance again is the same confirmation.
+        recorded_from_on = account.confirmations_from_on.get(confirmation_reference)
+        same = account.confirmations_sent[confirmation_reference] == ledger_balance_minor and (
+            recorded_from_on in (None, statement_from_on)
+        )
+        if same:
             return []
         raise DuplicateKeyConflictError(
             f"balance confirmation {confirmation_reference} was already sent with another balance",
@@ -625,6 +670,8 @@ def send_balance_confirmation(
             ledger_balance_minor=ledger_balance_minor,
             currency=account.currency,
             sent_on=sent_on,
+            statement_from_on=statement_from_on,
+            statement_lines=statement_lines,
         )
     ]
 
@@ -674,3 +721,133 @@ def acknowledge_balance_confirmation(
             acknowledged_on=acknowledged_on,
         )
     ]
+
+
+def resolve_reconciliation(
+    account: CustomerAccount,
+    *,
+    confirmation_reference: str,
+    resolution: ReconciliationResolution,
+    reference: str,
+    reference_on: date | None,
+    resolved_on: date,
+    note: str,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Close the reconciliation item of a confirmation with the fact in the log that explains
+    the difference: a credit note, a payment found, or a dispute opened for it.
+
+    ``reference_on`` is the business date of that fact as the caller found it among the
+    customer's (a credit note's application, a payment's value date, a dispute's opening),
+    None when the log holds no such fact of this customer. The fact may predate the item (a
+    payment the ledger had not applied is the usual cause) but not its resolution.
+    """
+    if not isinstance(resolution, ReconciliationResolution):
+        raise InvalidChoiceError(
+            f"resolution must be one of {', '.join(r.value for r in ReconciliationResolution)}, "
+            f"got {resolution!r}",
+            field="resolution",
+            value=resolution,
+        )
+    if resolution is ReconciliationResolution.ACCEPTED:
+        raise InvalidChoiceError(
+            "an accepted difference names its approver: use accept_reconciliation",
+            field="resolution",
+            value=resolution,
+        )
+    require_key("reference", reference)
+    opened_on = _open_reconciliation(account, confirmation_reference, resolved_on)
+    require_reason("note", note)
+    if reference_on is None:
+        raise ReconciliationReferenceError(
+            f"{resolution.value.replace('_', ' ')} {reference!r} is not "
+            f"{account.customer_code}'s in the ledger",
+            customer_code=account.customer_code,
+            confirmation_reference=confirmation_reference,
+            resolution=resolution.value,
+            reference=reference,
+        )
+    if reference_on > resolved_on:
+        raise InvalidDateError(
+            f"reconciliation {confirmation_reference} resolved on {resolved_on} by "
+            f"{resolution.value.replace('_', ' ')} {reference} dated {reference_on}, later",
+            field="resolved_on",
+            confirmation_reference=confirmation_reference,
+        )
+    assert opened_on <= resolved_on
+    return [
+        ReconciliationResolved(
+            **_next(account, recorded_at),
+            confirmation_reference=confirmation_reference,
+            resolution=resolution,
+            reference=reference,
+            approver="",
+            resolved_on=resolved_on,
+            note=note,
+        )
+    ]
+
+
+def accept_reconciliation(
+    account: CustomerAccount,
+    *,
+    confirmation_reference: str,
+    approver: str,
+    accepted_on: date,
+    reason: str,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Close the reconciliation item of a confirmation by accepting the difference as it
+    stands, on a named approver's authority (nothing in the log explains it)."""
+    require_person("approver", approver)
+    _open_reconciliation(account, confirmation_reference, accepted_on)
+    require_reason("reason", reason)
+    return [
+        ReconciliationResolved(
+            **_next(account, recorded_at),
+            confirmation_reference=confirmation_reference,
+            resolution=ReconciliationResolution.ACCEPTED,
+            reference="",
+            approver=approver,
+            resolved_on=accepted_on,
+            note=reason,
+        )
+    ]
+
+
+def _open_reconciliation(
+    account: CustomerAccount, confirmation_reference: str, resolved_on: date
+) -> date:
+    """The day the confirmation's reconciliation item opened; refused unless it is open and
+    ``resolved_on`` is not before that day."""
+    require_key("confirmation_reference", confirmation_reference)
+    require_date("resolved_on", resolved_on)
+    if confirmation_reference in account.reconciliations_closed:
+        raise CustomerStateError(
+            f"the reconciliation of balance confirmation {confirmation_reference} is already "
+            "resolved",
+            customer_code=account.customer_code,
+            confirmation_reference=confirmation_reference,
+        )
+    opened_on = account.reconciliations_open.get(confirmation_reference)
+    if opened_on is None:
+        if confirmation_reference not in account.confirmations_sent:
+            why = "no such confirmation was sent"
+        elif confirmation_reference not in account.confirmations_acknowledged:
+            why = "it is not acknowledged"
+        else:
+            why = "it was acknowledged without a difference"
+        raise ReconciliationNotFoundError(
+            f"no reconciliation item for balance confirmation {confirmation_reference!r} of "
+            f"{account.customer_code}: {why}",
+            customer_code=account.customer_code,
+            confirmation_reference=confirmation_reference,
+        )
+    if resolved_on < opened_on:
+        raise InvalidDateError(
+            f"reconciliation {confirmation_reference} resolved on {resolved_on}, before it "
+            f"opened on {opened_on}",
+            field="resolved_on",
+            confirmation_reference=confirmation_reference,
+        )
+    return opened_on

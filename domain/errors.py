@@ -355,6 +355,21 @@ class PromiseNotFoundError(NotFoundError):
 
 
 @attrs.define(kw_only=True, slots=False)
+class ReconciliationNotFoundError(NotFoundError):
+    """No reconciliation item for that confirmation: none was sent, it is not acknowledged
+    yet, or it was acknowledged without a difference (``confirmation_reference``)."""
+
+
+@attrs.define(kw_only=True, slots=False)
+class ReconciliationReferenceError(NotFoundError):
+    """The credit note, payment or dispute named to resolve a reconciliation item is not the
+    customer's in the log (``resolution``, ``reference``)."""
+
+    resolution: str | None = None
+    reference: str | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
 class ConcurrencyError(ArledgerError, RuntimeError):
     """Another writer kept changing the same aggregates; retries were exhausted."""
 

@@ -268,6 +268,17 @@ class ActionChannel(enum.Enum):
     LEGAL_FILING = "legal_filing"
 
 
+class ReconciliationResolution(enum.Enum):
+    """How a reconciliation item (a difference a customer acknowledged on a balance
+    confirmation) was closed: explained by a credit note, a payment found or a dispute opened
+    for it (each named by its reference in the log), or accepted by an approver."""
+
+    CREDIT_NOTE = "credit_note"
+    PAYMENT = "payment"
+    DISPUTE = "dispute"
+    ACCEPTED = "accepted"
+
+
 class DelinquencyType(enum.Enum):
     """The seven diagnosed causes of late payment (DOMAIN.md)."""
 
@@ -362,13 +373,21 @@ class SupplyReleased(Event):
 
 @attrs.frozen(kw_only=True)
 class BalanceConfirmationSent(Event):
-    """A balance confirmation (statement to be stamped) with the ledger's open balance."""
+    """A balance confirmation (statement to be stamped) with the ledger's open balance.
+
+    Issued from the statement of account for ``statement_from_on``..``balance_as_of``:
+    ``ledger_balance_minor`` is its closing balance and ``statement_lines`` its count of
+    lines. Both are None on confirmations recorded before they were issued from a statement
+    (the balance then came from the ageing, which the statement's closing balance equals).
+    """
 
     confirmation_reference: str
     balance_as_of: date
     ledger_balance_minor: int
     currency: str
     sent_on: date
+    statement_from_on: date | None = None
+    statement_lines: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -381,6 +400,23 @@ class BalanceConfirmationAcknowledged(Event):
     difference_minor: int
     currency: str
     acknowledged_on: date
+
+
+@attrs.frozen(kw_only=True)
+class ReconciliationResolved(Event):
+    """The reconciliation item of a confirmation is closed: a ``BalanceConfirmationAcknowledged``
+    with a non-zero ``difference_minor`` opens one (on its ``acknowledged_on``), this closes it.
+
+    ``reference`` names the credit note, payment (bank reference) or dispute that explains the
+    difference (empty when accepted); ``approver`` who accepted it (empty otherwise).
+    """
+
+    confirmation_reference: str
+    resolution: ReconciliationResolution
+    reference: str
+    approver: str
+    resolved_on: date
+    note: str
 
 
 @attrs.frozen(kw_only=True)
@@ -496,6 +532,7 @@ COLLECTION_CUSTOMER_EVENTS: tuple[type[Event], ...] = (
     SupplyReleased,
     BalanceConfirmationSent,
     BalanceConfirmationAcknowledged,
+    ReconciliationResolved,
 )
 DISPUTE_EVENTS: tuple[type[Event], ...] = (DisputeOpened, DisputeResolved)
 PROMISE_EVENTS: tuple[type[Event], ...] = (PromiseMade, PromiseWithdrawn, PromiseSuperseded)
@@ -531,6 +568,7 @@ CustomerEvent: TypeAlias = (
     | SupplyReleased
     | BalanceConfirmationSent
     | BalanceConfirmationAcknowledged
+    | ReconciliationResolved
 )
 InvoiceEvent: TypeAlias = (
     InvoiceIssued

@@ -60,7 +60,13 @@ from arledger.domain.trigger_rules import TIME_RULES as TIME_RULES
 from arledger.domain.trigger_rules import TRIGGER_RULES, FigureUnit
 
 from .ageing import InvoiceFacts
-from .portfolio import CustomerHistory, PaymentFacts, PortfolioState, PromiseFacts
+from .portfolio import (
+    CustomerHistory,
+    OpenReconciliation,
+    PaymentFacts,
+    PortfolioState,
+    PromiseFacts,
+)
 from .promises import PromiseJudgement, PromiseStatus, deadline_on, judge
 
 V = TypeVar("V")
@@ -193,6 +199,9 @@ class EscalationStatus:
     history: tuple[LevelChange, ...]
     next_threshold: ThresholdCrossing | None
     supply_hold_recommended: bool
+    reconciliations: tuple[OpenReconciliation, ...] = ()
+    """Reconciliation items open on ``as_of``: differences the customer acknowledged on a
+    balance confirmation, not yet resolved or accepted (they move no level)."""
 
     @property
     def level(self) -> int:
@@ -234,6 +243,9 @@ class WorklistItem:
     broken_promises: int
     is_suspended: bool
     next_action: NextAction | None
+    reconciliations: tuple[OpenReconciliation, ...] = ()
+    """Reconciliation items open on the worklist's date, in order of opening: a customer
+    with one is listed whatever its level, so that the collector follows the difference up."""
 
 
 # Narrowing ------------------------------------------------------------------------------------
@@ -879,6 +891,7 @@ def escalation_status(state: PortfolioState, customer_id: UUID, as_of: date) -> 
         history=history,
         next_threshold=crossing,
         supply_hold_recommended=rung.supply_hold,
+        reconciliations=customer.reconciliations_open_on(as_of),
     )
 
 
@@ -942,7 +955,8 @@ def _history(evaluator: _Evaluator, dates: Sequence[date]) -> tuple[LevelChange,
 
 
 def worklist(state: PortfolioState, as_of: date, *, owner: str | None = None) -> list[WorklistItem]:
-    """Customers at level 1 or above on ``as_of`` (of one owner, if given), most urgent first.
+    """Customers at level 1 or above on ``as_of``, or with a reconciliation item open then (of
+    one owner, if given), most urgent first.
 
     The order follows ``worklist_priority`` of the policy in force on ``as_of``, each key
     descending, then the customer code. Overdue amounts in different currencies are compared
@@ -963,7 +977,8 @@ def worklist(state: PortfolioState, as_of: date, *, owner: str | None = None) ->
         view = narrow(state, customer_id, as_of, payments_by_customer=payments_by_customer)
         evaluator = _Evaluator(view, customer_id)
         current = evaluator.evaluate(as_of)
-        if current.level == 0:
+        reconciliations = customer.reconciliations_open_on(as_of)
+        if current.level == 0 and not reconciliations:
             continue
         entered_on = _entered_on(evaluator, as_of)
         next_action, _ = _next_action(view, customer_id, as_of, current, entered_on)
@@ -982,6 +997,7 @@ def worklist(state: PortfolioState, as_of: date, *, owner: str | None = None) ->
                 broken_promises=current.broken_promises,
                 is_suspended=current.is_suspended,
                 next_action=next_action,
+                reconciliations=reconciliations,
             )
         )
     return sort_worklist(items, policy)
@@ -1120,6 +1136,13 @@ def explain(
     lines.append(
         "Supply hold: " + ("recommended" if status.supply_hold_recommended else "not recommended")
     )
+    if status.reconciliations:
+        lines.append("Reconciliation items open (differences the customer acknowledged):")
+        lines.extend(
+            f"  - confirmation {item.confirmation_reference}: difference "
+            f"{format_money(item.difference_minor, item.currency)} open since {item.opened_on}"
+            for item in status.reconciliations
+        )
     return "\n".join(lines)
 
 

@@ -51,6 +51,8 @@ from arledger.domain.events import (
     PromiseMade,
     PromiseSuperseded,
     PromiseWithdrawn,
+    ReconciliationResolution,
+    ReconciliationResolved,
     RiskRated,
     RiskRating,
     SupplyHeld,
@@ -99,6 +101,7 @@ class CustomerHistory:
     contacts: dict[ContactRole, tuple[str, str, str]] = attrs.field(factory=dict)
     confirmations: list[Confirmation] = attrs.field(factory=list)
     invoice_ids: list[UUID] = attrs.field(factory=list)
+    reconciliations: list[Reconciliation] = attrs.field(factory=list)
 
     def owner_on(self, on: date) -> str:
         return value_on(self.owners, on, self.owners[0][1])
@@ -120,6 +123,19 @@ class CustomerHistory:
         first one was set."""
         return value_on(self.calendars, on, NO_CALENDAR)
 
+    def reconciliations_open_on(self, on: date) -> tuple[OpenReconciliation, ...]:
+        """The reconciliation items open at the end of ``on``, in order of opening."""
+        return tuple(
+            OpenReconciliation(
+                confirmation_reference=item.confirmation_reference,
+                difference_minor=item.difference_minor,
+                currency=item.currency,
+                opened_on=item.opened_on,
+            )
+            for item in self.reconciliations
+            if item.is_open_on(on)
+        )
+
 
 @attrs.define
 class Confirmation:
@@ -131,11 +147,45 @@ class Confirmation:
     confirmed_balance_minor: int | None = None
     difference_minor: int | None = None
     acknowledged_on: date | None = None
+    statement_from_on: date | None = None
+    """The statement's first day (its last is ``balance_as_of``); None before confirmations
+    were issued from a statement."""
+    statement_lines: int | None = None
 
     @property
     def has_difference(self) -> bool:
         """Flagged: the customer confirmed a balance other than the ledger's."""
         return bool(self.difference_minor)
+
+
+@attrs.define
+class Reconciliation:
+    """A difference a customer acknowledged on a balance confirmation (``difference_minor``:
+    confirmed - ledger, signed), to be followed up until resolved by a credit note, a payment
+    found or a dispute (``reference``), or accepted by an ``approver``."""
+
+    confirmation_reference: str
+    difference_minor: int
+    currency: str
+    opened_on: date
+    resolution: ReconciliationResolution | None = None
+    reference: str = ""
+    approver: str = ""
+    resolved_on: date | None = None
+    note: str = ""
+
+    def is_open_on(self, on: date) -> bool:
+        return self.opened_on <= on and (self.resolved_on is None or self.resolved_on > on)
+
+
+@attrs.frozen(kw_only=True)
+class OpenReconciliation:
+    """A reconciliation item open on a date, as the worklist and the status show it."""
+
+    confirmation_reference: str
+    difference_minor: int
+    currency: str
+    opened_on: date
 
 
 @attrs.define
@@ -317,6 +367,8 @@ def fold(state: PortfolioState, event: Event) -> PortfolioState:
                 ledger_balance_minor=event.ledger_balance_minor,
                 currency=event.currency,
                 sent_on=event.sent_on,
+                statement_from_on=event.statement_from_on,
+                statement_lines=event.statement_lines,
             )
         )
     elif isinstance(event, BalanceConfirmationAcknowledged):
@@ -326,6 +378,24 @@ def fold(state: PortfolioState, event: Event) -> PortfolioState:
                 confirmation.confirmed_balance_minor = event.confirmed_balance_minor
                 confirmation.difference_minor = event.difference_minor
                 confirmation.acknowledged_on = event.acknowledged_on
+        if event.difference_minor != 0:
+            customer.reconciliations.append(
+                Reconciliation(
+                    confirmation_reference=event.confirmation_reference,
+                    difference_minor=event.difference_minor,
+                    currency=event.currency,
+                    opened_on=event.acknowledged_on,
+                )
+            )
+    elif isinstance(event, ReconciliationResolved):
+        assert customer is not None
+        for item in customer.reconciliations:
+            if item.confirmation_reference == event.confirmation_reference:
+                item.resolution = event.resolution
+                item.reference = event.reference
+                item.approver = event.approver
+                item.resolved_on = event.resolved_on
+                item.note = event.note
     else:
         _fold_other(state, event)
     return state

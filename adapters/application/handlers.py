@@ -8,7 +8,9 @@ need in the unit of work and turns ``Money`` into the minor units and currency t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable
+from datetime import date
 from typing import Any, Final, TypeVar
 from uuid import UUID
 
@@ -23,12 +25,18 @@ from arledger.domain import promise as promise_module
 from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import InvalidTextError
-from arledger.domain.events import Event, PaymentAllocated, PaymentApplied
+from arledger.domain.events import (
+    Event,
+    PaymentAllocated,
+    PaymentApplied,
+    ReconciliationResolution,
+)
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money, require_money
 from arledger.domain.payment import Payment
 from arledger.domain.rules import require_date
-from arledger.projections.ageing import AgeingGrouping
+from arledger.projections import statement as statement_projection
+from arledger.projections.statement import Statement
 
 C = TypeVar("C", bound=c.Command)
 Handler = Callable[[Any, UnitOfWork], list[Event]]
@@ -422,26 +430,41 @@ def release_supply(command: c.ReleaseSupply, uow: UnitOfWork) -> list[Event]:
 
 @handles(c.SendBalanceConfirmation)
 def send_balance_confirmation(command: c.SendBalanceConfirmation, uow: UnitOfWork) -> list[Event]:
-    """Record a confirmation sent with the ledger's open balance as of ``balance_as_of`` (in
-    the account's currency), worked out from the ageing."""
+    """Issue a confirmation from the customer's statement of account for the period ending on
+    ``balance_as_of`` (from the account's opening unless a start is given): its closing
+    balance, which is the ageing's open total on that day, and its count of lines."""
     account = uow.require_customer(command.customer_code)
-    require_date("balance_as_of", command.balance_as_of)  # before the ageing, which says as_of
-    report = uow.ledger.ageing(command.balance_as_of, grouping=AgeingGrouping.CUSTOMER)
-    balance = sum(
-        row.open_minor
-        for row in report.rows
-        if row.key == account.customer_code and row.currency == account.currency
-    )
+    to_on = require_date("balance_as_of", command.balance_as_of)
+    from_on = command.statement_from_on
+    if from_on is None:
+        from_on = min(account.opened_on, to_on)
+    statement = _statement(uow, account, require_date("statement_from_on", from_on), to_on)
     return uow.record(
         customer_module.send_balance_confirmation(
             account,
             confirmation_reference=command.confirmation_reference,
-            balance_as_of=command.balance_as_of,
-            ledger_balance_minor=balance,
+            balance_as_of=to_on,
+            ledger_balance_minor=statement.closing_balance_minor,
             sent_on=command.sent_on,
+            statement_from_on=from_on,
+            statement_lines=len(statement.lines),
             recorded_at=uow.recorded_at,
         )
     )
+
+
+def _statement(uow: UnitOfWork, account: CustomerAccount, from_on: date, to_on: date) -> Statement:
+    """The account's statement of account as this unit of work sees it: the customer's events
+    in the log (as ``Ledger.statement`` reads them) and those recorded in the unit so far, so
+    that an account opened or an invoice issued earlier in the same session counts."""
+    ledger = uow.ledger
+    recorded: Iterable[Event]
+    if ledger.read_models != "replay":
+        recorded = ledger.query_engine().customer_events(account.id, None)
+    else:
+        recorded = ledger.iter_events()
+    state = statement_projection.fold_all(itertools.chain(recorded, uow.pending))
+    return statement_projection.statement_of_account(state, account.id, from_on, to_on)
 
 
 @handles(c.AcknowledgeBalanceConfirmation)
@@ -456,6 +479,64 @@ def acknowledge_balance_confirmation(
             confirmation_reference=command.confirmation_reference,
             confirmed_balance_minor=command.confirmed_balance.amount_minor,
             acknowledged_on=command.acknowledged_on,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+@handles(c.ResolveReconciliation)
+def resolve_reconciliation(command: c.ResolveReconciliation, uow: UnitOfWork) -> list[Event]:
+    account = uow.require_customer(command.customer_code)
+    return uow.record(
+        customer_module.resolve_reconciliation(
+            account,
+            confirmation_reference=command.confirmation_reference,
+            resolution=command.resolution,
+            reference=command.reference,
+            reference_on=_resolution_on(uow, account, command.resolution, command.reference),
+            resolved_on=command.resolved_on,
+            note=command.note,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+def _resolution_on(
+    uow: UnitOfWork, account: CustomerAccount, resolution: object, reference: object
+) -> date | None:
+    """The business date of the customer's credit note, payment or dispute ``reference`` in
+    the log (applied, value or opened on); None if the log holds none of the customer's, or
+    the reference is no key at all (the domain function then refuses it, naming the field)."""
+    if not isinstance(reference, str):
+        return None
+    try:
+        if resolution is ReconciliationResolution.CREDIT_NOTE:
+            credit_note = uow.credit_note(reference)
+            if credit_note is not None and credit_note.customer_id == account.id:
+                return credit_note.applied_on
+        elif resolution is ReconciliationResolution.PAYMENT:
+            payment = uow.payment(reference)
+            if payment is not None and payment.payer_customer_id == account.id:
+                return payment.value_on
+        elif resolution is ReconciliationResolution.DISPUTE:
+            for invoice in uow.invoices_of(account):
+                opening = invoice.dispute_openings.get(reference)
+                if opening is not None:
+                    return opening[3]
+    except InvalidTextError:
+        return None
+    return None
+
+
+@handles(c.AcceptReconciliation)
+def accept_reconciliation(command: c.AcceptReconciliation, uow: UnitOfWork) -> list[Event]:
+    return uow.record(
+        customer_module.accept_reconciliation(
+            uow.require_customer(command.customer_code),
+            confirmation_reference=command.confirmation_reference,
+            approver=command.approver,
+            accepted_on=command.accepted_on,
+            reason=command.reason,
             recorded_at=uow.recorded_at,
         )
     )

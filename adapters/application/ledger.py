@@ -74,6 +74,7 @@ from arledger.domain.events import (
     Event,
     Instalment,
     PaymentTermsKind,
+    ReconciliationResolution,
     RiskRating,
 )
 from arledger.domain.idempotency import EventReference
@@ -761,9 +762,11 @@ class Ledger(Application[UUID]):
         confirmation_reference: str,
         balance_as_of: date,
         sent_on: date,
+        statement_from_on: date | None = None,
         idempotency_key: str | None = None,
     ) -> list[Event]:
-        """Send the customer the ledger's open balance as of ``balance_as_of`` to confirm.
+        """Send the customer its statement of account for ``statement_from_on``..
+        ``balance_as_of`` (default: from the account's opening) to confirm its closing balance.
         (``SendBalanceConfirmation``)
         """
         return self._events(
@@ -772,6 +775,7 @@ class Ledger(Application[UUID]):
                 confirmation_reference=confirmation_reference,
                 balance_as_of=balance_as_of,
                 sent_on=sent_on,
+                statement_from_on=statement_from_on,
             ),
             idempotency_key,
         )
@@ -794,6 +798,57 @@ class Ledger(Application[UUID]):
                 confirmation_reference=confirmation_reference,
                 confirmed_balance=confirmed_balance,
                 acknowledged_on=acknowledged_on,
+            ),
+            idempotency_key,
+        )
+
+    def resolve_reconciliation(
+        self,
+        *,
+        customer_code: str,
+        confirmation_reference: str,
+        resolution: ReconciliationResolution,
+        reference: str,
+        resolved_on: date,
+        note: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Close the reconciliation item a confirmation's difference opened, with the credit
+        note, payment (bank reference) or dispute of the customer that explains it.
+        (``ResolveReconciliation``)
+        """
+        return self._events(
+            c.ResolveReconciliation(
+                customer_code=customer_code,
+                confirmation_reference=confirmation_reference,
+                resolution=resolution,
+                reference=reference,
+                resolved_on=resolved_on,
+                note=note,
+            ),
+            idempotency_key,
+        )
+
+    def accept_reconciliation(
+        self,
+        *,
+        customer_code: str,
+        confirmation_reference: str,
+        approver: str,
+        accepted_on: date,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Close the reconciliation item a confirmation's difference opened by accepting the
+        difference, on an approver's authority. (``AcceptReconciliation``)
+        """
+        return self._events(
+            c.AcceptReconciliation(
+                customer_code=customer_code,
+                confirmation_reference=confirmation_reference,
+                approver=approver,
+                accepted_on=accepted_on,
+                reason=reason,
             ),
             idempotency_key,
         )

@@ -84,6 +84,8 @@ class Session(UnitOfWork):
     release_supply = _handled(c.ReleaseSupply)
     send_balance_confirmation = _handled(c.SendBalanceConfirmation)
     acknowledge_balance_confirmation = _handled(c.AcknowledgeBalanceConfirmation)
+    resolve_reconciliation = _handled(c.ResolveReconciliation)
+    accept_reconciliation = _handled(c.AcceptReconciliation)
     open_dispute = _handled(c.OpenDispute)
     resolve_dispute = _handled(c.ResolveDispute)
     make_promise = _handled(c.MakePromise)

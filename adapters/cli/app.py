@@ -1054,11 +1054,13 @@ def worklist_command(
     ] = WORKLIST_TABLE_ROWS,
     known_at: Annotated[datetime | None, known_at_option("The worklist")] = None,
 ) -> None:
-    """Print the customers at escalation level 1 or above, most urgent first.
+    """Print the customers at escalation level 1 or above, most urgent first, and those with
+    a reconciliation item open (a difference acknowledged on a balance confirmation).
 
     The order is the escalation policy's priority (by default level, then overdue amount as a
     share of the currency's "large" threshold, days past due, broken promises). Each line
-    gives the next required action and when it is due.
+    gives the next required action and when it is due; open reconciliation items follow in a
+    table of their own.
     """
     with _reported_errors():
         items = _query_ledger().worklist(as_of, owner=owner, known_at=known_at)
@@ -1066,6 +1068,8 @@ def worklist_command(
         sys.stdout.write(json.dumps(worklist_json(items, known_at=known_at), indent=2) + "\n")
     else:
         _stdout().print(_worklist_table(as_of, owner, items, limit=limit))
+        if any(item.reconciliations for item in items):
+            _stdout().print(_reconciliations_table(items))
 
 
 def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> dict[str, JsonData]:
@@ -1096,6 +1100,14 @@ def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> di
                 "suspended": item["is_suspended"],
                 "next_action": None if action is None else action["action"],
                 "next_action_due_on": None if action is None else action["due_on"],
+                "reconciliations": [
+                    {
+                        "confirmation_reference": found["confirmation_reference"],
+                        "difference": amount_text(found, "difference_minor"),
+                        "opened_on": found["opened_on"],
+                    }
+                    for found in records_of(item["reconciliations"])
+                ],
             }
         )
     return {
@@ -1104,6 +1116,27 @@ def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> di
         "owner": data["owner"],
         "items": items,
     }
+
+
+def _reconciliations_table(items: Sequence[escalation.WorklistItem]) -> Table:
+    """The reconciliation items open on the worklist's customers, in worklist order: the
+    collector follows each difference up until it is resolved or accepted."""
+    table = Table(title="Reconciliation items open")
+    for header in ("Customer", "Confirmation", "Currency", "Difference", "Open since"):
+        table.add_column(
+            header, no_wrap=True, justify="right" if header == "Difference" else "left"
+        )
+    for item in items:
+        for found in item.reconciliations:
+            table.add_row(
+                item.customer_code,
+                found.confirmation_reference,
+                found.currency,
+                format_minor(found.difference_minor, found.currency),
+                found.opened_on.isoformat(),
+            )
+    table.caption = "Difference: the balance the customer confirmed less the ledger's."
+    return table
 
 
 def _worklist_table(

@@ -145,6 +145,24 @@ DICTIONARY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
+def conformed(name: str, table: pa.Table) -> pa.Table:
+    """A class's table laid out as its schema is now: a table written before the class gained
+    a field (always with a default, so nullable here: ``X | None = None``) gets the column,
+    null, so that segments and exports written earlier keep loading beside new rows. Decoded,
+    ``from_columnar`` decodes a null as None, such a field's default."""
+    schema = SCHEMAS[name]
+    if table.schema.names == schema.names:
+        return table
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            columns.append(table.column(field.name))
+        else:
+            assert field.nullable, f"{name}.{field.name}: a field added later must default to None"
+            columns.append(pa.chunked_array([pa.nulls(table.num_rows, field.type)]))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 def query_ready(name: str, table: pa.Table) -> pa.Table:
     """The table as queries want it: one chunk per column (so NumPy views need no copy) and
     the few-valued strings dictionary-encoded once, here, rather than at every query."""
@@ -771,9 +789,8 @@ def read_parquet(directory: Path) -> ColumnarLog:
             continue
         if name not in SCHEMAS:
             raise IncompleteExportError(f"{directory}: unknown event table {name!r}")
-        tables[name] = query_ready(
-            name, pq.read_table(directory / f"{name}.parquet", memory_map=True)
-        )
+        table = pq.read_table(directory / f"{name}.parquet", memory_map=True)
+        tables[name] = query_ready(name, conformed(name, table))
     ids = pq.read_table(directory / "ids.parquet", memory_map=True).combine_chunks()
     return ColumnarLog(ids=ids, tables=tables)
 

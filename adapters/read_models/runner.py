@@ -152,7 +152,32 @@ def load_partition(text: str | bytes) -> PortfolioState:
     """The state of a partition ``dump_partition`` wrote, by this version or an earlier one:
     policies stored before their thresholds were renamed (``large_above``) are upcast, and a
     customer's calendar stored before calendars were dated becomes a history of one entry,
-    which msgspec would not do (it would drop the unknown key and take the default)."""
+    which msgspec would not do (it would drop the unknown key and take the default); so are
+    customers stored before reconciliation items were kept (``_with_reconciliations``)."""
+    return _with_reconciliations(_decoded_partition(text))
+
+
+def _with_reconciliations(state: PortfolioState) -> PortfolioState:
+    """A customer stored before reconciliation items were kept has none, although its
+    acknowledged differences opened one each (the fold keeps one per difference, resolved or
+    not): they are built from its confirmations, open (nothing could resolve them then)."""
+    for customer in state.customers.values():
+        if customer.reconciliations:
+            continue
+        for confirmation in customer.confirmations:
+            if confirmation.difference_minor and confirmation.acknowledged_on is not None:
+                customer.reconciliations.append(
+                    portfolio.Reconciliation(
+                        confirmation_reference=confirmation.reference,
+                        difference_minor=confirmation.difference_minor,
+                        currency=confirmation.currency,
+                        opened_on=confirmation.acknowledged_on,
+                    )
+                )
+    return state
+
+
+def _decoded_partition(text: str | bytes) -> PortfolioState:
     keys = (*_POLICY_KEYS_V1, _CALENDAR_KEY_V1)
     if isinstance(text, str):
         written_before = any(key in text for key in keys)

@@ -29,6 +29,7 @@ import attrs
 import pyarrow as pa
 
 from arledger.adapters.persistence.connections import PostgresConnections
+from arledger.adapters.read_models.columnar import conformed
 from arledger.domain.errors import StoreBusyError
 
 TABLE: Final = "arledger_rm_columnar"
@@ -144,11 +145,17 @@ class SegmentStore:
                     last_event=int(last_event),
                     position=int(position),
                     ids_count=int(ids_count),
-                    tables={part[4]: decode_table(self._open(part[5])) for part in parts},
+                    tables={part[4]: self._table(part[4], part[5]) for part in parts},
                 )
             )
             expected = int(last_event) + 1
         return segments
+
+    def _table(self, name: str, data: bytes) -> pa.Table:
+        """A stored table, an event class's laid out as its schema is now (``conformed``:
+        segments written before the class gained a field keep loading)."""
+        table = decode_table(self._open(data))
+        return table if name == "ids" else conformed(name, table)
 
     def chain_end(self, connection: Any = None) -> tuple[int, int]:
         """(last event, ids count) of the chain as stored (0, 0 when empty); on ``connection``

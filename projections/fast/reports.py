@@ -29,6 +29,7 @@ from arledger.projections.escalation import NextAction, WorklistItem, worklist_o
 from arledger.projections.fast import portfolio as fast_path
 from arledger.projections.fast.portfolio import NO_DATE, FastPortfolio, days, on_date
 from arledger.projections.fast.timeline import FastTimeline
+from arledger.projections.portfolio import OpenReconciliation
 
 Columns = Mapping[str, Mapping[str, Any]]
 
@@ -45,6 +46,20 @@ REPORT_SELECT: Final[Mapping[str, tuple[str, ...]]] = {
     "InvoiceIssued": (*fast_path.SELECT["InvoiceIssued"], "currency"),
     "CollectionOwnerChanged": ("originator_id", "timestamp", "collection_owner", "changed_on"),
     "CollectionActionRecorded": ("timestamp", "customer_id", "channel", "taken_on"),
+    "BalanceConfirmationAcknowledged": (
+        "originator_id",
+        "timestamp",
+        "confirmation_reference",
+        "difference_minor",
+        "currency",
+        "acknowledged_on",
+    ),
+    "ReconciliationResolved": (
+        "originator_id",
+        "timestamp",
+        "confirmation_reference",
+        "resolved_on",
+    ),
 }
 """Columns the reports read beyond the fast path's (``columns(log, select=...)``); the invoice
 numbers (``InvoiceIssued.invoice_number``, costly at scale) only for the invoice grouping."""
@@ -169,13 +184,61 @@ def _grouped(
     return AgeingReport(as_of=as_of, policy=policy, grouping=grouping, rows=tuple(rows))
 
 
+def open_reconciliations(
+    columns: Columns, as_of: date, known_at: datetime | None
+) -> dict[int, tuple[OpenReconciliation, ...]]:
+    """Per customer row: its reconciliation items open at the end of ``as_of``, in order of
+    opening (``CustomerHistory.reconciliations_open_on``). An acknowledgement with a
+    difference opens one; a resolution of the same confirmation dated by then closes it. There
+    are few of either, so plain Python over their rows."""
+    acknowledged = _known(columns, "BalanceConfirmationAcknowledged", known_at)
+    if len(acknowledged.get("originator_id", ())) == 0:
+        return {}
+    customers = _known(columns, "CustomerAccountOpened", known_at)
+    row_of = _rows_by_id(customers["originator_id"])
+    resolved = _known(columns, "ReconciliationResolved", known_at)
+    closed: set[tuple[int, str]] = set()
+    if len(resolved.get("originator_id", ())) != 0:
+        dated = resolved["resolved_on"] <= days(as_of)
+        closed = set(
+            zip(
+                resolved["originator_id"][dated].tolist(),
+                _strings(resolved, "confirmation_reference")[dated].tolist(),
+                strict=True,
+            )
+        )
+    found: dict[int, list[OpenReconciliation]] = {}
+    for customer_id, reference, difference, currency, opened_on in zip(
+        acknowledged["originator_id"].tolist(),
+        _strings(acknowledged, "confirmation_reference").tolist(),
+        acknowledged["difference_minor"].tolist(),
+        _strings(acknowledged, "currency").tolist(),
+        acknowledged["acknowledged_on"].tolist(),
+        strict=True,
+    ):
+        if difference == 0 or opened_on > days(as_of) or (customer_id, reference) in closed:
+            continue
+        found.setdefault(int(row_of[customer_id]), []).append(
+            OpenReconciliation(
+                confirmation_reference=reference,
+                difference_minor=difference,
+                currency=currency,
+                opened_on=on_date(opened_on),
+            )
+        )
+    return {row: tuple(items) for row, items in found.items()}
+
+
 def worklist_rows(
     columns: Columns, result: FastPortfolio, *, owner: str | None = None
 ) -> npt.NDArray[np.int64]:
-    """Customer rows on the worklist: opened by the date, at level 1 or more, of ``owner``."""
+    """Customer rows on the worklist: opened by the date, at level 1 or more or with a
+    reconciliation item open, of ``owner``."""
     customers = _known(columns, "CustomerAccountOpened", result.known_at)
     opened = customers["opened_on"] <= days(result.as_of)
-    chosen = opened & (result.customers.level >= 1)
+    reconciling = np.zeros(len(opened), dtype=bool)
+    reconciling[list(open_reconciliations(columns, result.as_of, result.known_at))] = True
+    chosen = opened & ((result.customers.level >= 1) | reconciling)
     if owner is not None:
         chosen &= owners_on(columns, result.as_of, result.known_at) == owner
     return np.flatnonzero(chosen)
@@ -199,6 +262,7 @@ def worklist(
     owners = owners_on(columns, as_of, known_at)
     currencies = result.currencies
     taken = _actions_taken(columns, customers, rows, timeline, as_of, known_at)
+    reconciliations = open_reconciliations(columns, as_of, known_at)
     # Plain lists first: per-element numpy indexing costs more than building the items.
     levels = figures.level[rows].tolist()
     raw_levels = figures.raw_level[rows].tolist()
@@ -246,6 +310,7 @@ def worklist(
                 broken_promises=broken[index],
                 is_suspended=levels[index] < raw_levels[index],
                 next_action=next_action,
+                reconciliations=reconciliations.get(int(rows[index]), ()),
             )
         )
     return items

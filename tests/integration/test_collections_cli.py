@@ -90,6 +90,7 @@ def test_worklist_json_lists_customers_needing_action_most_urgent_first(
             "suspended": False,
             "next_action": "finance_letter",
             "next_action_due_on": "2025-02-08",
+            "reconciliations": [],
         },
         {
             "rank": 2,
@@ -106,6 +107,7 @@ def test_worklist_json_lists_customers_needing_action_most_urgent_first(
             "suspended": False,
             "next_action": "finance_letter",
             "next_action_due_on": "2025-03-10",
+            "reconciliations": [],
         },
     ] == data["items"]
 

@@ -36,6 +36,7 @@ RULES: dict[str, Rule] = {
     "dispute_reference": require_key,
     "promise_reference": require_key,
     "superseded_by": require_key,
+    "reference": require_key,  # what resolved a reconciliation item ("" when accepted)
     # People the ledger groups and filters by.
     "collection_owner": require_person,
     "collector": require_person,
@@ -54,7 +55,7 @@ RULES: dict[str, Rule] = {
     "root_cause": lambda field, value: require_text(field, value, length_max=2000, multiline=True),
     "currency": lambda _field, value: check_currency(value),
 }
-OPTIONAL = frozenset({"phone", "email", "contract_reference", "next_step"})
+OPTIONAL = frozenset({"phone", "email", "contract_reference", "next_step", "reference"})
 """Text fields an event may leave empty ("" for none)."""
 
 

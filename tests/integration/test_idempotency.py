@@ -32,6 +32,7 @@ from arledger.domain.events import (
     DisputeOutcome,
     DisputeReason,
     PaymentTermsKind,
+    ReconciliationResolution,
     RiskRating,
 )
 from arledger.domain.money import Money
@@ -107,6 +108,15 @@ BASE: tuple[Command, ...] = (
     ),
     c.SendBalanceConfirmation(
         customer_code="ACME", confirmation_reference="C-0", balance_as_of=D, sent_on=D
+    ),
+    c.SendBalanceConfirmation(
+        customer_code="ACME", confirmation_reference="C-R", balance_as_of=D, sent_on=D
+    ),
+    c.AcknowledgeBalanceConfirmation(
+        customer_code="ACME",
+        confirmation_reference="C-R",
+        confirmed_balance=usd("1.00"),
+        acknowledged_on=D,
     ),
     c.Blacklist(customer_code="ACME", blacklisted_on=D, reason="fraud"),
     c.HoldSupply(customer_code="ACME", held_on=D, reason="overdue"),
@@ -233,6 +243,27 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
             acknowledged_on=D,
         ),
         {"confirmed_balance": usd("999.00")},
+    ),
+    c.ResolveReconciliation: (
+        c.ResolveReconciliation(
+            customer_code="ACME",
+            confirmation_reference="C-R",
+            resolution=ReconciliationResolution.PAYMENT,
+            reference="BANK-1",
+            resolved_on=D,
+            note="paid, not yet applied",
+        ),
+        {"note": "found"},
+    ),
+    c.AcceptReconciliation: (
+        c.AcceptReconciliation(
+            customer_code="ACME",
+            confirmation_reference="C-R",
+            approver="cfo",
+            accepted_on=D,
+            reason="small",
+        ),
+        {"approver": "ceo"},
     ),
     c.OpenDispute: (
         c.OpenDispute(

@@ -29,6 +29,8 @@ QUERIES: typing.Final = ledger_module.QUERY_METHODS
 COMMANDS: typing.Final = frozenset(
     {
         "acknowledge_balance_confirmation",
+        "resolve_reconciliation",
+        "accept_reconciliation",
         "adopt_policy",
         "allocate_payment",
         "apply_credit_note",

@@ -22,7 +22,14 @@ from hypothesis import strategies as st
 
 from arledger.adapters.application.ledger import Ledger, Session
 from arledger.domain.errors import ArledgerError
-from arledger.domain.events import ActionChannel, DisputeOutcome, DisputeReason, Event, RiskRating
+from arledger.domain.events import (
+    ActionChannel,
+    DisputeOutcome,
+    DisputeReason,
+    Event,
+    ReconciliationResolution,
+    RiskRating,
+)
 from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy
 from arledger.projections import escalation
@@ -229,6 +236,70 @@ def _change_owner(session: Session, customer: int, owner: str, on: int) -> list[
     )
 
 
+def _confirm(
+    session: Session, customer: int, reference: str, on: int, confirmed: int, days: int
+) -> list[Event]:
+    """A balance confirmation issued from the statement up to ``on`` and acknowledged
+    ``days`` later with ``confirmed`` (minor units): a difference opens a reconciliation
+    item."""
+    code, currency, _ = CUSTOMERS[customer]
+    events = session.send_balance_confirmation(
+        customer_code=code, confirmation_reference=reference, balance_as_of=_on(on), sent_on=_on(on)
+    )
+    events += session.acknowledge_balance_confirmation(
+        customer_code=code,
+        confirmation_reference=reference,
+        confirmed_balance=Money(confirmed, currency),
+        acknowledged_on=_on(on + days),
+    )
+    return events
+
+
+def _reconcile(
+    session: Session,
+    customer: int,
+    reference: str,
+    resolution: ReconciliationResolution,
+    explained_by: str,
+    on: int,
+) -> list[Event]:
+    """The confirmation's reconciliation item resolved by a payment or dispute (refused when
+    it is not the customer's), or accepted. ``explained_by`` "FOUND": the customer's payment
+    (unapplied) or dispute is recorded first, on the same day."""
+    code, currency, _ = CUSTOMERS[customer]
+    if resolution is ReconciliationResolution.ACCEPTED:
+        return session.accept_reconciliation(
+            customer_code=code,
+            confirmation_reference=reference,
+            approver="CFO",
+            accepted_on=_on(on),
+            reason="small",
+        )
+    events: list[Event] = []
+    if explained_by == "FOUND" and resolution is ReconciliationResolution.PAYMENT:
+        explained_by = f"FOUND-{reference}"
+        events += session.receive_payment(
+            bank_reference=explained_by,
+            payer_code=code,
+            amount=Money(1_000, currency),
+            value_on=_on(on),
+        )
+    elif explained_by == "FOUND":
+        explained_by = f"DR-{reference}"
+        for invoice in session.invoices_of(session.require_customer(code)):
+            if invoice.open_minor > sum(invoice.open_disputes.values()):
+                events += _dispute(session, invoice.invoice_number, explained_by, 1, on)
+                break
+    return events + session.resolve_reconciliation(
+        customer_code=code,
+        confirmation_reference=reference,
+        resolution=resolution,
+        reference=explained_by,
+        resolved_on=_on(on),
+        note="explained",
+    )
+
+
 def _adopt(session: Session, policy: EscalationPolicy, on: int) -> list[Event]:
     book = session.policy_book()
     version = 2 if book is None else book.latest_version + 1
@@ -253,6 +324,8 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "blacklist": _blacklist,
     "act": _act,
     "change_owner": _change_owner,
+    "confirm": _confirm,
+    "reconcile": _reconcile,
     "adopt": _adopt,
 }
 
@@ -280,6 +353,14 @@ def policies(draw: st.DrawFn) -> EscalationPolicy:
 payment_references = st.sampled_from(("BANK-1", "BANK-2", "BANK-3"))
 dispute_references = st.sampled_from(("D-1", "D-2"))
 promise_references = st.sampled_from(("P-1", "P-2", "P-3"))
+confirmation_references = st.sampled_from(("BC-1", "BC-2"))
+RESOLUTIONS: Final = (
+    ReconciliationResolution.PAYMENT,
+    ReconciliationResolution.DISPUTE,
+    ReconciliationResolution.ACCEPTED,
+)
+"""How the histories close reconciliation items (no credit note: their numbers come from
+upheld disputes, which a random history rarely pairs with a confirmation)."""
 
 issue_steps = st.builds(
     lambda *a: Step("issue", a),
@@ -343,6 +424,22 @@ steps = st.one_of(
         st.sampled_from(("li", "zhao")),
         day_offsets,
     ),
+    st.builds(
+        lambda *a: Step("confirm", a),
+        customer_indexes,
+        confirmation_references,
+        day_offsets,
+        st.integers(0, 15_000_000),
+        st.integers(0, 30),
+    ),
+    st.builds(
+        lambda *a: Step("reconcile", a),
+        customer_indexes,
+        confirmation_references,
+        st.sampled_from(RESOLUTIONS),
+        st.sampled_from(("BANK-1", "BANK-2", "D-1", "D-2")),
+        day_offsets,
+    ),
     st.builds(lambda *a: Step("adopt", a), policies(), day_offsets),
 )
 
@@ -365,8 +462,30 @@ def promise_episodes(draw: st.DrawFn) -> list[Step]:
     return [promise]
 
 
-# Issue every invoice first so that most later steps have something to act on; promise
-# episodes last, after the payments and disputes that decide what is open.
+@st.composite
+def confirmation_episodes(draw: st.DrawFn) -> list[Step]:
+    """A balance confirmation acknowledged, then (mostly) its reconciliation item resolved or
+    accepted some days later: random steps rarely pair a resolution with its confirmation."""
+    customer = draw(customer_indexes)
+    reference = draw(confirmation_references)
+    on, days = draw(day_offsets), draw(st.integers(0, 30))
+    confirm = Step("confirm", (customer, reference, on, draw(st.integers(0, 15_000_000)), days))
+    if draw(st.integers(0, 3)) == 0:
+        return [confirm]
+    resolution = draw(st.sampled_from(RESOLUTIONS))
+    found = (
+        dispute_references if resolution is ReconciliationResolution.DISPUTE else payment_references
+    )
+    explained_by = draw(st.just("FOUND") | found)
+    resolved_on = on + days + draw(st.integers(0, 30))
+    return [
+        confirm,
+        Step("reconcile", (customer, reference, resolution, explained_by, resolved_on)),
+    ]
+
+
+# Issue every invoice first so that most later steps have something to act on; confirmation
+# and promise episodes last, after the payments and disputes that decide what is open.
 histories = st.tuples(
     st.tuples(
         *(
@@ -381,8 +500,15 @@ histories = st.tuples(
         )
     ).map(list),
     st.lists(steps, max_size=16),
+    st.lists(confirmation_episodes(), max_size=2),
     st.lists(promise_episodes(), max_size=2),
-).map(lambda parts: parts[0] + parts[1] + [step for episode in parts[2] for step in episode])
+).map(
+    lambda parts: (
+        parts[0]
+        + parts[1]
+        + [step for episodes in parts[2:] for episode in episodes for step in episode]
+    )
+)
 as_of_dates = st.lists(st.integers(0, WINDOW_DAYS + 60).map(_on), min_size=1, max_size=3)
 
 
@@ -477,11 +603,16 @@ def test_history_worklist_and_next_threshold_agree_with_day_by_day_evaluation(
     for customer_id in customer_ids(run_.ledger):
         status = escalation.escalation_status(state, customer_id, as_of)
         # The worklist finds the level's entry date walking back; the status from its history.
-        if status.level == 0:
+        # At level 0 a customer is listed only while a reconciliation item is open.
+        if status.level == 0 and not status.reconciliations:
             assert customer_id not in worklist
         else:
             item = worklist[customer_id]
-            assert (status.level, status.next_action) == (item.level, item.next_action)
+            assert (status.level, status.next_action, status.reconciliations) == (
+                item.level,
+                item.next_action,
+                item.reconciliations,
+            )
         # Level changes found day by day over a stretch before as_of are those of the history.
         first = as_of - timedelta(days=45)
         level = escalation.evaluate(state, customer_id, first - timedelta(days=1)).level

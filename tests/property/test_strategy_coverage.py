@@ -5,8 +5,9 @@ These meta-tests draw a fixed sample from each strategy (derandomized, no shrink
 that it holds every ``TriggerRule`` at every level of the ladders the collections histories
 adopt (``test_escalation_properties.policies``, used by the fast-path, timeline, KPI and engine
 differential tests), every ``DisputeOutcome`` and ``ActionChannel`` in their steps, and every
-``PromiseStatus`` some history's promise is judged to have; and the collections commands in
-the command sequences of the ledger's properties and the KPI differential tests.
+``PromiseStatus`` some history's promise is judged to have; reconciliation items left open and
+closed by each resolution; and the collections commands in the command sequences of the
+ledger's properties and the KPI differential tests.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from arledger.domain.events import ActionChannel, DisputeOutcome
 from arledger.domain.trigger_rules import TriggerRule
 from arledger.projections.promises import PromiseStatus, judge_all
 from tests.property.test_escalation_properties import (
+    RESOLUTIONS,
     WINDOW_DAYS,
     Step,
     _on,
@@ -87,6 +89,19 @@ def test_the_steps_resolve_disputes_with_every_outcome() -> None:
 
 def test_the_steps_record_actions_on_every_channel() -> None:
     assert set(ActionChannel) == _values("act", lambda step: step.args[1])
+
+
+def test_the_histories_open_reconciliation_items_and_close_them_every_way() -> None:
+    """The engine's worklist is compared with the replay's on these histories: they must hold
+    items left open and items closed by each resolution the steps draw."""
+    ends = {
+        item.resolution
+        for history in drawn(histories, 150)
+        for customer in run(history).live.customers.values()
+        for item in customer.reconciliations
+    }
+
+    assert {None, *RESOLUTIONS} == ends
 
 
 def test_the_histories_judge_promises_with_every_status() -> None:

@@ -107,7 +107,14 @@ def held(version: int = 0, *, by_policy: bool = True) -> SupplyHeld:
     return SupplyHeld(**envelope(version), held_on=ON, reason="level 3", by_policy=by_policy)
 
 
-def sent(version: int = 0, *, balance_minor: int = 150_000) -> BalanceConfirmationSent:
+def sent(
+    version: int = 0, *, balance_minor: int = 150_000, from_statement: bool = True
+) -> BalanceConfirmationSent:
+    """A confirmation issued from the statement for January-February (``from_statement``
+    False: as recorded before confirmations were issued from a statement)."""
+    statement: dict[str, Any] = {}
+    if from_statement:
+        statement = {"statement_from_on": OPENED_ON, "statement_lines": 3}
     return BalanceConfirmationSent(
         **envelope(version),
         confirmation_reference="BC-1",
@@ -115,6 +122,7 @@ def sent(version: int = 0, *, balance_minor: int = 150_000) -> BalanceConfirmati
         ledger_balance_minor=balance_minor,
         currency="USD",
         sent_on=ON,
+        **statement,
     )
 
 
@@ -664,6 +672,8 @@ def test_a_balance_confirmation_is_sent_with_the_ledger_balance() -> None:
         balance_as_of=date(2024, 2, 29),
         ledger_balance_minor=150_000,
         sent_on=ON,
+        statement_from_on=OPENED_ON,
+        statement_lines=3,
         recorded_at=AT,
     )
 
@@ -677,6 +687,8 @@ def test_sending_the_same_confirmation_again_is_a_no_op() -> None:
         balance_as_of=date(2024, 2, 29),
         ledger_balance_minor=150_000,
         sent_on=ON,
+        statement_from_on=OPENED_ON,
+        statement_lines=3,
         recorded_at=AT,
     )
 
@@ -691,6 +703,8 @@ def test_sending_a_confirmation_reference_again_with_another_balance_is_refused(
             balance_as_of=date(2024, 2, 29),
             ledger_balance_minor=1,
             sent_on=ON,
+            statement_from_on=OPENED_ON,
+            statement_lines=3,
             recorded_at=AT,
         )
 
