@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from datetime import date
 from pathlib import Path
@@ -26,8 +26,10 @@ from arledger import Ledger, Money
 from arledger.adapters.cli.app import app
 from arledger.adapters.ingest.importer import ColumnMapping, import_file
 from arledger.adapters.read_models import columnar
-from arledger.domain.errors import PlaintextOutputError
+from arledger.domain import ids
+from arledger.domain.errors import ConfigurationError, PlaintextOutputError
 from arledger.domain.events import ActionChannel, DisputeReason
+from arledger.projections.portfolio import fold_all
 from tests.conftest import FixedClock
 
 CUSTOMER_CODE = "QZCUST-5521"
@@ -268,6 +270,102 @@ def segment_data(env: dict[str, str]) -> list[bytes]:
                 )
             ).fetchall()
     return [bytes(row[0]) for row in rows]
+
+
+def test_with_a_cipher_the_routes_pair_no_event_s_id_with_a_customer(
+    persistent_store_env: dict[str, str],
+) -> None:
+    """Stored as they are, the routes would show which invoice, payment and promise belongs to
+    which customer (the events table does not); with a cipher they are keyed, so none is the
+    id of an event. Without one, each is (the check can fail)."""
+    found = {}
+    for encrypted in (True, False):
+        env = cipher_env(persistent_store_env) if encrypted else persistent_store_env
+        if not encrypted and env["ARLEDGER_STORE"] == "postgres":
+            env = {**env, "ARLEDGER_POSTGRES_SCHEMA": fresh_schema()}
+        elif not encrypted:
+            env = {**env, "ARLEDGER_DB": env["ARLEDGER_DB"] + ".plain"}
+        ledger = Ledger(env=env, clock=FixedClock())
+        record_ledger(ledger)
+        ledger.portfolio()  # the stored read models, routes included
+        routes = [row for table, row in stored_values(env) if table == "arledger_rm_routes"]
+        originators = {str(event.originator_id).encode() for event in ledger.iter_events()}
+        ledger.close()
+        ids_and_keys = set(routes)
+        found[encrypted] = ids_and_keys & originators
+        assert routes
+    assert 1 == len(found[True])  # the customer's id, as the partition's key, and no other
+    assert {str(ids.invoice_id(INVOICE_NUMBER)).encode()} < found[False]
+
+
+def fresh_schema() -> str:
+    from tests.conftest import create_postgres_schema
+
+    schema, _ = create_postgres_schema("t_plain")
+    SCHEMAS_MADE.append(schema)
+    return schema
+
+
+SCHEMAS_MADE: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def drop_made_schemas() -> Iterator[None]:
+    yield
+    if SCHEMAS_MADE:
+        from tests.conftest import drop_postgres_schemas
+
+        drop_postgres_schemas(*SCHEMAS_MADE)
+        SCHEMAS_MADE.clear()
+
+
+def test_routes_an_earlier_version_stored_in_the_clear_are_refused_until_rebuilt(
+    persistent_store_env: dict[str, str],
+) -> None:
+    env = cipher_env(persistent_store_env)
+    ledger = Ledger(env=env, clock=FixedClock())
+    record_ledger(ledger)
+    ledger.portfolio()
+    ledger.close()
+    # As an earlier version wrote them: under the aggregates' own ids.
+    execute(
+        env,
+        "DELETE FROM {routes}",
+        "INSERT INTO {routes} (aggregate_id, partition_key) VALUES "
+        f"('{ids.invoice_id(INVOICE_NUMBER)}', '{ids.customer_id(CUSTOMER_CODE)}')",
+    )
+    again = Ledger(env=env, clock=FixedClock())
+    record_more(again)
+
+    with pytest.raises(ConfigurationError, match="projections rebuild"):
+        again.portfolio()
+
+    again.projection_runner().rebuild()
+    assert fold_all(again.iter_events()) == again.portfolio()
+    again.close()
+
+
+def record_more(ledger: Ledger) -> None:
+    ledger.issue_invoice(
+        "INV-ZX-4419",
+        customer_code=CUSTOMER_CODE,
+        amount=usd("10.00"),
+        issued_on=date(2024, 5, 1),
+    )
+
+
+def execute(env: dict[str, str], *statements: str) -> None:
+    if env["ARLEDGER_STORE"] == "sqlite":
+        with closing(sqlite3.connect(env["ARLEDGER_DB"])) as connection, connection:
+            for statement in statements:
+                connection.execute(statement.format(routes="arledger_rm_routes"))
+        return
+    from tests.conftest import postgres_connection
+
+    routes = f'"{env["ARLEDGER_POSTGRES_SCHEMA"]}".arledger_rm_routes'
+    with postgres_connection() as connection:
+        for statement in statements:
+            connection.execute(statement.format(routes=routes).encode())
 
 
 def ledger_answers(ledger: Ledger) -> object:
