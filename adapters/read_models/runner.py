@@ -45,7 +45,6 @@ from __future__ import annotations
 import base64
 import gc
 import hashlib
-import hmac
 import itertools
 import json
 import sqlite3
@@ -207,14 +206,15 @@ class PartitionCodec:
 
     def route_id(self, aggregate_id: UUID) -> UUID:
         """The id a route is stored under: the aggregate's own without a cipher; with one, a
-        keyed hash of it (HMAC-SHA-256, 128 bits, still a UUID column). The events table shows
-        an invoice's id but not its customer; stored as they are, the routes would pair every
-        invoice, payment and promise with its customer id in the clear. Keyed, the pairs link
-        to no event, and ids guessed from business keys (uuid5) cannot be looked up."""
+        keyed hash of it (BLAKE2b's keyed mode, 128 bits, so still a UUID column; half the
+        time of an HMAC-SHA-256 here). The events table shows an invoice's id but not its
+        customer; stored as they are, the routes would pair every invoice, payment and promise
+        with its customer id in the clear. Keyed, the pairs link to no event, and ids guessed
+        from business keys (uuid5) cannot be looked up."""
         if self._route_key is None:
             return aggregate_id
-        digest = hmac.new(self._route_key, aggregate_id.bytes, hashlib.sha256).digest()
-        return UUID(bytes=digest[:16])
+        digest = hashlib.blake2b(aggregate_id.bytes, key=self._route_key, digest_size=16)
+        return UUID(bytes=digest.digest())
 
     def stored_routes(self, routes: Mapping[UUID, str]) -> Mapping[UUID, str]:
         """``routes`` as written: under ``route_id``."""
