@@ -461,3 +461,16 @@ class RejectsPathError(ConfigurationError):
     Nothing was recorded."""
 
     conflict: object = None
+
+
+@attrs.define(kw_only=True, slots=False)
+class PlaintextOutputError(ConfigurationError):
+    """A file of the ledger's data (an export, a rejects file) would be written in plaintext
+    from a store whose events are encrypted (``CIPHER_TOPIC``/``CIPHER_KEY``), and the caller
+    did not ask for plaintext (``plaintext=True``, ``--plaintext``). The cipher says the data
+    is to stay encrypted at rest, so leaving a readable copy beside it is the caller's explicit
+    choice, never a default; ``path`` names the file or folder. Nothing was written or
+    recorded."""
+
+    output: str | None = None
+    """What would have been written: ``"export"`` or ``"rejects"``."""

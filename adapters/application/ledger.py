@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import ClassVar, Final, TypeVar
 from uuid import UUID
 
@@ -64,6 +65,7 @@ from arledger.domain.errors import (
     InvalidCommandError,
     InvoiceNotFoundError,
     PaymentNotFoundError,
+    PlaintextOutputError,
 )
 from arledger.domain.events import (
     ActionChannel,
@@ -279,6 +281,34 @@ class Ledger(Application[UUID]):
     @property
     def store_description(self) -> str:
         return describe_store(self.store_settings)
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the store encrypts what it records (the library's cipher, ``CIPHER_TOPIC``
+        and ``CIPHER_KEY``); the read models and the columnar segments are then encrypted with
+        the same cipher."""
+        return self.mapper.cipher is not None
+
+    def check_plaintext_output(self, path: Path, *, output: str, plaintext: bool) -> None:
+        """Refuse to write the ledger's data in plaintext to ``path`` (an ``output`` such as an
+        export or a rejects file) when the store is encrypted, unless ``plaintext`` says the
+        caller wants a readable copy. Called before any work, so a refusal writes nothing.
+
+        Files are not encrypted with the store's cipher instead: an export or a rejects file
+        is made to be read by other tools (Parquet readers, spreadsheets), which hold no key.
+
+        Raises:
+            PlaintextOutputError: encrypted store, ``plaintext`` False.
+        """
+        if self.encrypted and not plaintext:
+            raise PlaintextOutputError(
+                f"{self.store_description} is encrypted (CIPHER_TOPIC/CIPHER_KEY) and the "
+                f"{output} {path} would hold its data in plaintext: ask for plaintext "
+                "(--plaintext) to write it anyway; nothing was written",
+                path=str(path),
+                output=output,
+                setting="CIPHER_KEY",
+            )
 
     # Units of work ----------------------------------------------------------------------------
 

@@ -445,6 +445,14 @@ def import_command(
             "(see ageing --help).",
         ),
     ] = False,
+    plaintext: Annotated[
+        bool,
+        typer.Option(
+            "--plaintext",
+            help="With an encrypted store (CIPHER_TOPIC, CIPHER_KEY), let --rejects-to write "
+            "the rejected rows in plaintext (refused without it).",
+        ),
+    ] = False,
 ) -> None:
     """Import invoices or payments from a CSV file, all rows or none.
 
@@ -479,6 +487,7 @@ def import_command(
                     rejects_to=rejects_to,
                     rejects_overwrite=overwrite_rejects,
                     rejects_raw=csv_raw,
+                    rejects_plaintext=plaintext,
                     progress=progress,
                 )
             except RejectsPathError as error:
@@ -1300,12 +1309,21 @@ def export_command(
     page_rows: Annotated[
         int, typer.Option(min=1, help="Rows per page (Parquet row group) and event class.")
     ] = columnar.PAGE_ROWS_DEFAULT,
+    plaintext: Annotated[
+        bool,
+        typer.Option(
+            "--plaintext",
+            help="With an encrypted store (CIPHER_TOPIC, CIPHER_KEY), write the export anyway: "
+            "Parquet files are plaintext (refused without it).",
+        ),
+    ] = False,
 ) -> None:
     """Export the event log to Parquet in the columnar layout the fast path reads."""
     _utf8_directory(directory)
     with _reported_errors():
         columnar.export_target(directory)  # a folder it may not replace: refused before any work
         ledger = _ledger()
+        ledger.check_plaintext_output(directory, output="export", plaintext=plaintext)
         head = ledger.recorder.max_notification_id() or 0
         with progress_bar(_stderr(), f"Exporting to {directory}") as progress:
             rows = columnar.write_parquet(

@@ -65,10 +65,12 @@ COMMANDS: typing.Final = frozenset(
 
 INFRASTRUCTURE: typing.Final = frozenset(
     {
+        "check_plaintext_output",
         "close",
         "construct_env",
         "construct_factory",
         "construct_mapper",
+        "encrypted",
         "projection_runner",
         "query_engine",
         "read_model_connections",
