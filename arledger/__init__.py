@@ -8,12 +8,14 @@ command, query and exported class to it).
 """
 
 from arledger.adapters.application.ledger import Ledger, Result
+from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     AccountCurrencyError,
     AllocationKeyConflictError,
     ArledgerError,
+    ChainMismatchError,
     CommandFormatError,
     ConcurrencyError,
     ConfigurationError,
@@ -72,6 +74,7 @@ __all__ = [
     "AllocationKeyConflictError",
     "ArledgerError",
     "CaseReport",
+    "ChainMismatchError",
     "CommandFormatError",
     "ConcurrencyError",
     "ConfigurationError",
@@ -88,6 +91,8 @@ __all__ = [
     "EscalationStatus",
     "Evaluation",
     "Explanation",
+    "Finding",
+    "FindingKind",
     "Grade",
     "GroupingTypeError",
     "IdempotencyKeyConflictError",
@@ -131,6 +136,7 @@ __all__ = [
     "SuspensionKind",
     "ThresholdCrossing",
     "TriggerRule",
+    "VerifyReport",
     "Worklist",
     "WorklistItem",
     "to_data",

@@ -63,6 +63,7 @@ COMMANDS: typing.Final = frozenset(
 
 INFRASTRUCTURE: typing.Final = frozenset(
     {
+        "build_chain",
         "close",
         "construct_env",
         "construct_factory",
@@ -74,6 +75,7 @@ INFRASTRUCTURE: typing.Final = frozenset(
         "save",
         "session",
         "store_description",
+        "verify",
     }
 )
 """Units of work, read-model machinery and the library's hooks: typed, but their results
