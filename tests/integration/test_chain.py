@@ -479,3 +479,61 @@ def test_a_link_covers_each_part_of_the_record() -> None:
         assert base != chain.link_of(*altered)
     # Lengths come before the topic and the state: moving a byte between them changes the link.
     assert chain.link_of(*parts[:5], "t:X{", b"}") != chain.link_of(*parts[:5], "t:X", b"{}")
+
+
+# The command line -------------------------------------------------------------------------------
+
+
+def test_the_command_line_prints_the_head_and_fails_on_a_finding(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from arledger.adapters.cli.app import app
+
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "cli.db")}
+    ledger = Ledger(env)
+    write_some(ledger, customers=1)
+    ledger.close()
+    runner = CliRunner()
+
+    sound = runner.invoke(app, ["verify"], env=env)
+    head = sound.output.split("link ")[-1].strip()
+    again = runner.invoke(app, ["verify", "--from", "3", "--expect-head", head], env=env)
+    with raw(env) as (connection, table, column):
+        connection.execute(f"UPDATE {table} SET state = state || x'20' WHERE {column} = 2")
+    tampered = runner.invoke(app, ["verify"], env=env)
+    refused = runner.invoke(app, ["chain", "build"], env=env)
+
+    assert 0 == sound.exit_code, sound.output
+    assert ": ok" in sound.output
+    assert 64 == len(head)
+    assert 0 == again.exit_code, again.output
+    assert "from position 3 checked: ok" in again.output
+    assert 1 == tampered.exit_code
+    assert tampered.output.startswith("position 2: chain: the link does not match")
+    assert f"link {head}" in tampered.output  # the head is printed whatever was found
+    assert 1 == refused.exit_code
+    assert "already has a hash chain" in refused.output
+
+
+def test_chain_build_on_the_command_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from arledger.adapters.cli.app import app
+
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "old.db")}
+    ledger = Ledger(env)
+    write_some(ledger, customers=1)
+    ledger.close()
+    with raw(env) as (connection, _, _):
+        connection.execute("DELETE FROM arledger_chain")
+    runner = CliRunner()
+
+    before = runner.invoke(app, ["verify"], env=env)
+    built = runner.invoke(app, ["chain", "build"], env=env)
+    after = runner.invoke(app, ["verify"], env=env)
+
+    assert 1 == before.exit_code
+    assert "no hash chain" in before.output
+    assert 0 == built.exit_code, built.output
+    assert f"Built the hash chain over {len(positions(env))} event(s)" in built.output
+    assert 0 == after.exit_code, after.output
