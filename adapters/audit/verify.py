@@ -234,9 +234,11 @@ class _Columns:
     def _sink(self, name: str, batch: pa.RecordBatch) -> None:
         self.batches.setdefault(name, []).append(batch)
 
-    def write(self, position: int, event: Event) -> None:
-        self.writer.write(event)
-        self.positions.append(position)
+    def write_all(self, events: Sequence[tuple[int, Event]]) -> None:
+        write = self.writer.write
+        for _position, event in events:
+            write(event)
+        self.positions.extend(position for position, _event in events)
 
     def tables(self) -> dict[str, pa.Table]:
         self.writer.close()
@@ -295,19 +297,19 @@ class Verifier:
             checked += len(rows)
             _walk(rows, links, walked, findings)
             if rows:
-                events_with_positions = self._decode(rows, findings)
-                for position, record in events_with_positions:
-                    if replay is not None:
-                        replay.record(position, record)
-                    if not isinstance(record, Event):
-                        continue
-                    if fresh is not None and tracking is not None:
-                        if position <= tracking.position:
-                            fresh.fold([record])
+                decoded = self._decode(rows, findings)
+                if replay is not None:
+                    record = replay.record
+                    for position, event in decoded:
+                        record(position, event)
+                events = [(p, e) for p, e in decoded if isinstance(e, Event)]
+                if fresh is not None and tracking is not None:
+                    fresh.fold([e for p, e in events if p <= tracking.position])
+                    for position, event in events:
                         if position == tracking.position:
-                            folded_found = (str(record.originator_id), record.originator_version)
-                    if columns is not None:
-                        columns.write(position, record)
+                            folded_found = (str(event.originator_id), event.originator_version)
+                if columns is not None:
+                    columns.write_all(events)
             if last_page:
                 break
             page_start = rows[-1][0] + 1
