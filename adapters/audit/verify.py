@@ -264,7 +264,13 @@ class Verifier:
         full = from_position is None or from_position <= 1
         start = 1 if full else int(from_position or 1)
         store = self.store
+        # The pass covers what was committed when it began: events and links are written in
+        # one transaction, in position order, so everything up to the higher of the two ends
+        # read now is committed, and what writers add meanwhile (above it) is left out rather
+        # than taken for an event without its link.
+        head = self.ledger.recorder.max_notification_id() or 0
         tail = store.tail()
+        bound = max(head, 0 if tail is None else tail[0])
         expected_head = None if expect_head is None else _parse_head(expect_head)
         walked = _ChainState(chain.GENESIS, None, expected_head, expected_head is None)
         if not full:
@@ -290,10 +296,15 @@ class Verifier:
         page_start = start
         while True:
             rows = store.events.read(page_start, PAGE_EVENTS)
+            if rows and rows[-1][0] > bound:
+                rows = [row for row in rows if row[0] <= bound]
+                ended = True
+            else:
+                ended = len(rows) < PAGE_EVENTS
             if any(type(row[4]) is not bytes for row in rows):
                 rows = [(*row[:4], _as_bytes(row[4])) for row in rows]
-            last_page = len(rows) < PAGE_EVENTS
-            links = store.links(page_start, None if last_page else rows[-1][0])
+            last_page = ended
+            links = store.links(page_start, bound if last_page else rows[-1][0])
             checked += len(rows)
             _walk(rows, links, walked, findings)
             if rows:
@@ -324,7 +335,7 @@ class Verifier:
             self._compare_read_models(tracking, folded_found, fresh, findings)
         if columns is not None:
             self._compare_segments(columns, findings)
-        return self._report(start, checked, store.tail(), full, findings)
+        return self._report(start, checked, tail, full, findings)
 
     def _report(
         self,

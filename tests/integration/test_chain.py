@@ -231,6 +231,47 @@ def test_concurrent_writers_on_postgres_keep_one_chain(
     ledger.close()
 
 
+def test_verify_while_others_write_finds_nothing(persistent_store_env: dict[str, str]) -> None:
+    """A pass covers what was committed when it began: events a writer adds meanwhile are not
+    taken for events without links, nor their links for links without events."""
+    ledger = Ledger(persistent_store_env)
+    write_some(ledger, customers=1)
+    done = threading.Event()
+    writing = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        writer = Ledger(persistent_store_env)
+        try:
+            n = 0
+            while not done.is_set() and n < 2000:
+                writer.issue_invoice(
+                    f"W-{n}", customer_code="C0", amount=usd("1.00"), issued_on=date(2024, 1, 4)
+                )
+                writing.set()
+                n += 1
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            writer.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        assert writing.wait(30)
+        reports = []
+        for _ in range(5):
+            reports.append(ledger.verify())
+    finally:
+        done.set()
+        thread.join()
+
+    assert [] == errors
+    assert [[]] * 5 == [[str(f) for f in report.findings] for report in reports]
+    assert len({report.head_position for report in reports}) > 1  # writes went on meanwhile
+    ledger.close()
+
+
 # Tampering --------------------------------------------------------------------------------------
 
 
