@@ -283,12 +283,12 @@ class Verifier:
         columns = _Columns() if full and store.has_table(SEGMENTS_TABLE) else None
         checked = 0
         if tail is None:
-            events = store.count_events()
-            if events:
+            stored = store.count_events()
+            if stored:
                 findings.add(
                     FindingKind.NO_CHAIN,
                     None,
-                    f"the log holds {events} events but no hash chain: it was written before "
+                    f"the log holds {stored} events but no hash chain: it was written before "
                     "chains existed; build it once with `arledger chain build`",
                 )
                 return self._report(start, 0, tail, full, findings)

@@ -578,3 +578,43 @@ def test_chain_build_on_the_command_line(tmp_path: Path) -> None:
     assert 0 == built.exit_code, built.output
     assert f"Built the hash chain over {len(positions(env))} event(s)" in built.output
     assert 0 == after.exit_code, after.output
+
+
+# The library's private API, in one module -------------------------------------------------------
+
+
+def test_only_the_library_module_reaches_into_the_librarys_private_api() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "adapters"
+    private = re.compile(r"\b(?:recorder|datastore|curs|cursor)\._[a-z]|super\(\)\._[a-z]")
+    users = sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if private.search(path.read_text(encoding="utf-8"))
+    )
+
+    assert ["persistence/library.py"] == users
+
+
+def test_lock_for_insert_takes_the_recorders_exclusive_lock_on_postgres(
+    postgres_schema: dict[str, str],
+) -> None:
+    from tests.conftest import postgres_connection
+
+    ledger = Ledger(postgres_schema)
+    recorder: Any = ledger.recorder
+    with recorder.datastore.transaction(commit=False) as cursor:
+        library.lock_for_insert(recorder, cursor)
+        with postgres_connection() as other:
+            modes = [
+                row[0]
+                for row in other.execute(
+                    "SELECT l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relname = 'arledger_events' AND n.nspname = %s AND l.granted",
+                    (postgres_schema["ARLEDGER_POSTGRES_SCHEMA"],),
+                )
+            ]
+    assert "ExclusiveLock" in modes
+    ledger.close()
