@@ -155,8 +155,7 @@ class _Replay:
     def __init__(self, findings: _Findings) -> None:
         self.findings = findings
         self.states: dict[UUID, Any] = {}
-        self.versions: dict[UUID, int] = {}
-        self.kinds: dict[UUID, Any] = {}
+        """Per aggregate: (kind, version, state), or ``_BROKEN``."""
         self.evolvers: dict[type, Any] = {}
 
     def record(self, position: int, record: object) -> None:
@@ -167,32 +166,28 @@ class _Replay:
         kind, evolve = rule
         originator_id: UUID = record.originator_id  # type: ignore[attr-defined]
         version: int = record.originator_version  # type: ignore[attr-defined]
-        before = self.versions.get(originator_id, 0)
-        self.versions[originator_id] = version
-        state = self.states.get(originator_id)
-        if state is _BROKEN:
+        held = self.states.get(originator_id)
+        if held is None:
+            known_kind, before, state = kind, 0, None
+        elif held is _BROKEN:
             return
-        name = f"{cls.__name__} of {originator_id} v{version}"
+        else:
+            known_kind, before, state = held
+        problem = None
         if version != before + 1:
-            self.findings.add(
-                FindingKind.REPLAY, position, f"{name} follows version {before} (not contiguous)"
-            )
-            self.states[originator_id] = _BROKEN
-            return
-        known_kind = self.kinds.setdefault(originator_id, kind)
-        if known_kind != kind:
-            self.findings.add(
-                FindingKind.REPLAY, position, f"{name} is not an event of a {known_kind} aggregate"
-            )
-            self.states[originator_id] = _BROKEN
-            return
-        try:
-            self.states[originator_id] = evolve(state, record)
-        except (AssertionError, LookupError, ValueError, TypeError, AttributeError) as error:
+            problem = f"follows version {before} (not contiguous)"
+        elif known_kind != kind:
+            problem = f"is not an event of a {known_kind} aggregate"
+        else:
+            try:
+                self.states[originator_id] = (kind, version, evolve(state, record))
+            except (AssertionError, LookupError, ValueError, TypeError, AttributeError) as error:
+                problem = f"breaks the aggregate's invariants ({type(error).__name__}: {error})"
+        if problem is not None:
             self.findings.add(
                 FindingKind.REPLAY,
                 position,
-                f"{name} breaks the aggregate's invariants ({type(error).__name__}: {error})",
+                f"{cls.__name__} of {originator_id} v{version} {problem}",
             )
             self.states[originator_id] = _BROKEN
 

@@ -244,7 +244,7 @@ def test_verify_while_others_write_finds_nothing(persistent_store_env: dict[str,
         writer = Ledger(persistent_store_env)
         try:
             n = 0
-            while not done.is_set() and n < 2000:
+            while not done.is_set() and n < 5000:
                 writer.issue_invoice(
                     f"W-{n}", customer_code="C0", amount=usd("1.00"), issued_on=date(2024, 1, 4)
                 )
@@ -259,16 +259,16 @@ def test_verify_while_others_write_finds_nothing(persistent_store_env: dict[str,
     thread.start()
     try:
         assert writing.wait(30)
-        reports = []
-        for _ in range(5):
+        reports: list[VerifyReport] = []
+        while len({report.head_position for report in reports}) < 3 and len(reports) < 200:
             reports.append(ledger.verify())
     finally:
         done.set()
         thread.join()
 
     assert [] == errors
-    assert [[]] * 5 == [[str(f) for f in report.findings] for report in reports]
-    assert len({report.head_position for report in reports}) > 1  # writes went on meanwhile
+    assert [] == [str(f) for report in reports for f in report.findings]
+    assert len({report.head_position for report in reports}) >= 3  # writes went on meanwhile
     ledger.close()
 
 
