@@ -208,7 +208,9 @@ def _insert_sqlite(recorder: Any, rows: Sequence[Row]) -> None:
         _chain(recorder, cursor, last - len(rows) + 1, rows)
 
 
-def _chain(recorder: Any, cursor: Any, first: int, rows: Sequence[Row]) -> None:
+def _chain(
+    recorder: Any, cursor: Any, first: int, rows: Sequence[Row], *, copy: bool = False
+) -> None:
     """Link the rows just inserted at positions ``first``, ``first + 1``, ... (``chain``)."""
     chain.append(
         cursor,
@@ -217,6 +219,7 @@ def _chain(recorder: Any, cursor: Any, first: int, rows: Sequence[Row]) -> None:
             (first + offset, originator_id, originator_version, topic, state)
             for offset, (originator_id, originator_version, topic, state) in enumerate(rows)
         ],
+        copy=copy,
     )
 
 
@@ -245,19 +248,15 @@ def _insert_postgres(recorder: Any, rows: Sequence[Row]) -> None:
                     write_row(row)
         # Under the EXCLUSIVE lock no one else inserts: the highest positions are these rows',
         # handed out in the order COPY read them.
+        # Under the EXCLUSIVE lock nobody else takes positions: COPY took the next ones from
+        # the sequence, one per row in the order it read them.
         cursor.execute(
-            SQL(
-                "SELECT notification_id FROM {schema}.{table} ORDER BY notification_id DESC "
-                "LIMIT %s"
-            ).format(
+            SQL("SELECT MAX(notification_id) AS last FROM {schema}.{table}").format(
                 schema=Identifier(datastore.schema), table=Identifier(recorder.events_table_name)
-            ),
-            (len(rows),),
+            )
         )
-        positions = sorted(int(row["notification_id"]) for row in cursor.fetchall())
-        assert len(positions) == len(rows)
-        assert positions[-1] - positions[0] == len(rows) - 1, "COPY's positions not contiguous"
-        _chain(recorder, cursor, positions[0], rows)
+        last = int(cursor.fetchone()["last"])
+        _chain(recorder, cursor, last - len(rows) + 1, rows, copy=True)
 
 
 # Mapping --------------------------------------------------------------------------------------
