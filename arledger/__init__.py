@@ -8,12 +8,14 @@ command, query and exported class to it).
 """
 
 from arledger.adapters.application.ledger import Ledger, Result
+from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     AccountCurrencyError,
     AllocationKeyConflictError,
     ArledgerError,
+    ChainMismatchError,
     CommandFormatError,
     ConcurrencyError,
     ConfigurationError,
@@ -73,6 +75,7 @@ __all__ = [
     "AllocationKeyConflictError",
     "ArledgerError",
     "CaseReport",
+    "ChainMismatchError",
     "CommandFormatError",
     "ConcurrencyError",
     "ConfigurationError",
@@ -90,6 +93,8 @@ __all__ = [
     "Evaluation",
     "Explanation",
     "FigureUnit",
+    "Finding",
+    "FindingKind",
     "Grade",
     "GroupingTypeError",
     "IdempotencyKeyConflictError",
@@ -133,6 +138,7 @@ __all__ = [
     "SuspensionKind",
     "ThresholdCrossing",
     "TriggerRule",
+    "VerifyReport",
     "Worklist",
     "WorklistItem",
     "to_data",

@@ -414,6 +414,15 @@ class ReadModelMismatchError(ArledgerError, RuntimeError):
 
 
 @attrs.define(kw_only=True, slots=False)
+class ChainMismatchError(ArledgerError, RuntimeError):
+    """The log's hash chain does not match its events: events were removed, changed or added
+    outside arledger (``position``: the first position concerned). Nothing was recorded;
+    ``arledger verify`` reports every finding."""
+
+    position: int | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
 class GroupingTypeError(ArledgerError, TypeError):
     """A query's grouping given as something other than its enum (e.g. the text ``"owner"``
     where ``KpiGrouping.OWNER`` is expected): ``grouping`` is what was given, ``expected`` the

@@ -33,7 +33,9 @@ from eventsourcing.utils import Environment
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
+from arledger.adapters.audit.report import VerifyReport
 from arledger.adapters.persistence.connections import Connections, connections_for
+from arledger.adapters.persistence.library import chained_recorder_topic
 from arledger.adapters.persistence.serialization import CattrsMapper, register_event_topics
 from arledger.adapters.persistence.store import (
     busy_errors,
@@ -220,7 +222,11 @@ class Ledger(Application[UUID]):
         return environment
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
-        """The library's factory, its PostgreSQL sessions given arledger's timeouts."""
+        """The library's factory, its PostgreSQL sessions given arledger's timeouts, its
+        recorder the one writing the hash chain with the events (``persistence/chain.py``)."""
+        topic = chained_recorder_topic(self.store_settings["PERSISTENCE_MODULE"])
+        if topic is not None and not env.get("APPLICATION_RECORDER_TOPIC"):
+            env["APPLICATION_RECORDER_TOPIC"] = topic
         factory = super().construct_factory(env)
         configure_library_store(factory, self.store_settings)
         return factory
@@ -272,6 +278,48 @@ class Ledger(Application[UUID]):
             self._connections.close()
             self._connections = None
         super().close()
+
+    # Audits -----------------------------------------------------------------------------------
+
+    def verify(
+        self, from_position: int | None = None, expect_head: str | None = None
+    ) -> VerifyReport:
+        """Check the stored log: its hash chain, decoding, every aggregate's replay and the
+        stored read models against a fresh fold (``adapters/audit/verify.py``). Reads only.
+
+        ``from_position`` resumes the chain and decoding checks there (replay and read models
+        need a full pass); ``expect_head``: a chain link written down earlier, which must still
+        be in the chain. Raises ``ConfigurationError`` on an in-memory store.
+        """
+        from arledger.adapters.audit.verify import Verifier
+
+        if from_position is not None and from_position < 1:
+            raise InvalidCommandError(
+                f"from_position must be 1 or more, got {from_position}",
+                field="from_position",
+                value=from_position,
+            )
+        connections = self._audit_connections()
+        with busy_errors(self.store_settings):
+            return Verifier(self, connections).run(from_position, expect_head)
+
+    def build_chain(self) -> int:
+        """Build, once, the hash chain of a store written before chains existed; returns the
+        links written. Refused (``ChainMismatchError``) when the store has a chain."""
+        from arledger.adapters.audit.verify import build_chain
+
+        connections = self._audit_connections()
+        with busy_errors(self.store_settings):
+            return build_chain(self, connections)
+
+    def _audit_connections(self) -> Connections:
+        connections = self.read_model_connections()
+        if connections is None:
+            raise ConfigurationError(
+                "an in-memory store has no hash chain to verify: audits need SQLite or PostgreSQL",
+                store=self.store_settings["PERSISTENCE_MODULE"],
+            )
+        return connections
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(

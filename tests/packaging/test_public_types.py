@@ -66,6 +66,7 @@ COMMANDS: typing.Final = frozenset(
 INFRASTRUCTURE: typing.Final = frozenset(
     {
         "check_plaintext_output",
+        "build_chain",
         "close",
         "construct_env",
         "construct_factory",
@@ -78,6 +79,7 @@ INFRASTRUCTURE: typing.Final = frozenset(
         "save",
         "session",
         "store_description",
+        "verify",
     }
 )
 """Units of work, read-model machinery and the library's hooks: typed, but their results
