@@ -12,7 +12,7 @@ import pytest
 
 from arledger.projections.ageing import AgeingRow
 from arledger.projections.escalation import NextAction, WorklistItem
-from arledger.projections.fast.reports import frozen_rows, ranks
+from arledger.projections.fast.reports import dictionary_ranks, frozen_rows, ranks
 
 
 def test_frozen_rows_equal_items_made_by_init() -> None:
@@ -74,3 +74,14 @@ def test_ranks_follow_python_string_order_with_ties_equal() -> None:
         range(len(values)), key=lambda at: (values[at], at)
     )
     assert found[0] == found[4]
+
+
+def test_dictionary_ranks_are_kept_for_the_same_tuple_only() -> None:
+    dictionary = ("c", "a", "b")
+    first = dictionary_ranks(dictionary)
+    assert first.tolist() == [2, 0, 1]
+    assert dictionary_ranks(dictionary) is first
+    extended = (*dictionary, "0")  # a log's dictionary after new events: a new tuple
+    assert dictionary_ranks(extended).tolist() == [3, 1, 2, 0]
+    with pytest.raises(ValueError):
+        first[0] = 5  # shared between queries: read-only
