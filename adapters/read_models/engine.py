@@ -85,6 +85,9 @@ SEGMENTS_MAX: Final = 16
 CUSTOMER_COLUMNS: Final = ("customer_id", "payer_customer_id")
 """Columns naming the customer an aggregate belongs to (an invoice, payment, promise, case or
 credit note: each aggregate's events name it in at least one of its events)."""
+TAIL_ROWS_MIN: Final = 16_384
+"""Rows a ``RowsByValue`` leaves unsorted before it sorts them in (a scan of this many takes
+well under a millisecond)."""
 RESULTS_CACHED: Final = 8
 """Fast-path results kept per log version (several as-of dates in use at once)."""
 
@@ -133,6 +136,79 @@ def rows_after(table: pa.Table, after: int) -> pa.Table:
             return table.slice(start + int(np.searchsorted(values, after, side="right")))
         start += len(chunk)
     return table.slice(table.num_rows)
+
+
+def id_bytes(ids: pa.Table | None) -> list[bytes]:
+    """The ids table's UUIDs as 16-byte strings, through a NumPy view of the fixed-size binary
+    column (a fifth of ``to_pylist``'s time: 0.05 s against 0.24 s for 250,000 ids)."""
+    if ids is None or not ids.num_rows:
+        return []
+    column = ids.column("id").combine_chunks()
+    data = column.buffers()[1]
+    assert data is not None
+    values: list[bytes] = np.frombuffer(
+        data, dtype="V16", count=len(column), offset=column.offset * 16
+    ).tolist()
+    return values
+
+
+class RowsByValue:
+    """The rows of one class's table by the value of one of its id columns (``originator_id``,
+    ``customer_id``): a customer's query picks its few hundred rows out of millions in
+    microseconds rather than comparing every row (tens of ms a query at 1M invoices).
+
+    The rows indexed are sorted once (a stable argsort); rows appended since are scanned, and
+    sorted in with the others once they grow past an eighth of them, so refreshes never pay
+    for the index and a query pays at most a scan of the recent rows."""
+
+    def __init__(self) -> None:
+        self.values = np.zeros(0, np.int32)
+        """The column, as many rows of it as the table had at the last look."""
+        self.indexed = 0
+        self.order = np.zeros(0, np.int64)
+        self.sorted = np.zeros(0, np.int32)
+
+    def extend(self, column: pa.ChunkedArray) -> None:
+        """Take in the rows appended to ``column`` since the last look."""
+        if len(column) > len(self.values):
+            added = column.slice(len(self.values)).to_numpy().astype(np.int32, copy=False)
+            self.values = np.concatenate([self.values, added])
+
+    def rows_of(
+        self, column: pa.ChunkedArray, wanted: np.ndarray, is_wanted: np.ndarray
+    ) -> np.ndarray:
+        """The row numbers (ascending) whose value is in ``wanted`` (sorted, unique);
+        ``is_wanted``: True at each value of ``wanted``, for every value the column holds."""
+        self.extend(column)
+        if len(self.values) - self.indexed > max(TAIL_ROWS_MIN, self.indexed // 8):
+            self.order = np.argsort(self.values, kind="stable")
+            self.sorted = self.values[self.order]
+            self.indexed = len(self.values)
+        low = np.searchsorted(self.sorted, wanted, side="left")
+        counts = np.searchsorted(self.sorted, wanted, side="right") - low
+        found = np.repeat(low - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        rows = self.order[found]
+        if self.indexed < len(self.values):
+            tail = self.values[self.indexed :]
+            recent = np.flatnonzero(is_wanted[tail]) + self.indexed
+            rows = np.concatenate([rows, recent])
+        return np.sort(rows)
+
+
+def take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    """``table.take(rows)`` (rows ascending), batch by batch: a log's table holds up to
+    ``MERGED_CHUNKS_MAX`` chunks, and taking a few rows through the whole chunked table cost
+    about a millisecond a class."""
+    batches = table.to_batches()
+    if len(batches) <= 1:
+        return table.take(rows)
+    ends = np.cumsum([batch.num_rows for batch in batches])
+    which = np.searchsorted(ends, rows, side="right")
+    parts = []
+    for index in np.unique(which).tolist():
+        start = int(ends[index]) - batches[index].num_rows
+        parts.append(batches[index].take(pa.array(rows[which == index] - start)))
+    return pa.Table.from_batches(parts, schema=table.schema)
 
 
 @attrs.frozen(kw_only=True)
@@ -204,6 +280,7 @@ class LiveLog:
         self._selected: dict[str, tuple[str, ...]] = {}
         self._code_maps: dict[str, dict[str, dict[Any, int]]] = {}
         self._ids: list[UUID | None] = []
+        self._by_value: dict[tuple[str, str], RowsByValue] = {}
         self._persister: ThreadPoolExecutor | None = None
         self._persisting: Future[bool] | None = None
         self._persisting_lock = threading.Lock()
@@ -290,8 +367,7 @@ class LiveLog:
         if self._writer is None:
             writer = ColumnarWriter(self._sink)
             writer.seq = self.events
-            ids = self._raw.get("ids")
-            writer.ids.restore([] if ids is None else ids.column("id").to_pylist())
+            writer.ids.restore(id_bytes(self._raw.get("ids")))
             self._writer = writer
         return self._writer
 
@@ -407,6 +483,37 @@ class LiveLog:
                 self._code_maps.pop(name, None)
             result[name] = cached
         return result
+
+    def rows_of(
+        self, name: str, column: str, wanted: np.ndarray, is_wanted: np.ndarray
+    ) -> np.ndarray:
+        """Row numbers of class ``name``'s table whose ``column`` holds one of ``wanted`` (id
+        indexes, sorted, unique; ``is_wanted``: ``id_mask(wanted)``), ascending."""
+        return self._rows_by(name, column).rows_of(
+            self._raw[name].column(column), wanted, is_wanted
+        )
+
+    def values_of(self, name: str, column: str) -> np.ndarray:
+        """One id column of class ``name``'s table as NumPy (kept with its index)."""
+        found = self._rows_by(name, column)
+        found.extend(self._raw[name].column(column))
+        return found.values
+
+    def _rows_by(self, name: str, column: str) -> RowsByValue:
+        found = self._by_value.get((name, column))
+        if found is None:
+            found = self._by_value[name, column] = RowsByValue()
+        return found
+
+    def id_mask(self, wanted: np.ndarray) -> np.ndarray:
+        """True at the id indexes of ``wanted``, over every id of the log."""
+        mask = np.zeros(self._raw["ids"].num_rows, bool)
+        mask[wanted] = True
+        return mask
+
+    def raw_table(self, name: str) -> pa.Table:
+        """One class's rows as appended (chunked, strings not dictionary-encoded)."""
+        return self._raw[name]
 
     def index_of(self, value: UUID) -> int | None:
         """The id index of ``value`` in the log; None if no event names it."""
@@ -626,36 +733,45 @@ class QueryEngine:
     def customer_events(self, customer_id: UUID, known_at: datetime | None) -> list[Event]:
         """Every event of one customer's aggregates (its account, invoices, payments, promises,
         cases, credit notes) and of the escalation policies, recorded by ``known_at``, in log
-        order: a fold of them answers that customer's as-known-at queries as a replay of the
-        whole log would, from the columnar log (no JSON decoding, no other customer)."""
+        order: a fold of them answers that customer's queries as a replay of the whole log
+        would, from the columnar log (no JSON decoding, no other customer, and no catch-up of
+        the stored partitions: the log is caught up with the store anyway). The rows are found
+        through ``RowsByValue`` indexes (by customer, then by aggregate), so the cost follows
+        the customer's events, not the log's."""
         with self._lock:
             self.log.refresh()
             index = self.log.index_of(customer_id)
             if index is None:
                 return []
-            tables = {name: self.log.table(name) for name in self.log.names()}
-            id_of = self.log.id_of
-        owned = {index}
-        for table in tables.values():
-            for column in CUSTOMER_COLUMNS:
-                if column in table.column_names:
-                    mine = table.filter(pc.equal(table[column], index))
-                    owned.update(mine.column("originator_id").to_pylist())
-        if "EscalationPolicyAdopted" in tables:
-            owned.update(tables["EscalationPolicyAdopted"].column("originator_id").to_pylist())
-        wanted = pa.array(sorted(owned), pa.int32())
-        picked: dict[str, pa.Table] = {}
-        for name, table in tables.items():
-            rows = pc.is_in(table["originator_id"], value_set=wanted)
-            if known_at is not None:
-                limit = pa.scalar(known_at, type=table.schema.field("timestamp").type)
-                rows = pc.and_(rows, pc.less_equal(table["timestamp"], limit))
-            part = table.filter(rows)
-            if part.num_rows:
-                picked[name] = part
-        log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables=picked)
-        with self._lock:
-            return list(from_columnar(log, id_of=id_of))
+            log = self.log
+            names = log.names()
+            me = np.array([index], np.int32)
+            is_me = log.id_mask(me)
+            owned = [me]
+            for name in names:
+                for column in CUSTOMER_COLUMNS:
+                    if column in log.raw_table(name).column_names:
+                        rows = log.rows_of(name, column, me, is_me)
+                        owned.append(log.values_of(name, "originator_id")[rows])
+            if "EscalationPolicyAdopted" in names:
+                owned.append(log.values_of("EscalationPolicyAdopted", "originator_id"))
+            wanted = np.unique(np.concatenate(owned).astype(np.int32))
+            is_wanted = log.id_mask(wanted)
+            picked: dict[str, pa.Table] = {}
+            for name in names:
+                rows = log.rows_of(name, "originator_id", wanted, is_wanted)
+                if not len(rows):
+                    continue
+                part = take_rows(log.raw_table(name), rows)
+                if known_at is not None:
+                    limit = pa.scalar(known_at, type=part.schema.field("timestamp").type)
+                    part = part.filter(pc.less_equal(part["timestamp"], limit))
+                if part.num_rows:
+                    picked[name] = part
+            id_of = log.id_of
+            return list(
+                from_columnar(ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables=picked), id_of=id_of)
+            )
 
     def kpis(
         self,
