@@ -26,7 +26,6 @@ import contextlib
 import ctypes
 import enum
 import errno
-import functools
 import heapq
 import json
 import os
@@ -78,11 +77,16 @@ EPOCH: Final = date(1970, 1, 1)
 # Schema ---------------------------------------------------------------------------------------
 
 
-@functools.cache
+_HINTS: Final[dict[type, dict[str, Any]]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
     """The class's resolved type hints (cached: resolving them cost a customer's query ~1 ms a
     class)."""
-    return typing.get_type_hints(cls, vars(events_module))
+    found = _HINTS.get(cls)
+    if found is None:
+        found = _HINTS[cls] = typing.get_type_hints(cls, vars(events_module))
+    return found
 
 
 def _arrow_type(hint: Any) -> tuple[pa.DataType, bool]:
@@ -376,25 +380,32 @@ def to_columnar(events: Iterable[Event], *, page_rows: int = PAGE_ROWS_DEFAULT) 
 
 
 def from_columnar(
-    log: ColumnarLog, *, id_of: Callable[[int], UUID] | None = None
+    log: ColumnarLog,
+    *,
+    id_of: Callable[[int], UUID] | None = None,
+    decoders: dict[type, dict[str, Callable[[Any], Any]]] | None = None,
 ) -> Iterator[Event]:
     """The events back, in log order (``seq``). ``id_of`` turns an id index into its UUID
     (default: a UUID made for every id of ``log.ids`` first; a caller decoding a few events of
-    a large log passes a cached lookup instead)."""
+    a large log passes a cached lookup instead). ``decoders``: the fields' decoders per class,
+    kept there for the next call with the same ``id_of`` (one customer's query decodes a few
+    events of each of many classes, and making the decoders cost more than that)."""
     if id_of is None:
         id_of = [UUID(bytes=raw) for raw in log.ids.column("id").to_pylist()].__getitem__
     streams = []
     for name, table in log.tables.items():
         cls = EVENT_CLASSES[name]
-        streams.append(_rows_of(cls, table, _decoders(cls, id_of)))
+        if decoders is None:
+            fields = _decoders(cls, id_of)
+        else:
+            fields = decoders.get(cls) or decoders.setdefault(cls, _decoders(cls, id_of))
+        streams.append(_rows_of(cls, table, fields))
     for _seq, event in heapq.merge(*streams, key=lambda pair: pair[0]):
         yield event
 
 
-@functools.lru_cache(maxsize=256)
 def _decoders(cls: type[Event], id_of: Callable[[int], UUID]) -> dict[str, Callable[[Any], Any]]:
-    """Per field of ``cls``, its decoder (cached per class and id lookup: one customer's query
-    decodes a few events of each of many classes, and building them cost more than that)."""
+    """Per field of ``cls``, its decoder."""
     hints = _hints(cls)
     return {f.name: _decoder(hints[f.name], id_of) for f in attrs.fields(cls)}
 
@@ -414,7 +425,8 @@ def _pylist(array: pa.Array) -> list[Any]:
     if kind == TIMESTAMP:
         micros = array.cast(pa.int64()).to_pylist()
         return [None if m is None else _EPOCH + timedelta(microseconds=m) for m in micros]
-    return array.to_pylist()
+    values: list[Any] = array.to_pylist()
+    return values
 
 
 def _rows_of(

@@ -281,6 +281,8 @@ class LiveLog:
         self._code_maps: dict[str, dict[str, dict[Any, int]]] = {}
         self._ids: list[UUID | None] = []
         self._by_value: dict[tuple[str, str], RowsByValue] = {}
+        self.decoders: dict[type, dict[str, Callable[[Any], Any]]] = {}
+        """``from_columnar``'s decoders of this log's rows (its ``id_of``), per class."""
         self._persister: ThreadPoolExecutor | None = None
         self._persisting: Future[bool] | None = None
         self._persisting_lock = threading.Lock()
@@ -768,9 +770,12 @@ class QueryEngine:
                     part = part.filter(pc.less_equal(part["timestamp"], limit))
                 if part.num_rows:
                     picked[name] = part
-            id_of = log.id_of
             return list(
-                from_columnar(ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables=picked), id_of=id_of)
+                from_columnar(
+                    ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables=picked),
+                    id_of=log.id_of,
+                    decoders=log.decoders,
+                )
             )
 
     def kpis(
