@@ -171,6 +171,7 @@ class RowsByValue:
     def extend(self, column: pa.ChunkedArray) -> None:
         """Take in the rows appended to ``column`` since the last look."""
         if len(column) > len(self.values):
+            assert column.null_count == 0  # id columns are never null (int32 indexes)
             added = column.slice(len(self.values)).to_numpy().astype(np.int32, copy=False)
             self.values = np.concatenate([self.values, added])
 
