@@ -173,8 +173,8 @@ class Ledger(Application[UUID]):
         read_models: str | None = None,
     ) -> None:
         """``read_models``: ``"stored"`` serves portfolio queries (ageing, worklist, KPIs) from
-        the query engine's live columnar log and one customer's queries from the stored read
-        models (caught up before each query); ``"replay"`` folds the log on each query (the
+        the query engine's live columnar log and one customer's queries from a fold of that
+        customer's events, read from the same log; ``"replay"`` folds the log on each query (the
         reference path). Default: ``ARLEDGER_READ_MODELS``, else stored for SQLite and
         PostgreSQL, replay in memory (where "stored" keeps the columnar log in memory only).
         """
@@ -1306,21 +1306,28 @@ class Ledger(Application[UUID]):
     def _customer_portfolio(
         self, customer_code: str, known_at: datetime | None
     ) -> tuple[UUID, PortfolioState]:
-        """One customer's id and facts: from its stored partition; as known at ``known_at``,
-        from the query engine's columnar log (that customer's events only), not a replay of
-        the log. The id comes from the code (no fold of the customer's aggregate)."""
+        """One customer's id and facts: a fold of that customer's events from the query
+        engine's columnar log (as known at ``known_at``, if given), or replayed.
+
+        Not from the stored partitions: their catch-up is of the whole log (minutes at 1M
+        invoices for a first query after only portfolio queries ran), where the engine's log
+        is caught up by every query and finds one customer's events by index. The id comes
+        from the code (no fold of the customer's aggregate)."""
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
-        if require_known_at(known_at) is not None and self.read_models != "replay":
-            events = self.query_engine().customer_events(customer_id, known_at)
-            state = fold_portfolio(events, known_at=known_at)
-        else:
-            state = self.portfolio(known_at=known_at, customer_ids=[customer_id])
+        state = self._customer_state(customer_id, require_known_at(known_at))
         if customer_id not in state.customers:
             raise CustomerNotFoundError(
                 f"no customer account {customer_code!r}{_recorded_by(known_at)}",
                 customer_code=customer_code,
             )
         return customer_id, state
+
+    def _customer_state(self, customer_id: UUID, known_at: datetime | None) -> PortfolioState:
+        """The facts of one customer (and the policy versions), as ``_customer_portfolio``."""
+        if self.read_models != "replay":
+            events = self.query_engine().customer_events(customer_id, known_at)
+            return fold_portfolio(events, known_at=known_at)
+        return self.portfolio(known_at=known_at, customer_ids=[customer_id])
 
     def check_credit(
         self,
@@ -1392,11 +1399,7 @@ class Ledger(Application[UUID]):
         replayed), as for a statement: partitions stored before calendars were dated hold only
         the latest calendar. As known at a cut, the invoice must have been recorded by then."""
         invoice = self.invoice(invoice_number, known_at=known_at)
-        if self.read_models != "replay":
-            events = self.query_engine().customer_events(invoice.customer_id, known_at)
-            state = fold_portfolio(events, known_at=known_at)
-        else:
-            state = self.portfolio(known_at=known_at, customer_ids=[invoice.customer_id])
+        state = self._customer_state(invoice.customer_id, known_at)
         return state.expected_pay_on(invoice.id)
 
     def balance_confirmations(
