@@ -359,6 +359,8 @@ class _Raw:
     overdue_minor: int
     disputed_minor: int
     days_past_due_max: int
+    overdue_invoices: int
+    """How many invoices have counted overdue money (``OVERDUE_INVOICE_COUNT``'s figure)."""
     judgements: tuple[PromiseJudgement, ...]
     broken: tuple[PromiseJudgement, ...]
     rating: RiskRating | None
@@ -471,6 +473,7 @@ class _Evaluator:
             overdue_minor=sum(figure.overdue_minor for figure in figures),
             disputed_minor=sum(figure.disputed_minor for figure in figures),
             days_past_due_max=max((figure.days_past_due for figure in figures), default=0),
+            overdue_invoices=sum(1 for figure in figures if figure.overdue_minor > 0),
             judgements=judgements,
             broken=_broken(policy, judgements),
             rating=self.customer.rating_on(on),
@@ -594,7 +597,7 @@ class _Evaluator:
         if not dates:
             return
         policies = [self.view.policy_on(on) for on in dates]
-        overdue, disputed, days_past_due = self._totals(dates, policies)
+        overdue, disputed, days_past_due, overdue_invoices = self._totals(dates, policies)
         fired: dict[tuple[object, ...], tuple[int, int]] = {}
         for index, on in enumerate(dates):
             policy = policies[index]
@@ -606,6 +609,7 @@ class _Evaluator:
                 policy.version,
                 overdue[index],
                 days_past_due[index],
+                overdue_invoices[index],
                 len(broken),
                 rating,
                 is_blacklisted,
@@ -617,6 +621,7 @@ class _Evaluator:
                     overdue_minor=overdue[index],
                     disputed_minor=disputed[index],
                     days_past_due_max=days_past_due[index],
+                    overdue_invoices=overdue_invoices[index],
                     judgements=judgements,
                     broken=broken,
                     rating=rating,
@@ -634,14 +639,16 @@ class _Evaluator:
 
     def _totals(
         self, dates: Sequence[date], policies: Sequence[EscalationPolicy]
-    ) -> tuple[list[int], list[int], list[int]]:
-        """Per date: overdue, disputed and the most days past due over the customer's
-        invoices, as ``_invoice_figures`` sums them, one invoice at a time over every date."""
+    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Per date: overdue, disputed, the most days past due and how many invoices have
+        overdue money, over the customer's invoices, as ``_invoice_figures`` sums them, one
+        invoice at a time over every date."""
         day = np.array([on.toordinal() for on in dates], dtype=np.int64)
         counts_disputed = np.array([policy.disputed_counts for policy in policies], dtype=bool)
         overdue = np.zeros(len(dates), dtype=np.int64)
         disputed_total = np.zeros(len(dates), dtype=np.int64)
         days_past_due = np.zeros(len(dates), dtype=np.int64)
+        overdue_invoices = np.zeros(len(dates), dtype=np.int64)
         for timeline in self._timelines:
             invoice = timeline.invoice
             issued = day >= invoice.issued_on.toordinal()
@@ -681,8 +688,14 @@ class _Evaluator:
                 invoice_overdue += np.where(counted, part_open - taken_off, 0)
                 invoice_days = np.where(counted, np.maximum(invoice_days, days), invoice_days)
             overdue += invoice_overdue
+            overdue_invoices += invoice_overdue > 0
             days_past_due = np.maximum(days_past_due, invoice_days)
-        return overdue.tolist(), disputed_total.tolist(), days_past_due.tolist()
+        return (
+            overdue.tolist(),
+            disputed_total.tolist(),
+            days_past_due.tolist(),
+            overdue_invoices.tolist(),
+        )
 
     def _measure(
         self, rule: TriggerRule, raw: _Raw, threshold: int
@@ -714,6 +727,9 @@ class _Evaluator:
                 return (0 if raw.rating is None else RATING_ORDINAL[raw.rating]), (), ()
             case TriggerRule.BLACKLISTED:
                 return (1 if raw.is_blacklisted else 0), (), ()
+            case TriggerRule.OVERDUE_INVOICE_COUNT:
+                involved = tuple(f.invoice_number for f in raw.invoices if f.overdue_minor)
+                return raw.overdue_invoices, involved, ()
             case _ as unreachable:
                 assert_never(unreachable)
 
@@ -1144,6 +1160,8 @@ def _describe(reason: Reason, currency: str, policy: EscalationPolicy) -> str:
             figure = f"risk rating {_rating(reason.actual)} at or worse than {worst}"
         case TriggerRule.BLACKLISTED:
             figure = "on the blacklist"
+        case TriggerRule.OVERDUE_INVOICE_COUNT:
+            figure = f"{reason.actual} invoices overdue >= {reason.threshold}"
         case _ as unreachable:
             assert_never(unreachable)
     involved = []
