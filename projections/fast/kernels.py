@@ -546,8 +546,9 @@ def invoice_pass(
     before its outputs are written. ``buckets_out`` (per-invoice
     buckets: 8 bytes per bucket per invoice) may have no rows. ``customer_out`` columns: open,
     disputed, overdue, days past due max, ageing days max, invoices with overdue money;
-    ``customer_since_out``: overdue, days past due max, invoices with overdue money. Each thread takes the invoices of one range of customers, so every
-    customer's sums are added by one thread, in invoice order.
+    ``customer_since_out``: overdue, days past due max, invoices with overdue money. Each
+    thread takes the invoices of one range of customers, so every customer's sums are added by
+    one thread, in invoice order.
     """
     customer_count = customer_out.shape[0]
     ranges = threads if customer_count >= 1024 * threads else 1
