@@ -64,6 +64,11 @@ from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
 from arledger.projections.statement import MovementKind, Statement, StatementLine
+from arledger.projections.unapplied import (
+    UnappliedCashReport,
+    UnappliedCashRow,
+    UnappliedPayment,
+)
 
 __all__ = [
     "AccountCurrencyError",
@@ -138,6 +143,9 @@ __all__ = [
     "SuspensionKind",
     "ThresholdCrossing",
     "TriggerRule",
+    "UnappliedCashReport",
+    "UnappliedCashRow",
+    "UnappliedPayment",
     "VerifyReport",
     "Worklist",
     "WorklistItem",

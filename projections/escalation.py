@@ -371,6 +371,8 @@ class _Raw:
     overdue_minor: int
     disputed_minor: int
     days_past_due_max: int
+    overdue_invoices: int
+    """How many invoices have counted overdue money (``OVERDUE_INVOICE_COUNT``'s figure)."""
     judgements: tuple[PromiseJudgement, ...]
     broken: tuple[PromiseJudgement, ...]
     rating: RiskRating | None
@@ -501,6 +503,7 @@ class _Evaluator:
             overdue_minor=sum(figure.overdue_minor for figure in figures),
             disputed_minor=sum(figure.disputed_minor for figure in figures),
             days_past_due_max=max((figure.days_past_due for figure in figures), default=0),
+            overdue_invoices=sum(1 for figure in figures if figure.overdue_minor > 0),
             judgements=judgements,
             broken=_broken(policy, judgements),
             rating=self.customer.rating_on(on),
@@ -642,7 +645,7 @@ class _Evaluator:
         if not dates:
             return
         policies = [self.view.policy_on(on) for on in dates]
-        overdue, disputed, days_past_due = self._totals(dates, policies)
+        overdue, disputed, days_past_due, overdue_invoices = self._totals(dates, policies)
         fired: dict[tuple[object, ...], tuple[int, int]] = {}
         for index, on in enumerate(dates):
             policy = policies[index]
@@ -654,6 +657,7 @@ class _Evaluator:
                 policy.version,
                 overdue[index],
                 days_past_due[index],
+                overdue_invoices[index],
                 len(broken),
                 rating,
                 is_blacklisted,
@@ -665,6 +669,7 @@ class _Evaluator:
                     overdue_minor=overdue[index],
                     disputed_minor=disputed[index],
                     days_past_due_max=days_past_due[index],
+                    overdue_invoices=overdue_invoices[index],
                     judgements=judgements,
                     broken=broken,
                     rating=rating,
@@ -682,13 +687,14 @@ class _Evaluator:
 
     def _totals(
         self, dates: Sequence[date], policies: Sequence[EscalationPolicy]
-    ) -> tuple[list[int], list[int], list[int]]:
-        """Per date: overdue, disputed and the most days past due over the customer's
-        invoices, as ``_invoice_figures`` sums them: the undisputed invoices all at once
-        (``_undisputed_totals``), the disputed ones one at a time over every date."""
+    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Per date: overdue, disputed, the most days past due and how many invoices have
+        overdue money, over the customer's invoices, as ``_invoice_figures`` sums them: the
+        undisputed invoices all at once (``_undisputed_totals``), the disputed ones one at a
+        time over every date."""
         day = np.array([on.toordinal() for on in dates], dtype=np.int64)
         counts_disputed = np.array([policy.disputed_counts for policy in policies], dtype=bool)
-        overdue, days_past_due = self._undisputed_totals(day)
+        overdue, days_past_due, overdue_invoices = self._undisputed_totals(day)
         disputed_total = np.zeros(len(dates), dtype=np.int64)
         for timeline in self._timelines:
             if not timeline.has_disputes:
@@ -731,13 +737,20 @@ class _Evaluator:
                 invoice_overdue += np.where(counted, part_open - taken_off, 0)
                 invoice_days = np.where(counted, np.maximum(invoice_days, days), invoice_days)
             overdue += invoice_overdue
+            overdue_invoices += invoice_overdue > 0
             days_past_due = np.maximum(days_past_due, invoice_days)
-        return overdue.tolist(), disputed_total.tolist(), days_past_due.tolist()
+        return (
+            overdue.tolist(),
+            disputed_total.tolist(),
+            days_past_due.tolist(),
+            overdue_invoices.tolist(),
+        )
 
-    def _undisputed_totals(self, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Overdue and the most days past due on each day (ordinals) over the invoices with no
-        dispute, as ``_totals`` sums them, with every instalment of every such invoice a row
-        of one array (instalments x days) rather than a loop over invoices: the history of a
+    def _undisputed_totals(self, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Overdue, the most days past due and how many invoices have overdue money on each day
+        (ordinals) over the invoices with no dispute, as ``_totals`` sums them, with every
+        instalment of every such invoice a row of one array (instalments x days) rather than
+        a loop over invoices: the history of a
         customer with hundreds of invoices walks hundreds of dates.
 
         Settlements go to the oldest instalment first (``open_by_instalment``), so what an
@@ -746,9 +759,12 @@ class _Evaluator:
         rows = self._instalment_rows()
         overdue = np.zeros(len(day), dtype=np.int64)
         days_past_due = np.zeros(len(day), dtype=np.int64)
+        overdue_invoices = np.zeros(len(day), dtype=np.int64)
         if rows is None:
-            return overdue, days_past_due
+            return overdue, days_past_due, overdue_invoices
         invoice_of, amount, before, due, issued, invoice_amount, moves = rows
+        # Rows are in invoice order: each invoice's first instalment row starts its run.
+        firsts = np.flatnonzero(np.r_[True, invoice_of[1:] != invoice_of[:-1]])
         # Days in blocks, so that the arrays stay a few MB whatever the customer's size.
         block = max(1, ROWS_X_DAYS_MAX // len(invoice_of))
         for start in range(0, len(day), block):
@@ -766,7 +782,10 @@ class _Evaluator:
             counted = is_open & (part_open > 0) & (days >= 1)
             overdue[start : start + block] = np.where(counted, part_open, 0).sum(axis=0)
             days_past_due[start : start + block] = np.where(counted, days, 0).max(axis=0)
-        return overdue, days_past_due
+            overdue_invoices[start : start + block] = np.logical_or.reduceat(
+                counted, firsts, axis=0
+            ).sum(axis=0)
+        return overdue, days_past_due, overdue_invoices
 
     def _instalment_rows(self) -> _InstalmentRows | None:
         """The undisputed invoices' instalments as arrays (invoice, amount, amount of the
@@ -841,6 +860,9 @@ class _Evaluator:
                 }
                 references = tuple(j.reference for j in raw.broken)
                 return figure, tuple(sorted(numbers)), references
+            case TriggerRule.OVERDUE_INVOICE_COUNT:
+                involved = tuple(f.invoice_number for f in raw.invoices if f.overdue_minor)
+                return figure, involved, ()
             case TriggerRule.RISK_RATING | TriggerRule.BLACKLISTED:
                 return figure, (), ()
             case _ as unreachable:
@@ -860,6 +882,8 @@ class _Evaluator:
                 return 0 if raw.rating is None else RATING_ORDINAL[raw.rating]
             case TriggerRule.BLACKLISTED:
                 return 1 if raw.is_blacklisted else 0
+            case TriggerRule.OVERDUE_INVOICE_COUNT:
+                return raw.overdue_invoices
             case _ as unreachable:
                 assert_never(unreachable)
 
@@ -1301,6 +1325,8 @@ def _describe(reason: Reason, currency: str, policy: EscalationPolicy) -> str:
             figure = f"risk rating {_rating(reason.actual)} at or worse than {worst}"
         case TriggerRule.BLACKLISTED:
             figure = "on the blacklist"
+        case TriggerRule.OVERDUE_INVOICE_COUNT:
+            figure = f"{reason.actual} invoices overdue >= {reason.threshold}"
         case _ as unreachable:
             assert_never(unreachable)
     involved = []

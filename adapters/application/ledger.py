@@ -90,6 +90,7 @@ from arledger.domain.rules import require_date, require_known_at, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
 from arledger.projections import statement as statement_projection
+from arledger.projections import unapplied as unapplied_projection
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
 from arledger.projections.kpis import KpiGrouping, KpiReport
@@ -105,6 +106,7 @@ from arledger.projections.results import (
     promise_report,
 )
 from arledger.projections.statement import Statement
+from arledger.projections.unapplied import UnappliedCashReport
 
 T = TypeVar("T")
 
@@ -1435,6 +1437,44 @@ class Ledger(Application[UUID]):
             )
         return statement_projection.statement_of_account(state, customer_id, from_on, to_on)
 
+    def unapplied_cash(
+        self,
+        as_of: date,
+        *,
+        customer_code: str | None = None,
+        known_at: datetime | None = None,
+    ) -> UnappliedCashReport:
+        """Money received by ``as_of`` and not applied to an invoice by then, per customer and
+        currency with the bank references (``customer_code``'s only, if given; as recorded by
+        ``known_at``, if given). The statement of account shows the same figure as of its end.
+
+        Folds the events from the query engine's columnar log (that customer's only, if one is
+        asked for), or a replay: the stored partitions hold balances, not each payment.
+
+        Raises:
+            CustomerNotFoundError: ``customer_code`` names no account (recorded by ``known_at``).
+        """
+        require_date("as_of", as_of)
+        require_known_at(known_at)
+        if customer_code is None:
+            if self.read_models != "replay":
+                state = fold_portfolio(self.query_engine().events(known_at), known_at=known_at)
+            else:
+                state = fold_portfolio(self.iter_events(), known_at=known_at)
+            return unapplied_projection.unapplied_cash(state, as_of)
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().customer_events(customer_id, known_at)
+        else:
+            events = self.iter_events()
+        state = fold_portfolio(events, known_at=known_at)
+        if customer_id not in state.customers:
+            raise CustomerNotFoundError(
+                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                customer_code=customer_code,
+            )
+        return unapplied_projection.unapplied_cash(state, as_of, customer_id)
+
 
 QUERY_METHODS: Final = frozenset(
     {
@@ -1454,6 +1494,7 @@ QUERY_METHODS: Final = frozenset(
         "promises",
         "propose_credit_line",
         "statement",
+        "unapplied_cash",
         "worklist",
     }
 )
