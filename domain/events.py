@@ -291,6 +291,19 @@ class DelinquencyType(enum.Enum):
     ACCIDENT = "accident"
 
 
+class AllocationRule(enum.Enum):
+    """How an automatic allocation (a payment allocated without naming invoices) spreads the
+    money over the payer's open invoices; stored by value. Chosen per account with an
+    effective date (``AllocationRuleAdopted``); ``OLDEST_DUE_FIRST`` until one is adopted."""
+
+    OLDEST_DUE_FIRST = "oldest_due_first"
+    OLDEST_ISSUED_FIRST = "oldest_issued_first"
+    EXPLICIT_ONLY = "explicit_only"
+    """No automatic allocation: the money stays unapplied until someone names the invoices."""
+    PROPORTIONAL = "proportional"
+    """Each open invoice gets a share of the money in proportion to its open amount."""
+
+
 @attrs.frozen(kw_only=True)
 class CreditLineSet(Event):
     """The credit line granted, or changed; ``amount_minor`` 0 means no credit."""
