@@ -362,6 +362,18 @@ class CollectionOwnerChanged(Event):
 
 
 @attrs.frozen(kw_only=True)
+class AllocationRuleAdopted(Event):
+    """The customer's allocation rule, in force for payments with a value date from
+    ``effective_on`` until the next adoption's; approved by a named person. Allocations made
+    before are recorded amounts (``PaymentAllocated``) and stay as they were."""
+
+    rule: AllocationRule
+    effective_on: date
+    approver: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class KeyContactSet(Event):
     role: ContactRole
     name: str
@@ -546,6 +558,7 @@ COLLECTION_CUSTOMER_EVENTS: tuple[type[Event], ...] = (
     BalanceConfirmationSent,
     BalanceConfirmationAcknowledged,
     ReconciliationResolved,
+    AllocationRuleAdopted,
 )
 DISPUTE_EVENTS: tuple[type[Event], ...] = (DisputeOpened, DisputeResolved)
 PROMISE_EVENTS: tuple[type[Event], ...] = (PromiseMade, PromiseWithdrawn, PromiseSuperseded)
@@ -582,6 +595,7 @@ CustomerEvent: TypeAlias = (
     | BalanceConfirmationSent
     | BalanceConfirmationAcknowledged
     | ReconciliationResolved
+    | AllocationRuleAdopted
 )
 InvoiceEvent: TypeAlias = (
     InvoiceIssued

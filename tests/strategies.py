@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from arledger.domain.events import (
     ActionChannel,
     AllocationReleased,
+    AllocationRule,
+    AllocationRuleAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
     CollectionActionRecorded,
@@ -396,6 +398,14 @@ EVENT_STRATEGIES.update(
             approver=st.just("") | keys,
             resolved_on=business_dates,
             note=texts,
+        ),
+        AllocationRuleAdopted: st.builds(
+            AllocationRuleAdopted,
+            **_envelope(),
+            rule=st.sampled_from(AllocationRule),
+            effective_on=business_dates,
+            approver=texts,
+            reason=texts,
         ),
         DisputeOpened: _movement(
             DisputeOpened,
