@@ -14,6 +14,7 @@ from arledger.domain.errors import (
     AccountCurrencyError,
     AllocationKeyConflictError,
     ArledgerError,
+    AutomaticAllocationRefusedError,
     CommandFormatError,
     ConcurrencyError,
     ConfigurationError,
@@ -37,7 +38,7 @@ from arledger.domain.errors import (
     StoreBusyError,
     StoreUnavailableError,
 )
-from arledger.domain.events import Instalment, PaymentTermsKind, RiskRating
+from arledger.domain.events import AllocationRule, Instalment, PaymentTermsKind, RiskRating
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
 from arledger.domain.payment import Payment
@@ -71,7 +72,9 @@ __all__ = [
     "AgeingReport",
     "AgeingRow",
     "AllocationKeyConflictError",
+    "AllocationRule",
     "ArledgerError",
+    "AutomaticAllocationRefusedError",
     "CaseReport",
     "CommandFormatError",
     "ConcurrencyError",
