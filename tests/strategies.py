@@ -774,6 +774,14 @@ collections_commands = st.one_of(
         collection_owner=st.sampled_from(("li", "wang")),
         changed_on=window_dates,
     ),
+    _command(
+        "adopt_allocation_rule",
+        customer_code=customer_codes,
+        rule=st.sampled_from(AllocationRule),
+        effective_on=window_dates,
+        approver=approvers,
+        reason=reasons,
+    ),
     _command("hold_supply", customer_code=customer_codes, held_on=window_dates, reason=reasons),
     _command(
         "release_supply", customer_code=customer_codes, released_on=window_dates, reason=reasons
