@@ -4,14 +4,22 @@ what order and how much, as pure functions of the payment and the payer's invoic
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from arledger.domain import payment as payment_module
-from arledger.domain.errors import AutomaticAllocationRefusedError
-from arledger.domain.events import AllocationRule
+from arledger.domain.customer import adopt_allocation_rule
+from arledger.domain.errors import (
+    AutomaticAllocationRefusedError,
+    InvalidChoiceError,
+    InvalidDateError,
+    InvalidTextError,
+)
+from arledger.domain.events import AllocationRule, AllocationRuleAdopted
 from arledger.domain.payment import (
     allocate_payment,
     plan_automatic,
@@ -19,7 +27,8 @@ from arledger.domain.payment import (
     plan_proportional,
     split_proportionally,
 )
-from tests.given import given_payment
+from tests.given import given_customer, given_payment, then
+from tests.unit.test_collections_customer import after, envelope, opened
 from tests.unit.test_payment import AT, OTHER_CUSTOMER_ID, invoice, received
 
 
@@ -138,3 +147,86 @@ def test_every_automatic_rule_allocates_min_of_payment_and_open_total_within_ope
         assert after.allocated_minor == allocated
     assert all(0 < share <= inv.open_minor for inv, share in plan)
     assert len({inv.id for inv, _ in plan}) == len(plan)
+
+
+# Adopting a rule on the account -------------------------------------------------------------
+
+
+def adopted(rule: AllocationRule, effective_on: date) -> AllocationRuleAdopted:
+    return AllocationRuleAdopted(
+        **envelope(0), rule=rule, effective_on=effective_on, approver="cfo", reason="pro rata"
+    )
+
+
+def test_a_rule_is_adopted_with_its_approver_and_is_in_force_from_its_date() -> None:
+    account = given_customer(opened())
+
+    events = adopt_allocation_rule(
+        account,
+        rule=AllocationRule.PROPORTIONAL,
+        effective_on=date(2024, 7, 1),
+        approver="cfo",
+        reason="pro rata",
+        recorded_at=AT,
+    )
+
+    then(
+        [
+            attrs.evolve(
+                adopted(AllocationRule.PROPORTIONAL, date(2024, 7, 1)), originator_version=2
+            )
+        ],
+        events,
+    )
+    state = after(account, events)
+    assert (AllocationRule.OLDEST_DUE_FIRST, None) == state.allocation_rule_on(date(2024, 6, 30))
+    assert (AllocationRule.PROPORTIONAL, date(2024, 7, 1)) == state.allocation_rule_on(
+        date(2024, 7, 1)
+    )
+
+
+def test_a_later_adoption_takes_over_from_its_date_and_the_earlier_stays_in_force_before() -> None:
+    account = given_customer(
+        opened(),
+        adopted(AllocationRule.PROPORTIONAL, date(2024, 7, 1)),
+        adopted(AllocationRule.EXPLICIT_ONLY, date(2024, 9, 1)),
+    )
+    assert AllocationRule.PROPORTIONAL == account.allocation_rule_on(date(2024, 8, 31))[0]
+    assert AllocationRule.EXPLICIT_ONLY == account.allocation_rule_on(date(2024, 9, 1))[0]
+
+
+def test_the_same_adoption_again_is_a_no_op() -> None:
+    account = given_customer(opened(), adopted(AllocationRule.PROPORTIONAL, date(2024, 7, 1)))
+    assert [] == adopt_allocation_rule(
+        account,
+        rule=AllocationRule.PROPORTIONAL,
+        effective_on=date(2024, 7, 1),
+        approver="cfo",
+        reason="pro rata",
+        recorded_at=AT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "field"),
+    [
+        ({"rule": "proportional"}, InvalidChoiceError, "rule"),
+        ({"approver": ""}, InvalidTextError, "approver"),
+        ({"reason": " "}, InvalidTextError, "reason"),
+        ({"effective_on": date(2024, 6, 30)}, InvalidDateError, "effective_on"),
+    ],
+)
+def test_a_bad_adoption_is_refused_naming_the_field(
+    changes: dict[str, object], error: type[Exception], field: str
+) -> None:
+    account = given_customer(opened(), adopted(AllocationRule.PROPORTIONAL, date(2024, 7, 1)))
+    fields: dict[str, Any] = {
+        "rule": AllocationRule.OLDEST_ISSUED_FIRST,
+        "effective_on": date(2024, 8, 1),
+        "approver": "cfo",
+        "reason": "contract",
+        **changes,
+    }
+    with pytest.raises(error) as refused:
+        adopt_allocation_rule(account, **fields, recorded_at=AT)
+    assert field == refused.value.field  # type: ignore[attr-defined]
