@@ -8,6 +8,7 @@ command, query and exported class to it).
 """
 
 from arledger.adapters.application.ledger import Ledger, Result
+from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
@@ -15,6 +16,7 @@ from arledger.domain.errors import (
     AllocationKeyConflictError,
     ArledgerError,
     AutomaticAllocationRefusedError,
+    ChainMismatchError,
     CommandFormatError,
     ConcurrencyError,
     ConfigurationError,
@@ -63,6 +65,11 @@ from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
 from arledger.projections.statement import MovementKind, Statement, StatementLine
+from arledger.projections.unapplied import (
+    UnappliedCashReport,
+    UnappliedCashRow,
+    UnappliedPayment,
+)
 
 __all__ = [
     "AccountCurrencyError",
@@ -76,6 +83,7 @@ __all__ = [
     "ArledgerError",
     "AutomaticAllocationRefusedError",
     "CaseReport",
+    "ChainMismatchError",
     "CommandFormatError",
     "ConcurrencyError",
     "ConfigurationError",
@@ -93,6 +101,8 @@ __all__ = [
     "Evaluation",
     "Explanation",
     "FigureUnit",
+    "Finding",
+    "FindingKind",
     "Grade",
     "GroupingTypeError",
     "IdempotencyKeyConflictError",
@@ -136,6 +146,10 @@ __all__ = [
     "SuspensionKind",
     "ThresholdCrossing",
     "TriggerRule",
+    "UnappliedCashReport",
+    "UnappliedCashRow",
+    "UnappliedPayment",
+    "VerifyReport",
     "Worklist",
     "WorklistItem",
     "to_data",

@@ -424,6 +424,15 @@ class ReadModelMismatchError(ArledgerError, RuntimeError):
 
 
 @attrs.define(kw_only=True, slots=False)
+class ChainMismatchError(ArledgerError, RuntimeError):
+    """The log's hash chain does not match its events: events were removed, changed or added
+    outside arledger (``position``: the first position concerned). Nothing was recorded;
+    ``arledger verify`` reports every finding."""
+
+    position: int | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
 class GroupingTypeError(ArledgerError, TypeError):
     """A query's grouping given as something other than its enum (e.g. the text ``"owner"``
     where ``KpiGrouping.OWNER`` is expected): ``grouping`` is what was given, ``expected`` the
@@ -471,3 +480,16 @@ class RejectsPathError(ConfigurationError):
     Nothing was recorded."""
 
     conflict: object = None
+
+
+@attrs.define(kw_only=True, slots=False)
+class PlaintextOutputError(ConfigurationError):
+    """A file of the ledger's data (an export, a rejects file) would be written in plaintext
+    from a store whose events are encrypted (``CIPHER_TOPIC``/``CIPHER_KEY``), and the caller
+    did not ask for plaintext (``plaintext=True``, ``--plaintext``). The cipher says the data
+    is to stay encrypted at rest, so leaving a readable copy beside it is the caller's explicit
+    choice, never a default; ``path`` names the file or folder. Nothing was written or
+    recorded."""
+
+    output: str | None = None
+    """What would have been written: ``"export"`` or ``"rejects"``."""

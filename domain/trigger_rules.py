@@ -30,6 +30,7 @@ class TriggerRule(enum.Enum):
     BROKEN_PROMISES = "broken_promises"
     RISK_RATING = "risk_rating"
     BLACKLISTED = "blacklisted"
+    OVERDUE_INVOICE_COUNT = "overdue_invoice_count"
 
 
 class RuleUnit(enum.Enum):
@@ -42,6 +43,7 @@ class RuleUnit(enum.Enum):
     PROMISES = "promises"
     RATING_ORDINAL = "rating_ordinal"
     """1=A .. 4=D: a higher ordinal is a worse rating."""
+    INVOICES = "invoices"
     NONE = "none"
     """The threshold is ignored."""
 
@@ -58,6 +60,8 @@ class FigureUnit(enum.Enum):
     """1=A .. 4=D: a higher ordinal is a worse rating."""
     FLAG = "flag"
     """1 when the fact holds (the threshold, ignored, is 0)."""
+    INVOICES = "invoices"
+    """A number of invoices."""
 
 
 class Comparison(enum.Enum):
@@ -146,6 +150,15 @@ _ROWS: Final = (
         comparison=Comparison.IS_SET,
         threshold_max=0,
         description="on the blacklist",
+    ),
+    TriggerRuleSpec(
+        rule=TriggerRule.OVERDUE_INVOICE_COUNT,
+        unit=RuleUnit.INVOICES,
+        figure_unit=FigureUnit.INVOICES,
+        time_driven=True,
+        comparison=Comparison.AT_LEAST,
+        threshold_max=10_000,
+        description="invoices with counted overdue money (past due, not all in dispute)",
     ),
 )
 

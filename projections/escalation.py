@@ -57,7 +57,7 @@ from arledger.domain.policy import (
 )
 from arledger.domain.rules import require_date
 from arledger.domain.trigger_rules import TIME_RULES as TIME_RULES
-from arledger.domain.trigger_rules import TRIGGER_RULES, FigureUnit
+from arledger.domain.trigger_rules import TRIGGER_RULES, FigureUnit, TriggerRuleSpec
 
 from .ageing import InvoiceFacts
 from .portfolio import (
@@ -371,6 +371,8 @@ class _Raw:
     overdue_minor: int
     disputed_minor: int
     days_past_due_max: int
+    overdue_invoices: int
+    """How many invoices have counted overdue money (``OVERDUE_INVOICE_COUNT``'s figure)."""
     judgements: tuple[PromiseJudgement, ...]
     broken: tuple[PromiseJudgement, ...]
     rating: RiskRating | None
@@ -444,6 +446,21 @@ class _Timeline:
         return self.invoice.amount_minor - (self.settled[index - 1] if index else 0)
 
 
+ROWS_X_DAYS_MAX: Final = 250_000
+"""Instalments x days computed at once by ``_undisputed_totals`` (2 MB an int64 array)."""
+_RULE_SLOTS: Final = {rule: slot for slot, rule in enumerate(TriggerRule)}
+_CompiledTrigger: TypeAlias = tuple[int, TriggerRule, int, int, TriggerRuleSpec]
+_InstalmentRows: TypeAlias = tuple[
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    dict[int, tuple[np.ndarray, np.ndarray]],
+]
+
+
 class _Evaluator:
     """Evaluates one customer on any date over a narrowed portfolio, remembering each date."""
 
@@ -459,6 +476,9 @@ class _Evaluator:
         self._raw: dict[date, _Raw] = {}
         self._evaluations: dict[date, Evaluation] = {}
         self._lean: dict[date, _LeanLevels] = {}
+        self._compiled: dict[int, tuple[EscalationPolicy, list[_CompiledTrigger]]] = {}
+        self._rows_made = False
+        self._rows: _InstalmentRows | None = None
 
     def raw(self, on: date) -> _Raw:
         if on not in self._raw:
@@ -483,6 +503,7 @@ class _Evaluator:
             overdue_minor=sum(figure.overdue_minor for figure in figures),
             disputed_minor=sum(figure.disputed_minor for figure in figures),
             days_past_due_max=max((figure.days_past_due for figure in figures), default=0),
+            overdue_invoices=sum(1 for figure in figures if figure.overdue_minor > 0),
             judgements=judgements,
             broken=_broken(policy, judgements),
             rating=self.customer.rating_on(on),
@@ -546,21 +567,39 @@ class _Evaluator:
 
     def _fired_levels(self, raw: _Raw) -> tuple[int, int]:
         """The highest levels fired by time-driven rules and by the others (``_fire``'s
-        ``time_level`` and ``decision_level``): the rule table's comparison of ``_measure``'s
-        figures, as ``_check`` makes it, without building the reasons."""
+        ``time_level`` and ``decision_level``): the rule table's comparison of ``_figure``'s
+        figures, as ``_check`` makes it, without building the reasons. Each rule's figure is
+        measured once, not once per trigger: the history fires hundreds of dates."""
         time_level = decision_level = 0
+        figures: list[int | None] = [None] * len(_RULE_SLOTS)
+        for slot, rule, level, threshold, spec in self._triggers(raw.policy):
+            actual = figures[slot]
+            if actual is None:
+                actual = figures[slot] = self._figure(rule, raw)
+            if spec.fires(actual, threshold):
+                if spec.time_driven:
+                    time_level = max(time_level, level)
+                else:
+                    decision_level = max(decision_level, level)
+        return time_level, decision_level
+
+    def _triggers(self, policy: EscalationPolicy) -> list[_CompiledTrigger]:
+        """The policy's triggers as (the rule's slot, rule, level, threshold in the figure's
+        unit, rule spec), worked out once per policy version for this customer's currency
+        (slots, not the rules, index the figures: hashing an enum member is a Python call)."""
+        found = self._compiled.get(id(policy))
+        if found is not None and found[0] is policy:
+            return found[1]
         per_major = minor_per_major(self.customer.currency)
-        for level in raw.policy.levels:
+        triggers = []
+        for level in policy.levels:
             for trigger in level.triggers:
                 spec = TRIGGER_RULES[trigger.rule]
                 threshold = spec.threshold_compared(trigger.threshold, per_major)
-                actual, _, _ = self._measure(trigger.rule, raw, threshold)
-                if spec.fires(actual, threshold):
-                    if spec.time_driven:
-                        time_level = max(time_level, level.level)
-                    else:
-                        decision_level = max(decision_level, level.level)
-        return time_level, decision_level
+                slot = _RULE_SLOTS[trigger.rule]
+                triggers.append((slot, trigger.rule, level.level, threshold, spec))
+        self._compiled[id(policy)] = (policy, triggers)
+        return triggers
 
     def _check(self, trigger: Trigger, level: int, raw: _Raw) -> Reason | None:
         """The trigger's reason when it fires: the rule's figure (``_measure``) compared with
@@ -606,7 +645,7 @@ class _Evaluator:
         if not dates:
             return
         policies = [self.view.policy_on(on) for on in dates]
-        overdue, disputed, days_past_due = self._totals(dates, policies)
+        overdue, disputed, days_past_due, overdue_invoices = self._totals(dates, policies)
         fired: dict[tuple[object, ...], tuple[int, int]] = {}
         for index, on in enumerate(dates):
             policy = policies[index]
@@ -618,6 +657,7 @@ class _Evaluator:
                 policy.version,
                 overdue[index],
                 days_past_due[index],
+                overdue_invoices[index],
                 len(broken),
                 rating,
                 is_blacklisted,
@@ -629,6 +669,7 @@ class _Evaluator:
                     overdue_minor=overdue[index],
                     disputed_minor=disputed[index],
                     days_past_due_max=days_past_due[index],
+                    overdue_invoices=overdue_invoices[index],
                     judgements=judgements,
                     broken=broken,
                     rating=rating,
@@ -646,15 +687,18 @@ class _Evaluator:
 
     def _totals(
         self, dates: Sequence[date], policies: Sequence[EscalationPolicy]
-    ) -> tuple[list[int], list[int], list[int]]:
-        """Per date: overdue, disputed and the most days past due over the customer's
-        invoices, as ``_invoice_figures`` sums them, one invoice at a time over every date."""
+    ) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Per date: overdue, disputed, the most days past due and how many invoices have
+        overdue money, over the customer's invoices, as ``_invoice_figures`` sums them: the
+        undisputed invoices all at once (``_undisputed_totals``), the disputed ones one at a
+        time over every date."""
         day = np.array([on.toordinal() for on in dates], dtype=np.int64)
         counts_disputed = np.array([policy.disputed_counts for policy in policies], dtype=bool)
-        overdue = np.zeros(len(dates), dtype=np.int64)
+        overdue, days_past_due, overdue_invoices = self._undisputed_totals(day)
         disputed_total = np.zeros(len(dates), dtype=np.int64)
-        days_past_due = np.zeros(len(dates), dtype=np.int64)
         for timeline in self._timelines:
+            if not timeline.has_disputes:
+                continue  # in _undisputed_totals
             invoice = timeline.invoice
             issued = day >= invoice.issued_on.toordinal()
             if not issued.any():
@@ -693,8 +737,102 @@ class _Evaluator:
                 invoice_overdue += np.where(counted, part_open - taken_off, 0)
                 invoice_days = np.where(counted, np.maximum(invoice_days, days), invoice_days)
             overdue += invoice_overdue
+            overdue_invoices += invoice_overdue > 0
             days_past_due = np.maximum(days_past_due, invoice_days)
-        return overdue.tolist(), disputed_total.tolist(), days_past_due.tolist()
+        return (
+            overdue.tolist(),
+            disputed_total.tolist(),
+            days_past_due.tolist(),
+            overdue_invoices.tolist(),
+        )
+
+    def _undisputed_totals(self, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Overdue, the most days past due and how many invoices have overdue money on each day
+        (ordinals) over the invoices with no dispute, as ``_totals`` sums them, with every
+        instalment of every such invoice a row of one array (instalments x days) rather than
+        a loop over invoices: the history of a
+        customer with hundreds of invoices walks hundreds of dates.
+
+        Settlements go to the oldest instalment first (``open_by_instalment``), so what an
+        instalment has taken on a day is the invoice's settled amount past the instalments
+        before it, between 0 and its own amount."""
+        rows = self._instalment_rows()
+        overdue = np.zeros(len(day), dtype=np.int64)
+        days_past_due = np.zeros(len(day), dtype=np.int64)
+        overdue_invoices = np.zeros(len(day), dtype=np.int64)
+        if rows is None:
+            return overdue, days_past_due, overdue_invoices
+        invoice_of, amount, before, due, issued, invoice_amount, moves = rows
+        # Rows are in invoice order: each invoice's first instalment row starts its run.
+        firsts = np.flatnonzero(np.r_[True, invoice_of[1:] != invoice_of[:-1]])
+        # Days in blocks, so that the arrays stay a few MB whatever the customer's size.
+        block = max(1, ROWS_X_DAYS_MAX // len(invoice_of))
+        for start in range(0, len(day), block):
+            days_on = day[start : start + block]
+            settled = np.zeros((len(invoice_amount), len(days_on)), dtype=np.int64)
+            for index, (moved, cumulative) in moves.items():
+                settled[index] = cumulative[np.searchsorted(moved, days_on, side="right")]
+            settled_of = settled[invoice_of]
+            is_open = (days_on >= issued[invoice_of, None]) & (
+                settled_of < invoice_amount[invoice_of, None]
+            )
+            taken = np.minimum(np.maximum(settled_of - before[:, None], 0), amount[:, None])
+            part_open = amount[:, None] - taken
+            days = days_on - due[:, None]
+            counted = is_open & (part_open > 0) & (days >= 1)
+            overdue[start : start + block] = np.where(counted, part_open, 0).sum(axis=0)
+            days_past_due[start : start + block] = np.where(counted, days, 0).max(axis=0)
+            overdue_invoices[start : start + block] = np.logical_or.reduceat(
+                counted, firsts, axis=0
+            ).sum(axis=0)
+        return overdue, days_past_due, overdue_invoices
+
+    def _instalment_rows(self) -> _InstalmentRows | None:
+        """The undisputed invoices' instalments as arrays (invoice, amount, amount of the
+        instalments before it, due ordinal), the invoices' issue ordinals and amounts, and
+        per invoice with movements their ordinals and the settled amount after each (0
+        first). None when there is none. Made once per evaluation."""
+        if self._rows_made:
+            return self._rows
+        self._rows_made = True
+        invoice_of: list[int] = []
+        amount: list[int] = []
+        before: list[int] = []
+        due: list[int] = []
+        issued: list[int] = []
+        invoice_amount: list[int] = []
+        moves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for timeline in self._timelines:
+            if timeline.has_disputes:
+                continue
+            invoice = timeline.invoice
+            index = len(issued)
+            issued.append(invoice.issued_on.toordinal())
+            invoice_amount.append(invoice.amount_minor)
+            if timeline.dates:
+                moves[index] = (
+                    np.array([on.toordinal() for on in timeline.dates], dtype=np.int64),
+                    np.array([0, *timeline.settled], dtype=np.int64),
+                )
+            so_far = 0
+            for instalment in invoice.schedule:
+                invoice_of.append(index)
+                amount.append(instalment.amount_minor)
+                before.append(so_far)
+                due.append(instalment.due_on.toordinal())
+                so_far += instalment.amount_minor
+        if not invoice_of:
+            return None
+        self._rows = (
+            np.array(invoice_of, dtype=np.int64),
+            np.array(amount, dtype=np.int64),
+            np.array(before, dtype=np.int64),
+            np.array(due, dtype=np.int64),
+            np.array(issued, dtype=np.int64),
+            np.array(invoice_amount, dtype=np.int64),
+            moves,
+        )
+        return self._rows
 
     def _measure(
         self, rule: TriggerRule, raw: _Raw, threshold: int
@@ -703,16 +841,16 @@ class _Evaluator:
         trigger of ``threshold`` (in the figure's unit); the figure is 0 when there is nothing
         to measure. The kernel's ``_levels`` measures the
         same figures (``tests/unit/test_trigger_rules.py`` ties the two)."""
+        figure = self._figure(rule, raw)
         match rule:
             case TriggerRule.DAYS_PAST_DUE:
-                days = raw.days_past_due_max if raw.overdue_minor > 0 else 0
                 involved = tuple(
                     f.invoice_number for f in raw.invoices if f.days_past_due >= threshold
                 )
-                return days, involved, ()
+                return figure, involved, ()
             case TriggerRule.OVERDUE_AMOUNT:
                 involved = tuple(f.invoice_number for f in raw.invoices if f.overdue_minor)
-                return raw.overdue_minor, involved, ()
+                return figure, involved, ()
             case TriggerRule.BROKEN_PROMISES:
                 numbers = {
                     self.view.ageing.invoices[invoice_id].invoice_number
@@ -721,11 +859,31 @@ class _Evaluator:
                     if invoice_id in self.view.ageing.invoices
                 }
                 references = tuple(j.reference for j in raw.broken)
-                return len(raw.broken), tuple(sorted(numbers)), references
+                return figure, tuple(sorted(numbers)), references
+            case TriggerRule.OVERDUE_INVOICE_COUNT:
+                involved = tuple(f.invoice_number for f in raw.invoices if f.overdue_minor)
+                return figure, involved, ()
+            case TriggerRule.RISK_RATING | TriggerRule.BLACKLISTED:
+                return figure, (), ()
+            case _ as unreachable:
+                assert_never(unreachable)
+
+    @staticmethod
+    def _figure(rule: TriggerRule, raw: _Raw) -> int:
+        """The rule's figure on the raw figures (0 when there is nothing to measure)."""
+        match rule:
+            case TriggerRule.DAYS_PAST_DUE:
+                return raw.days_past_due_max if raw.overdue_minor > 0 else 0
+            case TriggerRule.OVERDUE_AMOUNT:
+                return raw.overdue_minor
+            case TriggerRule.BROKEN_PROMISES:
+                return len(raw.broken)
             case TriggerRule.RISK_RATING:
-                return (0 if raw.rating is None else RATING_ORDINAL[raw.rating]), (), ()
+                return 0 if raw.rating is None else RATING_ORDINAL[raw.rating]
             case TriggerRule.BLACKLISTED:
-                return (1 if raw.is_blacklisted else 0), (), ()
+                return 1 if raw.is_blacklisted else 0
+            case TriggerRule.OVERDUE_INVOICE_COUNT:
+                return raw.overdue_invoices
             case _ as unreachable:
                 assert_never(unreachable)
 
@@ -1167,6 +1325,8 @@ def _describe(reason: Reason, currency: str, policy: EscalationPolicy) -> str:
             figure = f"risk rating {_rating(reason.actual)} at or worse than {worst}"
         case TriggerRule.BLACKLISTED:
             figure = "on the blacklist"
+        case TriggerRule.OVERDUE_INVOICE_COUNT:
+            figure = f"{reason.actual} invoices overdue >= {reason.threshold}"
         case _ as unreachable:
             assert_never(unreachable)
     involved = []

@@ -70,7 +70,7 @@ from arledger.domain.events import (
 from arledger.domain.policy import AgeingPolicy
 from arledger.domain.rules import require_date, require_period
 
-from . import ageing, portfolio
+from . import ageing, portfolio, unapplied
 from .ageing import AgeingRow
 from .portfolio import PortfolioState
 
@@ -389,22 +389,7 @@ def _ageing_row(
 
 
 def unapplied_cash_minor(facts: PortfolioState, customer_id: UUID, as_of: date) -> int:
-    """Money the customer paid by ``as_of``, not reversed by then, and not applied by then.
-
-    A payment settles only its payer's invoices, so the customer's invoices hold every
-    application of its payments.
-    """
-    applied: dict[UUID, int] = {}
-    for invoice_id in facts.customers[customer_id].invoice_ids:
-        for payment_id, on, amount_minor in facts.applications.get(invoice_id, ()):
-            if on <= as_of:
-                applied[payment_id] = applied.get(payment_id, 0) + amount_minor
-    total = 0
-    for payment in facts.payments.values():
-        if payment.customer_id != customer_id or not payment.counts_on(as_of):
-            continue
-        unapplied = payment.amount_minor - applied.get(payment.payment_id, 0)
-        assert unapplied >= 0, f"payment {payment.bank_reference} applied beyond its amount"
-        assert unapplied <= payment.amount_minor
-        total += unapplied
-    return total
+    """Money the customer paid by ``as_of``, not reversed by then, and not applied by then:
+    the total of its row in ``unapplied.unapplied_cash`` as of that date (the same function
+    works out both, so the statement and the unapplied cash query agree)."""
+    return sum(unapplied.unapplied_minor_by_payment(facts, as_of, customer_id).values())

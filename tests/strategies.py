@@ -245,6 +245,7 @@ TRIGGER_THRESHOLDS: Final[dict[TriggerRule, st.SearchStrategy[int]]] = {
     TriggerRule.BROKEN_PROMISES: st.integers(0, 4),
     TriggerRule.RISK_RATING: st.integers(0, 5),
     TriggerRule.BLACKLISTED: st.integers(0, 3),
+    TriggerRule.OVERDUE_INVOICE_COUNT: st.integers(0, 4) | st.just(10_000),
 }
 assert set(TRIGGER_THRESHOLDS) == set(TriggerRule), "every trigger rule needs thresholds"
 REQUIRED_ACTIONS: Final = (*(channel.value for channel in ActionChannel), "legal_review")

@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import ClassVar, Final, TypeVar
 from uuid import UUID
 
@@ -32,7 +33,9 @@ from eventsourcing.utils import Environment
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
+from arledger.adapters.audit.report import VerifyReport
 from arledger.adapters.persistence.connections import Connections, connections_for
+from arledger.adapters.persistence.library import chained_recorder_topic
 from arledger.adapters.persistence.serialization import CattrsMapper, register_event_topics
 from arledger.adapters.persistence.store import (
     busy_errors,
@@ -64,6 +67,7 @@ from arledger.domain.errors import (
     InvalidCommandError,
     InvoiceNotFoundError,
     PaymentNotFoundError,
+    PlaintextOutputError,
 )
 from arledger.domain.events import (
     ActionChannel,
@@ -87,6 +91,7 @@ from arledger.domain.rules import require_date, require_known_at, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
 from arledger.projections import statement as statement_projection
+from arledger.projections import unapplied as unapplied_projection
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
 from arledger.projections.kpis import KpiGrouping, KpiReport
@@ -102,6 +107,7 @@ from arledger.projections.results import (
     promise_report,
 )
 from arledger.projections.statement import Statement
+from arledger.projections.unapplied import UnappliedCashReport
 
 T = TypeVar("T")
 
@@ -170,8 +176,8 @@ class Ledger(Application[UUID]):
         read_models: str | None = None,
     ) -> None:
         """``read_models``: ``"stored"`` serves portfolio queries (ageing, worklist, KPIs) from
-        the query engine's live columnar log and one customer's queries from the stored read
-        models (caught up before each query); ``"replay"`` folds the log on each query (the
+        the query engine's live columnar log and one customer's queries from a fold of that
+        customer's events, read from the same log; ``"replay"`` folds the log on each query (the
         reference path). Default: ``ARLEDGER_READ_MODELS``, else stored for SQLite and
         PostgreSQL, replay in memory (where "stored" keeps the columnar log in memory only).
         """
@@ -219,7 +225,11 @@ class Ledger(Application[UUID]):
         return environment
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
-        """The library's factory, its PostgreSQL sessions given arledger's timeouts."""
+        """The library's factory, its PostgreSQL sessions given arledger's timeouts, its
+        recorder the one writing the hash chain with the events (``persistence/chain.py``)."""
+        topic = chained_recorder_topic(self.store_settings["PERSISTENCE_MODULE"])
+        if topic is not None and not env.get("APPLICATION_RECORDER_TOPIC"):
+            env["APPLICATION_RECORDER_TOPIC"] = topic
         factory = super().construct_factory(env)
         configure_library_store(factory, self.store_settings)
         return factory
@@ -272,6 +282,48 @@ class Ledger(Application[UUID]):
             self._connections = None
         super().close()
 
+    # Audits -----------------------------------------------------------------------------------
+
+    def verify(
+        self, from_position: int | None = None, expect_head: str | None = None
+    ) -> VerifyReport:
+        """Check the stored log: its hash chain, decoding, every aggregate's replay and the
+        stored read models against a fresh fold (``adapters/audit/verify.py``). Reads only.
+
+        ``from_position`` resumes the chain and decoding checks there (replay and read models
+        need a full pass); ``expect_head``: a chain link written down earlier, which must still
+        be in the chain. Raises ``ConfigurationError`` on an in-memory store.
+        """
+        from arledger.adapters.audit.verify import Verifier
+
+        if from_position is not None and from_position < 1:
+            raise InvalidCommandError(
+                f"from_position must be 1 or more, got {from_position}",
+                field="from_position",
+                value=from_position,
+            )
+        connections = self._audit_connections()
+        with busy_errors(self.store_settings):
+            return Verifier(self, connections).run(from_position, expect_head)
+
+    def build_chain(self) -> int:
+        """Build, once, the hash chain of a store written before chains existed; returns the
+        links written. Refused (``ChainMismatchError``) when the store has a chain."""
+        from arledger.adapters.audit.verify import build_chain
+
+        connections = self._audit_connections()
+        with busy_errors(self.store_settings):
+            return build_chain(self, connections)
+
+    def _audit_connections(self) -> Connections:
+        connections = self.read_model_connections()
+        if connections is None:
+            raise ConfigurationError(
+                "an in-memory store has no hash chain to verify: audits need SQLite or PostgreSQL",
+                store=self.store_settings["PERSISTENCE_MODULE"],
+            )
+        return connections
+
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
             transcoder=self.construct_transcoder(), mapper_class=CattrsMapper
@@ -280,6 +332,34 @@ class Ledger(Application[UUID]):
     @property
     def store_description(self) -> str:
         return describe_store(self.store_settings)
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the store encrypts what it records (the library's cipher, ``CIPHER_TOPIC``
+        and ``CIPHER_KEY``); the read models and the columnar segments are then encrypted with
+        the same cipher."""
+        return self.mapper.cipher is not None
+
+    def check_plaintext_output(self, path: Path, *, output: str, plaintext: bool) -> None:
+        """Refuse to write the ledger's data in plaintext to ``path`` (an ``output`` such as an
+        export or a rejects file) when the store is encrypted, unless ``plaintext`` says the
+        caller wants a readable copy. Called before any work, so a refusal writes nothing.
+
+        Files are not encrypted with the store's cipher instead: an export or a rejects file
+        is made to be read by other tools (Parquet readers, spreadsheets), which hold no key.
+
+        Raises:
+            PlaintextOutputError: encrypted store, ``plaintext`` False.
+        """
+        if self.encrypted and not plaintext:
+            raise PlaintextOutputError(
+                f"{self.store_description} is encrypted (CIPHER_TOPIC/CIPHER_KEY) and the "
+                f"{output} {path} would hold its data in plaintext: ask for plaintext "
+                "(--plaintext) to write it anyway; nothing was written",
+                path=str(path),
+                output=output,
+                setting="CIPHER_KEY",
+            )
 
     # Units of work ----------------------------------------------------------------------------
 
@@ -1256,21 +1336,28 @@ class Ledger(Application[UUID]):
     def _customer_portfolio(
         self, customer_code: str, known_at: datetime | None
     ) -> tuple[UUID, PortfolioState]:
-        """One customer's id and facts: from its stored partition; as known at ``known_at``,
-        from the query engine's columnar log (that customer's events only), not a replay of
-        the log. The id comes from the code (no fold of the customer's aggregate)."""
+        """One customer's id and facts: a fold of that customer's events from the query
+        engine's columnar log (as known at ``known_at``, if given), or replayed.
+
+        Not from the stored partitions: their catch-up is of the whole log (minutes at 1M
+        invoices for a first query after only portfolio queries ran), where the engine's log
+        is caught up by every query and finds one customer's events by index. The id comes
+        from the code (no fold of the customer's aggregate)."""
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
-        if require_known_at(known_at) is not None and self.read_models != "replay":
-            events = self.query_engine().customer_events(customer_id, known_at)
-            state = fold_portfolio(events, known_at=known_at)
-        else:
-            state = self.portfolio(known_at=known_at, customer_ids=[customer_id])
+        state = self._customer_state(customer_id, require_known_at(known_at))
         if customer_id not in state.customers:
             raise CustomerNotFoundError(
                 f"no customer account {customer_code!r}{_recorded_by(known_at)}",
                 customer_code=customer_code,
             )
         return customer_id, state
+
+    def _customer_state(self, customer_id: UUID, known_at: datetime | None) -> PortfolioState:
+        """The facts of one customer (and the policy versions), as ``_customer_portfolio``."""
+        if self.read_models != "replay":
+            events = self.query_engine().customer_events(customer_id, known_at)
+            return fold_portfolio(events, known_at=known_at)
+        return self.portfolio(known_at=known_at, customer_ids=[customer_id])
 
     def check_credit(
         self,
@@ -1342,11 +1429,7 @@ class Ledger(Application[UUID]):
         replayed), as for a statement: partitions stored before calendars were dated hold only
         the latest calendar. As known at a cut, the invoice must have been recorded by then."""
         invoice = self.invoice(invoice_number, known_at=known_at)
-        if self.read_models != "replay":
-            events = self.query_engine().customer_events(invoice.customer_id, known_at)
-            state = fold_portfolio(events, known_at=known_at)
-        else:
-            state = self.portfolio(known_at=known_at, customer_ids=[invoice.customer_id])
+        state = self._customer_state(invoice.customer_id, known_at)
         return state.expected_pay_on(invoice.id)
 
     def balance_confirmations(
@@ -1382,6 +1465,44 @@ class Ledger(Application[UUID]):
             )
         return statement_projection.statement_of_account(state, customer_id, from_on, to_on)
 
+    def unapplied_cash(
+        self,
+        as_of: date,
+        *,
+        customer_code: str | None = None,
+        known_at: datetime | None = None,
+    ) -> UnappliedCashReport:
+        """Money received by ``as_of`` and not applied to an invoice by then, per customer and
+        currency with the bank references (``customer_code``'s only, if given; as recorded by
+        ``known_at``, if given). The statement of account shows the same figure as of its end.
+
+        Folds the events from the query engine's columnar log (that customer's only, if one is
+        asked for), or a replay: the stored partitions hold balances, not each payment.
+
+        Raises:
+            CustomerNotFoundError: ``customer_code`` names no account (recorded by ``known_at``).
+        """
+        require_date("as_of", as_of)
+        require_known_at(known_at)
+        if customer_code is None:
+            if self.read_models != "replay":
+                state = fold_portfolio(self.query_engine().events(known_at), known_at=known_at)
+            else:
+                state = fold_portfolio(self.iter_events(), known_at=known_at)
+            return unapplied_projection.unapplied_cash(state, as_of)
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().customer_events(customer_id, known_at)
+        else:
+            events = self.iter_events()
+        state = fold_portfolio(events, known_at=known_at)
+        if customer_id not in state.customers:
+            raise CustomerNotFoundError(
+                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                customer_code=customer_code,
+            )
+        return unapplied_projection.unapplied_cash(state, as_of, customer_id)
+
 
 QUERY_METHODS: Final = frozenset(
     {
@@ -1401,6 +1522,7 @@ QUERY_METHODS: Final = frozenset(
         "promises",
         "propose_credit_line",
         "statement",
+        "unapplied_cash",
         "worklist",
     }
 )

@@ -100,6 +100,13 @@ _EVOLVERS: Final[dict[type[Event], tuple[AggregateKind, Callable[[Any, Any], Any
 }
 """Which kind of aggregate each event type belongs to, and its evolve function."""
 
+
+def evolver_of(event_type: type) -> tuple[AggregateKind, Callable[[Any, Any], Any]] | None:
+    """The kind of aggregate an event type belongs to and its evolve function (None: not an
+    aggregate's event); ``verify`` replays the log with them."""
+    return _EVOLVERS.get(event_type)
+
+
 _ABSENT: Final = object()
 """In a savepoint's undo log: the id was not cached before the savepoint."""
 

@@ -5,5 +5,6 @@ imported here, so that ``app`` has every command whichever module is imported fi
 """
 
 from arledger.adapters.cli import statement as statement
+from arledger.adapters.cli import unapplied as unapplied
 
-__all__ = ["statement"]
+__all__ = ["statement", "unapplied"]

@@ -445,6 +445,14 @@ def import_command(
             "(see ageing --help).",
         ),
     ] = False,
+    plaintext: Annotated[
+        bool,
+        typer.Option(
+            "--plaintext",
+            help="With an encrypted store (CIPHER_TOPIC, CIPHER_KEY), let --rejects-to write "
+            "the rejected rows in plaintext (refused without it).",
+        ),
+    ] = False,
 ) -> None:
     """Import invoices or payments from a CSV file, all rows or none.
 
@@ -480,6 +488,7 @@ def import_command(
                     rejects_to=rejects_to,
                     rejects_overwrite=overwrite_rejects,
                     rejects_raw=csv_raw,
+                    rejects_plaintext=plaintext,
                     progress=progress,
                 )
             except RejectsPathError as error:
@@ -1301,12 +1310,21 @@ def export_command(
     page_rows: Annotated[
         int, typer.Option(min=1, help="Rows per page (Parquet row group) and event class.")
     ] = columnar.PAGE_ROWS_DEFAULT,
+    plaintext: Annotated[
+        bool,
+        typer.Option(
+            "--plaintext",
+            help="With an encrypted store (CIPHER_TOPIC, CIPHER_KEY), write the export anyway: "
+            "Parquet files are plaintext (refused without it).",
+        ),
+    ] = False,
 ) -> None:
     """Export the event log to Parquet in the columnar layout the fast path reads."""
     _utf8_directory(directory)
     with _reported_errors():
         columnar.export_target(directory)  # a folder it may not replace: refused before any work
         ledger = _ledger()
+        ledger.check_plaintext_output(directory, output="export", plaintext=plaintext)
         head = ledger.recorder.max_notification_id() or 0
         with progress_bar(_stderr(), f"Exporting to {directory}") as progress:
             rows = columnar.write_parquet(
@@ -1368,6 +1386,70 @@ def projections_rebuild() -> None:
         ledger.query_engine().rebuild()
         ledger.query_engine().persist()
     _stdout().print(f"Rebuilt the read models from {count} event(s).")
+
+
+# audits ---------------------------------------------------------------------------------------
+
+
+@app.command("verify")
+def verify_command(
+    from_position: Annotated[
+        int | None,
+        typer.Option(
+            "--from",
+            min=1,
+            help="Resume the chain and decoding checks at this position (a full pass, without "
+            "it, also replays every aggregate and compares the read models).",
+        ),
+    ] = None,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            help="A chain link printed by an earlier verify: it must still be in the chain.",
+        ),
+    ] = None,
+) -> None:
+    """Check the event log's hash chain, decode and replay it, and compare the stored read
+    models with a fresh fold; one line per finding, exit 1 on any."""
+    with _reported_errors():
+        ledger = _ledger()
+        report = ledger.verify(from_position, expect_head)
+    out = _stdout()
+    for finding in report.findings:
+        out.print(_printable(str(finding)), markup=False, soft_wrap=True)
+    if report.findings_omitted:
+        out.print(f"... and {report.findings_omitted} more finding(s)")
+    what = "checked" if not report.replayed else "checked, replayed, read models compared"
+    out.print(
+        f"{ledger.store_description}: {report.events_checked} event(s) from position "
+        f"{report.from_position} {what}: "
+        + ("ok" if report.ok else f"{len(report.findings) + report.findings_omitted} finding(s)")
+    )
+    if report.head_link:
+        out.print(f"chain head: position {report.head_position} link {report.head_link}")
+    if not report.ok:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+chain_app = typer.Typer(
+    help="The hash chain over the event log (written with the events; see `arledger verify`).",
+    no_args_is_help=True,
+)
+app.add_typer(chain_app, name="chain")
+
+
+@chain_app.command("build")
+def chain_build() -> None:
+    """Build, once, the hash chain of a store written before chains existed (refused when it
+    has one). Writers wait meanwhile; commit instants are not known for these events."""
+    with _reported_errors():
+        ledger = _ledger()
+        count = ledger.build_chain()
+        report = ledger.verify()
+    _stdout().print(f"Built the hash chain over {count} event(s) of {ledger.store_description}.")
+    if report.head_link:
+        _stdout().print(f"chain head: position {report.head_position} link {report.head_link}")
 
 
 # warm-up --------------------------------------------------------------------------------------

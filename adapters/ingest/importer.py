@@ -1254,6 +1254,7 @@ def import_file(
     rejects_to: Path | None = None,
     rejects_overwrite: bool = False,
     rejects_raw: bool = False,
+    rejects_plaintext: bool = False,
     progress: bulk.Progress | None = None,
 ) -> ImportResult:
     """Import every row of ``path``, or nothing (written in batches of whole rows).
@@ -1264,8 +1265,10 @@ def import_file(
     possibly with no rows, before anything is recorded. It must be a new file, or with
     ``rejects_overwrite`` a rejects file an earlier import wrote (see ``check_rejects_path``,
     checked before anything else); its cells are neutralised for spreadsheets unless
-    ``rejects_raw`` (``csv_output``). ``progress(events written, events to write)`` is called
-    after each batch (see ``bulk.write_pending``).
+    ``rejects_raw`` (``csv_output``). The rejected rows are written as they are, in plaintext:
+    with an encrypted store that takes ``rejects_plaintext`` (``Ledger.check_plaintext_output``).
+    ``progress(events written, events to write)`` is called after each batch (see
+    ``bulk.write_pending``).
 
     Raises:
         RejectsPathError: ``rejects_to`` is the imported file, a file of the store, a
@@ -1273,6 +1276,8 @@ def import_file(
             file). Nothing was recorded.
         ConfigurationError: the mapping does not fit ``kind``, or ``rejects_to`` cannot be
             written. Nothing was recorded.
+        PlaintextOutputError: the store is encrypted and ``rejects_plaintext`` is False.
+            Nothing was recorded.
         ImportRowError: the file cannot be read as CSV with the mapped header, or (without
             ``rejects_to``) some rows are invalid; ``problems`` lists each (line, field,
             reason). Nothing was recorded.
@@ -1280,6 +1285,9 @@ def import_file(
     mapping.require_fields(kind)
     check_currency(currency)
     if rejects_to is not None:
+        ledger.check_plaintext_output(
+            rejects_to, output="rejects file", plaintext=rejects_plaintext
+        )
         check_rejects_path(ledger, rejects_to, path, overwrite=rejects_overwrite)
     header, raw_rows = _read_rows(path, mapping)
     not_imported = _count_not_imported(mapping, header, raw_rows)

@@ -40,7 +40,9 @@ from rich.progress import Progress as RichProgress
 
 from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.application.unit_of_work import AggregateKind, UnitOfWork
+from arledger.adapters.persistence import chain
 from arledger.adapters.persistence.bulk_encoding import Row, StateEncoder
+from arledger.adapters.persistence.library import is_postgres_recorder, lock_for_insert
 from arledger.adapters.persistence.store import quoted_identifier
 from arledger.domain import customer as customer_module
 from arledger.domain import invoice as invoice_module
@@ -183,13 +185,9 @@ def insert_events(ledger: Ledger, events: Sequence[Event]) -> None:
     if isinstance(recorder, SQLiteApplicationRecorder):
         _insert_sqlite(recorder, StateEncoder(ledger.mapper).rows(events))
         return
-    if type(recorder).__module__ == "eventsourcing.postgres":
-        # Imported only here: the PostgreSQL driver is an optional dependency.
-        from eventsourcing.postgres import PostgresApplicationRecorder
-
-        if isinstance(recorder, PostgresApplicationRecorder):
-            _insert_postgres(recorder, StateEncoder(ledger.mapper).rows(events))
-            return
+    if is_postgres_recorder(recorder):
+        _insert_postgres(recorder, StateEncoder(ledger.mapper).rows(events))
+        return
     ledger.save(*events)
 
 
@@ -204,6 +202,25 @@ def _insert_sqlite(recorder: Any, rows: Sequence[Row]) -> None:
     )
     with recorder.datastore.transaction(commit=True) as cursor:
         cursor.executemany(recorder.insert_events_statement, parameters)
+        # Positions are handed out one after the other by the one writer: the last ``len``.
+        cursor.execute(f"SELECT MAX(rowid) FROM {quoted_identifier(recorder.events_table_name)}")
+        last = int(cursor.fetchone()[0])
+        _chain(recorder, cursor, last - len(rows) + 1, rows)
+
+
+def _chain(
+    recorder: Any, cursor: Any, first: int, rows: Sequence[Row], *, copy: bool = False
+) -> None:
+    """Link the rows just inserted at positions ``first``, ``first + 1``, ... (``chain``)."""
+    chain.append(
+        cursor,
+        recorder.chain_dialect,
+        [
+            (first + offset, originator_id, originator_version, topic, state)
+            for offset, (originator_id, originator_version, topic, state) in enumerate(rows)
+        ],
+        copy=copy,
+    )
 
 
 def _insert_postgres(recorder: Any, rows: Sequence[Row]) -> None:
@@ -219,8 +236,7 @@ def _insert_postgres(recorder: Any, rows: Sequence[Row]) -> None:
     ).format(schema=Identifier(datastore.schema), table=Identifier(recorder.events_table_name))
     as_text = datastore.originator_id_type == "text"
     with datastore.transaction(commit=True) as cursor:
-        recorder._lock_table(cursor)
-        recorder._notify_channel(cursor)
+        lock_for_insert(recorder, cursor)
         with cursor.copy(statement) as copy:
             copy.set_types([datastore.originator_id_type, "bigint", "text", "bytea"])
             write_row = copy.write_row
@@ -230,6 +246,17 @@ def _insert_postgres(recorder: Any, rows: Sequence[Row]) -> None:
             else:
                 for row in rows:
                     write_row(row)
+        # Under the EXCLUSIVE lock no one else inserts: the highest positions are these rows',
+        # handed out in the order COPY read them.
+        # Under the EXCLUSIVE lock nobody else takes positions: COPY took the next ones from
+        # the sequence, one per row in the order it read them.
+        cursor.execute(
+            SQL("SELECT MAX(notification_id) AS last FROM {schema}.{table}").format(
+                schema=Identifier(datastore.schema), table=Identifier(recorder.events_table_name)
+            )
+        )
+        last = int(cursor.fetchone()["last"])
+        _chain(recorder, cursor, last - len(rows) + 1, rows, copy=True)
 
 
 # Mapping --------------------------------------------------------------------------------------
@@ -338,13 +365,10 @@ def _selector(ledger: Ledger) -> Selector | None:
                 ]
 
         return select_sqlite
-    if type(recorder).__module__ != "eventsourcing.postgres":
+    if not is_postgres_recorder(recorder):
         return None
-    from eventsourcing.postgres import PostgresApplicationRecorder
     from psycopg.sql import SQL, Identifier
 
-    if not isinstance(recorder, PostgresApplicationRecorder):
-        return None
     datastore: Any = recorder.datastore
     statement = SQL(
         "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "

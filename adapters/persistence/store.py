@@ -128,8 +128,6 @@ def _seconds_setting(environ: Mapping[str, str], key: str) -> float:
     return value
 
 
-SQLITE_HEADER: Final = b"SQLite format 3\x00"
-"""The first 16 bytes of every SQLite database file."""
 SQLITE_FILE_MODE: Final = 0o600
 """A new store file holds names and amounts: readable and writable by its owner only."""
 
@@ -491,13 +489,23 @@ def prepare_sqlite_file(settings: Mapping[str, str]) -> None:
     else:
         os.close(descriptor)
         return
+    # Through SQLite, not a descriptor of our own: closing any descriptor of the file drops
+    # every POSIX lock this process holds on it, its open connections' locks included, and
+    # another process may then write under a reader (a second Ledger opened on the file of a
+    # Ledger in use in the same process corrupted a 1M-invoice store while another process read
+    # it). SQLite keeps one set of locks per file per process and defers closing descriptors.
     try:
-        with path.open("rb") as file:
-            header = file.read(len(SQLITE_HEADER))
-    except OSError as error:
-        raise sqlite_unavailable(error.strerror or str(error), name) from None
-    if header and header != SQLITE_HEADER:
-        raise sqlite_unavailable("the file is not a SQLite database", name)
+        connection = sqlite3.connect(path)
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as error:
+        text = str(error)
+        if "not a database" in text:
+            raise sqlite_unavailable("the file is not a SQLite database", name) from None
+        if "locked" not in text and "busy" not in text:  # a writer at work: the library waits
+            raise sqlite_unavailable(text, name) from None
 
 
 @contextmanager

@@ -25,7 +25,8 @@ partitions are built.
 Before serving, the runner checks that the log still holds, at its tracking position, the
 event it folded last (``ProjectionRunner._checked_position``): a log cut short or restored
 from an older copy is refused with ``ReadModelMismatchError`` until ``rebuild``. With the
-event store's cipher configured, partitions are stored encrypted with it (``PartitionCodec``).
+event store's cipher configured, partitions are stored encrypted with it and the routes under
+keyed hashes of the aggregate ids (``PartitionCodec``).
 
 Threads: every statement or transaction runs on a connection borrowed from the Ledger's pool
 (``adapters/persistence/connections.py``) and given back outside any transaction, so a
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import hashlib
 import itertools
 import json
 import sqlite3
@@ -214,8 +216,36 @@ class PartitionCodec:
     apart and a mismatch is a clear error rather than a decoding failure.
     """
 
-    def __init__(self, cipher: Any = None) -> None:
+    def __init__(self, cipher: Any = None, cipher_key: str | None = None) -> None:
         self.cipher = cipher
+        self._route_key = (
+            None
+            if cipher is None
+            else hashlib.sha256(b"arledger routes\0" + (cipher_key or "").encode()).digest()
+        )
+        """Keys the routes' aggregate ids (``route_id``); derived from ``CIPHER_KEY``."""
+
+    @property
+    def keyed_routes(self) -> bool:
+        return self._route_key is not None
+
+    def route_id(self, aggregate_id: UUID) -> UUID:
+        """The id a route is stored under: the aggregate's own without a cipher; with one, a
+        keyed hash of it (BLAKE2b's keyed mode, 128 bits, so still a UUID column; half the
+        time of an HMAC-SHA-256 here). The events table shows an invoice's id but not its
+        customer; stored as they are, the routes would pair every invoice, payment and promise
+        with its customer id in the clear. Keyed, the pairs link to no event, and ids guessed
+        from business keys (uuid5) cannot be looked up."""
+        if self._route_key is None:
+            return aggregate_id
+        digest = hashlib.blake2b(aggregate_id.bytes, key=self._route_key, digest_size=16)
+        return UUID(bytes=digest.digest())
+
+    def stored_routes(self, routes: Mapping[UUID, str]) -> Mapping[UUID, str]:
+        """``routes`` as written: under ``route_id``."""
+        if self._route_key is None:
+            return routes
+        return {self.route_id(aggregate_id): key for aggregate_id, key in routes.items()}
 
     def dump(self, state: PortfolioState) -> str:
         text = dump_partition(state)
@@ -381,6 +411,8 @@ class ReadModelTables(Protocol):
 
     def routes(self, ids: Iterable[UUID]) -> dict[UUID, str]: ...
 
+    def any_route(self) -> UUID | None: ...
+
     def write_batch(
         self,
         partitions: Mapping[str, str],
@@ -514,6 +546,10 @@ class SQLiteTables:
                     found[UUID(aggregate_id)] = key
         return found
 
+    def any_route(self) -> UUID | None:
+        rows = self._fetchall("SELECT aggregate_id FROM arledger_rm_routes LIMIT 1")
+        return UUID(rows[0][0]) if rows else None
+
     def write_batch(
         self,
         partitions: Mapping[str, str],
@@ -641,6 +677,10 @@ class PostgresTables:
             (list(ids),),
         )
         return {aggregate_id: key for aggregate_id, key in rows}
+
+    def any_route(self) -> UUID | None:
+        rows = self._fetchall("SELECT aggregate_id FROM arledger_rm_routes LIMIT 1")
+        return UUID(str(rows[0][0])) if rows else None
 
     def write_batch(
         self,
@@ -812,7 +852,9 @@ class ProjectionRunner:
         self.tables: ReadModelTables = tables or tables_for(ledger.store_settings, connections)
         self.reader: EventReader = self.tables.event_reader(ledger.recorder)
         self.decoder = EventDecoder(ledger.mapper)
-        self.codec = PartitionCodec(ledger.mapper.cipher)
+        self.codec = PartitionCodec(ledger.mapper.cipher, ledger.factory.env.get("CIPHER_KEY"))
+        self._routes_checked = not self.codec.keyed_routes
+        """Whether the stored routes are known to be keyed as this codec keys them."""
         self._catching_up = threading.Lock()
         """One catch-up at a time per runner: the threads of a Ledger sharing it wait for the
         one at work rather than folding the same batches and losing the race to commit them."""
@@ -847,6 +889,8 @@ class ProjectionRunner:
         position = tracking.position
         if position == 0:
             return position, head
+        if not self._routes_checked:
+            self._check_routes_keyed()
         found: FoldedEvent | None = None
         if head >= position and tracking.folded is not None:
             rows = self.reader.read(position, 1)
@@ -857,6 +901,21 @@ class ProjectionRunner:
         elif head >= position:
             return position, head  # tracked by an earlier version: the head is all to check
         raise self._mismatch(position, head, tracking.folded, found)
+
+    def _check_routes_keyed(self) -> None:
+        """Refuse routes stored by an earlier version under the aggregates' own ids: looked up
+        by keyed id they would be missed, and events folded into the wrong partitions. One
+        stored route is enough to tell (a keyed id is the id of no event); checked once per
+        runner, as a rebuild stores every route again."""
+        first = self.tables.any_route()
+        if first is not None and self.ledger.recorder.select_events(first, limit=1):
+            raise ConfigurationError(
+                "the stored read models were written by an earlier version, which kept their "
+                "routing ids in the clear under a cipher; rebuild them (arledger projections "
+                "rebuild)",
+                setting="CIPHER_KEY",
+            )
+        self._routes_checked = True
 
     def _mismatch(
         self, position: int, head: int, folded: FoldedEvent | None, found: FoldedEvent | None
@@ -873,7 +932,9 @@ class ProjectionRunner:
         self._fold(working, self.decoder.decode(rows))
         partitions, routes = working.take_batch()
         last = rows[-1]
-        self.tables.write_batch(partitions, routes, position, last[0], (last[1], last[2]))
+        self.tables.write_batch(
+            partitions, self.codec.stored_routes(routes), position, last[0], (last[1], last[2])
+        )
         return len(rows)
 
     def catch_up(self, progress: Progress | None = None) -> int:
@@ -953,7 +1014,7 @@ class ProjectionRunner:
             write = writer.submit(
                 self.tables.write_batch,
                 partitions,
-                routes,
+                self.codec.stored_routes(routes),
                 start,
                 working.position,
                 working.folded,
@@ -1000,7 +1061,7 @@ class ProjectionRunner:
         routes = working.routes
         if not working.complete:
             unseen = {e.originator_id for e in events} - routes.keys()
-            routes.update(self.tables.routes(unseen))
+            routes.update(self._stored_routes(unseen))
         keys = partition_keys(events, routes, working.new_routes, working.customer_keys)
         states = working.states
         touched = set(keys)
@@ -1015,6 +1076,13 @@ class ProjectionRunner:
                 state = states[key] = portfolio.initial()
             fold(state, event)
         working.touched |= touched
+
+    def _stored_routes(self, ids: set[UUID]) -> dict[UUID, str]:
+        """The stored routes of ``ids``, by the aggregates' own ids."""
+        if not self.codec.keyed_routes:
+            return self.tables.routes(ids)
+        keyed = {self.codec.route_id(aggregate_id): aggregate_id for aggregate_id in ids}
+        return {keyed[stored]: key for stored, key in self.tables.routes(keyed).items()}
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Clear the stored read model and fold the whole log again."""

@@ -52,6 +52,7 @@ from .codes import (
     NOT_MADE,
     OPEN,
     OVERDUE_AMOUNT,
+    OVERDUE_INVOICE_COUNT,
     PARTLY_KEPT,
     RISK_RATING,
     RULE_COUNT,
@@ -106,6 +107,7 @@ def compiled_codes() -> tuple[int, ...]:
         BROKEN_PROMISES,
         RISK_RATING,
         BLACKLISTED,
+        OVERDUE_INVOICE_COUNT,
         TIME_DRIVEN_RULES,
         MAJOR_UNIT_RULES,
         IS_SET_RULES,
@@ -543,9 +545,10 @@ def invoice_pass(
     be the same array as an output (``open_out``, ``disputed_out``): an invoice's entry is read
     before its outputs are written. ``buckets_out`` (per-invoice
     buckets: 8 bytes per bucket per invoice) may have no rows. ``customer_out`` columns: open,
-    disputed, overdue, days past due max, ageing days max; ``customer_since_out``: overdue,
-    days past due max. Each thread takes the invoices of one range of customers, so every
-    customer's sums are added by one thread, in invoice order.
+    disputed, overdue, days past due max, ageing days max, invoices with overdue money;
+    ``customer_since_out``: overdue, days past due max, invoices with overdue money. Each
+    thread takes the invoices of one range of customers, so every customer's sums are added by
+    one thread, in invoice order.
     """
     customer_count = customer_out.shape[0]
     ranges = threads if customer_count >= 1024 * threads else 1
@@ -644,6 +647,8 @@ def _invoices(
             customer_out[customer, 2] += overdue
             customer_out[customer, 3] = max(customer_out[customer, 3], days_max)
             customer_out[customer, 4] = max(customer_out[customer, 4], ageing_days_max)
+            if overdue > 0:
+                customer_out[customer, 5] += 1
         else:
             assert open_amount == 0
         open_out[invoice] = open_amount
@@ -667,6 +672,8 @@ def _invoices(
             )
             customer_since_out[customer, 0] += overdue
             customer_since_out[customer, 1] = max(customer_since_out[customer, 1], days_max)
+            if overdue > 0:
+                customer_since_out[customer, 2] += 1
         else:
             assert open_since == 0
 
@@ -1070,6 +1077,7 @@ def _levels(
     broken: int,
     rating: int,
     blacklisted: bool,
+    overdue_invoices: int,
     minor_per_major: int,
     triggers: Triggers,
     reason_out: Int64s,
@@ -1104,6 +1112,8 @@ def _levels(
             actual = rating
         elif rule == BLACKLISTED:
             actual = 1 if blacklisted else 0
+        elif rule == OVERDUE_INVOICE_COUNT:
+            actual = overdue_invoices
         if (MAJOR_UNIT_RULES >> rule) & 1:
             threshold = threshold * minor_per_major
         # Comparison.IS_SET ignores the threshold; Comparison.AT_LEAST does not.
@@ -1161,7 +1171,8 @@ def customer_pass(
     """Per customer: the triggers on ``as_of``, and for a customer with a ``since_by_customer``
     date the time-driven level on that date (its promises judged then, under the policy then).
 
-    ``figures`` holds ``invoice_pass``'s customer columns (overdue at 2, days past due at 3),
+    ``figures`` holds ``invoice_pass``'s customer columns (overdue at 2, days past due at 3,
+    invoices with overdue money at 5),
     ``figures_since`` its columns on the since date. ``reason_out[customer, rule]``: level,
     threshold, actual of the rule's firing trigger of the highest level (level -1: none fires).
     ``raw_level_out``: the level the triggers give; ``level_cap_out``: the time-driven level on
@@ -1196,6 +1207,7 @@ def customer_pass(
                 broken_by_customer[customer],
                 rating_by_customer[customer],
                 blacklisted_by_customer[customer] == 1,
+                figures[customer, 5],
                 per_major,
                 triggers,
                 reason_out,
@@ -1228,6 +1240,7 @@ def customer_pass(
                 broken,
                 0,
                 False,
+                figures_since[customer, 2],
                 per_major,
                 triggers,
                 no_reasons,
@@ -1424,13 +1437,14 @@ def _figures_on(
     size: int,
     no_edges: Int64s,
     no_buckets: Int64s,
-) -> tuple[int, int]:
-    """(overdue, days past due max) of the ``size`` invoices ``owned`` on ``on``
-    (``invoice_pass``'s sums for one customer on any date)."""
+) -> tuple[int, int, int]:
+    """(overdue, days past due max, invoices with overdue money) of the ``size`` invoices
+    ``owned`` on ``on`` (``invoice_pass``'s sums for one customer on any date)."""
     rows, issued_on, closed_from = owned
     amount_minor = facts.schedule[0]
     overdue = 0
     days_max = 0
+    overdue_invoices = 0
     for slot in range(size):
         if issued_on[slot] > on or on >= closed_from[slot]:
             continue
@@ -1451,7 +1465,9 @@ def _figures_on(
         )
         overdue += invoice_overdue
         days_max = max(days_max, days)
-    return overdue, days_max
+        if invoice_overdue > 0:
+            overdue_invoices += 1
+    return overdue, days_max, overdue_invoices
 
 
 @_inline
@@ -1486,7 +1502,7 @@ def _level_on(
     # the level and the memo has not the day it was made, of that day.
     while level < 0:
         policy = _policy_on(day, facts.steps)
-        overdue, days = _figures_on(
+        overdue, days, overdue_invoices = _figures_on(
             day, disputed_counts[policy], facts, owned, size, no_edges, no_buckets
         )
         broken, since = _tally(
@@ -1510,6 +1526,7 @@ def _level_on(
             broken,
             _value_on(facts.ratings, customer, day, 0),
             _value_on(facts.blacklists, customer, day, 0) == 1,
+            overdue_invoices,
             minor_per_major,
             facts.triggers,
             no_reasons,

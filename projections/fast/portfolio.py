@@ -798,9 +798,9 @@ class _Prepared:
         days_max = self.days_past_due
         ageing_days = np.empty(invoice_count, np.int32)
         buckets = np.zeros((invoice_count if invoice_buckets else 0, width), np.int64)
-        customer_out = np.zeros((self.customer_count, 5), np.int64)
+        customer_out = np.zeros((self.customer_count, 6), np.int64)
         customer_buckets = np.zeros((self.customer_count, width), np.int64)
-        customer_since = np.zeros((self.customer_count, 2), np.int64)
+        customer_since = np.zeros((self.customer_count, 3), np.int64)
         policies = self.policies
         kernels.invoice_pass(
             kernels.threads(),

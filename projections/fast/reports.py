@@ -15,15 +15,19 @@ Invariant: ``ageing_report(...)`` equals ``ageing.ageing_report`` on the folded 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta
-from typing import Any, Final
+from datetime import date, datetime
+from itertools import repeat
+from math import lcm
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
-from arledger.domain.policy import AgeingPolicy
+from arledger.domain.policy import AgeingPolicy, EscalationPolicy, WorklistKey
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
 from arledger.projections.escalation import NextAction, WorklistItem, worklist_order
 from arledger.projections.fast import portfolio as fast_path
@@ -32,6 +36,7 @@ from arledger.projections.fast.timeline import FastTimeline
 from arledger.projections.portfolio import OpenReconciliation
 
 Columns = Mapping[str, Mapping[str, Any]]
+T = TypeVar("T")
 
 REPORT_SELECT: Final[Mapping[str, tuple[str, ...]]] = {
     "CustomerAccountOpened": (
@@ -120,68 +125,91 @@ def ageing_report(
     invoices = _known(columns, "InvoiceIssued", known_at)
     figures = result.invoices
     open_rows = np.flatnonzero(figures.open_minor > 0)
-    currency = _strings(invoices, "currency")[open_rows]
+    currency = _coded(invoices, "currency", open_rows)
+    keys: Coded
+    labels: Coded
     if grouping is AgeingGrouping.INVOICE:
         assert invoice_numbers is not None, "the invoice grouping needs the invoice numbers"
         numbers = np.asarray(invoice_numbers, dtype=object)[open_rows]
-        keys, labels = numbers, numbers
+        keys = labels = (np.arange(len(open_rows)), numbers, ranks(numbers.tolist()))
     elif grouping is AgeingGrouping.PORTFOLIO:
-        keys = labels = np.full(len(open_rows), "portfolio", dtype=object)
+        portfolio = np.asarray(["portfolio"], dtype=object)
+        keys = labels = (np.zeros(len(open_rows), dtype=np.int64), portfolio, np.zeros(1, np.int64))
     elif grouping is AgeingGrouping.CURRENCY:
         keys = labels = currency
     else:
         customers = _known(columns, "CustomerAccountOpened", known_at)
         customer = figures.customer[open_rows]
         if grouping is AgeingGrouping.CUSTOMER:
-            keys = _strings(customers, "customer_code")[customer]
-            labels = _strings(customers, "name")[customer]
+            keys = _coded(customers, "customer_code", customer)
+            labels = _coded(customers, "name", customer)
         else:
-            keys = labels = owners_on(columns, as_of, known_at)[customer]
+            owners = owners_on(columns, as_of, known_at)
+            keys = labels = (customer, owners, ranks(owners.tolist()))
     return _grouped(as_of, policy, grouping, keys, labels, currency, figures, open_rows)
+
+
+Coded = tuple[npt.NDArray[Any], npt.NDArray[np.object_], npt.NDArray[np.int64]]
+"""Per row a code; the values the codes stand for (``values[codes]``: the row's values); and
+the values' ``ranks``."""
+
+
+def _coded(table: Mapping[str, Any], column: str, rows: npt.NDArray[Any]) -> Coded:
+    """A dictionary-coded string column's codes at ``rows``, its dictionary and their ranks."""
+    dictionary = table[f"{column}.dictionary"]
+    return table[column][rows], np.asarray(dictionary, dtype=object), dictionary_ranks(dictionary)
 
 
 def _grouped(
     as_of: date,
     policy: AgeingPolicy,
     grouping: AgeingGrouping,
-    keys: npt.NDArray[np.object_],
-    labels: npt.NDArray[np.object_],
-    currency: npt.NDArray[np.object_],
+    keys: Coded,
+    labels: Coded,
+    currency: Coded,
     figures: fast_path.InvoiceColumns,
     open_rows: npt.NDArray[np.int64],
 ) -> AgeingReport:
-    groups: dict[tuple[str, str], int] = {}
-    group = np.empty(len(open_rows), dtype=np.int64)
-    for index, pair in enumerate(zip(keys.tolist(), currency.tolist(), strict=True)):
-        group[index] = groups.setdefault(pair, len(groups))
-    count = len(groups)
-    width = len(policy.bucket_labels)
-    buckets = np.zeros((count, width), dtype=np.int64)
-    np.add.at(buckets, group, figures.buckets_minor[open_rows])
-    open_minor = np.zeros(count, dtype=np.int64)
-    np.add.at(open_minor, group, figures.open_minor[open_rows])
-    disputed = np.zeros(count, dtype=np.int64)
-    np.add.at(disputed, group, figures.disputed_minor[open_rows])
-    days_max = np.zeros(count, dtype=np.int64)
-    np.maximum.at(days_max, group, figures.ageing_days_max[open_rows].astype(np.int64))
-    label_of: dict[int, str] = {}
-    for index, label in zip(group.tolist(), labels.tolist(), strict=True):
-        label_of[index] = label  # the last invoice's label, as the fold keeps it
-    rows = []
-    for pair in sorted(groups):
-        index = groups[pair]
-        rows.append(
-            AgeingRow(
-                key=pair[0],
-                label=label_of[index],
-                currency=pair[1],
-                buckets_minor=tuple(int(amount) for amount in buckets[index]),
-                open_minor=int(open_minor[index]),
-                days_past_due_max=int(days_max[index]),
-                disputed_minor=int(disputed[index]),
+    """Rows per (key, currency) in that order, each labelled as its last invoice is.
+
+    Grouped as arrays: each row's group is the rank of its (key, currency) pair, ranked over
+    the distinct values only (``ranks``: Python's string order, as the fold's ``sorted``);
+    a stable sort by group then sums each group's run with ``reduceat`` (integers, exact)."""
+    if len(open_rows) == 0:
+        return AgeingReport(as_of=as_of, policy=policy, grouping=grouping, rows=())
+    key_rank = keys[2][keys[0]]
+    currency_rank = currency[2][currency[0]]
+    pair = key_rank * (int(currency_rank.max(initial=0)) + 1) + currency_rank
+    order = np.argsort(pair, kind="stable")
+    pair = pair[order]
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    lasts = np.r_[starts[1:], len(pair)] - 1
+    rows = open_rows[order]
+
+    def summed(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        return np.add.reduceat(values[rows].astype(np.int64), starts, axis=0)
+
+    days_max = np.maximum.reduceat(figures.ageing_days_max[rows].astype(np.int64), starts)
+    return AgeingReport(
+        as_of=as_of,
+        policy=policy,
+        grouping=grouping,
+        rows=tuple(
+            frozen_rows(
+                AgeingRow,
+                key=keys[1][keys[0][order[starts]]].tolist(),
+                label=labels[1][labels[0][order[lasts]]].tolist(),
+                currency=currency[1][currency[0][order[starts]]].tolist(),
+                buckets_minor=[
+                    tuple(amounts) for amounts in summed(figures.buckets_minor).tolist()
+                ],
+                open_minor=summed(figures.open_minor).tolist(),
+                # As the fold: the largest days past due of the group, and never below zero.
+                days_past_due_max=np.maximum(days_max, 0).tolist(),
+                disputed_minor=summed(figures.disputed_minor).tolist(),
             )
-        )
-    return AgeingReport(as_of=as_of, policy=policy, grouping=grouping, rows=tuple(rows))
+        ),
+    )
 
 
 def open_reconciliations(
@@ -252,68 +280,180 @@ def worklist(
     id_of: Callable[[int], UUID],
 ) -> list[WorklistItem]:
     """``escalation.worklist`` from the fast path: ``timeline`` is ``fast_timeline`` for the
-    ``worklist_rows`` customers (in that order), ``id_of`` an id index's UUID."""
+    ``worklist_rows`` customers (in that order), ``id_of`` an id index's UUID.
+
+    Every field is computed as a column over all the customers at once and ordered with one
+    ``np.lexsort``; Python work per customer is only making its item (``frozen_rows``): at 1M
+    invoices (~37,000 customers on the worklist) per-customer Python was most of the time."""
     as_of, known_at, policy = result.as_of, result.known_at, result.policy
     customers = _known(columns, "CustomerAccountOpened", known_at)
     figures = result.customers
     rows = timeline.customer.astype(np.int64)
-    codes = _strings(customers, "customer_code")
-    names = _strings(customers, "name")
-    owners = owners_on(columns, as_of, known_at)
-    currencies = result.currencies
-    taken = _actions_taken(columns, customers, rows, timeline, as_of, known_at)
-    reconciliations = open_reconciliations(columns, as_of, known_at)
-    # Plain lists first: per-element numpy indexing costs more than building the items.
-    levels = figures.level[rows].tolist()
-    raw_levels = figures.raw_level[rows].tolist()
-    grades = figures.grade[rows].tolist()
-    overdue = figures.overdue_minor[rows].tolist()
-    days_past_due = figures.days_past_due_max[rows].tolist()
-    broken = figures.broken_promises[rows].tolist()
-    currency_of = [currencies[code] for code in figures.currency[rows].tolist()]
-    code_of = codes[rows].tolist()
-    entered_on = timeline.level_entered_on.tolist()
-    order = worklist_order(
-        list(zip(levels, overdue, days_past_due, broken, currency_of, code_of, strict=True)),
+    levels = figures.level[rows]
+    codes = _strings(customers, "customer_code")[rows]
+    code_ranks = dictionary_ranks(customers["customer_code.dictionary"])[
+        customers["customer_code"][rows]
+    ]
+    order = _worklist_order(
+        levels,
+        figures.overdue_minor[rows],
+        figures.days_past_due_max[rows],
+        figures.broken_promises[rows],
+        figures.currency[rows],
+        result.currencies,
+        codes,
+        code_ranks,
         policy,
     )
+    next_actions = _next_actions(columns, customers, rows, timeline, levels, policy, known_at)
+    reconciliations = open_reconciliations(columns, as_of, known_at)
+    rows, levels = rows[order], levels[order]
+    level_names = np.empty(int(levels.max()) + 1 if len(levels) else 0, dtype=object)
+    for level in np.unique(levels).tolist():
+        level_names[level] = policy.level(level).name
+    grades = figures.grade[rows].astype(np.int64)
+    grade_names = np.asarray([*fast_path.GRADES, None], dtype=object)
     originators = customers["originator_id"][rows].tolist()
-    names_of = names[rows].tolist()
-    owners_of = owners[rows].tolist()
-    rungs = {level: policy.level(level) for level in set(levels)}
-    items = []
-    for index in order:
-        rung = rungs[levels[index]]
-        grade = grades[index]
-        entered = entered_on[index]
-        next_action = None
-        if entered != NO_DATE:
-            due_on = on_date(entered) + timedelta(days=rung.action_due_days)
-            done = taken.get(index, set())
-            action = next((name for name in rung.required_actions if name not in done), None)
-            if action is not None:
-                next_action = NextAction(
-                    action=action, level=rung.level, due_on=due_on, is_overdue=due_on < as_of
-                )
-        items.append(
-            WorklistItem(
-                customer_id=id_of(originators[index]),
-                customer_code=code_of[index],
-                name=names_of[index],
-                owner=owners_of[index],
-                currency=currency_of[index],
-                level=levels[index],
-                level_name=rung.name,
-                grade=None if grade < 0 else fast_path.GRADES[grade],
-                overdue_minor=overdue[index],
-                days_past_due_max=days_past_due[index],
-                broken_promises=broken[index],
-                is_suspended=levels[index] < raw_levels[index],
-                next_action=next_action,
-                reconciliations=reconciliations.get(int(rows[index]), ()),
-            )
+    return frozen_rows(
+        WorklistItem,
+        customer_id=[id_of(index) for index in originators],
+        customer_code=codes[order].tolist(),
+        name=_strings(customers, "name")[rows].tolist(),
+        owner=owners_on(columns, as_of, known_at)[rows].tolist(),
+        currency=np.asarray(result.currencies, dtype=object)[figures.currency[rows]].tolist(),
+        level=levels.tolist(),
+        level_name=level_names[levels].tolist(),
+        grade=grade_names[np.where(grades < 0, len(fast_path.GRADES), grades)].tolist(),
+        overdue_minor=figures.overdue_minor[rows].tolist(),
+        days_past_due_max=figures.days_past_due_max[rows].tolist(),
+        broken_promises=figures.broken_promises[rows].tolist(),
+        is_suspended=(levels < figures.raw_level[rows]).tolist(),
+        next_action=[next_actions[index] for index in order.tolist()],
+        reconciliations=[reconciliations.get(row, ()) for row in rows.tolist()],
+    )
+
+
+def _worklist_order(
+    levels: npt.NDArray[np.int64],
+    overdue: npt.NDArray[np.int64],
+    days_past_due: npt.NDArray[np.int64],
+    broken: npt.NDArray[np.int64],
+    currency: npt.NDArray[np.int32],
+    currencies: Sequence[str],
+    codes: npt.NDArray[np.object_],
+    code_ranks: npt.NDArray[np.int64],
+    policy: EscalationPolicy,
+) -> npt.NDArray[np.int64]:
+    """``escalation.worklist_order`` of these columns, by ``np.lexsort``.
+
+    The overdue amounts are scaled to one common denominator as the fold does (a common
+    multiple of the currencies' thresholds: any one orders alike); when a scaled amount could
+    overflow int64 the fold's exact Python integers order them instead."""
+    present = np.unique(currency).tolist()
+    denominators = [max(1, policy.large_above_minor(currencies[code])) for code in present]
+    common = lcm(*denominators) if denominators else 1
+    scale = np.zeros(len(currencies), dtype=np.int64)
+    largest = int(overdue.max()) if len(overdue) else 0
+    if largest * (common // min(denominators, default=1)) >= 2**62:
+        figures = zip(
+            levels.tolist(),
+            overdue.tolist(),
+            days_past_due.tolist(),
+            broken.tolist(),
+            [currencies[code] for code in currency.tolist()],
+            codes.tolist(),
+            strict=True,
         )
-    return items
+        return np.asarray(worklist_order(list(figures), policy), dtype=np.int64)
+    for code, denominator in zip(present, denominators, strict=True):
+        scale[code] = common // denominator
+    values = {
+        WorklistKey.LEVEL: levels,
+        WorklistKey.OVERDUE_AMOUNT: overdue * scale[currency],
+        WorklistKey.DAYS_PAST_DUE: days_past_due,
+        WorklistKey.BROKEN_PROMISES: broken,
+    }
+    # lexsort: the last key is the primary one; each priority key descending, then the code
+    # ascending (stable: equal codes keep their positions, as the fold's stable sorts do).
+    keys = [code_ranks]
+    keys.extend(-values[key].astype(np.int64) for key in reversed(policy.worklist_priority))
+    return np.lexsort(keys).astype(np.int64)
+
+
+_RANKED: Final[dict[int, tuple[tuple[str, ...], npt.NDArray[np.int64]]]] = {}
+RANKED_KEPT: Final = 16
+"""Dictionaries whose ranks are kept (a log's few string columns, a version or two)."""
+
+
+def dictionary_ranks(dictionary: tuple[str, ...]) -> npt.NDArray[np.int64]:
+    """``ranks`` of a column's dictionary, kept while that very tuple is in use: a log's
+    dictionaries are replaced, never changed, when events are appended (``append_columns``),
+    and ranking 100,000 customer codes was a third of an ageing by customer at 1M invoices."""
+    found = _RANKED.get(id(dictionary))
+    if found is not None and found[0] is dictionary:
+        return found[1]
+    ranked = ranks(dictionary)
+    ranked.flags.writeable = False
+    if len(_RANKED) >= RANKED_KEPT:
+        _RANKED.clear()
+    _RANKED[id(dictionary)] = (dictionary, ranked)
+    return ranked
+
+
+def ranks(values: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Per value: its rank among the distinct values in Python's string order (equal values,
+    equal ranks), so that strings sort as integers."""
+    distinct = sorted(set(values))
+    rank_of = dict(zip(distinct, range(len(distinct)), strict=True))
+    return np.fromiter(map(rank_of.__getitem__, values), dtype=np.int64, count=len(values))
+
+
+def _next_actions(
+    columns: Columns,
+    customers: Mapping[str, Any],
+    rows: npt.NDArray[np.int64],
+    timeline: FastTimeline,
+    levels: npt.NDArray[np.int64],
+    policy: EscalationPolicy,
+    known_at: datetime | None,
+) -> list[NextAction | None]:
+    """Per worklist position: the first required action of its level not taken from the day
+    the level was entered to ``as_of`` (both included), due ``action_due_days`` after that
+    day; None at level 0 or when every required action was taken. Equal next actions are one
+    object (they are frozen values)."""
+    as_of = timeline.as_of
+    entered = timeline.level_entered_on.astype(np.int64)
+    rungs = {level: policy.level(level) for level in np.unique(levels).tolist()}
+    names = sorted({name for rung in rungs.values() for name in rung.required_actions})
+    column_of = {name: at for at, name in enumerate(names)}
+    taken = _actions_taken(columns, customers, rows, timeline, column_of, known_at)
+    action = np.full(len(rows), -1, dtype=np.int64)
+    due_on = np.full(len(rows), NO_DATE, dtype=np.int64)
+    for level, rung in rungs.items():
+        mine = (levels == level) & (entered != NO_DATE)
+        due_on[mine] = entered[mine] + rung.action_due_days
+        # The first missing action wins: written last, going through them backwards.
+        for name in reversed(rung.required_actions):
+            missing = mine & ~taken[:, column_of[name]]
+            action[missing] = column_of[name]
+    made: dict[tuple[int, int, int], NextAction] = {}
+    result: list[NextAction | None] = [None] * len(rows)
+    chosen = np.flatnonzero(action >= 0)
+    for at, name, level, day in zip(
+        chosen.tolist(),
+        action[chosen].tolist(),
+        levels[chosen].tolist(),
+        due_on[chosen].tolist(),
+        strict=True,
+    ):
+        found = made.get((name, level, day))
+        if found is None:
+            due = on_date(day)
+            found = made[(name, level, day)] = NextAction(
+                action=names[name], level=level, due_on=due, is_overdue=due < as_of
+            )
+        result[at] = found
+    return result
 
 
 def _actions_taken(
@@ -321,14 +461,15 @@ def _actions_taken(
     customers: Mapping[str, Any],
     rows: npt.NDArray[np.int64],
     timeline: FastTimeline,
-    as_of: date,
+    column_of: Mapping[str, int],
     known_at: datetime | None,
-) -> dict[int, set[str]]:
-    """Per worklist position: the channels of actions taken from the day the level was
-    entered to ``as_of``, both included."""
+) -> npt.NDArray[np.bool_]:
+    """Per worklist position and action in ``column_of``: whether an action of that channel
+    was taken from the day the level was entered to ``as_of``, both included."""
+    taken = np.zeros((len(rows), len(column_of)), dtype=np.bool_)
     actions = _known(columns, "CollectionActionRecorded", known_at)
-    if len(actions.get("customer_id", ())) == 0 or len(rows) == 0:
-        return {}
+    if len(actions.get("customer_id", ())) == 0 or len(rows) == 0 or not column_of:
+        return taken
     position_of = np.full(int(customers["originator_id"].max()) + 1, -1, dtype=np.int64)
     position_of[customers["originator_id"][rows]] = np.arange(len(rows))
     customer_ids = actions["customer_id"]
@@ -337,9 +478,44 @@ def _actions_taken(
     position[known] = position_of[customer_ids[known]]
     taken_on = actions["taken_on"]
     entered = np.where(position >= 0, timeline.level_entered_on[np.maximum(position, 0)], NO_DATE)
-    counted = (position >= 0) & (entered <= taken_on) & (taken_on <= days(as_of))
-    channels = _strings(actions, "channel")
-    taken: dict[int, set[str]] = {}
-    for at, channel in zip(position[counted].tolist(), channels[counted].tolist(), strict=True):
-        taken.setdefault(at, set()).add(channel)
+    counted = (position >= 0) & (entered <= taken_on) & (taken_on <= days(timeline.as_of))
+    channel_column = np.asarray(
+        [column_of.get(channel, -1) for channel in actions["channel.dictionary"]], dtype=np.int64
+    )
+    column = channel_column[actions["channel"]]
+    counted &= column >= 0
+    taken[position[counted], column[counted]] = True
     return taken
+
+
+_SETTERS: Final[dict[type, dict[str, Callable[[Any, Any], None]]]] = {}
+
+
+def _setters(cls: type) -> dict[str, Callable[[Any, Any], None]]:
+    """The slot setters of an attrs class whose ``__init__`` only assigns its fields."""
+    found = _SETTERS.get(cls)
+    if found is None:
+        fields = attrs.fields(cls)
+        assert "__slots__" in cls.__dict__, cls
+        assert not hasattr(cls, "__attrs_post_init__"), cls
+        assert all(field.validator is None and field.converter is None for field in fields), cls
+        found = _SETTERS[cls] = {field.name: cls.__dict__[field.name].__set__ for field in fields}
+    return found
+
+
+def frozen_rows(cls: type[T], **values: Sequence[Any]) -> list[T]:
+    """Instances of the attrs class ``cls`` from columns of field values (one sequence per
+    field, all of one length), equal to calling ``cls(**fields)`` for each row.
+
+    For the trusted fast path only, where the values come from arrays already checked: it
+    assigns the slots a column at a time instead of calling ``__init__`` per row (2-3x less
+    time for tens of thousands of rows); ``_setters`` refuses a class with validators,
+    converters or a post-init, whose ``__init__`` does more than assign."""
+    setters = _setters(cls)
+    assert values.keys() == setters.keys(), (cls, set(values) ^ set(setters))
+    count = len(next(iter(values.values()), ()))
+    made: list[T] = list(map(object.__new__, repeat(cls, count)))
+    for name, column in values.items():
+        assert len(column) == count, (cls, name)
+        deque(map(setters[name], made, column), maxlen=0)
+    return made

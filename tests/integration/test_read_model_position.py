@@ -44,13 +44,19 @@ def record_customers(ledger: Ledger, first: int, count: int) -> None:
 
 
 def delete_last_events(env: dict[str, str], count: int) -> None:
-    """What a restore from an older copy (or a hand edit) does to the log: its last rows go."""
+    """What a restore from an older copy does to the log: its last rows go, and their links
+    in the hash chain with them (an older copy has the older chain; an edit by hand that left
+    the links would make the next write refused, tests/integration/test_chain.py)."""
     if env["ARLEDGER_STORE"] == "sqlite":
         with closing(sqlite3.connect(env["ARLEDGER_DB"])) as connection, connection:
             connection.execute(
                 "DELETE FROM stored_events WHERE rowid IN "
                 "(SELECT rowid FROM stored_events ORDER BY rowid DESC LIMIT ?)",
                 (count,),
+            )
+            connection.execute(
+                "DELETE FROM arledger_chain WHERE position > "
+                "(SELECT COALESCE(MAX(rowid), 0) FROM stored_events)"
             )
         return
     from psycopg.sql import SQL, Identifier
@@ -65,6 +71,12 @@ def delete_last_events(env: dict[str, str], count: int) -> None:
                 "(SELECT notification_id FROM {0} ORDER BY notification_id DESC LIMIT %s)"
             ).format(table),
             (count,),
+        )
+        connection.execute(
+            SQL(
+                "DELETE FROM {0}.arledger_chain WHERE position > "
+                "(SELECT COALESCE(MAX(notification_id), 0) FROM {1})"
+            ).format(Identifier(env["ARLEDGER_POSTGRES_SCHEMA"]), table)
         )
 
 

@@ -315,11 +315,12 @@ def test_a_backend_terminated_mid_catch_up_is_recovered_by_the_next_query() -> N
         # The batch was rolled back with the session: nothing written, nothing left holding.
         assert 0 == runner.tables.position()
         assert 0 == sessions(connections, "idle in transaction")
-        # The next query gets a working connection and sees every event.
+        # The next queries get working connections and see every event: one customer's
+        # (the engine's log) and the portfolio (the partitions' catch-up).
         decision = ledger.check_credit(customer_code("k"), Money(1_00, CURRENCY), AS_OF)
         assert sum(100_00 + n for n in range(200)) == decision.open_minor
-        assert ledger.recorder.max_notification_id() == runner.tables.position()
         assert portfolio.fold_all(ledger.iter_events()) == ledger.portfolio()
+        assert ledger.recorder.max_notification_id() == runner.tables.position()
 
 
 @pytest.mark.postgres

@@ -5,6 +5,9 @@ connection, and composed as an identifier, never as text (issue 9.15)."""
 from __future__ import annotations
 
 import socket
+import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -212,3 +215,33 @@ def test_the_constructors_store_settings_win_over_the_process_environment_for_th
 
     assert postgres_schema["ARLEDGER_POSTGRES_SCHEMA"] == ledger.recorder.datastore.schema
     ledger.close()
+
+
+def test_opening_a_ledger_keeps_the_locks_of_the_files_connections_in_the_process(
+    tmp_path: Path,
+) -> None:
+    """Checking the file must not open and close a descriptor of its own: that drops every
+    POSIX lock the process holds on the file, among them the shared lock each WAL connection
+    keeps, so another process closing its last connection deletes the write-ahead log under
+    this one (a 1M-invoice store was corrupted so)."""
+    path = tmp_path / "ledger.db"
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)}
+    Ledger(env=env).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        Ledger(env=env).close()  # a second Ledger of this process on the file
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                "c.execute('SELECT count(*) FROM sqlite_master').fetchall(); c.close()",
+                str(path),
+            ],
+            check=True,
+        )
+
+        assert (tmp_path / "ledger.db-wal").exists()  # still this process's, not deleted
+    finally:
+        holder.close()

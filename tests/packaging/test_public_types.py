@@ -66,10 +66,13 @@ COMMANDS: typing.Final = frozenset(
 
 INFRASTRUCTURE: typing.Final = frozenset(
     {
+        "check_plaintext_output",
+        "build_chain",
         "close",
         "construct_env",
         "construct_factory",
         "construct_mapper",
+        "encrypted",
         "projection_runner",
         "query_engine",
         "read_model_connections",
@@ -77,6 +80,7 @@ INFRASTRUCTURE: typing.Final = frozenset(
         "save",
         "session",
         "store_description",
+        "verify",
     }
 )
 """Units of work, read-model machinery and the library's hooks: typed, but their results

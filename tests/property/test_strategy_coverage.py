@@ -105,9 +105,11 @@ def test_the_histories_open_reconciliation_items_and_close_them_every_way() -> N
 
 
 def test_the_histories_judge_promises_with_every_status() -> None:
+    # 250: the derandomized sample shifts with every strategy change (a sixth trigger rule
+    # left 150 and 200 histories without a superseded promise).
     statuses = {
         judgement.status
-        for history in drawn(histories, 150)
+        for history in drawn(histories, 250)
         for on in JUDGED_ON
         for judgement in judge_all(run(history).live, on)
     }

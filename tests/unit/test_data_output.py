@@ -74,6 +74,7 @@ def test_a_worklist_is_data_as_a_record_with_its_items_by_field_name() -> None:
                     "due_on": "2024-05-24",
                     "is_overdue": True,
                 },
+                "reconciliations": [],
             }
         ],
     } == data

@@ -53,7 +53,13 @@ DATE_ARGUMENTS: dict[str, tuple[Callable[..., list[Event]], dict[str, Any], str]
     ),
     "confirmation balance as of": (
         on_account(customer.send_balance_confirmation),
-        {"confirmation_reference": "BC-1", "ledger_balance_minor": 0, "sent_on": ON},
+        {
+            "confirmation_reference": "BC-1",
+            "ledger_balance_minor": 0,
+            "sent_on": ON,
+            "statement_from_on": ON,
+            "statement_lines": 0,
+        },
         "balance_as_of",
     ),
     "credit note applied": (

@@ -838,3 +838,65 @@ def test_explain_names_the_promise_holding_the_level() -> None:
         "  - promise P-1 on INV-1: 20,000.00 USD made 2025-02-20, open until 2025-03-13; "
         "escalation held at level 1"
     ) in text.splitlines()
+
+
+# The number of overdue invoices ----------------------------------------------------------------
+
+
+def three_unpaid_invoices_policy() -> EscalationPolicy:
+    """Level 2 on three invoices past due (whatever they add up to), as handbooks phrase it."""
+    levels = EscalationPolicy().levels
+    level_2 = levels[2]
+    return EscalationPolicy(
+        version=2,
+        levels=(
+            *levels[:2],
+            EscalationLevel(
+                level=2,
+                name=level_2.name,
+                triggers=(Trigger(rule=TriggerRule.OVERDUE_INVOICE_COUNT, threshold=3),),
+                required_actions=level_2.required_actions,
+                action_due_days=level_2.action_due_days,
+            ),
+            *levels[3:],
+        ),
+    )
+
+
+def test_three_small_overdue_invoices_reach_the_count_trigger_and_two_do_not() -> None:
+    ledger = new_ledger()
+    open_account(ledger)
+    adopt(ledger, three_unpaid_invoices_policy(), ISSUED_ON)
+    for number in ("INV-1", "INV-2", "INV-3"):
+        issue(ledger, number, usd("10.00"))
+    pay(ledger, "BANK-1", "INV-2", usd("10.00"), date(2025, 2, 10))
+    on = date(2025, 2, 5)
+
+    three = ledger.escalation_status("ACME", on)
+    (reason,) = [r for r in three.reasons if r.rule is TriggerRule.OVERDUE_INVOICE_COUNT]
+    assert (2, 3, 3, FigureUnit.INVOICES) == (
+        three.level,
+        reason.threshold,
+        reason.actual,
+        reason.unit,
+    )
+    assert ("INV-1", "INV-2", "INV-3") == reason.invoice_numbers
+    assert "3 invoices overdue >= 3" in str(ledger.explain("ACME", on))
+
+    two = ledger.escalation_status("ACME", date(2025, 2, 10))
+    assert 1 == two.level
+    assert TriggerRule.OVERDUE_INVOICE_COUNT not in {r.rule for r in two.reasons}
+
+
+def test_an_invoice_wholly_in_dispute_is_not_counted_as_overdue() -> None:
+    ledger = new_ledger()
+    open_account(ledger)
+    adopt(ledger, three_unpaid_invoices_policy(), ISSUED_ON)
+    for number in ("INV-1", "INV-2", "INV-3"):
+        issue(ledger, number, usd("10.00"))
+    dispute(ledger, "INV-3", usd("10.00"), date(2025, 2, 3))
+
+    status = ledger.escalation_status("ACME", date(2025, 2, 5))
+
+    assert 1 == status.level
+    assert TriggerRule.OVERDUE_INVOICE_COUNT not in {r.rule for r in status.reasons}

@@ -180,7 +180,13 @@ KEY_ARGUMENTS: dict[str, tuple[Callable[..., list[Event]], dict[str, Any], str]]
     ),
     "confirmation reference": (
         on_account(customer.send_balance_confirmation),
-        {"balance_as_of": ON, "ledger_balance_minor": 0, "sent_on": ON},
+        {
+            "balance_as_of": ON,
+            "ledger_balance_minor": 0,
+            "sent_on": ON,
+            "statement_from_on": ON,
+            "statement_lines": 0,
+        },
         "confirmation_reference",
     ),
     "acknowledged confirmation reference": (

@@ -40,18 +40,20 @@ from arledger.projections.fast.portfolio import days as portfolio_days
 
 MINOR_PER_MAJOR: Final = 100
 
-Figures = tuple[int, int, int, int, bool]
+Figures = tuple[int, int, int, int, bool, int]
 """``_levels``' figures: overdue minor units, days past due, broken promises, rating ordinal,
-blacklisted."""
+blacklisted, invoices with overdue money."""
 
 KERNEL_FIGURES: Final[dict[TriggerRule, Callable[[int], Figures]]] = {
     # Days past due come with overdue money (the domain's invariant: one without the other
     # never happens), so the figure is the days.
-    TriggerRule.DAYS_PAST_DUE: lambda days: (int(days > 0), days, 0, 0, False),
-    TriggerRule.OVERDUE_AMOUNT: lambda minor: (minor, int(minor > 0), 0, 0, False),
-    TriggerRule.BROKEN_PROMISES: lambda count: (0, 0, count, 0, False),
-    TriggerRule.RISK_RATING: lambda ordinal: (0, 0, 0, ordinal, False),
-    TriggerRule.BLACKLISTED: lambda flag: (0, 0, 0, 0, flag > 0),
+    TriggerRule.DAYS_PAST_DUE: lambda days: (int(days > 0), days, 0, 0, False, int(days > 0)),
+    TriggerRule.OVERDUE_AMOUNT: lambda minor: (minor, int(minor > 0), 0, 0, False, 0),
+    TriggerRule.BROKEN_PROMISES: lambda count: (0, 0, count, 0, False, 0),
+    TriggerRule.RISK_RATING: lambda ordinal: (0, 0, 0, ordinal, False, 0),
+    TriggerRule.BLACKLISTED: lambda flag: (0, 0, 0, 0, flag > 0, 0),
+    # Each overdue invoice holds at least one minor unit overdue, one day past due.
+    TriggerRule.OVERDUE_INVOICE_COUNT: lambda count: (count, int(count > 0), 0, 0, False, count),
 }
 """How to give ``_levels`` a figure of each rule, every other rule's figure 0."""
 
@@ -70,6 +72,7 @@ def test_the_rows_say_what_the_rules_meant_before_the_table() -> None:
         TriggerRule.DAYS_PAST_DUE,
         TriggerRule.OVERDUE_AMOUNT,
         TriggerRule.BROKEN_PROMISES,
+        TriggerRule.OVERDUE_INVOICE_COUNT,
     } == TIME_RULES
     assert RuleUnit.MAJOR_UNITS is TRIGGER_RULES[TriggerRule.OVERDUE_AMOUNT].unit
     assert Comparison.IS_SET is TRIGGER_RULES[TriggerRule.BLACKLISTED].comparison
@@ -116,7 +119,7 @@ def test_the_cached_kernels_were_compiled_with_the_current_codes() -> None:
 def _kernel_levels(rule: TriggerRule, actual: int, threshold: int) -> tuple[int, ...]:
     """(raw, time-driven, decision-driven level, reason level, threshold, actual) of one
     trigger of ``rule`` at level 1, evaluated by the kernel on ``actual``."""
-    overdue, days, broken, rating, blacklisted = KERNEL_FIGURES[rule](actual)
+    overdue, days, broken, rating, blacklisted, overdue_invoices = KERNEL_FIGURES[rule](actual)
     triggers = (
         np.array([0, 1], np.int64),
         np.array([1], np.int32),
@@ -125,7 +128,17 @@ def _kernel_levels(rule: TriggerRule, actual: int, threshold: int) -> tuple[int,
     )
     reasons = np.zeros((1, codes.RULE_COUNT, 3), np.int64)
     levels = kernels._levels(
-        0, 0, overdue, days, broken, rating, blacklisted, MINOR_PER_MAJOR, triggers, reasons
+        0,
+        0,
+        overdue,
+        days,
+        broken,
+        rating,
+        blacklisted,
+        overdue_invoices,
+        MINOR_PER_MAJOR,
+        triggers,
+        reasons,
     )
     return (*levels, *(int(value) for value in reasons[0, codes.RULES.index(rule)]))
 

@@ -1,0 +1,739 @@
+"""``verify``: is the stored log the one arledger wrote, and do the read models follow from it?
+
+One pass over the log in position order, a page at a time, checks:
+1. the hash chain (``persistence/chain.py``): every event has its link, every link its event,
+   each link recomputes from the record and the link before it, commit instants never go back;
+   an ``expect_head`` link (written down by an auditor earlier) is still in the chain;
+2. every record decodes (the read path's decoder, which equals the ledger's mapper);
+3. every aggregate replays: versions 1, 2, 3, ... in position order, and its ``evolve`` (the
+   domain's invariants) accepts each event; one aggregate's events are all of one kind;
+4. the stored read models: the portfolio partitions and routes equal a fresh fold of the log
+   up to their tracking position (and the log still holds, there, the event they name); the
+   columnar segments equal the columnar log built afresh from the events they cover.
+
+A finding names the first position it concerns and says what is wrong, one line each. A
+finding stops nothing: the pass goes on from the stored link, so one edit is one finding, not
+a cascade. ``from_position`` resumes the chain and decoding checks there (from the stored link
+before it); replaying and the read models need the whole log, so they are checked only on a
+full pass.
+
+Invariant: verify reads; it never writes, and never repairs (history is not edited).
+``build_chain`` is the one writer here: the explicit, one-off building of a chain for a store
+written before chains existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+from uuid import UUID
+
+import attrs
+import pyarrow as pa
+from eventsourcing.utils import resolve_topic
+
+from arledger.adapters.application.unit_of_work import evolver_of
+from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
+from arledger.adapters.persistence import chain
+from arledger.adapters.persistence.connections import Connections, PostgresConnections
+from arledger.adapters.read_models import runner as runner_module
+from arledger.adapters.read_models.columnar import IDS_SCHEMA, SCHEMAS, ColumnarWriter
+from arledger.adapters.read_models.engine import SQLiteEventReader
+from arledger.adapters.read_models.runner_events import (
+    EventDecoder,
+    EventReader,
+    PostgresEventReader,
+    StoredRow,
+)
+from arledger.adapters.read_models.segments import TABLE as SEGMENTS_TABLE
+from arledger.adapters.read_models.segments import SegmentStore
+from arledger.domain import idempotency
+from arledger.domain.errors import ChainMismatchError
+from arledger.domain.events import Event
+from arledger.projections import portfolio
+from arledger.projections.portfolio import PortfolioState
+
+PAGE_EVENTS: Final = 20_000
+"""Stored events read, checked and decoded at a time (a few MB)."""
+FINDINGS_MAX: Final = 1_000
+"""Findings reported at most; more are counted (``findings_omitted``). A store rewritten
+wholesale would otherwise report every event."""
+
+
+# Reading the store ----------------------------------------------------------------------------
+
+
+class _Store:
+    """The statements verify needs on one store, on the Ledger's read-model connections."""
+
+    def __init__(self, ledger: Any, connections: Connections) -> None:
+        recorder = ledger.recorder
+        self.connections = connections
+        self.postgres = isinstance(connections, PostgresConnections)
+        self.events: EventReader
+        if self.postgres:
+            schema = recorder.datastore.schema
+            self.events = PostgresEventReader(connections, schema, recorder.events_table_name)
+            self.marker = "%s"
+            self.events_table = f'"{schema}"."{recorder.events_table_name}"'
+            self.position_column = "notification_id"
+        else:
+            self.events = SQLiteEventReader(connections, recorder.events_table_name)
+            self.marker = "?"
+            self.events_table = recorder.events_table_name
+            self.position_column = "rowid"
+
+    def fetchall(self, statement: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        with self.connections.connection() as connection:
+            rows: list[Any] = connection.execute(
+                statement.replace("?", self.marker), tuple(parameters)
+            ).fetchall()
+            return rows
+
+    def links(self, start: int, upto: int | None) -> list[tuple[int, bytes, int | None]]:
+        statement = f"SELECT position, link, committed_at_us FROM {chain.TABLE} WHERE position >= ?"
+        parameters: list[Any] = [start]
+        if upto is not None:
+            statement += " AND position <= ?"
+            parameters.append(upto)
+        return [
+            (int(p), bytes(link), None if at is None else int(at))
+            for p, link, at in self.fetchall(statement + " ORDER BY position", parameters)
+        ]
+
+    def link_before(self, position: int) -> tuple[int, bytes, int | None] | None:
+        rows = self.fetchall(
+            f"SELECT position, link, committed_at_us FROM {chain.TABLE} WHERE position < ? "
+            "ORDER BY position DESC LIMIT 1",
+            (position,),
+        )
+        return None if not rows else (int(rows[0][0]), bytes(rows[0][1]), rows[0][2])
+
+    def tail(self) -> tuple[int, bytes] | None:
+        rows = self.fetchall(
+            f"SELECT position, link FROM {chain.TABLE} ORDER BY position DESC LIMIT 1"
+        )
+        return None if not rows else (int(rows[0][0]), bytes(rows[0][1]))
+
+    def count_events(self) -> int:
+        return int(self.fetchall(f"SELECT COUNT(*) FROM {self.events_table}")[0][0])
+
+    def has_table(self, name: str) -> bool:
+        if self.postgres:
+            statement = (
+                "SELECT 1 FROM information_schema.tables "
+                "WHERE table_name = ? AND table_schema = current_schema()"
+            )
+        else:
+            statement = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return bool(self.fetchall(statement, (name,)))
+
+
+# The pass -------------------------------------------------------------------------------------
+
+
+class _Findings:
+    def __init__(self) -> None:
+        self.listed: list[Finding] = []
+        self.omitted = 0
+
+    def add(self, kind: FindingKind, position: int | None, message: str) -> None:
+        if len(self.listed) < FINDINGS_MAX:
+            self.listed.append(Finding(kind=kind, position=position, message=message))
+        else:
+            self.omitted += 1
+
+
+_BROKEN: Final = object()
+"""An aggregate's state once a finding was made about it: its later events are not replayed."""
+
+
+class _Replay:
+    """Every aggregate's state, replayed event by event with the domain's evolve functions."""
+
+    def __init__(self, findings: _Findings) -> None:
+        self.findings = findings
+        self.states: dict[UUID, Any] = {}
+        """Per aggregate: (kind, version, state), or ``_BROKEN``."""
+        self.evolvers: dict[type, Any] = {}
+
+    def record(self, position: int, record: object) -> None:
+        cls = type(record)
+        rule = self.evolvers.get(cls)
+        if rule is None:
+            rule = self.evolvers[cls] = evolver_of(cls) or ("idempotency", _accept_once)
+        kind, evolve = rule
+        originator_id: UUID = record.originator_id  # type: ignore[attr-defined]
+        version: int = record.originator_version  # type: ignore[attr-defined]
+        held = self.states.get(originator_id)
+        if held is None:
+            known_kind, before, state = kind, 0, None
+        elif held is _BROKEN:
+            return
+        else:
+            known_kind, before, state = held
+        problem = None
+        if version != before + 1:
+            problem = f"follows version {before} (not contiguous)"
+        elif known_kind != kind:
+            problem = f"is not an event of a {known_kind} aggregate"
+        else:
+            try:
+                self.states[originator_id] = (kind, version, evolve(state, record))
+            except (AssertionError, LookupError, ValueError, TypeError, AttributeError) as error:
+                problem = f"breaks the aggregate's invariants ({type(error).__name__}: {error})"
+        if problem is not None:
+            self.findings.add(
+                FindingKind.REPLAY,
+                position,
+                f"{cls.__name__} of {originator_id} v{version} {problem}",
+            )
+            self.states[originator_id] = _BROKEN
+
+
+def _accept_once(state: object, record: object) -> object:
+    return idempotency.fold([record] if state is None else [state, record])
+
+
+class _FreshFold:
+    """The portfolio read model folded afresh, partitioned as the runner partitions it."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, PortfolioState] = {}
+        self.routes: dict[UUID, str] = {}
+        self.new_routes: dict[UUID, str] = {}
+        self.customer_keys: dict[UUID, str] = {}
+
+    def fold(self, events: Sequence[Event]) -> None:
+        keys = runner_module.partition_keys(
+            events, self.routes, self.new_routes, self.customer_keys
+        )
+        states = self.states
+        for event, key in zip(events, keys, strict=True):
+            state = states.get(key)
+            if state is None:
+                state = states[key] = portfolio.initial()
+            portfolio.fold(state, event)
+
+
+class _Columns:
+    """The columnar log of the events, built afresh as the engine builds it (raw tables)."""
+
+    def __init__(self) -> None:
+        self.batches: dict[str, list[pa.RecordBatch]] = {}
+        self.writer = ColumnarWriter(self._sink)
+        self.positions: list[int] = [0]
+        """Position of each event, by ``seq``."""
+
+    def _sink(self, name: str, batch: pa.RecordBatch) -> None:
+        self.batches.setdefault(name, []).append(batch)
+
+    def write_all(self, events: Sequence[tuple[int, Event]]) -> None:
+        write = self.writer.write
+        for _position, event in events:
+            write(event)
+        self.positions.extend(position for position, _event in events)
+
+    def tables(self) -> dict[str, pa.Table]:
+        self.writer.close()
+        return {
+            name: pa.Table.from_batches(
+                batches, schema=IDS_SCHEMA if name == "ids" else SCHEMAS[name]
+            ).combine_chunks()
+            for name, batches in self.batches.items()
+        }
+
+
+class Verifier:
+    """One verify pass over a Ledger's store (see the module's doc)."""
+
+    def __init__(self, ledger: Any, connections: Connections) -> None:
+        self.ledger = ledger
+        self.store = _Store(ledger, connections)
+        self.decoder = EventDecoder(ledger.mapper)
+        self.event_topics: dict[str, bool] = {}
+
+    def run(self, from_position: int | None = None, expect_head: str | None = None) -> VerifyReport:
+        findings = _Findings()
+        full = from_position is None or from_position <= 1
+        start = 1 if full else int(from_position or 1)
+        store = self.store
+        # The pass covers what was committed when it began: events and links are written in
+        # one transaction, in position order, so everything up to the higher of the two ends
+        # read now is committed, and what writers add meanwhile (above it) is left out rather
+        # than taken for an event without its link.
+        head = self.ledger.recorder.max_notification_id() or 0
+        tail = store.tail()
+        bound = max(head, 0 if tail is None else tail[0])
+        expected_head = None if expect_head is None else _parse_head(expect_head)
+        walked = _ChainState(chain.GENESIS, None, expected_head, expected_head is None)
+        if not full:
+            before = store.link_before(start)
+            if before is not None:
+                walked.previous, walked.committed_before = before[1], before[2]
+        tracking = self._tracking() if full else None
+        replay = _Replay(findings) if full else None
+        fresh = _FreshFold() if tracking is not None else None
+        columns = _Columns() if full and store.has_table(SEGMENTS_TABLE) else None
+        checked = 0
+        if tail is None:
+            stored = store.count_events()
+            if stored:
+                findings.add(
+                    FindingKind.NO_CHAIN,
+                    None,
+                    f"the log holds {stored} events but no hash chain: it was written before "
+                    "chains existed; build it once with `arledger chain build`",
+                )
+                return self._report(start, 0, tail, full, findings)
+        folded_found: tuple[str, int] | None = None
+        page_start = start
+        while True:
+            rows = store.events.read(page_start, PAGE_EVENTS)
+            if rows and rows[-1][0] > bound:
+                rows = [row for row in rows if row[0] <= bound]
+                ended = True
+            else:
+                ended = len(rows) < PAGE_EVENTS
+            if any(type(row[4]) is not bytes for row in rows):
+                rows = [(*row[:4], _as_bytes(row[4])) for row in rows]
+            last_page = ended
+            links = store.links(page_start, bound if last_page else rows[-1][0])
+            checked += len(rows)
+            _walk(rows, links, walked, findings)
+            if rows:
+                decoded = self._decode(rows, findings)
+                if replay is not None:
+                    record = replay.record
+                    for position, event in decoded:
+                        record(position, event)
+                events = [(p, e) for p, e in decoded if isinstance(e, Event)]
+                if fresh is not None and tracking is not None:
+                    fresh.fold([e for p, e in events if p <= tracking.position])
+                    for position, event in events:
+                        if position == tracking.position:
+                            folded_found = (str(event.originator_id), event.originator_version)
+                if columns is not None:
+                    columns.write_all(events)
+            if last_page:
+                break
+            page_start = rows[-1][0] + 1
+        if not walked.head_seen:
+            findings.add(
+                FindingKind.HEAD,
+                None,
+                f"the head written down earlier ({expect_head}) is not in the chain: the log "
+                "was cut short or rewritten since",
+            )
+        if tracking is not None and fresh is not None:
+            self._compare_read_models(tracking, folded_found, fresh, findings)
+        if columns is not None:
+            self._compare_segments(columns, findings)
+        return self._report(start, checked, tail, full, findings)
+
+    def _report(
+        self,
+        start: int,
+        checked: int,
+        tail: tuple[int, bytes] | None,
+        full: bool,
+        findings: _Findings,
+    ) -> VerifyReport:
+        return VerifyReport(
+            from_position=start,
+            events_checked=checked,
+            head_position=0 if tail is None else tail[0],
+            head_link="" if tail is None else tail[1].hex(),
+            replayed=full,
+            findings=tuple(sorted(findings.listed, key=_finding_order)),
+            findings_omitted=findings.omitted,
+        )
+
+    def _decode(self, rows: Sequence[StoredRow], findings: _Findings) -> list[tuple[int, object]]:
+        """(position, decoded record) of every row that decodes; a finding for each that
+        does not. Ledger events through the read path's decoder, idempotency records through
+        the mapper."""
+        topics = self.event_topics
+        wanted: list[StoredRow] = []
+        result: list[tuple[int, object]] = []
+        others: list[StoredRow] = []
+        for row in rows:
+            topic = row[3]
+            is_event = topics.get(topic)
+            if is_event is None:
+                try:
+                    is_event = topics[topic] = issubclass(resolve_topic(topic), Event)
+                except Exception as error:
+                    findings.add(FindingKind.DECODE, row[0], f"unknown topic {topic!r} ({error})")
+                    continue
+            (wanted if is_event else others).append(row)
+        try:
+            decoded = self.decoder.decode(wanted)
+        except Exception:
+            decoded = None
+        if decoded is not None and len(decoded) == len(wanted):
+            result.extend(zip((row[0] for row in wanted), decoded, strict=True))
+        else:
+            for row in wanted:
+                try:
+                    result.extend((row[0], event) for event in self.decoder.decode([row]))
+                except Exception as error:
+                    findings.add(
+                        FindingKind.DECODE,
+                        row[0],
+                        f"{row[3]} of {row[1]} v{row[2]} does not decode "
+                        f"({type(error).__name__}: {str(error)[:200]})",
+                    )
+        for row in others:
+            try:
+                result.append((row[0], self._by_mapper(row)))
+            except Exception as error:
+                findings.add(
+                    FindingKind.DECODE,
+                    row[0],
+                    f"{row[3]} of {row[1]} v{row[2]} does not decode ({type(error).__name__})",
+                )
+        if others:
+            result.sort(key=lambda pair: pair[0])
+        return result
+
+    def _by_mapper(self, row: StoredRow) -> object:
+        from eventsourcing.persistence import Notification
+
+        return self.ledger.mapper.to_domain_event(
+            Notification(
+                id=row[0],
+                originator_id=UUID(row[1]),
+                originator_version=row[2],
+                topic=row[3],
+                state=bytes(row[4]),
+            )
+        )
+
+    def _tracking(self) -> runner_module.Tracking | None:
+        if not self.store.has_table("arledger_rm_tracking"):
+            return None
+        rows = self.store.fetchall(
+            "SELECT notification_id, originator_id, originator_version FROM arledger_rm_tracking "
+            "WHERE name = ?",
+            (runner_module.RUNNER_NAME,),
+        )
+        if not rows:
+            return None
+        return runner_module._tracking(rows[0])
+
+    def _compare_read_models(
+        self,
+        tracking: runner_module.Tracking,
+        found: tuple[str, int] | None,
+        fresh: _FreshFold,
+        findings: _Findings,
+    ) -> None:
+        position = tracking.position
+        if tracking.folded is not None and found is not None:
+            # SQLite keeps the id as hex text, the tracking row as the UUID's text.
+            if (UUID(found[0]), found[1]) != (UUID(tracking.folded[0]), tracking.folded[1]):
+                findings.add(
+                    FindingKind.READ_MODEL,
+                    position,
+                    f"the read models folded {tracking.folded[0]} v{tracking.folded[1]} here, "
+                    f"the log holds {found[0]} v{found[1]}",
+                )
+        elif tracking.folded is not None and position:
+            findings.add(
+                FindingKind.READ_MODEL,
+                position,
+                f"the read models folded {tracking.folded[0]} v{tracking.folded[1]} here; the "
+                "log holds no event there",
+            )
+        codec = runner_module.PartitionCodec(self.ledger.mapper.cipher)
+        stored = dict(
+            self.store.fetchall("SELECT partition_key, state FROM arledger_rm_partitions")
+        )
+        for key in sorted(stored.keys() | fresh.states.keys()):
+            text = stored.get(key)
+            state = fresh.states.get(key)
+            if text is None or state is None:
+                what = "is missing" if text is None else "has no events in the log"
+                findings.add(
+                    FindingKind.READ_MODEL,
+                    position,
+                    f"stored read model partition {key} {what} (a fresh fold up to the "
+                    "tracking position differs)",
+                )
+                continue
+            try:
+                loaded = codec.load(text)
+            except Exception as error:
+                findings.add(
+                    FindingKind.READ_MODEL,
+                    position,
+                    f"stored read model partition {key} does not load ({type(error).__name__})",
+                )
+                continue
+            if loaded != state:
+                findings.add(
+                    FindingKind.READ_MODEL,
+                    position,
+                    f"stored read model partition {key} differs from a fresh fold of the log "
+                    "up to the tracking position",
+                )
+        routes = {
+            UUID(str(aggregate_id)): key
+            for aggregate_id, key in self.store.fetchall(
+                "SELECT aggregate_id, partition_key FROM arledger_rm_routes"
+            )
+        }
+        if routes != fresh.routes:
+            wrong = sorted(
+                str(i)
+                for i in routes.keys() | fresh.routes.keys()
+                if routes.get(i) != fresh.routes.get(i)
+            )
+            findings.add(
+                FindingKind.READ_MODEL,
+                position,
+                f"stored read model routes differ from a fresh fold for {len(wrong)} "
+                f"aggregate(s), first {wrong[0]}",
+            )
+
+    def _compare_segments(self, columns: _Columns, findings: _Findings) -> None:
+        segments = SegmentStore(self.store.connections, cipher=self.ledger.mapper.cipher).load()
+        if not segments:
+            return
+        last = segments[-1]
+        fresh = columns.tables()
+        positions = columns.positions
+        if last.last_event >= len(positions):
+            findings.add(
+                FindingKind.SEGMENTS,
+                last.position,
+                f"the columnar segments hold {last.last_event} events, the log "
+                f"{len(positions) - 1}",
+            )
+            return
+        if positions[last.last_event] != last.position:
+            findings.add(
+                FindingKind.SEGMENTS,
+                last.position,
+                f"the columnar segments end at event {last.last_event}, which the log holds at "
+                f"position {positions[last.last_event]}",
+            )
+        names = {name for segment in segments for name in segment.tables} | {
+            name
+            for name, table in fresh.items()
+            if name == "ids" or (table.num_rows and table["seq"][0].as_py() <= last.last_event)
+        }
+        for name in sorted(names):
+            parts = [segment.tables[name] for segment in segments if name in segment.tables]
+            schema = IDS_SCHEMA if name == "ids" else SCHEMAS[name]
+            stored = pa.concat_tables(parts or [schema.empty_table()]).combine_chunks()
+            expected = fresh.get(name)
+            if name == "ids":
+                expected = None if expected is None else expected.slice(0, last.ids_count)
+            elif expected is not None:
+                expected = expected.filter(pa.compute.less_equal(expected["seq"], last.last_event))
+            if expected is not None and stored.equals(expected):
+                continue
+            row = _first_difference(stored, expected)
+            position = None
+            if name != "ids" and expected is not None and row < expected.num_rows:
+                position = positions[int(expected["seq"][row].as_py())]
+            elif name != "ids" and row < stored.num_rows:
+                seq = int(stored["seq"][row].as_py())
+                position = positions[seq] if seq < len(positions) else None
+            findings.add(
+                FindingKind.SEGMENTS,
+                position,
+                f"the columnar segments' {name} table differs from the log from its row {row}",
+            )
+
+
+def _as_bytes(state: object) -> bytes:
+    """A stored state as bytes: text put in its place (an edit by hand) as its UTF-8."""
+    if isinstance(state, str):
+        return state.encode("utf-8", "surrogatepass")
+    assert isinstance(state, bytes | bytearray | memoryview)
+    return bytes(state)
+
+
+def _first_difference(stored: pa.Table, expected: pa.Table | None) -> int:
+    """The first row at which two tables differ (by bisection on equal prefixes)."""
+    if expected is None:
+        return 0
+    low, high = 0, min(stored.num_rows, expected.num_rows)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if stored.slice(0, middle).equals(expected.slice(0, middle)):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+@attrs.define
+class _ChainState:
+    """Where the chain check is: the link and commit instant before the next position."""
+
+    previous: bytes
+    committed_before: int | None
+    expected_head: bytes | None
+    head_seen: bool
+
+
+def _walk(
+    rows: Sequence[StoredRow],
+    links: Sequence[tuple[int, bytes, int | None]],
+    state: _ChainState,
+    findings: _Findings,
+) -> None:
+    """Check one page of records against the links of the same positions."""
+    link_of = chain.link_of
+    i = j = 0
+    while i < len(rows) or j < len(links):
+        row = rows[i] if i < len(rows) else None
+        link = links[j] if j < len(links) else None
+        if link is not None and (row is None or link[0] < row[0]):
+            j += 1
+            findings.add(
+                FindingKind.CHAIN, link[0], "a link without its event: the event was deleted"
+            )
+            state.previous = link[1]
+            continue
+        assert row is not None
+        position, originator_id, version, topic, stored = row
+        name = f"{topic.rsplit(':', 1)[-1]} of {originator_id} v{version}"
+        i += 1
+        if link is None or position < link[0]:
+            findings.add(
+                FindingKind.CHAIN, position, f"{name} has no link: inserted outside arledger"
+            )
+            continue
+        j += 1
+        committed = link[2]
+        expected = link_of(
+            state.previous,
+            position,
+            committed,
+            chain.as_uuid(originator_id),
+            version,
+            topic,
+            bytes(stored),
+        )
+        state.previous = link[1]
+        if state.expected_head is not None and link[1] == state.expected_head:
+            state.head_seen = True
+        if expected != link[1]:
+            findings.add(
+                FindingKind.CHAIN,
+                position,
+                f"the link does not match the record ({name}) and the link before it: the "
+                "record or an earlier one was changed, moved or inserted",
+            )
+        if committed is not None:
+            if state.committed_before is not None and committed < state.committed_before:
+                findings.add(
+                    FindingKind.CHAIN, position, "its commit instant is earlier than the one before"
+                )
+            state.committed_before = committed
+
+
+def _finding_order(finding: Finding) -> tuple[int, int]:
+    return (-1 if finding.position is None else finding.position, 0)
+
+
+def _parse_head(text: str) -> bytes:
+    try:
+        head = bytes.fromhex(text.strip().lower())
+    except ValueError:
+        head = b""
+    if len(head) != 32:
+        raise ChainMismatchError(
+            f"expect_head {text!r} is not a chain link: 64 hexadecimal digits",
+        )
+    return head
+
+
+# Building a chain for an existing store -------------------------------------------------------
+
+
+@contextmanager
+def _write_locked(store: _Store, ledger: Any) -> Iterator[Any]:
+    """A transaction holding the events' insert lock (no event is written meanwhile)."""
+    with store.connections.connection() as held:
+        connection: Any = held
+        if store.postgres:
+            from psycopg.sql import SQL, Identifier
+
+            with connection.transaction():
+                connection.execute(
+                    SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(
+                        Identifier(ledger.recorder.datastore.schema),
+                        Identifier(ledger.recorder.events_table_name),
+                    )
+                )
+                yield connection
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+def build_chain(
+    ledger: Any, connections: Connections, progress: Callable[[int], None] | None = None
+) -> int:
+    """Build the chain of a store that has events and no chain; returns the links written.
+
+    One transaction under the events' insert lock (writers wait; a killed build leaves no
+    chain). Commit instants were never recorded: they stay NULL. A store that has a chain is
+    refused (``ChainMismatchError``): a chain is never rebuilt over, which would launder edits.
+    """
+    store = _Store(ledger, connections)
+    marker = store.marker
+    written = 0
+    with _write_locked(store, ledger) as connection:
+        if connection.execute(f"SELECT 1 FROM {chain.TABLE} LIMIT 1").fetchall():
+            raise ChainMismatchError(
+                "the store already has a hash chain: it is never rebuilt (run arledger verify)",
+            )
+        previous = chain.GENESIS
+        start = 1
+        statement = (
+            f"SELECT {store.position_column}, originator_id, originator_version, topic, state "
+            f"FROM {store.events_table} WHERE {store.position_column} >= {marker} "
+            f"ORDER BY {store.position_column} LIMIT {marker}"
+        )
+        insert = (
+            f"INSERT INTO {chain.TABLE} (position, link, committed_at_us) "
+            f"VALUES ({marker}, {marker}, NULL)"
+        )
+        while True:
+            rows = connection.execute(statement, (start, PAGE_EVENTS)).fetchall()
+            if not rows:
+                break
+            links = []
+            for position, originator_id, version, topic, state in rows:
+                previous = chain.link_of(
+                    previous,
+                    int(position),
+                    None,
+                    chain.as_uuid(
+                        originator_id if isinstance(originator_id, UUID) else str(originator_id)
+                    ),
+                    int(version),
+                    topic,
+                    bytes(state),
+                )
+                links.append((int(position), previous))
+            cursor = connection.cursor()
+            cursor.executemany(insert, links)
+            written += len(links)
+            if progress is not None:
+                progress(written)
+            start = int(rows[-1][0]) + 1
+    return written

@@ -1,0 +1,113 @@
+"""One customer's queries are answered from the query engine's columnar log, not the stored
+partitions: no catch-up of the whole log (at 1M invoices a first escalation status after only
+portfolio queries used to fold every event into the partitions, minutes), and the same answers
+as the replay.
+
+The engine finds the customer's rows through ``RowsByValue`` indexes, which sort the rows they
+have seen and scan the ones appended since: the Hypothesis test below holds them to a plain
+comparison of every row, however the rows arrive.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arledger import Ledger, Money
+from arledger.adapters.read_models import engine as engine_module
+from arledger.adapters.read_models.engine import RowsByValue
+
+AS_OF = date(2025, 6, 30)
+CURRENCY = "EUR"
+CODES = ("K-1", "K-2")
+
+
+def seed(ledger: Ledger, first: int, count: int) -> None:
+    session = ledger.session()
+    for n in range(first, first + count):
+        session.issue_invoice(
+            invoice_number=f"INV-{n}",
+            customer_code=CODES[n % 2],
+            amount=Money(100_00 + n, CURRENCY),
+            issued_on=date(2025, 1, 1) + timedelta(days=3 * n % 150),
+        )
+    session.commit()
+
+
+def customer_answers(ledger: Ledger, code: str) -> list[object]:
+    return [
+        ledger.escalation_status(code, AS_OF),
+        ledger.explain(code, AS_OF),
+        ledger.promises(code, AS_OF),
+        ledger.collection_case(code, AS_OF),
+        ledger.check_credit(code, Money(1_000_00, CURRENCY), AS_OF),
+        ledger.balance_confirmations(code),
+        ledger.expected_pay_on("INV-0" if code == CODES[0] else "INV-1"),
+    ]
+
+
+def test_a_customers_queries_leave_the_stored_partitions_where_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Sorted indexes and scanned tails both serve the queries below.
+    monkeypatch.setattr(engine_module, "TAIL_ROWS_MIN", 4)
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    with closing(Ledger(env)) as ledger, closing(Ledger(env, read_models="replay")) as replay:
+        for code in CODES:
+            ledger.open_account(
+                code,
+                name=f"Customer {code}",
+                currency=CURRENCY,
+                collection_owner="li",
+                opened_on=date(2024, 12, 1),
+            )
+        for first in range(0, 40, 8):
+            seed(ledger, first, 8)
+            ledger.make_promise(
+                customer_code=CODES[0],
+                promise_reference=f"P-{first}",
+                amount=Money(50_00, CURRENCY),
+                promised_on=date(2025, 1, 26) + timedelta(days=3 * first % 150),
+                made_on=date(2025, 1, 6) + timedelta(days=3 * first % 150),
+                contact="ap@example.com",
+                invoice_numbers=(f"INV-{first}",),
+            )
+            for code in CODES:
+                assert customer_answers(replay, code) == customer_answers(ledger, code)
+
+        runner = ledger.projection_runner().status()
+        assert runner.head > 0
+        assert 0 == runner.position  # no catch-up of the partitions
+        assert runner.head == ledger.query_engine().status()["position"]
+
+
+@given(
+    batches=st.lists(st.lists(st.integers(0, 30), max_size=40), min_size=1, max_size=6),
+    wanted=st.sets(st.integers(0, 32), max_size=6),
+    tail_rows=st.integers(1, 50),
+)
+@settings(max_examples=80)
+def test_rows_by_value_finds_the_rows_a_comparison_of_every_row_finds(
+    batches: list[list[int]], wanted: set[int], tail_rows: int
+) -> None:
+    """Rows appended batch by batch, asked after each: sorted, scanned and re-sorted alike."""
+    index = RowsByValue()
+    seen: list[int] = []
+    looked_for = np.array(sorted(wanted), np.int32)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_module, "TAIL_ROWS_MIN", tail_rows)
+        for batch in batches:
+            seen += batch
+            column = pa.chunked_array([pa.array(seen, pa.int32())])
+            expected = np.flatnonzero(np.isin(np.array(seen, np.int32), looked_for))
+
+            is_wanted = np.isin(np.arange(32), looked_for)
+
+            assert expected.tolist() == index.rows_of(column, looked_for, is_wanted).tolist()
