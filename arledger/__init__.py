@@ -15,6 +15,7 @@ from arledger.domain.errors import (
     AccountCurrencyError,
     AllocationKeyConflictError,
     ArledgerError,
+    AutomaticAllocationRefusedError,
     ChainMismatchError,
     CommandFormatError,
     ConcurrencyError,
@@ -39,7 +40,7 @@ from arledger.domain.errors import (
     StoreBusyError,
     StoreUnavailableError,
 )
-from arledger.domain.events import Instalment, PaymentTermsKind, RiskRating
+from arledger.domain.events import AllocationRule, Instalment, PaymentTermsKind, RiskRating
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
 from arledger.domain.payment import Payment
@@ -78,7 +79,9 @@ __all__ = [
     "AgeingReport",
     "AgeingRow",
     "AllocationKeyConflictError",
+    "AllocationRule",
     "ArledgerError",
+    "AutomaticAllocationRefusedError",
     "CaseReport",
     "ChainMismatchError",
     "CommandFormatError",

@@ -22,6 +22,7 @@ import attrs
 from .customer import DEFAULT_TERMS_DAYS
 from .events import (
     ActionChannel,
+    AllocationRule,
     ContactRole,
     DelinquencyType,
     DisputeOutcome,
@@ -122,7 +123,8 @@ class ReceivePayment(Command):
 @attrs.frozen(kw_only=True)
 class AllocatePayment(Command):
     """Allocate a payment: to the listed invoices, or (``allocations`` None) to the payer's
-    open invoices, oldest due date first. ``allocation_key`` (the client's, unique per
+    open invoices by the payer's allocation rule in force on the payment's value date (oldest
+    due date first unless one was adopted). ``allocation_key`` (the client's, unique per
     payment) makes a retry record nothing and answer the first allocation's events."""
 
     bank_reference: str
@@ -336,6 +338,19 @@ class AcceptReconciliation(Command):
     reason: str
 
 
+@attrs.frozen(kw_only=True)
+class AdoptAllocationRule(Command):
+    """Adopt the rule automatic allocation follows for the customer's payments with a value
+    date from ``effective_on`` (oldest due first, oldest issued first, proportional, or
+    explicit only: unallocated cash waits for an allocation naming the invoices)."""
+
+    customer_code: str
+    rule: AllocationRule
+    effective_on: date
+    approver: str
+    reason: str
+
+
 # Collections: disputes, promises, actions, policy -------------------------------------------
 
 
@@ -447,6 +462,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     AcknowledgeBalanceConfirmation,
     ResolveReconciliation,
     AcceptReconciliation,
+    AdoptAllocationRule,
     OpenDispute,
     ResolveDispute,
     MakePromise,

@@ -27,6 +27,8 @@ from .errors import (
     ReconciliationReferenceError,
 )
 from .events import (
+    AllocationRule,
+    AllocationRuleAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
     CollectionOwnerChanged,
@@ -95,6 +97,17 @@ class CustomerAccount:
     # acknowledgement's), and those resolved or accepted.
     reconciliations_open: dict[str, date] = attrs.field(factory=dict)
     reconciliations_closed: frozenset[str] = frozenset()
+    # Allocation rules adopted, (effective on, rule), in adoption order (dates never go back).
+    allocation_rules: tuple[tuple[date, AllocationRule], ...] = ()
+
+    def allocation_rule_on(self, on: date) -> tuple[AllocationRule, date | None]:
+        """The allocation rule in force on ``on`` and the date it took effect (None: the
+        default, ``OLDEST_DUE_FIRST``, in force until the first adoption)."""
+        in_force: tuple[AllocationRule, date | None] = (AllocationRule.OLDEST_DUE_FIRST, None)
+        for effective_on, rule in self.allocation_rules:
+            if effective_on <= on:
+                in_force = (rule, effective_on)
+        return in_force
 
     def due_on_for(self, issued_on: date) -> date:
         """The due date the account's terms give an invoice issued on ``issued_on``."""
@@ -228,6 +241,13 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
                 reconciliations_open=opened,
                 reconciliations_closed=state.reconciliations_closed
                 | {event.confirmation_reference},
+            )
+        case AllocationRuleAdopted():
+            assert not state.allocation_rules or state.allocation_rules[-1][0] <= event.effective_on
+            return attrs.evolve(
+                state,
+                version=version,
+                allocation_rules=(*state.allocation_rules, (event.effective_on, event.rule)),
             )
         case _ as unreachable:
             assert_never(unreachable)
@@ -454,6 +474,55 @@ def clear_blacklist(
         CustomerCleared(
             **_next(account, recorded_at),
             cleared_on=cleared_on,
+            reason=reason,
+        )
+    ]
+
+
+def adopt_allocation_rule(
+    account: CustomerAccount,
+    *,
+    rule: AllocationRule,
+    effective_on: date,
+    approver: str,
+    reason: str,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Adopt the rule automatic allocation follows for the customer's payments with a value
+    date from ``effective_on``; the same adoption again is a no-op.
+
+    Effective dates never go back before the latest adoption's: a payment allocated under the
+    rule then in force must still read as allocated under it (its amounts are recorded either
+    way, so a replay is exact; the dated history of rules must agree with them).
+    """
+    if not isinstance(rule, AllocationRule):
+        raise InvalidChoiceError(
+            f"allocation rule must be one of {', '.join(r.value for r in AllocationRule)}, "
+            f"got {rule!r}",
+            field="rule",
+            value=rule,
+        )
+    require_date("effective_on", effective_on)
+    require_person("approver", approver)
+    require_reason("reason", reason)
+    require_recorded_at(recorded_at)
+    if account.allocation_rules:
+        latest_on, latest_rule = account.allocation_rules[-1]
+        if (latest_on, latest_rule) == (effective_on, rule):
+            return []
+        if effective_on < latest_on:
+            raise InvalidDateError(
+                f"customer {account.customer_code}: allocation rule effective on {effective_on} "
+                f"is before the latest adoption's, {latest_on}",
+                customer_code=account.customer_code,
+                field="effective_on",
+            )
+    return [
+        AllocationRuleAdopted(
+            **_next(account, recorded_at),
+            rule=rule,
+            effective_on=effective_on,
+            approver=approver,
             reason=reason,
         )
     ]

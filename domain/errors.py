@@ -294,6 +294,16 @@ class NothingToAllocateError(InvalidCommandError):
 
 
 @attrs.define(kw_only=True, slots=False)
+class AutomaticAllocationRefusedError(InvalidCommandError):
+    """The payer's allocation rule in force on the payment's value date (``allocation_rule``,
+    ``explicit_only``) allows no automatic allocation (``bank_reference``): the money stays
+    unapplied until an allocation names the invoices. Nothing was recorded."""
+
+    allocation_rule: str | None = None
+    effective_on: date | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
 class InvalidChoiceError(InvalidCommandError):
     """A value that is not one of its field's choices (an enum: a channel, a rating, a dispute
     reason or outcome, a contact role, terms, a delinquency type): ``field``, ``value``."""

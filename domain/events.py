@@ -291,6 +291,19 @@ class DelinquencyType(enum.Enum):
     ACCIDENT = "accident"
 
 
+class AllocationRule(enum.Enum):
+    """How an automatic allocation (a payment allocated without naming invoices) spreads the
+    money over the payer's open invoices; stored by value. Chosen per account with an
+    effective date (``AllocationRuleAdopted``); ``OLDEST_DUE_FIRST`` until one is adopted."""
+
+    OLDEST_DUE_FIRST = "oldest_due_first"
+    OLDEST_ISSUED_FIRST = "oldest_issued_first"
+    EXPLICIT_ONLY = "explicit_only"
+    """No automatic allocation: the money stays unapplied until someone names the invoices."""
+    PROPORTIONAL = "proportional"
+    """Each open invoice gets a share of the money in proportion to its open amount."""
+
+
 @attrs.frozen(kw_only=True)
 class CreditLineSet(Event):
     """The credit line granted, or changed; ``amount_minor`` 0 means no credit."""
@@ -346,6 +359,18 @@ class PaymentCalendarSet(Event):
 class CollectionOwnerChanged(Event):
     collection_owner: str
     changed_on: date
+
+
+@attrs.frozen(kw_only=True)
+class AllocationRuleAdopted(Event):
+    """The customer's allocation rule, in force for payments with a value date from
+    ``effective_on`` until the next adoption's; approved by a named person. Allocations made
+    before are recorded amounts (``PaymentAllocated``) and stay as they were."""
+
+    rule: AllocationRule
+    effective_on: date
+    approver: str
+    reason: str
 
 
 @attrs.frozen(kw_only=True)
@@ -533,6 +558,7 @@ COLLECTION_CUSTOMER_EVENTS: tuple[type[Event], ...] = (
     BalanceConfirmationSent,
     BalanceConfirmationAcknowledged,
     ReconciliationResolved,
+    AllocationRuleAdopted,
 )
 DISPUTE_EVENTS: tuple[type[Event], ...] = (DisputeOpened, DisputeResolved)
 PROMISE_EVENTS: tuple[type[Event], ...] = (PromiseMade, PromiseWithdrawn, PromiseSuperseded)
@@ -569,6 +595,7 @@ CustomerEvent: TypeAlias = (
     | BalanceConfirmationSent
     | BalanceConfirmationAcknowledged
     | ReconciliationResolved
+    | AllocationRuleAdopted
 )
 InvoiceEvent: TypeAlias = (
     InvoiceIssued

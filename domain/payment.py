@@ -7,9 +7,9 @@ Allocation decides events for the payment and its invoices together; they are sa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
-from typing import Final, assert_never
+from typing import Any, Final, assert_never
 from uuid import UUID
 
 import attrs
@@ -18,6 +18,7 @@ from . import ids
 from .customer import CustomerAccount, require_account_currency
 from .errors import (
     AllocationKeyConflictError,
+    AutomaticAllocationRefusedError,
     CurrencyMismatchError,
     CustomerMismatchError,
     CustomerNotFoundError,
@@ -31,6 +32,7 @@ from .errors import (
 )
 from .events import (
     AllocationReleased,
+    AllocationRule,
     Event,
     PaymentAllocated,
     PaymentEvent,
@@ -189,16 +191,15 @@ def receive_payment(
     ]
 
 
-def plan_oldest_due_first(
-    payment: Payment, invoices: Iterable[Invoice]
-) -> list[tuple[Invoice, int]]:
-    """Spread the unapplied amount over the payer's open invoices, oldest due date first.
+def _open_candidates(
+    payment: Payment, invoices: Iterable[Invoice], key: Callable[[Invoice], tuple[Any, ...]]
+) -> list[Invoice]:
+    """The payer's open invoices in the payment's currency, in the rule's order.
 
     Only open invoices of the payer in the payment's currency qualify (on a written-off invoice
-    only money a later bounce reopened is open); ties on the due date go to the earlier issue
-    date, then the invoice number.
+    only money a later bounce reopened is open).
     """
-    candidates = sorted(
+    return sorted(
         (
             invoice
             for invoice in invoices
@@ -206,9 +207,21 @@ def plan_oldest_due_first(
             and invoice.currency == payment.currency
             and invoice.open_minor > 0
         ),
-        key=lambda invoice: (invoice.due_on, invoice.issued_on, invoice.invoice_number),
+        key=key,
     )
-    remaining = payment.unapplied_minor
+
+
+def _by_due_date(invoice: Invoice) -> tuple[date, date, str]:
+    return (invoice.due_on, invoice.issued_on, invoice.invoice_number)
+
+
+def _by_issue_date(invoice: Invoice) -> tuple[date, date, str]:
+    return (invoice.issued_on, invoice.due_on, invoice.invoice_number)
+
+
+def _in_order(amount_minor: int, candidates: Sequence[Invoice]) -> list[tuple[Invoice, int]]:
+    """Fill the candidates one after the other until the money runs out."""
+    remaining = amount_minor
     plan = []
     for invoice in candidates:
         if remaining == 0:
@@ -217,6 +230,94 @@ def plan_oldest_due_first(
         plan.append((invoice, amount))
         remaining -= amount
     return plan
+
+
+def plan_oldest_due_first(
+    payment: Payment, invoices: Iterable[Invoice]
+) -> list[tuple[Invoice, int]]:
+    """Spread the unapplied amount over the payer's open invoices, oldest due date first.
+
+    Ties on the due date go to the earlier issue date, then the invoice number.
+    """
+    return _in_order(payment.unapplied_minor, _open_candidates(payment, invoices, _by_due_date))
+
+
+def plan_oldest_issued_first(
+    payment: Payment, invoices: Iterable[Invoice]
+) -> list[tuple[Invoice, int]]:
+    """Spread the unapplied amount over the payer's open invoices, oldest issue date first.
+
+    Ties on the issue date go to the earlier due date, then the invoice number.
+    """
+    return _in_order(payment.unapplied_minor, _open_candidates(payment, invoices, _by_issue_date))
+
+
+def split_proportionally(amount_minor: int, open_minor: Sequence[int]) -> list[int]:
+    """Split ``amount_minor`` over open amounts in proportion to them, in whole minor units.
+
+    Each share is first rounded down; the minor units left over (fewer than there are open
+    amounts) go one each to the largest rounded-off fractions, ties to the earlier position
+    (the largest-remainder method: no share moves by more than one unit from its exact value).
+    When the amount covers every open amount, each is paid in full. So the shares sum to
+    ``min(amount_minor, sum(open_minor))`` exactly and none exceeds its open amount: a share
+    rounded down from below an open amount is at most that amount less one unit.
+    """
+    assert amount_minor >= 0 and all(amount > 0 for amount in open_minor)
+    total = sum(open_minor)
+    if amount_minor >= total:
+        return list(open_minor)
+    shares = [amount_minor * amount // total for amount in open_minor]
+    left_over = amount_minor - sum(shares)
+    by_fraction = sorted(
+        range(len(open_minor)), key=lambda i: (-(amount_minor * open_minor[i] % total), i)
+    )
+    for i in by_fraction[:left_over]:
+        shares[i] += 1
+    return shares
+
+
+def plan_proportional(payment: Payment, invoices: Iterable[Invoice]) -> list[tuple[Invoice, int]]:
+    """Spread the unapplied amount over the payer's open invoices in proportion to their open
+    amounts (``split_proportionally``); the oldest due invoice wins a tie for a left-over unit.
+    An invoice whose share rounds to nothing is left out."""
+    candidates = _open_candidates(payment, invoices, _by_due_date)
+    shares = split_proportionally(
+        payment.unapplied_minor, [invoice.open_minor for invoice in candidates]
+    )
+    return [(invoice, share) for invoice, share in zip(candidates, shares, strict=True) if share]
+
+
+def plan_automatic(
+    rule: AllocationRule,
+    payment: Payment,
+    invoices: Iterable[Invoice],
+    *,
+    effective_on: date | None = None,
+) -> list[tuple[Invoice, int]]:
+    """The automatic allocation of the payment under ``rule`` (the payer's rule in force on
+    the payment's value date, adopted on ``effective_on``; None for the default).
+
+    Raises ``AutomaticAllocationRefusedError`` under ``EXPLICIT_ONLY``: the money waits
+    unapplied for an allocation that names the invoices.
+    """
+    match rule:
+        case AllocationRule.OLDEST_DUE_FIRST:
+            return plan_oldest_due_first(payment, invoices)
+        case AllocationRule.OLDEST_ISSUED_FIRST:
+            return plan_oldest_issued_first(payment, invoices)
+        case AllocationRule.PROPORTIONAL:
+            return plan_proportional(payment, invoices)
+        case AllocationRule.EXPLICIT_ONLY:
+            raise AutomaticAllocationRefusedError(
+                f"payment {payment.bank_reference}: the payer's allocation rule "
+                f"{rule.value} (in force on {payment.value_on}) allows no automatic "
+                "allocation; name the invoices",
+                bank_reference=payment.bank_reference,
+                allocation_rule=rule.value,
+                effective_on=effective_on,
+            )
+        case _ as unreachable:
+            assert_never(unreachable)
 
 
 def replayed_allocation(

@@ -30,6 +30,7 @@ import attrs
 
 from arledger.domain.errors import CustomerNotFoundError
 from arledger.domain.events import (
+    AllocationRuleAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
     CollectionActionRecorded,
@@ -112,6 +113,7 @@ OTHER_EVENTS: Final[tuple[type[Event], ...]] = (
     BalanceConfirmationSent,
     BalanceConfirmationAcknowledged,
     ReconciliationResolved,
+    AllocationRuleAdopted,
     PromiseMade,
     PromiseWithdrawn,
     PromiseSuperseded,

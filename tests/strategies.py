@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from arledger.domain.events import (
     ActionChannel,
     AllocationReleased,
+    AllocationRule,
+    AllocationRuleAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
     CollectionActionRecorded,
@@ -398,6 +400,14 @@ EVENT_STRATEGIES.update(
             resolved_on=business_dates,
             note=texts,
         ),
+        AllocationRuleAdopted: st.builds(
+            AllocationRuleAdopted,
+            **_envelope(),
+            rule=st.sampled_from(AllocationRule),
+            effective_on=business_dates,
+            approver=texts,
+            reason=texts,
+        ),
         DisputeOpened: _movement(
             DisputeOpened,
             "opened_on",
@@ -764,6 +774,14 @@ collections_commands = st.one_of(
         customer_code=customer_codes,
         collection_owner=st.sampled_from(("li", "wang")),
         changed_on=window_dates,
+    ),
+    _command(
+        "adopt_allocation_rule",
+        customer_code=customer_codes,
+        rule=st.sampled_from(AllocationRule),
+        effective_on=window_dates,
+        approver=approvers,
+        reason=reasons,
     ),
     _command("hold_supply", customer_code=customer_codes, held_on=window_dates, reason=reasons),
     _command(

@@ -146,8 +146,11 @@ def receive_payment(command: c.ReceivePayment, uow: UnitOfWork) -> list[Event]:
 @handles(c.AllocatePayment)
 def allocate_payment(command: c.AllocatePayment, uow: UnitOfWork) -> list[Event]:
     """Explicitly (invoice number -> amount) or, without ``allocations``, automatically to the
-    payer's open invoices, oldest due date first; a retry with the same ``allocation_key`` and
-    content records nothing and returns the first allocation's events."""
+    payer's open invoices by the payer's allocation rule in force on the payment's value date
+    (the day the money arrived, so a late or retried allocation follows the same rule as a
+    prompt one, and a rule adopted later changes nothing received before it); a retry with the
+    same ``allocation_key`` and content records nothing and returns the first allocation's
+    events."""
     payment = uow.require_payment(command.bank_reference)
     explicit: list[tuple[Invoice, int]] | None = None
     if command.allocations is not None:
@@ -166,7 +169,10 @@ def allocate_payment(command: c.AllocatePayment, uow: UnitOfWork) -> list[Event]
     if explicit is None:
         payer = uow.customer_by_id(payment.payer_customer_id)
         assert payer is not None
-        targets = payment_module.plan_oldest_due_first(payment, uow.invoices_of(payer))
+        rule, effective_on = payer.allocation_rule_on(payment.value_on)
+        targets = payment_module.plan_automatic(
+            rule, payment, uow.invoices_of(payer), effective_on=effective_on
+        )
     else:
         targets = explicit
     return uow.record(
@@ -536,6 +542,20 @@ def accept_reconciliation(command: c.AcceptReconciliation, uow: UnitOfWork) -> l
             confirmation_reference=command.confirmation_reference,
             approver=command.approver,
             accepted_on=command.accepted_on,
+            reason=command.reason,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+@handles(c.AdoptAllocationRule)
+def adopt_allocation_rule(command: c.AdoptAllocationRule, uow: UnitOfWork) -> list[Event]:
+    return uow.record(
+        customer_module.adopt_allocation_rule(
+            uow.require_customer(command.customer_code),
+            rule=command.rule,
+            effective_on=command.effective_on,
+            approver=command.approver,
             reason=command.reason,
             recorded_at=uow.recorded_at,
         )

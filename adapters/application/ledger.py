@@ -71,6 +71,7 @@ from arledger.domain.errors import (
 )
 from arledger.domain.events import (
     ActionChannel,
+    AllocationRule,
     ContactRole,
     DelinquencyType,
     DisputeOutcome,
@@ -524,7 +525,8 @@ class Ledger(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Allocate a payment: to the listed invoices, or (``allocations`` None) to the payer's
-        open invoices, oldest due date first. ``allocation_key`` (the client's,
+        open invoices by the payer's allocation rule in force on the payment's value date (oldest
+        due date first unless one was adopted). ``allocation_key`` (the client's,
         unique per payment) makes a retry record nothing and answer the first
         allocation's events. (``AllocatePayment``)
         """
@@ -928,6 +930,32 @@ class Ledger(Application[UUID]):
                 confirmation_reference=confirmation_reference,
                 approver=approver,
                 accepted_on=accepted_on,
+                reason=reason,
+            ),
+            idempotency_key,
+        )
+
+    def adopt_allocation_rule(
+        self,
+        *,
+        customer_code: str,
+        rule: AllocationRule,
+        effective_on: date,
+        approver: str,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Adopt the rule automatic allocation follows for the customer's payments with a value
+        date from ``effective_on`` (oldest due first, oldest issued first, proportional, or
+        explicit only: unallocated cash waits for an allocation naming the invoices).
+        (``AdoptAllocationRule``)
+        """
+        return self._events(
+            c.AdoptAllocationRule(
+                customer_code=customer_code,
+                rule=rule,
+                effective_on=effective_on,
+                approver=approver,
                 reason=reason,
             ),
             idempotency_key,

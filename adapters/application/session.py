@@ -86,6 +86,7 @@ class Session(UnitOfWork):
     acknowledge_balance_confirmation = _handled(c.AcknowledgeBalanceConfirmation)
     resolve_reconciliation = _handled(c.ResolveReconciliation)
     accept_reconciliation = _handled(c.AcceptReconciliation)
+    adopt_allocation_rule = _handled(c.AdoptAllocationRule)
     open_dispute = _handled(c.OpenDispute)
     resolve_dispute = _handled(c.ResolveDispute)
     make_promise = _handled(c.MakePromise)

@@ -460,12 +460,13 @@ def import_command(
     terms_days, settled_on (recorded as a payment `SETTLE-<invoice number>`), paid_amount,
     currency, customer_name, collection_owner, contract_reference. Payment fields:
     bank_reference, customer_code, amount, value_on, and optionally invoice_number (else the
-    payment settles the payer's oldest due invoices first), currency, customer_name,
-    collection_owner. New customers are opened from the file; importing a file again changes
-    nothing. Bad rows (a cell that cannot be read, a row with more or fewer cells than the
-    header) are listed with their line numbers and nothing is recorded; with --rejects-to the
-    good rows are recorded, the bad ones (and rows that depend on them) are written to that new
-    file, and the exit code is 0.
+    payment is allocated by the payer's allocation rule in force on its value date: oldest due
+    invoices first unless another was adopted; under explicit only it waits unapplied),
+    currency, customer_name, collection_owner. New customers are opened from the file;
+    importing a file again changes nothing. Bad rows (a cell that cannot be read, a row with
+    more or fewer cells than the header) are listed with their line numbers and nothing is
+    recorded; with --rejects-to the good rows are recorded, the bad ones (and rows that depend
+    on them) are written to that new file, and the exit code is 0.
     """
     if (preset_name is None) == (mapping_file is None):
         usage_error("give exactly one of --preset NAME or --mapping FILE")

@@ -70,8 +70,9 @@ from arledger.domain.errors import (
     PaymentNotFoundError,
     RejectsPathError,
 )
+from arledger.domain.events import AllocationRule
 from arledger.domain.money import Money, check_currency, parse_amount
-from arledger.domain.payment import plan_oldest_due_first
+from arledger.domain.payment import plan_automatic
 from arledger.domain.rules import DATE_MAX, DATE_MIN, TERMS_DAYS_MAX
 
 IMPORT_ROWS_MAX: Final = 100_000
@@ -875,9 +876,14 @@ def _record_payment(
     payment = session.require_payment(bank_reference)
     payer = session.customer_by_id(payment.payer_customer_id)
     assert payer is not None
+    # The payer's rule in force on the value date, as the ledger's automatic allocation uses;
+    # under explicit only the money waits unapplied, as with nothing open to settle: a fact,
+    # not an error in the file.
+    rule, _ = payer.allocation_rule_on(payment.value_on)
+    if rule is AllocationRule.EXPLICIT_ONLY:
+        return 1
     invoices = [session.invoice_by_id(invoice_id) for invoice_id in payer.invoice_ids]
-    plan = plan_oldest_due_first(payment, [invoice for invoice in invoices if invoice is not None])
-    # With nothing open to settle the money stays unapplied, which is a fact, not an error.
+    plan = plan_automatic(rule, payment, [invoice for invoice in invoices if invoice is not None])
     if plan:
         session.allocate_payment(bank_reference=bank_reference)
     return 1

@@ -27,6 +27,7 @@ from arledger.domain.errors import (
 )
 from arledger.domain.events import (
     ActionChannel,
+    AllocationRule,
     ContactRole,
     DelinquencyType,
     DisputeOutcome,
@@ -321,6 +322,16 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
             note="n",
         ),
         {"delinquency_type": DelinquencyType.CASH_FLOW_SQUEEZE},
+    ),
+    c.AdoptAllocationRule: (
+        c.AdoptAllocationRule(
+            customer_code="ACME",
+            rule=AllocationRule.PROPORTIONAL,
+            effective_on=date(2024, 7, 1),
+            approver="cfo",
+            reason="pro rata",
+        ),
+        {"rule": AllocationRule.EXPLICIT_ONLY},
     ),
     c.AdoptPolicy: (
         c.AdoptPolicy(

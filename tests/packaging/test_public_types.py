@@ -31,6 +31,7 @@ COMMANDS: typing.Final = frozenset(
         "acknowledge_balance_confirmation",
         "resolve_reconciliation",
         "accept_reconciliation",
+        "adopt_allocation_rule",
         "adopt_policy",
         "allocate_payment",
         "apply_credit_note",

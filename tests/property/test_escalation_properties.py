@@ -24,6 +24,7 @@ from arledger.adapters.application.ledger import Ledger, Session
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import (
     ActionChannel,
+    AllocationRule,
     DisputeOutcome,
     DisputeReason,
     Event,
@@ -300,6 +301,16 @@ def _reconcile(
     )
 
 
+def _allocation_rule(session: Session, customer: int, rule: AllocationRule, on: int) -> list[Event]:
+    return session.adopt_allocation_rule(
+        customer_code=CUSTOMERS[customer][0],
+        rule=rule,
+        effective_on=_on(on),
+        approver="CFO",
+        reason="house rule",
+    )
+
+
 def _adopt(session: Session, policy: EscalationPolicy, on: int) -> list[Event]:
     book = session.policy_book()
     version = 2 if book is None else book.latest_version + 1
@@ -327,6 +338,7 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "confirm": _confirm,
     "reconcile": _reconcile,
     "adopt": _adopt,
+    "allocation_rule": _allocation_rule,
 }
 
 
@@ -441,6 +453,13 @@ steps = st.one_of(
         day_offsets,
     ),
     st.builds(lambda *a: Step("adopt", a), policies(), day_offsets),
+    # A rule only moves the automatic allocations of kept promises; the folds ignore the event.
+    st.builds(
+        lambda *a: Step("allocation_rule", a),
+        customer_indexes,
+        st.sampled_from(AllocationRule),
+        day_offsets,
+    ),
 )
 
 

@@ -37,6 +37,7 @@ from arledger.domain.events import (
     INVOICE_EVENTS,
     PAYMENT_EVENTS,
     PROMISE_EVENTS,
+    AllocationRule,
     ConcessionApproved,
     CreditNoteApplied,
     Event,
@@ -54,6 +55,8 @@ from arledger.projections import ageing
 from arledger.projections.ageing import AgeingGrouping
 from tests.conftest import FixedClock
 from tests.strategies import (
+    BANK_REFERENCES,
+    CUSTOMER_CODES,
     DATE_MAX,
     WINDOW_DAYS,
     WINDOW_START,
@@ -93,14 +96,21 @@ def _event_count(ledger: Ledger) -> int:
     return ledger.recorder.max_notification_id() or 0
 
 
-def _auto_allocation_expectation(ledger: Ledger, command: Command) -> tuple[int, list[Invoice]]:
-    """What oldest-due-first must allocate, worked out here without the domain's planner."""
+def _auto_allocation_expectation(
+    ledger: Ledger, command: Command
+) -> tuple[int, list[Invoice], AllocationRule]:
+    """What automatic allocation must allocate under the payer's rule in force on the value
+    date, worked out here without the domain's planners."""
     session = ledger.session()
     payment = session.payment(command.fields["bank_reference"])
     if payment is None:
-        return 0, []
+        return 0, [], AllocationRule.OLDEST_DUE_FIRST
     payer = session.customer_by_id(payment.payer_customer_id)
     assert payer is not None
+    rule = AllocationRule.OLDEST_DUE_FIRST
+    for effective_on, adopted in payer.allocation_rules:
+        if effective_on <= payment.value_on:
+            rule = adopted
     eligible = []
     for invoice_id in payer.invoice_ids:
         invoice = session.invoice_by_id(invoice_id)
@@ -108,16 +118,33 @@ def _auto_allocation_expectation(ledger: Ledger, command: Command) -> tuple[int,
         # Open money of a written-off invoice is what a later bounce reopened: it qualifies.
         if invoice.currency == payment.currency and invoice.open_minor > 0:
             eligible.append(invoice)
-    eligible.sort(key=lambda i: (i.due_on, i.issued_on, i.invoice_number))
-    return min(payment.unapplied_minor, sum(i.open_minor for i in eligible)), eligible
+    if rule is AllocationRule.OLDEST_ISSUED_FIRST:
+        eligible.sort(key=lambda i: (i.issued_on, i.due_on, i.invoice_number))
+    else:
+        eligible.sort(key=lambda i: (i.due_on, i.issued_on, i.invoice_number))
+    return min(payment.unapplied_minor, sum(i.open_minor for i in eligible)), eligible, rule
 
 
 def _check_auto_allocation(
-    expected_total: int, eligible: list[Invoice], recorded: list[Event]
+    expected_total: int, eligible: list[Invoice], rule: AllocationRule, recorded: list[Event]
 ) -> None:
+    assert rule is not AllocationRule.EXPLICIT_ONLY, "explicit only allocates nothing by itself"
     applied = {e.originator_id: e.amount_minor for e in recorded if isinstance(e, PaymentApplied)}
     assert expected_total == sum(applied.values())
-    # Oldest due first: once an invoice is left partly open, no later one gets anything.
+    assert all(
+        amount <= invoice.open_minor
+        for invoice in eligible
+        for amount in [applied.get(invoice.id, 0)]
+    )
+    assert set(applied) <= {invoice.id for invoice in eligible}
+    if rule is AllocationRule.PROPORTIONAL:
+        # Each share is within one minor unit of its exact proportional value.
+        total = sum(invoice.open_minor for invoice in eligible)
+        for invoice in eligible:
+            share = applied.get(invoice.id, 0)
+            assert abs(share * total - expected_total * invoice.open_minor) < total
+        return
+    # In the rule's order: once an invoice is left partly open, no later one gets anything.
     left_open = False
     for invoice in eligible:
         amount = applied.get(invoice.id, 0)
@@ -134,7 +161,7 @@ def run_commands(commands: list[Command]) -> Run:
         before = _event_count(ledger)
         auto = command.name == "allocate_payment" and command.fields["allocations"] is None
         if auto:
-            expected_total, eligible = _auto_allocation_expectation(ledger, command)
+            expected_total, eligible, rule = _auto_allocation_expectation(ledger, command)
 
         def work(session: Session, command: Command = command) -> tuple[list[Event], Any]:
             return command(session), _session_states(session)
@@ -155,7 +182,7 @@ def run_commands(commands: list[Command]) -> Run:
         else:
             assert before + len(recorded) == _event_count(ledger)
             if auto:
-                _check_auto_allocation(expected_total, eligible, recorded)
+                _check_auto_allocation(expected_total, eligible, rule, recorded)
         run.live.update(states)
         run.accepted.append(command)
     return run
@@ -271,7 +298,10 @@ def test_an_accepted_allocation_retried_with_its_key_records_nothing_and_returns
 def test_money_received_is_allocated_or_kept_unapplied_per_currency(
     commands: list[Command],
 ) -> None:
-    run = run_commands(commands)
+    assert_money_conserved(run_commands(commands))
+
+
+def assert_money_conserved(run: Run) -> None:
     states = replay(list(run.ledger.iter_events()))
     payments: list[Payment] = _of(states, Payment)
     invoices = {invoice.id: invoice for invoice in _of(states, Invoice)}
@@ -345,7 +375,10 @@ def test_every_invoice_reconciles_with_its_events_and_is_never_over_settled(
 def test_replaying_the_stored_log_gives_the_states_the_sessions_held(
     commands: list[Command],
 ) -> None:
-    run = run_commands(commands)
+    assert_replay_equals_live(run_commands(commands))
+
+
+def assert_replay_equals_live(run: Run) -> None:
     events = list(run.ledger.iter_events())
     assert run.live == replay(events)
     assert replay(events) == replay(events)
@@ -400,3 +433,40 @@ def test_ageing_replays_identically_and_ages_exactly_what_is_open(
     assert {i.invoice_number: i.open_minor for i in invoices if i.open_minor} == {
         row.key: row.open_minor for row in final.rows
     }
+
+
+@given(
+    rules=st.lists(st.sampled_from(AllocationRule), min_size=2, max_size=2),
+    # Mostly from the start of the window, so that most payments fall under the rule.
+    effective_days=st.lists(st.just(0) | st.integers(0, WINDOW_DAYS), min_size=2, max_size=2),
+    commands=sequences,
+)
+def test_under_every_allocation_rule_money_is_conserved_and_replay_equals_live(
+    rules: list[AllocationRule], effective_days: list[int], commands: list[Command]
+) -> None:
+    """Each account adopts a rule from a day in the window, right after the openings: the
+    automatic allocations before it follow the default, those after it the rule (checked in
+    ``run_commands``), and the log replays to the live states with money conserved."""
+    adoptions = [
+        Command(
+            "adopt_allocation_rule",
+            {
+                "customer_code": code,
+                "rule": rule,
+                "effective_on": WINDOW_START + timedelta(days=days),
+                "approver": "cfo",
+                "reason": "house rule",
+            },
+        )
+        for code, rule, days in zip(CUSTOMER_CODES, rules, effective_days, strict=True)
+    ]
+    # Every payment is then allocated automatically once more: what is still unapplied meets
+    # the rule in force on its value date.
+    automatic = [
+        Command("allocate_payment", {"bank_reference": reference, "allocations": None})
+        for reference in BANK_REFERENCES
+    ]
+    opens = len(CUSTOMER_CODES)
+    run = run_commands([*commands[:opens], *adoptions, *commands[opens:], *automatic])
+    assert_money_conserved(run)
+    assert_replay_equals_live(run)
