@@ -210,6 +210,7 @@ KNOWN_AT_QUERIES: Final[dict[str, Callable[[Ledger, Any], Any]]] = {
         usd("1000.00"), AS_OF, known_at=at
     ),
     "statement": lambda ledger, at: ledger.statement("ACME", date(2024, 1, 1), AS_OF, known_at=at),
+    "unapplied_cash": lambda ledger, at: ledger.unapplied_cash(AS_OF, known_at=at),
     "worklist": lambda ledger, at: ledger.worklist(AS_OF, known_at=at),
 }
 """Every public query, asked as known at an instant (tests/property/test_known_at_truncation.py
