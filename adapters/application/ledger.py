@@ -1490,17 +1490,7 @@ class Ledger(Application[UUID]):
             else:
                 state = fold_portfolio(self.iter_events(), known_at=known_at)
             return unapplied_projection.unapplied_cash(state, as_of)
-        customer_id = ids.customer_id(require_key("customer_code", customer_code))
-        if self.read_models != "replay":
-            events: Iterable[Event] = self.query_engine().customer_events(customer_id, known_at)
-        else:
-            events = self.iter_events()
-        state = fold_portfolio(events, known_at=known_at)
-        if customer_id not in state.customers:
-            raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
-                customer_code=customer_code,
-            )
+        customer_id, state = self._customer_portfolio(customer_code, known_at)
         return unapplied_projection.unapplied_cash(state, as_of, customer_id)
 
 
