@@ -718,7 +718,8 @@ class QueryEngine:
         require_date("as_of", as_of)
         cols, version = self._snapshot()
         result = self._portfolio(cols, version, as_of, known_at)
-        rows = reports.worklist_rows(cols, result, owner=owner)
+        reconciliations = reports.open_reconciliations(cols, as_of, known_at)
+        rows = reports.worklist_rows(cols, result, reconciliations, owner=owner)
         timeline = fast_timeline.fast_timeline(
             cols,
             as_of,
@@ -729,7 +730,7 @@ class QueryEngine:
         )
         with self._lock:
             id_of = self.log.id_of
-            items = reports.worklist(cols, result, timeline, id_of=id_of)
+            items = reports.worklist(cols, result, timeline, reconciliations, id_of=id_of)
         policy = self._policy_on(cols, as_of, known_at)
         return Worklist(as_of=as_of, owner=owner, policy_version=policy.version, items=tuple(items))
 

@@ -258,14 +258,19 @@ def open_reconciliations(
 
 
 def worklist_rows(
-    columns: Columns, result: FastPortfolio, *, owner: str | None = None
+    columns: Columns,
+    result: FastPortfolio,
+    reconciliations: Mapping[int, tuple[OpenReconciliation, ...]],
+    *,
+    owner: str | None = None,
 ) -> npt.NDArray[np.int64]:
     """Customer rows on the worklist: opened by the date, at level 1 or more or with a
-    reconciliation item open, of ``owner``."""
+    reconciliation item open (``reconciliations``: ``open_reconciliations`` on the same date
+    and cut), of ``owner``."""
     customers = _known(columns, "CustomerAccountOpened", result.known_at)
     opened = customers["opened_on"] <= days(result.as_of)
     reconciling = np.zeros(len(opened), dtype=bool)
-    reconciling[list(open_reconciliations(columns, result.as_of, result.known_at))] = True
+    reconciling[list(reconciliations)] = True
     chosen = opened & ((result.customers.level >= 1) | reconciling)
     if owner is not None:
         chosen &= owners_on(columns, result.as_of, result.known_at) == owner
@@ -276,11 +281,13 @@ def worklist(
     columns: Columns,
     result: FastPortfolio,
     timeline: FastTimeline,
+    reconciliations: Mapping[int, tuple[OpenReconciliation, ...]],
     *,
     id_of: Callable[[int], UUID],
 ) -> list[WorklistItem]:
     """``escalation.worklist`` from the fast path: ``timeline`` is ``fast_timeline`` for the
-    ``worklist_rows`` customers (in that order), ``id_of`` an id index's UUID.
+    ``worklist_rows`` customers (in that order), ``reconciliations`` what was given to
+    ``worklist_rows``, ``id_of`` an id index's UUID.
 
     Every field is computed as a column over all the customers at once and ordered with one
     ``np.lexsort``; Python work per customer is only making its item (``frozen_rows``): at 1M
@@ -306,7 +313,6 @@ def worklist(
         policy,
     )
     next_actions = _next_actions(columns, customers, rows, timeline, levels, policy, known_at)
-    reconciliations = open_reconciliations(columns, as_of, known_at)
     rows, levels = rows[order], levels[order]
     level_names = np.empty(int(levels.max()) + 1 if len(levels) else 0, dtype=object)
     for level in np.unique(levels).tolist():
