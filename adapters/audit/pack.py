@@ -360,8 +360,7 @@ def check_audit_pack(directory: Path) -> AuditPackCheck:
         mismatches.append(
             PackMismatch(
                 file=EXPORT_FOLDER,
-                message=f"the figures cannot be recomputed from it: {type(error).__name__}: "
-                + (str(error).splitlines() or [""])[0][:200],
+                message=f"the figures cannot be recomputed from it: {_fault(error)}",
             )
         )
         return attrs.evolve(result, mismatches=tuple(mismatches))
@@ -403,6 +402,15 @@ def check_audit_pack(directory: Path) -> AuditPackCheck:
         figures_checked=len(recomputed.files),
         mismatches=tuple(mismatches),
     )
+
+
+def _fault(error: Exception) -> str:
+    """What went wrong reading or folding an export, in a line: a broken invariant of the
+    ledger's folds (an assertion, which carries no message) is named as such."""
+    first = (str(error).splitlines() or [""])[0][:200]
+    if isinstance(error, AssertionError):
+        return "its events break an invariant of the ledger" + (f" ({first})" if first else "")
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 _UNREADABLE: Final = object()
