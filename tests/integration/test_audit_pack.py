@@ -22,9 +22,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from arledger import AgeingGrouping, Ledger, check_audit_pack, to_data
+from arledger import AgeingGrouping, Ledger, VerifyReport, check_audit_pack, to_data
 from arledger.adapters.audit import pack as pack_module
 from arledger.adapters.cli.app import app
+from arledger.adapters.read_models import columnar
 from arledger.adapters.synthetic import generate
 from arledger.domain.errors import AuditPackError
 from tests.conftest import FixedClock
@@ -481,3 +482,45 @@ def test_the_module_s_differences_are_one_line_each_and_capped() -> None:
     assert pack_module.MISMATCHES_PER_FILE_MAX + 1 == len(lines)
     assert ".rows[0].a: the pack says 0, the export gives 1" == lines[0]
     assert lines[-1].endswith("and 10 more difference(s)")
+
+
+def test_events_committed_after_verify_are_left_out_of_the_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = Ledger(env=sqlite_env(tmp_path), clock=FixedClock())
+    generate.generate_to_store(ledger, 20, 2)
+    verify = ledger.verify
+
+    def verify_then_another_writer_commits() -> VerifyReport:
+        report = verify()
+        ledger.open_account(
+            "LATE", name="Late Ltd", currency="USD", collection_owner="li", opened_on=AS_OF
+        )
+        return report
+
+    monkeypatch.setattr(ledger, "verify", verify_then_another_writer_commits)
+    try:
+        pack = ledger.audit_pack(tmp_path / "pack", as_of=AS_OF)
+        head = ledger.recorder.max_notification_id()
+    finally:
+        ledger.close()
+
+    assert pack.log_position == pack.verify.head_position
+    assert head == pack.log_position + 1  # the late account is in the store, after the head
+    exported = list(columnar.from_columnar(columnar.read_parquet(tmp_path / "pack" / "export")))
+    assert pack.events == len(exported)
+    assert "LATE" not in {getattr(event, "customer_code", None) for event in exported}
+    assert check_audit_pack(tmp_path / "pack").ok
+
+
+def test_a_pack_of_an_empty_store_checks_clean(tmp_path: Path) -> None:
+    ledger = Ledger(env=sqlite_env(tmp_path), clock=FixedClock())
+    try:
+        pack = ledger.audit_pack(tmp_path / "pack", as_of=AS_OF)
+    finally:
+        ledger.close()
+
+    assert (0, 0, "", 0) == (pack.events, pack.log_position, pack.head_link, pack.statements)
+    report = check_audit_pack(tmp_path / "pack")
+    assert report.ok
+    assert 4 == report.figures_checked
