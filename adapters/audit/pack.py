@@ -36,7 +36,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 import attrs
@@ -189,7 +189,9 @@ def pack_target(directory: Path) -> None:
     """Refuse a folder a pack may not be written to: a file, or a folder holding anything."""
     if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
         raise AuditPackError(
-            f"{directory} is not a folder; nothing was written", directory=str(directory)
+            f"{directory} is a file or a symbolic link, not a folder: name a new or empty "
+            "folder; nothing was written",
+            directory=str(directory),
         )
     if directory.exists() and any(directory.iterdir()):
         raise AuditPackError(
@@ -328,7 +330,9 @@ def check_audit_pack(directory: Path) -> AuditPackCheck:
     listed = _listed_files(directory, manifest)
     present = set(_files(directory))
     for path, digest in listed.items():
-        if path not in present:
+        if not _inside(path):
+            mismatches.append(PackMismatch(file=path, message="not a path inside the pack"))
+        elif path not in present:
             mismatches.append(PackMismatch(file=path, message="missing (listed in the manifest)"))
         elif _sha256(directory / path) != digest:
             mismatches.append(
@@ -402,6 +406,13 @@ def check_audit_pack(directory: Path) -> AuditPackCheck:
         figures_checked=len(recomputed.files),
         mismatches=tuple(mismatches),
     )
+
+
+def _inside(path: str) -> bool:
+    """Whether a path the manifest lists names a file in the pack (not above or beside it):
+    the check reads only the pack."""
+    parts = PurePosixPath(path).parts
+    return bool(parts) and not PurePosixPath(path).is_absolute() and ".." not in parts
 
 
 def _fault(error: Exception) -> str:

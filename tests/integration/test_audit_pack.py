@@ -524,3 +524,28 @@ def test_a_pack_of_an_empty_store_checks_clean(tmp_path: Path) -> None:
     report = check_audit_pack(tmp_path / "pack")
     assert report.ok
     assert 4 == report.figures_checked
+
+
+def test_a_file_in_place_of_the_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("mine")
+
+    with pytest.raises(AuditPackError, match="is a file or a symbolic link") as refused:
+        pack_module.pack_target(tmp_path / "afile")
+
+    assert str(tmp_path / "afile") == refused.value.directory
+    assert "mine" == (tmp_path / "afile").read_text()
+
+
+def test_a_manifest_listing_a_file_outside_the_pack_is_named_and_the_file_not_read(
+    written: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    pack, _ = written
+    copy = copied(pack, tmp_path / "outside")
+    manifest = manifest_of(copy)
+    manifest["files"].append({"path": "../secret.txt", "sha256": "00" * 32})
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "secret.txt").write_text("not the pack's")
+
+    messages = [str(m) for m in check_audit_pack(copy).mismatches]
+
+    assert ["../secret.txt: not a path inside the pack"] == messages
