@@ -337,6 +337,7 @@ class Ledger(Application[UUID]):
         # The chain head verify reported, which every event up to it is committed under; a
         # store without a chain (a finding of the report) is packed as it stood before.
         position = report.head_position if report.head_link else head_before
+        pack.require_decodable(directory, report)
         return pack.write_pack(
             directory,
             as_of=as_of,

@@ -41,7 +41,7 @@ from typing import Any, Final
 
 import attrs
 
-from arledger.adapters.audit.report import VerifyReport
+from arledger.adapters.audit.report import FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
 from arledger.adapters.read_models import columnar
 from arledger.domain.errors import AuditPackError
@@ -197,6 +197,19 @@ def pack_target(directory: Path) -> None:
         raise AuditPackError(
             f"{directory} is not empty: an audit pack goes into a new or empty folder; "
             "nothing was written",
+            directory=str(directory),
+        )
+
+
+def require_decodable(directory: Path, verify: VerifyReport) -> None:
+    """Refuse to pack a log verify could not decode: its export cannot be written (a pack of
+    the rest would not be the log). Other findings are packed, in ``verify.json``."""
+    undecodable = [f for f in verify.findings if f.kind is FindingKind.DECODE]
+    if undecodable:
+        raise AuditPackError(
+            f"the log holds records that do not decode ({undecodable[0]}; "
+            f"{len(undecodable)} in all): no export of it can be packed; run `arledger "
+            "verify` for every finding; nothing was written",
             directory=str(directory),
         )
 

@@ -53,11 +53,14 @@ def audit_pack_command(
         ),
     ] = False,
 ) -> None:
-    """Write an audit pack: verify the store, export the log to Parquet up to the chain head,
-    and write the ageing, worklist, KPIs (3 months to --as-of) and statements computed from
-    that export, the policies in force and the verify result, with a manifest of SHA-256
-    hashes. `arledger audit-check DIR` re-runs every figure from the folder alone. Exit 1 when
-    verify found anything (the pack is written and records it)."""
+    """Write an audit pack: the figures as of a date with the log they come from.
+
+    Verifies the store, exports the log to Parquet up to the chain head, and writes the ageing,
+    worklist, KPIs (the 3 months to --as-of) and statements computed from that export, the
+    policies in force and the verify result, with a manifest of SHA-256 hashes.
+    `arledger audit-check DIR` re-runs every figure from the folder alone. Exit 1 when verify
+    found anything (the pack is written and records it).
+    """
     _utf8_directory(directory)
     with _reported_errors():
         ledger = _ledger()
@@ -89,9 +92,11 @@ def audit_check_command(
         Path, typer.Argument(help="The folder of an audit pack.", show_default=False)
     ],
 ) -> None:
-    """Check an audit pack offline, from its folder alone (no store): every file against the
-    manifest's SHA-256, and every figure recomputed from the pack's Parquet export; one line
-    per mismatch, exit 1 on any."""
+    """Check an audit pack offline, from its folder alone (no store).
+
+    Every file against the manifest's SHA-256, and every figure recomputed from the pack's
+    Parquet export; one line per mismatch, exit 1 on any.
+    """
     _utf8_directory(directory)
     with _reported_errors():
         report = check_audit_pack(directory)

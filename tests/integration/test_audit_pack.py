@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
+import stat
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,9 @@ def test_the_pack_holds_the_export_the_figures_and_a_manifest_hashing_every_file
     } <= set(listed)
     for path, digest in listed.items():
         assert hashlib.sha256((pack / path).read_bytes()).hexdigest() == digest
+    # The whole ledger in plaintext: its owner's only, as an export.
+    assert {0o600} == {stat.S_IMODE(path.stat().st_mode) for path in pack.rglob("*.*")}
+    assert 0o700 == stat.S_IMODE(pack.stat().st_mode)
     verify = json.loads((pack / "verify.json").read_text())
     assert verify["ok"] is True
     assert [] == verify["findings"]
@@ -549,3 +554,59 @@ def test_a_manifest_listing_a_file_outside_the_pack_is_named_and_the_file_not_re
     messages = [str(m) for m in check_audit_pack(copy).mismatches]
 
     assert ["../secret.txt: not a path inside the pack"] == messages
+
+
+@pytest.mark.parametrize("command", ["audit-pack", "audit-check"])
+def test_each_audit_pack_command_explains_itself_with_help(command: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"])
+
+    assert 0 == result.exit_code
+    assert "Usage:" in result.stdout
+    assert "SHA-256" in result.stdout
+
+
+def test_a_store_that_fails_verify_is_packed_with_its_findings_and_exit_1(tmp_path: Path) -> None:
+    env = sqlite_env(tmp_path)
+    ledger = Ledger(env=env, clock=FixedClock())
+    generate.generate_to_store(ledger, 20, 4)
+    ledger.close()
+    connection = sqlite3.connect(env["ARLEDGER_DB"], isolation_level=None)
+    try:
+        # Still decodes (JSON with a trailing space), but no longer matches its link.
+        connection.execute("UPDATE stored_events SET state = state || ? WHERE rowid = 3", (b" ",))
+    finally:
+        connection.close()
+    out = tmp_path / "pack"
+
+    result = CliRunner().invoke(app, ["audit-pack", str(out), "--as-of", "2025-06-30"], env=env)
+
+    assert 1 == result.exit_code, result.output
+    assert "verify: position 3: chain:" in result.output
+    assert "verify found 1 finding(s): the pack records them (verify.json)" in result.output
+    verify = json.loads((out / "verify.json").read_text())
+    assert (False, 3) == (verify["ok"], verify["findings"][0]["position"])
+    assert manifest_of(out)["verify_ok"] is False
+    assert check_audit_pack(out).ok  # the pack is what was written: its findings are in it
+
+
+def test_a_store_holding_a_record_that_does_not_decode_is_refused_and_nothing_written(
+    tmp_path: Path,
+) -> None:
+    env = sqlite_env(tmp_path)
+    ledger = Ledger(env=env, clock=FixedClock())
+    generate.generate_to_store(ledger, 20, 5)
+    ledger.close()
+    connection = sqlite3.connect(env["ARLEDGER_DB"], isolation_level=None)
+    try:
+        connection.execute("UPDATE stored_events SET state = ? WHERE rowid = 4", (b"garbage",))
+    finally:
+        connection.close()
+    out = tmp_path / "pack"
+
+    result = CliRunner().invoke(app, ["audit-pack", str(out), "--as-of", "2025-06-30"], env=env)
+
+    assert 1 == result.exit_code, result.output
+    assert "records that do not decode (position 4: decode:" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    assert [] == [path for path in tmp_path.iterdir() if "pack" in path.name]
