@@ -610,3 +610,19 @@ def test_a_store_holding_a_record_that_does_not_decode_is_refused_and_nothing_wr
     assert "Traceback" not in result.output
     assert not out.exists()
     assert [] == [path for path in tmp_path.iterdir() if "pack" in path.name]
+
+
+def test_a_pack_of_each_persistent_store_holds_its_log_and_checks_clean(
+    persistent_store_env: dict[str, str], tmp_path: Path
+) -> None:
+    ledger = Ledger(env=persistent_store_env, clock=FixedClock())
+    try:
+        events = generate.generate_to_store(ledger, 30, 6)
+        pack = ledger.audit_pack(tmp_path / "pack", as_of=AS_OF)
+        ageing = to_data(ledger.ageing(AS_OF, grouping=AgeingGrouping.CUSTOMER))
+    finally:
+        ledger.close()
+
+    assert (events, events, True) == (pack.events, pack.log_position, pack.verify.ok)
+    assert ageing == json.loads((tmp_path / "pack" / "ageing_customer.json").read_text())
+    assert check_audit_pack(tmp_path / "pack").ok
