@@ -8,6 +8,12 @@ command, query and exported class to it).
 """
 
 from arledger.adapters.application.ledger import Ledger, Result
+from arledger.adapters.audit.pack import (
+    AuditPack,
+    AuditPackCheck,
+    PackMismatch,
+    check_audit_pack,
+)
 from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
 from arledger.domain.customer import CustomerAccount
@@ -15,6 +21,7 @@ from arledger.domain.errors import (
     AccountCurrencyError,
     AllocationKeyConflictError,
     ArledgerError,
+    AuditPackError,
     AutomaticAllocationRefusedError,
     ChainMismatchError,
     CommandFormatError,
@@ -81,6 +88,9 @@ __all__ = [
     "AllocationKeyConflictError",
     "AllocationRule",
     "ArledgerError",
+    "AuditPack",
+    "AuditPackCheck",
+    "AuditPackError",
     "AutomaticAllocationRefusedError",
     "CaseReport",
     "ChainMismatchError",
@@ -125,6 +135,7 @@ __all__ = [
     "NotFoundError",
     "NothingToAllocateError",
     "OverAllocationError",
+    "PackMismatch",
     "Payment",
     "PaymentNotFoundError",
     "PaymentTermsKind",
@@ -152,5 +163,6 @@ __all__ = [
     "VerifyReport",
     "Worklist",
     "WorklistItem",
+    "check_audit_pack",
     "to_data",
 ]

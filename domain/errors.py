@@ -493,3 +493,16 @@ class PlaintextOutputError(ConfigurationError):
 
     output: str | None = None
     """What would have been written: ``"export"`` or ``"rejects"``."""
+
+
+# Audit packs ----------------------------------------------------------------------------------
+
+
+@attrs.define(kw_only=True, slots=False)
+class AuditPackError(ArledgerError, ValueError):
+    """An audit pack that cannot be written to the folder given (a file, or a folder that is
+    not empty: a pack is never mixed with other files nor written over an earlier one), or a
+    folder that is not an audit pack arledger can check (no or unreadable ``manifest.json``).
+    ``directory`` names the folder. Nothing was written."""
+
+    directory: str | None = None

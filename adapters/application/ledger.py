@@ -33,6 +33,7 @@ from eventsourcing.utils import Environment
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
+from arledger.adapters.audit.pack import AuditPack
 from arledger.adapters.audit.report import VerifyReport
 from arledger.adapters.persistence.connections import Connections, connections_for
 from arledger.adapters.persistence.library import chained_recorder_topic
@@ -305,6 +306,48 @@ class Ledger(Application[UUID]):
         connections = self._audit_connections()
         with busy_errors(self.store_settings):
             return Verifier(self, connections).run(from_position, expect_head)
+
+    def audit_pack(
+        self,
+        directory: Path,
+        *,
+        as_of: date,
+        known_at: datetime | None = None,
+        plaintext: bool = False,
+    ) -> AuditPack:
+        """Write an audit pack into ``directory`` (new or empty): the verify result, the log
+        exported to Parquet up to the chain head verify reported, and the ageing, worklist,
+        KPIs and statements as of ``as_of`` (as known at ``known_at``) computed from that
+        export, with a manifest of hashes (``adapters/audit/pack.py``); ``check_audit_pack``
+        re-runs every figure from the folder alone.
+
+        Raises:
+            AuditPackError: ``directory`` is a file or not empty (nothing written).
+            PlaintextOutputError: encrypted store, ``plaintext`` False (as an export).
+            ConfigurationError: an in-memory store (no chain to verify).
+        """
+        from arledger.adapters.audit import pack
+
+        require_date("as_of", as_of)
+        require_known_at(known_at)
+        pack.pack_target(directory)  # refused before any work
+        self.check_plaintext_output(directory, output="audit pack", plaintext=plaintext)
+        head_before = self.recorder.max_notification_id() or 0
+        report = self.verify()
+        # The chain head verify reported, which every event up to it is committed under; a
+        # store without a chain (a finding of the report) is packed as it stood before.
+        position = report.head_position if report.head_link else head_before
+        pack.require_decodable(directory, report)
+        return pack.write_pack(
+            directory,
+            as_of=as_of,
+            known_at=known_at,
+            verify=report,
+            events=self._events_in_pages(EVENTS_PER_READ_MAX, stop=position),
+            log_position=position,
+            store=self.store_description,
+            created_at=self.clock(),
+        )
 
     def build_chain(self) -> int:
         """Build, once, the hash chain of a store written before chains existed; returns the
@@ -1194,10 +1237,13 @@ class Ledger(Application[UUID]):
             return events
         return (event for event in events if event.timestamp <= cut)
 
-    def _events_in_pages(self, page_size: int) -> Iterator[Event]:
+    def _events_in_pages(self, page_size: int, *, stop: int | None = None) -> Iterator[Event]:
+        """Every event in recording order (up to position ``stop``, if given)."""
         start = 1
+        if stop is not None and stop < start:
+            return
         while True:
-            page = self.recorder.select_notifications(start, page_size)
+            page = self.recorder.select_notifications(start, page_size, stop=stop)
             if not page:
                 return
             for notification in page:
