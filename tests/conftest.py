@@ -4,7 +4,10 @@ Numba kernels compiled once per session.
 The query engine's kernels are compiled (or, with a warm cache, loaded) by ``arledger
 warm-up``'s function before the first test, and the time it took is printed, so no test pays
 ~35 s of compilation unknowingly; the summary at the end names any kernel variant compiled
-after it (a test that feeds the kernels arrays of other types than the engine does).
+after it (a test that feeds the kernels arrays of other types than the engine does). Under
+pytest-xdist (the README's test command runs ``tests`` with ``-n auto``) the workers take the
+warm-up in turn under a file lock: the first compiles into the on-disk cache, the others load
+from it, instead of every worker compiling the same kernels at once on a cold cache.
 
 PostgreSQL is at 127.0.0.1:5432, database ``test`` (trust auth). Each test gets a schema of
 its own, dropped afterwards. Under CI=true a missing server fails the tests instead of
@@ -13,6 +16,7 @@ skipping them, so CI can never pass by not testing the production store.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -175,6 +179,21 @@ def persistent_store_env(
         yield request.getfixturevalue("postgres_schema")
 
 
+@contextmanager
+def _one_worker_at_a_time(request: pytest.FixtureRequest, name: str) -> Iterator[None]:
+    """Hold an exclusive lock shared by the xdist workers of this run (no-op without xdist)."""
+    if not hasattr(request.config, "workerinput"):
+        yield
+        return
+    shared = request.getfixturevalue("tmp_path_factory").getbasetemp().parent
+    with (shared / name).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 WARMED_UP: dict[str, int] = {}
 """Kernel variants per kernel right after the session's warm-up (empty before it ran)."""
 
@@ -182,7 +201,8 @@ WARMED_UP: dict[str, int] = {}
 @pytest.fixture(scope="session", autouse=True)
 def compiled_kernels(request: pytest.FixtureRequest) -> warm_up.WarmUpReport:
     """Every kernel variant the engine uses, compiled (or loaded from the cache) once."""
-    report = warm_up.warm_up()
+    with _one_worker_at_a_time(request, "numba-warm-up.lock"):
+        report = warm_up.warm_up()
     WARMED_UP.update({name: len(d.signatures) for name, d in warm_up.dispatchers().items()})
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
