@@ -67,7 +67,7 @@ from arledger.projections.escalation import (
     ThresholdCrossing,
     WorklistItem,
 )
-from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow
+from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow, KpiSeries
 from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
@@ -126,6 +126,7 @@ __all__ = [
     "KpiGrouping",
     "KpiReport",
     "KpiRow",
+    "KpiSeries",
     "Ledger",
     "LevelChange",
     "Money",

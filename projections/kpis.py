@@ -238,6 +238,52 @@ def trailing_period(as_of: date, months: int) -> tuple[date, date]:
     return require_date("start_on", start_on), as_of
 
 
+@attrs.frozen(kw_only=True)
+class KpiSeries:
+    """The KPIs of consecutive calendar months, one ``KpiReport`` per month, oldest first: a
+    trend (DSO, CEI, collection rate by month) in one call."""
+
+    grouping: KpiGrouping
+    reports: tuple[KpiReport, ...]
+
+
+def monthly_periods(from_on: date, to_on: date) -> tuple[tuple[date, date], ...]:
+    """The calendar months from the month of ``from_on`` to the month of ``to_on``, both
+    included, each as (first day, last day); at most ``TRAILING_MONTHS_MAX`` of them."""
+    require_period(from_on, to_on)
+    first = from_on.year * 12 + from_on.month - 1
+    last = to_on.year * 12 + to_on.month - 1
+    if last - first + 1 > TRAILING_MONTHS_MAX:
+        raise ConfigurationError(
+            f"a monthly series is at most {TRAILING_MONTHS_MAX} months, "
+            f"got {last - first + 1} ({from_on:%Y-%m} to {to_on:%Y-%m})",
+            months=last - first + 1,
+        )
+    periods = []
+    for index in range(first, last + 1):
+        year, month = divmod(index, 12)
+        start_on = date(year, month + 1, 1)
+        periods.append((start_on, start_on.replace(day=calendar.monthrange(year, month + 1)[1])))
+    return tuple(periods)
+
+
+def kpi_series(
+    state: PortfolioState,
+    from_on: date,
+    to_on: date,
+    *,
+    grouping: KpiGrouping = KpiGrouping.PORTFOLIO,
+) -> KpiSeries:
+    """``kpi_report`` for each calendar month of ``monthly_periods(from_on, to_on)``."""
+    return KpiSeries(
+        grouping=grouping,
+        reports=tuple(
+            kpi_report(state, start_on, end_on, grouping=grouping)
+            for start_on, end_on in monthly_periods(from_on, to_on)
+        ),
+    )
+
+
 def _add_months(on: date, months: int) -> date:
     index = on.year * 12 + on.month - 1 + months
     year, month = divmod(index, 12)

@@ -95,7 +95,7 @@ from arledger.projections import statement as statement_projection
 from arledger.projections import unapplied as unapplied_projection
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
-from arledger.projections.kpis import KpiGrouping, KpiReport
+from arledger.projections.kpis import KpiGrouping, KpiReport, KpiSeries
 from arledger.projections.portfolio import Confirmation, PortfolioState
 from arledger.projections.portfolio import ageing_report as portfolio_ageing_report
 from arledger.projections.portfolio import fold_all as fold_portfolio
@@ -1451,6 +1451,38 @@ class Ledger(Application[UUID]):
             self.portfolio(known_at=known_at), start_on, end_on, grouping=grouping
         )
 
+    def kpis_monthly(
+        self,
+        from_on: date,
+        to_on: date,
+        *,
+        grouping: KpiGrouping = KpiGrouping.PORTFOLIO,
+        known_at: datetime | None = None,
+    ) -> KpiSeries:
+        """The KPIs of every calendar month from the month of ``from_on`` to the month of
+        ``to_on`` (both included), one ``KpiReport`` per month, as ``kpis`` gives each.
+
+        Raises:
+            InvalidDateError: ``from_on`` is after ``to_on``.
+            ConfigurationError: more than ``TRAILING_MONTHS_MAX`` (120) months.
+            GroupingTypeError: ``grouping`` is not a ``KpiGrouping``.
+        """
+        from arledger.projections import kpis
+
+        _require_grouping(grouping, KpiGrouping)
+        require_known_at(known_at)
+        periods = kpis.monthly_periods(from_on, to_on)
+        if self.read_models != "replay":
+            engine = self.query_engine()
+            return kpis.KpiSeries(
+                grouping=grouping,
+                reports=tuple(
+                    engine.kpis(start_on, end_on, grouping=grouping, known_at=known_at)
+                    for start_on, end_on in periods
+                ),
+            )
+        return kpis.kpi_series(self.portfolio(known_at=known_at), from_on, to_on, grouping=grouping)
+
     def propose_credit_line(
         self, registered_capital: Money, on: date, *, known_at: datetime | None = None
     ) -> Money:
@@ -1553,6 +1585,7 @@ QUERY_METHODS: Final = frozenset(
         "invoice",
         "iter_events",
         "kpis",
+        "kpis_monthly",
         "payment",
         "portfolio",
         "promises",

@@ -8,6 +8,7 @@ data or a refused command) or 2 (bad usage or configuration), never with a trace
 
 from __future__ import annotations
 
+import calendar
 import enum
 import io
 import itertools
@@ -161,6 +162,24 @@ def parse_iso_date(value: str | date) -> date:
         return require_date("date", parsed)
     except InvalidDateError as error:
         usage_error(error.message)
+
+
+_ISO_MONTH: Final = re.compile(r"\d{4}-\d{2}")
+
+
+def parse_period_start(value: str | date) -> date:
+    """``parse_iso_date``, or a month YYYY-MM meaning its first day."""
+    if isinstance(value, str) and _ISO_MONTH.fullmatch(value.strip()):
+        return parse_iso_date(value.strip() + "-01")
+    return parse_iso_date(value)
+
+
+def parse_period_end(value: str | date) -> date:
+    """``parse_iso_date``, or a month YYYY-MM meaning its last day."""
+    if isinstance(value, str) and _ISO_MONTH.fullmatch(value.strip()):
+        first = parse_iso_date(value.strip() + "-01")
+        return first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    return parse_iso_date(value)
 
 
 def parse_instant(value: str | datetime) -> datetime:
@@ -781,9 +800,9 @@ def kpis_command(
         date | None,
         typer.Option(
             "--from",
-            parser=parse_iso_date,
-            metavar="YYYY-MM-DD",
-            help="First day of the period (with --to).",
+            parser=parse_period_start,
+            metavar="YYYY-MM[-DD]",
+            help="First day of the period (with --to); a month means its first day.",
             show_default=False,
         ),
     ] = None,
@@ -791,9 +810,9 @@ def kpis_command(
         date | None,
         typer.Option(
             "--to",
-            parser=parse_iso_date,
-            metavar="YYYY-MM-DD",
-            help="Last day of the period, included (with --from).",
+            parser=parse_period_end,
+            metavar="YYYY-MM[-DD]",
+            help="Last day of the period, included (with --from); a month means its last day.",
             show_default=False,
         ),
     ] = None,
@@ -811,6 +830,13 @@ def kpis_command(
         int,
         typer.Option(min=1, max=kpis.TRAILING_MONTHS_MAX, help="Months before --as-of."),
     ] = 3,
+    monthly: Annotated[
+        bool,
+        typer.Option(
+            "--monthly",
+            help="One period per calendar month from the month of --from to the month of --to.",
+        ),
+    ] = False,
     by: Annotated[
         kpis.KpiGrouping,
         typer.Option("--by", help="One row per portfolio, owner or customer (and currency)."),
@@ -829,8 +855,13 @@ def kpis_command(
     promise-kept rates and the expected credit loss by provision matrix.
 
     Days are to 0.1 and percentages to 0.01; a ratio whose denominator is zero is left empty.
-    The definitions are in the docstring of arledger.projections.kpis.
+    The definitions are in the docstring of arledger.projections.kpis. With --monthly, every
+    calendar month of --from..--to in one call (a trend): one table row, CSV line or JSON
+    period per month.
     """
+    if monthly:
+        _kpis_monthly(start_on, end_on, as_of, by, output_format, known_at, csv_raw)
+        return
     if as_of is not None:
         if start_on is not None or end_on is not None:
             usage_error("give either --as-of or --from and --to, not both")
@@ -848,7 +879,49 @@ def kpis_command(
     elif output_format is OutputFormat.JSON:
         sys.stdout.write(json.dumps(kpis_json(report, known_at=known_at), indent=2) + "\n")
     else:
-        _stdout().print(_kpis_table(report))
+        _stdout().print(
+            _kpis_table(
+                [report],
+                title=f"KPIs {report.start_on} to {report.end_on} ({report.days} days) "
+                f"by {report.grouping.value}",
+            )
+        )
+
+
+def _kpis_monthly(
+    start_on: date | None,
+    end_on: date | None,
+    as_of: date | None,
+    by: kpis.KpiGrouping,
+    output_format: OutputFormat,
+    known_at: datetime | None,
+    csv_raw: bool,
+) -> None:
+    if as_of is not None or start_on is None or end_on is None:
+        usage_error("--monthly takes --from and --to (months, YYYY-MM), not --as-of")
+    if start_on > end_on:
+        usage_error(f"--from {start_on} is after --to {end_on}")
+    _check_csv_raw(csv_raw, output_format)
+    with _reported_errors():
+        series = _query_ledger().kpis_monthly(start_on, end_on, grouping=by, known_at=known_at)
+    if output_format is OutputFormat.CSV:
+        sys.stdout.write(kpis_csv(*series.reports, raw=csv_raw))
+    elif output_format is OutputFormat.JSON:
+        data = {
+            "grouping": series.grouping.value,
+            "known_at": _instant_text(known_at),
+            "periods": [kpis_json(report, known_at=known_at) for report in series.reports],
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        first, last = series.reports[0], series.reports[-1]
+        _stdout().print(
+            _kpis_table(
+                series.reports,
+                title=f"KPIs by month, {first.start_on:%Y-%m} to {last.end_on:%Y-%m}, "
+                f"by {series.grouping.value}",
+            )
+        )
 
 
 KPI_COLUMNS: Final = (
@@ -925,17 +998,23 @@ def kpi_columns(report: kpis.KpiReport) -> list[str]:
     ]
 
 
-def kpis_csv(report: kpis.KpiReport, *, raw: bool = False) -> str:
-    """One CSV line per row; a ratio with a zero denominator is an empty field. Cells are
-    neutralised for spreadsheets unless ``raw`` (``csv_output``)."""
+def kpis_csv(*reports: kpis.KpiReport, raw: bool = False) -> str:
+    """One CSV line per row of each report (a monthly series: every month under one header);
+    a ratio with a zero denominator is an empty field, and so is an expected-credit-loss bucket
+    a month's policy does not have (the header holds every bucket of the series, in order of
+    first appearance). Cells are neutralised for spreadsheets unless ``raw`` (``csv_output``)."""
     buffer = io.StringIO()
     writer = csv_output.writer(buffer, raw=raw, lineterminator="\n")
-    columns = kpi_columns(report)
+    columns = list(dict.fromkeys(column for report in reports for column in kpi_columns(report)))
     writer.writerow(columns)
-    for values in kpi_values(report):
-        assert columns == list(values)
-        writer.writerow(["" if value is None else value for value in values.values()])
+    for report in reports:
+        for values in kpi_values(report):
+            writer.writerow([_csv_cell(values.get(column)) for column in columns])
     return buffer.getvalue()
+
+
+def _csv_cell(value: JsonData) -> JsonData:
+    return "" if value is None else value
 
 
 def kpis_json(report: kpis.KpiReport, *, known_at: datetime | None = None) -> dict[str, JsonData]:
@@ -960,15 +1039,15 @@ def kpis_json(report: kpis.KpiReport, *, known_at: datetime | None = None) -> di
     }
 
 
-def _kpis_table(report: kpis.KpiReport) -> Table:
-    table = Table(
-        title=f"KPIs {report.start_on} to {report.end_on} ({report.days} days) "
-        f"by {report.grouping.value}",
-        title_justify="left",
-    )
-    show_key = report.grouping is not kpis.KpiGrouping.PORTFOLIO
+def _kpis_table(reports: Sequence[kpis.KpiReport], *, title: str) -> Table:
+    """One row per group and currency of each report; a Month column when there are several."""
+    table = Table(title=title, title_justify="left")
+    by_month = len(reports) > 1
+    show_key = reports[0].grouping is not kpis.KpiGrouping.PORTFOLIO
+    if by_month:
+        table.add_column("Month", no_wrap=True)
     if show_key:
-        table.add_column(report.grouping.value.capitalize())
+        table.add_column(reports[0].grouping.value.capitalize())
     table.add_column("Currency")
     for heading in (
         "Sales",
@@ -990,8 +1069,10 @@ def _kpis_table(report: kpis.KpiReport) -> Table:
     def ratio(value: Decimal | None) -> str:
         return "-" if value is None else str(value)
 
-    for row in report.rows:
+    rows = [(report, row) for report in reports for row in report.rows]
+    for report, row in rows:
         table.add_row(
+            *([f"{report.start_on:%Y-%m}"] if by_month else []),
             *([row.key] if show_key else []),
             row.currency,
             format_minor(row.credit_sales_minor, row.currency),
@@ -1012,7 +1093,7 @@ def _kpis_table(report: kpis.KpiReport) -> Table:
         "DSO cb: countback DSO; ADD: average days delinquent; CEI/m: CEI on the average "
         "30-day month's sales; Coll.: collection rate; Kept n% / amt%: promises kept by count / "
         "by amount; ECL: expected credit loss. '-': no denominator."
-        if report.rows
+        if rows
         else "No receivables, sales, cash or promises in this period."
     )
     return table
