@@ -10,6 +10,7 @@ command, query and exported class to it).
 from arledger.adapters.application.ledger import Ledger, Result
 from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
+from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     AccountCurrencyError,
@@ -29,6 +30,7 @@ from arledger.domain.errors import (
     InvalidChoiceError,
     InvalidCommandError,
     InvoiceNotFoundError,
+    LogPositionError,
     MoneyError,
     NotFoundError,
     NothingToAllocateError,
@@ -81,6 +83,7 @@ __all__ = [
     "AllocationKeyConflictError",
     "AllocationRule",
     "ArledgerError",
+    "AsOfLog",
     "AutomaticAllocationRefusedError",
     "CaseReport",
     "ChainMismatchError",
@@ -118,6 +121,7 @@ __all__ = [
     "KpiRow",
     "Ledger",
     "LevelChange",
+    "LogPositionError",
     "Money",
     "MoneyError",
     "MovementKind",

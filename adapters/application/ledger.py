@@ -1459,7 +1459,7 @@ class Ledger(Application[UUID]):
         state = self._customer_state(customer_id, cut)
         if customer_id not in state.customers:
             raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{_cut_named(cut)}",
+                f"no customer account {customer_code!r}{cut.named}",
                 customer_code=customer_code,
             )
         return customer_id, state
@@ -1570,7 +1570,7 @@ class Ledger(Application[UUID]):
         state = self._customer_state(invoice.customer_id, cut)
         if invoice.id not in state.ageing.invoices:
             raise InvoiceNotFoundError(
-                f"no invoice {invoice_number!r}{_cut_named(cut)}",
+                f"no invoice {invoice_number!r}{cut.named}",
                 invoice_number=invoice_number,
             )
         return state.expected_pay_on(invoice.id)
@@ -1616,7 +1616,7 @@ class Ledger(Application[UUID]):
         state = statement_projection.fold_all(events, known_at=cut.stamped_by)
         if customer_id not in state.portfolio.customers:
             raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{_cut_named(cut)}",
+                f"no customer account {customer_code!r}{cut.named}",
                 customer_code=customer_code,
             )
         statement = statement_projection.statement_of_account(state, customer_id, from_on, to_on)
@@ -1678,12 +1678,6 @@ QUERY_METHODS: Final = frozenset(
 
 
 G = TypeVar("G", bound=enum.Enum)
-
-
-def _cut_named(cut: Cut) -> str:
-    """The cut a refusal names: the position (and the stamp instant of a fallback)."""
-    named = f" recorded by log position {cut.position}"
-    return named if cut.stamped_by is None else f"{named}, stamped by {cut.stamped_by.isoformat()}"
 
 
 def _recorded_by(known_at: datetime | None) -> str:

@@ -39,6 +39,8 @@ class Cut:
     position: int
     stamped_by: datetime | None
     as_of_log: AsOfLog
+    named: str = ""
+    """The cut as a refusal names it (" recorded by ..."; nothing when none was asked)."""
 
 
 def microseconds(at: datetime) -> int:
@@ -130,7 +132,14 @@ def resolve(
                 position = head if unrecorded is None else min(unrecorded, head)
                 stamped_by = known_at
     link = None if store is None or position == 0 else store.link_at(position)
+    if known_at is not None:
+        named = f" recorded by {known_at.isoformat()}"
+    elif at_position is not None:
+        named = f" recorded by log position {at_position}"
+    else:
+        named = ""
     return Cut(
+        named=named,
         position=position,
         stamped_by=stamped_by,
         as_of_log=AsOfLog(
