@@ -14,14 +14,18 @@ PostgreSQL (several connections, the library's insert lock) and SQLite (one writ
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
+from typer.testing import CliRunner
 
 from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.cli.app import app
 from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.errors import LogPositionError
 from arledger.domain.money import Money
@@ -243,5 +247,96 @@ def test_every_customer_query_names_the_position_it_answers_at(
         assert head == log_of(latest).position
         then = ledger.statement("C-0", date(2025, 1, 1), AS_OF, at_position=early)
         assert then.closing_balance_minor < latest.closing_balance_minor
+    finally:
+        ledger.close()
+
+
+# The command line ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["worklist", "--as-of", "2025-06-30"],
+        ["ageing", "--as-of", "2025-06-30", "--by", "customer"],
+        ["kpis", "--from", "2025-01-01", "--to", "2025-06-30"],
+        ["statement", "C-0", "--from", "2025-01-01", "--to", "2025-06-30"],
+        ["unapplied-cash", "--as-of", "2025-06-30"],
+    ],
+)
+def test_cli_json_names_its_position_and_at_position_reproduces_it(
+    tmp_path: Path, command: list[str]
+) -> None:
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    ledger = Ledger(env=env)
+    errors: list[BaseException] = []
+    write(ledger, 0, errors)
+    early = log_of(ledger.worklist(AS_OF)).position  # the end of a transaction
+    write(ledger, 1, errors)
+    ledger.close()
+    assert [] == errors
+
+    def run(*args: str) -> Any:
+        result = CliRunner().invoke(app, [*command, *args, "--format", "json"], env=env)
+        assert 0 == result.exit_code, result.output
+        return json.loads(result.stdout)
+
+    latest, then = run(), run("--at-position", str(early))
+    assert early == then["as_of_log"]["position"] < latest["as_of_log"]["position"]
+    assert then["as_of_log"]["link"] is not None
+    again = run("--known-at", then["as_of_log"]["committed_at"])
+    assert {**then, "known_at": None} == {**again, "known_at": None}
+    assert then != latest
+    assert then == run("--at-position", str(early))
+
+
+def test_cli_refuses_a_position_past_the_log_or_with_known_at_in_one_line(tmp_path: Path) -> None:
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    ledger = Ledger(env=env)
+    errors: list[BaseException] = []
+    write(ledger, 0, errors)
+    ledger.close()
+    for args, message in [
+        (["--at-position", "100000"], "beyond the log"),
+        (["--at-position", "1", "--known-at", "2026-01-01T00:00:00Z"], "not both"),
+    ]:
+        result = CliRunner().invoke(app, ["worklist", "--as-of", "2025-06-30", *args], env=env)
+        assert 0 != result.exit_code
+        assert message in result.stderr
+        assert 1 == len(result.stderr.strip().splitlines())
+        assert "Traceback" not in result.output
+
+
+def test_a_session_stamped_first_but_committed_last_is_not_known_before_its_commit(
+    persistent_store_env: dict[str, str],
+) -> None:
+    """The defect commit instants fix, without threads: session A is stamped before session B
+    but commits after it. An answer taken between the two commits shows B and not A; known_at
+    at its commit instant reproduces it (by stamp, A's earlier stamp would have counted A)."""
+    ledger = Ledger(env=persistent_store_env)
+    try:
+        errors: list[BaseException] = []
+        write(ledger, 0, errors)
+        write(ledger, 1, errors)
+        assert [] == errors
+        first, second = ledger.session(), ledger.session()  # stamped in this order
+        first.issue_invoice(
+            invoice_number="C-0-LATE", customer_code="C-0", amount=usd("7.00"), issued_on=AS_OF
+        )
+        second.issue_invoice(
+            invoice_number="C-1-EARLY", customer_code="C-1", amount=usd("5.00"), issued_on=AS_OF
+        )
+        second.commit()
+        between = ledger.ageing(AS_OF, grouping=AgeingGrouping.INVOICE)
+        first.commit()
+        stamp_of_first = max(event.timestamp for event in ledger.iter_events())
+        shown = {row.key for row in between.rows}
+        again = ledger.ageing(
+            AS_OF, grouping=AgeingGrouping.INVOICE, known_at=log_of(between).committed_at
+        )
+
+        assert ("C-1-EARLY" in shown, "C-0-LATE" in shown) == (True, False)
+        assert stamp_of_first < log_of(between).committed_at  # type: ignore[operator]
+        assert (between, log_of(between)) == (again, log_of(again))
     finally:
         ledger.close()
