@@ -16,6 +16,7 @@ from arledger.adapters.audit.pack import (
 )
 from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
+from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     AccountCurrencyError,
@@ -36,6 +37,7 @@ from arledger.domain.errors import (
     InvalidChoiceError,
     InvalidCommandError,
     InvoiceNotFoundError,
+    LogPositionError,
     MoneyError,
     NotFoundError,
     NothingToAllocateError,
@@ -88,6 +90,7 @@ __all__ = [
     "AllocationKeyConflictError",
     "AllocationRule",
     "ArledgerError",
+    "AsOfLog",
     "AuditPack",
     "AuditPackCheck",
     "AuditPackError",
@@ -129,6 +132,7 @@ __all__ = [
     "KpiSeries",
     "Ledger",
     "LevelChange",
+    "LogPositionError",
     "Money",
     "MoneyError",
     "MovementKind",

@@ -147,6 +147,16 @@ class InvalidDateError(InvalidCommandError):
 
 
 @attrs.define(kw_only=True, slots=False)
+class LogPositionError(InvalidCommandError):
+    """A query's cut of the log that names no point of it: ``at_position`` beyond the log's
+    last position (``head``) or below 0, or given together with ``known_at`` (one cut only)."""
+
+    at_position: int | None = None
+    head: int | None = None
+    known_at: datetime | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
 class InvalidTextError(InvalidCommandError):
     """Text that is not what its field accepts (``domain/text.py``): not Unicode scalar values,
     control characters, invisible characters in a key, blank, padded or too long.

@@ -20,6 +20,7 @@ from uuid import UUID
 
 import attrs
 
+from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.events import (
     CollectionOwnerChanged,
     ConcessionApproved,
@@ -206,6 +207,9 @@ class AgeingReport:
     policy: AgeingPolicy
     grouping: AgeingGrouping
     rows: tuple[AgeingRow, ...]
+    as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
+    """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
+    None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
 
     @property
     def bucket_labels(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from uuid import UUID
 
 import attrs
 
+from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.errors import AccountCurrencyError, CustomerNotFoundError, InvalidAmountError
 from arledger.domain.rules import require_date
 
@@ -63,6 +64,9 @@ class CreditDecision:
     level: int
     credit_block_level: int
     policy_version: int
+    as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
+    """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
+    None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
 
     @property
     def kinds(self) -> tuple[CreditReasonKind, ...]:

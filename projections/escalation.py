@@ -43,6 +43,7 @@ from uuid import UUID
 import attrs
 import numpy as np
 
+from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.errors import CustomerNotFoundError
 from arledger.domain.events import RiskRating
 from arledger.domain.invoice import open_by_instalment
@@ -202,6 +203,9 @@ class EscalationStatus:
     reconciliations: tuple[OpenReconciliation, ...] = ()
     """Reconciliation items open on ``as_of``: differences the customer acknowledged on a
     balance confirmation, not yet resolved or accepted (they move no level)."""
+    as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
+    """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
+    None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
 
     @property
     def level(self) -> int:

@@ -58,6 +58,7 @@ from uuid import UUID
 
 import attrs
 
+from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.errors import ConfigurationError, InvalidAmountError, InvalidDateError
 from arledger.domain.money import currency_exponent, to_minor
 from arledger.domain.rules import require_date, require_period
@@ -131,6 +132,9 @@ class KpiReport:
     """The ageing buckets of the policy in force on ``end_on``."""
     provision_rates_bps: tuple[int, ...]
     policy_version: int
+    as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
+    """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
+    None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
 
     @property
     def days(self) -> int:

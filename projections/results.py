@@ -20,6 +20,8 @@ from uuid import UUID
 
 import attrs
 
+from arledger.domain.as_of_log import AsOfLog
+
 from .escalation import EscalationStatus, WorklistItem
 from .portfolio import ActionFacts, DiagnosisFacts, PortfolioState
 from .promises import PromiseJudgement, PromiseRates, judge_all, promise_rates
@@ -35,6 +37,9 @@ class Worklist(Sequence[WorklistItem]):
     owner: str | None
     policy_version: int
     items: tuple[WorklistItem, ...]
+    as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
+    """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
+    None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
 
     @overload
     def __getitem__(self, index: int) -> WorklistItem: ...
@@ -62,6 +67,9 @@ class Explanation:
     as_of: date
     status: EscalationStatus
     text: str
+    as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
+    """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
+    None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
 
     @property
     def lines(self) -> tuple[str, ...]:
@@ -82,6 +90,9 @@ class PromiseReport:
     currency: str
     promises: tuple[PromiseJudgement, ...]
     rates: PromiseRates
+    as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
+    """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
+    None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
 
 
 @attrs.frozen(kw_only=True)
@@ -93,6 +104,9 @@ class CaseReport:
     as_of: date
     actions: tuple[ActionFacts, ...]
     diagnoses: tuple[DiagnosisFacts, ...]
+    as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
+    """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
+    None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
 
 
 def promise_report(state: PortfolioState, customer_id: UUID, as_of: date) -> PromiseReport:

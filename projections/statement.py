@@ -28,6 +28,7 @@ from uuid import UUID
 
 import attrs
 
+from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.errors import CustomerNotFoundError
 from arledger.domain.events import (
     AllocationRuleAdopted,
@@ -191,6 +192,9 @@ class Statement:
     bucket_labels: tuple[str, ...]
     ageing: AgeingRow
     unapplied_cash_minor: int
+    as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
+    """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
+    None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
 
     @property
     def movements_minor(self) -> int:

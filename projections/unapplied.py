@@ -21,6 +21,8 @@ from uuid import UUID
 
 import attrs
 
+from arledger.domain.as_of_log import AsOfLog
+
 from .portfolio import PaymentFacts, PortfolioState
 
 
@@ -54,6 +56,9 @@ class UnappliedCashReport:
 
     as_of: date
     rows: tuple[UnappliedCashRow, ...]
+    as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
+    """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
+    None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
 
     @property
     def totals_minor(self) -> dict[str, int]:

@@ -33,8 +33,12 @@ from eventsourcing.utils import Environment
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
+from arledger.adapters.audit.cut import Cut
+from arledger.adapters.audit.cut import microseconds as cut_microseconds
+from arledger.adapters.audit.cut import resolve as resolve_cut
 from arledger.adapters.audit.pack import AuditPack
 from arledger.adapters.audit.report import VerifyReport
+from arledger.adapters.data_output import to_data
 from arledger.adapters.persistence.connections import Connections, connections_for
 from arledger.adapters.persistence.library import chained_recorder_topic
 from arledger.adapters.persistence.serialization import CattrsMapper, register_event_topics
@@ -127,6 +131,30 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+class LatestReading:
+    """An injected clock (tests, replayed histories), remembering its latest reading: the
+    commit instants' clock of the Ledger's store, so that stamps and commit instants share
+    one time line. It is not read again at commit (a test's fixed clock moves on each
+    reading): the latest reading stands for the commit instant (``chain.append`` keeps commit
+    instants rising). A Ledger on the system clock commits at the wall clock's instant."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.latest: datetime | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        now = self.clock()
+        with self._lock:
+            if self.latest is None or now > self.latest:
+                self.latest = now
+        return now
+
+    def commit_us(self) -> int:
+        latest = self.latest if self.latest is not None else self()
+        return cut_microseconds(latest)
+
+
 @attrs.frozen(kw_only=True)
 class Result:
     """What ``Ledger.execute`` did: the events each command answered with, and whether this
@@ -182,7 +210,7 @@ class Ledger(Application[UUID]):
         reference path). Default: ``ARLEDGER_READ_MODELS``, else stored for SQLite and
         PostgreSQL, replay in memory (where "stored" keeps the columnar log in memory only).
         """
-        self.clock: Clock = clock or system_clock
+        self.clock: Clock = system_clock if clock is None else LatestReading(clock)
         self.retries_max = retries_max
         merged = dict(os.environ)
         if env:
@@ -210,6 +238,8 @@ class Ledger(Application[UUID]):
             prepare_sqlite_file(self.store_settings)
             with table_creation_serialised(self.store_settings):
                 super().__init__(env=self.store_settings)
+        if isinstance(self.clock, LatestReading) and hasattr(self.recorder, "commit_clock"):
+            self.recorder.commit_clock = self.clock.commit_us
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         """The library's environment, with the store settings ``store_env`` resolved winning.
@@ -337,14 +367,20 @@ class Ledger(Application[UUID]):
         # The chain head verify reported, which every event up to it is committed under; a
         # store without a chain (a finding of the report) is packed as it stood before.
         position = report.head_position if report.head_link else head_before
+        stamped_by = None
+        if known_at is not None:  # the log as committed by then (commit order, as queries cut)
+            cut = self._cut(known_at, None)
+            position, stamped_by = min(position, cut.position), cut.stamped_by
         pack.require_decodable(directory, report)
         return pack.write_pack(
             directory,
             as_of=as_of,
             known_at=known_at,
+            stamped_by=stamped_by,
             verify=report,
-            events=self._events_in_pages(EVENTS_PER_READ_MAX, stop=position),
+            events=self._events_in_pages(EVENTS_PER_READ_MAX, position),
             log_position=position,
+            as_of_log=to_data(self._cut(None, position).as_of_log),
             store=self.store_description,
             created_at=self.clock(),
         )
@@ -1174,9 +1210,20 @@ class Ledger(Application[UUID]):
         )
 
     # Queries ----------------------------------------------------------------------------------
+    #
+    # Every query answers as of one position of the log (``adapters/audit/cut.py``): the last
+    # committed when it is asked, ``at_position``, or the last committed by ``known_at``; its
+    # result carries that position, the chain link there and its commit instant (``AsOfLog``).
+
+    def _cut(self, known_at: datetime | None, at_position: int | None) -> Cut:
+        """The position a query answers at (read before the query reads any event)."""
+        head = self.recorder.max_notification_id() or 0
+        connections = self.read_model_connections()
+        with busy_errors(self.store_settings):
+            return resolve_cut(head, connections, known_at, at_position)
 
     def customer(self, customer_code: str, *, known_at: datetime | None = None) -> CustomerAccount:
-        """The customer's account (as recorded by ``known_at``, if given)."""
+        """The customer's account (as recorded by ``known_at``, if given: stamped by then)."""
         cut = require_known_at(known_at)
         if cut is None:
             return self.session().require_customer(customer_code)
@@ -1190,7 +1237,7 @@ class Ledger(Application[UUID]):
         return account
 
     def invoice(self, invoice_number: str, *, known_at: datetime | None = None) -> Invoice:
-        """The invoice (as recorded by ``known_at``, if given)."""
+        """The invoice (as recorded by ``known_at``, if given: stamped by then)."""
         cut = require_known_at(known_at)
         if cut is None:
             return self.session().require_invoice(invoice_number)
@@ -1204,7 +1251,7 @@ class Ledger(Application[UUID]):
         return invoice
 
     def payment(self, bank_reference: str, *, known_at: datetime | None = None) -> Payment:
-        """The payment (as recorded by ``known_at``, if given)."""
+        """The payment (as recorded by ``known_at``, if given: stamped by then)."""
         cut = require_known_at(known_at)
         if cut is None:
             return self.session().require_payment(bank_reference)
@@ -1227,26 +1274,38 @@ class Ledger(Application[UUID]):
         ]
 
     def iter_events(
-        self, *, page_size: int = EVENTS_PER_READ_MAX, known_at: datetime | None = None
+        self,
+        *,
+        page_size: int = EVENTS_PER_READ_MAX,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> Iterator[Event]:
-        """Every event in recording order, read in pages (those stamped by ``known_at``, if
-        given; a naive ``known_at`` is refused here, not at the first ``next``)."""
-        cut = require_known_at(known_at)
-        events = self._events_in_pages(page_size)
-        if cut is None:
-            return events
-        return (event for event in events if event.timestamp <= cut)
+        """Every event in recording order, read in pages, up to the position the query answers
+        at (the last committed by ``known_at``, or ``at_position``, if given; a bad cut is
+        refused here, not at the first ``next``)."""
+        if known_at is None and at_position is None:
+            return self._events_in_pages(page_size)
+        return self._events_cut(self._cut(known_at, at_position), page_size)
 
-    def _events_in_pages(self, page_size: int, *, stop: int | None = None) -> Iterator[Event]:
-        """Every event in recording order (up to position ``stop``, if given)."""
+    def _events_cut(self, cut: Cut, page_size: int = EVENTS_PER_READ_MAX) -> Iterator[Event]:
+        """The events of ``cut``: those at or below its position (stamped by its fallback
+        instant, if it has one)."""
+        events = self._events_in_pages(page_size, cut.position)
+        stamped_by = cut.stamped_by
+        if stamped_by is None:
+            return events
+        return (event for event in events if event.timestamp <= stamped_by)
+
+    def _events_in_pages(self, page_size: int, upto: int | None = None) -> Iterator[Event]:
         start = 1
-        if stop is not None and stop < start:
-            return
-        while True:
-            page = self.recorder.select_notifications(start, page_size, stop=stop)
+        while upto is None or start <= upto:
+            limit = page_size if upto is None else min(page_size, upto - start + 1)
+            page = self.recorder.select_notifications(start, limit)
             if not page:
                 return
             for notification in page:
+                if upto is not None and notification.id > upto:
+                    return
                 event = self.mapper.to_domain_event(notification)
                 if isinstance(event, Event):  # not an idempotency record (bookkeeping)
                     yield event
@@ -1260,51 +1319,75 @@ class Ledger(Application[UUID]):
         policy: AgeingPolicy | None = None,
         edges_days: Sequence[int] | None = None,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> ageing.AgeingReport:
-        """The ageing table as of ``as_of`` (as recorded by ``known_at``, if given).
+        """The ageing table as of ``as_of`` (as committed by ``known_at``, or at log position
+        ``at_position``, if given; ``report.as_of_log`` names the position it reflects).
 
         Buckets and basis are those of the escalation policy version in force on ``as_of``
-        (as known at ``known_at``), like every other query; ``edges_days`` replaces its
+        (as known at the cut), like every other query; ``edges_days`` replaces its
         bucket edges for a one-off view, and an explicit ``policy`` replaces it whole.
         Served by the query engine (``read_models="stored"``), or replayed.
 
         Raises:
             GroupingTypeError: ``grouping`` is not an ``AgeingGrouping`` (text is not parsed).
+            LogPositionError: both cuts given, or ``at_position`` beyond the log.
         """
         _require_grouping(grouping, ageing.AgeingGrouping)
-        require_known_at(known_at)
+        cut = self._cut(known_at, at_position)
         if self.read_models != "replay":
-            return self.query_engine().ageing(
+            report = self.query_engine().ageing(
                 as_of,
                 grouping=grouping,
                 policy=policy,
                 edges_days=None if edges_days is None else tuple(edges_days),
-                known_at=known_at,
+                known_at=cut.stamped_by,
+                upto=cut.position,
             )
-        state = self.portfolio(known_at=known_at)
+            return attrs.evolve(report, as_of_log=cut.as_of_log)
+        state = self._replayed(cut)
         if policy is not None:
             if edges_days is not None:
                 policy = AgeingPolicy(edges_days=edges_days, basis=policy.basis)
-            return ageing.ageing_report(state.ageing, as_of, policy=policy, grouping=grouping)
-        return portfolio_ageing_report(state, as_of, grouping=grouping, edges_days=edges_days)
+            report = ageing.ageing_report(state.ageing, as_of, policy=policy, grouping=grouping)
+        else:
+            report = portfolio_ageing_report(state, as_of, grouping=grouping, edges_days=edges_days)
+        return attrs.evolve(report, as_of_log=cut.as_of_log)
 
     # Collections queries: pure read models over a fold of the log --------------------------
 
     def portfolio(
-        self, *, known_at: datetime | None = None, customer_ids: Iterable[UUID] | None = None
+        self,
+        *,
+        known_at: datetime | None = None,
+        customer_ids: Iterable[UUID] | None = None,
+        at_position: int | None = None,
     ) -> PortfolioState:
         """Every fact of the ledger with its business date, ready for the as-of queries below.
 
-        From the stored read models (caught up first) unless replaying. As known at
-        ``known_at`` (only events stamped by then), the stored models cannot serve (they hold
-        the latest facts): the events come from the query engine's columnar log, cut by stamp
-        (no JSON decoding), and folded whole, as a replay does (``customer_ids`` is a hint for
-        the stored read only).
+        From the stored read models (caught up first) unless replaying. At a cut (committed by
+        ``known_at``, or ``at_position``) the stored models cannot serve (they hold the latest
+        facts): the events come from the query engine's columnar log, cut at the position (no
+        JSON decoding), and folded whole, as a replay does (``customer_ids`` is a hint for the
+        stored read only).
         """
-        if require_known_at(known_at) is not None and self.read_models != "replay":
-            return fold_portfolio(self.query_engine().events(known_at), known_at=known_at)
-        if self.read_models == "replay" or known_at is not None or self.in_memory:
-            return fold_portfolio(self.iter_events(), known_at=known_at)
+        if known_at is None and at_position is None:
+            if self.read_models == "replay" or self.in_memory:
+                return fold_portfolio(self.iter_events())
+            return self._stored_portfolio(customer_ids)
+        return self._portfolio_at(self._cut(known_at, at_position))
+
+    def _portfolio_at(self, cut: Cut) -> PortfolioState:
+        """Every fact recorded at ``cut``: from the engine's columnar log, or replayed."""
+        if self.read_models != "replay":
+            events = self.query_engine().events(cut.stamped_by, upto=cut.position)
+            return fold_portfolio(events, known_at=cut.stamped_by)
+        return self._replayed(cut)
+
+    def _replayed(self, cut: Cut) -> PortfolioState:
+        return fold_portfolio(self._events_cut(cut), known_at=cut.stamped_by)
+
+    def _stored_portfolio(self, customer_ids: Iterable[UUID] | None) -> PortfolioState:
         runner = self.projection_runner()
         for _attempt in range(STALE_RETRIES_MAX):
             try:
@@ -1318,16 +1401,28 @@ class Ledger(Application[UUID]):
         )
 
     def escalation_status(
-        self, customer_code: str, as_of: date, *, known_at: datetime | None = None
+        self,
+        customer_code: str,
+        as_of: date,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> EscalationStatus:
         """Level, grade, reasons, suspension, next action and history of one customer."""
         from arledger.projections import escalation
 
-        customer_id, state = self._customer_portfolio(customer_code, known_at)
-        return escalation.escalation_status(state, customer_id, as_of)
+        cut = self._cut(known_at, at_position)
+        customer_id, state = self._customer_portfolio(customer_code, cut)
+        status = escalation.escalation_status(state, customer_id, as_of)
+        return attrs.evolve(status, as_of_log=cut.as_of_log)
 
     def worklist(
-        self, as_of: date, *, owner: str | None = None, known_at: datetime | None = None
+        self,
+        as_of: date,
+        *,
+        owner: str | None = None,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> Worklist:
         """Customers needing action as of ``as_of``, in the policy's priority order (a
         sequence of ``WorklistItem`` naming the policy version that ordered it)."""
@@ -1335,75 +1430,98 @@ class Ledger(Application[UUID]):
 
         if owner is not None:
             require_person("owner", owner)
-        require_known_at(known_at)
+        cut = self._cut(known_at, at_position)
         if self.read_models != "replay":
-            return self.query_engine().worklist(as_of, owner=owner, known_at=known_at)
-        state = self.portfolio(known_at=known_at)
+            worklist = self.query_engine().worklist(
+                as_of, owner=owner, known_at=cut.stamped_by, upto=cut.position
+            )
+            return attrs.evolve(worklist, as_of_log=cut.as_of_log)
+        state = self._replayed(cut)
         return Worklist(
             as_of=as_of,
             owner=owner,
             policy_version=state.policy_on(as_of).version,
             items=tuple(escalation.worklist(state, as_of, owner=owner)),
+            as_of_log=cut.as_of_log,
         )
 
     def explain(
-        self, customer_code: str, as_of: date, *, known_at: datetime | None = None
+        self,
+        customer_code: str,
+        as_of: date,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> Explanation:
         """Why the customer stands at its level: its escalation status and the same in words
         and figures (``str(explanation)``)."""
         from arledger.projections import escalation
 
-        customer_id, state = self._customer_portfolio(customer_code, known_at)
+        cut = self._cut(known_at, at_position)
+        customer_id, state = self._customer_portfolio(customer_code, cut)
         status = escalation.escalation_status(state, customer_id, as_of)
         return Explanation(
             customer_code=status.customer_code,
             as_of=as_of,
-            status=status,
+            status=attrs.evolve(status, as_of_log=cut.as_of_log),
             text=escalation.explain(state, customer_id, as_of, status=status),
+            as_of_log=cut.as_of_log,
         )
 
     def promises(
-        self, customer_code: str, as_of: date, *, known_at: datetime | None = None
+        self,
+        customer_code: str,
+        as_of: date,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> PromiseReport:
         """The customer's promises to pay made by ``as_of``, each judged on ``as_of`` (kept,
         partly kept, broken, open, withdrawn, superseded), with the kept rates."""
         as_of = require_date("as_of", as_of)
-        customer_id, state = self._customer_portfolio(customer_code, known_at)
-        return promise_report(state, customer_id, as_of)
+        cut = self._cut(known_at, at_position)
+        customer_id, state = self._customer_portfolio(customer_code, cut)
+        return attrs.evolve(promise_report(state, customer_id, as_of), as_of_log=cut.as_of_log)
 
     def collection_case(
-        self, customer_code: str, as_of: date, *, known_at: datetime | None = None
+        self,
+        customer_code: str,
+        as_of: date,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> CaseReport:
         """The collection actions taken for the customer and the diagnoses made, by ``as_of``."""
         as_of = require_date("as_of", as_of)
-        customer_id, state = self._customer_portfolio(customer_code, known_at)
-        return case_report(state, customer_id, as_of)
+        cut = self._cut(known_at, at_position)
+        customer_id, state = self._customer_portfolio(customer_code, cut)
+        return attrs.evolve(case_report(state, customer_id, as_of), as_of_log=cut.as_of_log)
 
-    def _customer_portfolio(
-        self, customer_code: str, known_at: datetime | None
-    ) -> tuple[UUID, PortfolioState]:
+    def _customer_portfolio(self, customer_code: str, cut: Cut) -> tuple[UUID, PortfolioState]:
         """One customer's id and facts: a fold of that customer's events from the query
-        engine's columnar log (as known at ``known_at``, if given), or replayed.
+        engine's columnar log (at ``cut``), or replayed.
 
         Not from the stored partitions: their catch-up is of the whole log (minutes at 1M
         invoices for a first query after only portfolio queries ran), where the engine's log
         is caught up by every query and finds one customer's events by index. The id comes
         from the code (no fold of the customer's aggregate)."""
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
-        state = self._customer_state(customer_id, require_known_at(known_at))
+        state = self._customer_state(customer_id, cut)
         if customer_id not in state.customers:
             raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                f"no customer account {customer_code!r}{cut.named}",
                 customer_code=customer_code,
             )
         return customer_id, state
 
-    def _customer_state(self, customer_id: UUID, known_at: datetime | None) -> PortfolioState:
+    def _customer_state(self, customer_id: UUID, cut: Cut) -> PortfolioState:
         """The facts of one customer (and the policy versions), as ``_customer_portfolio``."""
         if self.read_models != "replay":
-            events = self.query_engine().customer_events(customer_id, known_at)
-            return fold_portfolio(events, known_at=known_at)
-        return self.portfolio(known_at=known_at, customer_ids=[customer_id])
+            events = self.query_engine().customer_events(
+                customer_id, cut.stamped_by, upto=cut.position
+            )
+            return fold_portfolio(events, known_at=cut.stamped_by)
+        return self._replayed(cut)
 
     def check_credit(
         self,
@@ -1412,20 +1530,24 @@ class Ledger(Application[UUID]):
         as_of: date,
         *,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> CreditDecision:
-        """Approve or block an order, with every reason (as the ledger had recorded the
-        customer by ``known_at``, if given: what a credit check answered then)."""
+        """Approve or block an order, with every reason (as the ledger had committed the
+        customer by ``known_at``, or at ``at_position``, if given: what a credit check
+        answered then)."""
         from arledger.projections import credit
 
         order_amount = require_money("order_amount", order_amount)
-        customer_id, state = self._customer_portfolio(customer_code, known_at)
-        return credit.check_credit(
+        cut = self._cut(known_at, at_position)
+        customer_id, state = self._customer_portfolio(customer_code, cut)
+        decision = credit.check_credit(
             state,
             customer_id,
             order_amount_minor=order_amount.amount_minor,
             currency=order_amount.currency,
             as_of=as_of,
         )
+        return attrs.evolve(decision, as_of_log=cut.as_of_log)
 
     def kpis(
         self,
@@ -1434,6 +1556,7 @@ class Ledger(Application[UUID]):
         *,
         grouping: KpiGrouping = KpiGrouping.PORTFOLIO,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> KpiReport:
         """Collection KPIs for the period ``start_on``..``end_on`` (inclusive), one row per
         group (``KpiGrouping``: portfolio, owner or customer) and currency.
@@ -1444,12 +1567,14 @@ class Ledger(Application[UUID]):
         from arledger.projections import kpis
 
         _require_grouping(grouping, KpiGrouping)
-        require_known_at(known_at)
+        cut = self._cut(known_at, at_position)
         if self.read_models != "replay":
-            return self.query_engine().kpis(start_on, end_on, grouping=grouping, known_at=known_at)
-        return kpis.kpi_report(
-            self.portfolio(known_at=known_at), start_on, end_on, grouping=grouping
-        )
+            report = self.query_engine().kpis(
+                start_on, end_on, grouping=grouping, known_at=cut.stamped_by, upto=cut.position
+            )
+        else:
+            report = kpis.kpi_report(self._replayed(cut), start_on, end_on, grouping=grouping)
+        return attrs.evolve(report, as_of_log=cut.as_of_log)
 
     def kpis_monthly(
         self,
@@ -1458,9 +1583,11 @@ class Ledger(Application[UUID]):
         *,
         grouping: KpiGrouping = KpiGrouping.PORTFOLIO,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> KpiSeries:
         """The KPIs of every calendar month from the month of ``from_on`` to the month of
-        ``to_on`` (both included), one ``KpiReport`` per month, as ``kpis`` gives each.
+        ``to_on`` (both included), one ``KpiReport`` per month, as ``kpis`` gives each (all
+        at one cut of the log).
 
         Raises:
             InvalidDateError: ``from_on`` is after ``to_on``.
@@ -1470,78 +1597,120 @@ class Ledger(Application[UUID]):
         from arledger.projections import kpis
 
         _require_grouping(grouping, KpiGrouping)
-        require_known_at(known_at)
         periods = kpis.monthly_periods(from_on, to_on)
+        cut = self._cut(known_at, at_position)
         if self.read_models != "replay":
             engine = self.query_engine()
-            return kpis.KpiSeries(
-                grouping=grouping,
-                reports=tuple(
-                    engine.kpis(start_on, end_on, grouping=grouping, known_at=known_at)
-                    for start_on, end_on in periods
-                ),
+            reports = tuple(
+                engine.kpis(
+                    start_on, end_on, grouping=grouping, known_at=cut.stamped_by, upto=cut.position
+                )
+                for start_on, end_on in periods
             )
-        return kpis.kpi_series(self.portfolio(known_at=known_at), from_on, to_on, grouping=grouping)
+        else:
+            reports = kpis.kpi_series(
+                self._replayed(cut), from_on, to_on, grouping=grouping
+            ).reports
+        return kpis.KpiSeries(
+            grouping=grouping,
+            reports=tuple(attrs.evolve(report, as_of_log=cut.as_of_log) for report in reports),
+        )
 
     def propose_credit_line(
-        self, registered_capital: Money, on: date, *, known_at: datetime | None = None
+        self,
+        registered_capital: Money,
+        on: date,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> Money:
-        """The credit line the policy in force on ``on`` (as known at ``known_at``, if given)
-        proposes for a registered capital."""
+        """The credit line the policy in force on ``on`` (as known at ``known_at``, or at
+        ``at_position``, if given) proposes for a registered capital."""
         require_date("on", on)
-        if require_known_at(known_at) is not None and self.read_models != "replay":
-            policy = self.query_engine().policy_on(on, known_at)
+        if known_at is None and at_position is None:
+            policy = self.portfolio().policy_on(on)
         else:
-            policy = self.portfolio(known_at=known_at).policy_on(on)
+            cut = self._cut(known_at, at_position)
+            if self.read_models != "replay":
+                policy = self.query_engine().policy_on(on, cut.stamped_by, upto=cut.position)
+            else:
+                policy = self._replayed(cut).policy_on(on)
         return Money(
             customer_module.propose_credit_line(registered_capital.amount_minor, policy),
             registered_capital.currency,
         )
 
-    def expected_pay_on(self, invoice_number: str, *, known_at: datetime | None = None) -> date:
+    def expected_pay_on(
+        self,
+        invoice_number: str,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> date:
         """When the customer's payment calendar (book-closing and payment-run days) lets the
         invoice's money arrive: the calendar in force on the invoice's due date
-        (``PortfolioState.expected_pay_on``), as recorded by ``known_at`` if given.
+        (``PortfolioState.expected_pay_on``), as committed by ``known_at`` (or at
+        ``at_position``) if given.
 
         The invoice's customer's events are folded from the query engine's columnar log (or
         replayed), as for a statement: partitions stored before calendars were dated hold only
-        the latest calendar. As known at a cut, the invoice must have been recorded by then."""
-        invoice = self.invoice(invoice_number, known_at=known_at)
-        state = self._customer_state(invoice.customer_id, known_at)
+        the latest calendar. At a cut, the invoice must have been recorded by then."""
+        cut = self._cut(known_at, at_position)
+        invoice = self.invoice(invoice_number)
+        state = self._customer_state(invoice.customer_id, cut)
+        if invoice.id not in state.ageing.invoices:
+            raise InvoiceNotFoundError(
+                f"no invoice {invoice_number!r}{cut.named}",
+                invoice_number=invoice_number,
+            )
         return state.expected_pay_on(invoice.id)
 
     def balance_confirmations(
-        self, customer_code: str, *, known_at: datetime | None = None
+        self,
+        customer_code: str,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> list[Confirmation]:
         """The customer's balance confirmations, acknowledged ones with their (flagged)
-        difference from the ledger (those sent and acknowledged by ``known_at``, if given)."""
-        customer_id, state = self._customer_portfolio(customer_code, known_at)
+        difference from the ledger (those sent and acknowledged by the cut, if given)."""
+        cut = self._cut(known_at, at_position)
+        customer_id, state = self._customer_portfolio(customer_code, cut)
         return list(state.customers[customer_id].confirmations)
 
     def statement(
-        self, customer_code: str, from_on: date, to_on: date, *, known_at: datetime | None = None
+        self,
+        customer_code: str,
+        from_on: date,
+        to_on: date,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> Statement:
         """The customer's statement of account for ``from_on``..``to_on`` (both included):
         opening balance, every movement with its date and reference, closing balance, its
-        ageing, and unapplied cash (as recorded by ``known_at``, if given).
+        ageing, and unapplied cash (as committed by ``known_at``, or at ``at_position``).
 
         Folds that customer's events: from the query engine's columnar log, or a replay. The
         stored partitions hold balances by date but not each movement's kind and reference.
         """
         require_period(require_date("from_on", from_on), require_date("to_on", to_on))
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
-        require_known_at(known_at)
+        cut = self._cut(known_at, at_position)
         if self.read_models != "replay":
-            events: Iterable[Event] = self.query_engine().customer_events(customer_id, known_at)
+            events: Iterable[Event] = self.query_engine().customer_events(
+                customer_id, cut.stamped_by, upto=cut.position
+            )
         else:
-            events = self.iter_events()
-        state = statement_projection.fold_all(events, known_at=known_at)
+            events = self._events_cut(cut)
+        state = statement_projection.fold_all(events, known_at=cut.stamped_by)
         if customer_id not in state.portfolio.customers:
             raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                f"no customer account {customer_code!r}{cut.named}",
                 customer_code=customer_code,
             )
-        return statement_projection.statement_of_account(state, customer_id, from_on, to_on)
+        statement = statement_projection.statement_of_account(state, customer_id, from_on, to_on)
+        return attrs.evolve(statement, as_of_log=cut.as_of_log)
 
     def unapplied_cash(
         self,
@@ -1549,27 +1718,27 @@ class Ledger(Application[UUID]):
         *,
         customer_code: str | None = None,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> UnappliedCashReport:
         """Money received by ``as_of`` and not applied to an invoice by then, per customer and
-        currency with the bank references (``customer_code``'s only, if given; as recorded by
-        ``known_at``, if given). The statement of account shows the same figure as of its end.
+        currency with the bank references (``customer_code``'s only, if given; as committed by
+        ``known_at``, or at ``at_position``, if given). The statement of account shows the
+        same figure as of its end.
 
         Folds the events from the query engine's columnar log (that customer's only, if one is
         asked for), or a replay: the stored partitions hold balances, not each payment.
 
         Raises:
-            CustomerNotFoundError: ``customer_code`` names no account (recorded by ``known_at``).
+            CustomerNotFoundError: ``customer_code`` names no account (recorded by the cut).
         """
         require_date("as_of", as_of)
-        require_known_at(known_at)
+        cut = self._cut(known_at, at_position)
         if customer_code is None:
-            if self.read_models != "replay":
-                state = fold_portfolio(self.query_engine().events(known_at), known_at=known_at)
-            else:
-                state = fold_portfolio(self.iter_events(), known_at=known_at)
-            return unapplied_projection.unapplied_cash(state, as_of)
-        customer_id, state = self._customer_portfolio(customer_code, known_at)
-        return unapplied_projection.unapplied_cash(state, as_of, customer_id)
+            report = unapplied_projection.unapplied_cash(self._portfolio_at(cut), as_of)
+        else:
+            customer_id, state = self._customer_portfolio(customer_code, cut)
+            report = unapplied_projection.unapplied_cash(state, as_of, customer_id)
+        return attrs.evolve(report, as_of_log=cut.as_of_log)
 
 
 QUERY_METHODS: Final = frozenset(

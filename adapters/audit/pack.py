@@ -143,8 +143,15 @@ def period_of(as_of: date) -> tuple[date, date]:
     return kpis.trailing_period(as_of, KPI_MONTHS)
 
 
-def figures(events: Iterable[Event], as_of: date, known_at: datetime | None) -> Figures:
-    """Every figure of a pack from a log, folded once (as known at ``known_at``)."""
+def figures(
+    events: Iterable[Event],
+    as_of: date,
+    known_at: datetime | None,
+    as_of_log: JsonData = None,
+) -> Figures:
+    """Every figure of a pack from a log, folded once (as known at ``known_at``); each figure
+    that names the log point it reflects names ``as_of_log`` (the manifest's: the export is
+    the log up to that point)."""
     from_on, to_on = period_of(as_of)
     state = statement_projection.fold_all(events, known_at=known_at)
     facts = state.portfolio
@@ -175,6 +182,9 @@ def figures(events: Iterable[Event], as_of: date, known_at: datetime | None) -> 
         path = f"{STATEMENTS_FOLDER}/{len(listed) + 1:05d}.json"
         files[path] = to_data(found)
         listed.append({"customer_code": customer.customer_code, "file": path})
+    for data in files.values():
+        if isinstance(data, dict) and "as_of_log" in data:
+            data["as_of_log"] = as_of_log
     policies: dict[str, JsonData] = {
         "in_force": to_data(policy),
         "versions": to_data(facts.policy_versions),
@@ -219,9 +229,11 @@ def write_pack(
     *,
     as_of: date,
     known_at: datetime | None,
+    stamped_by: datetime | None = None,
     verify: VerifyReport,
     events: Iterable[Event],
     log_position: int,
+    as_of_log: JsonData = None,
     store: str,
     created_at: datetime,
 ) -> AuditPack:
@@ -238,7 +250,7 @@ def write_pack(
         rows = columnar.write_parquet(events, partial / EXPORT_FOLDER)
         # The figures from the files just written, as the check will compute them.
         log = columnar.read_parquet(partial / EXPORT_FOLDER)
-        found = figures(columnar.from_columnar(log), as_of, known_at)
+        found = figures(columnar.from_columnar(log), as_of, stamped_by, as_of_log)
         (partial / STATEMENTS_FOLDER).mkdir(mode=0o700)
         for path, data in found.files.items():
             _write_json(partial / path, data)
@@ -253,12 +265,14 @@ def write_pack(
             "store": store,
             "as_of": as_of.isoformat(),
             "known_at": None if known_at is None else known_at.isoformat(),
+            "stamped_by": None if stamped_by is None else stamped_by.isoformat(),
             "period": {
                 "from_on": from_on.isoformat(),
                 "to_on": to_on.isoformat(),
                 "rule": f"the {KPI_MONTHS} months ending on as_of (KPIs and statements)",
             },
             "log_position": log_position,
+            "as_of_log": as_of_log,
             "events": events_written,
             "chain_head": {"position": verify.head_position, "link": verify.head_link},
             "verify_ok": verify.ok,
@@ -372,7 +386,9 @@ def check_audit_pack(directory: Path) -> AuditPackCheck:
     )
     try:
         log = columnar.read_parquet(directory / EXPORT_FOLDER)
-        recomputed = figures(columnar.from_columnar(log), as_of, known_at)
+        recomputed = figures(
+            columnar.from_columnar(log), as_of, known_at, manifest.get("as_of_log")
+        )
     except Exception as error:  # any fault of a changed export is a finding, not a crash
         mismatches.append(
             PackMismatch(
@@ -479,7 +495,10 @@ def _listed_files(directory: Path, manifest: Mapping[str, Any]) -> dict[str, str
 
 
 def _cut_of(directory: Path, manifest: Mapping[str, Any]) -> tuple[date, datetime | None]:
-    as_of, known_at = manifest.get("as_of"), manifest.get("known_at")
+    """The pack's as-of date, and the instant its figures count events stamped by (only when
+    its ``known_at`` could not be resolved to a log position by commit instants: the export
+    already ends at the position committed by then)."""
+    as_of, known_at = manifest.get("as_of"), manifest.get("stamped_by")
     cut: datetime | None = None
     try:
         day = date.fromisoformat(as_of) if isinstance(as_of, str) else None
@@ -489,7 +508,7 @@ def _cut_of(directory: Path, manifest: Mapping[str, Any]) -> tuple[date, datetim
         day = None
     if day is None or (known_at is not None and (cut is None or cut.utcoffset() is None)):
         raise AuditPackError(
-            f"{directory}/{MANIFEST}: as_of {as_of!r} or known_at {known_at!r} is not a date "
+            f"{directory}/{MANIFEST}: as_of {as_of!r} or stamped_by {known_at!r} is not a date "
             "or an instant with its offset",
             directory=str(directory),
         )

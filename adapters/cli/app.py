@@ -214,8 +214,22 @@ def known_at_option(what: str) -> Any:
         "--known-at",
         parser=parse_instant,
         metavar="INSTANT",
-        help=f"{what} as the ledger had recorded it by this instant (ISO 8601 with its "
-        "offset, e.g. 2026-01-01T09:30:00Z): only events stamped by then count.",
+        help=f"{what} as the ledger had committed it by this instant (ISO 8601 with its "
+        "offset, e.g. 2026-01-01T09:30:00Z): the log up to the last position committed by "
+        "then (by event stamps where the store kept no commit instants).",
+        show_default=False,
+    )
+
+
+def at_position_option(what: str) -> Any:
+    """``--at-position N`` of a query command: ``what`` as the ledger held it at log position N
+    (the ``as_of_log.position`` an earlier answer named); with ``--known-at``, or past the
+    log's end, refused in one line."""
+    return typer.Option(
+        "--at-position",
+        metavar="POSITION",
+        help=f"{what} as the ledger held it at this log position (an earlier answer's "
+        "as_of_log.position reproduces that answer exactly); not with --known-at.",
         show_default=False,
     )
 
@@ -609,6 +623,7 @@ def ageing_command(
         ),
     ] = None,
     known_at: Annotated[datetime | None, known_at_option("The table")] = None,
+    at_position: Annotated[int | None, at_position_option("The table")] = None,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
 ) -> None:
     """Print the ageing table: open receivables by days past due, per currency.
@@ -621,7 +636,11 @@ def ageing_command(
     with _reported_errors():
         edges_days = None if edges is None else parse_edges(edges)
         report = _query_ledger().ageing(
-            as_of, grouping=by, edges_days=edges_days, known_at=known_at
+            as_of,
+            grouping=by,
+            edges_days=edges_days,
+            known_at=known_at,
+            at_position=at_position,
         )
     if output_format is OutputFormat.CSV:
         sys.stdout.write(ageing_csv(report, raw=csv_raw))
@@ -708,6 +727,7 @@ def ageing_json(
     return {
         "as_of": data["as_of"],
         "known_at": _instant_text(known_at),
+        "as_of_log": to_data(report.as_of_log),
         "grouping": data["grouping"],
         "basis": record_of(data["policy"])["basis"],
         "bucket_labels": labels,
@@ -848,6 +868,7 @@ def kpis_command(
         ),
     ] = OutputFormat.TABLE,
     known_at: Annotated[datetime | None, known_at_option("The KPIs")] = None,
+    at_position: Annotated[int | None, at_position_option("The KPIs")] = None,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
 ) -> None:
     """Print the collection KPIs of a period, per currency: DSO (standard, countback, best
@@ -860,7 +881,7 @@ def kpis_command(
     period per month.
     """
     if monthly:
-        _kpis_monthly(start_on, end_on, as_of, by, output_format, known_at, csv_raw)
+        _kpis_monthly(start_on, end_on, as_of, by, output_format, known_at, at_position, csv_raw)
         return
     if as_of is not None:
         if start_on is not None or end_on is not None:
@@ -873,7 +894,9 @@ def kpis_command(
         usage_error(f"--from {start_on} is after --to {end_on}")
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
-        report = _query_ledger().kpis(start_on, end_on, grouping=by, known_at=known_at)
+        report = _query_ledger().kpis(
+            start_on, end_on, grouping=by, known_at=known_at, at_position=at_position
+        )
     if output_format is OutputFormat.CSV:
         sys.stdout.write(kpis_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
@@ -895,6 +918,7 @@ def _kpis_monthly(
     by: kpis.KpiGrouping,
     output_format: OutputFormat,
     known_at: datetime | None,
+    at_position: int | None,
     csv_raw: bool,
 ) -> None:
     if as_of is not None or start_on is None or end_on is None:
@@ -903,13 +927,16 @@ def _kpis_monthly(
         usage_error(f"--from {start_on} is after --to {end_on}")
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
-        series = _query_ledger().kpis_monthly(start_on, end_on, grouping=by, known_at=known_at)
+        series = _query_ledger().kpis_monthly(
+            start_on, end_on, grouping=by, known_at=known_at, at_position=at_position
+        )
     if output_format is OutputFormat.CSV:
         sys.stdout.write(kpis_csv(*series.reports, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
         data = {
             "grouping": series.grouping.value,
             "known_at": _instant_text(known_at),
+            "as_of_log": to_data(series.reports[0].as_of_log),
             "periods": [kpis_json(report, known_at=known_at) for report in series.reports],
         }
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
@@ -1030,6 +1057,7 @@ def kpis_json(report: kpis.KpiReport, *, known_at: datetime | None = None) -> di
         "start_on": data["start_on"],
         "end_on": data["end_on"],
         "known_at": _instant_text(known_at),
+        "as_of_log": to_data(report.as_of_log),
         "days": report.days,
         "grouping": data["grouping"],
         "policy_version": data["policy_version"],
@@ -1144,6 +1172,7 @@ def worklist_command(
         ),
     ] = WORKLIST_TABLE_ROWS,
     known_at: Annotated[datetime | None, known_at_option("The worklist")] = None,
+    at_position: Annotated[int | None, at_position_option("The worklist")] = None,
 ) -> None:
     """Print the customers at escalation level 1 or above, most urgent first, and those with
     a reconciliation item open (a difference acknowledged on a balance confirmation).
@@ -1154,7 +1183,9 @@ def worklist_command(
     table of their own.
     """
     with _reported_errors():
-        items = _query_ledger().worklist(as_of, owner=owner, known_at=known_at)
+        items = _query_ledger().worklist(
+            as_of, owner=owner, known_at=known_at, at_position=at_position
+        )
     if output_format is WorklistFormat.JSON:
         sys.stdout.write(json.dumps(worklist_json(items, known_at=known_at), indent=2) + "\n")
     else:
@@ -1204,6 +1235,7 @@ def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> di
     return {
         "as_of": data["as_of"],
         "known_at": _instant_text(known_at),
+        "as_of_log": to_data(worklist.as_of_log),
         "owner": data["owner"],
         "items": items,
     }
@@ -1286,6 +1318,7 @@ def explain_command(
         ),
     ],
     known_at: Annotated[datetime | None, known_at_option("The explanation")] = None,
+    at_position: Annotated[int | None, at_position_option("The explanation")] = None,
 ) -> None:
     """Explain a customer's escalation level: why, in words and figures.
 
@@ -1294,7 +1327,7 @@ def explain_command(
     threshold is crossed if nothing happens.
     """
     with _reported_errors():
-        text = _ledger().explain(customer, as_of, known_at=known_at).text
+        text = _ledger().explain(customer, as_of, known_at=known_at, at_position=at_position).text
     sys.stdout.write(text + "\n")
 
 

@@ -26,10 +26,12 @@ from arledger.adapters.cli.app import (
     _reported_errors,
     _stdout,
     app,
+    at_position_option,
     known_at_option,
     parse_iso_date,
     usage_error,
 )
+from arledger.adapters.data_output import to_data
 from arledger.domain.money import format_minor
 from arledger.projections.statement import Statement
 
@@ -70,6 +72,7 @@ def statement_command(
         ),
     ],
     known_at: Annotated[datetime | None, known_at_option("The statement")] = None,
+    at_position: Annotated[int | None, at_position_option("The statement")] = None,
     output_format: Annotated[
         OutputFormat,
         typer.Option(
@@ -90,7 +93,9 @@ def statement_command(
         usage_error(f"--from {from_on} is after --to {to_on}")
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
-        result = _ledger().statement(customer, from_on, to_on, known_at=known_at)
+        result = _ledger().statement(
+            customer, from_on, to_on, known_at=known_at, at_position=at_position
+        )
     if output_format is OutputFormat.CSV:
         sys.stdout.write(statement_csv(result, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
@@ -114,6 +119,7 @@ def statement_json(result: Statement, *, known_at: datetime | None = None) -> di
         "from_on": result.from_on.isoformat(),
         "to_on": result.to_on.isoformat(),
         "known_at": None if known_at is None else known_at.isoformat(),
+        "as_of_log": to_data(result.as_of_log),
         "opening_balance": money(result.opening_balance_minor),
         "lines": [
             {

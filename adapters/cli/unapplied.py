@@ -27,9 +27,11 @@ from arledger.adapters.cli.app import (
     _reported_errors,
     _stdout,
     app,
+    at_position_option,
     known_at_option,
     parse_iso_date,
 )
+from arledger.adapters.data_output import to_data
 from arledger.domain.money import format_minor
 from arledger.projections.unapplied import UnappliedCashReport
 
@@ -59,6 +61,7 @@ def unapplied_cash_command(
         str | None, typer.Option("--customer", help="Only this customer (its code).")
     ] = None,
     known_at: Annotated[datetime | None, known_at_option("The report")] = None,
+    at_position: Annotated[int | None, at_position_option("The report")] = None,
     output_format: Annotated[
         OutputFormat,
         typer.Option(
@@ -72,7 +75,9 @@ def unapplied_cash_command(
     """
     _check_csv_raw(csv_raw, output_format)
     with _reported_errors():
-        report = _ledger().unapplied_cash(as_of, customer_code=customer, known_at=known_at)
+        report = _ledger().unapplied_cash(
+            as_of, customer_code=customer, known_at=known_at, at_position=at_position
+        )
     if output_format is OutputFormat.CSV:
         sys.stdout.write(unapplied_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
@@ -88,6 +93,7 @@ def unapplied_json(
     return {
         "as_of": report.as_of.isoformat(),
         "known_at": None if known_at is None else known_at.isoformat(),
+        "as_of_log": to_data(report.as_of_log),
         "rows": [
             {
                 "customer_code": row.customer_code,

@@ -219,6 +219,7 @@ def _chain(
             (first + offset, originator_id, originator_version, topic, state)
             for offset, (originator_id, originator_version, topic, state) in enumerate(rows)
         ],
+        getattr(recorder, "commit_clock", chain.wall_clock_us),
         copy=copy,
     )
 

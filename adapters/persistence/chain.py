@@ -15,7 +15,7 @@ who rewrites the records and every later link is caught only by a head recorded 
 
 Table ``arledger_chain(position, link, committed_at_us)`` beside the events (SQLite file or
 PostgreSQL schema). ``committed_at_us`` is the instant the writing transaction took its
-positions (microseconds since 1970 UTC, under the store's insert lock, never before the
+positions (microseconds since 1970 UTC, under the store's insert lock, strictly after the
 previous transaction's), the same for every event of a transaction; it is covered by the link.
 NULL for links built afterwards by ``build`` (the instant was never recorded).
 
@@ -205,8 +205,11 @@ def append(
             )
         previous, committed_before = tail.link, tail.committed_at_us
     committed = clock()
-    if committed_before is not None and committed < committed_before:
-        committed = committed_before  # a clock behind another writer's: commit order wins
+    if committed_before is not None and committed <= committed_before:
+        # A clock behind another writer's, or the same microsecond: commit order wins, and
+        # instants rise strictly from one transaction to the next, so that ``known_at`` at a
+        # transaction's instant cuts exactly after it (``Ledger`` queries, ``AsOfLog``).
+        committed = committed_before + 1
     # ``link_of`` inlined: a bulk batch links ten thousand records in this loop.
     links = []
     sha256 = hashlib.sha256

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -32,6 +32,8 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: Any, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name)
         self.chain_dialect = chain.sqlite_dialect(self.events_table_name)
+        self.commit_clock: Callable[[], int] = chain.wall_clock_us
+        """The commit instants' clock (µs); a Ledger with an injected clock sets its own."""
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), chain.SQLITE_CREATE]
@@ -48,6 +50,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 (position, s.originator_id, s.originator_version, s.topic, s.state)
                 for position, s in zip(positions, stored_events, strict=True)
             ],
+            self.commit_clock,
         )
         return positions
 
@@ -68,6 +71,7 @@ def _postgres_recorder_class() -> type[Any]:
                     setting="POSTGRES_ENABLE_DB_FUNCTIONS",
                 )
             self.chain_dialect = chain.postgres_dialect(datastore.schema, self.events_table_name)
+            self.commit_clock: Callable[[], int] = chain.wall_clock_us
             self.sql_create_statements.append(chain.postgres_create(datastore.schema))
 
         def _fetch_ids_after_insert_events(
@@ -83,7 +87,7 @@ def _postgres_recorder_class() -> type[Any]:
                     (position, s.originator_id, s.originator_version, s.topic, s.state)
                     for position, s in zip(positions, stored_events, strict=True)
                 ]
-            chain.append(curs, self.chain_dialect, rows)
+            chain.append(curs, self.chain_dialect, rows, self.commit_clock)
             return positions
 
     return ChainedPostgresApplicationRecorder

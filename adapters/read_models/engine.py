@@ -625,14 +625,40 @@ class QueryEngine:
 
     # Queries ----------------------------------------------------------------------------------
 
-    def _snapshot(self) -> tuple[dict[str, dict[str, Any]], int]:
+    def _snapshot(
+        self, upto: int | None = None
+    ) -> tuple[dict[str, dict[str, Any]], int, int | None]:
+        """The columns, the log's version and the position they are cut at (None: not cut,
+        the log ends at or before ``upto``). ``upto``: keep only the rows at or below that
+        position (each class's rows are in position order: a prefix of each)."""
         with self._lock:
             self.log.refresh()
-            return self.log.columns(), self.log.version
+            cols, version = self.log.columns(), self.log.version
+            if upto is None or upto >= self.log.position:
+                return cols, version, None
+            counts = {name: self._rows_upto(name, upto) for name in cols}
+        cut = {}
+        for name, table in cols.items():
+            count = counts[name]
+            rows = None if count is None else np.arange(count, dtype=np.int64)
+            cut[name] = table if rows is None else fast_path.take_rows(table, rows)
+        return cut, version, upto
 
-    def policy_on(self, on: date, known_at: datetime | None = None) -> EscalationPolicy:
-        """The escalation policy in force on ``on`` (as known at ``known_at``)."""
-        cols, _ = self._snapshot()
+    def _rows_upto(self, name: str, upto: int) -> int | None:
+        """How many of class ``name``'s rows are at or below position ``upto`` (None: all)."""
+        if name not in self.log.names():
+            return None
+        raw = self.log.raw_table(name)
+        seq = raw.column("seq").to_numpy()
+        count = int(np.searchsorted(seq, upto, side="right"))
+        return None if count == raw.num_rows else count
+
+    def policy_on(
+        self, on: date, known_at: datetime | None = None, *, upto: int | None = None
+    ) -> EscalationPolicy:
+        """The escalation policy in force on ``on`` (as known at ``known_at``, at or below
+        position ``upto``)."""
+        cols, _, _ = self._snapshot(upto)
         return self._policy_on(cols, on, known_at)
 
     def _policy_on(
@@ -656,8 +682,9 @@ class QueryEngine:
         known_at: datetime | None,
         ageing_policy: AgeingPolicy | None = None,
         invoice_buckets: bool = False,
+        upto: int | None = None,
     ) -> FastPortfolio:
-        key = (as_of, known_at, ageing_policy, invoice_buckets)
+        key = (as_of, known_at, ageing_policy, invoice_buckets, upto)
         with self._lock:
             if self._results_version != version:
                 self._results, self._results_version = {}, version
@@ -687,23 +714,30 @@ class QueryEngine:
         policy: AgeingPolicy | None = None,
         edges_days: tuple[int, ...] | None = None,
         known_at: datetime | None = None,
+        upto: int | None = None,
     ) -> AgeingReport:
-        """As ``Ledger.ageing``: the policy in force on ``as_of`` unless one is given."""
+        """As ``Ledger.ageing``: the policy in force on ``as_of`` unless one is given; the
+        log cut at position ``upto``, if given."""
         require_date("as_of", as_of)
-        cols, version = self._snapshot()
+        cols, version, upto = self._snapshot(upto)
         if policy is None:
             policy = self._policy_on(cols, as_of, known_at).ageing
         if edges_days is not None:
             policy = AgeingPolicy(edges_days=edges_days, basis=policy.basis)
-        result = self._portfolio(cols, version, as_of, known_at, policy, invoice_buckets=True)
+        result = self._portfolio(
+            cols, version, as_of, known_at, policy, invoice_buckets=True, upto=upto
+        )
         numbers = None
         if grouping is AgeingGrouping.INVOICE:
-            numbers = self._invoice_numbers(known_at)
+            numbers = self._invoice_numbers(known_at, upto)
         return reports.ageing_report(cols, result, grouping=grouping, invoice_numbers=numbers)
 
-    def _invoice_numbers(self, known_at: datetime | None) -> list[str]:
+    def _invoice_numbers(self, known_at: datetime | None, upto: int | None) -> list[str]:
         with self._lock:
             table = self.log.table("InvoiceIssued")
+            count = None if upto is None else self._rows_upto("InvoiceIssued", upto)
+        if count is not None:
+            table = table.slice(0, count)
         if known_at is not None:
             limit = pa.scalar(known_at, type=table.schema.field("timestamp").type)
             table = table.filter(pc.less_equal(table["timestamp"], limit))
@@ -711,13 +745,18 @@ class QueryEngine:
         return numbers
 
     def worklist(
-        self, as_of: date, *, owner: str | None = None, known_at: datetime | None = None
+        self,
+        as_of: date,
+        *,
+        owner: str | None = None,
+        known_at: datetime | None = None,
+        upto: int | None = None,
     ) -> Worklist:
         """As ``escalation.worklist``, with the version of the policy that ordered it (read
-        from the same snapshot of the log)."""
+        from the same snapshot of the log, cut at position ``upto``, if given)."""
         require_date("as_of", as_of)
-        cols, version = self._snapshot()
-        result = self._portfolio(cols, version, as_of, known_at)
+        cols, version, upto = self._snapshot(upto)
+        result = self._portfolio(cols, version, as_of, known_at, upto=upto)
         reconciliations = reports.open_reconciliations(cols, as_of, known_at)
         rows = reports.worklist_rows(cols, result, reconciliations, owner=owner)
         timeline = fast_timeline.fast_timeline(
@@ -734,7 +773,9 @@ class QueryEngine:
         policy = self._policy_on(cols, as_of, known_at)
         return Worklist(as_of=as_of, owner=owner, policy_version=policy.version, items=tuple(items))
 
-    def customer_events(self, customer_id: UUID, known_at: datetime | None) -> list[Event]:
+    def customer_events(
+        self, customer_id: UUID, known_at: datetime | None, *, upto: int | None = None
+    ) -> list[Event]:
         """Every event of one customer's aggregates (its account, invoices, payments, promises,
         cases, credit notes) and of the escalation policies, recorded by ``known_at``, in log
         order: a fold of them answers that customer's queries as a replay of the whole log
@@ -767,6 +808,8 @@ class QueryEngine:
                 if not len(rows):
                     continue
                 part = take_rows(log.raw_table(name), rows)
+                if upto is not None:
+                    part = part.filter(pc.less_equal(part["seq"], upto))
                 if known_at is not None:
                     limit = pa.scalar(known_at, type=part.schema.field("timestamp").type)
                     part = part.filter(pc.less_equal(part["timestamp"], limit))
@@ -780,8 +823,9 @@ class QueryEngine:
                 )
             )
 
-    def events(self, known_at: datetime | None) -> list[Event]:
-        """Every event recorded by ``known_at``, in log order, from the columnar log (no JSON
+    def events(self, known_at: datetime | None, *, upto: int | None = None) -> list[Event]:
+        """Every event recorded by ``known_at`` (at or below position ``upto``, if given), in
+        log order, from the columnar log (no JSON
         decoding): folded, the whole portfolio as the ledger held it then (the stored read
         models hold only the latest facts)."""
         with self._lock:
@@ -790,6 +834,8 @@ class QueryEngine:
             id_of = self.log.id_of
         picked: dict[str, pa.Table] = {}
         for name, table in tables.items():
+            if upto is not None:
+                table = table.filter(pc.less_equal(table["seq"], upto))
             if known_at is not None:
                 limit = pa.scalar(known_at, type=table.schema.field("timestamp").type)
                 table = table.filter(pc.less_equal(table["timestamp"], limit))
@@ -806,9 +852,10 @@ class QueryEngine:
         *,
         grouping: kpis_module.KpiGrouping | str = kpis_module.KpiGrouping.PORTFOLIO,
         known_at: datetime | None = None,
+        upto: int | None = None,
     ) -> kpis_module.KpiReport:
-        """As ``kpis.kpi_report``."""
-        cols, _ = self._snapshot()
+        """As ``kpis.kpi_report`` (the log cut at position ``upto``, if given)."""
+        cols, _, _ = self._snapshot(upto)
         return fast_kpis.kpi_report_fast(
             cols, start_on, end_on, decode_policy=self._decode, grouping=grouping, known_at=known_at
         )

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from arledger import AgeingGrouping, Ledger, VerifyReport, check_audit_pack, to_data
+from arledger import AgeingGrouping, Ledger, Money, VerifyReport, check_audit_pack, to_data
 from arledger.adapters.audit import pack as pack_module
 from arledger.adapters.cli.app import app
 from arledger.adapters.read_models import columnar
@@ -443,22 +443,32 @@ def test_with_a_cipher_the_pack_is_refused_unless_plaintext_is_asked_for(tmp_pat
     assert check_audit_pack(out).ok
 
 
-def test_known_at_cuts_the_figures_and_the_check_applies_the_same_cut(
-    written: tuple[Path, dict[str, str]], tmp_path: Path
-) -> None:
-    _, env = written
+def test_known_at_cuts_the_figures_and_the_check_applies_the_same_cut(tmp_path: Path) -> None:
+    """The pack as known at T holds the log committed by T (commit order, as every query cuts):
+    an invoice committed after T is in neither the export nor the figures."""
+    env = sqlite_env(tmp_path)
     ledger = Ledger(env=env, clock=FixedClock())
     try:
-        stamps = sorted(event.timestamp for event in ledger.iter_events())
-        cut = stamps[len(stamps) // 2]
+        generate.generate_to_store(ledger, INVOICES, 3)
+        cut = ledger.ageing(AS_OF).as_of_log.committed_at  # the generated ledger's commit
+        assert cut is not None
+        customer = next(iter(ledger.portfolio().customers.values()))
+        ledger.issue_invoice(
+            "LATE-1",
+            customer_code=customer.customer_code,
+            amount=Money(1_000_00, customer.currency),
+            issued_on=date(2025, 6, 1),
+        )
         pack = ledger.audit_pack(tmp_path / "cut", as_of=AS_OF, known_at=cut)
         expected = to_data(ledger.ageing(AS_OF, known_at=cut))
         everything = to_data(ledger.ageing(AS_OF))
+        head = ledger.recorder.max_notification_id()
     finally:
         ledger.close()
 
     assert cut == pack.known_at
     assert cut.isoformat() == manifest_of(tmp_path / "cut")["known_at"]
+    assert pack.log_position < head
     assert expected == json.loads((tmp_path / "cut" / "ageing_portfolio.json").read_text())
     assert expected != everything
     assert check_audit_pack(tmp_path / "cut").ok

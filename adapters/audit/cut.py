@@ -1,0 +1,151 @@
+"""Where a query cuts the log: ``known_at`` and ``at_position`` resolved to a log position.
+
+Every Ledger query answers as of one position of the log (``AsOfLog``): the last one
+committed when it read (no cut), ``at_position``, or, for ``known_at=T``, the last position
+whose transaction's commit instant (``arledger_chain.committed_at_us``, taken under the store's
+insert lock, rising strictly with position) is at or before T. Both query paths (the engine's
+columnar log and the replay) keep exactly the events at or below that position.
+
+Fallback: where no commit instant at or before T is recorded (an in-memory store; links built
+after the fact by ``arledger chain build``, or a store whose chain was never built), the cut is
+by event stamps, as before commit instants existed: the events up to the last such position
+stamped by T (``AsOfLog.stamped_by``). Stamps are read when a command's session starts, so
+such a cut is "stamped by T", which need not be a state the ledger ever showed.
+
+Reading the position before answering: on SQLite and PostgreSQL a transaction's events become
+visible together and in position order (the insert lock), so the last position read is always
+the end of a transaction, and a later ``known_at`` at its commit instant cuts there too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from arledger.adapters.persistence import chain
+from arledger.adapters.persistence.connections import Connections, PostgresConnections
+from arledger.domain.as_of_log import AsOfLog
+from arledger.domain.errors import LogPositionError
+from arledger.domain.rules import require_known_at
+
+
+@attrs.frozen
+class Cut:
+    """A query's cut: the events at or below ``position`` (and, for a fallback, stamped by
+    ``stamped_by``), reported as ``as_of_log``."""
+
+    position: int
+    stamped_by: datetime | None
+    as_of_log: AsOfLog
+    named: str = ""
+    """The cut as a refusal names it (" recorded by ..."; nothing when none was asked)."""
+
+
+def microseconds(at: datetime) -> int:
+    delta = at - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def instant(us: int | None) -> datetime | None:
+    if us is None:
+        return None
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+
+
+def require_position(at_position: object) -> int | None:
+    if at_position is None:
+        return None
+    if not isinstance(at_position, int) or isinstance(at_position, bool) or at_position < 0:
+        raise LogPositionError(
+            f"at_position must be a log position (0 or more), got {at_position!r}",
+            field="at_position",
+            value=at_position,
+        )
+    return at_position
+
+
+class _Chain:
+    """The chain table's few statements on the Ledger's read-model connections."""
+
+    def __init__(self, connections: Connections) -> None:
+        self.connections = connections
+        self.marker = "%s" if isinstance(connections, PostgresConnections) else "?"
+
+    def one(self, statement: str, parameters: tuple[Any, ...] = ()) -> Any:
+        with self.connections.connection() as connection:
+            return connection.execute(statement.replace("?", self.marker), parameters).fetchone()
+
+    def last_committed_by(self, us: int) -> int | None:
+        row = self.one(f"SELECT MAX(position) FROM {chain.TABLE} WHERE committed_at_us <= ?", (us,))
+        return None if row is None or row[0] is None else int(row[0])
+
+    def last_without_instant(self) -> int | None:
+        row = self.one(f"SELECT MAX(position) FROM {chain.TABLE} WHERE committed_at_us IS NULL")
+        return None if row is None or row[0] is None else int(row[0])
+
+    def link_at(self, position: int) -> tuple[bytes, int | None] | None:
+        row = self.one(
+            f"SELECT link, committed_at_us FROM {chain.TABLE} WHERE position = ?", (position,)
+        )
+        return None if row is None else (bytes(row[0]), None if row[1] is None else int(row[1]))
+
+
+def resolve(
+    head: int,
+    connections: Connections | None,
+    known_at: datetime | None,
+    at_position: int | None,
+) -> Cut:
+    """The cut of a query asked with ``known_at`` or ``at_position`` (at most one) of a log
+    whose last position is ``head`` (read before the query reads its events)."""
+    known_at = require_known_at(known_at)
+    at_position = require_position(at_position)
+    if known_at is not None and at_position is not None:
+        raise LogPositionError(
+            "give known_at or at_position, not both: each names the point of the log to answer at",
+            field="at_position",
+            at_position=at_position,
+            known_at=known_at,
+        )
+    if at_position is not None and at_position > head:
+        raise LogPositionError(
+            f"at_position {at_position} is beyond the log, whose last position is {head}",
+            field="at_position",
+            at_position=at_position,
+            head=head,
+        )
+    store = None if connections is None else _Chain(connections)
+    position, stamped_by = head, None
+    if at_position is not None:
+        position = at_position
+    elif known_at is not None:
+        found = None if store is None else store.last_committed_by(microseconds(known_at))
+        if found is not None:
+            position = min(found, head)
+        else:
+            unrecorded = None if store is None else store.last_without_instant()
+            if store is not None and unrecorded is None and store.link_at(head) is not None:
+                position = 0  # every position has an instant, all after known_at
+            else:
+                position = head if unrecorded is None else min(unrecorded, head)
+                stamped_by = known_at
+    link = None if store is None or position == 0 else store.link_at(position)
+    if known_at is not None:
+        named = f" recorded by {known_at.isoformat()}"
+    elif at_position is not None:
+        named = f" recorded by log position {at_position}"
+    else:
+        named = ""
+    return Cut(
+        named=named,
+        position=position,
+        stamped_by=stamped_by,
+        as_of_log=AsOfLog(
+            position=position,
+            link=None if link is None else link[0].hex(),
+            committed_at=None if link is None else instant(link[1]),
+            stamped_by=stamped_by,
+        ),
+    )
