@@ -10,11 +10,21 @@ command, query and exported class to it).
 from arledger.adapters.application.ledger import Ledger, Result
 from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
+from arledger.domain.authority import (
+    ApproverRole,
+    AuthorityPeriod,
+    AuthorityPolicy,
+    ReductionKind,
+    RoleAuthority,
+)
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     AccountCurrencyError,
     AllocationKeyConflictError,
+    ApprovalError,
+    ApproverRequiredError,
     ArledgerError,
+    AuthorityLimitError,
     AutomaticAllocationRefusedError,
     ChainMismatchError,
     CommandFormatError,
@@ -36,9 +46,13 @@ from arledger.domain.errors import (
     PaymentNotFoundError,
     PromiseAmountError,
     ReadModelMismatchError,
+    ReductionRequestNotFoundError,
+    ReductionRequestStateError,
     RepeatedInvoiceError,
+    SecondApproverRequiredError,
     StoreBusyError,
     StoreUnavailableError,
+    UnknownApproverError,
 )
 from arledger.domain.events import AllocationRule, Instalment, PaymentTermsKind, RiskRating
 from arledger.domain.invoice import Invoice
@@ -63,6 +77,7 @@ from arledger.projections.escalation import (
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow
 from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
+from arledger.projections.reductions import PendingApproval, ReductionRow, ReductionsReport
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
 from arledger.projections.statement import MovementKind, Statement, StatementLine
 from arledger.projections.unapplied import (
@@ -80,7 +95,13 @@ __all__ = [
     "AgeingRow",
     "AllocationKeyConflictError",
     "AllocationRule",
+    "ApprovalError",
+    "ApproverRequiredError",
+    "ApproverRole",
     "ArledgerError",
+    "AuthorityLimitError",
+    "AuthorityPeriod",
+    "AuthorityPolicy",
     "AutomaticAllocationRefusedError",
     "CaseReport",
     "ChainMismatchError",
@@ -128,6 +149,7 @@ __all__ = [
     "Payment",
     "PaymentNotFoundError",
     "PaymentTermsKind",
+    "PendingApproval",
     "PromiseAmountError",
     "PromiseJudgement",
     "PromiseRates",
@@ -135,9 +157,16 @@ __all__ = [
     "PromiseStatus",
     "ReadModelMismatchError",
     "Reason",
+    "ReductionKind",
+    "ReductionRequestNotFoundError",
+    "ReductionRequestStateError",
+    "ReductionRow",
+    "ReductionsReport",
     "RepeatedInvoiceError",
     "Result",
     "RiskRating",
+    "RoleAuthority",
+    "SecondApproverRequiredError",
     "Statement",
     "StatementLine",
     "StoreBusyError",
@@ -149,6 +178,7 @@ __all__ = [
     "UnappliedCashReport",
     "UnappliedCashRow",
     "UnappliedPayment",
+    "UnknownApproverError",
     "VerifyReport",
     "Worklist",
     "WorklistItem",
