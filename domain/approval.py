@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import assert_never
+from typing import Final, assert_never
 from uuid import UUID
 
 import attrs
@@ -153,6 +153,10 @@ class Authority:
 
     policy: AuthorityPolicy | None
     approved_minor_by_approver: Mapping[str, int] = attrs.field(factory=dict)
+
+
+NO_AUTHORITY_POLICY: Final = Authority(policy=None)
+"""Before any authority policy is adopted: a named approver is enough."""
 
 
 def approved_in_period(

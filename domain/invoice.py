@@ -14,7 +14,7 @@ from uuid import UUID
 import attrs
 
 from . import ids
-from .approval import Authority, approvers_of, require_approval
+from .approval import NO_AUTHORITY_POLICY, Authority, approvers_of, require_approval
 from .credit_note import CreditNote
 from .customer import CustomerAccount, add_invoice, require_account_currency
 from .errors import (
@@ -495,7 +495,7 @@ def apply_credit_note(
     applied_on: date,
     reason: str,
     approver: str,
-    authority: Authority,
+    authority: Authority = NO_AUTHORITY_POLICY,
     second_approver: str | None = None,
     recorded_at: datetime,
 ) -> list[Event]:
@@ -625,7 +625,7 @@ def approve_concession(
     approved_on: date,
     reason: str,
     approver: str,
-    authority: Authority,
+    authority: Authority = NO_AUTHORITY_POLICY,
     second_approver: str | None = None,
     recorded_at: datetime,
 ) -> list[Event]:
@@ -662,7 +662,7 @@ def write_off(
     written_off_on: date,
     reason: str,
     approver: str,
-    authority: Authority,
+    authority: Authority = NO_AUTHORITY_POLICY,
     second_approver: str | None = None,
     recorded_at: datetime,
 ) -> list[Event]:
@@ -855,7 +855,7 @@ def resolve_dispute(
     credit_note_number: str | None = None,
     registered: CreditNote | None,
     approver: str | None = None,
-    authority: Authority,
+    authority: Authority = NO_AUTHORITY_POLICY,
     recorded_at: datetime,
 ) -> list[Event]:
     """Close a dispute. Upheld: a credit note for the upheld amount (default: all of it),

@@ -88,7 +88,7 @@ def _authority(uow: UnitOfWork, invoice: Invoice, field: str, on: date) -> Autho
     book = uow.authority_book()
     policy = None if book is None else approval_module.authority_in_force(book.versions, on)
     if policy is None:
-        return Authority(policy=None)
+        return approval_module.NO_AUTHORITY_POLICY
     account = uow.customer_by_id(invoice.customer_id)
     assert account is not None
     reductions = [
@@ -850,7 +850,7 @@ def request_reduction(command: c.RequestReduction, uow: UnitOfWork) -> list[Even
             invoice,
             amount_minor=amount_minor,
             approvers=(command.requested_by,),
-            authority=Authority(policy=None),
+            authority=approval_module.NO_AUTHORITY_POLICY,
         )
     return uow.record(requested)
 
