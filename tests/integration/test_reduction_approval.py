@@ -5,9 +5,12 @@ later, and an auditor asks for every reduction of a period by approver, reason a
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from arledger import (
     ApproverRequiredError,
@@ -23,6 +26,7 @@ from arledger import (
     SecondApproverRequiredError,
     UnknownApproverError,
 )
+from arledger.adapters.cli.app import app
 from arledger.domain.events import (
     ConcessionApproved,
     CreditNoteApplied,
@@ -72,7 +76,11 @@ POLICY = AuthorityPolicy(
 
 @pytest.fixture
 def ledger() -> Ledger:
-    ledger = Ledger({"ARLEDGER_STORE": "memory"}, clock=FixedClock())
+    return opened(Ledger({"ARLEDGER_STORE": "memory"}, clock=FixedClock()))
+
+
+def opened(ledger: Ledger) -> Ledger:
+    """HUADA with a 1,000,000.00 CNY invoice, under ``POLICY`` from 2024-01-01."""
     ledger.open_account(
         "HUADA",
         name="Huada Trading",
@@ -371,3 +379,132 @@ def test_the_auditor_sees_every_reduction_of_a_period_by_approver_and_customer(
     assert ["CN-1", ""] == [row.reference for row in by_wang.rows]
     assert 110_000 == by_wang.total_minor("CNY")
     assert () == ledger.reductions(date(2024, 1, 1), date(2024, 12, 31), customer_code="X").rows
+
+
+def record_history(ledger: Ledger) -> None:
+    """A reduction of each kind, one by two approvers, and a request still pending."""
+    opened(ledger)
+    ledger.apply_credit_note(
+        "INV-1",
+        credit_note_number="CN-1",
+        amount=cny("100.00"),
+        applied_on=date(2024, 1, 31),
+        reason="short delivery",
+        approver="Wang",
+    )
+    ledger.approve_concession(
+        "INV-1",
+        amount=cny("150000.00"),
+        approved_on=date(2024, 2, 1),
+        reason="settlement",
+        approver="Zhao",
+        second_approver="Chen",
+    )
+    ledger.request_reduction(
+        "REQ-1",
+        kind=ReductionKind.CONCESSION,
+        invoice_number="INV-1",
+        amount=cny("20000.00"),
+        reduce_on=date(2024, 2, 5),
+        reason="volume rebate",
+        requested_by="Liu",
+        requested_on=date(2024, 2, 5),
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    env = {
+        "ARLEDGER_STORE": "sqlite",
+        "ARLEDGER_DB": str(Path(tmp_path_factory.mktemp("reductions")) / "ledger.db"),
+    }
+    ledger = Ledger(env=env, clock=FixedClock())
+    record_history(ledger)
+    ledger.close()
+    return env
+
+
+def test_the_query_engine_and_a_replay_give_the_same_reductions_and_requests(
+    cli_store: dict[str, str],
+) -> None:
+    stored = Ledger(env={**cli_store, "ARLEDGER_READ_MODELS": "stored"})
+    replayed = Ledger(env={**cli_store, "ARLEDGER_READ_MODELS": "replay"})
+    period = (date(2024, 1, 1), date(2024, 12, 31))
+
+    assert 2 == len(stored.reductions(*period).rows)
+    assert replayed.reductions(*period) == stored.reductions(*period)
+    assert ["REQ-1"] == [p.request_reference for p in stored.pending_approvals(approver="Li")]
+    assert replayed.pending_approvals() == stored.pending_approvals()
+    stored.close()
+    replayed.close()
+
+
+def test_the_cli_lists_the_reductions_of_a_period_with_approvers_and_reasons(
+    cli_store: dict[str, str],
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["reductions", "--from", "2024-02-01", "--to", "2024-02-29", "--format", "json"],
+        env=cli_store,
+    )
+
+    assert 0 == result.exit_code, result.output
+    data = json.loads(result.stdout)
+    assert [("concession", "HUADA", "150000.00", "Zhao", "Chen", "settlement")] == [
+        (
+            row["kind"],
+            row["customer_code"],
+            row["amount"],
+            row["approver"],
+            row["second_approver"],
+            row["reason"],
+        )
+        for row in data["rows"]
+    ]
+    assert {"CNY": "150000.00"} == data["totals"]
+
+
+def test_the_cli_filters_reductions_by_approver_in_csv(cli_store: dict[str, str]) -> None:
+    by_wang = ["reductions", "--from", "2024-01-01", "--to", "2024-12-31", "--approver", "Wang"]
+    result = CliRunner().invoke(app, by_wang, env={**cli_store, "COLUMNS": "200"})
+    csv_result = CliRunner().invoke(
+        app,
+        [*by_wang, "--format", "csv"],
+        env=cli_store,
+    )
+
+    assert 0 == result.exit_code, result.output
+    assert "CN-1" in result.stdout
+    assert "settlement" not in result.stdout
+    assert [
+        "reduced_on,kind,customer_code,invoice_number,reference,currency,amount,approver,"
+        "second_approver,reason",
+        "2024-01-31,credit_note,HUADA,INV-1,CN-1,CNY,100.00,Wang,,short delivery",
+    ] == csv_result.stdout.splitlines()
+
+
+def test_the_cli_shows_an_approver_the_requests_waiting_for_them(
+    cli_store: dict[str, str],
+) -> None:
+    for_li = CliRunner().invoke(
+        app, ["pending-approvals", "--approver", "Li", "--format", "json"], env=cli_store
+    )
+    for_stranger = CliRunner().invoke(
+        app, ["pending-approvals", "--approver", "Zhou", "--format", "json"], env=cli_store
+    )
+
+    assert 0 == for_li.exit_code, for_li.output
+    assert [("REQ-1", "20000.00", "Liu")] == [
+        (row["request_reference"], row["amount"], row["requested_by"])
+        for row in json.loads(for_li.stdout)["requests"]
+    ]
+    assert [] == json.loads(for_stranger.stdout)["requests"]
+
+
+def test_the_cli_refuses_a_period_that_ends_before_it_starts(cli_store: dict[str, str]) -> None:
+    result = CliRunner().invoke(
+        app, ["reductions", "--from", "2024-03-01", "--to", "2024-02-01"], env=cli_store
+    )
+
+    assert 1 == result.exit_code
+    assert "Traceback" not in result.output
