@@ -1103,6 +1103,7 @@ _CREDIT = {
     "amount": USD_1,
     "applied_on": ON,
     "reason": "damaged",
+    "approver": "cfo",
 }
 _CONCEDE = {
     "invoice_number": "R-1",
@@ -1212,6 +1213,7 @@ KEY_HOLES: Final = (
     Hole("reverse_payment", _REVERSE, "bank_reference"),
     Hole("apply_credit_note", _CREDIT, "invoice_number"),
     Hole("apply_credit_note", _CREDIT, "credit_note_number"),
+    Hole("apply_credit_note", _CREDIT, "approver"),
     Hole("approve_concession", _CONCEDE, "approver"),
     Hole("write_off", _WRITE_OFF, "approver"),
     Hole("reinstate", _REINSTATE, "approver"),
