@@ -17,12 +17,22 @@ from arledger.adapters.audit.pack import (
 from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
 from arledger.domain.as_of_log import AsOfLog
+from arledger.domain.authority import (
+    ApproverRole,
+    AuthorityPeriod,
+    AuthorityPolicy,
+    ReductionKind,
+    RoleAuthority,
+)
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import (
     AccountCurrencyError,
     AllocationKeyConflictError,
+    ApprovalError,
+    ApproverRequiredError,
     ArledgerError,
     AuditPackError,
+    AuthorityLimitError,
     AutomaticAllocationRefusedError,
     ChainMismatchError,
     CommandFormatError,
@@ -45,9 +55,13 @@ from arledger.domain.errors import (
     PaymentNotFoundError,
     PromiseAmountError,
     ReadModelMismatchError,
+    ReductionRequestNotFoundError,
+    ReductionRequestStateError,
     RepeatedInvoiceError,
+    SecondApproverRequiredError,
     StoreBusyError,
     StoreUnavailableError,
+    UnknownApproverError,
 )
 from arledger.domain.events import AllocationRule, Instalment, PaymentTermsKind, RiskRating
 from arledger.domain.invoice import Invoice
@@ -72,6 +86,7 @@ from arledger.projections.escalation import (
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow, KpiSeries
 from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
+from arledger.projections.reductions import PendingApproval, ReductionRow, ReductionsReport
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
 from arledger.projections.statement import MovementKind, Statement, StatementLine
 from arledger.projections.unapplied import (
@@ -89,11 +104,17 @@ __all__ = [
     "AgeingRow",
     "AllocationKeyConflictError",
     "AllocationRule",
+    "ApprovalError",
+    "ApproverRequiredError",
+    "ApproverRole",
     "ArledgerError",
     "AsOfLog",
     "AuditPack",
     "AuditPackCheck",
     "AuditPackError",
+    "AuthorityLimitError",
+    "AuthorityPeriod",
+    "AuthorityPolicy",
     "AutomaticAllocationRefusedError",
     "CaseReport",
     "ChainMismatchError",
@@ -144,6 +165,7 @@ __all__ = [
     "Payment",
     "PaymentNotFoundError",
     "PaymentTermsKind",
+    "PendingApproval",
     "PromiseAmountError",
     "PromiseJudgement",
     "PromiseRates",
@@ -151,9 +173,16 @@ __all__ = [
     "PromiseStatus",
     "ReadModelMismatchError",
     "Reason",
+    "ReductionKind",
+    "ReductionRequestNotFoundError",
+    "ReductionRequestStateError",
+    "ReductionRow",
+    "ReductionsReport",
     "RepeatedInvoiceError",
     "Result",
     "RiskRating",
+    "RoleAuthority",
+    "SecondApproverRequiredError",
     "Statement",
     "StatementLine",
     "StoreBusyError",
@@ -165,6 +194,7 @@ __all__ = [
     "UnappliedCashReport",
     "UnappliedCashRow",
     "UnappliedPayment",
+    "UnknownApproverError",
     "VerifyReport",
     "Worklist",
     "WorklistItem",

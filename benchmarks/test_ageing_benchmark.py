@@ -128,6 +128,7 @@ def generate(seed: int = SEED) -> Synthetic:
                     applied_on=credited_on,
                     reason="price adjustment",
                     recorded_at=recorded_at,
+                    approver="cfo",
                 )
             )
             if credited_on <= AS_OF:

@@ -123,6 +123,7 @@ def demo_log(invoices: int, seed: int) -> ColumnarLog:
                     amount=Money(amount.amount_minor // 4, amount.currency),
                     applied_on=later,
                     reason="price adjustment",
+                    approver="cfo",
                 )
             elif kind < 8:
                 session.approve_concession(

@@ -19,6 +19,7 @@ from datetime import date
 
 import attrs
 
+from .authority import AuthorityPolicy, ReductionKind
 from .customer import DEFAULT_TERMS_DAYS
 from .events import (
     ActionChannel,
@@ -146,13 +147,17 @@ class ReversePayment(Command):
 
 @attrs.frozen(kw_only=True)
 class ApplyCreditNote(Command):
-    """Credit an invoice; a credit-note number credits one invoice, once."""
+    """Credit an invoice; a credit-note number credits one invoice, once. Approved by
+    ``approver`` (and ``second_approver`` where the authority policy asks for two) within the
+    authority policy in force on ``applied_on``."""
 
     invoice_number: str
     credit_note_number: str
     amount: Money
     applied_on: date
     reason: str
+    approver: str
+    second_approver: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -164,6 +169,7 @@ class ApproveConcession(Command):
     approved_on: date
     reason: str
     approver: str
+    second_approver: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -174,6 +180,7 @@ class WriteOff(Command):
     written_off_on: date
     reason: str
     approver: str
+    second_approver: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -369,7 +376,8 @@ class OpenDispute(Command):
 @attrs.frozen(kw_only=True)
 class ResolveDispute(Command):
     """Resolve a dispute; an upheld one credits the invoice (``upheld``, default all of it)
-    with a credit note numbered ``credit_note_number`` (default from the dispute)."""
+    with a credit note numbered ``credit_note_number`` (default from the dispute), approved by
+    ``approver`` (required when upheld)."""
 
     invoice_number: str
     dispute_reference: str
@@ -378,6 +386,7 @@ class ResolveDispute(Command):
     note: str
     upheld: Money | None = None
     credit_note_number: str | None = None
+    approver: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -438,6 +447,57 @@ class AdoptPolicy(Command):
     reason: str
 
 
+# Approval of reductions -------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AdoptAuthorityPolicy(Command):
+    """Adopt a version of the authority policy (approver roles and their limits) from
+    ``effective_on``."""
+
+    policy: AuthorityPolicy
+    effective_on: date
+    approver: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class RequestReduction(Command):
+    """Ask for a credit note, concession or write-off on an invoice, dated ``reduce_on``, to be
+    applied when approved (``ApproveReduction``). ``amount`` for a credit note or concession
+    (a write-off takes what is open); ``credit_note_number`` for a credit note."""
+
+    request_reference: str
+    kind: ReductionKind
+    invoice_number: str
+    reduce_on: date
+    reason: str
+    requested_by: str
+    requested_on: date
+    amount: Money | None = None
+    credit_note_number: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ApproveReduction(Command):
+    """Approve a requested reduction; the approval that completes what the authority policy
+    asks for (one approver, or two) applies it."""
+
+    request_reference: str
+    approver: str
+    approved_on: date
+
+
+@attrs.frozen(kw_only=True)
+class RejectReduction(Command):
+    """Refuse a requested reduction: it will not be applied."""
+
+    request_reference: str
+    rejected_by: str
+    rejected_on: date
+    reason: str
+
+
 ALL_COMMANDS: tuple[type[Command], ...] = (
     OpenAccount,
     IssueInvoice,
@@ -470,5 +530,9 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     RecordAction,
     Diagnose,
     AdoptPolicy,
+    AdoptAuthorityPolicy,
+    RequestReduction,
+    ApproveReduction,
+    RejectReduction,
 )
 """Every command, in the order the README lists them."""

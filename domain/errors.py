@@ -328,6 +328,54 @@ class TooManyItemsError(InvalidCommandError):
 
 
 @attrs.define(kw_only=True, slots=False)
+class ApprovalError(InvalidCommandError):
+    """A reduction (credit note, upheld dispute, concession, write-off) without the approval
+    the authority policy in force on its date asks for; nothing was recorded.
+
+    ``limit`` names which limit was passed (``per reduction`` or ``per customer per period``),
+    ``limit_minor`` its amount and ``role`` the approver's role; ``approved_minor`` is what the
+    approver had already approved for the customer in the period.
+    """
+
+    approver: str | None = None
+    role: str | None = None
+    limit: str | None = None
+    limit_minor: int | None = None
+    amount_minor: int | None = None
+    approved_minor: int | None = None
+    currency: str | None = None
+    policy_version: int | None = None
+    request_reference: str | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
+class ApproverRequiredError(ApprovalError):
+    """A reduction names no approver."""
+
+
+@attrs.define(kw_only=True, slots=False)
+class UnknownApproverError(ApprovalError):
+    """The approver has no role in the authority policy in force (or the role no limits in
+    the reduction's currency)."""
+
+
+@attrs.define(kw_only=True, slots=False)
+class AuthorityLimitError(ApprovalError):
+    """The reduction is over a limit of the approver's role."""
+
+
+@attrs.define(kw_only=True, slots=False)
+class SecondApproverRequiredError(ApprovalError):
+    """The reduction is above the role's two-approver threshold: request it
+    (``RequestReduction``) and have a second person approve it."""
+
+
+@attrs.define(kw_only=True, slots=False)
+class ReductionRequestStateError(ApprovalError):
+    """A request already applied or rejected, or approved twice by the same person."""
+
+
+@attrs.define(kw_only=True, slots=False)
 class NotFoundError(ArledgerError, LookupError):
     """Something named by a command does not exist in the ledger."""
 
@@ -378,6 +426,13 @@ class PromiseNotFoundError(NotFoundError):
 class ReconciliationNotFoundError(NotFoundError):
     """No reconciliation item for that confirmation: none was sent, it is not acknowledged
     yet, or it was acknowledged without a difference (``confirmation_reference``)."""
+
+
+@attrs.define(kw_only=True, slots=False)
+class ReductionRequestNotFoundError(NotFoundError):
+    """No reduction request with that reference."""
+
+    request_reference: str | None = None
 
 
 @attrs.define(kw_only=True, slots=False)

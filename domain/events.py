@@ -15,6 +15,11 @@ from uuid import UUID
 
 import attrs
 
+# The columnar layout resolves the types of an authority policy's fields in this module.
+from .authority import ApproverRole as ApproverRole
+from .authority import AuthorityPeriod as AuthorityPeriod
+from .authority import AuthorityPolicy, ReductionKind
+from .authority import RoleAuthority as RoleAuthority
 from .policy import EscalationPolicy
 
 
@@ -104,11 +109,16 @@ class PaymentUnapplied(Event):
 
 @attrs.frozen(kw_only=True)
 class CreditNoteApplied(Event):
+    """``approver`` (and ``second_approver`` where the authority policy asks for two): who
+    approved it; None on credit notes recorded before every reduction named its approver."""
+
     credit_note_number: str
     amount_minor: int
     currency: str
     applied_on: date
     reason: str
+    approver: str | None = None
+    second_approver: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -120,6 +130,7 @@ class ConcessionApproved(Event):
     approved_on: date
     reason: str
     approver: str
+    second_approver: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -131,6 +142,7 @@ class InvoiceWrittenOff(Event):
     written_off_on: date
     reason: str
     approver: str
+    second_approver: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -544,6 +556,68 @@ def upcast_policy_v1_v2(policy: dict[str, Any]) -> None:
             policy[new] = policy.pop(old)
 
 
+# Approval of reductions (issue 13) -------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AuthorityPolicyAdopted(Event):
+    """A version of the authority policy, in force from ``effective_on`` until the next one."""
+
+    policy: AuthorityPolicy
+    effective_on: date
+    approver: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ReductionRequested(Event):
+    """A reduction of an invoice asked for, to be applied when approved (``ReductionApproved``).
+
+    ``amount_minor``: what the credit note or concession takes, or what was open when a
+    write-off was asked for (the write-off takes what is open when it is approved);
+    ``reduce_on``: the reduction's business date; ``credit_note_number`` only for a credit note.
+    """
+
+    request_reference: str
+    kind: ReductionKind
+    invoice_id: UUID
+    customer_id: UUID
+    amount_minor: int
+    currency: str
+    reduce_on: date
+    reason: str
+    requested_by: str
+    requested_on: date
+    credit_note_number: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ReductionApproved(Event):
+    """One approval of a requested reduction; the one that completes what the policy asks for
+    is saved with the invoice's reduction event."""
+
+    approver: str
+    approved_on: date
+    applied: bool
+
+
+@attrs.frozen(kw_only=True)
+class ReductionRejected(Event):
+    """A requested reduction refused: it will not be applied."""
+
+    rejected_by: str
+    rejected_on: date
+    reason: str
+
+
+AUTHORITY_EVENTS: tuple[type[Event], ...] = (AuthorityPolicyAdopted,)
+REDUCTION_REQUEST_EVENTS: tuple[type[Event], ...] = (
+    ReductionRequested,
+    ReductionApproved,
+    ReductionRejected,
+)
+
+
 COLLECTION_CUSTOMER_EVENTS: tuple[type[Event], ...] = (
     CreditLineSet,
     RiskRated,
@@ -574,6 +648,8 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     + CASE_EVENTS
     + POLICY_EVENTS
     + CREDIT_NOTE_EVENTS
+    + AUTHORITY_EVENTS
+    + REDUCTION_REQUEST_EVENTS
 )
 
 
@@ -611,9 +687,11 @@ InvoiceEvent: TypeAlias = (
 PaymentEvent: TypeAlias = PaymentReceived | PaymentAllocated | PaymentReversed
 PromiseEvent: TypeAlias = PromiseMade | PromiseWithdrawn | PromiseSuperseded
 CaseEvent: TypeAlias = CollectionActionRecorded | DelinquencyDiagnosed
+ReductionRequestEvent: TypeAlias = ReductionRequested | ReductionApproved | ReductionRejected
 
 assert set(get_args(CustomerEvent)) == set(CUSTOMER_EVENTS + COLLECTION_CUSTOMER_EVENTS)
 assert set(get_args(InvoiceEvent)) == set(INVOICE_EVENTS + DISPUTE_EVENTS)
 assert set(get_args(PaymentEvent)) == set(PAYMENT_EVENTS)
 assert set(get_args(PromiseEvent)) == set(PROMISE_EVENTS)
 assert set(get_args(CaseEvent)) == set(CASE_EVENTS)
+assert set(get_args(ReductionRequestEvent)) == set(REDUCTION_REQUEST_EVENTS)

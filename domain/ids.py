@@ -49,3 +49,12 @@ def policy_book_id(policy_name: str = "escalation") -> UUID:
 def idempotency_key_id(idempotency_key: str) -> UUID:
     """One record per client idempotency key (``domain/idempotency.py``)."""
     return _key_id("idempotency-key", idempotency_key)
+
+
+def authority_book_id() -> UUID:
+    """The one record of the authority policy's versions (approval of reductions)."""
+    return _key_id("policy", "authority")
+
+
+def reduction_request_id(request_reference: str) -> UUID:
+    return _key_id("reduction-request", request_reference)

@@ -14,6 +14,7 @@ from uuid import UUID
 import attrs
 
 from . import ids
+from .approval import NO_AUTHORITY_POLICY, Authority, approvers_of, require_approval
 from .credit_note import CreditNote
 from .customer import CustomerAccount, add_invoice, require_account_currency
 from .errors import (
@@ -97,6 +98,9 @@ class Invoice:
     # Every movement as (business date, minor units: + reduces what is open, - reopens), in
     # recording order, so that what was open on any date can be told (``open_minor_on``).
     movements: tuple[tuple[date, int], ...] = ()
+    # Every approved reduction as (business date, minor units, approvers), for the authority
+    # policy's per-customer-per-period limit (``approval.approved_in_period``).
+    approved_reductions: tuple[tuple[date, int, tuple[str, ...]], ...] = ()
 
     @property
     def applied_minor(self) -> int:
@@ -229,6 +233,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
                 },
                 last_movement_on=_later(state.last_movement_on, event.applied_on),
                 movements=(*state.movements, (event.applied_on, event.amount_minor)),
+                approved_reductions=_approved(state, event.applied_on, event),
             )
         case ConcessionApproved():
             new = attrs.evolve(
@@ -237,6 +242,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
                 conceded_minor=state.conceded_minor + event.amount_minor,
                 last_movement_on=_later(state.last_movement_on, event.approved_on),
                 movements=(*state.movements, (event.approved_on, event.amount_minor)),
+                approved_reductions=_approved(state, event.approved_on, event),
             )
         case InvoiceWrittenOff():
             new = attrs.evolve(
@@ -247,6 +253,7 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
                 written_off_on=event.written_off_on,
                 last_movement_on=_later(state.last_movement_on, event.written_off_on),
                 movements=(*state.movements, (event.written_off_on, event.amount_minor)),
+                approved_reductions=_approved(state, event.written_off_on, event),
             )
         case InvoiceReinstated():
             assert event.amount_minor == state.written_off_minor
@@ -283,6 +290,13 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
         case _ as unreachable:
             assert_never(unreachable)
     return _check_invariants(new)
+
+
+def _approved(
+    state: Invoice, on: date, event: CreditNoteApplied | ConcessionApproved | InvoiceWrittenOff
+) -> tuple[tuple[date, int, tuple[str, ...]], ...]:
+    approvers = approvers_of(event.approver, event.second_approver)
+    return (*state.approved_reductions, (on, event.amount_minor, approvers))
 
 
 def _later(known: date | None, on: date) -> date:
@@ -480,6 +494,9 @@ def apply_credit_note(
     currency: str,
     applied_on: date,
     reason: str,
+    approver: str,
+    authority: Authority = NO_AUTHORITY_POLICY,
+    second_approver: str | None = None,
     recorded_at: datetime,
 ) -> list[Event]:
     """Reduce the invoice by a credit note and register its number for the whole ledger.
@@ -532,6 +549,8 @@ def apply_credit_note(
         amount_minor=amount_minor,
         applied_on=applied_on,
         reason=reason,
+        approvers=approvers_of(approver, second_approver),
+        authority=authority,
         recorded_at=recorded_at,
     )
 
@@ -557,11 +576,20 @@ def _credited(
     amount_minor: int,
     applied_on: date,
     reason: str,
+    approvers: tuple[str, ...],
+    authority: Authority,
     recorded_at: datetime,
 ) -> list[Event]:
     """The invoice's ``CreditNoteApplied`` and the number's ``CreditNoteRegistered``."""
     _require_reducible(invoice, amount_minor, "credit note")
     _require_not_before(invoice, "applied_on", applied_on, invoice.reduction_floor_on)
+    require_approval(
+        authority,
+        approvers=approvers,
+        amount_minor=amount_minor,
+        currency=invoice.currency,
+        what=f"credit note {credit_note_number} on invoice {invoice.invoice_number}",
+    )
     return [
         CreditNoteApplied(
             originator_id=invoice.id,
@@ -572,6 +600,8 @@ def _credited(
             currency=invoice.currency,
             applied_on=applied_on,
             reason=reason,
+            approver=approvers[0],
+            second_approver=approvers[1] if len(approvers) > 1 else None,
         ),
         CreditNoteRegistered(
             originator_id=ids.credit_note_id(credit_note_number),
@@ -595,14 +625,22 @@ def approve_concession(
     approved_on: date,
     reason: str,
     approver: str,
+    authority: Authority = NO_AUTHORITY_POLICY,
+    second_approver: str | None = None,
     recorded_at: datetime,
 ) -> list[Event]:
     """An explicit, approved reduction of the invoice (never an implicit edit)."""
     require_reason("reason", reason)
-    require_person("approver", approver)
     require_recorded_at(recorded_at)
     _require_reducible(invoice, amount_minor, "concession")
     _require_not_before(invoice, "approved_on", approved_on, invoice.reduction_floor_on)
+    require_approval(
+        authority,
+        approvers=approvers_of(approver, second_approver),
+        amount_minor=amount_minor,
+        currency=invoice.currency,
+        what=f"concession on invoice {invoice.invoice_number}",
+    )
     return [
         ConcessionApproved(
             originator_id=invoice.id,
@@ -613,12 +651,20 @@ def approve_concession(
             approved_on=approved_on,
             reason=reason,
             approver=approver,
+            second_approver=second_approver or None,
         )
     ]
 
 
 def write_off(
-    invoice: Invoice, *, written_off_on: date, reason: str, approver: str, recorded_at: datetime
+    invoice: Invoice,
+    *,
+    written_off_on: date,
+    reason: str,
+    approver: str,
+    authority: Authority = NO_AUTHORITY_POLICY,
+    second_approver: str | None = None,
+    recorded_at: datetime,
 ) -> list[Event]:
     """Write off whatever is open on the invoice as a bad debt.
 
@@ -626,7 +672,6 @@ def write_off(
     approved write-off takes it, and a reinstatement undoes every write-off together.
     """
     require_reason("reason", reason)
-    require_person("approver", approver)
     require_recorded_at(recorded_at)
     if invoice.is_written_off and invoice.open_minor == 0:
         raise InvoiceStateError(
@@ -642,6 +687,13 @@ def write_off(
     # write-off may not be dated before the latest of them: dated earlier, an as-of view
     # between the two dates would show a written-off invoice still partly open.
     _require_not_before(invoice, "written_off_on", written_off_on, invoice.reopening_floor_on)
+    require_approval(
+        authority,
+        approvers=approvers_of(approver, second_approver),
+        amount_minor=invoice.open_minor,
+        currency=invoice.currency,
+        what=f"write-off of invoice {invoice.invoice_number}",
+    )
     return [
         InvoiceWrittenOff(
             originator_id=invoice.id,
@@ -652,6 +704,7 @@ def write_off(
             written_off_on=written_off_on,
             reason=reason,
             approver=approver,
+            second_approver=second_approver or None,
         )
     ]
 
@@ -801,12 +854,15 @@ def resolve_dispute(
     upheld_minor: int | None = None,
     credit_note_number: str | None = None,
     registered: CreditNote | None,
+    approver: str | None = None,
+    authority: Authority = NO_AUTHORITY_POLICY,
     recorded_at: datetime,
 ) -> list[Event]:
     """Close a dispute. Upheld: a credit note for the upheld amount (default: all of it),
-    numbered ``credit_note_number`` or ``<dispute reference>-CN``; ``registered`` is that
-    number's registration if it was ever used, which refuses it (a new credit note needs a new
-    number). Rejected: the amount returns to collection."""
+    numbered ``credit_note_number`` or ``<dispute reference>-CN``, approved by ``approver``
+    within ``authority``; ``registered`` is that number's registration if it was ever used,
+    which refuses it (a new credit note needs a new number). Rejected: the amount returns to
+    collection (no approver needed)."""
     require_key("dispute_reference", dispute_reference)
     require_reason("note", note)
     require_recorded_at(recorded_at)
@@ -872,6 +928,8 @@ def resolve_dispute(
         amount_minor=upheld,
         applied_on=resolved_on,
         reason=f"dispute {dispute_reference} upheld",
+        approvers=approvers_of(approver),
+        authority=authority,
         recorded_at=recorded_at,
     )
     return [resolved, *credit]

@@ -32,6 +32,7 @@ from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.errors import CustomerNotFoundError
 from arledger.domain.events import (
     AllocationRuleAdopted,
+    AuthorityPolicyAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
     CollectionActionRecorded,
@@ -64,6 +65,9 @@ from arledger.domain.events import (
     PromiseSuperseded,
     PromiseWithdrawn,
     ReconciliationResolved,
+    ReductionApproved,
+    ReductionRejected,
+    ReductionRequested,
     RiskRated,
     SupplyHeld,
     SupplyReleased,
@@ -121,6 +125,12 @@ OTHER_EVENTS: Final[tuple[type[Event], ...]] = (
     CollectionActionRecorded,
     DelinquencyDiagnosed,
     EscalationPolicyAdopted,
+    # The authority policy and reduction requests: an approved request's reduction is its own
+    # event (CreditNoteApplied, ConcessionApproved, InvoiceWrittenOff).
+    AuthorityPolicyAdopted,
+    ReductionRequested,
+    ReductionApproved,
+    ReductionRejected,
 )
 """Events that leave every customer's balance as it was (a test checks that these and
 ``BALANCE_EVENTS`` are every event of the ledger, once)."""

@@ -17,11 +17,19 @@ from typing import Any, Final
 import attrs
 from hypothesis import strategies as st
 
+from arledger.domain.authority import (
+    ApproverRole,
+    AuthorityPeriod,
+    AuthorityPolicy,
+    ReductionKind,
+    RoleAuthority,
+)
 from arledger.domain.events import (
     ActionChannel,
     AllocationReleased,
     AllocationRule,
     AllocationRuleAdopted,
+    AuthorityPolicyAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
     CollectionActionRecorded,
@@ -61,6 +69,9 @@ from arledger.domain.events import (
     PromiseWithdrawn,
     ReconciliationResolution,
     ReconciliationResolved,
+    ReductionApproved,
+    ReductionRejected,
+    ReductionRequested,
     RiskRated,
     RiskRating,
     SupplyHeld,
@@ -204,7 +215,12 @@ EVENT_STRATEGIES: Final[dict[type[Event], st.SearchStrategy[Any]]] = {
         PaymentUnapplied, "unapplied_on", payment_id=st.uuids(), reason=texts
     ),
     CreditNoteApplied: _movement(
-        CreditNoteApplied, "applied_on", credit_note_number=keys, reason=texts
+        CreditNoteApplied,
+        "applied_on",
+        credit_note_number=keys,
+        reason=texts,
+        approver=st.none() | texts,
+        second_approver=st.none() | texts,
     ),
     CreditNoteRegistered: _movement(
         CreditNoteRegistered,
@@ -214,8 +230,20 @@ EVENT_STRATEGIES: Final[dict[type[Event], st.SearchStrategy[Any]]] = {
         customer_id=st.uuids(),
         reason=texts,
     ),
-    ConcessionApproved: _movement(ConcessionApproved, "approved_on", reason=texts, approver=texts),
-    InvoiceWrittenOff: _movement(InvoiceWrittenOff, "written_off_on", reason=texts, approver=texts),
+    ConcessionApproved: _movement(
+        ConcessionApproved,
+        "approved_on",
+        reason=texts,
+        approver=texts,
+        second_approver=st.none() | texts,
+    ),
+    InvoiceWrittenOff: _movement(
+        InvoiceWrittenOff,
+        "written_off_on",
+        reason=texts,
+        approver=texts,
+        second_approver=st.none() | texts,
+    ),
     InvoiceReinstated: _movement(InvoiceReinstated, "reinstated_on", reason=texts, approver=texts),
     PaymentReceived: _movement(
         PaymentReceived, "value_on", bank_reference=keys, payer_customer_id=st.uuids()
@@ -279,6 +307,37 @@ def ladders(
             )
         )
     return tuple(levels)
+
+
+@st.composite
+def authority_policies(draw: st.DrawFn) -> AuthorityPolicy:
+    """A valid authority policy: one to three roles with limits in one to two currencies each,
+    and one to four approvers holding them."""
+    roles = draw(st.lists(st.sampled_from(("manager", "director", "cfo")), min_size=1, unique=True))
+    limits = []
+    for role in roles:
+        for currency in draw(st.lists(currencies, min_size=1, max_size=2, unique=True)):
+            reduction_max = draw(amounts_minor)
+            limits.append(
+                RoleAuthority(
+                    role=role,
+                    currency=currency,
+                    reduction_max_minor=reduction_max,
+                    customer_period_max_minor=draw(st.integers(reduction_max, AMOUNT_MINOR_MAX)),
+                    two_approvers_above_minor=draw(st.none() | amounts_minor),
+                )
+            )
+    names = draw(
+        st.lists(st.sampled_from(("cfo", "sales director", "li", "wang")), min_size=1, unique=True)
+    )
+    return AuthorityPolicy(
+        version=draw(st.integers(1, 50)),
+        approvers=tuple(
+            ApproverRole(approver=name, role=draw(st.sampled_from(roles))) for name in names
+        ),
+        roles=tuple(limits),
+        period=draw(st.sampled_from(AuthorityPeriod)),
+    )
 
 
 # Collections events: one strategy each, with the same bounds.
@@ -471,6 +530,40 @@ EVENT_STRATEGIES.update(
             approver=texts,
             reason=texts,
         ),
+        AuthorityPolicyAdopted: st.builds(
+            AuthorityPolicyAdopted,
+            **_envelope(),
+            policy=authority_policies(),
+            effective_on=business_dates,
+            approver=texts,
+            reason=texts,
+        ),
+        ReductionRequested: _movement(
+            ReductionRequested,
+            "reduce_on",
+            request_reference=keys,
+            kind=st.sampled_from(ReductionKind),
+            invoice_id=st.uuids(),
+            customer_id=st.uuids(),
+            reason=texts,
+            requested_by=texts,
+            requested_on=business_dates,
+            credit_note_number=st.none() | keys,
+        ),
+        ReductionApproved: st.builds(
+            ReductionApproved,
+            **_envelope(),
+            approver=texts,
+            approved_on=business_dates,
+            applied=st.booleans(),
+        ),
+        ReductionRejected: st.builds(
+            ReductionRejected,
+            **_envelope(),
+            rejected_by=texts,
+            rejected_on=business_dates,
+            reason=texts,
+        ),
     }
 )
 
@@ -655,6 +748,7 @@ def credit_note_commands(draw: st.DrawFn) -> Command:
             "amount": draw(command_moneys()),
             "applied_on": draw(window_dates),
             "reason": draw(reasons),
+            "approver": draw(approvers),
         },
     )
 
@@ -697,6 +791,42 @@ reinstate_commands = _invoice_state_command("reinstate", "reinstated_on")
 DISPUTE_REFERENCES: Final = ("D-1", "D-2")
 PROMISE_REFERENCES: Final = ("P-1", "P-2")
 dispute_references = st.sampled_from(DISPUTE_REFERENCES)
+request_references = st.sampled_from(("R-1", "R-2"))
+
+
+def _command_authority(version: int, limit_minor: int) -> AuthorityPolicy:
+    """A policy over the command pools' approvers and currencies: the sales director's limit
+    is ``limit_minor`` (some commands' amounts are over it), the cfo's has no end, and above
+    half the limit a second approver is needed."""
+    return AuthorityPolicy(
+        version=version,
+        approvers=(
+            ApproverRole(approver="cfo", role="cfo"),
+            ApproverRole(approver="sales director", role="sales"),
+        ),
+        roles=tuple(
+            limit
+            for currency in ("USD", "JPY", "KWD")
+            for limit in (
+                RoleAuthority(
+                    role="cfo",
+                    currency=currency,
+                    reduction_max_minor=AMOUNT_MINOR_MAX,
+                    customer_period_max_minor=AMOUNT_MINOR_MAX,
+                ),
+                RoleAuthority(
+                    role="sales",
+                    currency=currency,
+                    reduction_max_minor=limit_minor,
+                    customer_period_max_minor=2 * limit_minor,
+                    two_approvers_above_minor=limit_minor // 2,
+                ),
+            )
+        ),
+    )
+
+
+COMMAND_AUTHORITY_POLICIES: Final = (_command_authority(1, 600), _command_authority(2, 900))
 promise_references = st.sampled_from(PROMISE_REFERENCES)
 
 
@@ -721,6 +851,7 @@ collections_commands = st.one_of(
         outcome=st.sampled_from(DisputeOutcome),
         resolved_on=window_dates,
         note=st.just("inspected"),
+        approver=approvers,
     ),
     _command(
         "make_promise",
@@ -781,6 +912,38 @@ collections_commands = st.one_of(
         rule=st.sampled_from(AllocationRule),
         effective_on=window_dates,
         approver=approvers,
+        reason=reasons,
+    ),
+    _command(
+        "adopt_authority_policy",
+        policy=st.sampled_from(COMMAND_AUTHORITY_POLICIES),
+        effective_on=window_dates,
+        approver=approvers,
+        reason=reasons,
+    ),
+    _command(
+        "request_reduction",
+        request_reference=request_references,
+        kind=st.sampled_from(ReductionKind),
+        invoice_number=invoice_numbers,
+        amount=st.none() | command_moneys(),
+        credit_note_number=st.none() | st.sampled_from(CREDIT_NOTE_NUMBERS),
+        reduce_on=window_dates,
+        reason=reasons,
+        requested_by=st.just("li"),
+        requested_on=window_dates,
+    ),
+    _command(
+        "approve_reduction",
+        request_reference=request_references,
+        approver=approvers,
+        approved_on=window_dates,
+    ),
+    _command(
+        "reject_reduction",
+        request_reference=request_references,
+        rejected_by=approvers,
+        rejected_on=window_dates,
         reason=reasons,
     ),
     _command("hold_supply", customer_code=customer_codes, held_on=window_dates, reason=reasons),

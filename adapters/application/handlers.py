@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar
 from uuid import UUID
 
 from arledger.adapters.application.unit_of_work import UnitOfWork
+from arledger.domain import approval as approval_module
 from arledger.domain import collection_case as case_module
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
@@ -22,9 +23,11 @@ from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain import policy_book as policy_book_module
 from arledger.domain import promise as promise_module
+from arledger.domain.approval import Authority, ReductionRequest
+from arledger.domain.authority import ReductionKind
 from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
-from arledger.domain.errors import InvalidTextError
+from arledger.domain.errors import InvalidChoiceError, InvalidCommandError, InvalidTextError
 from arledger.domain.events import (
     Event,
     PaymentAllocated,
@@ -76,6 +79,25 @@ def _registration(uow: UnitOfWork, credit_note_number: object) -> CreditNote | N
         return uow.credit_note(credit_note_number)
     except InvalidTextError:
         return None
+
+
+def _authority(uow: UnitOfWork, invoice: Invoice, field: str, on: date) -> Authority:
+    """What a reduction of ``invoice`` dated ``on`` is held to: the authority policy in force
+    then and what each approver already approved for the invoice's customer in its period."""
+    require_date(field, on)
+    book = uow.authority_book()
+    policy = None if book is None else approval_module.authority_in_force(book.versions, on)
+    if policy is None:
+        return approval_module.NO_AUTHORITY_POLICY
+    account = uow.customer_by_id(invoice.customer_id)
+    assert account is not None
+    reductions = [
+        reduction for each in uow.invoices_of(account) for reduction in each.approved_reductions
+    ]
+    return Authority(
+        policy=policy,
+        approved_minor_by_approver=approval_module.approved_in_period(reductions, policy, on),
+    )
 
 
 # Receivables ------------------------------------------------------------------------------
@@ -248,6 +270,9 @@ def apply_credit_note(command: c.ApplyCreditNote, uow: UnitOfWork) -> list[Event
             currency=amount.currency,
             applied_on=command.applied_on,
             reason=command.reason,
+            approver=command.approver,
+            second_approver=command.second_approver,
+            authority=_authority(uow, invoice, "applied_on", command.applied_on),
             recorded_at=uow.recorded_at,
         )
     )
@@ -264,6 +289,8 @@ def approve_concession(command: c.ApproveConcession, uow: UnitOfWork) -> list[Ev
             approved_on=command.approved_on,
             reason=command.reason,
             approver=command.approver,
+            second_approver=command.second_approver,
+            authority=_authority(uow, invoice, "approved_on", command.approved_on),
             recorded_at=uow.recorded_at,
         )
     )
@@ -271,12 +298,15 @@ def approve_concession(command: c.ApproveConcession, uow: UnitOfWork) -> list[Ev
 
 @handles(c.WriteOff)
 def write_off(command: c.WriteOff, uow: UnitOfWork) -> list[Event]:
+    invoice = uow.require_invoice(command.invoice_number)
     return uow.record(
         invoice_module.write_off(
-            uow.require_invoice(command.invoice_number),
+            invoice,
             written_off_on=command.written_off_on,
             reason=command.reason,
             approver=command.approver,
+            second_approver=command.second_approver,
+            authority=_authority(uow, invoice, "written_off_on", command.written_off_on),
             recorded_at=uow.recorded_at,
         )
     )
@@ -601,6 +631,8 @@ def resolve_dispute(command: c.ResolveDispute, uow: UnitOfWork) -> list[Event]:
             upheld_minor=None if command.upheld is None else command.upheld.amount_minor,
             credit_note_number=command.credit_note_number,
             registered=registered,
+            approver=command.approver,
+            authority=_authority(uow, invoice, "resolved_on", command.resolved_on),
             recorded_at=uow.recorded_at,
         )
     )
@@ -688,6 +720,178 @@ def adopt_policy(command: c.AdoptPolicy, uow: UnitOfWork) -> list[Event]:
             policy=command.policy,
             effective_on=command.effective_on,
             approver=command.approver,
+            reason=command.reason,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+# Approval of reductions -------------------------------------------------------------------
+
+
+@handles(c.AdoptAuthorityPolicy)
+def adopt_authority_policy(command: c.AdoptAuthorityPolicy, uow: UnitOfWork) -> list[Event]:
+    return uow.record(
+        approval_module.adopt_authority_policy(
+            uow.authority_book(),
+            policy=command.policy,
+            effective_on=command.effective_on,
+            approver=command.approver,
+            reason=command.reason,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+def _reduction(
+    uow: UnitOfWork,
+    request: ReductionRequest | c.RequestReduction,
+    invoice: Invoice,
+    *,
+    amount_minor: int,
+    approvers: tuple[str, ...],
+    authority: Authority,
+) -> list[Event]:
+    """The invoice's events for a requested reduction, decided by the same domain function a
+    direct one is (so a request that could not be applied is refused when it is made)."""
+    reason, on = request.reason, request.reduce_on
+    first, second = approvers[0], approvers[1] if len(approvers) > 1 else None
+    match request.kind:
+        case ReductionKind.CREDIT_NOTE:
+            number = request.credit_note_number
+            account = uow.customer_by_id(invoice.customer_id)
+            assert account is not None
+            if number is None:
+                raise InvalidCommandError(
+                    "a credit note request names its credit_note_number",
+                    field="credit_note_number",
+                    invoice_number=invoice.invoice_number,
+                )
+            return invoice_module.apply_credit_note(
+                invoice,
+                account,
+                _registration(uow, number),
+                credit_note_number=number,
+                amount_minor=amount_minor,
+                currency=invoice.currency,
+                applied_on=on,
+                reason=reason,
+                approver=first,
+                second_approver=second,
+                authority=authority,
+                recorded_at=uow.recorded_at,
+            )
+        case ReductionKind.CONCESSION:
+            return invoice_module.approve_concession(
+                invoice,
+                amount_minor=amount_minor,
+                approved_on=on,
+                reason=reason,
+                approver=first,
+                second_approver=second,
+                authority=authority,
+                recorded_at=uow.recorded_at,
+            )
+        case ReductionKind.WRITE_OFF:
+            return invoice_module.write_off(
+                invoice,
+                written_off_on=on,
+                reason=reason,
+                approver=first,
+                second_approver=second,
+                authority=authority,
+                recorded_at=uow.recorded_at,
+            )
+    raise InvalidChoiceError(
+        f"a reduction is a credit note, a concession or a write-off, got {request.kind!r}",
+        field="kind",
+        value=request.kind,
+    )
+
+
+@handles(c.RequestReduction)
+def request_reduction(command: c.RequestReduction, uow: UnitOfWork) -> list[Event]:
+    invoice = uow.require_invoice(command.invoice_number)
+    if command.kind is ReductionKind.WRITE_OFF:
+        if command.amount is not None:
+            raise InvalidCommandError(
+                "a write-off takes what is open when it is approved: give no amount",
+                field="amount",
+                invoice_number=invoice.invoice_number,
+            )
+        amount_minor = invoice.open_minor
+    else:
+        amount = require_money("amount", command.amount)
+        _same_currency(invoice, amount)
+        amount_minor = amount.amount_minor
+    require_date("reduce_on", command.reduce_on)
+    requested = approval_module.request_reduction(
+        uow.reduction_request(command.request_reference),
+        request_reference=command.request_reference,
+        kind=command.kind,
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        amount_minor=amount_minor,
+        currency=invoice.currency,
+        reduce_on=command.reduce_on,
+        reason=command.reason,
+        requested_by=command.requested_by,
+        requested_on=command.requested_on,
+        credit_note_number=command.credit_note_number,
+        recorded_at=uow.recorded_at,
+    )
+    if requested:
+        # Decided now as if approved without limits, and the events dropped: a request the
+        # invoice would refuse (more than is open, a date before an earlier movement, a
+        # credit-note number taken) is refused when it is made, not when it is approved.
+        _reduction(
+            uow,
+            command,
+            invoice,
+            amount_minor=amount_minor,
+            approvers=(command.requested_by,),
+            authority=approval_module.NO_AUTHORITY_POLICY,
+        )
+    return uow.record(requested)
+
+
+@handles(c.ApproveReduction)
+def approve_reduction(command: c.ApproveReduction, uow: UnitOfWork) -> list[Event]:
+    request = uow.require_reduction_request(command.request_reference)
+    invoice = uow.invoice_by_id(request.invoice_id)
+    assert invoice is not None
+    authority = _authority(uow, invoice, "reduce_on", request.reduce_on)
+    amount_minor = (
+        invoice.open_minor if request.kind is ReductionKind.WRITE_OFF else request.amount_minor
+    )
+    approved = approval_module.approve_reduction(
+        request,
+        authority,
+        approver=command.approver,
+        approved_on=command.approved_on,
+        amount_minor=amount_minor,
+        recorded_at=uow.recorded_at,
+    )
+    if not approved.applied:
+        return uow.record([approved])
+    reduction = _reduction(
+        uow,
+        request,
+        invoice,
+        amount_minor=amount_minor,
+        approvers=(*request.approvers, command.approver),
+        authority=authority,
+    )
+    return uow.record([approved, *reduction])
+
+
+@handles(c.RejectReduction)
+def reject_reduction(command: c.RejectReduction, uow: UnitOfWork) -> list[Event]:
+    return uow.record(
+        approval_module.reject_reduction(
+            uow.require_reduction_request(command.request_reference),
+            rejected_by=command.rejected_by,
+            rejected_on=command.rejected_on,
             reason=command.reason,
             recorded_at=uow.recorded_at,
         )

@@ -62,6 +62,7 @@ from arledger.domain import customer as customer_module
 from arledger.domain import idempotency, ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
+from arledger.domain.authority import AuthorityPolicy, ReductionKind
 from arledger.domain.commands import Command
 from arledger.domain.customer import DEFAULT_TERMS_DAYS, CustomerAccount
 from arledger.domain.errors import (
@@ -95,6 +96,7 @@ from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.rules import require_date, require_known_at, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
+from arledger.projections import reductions as reductions_projection
 from arledger.projections import statement as statement_projection
 from arledger.projections import unapplied as unapplied_projection
 from arledger.projections.credit import CreditDecision
@@ -103,6 +105,7 @@ from arledger.projections.kpis import KpiGrouping, KpiReport, KpiSeries
 from arledger.projections.portfolio import Confirmation, PortfolioState
 from arledger.projections.portfolio import ageing_report as portfolio_ageing_report
 from arledger.projections.portfolio import fold_all as fold_portfolio
+from arledger.projections.reductions import PendingApproval, ReductionsReport
 from arledger.projections.results import (
     CaseReport,
     Explanation,
@@ -643,10 +646,12 @@ class Ledger(Application[UUID]):
         amount: Money,
         applied_on: date,
         reason: str,
+        approver: str,
+        second_approver: str | None = None,
         idempotency_key: str | None = None,
     ) -> list[Event]:
-        """Credit an invoice; a credit-note number credits one invoice, once.
-        (``ApplyCreditNote``)
+        """Credit an invoice; a credit-note number credits one invoice, once; approved within
+        the authority policy in force on ``applied_on``. (``ApplyCreditNote``)
         """
         return self._events(
             c.ApplyCreditNote(
@@ -655,6 +660,8 @@ class Ledger(Application[UUID]):
                 amount=amount,
                 applied_on=applied_on,
                 reason=reason,
+                approver=approver,
+                second_approver=second_approver,
             ),
             idempotency_key,
         )
@@ -667,6 +674,7 @@ class Ledger(Application[UUID]):
         approved_on: date,
         reason: str,
         approver: str,
+        second_approver: str | None = None,
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Approve a concession (a discount agreed after issue) on an invoice.
@@ -679,6 +687,7 @@ class Ledger(Application[UUID]):
                 approved_on=approved_on,
                 reason=reason,
                 approver=approver,
+                second_approver=second_approver,
             ),
             idempotency_key,
         )
@@ -690,6 +699,7 @@ class Ledger(Application[UUID]):
         written_off_on: date,
         reason: str,
         approver: str,
+        second_approver: str | None = None,
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Book what is open on an invoice as a bad debt. (``WriteOff``)"""
@@ -699,6 +709,7 @@ class Ledger(Application[UUID]):
                 written_off_on=written_off_on,
                 reason=reason,
                 approver=approver,
+                second_approver=second_approver,
             ),
             idempotency_key,
         )
@@ -1076,11 +1087,12 @@ class Ledger(Application[UUID]):
         note: str,
         upheld: Money | None = None,
         credit_note_number: str | None = None,
+        approver: str | None = None,
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Resolve a dispute; an upheld one credits the invoice (``upheld``, default all of it)
-        with a credit note numbered ``credit_note_number`` (default from the
-        dispute). (``ResolveDispute``)
+        with a credit note numbered ``credit_note_number`` (default from the dispute), approved
+        by ``approver`` (required when upheld). (``ResolveDispute``)
         """
         return self._events(
             c.ResolveDispute(
@@ -1091,6 +1103,7 @@ class Ledger(Application[UUID]):
                 note=note,
                 upheld=upheld,
                 credit_note_number=credit_note_number,
+                approver=approver,
             ),
             idempotency_key,
         )
@@ -1205,6 +1218,92 @@ class Ledger(Application[UUID]):
         return self._events(
             c.AdoptPolicy(
                 policy=policy, effective_on=effective_on, approver=approver, reason=reason
+            ),
+            idempotency_key,
+        )
+
+    def adopt_authority_policy(
+        self,
+        *,
+        policy: AuthorityPolicy,
+        effective_on: date,
+        approver: str,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Adopt a version of the authority policy (approver roles and limits) from
+        ``effective_on``. (``AdoptAuthorityPolicy``)"""
+        return self._events(
+            c.AdoptAuthorityPolicy(
+                policy=policy, effective_on=effective_on, approver=approver, reason=reason
+            ),
+            idempotency_key,
+        )
+
+    def request_reduction(
+        self,
+        request_reference: str,
+        *,
+        kind: ReductionKind,
+        invoice_number: str,
+        reduce_on: date,
+        reason: str,
+        requested_by: str,
+        requested_on: date,
+        amount: Money | None = None,
+        credit_note_number: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Ask for a credit note, concession or write-off, applied when approved.
+        (``RequestReduction``)"""
+        return self._events(
+            c.RequestReduction(
+                request_reference=request_reference,
+                kind=kind,
+                invoice_number=invoice_number,
+                reduce_on=reduce_on,
+                reason=reason,
+                requested_by=requested_by,
+                requested_on=requested_on,
+                amount=amount,
+                credit_note_number=credit_note_number,
+            ),
+            idempotency_key,
+        )
+
+    def approve_reduction(
+        self,
+        request_reference: str,
+        *,
+        approver: str,
+        approved_on: date,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Approve a requested reduction; the approval that completes what the authority
+        policy asks for applies it. (``ApproveReduction``)"""
+        return self._events(
+            c.ApproveReduction(
+                request_reference=request_reference, approver=approver, approved_on=approved_on
+            ),
+            idempotency_key,
+        )
+
+    def reject_reduction(
+        self,
+        request_reference: str,
+        *,
+        rejected_by: str,
+        rejected_on: date,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Refuse a requested reduction. (``RejectReduction``)"""
+        return self._events(
+            c.RejectReduction(
+                request_reference=request_reference,
+                rejected_by=rejected_by,
+                rejected_on=rejected_on,
+                reason=reason,
             ),
             idempotency_key,
         )
@@ -1740,6 +1839,49 @@ class Ledger(Application[UUID]):
             report = unapplied_projection.unapplied_cash(state, as_of, customer_id)
         return attrs.evolve(report, as_of_log=cut.as_of_log)
 
+    def _reductions_state(self, known_at: datetime | None) -> reductions_projection.ReductionsState:
+        """The reductions fold over the whole log (recorded by ``known_at``, if given): from the
+        query engine's columnar log, or a replay; the same events either way."""
+        cut = require_known_at(known_at)
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().events(cut)
+        else:
+            events = self.iter_events(known_at=cut)
+        return reductions_projection.fold_all(events)
+
+    def reductions(
+        self,
+        from_on: date,
+        to_on: date,
+        *,
+        approver: str | None = None,
+        customer_code: str | None = None,
+        known_at: datetime | None = None,
+    ) -> ReductionsReport:
+        """Every reduction (credit note, upheld dispute's credit note, concession, write-off)
+        dated ``from_on``..``to_on`` (both included) with its customer, amount, approvers and
+        reason: ``approver``'s (first or second) and ``customer_code``'s only, if given."""
+        require_period(require_date("from_on", from_on), require_date("to_on", to_on))
+        if approver is not None:
+            require_person("approver", approver)
+        if customer_code is not None:
+            require_key("customer_code", customer_code)
+        state = self._reductions_state(known_at)
+        return reductions_projection.reductions(
+            state, from_on, to_on, approver=approver, customer_code=customer_code
+        )
+
+    def pending_approvals(
+        self, *, approver: str | None = None, known_at: datetime | None = None
+    ) -> tuple[PendingApproval, ...]:
+        """Reduction requests waiting for approval, oldest first: those ``approver`` may
+        approve (named in the authority policy in force on the reduction's date with a
+        per-reduction limit that covers it, and not approved by them already), if given."""
+        if approver is not None:
+            require_person("approver", approver)
+        state = self._reductions_state(known_at)
+        return reductions_projection.pending_approvals(state, approver=approver)
+
 
 QUERY_METHODS: Final = frozenset(
     {
@@ -1756,9 +1898,11 @@ QUERY_METHODS: Final = frozenset(
         "kpis",
         "kpis_monthly",
         "payment",
+        "pending_approvals",
         "portfolio",
         "promises",
         "propose_credit_line",
+        "reductions",
         "statement",
         "unapplied_cash",
         "worklist",

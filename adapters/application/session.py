@@ -94,3 +94,7 @@ class Session(UnitOfWork):
     record_action = _handled(c.RecordAction)
     diagnose = _handled(c.Diagnose)
     adopt_policy = _handled(c.AdoptPolicy)
+    adopt_authority_policy = _handled(c.AdoptAuthorityPolicy)
+    request_reduction = _handled(c.RequestReduction)
+    approve_reduction = _handled(c.ApproveReduction)
+    reject_reduction = _handled(c.RejectReduction)

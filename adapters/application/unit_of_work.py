@@ -23,6 +23,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Final, cast
 from uuid import UUID
 
+from arledger.domain import approval as approval_module
 from arledger.domain import collection_case as case_module
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
@@ -32,6 +33,7 @@ from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain import policy_book as policy_book_module
 from arledger.domain import promise as promise_module
+from arledger.domain.approval import AuthorityBook, ReductionRequest
 from arledger.domain.collection_case import CollectionCase
 from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
@@ -40,8 +42,10 @@ from arledger.domain.errors import (
     InvoiceNotFoundError,
     PaymentNotFoundError,
     PromiseNotFoundError,
+    ReductionRequestNotFoundError,
 )
 from arledger.domain.events import (
+    AUTHORITY_EVENTS,
     CASE_EVENTS,
     COLLECTION_CUSTOMER_EVENTS,
     CREDIT_NOTE_EVENTS,
@@ -51,6 +55,7 @@ from arledger.domain.events import (
     PAYMENT_EVENTS,
     POLICY_EVENTS,
     PROMISE_EVENTS,
+    REDUCTION_REQUEST_EVENTS,
     Event,
 )
 from arledger.domain.idempotency import CommandsAccepted, EventReference
@@ -74,6 +79,8 @@ class AggregateKind(enum.Enum):
     CASE = "case"
     POLICY_BOOK = "policy_book"
     CREDIT_NOTE = "credit_note"
+    AUTHORITY_BOOK = "authority_book"
+    REDUCTION_REQUEST = "reduction_request"
 
 
 _FOLDS: Final[dict[AggregateKind, Callable[[Iterable[Any]], Any]]] = {
@@ -84,6 +91,8 @@ _FOLDS: Final[dict[AggregateKind, Callable[[Iterable[Any]], Any]]] = {
     AggregateKind.CASE: case_module.fold,
     AggregateKind.POLICY_BOOK: policy_book_module.fold,
     AggregateKind.CREDIT_NOTE: credit_note_module.fold,
+    AggregateKind.AUTHORITY_BOOK: approval_module.fold_book,
+    AggregateKind.REDUCTION_REQUEST: approval_module.fold_request,
 }
 """The fold that builds a state of each kind from its events."""
 
@@ -97,6 +106,11 @@ _EVOLVERS: Final[dict[type[Event], tuple[AggregateKind, Callable[[Any, Any], Any
     **{t: (AggregateKind.CASE, case_module.evolve) for t in CASE_EVENTS},
     **{t: (AggregateKind.POLICY_BOOK, policy_book_module.evolve) for t in POLICY_EVENTS},
     **{t: (AggregateKind.CREDIT_NOTE, credit_note_module.evolve) for t in CREDIT_NOTE_EVENTS},
+    **{t: (AggregateKind.AUTHORITY_BOOK, approval_module.evolve_book) for t in AUTHORITY_EVENTS},
+    **{
+        t: (AggregateKind.REDUCTION_REQUEST, approval_module.evolve_request)
+        for t in REDUCTION_REQUEST_EVENTS
+    },
 }
 """Which kind of aggregate each event type belongs to, and its evolve function."""
 
@@ -183,6 +197,26 @@ class UnitOfWork:
 
     def policy_book(self) -> PolicyBook | None:
         return cast(PolicyBook | None, self._load(AggregateKind.POLICY_BOOK, ids.policy_book_id()))
+
+    def authority_book(self) -> AuthorityBook | None:
+        return cast(
+            AuthorityBook | None, self._load(AggregateKind.AUTHORITY_BOOK, ids.authority_book_id())
+        )
+
+    def reduction_request(self, request_reference: str) -> ReductionRequest | None:
+        request_id = ids.reduction_request_id(require_key("request_reference", request_reference))
+        return cast(
+            ReductionRequest | None, self._load(AggregateKind.REDUCTION_REQUEST, request_id)
+        )
+
+    def require_reduction_request(self, request_reference: str) -> ReductionRequest:
+        state = self.reduction_request(request_reference)
+        if state is None:
+            raise ReductionRequestNotFoundError(
+                f"no reduction request {request_reference!r}",
+                request_reference=request_reference,
+            )
+        return state
 
     def credit_note(self, credit_note_number: str) -> CreditNote | None:
         """The registration of a credit-note number, if it was ever used."""

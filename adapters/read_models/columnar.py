@@ -9,7 +9,8 @@ The layout, written down once (the generator and the fast path rely on it):
 - UUIDs are int32 indexes into one ``ids`` table (fixed 16 bytes per id, in order of first
   appearance), so joins are integer joins. Dates are date32, datetimes timestamps in UTC, ints
   int64, enums their value as a string, other strings strings; ``X | None`` is a nullable X;
-  tuples are lists (of structs for attrs classes); the escalation policy is its JSON form.
+  tuples are lists (of structs for attrs classes); the escalation and authority policies are
+  their JSON forms.
 - On disk (Parquet): a directory with ``ids.parquet``, one ``<ClassName>.parquet`` per class
   present, and ``manifest.json`` (layout version and row counts). Writers append record batches
   (pages), so a log of any size streams through a bounded buffer.
@@ -49,6 +50,7 @@ import pyarrow.parquet as pq
 
 from arledger.adapters.persistence.serialization import CONVERTER
 from arledger.domain import events as events_module
+from arledger.domain.authority import AuthorityPolicy
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import ALL_EVENTS, Event, upcast_policy_v1_v2
 from arledger.domain.policy import EscalationPolicy
@@ -111,7 +113,7 @@ def _arrow_type(hint: Any) -> tuple[pa.DataType, bool]:
         return TIMESTAMP, False
     if hint is date:
         return pa.date32(), False
-    if hint is EscalationPolicy:
+    if hint is EscalationPolicy or hint is AuthorityPolicy:
         return pa.string(), False
     if attrs.has(hint):
         fields = [pa.field(name, *_arrow_type(sub)) for name, sub in _hints(hint).items()]
@@ -228,7 +230,7 @@ def _encoder(hint: Any, ids: IdIndex) -> Callable[[Any], Any]:
         return ids
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return lambda value: value.value
-    if hint is EscalationPolicy:
+    if hint is EscalationPolicy or hint is AuthorityPolicy:
         return lambda value: json.dumps(CONVERTER.unstructure(value), sort_keys=True)
     if attrs.has(hint):
         encoders = {name: _encoder(sub, ids) for name, sub in _hints(hint).items()}
@@ -251,6 +253,8 @@ def _decoder(hint: Any, ids: Callable[[int], UUID]) -> Callable[[Any], Any]:
         return hint
     if hint is EscalationPolicy:
         return decode_policy
+    if hint is AuthorityPolicy:
+        return lambda text: CONVERTER.structure(json.loads(text), AuthorityPolicy)
     if hint is datetime:
         return lambda value: value.astimezone(UTC)
     if attrs.has(hint):

@@ -1000,6 +1000,8 @@ def _credit_note(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _currency(plan, rows.customer),
         _dates(plan.resolved_on[invoice]),
         _credit_note_reason(plan, rows),
+        _constant(APPROVER, rows.count),
+        pa.nulls(rows.count, pa.string()),  # second_approver: one approver is enough
     ]
 
 
@@ -1150,6 +1152,7 @@ def _written_off(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _dates(plan.written_off_on[invoice]),
         _constant(_WRITE_OFF_REASON, rows.count),
         _constant(APPROVER, rows.count),
+        pa.nulls(rows.count, pa.string()),  # second_approver: one approver is enough
     ]
 
 
@@ -1568,6 +1571,7 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "outcome": DisputeOutcome.UPHELD if upheld else DisputeOutcome.REJECTED,
                 "resolved_on": on,
                 "note": _RESOLVE_NOTES[0 if upheld else 1],
+                "approver": APPROVER if upheld else None,
             },
         )
     if kind is _Kind.RECEIVE:

@@ -519,6 +519,7 @@ def test_an_upheld_dispute_and_its_credit_note_are_saved_together(ledger: Ledger
         resolved_on=date(2024, 3, 5),
         note="inspection confirmed",
         upheld=usd("100.00"),
+        approver="cfo",
     )
 
     assert [DisputeResolved, CreditNoteApplied, CreditNoteRegistered] == [
@@ -540,6 +541,7 @@ def test_a_rejected_dispute_returns_the_amount_to_collection(ledger: Ledger) -> 
         outcome=DisputeOutcome.REJECTED,
         resolved_on=date(2024, 3, 5),
         note="no defect found",
+        approver="cfo",
     )
 
     assert [DisputeResolved] == [type(event) for event in events]
@@ -568,6 +570,7 @@ def test_dispute_errors_record_nothing(ledger: Ledger) -> None:
             resolved_on=date(2024, 3, 5),
             note="ok",
             upheld=None if upheld is None else usd(upheld),
+            approver="cfo",
         )
 
     refused(ledger, DisputeNotFoundError, lambda: resolve("D-404"))

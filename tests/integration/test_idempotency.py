@@ -17,6 +17,7 @@ import pytest
 
 from arledger.adapters.application.ledger import Ledger
 from arledger.domain import commands as c
+from arledger.domain.authority import ApproverRole, AuthorityPolicy, ReductionKind, RoleAuthority
 from arledger.domain.commands import ALL_COMMANDS, Command, InvoiceAmount
 from arledger.domain.errors import (
     AllocationKeyConflictError,
@@ -121,6 +122,16 @@ BASE: tuple[Command, ...] = (
     ),
     c.Blacklist(customer_code="ACME", blacklisted_on=D, reason="fraud"),
     c.HoldSupply(customer_code="ACME", held_on=D, reason="overdue"),
+    c.RequestReduction(
+        request_reference="R-0",
+        kind=ReductionKind.CONCESSION,
+        invoice_number="INV-1",
+        amount=usd("5.00"),
+        reduce_on=D,
+        reason="rounding",
+        requested_by="li",
+        requested_on=D,
+    ),
 )
 """A ledger in which each case below is a command the ledger accepts."""
 
@@ -165,6 +176,7 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
             amount=usd("10.00"),
             applied_on=D,
             reason="price",
+            approver="cfo",
         ),
         {"credit_note_number": "CN-2"},
     ),
@@ -284,6 +296,7 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
             outcome=DisputeOutcome.UPHELD,
             resolved_on=D,
             note="confirmed",
+            approver="cfo",
         ),
         {"outcome": DisputeOutcome.REJECTED},
     ),
@@ -341,6 +354,50 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
             reason="looser",
         ),
         {"approver": "ceo"},
+    ),
+    c.AdoptAuthorityPolicy: (
+        c.AdoptAuthorityPolicy(
+            policy=AuthorityPolicy(
+                version=1,
+                approvers=(ApproverRole(approver="cfo", role="cfo"),),
+                roles=(
+                    RoleAuthority(
+                        role="cfo",
+                        currency="USD",
+                        reduction_max_minor=100_000_00,
+                        customer_period_max_minor=500_000_00,
+                    ),
+                ),
+            ),
+            effective_on=date(2024, 7, 1),
+            approver="board",
+            reason="delegation",
+        ),
+        {"approver": "ceo"},
+    ),
+    c.RequestReduction: (
+        c.RequestReduction(
+            request_reference="R-1",
+            kind=ReductionKind.CREDIT_NOTE,
+            invoice_number="INV-1",
+            amount=usd("10.00"),
+            credit_note_number="CN-R1",
+            reduce_on=D,
+            reason="price",
+            requested_by="li",
+            requested_on=D,
+        ),
+        {"reason": "short delivery"},
+    ),
+    c.ApproveReduction: (
+        c.ApproveReduction(request_reference="R-0", approver="cfo", approved_on=D),
+        {"approved_on": date(2024, 3, 4)},
+    ),
+    c.RejectReduction: (
+        c.RejectReduction(
+            request_reference="R-0", rejected_by="cfo", rejected_on=D, reason="not agreed"
+        ),
+        {"reason": "no"},
     ),
 }
 

@@ -249,14 +249,14 @@ def test_a_credit_note_number_credits_one_invoice_once(store_env):
         "INV-2", customer_code="ACME", amount=usd("100.00"), issued_on=date(2024, 1, 1)
     )
     note = {"credit_note_number": "CN-1", "applied_on": date(2024, 1, 5), "reason": "damaged"}
-    first = ledger.apply_credit_note("INV-1", amount=usd("100.00"), **note)
+    first = ledger.apply_credit_note("INV-1", amount=usd("100.00"), **note, approver="cfo")
     events_after_first = sum(1 for _ in ledger.iter_events())
 
-    again = ledger.apply_credit_note("INV-1", amount=usd("100.00"), **note)
+    again = ledger.apply_credit_note("INV-1", amount=usd("100.00"), **note, approver="cfo")
     with pytest.raises(DuplicateKeyConflictError) as other_invoice:
-        ledger.apply_credit_note("INV-2", amount=usd("100.00"), **note)
+        ledger.apply_credit_note("INV-2", amount=usd("100.00"), **note, approver="cfo")
     with pytest.raises(DuplicateKeyConflictError) as other_amount:
-        ledger.apply_credit_note("INV-1", amount=usd("60.00"), **note)
+        ledger.apply_credit_note("INV-1", amount=usd("60.00"), **note, approver="cfo")
 
     assert 2 == len(first)
     assert [] == again
@@ -291,10 +291,12 @@ def test_upheld_disputes_bring_their_own_credit_notes_and_never_share_a_number(s
         "note": "confirmed",
     }
 
-    ledger.resolve_dispute(invoice_number="INV-1", **uphold)  # credit note D-1-CN
+    ledger.resolve_dispute(invoice_number="INV-1", **uphold, approver="cfo")  # credit note D-1-CN
     with pytest.raises(DuplicateKeyConflictError):
-        ledger.resolve_dispute(invoice_number="INV-2", **uphold)
-    ledger.resolve_dispute(invoice_number="INV-2", credit_note_number="D-1-CN-INV-2", **uphold)
+        ledger.resolve_dispute(invoice_number="INV-2", **uphold, approver="cfo")
+    ledger.resolve_dispute(
+        invoice_number="INV-2", credit_note_number="D-1-CN-INV-2", **uphold, approver="cfo"
+    )
 
     assert {"INV-1": 7_000, "INV-2": 7_000} == open_by_invoice(ledger, date(2024, 1, 31))
     ledger.close()

@@ -122,6 +122,7 @@ def test_refused_commands_record_nothing(ledger: Ledger) -> None:
             amount=usd("1.00"),
             applied_on=date(2024, 3, 1),
             reason="x",
+            approver="cfo",
         )
     with pytest.raises(CurrencyMismatchError):
         ledger.apply_credit_note(
@@ -130,6 +131,7 @@ def test_refused_commands_record_nothing(ledger: Ledger) -> None:
             amount=Money.parse("1.00", "EUR"),
             applied_on=date(2024, 3, 1),
             reason="x",
+            approver="cfo",
         )
 
     assert 0 == error.value.unapplied_minor
@@ -181,6 +183,7 @@ def test_allocation_saves_payment_and_invoices_in_one_transaction(ledger: Ledger
         amount=usd("5.00"),
         applied_on=date(2024, 3, 2),
         reason="damaged",
+        approver="cfo",
     )
 
     with pytest.raises(Exception) as error:
@@ -222,6 +225,7 @@ def test_a_version_conflict_is_retried_from_fresh_state(
                 amount=usd("5.00"),
                 applied_on=date(2024, 3, 2),
                 reason="damaged",
+                approver="cfo",
             )
 
     ledger.run(allocate)
@@ -246,6 +250,7 @@ def test_retries_are_bounded_then_a_concurrency_error_is_raised(ledger: Ledger) 
             amount=usd("1.00"),
             applied_on=date(2024, 3, 2),
             reason="rebate",
+            approver="cfo",
         )
 
     with pytest.raises(ConcurrencyError) as error:
@@ -290,6 +295,7 @@ def test_rival_credit_note_decided_on_a_stale_state_is_refused_by_the_store(
         amount=usd("1.00"),
         applied_on=date(2024, 3, 1),
         reason="rebate",
+        approver="cfo",
     )
     late = apply_credit_note(
         stale_invoice,
@@ -301,6 +307,7 @@ def test_rival_credit_note_decided_on_a_stale_state_is_refused_by_the_store(
         applied_on=date(2024, 3, 1),
         reason="rebate",
         recorded_at=ledger.clock(),
+        approver="cfo",
     )
 
     with pytest.raises(Exception) as error:

@@ -93,6 +93,7 @@ def test_new_events_are_caught_up_before_the_next_query(ledger: Ledger) -> None:
         amount=usd("5.00"),
         applied_on=date(2024, 6, 1),
         reason="rebate",
+        approver="cfo",
     )
 
     status_before = ledger.projection_runner().status()

@@ -237,6 +237,7 @@ def credit_note(ledger: Ledger) -> str:
         amount=usd("500.00"),
         applied_on=date(2024, 3, 8),
         reason="returned goods",
+        approver="cfo",
     )
     return "CN-1"
 

@@ -25,6 +25,7 @@ from arledger.adapters.read_models.runner import dump_partition, load_partition
 from arledger.adapters.read_models.runner_events import EventDecoder
 from arledger.domain import ids
 from arledger.domain.events import (
+    CreditNoteApplied,
     CustomerAccountOpened,
     EscalationPolicyAdopted,
     Event,
@@ -257,3 +258,39 @@ def test_a_read_model_partition_written_before_dated_calendars_keeps_its_calenda
     assert {"ACME": [], "BETA": []} == {
         c.customer_code: c.calendars for c in load_partition(text).customers.values()
     }
+
+
+# Approvers on reductions (issue 13.1): credit notes stored before they named one --------------
+
+
+def test_a_credit_note_stored_without_an_approver_loads_and_is_reported_without_one(
+    persistent_store_env: dict[str, str],
+) -> None:
+    ledger = Ledger(env=persistent_store_env, clock=FixedClock())
+    ledger.open_account(
+        "OLD", name="Old Co", currency="USD", collection_owner="li", opened_on=date(2020, 1, 1)
+    )
+    ledger.issue_invoice(
+        "INV-2019-2", customer_code="OLD", amount=Money(10_000, "USD"), issued_on=date(2020, 1, 10)
+    )
+    credited = {
+        "timestamp": AT.isoformat(),
+        "credit_note_number": "CN-2019",
+        "amount_minor": 2_500,
+        "currency": "USD",
+        "applied_on": "2020-01-20",
+        "reason": "goodwill",
+    }
+    invoice_id = ids.invoice_id("INV-2019-2")
+    ledger.recorder.insert_events([stored(invoice_id, 2, get_topic(CreditNoteApplied), credited)])
+
+    reader = Ledger(env=persistent_store_env)  # kept: a dropped Application closes its pool
+    (row,) = reader.reductions(date(2020, 1, 1), date(2020, 12, 31)).rows
+
+    assert 7_500 == reader.invoice("INV-2019-2").open_minor
+    assert ("CN-2019", 2_500, None, None) == (
+        row.reference,
+        row.amount_minor,
+        row.approver,
+        row.second_approver,
+    )

@@ -80,6 +80,7 @@ def record_example(ledger: Ledger) -> None:
         amount=usd("100.00"),
         applied_on=date(2024, 3, 1),
         reason="damaged goods",
+        approver="cfo",
     )
     ledger.receive_payment(
         "BANK-2", payer_code="ACME", amount=usd("300.00"), value_on=date(2024, 3, 5)
@@ -421,6 +422,7 @@ def test_cli_csv_neutralises_a_formula_in_a_note_unless_raw(tmp_path: Path) -> N
         amount=usd("10.00"),
         applied_on=date(2024, 2, 2),
         reason=formula,
+        approver="cfo",
     )
     notes = {}
     for raw in (False, True):

@@ -944,6 +944,7 @@ BAD_COMMANDS: Final[dict[str, st.SearchStrategy[BadCommand]]] = {
                 amount=Money(100, "USD"),
                 applied_on=ON,
                 reason="r" * length,
+                approver="cfo",
             ),
             InvalidCommandError,
             {"field": "reason", "length": length},
@@ -957,6 +958,7 @@ BAD_COMMANDS: Final[dict[str, st.SearchStrategy[BadCommand]]] = {
                 amount=Money(100, currency),
                 applied_on=ON,
                 reason="damaged",
+                approver="cfo",
             ),
             AccountCurrencyError,
             {"currency": currency, "account_currency": "USD", "credit_note_number": "CN-1"},
@@ -1101,6 +1103,7 @@ _CREDIT = {
     "amount": USD_1,
     "applied_on": ON,
     "reason": "damaged",
+    "approver": "cfo",
 }
 _CONCEDE = {
     "invoice_number": "R-1",
@@ -1210,6 +1213,7 @@ KEY_HOLES: Final = (
     Hole("reverse_payment", _REVERSE, "bank_reference"),
     Hole("apply_credit_note", _CREDIT, "invoice_number"),
     Hole("apply_credit_note", _CREDIT, "credit_note_number"),
+    Hole("apply_credit_note", _CREDIT, "approver"),
     Hole("approve_concession", _CONCEDE, "approver"),
     Hole("write_off", _WRITE_OFF, "approver"),
     Hole("reinstate", _REINSTATE, "approver"),

@@ -131,6 +131,7 @@ def _resolve(
         outcome=outcome,
         resolved_on=_on(on),
         note="inspected",
+        approver="cfo",
     )
 
 

@@ -157,6 +157,7 @@ def _movement(session: Session, kind: str, number: str, amount: int, on: int) ->
             amount=money,
             applied_on=_on(on),
             reason="damaged goods",
+            approver="cfo",
         )
     if kind == "concession":
         return session.approve_concession(
@@ -675,6 +676,7 @@ def _collections_work(
             amount=Money(1 + invoice.amount.amount_minor // 10, currency),
             applied_on=on,
             reason="damaged goods",
+            approver="cfo",
         )
         return None
     if choice == 2:

@@ -524,6 +524,7 @@ def demo_with_collections(seed: int) -> list[Event]:
                                 outcome=DisputeOutcome.REJECTED,
                                 resolved_on=opened_on + timedelta(days=40),
                                 note="no fault",
+                                approver="cfo",
                             )
                         )
                     )

@@ -197,6 +197,7 @@ class Book:
                 applied_on=applied_on,
                 reason="damaged goods",
                 recorded_at=self._tick(),
+                approver="cfo",
             )
         )
 

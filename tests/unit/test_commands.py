@@ -21,12 +21,20 @@ from arledger.adapters.application.handlers import HANDLERS
 from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.application.session import Session
 from arledger.domain import commands
+from arledger.domain.authority import AuthorityPolicy
 from arledger.domain.commands import ALL_COMMANDS, Command, InvoiceAmount, IssueInvoice
 from arledger.domain.errors import CommandFormatError
 from arledger.domain.events import Instalment
 from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy
-from tests.strategies import business_dates, escalation_policies, keys, moneys, texts
+from tests.strategies import (
+    authority_policies,
+    business_dates,
+    escalation_policies,
+    keys,
+    moneys,
+    texts,
+)
 
 
 def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
@@ -44,6 +52,7 @@ def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
         date: business_dates,
         Money: moneys,
         EscalationPolicy: escalation_policies,
+        AuthorityPolicy: authority_policies(),
         Instalment: st.builds(Instalment, due_on=business_dates, amount_minor=st.integers(1)),
         InvoiceAmount: st.builds(InvoiceAmount, invoice_number=keys, amount=moneys),
     }

@@ -92,6 +92,7 @@ def applied(
         currency="USD",
         applied_on=ON,
         reason="damaged goods",
+        approver="cfo",
     )
 
 
@@ -125,6 +126,7 @@ def credit(invoice: Invoice, taken: CreditNote | None = None, **fields: Any) -> 
         "currency": "USD",
         "applied_on": ON,
         "reason": "damaged goods",
+        "approver": "cfo",
         "recorded_at": AT,
     }
     command.update(fields)
@@ -230,6 +232,7 @@ def uphold(invoice: Invoice, taken: CreditNote | None, **fields: Any) -> list[Ev
         resolved_on=date(2024, 2, 1),
         note="inspection confirmed",
         registered=taken,
+        approver="cfo",
         recorded_at=AT,
         **fields,
     )

@@ -11,6 +11,7 @@ import pytest
 from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain.errors import (
+    ApproverRequiredError,
     DisputedAmountError,
     DisputeNotFoundError,
     DisputeStateError,
@@ -112,6 +113,7 @@ def resolve(invoice: Invoice, **fields: Any) -> list[Event]:
         "resolved_on": RESOLVED_ON,
         "note": "inspection confirmed",
         "registered": None,
+        "approver": "quality manager",
         "recorded_at": AT,
     }
     command.update(fields)
@@ -138,6 +140,7 @@ def credited(amount_minor: int, version: int, number: str = "D-1-CN") -> CreditN
         currency="USD",
         applied_on=RESOLVED_ON,
         reason="dispute D-1 upheld",
+        approver="quality manager",
     )
 
 
@@ -348,6 +351,21 @@ def test_upholding_more_than_was_disputed_is_refused() -> None:
 
     assert 30_001 == caught.value.amount_minor
     assert 30_000 == caught.value.disputed_minor
+
+
+def test_an_upheld_dispute_without_an_approver_is_refused() -> None:
+    invoice = given(issued(), opened())
+
+    with pytest.raises(ApproverRequiredError):
+        resolve(invoice, approver=None)
+
+
+def test_a_rejected_dispute_needs_no_approver() -> None:
+    invoice = given(issued(), opened())
+
+    events = resolve(invoice, outcome=DisputeOutcome.REJECTED, approver=None)
+
+    then([resolved(DisputeOutcome.REJECTED, 0, 3)], events)
 
 
 def test_upholding_nothing_is_refused() -> None:

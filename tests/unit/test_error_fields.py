@@ -195,6 +195,7 @@ def test_a_credit_note_number_that_is_not_text_is_refused_naming_its_field(
             amount=Money(1_00, "USD"),
             applied_on=date(2024, 1, 5),
             reason="damaged",
+            approver="cfo",
         )
 
     assert "credit_note_number" == refused.value.field

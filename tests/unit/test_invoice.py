@@ -152,6 +152,7 @@ def credited(
         currency="USD",
         applied_on=on,
         reason="damaged goods",
+        approver="cfo",
     )
 
 
@@ -217,6 +218,7 @@ def credit(invoice: Invoice, amount_minor: int, on: date, note: str = "CN-1") ->
         applied_on=on,
         reason="damaged goods",
         recorded_at=AT,
+        approver="cfo",
     )
     return [event for event in events if not isinstance(event, CreditNoteRegistered)]
 

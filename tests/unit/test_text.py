@@ -151,9 +151,17 @@ def on_invoice(decide: Callable[..., list[Event]]) -> Callable[..., list[Event]]
 
 
 def apply_credit_note(**fields: Any) -> list[Event]:
-    """A credit note on INV-1 whose number is new to the ledger."""
+    """A credit note on INV-1 whose number is new to the ledger, approved by the cfo."""
     return invoice.apply_credit_note(
-        issued_invoice(), account(), None, currency="USD", recorded_at=AT, **fields
+        issued_invoice(),
+        account(),
+        None,
+        currency="USD",
+        recorded_at=AT,
+        **{
+            "approver": "cfo",
+            **fields,
+        },
     )
 
 
@@ -198,6 +206,11 @@ KEY_ARGUMENTS: dict[str, tuple[Callable[..., list[Event]], dict[str, Any], str]]
         apply_credit_note,
         {"amount_minor": 100, "applied_on": ON, "reason": "damaged"},
         "credit_note_number",
+    ),
+    "credit note approver": (
+        apply_credit_note,
+        {"credit_note_number": "CN-1", "amount_minor": 100, "applied_on": ON, "reason": "r"},
+        "approver",
     ),
     "concession approver": (
         on_invoice(invoice.approve_concession),

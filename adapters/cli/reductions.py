@@ -1,0 +1,249 @@
+"""``arledger reductions`` and ``arledger pending-approvals``: every reduction of what customers
+owe in a period with its approvers and reason (what an auditor asks first), and the reduction
+requests waiting for an approver.
+
+Registered on the ``app`` of ``adapters/cli/app.py`` (imported by the package), kept in a
+module of its own like the statement. Invariant: as every query command, an error arledger
+raises on purpose is one line on stderr and exit code 1 (refused) or 2 (bad usage), never a
+traceback; the table, CSV and JSON carry the same figures, the CSV and JSON as exact decimal
+strings.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Annotated, Any, Final
+
+import typer
+from rich.table import Table
+
+from arledger.adapters import csv_output
+from arledger.adapters.cli.app import (
+    _CSV_RAW_OPTION,
+    OutputFormat,
+    _check_csv_raw,
+    _ledger,
+    _reported_errors,
+    _stdout,
+    app,
+    known_at_option,
+    parse_iso_date,
+)
+from arledger.domain.money import format_minor
+from arledger.projections.reductions import PendingApproval, ReductionsReport
+
+REDUCTION_COLUMNS: Final = (
+    "reduced_on",
+    "kind",
+    "customer_code",
+    "invoice_number",
+    "reference",
+    "currency",
+    "amount",
+    "approver",
+    "second_approver",
+    "reason",
+)
+
+
+@app.command("reductions")
+def reductions_command(
+    from_on: Annotated[
+        date,
+        typer.Option(
+            "--from",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="First day of the period (included).",
+            show_default=False,
+        ),
+    ],
+    to_on: Annotated[
+        date,
+        typer.Option(
+            "--to",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="Last day of the period (included).",
+            show_default=False,
+        ),
+    ],
+    approver: Annotated[
+        str | None, typer.Option("--approver", help="Only what this person approved.")
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="Only this customer (its code).")
+    ] = None,
+    known_at: Annotated[datetime | None, known_at_option("The report")] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format", help="A table for people, or CSV / JSON with exact decimal amounts."
+        ),
+    ] = OutputFormat.TABLE,
+    csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
+) -> None:
+    """Print every credit note (an upheld dispute's too), concession and write-off dated in
+    the period, with its customer, invoice, amount, approvers and reason."""
+    _check_csv_raw(csv_raw, output_format)
+    with _reported_errors():
+        report = _ledger().reductions(
+            from_on, to_on, approver=approver, customer_code=customer, known_at=known_at
+        )
+    if output_format is OutputFormat.CSV:
+        sys.stdout.write(reductions_csv(report, raw=csv_raw))
+    elif output_format is OutputFormat.JSON:
+        sys.stdout.write(json.dumps(reductions_json(report, known_at=known_at), indent=2) + "\n")
+    else:
+        _stdout().print(_reductions_table(report))
+
+
+def _cells(report: ReductionsReport) -> list[list[str]]:
+    return [
+        [
+            row.reduced_on.isoformat(),
+            row.kind.value,
+            row.customer_code,
+            row.invoice_number,
+            row.reference,
+            row.currency,
+            format_minor(row.amount_minor, row.currency),
+            row.approver or "",
+            row.second_approver or "",
+            row.reason,
+        ]
+        for row in report.rows
+    ]
+
+
+def reductions_json(
+    report: ReductionsReport, *, known_at: datetime | None = None
+) -> dict[str, Any]:
+    """The report as JSON-ready data; amounts are exact decimal strings in their currency."""
+    currencies = sorted({row.currency for row in report.rows})
+    return {
+        "from": report.from_on.isoformat(),
+        "to": report.to_on.isoformat(),
+        "approver": report.approver,
+        "customer_code": report.customer_code,
+        "known_at": None if known_at is None else known_at.isoformat(),
+        "rows": [dict(zip(REDUCTION_COLUMNS, cells, strict=True)) for cells in _cells(report)],
+        "totals": {
+            currency: format_minor(report.total_minor(currency), currency)
+            for currency in currencies
+        },
+    }
+
+
+def reductions_csv(report: ReductionsReport, *, raw: bool = False) -> str:
+    """One CSV line per reduction. Cells are neutralised for spreadsheets unless ``raw``."""
+    buffer = io.StringIO()
+    writer = csv_output.writer(buffer, raw=raw, lineterminator="\n")
+    writer.writerow(REDUCTION_COLUMNS)
+    for cells in _cells(report):
+        writer.writerow(cells)
+    return buffer.getvalue()
+
+
+def _reductions_table(report: ReductionsReport) -> Table:
+    table = Table(
+        title=f"Reductions {report.from_on} to {report.to_on}"
+        + (f", approved by {report.approver}" if report.approver else "")
+        + (f", customer {report.customer_code}" if report.customer_code else ""),
+        title_justify="left",
+    )
+    for heading in REDUCTION_COLUMNS:
+        table.add_column(
+            heading.replace("_", " ").capitalize(),
+            justify="right" if heading == "amount" else "left",
+        )
+    for cells in _cells(report):
+        table.add_row(*cells)
+    if not report.rows:
+        table.caption = "No reductions."
+    return table
+
+
+PENDING_COLUMNS: Final = (
+    "request_reference",
+    "kind",
+    "customer_code",
+    "invoice_number",
+    "currency",
+    "amount",
+    "reduce_on",
+    "requested_by",
+    "approved_by",
+    "reason",
+)
+
+
+@app.command("pending-approvals")
+def pending_approvals_command(
+    approver: Annotated[
+        str | None,
+        typer.Option("--approver", help="Only the requests this person may approve."),
+    ] = None,
+    known_at: Annotated[datetime | None, known_at_option("The list")] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format", help="A table for people, or CSV / JSON with exact decimal amounts."
+        ),
+    ] = OutputFormat.TABLE,
+    csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
+) -> None:
+    """Print the reduction requests waiting for approval, oldest first (for --approver, those
+    the authority policy lets them approve and they have not approved yet)."""
+    _check_csv_raw(csv_raw, output_format)
+    with _reported_errors():
+        pending = _ledger().pending_approvals(approver=approver, known_at=known_at)
+    rows = _pending_cells(pending)
+    if output_format is OutputFormat.CSV:
+        buffer = io.StringIO()
+        writer = csv_output.writer(buffer, raw=csv_raw, lineterminator="\n")
+        writer.writerow(PENDING_COLUMNS)
+        for cells in rows:
+            writer.writerow(cells)
+        sys.stdout.write(buffer.getvalue())
+    elif output_format is OutputFormat.JSON:
+        data = {
+            "approver": approver,
+            "known_at": None if known_at is None else known_at.isoformat(),
+            "requests": [dict(zip(PENDING_COLUMNS, cells, strict=True)) for cells in rows],
+        }
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        table = Table(title="Reductions waiting for approval", title_justify="left")
+        for heading in PENDING_COLUMNS:
+            table.add_column(
+                heading.replace("_", " ").capitalize(),
+                justify="right" if heading == "amount" else "left",
+            )
+        for cells in rows:
+            table.add_row(*cells)
+        if not rows:
+            table.caption = "Nothing waits for approval."
+        _stdout().print(table)
+
+
+def _pending_cells(pending: Sequence[PendingApproval]) -> list[list[str]]:
+    return [
+        [
+            request.request_reference,
+            request.kind.value,
+            request.customer_code,
+            request.invoice_number,
+            request.currency,
+            format_minor(request.amount_minor, request.currency),
+            request.reduce_on.isoformat(),
+            request.requested_by,
+            ", ".join(request.approved_by),
+            request.reason,
+        ]
+        for request in pending
+    ]
