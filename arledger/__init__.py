@@ -24,10 +24,12 @@ from arledger.domain.errors import (
     CustomerMismatchError,
     CustomerNotFoundError,
     DuplicateKeyConflictError,
+    ExchangeRateNotFoundError,
     GroupingTypeError,
     IdempotencyKeyConflictError,
     InvalidChoiceError,
     InvalidCommandError,
+    InvalidExchangeRateError,
     InvoiceNotFoundError,
     MoneyError,
     NotFoundError,
@@ -41,6 +43,7 @@ from arledger.domain.errors import (
     StoreUnavailableError,
 )
 from arledger.domain.events import AllocationRule, Instalment, PaymentTermsKind, RiskRating
+from arledger.domain.exchange_rate import ExchangeRate
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
 from arledger.domain.payment import Payment
@@ -63,6 +66,14 @@ from arledger.projections.escalation import (
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow
 from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
+from arledger.projections.reporting import (
+    ReportingAgeingReport,
+    ReportingAgeingRow,
+    ReportingKpiReport,
+    ReportingKpiRow,
+    ReportingWorklist,
+    ReportingWorklistItem,
+)
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
 from arledger.projections.statement import MovementKind, Statement, StatementLine
 from arledger.projections.unapplied import (
@@ -99,6 +110,8 @@ __all__ = [
     "EscalationPolicy",
     "EscalationStatus",
     "Evaluation",
+    "ExchangeRate",
+    "ExchangeRateNotFoundError",
     "Explanation",
     "FigureUnit",
     "Finding",
@@ -109,6 +122,7 @@ __all__ = [
     "Instalment",
     "InvalidChoiceError",
     "InvalidCommandError",
+    "InvalidExchangeRateError",
     "Invoice",
     "InvoiceFigures",
     "InvoiceNotFoundError",
@@ -136,6 +150,12 @@ __all__ = [
     "ReadModelMismatchError",
     "Reason",
     "RepeatedInvoiceError",
+    "ReportingAgeingReport",
+    "ReportingAgeingRow",
+    "ReportingKpiReport",
+    "ReportingKpiRow",
+    "ReportingWorklist",
+    "ReportingWorklistItem",
     "Result",
     "RiskRating",
     "Statement",

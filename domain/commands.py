@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 
 import attrs
 
@@ -438,6 +439,18 @@ class AdoptPolicy(Command):
     reason: str
 
 
+@attrs.frozen(kw_only=True)
+class RecordExchangeRate(Command):
+    """Record that one ``from_currency`` is worth ``rate`` ``to_currency`` from
+    ``effective_on``, as ``source`` gave it (reporting-currency queries use it)."""
+
+    from_currency: str
+    to_currency: str
+    rate: Decimal
+    effective_on: date
+    source: str
+
+
 ALL_COMMANDS: tuple[type[Command], ...] = (
     OpenAccount,
     IssueInvoice,
@@ -470,5 +483,6 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     RecordAction,
     Diagnose,
     AdoptPolicy,
+    RecordExchangeRate,
 )
 """Every command, in the order the README lists them."""

@@ -529,6 +529,22 @@ class EscalationPolicyAdopted(Event):
         upcast_policy_v1_v2(state["policy"])
 
 
+@attrs.frozen(kw_only=True)
+class ExchangeRateRecorded(Event):
+    """One unit of ``from_currency`` is worth ``rate_numerator / rate_denominator`` units of
+    ``to_currency`` from ``effective_on`` (until a later-dated rate for the pair), as ``source``
+    gave it. The rate is an exact fraction of integers (a decimal rate 7.1234 is 71234/10000,
+    reduced), so no rate is ever rounded. A second rate for the same pair and date recorded
+    later corrects the first from then on (the history keeps both)."""
+
+    from_currency: str
+    to_currency: str
+    rate_numerator: int
+    rate_denominator: int
+    effective_on: date
+    source: str
+
+
 POLICY_RENAMED_V2: Final = {
     "large_above": "large_above_major",
     "large_above_by_currency": "large_above_major_by_currency",
@@ -564,6 +580,7 @@ DISPUTE_EVENTS: tuple[type[Event], ...] = (DisputeOpened, DisputeResolved)
 PROMISE_EVENTS: tuple[type[Event], ...] = (PromiseMade, PromiseWithdrawn, PromiseSuperseded)
 CASE_EVENTS: tuple[type[Event], ...] = (CollectionActionRecorded, DelinquencyDiagnosed)
 POLICY_EVENTS: tuple[type[Event], ...] = (EscalationPolicyAdopted,)
+RATE_EVENTS: tuple[type[Event], ...] = (ExchangeRateRecorded,)
 ALL_EVENTS: tuple[type[Event], ...] = (
     CUSTOMER_EVENTS
     + INVOICE_EVENTS
@@ -574,6 +591,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     + CASE_EVENTS
     + POLICY_EVENTS
     + CREDIT_NOTE_EVENTS
+    + RATE_EVENTS
 )
 
 

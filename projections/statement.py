@@ -47,6 +47,7 @@ from arledger.domain.events import (
     DisputeResolved,
     EscalationPolicyAdopted,
     Event,
+    ExchangeRateRecorded,
     InvoiceAddedToAccount,
     InvoiceIssued,
     InvoiceReinstated,
@@ -120,6 +121,7 @@ OTHER_EVENTS: Final[tuple[type[Event], ...]] = (
     CollectionActionRecorded,
     DelinquencyDiagnosed,
     EscalationPolicyAdopted,
+    ExchangeRateRecorded,
 )
 """Events that leave every customer's balance as it was (a test checks that these and
 ``BALANCE_EVENTS`` are every event of the ledger, once)."""

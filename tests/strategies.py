@@ -42,6 +42,7 @@ from arledger.domain.events import (
     DisputeResolved,
     EscalationPolicyAdopted,
     Event,
+    ExchangeRateRecorded,
     Instalment,
     InvoiceAddedToAccount,
     InvoiceIssued,
@@ -470,6 +471,16 @@ EVENT_STRATEGIES.update(
             effective_on=business_dates,
             approver=texts,
             reason=texts,
+        ),
+        ExchangeRateRecorded: st.builds(
+            ExchangeRateRecorded,
+            **_envelope(),
+            from_currency=currencies,
+            to_currency=currencies,
+            rate_numerator=st.integers(1, 10**15),
+            rate_denominator=st.integers(1, 10**15),
+            effective_on=business_dates,
+            source=texts,
         ),
     }
 )

@@ -18,6 +18,7 @@ from arledger.adapters.application.unit_of_work import UnitOfWork
 from arledger.domain import collection_case as case_module
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
+from arledger.domain import exchange_rate as exchange_rate_module
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain import policy_book as policy_book_module
@@ -689,6 +690,21 @@ def adopt_policy(command: c.AdoptPolicy, uow: UnitOfWork) -> list[Event]:
             effective_on=command.effective_on,
             approver=command.approver,
             reason=command.reason,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+@handles(c.RecordExchangeRate)
+def record_exchange_rate(command: c.RecordExchangeRate, uow: UnitOfWork) -> list[Event]:
+    return uow.record(
+        exchange_rate_module.record_exchange_rate(
+            uow.rate_book(),
+            from_currency=command.from_currency,
+            to_currency=command.to_currency,
+            rate=command.rate,
+            effective_on=command.effective_on,
+            source=command.source,
             recorded_at=uow.recorded_at,
         )
     )

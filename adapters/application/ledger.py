@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar, Final, TypeVar
 from uuid import UUID
@@ -54,9 +55,11 @@ from arledger.adapters.read_models.runner import (
 )
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
+from arledger.domain import exchange_rate as exchange_rate_module
 from arledger.domain import idempotency, ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
+from arledger.domain import policy_book as policy_book_module
 from arledger.domain.commands import Command
 from arledger.domain.customer import DEFAULT_TERMS_DAYS, CustomerAccount
 from arledger.domain.errors import (
@@ -82,6 +85,7 @@ from arledger.domain.events import (
     ReconciliationResolution,
     RiskRating,
 )
+from arledger.domain.exchange_rate import ExchangeRate
 from arledger.domain.idempotency import EventReference
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money, require_money
@@ -89,9 +93,10 @@ from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.rules import require_date, require_known_at, require_period
 from arledger.domain.text import require_key, require_person
-from arledger.projections import ageing
+from arledger.projections import ageing, reporting
 from arledger.projections import statement as statement_projection
 from arledger.projections import unapplied as unapplied_projection
+from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
 from arledger.projections.kpis import KpiGrouping, KpiReport
@@ -1130,6 +1135,29 @@ class Ledger(Application[UUID]):
             idempotency_key,
         )
 
+    def record_exchange_rate(
+        self,
+        *,
+        from_currency: str,
+        to_currency: str,
+        rate: Decimal,
+        effective_on: date,
+        source: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Record that one ``from_currency`` is worth ``rate`` ``to_currency`` from
+        ``effective_on``, as ``source`` gave it. (``RecordExchangeRate``)"""
+        return self._events(
+            c.RecordExchangeRate(
+                from_currency=from_currency,
+                to_currency=to_currency,
+                rate=rate,
+                effective_on=effective_on,
+                source=source,
+            ),
+            idempotency_key,
+        )
+
     # Queries ----------------------------------------------------------------------------------
 
     def customer(self, customer_code: str, *, known_at: datetime | None = None) -> CustomerAccount:
@@ -1405,6 +1433,82 @@ class Ledger(Application[UUID]):
             self.portfolio(known_at=known_at), start_on, end_on, grouping=grouping
         )
 
+    # Reporting currency: the per-currency answers converted at the rates in force ---------
+
+    def exchange_rates(self, *, known_at: datetime | None = None) -> tuple[ExchangeRate, ...]:
+        """Every exchange rate recorded (by ``known_at``, if given), in recording order."""
+        book = exchange_rate_module.fold(
+            self._book_events(ids.rate_book_id(), require_known_at(known_at))
+        )
+        return () if book is None else book.rates
+
+    def _book_events(self, book_id: UUID, known_at: datetime | None) -> list[Event]:
+        """A book's events (rates, policies: few, one aggregate), those stamped by
+        ``known_at`` if given."""
+        return [
+            event
+            for event in self.events.get(book_id)
+            if isinstance(event, Event) and (known_at is None or event.timestamp <= known_at)
+        ]
+
+    def ageing_in(
+        self,
+        reporting_currency: str,
+        as_of: date,
+        *,
+        grouping: AgeingGrouping = AgeingGrouping.PORTFOLIO,
+        known_at: datetime | None = None,
+    ) -> reporting.ReportingAgeingReport:
+        """The ageing table as of ``as_of`` in ``reporting_currency``: ``ageing`` (carried
+        unchanged as ``per_currency``) converted at the rates in force on ``as_of`` (as known
+        at ``known_at``), with the rates used.
+
+        Raises:
+            ExchangeRateNotFoundError: a currency has no rate to the reporting currency in
+                force on ``as_of``.
+        """
+        report = self.ageing(as_of, grouping=grouping, known_at=known_at)
+        return reporting.ageing_in(
+            report, self.exchange_rates(known_at=known_at), reporting_currency, known_at=known_at
+        )
+
+    def kpis_in(
+        self,
+        reporting_currency: str,
+        start_on: date,
+        end_on: date,
+        *,
+        grouping: KpiGrouping = KpiGrouping.PORTFOLIO,
+        known_at: datetime | None = None,
+    ) -> reporting.ReportingKpiReport:
+        """The KPIs of the period in ``reporting_currency`` at the rates in force on
+        ``end_on``, with the per-currency report (``per_currency``) and the rates used."""
+        report = self.kpis(start_on, end_on, grouping=grouping, known_at=known_at)
+        return reporting.kpis_in(
+            report, self.exchange_rates(known_at=known_at), reporting_currency, known_at=known_at
+        )
+
+    def worklist_in(
+        self,
+        reporting_currency: str,
+        as_of: date,
+        *,
+        owner: str | None = None,
+        known_at: datetime | None = None,
+    ) -> reporting.ReportingWorklist:
+        """The worklist of ``as_of`` ordered with overdue amounts compared in
+        ``reporting_currency`` at the rates in force on ``as_of``, with the rates used."""
+        worklist = self.worklist(as_of, owner=owner, known_at=known_at)
+        book = policy_book_module.fold(self._book_events(ids.policy_book_id(), known_at))
+        policy = policy_book_module.policy_in_force(() if book is None else book.versions, as_of)
+        return reporting.worklist_in(
+            worklist,
+            policy,
+            self.exchange_rates(known_at=known_at),
+            reporting_currency,
+            known_at=known_at,
+        )
+
     def propose_credit_line(
         self, registered_capital: Money, on: date, *, known_at: datetime | None = None
     ) -> Money:
@@ -1497,16 +1601,19 @@ class Ledger(Application[UUID]):
 QUERY_METHODS: Final = frozenset(
     {
         "ageing",
+        "ageing_in",
         "balance_confirmations",
         "check_credit",
         "collection_case",
         "customer",
         "escalation_status",
+        "exchange_rates",
         "expected_pay_on",
         "explain",
         "invoice",
         "iter_events",
         "kpis",
+        "kpis_in",
         "payment",
         "portfolio",
         "promises",
@@ -1514,6 +1621,7 @@ QUERY_METHODS: Final = frozenset(
         "statement",
         "unapplied_cash",
         "worklist",
+        "worklist_in",
     }
 )
 """The Ledger's public queries: each returns a named, typed result and records nothing

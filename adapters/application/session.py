@@ -94,3 +94,4 @@ class Session(UnitOfWork):
     record_action = _handled(c.RecordAction)
     diagnose = _handled(c.Diagnose)
     adopt_policy = _handled(c.AdoptPolicy)
+    record_exchange_rate = _handled(c.RecordExchangeRate)

@@ -26,6 +26,7 @@ from uuid import UUID
 from arledger.domain import collection_case as case_module
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
+from arledger.domain import exchange_rate as exchange_rate_module
 from arledger.domain import idempotency as idempotency_module
 from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
@@ -51,8 +52,10 @@ from arledger.domain.events import (
     PAYMENT_EVENTS,
     POLICY_EVENTS,
     PROMISE_EVENTS,
+    RATE_EVENTS,
     Event,
 )
+from arledger.domain.exchange_rate import RateBook
 from arledger.domain.idempotency import CommandsAccepted, EventReference
 from arledger.domain.invoice import Invoice
 from arledger.domain.payment import Payment
@@ -74,6 +77,7 @@ class AggregateKind(enum.Enum):
     CASE = "case"
     POLICY_BOOK = "policy_book"
     CREDIT_NOTE = "credit_note"
+    RATE_BOOK = "rate_book"
 
 
 _FOLDS: Final[dict[AggregateKind, Callable[[Iterable[Any]], Any]]] = {
@@ -84,6 +88,7 @@ _FOLDS: Final[dict[AggregateKind, Callable[[Iterable[Any]], Any]]] = {
     AggregateKind.CASE: case_module.fold,
     AggregateKind.POLICY_BOOK: policy_book_module.fold,
     AggregateKind.CREDIT_NOTE: credit_note_module.fold,
+    AggregateKind.RATE_BOOK: exchange_rate_module.fold,
 }
 """The fold that builds a state of each kind from its events."""
 
@@ -97,6 +102,7 @@ _EVOLVERS: Final[dict[type[Event], tuple[AggregateKind, Callable[[Any, Any], Any
     **{t: (AggregateKind.CASE, case_module.evolve) for t in CASE_EVENTS},
     **{t: (AggregateKind.POLICY_BOOK, policy_book_module.evolve) for t in POLICY_EVENTS},
     **{t: (AggregateKind.CREDIT_NOTE, credit_note_module.evolve) for t in CREDIT_NOTE_EVENTS},
+    **{t: (AggregateKind.RATE_BOOK, exchange_rate_module.evolve) for t in RATE_EVENTS},
 }
 """Which kind of aggregate each event type belongs to, and its evolve function."""
 
@@ -183,6 +189,9 @@ class UnitOfWork:
 
     def policy_book(self) -> PolicyBook | None:
         return cast(PolicyBook | None, self._load(AggregateKind.POLICY_BOOK, ids.policy_book_id()))
+
+    def rate_book(self) -> RateBook | None:
+        return cast(RateBook | None, self._load(AggregateKind.RATE_BOOK, ids.rate_book_id()))
 
     def credit_note(self, credit_note_number: str) -> CreditNote | None:
         """The registration of a credit-note number, if it was ever used."""

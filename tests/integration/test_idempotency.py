@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -341,6 +342,16 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
             reason="looser",
         ),
         {"approver": "ceo"},
+    ),
+    c.RecordExchangeRate: (
+        c.RecordExchangeRate(
+            from_currency="USD",
+            to_currency="CNY",
+            rate=Decimal("7.1"),
+            effective_on=date(2024, 7, 1),
+            source="PBOC central parity",
+        ),
+        {"rate": Decimal("7.2")},
     ),
 }
 

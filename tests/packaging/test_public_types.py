@@ -50,6 +50,7 @@ COMMANDS: typing.Final = frozenset(
         "rate_risk",
         "receive_payment",
         "record_action",
+        "record_exchange_rate",
         "reinstate",
         "release_supply",
         "resolve_dispute",

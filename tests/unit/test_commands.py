@@ -9,6 +9,7 @@ import json
 import types
 import typing
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -43,6 +44,7 @@ def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
         bool: st.booleans(),
         date: business_dates,
         Money: moneys,
+        Decimal: st.decimals(allow_nan=False, allow_infinity=False, places=6),
         EscalationPolicy: escalation_policies,
         Instalment: st.builds(Instalment, due_on=business_dates, amount_minor=st.integers(1)),
         InvoiceAmount: st.builds(InvoiceAmount, invoice_number=keys, amount=moneys),
