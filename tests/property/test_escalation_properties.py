@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Final
 
 import attrs
@@ -311,6 +312,17 @@ def _allocation_rule(session: Session, customer: int, rule: AllocationRule, on: 
     )
 
 
+def _exchange_rate(session: Session, pair: int, rate_thousandths: int, on: int) -> list[Event]:
+    from_currency = CURRENCIES[pair % len(CURRENCIES)]
+    return session.record_exchange_rate(
+        from_currency=from_currency,
+        to_currency="CNY" if from_currency != "CNY" else "USD",
+        rate=Decimal(rate_thousandths).scaleb(-3),
+        effective_on=_on(on),
+        source="desk",
+    )
+
+
 def _adopt(session: Session, policy: EscalationPolicy, on: int) -> list[Event]:
     book = session.policy_book()
     version = 2 if book is None else book.latest_version + 1
@@ -339,6 +351,7 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "reconcile": _reconcile,
     "adopt": _adopt,
     "allocation_rule": _allocation_rule,
+    "exchange_rate": _exchange_rate,
 }
 
 
@@ -458,6 +471,13 @@ steps = st.one_of(
         lambda *a: Step("allocation_rule", a),
         customer_indexes,
         st.sampled_from(AllocationRule),
+        day_offsets,
+    ),
+    # A rate changes no per-currency figure; the folds and the fast path ignore the event.
+    st.builds(
+        lambda *a: Step("exchange_rate", a),
+        st.integers(0, 5),
+        st.integers(1, 10_000_000),
         day_offsets,
     ),
 )
