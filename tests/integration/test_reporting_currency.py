@@ -6,13 +6,16 @@ and unchanged; a rate dated later never changes an earlier as-of answer."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from arledger import Ledger, Money
+from arledger.adapters.cli.app import app
 from arledger.domain.errors import (
     ExchangeRateNotFoundError,
     InvalidExchangeRateError,
@@ -229,3 +232,100 @@ def test_the_worklist_in_cny_orders_by_overdue_amounts_converted_not_by_threshol
     assert ["CN1", "EU1", "US1"] == [item.customer_code for item in worklist.per_currency]
     assert ledger.worklist(AS_OF) == worklist.per_currency
     assert 2 == worklist.policy_version
+
+
+# CLI ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    env = {
+        "ARLEDGER_STORE": "sqlite",
+        "ARLEDGER_DB": str(tmp_path_factory.mktemp("rates") / "ledger.db"),
+    }
+    portfolio(env)
+    return env
+
+
+def invoke(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(app, list(args), env={**env, "COLUMNS": "200"})
+
+
+def test_the_cli_records_and_lists_rates(tmp_path: Path):
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    args = ["rates", "record", "--from", "USD", "--to", "CNY", "--rate", "7.1"]
+    args += ["--effective-on", "2024-01-01", "--source", "PBOC central parity"]
+    first = invoke(env, *args)
+    assert 0 == first.exit_code, first.output
+    assert "recorded" in first.output
+    again = invoke(env, *args)
+    assert "already recorded" in again.output
+    listed = invoke(env, "rates", "list", "--json")
+    assert 0 == listed.exit_code, listed.output
+    assert [("USD", "CNY", "7.1", "2024-01-01", "PBOC central parity")] == [
+        (r["from_currency"], r["to_currency"], r["rate"], r["effective_on"], r["source"])
+        for r in json.loads(listed.output)
+    ]
+    bad = invoke(env, "rates", "record", *args[2:6], "--rate", "seven", *args[8:])
+    assert 2 == bad.exit_code
+    refused = invoke(env, "rates", "record", *args[2:4], "--to", "USD", *args[6:])
+    assert 1 == refused.exit_code
+    assert "two currencies" in refused.output
+
+
+def test_the_cli_ageing_in_cny_shows_the_total_and_the_rates_used(cli_env):
+    table = invoke(cli_env, "ageing", "--as-of", "2024-06-30", "--reporting-currency", "CNY")
+    assert 0 == table.exit_code, table.output
+    words = " ".join(table.output.split())  # the caption wraps to the table's width
+    assert "21000.00" in words
+    assert "1 USD = 7.1 CNY from 2024-01-01 (PBOC central parity)" in words
+    data = json.loads(
+        invoke(
+            cli_env,
+            "ageing",
+            "--as-of",
+            "2024-06-30",
+            "--reporting-currency",
+            "CNY",
+            "--format",
+            "json",
+        ).output
+    )
+    assert "21000.00" == data["rows"][0]["open"]
+    assert {"USD": "7.1", "EUR": "7.8"} == {
+        r["from_currency"]: r["rate"] for r in data["rates_used"]
+    }
+    assert {"CNY", "USD", "EUR"} == {row["currency"] for row in data["per_currency"]["rows"]}
+
+
+def test_the_cli_kpis_and_worklist_in_cny_name_the_rates(cli_env):
+    kpis = invoke(
+        cli_env,
+        "kpis",
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-06-30",
+        "--reporting-currency",
+        "CNY",
+    )
+    assert 0 == kpis.exit_code, kpis.output
+    assert "1 EUR = 7.8 CNY" in " ".join(kpis.output.split())
+    worklist = invoke(
+        cli_env,
+        "worklist",
+        "--as-of",
+        "2024-06-30",
+        "--reporting-currency",
+        "CNY",
+        "--format",
+        "json",
+    )
+    assert 0 == worklist.exit_code, worklist.output
+    data = json.loads(worklist.output)
+    assert [("CN1", "10000.00"), ("US1", "7100.00"), ("EU1", "3900.00")] == [
+        (item["customer_code"], item["overdue_reporting"]) for item in data["items"]
+    ]
+    missing = invoke(cli_env, "ageing", "--as-of", "2024-06-30", "--reporting-currency", "JPY")
+    assert 1 == missing.exit_code
+    assert "-> JPY" in missing.output
