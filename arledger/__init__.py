@@ -16,6 +16,7 @@ from arledger.domain.errors import (
     AllocationKeyConflictError,
     ArledgerError,
     AutomaticAllocationRefusedError,
+    CashNotHandedOverError,
     ChainMismatchError,
     CommandFormatError,
     ConcurrencyError,
@@ -42,7 +43,13 @@ from arledger.domain.errors import (
     StoreBusyError,
     StoreUnavailableError,
 )
-from arledger.domain.events import AllocationRule, Instalment, PaymentTermsKind, RiskRating
+from arledger.domain.events import (
+    AllocationRule,
+    Instalment,
+    PaymentTermsKind,
+    ReceiptMethod,
+    RiskRating,
+)
 from arledger.domain.exchange_rate import ExchangeRate
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
@@ -63,6 +70,7 @@ from arledger.projections.escalation import (
     ThresholdCrossing,
     WorklistItem,
 )
+from arledger.projections.handover import CashHandoverReport, CashHeld
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow
 from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
@@ -94,6 +102,9 @@ __all__ = [
     "ArledgerError",
     "AutomaticAllocationRefusedError",
     "CaseReport",
+    "CashHandoverReport",
+    "CashHeld",
+    "CashNotHandedOverError",
     "ChainMismatchError",
     "CommandFormatError",
     "ConcurrencyError",
@@ -149,6 +160,7 @@ __all__ = [
     "PromiseStatus",
     "ReadModelMismatchError",
     "Reason",
+    "ReceiptMethod",
     "RepeatedInvoiceError",
     "ReportingAgeingReport",
     "ReportingAgeingRow",

@@ -30,6 +30,7 @@ from .events import (
     DisputeReason,
     Instalment,
     PaymentTermsKind,
+    ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
 )
@@ -119,6 +120,18 @@ class ReceivePayment(Command):
     payer_code: str
     amount: Money
     value_on: date
+    method: ReceiptMethod = ReceiptMethod.BANK_TRANSFER
+    received_by: str | None = None
+    """Who collected it in person, for cash or a cheque (None for a bank transfer)."""
+
+
+@attrs.frozen(kw_only=True)
+class HandOverCash(Command):
+    """Record that cash or a cheque collected in person was handed to finance."""
+
+    bank_reference: str
+    handed_on: date
+    received_by_finance: str
 
 
 @attrs.frozen(kw_only=True)
@@ -455,6 +468,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     OpenAccount,
     IssueInvoice,
     ReceivePayment,
+    HandOverCash,
     AllocatePayment,
     ReversePayment,
     ApplyCreditNote,

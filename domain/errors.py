@@ -205,6 +205,16 @@ class PaymentStateError(InvalidCommandError):
 
 
 @attrs.define(kw_only=True, slots=False)
+class CashNotHandedOverError(PaymentStateError):
+    """Cash or a cheque collected in person by ``received_by`` settles invoices only from its
+    handover to finance (the policy in force on its value date says so), and it was not handed
+    over by the allocation date (``allocated_on``)."""
+
+    received_by: str | None = None
+    allocated_on: date | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
 class CustomerStateError(InvalidCommandError):
     """The customer account is not in a state that allows the command (already on hold, ...)."""
 

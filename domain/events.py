@@ -147,6 +147,14 @@ class InvoiceReinstated(Event):
 # Payment --------------------------------------------------------------------------------------
 
 
+class ReceiptMethod(enum.Enum):
+    """How a payment reached the company: by the bank, or in person as cash or a cheque."""
+
+    BANK_TRANSFER = "bank_transfer"
+    CASH = "cash"
+    CHEQUE = "cheque"
+
+
 @attrs.frozen(kw_only=True)
 class PaymentReceived(Event):
     bank_reference: str
@@ -188,6 +196,26 @@ class PaymentReversed(Event):
     released: tuple[AllocationReleased, ...]
 
 
+@attrs.frozen(kw_only=True)
+class PaymentCollected(Event):
+    """The payment (just received) was collected in person by ``received_by`` as cash or a
+    cheque on its value date, not paid to the bank: finance holds it only from its handover
+    (``CashHandedOver``). Recorded with the ``PaymentReceived`` it follows, in one transaction;
+    a payment without it came by bank transfer (every payment recorded before it existed)."""
+
+    received_by: str
+    method: ReceiptMethod
+
+
+@attrs.frozen(kw_only=True)
+class CashHandedOver(Event):
+    """The cash or cheque collected in person was handed to finance (``received_by_finance``)
+    on ``handed_on``."""
+
+    handed_on: date
+    received_by_finance: str
+
+
 # Credit note ----------------------------------------------------------------------------------
 
 
@@ -215,7 +243,13 @@ INVOICE_EVENTS: tuple[type[Event], ...] = (
     InvoiceWrittenOff,
     InvoiceReinstated,
 )
-PAYMENT_EVENTS: tuple[type[Event], ...] = (PaymentReceived, PaymentAllocated, PaymentReversed)
+PAYMENT_EVENTS: tuple[type[Event], ...] = (
+    PaymentReceived,
+    PaymentAllocated,
+    PaymentReversed,
+    PaymentCollected,
+    CashHandedOver,
+)
 CREDIT_NOTE_EVENTS: tuple[type[Event], ...] = (CreditNoteRegistered,)
 
 
@@ -626,7 +660,9 @@ InvoiceEvent: TypeAlias = (
     | DisputeOpened
     | DisputeResolved
 )
-PaymentEvent: TypeAlias = PaymentReceived | PaymentAllocated | PaymentReversed
+PaymentEvent: TypeAlias = (
+    PaymentReceived | PaymentAllocated | PaymentReversed | PaymentCollected | CashHandedOver
+)
 PromiseEvent: TypeAlias = PromiseMade | PromiseWithdrawn | PromiseSuperseded
 CaseEvent: TypeAlias = CollectionActionRecorded | DelinquencyDiagnosed
 

@@ -21,6 +21,7 @@ from uuid import UUID
 import attrs
 
 from .escalation import EscalationStatus, WorklistItem
+from .handover import CashHeld
 from .portfolio import ActionFacts, DiagnosisFacts, PortfolioState
 from .promises import PromiseJudgement, PromiseRates, judge_all, promise_rates
 
@@ -35,6 +36,10 @@ class Worklist(Sequence[WorklistItem]):
     owner: str | None
     policy_version: int
     items: tuple[WorklistItem, ...]
+    cash_held: tuple[CashHeld, ...] = ()
+    """Cash and cheques collected in person and held longer than the policy allows, by people
+    whose manager is ``owner`` (all of them without an owner): a collector's manager follows
+    up money not handed to finance (``projections.handover``)."""
 
     @overload
     def __getitem__(self, index: int) -> WorklistItem: ...

@@ -33,6 +33,7 @@ from arledger.domain.events import (
     AllocationRuleAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
+    CashHandedOver,
     CollectionActionRecorded,
     CollectionOwnerChanged,
     ConcessionApproved,
@@ -56,6 +57,7 @@ from arledger.domain.events import (
     PaymentAllocated,
     PaymentApplied,
     PaymentCalendarSet,
+    PaymentCollected,
     PaymentReceived,
     PaymentReversed,
     PaymentTermsChanged,
@@ -122,6 +124,8 @@ OTHER_EVENTS: Final[tuple[type[Event], ...]] = (
     DelinquencyDiagnosed,
     EscalationPolicyAdopted,
     ExchangeRateRecorded,
+    PaymentCollected,
+    CashHandedOver,
 )
 """Events that leave every customer's balance as it was (a test checks that these and
 ``BALANCE_EVENTS`` are every event of the ledger, once)."""

@@ -24,6 +24,7 @@ from arledger.domain.events import (
     AllocationRuleAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
+    CashHandedOver,
     CollectionActionRecorded,
     CollectionOwnerChanged,
     ConcessionApproved,
@@ -52,6 +53,7 @@ from arledger.domain.events import (
     PaymentAllocated,
     PaymentApplied,
     PaymentCalendarSet,
+    PaymentCollected,
     PaymentReceived,
     PaymentReversed,
     PaymentTermsChanged,
@@ -60,6 +62,7 @@ from arledger.domain.events import (
     PromiseMade,
     PromiseSuperseded,
     PromiseWithdrawn,
+    ReceiptMethod,
     ReconciliationResolution,
     ReconciliationResolved,
     RiskRated,
@@ -471,6 +474,15 @@ EVENT_STRATEGIES.update(
             effective_on=business_dates,
             approver=texts,
             reason=texts,
+        ),
+        PaymentCollected: st.builds(
+            PaymentCollected,
+            **_envelope(),
+            received_by=texts,
+            method=st.sampled_from(ReceiptMethod),
+        ),
+        CashHandedOver: st.builds(
+            CashHandedOver, **_envelope(), handed_on=business_dates, received_by_finance=texts
         ),
         ExchangeRateRecorded: st.builds(
             ExchangeRateRecorded,

@@ -140,6 +140,20 @@ def receive_payment(command: c.ReceivePayment, uow: UnitOfWork) -> list[Event]:
             currency=amount.currency,
             value_on=command.value_on,
             recorded_at=uow.recorded_at,
+            method=command.method,
+            received_by=command.received_by,
+        )
+    )
+
+
+@handles(c.HandOverCash)
+def hand_over_cash(command: c.HandOverCash, uow: UnitOfWork) -> list[Event]:
+    return uow.record(
+        payment_module.hand_over_cash(
+            uow.require_payment(command.bank_reference),
+            handed_on=command.handed_on,
+            received_by_finance=command.received_by_finance,
+            recorded_at=uow.recorded_at,
         )
     )
 
@@ -167,6 +181,16 @@ def allocate_payment(command: c.AllocatePayment, uow: UnitOfWork) -> list[Event]
         payment, allocation_key=key, targets=explicit, allocated_on=command.allocated_on
     ):
         return _keyed_allocation(uow, payment, key)
+    if payment.received_by is not None:
+        book = uow.policy_book()
+        policy = policy_book_module.policy_in_force(
+            () if book is None else book.versions, payment.value_on
+        )
+        payment_module.require_handed_over(
+            payment,
+            settles_on_handover=policy.cash_settles_on_handover,
+            allocated_on=command.allocated_on,
+        )
     if explicit is None:
         payer = uow.customer_by_id(payment.payer_customer_id)
         assert payer is not None

@@ -82,6 +82,7 @@ from arledger.domain.events import (
     Event,
     Instalment,
     PaymentTermsKind,
+    ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
 )
@@ -93,7 +94,7 @@ from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.rules import require_date, require_known_at, require_period
 from arledger.domain.text import require_key, require_person
-from arledger.projections import ageing, reporting
+from arledger.projections import ageing, handover, reporting
 from arledger.projections import statement as statement_projection
 from arledger.projections import unapplied as unapplied_projection
 from arledger.projections.ageing import AgeingGrouping
@@ -504,9 +505,12 @@ class Ledger(Application[UUID]):
         payer_code: str,
         amount: Money,
         value_on: date,
+        method: ReceiptMethod = ReceiptMethod.BANK_TRANSFER,
+        received_by: str | None = None,
         idempotency_key: str | None = None,
     ) -> UUID:
-        """Record money received from a payer, not yet allocated to invoices.
+        """Record money received from a payer, not yet allocated to invoices: by bank transfer,
+        or collected in person (``method`` cash or cheque) by ``received_by``.
         (``ReceivePayment``)
         """
         self.execute(
@@ -515,10 +519,31 @@ class Ledger(Application[UUID]):
                 payer_code=payer_code,
                 amount=amount,
                 value_on=value_on,
+                method=method,
+                received_by=received_by,
             ),
             idempotency_key=idempotency_key,
         )
         return ids.payment_id(bank_reference)
+
+    def hand_over_cash(
+        self,
+        bank_reference: str,
+        *,
+        handed_on: date,
+        received_by_finance: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Record that cash or a cheque collected in person was handed to finance on
+        ``handed_on``. (``HandOverCash``)"""
+        return self._events(
+            c.HandOverCash(
+                bank_reference=bank_reference,
+                handed_on=handed_on,
+                received_by_finance=received_by_finance,
+            ),
+            idempotency_key,
+        )
 
     def allocate_payment(
         self,
@@ -1319,14 +1344,34 @@ class Ledger(Application[UUID]):
             require_person("owner", owner)
         require_known_at(known_at)
         if self.read_models != "replay":
-            return self.query_engine().worklist(as_of, owner=owner, known_at=known_at)
-        state = self.portfolio(known_at=known_at)
-        return Worklist(
-            as_of=as_of,
-            owner=owner,
-            policy_version=state.policy_on(as_of).version,
-            items=tuple(escalation.worklist(state, as_of, owner=owner)),
-        )
+            worklist = self.query_engine().worklist(as_of, owner=owner, known_at=known_at)
+        else:
+            state = self.portfolio(known_at=known_at)
+            worklist = Worklist(
+                as_of=as_of,
+                owner=owner,
+                policy_version=state.policy_on(as_of).version,
+                items=tuple(escalation.worklist(state, as_of, owner=owner)),
+            )
+        # The owner is shown the cash their people hold too long (as their manager).
+        held = self.cash_not_handed_over(as_of, manager=owner, known_at=known_at).rows
+        return attrs.evolve(worklist, cash_held=held) if held else worklist
+
+    def cash_not_handed_over(
+        self, as_of: date, *, manager: str | None = None, known_at: datetime | None = None
+    ) -> handover.CashHandoverReport:
+        """Cash and cheques collected in person and not handed to finance within the days of
+        the policy in force on ``as_of``, longest held first; only the people whose manager
+        (the policy's ``managers``) is ``manager``, if given."""
+        require_date("as_of", as_of)
+        if manager is not None:
+            require_person("manager", manager)
+        cut = require_known_at(known_at)
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().handover_events(cut)
+        else:
+            events = self.iter_events(known_at=cut)
+        return handover.cash_not_handed_over(handover.fold_all(events), as_of, manager=manager)
 
     def explain(
         self, customer_code: str, as_of: date, *, known_at: datetime | None = None
@@ -1603,6 +1648,7 @@ QUERY_METHODS: Final = frozenset(
         "ageing",
         "ageing_in",
         "balance_confirmations",
+        "cash_not_handed_over",
         "check_credit",
         "collection_case",
         "customer",

@@ -66,6 +66,7 @@ class Session(UnitOfWork):
     open_account = _handled(c.OpenAccount)
     issue_invoice = _handled(c.IssueInvoice)
     receive_payment = _handled(c.ReceivePayment)
+    hand_over_cash = _handled(c.HandOverCash)
     allocate_payment = _handled(c.AllocatePayment)
     reverse_payment = _handled(c.ReversePayment)
     apply_credit_note = _handled(c.ApplyCreditNote)

@@ -1173,6 +1173,14 @@ def worklist_command(
         _stdout().print(_worklist_table(as_of, owner, items, limit=limit))
         if any(item.reconciliations for item in items):
             _stdout().print(_reconciliations_table(items))
+        if items.cash_held:
+            from arledger.adapters.cli import handover
+
+            _stdout().print(
+                handover.cash_held_table(
+                    items.cash_held, title="Cash not handed over by the people collecting it"
+                )
+            )
 
 
 def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> dict[str, JsonData]:
@@ -1218,6 +1226,20 @@ def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> di
         "known_at": _instant_text(known_at),
         "owner": data["owner"],
         "items": items,
+        "cash_held": [
+            {
+                "bank_reference": held.bank_reference,
+                "customer_code": held.customer_code,
+                "currency": held.currency,
+                "amount": format_minor(held.amount_minor, held.currency),
+                "method": held.method.value,
+                "received_by": held.received_by,
+                "manager": held.manager,
+                "collected_on": held.collected_on.isoformat(),
+                "days_held": held.days_held,
+            }
+            for held in worklist.cash_held
+        ],
     }
 
 

@@ -34,6 +34,7 @@ from arledger.domain.events import (
     DisputeOutcome,
     DisputeReason,
     PaymentTermsKind,
+    ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
 )
@@ -86,6 +87,14 @@ BASE: tuple[Command, ...] = (
     ),
     c.ReceivePayment(
         bank_reference="BANK-2", payer_code="ACME", amount=usd("50.00"), value_on=date(2024, 2, 21)
+    ),
+    c.ReceivePayment(
+        bank_reference="CASH-1",
+        payer_code="ACME",
+        amount=usd("20.00"),
+        value_on=date(2024, 2, 22),
+        method=ReceiptMethod.CASH,
+        received_by="zhang",
     ),
     c.AllocatePayment(
         bank_reference="BANK-2",
@@ -147,6 +156,12 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
             bank_reference="BANK-9", payer_code="ACME", amount=usd("10.00"), value_on=D
         ),
         {"value_on": date(2024, 3, 2)},
+    ),
+    c.HandOverCash: (
+        c.HandOverCash(
+            bank_reference="CASH-1", handed_on=date(2024, 2, 23), received_by_finance="cashier"
+        ),
+        {"handed_on": date(2024, 2, 24)},
     ),
     c.AllocatePayment: (
         c.AllocatePayment(

@@ -42,6 +42,7 @@ COMMANDS: typing.Final = frozenset(
         "clear_blacklist",
         "diagnose",
         "execute",  # issue 10.1: commands as data, run in one transaction
+        "hand_over_cash",
         "hold_supply",
         "issue_invoice",
         "make_promise",
