@@ -24,6 +24,8 @@ from arledger import (
     ReceiptMethod,
 )
 from arledger.adapters.cli.app import app
+from arledger.adapters.persistence.serialization import CONVERTER
+from arledger.adapters.read_models.columnar import decode_policy
 from arledger.domain.errors import (
     DuplicateKeyConflictError,
     InvalidCommandError,
@@ -244,3 +246,16 @@ def test_the_cli_lists_cash_not_handed_over_and_records_a_handover(tmp_path: Pat
     assert 0 == handed.exit_code, handed.output
     after = runner.invoke(app, ["cash-held", "--as-of", "2024-05-14", "--json"], env=env)
     assert [] == json.loads(after.output)["rows"]
+
+
+def test_a_policy_stored_before_the_handover_settings_decodes_with_the_defaults():
+    state = CONVERTER.unstructure(EscalationPolicy(version=2, promise_tolerance_days=5))
+    for key in ("cash_handover_days", "cash_settles_on_handover", "managers"):
+        del state[key]
+    for policy in (CONVERTER.structure(state, EscalationPolicy), decode_policy(json.dumps(state))):
+        assert (5, 3, True, {}) == (
+            policy.promise_tolerance_days,
+            policy.cash_handover_days,
+            policy.cash_settles_on_handover,
+            policy.managers,
+        )

@@ -29,6 +29,7 @@ from arledger.domain.events import (
     DisputeOutcome,
     DisputeReason,
     Event,
+    ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
 )
@@ -100,6 +101,33 @@ def _pay(
     )
     if bounce is not None:
         events += _bounce(session, reference, on + bounce)
+    return events
+
+
+def _cash(
+    session: Session, reference: str, number: str, amount: int, on: int, held: int | None
+) -> list[Event]:
+    """Cash collected in person; handed to finance ``held`` days later and allocated then (it
+    settles only from its handover), or (None) still held."""
+    invoice = session.require_invoice(number)
+    customer = session.customer_by_id(invoice.customer_id)
+    assert customer is not None
+    money = Money(min(amount, max(1, invoice.open_minor)), invoice.currency)
+    events = session.receive_payment(
+        bank_reference=reference,
+        payer_code=customer.customer_code,
+        amount=money,
+        value_on=_on(on),
+        method=ReceiptMethod.CASH,
+        received_by="zhang",
+    )
+    if held is not None:
+        events += session.hand_over_cash(
+            bank_reference=reference, handed_on=_on(on + held), received_by_finance="cashier"
+        )
+        events += session.allocate_payment(
+            bank_reference=reference, allocations={number: money}, allocated_on=_on(on + held)
+        )
     return events
 
 
@@ -352,6 +380,7 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "adopt": _adopt,
     "allocation_rule": _allocation_rule,
     "exchange_rate": _exchange_rate,
+    "cash": _cash,
 }
 
 
@@ -472,6 +501,15 @@ steps = st.one_of(
         customer_indexes,
         st.sampled_from(AllocationRule),
         day_offsets,
+    ),
+    # Cash collected in person: its receipt and handover events, then an allocation.
+    st.builds(
+        lambda *a: Step("cash", a),
+        payment_references,
+        invoice_numbers,
+        amounts_minor,
+        day_offsets,
+        st.none() | st.integers(0, 30),
     ),
     # A rate changes no per-currency figure; the folds and the fast path ignore the event.
     st.builds(
