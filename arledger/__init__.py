@@ -34,6 +34,7 @@ from arledger.domain.errors import (
     AuditPackError,
     AuthorityLimitError,
     AutomaticAllocationRefusedError,
+    CashNotHandedOverError,
     ChainMismatchError,
     CommandFormatError,
     ConcurrencyError,
@@ -42,10 +43,12 @@ from arledger.domain.errors import (
     CustomerMismatchError,
     CustomerNotFoundError,
     DuplicateKeyConflictError,
+    ExchangeRateNotFoundError,
     GroupingTypeError,
     IdempotencyKeyConflictError,
     InvalidChoiceError,
     InvalidCommandError,
+    InvalidExchangeRateError,
     InvoiceNotFoundError,
     LogPositionError,
     MoneyError,
@@ -63,7 +66,14 @@ from arledger.domain.errors import (
     StoreUnavailableError,
     UnknownApproverError,
 )
-from arledger.domain.events import AllocationRule, Instalment, PaymentTermsKind, RiskRating
+from arledger.domain.events import (
+    AllocationRule,
+    Instalment,
+    PaymentTermsKind,
+    ReceiptMethod,
+    RiskRating,
+)
+from arledger.domain.exchange_rate import ExchangeRate
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
 from arledger.domain.payment import Payment
@@ -83,10 +93,19 @@ from arledger.projections.escalation import (
     ThresholdCrossing,
     WorklistItem,
 )
+from arledger.projections.handover import CashHandoverReport, CashHeld
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow, KpiSeries
 from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
 from arledger.projections.reductions import PendingApproval, ReductionRow, ReductionsReport
+from arledger.projections.reporting import (
+    ReportingAgeingReport,
+    ReportingAgeingRow,
+    ReportingKpiReport,
+    ReportingKpiRow,
+    ReportingWorklist,
+    ReportingWorklistItem,
+)
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
 from arledger.projections.statement import MovementKind, Statement, StatementLine
 from arledger.projections.unapplied import (
@@ -117,6 +136,9 @@ __all__ = [
     "AuthorityPolicy",
     "AutomaticAllocationRefusedError",
     "CaseReport",
+    "CashHandoverReport",
+    "CashHeld",
+    "CashNotHandedOverError",
     "ChainMismatchError",
     "CommandFormatError",
     "ConcurrencyError",
@@ -133,6 +155,8 @@ __all__ = [
     "EscalationPolicy",
     "EscalationStatus",
     "Evaluation",
+    "ExchangeRate",
+    "ExchangeRateNotFoundError",
     "Explanation",
     "FigureUnit",
     "Finding",
@@ -143,6 +167,7 @@ __all__ = [
     "Instalment",
     "InvalidChoiceError",
     "InvalidCommandError",
+    "InvalidExchangeRateError",
     "Invoice",
     "InvoiceFigures",
     "InvoiceNotFoundError",
@@ -173,12 +198,19 @@ __all__ = [
     "PromiseStatus",
     "ReadModelMismatchError",
     "Reason",
+    "ReceiptMethod",
     "ReductionKind",
     "ReductionRequestNotFoundError",
     "ReductionRequestStateError",
     "ReductionRow",
     "ReductionsReport",
     "RepeatedInvoiceError",
+    "ReportingAgeingReport",
+    "ReportingAgeingRow",
+    "ReportingKpiReport",
+    "ReportingKpiRow",
+    "ReportingWorklist",
+    "ReportingWorklistItem",
     "Result",
     "RiskRating",
     "RoleAuthority",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 
 import attrs
 
@@ -30,6 +31,7 @@ from .events import (
     DisputeReason,
     Instalment,
     PaymentTermsKind,
+    ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
 )
@@ -119,6 +121,18 @@ class ReceivePayment(Command):
     payer_code: str
     amount: Money
     value_on: date
+    method: ReceiptMethod = ReceiptMethod.BANK_TRANSFER
+    received_by: str | None = None
+    """Who collected it in person, for cash or a cheque (None for a bank transfer)."""
+
+
+@attrs.frozen(kw_only=True)
+class HandOverCash(Command):
+    """Record that cash or a cheque collected in person was handed to finance."""
+
+    bank_reference: str
+    handed_on: date
+    received_by_finance: str
 
 
 @attrs.frozen(kw_only=True)
@@ -498,10 +512,23 @@ class RejectReduction(Command):
     reason: str
 
 
+@attrs.frozen(kw_only=True)
+class RecordExchangeRate(Command):
+    """Record that one ``from_currency`` is worth ``rate`` ``to_currency`` from
+    ``effective_on``, as ``source`` gave it (reporting-currency queries use it)."""
+
+    from_currency: str
+    to_currency: str
+    rate: Decimal
+    effective_on: date
+    source: str
+
+
 ALL_COMMANDS: tuple[type[Command], ...] = (
     OpenAccount,
     IssueInvoice,
     ReceivePayment,
+    HandOverCash,
     AllocatePayment,
     ReversePayment,
     ApplyCreditNote,
@@ -534,5 +561,6 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     RequestReduction,
     ApproveReduction,
     RejectReduction,
+    RecordExchangeRate,
 )
 """Every command, in the order the README lists them."""

@@ -129,6 +129,15 @@ class InvalidCommandError(ArledgerError, ValueError):
 
 
 @attrs.define(kw_only=True, slots=False)
+class InvalidExchangeRateError(InvalidCommandError):
+    """An exchange rate that is not a positive finite decimal of bounded precision, or a pair
+    of one currency with itself."""
+
+    from_currency: str | None = None
+    to_currency: str | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
 class InvalidDateError(InvalidCommandError):
     """A date that is impossible in context, such as a due date before the issue date, or one
     outside the dates the ledger accepts (``rules.DATE_MIN`` to ``rules.DATE_MAX``)."""
@@ -203,6 +212,16 @@ class PaymentStateError(InvalidCommandError):
     """The payment is not in a state that allows the command (already reversed, ...)."""
 
     payment_id: UUID | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
+class CashNotHandedOverError(PaymentStateError):
+    """Cash or a cheque collected in person by ``received_by`` settles invoices only from its
+    handover to finance (the policy in force on its value date says so), and it was not handed
+    over by the allocation date (``allocated_on``)."""
+
+    received_by: str | None = None
+    allocated_on: date | None = None
 
 
 @attrs.define(kw_only=True, slots=False)
@@ -387,6 +406,17 @@ class NotFoundError(ArledgerError, LookupError):
     dispute_reference: str | None = None
     confirmation_reference: str | None = None
     row: object = None
+
+
+@attrs.define(kw_only=True, slots=False)
+class ExchangeRateNotFoundError(NotFoundError):
+    """No exchange rate for the pair (``from_currency`` -> ``to_currency``) is in force on
+    ``on`` (none recorded with an effective date on or before it, as known at ``known_at``)."""
+
+    from_currency: str | None = None
+    to_currency: str | None = None
+    on: date | None = None
+    known_at: datetime | None = None
 
 
 @attrs.define(kw_only=True, slots=False)

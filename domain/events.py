@@ -159,6 +159,14 @@ class InvoiceReinstated(Event):
 # Payment --------------------------------------------------------------------------------------
 
 
+class ReceiptMethod(enum.Enum):
+    """How a payment reached the company: by the bank, or in person as cash or a cheque."""
+
+    BANK_TRANSFER = "bank_transfer"
+    CASH = "cash"
+    CHEQUE = "cheque"
+
+
 @attrs.frozen(kw_only=True)
 class PaymentReceived(Event):
     bank_reference: str
@@ -200,6 +208,26 @@ class PaymentReversed(Event):
     released: tuple[AllocationReleased, ...]
 
 
+@attrs.frozen(kw_only=True)
+class PaymentCollected(Event):
+    """The payment (just received) was collected in person by ``received_by`` as cash or a
+    cheque on its value date, not paid to the bank: finance holds it only from its handover
+    (``CashHandedOver``). Recorded with the ``PaymentReceived`` it follows, in one transaction;
+    a payment without it came by bank transfer (every payment recorded before it existed)."""
+
+    received_by: str
+    method: ReceiptMethod
+
+
+@attrs.frozen(kw_only=True)
+class CashHandedOver(Event):
+    """The cash or cheque collected in person was handed to finance (``received_by_finance``)
+    on ``handed_on``."""
+
+    handed_on: date
+    received_by_finance: str
+
+
 # Credit note ----------------------------------------------------------------------------------
 
 
@@ -227,7 +255,13 @@ INVOICE_EVENTS: tuple[type[Event], ...] = (
     InvoiceWrittenOff,
     InvoiceReinstated,
 )
-PAYMENT_EVENTS: tuple[type[Event], ...] = (PaymentReceived, PaymentAllocated, PaymentReversed)
+PAYMENT_EVENTS: tuple[type[Event], ...] = (
+    PaymentReceived,
+    PaymentAllocated,
+    PaymentReversed,
+    PaymentCollected,
+    CashHandedOver,
+)
 CREDIT_NOTE_EVENTS: tuple[type[Event], ...] = (CreditNoteRegistered,)
 
 
@@ -541,6 +575,22 @@ class EscalationPolicyAdopted(Event):
         upcast_policy_v1_v2(state["policy"])
 
 
+@attrs.frozen(kw_only=True)
+class ExchangeRateRecorded(Event):
+    """One unit of ``from_currency`` is worth ``rate_numerator / rate_denominator`` units of
+    ``to_currency`` from ``effective_on`` (until a later-dated rate for the pair), as ``source``
+    gave it. The rate is an exact fraction of integers (a decimal rate 7.1234 is 71234/10000,
+    reduced), so no rate is ever rounded. A second rate for the same pair and date recorded
+    later corrects the first from then on (the history keeps both)."""
+
+    from_currency: str
+    to_currency: str
+    rate_numerator: int
+    rate_denominator: int
+    effective_on: date
+    source: str
+
+
 POLICY_RENAMED_V2: Final = {
     "large_above": "large_above_major",
     "large_above_by_currency": "large_above_major_by_currency",
@@ -638,6 +688,7 @@ DISPUTE_EVENTS: tuple[type[Event], ...] = (DisputeOpened, DisputeResolved)
 PROMISE_EVENTS: tuple[type[Event], ...] = (PromiseMade, PromiseWithdrawn, PromiseSuperseded)
 CASE_EVENTS: tuple[type[Event], ...] = (CollectionActionRecorded, DelinquencyDiagnosed)
 POLICY_EVENTS: tuple[type[Event], ...] = (EscalationPolicyAdopted,)
+RATE_EVENTS: tuple[type[Event], ...] = (ExchangeRateRecorded,)
 ALL_EVENTS: tuple[type[Event], ...] = (
     CUSTOMER_EVENTS
     + INVOICE_EVENTS
@@ -650,6 +701,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     + CREDIT_NOTE_EVENTS
     + AUTHORITY_EVENTS
     + REDUCTION_REQUEST_EVENTS
+    + RATE_EVENTS
 )
 
 
@@ -684,7 +736,9 @@ InvoiceEvent: TypeAlias = (
     | DisputeOpened
     | DisputeResolved
 )
-PaymentEvent: TypeAlias = PaymentReceived | PaymentAllocated | PaymentReversed
+PaymentEvent: TypeAlias = (
+    PaymentReceived | PaymentAllocated | PaymentReversed | PaymentCollected | CashHandedOver
+)
 PromiseEvent: TypeAlias = PromiseMade | PromiseWithdrawn | PromiseSuperseded
 CaseEvent: TypeAlias = CollectionActionRecorded | DelinquencyDiagnosed
 ReductionRequestEvent: TypeAlias = ReductionRequested | ReductionApproved | ReductionRejected

@@ -46,6 +46,11 @@ def policy_book_id(policy_name: str = "escalation") -> UUID:
     return _key_id("policy", policy_name)
 
 
+def rate_book_id() -> UUID:
+    """One book of exchange rates for the ledger (``domain/exchange_rate.py``)."""
+    return _key_id("exchange-rates", "book")
+
+
 def idempotency_key_id(idempotency_key: str) -> UUID:
     """One record per client idempotency key (``domain/idempotency.py``)."""
     return _key_id("idempotency-key", idempotency_key)

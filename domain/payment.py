@@ -19,10 +19,13 @@ from .customer import CustomerAccount, require_account_currency
 from .errors import (
     AllocationKeyConflictError,
     AutomaticAllocationRefusedError,
+    CashNotHandedOverError,
     CurrencyMismatchError,
     CustomerMismatchError,
     CustomerNotFoundError,
     DuplicateKeyConflictError,
+    InvalidChoiceError,
+    InvalidCommandError,
     InvalidDateError,
     NothingToAllocateError,
     OverAllocationError,
@@ -33,15 +36,25 @@ from .errors import (
 from .events import (
     AllocationReleased,
     AllocationRule,
+    CashHandedOver,
     Event,
     PaymentAllocated,
+    PaymentCollected,
     PaymentEvent,
     PaymentReceived,
     PaymentReversed,
+    ReceiptMethod,
 )
 from .invoice import Invoice, payment_applied, payment_unapplied
 from .money import check_currency
-from .rules import require_date, require_key, require_positive, require_reason, require_recorded_at
+from .rules import (
+    require_date,
+    require_key,
+    require_person,
+    require_positive,
+    require_reason,
+    require_recorded_at,
+)
 
 ALLOCATION_TARGETS_MAX: Final = 1000
 """One payment settling more than a thousand invoices is a remittance file, not a command."""
@@ -63,6 +76,11 @@ class Payment:
     allocation_keys: dict[str, tuple[date, tuple[tuple[UUID, int], ...]]] = attrs.field(
         factory=dict
     )
+    method: ReceiptMethod = ReceiptMethod.BANK_TRANSFER
+    received_by: str | None = None
+    """Who collected it in person (cash or a cheque); None for a bank transfer."""
+    handed_over_on: date | None = None
+    received_by_finance: str | None = None
 
     @property
     def allocated_minor(self) -> int:
@@ -111,6 +129,23 @@ def evolve(state: Payment | None, event: Event) -> Payment:
                 allocations=allocations,
                 allocation_keys=keys,
             )
+        case PaymentCollected():
+            assert state.version == 1, "collected in person: recorded with its receipt"
+            new = attrs.evolve(
+                state,
+                version=event.originator_version,
+                method=event.method,
+                received_by=event.received_by,
+            )
+        case CashHandedOver():
+            assert state.received_by is not None
+            assert state.handed_over_on is None
+            new = attrs.evolve(
+                state,
+                version=event.originator_version,
+                handed_over_on=event.handed_on,
+                received_by_finance=event.received_by_finance,
+            )
         case PaymentReversed():
             assert {r.invoice_id: r.amount_minor for r in event.released} == state.allocations
             new = attrs.evolve(
@@ -145,13 +180,43 @@ def receive_payment(
     currency: str,
     value_on: date,
     recorded_at: datetime,
+    method: ReceiptMethod = ReceiptMethod.BANK_TRANSFER,
+    received_by: str | None = None,
 ) -> list[Event]:
-    """Record money received; the same bank reference with the same content is a no-op."""
+    """Record money received; the same bank reference with the same content is a no-op.
+
+    Cash or a cheque (``method``) names the person who collected it (``received_by``) and is
+    recorded with a ``PaymentCollected``; a bank transfer names nobody."""
     require_key("bank_reference", bank_reference)
     require_positive("amount_minor", amount_minor)
     check_currency(currency)
     require_date("value_on", value_on)
     require_recorded_at(recorded_at)
+    if not isinstance(method, ReceiptMethod):
+        raise InvalidChoiceError(
+            f"method must be a ReceiptMethod, got {method!r}",
+            field="method",
+            value=method,
+            bank_reference=bank_reference,
+        )
+    if method is ReceiptMethod.BANK_TRANSFER:
+        if received_by is not None:
+            raise InvalidCommandError(
+                f"payment {bank_reference}: a bank transfer is not received by a person; "
+                f"give method cash or cheque with received_by {received_by!r}",
+                field="received_by",
+                value=received_by,
+                bank_reference=bank_reference,
+            )
+    else:
+        if received_by is None:
+            raise InvalidCommandError(
+                f"payment {bank_reference}: {method.value} collected in person needs "
+                "received_by (who collected it)",
+                field="received_by",
+                bank_reference=bank_reference,
+            )
+        require_person("received_by", received_by)
     if payer is None:
         raise CustomerNotFoundError(
             f"no customer account {payer_code!r} for payment {bank_reference}",
@@ -165,6 +230,8 @@ def receive_payment(
             and existing.amount_minor == amount_minor
             and existing.currency == currency
             and existing.value_on == value_on
+            and existing.method == method
+            and existing.received_by == received_by
         )
         if same:
             return []
@@ -177,7 +244,7 @@ def receive_payment(
     require_account_currency(
         payer, currency, f"payment {bank_reference}", bank_reference=bank_reference
     )
-    return [
+    events: list[Event] = [
         PaymentReceived(
             originator_id=payment_id,
             originator_version=1,
@@ -189,6 +256,91 @@ def receive_payment(
             value_on=value_on,
         )
     ]
+    if received_by is not None:
+        events.append(
+            PaymentCollected(
+                originator_id=payment_id,
+                originator_version=2,
+                timestamp=recorded_at,
+                received_by=received_by,
+                method=method,
+            )
+        )
+    return events
+
+
+def hand_over_cash(
+    payment: Payment,
+    *,
+    handed_on: date,
+    received_by_finance: str,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Record that the cash or cheque collected in person was handed to finance on
+    ``handed_on``; the same handover again is a no-op."""
+    require_date("handed_on", handed_on)
+    require_person("received_by_finance", received_by_finance)
+    require_recorded_at(recorded_at)
+    if payment.received_by is None:
+        raise PaymentStateError(
+            f"payment {payment.bank_reference} came by bank transfer; nothing to hand over",
+            bank_reference=payment.bank_reference,
+            payment_id=payment.id,
+        )
+    if payment.handed_over_on is not None:
+        if (payment.handed_over_on, payment.received_by_finance) == (
+            handed_on,
+            received_by_finance,
+        ):
+            return []
+        raise DuplicateKeyConflictError(
+            f"payment {payment.bank_reference} was already handed over on "
+            f"{payment.handed_over_on.isoformat()} to {payment.received_by_finance}",
+            bank_reference=payment.bank_reference,
+            payment_id=payment.id,
+        )
+    if handed_on < payment.value_on:
+        raise InvalidDateError(
+            f"payment {payment.bank_reference}: handed over on {handed_on} before it was "
+            f"collected on {payment.value_on}",
+            field="handed_on",
+            value=handed_on,
+            bank_reference=payment.bank_reference,
+        )
+    return [
+        CashHandedOver(
+            originator_id=payment.id,
+            originator_version=payment.version + 1,
+            timestamp=recorded_at,
+            handed_on=handed_on,
+            received_by_finance=received_by_finance,
+        )
+    ]
+
+
+def require_handed_over(
+    payment: Payment, *, settles_on_handover: bool, allocated_on: date | None
+) -> None:
+    """Refuse to settle invoices with cash or a cheque collected in person before its handover
+    to finance, when the policy says it settles only from then (``CashNotHandedOverError``)."""
+    if payment.received_by is None or not settles_on_handover:
+        return
+    on = payment.value_on if allocated_on is None else allocated_on
+    if payment.handed_over_on is None or on < payment.handed_over_on:
+        handed = (
+            "not handed over"
+            if payment.handed_over_on is None
+            else f"handed over only on {payment.handed_over_on.isoformat()}"
+        )
+        raise CashNotHandedOverError(
+            f"payment {payment.bank_reference}: {payment.method.value} collected by "
+            f"{payment.received_by} is {handed}; it settles invoices from its handover to "
+            f"finance (allocation date {on.isoformat()})",
+            bank_reference=payment.bank_reference,
+            payment_id=payment.id,
+            received_by=payment.received_by,
+            allocated_on=on,
+        )
 
 
 def _open_candidates(

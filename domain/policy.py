@@ -203,6 +203,14 @@ class EscalationPolicy:
         ),
         converter=tuple,
     )
+    cash_handover_days: int = 3
+    """Days a person who collected cash or a cheque may hold it before handing it to finance;
+    held longer, it is flagged to that person's manager (``managers``)."""
+    cash_settles_on_handover: bool = True
+    """Cash or a cheque collected in person settles invoices only from its handover to finance
+    (False: from its collection, the value date)."""
+    managers: dict[str, str] = attrs.field(factory=dict)
+    """Person -> their manager, who is shown the cash that person holds too long."""
 
     def __attrs_post_init__(self) -> None:
         if len(self.provision_rates_bps) != len(self.ageing.bucket_labels):
@@ -216,6 +224,7 @@ class EscalationPolicy:
             self.long_after_days < 0
             or self.large_above_major < 0
             or self.promise_tolerance_days < 0
+            or self.cash_handover_days < 0
         ):
             raise ConfigurationError("policy thresholds must not be negative")
 

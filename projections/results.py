@@ -23,6 +23,7 @@ import attrs
 from arledger.domain.as_of_log import AsOfLog
 
 from .escalation import EscalationStatus, WorklistItem
+from .handover import CashHeld
 from .portfolio import ActionFacts, DiagnosisFacts, PortfolioState
 from .promises import PromiseJudgement, PromiseRates, judge_all, promise_rates
 
@@ -40,6 +41,10 @@ class Worklist(Sequence[WorklistItem]):
     as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
     """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
     None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
+    cash_held: tuple[CashHeld, ...] = ()
+    """Cash and cheques collected in person and held longer than the policy allows, by people
+    whose manager is ``owner`` (all of them without an owner): a collector's manager follows
+    up money not handed to finance (``projections.handover``)."""
 
     @overload
     def __getitem__(self, index: int) -> WorklistItem: ...

@@ -35,6 +35,7 @@ from arledger.domain.events import (
     AuthorityPolicyAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
+    CashHandedOver,
     CollectionActionRecorded,
     CollectionOwnerChanged,
     ConcessionApproved,
@@ -49,6 +50,7 @@ from arledger.domain.events import (
     DisputeResolved,
     EscalationPolicyAdopted,
     Event,
+    ExchangeRateRecorded,
     InvoiceAddedToAccount,
     InvoiceIssued,
     InvoiceReinstated,
@@ -57,6 +59,7 @@ from arledger.domain.events import (
     PaymentAllocated,
     PaymentApplied,
     PaymentCalendarSet,
+    PaymentCollected,
     PaymentReceived,
     PaymentReversed,
     PaymentTermsChanged,
@@ -131,6 +134,9 @@ OTHER_EVENTS: Final[tuple[type[Event], ...]] = (
     ReductionRequested,
     ReductionApproved,
     ReductionRejected,
+    ExchangeRateRecorded,
+    PaymentCollected,
+    CashHandedOver,
 )
 """Events that leave every customer's balance as it was (a test checks that these and
 ``BALANCE_EVENTS`` are every event of the ledger, once)."""

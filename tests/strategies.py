@@ -32,6 +32,7 @@ from arledger.domain.events import (
     AuthorityPolicyAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
+    CashHandedOver,
     CollectionActionRecorded,
     CollectionOwnerChanged,
     ConcessionApproved,
@@ -50,6 +51,7 @@ from arledger.domain.events import (
     DisputeResolved,
     EscalationPolicyAdopted,
     Event,
+    ExchangeRateRecorded,
     Instalment,
     InvoiceAddedToAccount,
     InvoiceIssued,
@@ -59,6 +61,7 @@ from arledger.domain.events import (
     PaymentAllocated,
     PaymentApplied,
     PaymentCalendarSet,
+    PaymentCollected,
     PaymentReceived,
     PaymentReversed,
     PaymentTermsChanged,
@@ -67,6 +70,7 @@ from arledger.domain.events import (
     PromiseMade,
     PromiseSuperseded,
     PromiseWithdrawn,
+    ReceiptMethod,
     ReconciliationResolution,
     ReconciliationResolved,
     ReductionApproved,
@@ -563,6 +567,25 @@ EVENT_STRATEGIES.update(
             rejected_by=texts,
             rejected_on=business_dates,
             reason=texts,
+        ),
+        PaymentCollected: st.builds(
+            PaymentCollected,
+            **_envelope(),
+            received_by=texts,
+            method=st.sampled_from(ReceiptMethod),
+        ),
+        CashHandedOver: st.builds(
+            CashHandedOver, **_envelope(), handed_on=business_dates, received_by_finance=texts
+        ),
+        ExchangeRateRecorded: st.builds(
+            ExchangeRateRecorded,
+            **_envelope(),
+            from_currency=currencies,
+            to_currency=currencies,
+            rate_numerator=st.integers(1, 10**15),
+            rate_denominator=st.integers(1, 10**15),
+            effective_on=business_dates,
+            source=texts,
         ),
     }
 )

@@ -19,6 +19,7 @@ from arledger.domain import approval as approval_module
 from arledger.domain import collection_case as case_module
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
+from arledger.domain import exchange_rate as exchange_rate_module
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain import policy_book as policy_book_module
@@ -161,6 +162,20 @@ def receive_payment(command: c.ReceivePayment, uow: UnitOfWork) -> list[Event]:
             currency=amount.currency,
             value_on=command.value_on,
             recorded_at=uow.recorded_at,
+            method=command.method,
+            received_by=command.received_by,
+        )
+    )
+
+
+@handles(c.HandOverCash)
+def hand_over_cash(command: c.HandOverCash, uow: UnitOfWork) -> list[Event]:
+    return uow.record(
+        payment_module.hand_over_cash(
+            uow.require_payment(command.bank_reference),
+            handed_on=command.handed_on,
+            received_by_finance=command.received_by_finance,
+            recorded_at=uow.recorded_at,
         )
     )
 
@@ -188,6 +203,16 @@ def allocate_payment(command: c.AllocatePayment, uow: UnitOfWork) -> list[Event]
         payment, allocation_key=key, targets=explicit, allocated_on=command.allocated_on
     ):
         return _keyed_allocation(uow, payment, key)
+    if payment.received_by is not None:
+        book = uow.policy_book()
+        policy = policy_book_module.policy_in_force(
+            () if book is None else book.versions, payment.value_on
+        )
+        payment_module.require_handed_over(
+            payment,
+            settles_on_handover=policy.cash_settles_on_handover,
+            allocated_on=command.allocated_on,
+        )
     if explicit is None:
         payer = uow.customer_by_id(payment.payer_customer_id)
         assert payer is not None
@@ -893,6 +918,21 @@ def reject_reduction(command: c.RejectReduction, uow: UnitOfWork) -> list[Event]
             rejected_by=command.rejected_by,
             rejected_on=command.rejected_on,
             reason=command.reason,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+@handles(c.RecordExchangeRate)
+def record_exchange_rate(command: c.RecordExchangeRate, uow: UnitOfWork) -> list[Event]:
+    return uow.record(
+        exchange_rate_module.record_exchange_rate(
+            uow.rate_book(),
+            from_currency=command.from_currency,
+            to_currency=command.to_currency,
+            rate=command.rate,
+            effective_on=command.effective_on,
+            source=command.source,
             recorded_at=uow.recorded_at,
         )
     )

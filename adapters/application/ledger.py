@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar, Final, TypeVar
 from uuid import UUID
@@ -59,9 +60,11 @@ from arledger.adapters.read_models.runner import (
 )
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
+from arledger.domain import exchange_rate as exchange_rate_module
 from arledger.domain import idempotency, ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
+from arledger.domain import policy_book as policy_book_module
 from arledger.domain.authority import AuthorityPolicy, ReductionKind
 from arledger.domain.commands import Command
 from arledger.domain.customer import DEFAULT_TERMS_DAYS, CustomerAccount
@@ -85,9 +88,11 @@ from arledger.domain.events import (
     Event,
     Instalment,
     PaymentTermsKind,
+    ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
 )
+from arledger.domain.exchange_rate import ExchangeRate
 from arledger.domain.idempotency import EventReference
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money, require_money
@@ -95,10 +100,11 @@ from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.rules import require_date, require_known_at, require_period
 from arledger.domain.text import require_key, require_person
-from arledger.projections import ageing
+from arledger.projections import ageing, handover, reporting
 from arledger.projections import reductions as reductions_projection
 from arledger.projections import statement as statement_projection
 from arledger.projections import unapplied as unapplied_projection
+from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiSeries
@@ -581,9 +587,12 @@ class Ledger(Application[UUID]):
         payer_code: str,
         amount: Money,
         value_on: date,
+        method: ReceiptMethod = ReceiptMethod.BANK_TRANSFER,
+        received_by: str | None = None,
         idempotency_key: str | None = None,
     ) -> UUID:
-        """Record money received from a payer, not yet allocated to invoices.
+        """Record money received from a payer, not yet allocated to invoices: by bank transfer,
+        or collected in person (``method`` cash or cheque) by ``received_by``.
         (``ReceivePayment``)
         """
         self.execute(
@@ -592,10 +601,31 @@ class Ledger(Application[UUID]):
                 payer_code=payer_code,
                 amount=amount,
                 value_on=value_on,
+                method=method,
+                received_by=received_by,
             ),
             idempotency_key=idempotency_key,
         )
         return ids.payment_id(bank_reference)
+
+    def hand_over_cash(
+        self,
+        bank_reference: str,
+        *,
+        handed_on: date,
+        received_by_finance: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Record that cash or a cheque collected in person was handed to finance on
+        ``handed_on``. (``HandOverCash``)"""
+        return self._events(
+            c.HandOverCash(
+                bank_reference=bank_reference,
+                handed_on=handed_on,
+                received_by_finance=received_by_finance,
+            ),
+            idempotency_key,
+        )
 
     def allocate_payment(
         self,
@@ -1308,6 +1338,29 @@ class Ledger(Application[UUID]):
             idempotency_key,
         )
 
+    def record_exchange_rate(
+        self,
+        *,
+        from_currency: str,
+        to_currency: str,
+        rate: Decimal,
+        effective_on: date,
+        source: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Record that one ``from_currency`` is worth ``rate`` ``to_currency`` from
+        ``effective_on``, as ``source`` gave it. (``RecordExchangeRate``)"""
+        return self._events(
+            c.RecordExchangeRate(
+                from_currency=from_currency,
+                to_currency=to_currency,
+                rate=rate,
+                effective_on=effective_on,
+                source=source,
+            ),
+            idempotency_key,
+        )
+
     # Queries ----------------------------------------------------------------------------------
     #
     # Every query answers as of one position of the log (``adapters/audit/cut.py``): the last
@@ -1534,15 +1587,43 @@ class Ledger(Application[UUID]):
             worklist = self.query_engine().worklist(
                 as_of, owner=owner, known_at=cut.stamped_by, upto=cut.position
             )
-            return attrs.evolve(worklist, as_of_log=cut.as_of_log)
-        state = self._replayed(cut)
-        return Worklist(
-            as_of=as_of,
-            owner=owner,
-            policy_version=state.policy_on(as_of).version,
-            items=tuple(escalation.worklist(state, as_of, owner=owner)),
-            as_of_log=cut.as_of_log,
-        )
+        else:
+            state = self._replayed(cut)
+            worklist = Worklist(
+                as_of=as_of,
+                owner=owner,
+                policy_version=state.policy_on(as_of).version,
+                items=tuple(escalation.worklist(state, as_of, owner=owner)),
+            )
+        # The owner is shown the cash their people hold too long (as their manager), at the
+        # same cut of the log.
+        held = self._cash_held(as_of, owner, cut).rows
+        return attrs.evolve(worklist, as_of_log=cut.as_of_log, cash_held=held)
+
+    def cash_not_handed_over(
+        self,
+        as_of: date,
+        *,
+        manager: str | None = None,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> handover.CashHandoverReport:
+        """Cash and cheques collected in person and not handed to finance within the days of
+        the policy in force on ``as_of``, longest held first; only the people whose manager
+        (the policy's ``managers``) is ``manager``, if given."""
+        require_date("as_of", as_of)
+        if manager is not None:
+            require_person("manager", manager)
+        return self._cash_held(as_of, manager, self._cut(known_at, at_position))
+
+    def _cash_held(self, as_of: date, manager: str | None, cut: Cut) -> handover.CashHandoverReport:
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().handover_events(
+                cut.stamped_by, cut.position
+            )
+        else:
+            events = self._events_cut(cut)
+        return handover.cash_not_handed_over(handover.fold_all(events), as_of, manager=manager)
 
     def explain(
         self,
@@ -1713,6 +1794,82 @@ class Ledger(Application[UUID]):
         return kpis.KpiSeries(
             grouping=grouping,
             reports=tuple(attrs.evolve(report, as_of_log=cut.as_of_log) for report in reports),
+        )
+
+    # Reporting currency: the per-currency answers converted at the rates in force ---------
+
+    def exchange_rates(self, *, known_at: datetime | None = None) -> tuple[ExchangeRate, ...]:
+        """Every exchange rate recorded (by ``known_at``, if given), in recording order."""
+        book = exchange_rate_module.fold(
+            self._book_events(ids.rate_book_id(), require_known_at(known_at))
+        )
+        return () if book is None else book.rates
+
+    def _book_events(self, book_id: UUID, known_at: datetime | None) -> list[Event]:
+        """A book's events (rates, policies: few, one aggregate), those stamped by
+        ``known_at`` if given."""
+        return [
+            event
+            for event in self.events.get(book_id)
+            if isinstance(event, Event) and (known_at is None or event.timestamp <= known_at)
+        ]
+
+    def ageing_in(
+        self,
+        reporting_currency: str,
+        as_of: date,
+        *,
+        grouping: AgeingGrouping = AgeingGrouping.PORTFOLIO,
+        known_at: datetime | None = None,
+    ) -> reporting.ReportingAgeingReport:
+        """The ageing table as of ``as_of`` in ``reporting_currency``: ``ageing`` (carried
+        unchanged as ``per_currency``) converted at the rates in force on ``as_of`` (as known
+        at ``known_at``), with the rates used.
+
+        Raises:
+            ExchangeRateNotFoundError: a currency has no rate to the reporting currency in
+                force on ``as_of``.
+        """
+        report = self.ageing(as_of, grouping=grouping, known_at=known_at)
+        return reporting.ageing_in(
+            report, self.exchange_rates(known_at=known_at), reporting_currency, known_at=known_at
+        )
+
+    def kpis_in(
+        self,
+        reporting_currency: str,
+        start_on: date,
+        end_on: date,
+        *,
+        grouping: KpiGrouping = KpiGrouping.PORTFOLIO,
+        known_at: datetime | None = None,
+    ) -> reporting.ReportingKpiReport:
+        """The KPIs of the period in ``reporting_currency`` at the rates in force on
+        ``end_on``, with the per-currency report (``per_currency``) and the rates used."""
+        report = self.kpis(start_on, end_on, grouping=grouping, known_at=known_at)
+        return reporting.kpis_in(
+            report, self.exchange_rates(known_at=known_at), reporting_currency, known_at=known_at
+        )
+
+    def worklist_in(
+        self,
+        reporting_currency: str,
+        as_of: date,
+        *,
+        owner: str | None = None,
+        known_at: datetime | None = None,
+    ) -> reporting.ReportingWorklist:
+        """The worklist of ``as_of`` ordered with overdue amounts compared in
+        ``reporting_currency`` at the rates in force on ``as_of``, with the rates used."""
+        worklist = self.worklist(as_of, owner=owner, known_at=known_at)
+        book = policy_book_module.fold(self._book_events(ids.policy_book_id(), known_at))
+        policy = policy_book_module.policy_in_force(() if book is None else book.versions, as_of)
+        return reporting.worklist_in(
+            worklist,
+            policy,
+            self.exchange_rates(known_at=known_at),
+            reporting_currency,
+            known_at=known_at,
         )
 
     def propose_credit_line(
@@ -1886,17 +2043,21 @@ class Ledger(Application[UUID]):
 QUERY_METHODS: Final = frozenset(
     {
         "ageing",
+        "ageing_in",
         "balance_confirmations",
+        "cash_not_handed_over",
         "check_credit",
         "collection_case",
         "customer",
         "escalation_status",
+        "exchange_rates",
         "expected_pay_on",
         "explain",
         "invoice",
         "iter_events",
         "kpis",
         "kpis_monthly",
+        "kpis_in",
         "payment",
         "pending_approvals",
         "portfolio",
@@ -1906,6 +2067,7 @@ QUERY_METHODS: Final = frozenset(
         "statement",
         "unapplied_cash",
         "worklist",
+        "worklist_in",
     }
 )
 """The Ledger's public queries: each returns a named, typed result and records nothing

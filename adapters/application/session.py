@@ -66,6 +66,7 @@ class Session(UnitOfWork):
     open_account = _handled(c.OpenAccount)
     issue_invoice = _handled(c.IssueInvoice)
     receive_payment = _handled(c.ReceivePayment)
+    hand_over_cash = _handled(c.HandOverCash)
     allocate_payment = _handled(c.AllocatePayment)
     reverse_payment = _handled(c.ReversePayment)
     apply_credit_note = _handled(c.ApplyCreditNote)
@@ -98,3 +99,4 @@ class Session(UnitOfWork):
     request_reduction = _handled(c.RequestReduction)
     approve_reduction = _handled(c.ApproveReduction)
     reject_reduction = _handled(c.RejectReduction)
+    record_exchange_rate = _handled(c.RecordExchangeRate)

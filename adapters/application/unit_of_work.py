@@ -27,6 +27,7 @@ from arledger.domain import approval as approval_module
 from arledger.domain import collection_case as case_module
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
+from arledger.domain import exchange_rate as exchange_rate_module
 from arledger.domain import idempotency as idempotency_module
 from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
@@ -55,9 +56,11 @@ from arledger.domain.events import (
     PAYMENT_EVENTS,
     POLICY_EVENTS,
     PROMISE_EVENTS,
+    RATE_EVENTS,
     REDUCTION_REQUEST_EVENTS,
     Event,
 )
+from arledger.domain.exchange_rate import RateBook
 from arledger.domain.idempotency import CommandsAccepted, EventReference
 from arledger.domain.invoice import Invoice
 from arledger.domain.payment import Payment
@@ -81,6 +84,7 @@ class AggregateKind(enum.Enum):
     CREDIT_NOTE = "credit_note"
     AUTHORITY_BOOK = "authority_book"
     REDUCTION_REQUEST = "reduction_request"
+    RATE_BOOK = "rate_book"
 
 
 _FOLDS: Final[dict[AggregateKind, Callable[[Iterable[Any]], Any]]] = {
@@ -93,6 +97,7 @@ _FOLDS: Final[dict[AggregateKind, Callable[[Iterable[Any]], Any]]] = {
     AggregateKind.CREDIT_NOTE: credit_note_module.fold,
     AggregateKind.AUTHORITY_BOOK: approval_module.fold_book,
     AggregateKind.REDUCTION_REQUEST: approval_module.fold_request,
+    AggregateKind.RATE_BOOK: exchange_rate_module.fold,
 }
 """The fold that builds a state of each kind from its events."""
 
@@ -111,6 +116,7 @@ _EVOLVERS: Final[dict[type[Event], tuple[AggregateKind, Callable[[Any, Any], Any
         t: (AggregateKind.REDUCTION_REQUEST, approval_module.evolve_request)
         for t in REDUCTION_REQUEST_EVENTS
     },
+    **{t: (AggregateKind.RATE_BOOK, exchange_rate_module.evolve) for t in RATE_EVENTS},
 }
 """Which kind of aggregate each event type belongs to, and its evolve function."""
 
@@ -217,6 +223,9 @@ class UnitOfWork:
                 request_reference=request_reference,
             )
         return state
+
+    def rate_book(self) -> RateBook | None:
+        return cast(RateBook | None, self._load(AggregateKind.RATE_BOOK, ids.rate_book_id()))
 
     def credit_note(self, credit_note_number: str) -> CreditNote | None:
         """The registration of a credit-note number, if it was ever used."""

@@ -5,8 +5,10 @@ imported here, so that ``app`` has every command whichever module is imported fi
 """
 
 from arledger.adapters.cli import audit_pack as audit_pack
+from arledger.adapters.cli import handover as handover
+from arledger.adapters.cli import rates as rates
 from arledger.adapters.cli import reductions as reductions
 from arledger.adapters.cli import statement as statement
 from arledger.adapters.cli import unapplied as unapplied
 
-__all__ = ["audit_pack", "reductions", "statement", "unapplied"]
+__all__ = ["audit_pack", "handover", "rates", "reductions", "statement", "unapplied"]

@@ -625,6 +625,16 @@ def ageing_command(
     known_at: Annotated[datetime | None, known_at_option("The table")] = None,
     at_position: Annotated[int | None, at_position_option("The table")] = None,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
+    reporting_currency: Annotated[
+        str | None,
+        typer.Option(
+            "--reporting-currency",
+            metavar="CODE",
+            help="Convert into this currency at the rates in force on the date (recorded with "
+            "`arledger rates record`), naming each rate used; table or JSON.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print the ageing table: open receivables by days past due, per currency.
 
@@ -633,6 +643,13 @@ def ageing_command(
     as current), or the --edges given. Amounts are never added across currencies.
     """
     _check_csv_raw(csv_raw, output_format)
+    if reporting_currency is not None:
+        if at_position is not None:
+            usage_error(
+                "--reporting-currency does not take --at-position (its rates are cut by --known-at)"
+            )
+        _ageing_in(as_of, by, output_format, edges, known_at, reporting_currency)
+        return
     with _reported_errors():
         edges_days = None if edges is None else parse_edges(edges)
         report = _query_ledger().ageing(
@@ -648,6 +665,35 @@ def ageing_command(
         sys.stdout.write(json.dumps(ageing_json(report, known_at=known_at), indent=2) + "\n")
     else:
         _stdout().print(_ageing_table(report))
+
+
+def _reporting_format(output_format: OutputFormat) -> None:
+    if output_format is OutputFormat.CSV:
+        usage_error("--reporting-currency gives a table or JSON, not CSV")
+
+
+def _ageing_in(
+    as_of: date,
+    by: ageing.AgeingGrouping,
+    output_format: OutputFormat,
+    edges: str | None,
+    known_at: datetime | None,
+    reporting_currency: str,
+) -> None:
+    from arledger.adapters.cli import rates
+
+    _reporting_format(output_format)
+    if edges is not None:
+        usage_error("--edges is not available with --reporting-currency")
+    with _reported_errors():
+        report = _query_ledger().ageing_in(
+            reporting_currency, as_of, grouping=by, known_at=known_at
+        )
+    if output_format is OutputFormat.JSON:
+        data = rates.ageing_in_json(report, ageing_json(report.per_currency, known_at=known_at))
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        _stdout().print(rates.ageing_in_table(report))
 
 
 def parse_edges(text: str) -> tuple[int, ...]:
@@ -870,6 +916,16 @@ def kpis_command(
     known_at: Annotated[datetime | None, known_at_option("The KPIs")] = None,
     at_position: Annotated[int | None, at_position_option("The KPIs")] = None,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
+    reporting_currency: Annotated[
+        str | None,
+        typer.Option(
+            "--reporting-currency",
+            metavar="CODE",
+            help="Convert into this currency at the rates in force on the date (recorded with "
+            "`arledger rates record`), naming each rate used; table or JSON.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print the collection KPIs of a period, per currency: DSO (standard, countback, best
     possible), average days delinquent, CEI (total sales and monthly average), collection rate,
@@ -881,6 +937,8 @@ def kpis_command(
     period per month.
     """
     if monthly:
+        if reporting_currency is not None:
+            usage_error("--monthly does not take --reporting-currency yet: ask month by month")
         _kpis_monthly(start_on, end_on, as_of, by, output_format, known_at, at_position, csv_raw)
         return
     if as_of is not None:
@@ -893,6 +951,26 @@ def kpis_command(
     if start_on > end_on:
         usage_error(f"--from {start_on} is after --to {end_on}")
     _check_csv_raw(csv_raw, output_format)
+    if reporting_currency is not None:
+        if at_position is not None:
+            usage_error(
+                "--reporting-currency does not take --at-position (its rates are cut by --known-at)"
+            )
+        from arledger.adapters.cli import rates
+
+        _reporting_format(output_format)
+        with _reported_errors():
+            converted = _query_ledger().kpis_in(
+                reporting_currency, start_on, end_on, grouping=by, known_at=known_at
+            )
+        if output_format is OutputFormat.JSON:
+            data = rates.kpis_in_json(
+                converted, kpis_json(converted.per_currency, known_at=known_at)
+            )
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        else:
+            _stdout().print(rates.kpis_in_table(converted))
+        return
     with _reported_errors():
         report = _query_ledger().kpis(
             start_on, end_on, grouping=by, known_at=known_at, at_position=at_position
@@ -1173,6 +1251,16 @@ def worklist_command(
     ] = WORKLIST_TABLE_ROWS,
     known_at: Annotated[datetime | None, known_at_option("The worklist")] = None,
     at_position: Annotated[int | None, at_position_option("The worklist")] = None,
+    reporting_currency: Annotated[
+        str | None,
+        typer.Option(
+            "--reporting-currency",
+            metavar="CODE",
+            help="Convert into this currency at the rates in force on the date (recorded with "
+            "`arledger rates record`), naming each rate used; table or JSON.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print the customers at escalation level 1 or above, most urgent first, and those with
     a reconciliation item open (a difference acknowledged on a balance confirmation).
@@ -1182,6 +1270,25 @@ def worklist_command(
     gives the next required action and when it is due; open reconciliation items follow in a
     table of their own.
     """
+    if reporting_currency is not None:
+        if at_position is not None:
+            usage_error(
+                "--reporting-currency does not take --at-position (its rates are cut by --known-at)"
+            )
+        from arledger.adapters.cli import rates
+
+        with _reported_errors():
+            converted = _query_ledger().worklist_in(
+                reporting_currency, as_of, owner=owner, known_at=known_at
+            )
+        if output_format is WorklistFormat.JSON:
+            data = rates.worklist_in_json(
+                converted, worklist_json(converted.per_currency, known_at=known_at)
+            )
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        else:
+            _stdout().print(rates.worklist_in_table(converted, limit=limit))
+        return
     with _reported_errors():
         items = _query_ledger().worklist(
             as_of, owner=owner, known_at=known_at, at_position=at_position
@@ -1192,6 +1299,14 @@ def worklist_command(
         _stdout().print(_worklist_table(as_of, owner, items, limit=limit))
         if any(item.reconciliations for item in items):
             _stdout().print(_reconciliations_table(items))
+        if items.cash_held:
+            from arledger.adapters.cli import handover
+
+            _stdout().print(
+                handover.cash_held_table(
+                    items.cash_held, title="Cash not handed over by the people collecting it"
+                )
+            )
 
 
 def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> dict[str, JsonData]:
@@ -1238,6 +1353,20 @@ def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> di
         "as_of_log": to_data(worklist.as_of_log),
         "owner": data["owner"],
         "items": items,
+        "cash_held": [
+            {
+                "bank_reference": held.bank_reference,
+                "customer_code": held.customer_code,
+                "currency": held.currency,
+                "amount": format_minor(held.amount_minor, held.currency),
+                "method": held.method.value,
+                "received_by": held.received_by,
+                "manager": held.manager,
+                "collected_on": held.collected_on.isoformat(),
+                "days_held": held.days_held,
+            }
+            for held in worklist.cash_held
+        ],
     }
 
 

@@ -845,6 +845,52 @@ class QueryEngine:
         with self._lock:
             return list(from_columnar(log, id_of=id_of))
 
+    def handover_events(self, known_at: datetime | None, upto: int | None = None) -> list[Event]:
+        """The events the cash-handover query folds (``projections.handover``), at or below
+        position ``upto`` and stamped by ``known_at`` (each if given), in log order, from the
+        columnar log: the payments collected in person
+        (their receipt, collection, handover and reversal), their payers' openings and the
+        policy versions. No payment collected in person: nothing (one look-up), so the
+        worklist pays for the query only in a ledger that uses it."""
+        wanted = (
+            "PaymentCollected",
+            "PaymentReceived",
+            "CashHandedOver",
+            "PaymentReversed",
+            "CustomerAccountOpened",
+            "EscalationPolicyAdopted",
+        )
+        with self._lock:
+            self.log.refresh()
+            names = set(self.log.names())
+            if "PaymentCollected" not in names:
+                return []
+            tables = {name: self.log.table(name) for name in wanted if name in names}
+            if upto is not None:  # each class's rows are in position order: a prefix of each
+                for name in tables:
+                    count = self._rows_upto(name, upto)
+                    if count is not None:
+                        tables[name] = tables[name].slice(0, count)
+            id_of = self.log.id_of
+        if known_at is not None:
+            for name, table in tables.items():
+                limit = pa.scalar(known_at, type=table.schema.field("timestamp").type)
+                tables[name] = table.filter(pc.less_equal(table["timestamp"], limit))
+        payments = pc.unique(tables["PaymentCollected"]["originator_id"])
+        for name in ("PaymentReceived", "CashHandedOver", "PaymentReversed"):
+            if name in tables:
+                table = tables[name]
+                tables[name] = table.filter(pc.is_in(table["originator_id"], value_set=payments))
+        payers = pc.unique(tables["PaymentReceived"]["payer_customer_id"])
+        opened = tables["CustomerAccountOpened"]
+        tables["CustomerAccountOpened"] = opened.filter(
+            pc.is_in(opened["originator_id"], value_set=payers)
+        )
+        picked = {name: table for name, table in tables.items() if table.num_rows}
+        log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables=picked)
+        with self._lock:
+            return list(from_columnar(log, id_of=id_of))
+
     def kpis(
         self,
         start_on: date,

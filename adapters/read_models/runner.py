@@ -85,6 +85,7 @@ from arledger.domain.events import (
     DelinquencyDiagnosed,
     EscalationPolicyAdopted,
     Event,
+    ExchangeRateRecorded,
     InvoiceIssued,
     PaymentReceived,
     PromiseMade,
@@ -323,7 +324,9 @@ def _routing(cls: type) -> tuple[str | None, bool]:
     rule = _ROUTING.get(cls)
     if rule is None:
         rule = (
-            (POLICY_PARTITION, False) if issubclass(cls, EscalationPolicyAdopted) else (None, False)
+            (POLICY_PARTITION, False)
+            if issubclass(cls, (EscalationPolicyAdopted, ExchangeRateRecorded))
+            else (None, False)
         )
         for event_class, field, starts_route in _CUSTOMER_FIELDS:
             if issubclass(cls, event_class):

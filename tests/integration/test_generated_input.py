@@ -41,12 +41,15 @@ RULES: dict[str, Rule] = {
     "collection_owner": require_person,
     "collector": require_person,
     "approver": require_person,
+    "received_by": require_person,
+    "received_by_finance": require_person,
     # Names and single-line text.
     "name": require_text,
     "contact": require_text,
     "phone": require_text,
     "email": require_text,
     "contract_reference": require_text,
+    "source": require_text,  # where an exchange rate came from
     # Notes.
     "reason": lambda field, value: require_text(field, value, length_max=2000, multiline=True),
     "note": lambda field, value: require_text(field, value, length_max=2000, multiline=True),
@@ -54,6 +57,8 @@ RULES: dict[str, Rule] = {
     "next_step": lambda field, value: require_text(field, value, length_max=2000, multiline=True),
     "root_cause": lambda field, value: require_text(field, value, length_max=2000, multiline=True),
     "currency": lambda _field, value: check_currency(value),
+    "from_currency": lambda _field, value: check_currency(value),
+    "to_currency": lambda _field, value: check_currency(value),
 }
 OPTIONAL = frozenset({"phone", "email", "contract_reference", "next_step", "reference"})
 """Text fields an event may leave empty ("" for none)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from arledger.domain.events import (
     DisputeOutcome,
     DisputeReason,
     PaymentTermsKind,
+    ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
 )
@@ -86,6 +88,14 @@ BASE: tuple[Command, ...] = (
     ),
     c.ReceivePayment(
         bank_reference="BANK-2", payer_code="ACME", amount=usd("50.00"), value_on=date(2024, 2, 21)
+    ),
+    c.ReceivePayment(
+        bank_reference="CASH-1",
+        payer_code="ACME",
+        amount=usd("20.00"),
+        value_on=date(2024, 2, 22),
+        method=ReceiptMethod.CASH,
+        received_by="zhang",
     ),
     c.AllocatePayment(
         bank_reference="BANK-2",
@@ -157,6 +167,12 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
             bank_reference="BANK-9", payer_code="ACME", amount=usd("10.00"), value_on=D
         ),
         {"value_on": date(2024, 3, 2)},
+    ),
+    c.HandOverCash: (
+        c.HandOverCash(
+            bank_reference="CASH-1", handed_on=date(2024, 2, 23), received_by_finance="cashier"
+        ),
+        {"handed_on": date(2024, 2, 24)},
     ),
     c.AllocatePayment: (
         c.AllocatePayment(
@@ -398,6 +414,16 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
             request_reference="R-0", rejected_by="cfo", rejected_on=D, reason="not agreed"
         ),
         {"reason": "no"},
+    ),
+    c.RecordExchangeRate: (
+        c.RecordExchangeRate(
+            from_currency="USD",
+            to_currency="CNY",
+            rate=Decimal("7.1"),
+            effective_on=date(2024, 7, 1),
+            source="PBOC central parity",
+        ),
+        {"rate": Decimal("7.2")},
     ),
 }
 

@@ -46,6 +46,7 @@ COMMANDS: typing.Final = frozenset(
         "clear_blacklist",
         "diagnose",
         "execute",  # issue 10.1: commands as data, run in one transaction
+        "hand_over_cash",
         "hold_supply",
         "issue_invoice",
         "make_promise",
@@ -54,6 +55,7 @@ COMMANDS: typing.Final = frozenset(
         "rate_risk",
         "receive_payment",
         "record_action",
+        "record_exchange_rate",
         "reinstate",
         "release_supply",
         "resolve_dispute",

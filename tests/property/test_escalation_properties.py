@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Final
 
 import attrs
@@ -28,6 +29,7 @@ from arledger.domain.events import (
     DisputeOutcome,
     DisputeReason,
     Event,
+    ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
 )
@@ -99,6 +101,33 @@ def _pay(
     )
     if bounce is not None:
         events += _bounce(session, reference, on + bounce)
+    return events
+
+
+def _cash(
+    session: Session, reference: str, number: str, amount: int, on: int, held: int | None
+) -> list[Event]:
+    """Cash collected in person; handed to finance ``held`` days later and allocated then (it
+    settles only from its handover), or (None) still held."""
+    invoice = session.require_invoice(number)
+    customer = session.customer_by_id(invoice.customer_id)
+    assert customer is not None
+    money = Money(min(amount, max(1, invoice.open_minor)), invoice.currency)
+    events = session.receive_payment(
+        bank_reference=reference,
+        payer_code=customer.customer_code,
+        amount=money,
+        value_on=_on(on),
+        method=ReceiptMethod.CASH,
+        received_by="zhang",
+    )
+    if held is not None:
+        events += session.hand_over_cash(
+            bank_reference=reference, handed_on=_on(on + held), received_by_finance="cashier"
+        )
+        events += session.allocate_payment(
+            bank_reference=reference, allocations={number: money}, allocated_on=_on(on + held)
+        )
     return events
 
 
@@ -312,6 +341,17 @@ def _allocation_rule(session: Session, customer: int, rule: AllocationRule, on: 
     )
 
 
+def _exchange_rate(session: Session, pair: int, rate_thousandths: int, on: int) -> list[Event]:
+    from_currency = CURRENCIES[pair % len(CURRENCIES)]
+    return session.record_exchange_rate(
+        from_currency=from_currency,
+        to_currency="CNY" if from_currency != "CNY" else "USD",
+        rate=Decimal(rate_thousandths).scaleb(-3),
+        effective_on=_on(on),
+        source="desk",
+    )
+
+
 def _adopt(session: Session, policy: EscalationPolicy, on: int) -> list[Event]:
     book = session.policy_book()
     version = 2 if book is None else book.latest_version + 1
@@ -340,6 +380,8 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "reconcile": _reconcile,
     "adopt": _adopt,
     "allocation_rule": _allocation_rule,
+    "exchange_rate": _exchange_rate,
+    "cash": _cash,
 }
 
 
@@ -459,6 +501,22 @@ steps = st.one_of(
         lambda *a: Step("allocation_rule", a),
         customer_indexes,
         st.sampled_from(AllocationRule),
+        day_offsets,
+    ),
+    # Cash collected in person: its receipt and handover events, then an allocation.
+    st.builds(
+        lambda *a: Step("cash", a),
+        payment_references,
+        invoice_numbers,
+        amounts_minor,
+        day_offsets,
+        st.none() | st.integers(0, 30),
+    ),
+    # A rate changes no per-currency figure; the folds and the fast path ignore the event.
+    st.builds(
+        lambda *a: Step("exchange_rate", a),
+        st.integers(0, 5),
+        st.integers(1, 10_000_000),
         day_offsets,
     ),
 )

@@ -9,6 +9,7 @@ import json
 import types
 import typing
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -51,6 +52,7 @@ def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
         bool: st.booleans(),
         date: business_dates,
         Money: moneys,
+        Decimal: st.decimals(allow_nan=False, allow_infinity=False, places=6),
         EscalationPolicy: escalation_policies,
         AuthorityPolicy: authority_policies(),
         Instalment: st.builds(Instalment, due_on=business_dates, amount_minor=st.integers(1)),
