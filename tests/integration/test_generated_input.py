@@ -37,12 +37,15 @@ RULES: dict[str, Rule] = {
     "promise_reference": require_key,
     "superseded_by": require_key,
     "reference": require_key,  # what resolved a reconciliation item ("" when accepted)
+    "request_reference": require_key,  # a reduction request
     # People the ledger groups and filters by.
     "collection_owner": require_person,
     "collector": require_person,
     "approver": require_person,
     "received_by": require_person,
     "received_by_finance": require_person,
+    "requested_by": require_person,
+    "rejected_by": require_person,
     # Names and single-line text.
     "name": require_text,
     "contact": require_text,
