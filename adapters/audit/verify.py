@@ -156,8 +156,9 @@ class _Replay:
 
     def __init__(self, findings: _Findings) -> None:
         self.findings = findings
-        self.states: dict[UUID, Any] = {}
-        """Per aggregate: (kind, version, state), or ``_BROKEN``."""
+        self.states: dict[int, Any] = {}
+        """Per aggregate, by its id's integer (hashed and compared in C, where a UUID key
+        costs two Python-level calls per lookup): (kind, version, state), or ``_BROKEN``."""
         self.evolvers: dict[type, Any] = {}
 
     def record(self, position: int, record: object) -> None:
@@ -168,7 +169,8 @@ class _Replay:
         kind, evolve = rule
         originator_id: UUID = record.originator_id  # type: ignore[attr-defined]
         version: int = record.originator_version  # type: ignore[attr-defined]
-        held = self.states.get(originator_id)
+        key = originator_id.int
+        held = self.states.get(key)
         if held is None:
             known_kind, before, state = kind, 0, None
         elif held is _BROKEN:
@@ -182,7 +184,7 @@ class _Replay:
             problem = f"is not an event of a {known_kind} aggregate"
         else:
             try:
-                self.states[originator_id] = (kind, version, evolve(state, record))
+                self.states[key] = (kind, version, evolve(state, record))
             except (AssertionError, LookupError, ValueError, TypeError, AttributeError) as error:
                 problem = f"breaks the aggregate's invariants ({type(error).__name__}: {error})"
         if problem is not None:
@@ -191,7 +193,7 @@ class _Replay:
                 position,
                 f"{cls.__name__} of {originator_id} v{version} {problem}",
             )
-            self.states[originator_id] = _BROKEN
+            self.states[key] = _BROKEN
 
 
 def _accept_once(state: object, record: object) -> object:
