@@ -237,6 +237,18 @@ def _encoder(hint: Any, ids: IdIndex) -> Callable[[Any], Any]:
     return _as_is
 
 
+def _fields_getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """The values of ``names`` of an object, as a tuple (even for one name)."""
+    getter = operator.attrgetter(*names)
+    if len(names) > 1:
+        return getter
+
+    def one(value: Any) -> tuple[Any, ...]:
+        return (getter(value),)
+
+    return one
+
+
 def _as_is(value: Any) -> Any:
     """The encoder of a value that goes into its column as it is."""
     return value
@@ -305,9 +317,8 @@ class ColumnarWriter:
             hints = _hints(cls)
             names = self._names[name] = [field.name for field in attrs.fields(cls)]
             encoders = [_encoder(hints[f], self.ids) for f in names]
-            getter = operator.attrgetter(*names)
             self._plans[name] = (
-                getter if len(names) > 1 else (lambda event, get=getter: (get(event),)),
+                _fields_getter(names),
                 [None if encode is _as_is else encode for encode in encoders],
             )
 
