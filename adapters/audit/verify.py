@@ -320,10 +320,15 @@ class Verifier:
                         record(position, event)
                 events = [(p, e) for p, e in decoded if isinstance(e, Event)]
                 if fresh is not None and tracking is not None:
-                    fresh.fold([e for p, e in events if p <= tracking.position])
-                    for position, event in events:
-                        if position == tracking.position:
-                            folded_found = (str(event.originator_id), event.originator_version)
+                    tracked = tracking.position
+                    if events and events[-1][0] <= tracked:
+                        fresh.fold([e for _p, e in events])
+                    else:
+                        fresh.fold([e for p, e in events if p <= tracked])
+                    if events and events[0][0] <= tracked <= events[-1][0]:
+                        for position, event in events:
+                            if position == tracked:
+                                folded_found = (str(event.originator_id), event.originator_version)
                 if columns is not None:
                     columns.write_all(events)
             spare()
