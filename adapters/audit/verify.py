@@ -464,6 +464,8 @@ class Verifier:
                 "log holds no event there",
             )
         codec = runner_module.PartitionCodec(self.ledger.mapper.cipher)
+        plain = self.ledger.mapper.cipher is None
+        dump = runner_module.dump_partition
         stored = dict(
             self.store.fetchall("SELECT partition_key, state FROM arledger_rm_partitions")
         )
@@ -478,6 +480,11 @@ class Verifier:
                     f"stored read model partition {key} {what} (a fresh fold up to the "
                     "tracking position differs)",
                 )
+                continue
+            if plain and text == dump(state):
+                # The fresh state written as the runner writes it is the stored text: equal
+                # (loading what dump wrote gives the state back), without loading the stored
+                # one and comparing the two object by object, most of this step's cost.
                 continue
             try:
                 loaded = codec.load(text)
