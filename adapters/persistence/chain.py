@@ -57,8 +57,11 @@ ChainRow: TypeAlias = tuple[int, UUID | str, int, str, bytes]
 """One stored event as the chain hashes it: position, originator id (UUID or its text as
 stored), version, topic, state."""
 
-_HEAD: Final = struct.Struct(">32sqq16sqIQ")
-"""previous link, position, commit instant, originator id, version, topic and state lengths."""
+HEAD: Final = struct.Struct(">32sqq16sqIQ")
+"""previous link, position, commit instant, originator id, version, topic and state lengths:
+the fixed-width part hashed before the topic and the state (``link_of``; inlined by the hot
+loops of ``append`` and ``verify``)."""
+_HEAD: Final = HEAD
 
 
 def link_of(
@@ -86,6 +89,22 @@ def link_of(
     digest.update(topic_bytes)
     digest.update(state)
     return digest.digest()
+
+
+def id_bytes(originator_id: UUID | str) -> bytes:
+    """A stored originator id's 16 bytes, as ``as_uuid(originator_id).bytes`` (which raises on a
+    malformed id), without building a UUID for the hex text SQLite and PostgreSQL hand back."""
+    if isinstance(originator_id, str):
+        digits = originator_id.replace("-", "")
+        if len(digits) == 32:
+            try:
+                raw = bytes.fromhex(digits)
+            except ValueError:
+                pass
+            else:
+                if len(raw) == 16:
+                    return raw
+    return as_uuid(originator_id).bytes
 
 
 def as_uuid(originator_id: UUID | str) -> UUID:

@@ -504,6 +504,58 @@ def test_a_store_without_a_chain_is_told_apart_and_built_once(
     ledger.close()
 
 
+def test_verify_leaves_the_cyclic_collector_as_it_found_it(
+    written: tuple[Ledger, dict[str, str]],
+) -> None:
+    """The pass turns the collector off and freezes its pages (``_collector_spared``); after
+    it, the collector is on or off as before and nothing of the pass stays frozen."""
+    import gc
+
+    ledger, _env = written
+    assert gc.isenabled()
+    assert 0 == gc.get_freeze_count()
+    assert ledger.verify().ok
+    assert gc.isenabled()
+    assert 0 == gc.get_freeze_count()
+    gc.disable()
+    try:
+        assert ledger.verify().ok
+        assert not gc.isenabled()
+        assert 0 == gc.get_freeze_count()
+    finally:
+        gc.enable()
+
+
+def test_a_stored_ids_bytes_are_what_its_uuid_makes_of_it() -> None:
+    """``chain.id_bytes`` skips building a UUID for plain hex text; on every text it gives the
+    UUID's bytes, or refuses (ValueError) what UUID refuses."""
+    from uuid import UUID
+
+    value = UUID("0131680c-b3f0-563e-b0bf-f1c190c7de4a")
+    texts = [
+        value.hex,
+        str(value),
+        value.hex.upper(),
+        "{" + str(value) + "}",
+        "0131680cb3f0563eb0bff1c190c7de4",  # too short
+        "0131680cb3f0563eb0bff1c190c7de4g",  # not hexadecimal
+        "0131680cb3f0563eb0bff1c190c7de  ",  # fromhex skips the spaces, UUID's int() too
+        " 131680cb3f0563eb0bff1c190c7de4a",
+        "0131680cb3f0563eb0bff1c190c7de4a0",  # too long
+    ]
+    assert value.bytes == chain.id_bytes(value)
+    for text in texts:
+        try:
+            expected: bytes | type[ValueError] = UUID(text).bytes
+        except ValueError:
+            expected = ValueError
+        try:
+            actual: bytes | type[ValueError] = chain.id_bytes(text)
+        except ValueError:
+            actual = ValueError
+        assert (text, expected) == (text, actual)
+
+
 def test_an_in_memory_ledger_has_nothing_to_verify() -> None:
     ledger = Ledger({"ARLEDGER_STORE": "memory"})
     with pytest.raises(ConfigurationError):
