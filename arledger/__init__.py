@@ -44,7 +44,14 @@ from arledger.domain.events import AllocationRule, Instalment, PaymentTermsKind,
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
 from arledger.domain.payment import Payment
-from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy, Grade, TriggerRule
+from arledger.domain.policy import (
+    AgeingBasis,
+    AgeingPolicy,
+    EscalationPolicy,
+    Grade,
+    LossRate,
+    TriggerRule,
+)
 from arledger.domain.trigger_rules import FigureUnit
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
 from arledger.projections.credit import CreditDecision, CreditReason, CreditReasonKind
@@ -118,6 +125,7 @@ __all__ = [
     "KpiRow",
     "Ledger",
     "LevelChange",
+    "LossRate",
     "Money",
     "MoneyError",
     "MovementKind",

@@ -37,9 +37,11 @@ Definitions. The period is ``start_on``..``end_on``, both days included; ``days`
   A promise whose deadline is ``end_on`` itself and is not yet paid is still open then, so it
   is not counted.
 - Expected credit loss by provision matrix: for each ageing bucket of E (policy in force on
-  ``end_on``), bucket amount x ``provision_rates_bps`` / 10000, rounded to the minor unit with
-  ``to_minor(..., rounding=ROUND_HALF_EVEN)`` per bucket and row; the total is the sum of the
-  rounded buckets (so a portfolio row may differ by rounding from the sum of customer rows).
+  ``end_on``), bucket amount x the bucket's loss rate (``EscalationPolicy.provision_rates``, an
+  exact fraction such as 2,000/23,000 or basis points / 10,000), rounded half-even to the
+  minor unit per bucket and row (``LossRate.loss_minor``, in exact integers); the total is the
+  sum of the rounded buckets (so a portfolio row may differ by rounding from the sum of
+  customer rows).
 
 Grouping by owner uses the collection owner as of ``end_on`` for the whole period: the KPIs
 judge whoever holds the account at the end. A group and currency gets a row when any of B, S,
@@ -59,7 +61,8 @@ from uuid import UUID
 import attrs
 
 from arledger.domain.errors import ConfigurationError, InvalidAmountError, InvalidDateError
-from arledger.domain.money import currency_exponent, to_minor
+from arledger.domain.money import AMOUNT_MINOR_MAX, currency_exponent
+from arledger.domain.policy import LossRate
 from arledger.domain.rules import require_date, require_period
 
 from .ageing import invoice_buckets
@@ -70,7 +73,6 @@ DAYS_QUANTUM: Final = Decimal("0.1")
 PERCENT_QUANTUM: Final = Decimal("0.01")
 DAYS_PER_MONTH_CEI: Final = 30
 """Month length behind ``cei_monthly_average``: m = days / 30."""
-BPS_PER_UNIT: Final = 10_000
 TRAILING_MONTHS_MAX: Final = 120
 """Most months ``kpis_as_of`` looks back: ten years is already more than any review needs."""
 
@@ -129,8 +131,14 @@ class KpiReport:
     rows: tuple[KpiRow, ...]
     bucket_labels: tuple[str, ...]
     """The ageing buckets of the policy in force on ``end_on``."""
-    provision_rates_bps: tuple[int, ...]
+    provision_rates: tuple[LossRate, ...]
+    """The provision matrix of the policy in force on ``end_on``, one exact rate per bucket."""
     policy_version: int
+
+    @property
+    def provision_rates_bps(self) -> tuple[int | None, ...]:
+        """The rates in whole basis points (None for a rate that is not a whole number of them)."""
+        return tuple(rate.bps for rate in self.provision_rates)
 
     @property
     def days(self) -> int:
@@ -344,7 +352,7 @@ def kpi_report(
             group_of(judgement.customer_id, judgement.currency).judgements.append(judgement)
 
     rows = tuple(
-        _row(key, currency, groups[(key, currency)], start_on, end_on, policy.provision_rates_bps)
+        _row(key, currency, groups[(key, currency)], start_on, end_on, policy.provision_rates)
         for key, currency in sorted(groups)
         if not groups[(key, currency)].is_empty()
     )
@@ -354,7 +362,7 @@ def kpi_report(
         grouping=kind,
         rows=rows,
         bucket_labels=policy.ageing.bucket_labels,
-        provision_rates_bps=policy.provision_rates_bps,
+        provision_rates=policy.provision_rates,
         policy_version=policy.version,
     )
 
@@ -372,19 +380,26 @@ def kpis_as_of(
 
 
 def expected_credit_loss(
-    buckets_minor: Sequence[int], provision_rates_bps: Sequence[int], currency: str
+    buckets_minor: Sequence[int], provision_rates: Sequence[LossRate], currency: str
 ) -> tuple[int, ...]:
-    """Each bucket times its loss rate, rounded half-even to the minor unit, bucket by bucket."""
-    assert len(buckets_minor) == len(provision_rates_bps)
-    exponent = currency_exponent(currency)
-    return tuple(
-        to_minor(
-            Decimal(amount_minor).scaleb(-exponent) * rate_bps / BPS_PER_UNIT,
-            currency,
-            rounding=ROUND_HALF_EVEN,
-        )
-        for amount_minor, rate_bps in zip(buckets_minor, provision_rates_bps, strict=True)
+    """Each bucket times its loss rate, rounded half-even to the minor unit, bucket by bucket.
+
+    Raises ``InvalidAmountError`` for a loss beyond the largest accepted amount (as ``to_minor``).
+    """
+    assert len(buckets_minor) == len(provision_rates)
+    currency_exponent(currency)  # An unknown currency is refused.
+    losses = tuple(
+        rate.loss_minor(amount_minor)
+        for amount_minor, rate in zip(buckets_minor, provision_rates, strict=True)
     )
+    for loss_minor in losses:
+        if abs(loss_minor) > AMOUNT_MINOR_MAX:
+            raise InvalidAmountError(
+                f"an expected credit loss of {loss_minor} minor units of {currency} exceeds the "
+                "largest accepted amount",
+                amount_minor=loss_minor,
+            )
+    return losses
 
 
 def _row(
@@ -393,7 +408,7 @@ def _row(
     group: _Group,
     start_on: date,
     end_on: date,
-    provision_rates_bps: Sequence[int],
+    provision_rates: Sequence[LossRate],
 ) -> KpiRow:
     days = period_days(start_on, end_on)
     beginning = group.receivables_minor_beginning
@@ -421,7 +436,7 @@ def _row(
     countback = countback_dso(ending, monthly)
 
     rates = promise_rates(group.judgements)
-    ecl_by_bucket = expected_credit_loss(group.buckets_minor, provision_rates_bps, currency)
+    ecl_by_bucket = expected_credit_loss(group.buckets_minor, provision_rates, currency)
     return KpiRow(
         key=key,
         label=group.label,

@@ -72,6 +72,7 @@ from arledger.domain.policy import (
     AgeingPolicy,
     EscalationLevel,
     EscalationPolicy,
+    LossRate,
     Trigger,
     TriggerRule,
 )
@@ -281,6 +282,13 @@ def ladders(
     return tuple(levels)
 
 
+@st.composite
+def loss_rates(draw: st.DrawFn) -> LossRate:
+    """An exact loss rate from 0 to 1 (a denominator up to 10**12, as the policy allows)."""
+    denominator = draw(st.sampled_from((1, 10_000, 23_000)) | st.integers(1, 10**12))
+    return LossRate(numerator=draw(st.integers(0, denominator)), denominator=denominator)
+
+
 # Collections events: one strategy each, with the same bounds.
 _opt_dates = st.none() | business_dates
 _small_ints = st.integers(0, 10**6)
@@ -305,6 +313,7 @@ escalation_policies = st.builds(
     credit_block_level=st.integers(0, 4),
     credit_line_capital_ratio_bps=st.integers(0, 10000),
     provision_rates_bps=st.lists(st.integers(0, 10000), min_size=6, max_size=6).map(tuple),
+    provision_loss_rates=st.none() | st.lists(loss_rates(), min_size=6, max_size=6).map(tuple),
 )
 EVENT_STRATEGIES.update(
     {

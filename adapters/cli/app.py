@@ -955,7 +955,8 @@ def kpis_json(report: kpis.KpiReport, *, known_at: datetime | None = None) -> di
         "grouping": data["grouping"],
         "policy_version": data["policy_version"],
         "bucket_labels": data["bucket_labels"],
-        "provision_rates_bps": data["provision_rates_bps"],
+        "provision_rates_bps": list(report.provision_rates_bps),
+        "provision_rates": [str(rate) for rate in report.provision_rates],
         "rows": rows,
     }
 

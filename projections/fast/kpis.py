@@ -35,11 +35,11 @@ from arledger.domain.policy import (
     AgeingBasis,
     AgeingPolicy,
     EscalationPolicy,
+    LossRate,
 )
 from arledger.domain.rules import require_period
 from arledger.projections.fast.portfolio import MOVEMENTS, microseconds
 from arledger.projections.kpis import (
-    BPS_PER_UNIT,
     DAYS_PER_MONTH_CEI,
     KpiGrouping,
     KpiReport,
@@ -102,9 +102,9 @@ SUM_MINOR_MAX: Final = 2**62
 sum below is then exact with room to spare. That is 4.6 million invoices at the 10**12 bound of
 one amount; a log beyond it is refused rather than summed with a silent overflow."""
 
-BPS_RATE_EXACT_MAX: Final = 10**9
-"""Largest provision rate (basis points) whose losses are worked out in int64 (a larger one, or a
-negative one, sends the rows the Decimal way of the fold)."""
+RATE_PRODUCT_EXACT_MAX: Final = 2**62
+"""Largest numerator x denominator of a loss rate whose losses are worked out in int64 (a
+larger one sends the rows the exact-integer way of the fold)."""
 
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 _DAY_OFFSET: Final = 2**31
@@ -430,7 +430,7 @@ def kpi_report_fast(
         sorted(non_empty.tolist(), key=lambda i: (groups.keys[i][0], groups.keys[i][2])),
         np.int64,
     )
-    ecl, ecl_exact = _expected_credit_loss(buckets[order], policy.provision_rates_bps)
+    ecl, ecl_exact = _expected_credit_loss(buckets[order], policy.provision_rates)
     # Python ints, row by row: the Decimal arithmetic of the rows needs them.
     columns_of_rows = zip(
         order.tolist(),
@@ -465,7 +465,7 @@ def kpi_report_fast(
                 promised_minor=promised_minor,
                 paid_minor=paid_minor,
             ),
-            provision_rates_bps=policy.provision_rates_bps,
+            provision_rates=policy.provision_rates,
         )
         for (
             i, beginning_minor, sales_minor, ending_minor, cash_minor, buckets_minor, ecl_minor,
@@ -479,7 +479,7 @@ def kpi_report_fast(
         grouping=kind,
         rows=report_rows,
         bucket_labels=policy.ageing.bucket_labels,
-        provision_rates_bps=policy.provision_rates_bps,
+        provision_rates=policy.provision_rates,
         policy_version=policy.version,
     )
 
@@ -680,26 +680,32 @@ def _countback_months(
     return monthly
 
 
-def _expected_credit_loss(buckets: Ints, provision_rates_bps: Sequence[int]) -> tuple[Ints, Mask]:
+def _expected_credit_loss(buckets: Ints, provision_rates: Sequence[LossRate]) -> tuple[Ints, Mask]:
     """``kpis.expected_credit_loss`` per row and bucket in integers, and per row whether it
-    could be worked out so (else the row takes the Decimal way, which raises as the fold does).
+    could be worked out so (else the row takes the fold's way, which raises as the fold does).
 
-    amount x rate / 10000, rounded half-even to the minor unit, is what the Decimal steps give
-    exactly (amount and rate fit its 28 digits, and dividing by 10000 only moves the point).
-    Worked out as (high x 10000 + low) x rate / 10000 so that nothing overflows int64, for
-    amounts whose loss is at most ``AMOUNT_MINOR_MAX`` (``to_minor`` refuses more).
+    amount x numerator / denominator, rounded half-even to the minor unit, as
+    ``LossRate.loss_minor`` gives it. Worked out as (high x denominator + low) x numerator /
+    denominator so that nothing overflows int64: low x numerator < denominator x numerator, which
+    ``RATE_PRODUCT_EXACT_MAX`` bounds, and high x numerator is at most the amount (a rate is at
+    most 1); for amounts whose loss is at most ``AMOUNT_MINOR_MAX`` (``to_minor`` refuses more).
     """
-    assert buckets.shape[1] == len(provision_rates_bps)
-    if not all(0 <= rate <= BPS_RATE_EXACT_MAX for rate in provision_rates_bps):
+    assert buckets.shape[1] == len(provision_rates)
+    if not all(
+        0 <= rate.numerator <= rate.denominator
+        and rate.numerator * rate.denominator <= RATE_PRODUCT_EXACT_MAX
+        for rate in provision_rates
+    ):
         return np.zeros_like(buckets), np.zeros(len(buckets), np.bool_)
-    rates = np.array(provision_rates_bps, np.int64)
-    approximate = buckets.astype(np.float64) * rates / BPS_PER_UNIT
+    numerators = np.array([rate.numerator for rate in provision_rates], np.int64)
+    denominators = np.array([rate.denominator for rate in provision_rates], np.int64)
+    approximate = buckets.astype(np.float64) * numerators / denominators
     safe: Mask = np.all(approximate < 2 * AMOUNT_MINOR_MAX, axis=1)
-    high, low = np.divmod(np.where(safe[:, None], buckets, 0), BPS_PER_UNIT)
-    quotient, remainder = np.divmod(low * rates, BPS_PER_UNIT)
-    quotient += high * rates
-    half = BPS_PER_UNIT // 2
-    quotient += (remainder > half) | ((remainder == half) & (quotient % 2 == 1))
+    high, low = np.divmod(np.where(safe[:, None], buckets, 0), denominators)
+    quotient, remainder = np.divmod(low * numerators, denominators)
+    quotient += high * numerators
+    twice = 2 * remainder
+    quotient += (twice > denominators) | ((twice == denominators) & (quotient % 2 == 1))
     exact: Mask = safe & np.all(quotient <= AMOUNT_MINOR_MAX, axis=1)
     losses: Ints = quotient.astype(np.int64)
     return losses, exact
@@ -939,7 +945,7 @@ def _row(
     ecl_by_bucket: tuple[int, ...] | None,
     countback: Decimal | None,
     rates: PromiseRates,
-    provision_rates_bps: Sequence[int],
+    provision_rates: Sequence[LossRate],
 ) -> KpiRow:
     """One row from the group's sums, with the very operations of ``kpis._row``."""
     key, label, currency = names
@@ -957,7 +963,7 @@ def _row(
 
     currency_exponent(currency)  # An unknown currency is refused here as the fold refuses it.
     if ecl_by_bucket is None:
-        ecl_by_bucket = expected_credit_loss(buckets, provision_rates_bps, currency)
+        ecl_by_bucket = expected_credit_loss(buckets, provision_rates, currency)
     return KpiRow(
         key=key,
         label=label,

@@ -23,7 +23,7 @@ from arledger.adapters.cli.app import ageing_csv, app, kpis_csv
 from arledger.adapters.csv_output import neutralise, restore
 from arledger.adapters.ingest.importer import ColumnMapping, import_file
 from arledger.domain.money import Money
-from arledger.domain.policy import AgeingPolicy
+from arledger.domain.policy import AgeingPolicy, LossRate
 from arledger.projections import ageing, kpis
 
 ADAPTERS = Path(__file__).resolve().parents[2] / "adapters"
@@ -133,7 +133,7 @@ def kpi_report(label: str) -> kpis.KpiReport:
         grouping=kpis.KpiGrouping.OWNER,
         rows=(row,),
         bucket_labels=AgeingPolicy().bucket_labels,
-        provision_rates_bps=(0, 0, 0, 0, 0, 0),
+        provision_rates=(LossRate.of_bps(0),) * 6,
         policy_version=1,
     )
 
