@@ -41,6 +41,7 @@ from arledger.domain.errors import (
     StoreUnavailableError,
 )
 from arledger.domain.events import AllocationRule, Instalment, PaymentTermsKind, RiskRating
+from arledger.domain.goods_in_lieu import GoodsSettlement, GoodsSettlementStatus
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
 from arledger.domain.payment import Payment
@@ -110,6 +111,8 @@ __all__ = [
     "FigureUnit",
     "Finding",
     "FindingKind",
+    "GoodsSettlement",
+    "GoodsSettlementStatus",
     "Grade",
     "GroupingTypeError",
     "IdempotencyKeyConflictError",

@@ -254,6 +254,9 @@ class EscalationPolicy:
     provision_rates_bps: tuple[int, ...] = attrs.field(
         default=(50, 200, 1000, 2500, 5000, 10000), converter=tuple
     )
+    goods_in_lieu_haircut_bps: int = 3000
+    """What a settlement in goods [以物抵债] is valued below its appraisal, in basis points
+    (default 30%: goods appraised at 100,000.00 settle at most 70,000.00)."""
     provision_loss_rates: tuple[LossRate, ...] | None = attrs.field(
         default=None, converter=attrs.converters.optional(tuple)
     )
@@ -278,6 +281,11 @@ class EscalationPolicy:
             )
         if any(not 0 <= rate <= 10000 for rate in self.provision_rates_bps):
             raise ConfigurationError("provision rates are basis points from 0 to 10000")
+        if not 0 <= self.goods_in_lieu_haircut_bps <= BPS_PER_UNIT:
+            raise ConfigurationError(
+                "the goods-in-lieu haircut is basis points from 0 to 10000",
+                field="goods_in_lieu_haircut_bps",
+            )
         if self.provision_loss_rates is not None and len(self.provision_loss_rates) != len(
             self.ageing.bucket_labels
         ):

@@ -31,6 +31,10 @@ Definitions. The period is ``start_on``..``end_on``, both days included; ``days`
 - Collection rate = cash collected / (B + S) x 100, where cash collected is what payments
   settled in the period: PaymentApplied minus PaymentUnapplied (a bounced payment) dated in the
   period, on the group's invoices. Credit notes, concessions and write-offs are not cash.
+- Settled in goods: what approved settlements in goods [以物抵债] settled in the period
+  (GoodsInLieuApplied dated in it) on the group's invoices; a non-cash settlement, shown apart
+  from cash collected, with its own rate: collection rate in goods = settled in goods / (B + S)
+  x 100.
 - Promise-kept rates, over the promises judged kept, partly kept or broken as of ``end_on``
   whose deadline (promised date plus the policy's tolerance days) falls in the period: by count
   kept / judged x 100; by amount paid toward them / promised x 100 (``projections.promises``).
@@ -95,6 +99,8 @@ class KpiRow:
     receivables_minor_ending: int
     receivables_minor_current: int
     cash_collected_minor: int
+    settled_in_goods_minor: int
+    """Non-cash: what settlements in goods settled in the period (never in ``cash_collected``)."""
     dso_days: Decimal | None
     dso_days_countback: Decimal | None
     dso_days_best_possible: Decimal | None
@@ -104,7 +110,9 @@ class KpiRow:
     cei_monthly_average: Decimal | None
     """Percent."""
     collection_rate: Decimal | None
-    """Percent."""
+    """Percent: cash collected only."""
+    collection_rate_in_goods: Decimal | None
+    """Percent: settled in goods / (B + S), the non-cash counterpart of ``collection_rate``."""
     promises_judged: int
     promises_kept: int
     promised_minor: int
@@ -275,6 +283,7 @@ class _Group:
     receivables_minor_ending: int = 0
     credit_sales_minor: int = 0
     cash_collected_minor: int = 0
+    settled_in_goods_minor: int = 0
     sales_minor_by_month: dict[tuple[int, int], int] = attrs.field(factory=dict)
     first_issued_on: date | None = None
     judgements: list[PromiseJudgement] = attrs.field(factory=list)
@@ -285,6 +294,7 @@ class _Group:
             or self.receivables_minor_ending
             or self.credit_sales_minor
             or self.cash_collected_minor
+            or self.settled_in_goods_minor
             or self.judgements
         )
 
@@ -345,6 +355,11 @@ def kpi_report(
         group.cash_collected_minor += sum(
             amount
             for _payment_id, on, amount in state.applications.get(invoice.invoice_id, ())
+            if start_on <= on <= end_on
+        )
+        group.settled_in_goods_minor += sum(
+            amount
+            for _reference, on, amount in state.goods_applications.get(invoice.invoice_id, ())
             if start_on <= on <= end_on
         )
     for judgement in judge_all(state, end_on):
@@ -446,6 +461,7 @@ def _row(
         receivables_minor_ending=ending,
         receivables_minor_current=current,
         cash_collected_minor=group.cash_collected_minor,
+        settled_in_goods_minor=group.settled_in_goods_minor,
         dso_days=dso,
         dso_days_countback=countback,
         dso_days_best_possible=dso_best,
@@ -453,6 +469,9 @@ def _row(
         cei_total_sales=percent_of(cei_total),
         cei_monthly_average=percent_of(cei_monthly),
         collection_rate=percent_of(ratio_of(group.cash_collected_minor, beginning + sales)),
+        collection_rate_in_goods=percent_of(
+            ratio_of(group.settled_in_goods_minor, beginning + sales)
+        ),
         promises_judged=rates.judged_count,
         promises_kept=rates.kept_count,
         promised_minor=rates.promised_minor,

@@ -4,7 +4,8 @@ The commands live in ``app`` and in modules of their own that register on its ``
 imported here, so that ``app`` has every command whichever module is imported first.
 """
 
+from arledger.adapters.cli import goods as goods
 from arledger.adapters.cli import statement as statement
 from arledger.adapters.cli import unapplied as unapplied
 
-__all__ = ["statement", "unapplied"]
+__all__ = ["goods", "statement", "unapplied"]

@@ -77,6 +77,7 @@ SELECT: Final[dict[str, tuple[str, ...]]] = {
     "PaymentUnapplied": (*_ENVELOPE, "amount_minor", "unapplied_on"),
     "CreditNoteApplied": (*_ENVELOPE, "amount_minor", "applied_on"),
     "ConcessionApproved": (*_ENVELOPE, "amount_minor", "approved_on"),
+    "GoodsInLieuApplied": (*_ENVELOPE, "amount_minor", "applied_on"),
     "InvoiceWrittenOff": (*_ENVELOPE, "amount_minor", "written_off_on"),
     "InvoiceReinstated": (*_ENVELOPE, "amount_minor", "reinstated_on"),
     "PaymentReceived": (*_ENVELOPE, "payer_customer_id", "amount_minor", "currency", "value_on"),
@@ -417,6 +418,10 @@ def kpi_report_fast(
     buckets = _buckets(cols, rows, open_end, end_day, policy.ageing, g, groups.count)
     countback = _countback_parts(g, issued_on, facts.amount, ending, end_day, groups.count)
     cash = _cash(cols, group_of_row, invoice_of_id, known_at_us, start_day, end_day, groups.count)
+    goods = _cash(
+        cols, group_of_row, invoice_of_id, known_at_us, start_day, end_day, groups.count,
+        tables=_GOODS,
+    )  # fmt: skip
     promises = _promise_rates(
         cols, promise_rows, groups.of_promise, versions, known_at_us, start_day, end_day, ids,
         payment_currency_map, promise_currency, len(currencies), groups.count,
@@ -424,7 +429,7 @@ def kpi_report_fast(
 
     judged = promises[0]
     non_empty = np.flatnonzero(
-        (beginning != 0) | (ending != 0) | (sales != 0) | (cash != 0) | (judged != 0)
+        (beginning != 0) | (ending != 0) | (sales != 0) | (cash != 0) | (goods != 0) | (judged != 0)
     )
     order = np.array(
         sorted(non_empty.tolist(), key=lambda i: (groups.keys[i][0], groups.keys[i][2])),
@@ -438,6 +443,7 @@ def kpi_report_fast(
         sales[order].tolist(),
         ending[order].tolist(),
         cash[order].tolist(),
+        goods[order].tolist(),
         buckets[order].tolist(),
         ecl.tolist(),
         ecl_exact.tolist(),
@@ -453,6 +459,7 @@ def kpi_report_fast(
             sales=sales_minor,
             ending=ending_minor,
             cash=cash_minor,
+            goods=goods_minor,
             buckets=tuple(buckets_minor),
             ecl_by_bucket=tuple(ecl_minor) if exact else None,
             countback=countback_dso(
@@ -468,7 +475,8 @@ def kpi_report_fast(
             provision_rates=policy.provision_rates,
         )
         for (
-            i, beginning_minor, sales_minor, ending_minor, cash_minor, buckets_minor, ecl_minor,
+            i, beginning_minor, sales_minor, ending_minor, cash_minor, goods_minor, buckets_minor,
+            ecl_minor,
             exact, covered, sales_before, days_before, sales_month, days_month, judged_count,
             kept_count, promised_minor, paid_minor,
         ) in columns_of_rows
@@ -711,6 +719,10 @@ def _expected_credit_loss(buckets: Ints, provision_rates: Sequence[LossRate]) ->
     return losses, exact
 
 
+_GOODS: Final = (("GoodsInLieuApplied", "applied_on", 1),)
+"""The non-cash settlements ``_cash`` adds up for ``settled_in_goods_minor``."""
+
+
 def _cash(
     cols: Columns,
     group_of_row: Ints,
@@ -719,14 +731,17 @@ def _cash(
     start_day: int,
     end_day: int,
     group_count: int,
-) -> Ints:
-    """Per group, payments applied minus unapplied in the period on its invoices."""
-    groups: list[Ints] = []
-    amounts: list[Ints] = []
-    for name, day_column, sign in (
+    *,
+    tables: Sequence[tuple[str, str, int]] = (
         ("PaymentApplied", "applied_on", 1),
         ("PaymentUnapplied", "unapplied_on", -1),
-    ):
+    ),
+) -> Ints:
+    """Per group, payments applied minus unapplied in the period on its invoices (or, with
+    ``tables=_GOODS``, what settlements in goods settled in it)."""
+    groups: list[Ints] = []
+    amounts: list[Ints] = []
+    for name, day_column, sign in tables:
         table = cols[name]
         on = table[day_column]
         counted = _known(table, known_at_us) & (start_day <= on) & (on <= end_day)
@@ -941,6 +956,7 @@ def _row(
     sales: int,
     ending: int,
     cash: int,
+    goods: int,
     buckets: tuple[int, ...],
     ecl_by_bucket: tuple[int, ...] | None,
     countback: Decimal | None,
@@ -973,6 +989,7 @@ def _row(
         receivables_minor_ending=ending,
         receivables_minor_current=current,
         cash_collected_minor=cash,
+        settled_in_goods_minor=goods,
         dso_days=dso,
         dso_days_countback=countback,
         dso_days_best_possible=dso_best,
@@ -980,6 +997,7 @@ def _row(
         cei_total_sales=percent_of(cei_total),
         cei_monthly_average=percent_of(cei_monthly),
         collection_rate=percent_of(ratio_of(cash, beginning + sales)),
+        collection_rate_in_goods=percent_of(ratio_of(goods, beginning + sales)),
         promises_judged=rates.judged_count,
         promises_kept=rates.kept_count,
         promised_minor=rates.promised_minor,
