@@ -4,8 +4,9 @@ The commands live in ``app`` and in modules of their own that register on its ``
 imported here, so that ``app`` has every command whichever module is imported first.
 """
 
+from arledger.adapters.cli import allocation as allocation
 from arledger.adapters.cli import goods as goods
 from arledger.adapters.cli import statement as statement
 from arledger.adapters.cli import unapplied as unapplied
 
-__all__ = ["goods", "statement", "unapplied"]
+__all__ = ["allocation", "goods", "statement", "unapplied"]

@@ -9,14 +9,14 @@ promises, collection actions, write-offs, and for one defaulted invoice in ten a
 goods before the write-off), every amount in integer minor units. Changing
 ``chunk_customers`` changes the ledger (other draws); the default is fixed.
 
-The log order is the order in which the domain commands would record the ledger: chunk after
-chunk, and within a chunk by business date, then customer, then command kind (account before
-invoice before dispute before payment before action before promise before write-off before
-goods in lieu), then invoice. Commands dated after the period's end have not happened and are left out, which never
+The log order is the order in which the domain commands would record the ledger: chunk after chunk,
+and within a chunk by business date, then customer, then command kind (account before invoice
+before dispute before payment before action before promise before write-off before goods in lieu),
+then invoice. Commands dated after the period's end have not happened and are left out, which never
 strands a later command: everything a command needs is dated on or before it. Each command is
 recorded one second after the previous one, from midnight UTC after the period's end, as if the
-history were loaded in one run (as an import of ERP history is): timestamps grow with ``seq``
-and never depend on the chunking of the work. Every command's events share its timestamp.
+history were loaded in one run (as an import of ERP history is): timestamps grow with ``seq`` and
+never depend on the chunking of the work. Every command's events share its timestamp.
 
 Invariant: the events are valid by construction and equal, event for event, to what ``Ledger``
 records when ``replay`` feeds it ``commands`` with ``recording_clock`` (tested at small sizes).
@@ -56,6 +56,7 @@ from arledger.adapters.synthetic.demo import NAME_PLACES, NAME_TRADES, OWNERS
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
     ActionChannel,
+    AllocationRule,
     DisputeOutcome,
     DisputeReason,
     Event,
@@ -216,6 +217,14 @@ _GOODS_REASON: Final = "goods saleable; better than a write-off"
 _GOODS_HAIRCUT_BPS: Final = 3000
 """The default policy's haircut: the generator adopts no policy, so every proposal uses it."""
 _GOODS_SHARE: Final = 10
+_RULE_CHANGE_SHARE: Final = 20
+"""One customer in twenty adopts another allocation rule during the period."""
+_RULES_ADOPTED: Final = (
+    AllocationRule.OLDEST_ISSUED_FIRST,
+    AllocationRule.PROPORTIONAL,
+    AllocationRule.EXPLICIT_ONLY,
+)
+_RULE_REASON: Final = "customer's remittance practice"
 """One defaulted invoice in ten is partly settled in goods before the rest is written off."""
 
 
@@ -238,10 +247,11 @@ class _Kind(enum.IntEnum):
     GOODS_PROPOSE = 13
     GOODS_APPROVE = 14
     GOODS_SETTLE = 15
+    ALLOCATION_RULE = 16
 
 
 _EVENTS_PER_COMMAND: Final = np.array(
-    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2], dtype=np.int64
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1], dtype=np.int64
 )
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
 registration), a superseding promise one."""
@@ -294,6 +304,9 @@ class _Plan:
     written_off_on: np.ndarray
     goods_on: np.ndarray  # the proposal's date; approved 5 days later, settled 10 days later
     goods_appraised: np.ndarray
+    # Customers again (drawn after everything else): an allocation rule adopted, and from when.
+    rule_adopted: np.ndarray  # index into _RULES_ADOPTED, -1: none
+    rule_effective_on: np.ndarray
 
     @property
     def goods_valued(self) -> np.ndarray:
@@ -492,6 +505,13 @@ def _plan(
     goods_on = np.where(goods, due_on + 120, _NEVER)
     goods_appraised = np.where(goods, open_before * goods_percent // 100, 0)
 
+    # An allocation rule adopted by a few customers mid-period. Payments here are allocated
+    # explicitly (the generator names each invoice), so the rule records a fact and changes no
+    # allocation; under explicit only it is what the account's cash would wait for.
+    changes_rule = rng.integers(0, _RULE_CHANGE_SHARE, nc) == 0
+    rule_adopted = np.where(changes_rule, rng.integers(0, len(_RULES_ADOPTED), nc), -1)
+    rule_effective_on = start + rng.integers(0, span, nc)
+
     return _Plan(
         seed=seed,
         chunk=chunk,
@@ -531,6 +551,8 @@ def _plan(
         written_off_on=written_off_on,
         goods_on=goods_on,
         goods_appraised=goods_appraised,
+        rule_adopted=rule_adopted,
+        rule_effective_on=rule_effective_on,
     )
 
 
@@ -574,6 +596,8 @@ def _commands(plan: _Plan, end: int) -> _Commands:
         0,
     )
     add(_Kind.RATE, np.where(plan.rating >= 0, plan.rated_on, _NEVER), customers, none, 0)
+    adopted_on = np.where(plan.rule_adopted >= 0, plan.rule_effective_on, _NEVER)
+    add(_Kind.ALLOCATION_RULE, adopted_on, customers, none, 0)
     owner_of = plan.customer
     add(_Kind.ISSUE, plan.issued_on, owner_of, invoices, 0)
     add(_Kind.DISPUTE, plan.dispute_on, owner_of, invoices, 0)
@@ -762,6 +786,7 @@ def _build(
     rows_of("CreditLineSet", kind == _Kind.CREDIT, 0, lambda p: cust[p])
     rows_of("CollectionOwnerChanged", kind == _Kind.OWNER, 0, lambda p: cust[p])
     rows_of("RiskRated", kind == _Kind.RATE, 0, lambda p: cust[p])
+    rows_of("AllocationRuleAdopted", kind == _Kind.ALLOCATION_RULE, 0, lambda p: cust[p])
     rows_of("InvoiceIssued", kind == _Kind.ISSUE, 0, lambda p: space.invoice(inv[p]))
     rows_of("InvoiceAddedToAccount", kind == _Kind.ISSUE, 1, lambda p: cust[p])
     rows_of("DisputeOpened", kind == _Kind.DISPUTE, 0, lambda p: space.invoice(inv[p]))
@@ -965,6 +990,16 @@ def _rated(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _pool(tuple(r.value for r in RiskRating), plan.rating[customer]),
         _dates(plan.rated_on[customer]),
         _constant(_RATING_REASON, rows.count),
+    ]
+
+
+def _rule_adopted(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    customer = rows.customer
+    return [
+        _pool(tuple(rule.value for rule in _RULES_ADOPTED), plan.rule_adopted[customer]),
+        _dates(plan.rule_effective_on[customer]),
+        _constant(APPROVER, rows.count),
+        _constant(_RULE_REASON, rows.count),
     ]
 
 
@@ -1261,6 +1296,7 @@ _FIELDS: Final[dict[str, Fields]] = {
     "CreditLineSet": _credit_line,
     "CollectionOwnerChanged": _owner_changed,
     "RiskRated": _rated,
+    "AllocationRuleAdopted": _rule_adopted,
     "InvoiceIssued": _issued,
     "InvoiceAddedToAccount": _added,
     "DisputeOpened": _dispute_opened,
@@ -1623,6 +1659,17 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "rating": tuple(RiskRating)[int(plan.rating[customer])],
                 "rated_on": on,
                 "reason": _RATING_REASON,
+            },
+        )
+    if kind is _Kind.ALLOCATION_RULE:
+        return Command(
+            "adopt_allocation_rule",
+            {
+                "customer_code": code,
+                "rule": _RULES_ADOPTED[int(plan.rule_adopted[customer])],
+                "effective_on": on,
+                "approver": APPROVER,
+                "reason": _RULE_REASON,
             },
         )
     number = plan.invoice_first + invoice + 1

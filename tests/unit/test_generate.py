@@ -162,11 +162,14 @@ def test_the_ledger_has_every_kind_of_fact(events: list[Event]) -> None:
         "GoodsInLieuApproved",
         "GoodsInLieuApplied",
         "GoodsInLieuSettled",
+        "AllocationRuleAdopted",
     ):
         assert kinds[name] > 0, name
     # Goods in lieu are rare: a share of the defaulted invoices, well under 1% of them all.
     assert kinds["GoodsInLieuSettled"] < INVOICES // 100
     assert kinds["GoodsInLieuSettled"] < kinds["InvoiceWrittenOff"]
+    # A few customers (one in twenty) adopt another allocation rule once.
+    assert kinds["AllocationRuleAdopted"] < kinds["CustomerAccountOpened"] // 10
     assert INVOICES == kinds["InvoiceIssued"]
     assert INVOICES // 10 == kinds["CustomerAccountOpened"]
     opened = [e for e in events if isinstance(e, CustomerAccountOpened)]
