@@ -864,6 +864,7 @@ KPI_COLUMNS: Final = (
     "current_ar",
     "overdue_ar",
     "cash_collected",
+    "settled_in_goods",
     "dso_days",
     "dso_days_countback",
     "dso_days_best_possible",
@@ -871,6 +872,7 @@ KPI_COLUMNS: Final = (
     "cei_total_sales",
     "cei_monthly_average",
     "collection_rate",
+    "collection_rate_in_goods",
     "promises_judged",
     "promises_kept",
     "promised",
@@ -888,6 +890,7 @@ KPI_AMOUNTS: Final = {
     "current_ar": "receivables_minor_current",
     "overdue_ar": "receivables_minor_overdue",
     "cash_collected": "cash_collected_minor",
+    "settled_in_goods": "settled_in_goods_minor",
     "promised": "promised_minor",
     "promised_paid": "promised_minor_paid",
 }
@@ -975,6 +978,7 @@ def _kpis_table(report: kpis.KpiReport) -> Table:
         "Sales",
         "AR end",
         "Cash",
+        "Goods",
         "DSO",
         "DSO cb",
         "DSO best",
@@ -982,6 +986,7 @@ def _kpis_table(report: kpis.KpiReport) -> Table:
         "CEI %",
         "CEI/m %",
         "Coll. %",
+        "Goods %",
         "Kept n%",
         "Kept amt%",
         "ECL",
@@ -998,6 +1003,7 @@ def _kpis_table(report: kpis.KpiReport) -> Table:
             format_minor(row.credit_sales_minor, row.currency),
             format_minor(row.receivables_minor_ending, row.currency),
             format_minor(row.cash_collected_minor, row.currency),
+            format_minor(row.settled_in_goods_minor, row.currency),
             ratio(row.dso_days),
             ratio(row.dso_days_countback),
             ratio(row.dso_days_best_possible),
@@ -1005,13 +1011,15 @@ def _kpis_table(report: kpis.KpiReport) -> Table:
             ratio(row.cei_total_sales),
             ratio(row.cei_monthly_average),
             ratio(row.collection_rate),
+            ratio(row.collection_rate_in_goods),
             ratio(row.promise_kept_rate_by_count),
             ratio(row.promise_kept_rate_by_amount),
             format_minor(row.ecl_minor, row.currency),
         )
     table.caption = (
         "DSO cb: countback DSO; ADD: average days delinquent; CEI/m: CEI on the average "
-        "30-day month's sales; Coll.: collection rate; Kept n% / amt%: promises kept by count / "
+        "30-day month's sales; Coll.: collection rate (cash); Goods: settled in goods (non-cash), "
+        "and its rate; Kept n% / amt%: promises kept by count / "
         "by amount; ECL: expected credit loss. '-': no denominator."
         if report.rows
         else "No receivables, sales, cash or promises in this period."

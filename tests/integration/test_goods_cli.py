@@ -6,6 +6,7 @@ one line on stderr with exit code 1 and records nothing."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -80,3 +81,21 @@ def test_goods_are_proposed_approved_and_settle_the_invoice_at_the_approved_valu
     shown = runner.invoke(app, ["goods", "show", "--customer", "ACME"], env=env)
     assert 0 == shown.exit_code
     assert "CFO Wang" in shown.stdout
+
+    kpis = runner.invoke(
+        app, ["kpis", "--from", "2025-03-01", "--to", "2025-03-31", "--format", "json"], env=env
+    )
+    assert 0 == kpis.exit_code, kpis.output
+    [row] = json.loads(kpis.stdout)["rows"]
+    # Beginning AR 120,000.00: goods 70,000.00 settled, no cash.
+    assert ("0.00", "70000.00") == (row["cash_collected"], row["settled_in_goods"])
+    assert ("0.00", "58.33") == (row["collection_rate"], row["collection_rate_in_goods"])
+
+    statement = runner.invoke(
+        app, ["statement", "ACME", "--from", "2025-03-01", "--to", "2025-03-31", "--format",
+              "json"],
+        env=env,
+    )  # fmt: skip
+    assert 0 == statement.exit_code, statement.output
+    assert "goods_in_lieu" in statement.stdout
+    assert "GIL-1" in statement.stdout
