@@ -74,10 +74,18 @@ from arledger.domain.events import (
     RiskRating,
 )
 from arledger.domain.exchange_rate import ExchangeRate
+from arledger.domain.goods_in_lieu import GoodsSettlement, GoodsSettlementStatus
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
 from arledger.domain.payment import Payment
-from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy, Grade, TriggerRule
+from arledger.domain.policy import (
+    AgeingBasis,
+    AgeingPolicy,
+    EscalationPolicy,
+    Grade,
+    LossRate,
+    TriggerRule,
+)
 from arledger.domain.trigger_rules import FigureUnit
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
 from arledger.projections.credit import CreditDecision, CreditReason, CreditReasonKind
@@ -161,6 +169,8 @@ __all__ = [
     "FigureUnit",
     "Finding",
     "FindingKind",
+    "GoodsSettlement",
+    "GoodsSettlementStatus",
     "Grade",
     "GroupingTypeError",
     "IdempotencyKeyConflictError",
@@ -179,6 +189,7 @@ __all__ = [
     "Ledger",
     "LevelChange",
     "LogPositionError",
+    "LossRate",
     "Money",
     "MoneyError",
     "MovementKind",

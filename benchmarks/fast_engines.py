@@ -6,9 +6,10 @@ thresholds unless given):
 1. Per invoice (``InvoiceIssued``), what is settled by ``as_of``: the sum of its movements dated
    on or before ``as_of``, signed as ``projections/ageing.py``'s fold signs them. These reduce
    what is open: ``PaymentApplied`` (``applied_on``), ``CreditNoteApplied`` (``applied_on``),
-   ``ConcessionApproved`` (``approved_on``), ``InvoiceWrittenOff`` (``written_off_on``); these
-   reopen it: ``PaymentUnapplied`` (``unapplied_on``), ``InvoiceReinstated``
-   (``reinstated_on``). Open = amount - settled; an invoice issued after ``as_of`` is not open.
+   ``ConcessionApproved`` (``approved_on``), ``GoodsInLieuApplied`` (``applied_on``),
+   ``InvoiceWrittenOff`` (``written_off_on``); these reopen it: ``PaymentUnapplied``
+   (``unapplied_on``), ``InvoiceReinstated`` (``reinstated_on``). Open = amount - settled; an
+   invoice issued after ``as_of`` is not open.
 2. What is open ages part by part, exactly as ``ageing.invoice_buckets`` does: the parts are the
    instalments (the whole invoice on its ``due_on`` when it has none), settlements go to the
    oldest part first, and each open part is ``as_of - due_on`` days past due, bucketed by the
@@ -57,6 +58,7 @@ SETTLEMENTS: Final[dict[str, tuple[str, int]]] = {
     "PaymentApplied": ("applied_on", 1),
     "CreditNoteApplied": ("applied_on", 1),
     "ConcessionApproved": ("approved_on", 1),
+    "GoodsInLieuApplied": ("applied_on", 1),
     "InvoiceWrittenOff": ("written_off_on", 1),
     "PaymentUnapplied": ("unapplied_on", -1),
     "InvoiceReinstated": ("reinstated_on", -1),

@@ -414,9 +414,13 @@ def test_the_logs_hold_every_movement_the_query_reads(
     assert 2 * SMALL_INVOICES < small.log.event_count < 8 * SMALL_INVOICES
     assert SMALL_INVOICES == small.log.tables["InvoiceIssued"].num_rows
     assert small.log.tables["DisputeOpened"].num_rows > 0
+    # Each movement is in one log or the other: the demo has every kind but goods in lieu,
+    # which only the generator makes (on a share of its defaulted invoices).
     for name in fast_engines.SETTLEMENTS:
-        assert small.log.tables.get(name, every_movement.tables.get(name)).num_rows > 0, name
-        assert every_movement.tables[name].num_rows > 0, name
+        in_logs = [log.tables[name].num_rows for log in (small.log, every_movement)
+                   if name in log.tables]  # fmt: skip
+        assert sum(in_logs) > 0, name
+    assert small.log.tables["GoodsInLieuApplied"].num_rows > 0
     instalments = small.columns["InvoiceIssued"]["instalments.offsets"]
     assert 0 < np.count_nonzero(np.diff(instalments)) < SMALL_INVOICES
 

@@ -372,6 +372,47 @@ class AdoptAllocationRule(Command):
     reason: str
 
 
+# Goods in lieu [以物抵债] ---------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ProposeGoodsInLieu(Command):
+    """Record a customer's offer of goods in lieu of money, appraised by a named appraiser; it
+    is valued at once with the haircut of the policy in force on ``proposed_on``."""
+
+    customer_code: str
+    settlement_reference: str
+    goods: str
+    quantity: int
+    unit: str
+    appraised: Money
+    appraiser: str
+    proposed_on: date
+
+
+@attrs.frozen(kw_only=True)
+class ApproveGoodsInLieu(Command):
+    """Approve a proposed settlement in goods at its valued amount (within the approver's
+    authority), with a reason."""
+
+    customer_code: str
+    settlement_reference: str
+    approver: str
+    reason: str
+    approved_on: date
+
+
+@attrs.frozen(kw_only=True)
+class SettleGoodsInLieu(Command):
+    """The goods are received: the approved value settles the listed invoices of the customer,
+    exactly (what the goods do not cover stays open, or is conceded explicitly)."""
+
+    customer_code: str
+    settlement_reference: str
+    allocations: tuple[InvoiceAmount, ...] = attrs.field(converter=invoice_amounts)
+    settled_on: date
+
+
 # Collections: disputes, promises, actions, policy -------------------------------------------
 
 
@@ -550,6 +591,9 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     ResolveReconciliation,
     AcceptReconciliation,
     AdoptAllocationRule,
+    ProposeGoodsInLieu,
+    ApproveGoodsInLieu,
+    SettleGoodsInLieu,
     OpenDispute,
     ResolveDispute,
     MakePromise,

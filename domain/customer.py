@@ -13,7 +13,7 @@ from uuid import UUID
 
 import attrs
 
-from . import ids
+from . import goods_in_lieu, ids
 from .errors import (
     AccountCurrencyError,
     ConfirmationNotFoundError,
@@ -39,6 +39,9 @@ from .events import (
     CustomerCleared,
     CustomerEvent,
     Event,
+    GoodsInLieuApproved,
+    GoodsInLieuProposed,
+    GoodsInLieuSettled,
     InvoiceAddedToAccount,
     KeyContactSet,
     PaymentCalendarSet,
@@ -51,6 +54,7 @@ from .events import (
     SupplyHeld,
     SupplyReleased,
 )
+from .goods_in_lieu import GoodsSettlement
 from .money import check_currency
 from .policy import EscalationPolicy
 from .rules import (
@@ -99,6 +103,8 @@ class CustomerAccount:
     reconciliations_closed: frozenset[str] = frozenset()
     # Allocation rules adopted, (effective on, rule), in adoption order (dates never go back).
     allocation_rules: tuple[tuple[date, AllocationRule], ...] = ()
+    # Settlements in goods [以物抵债] by reference (``goods_in_lieu``).
+    goods_settlements: dict[str, GoodsSettlement] = attrs.field(factory=dict)
 
     def allocation_rule_on(self, on: date) -> tuple[AllocationRule, date | None]:
         """The allocation rule in force on ``on`` and the date it took effect (None: the
@@ -248,6 +254,12 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
                 state,
                 version=version,
                 allocation_rules=(*state.allocation_rules, (event.effective_on, event.rule)),
+            )
+        case GoodsInLieuProposed() | GoodsInLieuApproved() | GoodsInLieuSettled():
+            return attrs.evolve(
+                state,
+                version=version,
+                goods_settlements=goods_in_lieu.evolve(state.goods_settlements, event),
             )
         case _ as unreachable:
             assert_never(unreachable)

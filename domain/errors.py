@@ -232,6 +232,29 @@ class CustomerStateError(InvalidCommandError):
 
 
 @attrs.define(kw_only=True, slots=False)
+class GoodsSettlementStateError(InvalidCommandError):
+    """A settlement in goods is not in a state that allows the command (approved before it was
+    proposed, settled before it was approved, settled twice, ...), or its amounts do not add
+    up to its approved value."""
+
+    settlement_reference: str | None = None
+    status: str | None = None
+    amount_minor: int | None = None
+    approved_minor: int | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
+class GoodsSettlementApprovalError(InvalidCommandError):
+    """An approval of a settlement in goods outside the approver's authority (for now: by the
+    goods' own appraiser, or by no named person)."""
+
+    settlement_reference: str | None = None
+    approver: str | None = None
+    appraiser: str | None = None
+    amount_minor: int | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
 class DisputedAmountError(InvalidCommandError):
     """A disputed or upheld amount larger than what is open (or disputed)."""
 
@@ -445,6 +468,13 @@ class ConfirmationNotFoundError(NotFoundError):
 @attrs.define(kw_only=True, slots=False)
 class DisputeNotFoundError(NotFoundError):
     """No dispute with that reference on the invoice."""
+
+
+@attrs.define(kw_only=True, slots=False)
+class GoodsSettlementNotFoundError(NotFoundError):
+    """No settlement in goods with that reference was proposed for the customer."""
+
+    settlement_reference: str | None = None
 
 
 @attrs.define(kw_only=True, slots=False)

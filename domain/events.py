@@ -156,6 +156,18 @@ class InvoiceReinstated(Event):
     approver: str
 
 
+@attrs.frozen(kw_only=True)
+class GoodsInLieuApplied(Event):
+    """Part of an approved settlement in goods [以物抵债] settles this invoice (a non-cash
+    settlement, the invoice side of ``GoodsInLieuSettled``): at the approved value, never at
+    the goods' appraisal."""
+
+    settlement_reference: str
+    amount_minor: int
+    currency: str
+    applied_on: date
+
+
 # Payment --------------------------------------------------------------------------------------
 
 
@@ -254,6 +266,7 @@ INVOICE_EVENTS: tuple[type[Event], ...] = (
     ConcessionApproved,
     InvoiceWrittenOff,
     InvoiceReinstated,
+    GoodsInLieuApplied,
 )
 PAYMENT_EVENTS: tuple[type[Event], ...] = (
     PaymentReceived,
@@ -417,6 +430,58 @@ class AllocationRuleAdopted(Event):
     effective_on: date
     approver: str
     reason: str
+
+
+@attrs.frozen(kw_only=True)
+class GoodsInLieuProposed(Event):
+    """The customer offers goods in lieu of money [以物抵债], appraised and valued.
+
+    ``valued_minor`` is the appraised value less the policy's haircut (``haircut_bps`` of the
+    policy in force on ``proposed_on``), rounded down to the minor unit: the most the goods may
+    settle once approved. ``quantity`` is in the goods' own ``unit`` (pieces, tonnes, ...).
+    """
+
+    settlement_reference: str
+    goods: str
+    quantity: int
+    unit: str
+    appraised_minor: int
+    currency: str
+    appraiser: str
+    haircut_bps: int
+    valued_minor: int
+    proposed_on: date
+
+
+@attrs.frozen(kw_only=True)
+class GoodsInLieuApproved(Event):
+    """An approver accepts the goods at ``approved_minor`` (the valued amount), with a reason."""
+
+    settlement_reference: str
+    approved_minor: int
+    currency: str
+    approver: str
+    reason: str
+    approved_on: date
+
+
+@attrs.frozen(kw_only=True)
+class GoodsAllocation:
+    """What an approved settlement in goods settles of one invoice."""
+
+    invoice_id: UUID
+    amount_minor: int
+
+
+@attrs.frozen(kw_only=True)
+class GoodsInLieuSettled(Event):
+    """The goods are received: the approved value settles these invoices (each also records a
+    ``GoodsInLieuApplied``, saved together); their sum is the approved value."""
+
+    settlement_reference: str
+    allocations: tuple[GoodsAllocation, ...]
+    currency: str
+    settled_on: date
 
 
 @attrs.frozen(kw_only=True)
@@ -683,6 +748,9 @@ COLLECTION_CUSTOMER_EVENTS: tuple[type[Event], ...] = (
     BalanceConfirmationAcknowledged,
     ReconciliationResolved,
     AllocationRuleAdopted,
+    GoodsInLieuProposed,
+    GoodsInLieuApproved,
+    GoodsInLieuSettled,
 )
 DISPUTE_EVENTS: tuple[type[Event], ...] = (DisputeOpened, DisputeResolved)
 PROMISE_EVENTS: tuple[type[Event], ...] = (PromiseMade, PromiseWithdrawn, PromiseSuperseded)
@@ -724,6 +792,9 @@ CustomerEvent: TypeAlias = (
     | BalanceConfirmationAcknowledged
     | ReconciliationResolved
     | AllocationRuleAdopted
+    | GoodsInLieuProposed
+    | GoodsInLieuApproved
+    | GoodsInLieuSettled
 )
 InvoiceEvent: TypeAlias = (
     InvoiceIssued
@@ -733,6 +804,7 @@ InvoiceEvent: TypeAlias = (
     | ConcessionApproved
     | InvoiceWrittenOff
     | InvoiceReinstated
+    | GoodsInLieuApplied
     | DisputeOpened
     | DisputeResolved
 )

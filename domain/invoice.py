@@ -41,6 +41,7 @@ from .events import (
     DisputeReason,
     DisputeResolved,
     Event,
+    GoodsInLieuApplied,
     Instalment,
     InvoiceEvent,
     InvoiceIssued,
@@ -83,6 +84,7 @@ class Invoice:
     applied_by_payment: dict[UUID, int] = attrs.field(factory=dict)
     credited_minor: int = 0
     conceded_minor: int = 0
+    settled_in_goods_minor: int = 0
     written_off_minor: int = 0
     is_written_off: bool = False
     written_off_on: date | None = None
@@ -113,6 +115,7 @@ class Invoice:
             - self.applied_minor
             - self.credited_minor
             - self.conceded_minor
+            - self.settled_in_goods_minor
             - self.written_off_minor
         )
 
@@ -243,6 +246,14 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
                 last_movement_on=_later(state.last_movement_on, event.approved_on),
                 movements=(*state.movements, (event.approved_on, event.amount_minor)),
                 approved_reductions=_approved(state, event.approved_on, event),
+            )
+        case GoodsInLieuApplied():
+            new = attrs.evolve(
+                state,
+                version=version,
+                settled_in_goods_minor=state.settled_in_goods_minor + event.amount_minor,
+                last_movement_on=_later(state.last_movement_on, event.applied_on),
+                movements=(*state.movements, (event.applied_on, event.amount_minor)),
             )
         case InvoiceWrittenOff():
             new = attrs.evolve(
@@ -654,6 +665,30 @@ def approve_concession(
             second_approver=second_approver or None,
         )
     ]
+
+
+def apply_goods_in_lieu(
+    invoice: Invoice,
+    *,
+    settlement_reference: str,
+    amount_minor: int,
+    applied_on: date,
+    recorded_at: datetime,
+) -> GoodsInLieuApplied:
+    """The invoice side of an approved settlement in goods: ``amount_minor`` of the approved
+    value settles what is open (``goods_in_lieu.settle`` decides the settlement itself)."""
+    require_recorded_at(recorded_at)
+    _require_reducible(invoice, amount_minor, "settlement in goods")
+    _require_not_before(invoice, "settled_on", applied_on, invoice.reduction_floor_on)
+    return GoodsInLieuApplied(
+        originator_id=invoice.id,
+        originator_version=invoice.version + 1,
+        timestamp=recorded_at,
+        settlement_reference=settlement_reference,
+        amount_minor=amount_minor,
+        currency=invoice.currency,
+        applied_on=applied_on,
+    )
 
 
 def write_off(

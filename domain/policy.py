@@ -15,6 +15,66 @@ from .errors import ConfigurationError
 from .money import minor_per_major
 from .trigger_rules import TriggerRule as TriggerRule  # re-exported: triggers name it
 
+LOSS_RATE_DENOMINATOR_MAX = 10**12
+"""Largest denominator a loss rate may have: a published rate such as 2,000/23,000 is far below
+it, and the bound keeps rates read from outside input finite and small."""
+
+
+@attrs.frozen(kw_only=True)
+class LossRate:
+    """An expected-credit-loss rate as an exact fraction ``numerator / denominator`` from 0 to 1.
+
+    A provision matrix published as "2,000/23,000" keeps that fraction exactly (sub-basis-point
+    precision); a rate in basis points is ``LossRate.of_bps(bps)`` = bps/10,000. The loss on an
+    amount is ``loss_minor``: amount x rate rounded half-even to the minor unit (a tie goes to the
+    even neighbour, the rounding the provision matrix has always used).
+    """
+
+    numerator: int
+    denominator: int
+
+    def __attrs_post_init__(self) -> None:
+        if type(self.numerator) is not int or type(self.denominator) is not int:
+            raise ConfigurationError(
+                "a loss rate is a fraction of two whole numbers", field="provision_loss_rates"
+            )
+        if not 0 < self.denominator <= LOSS_RATE_DENOMINATOR_MAX:
+            raise ConfigurationError(
+                f"a loss rate's denominator is from 1 to {LOSS_RATE_DENOMINATOR_MAX:,}, "
+                f"not {self.denominator}",
+                field="provision_loss_rates",
+            )
+        if not 0 <= self.numerator <= self.denominator:
+            raise ConfigurationError(
+                f"a loss rate is from 0 to 1, not {self.numerator}/{self.denominator}",
+                field="provision_loss_rates",
+            )
+
+    @classmethod
+    def of_bps(cls, bps: int) -> LossRate:
+        return cls(numerator=bps, denominator=BPS_PER_UNIT)
+
+    @property
+    def bps(self) -> int | None:
+        """The rate in whole basis points, or None when it is not a whole number of them."""
+        bps, remainder = divmod(self.numerator * BPS_PER_UNIT, self.denominator)
+        return bps if remainder == 0 else None
+
+    def loss_minor(self, amount_minor: int) -> int:
+        """``amount_minor`` x the rate, rounded half-even to the minor unit (exact integers)."""
+        quotient, remainder = divmod(amount_minor * self.numerator, self.denominator)
+        twice = 2 * remainder
+        if twice > self.denominator or (twice == self.denominator and quotient % 2 == 1):
+            quotient += 1
+        return quotient
+
+    def __str__(self) -> str:
+        return f"{self.numerator}/{self.denominator}"
+
+
+BPS_PER_UNIT = 10_000
+"""Basis points in a rate of 1."""
+
 
 class AgeingBasis(enum.Enum):
     """Which date an invoice's age counts from; stored by value."""
@@ -194,6 +254,15 @@ class EscalationPolicy:
     provision_rates_bps: tuple[int, ...] = attrs.field(
         default=(50, 200, 1000, 2500, 5000, 10000), converter=tuple
     )
+    goods_in_lieu_haircut_bps: int = 3000
+    """What a settlement in goods [以物抵债] is valued below its appraisal, in basis points
+    (default 30%: goods appraised at 100,000.00 settle at most 70,000.00)."""
+    provision_loss_rates: tuple[LossRate, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
+    """The provision matrix as exact fractions, one per ageing bucket; when given it is the
+    matrix and ``provision_rates_bps`` is not used (policies adopted before it keep their basis
+    points, read through ``provision_rates``)."""
     worklist_priority: tuple[WorklistKey, ...] = attrs.field(
         default=(
             WorklistKey.LEVEL,
@@ -220,6 +289,18 @@ class EscalationPolicy:
             )
         if any(not 0 <= rate <= 10000 for rate in self.provision_rates_bps):
             raise ConfigurationError("provision rates are basis points from 0 to 10000")
+        if not 0 <= self.goods_in_lieu_haircut_bps <= BPS_PER_UNIT:
+            raise ConfigurationError(
+                "the goods-in-lieu haircut is basis points from 0 to 10000",
+                field="goods_in_lieu_haircut_bps",
+            )
+        if self.provision_loss_rates is not None and len(self.provision_loss_rates) != len(
+            self.ageing.bucket_labels
+        ):
+            raise ConfigurationError(
+                f"{len(self.provision_loss_rates)} provision loss rates for "
+                f"{len(self.ageing.bucket_labels)} ageing buckets",
+            )
         if (
             self.long_after_days < 0
             or self.large_above_major < 0
@@ -227,6 +308,13 @@ class EscalationPolicy:
             or self.cash_handover_days < 0
         ):
             raise ConfigurationError("policy thresholds must not be negative")
+
+    @property
+    def provision_rates(self) -> tuple[LossRate, ...]:
+        """The provision matrix in force: the exact loss rates, else the basis points."""
+        if self.provision_loss_rates is not None:
+            return self.provision_loss_rates
+        return tuple(LossRate.of_bps(bps) for bps in self.provision_rates_bps)
 
     def large_above_minor(self, currency: str) -> int:
         """The 'large' threshold in minor units of ``currency``."""

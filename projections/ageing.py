@@ -29,6 +29,7 @@ from arledger.domain.events import (
     DisputeOpened,
     DisputeResolved,
     Event,
+    GoodsInLieuApplied,
     Instalment,
     InvoiceIssued,
     InvoiceReinstated,
@@ -149,6 +150,8 @@ def fold(state: AgeingState, event: Event) -> AgeingState:
         state.invoices[event.originator_id].movements.append(
             (event.approved_on, event.amount_minor)
         )
+    elif isinstance(event, GoodsInLieuApplied):
+        state.invoices[event.originator_id].movements.append((event.applied_on, event.amount_minor))
     elif isinstance(event, InvoiceWrittenOff):
         state.invoices[event.originator_id].movements.append(
             (event.written_off_on, event.amount_minor)

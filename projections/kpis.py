@@ -31,15 +31,21 @@ Definitions. The period is ``start_on``..``end_on``, both days included; ``days`
 - Collection rate = cash collected / (B + S) x 100, where cash collected is what payments
   settled in the period: PaymentApplied minus PaymentUnapplied (a bounced payment) dated in the
   period, on the group's invoices. Credit notes, concessions and write-offs are not cash.
+- Settled in goods: what approved settlements in goods [以物抵债] settled in the period
+  (GoodsInLieuApplied dated in it) on the group's invoices; a non-cash settlement, shown apart
+  from cash collected, with its own rate: collection rate in goods = settled in goods / (B + S)
+  x 100.
 - Promise-kept rates, over the promises judged kept, partly kept or broken as of ``end_on``
   whose deadline (promised date plus the policy's tolerance days) falls in the period: by count
   kept / judged x 100; by amount paid toward them / promised x 100 (``projections.promises``).
   A promise whose deadline is ``end_on`` itself and is not yet paid is still open then, so it
   is not counted.
 - Expected credit loss by provision matrix: for each ageing bucket of E (policy in force on
-  ``end_on``), bucket amount x ``provision_rates_bps`` / 10000, rounded to the minor unit with
-  ``to_minor(..., rounding=ROUND_HALF_EVEN)`` per bucket and row; the total is the sum of the
-  rounded buckets (so a portfolio row may differ by rounding from the sum of customer rows).
+  ``end_on``), bucket amount x the bucket's loss rate (``EscalationPolicy.provision_rates``, an
+  exact fraction such as 2,000/23,000 or basis points / 10,000), rounded half-even to the
+  minor unit per bucket and row (``LossRate.loss_minor``, in exact integers); the total is the
+  sum of the rounded buckets (so a portfolio row may differ by rounding from the sum of
+  customer rows).
 
 Grouping by owner uses the collection owner as of ``end_on`` for the whole period: the KPIs
 judge whoever holds the account at the end. A group and currency gets a row when any of B, S,
@@ -60,7 +66,8 @@ import attrs
 
 from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.errors import ConfigurationError, InvalidAmountError, InvalidDateError
-from arledger.domain.money import currency_exponent, to_minor
+from arledger.domain.money import AMOUNT_MINOR_MAX, currency_exponent
+from arledger.domain.policy import LossRate
 from arledger.domain.rules import require_date, require_period
 
 from .ageing import invoice_buckets
@@ -71,7 +78,6 @@ DAYS_QUANTUM: Final = Decimal("0.1")
 PERCENT_QUANTUM: Final = Decimal("0.01")
 DAYS_PER_MONTH_CEI: Final = 30
 """Month length behind ``cei_monthly_average``: m = days / 30."""
-BPS_PER_UNIT: Final = 10_000
 TRAILING_MONTHS_MAX: Final = 120
 """Most months ``kpis_as_of`` looks back: ten years is already more than any review needs."""
 
@@ -94,6 +100,8 @@ class KpiRow:
     receivables_minor_ending: int
     receivables_minor_current: int
     cash_collected_minor: int
+    settled_in_goods_minor: int
+    """Non-cash: what settlements in goods settled in the period (never in ``cash_collected``)."""
     dso_days: Decimal | None
     dso_days_countback: Decimal | None
     dso_days_best_possible: Decimal | None
@@ -103,7 +111,9 @@ class KpiRow:
     cei_monthly_average: Decimal | None
     """Percent."""
     collection_rate: Decimal | None
-    """Percent."""
+    """Percent: cash collected only."""
+    collection_rate_in_goods: Decimal | None
+    """Percent: settled in goods / (B + S), the non-cash counterpart of ``collection_rate``."""
     promises_judged: int
     promises_kept: int
     promised_minor: int
@@ -130,11 +140,17 @@ class KpiReport:
     rows: tuple[KpiRow, ...]
     bucket_labels: tuple[str, ...]
     """The ageing buckets of the policy in force on ``end_on``."""
-    provision_rates_bps: tuple[int, ...]
+    provision_rates: tuple[LossRate, ...]
+    """The provision matrix of the policy in force on ``end_on``, one exact rate per bucket."""
     policy_version: int
     as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
     """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
     None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
+
+    @property
+    def provision_rates_bps(self) -> tuple[int | None, ...]:
+        """The rates in whole basis points (None for a rate that is not a whole number of them)."""
+        return tuple(rate.bps for rate in self.provision_rates)
 
     @property
     def days(self) -> int:
@@ -317,6 +333,7 @@ class _Group:
     receivables_minor_ending: int = 0
     credit_sales_minor: int = 0
     cash_collected_minor: int = 0
+    settled_in_goods_minor: int = 0
     sales_minor_by_month: dict[tuple[int, int], int] = attrs.field(factory=dict)
     first_issued_on: date | None = None
     judgements: list[PromiseJudgement] = attrs.field(factory=list)
@@ -327,6 +344,7 @@ class _Group:
             or self.receivables_minor_ending
             or self.credit_sales_minor
             or self.cash_collected_minor
+            or self.settled_in_goods_minor
             or self.judgements
         )
 
@@ -389,12 +407,17 @@ def kpi_report(
             for _payment_id, on, amount in state.applications.get(invoice.invoice_id, ())
             if start_on <= on <= end_on
         )
+        group.settled_in_goods_minor += sum(
+            amount
+            for _reference, on, amount in state.goods_applications.get(invoice.invoice_id, ())
+            if start_on <= on <= end_on
+        )
     for judgement in judge_all(state, end_on):
         if judgement.status in JUDGED and start_on <= judgement.deadline_on <= end_on:
             group_of(judgement.customer_id, judgement.currency).judgements.append(judgement)
 
     rows = tuple(
-        _row(key, currency, groups[(key, currency)], start_on, end_on, policy.provision_rates_bps)
+        _row(key, currency, groups[(key, currency)], start_on, end_on, policy.provision_rates)
         for key, currency in sorted(groups)
         if not groups[(key, currency)].is_empty()
     )
@@ -404,7 +427,7 @@ def kpi_report(
         grouping=kind,
         rows=rows,
         bucket_labels=policy.ageing.bucket_labels,
-        provision_rates_bps=policy.provision_rates_bps,
+        provision_rates=policy.provision_rates,
         policy_version=policy.version,
     )
 
@@ -422,19 +445,26 @@ def kpis_as_of(
 
 
 def expected_credit_loss(
-    buckets_minor: Sequence[int], provision_rates_bps: Sequence[int], currency: str
+    buckets_minor: Sequence[int], provision_rates: Sequence[LossRate], currency: str
 ) -> tuple[int, ...]:
-    """Each bucket times its loss rate, rounded half-even to the minor unit, bucket by bucket."""
-    assert len(buckets_minor) == len(provision_rates_bps)
-    exponent = currency_exponent(currency)
-    return tuple(
-        to_minor(
-            Decimal(amount_minor).scaleb(-exponent) * rate_bps / BPS_PER_UNIT,
-            currency,
-            rounding=ROUND_HALF_EVEN,
-        )
-        for amount_minor, rate_bps in zip(buckets_minor, provision_rates_bps, strict=True)
+    """Each bucket times its loss rate, rounded half-even to the minor unit, bucket by bucket.
+
+    Raises ``InvalidAmountError`` for a loss beyond the largest accepted amount (as ``to_minor``).
+    """
+    assert len(buckets_minor) == len(provision_rates)
+    currency_exponent(currency)  # An unknown currency is refused.
+    losses = tuple(
+        rate.loss_minor(amount_minor)
+        for amount_minor, rate in zip(buckets_minor, provision_rates, strict=True)
     )
+    for loss_minor in losses:
+        if abs(loss_minor) > AMOUNT_MINOR_MAX:
+            raise InvalidAmountError(
+                f"an expected credit loss of {loss_minor} minor units of {currency} exceeds the "
+                "largest accepted amount",
+                amount_minor=loss_minor,
+            )
+    return losses
 
 
 def _row(
@@ -443,7 +473,7 @@ def _row(
     group: _Group,
     start_on: date,
     end_on: date,
-    provision_rates_bps: Sequence[int],
+    provision_rates: Sequence[LossRate],
 ) -> KpiRow:
     days = period_days(start_on, end_on)
     beginning = group.receivables_minor_beginning
@@ -471,7 +501,7 @@ def _row(
     countback = countback_dso(ending, monthly)
 
     rates = promise_rates(group.judgements)
-    ecl_by_bucket = expected_credit_loss(group.buckets_minor, provision_rates_bps, currency)
+    ecl_by_bucket = expected_credit_loss(group.buckets_minor, provision_rates, currency)
     return KpiRow(
         key=key,
         label=group.label,
@@ -481,6 +511,7 @@ def _row(
         receivables_minor_ending=ending,
         receivables_minor_current=current,
         cash_collected_minor=group.cash_collected_minor,
+        settled_in_goods_minor=group.settled_in_goods_minor,
         dso_days=dso,
         dso_days_countback=countback,
         dso_days_best_possible=dso_best,
@@ -488,6 +519,9 @@ def _row(
         cei_total_sales=percent_of(cei_total),
         cei_monthly_average=percent_of(cei_monthly),
         collection_rate=percent_of(ratio_of(group.cash_collected_minor, beginning + sales)),
+        collection_rate_in_goods=percent_of(
+            ratio_of(group.settled_in_goods_minor, beginning + sales)
+        ),
         promises_judged=rates.judged_count,
         promises_kept=rates.kept_count,
         promised_minor=rates.promised_minor,

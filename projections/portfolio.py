@@ -39,6 +39,7 @@ from arledger.domain.events import (
     DisputeResolved,
     EscalationPolicyAdopted,
     Event,
+    GoodsInLieuApplied,
     InvoiceAddedToAccount,
     KeyContactSet,
     PaymentApplied,
@@ -263,6 +264,8 @@ class PortfolioState:
     payments: dict[UUID, PaymentFacts] = attrs.field(factory=dict)
     # invoice id -> [(payment id, business date, minor units: + applied, - unapplied)]
     applications: dict[UUID, list[tuple[UUID, date, int]]] = attrs.field(factory=dict)
+    # Per invoice, what settlements in goods settled of it: (settlement reference, on, amount).
+    goods_applications: dict[UUID, list[tuple[str, date, int]]] = attrs.field(factory=dict)
     promises: dict[UUID, PromiseFacts] = attrs.field(factory=dict)
     promise_ids_by_reference: dict[str, UUID] = attrs.field(factory=dict)
     actions: dict[UUID, list[ActionFacts]] = attrs.field(factory=dict)
@@ -437,6 +440,10 @@ def _fold_other(state: PortfolioState, event: Event) -> None:
     elif isinstance(event, PaymentUnapplied):
         state.applications.setdefault(event.originator_id, []).append(
             (event.payment_id, event.unapplied_on, -event.amount_minor)
+        )
+    elif isinstance(event, GoodsInLieuApplied):
+        state.goods_applications.setdefault(event.originator_id, []).append(
+            (event.settlement_reference, event.applied_on, event.amount_minor)
         )
     elif isinstance(event, PromiseMade):
         state.promises[event.originator_id] = PromiseFacts(

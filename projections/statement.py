@@ -51,6 +51,10 @@ from arledger.domain.events import (
     EscalationPolicyAdopted,
     Event,
     ExchangeRateRecorded,
+    GoodsInLieuApplied,
+    GoodsInLieuApproved,
+    GoodsInLieuProposed,
+    GoodsInLieuSettled,
     InvoiceAddedToAccount,
     InvoiceIssued,
     InvoiceReinstated,
@@ -88,6 +92,7 @@ BalanceEvent: TypeAlias = (
     | PaymentUnapplied
     | CreditNoteApplied
     | ConcessionApproved
+    | GoodsInLieuApplied
     | InvoiceWrittenOff
     | InvoiceReinstated
 )
@@ -122,6 +127,10 @@ OTHER_EVENTS: Final[tuple[type[Event], ...]] = (
     BalanceConfirmationAcknowledged,
     ReconciliationResolved,
     AllocationRuleAdopted,
+    # A settlement in goods moves the balance through its invoices' GoodsInLieuApplied.
+    GoodsInLieuProposed,
+    GoodsInLieuApproved,
+    GoodsInLieuSettled,
     PromiseMade,
     PromiseWithdrawn,
     PromiseSuperseded,
@@ -150,6 +159,8 @@ class MovementKind(enum.Enum):
     PAYMENT_REVERSAL = "payment_reversal"
     CREDIT_NOTE = "credit_note"
     CONCESSION = "concession"
+    GOODS_IN_LIEU = "goods_in_lieu"
+    """A non-cash settlement: goods accepted at their approved value [以物抵债]."""
     WRITE_OFF = "write_off"
     REINSTATEMENT = "reinstatement"
 
@@ -292,6 +303,14 @@ def _movement(state: StatementState, event: BalanceEvent, invoice_number: str) -
                 invoice_number=invoice_number,
                 amount_minor=-event.amount_minor,
                 note=event.reason,
+            )
+        case GoodsInLieuApplied():
+            return Movement(
+                on=event.applied_on,
+                kind=MovementKind.GOODS_IN_LIEU,
+                reference=event.settlement_reference,
+                invoice_number=invoice_number,
+                amount_minor=-event.amount_minor,
             )
         case InvoiceWrittenOff():
             return Movement(

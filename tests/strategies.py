@@ -52,6 +52,11 @@ from arledger.domain.events import (
     EscalationPolicyAdopted,
     Event,
     ExchangeRateRecorded,
+    GoodsAllocation,
+    GoodsInLieuApplied,
+    GoodsInLieuApproved,
+    GoodsInLieuProposed,
+    GoodsInLieuSettled,
     Instalment,
     InvoiceAddedToAccount,
     InvoiceIssued,
@@ -81,12 +86,14 @@ from arledger.domain.events import (
     SupplyHeld,
     SupplyReleased,
 )
+from arledger.domain.goods_in_lieu import valued_minor
 from arledger.domain.money import Money
 from arledger.domain.policy import (
     AgeingBasis,
     AgeingPolicy,
     EscalationLevel,
     EscalationPolicy,
+    LossRate,
     Trigger,
     TriggerRule,
 )
@@ -248,6 +255,7 @@ EVENT_STRATEGIES: Final[dict[type[Event], st.SearchStrategy[Any]]] = {
         approver=texts,
         second_approver=st.none() | texts,
     ),
+    GoodsInLieuApplied: _movement(GoodsInLieuApplied, "applied_on", settlement_reference=keys),
     InvoiceReinstated: _movement(InvoiceReinstated, "reinstated_on", reason=texts, approver=texts),
     PaymentReceived: _movement(
         PaymentReceived, "value_on", bank_reference=keys, payer_customer_id=st.uuids()
@@ -344,6 +352,35 @@ def authority_policies(draw: st.DrawFn) -> AuthorityPolicy:
     )
 
 
+@st.composite
+def loss_rates(draw: st.DrawFn) -> LossRate:
+    """An exact loss rate from 0 to 1 (a denominator up to 10**12, as the policy allows)."""
+    denominator = draw(st.sampled_from((1, 10_000, 23_000)) | st.integers(1, 10**12))
+    return LossRate(numerator=draw(st.integers(0, denominator)), denominator=denominator)
+
+
+@st.composite
+def goods_proposals(draw: st.DrawFn) -> GoodsInLieuProposed:
+    """A proposal of goods in lieu, valued with its haircut as the domain values it."""
+    appraised_minor = draw(amounts_minor)
+    haircut_bps = draw(st.integers(0, 10_000))
+    return GoodsInLieuProposed(
+        originator_id=draw(st.uuids()),
+        originator_version=draw(versions),
+        timestamp=draw(recorded_ats),
+        settlement_reference=draw(keys),
+        goods=draw(texts),
+        quantity=draw(st.integers(1, 10**6)),
+        unit=draw(keys),
+        appraised_minor=appraised_minor,
+        currency=draw(currencies),
+        appraiser=draw(texts),
+        haircut_bps=haircut_bps,
+        valued_minor=valued_minor(appraised_minor, haircut_bps),
+        proposed_on=draw(business_dates),
+    )
+
+
 # Collections events: one strategy each, with the same bounds.
 _opt_dates = st.none() | business_dates
 _small_ints = st.integers(0, 10**6)
@@ -368,6 +405,8 @@ escalation_policies = st.builds(
     credit_block_level=st.integers(0, 4),
     credit_line_capital_ratio_bps=st.integers(0, 10000),
     provision_rates_bps=st.lists(st.integers(0, 10000), min_size=6, max_size=6).map(tuple),
+    provision_loss_rates=st.none() | st.lists(loss_rates(), min_size=6, max_size=6).map(tuple),
+    goods_in_lieu_haircut_bps=st.integers(0, 10000),
 )
 EVENT_STRATEGIES.update(
     {
@@ -470,6 +509,29 @@ EVENT_STRATEGIES.update(
             effective_on=business_dates,
             approver=texts,
             reason=texts,
+        ),
+        GoodsInLieuProposed: goods_proposals(),
+        GoodsInLieuApproved: st.builds(
+            GoodsInLieuApproved,
+            **_envelope(),
+            settlement_reference=keys,
+            approved_minor=amounts_minor,
+            currency=currencies,
+            approver=texts,
+            reason=texts,
+            approved_on=business_dates,
+        ),
+        GoodsInLieuSettled: st.builds(
+            GoodsInLieuSettled,
+            **_envelope(),
+            settlement_reference=keys,
+            allocations=st.lists(
+                st.builds(GoodsAllocation, invoice_id=st.uuids(), amount_minor=amounts_minor),
+                min_size=1,
+                max_size=3,
+            ).map(tuple),
+            currency=currencies,
+            settled_on=business_dates,
         ),
         DisputeOpened: _movement(
             DisputeOpened,
@@ -809,6 +871,64 @@ def _invoice_state_command(name: str, on: str) -> Callable[[], st.SearchStrategy
 write_off_commands = _invoice_state_command("write_off", "written_off_on")
 reinstate_commands = _invoice_state_command("reinstate", "reinstated_on")
 
+# Goods in lieu: appraisals in hundreds of minor units, so that under the default 30% haircut
+# the settlements drawn (in seventies) often settle exactly the approved value.
+SETTLEMENT_REFERENCES: Final = ("GIL-1", "GIL-2")
+settlement_references = rarely_bad(st.sampled_from(SETTLEMENT_REFERENCES), st.just(UNKNOWN_KEY))
+
+
+@st.composite
+def goods_in_lieu_commands(draw: st.DrawFn) -> Command:
+    kind = draw(st.sampled_from(("propose", "approve", "settle")))
+    customer_code = draw(customer_codes)
+    reference = draw(settlement_references)
+    if kind == "propose":
+        return Command(
+            "propose_goods_in_lieu",
+            {
+                "customer_code": customer_code,
+                "settlement_reference": reference,
+                "goods": "stock",
+                "quantity": draw(st.integers(1, 50)),
+                "unit": "piece",
+                "appraised": Money(
+                    draw(rarely_bad(st.sampled_from((100, 200, 300, 400)), bad_amounts)),
+                    draw(command_currencies),
+                ),
+                "appraiser": draw(approvers),
+                "proposed_on": draw(window_dates),
+            },
+        )
+    if kind == "approve":
+        return Command(
+            "approve_goods_in_lieu",
+            {
+                "customer_code": customer_code,
+                "settlement_reference": reference,
+                "approver": draw(approvers),
+                "reason": draw(reasons),
+                "approved_on": draw(window_dates),
+            },
+        )
+    numbers = draw(st.lists(invoice_numbers, min_size=1, max_size=2, unique=True))
+    total = draw(st.sampled_from((70, 140, 210, 280)))
+    first = total if len(numbers) == 1 else draw(st.integers(1, total - 1))
+    amounts = [first, total - first][: len(numbers)]
+    currency = draw(command_currencies)
+    return Command(
+        "settle_goods_in_lieu",
+        {
+            "customer_code": customer_code,
+            "settlement_reference": reference,
+            "allocations": {
+                number: Money(amount, currency)
+                for number, amount in zip(numbers, amounts, strict=True)
+            },
+            "settled_on": draw(window_dates),
+        },
+    )
+
+
 # Collections commands: disputes, promises, ratings, the blacklist, actions, credit lines,
 # owners and supply holds, over the same pools, so they meet the invoices and payments above.
 DISPUTE_REFERENCES: Final = ("D-1", "D-2")
@@ -985,6 +1105,8 @@ any_commands = st.one_of(
     reverse_payment_commands(),
     credit_note_commands(),
     concession_commands(),
+    goods_in_lieu_commands(),
+    goods_in_lieu_commands(),
     write_off_commands(),
     reinstate_commands(),
     open_account_commands(),

@@ -20,6 +20,7 @@ from arledger.domain import collection_case as case_module
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
 from arledger.domain import exchange_rate as exchange_rate_module
+from arledger.domain import goods_in_lieu
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain import policy_book as policy_book_module
@@ -612,6 +613,68 @@ def adopt_allocation_rule(command: c.AdoptAllocationRule, uow: UnitOfWork) -> li
             effective_on=command.effective_on,
             approver=command.approver,
             reason=command.reason,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+# Goods in lieu [以物抵债] ---------------------------------------------------------------------
+
+
+@handles(c.ProposeGoodsInLieu)
+def propose_goods_in_lieu(command: c.ProposeGoodsInLieu, uow: UnitOfWork) -> list[Event]:
+    """Valued with the haircut of the policy in force on the proposal's date."""
+    account = uow.require_customer(command.customer_code)
+    appraised = require_money("appraised", command.appraised)
+    proposed_on = require_date("proposed_on", command.proposed_on)
+    book = uow.policy_book()
+    policy = policy_book_module.policy_in_force(() if book is None else book.versions, proposed_on)
+    return uow.record(
+        goods_in_lieu.propose(
+            account,
+            policy,
+            settlement_reference=command.settlement_reference,
+            goods=command.goods,
+            quantity=command.quantity,
+            unit=command.unit,
+            appraised_minor=appraised.amount_minor,
+            currency=appraised.currency,
+            appraiser=command.appraiser,
+            proposed_on=proposed_on,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+@handles(c.ApproveGoodsInLieu)
+def approve_goods_in_lieu(command: c.ApproveGoodsInLieu, uow: UnitOfWork) -> list[Event]:
+    return uow.record(
+        goods_in_lieu.approve(
+            uow.require_customer(command.customer_code),
+            settlement_reference=command.settlement_reference,
+            approver=command.approver,
+            reason=command.reason,
+            approved_on=command.approved_on,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+@handles(c.SettleGoodsInLieu)
+def settle_goods_in_lieu(command: c.SettleGoodsInLieu, uow: UnitOfWork) -> list[Event]:
+    account = uow.require_customer(command.customer_code)
+    targets: list[tuple[Invoice, int]] = []
+    for target in command.allocations:
+        invoice = uow.require_invoice(target.invoice_number)
+        amount = require_money("amount", target.amount)
+        _same_currency(invoice, amount)
+        targets.append((invoice, amount.amount_minor))
+    return uow.record(
+        goods_in_lieu.settle(
+            account,
+            targets,
+            settlement_reference=command.settlement_reference,
+            settled_on=command.settled_on,
             recorded_at=uow.recorded_at,
         )
     )

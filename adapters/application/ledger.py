@@ -93,6 +93,7 @@ from arledger.domain.events import (
     RiskRating,
 )
 from arledger.domain.exchange_rate import ExchangeRate
+from arledger.domain.goods_in_lieu import GoodsSettlement
 from arledger.domain.idempotency import EventReference
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money, require_money
@@ -1361,6 +1362,93 @@ class Ledger(Application[UUID]):
             idempotency_key,
         )
 
+    def propose_goods_in_lieu(
+        self,
+        *,
+        customer_code: str,
+        settlement_reference: str,
+        goods: str,
+        quantity: int,
+        unit: str,
+        appraised: Money,
+        appraiser: str,
+        proposed_on: date,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Record a customer's offer of goods in lieu of money, appraised by a named appraiser;
+        it is valued at once with the haircut of the policy in force on ``proposed_on``.
+        (``ProposeGoodsInLieu``)
+        """
+        return self._events(
+            c.ProposeGoodsInLieu(
+                customer_code=customer_code,
+                settlement_reference=settlement_reference,
+                goods=goods,
+                quantity=quantity,
+                unit=unit,
+                appraised=appraised,
+                appraiser=appraiser,
+                proposed_on=proposed_on,
+            ),
+            idempotency_key,
+        )
+
+    def approve_goods_in_lieu(
+        self,
+        *,
+        customer_code: str,
+        settlement_reference: str,
+        approver: str,
+        reason: str,
+        approved_on: date,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Approve a proposed settlement in goods at its valued amount (within the approver's
+        authority), with a reason. (``ApproveGoodsInLieu``)
+        """
+        return self._events(
+            c.ApproveGoodsInLieu(
+                customer_code=customer_code,
+                settlement_reference=settlement_reference,
+                approver=approver,
+                reason=reason,
+                approved_on=approved_on,
+            ),
+            idempotency_key,
+        )
+
+    def settle_goods_in_lieu(
+        self,
+        *,
+        customer_code: str,
+        settlement_reference: str,
+        allocations: Mapping[str, Money],
+        settled_on: date,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """The goods are received: the approved value settles the listed invoices (invoice
+        number -> amount) of the customer, exactly; what the goods do not cover stays open, or
+        is conceded explicitly. (``SettleGoodsInLieu``)
+        """
+        return self._events(
+            c.SettleGoodsInLieu(
+                customer_code=customer_code,
+                settlement_reference=settlement_reference,
+                allocations=allocations,
+                settled_on=settled_on,
+            ),
+            idempotency_key,
+        )
+
+    def goods_settlements(
+        self, customer_code: str, *, known_at: datetime | None = None
+    ) -> tuple[GoodsSettlement, ...]:
+        """The customer's settlements in goods, proposed, approved or settled, by reference."""
+        account = self.customer(customer_code, known_at=known_at)
+        return tuple(
+            account.goods_settlements[reference] for reference in sorted(account.goods_settlements)
+        )
+
     # Queries ----------------------------------------------------------------------------------
     #
     # Every query answers as of one position of the log (``adapters/audit/cut.py``): the last
@@ -2052,6 +2140,7 @@ QUERY_METHODS: Final = frozenset(
         "escalation_status",
         "exchange_rates",
         "expected_pay_on",
+        "goods_settlements",
         "explain",
         "invoice",
         "iter_events",

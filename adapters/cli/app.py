@@ -1042,6 +1042,7 @@ KPI_COLUMNS: Final = (
     "current_ar",
     "overdue_ar",
     "cash_collected",
+    "settled_in_goods",
     "dso_days",
     "dso_days_countback",
     "dso_days_best_possible",
@@ -1049,6 +1050,7 @@ KPI_COLUMNS: Final = (
     "cei_total_sales",
     "cei_monthly_average",
     "collection_rate",
+    "collection_rate_in_goods",
     "promises_judged",
     "promises_kept",
     "promised",
@@ -1066,6 +1068,7 @@ KPI_AMOUNTS: Final = {
     "current_ar": "receivables_minor_current",
     "overdue_ar": "receivables_minor_overdue",
     "cash_collected": "cash_collected_minor",
+    "settled_in_goods": "settled_in_goods_minor",
     "promised": "promised_minor",
     "promised_paid": "promised_minor_paid",
 }
@@ -1140,7 +1143,8 @@ def kpis_json(report: kpis.KpiReport, *, known_at: datetime | None = None) -> di
         "grouping": data["grouping"],
         "policy_version": data["policy_version"],
         "bucket_labels": data["bucket_labels"],
-        "provision_rates_bps": data["provision_rates_bps"],
+        "provision_rates_bps": list(report.provision_rates_bps),
+        "provision_rates": [str(rate) for rate in report.provision_rates],
         "rows": rows,
     }
 
@@ -1159,6 +1163,7 @@ def _kpis_table(reports: Sequence[kpis.KpiReport], *, title: str) -> Table:
         "Sales",
         "AR end",
         "Cash",
+        "Goods",
         "DSO",
         "DSO cb",
         "DSO best",
@@ -1166,6 +1171,7 @@ def _kpis_table(reports: Sequence[kpis.KpiReport], *, title: str) -> Table:
         "CEI %",
         "CEI/m %",
         "Coll. %",
+        "Goods %",
         "Kept n%",
         "Kept amt%",
         "ECL",
@@ -1184,6 +1190,7 @@ def _kpis_table(reports: Sequence[kpis.KpiReport], *, title: str) -> Table:
             format_minor(row.credit_sales_minor, row.currency),
             format_minor(row.receivables_minor_ending, row.currency),
             format_minor(row.cash_collected_minor, row.currency),
+            format_minor(row.settled_in_goods_minor, row.currency),
             ratio(row.dso_days),
             ratio(row.dso_days_countback),
             ratio(row.dso_days_best_possible),
@@ -1191,13 +1198,15 @@ def _kpis_table(reports: Sequence[kpis.KpiReport], *, title: str) -> Table:
             ratio(row.cei_total_sales),
             ratio(row.cei_monthly_average),
             ratio(row.collection_rate),
+            ratio(row.collection_rate_in_goods),
             ratio(row.promise_kept_rate_by_count),
             ratio(row.promise_kept_rate_by_amount),
             format_minor(row.ecl_minor, row.currency),
         )
     table.caption = (
         "DSO cb: countback DSO; ADD: average days delinquent; CEI/m: CEI on the average "
-        "30-day month's sales; Coll.: collection rate; Kept n% / amt%: promises kept by count / "
+        "30-day month's sales; Coll.: collection rate (cash); Goods: settled in goods (non-cash), "
+        "and its rate; Kept n% / amt%: promises kept by count / "
         "by amount; ECL: expected credit loss. '-': no denominator."
         if rows
         else "No receivables, sales, cash or promises in this period."

@@ -5,17 +5,18 @@ A ledger is a pure function of ``(invoices, seed)`` and the documented options (
 plan from its own ``numpy.random.Generator(PCG64(SeedSequence([seed, chunk])))``, with vectorised
 NumPy: customers (currency, collection owner, behaviour profile, terms), their invoices (some with
 instalment schedules) and what happens to each invoice (payments, bounced payments, disputes,
-promises, collection actions, write-offs), every amount in integer minor units. Changing
+promises, collection actions, write-offs, and for one defaulted invoice in ten a settlement in
+goods before the write-off), every amount in integer minor units. Changing
 ``chunk_customers`` changes the ledger (other draws); the default is fixed.
 
-The log order is the order in which the domain commands would record the ledger: chunk after
-chunk, and within a chunk by business date, then customer, then command kind (account before
-invoice before dispute before payment before action before promise before write-off), then
-invoice. Commands dated after the period's end have not happened and are left out, which never
+The log order is the order in which the domain commands would record the ledger: chunk after chunk,
+and within a chunk by business date, then customer, then command kind (account before invoice
+before dispute before payment before action before promise before write-off before goods in lieu),
+then invoice. Commands dated after the period's end have not happened and are left out, which never
 strands a later command: everything a command needs is dated on or before it. Each command is
 recorded one second after the previous one, from midnight UTC after the period's end, as if the
-history were loaded in one run (as an import of ERP history is): timestamps grow with ``seq``
-and never depend on the chunking of the work. Every command's events share its timestamp.
+history were loaded in one run (as an import of ERP history is): timestamps grow with ``seq`` and
+never depend on the chunking of the work. Every command's events share its timestamp.
 
 Invariant: the events are valid by construction and equal, event for event, to what ``Ledger``
 records when ``replay`` feeds it ``commands`` with ``recording_clock`` (tested at small sizes).
@@ -55,6 +56,7 @@ from arledger.adapters.synthetic.demo import NAME_PLACES, NAME_TRADES, OWNERS
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
     ActionChannel,
+    AllocationRule,
     DisputeOutcome,
     DisputeReason,
     Event,
@@ -208,6 +210,22 @@ _RATING_REASON: Final = "payment behaviour review"
 _CREDIT_REASON: Final = "opening credit review"
 _REVERSAL_REASON: Final = "bounced: insufficient funds"
 _WRITE_OFF_REASON: Final = "uncollectable after legal letter"
+_GOODS: Final = "finished goods returned from the customer's stock"
+_GOODS_UNIT: Final = "lot"
+APPRAISER: Final = "Warehouse Appraiser"
+_GOODS_REASON: Final = "goods saleable; better than a write-off"
+_GOODS_HAIRCUT_BPS: Final = 3000
+"""The default policy's haircut: the generator adopts no policy, so every proposal uses it."""
+_GOODS_SHARE: Final = 10
+_RULE_CHANGE_SHARE: Final = 20
+"""One customer in twenty adopts another allocation rule during the period."""
+_RULES_ADOPTED: Final = (
+    AllocationRule.OLDEST_ISSUED_FIRST,
+    AllocationRule.PROPORTIONAL,
+    AllocationRule.EXPLICIT_ONLY,
+)
+_RULE_REASON: Final = "customer's remittance practice"
+"""One defaulted invoice in ten is partly settled in goods before the rest is written off."""
 
 
 class _Kind(enum.IntEnum):
@@ -226,9 +244,15 @@ class _Kind(enum.IntEnum):
     ACTION = 10
     PROMISE = 11
     WRITE_OFF = 12
+    GOODS_PROPOSE = 13
+    GOODS_APPROVE = 14
+    GOODS_SETTLE = 15
+    ALLOCATION_RULE = 16
 
 
-_EVENTS_PER_COMMAND: Final = np.array([1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1], dtype=np.int64)
+_EVENTS_PER_COMMAND: Final = np.array(
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1], dtype=np.int64
+)
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
 registration), a superseding promise one."""
 
@@ -278,6 +302,17 @@ class _Plan:
     action_on: np.ndarray  # (n, _ACTION_SLOTS)
     action_kind: np.ndarray  # (n, _ACTION_SLOTS)
     written_off_on: np.ndarray
+    goods_on: np.ndarray  # the proposal's date; approved 5 days later, settled 10 days later
+    goods_appraised: np.ndarray
+    # Customers again (drawn after everything else): an allocation rule adopted, and from when.
+    rule_adopted: np.ndarray  # index into _RULES_ADOPTED, -1: none
+    rule_effective_on: np.ndarray
+
+    @property
+    def goods_valued(self) -> np.ndarray:
+        """What the goods settle: appraised less the default haircut, rounded down."""
+        valued: np.ndarray = self.goods_appraised * (10_000 - _GOODS_HAIRCUT_BPS) // 10_000
+        return valued
 
 
 def _random(seed: int, chunk: int) -> np.random.Generator:
@@ -460,6 +495,23 @@ def _plan(
     pay_amount[m, 1] = amount[m]
     slot(m, 0, bounced + 1, _A_BOUNCE)
 
+    # Goods in lieu (drawn last, so every draw above is what it was before they existed): some
+    # defaulted invoices are partly settled in goods 120 days after the due date, appraised at
+    # 50-100% of what is open, before the rest is written off.
+    goods_is = draw(0, _GOODS_SHARE - 1) == 0
+    goods_percent = draw(50, 100)
+    open_before = amount - pay_amount[:, 0]
+    goods = at(_Fate.DEFAULT) & goods_is & (open_before >= 100)
+    goods_on = np.where(goods, due_on + 120, _NEVER)
+    goods_appraised = np.where(goods, open_before * goods_percent // 100, 0)
+
+    # An allocation rule adopted by a few customers mid-period. Payments here are allocated
+    # explicitly (the generator names each invoice), so the rule records a fact and changes no
+    # allocation; under explicit only it is what the account's cash would wait for.
+    changes_rule = rng.integers(0, _RULE_CHANGE_SHARE, nc) == 0
+    rule_adopted = np.where(changes_rule, rng.integers(0, len(_RULES_ADOPTED), nc), -1)
+    rule_effective_on = start + rng.integers(0, span, nc)
+
     return _Plan(
         seed=seed,
         chunk=chunk,
@@ -497,6 +549,10 @@ def _plan(
         action_on=action_on,
         action_kind=action_kind,
         written_off_on=written_off_on,
+        goods_on=goods_on,
+        goods_appraised=goods_appraised,
+        rule_adopted=rule_adopted,
+        rule_effective_on=rule_effective_on,
     )
 
 
@@ -540,6 +596,8 @@ def _commands(plan: _Plan, end: int) -> _Commands:
         0,
     )
     add(_Kind.RATE, np.where(plan.rating >= 0, plan.rated_on, _NEVER), customers, none, 0)
+    adopted_on = np.where(plan.rule_adopted >= 0, plan.rule_effective_on, _NEVER)
+    add(_Kind.ALLOCATION_RULE, adopted_on, customers, none, 0)
     owner_of = plan.customer
     add(_Kind.ISSUE, plan.issued_on, owner_of, invoices, 0)
     add(_Kind.DISPUTE, plan.dispute_on, owner_of, invoices, 0)
@@ -552,6 +610,11 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     for index in range(_ACTION_SLOTS):
         add(_Kind.ACTION, plan.action_on[:, index], owner_of, invoices, index)
     add(_Kind.WRITE_OFF, plan.written_off_on, owner_of, invoices, 0)
+    goods = plan.goods_on < _NEVER
+    for goods_kind, days in (
+        (_Kind.GOODS_PROPOSE, 0), (_Kind.GOODS_APPROVE, 5), (_Kind.GOODS_SETTLE, 10),
+    ):  # fmt: skip
+        add(goods_kind, np.where(goods, plan.goods_on + days, _NEVER), owner_of, invoices, 0)
 
     kind = np.concatenate([np.full(len(p[1]), int(p[0])) for p in parts])
     on = np.concatenate([p[1] for p in parts])
@@ -723,6 +786,7 @@ def _build(
     rows_of("CreditLineSet", kind == _Kind.CREDIT, 0, lambda p: cust[p])
     rows_of("CollectionOwnerChanged", kind == _Kind.OWNER, 0, lambda p: cust[p])
     rows_of("RiskRated", kind == _Kind.RATE, 0, lambda p: cust[p])
+    rows_of("AllocationRuleAdopted", kind == _Kind.ALLOCATION_RULE, 0, lambda p: cust[p])
     rows_of("InvoiceIssued", kind == _Kind.ISSUE, 0, lambda p: space.invoice(inv[p]))
     rows_of("InvoiceAddedToAccount", kind == _Kind.ISSUE, 1, lambda p: cust[p])
     rows_of("DisputeOpened", kind == _Kind.DISPUTE, 0, lambda p: space.invoice(inv[p]))
@@ -742,6 +806,11 @@ def _build(
         lambda p: space.promise(inv[p], sub[p]),
     )  # fmt: skip
     rows_of("InvoiceWrittenOff", kind == _Kind.WRITE_OFF, 0, lambda p: space.invoice(inv[p]))
+    rows_of("GoodsInLieuProposed", kind == _Kind.GOODS_PROPOSE, 0, lambda p: cust[p])
+    rows_of("GoodsInLieuApproved", kind == _Kind.GOODS_APPROVE, 0, lambda p: cust[p])
+    settle = kind == _Kind.GOODS_SETTLE
+    rows_of("GoodsInLieuApplied", settle, 0, lambda p: space.invoice(inv[p]))
+    rows_of("GoodsInLieuSettled", settle, 1, lambda p: cust[p])
     assert (agg_by_seq >= 0).all(), "every event belongs to an aggregate"
 
     # Versions: each event's rank among its aggregate's events, in log order.
@@ -921,6 +990,16 @@ def _rated(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _pool(tuple(r.value for r in RiskRating), plan.rating[customer]),
         _dates(plan.rated_on[customer]),
         _constant(_RATING_REASON, rows.count),
+    ]
+
+
+def _rule_adopted(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    customer = rows.customer
+    return [
+        _pool(tuple(rule.value for rule in _RULES_ADOPTED), plan.rule_adopted[customer]),
+        _dates(plan.rule_effective_on[customer]),
+        _constant(APPROVER, rows.count),
+        _constant(_RULE_REASON, rows.count),
     ]
 
 
@@ -1144,10 +1223,11 @@ def _promised(plan: _Plan, rows: _Rows) -> list[pa.Array]:
 
 
 def _written_off(plan: _Plan, rows: _Rows) -> list[pa.Array]:
-    # What is open: the amount less the part paid before (always dated earlier).
+    # What is open: the amount less the part paid and the goods settled before (always dated
+    # earlier).
     invoice = rows.invoice
     return [
-        _ints(plan.amount[invoice] - plan.pay_amount[invoice, 0]),
+        _ints(plan.amount[invoice] - plan.pay_amount[invoice, 0] - plan.goods_valued[invoice]),
         _currency(plan, rows.customer),
         _dates(plan.written_off_on[invoice]),
         _constant(_WRITE_OFF_REASON, rows.count),
@@ -1156,11 +1236,70 @@ def _written_off(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     ]
 
 
+def _goods_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
+    return _keys(f"G{plan.seed}-G", _number(plan, invoice), _INVOICE_DIGITS)
+
+
+def _goods_proposed(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    return [
+        _strings(_goods_keys(plan, invoice)),
+        _constant(_GOODS, rows.count),
+        _ints(np.ones(rows.count, dtype=np.int64)),
+        _constant(_GOODS_UNIT, rows.count),
+        _ints(plan.goods_appraised[invoice]),
+        _currency(plan, rows.customer),
+        _constant(APPRAISER, rows.count),
+        _ints(np.full(rows.count, _GOODS_HAIRCUT_BPS, dtype=np.int64)),
+        _ints(plan.goods_valued[invoice]),
+        _dates(plan.goods_on[invoice]),
+    ]
+
+
+def _goods_approved(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    return [
+        _strings(_goods_keys(plan, invoice)),
+        _ints(plan.goods_valued[invoice]),
+        _currency(plan, rows.customer),
+        _constant(APPROVER, rows.count),
+        _constant(_GOODS_REASON, rows.count),
+        _dates(plan.goods_on[invoice] + 5),
+    ]
+
+
+def _goods_applied(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    return [
+        _strings(_goods_keys(plan, invoice)),
+        _ints(plan.goods_valued[invoice]),
+        _currency(plan, rows.customer),
+        _dates(plan.goods_on[invoice] + 10),
+    ]
+
+
+def _goods_settled(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    field_type = SCHEMAS["GoodsInLieuSettled"].field("allocations").type
+    values = pa.StructArray.from_arrays(
+        [_ids(rows.ids[rows.space.invoice(invoice)]), _ints(plan.goods_valued[invoice])],
+        fields=list(field_type.value_type),
+    )
+    offsets = pa.array(np.arange(rows.count + 1, dtype=np.int32))
+    return [
+        _strings(_goods_keys(plan, invoice)),
+        pa.ListArray.from_arrays(offsets, values, type=field_type),
+        _currency(plan, rows.customer),
+        _dates(plan.goods_on[invoice] + 10),
+    ]
+
+
 _FIELDS: Final[dict[str, Fields]] = {
     "CustomerAccountOpened": _opened,
     "CreditLineSet": _credit_line,
     "CollectionOwnerChanged": _owner_changed,
     "RiskRated": _rated,
+    "AllocationRuleAdopted": _rule_adopted,
     "InvoiceIssued": _issued,
     "InvoiceAddedToAccount": _added,
     "DisputeOpened": _dispute_opened,
@@ -1176,6 +1315,10 @@ _FIELDS: Final[dict[str, Fields]] = {
     "PromiseSuperseded": _superseded,
     "PromiseMade": _promised,
     "InvoiceWrittenOff": _written_off,
+    "GoodsInLieuProposed": _goods_proposed,
+    "GoodsInLieuApproved": _goods_approved,
+    "GoodsInLieuApplied": _goods_applied,
+    "GoodsInLieuSettled": _goods_settled,
 }
 
 
@@ -1521,6 +1664,17 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "reason": _RATING_REASON,
             },
         )
+    if kind is _Kind.ALLOCATION_RULE:
+        return Command(
+            "adopt_allocation_rule",
+            {
+                "customer_code": code,
+                "rule": _RULES_ADOPTED[int(plan.rule_adopted[customer])],
+                "effective_on": on,
+                "approver": APPROVER,
+                "reason": _RULE_REASON,
+            },
+        )
     number = plan.invoice_first + invoice + 1
     invoice_number = f"G{plan.seed}-I{number:08d}"
     amount = int(plan.amount[invoice])
@@ -1626,6 +1780,42 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "contact": contact,
                 "invoice_numbers": (invoice_number,),
                 "supersedes": f"G{plan.seed}-R{number:08d}-1" if sub == 1 else None,
+            },
+        )
+    reference = f"G{plan.seed}-G{number:08d}"
+    if kind is _Kind.GOODS_PROPOSE:
+        return Command(
+            "propose_goods_in_lieu",
+            {
+                "customer_code": code,
+                "settlement_reference": reference,
+                "goods": _GOODS,
+                "quantity": 1,
+                "unit": _GOODS_UNIT,
+                "appraised": Money(int(plan.goods_appraised[invoice]), currency),
+                "appraiser": APPRAISER,
+                "proposed_on": on,
+            },
+        )
+    if kind is _Kind.GOODS_APPROVE:
+        return Command(
+            "approve_goods_in_lieu",
+            {
+                "customer_code": code,
+                "settlement_reference": reference,
+                "approver": APPROVER,
+                "reason": _GOODS_REASON,
+                "approved_on": on,
+            },
+        )
+    if kind is _Kind.GOODS_SETTLE:
+        return Command(
+            "settle_goods_in_lieu",
+            {
+                "customer_code": code,
+                "settlement_reference": reference,
+                "allocations": {invoice_number: Money(int(plan.goods_valued[invoice]), currency)},
+                "settled_on": on,
             },
         )
     assert kind is _Kind.WRITE_OFF

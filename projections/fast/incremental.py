@@ -86,6 +86,7 @@ OWNER_COLUMNS: Final[Mapping[str, tuple[str, int]]] = {
     "PaymentUnapplied": ("originator_id", INVOICE),
     "CreditNoteApplied": ("originator_id", INVOICE),
     "ConcessionApproved": ("originator_id", INVOICE),
+    "GoodsInLieuApplied": ("originator_id", INVOICE),
     "InvoiceWrittenOff": ("originator_id", INVOICE),
     "InvoiceReinstated": ("originator_id", INVOICE),
     "DisputeOpened": ("originator_id", INVOICE),

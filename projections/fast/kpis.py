@@ -35,11 +35,11 @@ from arledger.domain.policy import (
     AgeingBasis,
     AgeingPolicy,
     EscalationPolicy,
+    LossRate,
 )
 from arledger.domain.rules import require_period
 from arledger.projections.fast.portfolio import MOVEMENTS, microseconds
 from arledger.projections.kpis import (
-    BPS_PER_UNIT,
     DAYS_PER_MONTH_CEI,
     KpiGrouping,
     KpiReport,
@@ -77,6 +77,7 @@ SELECT: Final[dict[str, tuple[str, ...]]] = {
     "PaymentUnapplied": (*_ENVELOPE, "amount_minor", "unapplied_on"),
     "CreditNoteApplied": (*_ENVELOPE, "amount_minor", "applied_on"),
     "ConcessionApproved": (*_ENVELOPE, "amount_minor", "approved_on"),
+    "GoodsInLieuApplied": (*_ENVELOPE, "amount_minor", "applied_on"),
     "InvoiceWrittenOff": (*_ENVELOPE, "amount_minor", "written_off_on"),
     "InvoiceReinstated": (*_ENVELOPE, "amount_minor", "reinstated_on"),
     "PaymentReceived": (*_ENVELOPE, "payer_customer_id", "amount_minor", "currency", "value_on"),
@@ -102,9 +103,9 @@ SUM_MINOR_MAX: Final = 2**62
 sum below is then exact with room to spare. That is 4.6 million invoices at the 10**12 bound of
 one amount; a log beyond it is refused rather than summed with a silent overflow."""
 
-BPS_RATE_EXACT_MAX: Final = 10**9
-"""Largest provision rate (basis points) whose losses are worked out in int64 (a larger one, or a
-negative one, sends the rows the Decimal way of the fold)."""
+RATE_PRODUCT_EXACT_MAX: Final = 2**62
+"""Largest numerator x denominator of a loss rate whose losses are worked out in int64 (a
+larger one sends the rows the exact-integer way of the fold)."""
 
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 _DAY_OFFSET: Final = 2**31
@@ -417,6 +418,10 @@ def kpi_report_fast(
     buckets = _buckets(cols, rows, open_end, end_day, policy.ageing, g, groups.count)
     countback = _countback_parts(g, issued_on, facts.amount, ending, end_day, groups.count)
     cash = _cash(cols, group_of_row, invoice_of_id, known_at_us, start_day, end_day, groups.count)
+    goods = _cash(
+        cols, group_of_row, invoice_of_id, known_at_us, start_day, end_day, groups.count,
+        tables=_GOODS,
+    )  # fmt: skip
     promises = _promise_rates(
         cols, promise_rows, groups.of_promise, versions, known_at_us, start_day, end_day, ids,
         payment_currency_map, promise_currency, len(currencies), groups.count,
@@ -424,13 +429,13 @@ def kpi_report_fast(
 
     judged = promises[0]
     non_empty = np.flatnonzero(
-        (beginning != 0) | (ending != 0) | (sales != 0) | (cash != 0) | (judged != 0)
+        (beginning != 0) | (ending != 0) | (sales != 0) | (cash != 0) | (goods != 0) | (judged != 0)
     )
     order = np.array(
         sorted(non_empty.tolist(), key=lambda i: (groups.keys[i][0], groups.keys[i][2])),
         np.int64,
     )
-    ecl, ecl_exact = _expected_credit_loss(buckets[order], policy.provision_rates_bps)
+    ecl, ecl_exact = _expected_credit_loss(buckets[order], policy.provision_rates)
     # Python ints, row by row: the Decimal arithmetic of the rows needs them.
     columns_of_rows = zip(
         order.tolist(),
@@ -438,6 +443,7 @@ def kpi_report_fast(
         sales[order].tolist(),
         ending[order].tolist(),
         cash[order].tolist(),
+        goods[order].tolist(),
         buckets[order].tolist(),
         ecl.tolist(),
         ecl_exact.tolist(),
@@ -453,6 +459,7 @@ def kpi_report_fast(
             sales=sales_minor,
             ending=ending_minor,
             cash=cash_minor,
+            goods=goods_minor,
             buckets=tuple(buckets_minor),
             ecl_by_bucket=tuple(ecl_minor) if exact else None,
             countback=countback_dso(
@@ -465,10 +472,11 @@ def kpi_report_fast(
                 promised_minor=promised_minor,
                 paid_minor=paid_minor,
             ),
-            provision_rates_bps=policy.provision_rates_bps,
+            provision_rates=policy.provision_rates,
         )
         for (
-            i, beginning_minor, sales_minor, ending_minor, cash_minor, buckets_minor, ecl_minor,
+            i, beginning_minor, sales_minor, ending_minor, cash_minor, goods_minor, buckets_minor,
+            ecl_minor,
             exact, covered, sales_before, days_before, sales_month, days_month, judged_count,
             kept_count, promised_minor, paid_minor,
         ) in columns_of_rows
@@ -479,7 +487,7 @@ def kpi_report_fast(
         grouping=kind,
         rows=report_rows,
         bucket_labels=policy.ageing.bucket_labels,
-        provision_rates_bps=policy.provision_rates_bps,
+        provision_rates=policy.provision_rates,
         policy_version=policy.version,
     )
 
@@ -680,29 +688,39 @@ def _countback_months(
     return monthly
 
 
-def _expected_credit_loss(buckets: Ints, provision_rates_bps: Sequence[int]) -> tuple[Ints, Mask]:
+def _expected_credit_loss(buckets: Ints, provision_rates: Sequence[LossRate]) -> tuple[Ints, Mask]:
     """``kpis.expected_credit_loss`` per row and bucket in integers, and per row whether it
-    could be worked out so (else the row takes the Decimal way, which raises as the fold does).
+    could be worked out so (else the row takes the fold's way, which raises as the fold does).
 
-    amount x rate / 10000, rounded half-even to the minor unit, is what the Decimal steps give
-    exactly (amount and rate fit its 28 digits, and dividing by 10000 only moves the point).
-    Worked out as (high x 10000 + low) x rate / 10000 so that nothing overflows int64, for
-    amounts whose loss is at most ``AMOUNT_MINOR_MAX`` (``to_minor`` refuses more).
+    amount x numerator / denominator, rounded half-even to the minor unit, as
+    ``LossRate.loss_minor`` gives it. Worked out as (high x denominator + low) x numerator /
+    denominator so that nothing overflows int64: low x numerator < denominator x numerator, which
+    ``RATE_PRODUCT_EXACT_MAX`` bounds, and high x numerator is at most the amount (a rate is at
+    most 1); for amounts whose loss is at most ``AMOUNT_MINOR_MAX`` (``to_minor`` refuses more).
     """
-    assert buckets.shape[1] == len(provision_rates_bps)
-    if not all(0 <= rate <= BPS_RATE_EXACT_MAX for rate in provision_rates_bps):
+    assert buckets.shape[1] == len(provision_rates)
+    if not all(
+        0 <= rate.numerator <= rate.denominator
+        and rate.numerator * rate.denominator <= RATE_PRODUCT_EXACT_MAX
+        for rate in provision_rates
+    ):
         return np.zeros_like(buckets), np.zeros(len(buckets), np.bool_)
-    rates = np.array(provision_rates_bps, np.int64)
-    approximate = buckets.astype(np.float64) * rates / BPS_PER_UNIT
+    numerators = np.array([rate.numerator for rate in provision_rates], np.int64)
+    denominators = np.array([rate.denominator for rate in provision_rates], np.int64)
+    approximate = buckets.astype(np.float64) * numerators / denominators
     safe: Mask = np.all(approximate < 2 * AMOUNT_MINOR_MAX, axis=1)
-    high, low = np.divmod(np.where(safe[:, None], buckets, 0), BPS_PER_UNIT)
-    quotient, remainder = np.divmod(low * rates, BPS_PER_UNIT)
-    quotient += high * rates
-    half = BPS_PER_UNIT // 2
-    quotient += (remainder > half) | ((remainder == half) & (quotient % 2 == 1))
+    high, low = np.divmod(np.where(safe[:, None], buckets, 0), denominators)
+    quotient, remainder = np.divmod(low * numerators, denominators)
+    quotient += high * numerators
+    twice = 2 * remainder
+    quotient += (twice > denominators) | ((twice == denominators) & (quotient % 2 == 1))
     exact: Mask = safe & np.all(quotient <= AMOUNT_MINOR_MAX, axis=1)
     losses: Ints = quotient.astype(np.int64)
     return losses, exact
+
+
+_GOODS: Final = (("GoodsInLieuApplied", "applied_on", 1),)
+"""The non-cash settlements ``_cash`` adds up for ``settled_in_goods_minor``."""
 
 
 def _cash(
@@ -713,14 +731,17 @@ def _cash(
     start_day: int,
     end_day: int,
     group_count: int,
-) -> Ints:
-    """Per group, payments applied minus unapplied in the period on its invoices."""
-    groups: list[Ints] = []
-    amounts: list[Ints] = []
-    for name, day_column, sign in (
+    *,
+    tables: Sequence[tuple[str, str, int]] = (
         ("PaymentApplied", "applied_on", 1),
         ("PaymentUnapplied", "unapplied_on", -1),
-    ):
+    ),
+) -> Ints:
+    """Per group, payments applied minus unapplied in the period on its invoices (or, with
+    ``tables=_GOODS``, what settlements in goods settled in it)."""
+    groups: list[Ints] = []
+    amounts: list[Ints] = []
+    for name, day_column, sign in tables:
         table = cols[name]
         on = table[day_column]
         counted = _known(table, known_at_us) & (start_day <= on) & (on <= end_day)
@@ -935,11 +956,12 @@ def _row(
     sales: int,
     ending: int,
     cash: int,
+    goods: int,
     buckets: tuple[int, ...],
     ecl_by_bucket: tuple[int, ...] | None,
     countback: Decimal | None,
     rates: PromiseRates,
-    provision_rates_bps: Sequence[int],
+    provision_rates: Sequence[LossRate],
 ) -> KpiRow:
     """One row from the group's sums, with the very operations of ``kpis._row``."""
     key, label, currency = names
@@ -957,7 +979,7 @@ def _row(
 
     currency_exponent(currency)  # An unknown currency is refused here as the fold refuses it.
     if ecl_by_bucket is None:
-        ecl_by_bucket = expected_credit_loss(buckets, provision_rates_bps, currency)
+        ecl_by_bucket = expected_credit_loss(buckets, provision_rates, currency)
     return KpiRow(
         key=key,
         label=label,
@@ -967,6 +989,7 @@ def _row(
         receivables_minor_ending=ending,
         receivables_minor_current=current,
         cash_collected_minor=cash,
+        settled_in_goods_minor=goods,
         dso_days=dso,
         dso_days_countback=countback,
         dso_days_best_possible=dso_best,
@@ -974,6 +997,7 @@ def _row(
         cei_total_sales=percent_of(cei_total),
         cei_monthly_average=percent_of(cei_monthly),
         collection_rate=percent_of(ratio_of(cash, beginning + sales)),
+        collection_rate_in_goods=percent_of(ratio_of(goods, beginning + sales)),
         promises_judged=rates.judged_count,
         promises_kept=rates.kept_count,
         promised_minor=rates.promised_minor,

@@ -73,6 +73,7 @@ SELECT: Final[Mapping[str, tuple[str, ...]]] = {
     "PaymentUnapplied": ("originator_id", "timestamp", "amount_minor", "unapplied_on"),
     "CreditNoteApplied": ("originator_id", "timestamp", "amount_minor", "applied_on"),
     "ConcessionApproved": ("originator_id", "timestamp", "amount_minor", "approved_on"),
+    "GoodsInLieuApplied": ("originator_id", "timestamp", "amount_minor", "applied_on"),
     "InvoiceWrittenOff": ("originator_id", "timestamp", "amount_minor", "written_off_on"),
     "InvoiceReinstated": ("originator_id", "timestamp", "amount_minor", "reinstated_on"),
     "DisputeOpened": (
@@ -118,6 +119,7 @@ MOVEMENTS: Final = (
     ("PaymentUnapplied", "unapplied_on", -1),
     ("CreditNoteApplied", "applied_on", 1),
     ("ConcessionApproved", "approved_on", 1),
+    ("GoodsInLieuApplied", "applied_on", 1),
     ("InvoiceWrittenOff", "written_off_on", 1),
     ("InvoiceReinstated", "reinstated_on", -1),
 )

@@ -23,7 +23,7 @@ from arledger.adapters.cli.app import ageing_csv, app, kpis_csv
 from arledger.adapters.csv_output import neutralise, restore
 from arledger.adapters.ingest.importer import ColumnMapping, import_file
 from arledger.domain.money import Money
-from arledger.domain.policy import AgeingPolicy
+from arledger.domain.policy import AgeingPolicy, LossRate
 from arledger.projections import ageing, kpis
 
 ADAPTERS = Path(__file__).resolve().parents[2] / "adapters"
@@ -110,6 +110,7 @@ def kpi_report(label: str) -> kpis.KpiReport:
         receivables_minor_ending=0,
         receivables_minor_current=0,
         cash_collected_minor=500,
+        settled_in_goods_minor=0,
         dso_days=Decimal("-3.5"),
         dso_days_countback=None,
         dso_days_best_possible=None,
@@ -117,6 +118,7 @@ def kpi_report(label: str) -> kpis.KpiReport:
         cei_total_sales=None,
         cei_monthly_average=None,
         collection_rate=None,
+        collection_rate_in_goods=None,
         promises_judged=0,
         promises_kept=0,
         promised_minor=0,
@@ -133,7 +135,7 @@ def kpi_report(label: str) -> kpis.KpiReport:
         grouping=kpis.KpiGrouping.OWNER,
         rows=(row,),
         bucket_labels=AgeingPolicy().bucket_labels,
-        provision_rates_bps=(0, 0, 0, 0, 0, 0),
+        provision_rates=(LossRate.of_bps(0),) * 6,
         policy_version=1,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -33,6 +34,21 @@ def test_the_domain_commands_record_exactly_the_generated_events(memory_ledger: 
     actual = list(memory_ledger.iter_events())
     assert len(expected) == len(actual)
     assert 600 * 3 < commands < len(expected)
+    assert expected == actual
+
+
+GOODS_SEED: Final = 4
+"""A seed whose 400 invoices include settlements in goods (three: they are rare)."""
+
+
+def test_the_domain_commands_record_the_generated_settlements_in_goods(
+    memory_ledger: Ledger,
+) -> None:
+    expected = list(generate.events(400, GOODS_SEED))
+    generate.replay(memory_ledger, 400, GOODS_SEED)
+    actual = list(memory_ledger.iter_events())
+    settled = [e for e in expected if type(e).__name__ == "GoodsInLieuSettled"]
+    assert settled
     assert expected == actual
 
 

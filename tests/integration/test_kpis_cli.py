@@ -77,6 +77,7 @@ def test_kpis_csv_has_one_line_per_currency_with_exact_figures(
         "ending_ar": "6000.00",
         "current_ar": "0.00",
         "cash_collected": "6000.00",
+        "settled_in_goods": "0.00",  # no settlement in goods: non-cash, apart from cash
         "dso_days": "270.0",  # 6,000 / 2,000 x 90
         "dso_days_countback": "102.4",  # 31 + 28 + 31 + 4,000 / 10,000 x 31
         "dso_days_best_possible": "0.0",
@@ -84,6 +85,7 @@ def test_kpis_csv_has_one_line_per_currency_with_exact_figures(
         "cei_total_sales": "50.00",  # 6,000 / 12,000
         "cei_monthly_average": "43.75",  # (10,666.67 - 6,000) / 10,666.67
         "collection_rate": "50.00",
+        "collection_rate_in_goods": "0.00",
         "promise_kept_rate_by_count": "",
         "promise_kept_rate_by_amount": "",
         "ecl 31-60": "200.00",  # 10 % of A-2

@@ -40,6 +40,9 @@ COMMANDS: typing.Final = frozenset(
         "allocate_payment",
         "apply_credit_note",
         "approve_concession",
+        "approve_goods_in_lieu",  # issue 13.2: goods in lieu
+        "propose_goods_in_lieu",
+        "settle_goods_in_lieu",
         "blacklist",
         "change_owner",
         "change_terms",

@@ -72,7 +72,7 @@ from arledger.domain.money import (
     currency_exponent,
     format_minor,
 )
-from arledger.domain.policy import AgeingPolicy, EscalationPolicy
+from arledger.domain.policy import AgeingPolicy, EscalationPolicy, LossRate
 from arledger.domain.rules import KEY_LENGTH_MAX, REASON_LENGTH_MAX, TEXT_LENGTH_MAX
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow
@@ -1608,6 +1608,7 @@ def _kpis_with(key: str, label: str) -> KpiReport:
         receivables_minor_ending=0,
         receivables_minor_current=0,
         cash_collected_minor=0,
+        settled_in_goods_minor=0,
         dso_days=None,
         dso_days_countback=None,
         dso_days_best_possible=None,
@@ -1615,6 +1616,7 @@ def _kpis_with(key: str, label: str) -> KpiReport:
         cei_total_sales=None,
         cei_monthly_average=None,
         collection_rate=None,
+        collection_rate_in_goods=None,
         promises_judged=0,
         promises_kept=0,
         promised_minor=0,
@@ -1631,7 +1633,7 @@ def _kpis_with(key: str, label: str) -> KpiReport:
         grouping=KpiGrouping.CUSTOMER,
         rows=(row,),
         bucket_labels=AgeingPolicy().bucket_labels,
-        provision_rates_bps=(0,) * 6,
+        provision_rates=(LossRate.of_bps(0),) * 6,
         policy_version=1,
     )
 

@@ -39,7 +39,7 @@ from arledger.adapters.synthetic.generate import generate_columnar
 from arledger.domain.errors import ArledgerError, ConfigurationError, InvalidDateError
 from arledger.domain.events import Event, Instalment
 from arledger.domain.money import Money
-from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy
+from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy, LossRate
 from arledger.projections.fast.kpis import SELECT, Columns, kpi_report_fast
 from arledger.projections.kpis import KpiGrouping, KpiReport, kpi_report
 from arledger.projections.portfolio import PortfolioState, fold_all
@@ -212,6 +212,13 @@ def _adopt_ageing(session: Session, edges: tuple[int, ...], by_issue: bool, on: 
             edges_days=edges, basis=AgeingBasis.ISSUE_DATE if by_issue else AgeingBasis.DUE_DATE
         ),
         provision_rates_bps=tuple(range(100, 100 * (len(edges) + 3), 100)),
+        # Every other version has exact sub-basis-point rates (n x 2,000/23,000).
+        provision_loss_rates=None
+        if on % 2
+        else tuple(
+            LossRate(numerator=min(2000 * (i + 1), 23000), denominator=23000)
+            for i in range(len(edges) + 2)
+        ),
         promise_tolerance_days=on % 7,
     )
     book = session.policy_book()
@@ -624,6 +631,12 @@ def busy_demo_events(seed: int, invoices: int) -> list[Event]:
                 version=version,
                 ageing=ageing,
                 provision_rates_bps=tuple(range(100, 100 * (len(ageing.edges_days) + 3), 100)),
+                provision_loss_rates=None
+                if version == 2
+                else tuple(
+                    LossRate(numerator=2000 * (i + 1), denominator=23000)
+                    for i in range(len(ageing.edges_days) + 2)
+                ),
                 promise_tolerance_days=tolerance,
             ),
             effective_on=effective_on,

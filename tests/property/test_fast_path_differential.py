@@ -213,9 +213,13 @@ def test_the_fast_path_equals_the_folds_on_generated_histories(
 
 
 # A bounce after a write-off (issue 9.8): the money it reopens is open, aged from the invoice's
-# due dates, and settled by a payment, a credit note, a concession or a further write-off.
+# due dates, and settled by a payment, a credit note, a concession, goods in lieu (proposed,
+# approved, then settling the invoice at the value after the policy's haircut) or a further
+# write-off.
 
-SETTLEMENTS: Final = ("pay", "auto", "credit_note", "concession", "write_off", "reinstate", None)
+SETTLEMENTS: Final = (
+    "pay", "auto", "credit_note", "concession", "goods", "write_off", "reinstate", None,
+)  # fmt: skip
 
 
 @attrs.frozen
@@ -309,6 +313,38 @@ class WrittenOffThenBounced:
                 reason="goodwill",
                 approver="cfo",
             )
+        elif self.settlement == "goods":
+            reference = f"GIL-{self.number}"
+            attempt(
+                session.propose_goods_in_lieu,
+                customer_code=customer.customer_code,
+                settlement_reference=reference,
+                goods="stock",
+                quantity=self.settled_percent,
+                unit="piece",
+                appraised=amount,
+                appraiser="appraiser",
+                proposed_on=on,
+            )
+            attempt(
+                session.approve_goods_in_lieu,
+                customer_code=customer.customer_code,
+                settlement_reference=reference,
+                approver="cfo",
+                reason="saleable stock",
+                approved_on=on,
+            )
+            settlements = session.require_customer(customer.customer_code).goods_settlements
+            if reference in settlements:
+                attempt(
+                    session.settle_goods_in_lieu,
+                    customer_code=customer.customer_code,
+                    settlement_reference=reference,
+                    allocations={
+                        self.number: Money(settlements[reference].valued_minor, invoice.currency)
+                    },
+                    settled_on=on,
+                )
         elif self.settlement in ("write_off", "reinstate"):
             attempt(
                 getattr(session, self.settlement),
@@ -375,6 +411,7 @@ def test_the_fast_path_equals_the_folds_on_each_way_of_settling_reopened_money()
             "auto": "PaymentApplied",
             "credit_note": "CreditNoteApplied",
             "concession": "ConcessionApproved",
+            "goods": "GoodsInLieuApplied",
             "write_off": "InvoiceWrittenOff",
             "reinstate": "InvoiceReinstated",
         }

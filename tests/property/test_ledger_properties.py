@@ -41,6 +41,7 @@ from arledger.domain.events import (
     ConcessionApproved,
     CreditNoteApplied,
     Event,
+    GoodsInLieuApplied,
     InvoiceIssued,
     InvoiceReinstated,
     InvoiceWrittenOff,
@@ -48,6 +49,7 @@ from arledger.domain.events import (
     PaymentApplied,
     PaymentUnapplied,
 )
+from arledger.domain.goods_in_lieu import GoodsSettlementStatus, valued_minor
 from arledger.domain.invoice import Invoice
 from arledger.domain.payment import Payment
 from arledger.domain.promise import Promise
@@ -227,6 +229,7 @@ MOVEMENTS: dict[type[Event], tuple[str, int]] = {
     PaymentUnapplied: ("unapplied_on", -1),
     CreditNoteApplied: ("applied_on", 1),
     ConcessionApproved: ("approved_on", 1),
+    GoodsInLieuApplied: ("applied_on", 1),
     InvoiceWrittenOff: ("written_off_on", 1),
     InvoiceReinstated: ("reinstated_on", -1),
 }
@@ -329,6 +332,36 @@ def assert_money_conserved(run: Run) -> None:
 
 
 @given(commands=sequences)
+def test_money_is_conserved_with_settlements_in_goods(commands: list[Command]) -> None:
+    """Each settlement in goods settles exactly its approved value (the appraisal less the
+    policy's haircut), once, on its own customer's invoices, in the account's currency; the
+    invoices hold exactly what the settlements gave them."""
+    events = list(run_commands(commands).ledger.iter_events())
+    states = replay(events)
+    invoices = {invoice.id: invoice for invoice in _of(states, Invoice)}
+    applied: dict[tuple[UUID, str], int] = defaultdict(int)
+    for event in events:
+        if isinstance(event, GoodsInLieuApplied):
+            customer_id = invoices[event.originator_id].customer_id
+            applied[(customer_id, event.settlement_reference)] += event.amount_minor
+    settled: dict[tuple[UUID, str], int] = {}
+    for account in _of(states, CustomerAccount):
+        for reference, settlement in account.goods_settlements.items():
+            assert settlement.currency == account.currency
+            assert settlement.valued_minor == valued_minor(
+                settlement.appraised_minor, settlement.haircut_bps
+            )
+            assert settlement.valued_minor <= settlement.appraised_minor
+            if settlement.status is GoodsSettlementStatus.SETTLED:
+                settled[(account.id, reference)] = settlement.valued_minor
+    # Every settled settlement's approved value reached its invoices, and nothing else did.
+    assert settled == dict(applied)
+    for invoice in invoices.values():
+        assert 0 <= invoice.settled_in_goods_minor
+        assert 0 <= invoice.open_minor
+
+
+@given(commands=sequences)
 def test_every_invoice_reconciles_with_its_events_and_is_never_over_settled(
     commands: list[Command],
 ) -> None:
@@ -347,6 +380,8 @@ def test_every_invoice_reconciles_with_its_events_and_is_never_over_settled(
             totals_of["credited"] += event.amount_minor
         elif isinstance(event, ConcessionApproved):
             totals_of["conceded"] += event.amount_minor
+        elif isinstance(event, GoodsInLieuApplied):
+            totals_of["in_goods"] += event.amount_minor
         elif isinstance(event, InvoiceWrittenOff):
             totals_of["written_off"] += event.amount_minor
         elif isinstance(event, InvoiceReinstated):
@@ -356,12 +391,14 @@ def test_every_invoice_reconciles_with_its_events_and_is_never_over_settled(
         assert seen["applied"] == invoice.applied_minor
         assert seen["credited"] == invoice.credited_minor
         assert seen["conceded"] == invoice.conceded_minor
+        assert seen["in_goods"] == invoice.settled_in_goods_minor
         assert seen["written_off"] == invoice.written_off_minor
         assert invoice.amount_minor == (
             invoice.open_minor
             + seen["applied"]
             + seen["credited"]
             + seen["conceded"]
+            + seen["in_goods"]
             + seen["written_off"]
         )
         assert 0 <= invoice.open_minor <= invoice.amount_minor

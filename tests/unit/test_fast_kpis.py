@@ -18,6 +18,7 @@ from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.read_models.columnar import SCHEMAS, columns, decode_policy, to_columnar
 from arledger.domain.errors import InvalidAmountError, InvalidDateError
 from arledger.domain.money import Money
+from arledger.domain.policy import LossRate
 from arledger.projections.fast.kpis import (
     SELECT,
     SUM_MINOR_MAX,
@@ -27,6 +28,7 @@ from arledger.projections.fast.kpis import (
 from arledger.projections.kpis import KpiGrouping, expected_credit_loss, kpi_report
 from arledger.projections.portfolio import fold_all
 from tests.conftest import FixedClock
+from tests.strategies import loss_rates
 
 Q1 = (date(2025, 1, 1), date(2025, 3, 31))
 
@@ -101,14 +103,18 @@ def test_amounts_beyond_what_int64_sums_hold_exactly_are_refused() -> None:
         max_size=8,
     ),
     rates=st.lists(
-        st.integers(0, 10_000) | st.sampled_from((1, 5_000, 9_999)), min_size=3, max_size=3
+        (st.integers(0, 10_000) | st.sampled_from((1, 5_000, 9_999))).map(LossRate.of_bps)
+        | loss_rates(),
+        min_size=3,
+        max_size=3,
     ),
 )
 def test_losses_worked_out_in_integers_are_the_decimal_losses(
-    buckets: list[list[int]], rates: list[int]
+    buckets: list[list[int]], rates: list[LossRate]
 ) -> None:
-    """Half-even ties included (an amount of 5,000 at 1 bp is half a minor unit); a loss over
-    ``AMOUNT_MINOR_MAX`` is left to the Decimal way, which refuses it."""
+    """Half-even ties included (an amount of 5,000 at 1 bp is half a minor unit), in basis
+    points and in exact fractions (2,000/23,000); a loss over ``AMOUNT_MINOR_MAX`` is left to
+    the fold's way, which refuses it."""
     losses, exact = _expected_credit_loss(np.array(buckets, np.int64), rates)
     for row, row_losses, row_exact in zip(buckets, losses.tolist(), exact.tolist(), strict=True):
         if row_exact:
@@ -118,6 +124,10 @@ def test_losses_worked_out_in_integers_are_the_decimal_losses(
                 expected_credit_loss(row, rates, "USD")
 
 
-def test_rates_the_integers_cannot_hold_take_the_decimal_way() -> None:
-    _, exact = _expected_credit_loss(np.array([[10, 20]], np.int64), [-5, 10**12])
+def test_rates_the_integers_cannot_hold_take_the_folds_way() -> None:
+    # numerator x denominator beyond int64's room: the fold's Python integers work it out.
+    wide = LossRate(numerator=10**11 + 1, denominator=10**12)
+    rates = [LossRate.of_bps(5), wide]
+    _, exact = _expected_credit_loss(np.array([[10, 20]], np.int64), rates)
     assert [False] == exact.tolist()
+    assert (0, 2) == expected_credit_loss([10, 20], rates, "USD")

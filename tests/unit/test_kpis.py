@@ -26,6 +26,7 @@ from decimal import Decimal
 import pytest
 
 from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.persistence.serialization import make_converter
 from arledger.domain.errors import (
     ConfigurationError,
     GroupingTypeError,
@@ -33,7 +34,7 @@ from arledger.domain.errors import (
     InvalidDateError,
 )
 from arledger.domain.money import Money
-from arledger.domain.policy import EscalationPolicy
+from arledger.domain.policy import EscalationPolicy, LossRate
 from arledger.projections.kpis import (
     KpiGrouping,
     KpiReport,
@@ -500,3 +501,77 @@ def test_the_ageing_grouping_given_as_text_is_refused_with_a_typed_error(ledger:
         ledger.ageing(Q1_END, grouping="customer")  # type: ignore[arg-type]
 
     assert "AgeingGrouping" == refused.value.expected
+
+
+# Expected credit loss: exact loss rates (sub-basis-point precision) ----------------------------
+
+PUBLISHED_RATE = LossRate(numerator=2000, denominator=23000)
+"""The loss rate of a published provision matrix: 2,000/23,000 (8.6956...%, no whole bps)."""
+
+
+def test_an_exact_loss_rate_reproduces_the_published_provision_figures() -> None:
+    # 60,000 x 2,000/23,000 = 5,217.39 -> 5,217; 317,020 x 2,000/23,000 = 27,566.96 -> 27,567.
+    assert 5217 == PUBLISHED_RATE.loss_minor(60_000)
+    assert 27567 == PUBLISHED_RATE.loss_minor(317_020)
+    assert PUBLISHED_RATE.bps is None
+    assert 250 == LossRate.of_bps(250).bps
+
+
+def test_an_exact_loss_rate_rounds_a_tie_half_even() -> None:
+    assert 2 == LossRate(numerator=1, denominator=2).loss_minor(5)
+    assert 4 == LossRate(numerator=1, denominator=2).loss_minor(7)
+
+
+def test_a_policy_with_exact_loss_rates_gives_the_published_figures_in_the_kpis() -> None:
+    ledger = memory_ledger()
+    ledger.open_account(
+        "PUB", name="Published Co", currency="JPY", collection_owner="sato",
+        opened_on=date(2025, 1, 1),
+    )  # fmt: skip
+    ledger.issue_invoice(
+        "P-1", customer_code="PUB", amount=Money.parse("60000", "JPY"),
+        issued_on=date(2025, 6, 1), due_on=date(2025, 7, 31),
+    )  # fmt: skip
+    ledger.issue_invoice(
+        "P-2", customer_code="PUB", amount=Money.parse("317020", "JPY"),
+        issued_on=date(2025, 5, 1), due_on=date(2025, 6, 20),
+    )  # fmt: skip
+    ledger.adopt_policy(
+        policy=EscalationPolicy(version=2, provision_loss_rates=(PUBLISHED_RATE,) * 6),
+        effective_on=date(2025, 6, 1),
+        approver="cfo",
+        reason="provision matrix from the published loss rates",
+    )
+    report = ledger.kpis(date(2025, 6, 1), date(2025, 6, 30))
+    row = row_of(report, "portfolio", "JPY")
+
+    assert (PUBLISHED_RATE,) * 6 == report.provision_rates
+    assert (None,) * 6 == report.provision_rates_bps
+    assert (60_000, 317_020, 0, 0, 0, 0) == row.buckets_minor
+    assert (5217, 27567, 0, 0, 0, 0) == row.ecl_minor_by_bucket
+    assert 32784 == row.ecl_minor
+
+
+def test_a_policy_adopted_in_basis_points_decodes_with_the_same_rates() -> None:
+    converter = make_converter()
+    stored = converter.unstructure(EscalationPolicy(version=2))
+    del stored["provision_loss_rates"]  # as stored before exact rates existed
+
+    policy = converter.structure(stored, EscalationPolicy)
+
+    assert policy.provision_loss_rates is None
+    assert tuple(LossRate.of_bps(bps) for bps in (50, 200, 1000, 2500, 5000, 10000)) == (
+        policy.provision_rates
+    )
+
+
+@pytest.mark.parametrize(("numerator", "denominator"), [(-1, 10), (11, 10), (1, 0), (1, 10**13)])
+def test_a_loss_rate_outside_zero_to_one_is_refused(numerator: int, denominator: int) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        LossRate(numerator=numerator, denominator=denominator)
+    assert "provision_loss_rates" == refused.value.field
+
+
+def test_a_policy_with_too_few_loss_rates_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="2 provision loss rates for 6 ageing buckets"):
+        EscalationPolicy(provision_loss_rates=(PUBLISHED_RATE,) * 2)
