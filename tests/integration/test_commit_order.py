@@ -47,7 +47,23 @@ def customer_code(writer: int) -> str:
     return f"C-{writer}"
 
 
-def write(ledger: Ledger, writer: int, errors: list[BaseException]) -> None:
+@attrs.frozen
+class Checkpoints:
+    """Where the writers stop together, twice, for one snapshot each (no sleeps): ``arrived``
+    holds them until the snapshotter joins, ``resume`` until it has taken its snapshot, so two
+    snapshots are taken at distinct positions between the first write and the last."""
+
+    arrived: threading.Barrier
+    resume: threading.Barrier
+    after_invoices: tuple[int, ...] = (2, 4)
+
+
+def write(
+    ledger: Ledger,
+    writer: int,
+    errors: list[BaseException],
+    checkpoints: Checkpoints | None = None,
+) -> None:
     """One writer's commands: an account, then invoices, each second one paid in part."""
     try:
         code = customer_code(writer)
@@ -60,6 +76,9 @@ def write(ledger: Ledger, writer: int, errors: list[BaseException]) -> None:
             terms_days=30,
         )
         for n in range(INVOICES_PER_WRITER):
+            if checkpoints is not None and n in checkpoints.after_invoices:
+                checkpoints.arrived.wait()
+                checkpoints.resume.wait()
             number = f"{code}-INV-{n}"
             ledger.issue_invoice(
                 number,
@@ -87,17 +106,25 @@ class Snapshot:
 
 
 def take_snapshots(
-    ledger: Ledger, done: threading.Event, snapshots: list[Snapshot], errors: list[BaseException]
+    ledger: Ledger,
+    done: threading.Event,
+    snapshots: list[Snapshot],
+    errors: list[BaseException],
+    checkpoints: Checkpoints,
 ) -> None:
+    def snapshot() -> None:
+        snapshots.append(
+            Snapshot(ledger.ageing(AS_OF, grouping=AgeingGrouping.CUSTOMER), ledger.worklist(AS_OF))
+        )
+
     try:
         while True:
             finished = done.is_set()  # read first: a snapshot after it sees every write
-            snapshots.append(
-                Snapshot(
-                    ledger.ageing(AS_OF, grouping=AgeingGrouping.CUSTOMER),
-                    ledger.worklist(AS_OF),
-                )
-            )
+            if checkpoints.arrived.n_waiting == WRITERS:  # every writer at a checkpoint
+                checkpoints.arrived.wait()
+                snapshot()
+                checkpoints.resume.wait()
+            snapshot()
             if finished:
                 return
     except BaseException as error:
@@ -116,13 +143,19 @@ def run_concurrently(env: dict[str, str]) -> list[Snapshot]:
     errors: list[BaseException] = []
     snapshots: list[Snapshot] = []
     done = threading.Event()
+    checkpoints = Checkpoints(
+        threading.Barrier(WRITERS + 1, timeout=JOIN_TIMEOUT_S),
+        threading.Barrier(WRITERS + 1, timeout=JOIN_TIMEOUT_S),
+    )
     try:
         writers = [
-            threading.Thread(target=write, args=(writers_ledgers[i % LEDGERS], i, errors))
+            threading.Thread(
+                target=write, args=(writers_ledgers[i % LEDGERS], i, errors, checkpoints)
+            )
             for i in range(WRITERS)
         ]
         snapshotter = threading.Thread(
-            target=take_snapshots, args=(reader, done, snapshots, errors)
+            target=take_snapshots, args=(reader, done, snapshots, errors, checkpoints)
         )
         snapshotter.start()
         for thread in writers:
@@ -155,6 +188,7 @@ def test_snapshots_taken_while_eight_threads_write_are_reproduced_by_position_an
     assert invoiced - paid == sum(row.open_minor for row in snapshots[-1].ageing.rows)
     assert positions == sorted(positions)  # one reader: the log only grows
     assert len({p for p in positions if 0 < p < head}) >= 2, positions  # taken during writes
+    assert len(snapshots) >= 4
     assert len({s.ageing.rows for s in snapshots}) >= 3  # the figures moved as writes landed
 
     # Snapshots at one position are one answer; each position is reproduced once below.
