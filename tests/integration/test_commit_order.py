@@ -15,6 +15,7 @@ PostgreSQL (several connections, the library's insert lock) and SQLite (one writ
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from arledger.domain.errors import LogPositionError
 from arledger.domain.money import Money
 from arledger.projections.ageing import AgeingGrouping, AgeingReport
 from arledger.projections.results import Worklist
+from tests.conftest import FixedClock
 
 WRITERS = 8
 LEDGERS = 4
@@ -376,3 +378,46 @@ def test_a_session_stamped_first_but_committed_last_is_not_known_before_its_comm
         assert (between, log_of(between)) == (again, log_of(again))
     finally:
         ledger.close()
+
+
+def test_known_at_falls_back_to_stamps_where_links_were_built_without_instants(
+    tmp_path: Path,
+) -> None:
+    """A chain built after the fact has no commit instants: known_at before the first recorded
+    instant cuts those positions by stamp, and says so; at or after it, by position."""
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    ledger = Ledger(env=env, clock=FixedClock())
+    try:
+        errors: list[BaseException] = []
+        write(ledger, 0, errors)
+        assert [] == errors
+        built_upto = log_of(ledger.worklist(AS_OF)).position
+        with sqlite3.connect(env["ARLEDGER_DB"]) as connection:
+            connection.execute("DELETE FROM arledger_chain")
+        assert built_upto == ledger.build_chain()
+        ledger.issue_invoice("C-0-AFTER", customer_code="C-0", amount=usd("9.00"), issued_on=AS_OF)
+        stamps = sorted(event.timestamp for event in ledger.iter_events())
+        middle = stamps[len(stamps) // 2]
+
+        by_stamp = ledger.ageing(AS_OF, grouping=AgeingGrouping.INVOICE, known_at=middle)
+        latest = ledger.ageing(AS_OF, grouping=AgeingGrouping.INVOICE)
+        replayed = Ledger(env=env, read_models="replay")
+        try:
+            again = replayed.ageing(AS_OF, grouping=AgeingGrouping.INVOICE, known_at=middle)
+        finally:
+            replayed.close()
+        committed = log_of(latest).committed_at
+        assert committed is not None
+        at_commit = ledger.ageing(AS_OF, grouping=AgeingGrouping.INVOICE, known_at=committed)
+    finally:
+        ledger.close()
+
+    assert (built_upto, middle, None) == (
+        log_of(by_stamp).position,
+        log_of(by_stamp).stamped_by,
+        log_of(by_stamp).committed_at,
+    )
+    assert by_stamp == again
+    assert 0 < len(by_stamp.rows) < len(latest.rows) - 1  # the later half is not counted
+    assert "C-0-AFTER" not in {row.key for row in by_stamp.rows}
+    assert (latest, log_of(latest)) == (at_commit, log_of(at_commit))
