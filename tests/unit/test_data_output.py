@@ -77,6 +77,7 @@ def test_a_worklist_is_data_as_a_record_with_its_items_by_field_name() -> None:
                 "reconciliations": [],
             }
         ],
+        "as_of_log": None,  # set by the Ledger: the log point the answer reflects
     } == data
 
 
