@@ -38,8 +38,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
-from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.application.ledger import LatestReading, Ledger
 from arledger.adapters.application.unit_of_work import AggregateKind, UnitOfWork
+from arledger.adapters.audit.cut import microseconds
 from arledger.adapters.persistence import chain
 from arledger.adapters.persistence.bulk_encoding import Row, StateEncoder
 from arledger.adapters.persistence.library import is_postgres_recorder, lock_for_insert
@@ -182,16 +183,29 @@ def insert_events(ledger: Ledger, events: Sequence[Event]) -> None:
     if not events:
         return
     recorder = ledger.recorder
+    clock = _commit_clock(ledger, events)
     if isinstance(recorder, SQLiteApplicationRecorder):
-        _insert_sqlite(recorder, StateEncoder(ledger.mapper).rows(events))
+        _insert_sqlite(recorder, StateEncoder(ledger.mapper).rows(events), clock)
         return
     if is_postgres_recorder(recorder):
-        _insert_postgres(recorder, StateEncoder(ledger.mapper).rows(events))
+        _insert_postgres(recorder, StateEncoder(ledger.mapper).rows(events), clock)
         return
     ledger.save(*events)
 
 
-def _insert_sqlite(recorder: Any, rows: Sequence[Row]) -> None:
+def _commit_clock(ledger: Ledger, events: Sequence[Event]) -> Callable[[], int]:
+    """The commit instant of one bulk transaction: the wall clock's, or, for a Ledger given its
+    own clock (tests, generated histories whose stamps follow a recording clock the Ledger
+    never reads), the batch's latest stamp, so that stamps and commit instants share one time
+    line (``chain.append`` still keeps the instants rising)."""
+    if isinstance(ledger.clock, LatestReading):
+        latest = microseconds(max(event.timestamp for event in events))
+        return lambda: latest
+    clock: Callable[[], int] = getattr(ledger.recorder, "commit_clock", chain.wall_clock_us)
+    return clock
+
+
+def _insert_sqlite(recorder: Any, rows: Sequence[Row], clock: Callable[[], int]) -> None:
     # The application recorder inserts row by row to learn each notification id; nobody here
     # needs them, so one executemany does the same insert. Constraint violations become the
     # library's IntegrityError inside its transaction context. The recorder stores ids as hex;
@@ -205,11 +219,17 @@ def _insert_sqlite(recorder: Any, rows: Sequence[Row]) -> None:
         # Positions are handed out one after the other by the one writer: the last ``len``.
         cursor.execute(f"SELECT MAX(rowid) FROM {quoted_identifier(recorder.events_table_name)}")
         last = int(cursor.fetchone()[0])
-        _chain(recorder, cursor, last - len(rows) + 1, rows)
+        _chain(recorder, cursor, last - len(rows) + 1, rows, clock)
 
 
 def _chain(
-    recorder: Any, cursor: Any, first: int, rows: Sequence[Row], *, copy: bool = False
+    recorder: Any,
+    cursor: Any,
+    first: int,
+    rows: Sequence[Row],
+    clock: Callable[[], int],
+    *,
+    copy: bool = False,
 ) -> None:
     """Link the rows just inserted at positions ``first``, ``first + 1``, ... (``chain``)."""
     chain.append(
@@ -219,12 +239,12 @@ def _chain(
             (first + offset, originator_id, originator_version, topic, state)
             for offset, (originator_id, originator_version, topic, state) in enumerate(rows)
         ],
-        getattr(recorder, "commit_clock", chain.wall_clock_us),
+        clock,
         copy=copy,
     )
 
 
-def _insert_postgres(recorder: Any, rows: Sequence[Row]) -> None:
+def _insert_postgres(recorder: Any, rows: Sequence[Row], clock: Callable[[], int]) -> None:
     # The same transaction as the recorder's insert_events (EXCLUSIVE table lock, so that
     # notification ids are issued in commit order, and a NOTIFY for subscribers), but the rows go
     # in by binary COPY: about four times the library's INSERT ... unnest of composite values.
@@ -257,7 +277,7 @@ def _insert_postgres(recorder: Any, rows: Sequence[Row]) -> None:
             )
         )
         last = int(cursor.fetchone()["last"])
-        _chain(recorder, cursor, last - len(rows) + 1, rows, copy=True)
+        _chain(recorder, cursor, last - len(rows) + 1, rows, clock, copy=True)
 
 
 # Mapping --------------------------------------------------------------------------------------

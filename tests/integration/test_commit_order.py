@@ -15,6 +15,7 @@ PostgreSQL (several connections, the library's insert lock) and SQLite (one writ
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,10 +32,11 @@ from arledger.domain.errors import LogPositionError
 from arledger.domain.money import Money
 from arledger.projections.ageing import AgeingGrouping, AgeingReport
 from arledger.projections.results import Worklist
+from tests.conftest import FixedClock
 
 WRITERS = 8
 LEDGERS = 4
-INVOICES_PER_WRITER = 12
+INVOICES_PER_WRITER = 6
 AS_OF = date(2025, 6, 30)
 JOIN_TIMEOUT_S = 300.0
 
@@ -47,7 +49,23 @@ def customer_code(writer: int) -> str:
     return f"C-{writer}"
 
 
-def write(ledger: Ledger, writer: int, errors: list[BaseException]) -> None:
+@attrs.frozen
+class Checkpoints:
+    """Where the writers stop together, twice, for one snapshot each (no sleeps): ``arrived``
+    holds them until the snapshotter joins, ``resume`` until it has taken its snapshot, so two
+    snapshots are taken at distinct positions between the first write and the last."""
+
+    arrived: threading.Barrier
+    resume: threading.Barrier
+    after_invoices: tuple[int, ...] = (2, 4)
+
+
+def write(
+    ledger: Ledger,
+    writer: int,
+    errors: list[BaseException],
+    checkpoints: Checkpoints | None = None,
+) -> None:
     """One writer's commands: an account, then invoices, each second one paid in part."""
     try:
         code = customer_code(writer)
@@ -60,6 +78,9 @@ def write(ledger: Ledger, writer: int, errors: list[BaseException]) -> None:
             terms_days=30,
         )
         for n in range(INVOICES_PER_WRITER):
+            if checkpoints is not None and n in checkpoints.after_invoices:
+                checkpoints.arrived.wait()
+                checkpoints.resume.wait()
             number = f"{code}-INV-{n}"
             ledger.issue_invoice(
                 number,
@@ -87,17 +108,25 @@ class Snapshot:
 
 
 def take_snapshots(
-    ledger: Ledger, done: threading.Event, snapshots: list[Snapshot], errors: list[BaseException]
+    ledger: Ledger,
+    done: threading.Event,
+    snapshots: list[Snapshot],
+    errors: list[BaseException],
+    checkpoints: Checkpoints,
 ) -> None:
+    def snapshot() -> None:
+        snapshots.append(
+            Snapshot(ledger.ageing(AS_OF, grouping=AgeingGrouping.CUSTOMER), ledger.worklist(AS_OF))
+        )
+
     try:
         while True:
             finished = done.is_set()  # read first: a snapshot after it sees every write
-            snapshots.append(
-                Snapshot(
-                    ledger.ageing(AS_OF, grouping=AgeingGrouping.CUSTOMER),
-                    ledger.worklist(AS_OF),
-                )
-            )
+            if checkpoints.arrived.n_waiting == WRITERS:  # every writer at a checkpoint
+                checkpoints.arrived.wait()
+                snapshot()
+                checkpoints.resume.wait()
+            snapshot()
             if finished:
                 return
     except BaseException as error:
@@ -116,13 +145,19 @@ def run_concurrently(env: dict[str, str]) -> list[Snapshot]:
     errors: list[BaseException] = []
     snapshots: list[Snapshot] = []
     done = threading.Event()
+    checkpoints = Checkpoints(
+        threading.Barrier(WRITERS + 1, timeout=JOIN_TIMEOUT_S),
+        threading.Barrier(WRITERS + 1, timeout=JOIN_TIMEOUT_S),
+    )
     try:
         writers = [
-            threading.Thread(target=write, args=(writers_ledgers[i % LEDGERS], i, errors))
+            threading.Thread(
+                target=write, args=(writers_ledgers[i % LEDGERS], i, errors, checkpoints)
+            )
             for i in range(WRITERS)
         ]
         snapshotter = threading.Thread(
-            target=take_snapshots, args=(reader, done, snapshots, errors)
+            target=take_snapshots, args=(reader, done, snapshots, errors, checkpoints)
         )
         snapshotter.start()
         for thread in writers:
@@ -148,11 +183,14 @@ def test_snapshots_taken_while_eight_threads_write_are_reproduced_by_position_an
     positions = [log_of(s.ageing).position for s in snapshots]
     head = positions[-1]
     # The last snapshot was taken after every write: it holds every invoice.
-    assert WRITERS * INVOICES_PER_WRITER * 100 < sum(
-        row.open_minor for row in snapshots[-1].ageing.rows
+    invoiced = sum(
+        (100 + 10 * w + n) * 100 for w in range(WRITERS) for n in range(INVOICES_PER_WRITER)
     )
+    paid = 4_000 * WRITERS * (INVOICES_PER_WRITER // 2)
+    assert invoiced - paid == sum(row.open_minor for row in snapshots[-1].ageing.rows)
     assert positions == sorted(positions)  # one reader: the log only grows
     assert len({p for p in positions if 0 < p < head}) >= 2, positions  # taken during writes
+    assert len(snapshots) >= 4
     assert len({s.ageing.rows for s in snapshots}) >= 3  # the figures moved as writes landed
 
     # Snapshots at one position are one answer; each position is reproduced once below.
@@ -340,3 +378,46 @@ def test_a_session_stamped_first_but_committed_last_is_not_known_before_its_comm
         assert (between, log_of(between)) == (again, log_of(again))
     finally:
         ledger.close()
+
+
+def test_known_at_falls_back_to_stamps_where_links_were_built_without_instants(
+    tmp_path: Path,
+) -> None:
+    """A chain built after the fact has no commit instants: known_at before the first recorded
+    instant cuts those positions by stamp, and says so; at or after it, by position."""
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    ledger = Ledger(env=env, clock=FixedClock())
+    try:
+        errors: list[BaseException] = []
+        write(ledger, 0, errors)
+        assert [] == errors
+        built_upto = log_of(ledger.worklist(AS_OF)).position
+        with sqlite3.connect(env["ARLEDGER_DB"]) as connection:
+            connection.execute("DELETE FROM arledger_chain")
+        assert built_upto == ledger.build_chain()
+        ledger.issue_invoice("C-0-AFTER", customer_code="C-0", amount=usd("9.00"), issued_on=AS_OF)
+        stamps = sorted(event.timestamp for event in ledger.iter_events())
+        middle = stamps[len(stamps) // 2]
+
+        by_stamp = ledger.ageing(AS_OF, grouping=AgeingGrouping.INVOICE, known_at=middle)
+        latest = ledger.ageing(AS_OF, grouping=AgeingGrouping.INVOICE)
+        replayed = Ledger(env=env, read_models="replay")
+        try:
+            again = replayed.ageing(AS_OF, grouping=AgeingGrouping.INVOICE, known_at=middle)
+        finally:
+            replayed.close()
+        committed = log_of(latest).committed_at
+        assert committed is not None
+        at_commit = ledger.ageing(AS_OF, grouping=AgeingGrouping.INVOICE, known_at=committed)
+    finally:
+        ledger.close()
+
+    assert (built_upto, middle, None) == (
+        log_of(by_stamp).position,
+        log_of(by_stamp).stamped_by,
+        log_of(by_stamp).committed_at,
+    )
+    assert by_stamp == again
+    assert 0 < len(by_stamp.rows) < len(latest.rows) - 1  # the later half is not counted
+    assert "C-0-AFTER" not in {row.key for row in by_stamp.rows}
+    assert (latest, log_of(latest)) == (at_commit, log_of(at_commit))
