@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from arledger.adapters.application.ledger import Ledger, Session
 from arledger.adapters.application.unit_of_work import AggregateKind
+from arledger.domain import approval as approval_module
 from arledger.domain import collection_case as case_module
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
@@ -26,17 +27,20 @@ from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain import promise as promise_module
+from arledger.domain.approval import AuthorityBook, ReductionRequest
 from arledger.domain.collection_case import CollectionCase
 from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import (
+    AUTHORITY_EVENTS,
     CASE_EVENTS,
     CREDIT_NOTE_EVENTS,
     CUSTOMER_EVENTS,
     INVOICE_EVENTS,
     PAYMENT_EVENTS,
     PROMISE_EVENTS,
+    REDUCTION_REQUEST_EVENTS,
     AllocationRule,
     ConcessionApproved,
     CreditNoteApplied,
@@ -65,7 +69,16 @@ from tests.strategies import (
     window_dates,
 )
 
-State: TypeAlias = CustomerAccount | Invoice | Payment | CreditNote | Promise | CollectionCase
+State: TypeAlias = (
+    CustomerAccount
+    | Invoice
+    | Payment
+    | CreditNote
+    | Promise
+    | CollectionCase
+    | AuthorityBook
+    | ReductionRequest
+)
 
 
 @attrs.define
@@ -207,6 +220,10 @@ def replay(events: list[Event]) -> dict[UUID, State]:
             fold = promise_module.fold
         elif kind in CASE_EVENTS:
             fold = case_module.fold
+        elif kind in AUTHORITY_EVENTS:
+            fold = approval_module.fold_book
+        elif kind in REDUCTION_REQUEST_EVENTS:
+            fold = approval_module.fold_request
         else:
             assert kind in PAYMENT_EVENTS
             fold = payment_module.fold
