@@ -100,6 +100,8 @@ def _session_states(session: Session) -> dict[UUID, State]:
         AggregateKind.CREDIT_NOTE,
         AggregateKind.PROMISE,
         AggregateKind.CASE,
+        AggregateKind.AUTHORITY_BOOK,
+        AggregateKind.REDUCTION_REQUEST,
     ):
         states.update(session.states(kind))
     return states
@@ -413,6 +415,10 @@ def assert_replay_equals_live(run: Run) -> None:
             customer = session.customer_by_id(state.customer_id)
             assert customer is not None
             assert state == session.case(customer.customer_code)
+        elif isinstance(state, AuthorityBook):
+            assert state == run.ledger.session().authority_book()
+        elif isinstance(state, ReductionRequest):
+            assert state == run.ledger.session().reduction_request(state.request_reference)
         else:
             assert state == run.ledger.customer(state.customer_code)
 
