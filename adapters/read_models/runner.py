@@ -89,6 +89,7 @@ from arledger.domain.events import (
     InvoiceIssued,
     PaymentReceived,
     PromiseMade,
+    ReductionRequested,
     upcast_policy_v1_v2,
 )
 from arledger.projections import portfolio
@@ -310,6 +311,7 @@ _CUSTOMER_FIELDS: Final[tuple[tuple[type[Event], str, bool], ...]] = (
     (CollectionActionRecorded, "customer_id", False),
     (DelinquencyDiagnosed, "customer_id", False),
     (CreditNoteRegistered, "customer_id", False),
+    (ReductionRequested, "customer_id", True),
 )
 """Events that name their customer: the field naming it, and whether the event starts a route
 from its aggregate (originator) to that customer."""

@@ -303,6 +303,7 @@ class WrittenOffThenBounced:
                 amount=amount,
                 applied_on=on,
                 reason="goodwill",
+                approver="cfo",
             )
         elif self.settlement == "concession":
             attempt(

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from arledger.adapters.application.ledger import Ledger, Session
 from arledger.adapters.application.unit_of_work import AggregateKind
+from arledger.domain import approval as approval_module
 from arledger.domain import collection_case as case_module
 from arledger.domain import credit_note as credit_note_module
 from arledger.domain import customer as customer_module
@@ -26,17 +27,20 @@ from arledger.domain import ids
 from arledger.domain import invoice as invoice_module
 from arledger.domain import payment as payment_module
 from arledger.domain import promise as promise_module
+from arledger.domain.approval import AuthorityBook, ReductionRequest
 from arledger.domain.collection_case import CollectionCase
 from arledger.domain.credit_note import CreditNote
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import (
+    AUTHORITY_EVENTS,
     CASE_EVENTS,
     CREDIT_NOTE_EVENTS,
     CUSTOMER_EVENTS,
     INVOICE_EVENTS,
     PAYMENT_EVENTS,
     PROMISE_EVENTS,
+    REDUCTION_REQUEST_EVENTS,
     AllocationRule,
     ConcessionApproved,
     CreditNoteApplied,
@@ -67,7 +71,16 @@ from tests.strategies import (
     window_dates,
 )
 
-State: TypeAlias = CustomerAccount | Invoice | Payment | CreditNote | Promise | CollectionCase
+State: TypeAlias = (
+    CustomerAccount
+    | Invoice
+    | Payment
+    | CreditNote
+    | Promise
+    | CollectionCase
+    | AuthorityBook
+    | ReductionRequest
+)
 
 
 @attrs.define
@@ -89,6 +102,8 @@ def _session_states(session: Session) -> dict[UUID, State]:
         AggregateKind.CREDIT_NOTE,
         AggregateKind.PROMISE,
         AggregateKind.CASE,
+        AggregateKind.AUTHORITY_BOOK,
+        AggregateKind.REDUCTION_REQUEST,
     ):
         states.update(session.states(kind))
     return states
@@ -209,6 +224,10 @@ def replay(events: list[Event]) -> dict[UUID, State]:
             fold = promise_module.fold
         elif kind in CASE_EVENTS:
             fold = case_module.fold
+        elif kind in AUTHORITY_EVENTS:
+            fold = approval_module.fold_book
+        elif kind in REDUCTION_REQUEST_EVENTS:
+            fold = approval_module.fold_request
         else:
             assert kind in PAYMENT_EVENTS
             fold = payment_module.fold
@@ -433,6 +452,10 @@ def assert_replay_equals_live(run: Run) -> None:
             customer = session.customer_by_id(state.customer_id)
             assert customer is not None
             assert state == session.case(customer.customer_code)
+        elif isinstance(state, AuthorityBook):
+            assert state == run.ledger.session().authority_book()
+        elif isinstance(state, ReductionRequest):
+            assert state == run.ledger.session().reduction_request(state.request_reference)
         else:
             assert state == run.ledger.customer(state.customer_code)
 

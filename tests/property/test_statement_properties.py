@@ -82,6 +82,7 @@ def movement_commands(draw: st.DrawFn) -> Command:
             "amount": draw(usd_amounts),
             "applied_on": on,
             "reason": "returned",
+            "approver": "cfo",
         }
     elif kind == "approve_concession":
         fields = {"amount": draw(usd_amounts), "approved_on": on, **approved}
