@@ -37,16 +37,20 @@ RULES: dict[str, Rule] = {
     "promise_reference": require_key,
     "superseded_by": require_key,
     "reference": require_key,  # what resolved a reconciliation item ("" when accepted)
+    "settlement_reference": require_key,
+    "unit": require_key,
     # People the ledger groups and filters by.
     "collection_owner": require_person,
     "collector": require_person,
     "approver": require_person,
+    "appraiser": require_person,
     # Names and single-line text.
     "name": require_text,
     "contact": require_text,
     "phone": require_text,
     "email": require_text,
     "contract_reference": require_text,
+    "goods": require_text,
     # Notes.
     "reason": lambda field, value: require_text(field, value, length_max=2000, multiline=True),
     "note": lambda field, value: require_text(field, value, length_max=2000, multiline=True),
