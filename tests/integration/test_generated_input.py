@@ -38,6 +38,8 @@ RULES: dict[str, Rule] = {
     "superseded_by": require_key,
     "reference": require_key,  # what resolved a reconciliation item ("" when accepted)
     "request_reference": require_key,  # a reduction request
+    "settlement_reference": require_key,
+    "unit": require_key,
     # People the ledger groups and filters by.
     "collection_owner": require_person,
     "collector": require_person,
@@ -46,6 +48,7 @@ RULES: dict[str, Rule] = {
     "received_by_finance": require_person,
     "requested_by": require_person,
     "rejected_by": require_person,
+    "appraiser": require_person,
     # Names and single-line text.
     "name": require_text,
     "contact": require_text,
@@ -53,6 +56,7 @@ RULES: dict[str, Rule] = {
     "email": require_text,
     "contract_reference": require_text,
     "source": require_text,  # where an exchange rate came from
+    "goods": require_text,
     # Notes.
     "reason": lambda field, value: require_text(field, value, length_max=2000, multiline=True),
     "note": lambda field, value: require_text(field, value, length_max=2000, multiline=True),

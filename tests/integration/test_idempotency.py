@@ -142,7 +142,18 @@ BASE: tuple[Command, ...] = (
         requested_by="li",
         requested_on=D,
     ),
-)
+    *(
+        c.ProposeGoodsInLieu(
+            customer_code="ACME", settlement_reference=reference, goods="stock", quantity=1,
+            unit="lot", appraised=usd("100.00"), appraiser="appraiser", proposed_on=D,
+        )
+        for reference in ("GIL-A", "GIL-B")
+    ),
+    c.ApproveGoodsInLieu(
+        customer_code="ACME", settlement_reference="GIL-B", approver="cfo", reason="saleable",
+        approved_on=D,
+    ),
+)  # fmt: skip
 """A ledger in which each case below is a command the ledger accepts."""
 
 CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
@@ -361,6 +372,38 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
             reason="pro rata",
         ),
         {"rule": AllocationRule.EXPLICIT_ONLY},
+    ),
+    c.ProposeGoodsInLieu: (
+        c.ProposeGoodsInLieu(
+            customer_code="ACME",
+            settlement_reference="GIL-1",
+            goods="stock",
+            quantity=1,
+            unit="lot",
+            appraised=usd("100.00"),
+            appraiser="appraiser",
+            proposed_on=D,
+        ),
+        {"appraised": usd("200.00")},
+    ),
+    c.ApproveGoodsInLieu: (
+        c.ApproveGoodsInLieu(
+            customer_code="ACME",
+            settlement_reference="GIL-A",
+            approver="cfo",
+            reason="saleable",
+            approved_on=D,
+        ),
+        {"reason": "another reason"},
+    ),
+    c.SettleGoodsInLieu: (
+        c.SettleGoodsInLieu(
+            customer_code="ACME",
+            settlement_reference="GIL-B",
+            allocations=(InvoiceAmount(invoice_number="INV-1", amount=usd("70.00")),),
+            settled_on=D,
+        ),
+        {"settled_on": date(2024, 3, 2)},
     ),
     c.AdoptPolicy: (
         c.AdoptPolicy(

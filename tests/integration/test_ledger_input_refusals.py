@@ -200,6 +200,7 @@ KNOWN_AT_QUERIES: Final[dict[str, Callable[[Ledger, Any], Any]]] = {
     "escalation_status": lambda ledger, at: ledger.escalation_status("ACME", AS_OF, known_at=at),
     "expected_pay_on": lambda ledger, at: ledger.expected_pay_on("INV-1", known_at=at),
     "explain": lambda ledger, at: ledger.explain("ACME", AS_OF, known_at=at),
+    "goods_settlements": lambda ledger, at: ledger.goods_settlements("ACME", known_at=at),
     "invoice": lambda ledger, at: ledger.invoice("INV-1", known_at=at),
     "iter_events": lambda ledger, at: ledger.iter_events(known_at=at),
     "kpis": lambda ledger, at: ledger.kpis(date(2024, 1, 1), AS_OF, known_at=at),
