@@ -72,6 +72,8 @@ from arledger.domain.policy import (
     AgeingPolicy,
     EscalationLevel,
     EscalationPolicy,
+    NegotiationRule,
+    PreDueReminderRule,
     Trigger,
     TriggerRule,
 )
@@ -305,6 +307,27 @@ escalation_policies = st.builds(
     credit_block_level=st.integers(0, 4),
     credit_line_capital_ratio_bps=st.integers(0, 10000),
     provision_rates_bps=st.lists(st.integers(0, 10000), min_size=6, max_size=6).map(tuple),
+    pre_due_reminders=st.lists(
+        st.builds(
+            PreDueReminderRule,
+            days_before_due=st.integers(0, 365),
+            rating_at_or_worse=st.integers(0, 4),
+            amount_at_least_major=st.integers(0, 10**9),
+        ),
+        max_size=3,
+    ).map(tuple),
+    pre_due_reminder_channels=st.lists(
+        st.sampled_from(REQUIRED_ACTIONS), min_size=1, max_size=3, unique=True
+    ).map(tuple),
+    negotiation=st.none()
+    | st.builds(
+        NegotiationRule,
+        from_level=st.integers(1, 4),
+        channels=st.lists(
+            st.sampled_from(REQUIRED_ACTIONS), min_size=1, max_size=3, unique=True
+        ).map(tuple),
+        within_days=st.integers(0, 365),
+    ),
 )
 EVENT_STRATEGIES.update(
     {

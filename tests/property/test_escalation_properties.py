@@ -32,7 +32,7 @@ from arledger.domain.events import (
     RiskRating,
 )
 from arledger.domain.money import Money
-from arledger.domain.policy import EscalationPolicy
+from arledger.domain.policy import EscalationPolicy, NegotiationRule, PreDueReminderRule
 from arledger.projections import escalation
 from arledger.projections import portfolio as portfolio_module
 from tests.conftest import FixedClock
@@ -220,7 +220,10 @@ def _blacklist(session: Session, customer: int, on: int) -> list[Event]:
     )
 
 
-def _act(session: Session, customer: int, channel: ActionChannel, on: int) -> list[Event]:
+def _act(
+    session: Session, customer: int, channel: ActionChannel, on: int, next_days: int | None = None
+) -> list[Event]:
+    """An action, agreeing a next step ``next_days`` after it when given."""
     return session.record_action(
         customer_code=CUSTOMERS[customer][0],
         channel=channel,
@@ -228,6 +231,8 @@ def _act(session: Session, customer: int, channel: ActionChannel, on: int) -> li
         collector="li",
         contact="AP",
         outcome="called",
+        next_step="" if next_days is None else "follow up",
+        next_step_on=None if next_days is None else _on(on + next_days),
     )
 
 
@@ -359,7 +364,28 @@ def policies(draw: st.DrawFn) -> EscalationPolicy:
         partly_kept_counts_as_broken=draw(st.booleans()),
         levels=draw(ladders()),
         credit_block_level=draw(st.integers(1, 4)),
+        pre_due_reminders=draw(st.lists(pre_due_rules, max_size=2)),
+        pre_due_reminder_channels=draw(
+            st.lists(st.sampled_from(CHANNEL_NAMES), min_size=1, max_size=3, unique=True)
+        ),
+        negotiation=draw(st.none() | negotiation_rules),
     )
+
+
+CHANNEL_NAMES: Final = tuple(channel.value for channel in ActionChannel)
+pre_due_rules = st.builds(
+    PreDueReminderRule,
+    days_before_due=st.integers(0, 20),
+    rating_at_or_worse=st.integers(0, 4),
+    amount_at_least_major=st.sampled_from((0, 0, 1_000, 50_000)),
+)
+"""Pre-due reminder rules: every rating threshold, amounts most invoices reach or few do."""
+negotiation_rules = st.builds(
+    NegotiationRule,
+    from_level=st.integers(1, 4),
+    channels=st.lists(st.sampled_from(CHANNEL_NAMES), min_size=1, max_size=3, unique=True),
+    within_days=st.integers(0, 120),
+)
 
 
 payment_references = st.sampled_from(("BANK-1", "BANK-2", "BANK-3"))
@@ -428,7 +454,11 @@ steps = st.one_of(
     ),
     st.builds(lambda *a: Step("blacklist", a), customer_indexes, day_offsets),
     st.builds(
-        lambda *a: Step("act", a), customer_indexes, st.sampled_from(ActionChannel), day_offsets
+        lambda *a: Step("act", a),
+        customer_indexes,
+        st.sampled_from(ActionChannel),
+        day_offsets,
+        st.none() | st.integers(0, 30),
     ),
     st.builds(
         lambda *a: Step("change_owner", a),
@@ -461,6 +491,13 @@ steps = st.one_of(
         day_offsets,
     ),
 )
+
+
+def next_step_dates(history: list[Step]) -> list[date]:
+    """The dates the history's actions agree next steps for: the day a step falls due is the
+    one day it is on the worklist and not yet overdue."""
+    acts = [step.args for step in history if step.name == "act"]
+    return sorted({_on(on + days) for _, _, on, days in acts if days is not None})
 
 
 @st.composite
