@@ -68,6 +68,7 @@ from .portfolio import (
     PaymentFacts,
     PortfolioState,
     PromiseFacts,
+    WaiverFacts,
 )
 from .promises import PromiseJudgement, PromiseStatus, deadline_on, judge
 
@@ -348,6 +349,9 @@ def narrow(
             view.promise_ids_by_reference[promise.reference] = promise.promise_id
     view.actions[customer_id] = [
         action for action in state.actions.get(customer_id, ()) if action.taken_on <= until_on
+    ]
+    view.waivers[customer_id] = [
+        waiver for waiver in state.waivers.get(customer_id, ()) if waiver.waived_on <= until_on
     ]
     view.policy_versions = [v for v in state.policy_versions if v.effective_on <= until_on]
     return view
@@ -1134,19 +1138,26 @@ def waits_for_negotiation(
     return negotiated_on(state, customer_id, as_of) is None
 
 
-def negotiated_on(state: PortfolioState, customer_id: UUID, as_of: date) -> ActionFacts | None:
-    """The latest negotiation counted on ``as_of`` under the policy in force then (an action
-    on one of ``NegotiationRule.channels`` within ``within_days`` days up to ``as_of``); None
-    when there is none, or the policy asks for none."""
+def negotiated_on(
+    state: PortfolioState, customer_id: UUID, as_of: date
+) -> ActionFacts | WaiverFacts | None:
+    """The latest negotiation or approver's override counted on ``as_of`` under the policy in
+    force then (an action on one of ``NegotiationRule.channels``, or a waiver, dated within
+    ``within_days`` days up to ``as_of``; of one day, a waiver before an action); None when
+    there is none, or the policy asks for none."""
     rule = state.policy_on(as_of).negotiation
     if rule is None:
         return None
     since = as_of - timedelta(days=rule.within_days)
-    found = None
+    found: ActionFacts | WaiverFacts | None = None
+    found_on = date.min
     for action in state.actions.get(customer_id, ()):
         counted = action.channel.value in rule.channels and since <= action.taken_on <= as_of
-        if counted and (found is None or action.taken_on >= found.taken_on):
-            found = action
+        if counted and (found is None or action.taken_on >= found_on):
+            found, found_on = action, action.taken_on
+    for waiver in state.waivers.get(customer_id, ()):
+        if since <= waiver.waived_on <= as_of and (found is None or waiver.waived_on >= found_on):
+            found, found_on = waiver, waiver.waived_on
     return found
 
 
@@ -1417,9 +1428,12 @@ def explain(
         lines.append(
             f"Negotiation before legal (from level {rule.from_level}): "
             + (
-                f"none recorded in the {rule.within_days} days to {as_of} ({channels}), so "
-                "the level's actions wait: negotiate first"
+                f"none recorded in the {rule.within_days} days to {as_of} ({channels}) and no "
+                "approver's override, so the level's actions wait: negotiate first"
                 if negotiation is None
+                else f"waived by {negotiation.approver} on {negotiation.waived_on}: "
+                f"{negotiation.reason}"
+                if isinstance(negotiation, WaiverFacts)
                 else f"{negotiation.channel.value.replace('_', ' ')} on {negotiation.taken_on} "
                 f"by {negotiation.collector}: {negotiation.outcome}"
             )

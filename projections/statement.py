@@ -52,6 +52,7 @@ from arledger.domain.events import (
     InvoiceReinstated,
     InvoiceWrittenOff,
     KeyContactSet,
+    NegotiationWaived,
     PaymentAllocated,
     PaymentApplied,
     PaymentCalendarSet,
@@ -119,6 +120,7 @@ OTHER_EVENTS: Final[tuple[type[Event], ...]] = (
     PromiseSuperseded,
     CollectionActionRecorded,
     DelinquencyDiagnosed,
+    NegotiationWaived,
     EscalationPolicyAdopted,
 )
 """Events that leave every customer's balance as it was (a test checks that these and

@@ -48,6 +48,7 @@ from arledger.domain.events import (
     InvoiceReinstated,
     InvoiceWrittenOff,
     KeyContactSet,
+    NegotiationWaived,
     PaymentAllocated,
     PaymentApplied,
     PaymentCalendarSet,
@@ -485,6 +486,14 @@ EVENT_STRATEGIES.update(
             delinquency_type=st.sampled_from(DelinquencyType),
             diagnosed_on=business_dates,
             note=texts,
+        ),
+        NegotiationWaived: st.builds(
+            NegotiationWaived,
+            **_envelope(),
+            customer_id=st.uuids(),
+            waived_on=business_dates,
+            approver=texts,
+            reason=texts,
         ),
         EscalationPolicyAdopted: st.builds(
             EscalationPolicyAdopted,

@@ -93,4 +93,5 @@ class Session(UnitOfWork):
     withdraw_promise = _handled(c.WithdrawPromise)
     record_action = _handled(c.RecordAction)
     diagnose = _handled(c.Diagnose)
+    waive_negotiation = _handled(c.WaiveNegotiation)
     adopt_policy = _handled(c.AdoptPolicy)

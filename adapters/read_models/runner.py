@@ -86,6 +86,7 @@ from arledger.domain.events import (
     EscalationPolicyAdopted,
     Event,
     InvoiceIssued,
+    NegotiationWaived,
     PaymentReceived,
     PromiseMade,
     upcast_policy_v1_v2,
@@ -297,6 +298,7 @@ def merge(states: Iterable[PortfolioState]) -> PortfolioState:
         merged.promise_ids_by_reference.update(state.promise_ids_by_reference)
         merged.actions.update(state.actions)
         merged.diagnoses.update(state.diagnoses)
+        merged.waivers.update(state.waivers)
         merged.policy_versions.extend(state.policy_versions)
     return merged
 
@@ -308,6 +310,7 @@ _CUSTOMER_FIELDS: Final[tuple[tuple[type[Event], str, bool], ...]] = (
     (PromiseMade, "customer_id", True),
     (CollectionActionRecorded, "customer_id", False),
     (DelinquencyDiagnosed, "customer_id", False),
+    (NegotiationWaived, "customer_id", False),
     (CreditNoteRegistered, "customer_id", False),
 )
 """Events that name their customer: the field naming it, and whether the event starts a route

@@ -70,6 +70,7 @@ REPORT_SELECT: Final[Mapping[str, tuple[str, ...]]] = {
         "next_step",
         "next_step_on",
     ),
+    "NegotiationWaived": ("timestamp", "customer_id", "waived_on"),
     "BalanceConfirmationAcknowledged": (
         "originator_id",
         "timestamp",
@@ -589,7 +590,21 @@ def _next_actions(
     if rule is not None:
         waiting = (action >= 0) & (levels >= rule.from_level)
         if waiting.any():
-            latest = _latest_taken(columns, customers, rows, as_of, rule.channels, known_at)
+            latest = np.maximum(
+                _latest_dated(
+                    columns,
+                    customers,
+                    rows,
+                    as_of,
+                    known_at,
+                    "CollectionActionRecorded",
+                    "taken_on",
+                    rule.channels,
+                ),
+                _latest_dated(
+                    columns, customers, rows, as_of, known_at, "NegotiationWaived", "waived_on"
+                ),
+            )
             negotiated = latest >= days(as_of) - rule.within_days
             action[waiting & ~negotiated] = column_of[NEGOTIATE_FIRST]
     made: dict[tuple[int, int, int], NextAction] = {}
@@ -612,32 +627,36 @@ def _next_actions(
     return result
 
 
-def _latest_taken(
+def _latest_dated(
     columns: Columns,
     customers: Mapping[str, Any],
     rows: npt.NDArray[np.int64],
     as_of: date,
-    channels: Iterable[str],
     known_at: datetime | None,
+    name: str,
+    dated: str,
+    channels: Iterable[str] | None = None,
 ) -> npt.NDArray[np.int64]:
-    """Per worklist position: the date (fast-path days) of the latest action on one of
-    ``channels`` taken by ``as_of``; ``ABSENT_DATE`` when there is none."""
+    """Per worklist position: the latest date (fast-path days) in column ``dated`` of its
+    customer's ``name`` events dated by ``as_of`` (actions: only on one of ``channels``);
+    ``ABSENT_DATE`` when there is none."""
     latest = np.full(len(rows), ABSENT_DATE, dtype=np.int64)
-    actions = _known(columns, "CollectionActionRecorded", known_at)
-    if len(actions.get("customer_id", ())) == 0 or len(rows) == 0:
+    table = _known(columns, name, known_at)
+    if len(table.get("customer_id", ())) == 0 or len(rows) == 0:
         return latest
-    names = set(channels)
-    wanted = np.asarray([channel in names for channel in actions["channel.dictionary"]], bool)
     position_of = np.full(int(customers["originator_id"].max()) + 1, -1, dtype=np.int64)
     position_of[customers["originator_id"][rows]] = np.arange(len(rows))
-    customer_ids = actions["customer_id"]
+    customer_ids = table["customer_id"]
     position = np.full(len(customer_ids), -1, dtype=np.int64)
     known = customer_ids < len(position_of)
     position[known] = position_of[customer_ids[known]]
-    counted = np.flatnonzero(
-        (position >= 0) & wanted[actions["channel"]] & (actions["taken_on"] <= days(as_of))
-    )
-    np.maximum.at(latest, position[counted], actions["taken_on"][counted])
+    counted = (position >= 0) & (table[dated] <= days(as_of))
+    if channels is not None:
+        names = set(channels)
+        wanted = np.asarray([channel in names for channel in table["channel.dictionary"]], bool)
+        counted &= wanted[table["channel"]]
+    chosen = np.flatnonzero(counted)
+    np.maximum.at(latest, position[chosen], table[dated][chosen])
     return latest
 
 

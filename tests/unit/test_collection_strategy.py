@@ -21,7 +21,7 @@ import pytest
 from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.persistence.serialization import CONVERTER
 from arledger.adapters.read_models.columnar import NULL_DATE, decode_policy
-from arledger.domain.errors import ConfigurationError
+from arledger.domain.errors import ConfigurationError, InvalidCommandError
 from arledger.domain.events import ActionChannel, RiskRating
 from arledger.domain.money import Money
 from arledger.domain.policy import (
@@ -398,6 +398,38 @@ def test_the_explanation_says_why_legal_waits_and_what_lifted_it() -> None:
     assert "Next action: negotiate_first" in waiting
     assert "Negotiation before legal (from level 4): none recorded in the 180 days" in waiting
     assert "Negotiation before legal (from level 4): visit on 2025-05-06 by li" in done
+
+
+def test_an_approvers_override_lets_the_legal_actions_go_ahead_and_explain_names_it() -> None:
+    ledger = at_legal_with_negotiation_rule()
+    ledger.waive_negotiation(
+        customer_code="ACME", waived_on=date(2025, 5, 6), approver="CFO", reason="customer gone"
+    )
+
+    before = item_of(worklist(ledger, date(2025, 5, 5)))
+    after = item_of(worklist(ledger, date(2025, 5, 7)))
+    text = ledger.explain("ACME", date(2025, 5, 7)).text
+
+    assert before is not None
+    assert after is not None
+    assert before.next_action is not None
+    assert after.next_action is not None
+    actions = (before.next_action.action, after.next_action.action)
+    assert (NEGOTIATE_FIRST, "lawyer_letter") == actions
+    assert "(from level 4): waived by CFO on 2025-05-06: customer gone" in text
+
+
+def test_an_override_without_an_approver_is_refused_and_nothing_is_recorded() -> None:
+    ledger = at_legal_with_negotiation_rule()
+    count = len(list(ledger.iter_events()))
+
+    with pytest.raises(InvalidCommandError) as raised:
+        ledger.waive_negotiation(
+            customer_code="ACME", waived_on=date(2025, 5, 6), approver=" ", reason="gone"
+        )
+
+    assert "approver" == raised.value.field
+    assert count == len(list(ledger.iter_events()))
 
 
 def test_policies_stored_before_the_strategy_settings_decode_with_them_off() -> None:
