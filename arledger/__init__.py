@@ -44,7 +44,16 @@ from arledger.domain.events import AllocationRule, Instalment, PaymentTermsKind,
 from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
 from arledger.domain.payment import Payment
-from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy, Grade, TriggerRule
+from arledger.domain.policy import (
+    NEGOTIATE_FIRST,
+    AgeingBasis,
+    AgeingPolicy,
+    EscalationPolicy,
+    Grade,
+    NegotiationRule,
+    PreDueReminderRule,
+    TriggerRule,
+)
 from arledger.domain.trigger_rules import FigureUnit
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
 from arledger.projections.credit import CreditDecision, CreditReason, CreditReasonKind
@@ -54,6 +63,8 @@ from arledger.projections.escalation import (
     InvoiceFigures,
     LevelChange,
     NextAction,
+    NextStep,
+    PreDueReminder,
     Reason,
     Suspension,
     SuspensionKind,
@@ -72,6 +83,7 @@ from arledger.projections.unapplied import (
 )
 
 __all__ = [
+    "NEGOTIATE_FIRST",
     "AccountCurrencyError",
     "AgeingBasis",
     "AgeingGrouping",
@@ -121,13 +133,17 @@ __all__ = [
     "Money",
     "MoneyError",
     "MovementKind",
+    "NegotiationRule",
     "NextAction",
+    "NextStep",
     "NotFoundError",
     "NothingToAllocateError",
     "OverAllocationError",
     "Payment",
     "PaymentNotFoundError",
     "PaymentTermsKind",
+    "PreDueReminder",
+    "PreDueReminderRule",
     "PromiseAmountError",
     "PromiseJudgement",
     "PromiseRates",

@@ -1,6 +1,7 @@
 """Properties of the escalation status (projections/escalation.py) over random collections
 histories: invoices, payments and bounces, disputes, promises, ratings, blacklisting, actions
-and policy versions, run through an in-memory ``Ledger`` (refused commands are skipped).
+(with next steps), overrides of negotiation before legal and policy versions, run through an
+in-memory ``Ledger`` (refused commands are skipped).
 
 - The status replayed from the stored log equals the live one, folded from the events as the
   commands returned them, and the one the Ledger answers.
@@ -236,6 +237,12 @@ def _act(
     )
 
 
+def _waive(session: Session, customer: int, on: int) -> list[Event]:
+    return session.waive_negotiation(
+        customer_code=CUSTOMERS[customer][0], waived_on=_on(on), approver="CFO", reason="gone"
+    )
+
+
 def _change_owner(session: Session, customer: int, owner: str, on: int) -> list[Event]:
     return session.change_owner(
         customer_code=CUSTOMERS[customer][0], collection_owner=owner, changed_on=_on(on)
@@ -339,6 +346,7 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "rate": _rate,
     "blacklist": _blacklist,
     "act": _act,
+    "waive": _waive,
     "change_owner": _change_owner,
     "confirm": _confirm,
     "reconcile": _reconcile,
@@ -460,6 +468,7 @@ steps = st.one_of(
         day_offsets,
         st.none() | st.integers(0, 30),
     ),
+    st.builds(lambda *a: Step("waive", a), customer_indexes, day_offsets),
     st.builds(
         lambda *a: Step("change_owner", a),
         customer_indexes,
