@@ -180,6 +180,7 @@ _ACTIONS: Final = (
     _ActionKind(ActionChannel.LAWYER_LETTER, "lawyer's letter sent", "prepare a filing", 30),
     _ActionKind(ActionChannel.PHONE, "payment bounced; asked to pay again", "check it", 7),
     _ActionKind(ActionChannel.PHONE, "promised again", "check the payment", 14),
+    _ActionKind(ActionChannel.EMAIL, "reminded of the invoice falling due", "", None),
 )
 (
     _A_REMINDER,
@@ -191,8 +192,16 @@ _ACTIONS: Final = (
     _A_LAWYER,
     _A_BOUNCE,
     _A_PROMISE_AGAIN,
+    _A_PRE_DUE,
 ) = range(len(_ACTIONS))
-_ACTION_SLOTS: Final = 4
+_ACTION_SLOTS: Final = 5
+_PRE_DUE_DAYS: Final = 5
+"""Chasing before due: a reminder this many days before the due date (not before issue)."""
+_PRE_DUE_PERCENT_RATED: Final = 70
+"""Of the invoices of customers rated C or D, the share reminded before due (their collectors
+chase before due, as the handbooks ask for poor payers)..."""
+_PRE_DUE_PERCENT_LARGE: Final = 40
+"""...and of the other customers' large invoices (100,000 and more of the currency's scale)."""
 
 _DISPUTE_REASONS: Final = tuple(DisputeReason)
 _ROOT_CAUSES: Final = (
@@ -459,6 +468,19 @@ def _plan(
     pay_on[m, 1] = (bounced + 3 + delay_a // 2)[m]
     pay_amount[m, 1] = amount[m]
     slot(m, 0, bounced + 1, _A_BOUNCE)
+
+    # Pre-due reminders, drawn last so that every draw above stays as it was for a seed.
+    percent_pre_due = rng.integers(0, 100, ni)
+    remind_on = np.maximum(issued_on, due_on - _PRE_DUE_DAYS)
+    rated_poor = rating[customer] >= 2
+    large = magnitude >= 1000
+    reminded = np.where(
+        rated_poor,
+        percent_pre_due < _PRE_DUE_PERCENT_RATED,
+        large & (percent_pre_due < _PRE_DUE_PERCENT_LARGE),
+    )
+    # Only while nothing is paid: nobody reminds a customer of an invoice it has settled.
+    slot(reminded & (pay_on[:, 0] > remind_on), _ACTION_SLOTS - 1, remind_on, _A_PRE_DUE)
 
     return _Plan(
         seed=seed,
