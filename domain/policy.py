@@ -218,6 +218,9 @@ class NegotiationRule:
 
 NEGOTIATE_FIRST: Final = "negotiate_first"
 """The next action of a customer whose level waits for a negotiation (``NegotiationRule``)."""
+DIAGNOSE: Final = "diagnose"
+"""The next action of a customer at ``diagnose_from_level`` or above with no diagnosis
+recorded: the cause of late payment is found before acting."""
 
 
 def _check_levels(
@@ -272,6 +275,9 @@ class EscalationPolicy:
     """The action channels a recorded reminder before the due date is taken on."""
     negotiation: NegotiationRule | None = None
     """Negotiation before legal; off by default (and in versions stored before it existed)."""
+    diagnose_from_level: int = 0
+    """From this level up, a customer with no delinquency diagnosis recorded has ``DIAGNOSE``
+    as its next action; 0 (the default, and in versions stored before it existed): never."""
 
     def __attrs_post_init__(self) -> None:
         if len(self.provision_rates_bps) != len(self.ageing.bucket_labels):
@@ -287,6 +293,10 @@ class EscalationPolicy:
             or self.promise_tolerance_days < 0
         ):
             raise ConfigurationError("policy thresholds must not be negative")
+        if self.diagnose_from_level < 0:
+            raise ConfigurationError(
+                "diagnose_from_level is a level, or 0 for never", field="diagnose_from_level"
+            )
         if self.pre_due_reminders and not self.pre_due_reminder_channels:
             raise ConfigurationError(
                 "pre-due reminders need at least one reminder channel",

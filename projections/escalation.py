@@ -49,6 +49,7 @@ from arledger.domain.invoice import open_by_instalment
 from arledger.domain.money import format_minor, minor_per_major
 from arledger.domain.policy import (
     DEFAULT_ESCALATION_POLICY,
+    DIAGNOSE,
     NEGOTIATE_FIRST,
     EscalationPolicy,
     Grade,
@@ -349,6 +350,9 @@ def narrow(
             view.promise_ids_by_reference[promise.reference] = promise.promise_id
     view.actions[customer_id] = [
         action for action in state.actions.get(customer_id, ()) if action.taken_on <= until_on
+    ]
+    view.diagnoses[customer_id] = [
+        found for found in state.diagnoses.get(customer_id, ()) if found.diagnosed_on <= until_on
     ]
     view.waivers[customer_id] = [
         waiver for waiver in state.waivers.get(customer_id, ()) if waiver.waived_on <= until_on
@@ -1118,12 +1122,25 @@ def _next_action(
     due_on = entered_on + timedelta(days=rung.action_due_days)
     for action in rung.required_actions:
         if action not in taken:
-            if waits_for_negotiation(view, customer_id, as_of, current.level):
+            if waits_for_diagnosis(view, customer_id, as_of, current.level):
+                action = DIAGNOSE
+            elif waits_for_negotiation(view, customer_id, as_of, current.level):
                 action = NEGOTIATE_FIRST
             return NextAction(
                 action=action, level=rung.level, due_on=due_on, is_overdue=due_on < as_of
             ), done
     return None, done
+
+
+def waits_for_diagnosis(state: PortfolioState, customer_id: UUID, as_of: date, level: int) -> bool:
+    """Whether the policy in force on ``as_of`` wants the customer's cause of late payment
+    diagnosed at ``level`` (``diagnose_from_level``) and none is recorded by ``as_of``."""
+    from_level = state.policy_on(as_of).diagnose_from_level
+    if from_level == 0 or level < from_level:
+        return False
+    return not any(
+        diagnosis.diagnosed_on <= as_of for diagnosis in state.diagnoses.get(customer_id, ())
+    )
 
 
 def waits_for_negotiation(
@@ -1421,6 +1438,17 @@ def explain(
         lines.append(f"Next action: none, every required action of level {current.level} taken")
     else:
         lines.append("Next action: none required")
+    if policy.diagnose_from_level and current.level >= policy.diagnose_from_level:
+        diagnoses = [d for d in state.diagnoses.get(customer_id, ()) if d.diagnosed_on <= as_of]
+        lines.append(
+            f"Diagnosis (from level {policy.diagnose_from_level}): "
+            + (
+                "none recorded, so the level's actions wait: diagnose the cause first"
+                if not diagnoses
+                else f"{diagnoses[-1].delinquency_type.value.replace('_', ' ')} on "
+                f"{diagnoses[-1].diagnosed_on}: {diagnoses[-1].note}"
+            )
+        )
     rule = policy.negotiation
     if rule is not None and current.level >= rule.from_level:
         channels = ", ".join(channel.replace("_", " ") for channel in rule.channels)

@@ -329,6 +329,7 @@ escalation_policies = st.builds(
         ).map(tuple),
         within_days=st.integers(0, 365),
     ),
+    diagnose_from_level=st.integers(0, 4),
 )
 EVENT_STRATEGIES.update(
     {

@@ -28,7 +28,13 @@ import numpy as np
 import numpy.typing as npt
 
 from arledger.domain.money import minor_per_major
-from arledger.domain.policy import NEGOTIATE_FIRST, AgeingPolicy, EscalationPolicy, WorklistKey
+from arledger.domain.policy import (
+    DIAGNOSE,
+    NEGOTIATE_FIRST,
+    AgeingPolicy,
+    EscalationPolicy,
+    WorklistKey,
+)
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
 from arledger.projections.escalation import (
     NextAction,
@@ -71,6 +77,7 @@ REPORT_SELECT: Final[Mapping[str, tuple[str, ...]]] = {
         "next_step_on",
     ),
     "NegotiationWaived": ("timestamp", "customer_id", "waived_on"),
+    "DelinquencyDiagnosed": ("timestamp", "customer_id", "diagnosed_on"),
     "BalanceConfirmationAcknowledged": (
         "originator_id",
         "timestamp",
@@ -573,7 +580,8 @@ def _next_actions(
     entered = timeline.level_entered_on.astype(np.int64)
     rungs = {level: policy.level(level) for level in np.unique(levels).tolist()}
     names = sorted(
-        {name for rung in rungs.values() for name in rung.required_actions} | {NEGOTIATE_FIRST}
+        {name for rung in rungs.values() for name in rung.required_actions}
+        | {NEGOTIATE_FIRST, DIAGNOSE}
     )
     column_of = {name: at for at, name in enumerate(names)}
     taken = _actions_taken(columns, customers, rows, timeline, column_of, known_at)
@@ -586,9 +594,24 @@ def _next_actions(
         for name in reversed(rung.required_actions):
             missing = mine & ~taken[:, column_of[name]]
             action[missing] = column_of[name]
+    diagnosing = np.zeros(len(rows), dtype=bool)
+    if policy.diagnose_from_level:
+        waiting = (action >= 0) & (levels >= policy.diagnose_from_level)
+        if waiting.any():
+            diagnosed = _latest_dated(
+                columns,
+                customers,
+                rows,
+                as_of,
+                known_at,
+                "DelinquencyDiagnosed",
+                "diagnosed_on",
+            )
+            diagnosing = waiting & (diagnosed == ABSENT_DATE)
+            action[diagnosing] = column_of[DIAGNOSE]
     rule = policy.negotiation
     if rule is not None:
-        waiting = (action >= 0) & (levels >= rule.from_level)
+        waiting = (action >= 0) & (levels >= rule.from_level) & ~diagnosing
         if waiting.any():
             latest = np.maximum(
                 _latest_dated(

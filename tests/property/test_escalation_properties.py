@@ -1,7 +1,7 @@
 """Properties of the escalation status (projections/escalation.py) over random collections
 histories: invoices, payments and bounces, disputes, promises, ratings, blacklisting, actions
-(with next steps), overrides of negotiation before legal and policy versions, run through an
-in-memory ``Ledger`` (refused commands are skipped).
+(with next steps), diagnoses, overrides of negotiation before legal and policy versions, run
+through an in-memory ``Ledger`` (refused commands are skipped).
 
 - The status replayed from the stored log equals the live one, folded from the events as the
   commands returned them, and the one the Ledger answers.
@@ -26,6 +26,7 @@ from arledger.domain.errors import ArledgerError
 from arledger.domain.events import (
     ActionChannel,
     AllocationRule,
+    DelinquencyType,
     DisputeOutcome,
     DisputeReason,
     Event,
@@ -237,6 +238,15 @@ def _act(
     )
 
 
+def _diagnose(session: Session, customer: int, on: int) -> list[Event]:
+    return session.diagnose(
+        customer_code=CUSTOMERS[customer][0],
+        delinquency_type=DelinquencyType.DELIBERATE_DELAY,
+        diagnosed_on=_on(on),
+        note="stalling",
+    )
+
+
 def _waive(session: Session, customer: int, on: int) -> list[Event]:
     return session.waive_negotiation(
         customer_code=CUSTOMERS[customer][0], waived_on=_on(on), approver="CFO", reason="gone"
@@ -347,6 +357,7 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "blacklist": _blacklist,
     "act": _act,
     "waive": _waive,
+    "diagnose": _diagnose,
     "change_owner": _change_owner,
     "confirm": _confirm,
     "reconcile": _reconcile,
@@ -377,6 +388,7 @@ def policies(draw: st.DrawFn) -> EscalationPolicy:
             st.lists(st.sampled_from(CHANNEL_NAMES), min_size=1, max_size=3, unique=True)
         ),
         negotiation=draw(st.none() | negotiation_rules),
+        diagnose_from_level=draw(st.integers(0, 4)),
     )
 
 
@@ -469,6 +481,7 @@ steps = st.one_of(
         st.none() | st.integers(0, 30),
     ),
     st.builds(lambda *a: Step("waive", a), customer_indexes, day_offsets),
+    st.builds(lambda *a: Step("diagnose", a), customer_indexes, day_offsets),
     st.builds(
         lambda *a: Step("change_owner", a),
         customer_indexes,

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from arledger.domain.events import ActionChannel, DisputeOutcome
-from arledger.domain.policy import NEGOTIATE_FIRST
+from arledger.domain.policy import DIAGNOSE, NEGOTIATE_FIRST
 from arledger.domain.trigger_rules import TriggerRule
 from arledger.projections import escalation
 from arledger.projections.promises import PromiseStatus, judge_all
@@ -128,7 +128,7 @@ def test_the_histories_judge_promises_with_every_status() -> None:
 def test_the_histories_put_every_collection_strategy_reason_on_the_worklist() -> None:
     """The engine differential adopts a drawn policy into a drawn history and compares the
     worklists: they must hold next steps due and overdue, invoices wanting a pre-due
-    reminder, and legal levels waiting for a negotiation."""
+    reminder, and levels waiting for a diagnosis or a negotiation."""
     seen = set()
     adopted = st.tuples(histories, policies(), st.integers(0, WINDOW_DAYS))
     for history, policy, effective in drawn(adopted, 80):
@@ -141,8 +141,16 @@ def test_the_histories_put_every_collection_strategy_reason_on_the_worklist() ->
                     seen.add("pre-due reminder")
                 if item.next_action is not None and item.next_action.action == NEGOTIATE_FIRST:
                     seen.add("negotiate first")
+                if item.next_action is not None and item.next_action.action == DIAGNOSE:
+                    seen.add("diagnose")
 
-    expected = {"next step", "next step overdue", "pre-due reminder", "negotiate first"}
+    expected = {
+        "next step",
+        "next step overdue",
+        "pre-due reminder",
+        "negotiate first",
+        "diagnose",
+    }
     assert expected == seen
 
 

@@ -22,10 +22,11 @@ from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.persistence.serialization import CONVERTER
 from arledger.adapters.read_models.columnar import NULL_DATE, decode_policy
 from arledger.domain.errors import ConfigurationError, InvalidCommandError
-from arledger.domain.events import ActionChannel, RiskRating
+from arledger.domain.events import ActionChannel, DelinquencyType, RiskRating
 from arledger.domain.money import Money
 from arledger.domain.policy import (
     DEFAULT_ESCALATION_POLICY,
+    DIAGNOSE,
     NEGOTIATE_FIRST,
     EscalationPolicy,
     NegotiationRule,
@@ -432,15 +433,55 @@ def test_an_override_without_an_approver_is_refused_and_nothing_is_recorded() ->
     assert count == len(list(ledger.iter_events()))
 
 
+# Strategy per delinquency type: diagnose first ------------------------------------------------
+
+
+def test_a_customer_at_the_diagnosis_level_without_a_diagnosis_is_to_be_diagnosed_first() -> None:
+    ledger = new_ledger()
+    issue(ledger, "INV-1", "5000.00")
+    adopt(ledger, diagnose_from_level=2, negotiation=NegotiationRule(from_level=4))
+
+    reminder = item_of(worklist(ledger, date(2025, 2, 5)))  # level 1: below the rule
+    pursuit = item_of(worklist(ledger, date(2025, 3, 5)))  # level 2
+    ledger.diagnose(
+        customer_code="ACME",
+        delinquency_type=DelinquencyType.CASH_FLOW_SQUEEZE,
+        diagnosed_on=date(2025, 3, 6),
+        note="waiting for its own customer's payment",
+    )
+    diagnosed = item_of(worklist(ledger, date(2025, 3, 7)))
+    legal = item_of(worklist(ledger, date(2025, 5, 5)))  # diagnosed: negotiation is next
+    text = ledger.explain("ACME", date(2025, 3, 5)).text
+
+    actions = [
+        None if item is None or item.next_action is None else item.next_action.action
+        for item in (reminder, pursuit, diagnosed, legal)
+    ]
+    assert ["overdue_notice", DIAGNOSE, "finance_letter", NEGOTIATE_FIRST] == actions
+    assert "Diagnosis (from level 2): none recorded" in text
+    assert "Diagnosis (from level 2): cash flow squeeze on 2025-03-06" in (
+        ledger.explain("ACME", date(2025, 3, 7)).text
+    )
+
+
 def test_policies_stored_before_the_strategy_settings_decode_with_them_off() -> None:
     old = EscalationPolicy(version=2)
     data = CONVERTER.unstructure(old)
-    for name in ("pre_due_reminders", "pre_due_reminder_channels", "negotiation"):
+    for name in (
+        "pre_due_reminders",
+        "pre_due_reminder_channels",
+        "negotiation",
+        "diagnose_from_level",
+    ):
         del data[name]
 
     decoded = decode_policy(json.dumps(data))
 
-    assert ((), None) == (decoded.pre_due_reminders, decoded.negotiation)
+    assert ((), None, 0) == (
+        decoded.pre_due_reminders,
+        decoded.negotiation,
+        decoded.diagnose_from_level,
+    )
     assert old == decoded
 
 
