@@ -275,6 +275,10 @@ class EscalationPolicy:
     """The action channels a recorded reminder before the due date is taken on."""
     negotiation: NegotiationRule | None = None
     """Negotiation before legal; off by default (and in versions stored before it existed)."""
+    delinquency_actions: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    """Strategy per delinquency type: per diagnosed type (``DelinquencyType`` value), its
+    countermeasures, required at every level from 1 up before the level's own, while that
+    diagnosis is the latest; none by default."""
     diagnose_from_level: int = 0
     """From this level up, a customer with no delinquency diagnosis recorded has ``DIAGNOSE``
     as its next action; 0 (the default, and in versions stored before it existed): never."""
@@ -302,6 +306,16 @@ class EscalationPolicy:
                 "pre-due reminders need at least one reminder channel",
                 field="pre_due_reminder_channels",
             )
+
+    def required_actions(self, level: int, delinquency_type: str | None) -> tuple[str, ...]:
+        """The actions required at ``level`` for a customer whose latest diagnosis is
+        ``delinquency_type`` (None: not diagnosed): the type's countermeasures first, then the
+        level's own not among them (none added at level 0)."""
+        own = self.level(level).required_actions
+        if level == 0 or delinquency_type is None:
+            return own
+        first = tuple(dict.fromkeys(self.delinquency_actions.get(delinquency_type, ())))
+        return first + tuple(action for action in own if action not in first)
 
     def pre_due_days(self, rating_ordinal: int, open_minor: int, currency: str) -> int | None:
         """How many days before its due date an invoice with ``open_minor`` open, of a

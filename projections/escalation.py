@@ -65,6 +65,7 @@ from .ageing import InvoiceFacts
 from .portfolio import (
     ActionFacts,
     CustomerHistory,
+    DiagnosisFacts,
     OpenReconciliation,
     PaymentFacts,
     PortfolioState,
@@ -1108,19 +1109,25 @@ def _next_action(
     current: Evaluation,
     entered_on: date | None,
 ) -> tuple[NextAction | None, tuple[str, ...]]:
-    """The first required action of the current level not taken since it was entered (due
+    """The first required action of the current level (the latest diagnosis's type's first,
+    ``EscalationPolicy.required_actions``) not taken since it was entered (due
     ``action_due_days`` after entering), and those taken."""
     if entered_on is None:
         return None, ()
-    rung = view.policy_on(as_of).level(current.level)
+    policy = view.policy_on(as_of)
+    rung = policy.level(current.level)
+    diagnosis = latest_diagnosis(view, customer_id, as_of)
+    required = policy.required_actions(
+        current.level, None if diagnosis is None else diagnosis.delinquency_type.value
+    )
     taken = {
         action.channel.value
         for action in view.actions.get(customer_id, ())
         if entered_on <= action.taken_on <= as_of
     }
-    done = tuple(action for action in rung.required_actions if action in taken)
+    done = tuple(action for action in required if action in taken)
     due_on = entered_on + timedelta(days=rung.action_due_days)
-    for action in rung.required_actions:
+    for action in required:
         if action not in taken:
             if waits_for_diagnosis(view, customer_id, as_of, current.level):
                 action = DIAGNOSE
@@ -1130,6 +1137,19 @@ def _next_action(
                 action=action, level=rung.level, due_on=due_on, is_overdue=due_on < as_of
             ), done
     return None, done
+
+
+def latest_diagnosis(
+    state: PortfolioState, customer_id: UUID, as_of: date
+) -> DiagnosisFacts | None:
+    """The diagnosis that stands on ``as_of``: the latest dated by then (of one day, the last
+    recorded)."""
+    found = None
+    for diagnosis in state.diagnoses.get(customer_id, ()):
+        dated = diagnosis.diagnosed_on <= as_of
+        if dated and (found is None or diagnosis.diagnosed_on >= found.diagnosed_on):
+            found = diagnosis
+    return found
 
 
 def waits_for_diagnosis(state: PortfolioState, customer_id: UUID, as_of: date, level: int) -> bool:

@@ -330,6 +330,11 @@ escalation_policies = st.builds(
         within_days=st.integers(0, 365),
     ),
     diagnose_from_level=st.integers(0, 4),
+    delinquency_actions=st.dictionaries(
+        st.sampled_from(DelinquencyType).map(lambda found: found.value),
+        st.lists(st.sampled_from(REQUIRED_ACTIONS), max_size=3).map(tuple),
+        max_size=3,
+    ),
 )
 EVENT_STRATEGIES.update(
     {

@@ -77,7 +77,7 @@ REPORT_SELECT: Final[Mapping[str, tuple[str, ...]]] = {
         "next_step_on",
     ),
     "NegotiationWaived": ("timestamp", "customer_id", "waived_on"),
-    "DelinquencyDiagnosed": ("timestamp", "customer_id", "diagnosed_on"),
+    "DelinquencyDiagnosed": ("timestamp", "customer_id", "diagnosed_on", "delinquency_type"),
     "BalanceConfirmationAcknowledged": (
         "originator_id",
         "timestamp",
@@ -581,19 +581,26 @@ def _next_actions(
     rungs = {level: policy.level(level) for level in np.unique(levels).tolist()}
     names = sorted(
         {name for rung in rungs.values() for name in rung.required_actions}
+        | {name for extra in policy.delinquency_actions.values() for name in extra}
         | {NEGOTIATE_FIRST, DIAGNOSE}
     )
     column_of = {name: at for at, name in enumerate(names)}
     taken = _actions_taken(columns, customers, rows, timeline, column_of, known_at)
     action = np.full(len(rows), -1, dtype=np.int64)
     due_on = np.full(len(rows), NO_DATE, dtype=np.int64)
+    type_of = np.full(len(rows), -1, dtype=np.int64)
+    type_names: tuple[str, ...] = ()
+    if policy.delinquency_actions:
+        type_of, type_names = _latest_diagnosis_types(columns, customers, rows, as_of, known_at)
     for level, rung in rungs.items():
-        mine = (levels == level) & (entered != NO_DATE)
-        due_on[mine] = entered[mine] + rung.action_due_days
-        # The first missing action wins: written last, going through them backwards.
-        for name in reversed(rung.required_actions):
-            missing = mine & ~taken[:, column_of[name]]
-            action[missing] = column_of[name]
+        for code in np.unique(type_of).tolist():
+            mine = (levels == level) & (entered != NO_DATE) & (type_of == code)
+            due_on[mine] = entered[mine] + rung.action_due_days
+            required = policy.required_actions(level, None if code < 0 else type_names[code])
+            # The first missing action wins: written last, going through them backwards.
+            for name in reversed(required):
+                missing = mine & ~taken[:, column_of[name]]
+                action[missing] = column_of[name]
     diagnosing = np.zeros(len(rows), dtype=bool)
     if policy.diagnose_from_level:
         waiting = (action >= 0) & (levels >= policy.diagnose_from_level)
@@ -648,6 +655,35 @@ def _next_actions(
             )
         result[at] = found
     return result
+
+
+def _latest_diagnosis_types(
+    columns: Columns,
+    customers: Mapping[str, Any],
+    rows: npt.NDArray[np.int64],
+    as_of: date,
+    known_at: datetime | None,
+) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
+    """Per worklist position: the code (in the returned dictionary of type values) of the
+    delinquency type of its customer's latest diagnosis dated by ``as_of`` (of one day, the
+    last in log order; ``escalation.latest_diagnosis``); -1 when there is none."""
+    type_of = np.full(len(rows), -1, dtype=np.int64)
+    table = _known(columns, "DelinquencyDiagnosed", known_at)
+    if len(table.get("customer_id", ())) == 0 or len(rows) == 0:
+        return type_of, ()
+    position_of = np.full(int(customers["originator_id"].max()) + 1, -1, dtype=np.int64)
+    position_of[customers["originator_id"][rows]] = np.arange(len(rows))
+    customer_ids = table["customer_id"]
+    position = np.full(len(customer_ids), -1, dtype=np.int64)
+    known = customer_ids < len(position_of)
+    position[known] = position_of[customer_ids[known]]
+    dated = np.flatnonzero((position >= 0) & (table["diagnosed_on"] <= days(as_of)))
+    # The latest per position: the last of each position's run, by date then log order.
+    order = np.lexsort((dated, table["diagnosed_on"][dated], position[dated]))
+    runs = position[dated][order]
+    lasts = np.flatnonzero(np.r_[runs[1:] != runs[:-1], True]) if len(runs) else runs
+    type_of[runs[lasts]] = table["delinquency_type"][dated[order[lasts]]]
+    return type_of, tuple(table["delinquency_type.dictionary"])
 
 
 def _latest_dated(

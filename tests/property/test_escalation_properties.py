@@ -238,10 +238,12 @@ def _act(
     )
 
 
-def _diagnose(session: Session, customer: int, on: int) -> list[Event]:
+def _diagnose(
+    session: Session, customer: int, delinquency_type: DelinquencyType, on: int
+) -> list[Event]:
     return session.diagnose(
         customer_code=CUSTOMERS[customer][0],
-        delinquency_type=DelinquencyType.DELIBERATE_DELAY,
+        delinquency_type=delinquency_type,
         diagnosed_on=_on(on),
         note="stalling",
     )
@@ -389,10 +391,20 @@ def policies(draw: st.DrawFn) -> EscalationPolicy:
         ),
         negotiation=draw(st.none() | negotiation_rules),
         diagnose_from_level=draw(st.integers(0, 4)),
+        delinquency_actions=draw(
+            st.dictionaries(
+                st.sampled_from(STRATEGY_TYPES).map(lambda found: found.value),
+                st.lists(st.sampled_from(CHANNEL_NAMES), min_size=1, max_size=2).map(tuple),
+                max_size=2,
+            )
+        ),
     )
 
 
 CHANNEL_NAMES: Final = tuple(channel.value for channel in ActionChannel)
+STRATEGY_TYPES: Final = (DelinquencyType.DELIBERATE_DELAY, DelinquencyType.CONTRACT_DISPUTE)
+"""The delinquency types the histories diagnose and the policies map to actions: two, so that
+a policy's strategy often names the type diagnosed, and sometimes another."""
 pre_due_rules = st.builds(
     PreDueReminderRule,
     days_before_due=st.integers(0, 20),
@@ -447,6 +459,9 @@ promise_steps = st.builds(
     st.booleans(),
     st.none() | st.none() | promise_references,  # supersedes: mostly none
 )
+diagnose_steps = st.builds(
+    lambda *a: Step("diagnose", a), customer_indexes, st.sampled_from(STRATEGY_TYPES), day_offsets
+)
 # Payments and bounces weigh double: they are what moves most levels up and down.
 steps = st.one_of(
     issue_steps,
@@ -481,7 +496,7 @@ steps = st.one_of(
         st.none() | st.integers(0, 30),
     ),
     st.builds(lambda *a: Step("waive", a), customer_indexes, day_offsets),
-    st.builds(lambda *a: Step("diagnose", a), customer_indexes, day_offsets),
+    diagnose_steps,
     st.builds(
         lambda *a: Step("change_owner", a),
         customer_indexes,
@@ -578,13 +593,16 @@ histories = st.tuples(
         )
     ).map(list),
     st.lists(steps, max_size=16),
+    # Diagnoses apart too: among random steps one rarely meets a policy's strategy for it.
+    st.lists(diagnose_steps, max_size=2),
     st.lists(confirmation_episodes(), max_size=2),
     st.lists(promise_episodes(), max_size=2),
 ).map(
     lambda parts: (
         parts[0]
         + parts[1]
-        + [step for episodes in parts[2:] for episode in episodes for step in episode]
+        + parts[2]
+        + [step for episodes in parts[3:] for episode in episodes for step in episode]
     )
 )
 as_of_dates = st.lists(st.integers(0, WINDOW_DAYS + 60).map(_on), min_size=1, max_size=3)

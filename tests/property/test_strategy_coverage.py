@@ -143,6 +143,12 @@ def test_the_histories_put_every_collection_strategy_reason_on_the_worklist() ->
                     seen.add("negotiate first")
                 if item.next_action is not None and item.next_action.action == DIAGNOSE:
                     seen.add("diagnose")
+                diagnosis = escalation.latest_diagnosis(state, item.customer_id, on)
+                if item.next_action is not None and diagnosis is not None:
+                    in_force = state.policy_on(on)
+                    mapped = in_force.delinquency_actions.get(diagnosis.delinquency_type.value, ())
+                    if item.next_action.action in mapped:
+                        seen.add("delinquency type's action")
 
     expected = {
         "next step",
@@ -150,6 +156,7 @@ def test_the_histories_put_every_collection_strategy_reason_on_the_worklist() ->
         "pre-due reminder",
         "negotiate first",
         "diagnose",
+        "delinquency type's action",
     }
     assert expected == seen
 

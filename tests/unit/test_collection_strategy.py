@@ -464,6 +464,43 @@ def test_a_customer_at_the_diagnosis_level_without_a_diagnosis_is_to_be_diagnose
     )
 
 
+def test_a_deliberate_delay_diagnosis_adds_the_actions_the_policy_maps_it_to() -> None:
+    ledger = new_ledger("ACME", "BETA")
+    for code in ("ACME", "BETA"):
+        issue(ledger, f"{code}-1", "5000.00", code=code)
+        act(ledger, ActionChannel.OVERDUE_NOTICE, date(2025, 2, 1), code=code)
+        act(ledger, ActionChannel.PHONE, date(2025, 2, 2), code=code)
+    adopt(ledger, delinquency_actions={"deliberate_delay": ("demand_letter", "phone")})
+    ledger.diagnose(
+        customer_code="ACME",
+        delinquency_type=DelinquencyType.DELIBERATE_DELAY,
+        diagnosed_on=date(2025, 2, 3),
+        note="pays its other suppliers on time",
+    )
+
+    found = worklist(ledger, date(2025, 2, 4))
+    status = ledger.escalation_status("ACME", date(2025, 2, 4))
+
+    acme, beta = item_of(found, "ACME"), item_of(found, "BETA")
+    assert acme is not None
+    assert beta is not None
+    expected = NextAction(
+        action="demand_letter", level=1, due_on=date(2025, 2, 4), is_overdue=False
+    )
+    assert expected == acme.next_action
+    assert beta.next_action is None  # not diagnosed: the level's own actions are all taken
+    assert ("phone", "overdue_notice") == status.actions_done  # the type's first
+
+
+def test_a_strategy_for_an_unknown_delinquency_type_is_refused() -> None:
+    ledger = new_ledger()
+
+    with pytest.raises(ConfigurationError) as raised:
+        adopt(ledger, delinquency_actions={"bad_luck": ("visit",)})
+
+    assert "delinquency_actions" == raised.value.field
+
+
 def test_policies_stored_before_the_strategy_settings_decode_with_them_off() -> None:
     old = EscalationPolicy(version=2)
     data = CONVERTER.unstructure(old)
@@ -472,6 +509,7 @@ def test_policies_stored_before_the_strategy_settings_decode_with_them_off() -> 
         "pre_due_reminder_channels",
         "negotiation",
         "diagnose_from_level",
+        "delinquency_actions",
     ):
         del data[name]
 
