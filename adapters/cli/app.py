@@ -1221,7 +1221,8 @@ def _worklist_table(
         )
     table.caption = (
         "Held: an open promise holds the level; '!': the action or next step is overdue;"
-        " negotiate_first: the level's actions wait for a visit or demand letter."
+        " diagnose: find the cause of late payment first; negotiate_first: the level's"
+        " actions wait for a negotiation (a visit or demand letter) or an approver's override."
         if items
         else "No customer needs collection action on this date."
     )
