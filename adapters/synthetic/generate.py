@@ -55,6 +55,7 @@ from arledger.adapters.synthetic.demo import NAME_PLACES, NAME_TRADES, OWNERS
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
     ActionChannel,
+    DelinquencyType,
     DisputeOutcome,
     DisputeReason,
     Event,
@@ -214,6 +215,20 @@ _ROOT_CAUSES: Final = (
 )
 _RESOLVE_NOTES: Final = ("credit note agreed", "delivery records confirm the invoice")
 _RATING_REASON: Final = "payment behaviour review"
+_DIAGNOSED_DAYS: Final = 7
+"""A customer rated C or D is diagnosed this many days after its rating: the cause of late
+payment is found before acting."""
+_DIAGNOSES: Final = {
+    Profile.CHRONICALLY_LATE: (
+        DelinquencyType.CASH_FLOW_SQUEEZE,
+        "pays when its own customers pay",
+    ),
+    Profile.BOUNCED_PAYER: (DelinquencyType.DELIBERATE_DELAY, "sends payments that bounce"),
+    Profile.DEFAULTER: (DelinquencyType.POOR_BUSINESS, "sales falling, stock unsold"),
+}
+"""The diagnosed cause per profile, for the profiles the generator rates (C or D)."""
+_DIAGNOSIS_TYPES: Final = tuple(DelinquencyType)
+_DIAGNOSIS_NOTES: Final = tuple(note for _, note in _DIAGNOSES.values())
 _CREDIT_REASON: Final = "opening credit review"
 _REVERSAL_REASON: Final = "bounced: insufficient funds"
 _WRITE_OFF_REASON: Final = "uncollectable after legal letter"
@@ -235,9 +250,10 @@ class _Kind(enum.IntEnum):
     ACTION = 10
     PROMISE = 11
     WRITE_OFF = 12
+    DIAGNOSE = 13
 
 
-_EVENTS_PER_COMMAND: Final = np.array([1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1], dtype=np.int64)
+_EVENTS_PER_COMMAND: Final = np.array([1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1], dtype=np.int64)
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
 registration), a superseding promise one."""
 
@@ -562,6 +578,7 @@ def _commands(plan: _Plan, end: int) -> _Commands:
         0,
     )
     add(_Kind.RATE, np.where(plan.rating >= 0, plan.rated_on, _NEVER), customers, none, 0)
+    add(_Kind.DIAGNOSE, _diagnosed_on(plan), customers, none, 0)
     owner_of = plan.customer
     add(_Kind.ISSUE, plan.issued_on, owner_of, invoices, 0)
     add(_Kind.DISPUTE, plan.dispute_on, owner_of, invoices, 0)
@@ -757,6 +774,7 @@ def _build(
     rows_of("PaymentUnapplied", kind == _Kind.REVERSE, 0, lambda p: space.invoice(inv[p]))
     rows_of("PaymentReversed", kind == _Kind.REVERSE, 1, lambda p: space.payment(inv[p], 0))
     rows_of("CollectionActionRecorded", kind == _Kind.ACTION, 0, lambda p: nc + cust[p])
+    rows_of("DelinquencyDiagnosed", kind == _Kind.DIAGNOSE, 0, lambda p: nc + cust[p])
     superseding = (kind == _Kind.PROMISE) & (sub == 1)
     rows_of("PromiseSuperseded", superseding, 0, lambda p: space.promise(inv[p], 0))
     rows_of(
@@ -943,6 +961,35 @@ def _rated(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _pool(tuple(r.value for r in RiskRating), plan.rating[customer]),
         _dates(plan.rated_on[customer]),
         _constant(_RATING_REASON, rows.count),
+    ]
+
+
+def _diagnosed_on(plan: _Plan) -> np.ndarray:
+    """Per customer: the day its cause of late payment is diagnosed (``_NEVER``: not)."""
+    profiles = np.array([PROFILES[index] in _DIAGNOSES for index in range(len(PROFILES))])
+    diagnosed = (plan.rating >= 2) & profiles[plan.profile]
+    on: np.ndarray = np.where(diagnosed, plan.rated_on + _DIAGNOSED_DAYS, _NEVER)
+    return on
+
+
+def _diagnosis_codes(plan: _Plan, customer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per customer: the code of its diagnosed type (in ``_DIAGNOSIS_TYPES``) and note."""
+    types = np.zeros(len(PROFILES), dtype=np.int64)
+    notes = np.zeros(len(PROFILES), dtype=np.int64)
+    for number, (profile, (found, _)) in enumerate(_DIAGNOSES.items()):
+        types[PROFILES.index(profile)] = _DIAGNOSIS_TYPES.index(found)
+        notes[PROFILES.index(profile)] = number
+    return types[plan.profile[customer]], notes[plan.profile[customer]]
+
+
+def _diagnosed(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    customer = rows.customer
+    types, notes = _diagnosis_codes(plan, customer)
+    return [
+        _ids(rows.ids[customer]),
+        _pool(tuple(found.value for found in _DIAGNOSIS_TYPES), types),
+        _dates(_diagnosed_on(plan)[customer]),
+        _pool(_DIAGNOSIS_NOTES, notes),
     ]
 
 
@@ -1192,6 +1239,7 @@ _FIELDS: Final[dict[str, Fields]] = {
     "PaymentUnapplied": _unapplied,
     "PaymentReversed": _reversed,
     "CollectionActionRecorded": _action,
+    "DelinquencyDiagnosed": _diagnosed,
     "PromiseSuperseded": _superseded,
     "PromiseMade": _promised,
     "InvoiceWrittenOff": _written_off,
@@ -1528,6 +1576,17 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "customer_code": code,
                 "collection_owner": OWNERS[int(plan.owner_new[customer])],
                 "changed_on": on,
+            },
+        )
+    if kind is _Kind.DIAGNOSE:
+        types, notes = _diagnosis_codes(plan, np.array([customer]))
+        return Command(
+            "diagnose",
+            {
+                "customer_code": code,
+                "delinquency_type": _DIAGNOSIS_TYPES[int(types[0])],
+                "diagnosed_on": on,
+                "note": _DIAGNOSIS_NOTES[int(notes[0])],
             },
         )
     if kind is _Kind.RATE:

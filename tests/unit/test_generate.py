@@ -26,6 +26,7 @@ from arledger.domain.events import (
     CollectionOwnerChanged,
     CreditNoteApplied,
     CustomerAccountOpened,
+    DelinquencyDiagnosed,
     DisputeOpened,
     DisputeOutcome,
     DisputeResolved,
@@ -155,6 +156,7 @@ def test_the_ledger_has_every_kind_of_fact(events: list[Event]) -> None:
         "PromiseMade",
         "PromiseSuperseded",
         "CollectionActionRecorded",
+        "DelinquencyDiagnosed",
         "InvoiceWrittenOff",
     ):
         assert kinds[name] > 0, name
@@ -371,3 +373,22 @@ def test_invoices_of_poorly_rated_customers_are_mostly_reminded_before_due(
         if (e.customer_id, max(e.issued_on, e.due_on - timedelta(days=5))) in reminders
     ]
     assert 0 < len(reminded_others) < len(others) // 5
+
+
+def test_customers_rated_c_or_d_are_diagnosed_a_week_after_their_rating(
+    events: list[Event],
+) -> None:
+    rated = {
+        e.originator_id: e.rated_on
+        for e in events
+        if isinstance(e, RiskRated) and e.rating.value in "CD"
+    }
+    diagnosed = [e for e in events if isinstance(e, DelinquencyDiagnosed)]
+
+    assert diagnosed
+    assert all(rated[e.customer_id] + timedelta(days=7) == e.diagnosed_on for e in diagnosed)
+    assert 1 < len({e.delinquency_type for e in diagnosed})
+    # Every rated customer whose diagnosis falls in the period has one.
+    end = max(e.diagnosed_on for e in diagnosed)
+    due = {c for c, on in rated.items() if on + timedelta(days=7) <= end}
+    assert due == {e.customer_id for e in diagnosed}
