@@ -490,10 +490,13 @@ STRICTER = EscalationPolicy(
         PreDueReminderRule(days_before_due=10, amount_at_least_major=50_000),
     ),
     negotiation=NegotiationRule(from_level=4, within_days=120),
+    diagnose_from_level=3,
+    delinquency_actions={"deliberate_delay": ("demand_letter",), "poor_business": ("visit",)},
 )
 """A second policy version with other thresholds: grades, broken promises and overdue money
 change from the day it takes effect; invoices of C- and D-rated customers and large ones want
-reminders before due, and the legal level waits for a negotiation."""
+reminders before due, the legal level waits for a negotiation, undiagnosed customers from level
+3 are to be diagnosed and two diagnosed types have their countermeasures first."""
 
 
 def demo_with_collections(seed: int) -> list[Event]:
