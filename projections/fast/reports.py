@@ -371,7 +371,9 @@ def pre_due_reminders(
         customers = _known(columns, "CustomerAccountOpened", result.known_at)
         row_of = _rows_by_id(customers["originator_id"])
         latest = np.full(len(customers["originator_id"]), ABSENT_DATE, dtype=np.int64)
-        np.maximum.at(latest, row_of[actions["customer_id"][taken]], actions["taken_on"][taken])
+        reminded = row_of[actions["customer_id"][taken]]
+        assert (reminded >= 0).all()  # an action is recorded only for a known customer
+        np.maximum.at(latest, reminded, actions["taken_on"][taken])
         wanted &= latest[customer] < remind_from
     chosen = np.flatnonzero(wanted)
     numbers = invoice_numbers(found[chosen])
