@@ -79,11 +79,14 @@ from arledger.domain.invoice import Invoice
 from arledger.domain.money import Money
 from arledger.domain.payment import Payment
 from arledger.domain.policy import (
+    NEGOTIATE_FIRST,
     AgeingBasis,
     AgeingPolicy,
     EscalationPolicy,
     Grade,
     LossRate,
+    NegotiationRule,
+    PreDueReminderRule,
     TriggerRule,
 )
 from arledger.domain.trigger_rules import FigureUnit
@@ -95,6 +98,8 @@ from arledger.projections.escalation import (
     InvoiceFigures,
     LevelChange,
     NextAction,
+    NextStep,
+    PreDueReminder,
     Reason,
     Suspension,
     SuspensionKind,
@@ -123,6 +128,7 @@ from arledger.projections.unapplied import (
 )
 
 __all__ = [
+    "NEGOTIATE_FIRST",
     "AccountCurrencyError",
     "AgeingBasis",
     "AgeingGrouping",
@@ -193,7 +199,9 @@ __all__ = [
     "Money",
     "MoneyError",
     "MovementKind",
+    "NegotiationRule",
     "NextAction",
+    "NextStep",
     "NotFoundError",
     "NothingToAllocateError",
     "OverAllocationError",
@@ -202,6 +210,8 @@ __all__ = [
     "PaymentNotFoundError",
     "PaymentTermsKind",
     "PendingApproval",
+    "PreDueReminder",
+    "PreDueReminderRule",
     "PromiseAmountError",
     "PromiseJudgement",
     "PromiseRates",

@@ -1,4 +1,5 @@
-"""Collection case aggregate: per customer, the actions taken and the diagnosed cause.
+"""Collection case aggregate: per customer, the actions taken, the diagnosed cause and the
+approvers' overrides of negotiation before legal.
 
 Invariant: every action is a fact (who, when, channel, to whom, outcome, next step and its
 date); the case is created by its first fact and only ever grows.
@@ -23,6 +24,7 @@ from .events import (
     DelinquencyDiagnosed,
     DelinquencyType,
     Event,
+    NegotiationWaived,
 )
 from .rules import (
     require_date,
@@ -47,7 +49,9 @@ def evolve(state: CollectionCase | None, event: Event) -> CollectionCase:
     assert isinstance(event, CaseEvent), f"not a collection case event: {type(event).__name__}"
     if state is None:
         assert event.originator_version == 1
-        assert isinstance(event, CollectionActionRecorded | DelinquencyDiagnosed)
+        assert isinstance(
+            event, CollectionActionRecorded | DelinquencyDiagnosed | NegotiationWaived
+        )
         state = CollectionCase(id=event.originator_id, version=0, customer_id=event.customer_id)
     assert event.originator_version == state.version + 1
     match event:
@@ -62,6 +66,8 @@ def evolve(state: CollectionCase | None, event: Event) -> CollectionCase:
             return attrs.evolve(
                 state, version=event.originator_version, delinquency_type=event.delinquency_type
             )
+        case NegotiationWaived():
+            return attrs.evolve(state, version=event.originator_version)
         case _ as unreachable:
             assert_never(unreachable)
 
@@ -157,5 +163,33 @@ def diagnose(
             delinquency_type=delinquency_type,
             diagnosed_on=diagnosed_on,
             note=note,
+        )
+    ]
+
+
+def waive_negotiation(
+    case: CollectionCase | None,
+    customer: CustomerAccount,
+    *,
+    waived_on: date,
+    approver: str,
+    reason: str,
+    recorded_at: datetime,
+) -> list[Event]:
+    """An approver's override: the actions of a level that waits for a negotiation go ahead
+    without one (negotiation comes before the law, unless someone answers for skipping it)."""
+    require_date("waived_on", waived_on)
+    require_person("approver", approver)
+    require_reason("reason", reason)
+    require_recorded_at(recorded_at)
+    return [
+        NegotiationWaived(
+            originator_id=ids.collection_case_id(customer.customer_code),
+            originator_version=_envelope_version(case),
+            timestamp=recorded_at,
+            customer_id=customer.id,
+            waived_on=waived_on,
+            approver=approver,
+            reason=reason,
         )
     ]

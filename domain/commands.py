@@ -483,6 +483,16 @@ class RecordAction(Command):
 
 
 @attrs.frozen(kw_only=True)
+class WaiveNegotiation(Command):
+    """Let the actions of a level that waits for a negotiation go ahead without one."""
+
+    customer_code: str
+    waived_on: date
+    approver: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class Diagnose(Command):
     """Record why the customer is late (the delinquency type)."""
 
@@ -600,6 +610,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     WithdrawPromise,
     RecordAction,
     Diagnose,
+    WaiveNegotiation,
     AdoptPolicy,
     AdoptAuthorityPolicy,
     RequestReduction,

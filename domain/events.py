@@ -622,6 +622,17 @@ class DelinquencyDiagnosed(Event):
 
 
 @attrs.frozen(kw_only=True)
+class NegotiationWaived(Event):
+    """An approver lets the actions of a level that waits for a negotiation (the policy's
+    ``NegotiationRule``) go ahead without one, from ``waived_on``."""
+
+    customer_id: UUID
+    waived_on: date
+    approver: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class EscalationPolicyAdopted(Event):
     """A version of the escalation policy, in force from ``effective_on`` until the next one.
 
@@ -754,7 +765,11 @@ COLLECTION_CUSTOMER_EVENTS: tuple[type[Event], ...] = (
 )
 DISPUTE_EVENTS: tuple[type[Event], ...] = (DisputeOpened, DisputeResolved)
 PROMISE_EVENTS: tuple[type[Event], ...] = (PromiseMade, PromiseWithdrawn, PromiseSuperseded)
-CASE_EVENTS: tuple[type[Event], ...] = (CollectionActionRecorded, DelinquencyDiagnosed)
+CASE_EVENTS: tuple[type[Event], ...] = (
+    CollectionActionRecorded,
+    DelinquencyDiagnosed,
+    NegotiationWaived,
+)
 POLICY_EVENTS: tuple[type[Event], ...] = (EscalationPolicyAdopted,)
 RATE_EVENTS: tuple[type[Event], ...] = (ExchangeRateRecorded,)
 ALL_EVENTS: tuple[type[Event], ...] = (
@@ -812,7 +827,7 @@ PaymentEvent: TypeAlias = (
     PaymentReceived | PaymentAllocated | PaymentReversed | PaymentCollected | CashHandedOver
 )
 PromiseEvent: TypeAlias = PromiseMade | PromiseWithdrawn | PromiseSuperseded
-CaseEvent: TypeAlias = CollectionActionRecorded | DelinquencyDiagnosed
+CaseEvent: TypeAlias = CollectionActionRecorded | DelinquencyDiagnosed | NegotiationWaived
 ReductionRequestEvent: TypeAlias = ReductionRequested | ReductionApproved | ReductionRejected
 
 assert set(get_args(CustomerEvent)) == set(CUSTOMER_EVENTS + COLLECTION_CUSTOMER_EVENTS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from typing import Final
 
 import attrs
 
@@ -219,6 +220,69 @@ def _default_levels() -> tuple[EscalationLevel, ...]:
     )
 
 
+@attrs.frozen(kw_only=True)
+class PreDueReminderRule:
+    """Chasing before due: an open invoice this rule covers needs a reminder from
+    ``days_before_due`` days before its due date (and not before it was issued) to the due date
+    itself. It covers the invoices of customers rated ``rating_at_or_worse`` or worse (a rating
+    ordinal, 1=A .. 4=D; 0 covers every customer, rated or not) whose open amount is at least
+    ``amount_at_least_major`` major units of the account's currency (0: any amount)."""
+
+    days_before_due: int
+    rating_at_or_worse: int = 0
+    amount_at_least_major: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if self.days_before_due < 0 or self.amount_at_least_major < 0:
+            raise ConfigurationError(
+                "a pre-due reminder's days and amount must not be negative",
+                field="pre_due_reminders",
+            )
+        if not 0 <= self.rating_at_or_worse <= 4:
+            raise ConfigurationError(
+                "a pre-due reminder's rating is an ordinal from 1 (A) to 4 (D), or 0 for any",
+                field="pre_due_reminders",
+            )
+
+
+def _default_reminder_channels() -> tuple[str, ...]:
+    return ("phone", "email", "fax")
+
+
+def _default_negotiation_channels() -> tuple[str, ...]:
+    return ("visit", "demand_letter")
+
+
+@attrs.frozen(kw_only=True)
+class NegotiationRule:
+    """Negotiation before legal: at ``from_level`` and above, the level's required actions wait
+    for a negotiation (an action on one of ``channels``, which always records its outcome) or
+    an approver's override, either dated within ``within_days`` days up to the day asked about;
+    until then the next action is ``NEGOTIATE_FIRST``."""
+
+    from_level: int
+    channels: tuple[str, ...] = attrs.field(factory=_default_negotiation_channels, converter=tuple)
+    within_days: int = 180
+
+    def __attrs_post_init__(self) -> None:
+        if self.from_level < 1 or self.within_days < 0:
+            raise ConfigurationError(
+                "negotiation before legal needs a level from 1 and a window of days from 0",
+                field="negotiation",
+            )
+        if not self.channels:
+            raise ConfigurationError(
+                "negotiation before legal needs at least one channel", field="negotiation"
+            )
+
+
+NEGOTIATE_FIRST: Final = "negotiate_first"
+"""The next action of a customer whose level waits for a negotiation (``NegotiationRule``)."""
+DIAGNOSE: Final = "diagnose"
+"""The next action of a customer at ``diagnose_from_level`` or above with no diagnosis
+recorded: the cause of late payment is found before acting."""
+
+
 def _check_levels(
     _instance: object, _attribute: object, levels: tuple[EscalationLevel, ...]
 ) -> None:
@@ -280,6 +344,21 @@ class EscalationPolicy:
     (False: from its collection, the value date)."""
     managers: dict[str, str] = attrs.field(factory=dict)
     """Person -> their manager, who is shown the cash that person holds too long."""
+    pre_due_reminders: tuple[PreDueReminderRule, ...] = attrs.field(default=(), converter=tuple)
+    """Chasing before due; none by default (and in versions stored before it existed)."""
+    pre_due_reminder_channels: tuple[str, ...] = attrs.field(
+        factory=_default_reminder_channels, converter=tuple
+    )
+    """The action channels a recorded reminder before the due date is taken on."""
+    negotiation: NegotiationRule | None = None
+    """Negotiation before legal; off by default (and in versions stored before it existed)."""
+    delinquency_actions: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    """Strategy per delinquency type: per diagnosed type (``DelinquencyType`` value), its
+    countermeasures, required at every level from 1 up before the level's own, while that
+    diagnosis is the latest; none by default."""
+    diagnose_from_level: int = 0
+    """From this level up, a customer with no delinquency diagnosis recorded has ``DIAGNOSE``
+    as its next action; 0 (the default, and in versions stored before it existed): never."""
 
     def __attrs_post_init__(self) -> None:
         if len(self.provision_rates_bps) != len(self.ageing.bucket_labels):
@@ -308,6 +387,40 @@ class EscalationPolicy:
             or self.cash_handover_days < 0
         ):
             raise ConfigurationError("policy thresholds must not be negative")
+        if self.diagnose_from_level < 0:
+            raise ConfigurationError(
+                "diagnose_from_level is a level, or 0 for never", field="diagnose_from_level"
+            )
+        if self.pre_due_reminders and not self.pre_due_reminder_channels:
+            raise ConfigurationError(
+                "pre-due reminders need at least one reminder channel",
+                field="pre_due_reminder_channels",
+            )
+
+    def required_actions(self, level: int, delinquency_type: str | None) -> tuple[str, ...]:
+        """The actions required at ``level`` for a customer whose latest diagnosis is
+        ``delinquency_type`` (None: not diagnosed): the type's countermeasures first, then the
+        level's own not among them (none added at level 0)."""
+        own = self.level(level).required_actions
+        if level == 0 or delinquency_type is None:
+            return own
+        first = tuple(dict.fromkeys(self.delinquency_actions.get(delinquency_type, ())))
+        return first + tuple(action for action in own if action not in first)
+
+    def pre_due_days(self, rating_ordinal: int, open_minor: int, currency: str) -> int | None:
+        """How many days before its due date an invoice with ``open_minor`` open, of a
+        customer whose rating has ``rating_ordinal`` (0: not rated), needs a reminder: the
+        most of the rules that cover it; None when none does."""
+        found = None
+        per_major = minor_per_major(currency)
+        for rule in self.pre_due_reminders:
+            if rule.rating_at_or_worse and rating_ordinal < rule.rating_at_or_worse:
+                continue
+            if open_minor < rule.amount_at_least_major * per_major:
+                continue
+            if found is None or rule.days_before_due > found:
+                found = rule.days_before_due
+        return found
 
     @property
     def provision_rates(self) -> tuple[LossRate, ...]:

@@ -15,7 +15,7 @@ import attrs
 
 from . import ids
 from .errors import ConfigurationError, DuplicateKeyConflictError
-from .events import EscalationPolicyAdopted, Event
+from .events import DelinquencyType, EscalationPolicyAdopted, Event
 from .policy import DEFAULT_ESCALATION_POLICY, EscalationPolicy
 from .rules import (
     require_date,
@@ -95,6 +95,15 @@ def adopt_policy(
         require_text(f"levels[{index}].name", level.name)
         for action in level.required_actions:
             require_text(f"levels[{index}].required_actions", action)
+    types = {delinquency_type.value for delinquency_type in DelinquencyType}
+    for name, actions in policy.delinquency_actions.items():
+        if name not in types:
+            raise ConfigurationError(
+                f"delinquency_actions names {name!r}, not a delinquency type",
+                field="delinquency_actions",
+            )
+        for action in actions:
+            require_text(f"delinquency_actions[{name}]", action)
     require_recorded_at(recorded_at)
     known = {} if book is None else {v.policy.version: v for v in book.versions}
     if policy.version in known:

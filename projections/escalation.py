@@ -50,6 +50,8 @@ from arledger.domain.invoice import open_by_instalment
 from arledger.domain.money import format_minor, minor_per_major
 from arledger.domain.policy import (
     DEFAULT_ESCALATION_POLICY,
+    DIAGNOSE,
+    NEGOTIATE_FIRST,
     EscalationPolicy,
     Grade,
     Trigger,
@@ -62,11 +64,14 @@ from arledger.domain.trigger_rules import TRIGGER_RULES, FigureUnit, TriggerRule
 
 from .ageing import InvoiceFacts
 from .portfolio import (
+    ActionFacts,
     CustomerHistory,
+    DiagnosisFacts,
     OpenReconciliation,
     PaymentFacts,
     PortfolioState,
     PromiseFacts,
+    WaiverFacts,
 )
 from .promises import PromiseJudgement, PromiseStatus, deadline_on, judge
 
@@ -178,6 +183,32 @@ class NextAction:
 
 
 @attrs.frozen(kw_only=True)
+class NextStep:
+    """The next step agreed by the customer's latest collection action (the last taken, the
+    last recorded among those taken on one day), due on its date; a later action replaces it."""
+
+    step: str
+    due_on: date
+    is_overdue: bool
+    """Still open after its date: no action taken since it was agreed, and ``due_on`` passed."""
+    agreed_on: date
+    """The day the action that agreed it was taken."""
+    collector: str
+
+
+@attrs.frozen(kw_only=True)
+class PreDueReminder:
+    """An open invoice the policy wants a reminder for before it falls due, none recorded
+    yet: from ``remind_from_on`` (its due date less the rule's days, not before it was
+    issued) to ``due_on`` (included: an invoice due today is not yet overdue)."""
+
+    invoice_number: str
+    due_on: date
+    open_minor: int
+    remind_from_on: date
+
+
+@attrs.frozen(kw_only=True)
 class ThresholdCrossing:
     on: date
     level: int
@@ -206,6 +237,10 @@ class EscalationStatus:
     as_of_log: AsOfLog | None = attrs.field(default=None, eq=False)
     """The log position the answer reflects, its chain link and commit instant (``AsOfLog``);
     None when built outside a ``Ledger``. Not compared: equal figures are equal answers."""
+    next_step: NextStep | None = None
+    """The next step of the latest action, if it has a date (due or not yet)."""
+    pre_due_reminders: tuple[PreDueReminder, ...] = ()
+    """Invoices wanting a reminder before their due date on ``as_of`` (``PreDueReminder``)."""
 
     @property
     def level(self) -> int:
@@ -250,6 +285,12 @@ class WorklistItem:
     reconciliations: tuple[OpenReconciliation, ...] = ()
     """Reconciliation items open on the worklist's date, in order of opening: a customer
     with one is listed whatever its level, so that the collector follows the difference up."""
+    next_step: NextStep | None = None
+    """The next step agreed by the latest action, when its date has come (on or before the
+    worklist's date): the customer is listed whatever its level."""
+    pre_due_reminders: tuple[PreDueReminder, ...] = ()
+    """Invoices wanting a reminder before their due date, by due date then number: the
+    customer is listed whatever its level."""
 
 
 # Narrowing ------------------------------------------------------------------------------------
@@ -314,6 +355,12 @@ def narrow(
             view.promise_ids_by_reference[promise.reference] = promise.promise_id
     view.actions[customer_id] = [
         action for action in state.actions.get(customer_id, ()) if action.taken_on <= until_on
+    ]
+    view.diagnoses[customer_id] = [
+        found for found in state.diagnoses.get(customer_id, ()) if found.diagnosed_on <= until_on
+    ]
+    view.waivers[customer_id] = [
+        waiver for waiver in state.waivers.get(customer_id, ()) if waiver.waived_on <= until_on
     ]
     view.policy_versions = [v for v in state.policy_versions if v.effective_on <= until_on]
     return view
@@ -1054,6 +1101,8 @@ def escalation_status(state: PortfolioState, customer_id: UUID, as_of: date) -> 
         next_threshold=crossing,
         supply_hold_recommended=rung.supply_hold,
         reconciliations=customer.reconciliations_open_on(as_of),
+        next_step=next_step(view, customer_id, as_of),
+        pre_due_reminders=pre_due_reminders(view, customer_id, as_of),
     )
 
 
@@ -1064,24 +1113,156 @@ def _next_action(
     current: Evaluation,
     entered_on: date | None,
 ) -> tuple[NextAction | None, tuple[str, ...]]:
-    """The first required action of the current level not taken since it was entered (due
+    """The first required action of the current level (the latest diagnosis's type's first,
+    ``EscalationPolicy.required_actions``) not taken since it was entered (due
     ``action_due_days`` after entering), and those taken."""
     if entered_on is None:
         return None, ()
-    rung = view.policy_on(as_of).level(current.level)
+    policy = view.policy_on(as_of)
+    rung = policy.level(current.level)
+    diagnosis = latest_diagnosis(view, customer_id, as_of)
+    required = policy.required_actions(
+        current.level, None if diagnosis is None else diagnosis.delinquency_type.value
+    )
     taken = {
         action.channel.value
         for action in view.actions.get(customer_id, ())
         if entered_on <= action.taken_on <= as_of
     }
-    done = tuple(action for action in rung.required_actions if action in taken)
+    done = tuple(action for action in required if action in taken)
     due_on = entered_on + timedelta(days=rung.action_due_days)
-    for action in rung.required_actions:
+    for action in required:
         if action not in taken:
+            if waits_for_diagnosis(view, customer_id, as_of, current.level):
+                action = DIAGNOSE
+            elif waits_for_negotiation(view, customer_id, as_of, current.level):
+                action = NEGOTIATE_FIRST
             return NextAction(
                 action=action, level=rung.level, due_on=due_on, is_overdue=due_on < as_of
             ), done
     return None, done
+
+
+def latest_diagnosis(
+    state: PortfolioState, customer_id: UUID, as_of: date
+) -> DiagnosisFacts | None:
+    """The diagnosis that stands on ``as_of``: the latest dated by then (of one day, the last
+    recorded)."""
+    found = None
+    for diagnosis in state.diagnoses.get(customer_id, ()):
+        dated = diagnosis.diagnosed_on <= as_of
+        if dated and (found is None or diagnosis.diagnosed_on >= found.diagnosed_on):
+            found = diagnosis
+    return found
+
+
+def waits_for_diagnosis(state: PortfolioState, customer_id: UUID, as_of: date, level: int) -> bool:
+    """Whether the policy in force on ``as_of`` wants the customer's cause of late payment
+    diagnosed at ``level`` (``diagnose_from_level``) and none is recorded by ``as_of``."""
+    from_level = state.policy_on(as_of).diagnose_from_level
+    if from_level == 0 or level < from_level:
+        return False
+    return not any(
+        diagnosis.diagnosed_on <= as_of for diagnosis in state.diagnoses.get(customer_id, ())
+    )
+
+
+def waits_for_negotiation(
+    state: PortfolioState, customer_id: UUID, as_of: date, level: int
+) -> bool:
+    """Whether the policy in force on ``as_of`` holds the actions of ``level`` until a
+    negotiation is recorded (``NegotiationRule``), and none is: no action on one of its
+    channels dated within its window up to ``as_of``."""
+    rule = state.policy_on(as_of).negotiation
+    if rule is None or level < rule.from_level:
+        return False
+    return negotiated_on(state, customer_id, as_of) is None
+
+
+def negotiated_on(
+    state: PortfolioState, customer_id: UUID, as_of: date
+) -> ActionFacts | WaiverFacts | None:
+    """The latest negotiation or approver's override counted on ``as_of`` under the policy in
+    force then (an action on one of ``NegotiationRule.channels``, or a waiver, dated within
+    ``within_days`` days up to ``as_of``; of one day, a waiver before an action); None when
+    there is none, or the policy asks for none."""
+    rule = state.policy_on(as_of).negotiation
+    if rule is None:
+        return None
+    since = as_of - timedelta(days=rule.within_days)
+    found: ActionFacts | WaiverFacts | None = None
+    found_on = date.min
+    for action in state.actions.get(customer_id, ()):
+        counted = action.channel.value in rule.channels and since <= action.taken_on <= as_of
+        if counted and (found is None or action.taken_on >= found_on):
+            found, found_on = action, action.taken_on
+    for waiver in state.waivers.get(customer_id, ()):
+        if since <= waiver.waived_on <= as_of and (found is None or waiver.waived_on >= found_on):
+            found, found_on = waiver, waiver.waived_on
+    return found
+
+
+def next_step(state: PortfolioState, customer_id: UUID, as_of: date) -> NextStep | None:
+    """The next step agreed by the customer's latest action taken by ``as_of`` (the last
+    recorded among those of one day), if it has a date; None otherwise. A later action
+    replaces the plan: taking it is the follow-up, and it agrees the next step, if any."""
+    latest = None
+    for action in state.actions.get(customer_id, ()):
+        if action.taken_on <= as_of and (latest is None or action.taken_on >= latest.taken_on):
+            latest = action
+    if latest is None or latest.next_step_on is None:
+        return None
+    return NextStep(
+        step=latest.next_step,
+        due_on=latest.next_step_on,
+        is_overdue=latest.next_step_on < as_of,
+        agreed_on=latest.taken_on,
+        collector=latest.collector,
+    )
+
+
+def pre_due_reminders(
+    state: PortfolioState, customer_id: UUID, as_of: date
+) -> tuple[PreDueReminder, ...]:
+    """The customer's open invoices that the policy in force on ``as_of`` wants a reminder for
+    before their due date (``EscalationPolicy.pre_due_days``, by the rating on ``as_of`` and
+    the open amount then), whose window (``PreDueReminder``) holds ``as_of`` and in which no
+    reminder was recorded (an action on a ``pre_due_reminder_channels`` channel, taken from
+    the window's first day to ``as_of``); by due date, then invoice number."""
+    policy = state.policy_on(as_of)
+    if not policy.pre_due_reminders:
+        return ()
+    customer = state.customers[customer_id]
+    rating = customer.rating_on(as_of)
+    ordinal = 0 if rating is None else RATING_ORDINAL[rating]
+    channels = set(policy.pre_due_reminder_channels)
+    reminded = [
+        action.taken_on
+        for action in state.actions.get(customer_id, ())
+        if action.channel.value in channels and action.taken_on <= as_of
+    ]
+    found = []
+    for invoice in state.invoices_of(customer_id):
+        if invoice.issued_on > as_of or invoice.due_on < as_of:
+            continue
+        open_minor = invoice.open_minor_on(as_of)
+        if open_minor == 0:
+            continue
+        days_before = policy.pre_due_days(ordinal, open_minor, customer.currency)
+        if days_before is None:
+            continue
+        remind_from_on = max(invoice.issued_on, invoice.due_on - timedelta(days=days_before))
+        if as_of < remind_from_on or any(remind_from_on <= on for on in reminded):
+            continue
+        found.append(
+            PreDueReminder(
+                invoice_number=invoice.invoice_number,
+                due_on=invoice.due_on,
+                open_minor=open_minor,
+                remind_from_on=remind_from_on,
+            )
+        )
+    return tuple(sorted(found, key=lambda item: (item.due_on, item.invoice_number)))
 
 
 def _entered_on(evaluator: _Evaluator, as_of: date) -> date | None:
@@ -1117,8 +1298,9 @@ def _history(evaluator: _Evaluator, dates: Sequence[date]) -> tuple[LevelChange,
 
 
 def worklist(state: PortfolioState, as_of: date, *, owner: str | None = None) -> list[WorklistItem]:
-    """Customers at level 1 or above on ``as_of``, or with a reconciliation item open then (of
-    one owner, if given), most urgent first.
+    """Customers at level 1 or above on ``as_of``, or with a reconciliation item open then, a
+    next step due by then or an invoice wanting a pre-due reminder (of one owner, if given),
+    most urgent first.
 
     The order follows ``worklist_priority`` of the policy in force on ``as_of``, each key
     descending, then the customer code. Overdue amounts in different currencies are compared
@@ -1140,7 +1322,11 @@ def worklist(state: PortfolioState, as_of: date, *, owner: str | None = None) ->
         evaluator = _Evaluator(view, customer_id)
         current = evaluator.evaluate(as_of)
         reconciliations = customer.reconciliations_open_on(as_of)
-        if current.level == 0 and not reconciliations:
+        step = next_step(view, customer_id, as_of)
+        if step is not None and step.due_on > as_of:
+            step = None  # not yet: the customer comes back on the step's date
+        reminders = pre_due_reminders(view, customer_id, as_of)
+        if current.level == 0 and not reconciliations and step is None and not reminders:
             continue
         entered_on = _entered_on(evaluator, as_of)
         next_action, _ = _next_action(view, customer_id, as_of, current, entered_on)
@@ -1160,6 +1346,8 @@ def worklist(state: PortfolioState, as_of: date, *, owner: str | None = None) ->
                 is_suspended=current.is_suspended,
                 next_action=next_action,
                 reconciliations=reconciliations,
+                next_step=step,
+                pre_due_reminders=reminders,
             )
         )
     return sort_worklist(items, policy)
@@ -1274,6 +1462,48 @@ def explain(
         lines.append(f"Next action: none, every required action of level {current.level} taken")
     else:
         lines.append("Next action: none required")
+    if policy.diagnose_from_level and current.level >= policy.diagnose_from_level:
+        diagnoses = [d for d in state.diagnoses.get(customer_id, ()) if d.diagnosed_on <= as_of]
+        lines.append(
+            f"Diagnosis (from level {policy.diagnose_from_level}): "
+            + (
+                "none recorded, so the level's actions wait: diagnose the cause first"
+                if not diagnoses
+                else f"{diagnoses[-1].delinquency_type.value.replace('_', ' ')} on "
+                f"{diagnoses[-1].diagnosed_on}: {diagnoses[-1].note}"
+            )
+        )
+    rule = policy.negotiation
+    if rule is not None and current.level >= rule.from_level:
+        channels = ", ".join(channel.replace("_", " ") for channel in rule.channels)
+        negotiation = negotiated_on(state, customer_id, as_of)
+        lines.append(
+            f"Negotiation before legal (from level {rule.from_level}): "
+            + (
+                f"none recorded in the {rule.within_days} days to {as_of} ({channels}) and no "
+                "approver's override, so the level's actions wait: negotiate first"
+                if negotiation is None
+                else f"waived by {negotiation.approver} on {negotiation.waived_on}: "
+                f"{negotiation.reason}"
+                if isinstance(negotiation, WaiverFacts)
+                else f"{negotiation.channel.value.replace('_', ' ')} on {negotiation.taken_on} "
+                f"by {negotiation.collector}: {negotiation.outcome}"
+            )
+        )
+    if status.next_step is not None:
+        step = status.next_step
+        lines.append(
+            f"Next step: {step.step}, on {step.due_on}"
+            + (" (overdue)" if step.is_overdue else "")
+            + f"; agreed {step.agreed_on} by {step.collector}"
+        )
+    if status.pre_due_reminders:
+        lines.append("Pre-due reminders wanted (chasing before due):")
+        lines.extend(
+            f"  - invoice {item.invoice_number}: {format_money(item.open_minor, currency)} "
+            f"due {item.due_on}, remind from {item.remind_from_on}"
+            for item in status.pre_due_reminders
+        )
     lines.append("History:" if status.history else "History: always level 0")
     lines.extend(
         f"  {change.on} level {change.previous_level} -> {change.level} {change.level_name} "

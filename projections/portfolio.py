@@ -3,9 +3,10 @@ need, each with its business date, so that any of them can be asked "as of" any 
 
 Builds on the ageing fold (invoices and their dated movements) and adds customers' dated
 histories (owner, credit line, rating, blacklist, supply hold, terms, calendar, contacts,
-balance confirmations), disputes, payments, promises, collection actions, diagnoses and the
-escalation policy versions. Invariant: nothing here decides anything; the queries in
-``promises``, ``escalation`` and ``kpis`` do, from these facts and an ``as_of`` date.
+balance confirmations), disputes, payments, promises, collection actions, diagnoses, waivers of
+negotiation before legal and the escalation policy versions. Invariant: nothing here decides
+anything; the queries in ``promises``, ``escalation`` and ``kpis`` do, from these facts and an
+``as_of`` date.
 
 Like the ageing state it is mutated in place for speed; ``fold`` returns the state it was given.
 """
@@ -42,6 +43,7 @@ from arledger.domain.events import (
     GoodsInLieuApplied,
     InvoiceAddedToAccount,
     KeyContactSet,
+    NegotiationWaived,
     PaymentApplied,
     PaymentCalendarSet,
     PaymentReceived,
@@ -257,6 +259,16 @@ class DiagnosisFacts:
 
 
 @attrs.define
+class WaiverFacts:
+    """An approver's override of negotiation before legal (``NegotiationWaived``)."""
+
+    customer_id: UUID
+    waived_on: date
+    approver: str
+    reason: str
+
+
+@attrs.define
 class PortfolioState:
     ageing: ageing.AgeingState = attrs.field(factory=ageing.initial)
     customers: dict[UUID, CustomerHistory] = attrs.field(factory=dict)
@@ -270,6 +282,7 @@ class PortfolioState:
     promise_ids_by_reference: dict[str, UUID] = attrs.field(factory=dict)
     actions: dict[UUID, list[ActionFacts]] = attrs.field(factory=dict)
     diagnoses: dict[UUID, list[DiagnosisFacts]] = attrs.field(factory=dict)
+    waivers: dict[UUID, list[WaiverFacts]] = attrs.field(factory=dict)
     policy_versions: list[PolicyVersion] = attrs.field(factory=list)
 
     def policy_on(self, on: date) -> EscalationPolicy:
@@ -484,6 +497,15 @@ def _fold_other(state: PortfolioState, event: Event) -> None:
                 delinquency_type=event.delinquency_type,
                 diagnosed_on=event.diagnosed_on,
                 note=event.note,
+            )
+        )
+    elif isinstance(event, NegotiationWaived):
+        state.waivers.setdefault(event.customer_id, []).append(
+            WaiverFacts(
+                customer_id=event.customer_id,
+                waived_on=event.waived_on,
+                approver=event.approver,
+                reason=event.reason,
             )
         )
     elif isinstance(event, EscalationPolicyAdopted):

@@ -60,6 +60,7 @@ from arledger.domain.events import (
     InvoiceReinstated,
     InvoiceWrittenOff,
     KeyContactSet,
+    NegotiationWaived,
     PaymentAllocated,
     PaymentApplied,
     PaymentCalendarSet,
@@ -136,6 +137,7 @@ OTHER_EVENTS: Final[tuple[type[Event], ...]] = (
     PromiseSuperseded,
     CollectionActionRecorded,
     DelinquencyDiagnosed,
+    NegotiationWaived,
     EscalationPolicyAdopted,
     # The authority policy and reduction requests: an approved request's reduction is its own
     # event (CreditNoteApplied, ConcessionApproved, InvoiceWrittenOff).

@@ -63,6 +63,7 @@ from arledger.domain.events import (
     InvoiceReinstated,
     InvoiceWrittenOff,
     KeyContactSet,
+    NegotiationWaived,
     PaymentAllocated,
     PaymentApplied,
     PaymentCalendarSet,
@@ -94,6 +95,8 @@ from arledger.domain.policy import (
     EscalationLevel,
     EscalationPolicy,
     LossRate,
+    NegotiationRule,
+    PreDueReminderRule,
     Trigger,
     TriggerRule,
 )
@@ -407,6 +410,33 @@ escalation_policies = st.builds(
     provision_rates_bps=st.lists(st.integers(0, 10000), min_size=6, max_size=6).map(tuple),
     provision_loss_rates=st.none() | st.lists(loss_rates(), min_size=6, max_size=6).map(tuple),
     goods_in_lieu_haircut_bps=st.integers(0, 10000),
+    pre_due_reminders=st.lists(
+        st.builds(
+            PreDueReminderRule,
+            days_before_due=st.integers(0, 365),
+            rating_at_or_worse=st.integers(0, 4),
+            amount_at_least_major=st.integers(0, 10**9),
+        ),
+        max_size=3,
+    ).map(tuple),
+    pre_due_reminder_channels=st.lists(
+        st.sampled_from(REQUIRED_ACTIONS), min_size=1, max_size=3, unique=True
+    ).map(tuple),
+    negotiation=st.none()
+    | st.builds(
+        NegotiationRule,
+        from_level=st.integers(1, 4),
+        channels=st.lists(
+            st.sampled_from(REQUIRED_ACTIONS), min_size=1, max_size=3, unique=True
+        ).map(tuple),
+        within_days=st.integers(0, 365),
+    ),
+    diagnose_from_level=st.integers(0, 4),
+    delinquency_actions=st.dictionaries(
+        st.sampled_from(DelinquencyType).map(lambda found: found.value),
+        st.lists(st.sampled_from(REQUIRED_ACTIONS), max_size=3).map(tuple),
+        max_size=3,
+    ),
 )
 EVENT_STRATEGIES.update(
     {
@@ -587,6 +617,14 @@ EVENT_STRATEGIES.update(
             delinquency_type=st.sampled_from(DelinquencyType),
             diagnosed_on=business_dates,
             note=texts,
+        ),
+        NegotiationWaived: st.builds(
+            NegotiationWaived,
+            **_envelope(),
+            customer_id=st.uuids(),
+            waived_on=business_dates,
+            approver=texts,
+            reason=texts,
         ),
         EscalationPolicyAdopted: st.builds(
             EscalationPolicyAdopted,

@@ -800,6 +800,21 @@ def diagnose(command: c.Diagnose, uow: UnitOfWork) -> list[Event]:
     )
 
 
+@handles(c.WaiveNegotiation)
+def waive_negotiation(command: c.WaiveNegotiation, uow: UnitOfWork) -> list[Event]:
+    account = uow.require_customer(command.customer_code)
+    return uow.record(
+        case_module.waive_negotiation(
+            uow.case(command.customer_code),
+            account,
+            waived_on=command.waived_on,
+            approver=command.approver,
+            reason=command.reason,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
 @handles(c.AdoptPolicy)
 def adopt_policy(command: c.AdoptPolicy, uow: UnitOfWork) -> list[Event]:
     return uow.record(

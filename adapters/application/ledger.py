@@ -1236,6 +1236,24 @@ class Ledger(Application[UUID]):
             idempotency_key,
         )
 
+    def waive_negotiation(
+        self,
+        *,
+        customer_code: str,
+        waived_on: date,
+        approver: str,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Let the actions of a level that waits for a negotiation go ahead without one.
+        (``WaiveNegotiation``)"""
+        return self._events(
+            c.WaiveNegotiation(
+                customer_code=customer_code, waived_on=waived_on, approver=approver, reason=reason
+            ),
+            idempotency_key,
+        )
+
     def adopt_policy(
         self,
         *,

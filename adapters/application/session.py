@@ -97,6 +97,7 @@ class Session(UnitOfWork):
     withdraw_promise = _handled(c.WithdrawPromise)
     record_action = _handled(c.RecordAction)
     diagnose = _handled(c.Diagnose)
+    waive_negotiation = _handled(c.WaiveNegotiation)
     adopt_policy = _handled(c.AdoptPolicy)
     adopt_authority_policy = _handled(c.AdoptAuthorityPolicy)
     request_reduction = _handled(c.RequestReduction)

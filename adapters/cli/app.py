@@ -1354,6 +1354,21 @@ def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> di
                     }
                     for found in records_of(item["reconciliations"])
                 ],
+                "next_step": None
+                if item["next_step"] is None
+                else {
+                    name: record_of(item["next_step"])[name]
+                    for name in ("step", "due_on", "is_overdue", "agreed_on", "collector")
+                },
+                "pre_due_reminders": [
+                    {
+                        "invoice_number": found["invoice_number"],
+                        "due_on": found["due_on"],
+                        "open": amount_text({**found, "currency": item["currency"]}, "open_minor"),
+                        "remind_from_on": found["remind_from_on"],
+                    }
+                    for found in records_of(item["pre_due_reminders"])
+                ],
             }
         )
     return {
@@ -1400,6 +1415,26 @@ def _reconciliations_table(items: Sequence[escalation.WorklistItem]) -> Table:
     return table
 
 
+def _worklist_also(item: escalation.WorklistItem) -> str:
+    """The worklist's reasons beside the level, in words: the next step agreed, due or
+    overdue, and the invoices wanting a reminder before their due date."""
+    reasons = []
+    if item.next_step is not None:
+        step = item.next_step
+        reasons.append(
+            f"next step {step.step!r} on {step.due_on.isoformat()}"
+            + (" !" if step.is_overdue else "")
+        )
+    reminders = item.pre_due_reminders
+    if reminders:
+        shown = ", ".join(
+            f"{found.invoice_number} due {found.due_on.isoformat()}" for found in reminders[:3]
+        )
+        more = f" and {len(reminders) - 3} more" if len(reminders) > 3 else ""
+        reasons.append(f"pre-due reminder: {shown}{more}")
+    return "; ".join(reasons) or "-"
+
+
 def _worklist_table(
     as_of: date, owner: str | None, items: Sequence[escalation.WorklistItem], *, limit: int = 0
 ) -> Table:
@@ -1415,6 +1450,7 @@ def _worklist_table(
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("Next action", no_wrap=True)
     table.add_column("Due", no_wrap=True)
+    table.add_column("Also")
     for rank, item in enumerate(items, start=1):
         action = item.next_action
         table.add_row(
@@ -1432,9 +1468,12 @@ def _worklist_table(
             "-"
             if action is None
             else action.due_on.isoformat() + (" !" if action.is_overdue else ""),
+            _worklist_also(item),
         )
     table.caption = (
-        "Held: an open promise holds the level; '!': the action is overdue."
+        "Held: an open promise holds the level; '!': the action or next step is overdue;"
+        " diagnose: find the cause of late payment first; negotiate_first: the level's"
+        " actions wait for a negotiation (a visit or demand letter) or an approver's override."
         if items
         else "No customer needs collection action on this date."
     )

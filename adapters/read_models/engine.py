@@ -744,6 +744,19 @@ class QueryEngine:
         numbers: list[str] = table.column("invoice_number").to_pylist()
         return numbers
 
+    def _numbers_of(self, rows: np.ndarray, known_at: datetime | None) -> list[str]:
+        """The invoice numbers of rows of the ``InvoiceIssued`` table as known at
+        ``known_at`` (only these rows: numbers are costly to take out at scale)."""
+        if len(rows) == 0:
+            return []
+        with self._lock:
+            table = self.log.table("InvoiceIssued")
+        if known_at is not None:
+            limit = pa.scalar(known_at, type=table.schema.field("timestamp").type)
+            table = table.filter(pc.less_equal(table["timestamp"], limit))
+        numbers: list[str] = table.column("invoice_number").take(pa.array(rows)).to_pylist()
+        return numbers
+
     def worklist(
         self,
         as_of: date,
@@ -758,7 +771,13 @@ class QueryEngine:
         cols, version, upto = self._snapshot(upto)
         result = self._portfolio(cols, version, as_of, known_at, upto=upto)
         reconciliations = reports.open_reconciliations(cols, as_of, known_at)
-        rows = reports.worklist_rows(cols, result, reconciliations, owner=owner)
+        next_steps = reports.next_steps_due(cols, as_of, known_at)
+        reminders = reports.pre_due_reminders(
+            cols, result, lambda rows: self._numbers_of(rows, known_at)
+        )
+        rows = reports.worklist_rows(
+            cols, result, reconciliations, owner=owner, listed=[*next_steps, *reminders]
+        )
         timeline = fast_timeline.fast_timeline(
             cols,
             as_of,
@@ -769,7 +788,15 @@ class QueryEngine:
         )
         with self._lock:
             id_of = self.log.id_of
-            items = reports.worklist(cols, result, timeline, reconciliations, id_of=id_of)
+            items = reports.worklist(
+                cols,
+                result,
+                timeline,
+                reconciliations,
+                id_of=id_of,
+                next_steps=next_steps,
+                reminders=reminders,
+            )
         policy = self._policy_on(cols, as_of, known_at)
         return Worklist(as_of=as_of, owner=owner, policy_version=policy.version, items=tuple(items))
 

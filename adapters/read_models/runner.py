@@ -87,6 +87,7 @@ from arledger.domain.events import (
     Event,
     ExchangeRateRecorded,
     InvoiceIssued,
+    NegotiationWaived,
     PaymentReceived,
     PromiseMade,
     ReductionRequested,
@@ -299,6 +300,7 @@ def merge(states: Iterable[PortfolioState]) -> PortfolioState:
         merged.promise_ids_by_reference.update(state.promise_ids_by_reference)
         merged.actions.update(state.actions)
         merged.diagnoses.update(state.diagnoses)
+        merged.waivers.update(state.waivers)
         merged.policy_versions.extend(state.policy_versions)
     return merged
 
@@ -310,6 +312,7 @@ _CUSTOMER_FIELDS: Final[tuple[tuple[type[Event], str, bool], ...]] = (
     (PromiseMade, "customer_id", True),
     (CollectionActionRecorded, "customer_id", False),
     (DelinquencyDiagnosed, "customer_id", False),
+    (NegotiationWaived, "customer_id", False),
     (CreditNoteRegistered, "customer_id", False),
     (ReductionRequested, "customer_id", True),
 )

@@ -57,6 +57,7 @@ from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
     ActionChannel,
     AllocationRule,
+    DelinquencyType,
     DisputeOutcome,
     DisputeReason,
     Event,
@@ -182,6 +183,7 @@ _ACTIONS: Final = (
     _ActionKind(ActionChannel.LAWYER_LETTER, "lawyer's letter sent", "prepare a filing", 30),
     _ActionKind(ActionChannel.PHONE, "payment bounced; asked to pay again", "check it", 7),
     _ActionKind(ActionChannel.PHONE, "promised again", "check the payment", 14),
+    _ActionKind(ActionChannel.EMAIL, "reminded of the invoice falling due", "", None),
 )
 (
     _A_REMINDER,
@@ -193,8 +195,16 @@ _ACTIONS: Final = (
     _A_LAWYER,
     _A_BOUNCE,
     _A_PROMISE_AGAIN,
+    _A_PRE_DUE,
 ) = range(len(_ACTIONS))
-_ACTION_SLOTS: Final = 4
+_ACTION_SLOTS: Final = 5
+_PRE_DUE_DAYS: Final = 5
+"""Chasing before due: a reminder this many days before the due date (not before issue)."""
+_PRE_DUE_PERCENT_RATED: Final = 70
+"""Of the invoices of customers rated C or D, the share reminded before due (their collectors
+chase before due, as the handbooks ask for poor payers)..."""
+_PRE_DUE_PERCENT_LARGE: Final = 40
+"""...and of the other customers' large invoices (100,000 and more of the currency's scale)."""
 
 _DISPUTE_REASONS: Final = tuple(DisputeReason)
 _ROOT_CAUSES: Final = (
@@ -207,6 +217,20 @@ _ROOT_CAUSES: Final = (
 )
 _RESOLVE_NOTES: Final = ("credit note agreed", "delivery records confirm the invoice")
 _RATING_REASON: Final = "payment behaviour review"
+_DIAGNOSED_DAYS: Final = 7
+"""A customer rated C or D is diagnosed this many days after its rating: the cause of late
+payment is found before acting."""
+_DIAGNOSES: Final = {
+    Profile.CHRONICALLY_LATE: (
+        DelinquencyType.CASH_FLOW_SQUEEZE,
+        "pays when its own customers pay",
+    ),
+    Profile.BOUNCED_PAYER: (DelinquencyType.DELIBERATE_DELAY, "sends payments that bounce"),
+    Profile.DEFAULTER: (DelinquencyType.POOR_BUSINESS, "sales falling, stock unsold"),
+}
+"""The diagnosed cause per profile, for the profiles the generator rates (C or D)."""
+_DIAGNOSIS_TYPES: Final = tuple(DelinquencyType)
+_DIAGNOSIS_NOTES: Final = tuple(note for _, note in _DIAGNOSES.values())
 _CREDIT_REASON: Final = "opening credit review"
 _REVERSAL_REASON: Final = "bounced: insufficient funds"
 _WRITE_OFF_REASON: Final = "uncollectable after legal letter"
@@ -248,10 +272,11 @@ class _Kind(enum.IntEnum):
     GOODS_APPROVE = 14
     GOODS_SETTLE = 15
     ALLOCATION_RULE = 16
+    DIAGNOSE = 17
 
 
 _EVENTS_PER_COMMAND: Final = np.array(
-    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1], dtype=np.int64
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1], dtype=np.int64
 )
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
 registration), a superseding promise one."""
@@ -512,6 +537,19 @@ def _plan(
     rule_adopted = np.where(changes_rule, rng.integers(0, len(_RULES_ADOPTED), nc), -1)
     rule_effective_on = start + rng.integers(0, span, nc)
 
+    # Pre-due reminders, drawn last so that every draw above stays as it was for a seed.
+    percent_pre_due = rng.integers(0, 100, ni)
+    remind_on = np.maximum(issued_on, due_on - _PRE_DUE_DAYS)
+    rated_poor = rating[customer] >= 2
+    large = magnitude >= 1000
+    reminded = np.where(
+        rated_poor,
+        percent_pre_due < _PRE_DUE_PERCENT_RATED,
+        large & (percent_pre_due < _PRE_DUE_PERCENT_LARGE),
+    )
+    # Only while nothing is paid: nobody reminds a customer of an invoice it has settled.
+    slot(reminded & (pay_on[:, 0] > remind_on), _ACTION_SLOTS - 1, remind_on, _A_PRE_DUE)
+
     return _Plan(
         seed=seed,
         chunk=chunk,
@@ -598,6 +636,7 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     add(_Kind.RATE, np.where(plan.rating >= 0, plan.rated_on, _NEVER), customers, none, 0)
     adopted_on = np.where(plan.rule_adopted >= 0, plan.rule_effective_on, _NEVER)
     add(_Kind.ALLOCATION_RULE, adopted_on, customers, none, 0)
+    add(_Kind.DIAGNOSE, _diagnosed_on(plan), customers, none, 0)
     owner_of = plan.customer
     add(_Kind.ISSUE, plan.issued_on, owner_of, invoices, 0)
     add(_Kind.DISPUTE, plan.dispute_on, owner_of, invoices, 0)
@@ -799,6 +838,7 @@ def _build(
     rows_of("PaymentUnapplied", kind == _Kind.REVERSE, 0, lambda p: space.invoice(inv[p]))
     rows_of("PaymentReversed", kind == _Kind.REVERSE, 1, lambda p: space.payment(inv[p], 0))
     rows_of("CollectionActionRecorded", kind == _Kind.ACTION, 0, lambda p: nc + cust[p])
+    rows_of("DelinquencyDiagnosed", kind == _Kind.DIAGNOSE, 0, lambda p: nc + cust[p])
     superseding = (kind == _Kind.PROMISE) & (sub == 1)
     rows_of("PromiseSuperseded", superseding, 0, lambda p: space.promise(inv[p], 0))
     rows_of(
@@ -1000,6 +1040,35 @@ def _rule_adopted(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _dates(plan.rule_effective_on[customer]),
         _constant(APPROVER, rows.count),
         _constant(_RULE_REASON, rows.count),
+    ]
+
+
+def _diagnosed_on(plan: _Plan) -> np.ndarray:
+    """Per customer: the day its cause of late payment is diagnosed (``_NEVER``: not)."""
+    profiles = np.array([PROFILES[index] in _DIAGNOSES for index in range(len(PROFILES))])
+    diagnosed = (plan.rating >= 2) & profiles[plan.profile]
+    on: np.ndarray = np.where(diagnosed, plan.rated_on + _DIAGNOSED_DAYS, _NEVER)
+    return on
+
+
+def _diagnosis_codes(plan: _Plan, customer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per customer: the code of its diagnosed type (in ``_DIAGNOSIS_TYPES``) and note."""
+    types = np.zeros(len(PROFILES), dtype=np.int64)
+    notes = np.zeros(len(PROFILES), dtype=np.int64)
+    for number, (profile, (found, _)) in enumerate(_DIAGNOSES.items()):
+        types[PROFILES.index(profile)] = _DIAGNOSIS_TYPES.index(found)
+        notes[PROFILES.index(profile)] = number
+    return types[plan.profile[customer]], notes[plan.profile[customer]]
+
+
+def _diagnosed(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    customer = rows.customer
+    types, notes = _diagnosis_codes(plan, customer)
+    return [
+        _ids(rows.ids[customer]),
+        _pool(tuple(found.value for found in _DIAGNOSIS_TYPES), types),
+        _dates(_diagnosed_on(plan)[customer]),
+        _pool(_DIAGNOSIS_NOTES, notes),
     ]
 
 
@@ -1312,6 +1381,7 @@ _FIELDS: Final[dict[str, Fields]] = {
     "PaymentUnapplied": _unapplied,
     "PaymentReversed": _reversed,
     "CollectionActionRecorded": _action,
+    "DelinquencyDiagnosed": _diagnosed,
     "PromiseSuperseded": _superseded,
     "PromiseMade": _promised,
     "InvoiceWrittenOff": _written_off,
@@ -1652,6 +1722,17 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "customer_code": code,
                 "collection_owner": OWNERS[int(plan.owner_new[customer])],
                 "changed_on": on,
+            },
+        )
+    if kind is _Kind.DIAGNOSE:
+        types, notes = _diagnosis_codes(plan, np.array([customer]))
+        return Command(
+            "diagnose",
+            {
+                "customer_code": code,
+                "delinquency_type": _DIAGNOSIS_TYPES[int(types[0])],
+                "diagnosed_on": on,
+                "note": _DIAGNOSIS_NOTES[int(notes[0])],
             },
         )
     if kind is _Kind.RATE:

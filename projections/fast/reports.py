@@ -16,7 +16,7 @@ Invariant: ``ageing_report(...)`` equals ``ageing.ageing_report`` on the folded 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from itertools import repeat
 from math import lcm
@@ -27,9 +27,22 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from arledger.domain.policy import AgeingPolicy, EscalationPolicy, WorklistKey
+from arledger.domain.money import minor_per_major
+from arledger.domain.policy import (
+    DIAGNOSE,
+    NEGOTIATE_FIRST,
+    AgeingPolicy,
+    EscalationPolicy,
+    WorklistKey,
+)
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
-from arledger.projections.escalation import NextAction, WorklistItem, worklist_order
+from arledger.projections.escalation import (
+    NextAction,
+    NextStep,
+    PreDueReminder,
+    WorklistItem,
+    worklist_order,
+)
 from arledger.projections.fast import portfolio as fast_path
 from arledger.projections.fast.portfolio import NO_DATE, FastPortfolio, days, on_date
 from arledger.projections.fast.timeline import FastTimeline
@@ -37,6 +50,10 @@ from arledger.projections.portfolio import OpenReconciliation
 
 Columns = Mapping[str, Mapping[str, Any]]
 T = TypeVar("T")
+
+ABSENT_DATE: Final = np.iinfo(np.int32).min
+"""A missing date in a date column (``next_step_on`` of an action without a next step): the
+columnar log's null date (``adapters.read_models.columnar.NULL_DATE``, tied by a test)."""
 
 REPORT_SELECT: Final[Mapping[str, tuple[str, ...]]] = {
     "CustomerAccountOpened": (
@@ -50,7 +67,17 @@ REPORT_SELECT: Final[Mapping[str, tuple[str, ...]]] = {
     ),
     "InvoiceIssued": (*fast_path.SELECT["InvoiceIssued"], "currency"),
     "CollectionOwnerChanged": ("originator_id", "timestamp", "collection_owner", "changed_on"),
-    "CollectionActionRecorded": ("timestamp", "customer_id", "channel", "taken_on"),
+    "CollectionActionRecorded": (
+        "timestamp",
+        "customer_id",
+        "channel",
+        "taken_on",
+        "collector",
+        "next_step",
+        "next_step_on",
+    ),
+    "NegotiationWaived": ("timestamp", "customer_id", "waived_on"),
+    "DelinquencyDiagnosed": ("timestamp", "customer_id", "diagnosed_on", "delinquency_type"),
     "BalanceConfirmationAcknowledged": (
         "originator_id",
         "timestamp",
@@ -257,20 +284,139 @@ def open_reconciliations(
     return {row: tuple(items) for row, items in found.items()}
 
 
+def next_steps_due(columns: Columns, as_of: date, known_at: datetime | None) -> dict[int, NextStep]:
+    """Per customer row: the next step agreed by its latest action taken by ``as_of`` (the
+    last in log order among those of one day), when the step's date is on or before
+    ``as_of`` (``escalation.next_step``, as the worklist lists it)."""
+    actions = _known(columns, "CollectionActionRecorded", known_at)
+    if len(actions.get("customer_id", ())) == 0:
+        return {}
+    customers = _known(columns, "CustomerAccountOpened", known_at)
+    row_of = _rows_by_id(customers["originator_id"])
+    on = days(as_of)
+    taken = np.flatnonzero(actions["taken_on"] <= on)
+    if len(taken) == 0:
+        return {}
+    customer = row_of[actions["customer_id"][taken]]
+    assert (customer >= 0).all()  # an action is recorded only for a known customer
+    # The latest per customer: the last of each customer's run, by date then log order.
+    order = np.lexsort((taken, actions["taken_on"][taken], customer))
+    runs = customer[order]
+    lasts = np.flatnonzero(np.r_[runs[1:] != runs[:-1], True])
+    latest, rows = taken[order[lasts]], runs[lasts]
+    step_on = actions["next_step_on"][latest]
+    due = (step_on != ABSENT_DATE) & (step_on <= on)
+    latest, rows, step_on = latest[due], rows[due], step_on[due]
+    return {
+        row: NextStep(
+            step=step,
+            due_on=on_date(day),
+            is_overdue=day < on,
+            agreed_on=on_date(agreed),
+            collector=collector,
+        )
+        for row, step, day, agreed, collector in zip(
+            rows.tolist(),
+            _strings(actions, "next_step")[latest].tolist(),
+            step_on.tolist(),
+            actions["taken_on"][latest].tolist(),
+            _strings(actions, "collector")[latest].tolist(),
+            strict=True,
+        )
+    }
+
+
+def pre_due_reminders(
+    columns: Columns,
+    result: FastPortfolio,
+    invoice_numbers: Callable[[npt.NDArray[np.int64]], list[str]],
+) -> dict[int, tuple[PreDueReminder, ...]]:
+    """Per customer row: its invoices wanting a reminder before their due date on the
+    result's date (``escalation.pre_due_reminders``), by due date then number.
+    ``invoice_numbers`` gives the numbers of rows of the ``InvoiceIssued`` table (as known at
+    the result's cut): only the few invoices found are named."""
+    policy, on = result.policy, days(result.as_of)
+    if not policy.pre_due_reminders:
+        return {}
+    invoices = _known(columns, "InvoiceIssued", result.known_at)
+    open_minor = result.invoices.open_minor
+    issued_on, due_on = invoices["issued_on"], invoices["due_on"]
+    found = np.flatnonzero((issued_on <= on) & (due_on >= on) & (open_minor > 0))
+    if len(found) == 0:
+        return {}
+    customer = result.invoices.customer[found].astype(np.int64)
+    rating = result.customers.rating[customer]
+    amount = open_minor[found]
+    per_major = [minor_per_major(currency) for currency in result.currencies]
+    currency = result.customers.currency[customer]
+    days_before = np.full(len(found), -1, dtype=np.int64)
+    for rule in policy.pre_due_reminders:
+        # Thresholds in Python integers per currency, capped where no amount can reach them.
+        least = np.asarray(
+            [min(rule.amount_at_least_major * unit, 2**62) for unit in per_major], np.int64
+        )
+        covered = (amount >= least[currency]) & (rating >= rule.rating_at_or_worse)
+        days_before[covered] = np.maximum(days_before[covered], rule.days_before_due)
+    remind_from = np.maximum(issued_on[found], due_on[found] - days_before)
+    wanted = (days_before >= 0) & (remind_from <= on)
+    # The latest reminder of each customer by the date: one on or after the window's first
+    # day satisfies every invoice whose window it falls in.
+    actions = _known(columns, "CollectionActionRecorded", result.known_at)
+    if len(actions.get("customer_id", ())) != 0:
+        names = set(policy.pre_due_reminder_channels)
+        is_reminder = np.asarray(
+            [channel in names for channel in actions["channel.dictionary"]], dtype=bool
+        )
+        taken = np.flatnonzero(is_reminder[actions["channel"]] & (actions["taken_on"] <= on))
+        customers = _known(columns, "CustomerAccountOpened", result.known_at)
+        row_of = _rows_by_id(customers["originator_id"])
+        latest = np.full(len(customers["originator_id"]), ABSENT_DATE, dtype=np.int64)
+        reminded = row_of[actions["customer_id"][taken]]
+        assert (reminded >= 0).all()  # an action is recorded only for a known customer
+        np.maximum.at(latest, reminded, actions["taken_on"][taken])
+        wanted &= latest[customer] < remind_from
+    chosen = np.flatnonzero(wanted)
+    numbers = invoice_numbers(found[chosen])
+    grouped: dict[int, list[PreDueReminder]] = {}
+    for row, number, due, amount_open, start in zip(
+        customer[chosen].tolist(),
+        numbers,
+        due_on[found[chosen]].tolist(),
+        amount[chosen].tolist(),
+        remind_from[chosen].tolist(),
+        strict=True,
+    ):
+        grouped.setdefault(row, []).append(
+            PreDueReminder(
+                invoice_number=number,
+                due_on=on_date(due),
+                open_minor=amount_open,
+                remind_from_on=on_date(start),
+            )
+        )
+    return {
+        row: tuple(sorted(items, key=lambda item: (item.due_on, item.invoice_number)))
+        for row, items in grouped.items()
+    }
+
+
 def worklist_rows(
     columns: Columns,
     result: FastPortfolio,
     reconciliations: Mapping[int, tuple[OpenReconciliation, ...]],
     *,
     owner: str | None = None,
+    listed: Iterable[int] = (),
 ) -> npt.NDArray[np.int64]:
     """Customer rows on the worklist: opened by the date, at level 1 or more or with a
     reconciliation item open (``reconciliations``: ``open_reconciliations`` on the same date
-    and cut), of ``owner``."""
+    and cut) or listed whatever their level (``listed``: rows with a next step due or a
+    pre-due reminder wanted), of ``owner``."""
     customers = _known(columns, "CustomerAccountOpened", result.known_at)
     opened = customers["opened_on"] <= days(result.as_of)
     reconciling = np.zeros(len(opened), dtype=bool)
     reconciling[list(reconciliations)] = True
+    reconciling[list(listed)] = True
     chosen = opened & ((result.customers.level >= 1) | reconciling)
     if owner is not None:
         chosen &= owners_on(columns, result.as_of, result.known_at) == owner
@@ -284,10 +430,13 @@ def worklist(
     reconciliations: Mapping[int, tuple[OpenReconciliation, ...]],
     *,
     id_of: Callable[[int], UUID],
+    next_steps: Mapping[int, NextStep] | None = None,
+    reminders: Mapping[int, tuple[PreDueReminder, ...]] | None = None,
 ) -> list[WorklistItem]:
     """``escalation.worklist`` from the fast path: ``timeline`` is ``fast_timeline`` for the
     ``worklist_rows`` customers (in that order), ``reconciliations`` what was given to
-    ``worklist_rows``, ``id_of`` an id index's UUID.
+    ``worklist_rows``, ``id_of`` an id index's UUID, ``next_steps`` and ``reminders``
+    ``next_steps_due`` and ``pre_due_reminders`` on the same date and cut.
 
     Every field is computed as a column over all the customers at once and ordered with one
     ``np.lexsort``; Python work per customer is only making its item (``frozen_rows``): at 1M
@@ -336,6 +485,8 @@ def worklist(
         is_suspended=(levels < figures.raw_level[rows]).tolist(),
         next_action=[next_actions[index] for index in order.tolist()],
         reconciliations=[reconciliations.get(row, ()) for row in rows.tolist()],
+        next_step=[(next_steps or {}).get(row) for row in rows.tolist()],
+        pre_due_reminders=[(reminders or {}).get(row, ()) for row in rows.tolist()],
     )
 
 
@@ -430,18 +581,64 @@ def _next_actions(
     as_of = timeline.as_of
     entered = timeline.level_entered_on.astype(np.int64)
     rungs = {level: policy.level(level) for level in np.unique(levels).tolist()}
-    names = sorted({name for rung in rungs.values() for name in rung.required_actions})
+    names = sorted(
+        {name for rung in rungs.values() for name in rung.required_actions}
+        | {name for extra in policy.delinquency_actions.values() for name in extra}
+        | {NEGOTIATE_FIRST, DIAGNOSE}
+    )
     column_of = {name: at for at, name in enumerate(names)}
     taken = _actions_taken(columns, customers, rows, timeline, column_of, known_at)
     action = np.full(len(rows), -1, dtype=np.int64)
     due_on = np.full(len(rows), NO_DATE, dtype=np.int64)
+    type_of = np.full(len(rows), -1, dtype=np.int64)
+    type_names: tuple[str, ...] = ()
+    if policy.delinquency_actions:
+        type_of, type_names = _latest_diagnosis_types(columns, customers, rows, as_of, known_at)
     for level, rung in rungs.items():
-        mine = (levels == level) & (entered != NO_DATE)
-        due_on[mine] = entered[mine] + rung.action_due_days
-        # The first missing action wins: written last, going through them backwards.
-        for name in reversed(rung.required_actions):
-            missing = mine & ~taken[:, column_of[name]]
-            action[missing] = column_of[name]
+        for code in np.unique(type_of).tolist():
+            mine = (levels == level) & (entered != NO_DATE) & (type_of == code)
+            due_on[mine] = entered[mine] + rung.action_due_days
+            required = policy.required_actions(level, None if code < 0 else type_names[code])
+            # The first missing action wins: written last, going through them backwards.
+            for name in reversed(required):
+                missing = mine & ~taken[:, column_of[name]]
+                action[missing] = column_of[name]
+    diagnosing = np.zeros(len(rows), dtype=bool)
+    if policy.diagnose_from_level:
+        waiting = (action >= 0) & (levels >= policy.diagnose_from_level)
+        if waiting.any():
+            diagnosed = _latest_dated(
+                columns,
+                customers,
+                rows,
+                as_of,
+                known_at,
+                "DelinquencyDiagnosed",
+                "diagnosed_on",
+            )
+            diagnosing = waiting & (diagnosed == ABSENT_DATE)
+            action[diagnosing] = column_of[DIAGNOSE]
+    rule = policy.negotiation
+    if rule is not None:
+        waiting = (action >= 0) & (levels >= rule.from_level) & ~diagnosing
+        if waiting.any():
+            latest = np.maximum(
+                _latest_dated(
+                    columns,
+                    customers,
+                    rows,
+                    as_of,
+                    known_at,
+                    "CollectionActionRecorded",
+                    "taken_on",
+                    rule.channels,
+                ),
+                _latest_dated(
+                    columns, customers, rows, as_of, known_at, "NegotiationWaived", "waived_on"
+                ),
+            )
+            negotiated = latest >= days(as_of) - rule.within_days
+            action[waiting & ~negotiated] = column_of[NEGOTIATE_FIRST]
     made: dict[tuple[int, int, int], NextAction] = {}
     result: list[NextAction | None] = [None] * len(rows)
     chosen = np.flatnonzero(action >= 0)
@@ -460,6 +657,68 @@ def _next_actions(
             )
         result[at] = found
     return result
+
+
+def _latest_diagnosis_types(
+    columns: Columns,
+    customers: Mapping[str, Any],
+    rows: npt.NDArray[np.int64],
+    as_of: date,
+    known_at: datetime | None,
+) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
+    """Per worklist position: the code (in the returned dictionary of type values) of the
+    delinquency type of its customer's latest diagnosis dated by ``as_of`` (of one day, the
+    last in log order; ``escalation.latest_diagnosis``); -1 when there is none."""
+    type_of = np.full(len(rows), -1, dtype=np.int64)
+    table = _known(columns, "DelinquencyDiagnosed", known_at)
+    if len(table.get("customer_id", ())) == 0 or len(rows) == 0:
+        return type_of, ()
+    position_of = np.full(int(customers["originator_id"].max()) + 1, -1, dtype=np.int64)
+    position_of[customers["originator_id"][rows]] = np.arange(len(rows))
+    customer_ids = table["customer_id"]
+    position = np.full(len(customer_ids), -1, dtype=np.int64)
+    known = customer_ids < len(position_of)
+    position[known] = position_of[customer_ids[known]]
+    dated = np.flatnonzero((position >= 0) & (table["diagnosed_on"] <= days(as_of)))
+    # The latest per position: the last of each position's run, by date then log order.
+    order = np.lexsort((dated, table["diagnosed_on"][dated], position[dated]))
+    runs = position[dated][order]
+    lasts = np.flatnonzero(np.r_[runs[1:] != runs[:-1], True]) if len(runs) else runs
+    type_of[runs[lasts]] = table["delinquency_type"][dated[order[lasts]]]
+    return type_of, tuple(table["delinquency_type.dictionary"])
+
+
+def _latest_dated(
+    columns: Columns,
+    customers: Mapping[str, Any],
+    rows: npt.NDArray[np.int64],
+    as_of: date,
+    known_at: datetime | None,
+    name: str,
+    dated: str,
+    channels: Iterable[str] | None = None,
+) -> npt.NDArray[np.int64]:
+    """Per worklist position: the latest date (fast-path days) in column ``dated`` of its
+    customer's ``name`` events dated by ``as_of`` (actions: only on one of ``channels``);
+    ``ABSENT_DATE`` when there is none."""
+    latest = np.full(len(rows), ABSENT_DATE, dtype=np.int64)
+    table = _known(columns, name, known_at)
+    if len(table.get("customer_id", ())) == 0 or len(rows) == 0:
+        return latest
+    position_of = np.full(int(customers["originator_id"].max()) + 1, -1, dtype=np.int64)
+    position_of[customers["originator_id"][rows]] = np.arange(len(rows))
+    customer_ids = table["customer_id"]
+    position = np.full(len(customer_ids), -1, dtype=np.int64)
+    known = customer_ids < len(position_of)
+    position[known] = position_of[customer_ids[known]]
+    counted = (position >= 0) & (table[dated] <= days(as_of))
+    if channels is not None:
+        names = set(channels)
+        wanted = np.asarray([channel in names for channel in table["channel.dictionary"]], bool)
+        counted &= wanted[table["channel"]]
+    chosen = np.flatnonzero(counted)
+    np.maximum.at(latest, position[chosen], table[dated][chosen])
+    return latest
 
 
 def _actions_taken(

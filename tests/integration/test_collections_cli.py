@@ -91,6 +91,8 @@ def test_worklist_json_lists_customers_needing_action_most_urgent_first(
             "next_action": "finance_letter",
             "next_action_due_on": "2025-02-08",
             "reconciliations": [],
+            "next_step": None,
+            "pre_due_reminders": [],
         },
         {
             "rank": 2,
@@ -108,6 +110,8 @@ def test_worklist_json_lists_customers_needing_action_most_urgent_first(
             "next_action": "finance_letter",
             "next_action_due_on": "2025-03-10",
             "reconciliations": [],
+            "next_step": None,
+            "pre_due_reminders": [],
         },
     ] == data["items"]
 

@@ -363,6 +363,10 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
         ),
         {"delinquency_type": DelinquencyType.CASH_FLOW_SQUEEZE},
     ),
+    c.WaiveNegotiation: (
+        c.WaiveNegotiation(customer_code="ACME", waived_on=D, approver="cfo", reason="fraud"),
+        {"reason": "insolvent"},
+    ),
     c.AdoptAllocationRule: (
         c.AdoptAllocationRule(
             customer_code="ACME",

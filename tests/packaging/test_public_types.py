@@ -67,6 +67,7 @@ COMMANDS: typing.Final = frozenset(
         "set_credit_line",
         "set_key_contact",
         "set_payment_calendar",
+        "waive_negotiation",
         "withdraw_promise",
         "write_off",
     }

@@ -1194,6 +1194,12 @@ _DIAGNOSE = {
     "diagnosed_on": ON,
     "note": "waiting for its customers",
 }
+_WAIVE = {
+    "customer_code": "K1",
+    "waived_on": ON,
+    "approver": "cfo",
+    "reason": "customer insolvent",
+}
 _ADOPT = {
     "policy": EscalationPolicy(version=2),
     "effective_on": ON,
@@ -1232,6 +1238,8 @@ KEY_HOLES: Final = (
     Hole("record_action", _ACTION, "customer_code"),
     Hole("record_action", _ACTION, "collector"),
     Hole("diagnose", _DIAGNOSE, "customer_code"),
+    Hole("waive_negotiation", _WAIVE, "customer_code"),
+    Hole("waive_negotiation", _WAIVE, "approver"),
     Hole("adopt_policy", _ADOPT, "approver"),
 )
 NAME_HOLES: Final = (
@@ -1259,6 +1267,7 @@ NOTE_HOLES: Final = (
     Hole("record_action", _ACTION, "outcome"),
     Hole("record_action", _ACTION, "next_step"),
     Hole("diagnose", _DIAGNOSE, "note"),
+    Hole("waive_negotiation", _WAIVE, "reason"),
     Hole("adopt_policy", _ADOPT, "reason"),
 )
 DATE_HOLES: Final = (
@@ -1290,6 +1299,7 @@ DATE_HOLES: Final = (
     Hole("record_action", _ACTION, "taken_on"),
     Hole("record_action", _ACTION, "next_step_on"),
     Hole("diagnose", _DIAGNOSE, "diagnosed_on"),
+    Hole("waive_negotiation", _WAIVE, "waived_on"),
     Hole("adopt_policy", _ADOPT, "effective_on"),
     # Queries: refused the same way.
     Hole("ageing", {}, "as_of"),

@@ -36,6 +36,7 @@ from tests.property.test_escalation_properties import (
     WINDOW_DAYS,
     Step,
     histories,
+    next_step_dates,
     run,
 )
 from tests.property.test_escalation_properties import policies as escalation_policies
@@ -146,7 +147,9 @@ def test_the_engine_answers_as_the_replay_on_generated_histories(
     ledger = run([*history, Step("adopt", (policy, effective))]).ledger
     stamps = sorted({event.timestamp for event in ledger.iter_events()})
     known_at = stamps[min(int(cut * len(stamps)), len(stamps) - 1)]
-    for as_of in [START + timedelta(days=offset) for offset in dates]:
+    # A next step's own date too: the one day it is listed and not yet overdue.
+    as_of_dates = [START + timedelta(days=offset) for offset in dates]
+    for as_of in [*as_of_dates, *next_step_dates(history)[:1]]:
         assert_engine_equals_replay(ledger, as_of, None, OWNERS, CODES)
         assert_engine_equals_replay(ledger, as_of, known_at, OWNERS, CODES)
 

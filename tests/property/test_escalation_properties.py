@@ -1,6 +1,7 @@
 """Properties of the escalation status (projections/escalation.py) over random collections
 histories: invoices, payments and bounces, disputes, promises, ratings, blacklisting, actions
-and policy versions, run through an in-memory ``Ledger`` (refused commands are skipped).
+(with next steps), diagnoses, overrides of negotiation before legal and policy versions, run
+through an in-memory ``Ledger`` (refused commands are skipped).
 
 - The status replayed from the stored log equals the live one, folded from the events as the
   commands returned them, and the one the Ledger answers.
@@ -26,6 +27,7 @@ from arledger.domain.errors import ArledgerError
 from arledger.domain.events import (
     ActionChannel,
     AllocationRule,
+    DelinquencyType,
     DisputeOutcome,
     DisputeReason,
     Event,
@@ -34,7 +36,7 @@ from arledger.domain.events import (
     RiskRating,
 )
 from arledger.domain.money import Money
-from arledger.domain.policy import EscalationPolicy
+from arledger.domain.policy import EscalationPolicy, NegotiationRule, PreDueReminderRule
 from arledger.projections import escalation
 from arledger.projections import portfolio as portfolio_module
 from tests.conftest import FixedClock
@@ -250,7 +252,10 @@ def _blacklist(session: Session, customer: int, on: int) -> list[Event]:
     )
 
 
-def _act(session: Session, customer: int, channel: ActionChannel, on: int) -> list[Event]:
+def _act(
+    session: Session, customer: int, channel: ActionChannel, on: int, next_days: int | None = None
+) -> list[Event]:
+    """An action, agreeing a next step ``next_days`` after it when given."""
     return session.record_action(
         customer_code=CUSTOMERS[customer][0],
         channel=channel,
@@ -258,6 +263,25 @@ def _act(session: Session, customer: int, channel: ActionChannel, on: int) -> li
         collector="li",
         contact="AP",
         outcome="called",
+        next_step="" if next_days is None else "follow up",
+        next_step_on=None if next_days is None else _on(on + next_days),
+    )
+
+
+def _diagnose(
+    session: Session, customer: int, delinquency_type: DelinquencyType, on: int
+) -> list[Event]:
+    return session.diagnose(
+        customer_code=CUSTOMERS[customer][0],
+        delinquency_type=delinquency_type,
+        diagnosed_on=_on(on),
+        note="stalling",
+    )
+
+
+def _waive(session: Session, customer: int, on: int) -> list[Event]:
+    return session.waive_negotiation(
+        customer_code=CUSTOMERS[customer][0], waived_on=_on(on), approver="CFO", reason="gone"
     )
 
 
@@ -375,6 +399,8 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "rate": _rate,
     "blacklist": _blacklist,
     "act": _act,
+    "waive": _waive,
+    "diagnose": _diagnose,
     "change_owner": _change_owner,
     "confirm": _confirm,
     "reconcile": _reconcile,
@@ -402,7 +428,39 @@ def policies(draw: st.DrawFn) -> EscalationPolicy:
         partly_kept_counts_as_broken=draw(st.booleans()),
         levels=draw(ladders()),
         credit_block_level=draw(st.integers(1, 4)),
+        pre_due_reminders=draw(st.lists(pre_due_rules, max_size=2)),
+        pre_due_reminder_channels=draw(
+            st.lists(st.sampled_from(CHANNEL_NAMES), min_size=1, max_size=3, unique=True)
+        ),
+        negotiation=draw(st.none() | negotiation_rules),
+        diagnose_from_level=draw(st.integers(0, 4)),
+        delinquency_actions=draw(
+            st.dictionaries(
+                st.sampled_from(STRATEGY_TYPES).map(lambda found: found.value),
+                st.lists(st.sampled_from(CHANNEL_NAMES), min_size=1, max_size=2).map(tuple),
+                max_size=2,
+            )
+        ),
     )
+
+
+CHANNEL_NAMES: Final = tuple(channel.value for channel in ActionChannel)
+STRATEGY_TYPES: Final = (DelinquencyType.DELIBERATE_DELAY, DelinquencyType.CONTRACT_DISPUTE)
+"""The delinquency types the histories diagnose and the policies map to actions: two, so that
+a policy's strategy often names the type diagnosed, and sometimes another."""
+pre_due_rules = st.builds(
+    PreDueReminderRule,
+    days_before_due=st.integers(0, 20),
+    rating_at_or_worse=st.integers(0, 4),
+    amount_at_least_major=st.sampled_from((0, 0, 1_000, 50_000)),
+)
+"""Pre-due reminder rules: every rating threshold, amounts most invoices reach or few do."""
+negotiation_rules = st.builds(
+    NegotiationRule,
+    from_level=st.integers(1, 4),
+    channels=st.lists(st.sampled_from(CHANNEL_NAMES), min_size=1, max_size=3, unique=True),
+    within_days=st.integers(0, 120),
+)
 
 
 payment_references = st.sampled_from(("BANK-1", "BANK-2", "BANK-3"))
@@ -444,6 +502,9 @@ promise_steps = st.builds(
     st.booleans(),
     st.none() | st.none() | promise_references,  # supersedes: mostly none
 )
+diagnose_steps = st.builds(
+    lambda *a: Step("diagnose", a), customer_indexes, st.sampled_from(STRATEGY_TYPES), day_offsets
+)
 # Payments and bounces weigh double: they are what moves most levels up and down.
 steps = st.one_of(
     issue_steps,
@@ -471,8 +532,14 @@ steps = st.one_of(
     ),
     st.builds(lambda *a: Step("blacklist", a), customer_indexes, day_offsets),
     st.builds(
-        lambda *a: Step("act", a), customer_indexes, st.sampled_from(ActionChannel), day_offsets
+        lambda *a: Step("act", a),
+        customer_indexes,
+        st.sampled_from(ActionChannel),
+        day_offsets,
+        st.none() | st.integers(0, 30),
     ),
+    st.builds(lambda *a: Step("waive", a), customer_indexes, day_offsets),
+    diagnose_steps,
     st.builds(
         lambda *a: Step("change_owner", a),
         customer_indexes,
@@ -520,6 +587,13 @@ steps = st.one_of(
         day_offsets,
     ),
 )
+
+
+def next_step_dates(history: list[Step]) -> list[date]:
+    """The dates the history's actions agree next steps for: the day a step falls due is the
+    one day it is on the worklist and not yet overdue."""
+    acts = [step.args for step in history if step.name == "act"]
+    return sorted({_on(on + days) for _, _, on, days in acts if days is not None})
 
 
 @st.composite
@@ -578,13 +652,16 @@ histories = st.tuples(
         )
     ).map(list),
     st.lists(steps, max_size=16),
+    # Diagnoses apart too: among random steps one rarely meets a policy's strategy for it.
+    st.lists(diagnose_steps, max_size=2),
     st.lists(confirmation_episodes(), max_size=2),
     st.lists(promise_episodes(), max_size=2),
 ).map(
     lambda parts: (
         parts[0]
         + parts[1]
-        + [step for episodes in parts[2:] for episode in episodes for step in episode]
+        + parts[2]
+        + [step for episodes in parts[3:] for episode in episodes for step in episode]
     )
 )
 as_of_dates = st.lists(st.integers(0, WINDOW_DAYS + 60).map(_on), min_size=1, max_size=3)

@@ -28,7 +28,13 @@ from arledger.adapters.synthetic.demo import generate_demo, record_demo
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import DisputeOutcome, DisputeReason, Event, PromiseMade, RiskRating
 from arledger.domain.money import Money
-from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy
+from arledger.domain.policy import (
+    AgeingBasis,
+    AgeingPolicy,
+    EscalationPolicy,
+    NegotiationRule,
+    PreDueReminderRule,
+)
 from arledger.projections import ageing, escalation, portfolio, promises
 from arledger.projections.fast.portfolio import (
     NO_DATE,
@@ -517,9 +523,18 @@ STRICTER = EscalationPolicy(
     disputed_counts=True,
     promise_tolerance_days=7,
     partly_kept_counts_as_broken=False,
+    pre_due_reminders=(
+        PreDueReminderRule(days_before_due=5, rating_at_or_worse=3),
+        PreDueReminderRule(days_before_due=10, amount_at_least_major=50_000),
+    ),
+    negotiation=NegotiationRule(from_level=4, within_days=120),
+    diagnose_from_level=3,
+    delinquency_actions={"deliberate_delay": ("demand_letter",), "poor_business": ("visit",)},
 )
 """A second policy version with other thresholds: grades, broken promises and overdue money
-change from the day it takes effect."""
+change from the day it takes effect; invoices of C- and D-rated customers and large ones want
+reminders before due, the legal level waits for a negotiation, undiagnosed customers from level
+3 are to be diagnosed and two diagnosed types have their countermeasures first."""
 
 
 def demo_with_collections(seed: int) -> list[Event]:

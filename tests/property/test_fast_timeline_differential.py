@@ -71,8 +71,11 @@ def assert_timelines_equal_folds(
         # The worklist's next action falls due the level's action_due_days after entering it.
         item = worklist.get(customer_id)
         if status.level == 0:
-            # Listed at level 0 only while a reconciliation item is open, with no action due.
-            assert (item is None) == (not status.reconciliations)
+            # Listed at level 0 only while a reconciliation item is open, a next step has come
+            # due or an invoice wants a pre-due reminder, with no action due.
+            step_due = status.next_step is not None and status.next_step.due_on <= as_of
+            listed = bool(status.reconciliations or step_due or status.pre_due_reminders)
+            assert (item is None) == (not listed)
             assert item is None or item.next_action is None
             assert NO_DATE == result.action_due_on[index]
             continue

@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from arledger.domain.events import ActionChannel, DisputeOutcome
+from arledger.domain.policy import DIAGNOSE, NEGOTIATE_FIRST
 from arledger.domain.trigger_rules import TriggerRule
+from arledger.projections import escalation
 from arledger.projections.promises import PromiseStatus, judge_all
 from tests.property.test_escalation_properties import (
     RESOLUTIONS,
@@ -28,6 +30,7 @@ from tests.property.test_escalation_properties import (
     Step,
     _on,
     histories,
+    next_step_dates,
     policies,
     run,
     steps,
@@ -120,6 +123,42 @@ def test_the_histories_judge_promises_with_every_status() -> None:
     }
 
     assert set(PromiseStatus) == statuses
+
+
+def test_the_histories_put_every_collection_strategy_reason_on_the_worklist() -> None:
+    """The engine differential adopts a drawn policy into a drawn history and compares the
+    worklists: they must hold next steps due and overdue, invoices wanting a pre-due
+    reminder, and levels waiting for a diagnosis or a negotiation."""
+    seen = set()
+    adopted = st.tuples(histories, policies(), st.integers(0, WINDOW_DAYS))
+    for history, policy, effective in drawn(adopted, 80):
+        state = run([*history, Step("adopt", (policy, effective))]).live
+        for on in (*JUDGED_ON, *next_step_dates(history)):
+            for item in escalation.worklist(state, on):
+                if item.next_step is not None:
+                    seen.add("next step overdue" if item.next_step.is_overdue else "next step")
+                if item.pre_due_reminders:
+                    seen.add("pre-due reminder")
+                if item.next_action is not None and item.next_action.action == NEGOTIATE_FIRST:
+                    seen.add("negotiate first")
+                if item.next_action is not None and item.next_action.action == DIAGNOSE:
+                    seen.add("diagnose")
+                diagnosis = escalation.latest_diagnosis(state, item.customer_id, on)
+                if item.next_action is not None and diagnosis is not None:
+                    in_force = state.policy_on(on)
+                    mapped = in_force.delinquency_actions.get(diagnosis.delinquency_type.value, ())
+                    if item.next_action.action in mapped:
+                        seen.add("delinquency type's action")
+
+    expected = {
+        "next step",
+        "next step overdue",
+        "pre-due reminder",
+        "negotiate first",
+        "diagnose",
+        "delinquency type's action",
+    }
+    assert expected == seen
 
 
 COLLECTIONS_COMMANDS: Final = frozenset(

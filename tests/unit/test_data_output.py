@@ -75,6 +75,8 @@ def test_a_worklist_is_data_as_a_record_with_its_items_by_field_name() -> None:
                     "is_overdue": True,
                 },
                 "reconciliations": [],
+                "next_step": None,
+                "pre_due_reminders": [],
             }
         ],
         "as_of_log": None,  # set by the Ledger: the log point the answer reflects

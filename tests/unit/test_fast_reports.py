@@ -11,12 +11,25 @@ import numpy as np
 import pytest
 
 from arledger.projections.ageing import AgeingRow
-from arledger.projections.escalation import NextAction, WorklistItem
+from arledger.projections.escalation import NextAction, NextStep, PreDueReminder, WorklistItem
 from arledger.projections.fast.reports import dictionary_ranks, frozen_rows, ranks
 
 
 def test_frozen_rows_equal_items_made_by_init() -> None:
     action = NextAction(action="phone", level=2, due_on=date(2026, 1, 5), is_overdue=True)
+    step = NextStep(
+        step="call back",
+        due_on=date(2026, 1, 4),
+        is_overdue=True,
+        agreed_on=date(2026, 1, 1),
+        collector="ann",
+    )
+    reminder = PreDueReminder(
+        invoice_number="INV-9",
+        due_on=date(2026, 1, 9),
+        open_minor=100,
+        remind_from_on=date(2026, 1, 4),
+    )
     fields = {
         "customer_id": [UUID(int=1), UUID(int=2)],
         "customer_code": ["C-2", "C-1"],
@@ -32,6 +45,8 @@ def test_frozen_rows_equal_items_made_by_init() -> None:
         "is_suspended": [False, True],
         "next_action": [action, None],
         "reconciliations": [(), ()],
+        "next_step": [None, step],
+        "pre_due_reminders": [(reminder,), ()],
     }
     made = frozen_rows(WorklistItem, **fields)
     expected = [

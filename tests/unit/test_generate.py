@@ -26,6 +26,7 @@ from arledger.domain.events import (
     CollectionOwnerChanged,
     CreditNoteApplied,
     CustomerAccountOpened,
+    DelinquencyDiagnosed,
     DisputeOpened,
     DisputeOutcome,
     DisputeResolved,
@@ -157,6 +158,7 @@ def test_the_ledger_has_every_kind_of_fact(events: list[Event]) -> None:
         "PromiseMade",
         "PromiseSuperseded",
         "CollectionActionRecorded",
+        "DelinquencyDiagnosed",
         "InvoiceWrittenOff",
         "GoodsInLieuProposed",
         "GoodsInLieuApproved",
@@ -369,3 +371,54 @@ def test_sizes_and_seeds_out_of_range_are_refused(invoices: object, seed: object
 def test_a_period_ending_before_it_starts_is_refused() -> None:
     with pytest.raises(InvalidCommandError):
         generate.generate_columnar(100, 1, start_on=date(2025, 1, 1), end_on=date(2024, 1, 1))
+
+
+def test_invoices_of_poorly_rated_customers_are_mostly_reminded_before_due(
+    events: list[Event],
+) -> None:
+    """Chasing before due: an email 5 days before the due date (not before issue) while the
+    invoice is unpaid, on most invoices of customers the generator rates C or D and some large
+    ones of the others: next steps and pre-due reminders both show in a generated ledger."""
+    poor = {e.originator_id for e in events if isinstance(e, RiskRated) and e.rating.value in "CD"}
+    issued = [e for e in events if isinstance(e, InvoiceIssued)]
+    reminders = {
+        (e.customer_id, e.taken_on)
+        for e in events
+        if isinstance(e, CollectionActionRecorded)
+        and e.outcome == "reminded of the invoice falling due"
+    }
+    poor_invoices = [e for e in issued if e.customer_id in poor]
+    reminded_poor = [
+        e
+        for e in poor_invoices
+        if (e.customer_id, max(e.issued_on, e.due_on - timedelta(days=5))) in reminders
+    ]
+    assert poor_invoices
+    # 70% are drawn; those paid by the reminder's date are not reminded.
+    assert 0.3 <= len(reminded_poor) / len(poor_invoices) <= 0.8
+    others = [e for e in issued if e.customer_id not in poor]
+    reminded_others = [
+        e
+        for e in others
+        if (e.customer_id, max(e.issued_on, e.due_on - timedelta(days=5))) in reminders
+    ]
+    assert 0 < len(reminded_others) < len(others) // 5
+
+
+def test_customers_rated_c_or_d_are_diagnosed_a_week_after_their_rating(
+    events: list[Event],
+) -> None:
+    rated = {
+        e.originator_id: e.rated_on
+        for e in events
+        if isinstance(e, RiskRated) and e.rating.value in "CD"
+    }
+    diagnosed = [e for e in events if isinstance(e, DelinquencyDiagnosed)]
+
+    assert diagnosed
+    assert all(rated[e.customer_id] + timedelta(days=7) == e.diagnosed_on for e in diagnosed)
+    assert 1 < len({e.delinquency_type for e in diagnosed})
+    # Every rated customer whose diagnosis falls in the period has one.
+    end = max(e.diagnosed_on for e in diagnosed)
+    due = {c for c, on in rated.items() if on + timedelta(days=7) <= end}
+    assert due == {e.customer_id for e in diagnosed}
