@@ -312,9 +312,10 @@ class LiveLog:
                 rows = self.reader.read(self.position + 1, READ_ROWS)
             if not rows:
                 break
-            writer = self._writer_ready()
-            for event in self.decoder.decode(rows):
-                writer.write(event)
+            # One batch per page read: a page's events are appended whole or not at all, so
+            # the position never passes an event that is not in the log, nor stops short of
+            # one that is (``ColumnarWriter.write_batch`` leaves no trace when it fails).
+            self._writer_ready().write_batch(self.decoder.decode(rows))
             self.position = int(rows[-1][0])
             self._last = (UUID(rows[-1][1]), rows[-1][2])
             added += len(rows)
