@@ -348,15 +348,25 @@ class LiveLog:
         self._loaded = True
         if self.segments is None:
             return
+        self._load_segments()
+        # One chunk per column, class by class (each class's chunks freed as it is combined):
+        # ``query_ready`` then shares this memory instead of combining the segments' chunks
+        # into a second copy of the whole log (a new process held the log twice over).
+        for name in list(self._raw):
+            self._raw[name] = self._raw[name].combine_chunks()
+        self.version += 1
+        if self.events:
+            self._last = self._event_at(self.events)
+
+    def _load_segments(self) -> None:
+        """The stored segments appended, in chain order (none of them held once it returns)."""
+        assert self.segments is not None
         for segment in self.segments.load():
             for name, table in segment.tables.items():
                 self._pending.setdefault(name, []).extend(table.to_batches())
             self.events = self.persisted = segment.last_event
             self.position = segment.position
         self._merge()
-        self.version += 1
-        if self.events:
-            self._last = self._event_at(self.events)
 
     def _event_at(self, seq: int) -> tuple[UUID, int]:
         """Originator id and version of the event numbered ``seq`` in the log."""
