@@ -124,6 +124,13 @@ class SQLiteEventReader:
             return rows
 
 
+def _holds(converted: Mapping[str, Any], names: tuple[str, ...]) -> bool:
+    """Whether a class's NumPy columns hold each of ``names`` (a list column is held as its
+    offsets and children, never under its own name: missing that, every refresh converted
+    InvoiceIssued, the largest table, again in full, instead of its new rows)."""
+    return all(name in converted or f"{name}.offsets" in converted for name in names)
+
+
 def rows_after(table: pa.Table, after: int) -> pa.Table:
     """The rows of a class's table numbered past ``after``: a slice, since each table holds its
     rows in ``seq`` order (segments load in chain order, refreshes append in log order, and a
@@ -485,7 +492,7 @@ class LiveLog:
             rows = self._raw[name].num_rows if name in self._raw else 0
             cached = self._columns.get(name)
             covered = self._converted.get(name, 0)
-            if cached is not None and covered < rows and all(c in cached for c in names):
+            if cached is not None and covered < rows and _holds(cached, names):
                 # Events appended since: convert those rows only, and extend (O(new rows)).
                 added = query_ready(name, self._raw[name].slice(covered))
                 log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables={name: added})
@@ -493,7 +500,7 @@ class LiveLog:
                 maps = self._code_maps.setdefault(name, {})
                 cached = self._columns[name] = append_columns(cached, converted, maps)
                 self._converted[name] = rows
-            elif cached is None or covered < rows or any(c not in cached for c in names):
+            elif cached is None or covered < rows or not _holds(cached, names):
                 log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables={name: self.table(name)})
                 wanted = tuple(dict.fromkeys((*self._selected.get(name, ()), *names)))
                 cached = self._columns[name] = columns(log, {name: wanted})[name]
