@@ -234,9 +234,7 @@ class _Columns:
         self.batches.setdefault(name, []).append(batch)
 
     def write_all(self, events: Sequence[tuple[int, Event]]) -> None:
-        write = self.writer.write
-        for _position, event in events:
-            write(event)
+        self.writer.write_batch([event for _position, event in events])
         self.positions.extend(position for position, _event in events)
 
     def tables(self) -> dict[str, pa.Table]:

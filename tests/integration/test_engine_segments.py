@@ -137,3 +137,60 @@ def test_rows_after_slices_as_a_filter_on_seq_would(sizes: list[int], after: int
     expected: Any = table.filter(pc.greater(table["seq"], after))
 
     assert expected.to_pylist() == rows_after(table, after).to_pylist()
+
+
+def test_new_events_extend_the_numpy_columns_of_every_class_list_columns_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """InvoiceIssued (instalments) and PromiseMade (invoice_ids) have list columns, held as
+    offsets and children: a refresh converts only their new rows, and the extended columns
+    equal a fresh conversion of the whole log."""
+    path = tmp_path / "ledger.db"
+    with closing(open_ledger(path)) as ledger:
+        open_account(ledger)
+        issue(ledger, 0, 5)
+        ledger.make_promise(
+            customer_code="K-1",
+            promise_reference="P-1",
+            amount=Money(50_00, CURRENCY),
+            promised_on=date(2025, 2, 1),
+            made_on=date(2025, 1, 20),
+            contact="Ana",
+            invoice_numbers=["INV-1"],
+        )
+        ledger.ageing(AS_OF)
+        converted: list[tuple[str, int]] = []
+        ready = engine_module.query_ready
+
+        def recorded(name: str, table: pa.Table) -> pa.Table:
+            converted.append((name, table.num_rows))
+            return ready(name, table)
+
+        monkeypatch.setattr(engine_module, "query_ready", recorded)
+        issue(ledger, 5, 3)
+        ledger.make_promise(
+            customer_code="K-1",
+            promise_reference="P-2",
+            amount=Money(20_00, CURRENCY),
+            promised_on=date(2025, 3, 1),
+            made_on=date(2025, 2, 20),
+            contact="Ana",
+            invoice_numbers=["INV-6", "INV-7"],
+        )
+        extended = ledger.query_engine()._snapshot()[0]
+
+        assert ("InvoiceIssued", 3) in converted
+        assert ("PromiseMade", 1) in converted
+        assert all(rows <= 3 for _name, rows in converted), converted
+        assert 8 == len(extended["InvoiceIssued"]["amount_minor"])
+        monkeypatch.setattr(engine_module, "query_ready", ready)
+    with closing(open_ledger(path)) as again:
+        fresh = again.query_engine()._snapshot()[0]
+    assert fresh.keys() == extended.keys()
+    for name, arrays in fresh.items():
+        assert arrays.keys() == extended[name].keys(), name
+        for key, values in arrays.items():
+            if key.endswith(".dictionary"):
+                assert values == extended[name][key], (name, key)
+            else:
+                assert values.tolist() == extended[name][key].tolist(), (name, key)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import types
+import typing
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -237,3 +240,137 @@ def test_an_export_written_before_allocation_keys_existed_reads_back_without_the
     assert [issued(), allocated, attrs.evolve(keyed, allocation_key=None)] == old
     selected = columns(read_parquet(directory), select={"PaymentAllocated": ["amount_minor"]})
     assert [100_00, 100_00] == selected["PaymentAllocated"]["amount_minor"].tolist()
+
+
+# Batched writes -------------------------------------------------------------------------------
+
+
+def _reference_pages(log: list[Event], page_rows: int) -> dict[str, list[pa.RecordBatch]]:
+    """The pages writing ``log`` one event and one value at a time gives (the writer's first
+    form, which ``ColumnarWriter`` must reproduce): ids numbered in order of first appearance,
+    event by event, field by field, item by item."""
+    ids = columnar.IdIndex()
+    pages: dict[str, list[pa.RecordBatch]] = {}
+    rows: dict[str, list[list[object]]] = {}
+
+    def flush(name: str) -> None:
+        values = rows.pop(name)
+        schema = SCHEMAS[name]
+        arrays = [
+            pa.array(column, type=field.type) for column, field in zip(values, schema, strict=True)
+        ]
+        pending = ids.take_pending()
+        if pending is not None:
+            pages.setdefault("ids", []).append(pending)
+        pages.setdefault(name, []).append(pa.record_batch(arrays, schema=schema))
+
+    for seq, event in enumerate(log, start=1):
+        name = type(event).__name__
+        hints = columnar._hints(type(event))
+        fields = [field.name for field in attrs.fields(type(event))]
+        table = rows.setdefault(name, [[] for _ in range(len(fields) + 1)])
+        table[0].append(seq)
+        for column, field in zip(table[1:], fields, strict=True):
+            column.append(columnar._encoder(hints[field], ids)(getattr(event, field)))
+        if len(table[0]) >= page_rows:
+            flush(name)
+    for name in list(rows):
+        flush(name)
+    pending = ids.take_pending()
+    if pending is not None:
+        pages.setdefault("ids", []).append(pending)
+    return pages
+
+
+def _with_ids_from(event: Event, pool: list[UUID], pick: st.DataObject) -> Event:
+    """``event`` with every id (nested ones too) drawn from ``pool``: ids recur across events,
+    fields and items, as in a real log."""
+
+    def replaced(hint: object, value: object) -> object:
+        if value is None or not columnar._has_ids(hint):
+            return value
+        if hint is UUID:
+            return pick.draw(st.sampled_from(pool))
+        origin = typing.get_origin(hint)
+        if origin in (typing.Union, types.UnionType):
+            (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+            return replaced(inner, value)
+        if origin is tuple:
+            (item,) = typing.get_args(hint)[:1]
+            return tuple(replaced(item, part) for part in value)  # type: ignore[attr-defined]
+        if isinstance(hint, type) and attrs.has(hint):
+            subs = columnar._hints(hint)
+            return attrs.evolve(
+                value, **{n: replaced(h, getattr(value, n)) for n, h in subs.items()}
+            )  # type: ignore[misc]
+        return value
+
+    hints = columnar._hints(type(event))
+    return attrs.evolve(
+        event,
+        **{
+            f.name: replaced(hints[f.name], getattr(event, f.name))
+            for f in attrs.fields(type(event))
+        },
+    )
+
+
+@settings(max_examples=80)
+@given(
+    st.lists(events, max_size=40),
+    st.lists(st.uuids(), min_size=1, max_size=6, unique=True),
+    st.integers(1, 7),
+    st.lists(st.integers(1, 12), min_size=1, max_size=8),
+    st.data(),
+)
+def test_writing_in_batches_gives_the_pages_and_ids_of_writing_one_event_at_a_time(
+    log: list[Event], pool: list[UUID], page_rows: int, cuts: list[int], pick: st.DataObject
+) -> None:
+    log = [_with_ids_from(event, pool, pick) for event in log]
+    expected = _reference_pages(log, page_rows)
+    pages: dict[str, list[pa.RecordBatch]] = {}
+    writer = columnar.ColumnarWriter(
+        lambda name, batch: pages.setdefault(name, []).append(batch), page_rows=page_rows
+    )
+    start = 0
+    for size in itertools.cycle(cuts):
+        if start >= len(log):
+            break
+        writer.write_batch(log[start : start + size])
+        start += size
+    writer.close()
+
+    assert expected.keys() == pages.keys()
+    for name, batches in expected.items():
+        if name != "ids":  # ids come in batches of their own sizes, before the pages using them
+            assert [b.num_rows for b in batches] == [b.num_rows for b in pages[name]], name
+        assert pa.Table.from_batches(batches).equals(pa.Table.from_batches(pages[name])), name
+
+
+def test_a_batch_that_fails_leaves_the_writer_as_it_was() -> None:
+    pages: dict[str, list[pa.RecordBatch]] = {}
+    writer = columnar.ColumnarWriter(lambda name, batch: pages.setdefault(name, []).append(batch))
+    writer.write_batch([issued()])
+    too_large = attrs.evolve(applied(), amount_minor=2**70)  # no int64 holds it
+    other = UUID("00000000-0000-4000-8000-0000000000d1")
+
+    with pytest.raises(OverflowError):
+        writer.write_batch([attrs.evolve(applied(), payment_id=other), too_large])
+    with pytest.raises(TypeError, match="not an arledger event"):
+        writer.write_batch([applied(), object()])  # type: ignore[list-item]
+
+    assert 1 == writer.seq
+    assert [INVOICE.bytes, CUSTOMER.bytes] == writer.ids.pending
+    writer.write_batch([applied()])
+    writer.close()
+    assert [issued(), applied()] == list(
+        from_columnar(
+            columnar.ColumnarLog(
+                ids=pa.Table.from_batches(pages["ids"]),
+                tables={n: pa.Table.from_batches(b) for n, b in pages.items() if n != "ids"},
+            )
+        )
+    )
+    assert [INVOICE, CUSTOMER, PAYMENT] == [
+        UUID(bytes=raw) for raw in pa.Table.from_batches(pages["ids"])["id"].to_pylist()
+    ]
