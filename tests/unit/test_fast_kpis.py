@@ -20,6 +20,7 @@ from arledger.domain.errors import InvalidAmountError, InvalidDateError
 from arledger.domain.money import Money
 from arledger.domain.policy import LossRate
 from arledger.projections.fast.kpis import (
+    RATE_PRODUCT_EXACT_MAX,
     SELECT,
     SUM_MINOR_MAX,
     _expected_credit_loss,
@@ -119,9 +120,10 @@ def test_losses_worked_out_in_integers_are_the_decimal_losses(
     for row, row_losses, row_exact in zip(buckets, losses.tolist(), exact.tolist(), strict=True):
         if row_exact:
             assert expected_credit_loss(row, rates, "USD") == tuple(row_losses)
-        else:
+        elif all(rate.numerator * rate.denominator <= RATE_PRODUCT_EXACT_MAX for rate in rates):
             with pytest.raises(InvalidAmountError):
                 expected_credit_loss(row, rates, "USD")
+        # else: a rate too wide for int64 sends every row the fold's way (the test below)
 
 
 def test_rates_the_integers_cannot_hold_take_the_folds_way() -> None:
