@@ -1,13 +1,17 @@
 """arledger.adapters.cli.
 
-The commands live in ``app`` and in modules of their own that register on its ``app``; they are
-imported here, so that ``app`` has every command whichever module is imported first.
+The commands live in ``app`` (demo, import), ``queries`` (ageing, kpis, worklist, explain),
+``operations`` (generate, export, projections, verify, chain, warm-up) and modules of their own,
+each registering on ``app.app``; the output formats of the query commands are in ``formats``.
+They are imported here, so that ``app`` has every command whichever module is imported first.
 """
 
 from arledger.adapters.cli import allocation as allocation
 from arledger.adapters.cli import audit_pack as audit_pack
 from arledger.adapters.cli import goods as goods
 from arledger.adapters.cli import handover as handover
+from arledger.adapters.cli import operations as operations
+from arledger.adapters.cli import queries as queries
 from arledger.adapters.cli import rates as rates
 from arledger.adapters.cli import reductions as reductions
 from arledger.adapters.cli import statement as statement
@@ -18,6 +22,8 @@ __all__ = [
     "audit_pack",
     "goods",
     "handover",
+    "operations",
+    "queries",
     "rates",
     "reductions",
     "statement",

@@ -17,7 +17,6 @@ import typer
 from rich.table import Table
 
 from arledger.adapters.cli.app import (
-    _instant_text,
     _ledger,
     _reported_errors,
     _stdout,
@@ -25,6 +24,7 @@ from arledger.adapters.cli.app import (
     known_at_option,
     parse_iso_date,
 )
+from arledger.adapters.cli.formats import instant_text
 from arledger.domain.money import format_minor
 from arledger.projections.handover import CashHandoverReport, CashHeld
 
@@ -75,7 +75,7 @@ def cash_row_json(row: CashHeld) -> dict[str, Any]:
 def cash_held_json(report: CashHandoverReport, known_at: datetime | None) -> dict[str, Any]:
     return {
         "as_of": report.as_of.isoformat(),
-        "known_at": _instant_text(known_at),
+        "known_at": instant_text(known_at),
         "manager": report.manager,
         "policy_version": report.policy_version,
         "rows": [cash_row_json(row) for row in report.rows],

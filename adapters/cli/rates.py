@@ -19,7 +19,6 @@ import typer
 from rich.table import Table
 
 from arledger.adapters.cli.app import (
-    _instant_text,
     _ledger,
     _reported_errors,
     _stdout,
@@ -28,6 +27,7 @@ from arledger.adapters.cli.app import (
     parse_iso_date,
     usage_error,
 )
+from arledger.adapters.cli.formats import instant_text
 from arledger.domain.exchange_rate import ExchangeRate
 from arledger.domain.money import format_minor
 from arledger.projections.reporting import (
@@ -155,7 +155,7 @@ def ageing_in_json(report: ReportingAgeingReport, per_currency: dict[str, Any]) 
     currency = report.reporting_currency
     return {
         "as_of": report.as_of.isoformat(),
-        "known_at": _instant_text(report.known_at),
+        "known_at": instant_text(report.known_at),
         "reporting_currency": currency,
         "grouping": report.grouping.value,
         "bucket_labels": list(report.bucket_labels),
@@ -212,7 +212,7 @@ def kpis_in_json(report: ReportingKpiReport, per_currency: dict[str, Any]) -> di
     return {
         "start_on": report.start_on.isoformat(),
         "end_on": report.end_on.isoformat(),
-        "known_at": _instant_text(report.known_at),
+        "known_at": instant_text(report.known_at),
         "reporting_currency": currency,
         "grouping": report.grouping.value,
         "rows": [
@@ -270,7 +270,7 @@ def worklist_in_json(worklist: ReportingWorklist, per_currency: dict[str, Any]) 
     currency = worklist.reporting_currency
     return {
         "as_of": worklist.as_of.isoformat(),
-        "known_at": _instant_text(worklist.known_at),
+        "known_at": instant_text(worklist.known_at),
         "owner": worklist.owner,
         "policy_version": worklist.policy_version,
         "reporting_currency": currency,

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from arledger.adapters import csv_output
 from arledger.adapters.application.ledger import Ledger
-from arledger.adapters.cli.app import ageing_csv, app, kpis_csv
+from arledger.adapters.cli.app import app
+from arledger.adapters.cli.formats import ageing_csv, kpis_csv
 from arledger.adapters.csv_output import neutralise, restore
 from arledger.adapters.ingest.importer import ColumnMapping, import_file
 from arledger.domain.money import Money

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from arledger.adapters.application.ledger import Ledger
-from arledger.adapters.cli.app import ageing_csv, kpis_csv
+from arledger.adapters.cli.formats import ageing_csv, kpis_csv
 from arledger.adapters.csv_output import neutralise, restore
 from arledger.adapters.ingest.importer import (
     FIELD_LENGTH_MAX,
