@@ -54,6 +54,15 @@ from arledger.domain.payment import Payment
 from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy, Grade, TriggerRule
 from arledger.domain.trigger_rules import FigureUnit
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
+from arledger.projections.backtest import (
+    Backtest,
+    BacktestDifference,
+    BacktestPeriod,
+    BacktestPolicy,
+    BacktestRow,
+    BacktestStep,
+    EscalatedCustomer,
+)
 from arledger.projections.credit import CreditDecision, CreditReason, CreditReasonKind
 from arledger.projections.escalation import (
     EscalationStatus,
@@ -92,6 +101,12 @@ __all__ = [
     "AuditPackCheck",
     "AuditPackError",
     "AutomaticAllocationRefusedError",
+    "Backtest",
+    "BacktestDifference",
+    "BacktestPeriod",
+    "BacktestPolicy",
+    "BacktestRow",
+    "BacktestStep",
     "CaseReport",
     "ChainMismatchError",
     "CommandFormatError",
@@ -106,6 +121,7 @@ __all__ = [
     "CustomerMismatchError",
     "CustomerNotFoundError",
     "DuplicateKeyConflictError",
+    "EscalatedCustomer",
     "EscalationPolicy",
     "EscalationStatus",
     "Evaluation",

@@ -93,6 +93,8 @@ from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing
 from arledger.projections import statement as statement_projection
 from arledger.projections import unapplied as unapplied_projection
+from arledger.projections.backtest import BACKTEST_MIN_LEVEL, Backtest, BacktestStep
+from arledger.projections.backtest import period_ends as backtest_period_ends
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
 from arledger.projections.kpis import KpiGrouping, KpiReport
@@ -1346,6 +1348,62 @@ class Ledger(Application[UUID]):
             items=tuple(escalation.worklist(state, as_of, owner=owner)),
         )
 
+    def backtest(
+        self,
+        candidate: EscalationPolicy,
+        from_month: str,
+        to_month: str,
+        *,
+        step: BacktestStep = BacktestStep.MONTH,
+        min_level: int = BACKTEST_MIN_LEVEL,
+        known_at: datetime | None = None,
+    ) -> Backtest:
+        """What ``candidate`` would have done from ``from_month`` to ``to_month`` (``YYYY-MM``),
+        beside the policy actually in force: on each period end (each month's last day, or
+        each Sunday with ``step=WEEK``), per policy, the customers per level, on supply hold,
+        at the top (legal) level, the broken promises counted, and the customers at
+        ``min_level`` or above with the money collected from them after that day and whether
+        they were written off later; then every customer whose level differs.
+
+        The candidate is used as the single policy throughout (every date, before the period
+        too: promise deadlines and levels held by promises follow it), so a candidate equal
+        to the one policy in force gives identical rows and no difference; the actual rows
+        are the ledger's own (the worklist's levels). Always computed on the query engine's
+        fast path, whatever ``read_models``, as recorded by ``known_at`` if given. Records
+        nothing.
+
+        Raises:
+            InvalidDateError: a month is not ``YYYY-MM``, or ``to_month`` is before
+                ``from_month``.
+            InvalidCommandError: ``candidate`` is not an ``EscalationPolicy``, ``step`` not a
+                ``BacktestStep`` or ``min_level`` not a positive int.
+        """
+        if not isinstance(candidate, EscalationPolicy):
+            raise InvalidCommandError(
+                f"candidate must be an EscalationPolicy, got {type(candidate).__name__}",
+                field="candidate",
+            )
+        if not isinstance(step, BacktestStep):
+            raise InvalidCommandError(
+                f"step must be a BacktestStep, got {step!r}", field="step", value=step
+            )
+        if type(min_level) is not int or min_level < 1:
+            raise InvalidCommandError(
+                f"min_level must be a positive whole level, got {min_level!r}",
+                field="min_level",
+                value=min_level,
+            )
+        ends = backtest_period_ends(from_month, to_month, step)
+        return self.query_engine().backtest(
+            candidate,
+            ends,
+            from_month=from_month,
+            to_month=to_month,
+            step=step,
+            min_level=min_level,
+            known_at=require_known_at(known_at),
+        )
+
     def explain(
         self, customer_code: str, as_of: date, *, known_at: datetime | None = None
     ) -> Explanation:
@@ -1543,6 +1601,7 @@ class Ledger(Application[UUID]):
 QUERY_METHODS: Final = frozenset(
     {
         "ageing",
+        "backtest",
         "balance_confirmations",
         "check_credit",
         "collection_case",
