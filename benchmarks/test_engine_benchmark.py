@@ -172,8 +172,9 @@ def first_customer_query(env: dict[str, str], code: str) -> dict[str, Any]:
 
 @pytest.mark.medium
 @pytest.mark.large
-def test_engine_at_1m_invoices(tmp_path: Path) -> None:
-    env = generated_store(tmp_path, LARGE_INVOICES)
+def test_engine_at_1m_invoices(generated_1m: Path, tmp_path: Path) -> None:
+    path = copy_store(generated_1m, tmp_path / f"generated-{LARGE_INVOICES}.db")
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)}
     ledger = Ledger(env=env)
     figures: dict[str, Any] = {
         "profile": "large",
