@@ -30,6 +30,7 @@ from arledger.adapters.cli.app import app
 from arledger.adapters.persistence.serialization import make_converter
 from arledger.adapters.synthetic import generate
 from arledger.domain.errors import InvalidDateError
+from arledger.domain.events import InvoiceIssued, InvoiceWrittenOff
 from arledger.domain.policy import DEFAULT_ESCALATION_POLICY, TriggerRule
 from arledger.domain.policy_book import PolicyVersion
 from arledger.projections import escalation
@@ -233,6 +234,20 @@ def test_collected_after_is_what_the_escalated_paid_after_the_period_end(
             ):
                 paid[payment.currency] = paid.get(payment.currency, 0) + payment.amount_minor
         assert {m.currency: m.amount_minor for m in customer.collected_after} == paid
+    customer_of_invoice = {
+        event.originator_id: event.customer_id
+        for event in generated.iter_events()
+        if isinstance(event, InvoiceIssued)
+    }
+    written_off_later = {
+        state.customers[customer_of_invoice[event.originator_id]].customer_code
+        for event in generated.iter_events()
+        if isinstance(event, InvoiceWrittenOff) and event.written_off_on > period.period_end
+    }
+    flagged = {c.customer_code for c in period.actual.escalated if c.written_off_after}
+    assert flagged == written_off_later & {c.customer_code for c in period.actual.escalated}
+    assert period.actual.written_off_caught == len(flagged)
+    assert flagged, "the generated year writes off some customer escalated by June"
 
 
 def test_a_backtest_records_nothing_and_refuses_bad_arguments(generated: Ledger) -> None:
