@@ -1378,6 +1378,7 @@ class Ledger(Application[UUID]):
             InvalidCommandError: ``candidate`` is not an ``EscalationPolicy``, ``step`` not a
                 ``BacktestStep`` or ``min_level`` not a positive int.
         """
+        require_known_at(known_at)
         if not isinstance(candidate, EscalationPolicy):
             raise InvalidCommandError(
                 f"candidate must be an EscalationPolicy, got {type(candidate).__name__}",
@@ -1401,7 +1402,7 @@ class Ledger(Application[UUID]):
             to_month=to_month,
             step=step,
             min_level=min_level,
-            known_at=require_known_at(known_at),
+            known_at=known_at,
         )
 
     def explain(
