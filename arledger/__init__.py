@@ -91,6 +91,15 @@ from arledger.domain.policy import (
 )
 from arledger.domain.trigger_rules import FigureUnit
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
+from arledger.projections.backtest import (
+    Backtest,
+    BacktestDifference,
+    BacktestPeriod,
+    BacktestPolicy,
+    BacktestRow,
+    BacktestStep,
+    EscalatedCustomer,
+)
 from arledger.projections.credit import CreditDecision, CreditReason, CreditReasonKind
 from arledger.projections.escalation import (
     EscalationStatus,
@@ -149,6 +158,12 @@ __all__ = [
     "AuthorityPeriod",
     "AuthorityPolicy",
     "AutomaticAllocationRefusedError",
+    "Backtest",
+    "BacktestDifference",
+    "BacktestPeriod",
+    "BacktestPolicy",
+    "BacktestRow",
+    "BacktestStep",
     "CaseReport",
     "CashHandoverReport",
     "CashHeld",
@@ -166,6 +181,7 @@ __all__ = [
     "CustomerMismatchError",
     "CustomerNotFoundError",
     "DuplicateKeyConflictError",
+    "EscalatedCustomer",
     "EscalationPolicy",
     "EscalationStatus",
     "Evaluation",

@@ -3,7 +3,8 @@
 The medium profile's two 100,000-invoice benchmarks (the engine against the replay, and the
 cold start) measure the same generated ledger; generating it takes over a minute, so it is
 generated once per run and each benchmark works on its own copy (one appends events to it,
-the other persists segments in it).
+the other persists segments in it). The same holds for its two 1,000,000-invoice benchmarks
+(the engine, the policy back-test), on ``generated_1m``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from arledger.adapters.synthetic.generate import generate_to_store
 
 MEDIUM_INVOICES: Final = 100_000
 MEDIUM_SEED: Final = 20_261_206
+LARGE_INVOICES: Final = 1_000_000
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +31,20 @@ def generated_100k(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ledger = Ledger(env={"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)})
     try:
         generate_to_store(ledger, MEDIUM_INVOICES, MEDIUM_SEED)
+    finally:
+        ledger.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def generated_1m(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store holding the generated ledger of 1,000,000 invoices, generated once per run
+    for the medium profile's two 1M benchmarks (the engine, the policy back-test): take a
+    ``copy_store`` of it."""
+    path = tmp_path_factory.mktemp("generated-1m") / "generated.db"
+    ledger = Ledger(env={"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)})
+    try:
+        generate_to_store(ledger, LARGE_INVOICES, MEDIUM_SEED)
     finally:
         ledger.close()
     return path

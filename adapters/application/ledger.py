@@ -106,6 +106,8 @@ from arledger.projections import reductions as reductions_projection
 from arledger.projections import statement as statement_projection
 from arledger.projections import unapplied as unapplied_projection
 from arledger.projections.ageing import AgeingGrouping
+from arledger.projections.backtest import BACKTEST_MIN_LEVEL, Backtest, BacktestStep
+from arledger.projections.backtest import period_ends as backtest_period_ends
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiSeries
@@ -1731,6 +1733,65 @@ class Ledger(Application[UUID]):
             events = self._events_cut(cut)
         return handover.cash_not_handed_over(handover.fold_all(events), as_of, manager=manager)
 
+    def backtest(
+        self,
+        candidate: EscalationPolicy,
+        from_month: str,
+        to_month: str,
+        *,
+        step: BacktestStep = BacktestStep.MONTH,
+        min_level: int = BACKTEST_MIN_LEVEL,
+        known_at: datetime | None = None,
+    ) -> Backtest:
+        """What ``candidate`` would have done from ``from_month`` to ``to_month`` (``YYYY-MM``),
+        beside the policy actually in force: on each period end (each month's last day, or
+        each Sunday with ``step=WEEK``), per policy, the customers per level, on supply hold,
+        at the top (legal) level, the broken promises counted, and the customers at
+        ``min_level`` or above with the money collected from them after that day and whether
+        they were written off later; then every customer whose level differs.
+
+        The candidate is used as the single policy throughout (every date, before the period
+        too: promise deadlines and levels held by promises follow it), so a candidate equal
+        to the one policy in force gives identical rows and no difference; the actual rows
+        are the ledger's own (the worklist's levels). Always computed on the query engine's
+        fast path, whatever ``read_models``, as recorded by ``known_at`` if given. Records
+        nothing.
+
+        Raises:
+            InvalidDateError: a month is not ``YYYY-MM``, or ``to_month`` is before
+                ``from_month``.
+            InvalidCommandError: ``candidate`` is not an ``EscalationPolicy``, ``step`` not a
+                ``BacktestStep`` or ``min_level`` not a positive int.
+        """
+        require_known_at(known_at)
+        if not isinstance(candidate, EscalationPolicy):
+            raise InvalidCommandError(
+                f"candidate must be an EscalationPolicy, got {type(candidate).__name__}",
+                field="candidate",
+            )
+        if not isinstance(step, BacktestStep):
+            raise InvalidCommandError(
+                f"step must be a BacktestStep, got {step!r}", field="step", value=step
+            )
+        if type(min_level) is not int or min_level < 1:
+            raise InvalidCommandError(
+                f"min_level must be a positive whole level, got {min_level!r}",
+                field="min_level",
+                value=min_level,
+            )
+        ends = backtest_period_ends(from_month, to_month, step)
+        cut = self._cut(known_at, None)  # the log committed by known_at, as every query cuts
+        return self.query_engine().backtest(
+            candidate,
+            ends,
+            from_month=from_month,
+            to_month=to_month,
+            step=step,
+            min_level=min_level,
+            known_at=cut.stamped_by,
+            upto=cut.position,
+        )
+
     def explain(
         self,
         customer_code: str,
@@ -2150,6 +2211,7 @@ QUERY_METHODS: Final = frozenset(
     {
         "ageing",
         "ageing_in",
+        "backtest",
         "balance_confirmations",
         "cash_not_handed_over",
         "check_credit",

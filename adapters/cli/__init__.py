@@ -8,6 +8,7 @@ They are imported here, so that ``app`` has every command whichever module is im
 
 from arledger.adapters.cli import allocation as allocation
 from arledger.adapters.cli import audit_pack as audit_pack
+from arledger.adapters.cli import backtest as backtest
 from arledger.adapters.cli import goods as goods
 from arledger.adapters.cli import handover as handover
 from arledger.adapters.cli import operations as operations
@@ -20,6 +21,7 @@ from arledger.adapters.cli import unapplied as unapplied
 __all__ = [
     "allocation",
     "audit_pack",
+    "backtest",
     "goods",
     "handover",
     "operations",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any, Final
@@ -64,6 +64,8 @@ from arledger.domain.policy_book import PolicyVersion, policy_in_force
 from arledger.domain.rules import require_date
 from arledger.projections import kpis as kpis_module
 from arledger.projections.ageing import AgeingGrouping, AgeingReport
+from arledger.projections.backtest import Backtest, BacktestStep
+from arledger.projections.fast import backtest as fast_backtest
 from arledger.projections.fast import kpis as fast_kpis
 from arledger.projections.fast import portfolio as fast_path
 from arledger.projections.fast import reports
@@ -954,6 +956,33 @@ class QueryEngine:
         cols, _, _ = self._snapshot(upto)
         return fast_kpis.kpi_report_fast(
             cols, start_on, end_on, decode_policy=self._decode, grouping=grouping, known_at=known_at
+        )
+
+    def backtest(
+        self,
+        candidate: EscalationPolicy,
+        ends: Sequence[date],
+        *,
+        from_month: str,
+        to_month: str,
+        step: BacktestStep,
+        min_level: int,
+        known_at: datetime | None = None,
+        upto: int | None = None,
+    ) -> Backtest:
+        """As ``Ledger.backtest``, on the period ends ``ends``, from one snapshot of the log
+        (cut at position ``upto``, if given)."""
+        cols, _, _ = self._snapshot(upto)
+        return fast_backtest.backtest(
+            cols,
+            candidate=candidate,
+            ends=ends,
+            decode_policy=self._decode,
+            from_month=from_month,
+            to_month=to_month,
+            step=step,
+            min_level=min_level,
+            known_at=known_at,
         )
 
     def status(self) -> dict[str, int]:

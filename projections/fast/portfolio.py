@@ -319,6 +319,7 @@ def fast_portfolio(
     known_at: datetime | None = None,
     ageing_policy: AgeingPolicy | None = None,
     invoice_buckets: bool = False,
+    policy: EscalationPolicy | None = None,
 ) -> FastPortfolio:
     """Ageing, escalation and promises of every invoice, customer and promise as of ``as_of``.
 
@@ -332,11 +333,36 @@ def fast_portfolio(
         invoice_buckets: also each invoice's bucket amounts (``InvoiceColumns.buckets_minor``,
             8 bytes per bucket per invoice: 480 MB for ten million invoices); without it that
             array has no rows, and the customers' bucket totals are made all the same.
+        policy: the one policy in force on every date, instead of the adopted versions (a
+            back-test's candidate: promise deadlines and held levels under it too).
     """
     require_date("as_of", as_of)
+    return fast_portfolio_of(
+        known_tables(columns, known_at),
+        as_of,
+        decode_policy=decode_policy,
+        known_at=known_at,
+        ageing_policy=ageing_policy,
+        invoice_buckets=invoice_buckets,
+        policy=policy,
+    )
+
+
+def fast_portfolio_of(
+    tables: dict[str, dict[str, Any]],
+    as_of: date,
+    *,
+    decode_policy: Callable[[str], EscalationPolicy],
+    known_at: datetime | None = None,
+    ageing_policy: AgeingPolicy | None = None,
+    invoice_buckets: bool = False,
+    policy: EscalationPolicy | None = None,
+) -> FastPortfolio:
+    """``fast_portfolio`` on tables already cut by ``known_tables`` (one cut for several
+    dates: a back-test's period ends)."""
     ageing_policy = ageing_policy or AgeingPolicy()
     on = days(as_of)
-    prepared = _Prepared(known_tables(columns, known_at), decode_policy, on)
+    prepared = _Prepared(tables, decode_policy, on, policy=policy)
     return prepared.run(on, as_of, known_at, ageing_policy, invoice_buckets)
 
 
@@ -452,6 +478,7 @@ class _Prepared:
         decode_policy: Callable[[str], EscalationPolicy],
         on: int,
         held: npt.NDArray[np.bool_] | None = None,
+        policy: EscalationPolicy | None = None,
     ) -> None:
         self.tables = tables
         customers = tables["CustomerAccountOpened"]
@@ -506,7 +533,11 @@ class _Prepared:
 
         promise_count = len(promises["originator_id"])
         self.promise_customer = _int32(row_of_id[promises["customer_id"]])
-        self.policies = self._policies(tables["EscalationPolicyAdopted"], decode_policy)
+        self.policies = (
+            self._policies(tables["EscalationPolicyAdopted"], decode_policy)
+            if policy is None
+            else _Policies([], self.currencies, base=policy)
+        )
         closings = []
         for name, column in (
             ("PromiseWithdrawn", "withdrawn_on"),
@@ -967,13 +998,17 @@ class _Prepared:
 
 class _Policies:
     """The policy versions as arrays: index 0 is the built-in default, then one per adoption
-    in recording order (``policy_book.policy_in_force`` semantics)."""
+    in recording order (``policy_book.policy_in_force`` semantics). ``base`` replaces the
+    default at index 0: with no versions, the one policy of every date."""
 
     def __init__(
-        self, versions: list[tuple[int, EscalationPolicy]], currencies: tuple[str, ...]
+        self,
+        versions: list[tuple[int, EscalationPolicy]],
+        currencies: tuple[str, ...],
+        base: EscalationPolicy = DEFAULT_ESCALATION_POLICY,
     ) -> None:
         self.versions = versions
-        self.policies = [DEFAULT_ESCALATION_POLICY] + [policy for _, policy in versions]
+        self.policies = [base] + [policy for _, policy in versions]
         policies = self.policies
         self.version = _int64([policy.version for policy in policies])
         self.disputed_counts = np.asarray([p.disputed_counts for p in policies], np.bool_)
@@ -1007,7 +1042,7 @@ class _Policies:
     def index_on(self, on: Int32s) -> Int32s:
         """The policy in force on each date: the highest version effective by then."""
         index = np.zeros(len(on), np.int32)
-        version = np.full(len(on), DEFAULT_ESCALATION_POLICY.version, np.int64)
+        version = np.full(len(on), self.policies[0].version, np.int64)
         for position, (effective_on, policy) in enumerate(self.versions, start=1):
             newer = (effective_on <= on) & (policy.version > version)
             index[newer] = position

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import pytest
 
-from arledger import Ledger, Money
+from arledger import EscalationPolicy, Ledger, Money
 from arledger.adapters.application.ledger import QUERY_METHODS
 from arledger.adapters.ingest.importer import ColumnMapping, import_file
 from arledger.adapters.read_models import columnar
@@ -193,6 +193,9 @@ def test_a_query_dated_outside_the_range_is_refused(
 
 KNOWN_AT_QUERIES: Final[dict[str, Callable[[Ledger, Any], Any]]] = {
     "ageing": lambda ledger, at: ledger.ageing(AS_OF, known_at=at),
+    "backtest": lambda ledger, at: ledger.backtest(
+        EscalationPolicy(), "2024-01", "2024-05", known_at=at
+    ),
     "balance_confirmations": lambda ledger, at: ledger.balance_confirmations("ACME", known_at=at),
     "check_credit": lambda ledger, at: ledger.check_credit("ACME", usd("1.00"), AS_OF, known_at=at),
     "collection_case": lambda ledger, at: ledger.collection_case("ACME", AS_OF, known_at=at),

@@ -30,6 +30,7 @@ from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.application.session import Session
 from arledger.domain.events import Event
 from arledger.domain.money import Money
+from arledger.domain.policy import EscalationPolicy
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.kpis import KpiGrouping
 from tests.conftest import FixedClock
@@ -187,6 +188,20 @@ def queries(
             f"kpis {kpi_grouping.name}",
             lambda g=kpi_grouping: ledger.kpis(start_on, as_of, grouping=g, known_at=known_at),
         )
+    yield (
+        "backtest",
+        # The result names its known_at; the truncated store's is None.
+        lambda: attrs.evolve(
+            ledger.backtest(
+                EscalationPolicy(promise_tolerance_days=0),
+                f"{as_of:%Y-%m}",
+                f"{as_of:%Y-%m}",
+                min_level=1,
+                known_at=known_at,
+            ),
+            known_at=None,
+        ),
+    )
     yield "portfolio", lambda: ledger.portfolio(known_at=known_at)
     yield "iter_events", lambda: list(ledger.iter_events(known_at=known_at))
     yield (
