@@ -28,6 +28,8 @@ from uuid import UUID
 
 import attrs
 
+from .approval import NO_AUTHORITY_POLICY, Authority
+from .approval import require_within_authority as approval_limits
 from .errors import (
     GoodsSettlementApprovalError,
     GoodsSettlementNotFoundError,
@@ -99,19 +101,41 @@ def valued_minor(appraised_minor: int, haircut_bps: int) -> int:
     return value
 
 
-def require_within_authority(settlement: GoodsSettlement, approver: str) -> None:
+def require_within_authority(
+    settlement: GoodsSettlement, approver: str, authority: Authority = NO_AUTHORITY_POLICY
+) -> None:
     """Refuse an approval outside the approver's authority.
 
-    The one place the authority of an approver of goods in lieu is checked. Today it holds only
-    what needs no policy: the approver is a named person and not the goods' own appraiser (four
-    eyes on every valuation). Approval limits by role (issue 13, item 1) belong here once the
-    authority policy exists: the amount to check is ``settlement.valued_minor``.
+    The one place the authority of an approver of goods in lieu is checked: the approver is a
+    named person, not the goods' own appraiser (four eyes on every valuation), and, under the
+    authority policy in force on the approval's date (``authority``), holds a role whose limits
+    in the settlement's currency cover its valued amount (as for a reduction, with nothing else
+    counted in the period). A value above the role's two-approver threshold is refused: a
+    settlement in goods has one approver.
     """
     require_person("approver", approver)
     if approver.casefold() == settlement.appraiser.casefold():
         raise GoodsSettlementApprovalError(
             f"settlement in goods {settlement.settlement_reference}: {approver} appraised the "
             "goods and may not also approve them",
+            settlement_reference=settlement.settlement_reference,
+            approver=approver,
+            appraiser=settlement.appraiser,
+            amount_minor=settlement.valued_minor,
+        )
+    what = f"the settlement in goods {settlement.settlement_reference}"
+    needed = approval_limits(
+        authority,
+        approver=approver,
+        amount_minor=settlement.valued_minor,
+        currency=settlement.currency,
+        what=what,
+    )
+    if needed > 1:
+        raise GoodsSettlementApprovalError(
+            f"{what} of {settlement.valued_minor} minor units is above the two-approver "
+            f"threshold of {approver}'s role: a settlement in goods that large is approved by "
+            "someone whose role has a higher threshold",
             settlement_reference=settlement.settlement_reference,
             approver=approver,
             appraiser=settlement.appraiser,
@@ -284,12 +308,14 @@ def approve(
     reason: str,
     approved_on: date,
     recorded_at: datetime,
+    authority: Authority = NO_AUTHORITY_POLICY,
 ) -> list[Event]:
-    """Approve a proposed settlement in goods at its valued amount, within authority."""
+    """Approve a proposed settlement in goods at its valued amount, within the authority of
+    the policy in force on ``approved_on`` (``authority``)."""
     settlement = _require_settlement(account, settlement_reference)
     require_reason("reason", reason)
     _require_status(settlement, GoodsSettlementStatus.PROPOSED, "approved")
-    require_within_authority(settlement, approver)
+    require_within_authority(settlement, approver, authority)
     _require_on_or_after(settlement_reference, "approved_on", approved_on, settlement.proposed_on)
     return [
         GoodsInLieuApproved(

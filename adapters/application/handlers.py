@@ -656,8 +656,18 @@ def approve_goods_in_lieu(command: c.ApproveGoodsInLieu, uow: UnitOfWork) -> lis
             reason=command.reason,
             approved_on=command.approved_on,
             recorded_at=uow.recorded_at,
+            authority=_policy_authority(uow, "approved_on", command.approved_on),
         )
     )
+
+
+def _policy_authority(uow: UnitOfWork, field: str, on: date) -> Authority:
+    """The authority policy in force on ``on``, with nothing approved before counted (for
+    approvals that are not reductions: a settlement in goods)."""
+    require_date(field, on)
+    book = uow.authority_book()
+    policy = None if book is None else approval_module.authority_in_force(book.versions, on)
+    return approval_module.NO_AUTHORITY_POLICY if policy is None else Authority(policy=policy)
 
 
 @handles(c.SettleGoodsInLieu)

@@ -13,11 +13,14 @@ from datetime import date
 import pytest
 
 from arledger import Ledger, Money
+from arledger.domain.authority import ApproverRole, AuthorityPolicy, RoleAuthority
 from arledger.domain.errors import (
+    AuthorityLimitError,
     GoodsSettlementApprovalError,
     GoodsSettlementNotFoundError,
     GoodsSettlementStateError,
     OverAllocationError,
+    UnknownApproverError,
 )
 from arledger.domain.events import GoodsInLieuApplied, GoodsInLieuProposed, GoodsInLieuSettled
 from arledger.domain.goods_in_lieu import GoodsSettlementStatus
@@ -234,3 +237,79 @@ def test_statement_and_kpis_show_goods_apart_from_cash() -> None:
         event for event in ledger.iter_events() if isinstance(event, GoodsInLieuProposed)
     ]  # fmt: skip
     assert usd("70000.00").amount_minor == proposed.valued_minor
+
+
+def authority(manager_limit: str, threshold: str | None = None) -> AuthorityPolicy:
+    """A manager (Li) may approve up to ``manager_limit`` USD; the CFO (Wang) 500,000.00."""
+    return AuthorityPolicy(
+        version=1,
+        approvers=(
+            ApproverRole(approver="Li", role="manager"),
+            ApproverRole(approver="CFO Wang", role="cfo"),
+        ),
+        roles=(
+            RoleAuthority(
+                role="manager",
+                currency="USD",
+                reduction_max_minor=usd(manager_limit).amount_minor,
+                customer_period_max_minor=usd("500000.00").amount_minor,
+                two_approvers_above_minor=None
+                if threshold is None
+                else usd(threshold).amount_minor,
+            ),
+            RoleAuthority(
+                role="cfo",
+                currency="USD",
+                reduction_max_minor=usd("500000.00").amount_minor,
+                customer_period_max_minor=usd("500000.00").amount_minor,
+            ),
+        ),
+    )
+
+
+def test_goods_valued_over_the_approver_s_limit_are_refused_naming_role_and_limit() -> None:
+    ledger = ledger_owed()
+    ledger.adopt_authority_policy(
+        policy=authority("50000.00"), effective_on=date(2024, 1, 1), approver="Board", reason="d"
+    )
+    propose(ledger)  # valued 70,000.00 after the 30% haircut
+
+    with pytest.raises(AuthorityLimitError) as refused:
+        approve(ledger, approver="Li")
+
+    assert ("manager", usd("50000.00").amount_minor) == (
+        refused.value.role,
+        refused.value.limit_minor,
+    )
+    assert (
+        GoodsSettlementStatus.PROPOSED is ledger.customer("ACME").goods_settlements["GIL-1"].status
+    )
+    approve(ledger, approver="CFO Wang")  # within the CFO's 500,000.00
+    assert (
+        GoodsSettlementStatus.APPROVED is ledger.customer("ACME").goods_settlements["GIL-1"].status
+    )
+
+
+def test_goods_above_the_role_s_two_approver_threshold_are_refused() -> None:
+    ledger = ledger_owed()
+    ledger.adopt_authority_policy(
+        policy=authority("100000.00", threshold="60000.00"),
+        effective_on=date(2024, 1, 1),
+        approver="Board",
+        reason="d",
+    )
+    propose(ledger)
+
+    with pytest.raises(GoodsSettlementApprovalError, match="two-approver threshold"):
+        approve(ledger, approver="Li")
+
+
+def test_an_approver_the_authority_policy_does_not_name_is_refused() -> None:
+    ledger = ledger_owed()
+    ledger.adopt_authority_policy(
+        policy=authority("50000.00"), effective_on=date(2024, 1, 1), approver="Board", reason="d"
+    )
+    propose(ledger)
+
+    with pytest.raises(UnknownApproverError):
+        approve(ledger, approver="Someone Else")
