@@ -193,29 +193,37 @@ def test_a_query_dated_outside_the_range_is_refused(
 
 KNOWN_AT_QUERIES: Final[dict[str, Callable[[Ledger, Any], Any]]] = {
     "ageing": lambda ledger, at: ledger.ageing(AS_OF, known_at=at),
+    "ageing_in": lambda ledger, at: ledger.ageing_in("USD", AS_OF, known_at=at),
     "backtest": lambda ledger, at: ledger.backtest(
         EscalationPolicy(), "2024-01", "2024-05", known_at=at
     ),
+    "cash_not_handed_over": lambda ledger, at: ledger.cash_not_handed_over(AS_OF, known_at=at),
     "balance_confirmations": lambda ledger, at: ledger.balance_confirmations("ACME", known_at=at),
     "check_credit": lambda ledger, at: ledger.check_credit("ACME", usd("1.00"), AS_OF, known_at=at),
     "collection_case": lambda ledger, at: ledger.collection_case("ACME", AS_OF, known_at=at),
     "customer": lambda ledger, at: ledger.customer("ACME", known_at=at),
     "escalation_status": lambda ledger, at: ledger.escalation_status("ACME", AS_OF, known_at=at),
     "expected_pay_on": lambda ledger, at: ledger.expected_pay_on("INV-1", known_at=at),
+    "exchange_rates": lambda ledger, at: ledger.exchange_rates(known_at=at),
     "explain": lambda ledger, at: ledger.explain("ACME", AS_OF, known_at=at),
     "goods_settlements": lambda ledger, at: ledger.goods_settlements("ACME", known_at=at),
     "invoice": lambda ledger, at: ledger.invoice("INV-1", known_at=at),
     "iter_events": lambda ledger, at: ledger.iter_events(known_at=at),
     "kpis": lambda ledger, at: ledger.kpis(date(2024, 1, 1), AS_OF, known_at=at),
+    "kpis_in": lambda ledger, at: ledger.kpis_in("USD", date(2024, 1, 1), AS_OF, known_at=at),
+    "kpis_monthly": lambda ledger, at: ledger.kpis_monthly(date(2024, 1, 1), AS_OF, known_at=at),
+    "pending_approvals": lambda ledger, at: ledger.pending_approvals(known_at=at),
     "payment": lambda ledger, at: ledger.payment("BANK-1", known_at=at),
     "portfolio": lambda ledger, at: ledger.portfolio(known_at=at),
     "promises": lambda ledger, at: ledger.promises("ACME", AS_OF, known_at=at),
     "propose_credit_line": lambda ledger, at: ledger.propose_credit_line(
         usd("1000.00"), AS_OF, known_at=at
     ),
+    "reductions": lambda ledger, at: ledger.reductions(date(2024, 1, 1), AS_OF, known_at=at),
     "statement": lambda ledger, at: ledger.statement("ACME", date(2024, 1, 1), AS_OF, known_at=at),
     "unapplied_cash": lambda ledger, at: ledger.unapplied_cash(AS_OF, known_at=at),
     "worklist": lambda ledger, at: ledger.worklist(AS_OF, known_at=at),
+    "worklist_in": lambda ledger, at: ledger.worklist_in("USD", AS_OF, known_at=at),
 }
 """Every public query, asked as known at an instant (tests/property/test_known_at_truncation.py
 holds each to the store cut at that instant)."""

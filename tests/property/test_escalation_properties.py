@@ -758,8 +758,15 @@ def test_history_worklist_and_next_threshold_agree_with_day_by_day_evaluation(
     for customer_id in customer_ids(run_.ledger):
         status = escalation.escalation_status(state, customer_id, as_of)
         # The worklist finds the level's entry date walking back; the status from its history.
-        # At level 0 a customer is listed only while a reconciliation item is open.
-        if status.level == 0 and not status.reconciliations:
+        # At level 0 a customer is listed only while a reconciliation item is open, a next
+        # step is due or an invoice wants a reminder before its due date.
+        step_due = status.next_step is not None and status.next_step.due_on <= as_of
+        if (
+            status.level == 0
+            and not status.reconciliations
+            and not step_due
+            and not status.pre_due_reminders
+        ):
             assert customer_id not in worklist
         else:
             item = worklist[customer_id]
