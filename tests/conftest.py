@@ -5,9 +5,10 @@ The query engine's kernels are compiled (or, with a warm cache, loaded) by ``arl
 warm-up``'s function before the first test, and the time it took is printed, so no test pays
 ~35 s of compilation unknowingly; the summary at the end names any kernel variant compiled
 after it (a test that feeds the kernels arrays of other types than the engine does). Under
-pytest-xdist (the README's test command runs ``tests`` with ``-n auto``) the workers take the
-warm-up in turn under a file lock: the first compiles into the on-disk cache, the others load
-from it, instead of every worker compiling the same kernels at once on a cold cache.
+pytest-xdist (the README's test command runs ``tests`` with ``-n auto --dist worksteal``) the
+workers take the warm-up in turn under a file lock: the first compiles into the on-disk cache,
+the others load from it, instead of every worker compiling the same kernels at once on a cold
+cache.
 
 PostgreSQL is at 127.0.0.1:5432, database ``test`` (trust auth). Each test gets a schema of
 its own, dropped afterwards. Under CI=true a missing server fails the tests instead of
