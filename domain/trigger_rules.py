@@ -1,11 +1,12 @@
 """The escalation triggers' rules, as one table: what each measures, in which unit, whether the
 passage of time alone can make it fire, and how its figure compares with a threshold.
 
-Both evaluations of the ladder read this table: the fold (``projections/escalation.py``) and
-the fast path's kernels (``projections/fast/codes.py`` turns it into the kernels' codes and
-masks). Each also says, for each rule, which figure it measures: that part is per rule by
-nature (a count of promises is not a number of days), and written as an exhaustive ``match``
-in the fold and a branch per rule code in the kernel.
+Both evaluations of the ladder read this table: the fold
+(``projections/escalation/evaluate.py``) and the fast path's kernels
+(``projections/fast/codes.py`` turns it into the kernels' codes and masks). Each also says, for
+each rule, which figure it measures: that part is per rule by nature (a count of promises is not
+a number of days), and written as an exhaustive ``match`` in the fold and a branch per rule code
+in the kernel.
 
 Invariant: every ``TriggerRule`` has exactly one row (checked when this module is imported),
 so a new rule without a row fails every import; one without a fold branch fails mypy

@@ -24,7 +24,9 @@ def test_the_first_screen_gives_exactly_two_commands_demo_then_tests() -> None:
     assert 2 == len(commands)
     assert all("\n" not in command for command in commands)
     assert commands[0].endswith("arledger demo")
-    assert commands[1].endswith("pytest -n auto --dist worksteal tests && .venv/bin/pytest benchmarks")
+    assert commands[1].endswith(
+        "pytest -n auto --dist worksteal tests && .venv/bin/pytest benchmarks"
+    )
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:

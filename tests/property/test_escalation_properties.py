@@ -1,4 +1,4 @@
-"""Properties of the escalation status (projections/escalation.py) over random collections
+"""Properties of the escalation status (projections/escalation/) over random collections
 histories: invoices, payments and bounces, disputes, promises, ratings, blacklisting, actions
 (with next steps), diagnoses, overrides of negotiation before legal and policy versions, run
 through an in-memory ``Ledger`` (refused commands are skipped).

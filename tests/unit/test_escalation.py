@@ -1,4 +1,4 @@
-"""Escalation status, worklist and explanation (projections/escalation.py), from DOMAIN.md.
+"""Escalation status, worklist and explanation (projections/escalation/), from DOMAIN.md.
 
 Every scenario runs an in-memory ledger with a fixed clock and the default policy unless it
 adopts another version. Under the default policy (domain/policy.py) an account is graded by age

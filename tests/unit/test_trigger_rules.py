@@ -3,11 +3,11 @@ the rules that keep separate copies in the fold, the kernels and the fast KPIs (
 choice, the policy in force), tied here by property tests.
 
 Adding a trigger rule touches ``domain/trigger_rules.py`` (enum member and row),
-``projections/escalation.py`` (``_Evaluator._measure``), ``projections/fast/codes.py`` (its code)
-and ``projections/fast/kernels.py`` (``_levels``' figure), plus ``KERNEL_FIGURES`` here and a
-way for ``tests.strategies.ladders`` histories to make it fire. Leave one out and: no row, every
-import fails; no fold branch, mypy fails (``assert_never``); no code, ``codes`` fails to import;
-no kernel branch, ``test_the_kernel_fires_every_rule_as_the_table_says`` fails.
+``projections/escalation/evaluate.py`` (``_Evaluator._measure``), ``projections/fast/codes.py``
+(its code) and ``projections/fast/kernels.py`` (``_levels``' figure), plus ``KERNEL_FIGURES``
+here and a way for ``tests.strategies.ladders`` histories to make it fire. Leave one out and: no
+row, every import fails; no fold branch, mypy fails (``assert_never``); no code, ``codes`` fails
+to import; no kernel branch, ``test_the_kernel_fires_every_rule_as_the_table_says`` fails.
 """
 
 from __future__ import annotations
