@@ -48,6 +48,23 @@ from arledger.domain.errors import (
 )
 from arledger.projections import ageing, kpis
 
+_REPORTING_CURRENCY_OPTION: Final = typer.Option(
+    "--reporting-currency",
+    metavar="CODE",
+    help="Convert into this currency at the rates in force on the date (recorded with "
+    "`arledger rates record`), naming each rate used; table or JSON.",
+    show_default=False,
+)
+
+
+def _refuse_position_with_reporting_currency(at_position: int | None) -> None:
+    """The reporting-currency answers cut their rates by --known-at only (stamps)."""
+    if at_position is not None:
+        usage_error(
+            "--reporting-currency does not take --at-position (its rates are cut by --known-at)"
+        )
+
+
 # ageing ---------------------------------------------------------------------------------------
 
 
@@ -85,16 +102,7 @@ def ageing_command(
     known_at: Annotated[datetime | None, known_at_option("The table")] = None,
     at_position: Annotated[int | None, at_position_option("The table")] = None,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
-    reporting_currency: Annotated[
-        str | None,
-        typer.Option(
-            "--reporting-currency",
-            metavar="CODE",
-            help="Convert into this currency at the rates in force on the date (recorded with "
-            "`arledger rates record`), naming each rate used; table or JSON.",
-            show_default=False,
-        ),
-    ] = None,
+    reporting_currency: Annotated[str | None, _REPORTING_CURRENCY_OPTION] = None,
 ) -> None:
     """Print the ageing table: open receivables by days past due, per currency.
 
@@ -104,10 +112,7 @@ def ageing_command(
     """
     _check_csv_raw(csv_raw, output_format)
     if reporting_currency is not None:
-        if at_position is not None:
-            usage_error(
-                "--reporting-currency does not take --at-position (its rates are cut by --known-at)"
-            )
+        _refuse_position_with_reporting_currency(at_position)
         _ageing_in(as_of, by, output_format, edges, known_at, reporting_currency)
         return
     with _reported_errors():
@@ -236,16 +241,7 @@ def kpis_command(
     known_at: Annotated[datetime | None, known_at_option("The KPIs")] = None,
     at_position: Annotated[int | None, at_position_option("The KPIs")] = None,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
-    reporting_currency: Annotated[
-        str | None,
-        typer.Option(
-            "--reporting-currency",
-            metavar="CODE",
-            help="Convert into this currency at the rates in force on the date (recorded with "
-            "`arledger rates record`), naming each rate used; table or JSON.",
-            show_default=False,
-        ),
-    ] = None,
+    reporting_currency: Annotated[str | None, _REPORTING_CURRENCY_OPTION] = None,
 ) -> None:
     """Print the collection KPIs of a period, per currency: DSO (standard, countback, best
     possible), average days delinquent, CEI (total sales and monthly average), collection rate,
@@ -272,10 +268,7 @@ def kpis_command(
         usage_error(f"--from {start_on} is after --to {end_on}")
     _check_csv_raw(csv_raw, output_format)
     if reporting_currency is not None:
-        if at_position is not None:
-            usage_error(
-                "--reporting-currency does not take --at-position (its rates are cut by --known-at)"
-            )
+        _refuse_position_with_reporting_currency(at_position)
         from arledger.adapters.cli import rates
 
         _reporting_format(output_format)
@@ -395,16 +388,7 @@ def worklist_command(
     ] = WORKLIST_TABLE_ROWS,
     known_at: Annotated[datetime | None, known_at_option("The worklist")] = None,
     at_position: Annotated[int | None, at_position_option("The worklist")] = None,
-    reporting_currency: Annotated[
-        str | None,
-        typer.Option(
-            "--reporting-currency",
-            metavar="CODE",
-            help="Convert into this currency at the rates in force on the date (recorded with "
-            "`arledger rates record`), naming each rate used; table or JSON.",
-            show_default=False,
-        ),
-    ] = None,
+    reporting_currency: Annotated[str | None, _REPORTING_CURRENCY_OPTION] = None,
 ) -> None:
     """Print the customers at escalation level 1 or above, most urgent first, and those with
     a reconciliation item open (a difference acknowledged on a balance confirmation).
@@ -415,10 +399,7 @@ def worklist_command(
     table of their own.
     """
     if reporting_currency is not None:
-        if at_position is not None:
-            usage_error(
-                "--reporting-currency does not take --at-position (its rates are cut by --known-at)"
-            )
+        _refuse_position_with_reporting_currency(at_position)
         from arledger.adapters.cli import rates
 
         with _reported_errors():
