@@ -86,19 +86,19 @@ def _registration(uow: UnitOfWork, credit_note_number: object) -> CreditNote | N
 def _authority(uow: UnitOfWork, invoice: Invoice, field: str, on: date) -> Authority:
     """What a reduction of ``invoice`` dated ``on`` is held to: the authority policy in force
     then and what each approver already approved for the invoice's customer in its period."""
-    require_date(field, on)
-    book = uow.authority_book()
-    policy = None if book is None else approval_module.authority_in_force(book.versions, on)
-    if policy is None:
-        return approval_module.NO_AUTHORITY_POLICY
+    authority = _policy_authority(uow, field, on)
+    if authority.policy is None:
+        return authority
     account = uow.customer_by_id(invoice.customer_id)
     assert account is not None
     reductions = [
         reduction for each in uow.invoices_of(account) for reduction in each.approved_reductions
     ]
     return Authority(
-        policy=policy,
-        approved_minor_by_approver=approval_module.approved_in_period(reductions, policy, on),
+        policy=authority.policy,
+        approved_minor_by_approver=approval_module.approved_in_period(
+            reductions, authority.policy, on
+        ),
     )
 
 
@@ -662,8 +662,8 @@ def approve_goods_in_lieu(command: c.ApproveGoodsInLieu, uow: UnitOfWork) -> lis
 
 
 def _policy_authority(uow: UnitOfWork, field: str, on: date) -> Authority:
-    """The authority policy in force on ``on``, with nothing approved before counted (for
-    approvals that are not reductions: a settlement in goods)."""
+    """The authority policy in force on ``on``, with nothing approved before counted (as
+    such for approvals that are not reductions: a settlement in goods)."""
     require_date(field, on)
     book = uow.authority_book()
     policy = None if book is None else approval_module.authority_in_force(book.versions, on)
