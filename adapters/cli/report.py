@@ -28,6 +28,8 @@ from arledger.adapters.cli.app import (
     parse_iso_date,
     usage_error,
 )
+from arledger.adapters.report import browser
+from arledger.adapters.report.browser import SCREENSHOT_HEIGHT, SCREENSHOT_WIDTH
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -79,6 +81,16 @@ def report_command(
     ] = None,
     known_at: Annotated[datetime | None, known_at_option("The report")] = None,
     at_position: Annotated[int | None, at_position_option("The report")] = None,
+    screenshot: Annotated[
+        Path | None,
+        typer.Option(
+            "--screenshot",
+            metavar="FILE.png",
+            help="Also open the file in headless Chromium (Debian's chromium package) and save "
+            f"a {SCREENSHOT_WIDTH}x{SCREENSHOT_HEIGHT} screenshot of its top, as the README's.",
+            show_default=False,
+        ),
+    ] = None,
     plaintext: Annotated[
         bool,
         typer.Option(
@@ -96,12 +108,20 @@ def report_command(
     file (SVG), nothing is fetched when it is opened.
     """
     require_suffix(out, ".html")
+    if screenshot is not None:
+        require_suffix(screenshot, ".png")
     with _reported_errors():
         ledger = _query_ledger()
         ledger.check_plaintext_output(out, output="report", plaintext=plaintext)
         report = ledger.report(as_of, owner=owner, known_at=known_at, at_position=at_position)
         data = report.html().encode("utf-8")
         write_atomically(out, data)
+        if screenshot is not None:
+            page = browser.render(out, screenshot)
+            if page.console:
+                raise browser.BrowserError(
+                    f"the browser reported a problem with {out}: {page.console[0]}"
+                )
     where = "" if report.as_of_log is None else f" at log position {report.as_of_log.position}"
     customers = sum(len(worklist.items) for worklist in report.worklists)
     _stdout().print(
@@ -111,3 +131,5 @@ def report_command(
         markup=False,
         soft_wrap=True,
     )
+    if screenshot is not None:
+        _stdout().print(f"Screenshot of its top in Chromium: {screenshot}", markup=False)

@@ -135,7 +135,7 @@ def ageing_chart(report: PortfolioReport) -> str:
     """One horizontal bar per currency, stacked by ageing bucket, in that currency's units."""
     rows = [row for row in report.ageing_by_currency if row.open_minor > 0]
     colours = bucket_colours(len(report.bucket_labels))
-    with _figure("ageing", 7.0, 0.9 + 0.75 * max(len(rows), 1)) as figure:
+    with _figure("ageing", 11.0, 0.8 + 0.55 * max(len(rows), 1)) as figure:
         if not rows:
             _empty(figure, "Nothing is open on this date.")
         else:
@@ -150,7 +150,7 @@ def ageing_chart(report: PortfolioReport) -> str:
                         [amount],
                         left=left,
                         color=colours[index],
-                        height=0.6,
+                        height=0.7,
                         label=report.bucket_labels[index],
                     )
                     bar.set_gid(f"ageing-mark-{row.currency}-{index}")
@@ -181,7 +181,7 @@ def open_chart(report: PortfolioReport) -> str:
     """Open money at each month end, current and overdue stacked, one panel per currency."""
     currencies = report.currencies
     months = [f"{month.end_on:%b %y}" for month in report.months]
-    with _figure("open", 7.0, 0.6 + 1.7 * max(len(currencies), 1)) as figure:
+    with _figure("open", 11.0, 0.4 + 1.25 * max(len(currencies), 1)) as figure:
         if not currencies:
             _empty(figure, "No receivables in these months.")
             return _svg(figure, "open")
@@ -256,7 +256,7 @@ def _drawn(value: Decimal | None) -> float:
 def levels_chart(report: PortfolioReport) -> str:
     """Customers per escalation level, stacked by grade."""
     levels = sorted({(count.level, count.level_name) for count in report.levels})
-    with _figure("levels", 7.0, 2.8) as figure:
+    with _figure("levels", 5.5, 2.8) as figure:
         if not levels:
             _empty(figure, "No customer needs collection action on this date.")
             return _svg(figure, "levels")
