@@ -114,12 +114,6 @@ def test_the_html_is_self_contained_and_draws_every_chart_with_its_marks(
         assert f"<b>{money_text(row.open_minor, row.currency)}</b>" in html
 
 
-def test_the_same_figures_give_the_same_file(store: dict[str, str]) -> None:
-    ledger = Ledger(env=store)
-
-    assert ledger.report(AS_OF).html() == ledger.report(AS_OF).html()
-
-
 def test_an_owners_report_holds_only_that_owners_worklist_and_figures(
     store: dict[str, str],
 ) -> None:
@@ -132,6 +126,7 @@ def test_an_owners_report_holds_only_that_owners_worklist_and_figures(
     assert list(ledger.worklist(AS_OF, owner=owner)) == list(report.worklists[0].items)
     by_owner = ledger.ageing(AS_OF, grouping=AgeingGrouping.OWNER).rows
     assert tuple(row for row in by_owner if row.key == owner) == report.ageing_by_currency
+    assert any(month.rows for month in report.months)
     assert all(row.key == owner for month in report.months for row in month.rows)
     assert report.customers_open_not_listed is None
 
@@ -155,6 +150,7 @@ def test_cli_writes_the_report_file(store: dict[str, str], tmp_path: Path) -> No
 
     assert 0 == result.exit_code, result.output
     assert f"Wrote the report as of {AS_OF}" in result.stdout
+    # Rendered again from the same figures: the same bytes (no date, fixed SVG ids).
     assert Ledger(env=store).report(AS_OF).html() == out.read_text(encoding="utf-8")
     assert [out] == list(tmp_path.iterdir())  # no temporary file left beside it
 
