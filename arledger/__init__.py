@@ -16,6 +16,7 @@ from arledger.adapters.audit.pack import (
 )
 from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
+from arledger.adapters.report.model import PortfolioReport
 from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.authority import (
     ApproverRole,
@@ -226,6 +227,7 @@ __all__ = [
     "PaymentNotFoundError",
     "PaymentTermsKind",
     "PendingApproval",
+    "PortfolioReport",
     "PreDueReminder",
     "PreDueReminderRule",
     "PromiseAmountError",
