@@ -12,6 +12,8 @@ marks); ``test_report_browser`` opens it in Chromium.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -174,3 +176,22 @@ def test_cli_refusals_write_nothing(
     assert exit_code == result.exit_code, result.output
     assert message in result.output
     assert [] == list(tmp_path.iterdir())
+
+
+def test_the_engine_and_the_replay_give_the_same_report(store: dict[str, str]) -> None:
+    replayed = Ledger(env={**store, "ARLEDGER_READ_MODELS": "replay"}).report(AS_OF)
+
+    assert Ledger(env=store).report(AS_OF) == replayed
+
+
+def test_importing_arledger_and_its_cli_loads_no_plotting_template_or_workbook_library() -> None:
+    """matplotlib, Jinja2 and openpyxl load when a report or workbook is made, not at start."""
+    probe = (
+        "import sys, arledger, arledger.adapters.cli; "
+        "print(sorted(m for m in ('matplotlib', 'jinja2', 'openpyxl') if m in sys.modules))"
+    )
+
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+
+    assert 0 == done.returncode, done.stderr
+    assert "[]" == done.stdout.strip()
