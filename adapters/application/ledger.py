@@ -58,6 +58,7 @@ from arledger.adapters.read_models.runner import (
     ProjectionRunner,
     StaleRunnerError,
 )
+from arledger.adapters.report.model import PortfolioReport
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
 from arledger.domain import exchange_rate as exchange_rate_module
@@ -1991,6 +1992,34 @@ class Ledger(Application[UUID]):
             reports=tuple(attrs.evolve(report, as_of_log=cut.as_of_log) for report in reports),
         )
 
+    def report(
+        self,
+        as_of: date,
+        *,
+        owner: str | None = None,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> PortfolioReport:
+        """The figures of the portfolio report (``arledger report``) as of ``as_of``: ageing by
+        bucket per currency, the KPIs of the last twelve whole months (``kpis_monthly``),
+        customers per escalation level and grade, the top overdue customers and the worklist
+        per owner; ``owner``'s alone if given. All taken at one cut of the log (the first
+        answer's position, unless ``known_at`` or ``at_position`` names one);
+        ``report.html()`` is the self-contained HTML file.
+
+        Raises:
+            NotFoundError: ``owner`` has nothing open, sold or collected in the months and no
+                customer on the worklist (an owner the ledger does not know).
+        """
+        from arledger.adapters.report.model import portfolio_report
+
+        require_date("as_of", as_of)
+        if owner is not None:
+            require_person("owner", owner)
+        return portfolio_report(
+            self, as_of, owner=owner, known_at=known_at, at_position=at_position
+        )
+
     # Reporting currency: the per-currency answers converted at the rates in force ---------
 
     def exchange_rates(
@@ -2287,6 +2316,7 @@ QUERY_METHODS: Final = frozenset(
         "promises",
         "propose_credit_line",
         "reductions",
+        "report",
         "statement",
         "unapplied_cash",
         "worklist",
