@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -537,3 +538,21 @@ def test_arledger_letter_refusals_are_one_line_and_leave_no_file(
     assert message in result.stderr
     assert 1 == len(result.stderr.strip().splitlines())
     assert not list(tmp_path.glob("x.*"))
+
+
+def test_the_readmes_example_letters_are_regenerated_by_the_documented_command(
+    tmp_path: Path,
+) -> None:
+    require_program("pdftoppm")
+    script = Path(__file__).resolve().parents[2] / "docs" / "make_letter_examples.py"
+
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], check=True, capture_output=True, text=True
+    )
+
+    names = ["letter-confirmation-zh.png", "letter-demand-en.png"]
+    assert [str(tmp_path / name) for name in names] == result.stdout.split()
+    for name in names:
+        with Image.open(tmp_path / name) as image:
+            assert (662, 936) == image.size  # A4 at 80 dpi
+        assert ink(tmp_path / name) > 0.01
