@@ -127,6 +127,10 @@ def render_html(
         "day": DAY_FORMATS[language],
         "kind_word": lambda kind: words["movement"][kind.value],
         "bucket_word": lambda label: bucket_label(label, language),
+        # Capital numerals are yuan, jiao and fen: for other currencies the function is empty.
+        "capital": lambda amount_minor: (
+            chinese_capital(amount_minor) if letter.currency == "CNY" and amount_minor >= 0 else ""
+        ),
     }
     try:
         return env.get_template(name).render(**context)
@@ -179,6 +183,76 @@ def grouped(amount_minor: int, currency: str) -> str:
     """An amount for a letter: thousands separated, exact decimals, no currency
     (``123456789`` USD -> ``1,234,567.89``; the currency is printed once, in the heading)."""
     return f"{Decimal(format_minor(amount_minor, currency)):,}"
+
+
+_DIGITS: Final = "零壹贰叁肆伍陆柒捌玖"
+_PLACES: Final = ("仟", "佰", "拾", "")
+_SECTIONS: Final = ("", "万", "亿", "万亿")
+
+
+def chinese_capital(amount_minor: int) -> str:
+    """A CNY amount in Chinese capital numerals (大写金额), as cheques, receipts and letters
+    about money write it, by the rules of the People's Bank's payment and settlement measures
+    (支付结算办法): ``19521000`` -> ``壹拾玖万伍仟贰佰壹拾元整``, ``1640902`` ->
+    ``壹万陆仟肆佰零玖元零贰分``. One 零 stands for any run of zeros inside the number, 整
+    follows an amount in whole yuan, and 零 is written after 元 when the yuan end in zero or the
+    jiao are zero but fen follow.
+
+    Raises:
+        ValueError: a negative amount, or one of 10**16 yuan or more (no unit above 万亿).
+    """
+    if amount_minor < 0:
+        raise ValueError(f"capital numerals write no negative amount, got {amount_minor}")
+    yuan, cents = divmod(amount_minor, 100)
+    jiao, fen = divmod(cents, 10)
+    if yuan >= 10 ** (4 * len(_SECTIONS)):
+        raise ValueError(f"{yuan} yuan is beyond the largest unit, 万亿")
+    if amount_minor == 0:
+        return "零元整"
+    words = ""
+    if yuan:
+        groups = []
+        rest = yuan
+        while rest:
+            rest, group = divmod(rest, 10_000)
+            groups.append(group)
+        zero_pending = False
+        for index in range(len(groups) - 1, -1, -1):
+            group = groups[index]
+            if group == 0:
+                zero_pending = bool(words)
+                continue
+            if words and (zero_pending or group < 1000):
+                words += "零"
+            zero_pending = False
+            words += _group_words(group) + _SECTIONS[index]
+        words += "元"
+    if jiao == 0 and fen == 0:
+        return words + "整"
+    if yuan and (yuan % 10 == 0 or jiao == 0):
+        words += "零"
+    if jiao:
+        words += _DIGITS[jiao] + "角"
+    if fen:
+        words += _DIGITS[fen] + "分"
+    return words
+
+
+def _group_words(group: int) -> str:
+    """0 < group < 10,000 in capitals, without leading or trailing zeros (壹仟零玖)."""
+    assert 0 < group < 10_000
+    digits = f"{group:04d}"
+    words = ""
+    zero_pending = False
+    for digit, place in zip(digits, _PLACES, strict=True):
+        if digit == "0":
+            zero_pending = bool(words)
+            continue
+        if zero_pending:
+            words += "零"
+            zero_pending = False
+        words += _DIGITS[int(digit)] + place
+    return words
 
 
 def bucket_label(label: str, language: Language) -> str:

@@ -245,11 +245,12 @@ def test_a_letter_that_cannot_be_written_is_refused_with_nothing_written_or_reco
 
 EXPECTED_TEXT = {
     (LetterKind.CONFIRMATION, Language.ZH): ["欠款征询函", NAME, "截至2024年3月31日", "195,210.00",
-                                              "数据证明无误", "盖章", "-50,000.00", "BK-0220"],
+                                              "数据证明无误", "盖章", "-50,000.00", "BK-0220",
+                                              "壹拾玖万伍仟贰佰壹拾元整"],
     (LetterKind.CONFIRMATION, Language.EN): ["Balance Confirmation", NAME, "31 March 2024",
                                               "195,210.00", "stamp", "HZ-0301", "-6,500.50"],
     (LetterKind.DEMAND, Language.ZH): ["催款函", NAME, "150,000.00", "2024年4月9日", "FP-1001",
-                                        "70,000.00", "51", "195,210.00"],
+                                        "70,000.00", "51", "195,210.00", "壹拾伍万元整"],
     (LetterKind.DEMAND, Language.EN): ["Demand for Payment", NAME, "150,000.00", "9 April 2024",
                                         "FP-1002", "80,000.00", "25"],
     (LetterKind.STATEMENT, Language.ZH): ["对账单", NAME, "期初余额", "期末余额", "195,210.00",
