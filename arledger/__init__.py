@@ -16,6 +16,8 @@ from arledger.adapters.audit.pack import (
 )
 from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
+from arledger.adapters.documents.render import DocumentFormat, Language
+from arledger.adapters.documents.sending import LetterSent
 from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.authority import (
     ApproverRole,
@@ -50,6 +52,8 @@ from arledger.domain.errors import (
     InvalidCommandError,
     InvalidExchangeRateError,
     InvoiceNotFoundError,
+    LetterOutputError,
+    LetterTemplateError,
     LogPositionError,
     MoneyError,
     NotFoundError,
@@ -117,6 +121,7 @@ from arledger.projections.escalation import (
 )
 from arledger.projections.handover import CashHandoverReport, CashHeld
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow, KpiSeries
+from arledger.projections.letters import Letter, LetterKind, OpenInvoice
 from arledger.projections.portfolio import Confirmation
 from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
 from arledger.projections.reductions import PendingApproval, ReductionRow, ReductionsReport
@@ -180,6 +185,7 @@ __all__ = [
     "CustomerAccount",
     "CustomerMismatchError",
     "CustomerNotFoundError",
+    "DocumentFormat",
     "DuplicateKeyConflictError",
     "EscalatedCustomer",
     "EscalationPolicy",
@@ -208,7 +214,13 @@ __all__ = [
     "KpiReport",
     "KpiRow",
     "KpiSeries",
+    "Language",
     "Ledger",
+    "Letter",
+    "LetterKind",
+    "LetterOutputError",
+    "LetterSent",
+    "LetterTemplateError",
     "LevelChange",
     "LogPositionError",
     "LossRate",
@@ -220,6 +232,7 @@ __all__ = [
     "NextStep",
     "NotFoundError",
     "NothingToAllocateError",
+    "OpenInvoice",
     "OverAllocationError",
     "PackMismatch",
     "Payment",

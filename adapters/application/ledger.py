@@ -40,6 +40,15 @@ from arledger.adapters.audit.cut import resolve as resolve_cut
 from arledger.adapters.audit.pack import AuditPack
 from arledger.adapters.audit.report import VerifyReport
 from arledger.adapters.data_output import to_data
+from arledger.adapters.documents.render import Language
+from arledger.adapters.documents.render import render as render_letter
+from arledger.adapters.documents.sending import (
+    LetterSent,
+    check_output,
+    letter_commands,
+    write_aside,
+)
+from arledger.adapters.documents.sending import idempotency_key as letter_idempotency_key
 from arledger.adapters.persistence.connections import Connections, connections_for
 from arledger.adapters.persistence.library import chained_recorder_topic
 from arledger.adapters.persistence.serialization import CattrsMapper, register_event_topics
@@ -74,6 +83,8 @@ from arledger.domain.errors import (
     ConfigurationError,
     CustomerNotFoundError,
     GroupingTypeError,
+    IdempotencyKeyConflictError,
+    InvalidChoiceError,
     InvalidCommandError,
     InvoiceNotFoundError,
     PaymentNotFoundError,
@@ -103,6 +114,7 @@ from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.rules import require_date, require_known_at, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing, handover, reporting
+from arledger.projections import letters as letters_projection
 from arledger.projections import reductions as reductions_projection
 from arledger.projections import statement as statement_projection
 from arledger.projections import unapplied as unapplied_projection
@@ -112,6 +124,7 @@ from arledger.projections.backtest import period_ends as backtest_period_ends
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiSeries
+from arledger.projections.letters import Letter, LetterKind
 from arledger.projections.portfolio import Confirmation, PortfolioState
 from arledger.projections.portfolio import ageing_report as portfolio_ageing_report
 from arledger.projections.portfolio import fold_all as fold_portfolio
@@ -2192,8 +2205,17 @@ class Ledger(Application[UUID]):
         stored partitions hold balances by date but not each movement's kind and reference.
         """
         require_period(require_date("from_on", from_on), require_date("to_on", to_on))
-        customer_id = ids.customer_id(require_key("customer_code", customer_code))
         cut = self._cut(known_at, at_position)
+        customer_id, state = self._statement_state(customer_code, cut)
+        statement = statement_projection.statement_of_account(state, customer_id, from_on, to_on)
+        return attrs.evolve(statement, as_of_log=cut.as_of_log)
+
+    def _statement_state(
+        self, customer_code: str, cut: Cut
+    ) -> tuple[UUID, statement_projection.StatementState]:
+        """The statement fold of that customer's events: from the query engine's columnar log,
+        or a replay (the stored partitions hold balances by date, not each movement)."""
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
         if self.read_models != "replay":
             events: Iterable[Event] = self.query_engine().customer_events(
                 customer_id, cut.stamped_by, upto=cut.position
@@ -2206,8 +2228,119 @@ class Ledger(Application[UUID]):
                 f"no customer account {customer_code!r}{cut.named}",
                 customer_code=customer_code,
             )
-        statement = statement_projection.statement_of_account(state, customer_id, from_on, to_on)
-        return attrs.evolve(statement, as_of_log=cut.as_of_log)
+        return customer_id, state
+
+    def letter(
+        self,
+        kind: LetterKind,
+        customer_code: str,
+        as_of: date,
+        *,
+        from_on: date | None = None,
+        dated_on: date | None = None,
+        pay_by_on: date | None = None,
+    ) -> Letter:
+        """The figures of a letter to the customer (issue 15.4): the statement of account for
+        ``from_on`` (default: the account's opening) to ``as_of``, its ageing, the invoices
+        open on ``as_of`` and, for a demand letter, the overdue total it asks to be paid by
+        ``pay_by_on`` (default: a week after the letter's date). Dated ``dated_on`` (default:
+        ``as_of``), addressed to the customer's payment contact (or its key person). Records
+        nothing: ``send_letter`` writes and records it.
+
+        Raises:
+            CustomerNotFoundError, InvalidDateError, CustomerStateError (a demand letter with
+            nothing overdue), InvalidCommandError (``pay_by_on`` for another kind).
+        """
+        _require_enum("kind", kind, LetterKind)
+        require_date("as_of", as_of)
+        account = self.customer(customer_code)
+        start_on = account.opened_on if from_on is None else require_date("from_on", from_on)
+        require_period(start_on, as_of)
+        customer_id, state = self._statement_state(customer_code, self._cut(None, None))
+        return letters_projection.letter(
+            state,
+            customer_id,
+            kind,
+            as_of=as_of,
+            from_on=start_on,
+            dated_on=as_of if dated_on is None else dated_on,
+            pay_by_on=pay_by_on,
+            contact=_addressee(account),
+        )
+
+    def send_letter(
+        self,
+        kind: LetterKind,
+        customer_code: str,
+        as_of: date,
+        out: Path,
+        *,
+        language: Language = Language.EN,
+        template_dir: Path | None = None,
+        sender: str = "",
+        from_on: date | None = None,
+        sent_on: date | None = None,
+        pay_by_on: date | None = None,
+        collector: str | None = None,
+        overwrite: bool = False,
+        plaintext: bool = False,
+    ) -> LetterSent:
+        """Write the letter (``letter``) to ``out`` as PDF or HTML (told by its suffix) in
+        ``language``, from the templates of ``template_dir`` (each one missing there: the
+        package's), and record it as sent on ``sent_on`` (default: ``as_of``) by ``collector``
+        (default: the customer's collection owner): a collection action naming the letter's
+        kind and figures (a demand letter: the ``DEMAND_LETTER`` tool, with its follow-up the
+        day after the pay-by date; the others: ``FINANCE_LETTER``), and for a balance
+        confirmation also ``send_balance_confirmation`` under the letter's reference.
+
+        The file is written in full before anything is recorded, then put in place; a refusal
+        leaves no file and no record. One letter of a kind per customer and day: sending it
+        again writes the file and records nothing (``recorded`` False); the same day with other
+        figures or options is refused (``IdempotencyKeyConflictError``).
+
+        Raises:
+            LetterOutputError: ``out`` is not ``.pdf``/``.html``, its folder is missing, or it
+                exists and ``overwrite`` is False.
+            LetterTemplateError: a template is missing or broken.
+            PlaintextOutputError: an encrypted store and ``plaintext`` False.
+            and what ``letter`` raises.
+        """
+        _require_enum("language", language, Language)
+        output = check_output(out, overwrite=overwrite)
+        self.check_plaintext_output(out, output="letter", plaintext=plaintext)
+        letter = self.letter(
+            kind, customer_code, as_of, from_on=from_on, dated_on=sent_on, pay_by_on=pay_by_on
+        )
+        content = render_letter(letter, language, output, template_dir=template_dir, sender=sender)
+        commands = letter_commands(
+            letter, collector=letter.collection_owner if collector is None else collector
+        )
+        key = letter_idempotency_key(letter)
+        partial = write_aside(out, content)
+        try:
+            try:
+                result = self.execute(*commands, idempotency_key=key)
+            except IdempotencyKeyConflictError:
+                raise IdempotencyKeyConflictError(
+                    f"a {kind.value} letter to {letter.customer_code} dated {letter.dated_on} "
+                    "is already recorded with other figures or options (one letter of a kind "
+                    "per customer and day): nothing written or recorded",
+                    customer_code=letter.customer_code,
+                    idempotency_key=key,
+                ) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, out)
+        return LetterSent(
+            letter=letter,
+            language=language,
+            output=output,
+            path=str(out),
+            size_bytes=len(content),
+            recorded=result.recorded,
+            events=result.events,
+        )
 
     def unapplied_cash(
         self,
@@ -2317,6 +2450,7 @@ QUERY_METHODS: Final = frozenset(
         "propose_credit_line",
         "reductions",
         "report",
+        "letter",
         "statement",
         "unapplied_cash",
         "worklist",
@@ -2340,3 +2474,33 @@ def _require_grouping(grouping: object, expected: type[G]) -> None:
             grouping=grouping,
             expected=expected.__name__,
         )
+
+
+def _require_enum(field: str, value: object, expected: type[G]) -> None:
+    """Refuse a choice that is not a member of its enum (text is the caller's to parse:
+    ``LetterKind("demand")``)."""
+    if not isinstance(value, expected):
+        choices = ", ".join(f"{expected.__name__}.{member.name}" for member in expected)
+        raise InvalidChoiceError(
+            f"{field} {value!r} is not a {expected.__name__}; expected one of {choices}",
+            field=field,
+            value=value,
+        )
+
+
+_ADDRESSEE_ROLES: Final = (
+    ContactRole.PAYMENT_RESPONSIBLE,
+    ContactRole.PAYMENT_APPROVER,
+    ContactRole.KEY_PERSON,
+)
+"""Whom a letter about money owed is addressed to, first found first: the person responsible
+for payment (付款责任人), the one who approves it, a key person; the acceptor of deliveries is
+not asked for money."""
+
+
+def _addressee(account: CustomerAccount) -> str:
+    for role in _ADDRESSEE_ROLES:
+        contact = account.contacts.get(role)
+        if contact is not None:
+            return contact[0]
+    return ""

@@ -64,6 +64,7 @@ COMMANDS: typing.Final = frozenset(
         "resolve_dispute",
         "reverse_payment",
         "send_balance_confirmation",
+        "send_letter",  # issue 15.4: writes the letter, then records it as a collection action
         "set_credit_line",
         "set_key_contact",
         "set_payment_calendar",
