@@ -70,6 +70,7 @@ from arledger.domain.events import (
     AllocationRule,
     Instalment,
     PaymentTermsKind,
+    PromiseTranche,
     ReceiptMethod,
     RiskRating,
 )
@@ -117,8 +118,20 @@ from arledger.projections.escalation import (
 )
 from arledger.projections.handover import CashHandoverReport, CashHeld
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow, KpiSeries
+from arledger.projections.plans import (
+    CollectionPlan,
+    CommittedTranche,
+    CustomerPlan,
+    PlanGrouping,
+    PlanRow,
+)
 from arledger.projections.portfolio import Confirmation
-from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
+from arledger.projections.promises import (
+    PromiseJudgement,
+    PromiseRates,
+    PromiseStatus,
+    TrancheJudgement,
+)
 from arledger.projections.reductions import PendingApproval, ReductionRow, ReductionsReport
 from arledger.projections.reporting import (
     ReportingAgeingReport,
@@ -169,7 +182,9 @@ __all__ = [
     "CashHeld",
     "CashNotHandedOverError",
     "ChainMismatchError",
+    "CollectionPlan",
     "CommandFormatError",
+    "CommittedTranche",
     "ConcurrencyError",
     "ConfigurationError",
     "Confirmation",
@@ -180,6 +195,7 @@ __all__ = [
     "CustomerAccount",
     "CustomerMismatchError",
     "CustomerNotFoundError",
+    "CustomerPlan",
     "DuplicateKeyConflictError",
     "EscalatedCustomer",
     "EscalationPolicy",
@@ -226,6 +242,8 @@ __all__ = [
     "PaymentNotFoundError",
     "PaymentTermsKind",
     "PendingApproval",
+    "PlanGrouping",
+    "PlanRow",
     "PreDueReminder",
     "PreDueReminderRule",
     "PromiseAmountError",
@@ -233,6 +251,7 @@ __all__ = [
     "PromiseRates",
     "PromiseReport",
     "PromiseStatus",
+    "PromiseTranche",
     "ReadModelMismatchError",
     "Reason",
     "ReceiptMethod",
@@ -259,6 +278,7 @@ __all__ = [
     "Suspension",
     "SuspensionKind",
     "ThresholdCrossing",
+    "TrancheJudgement",
     "TriggerRule",
     "UnappliedCashReport",
     "UnappliedCashRow",
