@@ -16,6 +16,8 @@ from arledger.adapters.audit.pack import (
 )
 from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
+from arledger.adapters.documents.render import DocumentFormat, Language
+from arledger.adapters.documents.sending import LetterSent
 from arledger.adapters.report.model import PortfolioReport
 from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.authority import (
@@ -51,6 +53,8 @@ from arledger.domain.errors import (
     InvalidCommandError,
     InvalidExchangeRateError,
     InvoiceNotFoundError,
+    LetterOutputError,
+    LetterTemplateError,
     LogPositionError,
     MoneyError,
     NotFoundError,
@@ -71,6 +75,7 @@ from arledger.domain.events import (
     AllocationRule,
     Instalment,
     PaymentTermsKind,
+    PromiseTranche,
     ReceiptMethod,
     RiskRating,
 )
@@ -118,8 +123,21 @@ from arledger.projections.escalation import (
 )
 from arledger.projections.handover import CashHandoverReport, CashHeld
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow, KpiSeries
+from arledger.projections.letters import Letter, LetterKind, OpenInvoice
+from arledger.projections.plans import (
+    CollectionPlan,
+    CommittedTranche,
+    CustomerPlan,
+    PlanGrouping,
+    PlanRow,
+)
 from arledger.projections.portfolio import Confirmation
-from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
+from arledger.projections.promises import (
+    PromiseJudgement,
+    PromiseRates,
+    PromiseStatus,
+    TrancheJudgement,
+)
 from arledger.projections.reductions import PendingApproval, ReductionRow, ReductionsReport
 from arledger.projections.reporting import (
     ReportingAgeingReport,
@@ -170,7 +188,9 @@ __all__ = [
     "CashHeld",
     "CashNotHandedOverError",
     "ChainMismatchError",
+    "CollectionPlan",
     "CommandFormatError",
+    "CommittedTranche",
     "ConcurrencyError",
     "ConfigurationError",
     "Confirmation",
@@ -181,6 +201,8 @@ __all__ = [
     "CustomerAccount",
     "CustomerMismatchError",
     "CustomerNotFoundError",
+    "CustomerPlan",
+    "DocumentFormat",
     "DuplicateKeyConflictError",
     "EscalatedCustomer",
     "EscalationPolicy",
@@ -209,7 +231,13 @@ __all__ = [
     "KpiReport",
     "KpiRow",
     "KpiSeries",
+    "Language",
     "Ledger",
+    "Letter",
+    "LetterKind",
+    "LetterOutputError",
+    "LetterSent",
+    "LetterTemplateError",
     "LevelChange",
     "LogPositionError",
     "LossRate",
@@ -221,12 +249,15 @@ __all__ = [
     "NextStep",
     "NotFoundError",
     "NothingToAllocateError",
+    "OpenInvoice",
     "OverAllocationError",
     "PackMismatch",
     "Payment",
     "PaymentNotFoundError",
     "PaymentTermsKind",
     "PendingApproval",
+    "PlanGrouping",
+    "PlanRow",
     "PortfolioReport",
     "PreDueReminder",
     "PreDueReminderRule",
@@ -235,6 +266,7 @@ __all__ = [
     "PromiseRates",
     "PromiseReport",
     "PromiseStatus",
+    "PromiseTranche",
     "ReadModelMismatchError",
     "Reason",
     "ReceiptMethod",
@@ -261,6 +293,7 @@ __all__ = [
     "Suspension",
     "SuspensionKind",
     "ThresholdCrossing",
+    "TrancheJudgement",
     "TriggerRule",
     "UnappliedCashReport",
     "UnappliedCashRow",

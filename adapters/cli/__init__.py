@@ -11,6 +11,7 @@ from arledger.adapters.cli import audit_pack as audit_pack
 from arledger.adapters.cli import backtest as backtest
 from arledger.adapters.cli import goods as goods
 from arledger.adapters.cli import handover as handover
+from arledger.adapters.cli import letters as letters
 from arledger.adapters.cli import operations as operations
 from arledger.adapters.cli import queries as queries
 from arledger.adapters.cli import rates as rates
@@ -25,6 +26,7 @@ __all__ = [
     "backtest",
     "goods",
     "handover",
+    "letters",
     "operations",
     "queries",
     "rates",

@@ -66,14 +66,6 @@ _REPORTING_CURRENCY_OPTION: Final = typer.Option(
 )
 
 
-def _refuse_position_with_reporting_currency(at_position: int | None) -> None:
-    """The reporting-currency answers cut their rates by --known-at only (stamps)."""
-    if at_position is not None:
-        usage_error(
-            "--reporting-currency does not take --at-position (its rates are cut by --known-at)"
-        )
-
-
 # ageing ---------------------------------------------------------------------------------------
 
 
@@ -120,8 +112,7 @@ def ageing_command(
     output_format = text_format(sheet_format, out, reporting_currency=reporting_currency)
     _check_csv_raw(csv_raw, output_format)
     if reporting_currency is not None:
-        _refuse_position_with_reporting_currency(at_position)
-        _ageing_in(as_of, by, output_format, edges, known_at, reporting_currency)
+        _ageing_in(as_of, by, output_format, edges, known_at, at_position, reporting_currency)
         return
     with _reported_errors():
         edges_days = None if edges is None else parse_edges(edges)
@@ -153,6 +144,7 @@ def _ageing_in(
     output_format: OutputFormat,
     edges: str | None,
     known_at: datetime | None,
+    at_position: int | None,
     reporting_currency: str,
 ) -> None:
     from arledger.adapters.cli import rates
@@ -162,7 +154,7 @@ def _ageing_in(
         usage_error("--edges is not available with --reporting-currency")
     with _reported_errors():
         report = _query_ledger().ageing_in(
-            reporting_currency, as_of, grouping=by, known_at=known_at
+            reporting_currency, as_of, grouping=by, known_at=known_at, at_position=at_position
         )
     if output_format is OutputFormat.JSON:
         data = rates.ageing_in_json(report, ageing_json(report.per_currency, known_at=known_at))
@@ -279,13 +271,17 @@ def kpis_command(
         usage_error(f"--from {start_on} is after --to {end_on}")
     _check_csv_raw(csv_raw, output_format)
     if reporting_currency is not None:
-        _refuse_position_with_reporting_currency(at_position)
         from arledger.adapters.cli import rates
 
         _reporting_format(output_format)
         with _reported_errors():
             converted = _query_ledger().kpis_in(
-                reporting_currency, start_on, end_on, grouping=by, known_at=known_at
+                reporting_currency,
+                start_on,
+                end_on,
+                grouping=by,
+                known_at=known_at,
+                at_position=at_position,
             )
         if output_format is OutputFormat.JSON:
             data = rates.kpis_in_json(
@@ -423,12 +419,11 @@ def worklist_command(
     """
     text_format(SheetFormat(output_format.value), out, reporting_currency=reporting_currency)
     if reporting_currency is not None:
-        _refuse_position_with_reporting_currency(at_position)
         from arledger.adapters.cli import rates
 
         with _reported_errors():
             converted = _query_ledger().worklist_in(
-                reporting_currency, as_of, owner=owner, known_at=known_at
+                reporting_currency, as_of, owner=owner, known_at=known_at, at_position=at_position
             )
         if output_format is WorklistFormat.JSON:
             data = rates.worklist_in_json(
