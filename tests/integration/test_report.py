@@ -196,3 +196,29 @@ def test_importing_arledger_and_its_cli_loads_no_plotting_or_workbook_library() 
 
     assert 0 == done.returncode, done.stderr
     assert "[]" == done.stdout.strip()
+
+
+def test_cli_with_a_cipher_writes_the_report_only_when_plaintext_is_asked_for(
+    tmp_path: Path,
+) -> None:
+    from eventsourcing.cipher import AESCipher
+
+    env = {
+        "ARLEDGER_STORE": "sqlite",
+        "ARLEDGER_DB": str(tmp_path / "ledger.db"),
+        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+        "CIPHER_KEY": AESCipher.create_key(32),
+    }
+    generate.generate_to_store(Ledger(env=env), 20, 3)
+    out = tmp_path / "report.html"
+    asked = ["report", "--as-of", str(AS_OF), "--out", str(out)]
+
+    refused = CliRunner().invoke(app, asked, env=env)
+    nothing_written = not out.exists()
+    written = CliRunner().invoke(app, [*asked, "--plaintext"], env=env)
+
+    assert 2 == refused.exit_code, refused.output
+    assert "is encrypted (CIPHER_TOPIC/CIPHER_KEY)" in refused.output
+    assert nothing_written
+    assert 0 == written.exit_code, written.output
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
