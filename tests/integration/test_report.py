@@ -222,3 +222,15 @@ def test_cli_with_a_cipher_writes_the_report_only_when_plaintext_is_asked_for(
     assert nothing_written
     assert 0 == written.exit_code, written.output
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_a_dso_far_above_the_others_is_drawn_at_a_ceiling_of_four_medians() -> None:
+    from decimal import Decimal
+
+    from arledger.adapters.report.charts import _ceiling
+
+    days = [Decimal("10.0"), Decimal("12.0"), Decimal("11.0")]
+
+    assert _ceiling(days) is None
+    assert Decimal("46.00") == _ceiling([*days, Decimal("500.0")])  # median 11.5 x 4
+    assert _ceiling([Decimal(0), Decimal(0)]) is None
