@@ -1507,10 +1507,15 @@ class Ledger(Application[UUID]):
         )
 
     def goods_settlements(
-        self, customer_code: str, *, known_at: datetime | None = None
+        self,
+        customer_code: str,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> tuple[GoodsSettlement, ...]:
-        """The customer's settlements in goods, proposed, approved or settled, by reference."""
-        account = self.customer(customer_code, known_at=known_at)
+        """The customer's settlements in goods, proposed, approved or settled, by reference (as
+        committed by ``known_at``, or at ``at_position``, if given)."""
+        account = self.customer(customer_code, known_at=known_at, at_position=at_position)
         return tuple(
             account.goods_settlements[reference] for reference in sorted(account.goods_settlements)
         )
