@@ -73,7 +73,10 @@ def generate_command(
         raise typer.Exit(EXIT_USAGE)
     if directory is not None:
         _utf8_directory(directory)
-    with _reported_errors(), progress_bar(_stderr(), "Generating", unit="invoices") as progress:
+    with (
+        _reported_errors(),
+        progress_bar(_stderr(), "Generating", unit="invoices", total=invoices) as progress,
+    ):
         if directory is not None:
             rows = generate.generate_parquet(invoices, seed, directory, progress=progress)
             events = sum(count for name, count in rows.items() if name != "ids")
