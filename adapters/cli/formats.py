@@ -754,7 +754,7 @@ class FittedTable:
         ]
         label_width = max((cell_len(self.columns[index].header) for index in pairs), default=0)
         value_width = max(
-            (cell_len(row.cells[index]) for row in self.rows for index in pairs), default=0
+            (_width_of(row.cells[index]) for row in self.rows for index in pairs), default=0
         )
         # A grid of an indent and ``per_line`` pairs, two spaces between its columns.
         pair_width = label_width + value_width + 4
@@ -806,8 +806,8 @@ def _fit_widths(
     minimum: list[int] = []
     for header, column_rigid, column_cells in zip(headers, rigid, cells, strict=True):
         header_word = max((cell_len(word) for word in header.split()), default=0)
-        lengths = [cell_len(cell) for cell in column_cells]
-        natural.append(max([cell_len(header), *lengths, 1]))
+        lengths = [_width_of(cell) for cell in column_cells]
+        natural.append(max([_width_of(header), *lengths, 1]))
         need = [
             length if is_rigid else min(length, TEXT_WIDTH_MIN)
             for length, is_rigid in zip(lengths, column_rigid, strict=True)
@@ -829,6 +829,12 @@ def _fit_widths(
     return widths
 
 
+def _width_of(cell: str) -> int:
+    """The width a cell needs on one line each of its lines (a cell may hold several amounts,
+    one a line)."""
+    return max((cell_len(line) for line in cell.splitlines()), default=0)
+
+
 def amount_cell(amount_minor: int, currency: str) -> str:
     """An amount for people: thousands separated, e.g. 1056473 CNY -> '10,564.73'."""
     return f"{Decimal(format_minor(amount_minor, currency)):,}"
@@ -838,6 +844,47 @@ def money_cell(amount_minor: int, currency: str) -> str:
     """An amount with its currency, for a cell with no currency column beside it:
     '10,564.73 CNY'."""
     return f"{amount_cell(amount_minor, currency)} {currency}"
+
+
+def record_table(
+    names: Sequence[str],
+    records: Sequence[Sequence[str]],
+    *,
+    kinds: dict[str, Kind],
+    keys: Sequence[str] = (),
+    drops: dict[str, int] | None = None,
+    title: str,
+    caption: str | None = None,
+) -> FittedTable:
+    """A ``FittedTable`` of the same cells as a command's CSV (``names`` its header): an
+    ``amount`` cell (an exact decimal string) thousands-separated, a ``kind`` cell in words, a
+    column headed by its name in words; ``kinds`` names the columns that are not text."""
+    drops = drops or {}
+    table = FittedTable(
+        *(
+            Column(
+                words(name).capitalize(),
+                kinds.get(name, Kind.TEXT),
+                drop=drops.get(name, 0),
+                key=name in keys,
+            )
+            for name in names
+        ),
+        title=title,
+        caption=caption,
+    )
+    for record in records:
+        table.add_row(
+            *(
+                f"{Decimal(cell):,}"
+                if kinds.get(name) is Kind.AMOUNT and cell
+                else words(cell)
+                if name == "kind"
+                else cell
+                for name, cell in zip(names, record, strict=True)
+            )
+        )
+    return table
 
 
 CODE_WORDS: Final = {

@@ -12,7 +12,6 @@ import typer
 from eventsourcing.persistence import (
     IntegrityError,
 )
-from rich.table import Table
 
 from arledger.adapters.cli.app import (
     EXIT_REFUSED,
@@ -25,6 +24,7 @@ from arledger.adapters.cli.app import (
     _utf8_directory,
     app,
 )
+from arledger.adapters.cli.formats import Column, FittedTable, Kind
 from arledger.adapters.persistence.bulk import Progress, progress_bar
 from arledger.adapters.read_models import columnar
 from arledger.adapters.synthetic import generate
@@ -284,7 +284,12 @@ def warm_up_command(
     with _reported_errors(), _stderr().status("Compiling the query engine's kernels"):
         report = warm_up.warm_up()
     if kernels:
-        table = Table("kernel", "variants", "compiled", "from cache")
+        table = FittedTable(
+            Column("kernel", Kind.CODE, key=True),
+            Column("variants", Kind.NUMBER),
+            Column("compiled", Kind.NUMBER),
+            Column("from cache", Kind.NUMBER),
+        )
         for kernel in report.kernels:
             table.add_row(
                 kernel.name, str(kernel.signatures), str(kernel.compiled), str(kernel.loaded)
