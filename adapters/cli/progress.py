@@ -8,6 +8,7 @@ is not a terminal; the library reports progress only to the callback it is given
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Final
 
 from rich.console import Console
@@ -29,11 +30,18 @@ class LateProgressBar:
     work has lasted ``SHOW_AFTER_SECONDS`` (timed from its first call), and takes it down when
     ``done`` reaches ``total`` or on ``close``."""
 
-    def __init__(self, console: Console, description: str, *, unit: str = "events") -> None:
+    def __init__(
+        self,
+        console: Console,
+        description: str,
+        *,
+        unit: str = "events",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.console = console
         self.description = description
         self.unit = unit
-        self._clock = time.monotonic
+        self._clock = clock
         self._started: float | None = None
         self._bar: Progress | None = None
         self._task: TaskID | None = None
