@@ -778,9 +778,10 @@ class FittedTable:
                 for _ in range(per_line):
                     grid.add_column(width=label_width, style="dim", overflow="fold")
                     grid.add_column(justify="right", width=value_width, overflow="fold")
-                for start in range(0, len(pairs), per_line):
+                filled = [index for index in pairs if row.cells[index]]
+                for start in range(0, len(filled), per_line):
                     line_cells: list[str] = [""]
-                    for index in pairs[start : start + per_line]:
+                    for index in filled[start : start + per_line]:
                         line_cells += [self.columns[index].header, row.cells[index]]
                     line_cells += [""] * (1 + 2 * per_line - len(line_cells))
                     grid.add_row(*line_cells)

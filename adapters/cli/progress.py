@@ -67,8 +67,8 @@ class LateProgressBar:
                 console=self.console,
                 transient=True,
             )
+            self._task = self._bar.add_task(self.description, total=total, completed=done)
             self._bar.start()
-            self._task = self._bar.add_task(self.description, total=total)
             self.shown = True
         assert self._task is not None
         self._bar.update(self._task, completed=done, total=total)

@@ -203,7 +203,7 @@ def _statement_table(result: Statement) -> FittedTable:
         Column("Date", Kind.CODE, key=True),
         Column("Kind", key=True),
         Column("Reference", Kind.CODE, key=True),
-        Column("Invoice", Kind.CODE),
+        Column("Invoice", Kind.CODE, drop=2),
         Column("Amount", Kind.AMOUNT),
         Column("Balance", Kind.AMOUNT),
         Column("Note", drop=1),
