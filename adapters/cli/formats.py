@@ -624,6 +624,7 @@ class FittedTable:
         self.caption = caption
         self.rows: list[_Row] = []
         self._section = False
+        self._measures: list[_Measure] | None = None
 
     @property
     def row_count(self) -> int:
@@ -632,6 +633,7 @@ class FittedTable:
     def add_row(self, *cells: str, style: str | None = None) -> None:
         assert len(cells) == len(self.columns), (cells, self.columns)
         self.rows.append(_Row(tuple(cells), style, self._section))
+        self._measures = None
         self._section = False
 
     def add_section(self) -> None:
@@ -665,14 +667,16 @@ class FittedTable:
     # The horizontal layout ------------------------------------------------------------------
 
     def _widths(self, shown: Sequence[int], width: int) -> list[int] | None:
-        columns = [self.columns[index] for index in shown]
-        cells = [[row.cells[index] for row in self.rows] for index in shown]
-        return _fit_widths(
-            [column.header for column in columns],
-            [[column.rigid] * len(self.rows) for column in columns],
-            cells,
-            width,
-        )
+        if self._measures is None:  # measured once, whatever is dropped
+            self._measures = [
+                _measure(
+                    column.header,
+                    [row.cells[index] for row in self.rows],
+                    [column.rigid] * len(self.rows),
+                )
+                for index, column in enumerate(self.columns)
+            ]
+        return _fit_widths([self._measures[index] for index in shown], width)
 
     def _horizontal(
         self, shown: Sequence[int], widths: Sequence[int], dropped: Sequence[Column]
@@ -722,7 +726,13 @@ class FittedTable:
             [False] * len(fields),
             *([self.columns[index].rigid for index in fields] for _row in self.rows),
         ]
-        widths = _fit_widths(headers, rigid, cells, width)
+        widths = _fit_widths(
+            [
+                _measure(header, column, column_rigid)
+                for header, column, column_rigid in zip(headers, cells, rigid, strict=True)
+            ],
+            width,
+        )
         if widths is None:
             return None
         table = Table(
@@ -791,37 +801,45 @@ class FittedTable:
         return Group(*parts)
 
 
-def _fit_widths(
-    headers: Sequence[str],
-    rigid: Sequence[Sequence[bool]],
-    cells: Sequence[Sequence[str]],
-    width: int,
-) -> list[int] | None:
+@attrs.frozen
+class _Measure:
+    """What a column needs: ``minimum`` (rigid cells whole, text folded to ``TEXT_WIDTH_MIN``,
+    the header's longest word), ``natural`` (every cell and the header on one line) and whether
+    it holds text (which gets spare room first)."""
+
+    minimum: int
+    natural: int
+    texty: bool
+
+
+def _measure(header: str, cells: Sequence[str], rigid: Sequence[bool]) -> _Measure:
+    header_word = max((cell_len(word) for word in header.split()), default=0)
+    lengths = [_width_of(cell) for cell in cells]
+    need = [
+        length if is_rigid else min(length, TEXT_WIDTH_MIN)
+        for length, is_rigid in zip(lengths, rigid, strict=True)
+    ]
+    return _Measure(
+        minimum=max([header_word, *need, 1]),
+        natural=max([_width_of(header), *lengths, 1]),
+        texty=not all(rigid),
+    )
+
+
+def _fit_widths(measures: Sequence[_Measure], width: int) -> list[int] | None:
     """Widths of columns (without padding) that fit a boxed table in ``width``, or None.
 
-    A rigid cell needs its whole length; a text cell folds down to ``TEXT_WIDTH_MIN``; a header
-    wraps at words. Spare room goes to text columns first (fewer wrapped names), then lets
-    headers stand on one line."""
-    budget = width - (3 * len(headers) + 1)
-    natural: list[int] = []
-    minimum: list[int] = []
-    for header, column_rigid, column_cells in zip(headers, rigid, cells, strict=True):
-        header_word = max((cell_len(word) for word in header.split()), default=0)
-        lengths = [_width_of(cell) for cell in column_cells]
-        natural.append(max([_width_of(header), *lengths, 1]))
-        need = [
-            length if is_rigid else min(length, TEXT_WIDTH_MIN)
-            for length, is_rigid in zip(lengths, column_rigid, strict=True)
-        ]
-        minimum.append(max([header_word, *need, 1]))
-    if sum(minimum) > budget:
+    Every column gets its minimum; spare room goes to text columns first (fewer wrapped names),
+    then lets headers stand on one line."""
+    budget = width - (3 * len(measures) + 1)
+    widths = [measure.minimum for measure in measures]
+    if sum(widths) > budget:
         return None
-    widths = list(minimum)
     spare = budget - sum(widths)
-    texty = [index for index, column_rigid in enumerate(rigid) if not all(column_rigid)]
-    for group in (texty, range(len(headers))):
+    texty = [index for index, measure in enumerate(measures) if measure.texty]
+    for group in (texty, range(len(measures))):
         while spare > 0:
-            growing = [index for index in group if widths[index] < natural[index]]
+            growing = [index for index in group if widths[index] < measures[index].natural]
             if not growing:
                 break
             narrowest = min(growing, key=lambda index: widths[index])

@@ -142,7 +142,7 @@ def export_command(
         ledger = _ledger()
         ledger.check_plaintext_output(directory, output="export", plaintext=plaintext)
         head = ledger.recorder.max_notification_id() or 0
-        with progress_bar(_stderr(), f"Exporting to {directory}") as progress:
+        with progress_bar(_stderr(), f"Exporting to {directory}", total=head) as progress:
             rows = columnar.write_parquet(
                 _counted(ledger.iter_events(), head, progress), directory, page_rows=page_rows
             )
