@@ -15,7 +15,6 @@ from datetime import date, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from arledger.adapters.cli.app import (
     _ledger,
@@ -26,6 +25,7 @@ from arledger.adapters.cli.app import (
     known_at_option,
     parse_iso_date,
 )
+from arledger.adapters.cli.formats import Column, FittedTable, Kind, words
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.events import AllocationRule
 
@@ -129,11 +129,13 @@ def rules_json(account: CustomerAccount, as_of: date | None) -> dict[str, object
 
 def _print_rules(account: CustomerAccount, as_of: date | None) -> None:
     rule, effective_on = _in_force(account, as_of)
-    table = Table(title=f"Allocation rules of {account.customer_code}", title_justify="left")
-    table.add_column("Effective on")
-    table.add_column("Rule")
+    table = FittedTable(
+        Column("Effective on", Kind.CODE, key=True),
+        Column("Rule"),
+        title=f"Allocation rules of {account.customer_code}",
+    )
     for on, adopted in account.allocation_rules:
-        table.add_row(on.isoformat(), adopted.value)
+        table.add_row(on.isoformat(), words(adopted.value))
     console = _stdout()
     console.print(table)
     since = "by default (none adopted)" if effective_on is None else f"since {effective_on}"
