@@ -18,6 +18,7 @@ from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
 from arledger.adapters.documents.render import DocumentFormat, Language
 from arledger.adapters.documents.sending import LetterSent
+from arledger.adapters.report.model import PortfolioReport
 from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.authority import (
     ApproverRole,
@@ -259,6 +260,7 @@ __all__ = [
     "PendingApproval",
     "PlanGrouping",
     "PlanRow",
+    "PortfolioReport",
     "PreDueReminder",
     "PreDueReminderRule",
     "PromiseAmountError",

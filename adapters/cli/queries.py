@@ -9,11 +9,11 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Final
 
 import typer
 
-from arledger.adapters import xlsx_output
 from arledger.adapters.cli.app import (
     _CSV_RAW_OPTION,
     OutputFormat,
@@ -124,7 +124,7 @@ def ageing_command(
             at_position=at_position,
         )
     if sheet_format is SheetFormat.XLSX:
-        write_workbook(out, xlsx_output.ageing_workbook(report, known_at=known_at), "the ageing")
+        write_workbook(out, _xlsx().ageing_workbook(report, known_at=known_at), "the ageing")
     elif output_format is OutputFormat.CSV:
         sys.stdout.write(ageing_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
@@ -296,7 +296,7 @@ def kpis_command(
             start_on, end_on, grouping=by, known_at=known_at, at_position=at_position
         )
     if out is not None:
-        write_workbook(out, xlsx_output.kpis_workbook(report, known_at=known_at), "the KPIs")
+        write_workbook(out, _xlsx().kpis_workbook(report, known_at=known_at), "the KPIs")
     elif output_format is OutputFormat.CSV:
         sys.stdout.write(kpis_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
@@ -332,7 +332,7 @@ def _kpis_monthly(
             start_on, end_on, grouping=by, known_at=known_at, at_position=at_position
         )
     if out is not None:
-        workbook = xlsx_output.kpis_workbook(*series.reports, known_at=known_at)
+        workbook = _xlsx().kpis_workbook(*series.reports, known_at=known_at)
         write_workbook(out, workbook, "the KPIs by month")
     elif output_format is OutputFormat.CSV:
         sys.stdout.write(kpis_csv(*series.reports, raw=csv_raw))
@@ -438,7 +438,7 @@ def worklist_command(
             as_of, owner=owner, known_at=known_at, at_position=at_position
         )
     if output_format is WorklistFormat.XLSX:
-        workbook = xlsx_output.worklist_workbook(items, known_at=known_at)
+        workbook = _xlsx().worklist_workbook(items, known_at=known_at)
         write_workbook(out, workbook, "the worklist")
     elif output_format is WorklistFormat.JSON:
         sys.stdout.write(json.dumps(worklist_json(items, known_at=known_at), indent=2) + "\n")
@@ -477,3 +477,11 @@ def explain_command(
     with _reported_errors():
         text = _ledger().explain(customer, as_of, known_at=known_at, at_position=at_position).text
     sys.stdout.write(text + "\n")
+
+
+def _xlsx() -> ModuleType:
+    """``adapters.xlsx_output``, imported when a workbook is asked for: openpyxl takes a
+    noticeable part of a second to import, which no other output pays."""
+    from arledger.adapters import xlsx_output
+
+    return xlsx_output

@@ -13,11 +13,12 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any, Final
 
 import typer
 
-from arledger.adapters import csv_output, xlsx_output
+from arledger.adapters import csv_output
 from arledger.adapters.cli.app import (
     _CSV_RAW_OPTION,
     OutputFormat,
@@ -111,7 +112,7 @@ def statement_command(
             customer, from_on, to_on, known_at=known_at, at_position=at_position
         )
     if out is not None:
-        data = xlsx_output.statement_workbook(result, known_at=known_at)
+        data = _xlsx().statement_workbook(result, known_at=known_at)
         write_workbook(out, data, f"the statement of account of {customer}")
     elif output_format is OutputFormat.CSV:
         sys.stdout.write(statement_csv(result, raw=csv_raw))
@@ -267,3 +268,11 @@ def _statement_ageing_table(result: Statement) -> FittedTable:
         amount_cell(row.disputed_minor, result.currency),
     )
     return table
+
+
+def _xlsx() -> ModuleType:
+    """``adapters.xlsx_output``, imported when a workbook is asked for: openpyxl takes a
+    noticeable part of a second to import, which no other output pays."""
+    from arledger.adapters import xlsx_output
+
+    return xlsx_output

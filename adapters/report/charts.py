@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import re
+import statistics
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -94,7 +95,9 @@ def all_charts(report: PortfolioReport) -> dict[str, str]:
     return {
         "ageing": ageing_chart(report),
         "open": open_chart(report),
-        "dso": ratio_chart(report, "dso", "DSO (days)", lambda row: row.dso_days),
+        "dso": ratio_chart(
+            report, "dso", "DSO (days)", lambda row: row.dso_days, clip_outliers=True
+        ),
         "cei": ratio_chart(report, "cei", "CEI (%)", lambda row: row.cei_total_sales),
         "collection": ratio_chart(
             report, "collection", "Collection rate (%)", lambda row: row.collection_rate
@@ -214,18 +217,43 @@ def ratio_chart(
     name: str,
     title: str,
     figure_of: Callable[[KpiRow], Decimal | None],
+    *,
+    clip_outliers: bool = False,
 ) -> str:
-    """A KPI by month, one line per currency; a month without the figure is a gap."""
+    """A KPI by month, one line per currency; a month without the figure is a gap. With
+    ``clip_outliers`` (days, not percentages), a month far above the others (DSO in a month of
+    almost no sales) is drawn at the top edge with its figure written above it, so that it
+    does not flatten every other month."""
     currencies = report.currencies
     months = [f"{month.end_on:%b %y}" for month in report.months]
+    given = [
+        value
+        for currency in currencies
+        for _month, row in report.trend(currency)
+        if row is not None and (value := figure_of(row)) is not None
+    ]
+    ceiling = _ceiling(given) if clip_outliers else None
     with _figure(name, 3.6, 2.6) as figure:
         axes = figure.add_subplot()
         axes.set_title(title)
         drawn = False
         for currency in currencies:
+            figures = [
+                None if row is None else figure_of(row) for _month, row in report.trend(currency)
+            ]
+            if ceiling is not None:
+                for index, value in enumerate(figures):
+                    if value is not None and value > ceiling:
+                        axes.annotate(
+                            f"{value:,.0f}",
+                            (index, float(ceiling)),
+                            fontsize=6,
+                            ha="center",
+                            va="bottom",
+                            color=currency_colour(currencies, currency),
+                        )
             values = [
-                _drawn(None if row is None else figure_of(row))
-                for _month, row in report.trend(currency)
+                _drawn(None if value is None else min(value, ceiling or value)) for value in figures
             ]
             if all(value != value for value in values):  # all NaN: nothing to draw
                 continue
@@ -241,11 +269,26 @@ def ratio_chart(
             drawn = True
         axes.set_xticks(range(len(months)), [m if i % 3 == 0 else "" for i, m in enumerate(months)])
         axes.tick_params(axis="x", labelsize=7)
+        if ceiling is not None:
+            axes.set_ylim(top=float(ceiling) * 1.15)
         if drawn:
             axes.legend(frameon=False, fontsize=7)
         else:
             axes.text(0.5, 0.5, "no figure in these months", ha="center", transform=axes.transAxes)
         return _svg(figure, name)
+
+
+OUTLIER_X_MEDIAN: Final = 4
+"""A KPI above this many times the median of the chart's figures is drawn at that height."""
+
+
+def _ceiling(figures: Sequence[Decimal]) -> Decimal | None:
+    """The height above which a figure is an outlier, or None when none is."""
+    positive = [value for value in figures if value > 0]
+    if not positive:
+        return None
+    ceiling = statistics.median(positive) * OUTLIER_X_MEDIAN
+    return ceiling if max(positive) > ceiling else None
 
 
 def _drawn(value: Decimal | None) -> float:

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from arledger import Ledger
+from arledger.adapters.cli.app import app
 from arledger.adapters.report import browser
 from arledger.adapters.report.charts import CHARTS, CURRENT_COLOUR, bucket_colours
 from tests.integration.test_report import AS_OF, marks
@@ -94,3 +96,21 @@ def test_a_page_that_asks_the_network_is_caught_by_the_console(
     shown = browser.render(page, tmp_path / "fetching.png", width=800, height=600)
 
     assert any("127.0.0.1:9/logo.png" in line for line in shown.console), shown.console
+
+
+def test_cli_screenshot_is_the_top_of_the_page_in_chromium(
+    chromium: None, store: dict[str, str], tmp_path: Path
+) -> None:
+    out, png = tmp_path / "report.html", tmp_path / "report.png"
+
+    result = CliRunner().invoke(
+        app,
+        ["report", "--as-of", str(AS_OF), "--out", str(out), "--screenshot", str(png)],
+        env=store,
+    )
+
+    assert 0 == result.exit_code, result.output
+    assert f"Screenshot of its top in Chromium: {png}" in result.stdout
+    with Image.open(png) as image:
+        assert (browser.SCREENSHOT_WIDTH, browser.SCREENSHOT_HEIGHT) == image.size
+        assert colour_pixels(image, CURRENT_COLOUR) > 200
