@@ -34,7 +34,7 @@ from eventsourcing.utils import Environment
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
-from arledger.adapters.audit.cut import Cut
+from arledger.adapters.audit.cut import Cut, aggregate_version_at
 from arledger.adapters.audit.cut import microseconds as cut_microseconds
 from arledger.adapters.audit.cut import resolve as resolve_cut
 from arledger.adapters.audit.pack import AuditPack
@@ -67,6 +67,7 @@ from arledger.adapters.read_models.runner import (
     ProjectionRunner,
     StaleRunnerError,
 )
+from arledger.adapters.report.model import PortfolioReport
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
 from arledger.domain import exchange_rate as exchange_rate_module
@@ -1495,55 +1496,83 @@ class Ledger(Application[UUID]):
         with busy_errors(self.store_settings):
             return resolve_cut(head, connections, known_at, at_position)
 
-    def customer(self, customer_code: str, *, known_at: datetime | None = None) -> CustomerAccount:
-        """The customer's account (as recorded by ``known_at``, if given: stamped by then)."""
-        cut = require_known_at(known_at)
-        if cut is None:
+    def customer(
+        self,
+        customer_code: str,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> CustomerAccount:
+        """The customer's account (as committed by ``known_at``, or at ``at_position``, if
+        given: the cut every query makes)."""
+        if known_at is None and at_position is None:
             return self.session().require_customer(customer_code)
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
-        account = customer_module.fold(self._events_known_at(customer_id, cut))
+        cut = self._cut(known_at, at_position)
+        account = customer_module.fold(self._aggregate_events(customer_id, cut))
         if account is None:
             raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                f"no customer account {customer_code!r}{cut.named}",
                 customer_code=customer_code,
             )
         return account
 
-    def invoice(self, invoice_number: str, *, known_at: datetime | None = None) -> Invoice:
-        """The invoice (as recorded by ``known_at``, if given: stamped by then)."""
-        cut = require_known_at(known_at)
-        if cut is None:
+    def invoice(
+        self,
+        invoice_number: str,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> Invoice:
+        """The invoice (as committed by ``known_at``, or at ``at_position``, if given)."""
+        if known_at is None and at_position is None:
             return self.session().require_invoice(invoice_number)
         invoice_id = ids.invoice_id(require_key("invoice_number", invoice_number))
-        invoice = invoice_module.fold(self._events_known_at(invoice_id, cut))
+        cut = self._cut(known_at, at_position)
+        invoice = invoice_module.fold(self._aggregate_events(invoice_id, cut))
         if invoice is None:
             raise InvoiceNotFoundError(
-                f"no invoice {invoice_number!r}{_recorded_by(known_at)}",
+                f"no invoice {invoice_number!r}{cut.named}",
                 invoice_number=invoice_number,
             )
         return invoice
 
-    def payment(self, bank_reference: str, *, known_at: datetime | None = None) -> Payment:
-        """The payment (as recorded by ``known_at``, if given: stamped by then)."""
-        cut = require_known_at(known_at)
-        if cut is None:
+    def payment(
+        self,
+        bank_reference: str,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> Payment:
+        """The payment (as committed by ``known_at``, or at ``at_position``, if given)."""
+        if known_at is None and at_position is None:
             return self.session().require_payment(bank_reference)
         payment_id = ids.payment_id(require_key("bank_reference", bank_reference))
-        payment = payment_module.fold(self._events_known_at(payment_id, cut))
+        cut = self._cut(known_at, at_position)
+        payment = payment_module.fold(self._aggregate_events(payment_id, cut))
         if payment is None:
             raise PaymentNotFoundError(
-                f"no payment with bank reference {bank_reference!r}{_recorded_by(known_at)}",
+                f"no payment with bank reference {bank_reference!r}{cut.named}",
                 bank_reference=bank_reference,
             )
         return payment
 
-    def _events_known_at(self, aggregate_id: UUID, known_at: datetime) -> list[Event]:
-        """One aggregate's events stamped by ``known_at``: folded, they are the aggregate as
-        the ledger held it then (its events are few; no other aggregate is read)."""
+    def _aggregate_events(self, aggregate_id: UUID, cut: Cut | None) -> list[Event]:
+        """One aggregate's events at ``cut`` (all of them without one): those at or below its
+        position, read up to the aggregate's version there (no other aggregate is read), and
+        stamped by its fallback instant if it has one (``adapters/audit/cut.py``)."""
+        connections = None if cut is None else self.read_model_connections()
+        stored: Iterable[DomainEventProtocol[UUID]]
+        if cut is None or connections is None:
+            stored = self.events.get(aggregate_id)
+        else:
+            version = aggregate_version_at(connections, self.recorder, aggregate_id, cut.position)
+            stored = [] if version is None else self.events.get(aggregate_id, lte=version)
+        stamped_by = None if cut is None else cut.stamped_by
         return [
             event
-            for event in self.events.get(aggregate_id)
-            if isinstance(event, Event) and event.timestamp <= known_at
+            for event in stored
+            if isinstance(event, Event) and (stamped_by is None or event.timestamp <= stamped_by)
         ]
 
     def iter_events(
@@ -1976,23 +2005,60 @@ class Ledger(Application[UUID]):
             reports=tuple(attrs.evolve(report, as_of_log=cut.as_of_log) for report in reports),
         )
 
+    def report(
+        self,
+        as_of: date,
+        *,
+        owner: str | None = None,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> PortfolioReport:
+        """The figures of the portfolio report (``arledger report``) as of ``as_of``: ageing by
+        bucket per currency, the KPIs of the last twelve whole months (``kpis_monthly``),
+        customers per escalation level and grade, the top overdue customers and the worklist
+        per owner; ``owner``'s alone if given. All taken at one cut of the log (the first
+        answer's position, unless ``known_at`` or ``at_position`` names one);
+        ``report.html()`` is the self-contained HTML file.
+
+        Raises:
+            NotFoundError: ``owner`` has nothing open, sold or collected in the months and no
+                customer on the worklist (an owner the ledger does not know).
+        """
+        from arledger.adapters.report.model import portfolio_report
+
+        require_date("as_of", as_of)
+        if owner is not None:
+            require_person("owner", owner)
+        return portfolio_report(
+            self, as_of, owner=owner, known_at=known_at, at_position=at_position
+        )
+
     # Reporting currency: the per-currency answers converted at the rates in force ---------
 
-    def exchange_rates(self, *, known_at: datetime | None = None) -> tuple[ExchangeRate, ...]:
-        """Every exchange rate recorded (by ``known_at``, if given), in recording order."""
-        book = exchange_rate_module.fold(
-            self._book_events(ids.rate_book_id(), require_known_at(known_at))
-        )
+    def exchange_rates(
+        self, *, known_at: datetime | None = None, at_position: int | None = None
+    ) -> tuple[ExchangeRate, ...]:
+        """Every exchange rate recorded (as committed by ``known_at``, or at ``at_position``,
+        if given), in recording order."""
+        return self._rates_at(self._cut_if(known_at, at_position))
+
+    def _cut_if(self, known_at: datetime | None, at_position: int | None) -> Cut | None:
+        """The cut asked for (None: none asked, the latest of everything)."""
+        if known_at is None and at_position is None:
+            return None
+        return self._cut(known_at, at_position)
+
+    def _rates_at(self, cut: Cut | None) -> tuple[ExchangeRate, ...]:
+        book = exchange_rate_module.fold(self._aggregate_events(ids.rate_book_id(), cut))
         return () if book is None else book.rates
 
-    def _book_events(self, book_id: UUID, known_at: datetime | None) -> list[Event]:
-        """A book's events (rates, policies: few, one aggregate), those stamped by
-        ``known_at`` if given."""
-        return [
-            event
-            for event in self.events.get(book_id)
-            if isinstance(event, Event) and (known_at is None or event.timestamp <= known_at)
-        ]
+    @staticmethod
+    def _same_cut(cut: Cut) -> tuple[datetime | None, int | None]:
+        """``known_at`` and ``at_position`` that make another query answer at ``cut``: its
+        position, or (for a fallback cut by stamps) its instant."""
+        if cut.stamped_by is not None:
+            return cut.stamped_by, None
+        return None, cut.position
 
     def ageing_in(
         self,
@@ -2001,18 +2067,22 @@ class Ledger(Application[UUID]):
         *,
         grouping: AgeingGrouping = AgeingGrouping.PORTFOLIO,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> reporting.ReportingAgeingReport:
         """The ageing table as of ``as_of`` in ``reporting_currency``: ``ageing`` (carried
-        unchanged as ``per_currency``) converted at the rates in force on ``as_of`` (as known
-        at ``known_at``), with the rates used.
+        unchanged as ``per_currency``) converted at the rates in force on ``as_of``, with the
+        rates used; the ageing and the rates read at one cut of the log (as committed by
+        ``known_at``, or at ``at_position``, if given).
 
         Raises:
             ExchangeRateNotFoundError: a currency has no rate to the reporting currency in
                 force on ``as_of``.
         """
-        report = self.ageing(as_of, grouping=grouping, known_at=known_at)
+        cut = self._cut(known_at, at_position)
+        stamped_by, position = self._same_cut(cut)
+        report = self.ageing(as_of, grouping=grouping, known_at=stamped_by, at_position=position)
         return reporting.ageing_in(
-            report, self.exchange_rates(known_at=known_at), reporting_currency, known_at=known_at
+            report, self._rates_at(cut), reporting_currency, known_at=known_at
         )
 
     def kpis_in(
@@ -2023,13 +2093,17 @@ class Ledger(Application[UUID]):
         *,
         grouping: KpiGrouping = KpiGrouping.PORTFOLIO,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> reporting.ReportingKpiReport:
         """The KPIs of the period in ``reporting_currency`` at the rates in force on
-        ``end_on``, with the per-currency report (``per_currency``) and the rates used."""
-        report = self.kpis(start_on, end_on, grouping=grouping, known_at=known_at)
-        return reporting.kpis_in(
-            report, self.exchange_rates(known_at=known_at), reporting_currency, known_at=known_at
+        ``end_on``, with the per-currency report (``per_currency``) and the rates used, both
+        read at one cut of the log."""
+        cut = self._cut(known_at, at_position)
+        stamped_by, position = self._same_cut(cut)
+        report = self.kpis(
+            start_on, end_on, grouping=grouping, known_at=stamped_by, at_position=position
         )
+        return reporting.kpis_in(report, self._rates_at(cut), reporting_currency, known_at=known_at)
 
     def worklist_in(
         self,
@@ -2038,18 +2112,18 @@ class Ledger(Application[UUID]):
         *,
         owner: str | None = None,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> reporting.ReportingWorklist:
         """The worklist of ``as_of`` ordered with overdue amounts compared in
-        ``reporting_currency`` at the rates in force on ``as_of``, with the rates used."""
-        worklist = self.worklist(as_of, owner=owner, known_at=known_at)
-        book = policy_book_module.fold(self._book_events(ids.policy_book_id(), known_at))
+        ``reporting_currency`` at the rates in force on ``as_of``, with the rates used: the
+        worklist, the policy and the rates read at one cut of the log."""
+        cut = self._cut(known_at, at_position)
+        stamped_by, position = self._same_cut(cut)
+        worklist = self.worklist(as_of, owner=owner, known_at=stamped_by, at_position=position)
+        book = policy_book_module.fold(self._aggregate_events(ids.policy_book_id(), cut))
         policy = policy_book_module.policy_in_force(() if book is None else book.versions, as_of)
         return reporting.worklist_in(
-            worklist,
-            policy,
-            self.exchange_rates(known_at=known_at),
-            reporting_currency,
-            known_at=known_at,
+            worklist, policy, self._rates_at(cut), reporting_currency, known_at=known_at
         )
 
     def propose_credit_line(
@@ -2296,14 +2370,17 @@ class Ledger(Application[UUID]):
             report = unapplied_projection.unapplied_cash(state, as_of, customer_id)
         return attrs.evolve(report, as_of_log=cut.as_of_log)
 
-    def _reductions_state(self, known_at: datetime | None) -> reductions_projection.ReductionsState:
-        """The reductions fold over the whole log (recorded by ``known_at``, if given): from the
-        query engine's columnar log, or a replay; the same events either way."""
-        cut = require_known_at(known_at)
+    def _reductions_state(
+        self, known_at: datetime | None, at_position: int | None
+    ) -> reductions_projection.ReductionsState:
+        """The reductions fold over the whole log at the cut (as committed by ``known_at``, or
+        at ``at_position``, if given): from the query engine's columnar log, or a replay; the
+        same events either way."""
+        cut = self._cut(known_at, at_position)
         if self.read_models != "replay":
-            events: Iterable[Event] = self.query_engine().events(cut)
+            events: Iterable[Event] = self.query_engine().events(cut.stamped_by, upto=cut.position)
         else:
-            events = self.iter_events(known_at=cut)
+            events = self._events_cut(cut)
         return reductions_projection.fold_all(events)
 
     def reductions(
@@ -2314,29 +2391,35 @@ class Ledger(Application[UUID]):
         approver: str | None = None,
         customer_code: str | None = None,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> ReductionsReport:
         """Every reduction (credit note, upheld dispute's credit note, concession, write-off)
         dated ``from_on``..``to_on`` (both included) with its customer, amount, approvers and
-        reason: ``approver``'s (first or second) and ``customer_code``'s only, if given."""
+        reason: ``approver``'s (first or second) and ``customer_code``'s only, if given (as
+        committed by ``known_at``, or at ``at_position``, if given)."""
         require_period(require_date("from_on", from_on), require_date("to_on", to_on))
         if approver is not None:
             require_person("approver", approver)
         if customer_code is not None:
             require_key("customer_code", customer_code)
-        state = self._reductions_state(known_at)
+        state = self._reductions_state(known_at, at_position)
         return reductions_projection.reductions(
             state, from_on, to_on, approver=approver, customer_code=customer_code
         )
 
     def pending_approvals(
-        self, *, approver: str | None = None, known_at: datetime | None = None
+        self,
+        *,
+        approver: str | None = None,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> tuple[PendingApproval, ...]:
         """Reduction requests waiting for approval, oldest first: those ``approver`` may
         approve (named in the authority policy in force on the reduction's date with a
         per-reduction limit that covers it, and not approved by them already), if given."""
         if approver is not None:
             require_person("approver", approver)
-        state = self._reductions_state(known_at)
+        state = self._reductions_state(known_at, at_position)
         return reductions_projection.pending_approvals(state, approver=approver)
 
 
@@ -2366,6 +2449,7 @@ QUERY_METHODS: Final = frozenset(
         "promises",
         "propose_credit_line",
         "reductions",
+        "report",
         "letter",
         "statement",
         "unapplied_cash",
@@ -2378,11 +2462,6 @@ QUERY_METHODS: Final = frozenset(
 
 
 G = TypeVar("G", bound=enum.Enum)
-
-
-def _recorded_by(known_at: datetime | None) -> str:
-    """The cut an as-known-at refusal names (nothing without one)."""
-    return "" if known_at is None else f" recorded by {known_at.isoformat()}"
 
 
 def _require_grouping(grouping: object, expected: type[G]) -> None:

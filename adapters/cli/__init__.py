@@ -16,6 +16,7 @@ from arledger.adapters.cli import operations as operations
 from arledger.adapters.cli import queries as queries
 from arledger.adapters.cli import rates as rates
 from arledger.adapters.cli import reductions as reductions
+from arledger.adapters.cli import report as report
 from arledger.adapters.cli import statement as statement
 from arledger.adapters.cli import unapplied as unapplied
 
@@ -30,6 +31,7 @@ __all__ = [
     "queries",
     "rates",
     "reductions",
+    "report",
     "statement",
     "unapplied",
 ]

@@ -69,6 +69,7 @@ def test_the_wheel_maps_the_root_folders_under_arledger(wheel: Path) -> None:
     assert "arledger/projections/ageing.py" in names
     assert "arledger/adapters/application/ledger.py" in names
     assert "arledger/domain/README.md" in names
+    assert "arledger/adapters/report/templates/report.html.j2" in names  # the report's template
     for kind in ("confirmation", "demand", "statement"):
         for language in ("en", "zh"):
             assert f"arledger/adapters/documents/templates/{kind}.{language}.html" in names
