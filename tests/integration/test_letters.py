@@ -43,7 +43,7 @@ from arledger import (
     Money,
 )
 from arledger.adapters.cli.app import app
-from arledger.domain.errors import CustomerStateError, InvalidDateError
+from arledger.domain.errors import CustomerStateError, InvalidDateError, PlaintextOutputError
 from arledger.domain.events import ActionChannel, ContactRole
 from tests.conftest import FixedClock
 
@@ -101,13 +101,16 @@ def record_example(ledger: Ledger) -> None:
     )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    """The example replayed in memory, and on SQLite (the query engine's columnar log)."""
+    """The example replayed in memory, and on SQLite and PostgreSQL (the query engine's
+    columnar log)."""
     if request.param == "memory":
         env = {"ARLEDGER_STORE": "memory"}
-    else:
+    elif request.param == "sqlite":
         env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    else:
+        env = request.getfixturevalue("postgres_schema")
     result = Ledger(env=env, clock=FixedClock())
     record_example(result)
     yield result
@@ -427,6 +430,32 @@ def test_an_output_it_cannot_write_is_refused_before_anything_is_recorded(
     )
     assert replaced.recorded
     assert existing.read_bytes().startswith(b"%PDF-")
+
+
+def test_an_encrypted_store_writes_a_letter_only_when_plaintext_is_asked_for(
+    tmp_path: Path,
+) -> None:
+    from eventsourcing.cipher import AESCipher
+
+    env = {
+        "ARLEDGER_STORE": "sqlite",
+        "ARLEDGER_DB": str(tmp_path / "ledger.db"),
+        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+        "CIPHER_KEY": AESCipher.create_key(32),
+    }
+    encrypted = Ledger(env=env, clock=FixedClock())
+    record_example(encrypted)
+    events = list(encrypted.iter_events())
+    out = tmp_path / "statement.html"
+
+    with pytest.raises(PlaintextOutputError):
+        encrypted.send_letter(LetterKind.STATEMENT, CODE, AS_OF, out)
+
+    assert not out.exists()
+    assert events == list(encrypted.iter_events())
+    assert encrypted.send_letter(LetterKind.STATEMENT, CODE, AS_OF, out, plaintext=True).recorded
+    assert NAME in out.read_text(encoding="utf-8")
+    encrypted.close()
 
 
 # Templates a company replaces ---------------------------------------------------------------
