@@ -153,12 +153,16 @@ def render_html(
 def render_pdf(html: str, *, base: Path | None = None) -> bytes:
     """Print the HTML to PDF (A4, as its styles say) with WeasyPrint.
 
-    Imported here, not at the top: WeasyPrint loads Pango through its C library when imported
-    (about 0.5 s), which the ledger's other commands should not pay for.
+    Relative URLs (``<img src="logo.png">``) are read from ``base``, the company's template
+    folder (default: the package's). Imported here, not at the top: WeasyPrint loads Pango
+    through its C library when imported (about 0.5 s), which other commands should not pay for.
     """
     import weasyprint
 
-    document = weasyprint.HTML(string=html, base_url=str(base or TEMPLATES))
+    # Files (a logo beside a company's templates) and data: URLs only: a template naming an
+    # http(s) resource gets nothing, so printing a letter never makes a network request.
+    fetcher = weasyprint.URLFetcher(allowed_protocols={"file", "data"})
+    document = weasyprint.HTML(string=html, base_url=str(base or TEMPLATES), url_fetcher=fetcher)
     pdf = document.write_pdf()
     assert isinstance(pdf, bytes)
     return pdf

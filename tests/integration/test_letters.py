@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -485,6 +486,39 @@ def test_a_company_template_replaces_the_packages_one_by_one(
     assert "SUZHOU HENGDA MACHINERY CO., LTD. Bank: ICBC 1001 2345" in html
     assert "PAY CNY 150,000.00 BY 9 April 2024" in html
     assert "@page" in html  # base.html, still the package's
+
+
+def test_a_company_logo_beside_its_templates_is_printed_and_nothing_is_fetched_from_a_network(
+    memory_ledger: Ledger, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    Image.new("RGB", (120, 40), (29, 53, 87)).save(templates / "logo.png")
+    # A listener on the loopback: the template names it, and the printing must not connect.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        (templates / "letterhead.html").write_text(
+            f'<img src="logo.png"> <img src="http://127.0.0.1:{port}/tracker.png"> HENGDA',
+            encoding="utf-8",
+        )
+        out = tmp_path / "statement.pdf"
+
+        memory_ledger.send_letter(LetterKind.STATEMENT, CODE, AS_OF, out, template_dir=templates)
+
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert "HENGDA" in pdf_text(out)
+    images = subprocess.run(
+        [require_program("pdfimages"), "-list", str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert 1 == len(images.strip().splitlines()[2:]), images  # the logo, one image
+    assert " 120    40 " in images
 
 
 @pytest.mark.parametrize(
