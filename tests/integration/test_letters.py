@@ -569,6 +569,17 @@ def test_arledger_letter_writes_the_pdf_records_it_and_says_so_when_run_again(
     assert "2024年4月15日" in pdf_text(tmp_path / "催款函.pdf")
     assert 0 == again.exit_code, again.output
     assert "already recorded" in again.stdout
+    statement = runner.invoke(
+        app,
+        ["letter", "statement", CODE, "--as-of", "2024-03-31", "--from", "2024-03-01",
+         "--out", str(tmp_path / "soa.html")],
+        env=env,
+    )  # fmt: skip
+    assert 0 == statement.exit_code, statement.output
+    html = (tmp_path / "soa.html").read_text(encoding="utf-8")
+    assert "1 March 2024" in html
+    assert "156,500.50" in html  # the opening balance on 1 March
+    assert "BK-0220" not in html  # the payment of 20 February is before the period
     ledger = Ledger(env=env)
     assert 1 == len(ledger.collection_case(CODE, SENT_ON).actions)
     ledger.close()
