@@ -581,7 +581,10 @@ def test_arledger_letter_writes_the_pdf_records_it_and_says_so_when_run_again(
     assert "156,500.50" in html  # the opening balance on 1 March
     assert "BK-0220" not in html  # the payment of 20 February is before the period
     ledger = Ledger(env=env)
-    assert 1 == len(ledger.collection_case(CODE, SENT_ON).actions)
+    actions = ledger.collection_case(CODE, SENT_ON).actions
+    # The demand letter once (its second run recorded nothing), then the statement.
+    expected = [ActionChannel.DEMAND_LETTER, ActionChannel.FINANCE_LETTER]
+    assert expected == [action.channel for action in actions]
     ledger.close()
 
 
