@@ -44,6 +44,7 @@ from arledger import (
     Money,
 )
 from arledger.adapters.cli.app import app
+from arledger.adapters.documents.render import render_html
 from arledger.domain.errors import CustomerStateError, InvalidDateError, PlaintextOutputError
 from arledger.domain.events import ActionChannel, ContactRole
 from tests.conftest import FixedClock
@@ -519,6 +520,25 @@ def test_a_company_logo_beside_its_templates_is_printed_and_nothing_is_fetched_f
     ).stdout
     assert 1 == len(images.strip().splitlines()[2:]), images  # the logo, one image
     assert " 120    40 " in images
+
+
+def test_a_template_edited_while_the_ledger_runs_is_read_again(
+    memory_ledger: Ledger, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    template = templates / "statement.en.html"
+    template.write_text("first {{ letter.reference }}", encoding="utf-8")
+    letter = memory_ledger.letter(LetterKind.STATEMENT, CODE, AS_OF)
+    first = render_html(letter, Language.EN, template_dir=templates)
+    template.write_text("second {{ letter.reference }}", encoding="utf-8")
+    stat = template.stat()
+    os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+
+    second = render_html(letter, Language.EN, template_dir=templates)
+
+    assert "first SOA-HX-01-20240331" == first
+    assert "second SOA-HX-01-20240331" == second
 
 
 @pytest.mark.parametrize(
