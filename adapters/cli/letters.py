@@ -24,6 +24,13 @@ TEMPLATE_DIR_ENV = "ARLEDGER_LETTER_TEMPLATES"
 given."""
 
 
+_NAMES = {
+    LetterKind.CONFIRMATION: "balance confirmation",
+    LetterKind.DEMAND: "demand letter",
+    LetterKind.STATEMENT: "statement of account",
+}
+
+
 def _on(help_text: str, *names: str) -> Any:  # typer.Option is typed Any
     return typer.Option(
         *names, parser=parse_iso_date, metavar="YYYY-MM-DD", help=help_text, show_default=False
@@ -127,6 +134,6 @@ def letter_command(
         )
     _stdout().print(
         f"Wrote {sent.path} ({sent.output.value.upper()}, {sent.size_bytes:,} bytes): "
-        f"{kind.value} letter {letter.reference} to {letter.customer_code}, {figure}; {record}.",
+        f"{_NAMES[kind]} {letter.reference} to {letter.customer_code}, {figure}; {record}.",
         soft_wrap=True,
     )
