@@ -74,6 +74,7 @@ from arledger.domain.events import (
     AllocationRule,
     Instalment,
     PaymentTermsKind,
+    PromiseTranche,
     ReceiptMethod,
     RiskRating,
 )
@@ -122,8 +123,20 @@ from arledger.projections.escalation import (
 from arledger.projections.handover import CashHandoverReport, CashHeld
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow, KpiSeries
 from arledger.projections.letters import Letter, LetterKind, OpenInvoice
+from arledger.projections.plans import (
+    CollectionPlan,
+    CommittedTranche,
+    CustomerPlan,
+    PlanGrouping,
+    PlanRow,
+)
 from arledger.projections.portfolio import Confirmation
-from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
+from arledger.projections.promises import (
+    PromiseJudgement,
+    PromiseRates,
+    PromiseStatus,
+    TrancheJudgement,
+)
 from arledger.projections.reductions import PendingApproval, ReductionRow, ReductionsReport
 from arledger.projections.reporting import (
     ReportingAgeingReport,
@@ -174,7 +187,9 @@ __all__ = [
     "CashHeld",
     "CashNotHandedOverError",
     "ChainMismatchError",
+    "CollectionPlan",
     "CommandFormatError",
+    "CommittedTranche",
     "ConcurrencyError",
     "ConfigurationError",
     "Confirmation",
@@ -185,6 +200,7 @@ __all__ = [
     "CustomerAccount",
     "CustomerMismatchError",
     "CustomerNotFoundError",
+    "CustomerPlan",
     "DocumentFormat",
     "DuplicateKeyConflictError",
     "EscalatedCustomer",
@@ -239,6 +255,8 @@ __all__ = [
     "PaymentNotFoundError",
     "PaymentTermsKind",
     "PendingApproval",
+    "PlanGrouping",
+    "PlanRow",
     "PreDueReminder",
     "PreDueReminderRule",
     "PromiseAmountError",
@@ -246,6 +264,7 @@ __all__ = [
     "PromiseRates",
     "PromiseReport",
     "PromiseStatus",
+    "PromiseTranche",
     "ReadModelMismatchError",
     "Reason",
     "ReceiptMethod",
@@ -272,6 +291,7 @@ __all__ = [
     "Suspension",
     "SuspensionKind",
     "ThresholdCrossing",
+    "TrancheJudgement",
     "TriggerRule",
     "UnappliedCashReport",
     "UnappliedCashRow",

@@ -86,6 +86,7 @@ from arledger.domain.errors import (
     IdempotencyKeyConflictError,
     InvalidChoiceError,
     InvalidCommandError,
+    InvalidDateError,
     InvoiceNotFoundError,
     PaymentNotFoundError,
     PlaintextOutputError,
@@ -100,6 +101,7 @@ from arledger.domain.events import (
     Event,
     Instalment,
     PaymentTermsKind,
+    PromiseTranche,
     ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
@@ -115,6 +117,7 @@ from arledger.domain.rules import require_date, require_known_at, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing, handover, reporting
 from arledger.projections import letters as letters_projection
+from arledger.projections import plans as plans_projection
 from arledger.projections import reductions as reductions_projection
 from arledger.projections import statement as statement_projection
 from arledger.projections import unapplied as unapplied_projection
@@ -911,6 +914,32 @@ class Ledger(Application[UUID]):
             idempotency_key,
         )
 
+    def set_collection_target(
+        self,
+        *,
+        customer_code: str,
+        month_on: date,
+        target: Money,
+        set_by: str,
+        set_on: date,
+        note: str = "",
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Set the customer's collection plan target [追款计划] for the month starting
+        ``month_on`` (its first day), in the account's currency; a zero target takes it
+        back. (``SetCollectionTarget``)"""
+        return self._events(
+            c.SetCollectionTarget(
+                customer_code=customer_code,
+                month_on=month_on,
+                target=target,
+                set_by=set_by,
+                set_on=set_on,
+                note=note,
+            ),
+            idempotency_key,
+        )
+
     def set_key_contact(
         self,
         *,
@@ -1166,11 +1195,13 @@ class Ledger(Application[UUID]):
         contact: str,
         invoice_numbers: Sequence[str] = (),
         supersedes: str | None = None,
+        tranches: Sequence[PromiseTranche] = (),
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Record a promise to pay ``amount`` by ``promised_on`` (for the named invoices, or
         the account), possibly replacing an earlier promise (``supersedes``, its
-        reference). (``MakePromise``)
+        reference); in ``tranches`` (dated parts in minor units, adding up to ``amount``, the
+        last on ``promised_on``), each judged on its own. (``MakePromise``)
         """
         return self._events(
             c.MakePromise(
@@ -1182,6 +1213,7 @@ class Ledger(Application[UUID]):
                 contact=contact,
                 invoice_numbers=invoice_numbers,
                 supersedes=supersedes,
+                tranches=tuple(tranches),
             ),
             idempotency_key,
         )
@@ -2370,6 +2402,46 @@ class Ledger(Application[UUID]):
             report = unapplied_projection.unapplied_cash(state, as_of, customer_id)
         return attrs.evolve(report, as_of_log=cut.as_of_log)
 
+    def collection_plan(
+        self,
+        month_on: date,
+        *,
+        by: plans_projection.PlanGrouping = plans_projection.PlanGrouping.CUSTOMER,
+        as_of: date | None = None,
+        customer_code: str | None = None,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> plans_projection.CollectionPlan:
+        """The monthly collection plans [追款计划] of the month starting ``month_on`` (its first
+        day; ``InvalidDateError`` for another day) as of ``as_of``
+        (default the month's last day): per customer, owner or team (``by``) the target, the
+        committed promise tranches, the cash collected, the gaps, and the customers with a
+        target and no commitment; ``customer_code``'s only, if given.
+
+        Raises:
+            GroupingTypeError: ``by`` is not a ``PlanGrouping``.
+            CustomerNotFoundError: ``customer_code`` names no account (recorded by the cut).
+        """
+        cut = self._cut(known_at, at_position)
+        require_date("month_on", month_on)
+        if month_on.day != 1:
+            raise InvalidDateError(
+                f"a plan's month is named by its first day, got {month_on}", field="month_on"
+            )
+        if as_of is not None:
+            require_date("as_of", as_of)
+        _require_grouping(by, plans_projection.PlanGrouping)
+        if customer_code is None:
+            report = plans_projection.collection_plan(
+                self._portfolio_at(cut), month_on, as_of, grouping=by
+            )
+        else:
+            customer_id, state = self._customer_portfolio(customer_code, cut)
+            report = plans_projection.collection_plan(
+                state, month_on, as_of, grouping=by, customer_ids=(customer_id,)
+            )
+        return attrs.evolve(report, as_of_log=cut.as_of_log)
+
     def _reductions_state(
         self, known_at: datetime | None, at_position: int | None
     ) -> reductions_projection.ReductionsState:
@@ -2432,6 +2504,7 @@ QUERY_METHODS: Final = frozenset(
         "cash_not_handed_over",
         "check_credit",
         "collection_case",
+        "collection_plan",
         "customer",
         "escalation_status",
         "exchange_rates",

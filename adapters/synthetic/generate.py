@@ -1288,7 +1288,14 @@ def _promised(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         pa.ListArray.from_arrays(
             offsets, _ids(rows.ids[rows.space.invoice(invoice)]), type=field_type
         ),
+        _no_tranches(rows.count),
     ]
+
+
+def _no_tranches(count: int) -> pa.Array:
+    """Promises of one date each: an empty tranche schedule per row."""
+    field_type = SCHEMAS["PromiseMade"].field("tranches").type
+    return pa.array([[]] * count, type=field_type)
 
 
 def _written_off(plan: _Plan, rows: _Rows) -> list[pa.Array]:

@@ -46,6 +46,7 @@ COMMANDS: typing.Final = frozenset(
         "blacklist",
         "change_owner",
         "change_terms",
+        "set_collection_target",  # issue 14.1: monthly collection plans
         "clear_blacklist",
         "diagnose",
         "execute",  # issue 10.1: commands as data, run in one transaction
