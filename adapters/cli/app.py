@@ -28,6 +28,7 @@ from rich.console import Console
 
 from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.cli.formats import ageing_table, top_overdue_table
+from arledger.adapters.cli.progress import LateProgressBar
 from arledger.adapters.ingest.importer import (
     IMPORT_PROBLEMS_MAX,
     PRESETS,
@@ -69,7 +70,8 @@ EXIT_USAGE: Final = 2
 
 TOP_OVERDUE_DEFAULT: Final = 10
 TABLE_WIDTH_UNATTENDED: Final = 160
-"""Width of tables when stdout is not a terminal, so that piped tables do not wrap numbers."""
+"""Width of tables when stdout is not a terminal and COLUMNS does not say one (tables fit
+whatever width they are printed in: ``formats.FittedTable``)."""
 
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_INSTANT: Final = re.compile(
@@ -222,8 +224,10 @@ def _utf8_directory(directory: Path) -> Path:
 
 
 def _stdout() -> Console:
+    """The console of the command's answer: the terminal's width, else the width COLUMNS says
+    (rich reads it), else ``TABLE_WIDTH_UNATTENDED``."""
     console = Console(highlight=False)
-    if not console.is_terminal:
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
         console = Console(highlight=False, width=TABLE_WIDTH_UNATTENDED)
     return console
 
@@ -274,7 +278,10 @@ def _store_name() -> str:
 
 
 def _ledger() -> Ledger:
-    return Ledger()
+    """The ledger of the store the environment names; a catch-up of its query engine that
+    lasts (the first query after a large import reads every event recorded since) draws a
+    progress bar on stderr."""
+    return Ledger(catch_up_progress=LateProgressBar(_stderr(), "Catching up with the log"))
 
 
 def _query_ledger() -> Ledger:

@@ -1602,8 +1602,10 @@ def generate_to_store(
         for low, high in _cuts(chunk.first - chunk.first[0], len(events), events_per_batch):
             bulk.insert_events(ledger, events[low:high])
             written += high - low
-        if progress is not None:
-            progress(plan.invoice_first + len(plan.amount), invoices)
+            if progress is not None:
+                # The chunk's invoices in proportion to its events written (a chunk is up to
+                # ~50,000 invoices: a bar counting whole chunks would sit still).
+                progress(plan.invoice_first + len(plan.amount) * high // len(events), invoices)
     return written
 
 

@@ -212,6 +212,7 @@ KNOWN_AT_QUERIES: Final[dict[str, Callable[[Ledger, Any], Any]]] = {
     "kpis": lambda ledger, at: ledger.kpis(date(2024, 1, 1), AS_OF, known_at=at),
     "kpis_in": lambda ledger, at: ledger.kpis_in("USD", date(2024, 1, 1), AS_OF, known_at=at),
     "kpis_monthly": lambda ledger, at: ledger.kpis_monthly(date(2024, 1, 1), AS_OF, known_at=at),
+    "owners": lambda ledger, at: ledger.owners(known_at=at),
     "pending_approvals": lambda ledger, at: ledger.pending_approvals(known_at=at),
     "payment": lambda ledger, at: ledger.payment("BANK-1", known_at=at),
     "portfolio": lambda ledger, at: ledger.portfolio(known_at=at),
