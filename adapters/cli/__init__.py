@@ -12,6 +12,7 @@ from arledger.adapters.cli import backtest as backtest
 from arledger.adapters.cli import goods as goods
 from arledger.adapters.cli import handover as handover
 from arledger.adapters.cli import operations as operations
+from arledger.adapters.cli import plans as plans
 from arledger.adapters.cli import queries as queries
 from arledger.adapters.cli import rates as rates
 from arledger.adapters.cli import reductions as reductions
@@ -25,6 +26,7 @@ __all__ = [
     "goods",
     "handover",
     "operations",
+    "plans",
     "queries",
     "rates",
     "reductions",
