@@ -13,6 +13,7 @@ from arledger.adapters.cli import goods as goods
 from arledger.adapters.cli import handover as handover
 from arledger.adapters.cli import letters as letters
 from arledger.adapters.cli import operations as operations
+from arledger.adapters.cli import plans as plans
 from arledger.adapters.cli import queries as queries
 from arledger.adapters.cli import rates as rates
 from arledger.adapters.cli import reductions as reductions
@@ -28,6 +29,7 @@ __all__ = [
     "handover",
     "letters",
     "operations",
+    "plans",
     "queries",
     "rates",
     "reductions",

@@ -63,6 +63,7 @@ from arledger.domain.events import (
     Event,
     Instalment,
     PaymentTermsKind,
+    PromiseTranche,
     RiskRating,
 )
 from arledger.domain.ids import ARLEDGER_NAMESPACE
@@ -273,10 +274,11 @@ class _Kind(enum.IntEnum):
     GOODS_SETTLE = 15
     ALLOCATION_RULE = 16
     DIAGNOSE = 17
+    TARGET = 18
 
 
 _EVENTS_PER_COMMAND: Final = np.array(
-    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1], dtype=np.int64
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1], dtype=np.int64
 )
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
 registration), a superseding promise one."""
@@ -637,6 +639,7 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     adopted_on = np.where(plan.rule_adopted >= 0, plan.rule_effective_on, _NEVER)
     add(_Kind.ALLOCATION_RULE, adopted_on, customers, none, 0)
     add(_Kind.DIAGNOSE, _diagnosed_on(plan), customers, none, 0)
+    add(_Kind.TARGET, _target_set_on(plan), customers, none, 0)
     owner_of = plan.customer
     add(_Kind.ISSUE, plan.issued_on, owner_of, invoices, 0)
     add(_Kind.DISPUTE, plan.dispute_on, owner_of, invoices, 0)
@@ -839,6 +842,7 @@ def _build(
     rows_of("PaymentReversed", kind == _Kind.REVERSE, 1, lambda p: space.payment(inv[p], 0))
     rows_of("CollectionActionRecorded", kind == _Kind.ACTION, 0, lambda p: nc + cust[p])
     rows_of("DelinquencyDiagnosed", kind == _Kind.DIAGNOSE, 0, lambda p: nc + cust[p])
+    rows_of("CollectionTargetSet", kind == _Kind.TARGET, 0, lambda p: cust[p])
     superseding = (kind == _Kind.PROMISE) & (sub == 1)
     rows_of("PromiseSuperseded", superseding, 0, lambda p: space.promise(inv[p], 0))
     rows_of(
@@ -1072,6 +1076,77 @@ def _diagnosed(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     ]
 
 
+# Monthly collection plans and promises in tranches (issue 14 item 1): derived from the draws
+# above, drawing nothing, so that every other figure stays as it was for a seed.
+_TARGET_DAYS: Final = 3
+"""Days after a customer's rating that its owner sets next month's collection target."""
+_TARGET_SHARE: Final = 5
+"""The target is a fifth of the credit line (at least one minor unit)."""
+_TARGET_NOTE: Final = "agreed with the customer's finance"
+_TRANCHE_EVERY: Final = 4
+"""One promise in four (by invoice number) with a window of at least ``_TRANCHE_DAYS_MIN``
+days is made in two tranches: half (rounded up) at mid-window, the rest on its date."""
+_TRANCHE_DAYS_MIN: Final = 14
+
+
+def _target_set_on(plan: _Plan) -> np.ndarray:
+    """Per customer: the day its owner sets a collection target (``_NEVER``: none), for
+    customers rated B or worse (those the plan focuses on), a few days after the rating."""
+    on: np.ndarray = np.where(plan.rating >= 1, plan.rated_on + _TARGET_DAYS, _NEVER)
+    return on
+
+
+def _target_month_on(set_on: np.ndarray) -> np.ndarray:
+    """The first day of the month after ``set_on`` (days since 1970)."""
+    months = np.minimum(set_on, 10**6).astype("datetime64[D]").astype("datetime64[M]") + 1
+    result: np.ndarray = months.astype("datetime64[D]").astype(np.int64)
+    return result
+
+
+def _target_minor(plan: _Plan, customer: np.ndarray) -> np.ndarray:
+    result: np.ndarray = np.maximum(plan.credit_line[customer] // _TARGET_SHARE, 1)
+    return result
+
+
+def _target_set(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    customer = rows.customer
+    set_on = _target_set_on(plan)[customer]
+    return [
+        _dates(_target_month_on(set_on)),
+        _ints(_target_minor(plan, customer)),
+        _currency(plan, customer),
+        _pool(OWNERS, _owner_on(plan, customer, set_on)),
+        _dates(set_on),
+        _constant(_TARGET_NOTE, rows.count),
+    ]
+
+
+def _tranche_parts(
+    plan: _Plan, invoice: np.ndarray, made_on: np.ndarray, promised_on: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(in tranches, first tranche's date, first tranche's amount) of each promise."""
+    window = promised_on - made_on
+    number = plan.invoice_first + invoice + 1
+    amount = plan.amount[invoice]
+    split = (number % _TRANCHE_EVERY == 0) & (window >= _TRANCHE_DAYS_MIN) & (amount >= 2)
+    return split, made_on + window // 2, amount - amount // 2
+
+
+def _tranches(
+    plan: _Plan, invoice: np.ndarray, made_on: np.ndarray, promised_on: np.ndarray
+) -> pa.Array:
+    split, first_on, first_minor = _tranche_parts(plan, invoice, made_on, promised_on)
+    counts = np.where(split, 2, 0)
+    offsets = np.r_[0, np.cumsum(counts)].astype(np.int32)
+    on = np.stack([first_on, promised_on], axis=1)[split].ravel()
+    parts = np.stack([first_minor, plan.amount[invoice] - first_minor], axis=1)[split].ravel()
+    field_type = SCHEMAS["PromiseMade"].field("tranches").type
+    values = pa.StructArray.from_arrays(
+        [_dates(on), _ints(parts)], fields=list(field_type.value_type)
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets), values, type=field_type)
+
+
 def _schedule(plan: _Plan, invoice: np.ndarray) -> pa.Array:
     """Three instalments for invoices of instalment customers, largest remainder split."""
     has = plan.instalment_terms[plan.customer[invoice]]
@@ -1288,14 +1363,8 @@ def _promised(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         pa.ListArray.from_arrays(
             offsets, _ids(rows.ids[rows.space.invoice(invoice)]), type=field_type
         ),
-        _no_tranches(rows.count),
+        _tranches(plan, invoice, plan.promise_made[invoice, sub], plan.promise_on[invoice, sub]),
     ]
-
-
-def _no_tranches(count: int) -> pa.Array:
-    """Promises of one date each: an empty tranche schedule per row."""
-    field_type = SCHEMAS["PromiseMade"].field("tranches").type
-    return pa.array([[]] * count, type=field_type)
 
 
 def _written_off(plan: _Plan, rows: _Rows) -> list[pa.Array]:
@@ -1389,6 +1458,7 @@ _FIELDS: Final[dict[str, Fields]] = {
     "PaymentReversed": _reversed,
     "CollectionActionRecorded": _action,
     "DelinquencyDiagnosed": _diagnosed,
+    "CollectionTargetSet": _target_set,
     "PromiseSuperseded": _superseded,
     "PromiseMade": _promised,
     "InvoiceWrittenOff": _written_off,
@@ -1658,6 +1728,23 @@ class Command:
     fields: Mapping[str, Any]
 
 
+def _tranche_commands(plan: _Plan, invoice: int, sub: int) -> tuple[PromiseTranche, ...]:
+    one = np.array([invoice])
+    promised_on = plan.promise_on[one, sub]
+    split, first_on, first_minor = _tranche_parts(
+        plan, one, plan.promise_made[one, sub], promised_on
+    )
+    if not split[0]:
+        return ()
+    return (
+        PromiseTranche(promised_on=_day(first_on[0]), amount_minor=int(first_minor[0])),
+        PromiseTranche(
+            promised_on=_day(promised_on[0]),
+            amount_minor=int(plan.amount[invoice] - first_minor[0]),
+        ),
+    )
+
+
 def _day(days: Any) -> date:
     return EPOCH + timedelta(days=int(days))
 
@@ -1731,6 +1818,20 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "customer_code": code,
                 "collection_owner": OWNERS[int(plan.owner_new[customer])],
                 "changed_on": on,
+            },
+        )
+    if kind is _Kind.TARGET:
+        one = np.array([customer])
+        set_on = _target_set_on(plan)[one]
+        return Command(
+            "set_collection_target",
+            {
+                "customer_code": code,
+                "month_on": _day(_target_month_on(set_on)[0]),
+                "target": Money(int(_target_minor(plan, one)[0]), currency),
+                "set_by": OWNERS[int(_owner_on(plan, one, set_on)[0])],
+                "set_on": on,
+                "note": _TARGET_NOTE,
             },
         )
     if kind is _Kind.DIAGNOSE:
@@ -1870,6 +1971,7 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "contact": contact,
                 "invoice_numbers": (invoice_number,),
                 "supersedes": f"G{plan.seed}-R{number:08d}-1" if sub == 1 else None,
+                "tranches": _tranche_commands(plan, invoice, sub),
             },
         )
     reference = f"G{plan.seed}-G{number:08d}"
