@@ -130,6 +130,7 @@ from arledger.projections.reporting import (
 )
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
 from arledger.projections.statement import MovementKind, Statement, StatementLine
+from arledger.projections.summary import BookSummary, CurrencySummary, LevelCount
 from arledger.projections.unapplied import (
     UnappliedCashReport,
     UnappliedCashRow,
@@ -164,6 +165,7 @@ __all__ = [
     "BacktestPolicy",
     "BacktestRow",
     "BacktestStep",
+    "BookSummary",
     "CaseReport",
     "CashHandoverReport",
     "CashHeld",
@@ -177,6 +179,7 @@ __all__ = [
     "CreditReason",
     "CreditReasonKind",
     "CurrencyMismatchError",
+    "CurrencySummary",
     "CustomerAccount",
     "CustomerMismatchError",
     "CustomerNotFoundError",
@@ -210,6 +213,7 @@ __all__ = [
     "KpiSeries",
     "Ledger",
     "LevelChange",
+    "LevelCount",
     "LogPositionError",
     "LossRate",
     "Money",
