@@ -142,6 +142,7 @@ from arledger.projections.results import (
     promise_report,
 )
 from arledger.projections.statement import Statement
+from arledger.projections.summary import BookSummary, book_summary
 from arledger.projections.unapplied import UnappliedCashReport
 
 T = TypeVar("T")
@@ -155,6 +156,9 @@ EVENTS_PER_READ_MAX: Final = 5000
 
 OWNERS_NAMED_MAX: Final = 20
 """Owners a refusal of an unknown owner lists (a ledger may have hundreds)."""
+
+SUMMARY_KPI_MONTHS: Final = 3
+"""The summary's DSO: of the 3 months ending on its date, as ``arledger kpis --as-of``."""
 
 Clock = Callable[[], datetime]
 
@@ -2077,6 +2081,31 @@ class Ledger(Application[UUID]):
             reports=tuple(attrs.evolve(report, as_of_log=cut.as_of_log) for report in reports),
         )
 
+    def summary(
+        self,
+        as_of: date,
+        *,
+        kpi_months: int = SUMMARY_KPI_MONTHS,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> BookSummary:
+        """The book at a glance as of ``as_of`` (``projections.summary``): open money, overdue
+        and long-overdue shares, disputed money and DSO per currency, customers with money
+        open and per escalation level on the worklist. Drawn from ``ageing`` (by customer),
+        ``kpis`` of the ``kpi_months`` months ending on ``as_of`` and ``worklist``, all at one
+        position of the log (the ageing's, unless a cut is given)."""
+        from arledger.projections import kpis
+
+        start_on, _ = kpis.trailing_period(require_date("as_of", as_of), kpi_months)
+        by_customer = self.ageing(
+            as_of, grouping=AgeingGrouping.CUSTOMER, known_at=known_at, at_position=at_position
+        )
+        if known_at is None and at_position is None and by_customer.as_of_log is not None:
+            at_position = by_customer.as_of_log.position  # the same log for every answer
+        report = self.kpis(start_on, as_of, known_at=known_at, at_position=at_position)
+        worklist = self.worklist(as_of, known_at=known_at, at_position=at_position)
+        return book_summary(by_customer, report, worklist)
+
     def report(
         self,
         as_of: date,
@@ -2566,6 +2595,7 @@ QUERY_METHODS: Final = frozenset(
         "report",
         "letter",
         "statement",
+        "summary",
         "unapplied_cash",
         "worklist",
         "worklist_in",

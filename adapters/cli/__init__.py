@@ -1,7 +1,8 @@
 """arledger.adapters.cli.
 
 The commands live in ``app`` (demo, import), ``queries`` (ageing, kpis, worklist, explain),
-``operations`` (generate, export, projections, verify, chain, warm-up) and modules of their own,
+``operations`` (generate, export, projections, verify, chain, warm-up) and modules of their own
+(``summary``: the book at a glance, which ``demo`` prints too),
 each registering on ``app.app``; the output formats of the query commands are in ``formats``.
 They are imported here, so that ``app`` has every command whichever module is imported first.
 """
@@ -19,6 +20,7 @@ from arledger.adapters.cli import rates as rates
 from arledger.adapters.cli import reductions as reductions
 from arledger.adapters.cli import report as report
 from arledger.adapters.cli import statement as statement
+from arledger.adapters.cli import summary as summary
 from arledger.adapters.cli import unapplied as unapplied
 
 __all__ = [
@@ -35,5 +37,6 @@ __all__ = [
     "reductions",
     "report",
     "statement",
+    "summary",
     "unapplied",
 ]
