@@ -60,6 +60,7 @@ from arledger.domain.errors import (
     NotFoundError,
     NothingToAllocateError,
     OverAllocationError,
+    OwnerNotFoundError,
     PaymentNotFoundError,
     PromiseAmountError,
     ReadModelMismatchError,
@@ -149,6 +150,7 @@ from arledger.projections.reporting import (
 )
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
 from arledger.projections.statement import MovementKind, Statement, StatementLine
+from arledger.projections.summary import BookSummary, CurrencySummary, LevelCount
 from arledger.projections.unapplied import (
     UnappliedCashReport,
     UnappliedCashRow,
@@ -183,6 +185,7 @@ __all__ = [
     "BacktestPolicy",
     "BacktestRow",
     "BacktestStep",
+    "BookSummary",
     "CaseReport",
     "CashHandoverReport",
     "CashHeld",
@@ -198,6 +201,7 @@ __all__ = [
     "CreditReason",
     "CreditReasonKind",
     "CurrencyMismatchError",
+    "CurrencySummary",
     "CustomerAccount",
     "CustomerMismatchError",
     "CustomerNotFoundError",
@@ -239,6 +243,7 @@ __all__ = [
     "LetterSent",
     "LetterTemplateError",
     "LevelChange",
+    "LevelCount",
     "LogPositionError",
     "LossRate",
     "Money",
@@ -251,6 +256,7 @@ __all__ = [
     "NothingToAllocateError",
     "OpenInvoice",
     "OverAllocationError",
+    "OwnerNotFoundError",
     "PackMismatch",
     "Payment",
     "PaymentNotFoundError",

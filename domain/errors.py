@@ -448,6 +448,13 @@ class CustomerNotFoundError(NotFoundError):
 
 
 @attrs.define(kw_only=True, slots=False)
+class OwnerNotFoundError(NotFoundError):
+    """No customer account was ever in the care of that collection ``owner``."""
+
+    owner: str | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
 class InvoiceNotFoundError(NotFoundError):
     """No invoice with that number or id."""
 

@@ -88,6 +88,7 @@ from arledger.domain.errors import (
     InvalidCommandError,
     InvalidDateError,
     InvoiceNotFoundError,
+    OwnerNotFoundError,
     PaymentNotFoundError,
     PlaintextOutputError,
 )
@@ -141,6 +142,7 @@ from arledger.projections.results import (
     promise_report,
 )
 from arledger.projections.statement import Statement
+from arledger.projections.summary import BookSummary, book_summary
 from arledger.projections.unapplied import UnappliedCashReport
 
 T = TypeVar("T")
@@ -151,6 +153,12 @@ aggregates resolve within a couple of tries; more means a hot spot worth reporti
 
 EVENTS_PER_READ_MAX: Final = 5000
 """Page size when reading the whole log: bounds memory per round trip."""
+
+OWNERS_NAMED_MAX: Final = 20
+"""Owners a refusal of an unknown owner lists (a ledger may have hundreds)."""
+
+SUMMARY_KPI_MONTHS: Final = 3
+"""The summary's DSO: of the 3 months ending on its date, as ``arledger kpis --as-of``."""
 
 Clock = Callable[[], datetime]
 
@@ -232,8 +240,14 @@ class Ledger(Application[UUID]):
         clock: Clock | None = None,
         retries_max: int = RETRIES_MAX,
         read_models: str | None = None,
+        catch_up_progress: Callable[[int, int], None] | None = None,
     ) -> None:
-        """``read_models``: ``"stored"`` serves portfolio queries (ageing, worklist, KPIs) from
+        """``catch_up_progress``: called as ``catch_up_progress(done, total)`` while a query
+        reads the events recorded since the query engine last caught up (the first query after
+        a large import reads them all): events read so far, events to read. The ledger says
+        nothing otherwise.
+
+        ``read_models``: ``"stored"`` serves portfolio queries (ageing, worklist, KPIs) from
         the query engine's live columnar log and one customer's queries from a fold of that
         customer's events, read from the same log; ``"replay"`` folds the log on each query (the
         reference path). Default: ``ARLEDGER_READ_MODELS``, else stored for SQLite and
@@ -241,6 +255,7 @@ class Ledger(Application[UUID]):
         """
         self.clock: Clock = system_clock if clock is None else LatestReading(clock)
         self.retries_max = retries_max
+        self.catch_up_progress = catch_up_progress
         merged = dict(os.environ)
         if env:
             merged.update(env)
@@ -317,7 +332,9 @@ class Ledger(Application[UUID]):
         connections = self.read_model_connections()
         with self._engine_lock:
             if self._engine is None:
-                self._engine = QueryEngine.for_ledger(self, connections)
+                self._engine = QueryEngine.for_ledger(
+                    self, connections, progress=self.catch_up_progress
+                )
             return self._engine
 
     def save(
@@ -1507,10 +1524,15 @@ class Ledger(Application[UUID]):
         )
 
     def goods_settlements(
-        self, customer_code: str, *, known_at: datetime | None = None
+        self,
+        customer_code: str,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> tuple[GoodsSettlement, ...]:
-        """The customer's settlements in goods, proposed, approved or settled, by reference."""
-        account = self.customer(customer_code, known_at=known_at)
+        """The customer's settlements in goods, proposed, approved or settled, by reference (as
+        committed by ``known_at``, or at ``at_position``, if given)."""
+        account = self.customer(customer_code, known_at=known_at, at_position=at_position)
         return tuple(
             account.goods_settlements[reference] for reference in sorted(account.goods_settlements)
         )
@@ -1765,22 +1787,40 @@ class Ledger(Application[UUID]):
         if owner is not None:
             require_person("owner", owner)
         cut = self._cut(known_at, at_position)
+        # The owner is shown the cash their people hold too long (as their manager), at the
+        # same cut of the log: an owner is known by an account or as a manager in a policy.
+        handover_state = self._handover_state(cut)
         if self.read_models != "replay":
+            if owner is not None:
+                owners = self.query_engine().owners(cut.stamped_by, cut.position)
+                _require_owner(owner, owners | _managers_of(handover_state))
             worklist = self.query_engine().worklist(
                 as_of, owner=owner, known_at=cut.stamped_by, upto=cut.position
             )
         else:
             state = self._replayed(cut)
+            if owner is not None:
+                _require_owner(owner, _owners_of(state) | _managers_of(handover_state))
             worklist = Worklist(
                 as_of=as_of,
                 owner=owner,
                 policy_version=state.policy_on(as_of).version,
                 items=tuple(escalation.worklist(state, as_of, owner=owner)),
             )
-        # The owner is shown the cash their people hold too long (as their manager), at the
-        # same cut of the log.
-        held = self._cash_held(as_of, owner, cut).rows
+        held = handover.cash_not_handed_over(handover_state, as_of, manager=owner).rows
         return attrs.evolve(worklist, as_of_log=cut.as_of_log, cash_held=held)
+
+    def owners(
+        self, *, known_at: datetime | None = None, at_position: int | None = None
+    ) -> frozenset[str]:
+        """Every collection owner the ledger names (an account opened or handed to them, or a
+        manager in a policy, whatever the date), as recorded by ``known_at`` or at
+        ``at_position``: the owners ``worklist(owner=...)`` takes."""
+        cut = self._cut(known_at, at_position)
+        managers = _managers_of(self._handover_state(cut))
+        if self.read_models != "replay":
+            return self.query_engine().owners(cut.stamped_by, cut.position) | managers
+        return _owners_of(self._replayed(cut)) | managers
 
     def cash_not_handed_over(
         self,
@@ -1799,13 +1839,17 @@ class Ledger(Application[UUID]):
         return self._cash_held(as_of, manager, self._cut(known_at, at_position))
 
     def _cash_held(self, as_of: date, manager: str | None, cut: Cut) -> handover.CashHandoverReport:
+        state = self._handover_state(cut)
+        return handover.cash_not_handed_over(state, as_of, manager=manager)
+
+    def _handover_state(self, cut: Cut) -> handover.HandoverState:
         if self.read_models != "replay":
             events: Iterable[Event] = self.query_engine().handover_events(
                 cut.stamped_by, cut.position
             )
         else:
             events = self._events_cut(cut)
-        return handover.cash_not_handed_over(handover.fold_all(events), as_of, manager=manager)
+        return handover.fold_all(events)
 
     def backtest(
         self,
@@ -2036,6 +2080,31 @@ class Ledger(Application[UUID]):
             grouping=grouping,
             reports=tuple(attrs.evolve(report, as_of_log=cut.as_of_log) for report in reports),
         )
+
+    def summary(
+        self,
+        as_of: date,
+        *,
+        kpi_months: int = SUMMARY_KPI_MONTHS,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> BookSummary:
+        """The book at a glance as of ``as_of`` (``projections.summary``): open money, overdue
+        and long-overdue shares, disputed money and DSO per currency, customers with money
+        open and per escalation level on the worklist. Drawn from ``ageing`` (by customer),
+        ``kpis`` of the ``kpi_months`` months ending on ``as_of`` and ``worklist``, all at one
+        position of the log (the ageing's, unless a cut is given)."""
+        from arledger.projections import kpis
+
+        start_on, _ = kpis.trailing_period(require_date("as_of", as_of), kpi_months)
+        by_customer = self.ageing(
+            as_of, grouping=AgeingGrouping.CUSTOMER, known_at=known_at, at_position=at_position
+        )
+        if known_at is None and at_position is None and by_customer.as_of_log is not None:
+            at_position = by_customer.as_of_log.position  # the same log for every answer
+        report = self.kpis(start_on, as_of, known_at=known_at, at_position=at_position)
+        worklist = self.worklist(as_of, known_at=known_at, at_position=at_position)
+        return book_summary(by_customer, report, worklist)
 
     def report(
         self,
@@ -2516,6 +2585,7 @@ QUERY_METHODS: Final = frozenset(
         "kpis",
         "kpis_monthly",
         "kpis_in",
+        "owners",
         "payment",
         "pending_approvals",
         "portfolio",
@@ -2525,6 +2595,7 @@ QUERY_METHODS: Final = frozenset(
         "report",
         "letter",
         "statement",
+        "summary",
         "unapplied_cash",
         "worklist",
         "worklist_in",
@@ -2577,3 +2648,26 @@ def _addressee(account: CustomerAccount) -> str:
         if contact is not None:
             return contact[0]
     return ""
+
+
+def _owners_of(state: PortfolioState) -> frozenset[str]:
+    return frozenset(owner for history in state.customers.values() for _on, owner in history.owners)
+
+
+def _managers_of(state: handover.HandoverState) -> frozenset[str]:
+    return frozenset(
+        manager for version in state.policy_versions for manager in version.policy.managers.values()
+    )
+
+
+def _require_owner(owner: str, owners: frozenset[str]) -> None:
+    """A worklist asked for an owner no account was ever in the care of is refused: an empty
+    list would say that owner has nothing to chase."""
+    if owner not in owners:
+        known = ", ".join(sorted(owners)[:OWNERS_NAMED_MAX]) or "none yet"
+        more = " ..." if len(owners) > OWNERS_NAMED_MAX else ""
+        raise OwnerNotFoundError(
+            f"no customer account is or was in the care of owner {owner!r} "
+            f"(owners known: {known}{more})",
+            owner=owner,
+        )

@@ -18,7 +18,6 @@ from typing import Annotated, Any, Final
 
 import cattrs
 import typer
-from rich.table import Table
 
 from arledger.adapters import csv_output
 from arledger.adapters.cli.app import (
@@ -32,6 +31,7 @@ from arledger.adapters.cli.app import (
     app,
     known_at_option,
 )
+from arledger.adapters.cli.formats import Column, FittedTable, Kind, money_cell
 from arledger.adapters.persistence.serialization import make_converter
 from arledger.domain.errors import ConfigurationError
 from arledger.domain.money import Money, format_minor
@@ -287,17 +287,21 @@ def backtest_csv(result: Backtest, *, raw: bool = False) -> str:
 
 def _print_tables(result: Backtest) -> None:
     out = _stdout()
-    table = Table(
+    table = FittedTable(
+        Column("Period end", Kind.CODE, key=True),
+        Column("Policy", key=True),
+        Column("Version", Kind.NUMBER),
+        Column("Customers by level", Kind.CODE),
+        Column("Supply hold", Kind.NUMBER),
+        Column("Legal", Kind.NUMBER),
+        Column("Promises broken", Kind.NUMBER),
+        Column("Escalated", Kind.NUMBER),
+        Column("Written off later", Kind.NUMBER),
+        Column("Collected later from the escalated", Kind.AMOUNT),
         title=f"Back-test {result.from_month} to {result.to_month} by {result.step.value}: "
         f"candidate version {result.candidate_version} against the policy in force "
         f"(escalated: level {result.min_level} or above)",
-        title_justify="left",
     )
-    for heading in ("Period end", "Policy", "Version", "Customers by level"):
-        table.add_column(heading)
-    for heading in ("Supply hold", "Legal", "Promises broken", "Escalated", "Written off later"):
-        table.add_column(heading, justify="right")
-    table.add_column("Collected later from the escalated")
     for period in result.periods:
         for row in (period.actual, period.candidate):
             table.add_row(
@@ -305,19 +309,23 @@ def _print_tables(result: Backtest) -> None:
                 row.policy.value,
                 str(row.policy_version),
                 " / ".join(str(count) for count in row.customers_by_level),
-                str(row.on_supply_hold),
-                str(row.at_legal_level),
-                str(row.promises_broken),
-                str(len(row.escalated)),
-                str(row.written_off_caught),
-                _moneys(row.collected_after),
+                f"{row.on_supply_hold:,}",
+                f"{row.at_legal_level:,}",
+                f"{row.promises_broken:,}",
+                f"{len(row.escalated):,}",
+                f"{row.written_off_caught:,}",
+                "\n".join(
+                    money_cell(money.amount_minor, money.currency) for money in row.collected_after
+                ),
             )
     out.print(table)
-    differences = Table(
-        title=f"{len(result.differences)} customer level(s) differ", title_justify="left"
+    differences = FittedTable(
+        Column("Period end", Kind.CODE, key=True),
+        Column("Customer", Kind.CODE, key=True),
+        Column("Actual level", Kind.NUMBER),
+        Column("Candidate level", Kind.NUMBER),
+        title=f"{len(result.differences)} customer level(s) differ",
     )
-    for heading in ("Period end", "Customer", "Actual level", "Candidate level"):
-        differences.add_column(heading)
     for difference in result.differences[:DIFFERENCES_SHOWN]:
         differences.add_row(
             str(difference.period_end),

@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+import enum
 import io
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
 
+import attrs
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, JustifyMethod, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.rule import Rule
 from rich.table import Table
+from rich.text import Text
 
 from arledger.adapters import csv_output
 from arledger.adapters.data_output import (
@@ -29,22 +36,24 @@ def instant_text(known_at: datetime | None) -> str | None:
     return None if known_at is None else known_at.isoformat()
 
 
-def top_overdue_table(rows: Sequence[ageing.AgeingRow]) -> Table:
-    table = Table(title="Customers with the most overdue money", title_justify="left")
-    table.add_column("Currency")
-    table.add_column("Customer")
-    table.add_column("Name")
-    table.add_column("Overdue", justify="right", no_wrap=True)
-    table.add_column("Open", justify="right", no_wrap=True)
-    table.add_column("Days past due (max)", justify="right")
+def top_overdue_table(rows: Sequence[ageing.AgeingRow]) -> FittedTable:
+    table = FittedTable(
+        Column("Currency", Kind.CODE, key=True),
+        Column("Customer", Kind.CODE, key=True),
+        Column("Name", key=True, drop=1),
+        Column("Overdue", Kind.AMOUNT),
+        Column("Open", Kind.AMOUNT),
+        Column("Days past due (max)", Kind.NUMBER),
+        title="Customers with the most overdue money",
+    )
     for row in rows:
         table.add_row(
             row.currency,
             row.key,
             row.label,
-            format_minor(row.overdue_minor, row.currency),
-            format_minor(row.open_minor, row.currency),
-            str(row.days_past_due_max),
+            amount_cell(row.overdue_minor, row.currency),
+            amount_cell(row.open_minor, row.currency),
+            f"{row.days_past_due_max:,}",
         )
     return table
 
@@ -136,33 +145,28 @@ def ageing_json(
     }
 
 
-def ageing_table(report: ageing.AgeingReport) -> Table:
+def ageing_table(report: ageing.AgeingReport) -> FittedTable:
     grouping = report.grouping
-    table = Table(
-        title=f"Ageing as of {report.as_of} by {grouping.value} (days past due)",
-        title_justify="left",
-        show_footer=False,
-    )
     show_key = grouping not in (ageing.AgeingGrouping.PORTFOLIO, ageing.AgeingGrouping.CURRENCY)
     show_label = grouping is ageing.AgeingGrouping.CUSTOMER
-    if show_key:
-        table.add_column(grouping.value.capitalize())
-    if show_label:
-        table.add_column("Name")
-    table.add_column("Currency")
-    for label in report.bucket_labels:
-        table.add_column(label, justify="right", no_wrap=True)
-    table.add_column("Open", justify="right", no_wrap=True, style="bold")
-    table.add_column("of which disputed", justify="right", no_wrap=True)
+    table = FittedTable(
+        *([Column(grouping.value.capitalize(), Kind.CODE, key=True)] if show_key else []),
+        *([Column("Name", key=True, drop=1)] if show_label else []),
+        Column("Currency", Kind.CODE, key=True),
+        *(Column(label, Kind.AMOUNT) for label in report.bucket_labels),
+        Column("Open", Kind.AMOUNT, style="bold"),
+        Column("of which disputed", Kind.AMOUNT),
+        title=f"Ageing as of {report.as_of} by {grouping.value} (days past due)",
+    )
     lead_columns = int(show_key) + int(show_label)
     for row in report.rows:
         table.add_row(
             *([row.key] if show_key else []),
             *([row.label] if show_label else []),
             row.currency,
-            *(format_minor(amount, row.currency) for amount in row.buckets_minor),
-            format_minor(row.open_minor, row.currency),
-            format_minor(row.disputed_minor, row.currency),
+            *(amount_cell(amount, row.currency) for amount in row.buckets_minor),
+            amount_cell(row.open_minor, row.currency),
+            amount_cell(row.disputed_minor, row.currency),
         )
     if show_key and report.rows:
         table.add_section()
@@ -171,9 +175,9 @@ def ageing_table(report: ageing.AgeingReport) -> Table:
                 "total",
                 *([""] * (lead_columns - 1)),
                 currency,
-                *(format_minor(amount, currency) for amount in amounts),
-                format_minor(sum(amounts), currency),
-                format_minor(
+                *(amount_cell(amount, currency) for amount in amounts),
+                amount_cell(sum(amounts), currency),
+                amount_cell(
                     sum(row.disputed_minor for row in report.rows if row.currency == currency),
                     currency,
                 ),
@@ -304,37 +308,39 @@ def kpis_json(report: kpis.KpiReport, *, known_at: datetime | None = None) -> di
     }
 
 
-def kpis_table(reports: Sequence[kpis.KpiReport], *, title: str) -> Table:
+def kpis_table(reports: Sequence[kpis.KpiReport], *, title: str) -> FittedTable:
     """One row per group and currency of each report; a Month column when there are several."""
-    table = Table(title=title, title_justify="left")
     by_month = len(reports) > 1
     show_key = reports[0].grouping is not kpis.KpiGrouping.PORTFOLIO
-    if by_month:
-        table.add_column("Month", no_wrap=True)
-    if show_key:
-        table.add_column(reports[0].grouping.value.capitalize())
-    table.add_column("Currency")
-    for heading in (
-        "Sales",
-        "AR end",
-        "Cash",
-        "Goods",
-        "DSO",
-        "DSO cb",
-        "DSO best",
-        "ADD",
-        "CEI %",
-        "CEI/m %",
-        "Coll. %",
-        "Goods %",
-        "Kept n%",
-        "Kept amt%",
-        "ECL",
-    ):
-        table.add_column(heading, justify="right", no_wrap=True)
+    amount, ratio_column = Kind.AMOUNT, Kind.NUMBER
+    table = FittedTable(
+        *([Column("Month", Kind.CODE, key=True)] if by_month else []),
+        *(
+            [Column(reports[0].grouping.value.capitalize(), Kind.CODE, key=True)]
+            if show_key
+            else []
+        ),
+        Column("Currency", Kind.CODE, key=True),
+        Column("Sales", amount),
+        Column("AR end", amount),
+        Column("Cash", amount),
+        Column("Goods", amount),
+        Column("DSO", ratio_column),
+        Column("DSO cb", ratio_column),
+        Column("DSO best", ratio_column),
+        Column("ADD", ratio_column),
+        Column("CEI %", ratio_column),
+        Column("CEI/m %", ratio_column),
+        Column("Coll. %", ratio_column),
+        Column("Goods %", ratio_column),
+        Column("Kept n%", ratio_column),
+        Column("Kept amt%", ratio_column),
+        Column("ECL", amount),
+        title=title,
+    )
 
     def ratio(value: Decimal | None) -> str:
-        return "-" if value is None else str(value)
+        return "-" if value is None else f"{value:,}"
 
     rows = [(report, row) for report in reports for row in report.rows]
     for report, row in rows:
@@ -342,10 +348,10 @@ def kpis_table(reports: Sequence[kpis.KpiReport], *, title: str) -> Table:
             *([f"{report.start_on:%Y-%m}"] if by_month else []),
             *([row.key] if show_key else []),
             row.currency,
-            format_minor(row.credit_sales_minor, row.currency),
-            format_minor(row.receivables_minor_ending, row.currency),
-            format_minor(row.cash_collected_minor, row.currency),
-            format_minor(row.settled_in_goods_minor, row.currency),
+            amount_cell(row.credit_sales_minor, row.currency),
+            amount_cell(row.receivables_minor_ending, row.currency),
+            amount_cell(row.cash_collected_minor, row.currency),
+            amount_cell(row.settled_in_goods_minor, row.currency),
             ratio(row.dso_days),
             ratio(row.dso_days_countback),
             ratio(row.dso_days_best_possible),
@@ -356,7 +362,7 @@ def kpis_table(reports: Sequence[kpis.KpiReport], *, title: str) -> Table:
             ratio(row.collection_rate_in_goods),
             ratio(row.promise_kept_rate_by_count),
             ratio(row.promise_kept_rate_by_amount),
-            format_minor(row.ecl_minor, row.currency),
+            amount_cell(row.ecl_minor, row.currency),
         )
     table.caption = (
         "DSO cb: countback DSO; ADD: average days delinquent; CEI/m: CEI on the average "
@@ -445,21 +451,24 @@ def worklist_json(worklist: Worklist, *, known_at: datetime | None = None) -> di
     }
 
 
-def reconciliations_table(items: Sequence[escalation.WorklistItem]) -> Table:
+def reconciliations_table(items: Sequence[escalation.WorklistItem]) -> FittedTable:
     """The reconciliation items open on the worklist's customers, in worklist order: the
     collector follows each difference up until it is resolved or accepted."""
-    table = Table(title="Reconciliation items open")
-    for header in ("Customer", "Confirmation", "Currency", "Difference", "Open since"):
-        table.add_column(
-            header, no_wrap=True, justify="right" if header == "Difference" else "left"
-        )
+    table = FittedTable(
+        Column("Customer", Kind.CODE, key=True),
+        Column("Confirmation", Kind.CODE, key=True),
+        Column("Currency", Kind.CODE, key=True),
+        Column("Difference", Kind.AMOUNT),
+        Column("Open since", Kind.CODE),
+        title="Reconciliation items open",
+    )
     for item in items:
         for found in item.reconciliations:
             table.add_row(
                 item.customer_code,
                 found.confirmation_reference,
                 found.currency,
-                format_minor(found.difference_minor, found.currency),
+                amount_cell(found.difference_minor, found.currency),
                 found.opened_on.isoformat(),
             )
     table.caption = "Difference: the balance the customer confirmed less the ledger's."
@@ -488,20 +497,26 @@ def _worklist_also(item: escalation.WorklistItem) -> str:
 
 def worklist_table(
     as_of: date, owner: str | None, items: Sequence[escalation.WorklistItem], *, limit: int = 0
-) -> Table:
+) -> FittedTable:
     title = f"Worklist as of {as_of.isoformat()}" + (f", owner {owner}" if owner else "")
-    table = Table(title=title)
     total = len(items)
     if limit and total > limit:
         items = list(items)[:limit]
-    # Codes, amounts and dates never wrap; names and grades may.
-    for header in ("#", "Customer", "Name", "Owner", "Level", "Grade", "Currency"):
-        table.add_column(header, no_wrap=header in ("Customer", "Currency"))
-    for header in ("Overdue", "Days past due", "Broken"):
-        table.add_column(header, justify="right", no_wrap=True)
-    table.add_column("Next action", no_wrap=True)
-    table.add_column("Due", no_wrap=True)
-    table.add_column("Also")
+    table = FittedTable(
+        Column("#", Kind.NUMBER, key=True),
+        Column("Customer", Kind.CODE, key=True),
+        Column("Name", key=True, drop=1),
+        Column("Owner", drop=3),
+        Column("Level"),
+        Column("Grade", drop=2),
+        Column("Overdue", Kind.AMOUNT),
+        Column("Days past due", Kind.NUMBER),
+        Column("Broken promises", Kind.NUMBER),
+        Column("Next action"),
+        Column("Due", Kind.CODE),
+        Column("Also", drop=4),
+        title=title,
+    )
     for rank, item in enumerate(items, start=1):
         action = item.next_action
         table.add_row(
@@ -510,12 +525,11 @@ def worklist_table(
             item.name,
             item.owner,
             f"{item.level} {item.level_name}" + (" (held)" if item.is_suspended else ""),
-            "-" if item.grade is None else item.grade.value.replace("_", " "),
-            item.currency,
-            format_minor(item.overdue_minor, item.currency),
-            str(item.days_past_due_max),
+            "-" if item.grade is None else words(item.grade.value),
+            money_cell(item.overdue_minor, item.currency),
+            f"{item.days_past_due_max:,}",
             str(item.broken_promises),
-            "-" if action is None else action.action,
+            "-" if action is None else words(action.action),
             "-"
             if action is None
             else action.due_on.isoformat() + (" !" if action.is_overdue else ""),
@@ -523,8 +537,9 @@ def worklist_table(
         )
     table.caption = (
         "Held: an open promise holds the level; '!': the action or next step is overdue;"
-        " diagnose: find the cause of late payment first; negotiate_first: the level's"
-        " actions wait for a negotiation (a visit or demand letter) or an approver's override."
+        " diagnose the cause: find why the customer pays late first; negotiate first: the"
+        " level's actions wait for a negotiation (a visit or demand letter) or an approver's"
+        " override."
         if items
         else "No customer needs collection action on this date."
     )
@@ -534,3 +549,379 @@ def worklist_table(
             " --format json gives them as data."
         )
     return table
+
+
+# Tables that fit the terminal -----------------------------------------------------------------
+#
+# Every table the command line prints is a ``FittedTable``: it is laid out when printed, for the
+# width of the console printing it (80 columns and up), by these rules, so that no amount, code
+# or date is ever cut:
+# 1. every column at its natural width when that fits;
+# 2. else names and other text wrap at words (long words fold), amounts and codes never do;
+# 3. else the optional columns drop, least useful first (``Column.drop``), said in the caption;
+# 4. else a vertical layout: a few rows turn into columns (one per row, the fields down the
+#    side), many rows into one block per row (its key as a heading, then label-value pairs).
+
+
+class Kind(enum.Enum):
+    """How a column's cells may be laid out."""
+
+    TEXT = "text"
+    """Names, reasons, levels: wrap at words, a long word folds."""
+    CODE = "code"
+    """Customer codes, currencies, dates: never wrapped or cut."""
+    AMOUNT = "amount"
+    """Money: right-aligned, never wrapped or cut."""
+    NUMBER = "number"
+    """Counts, days, ratios: right-aligned, never wrapped or cut."""
+
+
+TEXT_WIDTH_MIN: Final = 14
+"""The narrowest a text column is made before columns drop (a name then wraps over lines)."""
+TRANSPOSE_ROWS_MAX: Final = 8
+"""Up to this many rows, a table too wide for the terminal turns its rows into columns."""
+
+
+@attrs.frozen
+class Column:
+    """A column of a ``FittedTable``. ``drop``: 0 for a column always shown, else the order in
+    which optional columns go when the table does not fit (the highest first). ``key``: the
+    column names the row (customer, currency): a block of the vertical layout is headed by it."""
+
+    header: str
+    kind: Kind = Kind.TEXT
+    drop: int = 0
+    key: bool = False
+    style: str | None = None
+
+    @property
+    def rigid(self) -> bool:
+        return self.kind is not Kind.TEXT
+
+    @property
+    def justify(self) -> JustifyMethod:
+        return "right" if self.kind in (Kind.AMOUNT, Kind.NUMBER) else "left"
+
+
+@attrs.frozen
+class _Row:
+    cells: tuple[str, ...]
+    style: str | None
+    section: bool
+
+
+class FittedTable:
+    """A table laid out for the width of the console that prints it (the rules above).
+
+    Built like a ``rich.table.Table`` (``add_row``, ``add_section``, ``caption``) but from
+    ``Column`` descriptions and plain-text cells."""
+
+    def __init__(
+        self, *columns: Column, title: str | None = None, caption: str | None = None
+    ) -> None:
+        self.columns = columns
+        self.title = title
+        self.caption = caption
+        self.rows: list[_Row] = []
+        self._section = False
+        self._measures: list[_Measure] | None = None
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    def add_row(self, *cells: str, style: str | None = None) -> None:
+        assert len(cells) == len(self.columns), (cells, self.columns)
+        self.rows.append(_Row(tuple(cells), style, self._section))
+        self._measures = None
+        self._section = False
+
+    def add_section(self) -> None:
+        self._section = True
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.layout(options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(min(options.max_width, 40), options.max_width)
+
+    def layout(self, width: int) -> RenderableType:
+        """The table for a console ``width`` columns wide."""
+        optional = sorted(
+            (index for index, column in enumerate(self.columns) if column.drop),
+            key=lambda index: -self.columns[index].drop,
+        )
+        for dropped in range(len(optional) + 1):
+            shown = [index for index in range(len(self.columns)) if index not in optional[:dropped]]
+            widths = self._widths(shown, width)
+            if widths is not None:
+                return self._horizontal(
+                    shown, widths, [self.columns[i] for i in optional[:dropped]]
+                )
+        if len(self.rows) <= TRANSPOSE_ROWS_MAX:
+            transposed = self._transposed(width)
+            if transposed is not None:
+                return transposed
+        return self._blocks(width)
+
+    # The horizontal layout ------------------------------------------------------------------
+
+    def _widths(self, shown: Sequence[int], width: int) -> list[int] | None:
+        if self._measures is None:  # measured once, whatever is dropped
+            self._measures = [
+                _measure(
+                    column.header,
+                    [row.cells[index] for row in self.rows],
+                    [column.rigid] * len(self.rows),
+                )
+                for index, column in enumerate(self.columns)
+            ]
+        return _fit_widths([self._measures[index] for index in shown], width)
+
+    def _horizontal(
+        self, shown: Sequence[int], widths: Sequence[int], dropped: Sequence[Column]
+    ) -> Table:
+        caption = self.caption
+        if dropped and self.rows:
+            names = ", ".join(column.header for column in dropped)
+            note = f"Not shown at this width: {names} (a wider terminal or --format json)."
+            caption = note if caption is None else f"{caption} {note}"
+        table = Table(
+            title=self.title, title_justify="left", caption=caption, caption_justify="left"
+        )
+        for index, column_width in zip(shown, widths, strict=True):
+            column = self.columns[index]
+            table.add_column(
+                column.header,
+                justify=column.justify,
+                width=column_width,
+                overflow="fold",
+                style=column.style,
+            )
+        for row in self.rows:
+            if row.section:
+                table.add_section()
+            table.add_row(*(row.cells[index] for index in shown), style=row.style)
+        return table
+
+    # The vertical layouts -------------------------------------------------------------------
+
+    def _keys(self) -> list[int]:
+        keys = [index for index, column in enumerate(self.columns) if column.key]
+        return keys or [0]
+
+    def _heading(self, row: _Row) -> str:
+        return "  ".join(row.cells[index] for index in self._keys() if row.cells[index])
+
+    def _transposed(self, width: int) -> Table | None:
+        """One column per row, headed by the row's key; the fields down the side."""
+        keys = self._keys()
+        fields = [index for index in range(len(self.columns)) if index not in keys]
+        headers = ["", *(self._heading(row) for row in self.rows)]
+        cells = [
+            [self.columns[index].header for index in fields],
+            *([row.cells[index] for index in fields] for row in self.rows),
+        ]
+        rigid = [
+            [False] * len(fields),
+            *([self.columns[index].rigid for index in fields] for _row in self.rows),
+        ]
+        widths = _fit_widths(
+            [
+                _measure(header, column, column_rigid)
+                for header, column, column_rigid in zip(headers, cells, rigid, strict=True)
+            ],
+            width,
+        )
+        if widths is None:
+            return None
+        table = Table(
+            title=self.title, title_justify="left", caption=self.caption, caption_justify="left"
+        )
+        table.add_column("", width=widths[0], overflow="fold", style="bold")
+        for row, column_width, heading in zip(self.rows, widths[1:], headers[1:], strict=True):
+            justify: JustifyMethod = "right"
+            table.add_column(
+                heading, justify=justify, width=column_width, overflow="fold", style=row.style
+            )
+        for position in range(len(fields)):
+            table.add_row(*(column[position] for column in cells))
+        return table
+
+    def _blocks(self, width: int) -> Group:
+        """One block per row: its key as a heading, its rigid fields as label-value pairs as
+        many to a line as fit, its text fields a line each (wrapping)."""
+        keys = self._keys()
+        pairs = [
+            index
+            for index in range(len(self.columns))
+            if index not in keys and self.columns[index].rigid
+        ]
+        texts = [
+            index
+            for index in range(len(self.columns))
+            if index not in keys and not self.columns[index].rigid
+        ]
+        label_width = max((cell_len(self.columns[index].header) for index in pairs), default=0)
+        value_width = max(
+            (_width_of(row.cells[index]) for row in self.rows for index in pairs), default=0
+        )
+        # A grid of an indent and ``per_line`` pairs, two spaces between its columns.
+        pair_width = label_width + value_width + 4
+        per_line = max(1, (width - 1) // pair_width)
+        parts: list[RenderableType] = []
+        if self.title:
+            parts.append(Text(self.title, style="table.title"))
+        for row in self.rows:
+            if row.section:
+                parts.append(Rule(style="dim"))
+            parts.append(Text(self._heading(row), style=f"bold {row.style or ''}".strip()))
+            for index in texts:
+                if row.cells[index]:
+                    line = Text("  ")
+                    line.append(self.columns[index].header + ": ", style="dim")
+                    line.append(row.cells[index])
+                    parts.append(line)
+            if pairs:
+                grid = Table.grid(padding=(0, 2), pad_edge=False)
+                grid.add_column(width=1)
+                for _ in range(per_line):
+                    grid.add_column(width=label_width, style="dim", overflow="fold")
+                    grid.add_column(justify="right", width=value_width, overflow="fold")
+                filled = [index for index in pairs if row.cells[index]]
+                for start in range(0, len(filled), per_line):
+                    line_cells: list[str] = [""]
+                    for index in filled[start : start + per_line]:
+                        line_cells += [self.columns[index].header, row.cells[index]]
+                    line_cells += [""] * (1 + 2 * per_line - len(line_cells))
+                    grid.add_row(*line_cells)
+                parts.append(grid)
+        if self.caption:
+            parts.append(Text(self.caption, style="table.caption"))
+        return Group(*parts)
+
+
+@attrs.frozen
+class _Measure:
+    """What a column needs: ``minimum`` (rigid cells whole, text folded to ``TEXT_WIDTH_MIN``,
+    the header's longest word), ``natural`` (every cell and the header on one line) and whether
+    it holds text (which gets spare room first)."""
+
+    minimum: int
+    natural: int
+    texty: bool
+
+
+def _measure(header: str, cells: Sequence[str], rigid: Sequence[bool]) -> _Measure:
+    header_word = max((cell_len(word) for word in header.split()), default=0)
+    lengths = [_width_of(cell) for cell in cells]
+    need = [
+        length if is_rigid else min(length, TEXT_WIDTH_MIN)
+        for length, is_rigid in zip(lengths, rigid, strict=True)
+    ]
+    return _Measure(
+        minimum=max([header_word, *need, 1]),
+        natural=max([_width_of(header), *lengths, 1]),
+        texty=not all(rigid),
+    )
+
+
+def _fit_widths(measures: Sequence[_Measure], width: int) -> list[int] | None:
+    """Widths of columns (without padding) that fit a boxed table in ``width``, or None.
+
+    Every column gets its minimum; spare room goes to text columns first (fewer wrapped names),
+    then lets headers stand on one line."""
+    budget = width - (3 * len(measures) + 1)
+    widths = [measure.minimum for measure in measures]
+    if sum(widths) > budget:
+        return None
+    spare = budget - sum(widths)
+    texty = [index for index, measure in enumerate(measures) if measure.texty]
+    for group in (texty, range(len(measures))):
+        while spare > 0:
+            growing = [index for index in group if widths[index] < measures[index].natural]
+            if not growing:
+                break
+            narrowest = min(growing, key=lambda index: widths[index])
+            widths[narrowest] += 1
+            spare -= 1
+    return widths
+
+
+def _width_of(cell: str) -> int:
+    """The width a cell needs on one line each of its lines (a cell may hold several amounts,
+    one a line)."""
+    return max((cell_len(line) for line in cell.splitlines()), default=0)
+
+
+def amount_cell(amount_minor: int, currency: str) -> str:
+    """An amount for people: thousands separated, e.g. 1056473 CNY -> '10,564.73'."""
+    return f"{Decimal(format_minor(amount_minor, currency)):,}"
+
+
+def money_cell(amount_minor: int, currency: str) -> str:
+    """An amount with its currency, for a cell with no currency column beside it:
+    '10,564.73 CNY'."""
+    return f"{amount_cell(amount_minor, currency)} {currency}"
+
+
+def record_table(
+    names: Sequence[str],
+    records: Sequence[Sequence[str]],
+    *,
+    kinds: dict[str, Kind],
+    keys: Sequence[str] = (),
+    drops: dict[str, int] | None = None,
+    title: str,
+    caption: str | None = None,
+) -> FittedTable:
+    """A ``FittedTable`` of the same cells as a command's CSV (``names`` its header): an
+    ``amount`` cell (an exact decimal string) thousands-separated, a ``kind`` cell in words, a
+    column headed by its name in words; ``kinds`` names the columns that are not text."""
+    drops = drops or {}
+    table = FittedTable(
+        *(
+            Column(
+                words(name).capitalize(),
+                kinds.get(name, Kind.TEXT),
+                drop=drops.get(name, 0),
+                key=name in keys,
+            )
+            for name in names
+        ),
+        title=title,
+        caption=caption,
+    )
+    for record in records:
+        table.add_row(
+            *(
+                f"{Decimal(cell):,}"
+                if kinds.get(name) is Kind.AMOUNT and cell
+                else words(cell)
+                if name == "kind"
+                else cell
+                for name, cell in zip(names, record, strict=True)
+            )
+        )
+    return table
+
+
+CODE_WORDS: Final = {
+    "overdue_notice": "overdue notice",
+    "finance_letter": "finance department's letter",
+    "demand_letter": "demand letter",
+    "lawyer_letter": "lawyer's letter",
+    "legal_filing": "legal filing",
+    "negotiate_first": "negotiate first",
+    "diagnose": "diagnose the cause",
+    "finance_follow_up": "finance follow-up",
+    "focused_pursuit": "focused pursuit",
+    "legal_collection": "legal collection",
+}
+"""Words for the codes a table shows (actions, grades); any other code has its underscores
+turned into spaces."""
+
+
+def words(code: str) -> str:
+    """A code (an action, a grade) in words: ``lawyer_letter`` -> "lawyer's letter"."""
+    return CODE_WORDS.get(code, code.replace("_", " "))

@@ -9,17 +9,25 @@ code 1 (refused) or 2 (bad usage), never a traceback, and a refused command reco
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from arledger.adapters.cli.app import _ledger, _reported_errors, _stdout, app, parse_iso_date
+from arledger.adapters.cli.app import (
+    _ledger,
+    _reported_errors,
+    _stdout,
+    app,
+    at_position_option,
+    known_at_option,
+    parse_iso_date,
+)
+from arledger.adapters.cli.formats import Column, FittedTable, Kind, money_cell, words
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.goods_in_lieu import GoodsSettlement
-from arledger.domain.money import Money, format_minor
+from arledger.domain.money import Money
 
 goods_app = typer.Typer(
     help="Settlements in goods (以物抵债): propose, approve, settle, show.",
@@ -125,31 +133,43 @@ def settle_command(
 
 
 @goods_app.command("show")
-def show_command(customer: Annotated[str, _CUSTOMER]) -> None:
+def show_command(
+    customer: Annotated[str, _CUSTOMER],
+    known_at: Annotated[datetime | None, known_at_option("The settlements")] = None,
+    at_position: Annotated[int | None, at_position_option("The settlements")] = None,
+) -> None:
     """Print the customer's settlements in goods: appraised, haircut, valued, status."""
     with _reported_errors():
-        settlements = _ledger().goods_settlements(customer)
+        settlements = _ledger().goods_settlements(
+            customer, known_at=known_at, at_position=at_position
+        )
     _print_settlements(settlements)
 
 
 def _print_settlements(settlements: Sequence[GoodsSettlement], only: str | None = None) -> None:
-    table = Table(title="Settlements in goods", title_justify="left")
-    for heading in ("Reference", "Goods", "Quantity", "Appraised", "Haircut", "Valued"):
-        table.add_column(heading, justify="right" if heading != "Goods" else "left")
-    for heading in ("Status", "Appraiser", "Approver"):
-        table.add_column(heading)
+    table = FittedTable(
+        Column("Reference", Kind.CODE, key=True),
+        Column("Goods", key=True),
+        Column("Quantity", Kind.NUMBER),
+        Column("Appraised", Kind.AMOUNT),
+        Column("Haircut", Kind.NUMBER),
+        Column("Valued", Kind.AMOUNT),
+        Column("Status"),
+        Column("Appraiser", drop=2),
+        Column("Approver", drop=1),
+        title="Settlements in goods",
+    )
     for settlement in settlements:
         if only is not None and settlement.settlement_reference != only:
             continue
         table.add_row(
             settlement.settlement_reference,
             settlement.goods,
-            f"{settlement.quantity} {settlement.unit}",
-            f"{format_minor(settlement.appraised_minor, settlement.currency)} "
-            f"{settlement.currency}",
+            f"{settlement.quantity:,} {settlement.unit}",
+            money_cell(settlement.appraised_minor, settlement.currency),
             f"{Decimal(settlement.haircut_bps).scaleb(-2).normalize():f}%",
-            f"{format_minor(settlement.valued_minor, settlement.currency)} {settlement.currency}",
-            settlement.status.value,
+            money_cell(settlement.valued_minor, settlement.currency),
+            words(settlement.status.value),
             settlement.appraiser,
             settlement.approver or "",
         )

@@ -14,7 +14,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from arledger.adapters.cli.app import (
     _ledger,
@@ -24,7 +23,14 @@ from arledger.adapters.cli.app import (
     known_at_option,
     parse_iso_date,
 )
-from arledger.adapters.cli.formats import instant_text
+from arledger.adapters.cli.formats import (
+    Column,
+    FittedTable,
+    Kind,
+    instant_text,
+    money_cell,
+    words,
+)
 from arledger.domain.money import format_minor
 from arledger.projections.handover import CashHandoverReport, CashHeld
 
@@ -82,23 +88,28 @@ def cash_held_json(report: CashHandoverReport, known_at: datetime | None) -> dic
     }
 
 
-def cash_held_table(rows: tuple[CashHeld, ...], *, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for heading in ("Bank reference", "Customer", "Method", "Collected by", "Manager"):
-        table.add_column(heading)
-    table.add_column("Collected on")
-    table.add_column("Days held", justify="right")
-    table.add_column("Amount", justify="right", no_wrap=True)
+def cash_held_table(rows: tuple[CashHeld, ...], *, title: str) -> FittedTable:
+    table = FittedTable(
+        Column("Bank reference", Kind.CODE, key=True),
+        Column("Customer", Kind.CODE, key=True),
+        Column("Method"),
+        Column("Collected by"),
+        Column("Manager", drop=1),
+        Column("Collected on", Kind.CODE),
+        Column("Days held", Kind.NUMBER),
+        Column("Amount", Kind.AMOUNT),
+        title=title,
+    )
     for row in rows:
         table.add_row(
             row.bank_reference,
             row.customer_code,
-            row.method.value,
+            words(row.method.value),
             row.received_by,
             row.manager or "",
             row.collected_on.isoformat(),
             f"{row.days_held} (> {row.handover_days})",
-            f"{format_minor(row.amount_minor, row.currency)} {row.currency}",
+            money_cell(row.amount_minor, row.currency),
         )
     if not rows:
         table.caption = "No cash held longer than the policy allows."

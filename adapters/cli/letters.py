@@ -24,9 +24,16 @@ TEMPLATE_DIR_ENV = "ARLEDGER_LETTER_TEMPLATES"
 given."""
 
 
-def _on(help_text: str) -> Any:  # typer.Option is typed Any
+_NAMES = {
+    LetterKind.CONFIRMATION: "balance confirmation",
+    LetterKind.DEMAND: "demand letter",
+    LetterKind.STATEMENT: "statement of account",
+}
+
+
+def _on(help_text: str, *names: str) -> Any:  # typer.Option is typed Any
     return typer.Option(
-        parser=parse_iso_date, metavar="YYYY-MM-DD", help=help_text, show_default=False
+        *names, parser=parse_iso_date, metavar="YYYY-MM-DD", help=help_text, show_default=False
     )
 
 
@@ -48,7 +55,6 @@ def letter_command(
             "--out",
             help="The file to write: FILE.pdf or FILE.html.",
             show_default=False,
-            dir_okay=True,
         ),
     ],
     language: Annotated[
@@ -68,7 +74,7 @@ def letter_command(
         str, typer.Option("--sender", help="Your company's name, for the letterhead.")
     ] = "",
     from_on: Annotated[
-        date | None, _on("First day of the statement (default: the account's opening).")
+        date | None, _on("First day of the statement (default: the account's opening).", "--from")
     ] = None,
     sent_on: Annotated[
         date | None, _on("The letter's date, recorded as the action's (default: --as-of).")
@@ -128,6 +134,6 @@ def letter_command(
         )
     _stdout().print(
         f"Wrote {sent.path} ({sent.output.value.upper()}, {sent.size_bytes:,} bytes): "
-        f"{kind.value} letter {letter.reference} to {letter.customer_code}, {figure}; {record}.",
+        f"{_NAMES[kind]} {letter.reference} to {letter.customer_code}, {figure}; {record}.",
         soft_wrap=True,
     )

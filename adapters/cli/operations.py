@@ -12,7 +12,6 @@ import typer
 from eventsourcing.persistence import (
     IntegrityError,
 )
-from rich.table import Table
 
 from arledger.adapters.cli.app import (
     EXIT_REFUSED,
@@ -25,6 +24,7 @@ from arledger.adapters.cli.app import (
     _utf8_directory,
     app,
 )
+from arledger.adapters.cli.formats import Column, FittedTable, Kind
 from arledger.adapters.persistence.bulk import Progress, progress_bar
 from arledger.adapters.read_models import columnar
 from arledger.adapters.synthetic import generate
@@ -73,7 +73,10 @@ def generate_command(
         raise typer.Exit(EXIT_USAGE)
     if directory is not None:
         _utf8_directory(directory)
-    with _reported_errors(), progress_bar(_stderr(), "Generating", unit="invoices") as progress:
+    with (
+        _reported_errors(),
+        progress_bar(_stderr(), "Generating", unit="invoices", total=invoices) as progress,
+    ):
         if directory is not None:
             rows = generate.generate_parquet(invoices, seed, directory, progress=progress)
             events = sum(count for name, count in rows.items() if name != "ids")
@@ -139,7 +142,7 @@ def export_command(
         ledger = _ledger()
         ledger.check_plaintext_output(directory, output="export", plaintext=plaintext)
         head = ledger.recorder.max_notification_id() or 0
-        with progress_bar(_stderr(), f"Exporting to {directory}") as progress:
+        with progress_bar(_stderr(), f"Exporting to {directory}", total=head) as progress:
             rows = columnar.write_parquet(
                 _counted(ledger.iter_events(), head, progress), directory, page_rows=page_rows
             )
@@ -281,7 +284,12 @@ def warm_up_command(
     with _reported_errors(), _stderr().status("Compiling the query engine's kernels"):
         report = warm_up.warm_up()
     if kernels:
-        table = Table("kernel", "variants", "compiled", "from cache")
+        table = FittedTable(
+            Column("kernel", Kind.CODE, key=True),
+            Column("variants", Kind.NUMBER),
+            Column("compiled", Kind.NUMBER),
+            Column("from cache", Kind.NUMBER),
+        )
         for kernel in report.kernels:
             table.add_row(
                 kernel.name, str(kernel.signatures), str(kernel.compiled), str(kernel.loaded)

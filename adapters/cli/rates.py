@@ -16,7 +16,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from arledger.adapters.cli.app import (
     _ledger,
@@ -27,7 +26,14 @@ from arledger.adapters.cli.app import (
     parse_iso_date,
     usage_error,
 )
-from arledger.adapters.cli.formats import instant_text
+from arledger.adapters.cli.formats import (
+    Column,
+    FittedTable,
+    Kind,
+    amount_cell,
+    instant_text,
+    money_cell,
+)
 from arledger.domain.exchange_rate import ExchangeRate
 from arledger.domain.money import format_minor
 from arledger.projections.reporting import (
@@ -107,9 +113,15 @@ def rates_list(
     if as_json:
         sys.stdout.write(json.dumps([rate_json(rate) for rate in rates], indent=2) + "\n")
         return
-    table = Table(title="Exchange rates", title_justify="left")
-    for heading in ("From", "To", "Rate", "Effective on", "Source", "Recorded at"):
-        table.add_column(heading)
+    table = FittedTable(
+        Column("From", Kind.CODE, key=True),
+        Column("To", Kind.CODE, key=True),
+        Column("Rate", Kind.NUMBER),
+        Column("Effective on", Kind.CODE),
+        Column("Source", drop=1),
+        Column("Recorded at", Kind.CODE, drop=2),
+        title="Exchange rates",
+    )
     for rate in rates:
         table.add_row(
             rate.from_currency,
@@ -180,25 +192,22 @@ def ageing_in_json(report: ReportingAgeingReport, per_currency: dict[str, Any]) 
     }
 
 
-def ageing_in_table(report: ReportingAgeingReport) -> Table:
+def ageing_in_table(report: ReportingAgeingReport) -> FittedTable:
     currency = report.reporting_currency
-    table = Table(
+    table = FittedTable(
+        Column("Group", key=True),
+        Column("Currencies", key=True),
+        *(Column(label, Kind.AMOUNT) for label in report.bucket_labels),
+        Column("Open", Kind.AMOUNT, style="bold"),
         title=f"Ageing as of {report.as_of} in {currency}",
-        title_justify="left",
         caption=rates_caption(report.rates_used),
-        caption_justify="left",
     )
-    table.add_column("Group")
-    table.add_column("Currencies")
-    for label in report.bucket_labels:
-        table.add_column(label, justify="right", no_wrap=True)
-    table.add_column("Open", justify="right", no_wrap=True)
     for row in report.rows:
         table.add_row(
             row.label,
             ", ".join(row.currencies),
-            *(format_minor(amount, currency) for amount in row.buckets_minor),
-            format_minor(row.open_minor, currency),
+            *(amount_cell(amount, currency) for amount in row.buckets_minor),
+            amount_cell(row.open_minor, currency),
         )
     return table
 
@@ -240,28 +249,30 @@ def kpis_in_json(report: ReportingKpiReport, per_currency: dict[str, Any]) -> di
     }
 
 
-def kpis_in_table(report: ReportingKpiReport) -> Table:
+def kpis_in_table(report: ReportingKpiReport) -> FittedTable:
     currency = report.reporting_currency
-    table = Table(
+    table = FittedTable(
+        Column("Group", key=True),
+        Column("Currencies", key=True),
+        Column("Ending AR", Kind.AMOUNT),
+        Column("Cash collected", Kind.AMOUNT),
+        Column("DSO", Kind.NUMBER),
+        Column("CEI %", Kind.NUMBER),
+        Column("Collection %", Kind.NUMBER),
+        Column("ECL", Kind.AMOUNT),
         title=f"KPIs {report.start_on} to {report.end_on} in {currency}",
-        title_justify="left",
         caption=rates_caption(report.rates_used),
-        caption_justify="left",
     )
-    for heading in ("Group", "Currencies"):
-        table.add_column(heading)
-    for heading in ("Ending AR", "Cash collected", "DSO", "CEI %", "Collection %", "ECL"):
-        table.add_column(heading, justify="right", no_wrap=True)
     for row in report.rows:
         table.add_row(
             row.label,
             ", ".join(row.currencies),
-            format_minor(row.receivables_minor_ending, currency),
-            format_minor(row.cash_collected_minor, currency),
-            "" if row.dso_days is None else str(row.dso_days),
-            "" if row.cei_total_sales is None else str(row.cei_total_sales),
-            "" if row.collection_rate is None else str(row.collection_rate),
-            format_minor(row.ecl_minor, currency),
+            amount_cell(row.receivables_minor_ending, currency),
+            amount_cell(row.cash_collected_minor, currency),
+            "" if row.dso_days is None else f"{row.dso_days:,}",
+            "" if row.cei_total_sales is None else f"{row.cei_total_sales:,}",
+            "" if row.collection_rate is None else f"{row.collection_rate:,}",
+            amount_cell(row.ecl_minor, currency),
         )
     return table
 
@@ -289,19 +300,19 @@ def worklist_in_json(worklist: ReportingWorklist, per_currency: dict[str, Any]) 
     }
 
 
-def worklist_in_table(worklist: ReportingWorklist, *, limit: int) -> Table:
+def worklist_in_table(worklist: ReportingWorklist, *, limit: int) -> FittedTable:
     currency = worklist.reporting_currency
-    table = Table(
+    table = FittedTable(
+        Column("#", Kind.NUMBER, key=True),
+        Column("Customer", Kind.CODE, key=True),
+        Column("Owner", drop=1),
+        Column("Level"),
+        Column("Overdue", Kind.AMOUNT),
+        Column(f"Overdue in {currency}", Kind.AMOUNT),
         title=f"Worklist as of {worklist.as_of} by overdue amount in {currency} "
         f"(policy version {worklist.policy_version})",
-        title_justify="left",
         caption=rates_caption(worklist.rates_used),
-        caption_justify="left",
     )
-    for heading in ("#", "Customer", "Owner", "Level"):
-        table.add_column(heading)
-    table.add_column("Overdue", justify="right", no_wrap=True)
-    table.add_column(f"Overdue in {currency}", justify="right", no_wrap=True)
     shown = worklist.items if limit == 0 else worklist.items[:limit]
     for rank, entry in enumerate(shown, start=1):
         item = entry.item
@@ -310,7 +321,7 @@ def worklist_in_table(worklist: ReportingWorklist, *, limit: int) -> Table:
             item.customer_code,
             item.owner,
             f"{item.level} {item.level_name}",
-            format_minor(item.overdue_minor, item.currency) + f" {item.currency}",
-            format_minor(entry.overdue_minor_reporting, currency),
+            money_cell(item.overdue_minor, item.currency),
+            amount_cell(entry.overdue_minor_reporting, currency),
         )
     return table

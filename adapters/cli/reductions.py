@@ -19,7 +19,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Final
 
 import typer
-from rich.table import Table
 
 from arledger.adapters import csv_output
 from arledger.adapters.cli.app import (
@@ -33,6 +32,7 @@ from arledger.adapters.cli.app import (
     known_at_option,
     parse_iso_date,
 )
+from arledger.adapters.cli.formats import FittedTable, Kind, record_table
 from arledger.domain.money import format_minor
 from arledger.projections.reductions import PendingApproval, ReductionsReport
 
@@ -149,23 +149,31 @@ def reductions_csv(report: ReductionsReport, *, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
-def _reductions_table(report: ReductionsReport) -> Table:
-    table = Table(
+def _reductions_table(report: ReductionsReport) -> FittedTable:
+    return record_table(
+        REDUCTION_COLUMNS,
+        _cells(report),
+        kinds=_KINDS,
+        keys=("reduced_on", "kind", "customer_code"),
+        drops={"reason": 1, "second_approver": 2},
         title=f"Reductions {report.from_on} to {report.to_on}"
         + (f", approved by {report.approver}" if report.approver else "")
         + (f", customer {report.customer_code}" if report.customer_code else ""),
-        title_justify="left",
+        caption=None if report.rows else "No reductions.",
     )
-    for heading in REDUCTION_COLUMNS:
-        table.add_column(
-            heading.replace("_", " ").capitalize(),
-            justify="right" if heading == "amount" else "left",
-        )
-    for cells in _cells(report):
-        table.add_row(*cells)
-    if not report.rows:
-        table.caption = "No reductions."
-    return table
+
+
+_KINDS: Final = {
+    "reduced_on": Kind.CODE,
+    "reduce_on": Kind.CODE,
+    "customer_code": Kind.CODE,
+    "invoice_number": Kind.CODE,
+    "reference": Kind.CODE,
+    "request_reference": Kind.CODE,
+    "currency": Kind.CODE,
+    "amount": Kind.AMOUNT,
+}
+"""The columns of the reductions' tables that are not text."""
 
 
 PENDING_COLUMNS: Final = (
@@ -218,16 +226,15 @@ def pending_approvals_command(
         }
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
-        table = Table(title="Reductions waiting for approval", title_justify="left")
-        for heading in PENDING_COLUMNS:
-            table.add_column(
-                heading.replace("_", " ").capitalize(),
-                justify="right" if heading == "amount" else "left",
-            )
-        for cells in rows:
-            table.add_row(*cells)
-        if not rows:
-            table.caption = "Nothing waits for approval."
+        table = record_table(
+            PENDING_COLUMNS,
+            rows,
+            kinds=_KINDS,
+            keys=("request_reference", "kind", "customer_code"),
+            drops={"reason": 1, "approved_by": 2},
+            title="Reductions waiting for approval",
+            caption=None if rows else "Nothing waits for approval.",
+        )
         _stdout().print(table)
 
 

@@ -17,7 +17,6 @@ from types import ModuleType
 from typing import Annotated, Any, Final
 
 import typer
-from rich.table import Table
 
 from arledger.adapters import csv_output
 from arledger.adapters.cli.app import (
@@ -32,6 +31,14 @@ from arledger.adapters.cli.app import (
     known_at_option,
     parse_iso_date,
     usage_error,
+)
+from arledger.adapters.cli.formats import (
+    Column,
+    FittedTable,
+    Kind,
+    amount_cell,
+    money_cell,
+    words,
 )
 from arledger.adapters.cli.xlsx import (
     FORMAT_HELP,
@@ -199,27 +206,28 @@ def statement_csv(result: Statement, *, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
-def _statement_table(result: Statement) -> Table:
+def _statement_table(result: Statement) -> FittedTable:
     def money(amount_minor: int) -> str:
-        return format_minor(amount_minor, result.currency)
+        return amount_cell(amount_minor, result.currency)
 
-    table = Table(
+    table = FittedTable(
+        Column("Date", Kind.CODE, key=True),
+        Column("Kind", key=True),
+        Column("Reference", Kind.CODE, key=True),
+        Column("Invoice", Kind.CODE, drop=2),
+        Column("Amount", Kind.AMOUNT),
+        Column("Balance", Kind.AMOUNT),
+        Column("Note", drop=1),
         title=f"Statement of account {result.customer_code} ({result.customer_name}) "
         f"{result.from_on} to {result.to_on}, {result.currency}",
-        title_justify="left",
     )
-    for heading in ("Date", "Kind", "Reference", "Invoice"):
-        table.add_column(heading)
-    table.add_column("Amount", justify="right", no_wrap=True)
-    table.add_column("Balance", justify="right", no_wrap=True)
-    table.add_column("Note")
     table.add_row(
-        str(result.from_on), "opening balance", "", "", "", money(result.opening_balance_minor)
+        str(result.from_on), "opening balance", "", "", "", money(result.opening_balance_minor), ""
     )
     for line in result.lines:
         table.add_row(
             str(line.on),
-            line.kind.value.replace("_", " "),
+            words(line.kind.value),
             line.reference,
             line.invoice_number,
             money(line.amount_minor),
@@ -234,28 +242,30 @@ def _statement_table(result: Statement) -> Table:
         "",
         "",
         money(result.closing_balance_minor),
+        "",
         style="bold",
     )
     table.caption = (
-        f"Unapplied cash {money(result.unapplied_cash_minor)}; net of it the customer owes "
-        f"{money(result.net_balance_minor)}."
+        f"Unapplied cash {money_cell(result.unapplied_cash_minor, result.currency)}; net of it "
+        f"the customer owes {money_cell(result.net_balance_minor, result.currency)}."
     )
     return table
 
 
-def _statement_ageing_table(result: Statement) -> Table:
-    table = Table(
-        title=f"Closing balance aged as of {result.to_on} (days past due)", title_justify="left"
+def _statement_ageing_table(result: Statement) -> FittedTable:
+    table = FittedTable(
+        Column("Currency", Kind.CODE, key=True),
+        *(Column(label, Kind.AMOUNT) for label in result.bucket_labels),
+        Column("Open", Kind.AMOUNT, style="bold"),
+        Column("of which disputed", Kind.AMOUNT),
+        title=f"Closing balance aged as of {result.to_on} (days past due)",
     )
-    for label in result.bucket_labels:
-        table.add_column(label, justify="right", no_wrap=True)
-    table.add_column("Open", justify="right", no_wrap=True, style="bold")
-    table.add_column("of which disputed", justify="right", no_wrap=True)
     row = result.ageing
     table.add_row(
-        *(format_minor(amount, result.currency) for amount in row.buckets_minor),
-        format_minor(row.open_minor, result.currency),
-        format_minor(row.disputed_minor, result.currency),
+        result.currency,
+        *(amount_cell(amount, result.currency) for amount in row.buckets_minor),
+        amount_cell(row.open_minor, result.currency),
+        amount_cell(row.disputed_minor, result.currency),
     )
     return table
 

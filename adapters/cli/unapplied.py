@@ -16,7 +16,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Final
 
 import typer
-from rich.table import Table
 
 from arledger.adapters import csv_output
 from arledger.adapters.cli.app import (
@@ -31,6 +30,7 @@ from arledger.adapters.cli.app import (
     known_at_option,
     parse_iso_date,
 )
+from arledger.adapters.cli.formats import Column, FittedTable, Kind, amount_cell
 from arledger.adapters.data_output import to_data
 from arledger.domain.money import format_minor
 from arledger.projections.unapplied import UnappliedCashReport
@@ -140,12 +140,16 @@ def unapplied_csv(report: UnappliedCashReport, *, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
-def _unapplied_table(report: UnappliedCashReport) -> Table:
-    table = Table(title=f"Unapplied cash as of {report.as_of}", title_justify="left")
-    for heading in ("Customer", "Currency", "Bank reference", "Received"):
-        table.add_column(heading)
-    table.add_column("Amount", justify="right", no_wrap=True)
-    table.add_column("Unapplied", justify="right", no_wrap=True)
+def _unapplied_table(report: UnappliedCashReport) -> FittedTable:
+    table = FittedTable(
+        Column("Customer", Kind.CODE, key=True),
+        Column("Currency", Kind.CODE, key=True),
+        Column("Bank reference", Kind.CODE, key=True),
+        Column("Received", Kind.CODE),
+        Column("Amount", Kind.AMOUNT),
+        Column("Unapplied", Kind.AMOUNT),
+        title=f"Unapplied cash as of {report.as_of}",
+    )
     for row in report.rows:
         for payment in row.payments:
             table.add_row(
@@ -153,8 +157,8 @@ def _unapplied_table(report: UnappliedCashReport) -> Table:
                 row.currency,
                 payment.bank_reference,
                 str(payment.value_on),
-                format_minor(payment.amount_minor, row.currency),
-                format_minor(payment.unapplied_minor, row.currency),
+                amount_cell(payment.amount_minor, row.currency),
+                amount_cell(payment.unapplied_minor, row.currency),
             )
         table.add_row(
             row.customer_code,
@@ -162,7 +166,7 @@ def _unapplied_table(report: UnappliedCashReport) -> Table:
             "total",
             "",
             "",
-            format_minor(row.unapplied_minor, row.currency),
+            amount_cell(row.unapplied_minor, row.currency),
             style="bold",
         )
     if not report.rows:

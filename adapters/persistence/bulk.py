@@ -147,13 +147,14 @@ class PartialWriteError(IntegrityError):
 
 @contextmanager
 def progress_bar(
-    console: Console, description: str, *, unit: str = "events"
+    console: Console, description: str, *, unit: str = "events", total: int | None = None
 ) -> Iterator[Progress | None]:
     """A rich progress bar of the events written, for a command line.
 
     It pulses with ``description`` until the first batch is written (a file is checked whole
-    first), then counts events. Yields ``None`` when ``console`` is not a terminal (pipes,
-    tests), so that nothing is drawn or computed there.
+    first), then counts events; with ``total`` it shows that total from the start. Yields
+    ``None`` when ``console`` is not a terminal (pipes, tests), so that nothing is drawn or
+    computed there.
     """
     if not console.is_terminal:
         yield None
@@ -167,7 +168,7 @@ def progress_bar(
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task(description, total=None)
+        task = bar.add_task(description, total=total)
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)

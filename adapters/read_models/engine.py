@@ -261,6 +261,7 @@ class LiveLog:
         *,
         store: str = "the store",
         head: Callable[[], int] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.reader = reader
         self.decoder = decoder
@@ -268,7 +269,10 @@ class LiveLog:
         self.store = store
         """The store, as error messages name it."""
         self.head = head
-        """The log's last notification id (for error messages)."""
+        """The log's last notification id (for error messages and progress)."""
+        self.progress = progress
+        """Called as ``progress(done, total)`` after each page a refresh reads: events read
+        so far and events to read (None: silent)."""
         self._last: tuple[UUID, int] | None = None
         """Originator id and version of the event at ``position``."""
         self.position = 0
@@ -310,6 +314,13 @@ class LiveLog:
         if not self._loaded:
             self._load()
         added = 0
+        progress = self.progress
+        # The events to read, for a progress report only: the head is one more query.
+        behind = (
+            max(0, self.head() - self.position)
+            if progress is not None and self.head is not None
+            else 0
+        )
         rows = self.reader.read(self.position, READ_ROWS + 1) if self.position else []
         if self.position:
             first = (UUID(rows[0][1]), rows[0][2]) if rows else None
@@ -334,6 +345,8 @@ class LiveLog:
                 self._last = (UUID(rows[-1][1]), rows[-1][2])
                 added += len(rows)
                 rows = []
+                if progress is not None:
+                    progress(added, max(added, behind))
         if added:
             assert self._writer is not None
             self._writer.close()  # flushes partial pages; the writer stays usable
@@ -590,7 +603,13 @@ class QueryEngine:
         self._decode = functools.lru_cache(maxsize=64)(decode_policy)
 
     @classmethod
-    def for_ledger(cls, ledger: Any, connections: Connections | None = None) -> QueryEngine:
+    def for_ledger(
+        cls,
+        ledger: Any,
+        connections: Connections | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> QueryEngine:
         """The engine of a Ledger's store: SQLite and PostgreSQL read their events table
         directly and persist segments beside it, on ``connections`` (the Ledger's shared
         read-model pool; a pool of the engine's own if None); other stores read through the
@@ -619,6 +638,7 @@ class QueryEngine:
                 segments,
                 store=ledger.store_description,
                 head=lambda: recorder.max_notification_id() or 0,
+                progress=progress,
             )
         )
 
@@ -641,7 +661,12 @@ class QueryEngine:
                 self.log.segments.reset()
             log = self.log
             self.log = LiveLog(
-                log.reader, log.decoder, log.segments, store=log.store, head=log.head
+                log.reader,
+                log.decoder,
+                log.segments,
+                store=log.store,
+                head=log.head,
+                progress=log.progress,
             )
             self._results = {}
             return self.log.refresh()
@@ -825,6 +850,12 @@ class QueryEngine:
             )
         policy = self._policy_on(cols, as_of, known_at)
         return Worklist(as_of=as_of, owner=owner, policy_version=policy.version, items=tuple(items))
+
+    def owners(self, known_at: datetime | None, upto: int | None = None) -> frozenset[str]:
+        """The collection owners named in the log (``reports.owners_named``), cut at position
+        ``upto`` if given."""
+        cols, _version, _upto = self._snapshot(upto)
+        return reports.owners_named(cols, known_at)
 
     def customer_events(
         self, customer_id: UUID, known_at: datetime | None, *, upto: int | None = None

@@ -129,6 +129,18 @@ def owners_on(columns: Columns, as_of: date, known_at: datetime | None) -> npt.N
     return owners
 
 
+def owners_named(columns: Columns, known_at: datetime | None) -> frozenset[str]:
+    """Every collection owner an account opening or an owner change recorded by ``known_at``
+    names, whatever its date."""
+    customers = _known(columns, "CustomerAccountOpened", known_at)
+    changes = _known(columns, "CollectionOwnerChanged", known_at)
+    named: set[str] = set()
+    for table in (customers, changes):
+        if len(table.get("originator_id", ())):
+            named.update(_strings(table, "collection_owner").tolist())
+    return frozenset(named)
+
+
 def _rows_by_id(ids: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
     """Id index -> row (-1 where the id is not a row)."""
     row_of = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)

@@ -133,8 +133,12 @@ def test_worklist_table_shows_each_customer_and_its_next_action(
     assert 0 == result.exit_code, result.output
     assert "Worklist as of 2025-03-17" in result.stdout
     acme_line = next(line for line in result.stdout.splitlines() if "ACME" in line)
-    assert ["120000.00", "finance_letter", "2025-02-08"] == [
-        word for word in acme_line.split() if word in ("120000.00", "finance_letter", "2025-02-08")
+    # The amount with separators and currency, the action in words.
+    cells = [cell.strip() for cell in acme_line.split("│")]
+    assert ["120,000.00 USD", "finance department's letter", "2025-02-08 !"] == [
+        cell
+        for cell in cells
+        if cell in ("120,000.00 USD", "finance department's letter", "2025-02-08 !")
     ]
     assert "DELTA" not in result.stdout
 

@@ -47,7 +47,7 @@ def test_goods_are_proposed_approved_and_settle_the_invoice_at_the_approved_valu
         env=env,
     )  # fmt: skip
     assert 0 == proposed.exit_code, proposed.output
-    assert "70000.00 USD" in proposed.stdout
+    assert "70,000.00 USD" in proposed.stdout
     assert "30%" in proposed.stdout
 
     refused = runner.invoke(

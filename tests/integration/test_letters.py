@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -43,7 +44,8 @@ from arledger import (
     Money,
 )
 from arledger.adapters.cli.app import app
-from arledger.domain.errors import CustomerStateError, InvalidDateError
+from arledger.adapters.documents.render import render_html
+from arledger.domain.errors import CustomerStateError, InvalidDateError, PlaintextOutputError
 from arledger.domain.events import ActionChannel, ContactRole
 from tests.conftest import FixedClock
 
@@ -101,13 +103,16 @@ def record_example(ledger: Ledger) -> None:
     )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    """The example replayed in memory, and on SQLite (the query engine's columnar log)."""
+    """The example replayed in memory, and on SQLite and PostgreSQL (the query engine's
+    columnar log)."""
     if request.param == "memory":
         env = {"ARLEDGER_STORE": "memory"}
-    else:
+    elif request.param == "sqlite":
         env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    else:
+        env = request.getfixturevalue("postgres_schema")
     result = Ledger(env=env, clock=FixedClock())
     record_example(result)
     yield result
@@ -429,6 +434,32 @@ def test_an_output_it_cannot_write_is_refused_before_anything_is_recorded(
     assert existing.read_bytes().startswith(b"%PDF-")
 
 
+def test_an_encrypted_store_writes_a_letter_only_when_plaintext_is_asked_for(
+    tmp_path: Path,
+) -> None:
+    from eventsourcing.cipher import AESCipher
+
+    env = {
+        "ARLEDGER_STORE": "sqlite",
+        "ARLEDGER_DB": str(tmp_path / "ledger.db"),
+        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+        "CIPHER_KEY": AESCipher.create_key(32),
+    }
+    encrypted = Ledger(env=env, clock=FixedClock())
+    record_example(encrypted)
+    events = list(encrypted.iter_events())
+    out = tmp_path / "statement.html"
+
+    with pytest.raises(PlaintextOutputError):
+        encrypted.send_letter(LetterKind.STATEMENT, CODE, AS_OF, out)
+
+    assert not out.exists()
+    assert events == list(encrypted.iter_events())
+    assert encrypted.send_letter(LetterKind.STATEMENT, CODE, AS_OF, out, plaintext=True).recorded
+    assert NAME in out.read_text(encoding="utf-8")
+    encrypted.close()
+
+
 # Templates a company replaces ---------------------------------------------------------------
 
 
@@ -456,6 +487,58 @@ def test_a_company_template_replaces_the_packages_one_by_one(
     assert "SUZHOU HENGDA MACHINERY CO., LTD. Bank: ICBC 1001 2345" in html
     assert "PAY CNY 150,000.00 BY 9 April 2024" in html
     assert "@page" in html  # base.html, still the package's
+
+
+def test_a_company_logo_beside_its_templates_is_printed_and_nothing_is_fetched_from_a_network(
+    memory_ledger: Ledger, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    Image.new("RGB", (120, 40), (29, 53, 87)).save(templates / "logo.png")
+    # A listener on the loopback: the template names it, and the printing must not connect.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        (templates / "letterhead.html").write_text(
+            f'<img src="logo.png"> <img src="http://127.0.0.1:{port}/tracker.png"> HENGDA',
+            encoding="utf-8",
+        )
+        out = tmp_path / "statement.pdf"
+
+        memory_ledger.send_letter(LetterKind.STATEMENT, CODE, AS_OF, out, template_dir=templates)
+
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert "HENGDA" in pdf_text(out)
+    images = subprocess.run(
+        [require_program("pdfimages"), "-list", str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert 1 == len(images.strip().splitlines()[2:]), images  # the logo, one image
+    assert " 120    40 " in images
+
+
+def test_a_template_edited_while_the_ledger_runs_is_read_again(
+    memory_ledger: Ledger, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    template = templates / "statement.en.html"
+    template.write_text("first {{ letter.reference }}", encoding="utf-8")
+    letter = memory_ledger.letter(LetterKind.STATEMENT, CODE, AS_OF)
+    first = render_html(letter, Language.EN, template_dir=templates)
+    template.write_text("second {{ letter.reference }}", encoding="utf-8")
+    stat = template.stat()
+    os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+
+    second = render_html(letter, Language.EN, template_dir=templates)
+
+    assert "first SOA-HX-01-20240331" == first
+    assert "second SOA-HX-01-20240331" == second
 
 
 @pytest.mark.parametrize(
@@ -506,8 +589,22 @@ def test_arledger_letter_writes_the_pdf_records_it_and_says_so_when_run_again(
     assert "2024年4月15日" in pdf_text(tmp_path / "催款函.pdf")
     assert 0 == again.exit_code, again.output
     assert "already recorded" in again.stdout
+    statement = runner.invoke(
+        app,
+        ["letter", "statement", CODE, "--as-of", "2024-03-31", "--from", "2024-03-01",
+         "--out", str(tmp_path / "soa.html")],
+        env=env,
+    )  # fmt: skip
+    assert 0 == statement.exit_code, statement.output
+    html = (tmp_path / "soa.html").read_text(encoding="utf-8")
+    assert "1 March 2024" in html
+    assert "156,500.50" in html  # the opening balance on 1 March
+    assert "BK-0220" not in html  # the payment of 20 February is before the period
     ledger = Ledger(env=env)
-    assert 1 == len(ledger.collection_case(CODE, SENT_ON).actions)
+    actions = ledger.collection_case(CODE, SENT_ON).actions
+    # The demand letter once (its second run recorded nothing), then the statement.
+    expected = [ActionChannel.DEMAND_LETTER, ActionChannel.FINANCE_LETTER]
+    assert expected == [action.channel for action in actions]
     ledger.close()
 
 

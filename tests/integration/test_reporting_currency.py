@@ -277,7 +277,7 @@ def test_the_cli_ageing_in_cny_shows_the_total_and_the_rates_used(cli_env):
     table = invoke(cli_env, "ageing", "--as-of", "2024-06-30", "--reporting-currency", "CNY")
     assert 0 == table.exit_code, table.output
     words = " ".join(table.output.split())  # the caption wraps to the table's width
-    assert "21000.00" in words
+    assert "21,000.00" in words
     assert "1 USD = 7.1 CNY from 2024-01-01 (PBOC central parity)" in words
     data = json.loads(
         invoke(
