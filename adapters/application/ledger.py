@@ -2122,8 +2122,7 @@ class Ledger(Application[UUID]):
         ``report.html()`` is the self-contained HTML file.
 
         Raises:
-            NotFoundError: ``owner`` has nothing open, sold or collected in the months and no
-                customer on the worklist (an owner the ledger does not know).
+            OwnerNotFoundError: no account is or was in ``owner``'s care (as ``worklist``).
         """
         from arledger.adapters.report.model import portfolio_report
 

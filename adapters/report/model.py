@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from arledger.domain.as_of_log import AsOfLog
-from arledger.domain.errors import NotFoundError
 from arledger.domain.policy import Grade
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
 from arledger.projections.escalation.results import WorklistItem
@@ -143,6 +142,7 @@ def portfolio_report(
         known_at=known_at,
         at_position=at_position,
     )
+    # Refuses an owner no account was ever in the care of (OwnerNotFoundError).
     worklist = ledger.worklist(as_of, owner=owner, known_at=known_at, at_position=at_position)
     if owner is None:
         rows = ageing.rows
@@ -161,11 +161,6 @@ def portfolio_report(
             attrs.evolve(report, rows=tuple(row for row in report.rows if row.key == owner))
             for report in series.reports
         )
-        if not rows and not worklist.items and not any(report.rows for report in months):
-            raise NotFoundError(
-                f"no collection owner {owner!r}: nothing open, sold or collected in the "
-                f"{TREND_MONTHS} months to {as_of} and no customer on the worklist"
-            )
         top = _top_from_worklist(worklist)
         not_listed = None
     return PortfolioReport(

@@ -26,7 +26,7 @@ from arledger.adapters.report.charts import CHARTS
 from arledger.adapters.report.html import money_text
 from arledger.adapters.report.model import TREND_MONTHS, trend_months
 from arledger.adapters.synthetic import generate
-from arledger.domain.errors import NotFoundError
+from arledger.domain.errors import OwnerNotFoundError
 from arledger.projections.ageing import AgeingGrouping
 
 AS_OF = date(2025, 6, 30)
@@ -137,7 +137,7 @@ def test_an_unknown_owner_is_refused_and_nothing_is_recorded(store: dict[str, st
     ledger = Ledger(env=store)
     before = event_count(ledger)
 
-    with pytest.raises(NotFoundError, match="no collection owner 'nobody'"):
+    with pytest.raises(OwnerNotFoundError, match="in the care of owner 'nobody'"):
         ledger.report(AS_OF, owner="nobody")
 
     assert before == event_count(ledger)
@@ -161,7 +161,7 @@ def test_cli_writes_the_report_file(store: dict[str, str], tmp_path: Path) -> No
     ("arguments", "exit_code", "message"),
     [
         (["--out", "report.txt"], 2, "must end in .html"),
-        (["--out", "report.html", "--owner", "nobody"], 1, "no collection owner 'nobody'"),
+        (["--out", "report.html", "--owner", "nobody"], 1, "in the care of owner 'nobody'"),
         (["--out", "report.html", "--as-of", "2025-13-01"], 2, "not a date"),
     ],
 )
