@@ -2339,13 +2339,17 @@ class Ledger(Application[UUID]):
         from_on: date | None = None,
         dated_on: date | None = None,
         pay_by_on: date | None = None,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> Letter:
         """The figures of a letter to the customer (issue 15.4): the statement of account for
         ``from_on`` (default: the account's opening) to ``as_of``, its ageing, the invoices
         open on ``as_of`` and, for a demand letter, the overdue total it asks to be paid by
         ``pay_by_on`` (default: a week after the letter's date). Dated ``dated_on`` (default:
         ``as_of``), addressed to the customer's payment contact (or its key person). Records
-        nothing: ``send_letter`` writes and records it.
+        nothing: ``send_letter`` writes and records it. As committed by ``known_at``, or at
+        ``at_position``, if given: the letter the ledger could have written then
+        (``letter.statement.as_of_log`` names the position).
 
         Raises:
             CustomerNotFoundError, InvalidDateError, CustomerStateError (a demand letter with
@@ -2353,11 +2357,12 @@ class Ledger(Application[UUID]):
         """
         _require_enum("kind", kind, LetterKind)
         require_date("as_of", as_of)
-        account = self.customer(customer_code)
+        cut = self._cut(known_at, at_position)
+        account = self.customer(customer_code, known_at=known_at, at_position=at_position)
         start_on = account.opened_on if from_on is None else require_date("from_on", from_on)
         require_period(start_on, as_of)
-        customer_id, state = self._statement_state(customer_code, self._cut(None, None))
-        return letters_projection.letter(
+        customer_id, state = self._statement_state(customer_code, cut)
+        letter = letters_projection.letter(
             state,
             customer_id,
             kind,
@@ -2367,6 +2372,8 @@ class Ledger(Application[UUID]):
             pay_by_on=pay_by_on,
             contact=_addressee(account),
         )
+        statement = attrs.evolve(letter.statement, as_of_log=cut.as_of_log)
+        return attrs.evolve(letter, statement=statement)
 
     def send_letter(
         self,

@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,7 @@ from arledger import (
 from arledger.adapters.cli.app import app
 from arledger.adapters.documents.render import render_html
 from arledger.domain.errors import CustomerStateError, InvalidDateError, PlaintextOutputError
-from arledger.domain.events import ActionChannel, ContactRole
+from arledger.domain.events import ActionChannel, ContactRole, CreditNoteApplied
 from tests.conftest import FixedClock
 
 AS_OF = date(2024, 3, 31)
@@ -195,6 +195,22 @@ def test_a_letter_carries_the_statement_ageing_and_open_invoices_the_ledger_answ
     assert "王芳" == letter.collection_owner
     assert "BC-HX-01-20240331" == letter.reference
     assert None is letter.pay_by_on
+
+
+def test_a_letter_as_the_ledger_could_have_written_it_before_the_credit_note(
+    ledger: Ledger,
+) -> None:
+    (applied,) = [e for e in ledger.iter_events() if isinstance(e, CreditNoteApplied)]
+    known_at = applied.timestamp - timedelta(microseconds=1)
+
+    then = ledger.letter(LetterKind.STATEMENT, CODE, AS_OF, known_at=known_at)
+
+    assert ledger.statement(CODE, date(2024, 1, 1), AS_OF, known_at=known_at) == then.statement
+    assert then.statement.as_of_log is not None
+    now = ledger.letter(LetterKind.STATEMENT, CODE, AS_OF)
+    assert now.balance_minor + 650_050 == then.balance_minor
+    assert "HZ-0301" not in [line.reference for line in then.statement.lines]
+    assert "HZ-0301" in [line.reference for line in now.statement.lines]
 
 
 def test_a_demand_letter_asks_the_overdue_total_by_a_week_after_its_date_by_default(
