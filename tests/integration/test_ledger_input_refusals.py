@@ -18,6 +18,7 @@ from arledger.adapters.ingest.importer import ColumnMapping, import_file
 from arledger.adapters.read_models import columnar
 from arledger.domain.errors import ImportRowError, InvalidDateError, InvalidTextError
 from arledger.domain.events import ActionChannel
+from arledger.projections.letters import LetterKind
 from tests.conftest import FixedClock
 
 AS_OF = date(2024, 5, 31)
@@ -201,6 +202,7 @@ KNOWN_AT_QUERIES: Final[dict[str, Callable[[Ledger, Any], Any]]] = {
     "balance_confirmations": lambda ledger, at: ledger.balance_confirmations("ACME", known_at=at),
     "check_credit": lambda ledger, at: ledger.check_credit("ACME", usd("1.00"), AS_OF, known_at=at),
     "collection_case": lambda ledger, at: ledger.collection_case("ACME", AS_OF, known_at=at),
+    "collection_plan": lambda ledger, at: ledger.collection_plan(date(2024, 1, 1), known_at=at),
     "customer": lambda ledger, at: ledger.customer("ACME", known_at=at),
     "escalation_status": lambda ledger, at: ledger.escalation_status("ACME", AS_OF, known_at=at),
     "expected_pay_on": lambda ledger, at: ledger.expected_pay_on("INV-1", known_at=at),
@@ -212,6 +214,7 @@ KNOWN_AT_QUERIES: Final[dict[str, Callable[[Ledger, Any], Any]]] = {
     "kpis": lambda ledger, at: ledger.kpis(date(2024, 1, 1), AS_OF, known_at=at),
     "kpis_in": lambda ledger, at: ledger.kpis_in("USD", date(2024, 1, 1), AS_OF, known_at=at),
     "kpis_monthly": lambda ledger, at: ledger.kpis_monthly(date(2024, 1, 1), AS_OF, known_at=at),
+    "letter": lambda ledger, at: ledger.letter(LetterKind.CONFIRMATION, "ACME", AS_OF, known_at=at),
     "owners": lambda ledger, at: ledger.owners(known_at=at),
     "pending_approvals": lambda ledger, at: ledger.pending_approvals(known_at=at),
     "payment": lambda ledger, at: ledger.payment("BANK-1", known_at=at),
