@@ -80,6 +80,7 @@ def next_commands(summary: BookSummary) -> list[str]:
         f"  arledger statement {customer} --from {year_start} --to {as_of}",
         f"  arledger ageing --as-of {as_of} --by customer",
         f"  arledger kpis --as-of {as_of} --months 12     # DSO, CEI, collection rate",
+        f"  arledger report --as-of {as_of} --out report.html  # one page with charts",
     ]
 
 
