@@ -76,7 +76,7 @@ def audit_pack_command(
         soft_wrap=True,
     )
     if pack.head_link:
-        out.print(f"chain head: position {pack.log_position} link {pack.head_link}")
+        out.print(f"chain head: position {pack.log_position} link {pack.head_link}", soft_wrap=True)
     out.print(f"manifest SHA-256: {pack.manifest_sha256}")
     if not pack.verify.ok:
         out.print(
@@ -111,6 +111,8 @@ def audit_check_command(
         soft_wrap=True,
     )
     if report.head_link:
-        out.print(f"chain head: position {report.log_position} link {report.head_link}")
+        out.print(
+            f"chain head: position {report.log_position} link {report.head_link}", soft_wrap=True
+        )
     if not report.ok:
         raise typer.Exit(EXIT_REFUSED)

@@ -243,7 +243,9 @@ def verify_command(
         + ("ok" if report.ok else f"{len(report.findings) + report.findings_omitted} finding(s)")
     )
     if report.head_link:
-        out.print(f"chain head: position {report.head_position} link {report.head_link}")
+        out.print(
+            f"chain head: position {report.head_position} link {report.head_link}", soft_wrap=True
+        )
     if not report.ok:
         raise typer.Exit(EXIT_REFUSED)
 
@@ -265,7 +267,9 @@ def chain_build() -> None:
         report = ledger.verify()
     _stdout().print(f"Built the hash chain over {count} event(s) of {ledger.store_description}.")
     if report.head_link:
-        _stdout().print(f"chain head: position {report.head_position} link {report.head_link}")
+        _stdout().print(
+            f"chain head: position {report.head_position} link {report.head_link}", soft_wrap=True
+        )
 
 
 # warm-up --------------------------------------------------------------------------------------

@@ -227,6 +227,16 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
         ),
         {"amount": usd("6000.00")},
     ),
+    c.SetCollectionTarget: (
+        c.SetCollectionTarget(
+            customer_code="ACME",
+            month_on=date(2024, 4, 1),
+            target=usd("1000.00"),
+            set_by="li",
+            set_on=D,
+        ),
+        {"target": usd("2000.00")},
+    ),
     c.RateRisk: (
         c.RateRisk(customer_code="ACME", rating=RiskRating.C, rated_on=D, reason="late"),
         {"rating": RiskRating.D},
