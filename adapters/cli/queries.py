@@ -6,11 +6,13 @@ from __future__ import annotations
 import enum
 import itertools
 import json
+import os
 import sys
 from datetime import date, datetime
 from typing import Annotated, Final
 
 import typer
+from rich.text import Text
 
 from arledger.adapters.cli.app import (
     _CSV_RAW_OPTION,
@@ -454,4 +456,10 @@ def explain_command(
     """
     with _reported_errors():
         text = _ledger().explain(customer, as_of, known_at=known_at, at_position=at_position).text
-    sys.stdout.write(text + "\n")
+    console = _stdout()
+    if console.is_terminal or os.environ.get("COLUMNS", "").strip().isdigit():
+        # Wrapped at words for the width it is read in (a terminal would cut a line anywhere,
+        # through an amount); piped without COLUMNS, the lines are the explanation's own.
+        console.print(Text(text), soft_wrap=False)
+    else:
+        sys.stdout.write(text + "\n")
