@@ -16,6 +16,9 @@ from arledger.adapters.audit.pack import (
 )
 from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.data_output import JsonData, to_data
+from arledger.adapters.documents.render import DocumentFormat, Language
+from arledger.adapters.documents.sending import LetterSent
+from arledger.adapters.report.model import PortfolioReport
 from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.authority import (
     ApproverRole,
@@ -50,6 +53,8 @@ from arledger.domain.errors import (
     InvalidCommandError,
     InvalidExchangeRateError,
     InvoiceNotFoundError,
+    LetterOutputError,
+    LetterTemplateError,
     LogPositionError,
     MoneyError,
     NotFoundError,
@@ -71,6 +76,7 @@ from arledger.domain.events import (
     AllocationRule,
     Instalment,
     PaymentTermsKind,
+    PromiseTranche,
     ReceiptMethod,
     RiskRating,
 )
@@ -118,8 +124,21 @@ from arledger.projections.escalation import (
 )
 from arledger.projections.handover import CashHandoverReport, CashHeld
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiRow, KpiSeries
+from arledger.projections.letters import Letter, LetterKind, OpenInvoice
+from arledger.projections.plans import (
+    CollectionPlan,
+    CommittedTranche,
+    CustomerPlan,
+    PlanGrouping,
+    PlanRow,
+)
 from arledger.projections.portfolio import Confirmation
-from arledger.projections.promises import PromiseJudgement, PromiseRates, PromiseStatus
+from arledger.projections.promises import (
+    PromiseJudgement,
+    PromiseRates,
+    PromiseStatus,
+    TrancheJudgement,
+)
 from arledger.projections.reductions import PendingApproval, ReductionRow, ReductionsReport
 from arledger.projections.reporting import (
     ReportingAgeingReport,
@@ -131,6 +150,7 @@ from arledger.projections.reporting import (
 )
 from arledger.projections.results import CaseReport, Explanation, PromiseReport, Worklist
 from arledger.projections.statement import MovementKind, Statement, StatementLine
+from arledger.projections.summary import BookSummary, CurrencySummary, LevelCount
 from arledger.projections.unapplied import (
     UnappliedCashReport,
     UnappliedCashRow,
@@ -165,12 +185,15 @@ __all__ = [
     "BacktestPolicy",
     "BacktestRow",
     "BacktestStep",
+    "BookSummary",
     "CaseReport",
     "CashHandoverReport",
     "CashHeld",
     "CashNotHandedOverError",
     "ChainMismatchError",
+    "CollectionPlan",
     "CommandFormatError",
+    "CommittedTranche",
     "ConcurrencyError",
     "ConfigurationError",
     "Confirmation",
@@ -178,9 +201,12 @@ __all__ = [
     "CreditReason",
     "CreditReasonKind",
     "CurrencyMismatchError",
+    "CurrencySummary",
     "CustomerAccount",
     "CustomerMismatchError",
     "CustomerNotFoundError",
+    "CustomerPlan",
+    "DocumentFormat",
     "DuplicateKeyConflictError",
     "EscalatedCustomer",
     "EscalationPolicy",
@@ -209,8 +235,15 @@ __all__ = [
     "KpiReport",
     "KpiRow",
     "KpiSeries",
+    "Language",
     "Ledger",
+    "Letter",
+    "LetterKind",
+    "LetterOutputError",
+    "LetterSent",
+    "LetterTemplateError",
     "LevelChange",
+    "LevelCount",
     "LogPositionError",
     "LossRate",
     "Money",
@@ -221,6 +254,7 @@ __all__ = [
     "NextStep",
     "NotFoundError",
     "NothingToAllocateError",
+    "OpenInvoice",
     "OverAllocationError",
     "OwnerNotFoundError",
     "PackMismatch",
@@ -228,6 +262,9 @@ __all__ = [
     "PaymentNotFoundError",
     "PaymentTermsKind",
     "PendingApproval",
+    "PlanGrouping",
+    "PlanRow",
+    "PortfolioReport",
     "PreDueReminder",
     "PreDueReminderRule",
     "PromiseAmountError",
@@ -235,6 +272,7 @@ __all__ = [
     "PromiseRates",
     "PromiseReport",
     "PromiseStatus",
+    "PromiseTranche",
     "ReadModelMismatchError",
     "Reason",
     "ReceiptMethod",
@@ -261,6 +299,7 @@ __all__ = [
     "Suspension",
     "SuspensionKind",
     "ThresholdCrossing",
+    "TrancheJudgement",
     "TriggerRule",
     "UnappliedCashReport",
     "UnappliedCashRow",

@@ -4,10 +4,12 @@ serialised by one global lock (the workaround when a shared Ledger was not safe)
 run on the same ledger (``benchmarks/service.py`` is the driver).
 
 Budget: no errors at all (each call a command that succeeds or a query that answers), and the
-shared Ledger's throughput at least ``RATIO_FLOOR`` times the serialised one's: loose, as the
-machine is shared (measured 1.7x on a quiet one; the gain is the database's and the other
-clients' work overlapping while one client waits). Throughput and p50/p99 latency of both, per
-kind of call too, are written to ``benchmarks/results/service-<date>.json`` and printed.
+shared Ledger's throughput at least ``RATIO_FLOOR`` times the serialised one's (the median run
+of ``ROUNDS`` each, run alternately): sharing must not cost much. On a quiet 2-core machine
+the two are close (0.8-0.9x on 2026-12-07: the queries are Python holding the GIL, so 16 threads
+gain little over one at a time, and pay for switching); under load the shared Ledger is ~3x
+faster (one client's waits overlap the others' work). Throughput and p50/p99 latency of both,
+per kind of call too, are written to ``benchmarks/results/service-<date>.json`` and printed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ CLIENTS: Final = 16
 OPERATIONS: Final = 40
 """Calls per client in each mode: 640 in all."""
 RATIO_FLOOR: Final = 0.75
+ROUNDS: Final = 3
+"""Each mode is run this many times, alternately, and the median run of each compared: one run
+is ~3 s, and on a quiet machine a single pair's ratio swung from 0.71 to 0.88."""
 RESULTS: Final = Path(__file__).parent / "results"
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -41,15 +46,28 @@ def test_sixteen_clients_share_one_ledger_on_postgres(benchmark: Any) -> None:
         # Warm: the query engine's log loaded, the kernels compiled, the read models caught up.
         service.run(ledger, clients=2, operations=10, seed=1)
 
-        serialised = service.run(
-            ledger, clients=CLIENTS, operations=OPERATIONS, serialised=True, seed=2
-        )
-        shared = benchmark.pedantic(
-            lambda: service.run(ledger, clients=CLIENTS, operations=OPERATIONS, seed=3),
-            rounds=1,
-            iterations=1,
-        )
+        runs: dict[bool, list[service.Figures]] = {True: [], False: []}
 
+        def alternate() -> None:
+            for round_ in range(ROUNDS):
+                for serialised in (True, False) if round_ % 2 == 0 else (False, True):
+                    seed = 2 + 2 * round_ + serialised
+                    runs[serialised].append(
+                        service.run(
+                            ledger,
+                            clients=CLIENTS,
+                            operations=OPERATIONS,
+                            serialised=serialised,
+                            seed=seed,
+                        )
+                    )
+
+        benchmark.pedantic(alternate, rounds=1, iterations=1)
+
+    serialised, shared = (
+        sorted(runs[mode], key=lambda run: run.throughput_ops_s)[ROUNDS // 2]
+        for mode in (True, False)
+    )
     ratio = shared.throughput_ops_s / serialised.throughput_ops_s
     figures = {
         "command": "pytest benchmarks/test_service_benchmark.py",
@@ -61,6 +79,11 @@ def test_sixteen_clients_share_one_ledger_on_postgres(benchmark: Any) -> None:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "shared": shared.as_json(),
         "serialised": serialised.as_json(),
+        "rounds": ROUNDS,
+        "throughputs_ops_s": {
+            "shared": [run.throughput_ops_s for run in runs[False]],
+            "serialised": [run.throughput_ops_s for run in runs[True]],
+        },
         "x_throughput_shared_vs_serialised": ratio,
     }
     benchmark.extra_info.update(
@@ -80,7 +103,8 @@ def test_sixteen_clients_share_one_ledger_on_postgres(benchmark: Any) -> None:
         f"p50 {serialised.p50_ms:.1f} ms, p99 {serialised.p99_ms:.1f} ms; x{ratio:.2f}"
     )
 
-    assert [] == shared.errors
-    assert [] == serialised.errors
-    assert CLIENTS * OPERATIONS == shared.operations
+    assert [] == [error for run in runs[True] + runs[False] for error in run.errors]
+    assert [CLIENTS * OPERATIONS] * ROUNDS * 2 == [
+        run.operations for run in runs[True] + runs[False]
+    ]
     assert ratio >= RATIO_FLOOR

@@ -31,6 +31,7 @@ from .events import (
     DisputeReason,
     Instalment,
     PaymentTermsKind,
+    PromiseTranche,
     ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
@@ -74,6 +75,10 @@ def invoice_amounts(
 
 def _instalments(instalments: Sequence[Instalment]) -> tuple[Instalment, ...]:
     return tuple(instalments)
+
+
+def _tranches(tranches: Sequence[PromiseTranche]) -> tuple[PromiseTranche, ...]:
+    return tuple(tranches)
 
 
 def _texts(texts: Sequence[str]) -> tuple[str, ...]:
@@ -445,6 +450,19 @@ class ResolveDispute(Command):
 
 
 @attrs.frozen(kw_only=True)
+class SetCollectionTarget(Command):
+    """Set the customer's collection plan target for the month starting ``month_on``
+    (0 takes it back)."""
+
+    customer_code: str
+    month_on: date
+    target: Money
+    set_by: str
+    set_on: date
+    note: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class MakePromise(Command):
     """Record a promise to pay ``amount`` by ``promised_on`` (for the named invoices, or the
     account), possibly replacing an earlier promise (``supersedes``, its reference)."""
@@ -457,6 +475,9 @@ class MakePromise(Command):
     contact: str
     invoice_numbers: tuple[str, ...] = attrs.field(default=(), converter=_texts)
     supersedes: str | None = None
+    tranches: tuple[PromiseTranche, ...] = attrs.field(default=(), converter=_tranches)
+    """Dated parts in minor units of ``amount``'s currency, adding up to it, the last on
+    ``promised_on``; none: the whole amount on ``promised_on``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -617,5 +638,6 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     ApproveReduction,
     RejectReduction,
     RecordExchangeRate,
+    SetCollectionTarget,
 )
 """Every command, in the order the README lists them."""

@@ -32,6 +32,7 @@ from .events import (
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
     CollectionOwnerChanged,
+    CollectionTargetSet,
     ContactRole,
     CreditLineSet,
     CustomerAccountOpened,
@@ -62,6 +63,7 @@ from .rules import (
     require_date,
     require_key,
     require_person,
+    require_positive,
     require_reason,
     require_recorded_at,
     require_text,
@@ -83,6 +85,9 @@ class CustomerAccount:
     terms_days: int
     opened_on: date
     invoice_ids: tuple[UUID, ...] = ()
+    # The same ids as a set, for the membership the invariant and ``add_invoice`` ask (a scan
+    # of the tuple made replaying a customer of n invoices cost n squared comparisons).
+    invoice_id_set: frozenset[UUID] = attrs.field(default=frozenset(), eq=False, repr=False)
     credit_line_minor: int | None = None
     risk_rating: RiskRating | None = None
     is_blacklisted: bool = False
@@ -105,6 +110,8 @@ class CustomerAccount:
     allocation_rules: tuple[tuple[date, AllocationRule], ...] = ()
     # Settlements in goods [以物抵债] by reference (``goods_in_lieu``).
     goods_settlements: dict[str, GoodsSettlement] = attrs.field(factory=dict)
+    # Monthly collection plans [追款计划]: the target in force per month (its first day).
+    collection_targets: dict[date, int] = attrs.field(factory=dict)
 
     def allocation_rule_on(self, on: date) -> tuple[AllocationRule, date | None]:
         """The allocation rule in force on ``on`` and the date it took effect (None: the
@@ -162,11 +169,12 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
     version = event.originator_version
     match event:
         case InvoiceAddedToAccount():
-            assert event.invoice_id not in state.invoice_ids
+            assert event.invoice_id not in state.invoice_id_set
             return attrs.evolve(
                 state,
                 version=event.originator_version,
                 invoice_ids=(*state.invoice_ids, event.invoice_id),
+                invoice_id_set=state.invoice_id_set | {event.invoice_id},
             )
         case CreditLineSet():
             return attrs.evolve(state, version=version, credit_line_minor=event.amount_minor)
@@ -261,6 +269,13 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
                 version=version,
                 goods_settlements=goods_in_lieu.evolve(state.goods_settlements, event),
             )
+        case CollectionTargetSet():
+            assert event.month_on.day == 1
+            return attrs.evolve(
+                state,
+                version=version,
+                collection_targets={**state.collection_targets, event.month_on: event.amount_minor},
+            )
         case _ as unreachable:
             assert_never(unreachable)
 
@@ -327,7 +342,7 @@ def open_account(
 def add_invoice(
     account: CustomerAccount, *, invoice_id: UUID, invoice_number: str, recorded_at: datetime
 ) -> list[Event]:
-    if invoice_id in account.invoice_ids:
+    if invoice_id in account.invoice_id_set:
         return []
     return [
         InvoiceAddedToAccount(
@@ -621,6 +636,54 @@ def change_owner(
             **_next(account, recorded_at),
             collection_owner=collection_owner,
             changed_on=changed_on,
+        )
+    ]
+
+
+def set_collection_target(
+    account: CustomerAccount,
+    *,
+    month_on: date,
+    amount_minor: int,
+    currency: str,
+    set_by: str,
+    set_on: date,
+    note: str = "",
+    recorded_at: datetime,
+) -> list[Event]:
+    """Set the target of the customer's collection plan for the month starting ``month_on``.
+
+    The target is in the account's currency; 0 takes the target back (the month has no plan).
+    The same target again for the month is a no-op; another one replaces it from then on.
+    """
+    require_date("month_on", month_on)
+    if month_on.day != 1:
+        raise InvalidDateError(
+            f"a plan's month starts on its first day, got {month_on}", field="month_on"
+        )
+    if type(amount_minor) is not int or amount_minor < 0:
+        raise InvalidAmountError(
+            f"a collection target is zero or more minor units, got {amount_minor!r}",
+            field="amount_minor",
+        )
+    if amount_minor:
+        require_positive("amount_minor", amount_minor)
+    require_account_currency(account, currency, "the collection target")
+    require_person("set_by", set_by)
+    require_date("set_on", set_on)
+    if note:
+        require_reason("note", note)
+    if account.collection_targets.get(month_on, 0 if amount_minor == 0 else None) == amount_minor:
+        return []
+    return [
+        CollectionTargetSet(
+            **_next(account, recorded_at),
+            month_on=month_on,
+            amount_minor=amount_minor,
+            currency=currency,
+            set_by=set_by,
+            set_on=set_on,
+            note=note,
         )
     ]
 

@@ -627,6 +627,27 @@ class PlaintextOutputError(ConfigurationError):
     """What would have been written: ``"export"`` or ``"rejects"``."""
 
 
+# Letters --------------------------------------------------------------------------------------
+
+
+@attrs.define(kw_only=True, slots=False)
+class LetterTemplateError(ConfigurationError):
+    """A letter's template cannot be used: missing from the company's folder and the package,
+    not valid Jinja2, or naming a figure the letter does not have (``template``, and ``path``
+    the company's folder). Nothing was written or recorded."""
+
+    template: str | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
+class LetterOutputError(ConfigurationError):
+    """A letter cannot be written to that path: a suffix other than ``.pdf`` or ``.html``, a
+    missing folder, a directory, or a file that exists (without ``overwrite``); ``path`` and
+    ``conflict`` say which and why. Nothing was written or recorded."""
+
+    conflict: object = None
+
+
 # Audit packs ----------------------------------------------------------------------------------
 
 

@@ -41,6 +41,14 @@ class Instalment:
 
 
 @attrs.frozen(kw_only=True)
+class PromiseTranche:
+    """One dated part of a promise to pay in tranches [追款可以分时段进行]."""
+
+    promised_on: date
+    amount_minor: int
+
+
+@attrs.frozen(kw_only=True)
 class Event:
     """Envelope shared by all events (the protocol eventsourcing needs)."""
 
@@ -421,6 +429,20 @@ class CollectionOwnerChanged(Event):
 
 
 @attrs.frozen(kw_only=True)
+class CollectionTargetSet(Event):
+    """The monthly collection plan's target for the customer: what its owner aims to collect
+    in the month starting ``month_on`` (a first day of a month). A later target for the same
+    month replaces the earlier one (0: the plan has no target); the history keeps both."""
+
+    month_on: date
+    amount_minor: int
+    currency: str
+    set_by: str
+    set_on: date
+    note: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class AllocationRuleAdopted(Event):
     """The customer's allocation rule, in force for payments with a value date from
     ``effective_on`` until the next adoption's; approved by a named person. Allocations made
@@ -587,6 +609,10 @@ class PromiseMade(Event):
     made_on: date
     contact: str
     invoice_ids: tuple[UUID, ...] = ()
+    tranches: tuple[PromiseTranche, ...] = ()
+    """Two or more dated parts adding up to ``amount_minor``, the last on ``promised_on``,
+    each judged on its own (``projections.promises``); none (every promise recorded before
+    tranches, and every promise of one date): the whole amount on ``promised_on``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -762,6 +788,7 @@ COLLECTION_CUSTOMER_EVENTS: tuple[type[Event], ...] = (
     GoodsInLieuProposed,
     GoodsInLieuApproved,
     GoodsInLieuSettled,
+    CollectionTargetSet,
 )
 DISPUTE_EVENTS: tuple[type[Event], ...] = (DisputeOpened, DisputeResolved)
 PROMISE_EVENTS: tuple[type[Event], ...] = (PromiseMade, PromiseWithdrawn, PromiseSuperseded)
@@ -810,6 +837,7 @@ CustomerEvent: TypeAlias = (
     | GoodsInLieuProposed
     | GoodsInLieuApproved
     | GoodsInLieuSettled
+    | CollectionTargetSet
 )
 InvoiceEvent: TypeAlias = (
     InvoiceIssued

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import assert_never
+from typing import Final, assert_never
 from uuid import UUID
 
 import attrs
@@ -20,12 +20,21 @@ from .errors import (
     CurrencyMismatchError,
     CustomerMismatchError,
     DuplicateKeyConflictError,
+    InvalidAmountError,
+    InvalidCommandError,
     InvalidDateError,
     PromiseAmountError,
     PromiseStateError,
     RepeatedInvoiceError,
 )
-from .events import Event, PromiseEvent, PromiseMade, PromiseSuperseded, PromiseWithdrawn
+from .events import (
+    Event,
+    PromiseEvent,
+    PromiseMade,
+    PromiseSuperseded,
+    PromiseTranche,
+    PromiseWithdrawn,
+)
 from .invoice import Invoice
 from .rules import (
     require_date,
@@ -35,6 +44,9 @@ from .rules import (
     require_recorded_at,
     require_text,
 )
+
+TRANCHES_MAX: Final = 120
+"""Ten years of monthly tranches; a longer schedule is a data error."""
 
 
 class PromiseState(enum.Enum):
@@ -55,6 +67,7 @@ class Promise:
     made_on: date
     contact: str
     invoice_ids: tuple[UUID, ...]
+    tranches: tuple[PromiseTranche, ...] = ()
     state: PromiseState = PromiseState.OPEN
     closed_on: date | None = None
 
@@ -75,6 +88,7 @@ def evolve(state: Promise | None, event: Event) -> Promise:
                 made_on=event.made_on,
                 contact=event.contact,
                 invoice_ids=event.invoice_ids,
+                tranches=event.tranches,
             )
         case PromiseWithdrawn():
             return attrs.evolve(
@@ -119,6 +133,7 @@ def make_promise(
     invoices: Sequence[Invoice] = (),
     account_invoices: Sequence[Invoice] = (),
     supersedes: Promise | None = None,
+    tranches: Sequence[PromiseTranche] = (),
     recorded_at: datetime,
 ) -> list[Event]:
     """Record a promise to pay; optionally replacing an open one (which is then superseded).
@@ -126,7 +141,9 @@ def make_promise(
     A promise is never larger than what the invoices it names had open on the day it was made,
     or, naming none, what the whole account had open then: ``account_invoices`` must then be
     every invoice of the account. (Promising more than is owed would be judged broken and
-    escalate a customer who owes nothing.)
+    escalate a customer who owes nothing.) ``tranches``, when given, are the promise's dated
+    parts: strictly increasing dates from ``made_on``, the last on ``promised_on``, adding up
+    to ``amount_minor``; one tranche is the same as none.
     """
     require_key("promise_reference", promise_reference)
     require_positive("amount_minor", amount_minor)
@@ -155,6 +172,13 @@ def make_promise(
                 promise_reference=promise_reference,
                 customer_code=customer.customer_code,
             )
+    schedule = _check_tranches(
+        tranches,
+        promise_reference=promise_reference,
+        amount_minor=amount_minor,
+        promised_on=promised_on,
+        made_on=made_on,
+    )
     invoice_ids = tuple(invoice.id for invoice in invoices)
     if len(set(invoice_ids)) != len(invoice_ids):
         raise RepeatedInvoiceError(
@@ -172,6 +196,7 @@ def make_promise(
         made_on=made_on,
         contact=contact,
         invoice_ids=invoice_ids,
+        tranches=schedule,
     )
     if existing is not None:
         same = (
@@ -182,6 +207,7 @@ def make_promise(
             and existing.made_on == made_on
             and existing.contact == contact
             and existing.invoice_ids == invoice_ids
+            and existing.tranches == schedule
         )
         if same:
             return []
@@ -223,6 +249,61 @@ def make_promise(
         )
     events.append(made)
     return events
+
+
+def _check_tranches(
+    tranches: Sequence[PromiseTranche],
+    *,
+    promise_reference: str,
+    amount_minor: int,
+    promised_on: date,
+    made_on: date,
+) -> tuple[PromiseTranche, ...]:
+    """The schedule to record: the tranches as given, or none for a single one (which is the
+    whole promise on its date, recorded as every promise of one date is)."""
+    schedule = tuple(tranches)
+    if not schedule:
+        return ()
+    if len(schedule) > TRANCHES_MAX:
+        raise InvalidCommandError(
+            f"promise {promise_reference}: {len(schedule)} tranches; at most {TRANCHES_MAX}",
+            field="tranches",
+        )
+    previous: date | None = None
+    for tranche in schedule:
+        if not isinstance(tranche, PromiseTranche):
+            raise InvalidCommandError(
+                f"promise {promise_reference}: a tranche must be a PromiseTranche, "
+                f"got {type(tranche).__name__}",
+                field="tranches",
+            )
+        require_date("tranches.promised_on", tranche.promised_on)
+        require_positive("tranches.amount_minor", tranche.amount_minor)
+        if tranche.promised_on < made_on or (
+            previous is not None and tranche.promised_on <= previous
+        ):
+            raise InvalidDateError(
+                f"promise {promise_reference}: tranche dates must increase from {made_on}, "
+                f"when it was made; got {tranche.promised_on}",
+                field="tranches.promised_on",
+                promise_reference=promise_reference,
+            )
+        previous = tranche.promised_on
+    if previous != promised_on:
+        raise InvalidDateError(
+            f"promise {promise_reference}: the last tranche is on {previous}, "
+            f"not on the promised date {promised_on}",
+            field="tranches.promised_on",
+            promise_reference=promise_reference,
+        )
+    total = sum(tranche.amount_minor for tranche in schedule)
+    if total != amount_minor:
+        raise InvalidAmountError(
+            f"promise {promise_reference}: tranches sum to {total}, not {amount_minor}",
+            field="tranches.amount_minor",
+            amount_minor=total,
+        )
+    return schedule if len(schedule) > 1 else ()
 
 
 def _require_open_enough(

@@ -27,6 +27,7 @@ from arledger.domain.events import (
     BalanceConfirmationSent,
     CollectionActionRecorded,
     CollectionOwnerChanged,
+    CollectionTargetSet,
     ContactRole,
     CreditLineSet,
     CustomerAccountOpened,
@@ -53,6 +54,7 @@ from arledger.domain.events import (
     PaymentUnapplied,
     PromiseMade,
     PromiseSuperseded,
+    PromiseTranche,
     PromiseWithdrawn,
     ReconciliationResolution,
     ReconciliationResolved,
@@ -105,9 +107,20 @@ class CustomerHistory:
     confirmations: list[Confirmation] = attrs.field(factory=list)
     invoice_ids: list[UUID] = attrs.field(factory=list)
     reconciliations: list[Reconciliation] = attrs.field(factory=list)
+    targets: list[tuple[date, date, int]] = attrs.field(factory=list)
+    """Collection plan targets as set: (set on, month's first day, amount), recording order."""
 
     def owner_on(self, on: date) -> str:
         return value_on(self.owners, on, self.owners[0][1])
+
+    def target_on(self, month_on: date, on: date) -> int:
+        """The collection target for the month starting ``month_on`` as set by ``on`` (the
+        last set on or before it; of one day, the last recorded); 0 when none."""
+        return value_on(
+            [(set_on, amount) for set_on, month, amount in self.targets if month == month_on],
+            on,
+            0,
+        )
 
     def credit_line_on(self, on: date) -> int | None:
         return value_on(self.credit_lines, on, None)
@@ -236,6 +249,15 @@ class PromiseFacts:
     withdrawn_on: date | None = None
     superseded_on: date | None = None
     superseded_by: str | None = None
+    tranches: tuple[PromiseTranche, ...] = ()
+    """The dated parts (none: the whole amount on ``promised_on``)."""
+
+    @property
+    def schedule(self) -> tuple[PromiseTranche, ...]:
+        """The tranches, or the whole amount as one tranche on the promised date."""
+        if self.tranches:
+            return self.tranches
+        return (PromiseTranche(promised_on=self.promised_on, amount_minor=self.amount_minor),)
 
 
 @attrs.define
@@ -347,6 +369,9 @@ def fold(state: PortfolioState, event: Event) -> PortfolioState:
     elif isinstance(event, CollectionOwnerChanged):
         assert customer is not None
         customer.owners.append((event.changed_on, event.collection_owner))
+    elif isinstance(event, CollectionTargetSet):
+        assert customer is not None
+        customer.targets.append((event.set_on, event.month_on, event.amount_minor))
     elif isinstance(event, CreditLineSet):
         assert customer is not None
         customer.credit_lines.append((event.effective_on, event.amount_minor))
@@ -469,6 +494,7 @@ def _fold_other(state: PortfolioState, event: Event) -> None:
             made_on=event.made_on,
             contact=event.contact,
             invoice_ids=event.invoice_ids,
+            tranches=event.tranches,
         )
         state.promise_ids_by_reference[event.promise_reference] = event.originator_id
     elif isinstance(event, PromiseWithdrawn):

@@ -8,6 +8,13 @@ customer; a payment reversed by ``as_of`` does not count. Then:
 - open: not yet paid in full and the deadline has not passed;
 - partly kept / broken: the deadline passed with part / none of it paid;
 - withdrawn / superseded: closed before the deadline, not judged.
+A promise in tranches [追款可以分时段进行] is also judged tranche by tranche
+(``PromiseJudgement.tranches``): money in the window goes to the tranches in date order, so
+tranche k is kept when the money counted by its own deadline (its date plus the tolerance of
+the policy in force on that date) reaches the sum of tranches 1..k; otherwise it is open,
+partly kept or broken by the same rules, on its own deadline. The promise as a whole (what
+escalation, the KPIs and the engine count) is judged as before, on its whole amount by its
+last tranche's deadline. A promise of one date is one tranche, the promise itself.
 Invariant: paid_minor never exceeds what was received in the window, and a promise's status
 as of a date depends only on facts dated on or before it.
 """
@@ -40,6 +47,19 @@ JUDGED = (PromiseStatus.KEPT, PromiseStatus.PARTLY_KEPT, PromiseStatus.BROKEN)
 
 
 @attrs.frozen(kw_only=True)
+class TrancheJudgement:
+    """One tranche of a promise judged as of a date: the money counted toward it is what the
+    window holds by its deadline beyond the earlier tranches' sum, at most its amount."""
+
+    promised_on: date
+    promised_minor: int
+    paid_minor: int
+    status: PromiseStatus
+    deadline_on: date
+    judged_on: date | None
+
+
+@attrs.frozen(kw_only=True)
 class PromiseJudgement:
     promise_id: UUID
     reference: str
@@ -53,11 +73,19 @@ class PromiseJudgement:
     deadline_on: date
     judged_on: date | None
     """When the status became final: the day paid in full, or the day after the deadline."""
+    tranches: tuple[TrancheJudgement, ...] = ()
+    """Each tranche judged on its own, in date order (one, the promise itself, when it has a
+    single date)."""
 
 
 def deadline_on(state: PortfolioState, promise: PromiseFacts) -> date:
-    tolerance = state.policy_on(promise.promised_on).promise_tolerance_days
-    return promise.promised_on + timedelta(days=tolerance)
+    return tranche_deadline_on(state, promise.promised_on)
+
+
+def tranche_deadline_on(state: PortfolioState, promised_on: date) -> date:
+    """A promised date plus the tolerance days of the policy in force on it."""
+    tolerance = state.policy_on(promised_on).promise_tolerance_days
+    return promised_on + timedelta(days=tolerance)
 
 
 def _payments_in_window(
@@ -95,22 +123,7 @@ def judge(state: PortfolioState, promise: PromiseFacts, as_of: date) -> PromiseJ
         if paid >= promise.amount_minor and paid_in_full_on is None:
             paid_in_full_on = on
     paid = min(paid, promise.amount_minor)
-    closed_on = promise.withdrawn_on or promise.superseded_on
-    judged_on: date | None
-    if paid_in_full_on is not None and (closed_on is None or paid_in_full_on <= closed_on):
-        status, judged_on = PromiseStatus.KEPT, paid_in_full_on
-    elif closed_on is not None and closed_on <= min(as_of, deadline):
-        status = (
-            PromiseStatus.WITHDRAWN
-            if promise.withdrawn_on is not None
-            else PromiseStatus.SUPERSEDED
-        )
-        judged_on = None
-    elif as_of <= deadline:
-        status, judged_on = PromiseStatus.OPEN, None
-    else:
-        status = PromiseStatus.PARTLY_KEPT if paid > 0 else PromiseStatus.BROKEN
-        judged_on = deadline + timedelta(days=1)
+    status, judged_on = _status(promise, paid, paid_in_full_on, deadline, as_of)
     return PromiseJudgement(
         promise_id=promise.promise_id,
         reference=promise.reference,
@@ -123,7 +136,67 @@ def judge(state: PortfolioState, promise: PromiseFacts, as_of: date) -> PromiseJ
         promised_on=promise.promised_on,
         deadline_on=deadline,
         judged_on=judged_on,
+        tranches=_tranches(state, promise, as_of),
     )
+
+
+def _status(
+    promise: PromiseFacts,
+    paid: int,
+    paid_in_full_on: date | None,
+    deadline: date,
+    as_of: date,
+) -> tuple[PromiseStatus, date | None]:
+    """(status, judged on) of money ``paid`` (in full on ``paid_in_full_on``, if it was)
+    against a deadline: the same rules for a promise and for each of its tranches."""
+    closed_on = promise.withdrawn_on or promise.superseded_on
+    if paid_in_full_on is not None and (closed_on is None or paid_in_full_on <= closed_on):
+        return PromiseStatus.KEPT, paid_in_full_on
+    if closed_on is not None and closed_on <= min(as_of, deadline):
+        if promise.withdrawn_on is not None:
+            return PromiseStatus.WITHDRAWN, None
+        return PromiseStatus.SUPERSEDED, None
+    if as_of <= deadline:
+        return PromiseStatus.OPEN, None
+    broken = PromiseStatus.PARTLY_KEPT if paid > 0 else PromiseStatus.BROKEN
+    return broken, deadline + timedelta(days=1)
+
+
+def _tranches(
+    state: PortfolioState, promise: PromiseFacts, as_of: date
+) -> tuple[TrancheJudgement, ...]:
+    """Each tranche judged: the window's money, in date order, fills the tranches in date
+    order; tranche k counts what came by its own deadline beyond tranches 1..k-1."""
+    schedule = promise.schedule
+    deadlines = [tranche_deadline_on(state, tranche.promised_on) for tranche in schedule]
+    movements = _payments_in_window(state, promise, min(max(deadlines), as_of), as_of)
+    judged = []
+    before = 0
+    for tranche, deadline in zip(schedule, deadlines, strict=True):
+        window_end = min(deadline, as_of)
+        running = 0
+        reached_on = None
+        for on, amount in movements:
+            if on > window_end:
+                break
+            running += amount
+            if reached_on is None and running >= before + tranche.amount_minor:
+                reached_on = on
+        paid = min(max(running - before, 0), tranche.amount_minor)
+        status, judged_on = _status(promise, paid, reached_on, deadline, as_of)
+        judged.append(
+            TrancheJudgement(
+                promised_on=tranche.promised_on,
+                promised_minor=tranche.amount_minor,
+                paid_minor=paid,
+                status=status,
+                deadline_on=deadline,
+                judged_on=judged_on,
+            )
+        )
+        before += tranche.amount_minor
+    assert sum(t.promised_minor for t in judged) == promise.amount_minor
+    return tuple(judged)
 
 
 def judge_all(

@@ -38,6 +38,7 @@ from arledger.domain.events import (
     CashHandedOver,
     CollectionActionRecorded,
     CollectionOwnerChanged,
+    CollectionTargetSet,
     ConcessionApproved,
     CreditLineSet,
     CreditNoteApplied,
@@ -128,6 +129,7 @@ OTHER_EVENTS: Final[tuple[type[Event], ...]] = (
     BalanceConfirmationAcknowledged,
     ReconciliationResolved,
     AllocationRuleAdopted,
+    CollectionTargetSet,
     # A settlement in goods moves the balance through its invoices' GoodsInLieuApplied.
     GoodsInLieuProposed,
     GoodsInLieuApproved,

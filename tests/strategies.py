@@ -35,6 +35,7 @@ from arledger.domain.events import (
     CashHandedOver,
     CollectionActionRecorded,
     CollectionOwnerChanged,
+    CollectionTargetSet,
     ConcessionApproved,
     ContactRole,
     CreditLineSet,
@@ -75,6 +76,7 @@ from arledger.domain.events import (
     PaymentUnapplied,
     PromiseMade,
     PromiseSuperseded,
+    PromiseTranche,
     PromiseWithdrawn,
     ReceiptMethod,
     ReconciliationResolution,
@@ -482,6 +484,16 @@ EVENT_STRATEGIES.update(
         CollectionOwnerChanged: st.builds(
             CollectionOwnerChanged, **_envelope(), collection_owner=texts, changed_on=business_dates
         ),
+        CollectionTargetSet: st.builds(
+            CollectionTargetSet,
+            **_envelope(),
+            month_on=business_dates.map(lambda on: on.replace(day=1)),
+            amount_minor=amounts_minor,
+            currency=currencies,
+            set_by=texts,
+            set_on=business_dates,
+            note=texts,
+        ),
         KeyContactSet: st.builds(
             KeyContactSet,
             **_envelope(),
@@ -591,6 +603,10 @@ EVENT_STRATEGIES.update(
             made_on=business_dates,
             contact=texts,
             invoice_ids=st.lists(st.uuids(), max_size=3).map(tuple),
+            tranches=st.lists(
+                st.builds(PromiseTranche, promised_on=business_dates, amount_minor=amounts_minor),
+                max_size=3,
+            ).map(tuple),
         ),
         PromiseWithdrawn: st.builds(
             PromiseWithdrawn, **_envelope(), withdrawn_on=business_dates, reason=texts

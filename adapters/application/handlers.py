@@ -449,6 +449,23 @@ def change_owner(command: c.ChangeOwner, uow: UnitOfWork) -> list[Event]:
     )
 
 
+@handles(c.SetCollectionTarget)
+def set_collection_target(command: c.SetCollectionTarget, uow: UnitOfWork) -> list[Event]:
+    target = require_money("target", command.target)
+    return uow.record(
+        customer_module.set_collection_target(
+            uow.require_customer(command.customer_code),
+            month_on=command.month_on,
+            amount_minor=target.amount_minor,
+            currency=target.currency,
+            set_by=command.set_by,
+            set_on=command.set_on,
+            note=command.note,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
 @handles(c.SetKeyContact)
 def set_key_contact(command: c.SetKeyContact, uow: UnitOfWork) -> list[Event]:
     return uow.record(
@@ -759,6 +776,7 @@ def make_promise(command: c.MakePromise, uow: UnitOfWork) -> list[Event]:
             invoices=invoices,
             account_invoices=account_invoices,
             supersedes=None if supersedes is None else uow.require_promise(supersedes),
+            tranches=command.tranches,
             recorded_at=uow.recorded_at,
         )
     )

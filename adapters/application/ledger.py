@@ -34,12 +34,21 @@ from eventsourcing.utils import Environment
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
-from arledger.adapters.audit.cut import Cut
+from arledger.adapters.audit.cut import Cut, aggregate_version_at
 from arledger.adapters.audit.cut import microseconds as cut_microseconds
 from arledger.adapters.audit.cut import resolve as resolve_cut
 from arledger.adapters.audit.pack import AuditPack
 from arledger.adapters.audit.report import VerifyReport
 from arledger.adapters.data_output import to_data
+from arledger.adapters.documents.render import Language
+from arledger.adapters.documents.render import render as render_letter
+from arledger.adapters.documents.sending import (
+    LetterSent,
+    check_output,
+    letter_commands,
+    write_aside,
+)
+from arledger.adapters.documents.sending import idempotency_key as letter_idempotency_key
 from arledger.adapters.persistence.connections import Connections, connections_for
 from arledger.adapters.persistence.library import chained_recorder_topic
 from arledger.adapters.persistence.serialization import CattrsMapper, register_event_topics
@@ -58,6 +67,7 @@ from arledger.adapters.read_models.runner import (
     ProjectionRunner,
     StaleRunnerError,
 )
+from arledger.adapters.report.model import PortfolioReport
 from arledger.domain import commands as c
 from arledger.domain import customer as customer_module
 from arledger.domain import exchange_rate as exchange_rate_module
@@ -73,7 +83,10 @@ from arledger.domain.errors import (
     ConfigurationError,
     CustomerNotFoundError,
     GroupingTypeError,
+    IdempotencyKeyConflictError,
+    InvalidChoiceError,
     InvalidCommandError,
+    InvalidDateError,
     InvoiceNotFoundError,
     OwnerNotFoundError,
     PaymentNotFoundError,
@@ -89,6 +102,7 @@ from arledger.domain.events import (
     Event,
     Instalment,
     PaymentTermsKind,
+    PromiseTranche,
     ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
@@ -103,6 +117,8 @@ from arledger.domain.policy import AgeingPolicy, EscalationPolicy
 from arledger.domain.rules import require_date, require_known_at, require_period
 from arledger.domain.text import require_key, require_person
 from arledger.projections import ageing, handover, reporting
+from arledger.projections import letters as letters_projection
+from arledger.projections import plans as plans_projection
 from arledger.projections import reductions as reductions_projection
 from arledger.projections import statement as statement_projection
 from arledger.projections import unapplied as unapplied_projection
@@ -112,6 +128,7 @@ from arledger.projections.backtest import period_ends as backtest_period_ends
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiSeries
+from arledger.projections.letters import Letter, LetterKind
 from arledger.projections.portfolio import Confirmation, PortfolioState
 from arledger.projections.portfolio import ageing_report as portfolio_ageing_report
 from arledger.projections.portfolio import fold_all as fold_portfolio
@@ -125,6 +142,7 @@ from arledger.projections.results import (
     promise_report,
 )
 from arledger.projections.statement import Statement
+from arledger.projections.summary import BookSummary, book_summary
 from arledger.projections.unapplied import UnappliedCashReport
 
 T = TypeVar("T")
@@ -138,6 +156,9 @@ EVENTS_PER_READ_MAX: Final = 5000
 
 OWNERS_NAMED_MAX: Final = 20
 """Owners a refusal of an unknown owner lists (a ledger may have hundreds)."""
+
+SUMMARY_KPI_MONTHS: Final = 3
+"""The summary's DSO: of the 3 months ending on its date, as ``arledger kpis --as-of``."""
 
 Clock = Callable[[], datetime]
 
@@ -910,6 +931,32 @@ class Ledger(Application[UUID]):
             idempotency_key,
         )
 
+    def set_collection_target(
+        self,
+        *,
+        customer_code: str,
+        month_on: date,
+        target: Money,
+        set_by: str,
+        set_on: date,
+        note: str = "",
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Set the customer's collection plan target [追款计划] for the month starting
+        ``month_on`` (its first day), in the account's currency; a zero target takes it
+        back. (``SetCollectionTarget``)"""
+        return self._events(
+            c.SetCollectionTarget(
+                customer_code=customer_code,
+                month_on=month_on,
+                target=target,
+                set_by=set_by,
+                set_on=set_on,
+                note=note,
+            ),
+            idempotency_key,
+        )
+
     def set_key_contact(
         self,
         *,
@@ -1165,11 +1212,13 @@ class Ledger(Application[UUID]):
         contact: str,
         invoice_numbers: Sequence[str] = (),
         supersedes: str | None = None,
+        tranches: Sequence[PromiseTranche] = (),
         idempotency_key: str | None = None,
     ) -> list[Event]:
         """Record a promise to pay ``amount`` by ``promised_on`` (for the named invoices, or
         the account), possibly replacing an earlier promise (``supersedes``, its
-        reference). (``MakePromise``)
+        reference); in ``tranches`` (dated parts in minor units, adding up to ``amount``, the
+        last on ``promised_on``), each judged on its own. (``MakePromise``)
         """
         return self._events(
             c.MakePromise(
@@ -1181,6 +1230,7 @@ class Ledger(Application[UUID]):
                 contact=contact,
                 invoice_numbers=invoice_numbers,
                 supersedes=supersedes,
+                tranches=tuple(tranches),
             ),
             idempotency_key,
         )
@@ -1474,10 +1524,15 @@ class Ledger(Application[UUID]):
         )
 
     def goods_settlements(
-        self, customer_code: str, *, known_at: datetime | None = None
+        self,
+        customer_code: str,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> tuple[GoodsSettlement, ...]:
-        """The customer's settlements in goods, proposed, approved or settled, by reference."""
-        account = self.customer(customer_code, known_at=known_at)
+        """The customer's settlements in goods, proposed, approved or settled, by reference (as
+        committed by ``known_at``, or at ``at_position``, if given)."""
+        account = self.customer(customer_code, known_at=known_at, at_position=at_position)
         return tuple(
             account.goods_settlements[reference] for reference in sorted(account.goods_settlements)
         )
@@ -1495,55 +1550,83 @@ class Ledger(Application[UUID]):
         with busy_errors(self.store_settings):
             return resolve_cut(head, connections, known_at, at_position)
 
-    def customer(self, customer_code: str, *, known_at: datetime | None = None) -> CustomerAccount:
-        """The customer's account (as recorded by ``known_at``, if given: stamped by then)."""
-        cut = require_known_at(known_at)
-        if cut is None:
+    def customer(
+        self,
+        customer_code: str,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> CustomerAccount:
+        """The customer's account (as committed by ``known_at``, or at ``at_position``, if
+        given: the cut every query makes)."""
+        if known_at is None and at_position is None:
             return self.session().require_customer(customer_code)
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
-        account = customer_module.fold(self._events_known_at(customer_id, cut))
+        cut = self._cut(known_at, at_position)
+        account = customer_module.fold(self._aggregate_events(customer_id, cut))
         if account is None:
             raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{_recorded_by(known_at)}",
+                f"no customer account {customer_code!r}{cut.named}",
                 customer_code=customer_code,
             )
         return account
 
-    def invoice(self, invoice_number: str, *, known_at: datetime | None = None) -> Invoice:
-        """The invoice (as recorded by ``known_at``, if given: stamped by then)."""
-        cut = require_known_at(known_at)
-        if cut is None:
+    def invoice(
+        self,
+        invoice_number: str,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> Invoice:
+        """The invoice (as committed by ``known_at``, or at ``at_position``, if given)."""
+        if known_at is None and at_position is None:
             return self.session().require_invoice(invoice_number)
         invoice_id = ids.invoice_id(require_key("invoice_number", invoice_number))
-        invoice = invoice_module.fold(self._events_known_at(invoice_id, cut))
+        cut = self._cut(known_at, at_position)
+        invoice = invoice_module.fold(self._aggregate_events(invoice_id, cut))
         if invoice is None:
             raise InvoiceNotFoundError(
-                f"no invoice {invoice_number!r}{_recorded_by(known_at)}",
+                f"no invoice {invoice_number!r}{cut.named}",
                 invoice_number=invoice_number,
             )
         return invoice
 
-    def payment(self, bank_reference: str, *, known_at: datetime | None = None) -> Payment:
-        """The payment (as recorded by ``known_at``, if given: stamped by then)."""
-        cut = require_known_at(known_at)
-        if cut is None:
+    def payment(
+        self,
+        bank_reference: str,
+        *,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> Payment:
+        """The payment (as committed by ``known_at``, or at ``at_position``, if given)."""
+        if known_at is None and at_position is None:
             return self.session().require_payment(bank_reference)
         payment_id = ids.payment_id(require_key("bank_reference", bank_reference))
-        payment = payment_module.fold(self._events_known_at(payment_id, cut))
+        cut = self._cut(known_at, at_position)
+        payment = payment_module.fold(self._aggregate_events(payment_id, cut))
         if payment is None:
             raise PaymentNotFoundError(
-                f"no payment with bank reference {bank_reference!r}{_recorded_by(known_at)}",
+                f"no payment with bank reference {bank_reference!r}{cut.named}",
                 bank_reference=bank_reference,
             )
         return payment
 
-    def _events_known_at(self, aggregate_id: UUID, known_at: datetime) -> list[Event]:
-        """One aggregate's events stamped by ``known_at``: folded, they are the aggregate as
-        the ledger held it then (its events are few; no other aggregate is read)."""
+    def _aggregate_events(self, aggregate_id: UUID, cut: Cut | None) -> list[Event]:
+        """One aggregate's events at ``cut`` (all of them without one): those at or below its
+        position, read up to the aggregate's version there (no other aggregate is read), and
+        stamped by its fallback instant if it has one (``adapters/audit/cut.py``)."""
+        connections = None if cut is None else self.read_model_connections()
+        stored: Iterable[DomainEventProtocol[UUID]]
+        if cut is None or connections is None:
+            stored = self.events.get(aggregate_id)
+        else:
+            version = aggregate_version_at(connections, self.recorder, aggregate_id, cut.position)
+            stored = [] if version is None else self.events.get(aggregate_id, lte=version)
+        stamped_by = None if cut is None else cut.stamped_by
         return [
             event
-            for event in self.events.get(aggregate_id)
-            if isinstance(event, Event) and event.timestamp <= known_at
+            for event in stored
+            if isinstance(event, Event) and (stamped_by is None or event.timestamp <= stamped_by)
         ]
 
     def iter_events(
@@ -1998,23 +2081,85 @@ class Ledger(Application[UUID]):
             reports=tuple(attrs.evolve(report, as_of_log=cut.as_of_log) for report in reports),
         )
 
+    def summary(
+        self,
+        as_of: date,
+        *,
+        kpi_months: int = SUMMARY_KPI_MONTHS,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> BookSummary:
+        """The book at a glance as of ``as_of`` (``projections.summary``): open money, overdue
+        and long-overdue shares, disputed money and DSO per currency, customers with money
+        open and per escalation level on the worklist. Drawn from ``ageing`` (by customer),
+        ``kpis`` of the ``kpi_months`` months ending on ``as_of`` and ``worklist``, all at one
+        position of the log (the ageing's, unless a cut is given)."""
+        from arledger.projections import kpis
+
+        start_on, _ = kpis.trailing_period(require_date("as_of", as_of), kpi_months)
+        by_customer = self.ageing(
+            as_of, grouping=AgeingGrouping.CUSTOMER, known_at=known_at, at_position=at_position
+        )
+        if known_at is None and at_position is None and by_customer.as_of_log is not None:
+            at_position = by_customer.as_of_log.position  # the same log for every answer
+        report = self.kpis(start_on, as_of, known_at=known_at, at_position=at_position)
+        worklist = self.worklist(as_of, known_at=known_at, at_position=at_position)
+        return book_summary(by_customer, report, worklist)
+
+    def report(
+        self,
+        as_of: date,
+        *,
+        owner: str | None = None,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> PortfolioReport:
+        """The figures of the portfolio report (``arledger report``) as of ``as_of``: ageing by
+        bucket per currency, the KPIs of the last twelve whole months (``kpis_monthly``),
+        customers per escalation level and grade, the top overdue customers and the worklist
+        per owner; ``owner``'s alone if given. All taken at one cut of the log (the first
+        answer's position, unless ``known_at`` or ``at_position`` names one);
+        ``report.html()`` is the self-contained HTML file.
+
+        Raises:
+            NotFoundError: ``owner`` has nothing open, sold or collected in the months and no
+                customer on the worklist (an owner the ledger does not know).
+        """
+        from arledger.adapters.report.model import portfolio_report
+
+        require_date("as_of", as_of)
+        if owner is not None:
+            require_person("owner", owner)
+        return portfolio_report(
+            self, as_of, owner=owner, known_at=known_at, at_position=at_position
+        )
+
     # Reporting currency: the per-currency answers converted at the rates in force ---------
 
-    def exchange_rates(self, *, known_at: datetime | None = None) -> tuple[ExchangeRate, ...]:
-        """Every exchange rate recorded (by ``known_at``, if given), in recording order."""
-        book = exchange_rate_module.fold(
-            self._book_events(ids.rate_book_id(), require_known_at(known_at))
-        )
+    def exchange_rates(
+        self, *, known_at: datetime | None = None, at_position: int | None = None
+    ) -> tuple[ExchangeRate, ...]:
+        """Every exchange rate recorded (as committed by ``known_at``, or at ``at_position``,
+        if given), in recording order."""
+        return self._rates_at(self._cut_if(known_at, at_position))
+
+    def _cut_if(self, known_at: datetime | None, at_position: int | None) -> Cut | None:
+        """The cut asked for (None: none asked, the latest of everything)."""
+        if known_at is None and at_position is None:
+            return None
+        return self._cut(known_at, at_position)
+
+    def _rates_at(self, cut: Cut | None) -> tuple[ExchangeRate, ...]:
+        book = exchange_rate_module.fold(self._aggregate_events(ids.rate_book_id(), cut))
         return () if book is None else book.rates
 
-    def _book_events(self, book_id: UUID, known_at: datetime | None) -> list[Event]:
-        """A book's events (rates, policies: few, one aggregate), those stamped by
-        ``known_at`` if given."""
-        return [
-            event
-            for event in self.events.get(book_id)
-            if isinstance(event, Event) and (known_at is None or event.timestamp <= known_at)
-        ]
+    @staticmethod
+    def _same_cut(cut: Cut) -> tuple[datetime | None, int | None]:
+        """``known_at`` and ``at_position`` that make another query answer at ``cut``: its
+        position, or (for a fallback cut by stamps) its instant."""
+        if cut.stamped_by is not None:
+            return cut.stamped_by, None
+        return None, cut.position
 
     def ageing_in(
         self,
@@ -2023,18 +2168,22 @@ class Ledger(Application[UUID]):
         *,
         grouping: AgeingGrouping = AgeingGrouping.PORTFOLIO,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> reporting.ReportingAgeingReport:
         """The ageing table as of ``as_of`` in ``reporting_currency``: ``ageing`` (carried
-        unchanged as ``per_currency``) converted at the rates in force on ``as_of`` (as known
-        at ``known_at``), with the rates used.
+        unchanged as ``per_currency``) converted at the rates in force on ``as_of``, with the
+        rates used; the ageing and the rates read at one cut of the log (as committed by
+        ``known_at``, or at ``at_position``, if given).
 
         Raises:
             ExchangeRateNotFoundError: a currency has no rate to the reporting currency in
                 force on ``as_of``.
         """
-        report = self.ageing(as_of, grouping=grouping, known_at=known_at)
+        cut = self._cut(known_at, at_position)
+        stamped_by, position = self._same_cut(cut)
+        report = self.ageing(as_of, grouping=grouping, known_at=stamped_by, at_position=position)
         return reporting.ageing_in(
-            report, self.exchange_rates(known_at=known_at), reporting_currency, known_at=known_at
+            report, self._rates_at(cut), reporting_currency, known_at=known_at
         )
 
     def kpis_in(
@@ -2045,13 +2194,17 @@ class Ledger(Application[UUID]):
         *,
         grouping: KpiGrouping = KpiGrouping.PORTFOLIO,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> reporting.ReportingKpiReport:
         """The KPIs of the period in ``reporting_currency`` at the rates in force on
-        ``end_on``, with the per-currency report (``per_currency``) and the rates used."""
-        report = self.kpis(start_on, end_on, grouping=grouping, known_at=known_at)
-        return reporting.kpis_in(
-            report, self.exchange_rates(known_at=known_at), reporting_currency, known_at=known_at
+        ``end_on``, with the per-currency report (``per_currency``) and the rates used, both
+        read at one cut of the log."""
+        cut = self._cut(known_at, at_position)
+        stamped_by, position = self._same_cut(cut)
+        report = self.kpis(
+            start_on, end_on, grouping=grouping, known_at=stamped_by, at_position=position
         )
+        return reporting.kpis_in(report, self._rates_at(cut), reporting_currency, known_at=known_at)
 
     def worklist_in(
         self,
@@ -2060,18 +2213,18 @@ class Ledger(Application[UUID]):
         *,
         owner: str | None = None,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> reporting.ReportingWorklist:
         """The worklist of ``as_of`` ordered with overdue amounts compared in
-        ``reporting_currency`` at the rates in force on ``as_of``, with the rates used."""
-        worklist = self.worklist(as_of, owner=owner, known_at=known_at)
-        book = policy_book_module.fold(self._book_events(ids.policy_book_id(), known_at))
+        ``reporting_currency`` at the rates in force on ``as_of``, with the rates used: the
+        worklist, the policy and the rates read at one cut of the log."""
+        cut = self._cut(known_at, at_position)
+        stamped_by, position = self._same_cut(cut)
+        worklist = self.worklist(as_of, owner=owner, known_at=stamped_by, at_position=position)
+        book = policy_book_module.fold(self._aggregate_events(ids.policy_book_id(), cut))
         policy = policy_book_module.policy_in_force(() if book is None else book.versions, as_of)
         return reporting.worklist_in(
-            worklist,
-            policy,
-            self.exchange_rates(known_at=known_at),
-            reporting_currency,
-            known_at=known_at,
+            worklist, policy, self._rates_at(cut), reporting_currency, known_at=known_at
         )
 
     def propose_credit_line(
@@ -2153,8 +2306,17 @@ class Ledger(Application[UUID]):
         stored partitions hold balances by date but not each movement's kind and reference.
         """
         require_period(require_date("from_on", from_on), require_date("to_on", to_on))
-        customer_id = ids.customer_id(require_key("customer_code", customer_code))
         cut = self._cut(known_at, at_position)
+        customer_id, state = self._statement_state(customer_code, cut)
+        statement = statement_projection.statement_of_account(state, customer_id, from_on, to_on)
+        return attrs.evolve(statement, as_of_log=cut.as_of_log)
+
+    def _statement_state(
+        self, customer_code: str, cut: Cut
+    ) -> tuple[UUID, statement_projection.StatementState]:
+        """The statement fold of that customer's events: from the query engine's columnar log,
+        or a replay (the stored partitions hold balances by date, not each movement)."""
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
         if self.read_models != "replay":
             events: Iterable[Event] = self.query_engine().customer_events(
                 customer_id, cut.stamped_by, upto=cut.position
@@ -2167,8 +2329,126 @@ class Ledger(Application[UUID]):
                 f"no customer account {customer_code!r}{cut.named}",
                 customer_code=customer_code,
             )
-        statement = statement_projection.statement_of_account(state, customer_id, from_on, to_on)
-        return attrs.evolve(statement, as_of_log=cut.as_of_log)
+        return customer_id, state
+
+    def letter(
+        self,
+        kind: LetterKind,
+        customer_code: str,
+        as_of: date,
+        *,
+        from_on: date | None = None,
+        dated_on: date | None = None,
+        pay_by_on: date | None = None,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> Letter:
+        """The figures of a letter to the customer (issue 15.4): the statement of account for
+        ``from_on`` (default: the account's opening) to ``as_of``, its ageing, the invoices
+        open on ``as_of`` and, for a demand letter, the overdue total it asks to be paid by
+        ``pay_by_on`` (default: a week after the letter's date). Dated ``dated_on`` (default:
+        ``as_of``), addressed to the customer's payment contact (or its key person). Records
+        nothing: ``send_letter`` writes and records it. As committed by ``known_at``, or at
+        ``at_position``, if given: the letter the ledger could have written then
+        (``letter.statement.as_of_log`` names the position).
+
+        Raises:
+            CustomerNotFoundError, InvalidDateError, CustomerStateError (a demand letter with
+            nothing overdue), InvalidCommandError (``pay_by_on`` for another kind).
+        """
+        _require_enum("kind", kind, LetterKind)
+        require_date("as_of", as_of)
+        cut = self._cut(known_at, at_position)
+        account = self.customer(customer_code, known_at=known_at, at_position=at_position)
+        start_on = account.opened_on if from_on is None else require_date("from_on", from_on)
+        require_period(start_on, as_of)
+        customer_id, state = self._statement_state(customer_code, cut)
+        letter = letters_projection.letter(
+            state,
+            customer_id,
+            kind,
+            as_of=as_of,
+            from_on=start_on,
+            dated_on=as_of if dated_on is None else dated_on,
+            pay_by_on=pay_by_on,
+            contact=_addressee(account),
+        )
+        statement = attrs.evolve(letter.statement, as_of_log=cut.as_of_log)
+        return attrs.evolve(letter, statement=statement)
+
+    def send_letter(
+        self,
+        kind: LetterKind,
+        customer_code: str,
+        as_of: date,
+        out: Path,
+        *,
+        language: Language = Language.EN,
+        template_dir: Path | None = None,
+        sender: str = "",
+        from_on: date | None = None,
+        sent_on: date | None = None,
+        pay_by_on: date | None = None,
+        collector: str | None = None,
+        overwrite: bool = False,
+        plaintext: bool = False,
+    ) -> LetterSent:
+        """Write the letter (``letter``) to ``out`` as PDF or HTML (told by its suffix) in
+        ``language``, from the templates of ``template_dir`` (each one missing there: the
+        package's), and record it as sent on ``sent_on`` (default: ``as_of``) by ``collector``
+        (default: the customer's collection owner): a collection action naming the letter's
+        kind and figures (a demand letter: the ``DEMAND_LETTER`` tool, with its follow-up the
+        day after the pay-by date; the others: ``FINANCE_LETTER``), and for a balance
+        confirmation also ``send_balance_confirmation`` under the letter's reference.
+
+        The file is written in full before anything is recorded, then put in place; a refusal
+        leaves no file and no record. One letter of a kind per customer and day: sending it
+        again writes the file and records nothing (``recorded`` False); the same day with other
+        figures or options is refused (``IdempotencyKeyConflictError``).
+
+        Raises:
+            LetterOutputError: ``out`` is not ``.pdf``/``.html``, its folder is missing, or it
+                exists and ``overwrite`` is False.
+            LetterTemplateError: a template is missing or broken.
+            PlaintextOutputError: an encrypted store and ``plaintext`` False.
+            and what ``letter`` raises.
+        """
+        _require_enum("language", language, Language)
+        output = check_output(out, overwrite=overwrite)
+        self.check_plaintext_output(out, output="letter", plaintext=plaintext)
+        letter = self.letter(
+            kind, customer_code, as_of, from_on=from_on, dated_on=sent_on, pay_by_on=pay_by_on
+        )
+        content = render_letter(letter, language, output, template_dir=template_dir, sender=sender)
+        commands = letter_commands(
+            letter, collector=letter.collection_owner if collector is None else collector
+        )
+        key = letter_idempotency_key(letter)
+        partial = write_aside(out, content)
+        try:
+            try:
+                result = self.execute(*commands, idempotency_key=key)
+            except IdempotencyKeyConflictError:
+                raise IdempotencyKeyConflictError(
+                    f"a {kind.value} letter to {letter.customer_code} dated {letter.dated_on} "
+                    "is already recorded with other figures or options (one letter of a kind "
+                    "per customer and day): nothing written or recorded",
+                    customer_code=letter.customer_code,
+                    idempotency_key=key,
+                ) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, out)
+        return LetterSent(
+            letter=letter,
+            language=language,
+            output=output,
+            path=str(out),
+            size_bytes=len(content),
+            recorded=result.recorded,
+            events=result.events,
+        )
 
     def unapplied_cash(
         self,
@@ -2198,14 +2478,57 @@ class Ledger(Application[UUID]):
             report = unapplied_projection.unapplied_cash(state, as_of, customer_id)
         return attrs.evolve(report, as_of_log=cut.as_of_log)
 
-    def _reductions_state(self, known_at: datetime | None) -> reductions_projection.ReductionsState:
-        """The reductions fold over the whole log (recorded by ``known_at``, if given): from the
-        query engine's columnar log, or a replay; the same events either way."""
-        cut = require_known_at(known_at)
-        if self.read_models != "replay":
-            events: Iterable[Event] = self.query_engine().events(cut)
+    def collection_plan(
+        self,
+        month_on: date,
+        *,
+        by: plans_projection.PlanGrouping = plans_projection.PlanGrouping.CUSTOMER,
+        as_of: date | None = None,
+        customer_code: str | None = None,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
+    ) -> plans_projection.CollectionPlan:
+        """The monthly collection plans [追款计划] of the month starting ``month_on`` (its first
+        day; ``InvalidDateError`` for another day) as of ``as_of``
+        (default the month's last day): per customer, owner or team (``by``) the target, the
+        committed promise tranches, the cash collected, the gaps, and the customers with a
+        target and no commitment; ``customer_code``'s only, if given.
+
+        Raises:
+            GroupingTypeError: ``by`` is not a ``PlanGrouping``.
+            CustomerNotFoundError: ``customer_code`` names no account (recorded by the cut).
+        """
+        cut = self._cut(known_at, at_position)
+        require_date("month_on", month_on)
+        if month_on.day != 1:
+            raise InvalidDateError(
+                f"a plan's month is named by its first day, got {month_on}", field="month_on"
+            )
+        if as_of is not None:
+            require_date("as_of", as_of)
+        _require_grouping(by, plans_projection.PlanGrouping)
+        if customer_code is None:
+            report = plans_projection.collection_plan(
+                self._portfolio_at(cut), month_on, as_of, grouping=by
+            )
         else:
-            events = self.iter_events(known_at=cut)
+            customer_id, state = self._customer_portfolio(customer_code, cut)
+            report = plans_projection.collection_plan(
+                state, month_on, as_of, grouping=by, customer_ids=(customer_id,)
+            )
+        return attrs.evolve(report, as_of_log=cut.as_of_log)
+
+    def _reductions_state(
+        self, known_at: datetime | None, at_position: int | None
+    ) -> reductions_projection.ReductionsState:
+        """The reductions fold over the whole log at the cut (as committed by ``known_at``, or
+        at ``at_position``, if given): from the query engine's columnar log, or a replay; the
+        same events either way."""
+        cut = self._cut(known_at, at_position)
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().events(cut.stamped_by, upto=cut.position)
+        else:
+            events = self._events_cut(cut)
         return reductions_projection.fold_all(events)
 
     def reductions(
@@ -2216,29 +2539,35 @@ class Ledger(Application[UUID]):
         approver: str | None = None,
         customer_code: str | None = None,
         known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> ReductionsReport:
         """Every reduction (credit note, upheld dispute's credit note, concession, write-off)
         dated ``from_on``..``to_on`` (both included) with its customer, amount, approvers and
-        reason: ``approver``'s (first or second) and ``customer_code``'s only, if given."""
+        reason: ``approver``'s (first or second) and ``customer_code``'s only, if given (as
+        committed by ``known_at``, or at ``at_position``, if given)."""
         require_period(require_date("from_on", from_on), require_date("to_on", to_on))
         if approver is not None:
             require_person("approver", approver)
         if customer_code is not None:
             require_key("customer_code", customer_code)
-        state = self._reductions_state(known_at)
+        state = self._reductions_state(known_at, at_position)
         return reductions_projection.reductions(
             state, from_on, to_on, approver=approver, customer_code=customer_code
         )
 
     def pending_approvals(
-        self, *, approver: str | None = None, known_at: datetime | None = None
+        self,
+        *,
+        approver: str | None = None,
+        known_at: datetime | None = None,
+        at_position: int | None = None,
     ) -> tuple[PendingApproval, ...]:
         """Reduction requests waiting for approval, oldest first: those ``approver`` may
         approve (named in the authority policy in force on the reduction's date with a
         per-reduction limit that covers it, and not approved by them already), if given."""
         if approver is not None:
             require_person("approver", approver)
-        state = self._reductions_state(known_at)
+        state = self._reductions_state(known_at, at_position)
         return reductions_projection.pending_approvals(state, approver=approver)
 
 
@@ -2251,6 +2580,7 @@ QUERY_METHODS: Final = frozenset(
         "cash_not_handed_over",
         "check_credit",
         "collection_case",
+        "collection_plan",
         "customer",
         "escalation_status",
         "exchange_rates",
@@ -2269,7 +2599,10 @@ QUERY_METHODS: Final = frozenset(
         "promises",
         "propose_credit_line",
         "reductions",
+        "report",
+        "letter",
         "statement",
+        "summary",
         "unapplied_cash",
         "worklist",
         "worklist_in",
@@ -2282,11 +2615,6 @@ QUERY_METHODS: Final = frozenset(
 G = TypeVar("G", bound=enum.Enum)
 
 
-def _recorded_by(known_at: datetime | None) -> str:
-    """The cut an as-known-at refusal names (nothing without one)."""
-    return "" if known_at is None else f" recorded by {known_at.isoformat()}"
-
-
 def _require_grouping(grouping: object, expected: type[G]) -> None:
     """Refuse a grouping that is not a member of its enum, with a typed error (text such as
     ``"owner"`` is the caller's to parse: ``KpiGrouping("owner")``)."""
@@ -2297,6 +2625,36 @@ def _require_grouping(grouping: object, expected: type[G]) -> None:
             grouping=grouping,
             expected=expected.__name__,
         )
+
+
+def _require_enum(field: str, value: object, expected: type[G]) -> None:
+    """Refuse a choice that is not a member of its enum (text is the caller's to parse:
+    ``LetterKind("demand")``)."""
+    if not isinstance(value, expected):
+        choices = ", ".join(f"{expected.__name__}.{member.name}" for member in expected)
+        raise InvalidChoiceError(
+            f"{field} {value!r} is not a {expected.__name__}; expected one of {choices}",
+            field=field,
+            value=value,
+        )
+
+
+_ADDRESSEE_ROLES: Final = (
+    ContactRole.PAYMENT_RESPONSIBLE,
+    ContactRole.PAYMENT_APPROVER,
+    ContactRole.KEY_PERSON,
+)
+"""Whom a letter about money owed is addressed to, first found first: the person responsible
+for payment (付款责任人), the one who approves it, a key person; the acceptor of deliveries is
+not asked for money."""
+
+
+def _addressee(account: CustomerAccount) -> str:
+    for role in _ADDRESSEE_ROLES:
+        contact = account.contacts.get(role)
+        if contact is not None:
+            return contact[0]
+    return ""
 
 
 def _owners_of(state: PortfolioState) -> frozenset[str]:

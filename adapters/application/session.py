@@ -80,6 +80,7 @@ class Session(UnitOfWork):
     change_terms = _handled(c.ChangeTerms)
     set_payment_calendar = _handled(c.SetPaymentCalendar)
     change_owner = _handled(c.ChangeOwner)
+    set_collection_target = _handled(c.SetCollectionTarget)
     set_key_contact = _handled(c.SetKeyContact)
     hold_supply = _handled(c.HoldSupply)
     release_supply = _handled(c.ReleaseSupply)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import attrs
 
@@ -149,3 +150,30 @@ def resolve(
             stamped_by=stamped_by,
         ),
     )
+
+
+def aggregate_version_at(
+    connections: Connections, recorder: Any, aggregate_id: UUID, position: int
+) -> int | None:
+    """The version of one aggregate at log position ``position``: its last event at or below it
+    (None: the aggregate had no event by then). One indexed read of the events table (the
+    library's notification id: ``rowid`` on SQLite), so a single aggregate (an account, an
+    invoice, a book of rates) is cut by commit order like the portfolio queries, without
+    reading any other aggregate's events."""
+    table = recorder.events_table_name
+    if isinstance(connections, PostgresConnections):
+        from psycopg.sql import SQL, Identifier
+
+        statement: Any = SQL(
+            "SELECT MAX(originator_version) FROM {}.{} "
+            "WHERE originator_id = %s AND notification_id <= %s"
+        ).format(Identifier(recorder.datastore.schema), Identifier(table))
+        parameters: tuple[Any, ...] = (aggregate_id, position)
+    else:
+        statement = (
+            f"SELECT MAX(originator_version) FROM {table} WHERE originator_id = ? AND rowid <= ?"
+        )
+        parameters = (aggregate_id.hex, position)
+    with connections.connection() as connection:
+        row = connection.execute(statement, parameters).fetchone()
+    return None if row is None or row[0] is None else int(row[0])

@@ -11,12 +11,20 @@ from __future__ import annotations
 import enum
 import json
 import sys
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
 
-from arledger.adapters.cli.app import _ledger, _reported_errors, _stdout, app, parse_iso_date
+from arledger.adapters.cli.app import (
+    _ledger,
+    _reported_errors,
+    _stdout,
+    app,
+    at_position_option,
+    known_at_option,
+    parse_iso_date,
+)
 from arledger.adapters.cli.formats import Column, FittedTable, Kind, words
 from arledger.domain.customer import CustomerAccount
 from arledger.domain.events import AllocationRule
@@ -83,10 +91,12 @@ def show_command(
     output_format: Annotated[
         ShowFormat, typer.Option("--format", help="A table for people, or JSON.")
     ] = ShowFormat.TABLE,
+    known_at: Annotated[datetime | None, known_at_option("The rules")] = None,
+    at_position: Annotated[int | None, at_position_option("The rules")] = None,
 ) -> None:
     """Print a customer's allocation rules with their effective dates, and the one in force."""
     with _reported_errors():
-        account = _ledger().customer(customer)
+        account = _ledger().customer(customer, known_at=known_at, at_position=at_position)
     if output_format is ShowFormat.JSON:
         sys.stdout.write(json.dumps(rules_json(account, as_of), indent=2) + "\n")
     else:

@@ -51,8 +51,7 @@ from arledger.adapters.synthetic.demo import (
     DEMO_AS_OF,
     DEMO_SEED_DEFAULT,
     SEED_MAX,
-    generate_demo,
-    record_demo,
+    record_book,
 )
 from arledger.domain.errors import (
     ArledgerError,
@@ -61,7 +60,7 @@ from arledger.domain.errors import (
     RejectsPathError,
 )
 from arledger.domain.rules import require_date
-from arledger.projections import ageing, portfolio
+from arledger.projections import ageing
 
 EXIT_REFUSED: Final = 1
 """Bad data or a command the domain refused: nothing was recorded."""
@@ -326,39 +325,42 @@ def demo(
         int, typer.Option(min=1, max=100, help="Customers listed per currency as most overdue.")
     ] = TOP_OVERDUE_DEFAULT,
 ) -> None:
-    """Record a seeded demo ledger (200 customers, 5,000 invoices) and print its ageing.
+    """Record a seeded demo book (200 customers, 2,000 invoices over 2024) and print a summary,
+    its ageing and the commands to try next.
 
-    Invoices in CNY, USD and EUR, some with instalment schedules, paid on time, late, in part
-    or not at all. Running it again on the same store adds nothing.
+    The synthetic generator's ledger with its default behaviour profiles: invoices in CNY, USD
+    and EUR, some with instalment schedules, paid on time, late, in part or written off,
+    promises, disputes and collection actions. Running it again on the same store adds nothing.
     """
+    from arledger.adapters.cli.summary import next_commands, summary_lines
+
     report_on = as_of or DEMO_AS_OF
     with _reported_errors():
         ledger = _ledger()
-        plan = generate_demo(seed)
-        status = _stderr().status("Recording the demo ledger...")
+        status = _stderr().status("Recording the demo book...")
         with status:
-            result = record_demo(
+            result = record_book(
                 ledger,
-                plan,
+                seed,
                 progress=lambda done, total: status.update(
-                    f"Recording the demo ledger: {done} of {total} commands"
+                    f"Recording the demo book: {done:,} of {total:,} invoices"
                 ),
             )
         out = _stdout()
         where = ledger.store_description
         if result.already_recorded:
-            out.print(
-                f"The demo ledger (seed {seed}) is already recorded in {where}: nothing added."
-            )
+            out.print(f"The demo book (seed {seed}) is already recorded in {where}: nothing added.")
         else:
             out.print(
-                f"Recorded the demo ledger (seed {seed}) in {where}: {result.customers} customers, "
-                f"{result.invoices} invoices, {result.payments} payments "
-                f"({result.events_recorded} events)."
+                f"Recorded the demo book (seed {seed}) in {where}: {result.customers:,} "
+                f"customers, {result.invoices:,} invoices ({result.events_recorded:,} events)."
             )
-        state = ledger.portfolio()
-        report = portfolio.ageing_report(state, report_on)  # the policy in force on report_on
+        summary = ledger.summary(report_on)
+        for line in summary_lines(summary):
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+        report = ledger.ageing(report_on)  # the policy in force on report_on
         out.print(ageing_table(report))
+        state = ledger.portfolio()
         out.print(
             top_overdue_table(
                 ageing.top_overdue_customers(
@@ -366,6 +368,8 @@ def demo(
                 )
             )
         )
+        for line in next_commands(summary):
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 # import ---------------------------------------------------------------------------------------

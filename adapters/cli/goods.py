@@ -9,13 +9,21 @@ code 1 (refused) or 2 (bad usage), never a traceback, and a refused command reco
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 
-from arledger.adapters.cli.app import _ledger, _reported_errors, _stdout, app, parse_iso_date
+from arledger.adapters.cli.app import (
+    _ledger,
+    _reported_errors,
+    _stdout,
+    app,
+    at_position_option,
+    known_at_option,
+    parse_iso_date,
+)
 from arledger.adapters.cli.formats import Column, FittedTable, Kind, money_cell, words
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.goods_in_lieu import GoodsSettlement
@@ -125,10 +133,16 @@ def settle_command(
 
 
 @goods_app.command("show")
-def show_command(customer: Annotated[str, _CUSTOMER]) -> None:
+def show_command(
+    customer: Annotated[str, _CUSTOMER],
+    known_at: Annotated[datetime | None, known_at_option("The settlements")] = None,
+    at_position: Annotated[int | None, at_position_option("The settlements")] = None,
+) -> None:
     """Print the customer's settlements in goods: appraised, haircut, valued, status."""
     with _reported_errors():
-        settlements = _ledger().goods_settlements(customer)
+        settlements = _ledger().goods_settlements(
+            customer, known_at=known_at, at_position=at_position
+        )
     _print_settlements(settlements)
 
 

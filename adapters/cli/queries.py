@@ -9,6 +9,8 @@ import json
 import os
 import sys
 from datetime import date, datetime
+from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Final
 
 import typer
@@ -42,6 +44,13 @@ from arledger.adapters.cli.formats import (
     worklist_json,
     worklist_table,
 )
+from arledger.adapters.cli.xlsx import (
+    FORMAT_HELP,
+    OUT_OPTION,
+    SheetFormat,
+    text_format,
+    write_workbook,
+)
 from arledger.adapters.data_output import (
     to_data,
 )
@@ -57,14 +66,6 @@ _REPORTING_CURRENCY_OPTION: Final = typer.Option(
     "`arledger rates record`), naming each rate used; table or JSON.",
     show_default=False,
 )
-
-
-def _refuse_position_with_reporting_currency(at_position: int | None) -> None:
-    """The reporting-currency answers cut their rates by --known-at only (stamps)."""
-    if at_position is not None:
-        usage_error(
-            "--reporting-currency does not take --at-position (its rates are cut by --known-at)"
-        )
 
 
 # ageing ---------------------------------------------------------------------------------------
@@ -85,12 +86,9 @@ def ageing_command(
         ageing.AgeingGrouping,
         typer.Option("--by", help="One row per portfolio, currency, owner, customer or invoice."),
     ] = ageing.AgeingGrouping.PORTFOLIO,
-    output_format: Annotated[
-        OutputFormat,
-        typer.Option(
-            "--format", help="A table for people, or CSV / JSON with exact decimal amounts."
-        ),
-    ] = OutputFormat.TABLE,
+    sheet_format: Annotated[
+        SheetFormat, typer.Option("--format", help=FORMAT_HELP)
+    ] = SheetFormat.TABLE,
     edges: Annotated[
         str | None,
         typer.Option(
@@ -105,6 +103,7 @@ def ageing_command(
     at_position: Annotated[int | None, at_position_option("The table")] = None,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
     reporting_currency: Annotated[str | None, _REPORTING_CURRENCY_OPTION] = None,
+    out: Annotated[Path | None, OUT_OPTION] = None,
 ) -> None:
     """Print the ageing table: open receivables by days past due, per currency.
 
@@ -112,10 +111,10 @@ def ageing_command(
     current, 1-30, 31-60, 61-90, 91-120 and over 120 days past due; due on the as-of date counts
     as current), or the --edges given. Amounts are never added across currencies.
     """
+    output_format = text_format(sheet_format, out, reporting_currency=reporting_currency)
     _check_csv_raw(csv_raw, output_format)
     if reporting_currency is not None:
-        _refuse_position_with_reporting_currency(at_position)
-        _ageing_in(as_of, by, output_format, edges, known_at, reporting_currency)
+        _ageing_in(as_of, by, output_format, edges, known_at, at_position, reporting_currency)
         return
     with _reported_errors():
         edges_days = None if edges is None else parse_edges(edges)
@@ -126,7 +125,9 @@ def ageing_command(
             known_at=known_at,
             at_position=at_position,
         )
-    if output_format is OutputFormat.CSV:
+    if sheet_format is SheetFormat.XLSX:
+        write_workbook(out, _xlsx().ageing_workbook(report, known_at=known_at), "the ageing")
+    elif output_format is OutputFormat.CSV:
         sys.stdout.write(ageing_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
         sys.stdout.write(json.dumps(ageing_json(report, known_at=known_at), indent=2) + "\n")
@@ -145,6 +146,7 @@ def _ageing_in(
     output_format: OutputFormat,
     edges: str | None,
     known_at: datetime | None,
+    at_position: int | None,
     reporting_currency: str,
 ) -> None:
     from arledger.adapters.cli import rates
@@ -154,7 +156,7 @@ def _ageing_in(
         usage_error("--edges is not available with --reporting-currency")
     with _reported_errors():
         report = _query_ledger().ageing_in(
-            reporting_currency, as_of, grouping=by, known_at=known_at
+            reporting_currency, as_of, grouping=by, known_at=known_at, at_position=at_position
         )
     if output_format is OutputFormat.JSON:
         data = rates.ageing_in_json(report, ageing_json(report.per_currency, known_at=known_at))
@@ -234,16 +236,14 @@ def kpis_command(
         kpis.KpiGrouping,
         typer.Option("--by", help="One row per portfolio, owner or customer (and currency)."),
     ] = kpis.KpiGrouping.PORTFOLIO,
-    output_format: Annotated[
-        OutputFormat,
-        typer.Option(
-            "--format", help="A table for people, or CSV / JSON with exact decimal amounts."
-        ),
-    ] = OutputFormat.TABLE,
+    sheet_format: Annotated[
+        SheetFormat, typer.Option("--format", help=FORMAT_HELP)
+    ] = SheetFormat.TABLE,
     known_at: Annotated[datetime | None, known_at_option("The KPIs")] = None,
     at_position: Annotated[int | None, at_position_option("The KPIs")] = None,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
     reporting_currency: Annotated[str | None, _REPORTING_CURRENCY_OPTION] = None,
+    out: Annotated[Path | None, OUT_OPTION] = None,
 ) -> None:
     """Print the collection KPIs of a period, per currency: DSO (standard, countback, best
     possible), average days delinquent, CEI (total sales and monthly average), collection rate,
@@ -254,10 +254,13 @@ def kpis_command(
     calendar month of --from..--to in one call (a trend): one table row, CSV line or JSON
     period per month.
     """
+    output_format = text_format(sheet_format, out, reporting_currency=reporting_currency)
     if monthly:
         if reporting_currency is not None:
             usage_error("--monthly does not take --reporting-currency yet: ask month by month")
-        _kpis_monthly(start_on, end_on, as_of, by, output_format, known_at, at_position, csv_raw)
+        _kpis_monthly(
+            start_on, end_on, as_of, by, output_format, known_at, at_position, csv_raw, out
+        )
         return
     if as_of is not None:
         if start_on is not None or end_on is not None:
@@ -270,13 +273,17 @@ def kpis_command(
         usage_error(f"--from {start_on} is after --to {end_on}")
     _check_csv_raw(csv_raw, output_format)
     if reporting_currency is not None:
-        _refuse_position_with_reporting_currency(at_position)
         from arledger.adapters.cli import rates
 
         _reporting_format(output_format)
         with _reported_errors():
             converted = _query_ledger().kpis_in(
-                reporting_currency, start_on, end_on, grouping=by, known_at=known_at
+                reporting_currency,
+                start_on,
+                end_on,
+                grouping=by,
+                known_at=known_at,
+                at_position=at_position,
             )
         if output_format is OutputFormat.JSON:
             data = rates.kpis_in_json(
@@ -290,7 +297,9 @@ def kpis_command(
         report = _query_ledger().kpis(
             start_on, end_on, grouping=by, known_at=known_at, at_position=at_position
         )
-    if output_format is OutputFormat.CSV:
+    if out is not None:
+        write_workbook(out, _xlsx().kpis_workbook(report, known_at=known_at), "the KPIs")
+    elif output_format is OutputFormat.CSV:
         sys.stdout.write(kpis_csv(report, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
         sys.stdout.write(json.dumps(kpis_json(report, known_at=known_at), indent=2) + "\n")
@@ -313,6 +322,7 @@ def _kpis_monthly(
     known_at: datetime | None,
     at_position: int | None,
     csv_raw: bool,
+    out: Path | None,
 ) -> None:
     if as_of is not None or start_on is None or end_on is None:
         usage_error("--monthly takes --from and --to (months, YYYY-MM), not --as-of")
@@ -323,7 +333,10 @@ def _kpis_monthly(
         series = _query_ledger().kpis_monthly(
             start_on, end_on, grouping=by, known_at=known_at, at_position=at_position
         )
-    if output_format is OutputFormat.CSV:
+    if out is not None:
+        workbook = _xlsx().kpis_workbook(*series.reports, known_at=known_at)
+        write_workbook(out, workbook, "the KPIs by month")
+    elif output_format is OutputFormat.CSV:
         sys.stdout.write(kpis_csv(*series.reports, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
         data = {
@@ -355,6 +368,7 @@ tens of thousands of rows takes longer than answering the query (JSON holds all)
 class WorklistFormat(enum.Enum):
     TABLE = "table"
     JSON = "json"
+    XLSX = "xlsx"
 
 
 @app.command("worklist")
@@ -378,7 +392,11 @@ def worklist_command(
     ] = None,
     output_format: Annotated[
         WorklistFormat,
-        typer.Option("--format", help="A table for people, or JSON with exact decimal amounts."),
+        typer.Option(
+            "--format",
+            help="A table for people, JSON with exact decimal amounts, or an Excel workbook "
+            "(xlsx, with --out).",
+        ),
     ] = WorklistFormat.TABLE,
     limit: Annotated[
         int,
@@ -391,6 +409,7 @@ def worklist_command(
     known_at: Annotated[datetime | None, known_at_option("The worklist")] = None,
     at_position: Annotated[int | None, at_position_option("The worklist")] = None,
     reporting_currency: Annotated[str | None, _REPORTING_CURRENCY_OPTION] = None,
+    out: Annotated[Path | None, OUT_OPTION] = None,
 ) -> None:
     """Print the customers at escalation level 1 or above, most urgent first, and those with
     a reconciliation item open (a difference acknowledged on a balance confirmation).
@@ -400,13 +419,13 @@ def worklist_command(
     gives the next required action and when it is due; open reconciliation items follow in a
     table of their own.
     """
+    text_format(SheetFormat(output_format.value), out, reporting_currency=reporting_currency)
     if reporting_currency is not None:
-        _refuse_position_with_reporting_currency(at_position)
         from arledger.adapters.cli import rates
 
         with _reported_errors():
             converted = _query_ledger().worklist_in(
-                reporting_currency, as_of, owner=owner, known_at=known_at
+                reporting_currency, as_of, owner=owner, known_at=known_at, at_position=at_position
             )
         if output_format is WorklistFormat.JSON:
             data = rates.worklist_in_json(
@@ -420,7 +439,10 @@ def worklist_command(
         items = _query_ledger().worklist(
             as_of, owner=owner, known_at=known_at, at_position=at_position
         )
-    if output_format is WorklistFormat.JSON:
+    if output_format is WorklistFormat.XLSX:
+        workbook = _xlsx().worklist_workbook(items, known_at=known_at)
+        write_workbook(out, workbook, "the worklist")
+    elif output_format is WorklistFormat.JSON:
         sys.stdout.write(json.dumps(worklist_json(items, known_at=known_at), indent=2) + "\n")
     else:
         _stdout().print(worklist_table(as_of, owner, items, limit=limit))
@@ -463,3 +485,11 @@ def explain_command(
         console.print(Text(text), soft_wrap=False)
     else:
         sys.stdout.write(text + "\n")
+
+
+def _xlsx() -> ModuleType:
+    """``adapters.xlsx_output``, imported when a workbook is asked for: openpyxl takes a
+    noticeable part of a second to import, which no other output pays."""
+    from arledger.adapters import xlsx_output
+
+    return xlsx_output

@@ -12,6 +12,8 @@ import io
 import json
 import sys
 from datetime import date, datetime
+from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any, Final
 
 import typer
@@ -37,6 +39,13 @@ from arledger.adapters.cli.formats import (
     amount_cell,
     money_cell,
     words,
+)
+from arledger.adapters.cli.xlsx import (
+    FORMAT_HELP,
+    OUT_OPTION,
+    SheetFormat,
+    text_format,
+    write_workbook,
 )
 from arledger.adapters.data_output import to_data
 from arledger.domain.money import format_minor
@@ -80,13 +89,11 @@ def statement_command(
     ],
     known_at: Annotated[datetime | None, known_at_option("The statement")] = None,
     at_position: Annotated[int | None, at_position_option("The statement")] = None,
-    output_format: Annotated[
-        OutputFormat,
-        typer.Option(
-            "--format", help="A table for people, or CSV / JSON with exact decimal amounts."
-        ),
-    ] = OutputFormat.TABLE,
+    sheet_format: Annotated[
+        SheetFormat, typer.Option("--format", help=FORMAT_HELP)
+    ] = SheetFormat.TABLE,
     csv_raw: Annotated[bool, _CSV_RAW_OPTION] = False,
+    out: Annotated[Path | None, OUT_OPTION] = None,
 ) -> None:
     """Print a customer's statement of account for a period.
 
@@ -96,6 +103,7 @@ def statement_command(
     balance, the closing balance (what was open at the end of --to) aged with the policy in
     force on --to, and unapplied cash (received, not applied).
     """
+    output_format = text_format(sheet_format, out)
     if from_on > to_on:
         usage_error(f"--from {from_on} is after --to {to_on}")
     _check_csv_raw(csv_raw, output_format)
@@ -103,7 +111,10 @@ def statement_command(
         result = _ledger().statement(
             customer, from_on, to_on, known_at=known_at, at_position=at_position
         )
-    if output_format is OutputFormat.CSV:
+    if out is not None:
+        data = _xlsx().statement_workbook(result, known_at=known_at)
+        write_workbook(out, data, f"the statement of account of {customer}")
+    elif output_format is OutputFormat.CSV:
         sys.stdout.write(statement_csv(result, raw=csv_raw))
     elif output_format is OutputFormat.JSON:
         sys.stdout.write(json.dumps(statement_json(result, known_at=known_at), indent=2) + "\n")
@@ -257,3 +268,11 @@ def _statement_ageing_table(result: Statement) -> FittedTable:
         amount_cell(row.disputed_minor, result.currency),
     )
     return table
+
+
+def _xlsx() -> ModuleType:
+    """``adapters.xlsx_output``, imported when a workbook is asked for: openpyxl takes a
+    noticeable part of a second to import, which no other output pays."""
+    from arledger.adapters import xlsx_output
+
+    return xlsx_output

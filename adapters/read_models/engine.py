@@ -383,11 +383,12 @@ class LiveLog:
     def _load_segments(self) -> None:
         """The stored segments appended, in chain order (none of them held once it returns)."""
         assert self.segments is not None
-        for segment in self.segments.load():
+        for segment in self.segments.stream():
             for name, table in segment.tables.items():
                 self._pending.setdefault(name, []).extend(table.to_batches())
             self.events = self.persisted = segment.last_event
             self.position = segment.position
+            del segment
         self._merge()
 
     def _event_at(self, seq: int) -> tuple[UUID, int]:

@@ -34,6 +34,8 @@ from arledger.domain.errors import StoreBusyError
 
 TABLE: Final = "arledger_rm_columnar"
 IPC_OPTIONS: Final = pa.ipc.IpcWriteOptions(compression="lz4")
+STREAM_ROWS: Final = 4
+"""Segment rows a PostgreSQL load fetches at a time (each up to tens of MB compressed)."""
 SEGMENT_LOCK_TIMEOUT_S: Final = 5.0
 """Longest a segment writer waits for another one (less if ``ARLEDGER_LOCK_TIMEOUT`` is less);
 it then gives up writing (the log stays in memory and the next write tries again): never a
@@ -60,6 +62,17 @@ def encode_table(table: pa.Table) -> bytes:
 def decode_table(data: bytes) -> pa.Table:
     with pa.ipc.open_stream(pa.py_buffer(data)) as reader:
         return reader.read_all()
+
+
+def _segment(head: list[int], tables: dict[str, pa.Table]) -> Segment:
+    first_event, last_event, position, ids_count = head
+    return Segment(
+        first_event=first_event,
+        last_event=last_event,
+        position=position,
+        ids_count=ids_count,
+        tables=tables,
+    )
 
 
 class SegmentStore:
@@ -125,31 +138,50 @@ class SegmentStore:
 
     def load(self) -> list[Segment]:
         """The chain of segments from the first event on (a broken chain: up to the break)."""
-        rows = self._fetchall(
+        return list(self.stream())
+
+    def stream(self) -> Iterator[Segment]:
+        """The chain of segments from the first event on (a broken chain: up to the break), one
+        at a time, as they are read: each row's stored bytes are decoded as it arrives and let
+        go (PostgreSQL: through a server-side cursor), so a loader holds the decoded log and one
+        segment's bytes, never every segment's bytes besides (at 1M invoices they were ~250 MB
+        held beside the 520 MB log until the last was decoded)."""
+        statement = (
             f"SELECT first_event, last_event, position, ids_count, name, data FROM {TABLE} "
-            "ORDER BY first_event, name"
+            "ORDER BY first_event"
         )
-        grouped: dict[int, list[Any]] = {}
-        for row in rows:
-            grouped.setdefault(int(row[0]), []).append(row)
-        segments = []
         expected = 1
-        for first_event in sorted(grouped):
-            parts = grouped[first_event]
-            if first_event != expected or not any(part[4] == "ids" for part in parts):
-                break
-            _, last_event, position, ids_count, _, _ = parts[0]
-            segments.append(
-                Segment(
-                    first_event=first_event,
-                    last_event=int(last_event),
-                    position=int(position),
-                    ids_count=int(ids_count),
-                    tables={part[4]: self._table(part[4], part[5]) for part in parts},
-                )
-            )
-            expected = int(last_event) + 1
-        return segments
+        current: list[Any] | None = None
+        tables: dict[str, pa.Table] = {}
+        with self._rows(statement) as rows:
+            for first_event, last_event, position, ids_count, name, data in rows:
+                if current is None or int(first_event) != current[0]:
+                    if current is not None:
+                        if "ids" not in tables:
+                            return
+                        yield _segment(current, tables)
+                        expected = current[1] + 1
+                    if int(first_event) != expected:
+                        return
+                    current = [int(first_event), int(last_event), int(position), int(ids_count)]
+                    tables = {}
+                tables[name] = self._table(name, data)
+                del data
+        if current is not None and "ids" in tables:
+            yield _segment(current, tables)
+
+    @contextlib.contextmanager
+    def _rows(self, statement: str) -> Iterator[Iterator[Any]]:
+        """The rows of ``statement`` fetched as they are iterated (SQLite steps its cursor;
+        PostgreSQL reads a server-side cursor a few rows at a time, in a transaction)."""
+        with self.connections.connection() as connection:
+            if not self.postgres:
+                yield iter(self._execute(connection, statement))
+                return
+            with connection.transaction(), connection.cursor(name=f"{TABLE}_load") as cursor:
+                cursor.itersize = STREAM_ROWS
+                cursor.execute(statement)
+                yield iter(cursor)
 
     def _table(self, name: str, data: bytes) -> pa.Table:
         """A stored table, an event class's laid out as its schema is now (``conformed``:

@@ -1,6 +1,13 @@
-"""A seeded demo ledger: a few hundred customers and thousands of invoices, recorded in chunks.
+"""Seeded demo ledgers: what ``arledger demo`` records, and a smaller one of commands for tests.
 
-``generate_demo`` is a pure function of the seed: customers in several currencies, invoices
+``record_book`` records the book ``arledger demo`` shows: the synthetic generator's ledger
+(``generate``) of ``DEMO_BOOK_INVOICES`` invoices over the demo's year, with its default
+behaviour profiles, so that it looks like a real B2B book (most open money current or 1-30
+days late, a small tail over 90 days, promises, disputes and collection actions whose next
+steps are mostly followed up). Recording it again records nothing.
+
+``generate_demo`` (invoices and payments only, recorded through the commands by
+``record_demo``) is a pure function of the seed: customers in several currencies, invoices
 issued over one fixed year (some with instalment schedules), and payments that settle them on
 time, late, partly or not at all by the demo's as-of date. Nothing depends on today's date, so
 the same seed gives the same ledger and the same report on every machine.
@@ -22,7 +29,7 @@ import attrs
 
 from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.application.session import Session
-from arledger.domain.errors import InvalidCommandError
+from arledger.domain.errors import CustomerNotFoundError, InvalidCommandError
 from arledger.domain.events import Instalment, PaymentTermsKind
 from arledger.domain.money import Money, split_largest_remainder
 
@@ -34,6 +41,9 @@ DEMO_INVOICES: Final = 5000
 DEMO_PERIOD_START: Final = date(2024, 1, 1)
 DEMO_AS_OF: Final = date(2024, 12, 31)
 """The end of the generated year: the default as-of date of the demo's report."""
+DEMO_BOOK_INVOICES: Final = 2_000
+"""The book ``arledger demo`` records: 2,000 invoices of 200 customers (the generator's ten
+per customer), enough for every kind of fact and a worklist a person can read."""
 
 COMMANDS_PER_COMMIT: Final = 300
 """Commands saved per transaction. Batching is what makes SQLite and PostgreSQL fast (see
@@ -133,7 +143,8 @@ class DemoLedger:
 class DemoResult:
     customers: int
     invoices: int
-    payments: int
+    payments: int | None
+    """Payments recorded (None for the generated book, which does not count them)."""
     events_recorded: int
 
     @property
@@ -335,4 +346,40 @@ def record_demo(
         invoices=len(demo.invoices),
         payments=sum(invoice.payment is not None for invoice in demo.invoices),
         events_recorded=events_recorded,
+    )
+
+
+def record_book(
+    ledger: Ledger,
+    seed: int = DEMO_SEED_DEFAULT,
+    *,
+    invoices: int = DEMO_BOOK_INVOICES,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoResult:
+    """Record the demo book for ``seed`` (the generator's ledger of ``invoices`` invoices over
+    ``DEMO_PERIOD_START`` .. ``DEMO_AS_OF``) by the bulk path, unless its first customer is
+    already in the store: then nothing is recorded (``DemoResult.already_recorded``).
+
+    ``progress(done, total)`` counts invoices, as ``generate.generate_to_store`` reports them.
+    """
+    # Imported here: the generator takes the demo's names and owners from this module.
+    from arledger.adapters.synthetic import generate
+
+    customers = -(-invoices // generate.INVOICES_PER_CUSTOMER)
+    try:
+        ledger.customer(generate.customer_code(seed, 1))
+    except CustomerNotFoundError:
+        pass
+    else:
+        return DemoResult(customers=customers, invoices=invoices, payments=None, events_recorded=0)
+    recorded = generate.generate_to_store(
+        ledger,
+        invoices,
+        seed,
+        start_on=DEMO_PERIOD_START,
+        end_on=DEMO_AS_OF,
+        progress=progress,
+    )
+    return DemoResult(
+        customers=customers, invoices=invoices, payments=None, events_recorded=recorded
     )

@@ -63,6 +63,7 @@ from arledger.domain.events import (
     Event,
     Instalment,
     PaymentTermsKind,
+    PromiseTranche,
     RiskRating,
 )
 from arledger.domain.ids import ARLEDGER_NAMESPACE
@@ -108,6 +109,9 @@ CONTACTS: Final = (
 _PLACES: Final = tuple(NAME_PLACES[currency][:6] for currency in CURRENCIES)
 """Six place names per currency (CNY, USD, EUR), from the demo's: names index them by 6 * c."""
 _TRADES: Final = NAME_TRADES
+_MAGNITUDE_P: Final = (0.30, 0.35, 0.25, 0.10)
+"""Odds of an invoice's order of magnitude (1x, 10x, 100x, 1,000x a 100-999 mantissa): many
+small invoices and a few large ones, so that no handful of invoices weighs on the whole book."""
 _NET_DAYS: Final = (30, 30, 45, 60, 90)
 INSTALMENT_DAYS: Final = (30, 60, 90)
 """An instalment invoice is due in three parts, 30, 60 and 90 days after issue."""
@@ -129,8 +133,19 @@ class Profile(enum.Enum):
 
 
 PROFILES: Final = tuple(Profile)
-PROFILE_WEIGHTS: Final = (35, 20, 10, 10, 8, 8, 5, 4)
-"""Per cent of customers of each profile, in ``PROFILES`` order."""
+PROFILE_WEIGHTS: Final = (47, 25, 6, 8, 4, 6, 2, 2)
+"""Per cent of customers of each profile, in ``PROFILES`` order: a book like a real B2B one
+(issue 15), where most open money is current or 1-30 days late, under a tenth is over 90 days
+and under a tenth of the customers stand at the legal level; the slow payers are a minority."""
+_SLOW_PROFILES: Final = (
+    Profile.CHRONICALLY_LATE,
+    Profile.PARTIAL_PAYER,
+    Profile.PROMISE_BREAKER,
+    Profile.DEFAULTER,
+    Profile.BOUNCED_PAYER,
+)
+_SLOW_MAGNITUDE_MAX: Final = 100
+"""The largest magnitude of a slow payer's invoice: their credit is kept short."""
 
 
 class _Fate(enum.IntEnum):
@@ -139,8 +154,8 @@ class _Fate(enum.IntEnum):
     PROMPT = 0  # paid in full on or before the due date
     LATE = 1  # paid 1-60 days late, a reminder call after a week
     LATE_PROMISED = 2  # a call and a promise after the due date, kept
-    CHRONIC = 3  # paid 60-200 days late after call, notice and demand letter
-    PARTIAL = 4  # part paid around the due date; half pay the rest later
+    CHRONIC = 3  # paid 45-150 days late after call, notice and demand letter
+    PARTIAL = 4  # part paid around the due date; most pay the rest later, the rest is written off
     PROMISE_BROKEN = 5  # a promise broken; some make a second one (superseding), broken too
     DISPUTED = 6  # disputed, upheld (credit note) or rejected, the rest paid
     DEFAULT = 7  # chased up to a lawyer's letter and written off (some part paid first)
@@ -153,8 +168,8 @@ _FATE_WEIGHTS: Final = np.array(
         [92, 8, 0, 0, 0, 0, 0, 0, 0],
         [15, 60, 25, 0, 0, 0, 0, 0, 0],
         [0, 20, 0, 80, 0, 0, 0, 0, 0],
-        [20, 20, 0, 0, 60, 0, 0, 0, 0],
-        [0, 20, 20, 0, 0, 60, 0, 0, 0],
+        [30, 30, 0, 0, 40, 0, 0, 0, 0],
+        [0, 30, 40, 0, 0, 30, 0, 0, 0],
         [30, 20, 0, 0, 0, 0, 50, 0, 0],
         [0, 0, 0, 30, 0, 0, 0, 70, 0],
         [30, 20, 0, 0, 0, 0, 0, 0, 50],
@@ -184,6 +199,7 @@ _ACTIONS: Final = (
     _ActionKind(ActionChannel.PHONE, "payment bounced; asked to pay again", "check it", 7),
     _ActionKind(ActionChannel.PHONE, "promised again", "check the payment", 14),
     _ActionKind(ActionChannel.EMAIL, "reminded of the invoice falling due", "", None),
+    _ActionKind(ActionChannel.PHONE, "followed up as agreed", "", None),
 )
 (
     _A_REMINDER,
@@ -196,8 +212,24 @@ _ACTIONS: Final = (
     _A_BOUNCE,
     _A_PROMISE_AGAIN,
     _A_PRE_DUE,
+    _A_FOLLOW_UP,
 ) = range(len(_ACTIONS))
 _ACTION_SLOTS: Final = 5
+"""Actions planned per invoice (the last one the pre-due reminder); each may have a follow-up
+in the slot ``_ACTION_SLOTS`` further on, so the plan holds twice as many."""
+_STEP_DAYS: Final = np.array([a.next_step_days or 0 for a in _ACTIONS], dtype=np.int64)
+_HAS_STEP: Final = np.array([a.next_step_days is not None for a in _ACTIONS])
+_FOLLOW_UP_PERCENT: Final = 88
+"""Of the agreed next steps no later action of the invoice answers, the share the collector
+follows up: the rest slip and stay on the worklist as overdue next steps."""
+_FOLLOW_UP_ON_TIME_PERCENT: Final = 75
+"""Of the follow-ups, the share taken on the agreed day or within two days after; the others
+slip 3-14 days."""
+_FOLLOW_UP_NEAR_DAYS: Final = 7
+"""An action of the same invoice taken by this many days after the agreed date is itself the
+follow-up (the next rung of its chase): no separate call is made."""
+_PARTIAL_REST_PAID_PERCENT: Final = 80
+"""Of the invoices paid in part, the share whose rest is paid later; the others' is written off."""
 _PRE_DUE_DAYS: Final = 5
 """Chasing before due: a reminder this many days before the due date (not before issue)."""
 _PRE_DUE_PERCENT_RATED: Final = 70
@@ -273,10 +305,11 @@ class _Kind(enum.IntEnum):
     GOODS_SETTLE = 15
     ALLOCATION_RULE = 16
     DIAGNOSE = 17
+    TARGET = 18
 
 
 _EVENTS_PER_COMMAND: Final = np.array(
-    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1], dtype=np.int64
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1], dtype=np.int64
 )
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
 registration), a superseding promise one."""
@@ -324,8 +357,8 @@ class _Plan:
     dispute_reason: np.ndarray
     promise_made: np.ndarray  # (n, 2)
     promise_on: np.ndarray  # (n, 2)
-    action_on: np.ndarray  # (n, _ACTION_SLOTS)
-    action_kind: np.ndarray  # (n, _ACTION_SLOTS)
+    action_on: np.ndarray  # (n, 2 * _ACTION_SLOTS): planned actions, then their follow-ups
+    action_kind: np.ndarray  # (n, 2 * _ACTION_SLOTS)
     written_off_on: np.ndarray
     goods_on: np.ndarray  # the proposal's date; approved 5 days later, settled 10 days later
     goods_appraised: np.ndarray
@@ -391,7 +424,10 @@ def _plan(
     customer = customer[order]
     issued_on = issued_on[order]
     mantissa = rng.integers(100, 1000, ni)
-    magnitude = 10 ** rng.integers(0, 4, ni)
+    magnitude = 10 ** rng.choice(len(_MAGNITUDE_P), ni, p=_MAGNITUDE_P)
+    # Credit control sells slow payers less: their invoices stay below the largest magnitude.
+    slow = np.isin(profile[customer], [PROFILES.index(p) for p in _SLOW_PROFILES])
+    magnitude = np.where(slow, np.minimum(magnitude, _SLOW_MAGNITUDE_MAX), magnitude)
     amount = (mantissa * magnitude * np.array(AMOUNT_SCALE)[currency[customer]]) * 100 + (
         rng.integers(0, 100, ni)
     )
@@ -411,13 +447,13 @@ def _plan(
     resolved_on = never.copy()
     promise_made = np.stack([never, never], axis=1)
     promise_on = np.stack([never, never], axis=1)
-    action_on = np.full((ni, _ACTION_SLOTS), _NEVER, dtype=np.int64)
-    action_kind = np.zeros((ni, _ACTION_SLOTS), dtype=np.int64)
+    action_on = np.full((ni, 2 * _ACTION_SLOTS), _NEVER, dtype=np.int64)
+    action_kind = np.zeros((ni, 2 * _ACTION_SLOTS), dtype=np.int64)
     written_off_on = never.copy()
 
     on_time = issued_on + rng.integers(0, terms + 1)
     late_days = draw(1, 60)
-    chronic_days = draw(60, 200)
+    chronic_days = draw(45, 150)
     percent = draw(30, 90)
     second = draw(0, 1) == 1
     delay_a = draw(0, 30)
@@ -432,6 +468,7 @@ def _plan(
     dispute_reason = draw(0, len(_DISPUTE_REASONS) - 1)
     default_percent = draw(10, 40)
     write_off_days = draw(180, 240)
+    rest_paid = draw(0, 99) < _PARTIAL_REST_PAID_PERCENT
 
     def at(f: _Fate) -> np.ndarray:
         mask: np.ndarray = fate == f
@@ -471,10 +508,16 @@ def _plan(
     part = np.maximum(amount * percent // 100, 1)
     pay_on[m, 0] = first[m]
     pay_amount[m, 0] = part[m]
-    rest = m & second
+    rest = m & rest_paid
     pay_on[rest, 1] = (first + delay_b)[rest]
     pay_amount[rest, 1] = (amount - part)[rest]
     slot(m & (pay_on[:, 1] > first + 14), 0, first + 14, _A_BALANCE)
+    # The rest never paid is chased to a lawyer's letter and written off, as a defaulted
+    # invoice is: a real book does not carry it open for years.
+    unpaid = m & ~rest_paid
+    for index, (days, kind) in enumerate(((90, _A_DEMAND), (150, _A_LAWYER)), start=1):
+        slot(unpaid, index, due_on + days, kind)
+    written_off_on[unpaid] = (due_on + write_off_days)[unpaid]
 
     m = at(_Fate.PROMISE_BROKEN)
     made = due_on + 9 + promise_a  # 10-39 days after the due date
@@ -487,7 +530,8 @@ def _plan(
     promise_made[twice, 1] = again[twice]
     promise_on[twice, 1] = (again + promise_d)[twice]
     slot(twice, 1, again, _A_PROMISE_AGAIN)
-    pay_on[m, 0] = np.where(second, again + promise_d + 15 + delay_b // 2, promised + delay_b)[m]
+    paid = np.where(second, again + promise_d + 15, promised) + delay_b // 2
+    pay_on[m, 0] = paid[m]
     pay_amount[m, 0] = amount[m]
 
     m = at(_Fate.DISPUTED)
@@ -550,6 +594,8 @@ def _plan(
     # Only while nothing is paid: nobody reminds a customer of an invoice it has settled.
     slot(reminded & (pay_on[:, 0] > remind_on), _ACTION_SLOTS - 1, remind_on, _A_PRE_DUE)
 
+    _follow_up(rng, action_on, action_kind)
+
     return _Plan(
         seed=seed,
         chunk=chunk,
@@ -592,6 +638,38 @@ def _plan(
         rule_adopted=rule_adopted,
         rule_effective_on=rule_effective_on,
     )
+
+
+def _follow_up(rng: np.random.Generator, action_on: np.ndarray, action_kind: np.ndarray) -> None:
+    """Plan the collectors' follow-ups of the agreed next steps, in the slots after the planned
+    actions (drawn after every other draw of the plan, so that those stay as they were).
+
+    A next step is answered by the invoice's next action when that comes by
+    ``_FOLLOW_UP_NEAR_DAYS`` after the agreed date; otherwise ``_FOLLOW_UP_PERCENT`` of them get a
+    call on the day or up to two days later, or a few slipping 3-14 days, and the rest none.
+    The payment settling an invoice is no follow-up: "check the payment" is a call.
+    """
+    planned = action_on[:, :_ACTION_SLOTS]
+    kinds = action_kind[:, :_ACTION_SLOTS]
+    percent = rng.integers(0, 100, planned.shape)
+    slip = np.where(
+        rng.integers(0, 100, planned.shape) < _FOLLOW_UP_ON_TIME_PERCENT,
+        rng.integers(0, 3, planned.shape),
+        rng.integers(3, 15, planned.shape),
+    )
+    step_on = planned + _STEP_DAYS[kinds]
+    # The invoice's first action after each one (``_NEVER`` when none).
+    after = planned[:, None, :] > planned[:, :, None]
+    following = np.where(after, planned[:, None, :], _NEVER).min(axis=2)
+    needed = (
+        (planned < _NEVER)
+        & _HAS_STEP[kinds]
+        & (following > step_on + _FOLLOW_UP_NEAR_DAYS)
+        & (percent < _FOLLOW_UP_PERCENT)
+    )
+    follow_ups = action_on[:, _ACTION_SLOTS:]
+    follow_ups[needed] = (step_on + slip)[needed]
+    action_kind[:, _ACTION_SLOTS:][needed] = _A_FOLLOW_UP
 
 
 # Commands in log order ------------------------------------------------------------------------
@@ -637,6 +715,7 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     adopted_on = np.where(plan.rule_adopted >= 0, plan.rule_effective_on, _NEVER)
     add(_Kind.ALLOCATION_RULE, adopted_on, customers, none, 0)
     add(_Kind.DIAGNOSE, _diagnosed_on(plan), customers, none, 0)
+    add(_Kind.TARGET, _target_set_on(plan), customers, none, 0)
     owner_of = plan.customer
     add(_Kind.ISSUE, plan.issued_on, owner_of, invoices, 0)
     add(_Kind.DISPUTE, plan.dispute_on, owner_of, invoices, 0)
@@ -646,7 +725,7 @@ def _commands(plan: _Plan, end: int) -> _Commands:
         add(_Kind.ALLOCATE, plan.pay_on[:, second], owner_of, invoices, second)
         add(_Kind.PROMISE, plan.promise_made[:, second], owner_of, invoices, second)
     add(_Kind.REVERSE, plan.reversed_on, owner_of, invoices, 0)
-    for index in range(_ACTION_SLOTS):
+    for index in range(plan.action_on.shape[1]):
         add(_Kind.ACTION, plan.action_on[:, index], owner_of, invoices, index)
     add(_Kind.WRITE_OFF, plan.written_off_on, owner_of, invoices, 0)
     goods = plan.goods_on < _NEVER
@@ -839,6 +918,7 @@ def _build(
     rows_of("PaymentReversed", kind == _Kind.REVERSE, 1, lambda p: space.payment(inv[p], 0))
     rows_of("CollectionActionRecorded", kind == _Kind.ACTION, 0, lambda p: nc + cust[p])
     rows_of("DelinquencyDiagnosed", kind == _Kind.DIAGNOSE, 0, lambda p: nc + cust[p])
+    rows_of("CollectionTargetSet", kind == _Kind.TARGET, 0, lambda p: cust[p])
     superseding = (kind == _Kind.PROMISE) & (sub == 1)
     rows_of("PromiseSuperseded", superseding, 0, lambda p: space.promise(inv[p], 0))
     rows_of(
@@ -1072,6 +1152,77 @@ def _diagnosed(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     ]
 
 
+# Monthly collection plans and promises in tranches (issue 14 item 1): derived from the draws
+# above, drawing nothing, so that every other figure stays as it was for a seed.
+_TARGET_DAYS: Final = 3
+"""Days after a customer's rating that its owner sets next month's collection target."""
+_TARGET_SHARE: Final = 5
+"""The target is a fifth of the credit line (at least one minor unit)."""
+_TARGET_NOTE: Final = "agreed with the customer's finance"
+_TRANCHE_EVERY: Final = 4
+"""One promise in four (by invoice number) with a window of at least ``_TRANCHE_DAYS_MIN``
+days is made in two tranches: half (rounded up) at mid-window, the rest on its date."""
+_TRANCHE_DAYS_MIN: Final = 14
+
+
+def _target_set_on(plan: _Plan) -> np.ndarray:
+    """Per customer: the day its owner sets a collection target (``_NEVER``: none), for
+    customers rated B or worse (those the plan focuses on), a few days after the rating."""
+    on: np.ndarray = np.where(plan.rating >= 1, plan.rated_on + _TARGET_DAYS, _NEVER)
+    return on
+
+
+def _target_month_on(set_on: np.ndarray) -> np.ndarray:
+    """The first day of the month after ``set_on`` (days since 1970)."""
+    months = np.minimum(set_on, 10**6).astype("datetime64[D]").astype("datetime64[M]") + 1
+    result: np.ndarray = months.astype("datetime64[D]").astype(np.int64)
+    return result
+
+
+def _target_minor(plan: _Plan, customer: np.ndarray) -> np.ndarray:
+    result: np.ndarray = np.maximum(plan.credit_line[customer] // _TARGET_SHARE, 1)
+    return result
+
+
+def _target_set(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    customer = rows.customer
+    set_on = _target_set_on(plan)[customer]
+    return [
+        _dates(_target_month_on(set_on)),
+        _ints(_target_minor(plan, customer)),
+        _currency(plan, customer),
+        _pool(OWNERS, _owner_on(plan, customer, set_on)),
+        _dates(set_on),
+        _constant(_TARGET_NOTE, rows.count),
+    ]
+
+
+def _tranche_parts(
+    plan: _Plan, invoice: np.ndarray, made_on: np.ndarray, promised_on: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(in tranches, first tranche's date, first tranche's amount) of each promise."""
+    window = promised_on - made_on
+    number = plan.invoice_first + invoice + 1
+    amount = plan.amount[invoice]
+    split = (number % _TRANCHE_EVERY == 0) & (window >= _TRANCHE_DAYS_MIN) & (amount >= 2)
+    return split, made_on + window // 2, amount - amount // 2
+
+
+def _tranches(
+    plan: _Plan, invoice: np.ndarray, made_on: np.ndarray, promised_on: np.ndarray
+) -> pa.Array:
+    split, first_on, first_minor = _tranche_parts(plan, invoice, made_on, promised_on)
+    counts = np.where(split, 2, 0)
+    offsets = np.r_[0, np.cumsum(counts)].astype(np.int32)
+    on = np.stack([first_on, promised_on], axis=1)[split].ravel()
+    parts = np.stack([first_minor, plan.amount[invoice] - first_minor], axis=1)[split].ravel()
+    field_type = SCHEMAS["PromiseMade"].field("tranches").type
+    values = pa.StructArray.from_arrays(
+        [_dates(on), _ints(parts)], fields=list(field_type.value_type)
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets), values, type=field_type)
+
+
 def _schedule(plan: _Plan, invoice: np.ndarray) -> pa.Array:
     """Three instalments for invoices of instalment customers, largest remainder split."""
     has = plan.instalment_terms[plan.customer[invoice]]
@@ -1247,8 +1398,8 @@ def _action(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     invoice, index, customer = rows.invoice, rows.sub, rows.customer
     taken = plan.action_on[invoice, index]
     kind = plan.action_kind[invoice, index]
-    step_days = np.array([a.next_step_days or 0 for a in _ACTIONS])[kind]
-    has_step = np.array([a.next_step_days is not None for a in _ACTIONS])[kind]
+    step_days = _STEP_DAYS[kind]
+    has_step = _HAS_STEP[kind]
     return [
         _ids(rows.ids[customer]),
         _pool(tuple(a.channel.value for a in _ACTIONS), kind),
@@ -1288,6 +1439,7 @@ def _promised(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         pa.ListArray.from_arrays(
             offsets, _ids(rows.ids[rows.space.invoice(invoice)]), type=field_type
         ),
+        _tranches(plan, invoice, plan.promise_made[invoice, sub], plan.promise_on[invoice, sub]),
     ]
 
 
@@ -1382,6 +1534,7 @@ _FIELDS: Final[dict[str, Fields]] = {
     "PaymentReversed": _reversed,
     "CollectionActionRecorded": _action,
     "DelinquencyDiagnosed": _diagnosed,
+    "CollectionTargetSet": _target_set,
     "PromiseSuperseded": _superseded,
     "PromiseMade": _promised,
     "InvoiceWrittenOff": _written_off,
@@ -1651,12 +1804,34 @@ class Command:
     fields: Mapping[str, Any]
 
 
+def _tranche_commands(plan: _Plan, invoice: int, sub: int) -> tuple[PromiseTranche, ...]:
+    one = np.array([invoice])
+    promised_on = plan.promise_on[one, sub]
+    split, first_on, first_minor = _tranche_parts(
+        plan, one, plan.promise_made[one, sub], promised_on
+    )
+    if not split[0]:
+        return ()
+    return (
+        PromiseTranche(promised_on=_day(first_on[0]), amount_minor=int(first_minor[0])),
+        PromiseTranche(
+            promised_on=_day(promised_on[0]),
+            amount_minor=int(plan.amount[invoice] - first_minor[0]),
+        ),
+    )
+
+
 def _day(days: Any) -> date:
     return EPOCH + timedelta(days=int(days))
 
 
 def _code(plan: _Plan, customer: int) -> str:
-    return f"G{plan.seed}-C{plan.customer_first + customer + 1:07d}"
+    return customer_code(plan.seed, plan.customer_first + customer + 1)
+
+
+def customer_code(seed: int, number: int) -> str:
+    """The code of the generated ledger's customer ``number`` (1-based) for ``seed``."""
+    return f"G{seed}-C{number:0{_CUSTOMER_DIGITS}d}"
 
 
 def commands(
@@ -1724,6 +1899,20 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "customer_code": code,
                 "collection_owner": OWNERS[int(plan.owner_new[customer])],
                 "changed_on": on,
+            },
+        )
+    if kind is _Kind.TARGET:
+        one = np.array([customer])
+        set_on = _target_set_on(plan)[one]
+        return Command(
+            "set_collection_target",
+            {
+                "customer_code": code,
+                "month_on": _day(_target_month_on(set_on)[0]),
+                "target": Money(int(_target_minor(plan, one)[0]), currency),
+                "set_by": OWNERS[int(_owner_on(plan, one, set_on)[0])],
+                "set_on": on,
+                "note": _TARGET_NOTE,
             },
         )
     if kind is _Kind.DIAGNOSE:
@@ -1863,6 +2052,7 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "contact": contact,
                 "invoice_numbers": (invoice_number,),
                 "supersedes": f"G{plan.seed}-R{number:08d}-1" if sub == 1 else None,
+                "tranches": _tranche_commands(plan, invoice, sub),
             },
         )
     reference = f"G{plan.seed}-G{number:08d}"

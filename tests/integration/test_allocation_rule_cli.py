@@ -83,3 +83,29 @@ def test_a_rule_dated_before_the_latest_adoption_is_refused_and_nothing_is_recor
         "ACME"
     ).allocation_rules
     ledger.close()
+
+
+def test_show_at_an_earlier_position_shows_the_rules_adopted_by_then(tmp_path: Path) -> None:
+    """``--at-position`` (and ``--known-at``) on ``show``: the rules as the ledger held them."""
+    env = store(tmp_path)
+    runner = CliRunner()
+    ledger = Ledger(env=env, clock=FixedClock())
+    before = ledger.worklist(date(2025, 6, 30)).as_of_log
+    ledger.close()
+    assert before is not None
+    assert 0 == adopt(runner, env, "proportional", "2025-07-01").exit_code
+
+    def adopted(*args: str) -> object:
+        result = runner.invoke(
+            app, ["allocation-rule", "show", "--customer", "ACME", "--format", "json", *args],
+            env=env,
+        )  # fmt: skip
+        assert 0 == result.exit_code, result.output
+        return json.loads(result.stdout)["adopted"]
+
+    assert [] == adopted("--at-position", str(before.position))
+    assert [{"effective_on": "2025-07-01", "rule": "proportional"}] == adopted()
+    gone = runner.invoke(
+        app, ["allocation-rule", "show", "--customer", "ACME", "--at-position", "0"], env=env
+    )
+    assert (1, "ACME") == (gone.exit_code, "ACME" if "ACME" in gone.stderr else gone.stderr)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,8 +18,15 @@ from typer.testing import CliRunner
 
 from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.cli.app import app
+from arledger.adapters.cli.summary import next_commands, summary_lines
 from arledger.adapters.synthetic.demo import DEMO_AS_OF, DemoOutcome, generate_demo
-from arledger.domain.events import CustomerAccountOpened, InvoiceIssued
+from arledger.domain.events import (
+    CollectionActionRecorded,
+    CustomerAccountOpened,
+    DisputeOpened,
+    InvoiceIssued,
+    PromiseMade,
+)
 from arledger.projections import ageing
 
 IBM_CSV = Path(__file__).resolve().parents[1] / "data" / "ibm-late-payment-histories.csv"
@@ -50,18 +58,26 @@ def runner() -> CliRunner:
 
 
 @pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory, runner: CliRunner) -> dict[str, str]:
-    """A SQLite store holding the default demo, recorded once through the CLI."""
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory, runner: CliRunner
+) -> tuple[dict[str, str], str]:
+    """A SQLite store holding the default demo, recorded once through the CLI, and what the
+    demo printed."""
     env = sqlite_env(tmp_path_factory.mktemp("demo") / "demo.db")
     result = runner.invoke(app, ["demo"], env=env)
     assert 0 == result.exit_code, result.output
-    assert "Recorded the demo ledger" in result.stdout
+    assert "Recorded the demo book" in result.stdout
     assert "Ageing as of 2024-12-31 by portfolio" in result.stdout
     assert "Customers with the most overdue money" in result.stdout
-    return env
+    return env, result.stdout
 
 
-def test_demo_records_200_customers_and_5000_invoices_in_every_state(demo_store):
+@pytest.fixture(scope="module")
+def demo_store(demo_run: tuple[dict[str, str], str]) -> dict[str, str]:
+    return demo_run[0]
+
+
+def test_demo_records_200_customers_and_2000_invoices_in_every_state(demo_store):
     events = list(Ledger(demo_store).iter_events())
     kinds = Counter(type(event) for event in events)
     state = ageing.fold_all(events)
@@ -80,11 +96,47 @@ def test_demo_records_200_customers_and_5000_invoices_in_every_state(demo_store)
     currencies = {customer.currency for customer in state.customers.values()}
     instalment_invoices = [i for i in state.invoices.values() if len(i.schedule) > 1]
 
-    assert kinds[CustomerAccountOpened] >= 200
-    assert kinds[InvoiceIssued] >= 5000
+    assert 200 == kinds[CustomerAccountOpened]
+    assert 2000 == kinds[InvoiceIssued]
     assert set(DemoOutcome) == set(outcomes)
     assert {"CNY", "EUR", "USD"} == currencies
     assert instalment_invoices
+    # The book's collections work: promises, disputes and collection actions.
+    assert kinds[PromiseMade] > 0
+    assert kinds[DisputeOpened] > 0
+    assert kinds[CollectionActionRecorded] > 0
+
+
+def test_demo_prints_the_ledgers_summary_before_its_tables_and_the_commands_to_try(
+    demo_run,
+):
+    demo_store, stdout = demo_run
+    summary = Ledger(demo_store).summary(DEMO_AS_OF)
+    lines = summary_lines(summary)
+
+    printed = stdout.splitlines()
+    start = printed.index(lines[0])
+    assert lines == printed[start : start + len(lines)]
+    assert start < stdout.index("Ageing as of 2024-12-31 by portfolio")
+    # The figures are the ledger's: the open money per currency of its ageing, with separators.
+    ageing_report = Ledger(demo_store).ageing(DEMO_AS_OF, grouping=ageing.AgeingGrouping.CURRENCY)
+    for row in ageing_report.rows:
+        amount = f"{Decimal(row.open_minor).scaleb(-2):,} {row.currency} open"
+        assert any(line.strip().startswith(amount) for line in lines), amount
+    assert 3 == len(summary.currencies)
+    tried = next_commands(summary)
+    assert tried == printed[len(printed) - len(tried) :]
+    assert summary.most_urgent_customer is not None
+    assert f"arledger explain {summary.most_urgent_customer} --as-of 2024-12-31" in stdout
+
+
+def test_summary_prints_the_ledgers_summary_of_the_date(demo_store, runner):
+    result = runner.invoke(app, ["summary", "--as-of", "2024-11-30"], env=demo_store)
+
+    assert 0 == result.exit_code, result.output
+    expected = summary_lines(Ledger(demo_store).summary(date(2024, 11, 30)))
+    assert expected == result.stdout.splitlines()
+    assert expected[0].startswith("The book as of 2024-11-30 (DSO over 2024-09-01 .. 2024-11-30)")
 
 
 def test_demo_run_again_on_the_same_store_adds_nothing(demo_store, runner):

@@ -421,3 +421,76 @@ def test_known_at_falls_back_to_stamps_where_links_were_built_without_instants(
     assert 0 < len(by_stamp.rows) < len(latest.rows) - 1  # the later half is not counted
     assert "C-0-AFTER" not in {row.key for row in by_stamp.rows}
     assert (latest, log_of(latest)) == (at_commit, log_of(at_commit))
+
+
+def test_one_aggregate_books_and_reductions_are_cut_in_commit_order_too(
+    persistent_store_env: dict[str, str],
+) -> None:
+    """The same defect on the queries that read one aggregate (an invoice, an account, a
+    payment), the book of exchange rates, and the reductions: a session stamped first but
+    committed last is not known at an instant between the two commits, and the queries in a
+    reporting currency read the report and the rates at one cut."""
+    from decimal import Decimal
+
+    from arledger.domain.errors import CustomerNotFoundError, InvoiceNotFoundError
+
+    ledger = Ledger(env=persistent_store_env)
+    try:
+        errors: list[BaseException] = []
+        write(ledger, 0, errors)
+        write(ledger, 1, errors)
+        assert [] == errors
+        rate = {"from_currency": "USD", "to_currency": "EUR", "source": "ECB"}
+        ledger.record_exchange_rate(**rate, rate=Decimal("0.9"), effective_on=date(2025, 1, 1))
+        first, second = ledger.session(), ledger.session()  # stamped in this order
+        first.open_account(
+            customer_code="C-LATE",
+            name="Late",
+            currency="USD",
+            collection_owner="li",
+            opened_on=date(2025, 1, 1),
+            terms_days=30,
+        )
+        first.issue_invoice(
+            invoice_number="C-0-LATE", customer_code="C-0", amount=usd("7.00"), issued_on=AS_OF
+        )
+        first.apply_credit_note(
+            invoice_number="C-0-LATE",
+            credit_note_number="CN-LATE",
+            amount=usd("2.00"),
+            applied_on=AS_OF,
+            reason="price agreed",
+            approver="zhao",
+        )
+        first.record_exchange_rate(**rate, rate=Decimal("0.5"), effective_on=date(2025, 6, 1))
+        second.issue_invoice(
+            invoice_number="C-1-EARLY", customer_code="C-1", amount=usd("5.00"), issued_on=AS_OF
+        )
+        second.commit()
+        between = log_of(ledger.ageing(AS_OF))
+        first.commit()
+        instant = between.committed_at
+        assert instant is not None
+        position = between.position
+
+        for cut in ({"known_at": instant}, {"at_position": position}):
+            with pytest.raises(InvoiceNotFoundError, match="C-0-LATE"):
+                ledger.invoice("C-0-LATE", **cut)  # type: ignore[arg-type]
+            with pytest.raises(CustomerNotFoundError, match="C-LATE"):
+                ledger.customer("C-LATE", **cut)  # type: ignore[arg-type]
+            assert "C-1-EARLY" == ledger.invoice("C-1-EARLY", **cut).invoice_number  # type: ignore[arg-type]
+            assert [Decimal("0.9")] == [
+                r.rate
+                for r in ledger.exchange_rates(**cut)  # type: ignore[arg-type]
+            ]
+            assert () == ledger.reductions(date(2025, 1, 1), AS_OF, **cut).rows  # type: ignore[arg-type]
+            in_eur = ledger.ageing_in("EUR", AS_OF, **cut)  # type: ignore[arg-type]
+            assert (position, [Decimal("0.9")]) == (
+                log_of(in_eur.per_currency).position,
+                [r.rate for r in in_eur.rates_used],
+            )
+        assert 2 == len(ledger.exchange_rates())
+        assert 1 == len(ledger.reductions(date(2025, 1, 1), AS_OF).rows)
+        assert "C-LATE" == ledger.customer("C-LATE").customer_code
+    finally:
+        ledger.close()

@@ -194,3 +194,40 @@ def test_new_events_extend_the_numpy_columns_of_every_class_list_columns_too(
                 assert values == extended[name][key], (name, key)
             else:
                 assert values.tolist() == extended[name][key].tolist(), (name, key)
+
+
+def test_segments_stream_one_at_a_time_up_to_a_break_in_the_chain(tmp_path: Path) -> None:
+    """``SegmentStore.stream`` yields the chain as ``load`` lists it, from one read of the
+    table (a segment removed while the stream is read does not tear it); a segment without its
+    ``ids`` row ends the chain."""
+    from arledger.adapters.read_models.segments import TABLE
+
+    path = tmp_path / "ledger.db"
+    with closing(open_ledger(path)) as ledger:
+        open_account(ledger)
+        segments = ledger.query_engine().log.segments
+        assert segments is not None
+        for first in range(3):
+            issue(ledger, first * 2, 2)
+            ledger.query_engine().refresh()
+            ledger.query_engine().persist()  # the first one was written on the engine's thread
+        loaded = segments.load()
+        assert len(loaded) == segments.count() == 3
+        stream = segments.stream()
+        first_segment = next(stream)
+        assert first_segment.first_event == 1
+        # Removed while the stream is read: the stream still yields the chain it began reading.
+        with segments.connections.connection() as connection:
+            connection.execute(
+                f"DELETE FROM {TABLE} WHERE first_event = ? AND name = 'ids'",
+                (loaded[2].first_event,),
+            )
+        rest = list(stream)
+        assert [s.last_event for s in rest] == [loaded[1].last_event, loaded[2].last_event]
+        # Read again: the chain ends before the segment without its ids.
+        assert [s.first_event for s in segments.load()] == [s.first_event for s in loaded[:2]]
+        assert all(
+            a.tables.keys() == b.tables.keys()
+            and all(a.tables[n].equals(b.tables[n]) for n in a.tables)
+            for a, b in zip(segments.load(), loaded, strict=False)
+        )

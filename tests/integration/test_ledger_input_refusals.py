@@ -221,7 +221,9 @@ KNOWN_AT_QUERIES: Final[dict[str, Callable[[Ledger, Any], Any]]] = {
         usd("1000.00"), AS_OF, known_at=at
     ),
     "reductions": lambda ledger, at: ledger.reductions(date(2024, 1, 1), AS_OF, known_at=at),
+    "report": lambda ledger, at: ledger.report(AS_OF, known_at=at),
     "statement": lambda ledger, at: ledger.statement("ACME", date(2024, 1, 1), AS_OF, known_at=at),
+    "summary": lambda ledger, at: ledger.summary(AS_OF, known_at=at),
     "unapplied_cash": lambda ledger, at: ledger.unapplied_cash(AS_OF, known_at=at),
     "worklist": lambda ledger, at: ledger.worklist(AS_OF, known_at=at),
     "worklist_in": lambda ledger, at: ledger.worklist_in("USD", AS_OF, known_at=at),

@@ -329,3 +329,39 @@ def test_the_cli_kpis_and_worklist_in_cny_name_the_rates(cli_env):
     missing = invoke(cli_env, "ageing", "--as-of", "2024-06-30", "--reporting-currency", "JPY")
     assert 1 == missing.exit_code
     assert "-> JPY" in missing.output
+
+
+def test_at_position_reads_the_report_and_its_rates_at_one_cut(tmp_path: Path):
+    """A rate recorded after position P changes today's answer; ``--at-position P`` (and the
+    API's ``at_position``) gives the answer of P, report and rates alike."""
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    ledger = portfolio(env)
+    try:
+        before = ledger.ageing_in("CNY", AS_OF)
+        position = before.per_currency.as_of_log
+        assert position is not None
+        ledger.record_exchange_rate(
+            from_currency="USD",
+            to_currency="CNY",
+            rate=Decimal("7.2"),
+            effective_on=date(2024, 6, 1),
+            source="PBOC central parity",
+        )
+        after = ledger.ageing_in("CNY", AS_OF)
+        again = ledger.ageing_in("CNY", AS_OF, at_position=position.position)
+        kpis_again = ledger.kpis_in("CNY", date(2024, 1, 1), AS_OF, at_position=position.position)
+        worklist_again = ledger.worklist_in("CNY", AS_OF, at_position=position.position)
+    finally:
+        ledger.close()
+    assert (2_100_000, 2_110_000) == (before.rows[0].open_minor, after.rows[0].open_minor)
+    assert (before.rows, before.rates_used) == (again.rows, again.rates_used)
+    assert ["7.1"] == [r.rate_text for r in kpis_again.rates_used if r.from_currency == "USD"]
+    assert ["7.1"] == [r.rate_text for r in worklist_again.rates_used if r.from_currency == "USD"]
+    args = ["ageing", "--as-of", "2024-06-30", "--reporting-currency", "CNY", "--format", "json"]
+    now = json.loads(invoke(env, *args).output)
+    cut = invoke(env, *args, "--at-position", str(position.position))
+    assert 0 == cut.exit_code, cut.output
+    assert ("21100.00", "21000.00") == (
+        now["rows"][0]["open"],
+        json.loads(cut.output)["rows"][0]["open"],
+    )

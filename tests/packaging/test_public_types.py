@@ -46,6 +46,7 @@ COMMANDS: typing.Final = frozenset(
         "blacklist",
         "change_owner",
         "change_terms",
+        "set_collection_target",  # issue 14.1: monthly collection plans
         "clear_blacklist",
         "diagnose",
         "execute",  # issue 10.1: commands as data, run in one transaction
@@ -64,6 +65,7 @@ COMMANDS: typing.Final = frozenset(
         "resolve_dispute",
         "reverse_payment",
         "send_balance_confirmation",
+        "send_letter",  # issue 15.4: writes the letter, then records it as a collection action
         "set_credit_line",
         "set_key_contact",
         "set_payment_calendar",

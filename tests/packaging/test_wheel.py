@@ -32,6 +32,11 @@ ledger.issue_invoice("I1", customer_code="C1", amount=Money.parse("9.99", "EUR")
                      issued_on=date(2024, 1, 1))
 row = ledger.ageing(date(2024, 3, 1), grouping=AgeingGrouping.CUSTOMER).rows[0]
 print(row.key, row.currency, row.open_minor)
+# The letter templates are package data: found in site-packages, not in this checkout.
+from arledger import Language, LetterKind
+from arledger.adapters.documents.render import render_html
+html = render_html(ledger.letter(LetterKind.STATEMENT, "C1", date(2024, 3, 1)), Language.ZH)
+assert "对账单" in html and "9.99" in html, html
 """
 
 
@@ -64,6 +69,11 @@ def test_the_wheel_maps_the_root_folders_under_arledger(wheel: Path) -> None:
     assert "arledger/projections/ageing.py" in names
     assert "arledger/adapters/application/ledger.py" in names
     assert "arledger/domain/README.md" in names
+    assert "arledger/adapters/report/templates/report.html.j2" in names  # the report's template
+    for kind in ("confirmation", "demand", "statement"):
+        for language in ("en", "zh"):
+            assert f"arledger/adapters/documents/templates/{kind}.{language}.html" in names
+    assert "arledger/adapters/documents/templates/base.html" in names
     assert not [name for name in names if name.startswith(("domain/", "adapters/", "tests/"))]
 
 

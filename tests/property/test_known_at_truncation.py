@@ -178,6 +178,7 @@ def queries(
             lambda g=grouping: ledger.ageing(as_of, grouping=g, known_at=known_at),
         )
     yield "worklist", lambda: ledger.worklist(as_of, known_at=known_at)
+    yield "summary", lambda: ledger.summary(as_of, known_at=known_at)
     for owner in OWNERS:
         yield (
             f"worklist {owner}",

@@ -25,7 +25,7 @@ from arledger.domain import commands
 from arledger.domain.authority import AuthorityPolicy
 from arledger.domain.commands import ALL_COMMANDS, Command, InvoiceAmount, IssueInvoice
 from arledger.domain.errors import CommandFormatError
-from arledger.domain.events import Instalment
+from arledger.domain.events import Instalment, PromiseTranche
 from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy
 from tests.strategies import (
@@ -57,6 +57,9 @@ def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
         AuthorityPolicy: authority_policies(),
         Instalment: st.builds(Instalment, due_on=business_dates, amount_minor=st.integers(1)),
         InvoiceAmount: st.builds(InvoiceAmount, invoice_number=keys, amount=moneys),
+        PromiseTranche: st.builds(
+            PromiseTranche, promised_on=business_dates, amount_minor=st.integers(1)
+        ),
     }
     if hint in plain:
         return plain[hint]
