@@ -283,6 +283,28 @@ DIAGNOSE: Final = "diagnose"
 recorded: the cause of late payment is found before acting."""
 
 
+ACTION_WORDS: Final = {
+    "phone": "phone call",
+    "email": "email",
+    "fax": "fax",
+    "overdue_notice": "overdue notice",
+    "finance_letter": "finance dunning letter",
+    "visit": "on-site visit",
+    "demand_letter": "demand letter",
+    "lawyer_letter": "lawyer's letter",
+    "legal_filing": "legal filing",
+    NEGOTIATE_FIRST: "negotiate first",
+    DIAGNOSE: "find the cause first",
+}
+"""The collection tools and next actions in the words of DOMAIN.md, for people reading them."""
+
+
+def action_in_words(action: str) -> str:
+    """A required action for people: ``lawyer_letter`` -> "lawyer's letter"; an action a
+    policy names that is not in ``ACTION_WORDS`` has its underscores turned into spaces."""
+    return ACTION_WORDS.get(action, action.replace("_", " "))
+
+
 def _check_levels(
     _instance: object, _attribute: object, levels: tuple[EscalationLevel, ...]
 ) -> None:

@@ -357,7 +357,8 @@ def demo(
             )
         summary = ledger.summary(report_on)
         for line in summary_lines(summary):
-            out.print(line, highlight=False, markup=False, soft_wrap=True)
+            # Wrapped at words for the terminal, so that no line edge cuts through an amount.
+            out.print(line, highlight=False, markup=False)
         report = ledger.ageing(report_on)  # the policy in force on report_on
         out.print(ageing_table(report))
         state = ledger.portfolio()

@@ -28,6 +28,7 @@ from arledger.adapters.data_output import (
     to_data,
 )
 from arledger.domain.money import format_minor
+from arledger.domain.policy import action_in_words
 from arledger.projections import ageing, escalation, kpis
 from arledger.projections.results import Worklist
 
@@ -537,9 +538,9 @@ def worklist_table(
         )
     table.caption = (
         "Held: an open promise holds the level; '!': the action or next step is overdue;"
-        " diagnose the cause: find why the customer pays late first; negotiate first: the"
-        " level's actions wait for a negotiation (a visit or demand letter) or an approver's"
-        " override."
+        " find the cause first: why the customer pays late, before acting; negotiate first:"
+        " the level's actions wait for a negotiation (a visit or demand letter) or an"
+        " approver's override."
         if items
         else "No customer needs collection action on this date."
     )
@@ -906,22 +907,15 @@ def record_table(
     return table
 
 
-CODE_WORDS: Final = {
-    "overdue_notice": "overdue notice",
-    "finance_letter": "finance department's letter",
-    "demand_letter": "demand letter",
-    "lawyer_letter": "lawyer's letter",
-    "legal_filing": "legal filing",
-    "negotiate_first": "negotiate first",
-    "diagnose": "diagnose the cause",
+GRADE_WORDS: Final = {
     "finance_follow_up": "finance follow-up",
     "focused_pursuit": "focused pursuit",
     "legal_collection": "legal collection",
 }
-"""Words for the codes a table shows (actions, grades); any other code has its underscores
-turned into spaces."""
+"""Words for the grades a table shows; actions are ``policy.ACTION_WORDS``."""
 
 
 def words(code: str) -> str:
-    """A code (an action, a grade) in words: ``lawyer_letter`` -> "lawyer's letter"."""
-    return CODE_WORDS.get(code, code.replace("_", " "))
+    """A code (an action, a grade, a kind) in words: ``lawyer_letter`` -> "lawyer's letter";
+    any other code has its underscores turned into spaces."""
+    return GRADE_WORDS.get(code) or action_in_words(code)

@@ -17,7 +17,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from arledger.adapters.cli.app import (
     _ledger,
@@ -28,8 +27,9 @@ from arledger.adapters.cli.app import (
     known_at_option,
     parse_iso_date,
 )
+from arledger.adapters.cli.formats import Column, FittedTable, Kind, amount_cell
 from arledger.adapters.data_output import to_data
-from arledger.domain.money import Money, format_minor
+from arledger.domain.money import Money
 from arledger.projections.backtest import parse_month
 from arledger.projections.plans import CollectionPlan, PlanGrouping
 
@@ -137,25 +137,32 @@ def plan_json(plan: CollectionPlan) -> dict[str, Any]:
     return data
 
 
-def _table(plan: CollectionPlan) -> Table:
-    table = Table(
+def _table(plan: CollectionPlan) -> FittedTable:
+    table = FittedTable(
+        Column(plan.grouping.value.capitalize(), Kind.CODE, key=True),
+        Column("Currency", Kind.CODE, key=True),
+        *(
+            Column(heading, Kind.AMOUNT)
+            for heading in (
+                "Target",
+                "Committed",
+                "Collected",
+                "Gap to target",
+                "Gap to commitment",
+            )
+        ),
+        Column("Collected / target", Kind.NUMBER),
+        Column("No commitment", drop=1),
         title=f"Collection plans {plan.month_on:%Y-%m} by {plan.grouping.value}, as of "
         f"{plan.as_of}",
-        title_justify="left",
     )
-    table.add_column(plan.grouping.value.capitalize())
-    table.add_column("Currency")
-    for heading in ("Target", "Committed", "Collected", "Gap to target", "Gap to commitment"):
-        table.add_column(heading, justify="right")
-    table.add_column("Collected / target", justify="right")
-    table.add_column("No commitment")
     for row in plan.rows:
         rate = row.collection_rate
         table.add_row(
             row.key,
             row.currency,
             *(
-                format_minor(amount, row.currency)
+                amount_cell(amount, row.currency)
                 for amount in (
                     row.target_minor,
                     row.committed_minor,

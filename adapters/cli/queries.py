@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import itertools
 import json
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from types import ModuleType
 from typing import Annotated, Final
 
 import typer
+from rich.text import Text
 
 from arledger.adapters.cli.app import (
     _CSV_RAW_OPTION,
@@ -476,7 +478,13 @@ def explain_command(
     """
     with _reported_errors():
         text = _ledger().explain(customer, as_of, known_at=known_at, at_position=at_position).text
-    sys.stdout.write(text + "\n")
+    console = _stdout()
+    if console.is_terminal or os.environ.get("COLUMNS", "").strip().isdigit():
+        # Wrapped at words for the width it is read in (a terminal would cut a line anywhere,
+        # through an amount); piped without COLUMNS, the lines are the explanation's own.
+        console.print(Text(text), soft_wrap=False)
+    else:
+        sys.stdout.write(text + "\n")
 
 
 def _xlsx() -> ModuleType:

@@ -12,6 +12,7 @@ from arledger.domain.money import format_minor
 from arledger.domain.policy import (
     EscalationPolicy,
     TriggerRule,
+    action_in_words,
 )
 from arledger.domain.trigger_rules import TIME_RULES as TIME_RULES
 
@@ -82,7 +83,7 @@ def explain(
     if status.next_action is not None:
         action = status.next_action
         lines.append(
-            f"Next action: {action.action}, due {action.due_on}"
+            f"Next action: {action_in_words(action.action)}, due {action.due_on}"
             + (" (overdue)" if action.is_overdue else "")
             + f"; level {current.level} entered {status.level_entered_on}"
         )

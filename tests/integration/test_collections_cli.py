@@ -135,10 +135,10 @@ def test_worklist_table_shows_each_customer_and_its_next_action(
     acme_line = next(line for line in result.stdout.splitlines() if "ACME" in line)
     # The amount with separators and currency, the action in words.
     cells = [cell.strip() for cell in acme_line.split("│")]
-    assert ["120,000.00 USD", "finance department's letter", "2025-02-08 !"] == [
+    assert ["120,000.00 USD", "finance dunning letter", "2025-02-08 !"] == [
         cell
         for cell in cells
-        if cell in ("120,000.00 USD", "finance department's letter", "2025-02-08 !")
+        if cell in ("120,000.00 USD", "finance dunning letter", "2025-02-08 !")
     ]
     assert "DELTA" not in result.stdout
 
@@ -176,8 +176,9 @@ def test_explain_says_why_the_customer_stands_at_its_level(
         "  - level 2 pursuit: days past due, 45 days past due >= 31 "
         "(policy version 1; invoices B-1)"
     ) in lines
-    assert "Next action: finance_letter, due 2025-03-10 (overdue); level 2 entered 2025-03-03" in (
-        lines
+    assert (
+        "Next action: finance dunning letter, due 2025-03-10 (overdue); level 2 entered 2025-03-03"
+        in (lines)
     )
     assert "Next threshold: 2025-04-02 level 3 demand if nothing happens" in result.stdout
 

@@ -58,7 +58,7 @@ def test_a_target_is_set_and_the_plans_show_the_gap_and_the_plan_without_a_promi
             env=env,
         )  # fmt: skip
         assert 0 == done.exit_code, done.output
-    assert "200000.00" in done.stdout or "50000.00" in done.stdout
+    assert "200,000.00" in done.stdout or "50,000.00" in done.stdout  # thousands separated
 
     shown = runner.invoke(
         app, ["plan", "show", "--month", "2025-03", "--by", "owner", "--format", "json"], env=env
@@ -76,7 +76,7 @@ def test_a_target_is_set_and_the_plans_show_the_gap_and_the_plan_without_a_promi
 
     table = runner.invoke(app, ["plan", "show", "--month", "2025-03"], env=env)
     assert 0 == table.exit_code, table.output
-    assert "100000.00" in table.stdout  # ACME's gap to target
+    assert "100,000.00" in table.stdout  # ACME's gap to target
 
 
 def test_a_refused_target_is_one_line_and_records_nothing(tmp_path: Path) -> None:

@@ -138,6 +138,17 @@ def test_every_table_fits_the_terminal_and_shows_every_amount_whole(
         assert [] == missing(amounts, text), name
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+def test_explain_wraps_at_words_for_the_width_and_keeps_the_overdue_amount_whole(
+    store: dict[str, str], width: int
+) -> None:
+    data = json.loads(run(store, ["worklist", "--as-of", AS_OF, "--format", "json"]).stdout)
+    first = data["items"][0]
+    text = run(store, ["explain", first["customer_code"], "--as-of", AS_OF], width).stdout
+    fits(text, width)
+    assert [] == missing([first["overdue"]], text)
+
+
 def test_a_wide_terminal_shows_the_table_as_rows_and_a_narrow_one_drops_or_turns_it(
     store: dict[str, str],
 ) -> None:

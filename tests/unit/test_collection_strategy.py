@@ -396,7 +396,7 @@ def test_the_explanation_says_why_legal_waits_and_what_lifted_it() -> None:
     act(ledger, ActionChannel.VISIT, date(2025, 5, 6))
     done = ledger.explain("ACME", date(2025, 5, 7)).text
 
-    assert "Next action: negotiate_first" in waiting
+    assert "Next action: negotiate first" in waiting
     assert "Negotiation before legal (from level 4): none recorded in the 180 days" in waiting
     assert "Negotiation before legal (from level 4): visit on 2025-05-06 by li" in done
 

@@ -814,7 +814,8 @@ def test_explain_says_why_in_words_and_figures() -> None:
             "  - level 2 pursuit: broken promises, 1 broken promises >= 1 "
             "(policy version 1; invoices INV-1; promises P-1)",
             "Suspensions: none",
-            "Next action: finance_letter, due 2025-02-08 (overdue); level 2 entered 2025-02-01",
+            "Next action: finance dunning letter, due 2025-02-08 (overdue); "
+            "level 2 entered 2025-02-01",
             "History:",
             "  2025-02-01 level 0 -> 2 pursuit (policy version 1)",
             "Next threshold: 2025-04-02 level 3 demand if nothing happens (level 3 demand: "
