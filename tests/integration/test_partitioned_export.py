@@ -12,7 +12,10 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from typer.testing import CliRunner
 
+from arledger import Ledger
+from arledger.adapters.cli.app import app
 from arledger.adapters.read_models import columnar, partitions
 from arledger.adapters.read_models.partitions import (
     Partitioner,
@@ -26,6 +29,7 @@ from arledger.adapters.read_models.partitions import (
     read_partitions,
     write_partitioned,
 )
+from arledger.adapters.synthetic.demo import generate_demo, record_demo
 from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_columnar
 from arledger.domain import ids
 from arledger.domain.events import (
@@ -34,6 +38,7 @@ from arledger.domain.events import (
     Event,
     PaymentReceived,
 )
+from tests.conftest import FixedClock
 from tests.property.test_fast_path_differential import STRICTER
 
 INVOICES = 1_500
@@ -227,3 +232,36 @@ def test_each_partition_reads_as_an_ordinary_export(tmp_path: Path, few: list[Ev
     } == manifest["partition"]
     log = columnar.read_parquet(tmp_path / "out" / "part-00001-of-00002")
     assert 0 < log.event_count
+
+
+def test_the_export_command_writes_partitions_that_hold_the_whole_log(tmp_path: Path) -> None:
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "export.db")}
+    ledger = Ledger(env=env, clock=FixedClock())
+    record_demo(ledger, generate_demo(7, customers=12, invoices=150))
+    recorded = list(ledger.iter_events())
+    ledger.close()
+    out = tmp_path / "log"
+
+    result = CliRunner().invoke(app, ["export", str(out), "--partitions", "3"], env=env)
+
+    assert 0 == result.exit_code, result.output
+    assert "Exported 3 partition(s) by customer" in result.output
+    logs = read_partitions(out)
+    parts = [list(columnar.from_columnar(log)) for log in logs]
+    partitioner = Partitioner()
+    owners = [partitioner.customer_of(event) for event in recorded]
+    for index, part in enumerate(parts):
+        assert [
+            e
+            for e, owner in zip(recorded, owners, strict=True)
+            if owner is None or partition_of(owner, 3) == index
+        ] == part
+    assert {e.originator_id for e in recorded} == {e.originator_id for p in parts for e in p}
+
+
+def test_the_export_command_refuses_a_bad_partition_count_before_any_work(tmp_path: Path) -> None:
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "export.db")}
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "x"), "--partitions", "0"], env=env)
+
+    assert 2 == result.exit_code
+    assert not (tmp_path / "x").exists()
