@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
+import attrs
 import pytest
 from typer.testing import CliRunner
 
@@ -36,12 +39,14 @@ from arledger.domain.events import (
     CustomerAccountOpened,
     EscalationPolicyAdopted,
     Event,
+    InvoiceIssued,
     PaymentReceived,
 )
 from tests.conftest import FixedClock
 from tests.property.test_fast_path_differential import STRICTER
 
 INVOICES = 1_500
+README = Path(__file__).resolve().parents[2] / "README.md"
 SEED = 20_261_207
 
 
@@ -265,3 +270,37 @@ def test_the_export_command_refuses_a_bad_partition_count_before_any_work(tmp_pa
 
     assert 2 == result.exit_code
     assert not (tmp_path / "x").exists()
+
+
+def test_the_readme_partition_example_runs_as_written(tmp_path: Path, monkeypatch: Any) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    (example,) = [block for block in blocks if "write_partitioned(" in block]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {}
+
+    exec("from datetime import date\n" + example, namespace)
+
+    assert 4 == len(namespace["answers"])
+    assert namespace["by_currency"].rows
+    assert namespace["worklist"].items
+
+
+def test_an_aggregate_naming_two_customers_is_refused_and_nothing_is_written(
+    tmp_path: Path, few: list[Event]
+) -> None:
+    issued = next(e for e in few if isinstance(e, InvoiceIssued))
+    other = next(
+        e.originator_id
+        for e in few
+        if isinstance(e, CustomerAccountOpened) and e.originator_id != issued.customer_id
+    )
+    # The same invoice, named again for another customer: it cannot be in one partition.
+    bad = attrs.evolve(issued, originator_version=issued.originator_version + 1, customer_id=other)
+    out = tmp_path / "out"
+
+    with pytest.raises(PartitionError, match=rf"aggregate {issued.originator_id}.*{other}"):
+        write_partitioned([*few, bad], out, partitions=3)
+
+    assert [] == list(out.iterdir())
+    with pytest.raises(PartitionError, match=r"no partitions\.json"):
+        read_partitions(out)
