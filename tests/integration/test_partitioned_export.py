@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -33,7 +33,11 @@ from arledger.adapters.read_models.partitions import (
     write_partitioned,
 )
 from arledger.adapters.synthetic.demo import generate_demo, record_demo
-from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_columnar
+from arledger.adapters.synthetic.generate import (
+    END_ON_DEFAULT,
+    generate_columnar,
+    generate_to_store,
+)
 from arledger.domain import ids
 from arledger.domain.events import (
     CustomerAccountOpened,
@@ -42,6 +46,7 @@ from arledger.domain.events import (
     InvoiceIssued,
     PaymentReceived,
 )
+from arledger.projections.ageing import AgeingGrouping
 from tests.conftest import FixedClock
 from tests.property.test_fast_path_differential import STRICTER
 
@@ -304,3 +309,26 @@ def test_an_aggregate_naming_two_customers_is_refused_and_nothing_is_written(
     assert [] == list(out.iterdir())
     with pytest.raises(PartitionError, match=r"no partitions\.json"):
         read_partitions(out)
+
+
+def test_a_logs_answers_are_the_query_engines() -> None:
+    # portfolio_answers calls what QueryEngine.ageing and .worklist call, over a log instead of
+    # a store's live one: this ties the two, so the differential above compares partitions
+    # with the answers the Ledger gives.
+    clock = FixedClock(datetime(2027, 1, 1, tzinfo=UTC))  # after the generator's own times
+    ledger = Ledger(env={"ARLEDGER_STORE": "memory"}, clock=clock, read_models="stored")
+    generate_to_store(ledger, 300, SEED)
+    ledger.adopt_policy(
+        policy=STRICTER, effective_on=date(2025, 7, 1), approver="CFO", reason="review"
+    )
+    answers = portfolio_answers(columnar.to_columnar(ledger.iter_events()), END_ON_DEFAULT)
+
+    assert answers.worklist.items
+    assert ledger.ageing(END_ON_DEFAULT, grouping=AgeingGrouping.CUSTOMER) == (
+        answers.ageing_by_customer
+    )
+    assert ledger.ageing(END_ON_DEFAULT, grouping=AgeingGrouping.CURRENCY) == (
+        answers.ageing_by_currency
+    )
+    assert ledger.worklist(END_ON_DEFAULT).items == answers.worklist.items
+    ledger.close()
