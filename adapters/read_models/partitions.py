@@ -94,13 +94,20 @@ class Partitioner:
 
     def __init__(self) -> None:
         self.owner: dict[UUID, UUID | None] = {}
+        self._naming: dict[type, tuple[str, ...]] = {}
+        """Per event class, the ``CUSTOMER_COLUMNS`` it has (most have none)."""
 
     def customer_of(self, event: Event) -> UUID | None:
-        named = {
-            value
-            for column in CUSTOMER_COLUMNS
-            if (value := getattr(event, column, None)) is not None
-        }
+        cls = type(event)
+        naming = self._naming.get(cls)
+        if naming is None:
+            fields = attrs.fields_dict(cls)
+            naming = self._naming[cls] = tuple(c for c in CUSTOMER_COLUMNS if c in fields)
+        if not naming and cls is not CustomerAccountOpened:
+            # The common case, kept short (a log has tens of millions of events): the
+            # aggregate's owner as its earlier events named it (none: the shared books).
+            return self.owner.setdefault(event.originator_id, None)
+        named = {value for column in naming if (value := getattr(event, column)) is not None}
         if isinstance(event, CustomerAccountOpened):
             named.add(event.originator_id)
         origin = event.originator_id
@@ -202,11 +209,16 @@ def write_partitioned(
         writers = [ColumnarWriter(sink, page_rows=page_rows) for sink in sinks]
         pending: list[list[Event]] = [[] for _ in names]
         partitioner = Partitioner()
+        every = range(partitions)
+        place: dict[UUID, tuple[int]] = {}  # hashed once per customer, not once per event
         for event in events:
             customer = partitioner.customer_of(event)
-            chosen = (
-                range(partitions) if customer is None else (partition_of(customer, partitions),)
-            )
+            chosen: Sequence[int] = every
+            if customer is not None:
+                found = place.get(customer)
+                if found is None:
+                    found = place[customer] = (partition_of(customer, partitions),)
+                chosen = found
             for index in chosen:
                 pending[index].append(event)
                 if len(pending[index]) >= BATCH_EVENTS:
