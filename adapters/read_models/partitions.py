@@ -372,7 +372,8 @@ def portfolio_answers(log: ColumnarLog, as_of: date) -> PortfolioAnswers:
     result = fast_path.fast_portfolio(cols, as_of, decode_policy=decode)
     reconciliations = reports.open_reconciliations(cols, as_of, None)
     next_steps = reports.next_steps_due(cols, as_of, None)
-    numbers = log.tables["InvoiceIssued"].column("invoice_number") if log.tables else None
+    issued = log.tables.get("InvoiceIssued")
+    numbers = None if issued is None else issued.column("invoice_number")
 
     def numbers_of(rows: np.ndarray) -> list[str]:
         if len(rows) == 0 or numbers is None:

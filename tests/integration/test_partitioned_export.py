@@ -60,7 +60,11 @@ def events() -> list[Event]:
     """The generated ledger with a stricter policy version adopted half-way through the log
     (effective mid-period): shared books that every partition needs, placed among customers'
     events, so that each partition must keep them in their place in the log."""
-    generated = list(columnar.from_columnar(generate_columnar(INVOICES, SEED)))
+    return with_policy(list(columnar.from_columnar(generate_columnar(INVOICES, SEED))))
+
+
+def with_policy(generated: list[Event]) -> list[Event]:
+    """``generated`` with STRICTER adopted half-way through it."""
     half = len(generated) // 2
     adopted = EscalationPolicyAdopted(
         originator_id=ids.policy_book_id(),
@@ -332,3 +336,25 @@ def test_a_logs_answers_are_the_query_engines() -> None:
     )
     assert ledger.worklist(END_ON_DEFAULT).items == answers.worklist.items
     ledger.close()
+
+
+def test_partitions_without_customers_hold_the_shared_books_and_answer_nothing(
+    tmp_path: Path,
+) -> None:
+    small = with_policy(list(columnar.from_columnar(generate_columnar(100, SEED))))
+    customers = {e.originator_id for e in small if isinstance(e, CustomerAccountOpened)}
+    count = len(customers) + 2  # two partitions at least have no customer
+    whole = portfolio_answers(columnar.to_columnar(small), END_ON_DEFAULT)
+    assert whole.ageing_by_customer.rows
+
+    write_partitioned(small, tmp_path / "out", partitions=count)
+    logs = read_partitions(tmp_path / "out")
+    answers = [portfolio_answers(log, END_ON_DEFAULT) for log in logs]
+
+    empty = [a for a in answers if not a.ageing_by_customer.rows]
+    assert empty
+    assert all(STRICTER.version == a.worklist.policy_version for a in answers)
+    assert whole.ageing_by_customer == combined_ageing([a.ageing_by_customer for a in answers])
+    assert whole.ageing_by_currency == combined_ageing([a.ageing_by_currency for a in answers])
+    policy = policy_of(logs[0], END_ON_DEFAULT)
+    assert whole.worklist == combined_worklist([a.worklist for a in answers], policy)
