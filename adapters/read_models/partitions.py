@@ -64,6 +64,9 @@ TOP_MANIFEST: Final = "partitions.json"
 PARTITIONS_LAYOUT: Final = 1
 BATCH_EVENTS: Final = columnar.BATCH_EVENTS_DEFAULT
 _PART_NAME: Final = re.compile(r"\.?part-\d+-of-\d+")
+_STAGED: Final = f".{TOP_MANIFEST}.new"
+"""``partitions.json`` as it is written, before its rename (one a killed export left is
+overwritten by the next, not taken for a foreign file)."""
 
 
 @attrs.define(kw_only=True, slots=False)
@@ -163,7 +166,7 @@ def partitioned_target(directory: Path) -> Path:
         foreign = sorted(
             entry.name
             for entry in target.iterdir()
-            if entry.name != TOP_MANIFEST and not _PART_NAME.match(entry.name)
+            if entry.name not in (TOP_MANIFEST, _STAGED) and not _PART_NAME.match(entry.name)
         )
         if foreign:
             raise columnar.ExportDirectoryError(
@@ -243,7 +246,7 @@ def write_partitioned(
         "folders": names,
         "events": [sum(n for table, n in r.items() if table != "ids") for r in rows],
     }
-    staged = target / f".{TOP_MANIFEST}.new"
+    staged = target / _STAGED
     staged.write_text(json.dumps(manifest, indent=2, sort_keys=True))
     columnar._fsync(staged)
     staged.rename(target / TOP_MANIFEST)

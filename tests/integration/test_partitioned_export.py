@@ -216,9 +216,11 @@ def test_an_unfinished_export_is_refused_and_a_rewrite_drops_old_partitions(
     assert {"partitions.json", "part-00000-of-00002", "part-00001-of-00002"} == {
         entry.name for entry in out.iterdir()
     }
-    (out / "partitions.json").unlink()
+    (out / "partitions.json").rename(out / ".partitions.json.new")  # killed before its rename
     with pytest.raises(PartitionError, match=r"no partitions\.json"):
         read_partitions(out)
+    write_partitioned(few, out, partitions=2)  # the next export finishes the folder
+    assert 2 == len(read_partitions(out))
 
 
 def test_a_folder_holding_other_files_is_refused_before_writing(
