@@ -26,7 +26,7 @@ from arledger.adapters.cli.app import (
 )
 from arledger.adapters.cli.formats import Column, FittedTable, Kind
 from arledger.adapters.persistence.bulk import Progress, progress_bar
-from arledger.adapters.read_models import columnar
+from arledger.adapters.read_models import columnar, partitions
 from arledger.adapters.synthetic import generate
 from arledger.domain.events import Event
 
@@ -134,18 +134,44 @@ def export_command(
             "Parquet files are plaintext (refused without it).",
         ),
     ] = False,
+    partitions_count: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions",
+            min=1,
+            max=partitions.PARTITIONS_MAX,
+            help="Write N partitions by a stable hash of the customer (DIR/part-I-of-N/, each "
+            "a complete columnar log of its customers and the shared books).",
+        ),
+    ] = None,
 ) -> None:
     """Export the event log to Parquet in the columnar layout the fast path reads."""
     _utf8_directory(directory)
     with _reported_errors():
-        columnar.export_target(directory)  # a folder it may not replace: refused before any work
+        # A folder it may not replace: refused before any work.
+        if partitions_count is None:
+            columnar.export_target(directory)
+        else:
+            partitions.partitioned_target(directory)
         ledger = _ledger()
         ledger.check_plaintext_output(directory, output="export", plaintext=plaintext)
         head = ledger.recorder.max_notification_id() or 0
         with progress_bar(_stderr(), f"Exporting to {directory}", total=head) as progress:
-            rows = columnar.write_parquet(
-                _counted(ledger.iter_events(), head, progress), directory, page_rows=page_rows
-            )
+            events_read = _counted(ledger.iter_events(), head, progress)
+            if partitions_count is not None:
+                written = partitions.write_partitioned(
+                    events_read, directory, partitions=partitions_count, page_rows=page_rows
+                )
+            else:
+                rows = columnar.write_parquet(events_read, directory, page_rows=page_rows)
+    if partitions_count is not None:
+        counts = ", ".join(f"{count:,}" for count in written.events)
+        _stdout().print(
+            f"Exported {partitions_count} partition(s) by customer from "
+            f"{ledger.store_description} to {directory}: {counts} event(s) (the shared books "
+            "are in each)."
+        )
+        return
     events = sum(count for name, count in rows.items() if name != "ids")
     _stdout().print(
         f"Exported {events} event(s) in {len(rows) - 1} table(s) and {rows['ids']} id(s) "

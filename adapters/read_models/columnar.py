@@ -891,9 +891,12 @@ class ParquetSink:
     Used as a context manager, it closes on success and aborts on an error.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, manifest_extra: Mapping[str, Any] | None = None) -> None:
         target = export_target(directory)
         self.directory = directory
+        self.manifest_extra = dict(manifest_extra or {})
+        """More keys for the manifest (a partition's place in a partitioned export); the
+        reader ignores keys it does not know, so such an export reads as any other."""
         self.target = target
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_abandoned_partials(target)
@@ -950,7 +953,11 @@ class ParquetSink:
             # Written last: a directory without a manifest is an export that did not finish.
             manifest = self._new_file("manifest.json")
             manifest.write_text(
-                json.dumps({"layout": LAYOUT_VERSION, "rows": self.rows}, indent=2, sort_keys=True)
+                json.dumps(
+                    {**self.manifest_extra, "layout": LAYOUT_VERSION, "rows": self.rows},
+                    indent=2,
+                    sort_keys=True,
+                )
             )
             _fsync(manifest)
             _fsync(self.partial)
