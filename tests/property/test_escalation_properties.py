@@ -31,6 +31,7 @@ from arledger.domain.events import (
     DisputeOutcome,
     DisputeReason,
     Event,
+    PromiseTranche,
     ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
@@ -175,7 +176,10 @@ def _promise(
     days: int,
     named: bool,
     supersedes: str | None = None,
+    tranches: int = 1,
 ) -> list[Event]:
+    """A promise of ``amount`` by ``days`` after it was made, in up to ``tranches`` dated
+    parts spread over those days (largest first)."""
     code, currency, _ = CUSTOMERS[customer]
     account = session.require_customer(code)
     numbers = []
@@ -185,6 +189,9 @@ def _promise(
             assert invoice is not None
             numbers.append(invoice.invoice_number)
     amount = min(amount, max(1, open_on(session, code, numbers[:1], _on(made))))
+    parts = max(1, min(tranches, days, amount))
+    dates = [_on(made + days * k // parts) for k in range(1, parts + 1)]
+    amounts = [amount // parts + (1 if k < amount % parts else 0) for k in range(parts)]
     return session.make_promise(
         customer_code=code,
         promise_reference=reference,
@@ -194,6 +201,29 @@ def _promise(
         contact="AP",
         invoice_numbers=numbers[:1],
         supersedes=supersedes,
+        tranches=tuple(
+            PromiseTranche(promised_on=on, amount_minor=part)
+            for on, part in zip(dates, amounts, strict=True)
+        )
+        if parts > 1
+        else (),
+    )
+
+
+def _target(
+    session: Session, customer: int, on: int, amount: int, months_ahead: int
+) -> list[Event]:
+    """The owner sets the customer's collection target for the month ``months_ahead`` after
+    the one of ``on`` (0: takes it back)."""
+    code, currency, owner = CUSTOMERS[customer]
+    set_on = _on(on)
+    month = set_on.month - 1 + months_ahead
+    return session.set_collection_target(
+        customer_code=code,
+        month_on=date(set_on.year + month // 12, month % 12 + 1, 1),
+        target=Money(amount, currency),
+        set_by=owner,
+        set_on=set_on,
     )
 
 
@@ -402,6 +432,7 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "waive": _waive,
     "diagnose": _diagnose,
     "change_owner": _change_owner,
+    "target": _target,
     "confirm": _confirm,
     "reconcile": _reconcile,
     "adopt": _adopt,
@@ -501,6 +532,7 @@ promise_steps = st.builds(
     st.integers(0, 30),
     st.booleans(),
     st.none() | st.none() | promise_references,  # supersedes: mostly none
+    st.sampled_from((1, 1, 2, 3)),  # tranches: mostly a promise of one date
 )
 diagnose_steps = st.builds(
     lambda *a: Step("diagnose", a), customer_indexes, st.sampled_from(STRATEGY_TYPES), day_offsets
@@ -578,6 +610,14 @@ steps = st.one_of(
         amounts_minor,
         day_offsets,
         st.none() | st.integers(0, 30),
+    ),
+    # A collection plan's target: the escalation folds and the fast path ignore it.
+    st.builds(
+        lambda *a: Step("target", a),
+        customer_indexes,
+        day_offsets,
+        st.sampled_from((0, 1_000_00, 50_000_00, 200_000_00)),
+        st.integers(0, 1),
     ),
     # A rate changes no per-currency figure; the folds and the fast path ignore the event.
     st.builds(
