@@ -40,6 +40,8 @@ from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy, NegotiationRule, PreDueReminderRule
 from arledger.projections import escalation
 from arledger.projections import portfolio as portfolio_module
+from arledger.projections import promises as promises_module
+from arledger.projections.promises import PromiseStatus
 from tests.conftest import FixedClock
 from tests.strategies import ladders
 
@@ -853,3 +855,32 @@ def test_levels_from_totals_equal_full_evaluations_on_every_candidate_date(
         full = escalation._Evaluator(view, customer_id)
         assert [level for level, _ in levels] == [full.evaluate(on).level for on in dates]
         assert [policy for _, policy in levels] == [view.policy_on(on) for on in dates]
+
+
+@given(history=histories, as_of=st.integers(0, WINDOW_DAYS + 60).map(_on))
+def test_tranches_split_their_promise_and_a_promise_of_one_date_is_its_own_tranche(
+    history: list[Step], as_of: date
+) -> None:
+    """Tranche by tranche: the amounts add up to the promise's, the money counted toward them
+    never exceeds the promise's own (it is counted by earlier deadlines, each at most its
+    tranche), and a tranche is kept only if the tranches before it were paid by its deadline;
+    a promise of one date judges exactly as its single tranche."""
+    state = run(history).live
+    for judgement in promises_module.judge_all(state, as_of):
+        tranches = judgement.tranches
+        assert judgement.promised_minor == sum(t.promised_minor for t in tranches)
+        assert sum(t.paid_minor for t in tranches) <= judgement.promised_minor
+        for tranche in tranches:
+            assert 0 <= tranche.paid_minor <= tranche.promised_minor
+            if tranche.status is PromiseStatus.KEPT:
+                assert tranche.paid_minor == tranche.promised_minor
+        if len(tranches) == 1:
+            (only,) = tranches
+            assert (
+                judgement.status,
+                judgement.paid_minor,
+                judgement.deadline_on,
+                judgement.judged_on,
+            ) == (only.status, only.paid_minor, only.deadline_on, only.judged_on)
+        else:
+            assert judgement.deadline_on == tranches[-1].deadline_on
