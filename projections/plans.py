@@ -41,7 +41,7 @@ import attrs
 from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.rules import require_date
 
-from .portfolio import CustomerHistory, PortfolioState
+from .portfolio import CustomerHistory, PaymentFacts, PortfolioState, PromiseFacts
 from .promises import PromiseStatus, judge
 
 CLOSED = (PromiseStatus.WITHDRAWN, PromiseStatus.SUPERSEDED)
@@ -137,15 +137,25 @@ def month_end(month_on: date) -> date:
 
 
 def customer_plan(
-    state: PortfolioState, customer: CustomerHistory, month_on: date, as_of: date
+    state: PortfolioState,
+    customer: CustomerHistory,
+    month_on: date,
+    as_of: date,
+    *,
+    promises: Iterable[PromiseFacts] | None = None,
+    payments: Iterable[PaymentFacts] | None = None,
 ) -> CustomerPlan:
-    """The customer's plan for the month starting ``month_on`` as of ``as_of``."""
+    """The customer's plan for the month starting ``month_on`` as of ``as_of``;
+    ``promises`` and ``payments``, when given, are the customer's (else found in ``state``)."""
     last_on = month_end(month_on)
     target = customer.target_on(month_on, as_of)
+    if promises is None:
+        promises = [p for p in state.promises.values() if p.customer_id == customer.customer_id]
+    if payments is None:
+        payments = [p for p in state.payments.values() if p.customer_id == customer.customer_id]
     tranches = []
-    for promise in state.promises.values():
-        if promise.customer_id != customer.customer_id:
-            continue
+    for promise in promises:
+        assert promise.customer_id == customer.customer_id
         judgement = judge(state, promise, as_of)
         if judgement is None:
             continue
@@ -162,7 +172,7 @@ def customer_plan(
                 )
     tranches.sort(key=lambda t: (t.promised_on, t.promise_reference))
     by_owner: dict[str, int] = defaultdict(int)
-    for payment in state.payments.values():
+    for payment in payments:
         if (
             payment.customer_id == customer.customer_id
             and payment.currency == customer.currency
@@ -201,13 +211,27 @@ def collection_plan(
     assert month_on.day == 1, "a plan's month is named by its first day"
     as_of = month_end(month_on) if as_of is None else require_date("as_of", as_of)
     wanted = None if customer_ids is None else set(customer_ids)
+    # Each customer's promises and payments, gathered once: a plan reads only its own.
+    promises_of: dict[UUID, list[PromiseFacts]] = defaultdict(list)
+    for promise in state.promises.values():
+        promises_of[promise.customer_id].append(promise)
+    payments_of: dict[UUID, list[PaymentFacts]] = defaultdict(list)
+    for payment in state.payments.values():
+        payments_of[payment.customer_id].append(payment)
     plans = []
     for customer in state.customers.values():
         if wanted is not None and customer.customer_id not in wanted:
             continue
         if customer.opened_on > as_of:
             continue
-        plan = customer_plan(state, customer, month_on, as_of)
+        plan = customer_plan(
+            state,
+            customer,
+            month_on,
+            as_of,
+            promises=promises_of.get(customer.customer_id, ()),
+            payments=payments_of.get(customer.customer_id, ()),
+        )
         if plan.target_minor or plan.committed_minor or plan.collected_minor:
             plans.append(plan)
     plans.sort(key=lambda p: p.customer_code)

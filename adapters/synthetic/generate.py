@@ -715,7 +715,7 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     adopted_on = np.where(plan.rule_adopted >= 0, plan.rule_effective_on, _NEVER)
     add(_Kind.ALLOCATION_RULE, adopted_on, customers, none, 0)
     add(_Kind.DIAGNOSE, _diagnosed_on(plan), customers, none, 0)
-    add(_Kind.TARGET, _target_set_on(plan), customers, none, 0)
+    add(_Kind.TARGET, _targets(plan)[0], customers, none, 0)
     owner_of = plan.customer
     add(_Kind.ISSUE, plan.issued_on, owner_of, invoices, 0)
     add(_Kind.DISPUTE, plan.dispute_on, owner_of, invoices, 0)
@@ -1155,9 +1155,10 @@ def _diagnosed(plan: _Plan, rows: _Rows) -> list[pa.Array]:
 # Monthly collection plans and promises in tranches (issue 14 item 1): derived from the draws
 # above, drawing nothing, so that every other figure stays as it was for a seed.
 _TARGET_DAYS: Final = 3
-"""Days after a customer's rating that its owner sets next month's collection target."""
+"""Days after a customer's rating that its owner sets next month's collection target, when
+the customer has promised nothing."""
 _TARGET_SHARE: Final = 5
-"""The target is a fifth of the credit line (at least one minor unit)."""
+"""Without a promise, the target is a fifth of the credit line (at least one minor unit)."""
 _TARGET_NOTE: Final = "agreed with the customer's finance"
 _TRANCHE_EVERY: Final = 4
 """One promise in four (by invoice number) with a window of at least ``_TRANCHE_DAYS_MIN``
@@ -1165,31 +1166,48 @@ days is made in two tranches: half (rounded up) at mid-window, the rest on its d
 _TRANCHE_DAYS_MIN: Final = 14
 
 
-def _target_set_on(plan: _Plan) -> np.ndarray:
-    """Per customer: the day its owner sets a collection target (``_NEVER``: none), for
-    customers rated B or worse (those the plan focuses on), a few days after the rating."""
-    on: np.ndarray = np.where(plan.rating >= 1, plan.rated_on + _TARGET_DAYS, _NEVER)
-    return on
+def _targets(plan: _Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per customer: (the day its owner sets a collection target, ``_NEVER``: none; the
+    target month's first day; the target). A customer who promises gets a plan the day of its
+    first promise, for the month of the promised date, of twice the promised amount (the
+    handbook's gap between target and commitment); a customer rated B or worse who promised
+    nothing gets one a few days after the rating for the next month, of a fifth of its credit
+    line: a plan with no promise behind it."""
+    nc = len(plan.currency)
+    made = plan.promise_made[:, 0]
+    order = np.lexsort((np.arange(len(made)), made, plan.customer))
+    first = np.full(nc, -1, dtype=np.int64)
+    promising = order[made[order] < _NEVER]
+    customers = plan.customer[promising]
+    keep = np.r_[True, customers[1:] != customers[:-1]] if len(customers) else customers > 0
+    first[customers[keep]] = promising[keep]
+    promised = first >= 0
+    chosen = np.maximum(first, 0)
+    rated = ~promised & (plan.rating >= 1)
+    set_on = np.where(promised, made[chosen], np.where(rated, plan.rated_on + _TARGET_DAYS, _NEVER))
+    month_of = np.where(promised, plan.promise_on[chosen, 0], set_on)
+    month_on = _month_on(month_of, np.where(promised, 0, 1))
+    amount = np.where(
+        promised,
+        2 * plan.amount[chosen],
+        np.maximum(plan.credit_line // _TARGET_SHARE, 1),
+    )
+    return set_on, month_on, amount
 
 
-def _target_month_on(set_on: np.ndarray) -> np.ndarray:
-    """The first day of the month after ``set_on`` (days since 1970)."""
-    months = np.minimum(set_on, 10**6).astype("datetime64[D]").astype("datetime64[M]") + 1
-    result: np.ndarray = months.astype("datetime64[D]").astype(np.int64)
-    return result
-
-
-def _target_minor(plan: _Plan, customer: np.ndarray) -> np.ndarray:
-    result: np.ndarray = np.maximum(plan.credit_line[customer] // _TARGET_SHARE, 1)
+def _month_on(days: np.ndarray, months_after: np.ndarray) -> np.ndarray:
+    """The first day of the month ``months_after`` the one of ``days`` (days since 1970)."""
+    months = np.minimum(days, 10**6).astype("datetime64[D]").astype("datetime64[M]")
+    result: np.ndarray = (months + months_after).astype("datetime64[D]").astype(np.int64)
     return result
 
 
 def _target_set(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     customer = rows.customer
-    set_on = _target_set_on(plan)[customer]
+    set_on, month_on, amount = (values[customer] for values in _targets(plan))
     return [
-        _dates(_target_month_on(set_on)),
-        _ints(_target_minor(plan, customer)),
+        _dates(month_on),
+        _ints(amount),
         _currency(plan, customer),
         _pool(OWNERS, _owner_on(plan, customer, set_on)),
         _dates(set_on),
@@ -1903,13 +1921,13 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
         )
     if kind is _Kind.TARGET:
         one = np.array([customer])
-        set_on = _target_set_on(plan)[one]
+        set_on, month_on, amount = (values[one] for values in _targets(plan))
         return Command(
             "set_collection_target",
             {
                 "customer_code": code,
-                "month_on": _day(_target_month_on(set_on)[0]),
-                "target": Money(int(_target_minor(plan, one)[0]), currency),
+                "month_on": _day(month_on[0]),
+                "target": Money(int(amount[0]), currency),
                 "set_by": OWNERS[int(_owner_on(plan, one, set_on)[0])],
                 "set_on": on,
                 "note": _TARGET_NOTE,

@@ -202,7 +202,7 @@ KNOWN_AT_QUERIES: Final[dict[str, Callable[[Ledger, Any], Any]]] = {
     "balance_confirmations": lambda ledger, at: ledger.balance_confirmations("ACME", known_at=at),
     "check_credit": lambda ledger, at: ledger.check_credit("ACME", usd("1.00"), AS_OF, known_at=at),
     "collection_case": lambda ledger, at: ledger.collection_case("ACME", AS_OF, known_at=at),
-    "collection_plan": lambda ledger, at: ledger.collection_plan(date(2024, 1, 1), known_at=at),
+    "collection_plan": lambda ledger, at: ledger.collection_plan(AS_OF.replace(day=1), known_at=at),
     "customer": lambda ledger, at: ledger.customer("ACME", known_at=at),
     "escalation_status": lambda ledger, at: ledger.escalation_status("ACME", AS_OF, known_at=at),
     "expected_pay_on": lambda ledger, at: ledger.expected_pay_on("INV-1", known_at=at),

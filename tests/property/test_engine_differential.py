@@ -1,14 +1,14 @@
 """The Ledger's portfolio queries answer the same through the query engine as replayed.
 
 Every ageing grouping (invoice rows included, with the policy's edges and with one-off edges),
-the worklist (whole and per owner: ranks, levels, entered-on and next-action dates, reasons)
-and the KPIs (every grouping) are compared with ``==``, so field by field and in the same
-order, between ``read_models="stored"`` (the engine's live columnar log) and
-``read_models="replay"`` (the folds over the whole log, the reference path): on Hypothesis
-collections histories with a second policy version effective mid-period, for several as-of
-dates and a known-at cut; and on a generated ledger of 10,000 invoices in a SQLite store with
-a stricter policy version, where the engine's log is also persisted in segments and loaded
-again by a new Ledger.
+the worklist (whole and per owner: ranks, levels, entered-on and next-action dates, reasons),
+the KPIs (every grouping) and the collection plans (every grouping) are compared with ``==``,
+so field by field and in the same order, between ``read_models="stored"`` (the engine's live
+columnar log) and ``read_models="replay"`` (the folds over the whole log, the reference
+path): on Hypothesis collections histories with a second policy version effective
+mid-period, for several as-of dates and a known-at cut; and on a generated ledger of 10,000
+invoices in a SQLite store with a stricter policy version, where the engine's log is also
+persisted in segments and loaded again by a new Ledger.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from arledger.domain.errors import ArledgerError
 from arledger.domain.policy import EscalationPolicy
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.kpis import KpiGrouping
+from arledger.projections.plans import PlanGrouping
 from tests.conftest import FixedClock
 from tests.property.test_escalation_properties import (
     CUSTOMERS,
@@ -78,6 +79,14 @@ def queries(
             f"worklist {owner}",
             lambda o=owner: ledger.worklist(as_of, owner=o, known_at=known_at),
         )
+    month_on = as_of.replace(day=1)
+    for plan_grouping in PlanGrouping:
+        yield (
+            f"collection plan {plan_grouping.name}",
+            lambda g=plan_grouping: ledger.collection_plan(
+                month_on, by=g, as_of=as_of, known_at=known_at
+            ),
+        )
     start_on = as_of - timedelta(days=90)
     for kpi_grouping in KpiGrouping:
         yield (
@@ -100,6 +109,14 @@ def customer_queries(
                     lambda: getattr(ledger, n)(c, as_of, known_at=known_at)
                 ),
             )
+        yield (
+            f"collection plan {code}",
+            lambda c=code: answer_or_error(
+                lambda: ledger.collection_plan(
+                    as_of.replace(day=1), as_of=as_of, customer_code=c, known_at=known_at
+                )
+            ),
+        )
 
 
 def answer_or_error(query: Callable[[], Any]) -> Any:

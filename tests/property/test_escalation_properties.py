@@ -31,6 +31,7 @@ from arledger.domain.events import (
     DisputeOutcome,
     DisputeReason,
     Event,
+    PromiseTranche,
     ReceiptMethod,
     ReconciliationResolution,
     RiskRating,
@@ -39,6 +40,8 @@ from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy, NegotiationRule, PreDueReminderRule
 from arledger.projections import escalation
 from arledger.projections import portfolio as portfolio_module
+from arledger.projections import promises as promises_module
+from arledger.projections.promises import PromiseStatus
 from tests.conftest import FixedClock
 from tests.strategies import ladders
 
@@ -175,7 +178,10 @@ def _promise(
     days: int,
     named: bool,
     supersedes: str | None = None,
+    tranches: int = 1,
 ) -> list[Event]:
+    """A promise of ``amount`` by ``days`` after it was made, in up to ``tranches`` dated
+    parts spread over those days (largest first)."""
     code, currency, _ = CUSTOMERS[customer]
     account = session.require_customer(code)
     numbers = []
@@ -185,6 +191,9 @@ def _promise(
             assert invoice is not None
             numbers.append(invoice.invoice_number)
     amount = min(amount, max(1, open_on(session, code, numbers[:1], _on(made))))
+    parts = max(1, min(tranches, days, amount))
+    dates = [_on(made + days * k // parts) for k in range(1, parts + 1)]
+    amounts = [amount // parts + (1 if k < amount % parts else 0) for k in range(parts)]
     return session.make_promise(
         customer_code=code,
         promise_reference=reference,
@@ -194,6 +203,29 @@ def _promise(
         contact="AP",
         invoice_numbers=numbers[:1],
         supersedes=supersedes,
+        tranches=tuple(
+            PromiseTranche(promised_on=on, amount_minor=part)
+            for on, part in zip(dates, amounts, strict=True)
+        )
+        if parts > 1
+        else (),
+    )
+
+
+def _target(
+    session: Session, customer: int, on: int, amount: int, months_ahead: int
+) -> list[Event]:
+    """The owner sets the customer's collection target for the month ``months_ahead`` after
+    the one of ``on`` (0: takes it back)."""
+    code, currency, owner = CUSTOMERS[customer]
+    set_on = _on(on)
+    month = set_on.month - 1 + months_ahead
+    return session.set_collection_target(
+        customer_code=code,
+        month_on=date(set_on.year + month // 12, month % 12 + 1, 1),
+        target=Money(amount, currency),
+        set_by=owner,
+        set_on=set_on,
     )
 
 
@@ -402,6 +434,7 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "waive": _waive,
     "diagnose": _diagnose,
     "change_owner": _change_owner,
+    "target": _target,
     "confirm": _confirm,
     "reconcile": _reconcile,
     "adopt": _adopt,
@@ -501,6 +534,7 @@ promise_steps = st.builds(
     st.integers(0, 30),
     st.booleans(),
     st.none() | st.none() | promise_references,  # supersedes: mostly none
+    st.sampled_from((1, 1, 2, 3)),  # tranches: mostly a promise of one date
 )
 diagnose_steps = st.builds(
     lambda *a: Step("diagnose", a), customer_indexes, st.sampled_from(STRATEGY_TYPES), day_offsets
@@ -578,6 +612,14 @@ steps = st.one_of(
         amounts_minor,
         day_offsets,
         st.none() | st.integers(0, 30),
+    ),
+    # A collection plan's target: the escalation folds and the fast path ignore it.
+    st.builds(
+        lambda *a: Step("target", a),
+        customer_indexes,
+        day_offsets,
+        st.sampled_from((0, 1_000_00, 50_000_00, 200_000_00)),
+        st.integers(0, 1),
     ),
     # A rate changes no per-currency figure; the folds and the fast path ignore the event.
     st.builds(
@@ -813,3 +855,32 @@ def test_levels_from_totals_equal_full_evaluations_on_every_candidate_date(
         full = escalation._Evaluator(view, customer_id)
         assert [level for level, _ in levels] == [full.evaluate(on).level for on in dates]
         assert [policy for _, policy in levels] == [view.policy_on(on) for on in dates]
+
+
+@given(history=histories, as_of=st.integers(0, WINDOW_DAYS + 60).map(_on))
+def test_tranches_split_their_promise_and_a_promise_of_one_date_is_its_own_tranche(
+    history: list[Step], as_of: date
+) -> None:
+    """Tranche by tranche: the amounts add up to the promise's, the money counted toward them
+    never exceeds the promise's own (it is counted by earlier deadlines, each at most its
+    tranche), and a tranche is kept only if the tranches before it were paid by its deadline;
+    a promise of one date judges exactly as its single tranche."""
+    state = run(history).live
+    for judgement in promises_module.judge_all(state, as_of):
+        tranches = judgement.tranches
+        assert judgement.promised_minor == sum(t.promised_minor for t in tranches)
+        assert sum(t.paid_minor for t in tranches) <= judgement.promised_minor
+        for tranche in tranches:
+            assert 0 <= tranche.paid_minor <= tranche.promised_minor
+            if tranche.status is PromiseStatus.KEPT:
+                assert tranche.paid_minor == tranche.promised_minor
+        if len(tranches) == 1:
+            (only,) = tranches
+            assert (
+                judgement.status,
+                judgement.paid_minor,
+                judgement.deadline_on,
+                judgement.judged_on,
+            ) == (only.status, only.paid_minor, only.deadline_on, only.judged_on)
+        else:
+            assert judgement.deadline_on == tranches[-1].deadline_on

@@ -33,6 +33,7 @@ from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.kpis import KpiGrouping
+from arledger.projections.plans import PlanGrouping
 from tests.conftest import FixedClock
 from tests.property.test_escalation_properties import (
     CUSTOMERS,
@@ -203,6 +204,13 @@ def queries(
             known_at=None,
         ),
     )
+    for plan_grouping in PlanGrouping:
+        yield (
+            f"collection_plan {plan_grouping.name}",
+            lambda g=plan_grouping: ledger.collection_plan(
+                as_of.replace(day=1), by=g, as_of=as_of, known_at=known_at
+            ),
+        )
     yield "portfolio", lambda: ledger.portfolio(known_at=known_at)
     yield "iter_events", lambda: list(ledger.iter_events(known_at=known_at))
     yield (
@@ -232,6 +240,12 @@ def queries(
             lambda c=code: ledger.statement(c, start_on, as_of, known_at=known_at),
         )
         yield f"customer {code}", lambda c=code: ledger.customer(c, known_at=known_at)
+        yield (
+            f"collection_plan {code}",
+            lambda c=code: ledger.collection_plan(
+                as_of.replace(day=1), as_of=as_of, customer_code=c, known_at=known_at
+            ),
+        )
     for number in INVOICES:
         yield f"invoice {number}", lambda n=number: ledger.invoice(n, known_at=known_at)
         yield (

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from arledger.domain.events import ActionChannel, DisputeOutcome
 from arledger.domain.policy import DIAGNOSE, NEGOTIATE_FIRST
 from arledger.domain.trigger_rules import TriggerRule
-from arledger.projections import escalation
+from arledger.projections import escalation, plans
 from arledger.projections.promises import PromiseStatus, judge_all
 from tests.property.test_escalation_properties import (
     RESOLUTIONS,
@@ -123,6 +123,25 @@ def test_the_histories_judge_promises_with_every_status() -> None:
     }
 
     assert set(PromiseStatus) == statuses
+
+
+def test_the_histories_judge_tranches_and_plan_with_and_without_commitments() -> None:
+    """The engine differential compares the collection plans on these histories: they must
+    hold promises in tranches judged kept and broken tranche by tranche, and plans with a
+    target both committed and left without a commitment."""
+    tranche_statuses: set[PromiseStatus] = set()
+    flags: set[bool] = set()
+    for history in drawn(histories, 300):
+        state = run(history).live
+        for on in JUDGED_ON:
+            for judgement in judge_all(state, on):
+                if len(judgement.tranches) > 1:
+                    tranche_statuses.update(tranche.status for tranche in judgement.tranches)
+            month = plans.collection_plan(state, on.replace(day=1), on)
+            flags.update(plan.no_commitment for plan in month.customers if plan.target_minor)
+
+    assert {PromiseStatus.KEPT, PromiseStatus.BROKEN, PromiseStatus.OPEN} <= tranche_statuses
+    assert {True, False} == flags
 
 
 def test_the_histories_put_every_collection_strategy_reason_on_the_worklist() -> None:
