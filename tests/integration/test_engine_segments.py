@@ -231,3 +231,20 @@ def test_segments_stream_one_at_a_time_up_to_a_break_in_the_chain(tmp_path: Path
             and all(a.tables[n].equals(b.tables[n]) for n in a.tables)
             for a, b in zip(segments.load(), loaded, strict=False)
         )
+
+
+def test_segments_written_lz4_compressed_before_still_decode() -> None:
+    """Segments are now written uncompressed (decoded without a copy); those a store holds
+    from before, lz4-compressed Arrow IPC, decode to the same table."""
+    from arledger.adapters.read_models.segments import decode_table, encode_table
+
+    table = pa.table({"seq": pa.array([1, 2, 3], pa.int64()), "name": ["a", "b", None]})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(
+        sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")
+    ) as writer:
+        writer.write_table(table)
+    compressed = bytes(sink.getvalue())
+    assert decode_table(compressed).equals(table)
+    assert decode_table(encode_table(table)).equals(table)
+    assert len(encode_table(table)) != len(compressed)
