@@ -379,14 +379,23 @@ class LiveLog:
         self._merge()
 
     def _event_at(self, seq: int) -> tuple[UUID, int]:
-        """Originator id and version of the event numbered ``seq`` in the log."""
+        """Originator id and version of the event numbered ``seq`` in the log: found by
+        bisection in each class's ``seq`` column (rows are in ``seq`` order, see ``rows_after``),
+        not a filter over every row (0.3 s of CPU at 1M invoices, in every new process)."""
         for name, table in self._raw.items():
             if name == "ids":
                 continue
-            found = table.filter(pc.equal(table["seq"], seq))
-            if found.num_rows:
-                index = found.column("originator_id")[0].as_py()
-                return self.id_of(index), found.column("originator_version")[0].as_py()
+            start = 0
+            for chunk in table.column("seq").chunks:
+                if len(chunk) and chunk[len(chunk) - 1].as_py() >= seq:
+                    values = chunk.to_numpy(zero_copy_only=False)
+                    at = int(np.searchsorted(values, seq))
+                    if values[at] == seq:
+                        row = table.slice(start + at, 1)
+                        index = row.column("originator_id")[0].as_py()
+                        return self.id_of(index), row.column("originator_version")[0].as_py()
+                    break
+                start += len(chunk)
         raise AssertionError(f"the columnar log has no event {seq}")
 
     def _sink(self, name: str, batch: pa.RecordBatch) -> None:

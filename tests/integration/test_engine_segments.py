@@ -248,3 +248,34 @@ def test_segments_written_lz4_compressed_before_still_decode() -> None:
     assert decode_table(compressed).equals(table)
     assert decode_table(encode_table(table)).equals(table)
     assert len(encode_table(table)) != len(compressed)
+
+
+def test_event_at_finds_every_event_by_bisection_across_chunks(tmp_path: Path) -> None:
+    """``LiveLog._event_at`` (a new process's check of the log's last event) names, for every
+    event of a log loaded from segments and then extended (several chunks a class), the
+    originator and version a filter over every row finds."""
+    path = tmp_path / "ledger.db"
+    with closing(open_ledger(path)) as ledger:
+        open_account(ledger)
+        issue(ledger, 0, 3)
+        ledger.query_engine().persist()
+    with closing(open_ledger(path)) as again:
+        issue(again, 3, 2)
+        issue(again, 5, 2)
+        log = again.query_engine().log
+        again.query_engine().refresh()
+        assert any(t.column("seq").num_chunks > 1 for n, t in log._raw.items() if n != "ids")
+        for seq in range(1, log.events + 1):
+            expected = [
+                (
+                    log.id_of(
+                        table.filter(pc.equal(table["seq"], seq))["originator_id"][0].as_py()
+                    ),
+                    table.filter(pc.equal(table["seq"], seq))["originator_version"][0].as_py(),
+                )
+                for name, table in log._raw.items()
+                if name != "ids" and pc.any(pc.equal(table["seq"], seq)).as_py()
+            ]
+            assert [log._event_at(seq)] == expected
+        with pytest.raises(AssertionError):
+            log._event_at(log.events + 1)
