@@ -250,10 +250,13 @@ def test_segments_written_lz4_compressed_before_still_decode() -> None:
     assert len(encode_table(table)) != len(compressed)
 
 
-def test_event_at_finds_every_event_by_bisection_across_chunks(tmp_path: Path) -> None:
-    """``LiveLog._event_at`` (a new process's check of the log's last event) names, for every
-    event of a log loaded from segments and then extended (several chunks a class), the
-    originator and version a filter over every row finds."""
+def test_a_first_refresh_combines_segments_and_tail_and_event_at_finds_every_event(
+    tmp_path: Path,
+) -> None:
+    """A new Ledger's first refresh leaves each class one chunk, the tail read from the store
+    after the segments included (else its first query combines a second copy); and
+    ``LiveLog._event_at`` names, for every event of a log extended since (several chunks a
+    class), the originator and version a filter over every row finds."""
     path = tmp_path / "ledger.db"
     with closing(open_ledger(path)) as ledger:
         open_account(ledger)
@@ -261,9 +264,11 @@ def test_event_at_finds_every_event_by_bisection_across_chunks(tmp_path: Path) -
         ledger.query_engine().persist()
     with closing(open_ledger(path)) as again:
         issue(again, 3, 2)
-        issue(again, 5, 2)
         log = again.query_engine().log
-        again.query_engine().refresh()
+        again.query_engine().refresh()  # the first: the segments and the tail, combined
+        assert all(t.column(0).num_chunks == 1 for t in log._raw.values())
+        issue(again, 5, 2)
+        again.query_engine().refresh()  # appended as chunks of their own
         assert any(t.column("seq").num_chunks > 1 for n, t in log._raw.items() if n != "ids")
         for seq in range(1, log.events + 1):
             expected = [
