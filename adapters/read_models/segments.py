@@ -5,11 +5,16 @@ Where: a table ``arledger_rm_columnar`` beside the event store's, on SQLite and 
 alike. Every process that can reach the store can reach its segments (no shared directory to
 configure on service hosts), they are backed up with the store, and a segment is written in
 one transaction with the position it covers, so it is never half there. Measured at 1M invoices
-(6M events): the whole log is about 250 MB of lz4-compressed Arrow IPC, loaded in 2-4 s, where
-decoding the JSON log takes minutes.
+(6M events): the whole log is about 500 MB of Arrow IPC, loaded in 2-4 s, where decoding the
+JSON log takes minutes.
+
+Uncompressed: a loaded segment's Arrow buffers point into the bytes read (no copy), where lz4
+(~250 MB at 1M) cost every new process ~0.6 s of CPU to decompress and ~80 MB more at its
+peak; on PostgreSQL the server compresses the rows as TOAST (lz4) all the same. Segments
+written lz4-compressed before still load (Arrow IPC names its compression).
 
 A segment holds the events ``first_event..last_event`` (the columnar ``seq`` numbers: 1, 2, ...
-in log order) with, per event class present, one Arrow IPC stream (lz4), plus the ``ids`` rows
+in log order) with, per event class present, one Arrow IPC stream, plus the ``ids`` rows
 it added (a row named ``ids``, always present: it marks the segment). ``position`` is the
 store's notification id of its last event, ``ids_count`` the size of the id table after it.
 Segments chain: each starts right after the previous one ends. Writers take a lock (SQLite:
@@ -33,7 +38,8 @@ from arledger.adapters.read_models.columnar import conformed
 from arledger.domain.errors import StoreBusyError
 
 TABLE: Final = "arledger_rm_columnar"
-IPC_OPTIONS: Final = pa.ipc.IpcWriteOptions(compression="lz4")
+IPC_OPTIONS: Final = pa.ipc.IpcWriteOptions(compression=None)
+"""Uncompressed (see the module's doc)."""
 STREAM_ROWS: Final = 4
 """Segment rows a PostgreSQL load fetches at a time (each up to tens of MB compressed)."""
 SEGMENT_LOCK_TIMEOUT_S: Final = 5.0

@@ -231,3 +231,56 @@ def test_segments_stream_one_at_a_time_up_to_a_break_in_the_chain(tmp_path: Path
             and all(a.tables[n].equals(b.tables[n]) for n in a.tables)
             for a, b in zip(segments.load(), loaded, strict=False)
         )
+
+
+def test_segments_written_lz4_compressed_before_still_decode() -> None:
+    """Segments are now written uncompressed (decoded without a copy); those a store holds
+    from before, lz4-compressed Arrow IPC, decode to the same table."""
+    from arledger.adapters.read_models.segments import decode_table, encode_table
+
+    table = pa.table({"seq": pa.array([1, 2, 3], pa.int64()), "name": ["a", "b", None]})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(
+        sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")
+    ) as writer:
+        writer.write_table(table)
+    compressed = bytes(sink.getvalue())
+    assert decode_table(compressed).equals(table)
+    assert decode_table(encode_table(table)).equals(table)
+    assert len(encode_table(table)) != len(compressed)
+
+
+def test_a_first_refresh_combines_segments_and_tail_and_event_at_finds_every_event(
+    tmp_path: Path,
+) -> None:
+    """A new Ledger's first refresh leaves each class one chunk, the tail read from the store
+    after the segments included (else its first query combines a second copy); and
+    ``LiveLog._event_at`` names, for every event of a log extended since (several chunks a
+    class), the originator and version a filter over every row finds."""
+    path = tmp_path / "ledger.db"
+    with closing(open_ledger(path)) as ledger:
+        open_account(ledger)
+        issue(ledger, 0, 3)
+        ledger.query_engine().persist()
+    with closing(open_ledger(path)) as again:
+        issue(again, 3, 2)
+        log = again.query_engine().log
+        again.query_engine().refresh()  # the first: the segments and the tail, combined
+        assert all(t.column(0).num_chunks == 1 for t in log._raw.values())
+        issue(again, 5, 2)
+        again.query_engine().refresh()  # appended as chunks of their own
+        assert any(t.column("seq").num_chunks > 1 for n, t in log._raw.items() if n != "ids")
+        for seq in range(1, log.events + 1):
+            expected = [
+                (
+                    log.id_of(
+                        table.filter(pc.equal(table["seq"], seq))["originator_id"][0].as_py()
+                    ),
+                    table.filter(pc.equal(table["seq"], seq))["originator_version"][0].as_py(),
+                )
+                for name, table in log._raw.items()
+                if name != "ids" and pc.any(pc.equal(table["seq"], seq)).as_py()
+            ]
+            assert [log._event_at(seq)] == expected
+        with pytest.raises(AssertionError):
+            log._event_at(log.events + 1)

@@ -374,3 +374,28 @@ def test_a_batch_that_fails_leaves_the_writer_as_it_was() -> None:
     assert [INVOICE, CUSTOMER, PAYMENT] == [
         UUID(bytes=raw) for raw in pa.Table.from_batches(pages["ids"])["id"].to_pylist()
     ]
+
+
+def test_a_restored_id_index_numbers_known_ids_as_before_and_new_ones_after() -> None:
+    """``IdIndex.restore`` keeps the restored ids in NumPy (sorted by their first 8 bytes):
+    each is found at its index, ids sharing their first 8 bytes included, through ``find``,
+    a call, and ``prefetch``; a new id is numbered after them, and removing it undoes that."""
+    import numpy as np
+
+    shared = b"\x01" * 8
+    restored = [shared + b"\x00" * 8, bytes(range(16)), shared + b"\xff" * 8, b"\x09" * 16]
+    ids = columnar.IdIndex()
+    ids.restore(np.frombuffer(b"".join(restored), "V16"))
+    assert [ids.find(key) for key in restored] == [0, 1, 2, 3]
+    assert ids.find(shared + b"\x07" * 8) is None
+    again = columnar.IdIndex()
+    again.restore(np.frombuffer(b"".join(restored), "V16"))
+    again.prefetch([restored[2], None, restored[0], shared + b"\x07" * 8])
+    assert again.index == {restored[2]: 2, restored[0]: 0}
+    new = UUID(bytes=shared + b"\x07" * 8)
+    assert again(UUID(bytes=restored[3])) == 3
+    assert again(new) == 4 == again.count - 1
+    assert again.take_pending() is not None
+    again.add(b"\x05" * 16)
+    again.remove(b"\x05" * 16)
+    assert again.count == 5 and again.find(b"\x05" * 16) is None
