@@ -305,6 +305,8 @@ class LiveLog:
         self._converted: dict[str, int] = {}
         self._selected: dict[str, tuple[str, ...]] = {}
         self._code_maps: dict[str, dict[str, dict[Any, int]]] = {}
+        self._buffers: dict[str, dict[str, np.ndarray]] = {}
+        """Per class, the growing buffers its extended NumPy columns are views of."""
         self._ids: list[UUID | None] = []
         self._by_value: dict[tuple[str, str], RowsByValue] = {}
         self.decoders: dict[type, dict[str, Callable[[Any], Any]]] = {}
@@ -516,7 +518,8 @@ class LiveLog:
                 log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables={name: added})
                 converted = columns(log, {name: tuple(self._selected[name])})[name]
                 maps = self._code_maps.setdefault(name, {})
-                cached = self._columns[name] = append_columns(cached, converted, maps)
+                buffers = self._buffers.setdefault(name, {})
+                cached = self._columns[name] = append_columns(cached, converted, maps, buffers)
                 self._converted[name] = rows
             elif cached is None or covered < rows or not _holds(cached, names):
                 log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables={name: self.table(name)})
@@ -525,6 +528,7 @@ class LiveLog:
                 self._selected[name] = wanted
                 self._converted[name] = rows
                 self._code_maps.pop(name, None)
+                self._buffers.pop(name, None)
             result[name] = cached
         return result
 
