@@ -92,6 +92,8 @@ TAIL_ROWS_MIN: Final = 16_384
 well under a millisecond)."""
 RESULTS_CACHED: Final = 8
 """Fast-path results kept per log version (several as-of dates in use at once)."""
+FOLDS_KEPT: Final = 4
+"""Folded states kept per customer (cuts in use at once: now, and an audit's instants)."""
 CUSTOMER_EVENTS_CACHED: Final = 50_000
 """Decoded events kept for the customers queried last (``QueryEngine.customer_events``), in
 all: a few MB, room for the largest customer of a generated 1M-invoice ledger (8,310 events)
@@ -235,6 +237,8 @@ class _CustomerEvents:
     seqs: np.ndarray
     """Each event's ``seq``, ascending."""
     events: tuple[Event, ...]
+    folded: dict[tuple[int, datetime | None], Any] = attrs.field(factory=dict, eq=False)
+    """Folds of the first n events as known at an instant (``QueryEngine.customer_state``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -875,21 +879,61 @@ class QueryEngine:
         immutable and the log only grows, so after new events only the customer's new rows
         are decoded and appended; the cuts (``known_at``, ``upto``) are applied to the kept
         events."""
+        cached, count = self._customer_entry(customer_id, upto)
+        if cached is None:
+            return []
+        if known_at is None:
+            return list(cached.events[:count])
+        return [event for event in cached.events[:count] if event.timestamp <= known_at]
+
+    def customer_state(
+        self,
+        customer_id: UUID,
+        known_at: datetime | None,
+        fold: Callable[..., Any],
+        *,
+        upto: int | None = None,
+    ) -> Any:
+        """``fold(customer_events(...), known_at=known_at)``, kept with the customer's events
+        for the next query at the same cut (a fold was 17 ms of CPU of the 64 left to a status
+        of the largest customer at 1M invoices). The folded state is shared: no query changes
+        the state it is given (the differential tests hold every query to the replay's
+        answers)."""
+        cached, count = self._customer_entry(customer_id, upto)
+        if cached is None:
+            return fold([], known_at=known_at)
+        key = (count, known_at)
+        with self._lock:
+            state = cached.folded.get(key)
+        if state is None:
+            events = cached.events[:count]
+            if known_at is not None:
+                events = tuple(event for event in events if event.timestamp <= known_at)
+            state = fold(events, known_at=known_at)
+            with self._lock:
+                if len(cached.folded) >= FOLDS_KEPT:
+                    cached.folded.pop(next(iter(cached.folded)))
+                cached.folded[key] = state
+        return state
+
+    def _customer_entry(
+        self, customer_id: UUID, upto: int | None
+    ) -> tuple[_CustomerEvents | None, int]:
+        """The customer's kept events, caught up with the store, and how many of them are at
+        or below position ``upto``."""
         with self._lock:
             self.log.refresh()
             cached = self._customers.pop(customer_id, None)
             if cached is None or cached.version != self.log.version:
                 cached = self._decode_customer(customer_id, cached)
             if cached is None:
-                return []
+                return None, 0
             self._customers[customer_id] = cached  # the most recent, last
             self._evict_customers()
         count = len(cached.events)
         if upto is not None:
             count = int(np.searchsorted(cached.seqs, upto, side="right"))
-        if known_at is None:
-            return list(cached.events[:count])
-        return [event for event in cached.events[:count] if event.timestamp <= known_at]
+        return cached, count
 
     def _evict_customers(self) -> None:
         held = sum(len(entry.events) for entry in self._customers.values())

@@ -24,6 +24,7 @@ from arledger import Ledger, Money
 from arledger.adapters.read_models import engine as engine_module
 from arledger.adapters.read_models.engine import RowsByValue
 from arledger.domain import ids
+from arledger.projections.portfolio import fold_all
 
 AS_OF = date(2025, 6, 30)
 CURRENCY = "EUR"
@@ -148,3 +149,8 @@ def test_a_customers_kept_events_take_in_only_new_events_and_answer_every_cut(
                     assert expected == engine.customer_events(customer_id, instant, **cut)
             assert before == other.customer_events(customer_id, None, upto=position)
         assert [] == engine.customer_events(ids.customer_id("K-404"), None)
+        state = engine.customer_state(customer_id, None, fold_all)
+        assert state is engine.customer_state(customer_id, None, fold_all)  # kept
+        assert state == fold_all(after)
+        seed(ledger, 16, 2)
+        assert state is not engine.customer_state(customer_id, None, fold_all)  # new events
