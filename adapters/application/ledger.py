@@ -1982,10 +1982,10 @@ class Ledger(Application[UUID]):
     def _customer_state(self, customer_id: UUID, cut: Cut) -> PortfolioState:
         """The facts of one customer (and the policy versions), as ``_customer_portfolio``."""
         if self.read_models != "replay":
-            events = self.query_engine().customer_events(
-                customer_id, cut.stamped_by, upto=cut.position
+            state: PortfolioState = self.query_engine().customer_state(
+                customer_id, cut.stamped_by, fold_portfolio, upto=cut.position
             )
-            return fold_portfolio(events, known_at=cut.stamped_by)
+            return state
         return self._replayed(cut)
 
     def check_credit(

@@ -1172,8 +1172,47 @@ def _to_numpy(prefix: str, array: pa.Array | pa.ChunkedArray, out: dict[str, Any
     raise TypeError(f"no NumPy form for column {prefix} of type {kind}")
 
 
+COLUMN_SPARE_FRACTION: Final = 8
+"""An extended column's buffer holds room for an eighth more rows (at least
+``COLUMN_SPARE_ROWS``): new rows are written there, and the buffer is copied into a larger one
+only once they fill it, so an append costs its own rows, not a copy of the whole column."""
+COLUMN_SPARE_ROWS: Final = 4_096
+
+
+def _extended(
+    buffers: dict[str, np.ndarray] | None,
+    key: str,
+    values: np.ndarray,
+    added: np.ndarray,
+    *,
+    cast: bool = False,
+) -> np.ndarray:
+    """``values`` followed by ``added`` (as ``np.concatenate`` gives them; as ``values``'s
+    dtype if ``cast``).
+
+    With ``buffers``: written into the spare room of the buffer ``values`` is a view of, when
+    ``values`` is the very view handed out last (kept in ``buffers[key]``); views handed out
+    earlier are shorter and never see the rows written past their end."""
+    dtype = values.dtype if cast else np.result_type(values.dtype, added.dtype)
+    if buffers is None or dtype != values.dtype:
+        return np.concatenate([values, added]).astype(dtype, copy=False)
+    used, total = len(values), len(values) + len(added)
+    handed = buffers.get(key)
+    buffer = None if handed is None or values is not handed else handed.base
+    if not isinstance(buffer, np.ndarray) or buffer.dtype != values.dtype or len(buffer) < total:
+        spare = max(COLUMN_SPARE_ROWS, total // COLUMN_SPARE_FRACTION)
+        buffer = np.empty(total + spare, dtype=values.dtype)
+        buffer[:used] = values
+    buffer[used:total] = added
+    view = buffers[key] = buffer[:total]
+    return view
+
+
 def append_columns(
-    old: Mapping[str, Any], new: Mapping[str, Any], code_maps: dict[str, dict[Any, int]]
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    code_maps: dict[str, dict[Any, int]],
+    buffers: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """``old`` followed by ``new`` (both ``columns`` of one class: ``new`` converted from the
     rows after ``old``'s), equal to converting all the rows at once.
@@ -1182,7 +1221,9 @@ def append_columns(
     dictionary, values not yet in it appended in order of first appearance (as
     ``dictionary_encode`` orders them). ``code_maps`` keeps each dictionary's value -> code
     between calls (keyed by column), so a call costs the new rows and new values, plus copying
-    the arrays."""
+    the arrays; with ``buffers`` (kept by the caller between calls, keyed by column), the
+    arrays grow in place past the rows handed out (``_extended``) and are copied only when
+    their spare room is full."""
     result: dict[str, Any] = {}
     for key, values in old.items():
         if key.endswith(".dictionary"):
@@ -1190,7 +1231,7 @@ def append_columns(
         added = new[key]
         if key.endswith(".offsets"):
             end = values[-1] if len(values) else 0
-            result[key] = np.concatenate([values, added[1:] + end]) if len(values) else added
+            result[key] = _extended(buffers, key, values, added[1:] + end) if len(values) else added
         elif f"{key}.dictionary" in old:
             dictionary = old[f"{key}.dictionary"]
             codes = code_maps.get(key)
@@ -1204,10 +1245,10 @@ def append_columns(
                     code = codes[value] = len(codes)
                     appended.append(value)
                 remap[at] = code
-            result[key] = np.concatenate([values, remap[added]]).astype(values.dtype, copy=False)
+            result[key] = _extended(buffers, key, values, remap[added], cast=True)
             result[f"{key}.dictionary"] = (*dictionary, *appended)
         else:
-            result[key] = np.concatenate([values, added])
+            result[key] = _extended(buffers, key, values, added)
     for values in result.values():
         if isinstance(values, np.ndarray):
             values.flags.writeable = False  # as Arrow's views: the kernels' compiled variants

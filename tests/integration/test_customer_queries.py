@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from arledger import Ledger, Money
 from arledger.adapters.read_models import engine as engine_module
 from arledger.adapters.read_models.engine import RowsByValue
+from arledger.domain import ids
+from arledger.projections.portfolio import fold_all
 
 AS_OF = date(2025, 6, 30)
 CURRENCY = "EUR"
@@ -111,3 +113,44 @@ def test_rows_by_value_finds_the_rows_a_comparison_of_every_row_finds(
             is_wanted = np.isin(np.arange(32), looked_for)
 
             assert expected.tolist() == index.rows_of(column, looked_for, is_wanted).tolist()
+
+
+def test_a_customers_kept_events_take_in_only_new_events_and_answer_every_cut(
+    tmp_path: Path,
+) -> None:
+    """The engine keeps a customer's decoded events: after new events it decodes only the new
+    rows (the events decoded before are the same objects), and every cut (``known_at``,
+    ``upto``) equals what a new engine decodes from the same log."""
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    with closing(Ledger(env)) as ledger:
+        for code in CODES:
+            ledger.open_account(
+                code,
+                name=f"Customer {code}",
+                currency=CURRENCY,
+                collection_owner="li",
+                opened_on=date(2024, 12, 1),
+            )
+        seed(ledger, 0, 8)
+        engine = ledger.query_engine()
+        customer_id = ids.customer_id(CODES[0])
+        before = engine.customer_events(customer_id, None)
+        position = engine.status()["position"]
+        known_at = before[len(before) // 2].timestamp
+        seed(ledger, 8, 8)
+        after = engine.customer_events(customer_id, None)
+        assert len(after) > len(before)
+        assert all(old is new for old, new in zip(before, after[: len(before)], strict=False))
+        with closing(Ledger(env)) as fresh:
+            other = fresh.query_engine()
+            for cut in ({}, {"upto": position}):
+                for instant in (None, known_at):
+                    expected = other.customer_events(customer_id, instant, **cut)
+                    assert expected == engine.customer_events(customer_id, instant, **cut)
+            assert before == other.customer_events(customer_id, None, upto=position)
+        assert [] == engine.customer_events(ids.customer_id("K-404"), None)
+        state = engine.customer_state(customer_id, None, fold_all)
+        assert state is engine.customer_state(customer_id, None, fold_all)  # kept
+        assert state == fold_all(after)
+        seed(ledger, 16, 2)
+        assert state is not engine.customer_state(customer_id, None, fold_all)  # new events

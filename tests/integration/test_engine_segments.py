@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 
 from arledger import Ledger, Money
 from arledger.adapters.read_models import engine as engine_module
+from arledger.adapters.read_models.columnar import append_columns
 from arledger.adapters.read_models.engine import rows_after
 from arledger.adapters.read_models.segments import Segment
 from arledger.projections.ageing import AgeingGrouping
@@ -284,3 +286,21 @@ def test_a_first_refresh_combines_segments_and_tail_and_event_at_finds_every_eve
             assert [log._event_at(seq)] == expected
         with pytest.raises(AssertionError):
             log._event_at(log.events + 1)
+
+
+def test_extended_columns_grow_in_their_buffer_and_leave_earlier_views_as_they_were() -> None:
+    """New rows are written past the end of the view handed out last (no copy of the column);
+    a view handed out earlier never sees them, and extending an earlier view copies."""
+    buffers: dict[str, np.ndarray] = {}
+    start = {"amount_minor": np.arange(3, dtype=np.int64)}
+    first = append_columns(start, {"amount_minor": np.array([3, 4])}, {}, buffers)
+    second = append_columns(first, {"amount_minor": np.array([5])}, {}, buffers)
+    assert np.shares_memory(first["amount_minor"], second["amount_minor"])
+    assert [0, 1, 2, 3, 4] == first["amount_minor"].tolist()
+    assert [0, 1, 2, 3, 4, 5] == second["amount_minor"].tolist()
+    assert not second["amount_minor"].flags.writeable
+    third = append_columns(first, {"amount_minor": np.array([9])}, {}, buffers)
+    assert not np.shares_memory(second["amount_minor"], third["amount_minor"])
+    assert [0, 1, 2, 3, 4, 5] == second["amount_minor"].tolist()
+    assert [0, 1, 2, 3, 4, 9] == third["amount_minor"].tolist()
+    assert np.int64 == third["amount_minor"].dtype
