@@ -793,6 +793,15 @@ class QueryEngine:
         """As ``escalation.worklist``, with the version of the policy that ordered it (read
         from the same snapshot of the log, cut at position ``upto``, if given)."""
         require_date("as_of", as_of)
+        # Tens of thousands of items (and their parts) at 1M invoices, none of them in a
+        # reference cycle: without the pause, their allocations set off the collector's passes
+        # over the whole heap, which took most of the time of making them.
+        with _collection_paused():
+            return self._worklist(as_of, owner, known_at, upto)
+
+    def _worklist(
+        self, as_of: date, owner: str | None, known_at: datetime | None, upto: int | None
+    ) -> Worklist:
         cols, version, upto = self._snapshot(upto)
         result = self._portfolio(cols, version, as_of, known_at, upto=upto)
         reconciliations = reports.open_reconciliations(cols, as_of, known_at)
@@ -803,14 +812,7 @@ class QueryEngine:
         rows = reports.worklist_rows(
             cols, result, reconciliations, owner=owner, listed=[*next_steps, *reminders]
         )
-        timeline = fast_timeline.fast_timeline(
-            cols,
-            as_of,
-            decode_policy=self._decode,
-            known_at=known_at,
-            customers=rows.astype(np.int32),
-            next_threshold=False,
-        )
+        timeline = reports.worklist_timeline(cols, result, rows, self._decode)
         with self._lock:
             id_of = self.log.id_of
             items = reports.worklist(
