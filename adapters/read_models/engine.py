@@ -553,6 +553,19 @@ class LiveLog:
             found = self._ids[index] = UUID(bytes=self._raw["ids"]["id"][index].as_py())
         return found
 
+    def ids_of(self, indexes: np.ndarray) -> list[UUID]:
+        """``id_of`` of many id indexes: those not made yet taken from the id table at once,
+        not as one Arrow scalar each (a new process's first worklist at 1M invoices names
+        ~70,000 customers: 2 s of its time went there)."""
+        listed = indexes.tolist()
+        ids = self._ids
+        wanted = [index for index in listed if ids[index] is None]
+        if wanted:
+            raws = self._raw["ids"]["id"].take(pa.array(wanted, pa.int64())).to_pylist()
+            for index, raw in zip(wanted, raws, strict=True):
+                ids[index] = UUID(bytes=raw)
+        return [ids[index] for index in listed]
+
     def names(self) -> list[str]:
         """The event classes present in the log."""
         return [name for name in self._raw if name != "ids"]
@@ -814,13 +827,12 @@ class QueryEngine:
         )
         timeline = reports.worklist_timeline(cols, result, rows, self._decode)
         with self._lock:
-            id_of = self.log.id_of
             items = reports.worklist(
                 cols,
                 result,
                 timeline,
                 reconciliations,
-                id_of=id_of,
+                ids_of=self.log.ids_of,
                 next_steps=next_steps,
                 reminders=reminders,
             )

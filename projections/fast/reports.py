@@ -491,13 +491,13 @@ def worklist(
     timeline: FastTimeline,
     reconciliations: Mapping[int, tuple[OpenReconciliation, ...]],
     *,
-    id_of: Callable[[int], UUID],
+    ids_of: Callable[[npt.NDArray[np.int32]], list[UUID]],
     next_steps: Mapping[int, NextStep] | None = None,
     reminders: Mapping[int, tuple[PreDueReminder, ...]] | None = None,
 ) -> list[WorklistItem]:
     """``escalation.worklist`` from the fast path: ``timeline`` is ``fast_timeline`` for the
     ``worklist_rows`` customers (in that order), ``reconciliations`` what was given to
-    ``worklist_rows``, ``id_of`` an id index's UUID, ``next_steps`` and ``reminders``
+    ``worklist_rows``, ``ids_of`` the UUIDs of id indexes, ``next_steps`` and ``reminders``
     ``next_steps_due`` and ``pre_due_reminders`` on the same date and cut.
 
     Every field is computed as a column over all the customers at once and ordered with one
@@ -530,10 +530,9 @@ def worklist(
         level_names[level] = policy.level(level).name
     grades = figures.grade[rows].astype(np.int64)
     grade_names = np.asarray([*fast_path.GRADES, None], dtype=object)
-    originators = customers["originator_id"][rows].tolist()
     return frozen_rows(
         WorklistItem,
-        customer_id=[id_of(index) for index in originators],
+        customer_id=ids_of(customers["originator_id"][rows]),
         customer_code=codes[order].tolist(),
         name=_strings(customers, "name")[rows].tolist(),
         owner=owners_on(columns, as_of, known_at)[rows].tolist(),
