@@ -597,7 +597,7 @@ class QueryEngine:
     def __init__(self, log: LiveLog) -> None:
         self.log = log
         self._lock = threading.RLock()
-        self._results: dict[tuple[Any, ...], FastPortfolio] = {}
+        self._results: dict[tuple[Any, ...], FastPortfolio | Worklist] = {}
         self._results_version = -1
         self._decode = functools.lru_cache(maxsize=64)(decode_policy)
 
@@ -727,7 +727,7 @@ class QueryEngine:
             if self._results_version != version:
                 self._results, self._results_version = {}, version
             found = self._results.get(key)
-        if found is not None:
+        if isinstance(found, FastPortfolio):
             return found
         result = fast_path.fast_portfolio(
             cols,
@@ -806,16 +806,35 @@ class QueryEngine:
         """As ``escalation.worklist``, with the version of the policy that ordered it (read
         from the same snapshot of the log, cut at position ``upto``, if given)."""
         require_date("as_of", as_of)
+        cols, version, upto = self._snapshot(upto)
+        # The answer is a frozen value: one log version, date, owner and cut give the same
+        # (services asking for one worklist again pay nothing); cached with the portfolios.
+        key = ("worklist", as_of, owner, known_at, upto)
+        with self._lock:
+            found = self._results.get(key) if self._results_version == version else None
+        if isinstance(found, Worklist):
+            return found
         # Tens of thousands of items (and their parts) at 1M invoices, none of them in a
         # reference cycle: without the pause, their allocations set off the collector's passes
         # over the whole heap, which took most of the time of making them.
         with _collection_paused():
-            return self._worklist(as_of, owner, known_at, upto)
+            worklist = self._worklist(cols, version, as_of, owner, known_at, upto)
+        with self._lock:
+            if self._results_version == version:
+                if len(self._results) >= RESULTS_CACHED:
+                    self._results.pop(next(iter(self._results)))
+                self._results[key] = worklist
+        return worklist
 
     def _worklist(
-        self, as_of: date, owner: str | None, known_at: datetime | None, upto: int | None
+        self,
+        cols: dict[str, dict[str, Any]],
+        version: int,
+        as_of: date,
+        owner: str | None,
+        known_at: datetime | None,
+        upto: int | None,
     ) -> Worklist:
-        cols, version, upto = self._snapshot(upto)
         result = self._portfolio(cols, version, as_of, known_at, upto=upto)
         reconciliations = reports.open_reconciliations(cols, as_of, known_at)
         next_steps = reports.next_steps_due(cols, as_of, known_at)
