@@ -53,7 +53,6 @@ from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
 from arledger.projections.escalation.worklist import worklist_order
 from arledger.projections.fast import portfolio as fast_path
 from arledger.projections.fast import reports
-from arledger.projections.fast import timeline as fast_timeline
 from arledger.projections.results import Worklist
 
 HASH_RULE: Final = "blake2b-8(customer_id.bytes) big-endian mod N"
@@ -362,7 +361,8 @@ class PortfolioAnswers:
 def portfolio_answers(log: ColumnarLog, as_of: date) -> PortfolioAnswers:
     """The fast path's ageing (by customer, by currency) and worklist of ``log`` on ``as_of``,
     computed as ``QueryEngine.ageing`` and ``QueryEngine.worklist`` compute them (the same
-    functions, over this log instead of a store's live one): what each partition's worker
+    functions, ``reports.assembled_worklist`` included, over this log instead of a store's
+    live one): what each partition's worker
     computes, and what the whole log's answer is compared with."""
     cols = columnar.columns(log, select=SELECT)
     policy = _policy_on(cols, as_of)
@@ -373,8 +373,6 @@ def portfolio_answers(log: ColumnarLog, as_of: date) -> PortfolioAnswers:
     by_customer = reports.ageing_report(cols, with_buckets, grouping=AgeingGrouping.CUSTOMER)
     by_currency = reports.ageing_report(cols, with_buckets, grouping=AgeingGrouping.CURRENCY)
     result = fast_path.fast_portfolio(cols, as_of, decode_policy=decode)
-    reconciliations = reports.open_reconciliations(cols, as_of, None)
-    next_steps = reports.next_steps_due(cols, as_of, None)
     issued = log.tables.get("InvoiceIssued")
     numbers = None if issued is None else issued.column("invoice_number")
 
@@ -384,21 +382,12 @@ def portfolio_answers(log: ColumnarLog, as_of: date) -> PortfolioAnswers:
         taken: list[str] = numbers.take(pa.array(rows)).to_pylist()
         return taken
 
-    reminders = reports.pre_due_reminders(cols, result, numbers_of)
-    rows = reports.worklist_rows(cols, result, reconciliations, listed=[*next_steps, *reminders])
-    timeline = fast_timeline.fast_timeline(
-        cols, as_of, decode_policy=decode, customers=rows.astype(np.int32), next_threshold=False
-    )
     ids = [UUID(bytes=raw) for raw in log.ids.column("id").to_pylist()]
-    items = reports.worklist(
-        cols,
-        result,
-        timeline,
-        reconciliations,
-        id_of=ids.__getitem__,
-        next_steps=next_steps,
-        reminders=reminders,
-    )
+
+    def ids_of(indexes: np.ndarray) -> list[UUID]:
+        return [ids[index] for index in indexes.tolist()]
+
+    items = reports.assembled_worklist(cols, result, decode, numbers_of, ids_of)
     worklist = Worklist(as_of=as_of, owner=None, policy_version=policy.version, items=tuple(items))
     return PortfolioAnswers(
         ageing_by_customer=by_customer, ageing_by_currency=by_currency, worklist=worklist

@@ -308,6 +308,13 @@ def on_date(day: int) -> date:
     return date.fromordinal(EPOCH.toordinal() + int(day))
 
 
+def on_dates(days: npt.NDArray[np.integer[Any]]) -> list[date]:
+    """Date column values back as dates, as ``on_date`` gives them one at a time (NumPy's
+    day-precision datetimes count days from the same epoch and convert to ``date``)."""
+    dates: list[date] = np.asarray(days, np.int64).astype("datetime64[D]").tolist()
+    return dates
+
+
 # The query ------------------------------------------------------------------------------------
 
 

@@ -44,8 +44,8 @@ from arledger.projections.escalation import (
     worklist_order,
 )
 from arledger.projections.fast import portfolio as fast_path
-from arledger.projections.fast.portfolio import NO_DATE, FastPortfolio, days, on_date
-from arledger.projections.fast.timeline import FastTimeline
+from arledger.projections.fast.portfolio import NO_DATE, FastPortfolio, days, on_date, on_dates
+from arledger.projections.fast.timeline import FastTimeline, fast_timeline
 from arledger.projections.portfolio import OpenReconciliation
 
 Columns = Mapping[str, Mapping[str, Any]]
@@ -111,6 +111,38 @@ def _strings(table: Mapping[str, Any], column: str) -> npt.NDArray[np.object_]:
     """A dictionary-coded string column as an object array of its values."""
     values = np.asarray(table[f"{column}.dictionary"], dtype=object)
     return values[table[column]] if len(values) else np.empty(0, dtype=object)
+
+
+def _strings_at(
+    table: Mapping[str, Any], column: str, rows: npt.NDArray[np.integer[Any]]
+) -> list[str]:
+    """Some rows of a dictionary-coded string column, as ``_strings(...)[rows]`` gives them
+    (only those rows decoded: the whole column is hundreds of thousands of rows at scale)."""
+    values: list[str] = np.asarray(table[f"{column}.dictionary"], dtype=object)[
+        table[column][rows]
+    ].tolist()
+    return values
+
+
+def _latest_per_customer(
+    rows: npt.NDArray[np.int64], dated_on: npt.NDArray[Any], customer: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(the latest of ``rows`` per customer, those customers ascending): by ``dated_on``, then
+    the last in log order (``rows`` ascending) among those of one day.
+
+    One key per row, date then row, and its maximum per customer: a sort of the hundreds of
+    thousands of actions of 1M invoices by customer, date and row cost ten times as much."""
+    if len(rows) == 0:
+        return rows, customer
+    first_on = int(dated_on.min())
+    span = int(dated_on.max()) - first_on + 1
+    limit = int(rows.max()) + 1
+    assert span * limit < 2**62  # days of centuries times rows of a log: far below
+    key = (dated_on.astype(np.int64) - first_on) * limit + rows
+    best = np.full(int(customer.max()) + 1, -1, dtype=np.int64)
+    np.maximum.at(best, customer, key)
+    customers = np.flatnonzero(best >= 0)
+    return best[customers] % limit, customers
 
 
 def owners_on(columns: Columns, as_of: date, known_at: datetime | None) -> npt.NDArray[np.object_]:
@@ -311,31 +343,21 @@ def next_steps_due(columns: Columns, as_of: date, known_at: datetime | None) -> 
         return {}
     customer = row_of[actions["customer_id"][taken]]
     assert (customer >= 0).all()  # an action is recorded only for a known customer
-    # The latest per customer: the last of each customer's run, by date then log order.
-    order = np.lexsort((taken, actions["taken_on"][taken], customer))
-    runs = customer[order]
-    lasts = np.flatnonzero(np.r_[runs[1:] != runs[:-1], True])
-    latest, rows = taken[order[lasts]], runs[lasts]
+    latest, rows = _latest_per_customer(taken, actions["taken_on"][taken], customer)
     step_on = actions["next_step_on"][latest]
     due = (step_on != ABSENT_DATE) & (step_on <= on)
     latest, rows, step_on = latest[due], rows[due], step_on[due]
-    return {
-        row: NextStep(
-            step=step,
-            due_on=on_date(day),
-            is_overdue=day < on,
-            agreed_on=on_date(agreed),
-            collector=collector,
-        )
-        for row, step, day, agreed, collector in zip(
-            rows.tolist(),
-            _strings(actions, "next_step")[latest].tolist(),
-            step_on.tolist(),
-            actions["taken_on"][latest].tolist(),
-            _strings(actions, "collector")[latest].tolist(),
-            strict=True,
-        )
-    }
+    # Thousands of customers at 1M invoices: the items made a column at a time, the dates
+    # converted by NumPy (``on_dates``) rather than one ``on_date`` call each.
+    steps = frozen_rows(
+        NextStep,
+        step=_strings_at(actions, "next_step", latest),
+        due_on=on_dates(step_on),
+        is_overdue=(step_on < on).tolist(),
+        agreed_on=on_dates(actions["taken_on"][latest]),
+        collector=_strings_at(actions, "collector", latest),
+    )
+    return dict(zip(rows.tolist(), steps, strict=True))
 
 
 def pre_due_reminders(
@@ -435,19 +457,92 @@ def worklist_rows(
     return np.flatnonzero(chosen)
 
 
+def worklist_timeline(
+    columns: Columns,
+    result: FastPortfolio,
+    rows: npt.NDArray[np.int64],
+    decode_policy: Callable[[str], EscalationPolicy],
+) -> FastTimeline:
+    """``fast_timeline`` of the ``worklist_rows`` customers (in that order), as the worklist
+    reads it (no next threshold): the kernel walks only those at level 1 or more on the
+    result's date; those at level 0 (listed for a next step or a reminder: half of them at 1M
+    invoices) have no day entered and no action due, which needs no walk."""
+    walked = rows[result.customers.level[rows] >= 1]
+    found = fast_timeline(
+        columns,
+        result.as_of,
+        decode_policy=decode_policy,
+        known_at=result.known_at,
+        customers=walked.astype(np.int32),
+        next_threshold=False,
+    )
+    if len(walked) == len(rows):
+        return found
+    at = np.searchsorted(rows, walked)
+    assert (rows[at] == walked).all()  # ``worklist_rows`` are in ascending order
+
+    def spread(values: npt.NDArray[Any], absent: int) -> npt.NDArray[Any]:
+        spread_values = np.full(len(rows), absent, dtype=values.dtype)
+        spread_values[at] = values
+        return spread_values
+
+    return attrs.evolve(
+        found,
+        customer=rows.astype(np.int32),
+        level=spread(found.level, 0),
+        level_entered_on=spread(found.level_entered_on, NO_DATE),
+        action_due_on=spread(found.action_due_on, NO_DATE),
+        next_threshold_on=spread(found.next_threshold_on, NO_DATE),
+        next_threshold_level=spread(found.next_threshold_level, -1),
+    )
+
+
+def assembled_worklist(
+    columns: Columns,
+    result: FastPortfolio,
+    decode_policy: Callable[[str], EscalationPolicy],
+    numbers_of: Callable[[npt.NDArray[np.int64]], list[str]],
+    ids_of: Callable[[npt.NDArray[np.int32]], list[UUID]],
+    *,
+    owner: str | None = None,
+) -> list[WorklistItem]:
+    """The worklist's items of ``result`` (its date and cut), ``owner``'s only if given: the
+    reconciliation items, next steps due and pre-due reminders that list customers whatever
+    their level, the rows, the timeline walked for them, and the items (``worklist``). One
+    sequence for every caller: the query engine over the live log, and a partition's log
+    (``adapters/read_models/partitions.py``). ``numbers_of`` gives the invoice numbers of
+    ``InvoiceIssued`` rows, ``ids_of`` the UUIDs of id indexes."""
+    reconciliations = open_reconciliations(columns, result.as_of, result.known_at)
+    next_steps = next_steps_due(columns, result.as_of, result.known_at)
+    reminders = pre_due_reminders(columns, result, numbers_of)
+    rows = worklist_rows(
+        columns, result, reconciliations, owner=owner, listed=[*next_steps, *reminders]
+    )
+    timeline = worklist_timeline(columns, result, rows, decode_policy)
+    return worklist(
+        columns,
+        result,
+        timeline,
+        reconciliations,
+        ids_of=ids_of,
+        next_steps=next_steps,
+        reminders=reminders,
+    )
+
+
 def worklist(
     columns: Columns,
     result: FastPortfolio,
     timeline: FastTimeline,
     reconciliations: Mapping[int, tuple[OpenReconciliation, ...]],
     *,
-    id_of: Callable[[int], UUID],
+    ids_of: Callable[[npt.NDArray[np.int32]], list[UUID]],
     next_steps: Mapping[int, NextStep] | None = None,
     reminders: Mapping[int, tuple[PreDueReminder, ...]] | None = None,
 ) -> list[WorklistItem]:
     """``escalation.worklist`` from the fast path: ``timeline`` is ``fast_timeline`` for the
     ``worklist_rows`` customers (in that order), ``reconciliations`` what was given to
-    ``worklist_rows``, ``id_of`` an id index's UUID, ``next_steps`` and ``reminders``
+    ``worklist_rows``, ``ids_of`` the UUIDs of id indexes, ``next_steps`` and ``reminders``
     ``next_steps_due`` and ``pre_due_reminders`` on the same date and cut.
 
     Every field is computed as a column over all the customers at once and ordered with one
@@ -480,10 +575,9 @@ def worklist(
         level_names[level] = policy.level(level).name
     grades = figures.grade[rows].astype(np.int64)
     grade_names = np.asarray([*fast_path.GRADES, None], dtype=object)
-    originators = customers["originator_id"][rows].tolist()
     return frozen_rows(
         WorklistItem,
-        customer_id=[id_of(index) for index in originators],
+        customer_id=ids_of(customers["originator_id"][rows]),
         customer_code=codes[order].tolist(),
         name=_strings(customers, "name")[rows].tolist(),
         owner=owners_on(columns, as_of, known_at)[rows].tolist(),

@@ -190,6 +190,23 @@ def test_the_engine_follows_new_events_between_queries() -> None:
     assert ledger.worklist(as_of, owner="li")  # the new invoice puts ACME on the worklist
 
 
+def test_a_worklist_asked_again_at_the_same_position_is_the_answer_kept() -> None:
+    """The engine keeps a worklist per log version, date, owner and cut: asked again, the same
+    answer (no recomputation); after a new event, a new answer that counts it."""
+    history = [Step("issue", ("I-1", 0, 1_000_00, 0, 30))]
+    ledger = run(history).ledger
+    as_of = START + timedelta(days=WINDOW_DAYS)
+    engine = ledger.query_engine()
+    first = engine.worklist(as_of, owner="li")
+    assert first is engine.worklist(as_of, owner="li")
+    assert first is not engine.worklist(as_of, owner="wang")
+    ledger.run(Step("issue", ("I-2", 0, 5_000_00, 10, 30)))
+    after = engine.worklist(as_of, owner="li")
+    assert after is not first
+    ledger.read_models = "replay"
+    assert ledger.worklist(as_of, owner="li") == after
+
+
 def assert_same_columns(
     found: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]
 ) -> None:
