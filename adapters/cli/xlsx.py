@@ -61,4 +61,6 @@ def write_workbook(out: Path | None, data: bytes, what: str) -> None:
     """Write the workbook and say so in one line."""
     assert out is not None
     write_atomically(out, data)
-    _stdout().print(f"Wrote {what} to {out} ({len(data) // 1024:,} KB).", markup=False)
+    _stdout().print(
+        f"Wrote {what} to {out} ({len(data) // 1024:,} KB).", markup=False, soft_wrap=True
+    )

@@ -49,6 +49,7 @@ RULES: dict[str, Rule] = {
     "requested_by": require_person,
     "rejected_by": require_person,
     "appraiser": require_person,
+    "set_by": require_person,  # who set a collection target
     # Names and single-line text.
     "name": require_text,
     "contact": require_text,

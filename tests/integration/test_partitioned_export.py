@@ -293,7 +293,7 @@ def test_the_readme_partition_example_runs_as_written(tmp_path: Path, monkeypatc
 
     assert 4 == len(namespace["answers"])
     assert namespace["by_currency"].rows
-    assert namespace["worklist"].items
+    assert namespace["combined"].items
 
 
 def test_an_aggregate_naming_two_customers_is_refused_and_nothing_is_written(
