@@ -195,14 +195,16 @@ def _one_worker_at_a_time(request: pytest.FixtureRequest, name: str) -> Iterator
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-@pytest.fixture(autouse=True)
-def no_terminal_size_from_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def no_terminal_size_from_the_runner() -> Iterator[None]:
     """pytest-xdist's workers run with COLUMNS=80 and LINES=24 in their environment, a plain
     pytest with neither: a CLI test that does not set COLUMNS itself would see tables laid out
-    for 80 columns under ``-n`` and for the unattended width otherwise. Tests start without
-    them; those about widths set COLUMNS (CliRunner's env)."""
-    monkeypatch.delenv("COLUMNS", raising=False)
-    monkeypatch.delenv("LINES", raising=False)
+    for 80 columns under ``-n`` and for the unattended width otherwise. The session starts
+    without them (before any fixture of a module or class); tests about widths set COLUMNS
+    (CliRunner's env)."""
+    taken = {name: os.environ.pop(name) for name in ("COLUMNS", "LINES") if name in os.environ}
+    yield
+    os.environ.update(taken)
 
 
 WARMED_UP: dict[str, int] = {}

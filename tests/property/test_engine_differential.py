@@ -74,10 +74,12 @@ def queries(
         ),
     )
     yield "worklist", lambda: ledger.worklist(as_of, known_at=known_at)
-    for owner in owners:
+    for owner in owners:  # an owner the history never named is refused, by both paths alike
         yield (
             f"worklist {owner}",
-            lambda o=owner: ledger.worklist(as_of, owner=o, known_at=known_at),
+            lambda o=owner: answer_or_error(
+                lambda: ledger.worklist(as_of, owner=o, known_at=known_at)
+            ),
         )
     month_on = as_of.replace(day=1)
     for plan_grouping in PlanGrouping:
