@@ -165,7 +165,8 @@ def conformed(name: str, table: pa.Table) -> pa.Table:
     """A class's table laid out as its schema is now: a table written before the class gained
     a field (always with a default, so nullable here: ``X | None = None``) gets the column,
     null, so that segments and exports written earlier keep loading beside new rows. Decoded,
-    ``from_columnar`` decodes a null as None, such a field's default."""
+    ``from_columnar`` decodes a null as None, such a field's default. A list field added later
+    (its default the empty tuple, as ``PromiseMade.tranches``) gets empty lists instead."""
     schema = SCHEMAS[name]
     if table.schema.names == schema.names:
         return table
@@ -173,6 +174,8 @@ def conformed(name: str, table: pa.Table) -> pa.Table:
     for field in schema:
         if field.name in table.column_names:
             columns.append(table.column(field.name))
+        elif pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+            columns.append(pa.chunked_array([pa.array([[]] * table.num_rows, field.type)]))
         else:
             assert field.nullable, f"{name}.{field.name}: a field added later must default to None"
             columns.append(pa.chunked_array([pa.nulls(table.num_rows, field.type)]))

@@ -304,3 +304,17 @@ def test_extended_columns_grow_in_their_buffer_and_leave_earlier_views_as_they_w
     assert [0, 1, 2, 3, 4, 5] == second["amount_minor"].tolist()
     assert [0, 1, 2, 3, 4, 9] == third["amount_minor"].tolist()
     assert np.int64 == third["amount_minor"].dtype
+
+
+def test_segments_written_before_promises_had_tranches_still_load() -> None:
+    """A segment's PromiseMade table from before ``tranches`` existed gets empty lists, the
+    field's default (a store upgraded with persisted segments failed to load them)."""
+    from arledger.adapters.read_models.columnar import SCHEMAS, conformed
+
+    schema = SCHEMAS["PromiseMade"]
+    old = pa.table(
+        {field.name: pa.nulls(2, field.type) for field in schema if field.name != "tranches"}
+    )
+    table = conformed("PromiseMade", old)
+    assert schema == table.schema
+    assert [[], []] == table.column("tranches").to_pylist()
