@@ -36,6 +36,7 @@ from arledger.adapters.read_models.engine import QueryEngine
 from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_to_store
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.kpis import KpiGrouping
+from benchmarks import timing
 from benchmarks.conftest import LARGE_INVOICES, MEDIUM_INVOICES, MEDIUM_SEED, copy_store
 from benchmarks.figures import report_figures
 from tests.conftest import postgres_schemas
@@ -63,13 +64,7 @@ def engine_queries(ledger: Ledger) -> dict[str, Callable[[], Any]]:
 
 def median_s(query: Callable[[], Any], engine: QueryEngine, rounds: int = ROUNDS) -> float:
     """Median seconds of ``query`` with the engine's result cache cleared before each round."""
-    times = []
-    for _ in range(rounds):
-        engine._results.clear()
-        started = time.perf_counter()
-        query()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return timing.median_s(query, rounds, before=engine._results.clear)
 
 
 @pytest.fixture

@@ -20,11 +20,8 @@ choice is to be revisited).
 from __future__ import annotations
 
 import shutil
-import statistics
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -34,21 +31,13 @@ import pytest
 from arledger import Language, Ledger, LetterKind, Money
 from arledger.adapters.documents.render import DocumentFormat, render, render_html
 from arledger.projections.letters import Letter
+from benchmarks.timing import median_s
 
 ROUNDS: Final = 3
 AS_OF: Final = date(2024, 12, 31)
 INVOICES: Final = 30
 PER_PAGE_X_ONE_PAGE_MAX: Final = 2.0
 WEASYPRINT_X_CHROMIUM_MAX: Final = 2.0
-
-
-def median_s(work: Callable[[], Any], rounds: int = ROUNDS) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def cny(text: str) -> Money:
@@ -93,8 +82,8 @@ def test_a_long_statement_prints_at_a_steady_cost_per_page(benchmark: Any) -> No
         return render(short, Language.ZH, DocumentFormat.PDF)
 
     print_short()  # warm: fonts loaded
-    short_s = median_s(print_short)
-    long_s = median_s(print_long)
+    short_s = median_s(print_short, ROUNDS)
+    long_s = median_s(print_long, ROUNDS)
     pdf = benchmark.pedantic(print_long, rounds=1, iterations=1)
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "long.pdf"

@@ -13,9 +13,7 @@ currency, fifteen worklist lines per owner).
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from typing import Any, Final
 
@@ -26,6 +24,7 @@ from arledger.adapters.report.model import trend_months
 from arledger.adapters.synthetic.generate import generate_to_store
 from arledger.projections.ageing import AgeingGrouping
 from benchmarks.figures import report_figures
+from benchmarks.timing import median_s
 
 SEED: Final = 20_261_207
 INVOICES: Final = 10_000
@@ -33,15 +32,6 @@ AS_OF: Final = date(2025, 6, 30)
 ROUNDS: Final = 5
 FIGURES_X_QUERIES_MAX: Final = 1.5
 HTML_BYTES_MAX: Final = 1_000_000
-
-
-def median_s(query: Callable[[], Any], rounds: int = ROUNDS) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        query()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +59,8 @@ def test_report_against_the_queries_it_is_made_of(benchmark: Any, store: dict[st
             ledger.kpis_monthly(*trend_months(AS_OF), at_position=at)
             ledger.worklist(AS_OF, at_position=at)
 
-        queries_s = median_s(queries)
-        figures_s = median_s(lambda: ledger.report(AS_OF))
+        queries_s = median_s(queries, ROUNDS)
+        figures_s = median_s(lambda: ledger.report(AS_OF), ROUNDS)
         html = report.html()
         html_s = median_s(report.html, rounds=3)
         benchmark.pedantic(lambda: ledger.report(AS_OF), rounds=ROUNDS, iterations=1)

@@ -11,9 +11,8 @@ under what it gives, never an absolute time).
 
 from __future__ import annotations
 
-import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, Final
 
@@ -23,6 +22,7 @@ from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_to_store
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.statement import Statement
+from benchmarks.timing import median_s
 
 SEED: Final = 20_261_206
 INVOICES: Final = 10_000
@@ -30,15 +30,6 @@ TO_ON: Final = END_ON_DEFAULT
 FROM_ON: Final = TO_ON - timedelta(days=364)
 ROUNDS: Final = 5
 ENGINE_X_REPLAY_MIN: Final = 5.0
-
-
-def median_s(query: Callable[[], Any], rounds: int = ROUNDS) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        query()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +55,7 @@ def test_statement_through_the_engine_against_replay(benchmark: Any, store: dict
             return ledger.statement(top.key, FROM_ON, TO_ON)
 
         answer = engine()  # warm: columnar log loaded
-        engine_s = median_s(engine)
+        engine_s = median_s(engine, ROUNDS)
         benchmark.pedantic(engine, rounds=ROUNDS, iterations=1)
         ledger.read_models = "replay"
         try:
