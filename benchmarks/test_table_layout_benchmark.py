@@ -26,26 +26,13 @@ import pytest
 from rich.console import Console, RenderableType
 from rich.table import Table
 
-from arledger.adapters.cli.formats import Column, FittedTable, Kind, amount_cell
+from arledger.adapters.cli.formats import FittedTable, amount_cell, worklist_columns
 
 ROWS: Final = 100
 ROUNDS: Final = 3
 FAIL_ABOVE: Final = 2.0
 
-COLUMNS: Final = (
-    Column("#", Kind.NUMBER, key=True),
-    Column("Customer", Kind.CODE, key=True),
-    Column("Name", key=True, drop=1),
-    Column("Owner", drop=3),
-    Column("Level"),
-    Column("Grade", drop=2),
-    Column("Overdue", Kind.AMOUNT),
-    Column("Days past due", Kind.NUMBER),
-    Column("Broken promises", Kind.NUMBER),
-    Column("Next action"),
-    Column("Due", Kind.CODE),
-    Column("Also", drop=4),
-)
+COLUMNS: Final = worklist_columns()
 
 CELLS: Final = [
     (
