@@ -28,11 +28,7 @@ def generated_100k(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite store holding the generated ledger of 100,000 invoices (do not write to it:
     take a ``copy_store`` of it)."""
     path = tmp_path_factory.mktemp("generated-100k") / "generated.db"
-    ledger = Ledger(env={"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)})
-    try:
-        generate_to_store(ledger, MEDIUM_INVOICES, MEDIUM_SEED)
-    finally:
-        ledger.close()
+    generated_store(path, MEDIUM_INVOICES, MEDIUM_SEED)
     return path
 
 
@@ -42,12 +38,20 @@ def generated_1m(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for the medium profile's two 1M benchmarks (the engine, the policy back-test): take a
     ``copy_store`` of it."""
     path = tmp_path_factory.mktemp("generated-1m") / "generated.db"
-    ledger = Ledger(env={"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)})
+    generated_store(path, LARGE_INVOICES, MEDIUM_SEED)
+    return path
+
+
+def generated_store(path: Path, invoices: int, seed: int) -> dict[str, str]:
+    """Generate the ledger of ``invoices`` invoices drawn from ``seed`` into a new SQLite store at
+    ``path`` through the Ledger; the store's settings (a Ledger's ``env``)."""
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)}
+    ledger = Ledger(env=env)
     try:
-        generate_to_store(ledger, LARGE_INVOICES, MEDIUM_SEED)
+        generate_to_store(ledger, invoices, seed)
     finally:
         ledger.close()
-    return path
+    return env
 
 
 def copy_store(source: Path, target: Path) -> Path:

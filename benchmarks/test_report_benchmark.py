@@ -21,8 +21,8 @@ import pytest
 
 from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.report.model import trend_months
-from arledger.adapters.synthetic.generate import generate_to_store
 from arledger.projections.ageing import AgeingGrouping
+from benchmarks.conftest import generated_store
 from benchmarks.figures import report_figures
 from benchmarks.timing import median_s
 
@@ -36,14 +36,9 @@ HTML_BYTES_MAX: Final = 1_000_000
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    path = tmp_path_factory.mktemp("report") / f"generated-{INVOICES}.db"
-    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)}
-    ledger = Ledger(env=env)
-    try:
-        generate_to_store(ledger, INVOICES, SEED)
-    finally:
-        ledger.close()
-    yield env
+    yield generated_store(
+        tmp_path_factory.mktemp("report") / f"generated-{INVOICES}.db", INVOICES, SEED
+    )
 
 
 @pytest.mark.medium

@@ -19,9 +19,10 @@ from typing import Any, Final
 import pytest
 
 from arledger.adapters.application.ledger import Ledger
-from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_to_store
+from arledger.adapters.synthetic.generate import END_ON_DEFAULT
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.statement import Statement
+from benchmarks.conftest import generated_store
 from benchmarks.timing import median_s
 
 SEED: Final = 20_261_206
@@ -34,14 +35,9 @@ ENGINE_X_REPLAY_MIN: Final = 5.0
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    path = tmp_path_factory.mktemp("statement") / f"generated-{INVOICES}.db"
-    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)}
-    ledger = Ledger(env=env)
-    try:
-        generate_to_store(ledger, INVOICES, SEED)
-    finally:
-        ledger.close()
-    yield env
+    yield generated_store(
+        tmp_path_factory.mktemp("statement") / f"generated-{INVOICES}.db", INVOICES, SEED
+    )
 
 
 @pytest.mark.slow
