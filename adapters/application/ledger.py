@@ -1562,14 +1562,15 @@ class Ledger(Application[UUID]):
         if known_at is None and at_position is None:
             return self.session().require_customer(customer_code)
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
-        cut = self._cut(known_at, at_position)
-        account = customer_module.fold(self._aggregate_events(customer_id, cut))
-        if account is None:
-            raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{cut.named}",
-                customer_code=customer_code,
-            )
-        return account
+        return self._folded_at(
+            customer_module.fold,
+            customer_id,
+            known_at,
+            at_position,
+            lambda named: CustomerNotFoundError(
+                f"no customer account {customer_code!r}{named}", customer_code=customer_code
+            ),
+        )
 
     def invoice(
         self,
@@ -1582,14 +1583,15 @@ class Ledger(Application[UUID]):
         if known_at is None and at_position is None:
             return self.session().require_invoice(invoice_number)
         invoice_id = ids.invoice_id(require_key("invoice_number", invoice_number))
-        cut = self._cut(known_at, at_position)
-        invoice = invoice_module.fold(self._aggregate_events(invoice_id, cut))
-        if invoice is None:
-            raise InvoiceNotFoundError(
-                f"no invoice {invoice_number!r}{cut.named}",
-                invoice_number=invoice_number,
-            )
-        return invoice
+        return self._folded_at(
+            invoice_module.fold,
+            invoice_id,
+            known_at,
+            at_position,
+            lambda named: InvoiceNotFoundError(
+                f"no invoice {invoice_number!r}{named}", invoice_number=invoice_number
+            ),
+        )
 
     def payment(
         self,
@@ -1602,14 +1604,32 @@ class Ledger(Application[UUID]):
         if known_at is None and at_position is None:
             return self.session().require_payment(bank_reference)
         payment_id = ids.payment_id(require_key("bank_reference", bank_reference))
-        cut = self._cut(known_at, at_position)
-        payment = payment_module.fold(self._aggregate_events(payment_id, cut))
-        if payment is None:
-            raise PaymentNotFoundError(
-                f"no payment with bank reference {bank_reference!r}{cut.named}",
+        return self._folded_at(
+            payment_module.fold,
+            payment_id,
+            known_at,
+            at_position,
+            lambda named: PaymentNotFoundError(
+                f"no payment with bank reference {bank_reference!r}{named}",
                 bank_reference=bank_reference,
-            )
-        return payment
+            ),
+        )
+
+    def _folded_at(
+        self,
+        fold: Callable[[list[Event]], T | None],
+        aggregate_id: UUID,
+        known_at: datetime | None,
+        at_position: int | None,
+        missing: Callable[[str], Exception],
+    ) -> T:
+        """One aggregate folded at the cut of ``known_at``/``at_position`` (only its own events
+        read); ``missing(cut.named)`` is raised when it did not exist there."""
+        cut = self._cut(known_at, at_position)
+        state = fold(self._aggregate_events(aggregate_id, cut))
+        if state is None:
+            raise missing(cut.named)
+        return state
 
     def _aggregate_events(self, aggregate_id: UUID, cut: Cut | None) -> list[Event]:
         """One aggregate's events at ``cut`` (all of them without one): those at or below its
