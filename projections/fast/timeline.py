@@ -122,6 +122,7 @@ def fast_timeline(
     known_at: datetime | None = None,
     customers: npt.ArrayLike | None = None,
     next_threshold: bool = True,
+    incremental: bool = True,
 ) -> FastTimeline:
     """Level, day entered and next threshold crossing of some customers as of ``as_of``.
 
@@ -132,6 +133,9 @@ def fast_timeline(
         customers: rows of the customers to look at (for the worklist: those whose
             ``fast_portfolio`` level is 1 or more); every customer by default.
         next_threshold: also the next threshold crossing (the worklist does not need it).
+        incremental: evaluate each candidate date over the invoices open then, kept as the
+            walk moves (``kernels.Sweep``); False: over all the customer's invoices at every
+            date, the reference the tests compare it with.
 
     Raises:
         CustomerNotFoundError: a row is not one of the customers' table (``row``).
@@ -230,6 +234,8 @@ def fast_timeline(
     invoice_start = facts.invoices[0]
     owned_max = int((invoice_start[rows + 1] - invoice_start[rows]).max(initial=0))
 
+    sweep_length = owned_max if incremental else 0
+
     def walk(low: int, high: int) -> None:
         scratch = (
             np.empty(kernels.CANDIDATES_SCRATCH, np.int32),
@@ -240,6 +246,13 @@ def fast_timeline(
                 np.empty(owned_max, np.int64),
                 np.empty(owned_max, np.int32),
                 np.empty(owned_max, np.int32),
+            ),
+            (
+                np.empty(sweep_length, np.int32),
+                np.empty(sweep_length, np.int32),
+                np.empty(sweep_length, np.int32),
+                np.empty(sweep_length, np.int32),
+                np.zeros(3, np.int64),
             ),
         )
         kernels.timeline_part(low, high, rows, on, last, level_max, facts, *outputs, scratch)
