@@ -33,7 +33,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 from uuid import UUID, uuid4
@@ -41,6 +41,7 @@ from uuid import UUID, uuid4
 import attrs
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from arledger.adapters.read_models import columnar
 from arledger.adapters.read_models.columnar import ColumnarLog, ColumnarWriter, ParquetSink
@@ -355,26 +356,41 @@ class PortfolioAnswers:
 
     ageing_by_customer: AgeingReport
     ageing_by_currency: AgeingReport
+    ageing_by_owner: AgeingReport
     worklist: Worklist
 
 
-def portfolio_answers(log: ColumnarLog, as_of: date) -> PortfolioAnswers:
-    """The fast path's ageing (by customer, by currency) and worklist of ``log`` on ``as_of``,
-    computed as ``QueryEngine.ageing`` and ``QueryEngine.worklist`` compute them (the same
-    functions, ``reports.assembled_worklist`` included, over this log instead of a store's
-    live one): what each partition's worker
+def portfolio_answers(
+    log: ColumnarLog, as_of: date, *, known_at: datetime | None = None
+) -> PortfolioAnswers:
+    """The fast path's ageing (by customer, currency and owner) and worklist of ``log`` on
+    ``as_of``, as recorded by ``known_at`` (event stamps), computed as ``QueryEngine.ageing``
+    and ``QueryEngine.worklist`` compute them (the same functions, ``reports.assembled_worklist``
+    included, over this log instead of a store's live one): what each partition's worker
     computes, and what the whole log's answer is compared with."""
     cols = columnar.columns(log, select=SELECT)
-    policy = _policy_on(cols, as_of)
+    policy = _policy_on(cols, as_of, known_at)
     decode = columnar.decode_policy
     with_buckets = fast_path.fast_portfolio(
-        cols, as_of, decode_policy=decode, ageing_policy=policy.ageing, invoice_buckets=True
+        cols,
+        as_of,
+        decode_policy=decode,
+        known_at=known_at,
+        ageing_policy=policy.ageing,
+        invoice_buckets=True,
     )
-    by_customer = reports.ageing_report(cols, with_buckets, grouping=AgeingGrouping.CUSTOMER)
-    by_currency = reports.ageing_report(cols, with_buckets, grouping=AgeingGrouping.CURRENCY)
-    result = fast_path.fast_portfolio(cols, as_of, decode_policy=decode)
+    by_customer, by_currency, by_owner = (
+        reports.ageing_report(cols, with_buckets, grouping=grouping)
+        for grouping in (AgeingGrouping.CUSTOMER, AgeingGrouping.CURRENCY, AgeingGrouping.OWNER)
+    )
+    result = fast_path.fast_portfolio(cols, as_of, decode_policy=decode, known_at=known_at)
     issued = log.tables.get("InvoiceIssued")
-    numbers = None if issued is None else issued.column("invoice_number")
+    numbers = None
+    if issued is not None:
+        if known_at is not None:  # the rows the fast path numbers: those known by then
+            limit = pa.scalar(known_at, type=issued.schema.field("timestamp").type)
+            issued = issued.filter(pc.less_equal(issued["timestamp"], limit))
+        numbers = issued.column("invoice_number")
 
     def numbers_of(rows: np.ndarray) -> list[str]:
         if len(rows) == 0 or numbers is None:
@@ -390,12 +406,17 @@ def portfolio_answers(log: ColumnarLog, as_of: date) -> PortfolioAnswers:
     items = reports.assembled_worklist(cols, result, decode, numbers_of, ids_of)
     worklist = Worklist(as_of=as_of, owner=None, policy_version=policy.version, items=tuple(items))
     return PortfolioAnswers(
-        ageing_by_customer=by_customer, ageing_by_currency=by_currency, worklist=worklist
+        ageing_by_customer=by_customer,
+        ageing_by_currency=by_currency,
+        ageing_by_owner=by_owner,
+        worklist=worklist,
     )
 
 
-def _policy_on(cols: columnar.Columns, on: date) -> EscalationPolicy:
-    adopted = fast_path.known_tables(cols, None)["EscalationPolicyAdopted"]
+def _policy_on(
+    cols: columnar.Columns, on: date, known_at: datetime | None = None
+) -> EscalationPolicy:
+    adopted = fast_path.known_tables(cols, known_at)["EscalationPolicyAdopted"]
     texts = adopted.get("policy.dictionary", ())
     versions = [
         PolicyVersion(
@@ -487,6 +508,7 @@ def combined_worklist(worklists: Sequence[Worklist], policy: EscalationPolicy) -
     )
 
 
-def policy_of(log: ColumnarLog, on: date) -> EscalationPolicy:
-    """The escalation policy in force on ``on`` in ``log`` (every partition holds them all)."""
-    return _policy_on(columnar.columns(log, select=SELECT), on)
+def policy_of(log: ColumnarLog, on: date, known_at: datetime | None = None) -> EscalationPolicy:
+    """The escalation policy in force on ``on`` in ``log`` as recorded by ``known_at`` (every
+    partition holds them all)."""
+    return _policy_on(columnar.columns(log, select=SELECT), on, known_at)

@@ -339,7 +339,60 @@ def kpi_report_fast(
     grouping: KpiGrouping | str = KpiGrouping.PORTFOLIO,
     known_at: datetime | None = None,
 ) -> KpiReport:
-    """``kpis.kpi_report(portfolio.fold_all(log, known_at=known_at), start_on, end_on)``.
+    """``kpis.kpi_report(portfolio.fold_all(log, known_at=known_at), start_on, end_on)``: the
+    report of ``kpi_sums_fast``'s sums (see there)."""
+    return kpi_report_of_sums(
+        kpi_sums_fast(
+            cols,
+            start_on,
+            end_on,
+            decode_policy=decode_policy,
+            grouping=grouping,
+            known_at=known_at,
+        )
+    )
+
+
+@attrs.frozen(kw_only=True)
+class KpiSums:
+    """What a KPI report is worked out from: per group (key, label, currency) the integer sums
+    of its invoices and promises, and its credit sales per month back from the end month.
+
+    Every figure is a sum over customers, so the sums of logs holding different customers (a
+    customer-partitioned log's partitions: ``combined_kpi_sums``) add up to the sums of the
+    whole log, and the report of the added sums is the whole log's report; never an average
+    of the partitions' averages."""
+
+    start_on: date
+    end_on: date
+    grouping: KpiGrouping
+    policy: EscalationPolicy
+    """The policy in force on ``end_on`` (its buckets and provision rates)."""
+    keys: tuple[tuple[str, str, str], ...]
+    beginning: Ints
+    sales: Ints
+    ending: Ints
+    cash: Ints
+    goods: Ints
+    buckets: Ints
+    """Per group, per bucket: the ending receivables."""
+    promises: tuple[Ints, Ints, Ints, Ints]
+    """Per group: promises judged, kept, promised and paid (minor units)."""
+    monthly: tuple[Ints, Ints, Ints]
+    """(group, months back from the end month, credit sales): one entry per group and month
+    with sales (several for one group and month once sums are combined)."""
+
+
+def kpi_sums_fast(
+    cols: Columns,
+    start_on: date,
+    end_on: date,
+    *,
+    decode_policy: Callable[[str], EscalationPolicy],
+    grouping: KpiGrouping | str = KpiGrouping.PORTFOLIO,
+    known_at: datetime | None = None,
+) -> KpiSums:
+    """The sums ``kpi_report_fast`` reports, of ``cols`` (``columns(log, select=SELECT)``).
 
     ``cols`` is ``columns(log, select=SELECT)`` (or with more columns); ``decode_policy`` turns
     an adopted policy's stored form back into the policy, as for ``fast_path.fast_portfolio``.
@@ -416,7 +469,7 @@ def kpi_report_fast(
     issued_on = issued["issued_on"][rows]
     sales = _sums(g, np.where(issued_on >= start_day, facts.amount, 0), groups.count)
     buckets = _buckets(cols, rows, open_end, end_day, policy.ageing, g, groups.count)
-    countback = _countback_parts(g, issued_on, facts.amount, ending, end_day, groups.count)
+    monthly = _monthly_sales(g, issued_on, facts.amount, end_day)
     cash = _cash(cols, group_of_row, invoice_of_id, known_at_us, start_day, end_day, groups.count)
     goods = _cash(
         cols, group_of_row, invoice_of_id, known_at_us, start_day, end_day, groups.count,
@@ -427,12 +480,102 @@ def kpi_report_fast(
         payment_currency_map, promise_currency, len(currencies), groups.count,
     )  # fmt: skip
 
+    return KpiSums(
+        start_on=start_on,
+        end_on=end_on,
+        grouping=kind,
+        policy=policy,
+        keys=tuple(groups.keys),
+        beginning=beginning,
+        sales=sales,
+        ending=ending,
+        cash=cash,
+        goods=goods,
+        buckets=buckets,
+        promises=promises,
+        monthly=monthly,
+    )
+
+
+def combined_kpi_sums(parts: Sequence[KpiSums]) -> KpiSums:
+    """The sums of several logs of different customers (same period, grouping and policy):
+    each group's sums added (a group such as an owner or the portfolio spans the logs)."""
+    first = parts[0]
+    for other in parts[1:]:
+        assert (other.start_on, other.end_on, other.grouping) == (
+            first.start_on,
+            first.end_on,
+            first.grouping,
+        ), "KPI sums of different periods or groupings"
+        assert other.policy == first.policy, "KPI sums under different policies"
+    index: dict[tuple[str, str, str], int] = {}
+    for part in parts:
+        for key in part.keys:
+            index.setdefault(key, len(index))
+    count = len(index)
+    bucket_count = len(first.policy.ageing.bucket_labels)
+
+    def added(of: Callable[[KpiSums], Ints]) -> Ints:
+        total = np.zeros(count, np.int64)
+        for part in parts:
+            total[_remap(part, index)] += of(part)
+        return total
+
+    buckets = np.zeros((count, bucket_count), np.int64)
+    for part in parts:
+        buckets[_remap(part, index)] += part.buckets.reshape(len(part.keys), bucket_count)
+    remapped = [_remap(part, index) for part in parts]
+    return KpiSums(
+        start_on=first.start_on,
+        end_on=first.end_on,
+        grouping=first.grouping,
+        policy=first.policy,
+        keys=tuple(index),
+        beginning=added(lambda part: part.beginning),
+        sales=added(lambda part: part.sales),
+        ending=added(lambda part: part.ending),
+        cash=added(lambda part: part.cash),
+        goods=added(lambda part: part.goods),
+        buckets=buckets,
+        promises=(
+            added(lambda part: part.promises[0]),
+            added(lambda part: part.promises[1]),
+            added(lambda part: part.promises[2]),
+            added(lambda part: part.promises[3]),
+        ),
+        monthly=(
+            np.concatenate(
+                [np.zeros(0, np.int64)]
+                + [to[part.monthly[0]] for to, part in zip(remapped, parts, strict=True)]
+            ),
+            np.concatenate([np.zeros(0, np.int64)] + [part.monthly[1] for part in parts]),
+            np.concatenate([np.zeros(0, np.int64)] + [part.monthly[2] for part in parts]),
+        ),
+    )
+
+
+def _remap(part: KpiSums, index: Mapping[tuple[str, str, str], int]) -> Ints:
+    """Per group of ``part``, its group in ``index``."""
+    return np.array([index[key] for key in part.keys], np.int64)
+
+
+def kpi_report_of_sums(sums: KpiSums) -> KpiReport:
+    """The KPI report of ``sums``: the rows of the groups with anything to report, in (key,
+    currency) order, each worked out from its sums with the very operations of ``kpis._row``."""
+    start_on, end_on, policy = sums.start_on, sums.end_on, sums.policy
+    groups_count = len(sums.keys)
+    beginning, sales, ending, cash, goods = (
+        sums.beginning, sums.sales, sums.ending, sums.cash, sums.goods,
+    )  # fmt: skip
+    buckets, promises = sums.buckets, sums.promises
+    countback = _countback_parts(*sums.monthly, ending, _day(end_on), groups_count)
+    keys = sums.keys
     judged = promises[0]
     non_empty = np.flatnonzero(
         (beginning != 0) | (ending != 0) | (sales != 0) | (cash != 0) | (goods != 0) | (judged != 0)
     )
     order = np.array(
-        sorted(non_empty.tolist(), key=lambda i: (groups.keys[i][0], groups.keys[i][2])),
+        sorted(non_empty.tolist(), key=lambda i: (keys[i][0], keys[i][2])),
         np.int64,
     )
     ecl, ecl_exact = _expected_credit_loss(buckets[order], policy.provision_rates)
@@ -453,7 +596,7 @@ def kpi_report_fast(
     )
     report_rows = tuple(
         _row(
-            groups.keys[i],
+            keys[i],
             days=period_days(start_on, end_on),
             beginning=beginning_minor,
             sales=sales_minor,
@@ -484,7 +627,7 @@ def kpi_report_fast(
     return KpiReport(
         start_on=start_on,
         end_on=end_on,
-        grouping=kind,
+        grouping=sums.grouping,
         rows=report_rows,
         bucket_labels=policy.ageing.bucket_labels,
         provision_rates=policy.provision_rates,
@@ -630,28 +773,44 @@ def bucket_indexes(basis_days: Ints, ageing: AgeingPolicy) -> Ints:
     return buckets
 
 
+def _monthly_sales(
+    group: Ints, issued_on: npt.NDArray[np.int32], amount: Ints, end_day: int
+) -> tuple[Ints, Ints, Ints]:
+    """Per group and month back from the end month with sales: (group, months back, sales)."""
+    end_month = int(_month(np.array([end_day], np.int32))[0])
+    back = end_month - _month(issued_on)
+    assert (back >= 0).all()
+    return _per_group_month(group, back, amount)
+
+
+def _per_group_month(group: Ints, back: Ints, sales: Ints) -> tuple[Ints, Ints, Ints]:
+    """``sales`` summed per (group, months back), ascending."""
+    months = int(back.max()) + 1 if len(back) else 1
+    distinct, inverse = _dense(group * months + back)
+    summed = _sums(inverse, sales, len(distinct))
+    entry_group, entry_back = np.divmod(distinct, months)
+    return entry_group, entry_back, summed
+
+
 def _countback_parts(
     group: Ints,
-    issued_on: npt.NDArray[np.int32],
-    amount: Ints,
+    back: Ints,
+    monthly_sales: Ints,
     ending: Ints,
     end_day: int,
     group_count: int,
 ) -> tuple[Ints, Ints, Ints, Ints, Ints]:
     """Per group, where the countback of ``kpis.countback_dso`` ends: (covered, sales of the
     newer months, their days, sales of the covering month, its days), covered 0 when the
-    months ran out before the ending receivables were covered.
+    months ran out before the ending receivables were covered. ``group``, ``back`` and
+    ``monthly_sales``: credit sales per group and months back from the end month (a group and
+    month may come more than once: they are summed).
 
     Walking back month by month from the end month, the first month whose running sales reach
     the ending receivables covers the rest; the months before it (newer) count whole.
     """
     end_month = int(_month(np.array([end_day], np.int32))[0])
-    back = end_month - _month(issued_on)
-    assert (back >= 0).all()
-    months = int(back.max()) + 1 if len(back) else 1
-    distinct, inverse = _dense(group * months + back)
-    sales = _sums(inverse, amount, len(distinct))
-    entry_group, entry_back = np.divmod(distinct, months)
+    entry_group, entry_back, sales = _per_group_month(group, back, monthly_sales)
     running = _cumsum_within(entry_group, sales)
     reached = np.flatnonzero((running >= ending[entry_group]) & (ending[entry_group] > 0))
     covering_groups, first = _first_per(entry_group[reached])
