@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any, Final
@@ -94,6 +94,9 @@ RESULTS_CACHED: Final = 8
 """Fast-path results kept per log version (several as-of dates in use at once)."""
 FOLDS_KEPT: Final = 4
 """Folded states kept per customer (cuts in use at once: now, and an audit's instants)."""
+ANSWERS_KEPT: Final = 16
+"""Answers kept per customer (``QueryEngine.customer_answer``: a status and an explanation
+for a few as-of dates and cuts)."""
 CUSTOMER_EVENTS_CACHED: Final = 50_000
 """Decoded events kept for the customers queried last (``QueryEngine.customer_events``), in
 all: a few MB, room for the largest customer of a generated 1M-invoice ledger (8,310 events)
@@ -224,6 +227,16 @@ def take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
     return pa.Table.from_batches(parts, schema=table.schema)
 
 
+_MISSING: Final = object()
+
+
+def _keep(kept: dict[Any, Any], key: Any, value: Any, most: int) -> None:
+    """``kept[key] = value``, dropping the oldest first to hold at most ``most``."""
+    if key not in kept and len(kept) >= most:
+        kept.pop(next(iter(kept)))
+    kept[key] = value
+
+
 @attrs.frozen(kw_only=True)
 class _CustomerEvents:
     """One customer's events decoded from the log (``QueryEngine.customer_events``), as the
@@ -236,6 +249,9 @@ class _CustomerEvents:
     events: tuple[Event, ...]
     folded: dict[tuple[int, datetime | None], Any] = attrs.field(factory=dict, eq=False)
     """Folds of the first n events as known at an instant (``QueryEngine.customer_state``)."""
+    answers: dict[tuple[int, datetime | None, Hashable], Any] = attrs.field(factory=dict, eq=False)
+    """Answers computed from those folds (``QueryEngine.customer_answer``), by the fold's key
+    and the question's."""
 
 
 @attrs.frozen(kw_only=True)
@@ -978,6 +994,48 @@ class QueryEngine:
         cached, count = self._customer_entry(customer_id, upto)
         if cached is None:
             return fold([], known_at=known_at)
+        return self._state_of(cached, count, known_at, fold)
+
+    def customer_answer(
+        self,
+        customer_id: UUID,
+        known_at: datetime | None,
+        fold: Callable[..., Any],
+        question: Hashable,
+        answer: Callable[[Any], Any],
+        *,
+        upto: int | None = None,
+    ) -> Any:
+        """``answer(customer_state(...))``, kept with the customer's events under ``question``
+        (which must name everything ``answer`` depends on besides the state, e.g. the query and
+        its as-of date) for the next ask at the same cut of the same events. An answer is a
+        pure function of the events it was computed from, so it holds until the customer's
+        events change (new ones make a new entry at the log's next version, and ask again).
+
+        Evaluating a status over the history of one of the largest customers (~22,000 invoices
+        at 1M invoices) took seconds, every ask: a service shows the same customer's status
+        and explanation many times between two of its events."""
+        cached, count = self._customer_entry(customer_id, upto)
+        if cached is None:
+            return answer(fold([], known_at=known_at))
+        key = (count, known_at, question)
+        with self._lock:
+            found = cached.answers.get(key, _MISSING)
+        if found is not _MISSING:
+            return found
+        result = answer(self._state_of(cached, count, known_at, fold))
+        with self._lock:
+            _keep(cached.answers, key, result, ANSWERS_KEPT)
+        return result
+
+    def _state_of(
+        self,
+        cached: _CustomerEvents,
+        count: int,
+        known_at: datetime | None,
+        fold: Callable[..., Any],
+    ) -> Any:
+        """The fold of ``cached``'s first ``count`` events known at ``known_at``, kept."""
         key = (count, known_at)
         with self._lock:
             state = cached.folded.get(key)
@@ -987,9 +1045,7 @@ class QueryEngine:
                 events = tuple(event for event in events if event.timestamp <= known_at)
             state = fold(events, known_at=known_at)
             with self._lock:
-                if len(cached.folded) >= FOLDS_KEPT:
-                    cached.folded.pop(next(iter(cached.folded)))
-                cached.folded[key] = state
+                _keep(cached.folded, key, state, FOLDS_KEPT)
         return state
 
     def _customer_entry(
