@@ -34,7 +34,7 @@ from eventsourcing.utils import Environment
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
-from arledger.adapters.audit.cut import Cut, aggregate_version_at
+from arledger.adapters.audit.cut import ChainLinks, Cut, aggregate_version_at
 from arledger.adapters.audit.cut import microseconds as cut_microseconds
 from arledger.adapters.audit.cut import resolve as resolve_cut
 from arledger.adapters.audit.pack import AuditPack
@@ -275,6 +275,8 @@ class Ledger(Application[UUID]):
         self._engine: QueryEngine | None = None
         self._engine_lock = threading.Lock()
         self._connections: Connections | None = None
+        self._links = ChainLinks()
+        """The chain links read by queries' cuts (``_cut``)."""
         register_event_topics()
         # A store that cannot be opened raises StoreUnavailableError (what, where, what to
         # check), not the driver's error.
@@ -437,6 +439,8 @@ class Ledger(Application[UUID]):
         from arledger.adapters.audit.verify import build_chain
 
         connections = self._audit_connections()
+        # Links read before (a chain deleted by hand, to be built again) are not kept.
+        self._links.clear()
         with busy_errors(self.store_settings):
             return build_chain(self, connections)
 
@@ -1548,7 +1552,7 @@ class Ledger(Application[UUID]):
         head = self.recorder.max_notification_id() or 0
         connections = self.read_model_connections()
         with busy_errors(self.store_settings):
-            return resolve_cut(head, connections, known_at, at_position)
+            return resolve_cut(head, connections, known_at, at_position, self._links)
 
     def customer(
         self,

@@ -340,15 +340,23 @@ class LiveLog:
 
     # Catching up ------------------------------------------------------------------------------
 
-    def refresh(self) -> int:
+    def refresh(self, upto: int | None = None) -> int:
         """Read and append every event recorded since the position; the count appended.
 
         The first page is read from the position itself: the log must still hold there the
         event read last, else ``ReadModelMismatchError`` (events removed, or the store restored
-        from an older copy: the log would otherwise skip new events at ids it has passed)."""
+        from an older copy: the log would otherwise skip new events at ids it has passed).
+
+        ``upto``: the position the caller's query is cut at (the store's head, read just
+        before, when it asks for no earlier cut). When the log already ends there, nothing is
+        read: the query needs no other event, and the head has not moved (a round trip less
+        a query; on PostgreSQL ~15 ms under load). Below or past the position, the refresh
+        reads as always (a head gone back is refused)."""
         loading = not self._loaded
         if loading:
             self._load()
+        elif upto is not None and upto == self.position:
+            return 0
         added = 0
         progress = self.progress
         # The events to read, for a progress report only: the head is one more query.
@@ -357,21 +365,29 @@ class LiveLog:
             if progress is not None and self.head is not None
             else 0
         )
-        rows = self.reader.read(self.position, READ_ROWS + 1) if self.position else []
+        rows: list[StoredRow] | None = (
+            self.reader.read(self.position, READ_ROWS + 1) if self.position else []
+        )
         if self.position:
             first = (UUID(rows[0][1]), rows[0][2]) if rows else None
             if not rows or rows[0][0] != self.position or first != self._last:
                 raise self._mismatch(first)
             rows = rows[1:]
+            if not rows:
+                # The page held only the event read last: the log ends there (a short page is
+                # its end; reading the next one would be a round trip for nothing).
+                rows = None
         # The decoded events of a page die with it and hold no cycles: without the pause, their
         # allocations set off the collector's passes over the whole heap (a full one cost
         # ~60 ms of CPU at 100k invoices, more at 1M) in a refresh that frees all it made.
         with _collection_paused():
-            while True:
+            while rows is not None:
                 if not rows:
                     rows = self.reader.read(self.position + 1, READ_ROWS)
                 if not rows:
                     break
+                # A short page is the log's end when it was read: nothing more to ask for.
+                last_page = len(rows) < READ_ROWS
                 # One batch per page read: a page's events are appended whole or not at all,
                 # so the position never passes an event that is not in the log, nor stops
                 # short of one that is (``ColumnarWriter.write_batch`` leaves no trace when it
@@ -380,7 +396,7 @@ class LiveLog:
                 self.position = int(rows[-1][0])
                 self._last = (UUID(rows[-1][1]), rows[-1][2])
                 added += len(rows)
-                rows = []
+                rows = None if last_page else []
                 if progress is not None:
                     progress(added, max(added, behind))
         if added:
@@ -756,7 +772,7 @@ class QueryEngine:
         the log ends at or before ``upto``). ``upto``: keep only the rows at or below that
         position (each class's rows are in position order: a prefix of each)."""
         with self._lock:
-            self.log.refresh()
+            self.log.refresh(upto)
             cols, version = self.log.columns(), self.log.version
             if upto is None or upto >= self.log.position:
                 return cols, version, None
@@ -1054,7 +1070,7 @@ class QueryEngine:
         """The customer's kept events, caught up with the store, and how many of them are at
         or below position ``upto``."""
         with self._lock:
-            self.log.refresh()
+            self.log.refresh(upto)
             cached = self._customers.pop(customer_id, None)
             if cached is None or cached.version != self.log.version:
                 cached = self._decode_customer(customer_id, cached)
@@ -1145,7 +1161,7 @@ class QueryEngine:
         decoding): folded, the whole portfolio as the ledger held it then (the stored read
         models hold only the latest facts)."""
         with self._lock:
-            self.log.refresh()
+            self.log.refresh(upto)
             tables = {name: self.log.table(name) for name in self.log.names()}
             id_of = self.log.id_of
         picked: dict[str, pa.Table] = {}
@@ -1177,7 +1193,7 @@ class QueryEngine:
             "EscalationPolicyAdopted",
         )
         with self._lock:
-            self.log.refresh()
+            self.log.refresh(upto)
             names = set(self.log.names())
             if "PaymentCollected" not in names:
                 return []
