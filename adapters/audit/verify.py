@@ -17,6 +17,10 @@ a cascade. ``from_position`` resumes the chain and decoding checks there (from t
 before it); replaying and the read models need the whole log, so they are checked only on a
 full pass.
 
+A pass over ``WORKER_EVENTS_MIN`` positions or more is shared with a second process
+(``_Worker``), which reads the same positions and checks the chain (and replays the
+aggregates, when this one folds the read models); the findings are the same either way.
+
 Invariant: verify reads; it never writes, and never repairs (history is not edited).
 ``build_chain`` is the one writer here: the explicit, one-off building of a chain for a store
 written before chains existed.
@@ -63,9 +67,9 @@ from arledger.projections.portfolio import PortfolioState
 PAGE_EVENTS: Final = 20_000
 """Stored events read, checked and decoded at a time (a few MB)."""
 WORKER_EVENTS_MIN: Final = 50_000
-"""A full pass over at least this many positions, with stored read models to compare, runs
-the chain and the replay in a second process (``_Worker``): starting one costs about a second
-of imports, more than a smaller pass saves."""
+"""A pass over at least this many positions checks the chain in a second process
+(``_Worker``), and replays the aggregates there too when this one folds the read models
+afresh: starting one costs about a second of imports, more than a smaller pass saves."""
 FINDINGS_MAX: Final = 1_000
 """Findings reported at most; more are counted (``findings_omitted``). A store rewritten
 wholesale would otherwise report every event."""
@@ -304,9 +308,13 @@ class Verifier:
                 )
                 return self._report(start, 0, tail, full, findings)
         worker = None
-        if full and (fresh is not None or columns is not None) and bound >= WORKER_EVENTS_MIN:
-            # The chain and the replay in a second process, the read models' fold in this one.
-            worker = _Worker.start(self.ledger.env_given, bound, expect_head)
+        # The chain in a second process; the replay too when this one folds the read models
+        # afresh, so that each does about half of the work.
+        replays_apart = replay is not None and (fresh is not None or columns is not None)
+        if bound - start + 1 >= WORKER_EVENTS_MIN:
+            worker = _Worker.start(
+                self.ledger.env_given, _Share(start, bound, expect_head, replays_apart)
+            )
         try:
             checked, folded_found = self._pass(
                 start,
@@ -314,7 +322,8 @@ class Verifier:
                 findings,
                 spare,
                 walked=None if worker is not None else walked,
-                replay=None if worker is not None else replay,
+                decoding=findings if worker is None or not replays_apart else _Findings(),
+                replay=None if worker is not None and replays_apart else replay,
                 tracking=tracking,
                 fresh=fresh,
                 columns=columns,
@@ -346,19 +355,19 @@ class Verifier:
         spare: Callable[[], None],
         *,
         walked: _ChainState | None,
+        decoding: _Findings | None,
         replay: _Replay | None,
         tracking: runner_module.Tracking | None,
         fresh: _FreshFold | None,
         columns: _Columns | None,
     ) -> tuple[int, tuple[str, int] | None]:
         """One pass over the log from ``start`` up to ``bound``, a page at a time: the chain
-        (``walked``), decoding, the replay and the fresh folds, each where given. Without the
-        chain, the chain and the replay are another process's (``_Worker``), which also reports
-        what does not decode: here such records are only left out of the folds. Returns the
-        records read and the (id, version) of the event the read models name at their tracking
-        position (None: not in the log)."""
+        (``walked``), decoding (its findings to ``decoding``; None: nothing decoded), the
+        replay and the fresh folds, each where given (a ``_Worker`` does the rest; where it
+        decodes, records that do not decode are its findings and only left out of the folds
+        here). Returns the records read and the (id, version) of the event the read models
+        name at their tracking position (None: not in the log)."""
         store = self.store
-        decoding = findings if walked is not None else _Findings()
         checked = 0
         folded_found: tuple[str, int] | None = None
         page_start = start
@@ -375,7 +384,7 @@ class Verifier:
             if walked is not None:
                 links = store.links(page_start, bound if last_page else rows[-1][0])
                 _walk(rows, links, walked, findings)
-            if rows:
+            if rows and decoding is not None:
                 decoded = self._decode(rows, decoding)
                 if replay is not None:
                     record = replay.record
@@ -399,19 +408,24 @@ class Verifier:
                 return checked, folded_found
             page_start = rows[-1][0] + 1
 
-    def integrity(self, bound: int, expect_head: str | None) -> _Integrity:
-        """The chain and the replay of a full pass up to ``bound`` (a ``_Worker``'s share)."""
+    def integrity(self, share: _Share) -> _Integrity:
+        """A ``_Worker``'s share of a pass: the chain, and decoding and the replay if asked."""
         findings = _Findings()
-        expected_head = None if expect_head is None else _parse_head(expect_head)
+        expected_head = None if share.expect_head is None else _parse_head(share.expect_head)
         walked = _ChainState(chain.GENESIS, None, expected_head, expected_head is None)
+        if share.start > 1:
+            before = self.store.link_before(share.start)
+            if before is not None:
+                walked.previous, walked.committed_before = before[1], before[2]
         with _collector_spared() as spare:
             checked, _found = self._pass(
-                1,
-                bound,
+                share.start,
+                share.bound,
                 findings,
                 spare,
                 walked=walked,
-                replay=_Replay(findings),
+                decoding=findings if share.replays else None,
+                replay=_Replay(findings) if share.replays else None,
                 tracking=None,
                 fresh=None,
                 columns=None,
@@ -644,6 +658,17 @@ class Verifier:
 
 
 @attrs.frozen
+class _Share:
+    """A ``_Worker``'s share of a pass: the chain from ``start`` up to ``bound``, and
+    decoding and replaying every aggregate too if ``replays``."""
+
+    start: int
+    bound: int
+    expect_head: str | None
+    replays: bool
+
+
+@attrs.frozen
 class _Integrity:
     """What a ``_Worker`` reports: its findings, the records it read, whether it saw the
     expected head."""
@@ -655,24 +680,26 @@ class _Integrity:
 
 
 class _Worker:
-    """The chain and the replay of a full pass, in a second process.
+    """A share of a pass (``_Share``) in a second process.
 
-    A pass is Python work per event under one interpreter lock: the chain and the replay in a
-    process of their own and the read models' fresh fold in this one take about half as long
-    on two cores. The process is a new interpreter (``subprocess``): forking would share this
-    one's store connections and pool threads, and ``multiprocessing``'s spawn re-imports the
-    caller's main module, which a script without a ``__main__`` guard cannot bear. It opens the
-    store with the same settings (sent on its standard input, not on its command line, where
-    ``ps`` would show a password or a cipher key), reads the same positions (up to the bound
-    fixed before either began) and writes what it found to its standard output; it then exits
-    at once, leaving its millions of replayed states to the operating system rather than
-    freeing them one by one."""
+    A pass is Python work per event under one interpreter lock. Split in two, it takes about
+    half as long on two cores: the chain and the replay there and the read models' fresh fold
+    here, or, with no read models stored, the chain there and decoding and the replay here.
+
+    The process is a new interpreter (``subprocess``): forking would share this one's store
+    connections and pool threads, and ``multiprocessing``'s spawn re-imports the caller's main
+    module, which a script without a ``__main__`` guard cannot bear. It opens the store with
+    the same settings (sent on its standard input, not on its command line, where ``ps`` would
+    show a password or a cipher key), reads the same positions (up to the bound fixed before
+    either began) and writes what it found to its standard output; it then exits at once,
+    leaving its millions of replayed states to the operating system rather than freeing them
+    one by one."""
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
 
     @classmethod
-    def start(cls, settings: Mapping[str, str], bound: int, expect_head: str | None) -> _Worker:
+    def start(cls, settings: Mapping[str, str], share: _Share) -> _Worker:
         process = subprocess.Popen(
             # -P: the working directory is not put on the path (a checkout's top directory
             # holds an ``arledger`` folder that is not the installed package).
@@ -681,7 +708,7 @@ class _Worker:
             stdout=subprocess.PIPE,
         )
         assert process.stdin is not None
-        pickle.dump((dict(settings), bound, expect_head), process.stdin)
+        pickle.dump((dict(settings), share), process.stdin)
         process.stdin.close()
         return cls(process)
 
@@ -718,7 +745,7 @@ _WORKER_MAIN: Final = "from arledger.adapters.audit.verify import _worker_main; 
 
 
 def _worker_main() -> None:
-    """A ``_Worker``'s process: reads (settings, bound, expect_head) on its standard input,
+    """A ``_Worker``'s process: reads (settings, ``_Share``) on its standard input,
     writes ("ok", ``_Integrity``) or ("error", the exception) on its standard output."""
     from arledger.adapters.application.ledger import Ledger
     from arledger.adapters.persistence.store import busy_errors
@@ -729,12 +756,12 @@ def _worker_main() -> None:
     os.dup2(2, 1)
     message: tuple[str, object]
     try:
-        settings, bound, expect_head = pickle.load(sys.stdin.buffer)
+        settings, share = pickle.load(sys.stdin.buffer)
         ledger = Ledger(env=settings)
         connections = ledger.read_model_connections()
         assert connections is not None  # the Ledger verifying has a store on disk
         with busy_errors(ledger.store_settings):
-            message = ("ok", Verifier(ledger, connections).integrity(bound, expect_head))
+            message = ("ok", Verifier(ledger, connections).integrity(share))
     except BaseException as error:  # sent to the pass, which raises it
         message = ("error", error)
     try:
