@@ -256,6 +256,9 @@ class Ledger(Application[UUID]):
         self.clock: Clock = system_clock if clock is None else LatestReading(clock)
         self.retries_max = retries_max
         self.catch_up_progress = catch_up_progress
+        self.env_given: Final[Mapping[str, str]] = dict(env or {})
+        """The settings given over the process environment: a second process opens the same
+        store with them (``verify``'s worker)."""
         merged = dict(os.environ)
         if env:
             merged.update(env)
