@@ -176,6 +176,19 @@ class GoodsInLieuApplied(Event):
     applied_on: date
 
 
+@attrs.frozen(kw_only=True)
+class InvoiceDueDateOverridden(Event):
+    """The invoice's due date moved by hand (a postponement, or an earlier date), approved: from
+    ``overridden_on`` on, the invoice ages, escalates and is reminded from ``due_on`` instead
+    of ``previous_due_on`` (the due date in force before it)."""
+
+    due_on: date
+    previous_due_on: date
+    overridden_on: date
+    reason: str
+    approver: str
+
+
 # Payment --------------------------------------------------------------------------------------
 
 
@@ -275,6 +288,7 @@ INVOICE_EVENTS: tuple[type[Event], ...] = (
     InvoiceWrittenOff,
     InvoiceReinstated,
     GoodsInLieuApplied,
+    InvoiceDueDateOverridden,
 )
 PAYMENT_EVENTS: tuple[type[Event], ...] = (
     PaymentReceived,
@@ -726,7 +740,8 @@ class ReductionRequested(Event):
     """A reduction of an invoice asked for, to be applied when approved (``ReductionApproved``).
 
     ``amount_minor``: what the credit note or concession takes, or what was open when a
-    write-off was asked for (the write-off takes what is open when it is approved);
+    write-off or a due-date override was asked for (the write-off takes what is open when it is
+    approved; an override reduces nothing, the amount says what waits longer);
     ``reduce_on``: the reduction's business date; ``credit_note_number`` only for a credit note.
     """
 
@@ -741,6 +756,8 @@ class ReductionRequested(Event):
     requested_by: str
     requested_on: date
     credit_note_number: str | None = None
+    due_on: date | None = None
+    """Only for a due-date override: the due date asked for."""
 
 
 @attrs.frozen(kw_only=True)
@@ -848,6 +865,7 @@ InvoiceEvent: TypeAlias = (
     | InvoiceWrittenOff
     | InvoiceReinstated
     | GoodsInLieuApplied
+    | InvoiceDueDateOverridden
     | DisputeOpened
     | DisputeResolved
 )

@@ -14,7 +14,13 @@ from uuid import UUID
 import attrs
 
 from . import ids
-from .approval import NO_AUTHORITY_POLICY, Authority, approvers_of, require_approval
+from .approval import (
+    NO_AUTHORITY_POLICY,
+    Authority,
+    approvers_of,
+    require_approval,
+    require_postponement_within_authority,
+)
 from .credit_note import CreditNote
 from .customer import CustomerAccount, add_invoice, require_account_currency
 from .errors import (
@@ -43,6 +49,7 @@ from .events import (
     Event,
     GoodsInLieuApplied,
     Instalment,
+    InvoiceDueDateOverridden,
     InvoiceEvent,
     InvoiceIssued,
     InvoiceReinstated,
@@ -103,6 +110,14 @@ class Invoice:
     # Every approved reduction as (business date, minor units, approvers), for the authority
     # policy's per-customer-per-period limit (``approval.approved_in_period``).
     approved_reductions: tuple[tuple[date, int, tuple[str, ...]], ...] = ()
+    # Every manual due-date override as (overridden on, new due date, reason), in recording
+    # order.
+    due_date_overrides: tuple[tuple[date, date, str], ...] = ()
+
+    @property
+    def current_due_on(self) -> date:
+        """The due date in force after every override (``due_on`` is the issued one)."""
+        return self.due_date_overrides[-1][1] if self.due_date_overrides else self.due_on
 
     @property
     def applied_minor(self) -> int:
@@ -293,6 +308,17 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
                         event.opened_on,
                     ),
                 },
+            )
+        case InvoiceDueDateOverridden():
+            assert event.previous_due_on == state.current_due_on
+            assert not state.instalments
+            new = attrs.evolve(
+                state,
+                version=version,
+                due_date_overrides=(
+                    *state.due_date_overrides,
+                    (event.overridden_on, event.due_on, event.reason),
+                ),
             )
         case DisputeResolved():
             open_disputes = dict(state.open_disputes)
@@ -663,6 +689,85 @@ def approve_concession(
             reason=reason,
             approver=approver,
             second_approver=second_approver or None,
+        )
+    ]
+
+
+def override_due_date(
+    invoice: Invoice,
+    *,
+    due_on: date,
+    overridden_on: date,
+    reason: str,
+    approver: str,
+    authority: Authority = NO_AUTHORITY_POLICY,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Move the invoice's due date by hand, approved: from ``overridden_on`` on it ages from
+    ``due_on``. The same override again (same date, due date and reason) is a no-op.
+
+    Only an invoice without an instalment schedule, with something open, and not written
+    off; ``due_on`` within ``DUE_DAYS_MAX`` of the issue date; ``overridden_on`` not before the
+    issue date nor an earlier override (so every as-of view sees one due date). A postponement
+    is held to the approver's ``postponement_days_max`` in the authority policy in force on
+    ``overridden_on``."""
+    require_date("due_on", due_on)
+    require_date("overridden_on", overridden_on)
+    require_reason("reason", reason)
+    require_recorded_at(recorded_at)
+    what = f"due-date override of invoice {invoice.invoice_number}"
+    if invoice.due_date_overrides and invoice.due_date_overrides[-1] == (
+        overridden_on,
+        due_on,
+        reason,
+    ):
+        return []
+    if invoice.instalments:
+        raise InvalidCommandError(
+            f"{what}: the invoice has an instalment schedule, whose dates are its own; agree "
+            "a payment plan instead",
+            field="due_on",
+            invoice_number=invoice.invoice_number,
+        )
+    if invoice.is_written_off or invoice.open_minor == 0:
+        raise InvoiceStateError(
+            f"{what}: nothing is open on it to give time for",
+            invoice_number=invoice.invoice_number,
+            invoice_id=invoice.id,
+            open_minor=invoice.open_minor,
+        )
+    if due_on < invoice.issued_on or due_on > invoice.issued_on + timedelta(days=DUE_DAYS_MAX):
+        raise InvalidDateError(
+            f"{what}: due_on {due_on} must be from the issue date {invoice.issued_on} and "
+            f"within {DUE_DAYS_MAX} days of it",
+            invoice_number=invoice.invoice_number,
+            field="due_on",
+        )
+    if due_on == invoice.current_due_on:
+        raise InvalidCommandError(
+            f"{what}: the invoice is already due on {due_on}",
+            field="due_on",
+            invoice_number=invoice.invoice_number,
+        )
+    floor_on = max([invoice.issued_on, *(entry[0] for entry in invoice.due_date_overrides)])
+    _require_not_before(invoice, "overridden_on", overridden_on, floor_on)
+    require_postponement_within_authority(
+        authority,
+        approver=approver,
+        postponement_days=(due_on - invoice.current_due_on).days,
+        currency=invoice.currency,
+        what=what,
+    )
+    return [
+        InvoiceDueDateOverridden(
+            originator_id=invoice.id,
+            originator_version=invoice.version + 1,
+            timestamp=recorded_at,
+            due_on=due_on,
+            previous_due_on=invoice.current_due_on,
+            overridden_on=overridden_on,
+            reason=reason,
+            approver=approver,
         )
     ]
 

@@ -759,6 +759,30 @@ class Ledger(Application[UUID]):
             idempotency_key,
         )
 
+    def override_due_date(
+        self,
+        invoice_number: str,
+        *,
+        due_on: date,
+        overridden_on: date,
+        reason: str,
+        approver: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Move an invoice's due date by hand (approved, with a reason): from
+        ``overridden_on`` on it ages, escalates and is reminded from ``due_on``.
+        (``OverrideDueDate``)"""
+        return self._events(
+            c.OverrideDueDate(
+                invoice_number=invoice_number,
+                due_on=due_on,
+                overridden_on=overridden_on,
+                reason=reason,
+                approver=approver,
+            ),
+            idempotency_key,
+        )
+
     def write_off(
         self,
         invoice_number: str,
@@ -1366,10 +1390,11 @@ class Ledger(Application[UUID]):
         requested_on: date,
         amount: Money | None = None,
         credit_note_number: str | None = None,
+        due_on: date | None = None,
         idempotency_key: str | None = None,
     ) -> list[Event]:
-        """Ask for a credit note, concession or write-off, applied when approved.
-        (``RequestReduction``)"""
+        """Ask for a credit note, concession, write-off or due-date override (``due_on``, the
+        new due date), applied when approved. (``RequestReduction``)"""
         return self._events(
             c.RequestReduction(
                 request_reference=request_reference,
@@ -1381,6 +1406,7 @@ class Ledger(Application[UUID]):
                 requested_on=requested_on,
                 amount=amount,
                 credit_note_number=credit_note_number,
+                due_on=due_on,
             ),
             idempotency_key,
         )

@@ -1,6 +1,7 @@
-"""``arledger reductions`` and ``arledger pending-approvals``: every reduction of what customers
-owe in a period with its approvers and reason (what an auditor asks first), and the reduction
-requests waiting for an approver.
+"""``arledger reductions``, ``arledger pending-approvals`` and ``arledger override-due-date``:
+every reduction of what customers owe in a period with its approvers and reason (what an
+auditor asks first), the reduction requests waiting for an approver, and a due date moved by
+hand.
 
 Registered on the ``app`` of ``adapters/cli/app.py`` (imported by the package), kept in a
 module of its own like the statement. Invariant: as every query command, an error arledger
@@ -254,3 +255,46 @@ def _pending_cells(pending: Sequence[PendingApproval]) -> list[list[str]]:
         ]
         for request in pending
     ]
+
+
+@app.command("override-due-date")
+def override_due_date_command(
+    invoice_number: Annotated[str, typer.Argument(help="The invoice whose due date moves.")],
+    due_on: Annotated[
+        date,
+        typer.Option(
+            "--due-on",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="The new due date.",
+            show_default=False,
+        ),
+    ],
+    overridden_on: Annotated[
+        date,
+        typer.Option(
+            "--on",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="From this day the invoice ages from the new due date.",
+            show_default=False,
+        ),
+    ],
+    approver: Annotated[str, typer.Option(help="Who approved it.", show_default=False)],
+    reason: Annotated[str, typer.Option(help="Why.", show_default=False)],
+) -> None:
+    """Move an invoice's due date by hand, approved within the authority policy (a role may
+    postpone by at most its postponement_days_max); listed by `arledger reductions`."""
+    with _reported_errors():
+        events = _ledger().override_due_date(
+            invoice_number,
+            due_on=due_on,
+            overridden_on=overridden_on,
+            reason=reason,
+            approver=approver,
+        )
+    what = "recorded" if events else "already recorded; nothing new"
+    _stdout().print(
+        f"{invoice_number} due on {due_on.isoformat()} from {overridden_on.isoformat()}, "
+        f"approved by {approver}: {what}"
+    )
