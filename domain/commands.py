@@ -116,6 +116,10 @@ class IssueInvoice(Command):
     due_on: date | None = None
     instalments: tuple[Instalment, ...] = attrs.field(default=(), converter=_instalments)
     contract_reference: str = ""
+    interest: Money | None = None
+    """Of ``amount``, what is interest (none: all principal but for fees)."""
+    fees: Money | None = None
+    """Of ``amount``, what is fees and costs."""
 
 
 @attrs.frozen(kw_only=True)

@@ -92,6 +92,11 @@ class InvoiceIssued(Event):
     due_on: date
     instalments: tuple[Instalment, ...] = ()
     contract_reference: str = ""
+    interest_minor: int = 0
+    """Of ``amount_minor``, what is interest (BGB 367: settled after fees, before principal)."""
+    fees_minor: int = 0
+    """Of ``amount_minor``, what is fees and costs (settled first); the rest is principal.
+    Invoices issued before components existed are all principal."""
 
 
 @attrs.frozen(kw_only=True)
@@ -383,6 +388,9 @@ class AllocationRule(enum.Enum):
     """No automatic allocation: the money stays unapplied until someone names the invoices."""
     PROPORTIONAL = "proportional"
     """Each open invoice gets a share of the money in proportion to its open amount."""
+    COMPONENT_ORDER = "component_order"
+    """By component (BGB 366/367): the fees of every open invoice first, then their interest,
+    then their principal; within each component oldest due first."""
 
 
 @attrs.frozen(kw_only=True)

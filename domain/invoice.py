@@ -88,6 +88,8 @@ class Invoice:
     due_on: date
     instalments: tuple[Instalment, ...]
     contract_reference: str
+    interest_minor: int = 0
+    fees_minor: int = 0
     applied_by_payment: dict[UUID, int] = attrs.field(factory=dict)
     credited_minor: int = 0
     conceded_minor: int = 0
@@ -118,6 +120,24 @@ class Invoice:
     def current_due_on(self) -> date:
         """The due date in force after every override (``due_on`` is the issued one)."""
         return self.due_date_overrides[-1][1] if self.due_date_overrides else self.due_on
+
+    @property
+    def open_by_component(self) -> tuple[int, int, int]:
+        """What is open of (fees, interest, principal): whatever settled the invoice settled
+        its fees first, then its interest, then its principal (BGB 367)."""
+        settled = self.amount_minor - self.open_minor
+        open_parts = []
+        for part in (self.fees_minor, self.interest_minor, self.principal_minor):
+            taken = min(settled, part)
+            settled -= taken
+            open_parts.append(part - taken)
+        assert settled == 0
+        fees, interest, principal = open_parts
+        return fees, interest, principal
+
+    @property
+    def principal_minor(self) -> int:
+        return self.amount_minor - self.interest_minor - self.fees_minor
 
     @property
     def applied_minor(self) -> int:
@@ -211,6 +231,8 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             due_on=event.due_on,
             instalments=event.instalments,
             contract_reference=event.contract_reference,
+            interest_minor=event.interest_minor,
+            fees_minor=event.fees_minor,
         )
     assert state is not None
     assert event.originator_version == state.version + 1
@@ -361,6 +383,8 @@ def issue_invoice(
     due_on: date | None = None,
     instalments: Sequence[Instalment] = (),
     contract_reference: str = "",
+    interest_minor: int = 0,
+    fees_minor: int = 0,
     recorded_at: datetime,
 ) -> list[Event]:
     """Issue an invoice to an open account; the same invoice again is a no-op.
@@ -383,6 +407,20 @@ def issue_invoice(
         )
     schedule = tuple(instalments)
     _check_schedule(invoice_number, amount_minor, issued_on, schedule)
+    for field, part in (("interest", interest_minor), ("fees", fees_minor)):
+        if type(part) is not int or part < 0:
+            raise InvalidCommandError(
+                f"invoice {invoice_number}: {field} must be zero or more minor units",
+                field=field,
+                invoice_number=invoice_number,
+            )
+    if interest_minor + fees_minor > amount_minor:
+        raise InvalidCommandError(
+            f"invoice {invoice_number}: interest {interest_minor} and fees {fees_minor} are "
+            f"more than the amount {amount_minor}",
+            field="fees",
+            invoice_number=invoice_number,
+        )
     if due_on is None:
         due_on = schedule[-1].due_on if schedule else customer.due_on_for(issued_on)
     require_date("due_on", due_on)
@@ -418,6 +456,8 @@ def issue_invoice(
         due_on=due_on,
         instalments=schedule,
         contract_reference=contract_reference,
+        interest_minor=interest_minor,
+        fees_minor=fees_minor,
     )
     if existing is not None:
         same = (
@@ -428,6 +468,8 @@ def issue_invoice(
             and existing.due_on == due_on
             and existing.instalments == schedule
             and existing.contract_reference == contract_reference
+            and existing.interest_minor == interest_minor
+            and existing.fees_minor == fees_minor
         )
         if same:
             return []

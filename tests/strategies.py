@@ -828,6 +828,21 @@ def issue_invoice_commands(draw: st.DrawFn, invoice_number: str | None = None) -
             last = schedule[-1]
             schedule = (*schedule[:-1], attrs.evolve(last, amount_minor=last.amount_minor + 1))
         fields["instalments"] = schedule
+    # Components (BGB 367): some invoices carry interest and fees, now and then more than the
+    # amount (refused).
+    if (
+        type(amount.amount_minor) is int
+        and amount.amount_minor > 0
+        and draw(st.integers(0, 2)) == 0
+    ):
+        interest = draw(st.integers(0, amount.amount_minor))
+        fees = draw(
+            rarely_bad(
+                st.integers(0, amount.amount_minor - interest), st.just(1 + amount.amount_minor)
+            )
+        )
+        fields["interest"] = Money(interest, amount.currency)
+        fields["fees"] = Money(fees, amount.currency)
     return Command("issue_invoice", fields)
 
 

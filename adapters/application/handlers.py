@@ -142,9 +142,20 @@ def issue_invoice(command: c.IssueInvoice, uow: UnitOfWork) -> list[Event]:
             due_on=command.due_on,
             instalments=command.instalments,
             contract_reference=command.contract_reference,
+            interest_minor=_component(command.interest, amount, "interest"),
+            fees_minor=_component(command.fees, amount, "fees"),
             recorded_at=uow.recorded_at,
         )
     )
+
+
+def _component(part: Money | None, amount: Money, field: str) -> int:
+    """An invoice component's minor units, in the invoice's currency (0 when not given)."""
+    if part is None:
+        return 0
+    part = require_money(field, part)
+    Money.zero(amount.currency) + part  # raises CurrencyMismatchError when they differ
+    return part.amount_minor
 
 
 @handles(c.ReceivePayment)

@@ -598,10 +598,13 @@ class Ledger(Application[UUID]):
         due_on: date | None = None,
         instalments: Sequence[Instalment] = (),
         contract_reference: str = "",
+        interest: Money | None = None,
+        fees: Money | None = None,
         idempotency_key: str | None = None,
     ) -> UUID:
         """Issue an invoice to a customer; without ``due_on`` the due date comes from the
-        terms. (``IssueInvoice``)
+        terms. ``interest`` and ``fees``: the parts of ``amount`` that are interest and fees
+        (the rest is principal), for the component-order allocation rule. (``IssueInvoice``)
         """
         self.execute(
             c.IssueInvoice(
@@ -612,6 +615,8 @@ class Ledger(Application[UUID]):
                 due_on=due_on,
                 instalments=instalments,
                 contract_reference=contract_reference,
+                interest=interest,
+                fees=fees,
             ),
             idempotency_key=idempotency_key,
         )

@@ -79,15 +79,26 @@ class Step:
 
 
 def _issue(
-    session: Session, number: str, customer: int, amount: int, issued: int, days: int
+    session: Session,
+    number: str,
+    customer: int,
+    amount: int,
+    issued: int,
+    days: int,
+    fees_percent: int = 0,
 ) -> list[Event]:
+    """``fees_percent`` of the amount is fees, as much again interest (the component-order
+    allocation rule settles them first)."""
     code, currency, _ = CUSTOMERS[customer]
+    part = Money(amount * fees_percent // 100, currency)
     return session.issue_invoice(
         invoice_number=number,
         customer_code=code,
         amount=Money(amount, currency),
         issued_on=_on(issued),
         due_on=_on(issued + days),
+        interest=part,
+        fees=part,
     )
 
 
@@ -708,6 +719,7 @@ histories = st.tuples(
                 amounts_minor,
                 st.integers(0, 60),
                 st.integers(0, 60),
+                st.sampled_from((0, 0, 10)),
             )
             for number in INVOICES
         )
