@@ -605,10 +605,13 @@ class Ledger(Application[UUID]):
         due_on: date | None = None,
         instalments: Sequence[Instalment] = (),
         contract_reference: str = "",
+        interest: Money | None = None,
+        fees: Money | None = None,
         idempotency_key: str | None = None,
     ) -> UUID:
         """Issue an invoice to a customer; without ``due_on`` the due date comes from the
-        terms. (``IssueInvoice``)
+        terms. ``interest`` and ``fees``: the parts of ``amount`` that are interest and fees
+        (the rest is principal), for the component-order allocation rule. (``IssueInvoice``)
         """
         self.execute(
             c.IssueInvoice(
@@ -619,6 +622,8 @@ class Ledger(Application[UUID]):
                 due_on=due_on,
                 instalments=instalments,
                 contract_reference=contract_reference,
+                interest=interest,
+                fees=fees,
             ),
             idempotency_key=idempotency_key,
         )
@@ -762,6 +767,30 @@ class Ledger(Application[UUID]):
                 reason=reason,
                 approver=approver,
                 second_approver=second_approver,
+            ),
+            idempotency_key,
+        )
+
+    def override_due_date(
+        self,
+        invoice_number: str,
+        *,
+        due_on: date,
+        overridden_on: date,
+        reason: str,
+        approver: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Move an invoice's due date by hand (approved, with a reason): from
+        ``overridden_on`` on it ages, escalates and is reminded from ``due_on``.
+        (``OverrideDueDate``)"""
+        return self._events(
+            c.OverrideDueDate(
+                invoice_number=invoice_number,
+                due_on=due_on,
+                overridden_on=overridden_on,
+                reason=reason,
+                approver=approver,
             ),
             idempotency_key,
         )
@@ -1373,10 +1402,11 @@ class Ledger(Application[UUID]):
         requested_on: date,
         amount: Money | None = None,
         credit_note_number: str | None = None,
+        due_on: date | None = None,
         idempotency_key: str | None = None,
     ) -> list[Event]:
-        """Ask for a credit note, concession or write-off, applied when approved.
-        (``RequestReduction``)"""
+        """Ask for a credit note, concession, write-off or due-date override (``due_on``, the
+        new due date), applied when approved. (``RequestReduction``)"""
         return self._events(
             c.RequestReduction(
                 request_reference=request_reference,
@@ -1388,6 +1418,7 @@ class Ledger(Application[UUID]):
                 requested_on=requested_on,
                 amount=amount,
                 credit_note_number=credit_note_number,
+                due_on=due_on,
             ),
             idempotency_key,
         )
@@ -1824,20 +1855,23 @@ class Ledger(Application[UUID]):
         if owner is not None:
             require_person("owner", owner)
         cut = self._cut(known_at, at_position)
-        # The owner is shown the cash their people hold too long (as their manager), at the
-        # same cut of the log: an owner is known by an account or as a manager in a policy.
+        # The owner is shown the cash their people hold too long (as their manager) and the
+        # reduction requests waiting for them (as an approver), at the same cut of the log: an
+        # owner is known by an account, as a manager in a policy or as an approver.
         handover_state = self._handover_state(cut)
+        requests_state = self._reduction_requests_state(cut)
+        others = _managers_of(handover_state) | _approvers_of(requests_state)
         if self.read_models != "replay":
             if owner is not None:
                 owners = self.query_engine().owners(cut.stamped_by, cut.position)
-                _require_owner(owner, owners | _managers_of(handover_state))
+                _require_owner(owner, owners | others)
             worklist = self.query_engine().worklist(
                 as_of, owner=owner, known_at=cut.stamped_by, upto=cut.position
             )
         else:
             state = self._replayed(cut)
             if owner is not None:
-                _require_owner(owner, _owners_of(state) | _managers_of(handover_state))
+                _require_owner(owner, _owners_of(state) | others)
             worklist = Worklist(
                 as_of=as_of,
                 owner=owner,
@@ -1845,7 +1879,10 @@ class Ledger(Application[UUID]):
                 items=tuple(escalation.worklist(state, as_of, owner=owner)),
             )
         held = handover.cash_not_handed_over(handover_state, as_of, manager=owner).rows
-        return attrs.evolve(worklist, as_of_log=cut.as_of_log, cash_held=held)
+        pending = reductions_projection.pending_approvals(requests_state, approver=owner)
+        return attrs.evolve(
+            worklist, as_of_log=cut.as_of_log, cash_held=held, pending_approvals=pending
+        )
 
     def owners(
         self, *, known_at: datetime | None = None, at_position: int | None = None
@@ -1878,6 +1915,18 @@ class Ledger(Application[UUID]):
     def _cash_held(self, as_of: date, manager: str | None, cut: Cut) -> handover.CashHandoverReport:
         state = self._handover_state(cut)
         return handover.cash_not_handed_over(state, as_of, manager=manager)
+
+    def _reduction_requests_state(self, cut: Cut) -> reductions_projection.ReductionsState:
+        """The reductions fold over what pending approvals read (the requests, their invoices
+        and customers, the authority policy), at the cut: from the query engine's columnar
+        log, or a replay."""
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().reduction_request_events(
+                cut.stamped_by, cut.position
+            )
+        else:
+            events = self._events_cut(cut)
+        return reductions_projection.fold_all(events)
 
     def _handover_state(self, cut: Cut) -> handover.HandoverState:
         if self.read_models != "replay":
@@ -2629,7 +2678,7 @@ class Ledger(Application[UUID]):
         per-reduction limit that covers it, and not approved by them already), if given."""
         if approver is not None:
             require_person("approver", approver)
-        state = self._reductions_state(known_at, at_position)
+        state = self._reduction_requests_state(self._cut(known_at, at_position))
         return reductions_projection.pending_approvals(state, approver=approver)
 
 
@@ -2737,6 +2786,12 @@ def _owners_of(state: PortfolioState) -> frozenset[str]:
 def _managers_of(state: handover.HandoverState) -> frozenset[str]:
     return frozenset(
         manager for version in state.policy_versions for manager in version.policy.managers.values()
+    )
+
+
+def _approvers_of(state: reductions_projection.ReductionsState) -> frozenset[str]:
+    return frozenset(
+        entry.approver for version in state.authority_versions for entry in version.policy.approvers
     )
 
 

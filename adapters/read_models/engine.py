@@ -1192,13 +1192,63 @@ class QueryEngine:
             "CustomerAccountOpened",
             "EscalationPolicyAdopted",
         )
+        found = self._tables_at(wanted, "PaymentCollected", known_at, upto)
+        if found is None:
+            return []
+        tables, id_of = found
+        payments = pc.unique(tables["PaymentCollected"]["originator_id"])
+        for name in ("PaymentReceived", "CashHandedOver", "PaymentReversed"):
+            _keep_in(tables, name, "originator_id", payments)
+        payers = pc.unique(tables["PaymentReceived"]["payer_customer_id"])
+        _keep_in(tables, "CustomerAccountOpened", "originator_id", payers)
+        return self._decoded(tables, id_of)
+
+    def reduction_request_events(
+        self, known_at: datetime | None, upto: int | None = None
+    ) -> list[Event]:
+        """The events pending approvals fold (``projections.reductions.pending_approvals``),
+        at or below position ``upto`` and stamped by ``known_at`` (each if given), in log
+        order, from the columnar log: the reduction requests and their approvals and
+        rejections, the authority policy versions, and only the requested invoices' issues and
+        due-date overrides and their customers' openings (not every invoice of the log). No
+        request: nothing (one look-up), so the worklist pays for it only where it is used."""
+        wanted = (
+            "ReductionRequested",
+            "ReductionApproved",
+            "ReductionRejected",
+            "AuthorityPolicyAdopted",
+            "InvoiceIssued",
+            "InvoiceDueDateOverridden",
+            "CustomerAccountOpened",
+        )
+        found = self._tables_at(wanted, "ReductionRequested", known_at, upto)
+        if found is None:
+            return []
+        tables, id_of = found
+        invoices = pc.unique(tables["ReductionRequested"]["invoice_id"])
+        for name in ("InvoiceIssued", "InvoiceDueDateOverridden"):
+            _keep_in(tables, name, "originator_id", invoices)
+        customers = pc.unique(tables["ReductionRequested"]["customer_id"])
+        _keep_in(tables, "CustomerAccountOpened", "originator_id", customers)
+        return self._decoded(tables, id_of)
+
+    def _tables_at(
+        self,
+        wanted: Sequence[str],
+        required: str,
+        known_at: datetime | None,
+        upto: int | None,
+    ) -> tuple[dict[str, pa.Table], Any] | None:
+        """The raw tables of ``wanted`` classes present in the log, cut at position ``upto``
+        and to the rows stamped by ``known_at`` (each if given), with the log's id look-up;
+        None when the log has no ``required`` class at all."""
         with self._lock:
             self.log.refresh(upto)
             names = set(self.log.names())
-            if "PaymentCollected" not in names:
-                return []
+            if required not in names:
+                return None
             # As appended (not ``LiveLog.table``: making the query-ready tables again after
-            # each refresh that brought payments cost a pass over every payment).
+            # each refresh that brought new rows cost a pass over every row of the class).
             tables = {name: self.log.raw_table(name) for name in wanted if name in names}
             if upto is not None:  # each class's rows are in position order: a prefix of each
                 for name in tables:
@@ -1210,16 +1260,10 @@ class QueryEngine:
             for name, table in tables.items():
                 limit = pa.scalar(known_at, type=table.schema.field("timestamp").type)
                 tables[name] = table.filter(pc.less_equal(table["timestamp"], limit))
-        payments = pc.unique(tables["PaymentCollected"]["originator_id"])
-        for name in ("PaymentReceived", "CashHandedOver", "PaymentReversed"):
-            if name in tables:
-                table = tables[name]
-                tables[name] = table.filter(pc.is_in(table["originator_id"], value_set=payments))
-        payers = pc.unique(tables["PaymentReceived"]["payer_customer_id"])
-        opened = tables["CustomerAccountOpened"]
-        tables["CustomerAccountOpened"] = opened.filter(
-            pc.is_in(opened["originator_id"], value_set=payers)
-        )
+        return tables, id_of
+
+    def _decoded(self, tables: Mapping[str, pa.Table], id_of: Any) -> list[Event]:
+        """The events of some tables' rows, in log order."""
         picked = {name: table for name, table in tables.items() if table.num_rows}
         log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables=picked)
         with self._lock:
@@ -1276,3 +1320,10 @@ class QueryEngine:
                 "persisted": self.log.persisted,
                 "bytes": self.log.nbytes,
             }
+
+
+def _keep_in(tables: dict[str, pa.Table], name: str, column: str, values: pa.Array) -> None:
+    """Keep only the rows of ``tables[name]`` (if present) whose ``column`` is in ``values``."""
+    if name in tables:
+        table = tables[name]
+        tables[name] = table.filter(pc.is_in(table[column], value_set=values))

@@ -1273,6 +1273,9 @@ def _issued(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _dates(plan.due_on[invoice]),
         _schedule(plan, invoice),
         _constant("", rows.count),
+        # Interest and fees: the generated invoices are all principal.
+        _ints(np.zeros(len(invoice), dtype=np.int64)),
+        _ints(np.zeros(len(invoice), dtype=np.int64)),
     ]
 
 

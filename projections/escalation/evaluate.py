@@ -80,6 +80,9 @@ def narrow(
         # read only, as the copy would be (the copies were a tenth of a status's time).
         if len(movements) != len(invoice.movements) or disputes != invoice.disputes:
             invoice = attrs.evolve(invoice, movements=movements, disputes=disputes)
+        # The due date in force on ``until_on`` is the invoice's due date on every earlier
+        # date of the view: an override (a postponement) restarts the days past due.
+        invoice = invoice.as_of(until_on)
         view.ageing.invoices[invoice_id] = invoice
         view.disputes[invoice_id] = [
             dispute

@@ -84,6 +84,7 @@ SELECT: Final[Mapping[str, tuple[str, ...]]] = {
         "opened_on",
     ),
     "DisputeResolved": ("originator_id", "timestamp", "dispute_reference", "resolved_on"),
+    "InvoiceDueDateOverridden": ("originator_id", "timestamp", "due_on", "overridden_on"),
     "PaymentReceived": (
         "originator_id",
         "timestamp",
@@ -457,6 +458,33 @@ def _known(table: dict[str, Any], limit: int) -> dict[str, Any]:
     return take_rows(table, np.flatnonzero(keep))
 
 
+def due_on_in_force(
+    invoices: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    row_of_id: npt.NDArray[np.integer[Any]],
+    on: int,
+) -> Int32s:
+    """Each invoice's due date in force on ``on`` (``InvoiceFacts.due_on_at``): the due date
+    of its last override dated on or before ``on``, in recording order, else the issued one.
+    Read-only like the columns it stands for, so the kernels see the argument types they were
+    compiled for."""
+    due_on = _int32(invoices["due_on"])
+    if len(overrides.get("originator_id", ())) == 0:
+        return due_on
+    rows = np.flatnonzero(np.asarray(overrides["overridden_on"]) <= on)
+    if len(rows) == 0:
+        return due_on
+    target = np.asarray(row_of_id)[np.asarray(overrides["originator_id"])[rows]]
+    assert (target >= 0).all()  # an override is recorded only on a known invoice
+    # The last row of each invoice: the first of the reversed rows, counted from the end.
+    _, first_reversed = np.unique(target[::-1], return_index=True)
+    last = len(target) - 1 - first_reversed
+    due_on = due_on.copy()
+    due_on[target[last]] = np.asarray(overrides["due_on"])[rows[last]]
+    due_on.flags.writeable = False
+    return due_on
+
+
 def _joined(values: npt.NDArray[Any], parts: list[slice]) -> npt.NDArray[Any]:
     """The parts of a buffer, one after the other (the part itself when there is one)."""
     if len(parts) == 1:
@@ -525,7 +553,7 @@ class _Prepared:
         self.schedule: kernels.Schedule = (
             _int64(invoices["amount_minor"]),
             _int32(invoices["issued_on"]),
-            _int32(invoices["due_on"]),
+            due_on_in_force(invoices, tables["InvoiceDueDateOverridden"], row_of_id, on),
             _int64(invoices["instalments.offsets"]),
             _int32(invoices["instalments.due_on"]),
             _int64(invoices["instalments.amount_minor"]),

@@ -79,15 +79,26 @@ class Step:
 
 
 def _issue(
-    session: Session, number: str, customer: int, amount: int, issued: int, days: int
+    session: Session,
+    number: str,
+    customer: int,
+    amount: int,
+    issued: int,
+    days: int,
+    fees_percent: int = 0,
 ) -> list[Event]:
+    """``fees_percent`` of the amount is fees, as much again interest (the component-order
+    allocation rule settles them first)."""
     code, currency, _ = CUSTOMERS[customer]
+    part = Money(amount * fees_percent // 100, currency)
     return session.issue_invoice(
         invoice_number=number,
         customer_code=code,
         amount=Money(amount, currency),
         issued_on=_on(issued),
         due_on=_on(issued + days),
+        interest=part,
+        fees=part,
     )
 
 
@@ -408,6 +419,17 @@ def _exchange_rate(session: Session, pair: int, rate_thousandths: int, on: int) 
     )
 
 
+def _override(session: Session, number: str, due: int, on: int) -> list[Event]:
+    """The invoice's due date moved by hand to ``due`` from ``on`` (a postponement mostly)."""
+    return session.override_due_date(
+        invoice_number=number,
+        due_on=_on(due),
+        overridden_on=_on(on),
+        reason="agreed extension",
+        approver="CFO",
+    )
+
+
 def _adopt(session: Session, policy: EscalationPolicy, on: int) -> list[Event]:
     book = session.policy_book()
     version = 2 if book is None else book.latest_version + 1
@@ -441,6 +463,7 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "allocation_rule": _allocation_rule,
     "exchange_rate": _exchange_rate,
     "cash": _cash,
+    "override": _override,
 }
 
 
@@ -621,6 +644,13 @@ steps = st.one_of(
         st.sampled_from((0, 1_000_00, 50_000_00, 200_000_00)),
         st.integers(0, 1),
     ),
+    # A due date moved by hand: from its date the invoice ages and escalates from the new one.
+    st.builds(
+        lambda *a: Step("override", a),
+        invoice_numbers,
+        st.integers(0, 150),
+        day_offsets,
+    ),
     # A rate changes no per-currency figure; the folds and the fast path ignore the event.
     st.builds(
         lambda *a: Step("exchange_rate", a),
@@ -689,6 +719,7 @@ histories = st.tuples(
                 amounts_minor,
                 st.integers(0, 60),
                 st.integers(0, 60),
+                st.sampled_from((0, 0, 10)),
             )
             for number in INVOICES
         )
