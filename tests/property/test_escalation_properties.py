@@ -191,9 +191,6 @@ def _promise(
             assert invoice is not None
             numbers.append(invoice.invoice_number)
     amount = min(amount, max(1, open_on(session, code, numbers[:1], _on(made))))
-    parts = max(1, min(tranches, days, amount))
-    dates = [_on(made + days * k // parts) for k in range(1, parts + 1)]
-    amounts = [amount // parts + (1 if k < amount % parts else 0) for k in range(parts)]
     return session.make_promise(
         customer_code=code,
         promise_reference=reference,
@@ -203,12 +200,23 @@ def _promise(
         contact="AP",
         invoice_numbers=numbers[:1],
         supersedes=supersedes,
-        tranches=tuple(
-            PromiseTranche(promised_on=on, amount_minor=part)
-            for on, part in zip(dates, amounts, strict=True)
-        )
-        if parts > 1
-        else (),
+        tranches=tranche_schedule(amount, made, days, tranches),
+    )
+
+
+def tranche_schedule(
+    amount: int, made: int, days: int, tranches: int
+) -> tuple[PromiseTranche, ...]:
+    """``amount`` in up to ``tranches`` dated parts spread over the ``days`` after ``made``
+    (largest first); none (a promise of one date) when it is one part."""
+    parts = max(1, min(tranches, days, amount))
+    if parts == 1:
+        return ()
+    dates = [_on(made + days * k // parts) for k in range(1, parts + 1)]
+    amounts = [amount // parts + (1 if k < amount % parts else 0) for k in range(parts)]
+    return tuple(
+        PromiseTranche(promised_on=on, amount_minor=part)
+        for on, part in zip(dates, amounts, strict=True)
     )
 
 

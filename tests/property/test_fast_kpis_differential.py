@@ -183,8 +183,10 @@ def _promise_more(
     days: int,
     named: int,
     supersedes: str | None,
+    tranches: int = 1,
 ) -> list[Event]:
-    """A promise naming up to ``named`` invoices, possibly superseding an earlier one."""
+    """A promise naming up to ``named`` invoices, possibly superseding an earlier one, in up
+    to ``tranches`` dated parts."""
     code, currency, _ = escalation_cases.CUSTOMERS[customer]
     account = session.require_customer(code)
     numbers = []
@@ -202,6 +204,7 @@ def _promise_more(
         contact="AP",
         invoice_numbers=numbers,
         supersedes=supersedes,
+        tranches=escalation_cases.tranche_schedule(amount, made, days, tranches),
     )
 
 
@@ -275,6 +278,7 @@ def _promise_case(
     named: int,
     payments: tuple[tuple[int, int, int | None], ...],
     closing: tuple[str, int] | None,
+    tranches: int = 1,
 ) -> list[Event]:
     """A promise, then payments toward it (days after it was made, percent of the promise,
     bounced some days later or not) and perhaps its withdrawal or replacement.
@@ -287,7 +291,7 @@ def _promise_case(
         with contextlib.suppress(ArledgerError):
             events.extend(command(*args, **fields))
 
-    attempt(_promise_more, session, customer, reference, amount, made, days, named, None)
+    attempt(_promise_more, session, customer, reference, amount, made, days, named, None, tranches)
     code, currency, _ = escalation_cases.CUSTOMERS[customer]
     account = session.require_customer(code)
     for number, (after, percent, bounce) in enumerate(payments):
@@ -425,6 +429,7 @@ promise_cases = st.builds(
         max_size=3,
     ).map(tuple),
     st.none() | st.tuples(st.sampled_from(("withdraw", "supersede")), st.sampled_from((0, 5, 40))),
+    st.sampled_from((1, 1, 2, 3)),  # tranches: mostly a promise of one date
 )
 promise_steps = st.one_of(
     promise_cases,
@@ -443,6 +448,7 @@ promise_steps = st.one_of(
         st.integers(0, 30),
         st.integers(0, 3),
         st.none(),
+        st.sampled_from((1, 2, 3)),
     ),
     st.builds(lambda *a: ExtraStep("withdraw_after", a), promise_references, st.integers(0, 30)),
     st.builds(
