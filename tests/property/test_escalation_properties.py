@@ -37,7 +37,12 @@ from arledger.domain.events import (
     RiskRating,
 )
 from arledger.domain.money import Money
-from arledger.domain.policy import EscalationPolicy, NegotiationRule, PreDueReminderRule
+from arledger.domain.policy import (
+    RATING_VALUES,
+    EscalationPolicy,
+    NegotiationRule,
+    PreDueReminderRule,
+)
 from arledger.projections import escalation
 from arledger.projections import portfolio as portfolio_module
 from arledger.projections import promises as promises_module
@@ -465,6 +470,9 @@ def policies(draw: st.DrawFn) -> EscalationPolicy:
         ),
         disputed_counts=draw(st.booleans()),
         promise_tolerance_days=draw(st.integers(0, 10)),
+        promise_tolerance_days_by_rating=draw(
+            st.dictionaries(st.sampled_from(RATING_VALUES), st.integers(0, 10), max_size=4)
+        ),
         promise_suspends=draw(st.booleans()),
         partly_kept_counts_as_broken=draw(st.booleans()),
         levels=draw(ladders()),

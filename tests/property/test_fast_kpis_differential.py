@@ -37,9 +37,15 @@ from arledger.adapters.read_models.columnar import (
 from arledger.adapters.synthetic.demo import DemoLedger, generate_demo, record_demo
 from arledger.adapters.synthetic.generate import generate_columnar
 from arledger.domain.errors import ArledgerError, ConfigurationError, InvalidDateError
-from arledger.domain.events import Event, Instalment
+from arledger.domain.events import Event, Instalment, RiskRating
 from arledger.domain.money import Money
-from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy, LossRate
+from arledger.domain.policy import (
+    RATING_VALUES,
+    AgeingBasis,
+    AgeingPolicy,
+    EscalationPolicy,
+    LossRate,
+)
 from arledger.projections.fast.kpis import SELECT, Columns, kpi_report_fast
 from arledger.projections.kpis import KpiGrouping, KpiReport, kpi_report
 from arledger.projections.portfolio import PortfolioState, fold_all
@@ -256,12 +262,18 @@ def _supersede_after(
     return _promise_more(session, index, new_reference, amount, made, days, named, reference)
 
 
-def _adopt_tolerance(session: Session, tolerance: int, on: int) -> list[Event]:
-    """A policy version that only changes the promise tolerance."""
+def _adopt_tolerance(
+    session: Session, tolerance: int, on: int, by_rating: dict[str, int] | None = None
+) -> list[Event]:
+    """A policy version that only changes the promise tolerance (by rating too, if given)."""
     book = session.policy_book()
     version = 2 if book is None else book.latest_version + 1
     return session.adopt_policy(
-        policy=EscalationPolicy(version=version, promise_tolerance_days=tolerance),
+        policy=EscalationPolicy(
+            version=version,
+            promise_tolerance_days=tolerance,
+            promise_tolerance_days_by_rating=by_rating or {},
+        ),
         effective_on=_on(on),
         approver="CFO",
         reason="review",
@@ -459,7 +471,18 @@ promise_steps = st.one_of(
         promised_amounts,
         st.integers(0, 3),
     ),
-    st.builds(lambda *a: ExtraStep("adopt_tolerance", a), st.integers(0, 15), st.integers(0, 120)),
+    st.builds(
+        lambda *a: ExtraStep("adopt_tolerance", a),
+        st.integers(0, 15),
+        st.integers(0, 120),
+        st.dictionaries(st.sampled_from(RATING_VALUES), st.integers(0, 20), max_size=4),
+    ),
+    st.builds(
+        lambda *a: escalation_cases.Step("rate", a),
+        escalation_cases.customer_indexes,
+        st.sampled_from(RiskRating),
+        st.integers(0, 120),
+    ),
 )
 # The invoices first, then promises with the payments, bounces and policy versions that judge
 # them: kept, partly kept, broken, withdrawn, superseded, open at the end of a period.
