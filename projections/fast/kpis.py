@@ -38,7 +38,14 @@ from arledger.domain.policy import (
     LossRate,
 )
 from arledger.domain.rules import require_period
-from arledger.projections.fast.portfolio import MOVEMENTS, microseconds
+from arledger.projections.fast import kernels
+from arledger.projections.fast.portfolio import (
+    MOVEMENTS,
+    RATING_OF,
+    RATINGS,
+    microseconds,
+    promise_schedule,
+)
 from arledger.projections.kpis import (
     DAYS_PER_MONTH_CEI,
     KpiGrouping,
@@ -90,8 +97,10 @@ SELECT: Final[dict[str, tuple[str, ...]]] = {
         "promised_on",
         "made_on",
         "invoice_ids",
+        "tranches",
     ),
     "PromiseWithdrawn": (*_ENVELOPE, "withdrawn_on"),
+    "RiskRated": (*_ENVELOPE, "seq", "rating", "rated_on"),
     "PromiseSuperseded": (*_ENVELOPE, "superseded_on"),
     "EscalationPolicyAdopted": ("timestamp", "policy", "effective_on"),
 }
@@ -231,18 +240,57 @@ def _terms_on(versions: Sequence[tuple[int, EscalationPolicy]], day: int) -> Esc
     return in_force
 
 
-def _tolerance_on(versions: Sequence[tuple[int, EscalationPolicy]], days: npt.NDArray[Any]) -> Ints:
-    """The promise tolerance of the policy in force on each day (same scan, vectorised)."""
-    tolerance = np.full(len(days), DEFAULT_ESCALATION_POLICY.promise_tolerance_days, np.int64)
+def _tolerances(terms: EscalationPolicy) -> Ints:
+    """The promise tolerance of a policy by rating ordinal (0: not rated)."""
+    return np.asarray(
+        [terms.promise_tolerance_days_for(RATING_OF.get(ordinal)) for ordinal in range(5)],
+        np.int64,
+    )
+
+
+def _tolerance_on(
+    versions: Sequence[tuple[int, EscalationPolicy]],
+    days: npt.NDArray[Any],
+    ratings: npt.NDArray[Any],
+) -> Ints:
+    """The promise tolerance of the policy in force on each day for each rating ordinal (same
+    scan, vectorised)."""
+    tolerance: Ints = _tolerances(DEFAULT_ESCALATION_POLICY)[ratings]
     in_force = np.full(len(days), DEFAULT_ESCALATION_POLICY.version, np.int64)
     for effective_day, terms in versions:
         take = (effective_day <= days) & (terms.version > in_force)
-        tolerance[take] = terms.promise_tolerance_days
+        tolerance[take] = _tolerances(terms)[ratings[take]]
         in_force[take] = terms.version
     return tolerance
 
 
-# The report -----------------------------------------------------------------------------------
+def _ratings_on(
+    cols: Columns,
+    known_at_us: int | None,
+    customer_of_id: Ints,
+    customer_count: int,
+    customer: Ints,
+    on: npt.NDArray[Any],
+) -> npt.NDArray[np.int32]:
+    """The risk rating ordinal (0: not rated) of each customer row on each date, as
+    ``CustomerHistory.rating_on``: the last recorded rating dated on or before it."""
+    rated = cols["RiskRated"]
+    known = _known(rated, known_at_us)
+    ordinals = np.asarray([RATINGS[value] for value in rated["rating.dictionary"]] or [0], np.int32)
+    owner = customer_of_id[rated["originator_id"][known]]
+    start, order = kernels.group(np.ascontiguousarray(owner, np.int32), customer_count)
+    history = (
+        start,
+        np.ascontiguousarray(rated["rated_on"][known][order], np.int32),
+        np.ascontiguousarray(rated["seq"][known][order], np.int64),
+        np.ascontiguousarray(ordinals[rated["rating"][known]][order], np.int32),
+    )
+    return kernels.values_on(
+        history,
+        np.ascontiguousarray(customer, np.int32),
+        np.ascontiguousarray(on, np.int32),
+        0,
+    )
 
 
 def _known(table: Mapping[str, Any], known_at_us: int | None) -> Mask:
@@ -475,9 +523,13 @@ def kpi_sums_fast(
         cols, group_of_row, invoice_of_id, known_at_us, start_day, end_day, groups.count,
         tables=_GOODS,
     )  # fmt: skip
+    promise_rating = _ratings_on(
+        cols, known_at_us, customer_of_id, len(group_of_customer), promise_customer,
+        made["made_on"][promise_rows],
+    )  # fmt: skip
     promises = _promise_rates(
         cols, promise_rows, groups.of_promise, versions, known_at_us, start_day, end_day, ids,
-        payment_currency_map, promise_currency, len(currencies), groups.count,
+        payment_currency_map, promise_currency, len(currencies), groups.count, promise_rating,
     )  # fmt: skip
 
     return KpiSums(
@@ -924,10 +976,14 @@ def _promise_rates(
     promise_currency: Ints,
     currency_count: int,
     group_count: int,
+    promise_rating: npt.NDArray[np.int32],
 ) -> tuple[Ints, Ints, Ints, Ints]:
     """Per group: promises judged, kept, promised and paid (``promises.judge`` as of the end).
 
-    Only promises whose deadline falls in the period are judged here, as the KPI asks.
+    Only promises whose deadline (their last tranche's) falls in the period are judged here,
+    as the KPI asks. Each tranche is judged as a promise of the sum of the tranches up to it by
+    its own deadline (the window's money reaching that sum); the promise is kept when all are,
+    broken when one was missed, and counts as paid what its tranches count.
     """
     made = cols["PromiseMade"]
     count = len(promise_rows)
@@ -935,8 +991,22 @@ def _promise_rates(
     assert (amount > 0).all(), "a promise is for a positive amount"
     made_on = made["made_on"][promise_rows].astype(np.int64)
     promised_on = made["promised_on"][promise_rows]
-    deadline = promised_on.astype(np.int64) + _tolerance_on(versions, promised_on)
-    window_end = np.minimum(deadline, end_day)
+    deadline = promised_on.astype(np.int64) + _tolerance_on(versions, promised_on, promise_rating)
+
+    # The tranches of the promises judged: ``of`` the promise (index into promise_rows).
+    tranche_start, tranche_on_all, tranche_amount_all = promise_schedule(made)
+    of, tranche = _expand(tranche_start[promise_rows], tranche_start[promise_rows + 1])
+    tranche_on = tranche_on_all[tranche]
+    tranche_amount = tranche_amount_all[tranche]
+    first_of = np.searchsorted(of, np.arange(count, dtype=np.int64), "left")
+    cumulative = np.cumsum(tranche_amount)
+    before = cumulative - tranche_amount - (cumulative - tranche_amount)[first_of][of]
+    target = before + tranche_amount
+    assert (_sums(of, tranche_amount, count) == amount).all(), "tranches add up to the promise"
+    tranche_deadline = tranche_on.astype(np.int64) + _tolerance_on(
+        versions, tranche_on, promise_rating[of]
+    )
+    window_end = np.minimum(tranche_deadline, end_day)
 
     # Payments: which count on the end day (received by then and not reversed by then).
     received = cols["PaymentReceived"]
@@ -950,20 +1020,21 @@ def _promise_rates(
     reversed_on[reversed_payments] = reversals["reversed_on"][reversal_known][last]
     payment_counts = received_known & (received["value_on"] <= end_day) & (reversed_on > end_day)
 
-    paid_total = np.zeros(count, np.int64)
-    paid_in_full = np.full(count, np.iinfo(np.int64).max, np.int64)
+    tranche_count = len(of)
+    money = np.zeros(tranche_count, np.int64)
+    reached_on = np.full(tranche_count, np.iinfo(np.int64).max, np.int64)
     offsets = made["invoice_ids.offsets"]
-    named = (offsets[1:] - offsets[:-1])[promise_rows] > 0
+    named = ((offsets[1:] - offsets[:-1])[promise_rows] > 0)[of]
     _paid_on_named(
-        cols, promise_rows, named, amount, made_on, window_end, payment_of_id,
-        payment_counts, known_at_us, paid_total, paid_in_full,
+        cols, promise_rows[of], named, target, made_on[of], window_end, payment_of_id,
+        payment_counts, known_at_us, money, reached_on,
     )  # fmt: skip
     _paid_by_customer(
-        cols, promise_rows, ~named, amount, made_on, window_end, payment_of_id, payment_counts,
-        payment_currency_map[received["currency"]], promise_currency, currency_count,
-        paid_total, paid_in_full,
+        cols, promise_rows[of], ~named, target, made_on[of], window_end, payment_of_id,
+        payment_counts, payment_currency_map[received["currency"]], promise_currency[of],
+        currency_count, money, reached_on,
     )  # fmt: skip
-    paid = np.minimum(paid_total, amount)
+    tranche_paid = np.clip(money - before, 0, tranche_amount)
 
     # Withdrawn or superseded: the later-recorded event of each kind wins, withdrawal first.
     closed_on = np.full(count, np.iinfo(np.int64).max, np.int64)
@@ -979,18 +1050,22 @@ def _promise_rates(
         relevant = promises >= 0
         closed_promises, last = _last_per(promises[relevant])
         closed_on[closed_promises] = table[column][known][relevant][last]
-    has_closed = closed_on != np.iinfo(np.int64).max
-    kept = (paid_in_full != np.iinfo(np.int64).max) & (paid_in_full <= closed_on)
-    closed_first = ~kept & has_closed & (closed_on <= np.minimum(end_day, deadline))
-    still_open = ~kept & ~closed_first & (end_day <= deadline)
-    judged = (
-        (kept | (~closed_first & ~still_open)) & (start_day <= deadline) & (deadline <= end_day)
-    )
+    tranche_closed_on = closed_on[of]
+    has_closed = tranche_closed_on != np.iinfo(np.int64).max
+    kept = (reached_on != np.iinfo(np.int64).max) & (reached_on <= tranche_closed_on)
+    closed_first = ~kept & has_closed & (tranche_closed_on <= np.minimum(end_day, tranche_deadline))
+    still_open = ~kept & ~closed_first & (end_day <= tranche_deadline)
+    missed = ~kept & ~closed_first & ~still_open
+
+    promise_kept = _sums(of, ~kept, count) == 0
+    promise_broken = _sums(of, missed, count) > 0
+    judged = (promise_kept | promise_broken) & (start_day <= deadline) & (deadline <= end_day)
+    paid = _sums(of, tranche_paid, count)
 
     group = promise_group[judged]
     return (
         _sums(group, np.ones(len(group), np.int64), group_count),
-        _sums(group, kept[judged].astype(np.int64), group_count),
+        _sums(group, promise_kept[judged].astype(np.int64), group_count),
         _sums(group, amount[judged], group_count),
         _sums(group, paid[judged], group_count),
     )

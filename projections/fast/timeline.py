@@ -309,15 +309,20 @@ def _disputes(disputes: kernels.Disputes, on: int) -> kernels.Disputes:
 
 
 def _promises(prepared: Any, on: int) -> tuple[kernels.Promises, Int32s]:
-    """The promises made by ``on`` (withdrawn and superseded by then), and each one's
+    """The promises made by ``on`` (withdrawn and superseded by then), and each tranche's
     deadline under the policy versions effective by ``on``, as ``narrow`` leaves them: the
-    policy in force on the earlier of its promised date and ``on``."""
-    customer, made_on, amount, currency, withdrawn_on, superseded_on, promised_on, *named = (
+    policy in force on the earlier of the tranche's date and ``on`` (for the customer's rating
+    when the promise was made)."""
+    customer, made_on, amount, currency, withdrawn_on, superseded_on, promised_on, *rest = (
         prepared.promises
     )
     policies = prepared.policies
+    tranche_on = prepared.tranche_on
     deadline_on = _int32(
-        promised_on + policies.tolerance_days[policies.index_on(np.minimum(promised_on, on))]
+        tranche_on
+        + policies.tolerance_days[
+            policies.index_on(np.minimum(tranche_on, on)), prepared.tranche_rating
+        ]
     )
     promises: kernels.Promises = (
         customer,
@@ -327,8 +332,10 @@ def _promises(prepared: Any, on: int) -> tuple[kernels.Promises, Int32s]:
         _cut(withdrawn_on, on),
         _cut(superseded_on, on),
         promised_on,
-        named[0],
-        named[1],
+        rest[0],
+        rest[1],
+        rest[2],
+        rest[3],
     )
     return promises, deadline_on
 
