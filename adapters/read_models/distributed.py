@@ -50,6 +50,7 @@ class PartitionResult:
 
     index: int
     events: int
+    invoices: int
     answers: PortfolioAnswers
     kpi_sums: fast_kpis.KpiSums
     seconds: float
@@ -64,6 +65,7 @@ class PartitionResult:
 class PartitionFigures:
     index: int
     events: int
+    invoices: int
     seconds: float
     log_bytes: int
     peak_rss_bytes: int
@@ -118,6 +120,7 @@ def answer_partition(
     return PartitionResult(
         index=index,
         events=log.event_count,
+        invoices=log.tables["InvoiceIssued"].num_rows if "InvoiceIssued" in log.tables else 0,
         answers=answers,
         kpi_sums=sums,
         seconds=time.perf_counter() - started,
@@ -267,6 +270,7 @@ def combined(
             PartitionFigures(
                 index=result.index,
                 events=result.events,
+                invoices=result.invoices,
                 seconds=result.seconds,
                 log_bytes=result.log_bytes,
                 peak_rss_bytes=result.peak_rss_bytes,
