@@ -42,6 +42,7 @@ import attrs
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 
 from arledger.adapters.read_models import columnar
 from arledger.adapters.read_models.columnar import ColumnarLog, ColumnarWriter, ParquetSink
@@ -262,21 +263,54 @@ def _place(partitions: int, index: int, export_id: str) -> dict[str, Any]:
     return {"count": partitions, "index": index, "hash": HASH_RULE, "export": export_id}
 
 
-def partition_count(directory: Path) -> int:
+Location = Path | str
+"""Where a partitioned export is: a local folder, or a URI pyarrow resolves (``s3://bucket/dir``,
+``gs://...``, ``hdfs://...``, ``file:///...``)."""
+
+
+def resolved(location: Location, filesystem: Any = None) -> tuple[pafs.FileSystem | None, str]:
+    """(filesystem, path in it) of ``location``: in ``filesystem`` if given (a pyarrow
+    filesystem, or an fsspec one, wrapped); else the filesystem of its URI; else local (None)."""
+    if filesystem is not None:
+        if not isinstance(filesystem, pafs.FileSystem):
+            filesystem = pafs.PyFileSystem(pafs.FSSpecHandler(filesystem))
+        return filesystem, str(location).rstrip("/")
+    text = str(location)
+    if "://" in text:
+        try:
+            found, path = pafs.FileSystem.from_uri(text)
+        except (pa.ArrowException, ValueError, OSError) as error:
+            raise PartitionError(f"{text}: {error}", directory=text) from error
+        return found, path.rstrip("/")
+    return None, text
+
+
+def partition_count(directory: Location, *, filesystem: Any = None) -> int:
     """The number of partitions of a finished partitioned export."""
-    return int(_top_manifest(directory)["partitions"])
+    found, root = resolved(directory, filesystem)
+    return int(_top_manifest(found, root, directory)["partitions"])
 
 
-def _top_manifest(directory: Path) -> dict[str, Any]:
-    path = directory / TOP_MANIFEST
+def _text(filesystem: pafs.FileSystem | None, path: str) -> str:
+    if filesystem is None:
+        return Path(path).read_text()
+    text = columnar.read_text(filesystem, path)
+    if text is None:
+        raise FileNotFoundError(path)
+    return text
+
+
+def _top_manifest(
+    filesystem: pafs.FileSystem | None, root: str, directory: Location
+) -> dict[str, Any]:
     try:
-        manifest: dict[str, Any] = json.loads(path.read_text())
+        manifest: dict[str, Any] = json.loads(_text(filesystem, f"{root}/{TOP_MANIFEST}"))
     except FileNotFoundError:
         raise PartitionError(
             f"{directory}: no {TOP_MANIFEST} (not a partitioned export, or it did not finish)",
             directory=str(directory),
         ) from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, pa.ArrowException) as error:
         raise PartitionError(
             f"{directory}: {TOP_MANIFEST} unreadable ({error})", directory=str(directory)
         ) from error
@@ -296,11 +330,13 @@ def _top_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def read_partition(directory: Path, index: int) -> ColumnarLog:
-    """Partition ``index`` of a partitioned export, checked to be that partition of that
-    export (count, index and hash rule in its manifest) and whole (every table readable, with
-    the rows its manifest names); else ``PartitionError`` naming it."""
-    top = _top_manifest(directory)
+def read_partition(directory: Location, index: int, *, filesystem: Any = None) -> ColumnarLog:
+    """Partition ``index`` of a partitioned export (a local folder, a URI, or a path in
+    ``filesystem``: see ``resolved``), checked to be that partition of that export (count, index
+    and hash rule in its manifest) and whole (every table readable, with the rows its manifest
+    names); else ``PartitionError`` naming it."""
+    found, root = resolved(directory, filesystem)
+    top = _top_manifest(found, root, directory)
     count = int(top["partitions"])
     if not 0 <= index < count:
         raise PartitionError(
@@ -308,12 +344,17 @@ def read_partition(directory: Path, index: int) -> ColumnarLog:
             directory=str(directory),
             partition=index,
         )
-    folder = directory / partition_folder(index, count)
+    folder = f"{root}/{partition_folder(index, count)}"
     where = f"partition {index} of {count} ({folder})"
-    if not folder.is_dir():
+    is_dir = (
+        Path(folder).is_dir()
+        if found is None
+        else found.get_file_info(folder).type == pafs.FileType.Directory
+    )
+    if not is_dir:
         raise PartitionError(f"{where} is missing", directory=str(directory), partition=index)
     try:
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = json.loads(_text(found, f"{folder}/manifest.json"))
         place = manifest.get("partition")
         if place != _place(count, index, top.get("export", "")):
             raise PartitionError(
@@ -321,7 +362,7 @@ def read_partition(directory: Path, index: int) -> ColumnarLog:
                 directory=str(directory),
                 partition=index,
             )
-        log = columnar.read_parquet(folder)
+        log = columnar.read_parquet(folder, filesystem=found)
         counts = {name: table.num_rows for name, table in log.tables.items()}
         counts["ids"] = log.ids.num_rows
         if counts != manifest["rows"]:
@@ -341,10 +382,11 @@ def read_partition(directory: Path, index: int) -> ColumnarLog:
     return log
 
 
-def read_partitions(directory: Path) -> list[ColumnarLog]:
+def read_partitions(directory: Location, *, filesystem: Any = None) -> list[ColumnarLog]:
     """Every partition of a partitioned export, in index order (each checked as
     ``read_partition`` checks it)."""
-    return [read_partition(directory, index) for index in range(partition_count(directory))]
+    count = partition_count(directory, filesystem=filesystem)
+    return [read_partition(directory, index, filesystem=filesystem) for index in range(count)]
 
 
 # Answers per partition, and combined ------------------------------------------------------------
@@ -358,6 +400,8 @@ class PortfolioAnswers:
     ageing_by_currency: AgeingReport
     ageing_by_owner: AgeingReport
     worklist: Worklist
+    policy: EscalationPolicy
+    """The escalation policy in force on the date (which ordered the worklist)."""
 
 
 def portfolio_answers(
@@ -410,6 +454,7 @@ def portfolio_answers(
         ageing_by_currency=by_currency,
         ageing_by_owner=by_owner,
         worklist=worklist,
+        policy=policy,
     )
 
 
