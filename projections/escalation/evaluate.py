@@ -261,8 +261,12 @@ _InstalmentRows: TypeAlias = tuple[
     np.ndarray,
     np.ndarray,
     np.ndarray,
-    dict[int, tuple[np.ndarray, np.ndarray]],
+    np.ndarray,
+    np.ndarray,
 ]
+ORDINALS_SPAN: Final = 1 << 22
+"""More than any date's ordinal (``date.max`` is 3,652,059): a movement's key is its invoice's
+row times this plus its ordinal, so one sorted array orders every invoice's movements."""
 
 
 class _Evaluator:
@@ -566,16 +570,23 @@ class _Evaluator:
         overdue_invoices = np.zeros(len(day), dtype=np.int64)
         if rows is None:
             return overdue, days_past_due, overdue_invoices
-        invoice_of, amount, before, due, issued, invoice_amount, moves = rows
+        invoice_of, amount, before, due, issued, invoice_amount, move_key, move_settled = rows
         # Rows are in invoice order: each invoice's first instalment row starts its run.
         firsts = np.flatnonzero(np.r_[True, invoice_of[1:] != invoice_of[:-1]])
+        # Each invoice's first movement in the keys, and 0 settled before it (index -1 below).
+        invoice_key = np.arange(len(invoice_amount), dtype=np.int64)[:, None] * ORDINALS_SPAN
+        moves_first = np.searchsorted(move_key, invoice_key, side="left")
+        settled_after = np.r_[move_settled, np.int64(0)]
         # Days in blocks, so that the arrays stay a few MB whatever the customer's size.
         block = max(1, ROWS_X_DAYS_MAX // len(invoice_of))
         for start in range(0, len(day), block):
             days_on = day[start : start + block]
-            settled = np.zeros((len(invoice_amount), len(days_on)), dtype=np.int64)
-            for index, (moved, cumulative) in moves.items():
-                settled[index] = cumulative[np.searchsorted(moved, days_on, side="right")]
+            # Every invoice's settled amount on every day of the block, one bisection of all
+            # the movements (one per invoice was 1.6M NumPy calls for a customer of 22,000
+            # invoices): the last movement of the invoice by that day, or none (-1: 0).
+            found = np.searchsorted(move_key, invoice_key + days_on, side="right")
+            last = np.where(found > moves_first, found - 1, -1)
+            settled = settled_after[last]
             settled_of = settled[invoice_of]
             is_open = (days_on >= issued[invoice_of, None]) & (
                 settled_of < invoice_amount[invoice_of, None]
@@ -594,8 +605,9 @@ class _Evaluator:
     def _instalment_rows(self) -> _InstalmentRows | None:
         """The undisputed invoices' instalments as arrays (invoice, amount, amount of the
         instalments before it, due ordinal), the invoices' issue ordinals and amounts, and
-        per invoice with movements their ordinals and the settled amount after each (0
-        first). None when there is none. Made once per evaluation."""
+        every movement's key (``ORDINALS_SPAN``; ascending: invoices in order, each one's
+        movements by date) with its invoice's settled amount after it. None when there is
+        none. Made once per evaluation."""
         if self._rows_made:
             return self._rows
         self._rows_made = True
@@ -605,7 +617,8 @@ class _Evaluator:
         due: list[int] = []
         issued: list[int] = []
         invoice_amount: list[int] = []
-        moves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        move_key: list[int] = []
+        move_settled: list[int] = []
         for timeline in self._timelines:
             if timeline.has_disputes:
                 continue
@@ -613,11 +626,8 @@ class _Evaluator:
             index = len(issued)
             issued.append(invoice.issued_on.toordinal())
             invoice_amount.append(invoice.amount_minor)
-            if timeline.dates:
-                moves[index] = (
-                    np.array([on.toordinal() for on in timeline.dates], dtype=np.int64),
-                    np.array([0, *timeline.settled], dtype=np.int64),
-                )
+            move_key.extend(index * ORDINALS_SPAN + on.toordinal() for on in timeline.dates)
+            move_settled.extend(timeline.settled)
             so_far = 0
             for instalment in invoice.schedule:
                 invoice_of.append(index)
@@ -634,7 +644,8 @@ class _Evaluator:
             np.array(due, dtype=np.int64),
             np.array(issued, dtype=np.int64),
             np.array(invoice_amount, dtype=np.int64),
-            moves,
+            np.array(move_key, dtype=np.int64),
+            np.array(move_settled, dtype=np.int64),
         )
         return self._rows
 
