@@ -591,7 +591,9 @@ class _Evaluator:
             live = (issued <= days_on.max()) & (closed > days_on.min())
             rows_live = live[invoice_of]
             live_rows = int(np.count_nonzero(rows_live))
-            block = max(1, ROWS_X_DAYS_MAX // max(live_rows, 1))
+            # The next block as large as these live rows allow, at most twice this one (the
+            # rows live on more days may be many more).
+            block = max(1, min(2 * len(days_on), ROWS_X_DAYS_MAX // max(live_rows, 1)))
             if live_rows == 0:
                 continue  # nothing open on these days: zeros
             of = invoice_of[rows_live]
