@@ -2010,13 +2010,20 @@ class Ledger(Application[UUID]):
 
         as_of = require_date("as_of", as_of)
         cut = self._cut(known_at, at_position)
-        status = self._escalation_status(customer_code, as_of, cut)
-        text = self._customer_answer(
-            customer_code,
-            cut,
-            ("explain", as_of),
-            lambda state, customer_id: escalation.explain(state, customer_id, as_of, status=status),
-        )
+        if self.read_models == "replay":  # one replay for both
+            customer_id, state = self._customer_portfolio(customer_code, cut)
+            status = escalation.escalation_status(state, customer_id, as_of)
+            text = escalation.explain(state, customer_id, as_of, status=status)
+        else:  # the status kept by the engine (asked with the explanation, usually)
+            status = self._escalation_status(customer_code, as_of, cut)
+            text = self._customer_answer(
+                customer_code,
+                cut,
+                ("explain", as_of),
+                lambda state, customer_id: escalation.explain(
+                    state, customer_id, as_of, status=status
+                ),
+            )
         return Explanation(
             customer_code=status.customer_code,
             as_of=as_of,
