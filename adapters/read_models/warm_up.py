@@ -121,6 +121,7 @@ ENGINE_KERNELS: Final = (
     "match_resolutions",
     "named_groups",
     "promise_pass",
+    "promise_settled",
     "promise_summary",
     "settle_part",
     "settle_since",

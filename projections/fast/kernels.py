@@ -1086,22 +1086,117 @@ def _tally(
     partly_kept_counts: bool,
     dates: Int32s,
     amounts: Int64s,
+    settled: tuple[Int32s, npt.NDArray[np.int8]],
 ) -> tuple[int, int]:
     """(how many count as broken, the day the earliest open one was made: ``NO_DATE`` when
-    none is open) of the customer's promises judged on ``on``."""
+    none is open) of the customer's promises judged on ``on``: from the day a promise's
+    judgement no longer changes, its status then (``settled``: ``promise_settled``; with no
+    entries, every promise is judged)."""
     made_on = promises[1]
+    settled_from, settled_status = settled
     broken = 0
     since = NO_DATE
     for slot in range(promise_start[customer], promise_start[customer + 1]):
         promise = promise_order[slot]
-        status, _paid, _judged_on = judge(
-            promise, on, deadline_on, promises, applications, payments, dates, amounts
-        )
+        if made_on[promise] > on:
+            continue  # not made yet: neither broken nor open
+        if settled_from.shape[0] and on >= settled_from[promise]:
+            status = int(settled_status[promise])
+        else:
+            status, _paid, _judged_on = judge(
+                promise, on, deadline_on, promises, applications, payments, dates, amounts
+            )
         if _is_broken(status, partly_kept_counts):
             broken += 1
         elif status == OPEN:
             since = min(since, made_on[promise])
     return broken, since
+
+
+@_inline
+def _settled_from(
+    promise: int,
+    deadline_on: int,
+    promises: Promises,
+    applications: Applications,
+    payments: Payments,
+) -> int:
+    """The first day from which ``judge`` gives the promise one status whatever the day: past
+    its deadline (the window is then fixed), its withdrawal or supersession, and the value
+    date and reversal of every movement in its window (``NO_DATE``-dated facts never change
+    anything); ``NO_DATE`` for a promise not made."""
+    made = promises[1][promise]
+    if made == NO_DATE or deadline_on == NO_DATE:
+        return NO_DATE
+    latest = max(made, deadline_on + 1)
+    for closed_on in (promises[4][promise], promises[5][promise]):
+        if closed_on != NO_DATE:
+            latest = max(latest, closed_on)
+    first = promises[7][promise]
+    last = promises[7][promise + 1]
+    if last > first:
+        group_of_named, app_start, app_on, _, app_value_on, app_reversed_on = applications
+        for named in range(first, last):
+            key = group_of_named[named]
+            if key < 0:
+                continue
+            for slot in range(app_start[key], app_start[key + 1]):
+                if made <= app_on[slot] <= deadline_on:
+                    for day in (app_on[slot], app_value_on[slot], app_reversed_on[slot]):
+                        if day != NO_DATE:
+                            latest = max(latest, day)
+    else:
+        pay_start, pay_value_on, _, _, pay_reversed_on = payments
+        customer = promises[0][promise]
+        for slot in range(pay_start[customer], pay_start[customer + 1]):
+            if made <= pay_value_on[slot] <= deadline_on:
+                latest = max(latest, pay_value_on[slot])
+                if pay_reversed_on[slot] != NO_DATE:
+                    latest = max(latest, pay_reversed_on[slot])
+    return int(latest)
+
+
+@_kernel
+def promise_settled(
+    promise_start: Int64s,
+    promise_order: Int64s,
+    selected: Bools,
+    deadline_on: Int32s,
+    promises: Promises,
+    applications: Applications,
+    payments: Payments,
+) -> tuple[Int32s, npt.NDArray[np.int8]]:
+    """Per promise of the ``selected`` customers: the day from which its judgement no longer
+    changes (``_settled_from``) and its status from then on; ``NO_DATE`` for the others. The
+    timeline walk judges a customer's promises at each candidate date, most of them long
+    settled: this way only the ones still open to change are judged again."""
+    count = promises[1].shape[0]
+    tranche_offsets = promises[9]
+    settled_from = np.full(count, NO_DATE, np.int32)
+    settled_status = np.zeros(count, np.int8)
+    dates = np.empty(SCRATCH, np.int32)
+    amounts = np.empty(SCRATCH, np.int64)
+    for customer in range(selected.shape[0]):
+        if not selected[customer]:
+            continue
+        for slot in range(promise_start[customer], promise_start[customer + 1]):
+            promise = promise_order[slot]
+            # Tranches in any order: the judgement is fixed once the latest deadline is past.
+            first_tranche = tranche_offsets[promise]
+            last_deadline = NO_DATE
+            if tranche_offsets[promise + 1] > first_tranche:
+                last_deadline = deadline_on[first_tranche]
+                for tranche in range(first_tranche + 1, tranche_offsets[promise + 1]):
+                    last_deadline = max(last_deadline, deadline_on[tranche])
+            day = _settled_from(promise, last_deadline, promises, applications, payments)
+            if day == NO_DATE:
+                continue
+            status, _paid, _judged_on = judge(
+                promise, day, deadline_on, promises, applications, payments, dates, amounts
+            )
+            settled_from[promise] = day
+            settled_status[promise] = status
+    return settled_from, settled_status
 
 
 @_parallel_kernel
@@ -1301,6 +1396,7 @@ def customer_pass(
                 partly_kept_counts[policy],
                 dates,
                 amounts,
+                (dates[:0], np.zeros(0, np.int8)),
             )
             _, cap, _ = _levels(
                 customer,
@@ -1368,6 +1464,9 @@ class Facts(NamedTuple):
     promise_start: Int64s
     promise_order: Int64s
     promises: Promises
+    settled: tuple[Int32s, npt.NDArray[np.int8]]
+    """Per promise: the day from which its judgement no longer changes, and its status then
+    (``promise_settled``; ``NO_DATE``: judged at every date)."""
     applications: Applications
     payments: Payments
     ratings: History
@@ -1674,6 +1773,7 @@ def _level_on(
             partly_kept_counts[policy],
             dates,
             amounts,
+            facts.settled,
         )
         raw_level, time_level, decision_level = _levels(
             customer,

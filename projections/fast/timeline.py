@@ -134,8 +134,9 @@ def fast_timeline(
             ``fast_portfolio`` level is 1 or more); every customer by default.
         next_threshold: also the next threshold crossing (the worklist does not need it).
         incremental: evaluate each candidate date over the invoices open then, kept as the
-            walk moves (``kernels.Sweep``); False: over all the customer's invoices at every
-            date, the reference the tests compare it with.
+            walk moves (``kernels.Sweep``), and judge again only the promises whose judgement
+            can still change (``kernels.promise_settled``); False: every invoice and promise
+            of the customer at every date, the reference the tests compare it with.
 
     Raises:
         CustomerNotFoundError: a row is not one of the customers' table (``row``).
@@ -200,6 +201,8 @@ def fast_timeline(
             ),
         ),
     ]
+    applications = _applications(prepared.applications, on)
+    cut_payments = _payments(prepared.payments, on)
     facts = kernels.Facts(
         opened_on=_int32(opened["opened_on"]),
         currency=prepared.customer_currency,
@@ -214,8 +217,17 @@ def fast_timeline(
         promise_start=prepared.promise_start,
         promise_order=prepared.promise_order,
         promises=promises,
-        applications=_applications(prepared.applications, on),
-        payments=_payments(prepared.payments, on),
+        settled=kernels.promise_settled(
+            prepared.promise_start,
+            prepared.promise_order,
+            selected if incremental else np.zeros(customer_count, np.bool_),
+            deadline_on,
+            promises,
+            applications,
+            cut_payments,
+        ),
+        applications=applications,
+        payments=cut_payments,
         ratings=histories[0],
         blacklists=histories[1],
         steps=steps,

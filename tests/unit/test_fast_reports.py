@@ -9,10 +9,12 @@ from uuid import UUID
 import attrs
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arledger.projections.ageing import AgeingRow
 from arledger.projections.escalation import NextAction, NextStep, PreDueReminder, WorklistItem
-from arledger.projections.fast.reports import dictionary_ranks, frozen_rows, ranks
+from arledger.projections.fast.reports import _at_rows, dictionary_ranks, frozen_rows, ranks
 
 
 def test_frozen_rows_equal_items_made_by_init() -> None:
@@ -101,3 +103,18 @@ def test_dictionary_ranks_are_kept_for_the_same_tuple_only() -> None:
     assert dictionary_ranks(extended).tolist() == [3, 1, 2, 0]
     with pytest.raises(ValueError):
         first[0] = 5  # shared between queries: read-only
+
+
+@given(
+    rows=st.lists(st.integers(0, 60), unique=True, max_size=30),
+    entries=st.dictionaries(st.integers(0, 80), st.tuples(st.integers()), max_size=20),
+)
+def test_at_rows_gives_each_rows_entry_or_the_default(
+    rows: list[int], entries: dict[int, tuple[int]]
+) -> None:
+    """The worklist's reconciliations, next steps and reminders placed by NumPy are what a
+    look-up row by row gives (entries of rows not listed are left out; tuples stay whole)."""
+    default: tuple[int, ...] = ()
+    got = _at_rows(entries, np.asarray(rows, dtype=np.int64), default)
+    assert [entries.get(row, default) for row in rows] == got
+    assert all(type(value) is tuple for value in got)
