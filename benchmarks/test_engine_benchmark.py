@@ -165,15 +165,15 @@ def cpu_s(work: Callable[[], Any], before: Callable[[], Any]) -> float:
     return time.process_time() - started
 
 
-def write_new_events(env: dict[str, str]) -> int:
-    """Write ~10,000 new events (``NEW_EVENTS_INVOICES`` invoices) into the ledger of ``env``
-    from a new process; the count written."""
+def write_new_events(env: dict[str, str], seed: int = NEW_EVENTS_SEED) -> int:
+    """Write ~10,000 new events (``NEW_EVENTS_INVOICES`` invoices drawn from ``seed``) into the
+    ledger of ``env`` from a new process; the count written."""
     code = (
         "from arledger.adapters.application.ledger import Ledger\n"
         "from arledger.adapters.synthetic.generate import generate_to_store\n"
         "ledger = Ledger()\n"
         "try:\n"
-        f"    print(generate_to_store(ledger, {NEW_EVENTS_INVOICES}, {NEW_EVENTS_SEED}))\n"
+        f"    print(generate_to_store(ledger, {NEW_EVENTS_INVOICES}, {seed}))\n"
         "finally:\n"
         "    ledger.close()\n"
     )
@@ -181,9 +181,10 @@ def write_new_events(env: dict[str, str]) -> int:
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         env={**os.environ, **env},
     )
+    assert 0 == out.returncode, out.stderr[-4000:]
     return int(out.stdout.split()[-1])
 
 
