@@ -1284,7 +1284,9 @@ def append_columns(
                     appended.append(value)
                 remap[at] = code
             result[key] = _extended(buffers, key, values, remap[added], cast=True)
-            result[f"{key}.dictionary"] = (*dictionary, *appended)
+            # The same tuple when no value is new: what is kept for it (its ranks,
+            # ``reports.dictionary_ranks``) still serves, and nothing is copied.
+            result[f"{key}.dictionary"] = (*dictionary, *appended) if appended else dictionary
         else:
             result[key] = _extended(buffers, key, values, added)
     for values in result.values():

@@ -9,6 +9,8 @@ from uuid import UUID
 import attrs
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arledger.projections.ageing import AgeingRow
 from arledger.projections.escalation import NextAction, NextStep, PreDueReminder, WorklistItem
@@ -101,3 +103,20 @@ def test_dictionary_ranks_are_kept_for_the_same_tuple_only() -> None:
     assert dictionary_ranks(extended).tolist() == [3, 1, 2, 0]
     with pytest.raises(ValueError):
         first[0] = 5  # shared between queries: read-only
+
+
+@given(
+    kept=st.lists(st.text(max_size=3), unique=True, min_size=1, max_size=30),
+    added=st.lists(st.text(max_size=3), max_size=10),
+)
+def test_a_dictionary_extending_a_kept_one_ranks_as_ranking_it_whole(
+    kept: list[str], added: list[str]
+) -> None:
+    """Ranked from the kept dictionary's ranks (new values only, not a sort of them all), or
+    in full when a new value repeats a kept one or another new one: always as ``ranks``."""
+    first = tuple(kept)
+    dictionary_ranks(first)
+    extended = (*first, *added)
+
+    assert ranks(extended).tolist() == dictionary_ranks(extended).tolist()
+    assert ranks(extended).tolist() == dictionary_ranks(extended).tolist()  # kept, then
