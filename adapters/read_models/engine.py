@@ -162,7 +162,10 @@ def id_bytes(ids: pa.Table | None) -> np.ndarray:
     column (no Python object per id)."""
     if ids is None or not ids.num_rows:
         return np.zeros(0, "V16")
-    column = ids.column("id").combine_chunks()
+    chunked = ids.column("id")
+    # One chunk is viewed as it is (``combine_chunks`` copies even a single chunk: 35 MB held
+    # twice at 1M invoices).
+    column = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
     data = column.buffers()[1]
     assert data is not None
     return np.frombuffer(data, dtype="V16", count=len(column), offset=column.offset * 16)
@@ -431,6 +434,12 @@ class LiveLog:
         self.version += 1
         if self.events:
             self._last = self._event_at(self.events)
+            # The writer's index of the loaded ids is sorted now, on a thread of its own, so
+            # that a later refresh bringing events pays for them only (it waits for the sort
+            # only if it comes first). The ids are combined first: the index keeps a view of
+            # them, and ``_combine`` leaves them as they are (no second copy).
+            self._raw["ids"] = self._raw["ids"].combine_chunks()
+            self._writer_ready(in_background=True)
 
     def _combine(self) -> None:
         """One chunk per column, class by class (each class's chunks freed as it is combined):
@@ -441,7 +450,8 @@ class LiveLog:
         first query held both the log and a combined copy of those classes (+370 MB at 1M
         invoices with a few hundred new events)."""
         for name in list(self._raw):
-            self._raw[name] = self._raw[name].combine_chunks()
+            if name != "ids":  # combined on loading (``_load``): the writer's index views them
+                self._raw[name] = self._raw[name].combine_chunks()
 
     def _load_segments(self) -> None:
         """The stored segments appended, in chain order (none of them held once it returns)."""
@@ -477,11 +487,11 @@ class LiveLog:
     def _sink(self, name: str, batch: pa.RecordBatch) -> None:
         self._pending.setdefault(name, []).append(batch)
 
-    def _writer_ready(self) -> ColumnarWriter:
+    def _writer_ready(self, *, in_background: bool = False) -> ColumnarWriter:
         if self._writer is None:
             writer = ColumnarWriter(self._sink)
             writer.seq = self.events
-            writer.ids.restore(id_bytes(self._raw.get("ids")))
+            writer.ids.restore(id_bytes(self._raw.get("ids")), in_background=in_background)
             self._writer = writer
         return self._writer
 

@@ -268,7 +268,9 @@ def test_a_first_refresh_combines_segments_and_tail_and_event_at_finds_every_eve
         issue(again, 3, 2)
         log = again.query_engine().log
         again.query_engine().refresh()  # the first: the segments and the tail, combined
-        assert all(t.column(0).num_chunks == 1 for t in log._raw.values())
+        # (the ids apart: combined on loading, the writer's index views them; the tail's are
+        # a chunk of their own, which no query combines)
+        assert all(t.column(0).num_chunks == 1 for n, t in log._raw.items() if n != "ids")
         issue(again, 5, 2)
         again.query_engine().refresh()  # appended as chunks of their own
         assert any(t.column("seq").num_chunks > 1 for n, t in log._raw.items() if n != "ids")
@@ -318,3 +320,35 @@ def test_segments_written_before_promises_had_tranches_still_load() -> None:
     table = conformed("PromiseMade", old)
     assert schema == table.schema
     assert [[], []] == table.column("tranches").to_pylist()
+
+
+def test_a_loaded_log_sorts_its_id_index_at_load_and_new_events_find_their_ids(
+    tmp_path: Path,
+) -> None:
+    """A new Ledger that loads segments makes its writer's id index then, on a thread of its
+    own, viewing the loaded ids (no copy), so that the first refresh bringing events pays for
+    them only; the new events of a known customer and invoice take their ids from it."""
+    path = tmp_path / "ledger.db"
+    with closing(open_ledger(path)) as ledger:
+        open_account(ledger)
+        issue(ledger, 0, 3)
+        ledger.query_engine().persist()
+    with closing(open_ledger(path)) as again:
+        log = again.query_engine().log
+        assert 0 == again.query_engine().refresh()
+        assert log._writer is not None  # made on loading, before any new event
+        restored = log._writer.ids
+        assert len(restored._base) == log._raw["ids"].num_rows
+        loaded = log._raw["ids"].column("id").chunk(0).buffers()[1]
+        assert np.shares_memory(restored._base, np.frombuffer(loaded, np.uint8))
+        ids_before = log._raw["ids"].num_rows
+        issue(again, 3, 2)  # a known customer's invoices: only the new invoices' ids are new
+        assert 0 < again.query_engine().refresh()
+        customers = log._raw["InvoiceIssued"].column("customer_id").to_pylist()
+        expected = again.ageing(AS_OF, grouping=AgeingGrouping.INVOICE)
+    with closing(Ledger({"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(path)})) as fresh:
+        fresh.query_engine().log.segments = None  # the JSON log, read whole
+        assert expected == fresh.ageing(AS_OF, grouping=AgeingGrouping.INVOICE)
+
+    assert 1 == len(set(customers))
+    assert ids_before + 2 == log._raw["ids"].num_rows

@@ -118,3 +118,20 @@ def test_at_rows_gives_each_rows_entry_or_the_default(
     got = _at_rows(entries, np.asarray(rows, dtype=np.int64), default)
     assert [entries.get(row, default) for row in rows] == got
     assert all(type(value) is tuple for value in got)
+
+
+@given(
+    kept=st.lists(st.text(max_size=3), unique=True, min_size=1, max_size=30),
+    added=st.lists(st.text(max_size=3), max_size=10),
+)
+def test_a_dictionary_extending_a_kept_one_ranks_as_ranking_it_whole(
+    kept: list[str], added: list[str]
+) -> None:
+    """Ranked from the kept dictionary's ranks (new values only, not a sort of them all), or
+    in full when a new value repeats a kept one or another new one: always as ``ranks``."""
+    first = tuple(kept)
+    dictionary_ranks(first)
+    extended = (*first, *added)
+
+    assert ranks(extended).tolist() == dictionary_ranks(extended).tolist()
+    assert ranks(extended).tolist() == dictionary_ranks(extended).tolist()  # kept, then
