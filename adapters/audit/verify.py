@@ -915,8 +915,13 @@ def _record_name(row: StoredRow) -> str:
     return f"{row[3].rsplit(':', 1)[-1]} of {row[1]} v{row[2]}"
 
 
+_KIND_ORDER: Final = {kind: rank for rank, kind in enumerate(FindingKind)}
+
+
 def _finding_order(finding: Finding) -> tuple[int, int]:
-    return (-1 if finding.position is None else finding.position, 0)
+    """By position, then kind (the chain, decoding, the replay, the read models): the same
+    order whichever process made a finding (``_Worker``)."""
+    return (-1 if finding.position is None else finding.position, _KIND_ORDER[finding.kind])
 
 
 def _parse_head(text: str) -> bytes:

@@ -463,6 +463,43 @@ def test_a_changed_segment_is_found(written: tuple[Ledger, dict[str, str]]) -> N
     assert {FindingKind.SEGMENTS} == kinds(report)
 
 
+@pytest.mark.parametrize("read_models", ["stored", "none stored"])
+def test_a_pass_shared_with_a_second_process_finds_what_one_process_finds(
+    persistent_store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, read_models: str
+) -> None:
+    """An edited, a deleted and an undecodable record: the same findings, whichever process
+    checks the chain, decodes and replays (``verify._Worker``), from the start or resumed."""
+    ledger = Ledger(persistent_store_env)
+    write_some(ledger)
+    if read_models == "stored":
+        ledger.portfolio()
+        ledger.query_engine().persist()
+    with raw(persistent_store_env) as (connection, table, column):
+        connection.execute(f"DELETE FROM {table} WHERE {column} = 5")
+        connection.execute(f"UPDATE {table} SET state = ? WHERE {column} = 8", (b"not json",))
+        state = bytes(
+            connection.execute(f"SELECT state FROM {table} WHERE {column} = 4").fetchone()[0]
+        )
+        connection.execute(f"UPDATE {table} SET state = ? WHERE {column} = 4", (state + b" ",))
+
+    passes: dict[str, list[list[str]]] = {}
+    for mode, events_min in (("one", 1 << 62), ("two", 0)):
+        monkeypatch.setattr(verify_module, "WORKER_EVENTS_MIN", events_min)
+        passes[mode] = [
+            [str(f) for f in ledger.verify().findings],
+            [str(f) for f in ledger.verify(from_position=6).findings],
+        ]
+    ledger.close()
+
+    assert passes["one"] == passes["two"]
+    full, resumed = passes["two"]
+    assert full[0].startswith("position 4: chain:")
+    assert any(line.startswith("position 5: chain:") and "deleted" in line for line in full)
+    assert any(line.startswith("position 8: decode:") for line in full)
+    assert any(line.startswith("position 8: decode:") for line in resumed)
+    assert not any(line.startswith("position 4:") for line in resumed)
+
+
 # Resuming, heads, stores without a chain --------------------------------------------------------
 
 
