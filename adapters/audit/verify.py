@@ -47,6 +47,7 @@ from arledger.adapters.application.unit_of_work import evolver_of
 from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.persistence import chain
 from arledger.adapters.persistence.connections import Connections, PostgresConnections
+from arledger.adapters.persistence.store import sqlite_in_memory
 from arledger.adapters.read_models import runner as runner_module
 from arledger.adapters.read_models.columnar import IDS_SCHEMA, SCHEMAS, ColumnarWriter
 from arledger.adapters.read_models.engine import SQLiteEventReader
@@ -69,7 +70,8 @@ PAGE_EVENTS: Final = 20_000
 WORKER_EVENTS_MIN: Final = 50_000
 """A pass over at least this many positions checks the chain in a second process
 (``_Worker``), and replays the aggregates there too when this one folds the read models
-afresh: starting one costs about a second of imports, more than a smaller pass saves."""
+afresh, if a core is spare (``_shared``): starting one costs about a second of imports, more
+than a smaller pass saves."""
 FINDINGS_MAX: Final = 1_000
 """Findings reported at most; more are counted (``findings_omitted``). A store rewritten
 wholesale would otherwise report every event."""
@@ -311,7 +313,7 @@ class Verifier:
         # The chain in a second process; the replay too when this one folds the read models
         # afresh, so that each does about half of the work.
         replays_apart = replay is not None and (fresh is not None or columns is not None)
-        if bound - start + 1 >= WORKER_EVENTS_MIN:
+        if _shared(bound - start + 1, self.ledger.store_settings):
             worker = _Worker.start(
                 self.ledger.env_given, _Share(start, bound, expect_head, replays_apart)
             )
@@ -329,8 +331,13 @@ class Verifier:
                 columns=columns,
             )
             if worker is not None:
-                checked, walked.head_seen = worker.join(findings)
+                read_there, walked.head_seen = worker.join(findings)
                 worker = None
+                if read_there != checked:
+                    raise ArledgerError(
+                        f"verify's second process read {read_there} records up to position "
+                        f"{bound}, this one {checked}: the two did not see one store"
+                    )
         finally:
             if worker is not None:
                 worker.stop()
@@ -655,6 +662,23 @@ class Verifier:
                 position,
                 f"the columnar segments' {name} table differs from the log from its row {row}",
             )
+
+
+def _shared(positions: int, settings: Mapping[str, str]) -> bool:
+    """Whether a pass over ``positions`` shares its work with a second process (``_Worker``).
+
+    Not for a small pass (the process's start would cost more than it saves), nor on an
+    in-memory SQLite database (this process's alone: a second one would open another), nor
+    when no core is spare: the two processes use about a quarter more CPU time than one, and
+    on a machine busy already the second one would only queue for a core."""
+    return positions >= WORKER_EVENTS_MIN and not sqlite_in_memory(settings) and _core_spare()
+
+
+def _core_spare() -> bool:
+    """Whether a core is free for a second process: two or more cores this process may run
+    on, and a load average (over the last minute) below their number less one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) >= 2 and os.getloadavg()[0] <= (cores or 1) - 1
 
 
 @attrs.frozen
