@@ -415,9 +415,12 @@ class Verifier:
                 return checked, folded_found
             page_start = rows[-1][0] + 1
 
-    def integrity(self, share: _Share) -> _Integrity:
-        """A ``_Worker``'s share of a pass: the chain, and decoding and the replay if asked."""
+    def integrity(self, share: _Share, kept: list[object]) -> _Integrity:
+        """A ``_Worker``'s share of a pass: the chain, and decoding and the replay if asked.
+        The replayed states go to ``kept`` rather than being freed here, one by one."""
         findings = _Findings()
+        replay = _Replay(findings) if share.replays else None
+        kept.append(replay)
         expected_head = None if share.expect_head is None else _parse_head(share.expect_head)
         walked = _ChainState(chain.GENESIS, None, expected_head, expected_head is None)
         if share.start > 1:
@@ -432,7 +435,7 @@ class Verifier:
                 spare,
                 walked=walked,
                 decoding=findings if share.replays else None,
-                replay=_Replay(findings) if share.replays else None,
+                replay=replay,
                 tracking=None,
                 fresh=None,
                 columns=None,
@@ -778,6 +781,9 @@ def _worker_main() -> None:
     # (a library's notice) goes to the standard error instead of into the result.
     result = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
+    # The collector stays off to the end: the states the pass made are left to the exit.
+    gc.disable()
+    kept: list[object] = []
     message: tuple[str, object]
     try:
         settings, share = pickle.load(sys.stdin.buffer)
@@ -785,7 +791,7 @@ def _worker_main() -> None:
         connections = ledger.read_model_connections()
         assert connections is not None  # the Ledger verifying has a store on disk
         with busy_errors(ledger.store_settings):
-            message = ("ok", Verifier(ledger, connections).integrity(share))
+            message = ("ok", Verifier(ledger, connections).integrity(share, kept))
     except BaseException as error:  # sent to the pass, which raises it
         message = ("error", error)
     try:
