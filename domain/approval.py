@@ -18,7 +18,7 @@ from uuid import UUID
 import attrs
 
 from . import ids
-from .authority import APPROVERS_MAX, AuthorityPolicy, ReductionKind
+from .authority import APPROVERS_MAX, AuthorityPolicy, ReductionKind, RoleAuthority
 from .errors import (
     ApprovalError,
     ApproverRequiredError,
@@ -185,16 +185,12 @@ def _money(amount_minor: int, currency: str) -> str:
     return f"{format_minor(amount_minor, currency)} {currency}"
 
 
-def require_within_authority(
-    authority: Authority,
-    *,
-    approver: str,
-    amount_minor: int,
-    currency: str,
-    what: str,
-) -> int:
-    """Refuse an approver the policy does not name or a reduction over their role's limits;
-    returns how many approvers the reduction needs (1, or 2 above the role's threshold)."""
+def _role_limits(
+    authority: Authority, *, approver: str, currency: str, what: str
+) -> tuple[str, RoleAuthority] | None:
+    """(role, its limits in ``currency``) of a named approver under the policy in force; None
+    before any policy (a named approver is enough). Refuses a missing approver, one the policy
+    does not name, and a role without limits in the currency."""
     if not isinstance(approver, str) or not approver:
         raise ApproverRequiredError(
             f"{what} names no approver: every reduction is approved by a named person",
@@ -203,7 +199,7 @@ def require_within_authority(
     require_person("approver", approver)
     policy = authority.policy
     if policy is None:
-        return 1
+        return None
     role = policy.role_of(approver)
     if role is None:
         raise UnknownApproverError(
@@ -224,6 +220,56 @@ def require_within_authority(
             policy_version=policy.version,
             field="approver",
         )
+    return role, limits
+
+
+def require_postponement_within_authority(
+    authority: Authority,
+    *,
+    approver: str,
+    postponement_days: int,
+    currency: str,
+    what: str,
+) -> None:
+    """Refuse an approver the policy does not name, or a due date moved later by more days
+    than their role may grant (``postponement_days_max``); a due date moved earlier only
+    needs a named approver the policy knows."""
+    found = _role_limits(authority, approver=approver, currency=currency, what=what)
+    if found is None:
+        return
+    role, limits = found
+    days_max = limits.postponement_days_max
+    if days_max is not None and postponement_days > days_max:
+        assert authority.policy is not None
+        raise AuthorityLimitError(
+            f"{what} postpones the due date by {postponement_days} days, over the {days_max} "
+            f"days that {approver}'s role, {role}, may grant",
+            approver=approver,
+            role=role,
+            limit="postponement days",
+            limit_days=days_max,
+            postponement_days=postponement_days,
+            currency=currency,
+            policy_version=authority.policy.version,
+        )
+
+
+def require_within_authority(
+    authority: Authority,
+    *,
+    approver: str,
+    amount_minor: int,
+    currency: str,
+    what: str,
+) -> int:
+    """Refuse an approver the policy does not name or a reduction over their role's limits;
+    returns how many approvers the reduction needs (1, or 2 above the role's threshold)."""
+    found = _role_limits(authority, approver=approver, currency=currency, what=what)
+    if found is None:
+        return 1
+    role, limits = found
+    policy = authority.policy
+    assert policy is not None
     if amount_minor > limits.reduction_max_minor:
         raise AuthorityLimitError(
             f"{what} of {_money(amount_minor, currency)} is over the "
@@ -313,6 +359,7 @@ class ReductionRequest:
     requested_by: str
     requested_on: date
     credit_note_number: str | None
+    due_on: date | None = None
     approvers: tuple[str, ...] = ()
     applied: bool = False
     rejected: bool = False
@@ -332,6 +379,7 @@ class ReductionRequest:
             self.requested_by,
             self.requested_on,
             self.credit_note_number,
+            self.due_on,
         ) == (
             other.kind,
             other.invoice_id,
@@ -342,6 +390,7 @@ class ReductionRequest:
             other.requested_by,
             other.requested_on,
             other.credit_note_number,
+            other.due_on,
         )
 
 
@@ -363,6 +412,7 @@ def evolve_request(state: ReductionRequest | None, event: Event) -> ReductionReq
             requested_by=event.requested_by,
             requested_on=event.requested_on,
             credit_note_number=event.credit_note_number,
+            due_on=event.due_on,
         )
     assert state is not None
     assert event.originator_version == state.version + 1
@@ -406,6 +456,7 @@ def request_reduction(
     requested_on: date,
     credit_note_number: str | None,
     recorded_at: datetime,
+    due_on: date | None = None,
 ) -> list[Event]:
     """Record a request for a reduction, to be applied when approved; the same request again is
     a no-op. The invoice's own rules (what is open, dates) are checked by the caller with the
@@ -429,6 +480,7 @@ def request_reduction(
         requested_by=requested_by,
         requested_on=requested_on,
         credit_note_number=credit_note_number,
+        due_on=due_on,
     )
     if existing is not None:
         if existing.is_the_same(requested):
@@ -448,10 +500,12 @@ def approve_reduction(
     approved_on: date,
     amount_minor: int,
     recorded_at: datetime,
+    postponement_days: int | None = None,
 ) -> ReductionApproved:
     """One approval; ``applied`` when it completes what the policy asks for (the caller then
     records the invoice's reduction with it). ``amount_minor`` is what the reduction takes now
-    (a write-off takes what is open at approval)."""
+    (a write-off takes what is open at approval); a due-date override gives instead the days
+    it moves the due date by (``postponement_days``) and needs one approver."""
     require_date("approved_on", approved_on)
     require_recorded_at(recorded_at)
     what = f"reduction request {request.request_reference}"
@@ -467,6 +521,23 @@ def approve_reduction(
             f"{what} was already approved by {approver}: a second approver is another person",
             request_reference=request.request_reference,
             approver=approver,
+        )
+    if request.kind is ReductionKind.DUE_DATE_OVERRIDE:
+        assert postponement_days is not None
+        require_postponement_within_authority(
+            authority,
+            approver=approver,
+            postponement_days=postponement_days,
+            currency=request.currency,
+            what=what,
+        )
+        return ReductionApproved(
+            originator_id=request.id,
+            originator_version=request.version + 1,
+            timestamp=recorded_at,
+            approver=approver,
+            approved_on=approved_on,
+            applied=True,
         )
     approvers = (*request.approvers, approver)
     needed = max(

@@ -1,6 +1,8 @@
 """Authority policy as data: who may approve a reduction of what a customer owes, and how much.
 
-A reduction is a credit note (an upheld dispute's too), a concession or a write-off. The policy
+A reduction is a credit note (an upheld dispute's too), a concession, a write-off or a manual
+due-date override (it reduces no amount but gives the customer time: the policy may cap the
+days a role may postpone by). The policy
 names each approver's role and, per role and currency, the largest reduction the role may
 approve, the most it may approve for one customer in one period, and the amount above which a
 second approver is needed. Versions are adopted with effective dates (``AuthorityPolicyAdopted``)
@@ -28,6 +30,7 @@ class ReductionKind(enum.Enum):
     CREDIT_NOTE = "credit_note"
     CONCESSION = "concession"
     WRITE_OFF = "write_off"
+    DUE_DATE_OVERRIDE = "due_date_override"
 
 
 class AuthorityPeriod(enum.Enum):
@@ -62,7 +65,8 @@ class RoleAuthority:
 
     ``reduction_max_minor``: the largest single reduction; ``customer_period_max_minor``: the
     most, summed, for one customer in one period (the policy's); ``two_approvers_above_minor``:
-    a reduction above it needs a second approver (None: never).
+    a reduction above it needs a second approver (None: never); ``postponement_days_max``: the
+    most days the role may move a due date later by in one override (None: no limit in days).
     """
 
     role: str
@@ -70,6 +74,7 @@ class RoleAuthority:
     reduction_max_minor: int
     customer_period_max_minor: int
     two_approvers_above_minor: int | None = None
+    postponement_days_max: int | None = None
 
 
 def _approvers(approvers: Iterable[ApproverRole]) -> tuple[ApproverRole, ...]:
@@ -96,6 +101,13 @@ def _check_policy(policy: AuthorityPolicy) -> None:
         if any(type(amount) is not int or amount <= 0 for amount in amounts):
             raise ConfigurationError(
                 f"role {limit.role}'s limits must be positive minor units", policy=policy
+            )
+        days_max = limit.postponement_days_max
+        if days_max is not None and (type(days_max) is not int or days_max < 0):
+            raise ConfigurationError(
+                f"role {limit.role}'s postponement_days_max must be a whole number of days from 0",
+                policy=policy,
+                field="postponement_days_max",
             )
     roles = {limit.role for limit in policy.roles}
     missing = sorted({entry.role for entry in policy.approvers} - roles)

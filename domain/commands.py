@@ -116,6 +116,10 @@ class IssueInvoice(Command):
     due_on: date | None = None
     instalments: tuple[Instalment, ...] = attrs.field(default=(), converter=_instalments)
     contract_reference: str = ""
+    interest: Money | None = None
+    """Of ``amount``, what is interest (none: all principal but for fees)."""
+    fees: Money | None = None
+    """Of ``amount``, what is fees and costs."""
 
 
 @attrs.frozen(kw_only=True)
@@ -189,6 +193,18 @@ class ApproveConcession(Command):
     reason: str
     approver: str
     second_approver: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OverrideDueDate(Command):
+    """Move an invoice's due date by hand (approved, with a reason): from ``overridden_on`` on
+    it ages, escalates and is reminded from ``due_on``."""
+
+    invoice_number: str
+    due_on: date
+    overridden_on: date
+    reason: str
+    approver: str
 
 
 @attrs.frozen(kw_only=True)
@@ -549,9 +565,10 @@ class AdoptAuthorityPolicy(Command):
 
 @attrs.frozen(kw_only=True)
 class RequestReduction(Command):
-    """Ask for a credit note, concession or write-off on an invoice, dated ``reduce_on``, to be
-    applied when approved (``ApproveReduction``). ``amount`` for a credit note or concession
-    (a write-off takes what is open); ``credit_note_number`` for a credit note."""
+    """Ask for a credit note, concession, write-off or due-date override on an invoice, dated
+    ``reduce_on``, to be applied when approved (``ApproveReduction``). ``amount`` for a credit
+    note or concession (a write-off takes what is open); ``credit_note_number`` for a credit
+    note; ``due_on`` (the new due date) for a due-date override."""
 
     request_reference: str
     kind: ReductionKind
@@ -562,6 +579,7 @@ class RequestReduction(Command):
     requested_on: date
     amount: Money | None = None
     credit_note_number: str | None = None
+    due_on: date | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -605,6 +623,7 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     ReversePayment,
     ApplyCreditNote,
     ApproveConcession,
+    OverrideDueDate,
     WriteOff,
     Reinstate,
     SetCreditLine,

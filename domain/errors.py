@@ -385,6 +385,8 @@ class ApprovalError(InvalidCommandError):
     limit_minor: int | None = None
     amount_minor: int | None = None
     approved_minor: int | None = None
+    limit_days: int | None = None
+    postponement_days: int | None = None
     currency: str | None = None
     policy_version: int | None = None
     request_reference: str | None = None

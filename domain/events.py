@@ -92,6 +92,11 @@ class InvoiceIssued(Event):
     due_on: date
     instalments: tuple[Instalment, ...] = ()
     contract_reference: str = ""
+    interest_minor: int = 0
+    """Of ``amount_minor``, what is interest (BGB 367: settled after fees, before principal)."""
+    fees_minor: int = 0
+    """Of ``amount_minor``, what is fees and costs (settled first); the rest is principal.
+    Invoices issued before components existed are all principal."""
 
 
 @attrs.frozen(kw_only=True)
@@ -174,6 +179,19 @@ class GoodsInLieuApplied(Event):
     amount_minor: int
     currency: str
     applied_on: date
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceDueDateOverridden(Event):
+    """The invoice's due date moved by hand (a postponement, or an earlier date), approved: from
+    ``overridden_on`` on, the invoice ages, escalates and is reminded from ``due_on`` instead
+    of ``previous_due_on`` (the due date in force before it)."""
+
+    due_on: date
+    previous_due_on: date
+    overridden_on: date
+    reason: str
+    approver: str
 
 
 # Payment --------------------------------------------------------------------------------------
@@ -275,6 +293,7 @@ INVOICE_EVENTS: tuple[type[Event], ...] = (
     InvoiceWrittenOff,
     InvoiceReinstated,
     GoodsInLieuApplied,
+    InvoiceDueDateOverridden,
 )
 PAYMENT_EVENTS: tuple[type[Event], ...] = (
     PaymentReceived,
@@ -369,6 +388,9 @@ class AllocationRule(enum.Enum):
     """No automatic allocation: the money stays unapplied until someone names the invoices."""
     PROPORTIONAL = "proportional"
     """Each open invoice gets a share of the money in proportion to its open amount."""
+    COMPONENT_ORDER = "component_order"
+    """By component (BGB 366/367): the fees of every open invoice first, then their interest,
+    then their principal; within each component oldest due first."""
 
 
 @attrs.frozen(kw_only=True)
@@ -726,7 +748,8 @@ class ReductionRequested(Event):
     """A reduction of an invoice asked for, to be applied when approved (``ReductionApproved``).
 
     ``amount_minor``: what the credit note or concession takes, or what was open when a
-    write-off was asked for (the write-off takes what is open when it is approved);
+    write-off or a due-date override was asked for (the write-off takes what is open when it is
+    approved; an override reduces nothing, the amount says what waits longer);
     ``reduce_on``: the reduction's business date; ``credit_note_number`` only for a credit note.
     """
 
@@ -741,6 +764,8 @@ class ReductionRequested(Event):
     requested_by: str
     requested_on: date
     credit_note_number: str | None = None
+    due_on: date | None = None
+    """Only for a due-date override: the due date asked for."""
 
 
 @attrs.frozen(kw_only=True)
@@ -848,6 +873,7 @@ InvoiceEvent: TypeAlias = (
     | InvoiceWrittenOff
     | InvoiceReinstated
     | GoodsInLieuApplied
+    | InvoiceDueDateOverridden
     | DisputeOpened
     | DisputeResolved
 )

@@ -14,7 +14,13 @@ from uuid import UUID
 import attrs
 
 from . import ids
-from .approval import NO_AUTHORITY_POLICY, Authority, approvers_of, require_approval
+from .approval import (
+    NO_AUTHORITY_POLICY,
+    Authority,
+    approvers_of,
+    require_approval,
+    require_postponement_within_authority,
+)
 from .credit_note import CreditNote
 from .customer import CustomerAccount, add_invoice, require_account_currency
 from .errors import (
@@ -43,6 +49,7 @@ from .events import (
     Event,
     GoodsInLieuApplied,
     Instalment,
+    InvoiceDueDateOverridden,
     InvoiceEvent,
     InvoiceIssued,
     InvoiceReinstated,
@@ -81,6 +88,8 @@ class Invoice:
     due_on: date
     instalments: tuple[Instalment, ...]
     contract_reference: str
+    interest_minor: int = 0
+    fees_minor: int = 0
     applied_by_payment: dict[UUID, int] = attrs.field(factory=dict)
     credited_minor: int = 0
     conceded_minor: int = 0
@@ -103,6 +112,32 @@ class Invoice:
     # Every approved reduction as (business date, minor units, approvers), for the authority
     # policy's per-customer-per-period limit (``approval.approved_in_period``).
     approved_reductions: tuple[tuple[date, int, tuple[str, ...]], ...] = ()
+    # Every manual due-date override as (overridden on, new due date, reason), in recording
+    # order.
+    due_date_overrides: tuple[tuple[date, date, str], ...] = ()
+
+    @property
+    def current_due_on(self) -> date:
+        """The due date in force after every override (``due_on`` is the issued one)."""
+        return self.due_date_overrides[-1][1] if self.due_date_overrides else self.due_on
+
+    @property
+    def open_by_component(self) -> tuple[int, int, int]:
+        """What is open of (fees, interest, principal): whatever settled the invoice settled
+        its fees first, then its interest, then its principal (BGB 367)."""
+        settled = self.amount_minor - self.open_minor
+        open_parts = []
+        for part in (self.fees_minor, self.interest_minor, self.principal_minor):
+            taken = min(settled, part)
+            settled -= taken
+            open_parts.append(part - taken)
+        assert settled == 0
+        fees, interest, principal = open_parts
+        return fees, interest, principal
+
+    @property
+    def principal_minor(self) -> int:
+        return self.amount_minor - self.interest_minor - self.fees_minor
 
     @property
     def applied_minor(self) -> int:
@@ -196,6 +231,8 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
             due_on=event.due_on,
             instalments=event.instalments,
             contract_reference=event.contract_reference,
+            interest_minor=event.interest_minor,
+            fees_minor=event.fees_minor,
         )
     assert state is not None
     assert event.originator_version == state.version + 1
@@ -294,6 +331,17 @@ def evolve(state: Invoice | None, event: Event) -> Invoice:
                     ),
                 },
             )
+        case InvoiceDueDateOverridden():
+            assert event.previous_due_on == state.current_due_on
+            assert not state.instalments
+            new = attrs.evolve(
+                state,
+                version=version,
+                due_date_overrides=(
+                    *state.due_date_overrides,
+                    (event.overridden_on, event.due_on, event.reason),
+                ),
+            )
         case DisputeResolved():
             open_disputes = dict(state.open_disputes)
             del open_disputes[event.dispute_reference]
@@ -335,6 +383,8 @@ def issue_invoice(
     due_on: date | None = None,
     instalments: Sequence[Instalment] = (),
     contract_reference: str = "",
+    interest_minor: int = 0,
+    fees_minor: int = 0,
     recorded_at: datetime,
 ) -> list[Event]:
     """Issue an invoice to an open account; the same invoice again is a no-op.
@@ -357,6 +407,20 @@ def issue_invoice(
         )
     schedule = tuple(instalments)
     _check_schedule(invoice_number, amount_minor, issued_on, schedule)
+    for field, part in (("interest", interest_minor), ("fees", fees_minor)):
+        if type(part) is not int or part < 0:
+            raise InvalidCommandError(
+                f"invoice {invoice_number}: {field} must be zero or more minor units",
+                field=field,
+                invoice_number=invoice_number,
+            )
+    if interest_minor + fees_minor > amount_minor:
+        raise InvalidCommandError(
+            f"invoice {invoice_number}: interest {interest_minor} and fees {fees_minor} are "
+            f"more than the amount {amount_minor}",
+            field="fees",
+            invoice_number=invoice_number,
+        )
     if due_on is None:
         due_on = schedule[-1].due_on if schedule else customer.due_on_for(issued_on)
     require_date("due_on", due_on)
@@ -392,6 +456,8 @@ def issue_invoice(
         due_on=due_on,
         instalments=schedule,
         contract_reference=contract_reference,
+        interest_minor=interest_minor,
+        fees_minor=fees_minor,
     )
     if existing is not None:
         same = (
@@ -402,6 +468,8 @@ def issue_invoice(
             and existing.due_on == due_on
             and existing.instalments == schedule
             and existing.contract_reference == contract_reference
+            and existing.interest_minor == interest_minor
+            and existing.fees_minor == fees_minor
         )
         if same:
             return []
@@ -663,6 +731,85 @@ def approve_concession(
             reason=reason,
             approver=approver,
             second_approver=second_approver or None,
+        )
+    ]
+
+
+def override_due_date(
+    invoice: Invoice,
+    *,
+    due_on: date,
+    overridden_on: date,
+    reason: str,
+    approver: str,
+    authority: Authority = NO_AUTHORITY_POLICY,
+    recorded_at: datetime,
+) -> list[Event]:
+    """Move the invoice's due date by hand, approved: from ``overridden_on`` on it ages from
+    ``due_on``. The same override again (same date, due date and reason) is a no-op.
+
+    Only an invoice without an instalment schedule, with something open, and not written
+    off; ``due_on`` within ``DUE_DAYS_MAX`` of the issue date; ``overridden_on`` not before the
+    issue date nor an earlier override (so every as-of view sees one due date). A postponement
+    is held to the approver's ``postponement_days_max`` in the authority policy in force on
+    ``overridden_on``."""
+    require_date("due_on", due_on)
+    require_date("overridden_on", overridden_on)
+    require_reason("reason", reason)
+    require_recorded_at(recorded_at)
+    what = f"due-date override of invoice {invoice.invoice_number}"
+    if invoice.due_date_overrides and invoice.due_date_overrides[-1] == (
+        overridden_on,
+        due_on,
+        reason,
+    ):
+        return []
+    if invoice.instalments:
+        raise InvalidCommandError(
+            f"{what}: the invoice has an instalment schedule, whose dates are its own; agree "
+            "a payment plan instead",
+            field="due_on",
+            invoice_number=invoice.invoice_number,
+        )
+    if invoice.is_written_off or invoice.open_minor == 0:
+        raise InvoiceStateError(
+            f"{what}: nothing is open on it to give time for",
+            invoice_number=invoice.invoice_number,
+            invoice_id=invoice.id,
+            open_minor=invoice.open_minor,
+        )
+    if due_on < invoice.issued_on or due_on > invoice.issued_on + timedelta(days=DUE_DAYS_MAX):
+        raise InvalidDateError(
+            f"{what}: due_on {due_on} must be from the issue date {invoice.issued_on} and "
+            f"within {DUE_DAYS_MAX} days of it",
+            invoice_number=invoice.invoice_number,
+            field="due_on",
+        )
+    if due_on == invoice.current_due_on:
+        raise InvalidCommandError(
+            f"{what}: the invoice is already due on {due_on}",
+            field="due_on",
+            invoice_number=invoice.invoice_number,
+        )
+    floor_on = max([invoice.issued_on, *(entry[0] for entry in invoice.due_date_overrides)])
+    _require_not_before(invoice, "overridden_on", overridden_on, floor_on)
+    require_postponement_within_authority(
+        authority,
+        approver=approver,
+        postponement_days=(due_on - invoice.current_due_on).days,
+        currency=invoice.currency,
+        what=what,
+    )
+    return [
+        InvoiceDueDateOverridden(
+            originator_id=invoice.id,
+            originator_version=invoice.version + 1,
+            timestamp=recorded_at,
+            due_on=due_on,
+            previous_due_on=invoice.current_due_on,
+            overridden_on=overridden_on,
+            reason=reason,
+            approver=approver,
         )
     ]
 

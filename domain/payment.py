@@ -404,6 +404,32 @@ def plan_oldest_issued_first(
     return _in_order(payment.unapplied_minor, _open_candidates(payment, invoices, _by_issue_date))
 
 
+def plan_component_order(
+    payment: Payment, invoices: Iterable[Invoice]
+) -> list[tuple[Invoice, int]]:
+    """Spread the unapplied amount by component (BGB 366/367): the open fees of the payer's
+    invoices first, then their open interest, then their principal, each pass oldest due
+    first (ties as ``plan_oldest_due_first``). An invoice settles its own components in the
+    same order (``Invoice.open_by_component``), so the amounts planned for it take its fees,
+    then its interest, then its principal; one line per invoice, in the order first reached.
+    """
+    candidates = _open_candidates(payment, invoices, _by_due_date)
+    remaining = payment.unapplied_minor
+    planned: dict[UUID, int] = {}
+    for component in range(3):
+        for invoice in candidates:
+            if remaining == 0:
+                break
+            amount = min(remaining, invoice.open_by_component[component])
+            if amount:
+                planned[invoice.id] = planned.get(invoice.id, 0) + amount
+                remaining -= amount
+    by_id = {invoice.id: invoice for invoice in candidates}
+    plan = [(by_id[invoice_id], amount) for invoice_id, amount in planned.items()]
+    assert all(amount <= invoice.open_minor for invoice, amount in plan)
+    return plan
+
+
 def split_proportionally(amount_minor: int, open_minor: Sequence[int]) -> list[int]:
     """Split ``amount_minor`` over open amounts in proportion to them, in whole minor units.
 
@@ -459,6 +485,8 @@ def plan_automatic(
             return plan_oldest_issued_first(payment, invoices)
         case AllocationRule.PROPORTIONAL:
             return plan_proportional(payment, invoices)
+        case AllocationRule.COMPONENT_ORDER:
+            return plan_component_order(payment, invoices)
         case AllocationRule.EXPLICIT_ONLY:
             raise AutomaticAllocationRefusedError(
                 f"payment {payment.bank_reference}: the payer's allocation rule "

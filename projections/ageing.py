@@ -31,6 +31,7 @@ from arledger.domain.events import (
     Event,
     GoodsInLieuApplied,
     Instalment,
+    InvoiceDueDateOverridden,
     InvoiceIssued,
     InvoiceReinstated,
     InvoiceWrittenOff,
@@ -83,6 +84,33 @@ class InvoiceFacts:
     movements: list[tuple[date, int]] = attrs.field(factory=list)
     # dispute reference -> (amount disputed, opened on, resolved on or None)
     disputes: dict[str, tuple[int, date, date | None]] = attrs.field(factory=dict)
+    # manual due-date overrides as (overridden on, new due date), in recording order
+    due_date_overrides: list[tuple[date, date]] = attrs.field(factory=list)
+
+    def due_on_at(self, as_of: date) -> date:
+        """The due date in force on ``as_of``: the last override dated on or before it."""
+        due_on = self.due_on
+        for overridden_on, new_due_on in self.due_date_overrides:
+            if overridden_on <= as_of:
+                due_on = new_due_on
+        return due_on
+
+    def schedule_on(self, as_of: date) -> tuple[Instalment, ...]:
+        """The schedule as of ``as_of``: an override moves the one due date of an invoice
+        without instalments (an invoice with instalments takes no override)."""
+        due_on = self.due_on_at(as_of)
+        if due_on == self.due_on:
+            return self.schedule
+        return (Instalment(due_on=due_on, amount_minor=self.amount_minor),)
+
+    def as_of(self, as_of: date) -> InvoiceFacts:
+        """These facts with the due date in force on ``as_of`` as the due date."""
+        if not self.due_date_overrides:
+            return self
+        due_on = self.due_on_at(as_of)
+        return attrs.evolve(
+            self, due_on=due_on, schedule=self.schedule_on(as_of), due_date_overrides=[]
+        )
 
     def open_minor_on(self, as_of: date) -> int:
         """What is open at the end of ``as_of``: movements dated after it do not count."""
@@ -159,6 +187,10 @@ def fold(state: AgeingState, event: Event) -> AgeingState:
     elif isinstance(event, InvoiceReinstated):
         state.invoices[event.originator_id].movements.append(
             (event.reinstated_on, -event.amount_minor)
+        )
+    elif isinstance(event, InvoiceDueDateOverridden):
+        state.invoices[event.originator_id].due_date_overrides.append(
+            (event.overridden_on, event.due_on)
         )
     elif isinstance(event, DisputeOpened):
         state.invoices[event.originator_id].disputes[event.dispute_reference] = (
@@ -247,7 +279,7 @@ def invoice_buckets(
         return buckets, 0, 0
     settled = invoice.amount_minor - open_minor
     days_max = 0
-    for due_on, part_open in open_by_instalment(invoice.schedule, settled):
+    for due_on, part_open in open_by_instalment(invoice.schedule_on(as_of), settled):
         if part_open == 0:
             continue
         basis_on = due_on if policy.basis is AgeingBasis.DUE_DATE else invoice.issued_on

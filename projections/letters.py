@@ -117,7 +117,7 @@ def open_invoices(state: StatementState, customer_id: UUID, as_of: date) -> tupl
             OpenInvoice(
                 invoice_number=invoice.invoice_number,
                 issued_on=invoice.issued_on,
-                due_on=invoice.due_on,
+                due_on=invoice.due_on_at(as_of),
                 open_minor=open_minor,
                 overdue_minor=open_minor - buckets[0],
                 days_past_due=max(days_max, 0),

@@ -1,6 +1,6 @@
 """Reductions and their approvals, as an auditor reads them: every credit note (an upheld
-dispute's too), concession and write-off with its date, customer, amount, approvers and reason,
-and the reduction requests still waiting for approval.
+dispute's too), concession, write-off and manual due-date override with its date, customer,
+amount, approvers and reason, and the reduction requests still waiting for approval.
 
 Invariant: one row per reduction event in the log, in recording order; a request is pending
 from its ``ReductionRequested`` until the approval that applies it or its rejection.
@@ -22,6 +22,7 @@ from arledger.domain.events import (
     CreditNoteApplied,
     CustomerAccountOpened,
     Event,
+    InvoiceDueDateOverridden,
     InvoiceIssued,
     InvoiceWrittenOff,
     ReductionApproved,
@@ -35,7 +36,8 @@ from arledger.domain.rules import require_period
 class ReductionRow:
     """One reduction of what a customer owes. ``approver`` is None on a credit note recorded
     before every reduction named its approver; ``reference`` is the credit-note number (empty
-    for a concession or write-off)."""
+    for a concession or write-off; for a due-date override, the due dates from and to, and
+    ``amount_minor`` 0: it gives time, it takes no money off)."""
 
     kind: ReductionKind
     reduced_on: date
@@ -79,6 +81,8 @@ class PendingApproval:
     requested_by: str
     requested_on: date
     approved_by: tuple[str, ...]
+    due_on: date | None = None
+    """For a due-date override: the due date asked for."""
 
 
 @attrs.define
@@ -91,7 +95,10 @@ class _Request:
 @attrs.define
 class ReductionsState:
     customer_codes: dict[UUID, str] = attrs.field(factory=dict)
-    invoices: dict[UUID, tuple[str, UUID]] = attrs.field(factory=dict)
+    # invoice id -> (invoice number, customer id, currency)
+    invoices: dict[UUID, tuple[str, UUID, str]] = attrs.field(factory=dict)
+    # invoice id -> its due date in force after every override recorded so far
+    due_on: dict[UUID, date] = attrs.field(factory=dict)
     rows: list[ReductionRow] = attrs.field(factory=list)
     requests: dict[UUID, _Request] = attrs.field(factory=dict)
     authority_versions: list[AuthorityVersion] = attrs.field(factory=list)
@@ -108,7 +115,7 @@ def _row(
     reduced_on: date,
     reference: str,
 ) -> ReductionRow:
-    invoice_number, customer_id = state.invoices[event.originator_id]
+    invoice_number, customer_id, _currency = state.invoices[event.originator_id]
     return ReductionRow(
         kind=kind,
         reduced_on=reduced_on,
@@ -130,7 +137,30 @@ def fold(state: ReductionsState, event: Event) -> None:
         case CustomerAccountOpened():
             state.customer_codes[event.originator_id] = event.customer_code
         case InvoiceIssued():
-            state.invoices[event.originator_id] = (event.invoice_number, event.customer_id)
+            state.invoices[event.originator_id] = (
+                event.invoice_number,
+                event.customer_id,
+                event.currency,
+            )
+            state.due_on[event.originator_id] = event.due_on
+        case InvoiceDueDateOverridden():
+            state.due_on[event.originator_id] = event.due_on
+            invoice_number, customer_id, currency = state.invoices[event.originator_id]
+            state.rows.append(
+                ReductionRow(
+                    kind=ReductionKind.DUE_DATE_OVERRIDE,
+                    reduced_on=event.overridden_on,
+                    customer_code=state.customer_codes[customer_id],
+                    invoice_number=invoice_number,
+                    amount_minor=0,
+                    currency=currency,
+                    approver=event.approver,
+                    second_approver=None,
+                    reason=event.reason,
+                    reference=f"due {event.previous_due_on} -> {event.due_on}",
+                    recorded_at=event.timestamp,
+                )
+            )
         case CreditNoteApplied():
             state.rows.append(
                 _row(
@@ -207,7 +237,13 @@ def _may_approve(state: ReductionsState, request: _Request, approver: str) -> bo
         return True
     role = policy.role_of(approver)
     limits = None if role is None else policy.limits(role, requested.currency)
-    return limits is not None and requested.amount_minor <= limits.reduction_max_minor
+    if limits is None:
+        return False
+    if requested.kind is ReductionKind.DUE_DATE_OVERRIDE:
+        assert requested.due_on is not None
+        days = (requested.due_on - state.due_on[requested.invoice_id]).days
+        return limits.postponement_days_max is None or days <= limits.postponement_days_max
+    return requested.amount_minor <= limits.reduction_max_minor
 
 
 def pending_approvals(
@@ -220,7 +256,7 @@ def pending_approvals(
         if request.closed or (approver is not None and not _may_approve(state, request, approver)):
             continue
         requested = request.requested
-        invoice_number, _customer_id = state.invoices[requested.invoice_id]
+        invoice_number, _customer_id, _currency = state.invoices[requested.invoice_id]
         pending.append(
             PendingApproval(
                 request_reference=requested.request_reference,
@@ -234,6 +270,7 @@ def pending_approvals(
                 requested_by=requested.requested_by,
                 requested_on=requested.requested_on,
                 approved_by=request.approved_by,
+                due_on=requested.due_on,
             )
         )
     return tuple(pending)

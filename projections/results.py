@@ -26,6 +26,7 @@ from .escalation import EscalationStatus, WorklistItem
 from .handover import CashHeld
 from .portfolio import ActionFacts, DiagnosisFacts, PortfolioState
 from .promises import PromiseJudgement, PromiseRates, judge_all, promise_rates
+from .reductions import PendingApproval
 
 
 @attrs.frozen(kw_only=True)
@@ -45,6 +46,10 @@ class Worklist(Sequence[WorklistItem]):
     """Cash and cheques collected in person and held longer than the policy allows, by people
     whose manager is ``owner`` (all of them without an owner): a collector's manager follows
     up money not handed to finance (``projections.handover``)."""
+    pending_approvals: tuple[PendingApproval, ...] = ()
+    """Reduction requests waiting for approval, oldest first: those ``owner`` may approve
+    (as an approver in the authority policy), all of them without an owner
+    (``projections.reductions.pending_approvals``)."""
 
     @overload
     def __getitem__(self, index: int) -> WorklistItem: ...

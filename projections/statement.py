@@ -57,6 +57,7 @@ from arledger.domain.events import (
     GoodsInLieuProposed,
     GoodsInLieuSettled,
     InvoiceAddedToAccount,
+    InvoiceDueDateOverridden,
     InvoiceIssued,
     InvoiceReinstated,
     InvoiceWrittenOff,
@@ -147,6 +148,8 @@ OTHER_EVENTS: Final[tuple[type[Event], ...]] = (
     ReductionRequested,
     ReductionApproved,
     ReductionRejected,
+    # A due date moved by hand gives time; it moves no money.
+    InvoiceDueDateOverridden,
     ExchangeRateRecorded,
     PaymentCollected,
     CashHandedOver,

@@ -60,6 +60,7 @@ from arledger.domain.events import (
     GoodsInLieuSettled,
     Instalment,
     InvoiceAddedToAccount,
+    InvoiceDueDateOverridden,
     InvoiceIssued,
     InvoiceReinstated,
     InvoiceWrittenOff,
@@ -92,6 +93,7 @@ from arledger.domain.events import (
 from arledger.domain.goods_in_lieu import valued_minor
 from arledger.domain.money import Money
 from arledger.domain.policy import (
+    RATING_VALUES,
     AgeingBasis,
     AgeingPolicy,
     EscalationLevel,
@@ -261,6 +263,15 @@ EVENT_STRATEGIES: Final[dict[type[Event], st.SearchStrategy[Any]]] = {
         second_approver=st.none() | texts,
     ),
     GoodsInLieuApplied: _movement(GoodsInLieuApplied, "applied_on", settlement_reference=keys),
+    InvoiceDueDateOverridden: st.builds(
+        InvoiceDueDateOverridden,
+        **_envelope(),
+        due_on=business_dates,
+        previous_due_on=business_dates,
+        overridden_on=business_dates,
+        reason=texts,
+        approver=texts,
+    ),
     InvoiceReinstated: _movement(InvoiceReinstated, "reinstated_on", reason=texts, approver=texts),
     PaymentReceived: _movement(
         PaymentReceived, "value_on", bank_reference=keys, payer_customer_id=st.uuids()
@@ -342,6 +353,7 @@ def authority_policies(draw: st.DrawFn) -> AuthorityPolicy:
                     reduction_max_minor=reduction_max,
                     customer_period_max_minor=draw(st.integers(reduction_max, AMOUNT_MINOR_MAX)),
                     two_approvers_above_minor=draw(st.none() | amounts_minor),
+                    postponement_days_max=draw(st.none() | st.integers(0, 365)),
                 )
             )
     names = draw(
@@ -405,6 +417,9 @@ escalation_policies = st.builds(
     levels=ladders(),
     disputed_counts=st.booleans(),
     promise_tolerance_days=st.integers(0, 30),
+    promise_tolerance_days_by_rating=st.dictionaries(
+        st.sampled_from(RATING_VALUES), st.integers(0, 30), max_size=4
+    ),
     promise_suspends=st.booleans(),
     partly_kept_counts_as_broken=st.booleans(),
     credit_block_level=st.integers(0, 4),
@@ -817,6 +832,21 @@ def issue_invoice_commands(draw: st.DrawFn, invoice_number: str | None = None) -
             last = schedule[-1]
             schedule = (*schedule[:-1], attrs.evolve(last, amount_minor=last.amount_minor + 1))
         fields["instalments"] = schedule
+    # Components (BGB 367): some invoices carry interest and fees, now and then more than the
+    # amount (refused).
+    if (
+        type(amount.amount_minor) is int
+        and amount.amount_minor > 0
+        and draw(st.integers(0, 2)) == 0
+    ):
+        interest = draw(st.integers(0, amount.amount_minor))
+        fees = draw(
+            rarely_bad(
+                st.integers(0, amount.amount_minor - interest), st.just(1 + amount.amount_minor)
+            )
+        )
+        fields["interest"] = Money(interest, amount.currency)
+        fields["fees"] = Money(fees, amount.currency)
     return Command("issue_invoice", fields)
 
 
@@ -1017,6 +1047,7 @@ def _command_authority(version: int, limit_minor: int) -> AuthorityPolicy:
                     reduction_max_minor=limit_minor,
                     customer_period_max_minor=2 * limit_minor,
                     two_approvers_above_minor=limit_minor // 2,
+                    postponement_days_max=30,
                 ),
             )
         ),
@@ -1125,10 +1156,19 @@ collections_commands = st.one_of(
         invoice_number=invoice_numbers,
         amount=st.none() | command_moneys(),
         credit_note_number=st.none() | st.sampled_from(CREDIT_NOTE_NUMBERS),
+        due_on=st.none() | window_dates,
         reduce_on=window_dates,
         reason=reasons,
         requested_by=st.just("li"),
         requested_on=window_dates,
+    ),
+    _command(
+        "override_due_date",
+        invoice_number=invoice_numbers,
+        due_on=window_dates,
+        overridden_on=window_dates,
+        reason=reasons,
+        approver=approvers,
     ),
     _command(
         "approve_reduction",

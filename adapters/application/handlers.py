@@ -142,9 +142,20 @@ def issue_invoice(command: c.IssueInvoice, uow: UnitOfWork) -> list[Event]:
             due_on=command.due_on,
             instalments=command.instalments,
             contract_reference=command.contract_reference,
+            interest_minor=_component(command.interest, amount, "interest"),
+            fees_minor=_component(command.fees, amount, "fees"),
             recorded_at=uow.recorded_at,
         )
     )
+
+
+def _component(part: Money | None, amount: Money, field: str) -> int:
+    """An invoice component's minor units, in the invoice's currency (0 when not given)."""
+    if part is None:
+        return 0
+    part = require_money(field, part)
+    Money.zero(amount.currency) + part  # raises CurrencyMismatchError when they differ
+    return part.amount_minor
 
 
 @handles(c.ReceivePayment)
@@ -317,6 +328,22 @@ def approve_concession(command: c.ApproveConcession, uow: UnitOfWork) -> list[Ev
             approver=command.approver,
             second_approver=command.second_approver,
             authority=_authority(uow, invoice, "approved_on", command.approved_on),
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+@handles(c.OverrideDueDate)
+def override_due_date(command: c.OverrideDueDate, uow: UnitOfWork) -> list[Event]:
+    invoice = uow.require_invoice(command.invoice_number)
+    return uow.record(
+        invoice_module.override_due_date(
+            invoice,
+            due_on=command.due_on,
+            overridden_on=command.overridden_on,
+            reason=command.reason,
+            approver=command.approver,
+            authority=_policy_authority(uow, "overridden_on", command.overridden_on),
             recorded_at=uow.recorded_at,
         )
     )
@@ -933,8 +960,25 @@ def _reduction(
                 authority=authority,
                 recorded_at=uow.recorded_at,
             )
+        case ReductionKind.DUE_DATE_OVERRIDE:
+            if request.due_on is None:
+                raise InvalidCommandError(
+                    "a due-date override request names its new due_on",
+                    field="due_on",
+                    invoice_number=invoice.invoice_number,
+                )
+            return invoice_module.override_due_date(
+                invoice,
+                due_on=request.due_on,
+                overridden_on=on,
+                reason=reason,
+                approver=first,
+                authority=authority,
+                recorded_at=uow.recorded_at,
+            )
     raise InvalidChoiceError(
-        f"a reduction is a credit note, a concession or a write-off, got {request.kind!r}",
+        "a reduction is a credit note, a concession, a write-off or a due-date override, got "
+        f"{request.kind!r}",
         field="kind",
         value=request.kind,
     )
@@ -943,10 +987,10 @@ def _reduction(
 @handles(c.RequestReduction)
 def request_reduction(command: c.RequestReduction, uow: UnitOfWork) -> list[Event]:
     invoice = uow.require_invoice(command.invoice_number)
-    if command.kind is ReductionKind.WRITE_OFF:
+    if command.kind in (ReductionKind.WRITE_OFF, ReductionKind.DUE_DATE_OVERRIDE):
         if command.amount is not None:
             raise InvalidCommandError(
-                "a write-off takes what is open when it is approved: give no amount",
+                f"a {command.kind.value.replace('_', ' ')} takes what is open: give no amount",
                 field="amount",
                 invoice_number=invoice.invoice_number,
             )
@@ -956,6 +1000,12 @@ def request_reduction(command: c.RequestReduction, uow: UnitOfWork) -> list[Even
         _same_currency(invoice, amount)
         amount_minor = amount.amount_minor
     require_date("reduce_on", command.reduce_on)
+    if (command.due_on is None) != (command.kind is not ReductionKind.DUE_DATE_OVERRIDE):
+        raise InvalidCommandError(
+            "due_on is given for a due-date override request, and only for one",
+            field="due_on",
+            invoice_number=invoice.invoice_number,
+        )
     requested = approval_module.request_reduction(
         uow.reduction_request(command.request_reference),
         request_reference=command.request_reference,
@@ -970,6 +1020,7 @@ def request_reduction(command: c.RequestReduction, uow: UnitOfWork) -> list[Even
         requested_on=command.requested_on,
         credit_note_number=command.credit_note_number,
         recorded_at=uow.recorded_at,
+        due_on=command.due_on,
     )
     if requested:
         # Decided now as if approved without limits, and the events dropped: a request the
@@ -993,7 +1044,9 @@ def approve_reduction(command: c.ApproveReduction, uow: UnitOfWork) -> list[Even
     assert invoice is not None
     authority = _authority(uow, invoice, "reduce_on", request.reduce_on)
     amount_minor = (
-        invoice.open_minor if request.kind is ReductionKind.WRITE_OFF else request.amount_minor
+        invoice.open_minor
+        if request.kind in (ReductionKind.WRITE_OFF, ReductionKind.DUE_DATE_OVERRIDE)
+        else request.amount_minor
     )
     approved = approval_module.approve_reduction(
         request,
@@ -1002,6 +1055,9 @@ def approve_reduction(command: c.ApproveReduction, uow: UnitOfWork) -> list[Even
         approved_on=command.approved_on,
         amount_minor=amount_minor,
         recorded_at=uow.recorded_at,
+        postponement_days=None
+        if request.due_on is None
+        else (request.due_on - invoice.current_due_on).days,
     )
     if not approved.applied:
         return uow.record([approved])

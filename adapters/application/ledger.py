@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +34,7 @@ from eventsourcing.utils import Environment
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
-from arledger.adapters.audit.cut import Cut, aggregate_version_at
+from arledger.adapters.audit.cut import ChainLinks, Cut, aggregate_version_at
 from arledger.adapters.audit.cut import microseconds as cut_microseconds
 from arledger.adapters.audit.cut import resolve as resolve_cut
 from arledger.adapters.audit.pack import AuditPack
@@ -278,6 +278,8 @@ class Ledger(Application[UUID]):
         self._engine: QueryEngine | None = None
         self._engine_lock = threading.Lock()
         self._connections: Connections | None = None
+        self._links = ChainLinks()
+        """The chain links read by queries' cuts (``_cut``)."""
         register_event_topics()
         # A store that cannot be opened raises StoreUnavailableError (what, where, what to
         # check), not the driver's error.
@@ -440,6 +442,8 @@ class Ledger(Application[UUID]):
         from arledger.adapters.audit.verify import build_chain
 
         connections = self._audit_connections()
+        # Links read before (a chain deleted by hand, to be built again) are not kept.
+        self._links.clear()
         with busy_errors(self.store_settings):
             return build_chain(self, connections)
 
@@ -601,10 +605,13 @@ class Ledger(Application[UUID]):
         due_on: date | None = None,
         instalments: Sequence[Instalment] = (),
         contract_reference: str = "",
+        interest: Money | None = None,
+        fees: Money | None = None,
         idempotency_key: str | None = None,
     ) -> UUID:
         """Issue an invoice to a customer; without ``due_on`` the due date comes from the
-        terms. (``IssueInvoice``)
+        terms. ``interest`` and ``fees``: the parts of ``amount`` that are interest and fees
+        (the rest is principal), for the component-order allocation rule. (``IssueInvoice``)
         """
         self.execute(
             c.IssueInvoice(
@@ -615,6 +622,8 @@ class Ledger(Application[UUID]):
                 due_on=due_on,
                 instalments=instalments,
                 contract_reference=contract_reference,
+                interest=interest,
+                fees=fees,
             ),
             idempotency_key=idempotency_key,
         )
@@ -758,6 +767,30 @@ class Ledger(Application[UUID]):
                 reason=reason,
                 approver=approver,
                 second_approver=second_approver,
+            ),
+            idempotency_key,
+        )
+
+    def override_due_date(
+        self,
+        invoice_number: str,
+        *,
+        due_on: date,
+        overridden_on: date,
+        reason: str,
+        approver: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Move an invoice's due date by hand (approved, with a reason): from
+        ``overridden_on`` on it ages, escalates and is reminded from ``due_on``.
+        (``OverrideDueDate``)"""
+        return self._events(
+            c.OverrideDueDate(
+                invoice_number=invoice_number,
+                due_on=due_on,
+                overridden_on=overridden_on,
+                reason=reason,
+                approver=approver,
             ),
             idempotency_key,
         )
@@ -1369,10 +1402,11 @@ class Ledger(Application[UUID]):
         requested_on: date,
         amount: Money | None = None,
         credit_note_number: str | None = None,
+        due_on: date | None = None,
         idempotency_key: str | None = None,
     ) -> list[Event]:
-        """Ask for a credit note, concession or write-off, applied when approved.
-        (``RequestReduction``)"""
+        """Ask for a credit note, concession, write-off or due-date override (``due_on``, the
+        new due date), applied when approved. (``RequestReduction``)"""
         return self._events(
             c.RequestReduction(
                 request_reference=request_reference,
@@ -1384,6 +1418,7 @@ class Ledger(Application[UUID]):
                 requested_on=requested_on,
                 amount=amount,
                 credit_note_number=credit_note_number,
+                due_on=due_on,
             ),
             idempotency_key,
         )
@@ -1551,7 +1586,7 @@ class Ledger(Application[UUID]):
         head = self.recorder.max_notification_id() or 0
         connections = self.read_model_connections()
         with busy_errors(self.store_settings):
-            return resolve_cut(head, connections, known_at, at_position)
+            return resolve_cut(head, connections, known_at, at_position, self._links)
 
     def customer(
         self,
@@ -1788,12 +1823,22 @@ class Ledger(Application[UUID]):
         at_position: int | None = None,
     ) -> EscalationStatus:
         """Level, grade, reasons, suspension, next action and history of one customer."""
+
+        as_of = require_date("as_of", as_of)
+        cut = self._cut(known_at, at_position)
+        status = self._escalation_status(customer_code, as_of, cut)
+        return attrs.evolve(status, as_of_log=cut.as_of_log)
+
+    def _escalation_status(self, customer_code: str, as_of: date, cut: Cut) -> EscalationStatus:
+        """``escalation.escalation_status`` of the customer at ``cut`` (kept by the engine)."""
         from arledger.projections import escalation
 
-        cut = self._cut(known_at, at_position)
-        customer_id, state = self._customer_portfolio(customer_code, cut)
-        status = escalation.escalation_status(state, customer_id, as_of)
-        return attrs.evolve(status, as_of_log=cut.as_of_log)
+        return self._customer_answer(
+            customer_code,
+            cut,
+            ("escalation_status", as_of),
+            lambda state, customer_id: escalation.escalation_status(state, customer_id, as_of),
+        )
 
     def worklist(
         self,
@@ -1810,20 +1855,23 @@ class Ledger(Application[UUID]):
         if owner is not None:
             require_person("owner", owner)
         cut = self._cut(known_at, at_position)
-        # The owner is shown the cash their people hold too long (as their manager), at the
-        # same cut of the log: an owner is known by an account or as a manager in a policy.
+        # The owner is shown the cash their people hold too long (as their manager) and the
+        # reduction requests waiting for them (as an approver), at the same cut of the log: an
+        # owner is known by an account, as a manager in a policy or as an approver.
         handover_state = self._handover_state(cut)
+        requests_state = self._reduction_requests_state(cut)
+        others = _managers_of(handover_state) | _approvers_of(requests_state)
         if self.read_models != "replay":
             if owner is not None:
                 owners = self.query_engine().owners(cut.stamped_by, cut.position)
-                _require_owner(owner, owners | _managers_of(handover_state))
+                _require_owner(owner, owners | others)
             worklist = self.query_engine().worklist(
                 as_of, owner=owner, known_at=cut.stamped_by, upto=cut.position
             )
         else:
             state = self._replayed(cut)
             if owner is not None:
-                _require_owner(owner, _owners_of(state) | _managers_of(handover_state))
+                _require_owner(owner, _owners_of(state) | others)
             worklist = Worklist(
                 as_of=as_of,
                 owner=owner,
@@ -1831,7 +1879,10 @@ class Ledger(Application[UUID]):
                 items=tuple(escalation.worklist(state, as_of, owner=owner)),
             )
         held = handover.cash_not_handed_over(handover_state, as_of, manager=owner).rows
-        return attrs.evolve(worklist, as_of_log=cut.as_of_log, cash_held=held)
+        pending = reductions_projection.pending_approvals(requests_state, approver=owner)
+        return attrs.evolve(
+            worklist, as_of_log=cut.as_of_log, cash_held=held, pending_approvals=pending
+        )
 
     def owners(
         self, *, known_at: datetime | None = None, at_position: int | None = None
@@ -1864,6 +1915,18 @@ class Ledger(Application[UUID]):
     def _cash_held(self, as_of: date, manager: str | None, cut: Cut) -> handover.CashHandoverReport:
         state = self._handover_state(cut)
         return handover.cash_not_handed_over(state, as_of, manager=manager)
+
+    def _reduction_requests_state(self, cut: Cut) -> reductions_projection.ReductionsState:
+        """The reductions fold over what pending approvals read (the requests, their invoices
+        and customers, the authority policy), at the cut: from the query engine's columnar
+        log, or a replay."""
+        if self.read_models != "replay":
+            events: Iterable[Event] = self.query_engine().reduction_request_events(
+                cut.stamped_by, cut.position
+            )
+        else:
+            events = self._events_cut(cut)
+        return reductions_projection.fold_all(events)
 
     def _handover_state(self, cut: Cut) -> handover.HandoverState:
         if self.read_models != "replay":
@@ -1945,14 +2008,20 @@ class Ledger(Application[UUID]):
         and figures (``str(explanation)``)."""
         from arledger.projections import escalation
 
+        as_of = require_date("as_of", as_of)
         cut = self._cut(known_at, at_position)
-        customer_id, state = self._customer_portfolio(customer_code, cut)
-        status = escalation.escalation_status(state, customer_id, as_of)
+        status = self._escalation_status(customer_code, as_of, cut)
+        text = self._customer_answer(
+            customer_code,
+            cut,
+            ("explain", as_of),
+            lambda state, customer_id: escalation.explain(state, customer_id, as_of, status=status),
+        )
         return Explanation(
             customer_code=status.customer_code,
             as_of=as_of,
             status=attrs.evolve(status, as_of_log=cut.as_of_log),
-            text=escalation.explain(state, customer_id, as_of, status=status),
+            text=text,
             as_of_log=cut.as_of_log,
         )
 
@@ -1995,12 +2064,32 @@ class Ledger(Application[UUID]):
         from the code (no fold of the customer's aggregate)."""
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
         state = self._customer_state(customer_id, cut)
-        if customer_id not in state.customers:
-            raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{cut.named}",
-                customer_code=customer_code,
-            )
+        _require_customer(state, customer_id, customer_code, cut)
         return customer_id, state
+
+    def _customer_answer(
+        self,
+        customer_code: str,
+        cut: Cut,
+        question: Hashable,
+        answer: Callable[[PortfolioState, UUID], T],
+    ) -> T:
+        """``answer(state, customer_id)`` over the customer's facts at ``cut``
+        (``_customer_portfolio``'s), kept by the query engine under ``question`` (which names
+        every other thing the answer depends on) until the customer's events change; computed
+        each time on the replay."""
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
+
+        def answered(state: PortfolioState) -> T:
+            _require_customer(state, customer_id, customer_code, cut)
+            return answer(state, customer_id)
+
+        if self.read_models == "replay":
+            return answered(self._replayed(cut))
+        result: T = self.query_engine().customer_answer(
+            customer_id, cut.stamped_by, fold_portfolio, question, answered, upto=cut.position
+        )
+        return result
 
     def _customer_state(self, customer_id: UUID, cut: Cut) -> PortfolioState:
         """The facts of one customer (and the policy versions), as ``_customer_portfolio``."""
@@ -2589,7 +2678,7 @@ class Ledger(Application[UUID]):
         per-reduction limit that covers it, and not approved by them already), if given."""
         if approver is not None:
             require_person("approver", approver)
-        state = self._reductions_state(known_at, at_position)
+        state = self._reduction_requests_state(self._cut(known_at, at_position))
         return reductions_projection.pending_approvals(state, approver=approver)
 
 
@@ -2632,6 +2721,17 @@ QUERY_METHODS: Final = frozenset(
 )
 """The Ledger's public queries: each returns a named, typed result and records nothing
 (tests/packaging/test_public_types.py holds every public method to a kind)."""
+
+
+def _require_customer(
+    state: PortfolioState, customer_id: UUID, customer_code: str, cut: Cut
+) -> None:
+    """Raise ``CustomerNotFoundError`` unless the customer's account is in ``state``."""
+    if customer_id not in state.customers:
+        raise CustomerNotFoundError(
+            f"no customer account {customer_code!r}{cut.named}",
+            customer_code=customer_code,
+        )
 
 
 G = TypeVar("G", bound=enum.Enum)
@@ -2686,6 +2786,12 @@ def _owners_of(state: PortfolioState) -> frozenset[str]:
 def _managers_of(state: handover.HandoverState) -> frozenset[str]:
     return frozenset(
         manager for version in state.policy_versions for manager in version.policy.managers.values()
+    )
+
+
+def _approvers_of(state: reductions_projection.ReductionsState) -> frozenset[str]:
+    return frozenset(
+        entry.approver for version in state.authority_versions for entry in version.policy.approvers
     )
 
 

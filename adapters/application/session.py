@@ -71,6 +71,7 @@ class Session(UnitOfWork):
     reverse_payment = _handled(c.ReversePayment)
     apply_credit_note = _handled(c.ApplyCreditNote)
     approve_concession = _handled(c.ApproveConcession)
+    override_due_date = _handled(c.OverrideDueDate)
     write_off = _handled(c.WriteOff)
     reinstate = _handled(c.Reinstate)
     set_credit_line = _handled(c.SetCreditLine)

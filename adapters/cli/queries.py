@@ -443,7 +443,11 @@ def worklist_command(
         workbook = _xlsx().worklist_workbook(items, known_at=known_at)
         write_workbook(out, workbook, "the worklist")
     elif output_format is WorklistFormat.JSON:
-        sys.stdout.write(json.dumps(worklist_json(items, known_at=known_at), indent=2) + "\n")
+        from arledger.adapters.cli import reductions
+
+        data = worklist_json(items, known_at=known_at)
+        data["pending_approvals"] = reductions.pending_json(items.pending_approvals)
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         _stdout().print(worklist_table(as_of, owner, items, limit=limit))
         if any(item.reconciliations for item in items):
@@ -454,6 +458,16 @@ def worklist_command(
             _stdout().print(
                 handover.cash_held_table(
                     items.cash_held, title="Cash not handed over by the people collecting it"
+                )
+            )
+        if items.pending_approvals:
+            from arledger.adapters.cli import reductions
+
+            _stdout().print(
+                reductions.pending_table(
+                    items.pending_approvals,
+                    title="Reductions waiting for approval"
+                    + (f" by {owner}" if owner is not None else ""),
                 )
             )
 

@@ -1,6 +1,7 @@
-"""``arledger reductions`` and ``arledger pending-approvals``: every reduction of what customers
-owe in a period with its approvers and reason (what an auditor asks first), and the reduction
-requests waiting for an approver.
+"""``arledger reductions``, ``arledger pending-approvals`` and ``arledger override-due-date``:
+every reduction of what customers owe in a period with its approvers and reason (what an
+auditor asks first), the reduction requests waiting for an approver, and a due date moved by
+hand.
 
 Registered on the ``app`` of ``adapters/cli/app.py`` (imported by the package), kept in a
 module of its own like the statement. Invariant: as every query command, an error arledger
@@ -33,6 +34,7 @@ from arledger.adapters.cli.app import (
     parse_iso_date,
 )
 from arledger.adapters.cli.formats import FittedTable, Kind, record_table
+from arledger.adapters.data_output import JsonData
 from arledger.domain.money import format_minor
 from arledger.projections.reductions import PendingApproval, ReductionsReport
 
@@ -166,6 +168,8 @@ def _reductions_table(report: ReductionsReport) -> FittedTable:
 _KINDS: Final = {
     "reduced_on": Kind.CODE,
     "reduce_on": Kind.CODE,
+    "requested_on": Kind.CODE,
+    "due_on": Kind.CODE,
     "customer_code": Kind.CODE,
     "invoice_number": Kind.CODE,
     "reference": Kind.CODE,
@@ -185,8 +189,10 @@ PENDING_COLUMNS: Final = (
     "amount",
     "reduce_on",
     "requested_by",
+    "requested_on",
     "approved_by",
     "reason",
+    "due_on",
 )
 
 
@@ -222,20 +228,11 @@ def pending_approvals_command(
         data = {
             "approver": approver,
             "known_at": None if known_at is None else known_at.isoformat(),
-            "requests": [dict(zip(PENDING_COLUMNS, cells, strict=True)) for cells in rows],
+            "requests": pending_json(pending),
         }
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
-        table = record_table(
-            PENDING_COLUMNS,
-            rows,
-            kinds=_KINDS,
-            keys=("request_reference", "kind", "customer_code"),
-            drops={"reason": 1, "approved_by": 2},
-            title="Reductions waiting for approval",
-            caption=None if rows else "Nothing waits for approval.",
-        )
-        _stdout().print(table)
+        _stdout().print(pending_table(pending, title="Reductions waiting for approval"))
 
 
 def _pending_cells(pending: Sequence[PendingApproval]) -> list[list[str]]:
@@ -249,8 +246,74 @@ def _pending_cells(pending: Sequence[PendingApproval]) -> list[list[str]]:
             format_minor(request.amount_minor, request.currency),
             request.reduce_on.isoformat(),
             request.requested_by,
+            request.requested_on.isoformat(),
             ", ".join(request.approved_by),
             request.reason,
+            "" if request.due_on is None else request.due_on.isoformat(),
         ]
         for request in pending
     ]
+
+
+def pending_json(pending: Sequence[PendingApproval]) -> list[JsonData]:
+    """The requests as JSON-ready rows; amounts are exact decimal strings in their currency."""
+    rows: list[JsonData] = [
+        dict(zip(PENDING_COLUMNS, cells, strict=True)) for cells in _pending_cells(pending)
+    ]
+    return rows
+
+
+def pending_table(pending: Sequence[PendingApproval], *, title: str) -> FittedTable:
+    rows = _pending_cells(pending)
+    return record_table(
+        PENDING_COLUMNS,
+        rows,
+        kinds=_KINDS,
+        keys=("request_reference", "kind", "customer_code"),
+        drops={"reason": 1, "approved_by": 2, "due_on": 2, "requested_on": 3},
+        title=title,
+        caption=None if rows else "Nothing waits for approval.",
+    )
+
+
+@app.command("override-due-date")
+def override_due_date_command(
+    invoice_number: Annotated[str, typer.Argument(help="The invoice whose due date moves.")],
+    due_on: Annotated[
+        date,
+        typer.Option(
+            "--due-on",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="The new due date.",
+            show_default=False,
+        ),
+    ],
+    overridden_on: Annotated[
+        date,
+        typer.Option(
+            "--on",
+            parser=parse_iso_date,
+            metavar="YYYY-MM-DD",
+            help="From this day the invoice ages from the new due date.",
+            show_default=False,
+        ),
+    ],
+    approver: Annotated[str, typer.Option(help="Who approved it.", show_default=False)],
+    reason: Annotated[str, typer.Option(help="Why.", show_default=False)],
+) -> None:
+    """Move an invoice's due date by hand, approved within the authority policy (a role may
+    postpone by at most its postponement_days_max); listed by `arledger reductions`."""
+    with _reported_errors():
+        events = _ledger().override_due_date(
+            invoice_number,
+            due_on=due_on,
+            overridden_on=overridden_on,
+            reason=reason,
+            approver=approver,
+        )
+    what = "recorded" if events else "already recorded; nothing new"
+    _stdout().print(
+        f"{invoice_number} due on {due_on.isoformat()} from {overridden_on.isoformat()}, "
+        f"approved by {approver}: {what}"
+    )

@@ -52,6 +52,11 @@ from arledger.adapters.read_models.columnar import (
     ParquetSink,
     from_columnar,
 )
+from arledger.adapters.read_models.partitions import (
+    PartitionedExport,
+    partitioned_target,
+    write_partitioned,
+)
 from arledger.adapters.synthetic.demo import NAME_PLACES, NAME_TRADES, OWNERS
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
@@ -1273,6 +1278,9 @@ def _issued(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _dates(plan.due_on[invoice]),
         _schedule(plan, invoice),
         _constant("", rows.count),
+        # Interest and fees: the generated invoices are all principal.
+        _ints(np.zeros(len(invoice), dtype=np.int64)),
+        _ints(np.zeros(len(invoice), dtype=np.int64)),
     ]
 
 
@@ -1732,6 +1740,18 @@ def generate_parquet(invoices: int, seed: int, directory: Path, **options: Any) 
     with ParquetSink(directory) as sink:
         generate(invoices, seed, sink, **options)
     return dict(sink.rows)
+
+
+def generate_partitioned(
+    invoices: int, seed: int, directory: Path, *, partitions: int, **options: Any
+) -> PartitionedExport:
+    """Write the synthetic ledger as ``partitions`` customer partitions of ``directory``
+    (``partitions.write_partitioned``'s layout), with no store in between. The log is made in
+    memory (as ``generate_columnar``) and its events streamed to the partitions. Options as
+    ``generate``."""
+    partitioned_target(directory)  # a folder it may not write: refused before the work
+    log = generate_columnar(invoices, seed, **options)
+    return write_partitioned(from_columnar(log), directory, partitions=partitions)
 
 
 def generate_to_store(

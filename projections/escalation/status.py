@@ -212,7 +212,8 @@ def pre_due_reminders(
         if action.channel.value in channels and action.taken_on <= as_of
     ]
     found = []
-    for invoice in state.invoices_of(customer_id):
+    for facts in state.invoices_of(customer_id):
+        invoice = facts.as_of(as_of)
         if invoice.issued_on > as_of or invoice.due_on < as_of:
             continue
         open_minor = invoice.open_minor_on(as_of)

@@ -91,6 +91,7 @@ OWNER_COLUMNS: Final[Mapping[str, tuple[str, int]]] = {
     "InvoiceReinstated": ("originator_id", INVOICE),
     "DisputeOpened": ("originator_id", INVOICE),
     "DisputeResolved": ("originator_id", INVOICE),
+    "InvoiceDueDateOverridden": ("originator_id", INVOICE),
     "PaymentReversed": ("originator_id", PAYMENT),
     "PromiseWithdrawn": ("originator_id", PROMISE),
     "PromiseSuperseded": ("originator_id", PROMISE),

@@ -374,7 +374,10 @@ def pre_due_reminders(
         return {}
     invoices = _known(columns, "InvoiceIssued", result.known_at)
     open_minor = result.invoices.open_minor
-    issued_on, due_on = invoices["issued_on"], invoices["due_on"]
+    overrides = _known(columns, "InvoiceDueDateOverridden", result.known_at)
+    row_of_invoice = _rows_by_id(invoices["originator_id"])
+    issued_on = invoices["issued_on"]
+    due_on = fast_path.due_on_in_force(invoices, overrides, row_of_invoice, on)
     found = np.flatnonzero((issued_on <= on) & (due_on >= on) & (open_minor > 0))
     if len(found) == 0:
         return {}

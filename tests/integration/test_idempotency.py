@@ -213,6 +213,16 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
         ),
         {"approver": "ceo"},
     ),
+    c.OverrideDueDate: (
+        c.OverrideDueDate(
+            invoice_number="INV-2",
+            due_on=date(2024, 4, 15),
+            overridden_on=D,
+            reason="budget cycle",
+            approver="cfo",
+        ),
+        {"due_on": date(2024, 4, 30)},
+    ),
     c.WriteOff: (
         c.WriteOff(invoice_number="INV-1", written_off_on=D, reason="gone", approver="cfo"),
         {"written_off_on": date(2024, 3, 2)},

@@ -40,6 +40,7 @@ COMMANDS: typing.Final = frozenset(
         "allocate_payment",
         "apply_credit_note",
         "approve_concession",
+        "override_due_date",  # issue 13.1: manual due-date overrides
         "approve_goods_in_lieu",  # issue 13.2: goods in lieu
         "propose_goods_in_lieu",
         "settle_goods_in_lieu",

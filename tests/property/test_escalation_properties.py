@@ -37,7 +37,12 @@ from arledger.domain.events import (
     RiskRating,
 )
 from arledger.domain.money import Money
-from arledger.domain.policy import EscalationPolicy, NegotiationRule, PreDueReminderRule
+from arledger.domain.policy import (
+    RATING_VALUES,
+    EscalationPolicy,
+    NegotiationRule,
+    PreDueReminderRule,
+)
 from arledger.projections import escalation
 from arledger.projections import portfolio as portfolio_module
 from arledger.projections import promises as promises_module
@@ -79,15 +84,26 @@ class Step:
 
 
 def _issue(
-    session: Session, number: str, customer: int, amount: int, issued: int, days: int
+    session: Session,
+    number: str,
+    customer: int,
+    amount: int,
+    issued: int,
+    days: int,
+    fees_percent: int = 0,
 ) -> list[Event]:
+    """``fees_percent`` of the amount is fees, as much again interest (the component-order
+    allocation rule settles them first)."""
     code, currency, _ = CUSTOMERS[customer]
+    part = Money(amount * fees_percent // 100, currency)
     return session.issue_invoice(
         invoice_number=number,
         customer_code=code,
         amount=Money(amount, currency),
         issued_on=_on(issued),
         due_on=_on(issued + days),
+        interest=part,
+        fees=part,
     )
 
 
@@ -191,9 +207,6 @@ def _promise(
             assert invoice is not None
             numbers.append(invoice.invoice_number)
     amount = min(amount, max(1, open_on(session, code, numbers[:1], _on(made))))
-    parts = max(1, min(tranches, days, amount))
-    dates = [_on(made + days * k // parts) for k in range(1, parts + 1)]
-    amounts = [amount // parts + (1 if k < amount % parts else 0) for k in range(parts)]
     return session.make_promise(
         customer_code=code,
         promise_reference=reference,
@@ -203,12 +216,23 @@ def _promise(
         contact="AP",
         invoice_numbers=numbers[:1],
         supersedes=supersedes,
-        tranches=tuple(
-            PromiseTranche(promised_on=on, amount_minor=part)
-            for on, part in zip(dates, amounts, strict=True)
-        )
-        if parts > 1
-        else (),
+        tranches=tranche_schedule(amount, made, days, tranches),
+    )
+
+
+def tranche_schedule(
+    amount: int, made: int, days: int, tranches: int
+) -> tuple[PromiseTranche, ...]:
+    """``amount`` in up to ``tranches`` dated parts spread over the ``days`` after ``made``
+    (largest first); none (a promise of one date) when it is one part."""
+    parts = max(1, min(tranches, days, amount))
+    if parts == 1:
+        return ()
+    dates = [_on(made + days * k // parts) for k in range(1, parts + 1)]
+    amounts = [amount // parts + (1 if k < amount % parts else 0) for k in range(parts)]
+    return tuple(
+        PromiseTranche(promised_on=on, amount_minor=part)
+        for on, part in zip(dates, amounts, strict=True)
     )
 
 
@@ -408,6 +432,17 @@ def _exchange_rate(session: Session, pair: int, rate_thousandths: int, on: int) 
     )
 
 
+def _override(session: Session, number: str, due: int, on: int) -> list[Event]:
+    """The invoice's due date moved by hand to ``due`` from ``on`` (a postponement mostly)."""
+    return session.override_due_date(
+        invoice_number=number,
+        due_on=_on(due),
+        overridden_on=_on(on),
+        reason="agreed extension",
+        approver="CFO",
+    )
+
+
 def _adopt(session: Session, policy: EscalationPolicy, on: int) -> list[Event]:
     book = session.policy_book()
     version = 2 if book is None else book.latest_version + 1
@@ -441,6 +476,7 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "allocation_rule": _allocation_rule,
     "exchange_rate": _exchange_rate,
     "cash": _cash,
+    "override": _override,
 }
 
 
@@ -457,6 +493,9 @@ def policies(draw: st.DrawFn) -> EscalationPolicy:
         ),
         disputed_counts=draw(st.booleans()),
         promise_tolerance_days=draw(st.integers(0, 10)),
+        promise_tolerance_days_by_rating=draw(
+            st.dictionaries(st.sampled_from(RATING_VALUES), st.integers(0, 10), max_size=4)
+        ),
         promise_suspends=draw(st.booleans()),
         partly_kept_counts_as_broken=draw(st.booleans()),
         levels=draw(ladders()),
@@ -621,6 +660,13 @@ steps = st.one_of(
         st.sampled_from((0, 1_000_00, 50_000_00, 200_000_00)),
         st.integers(0, 1),
     ),
+    # A due date moved by hand: from its date the invoice ages and escalates from the new one.
+    st.builds(
+        lambda *a: Step("override", a),
+        invoice_numbers,
+        st.integers(0, 150),
+        day_offsets,
+    ),
     # A rate changes no per-currency figure; the folds and the fast path ignore the event.
     st.builds(
         lambda *a: Step("exchange_rate", a),
@@ -689,6 +735,7 @@ histories = st.tuples(
                 amounts_minor,
                 st.integers(0, 60),
                 st.integers(0, 60),
+                st.sampled_from((0, 0, 10)),
             )
             for number in INVOICES
         )

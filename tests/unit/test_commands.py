@@ -185,6 +185,8 @@ def test_the_json_form_is_documented_and_stable() -> None:
         "due_on": None,
         "instalments": [],
         "contract_reference": "",
+        "interest": None,  # issue 13.3: the invoice's components, none given
+        "fees": None,
     } == command_json.to_data(command)
 
 

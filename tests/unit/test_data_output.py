@@ -81,6 +81,7 @@ def test_a_worklist_is_data_as_a_record_with_its_items_by_field_name() -> None:
         ],
         "as_of_log": None,  # set by the Ledger: the log point the answer reflects
         "cash_held": [],  # cash collected in person and held too long (issue 13.4): none
+        "pending_approvals": [],  # reduction requests waiting for approval (13.1): none
     } == data
 
 
