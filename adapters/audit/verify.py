@@ -47,6 +47,7 @@ from arledger.adapters.application.unit_of_work import evolver_of
 from arledger.adapters.audit.report import Finding, FindingKind, VerifyReport
 from arledger.adapters.persistence import chain
 from arledger.adapters.persistence.connections import Connections, PostgresConnections
+from arledger.adapters.persistence.store import sqlite_in_memory
 from arledger.adapters.read_models import runner as runner_module
 from arledger.adapters.read_models.columnar import IDS_SCHEMA, SCHEMAS, ColumnarWriter
 from arledger.adapters.read_models.engine import SQLiteEventReader
@@ -69,7 +70,8 @@ PAGE_EVENTS: Final = 20_000
 WORKER_EVENTS_MIN: Final = 50_000
 """A pass over at least this many positions checks the chain in a second process
 (``_Worker``), and replays the aggregates there too when this one folds the read models
-afresh: starting one costs about a second of imports, more than a smaller pass saves."""
+afresh, if a core is spare (``_shared``): starting one costs about a second of imports, more
+than a smaller pass saves."""
 FINDINGS_MAX: Final = 1_000
 """Findings reported at most; more are counted (``findings_omitted``). A store rewritten
 wholesale would otherwise report every event."""
@@ -311,7 +313,7 @@ class Verifier:
         # The chain in a second process; the replay too when this one folds the read models
         # afresh, so that each does about half of the work.
         replays_apart = replay is not None and (fresh is not None or columns is not None)
-        if bound - start + 1 >= WORKER_EVENTS_MIN:
+        if _shared(bound - start + 1, self.ledger.store_settings):
             worker = _Worker.start(
                 self.ledger.env_given, _Share(start, bound, expect_head, replays_apart)
             )
@@ -329,8 +331,13 @@ class Verifier:
                 columns=columns,
             )
             if worker is not None:
-                checked, walked.head_seen = worker.join(findings)
+                read_there, walked.head_seen = worker.join(findings)
                 worker = None
+                if read_there != checked:
+                    raise ArledgerError(
+                        f"verify's second process read {read_there} records up to position "
+                        f"{bound}, this one {checked}: the two did not see one store"
+                    )
         finally:
             if worker is not None:
                 worker.stop()
@@ -408,9 +415,12 @@ class Verifier:
                 return checked, folded_found
             page_start = rows[-1][0] + 1
 
-    def integrity(self, share: _Share) -> _Integrity:
-        """A ``_Worker``'s share of a pass: the chain, and decoding and the replay if asked."""
+    def integrity(self, share: _Share, kept: list[object]) -> _Integrity:
+        """A ``_Worker``'s share of a pass: the chain, and decoding and the replay if asked.
+        The replayed states go to ``kept`` rather than being freed here, one by one."""
         findings = _Findings()
+        replay = _Replay(findings) if share.replays else None
+        kept.append(replay)
         expected_head = None if share.expect_head is None else _parse_head(share.expect_head)
         walked = _ChainState(chain.GENESIS, None, expected_head, expected_head is None)
         if share.start > 1:
@@ -425,7 +435,7 @@ class Verifier:
                 spare,
                 walked=walked,
                 decoding=findings if share.replays else None,
-                replay=_Replay(findings) if share.replays else None,
+                replay=replay,
                 tracking=None,
                 fresh=None,
                 columns=None,
@@ -657,6 +667,23 @@ class Verifier:
             )
 
 
+def _shared(positions: int, settings: Mapping[str, str]) -> bool:
+    """Whether a pass over ``positions`` shares its work with a second process (``_Worker``).
+
+    Not for a small pass (the process's start would cost more than it saves), nor on an
+    in-memory SQLite database (this process's alone: a second one would open another), nor
+    when no core is spare: the two processes use about a quarter more CPU time than one, and
+    on a machine busy already the second one would only queue for a core."""
+    return positions >= WORKER_EVENTS_MIN and not sqlite_in_memory(settings) and _core_spare()
+
+
+def _core_spare() -> bool:
+    """Whether a core is free for a second process: two or more cores this process may run
+    on, and a load average (over the last minute) below their number less one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) >= 2 and os.getloadavg()[0] <= (cores or 1) - 1
+
+
 @attrs.frozen
 class _Share:
     """A ``_Worker``'s share of a pass: the chain from ``start`` up to ``bound``, and
@@ -754,6 +781,9 @@ def _worker_main() -> None:
     # (a library's notice) goes to the standard error instead of into the result.
     result = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
+    # The collector stays off to the end: the states the pass made are left to the exit.
+    gc.disable()
+    kept: list[object] = []
     message: tuple[str, object]
     try:
         settings, share = pickle.load(sys.stdin.buffer)
@@ -761,7 +791,7 @@ def _worker_main() -> None:
         connections = ledger.read_model_connections()
         assert connections is not None  # the Ledger verifying has a store on disk
         with busy_errors(ledger.store_settings):
-            message = ("ok", Verifier(ledger, connections).integrity(share))
+            message = ("ok", Verifier(ledger, connections).integrity(share, kept))
     except BaseException as error:  # sent to the pass, which raises it
         message = ("error", error)
     try:
@@ -915,8 +945,13 @@ def _record_name(row: StoredRow) -> str:
     return f"{row[3].rsplit(':', 1)[-1]} of {row[1]} v{row[2]}"
 
 
+_KIND_ORDER: Final = {kind: rank for rank, kind in enumerate(FindingKind)}
+
+
 def _finding_order(finding: Finding) -> tuple[int, int]:
-    return (-1 if finding.position is None else finding.position, 0)
+    """By position, then kind (the chain, decoding, the replay, the read models): the same
+    order whichever process made a finding (``_Worker``)."""
+    return (-1 if finding.position is None else finding.position, _KIND_ORDER[finding.kind])
 
 
 def _parse_head(text: str) -> bytes:

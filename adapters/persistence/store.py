@@ -454,12 +454,20 @@ def sqlite_unavailable(error: BaseException | str, path: str) -> StoreUnavailabl
     )
 
 
+def sqlite_in_memory(settings: Mapping[str, str]) -> bool:
+    """Whether the settings name an in-memory SQLite database (one process's alone)."""
+    if not settings.get("PERSISTENCE_MODULE", "").endswith("sqlite"):
+        return False
+    name = settings.get("SQLITE_DBNAME", "")
+    return not name or ":memory:" in name or "mode=memory" in name
+
+
 def _sqlite_path(settings: Mapping[str, str]) -> str | None:
     """The file of a SQLite store, or None for in-memory databases and URIs."""
     if not settings.get("PERSISTENCE_MODULE", "").endswith("sqlite"):
         return None
     name = settings.get("SQLITE_DBNAME", "")
-    if not name or ":memory:" in name or "mode=memory" in name or name.startswith("file:"):
+    if sqlite_in_memory(settings) or name.startswith("file:"):
         return None
     return name
 

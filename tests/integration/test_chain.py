@@ -124,6 +124,13 @@ def kinds(report: VerifyReport) -> set[FindingKind]:
     return {finding.kind for finding in report.findings}
 
 
+def share_with_a_second_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify shares every pass with its second process (``_Worker``), however small the pass
+    and however busy the machine."""
+    monkeypatch.setattr(verify_module, "WORKER_EVENTS_MIN", 0)
+    monkeypatch.setattr(verify_module, "_core_spare", lambda: True)
+
+
 # Writing the chain ------------------------------------------------------------------------------
 
 
@@ -285,7 +292,7 @@ def written(
     """A written store with its read models and segments; verify runs its pass in one process,
     or (as on a large store) with the chain and the replay in a second one (``_Worker``)."""
     if request.param == "two processes":
-        monkeypatch.setattr(verify_module, "WORKER_EVENTS_MIN", 0)
+        share_with_a_second_process(monkeypatch)
     ledger = Ledger(persistent_store_env)
     write_some(ledger)
     ledger.ageing(date(2024, 3, 31))  # the engine and its segments
@@ -461,6 +468,62 @@ def test_a_changed_segment_is_found(written: tuple[Ledger, dict[str, str]]) -> N
     report = ledger.verify()
 
     assert {FindingKind.SEGMENTS} == kinds(report)
+
+
+@pytest.mark.parametrize("read_models", ["stored", "none stored"])
+def test_a_pass_shared_with_a_second_process_finds_what_one_process_finds(
+    persistent_store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, read_models: str
+) -> None:
+    """An edited, a deleted and an undecodable record: the same findings, whichever process
+    checks the chain, decodes and replays (``verify._Worker``), from the start or resumed."""
+    ledger = Ledger(persistent_store_env)
+    write_some(ledger)
+    if read_models == "stored":
+        ledger.portfolio()
+        ledger.query_engine().persist()
+    with raw(persistent_store_env) as (connection, table, column):
+        connection.execute(f"DELETE FROM {table} WHERE {column} = 5")
+        connection.execute(f"UPDATE {table} SET state = ? WHERE {column} = 8", (b"not json",))
+        state = bytes(
+            connection.execute(f"SELECT state FROM {table} WHERE {column} = 4").fetchone()[0]
+        )
+        connection.execute(f"UPDATE {table} SET state = ? WHERE {column} = 4", (state + b" ",))
+
+    passes: dict[str, list[list[str]]] = {}
+    for mode in ("one", "two"):
+        if mode == "two":
+            share_with_a_second_process(monkeypatch)
+        passes[mode] = [
+            [str(f) for f in ledger.verify().findings],
+            [str(f) for f in ledger.verify(from_position=6).findings],
+        ]
+    ledger.close()
+
+    assert passes["one"] == passes["two"]
+    full, resumed = passes["two"]
+    assert full[0].startswith("position 4: chain:")
+    assert any(line.startswith("position 5: chain:") and "deleted" in line for line in full)
+    assert any(line.startswith("position 8: decode:") for line in full)
+    assert any(line.startswith("position 8: decode:") for line in resumed)
+    assert not any(line.startswith("position 4:") for line in resumed)
+
+
+def test_a_pass_is_shared_only_when_large_on_a_store_on_disk_with_a_core_spare(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    on_disk = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": "/tmp/a.db"}
+    in_memory = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"}
+    monkeypatch.setattr(verify_module.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    monkeypatch.setattr(verify_module.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    large = verify_module.WORKER_EVENTS_MIN
+    assert verify_module._shared(large, on_disk)
+    assert not verify_module._shared(large - 1, on_disk)
+    assert not verify_module._shared(large, in_memory)
+    monkeypatch.setattr(verify_module.os, "getloadavg", lambda: (1.5, 0.5, 0.5))
+    assert not verify_module._shared(large, on_disk)  # the two cores are busy
+    monkeypatch.setattr(verify_module.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    monkeypatch.setattr(verify_module.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert not verify_module._shared(large, on_disk)  # one core
 
 
 # Resuming, heads, stores without a chain --------------------------------------------------------
