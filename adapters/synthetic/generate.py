@@ -8,7 +8,7 @@ instalment schedules) and what happens to each invoice (payments, bounced paymen
 promises, collection actions, write-offs, and for one defaulted invoice in ten a settlement in
 goods before the write-off; a few late payers' due dates postponed by hand with an approver, and
 a few prompt payments collected in cash and handed to finance, some later than the policy's
-three days), every amount in integer minor units. Changing
+three days, and concession requests, mostly rejected), every amount in integer minor units. Changing
 ``chunk_customers`` changes the ledger (other draws); the default is fixed.
 
 The log order is the order in which the domain commands would record the ledger: chunk after chunk,
@@ -55,6 +55,7 @@ from arledger.adapters.read_models.columnar import (
     from_columnar,
 )
 from arledger.adapters.synthetic.demo import NAME_PLACES, NAME_TRADES, OWNERS
+from arledger.domain.authority import ReductionKind
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
     ActionChannel,
@@ -296,6 +297,15 @@ it to finance 0-2 days later, or (one in five of them) 5-15 days later: held lon
 policy's three days. Finance allocates it the day after the handover (it settles only from
 then)."""
 _CASH_LATE_SHARE: Final = 5
+_REQUEST_SHARE: Final = 3
+"""One invoice in three of a broken promise or a chronic payer gets a concession request from
+its collection owner (the customer asks for a discount), the day after the promise or 20 days
+after due; finance rejects four in five a week later, the others wait for approval (on the
+approvers' worklists)."""
+_REQUEST_CHRONIC_DAYS: Final = 20
+_REQUEST_REJECTED_SHARE: Final = 5
+_REQUEST_REASON: Final = "customer asks for a discount to pay"
+_REJECT_REASON: Final = "no discount for a broken promise"
 FINANCE_CASHIER: Final = "Finance Cashier"
 """One defaulted invoice in ten is partly settled in goods before the rest is written off."""
 
@@ -324,10 +334,12 @@ class _Kind(enum.IntEnum):
     TARGET = 18
     DUE_DATE_OVERRIDE = 19
     HAND_OVER = 20
+    REDUCTION_REQUEST = 21
+    REDUCTION_REJECT = 22
 
 
 _EVENTS_PER_COMMAND: Final = np.array(
-    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1], dtype=np.int64
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1], dtype=np.int64
 )
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
 registration), a superseding promise one, cash collected in person one (its collection)."""
@@ -390,6 +402,11 @@ class _Plan:
     # Invoices again: the first payment collected in cash and handed to finance on this day
     # (never: by bank transfer).
     handed_on: np.ndarray
+    # Invoices again: a concession requested on ``request_on`` (never: none) for
+    # ``request_amount``, rejected on ``request_rejected_on`` (never: still pending).
+    request_on: np.ndarray
+    request_amount: np.ndarray
+    request_rejected_on: np.ndarray
 
     def allocated_on(self, invoice: np.ndarray, sub: np.ndarray | int) -> np.ndarray:
         """When each payment is allocated: on its value date, or for cash the day after its
@@ -653,6 +670,18 @@ def _plan(
     held_days = np.where(held_late, rng.integers(5, 16, ni), rng.integers(0, 3, ni))
     handed_on = np.where(cash, pay_on[:, 0] + held_days, _NEVER)
 
+    # Concession requests (drawn after the cash, for the same reason): while the invoice is
+    # open, the day after a broken promise's first promise (its payment follows by a week or
+    # more) or 20 days after a chronic payer's due date.
+    broken, chronic = at(_Fate.PROMISE_BROKEN), at(_Fate.CHRONIC)
+    requested = (broken | chronic) & (rng.integers(0, _REQUEST_SHARE, ni) == 0)
+    request_amount = np.where(requested, np.maximum(amount * rng.integers(3, 11, ni) // 100, 1), 0)
+    # A chronic payer pays 45 days after due at the earliest: it asks 20 days after due.
+    asked_on = np.where(broken, promise_made[:, 0] + 1, due_on + _REQUEST_CHRONIC_DAYS)
+    request_on = np.where(requested, asked_on, _NEVER)
+    rejected = requested & (rng.integers(0, _REQUEST_REJECTED_SHARE, ni) != 0)
+    request_rejected_on = np.where(rejected, request_on + 7, _NEVER)
+
     return _Plan(
         seed=seed,
         chunk=chunk,
@@ -697,6 +726,9 @@ def _plan(
         overridden_on=overridden_on,
         overridden_due_on=overridden_due_on,
         handed_on=handed_on,
+        request_on=request_on,
+        request_amount=request_amount,
+        request_rejected_on=request_rejected_on,
     )
 
 
@@ -790,6 +822,8 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     add(_Kind.WRITE_OFF, plan.written_off_on, owner_of, invoices, 0)
     add(_Kind.DUE_DATE_OVERRIDE, plan.overridden_on, owner_of, invoices, 0)
     add(_Kind.HAND_OVER, plan.handed_on, owner_of, invoices, 0)
+    add(_Kind.REDUCTION_REQUEST, plan.request_on, owner_of, invoices, 0)
+    add(_Kind.REDUCTION_REJECT, plan.request_rejected_on, owner_of, invoices, 0)
     goods = plan.goods_on < _NEVER
     for goods_kind, days in (
         (_Kind.GOODS_PROPOSE, 0), (_Kind.GOODS_APPROVE, 5), (_Kind.GOODS_SETTLE, 10),
@@ -904,7 +938,8 @@ class _Chunk:
 
 class _Aggregates:
     """One index space for the chunk's aggregates: customers, cases, invoices, payments (two
-    per invoice), promises (two per invoice) and credit-note registrations (one per invoice)."""
+    per invoice), promises (two per invoice), credit-note registrations and reduction requests
+    (one per invoice each)."""
 
     def __init__(self, customers: int, invoices: int) -> None:
         self.case_base = customers
@@ -912,7 +947,8 @@ class _Aggregates:
         self.payment_base = self.invoice_base + invoices
         self.promise_base = self.payment_base + 2 * invoices
         self.credit_note_base = self.promise_base + 2 * invoices
-        self.size = self.credit_note_base + invoices
+        self.request_base = self.credit_note_base + invoices
+        self.size = self.request_base + invoices
 
     def invoice(self, invoice: np.ndarray) -> np.ndarray:
         result: np.ndarray = self.invoice_base + invoice
@@ -928,6 +964,10 @@ class _Aggregates:
 
     def credit_note(self, invoice: np.ndarray) -> np.ndarray:
         result: np.ndarray = self.credit_note_base + invoice
+        return result
+
+    def request(self, invoice: np.ndarray) -> np.ndarray:
+        result: np.ndarray = self.request_base + invoice
         return result
 
 
@@ -978,6 +1018,13 @@ def _build(
     collected = (kind == _Kind.RECEIVE) & plan.is_cash(np.maximum(inv, 0), sub)
     rows_of("PaymentCollected", collected, 1, lambda p: space.payment(inv[p], sub[p]))
     rows_of("CashHandedOver", kind == _Kind.HAND_OVER, 0, lambda p: space.payment(inv[p], 0))
+    rows_of(
+        "ReductionRequested",
+        kind == _Kind.REDUCTION_REQUEST,
+        0,
+        lambda p: space.request(inv[p]),
+    )
+    rows_of("ReductionRejected", kind == _Kind.REDUCTION_REJECT, 0, lambda p: space.request(inv[p]))
     rows_of("PaymentApplied", kind == _Kind.ALLOCATE, 0, lambda p: space.invoice(inv[p]))
     rows_of("PaymentAllocated", kind == _Kind.ALLOCATE, 1, lambda p: space.payment(inv[p], sub[p]))
     rows_of("PaymentUnapplied", kind == _Kind.REVERSE, 0, lambda p: space.invoice(inv[p]))
@@ -1075,8 +1122,10 @@ def _id_bytes(plan: _Plan, space: _Aggregates, created: np.ndarray) -> np.ndarra
         (space.promise_base, space.credit_note_base, "promise",
          lambda a: _keys(prefix + "R", _number(plan, (a - space.promise_base) // 2),
                          _INVOICE_DIGITS, (a - space.promise_base) % 2 + 1)),
-        (space.credit_note_base, space.size, "credit-note",
+        (space.credit_note_base, space.request_base, "credit-note",
          lambda a: _credit_note_keys(plan, a - space.credit_note_base)),
+        (space.request_base, space.size, "reduction-request",
+         lambda a: _request_keys(plan, a - space.request_base)),
     ]  # fmt: skip
     for low, high, kind, keys in kinds:
         mask = (created >= low) & (created < high)
@@ -1574,6 +1623,37 @@ def _due_date_overridden(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     ]
 
 
+def _request_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
+    return _keys(f"G{plan.seed}-Q", _number(plan, invoice), _INVOICE_DIGITS)
+
+
+def _reduction_requested(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice, customer = rows.invoice, rows.customer
+    on = plan.request_on[invoice]
+    return [
+        _strings(_request_keys(plan, invoice)),
+        _constant(ReductionKind.CONCESSION.value, rows.count),
+        _ids(rows.ids[rows.space.invoice(invoice)]),
+        _ids(rows.ids[customer]),
+        _ints(plan.request_amount[invoice]),
+        _currency(plan, customer),
+        _dates(on),
+        _constant(_REQUEST_REASON, rows.count),
+        _pool(OWNERS, _owner_on(plan, customer, on)),
+        _dates(on),
+        pa.nulls(rows.count, pa.string()),  # credit_note_number: a concession has none
+        pa.nulls(rows.count, pa.date32()),  # due_on: not a due-date override
+    ]
+
+
+def _reduction_rejected(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    return [
+        _constant(APPROVER, rows.count),
+        _dates(plan.request_rejected_on[rows.invoice]),
+        _constant(_REJECT_REASON, rows.count),
+    ]
+
+
 def _goods_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
     return _keys(f"G{plan.seed}-G", _number(plan, invoice), _INVOICE_DIGITS)
 
@@ -1649,6 +1729,8 @@ _FIELDS: Final[dict[str, Fields]] = {
     "PaymentApplied": _applied,
     "PaymentCollected": _collected,
     "CashHandedOver": _handed_over,
+    "ReductionRequested": _reduction_requested,
+    "ReductionRejected": _reduction_rejected,
     "PaymentAllocated": _allocated,
     "PaymentUnapplied": _unapplied,
     "PaymentReversed": _reversed,
@@ -2145,6 +2227,31 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "bank_reference": bank_reference,
                 "allocations": {invoice_number: paid},
                 **({"allocated_on": on} if cash else {}),
+            },
+        )
+    if kind is _Kind.REDUCTION_REQUEST:
+        requested_by = _owner_on(plan, np.asarray([customer]), np.asarray([(on - EPOCH).days]))[0]
+        return Command(
+            "request_reduction",
+            {
+                "request_reference": f"G{plan.seed}-Q{number:08d}",
+                "kind": ReductionKind.CONCESSION,
+                "invoice_number": invoice_number,
+                "amount": Money(int(plan.request_amount[invoice]), currency),
+                "reduce_on": on,
+                "reason": _REQUEST_REASON,
+                "requested_by": OWNERS[int(requested_by)],
+                "requested_on": on,
+            },
+        )
+    if kind is _Kind.REDUCTION_REJECT:
+        return Command(
+            "reject_reduction",
+            {
+                "request_reference": f"G{plan.seed}-Q{number:08d}",
+                "rejected_by": APPROVER,
+                "rejected_on": on,
+                "reason": _REJECT_REASON,
             },
         )
     if kind is _Kind.HAND_OVER:

@@ -169,6 +169,8 @@ def test_the_ledger_has_every_kind_of_fact(events: list[Event]) -> None:
         "InvoiceDueDateOverridden",
         "PaymentCollected",
         "CashHandedOver",
+        "ReductionRequested",
+        "ReductionRejected",
     ):
         assert kinds[name] > 0, name
     # Goods in lieu are rare: a share of the defaulted invoices, well under 1% of them all.
@@ -190,6 +192,9 @@ def test_the_ledger_has_every_kind_of_fact(events: list[Event]) -> None:
         if isinstance(e, CashHandedOver)
     ]
     assert 0 < sum(days > 3 for days in held) < sum(days <= 3 for days in held)
+    # Some promise breakers ask for a concession; finance rejects most, a few wait.
+    assert kinds["ReductionRequested"] < kinds["PromiseMade"]
+    assert 0 < kinds["ReductionRejected"] < kinds["ReductionRequested"]
     assert INVOICES == kinds["InvoiceIssued"]
     assert INVOICES // 10 == kinds["CustomerAccountOpened"]
     opened = [e for e in events if isinstance(e, CustomerAccountOpened)]
