@@ -278,6 +278,10 @@ class NegotiationRule:
 
 NEGOTIATE_FIRST: Final = "negotiate_first"
 """The next action of a customer whose level waits for a negotiation (``NegotiationRule``)."""
+RATING_VALUES: Final = ("A", "B", "C", "D")
+"""The risk ratings' values (``events.RiskRating``, which imports this module: a test ties
+the two)."""
+
 DIAGNOSE: Final = "diagnose"
 """The next action of a customer at ``diagnose_from_level`` or above with no diagnosis
 recorded: the cause of late payment is found before acting."""
@@ -330,6 +334,11 @@ class EscalationPolicy:
     large_above_major_by_currency: dict[str, int] = attrs.field(factory=dict)
     disputed_counts: bool = False
     promise_tolerance_days: int = 3
+    promise_tolerance_days_by_rating: dict[str, int] = attrs.field(factory=dict)
+    """Promise tolerance by the customer's risk rating (``RiskRating`` value, "A".."D") on
+    the day the promise was made: good payers looser, poor payers tighter [信誉好的客户松一点,
+    信誉差的紧一点]; a rating not listed, or no rating, gets ``promise_tolerance_days``. None
+    by default (and in versions stored before it existed)."""
     promise_suspends: bool = True
     partly_kept_counts_as_broken: bool = True
     levels: tuple[EscalationLevel, ...] = attrs.field(
@@ -409,6 +418,18 @@ class EscalationPolicy:
             or self.cash_handover_days < 0
         ):
             raise ConfigurationError("policy thresholds must not be negative")
+        for rating, days in self.promise_tolerance_days_by_rating.items():
+            if rating not in RATING_VALUES:
+                raise ConfigurationError(
+                    f"promise tolerance for rating {rating!r}: a rating is one of "
+                    f"{', '.join(RATING_VALUES)}",
+                    field="promise_tolerance_days_by_rating",
+                )
+            if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+                raise ConfigurationError(
+                    f"promise tolerance for rating {rating}: {days!r} is not a number of days",
+                    field="promise_tolerance_days_by_rating",
+                )
         if self.diagnose_from_level < 0:
             raise ConfigurationError(
                 "diagnose_from_level is a level, or 0 for never", field="diagnose_from_level"
@@ -418,6 +439,13 @@ class EscalationPolicy:
                 "pre-due reminders need at least one reminder channel",
                 field="pre_due_reminder_channels",
             )
+
+    def promise_tolerance_days_for(self, rating: str | None) -> int:
+        """The tolerance days of a promise made by a customer rated ``rating`` (a
+        ``RiskRating`` value; None: not rated)."""
+        if rating is None:
+            return self.promise_tolerance_days
+        return self.promise_tolerance_days_by_rating.get(rating, self.promise_tolerance_days)
 
     def required_actions(self, level: int, delinquency_type: str | None) -> tuple[str, ...]:
         """The actions required at ``level`` for a customer whose latest diagnosis is

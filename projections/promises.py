@@ -8,13 +8,19 @@ customer; a payment reversed by ``as_of`` does not count. Then:
 - open: not yet paid in full and the deadline has not passed;
 - partly kept / broken: the deadline passed with part / none of it paid;
 - withdrawn / superseded: closed before the deadline, not judged.
-A promise in tranches [追款可以分时段进行] is also judged tranche by tranche
+A promise in tranches [追款可以分时段进行] is judged tranche by tranche
 (``PromiseJudgement.tranches``): money in the window goes to the tranches in date order, so
 tranche k is kept when the money counted by its own deadline (its date plus the tolerance of
-the policy in force on that date) reaches the sum of tranches 1..k; otherwise it is open,
-partly kept or broken by the same rules, on its own deadline. The promise as a whole (what
-escalation, the KPIs and the engine count) is judged as before, on its whole amount by its
-last tranche's deadline. A promise of one date is one tranche, the promise itself.
+the policy in force on that date, by the customer's risk rating on the day the promise was
+made where the policy's tolerance differs by rating) reaches the sum of tranches 1..k;
+otherwise it is open, partly kept or broken by the same rules, on its own deadline. The
+promise as a whole (what escalation, the KPIs, the back-test and the engine count) follows
+from its tranches: kept when every tranche is kept (judged on the day the last was reached);
+broken the day after the first missed tranche's deadline, so a missed first tranche breaks
+the promise then, not at the end (partly kept when money had been paid toward the tranches
+due by that deadline); else withdrawn or superseded when closed; else open. What it counts as
+paid is the sum of what each tranche counts. A promise of one date is one tranche, the
+promise itself, judged as before.
 Invariant: paid_minor never exceeds what was received in the window, and a promise's status
 as of a date depends only on facts dated on or before it.
 """
@@ -79,12 +85,18 @@ class PromiseJudgement:
 
 
 def deadline_on(state: PortfolioState, promise: PromiseFacts) -> date:
-    return tranche_deadline_on(state, promise.promised_on)
+    return tranche_deadline_on(state, promise, promise.promised_on)
 
 
-def tranche_deadline_on(state: PortfolioState, promised_on: date) -> date:
-    """A promised date plus the tolerance days of the policy in force on it."""
-    tolerance = state.policy_on(promised_on).promise_tolerance_days
+def tranche_deadline_on(state: PortfolioState, promise: PromiseFacts, promised_on: date) -> date:
+    """A promised date (the promise's or one of its tranches') plus the tolerance days of the
+    policy in force on it for the customer's risk rating on the day the promise was made."""
+    policy = state.policy_on(promised_on)
+    tolerance = policy.promise_tolerance_days
+    if policy.promise_tolerance_days_by_rating:
+        customer = state.customers.get(promise.customer_id)
+        rating = None if customer is None else customer.rating_on(promise.made_on)
+        tolerance = policy.promise_tolerance_days_for(None if rating is None else rating.value)
     return promised_on + timedelta(days=tolerance)
 
 
@@ -114,30 +126,43 @@ def judge(state: PortfolioState, promise: PromiseFacts, as_of: date) -> PromiseJ
     """The promise as of ``as_of``; None when it was not yet made then."""
     if promise.made_on > as_of:
         return None
-    deadline = deadline_on(state, promise)
-    window_end = min(deadline, as_of)
-    paid = 0
-    paid_in_full_on = None
-    for on, amount in _payments_in_window(state, promise, window_end, as_of):
-        paid += amount
-        if paid >= promise.amount_minor and paid_in_full_on is None:
-            paid_in_full_on = on
-    paid = min(paid, promise.amount_minor)
-    status, judged_on = _status(promise, paid, paid_in_full_on, deadline, as_of)
+    tranches = _tranches(state, promise, as_of)
+    status, judged_on = _whole(promise, tranches)
     return PromiseJudgement(
         promise_id=promise.promise_id,
         reference=promise.reference,
         customer_id=promise.customer_id,
         status=status,
         promised_minor=promise.amount_minor,
-        paid_minor=paid,
+        paid_minor=sum(tranche.paid_minor for tranche in tranches),
         currency=promise.currency,
         made_on=promise.made_on,
         promised_on=promise.promised_on,
-        deadline_on=deadline,
+        deadline_on=deadline_on(state, promise),
         judged_on=judged_on,
-        tranches=_tranches(state, promise, as_of),
+        tranches=tranches,
     )
+
+
+def _whole(
+    promise: PromiseFacts, tranches: tuple[TrancheJudgement, ...]
+) -> tuple[PromiseStatus, date | None]:
+    """(status, judged on) of the promise from its tranches' judgements (see the module's
+    docstring): the first missed deadline breaks it; every tranche kept keeps it."""
+    missed = [t for t in tranches if t.status in (PromiseStatus.PARTLY_KEPT, PromiseStatus.BROKEN)]
+    if missed:
+        first = min(missed, key=lambda t: t.deadline_on)
+        paid_by_then = sum(t.paid_minor for t in tranches if t.deadline_on <= first.deadline_on)
+        broken = PromiseStatus.PARTLY_KEPT if paid_by_then > 0 else PromiseStatus.BROKEN
+        return broken, first.judged_on
+    if all(t.status is PromiseStatus.KEPT for t in tranches):
+        return PromiseStatus.KEPT, max(t.judged_on for t in tranches if t.judged_on is not None)
+    if any(t.status is PromiseStatus.OPEN for t in tranches):
+        return PromiseStatus.OPEN, None
+    if promise.withdrawn_on is not None:
+        return PromiseStatus.WITHDRAWN, None
+    assert promise.superseded_on is not None
+    return PromiseStatus.SUPERSEDED, None
 
 
 def _status(
@@ -168,7 +193,7 @@ def _tranches(
     """Each tranche judged: the window's money, in date order, fills the tranches in date
     order; tranche k counts what came by its own deadline beyond tranches 1..k-1."""
     schedule = promise.schedule
-    deadlines = [tranche_deadline_on(state, tranche.promised_on) for tranche in schedule]
+    deadlines = [tranche_deadline_on(state, promise, t.promised_on) for t in schedule]
     movements = _payments_in_window(state, promise, min(max(deadlines), as_of), as_of)
     judged = []
     before = 0

@@ -93,6 +93,7 @@ from arledger.domain.events import (
 from arledger.domain.goods_in_lieu import valued_minor
 from arledger.domain.money import Money
 from arledger.domain.policy import (
+    RATING_VALUES,
     AgeingBasis,
     AgeingPolicy,
     EscalationLevel,
@@ -416,6 +417,9 @@ escalation_policies = st.builds(
     levels=ladders(),
     disputed_counts=st.booleans(),
     promise_tolerance_days=st.integers(0, 30),
+    promise_tolerance_days_by_rating=st.dictionaries(
+        st.sampled_from(RATING_VALUES), st.integers(0, 30), max_size=4
+    ),
     promise_suspends=st.booleans(),
     partly_kept_counts_as_broken=st.booleans(),
     credit_block_level=st.integers(0, 4),

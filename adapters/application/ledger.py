@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +34,7 @@ from eventsourcing.utils import Environment
 from arledger.adapters.application.command_json import content_digest
 from arledger.adapters.application.handlers import handle
 from arledger.adapters.application.session import Session as Session  # re-exported
-from arledger.adapters.audit.cut import Cut, aggregate_version_at
+from arledger.adapters.audit.cut import ChainLinks, Cut, aggregate_version_at
 from arledger.adapters.audit.cut import microseconds as cut_microseconds
 from arledger.adapters.audit.cut import resolve as resolve_cut
 from arledger.adapters.audit.pack import AuditPack
@@ -256,6 +256,9 @@ class Ledger(Application[UUID]):
         self.clock: Clock = system_clock if clock is None else LatestReading(clock)
         self.retries_max = retries_max
         self.catch_up_progress = catch_up_progress
+        self.env_given: Final[Mapping[str, str]] = dict(env or {})
+        """The settings given over the process environment: a second process opens the same
+        store with them (``verify``'s worker)."""
         merged = dict(os.environ)
         if env:
             merged.update(env)
@@ -275,6 +278,8 @@ class Ledger(Application[UUID]):
         self._engine: QueryEngine | None = None
         self._engine_lock = threading.Lock()
         self._connections: Connections | None = None
+        self._links = ChainLinks()
+        """The chain links read by queries' cuts (``_cut``)."""
         register_event_topics()
         # A store that cannot be opened raises StoreUnavailableError (what, where, what to
         # check), not the driver's error.
@@ -437,6 +442,8 @@ class Ledger(Application[UUID]):
         from arledger.adapters.audit.verify import build_chain
 
         connections = self._audit_connections()
+        # Links read before (a chain deleted by hand, to be built again) are not kept.
+        self._links.clear()
         with busy_errors(self.store_settings):
             return build_chain(self, connections)
 
@@ -1579,7 +1586,7 @@ class Ledger(Application[UUID]):
         head = self.recorder.max_notification_id() or 0
         connections = self.read_model_connections()
         with busy_errors(self.store_settings):
-            return resolve_cut(head, connections, known_at, at_position)
+            return resolve_cut(head, connections, known_at, at_position, self._links)
 
     def customer(
         self,
@@ -1816,12 +1823,22 @@ class Ledger(Application[UUID]):
         at_position: int | None = None,
     ) -> EscalationStatus:
         """Level, grade, reasons, suspension, next action and history of one customer."""
+
+        as_of = require_date("as_of", as_of)
+        cut = self._cut(known_at, at_position)
+        status = self._escalation_status(customer_code, as_of, cut)
+        return attrs.evolve(status, as_of_log=cut.as_of_log)
+
+    def _escalation_status(self, customer_code: str, as_of: date, cut: Cut) -> EscalationStatus:
+        """``escalation.escalation_status`` of the customer at ``cut`` (kept by the engine)."""
         from arledger.projections import escalation
 
-        cut = self._cut(known_at, at_position)
-        customer_id, state = self._customer_portfolio(customer_code, cut)
-        status = escalation.escalation_status(state, customer_id, as_of)
-        return attrs.evolve(status, as_of_log=cut.as_of_log)
+        return self._customer_answer(
+            customer_code,
+            cut,
+            ("escalation_status", as_of),
+            lambda state, customer_id: escalation.escalation_status(state, customer_id, as_of),
+        )
 
     def worklist(
         self,
@@ -1991,14 +2008,20 @@ class Ledger(Application[UUID]):
         and figures (``str(explanation)``)."""
         from arledger.projections import escalation
 
+        as_of = require_date("as_of", as_of)
         cut = self._cut(known_at, at_position)
-        customer_id, state = self._customer_portfolio(customer_code, cut)
-        status = escalation.escalation_status(state, customer_id, as_of)
+        status = self._escalation_status(customer_code, as_of, cut)
+        text = self._customer_answer(
+            customer_code,
+            cut,
+            ("explain", as_of),
+            lambda state, customer_id: escalation.explain(state, customer_id, as_of, status=status),
+        )
         return Explanation(
             customer_code=status.customer_code,
             as_of=as_of,
             status=attrs.evolve(status, as_of_log=cut.as_of_log),
-            text=escalation.explain(state, customer_id, as_of, status=status),
+            text=text,
             as_of_log=cut.as_of_log,
         )
 
@@ -2041,12 +2064,32 @@ class Ledger(Application[UUID]):
         from the code (no fold of the customer's aggregate)."""
         customer_id = ids.customer_id(require_key("customer_code", customer_code))
         state = self._customer_state(customer_id, cut)
-        if customer_id not in state.customers:
-            raise CustomerNotFoundError(
-                f"no customer account {customer_code!r}{cut.named}",
-                customer_code=customer_code,
-            )
+        _require_customer(state, customer_id, customer_code, cut)
         return customer_id, state
+
+    def _customer_answer(
+        self,
+        customer_code: str,
+        cut: Cut,
+        question: Hashable,
+        answer: Callable[[PortfolioState, UUID], T],
+    ) -> T:
+        """``answer(state, customer_id)`` over the customer's facts at ``cut``
+        (``_customer_portfolio``'s), kept by the query engine under ``question`` (which names
+        every other thing the answer depends on) until the customer's events change; computed
+        each time on the replay."""
+        customer_id = ids.customer_id(require_key("customer_code", customer_code))
+
+        def answered(state: PortfolioState) -> T:
+            _require_customer(state, customer_id, customer_code, cut)
+            return answer(state, customer_id)
+
+        if self.read_models == "replay":
+            return answered(self._replayed(cut))
+        result: T = self.query_engine().customer_answer(
+            customer_id, cut.stamped_by, fold_portfolio, question, answered, upto=cut.position
+        )
+        return result
 
     def _customer_state(self, customer_id: UUID, cut: Cut) -> PortfolioState:
         """The facts of one customer (and the policy versions), as ``_customer_portfolio``."""
@@ -2678,6 +2721,17 @@ QUERY_METHODS: Final = frozenset(
 )
 """The Ledger's public queries: each returns a named, typed result and records nothing
 (tests/packaging/test_public_types.py holds every public method to a kind)."""
+
+
+def _require_customer(
+    state: PortfolioState, customer_id: UUID, customer_code: str, cut: Cut
+) -> None:
+    """Raise ``CustomerNotFoundError`` unless the customer's account is in ``state``."""
+    if customer_id not in state.customers:
+        raise CustomerNotFoundError(
+            f"no customer account {customer_code!r}{cut.named}",
+            customer_code=customer_code,
+        )
 
 
 G = TypeVar("G", bound=enum.Enum)

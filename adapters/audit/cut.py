@@ -19,8 +19,9 @@ the end of a transaction, and a later ``known_at`` at its commit instant cuts th
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import attrs
@@ -30,6 +31,44 @@ from arledger.adapters.persistence.connections import Connections, PostgresConne
 from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.errors import LogPositionError
 from arledger.domain.rules import require_known_at
+
+LINKS_CACHED: Final = 1_024
+"""Chain links kept per Ledger (``ChainLinks``): queries cut at the head, which moves only
+with new events, so a few recent positions serve nearly every query."""
+
+
+class ChainLinks:
+    """The chain links read at log positions, kept: a link, once written, never changes (history
+    is never edited; ``arledger chain build`` only adds the links a store lacked), so a query
+    cut where another was cut (the head, while no event is recorded) reads none again (one
+    round trip less a query on PostgreSQL). Positions without a link are not kept. Shared by
+    a Ledger's threads."""
+
+    def __init__(self, size_max: int = LINKS_CACHED) -> None:
+        self.size_max = size_max
+        self._links: dict[int, tuple[bytes, int | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, position: int) -> tuple[bytes, int | None] | None:
+        with self._lock:
+            return self._links.get(position)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._links = {}
+
+    def forget_past(self, head: int) -> None:
+        """Forget the links past ``head``: a log whose head went back (its last events deleted,
+        or an older copy restored) may give those positions to other events."""
+        with self._lock:
+            if any(position > head for position in self._links):
+                self._links = {at: link for at, link in self._links.items() if at <= head}
+
+    def put(self, position: int, link: tuple[bytes, int | None]) -> None:
+        with self._lock:
+            if position not in self._links and len(self._links) >= self.size_max:
+                self._links.pop(next(iter(self._links)))  # the one read first
+            self._links[position] = link
 
 
 @attrs.frozen
@@ -70,8 +109,9 @@ def require_position(at_position: object) -> int | None:
 class _Chain:
     """The chain table's few statements on the Ledger's read-model connections."""
 
-    def __init__(self, connections: Connections) -> None:
+    def __init__(self, connections: Connections, links: ChainLinks | None = None) -> None:
         self.connections = connections
+        self.links = ChainLinks() if links is None else links
         self.marker = "%s" if isinstance(connections, PostgresConnections) else "?"
 
     def one(self, statement: str, parameters: tuple[Any, ...] = ()) -> Any:
@@ -87,10 +127,17 @@ class _Chain:
         return None if row is None or row[0] is None else int(row[0])
 
     def link_at(self, position: int) -> tuple[bytes, int | None] | None:
+        found = self.links.get(position)
+        if found is not None:
+            return found
         row = self.one(
             f"SELECT link, committed_at_us FROM {chain.TABLE} WHERE position = ?", (position,)
         )
-        return None if row is None else (bytes(row[0]), None if row[1] is None else int(row[1]))
+        if row is None:
+            return None
+        found = (bytes(row[0]), None if row[1] is None else int(row[1]))
+        self.links.put(position, found)
+        return found
 
 
 def resolve(
@@ -98,9 +145,11 @@ def resolve(
     connections: Connections | None,
     known_at: datetime | None,
     at_position: int | None,
+    links: ChainLinks | None = None,
 ) -> Cut:
     """The cut of a query asked with ``known_at`` or ``at_position`` (at most one) of a log
-    whose last position is ``head`` (read before the query reads its events)."""
+    whose last position is ``head`` (read before the query reads its events); ``links``: the
+    chain links already read (the Ledger's), else none."""
     known_at = require_known_at(known_at)
     at_position = require_position(at_position)
     if known_at is not None and at_position is not None:
@@ -117,7 +166,9 @@ def resolve(
             at_position=at_position,
             head=head,
         )
-    store = None if connections is None else _Chain(connections)
+    if links is not None:
+        links.forget_past(head)
+    store = None if connections is None else _Chain(connections, links)
     position, stamped_by = head, None
     if at_position is not None:
         position = at_position

@@ -17,6 +17,10 @@ a cascade. ``from_position`` resumes the chain and decoding checks there (from t
 before it); replaying and the read models need the whole log, so they are checked only on a
 full pass.
 
+A pass over ``WORKER_EVENTS_MIN`` positions or more is shared with a second process
+(``_Worker``), which reads the same positions and checks the chain (and replays the
+aggregates, when this one folds the read models); the findings are the same either way.
+
 Invariant: verify reads; it never writes, and never repairs (history is not edited).
 ``build_chain`` is the one writer here: the explicit, one-off building of a chain for a store
 written before chains existed.
@@ -26,7 +30,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 from uuid import UUID
@@ -51,13 +59,17 @@ from arledger.adapters.read_models.runner_events import (
 from arledger.adapters.read_models.segments import TABLE as SEGMENTS_TABLE
 from arledger.adapters.read_models.segments import SegmentStore
 from arledger.domain import idempotency
-from arledger.domain.errors import ChainMismatchError
+from arledger.domain.errors import ArledgerError, ChainMismatchError
 from arledger.domain.events import Event
 from arledger.projections import portfolio
 from arledger.projections.portfolio import PortfolioState
 
 PAGE_EVENTS: Final = 20_000
 """Stored events read, checked and decoded at a time (a few MB)."""
+WORKER_EVENTS_MIN: Final = 50_000
+"""A pass over at least this many positions checks the chain in a second process
+(``_Worker``), and replays the aggregates there too when this one folds the read models
+afresh: starting one costs about a second of imports, more than a smaller pass saves."""
 FINDINGS_MAX: Final = 1_000
 """Findings reported at most; more are counted (``findings_omitted``). A store rewritten
 wholesale would otherwise report every event."""
@@ -295,23 +307,85 @@ class Verifier:
                     "chains existed; build it once with `arledger chain build`",
                 )
                 return self._report(start, 0, tail, full, findings)
+        worker = None
+        # The chain in a second process; the replay too when this one folds the read models
+        # afresh, so that each does about half of the work.
+        replays_apart = replay is not None and (fresh is not None or columns is not None)
+        if bound - start + 1 >= WORKER_EVENTS_MIN:
+            worker = _Worker.start(
+                self.ledger.env_given, _Share(start, bound, expect_head, replays_apart)
+            )
+        try:
+            checked, folded_found = self._pass(
+                start,
+                bound,
+                findings,
+                spare,
+                walked=None if worker is not None else walked,
+                decoding=findings if worker is None or not replays_apart else _Findings(),
+                replay=None if worker is not None and replays_apart else replay,
+                tracking=tracking,
+                fresh=fresh,
+                columns=columns,
+            )
+            if worker is not None:
+                checked, walked.head_seen = worker.join(findings)
+                worker = None
+        finally:
+            if worker is not None:
+                worker.stop()
+        if not walked.head_seen:
+            findings.add(
+                FindingKind.HEAD,
+                None,
+                f"the head written down earlier ({expect_head}) is not in the chain: the log "
+                "was cut short or rewritten since",
+            )
+        if tracking is not None and fresh is not None:
+            self._compare_read_models(tracking, folded_found, fresh, findings)
+        if columns is not None:
+            self._compare_segments(columns, findings)
+        return self._report(start, checked, tail, full, findings)
+
+    def _pass(
+        self,
+        start: int,
+        bound: int,
+        findings: _Findings,
+        spare: Callable[[], None],
+        *,
+        walked: _ChainState | None,
+        decoding: _Findings | None,
+        replay: _Replay | None,
+        tracking: runner_module.Tracking | None,
+        fresh: _FreshFold | None,
+        columns: _Columns | None,
+    ) -> tuple[int, tuple[str, int] | None]:
+        """One pass over the log from ``start`` up to ``bound``, a page at a time: the chain
+        (``walked``), decoding (its findings to ``decoding``; None: nothing decoded), the
+        replay and the fresh folds, each where given (a ``_Worker`` does the rest; where it
+        decodes, records that do not decode are its findings and only left out of the folds
+        here). Returns the records read and the (id, version) of the event the read models
+        name at their tracking position (None: not in the log)."""
+        store = self.store
+        checked = 0
         folded_found: tuple[str, int] | None = None
         page_start = start
         while True:
             rows = store.events.read(page_start, PAGE_EVENTS)
             if rows and rows[-1][0] > bound:
                 rows = [row for row in rows if row[0] <= bound]
-                ended = True
+                last_page = True
             else:
-                ended = len(rows) < PAGE_EVENTS
+                last_page = len(rows) < PAGE_EVENTS
             if any(type(row[4]) is not bytes for row in rows):
                 rows = [(*row[:4], _as_bytes(row[4])) for row in rows]
-            last_page = ended
-            links = store.links(page_start, bound if last_page else rows[-1][0])
             checked += len(rows)
-            _walk(rows, links, walked, findings)
-            if rows:
-                decoded = self._decode(rows, findings)
+            if walked is not None:
+                links = store.links(page_start, bound if last_page else rows[-1][0])
+                _walk(rows, links, walked, findings)
+            if rows and decoding is not None:
+                decoded = self._decode(rows, decoding)
                 if replay is not None:
                     record = replay.record
                     for position, event in decoded:
@@ -331,20 +405,32 @@ class Verifier:
                     columns.write_all(events)
             spare()
             if last_page:
-                break
+                return checked, folded_found
             page_start = rows[-1][0] + 1
-        if not walked.head_seen:
-            findings.add(
-                FindingKind.HEAD,
-                None,
-                f"the head written down earlier ({expect_head}) is not in the chain: the log "
-                "was cut short or rewritten since",
+
+    def integrity(self, share: _Share) -> _Integrity:
+        """A ``_Worker``'s share of a pass: the chain, and decoding and the replay if asked."""
+        findings = _Findings()
+        expected_head = None if share.expect_head is None else _parse_head(share.expect_head)
+        walked = _ChainState(chain.GENESIS, None, expected_head, expected_head is None)
+        if share.start > 1:
+            before = self.store.link_before(share.start)
+            if before is not None:
+                walked.previous, walked.committed_before = before[1], before[2]
+        with _collector_spared() as spare:
+            checked, _found = self._pass(
+                share.start,
+                share.bound,
+                findings,
+                spare,
+                walked=walked,
+                decoding=findings if share.replays else None,
+                replay=_Replay(findings) if share.replays else None,
+                tracking=None,
+                fresh=None,
+                columns=None,
             )
-        if tracking is not None and fresh is not None:
-            self._compare_read_models(tracking, folded_found, fresh, findings)
-        if columns is not None:
-            self._compare_segments(columns, findings)
-        return self._report(start, checked, tail, full, findings)
+        return _Integrity(tuple(findings.listed), findings.omitted, checked, walked.head_seen)
 
     def _report(
         self,
@@ -569,6 +655,123 @@ class Verifier:
                 position,
                 f"the columnar segments' {name} table differs from the log from its row {row}",
             )
+
+
+@attrs.frozen
+class _Share:
+    """A ``_Worker``'s share of a pass: the chain from ``start`` up to ``bound``, and
+    decoding and replaying every aggregate too if ``replays``."""
+
+    start: int
+    bound: int
+    expect_head: str | None
+    replays: bool
+
+
+@attrs.frozen
+class _Integrity:
+    """What a ``_Worker`` reports: its findings, the records it read, whether it saw the
+    expected head."""
+
+    findings: tuple[Finding, ...]
+    omitted: int
+    checked: int
+    head_seen: bool
+
+
+class _Worker:
+    """A share of a pass (``_Share``) in a second process.
+
+    A pass is Python work per event under one interpreter lock. Split in two, it takes about
+    half as long on two cores: the chain and the replay there and the read models' fresh fold
+    here, or, with no read models stored, the chain there and decoding and the replay here.
+
+    The process is a new interpreter (``subprocess``): forking would share this one's store
+    connections and pool threads, and ``multiprocessing``'s spawn re-imports the caller's main
+    module, which a script without a ``__main__`` guard cannot bear. It opens the store with
+    the same settings (sent on its standard input, not on its command line, where ``ps`` would
+    show a password or a cipher key), reads the same positions (up to the bound fixed before
+    either began) and writes what it found to its standard output; it then exits at once,
+    leaving its millions of replayed states to the operating system rather than freeing them
+    one by one."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+
+    @classmethod
+    def start(cls, settings: Mapping[str, str], share: _Share) -> _Worker:
+        process = subprocess.Popen(
+            # -P: the working directory is not put on the path (a checkout's top directory
+            # holds an ``arledger`` folder that is not the installed package).
+            [sys.executable, "-P", "-c", _WORKER_MAIN],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert process.stdin is not None
+        pickle.dump((dict(settings), share), process.stdin)
+        process.stdin.close()
+        return cls(process)
+
+    def join(self, findings: _Findings) -> tuple[int, bool]:
+        """Wait for the worker's result; add its findings; (records read, head seen)."""
+        assert self.process.stdout is not None
+        data = self.process.stdout.read()
+        self.process.stdout.close()
+        code = self.process.wait()
+        if not data:
+            raise ArledgerError(
+                f"verify's second process ended without a result (exit code {code}): nothing "
+                "was checked"
+            )
+        status, result = pickle.loads(data)
+        if status != "ok":
+            raise result
+        assert isinstance(result, _Integrity)
+        for finding in result.findings:
+            findings.add(finding.kind, finding.position, finding.message)
+        findings.omitted += result.omitted
+        return result.checked, result.head_seen
+
+    def stop(self) -> None:
+        """End a worker whose result is no longer wanted (the pass here failed)."""
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdout, self.process.stdin):
+            if stream is not None:
+                stream.close()
+
+
+_WORKER_MAIN: Final = "from arledger.adapters.audit.verify import _worker_main; _worker_main()"
+
+
+def _worker_main() -> None:
+    """A ``_Worker``'s process: reads (settings, ``_Share``) on its standard input,
+    writes ("ok", ``_Integrity``) or ("error", the exception) on its standard output."""
+    from arledger.adapters.application.ledger import Ledger
+    from arledger.adapters.persistence.store import busy_errors
+
+    # The result's channel is the standard output as it was; anything printed meanwhile
+    # (a library's notice) goes to the standard error instead of into the result.
+    result = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    message: tuple[str, object]
+    try:
+        settings, share = pickle.load(sys.stdin.buffer)
+        ledger = Ledger(env=settings)
+        connections = ledger.read_model_connections()
+        assert connections is not None  # the Ledger verifying has a store on disk
+        with busy_errors(ledger.store_settings):
+            message = ("ok", Verifier(ledger, connections).integrity(share))
+    except BaseException as error:  # sent to the pass, which raises it
+        message = ("error", error)
+    try:
+        data = pickle.dumps(message)
+    except Exception:  # an exception that does not pickle: its text
+        failed = ArledgerError(f"verify's second process failed: {message[1]!r}")
+        data = pickle.dumps(("error", failed))
+    result.write(data)
+    result.close()
+    os._exit(0)
 
 
 @contextmanager

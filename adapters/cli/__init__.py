@@ -17,6 +17,7 @@ from arledger.adapters.cli import operations as operations
 from arledger.adapters.cli import plans as plans
 from arledger.adapters.cli import queries as queries
 from arledger.adapters.cli import rates as rates
+from arledger.adapters.cli import recompute as recompute
 from arledger.adapters.cli import reductions as reductions
 from arledger.adapters.cli import report as report
 from arledger.adapters.cli import statement as statement

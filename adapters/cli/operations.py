@@ -59,6 +59,17 @@ def generate_command(
             "replaced once the new one is complete); --out parquet."
         ),
     ] = None,
+    partitions_count: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions",
+            min=1,
+            max=partitions.PARTITIONS_MAX,
+            help="With --out parquet: write N partitions by a stable hash of the customer, as "
+            "arledger export --partitions N does.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic ledger with behaviour profiles, deterministic per seed.
 
@@ -71,8 +82,22 @@ def generate_command(
     if out is GenerateOut.STORE and directory is not None:
         typer.echo("error: --directory is for --out parquet", err=True)
         raise typer.Exit(EXIT_USAGE)
+    if partitions_count is not None and directory is None:
+        typer.echo("error: --partitions is for --out parquet --directory DIR", err=True)
+        raise typer.Exit(EXIT_USAGE)
     if directory is not None:
         _utf8_directory(directory)
+    if partitions_count is not None and directory is not None:
+        with _reported_errors():
+            written = generate.generate_partitioned(
+                invoices, seed, directory, partitions=partitions_count
+            )
+        counts = ", ".join(f"{count:,}" for count in written.events)
+        _stdout().print(
+            f"Generated {invoices} invoice(s) (seed {seed}) as {partitions_count} partition(s) "
+            f"by customer in {directory}: {counts} event(s) (the shared books are in each)."
+        )
+        return
     with (
         _reported_errors(),
         progress_bar(_stderr(), "Generating", unit="invoices", total=invoices) as progress,

@@ -49,6 +49,7 @@ import attrs
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from arledger.adapters.persistence.serialization import CONVERTER
@@ -1105,12 +1106,44 @@ class IncompleteExportError(ValueError):
     """A Parquet directory without its manifest: the export did not finish."""
 
 
-def read_parquet(directory: Path) -> ColumnarLog:
-    """A columnar log from a directory written by ``write_parquet`` (memory-mapped)."""
-    manifest_path = directory / "manifest.json"
-    if not manifest_path.exists():
+def read_text(filesystem: pafs.FileSystem, path: str) -> str | None:
+    """The text of the file at ``path`` of ``filesystem`` (None: there is none)."""
+    if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
+        return None
+    with filesystem.open_input_stream(path) as stream:
+        return bytes(stream.read()).decode()
+
+
+def read_parquet(
+    directory: Path | str, *, filesystem: pafs.FileSystem | None = None
+) -> ColumnarLog:
+    """A columnar log from a directory written by ``write_parquet``: memory-mapped from a local
+    folder, or read through ``filesystem`` (any pyarrow filesystem: S3, GCS, HDFS, or an fsspec
+    one wrapped in ``pyarrow.fs.PyFileSystem(FSSpecHandler(...))``), ``directory`` being a path
+    in it."""
+    if filesystem is None:
+        local = Path(directory)
+
+        def text_of(name: str) -> str | None:
+            path = local / name
+            return path.read_text() if path.exists() else None
+
+        def table_of(name: str) -> pa.Table:
+            return pq.read_table(local / name, memory_map=True)
+
+    else:
+        root = str(directory).rstrip("/")
+
+        def text_of(name: str) -> str | None:
+            return read_text(filesystem, f"{root}/{name}")
+
+        def table_of(name: str) -> pa.Table:
+            return pq.read_table(f"{root}/{name}", filesystem=filesystem)
+
+    text = text_of("manifest.json")
+    if text is None:
         raise IncompleteExportError(f"{directory}: no manifest.json (export not finished?)")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = json.loads(text)
     if manifest.get("layout") != LAYOUT_VERSION:
         raise IncompleteExportError(
             f"{directory}: layout {manifest.get('layout')!r}, expected {LAYOUT_VERSION}"
@@ -1121,9 +1154,9 @@ def read_parquet(directory: Path) -> ColumnarLog:
             continue
         if name not in SCHEMAS:
             raise IncompleteExportError(f"{directory}: unknown event table {name!r}")
-        table = pq.read_table(directory / f"{name}.parquet", memory_map=True)
+        table = table_of(f"{name}.parquet")
         tables[name] = query_ready(name, conformed(name, table))
-    ids = pq.read_table(directory / "ids.parquet", memory_map=True).combine_chunks()
+    ids = table_of("ids.parquet").combine_chunks()
     return ColumnarLog(ids=ids, tables=tables)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any, Final
@@ -94,6 +94,9 @@ RESULTS_CACHED: Final = 8
 """Fast-path results kept per log version (several as-of dates in use at once)."""
 FOLDS_KEPT: Final = 4
 """Folded states kept per customer (cuts in use at once: now, and an audit's instants)."""
+ANSWERS_KEPT: Final = 16
+"""Answers kept per customer (``QueryEngine.customer_answer``: a status and an explanation
+for a few as-of dates and cuts)."""
 CUSTOMER_EVENTS_CACHED: Final = 50_000
 """Decoded events kept for the customers queried last (``QueryEngine.customer_events``), in
 all: a few MB, room for the largest customer of a generated 1M-invoice ledger (8,310 events)
@@ -224,6 +227,16 @@ def take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
     return pa.Table.from_batches(parts, schema=table.schema)
 
 
+_MISSING: Final = object()
+
+
+def _keep(kept: dict[Any, Any], key: Any, value: Any, most: int) -> None:
+    """``kept[key] = value``, dropping the oldest first to hold at most ``most``."""
+    if key not in kept and len(kept) >= most:
+        kept.pop(next(iter(kept)))
+    kept[key] = value
+
+
 @attrs.frozen(kw_only=True)
 class _CustomerEvents:
     """One customer's events decoded from the log (``QueryEngine.customer_events``), as the
@@ -236,6 +249,9 @@ class _CustomerEvents:
     events: tuple[Event, ...]
     folded: dict[tuple[int, datetime | None], Any] = attrs.field(factory=dict, eq=False)
     """Folds of the first n events as known at an instant (``QueryEngine.customer_state``)."""
+    answers: dict[tuple[int, datetime | None, Hashable], Any] = attrs.field(factory=dict, eq=False)
+    """Answers computed from those folds (``QueryEngine.customer_answer``), by the fold's key
+    and the question's."""
 
 
 @attrs.frozen(kw_only=True)
@@ -324,15 +340,23 @@ class LiveLog:
 
     # Catching up ------------------------------------------------------------------------------
 
-    def refresh(self) -> int:
+    def refresh(self, upto: int | None = None) -> int:
         """Read and append every event recorded since the position; the count appended.
 
         The first page is read from the position itself: the log must still hold there the
         event read last, else ``ReadModelMismatchError`` (events removed, or the store restored
-        from an older copy: the log would otherwise skip new events at ids it has passed)."""
+        from an older copy: the log would otherwise skip new events at ids it has passed).
+
+        ``upto``: the position the caller's query is cut at (the store's head, read just
+        before, when it asks for no earlier cut). When the log already ends there, nothing is
+        read: the query needs no other event, and the head has not moved (a round trip less
+        a query; on PostgreSQL ~15 ms under load). Below or past the position, the refresh
+        reads as always (a head gone back is refused)."""
         loading = not self._loaded
         if loading:
             self._load()
+        elif upto is not None and upto == self.position:
+            return 0
         added = 0
         progress = self.progress
         # The events to read, for a progress report only: the head is one more query.
@@ -341,21 +365,29 @@ class LiveLog:
             if progress is not None and self.head is not None
             else 0
         )
-        rows = self.reader.read(self.position, READ_ROWS + 1) if self.position else []
+        rows: list[StoredRow] | None = (
+            self.reader.read(self.position, READ_ROWS + 1) if self.position else []
+        )
         if self.position:
             first = (UUID(rows[0][1]), rows[0][2]) if rows else None
             if not rows or rows[0][0] != self.position or first != self._last:
                 raise self._mismatch(first)
             rows = rows[1:]
+            if not rows:
+                # The page held only the event read last: the log ends there (a short page is
+                # its end; reading the next one would be a round trip for nothing).
+                rows = None
         # The decoded events of a page die with it and hold no cycles: without the pause, their
         # allocations set off the collector's passes over the whole heap (a full one cost
         # ~60 ms of CPU at 100k invoices, more at 1M) in a refresh that frees all it made.
         with _collection_paused():
-            while True:
+            while rows is not None:
                 if not rows:
                     rows = self.reader.read(self.position + 1, READ_ROWS)
                 if not rows:
                     break
+                # A short page is the log's end when it was read: nothing more to ask for.
+                last_page = len(rows) < READ_ROWS
                 # One batch per page read: a page's events are appended whole or not at all,
                 # so the position never passes an event that is not in the log, nor stops
                 # short of one that is (``ColumnarWriter.write_batch`` leaves no trace when it
@@ -364,7 +396,7 @@ class LiveLog:
                 self.position = int(rows[-1][0])
                 self._last = (UUID(rows[-1][1]), rows[-1][2])
                 added += len(rows)
-                rows = []
+                rows = None if last_page else []
                 if progress is not None:
                     progress(added, max(added, behind))
         if added:
@@ -740,7 +772,7 @@ class QueryEngine:
         the log ends at or before ``upto``). ``upto``: keep only the rows at or below that
         position (each class's rows are in position order: a prefix of each)."""
         with self._lock:
-            self.log.refresh()
+            self.log.refresh(upto)
             cols, version = self.log.columns(), self.log.version
             if upto is None or upto >= self.log.position:
                 return cols, version, None
@@ -978,6 +1010,48 @@ class QueryEngine:
         cached, count = self._customer_entry(customer_id, upto)
         if cached is None:
             return fold([], known_at=known_at)
+        return self._state_of(cached, count, known_at, fold)
+
+    def customer_answer(
+        self,
+        customer_id: UUID,
+        known_at: datetime | None,
+        fold: Callable[..., Any],
+        question: Hashable,
+        answer: Callable[[Any], Any],
+        *,
+        upto: int | None = None,
+    ) -> Any:
+        """``answer(customer_state(...))``, kept with the customer's events under ``question``
+        (which must name everything ``answer`` depends on besides the state, e.g. the query and
+        its as-of date) for the next ask at the same cut of the same events. An answer is a
+        pure function of the events it was computed from, so it holds until the customer's
+        events change (new ones make a new entry at the log's next version, and ask again).
+
+        Evaluating a status over the history of one of the largest customers (~22,000 invoices
+        at 1M invoices) took seconds, every ask: a service shows the same customer's status
+        and explanation many times between two of its events."""
+        cached, count = self._customer_entry(customer_id, upto)
+        if cached is None:
+            return answer(fold([], known_at=known_at))
+        key = (count, known_at, question)
+        with self._lock:
+            found = cached.answers.get(key, _MISSING)
+        if found is not _MISSING:
+            return found
+        result = answer(self._state_of(cached, count, known_at, fold))
+        with self._lock:
+            _keep(cached.answers, key, result, ANSWERS_KEPT)
+        return result
+
+    def _state_of(
+        self,
+        cached: _CustomerEvents,
+        count: int,
+        known_at: datetime | None,
+        fold: Callable[..., Any],
+    ) -> Any:
+        """The fold of ``cached``'s first ``count`` events known at ``known_at``, kept."""
         key = (count, known_at)
         with self._lock:
             state = cached.folded.get(key)
@@ -987,9 +1061,7 @@ class QueryEngine:
                 events = tuple(event for event in events if event.timestamp <= known_at)
             state = fold(events, known_at=known_at)
             with self._lock:
-                if len(cached.folded) >= FOLDS_KEPT:
-                    cached.folded.pop(next(iter(cached.folded)))
-                cached.folded[key] = state
+                _keep(cached.folded, key, state, FOLDS_KEPT)
         return state
 
     def _customer_entry(
@@ -998,7 +1070,7 @@ class QueryEngine:
         """The customer's kept events, caught up with the store, and how many of them are at
         or below position ``upto``."""
         with self._lock:
-            self.log.refresh()
+            self.log.refresh(upto)
             cached = self._customers.pop(customer_id, None)
             if cached is None or cached.version != self.log.version:
                 cached = self._decode_customer(customer_id, cached)
@@ -1089,7 +1161,7 @@ class QueryEngine:
         decoding): folded, the whole portfolio as the ledger held it then (the stored read
         models hold only the latest facts)."""
         with self._lock:
-            self.log.refresh()
+            self.log.refresh(upto)
             tables = {name: self.log.table(name) for name in self.log.names()}
             id_of = self.log.id_of
         picked: dict[str, pa.Table] = {}
@@ -1171,7 +1243,7 @@ class QueryEngine:
         and to the rows stamped by ``known_at`` (each if given), with the log's id look-up;
         None when the log has no ``required`` class at all."""
         with self._lock:
-            self.log.refresh()
+            self.log.refresh(upto)
             names = set(self.log.names())
             if required not in names:
                 return None

@@ -33,7 +33,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 from uuid import UUID, uuid4
@@ -41,6 +41,8 @@ from uuid import UUID, uuid4
 import attrs
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
 
 from arledger.adapters.read_models import columnar
 from arledger.adapters.read_models.columnar import ColumnarLog, ColumnarWriter, ParquetSink
@@ -261,21 +263,54 @@ def _place(partitions: int, index: int, export_id: str) -> dict[str, Any]:
     return {"count": partitions, "index": index, "hash": HASH_RULE, "export": export_id}
 
 
-def partition_count(directory: Path) -> int:
+Location = Path | str
+"""Where a partitioned export is: a local folder, or a URI pyarrow resolves (``s3://bucket/dir``,
+``gs://...``, ``hdfs://...``, ``file:///...``)."""
+
+
+def resolved(location: Location, filesystem: Any = None) -> tuple[pafs.FileSystem | None, str]:
+    """(filesystem, path in it) of ``location``: in ``filesystem`` if given (a pyarrow
+    filesystem, or an fsspec one, wrapped); else the filesystem of its URI; else local (None)."""
+    if filesystem is not None:
+        if not isinstance(filesystem, pafs.FileSystem):
+            filesystem = pafs.PyFileSystem(pafs.FSSpecHandler(filesystem))
+        return filesystem, str(location).rstrip("/")
+    text = str(location)
+    if "://" in text:
+        try:
+            found, path = pafs.FileSystem.from_uri(text)
+        except (pa.ArrowException, ValueError, OSError) as error:
+            raise PartitionError(f"{text}: {error}", directory=text) from error
+        return found, path.rstrip("/")
+    return None, text
+
+
+def partition_count(directory: Location, *, filesystem: Any = None) -> int:
     """The number of partitions of a finished partitioned export."""
-    return int(_top_manifest(directory)["partitions"])
+    found, root = resolved(directory, filesystem)
+    return int(_top_manifest(found, root, directory)["partitions"])
 
 
-def _top_manifest(directory: Path) -> dict[str, Any]:
-    path = directory / TOP_MANIFEST
+def _text(filesystem: pafs.FileSystem | None, path: str) -> str:
+    if filesystem is None:
+        return Path(path).read_text()
+    text = columnar.read_text(filesystem, path)
+    if text is None:
+        raise FileNotFoundError(path)
+    return text
+
+
+def _top_manifest(
+    filesystem: pafs.FileSystem | None, root: str, directory: Location
+) -> dict[str, Any]:
     try:
-        manifest: dict[str, Any] = json.loads(path.read_text())
+        manifest: dict[str, Any] = json.loads(_text(filesystem, f"{root}/{TOP_MANIFEST}"))
     except FileNotFoundError:
         raise PartitionError(
             f"{directory}: no {TOP_MANIFEST} (not a partitioned export, or it did not finish)",
             directory=str(directory),
         ) from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, pa.ArrowException) as error:
         raise PartitionError(
             f"{directory}: {TOP_MANIFEST} unreadable ({error})", directory=str(directory)
         ) from error
@@ -295,11 +330,13 @@ def _top_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def read_partition(directory: Path, index: int) -> ColumnarLog:
-    """Partition ``index`` of a partitioned export, checked to be that partition of that
-    export (count, index and hash rule in its manifest) and whole (every table readable, with
-    the rows its manifest names); else ``PartitionError`` naming it."""
-    top = _top_manifest(directory)
+def read_partition(directory: Location, index: int, *, filesystem: Any = None) -> ColumnarLog:
+    """Partition ``index`` of a partitioned export (a local folder, a URI, or a path in
+    ``filesystem``: see ``resolved``), checked to be that partition of that export (count, index
+    and hash rule in its manifest) and whole (every table readable, with the rows its manifest
+    names); else ``PartitionError`` naming it."""
+    found, root = resolved(directory, filesystem)
+    top = _top_manifest(found, root, directory)
     count = int(top["partitions"])
     if not 0 <= index < count:
         raise PartitionError(
@@ -307,12 +344,17 @@ def read_partition(directory: Path, index: int) -> ColumnarLog:
             directory=str(directory),
             partition=index,
         )
-    folder = directory / partition_folder(index, count)
+    folder = f"{root}/{partition_folder(index, count)}"
     where = f"partition {index} of {count} ({folder})"
-    if not folder.is_dir():
+    is_dir = (
+        Path(folder).is_dir()
+        if found is None
+        else found.get_file_info(folder).type == pafs.FileType.Directory
+    )
+    if not is_dir:
         raise PartitionError(f"{where} is missing", directory=str(directory), partition=index)
     try:
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = json.loads(_text(found, f"{folder}/manifest.json"))
         place = manifest.get("partition")
         if place != _place(count, index, top.get("export", "")):
             raise PartitionError(
@@ -320,7 +362,7 @@ def read_partition(directory: Path, index: int) -> ColumnarLog:
                 directory=str(directory),
                 partition=index,
             )
-        log = columnar.read_parquet(folder)
+        log = columnar.read_parquet(folder, filesystem=found)
         counts = {name: table.num_rows for name, table in log.tables.items()}
         counts["ids"] = log.ids.num_rows
         if counts != manifest["rows"]:
@@ -340,10 +382,11 @@ def read_partition(directory: Path, index: int) -> ColumnarLog:
     return log
 
 
-def read_partitions(directory: Path) -> list[ColumnarLog]:
+def read_partitions(directory: Location, *, filesystem: Any = None) -> list[ColumnarLog]:
     """Every partition of a partitioned export, in index order (each checked as
     ``read_partition`` checks it)."""
-    return [read_partition(directory, index) for index in range(partition_count(directory))]
+    count = partition_count(directory, filesystem=filesystem)
+    return [read_partition(directory, index, filesystem=filesystem) for index in range(count)]
 
 
 # Answers per partition, and combined ------------------------------------------------------------
@@ -355,26 +398,43 @@ class PortfolioAnswers:
 
     ageing_by_customer: AgeingReport
     ageing_by_currency: AgeingReport
+    ageing_by_owner: AgeingReport
     worklist: Worklist
+    policy: EscalationPolicy
+    """The escalation policy in force on the date (which ordered the worklist)."""
 
 
-def portfolio_answers(log: ColumnarLog, as_of: date) -> PortfolioAnswers:
-    """The fast path's ageing (by customer, by currency) and worklist of ``log`` on ``as_of``,
-    computed as ``QueryEngine.ageing`` and ``QueryEngine.worklist`` compute them (the same
-    functions, ``reports.assembled_worklist`` included, over this log instead of a store's
-    live one): what each partition's worker
+def portfolio_answers(
+    log: ColumnarLog, as_of: date, *, known_at: datetime | None = None
+) -> PortfolioAnswers:
+    """The fast path's ageing (by customer, currency and owner) and worklist of ``log`` on
+    ``as_of``, as recorded by ``known_at`` (event stamps), computed as ``QueryEngine.ageing``
+    and ``QueryEngine.worklist`` compute them (the same functions, ``reports.assembled_worklist``
+    included, over this log instead of a store's live one): what each partition's worker
     computes, and what the whole log's answer is compared with."""
     cols = columnar.columns(log, select=SELECT)
-    policy = _policy_on(cols, as_of)
+    policy = _policy_on(cols, as_of, known_at)
     decode = columnar.decode_policy
     with_buckets = fast_path.fast_portfolio(
-        cols, as_of, decode_policy=decode, ageing_policy=policy.ageing, invoice_buckets=True
+        cols,
+        as_of,
+        decode_policy=decode,
+        known_at=known_at,
+        ageing_policy=policy.ageing,
+        invoice_buckets=True,
     )
-    by_customer = reports.ageing_report(cols, with_buckets, grouping=AgeingGrouping.CUSTOMER)
-    by_currency = reports.ageing_report(cols, with_buckets, grouping=AgeingGrouping.CURRENCY)
-    result = fast_path.fast_portfolio(cols, as_of, decode_policy=decode)
+    by_customer, by_currency, by_owner = (
+        reports.ageing_report(cols, with_buckets, grouping=grouping)
+        for grouping in (AgeingGrouping.CUSTOMER, AgeingGrouping.CURRENCY, AgeingGrouping.OWNER)
+    )
+    result = fast_path.fast_portfolio(cols, as_of, decode_policy=decode, known_at=known_at)
     issued = log.tables.get("InvoiceIssued")
-    numbers = None if issued is None else issued.column("invoice_number")
+    numbers = None
+    if issued is not None:
+        if known_at is not None:  # the rows the fast path numbers: those known by then
+            limit = pa.scalar(known_at, type=issued.schema.field("timestamp").type)
+            issued = issued.filter(pc.less_equal(issued["timestamp"], limit))
+        numbers = issued.column("invoice_number")
 
     def numbers_of(rows: np.ndarray) -> list[str]:
         if len(rows) == 0 or numbers is None:
@@ -390,12 +450,18 @@ def portfolio_answers(log: ColumnarLog, as_of: date) -> PortfolioAnswers:
     items = reports.assembled_worklist(cols, result, decode, numbers_of, ids_of)
     worklist = Worklist(as_of=as_of, owner=None, policy_version=policy.version, items=tuple(items))
     return PortfolioAnswers(
-        ageing_by_customer=by_customer, ageing_by_currency=by_currency, worklist=worklist
+        ageing_by_customer=by_customer,
+        ageing_by_currency=by_currency,
+        ageing_by_owner=by_owner,
+        worklist=worklist,
+        policy=policy,
     )
 
 
-def _policy_on(cols: columnar.Columns, on: date) -> EscalationPolicy:
-    adopted = fast_path.known_tables(cols, None)["EscalationPolicyAdopted"]
+def _policy_on(
+    cols: columnar.Columns, on: date, known_at: datetime | None = None
+) -> EscalationPolicy:
+    adopted = fast_path.known_tables(cols, known_at)["EscalationPolicyAdopted"]
     texts = adopted.get("policy.dictionary", ())
     versions = [
         PolicyVersion(
@@ -488,6 +554,7 @@ def combined_worklist(worklists: Sequence[Worklist], policy: EscalationPolicy) -
     )
 
 
-def policy_of(log: ColumnarLog, on: date) -> EscalationPolicy:
-    """The escalation policy in force on ``on`` in ``log`` (every partition holds them all)."""
-    return _policy_on(columnar.columns(log, select=SELECT), on)
+def policy_of(log: ColumnarLog, on: date, known_at: datetime | None = None) -> EscalationPolicy:
+    """The escalation policy in force on ``on`` in ``log`` as recorded by ``known_at`` (every
+    partition holds them all)."""
+    return _policy_on(columnar.columns(log, select=SELECT), on, known_at)

@@ -54,6 +54,11 @@ from arledger.adapters.read_models.columnar import (
     ParquetSink,
     from_columnar,
 )
+from arledger.adapters.read_models.partitions import (
+    PartitionedExport,
+    partitioned_target,
+    write_partitioned,
+)
 from arledger.adapters.synthetic.demo import NAME_PLACES, NAME_TRADES, OWNERS
 from arledger.domain.authority import ReductionKind
 from arledger.domain.errors import InvalidCommandError
@@ -1916,6 +1921,18 @@ def generate_parquet(invoices: int, seed: int, directory: Path, **options: Any) 
     with ParquetSink(directory) as sink:
         generate(invoices, seed, sink, **options)
     return dict(sink.rows)
+
+
+def generate_partitioned(
+    invoices: int, seed: int, directory: Path, *, partitions: int, **options: Any
+) -> PartitionedExport:
+    """Write the synthetic ledger as ``partitions`` customer partitions of ``directory``
+    (``partitions.write_partitioned``'s layout), with no store in between. The log is made in
+    memory (as ``generate_columnar``) and its events streamed to the partitions. Options as
+    ``generate``."""
+    partitioned_target(directory)  # a folder it may not write: refused before the work
+    log = generate_columnar(invoices, seed, **options)
+    return write_partitioned(from_columnar(log), directory, partitions=partitions)
 
 
 def generate_to_store(

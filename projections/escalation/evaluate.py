@@ -31,7 +31,7 @@ from ..portfolio import (
     PortfolioState,
     PromiseFacts,
 )
-from ..promises import PromiseJudgement, PromiseStatus, deadline_on, judge
+from ..promises import PromiseJudgement, PromiseStatus, judge, tranche_deadline_on
 from .results import (
     RATING_ORDINAL,
     Evaluation,
@@ -789,7 +789,11 @@ class _Evaluator:
                 dates.add(payment.reversed_on)
         for promise in self.promises:
             dates.add(promise.made_on)
-            dates.add(deadline_on(self.view, promise) + timedelta(days=1))
+            # Each tranche is judged on its own deadline: a missed one breaks the promise.
+            dates.update(
+                tranche_deadline_on(self.view, promise, tranche.promised_on) + timedelta(days=1)
+                for tranche in promise.schedule
+            )
             for closed_on in (promise.withdrawn_on, promise.superseded_on):
                 if closed_on is not None:
                     dates.add(closed_on)

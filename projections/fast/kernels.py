@@ -678,9 +678,13 @@ def _invoices(
             assert open_since == 0
 
 
-Promises = tuple[Int32s, Int32s, Int64s, Int32s, Int32s, Int32s, Int32s, Int64s, Int32s]
+Promises = tuple[
+    Int32s, Int32s, Int64s, Int32s, Int32s, Int32s, Int32s, Int64s, Int32s, Int64s, Int64s
+]
 """customer, made on, amount, currency, withdrawn on, superseded on, promised on, named invoices
-(offsets, invoice rows)."""
+(offsets, invoice rows), tranches (offsets, amount): every promise has at least one tranche (a
+promise of one date: its whole amount on its date). The deadlines that go with them are per
+tranche, in the same order."""
 Applications = tuple[Int32s, Int64s, Int32s, Int64s, Int32s, Int32s]
 """The payment applications to the invoices promises name, grouped by invoice: the group of
 each named invoice (per ``Promises`` named-invoice entry; -1: an unknown invoice), then per
@@ -904,63 +908,134 @@ def _reaching(dates: Int32s, amounts: Int64s, found: int, amount: int) -> int:
 
 
 @_inline
-def judge(
+def _window_reaching(
     promise: int,
     on: int,
-    deadline_on: int,
+    window_end: int,
+    target: int,
     promises: Promises,
     applications: Applications,
     payments: Payments,
     dates: Int32s,
     amounts: Int64s,
-) -> tuple[int, int, int]:
-    """(status, paid, paid in full on) of one promise on ``on``, as ``promises.judge`` does.
-
-    Money counts from the day the promise was made to the earlier of its deadline and ``on``:
-    applications to the named invoices, else the customer's payments in its currency; a
-    payment reversed by ``on`` does not count. ``dates`` and ``amounts`` are scratch buffers
-    (a window larger than they are gets buffers of its own).
-    """
-    made_on, amount_of, withdrawn_on, superseded_on = (
-        promises[1],
-        promises[2],
-        promises[4],
-        promises[5],
-    )
-    made = made_on[promise]
-    if made > on:
-        return NOT_MADE, 0, NO_DATE
-    window_end = min(deadline_on, on)
-    amount = amount_of[promise]
+) -> tuple[int, int]:
+    """(the money in the promise's window up to ``window_end``, the day its running total
+    reached ``target``: ``NO_DATE`` when it did not)."""
     found = -1
     paid = 0
-    # Once, or twice where the movements reaching the amount are more than the buffers hold:
+    # Once, or twice where the movements reaching the target are more than the buffers hold:
     # then into buffers of their own (one call site: ``_window`` is inlined once).
-    while found < 0 or (paid >= amount and found > dates.shape[0]):
+    while found < 0 or (paid >= target and found > dates.shape[0]):
         if found >= 0:
             dates = np.empty(found, np.int32)
             amounts = np.empty(found, np.int64)
         found, paid = _window(
             promise, on, window_end, promises, applications, payments, dates, amounts
         )
-    paid_in_full_on = NO_DATE
-    if paid >= amount and found:
-        paid_in_full_on = _reaching(dates, amounts, found, amount)
-    paid = min(paid, amount)
+    reached_on = NO_DATE
+    if paid >= target and found:
+        reached_on = _reaching(dates, amounts, found, target)
+    return paid, reached_on
+
+
+@_inline
+def _tranche_status(
+    paid: int, reached_on: int, closed_on: int, withdrawn: bool, deadline_on: int, on: int
+) -> int:
+    """The status of money ``paid`` (in full on ``reached_on``) against a deadline on ``on``,
+    as ``promises._status``: the same rules for every tranche."""
+    if reached_on != NO_DATE and reached_on <= closed_on:
+        return KEPT
+    if closed_on <= min(on, deadline_on):
+        return WITHDRAWN if withdrawn else SUPERSEDED
+    if on <= deadline_on:
+        return OPEN
+    return PARTLY_KEPT if paid > 0 else BROKEN
+
+
+@_inline
+def judge(
+    promise: int,
+    on: int,
+    deadline_on: Int32s,
+    promises: Promises,
+    applications: Applications,
+    payments: Payments,
+    dates: Int32s,
+    amounts: Int64s,
+) -> tuple[int, int, int]:
+    """(status, paid, judged on) of one promise on ``on``, as ``promises.judge`` does: each
+    tranche judged on its own deadline (``deadline_on``, per tranche), the promise broken the
+    day after the first missed one, kept when every one is kept.
+
+    Money counts from the day the promise was made to the earlier of a tranche's deadline and
+    ``on``: applications to the named invoices, else the customer's payments in its currency;
+    a payment reversed by ``on`` does not count. ``dates`` and ``amounts`` are scratch buffers
+    (a window larger than they are gets buffers of its own).
+    """
+    made_on, withdrawn_on, superseded_on, tranche_offsets, tranche_amount = (
+        promises[1],
+        promises[4],
+        promises[5],
+        promises[9],
+        promises[10],
+    )
+    made = made_on[promise]
+    if made > on:
+        return NOT_MADE, 0, NO_DATE
     withdrawn = withdrawn_on[promise] <= on
-    superseded = superseded_on[promise] <= on
     closed_on = NO_DATE
     if withdrawn:
         closed_on = withdrawn_on[promise]
-    elif superseded:
+    elif superseded_on[promise] <= on:
         closed_on = superseded_on[promise]
-    if paid_in_full_on != NO_DATE and paid_in_full_on <= closed_on:
-        return KEPT, paid, paid_in_full_on
-    if closed_on <= min(on, deadline_on):
-        return (WITHDRAWN if withdrawn else SUPERSEDED), paid, NO_DATE
-    if on <= deadline_on:
-        return OPEN, paid, NO_DATE
-    return (PARTLY_KEPT if paid > 0 else BROKEN), paid, NO_DATE
+    before = 0
+    paid_total = 0
+    missed_on = NO_DATE
+    paid_from = NO_DATE
+    kept_on = 0
+    kept_all = True
+    any_open = False
+    closed_status = SUPERSEDED
+    for tranche in range(tranche_offsets[promise], tranche_offsets[promise + 1]):
+        amount = tranche_amount[tranche]
+        deadline = deadline_on[tranche]
+        money, reached_on = _window_reaching(
+            promise,
+            on,
+            min(deadline, on),
+            before + amount,
+            promises,
+            applications,
+            payments,
+            dates,
+            amounts,
+        )
+        paid = min(max(money - before, 0), amount)
+        status = _tranche_status(paid, reached_on, closed_on, withdrawn, deadline, on)
+        paid_total += paid
+        if paid > 0:
+            paid_from = min(paid_from, deadline)
+        if status == KEPT:
+            kept_on = max(kept_on, reached_on)
+        else:
+            kept_all = False
+            if status in (PARTLY_KEPT, BROKEN):
+                missed_on = min(missed_on, deadline)
+            elif status == OPEN:
+                any_open = True
+            else:
+                closed_status = status
+        before += amount
+    # (No assertion here: one inside a prange loop keeps Numba from running it in parallel;
+    # ``promise_schedule`` builds the tranches adding up to the promise.)
+    if missed_on != NO_DATE:
+        return (PARTLY_KEPT if paid_from <= missed_on else BROKEN), paid_total, missed_on + 1
+    if kept_all:
+        return KEPT, paid_total, kept_on
+    if any_open:
+        return OPEN, paid_total, NO_DATE
+    return closed_status, paid_total, NO_DATE
 
 
 @_parallel_kernel
@@ -975,25 +1050,20 @@ def promise_pass(
     paid_out: Int64s,
     judged_on_out: Int32s,
 ) -> None:
-    """Judge every promise on ``on`` against the deadlines given: its status, what counts as
-    paid, and the day it was judged (paid in full when kept, the day after its deadline when
-    partly kept or broken, else ``NO_DATE``)."""
-    count = deadline_on.shape[0]
+    """Judge every promise on ``on`` against the deadlines given (per tranche): its status,
+    what counts as paid, and the day it was judged (paid in full when kept, the day after the
+    first missed tranche's deadline when partly kept or broken, else ``NO_DATE``)."""
+    count = status_out.shape[0]
     chunks = max(1, min(count // 256, threads * CHUNKS_PER_THREAD))
     for chunk in numba.prange(chunks):
         dates = np.empty(SCRATCH, np.int32)
         amounts = np.empty(SCRATCH, np.int64)
         for promise in range(count * chunk // chunks, count * (chunk + 1) // chunks):
-            status, paid, paid_in_full_on = judge(
-                promise, on, deadline_on[promise], promises, applications, payments, dates, amounts
+            status, paid, judged_on = judge(
+                promise, on, deadline_on, promises, applications, payments, dates, amounts
             )
             status_out[promise] = status
             paid_out[promise] = paid
-            judged_on = NO_DATE
-            if status == KEPT:
-                judged_on = paid_in_full_on
-            elif status in (PARTLY_KEPT, BROKEN):
-                judged_on = deadline_on[promise] + 1
             judged_on_out[promise] = judged_on
 
 
@@ -1024,8 +1094,8 @@ def _tally(
     since = NO_DATE
     for slot in range(promise_start[customer], promise_start[customer + 1]):
         promise = promise_order[slot]
-        status, _paid, _paid_on = judge(
-            promise, on, deadline_on[promise], promises, applications, payments, dates, amounts
+        status, _paid, _judged_on = judge(
+            promise, on, deadline_on, promises, applications, payments, dates, amounts
         )
         if _is_broken(status, partly_kept_counts):
             broken += 1
@@ -1294,7 +1364,7 @@ class Facts(NamedTuple):
     customer_payments: Payments
     """The payments of each customer, for their dates (uncut, currency not read)."""
     deadline_on: Int32s
-    """Per promise, under the policy versions effective by ``as_of``."""
+    """Per promise tranche, under the policy versions effective by ``as_of``."""
     promise_start: Int64s
     promise_order: Int64s
     promises: Promises
@@ -1394,6 +1464,18 @@ def _settled_on(timelines: Timelines, invoice: int, on: int) -> int:
     return settled[low - 1] if low > first else 0
 
 
+@_kernel
+def values_on(history: History, owner: Int32s, on: Int32s, default: int) -> Int32s:
+    """Per item, its owner's dated history on the item's date (``_value_on``); ``default``
+    for an item of no owner (-1)."""
+    out = np.empty(owner.shape[0], np.int32)
+    for item in range(owner.shape[0]):
+        out[item] = default
+        if owner[item] >= 0:
+            out[item] = _value_on(history, owner[item], on[item], default)
+    return out
+
+
 @_inline
 def _value_on(history: History, customer: int, on: int, default: int) -> int:
     """The customer's dated history on ``on`` (``latest`` for one customer on any date)."""
@@ -1427,6 +1509,75 @@ Owned = tuple[Int64s, Int32s, Int32s]
 the day from which nothing is open (``Timelines``); a customer with thousands of invoices has
 most of them closed on any date, and this way they are passed over without reading a row."""
 
+Sweep = tuple[Int32s, Int32s, Int32s, Int32s, Int64s]
+"""The open invoices of one customer on the day last evaluated, kept as the walk moves from
+date to date (``_sweep_to``): its ``Owned`` slots by issue date and by the day they close
+(``_sort_owned``), the slots open then (``active``, unordered), each slot's place in it (-1:
+not there), and (slots issued by the day, slots closed by it, how many are open).
+
+Between two dates only the invoices issued or closed between them change: a customer with
+22,000 invoices, a few hundred open at a time, is evaluated at each of its candidate dates over
+those few hundred, where a pass over all of them at each date cost most of the worklist."""
+
+
+@_inline
+def _sort_owned(owned: Owned, size: int, sweep: Sweep) -> None:
+    """Order the ``size`` invoices ``owned`` for ``_sweep_to``, with none open yet."""
+    _, issued_on, closed_from = owned
+    by_issued, by_closed, _, position, state = sweep
+    by_issued[:size] = np.argsort(issued_on[:size])
+    by_closed[:size] = np.argsort(closed_from[:size])
+    position[:size] = -1
+    state[:] = 0
+
+
+@_inline
+def _touch(slot: int, on: int, owned: Owned, sweep: Sweep, count: int) -> int:
+    """Put the slot in or out of the open ones as it is open on ``on`` or not: the count."""
+    issued_on, closed_from = owned[1], owned[2]
+    active, position = sweep[2], sweep[3]
+    place = position[slot]
+    if issued_on[slot] <= on < closed_from[slot]:
+        if place < 0:
+            active[count] = slot
+            position[slot] = count
+            count += 1
+    elif place >= 0:
+        count -= 1
+        moved = active[count]
+        active[place] = moved
+        position[moved] = place
+        position[slot] = -1
+    return count
+
+
+@_inline
+def _sweep_to(on: int, owned: Owned, size: int, sweep: Sweep) -> int:
+    """Move the open invoices to those open on ``on`` (issued by it, not closed by it), from
+    the day last swept to, later or earlier, touching only the invoices issued or closed in
+    between: how many are open, in ``sweep``'s ``active``."""
+    issued_on, closed_from = owned[1], owned[2]
+    by_issued, by_closed, state = sweep[0], sweep[1], sweep[4]
+    issued = state[0]
+    closed = state[1]
+    count = state[2]
+    while issued > 0 and issued_on[by_issued[issued - 1]] > on:
+        issued -= 1
+        count = _touch(by_issued[issued], on, owned, sweep, count)
+    while issued < size and issued_on[by_issued[issued]] <= on:
+        count = _touch(by_issued[issued], on, owned, sweep, count)
+        issued += 1
+    while closed > 0 and closed_from[by_closed[closed - 1]] > on:
+        closed -= 1
+        count = _touch(by_closed[closed], on, owned, sweep, count)
+    while closed < size and closed_from[by_closed[closed]] <= on:
+        count = _touch(by_closed[closed], on, owned, sweep, count)
+        closed += 1
+    state[0] = issued
+    state[1] = closed
+    state[2] = count
+    return int(count)
+
 
 @_inline
 def _figures_on(
@@ -1435,17 +1586,22 @@ def _figures_on(
     facts: Facts,
     owned: Owned,
     size: int,
+    sweep: Sweep,
     no_edges: Int64s,
     no_buckets: Int64s,
 ) -> tuple[int, int, int]:
     """(overdue, days past due max, invoices with overdue money) of the ``size`` invoices
-    ``owned`` on ``on`` (``invoice_pass``'s sums for one customer on any date)."""
+    ``owned`` on ``on`` (``invoice_pass``'s sums for one customer on any date): over the open
+    ones ``_sweep_to`` keeps, or, with a ``sweep`` of no slots (the reference), over them all."""
     rows, issued_on, closed_from = owned
     amount_minor = facts.schedule[0]
     overdue = 0
     days_max = 0
     overdue_invoices = 0
-    for slot in range(size):
+    incremental = sweep[2].shape[0] > 0
+    open_count = _sweep_to(on, owned, size, sweep) if incremental else size
+    for place in range(open_count):
+        slot = sweep[2][place] if incremental else place
         if issued_on[slot] > on or on >= closed_from[slot]:
             continue
         invoice = rows[slot]
@@ -1477,6 +1633,7 @@ def _level_on(
     facts: Facts,
     owned: Owned,
     size: int,
+    sweep: Sweep,
     memo: Int64s,
     dates: Int32s,
     amounts: Int64s,
@@ -1484,7 +1641,7 @@ def _level_on(
     """The customer's level on ``on`` (``customer_pass``'s for one customer on any date): the
     triggers of the policy in force then; while a promise is open and that policy suspends,
     the time-driven level held at what it was on the day the earliest open one was made.
-    ``owned``: its ``size`` invoices (``_candidates``).
+    ``owned``: its ``size`` invoices (``_candidates``), ``sweep`` those open (``Sweep``).
 
     ``memo`` keeps that day and that level, the last computed (the next dates mostly share
     them); ``dates`` and ``amounts`` are ``judge``'s scratch buffers."""
@@ -1503,7 +1660,7 @@ def _level_on(
     while level < 0:
         policy = _policy_on(day, facts.steps)
         overdue, days, overdue_invoices = _figures_on(
-            day, disputed_counts[policy], facts, owned, size, no_edges, no_buckets
+            day, disputed_counts[policy], facts, owned, size, sweep, no_edges, no_buckets
         )
         broken, since = _tally(
             customer,
@@ -1608,6 +1765,7 @@ def _candidates(
     first_dispute, after, _, opened_on, resolved_on = facts.disputes
     promises = facts.promises
     made_on, withdrawn_on, superseded_on = promises[1], promises[4], promises[5]
+    tranche_offsets = promises[9]
     start, order = facts.invoices
     rows, owned_issued_on, owned_closed_from = owned
     count = _push(buffer, 0, facts.opened_on[customer], as_of, last)
@@ -1643,7 +1801,8 @@ def _candidates(
         if made_on[promise] == NO_DATE:
             continue
         count = _push(buffer, count, made_on[promise], as_of, last)
-        count = _push(buffer, count, facts.deadline_on[promise] + 1, as_of, last)
+        for tranche in range(tranche_offsets[promise], tranche_offsets[promise + 1]):
+            count = _push(buffer, count, facts.deadline_on[tranche] + 1, as_of, last)
         for closed_on in (withdrawn_on[promise], superseded_on[promise]):
             if closed_on != NO_DATE:
                 count = _push(buffer, count, closed_on, as_of, last)
@@ -1687,7 +1846,7 @@ def timeline_part(
     entered_on_out: Int32s,
     crossing_on_out: Int32s,
     crossing_level_out: Int64s,
-    scratch: tuple[Int32s, Int32s, Int64s, Int64s, Owned],
+    scratch: tuple[Int32s, Int32s, Int64s, Int64s, Owned, Sweep],
 ) -> None:
     """For ``customers[low:high]``: the level on ``as_of``; the day it was entered, walking
     back over the customer's candidate dates while the level holds (``NO_DATE`` at level 0);
@@ -1695,9 +1854,11 @@ def timeline_part(
     with that level (``NO_DATE`` and -1 where there is none; none is looked for at
     ``level_max``). ``scratch``: buffers for the candidates (``CANDIDATES_SCRATCH``), for
     ``judge`` (``SCRATCH`` dates and amounts), two entries for ``_level_on``'s memo, and
-    ``Owned`` as long as the most invoices a customer has."""
+    ``Owned`` and ``Sweep`` as long as the most invoices a customer has (a ``Sweep`` of no
+    slots: every invoice evaluated at every date, the reference the sweep is tested against)."""
     facts = _borrowed(facts)
-    candidates, dates, amounts, memo, owned = _borrowed(scratch)
+    candidates, dates, amounts, memo, owned, sweep = _borrowed(scratch)
+    incremental = sweep[2].shape[0] > 0
     customers = _borrowed(customers)
     for index in range(low, high):
         customer = customers[index]
@@ -1708,6 +1869,8 @@ def timeline_part(
                 buffer = np.empty(count, np.int32)
             count, past, later = _candidates(customer, buffer, as_of, last, facts, owned)
         size = facts.invoices[0][customer + 1] - facts.invoices[0][customer]
+        if incremental:
+            _sort_owned(owned, size, sweep)
         later_start = past
         memo[0] = NO_DATE
         level = -1
@@ -1719,7 +1882,7 @@ def timeline_part(
         day = as_of
         backward = True
         while day != NO_DATE:
-            found = _level_on(customer, day, facts, owned, size, memo, dates, amounts)
+            found = _level_on(customer, day, facts, owned, size, sweep, memo, dates, amounts)
             if level < 0:
                 level = found
                 backward = level > 0

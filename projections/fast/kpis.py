@@ -38,7 +38,14 @@ from arledger.domain.policy import (
     LossRate,
 )
 from arledger.domain.rules import require_period
-from arledger.projections.fast.portfolio import MOVEMENTS, microseconds
+from arledger.projections.fast import kernels
+from arledger.projections.fast.portfolio import (
+    MOVEMENTS,
+    RATING_OF,
+    RATINGS,
+    microseconds,
+    promise_schedule,
+)
 from arledger.projections.kpis import (
     DAYS_PER_MONTH_CEI,
     KpiGrouping,
@@ -90,8 +97,10 @@ SELECT: Final[dict[str, tuple[str, ...]]] = {
         "promised_on",
         "made_on",
         "invoice_ids",
+        "tranches",
     ),
     "PromiseWithdrawn": (*_ENVELOPE, "withdrawn_on"),
+    "RiskRated": (*_ENVELOPE, "seq", "rating", "rated_on"),
     "PromiseSuperseded": (*_ENVELOPE, "superseded_on"),
     "EscalationPolicyAdopted": ("timestamp", "policy", "effective_on"),
 }
@@ -231,18 +240,57 @@ def _terms_on(versions: Sequence[tuple[int, EscalationPolicy]], day: int) -> Esc
     return in_force
 
 
-def _tolerance_on(versions: Sequence[tuple[int, EscalationPolicy]], days: npt.NDArray[Any]) -> Ints:
-    """The promise tolerance of the policy in force on each day (same scan, vectorised)."""
-    tolerance = np.full(len(days), DEFAULT_ESCALATION_POLICY.promise_tolerance_days, np.int64)
+def _tolerances(terms: EscalationPolicy) -> Ints:
+    """The promise tolerance of a policy by rating ordinal (0: not rated)."""
+    return np.asarray(
+        [terms.promise_tolerance_days_for(RATING_OF.get(ordinal)) for ordinal in range(5)],
+        np.int64,
+    )
+
+
+def _tolerance_on(
+    versions: Sequence[tuple[int, EscalationPolicy]],
+    days: npt.NDArray[Any],
+    ratings: npt.NDArray[Any],
+) -> Ints:
+    """The promise tolerance of the policy in force on each day for each rating ordinal (same
+    scan, vectorised)."""
+    tolerance: Ints = _tolerances(DEFAULT_ESCALATION_POLICY)[ratings]
     in_force = np.full(len(days), DEFAULT_ESCALATION_POLICY.version, np.int64)
     for effective_day, terms in versions:
         take = (effective_day <= days) & (terms.version > in_force)
-        tolerance[take] = terms.promise_tolerance_days
+        tolerance[take] = _tolerances(terms)[ratings[take]]
         in_force[take] = terms.version
     return tolerance
 
 
-# The report -----------------------------------------------------------------------------------
+def _ratings_on(
+    cols: Columns,
+    known_at_us: int | None,
+    customer_of_id: Ints,
+    customer_count: int,
+    customer: Ints,
+    on: npt.NDArray[Any],
+) -> npt.NDArray[np.int32]:
+    """The risk rating ordinal (0: not rated) of each customer row on each date, as
+    ``CustomerHistory.rating_on``: the last recorded rating dated on or before it."""
+    rated = cols["RiskRated"]
+    known = _known(rated, known_at_us)
+    ordinals = np.asarray([RATINGS[value] for value in rated["rating.dictionary"]] or [0], np.int32)
+    owner = customer_of_id[rated["originator_id"][known]]
+    start, order = kernels.group(np.ascontiguousarray(owner, np.int32), customer_count)
+    history = (
+        start,
+        np.ascontiguousarray(rated["rated_on"][known][order], np.int32),
+        np.ascontiguousarray(rated["seq"][known][order], np.int64),
+        np.ascontiguousarray(ordinals[rated["rating"][known]][order], np.int32),
+    )
+    return kernels.values_on(
+        history,
+        np.ascontiguousarray(customer, np.int32),
+        np.ascontiguousarray(on, np.int32),
+        0,
+    )
 
 
 def _known(table: Mapping[str, Any], known_at_us: int | None) -> Mask:
@@ -339,7 +387,60 @@ def kpi_report_fast(
     grouping: KpiGrouping | str = KpiGrouping.PORTFOLIO,
     known_at: datetime | None = None,
 ) -> KpiReport:
-    """``kpis.kpi_report(portfolio.fold_all(log, known_at=known_at), start_on, end_on)``.
+    """``kpis.kpi_report(portfolio.fold_all(log, known_at=known_at), start_on, end_on)``: the
+    report of ``kpi_sums_fast``'s sums (see there)."""
+    return kpi_report_of_sums(
+        kpi_sums_fast(
+            cols,
+            start_on,
+            end_on,
+            decode_policy=decode_policy,
+            grouping=grouping,
+            known_at=known_at,
+        )
+    )
+
+
+@attrs.frozen(kw_only=True)
+class KpiSums:
+    """What a KPI report is worked out from: per group (key, label, currency) the integer sums
+    of its invoices and promises, and its credit sales per month back from the end month.
+
+    Every figure is a sum over customers, so the sums of logs holding different customers (a
+    customer-partitioned log's partitions: ``combined_kpi_sums``) add up to the sums of the
+    whole log, and the report of the added sums is the whole log's report; never an average
+    of the partitions' averages."""
+
+    start_on: date
+    end_on: date
+    grouping: KpiGrouping
+    policy: EscalationPolicy
+    """The policy in force on ``end_on`` (its buckets and provision rates)."""
+    keys: tuple[tuple[str, str, str], ...]
+    beginning: Ints
+    sales: Ints
+    ending: Ints
+    cash: Ints
+    goods: Ints
+    buckets: Ints
+    """Per group, per bucket: the ending receivables."""
+    promises: tuple[Ints, Ints, Ints, Ints]
+    """Per group: promises judged, kept, promised and paid (minor units)."""
+    monthly: tuple[Ints, Ints, Ints]
+    """(group, months back from the end month, credit sales): one entry per group and month
+    with sales (several for one group and month once sums are combined)."""
+
+
+def kpi_sums_fast(
+    cols: Columns,
+    start_on: date,
+    end_on: date,
+    *,
+    decode_policy: Callable[[str], EscalationPolicy],
+    grouping: KpiGrouping | str = KpiGrouping.PORTFOLIO,
+    known_at: datetime | None = None,
+) -> KpiSums:
+    """The sums ``kpi_report_fast`` reports, of ``cols`` (``columns(log, select=SELECT)``).
 
     ``cols`` is ``columns(log, select=SELECT)`` (or with more columns); ``decode_policy`` turns
     an adopted policy's stored form back into the policy, as for ``fast_path.fast_portfolio``.
@@ -416,23 +517,117 @@ def kpi_report_fast(
     issued_on = issued["issued_on"][rows]
     sales = _sums(g, np.where(issued_on >= start_day, facts.amount, 0), groups.count)
     buckets = _buckets(cols, rows, open_end, end_day, policy.ageing, g, groups.count)
-    countback = _countback_parts(g, issued_on, facts.amount, ending, end_day, groups.count)
+    monthly = _monthly_sales(g, issued_on, facts.amount, end_day)
     cash = _cash(cols, group_of_row, invoice_of_id, known_at_us, start_day, end_day, groups.count)
     goods = _cash(
         cols, group_of_row, invoice_of_id, known_at_us, start_day, end_day, groups.count,
         tables=_GOODS,
     )  # fmt: skip
+    promise_rating = _ratings_on(
+        cols, known_at_us, customer_of_id, len(group_of_customer), promise_customer,
+        made["made_on"][promise_rows],
+    )  # fmt: skip
     promises = _promise_rates(
         cols, promise_rows, groups.of_promise, versions, known_at_us, start_day, end_day, ids,
-        payment_currency_map, promise_currency, len(currencies), groups.count,
+        payment_currency_map, promise_currency, len(currencies), groups.count, promise_rating,
     )  # fmt: skip
 
+    return KpiSums(
+        start_on=start_on,
+        end_on=end_on,
+        grouping=kind,
+        policy=policy,
+        keys=tuple(groups.keys),
+        beginning=beginning,
+        sales=sales,
+        ending=ending,
+        cash=cash,
+        goods=goods,
+        buckets=buckets,
+        promises=promises,
+        monthly=monthly,
+    )
+
+
+def combined_kpi_sums(parts: Sequence[KpiSums]) -> KpiSums:
+    """The sums of several logs of different customers (same period, grouping and policy):
+    each group's sums added (a group such as an owner or the portfolio spans the logs)."""
+    first = parts[0]
+    for other in parts[1:]:
+        assert (other.start_on, other.end_on, other.grouping) == (
+            first.start_on,
+            first.end_on,
+            first.grouping,
+        ), "KPI sums of different periods or groupings"
+        assert other.policy == first.policy, "KPI sums under different policies"
+    index: dict[tuple[str, str, str], int] = {}
+    for part in parts:
+        for key in part.keys:
+            index.setdefault(key, len(index))
+    count = len(index)
+    bucket_count = len(first.policy.ageing.bucket_labels)
+
+    def added(of: Callable[[KpiSums], Ints]) -> Ints:
+        total = np.zeros(count, np.int64)
+        for part in parts:
+            total[_remap(part, index)] += of(part)
+        return total
+
+    buckets = np.zeros((count, bucket_count), np.int64)
+    for part in parts:
+        buckets[_remap(part, index)] += part.buckets.reshape(len(part.keys), bucket_count)
+    remapped = [_remap(part, index) for part in parts]
+    return KpiSums(
+        start_on=first.start_on,
+        end_on=first.end_on,
+        grouping=first.grouping,
+        policy=first.policy,
+        keys=tuple(index),
+        beginning=added(lambda part: part.beginning),
+        sales=added(lambda part: part.sales),
+        ending=added(lambda part: part.ending),
+        cash=added(lambda part: part.cash),
+        goods=added(lambda part: part.goods),
+        buckets=buckets,
+        promises=(
+            added(lambda part: part.promises[0]),
+            added(lambda part: part.promises[1]),
+            added(lambda part: part.promises[2]),
+            added(lambda part: part.promises[3]),
+        ),
+        monthly=(
+            np.concatenate(
+                [np.zeros(0, np.int64)]
+                + [to[part.monthly[0]] for to, part in zip(remapped, parts, strict=True)]
+            ),
+            np.concatenate([np.zeros(0, np.int64)] + [part.monthly[1] for part in parts]),
+            np.concatenate([np.zeros(0, np.int64)] + [part.monthly[2] for part in parts]),
+        ),
+    )
+
+
+def _remap(part: KpiSums, index: Mapping[tuple[str, str, str], int]) -> Ints:
+    """Per group of ``part``, its group in ``index``."""
+    return np.array([index[key] for key in part.keys], np.int64)
+
+
+def kpi_report_of_sums(sums: KpiSums) -> KpiReport:
+    """The KPI report of ``sums``: the rows of the groups with anything to report, in (key,
+    currency) order, each worked out from its sums with the very operations of ``kpis._row``."""
+    start_on, end_on, policy = sums.start_on, sums.end_on, sums.policy
+    groups_count = len(sums.keys)
+    beginning, sales, ending, cash, goods = (
+        sums.beginning, sums.sales, sums.ending, sums.cash, sums.goods,
+    )  # fmt: skip
+    buckets, promises = sums.buckets, sums.promises
+    countback = _countback_parts(*sums.monthly, ending, _day(end_on), groups_count)
+    keys = sums.keys
     judged = promises[0]
     non_empty = np.flatnonzero(
         (beginning != 0) | (ending != 0) | (sales != 0) | (cash != 0) | (goods != 0) | (judged != 0)
     )
     order = np.array(
-        sorted(non_empty.tolist(), key=lambda i: (groups.keys[i][0], groups.keys[i][2])),
+        sorted(non_empty.tolist(), key=lambda i: (keys[i][0], keys[i][2])),
         np.int64,
     )
     ecl, ecl_exact = _expected_credit_loss(buckets[order], policy.provision_rates)
@@ -453,7 +648,7 @@ def kpi_report_fast(
     )
     report_rows = tuple(
         _row(
-            groups.keys[i],
+            keys[i],
             days=period_days(start_on, end_on),
             beginning=beginning_minor,
             sales=sales_minor,
@@ -484,7 +679,7 @@ def kpi_report_fast(
     return KpiReport(
         start_on=start_on,
         end_on=end_on,
-        grouping=kind,
+        grouping=sums.grouping,
         rows=report_rows,
         bucket_labels=policy.ageing.bucket_labels,
         provision_rates=policy.provision_rates,
@@ -630,28 +825,44 @@ def bucket_indexes(basis_days: Ints, ageing: AgeingPolicy) -> Ints:
     return buckets
 
 
+def _monthly_sales(
+    group: Ints, issued_on: npt.NDArray[np.int32], amount: Ints, end_day: int
+) -> tuple[Ints, Ints, Ints]:
+    """Per group and month back from the end month with sales: (group, months back, sales)."""
+    end_month = int(_month(np.array([end_day], np.int32))[0])
+    back = end_month - _month(issued_on)
+    assert (back >= 0).all()
+    return _per_group_month(group, back, amount)
+
+
+def _per_group_month(group: Ints, back: Ints, sales: Ints) -> tuple[Ints, Ints, Ints]:
+    """``sales`` summed per (group, months back), ascending."""
+    months = int(back.max()) + 1 if len(back) else 1
+    distinct, inverse = _dense(group * months + back)
+    summed = _sums(inverse, sales, len(distinct))
+    entry_group, entry_back = np.divmod(distinct, months)
+    return entry_group, entry_back, summed
+
+
 def _countback_parts(
     group: Ints,
-    issued_on: npt.NDArray[np.int32],
-    amount: Ints,
+    back: Ints,
+    monthly_sales: Ints,
     ending: Ints,
     end_day: int,
     group_count: int,
 ) -> tuple[Ints, Ints, Ints, Ints, Ints]:
     """Per group, where the countback of ``kpis.countback_dso`` ends: (covered, sales of the
     newer months, their days, sales of the covering month, its days), covered 0 when the
-    months ran out before the ending receivables were covered.
+    months ran out before the ending receivables were covered. ``group``, ``back`` and
+    ``monthly_sales``: credit sales per group and months back from the end month (a group and
+    month may come more than once: they are summed).
 
     Walking back month by month from the end month, the first month whose running sales reach
     the ending receivables covers the rest; the months before it (newer) count whole.
     """
     end_month = int(_month(np.array([end_day], np.int32))[0])
-    back = end_month - _month(issued_on)
-    assert (back >= 0).all()
-    months = int(back.max()) + 1 if len(back) else 1
-    distinct, inverse = _dense(group * months + back)
-    sales = _sums(inverse, amount, len(distinct))
-    entry_group, entry_back = np.divmod(distinct, months)
+    entry_group, entry_back, sales = _per_group_month(group, back, monthly_sales)
     running = _cumsum_within(entry_group, sales)
     reached = np.flatnonzero((running >= ending[entry_group]) & (ending[entry_group] > 0))
     covering_groups, first = _first_per(entry_group[reached])
@@ -765,10 +976,14 @@ def _promise_rates(
     promise_currency: Ints,
     currency_count: int,
     group_count: int,
+    promise_rating: npt.NDArray[np.int32],
 ) -> tuple[Ints, Ints, Ints, Ints]:
     """Per group: promises judged, kept, promised and paid (``promises.judge`` as of the end).
 
-    Only promises whose deadline falls in the period are judged here, as the KPI asks.
+    Only promises whose deadline (their last tranche's) falls in the period are judged here,
+    as the KPI asks. Each tranche is judged as a promise of the sum of the tranches up to it by
+    its own deadline (the window's money reaching that sum); the promise is kept when all are,
+    broken when one was missed, and counts as paid what its tranches count.
     """
     made = cols["PromiseMade"]
     count = len(promise_rows)
@@ -776,8 +991,22 @@ def _promise_rates(
     assert (amount > 0).all(), "a promise is for a positive amount"
     made_on = made["made_on"][promise_rows].astype(np.int64)
     promised_on = made["promised_on"][promise_rows]
-    deadline = promised_on.astype(np.int64) + _tolerance_on(versions, promised_on)
-    window_end = np.minimum(deadline, end_day)
+    deadline = promised_on.astype(np.int64) + _tolerance_on(versions, promised_on, promise_rating)
+
+    # The tranches of the promises judged: ``of`` the promise (index into promise_rows).
+    tranche_start, tranche_on_all, tranche_amount_all = promise_schedule(made)
+    of, tranche = _expand(tranche_start[promise_rows], tranche_start[promise_rows + 1])
+    tranche_on = tranche_on_all[tranche]
+    tranche_amount = tranche_amount_all[tranche]
+    first_of = np.searchsorted(of, np.arange(count, dtype=np.int64), "left")
+    cumulative = np.cumsum(tranche_amount)
+    before = cumulative - tranche_amount - (cumulative - tranche_amount)[first_of][of]
+    target = before + tranche_amount
+    assert (_sums(of, tranche_amount, count) == amount).all(), "tranches add up to the promise"
+    tranche_deadline = tranche_on.astype(np.int64) + _tolerance_on(
+        versions, tranche_on, promise_rating[of]
+    )
+    window_end = np.minimum(tranche_deadline, end_day)
 
     # Payments: which count on the end day (received by then and not reversed by then).
     received = cols["PaymentReceived"]
@@ -791,20 +1020,21 @@ def _promise_rates(
     reversed_on[reversed_payments] = reversals["reversed_on"][reversal_known][last]
     payment_counts = received_known & (received["value_on"] <= end_day) & (reversed_on > end_day)
 
-    paid_total = np.zeros(count, np.int64)
-    paid_in_full = np.full(count, np.iinfo(np.int64).max, np.int64)
+    tranche_count = len(of)
+    money = np.zeros(tranche_count, np.int64)
+    reached_on = np.full(tranche_count, np.iinfo(np.int64).max, np.int64)
     offsets = made["invoice_ids.offsets"]
-    named = (offsets[1:] - offsets[:-1])[promise_rows] > 0
+    named = ((offsets[1:] - offsets[:-1])[promise_rows] > 0)[of]
     _paid_on_named(
-        cols, promise_rows, named, amount, made_on, window_end, payment_of_id,
-        payment_counts, known_at_us, paid_total, paid_in_full,
+        cols, promise_rows[of], named, target, made_on[of], window_end, payment_of_id,
+        payment_counts, known_at_us, money, reached_on,
     )  # fmt: skip
     _paid_by_customer(
-        cols, promise_rows, ~named, amount, made_on, window_end, payment_of_id, payment_counts,
-        payment_currency_map[received["currency"]], promise_currency, currency_count,
-        paid_total, paid_in_full,
+        cols, promise_rows[of], ~named, target, made_on[of], window_end, payment_of_id,
+        payment_counts, payment_currency_map[received["currency"]], promise_currency[of],
+        currency_count, money, reached_on,
     )  # fmt: skip
-    paid = np.minimum(paid_total, amount)
+    tranche_paid = np.clip(money - before, 0, tranche_amount)
 
     # Withdrawn or superseded: the later-recorded event of each kind wins, withdrawal first.
     closed_on = np.full(count, np.iinfo(np.int64).max, np.int64)
@@ -820,18 +1050,22 @@ def _promise_rates(
         relevant = promises >= 0
         closed_promises, last = _last_per(promises[relevant])
         closed_on[closed_promises] = table[column][known][relevant][last]
-    has_closed = closed_on != np.iinfo(np.int64).max
-    kept = (paid_in_full != np.iinfo(np.int64).max) & (paid_in_full <= closed_on)
-    closed_first = ~kept & has_closed & (closed_on <= np.minimum(end_day, deadline))
-    still_open = ~kept & ~closed_first & (end_day <= deadline)
-    judged = (
-        (kept | (~closed_first & ~still_open)) & (start_day <= deadline) & (deadline <= end_day)
-    )
+    tranche_closed_on = closed_on[of]
+    has_closed = tranche_closed_on != np.iinfo(np.int64).max
+    kept = (reached_on != np.iinfo(np.int64).max) & (reached_on <= tranche_closed_on)
+    closed_first = ~kept & has_closed & (tranche_closed_on <= np.minimum(end_day, tranche_deadline))
+    still_open = ~kept & ~closed_first & (end_day <= tranche_deadline)
+    missed = ~kept & ~closed_first & ~still_open
+
+    promise_kept = _sums(of, ~kept, count) == 0
+    promise_broken = _sums(of, missed, count) > 0
+    judged = (promise_kept | promise_broken) & (start_day <= deadline) & (deadline <= end_day)
+    paid = _sums(of, tranche_paid, count)
 
     group = promise_group[judged]
     return (
         _sums(group, np.ones(len(group), np.int64), group_count),
-        _sums(group, kept[judged].astype(np.int64), group_count),
+        _sums(group, promise_kept[judged].astype(np.int64), group_count),
         _sums(group, amount[judged], group_count),
         _sums(group, paid[judged], group_count),
     )

@@ -103,6 +103,7 @@ SELECT: Final[Mapping[str, tuple[str, ...]]] = {
         "promised_on",
         "made_on",
         "invoice_ids",
+        "tranches",
     ),
     "PromiseWithdrawn": ("originator_id", "timestamp", "withdrawn_on"),
     "PromiseSuperseded": ("originator_id", "timestamp", "superseded_on"),
@@ -128,6 +129,8 @@ MOVEMENTS: Final = (
 ageing fold's movements)."""
 
 RATINGS: Final = {rating.value: RATING_ORDINAL[rating] for rating in RiskRating}
+RATING_OF: Final = {ordinal: value for value, ordinal in RATINGS.items()}
+"""A rating's value by its ordinal (none for 0: not rated)."""
 
 
 # The result -----------------------------------------------------------------------------------
@@ -492,6 +495,28 @@ def _joined(values: npt.NDArray[Any], parts: list[slice]) -> npt.NDArray[Any]:
     return np.concatenate([values[part] for part in parts])
 
 
+def promise_schedule(promises: Mapping[str, Any]) -> tuple[Int64s, Int32s, Int64s]:
+    """(offsets, date, amount) of every promise's tranches, in table order: its recorded
+    tranches, or the whole amount on its promised date when it has none (``PromiseFacts.
+    schedule``), so that every promise has at least one."""
+    offsets = np.asarray(promises["tranches.offsets"], np.int64)
+    counts = np.diff(offsets)
+    sizes = np.maximum(counts, 1)
+    start = np.zeros(len(sizes) + 1, np.int64)
+    np.cumsum(sizes, out=start[1:])
+    tranche_on = np.empty(int(start[-1]), np.int32)
+    amount = np.empty(int(start[-1]), np.int64)
+    single = counts == 0
+    tranche_on[start[:-1][single]] = promises["promised_on"][single]
+    amount[start[:-1][single]] = promises["amount_minor"][single]
+    owner = np.repeat(np.arange(len(counts)), counts)
+    recorded = int(offsets[-1]) if len(offsets) else 0
+    target = start[:-1][owner] + (np.arange(recorded) - offsets[owner])
+    tranche_on[target] = promises["tranches.promised_on"]
+    amount[target] = promises["tranches.amount_minor"]
+    return start, tranche_on, amount
+
+
 def _int32(values: Any) -> Int32s:
     return np.ascontiguousarray(values, dtype=np.int32)
 
@@ -582,6 +607,7 @@ class _Prepared:
             closed_on[row_of_id[tables[name]["originator_id"]]] = tables[name][column]
             closings.append(closed_on)
         invoice_rows = _int32(row_of_id[promises["invoice_ids.values"]])
+        tranche_offsets, self.tranche_on, tranche_amount = promise_schedule(promises)
         self.promises: kernels.Promises = (
             self.promise_customer,
             _int32(promises["made_on"]),
@@ -592,12 +618,22 @@ class _Prepared:
             _int32(promises["promised_on"]),
             _int64(promises["invoice_ids.offsets"]),
             invoice_rows,
+            tranche_offsets,
+            tranche_amount,
         )
         self.promise_start, self.promise_order = kernels.group(
             self.promise_customer, self.customer_count
         )
         self.policy_now = int(self.policies.index_on(np.asarray([on], np.int32))[0])
-        self.deadline_on = self.policies.deadline_on(self.promises[6])
+        self.ratings = self._ratings(tables["RiskRated"])
+        # The tolerance of a promise's tranches goes by the customer's rating on the day the
+        # promise was made (``promises.tranche_deadline_on``).
+        promise_rating = kernels.values_on(
+            self.rating_history(), self.promise_customer, self.promises[1], 0
+        )
+        self.tranche_rating = _int32(np.repeat(promise_rating, np.diff(tranche_offsets)))
+        self.deadline_on = self.policies.deadline_on(self.tranche_on, self.tranche_rating)
+        """Per tranche."""
         # The invoices' disputed amounts, written by ``figures``, hold until then what held
         # invoices had settled on the since date (``kernels.settle_since``).
         self.disputed_minor = np.empty(self.invoice_count, np.int64)
@@ -626,7 +662,6 @@ class _Prepared:
             ),
         )
         self.payments = self._payments(payments, promises)
-        self.ratings = self._ratings(tables["RiskRated"])
 
     def _marks(
         self, on: int, customer_id: Int32s, held: npt.NDArray[np.bool_] | None
@@ -639,7 +674,7 @@ class _Prepared:
         if self.policies.promise_suspends[self.policy_now]:
             made_on = self.promises[1]
             customers = self.promise_customer[
-                (made_on <= on) & (on <= self.deadline_on) & (self.promise_customer >= 0)
+                (made_on <= on) & (on <= self.horizon_on()) & (self.promise_customer >= 0)
             ]
             candidate[customers] = True
         customer_of_invoice = np.empty(self.invoice_count, np.int32)
@@ -654,6 +689,16 @@ class _Prepared:
             self.disputed_minor,
         )
         return customer_of_invoice, marks
+
+    def horizon_on(self) -> Int32s:
+        """Per promise, the latest of its tranches' deadlines: it cannot be open after it."""
+        if not len(self.promise_customer):
+            return np.empty(0, np.int32)
+        return _int32(np.maximum.reduceat(self.deadline_on, self.promises[9][:-1]))
+
+    def last_deadline_on(self) -> Int32s:
+        """Per promise, its last tranche's deadline: the promise's own (``promises.judge``)."""
+        return self.deadline_on[self.promises[9][1:] - 1]
 
     def _settle(
         self, on: int, marks: npt.NDArray[np.int8], group_of_invoice: Int32s
@@ -796,6 +841,13 @@ class _Prepared:
             _int32(ordinals[rated["rating"]]),
         )
 
+    def rating_history(self) -> kernels.History:
+        """The risk ratings (ordinals) as a dated history by customer."""
+        originator_id, seq, rated_on, ordinal = self.ratings
+        customer = self.row_of_id[originator_id] if len(originator_id) else _int32([])
+        start, order = kernels.group(_int32(customer), self.customer_count)
+        return start, _int32(rated_on[order]), _int64(seq[order]), _int32(ordinal[order])
+
     def _policies(
         self, adopted: Mapping[str, Any], decode_policy: Callable[[str], EscalationPolicy]
     ) -> _Policies:
@@ -912,7 +964,7 @@ class _Prepared:
         customer_count = self.customer_count
         policy_now = self.policy_now
         deadline_on = self.deadline_on
-        promise_count = len(deadline_on)
+        promise_count = len(self.promise_customer)
         status = np.empty(promise_count, np.int8)
         paid = np.empty(promise_count, np.int64)
         judged_on = np.empty(promise_count, np.int32)
@@ -1025,7 +1077,7 @@ class _Prepared:
                 customer=self.promise_customer,
                 status=status,
                 paid_minor=paid,
-                deadline_on=deadline_on,
+                deadline_on=self.last_deadline_on(),
                 judged_on=judged_on,
             ),
         )
@@ -1051,7 +1103,10 @@ class _Policies:
             [p.partly_kept_counts_as_broken for p in policies], np.bool_
         )
         self.promise_suspends = [p.promise_suspends for p in policies]
-        self.tolerance_days = _int32([p.promise_tolerance_days for p in policies])
+        # Per policy and rating ordinal (0: not rated).
+        self.tolerance_days = _int32(
+            [[p.promise_tolerance_days_for(RATING_OF.get(r)) for r in range(5)] for p in policies]
+        )
         self.long_after_days = [p.long_after_days for p in policies]
         # Thresholds beyond int64 are capped where no amount can reach them, so that the
         # kernels' int64 arithmetic cannot wrap (a policy may say "never" with a huge figure).
@@ -1084,6 +1139,7 @@ class _Policies:
             version[newer] = policy.version
         return index
 
-    def deadline_on(self, promised_on: Int32s) -> Int32s:
-        """Promised date plus the tolerance of the policy in force on it."""
-        return _int32(promised_on + self.tolerance_days[self.index_on(promised_on)])
+    def deadline_on(self, promised_on: Int32s, rating: Int32s) -> Int32s:
+        """Promised date plus the tolerance of the policy in force on it, for the rating
+        ordinal given (the customer's when the promise was made)."""
+        return _int32(promised_on + self.tolerance_days[self.index_on(promised_on), rating])

@@ -122,6 +122,7 @@ def fast_timeline(
     known_at: datetime | None = None,
     customers: npt.ArrayLike | None = None,
     next_threshold: bool = True,
+    incremental: bool = True,
 ) -> FastTimeline:
     """Level, day entered and next threshold crossing of some customers as of ``as_of``.
 
@@ -132,6 +133,9 @@ def fast_timeline(
         customers: rows of the customers to look at (for the worklist: those whose
             ``fast_portfolio`` level is 1 or more); every customer by default.
         next_threshold: also the next threshold crossing (the worklist does not need it).
+        incremental: evaluate each candidate date over the invoices open then, kept as the
+            walk moves (``kernels.Sweep``); False: over all the customer's invoices at every
+            date, the reference the tests compare it with.
 
     Raises:
         CustomerNotFoundError: a row is not one of the customers' table (``row``).
@@ -230,6 +234,8 @@ def fast_timeline(
     invoice_start = facts.invoices[0]
     owned_max = int((invoice_start[rows + 1] - invoice_start[rows]).max(initial=0))
 
+    sweep_length = owned_max if incremental else 0
+
     def walk(low: int, high: int) -> None:
         scratch = (
             np.empty(kernels.CANDIDATES_SCRATCH, np.int32),
@@ -240,6 +246,13 @@ def fast_timeline(
                 np.empty(owned_max, np.int64),
                 np.empty(owned_max, np.int32),
                 np.empty(owned_max, np.int32),
+            ),
+            (
+                np.empty(sweep_length, np.int32),
+                np.empty(sweep_length, np.int32),
+                np.empty(sweep_length, np.int32),
+                np.empty(sweep_length, np.int32),
+                np.zeros(3, np.int64),
             ),
         )
         kernels.timeline_part(low, high, rows, on, last, level_max, facts, *outputs, scratch)
@@ -296,15 +309,20 @@ def _disputes(disputes: kernels.Disputes, on: int) -> kernels.Disputes:
 
 
 def _promises(prepared: Any, on: int) -> tuple[kernels.Promises, Int32s]:
-    """The promises made by ``on`` (withdrawn and superseded by then), and each one's
+    """The promises made by ``on`` (withdrawn and superseded by then), and each tranche's
     deadline under the policy versions effective by ``on``, as ``narrow`` leaves them: the
-    policy in force on the earlier of its promised date and ``on``."""
-    customer, made_on, amount, currency, withdrawn_on, superseded_on, promised_on, *named = (
+    policy in force on the earlier of the tranche's date and ``on`` (for the customer's rating
+    when the promise was made)."""
+    customer, made_on, amount, currency, withdrawn_on, superseded_on, promised_on, *rest = (
         prepared.promises
     )
     policies = prepared.policies
+    tranche_on = prepared.tranche_on
     deadline_on = _int32(
-        promised_on + policies.tolerance_days[policies.index_on(np.minimum(promised_on, on))]
+        tranche_on
+        + policies.tolerance_days[
+            policies.index_on(np.minimum(tranche_on, on)), prepared.tranche_rating
+        ]
     )
     promises: kernels.Promises = (
         customer,
@@ -314,8 +332,10 @@ def _promises(prepared: Any, on: int) -> tuple[kernels.Promises, Int32s]:
         _cut(withdrawn_on, on),
         _cut(superseded_on, on),
         promised_on,
-        named[0],
-        named[1],
+        rest[0],
+        rest[1],
+        rest[2],
+        rest[3],
     )
     return promises, deadline_on
 

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from arledger import ArledgerError, ChainMismatchError, FindingKind, Ledger, Money, VerifyReport
+from arledger.adapters.audit import verify as verify_module
 from arledger.adapters.ingest.importer import import_file, preset
 from arledger.adapters.persistence import bulk, chain, library
 from arledger.domain.errors import ConfigurationError
@@ -275,8 +276,16 @@ def test_verify_while_others_write_finds_nothing(persistent_store_env: dict[str,
 # Tampering --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def written(persistent_store_env: dict[str, str]) -> Iterator[tuple[Ledger, dict[str, str]]]:
+@pytest.fixture(params=["one process", "two processes"])
+def written(
+    request: pytest.FixtureRequest,
+    persistent_store_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[Ledger, dict[str, str]]]:
+    """A written store with its read models and segments; verify runs its pass in one process,
+    or (as on a large store) with the chain and the replay in a second one (``_Worker``)."""
+    if request.param == "two processes":
+        monkeypatch.setattr(verify_module, "WORKER_EVENTS_MIN", 0)
     ledger = Ledger(persistent_store_env)
     write_some(ledger)
     ledger.ageing(date(2024, 3, 31))  # the engine and its segments

@@ -24,6 +24,7 @@ from arledger import Ledger, Money
 from arledger.adapters.read_models import engine as engine_module
 from arledger.adapters.read_models.engine import RowsByValue
 from arledger.domain import ids
+from arledger.domain.events import ActionChannel
 from arledger.projections.portfolio import fold_all
 
 AS_OF = date(2025, 6, 30)
@@ -154,3 +155,61 @@ def test_a_customers_kept_events_take_in_only_new_events_and_answer_every_cut(
         assert state == fold_all(after)
         seed(ledger, 16, 2)
         assert state is not engine.customer_state(customer_id, None, fold_all)  # new events
+
+
+def test_a_customer_larger_than_the_kept_events_answers_as_the_replay_again_and_after_new_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A customer with more events than the engine keeps in all (``CUSTOMER_EVENTS_CACHED``,
+    made small here), asked in turn with another customer: its status and explanation equal
+    the replay's on every ask, at every cut, and after new events of its own (a payment, an
+    action), whose answers differ from the ones kept before them."""
+    monkeypatch.setattr(engine_module, "CUSTOMER_EVENTS_CACHED", 10)
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    with closing(Ledger(env)) as ledger, closing(Ledger(env, read_models="replay")) as replay:
+        for code in CODES:
+            ledger.open_account(
+                code,
+                name=f"Customer {code}",
+                currency=CURRENCY,
+                collection_owner="li",
+                opened_on=date(2024, 12, 1),
+            )
+        seed(ledger, 0, 40)
+        big = CODES[0]
+        engine = ledger.query_engine()
+        assert len(engine.customer_events(ids.customer_id(big), None)) > 10
+        position = engine.status()["position"]
+
+        def answers(on: Ledger, code: str, **cut: int) -> list[object]:
+            return [
+                on.escalation_status(code, AS_OF, **cut),
+                on.explain(code, AS_OF, **cut),
+                on.escalation_status(code, AS_OF - timedelta(days=60), **cut),
+            ]
+
+        before = answers(replay, big)
+        for _ in range(2):  # the second ask is the kept answer
+            assert before == answers(ledger, big)
+            assert answers(replay, CODES[1]) == answers(ledger, CODES[1])
+        ledger.receive_payment(
+            "BANK-1", payer_code=big, amount=Money(5_000_00, CURRENCY), value_on=AS_OF
+        )
+        ledger.record_action(
+            customer_code=big,
+            channel=ActionChannel.PHONE,
+            taken_on=AS_OF - timedelta(days=1),
+            collector="li",
+            contact="ap@example.com",
+            outcome="will pay",
+            next_step="call again",
+            next_step_on=AS_OF + timedelta(days=7),
+        )
+        after = answers(replay, big)
+        assert before[0].next_step != after[0].next_step  # the new events count
+        assert after == answers(ledger, big)
+        assert after == answers(ledger, big)
+        assert before == answers(ledger, big, at_position=position)
+        assert answers(replay, big, at_position=position) == answers(
+            ledger, big, at_position=position
+        )

@@ -275,6 +275,38 @@ def test_the_export_command_writes_partitions_that_hold_the_whole_log(tmp_path: 
     assert {e.originator_id for e in recorded} == {e.originator_id for p in parts for e in p}
 
 
+def test_the_generate_command_writes_partitions_of_the_generated_ledger(tmp_path: Path) -> None:
+    out = tmp_path / "parts"
+    result = CliRunner().invoke(
+        app,
+        [
+            *("generate", "--invoices", "300", "--seed", "5", "--out", "parquet"),
+            *("--directory", str(out), "--partitions", "3"),
+        ],
+    )
+
+    assert 0 == result.exit_code, result.output
+    assert "as 3 partition(s) by customer" in result.output
+    generated = list(columnar.from_columnar(generate_columnar(300, 5)))
+    partitioner = Partitioner()
+    owners = [partitioner.customer_of(event) for event in generated]
+    for index, log in enumerate(read_partitions(out)):
+        assert [
+            e
+            for e, owner in zip(generated, owners, strict=True)
+            if owner is None or partition_of(owner, 3) == index
+        ] == list(columnar.from_columnar(log))
+
+
+def test_generate_partitions_needs_a_parquet_directory(tmp_path: Path) -> None:
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "g.db")}
+    result = CliRunner().invoke(app, ["generate", "--invoices", "10", "--partitions", "2"], env=env)
+
+    assert 2 == result.exit_code
+    assert "--partitions is for --out parquet" in result.output
+    assert not (tmp_path / "g.db").exists()
+
+
 def test_the_export_command_refuses_a_bad_partition_count_before_any_work(tmp_path: Path) -> None:
     env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "export.db")}
     result = CliRunner().invoke(app, ["export", str(tmp_path / "x"), "--partitions", "0"], env=env)

@@ -37,7 +37,12 @@ from arledger.domain.events import (
     RiskRating,
 )
 from arledger.domain.money import Money
-from arledger.domain.policy import EscalationPolicy, NegotiationRule, PreDueReminderRule
+from arledger.domain.policy import (
+    RATING_VALUES,
+    EscalationPolicy,
+    NegotiationRule,
+    PreDueReminderRule,
+)
 from arledger.projections import escalation
 from arledger.projections import portfolio as portfolio_module
 from arledger.projections import promises as promises_module
@@ -202,9 +207,6 @@ def _promise(
             assert invoice is not None
             numbers.append(invoice.invoice_number)
     amount = min(amount, max(1, open_on(session, code, numbers[:1], _on(made))))
-    parts = max(1, min(tranches, days, amount))
-    dates = [_on(made + days * k // parts) for k in range(1, parts + 1)]
-    amounts = [amount // parts + (1 if k < amount % parts else 0) for k in range(parts)]
     return session.make_promise(
         customer_code=code,
         promise_reference=reference,
@@ -214,12 +216,23 @@ def _promise(
         contact="AP",
         invoice_numbers=numbers[:1],
         supersedes=supersedes,
-        tranches=tuple(
-            PromiseTranche(promised_on=on, amount_minor=part)
-            for on, part in zip(dates, amounts, strict=True)
-        )
-        if parts > 1
-        else (),
+        tranches=tranche_schedule(amount, made, days, tranches),
+    )
+
+
+def tranche_schedule(
+    amount: int, made: int, days: int, tranches: int
+) -> tuple[PromiseTranche, ...]:
+    """``amount`` in up to ``tranches`` dated parts spread over the ``days`` after ``made``
+    (largest first); none (a promise of one date) when it is one part."""
+    parts = max(1, min(tranches, days, amount))
+    if parts == 1:
+        return ()
+    dates = [_on(made + days * k // parts) for k in range(1, parts + 1)]
+    amounts = [amount // parts + (1 if k < amount % parts else 0) for k in range(parts)]
+    return tuple(
+        PromiseTranche(promised_on=on, amount_minor=part)
+        for on, part in zip(dates, amounts, strict=True)
     )
 
 
@@ -480,6 +493,9 @@ def policies(draw: st.DrawFn) -> EscalationPolicy:
         ),
         disputed_counts=draw(st.booleans()),
         promise_tolerance_days=draw(st.integers(0, 10)),
+        promise_tolerance_days_by_rating=draw(
+            st.dictionaries(st.sampled_from(RATING_VALUES), st.integers(0, 10), max_size=4)
+        ),
         promise_suspends=draw(st.booleans()),
         partly_kept_counts_as_broken=draw(st.booleans()),
         levels=draw(ladders()),

@@ -37,9 +37,15 @@ from arledger.adapters.read_models.columnar import (
 from arledger.adapters.synthetic.demo import DemoLedger, generate_demo, record_demo
 from arledger.adapters.synthetic.generate import generate_columnar
 from arledger.domain.errors import ArledgerError, ConfigurationError, InvalidDateError
-from arledger.domain.events import Event, Instalment
+from arledger.domain.events import Event, Instalment, RiskRating
 from arledger.domain.money import Money
-from arledger.domain.policy import AgeingBasis, AgeingPolicy, EscalationPolicy, LossRate
+from arledger.domain.policy import (
+    RATING_VALUES,
+    AgeingBasis,
+    AgeingPolicy,
+    EscalationPolicy,
+    LossRate,
+)
 from arledger.projections.fast.kpis import SELECT, Columns, kpi_report_fast
 from arledger.projections.kpis import KpiGrouping, KpiReport, kpi_report
 from arledger.projections.portfolio import PortfolioState, fold_all
@@ -183,8 +189,10 @@ def _promise_more(
     days: int,
     named: int,
     supersedes: str | None,
+    tranches: int = 1,
 ) -> list[Event]:
-    """A promise naming up to ``named`` invoices, possibly superseding an earlier one."""
+    """A promise naming up to ``named`` invoices, possibly superseding an earlier one, in up
+    to ``tranches`` dated parts."""
     code, currency, _ = escalation_cases.CUSTOMERS[customer]
     account = session.require_customer(code)
     numbers = []
@@ -202,6 +210,7 @@ def _promise_more(
         contact="AP",
         invoice_numbers=numbers,
         supersedes=supersedes,
+        tranches=escalation_cases.tranche_schedule(amount, made, days, tranches),
     )
 
 
@@ -253,12 +262,18 @@ def _supersede_after(
     return _promise_more(session, index, new_reference, amount, made, days, named, reference)
 
 
-def _adopt_tolerance(session: Session, tolerance: int, on: int) -> list[Event]:
-    """A policy version that only changes the promise tolerance."""
+def _adopt_tolerance(
+    session: Session, tolerance: int, on: int, by_rating: dict[str, int] | None = None
+) -> list[Event]:
+    """A policy version that only changes the promise tolerance (by rating too, if given)."""
     book = session.policy_book()
     version = 2 if book is None else book.latest_version + 1
     return session.adopt_policy(
-        policy=EscalationPolicy(version=version, promise_tolerance_days=tolerance),
+        policy=EscalationPolicy(
+            version=version,
+            promise_tolerance_days=tolerance,
+            promise_tolerance_days_by_rating=by_rating or {},
+        ),
         effective_on=_on(on),
         approver="CFO",
         reason="review",
@@ -275,6 +290,7 @@ def _promise_case(
     named: int,
     payments: tuple[tuple[int, int, int | None], ...],
     closing: tuple[str, int] | None,
+    tranches: int = 1,
 ) -> list[Event]:
     """A promise, then payments toward it (days after it was made, percent of the promise,
     bounced some days later or not) and perhaps its withdrawal or replacement.
@@ -287,7 +303,7 @@ def _promise_case(
         with contextlib.suppress(ArledgerError):
             events.extend(command(*args, **fields))
 
-    attempt(_promise_more, session, customer, reference, amount, made, days, named, None)
+    attempt(_promise_more, session, customer, reference, amount, made, days, named, None, tranches)
     code, currency, _ = escalation_cases.CUSTOMERS[customer]
     account = session.require_customer(code)
     for number, (after, percent, bounce) in enumerate(payments):
@@ -425,6 +441,7 @@ promise_cases = st.builds(
         max_size=3,
     ).map(tuple),
     st.none() | st.tuples(st.sampled_from(("withdraw", "supersede")), st.sampled_from((0, 5, 40))),
+    st.sampled_from((1, 1, 2, 3)),  # tranches: mostly a promise of one date
 )
 promise_steps = st.one_of(
     promise_cases,
@@ -443,6 +460,7 @@ promise_steps = st.one_of(
         st.integers(0, 30),
         st.integers(0, 3),
         st.none(),
+        st.sampled_from((1, 2, 3)),
     ),
     st.builds(lambda *a: ExtraStep("withdraw_after", a), promise_references, st.integers(0, 30)),
     st.builds(
@@ -453,7 +471,18 @@ promise_steps = st.one_of(
         promised_amounts,
         st.integers(0, 3),
     ),
-    st.builds(lambda *a: ExtraStep("adopt_tolerance", a), st.integers(0, 15), st.integers(0, 120)),
+    st.builds(
+        lambda *a: ExtraStep("adopt_tolerance", a),
+        st.integers(0, 15),
+        st.integers(0, 120),
+        st.dictionaries(st.sampled_from(RATING_VALUES), st.integers(0, 20), max_size=4),
+    ),
+    st.builds(
+        lambda *a: escalation_cases.Step("rate", a),
+        escalation_cases.customer_indexes,
+        st.sampled_from(RiskRating),
+        st.integers(0, 120),
+    ),
 )
 # The invoices first, then promises with the payments, bounces and policy versions that judge
 # them: kept, partly kept, broken, withdrawn, superseded, open at the end of a period.

@@ -165,8 +165,86 @@ def test_the_timelines_equal_the_folds_on_a_synthetic_ledger_of_10000_invoices()
     for as_of in (date(2024, 9, 30), date(2025, 7, 15), END_ON_DEFAULT):
         # Not vacuous: hundreds of customers on the worklist.
         assert 100 <= assert_timelines_equal_folds(events, as_of)
+        assert_sweep_equals_reference(events, as_of)
     known_at = events[len(events) * 2 // 3].timestamp
     assert_timelines_equal_folds(events, date(2025, 10, 15), known_at=known_at)
+    assert_sweep_equals_reference(events, date(2025, 10, 15), known_at=known_at)
+
+
+# The sweep over open invoices against every invoice at every date ----------------------------
+
+
+def assert_sweep_equals_reference(
+    events: Sequence[Event], as_of: date, *, known_at: datetime | None = None
+) -> None:
+    """``fast_timeline`` keeping the open invoices as it walks (``kernels.Sweep``) gives what
+    it gives evaluating every invoice of a customer at each of its candidate dates."""
+    selected = columns(to_columnar(events), select=SELECT)
+    swept, reference = (
+        fast_timeline(
+            selected,
+            as_of,
+            decode_policy=decode_policy,
+            known_at=known_at,
+            incremental=incremental,
+        )
+        for incremental in (True, False)
+    )
+    for name in ("customer", "level", "level_entered_on", "action_due_on"):
+        assert getattr(reference, name).tolist() == getattr(swept, name).tolist(), name
+    assert reference.next_threshold_on.tolist() == swept.next_threshold_on.tolist()
+    assert reference.next_threshold_level.tolist() == swept.next_threshold_level.tolist()
+
+
+@given(
+    history=histories,
+    policy=escalation_policies(),
+    effective=st.integers(0, WINDOW_DAYS),
+    dates=st.lists(st.integers(0, WINDOW_DAYS + 60), min_size=1, max_size=3),
+    cut=st.floats(0, 1),
+)
+def test_the_sweep_equals_the_per_date_evaluation_on_generated_histories(
+    history: list[Step], policy: EscalationPolicy, effective: int, dates: list[int], cut: float
+) -> None:
+    ledger = run([*history, Step("adopt", (policy, effective))]).ledger
+    events = list(ledger.iter_events())
+    stamps = sorted({event.timestamp for event in events})
+    known_at = stamps[min(int(cut * len(stamps)), len(stamps) - 1)]
+    for as_of in [START + timedelta(days=offset) for offset in dates]:
+        assert_sweep_equals_reference(events, as_of)
+        assert_sweep_equals_reference(events, as_of, known_at=known_at)
+
+
+@given(
+    spans=st.lists(
+        st.tuples(st.integers(0, 60), st.one_of(st.integers(0, 60), st.just(NO_DATE))),
+        max_size=40,
+    ),
+    days=st.lists(st.integers(-5, 65), min_size=1, max_size=30),
+)
+def test_the_sweep_holds_the_invoices_open_on_each_day_it_moves_to(
+    spans: list[tuple[int, int]], days: list[int]
+) -> None:
+    """Whichever way the walk moves (back while the level holds, ahead to the next threshold,
+    back to the day a promise was made), the open slots are those issued by the day and not
+    closed by it, each once."""
+    size = len(spans)
+    issued_on = np.asarray([issued for issued, _ in spans], np.int32)
+    closed_from = np.asarray([closed for _, closed in spans], np.int32)
+    owned = (np.arange(size, dtype=np.int64), issued_on, closed_from)
+    sweep = (
+        np.empty(size, np.int32),
+        np.empty(size, np.int32),
+        np.empty(size, np.int32),
+        np.empty(size, np.int32),
+        np.zeros(3, np.int64),
+    )
+    kernels._sort_owned(owned, size, sweep)
+    for day in days:
+        count = kernels._sweep_to(day, owned, size, sweep)
+        expected = [slot for slot, (issued, closed) in enumerate(spans) if issued <= day < closed]
+        assert expected == sorted(sweep[2][:count].tolist())
+        assert all(sweep[3][slot] == place for place, slot in enumerate(sweep[2][:count]))
 
 
 @pytest.mark.parametrize("row", [-1, len(CUSTOMERS)])

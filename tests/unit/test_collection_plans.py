@@ -153,9 +153,15 @@ def test_promise_tranches_are_judged_each_on_its_own_deadline() -> None:
     ] == [(t.promised_on, t.promised_minor, t.paid_minor, t.status) for t in acme.tranches]
     assert (6_000_000, 4_000_000) == (acme.committed_minor, acme.collected_minor)
     assert (3_000_000, 2_000_000) == (acme.gap_to_target_minor, acme.gap_to_commitment_minor)
-    # The promise as a whole is still open: 40,000.00 of 90,000.00 by its last deadline.
+    # The promise as a whole is broken the day after the missed tranche's deadline (20th +
+    # 3 days' tolerance), partly kept: the first tranche was paid. The 10,000.00 of the 28th
+    # is short of the second tranche's cumulative 60,000.00, so no tranche counts it.
     (whole,) = ledger.promises("ACME", date(2025, 3, 31)).promises
-    assert (PromiseStatus.OPEN, 4_000_000) == (whole.status, whole.paid_minor)
+    assert (PromiseStatus.PARTLY_KEPT, 3_000_000, date(2025, 3, 24)) == (
+        whole.status,
+        whole.paid_minor,
+        whole.judged_on,
+    )
     assert [PromiseStatus.KEPT, PromiseStatus.BROKEN, PromiseStatus.OPEN] == [
         t.status for t in whole.tranches
     ]
@@ -192,7 +198,12 @@ def test_a_late_payment_counts_toward_the_next_tranche_not_the_missed_one() -> N
         second.paid_minor,
         second.judged_on,
     )
-    assert PromiseStatus.KEPT == whole.status
+    # Catching up later does not mend the missed tranche: the promise broke on the 9th.
+    assert (PromiseStatus.PARTLY_KEPT, 1_500_000, date(2025, 3, 9)) == (
+        whole.status,
+        whole.paid_minor,
+        whole.judged_on,
+    )
 
 
 def test_a_withdrawn_promise_commits_nothing_from_its_withdrawal() -> None:

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arledger.domain.policy import AgeingPolicy, EscalationPolicy
+from arledger.domain.policy import RATING_VALUES, AgeingPolicy, EscalationPolicy
 from arledger.domain.policy_book import PolicyVersion, policy_in_force
 from arledger.domain.trigger_rules import (
     TIME_RULES,
@@ -35,7 +35,7 @@ from arledger.projections import escalation
 from arledger.projections.fast import codes, kernels
 from arledger.projections.fast import kpis as fast_kpis
 from arledger.projections.fast.kpis import bucket_indexes
-from arledger.projections.fast.portfolio import _Policies
+from arledger.projections.fast.portfolio import RATING_OF, _Policies
 from arledger.projections.fast.portfolio import days as portfolio_days
 
 MINOR_PER_MAJOR: Final = 100
@@ -187,35 +187,51 @@ EPOCH_DAY: Final = date(2024, 1, 1)
 
 
 @given(
-    adoptions=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 30)), max_size=4),
-    days=st.lists(st.integers(-5, 70), min_size=1, max_size=30),
+    adoptions=st.lists(
+        st.tuples(
+            st.integers(0, 60),
+            st.integers(0, 30),
+            st.dictionaries(st.sampled_from(RATING_VALUES), st.integers(0, 30), max_size=4),
+        ),
+        max_size=4,
+    ),
+    days=st.lists(st.tuples(st.integers(-5, 70), st.integers(0, 4)), min_size=1, max_size=30),
 )
 def test_the_fold_the_fast_path_and_the_fast_kpis_agree_on_the_policy_in_force(
-    adoptions: list[tuple[int, int]], days: list[int]
+    adoptions: list[tuple[int, int, dict[str, int]]], days: list[tuple[int, int]]
 ) -> None:
     """Versions 2, 3, ... adopted in order, each effective on its own day (a later version may
-    take effect earlier), with its own promise tolerance."""
+    take effect earlier), with its own promise tolerance, by rating too (each day is asked for
+    a rating ordinal, 0: not rated)."""
     policies = [
-        EscalationPolicy(version=version, promise_tolerance_days=tolerance)
-        for version, (_, tolerance) in enumerate(adoptions, start=2)
+        EscalationPolicy(
+            version=version, promise_tolerance_days=tolerance, promise_tolerance_days_by_rating=by
+        )
+        for version, (_, tolerance, by) in enumerate(adoptions, start=2)
     ]
     book = [
         PolicyVersion(effective_on=EPOCH_DAY + timedelta(days=effective), policy=policy)
-        for (effective, _), policy in zip(adoptions, policies, strict=True)
+        for (effective, _, _), policy in zip(adoptions, policies, strict=True)
     ]
     offset = portfolio_days(EPOCH_DAY)
     versions = [
         (offset + effective, policy)
-        for (effective, _), policy in zip(adoptions, policies, strict=True)
+        for (effective, _, _), policy in zip(adoptions, policies, strict=True)
     ]
-    on = np.array([offset + day for day in days], np.int32)
+    on = np.array([offset + day for day, _ in days], np.int32)
+    ratings = np.array([rating for _, rating in days], np.int32)
     expected = [
-        policy_in_force(book, EPOCH_DAY + timedelta(days=day)).promise_tolerance_days
-        for day in days
+        policy_in_force(book, EPOCH_DAY + timedelta(days=day)).promise_tolerance_days_for(
+            RATING_OF.get(rating)
+        )
+        for day, rating in days
     ]
 
     assert expected == [
-        fast_kpis._terms_on(versions, int(day)).promise_tolerance_days for day in on
+        fast_kpis._terms_on(versions, int(day)).promise_tolerance_days_for(
+            RATING_OF.get(int(rating))
+        )
+        for day, rating in zip(on, ratings, strict=True)
     ]
-    assert expected == fast_kpis._tolerance_on(versions, on.astype(np.int64)).tolist()
-    assert expected == (_Policies(versions, ()).deadline_on(on) - on).tolist()
+    assert expected == fast_kpis._tolerance_on(versions, on.astype(np.int64), ratings).tolist()
+    assert expected == (_Policies(versions, ()).deadline_on(on, ratings) - on).tolist()

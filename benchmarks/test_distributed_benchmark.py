@@ -1,0 +1,211 @@
+"""The distributed recompute's scaling: 1 against 2 Dask workers, overhead per partition, bytes
+moved to the client, and per-partition time and memory as functions of its invoices.
+
+Each figure is a median of rounds on a ``LocalCluster`` of worker processes (one thread each),
+started before the timing (its start is reported apart). The baseline, measured in the same
+run, is the single-process fast path on the whole log (the same answers: ageing by currency,
+owner and customer, worklist, KPI sums, combined from one partition). Answers are asserted
+equal to the baseline's; timings never are.
+
+Small profile (with the benchmarks): ``SMALL_INVOICES`` invoices in 2 partitions, 2 workers.
+
+Large profile, by hand (``pytest benchmarks/test_distributed_benchmark.py -m large -s``): the
+sizes in ``ARLEDGER_BENCHMARK_DISTRIBUTED`` (invoices:partitions pairs, default
+``100000:2,100000:8,1000000:2``; partitioned exports are generated, or reused from
+``ARLEDGER_BENCHMARK_DISTRIBUTED_DIR/<invoices>-p<partitions>``), each with 1 and 2 workers;
+writes ``benchmarks/results/distributed-<date>.json``. On this 2-core machine shared by other
+work, 2 workers can at best halve the wall time; the README's model of N machines is built
+from the per-partition figures and the combine cost measured here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import distributed
+import pytest
+
+from arledger.adapters.read_models import columnar, partitions
+from arledger.adapters.read_models.distributed import (
+    Recompute,
+    answer_partition,
+    combined,
+    recompute,
+)
+from arledger.adapters.read_models.engine import SELECT
+from arledger.adapters.synthetic.generate import (
+    END_ON_DEFAULT,
+    generate_columnar,
+    generate_partitioned,
+)
+from arledger.projections import kpis
+from arledger.projections.fast import kpis as fast_kpis
+from benchmarks.figures import report_figures
+from benchmarks.test_fast_path_benchmark import machine
+from benchmarks.timing import median_s
+
+SEED: Final = 20_261_206
+SMALL_INVOICES: Final = 10_000
+AS_OF: Final = END_ON_DEFAULT
+ROUNDS: Final = 3
+SIZES_DEFAULT: Final = "100000:2,100000:8,1000000:2"
+RESULTS: Final = Path(__file__).parent / "results"
+
+
+@pytest.fixture
+def cluster_of() -> Iterator[Any]:
+    """Starts local clusters of n workers; returns (client, seconds the start took)."""
+    opened: list[Any] = []
+
+    def start(workers: int) -> tuple[Any, float]:
+        started = time.perf_counter()
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+        client = distributed.Client(cluster)
+        opened.extend([client, cluster])
+        return client, time.perf_counter() - started
+
+    yield start
+    for thing in reversed(opened):
+        thing.close()
+
+
+def in_process(directory: Path) -> tuple[Recompute, float, float]:
+    """The partitions computed one after the other in this process and combined: the answer,
+    the partitions' seconds in all, the combine's seconds."""
+    start_on, _ = kpis.trailing_period(AS_OF, 3)
+    count = partitions.partition_count(directory)
+    results = [answer_partition(directory, i, AS_OF, None, start_on) for i in range(count)]
+    started = time.perf_counter()
+    answer = combined(results, as_of=AS_OF, known_at=None, top=None)
+    return answer, sum(result.seconds for result in results), time.perf_counter() - started
+
+
+def whole_log_s(invoices: int) -> tuple[float, int]:
+    """The baseline: the single-process fast path on the whole log (the same generated ledger,
+    in memory), median seconds; its invoices."""
+    log = generate_columnar(invoices, SEED)
+    start_on, _ = kpis.trailing_period(AS_OF, 3)
+
+    def work() -> None:
+        partitions.portfolio_answers(log, AS_OF)
+        fast_kpis.kpi_sums_fast(
+            columnar.columns(log, select=SELECT),
+            start_on,
+            AS_OF,
+            decode_policy=columnar.decode_policy,
+        )
+
+    work()  # Numba's kernels loaded
+    return median_s(work, ROUNDS), log.tables["InvoiceIssued"].num_rows
+
+
+def export(invoices: int, count: int, where: Path) -> Path:
+    reused = os.environ.get("ARLEDGER_BENCHMARK_DISTRIBUTED_DIR")
+    if reused:
+        found = Path(reused) / f"{invoices}-p{count}"
+        if (found / partitions.TOP_MANIFEST).exists():
+            return found
+        where = found
+    generate_partitioned(invoices, SEED, where, partitions=count)
+    return where
+
+
+def measure(client: Any, directory: Path) -> tuple[float, Recompute]:
+    answer = recompute(directory, AS_OF, client=client)  # warm: workers load the kernels
+    seconds = median_s(lambda: recompute(directory, AS_OF, client=client), ROUNDS)
+    return seconds, answer
+
+
+def test_recompute_on_two_workers_small(benchmark: Any, tmp_path: Path, cluster_of: Any) -> None:
+    """Budget: none asserted; the answer equals the in-process combination."""
+    directory = export(SMALL_INVOICES, 2, tmp_path / "parts")
+    expected, _, _ = in_process(directory)
+    client, _ = cluster_of(2)
+    answer = benchmark.pedantic(
+        lambda: recompute(directory, AS_OF, client=client), rounds=ROUNDS, warmup_rounds=1
+    )
+    assert expected == answer
+    benchmark.extra_info["bytes_to_client"] = answer.bytes_to_client
+
+
+@pytest.mark.large
+def test_distributed_scaling(tmp_path: Path, cluster_of: Any) -> None:
+    sizes = os.environ.get("ARLEDGER_BENCHMARK_DISTRIBUTED", SIZES_DEFAULT)
+    started_at = datetime.now(UTC)
+    runs = []
+    clients = {workers: cluster_of(workers) for workers in (1, 2)}
+    for pair in sizes.split(","):
+        invoices, count = (int(part) for part in pair.split(":"))
+        directory = export(invoices, count, tmp_path / f"{invoices}-p{count}")
+        baseline_s, whole_invoices = whole_log_s(invoices)
+        expected, partitions_s, combine_s = in_process(directory)
+        run: dict[str, Any] = {
+            "invoices": whole_invoices,
+            "partitions": count,
+            "baseline_whole_log_in_process_s": baseline_s,
+            "partitions_in_process_s": partitions_s,
+            "combine_s": combine_s,
+        }
+        for workers, (client, start_s) in clients.items():
+            seconds, answer = measure(client, directory)
+            assert expected == answer
+            run[f"workers_{workers}"] = {
+                "median_s": seconds,
+                "cluster_start_s": start_s,
+                "x_of_baseline": seconds / baseline_s,
+                "bytes_to_client": answer.bytes_to_client,
+                "per_partition": [
+                    {
+                        "invoices": figure.invoices,
+                        "events": figure.events,
+                        "seconds": figure.seconds,
+                        "log_bytes": figure.log_bytes,
+                        "worker_peak_rss_bytes": figure.peak_rss_bytes,
+                        "answer_bytes": figure.answer_bytes,
+                    }
+                    for figure in answer.figures
+                ],
+            }
+        one, two = run["workers_1"], run["workers_2"]
+        run["speed_up_2_vs_1_workers"] = one["median_s"] / two["median_s"]
+        # What the cluster adds per partition on top of computing it: scheduling, moving the
+        # task and its answer, the combine (1 worker: the partitions run one after the other).
+        run["overhead_per_partition_s"] = (one["median_s"] - partitions_s) / count
+        run["per_partition_s_median"] = statistics.median(
+            figure["seconds"] for figure in one["per_partition"]
+        )
+        runs.append(run)
+        report_figures(
+            f"distributed {invoices}:{count}",
+            {
+                "baseline_s": round(baseline_s, 3),
+                "1_worker_s": round(one["median_s"], 3),
+                "2_workers_s": round(two["median_s"], 3),
+                "speed_up": round(run["speed_up_2_vs_1_workers"], 2),
+                "overhead_per_partition_s": round(run["overhead_per_partition_s"], 3),
+                "bytes_to_client": two["bytes_to_client"],
+                "combine_s": round(combine_s, 3),
+            },
+        )
+    data = {
+        "profile": "large",
+        "command": "pytest benchmarks/test_distributed_benchmark.py -m large -s",
+        "started_at": started_at.isoformat(),
+        "as_of": AS_OF.isoformat(),
+        "rounds": ROUNDS,
+        "load_average_at_end": os.getloadavg(),
+        "machine": machine(),
+        "runs": runs,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"distributed-{started_at.date().isoformat()}.json"
+    path.write_text(json.dumps(data, indent=2) + "\n")
