@@ -276,7 +276,7 @@ def days_past_due(as_of: date, basis_on: date) -> int:
 
 
 def invoice_buckets(
-    invoice: InvoiceFacts, as_of: date, policy: AgeingPolicy
+    invoice: InvoiceFacts, as_of: date, policy: AgeingPolicy, *, overridden: bool = True
 ) -> tuple[list[int], int, int]:
     """(bucket amounts, open amount, largest days past due of an open part) for one invoice.
 
@@ -289,7 +289,10 @@ def invoice_buckets(
         return buckets, 0, 0
     settled = invoice.amount_minor - open_minor
     days_max = 0
-    for due_on, part_open in open_by_instalment(invoice.schedule_on(as_of), settled):
+    # ``overridden``: by the due date in force on ``as_of`` (a due-date override's); the KPIs
+    # keep the issued due dates.
+    schedule = invoice.schedule_on(as_of) if overridden else invoice.schedule
+    for due_on, part_open in open_by_instalment(schedule, settled):
         if part_open == 0:
             continue
         basis_on = due_on if policy.basis is AgeingBasis.DUE_DATE else invoice.issued_on
