@@ -86,6 +86,12 @@ class InvoiceFacts:
     disputes: dict[str, tuple[int, date, date | None]] = attrs.field(factory=dict)
     # manual due-date overrides as (overridden on, new due date), in recording order
     due_date_overrides: list[tuple[date, date]] = attrs.field(factory=list)
+    # settlements in goods [以物抵债] as (business date, minor units), also among movements
+    goods: list[tuple[date, int]] = attrs.field(factory=list)
+
+    def settled_in_goods_minor_on(self, as_of: date) -> int:
+        """What settlements in goods dated on or before ``as_of`` settled of the invoice."""
+        return sum(amount for on, amount in self.goods if on <= as_of)
 
     def due_on_at(self, as_of: date) -> date:
         """The due date in force on ``as_of``: the last override dated on or before it."""
@@ -180,6 +186,7 @@ def fold(state: AgeingState, event: Event) -> AgeingState:
         )
     elif isinstance(event, GoodsInLieuApplied):
         state.invoices[event.originator_id].movements.append((event.applied_on, event.amount_minor))
+        state.invoices[event.originator_id].goods.append((event.applied_on, event.amount_minor))
     elif isinstance(event, InvoiceWrittenOff):
         state.invoices[event.originator_id].movements.append(
             (event.written_off_on, event.amount_minor)
@@ -230,6 +237,9 @@ class AgeingRow:
     days_past_due_max: int
     disputed_minor: int = 0
     """What of ``open_minor`` is in open dispute on the report date (shown apart, not a bucket)."""
+    settled_in_goods_minor: int = 0
+    """What settlements in goods [以物抵债] dated by the report date settled of the group's open
+    invoices: a non-cash settlement, shown apart from cash (not part of ``open_minor``)."""
 
     @property
     def overdue_minor(self) -> int:
@@ -266,7 +276,7 @@ def days_past_due(as_of: date, basis_on: date) -> int:
 
 
 def invoice_buckets(
-    invoice: InvoiceFacts, as_of: date, policy: AgeingPolicy
+    invoice: InvoiceFacts, as_of: date, policy: AgeingPolicy, *, overridden: bool = True
 ) -> tuple[list[int], int, int]:
     """(bucket amounts, open amount, largest days past due of an open part) for one invoice.
 
@@ -279,7 +289,10 @@ def invoice_buckets(
         return buckets, 0, 0
     settled = invoice.amount_minor - open_minor
     days_max = 0
-    for due_on, part_open in open_by_instalment(invoice.schedule_on(as_of), settled):
+    # ``overridden``: by the due date in force on ``as_of`` (a due-date override's); the KPIs
+    # keep the issued due dates.
+    schedule = invoice.schedule_on(as_of) if overridden else invoice.schedule
+    for due_on, part_open in open_by_instalment(schedule, settled):
         if part_open == 0:
             continue
         basis_on = due_on if policy.basis is AgeingBasis.DUE_DATE else invoice.issued_on
@@ -308,6 +321,7 @@ def ageing_report(
     labels: dict[tuple[str, str], str] = {}
     days_max: dict[tuple[str, str], int] = {}
     disputed: dict[tuple[str, str], int] = {}
+    goods: dict[tuple[str, str], int] = {}
     for invoice in state.invoices.values():
         buckets, open_minor, invoice_days_max = invoice_buckets(invoice, as_of, policy)
         if open_minor == 0:
@@ -321,6 +335,7 @@ def ageing_report(
         labels[group] = label
         days_max[group] = max(days_max.get(group, 0), invoice_days_max)
         disputed[group] = disputed.get(group, 0) + invoice.disputed_minor_on(as_of)
+        goods[group] = goods.get(group, 0) + invoice.settled_in_goods_minor_on(as_of)
     rows = []
     for group in sorted(groups):
         acc = groups[group]
@@ -332,6 +347,7 @@ def ageing_report(
             open_minor=acc[width],
             days_past_due_max=days_max[group],
             disputed_minor=disputed[group],
+            settled_in_goods_minor=goods[group],
         )
         assert sum(row.buckets_minor) == row.open_minor
         assert 0 <= row.disputed_minor <= row.open_minor

@@ -390,7 +390,9 @@ def kpi_report(
             continue
         group = group_of(invoice.customer_id, invoice.currency)
         group.receivables_minor_beginning += invoice.open_minor_on(beginning_on)
-        buckets, open_minor, _days_max = invoice_buckets(invoice, end_on, policy.ageing)
+        buckets, open_minor, _days_max = invoice_buckets(
+            invoice, end_on, policy.ageing, overridden=False
+        )
         group.receivables_minor_ending += open_minor
         for index, amount in enumerate(buckets):
             group.buckets_minor[index] += amount

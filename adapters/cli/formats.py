@@ -131,6 +131,7 @@ def ageing_json(
                     {**row, "overdue_minor": value.overdue_minor}, "overdue_minor"
                 ),
                 "disputed": amount_text(row, "disputed_minor"),
+                "settled_in_goods": amount_text(row, "settled_in_goods_minor"),
                 "days_past_due_max": row["days_past_due_max"],
             }
             for row, value in zip(records_of(data["rows"]), report.rows, strict=True)
@@ -150,6 +151,8 @@ def ageing_table(report: ageing.AgeingReport) -> FittedTable:
     grouping = report.grouping
     show_key = grouping not in (ageing.AgeingGrouping.PORTFOLIO, ageing.AgeingGrouping.CURRENCY)
     show_label = grouping is ageing.AgeingGrouping.CUSTOMER
+    # Settled in goods [以物抵债], apart from cash: a column only when some row has any.
+    show_goods = any(row.settled_in_goods_minor for row in report.rows)
     table = FittedTable(
         *([Column(grouping.value.capitalize(), Kind.CODE, key=True)] if show_key else []),
         *([Column("Name", key=True, drop=1)] if show_label else []),
@@ -157,6 +160,7 @@ def ageing_table(report: ageing.AgeingReport) -> FittedTable:
         *(Column(label, Kind.AMOUNT) for label in report.bucket_labels),
         Column("Open", Kind.AMOUNT, style="bold"),
         Column("of which disputed", Kind.AMOUNT),
+        *([Column("settled in goods", Kind.AMOUNT, drop=2)] if show_goods else []),
         title=f"Ageing as of {report.as_of} by {grouping.value} (days past due)",
     )
     lead_columns = int(show_key) + int(show_label)
@@ -168,6 +172,7 @@ def ageing_table(report: ageing.AgeingReport) -> FittedTable:
             *(amount_cell(amount, row.currency) for amount in row.buckets_minor),
             amount_cell(row.open_minor, row.currency),
             amount_cell(row.disputed_minor, row.currency),
+            *([amount_cell(row.settled_in_goods_minor, row.currency)] if show_goods else []),
         )
     if show_key and report.rows:
         table.add_section()
@@ -181,6 +186,20 @@ def ageing_table(report: ageing.AgeingReport) -> FittedTable:
                 amount_cell(
                     sum(row.disputed_minor for row in report.rows if row.currency == currency),
                     currency,
+                ),
+                *(
+                    [
+                        amount_cell(
+                            sum(
+                                row.settled_in_goods_minor
+                                for row in report.rows
+                                if row.currency == currency
+                            ),
+                            currency,
+                        )
+                    ]
+                    if show_goods
+                    else []
                 ),
                 style="bold",
             )

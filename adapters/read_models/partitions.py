@@ -506,6 +506,7 @@ def combined_ageing(reports_of: Sequence[AgeingReport]) -> AgeingReport:
                 open_minor=known.open_minor + row.open_minor,
                 days_past_due_max=max(known.days_past_due_max, row.days_past_due_max),
                 disputed_minor=known.disputed_minor + row.disputed_minor,
+                settled_in_goods_minor=known.settled_in_goods_minor + row.settled_in_goods_minor,
             )
     return AgeingReport(
         as_of=first.as_of,

@@ -6,7 +6,9 @@ plan from its own ``numpy.random.Generator(PCG64(SeedSequence([seed, chunk])))``
 NumPy: customers (currency, collection owner, behaviour profile, terms), their invoices (some with
 instalment schedules) and what happens to each invoice (payments, bounced payments, disputes,
 promises, collection actions, write-offs, and for one defaulted invoice in ten a settlement in
-goods before the write-off), every amount in integer minor units. Changing
+goods before the write-off; a few late payers' due dates postponed by hand with an approver, and
+a few prompt payments collected in cash and handed to finance, some later than the policy's
+three days, and concession requests, mostly rejected), every amount in integer minor units. Changing
 ``chunk_customers`` changes the ledger (other draws); the default is fixed.
 
 The log order is the order in which the domain commands would record the ledger: chunk after chunk,
@@ -58,6 +60,7 @@ from arledger.adapters.read_models.partitions import (
     write_partitioned,
 )
 from arledger.adapters.synthetic.demo import NAME_PLACES, NAME_TRADES, OWNERS
+from arledger.domain.authority import ReductionKind
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
     ActionChannel,
@@ -69,6 +72,7 @@ from arledger.domain.events import (
     Instalment,
     PaymentTermsKind,
     PromiseTranche,
+    ReceiptMethod,
     RiskRating,
 )
 from arledger.domain.ids import ARLEDGER_NAMESPACE
@@ -286,6 +290,28 @@ _RULES_ADOPTED: Final = (
     AllocationRule.EXPLICIT_ONLY,
 )
 _RULE_REASON: Final = "customer's remittance practice"
+_OVERRIDE_SHARE: Final = 20
+"""One late-paying invoice (without instalments) in twenty has its due date postponed by hand,
+a few days before it falls due: a customer asking for time, granted by the finance director."""
+_OVERRIDE_DAYS_BEFORE: Final = 3
+_OVERRIDE_POSTPONED_DAYS: Final = (15, 30)
+_OVERRIDE_REASON: Final = "customer asked for time: budget released next month"
+_CASH_SHARE: Final = 25
+"""One promptly paid invoice in twenty-five is paid in cash to its collection owner, who hands
+it to finance 0-2 days later, or (one in five of them) 5-15 days later: held longer than the
+policy's three days. Finance allocates it the day after the handover (it settles only from
+then)."""
+_CASH_LATE_SHARE: Final = 5
+_REQUEST_SHARE: Final = 3
+"""One invoice in three of a broken promise or a chronic payer gets a concession request from
+its collection owner (the customer asks for a discount), the day after the promise or 20 days
+after due; finance rejects four in five a week later, the others wait for approval (on the
+approvers' worklists)."""
+_REQUEST_CHRONIC_DAYS: Final = 20
+_REQUEST_REJECTED_SHARE: Final = 5
+_REQUEST_REASON: Final = "customer asks for a discount to pay"
+_REJECT_REASON: Final = "no discount for a broken promise"
+FINANCE_CASHIER: Final = "Finance Cashier"
 """One defaulted invoice in ten is partly settled in goods before the rest is written off."""
 
 
@@ -311,13 +337,17 @@ class _Kind(enum.IntEnum):
     ALLOCATION_RULE = 16
     DIAGNOSE = 17
     TARGET = 18
+    DUE_DATE_OVERRIDE = 19
+    HAND_OVER = 20
+    REDUCTION_REQUEST = 21
+    REDUCTION_REJECT = 22
 
 
 _EVENTS_PER_COMMAND: Final = np.array(
-    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1], dtype=np.int64
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1], dtype=np.int64
 )
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
-registration), a superseding promise one."""
+registration), a superseding promise one, cash collected in person one (its collection)."""
 
 
 # The plan -------------------------------------------------------------------------------------
@@ -370,6 +400,31 @@ class _Plan:
     # Customers again (drawn after everything else): an allocation rule adopted, and from when.
     rule_adopted: np.ndarray  # index into _RULES_ADOPTED, -1: none
     rule_effective_on: np.ndarray
+    # Invoices again: a due date postponed by hand on ``overridden_on`` (never: none) to
+    # ``overridden_due_on``.
+    overridden_on: np.ndarray
+    overridden_due_on: np.ndarray
+    # Invoices again: the first payment collected in cash and handed to finance on this day
+    # (never: by bank transfer).
+    handed_on: np.ndarray
+    # Invoices again: a concession requested on ``request_on`` (never: none) for
+    # ``request_amount``, rejected on ``request_rejected_on`` (never: still pending).
+    request_on: np.ndarray
+    request_amount: np.ndarray
+    request_rejected_on: np.ndarray
+
+    def allocated_on(self, invoice: np.ndarray, sub: np.ndarray | int) -> np.ndarray:
+        """When each payment is allocated: on its value date, or for cash the day after its
+        handover to finance."""
+        pay_on = self.pay_on[invoice, sub]
+        handed = self.handed_on[invoice]
+        cash = (np.asarray(sub) == 0) & (handed < _NEVER)
+        allocated: np.ndarray = np.where(cash, handed + 1, pay_on)
+        return allocated
+
+    def is_cash(self, invoice: np.ndarray, sub: np.ndarray | int) -> np.ndarray:
+        cash: np.ndarray = (np.asarray(sub) == 0) & (self.handed_on[invoice] < _NEVER)
+        return cash
 
     @property
     def goods_valued(self) -> np.ndarray:
@@ -601,6 +656,37 @@ def _plan(
 
     _follow_up(rng, action_on, action_kind)
 
+    # Due dates postponed by hand (drawn after everything else, so every draw above stays as
+    # it was for a seed): a few late payers' invoices without instalments, some days before the
+    # due date, while nothing is paid (a late payer pays after the due date).
+    postponed = (
+        at(_Fate.LATE)
+        & ~instalment_terms[customer]
+        & (rng.integers(0, _OVERRIDE_SHARE, ni) == 0)
+        & (due_on - _OVERRIDE_DAYS_BEFORE >= issued_on)
+    )
+    postponed_days = np.array(_OVERRIDE_POSTPONED_DAYS)[rng.integers(0, 2, ni)]
+    overridden_on = np.where(postponed, due_on - _OVERRIDE_DAYS_BEFORE, _NEVER)
+    overridden_due_on = np.where(postponed, due_on + postponed_days, _NEVER)
+
+    # Cash collected in person (drawn after the overrides, for the same reason).
+    cash = at(_Fate.PROMPT) & (rng.integers(0, _CASH_SHARE, ni) == 0)
+    held_late = rng.integers(0, _CASH_LATE_SHARE, ni) == 0
+    held_days = np.where(held_late, rng.integers(5, 16, ni), rng.integers(0, 3, ni))
+    handed_on = np.where(cash, pay_on[:, 0] + held_days, _NEVER)
+
+    # Concession requests (drawn after the cash, for the same reason): while the invoice is
+    # open, the day after a broken promise's first promise (its payment follows by a week or
+    # more) or 20 days after a chronic payer's due date.
+    broken, chronic = at(_Fate.PROMISE_BROKEN), at(_Fate.CHRONIC)
+    requested = (broken | chronic) & (rng.integers(0, _REQUEST_SHARE, ni) == 0)
+    request_amount = np.where(requested, np.maximum(amount * rng.integers(3, 11, ni) // 100, 1), 0)
+    # A chronic payer pays 45 days after due at the earliest: it asks 20 days after due.
+    asked_on = np.where(broken, promise_made[:, 0] + 1, due_on + _REQUEST_CHRONIC_DAYS)
+    request_on = np.where(requested, asked_on, _NEVER)
+    rejected = requested & (rng.integers(0, _REQUEST_REJECTED_SHARE, ni) != 0)
+    request_rejected_on = np.where(rejected, request_on + 7, _NEVER)
+
     return _Plan(
         seed=seed,
         chunk=chunk,
@@ -642,6 +728,12 @@ def _plan(
         goods_appraised=goods_appraised,
         rule_adopted=rule_adopted,
         rule_effective_on=rule_effective_on,
+        overridden_on=overridden_on,
+        overridden_due_on=overridden_due_on,
+        handed_on=handed_on,
+        request_on=request_on,
+        request_amount=request_amount,
+        request_rejected_on=request_rejected_on,
     )
 
 
@@ -727,12 +819,16 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     add(_Kind.RESOLVE, plan.resolved_on, owner_of, invoices, 0)
     for second in (0, 1):
         add(_Kind.RECEIVE, plan.pay_on[:, second], owner_of, invoices, second)
-        add(_Kind.ALLOCATE, plan.pay_on[:, second], owner_of, invoices, second)
+        add(_Kind.ALLOCATE, plan.allocated_on(invoices, second), owner_of, invoices, second)
         add(_Kind.PROMISE, plan.promise_made[:, second], owner_of, invoices, second)
     add(_Kind.REVERSE, plan.reversed_on, owner_of, invoices, 0)
     for index in range(plan.action_on.shape[1]):
         add(_Kind.ACTION, plan.action_on[:, index], owner_of, invoices, index)
     add(_Kind.WRITE_OFF, plan.written_off_on, owner_of, invoices, 0)
+    add(_Kind.DUE_DATE_OVERRIDE, plan.overridden_on, owner_of, invoices, 0)
+    add(_Kind.HAND_OVER, plan.handed_on, owner_of, invoices, 0)
+    add(_Kind.REDUCTION_REQUEST, plan.request_on, owner_of, invoices, 0)
+    add(_Kind.REDUCTION_REJECT, plan.request_rejected_on, owner_of, invoices, 0)
     goods = plan.goods_on < _NEVER
     for goods_kind, days in (
         (_Kind.GOODS_PROPOSE, 0), (_Kind.GOODS_APPROVE, 5), (_Kind.GOODS_SETTLE, 10),
@@ -749,7 +845,8 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     counts = _EVENTS_PER_COMMAND[kind]
     upheld = (kind == _Kind.RESOLVE) & (plan.upheld[np.maximum(invoice, 0)] > 0)
     superseding = (kind == _Kind.PROMISE) & (sub == 1)
-    counts = counts + 2 * upheld + superseding
+    collected = (kind == _Kind.RECEIVE) & plan.is_cash(np.maximum(invoice, 0), sub)
+    counts = counts + 2 * upheld + superseding + collected
     ends = np.cumsum(counts)
     return _Commands(
         kind=kind,
@@ -846,7 +943,8 @@ class _Chunk:
 
 class _Aggregates:
     """One index space for the chunk's aggregates: customers, cases, invoices, payments (two
-    per invoice), promises (two per invoice) and credit-note registrations (one per invoice)."""
+    per invoice), promises (two per invoice), credit-note registrations and reduction requests
+    (one per invoice each)."""
 
     def __init__(self, customers: int, invoices: int) -> None:
         self.case_base = customers
@@ -854,7 +952,8 @@ class _Aggregates:
         self.payment_base = self.invoice_base + invoices
         self.promise_base = self.payment_base + 2 * invoices
         self.credit_note_base = self.promise_base + 2 * invoices
-        self.size = self.credit_note_base + invoices
+        self.request_base = self.credit_note_base + invoices
+        self.size = self.request_base + invoices
 
     def invoice(self, invoice: np.ndarray) -> np.ndarray:
         result: np.ndarray = self.invoice_base + invoice
@@ -870,6 +969,10 @@ class _Aggregates:
 
     def credit_note(self, invoice: np.ndarray) -> np.ndarray:
         result: np.ndarray = self.credit_note_base + invoice
+        return result
+
+    def request(self, invoice: np.ndarray) -> np.ndarray:
+        result: np.ndarray = self.request_base + invoice
         return result
 
 
@@ -917,6 +1020,16 @@ def _build(
     rows_of("CreditNoteApplied", upheld, 1, lambda p: space.invoice(inv[p]))
     rows_of("CreditNoteRegistered", upheld, 2, lambda p: space.credit_note(inv[p]))
     rows_of("PaymentReceived", kind == _Kind.RECEIVE, 0, lambda p: space.payment(inv[p], sub[p]))
+    collected = (kind == _Kind.RECEIVE) & plan.is_cash(np.maximum(inv, 0), sub)
+    rows_of("PaymentCollected", collected, 1, lambda p: space.payment(inv[p], sub[p]))
+    rows_of("CashHandedOver", kind == _Kind.HAND_OVER, 0, lambda p: space.payment(inv[p], 0))
+    rows_of(
+        "ReductionRequested",
+        kind == _Kind.REDUCTION_REQUEST,
+        0,
+        lambda p: space.request(inv[p]),
+    )
+    rows_of("ReductionRejected", kind == _Kind.REDUCTION_REJECT, 0, lambda p: space.request(inv[p]))
     rows_of("PaymentApplied", kind == _Kind.ALLOCATE, 0, lambda p: space.invoice(inv[p]))
     rows_of("PaymentAllocated", kind == _Kind.ALLOCATE, 1, lambda p: space.payment(inv[p], sub[p]))
     rows_of("PaymentUnapplied", kind == _Kind.REVERSE, 0, lambda p: space.invoice(inv[p]))
@@ -931,6 +1044,12 @@ def _build(
         lambda p: space.promise(inv[p], sub[p]),
     )  # fmt: skip
     rows_of("InvoiceWrittenOff", kind == _Kind.WRITE_OFF, 0, lambda p: space.invoice(inv[p]))
+    rows_of(
+        "InvoiceDueDateOverridden",
+        kind == _Kind.DUE_DATE_OVERRIDE,
+        0,
+        lambda p: space.invoice(inv[p]),
+    )
     rows_of("GoodsInLieuProposed", kind == _Kind.GOODS_PROPOSE, 0, lambda p: cust[p])
     rows_of("GoodsInLieuApproved", kind == _Kind.GOODS_APPROVE, 0, lambda p: cust[p])
     settle = kind == _Kind.GOODS_SETTLE
@@ -1008,8 +1127,10 @@ def _id_bytes(plan: _Plan, space: _Aggregates, created: np.ndarray) -> np.ndarra
         (space.promise_base, space.credit_note_base, "promise",
          lambda a: _keys(prefix + "R", _number(plan, (a - space.promise_base) // 2),
                          _INVOICE_DIGITS, (a - space.promise_base) % 2 + 1)),
-        (space.credit_note_base, space.size, "credit-note",
+        (space.credit_note_base, space.request_base, "credit-note",
          lambda a: _credit_note_keys(plan, a - space.credit_note_base)),
+        (space.request_base, space.size, "reduction-request",
+         lambda a: _request_keys(plan, a - space.request_base)),
     ]  # fmt: skip
     for low, high, kind, keys in kinds:
         mask = (created >= low) & (created < high)
@@ -1367,14 +1488,27 @@ def _received(plan: _Plan, rows: _Rows) -> list[pa.Array]:
 
 
 def _applied(plan: _Plan, rows: _Rows) -> list[pa.Array]:
-    # Applied on the value date: no payment is planned before its invoice's issue or reopening.
+    # Applied on the value date (cash: the day after its handover): no payment is planned
+    # before its invoice's issue or reopening.
     invoice, sub = rows.invoice, rows.sub
     return [
         _ids(rows.ids[rows.space.payment(invoice, sub)]),
         _ints(plan.pay_amount[invoice, sub]),
         _currency(plan, rows.customer),
-        _dates(plan.pay_on[invoice, sub]),
+        _dates(plan.allocated_on(invoice, sub)),
     ]
+
+
+def _collected(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice, customer = rows.invoice, rows.customer
+    return [
+        _pool(OWNERS, _owner_on(plan, customer, plan.pay_on[invoice, 0])),
+        _constant(ReceiptMethod.CASH.value, rows.count),
+    ]
+
+
+def _handed_over(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    return [_dates(plan.handed_on[rows.invoice]), _constant(FINANCE_CASHIER, rows.count)]
 
 
 def _allocated(plan: _Plan, rows: _Rows) -> list[pa.Array]:
@@ -1383,7 +1517,7 @@ def _allocated(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _ids(rows.ids[rows.space.invoice(invoice)]),
         _ints(plan.pay_amount[invoice, sub]),
         _currency(plan, rows.customer),
-        _dates(plan.pay_on[invoice, sub]),
+        _dates(plan.allocated_on(invoice, sub)),
         pa.nulls(rows.count, pa.string()),  # allocation_key: the generator's commands give none
     ]
 
@@ -1483,6 +1617,48 @@ def _written_off(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     ]
 
 
+def _due_date_overridden(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    return [
+        _dates(plan.overridden_due_on[invoice]),
+        _dates(plan.due_on[invoice]),
+        _dates(plan.overridden_on[invoice]),
+        _constant(_OVERRIDE_REASON, rows.count),
+        _constant(APPROVER, rows.count),
+    ]
+
+
+def _request_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
+    return _keys(f"G{plan.seed}-Q", _number(plan, invoice), _INVOICE_DIGITS)
+
+
+def _reduction_requested(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice, customer = rows.invoice, rows.customer
+    on = plan.request_on[invoice]
+    return [
+        _strings(_request_keys(plan, invoice)),
+        _constant(ReductionKind.CONCESSION.value, rows.count),
+        _ids(rows.ids[rows.space.invoice(invoice)]),
+        _ids(rows.ids[customer]),
+        _ints(plan.request_amount[invoice]),
+        _currency(plan, customer),
+        _dates(on),
+        _constant(_REQUEST_REASON, rows.count),
+        _pool(OWNERS, _owner_on(plan, customer, on)),
+        _dates(on),
+        pa.nulls(rows.count, pa.string()),  # credit_note_number: a concession has none
+        pa.nulls(rows.count, pa.date32()),  # due_on: not a due-date override
+    ]
+
+
+def _reduction_rejected(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    return [
+        _constant(APPROVER, rows.count),
+        _dates(plan.request_rejected_on[rows.invoice]),
+        _constant(_REJECT_REASON, rows.count),
+    ]
+
+
 def _goods_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
     return _keys(f"G{plan.seed}-G", _number(plan, invoice), _INVOICE_DIGITS)
 
@@ -1548,6 +1724,7 @@ _FIELDS: Final[dict[str, Fields]] = {
     "RiskRated": _rated,
     "AllocationRuleAdopted": _rule_adopted,
     "InvoiceIssued": _issued,
+    "InvoiceDueDateOverridden": _due_date_overridden,
     "InvoiceAddedToAccount": _added,
     "DisputeOpened": _dispute_opened,
     "DisputeResolved": _dispute_resolved,
@@ -1555,6 +1732,10 @@ _FIELDS: Final[dict[str, Fields]] = {
     "CreditNoteRegistered": _credit_note_registered,
     "PaymentReceived": _received,
     "PaymentApplied": _applied,
+    "PaymentCollected": _collected,
+    "CashHandedOver": _handed_over,
+    "ReductionRequested": _reduction_requested,
+    "ReductionRejected": _reduction_rejected,
     "PaymentAllocated": _allocated,
     "PaymentUnapplied": _unapplied,
     "PaymentReversed": _reversed,
@@ -2038,7 +2219,9 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "approver": APPROVER if upheld else None,
             },
         )
+    cash = bool(plan.is_cash(np.asarray([invoice]), sub)[0])
     if kind is _Kind.RECEIVE:
+        collector = _owner_on(plan, np.asarray([customer]), np.asarray([(on - EPOCH).days]))[0]
         return Command(
             "receive_payment",
             {
@@ -2046,13 +2229,56 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "payer_code": code,
                 "amount": Money(int(plan.pay_amount[invoice, sub]), currency),
                 "value_on": on,
+                **(
+                    {"method": ReceiptMethod.CASH, "received_by": OWNERS[int(collector)]}
+                    if cash
+                    else {}
+                ),
             },
         )
     if kind is _Kind.ALLOCATE:
         paid = Money(int(plan.pay_amount[invoice, sub]), currency)
         return Command(
             "allocate_payment",
-            {"bank_reference": bank_reference, "allocations": {invoice_number: paid}},
+            {
+                "bank_reference": bank_reference,
+                "allocations": {invoice_number: paid},
+                **({"allocated_on": on} if cash else {}),
+            },
+        )
+    if kind is _Kind.REDUCTION_REQUEST:
+        requested_by = _owner_on(plan, np.asarray([customer]), np.asarray([(on - EPOCH).days]))[0]
+        return Command(
+            "request_reduction",
+            {
+                "request_reference": f"G{plan.seed}-Q{number:08d}",
+                "kind": ReductionKind.CONCESSION,
+                "invoice_number": invoice_number,
+                "amount": Money(int(plan.request_amount[invoice]), currency),
+                "reduce_on": on,
+                "reason": _REQUEST_REASON,
+                "requested_by": OWNERS[int(requested_by)],
+                "requested_on": on,
+            },
+        )
+    if kind is _Kind.REDUCTION_REJECT:
+        return Command(
+            "reject_reduction",
+            {
+                "request_reference": f"G{plan.seed}-Q{number:08d}",
+                "rejected_by": APPROVER,
+                "rejected_on": on,
+                "reason": _REJECT_REASON,
+            },
+        )
+    if kind is _Kind.HAND_OVER:
+        return Command(
+            "hand_over_cash",
+            {
+                "bank_reference": bank_reference,
+                "handed_on": on,
+                "received_by_finance": FINANCE_CASHIER,
+            },
         )
     if kind is _Kind.REVERSE:
         return Command(
@@ -2127,6 +2353,17 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "settlement_reference": reference,
                 "allocations": {invoice_number: Money(int(plan.goods_valued[invoice]), currency)},
                 "settled_on": on,
+            },
+        )
+    if kind is _Kind.DUE_DATE_OVERRIDE:
+        return Command(
+            "override_due_date",
+            {
+                "invoice_number": invoice_number,
+                "due_on": _day(plan.overridden_due_on[invoice]),
+                "overridden_on": on,
+                "reason": _OVERRIDE_REASON,
+                "approver": APPROVER,
             },
         )
     assert kind is _Kind.WRITE_OFF

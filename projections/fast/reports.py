@@ -218,7 +218,24 @@ def ageing_report(
         else:
             owners = owners_on(columns, as_of, known_at)
             keys = labels = (customer, owners, ranks(owners.tolist()))
-    return _grouped(as_of, policy, grouping, keys, labels, currency, figures, open_rows)
+    goods = settled_in_goods(columns, invoices, as_of, known_at)
+    return _grouped(as_of, policy, grouping, keys, labels, currency, figures, open_rows, goods)
+
+
+def settled_in_goods(
+    columns: Columns, invoices: Mapping[str, Any], as_of: date, known_at: datetime | None
+) -> npt.NDArray[np.int64]:
+    """Per invoice row, what settlements in goods dated by ``as_of`` settled of it
+    (``InvoiceFacts.settled_in_goods_minor_on``)."""
+    goods_minor = np.zeros(len(invoices["originator_id"]), np.int64)
+    applied = _known(columns, "GoodsInLieuApplied", known_at)
+    if len(applied.get("originator_id", ())) == 0:
+        return goods_minor
+    dated = np.flatnonzero(np.asarray(applied["applied_on"]) <= days(as_of))
+    rows = _rows_by_id(invoices["originator_id"])[np.asarray(applied["originator_id"])[dated]]
+    assert (rows >= 0).all()  # goods settle only invoices known at the same cut
+    np.add.at(goods_minor, rows, np.asarray(applied["amount_minor"], np.int64)[dated])
+    return goods_minor
 
 
 Coded = tuple[npt.NDArray[Any], npt.NDArray[np.object_], npt.NDArray[np.int64]]
@@ -241,6 +258,7 @@ def _grouped(
     currency: Coded,
     figures: fast_path.InvoiceColumns,
     open_rows: npt.NDArray[np.int64],
+    goods_minor: npt.NDArray[np.int64],
 ) -> AgeingReport:
     """Rows per (key, currency) in that order, each labelled as its last invoice is.
 
@@ -279,6 +297,7 @@ def _grouped(
                 # As the fold: the largest days past due of the group, and never below zero.
                 days_past_due_max=np.maximum(days_max, 0).tolist(),
                 disputed_minor=summed(figures.disputed_minor).tolist(),
+                settled_in_goods_minor=summed(goods_minor).tolist(),
             )
         ),
     )

@@ -22,6 +22,7 @@ from arledger.adapters.synthetic.generate import Profile
 from arledger.domain import ids
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
+    CashHandedOver,
     CollectionActionRecorded,
     CollectionOwnerChanged,
     CreditNoteApplied,
@@ -165,6 +166,11 @@ def test_the_ledger_has_every_kind_of_fact(events: list[Event]) -> None:
         "GoodsInLieuApplied",
         "GoodsInLieuSettled",
         "AllocationRuleAdopted",
+        "InvoiceDueDateOverridden",
+        "PaymentCollected",
+        "CashHandedOver",
+        "ReductionRequested",
+        "ReductionRejected",
     ):
         assert kinds[name] > 0, name
     # Goods in lieu are rare: a share of the defaulted invoices, well under 1% of them all.
@@ -172,6 +178,23 @@ def test_the_ledger_has_every_kind_of_fact(events: list[Event]) -> None:
     assert kinds["GoodsInLieuSettled"] < kinds["InvoiceWrittenOff"]
     # A few customers (one in twenty) adopt another allocation rule once.
     assert kinds["AllocationRuleAdopted"] < kinds["CustomerAccountOpened"] // 10
+    # A few late payers' due dates are postponed by hand: about 1% of the invoices (a twentieth
+    # of the late ones), always fewer than the late payments they postpone.
+    assert kinds["InvoiceDueDateOverridden"] < INVOICES // 50
+    # A few payments are cash collected in person, each handed over once; some are held longer
+    # than the policy's three days (on the manager's worklist), most are not.
+    assert kinds["PaymentCollected"] == kinds["CashHandedOver"]
+    assert kinds["PaymentCollected"] < kinds["PaymentReceived"] // 10
+    received = {e.originator_id: e.value_on for e in events if isinstance(e, PaymentReceived)}
+    held = [
+        (e.handed_on - received[e.originator_id]).days
+        for e in events
+        if isinstance(e, CashHandedOver)
+    ]
+    assert 0 < sum(days > 3 for days in held) < sum(days <= 3 for days in held)
+    # Some promise breakers ask for a concession; finance rejects most, a few wait.
+    assert kinds["ReductionRequested"] < kinds["PromiseMade"]
+    assert 0 < kinds["ReductionRejected"] < kinds["ReductionRequested"]
     assert INVOICES == kinds["InvoiceIssued"]
     assert INVOICES // 10 == kinds["CustomerAccountOpened"]
     opened = [e for e in events if isinstance(e, CustomerAccountOpened)]
