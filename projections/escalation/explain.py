@@ -20,6 +20,7 @@ from ..portfolio import (
     PortfolioState,
     WaiverFacts,
 )
+from ..promises import PromiseStatus, judge_all
 from .results import (
     EXPLAIN_INVOICES_SHOWN_MAX,
     NEXT_THRESHOLD_HORIZON_DAYS,
@@ -30,6 +31,8 @@ from .results import (
     SuspensionKind,
 )
 from .status import escalation_status, negotiated_on
+
+BROKEN_STATUSES = (PromiseStatus.BROKEN, PromiseStatus.PARTLY_KEPT)
 
 # Explanation ----------------------------------------------------------------------------------
 
@@ -77,6 +80,7 @@ def explain(
     )
     lines.append("Reasons:" if current.reasons else "Reasons: no trigger fires")
     lines.extend(f"  - {_describe(reason, currency, policy)}" for reason in current.reasons)
+    lines.extend(f"  - {line}" for line in _missed_tranches(state, customer_id, as_of))
     lines.append("Suspensions:" if current.suspensions else "Suspensions: none")
     for suspension in current.suspensions:
         lines.append(f"  - {_describe_suspension(suspension, currency)}")
@@ -199,6 +203,26 @@ def _describe(reason: Reason, currency: str, policy: EscalationPolicy) -> str:
         involved.append("promises " + ", ".join(reason.promise_references))
     where = "; ".join([f"policy version {reason.policy_version}", *involved])
     return f"level {reason.level} {name}: {rule.value.replace('_', ' ')}, {figure} ({where})"
+
+
+def _missed_tranches(state: PortfolioState, customer_id: UUID, as_of: date) -> list[str]:
+    """Why a promise in tranches is broken before its last date: the tranche it missed."""
+    lines = []
+    for judgement in judge_all(state, as_of, customer_id=customer_id):
+        if len(judgement.tranches) < 2 or judgement.status not in BROKEN_STATUSES:
+            continue
+        missed = min(
+            (t for t in judgement.tranches if t.status in BROKEN_STATUSES),
+            key=lambda t: t.deadline_on,
+        )
+        lines.append(
+            f"promise {judgement.reference} {judgement.status.value.replace('_', ' ')} on "
+            f"{judgement.judged_on}: its tranche of "
+            f"{format_money(missed.promised_minor, judgement.currency)} due {missed.promised_on} "
+            f"(deadline {missed.deadline_on}) had "
+            f"{format_money(missed.paid_minor, judgement.currency)} paid"
+        )
+    return lines
 
 
 def _listed(names: Sequence[str]) -> str:

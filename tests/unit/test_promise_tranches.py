@@ -273,3 +273,16 @@ def test_a_policy_stored_before_tolerance_by_rating_decodes_unchanged() -> None:
 
     assert old == decoded
     assert 3 == decoded.promise_tolerance_days_for("D")
+
+
+def test_explain_names_the_tranche_that_broke_the_promise() -> None:
+    ledger = ledger_with_staged_promise()
+
+    text = ledger.explain("ACME", date(2025, 3, 14)).text
+    before = ledger.explain("ACME", date(2025, 3, 13)).text
+
+    assert (
+        "promise P-T broken on 2025-03-14: its tranche of 30,000.00 USD due 2025-03-10 "
+        "(deadline 2025-03-13) had 0.00 USD paid"
+    ) in text
+    assert "promise P-T broken" not in before
