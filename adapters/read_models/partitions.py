@@ -3,8 +3,9 @@
 Every rule of the ledger is per customer (one customer's money never settles another's
 invoice), so the portfolio splits by customer without changing a rule: the fast path run on
 each partition and the answers combined (``combined_ageing``, ``combined_worklist``) equal the
-fast path on the whole log. This is the first step of the scale-out of issue 16; the
-distributed recompute (item 2) runs the same per-partition function on a cluster's workers.
+fast path on the whole log. The distributed recompute (``distributed.py``) runs the same
+per-partition function on a Dask cluster's workers, each reading its partition from a local
+folder or any pyarrow/fsspec filesystem (``resolved``).
 
 The layout, written down once:
 
