@@ -443,10 +443,13 @@ def portfolio_answers(
         taken: list[str] = numbers.take(pa.array(rows)).to_pylist()
         return taken
 
-    ids = [UUID(bytes=raw) for raw in log.ids.column("id").to_pylist()]
+    id_column = log.ids.column("id")
 
     def ids_of(indexes: np.ndarray) -> list[UUID]:
-        return [ids[index] for index in indexes.tolist()]
+        # Only the ids asked for (the worklist's customers): decoding every id of the log
+        # into a UUID was a fixed cost of each partition's task.
+        taken = id_column.take(pa.array(indexes, type=pa.int64())).to_pylist()
+        return [UUID(bytes=raw) for raw in taken]
 
     items = reports.assembled_worklist(cols, result, decode, numbers_of, ids_of)
     worklist = Worklist(as_of=as_of, owner=None, policy_version=policy.version, items=tuple(items))

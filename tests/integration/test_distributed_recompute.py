@@ -281,8 +281,8 @@ def test_a_worker_killed_mid_task_is_retried_and_the_answer_is_exact(
     assert_equal_to(whole, answer)
 
 
-def test_the_cli_recomputes_on_local_workers(
-    tmp_path: Path, events: list[Event], whole: Expected
+def test_the_cli_recomputes_on_local_workers_or_a_scheduler(
+    tmp_path: Path, events: list[Event], whole: Expected, client: Any
 ) -> None:
     write_partitioned(events, tmp_path / "parts", partitions=2)
     result = CliRunner().invoke(
@@ -318,8 +318,8 @@ def test_the_cli_recomputes_on_local_workers(
             str(tmp_path / "parts"),
             "--as-of",
             AS_OF.isoformat(),
-            "--local-workers",
-            "1",
+            "--scheduler",
+            client.scheduler.address,
         ],
         env={"COLUMNS": "200"},
     )
