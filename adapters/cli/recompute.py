@@ -45,11 +45,12 @@ class RecomputeFormat(enum.Enum):
 
 @app.command("recompute")
 def recompute_command(
-    directory: Annotated[
-        str,
+    directories: Annotated[
+        list[str],
         typer.Argument(
             help="The partitioned export (arledger export DIR --partitions N): a folder the "
-            "workers share, or a URI such as s3://bucket/dir.",
+            "workers share, or a URI such as s3://bucket/dir; several (one per store of "
+            "ledgers sharded over stores) are recomputed as one portfolio.",
             show_default=False,
         ),
     ],
@@ -112,7 +113,7 @@ def recompute_command(
         raise typer.Exit(2)
     with _reported_errors():
         answer = distributed.recompute(
-            directory,
+            directories,
             as_of,
             known_at=known_at,
             kpi_months=kpi_months,
@@ -137,7 +138,7 @@ def recompute_command(
         return
     console = _stdout()
     console.print(
-        f"Recomputed {directory} as of {as_of}: {answer.partitions} partition(s), "
+        f"Recomputed {', '.join(directories)} as of {as_of}: {answer.partitions} partition(s), "
         f"{sum(f.events for f in answer.figures):,} event(s) read on the workers, "
         f"{answer.bytes_to_client:,} byte(s) of answers to the client."
     )

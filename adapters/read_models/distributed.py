@@ -21,9 +21,10 @@ import pickle
 import resource
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Final
 
 import attrs
@@ -178,7 +179,7 @@ def cluster_client(scheduler: str | None, local_workers: int | None) -> Iterator
 
 
 def recompute(
-    location: Location,
+    location: Location | Sequence[Location],
     as_of: date,
     *,
     known_at: datetime | None = None,
@@ -195,6 +196,11 @@ def recompute(
     ``distributed.Client``), else the scheduler at ``scheduler``, else a local cluster of
     ``local_workers`` processes (default: one per CPU).
 
+    ``location`` may be several exports (ledgers sharded over several stores, one export
+    each): their partitions are recomputed together, as one portfolio, provided that no
+    customer is in two of them and that they hold the same escalation policy (else
+    ``PartitionError``).
+
     Args:
         kpi_months: the KPIs' period, the trailing months ending on ``as_of``.
         top: keep the first ``top`` worklist items (None: all); the counts are of all.
@@ -210,13 +216,20 @@ def recompute(
     if top is not None and top < 0:
         raise ConfigurationError(f"top must be 0 or more, not {top}")
     start_on, end_on = kpis.trailing_period(as_of, kpi_months)
-    # The top manifest only (a few hundred bytes): the count, and an early clear error.
-    count = partitions.partition_count(location, filesystem=filesystem)
+    locations = [location] if isinstance(location, (str, Path)) else list(location)
+    if not locations:
+        raise ConfigurationError("no export to recompute")
+    # The top manifests only (a few hundred bytes each): the counts, and early clear errors.
+    tasks = [
+        (where, index)
+        for where in locations
+        for index in range(partitions.partition_count(where, filesystem=filesystem))
+    ]
     if client is None:
         with cluster_client(scheduler, local_workers) as owned:
-            results = _run(owned, task, location, count, as_of, known_at, start_on, filesystem)
+            results = _run(owned, task, tasks, as_of, known_at, start_on, filesystem)
     else:
-        results = _run(client, task, location, count, as_of, known_at, start_on, filesystem)
+        results = _run(client, task, tasks, as_of, known_at, start_on, filesystem)
     assert end_on == as_of
     return combined(results, as_of=as_of, known_at=known_at, top=top)
 
@@ -224,8 +237,7 @@ def recompute(
 def _run(
     client: Any,
     task: PartitionTask,
-    location: Location,
-    count: int,
+    tasks: Sequence[tuple[Location, int]],
     as_of: date,
     known_at: datetime | None,
     start_on: date,
@@ -235,7 +247,7 @@ def _run(
     # an earlier run's result still held by a worker.
     futures = [
         client.submit(task, location, index, as_of, known_at, start_on, filesystem, pure=False)
-        for index in range(count)
+        for location, index in tasks
     ]
     results: list[PartitionResult] = client.gather(futures)
     return results
@@ -244,11 +256,25 @@ def _run(
 def combined(
     results: list[PartitionResult], *, as_of: date, known_at: datetime | None, top: int | None
 ) -> Recompute:
-    """The whole portfolio's answer from every partition's result (in any order)."""
-    results = sorted(results, key=lambda result: result.index)
-    assert [result.index for result in results] == list(range(len(results)))
+    """The whole portfolio's answer from every partition's result (of one export or more)."""
     answers = [result.answers for result in results]
     policy = answers[0].policy
+    for result in results[1:]:
+        if result.answers.policy != policy or result.kpi_sums.policy != results[0].kpi_sums.policy:
+            raise partitions.PartitionError(
+                "the exports hold different escalation policies: one portfolio is ordered and "
+                "aged by one policy; recompute them apart",
+                partition=result.index,
+            )
+    seen: set[str] = set()
+    for part in answers:
+        keys = {row.key for row in part.ageing_by_customer.rows}
+        if seen & keys:
+            raise partitions.PartitionError(
+                f"customer(s) {', '.join(sorted(seen & keys)[:3])} are in two partitions: "
+                "exports of different stores whose customers overlap are not one portfolio",
+            )
+        seen |= keys
     worklist = partitions.combined_worklist([part.worklist for part in answers], policy)
     levels = Counter(item.level for item in worklist.items)
     shown = worklist if top is None else attrs.evolve(worklist, items=worklist.items[:top])

@@ -3,8 +3,9 @@
 Every rule of the ledger is per customer (one customer's money never settles another's
 invoice), so the portfolio splits by customer without changing a rule: the fast path run on
 each partition and the answers combined (``combined_ageing``, ``combined_worklist``) equal the
-fast path on the whole log. This is the first step of the scale-out of issue 16; the
-distributed recompute (item 2) runs the same per-partition function on a cluster's workers.
+fast path on the whole log. The distributed recompute (``distributed.py``) runs the same
+per-partition function on a Dask cluster's workers, each reading its partition from a local
+folder or any pyarrow/fsspec filesystem (``resolved``).
 
 The layout, written down once:
 
@@ -442,10 +443,13 @@ def portfolio_answers(
         taken: list[str] = numbers.take(pa.array(rows)).to_pylist()
         return taken
 
-    ids = [UUID(bytes=raw) for raw in log.ids.column("id").to_pylist()]
+    id_column = log.ids.column("id")
 
     def ids_of(indexes: np.ndarray) -> list[UUID]:
-        return [ids[index] for index in indexes.tolist()]
+        # Only the ids asked for (the worklist's customers): decoding every id of the log
+        # into a UUID was a fixed cost of each partition's task.
+        taken = id_column.take(pa.array(indexes, type=pa.int64())).to_pylist()
+        return [UUID(bytes=raw) for raw in taken]
 
     items = reports.assembled_worklist(cols, result, decode, numbers_of, ids_of)
     worklist = Worklist(as_of=as_of, owner=None, policy_version=policy.version, items=tuple(items))

@@ -27,6 +27,7 @@ import pyarrow.fs as pafs
 import pytest
 from typer.testing import CliRunner
 
+from arledger import Ledger
 from arledger.adapters.cli.app import app
 from arledger.adapters.read_models import columnar, partitions
 from arledger.adapters.read_models.distributed import (
@@ -37,9 +38,14 @@ from arledger.adapters.read_models.distributed import (
 )
 from arledger.adapters.read_models.engine import SELECT
 from arledger.adapters.read_models.partitions import PartitionError, write_partitioned
-from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_columnar
+from arledger.adapters.synthetic.generate import (
+    END_ON_DEFAULT,
+    generate_columnar,
+    generate_to_store,
+)
 from arledger.domain.events import Event
 from arledger.projections import kpis
+from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.fast import kpis as fast_kpis
 from tests.integration.test_partitioned_export import with_policy
 
@@ -275,8 +281,8 @@ def test_a_worker_killed_mid_task_is_retried_and_the_answer_is_exact(
     assert_equal_to(whole, answer)
 
 
-def test_the_cli_recomputes_on_local_workers(
-    tmp_path: Path, events: list[Event], whole: Expected
+def test_the_cli_recomputes_on_local_workers_or_a_scheduler(
+    tmp_path: Path, events: list[Event], whole: Expected, client: Any
 ) -> None:
     write_partitioned(events, tmp_path / "parts", partitions=2)
     result = CliRunner().invoke(
@@ -312,8 +318,8 @@ def test_the_cli_recomputes_on_local_workers(
             str(tmp_path / "parts"),
             "--as-of",
             AS_OF.isoformat(),
-            "--local-workers",
-            "1",
+            "--scheduler",
+            client.scheduler.address,
         ],
         env={"COLUMNS": "200"},
     )
@@ -397,3 +403,52 @@ def test_an_as_of_outside_the_log_is_answered_and_a_bad_top_refused(
     early = recompute(tmp_path / "parts", date(2000, 1, 31), client=client)
     assert () == early.ageing_by_customer.rows
     assert () == early.worklist.items
+
+
+def test_two_stores_one_ledger_each_are_recomputed_as_one_portfolio(
+    tmp_path: Path, client: Any
+) -> None:
+    # Ledgers sharded over two stores (here two SQLite files; on PostgreSQL, two servers or
+    # two schemas): each store exported on its own, one recompute over both exports. Seeds
+    # differ, so do the customers (codes G<seed>-...); the policy is the generator's in both.
+    ledgers = []
+    for seed in (11, 12):
+        env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / f"shard-{seed}.db")}
+        ledger = Ledger(env=env)
+        generate_to_store(ledger, 250, seed)
+        write_partitioned(ledger.iter_events(), tmp_path / f"export-{seed}", partitions=2)
+        ledgers.append(ledger)
+    try:
+        answer = recompute(
+            [tmp_path / "export-11", tmp_path / "export-12"], AS_OF, top=None, client=client
+        )
+        by_customer = [ledger.ageing(AS_OF, grouping=AgeingGrouping.CUSTOMER) for ledger in ledgers]
+        by_currency = [ledger.ageing(AS_OF, grouping=AgeingGrouping.CURRENCY) for ledger in ledgers]
+        worklists = [ledger.worklist(AS_OF) for ledger in ledgers]
+    finally:
+        for ledger in ledgers:
+            ledger.close()
+
+    assert 4 == answer.partitions
+    assert all(report.rows for report in by_customer)  # both stores owe money
+    assert (
+        tuple(
+            sorted(
+                (row for report in by_customer for row in report.rows),
+                key=lambda r: (r.key, r.currency),
+            )
+        )
+        == answer.ageing_by_customer.rows
+    )
+    assert partitions.combined_ageing(by_currency) == answer.ageing_by_currency
+    assert {item for worklist in worklists for item in worklist.items} == set(answer.worklist.items)
+    assert len(worklists[0].items) + len(worklists[1].items) == len(answer.worklist.items)
+
+
+def test_exports_whose_customers_overlap_are_refused(
+    tmp_path: Path, events: list[Event], client: Any
+) -> None:
+    write_partitioned(events, tmp_path / "a", partitions=2)
+    write_partitioned(events, tmp_path / "b", partitions=3)
+    with pytest.raises(PartitionError, match="are in two partitions"):
+        recompute([tmp_path / "a", tmp_path / "b"], AS_OF, client=client)
