@@ -127,6 +127,7 @@ ENGINE_KERNELS: Final = (
     "settle_since",
     "timeline_part",
     "timelines",
+    "values_on",
 )
 """The kernels the engine calls (the ones it inlines into them are compiled with them)."""
 
