@@ -161,6 +161,23 @@ def _check_auto_allocation(
             share = applied.get(invoice.id, 0)
             assert abs(share * total - expected_total * invoice.open_minor) < total
         return
+    if rule is AllocationRule.COMPONENT_ORDER:
+        # BGB 366/367: every eligible invoice's open fees before any interest, and all interest
+        # before any principal; an invoice's amount settles its own fees, interest, principal.
+        tiers = [0, 0, 0]
+        for invoice in eligible:
+            left = applied.get(invoice.id, 0)
+            for tier, part in enumerate(invoice.open_by_component):
+                taken = min(left, part)
+                tiers[tier] += taken
+                left -= taken
+        for tier in (1, 2):
+            if tiers[tier]:
+                assert all(
+                    applied.get(invoice.id, 0) >= sum(invoice.open_by_component[:tier])
+                    for invoice in eligible
+                ), "a later component was paid before an earlier one was settled"
+        return
     # In the rule's order: once an invoice is left partly open, no later one gets anything.
     left_open = False
     for invoice in eligible:
