@@ -10,11 +10,14 @@ thresholds unless given):
    ``InvoiceWrittenOff`` (``written_off_on``); these reopen it: ``PaymentUnapplied``
    (``unapplied_on``), ``InvoiceReinstated`` (``reinstated_on``). Open = amount - settled; an
    invoice issued after ``as_of`` is not open.
-2. What is open ages part by part, exactly as ``ageing.invoice_buckets`` does: the parts are the
+2. The due date is the one in force on ``as_of`` (``InvoiceFacts.due_on_at``): that of the
+   invoice's last ``InvoiceDueDateOverridden`` (in recording order) with ``overridden_on`` on or
+   before ``as_of``, else the issued ``due_on``. An invoice with instalments takes no override.
+3. What is open ages part by part, exactly as ``ageing.invoice_buckets`` does: the parts are the
    instalments (the whole invoice on its ``due_on`` when it has none), settlements go to the
    oldest part first, and each open part is ``as_of - due_on`` days past due, bucketed by the
    policy's edges (0 or fewer: current; then 1-30, 31-60, 61-90, 91-120, over 120).
-3. Per customer (rows only for customers with something open): open amount, bucket amounts,
+4. Per customer (rows only for customers with something open): open amount, bucket amounts,
    overdue amount (open minus the current bucket), the largest days past due of an open part
    (floored at zero), and the 2x2 grade of ``EscalationPolicy.grade``: long when the days past
    due exceed ``long_after_days``, large when overdue exceeds ``large_above_major`` major units of
@@ -66,9 +69,12 @@ SETTLEMENTS: Final[dict[str, tuple[str, int]]] = {
 """Movement class -> (its business date column, +1 if it reduces what is open, -1 if it reopens)."""
 
 INVOICE_COLUMNS: Final = ("originator_id", "customer_id", "amount_minor", "issued_on", "due_on")
+OVERRIDES: Final = "InvoiceDueDateOverridden"
+OVERRIDE_COLUMNS: Final = ("originator_id", "due_on", "overridden_on")
 SELECT: Final[dict[str, tuple[str, ...]]] = {
     "CustomerAccountOpened": ("originator_id", "currency"),
     "InvoiceIssued": (*INVOICE_COLUMNS, "instalments"),
+    OVERRIDES: OVERRIDE_COLUMNS,
     **{name: ("originator_id", "amount_minor", on) for name, (on, _sign) in SETTLEMENTS.items()},
 }
 """Every column the query reads, per class (what the bandwidth pass sums)."""
@@ -255,6 +261,20 @@ def _settle_kernel(
 
 
 @numba.njit(cache=True, nogil=True)
+def _override_kernel(
+    due_on: np.ndarray,
+    invoice_of_id: np.ndarray,
+    originator_id: np.ndarray,
+    new_due_on: np.ndarray,
+    overridden_on: np.ndarray,
+    as_of_day: int,
+) -> None:
+    for k in range(originator_id.shape[0]):  # recording order: the last override wins
+        if overridden_on[k] <= as_of_day:
+            due_on[invoice_of_id[originator_id[k]]] = new_due_on[k]
+
+
+@numba.njit(cache=True, nogil=True)
 def _bucket(days: int, edges: np.ndarray) -> Any:
     if days <= 0:
         return 0
@@ -333,12 +353,22 @@ def numba_from_columns(cols: Columns, query: Query) -> CustomerAgeing:
             query.as_of_day,
             sign,
         )
+    due_on = invoices["due_on"].copy()
+    overrides = cols[OVERRIDES]
+    _override_kernel(
+        due_on,
+        invoice_of_id,
+        overrides["originator_id"],
+        overrides["due_on"].astype(due_on.dtype),
+        overrides["overridden_on"],
+        query.as_of_day,
+    )
     open_minor, buckets, days_max = _age_kernel(
         customer_of_id,
         invoices["customer_id"],
         invoices["amount_minor"],
         invoices["issued_on"],
-        invoices["due_on"],
+        due_on,
         invoices["instalments.offsets"],
         invoices["instalments.due_on"],
         invoices["instalments.amount_minor"],
@@ -398,7 +428,7 @@ def numpy_from_columns(cols: Columns, query: Query) -> CustomerAgeing:
     part_due = np.empty(len(part_invoice), dtype=np.int64)
     part_amount = np.empty(len(part_invoice), dtype=np.int64)
     whole = counts == 0
-    part_due[part_start[whole]] = invoices["due_on"][whole]
+    part_due[part_start[whole]] = _due_on_in_force(cols, invoice_of_id, as_of_day)[whole]
     part_amount[part_start[whole]] = invoices["amount_minor"][whole]
     child_invoice = np.repeat(np.arange(invoice_count), counts)
     child_slot = part_start[child_invoice] + np.arange(len(child_invoice)) - offsets[child_invoice]
@@ -437,6 +467,22 @@ def numpy_from_columns(cols: Columns, query: Query) -> CustomerAgeing:
         days_max[rows],
         query,
     )
+
+
+def _due_on_in_force(cols: Columns, invoice_of_id: np.ndarray, as_of_day: int) -> np.ndarray:
+    """Each invoice's due date in force on ``as_of_day``: its last override dated by then (in
+    recording order), else the issued one."""
+    due_on = cols["InvoiceIssued"]["due_on"]
+    overrides = cols[OVERRIDES]
+    rows = np.flatnonzero(overrides["overridden_on"] <= as_of_day)
+    if len(rows):
+        target = invoice_of_id[overrides["originator_id"][rows]]
+        # The last row per invoice: the first of the reversed rows.
+        _, first_reversed = np.unique(target[::-1], return_index=True)
+        last = len(rows) - 1 - first_reversed
+        due_on = due_on.copy()
+        due_on[target[last]] = overrides["due_on"][rows[last]]
+    return due_on
 
 
 def numpy_engine(log: ColumnarLog, query: Query) -> CustomerAgeing:
@@ -501,6 +547,13 @@ def polars_engine(log: ColumnarLog, query: Query) -> CustomerAgeing:
         .group_by("originator_id")
         .agg(pl.col("amount").sum().alias("settled"))
     )
+    in_force = (
+        _frame(_table(log, OVERRIDES, OVERRIDE_COLUMNS))
+        .lazy()
+        .filter(pl.col("overridden_on").cast(pl.Int32) <= as_of_day)
+        .group_by("originator_id")
+        .agg(pl.col("due_on").last().alias("due_on_in_force"))  # groups keep the row order
+    )
     invoices = _frame(_table(log, "InvoiceIssued", (*INVOICE_COLUMNS, "instalments")))
     customers = _frame(_table(log, "CustomerAccountOpened", ("originator_id", "currency")))
     customers = customers.rename({"originator_id": "customer_id"})
@@ -512,7 +565,11 @@ def polars_engine(log: ColumnarLog, query: Query) -> CustomerAgeing:
         invoices.lazy()
         .filter(pl.col("issued_on").cast(pl.Int32) <= as_of_day)
         .join(settled, on="originator_id", how="left")
-        .with_columns(pl.col("settled").fill_null(0))
+        .join(in_force, on="originator_id", how="left")
+        .with_columns(
+            pl.col("settled").fill_null(0),
+            pl.coalesce(pl.col("due_on_in_force"), pl.col("due_on")).alias("due_on"),
+        )
         .filter(pl.col("amount_minor") > pl.col("settled"))
         .explode("instalments", empty_as_null=True)
         .with_columns(
@@ -582,12 +639,16 @@ WITH movements AS (
 ), settled AS (
     SELECT originator_id, SUM(amount)::BIGINT AS settled
     FROM movements WHERE on_day <= $as_of GROUP BY originator_id
+), in_force AS (
+    SELECT originator_id, arg_max(due_on, position) AS due_on
+    FROM {OVERRIDES} WHERE overridden_on <= $as_of GROUP BY originator_id
 ), open_invoices AS (
     SELECT i.originator_id, i.customer_id, COALESCE(s.settled, 0) AS settled,
         CASE WHEN len(i.instalments) = 0
-            THEN [{{'due_on': i.due_on, 'amount_minor': i.amount_minor}}]
+            THEN [{{'due_on': COALESCE(o.due_on, i.due_on), 'amount_minor': i.amount_minor}}]
             ELSE i.instalments END AS schedule
     FROM InvoiceIssued i LEFT JOIN settled s USING (originator_id)
+        LEFT JOIN in_force o USING (originator_id)
     WHERE i.issued_on <= $as_of AND i.amount_minor > COALESCE(s.settled, 0)
 ), parts AS (
     SELECT originator_id, customer_id, settled,
@@ -619,7 +680,10 @@ def duckdb_engine(log: ColumnarLog, query: Query) -> CustomerAgeing:
     """DuckDB SQL over the Arrow tables, registered as views (no copy), in a fresh connection."""
     with duckdb.connect() as connection:
         for name, names in SELECT.items():
-            connection.register(name, _table(log, name, names))
+            table = _table(log, name, names)
+            if name == OVERRIDES:  # recording order, for "the last override wins"
+                table = table.append_column("position", pa.array(range(table.num_rows), pa.int64()))
+            connection.register(name, table)
         table = connection.sql(_duckdb_sql(query), params={"as_of": query.as_of}).to_arrow_table()
     return _from_table(
         table.column("customer_id").to_numpy(),
