@@ -26,6 +26,7 @@ import attrs
 import cattrs
 
 from arledger.adapters.persistence.serialization import make_converter
+from arledger.domain.customer import CustomerAccount
 from arledger.domain.money import format_minor
 
 JsonData: TypeAlias = bool | int | str | list["JsonData"] | dict[str, "JsonData"] | None
@@ -39,6 +40,16 @@ def _make_converter() -> cattrs.Converter:
     )
     # A sequence-like result (``Worklist``) is a record first: its fields, not its items.
     converter.register_unstructure_hook_factory(attrs.has, converter.gen_unstructure_attrs_fromdict)
+    # An account's invoice index is held in persistent collections (``invoice_vector`` and the
+    # set beside it, for speed); its data is ``invoice_ids``, the list in the order added.
+    account_fields = converter.gen_unstructure_attrs_fromdict(CustomerAccount)
+
+    def account(value: CustomerAccount) -> dict[str, object]:
+        data: dict[str, object] = account_fields(value)
+        del data["invoice_vector"], data["invoice_id_set"]
+        return {**data, "invoice_ids": [str(invoice_id) for invoice_id in value.invoice_ids]}
+
+    converter.register_unstructure_hook(CustomerAccount, account)
     return converter
 
 

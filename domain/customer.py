@@ -12,6 +12,8 @@ from typing import Final, TypedDict, assert_never
 from uuid import UUID
 
 import attrs
+from pyrsistent import pset, pvector
+from pyrsistent.typing import PSet, PVector
 
 from . import goods_in_lieu, ids
 from .errors import (
@@ -84,10 +86,13 @@ class CustomerAccount:
     terms_kind: PaymentTermsKind
     terms_days: int
     opened_on: date
-    invoice_ids: tuple[UUID, ...] = ()
-    # The same ids as a set, for the membership the invariant and ``add_invoice`` ask (a scan
-    # of the tuple made replaying a customer of n invoices cost n squared comparisons).
-    invoice_id_set: frozenset[UUID] = attrs.field(default=frozenset(), eq=False, repr=False)
+    # The account's invoices in the order added (``invoice_ids``), and the same ids as a set for
+    # the membership the invariant and ``add_invoice`` ask. Both persistent (pyrsistent): the
+    # state after one more invoice shares the earlier one's structure, O(log n). As a tuple and
+    # a frozenset they were copied whole at each invoice, so replaying an account was n squared:
+    # 5.5 s of CPU for one of 22,000 invoices, at every command on it and in every verify.
+    invoice_vector: PVector[UUID] = attrs.field(factory=pvector, repr=False)
+    invoice_id_set: PSet[UUID] = attrs.field(factory=pset, eq=False, repr=False)
     credit_line_minor: int | None = None
     risk_rating: RiskRating | None = None
     is_blacklisted: bool = False
@@ -112,6 +117,11 @@ class CustomerAccount:
     goods_settlements: dict[str, GoodsSettlement] = attrs.field(factory=dict)
     # Monthly collection plans [追款计划]: the target in force per month (its first day).
     collection_targets: dict[date, int] = attrs.field(factory=dict)
+
+    @property
+    def invoice_ids(self) -> tuple[UUID, ...]:
+        """The account's invoices in the order they were added (a copy, made at each call)."""
+        return tuple(self.invoice_vector)
 
     def allocation_rule_on(self, on: date) -> tuple[AllocationRule, date | None]:
         """The allocation rule in force on ``on`` and the date it took effect (None: the
@@ -173,8 +183,8 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
             return attrs.evolve(
                 state,
                 version=event.originator_version,
-                invoice_ids=(*state.invoice_ids, event.invoice_id),
-                invoice_id_set=state.invoice_id_set | {event.invoice_id},
+                invoice_vector=state.invoice_vector.append(event.invoice_id),
+                invoice_id_set=state.invoice_id_set.add(event.invoice_id),
             )
         case CreditLineSet():
             return attrs.evolve(state, version=version, credit_line_minor=event.amount_minor)

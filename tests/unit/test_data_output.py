@@ -20,6 +20,7 @@ from arledger import (
     WorklistItem,
     to_data,
 )
+from arledger.domain import ids
 
 CUSTOMER_ID = UUID("555c2488-9639-5b42-ac39-42349c413e3f")
 AS_OF = date(2024, 5, 31)
@@ -143,3 +144,7 @@ def test_every_query_result_of_a_ledger_goes_through_json_unchanged_in_content()
         for item in worklist["items"]  # type: ignore[union-attr]
         if isinstance(item, dict)
     ]
+    account = to_data(results[6])
+    assert isinstance(account, dict)
+    assert [str(ids.invoice_id("INV-1"))] == account["invoice_ids"]
+    assert "invoice_vector" not in account
