@@ -8,7 +8,12 @@ instalment schedules) and what happens to each invoice (payments, bounced paymen
 promises, collection actions, write-offs, and for one defaulted invoice in ten a settlement in
 goods before the write-off; a few late payers' due dates postponed by hand with an approver, and
 a few prompt payments collected in cash and handed to finance, some later than the policy's
-three days, and concession requests, mostly rejected), every amount in integer minor units. Changing
+three days, and concession requests, mostly rejected), every amount in integer minor units. The
+first event of the log adopts the book's authority policy (``authority_policy``: a collections
+manager, a finance director and a chief financial officer, with limits per role and currency
+and a two-approver threshold), in force before any account opens: every reduction names
+approvers within it (above the finance director's threshold the chief financial officer
+approves an upheld dispute or goods alone, or a write-off as the second approver). Changing
 ``chunk_customers`` changes the ledger (other draws); the default is fixed.
 
 The log order is the order in which the domain commands would record the ledger: chunk after chunk,
@@ -53,6 +58,7 @@ from arledger.adapters.read_models.columnar import (
     ColumnarLog,
     ParquetSink,
     from_columnar,
+    policy_text,
 )
 from arledger.adapters.read_models.partitions import (
     PartitionedExport,
@@ -60,7 +66,14 @@ from arledger.adapters.read_models.partitions import (
     write_partitioned,
 )
 from arledger.adapters.synthetic.demo import NAME_PLACES, NAME_TRADES, OWNERS
-from arledger.domain.authority import ReductionKind
+from arledger.domain import ids as domain_ids
+from arledger.domain.authority import (
+    ApproverRole,
+    AuthorityPeriod,
+    AuthorityPolicy,
+    ReductionKind,
+    RoleAuthority,
+)
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
     ActionChannel,
@@ -126,6 +139,80 @@ INSTALMENT_DAYS: Final = (30, 60, 90)
 """An instalment invoice is due in three parts, 30, 60 and 90 days after issue."""
 APPROVER: Final = "Finance Director"
 CREDIT_APPROVER: Final = "Credit Committee"
+SENIOR_APPROVER: Final = "Chief Financial Officer"
+"""Approves what is above the finance director's two-approver threshold: alone an upheld
+dispute's credit note or a settlement in goods (each has one approver), as the second approver
+of a write-off."""
+MANAGER_APPROVER: Final = "Collections Manager"
+"""Grants the shorter postponements of a due date (up to ``_MANAGER_POSTPONEMENT_DAYS``)."""
+_AUTHORITY_APPROVER: Final = "Board of Directors"
+_AUTHORITY_REASON: Final = "delegation of authority for reductions"
+_AUTHORITY_YEARS_BEFORE: Final = 2
+"""The authority policy is in force from 1 January this many years before the period: before
+every account opens (at most 720 days before the period), so every reduction is held to it."""
+_MANAGER_POSTPONEMENT_DAYS: Final = 15
+
+
+@attrs.frozen
+class _RoleLimits:
+    """A role's limits in major units of a currency's typical scale (``AMOUNT_SCALE``)."""
+
+    role: str
+    reduction_max: int
+    customer_period_max: int
+    two_approvers_above: int | None
+    postponement_days_max: int
+
+
+_ROLES: Final = (
+    _RoleLimits("collections manager", 10_000, 30_000, None, _MANAGER_POSTPONEMENT_DAYS),
+    _RoleLimits("finance director", 200_000, 2_000_000, 50_000, 30),
+    _RoleLimits("chief financial officer", 2_000_000, 50_000_000, None, 90),
+)
+"""The generated book's authority (scale units: CNY 7x). The chief financial officer's single
+reduction covers the largest generated invoice (999,000.99 scale units), so every upheld dispute
+above the finance director's threshold has one approver who may grant it; write-offs and goods
+are of slow payers' invoices (at most 99,900.99). The per-customer-per-month limits leave room
+over what the generator's largest customers reach: at 1,000,000 invoices (seed 11) the most
+reduced in one customer-month, all roles together, was 1,679,847 scale units."""
+_FINANCE_DIRECTOR_THRESHOLD: Final = _ROLES[1].two_approvers_above
+assert _FINANCE_DIRECTOR_THRESHOLD is not None
+
+
+def authority_policy() -> AuthorityPolicy:
+    """The authority policy the generated book adopts at its start (version 1)."""
+    return AuthorityPolicy(
+        version=1,
+        approvers=(
+            ApproverRole(approver=MANAGER_APPROVER, role=_ROLES[0].role),
+            ApproverRole(approver=APPROVER, role=_ROLES[1].role),
+            ApproverRole(approver=SENIOR_APPROVER, role=_ROLES[2].role),
+        ),
+        roles=tuple(
+            RoleAuthority(
+                role=limits.role,
+                currency=currency,
+                reduction_max_minor=limits.reduction_max * scale * 100,
+                customer_period_max_minor=limits.customer_period_max * scale * 100,
+                two_approvers_above_minor=None
+                if limits.two_approvers_above is None
+                else limits.two_approvers_above * scale * 100,
+                postponement_days_max=limits.postponement_days_max,
+            )
+            for limits in _ROLES
+            for currency, scale in zip(CURRENCIES, AMOUNT_SCALE, strict=True)
+        ),
+        period=AuthorityPeriod.MONTH,
+    )
+
+
+def _above_threshold(amount_minor: np.ndarray, currency: np.ndarray) -> np.ndarray:
+    """Per amount (minor units, currency index): over the finance director's two-approver
+    threshold, so the chief financial officer approves it (or approves it too)."""
+    assert _FINANCE_DIRECTOR_THRESHOLD is not None
+    limit = np.array(AMOUNT_SCALE)[currency] * _FINANCE_DIRECTOR_THRESHOLD * 100
+    above: np.ndarray = amount_minor > limit
+    return above
 
 
 class Profile(enum.Enum):
@@ -280,7 +367,8 @@ _GOODS_UNIT: Final = "lot"
 APPRAISER: Final = "Warehouse Appraiser"
 _GOODS_REASON: Final = "goods saleable; better than a write-off"
 _GOODS_HAIRCUT_BPS: Final = 3000
-"""The default policy's haircut: the generator adopts no policy, so every proposal uses it."""
+"""The default escalation policy's haircut: the generator adopts no escalation policy, so every
+proposal uses it."""
 _GOODS_SHARE: Final = 10
 _RULE_CHANGE_SHARE: Final = 20
 """One customer in twenty adopts another allocation rule during the period."""
@@ -341,10 +429,11 @@ class _Kind(enum.IntEnum):
     HAND_OVER = 20
     REDUCTION_REQUEST = 21
     REDUCTION_REJECT = 22
+    AUTHORITY = 23
 
 
 _EVENTS_PER_COMMAND: Final = np.array(
-    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1], dtype=np.int64
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1], dtype=np.int64
 )
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
 registration), a superseding promise one, cash collected in person one (its collection)."""
@@ -412,6 +501,8 @@ class _Plan:
     request_on: np.ndarray
     request_amount: np.ndarray
     request_rejected_on: np.ndarray
+    # The day the authority policy is in force from (recorded in the first chunk only).
+    authority_on: int = 0
 
     def allocated_on(self, invoice: np.ndarray, sub: np.ndarray | int) -> np.ndarray:
         """When each payment is allocated: on its value date, or for cash the day after its
@@ -734,7 +825,9 @@ def _plan(
         request_on=request_on,
         request_amount=request_amount,
         request_rejected_on=request_rejected_on,
-    )
+        authority_on=(date((EPOCH + timedelta(days=start)).year - _AUTHORITY_YEARS_BEFORE, 1, 1)
+                      - EPOCH).days,
+    )  # fmt: skip
 
 
 def _follow_up(rng: np.random.Generator, action_on: np.ndarray, action_kind: np.ndarray) -> None:
@@ -799,6 +892,10 @@ def _commands(plan: _Plan, end: int) -> _Commands:
         parts.append((kind, on[keep], customer[keep], invoice[keep], np.full(int(keep.sum()), sub)))
 
     none = np.full(nc, -1)
+    if plan.chunk == 0:
+        # The authority policy, once for the ledger, before anything else happens.
+        alone = np.array([-1])
+        add(_Kind.AUTHORITY, np.array([plan.authority_on]), alone, alone, 0)
     add(_Kind.OPEN, plan.opened_on, customers, none, 0)
     add(_Kind.CREDIT, plan.opened_on, customers, none, 0)
     add(
@@ -944,7 +1041,7 @@ class _Chunk:
 class _Aggregates:
     """One index space for the chunk's aggregates: customers, cases, invoices, payments (two
     per invoice), promises (two per invoice), credit-note registrations and reduction requests
-    (one per invoice each)."""
+    (one per invoice each), and the authority book (used by the first chunk only)."""
 
     def __init__(self, customers: int, invoices: int) -> None:
         self.case_base = customers
@@ -953,7 +1050,8 @@ class _Aggregates:
         self.promise_base = self.payment_base + 2 * invoices
         self.credit_note_base = self.promise_base + 2 * invoices
         self.request_base = self.credit_note_base + invoices
-        self.size = self.request_base + invoices
+        self.authority = self.request_base + invoices
+        self.size = self.authority + 1
 
     def invoice(self, invoice: np.ndarray) -> np.ndarray:
         result: np.ndarray = self.invoice_base + invoice
@@ -1008,6 +1106,12 @@ def _build(
     inv = commands.invoice
     sub = commands.sub
     upheld = (kind == _Kind.RESOLVE) & (plan.upheld[np.maximum(inv, 0)] > 0)
+    rows_of(
+        "AuthorityPolicyAdopted",
+        kind == _Kind.AUTHORITY,
+        0,
+        lambda p: np.full(len(p), space.authority),
+    )
     rows_of("CustomerAccountOpened", kind == _Kind.OPEN, 0, lambda p: cust[p])
     rows_of("CreditLineSet", kind == _Kind.CREDIT, 0, lambda p: cust[p])
     rows_of("CollectionOwnerChanged", kind == _Kind.OWNER, 0, lambda p: cust[p])
@@ -1129,13 +1233,15 @@ def _id_bytes(plan: _Plan, space: _Aggregates, created: np.ndarray) -> np.ndarra
                          _INVOICE_DIGITS, (a - space.promise_base) % 2 + 1)),
         (space.credit_note_base, space.request_base, "credit-note",
          lambda a: _credit_note_keys(plan, a - space.credit_note_base)),
-        (space.request_base, space.size, "reduction-request",
+        (space.request_base, space.authority, "reduction-request",
          lambda a: _request_keys(plan, a - space.request_base)),
     ]  # fmt: skip
     for low, high, kind, keys in kinds:
         mask = (created >= low) & (created < high)
         if mask.any():
             out[mask] = _uuid5(kind, keys(created[mask]))
+    book = created == space.authority
+    out[book] = np.frombuffer(domain_ids.authority_book_id().bytes, dtype=np.uint8)
     return out
 
 
@@ -1446,8 +1552,23 @@ def _credit_note(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _currency(plan, rows.customer),
         _dates(plan.resolved_on[invoice]),
         _credit_note_reason(plan, rows),
-        _constant(APPROVER, rows.count),
-        pa.nulls(rows.count, pa.string()),  # second_approver: one approver is enough
+        _senior_if_above(plan.upheld[invoice], plan.currency[rows.customer]),
+        pa.nulls(rows.count, pa.string()),  # second_approver: a dispute has one approver
+    ]
+
+
+def _senior_if_above(amount_minor: np.ndarray, currency: np.ndarray) -> pa.Array:
+    """The approver of a reduction with one approver: the finance director, or above their
+    two-approver threshold the chief financial officer."""
+    return _pool((APPROVER, SENIOR_APPROVER), _above_threshold(amount_minor, currency))
+
+
+def _authority_adopted(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    return [
+        pa.array([policy_text(authority_policy())] * rows.count, pa.string()),
+        _dates(np.full(rows.count, plan.authority_on)),
+        _constant(_AUTHORITY_APPROVER, rows.count),
+        _constant(_AUTHORITY_REASON, rows.count),
     ]
 
 
@@ -1607,13 +1728,16 @@ def _written_off(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     # What is open: the amount less the part paid and the goods settled before (always dated
     # earlier).
     invoice = rows.invoice
+    open_minor = plan.amount[invoice] - plan.pay_amount[invoice, 0] - plan.goods_valued[invoice]
+    second = _above_threshold(open_minor, plan.currency[rows.customer])
     return [
-        _ints(plan.amount[invoice] - plan.pay_amount[invoice, 0] - plan.goods_valued[invoice]),
+        _ints(open_minor),
         _currency(plan, rows.customer),
         _dates(plan.written_off_on[invoice]),
         _constant(_WRITE_OFF_REASON, rows.count),
         _constant(APPROVER, rows.count),
-        pa.nulls(rows.count, pa.string()),  # second_approver: one approver is enough
+        # Above the finance director's threshold the chief financial officer approves too.
+        pa.array([SENIOR_APPROVER if above else None for above in second.tolist()], pa.string()),
     ]
 
 
@@ -1624,8 +1748,16 @@ def _due_date_overridden(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _dates(plan.due_on[invoice]),
         _dates(plan.overridden_on[invoice]),
         _constant(_OVERRIDE_REASON, rows.count),
-        _constant(APPROVER, rows.count),
+        _pool((MANAGER_APPROVER, APPROVER), _postponed_long(plan, invoice)),
     ]
+
+
+def _postponed_long(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
+    """Per override: longer than the collections manager may grant (the finance director
+    approves it)."""
+    days = plan.overridden_due_on[invoice] - plan.due_on[invoice]
+    long: np.ndarray = days > _MANAGER_POSTPONEMENT_DAYS
+    return long
 
 
 def _request_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
@@ -1685,7 +1817,7 @@ def _goods_approved(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _strings(_goods_keys(plan, invoice)),
         _ints(plan.goods_valued[invoice]),
         _currency(plan, rows.customer),
-        _constant(APPROVER, rows.count),
+        _senior_if_above(plan.goods_valued[invoice], plan.currency[rows.customer]),
         _constant(_GOODS_REASON, rows.count),
         _dates(plan.goods_on[invoice] + 5),
     ]
@@ -1722,6 +1854,7 @@ _FIELDS: Final[dict[str, Fields]] = {
     "CreditLineSet": _credit_line,
     "CollectionOwnerChanged": _owner_changed,
     "RiskRated": _rated,
+    "AuthorityPolicyAdopted": _authority_adopted,
     "AllocationRuleAdopted": _rule_adopted,
     "InvoiceIssued": _issued,
     "InvoiceDueDateOverridden": _due_date_overridden,
@@ -2078,6 +2211,16 @@ def commands(
 
 
 def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, sub: int) -> Command:
+    if kind is _Kind.AUTHORITY:
+        return Command(
+            "adopt_authority_policy",
+            {
+                "policy": authority_policy(),
+                "effective_on": on,
+                "approver": _AUTHORITY_APPROVER,
+                "reason": _AUTHORITY_REASON,
+            },
+        )
     code = _code(plan, customer)
     currency = CURRENCIES[int(plan.currency[customer])]
     contact = CONTACTS[int(plan.contact[customer])]
@@ -2216,7 +2359,9 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "outcome": DisputeOutcome.UPHELD if upheld else DisputeOutcome.REJECTED,
                 "resolved_on": on,
                 "note": _RESOLVE_NOTES[0 if upheld else 1],
-                "approver": APPROVER if upheld else None,
+                "approver": _one_approver(plan, int(plan.upheld[invoice]), customer)
+                if upheld
+                else None,
             },
         )
     cash = bool(plan.is_cash(np.asarray([invoice]), sub)[0])
@@ -2340,7 +2485,7 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
             {
                 "customer_code": code,
                 "settlement_reference": reference,
-                "approver": APPROVER,
+                "approver": _one_approver(plan, int(plan.goods_valued[invoice]), customer),
                 "reason": _GOODS_REASON,
                 "approved_on": on,
             },
@@ -2363,10 +2508,13 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "due_on": _day(plan.overridden_due_on[invoice]),
                 "overridden_on": on,
                 "reason": _OVERRIDE_REASON,
-                "approver": APPROVER,
+                "approver": (MANAGER_APPROVER, APPROVER)[
+                    int(_postponed_long(plan, np.array([invoice]))[0])
+                ],
             },
         )
     assert kind is _Kind.WRITE_OFF
+    open_minor = amount - int(plan.pay_amount[invoice, 0]) - int(plan.goods_valued[invoice])
     return Command(
         "write_off",
         {
@@ -2374,8 +2522,18 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
             "written_off_on": on,
             "reason": _WRITE_OFF_REASON,
             "approver": APPROVER,
+            **(
+                {"second_approver": SENIOR_APPROVER}
+                if _one_approver(plan, open_minor, customer) == SENIOR_APPROVER
+                else {}
+            ),
         },
     )
+
+
+def _one_approver(plan: _Plan, amount_minor: int, customer: int) -> str:
+    above = _above_threshold(np.array([amount_minor]), plan.currency[np.array([customer])])
+    return SENIOR_APPROVER if bool(above[0]) else APPROVER
 
 
 class _Ticks:
