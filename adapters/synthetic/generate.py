@@ -13,7 +13,9 @@ first event of the log adopts the book's authority policy (``authority_policy``:
 manager, a finance director and a chief financial officer, with limits per role and currency
 and a two-approver threshold), in force before any account opens: every reduction names
 approvers within it (above the finance director's threshold the chief financial officer
-approves an upheld dispute or goods alone, or a write-off as the second approver). Changing
+approves an upheld dispute or goods alone, or a write-off as the second approver), then the
+USD and EUR rates to CNY (``RATE_PAIRS``), at the start and monthly, so the book reads in a
+reporting currency. Changing
 ``chunk_customers`` changes the ledger (other draws); the default is fixed.
 
 The log order is the order in which the domain commands would record the ledger: chunk after chunk,
@@ -38,6 +40,7 @@ import enum
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -88,6 +91,7 @@ from arledger.domain.events import (
     ReceiptMethod,
     RiskRating,
 )
+from arledger.domain.exchange_rate import rate_terms
 from arledger.domain.ids import ARLEDGER_NAMESPACE
 from arledger.domain.money import Money
 
@@ -151,6 +155,17 @@ _AUTHORITY_YEARS_BEFORE: Final = 2
 """The authority policy is in force from 1 January this many years before the period: before
 every account opens (at most 720 days before the period), so every reduction is held to it."""
 _MANAGER_POSTPONEMENT_DAYS: Final = 15
+RATE_PAIRS: Final = (("USD", "CNY"), ("EUR", "CNY"))
+"""The exchange rates the generated book records, so that it reads in CNY (``ageing_in``): one
+per pair at the book's start (the authority policy's date) and one on the first day of every
+month of the period."""
+_RATE_BASES: Final = (71_000, 78_000)
+"""Each pair's first rate in ten-thousandths (7.1000 and 7.8000 CNY); each month moves by a
+random step of at most 0.5% either way, drawn from a stream of its own (``_RATE_STREAM``)."""
+_RATE_STREAM: Final = 1 << 32
+"""The rates' own random stream, ``SeedSequence([seed, _RATE_STREAM])``: no chunk has that
+number, so drawing the rates changes no other draw."""
+_RATE_SOURCE: Final = "PBOC central parity"
 
 
 @attrs.frozen
@@ -430,10 +445,11 @@ class _Kind(enum.IntEnum):
     REDUCTION_REQUEST = 21
     REDUCTION_REJECT = 22
     AUTHORITY = 23
+    EXCHANGE_RATE = 24
 
 
 _EVENTS_PER_COMMAND: Final = np.array(
-    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1], dtype=np.int64
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1], dtype=np.int64
 )
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
 registration), a superseding promise one, cash collected in person one (its collection)."""
@@ -503,6 +519,12 @@ class _Plan:
     request_rejected_on: np.ndarray
     # The day the authority policy is in force from (recorded in the first chunk only).
     authority_on: int = 0
+    # The exchange rates (recorded in the first chunk only): effective days, and per day and
+    # pair of ``RATE_PAIRS`` the rate in ten-thousandths.
+    rate_on: np.ndarray = attrs.field(factory=lambda: np.zeros(0, dtype=np.int64))
+    rate_ten_thousandths: np.ndarray = attrs.field(
+        factory=lambda: np.zeros((0, len(RATE_PAIRS)), dtype=np.int64)
+    )
 
     def allocated_on(self, invoice: np.ndarray, sub: np.ndarray | int) -> np.ndarray:
         """When each payment is allocated: on its value date, or for cash the day after its
@@ -541,6 +563,9 @@ def _plan(
     nc = customers[1] - customers[0]
     ni = invoices[1] - invoices[0]
     span = end - start + 1
+    authority_on = (
+        date((EPOCH + timedelta(days=start)).year - _AUTHORITY_YEARS_BEFORE, 1, 1) - EPOCH
+    ).days
     currency = rng.choice(len(CURRENCIES), nc, p=_CURRENCY_P)
     owner = rng.integers(0, len(OWNERS), nc)
     profile = rng.choice(len(PROFILES), nc, p=np.array(PROFILE_WEIGHTS) / 100)
@@ -825,9 +850,33 @@ def _plan(
         request_on=request_on,
         request_amount=request_amount,
         request_rejected_on=request_rejected_on,
-        authority_on=(date((EPOCH + timedelta(days=start)).year - _AUTHORITY_YEARS_BEFORE, 1, 1)
-                      - EPOCH).days,
-    )  # fmt: skip
+        authority_on=authority_on,
+        **(_rates(seed, authority_on, start, end) if chunk == 0 else {}),
+    )
+
+
+def _rates(seed: int, authority_on: int, start: int, end: int) -> dict[str, np.ndarray]:
+    """The exchange rates' days (the book's start, then each month's first day in the period)
+    and values: a walk from ``_RATE_BASES`` in steps of at most 0.5% (rounded down to the
+    ten-thousandth), from the rates' own random stream."""
+    first = EPOCH + timedelta(days=start)
+    last = EPOCH + timedelta(days=end)
+    days = [authority_on]
+    month = date(first.year, first.month, 1)
+    if month < first:
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    while month <= last:
+        days.append((month - EPOCH).days)
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, _RATE_STREAM])))
+    steps = rng.integers(-50, 51, (len(days), len(RATE_PAIRS)))
+    steps[0] = 0
+    values = np.empty((len(days), len(RATE_PAIRS)), dtype=np.int64)
+    value = np.array(_RATE_BASES, dtype=np.int64)
+    for index in range(len(days)):
+        value = value + value * steps[index] // 10_000
+        values[index] = value
+    return {"rate_on": np.array(days, dtype=np.int64), "rate_ten_thousandths": values}
 
 
 def _follow_up(rng: np.random.Generator, action_on: np.ndarray, action_kind: np.ndarray) -> None:
@@ -896,6 +945,9 @@ def _commands(plan: _Plan, end: int) -> _Commands:
         # The authority policy, once for the ledger, before anything else happens.
         alone = np.array([-1])
         add(_Kind.AUTHORITY, np.array([plan.authority_on]), alone, alone, 0)
+        months = np.arange(len(plan.rate_on))
+        for pair in range(len(RATE_PAIRS)):
+            add(_Kind.EXCHANGE_RATE, plan.rate_on, np.full(len(months), -1), months, pair)
     add(_Kind.OPEN, plan.opened_on, customers, none, 0)
     add(_Kind.CREDIT, plan.opened_on, customers, none, 0)
     add(
@@ -1041,7 +1093,7 @@ class _Chunk:
 class _Aggregates:
     """One index space for the chunk's aggregates: customers, cases, invoices, payments (two
     per invoice), promises (two per invoice), credit-note registrations and reduction requests
-    (one per invoice each), and the authority book (used by the first chunk only)."""
+    (one per invoice each), and the authority and rate books (used by the first chunk only)."""
 
     def __init__(self, customers: int, invoices: int) -> None:
         self.case_base = customers
@@ -1051,7 +1103,8 @@ class _Aggregates:
         self.credit_note_base = self.promise_base + 2 * invoices
         self.request_base = self.credit_note_base + invoices
         self.authority = self.request_base + invoices
-        self.size = self.authority + 1
+        self.rate_book = self.authority + 1
+        self.size = self.rate_book + 1
 
     def invoice(self, invoice: np.ndarray) -> np.ndarray:
         result: np.ndarray = self.invoice_base + invoice
@@ -1111,6 +1164,12 @@ def _build(
         kind == _Kind.AUTHORITY,
         0,
         lambda p: np.full(len(p), space.authority),
+    )
+    rows_of(
+        "ExchangeRateRecorded",
+        kind == _Kind.EXCHANGE_RATE,
+        0,
+        lambda p: np.full(len(p), space.rate_book),
     )
     rows_of("CustomerAccountOpened", kind == _Kind.OPEN, 0, lambda p: cust[p])
     rows_of("CreditLineSet", kind == _Kind.CREDIT, 0, lambda p: cust[p])
@@ -1240,8 +1299,11 @@ def _id_bytes(plan: _Plan, space: _Aggregates, created: np.ndarray) -> np.ndarra
         mask = (created >= low) & (created < high)
         if mask.any():
             out[mask] = _uuid5(kind, keys(created[mask]))
-    book = created == space.authority
-    out[book] = np.frombuffer(domain_ids.authority_book_id().bytes, dtype=np.uint8)
+    for aggregate, uuid in (
+        (space.authority, domain_ids.authority_book_id()),
+        (space.rate_book, domain_ids.rate_book_id()),
+    ):
+        out[created == aggregate] = np.frombuffer(uuid.bytes, dtype=np.uint8)
     return out
 
 
@@ -1563,6 +1625,30 @@ def _senior_if_above(amount_minor: np.ndarray, currency: np.ndarray) -> pa.Array
     return _pool((APPROVER, SENIOR_APPROVER), _above_threshold(amount_minor, currency))
 
 
+def _rate_decimal(plan: _Plan, month: int, pair: int) -> Decimal:
+    return Decimal(int(plan.rate_ten_thousandths[month, pair])).scaleb(-4)
+
+
+def _rate_recorded(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    # The month is in the invoice column, the pair in the sub column (see ``_commands``).
+    terms = [
+        rate_terms(
+            _rate_decimal(plan, month, pair),
+            from_currency=RATE_PAIRS[pair][0],
+            to_currency=RATE_PAIRS[pair][1],
+        )
+        for month, pair in zip(rows.invoice.tolist(), rows.sub.tolist(), strict=True)
+    ]
+    return [
+        _pool(tuple(pair[0] for pair in RATE_PAIRS), rows.sub),
+        _pool(tuple(pair[1] for pair in RATE_PAIRS), rows.sub),
+        pa.array([numerator for numerator, _ in terms], pa.int64()),
+        pa.array([denominator for _, denominator in terms], pa.int64()),
+        _dates(plan.rate_on[rows.invoice]),
+        _constant(_RATE_SOURCE, rows.count),
+    ]
+
+
 def _authority_adopted(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     return [
         pa.array([policy_text(authority_policy())] * rows.count, pa.string()),
@@ -1855,6 +1941,7 @@ _FIELDS: Final[dict[str, Fields]] = {
     "CollectionOwnerChanged": _owner_changed,
     "RiskRated": _rated,
     "AuthorityPolicyAdopted": _authority_adopted,
+    "ExchangeRateRecorded": _rate_recorded,
     "AllocationRuleAdopted": _rule_adopted,
     "InvoiceIssued": _issued,
     "InvoiceDueDateOverridden": _due_date_overridden,
@@ -2211,6 +2298,18 @@ def commands(
 
 
 def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, sub: int) -> Command:
+    if kind is _Kind.EXCHANGE_RATE:
+        from_currency, to_currency = RATE_PAIRS[sub]
+        return Command(
+            "record_exchange_rate",
+            {
+                "from_currency": from_currency,
+                "to_currency": to_currency,
+                "rate": _rate_decimal(plan, invoice, sub),
+                "effective_on": on,
+                "source": _RATE_SOURCE,
+            },
+        )
     if kind is _Kind.AUTHORITY:
         return Command(
             "adopt_authority_policy",

@@ -21,6 +21,7 @@ from arledger.domain.events import (
     AuthorityPolicyAdopted,
     CreditNoteApplied,
     Event,
+    ExchangeRateRecorded,
     InvoiceDueDateOverridden,
     InvoiceIssued,
     InvoiceWrittenOff,
@@ -223,3 +224,17 @@ def test_a_larger_generated_book_stays_within_its_authority_policy() -> None:
         reductions.append((on, event.amount_minor, names))
         checked += 1
     assert checked > 100
+
+
+def test_the_generated_book_records_monthly_rates_and_reads_in_cny(memory_ledger: Ledger) -> None:
+    generate.replay(memory_ledger, 300, SEED + 1)
+    rates = [e for e in memory_ledger.iter_events() if isinstance(e, ExchangeRateRecorded)]
+    # Per pair: one at the book's start, then one on the 1st of each of the period's 24 months.
+    assert 2 * (1 + 24) == len(rates)
+
+    report = memory_ledger.ageing_in("CNY", generate.END_ON_DEFAULT)
+
+    assert {("USD", date(2025, 12, 1)), ("EUR", date(2025, 12, 1))} == {
+        (rate.from_currency, rate.effective_on) for rate in report.rates_used
+    }
+    assert report.per_currency == memory_ledger.ageing(generate.END_ON_DEFAULT)
