@@ -4,7 +4,8 @@ requests, and the rule every reduction is held to.
 Invariant: a reduction (credit note, upheld dispute's credit note, concession, write-off) is
 recorded only with a named approver; once an authority policy is in force on its date, only
 with approvers the policy names, each within their role's limits per reduction and per
-customer per period, and with two distinct approvers above the role's two-approver threshold.
+customer per period (the role's: what everyone holding it approved for the customer in the
+period counts), and with two distinct approvers above the role's two-approver threshold.
 Before any authority policy is adopted a named approver is enough (the ledger had no limits).
 """
 
@@ -147,12 +148,12 @@ def adopt_authority_policy(
 @attrs.frozen(kw_only=True)
 class Authority:
     """What a reduction is checked against: the authority policy in force on its date (None:
-    none adopted yet) and, per approver, what they already approved for the same customer in
+    none adopted yet) and, per role, what that role already approved for the same customer in
     the policy's period holding that date (worked out by the caller from the customer's
     invoices, ``approved_in_period``)."""
 
     policy: AuthorityPolicy | None
-    approved_minor_by_approver: Mapping[str, int] = attrs.field(factory=dict)
+    approved_minor_by_role: Mapping[str, int] = attrs.field(factory=dict)
 
 
 NO_AUTHORITY_POLICY: Final = Authority(policy=None)
@@ -161,19 +162,34 @@ NO_AUTHORITY_POLICY: Final = Authority(policy=None)
 
 def approved_in_period(
     reductions: Iterable[tuple[date, int, tuple[str, ...]]],
-    policy: AuthorityPolicy | None,
+    versions: Sequence[AuthorityVersion],
     on: date,
 ) -> dict[str, int]:
-    """Per approver, the sum of reductions (business date, amount, approvers) dated in the
-    policy's period that holds ``on``."""
+    """Per role, the sum of reductions (business date, amount, approvers) dated in the period
+    of the policy in force on ``on`` that holds ``on``.
+
+    The per-customer-per-period limit is the role's (the issue: "the most each role may
+    approve per customer per period"), so two managers cannot each approve the role's whole
+    allowance for one customer. A reduction counts once toward each role among its approvers
+    (two approvers of one role: once), the role being the one its approver held under the
+    policy in force on that reduction's own date: a promotion does not carry what was approved
+    in the old role into the new one. A reduction dated before any policy was in force had no
+    role and counts toward none.
+    """
+    policy = authority_in_force(versions, on)
     if policy is None:
         return {}
     start_on = policy.period.start_on(on)
     totals: dict[str, int] = {}
     for reduced_on, amount_minor, approvers in reductions:
-        if policy.period.start_on(reduced_on) == start_on:
-            for approver in approvers:
-                totals[approver] = totals.get(approver, 0) + amount_minor
+        if policy.period.start_on(reduced_on) != start_on:
+            continue
+        then = authority_in_force(versions, reduced_on)
+        if then is None:
+            continue
+        roles = {role for name in approvers if (role := then.role_of(name)) is not None}
+        for role in roles:
+            totals[role] = totals.get(role, 0) + amount_minor
     return totals
 
 
@@ -283,14 +299,15 @@ def require_within_authority(
             currency=currency,
             policy_version=policy.version,
         )
-    approved = authority.approved_minor_by_approver.get(approver, 0)
+    approved = authority.approved_minor_by_role.get(role, 0)
     if approved + amount_minor > limits.customer_period_max_minor:
         period = policy.period.value
         limit_text = _money(limits.customer_period_max_minor, currency)
         raise AuthorityLimitError(
             f"{what} of {_money(amount_minor, currency)} with {_money(approved, currency)} "
-            f"already approved for the customer this {period} is over the {limit_text} per "
-            f"customer per {period} that {approver}'s role, {role}, may approve",
+            f"already approved for the customer this {period} by the role {role} is over the "
+            f"{limit_text} per customer per {period} that {approver}'s role, {role}, may "
+            "approve",
             approver=approver,
             role=role,
             limit="per customer per period",

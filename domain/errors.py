@@ -376,7 +376,7 @@ class ApprovalError(InvalidCommandError):
 
     ``limit`` names which limit was passed (``per reduction`` or ``per customer per period``),
     ``limit_minor`` its amount and ``role`` the approver's role; ``approved_minor`` is what the
-    approver had already approved for the customer in the period.
+    approver's role (anyone holding it) had already approved for the customer in the period.
     """
 
     approver: str | None = None

@@ -181,8 +181,10 @@ def ageing_in(
 @attrs.frozen(kw_only=True)
 class ReportingKpiRow:
     """One group's KPIs with every currency converted and added. The ratios are worked out
-    again from the converted amounts with the per-currency formulas; the countback DSO needs
-    each month's sales, which a per-currency row does not carry, and is not given here."""
+    again from the converted amounts with the per-currency formulas. The countback DSO is not
+    given here: it counts the ending receivables back through each calendar month's credit
+    sales to the group's first invoice, and a per-currency row carries only the period's total
+    sales, not the months (the per-currency countback stays in ``per_currency``)."""
 
     key: str
     label: str
@@ -192,6 +194,8 @@ class ReportingKpiRow:
     receivables_minor_ending: int
     receivables_minor_current: int
     cash_collected_minor: int
+    settled_in_goods_minor: int
+    """Non-cash, apart from ``cash_collected_minor`` as in the per-currency row."""
     dso_days: Decimal | None
     dso_days_best_possible: Decimal | None
     days_delinquent_average: Decimal | None
@@ -200,7 +204,9 @@ class ReportingKpiRow:
     cei_monthly_average: Decimal | None
     """Percent."""
     collection_rate: Decimal | None
-    """Percent."""
+    """Percent: cash collected only."""
+    collection_rate_in_goods: Decimal | None
+    """Percent: settled in goods / (B + S), the non-cash counterpart."""
     promised_minor: int
     promised_minor_paid: int
     buckets_minor: tuple[int, ...]
@@ -231,6 +237,7 @@ _KPI_AMOUNTS = (
     "receivables_minor_ending",
     "receivables_minor_current",
     "cash_collected_minor",
+    "settled_in_goods_minor",
     "promised_minor",
     "promised_minor_paid",
     "ecl_minor",
@@ -285,6 +292,7 @@ def kpis_in(
                 receivables_minor_ending=ending,
                 receivables_minor_current=current,
                 cash_collected_minor=acc["cash_collected_minor"],
+                settled_in_goods_minor=acc["settled_in_goods_minor"],
                 dso_days=dso,
                 dso_days_best_possible=dso_best,
                 days_delinquent_average=(
@@ -300,6 +308,9 @@ def kpis_in(
                 ),
                 collection_rate=percent_of(
                     ratio_of(acc["cash_collected_minor"], beginning + sales)
+                ),
+                collection_rate_in_goods=percent_of(
+                    ratio_of(acc["settled_in_goods_minor"], beginning + sales)
                 ),
                 promised_minor=acc["promised_minor"],
                 promised_minor_paid=acc["promised_minor_paid"],

@@ -47,3 +47,15 @@ def test_the_fast_path_example_runs_as_written(tmp_path: Path, monkeypatch: Any)
     result = namespace["result"]
     assert len(result.customers.level) == len(result.customers.grade) > 0
     assert 100_000 == len(result.invoices.open_minor)
+
+
+def test_the_domain_readme_catalogues_every_event_once() -> None:
+    """``domain/README.md``'s event catalogue has one line per class in ``ALL_EVENTS`` (issue 13
+    added overrides, authority, requests, goods, handover and rates: none may be missing)."""
+    from arledger.domain.events import ALL_EVENTS
+
+    text = (ROOT / "domain" / "README.md").read_text(encoding="utf-8")
+    catalogue = text.split("## Event catalogue", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \|", catalogue, flags=re.MULTILINE)
+
+    assert sorted(cls.__name__ for cls in ALL_EVENTS) == sorted(rows)

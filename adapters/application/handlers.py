@@ -85,7 +85,7 @@ def _registration(uow: UnitOfWork, credit_note_number: object) -> CreditNote | N
 
 def _authority(uow: UnitOfWork, invoice: Invoice, field: str, on: date) -> Authority:
     """What a reduction of ``invoice`` dated ``on`` is held to: the authority policy in force
-    then and what each approver already approved for the invoice's customer in its period."""
+    then and what each role already approved for the invoice's customer in its period."""
     authority = _policy_authority(uow, field, on)
     if authority.policy is None:
         return authority
@@ -94,11 +94,11 @@ def _authority(uow: UnitOfWork, invoice: Invoice, field: str, on: date) -> Autho
     reductions = [
         reduction for each in uow.invoices_of(account) for reduction in each.approved_reductions
     ]
+    book = uow.authority_book()
+    assert book is not None
     return Authority(
         policy=authority.policy,
-        approved_minor_by_approver=approval_module.approved_in_period(
-            reductions, authority.policy, on
-        ),
+        approved_minor_by_role=approval_module.approved_in_period(reductions, book.versions, on),
     )
 
 

@@ -114,7 +114,9 @@ def ageing_command(
     output_format = text_format(sheet_format, out, reporting_currency=reporting_currency)
     _check_csv_raw(csv_raw, output_format)
     if reporting_currency is not None:
-        _ageing_in(as_of, by, output_format, edges, known_at, at_position, reporting_currency)
+        _ageing_in(
+            as_of, by, output_format, edges, known_at, at_position, reporting_currency, csv_raw
+        )
         return
     with _reported_errors():
         edges_days = None if edges is None else parse_edges(edges)
@@ -135,11 +137,6 @@ def ageing_command(
         _stdout().print(ageing_table(report))
 
 
-def _reporting_format(output_format: OutputFormat) -> None:
-    if output_format is OutputFormat.CSV:
-        usage_error("--reporting-currency gives a table or JSON, not CSV")
-
-
 def _ageing_in(
     as_of: date,
     by: ageing.AgeingGrouping,
@@ -148,10 +145,10 @@ def _ageing_in(
     known_at: datetime | None,
     at_position: int | None,
     reporting_currency: str,
+    csv_raw: bool,
 ) -> None:
     from arledger.adapters.cli import rates
 
-    _reporting_format(output_format)
     if edges is not None:
         usage_error("--edges is not available with --reporting-currency")
     with _reported_errors():
@@ -161,6 +158,8 @@ def _ageing_in(
     if output_format is OutputFormat.JSON:
         data = rates.ageing_in_json(report, ageing_json(report.per_currency, known_at=known_at))
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    elif output_format is OutputFormat.CSV:
+        sys.stdout.write(rates.ageing_in_csv(report, raw=csv_raw))
     else:
         _stdout().print(rates.ageing_in_table(report))
 
@@ -275,7 +274,6 @@ def kpis_command(
     if reporting_currency is not None:
         from arledger.adapters.cli import rates
 
-        _reporting_format(output_format)
         with _reported_errors():
             converted = _query_ledger().kpis_in(
                 reporting_currency,
@@ -290,6 +288,8 @@ def kpis_command(
                 converted, kpis_json(converted.per_currency, known_at=known_at)
             )
             sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        elif output_format is OutputFormat.CSV:
+            sys.stdout.write(rates.kpis_in_csv(converted, raw=csv_raw))
         else:
             _stdout().print(rates.kpis_in_table(converted))
         return

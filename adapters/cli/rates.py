@@ -9,6 +9,7 @@ exact decimal strings in the reporting currency.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from arledger.adapters import csv_output
 from arledger.adapters.cli.app import (
     _ledger,
     _reported_errors,
@@ -234,12 +236,14 @@ def kpis_in_json(report: ReportingKpiReport, per_currency: dict[str, Any]) -> di
                 "ending_ar": format_minor(row.receivables_minor_ending, currency),
                 "current_ar": format_minor(row.receivables_minor_current, currency),
                 "cash_collected": format_minor(row.cash_collected_minor, currency),
+                "settled_in_goods": format_minor(row.settled_in_goods_minor, currency),
                 "dso_days": text(row.dso_days),
                 "dso_days_best_possible": text(row.dso_days_best_possible),
                 "days_delinquent_average": text(row.days_delinquent_average),
                 "cei_total_sales": text(row.cei_total_sales),
                 "cei_monthly_average": text(row.cei_monthly_average),
                 "collection_rate": text(row.collection_rate),
+                "collection_rate_in_goods": text(row.collection_rate_in_goods),
                 "ecl": format_minor(row.ecl_minor, currency),
             }
             for row in report.rows
@@ -247,6 +251,127 @@ def kpis_in_json(report: ReportingKpiReport, per_currency: dict[str, Any]) -> di
         "rates_used": [rate_json(rate) for rate in report.rates_used],
         "per_currency": per_currency,
     }
+
+
+def _rates_cell(rates: tuple[ExchangeRate, ...], currencies: tuple[str, ...]) -> str:
+    """The rates a row was converted at (its currencies' own), each with its date and source;
+    empty when every amount was in the reporting currency."""
+    return "; ".join(
+        f"1 {rate.from_currency} = {rate.rate_text} {rate.to_currency} from "
+        f"{rate.effective_on.isoformat()} ({rate.source})"
+        for rate in rates
+        if rate.from_currency in currencies
+    )
+
+
+def ageing_in_csv(report: ReportingAgeingReport, *, raw: bool = False) -> str:
+    """One CSV line per group: the converted buckets, open, overdue and disputed amounts in the
+    reporting currency, the currencies they were converted from and the rates used (the
+    per-currency figures are ``ageing --format csv`` without ``--reporting-currency``)."""
+    currency = report.reporting_currency
+    buffer = io.StringIO()
+    writer = csv_output.writer(buffer, raw=raw, lineterminator="\n")
+    writer.writerow(
+        [
+            "as_of",
+            "reporting_currency",
+            "grouping",
+            "key",
+            "label",
+            "currencies",
+            *report.bucket_labels,
+            "open",
+            "overdue",
+            "disputed",
+            "days_past_due_max",
+            "rates_used",
+        ]
+    )
+    for row in report.rows:
+        writer.writerow(
+            [
+                report.as_of.isoformat(),
+                currency,
+                report.grouping.value,
+                row.key,
+                row.label,
+                " ".join(row.currencies),
+                *(format_minor(amount, currency) for amount in row.buckets_minor),
+                format_minor(row.open_minor, currency),
+                format_minor(row.overdue_minor, currency),
+                format_minor(row.disputed_minor, currency),
+                "" if row.days_past_due_max is None else row.days_past_due_max,
+                _rates_cell(report.rates_used, row.currencies),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def kpis_in_csv(report: ReportingKpiReport, *, raw: bool = False) -> str:
+    """One CSV line per group: the KPIs in the reporting currency, as ``kpis_in_json`` holds
+    them, with the currencies converted from and the rates used (no countback DSO: see
+    ``ReportingKpiRow``)."""
+    currency = report.reporting_currency
+
+    def text(value: Decimal | None) -> str:
+        return "" if value is None else str(value)
+
+    buffer = io.StringIO()
+    writer = csv_output.writer(buffer, raw=raw, lineterminator="\n")
+    writer.writerow(
+        [
+            "start_on",
+            "end_on",
+            "reporting_currency",
+            "grouping",
+            "key",
+            "label",
+            "currencies",
+            "beginning_ar",
+            "credit_sales",
+            "ending_ar",
+            "current_ar",
+            "cash_collected",
+            "settled_in_goods",
+            "dso_days",
+            "dso_days_best_possible",
+            "days_delinquent_average",
+            "cei_total_sales",
+            "cei_monthly_average",
+            "collection_rate",
+            "collection_rate_in_goods",
+            "ecl",
+            "rates_used",
+        ]
+    )
+    for row in report.rows:
+        writer.writerow(
+            [
+                report.start_on.isoformat(),
+                report.end_on.isoformat(),
+                currency,
+                report.grouping.value,
+                row.key,
+                row.label,
+                " ".join(row.currencies),
+                format_minor(row.receivables_minor_beginning, currency),
+                format_minor(row.credit_sales_minor, currency),
+                format_minor(row.receivables_minor_ending, currency),
+                format_minor(row.receivables_minor_current, currency),
+                format_minor(row.cash_collected_minor, currency),
+                format_minor(row.settled_in_goods_minor, currency),
+                text(row.dso_days),
+                text(row.dso_days_best_possible),
+                text(row.days_delinquent_average),
+                text(row.cei_total_sales),
+                text(row.cei_monthly_average),
+                text(row.collection_rate),
+                text(row.collection_rate_in_goods),
+                format_minor(row.ecl_minor, currency),
+                _rates_cell(report.rates_used, row.currencies),
+            ]
+        )
+    return buffer.getvalue()
 
 
 def kpis_in_table(report: ReportingKpiReport) -> FittedTable:

@@ -156,6 +156,8 @@ FIELDS_OPTIONAL: Final[dict[ImportKind, tuple[str, ...]]] = {
         "customer_name",
         "collection_owner",
         "contract_reference",
+        "interest",
+        "fees",
     ),
     ImportKind.PAYMENTS: ("invoice_number", "currency", "customer_name", "collection_owner"),
 }
@@ -543,6 +545,10 @@ class _InvoiceRow:
     settled_on: date | None
     paid: Money | None
     contract_reference: str
+    # The parts of the amount that are interest and fees (None: none, all principal), so that
+    # a payment allocated by the component order (BGB 366/367) settles them first.
+    interest: Money | None = None
+    fees: Money | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -613,7 +619,9 @@ class _CellReader:
             raise _CellError("currency", error.message) from None
         return value
 
-    def money(self, field: str, currency: str, *, required: bool = False) -> Money | None:
+    def money(
+        self, field: str, currency: str, *, required: bool = False, zero_allowed: bool = False
+    ) -> Money | None:
         value = self.required(field) if required else self.text(field)
         if value is None:
             return None
@@ -621,8 +629,10 @@ class _CellReader:
             amount_minor = parse_amount(value, currency)
         except MoneyError as error:
             raise _CellError(field, error.message) from None
-        if amount_minor <= 0:
-            raise _CellError(field, f"{value} must be positive")
+        if amount_minor < 0 or (amount_minor == 0 and not zero_allowed):
+            raise _CellError(
+                field, f"{value} must be {'zero or more' if zero_allowed else 'positive'}"
+            )
         return Money(amount_minor, currency)
 
     def days(self, field: str) -> int | None:
@@ -667,6 +677,8 @@ def _parse_invoice(reader: _CellReader) -> _InvoiceRow:
         settled_on=settled_on,
         paid=paid,
         contract_reference=reader.text("contract_reference") or "",
+        interest=reader.money("interest", currency, zero_allowed=True),
+        fees=reader.money("fees", currency, zero_allowed=True),
     )
 
 
@@ -820,6 +832,8 @@ def _record_invoice(session: Session, row: _InvoiceRow) -> tuple[int, int]:
         issued_on=row.issued_on,
         due_on=row.due_on,
         contract_reference=row.contract_reference,
+        interest=row.interest,
+        fees=row.fees,
     )
     if row.settled_on is None:
         return bool(issued), 0

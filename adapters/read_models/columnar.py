@@ -400,6 +400,12 @@ def _policy_text(policy: EscalationPolicy | AuthorityPolicy) -> str:
     return json.dumps(CONVERTER.unstructure(policy), sort_keys=True)
 
 
+def policy_text(policy: EscalationPolicy | AuthorityPolicy) -> str:
+    """A policy column's JSON, as the columnar writer stores it (for the synthetic generator,
+    which writes the columns itself)."""
+    return _policy_text(policy)
+
+
 _JSON_POLICIES: Final = (EscalationPolicy, AuthorityPolicy)
 """Policies stored as their JSON text in one string column (not as nested columns)."""
 

@@ -8,7 +8,14 @@ instalment schedules) and what happens to each invoice (payments, bounced paymen
 promises, collection actions, write-offs, and for one defaulted invoice in ten a settlement in
 goods before the write-off; a few late payers' due dates postponed by hand with an approver, and
 a few prompt payments collected in cash and handed to finance, some later than the policy's
-three days, and concession requests, mostly rejected), every amount in integer minor units. Changing
+three days, and concession requests, mostly rejected), every amount in integer minor units. The
+first event of the log adopts the book's authority policy (``authority_policy``: a collections
+manager, a finance director and a chief financial officer, with limits per role and currency
+and a two-approver threshold), in force before any account opens: every reduction names
+approvers within it (above the finance director's threshold the chief financial officer
+approves an upheld dispute or goods alone, or a write-off as the second approver), then the
+USD and EUR rates to CNY (``RATE_PAIRS``), at the start and monthly, so the book reads in a
+reporting currency. Changing
 ``chunk_customers`` changes the ledger (other draws); the default is fixed.
 
 The log order is the order in which the domain commands would record the ledger: chunk after chunk,
@@ -33,6 +40,7 @@ import enum
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -53,6 +61,7 @@ from arledger.adapters.read_models.columnar import (
     ColumnarLog,
     ParquetSink,
     from_columnar,
+    policy_text,
 )
 from arledger.adapters.read_models.partitions import (
     PartitionedExport,
@@ -60,7 +69,14 @@ from arledger.adapters.read_models.partitions import (
     write_partitioned,
 )
 from arledger.adapters.synthetic.demo import NAME_PLACES, NAME_TRADES, OWNERS
-from arledger.domain.authority import ReductionKind
+from arledger.domain import ids as domain_ids
+from arledger.domain.authority import (
+    ApproverRole,
+    AuthorityPeriod,
+    AuthorityPolicy,
+    ReductionKind,
+    RoleAuthority,
+)
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
     ActionChannel,
@@ -75,6 +91,7 @@ from arledger.domain.events import (
     ReceiptMethod,
     RiskRating,
 )
+from arledger.domain.exchange_rate import rate_terms
 from arledger.domain.ids import ARLEDGER_NAMESPACE
 from arledger.domain.money import Money
 
@@ -126,6 +143,91 @@ INSTALMENT_DAYS: Final = (30, 60, 90)
 """An instalment invoice is due in three parts, 30, 60 and 90 days after issue."""
 APPROVER: Final = "Finance Director"
 CREDIT_APPROVER: Final = "Credit Committee"
+SENIOR_APPROVER: Final = "Chief Financial Officer"
+"""Approves what is above the finance director's two-approver threshold: alone an upheld
+dispute's credit note or a settlement in goods (each has one approver), as the second approver
+of a write-off."""
+MANAGER_APPROVER: Final = "Collections Manager"
+"""Grants the shorter postponements of a due date (up to ``_MANAGER_POSTPONEMENT_DAYS``)."""
+_AUTHORITY_APPROVER: Final = "Board of Directors"
+_AUTHORITY_REASON: Final = "delegation of authority for reductions"
+_AUTHORITY_YEARS_BEFORE: Final = 2
+"""The authority policy is in force from 1 January this many years before the period: before
+every account opens (at most 720 days before the period), so every reduction is held to it."""
+_MANAGER_POSTPONEMENT_DAYS: Final = 15
+RATE_PAIRS: Final = (("USD", "CNY"), ("EUR", "CNY"))
+"""The exchange rates the generated book records, so that it reads in CNY (``ageing_in``): one
+per pair at the book's start (the authority policy's date) and one on the first day of every
+month of the period."""
+_RATE_BASES: Final = (71_000, 78_000)
+"""Each pair's first rate in ten-thousandths (7.1000 and 7.8000 CNY); each month moves by a
+random step of at most 0.5% either way, drawn from a stream of its own (``_RATE_STREAM``)."""
+_RATE_STREAM: Final = 1 << 32
+"""The rates' own random stream, ``SeedSequence([seed, _RATE_STREAM])``: no chunk has that
+number, so drawing the rates changes no other draw."""
+_RATE_SOURCE: Final = "PBOC central parity"
+
+
+@attrs.frozen
+class _RoleLimits:
+    """A role's limits in major units of a currency's typical scale (``AMOUNT_SCALE``)."""
+
+    role: str
+    reduction_max: int
+    customer_period_max: int
+    two_approvers_above: int | None
+    postponement_days_max: int
+
+
+_ROLES: Final = (
+    _RoleLimits("collections manager", 10_000, 30_000, None, _MANAGER_POSTPONEMENT_DAYS),
+    _RoleLimits("finance director", 200_000, 2_000_000, 50_000, 30),
+    _RoleLimits("chief financial officer", 2_000_000, 50_000_000, None, 90),
+)
+"""The generated book's authority (scale units: CNY 7x). The chief financial officer's single
+reduction covers the largest generated invoice (999,000.99 scale units), so every upheld dispute
+above the finance director's threshold has one approver who may grant it; write-offs and goods
+are of slow payers' invoices (at most 99,900.99). The per-customer-per-month limits leave room
+over what the generator's largest customers reach: at 1,000,000 invoices (seed 11) the most
+reduced in one customer-month, all roles together, was 1,679,847 scale units."""
+_FINANCE_DIRECTOR_THRESHOLD: Final = _ROLES[1].two_approvers_above
+assert _FINANCE_DIRECTOR_THRESHOLD is not None
+
+
+def authority_policy() -> AuthorityPolicy:
+    """The authority policy the generated book adopts at its start (version 1)."""
+    return AuthorityPolicy(
+        version=1,
+        approvers=(
+            ApproverRole(approver=MANAGER_APPROVER, role=_ROLES[0].role),
+            ApproverRole(approver=APPROVER, role=_ROLES[1].role),
+            ApproverRole(approver=SENIOR_APPROVER, role=_ROLES[2].role),
+        ),
+        roles=tuple(
+            RoleAuthority(
+                role=limits.role,
+                currency=currency,
+                reduction_max_minor=limits.reduction_max * scale * 100,
+                customer_period_max_minor=limits.customer_period_max * scale * 100,
+                two_approvers_above_minor=None
+                if limits.two_approvers_above is None
+                else limits.two_approvers_above * scale * 100,
+                postponement_days_max=limits.postponement_days_max,
+            )
+            for limits in _ROLES
+            for currency, scale in zip(CURRENCIES, AMOUNT_SCALE, strict=True)
+        ),
+        period=AuthorityPeriod.MONTH,
+    )
+
+
+def _above_threshold(amount_minor: np.ndarray, currency: np.ndarray) -> np.ndarray:
+    """Per amount (minor units, currency index): over the finance director's two-approver
+    threshold, so the chief financial officer approves it (or approves it too)."""
+    assert _FINANCE_DIRECTOR_THRESHOLD is not None
+    limit = np.array(AMOUNT_SCALE)[currency] * _FINANCE_DIRECTOR_THRESHOLD * 100
+    above: np.ndarray = amount_minor > limit
+    return above
 
 
 class Profile(enum.Enum):
@@ -280,7 +382,8 @@ _GOODS_UNIT: Final = "lot"
 APPRAISER: Final = "Warehouse Appraiser"
 _GOODS_REASON: Final = "goods saleable; better than a write-off"
 _GOODS_HAIRCUT_BPS: Final = 3000
-"""The default policy's haircut: the generator adopts no policy, so every proposal uses it."""
+"""The default escalation policy's haircut: the generator adopts no escalation policy, so every
+proposal uses it."""
 _GOODS_SHARE: Final = 10
 _RULE_CHANGE_SHARE: Final = 20
 """One customer in twenty adopts another allocation rule during the period."""
@@ -341,10 +444,12 @@ class _Kind(enum.IntEnum):
     HAND_OVER = 20
     REDUCTION_REQUEST = 21
     REDUCTION_REJECT = 22
+    AUTHORITY = 23
+    EXCHANGE_RATE = 24
 
 
 _EVENTS_PER_COMMAND: Final = np.array(
-    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1], dtype=np.int64
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1], dtype=np.int64
 )
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
 registration), a superseding promise one, cash collected in person one (its collection)."""
@@ -412,6 +517,14 @@ class _Plan:
     request_on: np.ndarray
     request_amount: np.ndarray
     request_rejected_on: np.ndarray
+    # The day the authority policy is in force from (recorded in the first chunk only).
+    authority_on: int = 0
+    # The exchange rates (recorded in the first chunk only): effective days, and per day and
+    # pair of ``RATE_PAIRS`` the rate in ten-thousandths.
+    rate_on: np.ndarray = attrs.field(factory=lambda: np.zeros(0, dtype=np.int64))
+    rate_ten_thousandths: np.ndarray = attrs.field(
+        factory=lambda: np.zeros((0, len(RATE_PAIRS)), dtype=np.int64)
+    )
 
     def allocated_on(self, invoice: np.ndarray, sub: np.ndarray | int) -> np.ndarray:
         """When each payment is allocated: on its value date, or for cash the day after its
@@ -450,6 +563,9 @@ def _plan(
     nc = customers[1] - customers[0]
     ni = invoices[1] - invoices[0]
     span = end - start + 1
+    authority_on = (
+        date((EPOCH + timedelta(days=start)).year - _AUTHORITY_YEARS_BEFORE, 1, 1) - EPOCH
+    ).days
     currency = rng.choice(len(CURRENCIES), nc, p=_CURRENCY_P)
     owner = rng.integers(0, len(OWNERS), nc)
     profile = rng.choice(len(PROFILES), nc, p=np.array(PROFILE_WEIGHTS) / 100)
@@ -734,7 +850,33 @@ def _plan(
         request_on=request_on,
         request_amount=request_amount,
         request_rejected_on=request_rejected_on,
+        authority_on=authority_on,
+        **(_rates(seed, authority_on, start, end) if chunk == 0 else {}),
     )
+
+
+def _rates(seed: int, authority_on: int, start: int, end: int) -> dict[str, np.ndarray]:
+    """The exchange rates' days (the book's start, then each month's first day in the period)
+    and values: a walk from ``_RATE_BASES`` in steps of at most 0.5% (rounded down to the
+    ten-thousandth), from the rates' own random stream."""
+    first = EPOCH + timedelta(days=start)
+    last = EPOCH + timedelta(days=end)
+    days = [authority_on]
+    month = date(first.year, first.month, 1)
+    if month < first:
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    while month <= last:
+        days.append((month - EPOCH).days)
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, _RATE_STREAM])))
+    steps = rng.integers(-50, 51, (len(days), len(RATE_PAIRS)))
+    steps[0] = 0
+    values = np.empty((len(days), len(RATE_PAIRS)), dtype=np.int64)
+    value = np.array(_RATE_BASES, dtype=np.int64)
+    for index in range(len(days)):
+        value = value + value * steps[index] // 10_000
+        values[index] = value
+    return {"rate_on": np.array(days, dtype=np.int64), "rate_ten_thousandths": values}
 
 
 def _follow_up(rng: np.random.Generator, action_on: np.ndarray, action_kind: np.ndarray) -> None:
@@ -799,6 +941,13 @@ def _commands(plan: _Plan, end: int) -> _Commands:
         parts.append((kind, on[keep], customer[keep], invoice[keep], np.full(int(keep.sum()), sub)))
 
     none = np.full(nc, -1)
+    if plan.chunk == 0:
+        # The authority policy, once for the ledger, before anything else happens.
+        alone = np.array([-1])
+        add(_Kind.AUTHORITY, np.array([plan.authority_on]), alone, alone, 0)
+        months = np.arange(len(plan.rate_on))
+        for pair in range(len(RATE_PAIRS)):
+            add(_Kind.EXCHANGE_RATE, plan.rate_on, np.full(len(months), -1), months, pair)
     add(_Kind.OPEN, plan.opened_on, customers, none, 0)
     add(_Kind.CREDIT, plan.opened_on, customers, none, 0)
     add(
@@ -944,7 +1093,7 @@ class _Chunk:
 class _Aggregates:
     """One index space for the chunk's aggregates: customers, cases, invoices, payments (two
     per invoice), promises (two per invoice), credit-note registrations and reduction requests
-    (one per invoice each)."""
+    (one per invoice each), and the authority and rate books (used by the first chunk only)."""
 
     def __init__(self, customers: int, invoices: int) -> None:
         self.case_base = customers
@@ -953,7 +1102,9 @@ class _Aggregates:
         self.promise_base = self.payment_base + 2 * invoices
         self.credit_note_base = self.promise_base + 2 * invoices
         self.request_base = self.credit_note_base + invoices
-        self.size = self.request_base + invoices
+        self.authority = self.request_base + invoices
+        self.rate_book = self.authority + 1
+        self.size = self.rate_book + 1
 
     def invoice(self, invoice: np.ndarray) -> np.ndarray:
         result: np.ndarray = self.invoice_base + invoice
@@ -1008,6 +1159,18 @@ def _build(
     inv = commands.invoice
     sub = commands.sub
     upheld = (kind == _Kind.RESOLVE) & (plan.upheld[np.maximum(inv, 0)] > 0)
+    rows_of(
+        "AuthorityPolicyAdopted",
+        kind == _Kind.AUTHORITY,
+        0,
+        lambda p: np.full(len(p), space.authority),
+    )
+    rows_of(
+        "ExchangeRateRecorded",
+        kind == _Kind.EXCHANGE_RATE,
+        0,
+        lambda p: np.full(len(p), space.rate_book),
+    )
     rows_of("CustomerAccountOpened", kind == _Kind.OPEN, 0, lambda p: cust[p])
     rows_of("CreditLineSet", kind == _Kind.CREDIT, 0, lambda p: cust[p])
     rows_of("CollectionOwnerChanged", kind == _Kind.OWNER, 0, lambda p: cust[p])
@@ -1129,13 +1292,18 @@ def _id_bytes(plan: _Plan, space: _Aggregates, created: np.ndarray) -> np.ndarra
                          _INVOICE_DIGITS, (a - space.promise_base) % 2 + 1)),
         (space.credit_note_base, space.request_base, "credit-note",
          lambda a: _credit_note_keys(plan, a - space.credit_note_base)),
-        (space.request_base, space.size, "reduction-request",
+        (space.request_base, space.authority, "reduction-request",
          lambda a: _request_keys(plan, a - space.request_base)),
     ]  # fmt: skip
     for low, high, kind, keys in kinds:
         mask = (created >= low) & (created < high)
         if mask.any():
             out[mask] = _uuid5(kind, keys(created[mask]))
+    for aggregate, uuid in (
+        (space.authority, domain_ids.authority_book_id()),
+        (space.rate_book, domain_ids.rate_book_id()),
+    ):
+        out[created == aggregate] = np.frombuffer(uuid.bytes, dtype=np.uint8)
     return out
 
 
@@ -1446,8 +1614,47 @@ def _credit_note(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _currency(plan, rows.customer),
         _dates(plan.resolved_on[invoice]),
         _credit_note_reason(plan, rows),
-        _constant(APPROVER, rows.count),
-        pa.nulls(rows.count, pa.string()),  # second_approver: one approver is enough
+        _senior_if_above(plan.upheld[invoice], plan.currency[rows.customer]),
+        pa.nulls(rows.count, pa.string()),  # second_approver: a dispute has one approver
+    ]
+
+
+def _senior_if_above(amount_minor: np.ndarray, currency: np.ndarray) -> pa.Array:
+    """The approver of a reduction with one approver: the finance director, or above their
+    two-approver threshold the chief financial officer."""
+    return _pool((APPROVER, SENIOR_APPROVER), _above_threshold(amount_minor, currency))
+
+
+def _rate_decimal(plan: _Plan, month: int, pair: int) -> Decimal:
+    return Decimal(int(plan.rate_ten_thousandths[month, pair])).scaleb(-4)
+
+
+def _rate_recorded(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    # The month is in the invoice column, the pair in the sub column (see ``_commands``).
+    terms = [
+        rate_terms(
+            _rate_decimal(plan, month, pair),
+            from_currency=RATE_PAIRS[pair][0],
+            to_currency=RATE_PAIRS[pair][1],
+        )
+        for month, pair in zip(rows.invoice.tolist(), rows.sub.tolist(), strict=True)
+    ]
+    return [
+        _pool(tuple(pair[0] for pair in RATE_PAIRS), rows.sub),
+        _pool(tuple(pair[1] for pair in RATE_PAIRS), rows.sub),
+        pa.array([numerator for numerator, _ in terms], pa.int64()),
+        pa.array([denominator for _, denominator in terms], pa.int64()),
+        _dates(plan.rate_on[rows.invoice]),
+        _constant(_RATE_SOURCE, rows.count),
+    ]
+
+
+def _authority_adopted(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    return [
+        pa.array([policy_text(authority_policy())] * rows.count, pa.string()),
+        _dates(np.full(rows.count, plan.authority_on)),
+        _constant(_AUTHORITY_APPROVER, rows.count),
+        _constant(_AUTHORITY_REASON, rows.count),
     ]
 
 
@@ -1607,13 +1814,16 @@ def _written_off(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     # What is open: the amount less the part paid and the goods settled before (always dated
     # earlier).
     invoice = rows.invoice
+    open_minor = plan.amount[invoice] - plan.pay_amount[invoice, 0] - plan.goods_valued[invoice]
+    second = _above_threshold(open_minor, plan.currency[rows.customer])
     return [
-        _ints(plan.amount[invoice] - plan.pay_amount[invoice, 0] - plan.goods_valued[invoice]),
+        _ints(open_minor),
         _currency(plan, rows.customer),
         _dates(plan.written_off_on[invoice]),
         _constant(_WRITE_OFF_REASON, rows.count),
         _constant(APPROVER, rows.count),
-        pa.nulls(rows.count, pa.string()),  # second_approver: one approver is enough
+        # Above the finance director's threshold the chief financial officer approves too.
+        pa.array([SENIOR_APPROVER if above else None for above in second.tolist()], pa.string()),
     ]
 
 
@@ -1624,8 +1834,16 @@ def _due_date_overridden(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _dates(plan.due_on[invoice]),
         _dates(plan.overridden_on[invoice]),
         _constant(_OVERRIDE_REASON, rows.count),
-        _constant(APPROVER, rows.count),
+        _pool((MANAGER_APPROVER, APPROVER), _postponed_long(plan, invoice)),
     ]
+
+
+def _postponed_long(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
+    """Per override: longer than the collections manager may grant (the finance director
+    approves it)."""
+    days = plan.overridden_due_on[invoice] - plan.due_on[invoice]
+    long: np.ndarray = days > _MANAGER_POSTPONEMENT_DAYS
+    return long
 
 
 def _request_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
@@ -1685,7 +1903,7 @@ def _goods_approved(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _strings(_goods_keys(plan, invoice)),
         _ints(plan.goods_valued[invoice]),
         _currency(plan, rows.customer),
-        _constant(APPROVER, rows.count),
+        _senior_if_above(plan.goods_valued[invoice], plan.currency[rows.customer]),
         _constant(_GOODS_REASON, rows.count),
         _dates(plan.goods_on[invoice] + 5),
     ]
@@ -1722,6 +1940,8 @@ _FIELDS: Final[dict[str, Fields]] = {
     "CreditLineSet": _credit_line,
     "CollectionOwnerChanged": _owner_changed,
     "RiskRated": _rated,
+    "AuthorityPolicyAdopted": _authority_adopted,
+    "ExchangeRateRecorded": _rate_recorded,
     "AllocationRuleAdopted": _rule_adopted,
     "InvoiceIssued": _issued,
     "InvoiceDueDateOverridden": _due_date_overridden,
@@ -2078,6 +2298,28 @@ def commands(
 
 
 def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, sub: int) -> Command:
+    if kind is _Kind.EXCHANGE_RATE:
+        from_currency, to_currency = RATE_PAIRS[sub]
+        return Command(
+            "record_exchange_rate",
+            {
+                "from_currency": from_currency,
+                "to_currency": to_currency,
+                "rate": _rate_decimal(plan, invoice, sub),
+                "effective_on": on,
+                "source": _RATE_SOURCE,
+            },
+        )
+    if kind is _Kind.AUTHORITY:
+        return Command(
+            "adopt_authority_policy",
+            {
+                "policy": authority_policy(),
+                "effective_on": on,
+                "approver": _AUTHORITY_APPROVER,
+                "reason": _AUTHORITY_REASON,
+            },
+        )
     code = _code(plan, customer)
     currency = CURRENCIES[int(plan.currency[customer])]
     contact = CONTACTS[int(plan.contact[customer])]
@@ -2216,7 +2458,9 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "outcome": DisputeOutcome.UPHELD if upheld else DisputeOutcome.REJECTED,
                 "resolved_on": on,
                 "note": _RESOLVE_NOTES[0 if upheld else 1],
-                "approver": APPROVER if upheld else None,
+                "approver": _one_approver(plan, int(plan.upheld[invoice]), customer)
+                if upheld
+                else None,
             },
         )
     cash = bool(plan.is_cash(np.asarray([invoice]), sub)[0])
@@ -2340,7 +2584,7 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
             {
                 "customer_code": code,
                 "settlement_reference": reference,
-                "approver": APPROVER,
+                "approver": _one_approver(plan, int(plan.goods_valued[invoice]), customer),
                 "reason": _GOODS_REASON,
                 "approved_on": on,
             },
@@ -2363,10 +2607,13 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "due_on": _day(plan.overridden_due_on[invoice]),
                 "overridden_on": on,
                 "reason": _OVERRIDE_REASON,
-                "approver": APPROVER,
+                "approver": (MANAGER_APPROVER, APPROVER)[
+                    int(_postponed_long(plan, np.array([invoice]))[0])
+                ],
             },
         )
     assert kind is _Kind.WRITE_OFF
+    open_minor = amount - int(plan.pay_amount[invoice, 0]) - int(plan.goods_valued[invoice])
     return Command(
         "write_off",
         {
@@ -2374,8 +2621,18 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
             "written_off_on": on,
             "reason": _WRITE_OFF_REASON,
             "approver": APPROVER,
+            **(
+                {"second_approver": SENIOR_APPROVER}
+                if _one_approver(plan, open_minor, customer) == SENIOR_APPROVER
+                else {}
+            ),
         },
     )
+
+
+def _one_approver(plan: _Plan, amount_minor: int, customer: int) -> str:
+    above = _above_threshold(np.array([amount_minor]), plan.currency[np.array([customer])])
+    return SENIOR_APPROVER if bool(above[0]) else APPROVER
 
 
 class _Ticks:

@@ -15,7 +15,11 @@ from arledger import Ledger, Money
 from arledger.adapters.ingest.importer import ColumnMapping, ImportKind, import_file
 from arledger.domain import ids
 from arledger.domain import payment as payment_module
-from arledger.domain.errors import AutomaticAllocationRefusedError, InvalidDateError
+from arledger.domain.errors import (
+    AutomaticAllocationRefusedError,
+    ImportRowError,
+    InvalidDateError,
+)
 from arledger.domain.events import AllocationRule, AllocationRuleAdopted, PaymentAllocated
 from tests.conftest import FixedClock
 
@@ -255,3 +259,72 @@ def test_the_importer_allocates_by_the_rule_in_force_on_each_value_date(tmp_path
         ("BANK-2", "INV-2"): 3_333,
     } == allocated_by_payment(ledger)
     assert 4_000 == ledger.payment("BANK-3").unapplied_minor
+
+
+INVOICE_MAPPING = ColumnMapping(
+    columns={
+        "customer_code": "Customer",
+        "invoice_number": "Invoice",
+        "amount": "Amount",
+        "issued_on": "Issued",
+        "due_on": "Due",
+        "interest": "Interest",
+        "fees": "Fees",
+    },
+    currency="USD",
+)
+
+
+def test_the_importer_reads_components_and_allocates_fees_and_interest_first(tmp_path: Path):
+    invoices = tmp_path / "invoices.csv"
+    invoices.write_text(
+        "Customer,Invoice,Amount,Issued,Due,Interest,Fees\n"
+        "ACME,INV-1,100.00,2024-01-02,2024-02-01,10.00,5.00\n"
+        "ACME,INV-2,300.00,2024-01-05,2024-03-01,0,20.00\n",
+        encoding="utf-8",
+    )
+    ledger = Ledger({"ARLEDGER_STORE": "memory"}, clock=FixedClock())
+    import_file(ledger, invoices, INVOICE_MAPPING, kind=ImportKind.INVOICES)
+    ledger.adopt_allocation_rule(
+        customer_code="ACME",
+        rule=AllocationRule.COMPONENT_ORDER,
+        effective_on=date(2024, 1, 1),
+        approver="cfo",
+        reason="BGB 367: costs and interest before principal",
+    )
+    payments = tmp_path / "payments.csv"
+    payments.write_text(
+        "Reference,Payer,Amount,Value date,Invoice\nBANK-1,ACME,30.00,2024-04-01,\n",
+        encoding="utf-8",
+    )
+
+    import_file(ledger, payments, PAYMENT_MAPPING, kind=ImportKind.PAYMENTS)
+
+    # Every invoice's fees (5.00 + 20.00) first, then INV-1's interest with the 5.00 left;
+    # oldest due first without the components would have put all 30.00 on INV-1.
+    assert {("BANK-1", "INV-1"): 1_000, ("BANK-1", "INV-2"): 2_000} == allocated_by_payment(
+        ledger, ("BANK-1",)
+    )
+    assert (0, 500, 8_500) == ledger.invoice("INV-1").open_by_component
+    assert (0, 0, 28_000) == ledger.invoice("INV-2").open_by_component
+
+
+def test_the_importer_rejects_components_over_the_amount_or_negative(tmp_path: Path):
+    invoices = tmp_path / "invoices.csv"
+    invoices.write_text(
+        "Customer,Invoice,Amount,Issued,Due,Interest,Fees\n"
+        "ACME,INV-1,100.00,2024-01-02,2024-02-01,90.00,20.00\n"
+        "ACME,INV-2,300.00,2024-01-05,2024-03-01,-1.00,\n",
+        encoding="utf-8",
+    )
+    ledger = Ledger({"ARLEDGER_STORE": "memory"}, clock=FixedClock())
+
+    with pytest.raises(ImportRowError) as refused:
+        import_file(ledger, invoices, INVOICE_MAPPING, kind=ImportKind.INVOICES)
+
+    problems = refused.value.problems or ()
+    assert [(2, "fees"), (3, "interest")] == [
+        (problem.line, problem.field)  # type: ignore[attr-defined]
+        for problem in problems
+    ]
+    assert 0 == len(list(ledger.iter_events()))

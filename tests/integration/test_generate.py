@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Final
+from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -13,7 +15,17 @@ from eventsourcing.persistence import IntegrityError
 from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.read_models.columnar import read_parquet
 from arledger.adapters.synthetic import generate
-from arledger.domain.events import Event
+from arledger.domain import approval
+from arledger.domain.approval import Authority, AuthorityVersion
+from arledger.domain.events import (
+    AuthorityPolicyAdopted,
+    CreditNoteApplied,
+    Event,
+    ExchangeRateRecorded,
+    InvoiceDueDateOverridden,
+    InvoiceIssued,
+    InvoiceWrittenOff,
+)
 
 SEED = 77
 
@@ -141,3 +153,88 @@ def test_parquet_holds_the_same_ledger_byte_for_byte_per_seed(tmp_path: Path) ->
     generate.generate_parquet(3_000, SEED + 1, tmp_path / "c", chunk_customers=100)
     issued = "InvoiceIssued.parquet"
     assert (tmp_path / "a" / issued).read_bytes() != (tmp_path / "c" / issued).read_bytes()
+
+
+def test_the_generated_book_adopts_its_authority_policy_before_anything_else() -> None:
+    events = list(generate.events(600, SEED, chunk_customers=25))
+
+    first = events[0]
+    assert isinstance(first, AuthorityPolicyAdopted)
+    assert generate.authority_policy() == first.policy
+    assert 1 == sum(isinstance(event, AuthorityPolicyAdopted) for event in events)
+    # Every reduction is dated on or after the policy's effective date.
+    assert first.effective_on < min(
+        event.applied_on for event in events if isinstance(event, CreditNoteApplied)
+    )
+
+
+def test_the_generated_reductions_name_the_approvers_their_amounts_need() -> None:
+    """Above the finance director's two-approver threshold the chief financial officer
+    approves an upheld dispute's credit note alone and a write-off as the second approver;
+    the collections manager grants the shorter postponements. Replayed through the ledger
+    (the tests above) each is held to the policy; here, that the seeds used there hold each
+    case."""
+    approvers = {
+        (type(event).__name__, event.approver, getattr(event, "second_approver", None))
+        for seed, options in ((SEED, {"chunk_customers": 25}), (GOODS_SEED, {}))
+        for event in generate.events(600 if seed == SEED else 400, seed, **options)
+        if isinstance(event, CreditNoteApplied | InvoiceWrittenOff | InvoiceDueDateOverridden)
+    }
+
+    assert ("CreditNoteApplied", generate.SENIOR_APPROVER, None) in approvers
+    assert ("InvoiceWrittenOff", generate.APPROVER, generate.SENIOR_APPROVER) in approvers
+    assert ("InvoiceDueDateOverridden", generate.MANAGER_APPROVER, None) in approvers
+    assert ("InvoiceDueDateOverridden", generate.APPROVER, None) in approvers
+
+
+def test_a_larger_generated_book_stays_within_its_authority_policy() -> None:
+    """The approval rule the ledger applies, run over every reduction of a 10,000-invoice book
+    in log order with each role's earlier reductions of the customer in the month counted (as
+    the ledger's handler does): none is refused."""
+    policy = generate.authority_policy()
+    events = list(generate.events(10_000, 5))
+    adopted = events[0]
+    assert isinstance(adopted, AuthorityPolicyAdopted)
+    versions = [AuthorityVersion(effective_on=adopted.effective_on, policy=policy)]
+    customer_of: dict[UUID, UUID] = {}
+    earlier: dict[UUID, list[tuple[date, int, tuple[str, ...]]]] = {}
+    checked = 0
+    for event in events:
+        if isinstance(event, InvoiceIssued):
+            customer_of[event.originator_id] = event.customer_id
+            continue
+        if isinstance(event, CreditNoteApplied):
+            on = event.applied_on
+        elif isinstance(event, InvoiceWrittenOff):
+            on = event.written_off_on
+        else:
+            continue
+        names = approval.approvers_of(event.approver, event.second_approver)
+        reductions = earlier.setdefault(customer_of[event.originator_id], [])
+        approval.require_approval(
+            Authority(
+                policy=policy,
+                approved_minor_by_role=approval.approved_in_period(reductions, versions, on),
+            ),
+            approvers=names,
+            amount_minor=event.amount_minor,
+            currency=event.currency,
+            what=f"generated reduction of {event.originator_id}",
+        )
+        reductions.append((on, event.amount_minor, names))
+        checked += 1
+    assert checked > 100
+
+
+def test_the_generated_book_records_monthly_rates_and_reads_in_cny(memory_ledger: Ledger) -> None:
+    generate.replay(memory_ledger, 300, SEED + 1)
+    rates = [e for e in memory_ledger.iter_events() if isinstance(e, ExchangeRateRecorded)]
+    # Per pair: one at the book's start, then one on the 1st of each of the period's 24 months.
+    assert 2 * (1 + 24) == len(rates)
+
+    report = memory_ledger.ageing_in("CNY", generate.END_ON_DEFAULT)
+
+    assert {("USD", date(2025, 12, 1)), ("EUR", date(2025, 12, 1))} == {
+        (rate.from_currency, rate.effective_on) for rate in report.rates_used
+    }
+    assert report.per_currency == memory_ledger.ageing(generate.END_ON_DEFAULT)

@@ -19,7 +19,12 @@ from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.read_models import columnar
 from arledger.adapters.synthetic import generate
 from arledger.adapters.synthetic.demo import generate_demo, record_demo
-from arledger.domain.events import ALL_EVENTS, EscalationPolicyAdopted, Event
+from arledger.domain.events import (
+    ALL_EVENTS,
+    AuthorityPolicyAdopted,
+    EscalationPolicyAdopted,
+    Event,
+)
 from arledger.domain.money import check_currency
 from arledger.domain.rules import require_date
 from arledger.domain.text import require_key, require_person, require_text
@@ -70,6 +75,8 @@ RULES: dict[str, Rule] = {
 }
 OPTIONAL = frozenset({"phone", "email", "contract_reference", "next_step", "reference"})
 """Text fields an event may leave empty ("" for none)."""
+RULES_OPTIONAL: dict[str, Rule] = {"second_approver": require_person}
+"""Text fields an event may leave out (None): checked when given."""
 
 
 def text_fields() -> set[str]:
@@ -91,7 +98,8 @@ def check_event(event: Event) -> int:
         value: Any = getattr(event, field.name)
         if isinstance(value, str):
             if value or field.name not in OPTIONAL:
-                RULES[field.name](field.name, value)
+                rule = RULES.get(field.name) or RULES_OPTIONAL[field.name]
+                rule(field.name, value)
                 checked += 1
         elif isinstance(value, date) and not isinstance(value, datetime):
             require_date(field.name, value)
@@ -101,6 +109,10 @@ def check_event(event: Event) -> int:
     if isinstance(event, EscalationPolicyAdopted):
         for level in event.policy.levels:
             require_text("level name", level.name)
+    if isinstance(event, AuthorityPolicyAdopted):
+        for entry in event.policy.approvers:
+            require_person("approver", entry.approver)
+            require_person("role", entry.role)
     return checked
 
 

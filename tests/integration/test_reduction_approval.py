@@ -161,7 +161,7 @@ def test_an_approver_the_policy_does_not_name_is_refused(ledger: Ledger) -> None
     assert "Zhou" == refused.value.approver
 
 
-def test_the_per_customer_per_period_limit_sums_the_approvers_earlier_reductions(
+def test_the_per_customer_per_period_limit_sums_the_roles_earlier_reductions(
     ledger: Ledger,
 ) -> None:
     ledger.approve_concession(
@@ -171,33 +171,52 @@ def test_the_per_customer_per_period_limit_sums_the_approvers_earlier_reductions
         reason="volume rebate",
         approver="Wang",
     )
+    # Li holds the same role as Wang: the role's 80,000.00 a month for HUADA is shared, so
+    # a second sales manager cannot approve another 40,000.00 in February.
     with pytest.raises(AuthorityLimitError) as refused:
         ledger.approve_concession(
             "INV-1",
             amount=cny("40000.00"),
             approved_on=date(2024, 2, 20),
             reason="second rebate",
-            approver="Wang",
+            approver="Li",
         )
     assert "per customer per period" == refused.value.limit
+    assert "sales manager" == refused.value.role
     assert 8_000_000 == refused.value.limit_minor
     assert 5_000_000 == refused.value.approved_minor
-    # Another month is another period; another approver has their own sum.
+    assert 5_000_000 == ledger.invoice("INV-1").conceded_minor
+    # Within what the role has left it is recorded; another role has its own sum.
+    ledger.approve_concession(
+        "INV-1",
+        amount=cny("30000.00"),
+        approved_on=date(2024, 2, 20),
+        reason="second rebate",
+        approver="Li",
+    )
+    ledger.approve_concession(
+        "INV-1",
+        amount=cny("90000.00"),
+        approved_on=date(2024, 2, 21),
+        reason="third rebate",
+        approver="Zhao",
+    )
+    # Another month is another period.
     ledger.approve_concession(
         "INV-1",
         amount=cny("40000.00"),
         approved_on=date(2024, 3, 1),
-        reason="second rebate",
+        reason="fourth rebate",
         approver="Wang",
     )
     ledger.approve_concession(
         "INV-1",
         amount=cny("40000.00"),
         approved_on=date(2024, 3, 1),
-        reason="third rebate",
+        reason="fifth rebate",
         approver="Li",
     )
-    assert 13_000_000 == ledger.invoice("INV-1").conceded_minor
+    assert 25_000_000 == ledger.invoice("INV-1").conceded_minor
 
 
 def test_limits_come_from_the_policy_in_force_on_the_reductions_date(ledger: Ledger) -> None:

@@ -6,6 +6,8 @@ and unchanged; a rate dated later never changes an earlier as-of answer."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date, datetime
 from decimal import Decimal
@@ -214,6 +216,40 @@ def test_kpis_in_cny_add_the_converted_amounts_and_keep_the_per_currency_rows():
     assert {"EUR", "USD"} == {rate.from_currency for rate in report.rates_used}
 
 
+def test_kpis_in_cny_show_goods_settled_apart_from_cash_converted():
+    ledger = portfolio({"ARLEDGER_STORE": "memory"})
+    ledger.propose_goods_in_lieu(
+        customer_code="US1",
+        settlement_reference="GIL-1",
+        goods="steel coil",
+        quantity=1,
+        unit="lot",
+        appraised=Money.parse("500.00", "USD"),
+        appraiser="Zhou",
+        proposed_on=date(2024, 6, 1),
+    )
+    ledger.approve_goods_in_lieu(
+        customer_code="US1",
+        settlement_reference="GIL-1",
+        approver="cfo",
+        reason="saleable",
+        approved_on=date(2024, 6, 2),
+    )
+    ledger.settle_goods_in_lieu(
+        customer_code="US1",
+        settlement_reference="GIL-1",
+        allocations={"INV-US1": Money.parse("350.00", "USD")},
+        settled_on=date(2024, 6, 3),
+    )
+
+    (row,) = ledger.kpis_in("CNY", date(2024, 1, 1), AS_OF).rows
+
+    # 350.00 USD (500.00 less the 30% haircut) at 7.1 is 2,485.00 CNY, not cash.
+    assert (248_500, 0) == (row.settled_in_goods_minor, row.cash_collected_minor)
+    assert Decimal("11.83") == row.collection_rate_in_goods  # 2,485.00 / 21,000.00
+    assert Decimal("0.00") == row.collection_rate
+
+
 def test_the_worklist_in_cny_orders_by_overdue_amounts_converted_not_by_threshold_shares():
     ledger = portfolio({"ARLEDGER_STORE": "memory"})
     # A small "large" threshold for EUR: per currency, EU1's 500.00 is half of its threshold
@@ -329,6 +365,43 @@ def test_the_cli_kpis_and_worklist_in_cny_name_the_rates(cli_env):
     missing = invoke(cli_env, "ageing", "--as-of", "2024-06-30", "--reporting-currency", "JPY")
     assert 1 == missing.exit_code
     assert "-> JPY" in missing.output
+
+
+def test_the_cli_writes_the_ageing_and_kpis_in_cny_as_csv_naming_the_rates(cli_env):
+    ageing = invoke(
+        cli_env, "ageing", "--as-of", "2024-06-30", "--reporting-currency", "CNY", "--format", "csv"
+    )
+    assert 0 == ageing.exit_code, ageing.output
+    (row,) = list(csv.DictReader(io.StringIO(ageing.output)))
+    assert ("CNY", "21000.00", "CNY EUR USD") == (
+        row["reporting_currency"],
+        row["open"],
+        row["currencies"],
+    )
+    assert (
+        "1 EUR = 7.8 CNY from 2024-01-01 (PBOC central parity); "
+        "1 USD = 7.1 CNY from 2024-01-01 (PBOC central parity)"
+    ) == row["rates_used"]
+    kpis = invoke(
+        cli_env,
+        "kpis",
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-06-30",
+        "--reporting-currency",
+        "CNY",
+        "--format",
+        "csv",
+    )
+    assert 0 == kpis.exit_code, kpis.output
+    (row,) = list(csv.DictReader(io.StringIO(kpis.output)))
+    assert ("21000.00", "21000.00", "0.00") == (
+        row["ending_ar"],
+        row["credit_sales"],
+        row["settled_in_goods"],
+    )
+    assert "1 USD = 7.1 CNY" in row["rates_used"]
 
 
 def test_at_position_reads_the_report_and_its_rates_at_one_cut(tmp_path: Path):

@@ -74,8 +74,8 @@ def test_at_the_limit_is_within_it_and_one_minor_unit_more_is_over() -> None:
     )
 
 
-def test_the_period_limit_counts_what_the_approver_already_approved() -> None:
-    authority = Authority(policy=policy(), approved_minor_by_approver={"wang": 4_000_000})
+def test_the_period_limit_counts_what_the_role_already_approved() -> None:
+    authority = Authority(policy=policy(), approved_minor_by_role={"manager": 4_000_000})
 
     check(authority, 4_000_000, "wang")
     with pytest.raises(AuthorityLimitError) as refused:
@@ -135,17 +135,53 @@ def test_a_period_starts_on_its_first_day(
     assert start_on == period.start_on(on)
 
 
-def test_approved_in_period_sums_each_approvers_reductions_of_the_same_period_only() -> None:
+def test_approved_in_period_sums_each_roles_reductions_of_the_same_period_only() -> None:
     reductions = [
         (date(2024, 3, 31), 100, ("wang",)),
         (date(2024, 4, 1), 200, ("wang",)),
         (date(2024, 4, 30), 300, ("zhao", "chen")),
+        (date(2024, 4, 2), 50, ("zhao", "wang")),
         (date(2024, 5, 1), 400, ("wang",)),
     ]
+    versions = [AuthorityVersion(effective_on=date(2024, 1, 1), policy=policy())]
 
-    totals = approval.approved_in_period(reductions, policy(), date(2024, 4, 15))
+    totals = approval.approved_in_period(reductions, versions, date(2024, 4, 15))
 
-    assert {"wang": 200, "zhao": 300, "chen": 300} == totals
+    # Two directors on one reduction count it once toward their role; a manager and a
+    # director count it toward both roles.
+    assert {"manager": 250, "director": 350} == totals
+
+
+def test_approved_in_period_counts_a_reduction_toward_the_role_held_on_its_date() -> None:
+    promoted = AuthorityPolicy(
+        version=2,
+        approvers=(
+            ApproverRole(approver="wang", role="director"),
+            ApproverRole(approver="zhao", role="director"),
+        ),
+        roles=policy().roles,
+    )
+    versions = [
+        AuthorityVersion(effective_on=date(2024, 1, 1), policy=policy()),
+        AuthorityVersion(effective_on=date(2024, 4, 10), policy=promoted),
+    ]
+    reductions = [
+        (date(2024, 4, 2), 200, ("wang",)),  # as manager
+        (date(2024, 4, 12), 300, ("wang",)),  # as director
+        (date(2023, 12, 31), 999, ("wang",)),  # before any policy: another month anyway
+    ]
+
+    totals = approval.approved_in_period(reductions, versions, date(2024, 4, 20))
+
+    assert {"manager": 200, "director": 300} == totals
+
+
+def test_approved_in_period_is_empty_before_any_policy() -> None:
+    versions = [AuthorityVersion(effective_on=date(2024, 5, 1), policy=policy())]
+
+    assert {} == approval.approved_in_period(
+        [(date(2024, 4, 2), 200, ("wang",))], versions, date(2024, 4, 20)
+    )
 
 
 def test_the_policy_in_force_is_the_highest_version_effective_on_the_date() -> None:
