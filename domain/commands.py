@@ -272,6 +272,24 @@ class ClearBlacklist(Command):
 
 
 @attrs.frozen(kw_only=True)
+class FileBankruptcy(Command):
+    """Record that the customer's bankruptcy was filed."""
+
+    customer_code: str
+    filed_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class SuspectFraud(Command):
+    """Record that fraud [恶意欺诈] is suspected of the customer."""
+
+    customer_code: str
+    suspected_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class ChangeTerms(Command):
     """Change the payment terms of the customer's future invoices."""
 
@@ -630,6 +648,8 @@ ALL_COMMANDS: tuple[type[Command], ...] = (
     RateRisk,
     Blacklist,
     ClearBlacklist,
+    FileBankruptcy,
+    SuspectFraud,
     ChangeTerms,
     SetPaymentCalendar,
     ChangeOwner,

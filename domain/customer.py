@@ -33,6 +33,7 @@ from .events import (
     AllocationRuleAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
+    BankruptcyFiled,
     CollectionOwnerChanged,
     CollectionTargetSet,
     ContactRole,
@@ -42,6 +43,7 @@ from .events import (
     CustomerCleared,
     CustomerEvent,
     Event,
+    FraudSuspected,
     GoodsInLieuApproved,
     GoodsInLieuProposed,
     GoodsInLieuSettled,
@@ -117,6 +119,9 @@ class CustomerAccount:
     goods_settlements: dict[str, GoodsSettlement] = attrs.field(factory=dict)
     # Monthly collection plans [追款计划]: the target in force per month (its first day).
     collection_targets: dict[date, int] = attrs.field(factory=dict)
+    # Distress: the day a bankruptcy was filed, and the day fraud was first suspected.
+    bankruptcy_filed_on: date | None = None
+    fraud_suspected_on: date | None = None
 
     @property
     def invoice_ids(self) -> tuple[UUID, ...]:
@@ -198,6 +203,12 @@ def evolve(state: CustomerAccount | None, event: Event) -> CustomerAccount:
                 is_blacklisted=True,
                 blacklist_changed_on=event.blacklisted_on,
             )
+        case BankruptcyFiled():
+            assert state.bankruptcy_filed_on is None
+            return attrs.evolve(state, version=version, bankruptcy_filed_on=event.filed_on)
+        case FraudSuspected():
+            assert state.fraud_suspected_on is None
+            return attrs.evolve(state, version=version, fraud_suspected_on=event.suspected_on)
         case CustomerCleared():
             assert state.is_blacklisted
             return attrs.evolve(
@@ -494,6 +505,36 @@ def blacklist(
             reason=reason,
         )
     ]
+
+
+def file_bankruptcy(
+    account: CustomerAccount, *, filed_on: date, reason: str, recorded_at: datetime
+) -> list[Event]:
+    """Record that the customer's bankruptcy was filed (once: a filing is not withdrawn)."""
+    require_date("filed_on", filed_on)
+    require_reason("reason", reason)
+    if account.bankruptcy_filed_on is not None:
+        raise CustomerStateError(
+            f"customer {account.customer_code}'s bankruptcy was already filed on "
+            f"{account.bankruptcy_filed_on}",
+            customer_code=account.customer_code,
+        )
+    return [BankruptcyFiled(**_next(account, recorded_at), filed_on=filed_on, reason=reason)]
+
+
+def suspect_fraud(
+    account: CustomerAccount, *, suspected_on: date, reason: str, recorded_at: datetime
+) -> list[Event]:
+    """Record that fraud is suspected of the customer (once: the first suspicion stands)."""
+    require_date("suspected_on", suspected_on)
+    require_reason("reason", reason)
+    if account.fraud_suspected_on is not None:
+        raise CustomerStateError(
+            f"customer {account.customer_code} is already suspected of fraud since "
+            f"{account.fraud_suspected_on}",
+            customer_code=account.customer_code,
+        )
+    return [FraudSuspected(**_next(account, recorded_at), suspected_on=suspected_on, reason=reason)]
 
 
 def clear_blacklist(

@@ -366,7 +366,9 @@ class ReconciliationResolution(enum.Enum):
 
 
 class DelinquencyType(enum.Enum):
-    """The seven diagnosed causes of late payment (DOMAIN.md)."""
+    """The seven diagnosed causes of late payment (DOMAIN.md), and fraud suspected
+    [恶意欺诈] (the third cause of bad debt), diagnosable since issue 14: a new value, so
+    stored diagnoses decode unchanged."""
 
     WEAK_CHASING = "weak_chasing"
     CONTRACT_DISPUTE = "contract_dispute"
@@ -375,6 +377,7 @@ class DelinquencyType(enum.Enum):
     CASH_FLOW_SQUEEZE = "cash_flow_squeeze"
     DELIBERATE_DELAY = "deliberate_delay"
     ACCIDENT = "accident"
+    FRAUD_SUSPECTED = "fraud_suspected"
 
 
 class AllocationRule(enum.Enum):
@@ -423,6 +426,24 @@ class CustomerCleared(Event):
     """Taken off the blacklist."""
 
     cleared_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class BankruptcyFiled(Event):
+    """The customer's bankruptcy (insolvency proceedings) filed, from ``filed_on``: the
+    escalation policy's ``bankruptcy_filed`` effect applies from then on."""
+
+    filed_on: date
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class FraudSuspected(Event):
+    """Fraud [恶意欺诈] suspected of the customer, from ``suspected_on``: the escalation
+    policy's ``fraud_suspected`` effect applies from then on."""
+
+    suspected_on: date
     reason: str
 
 
@@ -814,6 +835,8 @@ COLLECTION_CUSTOMER_EVENTS: tuple[type[Event], ...] = (
     GoodsInLieuApproved,
     GoodsInLieuSettled,
     CollectionTargetSet,
+    BankruptcyFiled,
+    FraudSuspected,
 )
 DISPUTE_EVENTS: tuple[type[Event], ...] = (DisputeOpened, DisputeResolved)
 PROMISE_EVENTS: tuple[type[Event], ...] = (PromiseMade, PromiseWithdrawn, PromiseSuperseded)
@@ -863,6 +886,8 @@ CustomerEvent: TypeAlias = (
     | GoodsInLieuApproved
     | GoodsInLieuSettled
     | CollectionTargetSet
+    | BankruptcyFiled
+    | FraudSuspected
 )
 InvoiceEvent: TypeAlias = (
     InvoiceIssued

@@ -276,11 +276,76 @@ class NegotiationRule:
             )
 
 
+@attrs.frozen(kw_only=True)
+class DelinquencyAdjustment:
+    """How a diagnosed delinquency type moves the ladder while it is the customer's latest
+    diagnosis, at level 1 and above (a customer at level 0 stays there):
+
+    - ``level_offset`` levels are added to the level the triggers give (after any promise's
+      hold), never below level 1 nor above the top: deliberate delay escalates faster
+      (+1: a customer the triggers put at level 1 stands at level 2);
+    - then the level is at most ``level_max`` (None: no cap): escalation paused there;
+    - ``routes_to``: the next action instead of the level's required actions (a contract
+      dispute goes to dispute handling, not to the next letter).
+    """
+
+    level_offset: int = 0
+    level_max: int | None = None
+    routes_to: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.level_max is not None and self.level_max < 1:
+            raise ConfigurationError(
+                "a delinquency type's level_max is a level from 1", field="delinquency_adjustments"
+            )
+        if self.routes_to is not None and not self.routes_to.strip():
+            raise ConfigurationError(
+                "a delinquency type routes to a named action", field="delinquency_adjustments"
+            )
+
+
+def _to_actions(actions: Iterable[str]) -> tuple[str, ...]:
+    # A typed converter: ``converter=tuple`` leaves the argument's type unbound for mypy.
+    return tuple(actions)
+
+
+def _default_claim_actions() -> tuple[str, ...]:
+    return (FILE_CLAIM,)
+
+
+@attrs.frozen(kw_only=True)
+class DistressEffect:
+    """What a customer event of distress (bankruptcy filed, fraud suspected) does from its
+    date on: the customer stands at least at ``level_at_least`` (None: the top level), supply
+    is held if ``supply_hold``, and ``required_actions`` (when any) replace every level's own
+    (bankruptcy: the claim is filed with the administrator, no more reminders)."""
+
+    level_at_least: int | None = None
+    required_actions: tuple[str, ...] = attrs.field(default=(), converter=_to_actions)
+    supply_hold: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if self.level_at_least is not None and self.level_at_least < 1:
+            raise ConfigurationError(
+                "a distress effect's level is a level from 1", field="level_at_least"
+            )
+
+
+def _bankruptcy_effect() -> DistressEffect:
+    return DistressEffect(required_actions=_default_claim_actions())
+
+
 NEGOTIATE_FIRST: Final = "negotiate_first"
 """The next action of a customer whose level waits for a negotiation (``NegotiationRule``)."""
 RATING_VALUES: Final = ("A", "B", "C", "D")
 """The risk ratings' values (``events.RiskRating``, which imports this module: a test ties
 the two)."""
+
+FILE_CLAIM: Final = "file_claim"
+"""The required action once a customer's bankruptcy is filed (by default): the claim filed
+with the administrator, in place of reminders and lawsuits."""
+DISPUTE_HANDLING: Final = "dispute_handling"
+"""The action a contract dispute is usually routed to (``DelinquencyAdjustment.routes_to``)."""
 
 DIAGNOSE: Final = "diagnose"
 """The next action of a customer at ``diagnose_from_level`` or above with no diagnosis
@@ -299,6 +364,8 @@ ACTION_WORDS: Final = {
     "legal_filing": "legal filing",
     NEGOTIATE_FIRST: "negotiate first",
     DIAGNOSE: "find the cause first",
+    FILE_CLAIM: "file the claim with the administrator",
+    DISPUTE_HANDLING: "dispute handling",
 }
 """The collection tools and next actions in the words of DOMAIN.md, for people reading them."""
 
@@ -390,6 +457,16 @@ class EscalationPolicy:
     diagnose_from_level: int = 0
     """From this level up, a customer with no delinquency diagnosis recorded has ``DIAGNOSE``
     as its next action; 0 (the default, and in versions stored before it existed): never."""
+    delinquency_adjustments: dict[str, DelinquencyAdjustment] = attrs.field(factory=dict)
+    """Level adjustments per diagnosed type (``DelinquencyType`` value), while that diagnosis
+    is the latest (``DelinquencyAdjustment``); none by default (and in versions stored before
+    it existed)."""
+    bankruptcy_filed: DistressEffect = attrs.field(factory=_bankruptcy_effect)
+    """From a customer's ``BankruptcyFiled``: by default the top level, supply held, and the
+    claim filed (``FILE_CLAIM``) as the only required action."""
+    fraud_suspected: DistressEffect = attrs.field(factory=DistressEffect)
+    """From a customer's ``FraudSuspected``: by default the top level at once, supply held,
+    the top level's own actions."""
 
     def __attrs_post_init__(self) -> None:
         if len(self.provision_rates_bps) != len(self.ageing.bucket_labels):
@@ -434,6 +511,23 @@ class EscalationPolicy:
             raise ConfigurationError(
                 "diagnose_from_level is a level, or 0 for never", field="diagnose_from_level"
             )
+        top = len(self.levels) - 1
+        for name, adjustment in self.delinquency_adjustments.items():
+            if abs(adjustment.level_offset) > top or (
+                adjustment.level_max is not None and adjustment.level_max > top
+            ):
+                raise ConfigurationError(
+                    f"delinquency_adjustments[{name}]: the offset and the level_max must stay "
+                    f"within the ladder's {top} levels",
+                    field="delinquency_adjustments",
+                )
+        for effect in (self.bankruptcy_filed, self.fraud_suspected):
+            if effect.level_at_least is not None and effect.level_at_least > top:
+                raise ConfigurationError(
+                    f"a distress effect's level {effect.level_at_least} is above the top "
+                    f"level {top}",
+                    field="level_at_least",
+                )
         if self.pre_due_reminders and not self.pre_due_reminder_channels:
             raise ConfigurationError(
                 "pre-due reminders need at least one reminder channel",
@@ -447,13 +541,98 @@ class EscalationPolicy:
             return self.promise_tolerance_days
         return self.promise_tolerance_days_by_rating.get(rating, self.promise_tolerance_days)
 
-    def required_actions(self, level: int, delinquency_type: str | None) -> tuple[str, ...]:
+    def adjusted_level(
+        self,
+        level: int,
+        delinquency_type: str | None,
+        *,
+        bankrupt: bool = False,
+        fraud: bool = False,
+    ) -> int:
+        """The level of a customer the triggers (and any promise's hold) put at ``level``,
+        whose latest diagnosis is ``delinquency_type`` (None: not diagnosed), with a
+        bankruptcy filed or fraud suspected by then: the type's ``DelinquencyAdjustment``
+        from level 1, then at least each distress effect's level. The fast path reads this
+        as a table (``adjustment_table``)."""
+        top = len(self.levels) - 1
+        adjusted = level
+        adjustment = (
+            None if delinquency_type is None else self.delinquency_adjustments.get(delinquency_type)
+        )
+        if adjustment is not None and level >= 1:
+            adjusted = min(max(level + adjustment.level_offset, 1), top)
+            if adjustment.level_max is not None:
+                adjusted = min(adjusted, adjustment.level_max)
+        for applies, effect in ((bankrupt, self.bankruptcy_filed), (fraud, self.fraud_suspected)):
+            if applies:
+                floor = top if effect.level_at_least is None else effect.level_at_least
+                adjusted = max(adjusted, floor)
+        return adjusted
+
+    def adjustment_table(self, type_values: tuple[str, ...], width: int) -> list[int]:
+        """``adjusted_level`` for every standing, flat: index ``((type + 1) * 2 + bankrupt)
+        * 2 + fraud) * width + level``, ``type`` the place in ``type_values`` (-1: none),
+        levels from 0 to ``width - 1`` (those past the ladder's top stay as they are)."""
+        table = []
+        for delinquency_type in (None, *type_values):
+            for bankrupt in (False, True):
+                for fraud in (False, True):
+                    for level in range(width):
+                        table.append(
+                            self.adjusted_level(
+                                level, delinquency_type, bankrupt=bankrupt, fraud=fraud
+                            )
+                            if level < len(self.levels)
+                            else level
+                        )
+        return table
+
+    def supply_hold_at(self, level: int, *, bankrupt: bool = False, fraud: bool = False) -> bool:
+        """Whether supply is held at ``level``: the rung says so, or a distress effect."""
+        return (
+            self.level(level).supply_hold
+            or (bankrupt and self.bankruptcy_filed.supply_hold)
+            or (fraud and self.fraud_suspected.supply_hold)
+        )
+
+    def replaces_actions(
+        self, delinquency_type: str | None, *, bankrupt: bool = False, fraud: bool = False
+    ) -> bool:
+        """Whether this standing's actions replace the levels' (``required_actions``): a
+        distress effect with actions of its own, or a type routed elsewhere."""
+        if (bankrupt and self.bankruptcy_filed.required_actions) or (
+            fraud and self.fraud_suspected.required_actions
+        ):
+            return True
+        adjustment = (
+            None if delinquency_type is None else self.delinquency_adjustments.get(delinquency_type)
+        )
+        return adjustment is not None and adjustment.routes_to is not None
+
+    def required_actions(
+        self,
+        level: int,
+        delinquency_type: str | None,
+        *,
+        bankrupt: bool = False,
+        fraud: bool = False,
+    ) -> tuple[str, ...]:
         """The actions required at ``level`` for a customer whose latest diagnosis is
-        ``delinquency_type`` (None: not diagnosed): the type's countermeasures first, then the
-        level's own not among them (none added at level 0)."""
+        ``delinquency_type`` (None: not diagnosed): from level 1, a filed bankruptcy's actions,
+        else suspected fraud's, else the action the type routes to, replace every other;
+        otherwise the type's countermeasures first, then the level's own not among them (none
+        added at level 0)."""
         own = self.level(level).required_actions
-        if level == 0 or delinquency_type is None:
+        if level == 0:
             return own
+        for applies, effect in ((bankrupt, self.bankruptcy_filed), (fraud, self.fraud_suspected)):
+            if applies and effect.required_actions:
+                return tuple(dict.fromkeys(effect.required_actions))
+        if delinquency_type is None:
+            return own
+        adjustment = self.delinquency_adjustments.get(delinquency_type)
+        if adjustment is not None and adjustment.routes_to is not None:
+            return (adjustment.routes_to,)
         first = tuple(dict.fromkeys(self.delinquency_actions.get(delinquency_type, ())))
         return first + tuple(action for action in own if action not in first)
 

@@ -104,6 +104,20 @@ def adopt_policy(
             )
         for action in actions:
             require_text(f"delinquency_actions[{name}]", action)
+    for name, adjustment in policy.delinquency_adjustments.items():
+        if name not in types:
+            raise ConfigurationError(
+                f"delinquency_adjustments names {name!r}, not a delinquency type",
+                field="delinquency_adjustments",
+            )
+        if adjustment.routes_to is not None:
+            require_text(f"delinquency_adjustments[{name}].routes_to", adjustment.routes_to)
+    for field, effect in (
+        ("bankruptcy_filed", policy.bankruptcy_filed),
+        ("fraud_suspected", policy.fraud_suspected),
+    ):
+        for action in effect.required_actions:
+            require_text(f"{field}.required_actions", action)
     require_recorded_at(recorded_at)
     known = {} if book is None else {v.policy.version: v for v in book.versions}
     if policy.version in known:

@@ -68,7 +68,8 @@ class BacktestRow:
     customers_by_level: tuple[int, ...]
     """Customers at each level of that policy, level 0 first."""
     on_supply_hold: int
-    """Customers at a level whose policy says ``supply_hold``."""
+    """Customers whose supply the policy holds: at a level whose rung says ``supply_hold``,
+    or under a distress effect that does (``EscalationPolicy.supply_hold_at``)."""
     at_legal_level: int
     """Customers at the policy's top level (the legal referrals; "legal" in the default)."""
     promises_broken: int

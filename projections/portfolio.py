@@ -25,6 +25,7 @@ from arledger.domain.events import (
     ActionChannel,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
+    BankruptcyFiled,
     CollectionActionRecorded,
     CollectionOwnerChanged,
     CollectionTargetSet,
@@ -41,6 +42,7 @@ from arledger.domain.events import (
     DisputeResolved,
     EscalationPolicyAdopted,
     Event,
+    FraudSuspected,
     GoodsInLieuApplied,
     InvoiceAddedToAccount,
     KeyContactSet,
@@ -100,6 +102,10 @@ class CustomerHistory:
     credit_lines: list[tuple[date, int]] = attrs.field(factory=list)
     ratings: list[tuple[date, RiskRating]] = attrs.field(factory=list)
     blacklisted: list[tuple[date, bool]] = attrs.field(factory=list)
+    bankruptcy_filed: list[date] = attrs.field(factory=list)
+    """The day the customer's bankruptcy was filed (at most one)."""
+    fraud_suspected: list[date] = attrs.field(factory=list)
+    """The day fraud was suspected of the customer (at most one)."""
     supply_held: list[tuple[date, bool]] = attrs.field(factory=list)
     calendars: list[tuple[date, PaymentCalendar]] = attrs.field(factory=list)
     """The payment calendar's history: each from the date it was set (``set_on``)."""
@@ -130,6 +136,14 @@ class CustomerHistory:
 
     def is_blacklisted_on(self, on: date) -> bool:
         return value_on(self.blacklisted, on, False)
+
+    def is_bankrupt_on(self, on: date) -> bool:
+        """Whether the customer's bankruptcy was filed by ``on``."""
+        return any(filed_on <= on for filed_on in self.bankruptcy_filed)
+
+    def is_fraud_suspected_on(self, on: date) -> bool:
+        """Whether fraud was suspected of the customer by ``on``."""
+        return any(suspected_on <= on for suspected_on in self.fraud_suspected)
 
     def is_supply_held_on(self, on: date) -> bool:
         return value_on(self.supply_held, on, False)
@@ -381,6 +395,12 @@ def fold(state: PortfolioState, event: Event) -> PortfolioState:
     elif isinstance(event, CustomerBlacklisted):
         assert customer is not None
         customer.blacklisted.append((event.blacklisted_on, True))
+    elif isinstance(event, BankruptcyFiled):
+        assert customer is not None
+        customer.bankruptcy_filed.append(event.filed_on)
+    elif isinstance(event, FraudSuspected):
+        assert customer is not None
+        customer.fraud_suspected.append(event.suspected_on)
     elif isinstance(event, CustomerCleared):
         assert customer is not None
         customer.blacklisted.append((event.cleared_on, False))

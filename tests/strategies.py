@@ -32,6 +32,7 @@ from arledger.domain.events import (
     AuthorityPolicyAdopted,
     BalanceConfirmationAcknowledged,
     BalanceConfirmationSent,
+    BankruptcyFiled,
     CashHandedOver,
     CollectionActionRecorded,
     CollectionOwnerChanged,
@@ -53,6 +54,7 @@ from arledger.domain.events import (
     EscalationPolicyAdopted,
     Event,
     ExchangeRateRecorded,
+    FraudSuspected,
     GoodsAllocation,
     GoodsInLieuApplied,
     GoodsInLieuApproved,
@@ -96,6 +98,8 @@ from arledger.domain.policy import (
     RATING_VALUES,
     AgeingBasis,
     AgeingPolicy,
+    DelinquencyAdjustment,
+    DistressEffect,
     EscalationLevel,
     EscalationPolicy,
     LossRate,
@@ -401,7 +405,7 @@ def goods_proposals(draw: st.DrawFn) -> GoodsInLieuProposed:
 # Collections events: one strategy each, with the same bounds.
 _opt_dates = st.none() | business_dates
 _small_ints = st.integers(0, 10**6)
-escalation_policies = st.builds(
+_escalation_policies_base = st.builds(
     EscalationPolicy,
     version=st.integers(2, 50),
     ageing=st.builds(
@@ -455,6 +459,40 @@ escalation_policies = st.builds(
         max_size=3,
     ),
 )
+
+
+def _with_strategy_per_type(policy: EscalationPolicy) -> st.SearchStrategy[EscalationPolicy]:
+    """``policy`` with level adjustments per delinquency type and distress effects drawn
+    within its ladder (``EscalationPolicy`` refuses levels beyond its top)."""
+    top = len(policy.levels) - 1
+    levels = st.none() | st.integers(1, top) if top >= 1 else st.none()
+    adjustment = st.builds(
+        DelinquencyAdjustment,
+        level_offset=st.integers(-top, top),
+        level_max=levels,
+        routes_to=st.none() | st.sampled_from(REQUIRED_ACTIONS),
+    )
+    effect = st.builds(
+        DistressEffect,
+        level_at_least=levels,
+        required_actions=st.lists(st.sampled_from(REQUIRED_ACTIONS), max_size=2).map(tuple),
+        supply_hold=st.booleans(),
+    )
+    return st.builds(
+        attrs.evolve,
+        st.just(policy),
+        delinquency_adjustments=st.dictionaries(
+            st.sampled_from(DelinquencyType).map(lambda found: found.value),
+            adjustment,
+            max_size=2,
+        ),
+        bankruptcy_filed=effect,
+        fraud_suspected=effect,
+    )
+
+
+escalation_policies = _escalation_policies_base.flatmap(_with_strategy_per_type)
+"""Any policy, with every setting drawn (serialization round trips, stored policies)."""
 EVENT_STRATEGIES.update(
     {
         CreditLineSet: st.builds(
@@ -479,6 +517,12 @@ EVENT_STRATEGIES.update(
         ),
         CustomerCleared: st.builds(
             CustomerCleared, **_envelope(), cleared_on=business_dates, reason=texts
+        ),
+        BankruptcyFiled: st.builds(
+            BankruptcyFiled, **_envelope(), filed_on=business_dates, reason=texts
+        ),
+        FraudSuspected: st.builds(
+            FraudSuspected, **_envelope(), suspected_on=business_dates, reason=texts
         ),
         PaymentTermsChanged: st.builds(
             PaymentTermsChanged,

@@ -438,6 +438,30 @@ def clear_blacklist(command: c.ClearBlacklist, uow: UnitOfWork) -> list[Event]:
     )
 
 
+@handles(c.FileBankruptcy)
+def file_bankruptcy(command: c.FileBankruptcy, uow: UnitOfWork) -> list[Event]:
+    return uow.record(
+        customer_module.file_bankruptcy(
+            uow.require_customer(command.customer_code),
+            filed_on=command.filed_on,
+            reason=command.reason,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
+@handles(c.SuspectFraud)
+def suspect_fraud(command: c.SuspectFraud, uow: UnitOfWork) -> list[Event]:
+    return uow.record(
+        customer_module.suspect_fraud(
+            uow.require_customer(command.customer_code),
+            suspected_on=command.suspected_on,
+            reason=command.reason,
+            recorded_at=uow.recorded_at,
+        )
+    )
+
+
 @handles(c.ChangeTerms)
 def change_terms(command: c.ChangeTerms, uow: UnitOfWork) -> list[Event]:
     return uow.record(

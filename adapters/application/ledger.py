@@ -906,6 +906,38 @@ class Ledger(Application[UUID]):
             idempotency_key,
         )
 
+    def file_bankruptcy(
+        self,
+        *,
+        customer_code: str,
+        filed_on: date,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Record that the customer's bankruptcy was filed: from ``filed_on`` the policy's
+        ``bankruptcy_filed`` effect applies (by default the top level, supply held, the claim
+        filed as the only action). (``FileBankruptcy``)"""
+        return self._events(
+            c.FileBankruptcy(customer_code=customer_code, filed_on=filed_on, reason=reason),
+            idempotency_key,
+        )
+
+    def suspect_fraud(
+        self,
+        *,
+        customer_code: str,
+        suspected_on: date,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> list[Event]:
+        """Record that fraud is suspected of the customer: from ``suspected_on`` the policy's
+        ``fraud_suspected`` effect applies (by default the top level at once, supply held).
+        (``SuspectFraud``)"""
+        return self._events(
+            c.SuspectFraud(customer_code=customer_code, suspected_on=suspected_on, reason=reason),
+            idempotency_key,
+        )
+
     def change_terms(
         self,
         *,

@@ -78,6 +78,8 @@ class Session(UnitOfWork):
     rate_risk = _handled(c.RateRisk)
     blacklist = _handled(c.Blacklist)
     clear_blacklist = _handled(c.ClearBlacklist)
+    file_bankruptcy = _handled(c.FileBankruptcy)
+    suspect_fraud = _handled(c.SuspectFraud)
     change_terms = _handled(c.ChangeTerms)
     set_payment_calendar = _handled(c.SetPaymentCalendar)
     change_owner = _handled(c.ChangeOwner)

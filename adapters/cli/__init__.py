@@ -1,7 +1,8 @@
 """arledger.adapters.cli.
 
 The commands live in ``app`` (demo, import), ``queries`` (ageing, kpis, worklist, explain),
-``operations`` (generate, export, projections, verify, chain, warm-up) and modules of their own
+``operations`` (generate, export, projections, verify, chain, warm-up), ``distress`` (case
+diagnose, bankruptcy, fraud) and modules of their own
 (``summary``: the book at a glance, which ``demo`` prints too),
 each registering on ``app.app``; the output formats of the query commands are in ``formats``.
 They are imported here, so that ``app`` has every command whichever module is imported first.
@@ -10,6 +11,7 @@ They are imported here, so that ``app`` has every command whichever module is im
 from arledger.adapters.cli import allocation as allocation
 from arledger.adapters.cli import audit_pack as audit_pack
 from arledger.adapters.cli import backtest as backtest
+from arledger.adapters.cli import distress as distress
 from arledger.adapters.cli import goods as goods
 from arledger.adapters.cli import handover as handover
 from arledger.adapters.cli import letters as letters
@@ -28,6 +30,7 @@ __all__ = [
     "allocation",
     "audit_pack",
     "backtest",
+    "distress",
     "goods",
     "handover",
     "letters",

@@ -446,10 +446,13 @@ class _Kind(enum.IntEnum):
     REDUCTION_REJECT = 22
     AUTHORITY = 23
     EXCHANGE_RATE = 24
+    BANKRUPTCY = 25
+    FRAUD = 26
 
 
 _EVENTS_PER_COMMAND: Final = np.array(
-    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1], dtype=np.int64
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    dtype=np.int64,
 )
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
 registration), a superseding promise one, cash collected in person one (its collection)."""
@@ -961,6 +964,8 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     adopted_on = np.where(plan.rule_adopted >= 0, plan.rule_effective_on, _NEVER)
     add(_Kind.ALLOCATION_RULE, adopted_on, customers, none, 0)
     add(_Kind.DIAGNOSE, _diagnosed_on(plan), customers, none, 0)
+    add(_Kind.BANKRUPTCY, _distress_on(plan)[0], customers, none, 0)
+    add(_Kind.FRAUD, _distress_on(plan)[1], customers, none, 0)
     add(_Kind.TARGET, _targets(plan)[0], customers, none, 0)
     owner_of = plan.customer
     add(_Kind.ISSUE, plan.issued_on, owner_of, invoices, 0)
@@ -1199,6 +1204,8 @@ def _build(
     rows_of("PaymentReversed", kind == _Kind.REVERSE, 1, lambda p: space.payment(inv[p], 0))
     rows_of("CollectionActionRecorded", kind == _Kind.ACTION, 0, lambda p: nc + cust[p])
     rows_of("DelinquencyDiagnosed", kind == _Kind.DIAGNOSE, 0, lambda p: nc + cust[p])
+    rows_of("BankruptcyFiled", kind == _Kind.BANKRUPTCY, 0, lambda p: cust[p])
+    rows_of("FraudSuspected", kind == _Kind.FRAUD, 0, lambda p: cust[p])
     rows_of("CollectionTargetSet", kind == _Kind.TARGET, 0, lambda p: cust[p])
     superseding = (kind == _Kind.PROMISE) & (sub == 1)
     rows_of("PromiseSuperseded", superseding, 0, lambda p: space.promise(inv[p], 0))
@@ -1443,6 +1450,46 @@ def _diagnosed(plan: _Plan, rows: _Rows) -> list[pa.Array]:
         _pool(tuple(found.value for found in _DIAGNOSIS_TYPES), types),
         _dates(_diagnosed_on(plan)[customer]),
         _pool(_DIAGNOSIS_NOTES, notes),
+    ]
+
+
+# Distress (issue 14 item 2): derived from the draws above, drawing nothing, so that every
+# other figure stays as it was for a seed.
+_BANKRUPTCY_DAYS: Final = 30
+"""Half the defaulters rated C or D (by customer number) file for bankruptcy this many days
+after their rating: about 1% of the customers."""
+_FRAUD_DAYS: Final = 14
+"""A third of the bounced payers rated C or D (by customer number) are suspected of fraud
+this many days after their rating: about 1% of the customers."""
+_BANKRUPTCY_REASON: Final = "insolvency proceedings opened by the court"
+_FRAUD_REASON: Final = "goods resold below cost, bounced payments"
+
+
+def _distress_on(plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
+    """Per customer: the day its bankruptcy is filed and the day fraud is suspected of it
+    (``_NEVER``: not)."""
+    number = np.arange(len(plan.profile))
+    rated = plan.rating >= 2
+    profile = np.asarray(PROFILES, dtype=object)[plan.profile]
+    bankrupt = rated & (profile == Profile.DEFAULTER) & (number % 2 == 0)
+    fraud = rated & (profile == Profile.BOUNCED_PAYER) & (number % 3 == 0)
+    return (
+        np.where(bankrupt, plan.rated_on + _BANKRUPTCY_DAYS, _NEVER),
+        np.where(fraud, plan.rated_on + _FRAUD_DAYS, _NEVER),
+    )
+
+
+def _bankruptcy_filed(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    return [
+        _dates(_distress_on(plan)[0][rows.customer]),
+        _constant(_BANKRUPTCY_REASON, rows.count),
+    ]
+
+
+def _fraud_suspected(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    return [
+        _dates(_distress_on(plan)[1][rows.customer]),
+        _constant(_FRAUD_REASON, rows.count),
     ]
 
 
@@ -1961,6 +2008,8 @@ _FIELDS: Final[dict[str, Fields]] = {
     "PaymentReversed": _reversed,
     "CollectionActionRecorded": _action,
     "DelinquencyDiagnosed": _diagnosed,
+    "BankruptcyFiled": _bankruptcy_filed,
+    "FraudSuspected": _fraud_suspected,
     "CollectionTargetSet": _target_set,
     "PromiseSuperseded": _superseded,
     "PromiseMade": _promised,
@@ -2385,6 +2434,16 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "delinquency_type": _DIAGNOSIS_TYPES[int(types[0])],
                 "diagnosed_on": on,
                 "note": _DIAGNOSIS_NOTES[int(notes[0])],
+            },
+        )
+    if kind in (_Kind.BANKRUPTCY, _Kind.FRAUD):
+        bankrupt = kind is _Kind.BANKRUPTCY
+        return Command(
+            "file_bankruptcy" if bankrupt else "suspect_fraud",
+            {
+                "customer_code": code,
+                "filed_on" if bankrupt else "suspected_on": on,
+                "reason": _BANKRUPTCY_REASON if bankrupt else _FRAUD_REASON,
             },
         )
     if kind is _Kind.RATE:

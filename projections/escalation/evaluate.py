@@ -162,6 +162,8 @@ def _history_until(
         ratings=dated(history.ratings),
         blacklisted=dated(history.blacklisted),
         supply_held=dated(history.supply_held),
+        bankruptcy_filed=[on for on in history.bankruptcy_filed if on <= until_on],
+        fraud_suspected=[on for on in history.fraud_suspected if on <= until_on],
         invoice_ids=invoice_ids,
     )
 
@@ -281,6 +283,7 @@ class _Evaluator:
         self.customer = view.customers[customer_id]
         self.invoices = view.invoices_of(customer_id)
         self.promises = [p for p in view.promises.values() if p.customer_id == customer_id]
+        self.diagnoses = view.diagnoses.get(customer_id, [])
         self._timelines = [
             _Timeline.of(invoice, bool(view.disputes.get(invoice.invoice_id)))
             for invoice in self.invoices
@@ -448,8 +451,28 @@ class _Evaluator:
                 self._lean_levels([since] if since not in self._lean else [])
                 cap = self._lean[since].time_level
                 level = max(min(lean.time_level, cap), lean.decision_level)
-            result.append((level, lean.policy))
+            result.append((self._adjusted(level, lean.policy, on), lean.policy))
         return result
+
+    def standing(self, on: date) -> tuple[str | None, bool, bool]:
+        """What adjusts the level on ``on`` (``EscalationPolicy.adjusted_level``): the type of
+        the latest diagnosis dated by then (of one day, the last recorded; None: none), and
+        whether a bankruptcy was filed and fraud suspected by then."""
+        found = None
+        for diagnosis in self.diagnoses:
+            if diagnosis.diagnosed_on <= on and (
+                found is None or diagnosis.diagnosed_on >= found.diagnosed_on
+            ):
+                found = diagnosis
+        return (
+            None if found is None else found.delinquency_type.value,
+            self.customer.is_bankrupt_on(on),
+            self.customer.is_fraud_suspected_on(on),
+        )
+
+    def _adjusted(self, level: int, policy: EscalationPolicy, on: date) -> int:
+        delinquency_type, bankrupt, fraud = self.standing(on)
+        return policy.adjusted_level(level, delinquency_type, bankrupt=bankrupt, fraud=fraud)
 
     def _lean_levels(self, dates: Sequence[date]) -> None:
         """``_LeanLevels`` for each date. The rules fire on totals only (the key below holds
@@ -739,6 +762,7 @@ class _Evaluator:
             since = min(j.made_on for j in open_promises)
             cap = self.raw(since).time_level
             level = max(min(raw.time_level, cap), raw.decision_level)
+        level = self._adjusted(level, policy, on)
         suspensions = [
             Suspension(
                 kind=SuspensionKind.PROMISE,
@@ -830,6 +854,9 @@ class _Evaluator:
         dates.update(on for on, _ in customer.ratings)
         dates.update(on for on, _ in customer.blacklisted)
         dates.update(v.effective_on for v in self.view.policy_versions)
+        dates.update(diagnosis.diagnosed_on for diagnosis in self.diagnoses)
+        dates.update(customer.bankruptcy_filed)
+        dates.update(customer.fraud_suspected)
         return dates
 
 

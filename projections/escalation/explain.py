@@ -30,7 +30,7 @@ from .results import (
     Suspension,
     SuspensionKind,
 )
-from .status import escalation_status, negotiated_on
+from .status import escalation_status, latest_diagnosis, negotiated_on
 
 BROKEN_STATUSES = (PromiseStatus.BROKEN, PromiseStatus.PARTLY_KEPT)
 
@@ -53,16 +53,21 @@ def explain(
     current = status.current
     policy = state.policy_on(as_of)
     currency = current.currency
+    standing_lines = _standing(state, customer_id, as_of, policy, current.level)
+    adjusted = bool(standing_lines)
     lines = [
         f"{status.customer_code} ({status.name}), owner {status.owner}, as of {as_of}, "
         f"policy version {current.policy_version}",
         f"Level {current.level} {current.level_name}"
         + (
-            f" (the triggers alone give level {current.raw_level}; held by an open promise)"
+            f" (the triggers alone give level {current.raw_level}; held by an open promise"
+            + (" or the delinquency strategy" if adjusted else "")
+            + ")"
             if current.is_suspended
             else ""
         ),
     ]
+    lines.extend(standing_lines)
     if current.grade is None:
         lines.append("Grade: none, nothing counted is overdue")
     else:
@@ -169,6 +174,54 @@ def explain(
             for item in status.reconciliations
         )
     return "\n".join(lines)
+
+
+def _standing(
+    state: PortfolioState, customer_id: UUID, as_of: date, policy: EscalationPolicy, level: int
+) -> list[str]:
+    """Lines on what adjusts the level on ``as_of``: the latest diagnosis's type where the
+    policy adjusts for it, a bankruptcy filed, fraud suspected (``adjusted_level``)."""
+    lines = []
+    top = len(policy.levels) - 1
+    diagnosis = latest_diagnosis(state, customer_id, as_of)
+    adjustment = (
+        None
+        if diagnosis is None
+        else policy.delinquency_adjustments.get(diagnosis.delinquency_type.value)
+    )
+    if diagnosis is not None and adjustment is not None and level >= 1:
+        found = diagnosis.delinquency_type.value.replace("_", " ")
+        effects = []
+        if adjustment.level_offset:
+            effects.append(f"levels {adjustment.level_offset:+d} (between 1 and {top})")
+        if adjustment.level_max is not None:
+            effects.append(f"escalation paused at most at level {adjustment.level_max}")
+        if adjustment.routes_to is not None:
+            effects.append(f"routed to {action_in_words(adjustment.routes_to)}")
+        lines.append(
+            f"Strategy for {found} (diagnosed {diagnosis.diagnosed_on}, policy version "
+            f"{policy.version}): " + ("; ".join(effects) or "no level adjustment")
+        )
+    customer = state.customers[customer_id]
+    for name, dates, effect in (
+        ("Bankruptcy filed", customer.bankruptcy_filed, policy.bankruptcy_filed),
+        ("Fraud suspected", customer.fraud_suspected, policy.fraud_suspected),
+    ):
+        known = [on for on in dates if on <= as_of]
+        if not known:
+            continue
+        floor = top if effect.level_at_least is None else effect.level_at_least
+        actions = (
+            ", ".join(action_in_words(action) for action in effect.required_actions)
+            if effect.required_actions
+            else "the level's own"
+        )
+        lines.append(
+            f"{name} on {known[0]}: at least level {floor}; supply "
+            + ("held" if effect.supply_hold else "not held by it")
+            + f"; required actions: {actions} (policy version {policy.version})"
+        )
+    return lines
 
 
 def format_money(amount_minor: int, currency: str) -> str:

@@ -44,7 +44,10 @@ def escalation_status(state: PortfolioState, customer_id: UUID, as_of: date) -> 
     assert current.level == (history[-1].level if history else 0)
     entered_on = history[-1].on if history and current.level > 0 else None
     rung = view.policy_on(as_of).level(current.level)
-    next_action, actions_done = _next_action(view, customer_id, as_of, current, entered_on)
+    next_action, actions_done = _next_action(
+        view, customer_id, as_of, current, entered_on, evaluator.standing(as_of)
+    )
+    _, bankrupt, fraud = evaluator.standing(as_of)
     horizon_on = as_of + timedelta(days=NEXT_THRESHOLD_HORIZON_DAYS)
     crossing = None
     ahead_dates = sorted(on for on in candidates if as_of < on <= horizon_on)
@@ -69,7 +72,9 @@ def escalation_status(state: PortfolioState, customer_id: UUID, as_of: date) -> 
         actions_done=actions_done,
         history=history,
         next_threshold=crossing,
-        supply_hold_recommended=rung.supply_hold,
+        supply_hold_recommended=view.policy_on(as_of).supply_hold_at(
+            rung.level, bankrupt=bankrupt, fraud=fraud
+        ),
         reconciliations=customer.reconciliations_open_on(as_of),
         next_step=next_step(view, customer_id, as_of),
         pre_due_reminders=pre_due_reminders(view, customer_id, as_of),
@@ -82,18 +87,22 @@ def _next_action(
     as_of: date,
     current: Evaluation,
     entered_on: date | None,
+    standing: tuple[str | None, bool, bool],
 ) -> tuple[NextAction | None, tuple[str, ...]]:
-    """The first required action of the current level (the latest diagnosis's type's first,
-    ``EscalationPolicy.required_actions``) not taken since it was entered (due
-    ``action_due_days`` after entering), and those taken."""
+    """The first required action of the current level (``EscalationPolicy.required_actions``
+    for the customer's ``standing`` on ``as_of``: the latest diagnosis's type, bankruptcy
+    filed, fraud suspected) not taken since it was entered (due ``action_due_days`` after
+    entering), and those taken. An action the standing routes to, or requires in place of
+    the level's, waits for no negotiation: it is not the escalation."""
     if entered_on is None:
         return None, ()
     policy = view.policy_on(as_of)
     rung = policy.level(current.level)
-    diagnosis = latest_diagnosis(view, customer_id, as_of)
+    delinquency_type, bankrupt, fraud = standing
     required = policy.required_actions(
-        current.level, None if diagnosis is None else diagnosis.delinquency_type.value
+        current.level, delinquency_type, bankrupt=bankrupt, fraud=fraud
     )
+    replaced = policy.replaces_actions(delinquency_type, bankrupt=bankrupt, fraud=fraud)
     taken = {
         action.channel.value
         for action in view.actions.get(customer_id, ())
@@ -103,9 +112,9 @@ def _next_action(
     due_on = entered_on + timedelta(days=rung.action_due_days)
     for action in required:
         if action not in taken:
-            if waits_for_diagnosis(view, customer_id, as_of, current.level):
+            if not replaced and waits_for_diagnosis(view, customer_id, as_of, current.level):
                 action = DIAGNOSE
-            elif waits_for_negotiation(view, customer_id, as_of, current.level):
+            elif not replaced and waits_for_negotiation(view, customer_id, as_of, current.level):
                 action = NEGOTIATE_FIRST
             return NextAction(
                 action=action, level=rung.level, due_on=due_on, is_overdue=due_on < as_of

@@ -54,7 +54,9 @@ def worklist(state: PortfolioState, as_of: date, *, owner: str | None = None) ->
         if current.level == 0 and not reconciliations and step is None and not reminders:
             continue
         entered_on = _entered_on(evaluator, as_of)
-        next_action, _ = _next_action(view, customer_id, as_of, current, entered_on)
+        next_action, _ = _next_action(
+            view, customer_id, as_of, current, entered_on, evaluator.standing(as_of)
+        )
         items.append(
             WorklistItem(
                 customer_id=customer_id,

@@ -200,7 +200,14 @@ def _row(
     policy = result.policy
     top = len(policy.levels) - 1
     standing = level[opened]
-    holds = np.asarray([rung.supply_hold for rung in policy.levels], np.bool_)
+    # Supply is held at a level whose rung says so, or by a distress effect
+    # (``EscalationPolicy.supply_hold_at``), per distinct (level, standing).
+    situation = np.asarray(result.customers.standing, np.int64)[by_code][opened]
+    holds = np.zeros(len(standing), np.bool_)
+    for level_on, code in {(int(a), int(b)) for a, b in zip(standing, situation, strict=True)}:
+        _, bankrupt, fraud = fast_path.standing_of(code)
+        held = policy.supply_hold_at(level_on, bankrupt=bankrupt, fraud=fraud)
+        holds[(standing == level_on) & (situation == code)] = held
     broken = np.asarray(result.customers.broken_promises, np.int64)[by_code][opened]
     escalated_at = np.flatnonzero(opened & (level >= min_level))
     wanted = np.zeros(len(level), np.bool_)
@@ -227,7 +234,7 @@ def _row(
         customers_by_level=tuple(
             int(count) for count in np.bincount(standing, minlength=top + 1)[: top + 1]
         ),
-        on_supply_hold=int(holds[standing].sum()) if len(standing) else 0,
+        on_supply_hold=int(holds.sum()),
         at_legal_level=int((standing == top).sum()) if top > 0 else 0,
         promises_broken=int(broken.sum()),
         escalated=tuple(escalated),

@@ -98,6 +98,9 @@ OWNER_COLUMNS: Final[Mapping[str, tuple[str, int]]] = {
     "RiskRated": ("originator_id", CUSTOMER),
     "CustomerBlacklisted": ("originator_id", CUSTOMER),
     "CustomerCleared": ("originator_id", CUSTOMER),
+    "DelinquencyDiagnosed": ("customer_id", CUSTOMER),
+    "BankruptcyFiled": ("originator_id", CUSTOMER),
+    "FraudSuspected": ("originator_id", CUSTOMER),
 }
 """Per table: the id column that leads a row to its customer, and the kind of that id."""
 assert set(OWNER_COLUMNS) | {POLICIES} == set(SELECT), "a fast-path table without an owner"

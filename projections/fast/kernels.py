@@ -1312,6 +1312,8 @@ def customer_pass(
     policy_since: Int32s,
     currency_by_customer: Int32s,
     minor_per_major: Int64s,
+    standing_by_customer: Int32s,
+    adjust: Int64s,
     figures: Int64s,
     figures_since: Int64s,
     broken_by_customer: Int64s,
@@ -1343,8 +1345,10 @@ def customer_pass(
     ``raw_level_out``: the level the triggers give; ``level_cap_out``: the time-driven level on
     the since date (-1: no since date), which caps the time-driven level; ``level_out``: the
     level, the capped time-driven level or the decision-driven one, whichever is higher, where
-    there is a cap; ``grade_out``: the 2x2 grade of the overdue amount (``large_above_minor``
-    by currency) and days past due (``long_after_days``), -1 when nothing is overdue.
+    there is a cap, then adjusted for the customer's standing (``adjust[policy, standing,
+    level]``: ``EscalationPolicy.adjusted_level`` as a table); ``grade_out``: the 2x2 grade
+    of the overdue amount (``large_above_minor`` by currency) and days past due
+    (``long_after_days``), -1 when nothing is overdue.
     """
     no_reasons = reason_out[:0]
     count = since_by_customer.shape[0]
@@ -1378,7 +1382,8 @@ def customer_pass(
                 reason_out,
             )
             raw_level_out[customer] = raw_level
-            level_out[customer] = raw_level
+            standing = standing_by_customer[customer]
+            level_out[customer] = adjust[policy_now, standing, raw_level]
             level_cap_out[customer] = -1
             since = since_by_customer[customer]
             if since == NO_DATE:
@@ -1412,7 +1417,9 @@ def customer_pass(
                 no_reasons,
             )
             level_cap_out[customer] = cap
-            level_out[customer] = _held_level(time_level, cap, decision_level)
+            level_out[customer] = adjust[
+                policy_now, standing, _held_level(time_level, cap, decision_level)
+            ]
 
 
 # Timelines: one customer on any date ------------------------------------------------------------
@@ -1471,6 +1478,14 @@ class Facts(NamedTuple):
     payments: Payments
     ratings: History
     blacklists: History
+    diagnoses: History
+    """The diagnoses' type codes (ranked by date, then log order: ``_Prepared._diagnoses``)."""
+    bankruptcies: History
+    """Bankruptcies filed (value 1)."""
+    frauds: History
+    """Frauds suspected (value 1)."""
+    adjust: Int64s
+    """Per policy, standing and level: the adjusted level (``customer_pass``'s ``adjust``)."""
     steps: Steps
     effective_on: Int32s
     """Every policy version's effective date (by ``as_of``)."""
@@ -1801,7 +1816,13 @@ def _level_on(
             time_then = time_level
             decision_then = decision_level
             day = since
-    return level
+    # Adjusted for the standing on ``on`` itself (the loop may have moved to a promise's day).
+    standing = (
+        (_value_on(facts.diagnoses, customer, on, -1) + 1) * 2
+        + _value_on(facts.bankruptcies, customer, on, 0)
+    ) * 2 + _value_on(facts.frauds, customer, on, 0)
+    adjusted: int = facts.adjust[_policy_on(on, facts.steps), standing, level]
+    return adjusted
 
 
 @_inline
@@ -1906,7 +1927,13 @@ def _candidates(
         for closed_on in (withdrawn_on[promise], superseded_on[promise]):
             if closed_on != NO_DATE:
                 count = _push(buffer, count, closed_on, as_of, last)
-    for history in (facts.ratings, facts.blacklists):
+    for history in (
+        facts.ratings,
+        facts.blacklists,
+        facts.diagnoses,
+        facts.bankruptcies,
+        facts.frauds,
+    ):
         for slot in range(history[0][customer], history[0][customer + 1]):
             count = _push(buffer, count, history[1][slot], as_of, last)
     for day in facts.effective_on:

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from arledger.domain.errors import InvalidDateError
-from arledger.domain.events import RiskRating
+from arledger.domain.events import DelinquencyType, RiskRating
 from arledger.domain.money import minor_per_major
 from arledger.domain.policy import (
     DEFAULT_ESCALATION_POLICY,
@@ -53,6 +53,26 @@ THRESHOLD_MAX: Final = INT64_MAX // 1000
 up to 1,000 minor units per major unit, and no overdue sum of a log reaches the capped value."""
 NO_DATE: Final = kernels.NO_DATE
 """A date that never comes, in date columns of the result (no judged date, for example)."""
+
+DELINQUENCY_TYPES: Final = tuple(found.value for found in DelinquencyType)
+"""The delinquency types in the adjustment tables' order (``EscalationPolicy.adjustment_table``)."""
+STANDINGS: Final = (len(DELINQUENCY_TYPES) + 1) * 4
+"""Standings a level is adjusted for: no diagnosis or a type, by bankruptcy filed, by fraud
+suspected (``standing_index``)."""
+
+
+def standing_index(type_code: Any, bankrupt: Any, fraud: Any) -> Any:
+    """The standing's index in the adjustment tables (``EscalationPolicy.adjustment_table``):
+    ``type_code`` the place in ``DELINQUENCY_TYPES`` (-1: no diagnosis), the flags 0 or 1."""
+    return ((type_code + 1) * 2 + bankrupt) * 2 + fraud
+
+
+def standing_of(index: int) -> tuple[str | None, bool, bool]:
+    """The (latest diagnosis's type, bankruptcy filed, fraud suspected) of a standing index."""
+    rest, fraud = divmod(index, 2)
+    code, bankrupt = divmod(rest, 2)
+    return (None if code == 0 else DELINQUENCY_TYPES[code - 1], bool(bankrupt), bool(fraud))
+
 
 Columns = Mapping[str, Mapping[str, Any]]
 Int32s = npt.NDArray[np.int32]
@@ -111,6 +131,9 @@ SELECT: Final[Mapping[str, tuple[str, ...]]] = {
     "CustomerBlacklisted": ("originator_id", "timestamp", "seq", "blacklisted_on"),
     "CustomerCleared": ("originator_id", "timestamp", "seq", "cleared_on"),
     "EscalationPolicyAdopted": ("timestamp", "policy", "effective_on"),
+    "DelinquencyDiagnosed": ("timestamp", "seq", "customer_id", "diagnosed_on", "delinquency_type"),
+    "BankruptcyFiled": ("originator_id", "timestamp", "seq", "filed_on"),
+    "FraudSuspected": ("originator_id", "timestamp", "seq", "suspected_on"),
 }
 """The columns the fast path reads, per event class: pass it to ``columns(log, select=...)``.
 String columns are only the few with few distinct values (currencies, ratings, policies) and
@@ -187,6 +210,9 @@ class CustomerColumns:
     """The level an open promise holds time-driven escalation at; -1 when none does."""
     grade: npt.NDArray[np.int8]
     reasons: Int64s
+    standing: Int32s
+    """What adjusts the level on the date (``standing_index``: the latest diagnosis's type,
+    bankruptcy filed, fraud suspected); ``standing_of`` reads it."""
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -554,6 +580,7 @@ class _Prepared:
             payments["payer_customer_id"],
             promises["customer_id"],
             promises["invoice_ids.values"],
+            tables["DelinquencyDiagnosed"]["customer_id"],
         ]
         id_count = 1 + max((int(column.max()) for column in id_columns if len(column)), default=0)
         # Customers, invoices, payments and promises are different aggregates, so their ids
@@ -626,6 +653,20 @@ class _Prepared:
         )
         self.policy_now = int(self.policies.index_on(np.asarray([on], np.int32))[0])
         self.ratings = self._ratings(tables["RiskRated"])
+        self.diagnoses = self._diagnoses(tables["DelinquencyDiagnosed"])
+        self.distress = tuple(
+            (
+                _int32(table["originator_id"]),
+                _int64(table["seq"]),
+                _int32(table[column]),
+                np.ones(len(table["seq"]), np.int32),
+            )
+            for table, column in (
+                (tables["BankruptcyFiled"], "filed_on"),
+                (tables["FraudSuspected"], "suspected_on"),
+            )
+        )
+        """Bankruptcies filed and frauds suspected, each a dated history of flags (1)."""
         # The tolerance of a promise's tranches goes by the customer's rating on the day the
         # promise was made (``promises.tranche_deadline_on``).
         promise_rating = kernels.values_on(
@@ -841,6 +882,60 @@ class _Prepared:
             _int32(ordinals[rated["rating"]]),
         )
 
+    def _diagnoses(self, diagnosed: Mapping[str, Any]) -> tuple[Int32s, Int64s, Int32s, Int32s]:
+        """(customer id, rank, diagnosed on, type code) per diagnosis: the rank orders them by
+        date, then log order, so that the last ranked dated by a day is the diagnosis that
+        stands then (``escalation.latest_diagnosis``) as ``kernels.latest`` reads it."""
+        diagnosed_on = _int32(diagnosed["diagnosed_on"])
+        rank = np.empty(len(diagnosed_on), np.int64)
+        rank[np.lexsort((diagnosed["seq"], diagnosed_on))] = np.arange(len(diagnosed_on))
+        codes = np.asarray(
+            [DELINQUENCY_TYPES.index(value) for value in diagnosed["delinquency_type.dictionary"]]
+            or [0],
+            np.int32,
+        )
+        return (
+            _int32(diagnosed["customer_id"]),
+            rank,
+            diagnosed_on,
+            _int32(codes[diagnosed["delinquency_type"]]),
+        )
+
+    def diagnosis_history(self) -> kernels.History:
+        """The diagnoses' type codes as a dated history by customer (ranked: ``_diagnoses``)."""
+        return self._by_customer(*self.diagnoses)
+
+    def _by_customer(
+        self, originator_id: Int32s, seq: Int64s, dated_on: Int32s, value: Int32s
+    ) -> kernels.History:
+        customer = self.row_of_id[originator_id] if len(originator_id) else _int32([])
+        start, order = kernels.group(_int32(customer), self.customer_count)
+        return start, _int32(dated_on[order]), _int64(seq[order]), _int32(value[order])
+
+    def standing(self, on: int) -> Int32s:
+        """Per customer, its ``standing_index`` on ``on``."""
+        on_by_customer = np.full(self.customer_count, on, np.int32)
+        type_code = np.full(self.customer_count, -1, np.int32)
+        kernels.latest(
+            self.row_of_id,
+            *self.diagnoses,
+            on_by_customer,
+            np.full(self.customer_count, -1, np.int64),
+            type_code,
+        )
+        flags = []
+        for history in self.distress:
+            flag = np.zeros(self.customer_count, np.int32)
+            kernels.latest(
+                self.row_of_id,
+                *history,
+                on_by_customer,
+                np.full(self.customer_count, -1, np.int64),
+                flag,
+            )
+            flags.append(flag)
+        return _int32(standing_index(type_code, flags[0], flags[1]))
+
     def rating_history(self) -> kernels.History:
         """The risk ratings (ordinals) as a dated history by customer."""
         originator_id, seq, rated_on, ordinal = self.ratings
@@ -1000,6 +1095,7 @@ class _Prepared:
             on, policy_now, since_by_customer, policy_since, ageing_policy, invoice_buckets
         )
         rating, blacklisted = self.customer_rows(on)
+        standing = self.standing(on)
         reasons = np.zeros((customer_count, kernels.RULES, 3), np.int64)
         raw_level = np.empty(customer_count, np.int64)
         level = np.empty(customer_count, np.int64)
@@ -1013,6 +1109,8 @@ class _Prepared:
             policy_since,
             self.customer_currency,
             self.minor_per_major,
+            standing,
+            policies.adjust,
             figures,
             figures_since,
             broken,
@@ -1071,6 +1169,7 @@ class _Prepared:
                 level_cap=level_cap,
                 grade=grade,
                 reasons=reasons,
+                standing=standing,
             ),
             promises=PromiseColumns(
                 promise_id=_int32(self.tables["PromiseMade"]["originator_id"]),
@@ -1128,6 +1227,12 @@ class _Policies:
             _int32(rules),
             _int64(thresholds),
         )
+        # Per policy, standing (``standing_index``) and level: the adjusted level
+        # (``EscalationPolicy.adjusted_level``, the rule's one home, read as a table).
+        width = max(len(policy.levels) for policy in policies)
+        self.adjust = _int64(
+            [policy.adjustment_table(DELINQUENCY_TYPES, width) for policy in policies]
+        ).reshape(len(policies), STANDINGS, width)
 
     def index_on(self, on: Int32s) -> Int32s:
         """The policy in force on each date: the highest version effective by then."""

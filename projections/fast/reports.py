@@ -45,7 +45,14 @@ from arledger.projections.escalation import (
     worklist_order,
 )
 from arledger.projections.fast import portfolio as fast_path
-from arledger.projections.fast.portfolio import NO_DATE, FastPortfolio, days, on_date, on_dates
+from arledger.projections.fast.portfolio import (
+    NO_DATE,
+    FastPortfolio,
+    days,
+    on_date,
+    on_dates,
+    standing_of,
+)
 from arledger.projections.fast.timeline import FastTimeline, fast_timeline
 from arledger.projections.portfolio import OpenReconciliation
 
@@ -591,7 +598,9 @@ def worklist(
         code_ranks,
         policy,
     )
-    next_actions = _next_actions(columns, customers, rows, timeline, levels, policy, known_at)
+    next_actions = _next_actions(
+        columns, customers, rows, timeline, levels, figures.standing[rows], policy, known_at
+    )
     rows, levels = rows[order], levels[order]
     level_names = np.empty(int(levels.max()) + 1 if len(levels) else 0, dtype=object)
     for level in np.unique(levels).tolist():
@@ -774,41 +783,49 @@ def _next_actions(
     rows: npt.NDArray[np.int64],
     timeline: FastTimeline,
     levels: npt.NDArray[np.int64],
+    standing: npt.NDArray[np.int32],
     policy: EscalationPolicy,
     known_at: datetime | None,
 ) -> npt.NDArray[np.object_]:
     """Per worklist position: the first required action of its level not taken from the day
     the level was entered to ``as_of`` (both included), due ``action_due_days`` after that
-    day; None at level 0 or when every required action was taken. Equal next actions are one
-    object (they are frozen values)."""
+    day; None at level 0 or when every required action was taken. The required actions are
+    those of the customer's ``standing`` (``CustomerColumns.standing``: its latest
+    diagnosis's type, bankruptcy filed, fraud suspected), and an action that replaces the
+    level's waits for no diagnosis or negotiation (``escalation._next_action``). Equal next
+    actions are one object (they are frozen values)."""
     as_of = timeline.as_of
     entered = timeline.level_entered_on.astype(np.int64)
     rungs = {level: policy.level(level) for level in np.unique(levels).tolist()}
+    standings = {code: standing_of(code) for code in np.unique(standing).tolist()}
+    required_of = {
+        (level, code): policy.required_actions(level, found[0], bankrupt=found[1], fraud=found[2])
+        for level in rungs
+        for code, found in standings.items()
+    }
     names = sorted(
-        {name for rung in rungs.values() for name in rung.required_actions}
-        | {name for extra in policy.delinquency_actions.values() for name in extra}
+        {name for required in required_of.values() for name in required}
         | {NEGOTIATE_FIRST, DIAGNOSE}
     )
     column_of = {name: at for at, name in enumerate(names)}
     taken = _actions_taken(columns, customers, rows, timeline, column_of, known_at)
     action = np.full(len(rows), -1, dtype=np.int64)
     due_on = np.full(len(rows), NO_DATE, dtype=np.int64)
-    type_of = np.full(len(rows), -1, dtype=np.int64)
-    type_names: tuple[str, ...] = ()
-    if policy.delinquency_actions:
-        type_of, type_names = _latest_diagnosis_types(columns, customers, rows, as_of, known_at)
+    replaced = np.zeros(len(rows), dtype=bool)
+    for code, found in standings.items():
+        if policy.replaces_actions(found[0], bankrupt=found[1], fraud=found[2]):
+            replaced[standing == code] = True
     for level, rung in rungs.items():
-        for code in np.unique(type_of).tolist():
-            mine = (levels == level) & (entered != NO_DATE) & (type_of == code)
+        for code in standings:
+            mine = (levels == level) & (entered != NO_DATE) & (standing == code)
             due_on[mine] = entered[mine] + rung.action_due_days
-            required = policy.required_actions(level, None if code < 0 else type_names[code])
             # The first missing action wins: written last, going through them backwards.
-            for name in reversed(required):
+            for name in reversed(required_of[level, code]):
                 missing = mine & ~taken[:, column_of[name]]
                 action[missing] = column_of[name]
     diagnosing = np.zeros(len(rows), dtype=bool)
     if policy.diagnose_from_level:
-        waiting = (action >= 0) & (levels >= policy.diagnose_from_level)
+        waiting = (action >= 0) & (levels >= policy.diagnose_from_level) & ~replaced
         if waiting.any():
             diagnosed = _latest_dated(
                 columns,
@@ -823,7 +840,7 @@ def _next_actions(
             action[diagnosing] = column_of[DIAGNOSE]
     rule = policy.negotiation
     if rule is not None:
-        waiting = (action >= 0) & (levels >= rule.from_level) & ~diagnosing
+        waiting = (action >= 0) & (levels >= rule.from_level) & ~diagnosing & ~replaced
         if waiting.any():
             latest = np.maximum(
                 _latest_dated(
@@ -860,35 +877,6 @@ def _next_actions(
     result = np.full(len(rows), None, dtype=object)
     result[chosen] = made[which.reshape(-1)]
     return result
-
-
-def _latest_diagnosis_types(
-    columns: Columns,
-    customers: Mapping[str, Any],
-    rows: npt.NDArray[np.int64],
-    as_of: date,
-    known_at: datetime | None,
-) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
-    """Per worklist position: the code (in the returned dictionary of type values) of the
-    delinquency type of its customer's latest diagnosis dated by ``as_of`` (of one day, the
-    last in log order; ``escalation.latest_diagnosis``); -1 when there is none."""
-    type_of = np.full(len(rows), -1, dtype=np.int64)
-    table = _known(columns, "DelinquencyDiagnosed", known_at)
-    if len(table.get("customer_id", ())) == 0 or len(rows) == 0:
-        return type_of, ()
-    position_of = np.full(int(customers["originator_id"].max()) + 1, -1, dtype=np.int64)
-    position_of[customers["originator_id"][rows]] = np.arange(len(rows))
-    customer_ids = table["customer_id"]
-    position = np.full(len(customer_ids), -1, dtype=np.int64)
-    known = customer_ids < len(position_of)
-    position[known] = position_of[customer_ids[known]]
-    dated = np.flatnonzero((position >= 0) & (table["diagnosed_on"] <= days(as_of)))
-    # The latest per position: the last of each position's run, by date then log order.
-    order = np.lexsort((dated, table["diagnosed_on"][dated], position[dated]))
-    runs = position[dated][order]
-    lasts = np.flatnonzero(np.r_[runs[1:] != runs[:-1], True]) if len(runs) else runs
-    type_of[runs[lasts]] = table["delinquency_type"][dated[order[lasts]]]
-    return type_of, tuple(table["delinquency_type.dictionary"])
 
 
 def _latest_dated(

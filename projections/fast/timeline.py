@@ -230,6 +230,10 @@ def fast_timeline(
         payments=cut_payments,
         ratings=histories[0],
         blacklists=histories[1],
+        diagnoses=_history(prepared.row_of_id, selected, on, *prepared.diagnoses),
+        bankruptcies=_history(prepared.row_of_id, selected, on, *prepared.distress[0]),
+        frauds=_history(prepared.row_of_id, selected, on, *prepared.distress[1]),
+        adjust=policies.adjust,
         steps=steps,
         effective_on=effective_on,
         triggers=policies.triggers,
@@ -241,6 +245,10 @@ def fast_timeline(
     crossing_level = np.empty(count, np.int64)
     last = on + NEXT_THRESHOLD_HORIZON_DAYS if next_threshold else on
     level_max = max((rung.level for rung in policy.levels if rung.triggers), default=0)
+    if policy.delinquency_adjustments:
+        # An offset lifts a level past the triggers' top (a distress effect dated after
+        # ``as_of`` is not known then: the walk ahead never meets one).
+        level_max = len(policy.levels) - 1
     outputs = (level, entered_on, crossing_on, crossing_level)
 
     invoice_start = facts.invoices[0]

@@ -259,6 +259,14 @@ CASES: dict[type[Command], tuple[Command, dict[str, Any]]] = {
         c.ClearBlacklist(customer_code="ACME", cleared_on=D, reason="paid"),
         {"cleared_on": date(2024, 3, 3)},
     ),
+    c.FileBankruptcy: (
+        c.FileBankruptcy(customer_code="ACME", filed_on=D, reason="court"),
+        {"filed_on": date(2024, 3, 3)},
+    ),
+    c.SuspectFraud: (
+        c.SuspectFraud(customer_code="ACME", suspected_on=D, reason="resold"),
+        {"reason": "bounced"},
+    ),
     c.ChangeTerms: (
         c.ChangeTerms(
             customer_code="ACME", terms_kind=PaymentTermsKind.NET, terms_days=45, changed_on=D

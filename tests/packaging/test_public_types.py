@@ -51,6 +51,8 @@ COMMANDS: typing.Final = frozenset(
         "clear_blacklist",
         "diagnose",
         "execute",  # issue 10.1: commands as data, run in one transaction
+        "file_bankruptcy",  # issue 14.2: distress
+        "suspect_fraud",
         "hand_over_cash",
         "hold_supply",
         "issue_invoice",

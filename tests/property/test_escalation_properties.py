@@ -39,7 +39,9 @@ from arledger.domain.events import (
 )
 from arledger.domain.money import Money
 from arledger.domain.policy import (
+    DISPUTE_HANDLING,
     RATING_VALUES,
+    DelinquencyAdjustment,
     EscalationPolicy,
     NegotiationRule,
     PreDueReminderRule,
@@ -337,6 +339,14 @@ def _diagnose(
     )
 
 
+def _distress(session: Session, customer: int, bankrupt: bool, on: int) -> list[Event]:
+    """A bankruptcy filed or fraud suspected (a second of a kind is refused and skipped)."""
+    code = CUSTOMERS[customer][0]
+    if bankrupt:
+        return session.file_bankruptcy(customer_code=code, filed_on=_on(on), reason="court")
+    return session.suspect_fraud(customer_code=code, suspected_on=_on(on), reason="resold")
+
+
 def _waive(session: Session, customer: int, on: int) -> list[Event]:
     return session.waive_negotiation(
         customer_code=CUSTOMERS[customer][0], waived_on=_on(on), approver="CFO", reason="gone"
@@ -470,6 +480,7 @@ OPS: Final[dict[str, Callable[..., list[Event]]]] = {
     "act": _act,
     "waive": _waive,
     "diagnose": _diagnose,
+    "distress": _distress,
     "change_owner": _change_owner,
     "target": _target,
     "confirm": _confirm,
@@ -487,7 +498,7 @@ def policies(draw: st.DrawFn) -> EscalationPolicy:
     """Any policy over any ladder (``tests.strategies.ladders``: every trigger rule at any
     level and threshold), with "large" thresholds per currency (its version is set when
     adopted)."""
-    return EscalationPolicy(
+    policy = EscalationPolicy(
         long_after_days=draw(st.integers(0, 90)),
         large_above_major=draw(st.integers(0, 200_000)),
         large_above_major_by_currency=draw(
@@ -516,6 +527,27 @@ def policies(draw: st.DrawFn) -> EscalationPolicy:
         # draws above as they were before tolerance by rating existed.
         promise_tolerance_days_by_rating=draw(
             st.dictionaries(st.sampled_from(RATING_VALUES), st.integers(0, 10), max_size=4)
+        ),
+    )
+    # Drawn after the policy, for the same reason, and within its ladder: level adjustments
+    # for the types the histories diagnose (faster, slower, paused, routed elsewhere).
+    top = len(policy.levels) - 1
+    if top < 1:
+        return policy
+    adjustments = st.builds(
+        DelinquencyAdjustment,
+        level_offset=st.integers(-top, top),
+        level_max=st.none() | st.integers(1, top),
+        routes_to=st.none() | st.sampled_from((DISPUTE_HANDLING, *CHANNEL_NAMES)),
+    )
+    return attrs.evolve(
+        policy,
+        delinquency_adjustments=draw(
+            st.dictionaries(
+                st.sampled_from(STRATEGY_TYPES).map(lambda found: found.value),
+                adjustments,
+                max_size=2,
+            )
         ),
     )
 
@@ -581,6 +613,9 @@ promise_steps = st.builds(
 )
 diagnose_steps = st.builds(
     lambda *a: Step("diagnose", a), customer_indexes, st.sampled_from(STRATEGY_TYPES), day_offsets
+)
+distress_steps = st.builds(
+    lambda *a: Step("distress", a), customer_indexes, st.booleans(), day_offsets
 )
 # Payments and bounces weigh double: they are what moves most levels up and down.
 steps = st.one_of(
@@ -749,12 +784,16 @@ histories = st.tuples(
     st.lists(diagnose_steps, max_size=2),
     st.lists(confirmation_episodes(), max_size=2),
     st.lists(promise_episodes(), max_size=2),
+    # Drawn last, so that the parts above are drawn as before distress existed: a bankruptcy
+    # filed or fraud suspected, in one history in three or so.
+    st.lists(distress_steps, max_size=1) | st.just([]) | st.just([]),
 ).map(
     lambda parts: (
         parts[0]
         + parts[1]
         + parts[2]
-        + [step for episodes in parts[3:] for episode in episodes for step in episode]
+        + parts[5]
+        + [step for episodes in parts[3:5] for episode in episodes for step in episode]
     )
 )
 as_of_dates = st.lists(st.integers(0, WINDOW_DAYS + 60).map(_on), min_size=1, max_size=3)

@@ -29,8 +29,12 @@ from arledger.domain.errors import ArledgerError
 from arledger.domain.events import DisputeOutcome, DisputeReason, Event, PromiseMade, RiskRating
 from arledger.domain.money import Money
 from arledger.domain.policy import (
+    DISPUTE_HANDLING,
+    FILE_CLAIM,
     AgeingBasis,
     AgeingPolicy,
+    DelinquencyAdjustment,
+    DistressEffect,
     EscalationPolicy,
     NegotiationRule,
     PreDueReminderRule,
@@ -530,11 +534,19 @@ STRICTER = EscalationPolicy(
     negotiation=NegotiationRule(from_level=4, within_days=120),
     diagnose_from_level=3,
     delinquency_actions={"deliberate_delay": ("demand_letter",), "poor_business": ("visit",)},
+    delinquency_adjustments={
+        "deliberate_delay": DelinquencyAdjustment(level_offset=1),
+        "cash_flow_squeeze": DelinquencyAdjustment(level_max=2, routes_to=DISPUTE_HANDLING),
+    },
+    bankruptcy_filed=DistressEffect(level_at_least=3, required_actions=(FILE_CLAIM,)),
 )
 """A second policy version with other thresholds: grades, broken promises and overdue money
 change from the day it takes effect; invoices of C- and D-rated customers and large ones want
 reminders before due, the legal level waits for a negotiation, undiagnosed customers from level
-3 are to be diagnosed and two diagnosed types have their countermeasures first."""
+3 are to be diagnosed and two diagnosed types have their countermeasures first; deliberate
+delay escalates one level faster, a cash-flow squeeze is paused at level 2 and routed to
+dispute handling (a stand-in the generated ledgers diagnose), a bankruptcy filed puts the
+customer at level 3 at least, fraud suspected at the top (the default)."""
 
 
 def demo_with_collections(seed: int) -> list[Event]:

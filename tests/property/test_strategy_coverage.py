@@ -239,3 +239,53 @@ def test_the_command_sequences_draw_the_collections_commands() -> None:
 
     assert COLLECTIONS_COMMANDS <= names
     assert {"issue_invoice", "receive_payment", "allocate_payment", "write_off"} <= names
+
+
+def _strategy_reasons(history: list[Any], policy: Any, effective: int) -> set[str]:
+    """What the worklists of ``history`` with ``policy`` adopted meet of the level adjustments
+    per delinquency type and of distress, on the judged dates."""
+    state = run([*history, Step("adopt", (policy, effective))]).live
+    seen = set()
+    for on in JUDGED_ON:
+        in_force = state.policy_on(on)
+        for item in escalation.worklist(state, on):
+            customer = state.customers[item.customer_id]
+            if customer.is_bankrupt_on(on):
+                seen.add("bankruptcy filed")
+            if customer.is_fraud_suspected_on(on):
+                seen.add("fraud suspected")
+            diagnosis = escalation.latest_diagnosis(state, item.customer_id, on)
+            if diagnosis is None:
+                continue
+            adjustment = in_force.delinquency_adjustments.get(diagnosis.delinquency_type.value)
+            if adjustment is None:
+                continue
+            if adjustment.level_offset:
+                seen.add("level offset")
+            if adjustment.level_max is not None and item.is_suspended:
+                seen.add("paused")
+            action = item.next_action
+            if action is not None and action.action == adjustment.routes_to:
+                seen.add("routed")
+    return seen
+
+
+@pytest.mark.parametrize(
+    "wanted", ["level offset", "paused", "routed", "bankruptcy filed", "fraud suspected"]
+)
+def test_the_histories_meet_every_level_adjustment_and_distress(wanted: str) -> None:
+    """The engine differential compares the worklists on these histories and policies: they
+    must hold customers whose level a diagnosis's adjustment moves, pauses or routes, and
+    customers bankrupt or suspected of fraud. Searched for (``find``), as above."""
+    adopted = st.tuples(histories, policies(), st.integers(0, WINDOW_DAYS))
+    find(
+        adopted,
+        lambda drawn_: wanted in _strategy_reasons(*drawn_),
+        settings=settings(
+            max_examples=3000,
+            database=None,
+            phases=[Phase.generate],
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )

@@ -22,6 +22,7 @@ from arledger.adapters.synthetic.generate import Profile
 from arledger.domain import ids
 from arledger.domain.errors import InvalidCommandError
 from arledger.domain.events import (
+    BankruptcyFiled,
     CashHandedOver,
     CollectionActionRecorded,
     CollectionOwnerChanged,
@@ -32,6 +33,7 @@ from arledger.domain.events import (
     DisputeOutcome,
     DisputeResolved,
     Event,
+    FraudSuspected,
     GoodsInLieuApplied,
     GoodsInLieuProposed,
     InvoiceIssued,
@@ -160,6 +162,8 @@ def test_the_ledger_has_every_kind_of_fact(events: list[Event]) -> None:
         "PromiseSuperseded",
         "CollectionActionRecorded",
         "DelinquencyDiagnosed",
+        "BankruptcyFiled",
+        "FraudSuspected",
         "InvoiceWrittenOff",
         "GoodsInLieuProposed",
         "GoodsInLieuApproved",
@@ -445,3 +449,28 @@ def test_customers_rated_c_or_d_are_diagnosed_a_week_after_their_rating(
     end = max(e.diagnosed_on for e in diagnosed)
     due = {c for c, on in rated.items() if on + timedelta(days=7) <= end}
     assert due == {e.customer_id for e in diagnosed}
+
+
+def test_a_few_poorly_rated_defaulters_and_bounced_payers_fall_into_distress(
+    events: list[Event],
+) -> None:
+    """Bankruptcy filed 30 days and fraud suspected 14 days after a C or D rating, each on
+    about 1% of the customers (of the defaulters and the bounced payers)."""
+    rated = {
+        e.originator_id: e.rated_on
+        for e in events
+        if isinstance(e, RiskRated) and e.rating.value in "CD"
+    }
+    profiles = generate.customer_profiles(INVOICES, SEED)
+    codes = {
+        e.originator_id: e.customer_code for e in events if isinstance(e, CustomerAccountOpened)
+    }
+    filed = [e for e in events if isinstance(e, BankruptcyFiled)]
+    suspected = [e for e in events if isinstance(e, FraudSuspected)]
+
+    assert 0 < len(filed) < len(codes) // 50
+    assert 0 < len(suspected) < len(codes) // 50
+    assert all(rated[e.originator_id] + timedelta(days=30) == e.filed_on for e in filed)
+    assert all(rated[e.originator_id] + timedelta(days=14) == e.suspected_on for e in suspected)
+    assert {generate.Profile.DEFAULTER} == {profiles[codes[e.originator_id]] for e in filed}
+    assert {generate.Profile.BOUNCED_PAYER} == {profiles[codes[e.originator_id]] for e in suspected}
