@@ -29,6 +29,7 @@ The layout, written down once:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -50,9 +51,11 @@ from arledger.adapters.read_models.columnar import ColumnarLog, ColumnarWriter, 
 from arledger.adapters.read_models.engine import CUSTOMER_COLUMNS, SELECT
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import CustomerAccountOpened, Event
+from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy
 from arledger.domain.policy_book import PolicyVersion, policy_in_force
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
+from arledger.projections.backtest import Backtest, BacktestPeriod, BacktestRow
 from arledger.projections.escalation.worklist import worklist_order
 from arledger.projections.fast import portfolio as fast_path
 from arledger.projections.fast import reports
@@ -932,3 +935,100 @@ def policy_of(log: ColumnarLog, on: date, known_at: datetime | None = None) -> E
     partition holds them all)."""
     return _policy_on(columnar.columns(log, select=SELECT), on, known_at)
 
+
+def combined_backtest(backtests: Sequence[Backtest]) -> Backtest:
+    """The back-test of the whole log from its partitions' (same months, step, level, known-at
+    and candidate): per period end and policy, the customers per level, holds, legal
+    referrals, broken promises and written-off customers added, the escalated customers
+    merged in customer-code order (Python's string order, as each partition sorts them), the
+    money collected after added per currency; the differences merged by period end, then
+    customer code. A customer lives in one partition, so no two partitions list one customer.
+
+    Raises:
+        PartitionError: the back-tests differ in their terms, or the partitions hold
+            different policies (their rows name different versions), or a customer is listed
+            by two partitions (exports of stores whose customers overlap).
+    """
+    first = backtests[0]
+    terms = (
+        first.from_month,
+        first.to_month,
+        first.step,
+        first.known_at,
+        first.min_level,
+        first.candidate_version,
+    )
+    for other in backtests[1:]:
+        if terms != (
+            other.from_month,
+            other.to_month,
+            other.step,
+            other.known_at,
+            other.min_level,
+            other.candidate_version,
+        ) or [p.period_end for p in other.periods] != [p.period_end for p in first.periods]:
+            raise PartitionError("the partitions' back-tests differ in their period or terms")
+    periods = []
+    for at, period in enumerate(first.periods):
+        periods.append(
+            BacktestPeriod(
+                period_end=period.period_end,
+                actual=_combined_rows([b.periods[at].actual for b in backtests]),
+                candidate=_combined_rows([b.periods[at].candidate for b in backtests]),
+            )
+        )
+    differences = sorted(
+        (difference for backtest in backtests for difference in backtest.differences),
+        key=lambda difference: (difference.period_end, difference.customer_code),
+    )
+    for before, after in itertools.pairwise(differences):
+        if (before.period_end, before.customer_code) == (after.period_end, after.customer_code):
+            raise PartitionError(
+                f"customer {after.customer_code} is in two partitions: exports of different "
+                "stores whose customers overlap are not one portfolio"
+            )
+    return attrs.evolve(first, periods=tuple(periods), differences=tuple(differences))
+
+
+def _combined_rows(rows: Sequence[BacktestRow]) -> BacktestRow:
+    """One policy's row on one period end, from every partition's."""
+    first = rows[0]
+    for other in rows[1:]:
+        if (other.policy_version, len(other.customers_by_level)) != (
+            first.policy_version,
+            len(first.customers_by_level),
+        ):
+            raise PartitionError(
+                f"the partitions' {first.policy.value} policies on {first.period_end} differ "
+                f"(versions {first.policy_version} and {other.policy_version}): one portfolio "
+                "is back-tested against one policy; back-test them apart"
+            )
+    escalated = sorted(
+        (customer for row in rows for customer in row.escalated),
+        key=lambda customer: customer.customer_code,
+    )
+    for before, after in itertools.pairwise(escalated):
+        if before.customer_code == after.customer_code:
+            raise PartitionError(
+                f"customer {after.customer_code} is in two partitions: exports of different "
+                "stores whose customers overlap are not one portfolio"
+            )
+    totals: dict[str, int] = {}
+    for row in rows:
+        for money in row.collected_after:
+            totals[money.currency] = totals.get(money.currency, 0) + money.amount_minor
+    return attrs.evolve(
+        first,
+        customers_by_level=tuple(
+            sum(counts) for counts in zip(*(row.customers_by_level for row in rows), strict=True)
+        ),
+        on_supply_hold=sum(row.on_supply_hold for row in rows),
+        at_legal_level=sum(row.at_legal_level for row in rows),
+        promises_broken=sum(row.promises_broken for row in rows),
+        escalated=tuple(escalated),
+        collected_after=tuple(
+            Money(amount_minor=amount, currency=currency)
+            for currency, amount in sorted(totals.items())
+        ),
+        written_off_caught=sum(row.written_off_caught for row in rows),
+    )
