@@ -660,6 +660,41 @@ class ColumnarWriter:
             self.sink("ids", ids)
 
 
+class Pages:
+    """Gathers each class's rows into pages of ``page_rows`` for the sink (the pages
+    ``ColumnarWriter`` sends, from record batches already encoded)."""
+
+    def __init__(self, sink: Callable[[str, pa.RecordBatch], None], page_rows: int) -> None:
+        if page_rows < 1:
+            raise ValueError("page_rows must be positive")
+        self.sink = sink
+        self.page_rows = page_rows
+        self.pending: dict[str, list[pa.RecordBatch]] = {}
+        self.rows: dict[str, int] = {}
+
+    def emit(self, name: str, batch: pa.RecordBatch) -> None:
+        self.sink(name, batch)
+        self.rows[name] = self.rows.get(name, 0) + batch.num_rows
+
+    def add(self, name: str, batch: pa.RecordBatch) -> None:
+        pending = self.pending.setdefault(name, [])
+        pending.append(batch)
+        if sum(b.num_rows for b in pending) < self.page_rows:
+            return
+        merged = pa.concat_batches(pending)
+        start = 0
+        while merged.num_rows - start >= self.page_rows:
+            self.emit(name, merged.slice(start, self.page_rows))
+            start += self.page_rows
+        self.pending[name] = [merged.slice(start)] if start < merged.num_rows else []
+
+    def close(self) -> None:
+        for name in SCHEMAS:
+            pending = self.pending.pop(name, [])
+            if pending:
+                self.emit(name, pa.concat_batches(pending))
+
+
 @attrs.frozen
 class ColumnarLog:
     """The columnar log in memory: ``ids`` and one table per event class present."""

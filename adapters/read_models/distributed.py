@@ -32,10 +32,14 @@ import attrs
 from arledger.adapters.read_models import columnar, partitions
 from arledger.adapters.read_models.engine import SELECT
 from arledger.adapters.read_models.partitions import Location, PortfolioAnswers
-from arledger.domain.errors import ConfigurationError
-from arledger.domain.rules import require_date
+from arledger.domain.errors import ConfigurationError, InvalidCommandError
+from arledger.domain.policy import EscalationPolicy
+from arledger.domain.rules import require_date, require_known_at
 from arledger.projections import kpis
 from arledger.projections.ageing import AgeingReport
+from arledger.projections.backtest import BACKTEST_MIN_LEVEL, Backtest, BacktestStep
+from arledger.projections.backtest import period_ends as backtest_period_ends
+from arledger.projections.fast import backtest as fast_backtest
 from arledger.projections.fast import kpis as fast_kpis
 from arledger.projections.results import Worklist
 
@@ -216,15 +220,7 @@ def recompute(
     if top is not None and top < 0:
         raise ConfigurationError(f"top must be 0 or more, not {top}")
     start_on, end_on = kpis.trailing_period(as_of, kpi_months)
-    locations = [location] if isinstance(location, (str, Path)) else list(location)
-    if not locations:
-        raise ConfigurationError("no export to recompute")
-    # The top manifests only (a few hundred bytes each): the counts, and early clear errors.
-    tasks = [
-        (where, index)
-        for where in locations
-        for index in range(partitions.partition_count(where, filesystem=filesystem))
-    ]
+    tasks = _tasks(location, filesystem)
     if client is None:
         with cluster_client(scheduler, local_workers) as owned:
             results = _run(owned, task, tasks, as_of, known_at, start_on, filesystem)
@@ -232,6 +228,19 @@ def recompute(
         results = _run(client, task, tasks, as_of, known_at, start_on, filesystem)
     assert end_on == as_of
     return combined(results, as_of=as_of, known_at=known_at, top=top)
+
+
+def _tasks(location: Location | Sequence[Location], filesystem: Any) -> list[tuple[Location, int]]:
+    """(export, partition index) of every partition of the export(s) at ``location``."""
+    locations = [location] if isinstance(location, (str, Path)) else list(location)
+    if not locations:
+        raise ConfigurationError("no export to recompute")
+    # The top manifests only (a few hundred bytes each): the counts, and early clear errors.
+    return [
+        (where, index)
+        for where in locations
+        for index in range(partitions.partition_count(where, filesystem=filesystem))
+    ]
 
 
 def _run(
@@ -305,3 +314,116 @@ def combined(
             for result in results
         ),
     )
+
+
+# Back-testing over the partitions ----------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class PartitionBacktest:
+    """What one partition's back-test task sends back: its rows, no event."""
+
+    index: int
+    backtest: Backtest
+    seconds: float
+
+
+def backtest_partition(
+    location: Location,
+    index: int,
+    candidate: EscalationPolicy,
+    ends: tuple[date, ...],
+    terms: tuple[str, str, BacktestStep, int],
+    known_at: datetime | None,
+    filesystem: Any = None,
+) -> PartitionBacktest:
+    """Run on a worker: read partition ``index`` and back-test ``candidate`` on it
+    (``terms``: from month, to month, step, min level), as ``Ledger.backtest`` does on the
+    query engine's fast path."""
+    started = time.perf_counter()
+    log = partitions.read_partition(location, index, filesystem=filesystem)
+    from_month, to_month, step, min_level = terms
+    result = fast_backtest.backtest(
+        columnar.columns(log, select=SELECT),
+        candidate=candidate,
+        ends=ends,
+        decode_policy=columnar.decode_policy,
+        from_month=from_month,
+        to_month=to_month,
+        step=step,
+        min_level=min_level,
+        known_at=known_at,
+    )
+    return PartitionBacktest(index=index, backtest=result, seconds=time.perf_counter() - started)
+
+
+def recompute_backtest(
+    location: Location | Sequence[Location],
+    candidate: EscalationPolicy,
+    from_month: str,
+    to_month: str,
+    *,
+    step: BacktestStep = BacktestStep.MONTH,
+    min_level: int = BACKTEST_MIN_LEVEL,
+    known_at: datetime | None = None,
+    scheduler: str | None = None,
+    local_workers: int | None = None,
+    client: Any = None,
+    filesystem: Any = None,
+) -> Backtest:
+    """``Ledger.backtest`` of the partitioned export(s) at ``location``, on a Dask cluster (as
+    ``recompute`` chooses it): each partition back-tested on a worker, the rows combined
+    (``partitions.combined_backtest``). Equal to the back-test of the whole log, field by field.
+
+    Raises:
+        InvalidDateError: a month is not ``YYYY-MM``, or ``to_month`` is before
+            ``from_month``.
+        InvalidCommandError: ``candidate``, ``step`` or ``min_level`` is not one.
+        PartitionError: a missing, corrupt or foreign partition (named), or exports holding
+            different policies or the same customers.
+        ConfigurationError: Dask is not installed, or no scheduler answers.
+    """
+    require_known_at(known_at)
+    if not isinstance(candidate, EscalationPolicy):
+        raise InvalidCommandError(
+            f"candidate must be an EscalationPolicy, got {type(candidate).__name__}",
+            field="candidate",
+        )
+    if not isinstance(step, BacktestStep):
+        raise InvalidCommandError(
+            f"step must be a BacktestStep, got {step!r}", field="step", value=step
+        )
+    if type(min_level) is not int or min_level < 1:
+        raise InvalidCommandError(
+            f"min_level must be a positive whole level, got {min_level!r}",
+            field="min_level",
+            value=min_level,
+        )
+    ends = backtest_period_ends(from_month, to_month, step)
+    tasks = _tasks(location, filesystem)
+    terms = (from_month, to_month, step, min_level)
+
+    def run(on: Any) -> list[PartitionBacktest]:
+        futures = [
+            on.submit(
+                backtest_partition,
+                where,
+                index,
+                candidate,
+                ends,
+                terms,
+                known_at,
+                filesystem,
+                pure=False,
+            )
+            for where, index in tasks
+        ]
+        found: list[PartitionBacktest] = on.gather(futures)
+        return found
+
+    if client is None:
+        with cluster_client(scheduler, local_workers) as owned:
+            results = run(owned)
+    else:
+        results = run(client)
+    return partitions.combined_backtest([result.backtest for result in results])

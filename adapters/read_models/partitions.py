@@ -29,11 +29,12 @@ The layout, written down once:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -50,9 +51,11 @@ from arledger.adapters.read_models.columnar import ColumnarLog, ColumnarWriter, 
 from arledger.adapters.read_models.engine import CUSTOMER_COLUMNS, SELECT
 from arledger.domain.errors import ArledgerError
 from arledger.domain.events import CustomerAccountOpened, Event
+from arledger.domain.money import Money
 from arledger.domain.policy import EscalationPolicy
 from arledger.domain.policy_book import PolicyVersion, policy_in_force
 from arledger.projections.ageing import AgeingGrouping, AgeingReport, AgeingRow
+from arledger.projections.backtest import Backtest, BacktestPeriod, BacktestRow
 from arledger.projections.escalation.worklist import worklist_order
 from arledger.projections.fast import portfolio as fast_path
 from arledger.projections.fast import reports
@@ -192,27 +195,9 @@ def write_partitioned(
     Each partition is written as an export of its own (beside its folder, swapped in when
     complete); ``partitions.json`` is removed first and written last, so a failed export
     leaves a folder every reader refuses, never a mix taken for a whole."""
-    if not 1 <= partitions <= PARTITIONS_MAX:
-        raise PartitionError(
-            f"partitions must be 1 to {PARTITIONS_MAX}, not {partitions}",
-            directory=str(directory),
-        )
-    target = partitioned_target(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    (target / TOP_MANIFEST).unlink(missing_ok=True)
-    names = [partition_folder(index, partitions) for index in range(partitions)]
-    export_id = str(uuid4())  # tells this export's partitions from another's of the same count
-    sinks: list[ParquetSink] = []
-    try:
-        for index, name in enumerate(names):
-            sinks.append(
-                ParquetSink(
-                    target / name,
-                    manifest_extra={"partition": _place(partitions, index, export_id)},
-                )
-            )
-        writers = [ColumnarWriter(sink, page_rows=page_rows) for sink in sinks]
-        pending: list[list[Event]] = [[] for _ in names]
+    with _PartitionSinks(directory, partitions) as sinks:
+        writers = [ColumnarWriter(sink, page_rows=page_rows) for sink in sinks.sinks]
+        pending: list[list[Event]] = [[] for _ in sinks.sinks]
         partitioner = Partitioner()
         every = range(partitions)
         place: dict[UUID, tuple[int]] = {}  # hashed once per customer, not once per event
@@ -233,30 +218,417 @@ def write_partitioned(
             if batch:
                 writer.write_batch(batch)
             writer.close()
-        for sink in sinks:
-            sink.close()
-    except BaseException:
-        for sink in sinks:
+    return sinks.written
+
+
+def write_partitioned_columns(
+    slices: Iterable[tuple[pa.Array | pa.ChunkedArray, Mapping[str, pa.Table | pa.RecordBatch]]],
+    directory: Path,
+    *,
+    partitions: int,
+    page_rows: int = columnar.PAGE_ROWS_DEFAULT,
+) -> PartitionedExport:
+    """``write_partitioned`` of a log already in columns, without making an event of it: the
+    same partitions, table by table and id by id (``tests/integration/test_partitioned_export.py``
+    compares the two), cut from the Arrow tables by the partition of each row's customer.
+
+    ``slices``: the log in order, as (ids, tables) pairs: a slice's tables hold every event
+    numbered (``seq``) after the previous slice's and before the next's, and ``ids`` the ids
+    (16 bytes each) its events name that earlier slices did not (the log's ids table, cut
+    there). A whole log is one slice (``write_partitioned_log``); the generator gives one per
+    chunk of customers, so a log of any size is cut in bounded memory."""
+    with _PartitionSinks(directory, partitions) as sinks:
+        cutter = _ColumnCutter(
+            [columnar.Pages(sink, page_rows) for sink in sinks.sinks], sinks.sinks
+        )
+        for ids, tables in slices:
+            cutter.add(ids, tables)
+        cutter.close()
+    return sinks.written
+
+
+def write_partitioned_log(
+    log: ColumnarLog,
+    directory: Path,
+    *,
+    partitions: int,
+    page_rows: int = columnar.PAGE_ROWS_DEFAULT,
+) -> PartitionedExport:
+    """``write_partitioned`` of a columnar log in memory (``write_partitioned_columns``)."""
+    return write_partitioned_columns(
+        [(log.ids.column("id"), log.tables)],
+        directory,
+        partitions=partitions,
+        page_rows=page_rows,
+    )
+
+
+class _PartitionSinks:
+    """The partitions' sinks of one export, and its ``partitions.json`` written last: on an
+    error every sink is aborted and no ``partitions.json`` is left (see ``write_partitioned``)."""
+
+    def __init__(self, directory: Path, partitions: int) -> None:
+        if not 1 <= partitions <= PARTITIONS_MAX:
+            raise PartitionError(
+                f"partitions must be 1 to {PARTITIONS_MAX}, not {partitions}",
+                directory=str(directory),
+            )
+        self.directory = directory
+        self.partitions = partitions
+        self.target = partitioned_target(directory)
+        self.names = [partition_folder(index, partitions) for index in range(partitions)]
+        self.export_id = str(uuid4())  # tells this export's partitions from another's
+        self.sinks: list[ParquetSink] = []
+        self.written = PartitionedExport(directory=directory, rows=())
+
+    def __enter__(self) -> _PartitionSinks:
+        self.target.mkdir(parents=True, exist_ok=True)
+        (self.target / TOP_MANIFEST).unlink(missing_ok=True)
+        try:
+            for index, name in enumerate(self.names):
+                self.sinks.append(
+                    ParquetSink(
+                        self.target / name,
+                        manifest_extra={
+                            "partition": _place(self.partitions, index, self.export_id)
+                        },
+                    )
+                )
+        except BaseException:
+            self._abort()
+            raise
+        return self
+
+    def _abort(self) -> None:
+        for sink in self.sinks:
             sink.abort()  # a sink already swapped in only loses its (empty) partial name
-        raise
-    rows = tuple(dict(sink.rows) for sink in sinks)
-    manifest = {
-        "layout": PARTITIONS_LAYOUT,
-        "partitions": partitions,
-        "hash": HASH_RULE,
-        "export": export_id,
-        "folders": names,
-        "events": [sum(n for table, n in r.items() if table != "ids") for r in rows],
-    }
-    staged = target / _STAGED
-    staged.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    columnar._fsync(staged)
-    staged.rename(target / TOP_MANIFEST)
-    columnar._fsync(target)
-    for entry in target.iterdir():  # partitions of an earlier export with another count
-        if entry.name not in names and entry.name.startswith("part-") and entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-    return PartitionedExport(directory=directory, rows=rows)
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self._abort()
+            return
+        try:
+            for sink in self.sinks:
+                sink.close()
+        except BaseException:
+            self._abort()
+            raise
+        rows = tuple(dict(sink.rows) for sink in self.sinks)
+        manifest = {
+            "layout": PARTITIONS_LAYOUT,
+            "partitions": self.partitions,
+            "hash": HASH_RULE,
+            "export": self.export_id,
+            "folders": self.names,
+            "events": [sum(n for table, n in r.items() if table != "ids") for r in rows],
+        }
+        target = self.target
+        staged = target / _STAGED
+        staged.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        columnar._fsync(staged)
+        staged.rename(target / TOP_MANIFEST)
+        columnar._fsync(target)
+        for entry in target.iterdir():  # partitions of an earlier export with another count
+            if entry.name not in self.names and entry.name.startswith("part-") and entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+        self.written = PartitionedExport(directory=self.directory, rows=rows)
+
+
+class _Growing:
+    """A NumPy array appended to, its capacity doubled (a slice at a time, not copied whole)."""
+
+    def __init__(self, dtype: Any, fill: int | None = None) -> None:
+        self.fill = fill
+        self.data = np.zeros(1024, dtype) if fill is None else np.full(1024, fill, dtype)
+        self.size = 0
+
+    def grow_to(self, size: int) -> np.ndarray:
+        """The array, at least ``size`` long (new places hold ``fill``)."""
+        if size > len(self.data):
+            capacity = max(size, 2 * len(self.data))
+            more = np.zeros(capacity, self.data.dtype)
+            more[: len(self.data)] = self.data
+            if self.fill is not None:
+                more[len(self.data) :] = self.fill
+            self.data = more
+        self.size = max(self.size, size)
+        return self.data[: self.size]
+
+    def extend(self, values: np.ndarray) -> None:
+        start = self.size
+        self.grow_to(start + len(values))[start:] = values
+
+
+_UNOWNED: Final = -2
+"""An aggregate not met yet (``_ColumnCutter.owner``); -1: the shared books."""
+_SHIFT: Final = 56
+"""A UUID's place in its event, as one int64 (``_id_occurrences``): the field's rank in the
+top bits, then an item's index in a list, a field's rank in a struct, 20 bits each."""
+_LEVEL_BITS: Final = 20
+
+
+def _holds_ids(kind: pa.DataType) -> bool:
+    """Whether a column of a class's schema holds UUIDs (int32 indexes into the ids table)."""
+    if kind == pa.int32():
+        return True
+    if pa.types.is_list(kind):
+        return _holds_ids(kind.value_type)
+    if pa.types.is_struct(kind):
+        return any(_holds_ids(kind.field(i).type) for i in range(kind.num_fields))
+    return False
+
+
+def _id_occurrences(
+    array: pa.Array, rows: np.ndarray, place: np.ndarray, shift: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(row, place, id) of every UUID in ``array`` (rows and places of its values given)."""
+    kind = array.type
+    if kind == pa.int32():
+        valid = np.asarray(array.is_valid().to_numpy(zero_copy_only=False), bool)
+        values = array.fill_null(0).to_numpy().astype(np.int64)
+        yield rows[valid], place[valid], values[valid]
+        return
+    shift -= _LEVEL_BITS
+    assert shift >= 0
+    if pa.types.is_list(kind):
+        offsets = array.offsets.to_numpy().astype(np.int64)
+        lengths = np.diff(offsets)
+        parents = np.repeat(np.arange(len(array)), lengths)
+        items = np.arange(len(parents)) - (offsets[:-1] - offsets[0])[parents]
+        assert not len(items) or int(items.max()) < 1 << _LEVEL_BITS
+        child = array.values.slice(offsets[0], offsets[-1] - offsets[0])
+        yield from _id_occurrences(child, rows[parents], place[parents] | items << shift, shift)
+        return
+    assert pa.types.is_struct(kind)
+    for rank in range(kind.num_fields):
+        if _holds_ids(kind.field(rank).type):
+            yield from _id_occurrences(array.field(rank), rows, place | rank << shift, shift)
+
+
+def _remapped(array: pa.Array, local: np.ndarray) -> pa.Array:
+    """``array`` with each UUID index ``g`` replaced by ``local[g]``."""
+    kind = array.type
+    mask = array.is_null() if array.null_count else None
+    if kind == pa.int32():
+        values = local[array.fill_null(0).to_numpy()]
+        return pa.array(values, pa.int32(), mask=None if mask is None else mask.to_numpy(False))
+    if pa.types.is_list(kind):
+        offsets = array.offsets.to_numpy()
+        child = array.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+        return pa.ListArray.from_arrays(
+            pa.array(offsets - offsets[0], pa.int32()),
+            _remapped(child, local),
+            type=kind,
+            mask=mask,
+        )
+    assert pa.types.is_struct(kind)
+    fields = [kind.field(rank) for rank in range(kind.num_fields)]
+    return pa.StructArray.from_arrays(
+        [
+            _remapped(array.field(rank), local) if _holds_ids(field.type) else array.field(rank)
+            for rank, field in enumerate(fields)
+        ],
+        fields=fields,
+        mask=mask,
+    )
+
+
+class _ColumnCutter:
+    """Cuts a columnar log, a slice at a time, into partitions by the customer of each row,
+    giving each partition what ``ColumnarWriter`` gives a log of just its events: ``seq``
+    1.. in log order, ids numbered in order of first appearance (by event, then by the
+    UUID's place in it), pages of ``page_rows``. The owner of an aggregate is decided as
+    ``Partitioner`` decides it (the customer its first event names, else the shared books),
+    and an aggregate naming another customer later is refused as it refuses it."""
+
+    def __init__(self, pages: list[columnar.Pages], sinks: Sequence[Any]) -> None:
+        self.pages = pages
+        self.sinks = sinks
+        self.partitions = len(pages)
+        self.id_bytes = _Growing("V16")
+        self.owner = _Growing(np.int64, _UNOWNED)
+        """Per aggregate (global id index): its customer's id index, -1 for the shared books."""
+        self.partition = _Growing(np.int16, -1)
+        """Per customer (global id index): its partition (-1: not hashed yet)."""
+        self.local = [_Growing(np.int32, -1) for _ in pages]
+        """Per partition, per global id index: the id's index in the partition's ids table."""
+        self.ids_count = [0] * len(pages)
+        self.seq_count = [0] * len(pages)
+        self.seq_seen = 0
+
+    def add(
+        self, ids: pa.Array | pa.ChunkedArray, tables: Mapping[str, pa.Table | pa.RecordBatch]
+    ) -> None:
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
+        raw = np.frombuffer(ids.buffers()[1], "V16", count=len(ids), offset=16 * ids.offset)
+        self.id_bytes.extend(raw)
+        known = self.id_bytes.size
+        parts = {
+            name: self._conformed(name, table) for name, table in tables.items() if table.num_rows
+        }
+        events = sum(table.num_rows for table in parts.values())
+        low = self.seq_seen
+        at: dict[str, np.ndarray] = {}  # per table, each row's place in the slice (seq order)
+        origin = np.full(events, -1, np.int64)
+        naming = np.full(events, -1, np.int64)
+        conflict = np.zeros(events, bool)
+        for name, table in parts.items():
+            where = table.column("seq").to_numpy() - low - 1
+            if where.min() < 0 or where.max() >= events:
+                raise self._gap(low, events)
+            at[name] = where
+            origin[where] = table.column("originator_id").to_numpy()
+            named = [
+                table.column(column).fill_null(-1).to_numpy().astype(np.int64)
+                for column in CUSTOMER_COLUMNS
+                if column in table.column_names
+            ]
+            if name == CustomerAccountOpened.__name__:
+                named.append(origin[where])
+            if named:
+                single = np.max(named, axis=0)
+                naming[where] = single
+                conflict[where] = np.any([(n >= 0) & (n != single) for n in named], axis=0)
+        if (origin < 0).any():
+            raise self._gap(low, events)
+        owner = self.owner.grow_to(known)
+        aggregates, first = np.unique(origin, return_index=True)
+        new = owner[aggregates] == _UNOWNED
+        owner[aggregates[new]] = naming[first[new]]
+        owners = owner[origin]
+        refused = conflict | ((naming >= 0) & (owners != naming))
+        if refused.any():
+            self._refuse(int(np.argmax(refused)), parts, at)
+        customers = np.unique(owners[owners >= 0])
+        partition = self.partition.grow_to(known)
+        for customer in customers[partition[customers] < 0].tolist():
+            partition[customer] = partition_of(
+                UUID(bytes=self.id_bytes.data[customer].tobytes()), self.partitions
+            )
+        placed = np.where(owners >= 0, partition[np.maximum(owners, 0)], -1)
+        for index in range(self.partitions):
+            self._add_to(index, (placed == index) | (placed < 0), parts, at, known)
+        self.seq_seen += events
+
+    @staticmethod
+    def _gap(low: int, events: int) -> PartitionError:
+        return PartitionError(
+            f"the slice after event {low} misses events or numbers them outside "
+            f"{low + 1}..{low + events}: a slice holds every event after the previous slice's"
+        )
+
+    @staticmethod
+    def _conformed(name: str, table: pa.Table | pa.RecordBatch) -> pa.Table:
+        """A class's rows as its schema lays them out (dictionaries decoded, columns added
+        since filled as ``columnar.conformed`` fills them), in one chunk."""
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        table = columnar.conformed(name, table)
+        schema = columnar.SCHEMAS[name]
+        if table.schema != schema:
+            table = pa.Table.from_arrays(
+                [table.column(field.name).cast(field.type) for field in schema],
+                schema=schema,
+            )
+        return table.combine_chunks()
+
+    def _refuse(
+        self, position: int, parts: Mapping[str, pa.Table], at: Mapping[str, np.ndarray]
+    ) -> None:
+        """Raise ``Partitioner``'s error for the event at ``position`` of the slice."""
+        name = next(n for n, where in at.items() if (where == position).any())
+        table = parts[name]
+        row = int(np.flatnonzero(at[name] == position)[0])
+        index_of = self.id_bytes.data
+
+        def uuid_of(index: int) -> UUID:
+            return UUID(bytes=index_of[index].tobytes())
+
+        origin = int(table.column("originator_id")[row].as_py())
+        named = {
+            uuid_of(value)
+            for column in CUSTOMER_COLUMNS
+            if column in table.column_names
+            and (value := table.column(column)[row].as_py()) is not None
+        }
+        if name == CustomerAccountOpened.__name__:
+            named.add(uuid_of(origin))
+        known = int(self.owner.data[origin])
+        was = "the shared books" if known < 0 else f"customer {uuid_of(known)}"
+        raise PartitionError(
+            f"{name} of aggregate {uuid_of(origin)} names customer(s) "
+            f"{', '.join(sorted(map(str, named)))}, but the aggregate belongs to {was}: "
+            "each aggregate must belong to one customer or to the shared books; "
+            "nothing was written"
+        )
+
+    def _add_to(
+        self,
+        index: int,
+        taken: np.ndarray,
+        parts: Mapping[str, pa.Table],
+        at: Mapping[str, np.ndarray],
+        known: int,
+    ) -> None:
+        """The slice's events of partition ``index`` (``taken``, by place in the slice)."""
+        seq_of = self.seq_count[index] + np.cumsum(taken)
+        local = self.local[index].grow_to(known)
+        kept: dict[str, tuple[pa.Table, np.ndarray]] = {}
+        rows_of, places_of, ids_of = [], [], []
+        for name, table in parts.items():
+            mine = taken[at[name]]
+            if not mine.any():
+                continue
+            part = table if mine.all() else table.filter(pa.array(mine)).combine_chunks()
+            seqs = seq_of[at[name][mine]]
+            kept[name] = (part, seqs)
+            for rank, field in enumerate(part.schema):
+                if rank == 0 or not _holds_ids(field.type):
+                    continue  # rank 0: seq; the class's fields follow in declaration order
+                column = part.column(rank)
+                array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+                place = np.full(len(array), (rank - 1) << _SHIFT, np.int64)
+                for rows, places, found in _id_occurrences(array, seqs, place, _SHIFT):
+                    new = local[found] < 0
+                    rows_of.append(rows[new])
+                    places_of.append(places[new])
+                    ids_of.append(found[new])
+        if rows_of and sum(len(rows) for rows in rows_of):
+            order = np.lexsort((np.concatenate(places_of), np.concatenate(rows_of)))
+            met = np.concatenate(ids_of)[order]
+            found, first = np.unique(met, return_index=True)
+            fresh = found[np.argsort(first)]
+            local[fresh] = self.ids_count[index] + np.arange(len(fresh), dtype=np.int32)
+            self.ids_count[index] += len(fresh)
+            new_ids = self.id_bytes.data[fresh]
+            self.sinks[index](
+                "ids",
+                pa.record_batch(
+                    [
+                        pa.FixedSizeBinaryArray.from_buffers(
+                            pa.binary(16), len(fresh), [None, pa.py_buffer(new_ids.tobytes())]
+                        )
+                    ],
+                    schema=columnar.IDS_SCHEMA,
+                ),
+            )
+        pages = self.pages[index]
+        for name, (part, seqs) in kept.items():
+            arrays: list[pa.Array] = [pa.array(seqs, pa.int64())]
+            for rank, field in enumerate(part.schema):
+                if rank == 0:
+                    continue
+                column = part.column(rank)
+                array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+                arrays.append(_remapped(array, local) if _holds_ids(field.type) else array)
+            batch = pa.record_batch(arrays, schema=columnar.SCHEMAS[name])
+            pages.add(name, batch)
+        self.seq_count[index] += int(taken.sum())
+
+    def close(self) -> None:
+        for pages in self.pages:
+            pages.close()
 
 
 def _place(partitions: int, index: int, export_id: str) -> dict[str, Any]:
@@ -562,3 +934,101 @@ def policy_of(log: ColumnarLog, on: date, known_at: datetime | None = None) -> E
     """The escalation policy in force on ``on`` in ``log`` as recorded by ``known_at`` (every
     partition holds them all)."""
     return _policy_on(columnar.columns(log, select=SELECT), on, known_at)
+
+
+def combined_backtest(backtests: Sequence[Backtest]) -> Backtest:
+    """The back-test of the whole log from its partitions' (same months, step, level, known-at
+    and candidate): per period end and policy, the customers per level, holds, legal
+    referrals, broken promises and written-off customers added, the escalated customers
+    merged in customer-code order (Python's string order, as each partition sorts them), the
+    money collected after added per currency; the differences merged by period end, then
+    customer code. A customer lives in one partition, so no two partitions list one customer.
+
+    Raises:
+        PartitionError: the back-tests differ in their terms, or the partitions hold
+            different policies (their rows name different versions), or a customer is listed
+            by two partitions (exports of stores whose customers overlap).
+    """
+    first = backtests[0]
+    terms = (
+        first.from_month,
+        first.to_month,
+        first.step,
+        first.known_at,
+        first.min_level,
+        first.candidate_version,
+    )
+    for other in backtests[1:]:
+        if terms != (
+            other.from_month,
+            other.to_month,
+            other.step,
+            other.known_at,
+            other.min_level,
+            other.candidate_version,
+        ) or [p.period_end for p in other.periods] != [p.period_end for p in first.periods]:
+            raise PartitionError("the partitions' back-tests differ in their period or terms")
+    periods = []
+    for at, period in enumerate(first.periods):
+        periods.append(
+            BacktestPeriod(
+                period_end=period.period_end,
+                actual=_combined_rows([b.periods[at].actual for b in backtests]),
+                candidate=_combined_rows([b.periods[at].candidate for b in backtests]),
+            )
+        )
+    differences = sorted(
+        (difference for backtest in backtests for difference in backtest.differences),
+        key=lambda difference: (difference.period_end, difference.customer_code),
+    )
+    for before, after in itertools.pairwise(differences):
+        if (before.period_end, before.customer_code) == (after.period_end, after.customer_code):
+            raise PartitionError(
+                f"customer {after.customer_code} is in two partitions: exports of different "
+                "stores whose customers overlap are not one portfolio"
+            )
+    return attrs.evolve(first, periods=tuple(periods), differences=tuple(differences))
+
+
+def _combined_rows(rows: Sequence[BacktestRow]) -> BacktestRow:
+    """One policy's row on one period end, from every partition's."""
+    first = rows[0]
+    for other in rows[1:]:
+        if (other.policy_version, len(other.customers_by_level)) != (
+            first.policy_version,
+            len(first.customers_by_level),
+        ):
+            raise PartitionError(
+                f"the partitions' {first.policy.value} policies on {first.period_end} differ "
+                f"(versions {first.policy_version} and {other.policy_version}): one portfolio "
+                "is back-tested against one policy; back-test them apart"
+            )
+    escalated = sorted(
+        (customer for row in rows for customer in row.escalated),
+        key=lambda customer: customer.customer_code,
+    )
+    for before, after in itertools.pairwise(escalated):
+        if before.customer_code == after.customer_code:
+            raise PartitionError(
+                f"customer {after.customer_code} is in two partitions: exports of different "
+                "stores whose customers overlap are not one portfolio"
+            )
+    totals: dict[str, int] = {}
+    for row in rows:
+        for money in row.collected_after:
+            totals[money.currency] = totals.get(money.currency, 0) + money.amount_minor
+    return attrs.evolve(
+        first,
+        customers_by_level=tuple(
+            sum(counts) for counts in zip(*(row.customers_by_level for row in rows), strict=True)
+        ),
+        on_supply_hold=sum(row.on_supply_hold for row in rows),
+        at_legal_level=sum(row.at_legal_level for row in rows),
+        promises_broken=sum(row.promises_broken for row in rows),
+        escalated=tuple(escalated),
+        collected_after=tuple(
+            Money(amount_minor=amount, currency=currency)
+            for currency, amount in sorted(totals.items())
+        ),
+        written_off_caught=sum(row.written_off_caught for row in rows),
+    )

@@ -31,11 +31,13 @@ from arledger.adapters.read_models.partitions import (
     read_partition,
     read_partitions,
     write_partitioned,
+    write_partitioned_log,
 )
 from arledger.adapters.synthetic.demo import generate_demo, record_demo
 from arledger.adapters.synthetic.generate import (
     END_ON_DEFAULT,
     generate_columnar,
+    generate_partitioned,
     generate_to_store,
 )
 from arledger.domain import ids
@@ -392,3 +394,92 @@ def test_partitions_without_customers_hold_the_shared_books_and_answer_nothing(
     assert whole.ageing_by_currency == combined_ageing([a.ageing_by_currency for a in answers])
     policy = policy_of(logs[0], END_ON_DEFAULT)
     assert whole.worklist == combined_worklist([a.worklist for a in answers], policy)
+
+
+# The columnar way (write_partitioned_columns): the same partitions without decoding an event --
+
+
+def same_partitions(expected: Path, actual: Path) -> None:
+    """Two partitioned exports hold the same partitions: per partition the same ids table,
+    tables (every column, in order) and manifest (the export's own random id aside)."""
+    count = partitions.partition_count(expected)
+    assert count == partitions.partition_count(actual)
+    top = [json.loads((where / "partitions.json").read_text()) for where in (expected, actual)]
+    assert {**top[0], "export": None} == {**top[1], "export": None}
+    for index in range(count):
+        want, got = read_partition(expected, index), read_partition(actual, index)
+        assert want.ids.num_rows == got.ids.num_rows
+        assert want.ids.equals(got.ids), f"partition {index}: ids"
+        assert sorted(want.tables) == sorted(got.tables)
+        for name, table in want.tables.items():
+            assert table.num_rows == got.tables[name].num_rows, f"partition {index}: {name}"
+            assert table.equals(got.tables[name], check_metadata=True), f"{index}: {name}"
+        folder = partitions.partition_folder(index, count)
+        manifests = [
+            json.loads((where / folder / "manifest.json").read_text())
+            for where in (expected, actual)
+        ]
+        for manifest in manifests:
+            manifest["partition"]["export"] = None
+        assert manifests[0] == manifests[1]
+
+
+@pytest.mark.parametrize("count", [1, 3, 7])
+def test_the_generator_cuts_its_columns_as_the_events_would_be_cut(
+    tmp_path: Path, count: int
+) -> None:
+    # Small chunks: several slices, so that each partition's seq and ids continue from one
+    # slice to the next.
+    generate_partitioned(600, SEED, tmp_path / "columns", partitions=count, chunk_customers=7)
+    log = generate_columnar(600, SEED, chunk_customers=7)
+    write_partitioned(columnar.from_columnar(log), tmp_path / "events", partitions=count)
+
+    same_partitions(tmp_path / "events", tmp_path / "columns")
+    assert 1 < len(read_partitions(tmp_path / "columns")[0].tables)
+
+
+@pytest.mark.parametrize("count", [2, 7])
+def test_a_log_with_shared_books_is_cut_in_columns_as_its_events(
+    tmp_path: Path, events: list[Event], count: int
+) -> None:
+    # The shared books (a policy adopted half-way) go to every partition in their place, and
+    # a log read back (dictionary-encoded columns) is cut as one made in memory.
+    write_partitioned(events, tmp_path / "events", partitions=count)
+    write_partitioned_log(columnar.to_columnar(events), tmp_path / "columns", partitions=count)
+    same_partitions(tmp_path / "events", tmp_path / "columns")
+
+    whole = columnar.read_parquet(tmp_path / "events" / partitions.partition_folder(0, count))
+    write_partitioned_log(whole, tmp_path / "again", partitions=count)
+    write_partitioned(columnar.from_columnar(whole), tmp_path / "again-events", partitions=count)
+    same_partitions(tmp_path / "again-events", tmp_path / "again")
+
+
+def test_the_columnar_way_refuses_an_aggregate_naming_two_customers_as_the_event_way(
+    tmp_path: Path, few: list[Event]
+) -> None:
+    issued = next(e for e in few if isinstance(e, InvoiceIssued))
+    other = next(
+        e.originator_id
+        for e in few
+        if isinstance(e, CustomerAccountOpened) and e.originator_id != issued.customer_id
+    )
+    bad = attrs.evolve(issued, originator_version=issued.originator_version + 1, customer_id=other)
+    with pytest.raises(PartitionError) as by_events:
+        write_partitioned([*few, bad], tmp_path / "events", partitions=3)
+
+    with pytest.raises(PartitionError) as by_columns:
+        write_partitioned_log(columnar.to_columnar([*few, bad]), tmp_path / "out", partitions=3)
+
+    assert str(by_events.value) == str(by_columns.value)
+    assert [] == list((tmp_path / "out").iterdir())
+
+
+def test_a_slice_missing_events_is_refused(tmp_path: Path, few: list[Event]) -> None:
+    log = columnar.to_columnar(few)
+    name = "InvoiceIssued"
+    tables = {**log.tables, name: log.tables[name].slice(1)}
+    with pytest.raises(PartitionError, match="misses events"):
+        partitions.write_partitioned_columns(
+            [(log.ids.column("id"), tables)], tmp_path / "out", partitions=2
+        )
+    assert [] == list((tmp_path / "out").iterdir())
