@@ -1095,7 +1095,10 @@ class QueryEngine:
             return found
         kept = self._fold_of(cached, count, known_at, fold, lend=False)
         try:
-            result = answer(kept.state)
+            # The status of a large customer makes hundreds of thousands of objects (its
+            # evaluation's), none in a cycle: as for a fold (``_fold_of``), no collector passes.
+            with _collection_paused():
+                result = answer(kept.state)
         finally:
             with self._lock:
                 kept.users -= 1
@@ -1129,13 +1132,17 @@ class QueryEngine:
                 kept.users += 0 if lend else 1
                 return kept
             base = None if known_at is not None else _extendable(cached.folded, count)
-        if base is not None:
-            state = fold(cached.events[base[0] : count], known_at=None, onto=base[1].state)
-        else:
-            events = cached.events[:count]
-            if known_at is not None:
-                events = tuple(event for event in events if event.timestamp <= known_at)
-            state = fold(events, known_at=known_at)
+        # A fold of the largest customer at 1M invoices (146,000 events) makes as many facts,
+        # all kept alive and none in a reference cycle: the collector's passes over the heap
+        # they grow (the decoded events with it) found nothing and took a third of the time.
+        with _collection_paused():
+            if base is not None:
+                state = fold(cached.events[base[0] : count], known_at=None, onto=base[1].state)
+            else:
+                events = cached.events[:count]
+                if known_at is not None:
+                    events = tuple(event for event in events if event.timestamp <= known_at)
+                state = fold(events, known_at=known_at)
         with self._lock:
             kept = cached.folded.get(key)
             if kept is None:  # else another thread folded the same meanwhile: take its
@@ -1154,7 +1161,8 @@ class QueryEngine:
             self.log.refresh(upto)
             cached = self._customers.pop(customer_id, None)
             if cached is None or cached.version != self.log.version:
-                cached = self._decode_customer(customer_id, cached)
+                with _collection_paused():  # events kept alive, no cycles: as ``_fold_of``
+                    cached = self._decode_customer(customer_id, cached)
             if cached is None:
                 return None, 0
             self._customers[customer_id] = cached  # the most recent, last

@@ -10,9 +10,9 @@ comparison of every row, however the rows arrive.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
 from datetime import date, timedelta
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
