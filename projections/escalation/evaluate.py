@@ -65,41 +65,70 @@ def narrow(
     if payments_by_customer is None:
         payments_by_customer = _payments_by_customer(state)
     payment_ids = set(payments_by_customer.get(customer_id, ()))
+    # Names bound once, and no comprehension for what an invoice does not have (disputes,
+    # applications, overrides): the loop runs once per invoice, 22,000 times for the largest
+    # customer at 1M invoices.
+    invoices = state.ageing.invoices
+    disputes_of = state.disputes
+    applications_of = state.applications
+    view_invoices = view.ageing.invoices
+    view_disputes = view.disputes
+    view_applications = view.applications
+    applied: list[UUID] = []
     for invoice_id in history.invoice_ids:
-        invoice = state.ageing.invoices[invoice_id]
+        invoice = invoices[invoice_id]
         if invoice.issued_on > until_on:
             continue
         invoice_ids.append(invoice_id)
         movements = [movement for movement in invoice.movements if movement[0] <= until_on]
-        disputes = {
-            reference: (amount, opened_on, _by(resolved_on, until_on))
-            for reference, (amount, opened_on, resolved_on) in invoice.disputes.items()
-            if opened_on <= until_on
-        }
+        changed = len(movements) != len(invoice.movements)
+        disputes: dict[str, tuple[int, date, date | None]] = {}
+        if invoice.disputes:
+            disputes = {
+                reference: (amount, opened_on, _by(resolved_on, until_on))
+                for reference, (amount, opened_on, resolved_on) in invoice.disputes.items()
+                if opened_on <= until_on
+            }
+            changed = changed or disputes != invoice.disputes
         # Nothing after ``until_on`` (every invoice, on today's date): the facts themselves,
         # read only, as the copy would be (the copies were a tenth of a status's time).
-        if len(movements) != len(invoice.movements) or disputes != invoice.disputes:
+        if changed:
             invoice = attrs.evolve(invoice, movements=movements, disputes=disputes)
         # The due date in force on ``until_on`` is the invoice's due date on every earlier
         # date of the view: an override (a postponement) restarts the days past due.
-        invoice = invoice.as_of(until_on)
-        view.ageing.invoices[invoice_id] = invoice
-        view.disputes[invoice_id] = [
-            dispute
-            if _by(dispute.resolved_on, until_on) is not None
-            else attrs.evolve(dispute, resolved_on=None, outcome=None, upheld_minor=0)
-            for dispute in state.disputes.get(invoice_id, ())
-            if dispute.opened_on <= until_on
-        ]
-        applications = state.applications.get(invoice_id, ())
-        view.applications[invoice_id] = [entry for entry in applications if entry[1] <= until_on]
-        payment_ids.update(entry[0] for entry in view.applications[invoice_id])
+        if invoice.due_date_overrides:
+            invoice = invoice.as_of(until_on)
+        view_invoices[invoice_id] = invoice
+        found = disputes_of.get(invoice_id)
+        view_disputes[invoice_id] = (
+            [
+                dispute
+                if _by(dispute.resolved_on, until_on) is not None
+                else attrs.evolve(dispute, resolved_on=None, outcome=None, upheld_minor=0)
+                for dispute in found
+                if dispute.opened_on <= until_on
+            ]
+            if found
+            else []
+        )
+        entries = applications_of.get(invoice_id)
+        if entries:
+            kept = [entry for entry in entries if entry[1] <= until_on]
+            applied.extend([entry[0] for entry in kept])
+        else:
+            kept = []
+        view_applications[invoice_id] = kept
+    payment_ids.update(applied)  # in the order the invoices' loop met them, as one at a time
     for payment_id in payment_ids:
         payment = state.payments[payment_id]
         if payment.value_on <= until_on:
             view.payments[payment_id] = _payment_until(payment, until_on)
-    for invoice_id, entries in view.applications.items():
-        view.applications[invoice_id] = [entry for entry in entries if entry[0] in view.payments]
+    view_payments = view.payments
+    for invoice_id, entries in view_applications.items():
+        if entries:
+            view_applications[invoice_id] = [
+                entry for entry in entries if entry[0] in view_payments
+            ]
     if customer_id in state.ageing.customers:
         view.ageing.customers[customer_id] = state.ageing.customers[customer_id]
     view.customers[customer_id] = _history_until(history, invoice_ids, until_on)
@@ -942,21 +971,28 @@ class _Evaluator:
         """Every date on which the level can change (a superset is harmless)."""
         customer = self.customer
         day_counts = candidate_day_counts(v.policy for v in self.view.policy_versions)
+        invoices = self.invoices
+        disputes_of = self.view.disputes
+        applications_of = self.view.applications
+        # Each kind of date gathered by one comprehension over the invoices, and the day counts
+        # added to each distinct due date once: a customer of 22,000 invoices has a few
+        # thousand distinct due dates (a loop per invoice was a third of its status).
         dates = {customer.opened_on}
-        for invoice in self.invoices:
-            dates.add(invoice.issued_on)
-            dates.update(on for on, _ in invoice.movements)
-            for instalment in invoice.schedule:
-                dates.update(instalment.due_on + timedelta(days=n) for n in day_counts)
-            for dispute in self.view.disputes.get(invoice.invoice_id, ()):
-                dates.add(dispute.opened_on)
-                if dispute.resolved_on is not None:
-                    dates.add(dispute.resolved_on)
-            dates.update(on for _, on, _ in self.view.applications.get(invoice.invoice_id, ()))
-        for payment in self.view.payments.values():
-            dates.add(payment.value_on)
-            if payment.reversed_on is not None:
-                dates.add(payment.reversed_on)
+        dates.update([invoice.issued_on for invoice in invoices])
+        dates.update([on for invoice in invoices for on, _ in invoice.movements])
+        due = {instalment.due_on for invoice in invoices for instalment in invoice.schedule}
+        dates.update([on + timedelta(days=n) for on in due for n in day_counts])
+        disputes = [
+            dispute for invoice in invoices for dispute in disputes_of.get(invoice.invoice_id, ())
+        ]
+        dates.update([dispute.opened_on for dispute in disputes])
+        dates.update([d.resolved_on for d in disputes if d.resolved_on is not None])
+        dates.update(
+            [on for invoice in invoices for _, on, _ in applications_of.get(invoice.invoice_id, ())]
+        )
+        payments = self.view.payments.values()
+        dates.update([payment.value_on for payment in payments])
+        dates.update([p.reversed_on for p in payments if p.reversed_on is not None])
         for promise in self.promises:
             dates.add(promise.made_on)
             # Each tranche is judged on its own deadline: a missed one breaks the promise.
