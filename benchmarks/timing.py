@@ -20,3 +20,17 @@ def median_s(
         work()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def median_cpu_s(
+    work: Callable[[], Any], rounds: int, before: Callable[[], Any] = lambda: None
+) -> float:
+    """``median_s`` in the process's CPU seconds: a figure that holds on a loaded machine
+    (for work on the calling thread alone; threads the work starts add theirs)."""
+    times = []
+    for _ in range(rounds):
+        before()
+        started = time.process_time()
+        work()
+        times.append(time.process_time() - started)
+    return statistics.median(times)

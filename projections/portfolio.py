@@ -560,9 +560,16 @@ def _fold_other(state: PortfolioState, event: Event) -> None:
         )
 
 
-def fold_all(events: Iterable[Event], *, known_at: datetime | None = None) -> PortfolioState:
-    """Fold a whole log; with ``known_at``, only events recorded by then count (for audits)."""
-    state = initial()
+def fold_all(
+    events: Iterable[Event],
+    *,
+    known_at: datetime | None = None,
+    onto: PortfolioState | None = None,
+) -> PortfolioState:
+    """Fold a whole log; with ``known_at``, only events recorded by then count (for audits).
+    With ``onto`` (the fold of the events before these), the events are folded onto it, in
+    place, and it is returned."""
+    state = initial() if onto is None else onto
     for event in events:
         if known_at is None or event.timestamp <= known_at:
             fold(state, event)

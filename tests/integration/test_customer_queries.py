@@ -10,9 +10,11 @@ comparison of every row, however the rows arrive.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arledger import Ledger, Money
+from arledger.adapters.application import ledger as ledger_module
 from arledger.adapters.read_models import engine as engine_module
 from arledger.adapters.read_models.engine import RowsByValue
 from arledger.domain import ids
@@ -213,3 +216,79 @@ def test_a_customer_larger_than_the_kept_events_answers_as_the_replay_again_and_
         assert answers(replay, big, at_position=position) == answers(
             ledger, big, at_position=position
         )
+
+
+def test_a_customers_fold_takes_in_only_new_events_unless_someone_else_holds_it(
+    tmp_path: Path,
+) -> None:
+    """After new events of a customer, its status folds only them onto the fold its last
+    answers were made from (no fold of its whole history again), and answers as the replay;
+    a fold handed out (``customer_state``: a promise report holds it) or still being read by
+    an answer is never changed: the next answer folds the history afresh."""
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    folds: list[tuple[int, bool]] = []
+    counting = [False]  # the replay's folds (of the whole log) are not counted
+
+    def counted(events: Any, *, known_at: Any = None, onto: Any = None) -> Any:
+        events = list(events)
+        if counting[0]:
+            folds.append((len(events), onto is not None))
+        return fold_all(events, known_at=known_at, onto=onto)
+
+    def through_engine(query: Callable[[], object]) -> object:
+        counting[0] = True
+        try:
+            return query()
+        finally:
+            counting[0] = False
+
+    code = CODES[0]
+    with closing(Ledger(env)) as ledger, closing(Ledger(env, read_models="replay")) as replay:
+        for each in CODES:
+            ledger.open_account(
+                each,
+                name=f"Customer {each}",
+                currency=CURRENCY,
+                collection_owner="li",
+                opened_on=date(2024, 12, 1),
+            )
+        seed(ledger, 0, 12)
+        engine = ledger.query_engine()
+        customer_id = ids.customer_id(code)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ledger_module, "fold_portfolio", counted)
+            expected = replay.escalation_status(code, AS_OF)
+            assert expected == through_engine(lambda: ledger.escalation_status(code, AS_OF))
+            history = len(engine.customer_events(customer_id, None))
+            assert [(history, False)] == folds
+
+            seed(ledger, 12, 4)  # two invoices of the customer: two events each
+            expected = replay.explain(code, AS_OF)
+            assert expected == through_engine(lambda: ledger.explain(code, AS_OF))
+            assert [(history, False), (4, True)] == folds
+
+            held = through_engine(lambda: engine.customer_state(customer_id, None, counted))
+            held_before = fold_all(engine.customer_events(customer_id, None))
+            assert held_before == held
+            seed(ledger, 16, 2)
+            expected = replay.escalation_status(code, AS_OF)
+            assert expected == through_engine(lambda: ledger.escalation_status(code, AS_OF))
+            assert (history + 6, False) == folds[-1]  # afresh
+            assert held_before == held  # unchanged
+
+            # New events recorded while an answer is read from the fold: the answer asked
+            # then folds afresh, and the fold being read stays as it was.
+            reading = fold_all(engine.customer_events(customer_id, None))
+            inner: list[object] = []
+
+            def answer(state: Any) -> object:
+                seed(ledger, 18, 2)
+                inner.append(ledger.escalation_status(code, AS_OF))
+                assert reading == state
+                return state
+
+            through_engine(
+                lambda: engine.customer_answer(customer_id, None, counted, "reading", answer)
+            )
+            assert (history + 8, False) == folds[-1]
+            assert [replay.escalation_status(code, AS_OF)] == inner

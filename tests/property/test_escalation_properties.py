@@ -20,6 +20,7 @@ from typing import Any, Final
 from uuid import UUID
 
 import attrs
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -49,7 +50,7 @@ from arledger.domain.policy import (
 from arledger.projections import escalation
 from arledger.projections import portfolio as portfolio_module
 from arledger.projections import promises as promises_module
-from arledger.projections.escalation.evaluate import _Evaluator
+from arledger.projections.escalation.evaluate import _NO_PROMISE, _Evaluator
 from arledger.projections.promises import PromiseStatus
 from tests.conftest import FixedClock
 from tests.strategies import ladders
@@ -995,3 +996,43 @@ def test_tranches_split_their_promise_and_a_promise_of_one_date_is_its_own_tranc
             ) == (only.status, only.paid_minor, only.deadline_on, only.judged_on)
         else:
             assert judgement.deadline_on == tranches[-1].deadline_on
+
+
+@given(history=histories, as_of=st.integers(0, WINDOW_DAYS + 60).map(_on))
+def test_promises_judged_where_they_change_equal_every_promise_judged_every_day(
+    history: list[Step], as_of: date
+) -> None:
+    """The evaluator judges each promise only on the days its judgement can change and looks
+    the others up (``_Evaluator._steps``): every day from before the first fact to past the
+    horizon, the judgements and the broken, partly kept and open figures the levels read are
+    those of judging every promise that day."""
+    run_ = run(history)
+    days = [START + timedelta(days=n) for n in range(-1, (as_of - START).days + 62)]
+    for customer_id in customer_ids(run_.ledger):
+        view = escalation.narrow(run_.live, customer_id, as_of)
+        evaluator = _Evaluator(view, customer_id)
+        promises = [p for p in view.promises.values() if p.customer_id == customer_id]
+        expected = [
+            tuple(
+                judgement
+                for judgement in (promises_module.judge(view, p, on) for p in promises)
+                if judgement is not None
+            )
+            for on in days
+        ]
+        assert expected == [evaluator._judgements(on) for on in days]
+        # Days in descending order: the figures come back in the order asked.
+        asked = np.array([on.toordinal() for on in reversed(days)], dtype=np.int64)
+        broken, partly, open_since = evaluator._promise_figures(asked)
+        expected.reverse()
+        statuses = [[j.status for j in judgements] for judgements in expected]
+        assert [s.count(PromiseStatus.BROKEN) for s in statuses] == broken
+        assert [s.count(PromiseStatus.PARTLY_KEPT) for s in statuses] == partly
+        made = [
+            min(
+                (j.made_on.toordinal() for j in judgements if j.status is PromiseStatus.OPEN),
+                default=_NO_PROMISE,
+            )
+            for judgements in expected
+        ]
+        assert made == open_since
