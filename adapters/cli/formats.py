@@ -560,10 +560,11 @@ def worklist_table(
             _worklist_also(item),
         )
     table.caption = (
-        "Held: an open promise holds the level; '!': the action or next step is overdue;"
+        "Held: an open promise, or the pause the policy sets for a diagnosed cause, holds"
+        " the level; '!': the action or next step is overdue;"
         " find the cause first: why the customer pays late, before acting; negotiate first:"
         " the level's actions wait for a negotiation (a visit or demand letter) or an"
-        " approver's override."
+        " approver's override; file claim: the customer's bankruptcy was filed."
         if items
         else "No customer needs collection action on this date."
     )

@@ -17,9 +17,14 @@ asked about (``PortfolioState.policy_on``); nothing is stored and nothing is sch
   passage of time (days past due, overdue amount, broken promises) stay capped at the level
   they gave on the day the earliest open promise was made. Levels from decisions (risk rating,
   blacklisting) are never suspended. Open disputes are listed as suspensions for their invoices.
+- Adjustment: the level (after any suspension) is then adjusted for the customer's standing
+  on the date, its latest diagnosis's type and any bankruptcy filed or fraud suspected by
+  then (``EscalationPolicy.adjusted_level``: a type's offset, pause and route, the distress
+  effects' floors); the raw level stays the triggers' own.
 - History: the level is evaluated on every date on which it can change (business dates of the
   customer's facts, each instalment's due date plus each day-count threshold, each promise's
-  deadline plus one, each policy's effective date); the changes are the history.
+  deadline plus one, each policy's effective date, each diagnosis and distress event); the
+  changes are the history.
 - Next threshold: the same dates after ``as_of``, within ``NEXT_THRESHOLD_HORIZON_DAYS``,
   evaluated on the facts as of ``as_of`` alone ("if nothing happens"): the first date the level
   rises.

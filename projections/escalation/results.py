@@ -94,7 +94,8 @@ class Evaluation:
     level: int
     level_name: str
     raw_level: int
-    """The level the triggers alone give, before any suspension."""
+    """The level the triggers alone give, before any suspension or adjustment (``level`` is
+    adjusted for the customer's standing: ``EscalationPolicy.adjusted_level``)."""
     grade: Grade | None
     overdue_minor: int
     disputed_minor: int
@@ -108,7 +109,8 @@ class Evaluation:
 
     @property
     def is_suspended(self) -> bool:
-        """An open promise holds the level below what the triggers give."""
+        """An open promise, or a diagnosed type's pause (``DelinquencyAdjustment.level_max``),
+        holds the level below what the triggers give."""
         return self.level < self.raw_level
 
 

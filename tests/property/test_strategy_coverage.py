@@ -67,9 +67,11 @@ def drawn(strategy: st.SearchStrategy[T], count: int) -> list[T]:
 
 
 def test_the_adopted_policies_draw_every_trigger_rule_at_every_level() -> None:
+    # 600: the derandomized sample shifts with every draw a policy adds (300 lost broken
+    # promises at level 4 when the level adjustments per delinquency type joined).
     pairs = {
         (trigger.rule, rung.level)
-        for policy in drawn(policies(), 300)
+        for policy in drawn(policies(), 600)
         for rung in policy.levels
         for trigger in rung.triggers
     }

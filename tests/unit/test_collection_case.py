@@ -199,7 +199,8 @@ def test_the_case_counts_actions_and_keeps_the_latest_date_even_when_back_dated(
 # Diagnosis ----------------------------------------------------------------------------------
 
 
-def test_the_seven_delinquency_types_are_those_of_the_domain() -> None:
+def test_the_seven_delinquency_types_and_fraud_suspected_are_those_of_the_domain() -> None:
+    """The seven types of the handbook, and fraud suspected [恶意欺诈] (issue 14)."""
     expected = {
         "weak_chasing",
         "contract_dispute",
@@ -208,6 +209,7 @@ def test_the_seven_delinquency_types_are_those_of_the_domain() -> None:
         "cash_flow_squeeze",
         "deliberate_delay",
         "accident",
+        "fraud_suspected",
     }
 
     assert expected == {kind.value for kind in DelinquencyType}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import attrs
 import numpy as np
 import pytest
 
@@ -317,3 +318,32 @@ def test_the_fast_paths_adjustment_table_is_the_policys_rule_for_every_standing(
     assert [0, 1, 1, 2, 2] == table[1, standing_index(dispute, 0, 0)].tolist()
     assert [3, 3, 3, 3, 3] == table[1, standing_index(dispute, 1, 0)].tolist()
     assert 2 == DEFAULT_ESCALATION_POLICY.adjusted_level(2, "deliberate_delay")  # none adopted
+
+
+# Back-testing a strategy --------------------------------------------------------------------
+
+
+def test_a_backtest_shows_what_a_faster_strategy_for_deliberate_delay_would_have_done() -> None:
+    """The candidate escalates deliberate delay one level faster; a bankrupt customer is on
+    supply hold under both, though the candidate's ladder holds supply at no level."""
+    ledger = new_ledger("ACME", "BETA", "GAMMA")
+    for code in ("ACME", "BETA", "GAMMA"):
+        issue(ledger, f"{code}-1", "5000.00", code=code)
+    diagnose(ledger, "ACME", DelinquencyType.DELIBERATE_DELAY, date(2025, 2, 3))
+    ledger.file_bankruptcy(customer_code="GAMMA", filed_on=date(2025, 2, 5), reason="court")
+    levels = tuple(
+        attrs.evolve(rung, supply_hold=False) for rung in DEFAULT_ESCALATION_POLICY.levels
+    )
+    candidate = attrs.evolve(
+        DEFAULT_ESCALATION_POLICY, version=9, levels=levels, delinquency_adjustments=FASTER
+    )
+
+    found = ledger.backtest(candidate, "2025-02", "2025-02")
+
+    (period,) = found.periods
+    assert (0, 2, 0, 0, 1) == period.actual.customers_by_level  # ACME, BETA 1; GAMMA 4
+    assert (0, 1, 1, 0, 1) == period.candidate.customers_by_level  # ACME one level up
+    assert (1, 1) == (period.actual.on_supply_hold, period.candidate.on_supply_hold)
+    assert [("ACME", 1, 2)] == [
+        (d.customer_code, d.actual_level, d.candidate_level) for d in found.differences
+    ]
