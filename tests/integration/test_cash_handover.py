@@ -259,3 +259,25 @@ def test_a_policy_stored_before_the_handover_settings_decodes_with_the_defaults(
             policy.cash_settles_on_handover,
             policy.managers,
         )
+
+
+def test_without_cash_collected_both_paths_name_the_policy_version_in_force(tmp_path: Path):
+    """The engine's differential test found the engine answering policy version 1 for a ledger
+    whose policy is version 2, when no payment had been collected in person."""
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    stored = Ledger(env, clock=FixedClock(), read_models="stored")
+    stored.open_account(
+        "HUA", name="Hua", currency="CNY", collection_owner="zhang", opened_on=date(2024, 1, 1)
+    )
+    stored.adopt_policy(
+        policy=EscalationPolicy(version=2, cash_handover_days=5),
+        effective_on=date(2024, 1, 1),
+        approver="cfo",
+        reason="five days",
+    )
+    replay = Ledger(env, read_models="replay")
+
+    held = stored.cash_not_handed_over(date(2024, 5, 6))
+
+    assert (2, ()) == (held.policy_version, held.rows)
+    assert replay.cash_not_handed_over(date(2024, 5, 6)) == held

@@ -95,6 +95,37 @@ def queries(
             f"kpis {kpi_grouping.name}",
             lambda g=kpi_grouping: ledger.kpis(start_on, as_of, grouping=g, known_at=known_at),
         )
+    # Issue 13: reporting currencies at the rates the history recorded (a pair without a rate in
+    # force is refused alike), cash held by collectors, unapplied cash and pending approvals.
+    for currency in REPORTING_CURRENCIES:
+        yield (
+            f"ageing in {currency}",
+            lambda c=currency: answer_or_error(
+                lambda: ledger.ageing_in(
+                    c, as_of, grouping=AgeingGrouping.CUSTOMER, known_at=known_at
+                )
+            ),
+        )
+        yield (
+            f"kpis in {currency}",
+            lambda c=currency: answer_or_error(
+                lambda: ledger.kpis_in(c, start_on, as_of, known_at=known_at)
+            ),
+        )
+        yield (
+            f"worklist in {currency}",
+            lambda c=currency: answer_or_error(
+                lambda: ledger.worklist_in(c, as_of, known_at=known_at)
+            ),
+        )
+    yield "cash held", lambda: ledger.cash_not_handed_over(as_of, known_at=known_at)
+    yield "unapplied cash", lambda: ledger.unapplied_cash(as_of, known_at=known_at)
+    yield "pending approvals", lambda: ledger.pending_approvals(known_at=known_at)
+
+
+REPORTING_CURRENCIES: Final = ("CNY", "USD")
+"""The histories record rates to CNY (and CNY to USD); the generated ledger records none, so
+there every conversion is refused alike by both paths."""
 
 
 def customer_queries(
