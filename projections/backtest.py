@@ -21,8 +21,9 @@ from typing import Final
 
 import attrs
 
-from arledger.domain.errors import InvalidDateError
+from arledger.domain.errors import InvalidCommandError, InvalidDateError
 from arledger.domain.money import Money
+from arledger.domain.policy import EscalationPolicy
 
 BACKTEST_MIN_LEVEL: Final = 3
 """The default level from which a customer counts as escalated (the default policy's
@@ -125,6 +126,35 @@ def parse_month(name: str, value: str) -> date:
         except ValueError:
             pass
     raise InvalidDateError(f"{name} must be a month YYYY-MM, got {value!r}", field=name)
+
+
+def require_terms(
+    candidate: object, from_month: str, to_month: str, step: object, min_level: object
+) -> tuple[date, ...]:
+    """A back-test's terms checked, whichever way it runs (the Ledger's engine, a cluster):
+    the period ends (``period_ends``).
+
+    Raises:
+        InvalidDateError: a month is not ``YYYY-MM``, or ``to_month`` is before ``from_month``.
+        InvalidCommandError: ``candidate`` is not an ``EscalationPolicy``, ``step`` not a
+            ``BacktestStep`` or ``min_level`` not a positive int.
+    """
+    if not isinstance(candidate, EscalationPolicy):
+        raise InvalidCommandError(
+            f"candidate must be an EscalationPolicy, got {type(candidate).__name__}",
+            field="candidate",
+        )
+    if not isinstance(step, BacktestStep):
+        raise InvalidCommandError(
+            f"step must be a BacktestStep, got {step!r}", field="step", value=step
+        )
+    if type(min_level) is not int or min_level < 1:
+        raise InvalidCommandError(
+            f"min_level must be a positive whole level, got {min_level!r}",
+            field="min_level",
+            value=min_level,
+        )
+    return period_ends(from_month, to_month, step)
 
 
 def period_ends(from_month: str, to_month: str, step: BacktestStep) -> tuple[date, ...]:

@@ -124,7 +124,7 @@ from arledger.projections import statement as statement_projection
 from arledger.projections import unapplied as unapplied_projection
 from arledger.projections.ageing import AgeingGrouping
 from arledger.projections.backtest import BACKTEST_MIN_LEVEL, Backtest, BacktestStep
-from arledger.projections.backtest import period_ends as backtest_period_ends
+from arledger.projections.backtest import require_terms as require_backtest_terms
 from arledger.projections.credit import CreditDecision
 from arledger.projections.escalation import EscalationStatus
 from arledger.projections.kpis import KpiGrouping, KpiReport, KpiSeries
@@ -2000,22 +2000,7 @@ class Ledger(Application[UUID]):
                 ``BacktestStep`` or ``min_level`` not a positive int.
         """
         require_known_at(known_at)
-        if not isinstance(candidate, EscalationPolicy):
-            raise InvalidCommandError(
-                f"candidate must be an EscalationPolicy, got {type(candidate).__name__}",
-                field="candidate",
-            )
-        if not isinstance(step, BacktestStep):
-            raise InvalidCommandError(
-                f"step must be a BacktestStep, got {step!r}", field="step", value=step
-            )
-        if type(min_level) is not int or min_level < 1:
-            raise InvalidCommandError(
-                f"min_level must be a positive whole level, got {min_level!r}",
-                field="min_level",
-                value=min_level,
-            )
-        ends = backtest_period_ends(from_month, to_month, step)
+        ends = require_backtest_terms(candidate, from_month, to_month, step, min_level)
         cut = self._cut(known_at, None)  # the log committed by known_at, as every query cuts
         return self.query_engine().backtest(
             candidate,

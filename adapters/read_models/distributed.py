@@ -32,13 +32,13 @@ import attrs
 from arledger.adapters.read_models import columnar, partitions
 from arledger.adapters.read_models.engine import SELECT
 from arledger.adapters.read_models.partitions import Location, PortfolioAnswers
-from arledger.domain.errors import ConfigurationError, InvalidCommandError
+from arledger.domain.errors import ConfigurationError
 from arledger.domain.policy import EscalationPolicy
 from arledger.domain.rules import require_date, require_known_at
 from arledger.projections import kpis
 from arledger.projections.ageing import AgeingReport
 from arledger.projections.backtest import BACKTEST_MIN_LEVEL, Backtest, BacktestStep
-from arledger.projections.backtest import period_ends as backtest_period_ends
+from arledger.projections.backtest import require_terms as require_backtest_terms
 from arledger.projections.fast import backtest as fast_backtest
 from arledger.projections.fast import kpis as fast_kpis
 from arledger.projections.results import Worklist
@@ -384,22 +384,7 @@ def recompute_backtest(
         ConfigurationError: Dask is not installed, or no scheduler answers.
     """
     require_known_at(known_at)
-    if not isinstance(candidate, EscalationPolicy):
-        raise InvalidCommandError(
-            f"candidate must be an EscalationPolicy, got {type(candidate).__name__}",
-            field="candidate",
-        )
-    if not isinstance(step, BacktestStep):
-        raise InvalidCommandError(
-            f"step must be a BacktestStep, got {step!r}", field="step", value=step
-        )
-    if type(min_level) is not int or min_level < 1:
-        raise InvalidCommandError(
-            f"min_level must be a positive whole level, got {min_level!r}",
-            field="min_level",
-            value=min_level,
-        )
-    ends = backtest_period_ends(from_month, to_month, step)
+    ends = require_backtest_terms(candidate, from_month, to_month, step, min_level)
     tasks = _tasks(location, filesystem)
     terms = (from_month, to_month, step, min_level)
 
