@@ -2176,7 +2176,7 @@ def generate_partitioned(
 
     Each chunk of customers is cut into the partitions as it is made, in columns
     (``partitions.write_partitioned_columns``): no event is decoded, and the whole log is
-    never held (decoding every event to re-partition it took ~5 min at 1M invoices, and
+    never held (decoding every event to re-partition it took 483 s at 1M invoices, and
     held the log and its events at once). Options as ``generate``."""
     options = _options(invoices, seed, chunk_customers, start_on, end_on)
     partitioned_target(directory)  # a folder it may not write: refused before the work
