@@ -8,7 +8,8 @@ instalment schedules) and what happens to each invoice (payments, bounced paymen
 promises, collection actions, write-offs, and for one defaulted invoice in ten a settlement in
 goods before the write-off; a few late payers' due dates postponed by hand with an approver, and
 a few prompt payments collected in cash and handed to finance, some later than the policy's
-three days, and concession requests, mostly rejected), every amount in integer minor units. The
+three days, and concession requests: some approved, applying the concession, some rejected, a
+few left waiting), every amount in integer minor units. The
 first event of the log adopts the book's authority policy (``authority_policy``: a collections
 manager, a finance director and a chief financial officer, with limits per role and currency
 and a two-approver threshold), in force before any account opens: every reduction names
@@ -409,10 +410,16 @@ _CASH_LATE_SHARE: Final = 5
 _REQUEST_SHARE: Final = 3
 """One invoice in three of a broken promise or a chronic payer gets a concession request from
 its collection owner (the customer asks for a discount), the day after the promise or 20 days
-after due; finance rejects four in five a week later, the others wait for approval (on the
-approvers' worklists)."""
+after due. A week later finance decides, on the request's own draw (``_REQUEST_REJECTED_SHARE``
+values): one in five waits for approval (on the approvers' worklists), two approved, two
+rejected; a request whose invoice gets a second promise is rejected instead of approved (that
+promise is of the whole invoice, more than a concession would leave open)."""
 _REQUEST_CHRONIC_DAYS: Final = 20
 _REQUEST_REJECTED_SHARE: Final = 5
+_REQUEST_APPROVED_DRAWS: Final = (1, 2)
+"""The values of the request's ``_REQUEST_REJECTED_SHARE`` draw that approve it (0 leaves it
+pending, the rest reject it)."""
+_REQUEST_DECIDED_DAYS: Final = 7
 _REQUEST_REASON: Final = "customer asks for a discount to pay"
 _REJECT_REASON: Final = "no discount for a broken promise"
 FINANCE_CASHIER: Final = "Finance Cashier"
@@ -449,14 +456,17 @@ class _Kind(enum.IntEnum):
     EXCHANGE_RATE = 24
     BANKRUPTCY = 25
     FRAUD = 26
+    REDUCTION_APPROVE = 27
 
 
 _EVENTS_PER_COMMAND: Final = np.array(
-    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2],
     dtype=np.int64,
 )
 """Events of each command kind; an upheld dispute adds two (its credit note and the note's
-registration), a superseding promise one, cash collected in person one (its collection)."""
+registration), a superseding promise one, cash collected in person one (its collection). An
+approved concession request is one approval that completes the policy (one approver) and so
+records the invoice's ``ConcessionApproved`` with it."""
 
 
 # The plan -------------------------------------------------------------------------------------
@@ -517,10 +527,12 @@ class _Plan:
     # (never: by bank transfer).
     handed_on: np.ndarray
     # Invoices again: a concession requested on ``request_on`` (never: none) for
-    # ``request_amount``, rejected on ``request_rejected_on`` (never: still pending).
+    # ``request_amount``, rejected on ``request_rejected_on`` or approved (the concession
+    # applied) on ``request_approved_on`` (never for both: still pending).
     request_on: np.ndarray
     request_amount: np.ndarray
     request_rejected_on: np.ndarray
+    request_approved_on: np.ndarray
     # The day the authority policy is in force from (recorded in the first chunk only).
     authority_on: int = 0
     # The exchange rates (recorded in the first chunk only): effective days, and per day and
@@ -804,8 +816,18 @@ def _plan(
     # A chronic payer pays 45 days after due at the earliest: it asks 20 days after due.
     asked_on = np.where(broken, promise_made[:, 0] + 1, due_on + _REQUEST_CHRONIC_DAYS)
     request_on = np.where(requested, asked_on, _NEVER)
-    rejected = requested & (rng.integers(0, _REQUEST_REJECTED_SHARE, ni) != 0)
-    request_rejected_on = np.where(rejected, request_on + 7, _NEVER)
+    verdict = rng.integers(0, _REQUEST_REJECTED_SHARE, ni)
+    # Approved (derived from the same draw, so every draw stays as it was for a seed) only
+    # when no second promise follows: that promise is of the whole invoice, more than would be
+    # open after the concession. The approved invoice's payment is what the concession leaves.
+    approved = requested & np.isin(verdict, _REQUEST_APPROVED_DRAWS) & ~(broken & second)
+    rejected = requested & (verdict != 0) & ~approved
+    request_rejected_on = np.where(rejected, request_on + _REQUEST_DECIDED_DAYS, _NEVER)
+    request_approved_on = np.where(approved, request_on + _REQUEST_DECIDED_DAYS, _NEVER)
+    # The payment follows the decision: a broken promise's by 22 days or more after the
+    # request, a chronic payer's 45 days after due at the earliest.
+    assert (pay_on[approved, 0] > request_approved_on[approved]).all()
+    pay_amount[approved, 0] -= request_amount[approved]
 
     return _Plan(
         seed=seed,
@@ -854,6 +876,7 @@ def _plan(
         request_on=request_on,
         request_amount=request_amount,
         request_rejected_on=request_rejected_on,
+        request_approved_on=request_approved_on,
         authority_on=authority_on,
         **(_rates(seed, authority_on, start, end) if chunk == 0 else {}),
     )
@@ -984,6 +1007,7 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     add(_Kind.HAND_OVER, plan.handed_on, owner_of, invoices, 0)
     add(_Kind.REDUCTION_REQUEST, plan.request_on, owner_of, invoices, 0)
     add(_Kind.REDUCTION_REJECT, plan.request_rejected_on, owner_of, invoices, 0)
+    add(_Kind.REDUCTION_APPROVE, plan.request_approved_on, owner_of, invoices, 0)
     goods = plan.goods_on < _NEVER
     for goods_kind, days in (
         (_Kind.GOODS_PROPOSE, 0), (_Kind.GOODS_APPROVE, 5), (_Kind.GOODS_SETTLE, 10),
@@ -1199,6 +1223,9 @@ def _build(
         lambda p: space.request(inv[p]),
     )
     rows_of("ReductionRejected", kind == _Kind.REDUCTION_REJECT, 0, lambda p: space.request(inv[p]))
+    approve = kind == _Kind.REDUCTION_APPROVE
+    rows_of("ReductionApproved", approve, 0, lambda p: space.request(inv[p]))
+    rows_of("ConcessionApproved", approve, 1, lambda p: space.invoice(inv[p]))
     rows_of("PaymentApplied", kind == _Kind.ALLOCATE, 0, lambda p: space.invoice(inv[p]))
     rows_of("PaymentAllocated", kind == _Kind.ALLOCATE, 1, lambda p: space.payment(inv[p], sub[p]))
     rows_of("PaymentUnapplied", kind == _Kind.REVERSE, 0, lambda p: space.invoice(inv[p]))
@@ -1925,6 +1952,28 @@ def _reduction_rejected(plan: _Plan, rows: _Rows) -> list[pa.Array]:
     ]
 
 
+def _reduction_approved(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    invoice = rows.invoice
+    return [
+        _senior_if_above(plan.request_amount[invoice], plan.currency[rows.customer]),
+        _dates(plan.request_approved_on[invoice]),
+        pa.array(np.ones(rows.count, dtype=np.bool_)),  # applied: one approver completes it
+    ]
+
+
+def _concession_approved(plan: _Plan, rows: _Rows) -> list[pa.Array]:
+    # The Ledger applies the request as asked: dated its ``reduce_on`` (the request's day).
+    invoice = rows.invoice
+    return [
+        _ints(plan.request_amount[invoice]),
+        _currency(plan, rows.customer),
+        _dates(plan.request_on[invoice]),
+        _constant(_REQUEST_REASON, rows.count),
+        _senior_if_above(plan.request_amount[invoice], plan.currency[rows.customer]),
+        pa.nulls(rows.count, pa.string()),  # second_approver: one approver suffices
+    ]
+
+
 def _goods_keys(plan: _Plan, invoice: np.ndarray) -> np.ndarray:
     return _keys(f"G{plan.seed}-G", _number(plan, invoice), _INVOICE_DIGITS)
 
@@ -2004,6 +2053,8 @@ _FIELDS: Final[dict[str, Fields]] = {
     "CashHandedOver": _handed_over,
     "ReductionRequested": _reduction_requested,
     "ReductionRejected": _reduction_rejected,
+    "ReductionApproved": _reduction_approved,
+    "ConcessionApproved": _concession_approved,
     "PaymentAllocated": _allocated,
     "PaymentUnapplied": _unapplied,
     "PaymentReversed": _reversed,
@@ -2560,6 +2611,15 @@ def _command(plan: _Plan, kind: _Kind, on: date, customer: int, invoice: int, su
                 "rejected_by": APPROVER,
                 "rejected_on": on,
                 "reason": _REJECT_REASON,
+            },
+        )
+    if kind is _Kind.REDUCTION_APPROVE:
+        return Command(
+            "approve_reduction",
+            {
+                "request_reference": f"G{plan.seed}-Q{number:08d}",
+                "approver": _one_approver(plan, int(plan.request_amount[invoice]), customer),
+                "approved_on": on,
             },
         )
     if kind is _Kind.HAND_OVER:

@@ -19,6 +19,7 @@ from arledger.domain import approval
 from arledger.domain.approval import Authority, AuthorityVersion
 from arledger.domain.events import (
     AuthorityPolicyAdopted,
+    ConcessionApproved,
     CreditNoteApplied,
     Event,
     ExchangeRateRecorded,
@@ -199,6 +200,7 @@ def test_a_larger_generated_book_stays_within_its_authority_policy() -> None:
     customer_of: dict[UUID, UUID] = {}
     earlier: dict[UUID, list[tuple[date, int, tuple[str, ...]]]] = {}
     checked = 0
+    conceded = 0
     for event in events:
         if isinstance(event, InvoiceIssued):
             customer_of[event.originator_id] = event.customer_id
@@ -207,6 +209,9 @@ def test_a_larger_generated_book_stays_within_its_authority_policy() -> None:
             on = event.applied_on
         elif isinstance(event, InvoiceWrittenOff):
             on = event.written_off_on
+        elif isinstance(event, ConcessionApproved):
+            on = event.approved_on
+            conceded += 1
         else:
             continue
         names = approval.approvers_of(event.approver, event.second_approver)
@@ -224,6 +229,7 @@ def test_a_larger_generated_book_stays_within_its_authority_policy() -> None:
         reductions.append((on, event.amount_minor, names))
         checked += 1
     assert checked > 100
+    assert conceded > 10
 
 
 def test_the_generated_book_records_monthly_rates_and_reads_in_cny(memory_ledger: Ledger) -> None:

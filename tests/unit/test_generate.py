@@ -26,6 +26,7 @@ from arledger.domain.events import (
     CashHandedOver,
     CollectionActionRecorded,
     CollectionOwnerChanged,
+    ConcessionApproved,
     CreditNoteApplied,
     CustomerAccountOpened,
     DelinquencyDiagnosed,
@@ -175,6 +176,8 @@ def test_the_ledger_has_every_kind_of_fact(events: list[Event]) -> None:
         "CashHandedOver",
         "ReductionRequested",
         "ReductionRejected",
+        "ReductionApproved",
+        "ConcessionApproved",
     ):
         assert kinds[name] > 0, name
     # Goods in lieu are rare: a share of the defaulted invoices, well under 1% of them all.
@@ -269,11 +272,16 @@ def test_no_invoice_is_ever_settled_beyond_its_amount(events: list[Event]) -> No
     for as_of in (start + timedelta(days=days) for days in range(0, 800, 50)):
         for invoice in state.ageing.invoices.values():
             assert 0 <= invoice.open_minor_on(as_of) <= invoice.amount_minor
-    # Reconciled: amount - open = applied - unapplied + credited + written off.
+    # Reconciled: amount - open = applied - unapplied + credited + conceded + written off.
     settled: defaultdict[UUID, int] = defaultdict(int)
     for event in events:
         if isinstance(
-            event, PaymentApplied | CreditNoteApplied | GoodsInLieuApplied | InvoiceWrittenOff
+            event,
+            PaymentApplied
+            | CreditNoteApplied
+            | ConcessionApproved
+            | GoodsInLieuApplied
+            | InvoiceWrittenOff,
         ):
             settled[event.originator_id] += event.amount_minor
         elif isinstance(event, PaymentUnapplied):
@@ -284,6 +292,40 @@ def test_no_invoice_is_ever_settled_beyond_its_amount(events: list[Event]) -> No
     assert 0 < still_open < INVOICES // 4
     written_off = [e for e in events if isinstance(e, InvoiceWrittenOff)]
     assert all(state.ageing.invoices[e.originator_id].open_minor_on(end) == 0 for e in written_off)
+
+
+def test_about_two_in_five_concession_requests_are_approved_each_with_its_concession() -> None:
+    # A larger book than the module's, read as tables: its 2,500 invoices ask only a few.
+    tables = generate.generate_columnar(25_000, SEED).tables
+    requested = {row["originator_id"]: row for row in tables["ReductionRequested"].to_pylist()}
+    approved = tables["ReductionApproved"].to_pylist()
+    conceded = {row["seq"]: row for row in tables["ConcessionApproved"].to_pylist()}
+    rejected = tables["ReductionRejected"].num_rows
+    pending = len(requested) - len(approved) - rejected
+    # Two draws in five approve, two reject, one leaves the request waiting; a request whose
+    # invoice gets a second promise is rejected instead of approved.
+    assert len(requested) > 300
+    assert len(requested) * 25 // 100 < len(approved) < len(requested) * 45 // 100
+    assert len(approved) < rejected
+    assert len(requested) // 10 < pending < len(approved)
+    assert len(approved) == len(conceded)
+    for approval in approved:
+        request = requested[approval["originator_id"]]
+        # Recorded by the same command: the concession is the approval's next event.
+        concession = conceded[approval["seq"] + 1]
+        assert approval["applied"]
+        assert approval["timestamp"] == concession["timestamp"]
+        assert request["invoice_id"] == concession["originator_id"]
+        assert request["amount_minor"] == concession["amount_minor"]
+        assert request["currency"] == concession["currency"]
+        assert request["reduce_on"] == concession["approved_on"]
+        assert approval["approver"] == concession["approver"]
+        assert concession["second_approver"] is None
+        assert request["requested_on"] + timedelta(days=7) == approval["approved_on"]
+    approvers = {row["approver"] for row in approved}
+    # Within the authority policy: the finance director, above the threshold the CFO alone.
+    assert generate.APPROVER in approvers
+    assert approvers <= {generate.APPROVER, generate.SENIOR_APPROVER}
 
 
 def test_goods_in_lieu_settle_part_of_a_defaulted_invoice_before_the_rest_is_written_off(
