@@ -459,6 +459,19 @@ class _Kind(enum.IntEnum):
     REDUCTION_APPROVE = 27
 
 
+def _of_kind(
+    kind: np.ndarray, which: _Kind, fact: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Per command, ``fact`` of the commands of kind ``which`` (given their positions), False
+    for the others. An invoice's facts are looked up on its own commands only: a customer's
+    command carries no invoice (-1) and a rate's carries its month in that column, which may
+    pass the chunk's invoices."""
+    found = np.zeros(len(kind), bool)
+    at = np.flatnonzero(kind == which)
+    found[at] = fact(at)
+    return found
+
+
 _EVENTS_PER_COMMAND: Final = np.array(
     [1, 1, 1, 1, 2, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2],
     dtype=np.int64,
@@ -1022,9 +1035,9 @@ def _commands(plan: _Plan, end: int) -> _Commands:
     order = np.lexsort((sub, invoice, kind, customer, on))
     kind, on, customer, invoice, sub = (a[order] for a in (kind, on, customer, invoice, sub))
     counts = _EVENTS_PER_COMMAND[kind]
-    upheld = (kind == _Kind.RESOLVE) & (plan.upheld[np.maximum(invoice, 0)] > 0)
+    upheld = _of_kind(kind, _Kind.RESOLVE, lambda at: plan.upheld[invoice[at]] > 0)
     superseding = (kind == _Kind.PROMISE) & (sub == 1)
-    collected = (kind == _Kind.RECEIVE) & plan.is_cash(np.maximum(invoice, 0), sub)
+    collected = _of_kind(kind, _Kind.RECEIVE, lambda at: plan.is_cash(invoice[at], sub[at]))
     counts = counts + 2 * upheld + superseding + collected
     ends = np.cumsum(counts)
     return _Commands(
@@ -1188,7 +1201,7 @@ def _build(
     cust = commands.customer
     inv = commands.invoice
     sub = commands.sub
-    upheld = (kind == _Kind.RESOLVE) & (plan.upheld[np.maximum(inv, 0)] > 0)
+    upheld = _of_kind(kind, _Kind.RESOLVE, lambda at: plan.upheld[inv[at]] > 0)
     rows_of(
         "AuthorityPolicyAdopted",
         kind == _Kind.AUTHORITY,
@@ -1213,7 +1226,7 @@ def _build(
     rows_of("CreditNoteApplied", upheld, 1, lambda p: space.invoice(inv[p]))
     rows_of("CreditNoteRegistered", upheld, 2, lambda p: space.credit_note(inv[p]))
     rows_of("PaymentReceived", kind == _Kind.RECEIVE, 0, lambda p: space.payment(inv[p], sub[p]))
-    collected = (kind == _Kind.RECEIVE) & plan.is_cash(np.maximum(inv, 0), sub)
+    collected = _of_kind(kind, _Kind.RECEIVE, lambda at: plan.is_cash(inv[at], sub[at]))
     rows_of("PaymentCollected", collected, 1, lambda p: space.payment(inv[p], sub[p]))
     rows_of("CashHandedOver", kind == _Kind.HAND_OVER, 0, lambda p: space.payment(inv[p], 0))
     rows_of(

@@ -94,6 +94,14 @@ def test_page_size_changes_the_pages_not_the_ledger(log: ColumnarLog) -> None:
     assert_same_log(log, collector.log())
 
 
+def test_a_book_with_fewer_invoices_than_months_of_rates_is_generated() -> None:
+    """The rate commands carry their month where the others carry an invoice: a book of 20
+    invoices over 24 months of rates (the default period) once read invoice facts at month 20."""
+    small = generate.generate_columnar(20, 7)
+    assert 20 == small.tables["InvoiceIssued"].num_rows
+    assert small.tables["ExchangeRateRecorded"].num_rows > 20
+
+
 def test_a_chunk_is_the_same_whatever_follows_it() -> None:
     # With 200 customers per chunk, 2,000 invoices are exactly the first chunk of 4,000.
     alone = list(generate.events(2_000, SEED, chunk_customers=200))
