@@ -45,6 +45,16 @@ LEVELS: Final = (1, 2, 3, 4)
 JUDGED_ON: Final = tuple(_on(day) for day in range(0, WINDOW_DAYS + 61, 15))
 
 
+SEARCHED: Final = settings(
+    max_examples=3000,
+    database=None,
+    phases=[Phase.generate],
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+"""How a case is searched for with ``find``: up to 3,000 drawn examples, no shrinking."""
+
+
 def drawn(strategy: st.SearchStrategy[T], count: int) -> list[T]:
     """``count`` examples of ``strategy``, the same on every run (derandomized, no shrinking)."""
     seen: list[T] = []
@@ -172,13 +182,7 @@ def test_the_histories_judge_tranches_and_plan_with_and_without_commitments(
     find(
         histories,
         holds,
-        settings=settings(
-            max_examples=3000,
-            database=None,
-            phases=[Phase.generate],
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        ),
+        settings=SEARCHED,
     )
 
 
@@ -227,13 +231,7 @@ def test_the_histories_put_every_collection_strategy_reason_on_the_worklist(want
     find(
         adopted,
         lambda drawn_: wanted in _collection_strategy_reasons(*drawn_),
-        settings=settings(
-            max_examples=3000,
-            database=None,
-            phases=[Phase.generate],
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        ),
+        settings=SEARCHED,
     )
 
 
@@ -302,11 +300,5 @@ def test_the_histories_meet_every_level_adjustment_and_distress(wanted: str) -> 
     find(
         adopted,
         lambda drawn_: wanted in _strategy_reasons(*drawn_),
-        settings=settings(
-            max_examples=3000,
-            database=None,
-            phases=[Phase.generate],
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        ),
+        settings=SEARCHED,
     )
