@@ -2272,11 +2272,18 @@ def generate_to_store(
     Each chunk is decoded to events (as ``columnar.from_columnar`` does) and written by the bulk
     path, one transaction per ``events_per_batch`` events, never splitting a command's events;
     nothing is kept from one chunk to the next. The keys (``G<seed>-...``) must be new to the
-    store: a repeat meets the library's ``IntegrityError`` on the first batch.
+    store: a repeat meets the library's ``IntegrityError`` on the first batch. The ledger-wide
+    books (the authority policy, the exchange rates) are the first generated book's: a book of
+    another seed generated into the same store leaves them as it finds them.
     """
     options = _options(invoices, seed, chunk_customers, start_on, end_on)
     if events_per_batch < 1:
         raise ValueError(f"events_per_batch must be positive, got {events_per_batch}")
+    held = frozenset(
+        book
+        for book in (domain_ids.authority_book_id(), domain_ids.rate_book_id())
+        if list(ledger.events.get(book, limit=1))
+    )
     written = 0
     for plan, chunk in _chunks(options, ids_per_chunk=True):
         log = ColumnarLog(
@@ -2286,8 +2293,11 @@ def generate_to_store(
         events = list(from_columnar(log))
         assert len(events) == chunk.events
         for low, high in _cuts(chunk.first - chunk.first[0], len(events), events_per_batch):
-            bulk.insert_events(ledger, events[low:high])
-            written += high - low
+            batch = events[low:high]
+            if held:  # the books' commands are one event each: no command is split
+                batch = [event for event in batch if event.originator_id not in held]
+            bulk.insert_events(ledger, batch)
+            written += len(batch)
             if progress is not None:
                 # The chunk's invoices in proportion to its events written (a chunk is up to
                 # ~50,000 invoices: a bar counting whole chunks would sit still).

@@ -15,7 +15,7 @@ from eventsourcing.persistence import IntegrityError
 from arledger.adapters.application.ledger import Ledger
 from arledger.adapters.read_models.columnar import read_parquet
 from arledger.adapters.synthetic import generate
-from arledger.domain import approval
+from arledger.domain import approval, ids
 from arledger.domain.approval import Authority, AuthorityVersion
 from arledger.domain.events import (
     AuthorityPolicyAdopted,
@@ -135,6 +135,30 @@ def test_generating_the_same_ledger_into_a_store_again_is_refused(tmp_path: Path
         with pytest.raises(IntegrityError):
             generate.generate_to_store(ledger, 100, SEED)
         assert len(list(generate.events(100, SEED))) == len(list(ledger.iter_events()))
+    finally:
+        ledger.close()
+
+
+def test_a_book_of_another_seed_goes_into_the_same_store_leaving_its_books_as_found(
+    tmp_path: Path,
+) -> None:
+    """The authority policy and the rate book are ledger-wide aggregates: a second generated
+    book (as the engine benchmark writes its new events) must not record them again."""
+    ledger = Ledger(env={"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "two.db")})
+    try:
+        generate.generate_to_store(ledger, 100, SEED)
+        books = [ids.authority_book_id(), ids.rate_book_id()]
+        before = {book: list(ledger.events.get(book)) for book in books}
+        assert all(before.values())
+        written = generate.generate_to_store(ledger, 100, SEED + 1)
+        assert {book: list(ledger.events.get(book)) for book in books} == before
+        second = generate.generate_columnar(100, SEED + 1)
+        shared = sum(
+            second.tables[name].num_rows
+            for name in ("AuthorityPolicyAdopted", "ExchangeRateRecorded")
+        )
+        assert 0 < shared
+        assert second.event_count - shared == written
     finally:
         ledger.close()
 
