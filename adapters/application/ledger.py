@@ -1890,7 +1890,7 @@ class Ledger(Application[UUID]):
         # The owner is shown the cash their people hold too long (as their manager) and the
         # reduction requests waiting for them (as an approver), at the same cut of the log: an
         # owner is known by an account, as a manager in a policy or as an approver.
-        handover_state = self._handover_state(cut)
+        handover_state = self._handover_state(cut, held_on=as_of)
         requests_state = self._reduction_requests_state(cut)
         others = _managers_of(handover_state) | _approvers_of(requests_state)
         if self.read_models != "replay":
@@ -1923,7 +1923,7 @@ class Ledger(Application[UUID]):
         manager in a policy, whatever the date), as recorded by ``known_at`` or at
         ``at_position``: the owners ``worklist(owner=...)`` takes."""
         cut = self._cut(known_at, at_position)
-        managers = _managers_of(self._handover_state(cut))
+        managers = _managers_of(self._handover_state(cut, held_on=None))
         if self.read_models != "replay":
             return self.query_engine().owners(cut.stamped_by, cut.position) | managers
         return _owners_of(self._replayed(cut)) | managers
@@ -1945,7 +1945,7 @@ class Ledger(Application[UUID]):
         return self._cash_held(as_of, manager, self._cut(known_at, at_position))
 
     def _cash_held(self, as_of: date, manager: str | None, cut: Cut) -> handover.CashHandoverReport:
-        state = self._handover_state(cut)
+        state = self._handover_state(cut, held_on=as_of)
         return handover.cash_not_handed_over(state, as_of, manager=manager)
 
     def _reduction_requests_state(self, cut: Cut) -> reductions_projection.ReductionsState:
@@ -1960,10 +1960,16 @@ class Ledger(Application[UUID]):
             events = self._events_cut(cut)
         return reductions_projection.fold_all(events)
 
-    def _handover_state(self, cut: Cut) -> handover.HandoverState:
+    def _handover_state(self, cut: Cut, *, held_on: date | None) -> handover.HandoverState:
+        """The cash-handover fold at the cut: from the query engine's columnar log, only the
+        payments that may be held on ``held_on`` (None: the policy versions only, who manages
+        whom), or a replay of every event."""
         if self.read_models != "replay":
-            events: Iterable[Event] = self.query_engine().handover_events(
-                cut.stamped_by, cut.position
+            engine = self.query_engine()
+            events: Iterable[Event] = (
+                engine.policy_events(cut.stamped_by, cut.position)
+                if held_on is None
+                else engine.handover_events(cut.stamped_by, cut.position, held_on=held_on)
             )
         else:
             events = self._events_cut(cut)

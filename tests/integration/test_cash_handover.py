@@ -163,6 +163,39 @@ def test_the_engine_and_the_replay_give_the_same_cash_held(tmp_path: Path):
     ]
 
 
+def test_the_engine_chooses_the_payments_held_on_the_day_as_the_replay_lists_them(tmp_path: Path):
+    """The engine decodes only the payments that may be held on the asked day (collected by
+    it, neither handed over nor reversed by it): at every position of a history that hands
+    one over and reverses another, and on days before, between and after, both paths list
+    the same cash."""
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    stored = ledger_with_cash(env, read_models="stored")
+    stored.receive_payment(
+        "CHQ-2",
+        payer_code="HUA",
+        amount=cny("1000.00"),
+        value_on=date(2024, 5, 8),
+        method=ReceiptMethod.CHEQUE,
+        received_by="zhao",
+    )
+    stored.hand_over_cash("CASH-1", handed_on=date(2024, 5, 15), received_by_finance="cashier")
+    stored.reverse_payment("CHQ-2", reversed_on=date(2024, 5, 20), reason="bounced")
+    replay = Ledger(env, read_models="replay")
+    head = stored.worklist(date(2024, 5, 14)).as_of_log
+    days = [date(2024, 5, day) for day in (5, 6, 12, 14, 15, 16, 19, 20, 31)]
+    listed = set()
+    for position in range(1, head.position + 1):
+        for on in days:
+            engine = stored.cash_not_handed_over(on, at_position=position)
+            assert replay.cash_not_handed_over(on, at_position=position) == engine, (position, on)
+            listed.update(row.bank_reference for row in engine.rows)
+    assert {"CASH-1", "CHQ-2"} == listed
+    assert ["CHQ-2"] == [
+        row.bank_reference for row in stored.cash_not_handed_over(date(2024, 5, 19)).rows
+    ]
+    assert () == stored.cash_not_handed_over(date(2024, 5, 20)).rows
+
+
 def test_the_receipt_names_the_collector_in_the_log_and_old_payments_are_bank_transfers():
     ledger = ledger_with_cash({"ARLEDGER_STORE": "memory"})
     ledger.receive_payment(

@@ -527,3 +527,43 @@ def test_the_cli_refuses_a_period_that_ends_before_it_starts(cli_store: dict[str
 
     assert 1 == result.exit_code
     assert "Traceback" not in result.output
+
+
+def test_the_engine_decodes_only_open_requests_and_answers_as_the_replay_at_every_position(
+    tmp_path: Path,
+) -> None:
+    """The engine chooses the open requests by column (closed by an approval that applied
+    the reduction, or by a rejection) before decoding any: a request approved once and
+    waiting for its second approver stays open, and at every position of the history both
+    paths list the same requests for every approver."""
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    stored = opened(Ledger(env, clock=FixedClock(), read_models="stored"))
+    for reference, amount in (("REQ-A", "150000.00"), ("REQ-B", "40000.00"), ("REQ-C", "30000.00")):
+        stored.request_reduction(
+            reference,
+            kind=ReductionKind.CONCESSION,
+            invoice_number="INV-1",
+            amount=cny(amount),
+            reduce_on=date(2024, 2, 5),
+            reason="volume rebate",
+            requested_by="Liu",
+            requested_on=date(2024, 2, 5),
+        )
+    stored.approve_reduction("REQ-A", approver="Zhao", approved_on=date(2024, 2, 6))
+    stored.reject_reduction("REQ-B", rejected_by="Chen", rejected_on=date(2024, 2, 6), reason="no")
+    stored.approve_reduction("REQ-C", approver="Wang", approved_on=date(2024, 2, 6))
+    replayed = Ledger(env, clock=FixedClock(), read_models="replay")
+    head = stored.worklist(date(2024, 2, 6)).as_of_log.position
+    for position in range(1, head + 1):
+        for approver in (None, "Wang", "Zhao", "Chen"):
+            assert replayed.pending_approvals(
+                approver=approver, at_position=position
+            ) == stored.pending_approvals(approver=approver, at_position=position), (
+                position,
+                approver,
+            )
+    pending = stored.pending_approvals()
+    assert [("REQ-A", ("Zhao",))] == [(p.request_reference, p.approved_by) for p in pending]
+    assert ["REQ-A"] == [p.request_reference for p in stored.pending_approvals(approver="Chen")]
+    stored.close()
+    replayed.close()
