@@ -567,3 +567,37 @@ def test_the_engine_decodes_only_open_requests_and_answers_as_the_replay_at_ever
     assert ["REQ-A"] == [p.request_reference for p in stored.pending_approvals(approver="Chen")]
     stored.close()
     replayed.close()
+
+
+def test_the_worklist_table_shows_the_first_requests_and_says_how_many_more(
+    tmp_path: Path,
+) -> None:
+    """Under the worklist, the requests waiting for approval are cut at --limit like the
+    customers (a generated 1M ledger waits on thousands), saying so; --limit 0 shows all."""
+    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
+    ledger = opened(Ledger(env, clock=FixedClock()))
+    for reference in ("REQ-A", "REQ-B", "REQ-C"):
+        ledger.request_reduction(
+            reference,
+            kind=ReductionKind.WRITE_OFF,
+            invoice_number="INV-1",
+            reduce_on=date(2024, 2, 5),
+            reason="customer vanished",
+            requested_by="Liu",
+            requested_on=date(2024, 2, 5),
+        )
+    ledger.close()
+    runner = CliRunner()
+    wide = {**env, "COLUMNS": "250"}
+    cut = runner.invoke(app, ["worklist", "--as-of", "2024-02-06", "--limit", "2"], env=wide)
+    assert 0 == cut.exit_code, cut.output
+    assert ("REQ-A" in cut.output, "REQ-B" in cut.output, "REQ-C" in cut.output) == (
+        True,
+        True,
+        False,
+    )
+    assert "The first 2 of 3 requests: --limit 0 shows all" in cut.output
+    whole = runner.invoke(app, ["worklist", "--as-of", "2024-02-06", "--limit", "0"], env=wide)
+    assert 0 == whole.exit_code, whole.output
+    assert "REQ-C" in whole.output
+    assert "The first" not in whole.output
