@@ -6,7 +6,7 @@ run on the same ledger (``benchmarks/service.py`` is the driver).
 Budget: no errors at all (each call a command that succeeds or a query that answers), and the
 shared Ledger's throughput at least ``RATIO_FLOOR`` times the serialised one's (the median run
 of ``ROUNDS`` each, run alternately): sharing must not cost much. On a quiet 2-core machine
-the two are close (0.8-0.9x on 2026-12-07: the queries are Python holding the GIL, so 16 threads
+the two are close (0.7-1.0x on 2026-12-07: the queries are Python holding the GIL, so 16 threads
 gain little over one at a time, and pay for switching); under load the shared Ledger is ~3x
 faster (one client's waits overlap the others' work). Throughput and p50/p99 latency of both,
 per kind of call too, are written to ``benchmarks/results/service-<date>.json`` and printed.
@@ -31,7 +31,13 @@ from tests.conftest import postgres_schemas
 CLIENTS: Final = 16
 OPERATIONS: Final = 40
 """Calls per client in each mode: 640 in all."""
-RATIO_FLOOR: Final = 0.75
+RATIO_FLOOR: Final = 0.5
+"""Far outside the ratio's noise, as CI's figures must be: on 2026-12-07, quiet, the median of
+three ran from 0.70 to 1.02 (eight runs, before and after the worklist's cash-held and pending
+approvals stopped decoding every payment and request; that change made the serialised runs
+faster, 115 -> 125-146 ops/s, and the shared ones no slower, 106-117 -> 103-125, so the ratio
+fell while both got better). 0.75 failed a CI rehearsal at 0.70: noise, not a defect. The floor
+catches what sharing must never do: a lock convoy or thrashing that halves the throughput."""
 ROUNDS: Final = 3
 """Each mode is run this many times, alternately, and the median run of each compared: one run
 is ~3 s, and on a quiet machine a single pair's ratio swung from 0.71 to 0.88."""
