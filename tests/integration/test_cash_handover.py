@@ -136,17 +136,24 @@ def test_a_policy_may_let_cash_settle_on_collection():
     assert 2_000_000 == ledger.invoice("INV-1").open_minor
 
 
-def test_the_engine_and_the_replay_give_the_same_cash_held(tmp_path: Path):
+def stored_with_cheque(tmp_path: Path, collected_on: date) -> tuple[dict[str, str], Ledger]:
+    """``ledger_with_cash`` in a SQLite store, read through the query engine, and a cheque of
+    1,000.00 CNY salesperson zhao (managed by li) collected from HUA on ``collected_on``."""
     env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
     stored = ledger_with_cash(env, read_models="stored")
     stored.receive_payment(
         "CHQ-2",
         payer_code="HUA",
         amount=cny("1000.00"),
-        value_on=date(2024, 5, 1),
+        value_on=collected_on,
         method=ReceiptMethod.CHEQUE,
         received_by="zhao",
     )
+    return env, stored
+
+
+def test_the_engine_and_the_replay_give_the_same_cash_held(tmp_path: Path):
+    env, stored = stored_with_cheque(tmp_path, date(2024, 5, 1))
     stored.receive_payment(
         "BANK-3", payer_code="HUA", amount=cny("10.00"), value_on=date(2024, 5, 1)
     )
@@ -168,16 +175,7 @@ def test_the_engine_chooses_the_payments_held_on_the_day_as_the_replay_lists_the
     it, neither handed over nor reversed by it): at every position of a history that hands
     one over and reverses another, and on days before, between and after, both paths list
     the same cash."""
-    env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
-    stored = ledger_with_cash(env, read_models="stored")
-    stored.receive_payment(
-        "CHQ-2",
-        payer_code="HUA",
-        amount=cny("1000.00"),
-        value_on=date(2024, 5, 8),
-        method=ReceiptMethod.CHEQUE,
-        received_by="zhao",
-    )
+    env, stored = stored_with_cheque(tmp_path, date(2024, 5, 8))
     stored.hand_over_cash("CASH-1", handed_on=date(2024, 5, 15), received_by_finance="cashier")
     stored.reverse_payment("CHQ-2", reversed_on=date(2024, 5, 20), reason="bounced")
     replay = Ledger(env, read_models="replay")

@@ -345,9 +345,10 @@ def test_a_requested_reduction_waits_for_its_approvers_then_applies(ledger: Ledg
         ledger.approve_reduction("REQ-1", approver="Wang", approved_on=date(2024, 2, 4))
 
 
-def test_a_rejected_request_is_never_applied(ledger: Ledger) -> None:
+def request_write_off(ledger: Ledger, reference: str) -> None:
+    """Liu asks on 2024-02-01 to write INV-1 off."""
     ledger.request_reduction(
-        "REQ-2",
+        reference,
         kind=ReductionKind.WRITE_OFF,
         invoice_number="INV-1",
         reduce_on=date(2024, 2, 1),
@@ -355,6 +356,10 @@ def test_a_rejected_request_is_never_applied(ledger: Ledger) -> None:
         requested_by="Liu",
         requested_on=date(2024, 2, 1),
     )
+
+
+def test_a_rejected_request_is_never_applied(ledger: Ledger) -> None:
+    request_write_off(ledger, "REQ-2")
     ledger.reject_reduction(
         "REQ-2", rejected_by="Chen", rejected_on=date(2024, 2, 2), reason="sue first"
     )
@@ -577,15 +582,7 @@ def test_the_worklist_table_shows_the_first_requests_and_says_how_many_more(
     env = {"ARLEDGER_STORE": "sqlite", "ARLEDGER_DB": str(tmp_path / "ledger.db")}
     ledger = opened(Ledger(env, clock=FixedClock()))
     for reference in ("REQ-A", "REQ-B", "REQ-C"):
-        ledger.request_reduction(
-            reference,
-            kind=ReductionKind.WRITE_OFF,
-            invoice_number="INV-1",
-            reduce_on=date(2024, 2, 5),
-            reason="customer vanished",
-            requested_by="Liu",
-            requested_on=date(2024, 2, 5),
-        )
+        request_write_off(ledger, reference)
     ledger.close()
     runner = CliRunner()
     wide = {**env, "COLUMNS": "250"}
