@@ -1297,6 +1297,9 @@ class QueryEngine:
         )
         found = self._tables_at(wanted, "PaymentCollected", known_at, upto)
         if found is None:
+            # No payment collected in person: the report has no rows, but it names the policy
+            # version in force as the fold of the whole log does (the differential test found
+            # version 1 here against the replay's 2).
             return self.policy_events(known_at, upto)
         tables, id_of = found
         payments = pc.unique(tables["PaymentCollected"]["originator_id"])
@@ -1325,9 +1328,6 @@ class QueryEngine:
         found = self._tables_at(
             ("EscalationPolicyAdopted",), "EscalationPolicyAdopted", known_at, upto
         )
-        # No payment collected in person: the report has no rows, but it names the policy
-        # version in force as the fold of the whole log does (the differential test found
-        # version 1 here against the replay's 2).
         return [] if found is None else self._decoded(*found)
 
     def reduction_request_events(
