@@ -32,12 +32,13 @@ CLIENTS: Final = 16
 OPERATIONS: Final = 40
 """Calls per client in each mode: 640 in all."""
 RATIO_FLOOR: Final = 0.5
-"""Far outside the ratio's noise, as CI's figures must be: on 2026-12-07, quiet, the median of
-three ran from 0.70 to 1.02 (eight runs, before and after the worklist's cash-held and pending
-approvals stopped decoding every payment and request; that change made the serialised runs
-faster, 115 -> 125-146 ops/s, and the shared ones no slower, 106-117 -> 103-125, so the ratio
-fell while both got better). 0.75 failed a CI rehearsal at 0.70: noise, not a defect. The floor
-catches what sharing must never do: a lock convoy or thrashing that halves the throughput."""
+"""Far outside the ratio's noise, as CI's figures must be: on 2026-12-07, quiet, the median
+of three ran from 0.70 to 1.02 (seven runs: two on the commit before, five after the
+worklist's cash held and pending approvals stopped decoding every payment and request). That
+change made the serialised runs faster, 115 -> 125-146 ops/s, and the shared ones no slower,
+106-117 -> 103-125, so the ratio fell while both got better. 0.75 failed a CI rehearsal at
+0.70: noise, not a defect. The floor catches what sharing must never do: a lock convoy or
+thrashing that halves the throughput."""
 ROUNDS: Final = 3
 """Each mode is run this many times, alternately, and the median run of each compared: one run
 is ~3 s, and on a quiet machine a single pair's ratio swung from 0.71 to 0.88."""
