@@ -8,7 +8,7 @@ import io
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Final
+from typing import Final, TypeVar
 
 import attrs
 from rich.cells import cell_len
@@ -537,9 +537,7 @@ def worklist_table(
     as_of: date, owner: str | None, items: Sequence[escalation.WorklistItem], *, limit: int = 0
 ) -> FittedTable:
     title = f"Worklist as of {as_of.isoformat()}" + (f", owner {owner}" if owner else "")
-    total = len(items)
-    if limit and total > limit:
-        items = list(items)[:limit]
+    items, more = first_rows(tuple(items), limit, "customers")
     table = FittedTable(*worklist_columns(), title=title)
     for rank, item in enumerate(items, start=1):
         action = item.next_action
@@ -568,11 +566,28 @@ def worklist_table(
         if items
         else "No customer needs collection action on this date."
     )
-    if len(items) < total:
-        table.caption += (
-            f" The first {len(items):,} of {total:,} customers: --limit 0 shows all,"
-            " --format json gives them as data."
-        )
+    return with_more(table, more)
+
+
+T = TypeVar("T")
+
+
+def first_rows(rows: tuple[T, ...], limit: int, what: str) -> tuple[tuple[T, ...], str | None]:
+    """The first ``limit`` rows (0: all) of a table, and what to say of the rest (None:
+    nothing left out): a terminal is read from the top, and drawing tens of thousands of rows
+    takes longer than answering the query (JSON holds all)."""
+    if not limit or len(rows) <= limit:
+        return rows, None
+    return rows[:limit], (
+        f"The first {limit:,} of {len(rows):,} {what}: --limit 0 shows all,"
+        " --format json gives them as data."
+    )
+
+
+def with_more(table: FittedTable, more: str | None) -> FittedTable:
+    """``table`` with ``more`` (``first_rows``'s word on the rows left out) after its caption."""
+    if more is not None:
+        table.caption = more if not table.caption else f"{table.caption} {more}"
     return table
 
 

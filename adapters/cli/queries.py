@@ -11,7 +11,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Final, TypeVar
+from typing import Annotated, Final
 
 import typer
 from rich.text import Text
@@ -33,15 +33,16 @@ from arledger.adapters.cli.app import (
     usage_error,
 )
 from arledger.adapters.cli.formats import (
-    FittedTable,
     ageing_csv,
     ageing_json,
     ageing_table,
+    first_rows,
     instant_text,
     kpis_csv,
     kpis_json,
     kpis_table,
     reconciliations_table,
+    with_more,
     worklist_json,
     worklist_table,
 )
@@ -457,42 +458,21 @@ def worklist_command(
         if items.cash_held:
             from arledger.adapters.cli import handover
 
-            held, more = _first(items.cash_held, limit, "amounts held")
+            held, more = first_rows(items.cash_held, limit, "amounts held")
             table = handover.cash_held_table(
                 held, title="Cash not handed over by the people collecting it"
             )
-            _stdout().print(_with_more(table, more))
+            _stdout().print(with_more(table, more))
         if items.pending_approvals:
             from arledger.adapters.cli import reductions
 
-            pending, more = _first(items.pending_approvals, limit, "requests")
+            pending, more = first_rows(items.pending_approvals, limit, "requests")
             table = reductions.pending_table(
                 pending,
                 title="Reductions waiting for approval"
                 + (f" by {owner}" if owner is not None else ""),
             )
-            _stdout().print(_with_more(table, more))
-
-
-T = TypeVar("T")
-
-
-def _first(rows: tuple[T, ...], limit: int, what: str) -> tuple[tuple[T, ...], str | None]:
-    """The first ``limit`` rows (0: all) of a table printed under the worklist, and what to
-    say of the rest (None: nothing left out). A generated 1M ledger waits on thousands of
-    requests: drawing them all took longer than answering the worklist."""
-    if not limit or len(rows) <= limit:
-        return rows, None
-    return rows[:limit], (
-        f"The first {limit:,} of {len(rows):,} {what}: --limit 0 shows all,"
-        " --format json gives them as data."
-    )
-
-
-def _with_more(table: FittedTable, more: str | None) -> FittedTable:
-    if more is not None:
-        table.caption = more if not table.caption else f"{table.caption} {more}"
-    return table
+            _stdout().print(with_more(table, more))
 
 
 @app.command("explain")
