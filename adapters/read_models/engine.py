@@ -1402,32 +1402,28 @@ class QueryEngine:
     def _decoded(self, tables: Mapping[str, pa.Table], id_of: Any) -> list[Event]:
         """The events of some tables' rows, in log order: those decoded before taken from
         ``_rows_decoded``, the others decoded (column by column) and kept there."""
-        seqs = [table["seq"].to_numpy() for table in tables.values() if table.num_rows]
+        seqs = {name: table["seq"].to_numpy() for name, table in tables.items() if table.num_rows}
         if not seqs:
             return []
         with self._lock:
             kept = self._rows_decoded
             missing: dict[str, pa.Table] = {}
-            for name, table in tables.items():
-                if not table.num_rows:
-                    continue
-                known = np.fromiter(
-                    (seq in kept for seq in table["seq"].to_pylist()), bool, table.num_rows
-                )
+            for name, seq in seqs.items():
+                known = np.fromiter((at in kept for at in seq.tolist()), bool, len(seq))
                 if not known.all():
-                    missing[name] = table.filter(pa.array(~known))
+                    missing[name] = tables[name].filter(pa.array(~known))
             if missing:
-                log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables=missing)
                 if len(kept) + sum(t.num_rows for t in missing.values()) > ROWS_DECODED_KEPT:
                     kept.clear()
                     return self._decoded_afresh(tables, id_of)
+                log = ColumnarLog(ids=IDS_SCHEMA.empty_table(), tables=missing)
                 for event, seq in zip(
                     from_columnar(log, id_of=id_of),
                     np.sort(np.concatenate([t["seq"].to_numpy() for t in missing.values()])),
                     strict=True,
                 ):
                     kept[int(seq)] = event
-            return [kept[seq] for seq in np.sort(np.concatenate(seqs)).tolist()]
+            return [kept[at] for at in np.sort(np.concatenate(list(seqs.values()))).tolist()]
 
     def _decoded_afresh(self, tables: Mapping[str, pa.Table], id_of: Any) -> list[Event]:
         """The events of some tables' rows, in log order, decoded without keeping them."""
@@ -1510,19 +1506,16 @@ def _closed_requests(approved: pa.Table | None, rejected: pa.Table | None) -> pa
     """The reduction requests closed by their last approval or rejection (as the reductions
     fold closes them: an approval sets ``closed`` to whether it applied the reduction, a
     rejection closes), from the two classes' rows."""
-    parts = [
-        (table["originator_id"].to_numpy(), table["seq"].to_numpy(), closes)
-        for table, closes in (
-            (approved, None if approved is None else approved["applied"].to_numpy()),
-            (rejected, None if rejected is None else np.ones(rejected.num_rows, dtype=bool)),
-        )
-        if table is not None and table.num_rows
-    ]
+    parts: list[tuple[Any, Any, Any]] = []
+    if approved is not None and approved.num_rows:
+        parts.append((approved["originator_id"], approved["seq"], approved["applied"].to_numpy()))
+    if rejected is not None and rejected.num_rows:
+        parts.append((rejected["originator_id"], rejected["seq"], np.ones(rejected.num_rows, bool)))
     if not parts:
         return pa.array([], type=pa.int32())
-    ids = np.concatenate([part[0] for part in parts])
-    seqs = np.concatenate([part[1] for part in parts])
-    closes = np.concatenate([np.asarray(part[2], dtype=bool) for part in parts])
+    ids = np.concatenate([part[0].to_numpy() for part in parts])
+    seqs = np.concatenate([part[1].to_numpy() for part in parts])
+    closes = np.concatenate([part[2] for part in parts])
     order = np.argsort(seqs, kind="stable")[::-1]  # the last first
     _, last = np.unique(ids[order], return_index=True)
     picked = order[last]
