@@ -228,6 +228,12 @@ class PartitionCodec:
         )
         """Keys the routes' aggregate ids (``route_id``); derived from ``CIPHER_KEY``."""
 
+    @classmethod
+    def of(cls, ledger: Any) -> PartitionCodec:
+        """The codec of a Ledger's read models: its store's cipher and the key the routes are
+        keyed with (``CIPHER_KEY``)."""
+        return cls(ledger.mapper.cipher, ledger.factory.env.get("CIPHER_KEY"))
+
     @property
     def keyed_routes(self) -> bool:
         return self._route_key is not None
@@ -860,7 +866,7 @@ class ProjectionRunner:
         self.tables: ReadModelTables = tables or tables_for(ledger.store_settings, connections)
         self.reader: EventReader = self.tables.event_reader(ledger.recorder)
         self.decoder = EventDecoder(ledger.mapper)
-        self.codec = PartitionCodec(ledger.mapper.cipher, ledger.factory.env.get("CIPHER_KEY"))
+        self.codec = PartitionCodec.of(ledger)
         self._routes_checked = not self.codec.keyed_routes
         """Whether the stored routes are known to be keyed as this codec keys them."""
         self._catching_up = threading.Lock()

@@ -470,6 +470,42 @@ def test_a_changed_segment_is_found(written: tuple[Ledger, dict[str, str]]) -> N
     assert {FindingKind.SEGMENTS} == kinds(report)
 
 
+def test_an_encrypted_store_verifies_and_a_changed_keyed_route_is_found(
+    persistent_store_env: dict[str, str],
+) -> None:
+    """With a cipher the routes are stored under keyed ids (``PartitionCodec.route_id``, keyed
+    by ``CIPHER_KEY``): verify compares them under the same key. It once built its codec
+    without the key and reported every route of every encrypted store as changed."""
+    from eventsourcing.cipher import AESCipher
+
+    env = {
+        **persistent_store_env,
+        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+        "CIPHER_KEY": AESCipher.create_key(32),
+    }
+    ledger = Ledger(env)
+    try:
+        write_some(ledger)
+        ledger.portfolio()
+        ledger.query_engine().persist()
+        clean = ledger.verify()
+        with raw(env) as (connection, _, _):
+            routes = connection.execute("SELECT COUNT(*) FROM arledger_rm_routes").fetchone()[0]
+            connection.execute(
+                "UPDATE arledger_rm_routes SET partition_key = 'someone else' "
+                "WHERE aggregate_id = "
+                "(SELECT aggregate_id FROM arledger_rm_routes ORDER BY aggregate_id LIMIT 1)"
+            )
+        changed = ledger.verify()
+    finally:
+        ledger.close()
+
+    assert 0 < routes
+    assert [] == [str(f) for f in clean.findings]
+    assert [FindingKind.READ_MODEL] == [f.kind for f in changed.findings]
+    assert "routes differ from a fresh fold for 1 aggregate(s)" in changed.findings[0].message
+
+
 @pytest.mark.parametrize("read_models", ["stored", "none stored"])
 def test_a_pass_shared_with_a_second_process_finds_what_one_process_finds(
     persistent_store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, read_models: str
