@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Final
 from uuid import UUID
 
 import attrs
@@ -41,6 +42,8 @@ from arledger.domain.events import (
 from arledger.domain.invoice import open_by_instalment
 from arledger.domain.policy import AgeingBasis, AgeingPolicy
 from arledger.domain.rules import require_date
+
+from .dispatch import TypeDispatch
 
 
 class AgeingGrouping(enum.Enum):
@@ -152,68 +155,103 @@ def initial() -> AgeingState:
 
 def fold(state: AgeingState, event: Event) -> AgeingState:
     """Fold one event into the ageing state; events of no interest here are ignored."""
-    if isinstance(event, CustomerAccountOpened):
-        state.customers[event.originator_id] = CustomerFacts(
-            customer_id=event.originator_id,
-            customer_code=event.customer_code,
-            name=event.name,
-            collection_owner=event.collection_owner,
-            currency=event.currency,
-        )
-    elif isinstance(event, InvoiceIssued):
-        state.invoices[event.originator_id] = InvoiceFacts(
-            invoice_id=event.originator_id,
-            invoice_number=event.invoice_number,
-            customer_id=event.customer_id,
-            currency=event.currency,
-            amount_minor=event.amount_minor,
-            issued_on=event.issued_on,
-            due_on=event.due_on,
-            schedule=event.instalments
-            or (Instalment(due_on=event.due_on, amount_minor=event.amount_minor),),
-        )
-    elif isinstance(event, PaymentApplied):
-        state.invoices[event.originator_id].movements.append((event.applied_on, event.amount_minor))
-    elif isinstance(event, PaymentUnapplied):
-        state.invoices[event.originator_id].movements.append(
-            (event.unapplied_on, -event.amount_minor)
-        )
-    elif isinstance(event, CreditNoteApplied):
-        state.invoices[event.originator_id].movements.append((event.applied_on, event.amount_minor))
-    elif isinstance(event, ConcessionApproved):
-        state.invoices[event.originator_id].movements.append(
-            (event.approved_on, event.amount_minor)
-        )
-    elif isinstance(event, GoodsInLieuApplied):
-        state.invoices[event.originator_id].movements.append((event.applied_on, event.amount_minor))
-        state.invoices[event.originator_id].goods.append((event.applied_on, event.amount_minor))
-    elif isinstance(event, InvoiceWrittenOff):
-        state.invoices[event.originator_id].movements.append(
-            (event.written_off_on, event.amount_minor)
-        )
-    elif isinstance(event, InvoiceReinstated):
-        state.invoices[event.originator_id].movements.append(
-            (event.reinstated_on, -event.amount_minor)
-        )
-    elif isinstance(event, InvoiceDueDateOverridden):
-        state.invoices[event.originator_id].due_date_overrides.append(
-            (event.overridden_on, event.due_on)
-        )
-    elif isinstance(event, DisputeOpened):
-        state.invoices[event.originator_id].disputes[event.dispute_reference] = (
-            event.amount_minor,
-            event.opened_on,
-            None,
-        )
-    elif isinstance(event, DisputeResolved):
-        disputes = state.invoices[event.originator_id].disputes
-        amount, opened_on, _ = disputes[event.dispute_reference]
-        disputes[event.dispute_reference] = (amount, opened_on, event.resolved_on)
-    elif isinstance(event, CollectionOwnerChanged):
-        state.customers[event.originator_id].owner_changes.append(
-            (event.changed_on, event.collection_owner)
-        )
+    _FOLDS.fold(state, event)
     return state
+
+
+_FOLDS: Final = TypeDispatch[AgeingState]()
+
+
+@_FOLDS.on(CustomerAccountOpened)
+def _account_opened(state: AgeingState, event: CustomerAccountOpened) -> None:
+    state.customers[event.originator_id] = CustomerFacts(
+        customer_id=event.originator_id,
+        customer_code=event.customer_code,
+        name=event.name,
+        collection_owner=event.collection_owner,
+        currency=event.currency,
+    )
+
+
+@_FOLDS.on(InvoiceIssued)
+def _issued(state: AgeingState, event: InvoiceIssued) -> None:
+    state.invoices[event.originator_id] = InvoiceFacts(
+        invoice_id=event.originator_id,
+        invoice_number=event.invoice_number,
+        customer_id=event.customer_id,
+        currency=event.currency,
+        amount_minor=event.amount_minor,
+        issued_on=event.issued_on,
+        due_on=event.due_on,
+        schedule=event.instalments
+        or (Instalment(due_on=event.due_on, amount_minor=event.amount_minor),),
+    )
+
+
+@_FOLDS.on(PaymentApplied)
+def _applied(state: AgeingState, event: PaymentApplied) -> None:
+    state.invoices[event.originator_id].movements.append((event.applied_on, event.amount_minor))
+
+
+@_FOLDS.on(PaymentUnapplied)
+def _unapplied(state: AgeingState, event: PaymentUnapplied) -> None:
+    state.invoices[event.originator_id].movements.append((event.unapplied_on, -event.amount_minor))
+
+
+@_FOLDS.on(CreditNoteApplied)
+def _credited(state: AgeingState, event: CreditNoteApplied) -> None:
+    state.invoices[event.originator_id].movements.append((event.applied_on, event.amount_minor))
+
+
+@_FOLDS.on(ConcessionApproved)
+def _conceded(state: AgeingState, event: ConcessionApproved) -> None:
+    state.invoices[event.originator_id].movements.append((event.approved_on, event.amount_minor))
+
+
+@_FOLDS.on(GoodsInLieuApplied)
+def _settled_in_goods(state: AgeingState, event: GoodsInLieuApplied) -> None:
+    state.invoices[event.originator_id].movements.append((event.applied_on, event.amount_minor))
+    state.invoices[event.originator_id].goods.append((event.applied_on, event.amount_minor))
+
+
+@_FOLDS.on(InvoiceWrittenOff)
+def _written_off(state: AgeingState, event: InvoiceWrittenOff) -> None:
+    state.invoices[event.originator_id].movements.append((event.written_off_on, event.amount_minor))
+
+
+@_FOLDS.on(InvoiceReinstated)
+def _reinstated(state: AgeingState, event: InvoiceReinstated) -> None:
+    state.invoices[event.originator_id].movements.append((event.reinstated_on, -event.amount_minor))
+
+
+@_FOLDS.on(InvoiceDueDateOverridden)
+def _due_date_overridden(state: AgeingState, event: InvoiceDueDateOverridden) -> None:
+    state.invoices[event.originator_id].due_date_overrides.append(
+        (event.overridden_on, event.due_on)
+    )
+
+
+@_FOLDS.on(DisputeOpened)
+def _dispute_opened(state: AgeingState, event: DisputeOpened) -> None:
+    state.invoices[event.originator_id].disputes[event.dispute_reference] = (
+        event.amount_minor,
+        event.opened_on,
+        None,
+    )
+
+
+@_FOLDS.on(DisputeResolved)
+def _dispute_resolved(state: AgeingState, event: DisputeResolved) -> None:
+    disputes = state.invoices[event.originator_id].disputes
+    amount, opened_on, _ = disputes[event.dispute_reference]
+    disputes[event.dispute_reference] = (amount, opened_on, event.resolved_on)
+
+
+@_FOLDS.on(CollectionOwnerChanged)
+def _owner_changed(state: AgeingState, event: CollectionOwnerChanged) -> None:
+    state.customers[event.originator_id].owner_changes.append(
+        (event.changed_on, event.collection_owner)
+    )
 
 
 def fold_all(events: Iterable[Event], *, known_at: datetime | None = None) -> AgeingState:

@@ -70,6 +70,7 @@ from arledger.domain.policy_book import PolicyVersion, policy_in_force
 
 from . import ageing
 from .ageing import InvoiceFacts
+from .dispatch import TypeDispatch
 
 V = TypeVar("V")
 
@@ -366,198 +367,286 @@ def initial() -> PortfolioState:
 def fold(state: PortfolioState, event: Event) -> PortfolioState:
     """Fold one event; every event type of the ledger is known here or in the ageing fold."""
     ageing.fold(state.ageing, event)
-    customer = state.customers.get(event.originator_id)
-    if isinstance(event, CustomerAccountOpened):
-        state.customers[event.originator_id] = CustomerHistory(
-            customer_id=event.originator_id,
-            customer_code=event.customer_code,
-            name=event.name,
-            currency=event.currency,
-            opened_on=event.opened_on,
-            owners=[(event.opened_on, event.collection_owner)],
-            terms=[(event.opened_on, (event.terms_kind, event.terms_days))],
-        )
-    elif isinstance(event, InvoiceAddedToAccount):
-        assert customer is not None
-        customer.invoice_ids.append(event.invoice_id)
-    elif isinstance(event, CollectionOwnerChanged):
-        assert customer is not None
-        customer.owners.append((event.changed_on, event.collection_owner))
-    elif isinstance(event, CollectionTargetSet):
-        assert customer is not None
-        customer.targets.append((event.set_on, event.month_on, event.amount_minor))
-    elif isinstance(event, CreditLineSet):
-        assert customer is not None
-        customer.credit_lines.append((event.effective_on, event.amount_minor))
-    elif isinstance(event, RiskRated):
-        assert customer is not None
-        customer.ratings.append((event.rated_on, event.rating))
-    elif isinstance(event, CustomerBlacklisted):
-        assert customer is not None
-        customer.blacklisted.append((event.blacklisted_on, True))
-    elif isinstance(event, BankruptcyFiled):
-        assert customer is not None
-        customer.bankruptcy_filed.append(event.filed_on)
-    elif isinstance(event, FraudSuspected):
-        assert customer is not None
-        customer.fraud_suspected.append(event.suspected_on)
-    elif isinstance(event, CustomerCleared):
-        assert customer is not None
-        customer.blacklisted.append((event.cleared_on, False))
-    elif isinstance(event, SupplyHeld):
-        assert customer is not None
-        customer.supply_held.append((event.held_on, True))
-    elif isinstance(event, SupplyReleased):
-        assert customer is not None
-        customer.supply_held.append((event.released_on, False))
-    elif isinstance(event, PaymentTermsChanged):
-        assert customer is not None
-        customer.terms.append((event.changed_on, (event.terms_kind, event.terms_days)))
-    elif isinstance(event, PaymentCalendarSet):
-        assert customer is not None
-        customer.calendars.append((event.set_on, (event.book_closing_day, event.payment_run_days)))
-    elif isinstance(event, KeyContactSet):
-        assert customer is not None
-        customer.contacts[event.role] = (event.name, event.phone, event.email)
-    elif isinstance(event, BalanceConfirmationSent):
-        assert customer is not None
-        customer.confirmations.append(
-            Confirmation(
-                reference=event.confirmation_reference,
-                balance_as_of=event.balance_as_of,
-                ledger_balance_minor=event.ledger_balance_minor,
-                currency=event.currency,
-                sent_on=event.sent_on,
-                statement_from_on=event.statement_from_on,
-                statement_lines=event.statement_lines,
-            )
-        )
-    elif isinstance(event, BalanceConfirmationAcknowledged):
-        assert customer is not None
-        for confirmation in customer.confirmations:
-            if confirmation.reference == event.confirmation_reference:
-                confirmation.confirmed_balance_minor = event.confirmed_balance_minor
-                confirmation.difference_minor = event.difference_minor
-                confirmation.acknowledged_on = event.acknowledged_on
-        if event.difference_minor != 0:
-            customer.reconciliations.append(
-                Reconciliation(
-                    confirmation_reference=event.confirmation_reference,
-                    difference_minor=event.difference_minor,
-                    currency=event.currency,
-                    opened_on=event.acknowledged_on,
-                )
-            )
-    elif isinstance(event, ReconciliationResolved):
-        assert customer is not None
-        for item in customer.reconciliations:
-            if item.confirmation_reference == event.confirmation_reference:
-                item.resolution = event.resolution
-                item.reference = event.reference
-                item.approver = event.approver
-                item.resolved_on = event.resolved_on
-                item.note = event.note
-    else:
-        _fold_other(state, event)
+    _FOLDS.fold(state, event)
     return state
 
 
-def _fold_other(state: PortfolioState, event: Event) -> None:
-    if isinstance(event, DisputeOpened):
-        state.disputes.setdefault(event.originator_id, []).append(
-            DisputeFacts(
-                reference=event.dispute_reference,
-                invoice_id=event.originator_id,
-                amount_minor=event.amount_minor,
-                reason_code=event.reason_code,
-                root_cause=event.root_cause,
-                opened_on=event.opened_on,
+_FOLDS: Final = TypeDispatch[PortfolioState]()
+
+
+def _account(state: PortfolioState, event: Event) -> CustomerHistory:
+    customer = state.customers.get(event.originator_id)
+    assert customer is not None
+    return customer
+
+
+@_FOLDS.on(CustomerAccountOpened)
+def _account_opened(state: PortfolioState, event: CustomerAccountOpened) -> None:
+    state.customers[event.originator_id] = CustomerHistory(
+        customer_id=event.originator_id,
+        customer_code=event.customer_code,
+        name=event.name,
+        currency=event.currency,
+        opened_on=event.opened_on,
+        owners=[(event.opened_on, event.collection_owner)],
+        terms=[(event.opened_on, (event.terms_kind, event.terms_days))],
+    )
+
+
+@_FOLDS.on(InvoiceAddedToAccount)
+def _invoice_added(state: PortfolioState, event: InvoiceAddedToAccount) -> None:
+    _account(state, event).invoice_ids.append(event.invoice_id)
+
+
+@_FOLDS.on(CollectionOwnerChanged)
+def _owner_changed(state: PortfolioState, event: CollectionOwnerChanged) -> None:
+    _account(state, event).owners.append((event.changed_on, event.collection_owner))
+
+
+@_FOLDS.on(CollectionTargetSet)
+def _target_set(state: PortfolioState, event: CollectionTargetSet) -> None:
+    _account(state, event).targets.append((event.set_on, event.month_on, event.amount_minor))
+
+
+@_FOLDS.on(CreditLineSet)
+def _credit_line_set(state: PortfolioState, event: CreditLineSet) -> None:
+    _account(state, event).credit_lines.append((event.effective_on, event.amount_minor))
+
+
+@_FOLDS.on(RiskRated)
+def _risk_rated(state: PortfolioState, event: RiskRated) -> None:
+    _account(state, event).ratings.append((event.rated_on, event.rating))
+
+
+@_FOLDS.on(CustomerBlacklisted)
+def _blacklisted(state: PortfolioState, event: CustomerBlacklisted) -> None:
+    _account(state, event).blacklisted.append((event.blacklisted_on, True))
+
+
+@_FOLDS.on(BankruptcyFiled)
+def _bankruptcy_filed(state: PortfolioState, event: BankruptcyFiled) -> None:
+    _account(state, event).bankruptcy_filed.append(event.filed_on)
+
+
+@_FOLDS.on(FraudSuspected)
+def _fraud_suspected(state: PortfolioState, event: FraudSuspected) -> None:
+    _account(state, event).fraud_suspected.append(event.suspected_on)
+
+
+@_FOLDS.on(CustomerCleared)
+def _cleared(state: PortfolioState, event: CustomerCleared) -> None:
+    _account(state, event).blacklisted.append((event.cleared_on, False))
+
+
+@_FOLDS.on(SupplyHeld)
+def _supply_held(state: PortfolioState, event: SupplyHeld) -> None:
+    _account(state, event).supply_held.append((event.held_on, True))
+
+
+@_FOLDS.on(SupplyReleased)
+def _supply_released(state: PortfolioState, event: SupplyReleased) -> None:
+    _account(state, event).supply_held.append((event.released_on, False))
+
+
+@_FOLDS.on(PaymentTermsChanged)
+def _terms_changed(state: PortfolioState, event: PaymentTermsChanged) -> None:
+    _account(state, event).terms.append((event.changed_on, (event.terms_kind, event.terms_days)))
+
+
+@_FOLDS.on(PaymentCalendarSet)
+def _calendar_set(state: PortfolioState, event: PaymentCalendarSet) -> None:
+    _account(state, event).calendars.append(
+        (event.set_on, (event.book_closing_day, event.payment_run_days))
+    )
+
+
+@_FOLDS.on(KeyContactSet)
+def _contact_set(state: PortfolioState, event: KeyContactSet) -> None:
+    _account(state, event).contacts[event.role] = (event.name, event.phone, event.email)
+
+
+@_FOLDS.on(BalanceConfirmationSent)
+def _confirmation_sent(state: PortfolioState, event: BalanceConfirmationSent) -> None:
+    _account(state, event).confirmations.append(
+        Confirmation(
+            reference=event.confirmation_reference,
+            balance_as_of=event.balance_as_of,
+            ledger_balance_minor=event.ledger_balance_minor,
+            currency=event.currency,
+            sent_on=event.sent_on,
+            statement_from_on=event.statement_from_on,
+            statement_lines=event.statement_lines,
+        )
+    )
+
+
+@_FOLDS.on(BalanceConfirmationAcknowledged)
+def _confirmation_acknowledged(
+    state: PortfolioState, event: BalanceConfirmationAcknowledged
+) -> None:
+    customer = _account(state, event)
+    for confirmation in customer.confirmations:
+        if confirmation.reference == event.confirmation_reference:
+            confirmation.confirmed_balance_minor = event.confirmed_balance_minor
+            confirmation.difference_minor = event.difference_minor
+            confirmation.acknowledged_on = event.acknowledged_on
+    if event.difference_minor != 0:
+        customer.reconciliations.append(
+            Reconciliation(
+                confirmation_reference=event.confirmation_reference,
+                difference_minor=event.difference_minor,
+                currency=event.currency,
+                opened_on=event.acknowledged_on,
             )
         )
-    elif isinstance(event, DisputeResolved):
-        for dispute in state.disputes[event.originator_id]:
-            if dispute.reference == event.dispute_reference:
-                dispute.resolved_on = event.resolved_on
-                dispute.outcome = event.outcome
-                dispute.upheld_minor = event.upheld_minor
-    elif isinstance(event, PaymentReceived):
-        state.payments[event.originator_id] = PaymentFacts(
-            payment_id=event.originator_id,
-            bank_reference=event.bank_reference,
-            customer_id=event.payer_customer_id,
+
+
+@_FOLDS.on(ReconciliationResolved)
+def _reconciliation_resolved(state: PortfolioState, event: ReconciliationResolved) -> None:
+    for item in _account(state, event).reconciliations:
+        if item.confirmation_reference == event.confirmation_reference:
+            item.resolution = event.resolution
+            item.reference = event.reference
+            item.approver = event.approver
+            item.resolved_on = event.resolved_on
+            item.note = event.note
+
+
+@_FOLDS.on(DisputeOpened)
+def _dispute_opened(state: PortfolioState, event: DisputeOpened) -> None:
+    state.disputes.setdefault(event.originator_id, []).append(
+        DisputeFacts(
+            reference=event.dispute_reference,
+            invoice_id=event.originator_id,
             amount_minor=event.amount_minor,
-            currency=event.currency,
-            value_on=event.value_on,
+            reason_code=event.reason_code,
+            root_cause=event.root_cause,
+            opened_on=event.opened_on,
         )
-    elif isinstance(event, PaymentReversed):
-        state.payments[event.originator_id].reversed_on = event.reversed_on
-    elif isinstance(event, PaymentApplied):
-        state.applications.setdefault(event.originator_id, []).append(
-            (event.payment_id, event.applied_on, event.amount_minor)
-        )
-    elif isinstance(event, PaymentUnapplied):
-        state.applications.setdefault(event.originator_id, []).append(
-            (event.payment_id, event.unapplied_on, -event.amount_minor)
-        )
-    elif isinstance(event, GoodsInLieuApplied):
-        state.goods_applications.setdefault(event.originator_id, []).append(
-            (event.settlement_reference, event.applied_on, event.amount_minor)
-        )
-    elif isinstance(event, PromiseMade):
-        state.promises[event.originator_id] = PromiseFacts(
-            promise_id=event.originator_id,
-            reference=event.promise_reference,
+    )
+
+
+@_FOLDS.on(DisputeResolved)
+def _dispute_resolved(state: PortfolioState, event: DisputeResolved) -> None:
+    for dispute in state.disputes[event.originator_id]:
+        if dispute.reference == event.dispute_reference:
+            dispute.resolved_on = event.resolved_on
+            dispute.outcome = event.outcome
+            dispute.upheld_minor = event.upheld_minor
+
+
+@_FOLDS.on(PaymentReceived)
+def _payment_received(state: PortfolioState, event: PaymentReceived) -> None:
+    state.payments[event.originator_id] = PaymentFacts(
+        payment_id=event.originator_id,
+        bank_reference=event.bank_reference,
+        customer_id=event.payer_customer_id,
+        amount_minor=event.amount_minor,
+        currency=event.currency,
+        value_on=event.value_on,
+    )
+
+
+@_FOLDS.on(PaymentReversed)
+def _payment_reversed(state: PortfolioState, event: PaymentReversed) -> None:
+    state.payments[event.originator_id].reversed_on = event.reversed_on
+
+
+@_FOLDS.on(PaymentApplied)
+def _payment_applied(state: PortfolioState, event: PaymentApplied) -> None:
+    state.applications.setdefault(event.originator_id, []).append(
+        (event.payment_id, event.applied_on, event.amount_minor)
+    )
+
+
+@_FOLDS.on(PaymentUnapplied)
+def _payment_unapplied(state: PortfolioState, event: PaymentUnapplied) -> None:
+    state.applications.setdefault(event.originator_id, []).append(
+        (event.payment_id, event.unapplied_on, -event.amount_minor)
+    )
+
+
+@_FOLDS.on(GoodsInLieuApplied)
+def _goods_applied(state: PortfolioState, event: GoodsInLieuApplied) -> None:
+    state.goods_applications.setdefault(event.originator_id, []).append(
+        (event.settlement_reference, event.applied_on, event.amount_minor)
+    )
+
+
+@_FOLDS.on(PromiseMade)
+def _promise_made(state: PortfolioState, event: PromiseMade) -> None:
+    state.promises[event.originator_id] = PromiseFacts(
+        promise_id=event.originator_id,
+        reference=event.promise_reference,
+        customer_id=event.customer_id,
+        amount_minor=event.amount_minor,
+        currency=event.currency,
+        promised_on=event.promised_on,
+        made_on=event.made_on,
+        contact=event.contact,
+        invoice_ids=event.invoice_ids,
+        tranches=event.tranches,
+    )
+    state.promise_ids_by_reference[event.promise_reference] = event.originator_id
+
+
+@_FOLDS.on(PromiseWithdrawn)
+def _promise_withdrawn(state: PortfolioState, event: PromiseWithdrawn) -> None:
+    state.promises[event.originator_id].withdrawn_on = event.withdrawn_on
+
+
+@_FOLDS.on(PromiseSuperseded)
+def _promise_superseded(state: PortfolioState, event: PromiseSuperseded) -> None:
+    promise = state.promises[event.originator_id]
+    promise.superseded_on = event.superseded_on
+    promise.superseded_by = event.superseded_by
+
+
+@_FOLDS.on(CollectionActionRecorded)
+def _action_recorded(state: PortfolioState, event: CollectionActionRecorded) -> None:
+    state.actions.setdefault(event.customer_id, []).append(
+        ActionFacts(
             customer_id=event.customer_id,
-            amount_minor=event.amount_minor,
-            currency=event.currency,
-            promised_on=event.promised_on,
-            made_on=event.made_on,
+            channel=event.channel,
+            taken_on=event.taken_on,
+            collector=event.collector,
             contact=event.contact,
-            invoice_ids=event.invoice_ids,
-            tranches=event.tranches,
+            outcome=event.outcome,
+            next_step=event.next_step,
+            next_step_on=event.next_step_on,
         )
-        state.promise_ids_by_reference[event.promise_reference] = event.originator_id
-    elif isinstance(event, PromiseWithdrawn):
-        state.promises[event.originator_id].withdrawn_on = event.withdrawn_on
-    elif isinstance(event, PromiseSuperseded):
-        promise = state.promises[event.originator_id]
-        promise.superseded_on = event.superseded_on
-        promise.superseded_by = event.superseded_by
-    elif isinstance(event, CollectionActionRecorded):
-        state.actions.setdefault(event.customer_id, []).append(
-            ActionFacts(
-                customer_id=event.customer_id,
-                channel=event.channel,
-                taken_on=event.taken_on,
-                collector=event.collector,
-                contact=event.contact,
-                outcome=event.outcome,
-                next_step=event.next_step,
-                next_step_on=event.next_step_on,
-            )
+    )
+
+
+@_FOLDS.on(DelinquencyDiagnosed)
+def _diagnosed(state: PortfolioState, event: DelinquencyDiagnosed) -> None:
+    state.diagnoses.setdefault(event.customer_id, []).append(
+        DiagnosisFacts(
+            customer_id=event.customer_id,
+            delinquency_type=event.delinquency_type,
+            diagnosed_on=event.diagnosed_on,
+            note=event.note,
         )
-    elif isinstance(event, DelinquencyDiagnosed):
-        state.diagnoses.setdefault(event.customer_id, []).append(
-            DiagnosisFacts(
-                customer_id=event.customer_id,
-                delinquency_type=event.delinquency_type,
-                diagnosed_on=event.diagnosed_on,
-                note=event.note,
-            )
+    )
+
+
+@_FOLDS.on(NegotiationWaived)
+def _waived(state: PortfolioState, event: NegotiationWaived) -> None:
+    state.waivers.setdefault(event.customer_id, []).append(
+        WaiverFacts(
+            customer_id=event.customer_id,
+            waived_on=event.waived_on,
+            approver=event.approver,
+            reason=event.reason,
         )
-    elif isinstance(event, NegotiationWaived):
-        state.waivers.setdefault(event.customer_id, []).append(
-            WaiverFacts(
-                customer_id=event.customer_id,
-                waived_on=event.waived_on,
-                approver=event.approver,
-                reason=event.reason,
-            )
-        )
-    elif isinstance(event, EscalationPolicyAdopted):
-        state.policy_versions.append(
-            PolicyVersion(effective_on=event.effective_on, policy=event.policy)
-        )
+    )
+
+
+@_FOLDS.on(EscalationPolicyAdopted)
+def _policy_adopted(state: PortfolioState, event: EscalationPolicyAdopted) -> None:
+    state.policy_versions.append(
+        PolicyVersion(effective_on=event.effective_on, policy=event.policy)
+    )
 
 
 def fold_all(
