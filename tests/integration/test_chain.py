@@ -544,6 +544,39 @@ def test_a_pass_shared_with_a_second_process_finds_what_one_process_finds(
     assert not any(line.startswith("position 4:") for line in resumed)
 
 
+def test_the_chain_checked_in_two_parts_finds_each_edit_on_either_side_of_the_split(
+    persistent_store_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the read models stored, the second process checks the first links and this one
+    the last ``CHAIN_HERE`` of them: records edited just before the split and at the end, and
+    one deleted at the split, are each found once, as a pass in one process finds them."""
+    ledger = Ledger(persistent_store_env)
+    write_some(ledger)
+    ledger.portfolio()
+    ledger.query_engine().persist()
+    bound = max(positions(persistent_store_env))
+    split = bound + 1 - int(bound * verify_module.CHAIN_HERE)
+    assert 1 < split < bound
+    with raw(persistent_store_env) as (connection, table, column):
+        for position in (split - 1, bound):
+            connection.execute(
+                f"UPDATE {table} SET state = state || ? WHERE {column} = ?", (b" ", position)
+            )
+        connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (split,))
+
+    found: dict[str, list[str]] = {}
+    for mode in ("one", "two"):
+        if mode == "two":
+            share_with_a_second_process(monkeypatch)
+        found[mode] = [str(f) for f in ledger.verify().findings if f.kind is FindingKind.CHAIN]
+    ledger.close()
+
+    assert found["one"] == found["two"]
+    assert [split - 1, split, bound] == [
+        int(line.split(":")[0].split()[1]) for line in found["two"]
+    ]
+
+
 def test_a_pass_is_shared_only_when_large_on_a_store_on_disk_with_a_core_spare(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
