@@ -33,8 +33,10 @@ from arledger.adapters.cli.formats import (
     FittedTable,
     Kind,
     amount_cell,
+    first_rows,
     instant_text,
     money_cell,
+    with_more,
 )
 from arledger.domain.exchange_rate import ExchangeRate
 from arledger.domain.money import format_minor
@@ -438,7 +440,7 @@ def worklist_in_table(worklist: ReportingWorklist, *, limit: int) -> FittedTable
         f"(policy version {worklist.policy_version})",
         caption=rates_caption(worklist.rates_used),
     )
-    shown = worklist.items if limit == 0 else worklist.items[:limit]
+    shown, more = first_rows(tuple(worklist.items), limit, "customers")
     for rank, entry in enumerate(shown, start=1):
         item = entry.item
         table.add_row(
@@ -449,4 +451,4 @@ def worklist_in_table(worklist: ReportingWorklist, *, limit: int) -> FittedTable
             money_cell(item.overdue_minor, item.currency),
             amount_cell(entry.overdue_minor_reporting, currency),
         )
-    return table
+    return with_more(table, more)

@@ -367,6 +367,30 @@ def test_the_cli_kpis_and_worklist_in_cny_name_the_rates(cli_env):
     assert "-> JPY" in missing.output
 
 
+def test_the_cli_worklist_in_cny_shows_the_first_customers_and_says_how_many_it_left_out(
+    cli_env,
+):
+    table = invoke(
+        cli_env,
+        "worklist",
+        "--as-of",
+        "2024-06-30",
+        "--reporting-currency",
+        "CNY",
+        "--limit",
+        "2",
+    )
+    assert 0 == table.exit_code, table.output
+    words = " ".join(table.output.split())  # the caption wraps to the table's width
+    assert "CN1" in words and "US1" in words and "EU1" not in words
+    assert "The first 2 of 3 customers: --limit 0 shows all" in words
+    everyone = invoke(
+        cli_env, "worklist", "--as-of", "2024-06-30", "--reporting-currency", "CNY", "--limit", "0"
+    )
+    assert "EU1" in everyone.output
+    assert "The first" not in everyone.output
+
+
 def test_the_cli_writes_the_ageing_and_kpis_in_cny_as_csv_naming_the_rates(cli_env):
     ageing = invoke(
         cli_env, "ageing", "--as-of", "2024-06-30", "--reporting-currency", "CNY", "--format", "csv"
