@@ -18,8 +18,9 @@ before it); replaying and the read models need the whole log, so they are checke
 full pass.
 
 A pass over ``WORKER_EVENTS_MIN`` positions or more is shared with a second process
-(``_Worker``), which reads the same positions and checks the chain (and replays the
-aggregates, when this one folds the read models); the findings are the same either way.
+(``_Worker``), which reads the same positions and checks the chain (when this one folds the
+read models: replays the aggregates and checks the first links, this one the last
+``CHAIN_HERE`` of them); the findings are the same either way.
 
 Invariant: verify reads; it never writes, and never repairs (history is not edited).
 ``build_chain`` is the one writer here: the explicit, one-off building of a chain for a store
@@ -740,8 +741,9 @@ class _Worker:
     """A share of a pass (``_Share``) in a second process.
 
     A pass is Python work per event under one interpreter lock. Split in two, it takes about
-    half as long on two cores: the chain and the replay there and the read models' fresh fold
-    here, or, with no read models stored, the chain there and decoding and the replay here.
+    half as long on two cores: the replay and most of the chain there, the read models' fresh
+    fold and the rest of the chain here, or, with no read models stored, the chain there and
+    decoding and the replay here.
 
     The process is a new interpreter (``subprocess``): forking would share this one's store
     connections and pool threads, and ``multiprocessing``'s spawn re-imports the caller's main
