@@ -1158,27 +1158,30 @@ def _settled_from(
 
 @_kernel
 def promise_settled(
+    low: int,
+    high: int,
+    rows: Int32s,
     promise_start: Int64s,
     promise_order: Int64s,
-    selected: Bools,
     deadline_on: Int32s,
     promises: Promises,
     applications: Applications,
     payments: Payments,
-) -> tuple[Int32s, npt.NDArray[np.int8]]:
-    """Per promise of the ``selected`` customers: the day from which its judgement no longer
-    changes (``_settled_from``) and its status from then on; ``NO_DATE`` for the others. The
-    timeline walk judges a customer's promises at each candidate date, most of them long
-    settled: this way only the ones still open to change are judged again."""
-    count = promises[1].shape[0]
+    settled_from: Int32s,
+    settled_status: npt.NDArray[np.int8],
+    dates: Int32s,
+    amounts: Int64s,
+) -> None:
+    """Per promise of the customers ``rows[low:high]``: the day from which its judgement no
+    longer changes (``_settled_from``) into ``settled_from`` and its status from then on into
+    ``settled_status``; the other promises' entries are left as they are (``NO_DATE``: judged
+    at every date). The timeline walk judges a customer's promises at each candidate date,
+    most of them long settled: this way only the ones still open to change are judged again.
+    A customer's promises are its own, so parts of the customers run on threads of their own
+    (``dates`` and ``amounts``: scratch of the part's thread)."""
     tranche_offsets = promises[9]
-    settled_from = np.full(count, NO_DATE, np.int32)
-    settled_status = np.zeros(count, np.int8)
-    dates = np.empty(SCRATCH, np.int32)
-    amounts = np.empty(SCRATCH, np.int64)
-    for customer in range(selected.shape[0]):
-        if not selected[customer]:
-            continue
+    for at in range(low, high):
+        customer = rows[at]
         for slot in range(promise_start[customer], promise_start[customer + 1]):
             promise = promise_order[slot]
             # Tranches in any order: the judgement is fixed once the latest deadline is past.
@@ -1196,7 +1199,6 @@ def promise_settled(
             )
             settled_from[promise] = day
             settled_status[promise] = status
-    return settled_from, settled_status
 
 
 @_parallel_kernel

@@ -217,14 +217,11 @@ def fast_timeline(
         promise_start=prepared.promise_start,
         promise_order=prepared.promise_order,
         promises=promises,
-        settled=kernels.promise_settled(
-            prepared.promise_start,
-            prepared.promise_order,
-            selected if incremental else np.zeros(customer_count, np.bool_),
-            deadline_on,
-            promises,
-            applications,
-            cut_payments,
+        # Filled by each part of the walk for its customers (``kernels.promise_settled``),
+        # before it walks them; left unset (every promise judged at every date) otherwise.
+        settled=(
+            np.full(len(promises[1]), NO_DATE, np.int32),
+            np.zeros(len(promises[1]), np.int8),
         ),
         applications=applications,
         payments=cut_payments,
@@ -275,6 +272,21 @@ def fast_timeline(
                 np.zeros(3, np.int64),
             ),
         )
+        if incremental:
+            kernels.promise_settled(
+                low,
+                high,
+                rows,
+                facts.promise_start,
+                facts.promise_order,
+                facts.deadline_on,
+                facts.promises,
+                facts.applications,
+                facts.payments,
+                *facts.settled,
+                scratch[1],
+                scratch[2],
+            )
         kernels.timeline_part(low, high, rows, on, last, level_max, facts, *outputs, scratch)
 
     # The kernel releases the GIL: parts of the customers on threads of their own, more parts
