@@ -252,6 +252,25 @@ def test_segments_written_lz4_compressed_before_still_decode() -> None:
     assert len(encode_table(table)) != len(compressed)
 
 
+def test_a_table_of_many_batches_is_stored_as_one_and_loads_as_one_chunk_per_column() -> None:
+    """The writer's pages are many batches; stored as they were, every new process copied the
+    whole log into one chunk per column (``LiveLog._combine``). Stored as one batch, they load
+    as one chunk, which the engine queries without a copy; the rows are the same."""
+    from arledger.adapters.read_models.segments import decode_table, encode_table
+
+    pages = [
+        pa.record_batch({"seq": pa.array([n, n + 1], pa.int64()), "name": ["a", None]})
+        for n in range(1, 20, 2)
+    ]
+    table = pa.Table.from_batches(pages)
+    assert 10 == table.column("seq").num_chunks
+
+    loaded = decode_table(encode_table(table))
+
+    assert loaded.equals(table)
+    assert [1, 1] == [column.num_chunks for column in loaded.columns]
+
+
 def test_a_first_refresh_combines_segments_and_tail_and_event_at_finds_every_event(
     tmp_path: Path,
 ) -> None:
