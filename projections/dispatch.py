@@ -2,8 +2,9 @@
 ``isinstance`` tests.
 
 The portfolio fold tested each event against up to 45 classes in turn (its own chain and the
-ageing fold's), 33 tests an event on average: a third of the fold's time, and the fold is
-what the read-model runner and ``verify`` spend most on after decoding. A ``TypeDispatch``
+ageing fold's), 33 tests an event on average; chosen by class, a fresh fold of 1.08M events
+takes 3.06 s of CPU instead of 4.05 s (``verify``; the read-model runner folds the same way).
+A ``TypeDispatch``
 holds one function per event class; an event's function is found by its exact class, or for
 a subclass through its bases (as ``isinstance`` would), once per class.
 """
