@@ -347,9 +347,9 @@ of median history."""
 def typical_customer(ledger: Ledger) -> dict[str, Any]:
     """The escalation status and explanation of a typical listed customer (the median history
     of ``TYPICAL_SAMPLE`` customers taken evenly through the worklist), first asked and asked
-    again, against the answer computed afresh: the target (50 ms) is for one customer, and
-    ``one_customer`` measures the hardest one, whose history is a hundred times a typical
-    one's."""
+    again (the two answers equal): the target (50 ms) is for one customer, and
+    ``one_customer`` measures the hardest one, whose history is thousands of times a typical
+    one's (146,277 events against 54 at 1M)."""
     engine = ledger.query_engine()
     listed = list(ledger.worklist(AS_OF))
     sample = listed[:: max(1, len(listed) // TYPICAL_SAMPLE)][:TYPICAL_SAMPLE]
