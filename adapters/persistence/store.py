@@ -307,6 +307,14 @@ def configure_library_store(factory: Any, settings: Mapping[str, str]) -> None:
     # fraction of a second there (0.1s is 100 ms).
     datastore.lock_timeout = per_try.lock_s
     pool.kwargs["options"] = per_try.postgres_options()
+    # No server-side prepared statements on the library's sessions. The library writes in
+    # psycopg's pipeline mode and prepares its statements; a write that fails mid-pipeline (a
+    # lock timeout, a concurrency conflict) can leave psycopg believing a statement prepared
+    # that the server skipped, and a later write on that session then fails with "prepared
+    # statement _pg3_N does not exist" (seen once under 16 threads and 4 processes sharing a
+    # ledger: a lost write, not a business refusal). psycopg's documented remedy; measured
+    # with the bulk-write benchmark, PostgreSQL's bulk and per-command rates stay as they were.
+    pool.kwargs["prepare_threshold"] = None
 
 
 _PSYCOPG_LOCK_CODES: Final = {"55P03"}

@@ -29,6 +29,7 @@ from contextlib import closing, contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 import attrs
 import pytest
@@ -529,6 +530,44 @@ def test_the_librarys_sessions_and_the_read_models_have_the_timeouts() -> None:
 
         assert ["2500ms", "30s"] == read_models
         assert ["250ms", "30s"] == library  # a tenth per try: the library tries ten times
+
+
+@pytest.mark.postgres
+def test_the_librarys_sessions_prepare_no_statements_after_writes_that_failed() -> None:
+    """The library writes in psycopg's pipeline mode; a write failing mid-pipeline could leave
+    psycopg taking a statement for prepared that the server never prepared, and the session's
+    next write failed ("prepared statement _pg3_N does not exist", once, in the 16-thread test
+    above). Its sessions prepare nothing: writes refused by a concurrency conflict or a lock
+    timeout leave the next ones on the same session working, and none is prepared."""
+    from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+
+    topic = "arledger.domain.events:CollectionActionRecorded"
+
+    def stored(originator_id: UUID | None = None) -> StoredEvent:
+        return StoredEvent(
+            originator_id=originator_id or uuid4(), originator_version=1, topic=topic, state=b"{}"
+        )
+
+    with postgres_schemas("prepared") as make:
+        env = {**make(), "ARLEDGER_LOCK_TIMEOUT": "0.3"}
+        with closing(Ledger(env)) as ledger:
+            recorder = ledger.recorder
+            taken = stored()
+            recorder.insert_events([taken])
+            for _ in range(8):
+                with pytest.raises(IntegrityError):
+                    recorder.insert_events([stored(), stored(taken.originator_id)])
+                recorder.insert_events([stored(), stored()])
+            table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+            with postgres_connection() as holder, holder.transaction():
+                holder.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+                with pytest.raises(OperationalError):
+                    recorder.insert_events([stored()])
+            recorder.insert_events([stored(), stored()])
+            with ledger.factory.datastore.get_connection() as connection:
+                assert connection.prepare_threshold is None
+                prepared = connection.execute("SELECT COUNT(*) FROM pg_prepared_statements")
+                assert 0 == prepared.fetchone()["count"]
 
 
 @pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
