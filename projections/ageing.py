@@ -188,19 +188,14 @@ def _issued(state: AgeingState, event: InvoiceIssued) -> None:
     )
 
 
-@_FOLDS.on(PaymentApplied)
-def _applied(state: AgeingState, event: PaymentApplied) -> None:
+@_FOLDS.on(PaymentApplied, CreditNoteApplied)
+def _applied(state: AgeingState, event: PaymentApplied | CreditNoteApplied) -> None:
     state.invoices[event.originator_id].movements.append((event.applied_on, event.amount_minor))
 
 
 @_FOLDS.on(PaymentUnapplied)
 def _unapplied(state: AgeingState, event: PaymentUnapplied) -> None:
     state.invoices[event.originator_id].movements.append((event.unapplied_on, -event.amount_minor))
-
-
-@_FOLDS.on(CreditNoteApplied)
-def _credited(state: AgeingState, event: CreditNoteApplied) -> None:
-    state.invoices[event.originator_id].movements.append((event.applied_on, event.amount_minor))
 
 
 @_FOLDS.on(ConcessionApproved)
