@@ -10,7 +10,8 @@ JSON log takes minutes.
 
 Uncompressed: a loaded segment's Arrow buffers point into the bytes read (no copy), where lz4
 (~250 MB at 1M) cost every new process ~0.6 s of CPU to decompress and ~80 MB more at its
-peak; on PostgreSQL the server compresses the rows as TOAST (lz4) all the same. Segments
+peak; on PostgreSQL the server compresses the rows as TOAST all the same (lz4 where it has it:
+``PostgresConnections`` asks for it). Segments
 written lz4-compressed before still load (Arrow IPC names its compression).
 
 A segment holds the events ``first_event..last_event`` (the columnar ``seq`` numbers: 1, 2, ...
@@ -183,12 +184,18 @@ class SegmentStore:
     @contextlib.contextmanager
     def _rows(self, statement: str) -> Iterator[Iterator[Any]]:
         """The rows of ``statement`` fetched as they are iterated (SQLite steps its cursor;
-        PostgreSQL reads a server-side cursor a few rows at a time, in a transaction)."""
+        PostgreSQL reads a server-side cursor a few rows at a time, in a transaction, in the
+        binary format: as text, every stored byte came as two hex digits, encoded by the server
+        and decoded here (the 100k log's 54 MB: 0.31 s of this process's CPU against 0.07 s,
+        and 0.77 s of wall time against 0.22 s))."""
         with self.connections.connection() as connection:
             if not self.postgres:
                 yield iter(self._execute(connection, statement))
                 return
-            with connection.transaction(), connection.cursor(name=f"{TABLE}_load") as cursor:
+            with (
+                connection.transaction(),
+                connection.cursor(name=f"{TABLE}_load", binary=True) as cursor,
+            ):
                 cursor.itersize = STREAM_ROWS
                 cursor.execute(statement)
                 yield iter(cursor)
