@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arledger.adapters.persistence.connections import Connections, connections_for
+from arledger.adapters.read_models.arrow_memory import choose_memory_pool
 from arledger.adapters.read_models.columnar import (
     IDS_SCHEMA,
     SCHEMAS,
@@ -760,7 +761,9 @@ class QueryEngine:
         """The engine of a Ledger's store: SQLite and PostgreSQL read their events table
         directly and persist segments beside it, on ``connections`` (the Ledger's shared
         read-model pool; a pool of the engine's own if None); other stores read through the
-        recorder and keep the log in memory only."""
+        recorder and keep the log in memory only. Arrow's allocator becomes jemalloc for the
+        process unless it was chosen (``arrow_memory``)."""
+        choose_memory_pool()
         settings = ledger.store_settings
         module = settings.get("PERSISTENCE_MODULE", "")
         recorder = ledger.recorder
