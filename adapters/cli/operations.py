@@ -332,8 +332,9 @@ def warm_up_command(
         bool, typer.Option("--kernels", help="List each kernel and its compiled variants.")
     ] = False,
 ) -> None:
-    """Compile the query engine's Numba kernels into the on-disk cache (run after installing or
-    upgrading, so no query waits for compilation). Touches no store."""
+    """Compile the query engine's Numba kernels into the on-disk cache, and arledger's modules
+    where their bytecode is missing (run after installing or upgrading, so no query waits for
+    compilation). Touches no store."""
     from arledger.adapters.read_models import warm_up
 
     with _reported_errors(), _stderr().status("Compiling the query engine's kernels"):
@@ -353,5 +354,5 @@ def warm_up_command(
     _stdout().print(
         f"Warm: {report.signatures} kernel variant(s), {report.compiled} compiled and "
         f"{report.loaded} loaded from the cache, in {report.seconds:.1f} s; "
-        f"cache: {report.cache_dir}"
+        f"cache: {report.cache_dir}; {report.modules_compiled} module(s) byte-compiled"
     )

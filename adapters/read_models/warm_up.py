@@ -19,8 +19,11 @@ a service that cannot may call ``warm_up_in_background()`` as it starts.
 
 from __future__ import annotations
 
+import importlib.util
+import py_compile
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -61,6 +64,8 @@ class WarmUpReport:
     kernels: tuple[KernelStats, ...]
     seconds: float
     cache_dir: Path
+    modules_compiled: int = 0
+    """arledger's modules whose bytecode this warm-up wrote (``compile_modules``)."""
 
     @property
     def signatures(self) -> int:
@@ -155,17 +160,78 @@ def cache_dir() -> Path:
     return Path(kernels.__file__).resolve().parent / "__pycache__"
 
 
+def module_roots() -> tuple[Path, ...]:
+    """The directories of arledger's packages (the top package and the three it maps from the
+    project's top level: ``domain``, ``projections``, ``adapters``)."""
+    import arledger
+    import arledger.adapters
+    import arledger.domain
+    import arledger.projections
+
+    packages = (arledger, arledger.adapters, arledger.domain, arledger.projections)
+    paths = {Path(path).resolve() for package in packages for path in package.__path__}
+    return tuple(sorted(paths))
+
+
+def compile_modules(roots: Iterable[Path] | None = None) -> int:
+    """Write the bytecode of every module under ``roots`` (arledger's packages by default)
+    whose cached bytecode is missing or older than its source; the count written.
+
+    Installing a wheel writes it; an editable install, or any made under
+    ``PYTHONDONTWRITEBYTECODE``, never does, and every new process then compiled ~120 of
+    arledger's modules from source before its first answer: ``arledger worklist`` on the 1M
+    ledger took 5.3-5.4 s here without the bytecode and 4.3-4.5 s with it. Modules in a
+    directory that cannot be written are left to be compiled at import, as before."""
+    written = 0
+    for root in module_roots() if roots is None else roots:
+        for source in sorted(root.rglob("*.py")):
+            if "__pycache__" in source.parts:
+                continue
+            cached = Path(importlib.util.cache_from_source(str(source)))
+            try:
+                if _current(source, cached):
+                    continue
+                py_compile.compile(str(source), cfile=str(cached), doraise=True)
+            except (OSError, py_compile.PyCompileError):
+                continue
+            written += 1
+    return written
+
+
+def _current(source: Path, cached: Path) -> bool:
+    """Whether ``cached`` is bytecode Python would take for ``source`` as it is now: this
+    interpreter's magic number, validated by the source's modification time and size (the
+    header ``py_compile`` writes by default: PEP 552)."""
+    try:
+        with cached.open("rb") as file:
+            header = file.read(16)
+    except FileNotFoundError:
+        return False
+    stat = source.stat()
+    return header == b"".join(
+        (
+            importlib.util.MAGIC_NUMBER,
+            (0).to_bytes(4, "little"),
+            (int(stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little"),
+            (stat.st_size & 0xFFFFFFFF).to_bytes(4, "little"),
+        )
+    )
+
+
 def warm_up(*, invoices: int = INVOICES) -> WarmUpReport:
-    """Compile (or load from the cache) every kernel variant the query engine uses.
+    """Compile (or load from the cache) every kernel variant the query engine uses, and write
+    the bytecode of arledger's modules where it is missing (``compile_modules``).
 
     Generates a small ledger in an in-memory store, answers each portfolio query of the engine
     on it, and reports the kernels. Safe to run again (then everything is loaded), and from
-    several processes at once (Numba writes each cache file aside and renames it).
+    several processes at once (Numba writes each cache file aside and renames it; Python
+    writes bytecode the same way).
     """
     from arledger.adapters.application.ledger import Ledger
     from arledger.adapters.synthetic.generate import END_ON_DEFAULT, generate_to_store
 
     started = time.perf_counter()
+    modules_compiled = compile_modules()
     ledger = Ledger(env={"ARLEDGER_STORE": "memory"}, read_models="stored")
     try:
         generate_to_store(ledger, invoices, SEED)
@@ -184,7 +250,10 @@ def warm_up(*, invoices: int = INVOICES) -> WarmUpReport:
     finally:
         ledger.close()
     return WarmUpReport(
-        kernels=kernel_stats(), seconds=time.perf_counter() - started, cache_dir=cache_dir()
+        kernels=kernel_stats(),
+        seconds=time.perf_counter() - started,
+        cache_dir=cache_dir(),
+        modules_compiled=modules_compiled,
     )
 
 

@@ -9,7 +9,10 @@ compiled in the process, variants loaded from the cache), never a time.
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
+import marshal
 import os
 import re
 import subprocess
@@ -150,3 +153,46 @@ def test_a_service_warms_up_in_the_background_only_on_an_empty_cache(
     assert thread is not None and thread.daemon
     thread.join(timeout=60)
     assert ["warm-up"] == ran
+
+
+def test_the_warm_up_writes_missing_and_stale_bytecode_that_python_then_takes(
+    tmp_path: Path,
+) -> None:
+    package = tmp_path / "package"
+    (package / "inner").mkdir(parents=True)
+    module = package / "module.py"
+    module.write_text("VALUE = 1\n")
+    (package / "inner" / "other.py").write_text("OTHER = 2\n")
+
+    assert warm_up.compile_modules([package]) == 2
+    assert warm_up.compile_modules([package]) == 0  # current: left as it is
+    module.write_text("VALUE = 10\n")  # a changed source makes its bytecode stale
+    assert warm_up.compile_modules([package]) == 1
+
+    # Python loads the written bytecode instead of the source: code of another source put
+    # behind the written header is what the import machinery executes.
+    cached = Path(importlib.util.cache_from_source(str(module)))
+    header = cached.read_bytes()[:16]
+    cached.write_bytes(header + marshal.dumps(compile("VALUE = 99\n", str(module), "exec")))
+    loader = importlib.machinery.SourceFileLoader("bytecode_probe", str(module))
+    namespace: dict[str, Any] = {}
+    exec(loader.get_code("bytecode_probe"), namespace)
+    assert namespace["VALUE"] == 99
+
+
+def test_the_warm_up_leaves_arledger_with_current_bytecode_for_every_module() -> None:
+    warm_up.compile_modules()
+    sources = [
+        source
+        for root in warm_up.module_roots()
+        for source in root.rglob("*.py")
+        if "__pycache__" not in source.parts
+    ]
+    assert Path(warm_up.__file__).resolve() in sources
+    assert warm_up.compile_modules() == 0
+    stale = [
+        source
+        for source in sources
+        if not warm_up._current(source, Path(importlib.util.cache_from_source(str(source))))
+    ]
+    assert stale == []
