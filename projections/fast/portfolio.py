@@ -18,7 +18,8 @@ either way, because both deadlines then lie after ``as_of``.)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
@@ -150,6 +151,26 @@ MOVEMENTS: Final = (
 )
 """Every event that changes what an invoice has open, with its date column and direction (the
 ageing fold's movements)."""
+
+SETTLE_SPLIT_INVOICES: Final = 65536
+"""Invoices per thread from which the settlement pass is split between threads
+(``kernels.settle``); below, one part on the calling thread (``kernels.settle_part``)."""
+_settle_split = [SETTLE_SPLIT_INVOICES]
+
+
+@contextlib.contextmanager
+def settlement_split_always() -> Iterator[None]:
+    """Within it, every settlement pass is split between threads, whatever the ledger's size:
+    ``arledger warm-up`` compiles ``kernels.settle`` on its small ledger so (only ledgers of
+    over 131,072 invoices on two threads call it, and the first query of such a ledger after an
+    install compiled it: 1.4 s here), and the tests compare both ways on small ledgers. The
+    answers are the same either way; a query on another thread meanwhile splits its pass too."""
+    _settle_split[0] = 0
+    try:
+        yield
+    finally:
+        _settle_split[0] = SETTLE_SPLIT_INVOICES
+
 
 RATINGS: Final = {rating.value: RATING_ORDINAL[rating] for rating in RiskRating}
 RATING_OF: Final = {ordinal: value for value, ordinal in RATINGS.items()}
@@ -749,7 +770,7 @@ class _Prepared:
         amount)."""
         threads = kernels.threads()
         # Split between threads only where the rows are many enough to pay for it.
-        parts = threads if self.invoice_count >= 65536 * threads else 1
+        parts = threads if self.invoice_count >= _settle_split[0] * threads else 1
         rows = sum(len(self.tables[name]["originator_id"]) for name, _, _ in MOVEMENTS)
         applied = len(self.tables["PaymentApplied"]["originator_id"])
         settled = np.zeros(self.invoice_count, np.int64)

@@ -47,6 +47,7 @@ from arledger.projections.fast.portfolio import (
     customer_values,
     fast_portfolio,
     on_date,
+    settlement_split_always,
     values_of,
 )
 from tests.conftest import FixedClock
@@ -195,6 +196,7 @@ ageing_policies = st.builds(
     dates=st.lists(st.integers(0, WINDOW_DAYS + 60), min_size=1, max_size=3),
     cut=st.floats(0, 1),
     ageing_policy=st.none() | ageing_policies,
+    split=st.booleans(),
     data=st.data(),
 )
 def test_the_fast_path_equals_the_folds_on_generated_histories(
@@ -204,13 +206,28 @@ def test_the_fast_path_equals_the_folds_on_generated_histories(
     dates: list[int],
     cut: float,
     ageing_policy: AgeingPolicy | None,
+    split: bool,
     data: st.DataObject,
 ) -> None:
     """Every as-of date, on the whole log and on the log as known at a cut in its recording.
 
     Besides dates drawn over the whole window, dates while a promise may be open (from the
-    day it was made to past its deadline), where suspension and deadlines decide.
+    day it was made to past its deadline), where suspension and deadlines decide. ``split``:
+    the settlement pass split between threads, as on ledgers of over 131,072 invoices.
     """
+    with settlement_split_always() if split else contextlib.nullcontext():
+        check_generated_history(history, policy, effective, dates, cut, ageing_policy, data)
+
+
+def check_generated_history(
+    history: list[Step],
+    policy: EscalationPolicy,
+    effective: int,
+    dates: list[int],
+    cut: float,
+    ageing_policy: AgeingPolicy | None,
+    data: st.DataObject,
+) -> None:
     ledger = run([*history, Step("adopt", (policy, effective))]).ledger
     events = list(ledger.iter_events())
     stamps = sorted({event.timestamp for event in events})

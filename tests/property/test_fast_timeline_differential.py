@@ -10,6 +10,7 @@ synthetic ledger of 10,000 invoices (``generate_columnar``) with a stricter poli
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
@@ -33,7 +34,12 @@ from arledger.domain.events import EscalationPolicyAdopted, Event, PromiseMade
 from arledger.domain.policy import EscalationPolicy
 from arledger.projections import escalation, portfolio
 from arledger.projections.fast import kernels
-from arledger.projections.fast.portfolio import NO_DATE, fast_portfolio, on_date
+from arledger.projections.fast.portfolio import (
+    NO_DATE,
+    fast_portfolio,
+    on_date,
+    settlement_split_always,
+)
 from arledger.projections.fast.timeline import SELECT, fast_timeline, timeline_values, values_of
 from tests.conftest import FixedClock
 from tests.property.test_escalation_properties import (
@@ -114,6 +120,7 @@ def assert_timelines_equal_folds(
     effective=st.integers(0, WINDOW_DAYS),
     dates=st.lists(st.integers(0, WINDOW_DAYS + 60), min_size=1, max_size=3),
     cut=st.floats(0, 1),
+    split=st.booleans(),
     data=st.data(),
 )
 def test_the_timelines_equal_the_folds_on_generated_histories(
@@ -122,20 +129,23 @@ def test_the_timelines_equal_the_folds_on_generated_histories(
     effective: int,
     dates: list[int],
     cut: float,
+    split: bool,
     data: st.DataObject,
 ) -> None:
     """Every as-of date on the whole log and on the log as known at a cut in its recording;
     besides dates over the whole window, dates while a promise may be open, where suspension
-    and deadlines decide."""
+    and deadlines decide. ``split``: the settlement pass split between threads (which gathers
+    the held invoices' movements the walk reads), as on ledgers of over 131,072 invoices."""
     ledger = run([*history, Step("adopt", (policy, effective))]).ledger
     events = list(ledger.iter_events())
     stamps = sorted({event.timestamp for event in events})
     known_at = stamps[min(int(cut * len(stamps)), len(stamps) - 1)]
     made = [event.made_on for event in events if isinstance(event, PromiseMade)]
     on_promises = [made_on + timedelta(days=data.draw(st.integers(0, 45))) for made_on in made[:2]]
-    for as_of in [START + timedelta(days=offset) for offset in dates] + on_promises:
-        assert_timelines_equal_folds(events, as_of)
-        assert_timelines_equal_folds(events, as_of, known_at=known_at)
+    with settlement_split_always() if split else contextlib.nullcontext():
+        for as_of in [START + timedelta(days=offset) for offset in dates] + on_promises:
+            assert_timelines_equal_folds(events, as_of)
+            assert_timelines_equal_folds(events, as_of, known_at=known_at)
 
 
 # A synthetic ledger of 10,000 invoices -------------------------------------------------------
@@ -166,6 +176,8 @@ def test_the_timelines_equal_the_folds_on_a_synthetic_ledger_of_10000_invoices()
         # Not vacuous: hundreds of customers on the worklist.
         assert 100 <= assert_timelines_equal_folds(events, as_of)
         assert_sweep_equals_reference(events, as_of)
+    with settlement_split_always():
+        assert 100 <= assert_timelines_equal_folds(events, END_ON_DEFAULT)
     known_at = events[len(events) * 2 // 3].timestamp
     assert_timelines_equal_folds(events, date(2025, 10, 15), known_at=known_at)
     assert_sweep_equals_reference(events, date(2025, 10, 15), known_at=known_at)
