@@ -215,28 +215,18 @@ def test_the_fast_path_equals_the_folds_on_generated_histories(
     day it was made to past its deadline), where suspension and deadlines decide. ``split``:
     the settlement pass split between threads, as on ledgers of over 131,072 invoices.
     """
-    with settlement_split_always() if split else contextlib.nullcontext():
-        check_generated_history(history, policy, effective, dates, cut, ageing_policy, data)
-
-
-def check_generated_history(
-    history: list[Step],
-    policy: EscalationPolicy,
-    effective: int,
-    dates: list[int],
-    cut: float,
-    ageing_policy: AgeingPolicy | None,
-    data: st.DataObject,
-) -> None:
     ledger = run([*history, Step("adopt", (policy, effective))]).ledger
     events = list(ledger.iter_events())
     stamps = sorted({event.timestamp for event in events})
     known_at = stamps[min(int(cut * len(stamps)), len(stamps) - 1)]
     made = [event.made_on for event in events if isinstance(event, PromiseMade)]
     on_promises = [made_on + timedelta(days=data.draw(st.integers(0, 45))) for made_on in made[:2]]
-    for as_of in [START + timedelta(days=offset) for offset in dates] + on_promises:
-        assert_fast_path_equals_folds(events, as_of, ageing_policy=ageing_policy)
-        assert_fast_path_equals_folds(events, as_of, known_at=known_at, ageing_policy=ageing_policy)
+    with settlement_split_always() if split else contextlib.nullcontext():
+        for as_of in [START + timedelta(days=offset) for offset in dates] + on_promises:
+            assert_fast_path_equals_folds(events, as_of, ageing_policy=ageing_policy)
+            assert_fast_path_equals_folds(
+                events, as_of, known_at=known_at, ageing_policy=ageing_policy
+            )
 
 
 # A bounce after a write-off (issue 9.8): the money it reopens is open, aged from the invoice's
