@@ -106,6 +106,16 @@ def require_position(at_position: object) -> int | None:
     return at_position
 
 
+LAST_COMMITTED_BY: Final = (
+    f"SELECT position FROM {chain.TABLE} WHERE committed_at_us <= ? "
+    "ORDER BY committed_at_us DESC, position DESC LIMIT 1"
+)
+LAST_WITHOUT_INSTANT: Final = (
+    f"SELECT position FROM {chain.TABLE} WHERE committed_at_us IS NULL "
+    "ORDER BY position DESC LIMIT 1"
+)
+
+
 class _Chain:
     """The chain table's few statements on the Ledger's read-model connections."""
 
@@ -119,12 +129,17 @@ class _Chain:
             return connection.execute(statement.replace("?", self.marker), parameters).fetchone()
 
     def last_committed_by(self, us: int) -> int | None:
-        row = self.one(f"SELECT MAX(position) FROM {chain.TABLE} WHERE committed_at_us <= ?", (us,))
-        return None if row is None or row[0] is None else int(row[0])
+        """The last position committed by ``us``. Instants rise strictly from one transaction
+        to the next and a transaction's events share one (``chain.append``), so the highest
+        position among the instants up to ``us`` is the last entry of the chain's index
+        (``chain.INDEX``) at or below ``us``: one look-up, not a scan of every link."""
+        row = self.one(LAST_COMMITTED_BY, (us,))
+        return None if row is None else int(row[0])
 
     def last_without_instant(self) -> int | None:
-        row = self.one(f"SELECT MAX(position) FROM {chain.TABLE} WHERE committed_at_us IS NULL")
-        return None if row is None or row[0] is None else int(row[0])
+        """The last position whose link has no instant (built after the fact), by the index."""
+        row = self.one(LAST_WITHOUT_INSTANT)
+        return None if row is None else int(row[0])
 
     def link_at(self, position: int) -> tuple[bytes, int | None] | None:
         found = self.links.get(position)

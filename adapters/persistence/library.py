@@ -36,7 +36,11 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         """The commit instants' clock (µs); a Ledger with an injected clock sets its own."""
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), chain.SQLITE_CREATE]
+        return [
+            *super().construct_create_table_statements(),
+            chain.SQLITE_CREATE,
+            chain.SQLITE_INDEX,
+        ]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -72,7 +76,7 @@ def _postgres_recorder_class() -> type[Any]:
                 )
             self.chain_dialect = chain.postgres_dialect(datastore.schema, self.events_table_name)
             self.commit_clock: Callable[[], int] = chain.wall_clock_us
-            self.sql_create_statements.append(chain.postgres_create(datastore.schema))
+            self.sql_create_statements.extend(chain.postgres_create(datastore.schema))
 
         def _fetch_ids_after_insert_events(
             self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -26,7 +26,9 @@ import pytest
 from typer.testing import CliRunner
 
 from arledger.adapters.application.ledger import Ledger
+from arledger.adapters.audit import cut as cut_module
 from arledger.adapters.cli.app import app
+from arledger.adapters.persistence import chain
 from arledger.domain.as_of_log import AsOfLog
 from arledger.domain.errors import LogPositionError
 from arledger.domain.money import Money
@@ -492,5 +494,64 @@ def test_one_aggregate_books_and_reductions_are_cut_in_commit_order_too(
         assert 2 == len(ledger.exchange_rates())
         assert 1 == len(ledger.reductions(date(2025, 1, 1), AS_OF).rows)
         assert "C-LATE" == ledger.customer("C-LATE").customer_code
+    finally:
+        ledger.close()
+
+
+def test_the_last_position_committed_by_an_instant_is_read_from_the_index(
+    persistent_store_env: dict[str, str],
+) -> None:
+    """The cut's look-up of the last position committed by an instant (one index entry,
+    ``chain.INDEX``) answers what the highest position among the links committed by then is,
+    at each transaction's instant, a microsecond before and after it, before the first and
+    after the last; and where links have no instant, the last of them."""
+    ledger = Ledger(env=persistent_store_env, clock=FixedClock())
+    try:
+        errors: list[BaseException] = []
+        for writer in range(3):
+            write(ledger, writer, errors)
+        assert [] == errors
+        connections = ledger.read_model_connections()
+        assert connections is not None
+        store = cut_module._Chain(connections)
+        marker = "%s" if persistent_store_env["ARLEDGER_STORE"] == "postgres" else "?"
+        with connections.connection() as connection:
+            links = connection.execute(
+                "SELECT position, committed_at_us FROM arledger_chain ORDER BY position"
+            ).fetchall()
+            instants = sorted({int(us) for _, us in links})
+            assert len(instants) > 10  # many transactions
+            for us in [instants[0] - 1, *instants, *(us + 1 for us in instants)]:
+                scanned = connection.execute(
+                    f"SELECT MAX(position) FROM arledger_chain WHERE committed_at_us <= {marker}",
+                    (us,),
+                ).fetchone()[0]
+                assert store.last_committed_by(us) == scanned, us
+            assert store.last_without_instant() is None
+            # Links built after the fact have no instant: the last of them, by the index.
+            connection.execute(
+                f"UPDATE arledger_chain SET committed_at_us = NULL WHERE position <= {marker}",
+                (links[len(links) // 2][0],),
+            )
+            if persistent_store_env["ARLEDGER_STORE"] == "sqlite":
+                connection.commit()
+                for statement, parameters in (
+                    (cut_module.LAST_COMMITTED_BY, (instants[-1],)),
+                    (cut_module.LAST_WITHOUT_INSTANT, ()),
+                ):
+                    plan = connection.execute(
+                        f"EXPLAIN QUERY PLAN {statement}", parameters
+                    ).fetchall()
+                    assert f"COVERING INDEX {chain.INDEX}" in str(plan), plan
+            else:
+                connection.commit()
+                indexes = connection.execute(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = %s AND schemaname = %s",
+                    (chain.INDEX, persistent_store_env["ARLEDGER_POSTGRES_SCHEMA"]),
+                ).fetchall()
+                assert ["(committed_at_us, position)"] == [
+                    row[0][row[0].index("(") :].replace('"', "") for row in indexes
+                ]
+        assert store.last_without_instant() == links[len(links) // 2][0]
     finally:
         ledger.close()
