@@ -302,7 +302,16 @@ def engine_at_1m(env: dict[str, str], store: str) -> dict[str, Any]:
         code = hardest_listed(ledger)
         figures.update(one_customer(ledger, code))
         figures.update(typical_customer(ledger))
-        known_at = datetime(2026, 1, 2, tzinfo=UTC)
+        # Known at the commit instant of the log's middle: half the log is cut off. (A date of
+        # the generator's calendar, as before, fell before every commit instant, which are the
+        # real ones of the generation: the figure was the ageing of an empty log, nearly all of
+        # it the two scans of the chain that resolved the cut.)
+        middle = ledger.ageing(AS_OF, at_position=figures["position"] // 2).as_of_log
+        known_at = middle.committed_at
+        assert known_at is not None
+        cut = ledger.ageing(AS_OF, known_at=known_at).as_of_log
+        assert middle.position <= cut.position < figures["position"], (middle, cut)
+        figures["ageing_known_at_position"] = cut.position
         figures["ageing_known_at_s"] = median_s(
             lambda: ledger.ageing(AS_OF, known_at=known_at), engine
         )
