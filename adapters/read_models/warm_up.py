@@ -177,7 +177,7 @@ def module_roots() -> tuple[Path, ...]:
 
 def compile_modules(roots: Iterable[Path] | None = None) -> int:
     """Write the bytecode of every module under ``roots`` (arledger's packages by default)
-    whose cached bytecode is missing or older than its source; the count written.
+    whose cached bytecode is missing or no longer matches its source; the count written.
 
     Installing a wheel writes it; an editable install, or any made under
     ``PYTHONDONTWRITEBYTECODE``, never does, and every new process then compiled ~120 of
@@ -193,7 +193,14 @@ def compile_modules(roots: Iterable[Path] | None = None) -> int:
             try:
                 if _current(source, cached):
                     continue
-                py_compile.compile(str(source), cfile=str(cached), doraise=True)
+                py_compile.compile(
+                    str(source),
+                    cfile=str(cached),
+                    doraise=True,
+                    # Validated by the source's time and size, as ``_current`` reads it,
+                    # whatever ``SOURCE_DATE_EPOCH`` says.
+                    invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP,
+                )
             except (OSError, py_compile.PyCompileError):
                 continue
             written += 1
