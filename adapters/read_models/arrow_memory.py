@@ -20,11 +20,9 @@ import contextlib
 import os
 import threading
 from collections.abc import Mapping
-from typing import Final
 
 import pyarrow as pa
 
-PREFERRED: Final = "jemalloc"
 _chosen = threading.Lock()
 _done: list[bool] = []
 
